@@ -67,7 +67,7 @@ def _source_excerpt(pos: Position, source: str | None) -> str:
 class FlowfileError(FileflowError):
     """A syntax or validation error at a place in a Flowfile (or a config file)."""
 
-    def __init__(self, message: str, pos: Position | None = None, *, hint: str = "",
+    def __init__(self, message: str, pos: Position | None = None, hint: str = "", *,
                  source: str | None = None):
         super().__init__(message)
         self.message = message

@@ -1,0 +1,764 @@
+"""Syntax tree -> checked rule model (Workflow of Rules). Layer 1.
+
+Top-level statements run in order: assignments bind names, `configfile:` merges YAML into
+`config`, `include:` loads another Flowfile into the same namespace. Each rule's directives
+are evaluated now when they can be, or kept as compiled expressions (`Lazy`) when they read
+`wildcards` (or `attempt`, in resources and threads), to be evaluated per job.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from typing import Callable, Mapping, Sequence
+
+from . import syntax as s
+from .errors import FlowfileError, FlowfileErrors, Position
+from .evaluate import (BUILTIN_NAMES, EvalContext, Flagged, Record, attribute_uses, closest,
+                       compile_expr, free_names, make_builtins, record_from, type_name)
+from .patterns import Pattern, PatternError, parse_pattern
+from .template import Items, Template, TemplateError, parse_template
+
+__all__ = ["FileItem", "Lazy", "Action", "Rule", "Workflow", "JobValues", "load_workflow",
+           "job_values", "load_config_file", "parse_config_overrides", "RULE_DIRECTIVES", "TOP_DIRECTIVES"]
+
+RULE_DIRECTIVES = ("input", "output", "params", "log", "threads", "resources", "retries",
+                   "priority", "message", "wildcard_constraints", "shell", "script")
+TOP_DIRECTIVES = ("configfile", "include", "localrules", "ruleorder", "wildcard_constraints",
+                  "default")
+ACTIONS = ("shell", "script")
+# Names a per-job expression may read, by directive.
+JOB_NAMES = {"resources": ("wildcards", "attempt", "threads"), "threads": ("wildcards", "attempt")}
+JOB_NAMES_DEFAULT = ("wildcards",)
+
+
+@dataclass(frozen=True, slots=True)
+class FileItem:
+    """One entry of input/output/log: a pattern, an optional name and flags (temp, ...)."""
+
+    pattern: Pattern
+    name: str | None
+    flags: frozenset[str]
+    pos: Position
+
+
+@dataclass(frozen=True, slots=True)
+class Lazy:
+    """A directive value that is evaluated per job (it reads `wildcards` or `attempt`)."""
+
+    fn: Callable[[Mapping[str, object]], object]
+    scope: Mapping[str, object]
+    pos: Position
+
+    def __call__(self, **job_names) -> object:
+        scope = dict(self.scope)
+        scope.update(job_names)
+        return self.fn(scope)
+
+
+@dataclass(frozen=True, slots=True)
+class Action:
+    kind: str                     # "shell" | "script"
+    text: str                     # the command template, or the script path (relative to workdir)
+    template: Template | None     # shell only
+    pos: Position
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class Rule:
+    name: str
+    pos: Position
+    index: int                                   # definition order (earlier wins nothing; for display)
+    outputs: tuple[FileItem, ...]
+    wildcards: tuple[str, ...]                   # defined by the outputs
+    inputs: tuple[FileItem, ...] | Lazy
+    log: tuple[FileItem, ...] | Lazy
+    params: Items | Lazy
+    threads: int | Lazy
+    resources: Mapping[str, object] | Lazy
+    retries: int
+    priority: int
+    message: Template | None
+    action: Action | None
+    constraints: Mapping[str, str]
+    local: bool
+    directive_pos: Mapping[str, Position]
+    source_hash: str = ""                        # script content digest, for the signature
+
+
+@dataclass(frozen=True, slots=True)
+class Workflow:
+    rules: tuple[Rule, ...]
+    by_name: Mapping[str, Rule]
+    default_targets: tuple[str, ...]
+    ruleorder: tuple[tuple[str, str], ...]       # (preferred, other) pairs
+    localrules: frozenset[str]
+    constraints: Mapping[str, str]
+    config: Mapping[str, object]
+    flowfiles: tuple[str, ...]
+    workdir: str
+    names: Mapping[str, Position] = field(default_factory=dict)  # top-level assignments
+
+
+@dataclass(frozen=True, slots=True)
+class JobValues:
+    """Everything a rule's directives evaluate to for one job."""
+
+    inputs: Items
+    outputs: Items
+    log: Items
+    params: Items
+    threads: int
+    resources: Mapping[str, object]
+    flags: Mapping[str, frozenset[str]]          # path -> flags, only for flagged paths
+
+
+# ---------------------------------------------------------------- config
+
+def load_config_file(path: str, pos: Position | None = None) -> dict:
+    import yaml
+
+    try:
+        with open(path, encoding="utf-8") as fh:
+            data = yaml.safe_load(fh)
+    except FileNotFoundError:
+        raise FlowfileError(f"config file not found: {path}", pos) from None
+    except OSError as exc:
+        raise FlowfileError(f"cannot read config file {path}: {exc.strerror}", pos) from None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = Position(path, mark.line + 1, mark.column + 1) if mark else pos
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise FlowfileError(f"invalid YAML in config file: {problem}", where) from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise FlowfileError(f"config file {path} must hold a mapping (key: value), "
+                            f"not a {type_name(data)}", pos)
+    return data
+
+
+def parse_config_overrides(pairs: Sequence[str]) -> dict:
+    """`--config key=value` (value read as YAML; `a.b=1` sets a nested key)."""
+    import yaml
+
+    out: dict = {}
+    for pair in pairs:
+        key, sep, raw = pair.partition("=")
+        if not sep or not key.strip():
+            raise FlowfileError(f"--config expects key=value, got {pair!r}")
+        try:
+            value = yaml.safe_load(raw) if raw else ""
+        except yaml.YAMLError:
+            value = raw
+        node = out
+        parts = key.strip().split(".")
+        for part in parts[:-1]:
+            node = node.setdefault(part, {})
+        node[parts[-1]] = value
+    return out
+
+
+def _merge(base: dict, extra: Mapping) -> dict:
+    out = dict(base)
+    for key, value in extra.items():
+        if isinstance(value, Mapping) and isinstance(out.get(key), Mapping):
+            out[key] = _merge(dict(out[key]), value)
+        else:
+            out[key] = value
+    return out
+
+
+# ---------------------------------------------------------------- loading
+
+class _Loader:
+    def __init__(self, workdir: str, overrides: dict):
+        self.workdir = workdir
+        self.overrides = overrides
+        self.builtins = make_builtins(EvalContext(workdir))
+        self.config: dict = dict(overrides)
+        self.scope: dict[str, object] = {"config": record_from(self.config, "config")}
+        self.names: dict[str, Position] = {}
+        self.rules: list[Rule] = []
+        self.rule_decls: dict[str, Position] = {}
+        self.errors: list[FlowfileError] = []
+        self.default: list[str] | None = None
+        self.default_pos: Position | None = None
+        self.localrules: list[tuple[str, Position]] = []
+        self.ruleorder: list[tuple[str, str]] = []
+        self.ruleorder_names: list[tuple[str, Position]] = []
+        self.constraints: dict[str, str] = {}
+        self.flowfiles: list[str] = []
+        self.including: list[str] = []
+        self.sources: dict[str, str] = {}
+
+    # -- files
+
+    def load_file(self, path: str, pos: Position | None = None) -> None:
+        real = os.path.realpath(path)
+        if real in self.including:
+            chain = " -> ".join(self.including[self.including.index(real):] + [real])
+            raise FlowfileError(f"include cycle: {chain}", pos)
+        try:
+            with open(path, encoding="utf-8") as fh:
+                text = fh.read()
+        except FileNotFoundError:
+            raise FlowfileError(f"file not found: {path}", pos) from None
+        except (OSError, UnicodeDecodeError) as exc:
+            raise FlowfileError(f"cannot read {path}: {exc}", pos) from None
+        self.load_text(text, path, real)
+
+    def load_text(self, text: str, path: str, real: str | None = None) -> None:
+        module = s.parse_flowfile(text, path)
+        self.flowfiles.append(path)
+        self.sources[path] = text
+        self.including.append(real or os.path.realpath(path))
+        try:
+            for stmt in module.statements:
+                if isinstance(stmt, s.RuleDecl):
+                    self.add_rule(stmt, path)
+                elif isinstance(stmt, s.Assignment):
+                    self.assign(stmt)
+                else:
+                    self.top_directive(stmt, path)
+        finally:
+            self.including.pop()
+
+    def fail(self, err: FlowfileError) -> None:
+        if err.pos is not None and err.source is None:
+            err.source = self.sources.get(err.pos.path)
+        self.errors.append(err)
+
+    def evaluate(self, node) -> object:
+        return compile_expr(node, self.builtins)(self.scope)
+
+    # -- top level
+
+    def assign(self, stmt: s.Assignment) -> None:
+        if stmt.name in ("config", "wildcards", "attempt") or stmt.name in BUILTIN_NAMES:
+            raise FlowfileError(f"cannot assign to '{stmt.name}': it is a built-in name", stmt.pos)
+        self.scope[stmt.name] = self.evaluate(stmt.value)
+        self.names[stmt.name] = stmt.pos
+
+    def top_directive(self, d: s.Directive, path: str) -> None:
+        name = d.name
+        if name not in TOP_DIRECTIVES:
+            if name in RULE_DIRECTIVES:
+                raise FlowfileError(f"'{name}:' is a rule directive; it belongs inside a rule",
+                                    d.pos, "indent it under a 'rule NAME:' line")
+            if name == "rule":
+                raise FlowfileError("expected a rule name after 'rule'", d.pos)
+            raise FlowfileError(f"unknown top-level directive '{name}'", d.pos,
+                                closest(name, TOP_DIRECTIVES)[2:]
+                                or "top-level directives: " + ", ".join(TOP_DIRECTIVES))
+        handler = getattr(self, "top_" + name)
+        handler(d, path)
+
+    def _one_string(self, d: s.Directive) -> str:
+        if len(d.args) != 1 or isinstance(d.args[0], s.Keyword):
+            raise FlowfileError(f"'{d.name}:' takes exactly one string", d.pos)
+        value = self.evaluate(d.args[0])
+        if not isinstance(value, str):
+            raise FlowfileError(f"'{d.name}:' takes a string, not a {type_name(value)}", d.args[0].pos)
+        return value
+
+    def top_configfile(self, d: s.Directive, path: str) -> None:
+        target = self._one_string(d)
+        full = target if os.path.isabs(target) else os.path.join(self.workdir, target)
+        data = load_config_file(full, d.args[0].pos)
+        # The Flowfile's config files come first; the command line's overrides always win.
+        self.config = _merge(_merge(self.config, data), self.overrides)
+        self.scope["config"] = record_from(self.config, "config")
+
+    def top_include(self, d: s.Directive, path: str) -> None:
+        target = self._one_string(d)
+        full = target if os.path.isabs(target) else os.path.join(os.path.dirname(path), target)
+        self.load_file(full, d.args[0].pos)
+
+    def top_localrules(self, d: s.Directive, path: str) -> None:
+        for arg in d.args:
+            if not isinstance(arg, s.Name):
+                raise FlowfileError("'localrules:' takes rule names separated by ','", arg.pos)
+            self.localrules.append((arg.id, arg.pos))
+
+    def top_ruleorder(self, d: s.Directive, path: str) -> None:
+        arg = d.args[0] if len(d.args) == 1 else None
+        chain: list[s.Name] = []
+        if isinstance(arg, s.Compare) and set(arg.ops) == {">"}:
+            chain = [arg.left, *arg.rights]
+        if len(chain) < 2 or not all(isinstance(n, s.Name) for n in chain):
+            raise FlowfileError("'ruleorder:' takes rule names separated by '>' "
+                                "(e.g. ruleorder: specific > general)", d.pos)
+        self.ruleorder_names.extend((n.id, n.pos) for n in chain)
+        self.ruleorder.extend((a.id, b.id) for a, b in zip(chain, chain[1:]))
+
+    def top_wildcard_constraints(self, d: s.Directive, path: str) -> None:
+        self.constraints.update(self._constraints(d, self.evaluate))
+
+    def _constraints(self, d: s.Directive, evaluate) -> dict[str, str]:
+        import re
+
+        out = {}
+        for arg in d.args:
+            if not isinstance(arg, s.Keyword):
+                raise FlowfileError("'wildcard_constraints:' takes name=\"regex\" pairs", arg.pos)
+            value = evaluate(arg.value)
+            if not isinstance(value, str):
+                raise FlowfileError(f"constraint for '{arg.name}' must be a regex string", arg.value.pos)
+            try:
+                re.compile(value)
+            except re.error as exc:
+                raise FlowfileError(f"bad regex for wildcard '{arg.name}': {exc}", arg.value.pos) from None
+            out[arg.name] = value
+        return out
+
+    def top_default(self, d: s.Directive, path: str) -> None:
+        targets: list[str] = []
+        for arg in d.args:
+            if isinstance(arg, s.Keyword):
+                raise FlowfileError("'default:' takes file paths or rule names as strings", arg.pos)
+            value = self.evaluate(arg)
+            for item in value if isinstance(value, list) else [value]:
+                if isinstance(item, Flagged):
+                    item = item.path
+                if not isinstance(item, str):
+                    raise FlowfileError(f"'default:' takes strings, not a {type_name(item)}", arg.pos)
+                targets.append(item)
+        self.default, self.default_pos = targets, d.pos
+
+    # -- rules
+
+    def add_rule(self, decl: s.RuleDecl, path: str) -> None:
+        if decl.name in self.rule_decls:
+            self.fail(FlowfileError(f"duplicate rule name '{decl.name}'", decl.pos,
+                                    f"first defined at {self.rule_decls[decl.name]}"))
+            return
+        self.rule_decls[decl.name] = decl.pos
+        try:
+            self.rules.append(_RuleBuilder(self, decl, path, len(self.rules)).build())
+        except FlowfileError as err:
+            self.fail(err)
+
+    def finish(self) -> Workflow:
+        by_name = {r.name: r for r in self.rules}
+        names = set(self.rule_decls)
+        for name, pos in self.localrules:
+            if name not in names:
+                self.fail(FlowfileError(f"localrules: no rule named '{name}'", pos,
+                                        closest(name, names)[2:]))
+        for name, pos in self.ruleorder_names:
+            if name not in names:
+                self.fail(FlowfileError(f"ruleorder: no rule named '{name}'", pos, closest(name, names)[2:]))
+        if self.errors:
+            # Keep one error per place, in file order.
+            unique = {(str(e.pos), e.message): e for e in self.errors}
+            raise FlowfileErrors(sorted(unique.values(), key=lambda e: (
+                e.pos.path if e.pos else "", e.pos.line if e.pos else 0, e.pos.column if e.pos else 0)))
+        local = frozenset(n for n, _ in self.localrules)
+        rules = tuple(_with_local(r, r.name in local) for r in self.rules)
+        default = tuple(self.default) if self.default is not None else (
+            (rules[0].name,) if rules else ())
+        order = tuple(dict.fromkeys(self.ruleorder))
+        return Workflow(rules, {r.name: r for r in rules}, default, order, local,
+                        dict(self.constraints), self.config, tuple(self.flowfiles), self.workdir,
+                        dict(self.names))
+
+
+def _with_local(rule: Rule, local: bool) -> Rule:
+    if rule.local == local:
+        return rule
+    import dataclasses
+    return dataclasses.replace(rule, local=local)
+
+
+class _RuleBuilder:
+    """Checks one rule's directives and builds its Rule."""
+
+    def __init__(self, loader: _Loader, decl: s.RuleDecl, path: str, index: int):
+        self.loader, self.decl, self.path, self.index = loader, decl, path, index
+        self.directives: dict[str, s.Directive] = {}
+
+    def build(self) -> Rule:
+        decl = self.decl
+        action_seen: s.Directive | None = None
+        for d in decl.directives:
+            if d.name not in RULE_DIRECTIVES:
+                if d.name == "run":
+                    raise FlowfileError("'run:' blocks of Python are not supported", d.pos,
+                                        "use 'shell:' for a command or 'script:' for a Python script")
+                raise FlowfileError(f"unknown directive '{d.name}' in rule '{decl.name}'", d.pos,
+                                    closest(d.name, RULE_DIRECTIVES)[2:]
+                                    or "directives: " + ", ".join(RULE_DIRECTIVES))
+            if d.name in self.directives:
+                raise FlowfileError(f"directive '{d.name}' given twice in rule '{decl.name}'", d.pos,
+                                    f"first given at line {self.directives[d.name].pos.line}")
+            if d.name in ACTIONS:
+                if action_seen is not None:
+                    raise FlowfileError(f"rule '{decl.name}' has two actions ('{action_seen.name}' at "
+                                        f"line {action_seen.pos.line} and '{d.name}')", d.pos,
+                                        "a rule runs exactly one 'shell:' or 'script:'")
+                action_seen = d
+            self.directives[d.name] = d
+
+        constraints = dict(self.loader.constraints)
+        if "wildcard_constraints" in self.directives:
+            constraints.update(self.loader._constraints(self.directives["wildcard_constraints"],
+                                                        self.loader.evaluate))
+        outputs = self.outputs()
+        wildcards = outputs[0].pattern.wildcards if outputs else ()
+        for item in outputs[1:]:
+            if set(item.pattern.wildcards) != set(wildcards):
+                raise FlowfileError(
+                    f"all outputs of rule '{decl.name}' must use the same wildcards: "
+                    f"{{{', '.join(wildcards) or 'none'}}} vs {{{', '.join(item.pattern.wildcards) or 'none'}}}",
+                    item.pos)
+        inputs = self.files("input", wildcards)
+        log = self.files("log", wildcards)
+        params = self.params(wildcards)
+        threads = self.integer("threads", 1, minimum=1, wildcards=wildcards)
+        resources = self.resources(wildcards)
+        retries = self.integer("retries", 0, minimum=0)
+        priority = self.integer("priority", 0)
+        message = self.template("message")
+        action = self.action()
+        rule = Rule(decl.name, decl.pos, self.index, outputs, wildcards, inputs, log, params,
+                    threads, resources, retries, priority, message, action, constraints, False,
+                    {name: d.pos for name, d in self.directives.items()},
+                    _file_digest(action.text, self.loader.workdir) if action and action.kind == "script" else "")
+        self.check_templates(rule)
+        return rule
+
+    # -- helpers
+
+    def job_names(self, directive: str) -> tuple[str, ...]:
+        return JOB_NAMES.get(directive, JOB_NAMES_DEFAULT)
+
+    def compile_args(self, d: s.Directive, directive: str, wildcards: Sequence[str]):
+        """Evaluate the directive's arguments now, or return a Lazy if they read job names."""
+        builtins = self.loader.builtins
+        reads = set()
+        for arg in d.args:
+            reads |= free_names(arg)
+        job_names = self.job_names(directive)
+        lazy_names = reads & set(job_names)
+        for name in reads - set(self.loader.scope) - set(builtins) - set(job_names):
+            if name in ("wildcards", "attempt", "threads"):
+                raise FlowfileError(f"'{name}' cannot be used in '{directive}:'", d.pos,
+                                    f"it is available in: {', '.join(k for k, v in JOB_NAMES.items() if name in v) or 'input, output, params, log'}")
+        for arg in d.args:
+            value = arg.value if isinstance(arg, s.Keyword) else arg
+            for attr, pos in attribute_uses(value, "wildcards"):
+                if attr not in wildcards:
+                    raise FlowfileError(f"rule '{self.decl.name}' has no wildcard '{attr}' "
+                                        f"(its outputs define: {', '.join(wildcards) or 'none'})", pos)
+        names = [a.name if isinstance(a, s.Keyword) else None for a in d.args]
+        fns = [compile_expr(a.value if isinstance(a, s.Keyword) else a, builtins) for a in d.args]
+
+        def evaluate(scope):
+            return [(n, fn(scope)) for n, fn in zip(names, fns)]
+
+        if lazy_names:
+            # Undefined names still fail now, at load time, not per job.
+            missing = reads - set(self.loader.scope) - set(builtins) - set(job_names)
+            if missing:
+                name = sorted(missing)[0]
+                raise FlowfileError(f"name '{name}' is not defined", self._name_pos(d, name),
+                                    closest(name, self.loader.scope)[2:] or
+                                    "define it above this rule (names are defined in order)")
+            return Lazy(evaluate, dict(self.loader.scope), d.pos)
+        return evaluate(self.loader.scope)
+
+    def _name_pos(self, d: s.Directive, name: str) -> Position:
+        from .evaluate import walk
+        for arg in d.args:
+            for n in walk(arg.value if isinstance(arg, s.Keyword) else arg):
+                if isinstance(n, s.Name) and n.id == name:
+                    return n.pos
+        return d.pos
+
+    def outputs(self) -> tuple[FileItem, ...]:
+        d = self.directives.get("output")
+        if d is None:
+            return ()
+        value = self.compile_args(d, "output", ())
+        if isinstance(value, Lazy):
+            raise FlowfileError("'output:' cannot depend on wildcards (the outputs define them)", d.pos)
+        items = self.file_items(d, value, "output")
+        for item in items:
+            if "ancient" in item.flags:
+                raise FlowfileError("ancient() applies to inputs, not outputs", item.pos)
+        return items
+
+    def files(self, directive: str, wildcards: Sequence[str]) -> tuple[FileItem, ...] | Lazy:
+        d = self.directives.get(directive)
+        if d is None:
+            return ()
+        value = self.compile_args(d, directive, wildcards)
+        if isinstance(value, Lazy):
+            return value
+        items = self.file_items(d, value, directive)
+        for item in items:
+            for w in item.pattern.wildcards:
+                if w not in wildcards:
+                    raise FlowfileError(
+                        f"wildcard '{{{w}}}' in {directive} of rule '{self.decl.name}' is not defined "
+                        f"by any output (outputs define: {', '.join(wildcards) or 'none'})", item.pos,
+                        "use the same wildcard names as the outputs, or '{{' for a literal brace")
+            bad = item.flags - ({"ancient", "directory"} if directive == "input" else {"directory"})
+            if bad:
+                raise FlowfileError(f"{sorted(bad)[0]}() applies to outputs, not to {directive}", item.pos)
+        return items
+
+    def file_items(self, d: s.Directive, values: list, directive: str) -> tuple[FileItem, ...]:
+        items = []
+        for arg, (name, value) in zip(d.args, values):
+            for path, flags in _flatten_files(value, arg.pos, directive):
+                try:
+                    pattern = parse_pattern(path)
+                except PatternError as exc:
+                    raise FlowfileError(str(exc), arg.pos) from None
+                items.append(FileItem(pattern, name, flags, arg.pos))
+        return tuple(items)
+
+    def params(self, wildcards) -> Items | Lazy:
+        d = self.directives.get("params")
+        if d is None:
+            return Items()
+        value = self.compile_args(d, "params", wildcards)
+        if isinstance(value, Lazy):
+            return value
+        return Items(tuple(v for _, v in value), tuple(n for n, _ in value))
+
+    def integer(self, directive: str, default: int, minimum: int | None = None,
+                wildcards: Sequence[str] = ()) -> int | Lazy:
+        d = self.directives.get(directive)
+        if d is None:
+            return default
+        if len(d.args) != 1 or isinstance(d.args[0], s.Keyword):
+            raise FlowfileError(f"'{directive}:' takes one whole number", d.pos)
+        value = self.compile_args(d, directive, wildcards)
+        if isinstance(value, Lazy):
+            return value
+        number = value[0][1]
+        _check_int(number, directive, minimum, d.args[0].pos)
+        return number
+
+    def resources(self, wildcards) -> Mapping[str, object] | Lazy:
+        d = self.directives.get("resources")
+        if d is None:
+            return {}
+        for arg in d.args:
+            if not isinstance(arg, s.Keyword):
+                raise FlowfileError("'resources:' takes name=value pairs (e.g. mem_mb=2000)", arg.pos)
+        value = self.compile_args(d, "resources", wildcards)
+        if isinstance(value, Lazy):
+            return value
+        out = dict(value)
+        for arg in d.args:
+            _check_resource(arg.name, out[arg.name], arg.value.pos)
+        return out
+
+    def template(self, directive: str) -> Template | None:
+        d = self.directives.get(directive)
+        if d is None:
+            return None
+        text = self._one_string(d)
+        try:
+            return parse_template(text)
+        except TemplateError as exc:
+            raise FlowfileError(str(exc), _offset_pos(d.args[0], exc.offset), hint=exc.hint) from None
+
+    def _one_string(self, d: s.Directive) -> str:
+        if len(d.args) != 1 or isinstance(d.args[0], s.Keyword):
+            raise FlowfileError(f"'{d.name}:' takes exactly one string", d.pos)
+        reads = free_names(d.args[0])
+        if reads & {"wildcards", "attempt"}:
+            raise FlowfileError(f"'{d.name}:' cannot depend on wildcards; write {{wildcards.NAME}} "
+                                "inside the string instead", d.args[0].pos)
+        value = self.loader.evaluate(d.args[0])
+        if not isinstance(value, str):
+            raise FlowfileError(f"'{d.name}:' takes a string, not a {type_name(value)}", d.args[0].pos)
+        return value
+
+    def action(self) -> Action | None:
+        if "shell" in self.directives:
+            d = self.directives["shell"]
+            return Action("shell", self._one_string(d), self.template("shell"), d.pos)
+        if "script" in self.directives:
+            d = self.directives["script"]
+            rel = self._one_string(d)
+            full = rel if os.path.isabs(rel) else os.path.join(os.path.dirname(self.path), rel)
+            if not os.path.isfile(full):
+                raise FlowfileError(f"script not found: {full}", d.args[0].pos,
+                                    "script paths are relative to the Flowfile that names them")
+            return Action("script", os.path.relpath(full, self.loader.workdir), None, d.pos)
+        return None
+
+    def check_templates(self, rule: Rule) -> None:
+        """Fields that can be checked now: names of inputs, params, wildcards, log, resources."""
+        for directive, template in (("shell", rule.action.template if rule.action else None),
+                                    ("message", rule.message)):
+            if template is None:
+                continue
+            d = self.directives[directive]
+            for f in template.fields:
+                problem = _field_problem(rule, f)
+                if problem:
+                    raise FlowfileError(problem, _offset_pos(d.args[0], f.offset))
+
+
+def _field_problem(rule: Rule, f) -> str:
+    step = f.steps[0] if f.steps else None
+    if f.name == "wildcards" and isinstance(step, str) and step not in rule.wildcards:
+        return (f"{f.text}: rule '{rule.name}' has no wildcard '{step}' "
+                f"(its outputs define: {', '.join(rule.wildcards) or 'none'})")
+    if f.name == "log" and not isinstance(rule.log, Lazy) and not rule.log:
+        return f"{f.text}: rule '{rule.name}' has no 'log:'"
+    sources = {"input": rule.inputs, "output": rule.outputs, "log": rule.log}
+    if f.name in sources and not isinstance(sources[f.name], Lazy):
+        items = sources[f.name]
+        names = [i.name for i in items if i.name]
+        if isinstance(step, str) and step not in names:
+            return (f"{f.text}: {f.name} of rule '{rule.name}' has no entry named '{step}'"
+                    f"{closest(step, names) or ' (named entries: ' + (', '.join(names) or 'none') + ')'}")
+        if isinstance(step, int) and step >= len(items):
+            return f"{f.text}: {f.name} of rule '{rule.name}' has only {len(items)} entries"
+    if f.name == "params" and isinstance(rule.params, Items) and isinstance(step, str):
+        names = [n for n in rule.params.names if n]
+        if step not in names:
+            return (f"{f.text}: rule '{rule.name}' has no param '{step}'"
+                    f"{closest(step, names) or ' (params: ' + (', '.join(names) or 'none') + ')'}")
+    if f.name == "resources" and isinstance(step, str) and not isinstance(rule.resources, Lazy):
+        if step not in rule.resources and step not in ("mem_mb", "runtime", "disk_mb"):
+            return f"{f.text}: rule '{rule.name}' has no resource '{step}'"
+    return ""
+
+
+def _offset_pos(node, offset: int) -> Position:
+    """Position of a character inside a one-line string literal (else the literal's start)."""
+    pos = node.pos
+    if pos.line == pos.end_line and isinstance(node, s.Const):
+        col = pos.column + 1 + offset
+        return Position(pos.path, pos.line, col, pos.line, col + 1)
+    return pos
+
+
+def _flatten_files(value, pos: Position, directive: str):
+    stack = [value]
+    out = []
+    while stack:
+        v = stack.pop(0)
+        if isinstance(v, Flagged):
+            out.append((v.path, v.flags))
+        elif isinstance(v, str):
+            out.append((v, frozenset()))
+        elif isinstance(v, (list, tuple)):
+            stack[0:0] = list(v)
+        else:
+            raise FlowfileError(f"{directive} entries must be file paths (strings), not a {type_name(v)}", pos)
+    return out
+
+
+def _check_int(value, directive: str, minimum: int | None, pos: Position) -> None:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise FlowfileError(f"'{directive}:' takes a whole number, not a {type_name(value)}", pos)
+    if minimum is not None and value < minimum:
+        raise FlowfileError(f"'{directive}:' must be at least {minimum}, got {value}", pos)
+
+
+def _check_resource(name: str, value, pos: Position) -> None:
+    if name in ("mem_mb", "runtime", "disk_mb", "mem_mb_per_cpu"):
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
+            raise FlowfileError(f"resource '{name}' must be a non-negative number, got {value!r}", pos)
+    elif not isinstance(value, (str, int, float, bool)) and value is not None:
+        raise FlowfileError(f"resource '{name}' must be a number or a string, not a {type_name(value)}", pos)
+
+
+def _file_digest(rel: str, workdir: str) -> str:
+    import hashlib
+    full = rel if os.path.isabs(rel) else os.path.join(workdir, rel)
+    with open(full, "rb") as fh:
+        return hashlib.sha256(fh.read()).hexdigest()
+
+
+# ---------------------------------------------------------------- per job
+
+def job_values(rule: Rule, wildcards: Mapping[str, str], attempt: int = 1) -> JobValues:
+    """Evaluate every directive of a rule for one job. Raises FlowfileError (with the
+    directive's position) when a per-job expression fails."""
+    wc = Record(wildcards, "wildcards")
+    outputs = _format_items(rule.outputs, wildcards, rule)
+    flags: dict[str, frozenset[str]] = {}
+    for item, path in zip(rule.outputs, outputs.values):
+        if item.flags:
+            flags[path] = item.flags
+    inputs = _job_files(rule, rule.inputs, "input", wc, flags)
+    log = _job_files(rule, rule.log, "log", wc, flags)
+    params = rule.params
+    if isinstance(params, Lazy):
+        pairs = params(wildcards=wc)
+        params = Items(tuple(v for _, v in pairs), tuple(n for n, _ in pairs))
+    threads = rule.threads
+    if isinstance(threads, Lazy):
+        threads = threads(wildcards=wc, attempt=attempt)[0][1]
+        _check_int(threads, "threads", 1, rule.directive_pos["threads"])
+    resources = rule.resources
+    if isinstance(resources, Lazy):
+        resources = dict(resources(wildcards=wc, attempt=attempt, threads=threads))
+        for key, value in resources.items():
+            _check_resource(key, value, rule.directive_pos["resources"])
+    return JobValues(inputs, outputs, log, params, threads, resources, flags)
+
+
+def _format_items(items: Sequence[FileItem], wildcards: Mapping[str, str], rule: Rule) -> Items:
+    values = []
+    for item in items:
+        if item.pattern.is_constant:
+            values.append(item.pattern.text)
+        else:
+            values.append(item.pattern.format(wildcards))
+    return Items(tuple(values), tuple(i.name for i in items))
+
+
+def _job_files(rule: Rule, spec, directive: str, wc: Record,
+               flags: dict[str, frozenset[str]]) -> Items:
+    if not isinstance(spec, Lazy):
+        items = _format_items(spec, wc, rule)
+        for item, path in zip(spec, items.values):
+            if item.flags:
+                flags[path] = item.flags
+        return items
+    values, names = [], []
+    for name, value in spec(wildcards=wc):
+        for path, item_flags in _flatten_files(value, spec.pos, directive):
+            try:
+                path = parse_pattern(path).format(wc)
+            except (PatternError, KeyError) as exc:
+                raise FlowfileError(f"{directive} of rule '{rule.name}': cannot fill {path!r} "
+                                    f"({exc})", spec.pos) from None
+            values.append(path)
+            names.append(name)
+            if item_flags:
+                flags[path] = item_flags
+    return Items(tuple(values), tuple(names))
+
+
+# ---------------------------------------------------------------- entry point
+
+def load_workflow(path: str, *, workdir: str | None = None, config: Mapping | None = None,
+                  configfiles: Sequence[str] = (), text: str | None = None) -> Workflow:
+    """Load and check a Flowfile (and its includes). Raises FlowfileError(s)."""
+    workdir = workdir or os.path.dirname(os.path.abspath(path)) or "."
+    overrides: dict = {}
+    for extra in configfiles:
+        overrides = _merge(overrides, load_config_file(extra))
+    overrides = _merge(overrides, dict(config or {}))
+    loader = _Loader(workdir, overrides)
+    try:
+        if text is None:
+            loader.load_file(path)
+        else:
+            loader.load_text(text, path)
+    except FlowfileError as err:
+        loader.fail(err)
+        raise FlowfileErrors(loader.errors) if len(loader.errors) > 1 else err from None
+    return loader.finish()

@@ -1,0 +1,408 @@
+"""Flowfile text -> syntax tree. Layer 1.
+
+Loads the packaged grammar once per process (LALR, cached on disk by Lark), turns the parse
+tree into small frozen nodes that carry their source position, and turns every Lark error
+into a FlowfileError that says, in words, what was expected.
+"""
+from __future__ import annotations
+
+import ast
+import inspect
+import warnings
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Iterator, Union
+
+from .errors import FlowfileError, Position
+
+__all__ = [
+    "Node", "Const", "Name", "Attribute", "Index", "Call", "Binary", "Unary", "Compare",
+    "BoolOp", "Not", "Conditional", "ListExpr", "DictExpr", "Keyword", "Assignment",
+    "Directive", "RuleDecl", "Module", "Expr", "Argument", "parse_flowfile",
+]
+
+
+# ---------------------------------------------------------------- syntax tree nodes
+
+@dataclass(frozen=True, slots=True)
+class Const:
+    pos: Position
+    value: object
+
+
+@dataclass(frozen=True, slots=True)
+class Name:
+    pos: Position
+    id: str
+
+
+@dataclass(frozen=True, slots=True)
+class Attribute:
+    pos: Position
+    obj: "Expr"
+    attr: str
+
+
+@dataclass(frozen=True, slots=True)
+class Index:
+    pos: Position
+    obj: "Expr"
+    key: "Expr"
+
+
+@dataclass(frozen=True, slots=True)
+class Keyword:
+    pos: Position
+    name: str
+    value: "Expr"
+
+
+@dataclass(frozen=True, slots=True)
+class Call:
+    pos: Position
+    func: "Expr"
+    args: tuple["Expr", ...]
+    kwargs: tuple[Keyword, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Binary:
+    pos: Position
+    op: str
+    left: "Expr"
+    right: "Expr"
+
+
+@dataclass(frozen=True, slots=True)
+class Unary:
+    pos: Position
+    op: str
+    operand: "Expr"
+
+
+@dataclass(frozen=True, slots=True)
+class Compare:
+    pos: Position
+    left: "Expr"
+    ops: tuple[str, ...]
+    rights: tuple["Expr", ...]
+
+
+@dataclass(frozen=True, slots=True)
+class BoolOp:
+    pos: Position
+    op: str  # "and" | "or"
+    values: tuple["Expr", ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Not:
+    pos: Position
+    operand: "Expr"
+
+
+@dataclass(frozen=True, slots=True)
+class Conditional:
+    pos: Position
+    cond: "Expr"
+    then: "Expr"
+    otherwise: "Expr"
+
+
+@dataclass(frozen=True, slots=True)
+class ListExpr:
+    pos: Position
+    items: tuple["Expr", ...]
+
+
+@dataclass(frozen=True, slots=True)
+class DictExpr:
+    pos: Position
+    pairs: tuple[tuple["Expr", "Expr"], ...]
+
+
+Expr = Union[Const, Name, Attribute, Index, Call, Binary, Unary, Compare, BoolOp, Not,
+             Conditional, ListExpr, DictExpr]
+Argument = Union[Expr, Keyword]
+Node = Union[Expr, Keyword, "Assignment", "Directive", "RuleDecl"]
+
+
+@dataclass(frozen=True, slots=True)
+class Assignment:
+    pos: Position
+    name: str
+    value: Expr
+
+
+@dataclass(frozen=True, slots=True)
+class Directive:
+    pos: Position        # of the directive's name
+    name: str
+    args: tuple[Argument, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class RuleDecl:
+    pos: Position        # of the rule's name
+    name: str
+    directives: tuple[Directive, ...]
+    end_line: int
+
+
+@dataclass(frozen=True, slots=True)
+class Module:
+    path: str
+    source: str
+    statements: tuple[Union[Assignment, Directive, RuleDecl], ...]
+
+
+# ---------------------------------------------------------------- parser construction
+
+class _IndentationError(Exception):
+    def __init__(self, message: str, line: int, column: int):
+        super().__init__(message)
+        self.line, self.column = line, column
+
+
+_OPEN = {"LPAR": "RPAR", "LSQB": "RSQB", "LBRACE": "RBRACE"}
+_CLOSE = {v: k for k, v in _OPEN.items()}
+
+
+def _make_postlex():
+    from lark.indenter import Indenter
+    from lark.lexer import Token
+
+    class FlowIndenter(Indenter):
+        """Indent/dedent tokens, with all state local to one `process` call (reentrant),
+        tabs mixed with spaces refused, and bad dedents reported with their line."""
+
+        NL_type = "_NL"
+        OPEN_PAREN_types = list(_OPEN)
+        CLOSE_PAREN_types = list(_CLOSE)
+        INDENT_type = "_INDENT"
+        DEDENT_type = "_DEDENT"
+        tab_len = 8
+
+        def process(self, stream):
+            return self._indent(stream)
+
+        def _indent(self, stream) -> Iterator:
+            levels = [0]
+            open_brackets: list = []
+            indent_char = ""
+            token = None
+            for token in stream:
+                if token.type == "_NL":
+                    if open_brackets:
+                        continue
+                    yield token
+                    indent_str = token.rsplit("\n", 1)[1] if "\n" in token else ""
+                    line = token.end_line
+                    if indent_str:
+                        chars = set(indent_str)
+                        if len(chars) > 1 or (indent_char and indent_char not in chars):
+                            raise _IndentationError(
+                                "inconsistent use of tabs and spaces in indentation "
+                                "(indent with spaces only)", line, 1)
+                        indent_char = indent_str[0]
+                    indent = len(indent_str.expandtabs(self.tab_len))
+                    if indent > levels[-1]:
+                        levels.append(indent)
+                        yield Token.new_borrow_pos("_INDENT", indent_str, token)
+                    else:
+                        while indent < levels[-1]:
+                            levels.pop()
+                            yield Token.new_borrow_pos("_DEDENT", indent_str, token)
+                        if indent != levels[-1]:
+                            raise _IndentationError(
+                                "unindent does not match any outer indentation level",
+                                line, indent + 1)
+                    continue
+                yield token
+                if token.type in _OPEN:
+                    open_brackets.append(token)
+                elif token.type in _CLOSE and open_brackets:
+                    open_brackets.pop()
+            for _ in levels[1:]:
+                yield Token.new_borrow_pos("_DEDENT", "", token) if token else Token("_DEDENT", "")
+
+    return FlowIndenter()
+
+
+@lru_cache(maxsize=1)
+def _parser():
+    from importlib.resources import files
+
+    from lark import Lark
+
+    grammar = files("fileflow.grammar").joinpath("fileflow.lark").read_text(encoding="utf-8")
+    return Lark(grammar, parser="lalr", lexer="contextual", postlex=_make_postlex(),
+                propagate_positions=True, maybe_placeholders=True, cache=True)
+
+
+# ---------------------------------------------------------------- tree -> nodes
+
+def _decode_string(text: str) -> str:
+    raw = text[0] in "rR"
+    body = text[1:] if raw else text
+    if body[:3] in ('"""', "'''"):
+        inner = body[3:-3]
+        if not raw and "\\" in inner:
+            inner = _literal(text)
+        return inspect.cleandoc(inner) if "\n" in inner else inner
+    inner = body[1:-1]
+    if raw or "\\" not in inner:
+        return inner
+    return _literal(text)
+
+
+def _literal(text: str) -> str:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # unknown escapes such as "\d" stay as written
+        return ast.literal_eval(text)
+
+
+def _number(text: str) -> int | float:
+    text = text.replace("_", "")
+    if any(c in text for c in ".eE"):
+        return float(text)
+    return int(text)
+
+
+def _build_transformer(path: str):
+    from lark import Token, Transformer, v_args
+
+    def pos_of(meta) -> Position:
+        return Position(path, meta.line, meta.column, meta.end_line, meta.end_column)
+
+    def tok_pos(tok: Token) -> Position:
+        return Position(path, tok.line, tok.column, tok.end_line, tok.end_column)
+
+    @v_args(meta=True)
+    class ToNodes(Transformer):
+        def start(self, meta, children):
+            return tuple(children)
+
+        def assignment(self, meta, children):
+            name, value = children
+            return Assignment(tok_pos(name), str(name), value)
+
+        def rule(self, meta, children):
+            _kw, name, *directives = children
+            return RuleDecl(tok_pos(name), str(name), tuple(directives), meta.end_line)
+
+        def directive(self, meta, children):
+            name, *groups = children
+            args = tuple(a for group in groups for a in group)
+            return Directive(tok_pos(name), str(name), args)
+
+        def arguments(self, meta, children):
+            return tuple(c for c in children if c is not None)
+
+        call_arguments = arguments
+
+        def keyword_argument(self, meta, children):
+            name, value = children
+            return Keyword(tok_pos(name), str(name), value)
+
+        def conditional(self, meta, children):
+            then, _if, cond, _else, otherwise = children
+            return Conditional(pos_of(meta), cond, then, otherwise)
+
+        def or_(self, meta, children):
+            return BoolOp(pos_of(meta), "or", tuple(children[::2]))
+
+        def and_(self, meta, children):
+            return BoolOp(pos_of(meta), "and", tuple(children[::2]))
+
+        def not_(self, meta, children):
+            return Not(pos_of(meta), children[1])
+
+        def compare(self, meta, children):
+            return Compare(pos_of(meta), children[0], tuple(children[1::2]), tuple(children[2::2]))
+
+        def comp_op(self, meta, children):
+            return " ".join(str(c) for c in children)
+
+        def binary(self, meta, children):
+            node = children[0]
+            for op, right in zip(children[1::2], children[2::2]):
+                node = Binary(Position(path, node.pos.line, node.pos.column,
+                                       right.pos.end_line, right.pos.end_column), str(op), node, right)
+            return node
+
+        def unary(self, meta, children):
+            return Unary(pos_of(meta), str(children[0]), children[1])
+
+        def attribute(self, meta, children):
+            return Attribute(pos_of(meta), children[0], str(children[1]))
+
+        def index(self, meta, children):
+            return Index(pos_of(meta), children[0], children[1])
+
+        def call(self, meta, children):
+            func, args = children
+            args = args or ()
+            positional = tuple(a for a in args if not isinstance(a, Keyword))
+            keywords = tuple(a for a in args if isinstance(a, Keyword))
+            for i, a in enumerate(args):
+                if isinstance(a, Keyword) and i < len(args) - 1 and not isinstance(args[i + 1], Keyword):
+                    raise FlowfileError("positional argument after a keyword argument",
+                                        args[i + 1].pos)
+            return Call(pos_of(meta), func, positional, keywords)
+
+        def name(self, meta, children):
+            return Name(pos_of(meta), str(children[0]))
+
+        def number(self, meta, children):
+            return Const(pos_of(meta), _number(str(children[0])))
+
+        def string(self, meta, children):
+            return _decode_string(str(children[0]))
+
+        def strings(self, meta, children):
+            return Const(pos_of(meta), "".join(children))
+
+        def true(self, meta, children):
+            return Const(pos_of(meta), True)
+
+        def false(self, meta, children):
+            return Const(pos_of(meta), False)
+
+        def none(self, meta, children):
+            return Const(pos_of(meta), None)
+
+        def list(self, meta, children):
+            return ListExpr(pos_of(meta), tuple(c for c in children if c is not None))
+
+        def dict(self, meta, children):
+            return DictExpr(pos_of(meta), tuple(c for c in children if c is not None))
+
+        def pair(self, meta, children):
+            return (children[0], children[1])
+
+    return ToNodes()
+
+
+# ---------------------------------------------------------------- entry point
+
+def parse_flowfile(text: str, path: str = "Flowfile") -> Module:
+    """Parse Flowfile text into a Module, or raise FlowfileError with a position."""
+    from lark.exceptions import UnexpectedInput, VisitError
+
+    source = text if text.endswith("\n") else text + "\n"
+    try:
+        tree = _parser().parse(source)
+        statements = _build_transformer(path).transform(tree)
+    except _IndentationError as exc:
+        raise FlowfileError(str(exc), Position(path, exc.line, exc.column), source=text) from None
+    except UnexpectedInput as exc:
+        from .syntax_errors import describe
+        message, pos, hint = describe(exc, source, path)
+        raise FlowfileError(message, pos, hint=hint, source=text) from None
+    except VisitError as exc:
+        if isinstance(exc.orig_exc, FlowfileError):
+            err = exc.orig_exc
+            raise FlowfileError(err.message, err.pos, hint=err.hint, source=text) from None
+        raise
+    return Module(path, text, statements)
