@@ -24,9 +24,14 @@ class FileState:
     mtime_ns: int = -1
     digest: str | None = None
     is_dir: bool = False
+    # Status-change time: the kernel sets it on every write and on utime() itself, and user
+    # space cannot set it back, so it catches a content change whose mtime was restored.
+    ctime_ns: int = -1
 
-    def same_stat(self, size: int, mtime_ns: int) -> bool:
-        return self.exists and self.size == size and self.mtime_ns == mtime_ns
+    def same_stat(self, size: int, mtime_ns: int, ctime_ns: int = -1) -> bool:
+        """True when size and mtime match; ctime too when both sides know it (-1: unknown)."""
+        return (self.exists and self.size == size and self.mtime_ns == mtime_ns
+                and (ctime_ns == -1 or self.ctime_ns == -1 or self.ctime_ns == ctime_ns))
 
 
 
@@ -46,3 +51,4 @@ class RecordedTarget:
     job_id: int | None = None
     built_at: float = 0.0          # when last made (seconds since the epoch)
     changed_at: float = 0.0        # when its content last changed (early cutoff keeps this)
+    ctime_ns: int = -1             # st_ctime_ns when observed; -1 for records that lack it
