@@ -1,0 +1,236 @@
+"""Observe files: stat them cheaply, hash them only when the cheap check cannot vouch for them.
+
+Layer 2: does I/O; imports only `fileflow.state` and `fileflow.errors`.
+
+mtime is the fast filter, the content hash is the truth. `stat_many` is a plain loop of
+`os.stat`; `with_digests` reuses a recorded digest while size, mtime_ns and ctime_ns are
+unchanged and hashes the rest (in a thread pool: hashlib releases the GIL).
+
+What the stat filter guarantees (reliability test 9):
+- `touch` with no content change: the stat differs, the file is re-hashed, the digest is the
+  same, so nothing downstream reruns (and the caller records the new stat, so the next run
+  does not hash it again).
+- Content changed and mtime restored with `os.utime`: a size change is caught by the size;
+  a same-size change is caught by ctime, which every write and utime() itself set to "now"
+  and which user space cannot set back. This needs the record to carry `ctime_ns`; a record
+  without it (-1) is trusted on size and mtime alone, as Make, Ninja and rsync do.
+- Not caught: a rewrite with the same size inside the same timestamp tick as the recorded
+  observation ("racily clean" in git's terms), or a file system that does not keep ctime.
+
+Directories (`directory()` outputs): `stat` summarises the whole tree (size = total bytes of
+the files, mtime_ns/ctime_ns = newest of any entry, the directory itself included), so the
+same reuse rule applies and a change anywhere inside is seen. Their digest hashes a manifest
+of every entry's relative path, kind, size and content digest.
+"""
+from __future__ import annotations
+
+import errno
+import hashlib
+import os
+import stat as stat_mod
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
+from typing import Iterable, Iterator, Mapping
+
+from fileflow.errors import WorkflowError
+from fileflow.state import HASH_ALGORITHM, FileState, RecordedTarget
+
+__all__ = ["FileStore", "CHUNK_SIZE"]
+
+CHUNK_SIZE = 1 << 20  # 1 MiB: files are streamed, never read whole
+
+# Errors of os.stat that mean "there is nothing there" (a broken symlink gives ENOENT;
+# a symlink loop gives ELOOP; a path through a regular file gives ENOTDIR).
+_MISSING = (FileNotFoundError, NotADirectoryError)
+_ELOOP = errno.ELOOP
+
+
+def _reason(exc: OSError) -> str:
+    return exc.strerror or str(exc)
+
+
+class FileStore:
+    """Observes paths under `root` (absolute paths are taken as they are)."""
+
+    def __init__(self, root: str | os.PathLike[str] = ".", hash_workers: int = 4):
+        self.root = os.fspath(root)
+        self.hash_workers = max(1, hash_workers)
+        self.hashed_count = 0  # regular files actually read and hashed; tests rely on it
+        self._count_lock = threading.Lock()
+        self._buffers = threading.local()
+
+    def _abs(self, path: str) -> str:
+        return os.path.join(self.root, path)
+
+    # ---- stat --------------------------------------------------------------------------
+
+    def stat(self, path: str) -> FileState:
+        """The state of `path` now, without a digest. Symlinks are followed; a broken one is
+        missing. Raises WorkflowError when the path exists but cannot be examined."""
+        return self.stat_many((path,))[path]
+
+    def stat_many(self, paths: Iterable[str]) -> dict[str, FileState]:
+        """`stat` for many paths. Kept lean: it runs on every path of the graph each build
+        (100,000 paths in well under a second), so it stats relative to an open descriptor
+        of the root instead of joining strings, where the platform allows it."""
+        out: dict[str, FileState] = {}
+        os_stat, isdir, new_state = os.stat, stat_mod.S_ISDIR, FileState
+        root, join = self.root, os.path.join
+        root_fd = self._open_root()
+        try:
+            for path in paths:
+                try:
+                    # dir_fd is ignored for an absolute path, as os.path.join would do.
+                    st = os_stat(path if root_fd is not None else join(root, path),
+                                 dir_fd=root_fd)
+                except OSError as exc:
+                    out[path] = self._stat_failed(path, exc)
+                    continue
+                if isdir(st.st_mode):
+                    out[path] = self._stat_dir(path, self._abs(path), st)
+                else:
+                    out[path] = new_state(path, True, st.st_size, st.st_mtime_ns, None, False,
+                                          st.st_ctime_ns)
+        finally:
+            if root_fd is not None:
+                os.close(root_fd)
+        return out
+
+    def _open_root(self) -> int | None:
+        if os.stat not in os.supports_dir_fd:
+            return None  # Windows: callers fall back to joined paths below
+        try:
+            return os.open(self.root, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+        except OSError as exc:
+            raise WorkflowError(f"cannot open the working directory {self.root!r}: "
+                                f"{_reason(exc)}") from exc
+
+    @staticmethod
+    def _stat_failed(path: str, exc: OSError) -> FileState:
+        if isinstance(exc, _MISSING) or exc.errno == _ELOOP:
+            return FileState(path, False)
+        raise WorkflowError(f"cannot examine {path!r}: {_reason(exc)}") from exc
+
+    def _stat_dir(self, path: str, full: str, st: os.stat_result) -> FileState:
+        size, mtime, ctime = 0, st.st_mtime_ns, st.st_ctime_ns
+        try:
+            for _rel, kind, est in _walk(full, ""):
+                if kind == "f":
+                    size += est.st_size
+                mtime = max(mtime, est.st_mtime_ns)
+                ctime = max(ctime, est.st_ctime_ns)
+        except OSError as exc:
+            raise WorkflowError(
+                f"cannot examine directory {path!r}: {exc.filename or full}: {_reason(exc)}"
+            ) from exc
+        return FileState(path, True, size, mtime, None, True, ctime)
+
+    # ---- digests -----------------------------------------------------------------------
+
+    def with_digests(self, states: Mapping[str, FileState],
+                     recorded: Mapping[str, RecordedTarget]) -> dict[str, FileState]:
+        """`states` with `digest` filled for every existing path. A digest is taken from
+        `recorded[path]` (the path's own record) when that record is complete, made with
+        HASH_ALGORITHM and its stat equals the observed one; every other path is hashed."""
+        result = dict(states)
+        todo: list[str] = []
+        for path, st in states.items():
+            if not st.exists or st.digest is not None:
+                continue
+            rec = recorded.get(path)
+            # An incomplete record is never trusted: its job may have been killed mid-write.
+            if (rec is not None and rec.complete and rec.digest
+                    and rec.algorithm == HASH_ALGORITHM
+                    and st.same_stat(rec.size, rec.mtime_ns, rec.ctime_ns)):
+                result[path] = replace(st, digest=rec.digest)
+            else:
+                todo.append(path)
+        for path, digest in zip(todo, self._hash_all(todo)):
+            result[path] = replace(states[path], digest=digest)
+        return result
+
+    def _hash_all(self, paths: list[str]) -> list[str]:
+        if len(paths) <= 1 or self.hash_workers == 1:
+            return [self.hash_path(p) for p in paths]
+        pool = ThreadPoolExecutor(max_workers=min(self.hash_workers, len(paths)),
+                                  thread_name_prefix="fileflow-hash")
+        try:
+            return list(pool.map(self.hash_path, paths))
+        finally:
+            # On the first error, do not keep hashing files nobody will look at.
+            pool.shutdown(wait=True, cancel_futures=True)
+
+    def hash_path(self, path: str) -> str:
+        """The digest of a file's content, or of a directory's manifest (see module doc).
+        Raises WorkflowError naming the path when it cannot be read."""
+        full = self._abs(path)
+        try:
+            st = os.stat(full)
+            if stat_mod.S_ISDIR(st.st_mode):
+                return self._hash_dir(full)
+            if not stat_mod.S_ISREG(st.st_mode):
+                # Reading a FIFO or a device could block forever or never end.
+                raise WorkflowError(f"cannot hash {path!r}: not a regular file or directory")
+            return self._hash_file(full)
+        except OSError as exc:
+            inner = f" ({exc.filename})" if exc.filename and exc.filename != full else ""
+            raise WorkflowError(f"cannot hash {path!r}{inner}: {_reason(exc)}") from exc
+
+    def _hash_file(self, full: str) -> str:
+        buf = getattr(self._buffers, "buf", None)
+        if buf is None:  # one reusable buffer per hashing thread
+            buf = self._buffers.buf = bytearray(CHUNK_SIZE)
+        view = memoryview(buf)
+        h = hashlib.sha256()
+        with open(full, "rb", buffering=0) as fh:
+            while n := fh.readinto(buf):
+                h.update(view[:n])
+        with self._count_lock:
+            self.hashed_count += 1
+        return f"{HASH_ALGORITHM}:{h.hexdigest()}"
+
+    def _hash_dir(self, full: str) -> str:
+        # One NUL-separated record per entry (file names cannot hold NUL), so no two
+        # different trees give the same manifest; the "dir" prefix keeps a file whose
+        # bytes happen to equal a manifest from colliding with the directory.
+        h = hashlib.sha256(b"fileflow-dir\0")
+        for rel, kind, st in _walk(full, ""):
+            name = rel.encode("utf-8", "surrogateescape")
+            if kind == "f":
+                extra = f"{st.st_size}\0{self._hash_file(os.path.join(full, rel))}"
+            elif kind in ("l", "x"):  # symlink to a directory, or broken: its target
+                extra = os.readlink(os.path.join(full, rel))
+            else:
+                extra = ""
+            h.update(b"%s\0%s\0%s\0\n" % (kind.encode(), name,
+                                           extra.encode("utf-8", "surrogateescape")))
+        return f"{HASH_ALGORITHM}:{h.hexdigest()}"
+
+
+def _walk(top: str, rel: str) -> Iterator[tuple[str, str, os.stat_result]]:
+    """Every entry under `top` in a fixed (sorted) order, as (relative path, kind, stat).
+    Kinds: f regular file (symlinks followed), d directory, l symlink to a directory (not
+    descended, so a link cannot loop), x broken symlink, o anything else (fifo, socket)."""
+    with os.scandir(top) as it:
+        entries = sorted(it, key=lambda e: e.name)
+    for entry in entries:
+        path = rel + entry.name
+        if entry.is_dir(follow_symlinks=False):
+            yield path, "d", entry.stat(follow_symlinks=False)
+            yield from _walk(entry.path, path + "/")
+            continue
+        try:
+            st = entry.stat()
+        except OSError as exc:
+            if not (entry.is_symlink() and (isinstance(exc, FileNotFoundError)
+                                            or exc.errno == _ELOOP)):
+                raise  # vanished while we looked, or unreadable: let the caller name it
+            yield path, "x", entry.stat(follow_symlinks=False)
+            continue
+        if stat_mod.S_ISREG(st.st_mode):
+            yield path, "f", st
+        elif stat_mod.S_ISDIR(st.st_mode):
+            yield path, "l", entry.stat(follow_symlinks=False)
+        else:
+            yield path, "o", st

@@ -1,0 +1,382 @@
+"""Tests of fileflow.store on real temporary files."""
+from __future__ import annotations
+
+import hashlib
+import os
+import time
+from dataclasses import replace
+
+import pytest
+
+from fileflow.errors import WorkflowError
+from fileflow.state import HASH_ALGORITHM, FileState, RecordedTarget
+from fileflow.store import CHUNK_SIZE, FileStore
+
+
+def sha(data: bytes) -> str:
+    return "sha256:" + hashlib.sha256(data).hexdigest()
+
+
+def record_of(state: FileState, **kw) -> RecordedTarget:
+    """What the run log would keep of an observed, hashed state."""
+    return RecordedTarget(state.path, True, state.size, state.mtime_ns, state.digest,
+                          ctime_ns=state.ctime_ns, **kw)
+
+
+def observe(store: FileStore, *paths: str, recorded=None) -> dict[str, FileState]:
+    return store.with_digests(store.stat_many(paths), recorded or {})
+
+
+@pytest.fixture
+def store(tmp_path) -> FileStore:
+    return FileStore(tmp_path)
+
+
+# ---- stat -----------------------------------------------------------------------------------
+
+def test_stat_missing(store):
+    assert store.stat("nope.txt") == FileState("nope.txt", exists=False)
+
+
+def test_stat_path_through_a_file_is_missing(store, tmp_path):
+    (tmp_path / "f").write_text("x")
+    assert not store.stat("f/child").exists
+
+
+def test_stat_existing_file(store, tmp_path):
+    (tmp_path / "a.txt").write_bytes(b"hello")
+    st = os.stat(tmp_path / "a.txt")
+    state = store.stat("a.txt")
+    assert state == FileState("a.txt", True, 5, st.st_mtime_ns, None, False, st.st_ctime_ns)
+
+
+def test_stat_absolute_path_ignores_root(tmp_path):
+    (tmp_path / "a.txt").write_bytes(b"abc")
+    elsewhere = FileStore(tmp_path / "does-not-matter-for-absolute-paths")
+    (tmp_path / "does-not-matter-for-absolute-paths").mkdir()
+    state = elsewhere.stat(str(tmp_path / "a.txt"))
+    assert state.exists and state.size == 3
+
+
+def test_stat_follows_symlinks(store, tmp_path):
+    (tmp_path / "target").write_bytes(b"12345678")
+    os.symlink("target", tmp_path / "link")
+    state = store.stat("link")
+    assert state.exists and state.size == 8 and not state.is_dir
+
+
+def test_stat_broken_symlink_is_missing(store, tmp_path):
+    os.symlink("nowhere", tmp_path / "dangling")
+    assert store.stat("dangling") == FileState("dangling", exists=False)
+
+
+def test_stat_symlink_loop_is_missing(store, tmp_path):
+    os.symlink("loop", tmp_path / "loop")
+    assert not store.stat("loop").exists
+
+
+def test_stat_directory_summarises_the_tree(store, tmp_path):
+    d = tmp_path / "out"
+    (d / "sub").mkdir(parents=True)
+    (d / "a").write_bytes(b"aaa")
+    (d / "sub" / "b").write_bytes(b"bb")
+    os.utime(d / "sub" / "b", ns=(0, 10**19))  # far future: must surface as the dir's mtime
+    state = store.stat("out")
+    assert state.exists and state.is_dir
+    assert state.size == 5
+    assert state.mtime_ns == 10**19
+
+
+def test_stat_unreadable_directory_is_an_error(store, tmp_path, monkeypatch):
+    (tmp_path / "locked").mkdir()
+
+    def denied(path):
+        raise PermissionError(13, "Permission denied", path)
+
+    monkeypatch.setattr(os, "scandir", denied)  # chmod 0 does not stop root
+    with pytest.raises(WorkflowError, match="'locked'.*Permission denied"):
+        store.stat("locked")
+
+
+def test_stat_other_errors_are_not_taken_as_missing(store, monkeypatch):
+    real_stat = os.stat
+
+    def denied(path, **kw):
+        if os.path.basename(path) == "x":
+            raise PermissionError(13, "Permission denied", path)
+        return real_stat(path, **kw)
+
+    monkeypatch.setattr(os, "stat", denied)
+    with pytest.raises(WorkflowError, match="'x'.*Permission denied"):
+        store.stat("x")
+
+
+def test_stat_many_returns_every_path(store, tmp_path):
+    (tmp_path / "a").write_text("1")
+    (tmp_path / "d").mkdir()
+    result = store.stat_many(["a", "b", "d"])
+    assert list(result) == ["a", "b", "d"]
+    assert [s.exists for s in result.values()] == [True, False, True]
+    assert result["d"].is_dir and not result["a"].is_dir
+
+
+def test_stat_many_is_lean(tmp_path):
+    # 100,000 paths (1,000 files, 99,000 missing): close to the cost of bare os.stat calls.
+    for i in range(1000):
+        (tmp_path / f"f{i}").write_bytes(b"")
+    paths = [f"f{i}" for i in range(1000)] + [f"m{i}" for i in range(99_000)]
+    store = FileStore(tmp_path)
+    fd = os.open(tmp_path, os.O_RDONLY)
+    t0 = time.perf_counter()
+    for p in paths:
+        try:
+            os.stat(p, dir_fd=fd)
+        except OSError:
+            pass
+    bare = time.perf_counter() - t0
+    os.close(fd)
+    t0 = time.perf_counter()
+    result = store.stat_many(paths)
+    took = time.perf_counter() - t0
+    assert len(result) == 100_000
+    assert took < max(3 * bare, 0.3), (took, bare)
+    assert took < 2.0
+
+
+# ---- digests --------------------------------------------------------------------------------
+
+def test_hash_path_of_a_file(store, tmp_path):
+    (tmp_path / "a").write_bytes(b"hello")
+    assert store.hash_path("a") == sha(b"hello")
+    assert store.hash_path("a").startswith(HASH_ALGORITHM + ":")
+
+
+def test_with_digests_hashes_every_existing_file_and_leaves_missing_alone(store, tmp_path):
+    (tmp_path / "a").write_bytes(b"A")
+    (tmp_path / "b").write_bytes(b"B")
+    result = observe(store, "a", "b", "gone")
+    assert result["a"].digest == sha(b"A") and result["b"].digest == sha(b"B")
+    assert result["gone"] == FileState("gone", exists=False)
+    assert store.hashed_count == 2
+
+
+def test_digest_reused_when_stat_unchanged(store, tmp_path):
+    for name in "abc":
+        (tmp_path / name).write_bytes(name.encode() * 10)
+    first = observe(store, "a", "b", "c")
+    assert store.hashed_count == 3
+    recorded = {p: record_of(s) for p, s in first.items()}
+    again = observe(store, "a", "b", "c", recorded=recorded)
+    assert store.hashed_count == 3  # nothing re-read
+    assert again == first
+
+
+def test_digest_not_reused_from_another_algorithm(store, tmp_path):
+    (tmp_path / "a").write_bytes(b"A")
+    state = observe(store, "a")["a"]
+    old = replace(record_of(state), algorithm="md5", digest="md5:whatever")
+    assert observe(store, "a", recorded={"a": old})["a"].digest == sha(b"A")
+    assert store.hashed_count == 2
+
+
+def test_digest_not_reused_from_an_incomplete_record(store, tmp_path):
+    (tmp_path / "a").write_bytes(b"A")
+    state = observe(store, "a")["a"]
+    partial = replace(record_of(state), complete=False, digest="sha256:stale")
+    assert observe(store, "a", recorded={"a": partial})["a"].digest == sha(b"A")
+
+
+def test_only_changed_files_are_rehashed(store, tmp_path):
+    for name in "abc":
+        (tmp_path / name).write_bytes(b"old")
+    recorded = {p: record_of(s) for p, s in observe(store, "a", "b", "c").items()}
+    (tmp_path / "b").write_bytes(b"new content")
+    result = observe(store, "a", "b", "c", recorded=recorded)
+    assert store.hashed_count == 4
+    assert result["b"].digest == sha(b"new content")
+    assert result["a"].digest == result["c"].digest == sha(b"old")
+
+
+def test_touch_with_same_content_gives_same_digest(store, tmp_path):
+    (tmp_path / "a").write_bytes(b"same")
+    before = observe(store, "a")["a"]
+    st = os.stat(tmp_path / "a")
+    os.utime(tmp_path / "a", ns=(st.st_atime_ns, st.st_mtime_ns + 5_000_000_000))
+    after = observe(store, "a", recorded={"a": record_of(before)})["a"]
+    assert after.mtime_ns != before.mtime_ns
+    assert store.hashed_count == 2  # the stat moved, so it was checked ...
+    assert after.digest == before.digest  # ... and found identical
+
+
+def test_content_change_with_mtime_restored_same_size_is_caught_by_ctime(store, tmp_path):
+    path = tmp_path / "a"
+    path.write_bytes(b"AAAA")
+    before = observe(store, "a")["a"]
+    st = os.stat(path)
+    time.sleep(0.02)  # let the ctime clock tick past the recorded one
+    path.write_bytes(b"BBBB")
+    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns))
+    after = observe(store, "a", recorded={"a": record_of(before)})["a"]
+    assert (after.size, after.mtime_ns) == (before.size, before.mtime_ns)
+    assert after.digest == sha(b"BBBB")
+
+
+def test_content_change_with_mtime_restored_other_size_is_caught_without_ctime(store, tmp_path):
+    path = tmp_path / "a"
+    path.write_bytes(b"AAAA")
+    before = observe(store, "a")["a"]
+    st = os.stat(path)
+    path.write_bytes(b"BBBBBB")
+    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns))
+    old_record = replace(record_of(before), ctime_ns=-1)  # a record from before ctime was kept
+    after = observe(store, "a", recorded={"a": old_record})["a"]
+    assert after.digest == sha(b"BBBBBB")
+
+
+def test_record_without_ctime_is_trusted_on_size_and_mtime(store, tmp_path):
+    # The documented limit: with no ctime on record, size + mtime is all we compare.
+    (tmp_path / "a").write_bytes(b"AAAA")
+    before = observe(store, "a")["a"]
+    old_record = replace(record_of(before), ctime_ns=-1, digest="sha256:recorded")
+    assert observe(store, "a", recorded={"a": old_record})["a"].digest == "sha256:recorded"
+    assert store.hashed_count == 1
+
+
+def test_digest_already_present_is_kept(store, tmp_path):
+    (tmp_path / "a").write_bytes(b"A")
+    state = replace(store.stat("a"), digest="sha256:given")
+    assert store.with_digests({"a": state}, {})["a"].digest == "sha256:given"
+    assert store.hashed_count == 0
+
+
+def test_many_files_hashed_in_parallel_give_the_same_digests(tmp_path):
+    contents = {f"f{i}": os.urandom(1000 + i) for i in range(40)}
+    for name, data in contents.items():
+        (tmp_path / name).write_bytes(data)
+    store = FileStore(tmp_path, hash_workers=8)
+    result = observe(store, *contents)
+    assert {p: s.digest for p, s in result.items()} == {p: sha(d) for p, d in contents.items()}
+    assert store.hashed_count == 40
+
+
+def test_large_file_is_streamed(store, tmp_path, monkeypatch):
+    data = os.urandom(1024) * (9 * 1024 + 7)  # a little over 9 MiB
+    (tmp_path / "big").write_bytes(data)
+    sizes = []
+
+    class Spy:
+        def __init__(self, *a):
+            self._h = hashlib.new("sha256", *a)
+
+        def update(self, chunk):
+            sizes.append(len(chunk))
+            self._h.update(chunk)
+
+        def hexdigest(self):
+            return self._h.hexdigest()
+
+    import fileflow.store as store_mod
+    monkeypatch.setattr(store_mod.hashlib, "sha256", Spy)
+    digest = store.hash_path("big")
+    monkeypatch.undo()
+    assert digest == sha(data)
+    assert max(sizes) <= CHUNK_SIZE and len(sizes) >= 9  # never the whole file at once
+
+
+# ---- directories ----------------------------------------------------------------------------
+
+def make_tree(root):
+    (root / "sub").mkdir(parents=True)
+    (root / "a.txt").write_bytes(b"A")
+    (root / "sub" / "b.txt").write_bytes(b"B")
+
+
+def test_directory_digest_is_stable_and_content_based(store, tmp_path):
+    make_tree(tmp_path / "d1")
+    make_tree(tmp_path / "d2")
+    assert store.hash_path("d1") == store.hash_path("d2")
+    assert store.hash_path("d1") != store.hash_path("d1/a.txt")
+
+
+def test_directory_digest_changes_when_a_file_inside_changes(store, tmp_path):
+    make_tree(tmp_path / "d")
+    before = store.hash_path("d")
+    (tmp_path / "d" / "sub" / "b.txt").write_bytes(b"C")  # same size
+    assert store.hash_path("d") != before
+
+
+def test_directory_digest_changes_when_a_file_is_renamed_added_or_removed(store, tmp_path):
+    make_tree(tmp_path / "d")
+    seen = {store.hash_path("d")}
+    os.rename(tmp_path / "d" / "a.txt", tmp_path / "d" / "z.txt")
+    seen.add(store.hash_path("d"))
+    (tmp_path / "d" / "new").write_bytes(b"")
+    seen.add(store.hash_path("d"))
+    (tmp_path / "d" / "sub" / "b.txt").unlink()
+    seen.add(store.hash_path("d"))
+    assert len(seen) == 4
+
+
+def test_directory_digest_reused_then_recomputed_after_a_change_inside(store, tmp_path):
+    make_tree(tmp_path / "d")
+    first = observe(store, "d")["d"]
+    assert store.hashed_count == 2  # both files inside were read
+    recorded = {"d": record_of(first)}
+    assert observe(store, "d", recorded=recorded)["d"].digest == first.digest
+    assert store.hashed_count == 2
+    time.sleep(0.02)
+    (tmp_path / "d" / "sub" / "b.txt").write_bytes(b"C")
+    changed = observe(store, "d", recorded=recorded)["d"]
+    assert changed.digest != first.digest
+
+
+def test_directory_with_symlinks_inside(store, tmp_path):
+    d = tmp_path / "d"
+    make_tree(d)
+    os.symlink("a.txt", d / "to_file")
+    os.symlink("sub", d / "to_dir")
+    os.symlink("nowhere", d / "broken")
+    os.symlink("loop", d / "loop")
+    before = store.hash_path("d")
+    assert store.stat("d").exists
+    os.unlink(d / "broken")
+    os.symlink("elsewhere", d / "broken")
+    assert store.hash_path("d") != before
+
+
+# ---- errors ---------------------------------------------------------------------------------
+
+def test_vanished_file_is_an_error_naming_it(store, tmp_path):
+    (tmp_path / "a.txt").write_bytes(b"A")
+    state = store.stat("a.txt")
+    (tmp_path / "a.txt").unlink()
+    with pytest.raises(WorkflowError, match="'a.txt'"):
+        store.with_digests({"a.txt": state}, {})
+
+
+def test_vanished_file_among_many_is_an_error(tmp_path):
+    for i in range(10):
+        (tmp_path / f"f{i}").write_bytes(b"x" * i)
+    store = FileStore(tmp_path, hash_workers=4)
+    states = store.stat_many([f"f{i}" for i in range(10)])
+    (tmp_path / "f7").unlink()
+    with pytest.raises(WorkflowError, match="'f7'"):
+        store.with_digests(states, {})
+
+
+def test_unreadable_file_is_an_error(store, tmp_path, monkeypatch):
+    import fileflow.store as store_mod
+    (tmp_path / "secret").write_bytes(b"s")
+
+    def denied(path, *a, **kw):
+        raise PermissionError(13, "Permission denied", path)
+
+    monkeypatch.setattr(store_mod, "open", denied, raising=False)  # chmod 0 does not stop root
+    with pytest.raises(WorkflowError, match="'secret'.*Permission denied"):
+        store.hash_path("secret")
+
+
+def test_fifo_is_refused_not_read(store, tmp_path):
+    os.mkfifo(tmp_path / "pipe")
+    with pytest.raises(WorkflowError, match="not a regular file"):
+        store.hash_path("pipe")
