@@ -1,0 +1,397 @@
+"""Unit tests of fileflow.rebuild.decide: no disk at all, every state is built by hand."""
+from __future__ import annotations
+
+import ast
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from hypothesis import given, strategies as st
+
+import fileflow.rebuild as rebuild
+from fileflow.rebuild import (
+    KIND_FORCED, KIND_INCOMPLETE_OUTPUT, KIND_INPUT_CHANGED, KIND_INPUT_NEWER,
+    KIND_INPUTS_CHANGED_SET, KIND_MISSING_OUTPUT, KIND_SIGNATURE_CHANGED, KIND_UPSTREAM, KINDS,
+    JobFacts, Reason, decide,
+)
+from fileflow.state import FileState, RecordedTarget
+
+SIG = "shell:wc -l a.txt > b.txt|params:{}"
+
+
+def digest(content: str) -> str:
+    return "sha256:" + content.encode().hex()  # any injective text works: decide compares
+
+
+def f(path: str, content: str | None = "x", mtime: int = 100, *, hashed: bool = True,
+      ctime: int = -1) -> FileState:
+    """An observed file; content None means missing."""
+    if content is None:
+        return FileState(path, exists=False)
+    return FileState(path, True, len(content), mtime, digest(content) if hashed else None,
+                     ctime_ns=ctime)
+
+
+def rec(path: str, inputs: dict[str, str], *, content: str = "out", mtime: int = 200,
+        signature: str = SIG, complete: bool = True) -> RecordedTarget:
+    """The record of an output made from `inputs` (path -> content)."""
+    return RecordedTarget(path, complete, len(content), mtime, digest(content),
+                          signature=signature,
+                          input_digests={p: digest(c) for p, c in inputs.items()})
+
+
+JOB = JobFacts("count[sample=a]", outputs=("b.txt",), inputs=("a.txt",), signature=SIG)
+
+
+def up_to_date_world(**changes):
+    """A consistent world where JOB is up to date: a.txt == "A", b.txt made from it."""
+    observed = {"a.txt": f("a.txt", "A", 100), "b.txt": f("b.txt", "out", 200)}
+    recorded = {"b.txt": rec("b.txt", {"a.txt": "A"})}
+    observed.update(changes)
+    return observed, recorded
+
+
+def kinds(reasons) -> list[str]:
+    return [r.kind for r in reasons]
+
+
+# ---- up to date, and the non-reasons --------------------------------------------------------
+
+def test_consistent_world_is_up_to_date():
+    observed, recorded = up_to_date_world()
+    assert decide(JOB, observed, recorded) == ()
+
+
+def test_touched_input_with_same_content_does_not_rerun():
+    # Newer mtime (and ctime), same content: the digest decides.
+    observed, recorded = up_to_date_world(**{"a.txt": f("a.txt", "A", 10**12, ctime=10**12)})
+    assert decide(JOB, observed, recorded) == ()
+
+
+def test_output_older_than_input_with_a_record_does_not_rerun():
+    # Clock skew: the record, not the mtimes, decides, so no endless rebuild loop.
+    observed, recorded = up_to_date_world(**{"b.txt": f("b.txt", "out", 1)})
+    assert decide(JOB, observed, recorded) == ()
+
+
+def test_changed_ancient_input_does_not_rerun():
+    job = JobFacts("j", ("b.txt",), ("a.txt",), ancient_inputs=frozenset({"a.txt"}),
+                   signature=SIG)
+    observed, recorded = up_to_date_world(**{"a.txt": f("a.txt", "CHANGED", 999)})
+    assert decide(job, observed, recorded) == ()
+
+
+def test_ancient_input_newer_than_unrecorded_output_does_not_rerun():
+    job = JobFacts("j", ("b.txt",), ("a.txt",), ancient_inputs=frozenset({"a.txt"}))
+    observed = {"a.txt": f("a.txt", "A", 500), "b.txt": f("b.txt", "out", 200)}
+    assert decide(job, observed, {}) == ()
+
+
+def test_unrecorded_output_newer_than_inputs_is_up_to_date():
+    observed = {"a.txt": f("a.txt", "A", 100), "b.txt": f("b.txt", "out", 200)}
+    assert decide(JOB, observed, {}) == ()
+
+
+def test_unrecorded_output_with_input_of_equal_mtime_is_up_to_date():
+    observed = {"a.txt": f("a.txt", "A", 200), "b.txt": f("b.txt", "out", 200)}
+    assert decide(JOB, observed, {}) == ()
+
+
+def test_early_cutoff_after_upstream_rewrote_identical_content():
+    # Before: upstream runs. After it finished, a.txt has a new mtime but the same bytes:
+    # the re-decision without upstream finds nothing.
+    observed, recorded = up_to_date_world()
+    assert kinds(decide(JOB, observed, recorded, upstream=["make_a"])) == [KIND_UPSTREAM]
+    after = dict(observed, **{"a.txt": f("a.txt", "A", 5000, ctime=5000)})
+    assert decide(JOB, after, recorded) == ()
+
+
+def test_no_early_cutoff_when_upstream_output_changed():
+    observed, recorded = up_to_date_world(**{"a.txt": f("a.txt", "A2", 5000)})
+    assert decide(JOB, observed, recorded) == (Reason(KIND_INPUT_CHANGED, "a.txt"),)
+
+
+def test_missing_input_without_upstream_is_not_decides_business():
+    observed, recorded = up_to_date_world(**{"a.txt": f("a.txt", None)})
+    assert decide(JOB, observed, recorded) == ()
+
+
+# ---- each reason ----------------------------------------------------------------------------
+
+def test_forced_alone_is_enough():
+    observed = {"a.txt": f("a.txt", None), "b.txt": f("b.txt", None)}
+    reasons = decide(JOB, observed, {}, forced="-F", upstream=["x"])
+    assert reasons == (Reason(KIND_FORCED, detail="-F"),)
+    assert str(reasons[0]) == "forced (-F)"
+
+
+def test_forced_on_an_up_to_date_job():
+    observed, recorded = up_to_date_world()
+    assert kinds(decide(JOB, observed, recorded, forced="-R count")) == [KIND_FORCED]
+
+
+def test_missing_output():
+    observed, recorded = up_to_date_world(**{"b.txt": f("b.txt", None)})
+    reasons = decide(JOB, observed, recorded)
+    assert reasons == (Reason(KIND_MISSING_OUTPUT, "b.txt"),)
+    assert str(reasons[0]) == "output 'b.txt' is missing"
+
+
+def test_missing_output_with_no_record():
+    observed = {"a.txt": f("a.txt", "A"), "b.txt": f("b.txt", None)}
+    assert decide(JOB, observed, {}) == (Reason(KIND_MISSING_OUTPUT, "b.txt"),)
+
+
+def test_one_of_two_outputs_missing():
+    job = JobFacts("j", ("b.txt", "c.txt"), ("a.txt",), signature=SIG)
+    observed, recorded = up_to_date_world(**{"c.txt": f("c.txt", None)})
+    recorded["c.txt"] = rec("c.txt", {"a.txt": "A"})
+    assert decide(job, observed, recorded) == (Reason(KIND_MISSING_OUTPUT, "c.txt"),)
+
+
+def test_incomplete_output():
+    observed, recorded = up_to_date_world()
+    recorded["b.txt"] = rec("b.txt", {"a.txt": "A"}, complete=False)
+    reasons = decide(JOB, observed, recorded)
+    assert reasons == (Reason(KIND_INCOMPLETE_OUTPUT, "b.txt"),)
+    assert "incomplete" in str(reasons[0]) and "'b.txt'" in str(reasons[0])
+
+
+def test_signature_changed():
+    observed, recorded = up_to_date_world()
+    job = JobFacts(JOB.name, JOB.outputs, JOB.inputs, signature=SIG + " --verbose")
+    reasons = decide(job, observed, recorded)
+    assert reasons == (Reason(KIND_SIGNATURE_CHANGED),)
+    assert str(reasons[0]) == "command or params changed"
+
+
+def test_signature_changed_is_reported_once_for_several_outputs():
+    job = JobFacts("j", ("b.txt", "c.txt"), ("a.txt",), signature="new")
+    observed, recorded = up_to_date_world(**{"c.txt": f("c.txt", "out", 200)})
+    recorded["c.txt"] = rec("c.txt", {"a.txt": "A"})
+    assert kinds(decide(job, observed, recorded)) == [KIND_SIGNATURE_CHANGED]
+
+
+def test_input_added_to_the_set():
+    job = JobFacts(JOB.name, JOB.outputs, ("a.txt", "c.txt"), signature=SIG)
+    observed, recorded = up_to_date_world(**{"c.txt": f("c.txt", "C")})
+    reasons = decide(job, observed, recorded)
+    assert reasons == (Reason(KIND_INPUTS_CHANGED_SET, detail="added: 'c.txt'"),)
+    assert str(reasons[0]) == "the set of inputs changed (added: 'c.txt')"
+
+
+def test_input_removed_from_the_set():
+    job = JobFacts(JOB.name, JOB.outputs, (), signature=SIG)
+    observed, recorded = up_to_date_world()
+    reasons = decide(job, observed, recorded)
+    assert reasons == (Reason(KIND_INPUTS_CHANGED_SET, detail="removed: 'a.txt'"),)
+
+
+def test_ancient_input_still_counts_in_the_set():
+    job = JobFacts("j", ("b.txt",), ("a.txt", "z.txt"), ancient_inputs=frozenset({"z.txt"}),
+                   signature=SIG)
+    observed, recorded = up_to_date_world(**{"z.txt": f("z.txt", "Z")})
+    assert kinds(decide(job, observed, recorded)) == [KIND_INPUTS_CHANGED_SET]
+
+
+def test_input_content_changed():
+    # Same size and mtime, different digest: the store re-hashed (e.g. ctime moved).
+    observed, recorded = up_to_date_world(**{"a.txt": f("a.txt", "B", 100)})
+    reasons = decide(JOB, observed, recorded)
+    assert reasons == (Reason(KIND_INPUT_CHANGED, "a.txt"),)
+    assert str(reasons[0]) == "input 'a.txt' changed"
+
+
+def test_input_changed_is_reported_once_for_several_outputs():
+    job = JobFacts("j", ("b.txt", "c.txt"), ("a.txt",), signature=SIG)
+    observed, recorded = up_to_date_world(**{"a.txt": f("a.txt", "B"),
+                                             "c.txt": f("c.txt", "out", 200)})
+    recorded["c.txt"] = rec("c.txt", {"a.txt": "A"})
+    assert decide(job, observed, recorded) == (Reason(KIND_INPUT_CHANGED, "a.txt"),)
+
+
+def test_only_the_changed_input_is_named():
+    job = JobFacts("j", ("b.txt",), ("a.txt", "c.txt"), signature=SIG)
+    observed = {"a.txt": f("a.txt", "A"), "c.txt": f("c.txt", "C2"), "b.txt": f("b.txt", "out")}
+    recorded = {"b.txt": rec("b.txt", {"a.txt": "A", "c.txt": "C"})}
+    assert decide(job, observed, recorded) == (Reason(KIND_INPUT_CHANGED, "c.txt"),)
+
+
+def test_unrecorded_output_with_newer_input():
+    observed = {"a.txt": f("a.txt", "A", 300), "b.txt": f("b.txt", "out", 200)}
+    reasons = decide(JOB, observed, {})
+    assert reasons == (Reason(KIND_INPUT_NEWER, "a.txt", "b.txt"),)
+    assert str(reasons[0]) == ("input 'a.txt' is newer than output 'b.txt' "
+                               "(no record of how 'b.txt' was made)")
+
+
+def test_unrecorded_outputs_compare_with_the_oldest():
+    job = JobFacts("j", ("b.txt", "c.txt"), ("a.txt",))
+    observed = {"a.txt": f("a.txt", "A", 150), "b.txt": f("b.txt", "o", 200),
+                "c.txt": f("c.txt", "o", 100)}
+    assert decide(job, observed, {}) == (Reason(KIND_INPUT_NEWER, "a.txt", "c.txt"),)
+
+
+def test_upstream_one_reason_per_job():
+    observed, recorded = up_to_date_world(**{"a.txt": f("a.txt", None)})
+    reasons = decide(JOB, observed, recorded, upstream=["make_a[x=1]", "make_a[x=2]"])
+    assert reasons == (Reason(KIND_UPSTREAM, detail="make_a[x=1]"),
+                       Reason(KIND_UPSTREAM, detail="make_a[x=2]"))
+    assert str(reasons[0]) == "upstream job make_a[x=1] runs"
+
+
+def test_reasons_accumulate_in_a_fixed_order():
+    job = JobFacts("j", ("b.txt",), ("a.txt", "c.txt"), signature="new")
+    observed = {"a.txt": f("a.txt", "A2"), "c.txt": f("c.txt", "C"), "b.txt": f("b.txt", "out")}
+    recorded = {"b.txt": rec("b.txt", {"a.txt": "A"})}
+    assert kinds(decide(job, observed, recorded, upstream=["u"])) == [
+        KIND_SIGNATURE_CHANGED, KIND_INPUTS_CHANGED_SET, KIND_INPUT_CHANGED, KIND_UPSTREAM]
+
+
+# ---- jobs with no outputs -------------------------------------------------------------------
+
+def test_job_without_outputs_runs_only_when_forced_or_fed():
+    job = JobFacts("all", (), ("b.txt",))
+    observed = {"b.txt": f("b.txt", "changed", 10**9)}
+    assert decide(job, observed, {}) == ()
+    assert kinds(decide(job, observed, {}, upstream=["count"])) == [KIND_UPSTREAM]
+    assert kinds(decide(job, observed, {}, forced="-F")) == [KIND_FORCED]
+
+
+# ---- inputs whose digest the caller did not fill --------------------------------------------
+
+def own_record(content: str, mtime: int = 100, complete: bool = True) -> RecordedTarget:
+    return RecordedTarget("a.txt", complete, len(content), mtime, digest(content))
+
+
+def test_unhashed_input_vouched_for_by_its_own_record():
+    observed, recorded = up_to_date_world(**{"a.txt": f("a.txt", "A", 100, hashed=False)})
+    recorded["a.txt"] = own_record("A", 100)
+    assert decide(JOB, observed, recorded) == ()
+
+
+def test_unhashed_input_with_stat_differing_from_its_record():
+    observed, recorded = up_to_date_world(**{"a.txt": f("a.txt", "A", 101, hashed=False)})
+    recorded["a.txt"] = own_record("A", 100)
+    reasons = decide(JOB, observed, recorded)
+    assert kinds(reasons) == [KIND_INPUT_CHANGED]
+    assert "not hashed" in str(reasons[0])
+
+
+def test_unhashed_input_whose_record_moved_on():
+    # Its own record is current, but it is not the content b.txt was made from.
+    observed, recorded = up_to_date_world(**{"a.txt": f("a.txt", "Z", 100, hashed=False)})
+    recorded["a.txt"] = own_record("Z", 100)
+    assert kinds(decide(JOB, observed, recorded)) == [KIND_INPUT_CHANGED]
+
+
+def test_unhashed_input_without_record_counts_as_changed():
+    observed, recorded = up_to_date_world(**{"a.txt": f("a.txt", "A", 100, hashed=False)})
+    assert kinds(decide(JOB, observed, recorded)) == [KIND_INPUT_CHANGED]
+
+
+def test_unhashed_input_with_incomplete_record_counts_as_changed():
+    observed, recorded = up_to_date_world(**{"a.txt": f("a.txt", "A", 100, hashed=False)})
+    recorded["a.txt"] = own_record("A", 100, complete=False)
+    assert kinds(decide(JOB, observed, recorded)) == [KIND_INPUT_CHANGED]
+
+
+def test_unhashed_input_with_changed_ctime_counts_as_changed():
+    # Content rewritten and mtime restored: only ctime moved.
+    observed, recorded = up_to_date_world(**{"a.txt": f("a.txt", "A", 100, hashed=False,
+                                                        ctime=7)})
+    recorded["a.txt"] = RecordedTarget("a.txt", True, 1, 100, digest("A"), ctime_ns=5)
+    assert kinds(decide(JOB, observed, recorded)) == [KIND_INPUT_CHANGED]
+
+
+# ---- contract details -----------------------------------------------------------------------
+
+def test_observed_must_hold_every_output():
+    with pytest.raises(KeyError):
+        decide(JOB, {"a.txt": f("a.txt", "A")}, {})
+
+
+def test_every_kind_has_its_own_text():
+    samples = [Reason(k, "p", "d") for k in sorted(KINDS)]
+    texts = [str(r) for r in samples]
+    assert len(set(texts)) == len(KINDS)
+    assert all(t != f"{k} p d" for k, t in zip(sorted(KINDS), texts))  # not the fallback
+
+
+def test_unknown_kind_still_has_a_text():
+    assert str(Reason("new-kind", "p", "d")) == "new-kind p d"
+
+
+def test_paths_are_quoted_so_odd_names_stay_readable():
+    assert str(Reason(KIND_MISSING_OUTPUT, "a b\nc")) == "output 'a b\\nc' is missing"
+
+
+def test_decide_does_not_mutate_its_arguments():
+    observed, recorded = up_to_date_world(**{"a.txt": f("a.txt", "B")})
+    before = (dict(observed), dict(recorded))
+    decide(JOB, observed, recorded, upstream=("u",))
+    assert (observed, recorded) == before
+
+
+# ---- property -------------------------------------------------------------------------------
+
+names = st.text(alphabet="abcdefgh/._ ", min_size=1, max_size=8)
+
+
+@st.composite
+def worlds(draw):
+    paths = draw(st.lists(names, min_size=1, max_size=8, unique=True))
+    n_out = draw(st.integers(1, len(paths)))
+    outputs, inputs = tuple(paths[:n_out]), tuple(paths[n_out:])
+    ancient = frozenset(draw(st.sets(st.sampled_from(inputs)))) if inputs else frozenset()
+    sig = draw(st.text(max_size=10))
+    observed = {p: FileState(p, True, draw(st.integers(0, 10**6)),
+                             draw(st.integers(0, 10**18)), digest(draw(st.text(max_size=5))))
+                for p in paths}
+    trace = {i: observed[i].digest for i in inputs}
+    recorded = {o: RecordedTarget(o, True, observed[o].size, observed[o].mtime_ns,
+                                  observed[o].digest, signature=sig, input_digests=trace)
+                for o in outputs}
+    return JobFacts("j", outputs, inputs, ancient, sig), observed, recorded
+
+
+@given(worlds())
+def test_observed_matching_the_record_means_up_to_date_whatever_the_mtimes(world):
+    job, observed, recorded = world
+    assert decide(job, observed, recorded) == ()
+
+
+@given(worlds(), st.data())
+def test_a_changed_non_ancient_input_always_reruns(world, data):
+    job, observed, recorded = world
+    live = [i for i in job.inputs if i not in job.ancient_inputs]
+    if not live:
+        return
+    victim = data.draw(st.sampled_from(live))
+    observed = dict(observed)
+    observed[victim] = FileState(victim, True, 1, 1, "sha256:something-else")
+    assert Reason(KIND_INPUT_CHANGED, victim) in decide(job, observed, recorded)
+
+
+# ---- purity ---------------------------------------------------------------------------------
+
+def test_rebuild_imports_only_pure_modules():
+    tree = ast.parse(Path(rebuild.__file__).read_text(encoding="utf-8"))
+    imported = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            imported.update(a.name for a in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            imported.add(node.module or "")
+    assert imported <= {"__future__", "collections.abc", "dataclasses", "typing",
+                        "fileflow.state"}, imported
+
+
+def test_importing_rebuild_loads_no_database_or_io_layer():
+    code = ("import sys, fileflow.rebuild; "
+            "print(sorted(m for m in sys.modules if m.split('.')[0] == 'sqlalchemy' "
+            "or m in ('fileflow.store', 'fileflow.runlog')))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True).stdout.strip()
+    assert out == "[]"
