@@ -1,0 +1,589 @@
+"""The run log against real databases: SQLite files and (with FILEFLOW_TEST_PG_URL) PostgreSQL.
+
+The contract tests take the `db` fixture and run once per backend. Each PostgreSQL test gets
+its own fresh schema (search_path in the URL), dropped afterwards.
+"""
+from __future__ import annotations
+
+import multiprocessing
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from collections import namedtuple
+from dataclasses import dataclass
+
+import pytest
+from sqlalchemy import create_engine, event, inspect, text
+from sqlalchemy.engine import Engine, make_url
+
+from fileflow import runlog
+from fileflow.errors import FileflowError
+from fileflow.runlog import (SCHEMA_VERSION, JobResult, JobStart, RunLog, RunLogError,
+                             is_network_fs, open_runlog)
+from fileflow.state import FileState, RecordedTarget
+
+
+# --------------------------------------------------------------------------- fixtures
+@dataclass
+class DB:
+    """Where a test's run log lives; `open()` gives a new, independent RunLog on it."""
+
+    kind: str            # "sqlite" | "postgresql"
+    url: str | None      # None: the default SQLite file under workdir
+    workdir: str
+
+    @property
+    def sqlite_path(self) -> str:
+        return os.path.join(self.workdir, ".fileflow", "runlog.db")
+
+    def open(self, **kw) -> RunLog:
+        return open_runlog(self.url, self.workdir, **kw)
+
+    def raw(self) -> Engine:
+        """A plain engine on the same database, for raw SQL outside the module."""
+        if self.kind == "sqlite":
+            os.makedirs(os.path.dirname(self.sqlite_path), exist_ok=True)
+            return create_engine(f"sqlite:///{self.sqlite_path}")
+        return create_engine(make_url(self.url).set(drivername="postgresql+psycopg"))
+
+
+@pytest.fixture
+def pg_url(postgres_url):
+    """A URL (no driver given, as a user would write it) whose search_path is a fresh schema."""
+    base = make_url(postgres_url).set(drivername="postgresql+psycopg")
+    schema = "fftest_" + uuid.uuid4().hex[:12]
+    admin = create_engine(base)
+    with admin.begin() as conn:
+        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    url = base.set(drivername="postgresql").update_query_dict(
+        {"options": f"-csearch_path={schema}"})
+    try:
+        yield url.render_as_string(hide_password=False)
+    finally:
+        with admin.begin() as conn:
+            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db(request, tmp_path) -> DB:
+    workdir = tmp_path / "work dir é"
+    workdir.mkdir()
+    if request.param == "sqlite":
+        return DB("sqlite", None, str(workdir))
+    return DB("postgresql", request.getfixturevalue("pg_url"), str(workdir))
+
+
+@pytest.fixture
+def log(db):
+    with db.open() as lg:
+        yield lg
+
+
+def start(name: str, outputs: list[str], **kw) -> JobStart:
+    args = dict(rule=name.split(":")[0], name=name, wildcards={"sample": name}, command=f"make {name}",
+                reasons=["missing output"], attempt=1, executor="local", signature=f"sig-{name}",
+                outputs=outputs, log_path=None)
+    args.update(kw)
+    return JobStart(**args)
+
+
+def done(job_id: int, outputs: list[FileState], **kw) -> JobResult:
+    args = dict(job_id=job_id, state="done", exit_code=0, started_at=None, ended_at=None,
+                host="node1", peak_rss_bytes=1024, cpu_seconds=0.5, outputs=outputs,
+                input_digests={"in.txt": "d-in"}, signature="sig")
+    args.update(kw)
+    return JobResult(**args)
+
+
+def fstate(path: str, digest: str | None, size: int = 10, mtime_ns: int = 1000,
+           ctime_ns: int = 2000) -> FileState:
+    return FileState(path, True, size, mtime_ns, digest, ctime_ns=ctime_ns)
+
+
+# --------------------------------------------------------------------------- runs and jobs
+def test_run_lifecycle(db, log):
+    run_id = log.start_run(["fileflow", "build", "a b.txt"], "/some/dir", "1.2.3")
+    (rec,) = log.runs(limit=5)
+    assert rec["id"] == run_id and rec["status"] == "running" and rec["ended_at"] is None
+    assert rec["argv"] == ["fileflow", "build", "a b.txt"]
+    assert (rec["workdir"], rec["fileflow_version"], rec["pid"]) == ("/some/dir", "1.2.3", os.getpid())
+    log.finish_run(run_id, "failed", jobs_done=3, jobs_failed=1)
+    rec = log.run(run_id)
+    assert rec["status"] == "failed" and (rec["jobs_done"], rec["jobs_failed"]) == (3, 1)
+    assert rec["ended_at"] >= rec["started_at"]
+    second = log.start_run(["fileflow"], "/d", "1.2.3")
+    assert [r["id"] for r in log.runs(limit=1)] == [second]
+    assert log.run(second + 100) is None
+    with pytest.raises(ValueError):
+        log.finish_run(run_id, "exploded", 0, 0)
+    if db.kind == "postgresql":  # postgresql:// without a driver means psycopg v3
+        assert log.engine.dialect.driver == "psycopg" and "***" in log.where
+
+
+_KILL_AFTER_START = """
+import os, signal, sys
+from fileflow.runlog import JobStart, open_runlog
+url = sys.argv[1] or None
+log = open_runlog(url, sys.argv[2])
+run = log.start_run(["fileflow"], sys.argv[2], "0")
+ids = log.jobs_started(run, [JobStart("r", "r:1", {}, "sleep", [], 1, "local", "s", ["out/a", "out/b"], None)])
+print(ids[0], flush=True)
+os.kill(os.getpid(), signal.SIGKILL)   # no close(), no exit handlers
+"""
+
+
+def test_jobs_started_marks_outputs_incomplete_durably(db, log):
+    log.mark_complete([RecordedTarget("out/a", True, 5, 50, "old-digest")])
+    proc = subprocess.run([sys.executable, "-c", _KILL_AFTER_START, db.url or "", db.workdir],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == -signal.SIGKILL, proc.stderr
+    job_id = int(proc.stdout.split()[0])
+    with db.open() as fresh:
+        recs = fresh.load_targets()
+        assert set(recs) == {"out/a", "out/b"}
+        assert not recs["out/a"].complete and not recs["out/b"].complete
+        assert recs["out/a"].job_id == recs["out/b"].job_id == job_id
+        assert recs["out/a"].digest == "old-digest"   # kept: the early-cutoff reference
+        job = fresh.job(job_id)
+        assert job["state"] == "running" and job["outputs"] == ["out/a", "out/b"]
+
+
+def test_jobs_started_returns_ids_in_order(log):
+    run_id = log.start_run([], "/", "0")
+    starts = [start(f"r:{i}", [f"o{i}"]) for i in range(30)]
+    ids = log.jobs_started(run_id, starts)
+    assert len(set(ids)) == 30
+    jobs = {j["id"]: j for j in log.jobs_of_run(run_id)}
+    assert [jobs[i]["name"] for i in ids] == [s.name for s in starts]
+    assert [jobs[i]["outputs"] for i in ids] == [[f"o{i}"] for i in range(30)]
+    assert jobs[ids[3]]["wildcards"] == {"sample": "r:3"}
+    assert jobs[ids[3]]["reasons"] == ["missing output"]
+    assert log.jobs_started(run_id, []) == []
+
+
+def test_finished_success_records_digests(db, log):
+    run_id = log.start_run([], "/", "0")
+    (job_id,) = log.jobs_started(run_id, [start("r:1", ["x.txt", "y.txt"])])
+    before = time.time()
+    log.jobs_finished([done(job_id, [fstate("x.txt", "dx", 3, 30, 31), fstate("y.txt", "dy")],
+                            exit_code=0, message="ok", external_id="4711", signature="sig-final")])
+    with db.open() as fresh:
+        recs = fresh.load_targets(["x.txt", "y.txt"])
+        job = fresh.job(job_id)
+    x = recs["x.txt"]
+    assert x.complete and (x.size, x.mtime_ns, x.ctime_ns, x.digest) == (3, 30, 31, "dx")
+    assert x.signature == "sig-final" and dict(x.input_digests) == {"in.txt": "d-in"}
+    assert x.job_id == job_id and x.algorithm == "sha256"
+    assert x.built_at >= before - 1 and x.changed_at == x.built_at
+    assert recs["y.txt"].complete and recs["y.txt"].digest == "dy"
+    assert job["state"] == "done" and job["exit_code"] == 0 and job["message"] == "ok"
+    assert (job["host"], job["peak_rss_bytes"], job["cpu_seconds"]) == ("node1", 1024, 0.5)
+    assert job["external_id"] == "4711" and job["ended_at"] >= job["started_at"]
+
+
+def test_failed_or_cancelled_job_keeps_outputs_incomplete(db, log):
+    log.mark_complete([RecordedTarget("f.txt", True, 1, 1, "old"),
+                       RecordedTarget("c.txt", True, 1, 1, "old")])
+    run_id = log.start_run([], "/", "0")
+    jf, jc = log.jobs_started(run_id, [start("r:f", ["f.txt"]), start("r:c", ["c.txt"])])
+    log.jobs_finished([
+        done(jf, [], state="failed", exit_code=3, message="exit status 3", output_paths=["f.txt"]),
+        done(jc, [], state="cancelled", exit_code=None, output_paths=["c.txt"])])
+    with db.open() as fresh:
+        recs = fresh.load_targets()
+        jobs = {j["id"]: j for j in fresh.jobs_of_run(run_id)}
+    assert not recs["f.txt"].complete and not recs["c.txt"].complete
+    assert (jobs[jf]["state"], jobs[jf]["exit_code"], jobs[jf]["message"]) == ("failed", 3, "exit status 3")
+    assert jobs[jc]["state"] == "cancelled"
+    with pytest.raises(ValueError):
+        log.jobs_finished([done(jf, [], state="running")])
+
+
+def test_failed_result_marks_declared_outputs_incomplete_even_if_recorded_complete(log):
+    # e.g. a re-attached cluster job whose start was recorded by an older run
+    log.mark_complete([RecordedTarget("z.txt", True, 1, 1, "dz")])
+    run_id = log.start_run([], "/", "0")
+    (job_id,) = log.jobs_started(run_id, [start("r:z", [])])
+    log.jobs_finished([done(job_id, [], state="failed", exit_code=1, output_paths=["z.txt"])])
+    assert not log.load_targets(["z.txt"])["z.txt"].complete
+
+
+def test_changed_at_kept_when_digest_unchanged(log):
+    def build(digest: str) -> RecordedTarget:
+        run_id = log.start_run([], "/", "0")
+        (job_id,) = log.jobs_started(run_id, [start("r:o", ["o.txt"])])
+        log.jobs_finished([done(job_id, [fstate("o.txt", digest)])])
+        time.sleep(0.02)
+        return log.load_targets(["o.txt"])["o.txt"]
+
+    first = build("d1")
+    second = build("d1")     # rebuilt, same content: early cutoff keeps changed_at
+    assert second.built_at > first.built_at
+    assert second.changed_at == first.changed_at
+    third = build("d2")      # content changed
+    assert third.changed_at == third.built_at > second.changed_at
+
+
+def test_record_files_does_not_clobber_outputs(db, log):
+    run_id = log.start_run([], "/", "0")
+    j_out, j_run = log.jobs_started(run_id, [start("r:o", ["out.txt"]), start("r:p", ["part.txt"])])
+    log.jobs_finished([done(j_out, [fstate("out.txt", "d-out")], signature="S")])
+    output_before = log.load_targets(["out.txt"])["out.txt"]
+
+    log.record_files([fstate("out.txt", "other", size=99), fstate("part.txt", "half-written"),
+                      fstate("src.txt", "d-src", 7, 70, 71),
+                      FileState("gone.txt", False)])
+    recs = log.load_targets()
+    assert recs["out.txt"] == output_before            # every field, signature included
+    assert not recs["part.txt"].complete                # a running job's output stays incomplete
+    assert recs["part.txt"].digest is None and recs["part.txt"].job_id == j_run
+    src = recs["src.txt"]
+    assert src.complete and src.job_id is None and src.signature == ""
+    assert (src.size, src.mtime_ns, src.ctime_ns, src.digest) == (7, 70, 71, "d-src")
+    assert "gone.txt" not in recs                       # only existing files are recorded
+
+    time.sleep(0.02)
+    log.record_files([fstate("src.txt", None, 7, 70, 71)])      # same stat, not hashed
+    again = log.load_targets(["src.txt"])["src.txt"]
+    assert again.digest == "d-src" and again.changed_at == src.changed_at
+    log.record_files([fstate("src.txt", None, 8, 80, 81)])      # changed, not hashed:
+    assert log.load_targets(["src.txt"])["src.txt"] == again    # the hashed record stays
+    log.record_files([fstate("new.txt", None, 8, 80, 81)])      # unhashed, nothing known
+    assert log.load_targets(["new.txt"])["new.txt"].digest is None
+    log.record_files([fstate("src.txt", "d-src", 8, 80, 81)])   # re-hashed: same content
+    assert log.load_targets(["src.txt"])["src.txt"].changed_at == src.changed_at
+    log.record_files([fstate("src.txt", "d-new", 9, 90, 91)])
+    assert log.load_targets(["src.txt"])["src.txt"].changed_at > src.changed_at
+
+
+def test_mark_complete_and_forget(db, log):
+    t = RecordedTarget("t.txt", True, 4, 40, "dt", signature="sig", input_digests={"a": "1"},
+                       ctime_ns=41)
+    log.mark_complete([t, RecordedTarget("u.txt", True, 1, 1, "du")])
+    with db.open() as fresh:
+        got = fresh.load_targets()
+    assert got["t.txt"].complete and got["t.txt"].signature == "sig"
+    assert dict(got["t.txt"].input_digests) == {"a": "1"} and got["t.txt"].ctime_ns == 41
+    assert got["t.txt"].built_at > 0 and got["t.txt"].changed_at > 0
+    log.forget(["t.txt", "never-recorded"])
+    assert set(log.load_targets()) == {"u.txt"}
+
+
+def test_load_targets_all_and_subset_with_chunking(log):
+    paths = [f"data/sample_{i:05d}.txt" for i in range(2500)]
+    log.record_files([fstate(p, f"d{i}") for i, p in enumerate(paths)])
+    every = log.load_targets()
+    assert len(every) == 2500 and every[paths[1234]].digest == "d1234"
+
+    statements: list[str] = []
+    event.listen(log.engine, "before_cursor_execute",
+                 lambda conn, cur, stmt, *a: statements.append(stmt))
+    wanted = paths[::2] + ["not/recorded"]            # 1251 paths: more than one IN chunk
+    subset = log.load_targets(iter(wanted))
+    assert set(subset) == set(paths[::2])
+    selects = [s for s in statements if s.lstrip().upper().startswith("SELECT")]
+    assert len(selects) == -(-len(wanted) // runlog._CHUNK) > 1
+    assert log.load_targets([]) == {}
+
+
+def test_each_write_is_one_transaction_of_bulk_statements(log):
+    run_id = log.start_run([], "/", "0")
+    commits: list[int] = []
+    statements: list[str] = []
+    event.listen(log.engine, "commit", lambda conn: commits.append(1))
+    event.listen(log.engine, "before_cursor_execute",
+                 lambda conn, cur, stmt, *a: statements.append(stmt))
+    ids = log.jobs_started(run_id, [start(f"r:{i}", [f"o{i}.a", f"o{i}.b"]) for i in range(300)])
+    assert len(commits) == 1 and len(statements) <= 8, statements
+    commits.clear(), statements.clear()
+    log.jobs_finished([done(i, [fstate(f"o{n}.a", "d"), fstate(f"o{n}.b", "d")])
+                       for n, i in enumerate(ids)])
+    assert len(commits) == 1 and len(statements) <= 8
+    assert all(t.complete for t in log.load_targets().values())
+
+
+def test_reading_100k_targets_is_fast(log):
+    n = 100_000
+    log.record_files([fstate(f"d/{i}", f"{i:064x}") for i in range(n)])
+    started = time.perf_counter()
+    recs = log.load_targets()
+    elapsed = time.perf_counter() - started
+    assert len(recs) == n and recs["d/99999"].digest == f"{99999:064x}"
+    assert elapsed < 5.0, f"load_targets of {n} rows took {elapsed:.2f} s"
+
+
+def test_history_queries(log):
+    r1 = log.start_run(["one"], "/", "0")
+    (a1,) = log.jobs_started(r1, [start("r:a", ["a.txt"])])
+    r2 = log.start_run(["two"], "/", "0")
+    a2, b2 = log.jobs_started(r2, [start("r:a", ["a.txt"]), start("r:b", ["b.txt", "b.log"])])
+    log.set_external_ids([(a2, "slurm-1"), (b2, "slurm-2")])
+    assert [j["id"] for j in log.jobs_for_path("a.txt")] == [a2, a1]      # newest first
+    assert log.jobs_for_path("nothing") == []
+    assert [j["id"] for j in log.jobs_of_run(r2)] == [a2, b2]
+    assert log.job(b2)["external_id"] == "slurm-2" and log.job(b2)["outputs"] == ["b.log", "b.txt"]
+    assert log.job(a1)["external_id"] is None and log.job(b2 + 99) is None
+    assert [r["argv"] for r in log.runs(limit=10)] == [["two"], ["one"]]
+
+
+# --------------------------------------------------------------------------- schema versions
+V1_DDL = [
+    "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
+    'CREATE TABLE runs (id {id}, started_at FLOAT NOT NULL, ended_at FLOAT, argv TEXT NOT NULL, '
+    'workdir TEXT NOT NULL, "user" TEXT, host TEXT, pid INTEGER, fileflow_version TEXT, '
+    'status TEXT NOT NULL, jobs_done INTEGER NOT NULL, jobs_failed INTEGER NOT NULL)',
+    "CREATE TABLE jobs (id {id}, run_id BIGINT NOT NULL REFERENCES runs (id), rule TEXT NOT NULL, "
+    "wildcards TEXT NOT NULL, name TEXT NOT NULL, command TEXT, reasons TEXT NOT NULL, "
+    "state TEXT NOT NULL, attempt INTEGER NOT NULL, exit_code INTEGER, started_at FLOAT, "
+    "ended_at FLOAT, executor TEXT, external_id TEXT, host TEXT, peak_rss_bytes BIGINT, "
+    "cpu_seconds FLOAT, signature TEXT, log_path TEXT)",
+    "CREATE INDEX ix_jobs_run_id ON jobs (run_id)",
+    "CREATE INDEX ix_jobs_external_id ON jobs (external_id)",
+    "CREATE TABLE files (path TEXT PRIMARY KEY, complete BOOLEAN NOT NULL, size BIGINT, "
+    "mtime_ns BIGINT, digest TEXT, algorithm TEXT, signature TEXT, input_digests TEXT, "
+    "job_id BIGINT, built_at FLOAT, changed_at FLOAT)",
+    "INSERT INTO meta (key, value) VALUES ('schema_version', '1')",
+    "INSERT INTO runs (started_at, argv, workdir, status, jobs_done, jobs_failed) "
+    "VALUES (100.0, '[\"fileflow\"]', '/w', 'success', 1, 0)",
+    "INSERT INTO jobs (run_id, rule, wildcards, name, reasons, state, attempt) "
+    "VALUES (1, 'r', '{{}}', 'r:1', '[]', 'done', 1)",
+    "INSERT INTO files (path, complete, size, mtime_ns, digest, algorithm, signature, "
+    "input_digests, job_id, built_at, changed_at) "
+    "VALUES ('old.txt', TRUE, 5, 50, 'd-old', 'sha256', 'S', '{{\"i\":\"x\"}}', 1, 100.0, 90.0)",
+]
+
+
+def test_v1_log_is_migrated_in_place(db):
+    raw = db.raw()
+    id_type = "INTEGER PRIMARY KEY" if db.kind == "sqlite" else "BIGSERIAL PRIMARY KEY"
+    with raw.begin() as conn:
+        for stmt in V1_DDL:
+            conn.execute(text(stmt.format(id=id_type)))
+    with db.open() as log:
+        assert log.schema_version() == SCHEMA_VERSION == 2
+        old = log.load_targets()["old.txt"]               # nothing wiped
+        assert old.complete and old.digest == "d-old" and old.changed_at == 90.0
+        assert dict(old.input_digests) == {"i": "x"} and old.ctime_ns == -1
+        assert [r["argv"] for r in log.runs()] == [["fileflow"]]
+        assert log.job(1)["message"] is None and log.job(1)["outputs"] == []
+        run_id = log.start_run([], "/", "0")              # v2 features work on the old log
+        (job_id,) = log.jobs_started(run_id, [start("r:2", ["old.txt"])])
+        log.jobs_finished([done(job_id, [fstate("old.txt", "d-old")], message="again")])
+        assert log.job(job_id)["message"] == "again"
+        assert [j["id"] for j in log.jobs_for_path("old.txt")] == [job_id]
+        assert log.load_targets()["old.txt"].changed_at == 90.0
+    # the migrated schema is the schema a new log gets
+    insp = inspect(raw)
+    for table in runlog.metadata.sorted_tables:
+        assert {c["name"] for c in insp.get_columns(table.name)} == set(table.c.keys()), table.name
+        assert ({i["name"] for i in insp.get_indexes(table.name)}
+                == {i.name for i in table.indexes}), table.name
+    raw.dispose()
+
+
+def test_newer_schema_is_refused_and_left_alone(db):
+    with db.open():
+        pass
+    raw = db.raw()
+    newer = str(SCHEMA_VERSION + 1)
+    with raw.begin() as conn:
+        conn.execute(text("UPDATE meta SET value = :v WHERE key = 'schema_version'"), {"v": newer})
+    with pytest.raises(RunLogError) as info:
+        db.open()
+    message = str(info.value)
+    assert "upgrade fileflow" in message and f"version {newer}" in message
+    if db.kind == "sqlite":
+        assert db.sqlite_path in message
+    assert isinstance(info.value, FileflowError)
+    with raw.begin() as conn:
+        assert conn.execute(text("SELECT value FROM meta")).scalar() == newer
+    raw.dispose()
+
+
+def test_tables_without_a_version_are_refused(db):
+    raw = db.raw()
+    with raw.begin() as conn:
+        conn.execute(text("CREATE TABLE files (path TEXT PRIMARY KEY)"))
+    with pytest.raises(RunLogError, match="no schema version"):
+        db.open()
+    raw.dispose()
+
+
+# --------------------------------------------------------------------------- SQLite specifics
+@pytest.fixture
+def sqlite_db(tmp_path) -> DB:
+    return DB("sqlite", None, str(tmp_path))
+
+
+def test_garbage_file_gives_a_clear_error_and_is_kept(sqlite_db):
+    os.makedirs(os.path.dirname(sqlite_db.sqlite_path))
+    garbage = os.urandom(8192)
+    with open(sqlite_db.sqlite_path, "wb") as fh:
+        fh.write(garbage)
+    with pytest.raises(RunLogError) as info:
+        sqlite_db.open()
+    assert sqlite_db.sqlite_path in str(info.value) and "corrupt" in str(info.value)
+    with open(sqlite_db.sqlite_path, "rb") as fh:
+        assert fh.read() == garbage                       # never silently recreated
+
+
+def test_truncated_file_gives_a_clear_error(sqlite_db):
+    with sqlite_db.open() as log:
+        log.record_files([fstate("a", "d")])
+    with open(sqlite_db.sqlite_path, "r+b") as fh:
+        fh.truncate(60)
+    with pytest.raises(RunLogError, match="corrupt .truncated"):
+        sqlite_db.open()
+
+
+def test_damaged_pages_give_a_clear_error(sqlite_db):
+    with sqlite_db.open() as log:
+        log.record_files([fstate(f"f{i}", "d") for i in range(200)])
+    with sqlite3.connect(sqlite_db.sqlite_path) as conn:   # fold the WAL into the file
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        conn.execute("PRAGMA journal_mode=DELETE")
+    with open(sqlite_db.sqlite_path, "r+b") as fh:          # keep the header, wreck the rest
+        fh.seek(100)
+        fh.write(b"\xff" * (os.path.getsize(sqlite_db.sqlite_path) - 100))
+    with pytest.raises(RunLogError) as info:
+        with sqlite_db.open() as log:
+            log.load_targets()
+    assert sqlite_db.sqlite_path in str(info.value)
+
+
+def test_wal_on_local_disk(sqlite_db):
+    with sqlite_db.open() as log:
+        assert log.journal_mode == "wal"
+        with log.engine.connect() as conn:
+            assert conn.exec_driver_sql("PRAGMA synchronous").scalar() == 1      # NORMAL
+            assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() == 30000
+    with sqlite3.connect(sqlite_db.sqlite_path) as conn:
+        assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+
+def test_no_wal_on_network_file_system(sqlite_db, monkeypatch):
+    with sqlite_db.open():                                # created in WAL mode locally
+        pass
+    monkeypatch.setattr(runlog, "is_network_fs", lambda path, partitions=None: True)
+    with sqlite_db.open() as log:
+        assert log.journal_mode == "delete"
+        log.record_files([fstate("a", "d")])
+        with log.engine.connect() as conn:
+            assert conn.exec_driver_sql("PRAGMA synchronous").scalar() == 2      # FULL
+    with sqlite3.connect(sqlite_db.sqlite_path) as conn:
+        assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "delete"
+    assert not os.path.exists(sqlite_db.sqlite_path + "-wal")
+
+
+Part = namedtuple("Part", "device mountpoint fstype opts")
+
+
+@pytest.mark.parametrize("path, network", [
+    ("/home/me/project", False),
+    ("/mnt/nfs/data/run", True),
+    ("/mnt/nfs", True),
+    ("/mnt/nfs/local/x", False),       # the longest mount point decides
+    ("/mnt/nfsx/y", False),            # a prefix of the name is not a parent directory
+    ("/scratch/u/w", True),
+    ("/remote/w", True),
+    ("/gpfs/w", True),
+    ("/overlay/w", False),             # FUSE, but not a network file system
+])
+def test_is_network_fs(path, network):
+    parts = [Part("/dev/sda1", "/", "ext4", ""), Part("srv:/x", "/mnt/nfs", "nfs4", ""),
+             Part("/dev/sdb", "/mnt/nfs/local", "ext4", ""), Part("/dev/sdc", "/mnt/nfsx", "xfs", ""),
+             Part("lfs", "/scratch", "lustre", ""), Part("me@h:", "/remote/", "fuse.sshfs", ""),
+             Part("g", "/gpfs", "GPFS", ""), Part("o", "/overlay", "fuse.fuse-overlayfs", "")]
+    assert is_network_fs(path, parts) is network
+
+
+def test_is_network_fs_on_this_machine(tmp_path):
+    assert is_network_fs(str(tmp_path)) is False        # the test machine's tmp is local
+
+
+def test_locked_database_is_retried(sqlite_db, monkeypatch):
+    with sqlite_db.open(busy_timeout=0.05) as log:
+        blocker = sqlite3.connect(sqlite_db.sqlite_path, timeout=0, isolation_level=None,
+                                  check_same_thread=False)
+        blocker.execute("BEGIN IMMEDIATE")                # hold the write lock for a while
+        released = threading.Timer(0.6, blocker.execute, ["COMMIT"])
+        released.start()
+        try:
+            run_id = log.start_run(["x"], "/", "0")       # waits through several "locked"
+        finally:
+            released.join()
+            blocker.close()
+        assert log.run(run_id)["argv"] == ["x"]
+
+        monkeypatch.setattr(runlog, "_RETRIES", 1)
+        blocker = sqlite3.connect(sqlite_db.sqlite_path, timeout=0, isolation_level=None,
+                                  check_same_thread=False)
+        blocker.execute("BEGIN IMMEDIATE")
+        try:
+            with pytest.raises(RunLogError, match="locked") as info:
+                log.start_run(["y"], "/", "0")
+            assert sqlite_db.sqlite_path in str(info.value)
+        finally:
+            blocker.execute("ROLLBACK")
+            blocker.close()
+
+
+def test_unsupported_or_invalid_urls(tmp_path):
+    with pytest.raises(RunLogError, match="unsupported"):
+        open_runlog("mysql://u:p@localhost/db", str(tmp_path))
+    with pytest.raises(RunLogError, match="invalid"):
+        open_runlog("not a url", str(tmp_path))
+    with pytest.raises(RunLogError, match="in-memory"):
+        open_runlog("sqlite://", str(tmp_path))
+
+
+def test_explicit_sqlite_url_is_relative_to_workdir(tmp_path):
+    with open_runlog("sqlite:///logs.db", str(tmp_path)) as log:
+        log.record_files([fstate("a", "d")])
+    assert os.path.getsize(tmp_path / "logs.db") > 0
+
+
+# --------------------------------------------------------------------------- many writers
+def _writer(url: str | None, workdir: str, worker: int, batches: int, barrier) -> str:
+    try:
+        barrier.wait(60)
+        with open_runlog(url, workdir) as log:          # all open a brand-new log at once
+            run_id = log.start_run([f"worker{worker}"], workdir, "0")
+            for b in range(batches):
+                outs = [f"w{worker}/b{b}/{k}.txt" for k in range(2)]
+                ids = log.jobs_started(run_id, [start(f"r:{worker}.{b}.{k}", [o])
+                                                for k, o in enumerate(outs)])
+                log.set_external_ids([(i, f"ext-{i}") for i in ids])
+                log.jobs_finished([done(i, [fstate(o, f"d{worker}.{b}")]) for i, o in zip(ids, outs)])
+                # every worker also records the same shared sources: contended rows
+                log.record_files([fstate(f"shared/{s}.txt", f"s{s}", 1, b) for s in range(5)])
+            log.finish_run(run_id, "success", 2 * batches, 0)
+        return ""
+    except BaseException as e:  # report anything that reached the caller
+        return f"worker {worker}: {type(e).__name__}: {e}"
+
+
+def test_many_processes_write_the_same_log(db):
+    workers, batches = 4, 50
+    ctx = multiprocessing.get_context("spawn")
+    barrier = ctx.Manager().Barrier(workers)
+    with ctx.Pool(workers) as pool:
+        errors = pool.starmap(_writer, [(db.url, db.workdir, w, batches, barrier)
+                                        for w in range(workers)])
+    assert errors == [""] * workers
+    with db.open() as log:
+        runs = log.runs(limit=100)
+        assert len(runs) == workers and {r["status"] for r in runs} == {"success"}
+        jobs = [j for r in runs for j in log.jobs_of_run(r["id"])]
+        assert len(jobs) == workers * batches * 2
+        assert all(j["state"] == "done" and j["external_id"] == f"ext-{j['id']}" for j in jobs)
+        recs = log.load_targets()
+    outputs = {p: t for p, t in recs.items() if not p.startswith("shared/")}
+    assert len(outputs) == workers * batches * 2 and all(t.complete for t in outputs.values())
+    assert {p for p in recs if p.startswith("shared/")} == {f"shared/{s}.txt" for s in range(5)}
