@@ -70,8 +70,129 @@ def cmd_check(args) -> int:
     return 0
 
 
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected a number >= 0, got {text!r}")
+    return value
+
+
+def _resource_limits(pairs: Sequence[str]) -> dict[str, float]:
+    out = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        try:
+            out[key.strip()] = float(value)
+        except ValueError:
+            sep = ""
+        if not sep or not key.strip():
+            raise FileflowError(f"--resources expects name=number, got {pair!r}")
+    return out
+
+
+def configure_build(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("targets", nargs="*", metavar="TARGET",
+                        help="files or rule names to build (default: the Flowfile's default target)")
+    parser.add_argument("-j", "--jobs", "--cores", type=int, default=0, metavar="N",
+                        help="run at most N jobs (cores) at once (default: number of cores)")
+    parser.add_argument("-n", "--dry-run", action="store_true",
+                        help="print the jobs that would run and why; change nothing")
+    parser.add_argument("-p", "--print-commands", action="store_true", help="print each command")
+    parser.add_argument("-k", "--keep-going", action="store_true",
+                        help="after a failure, go on with jobs that do not depend on it")
+    parser.add_argument("-F", "--forceall", action="store_true", help="run every job")
+    parser.add_argument("-R", "--forcerun", nargs="+", default=[], metavar="RULE",
+                        help="run every job of these rules (and what depends on them)")
+    parser.add_argument("--force", action="append", default=[], metavar="TARGET",
+                        help="run the job that makes TARGET even if it is up to date")
+    parser.add_argument("--touch", action="store_true",
+                        help="record out-of-date outputs as up to date without running anything")
+    parser.add_argument("--latency-wait", type=_positive_float, default=5.0, metavar="SECONDS",
+                        help="wait this long for outputs to appear (shared file systems; default 5)")
+    parser.add_argument("--resources", nargs="+", default=[], metavar="NAME=N",
+                        help="limits on the sum of running jobs' resources, e.g. mem_mb=16000")
+    parser.add_argument("--db", default=None, metavar="URL",
+                        help="run log database (default: FILEFLOW_DB, else .fileflow/runlog.db)")
+    parser.add_argument("--lock-timeout", type=_positive_float, default=0.0, metavar="SECONDS",
+                        help="wait this long for another build writing the same files (default 0)")
+    parser.add_argument("-q", "--quiet", action="store_true",
+                        help="print only errors and the final summary")
+    parser.add_argument("--cluster", default=None, choices=["slurm", "drmaa"],
+                        help="run jobs on a cluster (not yet available in this version)")
+
+
+def _build_options(args, **extra):
+    from .api import BuildOptions
+    from .rules import parse_config_overrides
+
+    return BuildOptions(
+        flowfile=find_flowfile(args), targets=getattr(args, "targets", ()),
+        config=parse_config_overrides(args.config), configfiles=args.configfile,
+        jobs=getattr(args, "jobs", 0), dry_run=getattr(args, "dry_run", False),
+        forceall=getattr(args, "forceall", False), forcerun=getattr(args, "forcerun", ()),
+        force_targets=getattr(args, "force", ()), keep_going=getattr(args, "keep_going", False),
+        latency_wait=getattr(args, "latency_wait", 5.0),
+        resources=_resource_limits(getattr(args, "resources", ())),
+        db_url=getattr(args, "db", None), lock_timeout=getattr(args, "lock_timeout", 0.0),
+        quiet=getattr(args, "quiet", False), print_commands=getattr(args, "print_commands", False),
+        touch=getattr(args, "touch", False), argv=sys.argv[:1] + list(args.argv), **extra)
+
+
+def cmd_build(args) -> int:
+    from .api import build
+
+    if args.cluster:
+        raise FileflowError(f"--cluster {args.cluster} is not available yet in this version; "
+                            "run without --cluster to use the local executor")
+    if args.jobs < 0:
+        raise FileflowError("-j/--jobs must be at least 1")
+    return build(_build_options(args))
+
+
+def configure_why(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("file", metavar="FILE", help="the file to explain")
+    parser.add_argument("--db", default=None, metavar="URL", help="run log database URL")
+
+
+def cmd_why(args) -> int:
+    from .api import why
+
+    return why(_build_options(args), args.file)
+
+
+def configure_clean(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("rules", nargs="*", metavar="RULE",
+                        help="rules whose outputs to delete (default: every rule)")
+    parser.add_argument("-n", "--dry-run", action="store_true", help="only list what would go")
+    parser.add_argument("--db", default=None, metavar="URL", help="run log database URL")
+
+
+def cmd_clean(args) -> int:
+    from .api import clean
+
+    dry = args.dry_run
+    args.dry_run = False
+    return clean(_build_options(args), args.rules, dry)
+
+
+def cmd_unlock(args) -> int:
+    from .locks import remove_all_locks
+
+    n = remove_all_locks(".")
+    print(f"removed {n} build lock{'s' if n != 1 else ''}" if n else "no build locks to remove")
+    return 0
+
+
 COMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None] | None, str]] = {
+    "build": ("cmd_build", configure_build,
+              "bring the targets up to date (the default command: 'fileflow [TARGET...]')"),
     "check": ("cmd_check", None, "parse and validate the Flowfile; print a summary or the errors"),
+    "why": ("cmd_why", configure_why, "explain why a file is (or is not) out of date"),
+    "clean": ("cmd_clean", configure_clean, "delete the outputs of rules (never source files)"),
+    "unlock": ("cmd_unlock", None, "remove build locks (works even if the Flowfile is broken)"),
 }
 
 
@@ -118,6 +239,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         configure(parser)
     try:
         args = parser.parse_args(rest, namespace=known)
+        args.argv = argv
     except SystemExit as exc:  # argparse already printed the message
         return EXIT_USAGE if exc.code else 0
     try:

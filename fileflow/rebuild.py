@@ -20,6 +20,8 @@ outputs with no record at all (made outside fileflow), where Make's rule is the 
 - ``input-newer``: Make's fallback for outputs with no record: an existing non-ancient input's
   mtime is newer than the oldest such output's.
 - ``upstream``: a job producing one of the inputs will run; `detail` is its name.
+- ``temp-needed``: not given by decide; the planner adds it to the producer of a deleted
+  temp() output that a running job needs again (`detail` names that job).
 
 How content is compared (what the caller must provide): `observed` holds a FileState for every
 input and output of the job, with `digest` filled for existing inputs (FileStore.with_digests
@@ -46,6 +48,7 @@ __all__ = [
     "JobFacts", "Reason", "decide",
     "KIND_FORCED", "KIND_MISSING_OUTPUT", "KIND_INCOMPLETE_OUTPUT", "KIND_SIGNATURE_CHANGED",
     "KIND_INPUTS_CHANGED_SET", "KIND_INPUT_CHANGED", "KIND_INPUT_NEWER", "KIND_UPSTREAM",
+    "KIND_TEMP_NEEDED",
     "KINDS",
 ]
 
@@ -57,9 +60,11 @@ KIND_INPUTS_CHANGED_SET = "inputs-changed-set"
 KIND_INPUT_CHANGED = "input-changed"
 KIND_INPUT_NEWER = "input-newer"
 KIND_UPSTREAM = "upstream"
+KIND_TEMP_NEEDED = "temp-needed"
 KINDS = frozenset({
     KIND_FORCED, KIND_MISSING_OUTPUT, KIND_INCOMPLETE_OUTPUT, KIND_SIGNATURE_CHANGED,
     KIND_INPUTS_CHANGED_SET, KIND_INPUT_CHANGED, KIND_INPUT_NEWER, KIND_UPSTREAM,
+    KIND_TEMP_NEEDED,
 })
 
 
@@ -101,6 +106,8 @@ class Reason:
                     f"(no record of how {d!r} was made)")
         if self.kind == KIND_UPSTREAM:
             return f"upstream job {d} runs"
+        if self.kind == KIND_TEMP_NEEDED:
+            return f"temp output {p!r} was deleted and job {d} needs it"
         return f"{self.kind} {p} {d}".strip()
 
 

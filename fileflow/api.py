@@ -1,0 +1,289 @@
+"""The composition root: load, resolve, plan, lock, schedule, record. The only place where
+concrete stages are wired together. Layer 5.
+"""
+from __future__ import annotations
+
+import os
+import sys
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Mapping, Sequence
+
+from .errors import EXIT_INTERRUPTED, EXIT_JOB_FAILED, EXIT_OK, FileflowError
+
+__all__ = ["BuildOptions", "build", "why", "clean", "load_graph"]
+
+
+@dataclass(frozen=True, slots=True)
+class BuildOptions:
+    flowfile: str
+    targets: Sequence[str] = ()
+    config: Mapping[str, object] = field(default_factory=dict)
+    configfiles: Sequence[str] = ()
+    jobs: int = 0                                  # 0: number of cores
+    dry_run: bool = False
+    forceall: bool = False
+    forcerun: Sequence[str] = ()
+    force_targets: Sequence[str] = ()
+    keep_going: bool = False
+    latency_wait: float = 5.0
+    resources: Mapping[str, float] = field(default_factory=dict)
+    db_url: str | None = None
+    lock_timeout: float = 0.0
+    quiet: bool = False
+    print_commands: bool = False
+    touch: bool = False
+    argv: Sequence[str] = ()
+
+
+def _out(text: str = "") -> None:
+    try:
+        sys.stdout.write(text + "\n")
+    except BrokenPipeError:
+        pass
+
+
+def load_graph(options: BuildOptions):
+    from .resolve import resolve
+    from .rules import load_workflow
+
+    workflow = load_workflow(options.flowfile, workdir=os.getcwd(), config=options.config,
+                             configfiles=options.configfiles)
+    for rule in options.forcerun:
+        if rule not in workflow.by_name:
+            raise FileflowError(f"-R/--forcerun: no rule named {rule!r}")
+    targets = list(options.targets) or list(workflow.default_targets)
+    if not targets:
+        raise FileflowError(f"{options.flowfile} has no rules and no 'default:'; nothing to build")
+    graph = resolve(workflow, targets, os.path.exists)
+    return workflow, graph
+
+
+def _recorded(db_url: str | None, write: bool):
+    """The run log and what it records; a dry run never creates one."""
+    from .runlog import open_runlog
+
+    if not write and db_url is None and not os.path.exists(os.path.join(".fileflow", "runlog.db")):
+        return None, {}
+    runlog = open_runlog(db_url or os.environ.get("FILEFLOW_DB") or None, os.getcwd())
+    return runlog, runlog.load_targets()
+
+
+def _plan(options: BuildOptions, graph, recorded, store):
+    from .plan import Force, make_plan
+
+    force = Force(options.forceall, frozenset(options.forcerun),
+                  frozenset(os.path.normpath(t) for t in options.force_targets))
+    return make_plan(graph, store, recorded, force), force
+
+
+def print_dry_run(plan) -> None:
+    jobs = plan.graph.jobs
+    lines = []
+    for job_id in plan.to_run:
+        job = jobs[job_id]
+        reasons = plan.reasons[job_id]
+        lines.append(f"job {job.name}")
+        if job.outputs:
+            lines.append("    output: " + ", ".join(job.outputs))
+        lines.append("    reason: " + "; ".join(str(r) for r in reasons))
+    counts = Counter(jobs[j].rule for j in plan.reasons)
+    if counts:
+        width = max(len(rule.name) for rule in counts) + 2
+        lines.append("")
+        lines.append(f"{'rule':<{width}}jobs")
+        for rule, n in sorted(counts.items(), key=lambda kv: kv[0].index):
+            lines.append(f"{rule.name:<{width}}{n}")
+        lines.append(f"{'total':<{width}}{sum(counts.values())}")
+        lines.append("")
+        lines.append(f"dry run: {sum(counts.values())} of {len(jobs)} jobs would run")
+    else:
+        lines.append(f"nothing to do: all {len(jobs)} jobs are up to date")
+    _out("\n".join(lines))
+
+
+def build(options: BuildOptions) -> int:
+    from .store import FileStore
+
+    started = time.monotonic()
+    workflow, graph = load_graph(options)
+    store = FileStore(".")
+    runlog, recorded = _recorded(options.db_url, write=not options.dry_run)
+    try:
+        plan, force = _plan(options, graph, recorded, store)
+        if options.dry_run:
+            print_dry_run(plan)
+            return EXIT_OK
+        if not plan.reasons:
+            if plan.fresh_states:
+                runlog.record_files(plan.fresh_states)
+            if not options.quiet:
+                _out(f"nothing to do: all {len(graph)} jobs are up to date")
+            return EXIT_OK
+        if options.touch:
+            return _touch(plan, runlog, store, options)
+        return _run(options, workflow, graph, plan, force, runlog, recorded, store, started)
+    finally:
+        if runlog is not None:
+            runlog.close()
+
+
+def _run(options, workflow, graph, plan, force, runlog, recorded, store, started) -> int:
+    from . import __version__
+    from .executors.local import LocalExecutor
+    from .locks import BuildLock
+    from .report import make_reporter
+    from .schedule import Scheduler, Settings
+
+    outputs = [p for j in plan.reasons for p in graph.jobs[j].outputs]
+    lock = BuildLock(".", outputs)
+    if lock.acquire(options.lock_timeout):
+        # Another build finished meanwhile: what is out of date may have changed.
+        recorded = runlog.load_targets()
+        plan, force = _plan(options, graph, recorded, store)
+    try:
+        run_id = runlog.start_run(list(options.argv), os.getcwd(), __version__)
+        settings = Settings(jobs=options.jobs or os.cpu_count() or 1, resources=options.resources,
+                            keep_going=options.keep_going, latency_wait=options.latency_wait,
+                            executor_name="local", workdir=os.getcwd())
+        _check_resources(graph, plan, settings)
+        reporter = make_reporter(len(plan.reasons), options.quiet, options.print_commands)
+        scheduler = Scheduler(plan, LocalExecutor(), runlog, run_id, store, settings, reporter, force)
+        try:
+            result = scheduler.run()
+        finally:
+            reporter.close()
+        status = "interrupted" if result.interrupted else ("success" if result.ok else "failed")
+        runlog.finish_run(run_id, status, result.done, result.failed)
+    finally:
+        lock.release()
+    elapsed = time.monotonic() - started
+    parts = [f"{result.done} done", f"{result.failed} failed"]
+    if result.skipped:
+        parts.append(f"{result.skipped} skipped (their inputs came out unchanged)")
+    if result.not_run:
+        parts.append(f"{result.not_run} not run")
+    summary = f"fileflow: {', '.join(parts)} in {elapsed:.1f} s"
+    if result.interrupted:
+        print(f"{summary}; interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    if not result.ok:
+        failed = ", ".join(result.failures[:5]) + (" ..." if len(result.failures) > 5 else "")
+        print(f"{summary}; failed: {failed}", file=sys.stderr)
+        return EXIT_JOB_FAILED
+    _out(summary)
+    return EXIT_OK
+
+
+def _check_resources(graph, plan, settings) -> None:
+    for job_id in plan.reasons:
+        job = graph.jobs[job_id]
+        for key, limit in settings.resources.items():
+            need = job.values.resources.get(key, 0)
+            if isinstance(need, (int, float)) and need > limit:
+                raise FileflowError(f"job {job.name} needs {key}={need:g} but --resources "
+                                    f"allows {key}={limit:g}")
+
+
+def _touch(plan, runlog, store, options) -> int:
+    """--touch: record the jobs that would run as done, without running them."""
+    from .state import RecordedTarget
+
+    jobs = plan.graph.jobs
+    targets = []
+    missing = []
+    paths = [p for j in plan.reasons for p in jobs[j].outputs]
+    states = store.with_digests(store.stat_many(paths), {})
+    digests = store.with_digests(store.stat_many(
+        {p for j in plan.reasons for p in jobs[j].inputs}), plan.recorded)
+    now = time.time()
+    for job_id in plan.to_run:
+        job = jobs[job_id]
+        inputs = {p: digests[p].digest for p in job.inputs if digests[p].digest}
+        for path in job.outputs:
+            st = states[path]
+            if not st.exists:
+                missing.append(path)
+                continue
+            targets.append(RecordedTarget(path, True, st.size, st.mtime_ns, st.digest,
+                                          signature=plan.signatures[job_id], input_digests=inputs,
+                                          built_at=now, changed_at=now, ctime_ns=st.ctime_ns))
+    if missing:
+        raise FileflowError("--touch cannot mark missing outputs as done: " + ", ".join(missing[:5]))
+    runlog.mark_complete(targets)
+    if not options.quiet:
+        _out(f"touched: {len(targets)} outputs of {len(plan.reasons)} jobs recorded as up to date")
+    return EXIT_OK
+
+
+def why(options: BuildOptions, path: str) -> int:
+    """`fileflow why FILE`: is FILE out of date, and why."""
+    from .store import FileStore
+
+    options = BuildOptions(**{**_fields(options), "targets": [path], "dry_run": True})
+    workflow, graph = load_graph(options)
+    runlog, recorded = _recorded(options.db_url, write=False)
+    try:
+        plan, _ = _plan(options, graph, recorded, FileStore("."))
+    finally:
+        if runlog is not None:
+            runlog.close()
+    target = os.path.normpath(path)
+    producer = graph.producer.get(target)
+    if producer is None:
+        _out(f"{path}: a source file (no rule makes it); it is never rebuilt")
+        return EXIT_OK
+    job = graph.jobs[producer]
+    reasons = plan.reasons.get(producer)
+    if not reasons:
+        rec = recorded.get(target)
+        when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(rec.built_at)) if rec and rec.built_at else None
+        _out(f"{path}: up to date (made by job {job.name}" + (f", recorded {when})" if when else ")"))
+        return EXIT_OK
+    _out(f"{path}: out of date; job {job.name} would run because:")
+    for reason in reasons:
+        _out(f"  - {reason}")
+    # Follow upstream reasons to their roots so the user sees the first cause.
+    stack = [d for d in graph.deps[producer] if d in plan.reasons]
+    seen = set(stack)
+    while stack:
+        dep = stack.pop()
+        own = [r for r in plan.reasons[dep] if r.kind != "upstream"]
+        if own:
+            _out(f"  upstream {graph.jobs[dep].name}: " + "; ".join(str(r) for r in own))
+        for d in graph.deps[dep]:
+            if d in plan.reasons and d not in seen:
+                seen.add(d)
+                stack.append(d)
+    return EXIT_OK
+
+
+def _fields(options: BuildOptions) -> dict:
+    return {name: getattr(options, name) for name in BuildOptions.__slots__}
+
+
+def clean(options: BuildOptions, rules: Sequence[str], dry_run: bool) -> int:
+    """Delete the outputs of the selected rules' jobs (never sources) and forget them."""
+    from .schedule import _remove
+
+    workflow, graph = load_graph(options)
+    unknown = [r for r in rules if r not in workflow.by_name]
+    if unknown:
+        raise FileflowError(f"clean: no rule named {unknown[0]!r}")
+    chosen = set(rules) or set(workflow.by_name)
+    paths = [p for job in graph.jobs if job.rule.name in chosen for p in job.outputs
+             if os.path.lexists(p)]
+    for path in paths:
+        _out(("would remove " if dry_run else "removed ") + path)
+        if not dry_run:
+            _remove(path)
+    if not dry_run and paths:
+        runlog, _ = _recorded(options.db_url, write=True)
+        try:
+            runlog.forget(paths)
+        finally:
+            runlog.close()
+    if not paths:
+        _out("nothing to clean")
+    return EXIT_OK

@@ -1,0 +1,54 @@
+"""The executor contract: what to run (JobSpec), what happened (JobOutcome), and the three
+calls every executor answers: submit, wait (poll all active jobs at once), cancel. Layer 3."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Mapping, Protocol
+
+__all__ = ["JobSpec", "JobOutcome", "Executor"]
+
+
+@dataclass(frozen=True, slots=True)
+class JobSpec:
+    job_id: int                       # the scheduler's id for the job (graph id)
+    name: str                         # e.g. "count[sample=a]"
+    rule: str
+    command: str                      # a bash script body, run with -euo pipefail
+    log_path: str                     # stdout and stderr go here
+    outputs: tuple[str, ...] = ()
+    threads: int = 1
+    resources: Mapping[str, object] = field(default_factory=dict)
+    attempt: int = 1
+    env: Mapping[str, str] = field(default_factory=dict)
+    wildcards: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class JobOutcome:
+    job_id: int
+    exit_code: int                    # negative: killed by that signal
+    started_at: float
+    ended_at: float
+    host: str = ""
+    peak_rss_bytes: int = -1
+    cpu_seconds: float = -1.0
+    message: str = ""                 # the executor's own words (e.g. "cancelled", "TIMEOUT")
+    external_id: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return self.exit_code == 0
+
+
+class Executor(Protocol):
+    def submit(self, specs: list[JobSpec]) -> None:
+        """Start (or queue) these jobs."""
+
+    def wait(self, timeout: float) -> list[JobOutcome]:
+        """The jobs that finished, waiting up to `timeout` seconds for at least one."""
+
+    def cancel(self) -> list[JobOutcome]:
+        """Stop every active job (process trees included); return their outcomes."""
+
+    def active(self) -> int:
+        """How many jobs are submitted and not yet reported."""

@@ -1,0 +1,385 @@
+"""The run loop: ready jobs go to the executor within the core and resource limits, finished
+jobs are checked, hashed and recorded, and their dependents are released. Layer 4.
+
+Work per finished job is proportional to its dependents. Every scheduler tick writes the run
+log at most twice (jobs started, jobs finished), each in one transaction; a job's outputs are
+marked incomplete in the log before its process starts, so a crash never leaves a partial
+output looking done.
+"""
+from __future__ import annotations
+
+import heapq
+import json
+import os
+import shlex
+import shutil
+import stat
+import sys
+import time
+from dataclasses import dataclass, field, replace
+from typing import Mapping, Protocol
+
+from .command import default_log_path, render_command
+from .errors import FileflowError
+from .executors.base import JobOutcome, JobSpec
+from .graph import Job
+from .plan import Plan, job_facts
+from .rebuild import KIND_UPSTREAM, Reason, decide
+from .rules import job_values
+from .runlog import JobResult, JobStart
+from .state import FileState
+from .store import FileStore
+
+__all__ = ["Settings", "Reporter", "RunResult", "Scheduler"]
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    jobs: int = 1                                   # cores (local) or queued jobs (cluster)
+    resources: Mapping[str, float] = field(default_factory=dict)   # --resources limits
+    keep_going: bool = False
+    latency_wait: float = 5.0
+    executor_name: str = "local"
+    workdir: str = "."
+    python: str = sys.executable
+
+
+class Reporter(Protocol):
+    def job_started(self, job: Job, spec: JobSpec, reasons: tuple[Reason, ...]) -> None: ...
+    def job_finished(self, job: Job, outcome: JobOutcome) -> None: ...
+    def job_failed(self, job: Job, spec: JobSpec, outcome: JobOutcome, message: str,
+                   retrying: bool) -> None: ...
+    def job_skipped(self, job: Job, why: str) -> None: ...
+    def tick(self, done: int, failed: int, running: int, total: int) -> None: ...
+
+
+@dataclass(slots=True)
+class RunResult:
+    done: int = 0
+    failed: int = 0
+    skipped: int = 0
+    gathered: int = 0        # target rules without outputs or action (such as `all`)
+    not_run: int = 0
+    interrupted: bool = False
+    failures: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.failed and not self.interrupted and not self.not_run
+
+
+class Scheduler:
+    def __init__(self, plan: Plan, executor, runlog, run_id: int, store: FileStore,
+                 settings: Settings, reporter: Reporter, force=None):
+        self.plan = plan
+        self.graph = plan.graph
+        self.executor = executor
+        self.runlog = runlog
+        self.run_id = run_id
+        self.store = store
+        self.settings = settings
+        self.reporter = reporter
+        self.force = force
+        self.position = {job_id: i for i, job_id in enumerate(plan.order)}
+        self.waiting = {j: sum(1 for d in self.graph.deps[j] if d in plan.reasons)
+                        for j in plan.reasons}
+        self.consumers_left = {j: sum(1 for c in self.graph.dependents[j] if c in plan.reasons)
+                               for j in range(len(self.graph.jobs))}
+        self.ready: list[tuple[int, int, int]] = []
+        self.deferred: list[tuple[int, int, int]] = []
+        self.attempts: dict[int, int] = {}
+        self.active: dict[int, tuple[JobSpec, int, dict[str, str]]] = {}  # job -> spec, log id, inputs
+        self.finished: set[int] = set()
+        self.free_cores = max(1, settings.jobs)
+        self.free = dict(settings.resources)
+        self.result = RunResult()
+        self.ran: set[int] = set()
+        self.stopping = False
+        self.fresh_states: list[FileState] = list(plan.fresh_states)
+        self.targets = set(self.graph.targets)
+        for job_id, count in self.waiting.items():
+            if count == 0:
+                self._push(job_id)
+
+    # ---------------------------------------------------------------- public
+
+    def run(self) -> RunResult:
+        total = len(self.plan.reasons)
+        try:
+            while self.ready or self.active:
+                self._submit_ready()
+                if not self.active:
+                    if self.ready and not self.stopping:
+                        continue
+                    break
+                outcomes = self.executor.wait(0.5)
+                if outcomes:
+                    self._finish(outcomes)
+                r = self.result
+                self.reporter.tick(r.done + r.skipped, r.failed, len(self.active), total)
+        except KeyboardInterrupt:
+            self.result.interrupted = True
+            self._finish(self.executor.cancel(), cancelled=True)
+        r = self.result
+        r.not_run = total - r.done - r.failed - r.skipped - r.gathered
+        if self.fresh_states:
+            self.runlog.record_files(self.fresh_states)
+        return self.result
+
+    # ---------------------------------------------------------------- readiness
+
+    def _push(self, job_id: int) -> None:
+        job = self.graph.jobs[job_id]
+        heapq.heappush(self.ready, (-job.rule.priority, self.position[job_id], job_id))
+
+    def _release(self, job_id: int) -> None:
+        """A job is done (ran or skipped): dependents may become ready; temp files may go."""
+        self.finished.add(job_id)
+        for child in self.graph.dependents[job_id]:
+            if child in self.waiting:
+                self.waiting[child] -= 1
+                if self.waiting[child] == 0:
+                    self._push(child)
+        for dep in self.graph.deps[job_id]:
+            left = self.consumers_left[dep] - 1
+            self.consumers_left[dep] = left
+            if left == 0:
+                self._delete_temp(dep)
+
+    def _delete_temp(self, job_id: int) -> None:
+        job = self.graph.jobs[job_id]
+        if job_id in self.targets:
+            return
+        for path in job.flagged("temp"):
+            if path in self.graph.target_paths:
+                continue
+            _remove(path)
+
+    # ---------------------------------------------------------------- submitting
+
+    def _fits(self, job: Job) -> bool:
+        threads = min(job.values.threads, self.settings.jobs)
+        if threads > self.free_cores:
+            return False
+        for key, limit in self.free.items():
+            need = job.values.resources.get(key, 0)
+            if isinstance(need, (int, float)) and need > limit:
+                return False
+        return True
+
+    def _take(self, job: Job, sign: int) -> None:
+        self.free_cores -= sign * min(job.values.threads, self.settings.jobs)
+        for key in self.free:
+            need = job.values.resources.get(key, 0)
+            if isinstance(need, (int, float)):
+                self.free[key] -= sign * need
+
+    def _submit_ready(self) -> None:
+        if self.stopping:
+            self.ready.clear()
+            return
+        batch: list[tuple[Job, JobSpec, tuple[Reason, ...], dict[str, str]]] = []
+        deferred = []
+        while self.ready and self.free_cores > 0:
+            entry = heapq.heappop(self.ready)
+            job = self.graph.jobs[entry[2]]
+            if not job.outputs and job.rule.action is None:
+                self._gather(job)  # a target rule such as `all`: nothing to run
+                continue
+            reasons = self._redecide(job)
+            if not reasons:
+                self._skip(job, "its inputs came out unchanged (early cutoff)")
+                continue
+            if not self._fits(job):
+                deferred.append(entry)
+                continue
+            self._take(job, +1)
+            batch.append(self._prepare(job, reasons))
+        for entry in deferred:
+            heapq.heappush(self.ready, entry)
+        if not batch:
+            return
+        starts = [JobStart(job.rule.name, job.name, dict(job.wildcards), spec.command,
+                           [str(r) for r in reasons], spec.attempt, self.settings.executor_name,
+                           self.plan.signatures[job.id], list(job.outputs), spec.log_path)
+                  for job, spec, reasons, _ in batch]
+        log_ids = self.runlog.jobs_started(self.run_id, starts)
+        for (job, spec, reasons, inputs), log_id in zip(batch, log_ids):
+            self.active[job.id] = (spec, log_id, inputs)
+            self.reporter.job_started(job, spec, reasons)
+        self.executor.submit([spec for _, spec, _, _ in batch])
+
+    def _redecide(self, job: Job) -> tuple[Reason, ...]:
+        """Once upstream jobs are done, decide again: if their outputs came out identical,
+        no reason may remain (early cutoff)."""
+        reasons = self.plan.reasons[job.id]
+        if job.id in self.attempts or not any(r.kind == KIND_UPSTREAM for r in reasons):
+            return reasons
+        if not job.outputs:  # nothing recorded to compare: run when an upstream job ran
+            ran = [self.graph.jobs[d].name for d in self.graph.deps[job.id] if d in self.ran]
+            return tuple(r for r in reasons if r.kind != KIND_UPSTREAM or r.detail in ran)
+        forced = self.force.why(job) if self.force else None
+        fresh = decide(job_facts(job, self.plan.signatures[job.id]), self.plan.observed,
+                       self.plan.recorded, forced=forced)
+        return fresh
+
+    def _prepare(self, job: Job, reasons) -> tuple[Job, JobSpec, tuple[Reason, ...], dict[str, str]]:
+        attempt = self.attempts.get(job.id, 1)
+        if attempt > 1:
+            job = replace(job, values=job_values(job.rule, job.wildcards, attempt))
+        command = render_command(job, attempt) if attempt > 1 else self.plan.commands[job.id]
+        for path in job.flagged("protected"):
+            if os.path.exists(path):
+                raise FileflowError(f"job {job.name} would overwrite protected output {path!r}; "
+                                    "delete it first if it must be remade")
+        inputs = self._input_digests(job)
+        for path in job.outputs:
+            _remove(path)  # never let a job append to, or be judged by, an old output
+            parent = os.path.dirname(path)
+            if parent:
+                os.makedirs(parent, exist_ok=True)
+        for path in job.values.log.values:
+            parent = os.path.dirname(path)
+            if parent:
+                os.makedirs(parent, exist_ok=True)
+        env: dict[str, str] = {}
+        action = job.rule.action
+        if action is not None and action.kind == "script":
+            command, env = self._script_command(job, attempt, action.text)
+        elif action is None:
+            command = ":"
+        spec = JobSpec(job.id, job.name, job.rule.name, command, default_log_path(job),
+                       job.outputs, job.values.threads, job.values.resources, attempt, env,
+                       job.wildcards)
+        return job, spec, reasons, inputs
+
+    def _input_digests(self, job: Job) -> dict[str, str]:
+        """Digests of the inputs as they are now, before the job starts (so an input edited
+        while the job runs is seen as changed next time)."""
+        observed = self.plan.observed
+        missing = {p: observed.get(p) or self.store.stat(p) for p in job.inputs
+                   if (observed.get(p) is None or observed[p].digest is None)}
+        if missing:
+            missing = {p: (st if st.exists else self.store.stat(p)) for p, st in missing.items()}
+            hashed = self.store.with_digests(missing, self.plan.recorded)
+            observed.update(hashed)
+            self.fresh_states.extend(st for p, st in hashed.items() if p not in self.graph.producer)
+        return {p: observed[p].digest for p in job.inputs if observed[p].digest is not None}
+
+    def _script_command(self, job: Job, attempt: int, script: str) -> tuple[str, dict[str, str]]:
+        v = job.values
+        data = {
+            "rule": job.rule.name, "attempt": attempt, "threads": v.threads,
+            "input": {"values": list(v.inputs.values), "names": list(v.inputs.names)},
+            "output": {"values": list(v.outputs.values), "names": list(v.outputs.names)},
+            "log": {"values": list(v.log.values), "names": list(v.log.names)},
+            "params": {"values": list(v.params.values), "names": list(v.params.names)},
+            "wildcards": dict(job.wildcards), "resources": dict(v.resources),
+        }
+        folder = os.path.join(".fileflow", "jobs", str(self.run_id))
+        os.makedirs(folder, exist_ok=True)
+        path = os.path.join(folder, f"{job.id}.json")
+        with open(path, "w", encoding="utf-8") as fh:
+            json.dump(data, fh, default=str)
+        env = {"FILEFLOW_JOB": os.path.abspath(path), "FILEFLOW_THREADS": str(v.threads)}
+        for kind, items in (("INPUT", v.inputs), ("OUTPUT", v.outputs), ("LOG", v.log)):
+            env[f"FILEFLOW_{kind}"] = " ".join(shlex.quote(str(x)) for x in items.values)
+            for name, value in zip(items.names, items.values):
+                if name:
+                    env[f"FILEFLOW_{kind}_{name}"] = str(value)
+        for name, value in zip(v.params.names, v.params.values):
+            if name:
+                env[f"FILEFLOW_PARAMS_{name}"] = str(value)
+        for name, value in job.wildcards.items():
+            env[f"FILEFLOW_WILDCARDS_{name}"] = str(value)
+        runner = shlex.quote(self.settings.python) if script.endswith(".py") else "bash"
+        return f"exec {runner} {shlex.quote(script)}", env
+
+    def _gather(self, job: Job) -> None:
+        self.result.gathered += 1
+        self._release(job.id)
+
+    def _skip(self, job: Job, why: str) -> None:
+        self.result.skipped += 1
+        self.reporter.job_skipped(job, why)
+        self._release(job.id)
+
+    # ---------------------------------------------------------------- finishing
+
+    def _finish(self, outcomes: list[JobOutcome], cancelled: bool = False) -> None:
+        results: list[JobResult] = []
+        for outcome in outcomes:
+            spec, log_id, inputs = self.active.pop(outcome.job_id)
+            job = self.graph.jobs[outcome.job_id]
+            self._take(job, -1)
+            message = outcome.message
+            states: dict[str, FileState] = {}
+            succeeded = False
+            if outcome.ok and not cancelled:
+                missing = self._await_outputs(job)
+                if missing:
+                    message = (f"the command exited 0 but output {missing[0]!r} is missing "
+                               f"(after waiting {self.settings.latency_wait:g} s)")
+                else:
+                    states = self.store.with_digests(self.store.stat_many(job.outputs), {})
+                    succeeded = True
+            if succeeded:
+                for path in job.flagged("protected"):
+                    _protect(path)
+                self.plan.observed.update(states)
+                results.append(JobResult(log_id, "done", 0, outcome.started_at, outcome.ended_at,
+                                         outcome.host, outcome.peak_rss_bytes, outcome.cpu_seconds,
+                                         list(states.values()), inputs, self.plan.signatures[job.id],
+                                         "", outcome.external_id, list(job.outputs)))
+                self.result.done += 1
+                self.ran.add(job.id)
+                self.reporter.job_finished(job, outcome)
+                self._release(job.id)
+                continue
+            # Failed, cancelled, or outputs missing: nothing it wrote may be taken as done.
+            for path in job.outputs:
+                _remove(path)
+            if not message:
+                message = f"exit code {outcome.exit_code}"
+            retrying = (not cancelled and not self.stopping
+                        and spec.attempt <= job.rule.retries)
+            state = "cancelled" if cancelled else "failed"
+            results.append(JobResult(log_id, state, outcome.exit_code, outcome.started_at,
+                                     outcome.ended_at, outcome.host, outcome.peak_rss_bytes,
+                                     outcome.cpu_seconds, [], inputs, self.plan.signatures[job.id],
+                                     message + (" (will retry)" if retrying else ""),
+                                     outcome.external_id, list(job.outputs)))
+            self.reporter.job_failed(job, spec, outcome, message, retrying)
+            if retrying:
+                self.attempts[job.id] = spec.attempt + 1
+                self._push(job.id)
+                continue
+            self.result.failed += 1
+            self.result.failures.append(job.name)
+            if not self.settings.keep_going:
+                self.stopping = True
+        self.runlog.jobs_finished(results)
+
+    def _await_outputs(self, job: Job) -> list[str]:
+        """Outputs may appear late on shared file systems: wait up to --latency-wait."""
+        missing = [p for p in job.outputs if not os.path.lexists(p)]
+        deadline = time.monotonic() + self.settings.latency_wait
+        while missing and time.monotonic() < deadline:
+            time.sleep(0.1)
+            missing = [p for p in missing if not os.path.lexists(p)]
+        return missing
+
+
+def _remove(path: str) -> None:
+    try:
+        if os.path.isdir(path) and not os.path.islink(path):
+            shutil.rmtree(path)
+        else:
+            os.unlink(path)
+    except FileNotFoundError:
+        pass
+
+
+def _protect(path: str) -> None:
+    mode = os.stat(path).st_mode
+    os.chmod(path, mode & ~(stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH))
