@@ -1,0 +1,71 @@
+"""What a `script:` sees of its job: `from fileflow.script import job`. Layer 3.
+
+fileflow writes the job's values to a JSON file and names it in FILEFLOW_JOB; this module
+reads it on import. `job.input[0]`, `job.input.reads`, `job.output`, `job.log`,
+`job.params.x`, `job.wildcards.sample`, `job.threads`, `job.resources.mem_mb`, `job.rule`,
+`job.attempt`.
+"""
+from __future__ import annotations
+
+import json
+import os
+
+__all__ = ["Named", "Job", "load", "job"]
+
+
+class Named(list):
+    """A list whose named entries also read as attributes (`job.input.reads`)."""
+
+    def __init__(self, values=(), names=()):
+        super().__init__(values)
+        self._names: dict[str, list] = {}
+        for name, value in zip(names, values):
+            if name:
+                self._names.setdefault(name, []).append(value)
+
+    def __getattr__(self, name: str):
+        try:
+            found = self._names[name]
+        except KeyError:
+            raise AttributeError(f"no entry named {name!r} (named: {', '.join(self._names) or 'none'})") from None
+        return found[0] if len(found) == 1 else found
+
+    def __str__(self) -> str:
+        return " ".join(str(v) for v in self)
+
+
+class _Record(dict):
+    def __getattr__(self, name: str):
+        try:
+            return self[name]
+        except KeyError:
+            raise AttributeError(f"no {name!r} (has: {', '.join(self) or 'none'})") from None
+
+
+class Job:
+    def __init__(self, data: dict):
+        self.rule = data["rule"]
+        self.attempt = data["attempt"]
+        self.threads = data["threads"]
+        for key in ("input", "output", "log", "params"):
+            setattr(self, key, Named(data[key]["values"], data[key]["names"]))
+        self.wildcards = _Record(data["wildcards"])
+        self.resources = _Record(data["resources"])
+
+
+def load(path: str | None = None) -> Job:
+    path = path or os.environ.get("FILEFLOW_JOB")
+    if not path:
+        raise RuntimeError("fileflow.script: FILEFLOW_JOB is not set (run this script through "
+                           "a Flowfile's 'script:' directive)")
+    with open(path, encoding="utf-8") as fh:
+        return Job(json.load(fh))
+
+
+def __getattr__(name: str):
+    # `job` is loaded on first use, so importing this module outside a job is harmless.
+    if name == "job":
+        value = load()
+        globals()["job"] = value
+        return value
+    raise AttributeError(name)
