@@ -153,14 +153,14 @@ def cmd_build(args) -> int:
 
 
 def configure_why(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("file", metavar="FILE", help="the file to explain")
+    parser.add_argument("path", metavar="FILE", help="the file to explain")
     parser.add_argument("--db", default=None, metavar="URL", help="run log database URL")
 
 
 def cmd_why(args) -> int:
     from .api import why
 
-    return why(_build_options(args), args.file)
+    return why(_build_options(args), args.path)
 
 
 def configure_clean(parser: argparse.ArgumentParser) -> None:
