@@ -30,7 +30,6 @@ import os
 import stat as stat_mod
 import threading
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import replace
 from typing import Iterable, Iterator, Mapping
 
 from fileflow.errors import WorkflowError
@@ -143,11 +142,11 @@ class FileStore:
             if (rec is not None and rec.complete and rec.digest
                     and rec.algorithm == HASH_ALGORITHM
                     and st.same_stat(rec.size, rec.mtime_ns, rec.ctime_ns)):
-                result[path] = replace(st, digest=rec.digest)
+                result[path] = st._replace(digest=rec.digest)
             else:
                 todo.append(path)
         for path, digest in zip(todo, self._hash_all(todo)):
-            result[path] = replace(states[path], digest=digest)
+            result[path] = states[path]._replace(digest=digest)
         return result
 
     def _hash_all(self, paths: list[str]) -> list[str]:
