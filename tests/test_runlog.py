@@ -470,7 +470,8 @@ def test_wal_on_local_disk(sqlite_db):
 def test_no_wal_on_network_file_system(sqlite_db, monkeypatch):
     with sqlite_db.open():                                # created in WAL mode locally
         pass
-    monkeypatch.setattr(runlog, "is_network_fs", lambda path, partitions=None: True)
+    from fileflow import runlog_sql
+    monkeypatch.setattr(runlog_sql, "is_network_fs", lambda path, partitions=None: True)
     with sqlite_db.open() as log:
         assert log.journal_mode == "delete"
         log.record_files([fstate("a", "d")])
