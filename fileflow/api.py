@@ -136,6 +136,7 @@ def _run(options, workflow, graph, plan, force, runlog, recorded, store, started
     from .report import make_reporter
     from .schedule import Scheduler, Settings
 
+    _interrupt_on_termination()
     outputs = [p for j in plan.reasons for p in graph.jobs[j].outputs]
     lock = BuildLock(".", outputs)
     if lock.acquire(options.lock_timeout):
@@ -174,6 +175,17 @@ def _run(options, workflow, graph, plan, force, runlog, recorded, store, started
         return EXIT_JOB_FAILED
     _out(summary)
     return EXIT_OK
+
+
+def _interrupt_on_termination() -> None:
+    """SIGTERM and SIGHUP (a closed terminal, a batch system's kill) clean up like Ctrl-C."""
+    import signal
+
+    def handler(signum, frame):
+        raise KeyboardInterrupt
+
+    for sig in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, handler)
 
 
 def _check_resources(graph, plan, settings) -> None:
