@@ -6,12 +6,13 @@ A field with no regex matches `.+` (any text, `/` included) unless a constraint 
 from __future__ import annotations
 
 import re
+import warnings
 from dataclasses import dataclass
 from functools import lru_cache
 from itertools import product
 from typing import Iterable, Mapping
 
-__all__ = ["Pattern", "PatternError", "parse_pattern", "expand", "WILDCARD_NAME"]
+__all__ = ["Pattern", "PatternError", "parse_pattern", "expand", "regex_problem", "WILDCARD_NAME"]
 
 WILDCARD_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 DEFAULT_REGEX = ".+"
@@ -78,7 +79,9 @@ def _compile(pattern: Pattern, constraints: tuple[tuple[str, str], ...]) -> re.P
             else:
                 seen.add(name)
                 out.append(f"(?P<{name}>{regex or given.get(name, DEFAULT_REGEX)})")
-    return re.compile("".join(out), re.DOTALL)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return re.compile("".join(out), re.DOTALL)
 
 
 @lru_cache(maxsize=65536)
@@ -100,10 +103,9 @@ def parse_pattern(text: str) -> Pattern:
             if not WILDCARD_NAME.match(name):
                 raise PatternError(f"bad wildcard name {name!r} in pattern {text!r}")
             if regex:
-                try:
-                    re.compile(regex)
-                except re.error as exc:
-                    raise PatternError(f"bad regex for wildcard {name!r} in pattern {text!r}: {exc}") from None
+                problem = regex_problem(regex)
+                if problem:
+                    raise PatternError(f"bad regex for wildcard {name!r} in pattern {text!r}: {problem}")
             if literal:
                 parts.append("".join(literal))
                 literal = []
@@ -122,7 +124,25 @@ def parse_pattern(text: str) -> Pattern:
             i += 1
     if literal:
         parts.append("".join(literal))
-    return Pattern(text, tuple(parts), tuple(names))
+    pattern = Pattern(text, tuple(parts), tuple(names))
+    try:
+        _compile(pattern, ())
+    except re.error as exc:  # e.g. a backreference to a group of another field
+        raise PatternError(f"bad regex in pattern {text!r}: {exc}") from None
+    return pattern
+
+
+def regex_problem(regex: str) -> str:
+    """Why a wildcard's regex (inline or a constraint) cannot be used, or "" when it can."""
+    if "(?P<" in regex or "(?P=" in regex:
+        return "named groups are not allowed (use (?:...) to group)"
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # FutureWarning about sets; not the user's business
+            re.compile(regex)
+    except re.error as exc:
+        return str(exc)
+    return ""
 
 
 def _read_field(text: str, start: int) -> tuple[int, str]:

@@ -7,6 +7,7 @@ as written; `:q` quotes them.
 """
 from __future__ import annotations
 
+import difflib
 import re
 import shlex
 from dataclasses import dataclass
@@ -23,10 +24,13 @@ _STEP = re.compile(r"\.([A-Za-z_]\w*)|\[(\d+)\]")
 
 
 class TemplateError(ValueError):
-    def __init__(self, message: str, offset: int, hint: str = ""):
+    """A bad field; `offset` and `length` locate it in the template text."""
+
+    def __init__(self, message: str, offset: int, hint: str = "", length: int = 1):
         super().__init__(message)
         self.offset = offset
         self.hint = hint
+        self.length = length
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,17 +81,22 @@ def parse_template(text: str) -> Template:
             if end < 0:
                 raise TemplateError("unclosed '{' in command", i, "write '{{' for a literal brace")
             body = text[i + 1:end].strip()
+            width = end + 1 - i
             m = _FIELD.match(body)
             if not m:
                 raise TemplateError(f"'{{{body}}}' is not a valid field", i,
-                                    "write '{{' and '}}' for literal braces (e.g. '${{HOME}}')")
+                                    "write '{{' and '}}' for literal braces (e.g. '${{HOME}}')", width)
             name, path, spec = m.group(1), m.group(2), m.group(3) or ""
             if name not in FIELD_NAMES:
-                raise TemplateError(f"unknown name '{name}' in command", i,
-                                    f"fields are {', '.join(FIELD_NAMES)}; write '{{{{' and '}}}}' "
-                                    "for literal braces (e.g. '${{HOME}}')")
+                guess = difflib.get_close_matches(name, FIELD_NAMES, n=1, cutoff=0.6)
+                raise TemplateError(
+                    f"unknown field '{{{body}}}' in the command"
+                    + (f"; did you mean '{{{guess[0]}{path}}}'?" if guess else ""), i,
+                    f"fields are {', '.join(FIELD_NAMES)}; write '{{{{' and '}}}}' "
+                    "for literal braces (e.g. '${{HOME}}')", width)
             if spec not in ("", "raw", "q"):
-                raise TemplateError(f"unknown format ':{spec}' (use ':raw' or ':q')", i)
+                raise TemplateError(f"unknown format ':{spec}' in '{{{body}}}' (use ':raw' or ':q')",
+                                    i, "", width)
             steps = tuple(a if a else int(b) for a, b in _STEP.findall(path))
             if literal:
                 parts.append("".join(literal))
@@ -109,31 +118,34 @@ def parse_template(text: str) -> Template:
 
 
 def _lookup(field: Field, namespaces: Mapping[str, object]) -> object:
+    def error(message: str) -> TemplateError:
+        return TemplateError(f"{field.text}: {message}", field.offset, length=len(field.text))
+
+    if field.name not in namespaces:
+        raise error(f"'{field.name}' is not available in this command")
     value = namespaces[field.name]
     for step in field.steps:
         if isinstance(value, Items):
             if isinstance(step, int):
                 if step >= len(value.values):
-                    raise TemplateError(f"{field.text}: index {step} is out of range "
-                                        f"({field.name} has {len(value.values)} items)", field.offset)
+                    raise error(f"index {step} is out of range ({field.name} has "
+                                f"{len(value.values)} items)")
                 value = value.values[step]
             else:
                 if not value.has(step):
                     known = ", ".join(n for n in dict.fromkeys(value.names) if n) or "none"
-                    raise TemplateError(f"{field.text}: {field.name} has no entry named '{step}' "
-                                        f"(named entries: {known})", field.offset)
+                    raise error(f"{field.name} has no entry named '{step}' (named entries: {known})")
                 found = value.named(step)
                 value = found[0] if len(found) == 1 else found
         elif isinstance(value, Mapping):
             if step not in value:
                 known = ", ".join(map(str, value)) or "none"
-                raise TemplateError(f"{field.text}: no '{step}' in {field.name} (has: {known})",
-                                    field.offset)
+                raise error(f"no '{step}' in {field.name} (has: {known})")
             value = value[step]
         elif isinstance(value, (list, tuple)) and isinstance(step, int) and step < len(value):
             value = value[step]
         else:
-            raise TemplateError(f"{field.text}: cannot take {step!r} of {field.name}", field.offset)
+            raise error(f"cannot take {step!r} of {field.name}")
     return value
 
 

@@ -1,0 +1,152 @@
+"""fileflow.template: shell command templates, fields, and quoting (proved with a real bash)."""
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+from fileflow.template import Items, TemplateError, parse_template, render
+
+NASTY = [
+    "a b;rm -rf x",
+    "it's \"quoted\"",
+    "$(touch pwned)",
+    "`touch pwned`",
+    "line\nbreak",
+    "-rf",
+    "star*?[x]",
+    "tab\there",
+    "ünïcødé",
+]
+
+
+def namespaces(**extra):
+    ns = {
+        "input": Items(("in/a.txt", "in/b.txt"), ("reads", "ref")),
+        "output": Items(("out/x.txt",), (None,)),
+        "log": Items(("logs/x.log",), (None,)),
+        "params": Items((5, "fast mode", ["-v", "-q"]), ("depth", "mode", "flags")),
+        "wildcards": {"sample": "x"},
+        "threads": 4,
+        "resources": {"mem_mb": 2000, "runtime": 30},
+        "rule": "align",
+        "attempt": 2,
+    }
+    ns.update(extra)
+    return ns
+
+
+@pytest.mark.parametrize("template, expected", [
+    ("cat {input} > {output}", "cat in/a.txt in/b.txt > out/x.txt"),
+    ("{input[0]} {input[1]}", "in/a.txt in/b.txt"),
+    ("{input.reads} {input.ref}", "in/a.txt in/b.txt"),
+    ("{params.depth} {params[0]}", "5 5"),
+    ("{wildcards.sample}", "x"),
+    ("-t {threads}", "-t 4"),
+    ("--mem {resources.mem_mb} --time {resources.runtime}", "--mem 2000 --time 30"),
+    ("2> {log}", "2> logs/x.log"),
+    ("{rule}#{attempt}", "align#2"),
+    ("echo ${{HOME}} {{x}}", "echo ${HOME} {x}"),
+    ("{ input }", "in/a.txt in/b.txt"),
+    ("{params.flags}", "-v -q"),
+    ("no fields at all", "no fields at all"),
+])
+def test_fields(template, expected):
+    assert render(parse_template(template), namespaces()) == expected
+
+
+def test_params_are_raw_unless_q_and_files_quoted_unless_raw():
+    ns = namespaces(input=Items(("a b.txt",), (None,)))
+    assert render(parse_template("{params.mode}"), ns) == "fast mode"
+    assert render(parse_template("{params.mode:q}"), ns) == "'fast mode'"
+    assert render(parse_template("{input}"), ns) == "'a b.txt'"
+    assert render(parse_template("{input:raw}"), ns) == "a b.txt"
+    assert render(parse_template("{input:q}"), ns) == "'a b.txt'"
+    wild = namespaces(wildcards={"sample": "s 1"})
+    assert render(parse_template("{wildcards.sample}"), wild) == "'s 1'"
+    assert render(parse_template("{wildcards.sample:raw}"), wild) == "s 1"
+
+
+def test_parse_records_fields_with_offsets():
+    t = parse_template("cp {input.reads:raw} {output[0]}")
+    first, second = t.fields
+    assert (first.name, first.steps, first.spec, first.offset, first.text) == (
+        "input", ("reads",), "raw", 3, "{input.reads:raw}")
+    assert (second.name, second.steps, second.spec) == ("output", (0,), "")
+
+
+@pytest.mark.parametrize("text, message, offset, length", [
+    ("cp {inputs} x", "unknown field '{inputs}' in the command; did you mean '{input}'?", 3, 8),
+    ("echo ${HOME}", "unknown field '{HOME}' in the command", 6, 6),
+    ("cp {input", "unclosed '{'", 3, 1),
+    ("a } b", "single '}'", 2, 1),
+    ("{input:x}", "unknown format ':x'", 0, 9),
+    ("{}", "'{}' is not a valid field", 0, 2),
+    ("{input.}", "'{input.}' is not a valid field", 0, 8),
+])
+def test_parse_errors_locate_the_field(text, message, offset, length):
+    with pytest.raises(TemplateError) as info:
+        parse_template(text)
+    assert message in str(info.value)
+    assert (info.value.offset, info.value.length) == (offset, length)
+
+
+@pytest.mark.parametrize("text, message", [
+    ("{input[5]}", "index 5 is out of range (input has 2 items)"),
+    ("{input.nope}", "input has no entry named 'nope' (named entries: reads, ref)"),
+    ("{wildcards.nope}", "no 'nope' in wildcards (has: sample)"),
+    ("{threads.x}", "cannot take 'x' of threads"),
+])
+def test_render_errors(text, message):
+    with pytest.raises(TemplateError, match=message.replace("(", r"\(").replace(")", r"\)")
+                       .replace("[", r"\[")):
+        render(parse_template(text), namespaces())
+
+
+def test_render_error_for_a_namespace_the_caller_did_not_give():
+    with pytest.raises(TemplateError, match="'attempt' is not available"):
+        render(parse_template("{attempt}"), {"input": Items()})
+
+
+@pytest.fixture
+def argv_script(tmp_path):
+    script = tmp_path / "argv.py"
+    script.write_text("import json, sys\nprint(json.dumps(sys.argv[1:]))\n")
+    return script
+
+
+@pytest.mark.skipif(shutil.which("bash") is None, reason="needs bash")
+def test_quoted_names_reach_the_command_as_one_argument_each(tmp_path, argv_script):
+    ns = namespaces(input=Items(tuple(NASTY), (None,) * len(NASTY)),
+                    output=Items(("-out put",), (None,)),
+                    wildcards={"sample": "s;$(id)"})
+    (tmp_path / "x").mkdir()
+    (tmp_path / "x" / "keep").write_text("")
+    command = render(parse_template(
+        f"{shlex_quote(sys.executable)} {shlex_quote(str(argv_script))} "
+        "{input} {output} {wildcards.sample} {params.mode:q}"), ns)
+    done = subprocess.run(["bash", "-c", command], cwd=tmp_path, capture_output=True,
+                          text=True, check=True)
+    assert json.loads(done.stdout) == [*NASTY, "-out put", "s;$(id)", "fast mode"]
+    assert not (tmp_path / "pwned").exists()
+    assert (tmp_path / "x" / "keep").exists()  # "a b;rm -rf x" stayed one harmless argument
+
+
+@pytest.mark.skipif(shutil.which("bash") is None, reason="needs bash")
+def test_raw_opts_out_of_quoting(tmp_path, argv_script):
+    ns = namespaces(input=Items(("a b",), (None,)))
+    command = render(parse_template(
+        f"{shlex_quote(sys.executable)} {shlex_quote(str(argv_script))} {{input:raw}} {{params.mode}}"),
+        ns)
+    done = subprocess.run(["bash", "-c", command], capture_output=True, text=True, check=True)
+    assert json.loads(done.stdout) == ["a", "b", "fast", "mode"]
+
+
+def shlex_quote(text: str) -> str:
+    """Quote for the template: shell-quoted, with braces doubled so they stay literal."""
+    import shlex
+
+    return shlex.quote(text).replace("{", "{{").replace("}", "}}")
