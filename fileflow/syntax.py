@@ -7,8 +7,7 @@ into a FlowfileError that says, in words, what was expected.
 from __future__ import annotations
 
 import ast
-import inspect
-import warnings
+import re
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Iterator, Union
@@ -242,31 +241,63 @@ def _parser():
 
 # ---------------------------------------------------------------- tree -> nodes
 
+class _BadLiteral(ValueError):
+    """A string or number literal that cannot be decoded; the caller adds the position."""
+
+
 def _decode_string(text: str) -> str:
+    """The value of a string literal: quotes removed, triple-quoted text dedented (as
+    inspect.cleandoc does, but tabs kept), then escapes decoded (not in r-strings).
+    Dedenting comes first so that an escaped "\\t" or "\\n" is never taken for indentation."""
     raw = text[0] in "rR"
     body = text[1:] if raw else text
-    if body[:3] in ('"""', "'''"):
-        inner = body[3:-3]
-        if not raw and "\\" in inner:
-            inner = _literal(text)
-        return inspect.cleandoc(inner) if "\n" in inner else inner
-    inner = body[1:-1]
-    if raw or "\\" not in inner:
-        return inner
-    return _literal(text)
+    quote = 3 if body[:3] in ('"""', "'''") else 1
+    inner = body[quote:-quote]
+    if quote == 3 and "\n" in inner:
+        inner = _dedent(inner)
+    return inner if raw or "\\" not in inner else _unescape(inner)
 
 
-def _literal(text: str) -> str:
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # unknown escapes such as "\d" stay as written
-        return ast.literal_eval(text)
+def _dedent(text: str) -> str:
+    lines = text.split("\n")
+    margins = [len(line) - len(line.lstrip()) for line in lines[1:] if line.lstrip()]
+    margin = min(margins) if margins else 0
+    lines = [lines[0].lstrip()] + [line[margin:] for line in lines[1:]]
+    while lines and not lines[-1].strip():
+        lines.pop()
+    while lines and not lines[0]:
+        lines.pop(0)
+    return "\n".join(lines)
+
+
+# Python's escapes; malformed ones (a short \x4, an unknown \N{name}) are caught by literal_eval.
+_ESCAPE = re.compile(r"\\(\r?\n|[\\'\"abfnrtv]|[0-7]{1,3}|x.{0,2}|N\{[^}\n]*\}?|u.{0,4}|U.{0,8})",
+                     re.DOTALL)
+
+
+def _unescape(text: str) -> str:
+    def one(m: re.Match) -> str:
+        escape = m.group(0)
+        if escape[1] in "\r\n":  # a backslash at the end of a line joins the lines
+            return ""
+        try:
+            return ast.literal_eval('"' + escape + '"')
+        except (SyntaxError, ValueError) as exc:
+            detail = str(exc.msg if isinstance(exc, SyntaxError) else exc).rsplit(": ", 1)[-1]
+            raise _BadLiteral(f"bad escape sequence '{escape}' in string: {detail}"
+                              " (write '\\\\' for a backslash, or use a raw string r\"...\")") from None
+
+    return _ESCAPE.sub(one, text)
 
 
 def _number(text: str) -> int | float:
     text = text.replace("_", "")
     if any(c in text for c in ".eE"):
         return float(text)
-    return int(text)
+    try:
+        return int(text)
+    except ValueError:  # more digits than Python converts
+        raise _BadLiteral(f"number too long ({len(text)} digits)") from None
 
 
 def _build_transformer(path: str):
@@ -355,13 +386,28 @@ def _build_transformer(path: str):
             return Name(pos_of(meta), str(children[0]))
 
         def number(self, meta, children):
-            return Const(pos_of(meta), _number(str(children[0])))
+            try:
+                return Const(pos_of(meta), _number(str(children[0])))
+            except _BadLiteral as exc:
+                raise FlowfileError(str(exc), pos_of(meta)) from None
 
         def string(self, meta, children):
-            return _decode_string(str(children[0]))
+            return children[0]
 
-        def strings(self, meta, children):
-            return Const(pos_of(meta), "".join(children))
+        def strings(self, meta, tokens):
+            parts = []
+            for prev, tok in zip([None, *tokens], tokens):
+                if prev is not None and tok.line == prev.end_line:
+                    # `"a.txt" "b.txt"` on one line is almost always a forgotten comma.
+                    raise FlowfileError(
+                        "two strings side by side: a ',' is missing between them", tok_pos(tok),
+                        "separate values with ','; to join strings use '+' "
+                        "(strings on separate lines inside brackets are joined)")
+                try:
+                    parts.append(_decode_string(str(tok)))
+                except _BadLiteral as exc:
+                    raise FlowfileError(str(exc), tok_pos(tok)) from None
+            return Const(pos_of(meta), "".join(parts))
 
         def true(self, meta, children):
             return Const(pos_of(meta), True)
@@ -393,7 +439,9 @@ def parse_flowfile(text: str, path: str = "Flowfile") -> Module:
     source = text if text.endswith("\n") else text + "\n"
     try:
         tree = _parser().parse(source)
-        statements = _build_transformer(path).transform(tree)
+        transformer = _build_transformer(path)
+        statements = tuple(_transform_statement(transformer, child, path, text)
+                           for child in tree.children)
     except _IndentationError as exc:
         raise FlowfileError(str(exc), Position(path, exc.line, exc.column), source=text) from None
     except UnexpectedInput as exc:
@@ -406,3 +454,18 @@ def parse_flowfile(text: str, path: str = "Flowfile") -> Module:
             raise FlowfileError(err.message, err.pos, hint=err.hint, source=text) from None
         raise
     return Module(path, text, statements)
+
+
+def _transform_statement(transformer, tree, path: str, text: str):
+    """One top-level statement -> node; an absurdly deep expression is an error, not a crash."""
+    from lark.exceptions import VisitError
+
+    try:
+        return transformer.transform(tree)
+    except RecursionError:
+        pass
+    except VisitError as exc:
+        if not isinstance(exc.orig_exc, RecursionError):
+            raise
+    raise FlowfileError("expression nested too deeply",
+                        Position(path, tree.meta.line, tree.meta.column), source=text)

@@ -122,6 +122,8 @@ def describe(exc, source: str, path: str) -> tuple[str, Position, str]:
         closer = {"LPAR": ")", "LSQB": "]", "LBRACE": "}"}[opened.type]
         return (f"'{opened}' opened here is never closed", _pos(path, opened.line, opened.column),
                 f"add the matching '{closer}' before line {line}")
+    if token.type in CLOSERS.values() and opened is None:
+        return (f"unmatched '{token}'", here, "remove it, or add the opening bracket")
     if token.type == "EQUAL":
         return ("unexpected '=' (use '==' to compare; 'name=value' is only for arguments)", here, "")
     kinds = [t.type for t in significant[-4:]]
@@ -129,7 +131,9 @@ def describe(exc, source: str, path: str) -> tuple[str, Position, str]:
         return (f"expected an indented block of directives after 'rule {significant[-3]}:'", here,
                 "indent the rule's directives (for example 4 spaces)")
     if kinds[-3:-1] == ["NAME", "COLON"] and kinds[-1] == "_NL":
-        return (f"expected a value after '{significant[-2 - 1]}:'", here,
+        colon = significant[-2]
+        return (f"expected a value after '{significant[-3]}:'",
+                _pos(path, colon.line, colon.column + 1),
                 "put the values on the same line, or on the lines below, indented further")
     # `rule` with no name, or a name with no colon.
     if last is not None and last.type == "RULE" and token.type != "NAME":

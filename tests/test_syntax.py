@@ -1,0 +1,277 @@
+"""fileflow.syntax: Flowfile text -> frozen syntax nodes with positions."""
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+
+from fileflow import syntax as s
+from fileflow.errors import FlowfileError
+
+
+def parse(text: str) -> s.Module:
+    return s.parse_flowfile(text, "Flowfile")
+
+
+def expr(text: str):
+    """The node of one expression (parsed as the right side of an assignment)."""
+    (stmt,) = parse(f"X = {text}\n").statements
+    assert isinstance(stmt, s.Assignment)
+    return stmt.value
+
+
+def const(text: str):
+    node = expr(text)
+    assert isinstance(node, s.Const), node
+    return node.value
+
+
+# ---------------------------------------------------------------- literals
+
+def test_comments_and_blank_lines_are_ignored():
+    module = parse("# header\n\n   # indented comment\nX = 1  # trailing\n\n# end")
+    assert [type(st) for st in module.statements] == [s.Assignment]
+
+
+def test_empty_files():
+    assert parse("").statements == ()
+    assert parse("# only a comment").statements == ()
+    assert parse("\n\n\n").statements == ()
+
+
+@pytest.mark.parametrize("text, value", [
+    ("'single'", "single"),
+    ('"double"', "double"),
+    ("'it\"s'", 'it"s'),
+    ('"tab\\tnew\\nline"', "tab\tnew\nline"),
+    ('"quote \\" inside"', 'quote " inside'),
+    ('"unknown \\d stays"', "unknown \\d stays"),
+    ('"\\u00e9\\x41"', "éA"),
+    ('r"raw\\n\\d"', "raw\\n\\d"),
+    ("R'C:\\path'", "C:\\path"),
+    ('""', ""),
+    ('"a#b"', "a#b"),  # not a comment
+    ('"x" + "y"', None),  # not a constant: a Binary (checked below)
+])
+def test_strings(text, value):
+    if value is None:
+        assert isinstance(expr(text), s.Binary)
+    else:
+        assert const(text) == value
+
+
+def test_triple_quoted_strings_are_dedented():
+    text = 'X = """\n    first\n      indented\n    last\n    """\n'
+    (stmt,) = parse(text).statements
+    assert stmt.value.value == "first\n  indented\nlast"
+    assert const("'''one line'''") == "one line"
+    assert const('"""has "quotes" inside"""') == 'has "quotes" inside'
+    assert const('r"""raw \\n"""') == "raw \\n"
+
+
+def test_triple_quoted_strings_are_dedented_before_escapes_are_decoded():
+    # An escaped tab stays a tab (not expanded to spaces as inspect.cleandoc would), and a
+    # backslash at the end of a line joins it with the next, dedented, line.
+    (stmt,) = parse('X = """\n    a\\tb \\\n    c\n    """\n').statements
+    assert stmt.value.value == "a\tb c"
+    (stmt,) = parse('X = """\n    \\n    x\n    """\n').statements
+    assert stmt.value.value == "\n    x"
+
+
+def test_adjacent_strings_on_separate_lines_are_joined():
+    assert const('("abc"\n     "def"\n     \'ghi\')') == "abcdefghi"
+    assert const('[\n  "a"\n  "b",\n  "c"\n]'.replace("[", "(").replace("]", ")").replace(",", "")) == "abc"
+
+
+def test_adjacent_strings_on_one_line_are_a_missing_comma():
+    with pytest.raises(FlowfileError, match="a ',' is missing between them") as info:
+        parse('rule a:\n    input: "a.txt" "b.txt"\n')
+    assert (info.value.pos.line, info.value.pos.column) == (2, 20)
+
+
+@pytest.mark.parametrize("text, value", [
+    ("0", 0), ("42", 42), ("1_000", 1000), ("3.5", 3.5), (".5", 0.5), ("2.", 2.0),
+    ("1e3", 1000.0), ("1.5E-2", 0.015),
+])
+def test_numbers(text, value):
+    got = const(text)
+    assert got == value and type(got) is type(value)
+
+
+@pytest.mark.parametrize("text, value", [
+    ("true", True), ("false", False), ("none", None),
+    ("True", True), ("False", False), ("None", None),
+])
+def test_true_false_none_in_both_spellings(text, value):
+    assert const(text) is value
+
+
+def test_lists_and_dicts():
+    node = expr('[1, "a", [2],]')
+    assert isinstance(node, s.ListExpr) and len(node.items) == 3
+    assert expr("[]").items == ()
+    d = expr('{"a": 1, "b": [2], }')
+    assert isinstance(d, s.DictExpr)
+    assert [k.value for k, _ in d.pairs] == ["a", "b"]
+    assert expr("{}").pairs == ()
+
+
+def test_names_attributes_indexing_calls():
+    assert expr("samples") == s.Name(expr("samples").pos, "samples")
+    attr = expr("config.samples.a")
+    assert isinstance(attr, s.Attribute) and attr.attr == "a"
+    assert isinstance(attr.obj, s.Attribute) and attr.obj.attr == "samples"
+    idx = expr('config["x"][0]')
+    assert isinstance(idx, s.Index) and idx.key.value == 0 and isinstance(idx.obj, s.Index)
+    call = expr('expand("{a}", a=[1, 2], zip=true)')
+    assert isinstance(call, s.Call) and call.func.id == "expand"
+    assert [a.value for a in call.args] == ["{a}"]
+    assert [k.name for k in call.kwargs] == ["a", "zip"]
+    method = expr('name.replace("a", "b")')
+    assert isinstance(method, s.Call) and isinstance(method.func, s.Attribute)
+    assert expr("f()").args == () and expr("f()").kwargs == ()
+
+
+def test_positional_argument_after_keyword_is_an_error():
+    with pytest.raises(FlowfileError, match="positional argument after a keyword argument"):
+        expr('f(a=1, "b")')
+
+
+def test_arithmetic_precedence_and_left_associativity():
+    node = expr("1 + 2 * 3 - 4")
+    assert isinstance(node, s.Binary) and node.op == "-"
+    assert node.left.op == "+" and node.left.right.op == "*"
+    for op in ("+", "-", "*", "/", "//", "%"):
+        assert expr(f"a {op} b").op == op
+    paren = expr("(1 + 2) * 3")
+    assert paren.op == "*" and paren.left.op == "+"
+    neg = expr("-x")
+    assert isinstance(neg, s.Unary) and neg.op == "-"
+
+
+def test_comparisons_and_boolean_operators():
+    cmp = expr("a == b != c < d <= e > f >= g")
+    assert isinstance(cmp, s.Compare)
+    assert cmp.ops == ("==", "!=", "<", "<=", ">", ">=")
+    assert expr("a in b").ops == ("in",)
+    assert expr("a not in b").ops == ("not in",)
+    both = expr("a and b or not c")
+    assert isinstance(both, s.BoolOp) and both.op == "or"
+    assert both.values[0].op == "and" and isinstance(both.values[1], s.Not)
+
+
+def test_conditional_expression():
+    node = expr('"x" if a == 1 else "y" if b else "z"')
+    assert isinstance(node, s.Conditional)
+    assert node.then.value == "x" and isinstance(node.cond, s.Compare)
+    assert isinstance(node.otherwise, s.Conditional)
+
+
+def test_line_continuation_and_brackets_span_lines():
+    assert isinstance(expr("1 + \\\n    2"), s.Binary)
+    assert len(expr("[\n  1,\n    2,\n]").items) == 2
+
+
+# ---------------------------------------------------------------- statements
+
+FLOW = '''\
+configfile: "config.yaml"
+N = 3
+
+rule align:
+    input: reads="a.fq", ref="ref.fa"
+    output:
+        "out.bam",
+        "out.bai"
+    params:
+        depth = 3
+        mode = "fast"
+    shell: "align {input} > {output}"
+'''
+
+
+def test_statements_rules_and_directives_with_positions():
+    module = parse(FLOW)
+    configfile, assignment, rule = module.statements
+    assert isinstance(configfile, s.Directive) and configfile.name == "configfile"
+    assert (configfile.pos.line, configfile.pos.column) == (1, 1)
+    assert isinstance(assignment, s.Assignment) and assignment.name == "N"
+    assert isinstance(rule, s.RuleDecl) and rule.name == "align"
+    assert (rule.pos.line, rule.pos.column) == (4, 6)
+    assert rule.end_line >= 11
+    names = [d.name for d in rule.directives]
+    assert names == ["input", "output", "params", "shell"]
+    inp, out, params, shell = rule.directives
+    assert [k.name for k in inp.args] == ["reads", "ref"]
+    assert (inp.pos.line, inp.pos.column) == (5, 5)
+    assert [a.value for a in out.args] == ["out.bam", "out.bai"]
+    assert [k.name for k in params.args] == ["depth", "mode"]  # one per line, no comma needed
+    assert shell.args[0].value == "align {input} > {output}"
+    value = inp.args[0].value
+    assert (value.pos.line, value.pos.column, value.pos.end_column) == (5, 18, 24)
+
+
+def test_nodes_are_frozen_with_slots():
+    module = parse(FLOW)
+    rule = module.statements[2]
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        rule.name = "other"
+    assert not hasattr(rule, "__dict__")
+    assert module.path == "Flowfile" and module.source == FLOW
+
+
+def test_crlf_line_endings_and_missing_final_newline():
+    module = parse(FLOW.replace("\n", "\r\n").rstrip())
+    assert [d.name for d in module.statements[2].directives] == ["input", "output", "params", "shell"]
+
+
+def test_tabs_alone_are_accepted_as_indentation():
+    module = parse('rule a:\n\toutput: "x"\n\tshell: "touch {output}"\n')
+    assert [d.name for d in module.statements[0].directives] == ["output", "shell"]
+
+
+def test_keyword_like_rule_names_and_directive_names():
+    module = parse('rule all:\n    input: "x"\nrule default_rule:\n    output: "y"\n')
+    assert [r.name for r in module.statements] == ["all", "default_rule"]
+
+
+def test_parse_is_reentrant_and_the_parser_is_built_once():
+    first = s._parser()
+    parse(FLOW)
+    with pytest.raises(FlowfileError):
+        parse("rule a\n")
+    assert s._parser() is first
+    assert parse(FLOW) == parse(FLOW)
+
+
+@pytest.mark.parametrize("text, line, column, message", [
+    ("rule a\n    output: 'x'\n", 1, 7, "expected ':' after the rule name 'a'"),
+    ("rule a:\n    output 'x'\n", 2, 12, "expected ':' after directive name 'output'"),
+    ("rule a:\noutput: 'x'\n", 2, 1, "expected an indented block of directives after 'rule a:'"),
+    ("rule a:\n    output: 'x'\n  shell: 'y'\n", 3, 3, "unindent does not match"),
+    ("rule a:\n    output: 'x'\n\tshell: 'y'\n", 3, 1, "inconsistent use of tabs and spaces"),
+    ("X = 'abc\n", 1, 5, "unterminated string"),
+    ('X = """abc\n\nY = 1\n', 1, 5, "unterminated triple-quoted string"),
+    ("X = [1, 2\n\nY = 3\n", 1, 5, "'[' opened here is never closed"),
+    ("X = (1 + 2", 1, 5, "'(' is never closed"),
+    ("X = [1 2]\n", 1, 8, "a ',' or an operator is missing before it"),
+    ("X = 1 if 2 = 3 else 4\n", 1, 12, "use '==' to compare"),
+    ("X = [1]]\n", 1, 8, "unmatched ']'"),
+    ("X = 1 ; Y = 2\n", 1, 7, "unexpected character ';'"),
+    ("rule:\n    output: 'x'\n", 1, 5, "expected a rule name after 'rule'"),
+    ("rule a:\n    output:\n    shell: 'x'\n", 2, 12, "expected a value after 'output:'"),
+    ("X = 1 +\n", 1, 8, "expected a value after '+', but the line ends"),
+    ('X = "\\x4"\n', 1, 5, "bad escape sequence '\\x4' in string"),
+    ("X = \\ 1\n", 1, 5, "line continuation"),
+])
+def test_syntax_errors_have_positions_and_words(text, line, column, message):
+    with pytest.raises(FlowfileError) as info:
+        parse(text)
+    err = info.value
+    assert message in err.message
+    assert (err.pos.path, err.pos.line, err.pos.column) == ("Flowfile", line, column)
+    rendered = err.render()
+    assert rendered.startswith(f"Flowfile:{line}:{column}: error: ")
+    assert "^" in rendered
+    for token_name in ("RPAR", "LSQB", "_NL", "_INDENT", "$END", "COLON"):
+        assert token_name not in rendered  # words, not Lark's token names
