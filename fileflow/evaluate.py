@@ -19,7 +19,7 @@ from .errors import FlowfileError, Position
 from .patterns import PatternError, expand as expand_patterns, parse_pattern
 
 __all__ = ["Record", "Flagged", "FILE_FLAGS", "EvalContext", "compile_expr", "free_names",
-           "attribute_uses", "walk", "make_builtins", "BUILTIN_NAMES", "closest", "type_name",
+           "attribute_uses", "walk", "make_builtins", "BUILTIN_NAMES", "closest", "type_name", "a_type",
            "record_from", "get_attribute"]
 
 Compiled = Callable[[Mapping[str, object]], object]
@@ -63,11 +63,19 @@ def type_name(value: object) -> str:
     if isinstance(value, bool):
         return "bool"
     if isinstance(value, Record):
-        return "record"
+        return "dict"
     if isinstance(value, Flagged):
         return "file"
     return {str: "string", int: "int", float: "float", list: "list", tuple: "list",
             dict: "dict"}.get(type(value), type(value).__name__)
+
+
+def a_type(value: object) -> str:
+    """The type's name with its article, for messages: 'an int', 'a string', 'none'."""
+    name = type_name(value)
+    if name == "none":
+        return "none"
+    return ("an " if name[0] in "aeiou" else "a ") + name
 
 
 def record_from(value: object, label: str) -> object:
@@ -97,7 +105,7 @@ def _flag(flag: str):
             return [wrap(v) for v in value]
         if isinstance(value, Flagged):
             return Flagged(value.path, value.flags | {flag})
-        _want(isinstance(value, str), f"{flag}() takes a file path, not a {type_name(value)}")
+        _want(isinstance(value, str), f"{flag}() takes a file path, not {a_type(value)}")
         return Flagged(value, frozenset((flag,)))
     return wrap
 
@@ -106,12 +114,12 @@ def _expand(pattern=None, *extra, zip=False, allow_missing=False, **values):
     _want(not extra, "expand() takes one pattern (or a list of patterns) and keyword values")
     items = pattern if isinstance(pattern, (list, tuple)) else [pattern]
     _want(pattern is not None and all(isinstance(p, str) for p in items),
-          f"expand() takes a pattern string or a list of them, not a {type_name(pattern)}")
+          f"expand() takes a pattern string or a list of them, not {a_type(pattern)}")
     for name, value in values.items():
         ok = (isinstance(value, (str, int, float)) or
               isinstance(value, (list, tuple)) and all(isinstance(v, (str, int, float)) for v in value))
         _want(ok, f"expand() value for '{name}' must be a string, a number or a list of them, "
-                  f"not a {type_name(value)}")
+                  f"not {a_type(value)}")
     try:
         return expand_patterns(items, values, zip_values=bool(zip), allow_missing=bool(allow_missing))
     except PatternError as exc:
@@ -129,13 +137,15 @@ def _glob_wildcards(ctx: EvalContext):
         prefix = parsed.literal_prefix
         base = os.path.dirname(prefix)
         found: dict[str, list[str]] = {name: [] for name in parsed.wildcards}
-        root = os.path.join(ctx.workdir, base) if base else ctx.workdir
+        absolute = os.path.isabs(pattern)
+        root = base if absolute else os.path.join(ctx.workdir, base) if base else ctx.workdir
         paths = []
         for dirpath, dirnames, filenames in os.walk(root):
             dirnames.sort()
-            rel_dir = os.path.relpath(dirpath, ctx.workdir)
+            # Paths as the pattern spells them: absolute, or relative to the working directory.
+            rel_dir = dirpath if absolute else os.path.relpath(dirpath, ctx.workdir)
             for name in filenames + dirnames:
-                rel = name if rel_dir == "." else f"{rel_dir}/{name}"
+                rel = name if rel_dir == "." else os.path.join(rel_dir, name)
                 paths.append(rel)
         for rel in sorted(paths):
             m = regex.fullmatch(rel)
@@ -155,14 +165,40 @@ def _env(name=None, *default):
     return default[0]
 
 
-def _typed(fn: Callable, name: str) -> Callable:
+# The largest list or string an expression may build (range(), '*'): a typo such as
+# range(10000000000) must be an error, not an exhausted machine.
+MAX_ITEMS = 10_000_000
+
+
+def _describe(value: object) -> str:
+    if isinstance(value, str) and len(value) <= 40:
+        return f"the string {value!r}"
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return f"the number {value!r}"
+    return a_type(value)
+
+
+def _typed(fn: Callable, name: str, takes: str, keywords: tuple[str, ...] = ()) -> Callable:
     def call(*args, **kwargs):
+        unknown = sorted(set(kwargs) - set(keywords))
+        if unknown:
+            allowed = ", ".join(f"{k}=" for k in keywords)
+            raise _BuiltinError(f"{name}() got an unknown keyword argument '{unknown[0]}'"
+                                + (f" (it takes {allowed})" if keywords else " (it takes none)"))
         try:
             return fn(*args, **kwargs)
-        except (TypeError, ValueError) as exc:
-            shown = ", ".join(type_name(a) for a in args)
-            raise _BuiltinError(f"{name}() cannot take ({shown}): {exc}") from None
+        except (TypeError, ValueError, OverflowError):
+            shown = ", ".join(_describe(a) for a in args) or "no arguments"
+            raise _BuiltinError(f"{name}() cannot take {shown}: it takes {takes}") from None
     return call
+
+
+def _range(*args):
+    if not 1 <= len(args) <= 3 or not all(isinstance(a, int) and not isinstance(a, bool) for a in args):
+        raise TypeError("range() takes whole numbers")
+    values = range(*args)
+    _want(len(values) <= MAX_ITEMS, f"range() would make {len(values)} numbers (at most {MAX_ITEMS})")
+    return list(values)
 
 
 def _str(value=""):
@@ -174,11 +210,19 @@ def _str(value=""):
 def make_builtins(ctx: EvalContext) -> dict[str, Callable]:
     table: dict[str, Callable] = {
         "expand": _expand, "glob_wildcards": _glob_wildcards(ctx), "env": _env,
-        "range": _typed(lambda *a: list(range(*a)), "range"), "len": _typed(len, "len"),
-        "int": _typed(int, "int"), "str": _typed(_str, "str"), "float": _typed(float, "float"),
-        "bool": _typed(bool, "bool"), "list": _typed(list, "list"), "sum": _typed(sum, "sum"),
-        "min": _typed(min, "min"), "max": _typed(max, "max"), "abs": _typed(abs, "abs"),
-        "round": _typed(round, "round"), "sorted": _typed(sorted, "sorted"),
+        "range": _typed(_range, "range", "one to three whole numbers: range(stop) or range(start, stop[, step])"),
+        "len": _typed(len, "len", "a list, a string or a dict"),
+        "int": _typed(int, "int", "a number or a string of digits"),
+        "str": _typed(_str, "str", "one value"),
+        "float": _typed(float, "float", "a number or a string holding one"),
+        "bool": _typed(bool, "bool", "one value"),
+        "list": _typed(list, "list", "a list, a string or a dict"),
+        "sum": _typed(sum, "sum", "a list of numbers"),
+        "min": _typed(min, "min", "a non-empty list, or several values of one kind"),
+        "max": _typed(max, "max", "a non-empty list, or several values of one kind"),
+        "abs": _typed(abs, "abs", "a number"),
+        "round": _typed(round, "round", "a finite number and an optional number of digits"),
+        "sorted": _typed(sorted, "sorted", "a list of values of one kind", ("reverse",)),
     }
     for flag in FILE_FLAGS:
         table[flag] = _flag(flag)
@@ -276,6 +320,9 @@ def compile_expr(node, builtins: Mapping[str, Callable]) -> Compiled:
                 pass
             if ident in builtins:
                 raise _error(f"'{ident}' is a function; call it as {ident}(...)", pos)
+            if ident in ("wildcards", "attempt"):
+                raise _error(f"'{ident}' is only known inside a rule's directives "
+                             "(they are evaluated for each job)", pos)
             raise _error(f"name '{ident}' is not defined", pos,
                          _name_hint(ident, scope))
         return name
@@ -303,7 +350,7 @@ def compile_expr(node, builtins: Mapping[str, Callable]) -> Compiled:
             except IndexError:
                 raise _error(f"index {key} is out of range (the list has {len(obj)} items)", pos) from None
             except TypeError:
-                raise _error(f"cannot index a {type_name(obj)} with a {type_name(key)}", pos) from None
+                raise _error(f"cannot index {a_type(obj)} with {a_type(key)}", pos) from None
         return index
 
     if kind is s.Binary:
@@ -312,12 +359,13 @@ def compile_expr(node, builtins: Mapping[str, Callable]) -> Compiled:
 
         def binary(scope):
             a, b = left_fn(scope), right_fn(scope)
+            _check_operands(op, a, b, pos)
             try:
                 return op_fn(a, b)
             except ZeroDivisionError:
                 raise _error("division by zero", pos) from None
             except TypeError:
-                raise _error(f"cannot {_BINARY_WORDS[op]} a {type_name(a)} and a {type_name(b)} "
+                raise _error(f"cannot {_BINARY_WORDS[op]} {a_type(a)} and {a_type(b)} "
                              f"with '{op}'", pos,
                              "convert with str(...) or int(...) first" if str in (type(a), type(b)) else "") from None
         return binary
@@ -329,7 +377,7 @@ def compile_expr(node, builtins: Mapping[str, Callable]) -> Compiled:
         def unary(scope):
             v = operand_fn(scope)
             if isinstance(v, bool) or not isinstance(v, (int, float)):
-                raise _error(f"cannot apply '{node.op}' to a {type_name(v)}", pos)
+                raise _error(f"cannot apply '{node.op}' to {a_type(v)}", pos)
             return -v if negate else v
         return unary
 
@@ -370,7 +418,7 @@ def compile_expr(node, builtins: Mapping[str, Callable]) -> Compiled:
                     if not op_fn(a, b):
                         return False
                 except TypeError:
-                    raise _error(f"cannot compare a {type_name(a)} and a {type_name(b)} with '{op}'",
+                    raise _error(f"cannot compare {a_type(a)} and {a_type(b)} with '{op}'",
                                  pos) from None
                 a = b
             return True
@@ -394,7 +442,7 @@ def compile_expr(node, builtins: Mapping[str, Callable]) -> Compiled:
             for kf, vf in pairs:
                 key = kf(scope)
                 if not isinstance(key, (str, int, float, bool)):
-                    raise _error(f"a dict key must be a string or a number, not a {type_name(key)}", pos)
+                    raise _error(f"a dict key must be a string or a number, not {a_type(key)}", pos)
                 out[key] = vf(scope)
             return out
         return dict_
@@ -442,18 +490,54 @@ def _compile_call(node: s.Call, builtins: Mapping[str, Callable]) -> Compiled:
             obj = obj_fn(scope)
             allowed = next((names for t, names in METHODS.items() if isinstance(obj, t)), set())
             if method not in allowed:
-                raise _error(f"a {type_name(obj)} has no method '{method}'", node.func.pos,
+                raise _error(f"{a_type(obj)} has no method '{method}'", node.func.pos,
                              ("methods: " + ", ".join(sorted(allowed))) if allowed else "")
             args = [f(scope) for f in arg_fns]
             kwargs = {k: f(scope) for k, f in kw_fns}
+            if method == "format":
+                _check_format(obj, pos)
             try:
                 result = getattr(obj, method)(*args, **kwargs)
-            except (TypeError, ValueError) as exc:
+            except (TypeError, ValueError, IndexError, KeyError) as exc:
                 raise _error(f"{method}(): {_clean_type_error(exc)}", pos) from None
             return list(result) if method in ("keys", "values", "items", "split") else result
         return method_call
 
     raise _error("only functions and methods can be called", pos)
+
+
+def _check_operands(op: str, a: object, b: object, pos: Position) -> None:
+    """Refuse what Python would allow but a Flowfile should not: printf-style '%' on strings,
+    and '*' repetitions that would build a gigantic string or list."""
+    if op == "%" and (isinstance(a, str) or isinstance(b, str)):
+        raise _error(f"cannot take the remainder of {a_type(a)} and {a_type(b)} with '%'", pos,
+                     "'%' is for numbers; build strings with '+' or \"...{}\".format(...)")
+    if op == "*":
+        seq, count = (a, b) if isinstance(a, (str, list)) else (b, a)
+        if (isinstance(seq, (str, list)) and isinstance(count, int) and not isinstance(count, bool)
+                and len(seq) * count > MAX_ITEMS):
+            unit = "characters" if isinstance(seq, str) else "items"
+            raise _error(f"'*' would make {a_type(seq)} of {len(seq) * count} {unit} "
+                         f"(at most {MAX_ITEMS})", pos)
+
+
+def _check_format(text: str, pos: Position) -> None:
+    """str.format with plain fields only: `{}`, `{0}`, `{name}`, `{:>5}`; no attribute or
+    index lookups (they reach into Python objects) and no huge widths."""
+    import string
+
+    try:
+        fields = list(string.Formatter().parse(text))
+    except ValueError as exc:
+        raise _error(f"format(): {exc}", pos, "write '{{' and '}}' for literal braces") from None
+    for _literal, field, spec, _conversion in fields:
+        if field is None:
+            continue
+        if "." in field or "[" in field or "{" in (spec or ""):
+            raise _error(f"format(): the field '{{{field}}}' is not allowed", pos,
+                         "use plain fields: {}, {0} or {name}, with an optional format like {:>5}")
+        if any(int(n) > 1000 for n in re.findall(r"\d+", spec or "")):
+            raise _error(f"format(): the width in '{{{field}:{spec}}}' is too large", pos)
 
 
 def _clean_type_error(exc: Exception) -> str:
@@ -466,7 +550,7 @@ def get_attribute(obj: object, attr: str, pos: Position) -> object:
             return obj[attr]
         except KeyError:
             raise _missing_key(obj, attr, pos) from None
-    raise _error(f"a {type_name(obj)} has no attribute '{attr}'", pos)
+    raise _error(f"{a_type(obj)} has no attribute '{attr}'", pos)
 
 
 def _missing_key(obj: dict, key: object, pos: Position) -> FlowfileError:

@@ -13,9 +13,9 @@ from typing import Callable, Mapping, Sequence
 
 from . import syntax as s
 from .errors import FlowfileError, FlowfileErrors, Position
-from .evaluate import (BUILTIN_NAMES, EvalContext, Flagged, Record, attribute_uses, closest,
-                       compile_expr, free_names, make_builtins, record_from, type_name)
-from .patterns import Pattern, PatternError, parse_pattern
+from .evaluate import (BUILTIN_NAMES, EvalContext, Flagged, Record, a_type, attribute_uses,
+                       closest, compile_expr, free_names, make_builtins, record_from, walk)
+from .patterns import Pattern, PatternError, parse_pattern, regex_problem
 from .template import Items, Template, TemplateError, parse_template
 
 __all__ = ["FileItem", "Lazy", "Action", "Rule", "Workflow", "JobValues", "load_workflow",
@@ -26,6 +26,9 @@ RULE_DIRECTIVES = ("input", "output", "params", "log", "threads", "resources", "
 TOP_DIRECTIVES = ("configfile", "include", "localrules", "ruleorder", "wildcard_constraints",
                   "default")
 ACTIONS = ("shell", "script")
+# Words the grammar reads as keywords inside expressions (so a variable of that name could never be read).
+KEYWORDS = frozenset({"rule", "if", "else", "and", "or", "not", "in", "true", "false", "none",
+                      "True", "False", "None"})
 # Names a per-job expression may read, by directive.
 JOB_NAMES = {"resources": ("wildcards", "attempt", "threads"), "threads": ("wildcards", "attempt")}
 JOB_NAMES_DEFAULT = ("wildcards",)
@@ -50,9 +53,12 @@ class Lazy:
     pos: Position
 
     def __call__(self, **job_names) -> object:
-        scope = dict(self.scope)
-        scope.update(job_names)
-        return self.fn(scope)
+        try:
+            scope = dict(self.scope)
+            scope.update(job_names)
+            return self.fn(scope)
+        except RecursionError:
+            raise FlowfileError("expression nested too deeply", self.pos) from None
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,16 +120,20 @@ class JobValues:
 
 # ---------------------------------------------------------------- config
 
-def load_config_file(path: str, pos: Position | None = None) -> dict:
+def load_config_file(path: str, pos: Position | None = None, shown: str | None = None) -> dict:
+    """Read a YAML mapping. `shown` is the name used in messages (the path as the user wrote it)."""
     import yaml
 
+    shown = shown or path
     try:
         with open(path, encoding="utf-8") as fh:
             data = yaml.safe_load(fh)
     except FileNotFoundError:
-        raise FlowfileError(f"config file not found: {path}", pos) from None
+        raise FlowfileError(f"config file not found: {shown}", pos) from None
     except OSError as exc:
-        raise FlowfileError(f"cannot read config file {path}: {exc.strerror}", pos) from None
+        raise FlowfileError(f"cannot read config file {shown}: {exc.strerror}", pos) from None
+    except UnicodeDecodeError:
+        raise FlowfileError(f"config file {shown} is not UTF-8 text", pos) from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = Position(path, mark.line + 1, mark.column + 1) if mark else pos
@@ -132,8 +142,8 @@ def load_config_file(path: str, pos: Position | None = None) -> dict:
     if data is None:
         return {}
     if not isinstance(data, dict):
-        raise FlowfileError(f"config file {path} must hold a mapping (key: value), "
-                            f"not a {type_name(data)}", pos)
+        raise FlowfileError(f"config file {shown} must hold a mapping (key: value), "
+                            f"not {a_type(data)}", pos)
     return data
 
 
@@ -188,38 +198,45 @@ class _Loader:
         self.ruleorder_names: list[tuple[str, Position]] = []
         self.constraints: dict[str, str] = {}
         self.flowfiles: list[str] = []
-        self.including: list[str] = []
+        self.including: list[tuple[str, str]] = []   # (real path, path as shown), outermost first
         self.sources: dict[str, str] = {}
 
     # -- files
 
     def load_file(self, path: str, pos: Position | None = None) -> None:
         real = os.path.realpath(path)
-        if real in self.including:
-            chain = " -> ".join(self.including[self.including.index(real):] + [real])
-            raise FlowfileError(f"include cycle: {chain}", pos)
+        reals = [r for r, _ in self.including]
+        if real in reals:
+            shown = [p for _, p in self.including[reals.index(real):]]
+            raise FlowfileError(f"include cycle: {' -> '.join(shown + [path])}", pos,
+                                "a file cannot include itself, directly or through other files")
         try:
             with open(path, encoding="utf-8") as fh:
                 text = fh.read()
         except FileNotFoundError:
             raise FlowfileError(f"file not found: {path}", pos) from None
-        except (OSError, UnicodeDecodeError) as exc:
-            raise FlowfileError(f"cannot read {path}: {exc}", pos) from None
+        except OSError as exc:
+            raise FlowfileError(f"cannot read {path}: {exc.strerror}", pos) from None
+        except UnicodeDecodeError:
+            raise FlowfileError(f"cannot read {path}: it is not UTF-8 text", pos) from None
         self.load_text(text, path, real)
 
     def load_text(self, text: str, path: str, real: str | None = None) -> None:
         module = s.parse_flowfile(text, path)
         self.flowfiles.append(path)
         self.sources[path] = text
-        self.including.append(real or os.path.realpath(path))
+        self.including.append((real or os.path.realpath(path), path))
         try:
             for stmt in module.statements:
-                if isinstance(stmt, s.RuleDecl):
-                    self.add_rule(stmt, path)
-                elif isinstance(stmt, s.Assignment):
-                    self.assign(stmt)
-                else:
-                    self.top_directive(stmt, path)
+                try:
+                    if isinstance(stmt, s.RuleDecl):
+                        self.add_rule(stmt, path)
+                    elif isinstance(stmt, s.Assignment):
+                        self.assign(stmt)
+                    else:
+                        self.top_directive(stmt, path)
+                except RecursionError:
+                    raise FlowfileError("expression nested too deeply", stmt.pos) from None
         finally:
             self.including.pop()
 
@@ -236,6 +253,8 @@ class _Loader:
     def assign(self, stmt: s.Assignment) -> None:
         if stmt.name in ("config", "wildcards", "attempt") or stmt.name in BUILTIN_NAMES:
             raise FlowfileError(f"cannot assign to '{stmt.name}': it is a built-in name", stmt.pos)
+        if stmt.name in KEYWORDS:
+            raise FlowfileError(f"cannot assign to '{stmt.name}': it is a keyword", stmt.pos)
         self.scope[stmt.name] = self.evaluate(stmt.value)
         self.names[stmt.name] = stmt.pos
 
@@ -258,20 +277,21 @@ class _Loader:
             raise FlowfileError(f"'{d.name}:' takes exactly one string", d.pos)
         value = self.evaluate(d.args[0])
         if not isinstance(value, str):
-            raise FlowfileError(f"'{d.name}:' takes a string, not a {type_name(value)}", d.args[0].pos)
+            raise FlowfileError(f"'{d.name}:' takes a string, not {a_type(value)}", d.args[0].pos)
         return value
 
     def top_configfile(self, d: s.Directive, path: str) -> None:
         target = self._one_string(d)
         full = target if os.path.isabs(target) else os.path.join(self.workdir, target)
-        data = load_config_file(full, d.args[0].pos)
+        data = load_config_file(full, d.args[0].pos, shown=target)
         # The Flowfile's config files come first; the command line's overrides always win.
         self.config = _merge(_merge(self.config, data), self.overrides)
         self.scope["config"] = record_from(self.config, "config")
 
     def top_include(self, d: s.Directive, path: str) -> None:
         target = self._one_string(d)
-        full = target if os.path.isabs(target) else os.path.join(os.path.dirname(path), target)
+        full = target if os.path.isabs(target) else os.path.normpath(
+            os.path.join(os.path.dirname(path), target))
         self.load_file(full, d.args[0].pos)
 
     def top_localrules(self, d: s.Directive, path: str) -> None:
@@ -295,8 +315,6 @@ class _Loader:
         self.constraints.update(self._constraints(d, self.evaluate))
 
     def _constraints(self, d: s.Directive, evaluate) -> dict[str, str]:
-        import re
-
         out = {}
         for arg in d.args:
             if not isinstance(arg, s.Keyword):
@@ -304,10 +322,9 @@ class _Loader:
             value = evaluate(arg.value)
             if not isinstance(value, str):
                 raise FlowfileError(f"constraint for '{arg.name}' must be a regex string", arg.value.pos)
-            try:
-                re.compile(value)
-            except re.error as exc:
-                raise FlowfileError(f"bad regex for wildcard '{arg.name}': {exc}", arg.value.pos) from None
+            problem = regex_problem(value)
+            if problem:
+                raise FlowfileError(f"bad regex for wildcard '{arg.name}': {problem}", arg.value.pos)
             out[arg.name] = value
         return out
 
@@ -321,7 +338,7 @@ class _Loader:
                 if isinstance(item, Flagged):
                     item = item.path
                 if not isinstance(item, str):
-                    raise FlowfileError(f"'default:' takes strings, not a {type_name(item)}", arg.pos)
+                    raise FlowfileError(f"'default:' takes strings, not {a_type(item)}", arg.pos)
                 targets.append(item)
         self.default, self.default_pos = targets, d.pos
 
@@ -451,6 +468,10 @@ class _RuleBuilder:
                     raise FlowfileError(f"rule '{self.decl.name}' has no wildcard '{attr}' "
                                         f"(its outputs define: {', '.join(wildcards) or 'none'})", pos)
         names = [a.name if isinstance(a, s.Keyword) else None for a in d.args]
+        for i, arg in enumerate(d.args):
+            if isinstance(arg, s.Keyword) and arg.name in names[:i]:
+                raise FlowfileError(f"'{arg.name}' given twice in '{directive}:' of rule "
+                                    f"'{self.decl.name}'", arg.pos)
         fns = [compile_expr(a.value if isinstance(a, s.Keyword) else a, builtins) for a in d.args]
 
         def evaluate(scope):
@@ -468,7 +489,6 @@ class _RuleBuilder:
         return evaluate(self.loader.scope)
 
     def _name_pos(self, d: s.Directive, name: str) -> Position:
-        from .evaluate import walk
         for arg in d.args:
             for n in walk(arg.value if isinstance(arg, s.Keyword) else arg):
                 if isinstance(n, s.Name) and n.id == name:
@@ -479,6 +499,12 @@ class _RuleBuilder:
         d = self.directives.get("output")
         if d is None:
             return ()
+        for arg in d.args:
+            for n in walk(arg.value if isinstance(arg, s.Keyword) else arg):
+                if isinstance(n, s.Name) and n.id in ("wildcards", "attempt"):
+                    raise FlowfileError(f"'output:' cannot use '{n.id}': the outputs define the "
+                                        "wildcards", n.pos,
+                                        "write the wildcard in the pattern, e.g. \"out/{sample}.txt\"")
         value = self.compile_args(d, "output", ())
         if isinstance(value, Lazy):
             raise FlowfileError("'output:' cannot depend on wildcards (the outputs define them)", d.pos)
@@ -565,7 +591,8 @@ class _RuleBuilder:
         try:
             return parse_template(text)
         except TemplateError as exc:
-            raise FlowfileError(str(exc), _offset_pos(d.args[0], exc.offset), hint=exc.hint) from None
+            raise FlowfileError(str(exc), self._offset_pos(d.args[0], exc.offset, exc.length),
+                                hint=exc.hint) from None
 
     def _one_string(self, d: s.Directive) -> str:
         if len(d.args) != 1 or isinstance(d.args[0], s.Keyword):
@@ -576,7 +603,7 @@ class _RuleBuilder:
                                 "inside the string instead", d.args[0].pos)
         value = self.loader.evaluate(d.args[0])
         if not isinstance(value, str):
-            raise FlowfileError(f"'{d.name}:' takes a string, not a {type_name(value)}", d.args[0].pos)
+            raise FlowfileError(f"'{d.name}:' takes a string, not {a_type(value)}", d.args[0].pos)
         return value
 
     def action(self) -> Action | None:
@@ -603,11 +630,16 @@ class _RuleBuilder:
             for f in template.fields:
                 problem = _field_problem(rule, f)
                 if problem:
-                    raise FlowfileError(problem, _offset_pos(d.args[0], f.offset))
+                    raise FlowfileError(problem, self._offset_pos(d.args[0], f.offset, len(f.text)))
+
+    def _offset_pos(self, node, offset: int, length: int) -> Position:
+        return _offset_pos(node, offset, length, self.loader.sources.get(node.pos.path))
 
 
 def _field_problem(rule: Rule, f) -> str:
     step = f.steps[0] if f.steps else None
+    if f.name in ("threads", "rule", "attempt") and f.steps:
+        return f"{f.text}: '{f.name}' is a single value; write {{{f.name}}}"
     if f.name == "wildcards" and isinstance(step, str) and step not in rule.wildcards:
         return (f"{f.text}: rule '{rule.name}' has no wildcard '{step}' "
                 f"(its outputs define: {', '.join(rule.wildcards) or 'none'})")
@@ -627,18 +659,62 @@ def _field_problem(rule: Rule, f) -> str:
         if step not in names:
             return (f"{f.text}: rule '{rule.name}' has no param '{step}'"
                     f"{closest(step, names) or ' (params: ' + (', '.join(names) or 'none') + ')'}")
+    if f.name == "params" and isinstance(rule.params, Items) and isinstance(step, int):
+        if step >= len(rule.params.values):
+            return f"{f.text}: rule '{rule.name}' has only {len(rule.params.values)} params"
+    if f.name == "wildcards" and isinstance(step, int):
+        return f"{f.text}: wildcards are taken by name, e.g. {{wildcards.NAME}}"
     if f.name == "resources" and isinstance(step, str) and not isinstance(rule.resources, Lazy):
         if step not in rule.resources and step not in ("mem_mb", "runtime", "disk_mb"):
             return f"{f.text}: rule '{rule.name}' has no resource '{step}'"
     return ""
 
 
-def _offset_pos(node, offset: int) -> Position:
-    """Position of a character inside a one-line string literal (else the literal's start)."""
+def _offset_pos(node, offset: int, length: int = 1, source: str | None = None) -> Position:
+    """Where characters [offset, offset + length) of a string literal's value are in the source.
+    Exact when the literal maps onto the source character for character (no escapes, no
+    joined strings; triple-quoted text is followed through its dedenting); otherwise the
+    literal's own position."""
     pos = node.pos
-    if pos.line == pos.end_line and isinstance(node, s.Const):
-        col = pos.column + 1 + offset
-        return Position(pos.path, pos.line, col, pos.line, col + 1)
+    if not (isinstance(node, s.Const) and isinstance(node.value, str) and source is not None):
+        return pos
+    lines = source.split("\n")
+    if not 1 <= pos.line <= pos.end_line <= len(lines):
+        return pos
+    if pos.line == pos.end_line:
+        text = lines[pos.line - 1][pos.column - 1:pos.end_column - 1]
+    else:
+        text = "\n".join([lines[pos.line - 1][pos.column - 1:], *lines[pos.line:pos.end_line - 1],
+                          lines[pos.end_line - 1][:pos.end_column - 1]])
+    raw = text[:1] in ("r", "R")
+    quote = 3 if text[raw:raw + 3] in ('"""', "'''") else 1
+    body = text[raw + quote:len(text) - quote]
+    if (not raw and "\\" in body) or "\t" in body:
+        return pos
+    # (text, line, column) of each line of the value, as inspect.cleandoc makes it.
+    first_col = pos.column + raw + quote
+    src = body.split("\n")
+    if len(src) == 1:
+        pieces = [(body, pos.line, first_col)]
+    else:
+        margins = [len(x) - len(x.lstrip()) for x in src[1:] if x.lstrip()]
+        margin = min(margins) if margins else 0
+        head = src[0].lstrip()
+        pieces = [(head, pos.line, first_col + len(src[0]) - len(head))]
+        pieces += [(x[margin:], pos.line + i, 1 + margin) for i, x in enumerate(src[1:], 1)]
+        while pieces and not pieces[-1][0].strip():
+            pieces.pop()
+        while pieces and not pieces[0][0]:
+            pieces.pop(0)
+    if "\n".join(p[0] for p in pieces) != node.value:
+        return pos
+    start = 0
+    for piece, line, col in pieces:
+        if offset <= start + len(piece):
+            column = col + offset - start
+            width = max(1, min(length, len(piece) - (offset - start)))
+            return Position(pos.path, line, column, line, column + width)
+        start += len(piece) + 1
     return pos
 
 
@@ -654,13 +730,13 @@ def _flatten_files(value, pos: Position, directive: str):
         elif isinstance(v, (list, tuple)):
             stack[0:0] = list(v)
         else:
-            raise FlowfileError(f"{directive} entries must be file paths (strings), not a {type_name(v)}", pos)
+            raise FlowfileError(f"{directive} entries must be file paths (strings), not {a_type(v)}", pos)
     return out
 
 
 def _check_int(value, directive: str, minimum: int | None, pos: Position) -> None:
     if isinstance(value, bool) or not isinstance(value, int):
-        raise FlowfileError(f"'{directive}:' takes a whole number, not a {type_name(value)}", pos)
+        raise FlowfileError(f"'{directive}:' takes a whole number, not {a_type(value)}", pos)
     if minimum is not None and value < minimum:
         raise FlowfileError(f"'{directive}:' must be at least {minimum}, got {value}", pos)
 
@@ -670,7 +746,7 @@ def _check_resource(name: str, value, pos: Position) -> None:
         if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
             raise FlowfileError(f"resource '{name}' must be a non-negative number, got {value!r}", pos)
     elif not isinstance(value, (str, int, float, bool)) and value is not None:
-        raise FlowfileError(f"resource '{name}' must be a number or a string, not a {type_name(value)}", pos)
+        raise FlowfileError(f"resource '{name}' must be a number or a string, not {a_type(value)}", pos)
 
 
 def _file_digest(rel: str, workdir: str) -> str:
@@ -731,7 +807,8 @@ def _job_files(rule: Rule, spec, directive: str, wc: Record,
     for name, value in spec(wildcards=wc):
         for path, item_flags in _flatten_files(value, spec.pos, directive):
             try:
-                path = parse_pattern(path).format(wc)
+                if "{" in path or "}" in path:
+                    path = parse_pattern(path).format(wc)
             except (PatternError, KeyError) as exc:
                 raise FlowfileError(f"{directive} of rule '{rule.name}': cannot fill {path!r} "
                                     f"({exc})", spec.pos) from None

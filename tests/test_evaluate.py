@@ -1,0 +1,229 @@
+"""fileflow.evaluate: expressions compiled to closures, builtins, and errors at positions."""
+from __future__ import annotations
+
+import pytest
+
+from fileflow import syntax as s
+from fileflow.errors import FlowfileError
+from fileflow.evaluate import (EvalContext, Flagged, Record, a_type, compile_expr, free_names,
+                               make_builtins, record_from)
+
+
+def ev(text: str, workdir: str = ".", **scope):
+    (stmt,) = s.parse_flowfile(f"X = {text}\n", "Flowfile").statements
+    fn = compile_expr(stmt.value, make_builtins(EvalContext(workdir)))
+    return fn({"config": record_from({}, "config"), **scope})
+
+
+def ev_error(text: str, **scope) -> FlowfileError:
+    with pytest.raises(FlowfileError) as info:
+        ev(text, **scope)
+    return info.value
+
+
+# ---------------------------------------------------------------- operators
+
+@pytest.mark.parametrize("text, value", [
+    ('"a" + "b"', "ab"),
+    ("[1] + [2, 3]", [1, 2, 3]),
+    ("1 + 2.5", 3.5),
+    ("7 - 10", -3),
+    ("3 * 4", 12),
+    ('"ab" * 2', "abab"),
+    ("7 / 2", 3.5),
+    ("7 // 2", 3),
+    ("7 % 3", 1),
+    ("-7 // 2", -4),
+    ("2 * (3 + 4)", 14),
+    ("2 * 3 + 4", 10),
+    ("--3", 3),
+    ("+3", 3),
+])
+def test_arithmetic(text, value):
+    got = ev(text)
+    assert got == value and type(got) is type(value)
+
+
+@pytest.mark.parametrize("text, value", [
+    ("1 == 1", True), ("1 != 1", False), ("1 < 2", True), ("2 <= 2", True),
+    ("1 > 2", False), ("2 >= 3", False), ("1 < 2 < 3", True), ("1 < 3 < 2", False),
+    ('"a" in ["a", "b"]', True), ('"c" not in ["a", "b"]', True), ('"ell" in "hello"', True),
+    ('"k" in {"k": 1}', True),
+    ("true and false", False), ("true or false", True), ("not true", False),
+    ("not 1 == 2", True), ("1 and 2", 2), ("0 or \"x\"", "x"), ("none or 3", 3),
+    ('"yes" if 1 < 2 else "no"', "yes"), ('"yes" if 1 > 2 else "no"', "no"),
+    ('"a" if false else "b" if false else "c"', "c"),
+])
+def test_comparisons_boolean_operators_and_conditionals(text, value):
+    assert ev(text) == value
+
+
+def test_and_or_and_conditional_do_not_evaluate_what_they_skip():
+    assert ev("false and undefined_name") is False
+    assert ev("true or undefined_name") is True
+    assert ev('"x" if true else undefined_name') == "x"
+    assert ev_error("true and undefined_name").message == "name 'undefined_name' is not defined"
+
+
+def test_lists_dicts_and_indexing():
+    assert ev('[1, "a", [2]]') == [1, "a", [2]]
+    d = ev('{"a": 1, "b": [2, 3]}')
+    assert isinstance(d, Record) and d == {"a": 1, "b": [2, 3]}
+    assert ev('{"a": 1, "b": [2, 3]}.b[1]') == 3
+    assert ev('{"a": 1}["a"]') == 1
+    assert ev("[10, 20, 30][-1]") == 30
+    assert ev('"abc"[1]') == "b"
+
+
+def test_names_and_config_records():
+    config = record_from({"samples": {"a": {"depth": 3}}, "list": [{"x": 1}]}, "config")
+    assert ev("config.samples.a.depth", config=config) == 3
+    assert ev('config.samples["a"].depth', config=config) == 3
+    assert ev("config.list[0].x", config=config) == 1
+    assert ev("N * 2", N=21) == 42
+    err = ev_error("config.samples.b", config=config)
+    assert err.message == "config.samples has no key 'b'"
+    assert err.hint == "keys: a"
+    err = ev_error("config.smaples", config=config)
+    assert err.message == "config has no key 'smaples'" and err.hint == "did you mean 'samples'?"
+
+
+def test_methods_on_values():
+    assert ev('"a_b".replace("_", "-")') == "a-b"
+    assert ev('"a b c".split()') == ["a", "b", "c"]
+    assert ev('",".join(["x", "y"])') == "x,y"
+    assert ev('"{}-{n}".format(1, n=2)') == "1-2"
+    assert ev('{"a": 1}.get("b", 5)') == 5
+    assert ev('{"a": 1}.keys()') == ["a"]
+    assert ev('"x.fq".endswith(".fq")') is True
+    err = ev_error('"abc".nope()')
+    assert err.message == "a string has no method 'nope'" and "replace" in err.hint
+
+
+def test_format_cannot_reach_into_python_objects():
+    assert "not allowed" in ev_error('"{0.__class__}".format(1)').message
+    assert "not allowed" in ev_error('"{0[0]}".format("ab")').message
+    assert "too large" in ev_error('"{:99999999}".format(1)').message
+
+
+# ---------------------------------------------------------------- builtins
+
+def test_expand():
+    assert ev('expand("{s}.txt", s=["a", "b"])') == ["a.txt", "b.txt"]
+    assert ev('expand("{a}-{b}", a=["x", "y"], b=[1, 2])') == ["x-1", "x-2", "y-1", "y-2"]
+    assert ev('expand("{a}-{b}", a=["x", "y"], b=[1, 2], zip=true)') == ["x-1", "y-2"]
+    assert ev('expand("{a}/{b}", a="x", allow_missing=true)') == ["x/{b}"]
+    assert ev('expand(["{a}.1", "{a}.2"], a=["x"])') == ["x.1", "x.2"]
+    assert ev('expand("plain")') == ["plain"]
+
+
+def test_glob_wildcards_on_real_files(tmp_path):
+    for name in ("data/a.fq", "data/b.fq", "data/sub/c.fq", "data/d.txt", "other/e.fq"):
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text("")
+    found = ev('glob_wildcards("data/{sample}.fq")', workdir=str(tmp_path))
+    assert found["sample"] == ["a", "b", "sub/c"]
+    flat = ev('glob_wildcards("data/{sample,[^/]+}.fq").sample', workdir=str(tmp_path))
+    assert flat == ["a", "b"]
+    two = ev('glob_wildcards("{dir}/{name}.fq")', workdir=str(tmp_path))
+    assert sorted(zip(two["dir"], two["name"])) == [("data", "a"), ("data", "b"), ("data/sub", "c"),
+                                              ("other", "e")]
+    assert ev('glob_wildcards("nothing/{x}.fq").x', workdir=str(tmp_path)) == []
+
+
+def test_glob_wildcards_with_an_absolute_pattern(tmp_path):
+    (tmp_path / "in").mkdir()
+    (tmp_path / "in" / "a.fq").write_text("")
+    pattern = str(tmp_path / "in" / "{s}.fq")
+    assert ev(f'glob_wildcards("{pattern}").s', workdir=str(tmp_path / "elsewhere")) == ["a"]
+
+
+@pytest.mark.parametrize("text, value", [
+    ("range(3)", [0, 1, 2]), ("range(1, 7, 2)", [1, 3, 5]),
+    ('len([1, 2])', 2), ('len("abc")', 3), ('len({"a": 1})', 1),
+    ('int("42")', 42), ("int(3.9)", 3), ('str(5)', "5"), ("str(true)", "true"),
+    ('float("2.5")', 2.5), ("min(3, 1, 2)", 1), ("max([3, 1, 2])", 3),
+    ('sorted(["b", "a"])', ["a", "b"]), ('sorted([1, 3, 2], reverse=true)', [3, 2, 1]),
+    ("abs(-2)", 2), ("sum([1, 2])", 3), ("round(2.6)", 3), ("bool(0)", False),
+    ('list("ab")', ["a", "b"]),
+])
+def test_small_builtins(text, value):
+    assert ev(text) == value
+
+
+def test_env_with_and_without_default(monkeypatch):
+    monkeypatch.setenv("FILEFLOW_TEST_VAR", "set")
+    monkeypatch.delenv("FILEFLOW_TEST_UNSET", raising=False)
+    assert ev('env("FILEFLOW_TEST_VAR", "d")') == "set"
+    assert ev('env("FILEFLOW_TEST_UNSET", "d")') == "d"
+    assert ev('env("FILEFLOW_TEST_UNSET", none)') is None
+    err = ev_error('env("FILEFLOW_TEST_UNSET")')
+    assert "FILEFLOW_TEST_UNSET is not set" in err.message
+
+
+def test_file_flags_wrap_paths():
+    assert ev('temp("a")') == Flagged("a", frozenset({"temp"}))
+    assert ev('protected(temp("a"))').flags == {"temp", "protected"}
+    assert ev('directory(["a", "b"])') == [Flagged("a", frozenset({"directory"})),
+                                           Flagged("b", frozenset({"directory"}))]
+    assert ev('ancient("a")').flags == {"ancient"}
+    assert ev('str(temp("a"))') == "a"
+
+
+# ---------------------------------------------------------------- errors
+
+@pytest.mark.parametrize("text, message, hint", [
+    ('"a" + 1', "cannot add a string and an int with '+'", "convert with str(...) or int(...) first"),
+    ("[1] - [1]", "cannot subtract a list and a list with '-'", ""),
+    ('"%s" % 1', "cannot take the remainder of a string and an int with '%'", None),
+    ("1 / 0", "division by zero", ""),
+    ("1 % 0", "division by zero", ""),
+    ('-"a"', "cannot apply '-' to a string", ""),
+    ('1 < "a"', "cannot compare an int and a string with '<'", ""),
+    ('1 in 2', "cannot compare an int and an int with 'in'", ""),
+    ("[1][5]", "index 5 is out of range (the list has 1 items)", ""),
+    ('[1]["a"]', "cannot index a list with a string", ""),
+    ("(5).x", "an int has no attribute 'x'", ""),
+    ("undefined", "name 'undefined' is not defined", "define it above this line (names are defined in order)"),
+    ("SAMPLE", "name 'SAMPLE' is not defined", "did you mean 'SAMPLES'?"),
+    ("expand", "'expand' is a function; call it as expand(...)", ""),
+    ("wildcards.x", "'wildcards' is only known inside a rule's directives (they are evaluated for each job)", ""),
+    ('expnad("a")', "unknown function 'expnad'", "did you mean 'expand'?"),
+    ('zzz("a")', "unknown function 'zzz'", None),
+    ("(1)(2)", "only functions and methods can be called", ""),
+    ("len(5)", "len() cannot take the number 5: it takes a list, a string or a dict", ""),
+    ('int("x1")', "int() cannot take the string 'x1': it takes a number or a string of digits", ""),
+    ("min([])", "min() cannot take a list: it takes a non-empty list, or several values of one kind", ""),
+    ("sorted([1], key=1)", "sorted() got an unknown keyword argument 'key' (it takes reverse=)", ""),
+    ("len([1], x=1)", "len() got an unknown keyword argument 'x' (it takes none)", ""),
+    ("expand(3)", "expand() takes a pattern string or a list of them, not an int", ""),
+    ('expand("{a}", a={"x": 1})', "expand() value for 'a' must be a string, a number or a list of them, not a dict", ""),
+    ('expand("{a}-{b}", a=[1])', "expand() got no value for wildcard {b} in '{a}-{b}' (give it, or pass allow_missing=true)", ""),
+    ('expand("{a}", a=1, a=2)', "keyword argument 'a' given twice", ""),
+    ("temp(1)", "temp() takes a file path, not an int", ""),
+    ("temp()", "temp() takes one file path or a list of them", ""),
+    ("glob_wildcards(1)", "glob_wildcards() takes one pattern string", ""),
+    ('{[1]: 2}', "a dict key must be a string or a number, not a list", ""),
+    ("range(100000000000)", "range() would make 100000000000 numbers (at most 10000000)", ""),
+    ('"ab" * 100000000', "'*' would make a string of 200000000 characters (at most 10000000)", ""),
+])
+def test_errors_name_the_problem(text, message, hint):
+    err = ev_error(text, SAMPLES=["a"])
+    assert err.message == message
+    if hint is not None:
+        assert err.hint == hint
+    assert err.pos.path == "Flowfile" and err.pos.line == 1 and err.pos.column >= 5
+
+
+def test_error_positions_point_at_the_sub_expression():
+    err = ev_error('"a" + (1 + undefined)')
+    assert (err.pos.column, err.pos.end_column) == (16, 25)
+    err = ev_error('[1, 2, config.nope]')
+    assert err.pos.column == 12
+
+
+def test_free_names_and_a_type():
+    (stmt,) = s.parse_flowfile('X = f(a.b, c[d]) if e else g\n').statements
+    assert free_names(stmt.value) == {"f", "a", "c", "d", "e", "g"}
+    assert [a_type(v) for v in (1, "s", [], None, 1.5, Record())] == [
+        "an int", "a string", "a list", "none", "a float", "a dict"]

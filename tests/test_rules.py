@@ -1,0 +1,455 @@
+"""fileflow.rules: the checked rule model -- top-level statements, every directive, per-job
+values, and the validation errors of the language."""
+from __future__ import annotations
+
+import shlex
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from fileflow.errors import FlowfileError, FlowfileErrors
+from fileflow.rules import Lazy, RULE_DIRECTIVES, Workflow, job_values, load_workflow
+from fileflow.template import render
+
+FULL = Path(__file__).resolve().parent / "flowfiles" / "valid" / "full"
+
+
+def write(root: Path, files: dict[str, str]) -> None:
+    for name, text in files.items():
+        path = root / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(textwrap.dedent(text))
+
+
+def load(tmp_path: Path, flowfile: str, files: dict[str, str] | None = None, **kwargs) -> Workflow:
+    write(tmp_path, {"Flowfile": flowfile, **(files or {})})
+    return load_workflow(str(tmp_path / "Flowfile"), workdir=str(tmp_path), **kwargs)
+
+
+def load_error(tmp_path: Path, flowfile: str, files: dict[str, str] | None = None,
+               **kwargs) -> FlowfileError:
+    with pytest.raises((FlowfileError, FlowfileErrors)) as info:
+        load(tmp_path, flowfile, files, **kwargs)
+    err = info.value
+    if isinstance(err, FlowfileErrors):
+        assert len(err.errors) == 1, err.render()
+        err = err.errors[0]
+    return err
+
+
+def namespaces(rule, wildcards, attempt=1) -> dict:
+    v = job_values(rule, wildcards, attempt)
+    return {"input": v.inputs, "output": v.outputs, "log": v.log, "params": v.params,
+            "wildcards": wildcards, "threads": v.threads, "resources": v.resources,
+            "rule": rule.name, "attempt": attempt}
+
+
+@pytest.fixture(scope="module")
+def full() -> Workflow:
+    return load_workflow(str(FULL / "Flowfile"), workdir=str(FULL))
+
+
+# ---------------------------------------------------------------- the full example
+
+def test_full_example_top_level(full):
+    assert [r.name for r in full.rules] == ["all", "align", "align_special", "align_fallback",
+                                            "step", "summary"]
+    assert full.flowfiles == (str(FULL / "Flowfile"), str(FULL / "rules" / "common.flow"),
+                              str(FULL / "rules" / "deeper" / "paths.flow"))
+    assert full.default_targets == ("results/summary.json",)
+    assert full.ruleorder == (("align_special", "align"), ("align", "align_fallback"))
+    assert full.localrules == {"all", "summary"}
+    assert full.by_name["all"].local and not full.by_name["align"].local
+    assert full.constraints == {"sample": "[A-Za-z0-9]+"}
+    assert full.config["samples"]["b"]["depth"] == 20
+    assert set(full.names) >= {"SAMPLES", "GENOME", "THREADS", "SUMMARY", "BANNER",
+                               "SUMMARY_DIR", "READS", "HOME_DIR"}
+    assert full.names["READS"].path.endswith("paths.flow")  # defined in a nested include
+
+
+def test_full_example_align_rule(full):
+    align = full.by_name["align"]
+    assert align.wildcards == ("sample",)
+    assert [(o.pattern.text, o.name, set(o.flags)) for o in align.outputs] == [
+        ("aligned/{sample}.bam", "bam", {"temp"}),
+        ("aligned/{sample}.bam.bai", "bai", {"protected"})]
+    assert [(i.pattern.text, i.name, set(i.flags)) for i in align.inputs] == [
+        ("data/{sample}.fq", "reads", set()), ("ref/genome.fa", "ref", {"ancient"})]
+    assert [i.pattern.text for i in align.log] == ["logs/align/{sample}.log"]
+    assert isinstance(align.params, Lazy)            # reads wildcards: per job
+    assert align.threads == 4                        # max(2, min(8, 2 * 2))
+    assert isinstance(align.resources, Lazy)         # reads attempt
+    assert (align.retries, align.priority) == (2, 10)
+    assert align.constraints == {"sample": "[a-z]+"}  # the rule's own beats the global one
+    assert align.action.kind == "shell"
+    assert align.action.text.splitlines()[1:] == ["index {output.bam:q} {output.bai}",
+                                                  "echo ${{HOME}} {params.label:raw}"]
+    assert set(align.directive_pos) == set(RULE_DIRECTIVES) - {"script"}
+    assert align.directive_pos["threads"].line == 37
+
+
+def test_full_example_job_values(full):
+    v = job_values(full.by_name["align"], {"sample": "a"}, attempt=2)
+    assert v.inputs.values == ("data/a.fq", "ref/genome.fa")
+    assert v.inputs.names == ("reads", "ref")
+    assert v.outputs.values == ("aligned/a.bam", "aligned/a.bam.bai")
+    assert v.log.values == ("logs/align/a.log",)
+    assert dict(zip(v.params.names, v.params.values)) == {
+        "depth": 10, "label": "sample-a", "flags": ["-v", "-q"]}
+    assert v.threads == 4
+    assert v.resources == {"mem_mb": 2000, "runtime": 30, "disk_mb": 500, "gpu": "none"}
+    assert v.flags == {"aligned/a.bam": {"temp"}, "aligned/a.bam.bai": {"protected"},
+                       "ref/genome.fa": {"ancient"}}
+    assert job_values(full.by_name["align"], {"sample": "b"}, 1).resources["mem_mb"] == 1000
+
+
+def test_full_example_renders_its_command(full):
+    align = full.by_name["align"]
+    command = render(align.action.template, namespaces(align, {"sample": "a"}))
+    assert command.splitlines() == [
+        "align --depth 10 -t 4 --mem 1000     ref/genome.fa data/a.fq > aligned/a.bam "
+        "2> logs/align/a.log",
+        "index aligned/a.bam aligned/a.bam.bai",
+        "echo ${HOME} sample-a"]
+    assert render(align.message, namespaces(align, {"sample": "a"})) == "aligning a with 4 threads"
+
+
+def test_full_example_other_rules(full):
+    summary = full.by_name["summary"]
+    assert [i.pattern.text for i in summary.inputs] == [
+        "aligned/a.bam", "aligned/b.bam", "out/0.txt", "out/1.txt", "out/2.txt"]
+    assert [(o.pattern.text, set(o.flags)) for o in summary.outputs] == [
+        ("results/by_sample", {"directory"}), ("results/summary.json", set())]
+    assert dict(zip(summary.params.names, summary.params.values)) == {"n": 2, "pairs": ["x-1", "y-2"]}
+    fallback = full.by_name["align_fallback"]
+    assert (fallback.action.kind, fallback.action.text) == ("script", "scripts/align.py")
+    assert len(fallback.source_hash) == 64
+    step = full.by_name["step"]
+    assert step.outputs[0].pattern.match("out/12.txt") == {"k": "12"}
+    assert step.outputs[0].pattern.match("out/x.txt") is None
+
+
+# ---------------------------------------------------------------- per-job values
+
+CHAIN = '''\
+rule step:
+    input: "data/0.txt" if wildcards.k == "0" else "out/" + str(int(wildcards.k) - 1) + ".txt"
+    output: "out/{k}.txt"
+    shell: "cp {input} {output}"
+'''
+
+
+def test_chain_example_input_depends_on_wildcards(tmp_path):
+    step = load(tmp_path, CHAIN).by_name["step"]
+    assert isinstance(step.inputs, Lazy)
+    assert job_values(step, {"k": "0"}).inputs.values == ("data/0.txt",)
+    assert job_values(step, {"k": "3"}).inputs.values == ("out/2.txt",)
+    assert render(step.action.template, namespaces(step, {"k": "3"})) == "cp out/2.txt out/3.txt"
+
+
+def test_per_job_errors_point_at_the_directive(tmp_path):
+    step = load(tmp_path, CHAIN).by_name["step"]
+    with pytest.raises(FlowfileError) as info:
+        job_values(step, {"k": "x"})
+    assert "int() cannot take the string 'x'" in info.value.message
+    assert (info.value.pos.line, info.value.pos.column) == (2, 65)  # at int(...)
+
+
+def test_resources_and_threads_per_attempt(tmp_path):
+    rule = load(tmp_path, '''\
+        rule a:
+            output: "{x}.out"
+            threads: 2 * attempt
+            resources: mem_mb=1000 * attempt, runtime=10 + threads, tmp=wildcards.x
+            shell: "touch {output}"
+        ''').by_name["a"]
+    first, third = job_values(rule, {"x": "q"}, 1), job_values(rule, {"x": "q"}, 3)
+    assert (first.threads, first.resources) == (2, {"mem_mb": 1000, "runtime": 12, "tmp": "q"})
+    assert (third.threads, third.resources) == (6, {"mem_mb": 3000, "runtime": 16, "tmp": "q"})
+
+
+def test_per_job_type_checks(tmp_path):
+    rule = load(tmp_path, '''\
+        rule a:
+            output: "{x}.out"
+            threads: int(wildcards.x)
+            resources: mem_mb=wildcards.x
+            shell: "touch {output}"
+        ''').by_name["a"]
+    with pytest.raises(FlowfileError, match="'threads:' must be at least 1, got 0"):
+        job_values(rule, {"x": "0"})
+    with pytest.raises(FlowfileError, match="resource 'mem_mb' must be a non-negative number"):
+        job_values(rule, {"x": "5"})
+
+
+def test_lazy_inputs_can_be_named_flagged_and_patterns(tmp_path):
+    rule = load(tmp_path, '''\
+        rule a:
+            input: reads=ancient("in/" + wildcards.x + ".fq"), more=["{x}.1", "{x}.2"]
+            output: "{x}.out"
+            log: "logs/" + wildcards.x
+            shell: "cat {input.more} > {output}"
+        ''').by_name["a"]
+    v = job_values(rule, {"x": "s"})
+    assert v.inputs.values == ("in/s.fq", "s.1", "s.2")
+    assert v.inputs.names == ("reads", "more", "more")
+    assert v.flags["in/s.fq"] == {"ancient"}
+    assert v.log.values == ("logs/s",)
+    assert render(rule.action.template, namespaces(rule, {"x": "s"})) == "cat s.1 s.2 > s.out"
+
+
+# ---------------------------------------------------------------- top level
+
+def test_assignments_are_evaluated_in_order(tmp_path):
+    wf = load(tmp_path, '''\
+        A = 2
+        B = A * 3
+        C = [B, "x" + str(B)]
+        rule r:
+            output: C[1]
+            shell: "touch {output}"
+        ''')
+    assert wf.by_name["r"].outputs[0].pattern.text == "x6"
+    err = load_error(tmp_path, "A = B\nB = 1\n")
+    assert (err.message, err.pos.line, err.pos.column) == ("name 'B' is not defined", 1, 5)
+
+
+@pytest.mark.parametrize("name, message", [
+    ("config", "cannot assign to 'config': it is a built-in name"),
+    ("expand", "cannot assign to 'expand': it is a built-in name"),
+    ("true", "cannot assign to 'true': it is a keyword"),
+    ("None", "cannot assign to 'None': it is a keyword"),
+])
+def test_reserved_names_cannot_be_assigned(tmp_path, name, message):
+    assert load_error(tmp_path, f"{name} = 1\n").message == message
+
+
+CONFIGURED = '''\
+configfile: "config.yaml"
+rule r:
+    output: config.out + "/" + str(config.n)
+    params: mode=config.nested.mode, keep=config.nested.keep
+    shell: "touch {output}"
+'''
+CONFIG_FILES = {"config.yaml": "out: results\nn: 1\nnested:\n  mode: fast\n  keep: yes\n",
+                "extra.yaml": "n: 2\nnested:\n  mode: slow\n"}
+
+
+def test_configfile_is_merged_into_config(tmp_path):
+    wf = load(tmp_path, CONFIGURED, CONFIG_FILES)
+    rule = wf.by_name["r"]
+    assert rule.outputs[0].pattern.text == "results/1"
+    assert rule.params.values == ("fast", True)
+    assert wf.config == {"out": "results", "n": 1, "nested": {"mode": "fast", "keep": True}}
+
+
+def test_command_line_config_and_configfiles_win(tmp_path):
+    wf = load(tmp_path, CONFIGURED, CONFIG_FILES, configfiles=[str(tmp_path / "extra.yaml")],
+              config={"out": "elsewhere"})
+    rule = wf.by_name["r"]
+    assert rule.outputs[0].pattern.text == "elsewhere/2"
+    # nested keys are merged, not replaced: keep comes from the Flowfile's config file
+    assert rule.params.values == ("slow", True)
+    # --config beats --configfile
+    wf = load(tmp_path, CONFIGURED, CONFIG_FILES, configfiles=[str(tmp_path / "extra.yaml")],
+              config={"n": 7})
+    assert wf.by_name["r"].outputs[0].pattern.text == "results/7"
+
+
+def test_config_errors(tmp_path):
+    err = load_error(tmp_path, CONFIGURED.replace("config.n)", "config.m)"), CONFIG_FILES)
+    assert (err.message, err.hint) == ("config has no key 'm'", "keys: out, n, nested")
+    assert (err.pos.line, err.pos.column) == (3, 36)
+    err = load_error(tmp_path, CONFIGURED.replace("nested.mode", "nested.mod"), CONFIG_FILES)
+    assert (err.message, err.hint) == ("config.nested has no key 'mod'", "did you mean 'mode'?")
+    err = load_error(tmp_path, 'configfile: "missing.yaml"\n')
+    assert (err.message, err.pos.line, err.pos.column) == ("config file not found: missing.yaml", 1, 13)
+    err = load_error(tmp_path, 'configfile: "bad.yaml"\n', {"bad.yaml": "a: [1\n"})
+    assert err.message.startswith("invalid YAML in config file")
+    assert err.pos.path.endswith("bad.yaml") and err.pos.line == 2
+    err = load_error(tmp_path, 'configfile: "list.yaml"\n', {"list.yaml": "- 1\n"})
+    assert err.message == "config file list.yaml must hold a mapping (key: value), not a list"
+
+
+def test_include_is_relative_to_the_including_file_over_several_levels(tmp_path):
+    wf = load(tmp_path, 'include: "rules/a.flow"\nrule top:\n    input: A + B\n', {
+        "rules/a.flow": 'include: "sub/b.flow"\nA = "a" + B\n',
+        "rules/sub/b.flow": 'B = "b"\nrule from_b:\n    output: "b.txt"\n    shell: "touch {output}"\n',
+    })
+    assert [r.name for r in wf.rules] == ["from_b", "top"]
+    assert wf.by_name["top"].inputs[0].pattern.text == "abb"
+    assert wf.flowfiles[1:] == (str(tmp_path / "rules" / "a.flow"),
+                                str(tmp_path / "rules" / "sub" / "b.flow"))
+    assert wf.by_name["from_b"].pos.path == str(tmp_path / "rules" / "sub" / "b.flow")
+    assert wf.default_targets == ("from_b",)  # the first rule, wherever it was defined
+
+
+def test_include_cycle(tmp_path):
+    err = load_error(tmp_path, 'include: "a.flow"\n', {
+        "a.flow": 'include: "sub/b.flow"\n',
+        "sub/b.flow": 'include: "../Flowfile"\n'})
+    flowfile = str(tmp_path / "Flowfile")
+    assert err.message == (f"include cycle: {flowfile} -> {tmp_path / 'a.flow'} -> "
+                           f"{tmp_path / 'sub' / 'b.flow'} -> {flowfile}")
+    assert err.pos.path == str(tmp_path / "sub" / "b.flow")
+    assert load_error(tmp_path, 'include: "Flowfile"\n').message.startswith("include cycle")
+
+
+def test_include_errors_report_the_included_file(tmp_path):
+    err = load_error(tmp_path, 'include: "bad.flow"\n', {"bad.flow": "\nrule x\n"})
+    assert err.pos.path == str(tmp_path / "bad.flow") and err.pos.line == 2
+    assert "expected ':' after the rule name 'x'" in err.render()
+    assert "    2 | rule x" in err.render()
+    err = load_error(tmp_path, 'include: "nope.flow"\n')
+    assert err.message == f"file not found: {tmp_path / 'nope.flow'}"
+
+
+def test_default_target(tmp_path):
+    two_rules = 'rule first:\n    output: "1"\n    shell: "x"\nrule second:\n    output: "2"\n    shell: "x"\n'
+    assert load(tmp_path, two_rules).default_targets == ("first",)
+    assert load(tmp_path, 'default: "2", ["3", temp("4")]\n' + two_rules).default_targets == (
+        "2", "3", "4")
+    assert load(tmp_path, "").default_targets == ()
+
+
+def test_localrules_and_ruleorder_names_must_exist(tmp_path):
+    rules = "rule alpha:\n    output: 'a'\n    shell: 'x'\n"
+    err = load_error(tmp_path, rules + "localrules: alpah\n")
+    assert (err.message, err.hint) == ("localrules: no rule named 'alpah'", "did you mean 'alpha'?")
+    with pytest.raises(FlowfileErrors) as info:
+        load(tmp_path, rules + "ruleorder: alpha > beta > gamma\n")
+    assert [(e.message, e.pos.column) for e in info.value.errors] == [
+        ("ruleorder: no rule named 'beta'", 20), ("ruleorder: no rule named 'gamma'", 27)]
+    wf = load(tmp_path, rules + "rule beta:\n    output: 'b'\n    shell: 'x'\n"
+                                "rule gamma:\n    output: 'c'\n    shell: 'x'\n"
+                                "ruleorder: alpha > beta > gamma\nlocalrules: alpha, gamma\n")
+    assert wf.ruleorder == (("alpha", "beta"), ("beta", "gamma"))
+    assert wf.localrules == {"alpha", "gamma"}
+    assert load_error(tmp_path, rules + "ruleorder: alpha\n").message.startswith(
+        "'ruleorder:' takes rule names separated by '>'")
+
+
+def test_wildcard_constraints_global_per_rule_and_inline(tmp_path):
+    wf = load(tmp_path, '''\
+        wildcard_constraints:
+            sample = "[a-z]+",
+            n = "[0-9]+"
+        rule a:
+            output: "{sample}/{n}.txt"
+            shell: "x"
+        rule b:
+            output: "{sample}/{n,[xy]}.txt"
+            wildcard_constraints: sample="[A-Z]+"
+            shell: "x"
+        ''')
+    a, b = wf.by_name["a"], wf.by_name["b"]
+    assert a.constraints == {"sample": "[a-z]+", "n": "[0-9]+"}
+    assert b.constraints == {"sample": "[A-Z]+", "n": "[0-9]+"}
+    assert a.outputs[0].pattern.match("abc/12.txt", a.constraints) == {"sample": "abc", "n": "12"}
+    assert a.outputs[0].pattern.match("ABC/12.txt", a.constraints) is None
+    assert b.outputs[0].pattern.match("ABC/x.txt", b.constraints) == {"sample": "ABC", "n": "x"}
+    assert b.outputs[0].pattern.match("ABC/1.txt", b.constraints) is None
+
+
+# ---------------------------------------------------------------- directives
+
+def test_rule_without_directives_values_has_defaults(tmp_path):
+    rule = load(tmp_path, 'rule a:\n    output: "a.txt"\n').by_name["a"]
+    assert (rule.inputs, rule.log, rule.threads, rule.resources, rule.retries, rule.priority,
+            rule.message, rule.action) == ((), (), 1, {}, 0, 0, None, None)
+    assert rule.params.values == ()
+
+
+def test_script_action_path_is_relative_to_its_flowfile(tmp_path):
+    wf = load(tmp_path, 'include: "rules/r.flow"\n', {
+        "rules/r.flow": 'rule a:\n    output: "a"\n    script: "scripts/make.py"\n',
+        "rules/scripts/make.py": "print(1)\n"})
+    assert wf.by_name["a"].action.text == "rules/scripts/make.py"
+    err = load_error(tmp_path, 'rule a:\n    output: "a"\n    script: "nope.py"\n')
+    assert err.message == f"script not found: {tmp_path / 'nope.py'}"
+
+
+def test_directive_blocks_and_one_line_forms_are_equal(tmp_path):
+    one = load(tmp_path, 'rule a:\n    input: "x", "y"\n    output: "z"\n').by_name["a"]
+    block = load(tmp_path, 'rule a:\n    input:\n        "x",\n        "y"\n    output: "z"\n').by_name["a"]
+    assert [i.pattern.text for i in one.inputs] == [i.pattern.text for i in block.inputs] == ["x", "y"]
+
+
+@pytest.mark.parametrize("body, message", [
+    ('    output: "a"\n    shell: "x"\n    shell: "y"\n', "directive 'shell' given twice in rule 'a'"),
+    ('    output: "a"\n    shell: "x"\n    script: "y"\n', "rule 'a' has two actions ('shell' at line 3 and 'script')"),
+    ('    outptu: "a"\n', "unknown directive 'outptu' in rule 'a'"),
+    ('    output: "a"\n    run:\n        print(1)\n', "'run:' blocks of Python are not supported"),
+    ('    output: "{x}", "{y}"\n', "all outputs of rule 'a' must use the same wildcards: {x} vs {y}"),
+    ('    input: "{y}"\n    output: "{x}"\n', "wildcard '{y}' in input of rule 'a' is not defined by any output (outputs define: x)"),
+    ('    log: "{y}"\n    output: "{x}"\n', "wildcard '{y}' in log of rule 'a' is not defined by any output (outputs define: x)"),
+    ('    input: wildcards.y\n    output: "{x}"\n', "rule 'a' has no wildcard 'y' (its outputs define: x)"),
+    ('    output: wildcards.x\n', "'output:' cannot use 'wildcards': the outputs define the wildcards"),
+    ('    output: ancient("a")\n', "ancient() applies to inputs, not outputs"),
+    ('    input: temp("a")\n    output: "b"\n', "temp() applies to outputs, not to input"),
+    ('    output: "a"\n    threads: "4"\n', "'threads:' takes a whole number, not a string"),
+    ('    output: "a"\n    threads: 0\n', "'threads:' must be at least 1, got 0"),
+    ('    output: "a"\n    retries: -1\n', "'retries:' must be at least 0, got -1"),
+    ('    output: "a"\n    priority: 1.5\n', "'priority:' takes a whole number, not a float"),
+    ('    output: "a"\n    threads: 1, 2\n', "'threads:' takes one whole number"),
+    ('    output: "a"\n    resources: 100\n', "'resources:' takes name=value pairs (e.g. mem_mb=2000)"),
+    ('    output: "a"\n    resources: mem_mb=-1\n', "resource 'mem_mb' must be a non-negative number, got -1"),
+    ('    output: "a"\n    resources: x=[1]\n', "resource 'x' must be a number or a string, not a list"),
+    ('    output: "a"\n    params: p=1, p=2\n', "'p' given twice in 'params:' of rule 'a'"),
+    ('    output: x="a", x="b"\n', "'x' given twice in 'output:' of rule 'a'"),
+    ('    output: "a"\n    input: 3\n', "input entries must be file paths (strings), not an int"),
+    ('    output: "a"\n    shell: 3\n', "'shell:' takes a string, not an int"),
+    ('    output: "a"\n    shell: "x" + wildcards.y\n', "'shell:' cannot depend on wildcards; write {wildcards.NAME} inside the string instead"),
+    ('    output: "a"\n    message: "{output.nope}"\n', "{output.nope}: output of rule 'a' has no entry named 'nope' (named entries: none)"),
+    ('    output: "a"\n    shell: "{log}"\n', "{log}: rule 'a' has no 'log:'"),
+    ('    output: "a"\n    shell: "{threads.x}"\n', "{threads.x}: 'threads' is a single value; write {threads}"),
+    ('    output: "a"\n    params: 1\n    shell: "{params[3]}"\n', "{params[3]}: rule 'a' has only 1 params"),
+    ('    output: "a"\n    params: p=1\n    shell: "{params.q}"\n', "{params.q}: rule 'a' has no param 'q' (params: p)"),
+    ('    output: "{x}"\n    shell: "{wildcards[0]}"\n', "{wildcards[0]}: wildcards are taken by name, e.g. {wildcards.NAME}"),
+    ('    output: "{x}"\n    shell: "{wildcards.y}"\n', "{wildcards.y}: rule 'a' has no wildcard 'y' (its outputs define: x)"),
+    ('    output: "a"\n    shell: "{resources.gpu}"\n', "{resources.gpu}: rule 'a' has no resource 'gpu'"),
+    ('    output: "a"\n    wildcard_constraints: x="("\n', "bad regex for wildcard 'x': missing ), unterminated subpattern at position 0"),
+    ('    output: "{x,(}"\n', "bad regex for wildcard 'x' in pattern '{x,(}': missing ), unterminated subpattern at position 0"),
+    ('    output: "a"\n    input: attempt\n', "'attempt' cannot be used in 'input:'"),
+])
+def test_rule_validation_errors(tmp_path, body, message):
+    err = load_error(tmp_path, "rule a:\n" + body)
+    assert err.message == message
+    assert err.pos.line >= 2 and err.pos.path == str(tmp_path / "Flowfile")
+
+
+def test_duplicate_rule_and_several_errors_reported_together(tmp_path):
+    with pytest.raises(FlowfileErrors) as info:
+        load(tmp_path, '''\
+            rule a:
+                output: "a"
+                shell: "x"
+            rule a:
+                output: "b"
+            rule b:
+                outptu: "c"
+            ''')
+    messages = [(e.pos.line, e.message) for e in info.value.errors]
+    assert messages == [(4, "duplicate rule name 'a'"), (7, "unknown directive 'outptu' in rule 'b'")]
+    assert info.value.errors[0].hint == f"first defined at {tmp_path / 'Flowfile'}:1:6"
+
+
+def test_template_errors_point_into_the_string(tmp_path):
+    err = load_error(tmp_path, 'rule a:\n    output: "a"\n    shell: "cp {inpt} {output}"\n')
+    assert (err.pos.line, err.pos.column, err.pos.end_column) == (3, 16, 22)
+    # through the dedenting of a triple-quoted string
+    err = load_error(tmp_path, 'rule a:\n    output: "a"\n    shell: """\n        one\n'
+                               '          two {inpt}\n        """\n')
+    assert (err.pos.line, err.pos.column, err.pos.end_column) == (5, 15, 21)
+    # an escape makes offsets unreliable: the whole literal is shown instead
+    err = load_error(tmp_path, 'rule a:\n    output: "a"\n    shell: "\\t{inpt}"\n')
+    assert (err.pos.line, err.pos.column) == (3, 12)
+
+
+def test_shell_quoting_of_hostile_wildcards_end_to_end(tmp_path):
+    rule = load(tmp_path, 'rule a:\n    output: "out/{name}.txt"\n'
+                          '    shell: "touch {output} {output:raw}"\n').by_name["a"]
+    command = render(rule.action.template, namespaces(rule, {"name": "a b;rm -rf x"}))
+    assert command == "touch 'out/a b;rm -rf x.txt' out/a b;rm -rf x.txt"
+    assert shlex.split(command)[:2] == ["touch", "out/a b;rm -rf x.txt"]
