@@ -144,11 +144,11 @@ def _run(options, workflow, graph, plan, force, runlog, recorded, store, started
         recorded = runlog.load_targets()
         plan, force = _plan(options, graph, recorded, store)
     try:
-        run_id = runlog.start_run(list(options.argv), os.getcwd(), __version__)
         settings = Settings(jobs=options.jobs or os.cpu_count() or 1, resources=options.resources,
                             keep_going=options.keep_going, latency_wait=options.latency_wait,
                             executor_name="local", workdir=os.getcwd())
         _check_resources(graph, plan, settings)
+        run_id = runlog.start_run(list(options.argv), os.getcwd(), __version__)
         reporter = make_reporter(len(plan.reasons), options.quiet, options.print_commands)
         scheduler = Scheduler(plan, LocalExecutor(), runlog, run_id, store, settings, reporter, force)
         try:
