@@ -148,6 +148,7 @@ def _run(options, workflow, graph, plan, force, runlog, recorded, store, started
                             keep_going=options.keep_going, latency_wait=options.latency_wait,
                             executor_name="local", workdir=os.getcwd())
         _check_resources(graph, plan, settings)
+        _check_protected(graph, plan)
         run_id = runlog.start_run(list(options.argv), os.getcwd(), __version__)
         reporter = make_reporter(len(plan.reasons), options.quiet, options.print_commands)
         scheduler = Scheduler(plan, LocalExecutor(), runlog, run_id, store, settings, reporter, force)
@@ -186,6 +187,21 @@ def _interrupt_on_termination() -> None:
 
     for sig in (signal.SIGTERM, signal.SIGHUP):
         signal.signal(sig, handler)
+
+
+def _check_protected(graph, plan) -> None:
+    """Refuse before anything starts (or is deleted), not halfway through the build. A job
+    that runs only because of upstream jobs may yet be cut off: the scheduler checks it."""
+    from .rebuild import KIND_UPSTREAM
+
+    for job_id, reasons in plan.reasons.items():
+        if all(r.kind == KIND_UPSTREAM for r in reasons):
+            continue
+        job = graph.jobs[job_id]
+        for path in job.flagged("protected"):
+            if os.path.lexists(path):
+                raise FileflowError(f"job {job.name} would overwrite protected output {path!r}; "
+                                    "delete it first if it must be remade")
 
 
 def _check_resources(graph, plan, settings) -> None:
