@@ -24,10 +24,11 @@ class Job:
     rule: Rule
     wildcards: Mapping[str, str]
     values: JobValues
+    name: str = ""  # e.g. "count[sample=a]"; made once, shown often
 
-    @property
-    def name(self) -> str:
-        return job_name(self.rule.name, self.wildcards)
+    def __post_init__(self) -> None:
+        if not self.name:
+            self.name = job_name(self.rule.name, self.wildcards)
 
     @property
     def inputs(self) -> tuple[str, ...]:
@@ -50,6 +51,7 @@ class Graph:
     sources: set[str] = field(default_factory=set)           # inputs no rule makes
     targets: list[int] = field(default_factory=list)         # the requested jobs
     target_paths: list[str] = field(default_factory=list)    # requested source files, if any
+    _edges: set[tuple[int, int]] = field(default_factory=set)
 
     def add_job(self, job: Job) -> None:
         self.jobs.append(job)
@@ -57,7 +59,9 @@ class Graph:
         self.dependents.append([])
 
     def add_edge(self, producer: int, consumer: int) -> None:
-        if producer not in self.deps[consumer]:
+        edge = (producer, consumer)
+        if edge not in self._edges:  # a set: a job with 100,000 inputs stays linear
+            self._edges.add(edge)
             self.deps[consumer].append(producer)
             self.dependents[producer].append(consumer)
 

@@ -28,6 +28,7 @@ class Pattern:
     # Alternating literal text and (name, regex or None) fields, in order.
     parts: tuple[str | tuple[str, str | None], ...]
     wildcards: tuple[str, ...]  # distinct names, in order of first appearance
+    fmt: str = ""               # the same as a str.format template: filled in C, per job
 
     @property
     def is_constant(self) -> bool:
@@ -43,6 +44,8 @@ class Pattern:
         return m.groupdict() if m else None
 
     def format(self, values: Mapping[str, object], *, allow_missing: bool = False) -> str:
+        if not allow_missing:
+            return self.fmt.format_map(values) if self.wildcards else self.text
         out = []
         for part in self.parts:
             if isinstance(part, str):
@@ -86,6 +89,8 @@ def _compile(pattern: Pattern, constraints: tuple[tuple[str, str], ...]) -> re.P
 
 @lru_cache(maxsize=65536)
 def parse_pattern(text: str) -> Pattern:
+    if "{" not in text and "}" not in text:  # a plain path: the common case, kept cheap
+        return Pattern(text, (text,) if text else (), ())
     parts: list[str | tuple[str, str | None]] = []
     names: list[str] = []
     literal: list[str] = []
@@ -124,7 +129,11 @@ def parse_pattern(text: str) -> Pattern:
             i += 1
     if literal:
         parts.append("".join(literal))
-    pattern = Pattern(text, tuple(parts), tuple(names))
+    fmt = "".join(p.replace("{", "{{").replace("}", "}}") if isinstance(p, str) else "{" + p[0] + "}"
+                  for p in parts)
+    pattern = Pattern(text, tuple(parts), tuple(names), fmt)
+    if not any(isinstance(p, tuple) and p[1] for p in parts):
+        return pattern  # no inline regex: nothing that could fail to compile
     try:
         _compile(pattern, ())
     except re.error as exc:  # e.g. a backreference to a group of another field

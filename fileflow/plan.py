@@ -42,13 +42,29 @@ class Force:
 class Plan:
     graph: Graph
     order: list[int]                                   # topological
-    commands: list[str]                                # per job id, attempt 1
-    signatures: list[str]                              # per job id
     reasons: dict[int, tuple[Reason, ...]]             # the jobs that run
     observed: dict[str, FileState]
     recorded: Mapping[str, RecordedTarget]
     fresh_states: list[FileState] = field(default_factory=list)  # hashed now: worth recording
     virtual_temp: set[str] = field(default_factory=set)          # temp outputs taken from the record
+    force: Force = field(default_factory=Force)
+    _commands: dict[int, str] = field(default_factory=dict)
+    _signatures: dict[int, str] = field(default_factory=dict)
+
+    def command(self, job_id: int) -> str:
+        """The job's command at attempt 1, rendered on first use (a dry run of jobs
+        without records never renders one)."""
+        found = self._commands.get(job_id)
+        if found is None:
+            found = self._commands[job_id] = render_command(self.graph.jobs[job_id])
+        return found
+
+    def signature(self, job_id: int) -> str:
+        found = self._signatures.get(job_id)
+        if found is None:
+            found = self._signatures[job_id] = job_signature(self.graph.jobs[job_id],
+                                                             self.command(job_id))
+        return found
 
     def runs(self, job_id: int) -> bool:
         return job_id in self.reasons
@@ -64,54 +80,63 @@ def job_facts(job: Job, signature: str) -> JobFacts:
 
 
 def make_plan(graph: Graph, store: FileStore, recorded: Mapping[str, RecordedTarget],
-              force: Force = Force()) -> Plan:
+              force: Force = Force(), known: Mapping[str, FileState] | None = None) -> Plan:
+    """Decide every job. `known` holds states already observed (by the resolver), so no path
+    is stat'ed twice."""
     order = graph.topological_order()
     jobs = graph.jobs
-    commands = [render_command(job) for job in jobs]
-    signatures = [job_signature(job, cmd) for job, cmd in zip(jobs, commands)]
+    plan = Plan(graph, order, {}, {}, recorded, force=force)
 
     paths: dict[str, None] = {}
     for job in jobs:
         paths.update(dict.fromkeys(job.inputs))
         paths.update(dict.fromkeys(job.outputs))
-    observed = store.stat_many(paths)
+    if known:
+        observed = {p: known[p] for p in paths if p in known}
+        observed.update(store.stat_many([p for p in paths if p not in observed]))
+    else:
+        observed = store.stat_many(paths)
+    plan.observed = observed
 
     # A temp() output deleted after its consumers ran is taken as its record says, so its
     # absence alone reruns nothing; it is remade only if a consumer has to run.
-    virtual_temp: set[str] = set()
     for job in jobs:
         for path in job.flagged("temp"):
             rec = recorded.get(path)
             if not observed[path].exists and rec is not None and rec.complete and rec.digest:
                 observed[path] = FileState(path, True, rec.size, rec.mtime_ns, rec.digest,
                                            False, rec.ctime_ns)
-                virtual_temp.add(path)
+                plan.virtual_temp.add(path)
 
-    # Digests are needed only where there is a record to compare with.
+    # Digests (and signatures) are needed only where there is a record to compare with.
+    has_record = [bool(recorded) and any((r := recorded.get(o)) is not None and r.complete
+                                         for o in job.outputs) for job in jobs]
     want: dict[str, FileState] = {}
-    for job in jobs:
-        if any((r := recorded.get(o)) is not None and r.complete for o in job.outputs):
+    for job, recorded_job in zip(jobs, has_record):
+        if recorded_job:
             for inp in job.inputs:
                 state = observed[inp]
                 if state.exists and state.digest is None:
                     want[inp] = state
     digested = store.with_digests(want, recorded)
-    fresh = [st for p, st in digested.items()
-             if (r := recorded.get(p)) is None or r.digest != st.digest
-             or not st.same_stat(r.size, r.mtime_ns, r.ctime_ns)]
+    plan.fresh_states = [st for p, st in digested.items()
+                         if (r := recorded.get(p)) is None or r.digest != st.digest
+                         or not st.same_stat(r.size, r.mtime_ns, r.ctime_ns)]
     observed.update(digested)
 
-    reasons: dict[int, tuple[Reason, ...]] = {}
+    reasons = plan.reasons
+    deps = graph.deps
     for job_id in order:
         job = jobs[job_id]
-        upstream = [jobs[d].name for d in graph.deps[job_id] if d in reasons]
-        why = decide(job_facts(job, signatures[job_id]), observed, recorded,
+        upstream = [jobs[d].name for d in deps[job_id] if d in reasons]
+        signature = plan.signature(job_id) if has_record[job_id] else ""
+        why = decide(job_facts(job, signature), observed, recorded,
                      upstream=upstream, forced=force.why(job))
         if why:
             reasons[job_id] = why
 
-    _remake_needed_temp(graph, order, reasons, virtual_temp)
-    return Plan(graph, order, commands, signatures, reasons, observed, recorded, fresh, virtual_temp)
+    _remake_needed_temp(graph, order, reasons, plan.virtual_temp)
+    return plan
 
 
 def _remake_needed_temp(graph: Graph, order: list[int], reasons: dict[int, tuple[Reason, ...]],

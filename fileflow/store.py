@@ -76,12 +76,13 @@ class FileStore:
         out: dict[str, FileState] = {}
         os_stat, isdir, new_state = os.stat, stat_mod.S_ISDIR, FileState
         root, join = self.root, os.path.join
-        root_fd = self._open_root()
+        here = root in ("", ".")  # the usual case: paths are relative to the cwd already
+        root_fd = None if here else self._open_root()
         try:
             for path in paths:
                 try:
                     # dir_fd is ignored for an absolute path, as os.path.join would do.
-                    st = os_stat(path if root_fd is not None else join(root, path),
+                    st = os_stat(path if here or root_fd is not None else join(root, path),
                                  dir_fd=root_fd)
                 except OSError as exc:
                     out[path] = self._stat_failed(path, exc)
