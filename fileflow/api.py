@@ -3,6 +3,7 @@ concrete stages are wired together. Layer 5.
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 import time
@@ -154,6 +155,10 @@ def _run(options, workflow, graph, plan, force, runlog, recorded, store, started
         scheduler = Scheduler(plan, LocalExecutor(), runlog, run_id, store, settings, reporter, force)
         try:
             result = scheduler.run()
+        except BaseException:
+            with contextlib.suppress(Exception):  # the run log may be what failed
+                runlog.finish_run(run_id, "failed", scheduler.result.done, scheduler.result.failed)
+            raise
         finally:
             reporter.close()
         status = "interrupted" if result.interrupted else ("success" if result.ok else "failed")

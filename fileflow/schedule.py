@@ -120,11 +120,23 @@ class Scheduler:
         except KeyboardInterrupt:
             self.result.interrupted = True
             self._finish(self.executor.cancel(), cancelled=True)
+        except BaseException:
+            # fileflow's own error (an output it cannot prepare, the run log gone): no job
+            # may go on running, unwatched and unrecorded, after fileflow exits.
+            self._abort()
+            raise
         r = self.result
         r.not_run = total - r.done - r.failed - r.skipped - r.gathered
         if self.fresh_states:
             self.runlog.record_files(self.fresh_states)
         return self.result
+
+    def _abort(self) -> None:
+        outcomes = self.executor.cancel()
+        try:
+            self._finish(outcomes, cancelled=True)
+        except Exception:
+            pass  # the first error is the one to report; their outputs stay incomplete
 
     # ---------------------------------------------------------------- readiness
 
@@ -233,15 +245,19 @@ class Scheduler:
                 raise FileflowError(f"job {job.name} would overwrite protected output {path!r}; "
                                     "delete it first if it must be remade")
         inputs = self._input_digests(job)
-        for path in job.outputs:
-            _remove(path)  # never let a job append to, or be judged by, an old output
-            parent = os.path.dirname(path)
-            if parent:
-                os.makedirs(parent, exist_ok=True)
-        for path in job.values.log.values:
-            parent = os.path.dirname(path)
-            if parent:
-                os.makedirs(parent, exist_ok=True)
+        try:
+            for path in job.outputs:
+                _remove(path)  # never let a job append to, or be judged by, an old output
+                parent = os.path.dirname(path)
+                if parent:
+                    os.makedirs(parent, exist_ok=True)
+            for path in job.values.log.values:
+                parent = os.path.dirname(path)
+                if parent:
+                    os.makedirs(parent, exist_ok=True)
+        except OSError as exc:
+            raise FileflowError(f"cannot prepare the outputs of job {job.name}: "
+                                f"{exc.filename!r}: {exc.strerror}") from None
         env: dict[str, str] = {}
         action = job.rule.action
         if action is not None and action.kind == "script":
