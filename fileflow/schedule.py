@@ -29,6 +29,7 @@ from .rules import job_values
 from .runlog import JobResult, JobStart
 from .state import FileState
 from .store import FileStore
+from .template import _text as template_text
 
 __all__ = ["Settings", "Reporter", "RunResult", "Scheduler"]
 
@@ -300,12 +301,12 @@ class Scheduler:
         env = {"FILEFLOW_JOB": os.path.abspath(path), "FILEFLOW_THREADS": str(v.threads)}
         for kind, items in (("INPUT", v.inputs), ("OUTPUT", v.outputs), ("LOG", v.log)):
             env[f"FILEFLOW_{kind}"] = " ".join(shlex.quote(str(x)) for x in items.values)
-            for name, value in zip(items.names, items.values):
-                if name:
-                    env[f"FILEFLOW_{kind}_{name}"] = str(value)
+            for name in dict.fromkeys(n for n in items.names if n):
+                env[f"FILEFLOW_{kind}_{name}"] = " ".join(shlex.quote(str(x))
+                                                          for x in items.named(name))
         for name, value in zip(v.params.names, v.params.values):
             if name:
-                env[f"FILEFLOW_PARAMS_{name}"] = str(value)
+                env[f"FILEFLOW_PARAMS_{name}"] = template_text(value, quote=False)
         for name, value in job.wildcards.items():
             env[f"FILEFLOW_WILDCARDS_{name}"] = str(value)
         runner = shlex.quote(self.settings.python) if script.endswith(".py") else "bash"
