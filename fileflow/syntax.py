@@ -290,6 +290,63 @@ def _unescape(text: str) -> str:
     return _ESCAPE.sub(one, text)
 
 
+def decode_with_offsets(text: str) -> tuple[str, list[int]]:
+    """Like _decode_string, and also, for each character of the value, the index in `text`
+    (the literal as written) of the character it came from: error carets can then point
+    inside a string even through dedenting and escapes. Used only on the error path."""
+    raw = text[0] in "rR"
+    begin = 1 if raw else 0
+    quote = 3 if text[begin:begin + 3] in ('"""', "'''") else 1
+    begin += quote
+    inner = text[begin:len(text) - quote]
+    chars = list(zip(inner, range(begin, begin + len(inner))))
+    if quote == 3 and "\n" in inner:
+        lines: list[list] = [[]]
+        newlines = [-1]  # index of the newline before each line
+        for c in chars:
+            if c[0] == "\n":
+                lines.append([])
+                newlines.append(c[1])
+            else:
+                lines[-1].append(c)
+
+        def text_of(line: list) -> str:
+            return "".join(c for c, _ in line)
+
+        margins = [len(text_of(x)) - len(text_of(x).lstrip()) for x in lines[1:] if text_of(x).lstrip()]
+        margin = min(margins) if margins else 0
+        first = text_of(lines[0])
+        lines = [lines[0][len(first) - len(first.lstrip()):]] + [x[margin:] for x in lines[1:]]
+        while lines and not text_of(lines[-1]).strip():
+            lines.pop()
+            newlines.pop()
+        while lines and not lines[0]:
+            lines.pop(0)
+            newlines.pop(0)
+        chars = []
+        for i, line in enumerate(lines):
+            if i:
+                chars.append(("\n", newlines[i]))
+            chars.extend(line)
+    if raw or not any(c == "\\" for c, _ in chars):
+        return "".join(c for c, _ in chars), [i for _, i in chars]
+    value, offsets = [], []
+    text_now = "".join(c for c, _ in chars)
+    last = 0
+    for m in _ESCAPE.finditer(text_now):
+        for c, i in chars[last:m.start()]:
+            value.append(c)
+            offsets.append(i)
+        decoded = _unescape(m.group(0))
+        value.append(decoded)
+        offsets.extend([chars[m.start()][1]] * len(decoded))
+        last = m.end()
+    for c, i in chars[last:]:
+        value.append(c)
+        offsets.append(i)
+    return "".join(value), offsets
+
+
 def _number(text: str) -> int | float:
     text = text.replace("_", "")
     if any(c in text for c in ".eE"):

@@ -62,14 +62,18 @@ def _expected_words(expected) -> str:
     return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " or " + names[-1]
 
 
-def _tokens_before(source: str, line: int, column: int) -> list:
-    """The tokens (after the indentation postlexer) that come before a position."""
+def _tokens_before(source: str, line: int, column: int, inclusive: bool = False) -> list:
+    """The tokens (after the indentation postlexer) that come before a position (or at it,
+    when `inclusive`: an indent or dedent token shares its position with the newline before it)."""
     from .syntax import _parser
 
     tokens = []
     try:
         for tok in _parser().lex(source):
-            if (tok.line, tok.column) >= (line, column) and tok.type not in ("_INDENT", "_DEDENT"):
+            if tok.type in ("_INDENT", "_DEDENT"):
+                pass
+            elif (tok.line, tok.column) > (line, column) or (
+                    not inclusive and (tok.line, tok.column) == (line, column)):
                 break
             tokens.append(tok)
     except Exception:  # the lexer stops at the bad character; what came before is enough
@@ -104,17 +108,29 @@ def describe(exc, source: str, path: str) -> tuple[str, Position, str]:
     at_end = token.type == "$END" or line in (None, -1)
     if at_end:
         line, column = source.count("\n"), 1
-    prev = _tokens_before(source, line + 1 if at_end else line, column)
+    prev = _tokens_before(source, line + 1 if at_end else line, column,
+                          inclusive=token.type in ("_INDENT", "_DEDENT"))
     significant = [t for t in prev if t.type not in ("_INDENT", "_DEDENT")]
     last = significant[-1] if significant else None
     before_last = significant[-2] if len(significant) > 1 else None
     here = _pos(path, line, column, max(1, len(str(token))) if token.type not in ("_NL", "$END") else 1)
+    if token.type == "_INDENT":  # the token carries the newline's position; show the indented line
+        here = _pos(path, token.end_line, token.end_column)
+    kinds = [t.type for t in significant[-4:]]
 
     if token.type == "$END":
         opened = _unclosed_bracket(prev)
         if opened is not None:
             return (f"'{opened}' is never closed", _pos(path, opened.line, opened.column),
                     f"add the matching '{ {'LPAR': ')', 'LSQB': ']', 'LBRACE': '}'}[opened.type]}'")
+        if kinds[-3:] == ["NAME", "COLON", "_NL"]:
+            colon = significant[-2]
+            after = _pos(path, colon.line, colon.column + 1)
+            if kinds[0] == "RULE":
+                return (f"expected an indented block of directives after 'rule {significant[-3]}:'",
+                        after, "indent the rule's directives (for example 4 spaces)")
+            return (f"expected a value after '{significant[-3]}:'", after,
+                    "put the values on the same line, or on the lines below, indented further")
         return (f"unexpected end of file; expected {_expected_words(expected)}", here, "")
 
     opened = _unclosed_bracket(prev)
@@ -126,8 +142,9 @@ def describe(exc, source: str, path: str) -> tuple[str, Position, str]:
         return (f"unmatched '{token}'", here, "remove it, or add the opening bracket")
     if token.type == "EQUAL":
         return ("unexpected '=' (use '==' to compare; 'name=value' is only for arguments)", here, "")
-    kinds = [t.type for t in significant[-4:]]
     if kinds == ["RULE", "NAME", "COLON", "_NL"]:
+        if token.type == "RULE":  # the next rule starts: nothing was written under this one
+            here = _pos(path, significant[-2].line, significant[-2].column + 1)
         return (f"expected an indented block of directives after 'rule {significant[-3]}:'", here,
                 "indent the rule's directives (for example 4 spaces)")
     if kinds[-3:-1] == ["NAME", "COLON"] and kinds[-1] == "_NL":
@@ -135,6 +152,21 @@ def describe(exc, source: str, path: str) -> tuple[str, Position, str]:
         return (f"expected a value after '{significant[-3]}:'",
                 _pos(path, colon.line, colon.column + 1),
                 "put the values on the same line, or on the lines below, indented further")
+    # `rule b:` inside a rule's block: there, `rule` is read as a directive's name.
+    if (last is not None and str(last) == "rule" and last.column > 1 and token.type == "NAME"
+            and before_last is not None and before_last.type == "_NL"):
+        return ("a rule cannot be defined inside another rule", _pos(path, last.line, last.column, 4),
+                f"start 'rule {token}:' at the beginning of the line")
+    if token.type == "RULE" and column > 1 and last is not None and last.type == "_NL":
+        return ("a rule cannot be defined inside another rule", here,
+                "start 'rule NAME:' at the beginning of the line")
+    # A directive indented further than the one above reads as a continuation of its values.
+    if (token.type == "COLON" and last is not None and last.type == "NAME"
+            and before_last is not None and before_last.type == "_NL"
+            and prev and prev[-2].type == "_INDENT"):
+        return (f"'{last}:' is indented more than the line above it",
+                _pos(path, last.line, last.column, len(str(last))),
+                "the directives of a rule line up under each other")
     # `rule` with no name, or a name with no colon.
     if last is not None and last.type == "RULE" and token.type != "NAME":
         return ("expected a rule name after 'rule'", here, "write it as: rule NAME:")
@@ -160,7 +192,7 @@ def describe(exc, source: str, path: str) -> tuple[str, Position, str]:
         return (f"expected a value{after}, but the line ends", here, "")
     if token.type in VALUE_START and ("COMMA" in expected or expected & OPERATORS):
         return (f"unexpected {_what(token)}: a ',' or an operator is missing before it", here,
-                "separate arguments with ','")
+                "separate values with ','")
     return (f"unexpected {_what(token)}; expected {_expected_words(expected)}", here, "")
 
 

@@ -220,6 +220,13 @@ def test_nodes_are_frozen_with_slots():
     assert module.path == "Flowfile" and module.source == FLOW
 
 
+def test_directive_values_continue_on_indented_lines():
+    module = parse('rule a:\n    input: "x",\n        "y", "z"\n        "w"\n    output: "o"\n')
+    inp, out = module.statements[0].directives
+    assert [a.value for a in inp.args] == ["x", "y", "z", "w"]
+    assert [a.value for a in out.args] == ["o"]
+
+
 def test_crlf_line_endings_and_missing_final_newline():
     module = parse(FLOW.replace("\n", "\r\n").rstrip())
     assert [d.name for d in module.statements[2].directives] == ["input", "output", "params", "shell"]
@@ -263,6 +270,11 @@ def test_parse_is_reentrant_and_the_parser_is_built_once():
     ("X = 1 +\n", 1, 8, "expected a value after '+', but the line ends"),
     ('X = "\\x4"\n', 1, 5, "bad escape sequence '\\x4' in string"),
     ("X = \\ 1\n", 1, 5, "line continuation"),
+    ("rule a:\n    rule b:\n        output: 'x'\n", 2, 5, "a rule cannot be defined inside another rule"),
+    ("rule a:\n  output: 'x'\n    shell: 'y'\n", 3, 5, "'shell:' is indented more than the line above it"),
+    ("X = 1\n    Y = 2\n", 2, 5, "unexpected indentation"),
+    ("rule a:", 1, 8, "expected an indented block of directives after 'rule a:'"),
+    ("rule a:\n    output:", 2, 12, "expected a value after 'output:'"),
 ])
 def test_syntax_errors_have_positions_and_words(text, line, column, message):
     with pytest.raises(FlowfileError) as info:
