@@ -20,7 +20,7 @@ from .patterns import PatternError, expand as expand_patterns, parse_pattern
 
 __all__ = ["Record", "Flagged", "FILE_FLAGS", "EvalContext", "compile_expr", "free_names",
            "attribute_uses", "walk", "make_builtins", "BUILTIN_NAMES", "closest", "type_name", "a_type",
-           "record_from", "get_attribute"]
+           "record_from", "get_attribute", "UndefinedName"]
 
 Compiled = Callable[[Mapping[str, object]], object]
 FILE_FLAGS = ("temp", "protected", "directory", "ancient")
@@ -250,6 +250,14 @@ _COMPARE = {"==": operator.eq, "!=": operator.ne, "<": operator.lt, "<=": operat
             "in": lambda a, b: a in b, "not in": lambda a, b: a not in b}
 
 
+class UndefinedName(FlowfileError):
+    """`name 'X' is not defined`; the loader may add where X is defined later."""
+
+    def __init__(self, name: str, pos: Position, hint: str = ""):
+        super().__init__(f"name '{name}' is not defined", pos, hint)
+        self.name = name
+
+
 def _error(message: str, pos: Position, hint: str = "") -> FlowfileError:
     return FlowfileError(message, pos, hint=hint)
 
@@ -323,8 +331,7 @@ def compile_expr(node, builtins: Mapping[str, Callable]) -> Compiled:
             if ident in ("wildcards", "attempt"):
                 raise _error(f"'{ident}' is only known inside a rule's directives "
                              "(they are evaluated for each job)", pos)
-            raise _error(f"name '{ident}' is not defined", pos,
-                         _name_hint(ident, scope))
+            raise UndefinedName(ident, pos, _name_hint(ident, scope))
         return name
 
     if kind is s.Attribute:

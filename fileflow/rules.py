@@ -13,8 +13,9 @@ from typing import Callable, Mapping, Sequence
 
 from . import syntax as s
 from .errors import FlowfileError, FlowfileErrors, Position
-from .evaluate import (BUILTIN_NAMES, EvalContext, Flagged, Record, a_type, attribute_uses,
-                       closest, compile_expr, free_names, make_builtins, record_from, walk)
+from .evaluate import (BUILTIN_NAMES, EvalContext, Flagged, Record, UndefinedName, a_type,
+                       attribute_uses, closest, compile_expr, free_names, make_builtins,
+                       record_from, walk)
 from .patterns import Pattern, PatternError, parse_pattern, regex_problem
 from .template import Items, Template, TemplateError, parse_template
 
@@ -136,8 +137,11 @@ def load_config_file(path: str, pos: Position | None = None, shown: str | None =
         raise FlowfileError(f"config file {shown} is not UTF-8 text", pos) from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
-        where = Position(path, mark.line + 1, mark.column + 1) if mark else pos
+        where = Position(_shown_path(path), mark.line + 1, mark.column + 1) if mark else pos
         problem = getattr(exc, "problem", None) or str(exc)
+        context, start = getattr(exc, "context", None), getattr(exc, "context_mark", None)
+        if context and start is not None and (mark is None or start.line != mark.line):
+            problem += f" ({context} that starts at line {start.line + 1}, column {start.column + 1})"
         raise FlowfileError(f"invalid YAML in config file: {problem}", where) from None
     if data is None:
         return {}
@@ -145,6 +149,15 @@ def load_config_file(path: str, pos: Position | None = None, shown: str | None =
         raise FlowfileError(f"config file {shown} must hold a mapping (key: value), "
                             f"not {a_type(data)}", pos)
     return data
+
+
+def _shown_path(path: str) -> str:
+    """A path for messages: relative to the current directory when it is inside it."""
+    try:
+        rel = os.path.relpath(path)
+    except ValueError:  # another drive (Windows)
+        return path
+    return path if rel.startswith("..") else rel
 
 
 def parse_config_overrides(pairs: Sequence[str]) -> dict:
@@ -188,6 +201,7 @@ class _Loader:
         self.config: dict = dict(overrides)
         self.scope: dict[str, object] = {"config": record_from(self.config, "config")}
         self.names: dict[str, Position] = {}
+        self.assigned: dict[str, Position] = {}   # every top-level assignment parsed so far
         self.rules: list[Rule] = []
         self.rule_decls: dict[str, Position] = {}
         self.errors: list[FlowfileError] = []
@@ -223,6 +237,9 @@ class _Loader:
 
     def load_text(self, text: str, path: str, real: str | None = None) -> None:
         module = s.parse_flowfile(text, path)
+        for stmt in module.statements:
+            if isinstance(stmt, s.Assignment):
+                self.assigned.setdefault(stmt.name, stmt.pos)
         self.flowfiles.append(path)
         self.sources[path] = text
         self.including.append((real or os.path.realpath(path), path))
@@ -243,6 +260,11 @@ class _Loader:
     def fail(self, err: FlowfileError) -> None:
         if err.pos is not None and err.source is None:
             err.source = self.sources.get(err.pos.path)
+        if isinstance(err, UndefinedName) and err.name in self.assigned:
+            where = self.assigned[err.name]
+            shown = f"line {where.line}" if where.path == err.pos.path else str(where)
+            err.hint = (f"'{err.name}' is assigned later, at {shown}; names are defined in order, "
+                        "so move that assignment above this line")
         self.errors.append(err)
 
     def evaluate(self, node) -> object:
@@ -482,7 +504,7 @@ class _RuleBuilder:
             missing = reads - set(self.loader.scope) - set(builtins) - set(job_names)
             if missing:
                 name = sorted(missing)[0]
-                raise FlowfileError(f"name '{name}' is not defined", self._name_pos(d, name),
+                raise UndefinedName(name, self._name_pos(d, name),
                                     closest(name, self.loader.scope)[2:] or
                                     "define it above this rule (names are defined in order)")
             return Lazy(evaluate, dict(self.loader.scope), d.pos)
@@ -671,10 +693,9 @@ def _field_problem(rule: Rule, f) -> str:
 
 
 def _offset_pos(node, offset: int, length: int = 1, source: str | None = None) -> Position:
-    """Where characters [offset, offset + length) of a string literal's value are in the source.
-    Exact when the literal maps onto the source character for character (no escapes, no
-    joined strings; triple-quoted text is followed through its dedenting); otherwise the
-    literal's own position."""
+    """Where characters [offset, offset + length) of a string literal's value are in the source,
+    through dedenting and escapes. The literal's own position when the value is not one
+    literal's (strings joined over lines, or a computed value)."""
     pos = node.pos
     if not (isinstance(node, s.Const) and isinstance(node.value, str) and source is not None):
         return pos
@@ -686,36 +707,23 @@ def _offset_pos(node, offset: int, length: int = 1, source: str | None = None) -
     else:
         text = "\n".join([lines[pos.line - 1][pos.column - 1:], *lines[pos.line:pos.end_line - 1],
                           lines[pos.end_line - 1][:pos.end_column - 1]])
-    raw = text[:1] in ("r", "R")
-    quote = 3 if text[raw:raw + 3] in ('"""', "'''") else 1
-    body = text[raw + quote:len(text) - quote]
-    if (not raw and "\\" in body) or "\t" in body:
+    try:
+        value, offsets = s.decode_with_offsets(text)
+    except Exception:  # not a single literal after all
         return pos
-    # (text, line, column) of each line of the value, as inspect.cleandoc makes it.
-    first_col = pos.column + raw + quote
-    src = body.split("\n")
-    if len(src) == 1:
-        pieces = [(body, pos.line, first_col)]
-    else:
-        margins = [len(x) - len(x.lstrip()) for x in src[1:] if x.lstrip()]
-        margin = min(margins) if margins else 0
-        head = src[0].lstrip()
-        pieces = [(head, pos.line, first_col + len(src[0]) - len(head))]
-        pieces += [(x[margin:], pos.line + i, 1 + margin) for i, x in enumerate(src[1:], 1)]
-        while pieces and not pieces[-1][0].strip():
-            pieces.pop()
-        while pieces and not pieces[0][0]:
-            pieces.pop(0)
-    if "\n".join(p[0] for p in pieces) != node.value:
+    if value != node.value or not 0 <= offset < len(offsets):
         return pos
-    start = 0
-    for piece, line, col in pieces:
-        if offset <= start + len(piece):
-            column = col + offset - start
-            width = max(1, min(length, len(piece) - (offset - start)))
-            return Position(pos.path, line, column, line, column + width)
-        start += len(piece) + 1
-    return pos
+
+    def where(index: int) -> tuple[int, int]:
+        before = text[:index]
+        if "\n" not in before:
+            return pos.line, pos.column + index
+        return pos.line + before.count("\n"), index - before.rindex("\n")
+
+    line, column = where(offsets[offset])
+    end_line, end_column = where(offsets[min(offset + length, len(offsets)) - 1])
+    width = end_column - column + 1 if end_line == line and end_column >= column else 1
+    return Position(pos.path, line, column, line, column + width)
 
 
 def _flatten_files(value, pos: Position, directive: str):

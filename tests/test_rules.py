@@ -442,8 +442,11 @@ def test_template_errors_point_into_the_string(tmp_path):
     err = load_error(tmp_path, 'rule a:\n    output: "a"\n    shell: """\n        one\n'
                                '          two {inpt}\n        """\n')
     assert (err.pos.line, err.pos.column, err.pos.end_column) == (5, 15, 21)
-    # an escape makes offsets unreliable: the whole literal is shown instead
-    err = load_error(tmp_path, 'rule a:\n    output: "a"\n    shell: "\\t{inpt}"\n')
+    # through escapes
+    err = load_error(tmp_path, 'rule a:\n    output: "a"\n    shell: "\\t\\x41{inpt}"\n')
+    assert (err.pos.line, err.pos.column, err.pos.end_column) == (3, 19, 25)
+    # a computed string has no place for the field: the expression is shown instead
+    err = load_error(tmp_path, 'rule a:\n    output: "a"\n    shell: "cp " + "{inpt}"\n')
     assert (err.pos.line, err.pos.column) == (3, 12)
 
 
