@@ -1,0 +1,186 @@
+"""`fileflow check`: file lookup, -f/-C, config overrides, the summary line, exit codes, and a
+command line that stays light to import."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from fileflow.cli import main
+from fileflow.errors import EXIT_OK, EXIT_USAGE
+
+TREE = {
+    "Flowfile": '''\
+        configfile: "config.yaml"
+        include: "rules/prepare.flow"
+        include: "rules/report.flow"
+        default: config.target
+        ''',
+    "rules/prepare.flow": '''\
+        include: "common/names.flow"
+        rule prepare:
+            input: "data/{sample}.txt"
+            output: "prepared/{sample}.txt"
+            shell: "sort {input} > {output}"
+        ''',
+    "rules/common/names.flow": '''\
+        SAMPLES = config.samples
+        ''',
+    "rules/report.flow": '''\
+        rule report:
+            input: expand("prepared/{sample}.txt", sample=SAMPLES)
+            output: config.target
+            shell: "cat {input} > {output}"
+        ''',
+    "config.yaml": "samples: [a, b]\ntarget: results/report.txt\n",
+    "other.yaml": "target: results/other.txt\n",
+}
+SUMMARY = ("{flowfile}: ok: 2 rules (prepare, report), 3 included files; "
+           "default target: {target}\n")
+
+
+def write_tree(root: Path, files: dict[str, str] = TREE) -> None:
+    for name, text in files.items():
+        path = root / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(textwrap.dedent(text))
+
+
+def snapshot(root: Path) -> dict[str, tuple[int, int]]:
+    return {str(p.relative_to(root)): (p.stat().st_mtime_ns, p.stat().st_size)
+            for p in root.rglob("*")}
+
+
+def run(capsys, *argv) -> tuple[int, str, str]:
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+@pytest.fixture
+def tree(tmp_path, monkeypatch):
+    write_tree(tmp_path)
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+def test_check_an_include_tree_with_a_config_file(tree, capsys):
+    before = snapshot(tree)
+    code, out, err = run(capsys, "check")
+    assert (code, err) == (EXIT_OK, "")
+    assert out == SUMMARY.format(flowfile="Flowfile", target="results/report.txt")
+    assert snapshot(tree) == before  # check changes nothing, not even an mtime
+
+
+def test_config_on_the_command_line_overrides_the_files(tree, capsys):
+    code, out, _ = run(capsys, "check", "--configfile", "other.yaml")
+    assert out == SUMMARY.format(flowfile="Flowfile", target="results/other.txt")
+    code, out, _ = run(capsys, "check", "--configfile", "other.yaml",
+                       "--config", "target=results/cli.txt")
+    assert out == SUMMARY.format(flowfile="Flowfile", target="results/cli.txt")
+    # global options before the command work as well
+    code, out, _ = run(capsys, "--config", "target=results/early.txt", "check")
+    assert (code, out) == (EXIT_OK, SUMMARY.format(flowfile="Flowfile", target="results/early.txt"))
+
+
+def test_a_config_override_reaches_an_included_file(tree, capsys):
+    code, out, err = run(capsys, "check", "--config", "samples=[]", "--config", "target=t.txt")
+    assert code == EXIT_OK, err
+    code, out, err = run(capsys, "check", "--config", "samples={a: 1}")
+    assert code == EXIT_USAGE
+    assert err.startswith("rules/report.flow:2:12: error: expand() value for 'sample' must be")
+
+
+def test_bad_command_line_config(tree, capsys):
+    code, out, err = run(capsys, "check", "--config", "novalue")
+    assert (code, out) == (EXIT_USAGE, "")
+    assert err == "error: --config expects key=value, got 'novalue'\n"
+    code, out, err = run(capsys, "check", "--configfile", "missing.yaml")
+    assert (code, err) == (EXIT_USAGE, "error: config file not found: missing.yaml\n")
+
+
+def test_default_lookup_prefers_flowfile_then_workflow_flowfile(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    one_rule = 'rule {name}:\n    output: "{name}.txt"\n    shell: "touch {{output}}"\n'
+    (tmp_path / "workflow").mkdir()
+    (tmp_path / "workflow" / "Flowfile").write_text(one_rule.format(name="nested"))
+    code, out, err = run(capsys, "check")
+    assert (code, out) == (EXIT_OK, f"{os.path.join('workflow', 'Flowfile')}: ok: 1 rule (nested); "
+                                    "default target: nested\n")
+    (tmp_path / "Flowfile").write_text(one_rule.format(name="top"))
+    code, out, err = run(capsys, "check")
+    assert (code, out) == (EXIT_OK, "Flowfile: ok: 1 rule (top); default target: top\n")
+
+
+def test_file_and_directory_options(tree, tmp_path_factory, monkeypatch, capsys):
+    (tree / "Flowfile").rename(tree / "main.flow")
+    code, out, err = run(capsys, "check", "-f", "main.flow")
+    assert (code, out) == (EXIT_OK, SUMMARY.format(flowfile="main.flow", target="results/report.txt"))
+    code, out, err = run(capsys, "check", "--file", "main.flow")
+    assert code == EXIT_OK
+    elsewhere = tmp_path_factory.mktemp("elsewhere")
+    monkeypatch.chdir(elsewhere)
+    code, out, err = run(capsys, "-C", str(tree), "check", "-f", "main.flow")
+    assert (code, out, err) == (EXIT_OK, SUMMARY.format(flowfile="main.flow",
+                                                        target="results/report.txt"), "")
+    code, out, err = run(capsys, "check", "--directory", str(tree), "--file", "main.flow")
+    assert code == EXIT_OK
+
+
+def test_a_missing_flowfile_is_a_clear_error(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    code, out, err = run(capsys, "check")
+    assert (code, out) == (EXIT_USAGE, "")
+    assert err == (f"no Flowfile found in {tmp_path} (looked for Flowfile, "
+                   f"{os.path.join('workflow', 'Flowfile')}; use -f FILE or -C DIR)\n")
+    code, out, err = run(capsys, "check", "-f", "nope.flow")
+    assert (code, err) == (EXIT_USAGE, "no Flowfile at nope.flow\n")
+    code, out, err = run(capsys, "-C", str(tmp_path / "no_such_dir"), "check")
+    assert code == EXIT_USAGE and "cannot change to directory" in err
+
+
+def test_a_bad_flowfile_exits_2_with_the_located_message(tree, capsys):
+    (tree / "rules" / "report.flow").write_text("rule report\n")
+    code, out, err = run(capsys, "check")
+    assert (code, out) == (EXIT_USAGE, "")
+    assert err.splitlines() == [
+        "rules/report.flow:1:12: error: expected ':' after the rule name 'report'",
+        "    1 | rule report",
+        "      |            ^",
+        "hint: write it as: rule report:"]
+
+
+def test_examples_quickstart_checks(capsys):
+    quickstart = Path(__file__).resolve().parent.parent / "examples" / "quickstart"
+    if not (quickstart / "Flowfile").is_file():
+        pytest.skip("no examples/quickstart yet")
+    code, out, err = run(capsys, "-C", str(quickstart), "check")
+    assert code == EXIT_OK, err
+    assert out.startswith("Flowfile: ok: ")
+
+
+def python(*args, cwd=None) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, *args], cwd=cwd, capture_output=True, text=True,
+                          timeout=120)
+
+
+def test_python_m_fileflow_help_and_check(tree):
+    done = python("-m", "fileflow", "--help")
+    assert done.returncode == 0 and done.stdout.startswith("usage: fileflow")
+    assert "check" in done.stdout
+    done = python("-m", "fileflow", "check", cwd=tree)
+    assert (done.returncode, done.stderr) == (0, "")
+    assert done.stdout == SUMMARY.format(flowfile="Flowfile", target="results/report.txt")
+    done = python("-m", "fileflow", "check", "-f", "nope", cwd=tree)
+    assert done.returncode == EXIT_USAGE and "Traceback" not in done.stderr
+
+
+def test_importing_the_cli_stays_light():
+    done = python("-c", "import sys, fileflow.cli; "
+                        "print(sorted({m.split('.')[0] for m in sys.modules} & "
+                        "{'lark', 'sqlalchemy', 'rich'}))")
+    assert (done.returncode, done.stdout.strip()) == (0, "[]"), done.stderr
