@@ -13,8 +13,10 @@ import json
 import os
 import shlex
 import shutil
+import signal
 import stat
 import sys
+import threading
 import time
 from dataclasses import dataclass, field, replace
 from typing import Mapping, Protocol
@@ -96,6 +98,7 @@ class Scheduler:
         self.result = RunResult()
         self.ran: set[int] = set()
         self.stopping = False
+        self.signalled = False     # set by a signal handler while run() runs
         self.fresh_states: list[FileState] = list(plan.fresh_states)
         self.targets = set(self.graph.targets)
         for job_id, count in self.waiting.items():
@@ -106,8 +109,11 @@ class Scheduler:
 
     def run(self) -> RunResult:
         total = len(self.plan.reasons)
+        previous = self._defer_signals()
         try:
             while self.ready or self.active:
+                if self.signalled:
+                    raise KeyboardInterrupt
                 self._submit_ready()
                 if not self.active:
                     if self.ready and not self.stopping:
@@ -126,11 +132,29 @@ class Scheduler:
             # may go on running, unwatched and unrecorded, after fileflow exits.
             self._abort()
             raise
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
         r = self.result
         r.not_run = total - r.done - r.failed - r.skipped - r.gathered
         if self.fresh_states:
             self.runlog.record_files(self.fresh_states)
         return self.result
+
+    def _defer_signals(self) -> dict:
+        """Ctrl-C, SIGTERM and SIGHUP only set a flag that the loop checks between steps: an
+        interrupt raised in the middle of recording finished jobs would lose their results
+        (left 'running' in the run log) or stop the cleanup of cancelled ones halfway."""
+        if threading.current_thread() is not threading.main_thread():
+            return {}
+
+        def handler(signum, frame):
+            self.signalled = True
+
+        previous = {}
+        for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+            previous[sig] = signal.signal(sig, handler)
+        return previous
 
     def _abort(self) -> None:
         outcomes = self.executor.cancel()
@@ -381,7 +405,7 @@ class Scheduler:
         """Outputs may appear late on shared file systems: wait up to --latency-wait."""
         missing = [p for p in job.outputs if not os.path.lexists(p)]
         deadline = time.monotonic() + self.settings.latency_wait
-        while missing and time.monotonic() < deadline:
+        while missing and time.monotonic() < deadline and not self.signalled:
             time.sleep(0.1)
             missing = [p for p in missing if not os.path.lexists(p)]
         return missing

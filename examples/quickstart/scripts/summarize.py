@@ -19,8 +19,14 @@ def read_counts(path):
     return counts
 
 
+def as_list(value):
+    """`job.input.NAME` is one path when the name holds one file, else a list of paths."""
+    return [value] if isinstance(value, str) else list(value)
+
+
 samples = {}
-for sample, counts_path, top_path in zip(job.params.samples, job.input.counts, job.input.top):
+for sample, counts_path, top_path in zip(job.params.samples, as_list(job.input.counts),
+                                         as_list(job.input.top)):
     counts = read_counts(counts_path)
     samples[sample] = {
         "words": sum(counts.values()),
