@@ -91,7 +91,7 @@ def print_dry_run(plan) -> None:
         lines.append("    reason: " + "; ".join(str(r) for r in reasons))
     counts = Counter(jobs[j].rule for j in plan.reasons)
     if counts:
-        width = max(len(rule.name) for rule in counts) + 2
+        width = max(len("total"), *(len(rule.name) for rule in counts)) + 2
         lines.append("")
         lines.append(f"{'rule':<{width}}jobs")
         for rule, n in sorted(counts.items(), key=lambda kv: kv[0].index):
