@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import random
+import re
 import socket
 import time
 from dataclasses import dataclass
@@ -181,6 +182,7 @@ class SqlRunLog:
         else:
             from sqlalchemy.dialects.postgresql import insert as upsert
         self._upsert_insert = upsert
+        self._prepared: dict[str, str] = {}
 
     # -- context manager / lifecycle
     def __enter__(self) -> SqlRunLog:
@@ -308,78 +310,102 @@ class SqlRunLog:
         self._write(lambda c: c.execute(stmt))
 
     # -- jobs
-    def _mark_incomplete(self, conn: Connection, owners: dict[str, int]) -> None:
-        """Upsert files rows as complete=False, made by the given job; keep the last digest
-        (it is the reference for early cutoff when the job finishes)."""
-        if not owners:
-            return
-        ins = self._upsert_insert(files)
-        stmt = ins.on_conflict_do_update(index_elements=[files.c.path],
-                                         set_={"complete": False, "job_id": ins.excluded.job_id})
-        conn.execute(stmt, [{"path": p, "complete": False, "job_id": owners[p]}
-                            for p in sorted(owners)])
+    # The per-job writes run once per scheduler tick, thousands of times a build: they are
+    # plain SQL prepared once (the same text on SQLite and PostgreSQL, which share the
+    # ON CONFLICT syntax), executed as bulk executemany through the driver, skipping the
+    # statement compilation and caching SQLAlchemy would redo on every call.
+    _SQL = {
+        "insert_job": (
+            "INSERT INTO jobs (id, run_id, rule, wildcards, name, command, reasons, state, attempt, "
+            "started_at, executor, external_id, signature, log_path, message) VALUES (:id, :run_id, "
+            ":rule, :wildcards, :name, :command, :reasons, 'running', :attempt, :started_at, "
+            ":executor, :external_id, :signature, :log_path, '')"),
+        "insert_output": "INSERT INTO job_outputs (job_id, path) VALUES (:job_id, :path)",
+        "mark_incomplete": (
+            "INSERT INTO files (path, complete, job_id) VALUES (:path, :complete, :job_id) "
+            "ON CONFLICT (path) DO UPDATE SET complete = excluded.complete, job_id = excluded.job_id"),
+        "finish_job": (
+            "UPDATE jobs SET state = :state, exit_code = :exit_code, "
+            "started_at = COALESCE(CAST(:started_at AS DOUBLE PRECISION), started_at), "
+            "ended_at = :ended_at, host = :host, peak_rss_bytes = :rss, cpu_seconds = :cpu, "
+            "signature = :signature, message = :message, "
+            "external_id = COALESCE(CAST(:external_id AS TEXT), external_id) WHERE id = :id"),
+        "built": (
+            "INSERT INTO files (path, complete, size, mtime_ns, ctime_ns, digest, algorithm, "
+            "signature, input_digests, job_id, built_at, changed_at) VALUES (:path, :complete, "
+            ":size, :mtime_ns, :ctime_ns, :digest, :algorithm, :signature, :input_digests, "
+            ":job_id, :built_at, :changed_at) ON CONFLICT (path) DO UPDATE SET "
+            "complete = excluded.complete, size = excluded.size, mtime_ns = excluded.mtime_ns, "
+            "ctime_ns = excluded.ctime_ns, digest = excluded.digest, algorithm = excluded.algorithm, "
+            "signature = excluded.signature, input_digests = excluded.input_digests, "
+            "job_id = excluded.job_id, built_at = excluded.built_at, changed_at = CASE "
+            "WHEN files.digest IS NOT NULL AND files.digest = excluded.digest AND "
+            "files.algorithm = excluded.algorithm AND files.changed_at IS NOT NULL "
+            "THEN files.changed_at ELSE excluded.changed_at END"),
+    }
+
+    def _driver_sql(self, key: str) -> str:
+        """The statement in the driver's parameter style (sqlite3 :name, psycopg %(name)s)."""
+        found = self._prepared.get(key)
+        if found is None:
+            sql = self._SQL[key]
+            if self.engine.dialect.paramstyle == "pyformat":
+                sql = re.sub(r"(?<![:\w]):(\w+)", r"%(\1)s", sql)
+            found = self._prepared[key] = sql
+        return found
 
     def _new_job_ids(self, conn: Connection, n: int) -> list[int]:
         """n fresh job ids in one round trip, so the rows go in as one bulk insert (a
         multi-row INSERT ... RETURNING cannot promise the order of the ids on SQLite)."""
         if self.is_sqlite:   # we hold the write lock (BEGIN IMMEDIATE): nobody else inserts
-            top = conn.execute(select(func.coalesce(func.max(jobs.c.id), 0))).scalar_one()
+            top = conn.exec_driver_sql("SELECT COALESCE(MAX(id), 0) FROM jobs").scalar_one()
             return list(range(top + 1, top + 1 + n))
         return list(conn.execute(
             text("SELECT nextval(pg_get_serial_sequence('jobs', 'id')) "
                  "FROM generate_series(1, :n)"), {"n": n}).scalars())
 
-    def jobs_started(self, run_id: int, starts: list[JobStart]) -> list[int]:
-        """Insert running jobs and mark their outputs incomplete, in one transaction."""
-        if not starts:
-            return []
+    def _start_rows(self, run_id: int, starts: list[JobStart]) -> list[dict[str, Any]]:
         now = time.time()
-        rows = [dict(run_id=run_id, rule=s.rule, wildcards=_dumps(dict(s.wildcards)),
+        return [dict(run_id=run_id, rule=s.rule, wildcards=_dumps(dict(s.wildcards)),
                      name=s.name, command=s.command, reasons=_dumps(list(s.reasons)),
-                     state="running", attempt=s.attempt, started_at=now, executor=s.executor,
-                     external_id=s.external_id, signature=s.signature, log_path=s.log_path,
-                     message="") for s in starts]
+                     attempt=s.attempt, started_at=now, executor=s.executor,
+                     external_id=s.external_id, signature=s.signature, log_path=s.log_path)
+                for s in starts]
 
-        def fn(conn: Connection) -> list[int]:
-            ids = self._new_job_ids(conn, len(rows))
-            conn.execute(insert(jobs), [dict(row, id=i) for i, row in zip(ids, rows)])
-            owners: dict[str, int] = {}
-            made: set[tuple[int, str]] = set()
-            for job_id, s in zip(ids, starts):
-                for path in s.outputs:
-                    owners[path] = job_id
-                    made.add((job_id, path))
-            if made:
-                conn.execute(insert(job_outputs),
-                             [{"job_id": j, "path": p} for j, p in sorted(made)])
-            self._mark_incomplete(conn, owners)
-            return ids
+    def _insert_started(self, conn: Connection, rows: list[dict[str, Any]],
+                        starts: list[JobStart]) -> list[int]:
+        ids = self._new_job_ids(conn, len(rows))
+        for row, job_id in zip(rows, ids):
+            row["id"] = job_id
+        conn.exec_driver_sql(self._driver_sql("insert_job"), rows)
+        owners: dict[str, int] = {}
+        for job_id, s in zip(ids, starts):
+            for path in s.outputs:
+                owners[path] = job_id
+        if owners:
+            conn.exec_driver_sql(self._driver_sql("insert_output"),
+                                 [{"job_id": j, "path": p} for p, j in owners.items()])
+        self._mark_incomplete(conn, owners)
+        return ids
 
-        return self._write(fn)
+    def _mark_incomplete(self, conn: Connection, owners: dict[str, int]) -> None:
+        """Upsert files rows as complete=False, made by the given job; keep the last digest
+        (it is the reference for early cutoff when the job finishes)."""
+        if owners:
+            conn.exec_driver_sql(self._driver_sql("mark_incomplete"),
+                                 [{"path": p, "complete": False, "job_id": owners[p]}
+                                  for p in sorted(owners)])
 
-    def jobs_finished(self, results: list[JobResult]) -> None:
-        """Record how jobs ended. A done job's outputs become complete with their digests
-        (changed_at kept when the digest is unchanged); failed or cancelled jobs' outputs
-        stay complete=False; a skipped job's outputs are left as they are."""
-        if not results:
-            return
+    def _finish_rows(self, results: list[JobResult]):
         now = time.time()
         for r in results:
             if r.state not in JOB_STATES or r.state == "running":
                 raise ValueError(f"finished job state must be done, failed, cancelled or "
                                  f"skipped, not {r.state!r}")
-        job_stmt = (update(jobs).where(jobs.c.id == bindparam("b_id")).values(
-            state=bindparam("b_state"), exit_code=bindparam("b_exit", type_=Integer),
-            started_at=func.coalesce(bindparam("b_started", type_=Float), jobs.c.started_at),
-            ended_at=bindparam("b_ended", type_=Float), host=bindparam("b_host", type_=Text),
-            peak_rss_bytes=bindparam("b_rss", type_=BigInteger),
-            cpu_seconds=bindparam("b_cpu", type_=Float),
-            signature=bindparam("b_sig", type_=Text), message=bindparam("b_msg", type_=Text),
-            external_id=func.coalesce(bindparam("b_ext", type_=Text), jobs.c.external_id)))
-        job_rows = [dict(b_id=r.job_id, b_state=r.state, b_exit=r.exit_code,
-                         b_started=r.started_at, b_ended=r.ended_at if r.ended_at else now,
-                         b_host=r.host, b_rss=r.peak_rss_bytes, b_cpu=r.cpu_seconds,
-                         b_sig=r.signature, b_msg=r.message, b_ext=r.external_id)
+        job_rows = [dict(id=r.job_id, state=r.state, exit_code=r.exit_code,
+                         started_at=r.started_at, ended_at=r.ended_at if r.ended_at else now,
+                         host=r.host, rss=r.peak_rss_bytes, cpu=r.cpu_seconds,
+                         signature=r.signature, message=r.message, external_id=r.external_id)
                     for r in results]
         built: dict[str, dict[str, Any]] = {}
         failed: dict[str, int] = {}
@@ -389,24 +415,51 @@ class SqlRunLog:
                 for fs in r.outputs:
                     built[fs.path] = dict(
                         path=fs.path, complete=fs.exists, size=fs.size, mtime_ns=fs.mtime_ns,
-                        ctime_ns=_opt(fs.ctime_ns), digest=fs.digest, algorithm=HASH_ALGORITHM, signature=r.signature,
-                        input_digests=inputs, job_id=r.job_id, built_at=now, changed_at=now)
+                        ctime_ns=_opt(fs.ctime_ns), digest=fs.digest, algorithm=HASH_ALGORITHM,
+                        signature=r.signature, input_digests=inputs, job_id=r.job_id,
+                        built_at=now, changed_at=now)
             elif r.state in ("failed", "cancelled"):
                 for path in [*r.output_paths, *(fs.path for fs in r.outputs)]:
                     failed[path] = r.job_id
+        return job_rows, built, failed
 
-        def fn(conn: Connection) -> None:
-            conn.execute(job_stmt, job_rows)
-            self._mark_incomplete(conn, failed)
-            if built:
-                ins = self._upsert_insert(files)
-                ex = ins.excluded
-                set_ = {c: getattr(ex, c) for c in _BUILT_COLUMNS}
-                set_["changed_at"] = _changed_at(ex)
-                conn.execute(ins.on_conflict_do_update(index_elements=[files.c.path], set_=set_),
-                             [built[p] for p in sorted(built)])
+    def _update_finished(self, conn: Connection, rows) -> None:
+        job_rows, built, failed = rows
+        conn.exec_driver_sql(self._driver_sql("finish_job"), job_rows)
+        self._mark_incomplete(conn, failed)
+        if built:
+            conn.exec_driver_sql(self._driver_sql("built"), [built[p] for p in sorted(built)])
 
-        self._write(fn)
+    def jobs_started(self, run_id: int, starts: list[JobStart]) -> list[int]:
+        """Insert running jobs and mark their outputs incomplete, in one transaction."""
+        if not starts:
+            return []
+        rows = self._start_rows(run_id, starts)
+        return self._write(lambda conn: self._insert_started(conn, rows, starts))
+
+    def jobs_finished(self, results: list[JobResult]) -> None:
+        """Record how jobs ended. A done job's outputs become complete with their digests
+        (changed_at kept when the digest is unchanged); failed or cancelled jobs' outputs
+        stay complete=False; a skipped job's outputs are left as they are."""
+        if results:
+            rows = self._finish_rows(results)
+            self._write(lambda conn: self._update_finished(conn, rows))
+
+    def record_tick(self, run_id: int, finished: list[JobResult],
+                    started: list[JobStart]) -> list[int]:
+        """One scheduler tick in ONE transaction: the jobs that ended, then the jobs about
+        to start (their outputs marked incomplete before their processes exist)."""
+        if not finished and not started:
+            return []
+        done_rows = self._finish_rows(finished) if finished else None
+        start_rows = self._start_rows(run_id, started) if started else None
+
+        def fn(conn: Connection) -> list[int]:
+            if done_rows is not None:
+                self._update_finished(conn, done_rows)
+            return self._insert_started(conn, start_rows, started) if start_rows else []
+
+        return self._write(fn)
 
     def set_external_ids(self, pairs: Iterable[tuple[int, str]]) -> None:
         """Record cluster job ids (job_id, external_id) in one transaction."""

@@ -187,6 +187,23 @@ def test_finished_success_records_digests(db, log):
     assert job["external_id"] == "4711" and job["ended_at"] >= job["started_at"]
 
 
+def test_record_tick_finishes_and_starts_in_one_transaction(db, log):
+    run_id = log.start_run([], "/", "0")
+    (first,) = log.jobs_started(run_id, [start("r:1", ["a.txt"])])
+    ids = log.record_tick(run_id, [done(first, [fstate("a.txt", "da")])],
+                          [start("r:2", ["b.txt"]), start("r:3", ["c.txt"])])
+    assert len(ids) == 2 and first not in ids
+    with db.open() as fresh:
+        recs = fresh.load_targets()
+        jobs = {j["id"]: j for j in fresh.jobs_of_run(run_id)}
+    assert recs["a.txt"].complete and recs["a.txt"].digest == "da"
+    assert not recs["b.txt"].complete and recs["b.txt"].job_id == ids[0]
+    assert not recs["c.txt"].complete and recs["c.txt"].job_id == ids[1]
+    assert jobs[first]["state"] == "done"
+    assert [jobs[i]["state"] for i in ids] == ["running", "running"]
+    assert log.record_tick(run_id, [], []) == []
+
+
 def test_failed_or_cancelled_job_keeps_outputs_incomplete(db, log):
     log.mark_complete([RecordedTarget("f.txt", True, 1, 1, "old"),
                        RecordedTarget("c.txt", True, 1, 1, "old")])

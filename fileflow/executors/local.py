@@ -19,6 +19,18 @@ from .base import JobOutcome, JobSpec
 __all__ = ["LocalExecutor"]
 
 TERM_GRACE_SECONDS = 3.0
+# Linux refuses a single argument over 128 KiB (MAX_ARG_STRLEN): a command that joins
+# thousands of inputs goes to a file instead of `bash -c`.
+MAX_INLINE_COMMAND = 100_000
+
+
+def _command_file(spec: JobSpec) -> str:
+    folder = os.path.join(".fileflow", "commands")
+    os.makedirs(folder, exist_ok=True)
+    path = os.path.join(folder, f"{spec.job_id}-{spec.attempt}.sh")
+    with open(path, "w", encoding="utf-8", errors="surrogateescape") as fh:
+        fh.write(spec.command + "\n")
+    return path
 
 
 class LocalExecutor:
@@ -47,9 +59,12 @@ class LocalExecutor:
         if spec.env:
             env = dict(env)
             env.update(spec.env)
+        argv = ["bash", "-euo", "pipefail", "-c", spec.command]
+        if len(spec.command) > MAX_INLINE_COMMAND:
+            argv = ["bash", "-euo", "pipefail", _command_file(spec)]
         try:
             pid = os.posix_spawn(
-                self.bash, ["bash", "-euo", "pipefail", "-c", spec.command], env,
+                self.bash, argv, env,
                 file_actions=[(os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDONLY, 0),
                               (os.POSIX_SPAWN_DUP2, fd, 1), (os.POSIX_SPAWN_DUP2, fd, 2)],
                 setsid=True)
