@@ -225,7 +225,7 @@ class _Loader:
             raise FlowfileError(f"include cycle: {' -> '.join(shown + [path])}", pos,
                                 "a file cannot include itself, directly or through other files")
         try:
-            with open(path, encoding="utf-8") as fh:
+            with open(path, encoding="utf-8-sig") as fh:  # a BOM from a Windows editor is not text
                 text = fh.read()
         except FileNotFoundError:
             raise FlowfileError(f"file not found: {path}", pos) from None

@@ -54,7 +54,7 @@ def full() -> Workflow:
 
 def test_full_example_top_level(full):
     assert [r.name for r in full.rules] == ["all", "align", "align_special", "align_fallback",
-                                            "step", "summary"]
+                                            "step", "summary", "continued"]
     assert full.flowfiles == (str(FULL / "Flowfile"), str(FULL / "rules" / "common.flow"),
                               str(FULL / "rules" / "deeper" / "paths.flow"))
     assert full.default_targets == ("results/summary.json",)
@@ -125,6 +125,12 @@ def test_full_example_other_rules(full):
     fallback = full.by_name["align_fallback"]
     assert (fallback.action.kind, fallback.action.text) == ("script", "scripts/align.py")
     assert len(fallback.source_hash) == 64
+    continued = full.by_name["continued"]
+    assert [i.pattern.text for i in continued.inputs] == ["data/a.fq", "data/b.fq", "data/0.txt"]
+    assert dict(zip(continued.params.names, continued.params.values)) == {
+        "table": {"a": 1, "b": [2, 3]}, "raw": "\\d+\\t", "n": 3}
+    assert continued.priority == -1
+    assert continued.action.text == "cat {input} | grep -P '{params.raw}' > {output}"
     step = full.by_name["step"]
     assert step.outputs[0].pattern.match("out/12.txt") == {"k": "12"}
     assert step.outputs[0].pattern.match("out/x.txt") is None
@@ -303,6 +309,14 @@ def test_include_errors_report_the_included_file(tmp_path):
     assert "    2 | rule x" in err.render()
     err = load_error(tmp_path, 'include: "nope.flow"\n')
     assert err.message == f"file not found: {tmp_path / 'nope.flow'}"
+
+
+def test_a_byte_order_mark_is_ignored_and_other_encodings_refused(tmp_path):
+    (tmp_path / "Flowfile").write_bytes('\ufeffrule a:\n    output: "a"\n'.encode("utf-8"))
+    assert [r.name for r in load_workflow(str(tmp_path / "Flowfile")).rules] == ["a"]
+    (tmp_path / "Flowfile").write_bytes('X = "\xe9"\n'.encode("latin-1"))
+    with pytest.raises(FlowfileError, match="it is not UTF-8 text"):
+        load_workflow(str(tmp_path / "Flowfile"))
 
 
 def test_default_target(tmp_path):
