@@ -45,7 +45,8 @@ def _out(text: str = "") -> None:
         pass
 
 
-def load_graph(options: BuildOptions):
+def load_graph(options: BuildOptions, store):
+    """The workflow, its job graph for the targets, and the file states seen on the way."""
     from .resolve import resolve
     from .rules import load_workflow
 
@@ -57,8 +58,14 @@ def load_graph(options: BuildOptions):
     targets = list(options.targets) or list(workflow.default_targets)
     if not targets:
         raise FileflowError(f"{options.flowfile} has no rules and no 'default:'; nothing to build")
-    graph = resolve(workflow, targets, os.path.exists)
-    return workflow, graph
+    known = {}
+
+    def exists(path: str) -> bool:
+        state = known[path] = store.stat(path)
+        return state.exists
+
+    graph = resolve(workflow, targets, exists)
+    return workflow, graph, known
 
 
 def _recorded(db_url: str | None, write: bool):
@@ -71,12 +78,12 @@ def _recorded(db_url: str | None, write: bool):
     return runlog, runlog.load_targets()
 
 
-def _plan(options: BuildOptions, graph, recorded, store):
+def _plan(options: BuildOptions, graph, recorded, store, known=None):
     from .plan import Force, make_plan
 
     force = Force(options.forceall, frozenset(options.forcerun),
                   frozenset(os.path.normpath(t) for t in options.force_targets))
-    return make_plan(graph, store, recorded, force), force
+    return make_plan(graph, store, recorded, force, known)
 
 
 def print_dry_run(plan) -> None:
@@ -108,11 +115,11 @@ def build(options: BuildOptions) -> int:
     from .store import FileStore
 
     started = time.monotonic()
-    workflow, graph = load_graph(options)
     store = FileStore(".")
+    workflow, graph, known = load_graph(options, store)
     runlog, recorded = _recorded(options.db_url, write=not options.dry_run)
     try:
-        plan, force = _plan(options, graph, recorded, store)
+        plan = _plan(options, graph, recorded, store, known)
         if options.dry_run:
             print_dry_run(plan)
             return EXIT_OK
@@ -124,13 +131,13 @@ def build(options: BuildOptions) -> int:
             return EXIT_OK
         if options.touch:
             return _touch(plan, runlog, store, options)
-        return _run(options, workflow, graph, plan, force, runlog, recorded, store, started)
+        return _run(options, graph, plan, runlog, store, started)
     finally:
         if runlog is not None:
             runlog.close()
 
 
-def _run(options, workflow, graph, plan, force, runlog, recorded, store, started) -> int:
+def _run(options, graph, plan, runlog, store, started) -> int:
     from . import __version__
     from .executors.local import LocalExecutor
     from .locks import BuildLock
@@ -142,8 +149,7 @@ def _run(options, workflow, graph, plan, force, runlog, recorded, store, started
     lock = BuildLock(".", outputs)
     if lock.acquire(options.lock_timeout):
         # Another build finished meanwhile: what is out of date may have changed.
-        recorded = runlog.load_targets()
-        plan, force = _plan(options, graph, recorded, store)
+        plan = _plan(options, graph, runlog.load_targets(), store)
     try:
         settings = Settings(jobs=options.jobs or os.cpu_count() or 1, resources=options.resources,
                             keep_going=options.keep_going, latency_wait=options.latency_wait,
@@ -152,7 +158,7 @@ def _run(options, workflow, graph, plan, force, runlog, recorded, store, started
         _check_protected(graph, plan)
         run_id = runlog.start_run(list(options.argv), os.getcwd(), __version__)
         reporter = make_reporter(len(plan.reasons), options.quiet, options.print_commands)
-        scheduler = Scheduler(plan, LocalExecutor(), runlog, run_id, store, settings, reporter, force)
+        scheduler = Scheduler(plan, LocalExecutor(), runlog, run_id, store, settings, reporter)
         try:
             result = scheduler.run()
         except BaseException:
@@ -240,7 +246,7 @@ def _touch(plan, runlog, store, options) -> int:
                 missing.append(path)
                 continue
             targets.append(RecordedTarget(path, True, st.size, st.mtime_ns, st.digest,
-                                          signature=plan.signatures[job_id], input_digests=inputs,
+                                          signature=plan.signature(job_id), input_digests=inputs,
                                           built_at=now, changed_at=now, ctime_ns=st.ctime_ns))
     if missing:
         raise FileflowError("--touch cannot mark missing outputs as done: " + ", ".join(missing[:5]))
@@ -255,10 +261,11 @@ def why(options: BuildOptions, path: str) -> int:
     from .store import FileStore
 
     options = BuildOptions(**{**_fields(options), "targets": [path], "dry_run": True})
-    workflow, graph = load_graph(options)
+    store = FileStore(".")
+    workflow, graph, known = load_graph(options, store)
     runlog, recorded = _recorded(options.db_url, write=False)
     try:
-        plan, _ = _plan(options, graph, recorded, FileStore("."))
+        plan = _plan(options, graph, recorded, store, known)
     finally:
         if runlog is not None:
             runlog.close()
@@ -300,7 +307,9 @@ def clean(options: BuildOptions, rules: Sequence[str], dry_run: bool) -> int:
     """Delete the outputs of the selected rules' jobs (never sources) and forget them."""
     from .schedule import _remove
 
-    workflow, graph = load_graph(options)
+    from .store import FileStore
+
+    workflow, graph, _ = load_graph(options, FileStore("."))
     unknown = [r for r in rules if r not in workflow.by_name]
     if unknown:
         raise FileflowError(f"clean: no rule named {unknown[0]!r}")

@@ -52,7 +52,7 @@ def _source_excerpt(pos: Position, source: str | None) -> str:
                 source = fh.read()
         except OSError:
             return ""
-    lines = source.splitlines()
+    lines = source.split("\n")  # Lark counts lines by \n only, not \f or \x85
     if not 1 <= pos.line <= len(lines):
         return ""
     text = lines[pos.line - 1].expandtabs(1)

@@ -478,6 +478,19 @@ def _compile_call(node: s.Call, builtins: Mapping[str, Callable]) -> Compiled:
                          if not closest(fname, builtins) else closest(fname, builtins)[2:])
         fn = builtins[fname]
 
+        if len(arg_fns) == 1 and not kw_fns:  # the common case, kept cheap for per-job calls
+            only = arg_fns[0]
+
+            def call(scope):
+                arg = only(scope)
+                try:
+                    return fn(arg)
+                except _BuiltinError as exc:
+                    raise _error(str(exc), pos) from None
+                except TypeError as exc:
+                    raise _error(f"{fname}(): {_clean_type_error(exc)}", pos) from None
+            return call
+
         def call(scope):
             args = [f(scope) for f in arg_fns]
             kwargs = {k: f(scope) for k, f in kw_fns}

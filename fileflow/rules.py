@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
-from typing import Callable, Mapping, Sequence
+from typing import Callable, Mapping, NamedTuple, Sequence
 
 from . import syntax as s
 from .errors import FlowfileError, FlowfileErrors, Position
@@ -55,11 +55,25 @@ class Lazy:
 
     def __call__(self, **job_names) -> object:
         try:
-            scope = dict(self.scope)
-            scope.update(job_names)
-            return self.fn(scope)
+            return self.fn(_JobScope(job_names, self.scope))
         except RecursionError:
             raise FlowfileError("expression nested too deeply", self.pos) from None
+
+
+class _JobScope(dict):
+    """A job's own names (wildcards, attempt) over the Flowfile's names, without copying them."""
+
+    __slots__ = ("outer",)
+
+    def __init__(self, own: Mapping[str, object], outer: Mapping[str, object]):
+        super().__init__(own)
+        self.outer = outer
+
+    def __missing__(self, key: str) -> object:
+        return self.outer[key]
+
+    def __contains__(self, key: object) -> bool:
+        return dict.__contains__(self, key) or key in self.outer
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,6 +105,12 @@ class Rule:
     directive_pos: Mapping[str, Position]
     source_hash: str = ""                        # script content digest, for the signature
 
+    @property
+    def lazy(self) -> bool:
+        """Whether any directive is evaluated per job."""
+        return any(isinstance(v, Lazy) for v in (self.inputs, self.log, self.params,
+                                                  self.threads, self.resources))
+
 
 @dataclass(frozen=True, slots=True)
 class Workflow:
@@ -106,9 +126,8 @@ class Workflow:
     names: Mapping[str, Position] = field(default_factory=dict)  # top-level assignments
 
 
-@dataclass(frozen=True, slots=True)
-class JobValues:
-    """Everything a rule's directives evaluate to for one job."""
+class JobValues(NamedTuple):
+    """Everything a rule's directives evaluate to for one job (a named tuple: cheap to make)."""
 
     inputs: Items
     outputs: Items
@@ -726,17 +745,21 @@ def _offset_pos(node, offset: int, length: int = 1, source: str | None = None) -
     return Position(pos.path, line, column, line, column + width)
 
 
+_NO_FLAGS: frozenset[str] = frozenset()
+
+
 def _flatten_files(value, pos: Position, directive: str):
+    """Nested lists of paths -> [(path, flags)] in order (a stack, reversed: no recursion)."""
     stack = [value]
     out = []
     while stack:
-        v = stack.pop(0)
-        if isinstance(v, Flagged):
+        v = stack.pop()
+        if isinstance(v, str):
+            out.append((v, _NO_FLAGS))
+        elif isinstance(v, Flagged):
             out.append((v.path, v.flags))
-        elif isinstance(v, str):
-            out.append((v, frozenset()))
         elif isinstance(v, (list, tuple)):
-            stack[0:0] = list(v)
+            stack.extend(reversed(v))
         else:
             raise FlowfileError(f"{directive} entries must be file paths (strings), not {a_type(v)}", pos)
     return out
@@ -769,7 +792,7 @@ def _file_digest(rel: str, workdir: str) -> str:
 def job_values(rule: Rule, wildcards: Mapping[str, str], attempt: int = 1) -> JobValues:
     """Evaluate every directive of a rule for one job. Raises FlowfileError (with the
     directive's position) when a per-job expression fails."""
-    wc = Record(wildcards, "wildcards")
+    wc = Record(wildcards, "wildcards") if rule.lazy else wildcards
     outputs = _format_items(rule.outputs, wildcards, rule)
     flags: dict[str, frozenset[str]] = {}
     for item, path in zip(rule.outputs, outputs.values):
@@ -794,13 +817,8 @@ def job_values(rule: Rule, wildcards: Mapping[str, str], attempt: int = 1) -> Jo
 
 
 def _format_items(items: Sequence[FileItem], wildcards: Mapping[str, str], rule: Rule) -> Items:
-    values = []
-    for item in items:
-        if item.pattern.is_constant:
-            values.append(item.pattern.text)
-        else:
-            values.append(item.pattern.format(wildcards))
-    return Items(tuple(values), tuple(i.name for i in items))
+    return Items(tuple(i.pattern.fmt.format_map(wildcards) if i.pattern.wildcards else i.pattern.text
+                       for i in items), tuple(i.name for i in items))
 
 
 def _job_files(rule: Rule, spec, directive: str, wc: Record,

@@ -73,7 +73,7 @@ class RunResult:
 
 class Scheduler:
     def __init__(self, plan: Plan, executor, runlog, run_id: int, store: FileStore,
-                 settings: Settings, reporter: Reporter, force=None):
+                 settings: Settings, reporter: Reporter):
         self.plan = plan
         self.graph = plan.graph
         self.executor = executor
@@ -82,7 +82,6 @@ class Scheduler:
         self.store = store
         self.settings = settings
         self.reporter = reporter
-        self.force = force
         self.position = {job_id: i for i, job_id in enumerate(plan.order)}
         self.waiting = {j: sum(1 for d in self.graph.deps[j] if d in plan.reasons)
                         for j in plan.reasons}
@@ -238,7 +237,7 @@ class Scheduler:
             return
         starts = [JobStart(job.rule.name, job.name, dict(job.wildcards), spec.command,
                            [str(r) for r in reasons], spec.attempt, self.settings.executor_name,
-                           self.plan.signatures[job.id], list(job.outputs), spec.log_path)
+                           self.plan.signature(job.id), list(job.outputs), spec.log_path)
                   for job, spec, reasons, _ in batch]
         log_ids = self.runlog.jobs_started(self.run_id, starts)
         for (job, spec, reasons, inputs), log_id in zip(batch, log_ids):
@@ -255,8 +254,8 @@ class Scheduler:
         if not job.outputs:  # nothing recorded to compare: run when an upstream job ran
             ran = [self.graph.jobs[d].name for d in self.graph.deps[job.id] if d in self.ran]
             return tuple(r for r in reasons if r.kind != KIND_UPSTREAM or r.detail in ran)
-        forced = self.force.why(job) if self.force else None
-        fresh = decide(job_facts(job, self.plan.signatures[job.id]), self.plan.observed,
+        forced = self.plan.force.why(job)
+        fresh = decide(job_facts(job, self.plan.signature(job.id)), self.plan.observed,
                        self.plan.recorded, forced=forced)
         return fresh
 
@@ -264,7 +263,7 @@ class Scheduler:
         attempt = self.attempts.get(job.id, 1)
         if attempt > 1:
             job = replace(job, values=job_values(job.rule, job.wildcards, attempt))
-        command = render_command(job, attempt) if attempt > 1 else self.plan.commands[job.id]
+        command = render_command(job, attempt) if attempt > 1 else self.plan.command(job.id)
         for path in job.flagged("protected"):
             if os.path.exists(path):
                 raise FileflowError(f"job {job.name} would overwrite protected output {path!r}; "
@@ -370,7 +369,7 @@ class Scheduler:
                 self.plan.observed.update(states)
                 results.append(JobResult(log_id, "done", 0, outcome.started_at, outcome.ended_at,
                                          outcome.host, outcome.peak_rss_bytes, outcome.cpu_seconds,
-                                         list(states.values()), inputs, self.plan.signatures[job.id],
+                                         list(states.values()), inputs, self.plan.signature(job.id),
                                          "", outcome.external_id, list(job.outputs)))
                 self.result.done += 1
                 self.ran.add(job.id)
@@ -387,7 +386,7 @@ class Scheduler:
             state = "cancelled" if cancelled else "failed"
             results.append(JobResult(log_id, state, outcome.exit_code, outcome.started_at,
                                      outcome.ended_at, outcome.host, outcome.peak_rss_bytes,
-                                     outcome.cpu_seconds, [], inputs, self.plan.signatures[job.id],
+                                     outcome.cpu_seconds, [], inputs, self.plan.signature(job.id),
                                      message + (" (will retry)" if retrying else ""),
                                      outcome.external_id, list(job.outputs)))
             self.reporter.job_failed(job, spec, outcome, message, retrying)

@@ -11,7 +11,7 @@ import difflib
 import re
 import shlex
 from dataclasses import dataclass
-from typing import Mapping
+from typing import Mapping, NamedTuple
 
 __all__ = ["Items", "Field", "Template", "TemplateError", "parse_template", "render",
            "FIELD_NAMES", "QUOTED_BY_DEFAULT"]
@@ -33,9 +33,9 @@ class TemplateError(ValueError):
         self.length = length
 
 
-@dataclass(frozen=True, slots=True)
-class Items:
-    """An ordered list of values, some with names (input, output, log, params)."""
+class Items(NamedTuple):
+    """An ordered list of values, some with names (input, output, log, params). A named
+    tuple: one is made per directive per job."""
 
     values: tuple = ()
     names: tuple = ()  # same length as values; None for unnamed entries
