@@ -19,6 +19,10 @@ from .base import JobOutcome, JobSpec
 __all__ = ["LocalExecutor"]
 
 TERM_GRACE_SECONDS = 3.0
+# Python ignores these for itself; a job gets the defaults, as subprocess's restore_signals
+# gives them (an ignored SIGPIPE makes `yes | head` report write errors instead of ending).
+RESTORED_SIGNALS = tuple(getattr(signal, name) for name in ("SIGPIPE", "SIGXFZ", "SIGXFSZ")
+                         if hasattr(signal, name))
 # Linux refuses a single argument over 128 KiB (MAX_ARG_STRLEN): a command that joins
 # thousands of inputs goes to a file instead of `bash -c`.
 MAX_INLINE_COMMAND = 100_000
@@ -67,7 +71,7 @@ class LocalExecutor:
                 self.bash, argv, env,
                 file_actions=[(os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDONLY, 0),
                               (os.POSIX_SPAWN_DUP2, fd, 1), (os.POSIX_SPAWN_DUP2, fd, 2)],
-                setsid=True)
+                setsid=True, setsigdef=RESTORED_SIGNALS)
         finally:
             os.close(fd)
         pidfd = -1
