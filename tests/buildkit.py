@@ -1,0 +1,242 @@
+"""Helpers for the end-to-end build tests (tests/test_build_*.py and friends).
+
+A `Project` is a directory (a pytest tmp_path) holding a Flowfile and its files. It runs
+fileflow in this process (`build`, through `fileflow.cli.main`, the same entry point as the
+console script) or as a real process (`run`, `popen`: `python -m fileflow`), and reads the run
+log to tell which jobs a build started. Everything is real: real processes, real files.
+"""
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import io
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterator
+
+__all__ = ["Project", "Result", "snapshot", "wait_for", "PRINT_ARGV"]
+
+# A script that prints its argv, one argument per line, each as repr() (so spaces, quotes,
+# newlines and empty strings are unambiguous).
+PRINT_ARGV = "import sys\nfor a in sys.argv[1:]:\n    print(repr(a))\n"
+
+
+@dataclass(repr=False)
+class Result:
+    """What one fileflow invocation did."""
+
+    code: int
+    out: str
+    err: str
+    jobs: list[dict] = field(default_factory=list)  # run log rows of the jobs it started
+
+    @property
+    def ran(self) -> list[str]:
+        """Names of the jobs this build started, in start order (a retry appears again)."""
+        return [j["name"] for j in self.jobs]
+
+    @property
+    def ran_set(self) -> set[str]:
+        return set(self.ran)
+
+    @property
+    def text(self) -> str:
+        return self.out + self.err
+
+    def __str__(self) -> str:  # shown by pytest when an assertion on a Result fails
+        return f"exit {self.code}\n--- stdout\n{self.out}--- stderr\n{self.err}"
+
+    __repr__ = __str__
+
+
+class Project:
+    def __init__(self, root: str | os.PathLike[str], db: str | None = None):
+        self.root = Path(root)
+        self.root.mkdir(parents=True, exist_ok=True)
+        self.db = db  # a run log URL passed as --db to every build (None: SQLite default)
+
+    # ---------------------------------------------------------------- files
+
+    def path(self, rel: str) -> Path:
+        return self.root / rel
+
+    def write(self, rel: str, text: str = "", *, mode: int | None = None) -> Path:
+        p = self.path(rel)
+        p.parent.mkdir(parents=True, exist_ok=True)
+        p.write_text(text, encoding="utf-8")
+        if mode is not None:
+            p.chmod(mode)
+        return p
+
+    def flowfile(self, text: str, name: str = "Flowfile") -> Path:
+        return self.write(name, textwrap.dedent(text).lstrip("\n"))
+
+    def read(self, rel: str) -> str:
+        return self.path(rel).read_text(encoding="utf-8")
+
+    def exists(self, rel: str) -> bool:
+        return os.path.lexists(self.path(rel))
+
+    def mtime_ns(self, rel: str) -> int:
+        return os.stat(self.path(rel)).st_mtime_ns
+
+    def set_mtime_ns(self, rel: str, ns: int) -> None:
+        os.utime(self.path(rel), ns=(ns, ns))
+
+    def age(self, rel: str, seconds: float = 100.0) -> None:
+        """Move a file's mtime into the past (no sleeping needed to order mtimes)."""
+        ns = self.mtime_ns(rel) - int(seconds * 1e9)
+        self.set_mtime_ns(rel, ns)
+
+    # ---------------------------------------------------------------- running fileflow
+
+    def _db_args(self, args: tuple[str, ...]) -> list[str]:
+        args = list(args)
+        if self.db and (not args or args[0] not in ("unlock", "check")) and "--db" not in args:
+            if args and args[0] in ("build", "why", "clean"):
+                return args[:1] + ["--db", self.db] + args[1:]
+            return ["--db", self.db] + args
+        return args
+
+    def build(self, *args: str, log: bool = True) -> Result:
+        """Run `fileflow ARGS` in this process, in the project directory. With log=True, the
+        run log is read before and after to list the jobs this invocation started."""
+        from fileflow.cli import main
+
+        before = self._last_job_id() if log else 0
+        out, err = io.StringIO(), io.StringIO()
+        cwd = os.getcwd()
+        os.chdir(self.root)
+        try:
+            with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+                code = main(self._db_args(args))
+        finally:
+            os.chdir(cwd)
+        jobs = self.jobs_since(before) if log else []
+        return Result(code, out.getvalue(), err.getvalue(), jobs)
+
+    def command(self, *args: str) -> list[str]:
+        return [sys.executable, "-m", "fileflow", *self._db_args(args)]
+
+    def env(self, **extra: str) -> dict[str, str]:
+        env = dict(os.environ)
+        env.pop("FILEFLOW_DB", None)
+        env.update(extra)
+        return env
+
+    def run(self, *args: str, timeout: float = 120, **kw) -> Result:
+        """Run `python -m fileflow ARGS` as a real process in the project directory."""
+        before = self._last_job_id()
+        proc = subprocess.run(self.command(*args), cwd=self.root, capture_output=True,
+                              text=True, timeout=timeout, env=kw.pop("env", self.env()), **kw)
+        return Result(proc.returncode, proc.stdout, proc.stderr, self.jobs_since(before))
+
+    def popen(self, *args: str, **kw) -> subprocess.Popen:
+        kw.setdefault("stdout", subprocess.PIPE)
+        kw.setdefault("stderr", subprocess.PIPE)
+        kw.setdefault("text", True)
+        kw.setdefault("env", self.env())
+        return subprocess.Popen(self.command(*args), cwd=self.root, **kw)
+
+    # ---------------------------------------------------------------- the run log
+
+    @contextlib.contextmanager
+    def runlog(self) -> Iterator:
+        from fileflow.runlog import open_runlog
+
+        log = open_runlog(self.db, str(self.root))
+        try:
+            yield log
+        finally:
+            log.close()
+
+    def has_runlog(self) -> bool:
+        return self.db is not None or self.exists(".fileflow/runlog.db")
+
+    def _last_job_id(self) -> int:
+        if not self.has_runlog():
+            return 0
+        with self.runlog() as log:
+            runs = log.runs(limit=1000)
+            ids = [j["id"] for r in runs for j in log.jobs_of_run(r["id"])]
+        return max(ids, default=0)
+
+    def jobs_since(self, job_id: int) -> list[dict]:
+        if not self.has_runlog():
+            return []
+        with self.runlog() as log:
+            runs = sorted(log.runs(limit=1000), key=lambda r: r["id"])
+            jobs = [j for r in runs for j in log.jobs_of_run(r["id"]) if j["id"] > job_id]
+        return sorted(jobs, key=lambda j: j["id"])
+
+    def runs(self) -> list[dict]:
+        """Every run, oldest first."""
+        if not self.has_runlog():
+            return []
+        with self.runlog() as log:
+            return sorted(log.runs(limit=10_000), key=lambda r: r["id"])
+
+    def recorded(self) -> dict:
+        with self.runlog() as log:
+            return log.load_targets()
+
+    # ---------------------------------------------------------------- snapshots
+
+    def snapshot(self) -> dict[str, tuple]:
+        return snapshot(self.root)
+
+
+def snapshot(root: str | os.PathLike[str]) -> dict[str, tuple]:
+    """Every entry under root (directories included) -> (kind, mode, size, mtime_ns, digest)."""
+    found: dict[str, tuple] = {}
+    root = os.fspath(root)
+    st = os.lstat(root)
+    found["."] = ("d", st.st_mode, 0, st.st_mtime_ns, "")
+    for folder, dirs, files in os.walk(root):
+        for name in sorted(dirs + files):
+            full = os.path.join(folder, name)
+            rel = os.path.relpath(full, root)
+            st = os.lstat(full)
+            if os.path.isdir(full) and not os.path.islink(full):
+                found[rel] = ("d", st.st_mode, 0, st.st_mtime_ns, "")
+            elif os.path.islink(full):
+                found[rel] = ("l", st.st_mode, 0, st.st_mtime_ns, os.readlink(full))
+            else:
+                with open(full, "rb") as fh:
+                    digest = hashlib.sha256(fh.read()).hexdigest()
+                found[rel] = ("f", st.st_mode, st.st_size, st.st_mtime_ns, digest)
+    return found
+
+
+def wait_for(predicate, timeout: float = 30.0, what: str = "condition") -> None:
+    """Poll until predicate() is true (for waiting on a subprocess, never for asserting
+    on how long fileflow takes)."""
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+        time.sleep(0.02)
+
+
+def kill_tree(proc: subprocess.Popen) -> None:
+    """Clean up a fileflow process a test started (and anything it left running)."""
+    import psutil
+
+    try:
+        children = psutil.Process(proc.pid).children(recursive=True)
+    except psutil.Error:
+        children = []
+    for p in [*children]:
+        with contextlib.suppress(psutil.Error):
+            p.kill()
+    if proc.poll() is None:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(proc.pid, signal.SIGKILL)
+    with contextlib.suppress(Exception):
+        proc.communicate(timeout=10)

@@ -1,0 +1,562 @@
+"""End to end: how jobs run. Concurrency, resources, priorities, retries, keep-going,
+failures, logs, temp/protected outputs and scripts, with real processes on real files.
+
+No assertion here is on how long fileflow takes: concurrency is proven by the jobs
+themselves (each waits to see the other, or writes its start and end times)."""
+from __future__ import annotations
+
+import json
+import os
+import stat
+
+import pytest
+
+from buildkit import Project
+
+# A job that proves it ran alongside another: it announces itself, then waits (up to 30 s)
+# for the other one's announcement. Run one at a time, the first would fail.
+BARRIER = ('mkdir -p started; touch started/{wildcards.x}; '
+           'for i in $(seq 300); do [ -e started/{params.other} ] && break; sleep 0.1; done; '
+           '[ -e started/{params.other} ]; date +%s.%N > {output}')
+
+# A job that writes when it started and ended, taking a while.
+SPAN = ('mkdir -p spans; date +%s.%N > spans/{wildcards.x}.start; sleep 0.3; '
+        'date +%s.%N > spans/{wildcards.x}.end; touch {output}')
+
+
+def spans(p: Project, names) -> list[tuple[float, float]]:
+    return [(float(p.read(f"spans/{n}.start")), float(p.read(f"spans/{n}.end"))) for n in names]
+
+
+def overlap(a, b) -> bool:
+    return a[0] < b[1] and b[0] < a[1]
+
+
+# ---------------------------------------------------------------- concurrency and limits
+
+def test_two_jobs_run_concurrently_with_j2(tmp_path):
+    p = Project(tmp_path)
+    p.flowfile(f"""
+        rule all:
+            input: "out/a.txt", "out/b.txt"
+        rule wait_for_other:
+            output: "out/{{x}}.txt"
+            params: other = "b" if wildcards.x == "a" else "a"
+            shell: "{BARRIER}"
+        """)
+    r = p.build("-j", "2")
+    assert r.code == 0, r
+    assert sorted(r.ran) == ["wait_for_other[x=a]", "wait_for_other[x=b]"]
+
+
+def test_resource_limit_serialises_jobs(tmp_path):
+    p = Project(tmp_path)
+    p.flowfile(f"""
+        rule all:
+            input: "out/a", "out/b"
+        rule heavy:
+            output: "out/{{x}}"
+            resources: mem_mb = 600
+            shell: "{SPAN}"
+        """)
+    r = p.build("-j", "2", "--resources", "mem_mb=1000")
+    assert r.code == 0, r
+    a, b = spans(p, "ab")
+    assert not overlap(a, b), (a, b)
+
+
+def test_resource_limit_that_fits_both_lets_them_run_together(tmp_path):
+    p = Project(tmp_path)
+    p.flowfile(f"""
+        rule all:
+            input: "out/a.txt", "out/b.txt"
+        rule wait_for_other:
+            output: "out/{{x}}.txt"
+            params: other = "b" if wildcards.x == "a" else "a"
+            resources: mem_mb = 600
+            shell: "{BARRIER}"
+        """)
+    r = p.build("-j", "2", "--resources", "mem_mb=1200")
+    assert r.code == 0, r
+
+
+def test_threads_count_against_cores(tmp_path):
+    p = Project(tmp_path)
+    p.flowfile(f"""
+        rule all:
+            input: "out/a", "out/b"
+        rule wide:
+            output: "out/{{x}}"
+            threads: 2
+            shell: "{SPAN}"
+        """)
+    r = p.build("-j", "2")
+    assert r.code == 0, r
+    a, b = spans(p, "ab")
+    assert not overlap(a, b), (a, b)
+
+
+def test_priorities_order_ready_jobs(tmp_path):
+    p = Project(tmp_path)
+    p.flowfile("""
+        rule all:
+            input: "low.txt", "mid.txt", "high.txt"
+        rule low:
+            output: "low.txt"
+            shell: "touch {output}"
+        rule mid:
+            output: "mid.txt"
+            priority: 5
+            shell: "touch {output}"
+        rule high:
+            output: "high.txt"
+            priority: 10
+            shell: "touch {output}"
+        """)
+    r = p.build("-j", "1")
+    assert r.code == 0, r
+    assert r.ran == ["high", "mid", "low"]
+
+
+# ---------------------------------------------------------------- retries
+
+def test_retry_with_attempt_scaled_resources(tmp_path):
+    p = Project(tmp_path)
+    p.flowfile("""
+        rule flaky:
+            output: "out.txt"
+            retries: 2
+            resources: mem_mb = 1000 * attempt
+            shell: "echo {resources.mem_mb} >> attempts.txt; [ {resources.mem_mb} -ge 2000 ]; echo ok > {output}"
+        """)
+    r = p.build()
+    assert r.code == 0, r
+    assert p.read("attempts.txt") == "1000\n2000\n"
+    assert p.read("out.txt") == "ok\n"
+    assert [j["attempt"] for j in r.jobs] == [1, 2]
+    assert [j["state"] for j in r.jobs] == ["failed", "done"]
+    assert "2000" in r.jobs[1]["command"] and "1000" in r.jobs[0]["command"]
+    assert "retry" in r.err.lower()
+    assert p.build().ran == []
+
+
+def test_retries_exhausted_is_a_failure(tmp_path):
+    p = Project(tmp_path)
+    p.flowfile("""
+        rule bad:
+            output: "out.txt"
+            retries: 1
+            shell: "echo {attempt} >> attempts.txt; exit 7"
+        """)
+    r = p.build()
+    assert r.code == 1, r
+    assert p.read("attempts.txt") == "1\n2\n"
+    assert [j["attempt"] for j in r.jobs] == [1, 2]
+    assert "exit code 7" in r.err
+
+
+# ---------------------------------------------------------------- failures
+
+FAILING = """
+    rule all:
+        input: "down.txt", "other.txt"
+    rule bad:
+        output: "bad.txt"
+        priority: 10
+        shell: "echo partial > {output}; echo first-log-line; echo the-log-tail-marker >&2; exit 3"
+    rule down:
+        input: "bad.txt"
+        output: "down.txt"
+        shell: "cp {input} {output}"
+    rule other:
+        output: "other.txt"
+        shell: "echo other > {output}"
+    """
+
+
+def test_failing_job_reports_command_exit_code_and_log_tail(tmp_path):
+    p = Project(tmp_path)
+    p.flowfile(FAILING)
+    r = p.build("-j", "1")
+    assert r.code == 1, r
+    assert "Traceback" not in r.text
+    assert "job bad failed" in r.err
+    assert "exit code 3" in r.err
+    assert "echo partial > bad.txt" in r.err              # the command
+    assert "the-log-tail-marker" in r.err                 # the log's last lines
+    assert not p.exists("bad.txt")                        # partial output removed
+    assert not p.exists("down.txt")                       # never used downstream
+    assert "down" not in r.ran
+    assert "other" not in r.ran                           # without -k: stop starting jobs
+    rec = p.recorded()["bad.txt"]
+    assert not rec.complete
+    job = r.jobs[0]
+    assert (job["name"], job["state"], job["exit_code"]) == ("bad", "failed", 3)
+
+
+def test_keep_going_finishes_independent_jobs(tmp_path):
+    p = Project(tmp_path)
+    p.flowfile(FAILING)
+    r = p.build("-j", "1", "-k")
+    assert r.code == 1, r
+    assert set(r.ran) == {"bad", "other"}
+    assert p.read("other.txt") == "other\n"
+    assert not p.exists("bad.txt") and not p.exists("down.txt")
+    assert "bad" in r.err
+    # next time only what is still owed runs
+    p.flowfile(FAILING.replace("exit 3", "exit 0").replace("echo partial", "echo whole"))
+    again = p.build("-j", "1")
+    assert again.code == 0, again
+    assert again.ran == ["bad", "down"]
+
+
+def test_job_killed_by_a_signal_fails_and_its_outputs_are_removed(tmp_path):
+    """Reliability test 2: kill -9 of the job's own process."""
+    p = Project(tmp_path)
+    p.flowfile("""
+        rule victim:
+            output: "v.txt"
+            shell: "echo partial > {output}; kill -9 $$"
+        """)
+    r = p.build()
+    assert r.code == 1, r
+    assert "SIGKILL" in r.err
+    assert not p.exists("v.txt")
+    assert not p.recorded()["v.txt"].complete
+
+
+def test_job_exiting_0_without_its_output_fails_naming_it(tmp_path):
+    p = Project(tmp_path)
+    p.flowfile("""
+        rule lazy:
+            output: "made.txt", "forgotten.txt"
+            shell: "echo made > {output[0]}"
+        """)
+    r = p.build("--latency-wait", "0")
+    assert r.code == 1, r
+    assert "'forgotten.txt' is missing" in r.err
+    assert not p.exists("made.txt")         # a job that failed leaves no output behind
+    assert p.build("--latency-wait", "0").ran == ["lazy"]
+
+
+def test_output_parent_directories_are_created(tmp_path):
+    p = Project(tmp_path)
+    p.flowfile("""
+        rule deep:
+            output: "a/b/c/deep.txt", log = "logs/x/y/deep.log"
+            shell: "echo deep > {output[0]}; echo logged > {output.log}"
+        """)
+    r = p.build()
+    assert r.code == 0, r
+    assert p.read("a/b/c/deep.txt") == "deep\n"
+
+
+def test_jobs_get_default_sigpipe_like_any_shell_command(tmp_path):
+    """Python ignores SIGPIPE and SIGXFSZ for itself; a job must not inherit that (as
+    subprocess's restore_signals does): `yes | head -1` ends `yes` by SIGPIPE, silently,
+    instead of making it report write errors (or loop on them)."""
+    p = Project(tmp_path)
+    p.flowfile("""
+        rule pipe:
+            output: "status.txt"
+            shell: "set +o pipefail; yes | head -1 > /dev/null; echo ${{PIPESTATUS[0]}} > {output}"
+        """)
+    r = p.build()
+    assert r.code == 0, r
+    assert p.read("status.txt") == f"{128 + 13}\n"
+    assert "Broken pipe" not in p.read(".fileflow/logs/pipe.log")
+
+
+# ---------------------------------------------------------------- logs
+
+def test_stdout_and_stderr_go_to_the_rules_log(tmp_path):
+    p = Project(tmp_path)
+    p.flowfile("""
+        rule talk:
+            output: "t.txt"
+            log: "logs/talk.log"
+            shell: "echo to-stdout; echo to-stderr >&2; touch {output}"
+        """)
+    r = p.build()
+    assert r.code == 0, r
+    assert p.read("logs/talk.log").split() == ["to-stdout", "to-stderr"]
+    assert "to-stdout" not in r.out
+
+
+def test_without_a_log_output_goes_under_dot_fileflow_logs(tmp_path):
+    p = Project(tmp_path)
+    p.flowfile("""
+        rule all:
+            input: "t/x.txt"
+        rule talk:
+            output: "t/{name}.txt"
+            shell: "echo said-{wildcards.name}; touch {output}"
+        rule plain:
+            output: "plain.txt"
+            shell: "echo plain-said; touch {output}"
+        """)
+    assert p.build().code == 0
+    assert p.build("plain").code == 0
+    assert p.read(".fileflow/logs/talk/name=x.log") == "said-x\n"
+    assert p.read(".fileflow/logs/plain.log") == "plain-said\n"
+
+
+# ---------------------------------------------------------------- temp and protected
+
+TEMP = """
+    rule all:
+        input: "final.txt"
+    rule make_mid:
+        input: "in.txt"
+        output: temp("mid.txt")
+        shell: "tr a-z A-Z < {input} > {output}"
+    rule use_mid:
+        input: "mid.txt"
+        output: "final.txt"
+        shell: "cp {input} {output}"
+    """
+
+
+def test_temp_output_is_deleted_after_its_consumers_and_not_remade(tmp_path):
+    p = Project(tmp_path)
+    p.flowfile(TEMP)
+    p.write("in.txt", "hello\n")
+    r = p.build()
+    assert r.code == 0, r
+    assert r.ran == ["make_mid", "use_mid"]
+    assert p.read("final.txt") == "HELLO\n"
+    assert not p.exists("mid.txt")
+    assert p.build().ran == []               # its absence alone reruns nothing
+    p.write("in.txt", "changed\n")
+    again = p.build()
+    assert again.ran == ["make_mid", "use_mid"]
+    assert p.read("final.txt") == "CHANGED\n"
+    assert not p.exists("mid.txt")
+
+
+def test_temp_output_is_remade_when_its_consumer_must_run(tmp_path):
+    p = Project(tmp_path)
+    p.flowfile(TEMP)
+    p.write("in.txt", "hello\n")
+    assert p.build().code == 0
+    os.unlink(p.path("final.txt"))
+    again = p.build()
+    assert again.code == 0, again
+    assert again.ran == ["make_mid", "use_mid"]
+    assert p.read("final.txt") == "HELLO\n"
+    assert not p.exists("mid.txt")
+
+
+def test_temp_output_asked_for_on_the_command_line_is_kept(tmp_path):
+    p = Project(tmp_path)
+    p.flowfile(TEMP)
+    p.write("in.txt", "hello\n")
+    assert p.build("final.txt", "mid.txt").code == 0
+    assert p.read("mid.txt") == "HELLO\n"
+
+
+def test_protected_output_is_read_only_and_not_overwritten(tmp_path):
+    p = Project(tmp_path)
+    p.flowfile("""
+        rule keep:
+            output: protected("keep.txt")
+            shell: "echo precious > {output}"
+        """)
+    r = p.build()
+    assert r.code == 0, r
+    mode = os.stat(p.path("keep.txt")).st_mode
+    assert not mode & (stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH)
+    forced = p.build("-F")
+    assert forced.code != 0
+    assert "protected" in forced.err and "keep.txt" in forced.err
+    assert p.read("keep.txt") == "precious\n"
+    assert all(run["status"] != "running" for run in p.runs())
+
+
+def test_protected_output_refusal_stops_before_any_job_starts(tmp_path):
+    """A refusal found while the build runs would leave running jobs behind: it must come
+    before anything starts or is deleted."""
+    p = Project(tmp_path)
+    p.flowfile("""
+        rule all:
+            input: "keep.txt", "other.txt"
+        rule keep:
+            output: protected("keep.txt")
+            shell: "echo precious > {output}"
+        rule other:
+            output: "other.txt"
+            priority: 10
+            shell: "date +%s%N > {output}"
+        """)
+    assert p.build().code == 0
+    other = p.read("other.txt")
+    forced = p.build("-F", "-j", "1")
+    assert forced.code == 2, forced
+    assert "keep.txt" in forced.err
+    assert forced.ran == []
+    assert p.read("other.txt") == other
+    assert all(run["status"] != "running" for run in p.runs())
+
+
+def test_protected_output_below_an_early_cutoff_is_no_obstacle(tmp_path):
+    p = Project(tmp_path)
+    p.flowfile("""
+        rule all:
+            input: "keep.txt"
+        rule count:
+            input: "in.txt"
+            output: "count.txt"
+            shell: "wc -l < {input} > {output}"
+        rule keep:
+            input: "count.txt"
+            output: protected("keep.txt")
+            shell: "cp {input} {output}"
+        """)
+    p.write("in.txt", "a\n")
+    assert p.build().code == 0
+    p.write("in.txt", "b\n")                       # same line count: keep is cut off
+    r = p.build()
+    assert r.code == 0, r
+    assert r.ran == ["count"]
+    p.write("in.txt", "b\nc\n")                   # now keep would have to be remade
+    r = p.build()
+    assert r.code == 2, r
+    assert "protected output 'keep.txt'" in r.err
+    assert p.read("keep.txt") == "1\n"
+    assert all(run["status"] != "running" for run in p.runs())
+
+
+def test_an_output_that_cannot_be_prepared_stops_the_build_cleanly(tmp_path):
+    """An error of fileflow's own in the middle of a build (here: an output's parent is a
+    file) is a clear message, never a traceback, and never leaves running jobs behind."""
+    import psutil
+
+    p = Project(tmp_path)
+    p.flowfile("""
+        rule all:
+            input: "slow.txt", "x/y.txt"
+        rule slow:
+            output: "slow.txt"
+            priority: 10
+            shell: "echo $$ > slow.pid; sleep 60; touch {output}"
+        rule quick:
+            output: "q.txt"
+            priority: 10
+            shell: "touch {output}"
+        rule y:
+            input: "q.txt"
+            output: "x/y.txt"
+            shell: "touch {output}"
+        """)
+    p.write("x", "a file where a directory should be\n")
+    r = p.build("-j", "2")
+    assert r.code == 2, r
+    assert "Traceback" not in r.text
+    assert "x/y.txt" in r.err
+    pid = int(p.read("slow.pid"))
+    assert not psutil.pid_exists(pid) or psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
+    assert not p.exists("slow.txt")
+    states = {j["name"]: j["state"] for j in r.jobs}
+    assert states["slow"] == "cancelled"
+    assert [run["status"] for run in p.runs()] == ["failed"]
+
+
+# ---------------------------------------------------------------- scripts
+
+def test_python_script_gets_its_job(tmp_path):
+    p = Project(tmp_path)
+    p.write("scripts/merge.py", """
+import json
+from fileflow.script import job
+
+with open(job.output.merged, "w") as out:
+    for path in job.input.parts:
+        out.write(open(path).read())
+with open(job.output[1], "w") as out:
+    json.dump({"rule": job.rule, "sample": job.wildcards.sample, "depth": job.params.depth,
+               "tags": job.params.tags, "threads": job.threads,
+               "mem_mb": job.resources.mem_mb, "attempt": job.attempt,
+               "inputs": list(job.input), "log": job.log[0]}, out)
+""")
+    p.flowfile("""
+        rule merge:
+            input: parts = ["in/{sample}.1", "in/{sample}.2"]
+            output: merged = "out/{sample}.txt", meta = "out/{sample}.json"
+            log: "logs/{sample}.log"
+            params: depth = 3, tags = ["x", "y"]
+            threads: 1
+            resources: mem_mb = 100
+            script: "scripts/merge.py"
+        """)
+    p.write("in/s1.1", "one\n")
+    p.write("in/s1.2", "two\n")
+    r = p.build("out/s1.txt")
+    assert r.code == 0, r
+    assert p.read("out/s1.txt") == "one\ntwo\n"
+    assert json.loads(p.read("out/s1.json")) == {
+        "rule": "merge", "sample": "s1", "depth": 3, "tags": ["x", "y"], "threads": 1,
+        "mem_mb": 100, "attempt": 1, "inputs": ["in/s1.1", "in/s1.2"], "log": "logs/s1.log"}
+    assert p.build("out/s1.txt").ran == []
+
+
+def test_editing_a_python_script_reruns_its_jobs(tmp_path):
+    p = Project(tmp_path)
+    p.write("s.py", "from fileflow.script import job\nopen(job.output[0], 'w').write('v1')\n")
+    p.flowfile("""
+        rule s:
+            output: "s.txt"
+            script: "s.py"
+        """)
+    assert p.build().ran == ["s"]
+    assert p.build().ran == []
+    p.write("s.py", "from fileflow.script import job\nopen(job.output[0], 'w').write('v2')\n")
+    assert p.build().ran == ["s"]
+    assert p.read("s.txt") == "v2"
+
+
+def test_shell_script_gets_fileflow_environment_variables(tmp_path):
+    p = Project(tmp_path)
+    p.write("scripts/show.sh", """
+set -euo pipefail
+eval "inputs=($FILEFLOW_INPUT)"
+eval "out=$FILEFLOW_OUTPUT_merged"
+eval "firsts=($FILEFLOW_INPUT_first)"
+{
+  echo "n=${#inputs[@]}"
+  printf 'input=%s\\n' "${inputs[@]}"
+  printf 'first=%s\\n' "${firsts[@]}"
+  echo "sample=$FILEFLOW_WILDCARDS_sample"
+  echo "depth=$FILEFLOW_PARAMS_depth"
+  echo "tags=$FILEFLOW_PARAMS_tags"
+  echo "threads=$FILEFLOW_THREADS"
+  echo "job=$(test -f "$FILEFLOW_JOB" && echo yes)"
+} > "$out"
+""")
+    p.flowfile("""
+        rule show:
+            input: first = "in/{sample} one.txt", second = "in/{sample};two.txt"
+            output: merged = "out/{sample} merged.txt"
+            params: depth = 7, tags = ["x", "y"]
+            script: "scripts/show.sh"
+        """)
+    p.write("in/s 1 one.txt", "1")
+    p.write("in/s 1;two.txt", "2")
+    r = p.build("out/s 1 merged.txt")
+    assert r.code == 0, r
+    assert p.read("out/s 1 merged.txt").splitlines() == [
+        "n=2", "input=in/s 1 one.txt", "input=in/s 1;two.txt", "first=in/s 1 one.txt",
+        "sample=s 1", "depth=7", "tags=x y", "threads=1", "job=yes"]
+
+
+def test_script_path_is_relative_to_the_flowfile_that_names_it(tmp_path):
+    p = Project(tmp_path)
+    p.write("workflow/scripts/w.py",
+            "from fileflow.script import job\nopen(job.output[0], 'w').write('from workflow')\n")
+    p.flowfile("""
+        rule w:
+            output: "w.txt"
+            script: "scripts/w.py"
+        """, name="workflow/Flowfile")
+    r = p.build()
+    assert r.code == 0, r
+    assert p.read("w.txt") == "from workflow"   # run from the working directory

@@ -1,0 +1,109 @@
+"""End to end with PostgreSQL as the run log (`--db URL` and FILEFLOW_DB). Each test gets
+a fresh schema (search_path in the URL), dropped afterwards."""
+from __future__ import annotations
+
+import uuid
+
+import pytest
+
+from buildkit import Project
+
+FLOW = """
+    rule all:
+        input: expand("out/{s}.txt", s=["a", "b"])
+    rule up:
+        input: "in/{s}.txt"
+        output: "out/{s}.txt"
+        shell: "tr a-z A-Z < {input} > {output}"
+    """
+
+
+@pytest.fixture
+def pg(postgres_url):
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+
+    base = make_url(postgres_url).set(drivername="postgresql+psycopg")
+    schema = "ffbuild_" + uuid.uuid4().hex[:12]
+    admin = create_engine(base)
+    with admin.begin() as conn:
+        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    url = base.set(drivername="postgresql").update_query_dict(
+        {"options": f"-csearch_path={schema}"})
+    try:
+        yield url.render_as_string(hide_password=False), admin, schema
+    finally:
+        with admin.begin() as conn:
+            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
+
+
+def _project(tmp_path, url) -> Project:
+    p = Project(tmp_path, db=url)
+    p.flowfile(FLOW)
+    p.write("in/a.txt", "alpha\n")
+    p.write("in/b.txt", "beta\n")
+    return p
+
+
+def test_build_then_no_op_with_postgres(tmp_path, pg):
+    from sqlalchemy import text
+
+    url, admin, schema = pg
+    p = _project(tmp_path, url)
+    first = p.build()
+    assert first.code == 0, first
+    assert sorted(first.ran) == ["up[s=a]", "up[s=b]"]
+    assert p.read("out/a.txt") == "ALPHA\n"
+    assert not p.exists(".fileflow/runlog.db")          # the log is in PostgreSQL, not here
+    with admin.connect() as conn:
+        rows = conn.execute(text(f'SELECT path, complete FROM "{schema}".files '
+                                 "WHERE path LIKE 'out/%' ORDER BY path")).all()
+        runs = conn.execute(text(f'SELECT status FROM "{schema}".runs')).scalars().all()
+    assert [tuple(r) for r in rows] == [("out/a.txt", True), ("out/b.txt", True)]
+    assert runs == ["success"]
+    second = p.build()
+    assert second.code == 0, second
+    assert second.ran == []
+    assert "nothing to do" in second.out
+    p.write("in/b.txt", "beta two\n")
+    third = p.build()
+    assert third.ran == ["up[s=b]"]
+
+
+def test_postgres_log_through_FILEFLOW_DB_in_a_real_process(tmp_path, pg):
+    url, _, _ = pg
+    p = _project(tmp_path, url)
+    env = p.env(FILEFLOW_DB=url)
+    proc = Project(tmp_path)                       # no --db: the variable must be used
+    r = proc.run("build", env=env)
+    assert r.code == 0, r.err
+    assert not p.exists(".fileflow/runlog.db")
+    assert sorted(j["name"] for j in p.jobs_since(0)) == ["up[s=a]", "up[s=b]"]
+    again = proc.run("build", env=env)
+    assert again.code == 0, again.err
+    assert "nothing to do" in again.out
+
+
+def test_failed_and_incomplete_jobs_are_recorded_in_postgres(tmp_path, pg):
+    url, _, _ = pg
+    p = Project(tmp_path, db=url)
+    p.flowfile("""
+        rule bad:
+            output: "bad.txt"
+            shell: "echo partial > {output}; exit 4"
+        """)
+    r = p.build()
+    assert r.code == 1, r
+    assert [(j["name"], j["state"], j["exit_code"]) for j in r.jobs] == [("bad", "failed", 4)]
+    assert not p.recorded()["bad.txt"].complete
+    assert not p.exists("bad.txt")
+
+
+def test_unreachable_postgres_is_a_clear_error(tmp_path):
+    p = _project(tmp_path, "postgresql://nobody:x@127.0.0.1:1/none?connect_timeout=2")
+    r = p.build(log=False)
+    assert r.code == 2, r
+    assert "Traceback" not in r.text
+    assert "run log" in r.err
+    assert "x@" not in r.err                  # the password is not printed

@@ -1,0 +1,470 @@
+"""End to end: what fileflow must survive (docs RELIABILITY.md): hostile file names,
+odd working directories, Ctrl-C, kill -9, concurrent builds, stale locks, SIGPIPE.
+
+These tests start real `python -m fileflow` processes and signal them. They wait for the
+jobs to reach a known point (a file the job writes), never for a length of time."""
+from __future__ import annotations
+
+import ast
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+import psutil
+import pytest
+
+from buildkit import PRINT_ARGV, Project, kill_tree, wait_for
+
+# ---------------------------------------------------------------- names and directories
+
+HOSTILE = [
+    "with space",
+    "semi;colon",
+    "dollar $(touch PWNED)",
+    "back `touch PWNED`tick",
+    "single 'quote'",
+    'double "quote"',
+    "-leading-dash",
+    "glob * and ?",
+    "new\nline",
+    "tab\there",
+    "ampersand & pipe | redirect > x",
+    "unicode ü ß 日本",
+]
+
+
+@pytest.mark.parametrize("name", HOSTILE, ids=[repr(n) for n in HOSTILE])
+def test_hostile_wildcard_values_reach_the_command_as_one_argument(tmp_path, name):
+    p = Project(tmp_path)
+    p.write("argv.py", PRINT_ARGV)
+    p.flowfile("""
+        rule show:
+            input: "in/{name}.txt"
+            output: "out/{name}.txt"
+            shell: "python3 argv.py {wildcards.name} {input} {output} > {output}"
+        """)
+    p.write(f"in/{name}.txt", "x")
+    r = p.build(f"out/{name}.txt")
+    assert r.code == 0, r
+    argv = [ast.literal_eval(line) for line in p.read(f"out/{name}.txt").splitlines()]
+    assert argv == [name, f"in/{name}.txt", f"out/{name}.txt"]
+    assert not p.exists("PWNED") and not p.exists("x")
+    assert p.build(f"out/{name}.txt").ran == []
+
+
+def test_hostile_file_names_from_the_flowfile(tmp_path):
+    p = Project(tmp_path)
+    p.write("argv.py", PRINT_ARGV)
+    p.flowfile("""
+        rule all:
+            input: "-rf x.out"
+        rule show:
+            input: "a b;c $(touch PWNED).txt", "-n"
+            output: "-rf x.out"
+            shell: "python3 argv.py {input} > ./{output}"
+        """)
+    p.write("a b;c $(touch PWNED).txt", "")
+    p.write("-n", "")
+    r = p.build()
+    assert r.code == 0, r
+    argv = [ast.literal_eval(line) for line in p.read("-rf x.out").splitlines()]
+    assert argv == ["a b;c $(touch PWNED).txt", "-n"]
+    assert not p.exists("PWNED")
+
+
+def test_working_directory_with_spaces_quotes_and_non_ascii(tmp_path):
+    p = Project(tmp_path / "my dir 'quoted' \"twice\" ü ß 日本 $(x)")
+    p.write("argv.py", PRINT_ARGV)
+    p.write("data/in.txt", "hello\n")
+    p.write("s.py", "from fileflow.script import job\n"
+                    "open(job.output[0], 'w').write(open(job.input[0]).read().upper())\n")
+    p.flowfile("""
+        rule all:
+            input: "out/final.txt"
+        rule copy:
+            input: "data/in.txt"
+            output: "out/copy.txt"
+            shell: "cp {input} {output}; python3 argv.py \\"$PWD\\" > out/pwd.txt"
+        rule upper:
+            input: "out/copy.txt"
+            output: "out/final.txt"
+            script: "s.py"
+        """)
+    r = p.run("build")                  # a real process, started in that directory
+    assert r.code == 0, r
+    assert p.read("out/final.txt") == "HELLO\n"
+    assert ast.literal_eval(p.read("out/pwd.txt").strip()) == str(p.root)
+    again = p.run("build")
+    assert again.code == 0, again
+    assert again.ran == []
+
+
+def test_dash_C_into_a_directory_with_spaces(tmp_path):
+    p = Project(tmp_path / "sub dir ü")
+    p.flowfile("""
+        rule a:
+            output: "a.txt"
+            shell: "echo here > {output}"
+        """)
+    proc = subprocess.run([sys.executable, "-m", "fileflow", "-C", str(p.root), "build"],
+                          cwd=tmp_path, capture_output=True, text=True, env=p.env(), timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert p.read("a.txt") == "here\n"
+
+
+# ---------------------------------------------------------------- Ctrl-C
+
+LONG_JOB = """
+    rule all:
+        input: "long.txt", "quick.txt"
+    rule long:
+        output: "long.txt"
+        shell: "echo $$ > job.pid; sleep 300 & echo $! > child.pid; echo partial > {output}; wait"
+    rule quick:
+        output: "quick.txt"
+        shell: "echo quick > {output}"
+    """
+
+
+def _job_started(p: Project):
+    return (p.exists("child.pid") and p.path("child.pid").read_text().strip() != ""
+            and p.exists("long.txt"))
+
+
+def _recorded_done(p: Project, name: str) -> bool:
+    return any(j["name"] == name and j["state"] == "done" for j in p.jobs_since(0))
+
+
+def _gone(pid: int) -> bool:
+    try:
+        return psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return True
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_interrupt_kills_the_job_tree_removes_partial_output_and_records_it(tmp_path, sig):
+    p = Project(tmp_path)
+    p.flowfile(LONG_JOB)
+    proc = p.popen("build", "-j", "2")
+    try:
+        wait_for(lambda: _job_started(p), what="the long job to start")
+        wait_for(lambda: _recorded_done(p, "quick"), what="the quick job to be recorded")
+        job_pid, child_pid = int(p.read("job.pid")), int(p.read("child.pid"))
+        proc.send_signal(sig)
+        out, err = proc.communicate(timeout=60)
+    finally:
+        kill_tree(proc)
+    assert proc.returncode == 130, err
+    assert "Traceback" not in err
+    assert "interrupted" in err
+    wait_for(lambda: _gone(job_pid) and _gone(child_pid), timeout=10, what="the job tree to go")
+    assert not p.exists("long.txt")
+    jobs = {j["name"]: j for j in p.jobs_since(0)}
+    assert jobs["long"]["state"] == "cancelled"
+    assert jobs["quick"]["state"] == "done"
+    assert p.runs()[-1]["status"] == "interrupted"
+    assert not p.recorded()["long.txt"].complete
+    assert not os.listdir(p.path(".fileflow/locks")) or \
+        os.listdir(p.path(".fileflow/locks")) == [".guard"]
+
+
+def test_interrupt_amid_many_finishing_jobs_leaves_a_consistent_run_log(tmp_path):
+    """Whenever the signal lands, every job of the run ends recorded (never 'running'), every
+    job recorded done has its output, and no output of a job not done is kept."""
+    p = Project(tmp_path)
+    p.flowfile("""
+        rule all:
+            input: expand("o/{i}.txt", i=range(60))
+        rule mk:
+            output: "o/{i}.txt"
+            shell: "echo {wildcards.i} > {output}; sleep 0.05"
+        """)
+    proc = p.popen("build", "-j", "2")
+    try:
+        wait_for(lambda: sum(j["state"] == "done" for j in p.jobs_since(0)) >= 5,
+                 what="some jobs to finish")
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=60)
+    finally:
+        kill_tree(proc)
+    assert proc.returncode == 130, err
+    jobs = p.jobs_since(0)
+    assert {j["state"] for j in jobs} <= {"done", "cancelled"}, jobs
+    recorded = p.recorded()
+    for j in jobs:
+        out = j["outputs"][0]
+        if j["state"] == "done":
+            assert p.exists(out) and recorded[out].complete, j
+        else:
+            assert not p.exists(out) and not recorded[out].complete, j
+    made = set(os.listdir(p.path("o")))
+    assert made == {os.path.basename(j["outputs"][0]) for j in jobs if j["state"] == "done"}
+    again = p.build()
+    assert again.code == 0, again
+    assert sorted(again.ran) == sorted(f"mk[i={i}]" for i in range(60)
+                                       if f"{i}.txt" not in made)
+
+
+def test_ctrl_c_of_the_whole_process_group_like_a_terminal(tmp_path):
+    """A terminal's Ctrl-C signals the foreground process group: fileflow, not its jobs
+    (they run in sessions of their own), so fileflow alone decides how they stop."""
+    p = Project(tmp_path)
+    p.flowfile(LONG_JOB)
+    proc = p.popen("build", "-j", "2", start_new_session=True)
+    try:
+        wait_for(lambda: _job_started(p), what="the long job to start")
+        wait_for(lambda: _recorded_done(p, "quick"), what="the quick job to be recorded")
+        job_pid, child_pid = int(p.read("job.pid")), int(p.read("child.pid"))
+        os.killpg(proc.pid, signal.SIGINT)
+        out, err = proc.communicate(timeout=60)
+    finally:
+        kill_tree(proc)
+    assert proc.returncode == 130, err
+    wait_for(lambda: _gone(job_pid) and _gone(child_pid), timeout=10, what="the job tree to go")
+    assert not p.exists("long.txt")
+    # and the next build runs exactly what was not finished
+    p.flowfile(LONG_JOB.replace("sleep 300 & echo $! > child.pid; ", ""))
+    again = p.build()
+    assert again.code == 0, again
+    assert again.ran == ["long"]
+
+
+def test_ctrl_c_with_stdout_piped_into_head(tmp_path):
+    """Reliability test 3: the reader of stdout is gone (SIGPIPE territory) when Ctrl-C
+    comes: jobs are still stopped and cleaned up, and no traceback is printed."""
+    p = Project(tmp_path)
+    p.flowfile(LONG_JOB)
+    head = subprocess.Popen(["head", "-1"], stdin=subprocess.PIPE, stdout=subprocess.DEVNULL)
+    proc = p.popen("build", "-j", "2", stdout=head.stdin)
+    head.stdin.close()
+    try:
+        wait_for(lambda: _job_started(p), what="the long job to start")
+        head.wait(timeout=30)              # head read its line and left: the pipe is broken
+        job_pid, child_pid = int(p.read("job.pid")), int(p.read("child.pid"))
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=60)
+    finally:
+        kill_tree(proc)
+    assert proc.returncode == 130, err
+    assert "Traceback" not in err
+    wait_for(lambda: _gone(job_pid) and _gone(child_pid), timeout=10, what="the job tree to go")
+    assert not p.exists("long.txt")
+    assert p.runs()[-1]["status"] == "interrupted"
+
+
+def test_stdout_piped_into_head_the_build_still_completes(tmp_path):
+    p = Project(tmp_path)
+    p.flowfile("""
+        rule all:
+            input: expand("o/{i}.txt", i=range(8))
+        rule mk:
+            output: "o/{i}.txt"
+            shell: "echo {wildcards.i} > {output}"
+        """)
+    proc = subprocess.run(f"{sys.executable} -m fileflow build -j 1 -p | head -1; "
+                          "echo \"fileflow=${PIPESTATUS[0]}\" >&2",
+                          shell=True, executable="bash", cwd=p.root, capture_output=True,
+                          text=True, env=p.env(), timeout=120)
+    assert "fileflow=0" in proc.stderr, proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert "Exception ignored" not in proc.stderr
+    assert len(proc.stdout.splitlines()) == 1
+    assert sorted(os.listdir(p.path("o"))) == [f"{i}.txt" for i in range(8)]
+    assert p.build().ran == []
+
+
+# ---------------------------------------------------------------- kill -9 of fileflow
+
+def test_kill_9_mid_job_then_the_next_run_reruns_exactly_the_interrupted_jobs(tmp_path):
+    p = Project(tmp_path)
+    flow = """
+        rule all:
+            input: "a.txt", "b.txt", "c.txt", "d.txt"
+        rule a:
+            output: "a.txt"
+            priority: 10
+            shell: "echo a > {output}"
+        rule c:
+            output: "c.txt"
+            priority: 10
+            shell: "echo c > {output}"
+        rule b:
+            output: "b.txt"
+            shell: "echo partial > {output}; echo $$ > b.pid; if [ -e slow ]; then sleep 300; fi; echo b > {output}"
+        rule d:
+            input: "b.txt"
+            output: "d.txt"
+            shell: "cp {input} {output}"
+        """
+    p.flowfile(flow)
+    p.write("slow", "")
+    proc = p.popen("build", "-j", "1")
+    try:
+        wait_for(lambda: p.exists("b.pid") and p.read("b.pid").strip() != "",
+                 what="job b to start")
+        proc.kill()                                    # kill -9: no cleanup of any kind
+        proc.communicate(timeout=30)
+        job = psutil.Process(int(p.read("b.pid")))     # the orphaned job: the test's to end
+        for child in job.children(recursive=True):
+            child.kill()
+        job.kill()
+    finally:
+        kill_tree(proc)
+    assert p.read("a.txt") == "a\n" and p.read("c.txt") == "c\n"
+    assert p.read("b.txt") == "partial\n"              # looks like an output, is not one
+    os.unlink(p.path("slow"))
+    os.unlink(p.path("b.pid"))
+    # a stale lock of the killed build is in the way: it is taken over without asking
+    again = p.build()
+    assert again.code == 0, again
+    assert again.ran == ["b", "d"]
+    assert "incomplete" in " ".join(again.jobs[0]["reasons"])
+    assert p.read("d.txt") == "b\n"
+    assert p.build().ran == []
+
+
+# ---------------------------------------------------------------- concurrent builds
+
+GATED = """
+    rule all:
+        input: "shared.txt"
+    rule shared:
+        output: "shared.txt"
+        shell: "touch started; while [ ! -e release ]; do sleep 0.05; done; echo done > {output}"
+    rule other:
+        output: "other.txt"
+        shell: "echo other > {output}"
+    """
+
+
+def test_second_overlapping_build_exits_3_naming_the_holder(tmp_path):
+    p = Project(tmp_path)
+    p.flowfile(GATED)
+    first = p.popen("build")
+    try:
+        wait_for(lambda: p.exists("started"), what="the first build's job")
+        second = p.build("--lock-timeout", "0")
+        assert second.code == 3, second
+        assert f"pid {first.pid}" in second.err
+        assert socket.gethostname() in second.err
+        assert second.ran == []
+        # disjoint outputs: may run side by side
+        disjoint = p.build("other.txt")
+        assert disjoint.code == 0, disjoint
+        assert disjoint.ran == ["other"]
+        p.write("release", "")
+        out, err = first.communicate(timeout=60)
+    finally:
+        kill_tree(first)
+    assert first.returncode == 0, err
+    assert p.read("shared.txt") == "done\n"
+    assert [r["status"] for r in p.runs()] == ["success", "success"]
+
+
+def _waiting_for_lock(proc: subprocess.Popen) -> bool:
+    """The build waits for the lock in time.sleep: its process sleeps in nanosleep."""
+    try:
+        with open(f"/proc/{proc.pid}/wchan") as fh:
+            return "nanosleep" in fh.read()
+    except OSError:
+        return proc.poll() is not None
+
+
+def test_second_overlapping_build_waits_with_a_lock_timeout(tmp_path):
+    p = Project(tmp_path)
+    p.flowfile(GATED)
+    first = p.popen("build")
+    try:
+        wait_for(lambda: p.exists("started"), what="the first build's job")
+        second = p.popen("build", "--lock-timeout", "120")
+        wait_for(lambda: _waiting_for_lock(second), what="the second build to wait")
+        assert second.poll() is None
+        p.write("release", "")
+        out1, err1 = first.communicate(timeout=60)
+        out2, err2 = second.communicate(timeout=60)
+    finally:
+        kill_tree(first)
+        kill_tree(second)
+    assert first.returncode == 0, err1
+    assert second.returncode == 0, err2
+    # the waiting build saw what the first made: it ran nothing again
+    assert [j["name"] for j in p.jobs_since(0)] == ["shared"]
+
+
+def test_lock_wait_that_times_out_exits_3(tmp_path):
+    p = Project(tmp_path)
+    p.flowfile(GATED)
+    first = p.popen("build")
+    try:
+        wait_for(lambda: p.exists("started"), what="the first build's job")
+        second = p.build("--lock-timeout", "0.3")
+        assert second.code == 3, second
+        assert "lock" in second.err
+    finally:
+        p.write("release", "")
+        first.communicate(timeout=60)
+        kill_tree(first)
+    assert first.returncode == 0
+
+
+def _dead_pid() -> int:
+    proc = subprocess.Popen([sys.executable, "-c", "pass"])
+    proc.wait()
+    return proc.pid
+
+
+def _write_lock(p: Project, pid: int, host: str, outputs: list[str], started: float) -> str:
+    folder = p.path(".fileflow/locks")
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{host}-{pid}-{int(started * 1000)}.json"
+    path.write_text(json.dumps({"pid": pid, "host": host, "started": started,
+                                "outputs": outputs}))
+    return str(path)
+
+
+def test_stale_lock_of_a_dead_process_is_taken_over(tmp_path):
+    p = Project(tmp_path)
+    p.flowfile(GATED.replace("while [ ! -e release ]; do sleep 0.05; done; ", ""))
+    lock = _write_lock(p, _dead_pid(), socket.gethostname(), ["shared.txt"], time.time() - 60)
+    r = p.build("--lock-timeout", "0")
+    assert r.code == 0, r
+    assert r.ran == ["shared"]
+    assert not os.path.exists(lock)
+
+
+def test_lock_of_a_live_process_on_this_host_is_respected(tmp_path):
+    p = Project(tmp_path)
+    p.flowfile(GATED.replace("while [ ! -e release ]; do sleep 0.05; done; ", ""))
+    holder = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        started = psutil.Process(holder.pid).create_time() + 0.5
+        _write_lock(p, holder.pid, socket.gethostname(), ["shared.txt"], started)
+        r = p.build("--lock-timeout", "0")
+        assert r.code == 3, r
+        assert f"pid {holder.pid}" in r.err
+        # `fileflow unlock` works even when the Flowfile is broken
+        p.write("Flowfile", "rule broken\n    this is not a Flowfile (\n")
+        assert p.build("check").code == 2
+        unlocked = p.build("unlock")
+        assert unlocked.code == 0, unlocked
+        assert "removed 1" in unlocked.out
+        p.flowfile(GATED.replace("while [ ! -e release ]; do sleep 0.05; done; ", ""))
+        assert p.build("--lock-timeout", "0").code == 0
+    finally:
+        holder.kill()
+        holder.wait()
+
+
+def test_unlock_in_a_real_process_with_a_broken_flowfile(tmp_path):
+    p = Project(tmp_path)
+    p.write("Flowfile", "rule (\n")
+    _write_lock(p, os.getpid(), socket.gethostname(), ["x"], time.time())
+    r = p.run("unlock")
+    assert r.code == 0, r
+    assert "Traceback" not in r.err
+    assert [n for n in os.listdir(p.path(".fileflow/locks")) if n.endswith(".json")] == []

@@ -1,0 +1,377 @@
+"""End to end: every reason a job runs, and every reason it does not (real processes, real
+files, the real SQLite run log). Each test builds once, changes one thing, builds again and
+checks exactly which jobs the second build started (from the run log)."""
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from buildkit import Project
+
+# a -> b: "a" copies in.txt, "b" copies a's output. `wc -c` keeps a's output byte-identical
+# when in.txt changes but keeps its size (early cutoff).
+CHAIN = """
+    rule all:
+        input: "b.txt"
+
+    rule a:
+        input: "in.txt"
+        output: "a.txt"
+        shell: "cp {input} {output}"
+
+    rule b:
+        input: "a.txt"
+        output: "b.txt"
+        shell: "cp {input} {output}"
+    """
+
+
+@pytest.fixture
+def chain(tmp_path) -> Project:
+    p = Project(tmp_path)
+    p.flowfile(CHAIN)
+    p.write("in.txt", "one\n")
+    first = p.build()
+    assert first.code == 0, first
+    assert first.ran == ["a", "b"]
+    return p
+
+
+def reasons(result, name: str) -> str:
+    return " | ".join(r for j in result.jobs if j["name"] == name for r in j["reasons"])
+
+
+# ---------------------------------------------------------------- missing, up to date
+
+def test_missing_output_runs_and_second_build_does_nothing(chain):
+    assert chain.read("b.txt") == "one\n"
+    again = chain.build()
+    assert again.code == 0, again
+    assert again.ran == []
+    assert "nothing to do" in again.out
+
+
+def test_deleted_output_reruns_only_its_job(chain):
+    os.unlink(chain.path("b.txt"))
+    again = chain.build()
+    assert again.ran == ["b"]
+    assert "'b.txt' is missing" in reasons(again, "b")
+
+
+def test_deleted_intermediate_reruns_it_and_cuts_off_below(chain):
+    b_before = chain.mtime_ns("b.txt")
+    os.unlink(chain.path("a.txt"))
+    again = chain.build()
+    assert again.code == 0, again
+    assert again.ran == ["a"]          # a's output came out identical: b is not run
+    assert chain.mtime_ns("b.txt") == b_before
+    assert "skip b" in again.out
+
+
+# ---------------------------------------------------------------- incomplete outputs
+
+def _mark_started(project: Project, rule: str, outputs: list[str]) -> None:
+    """What a build leaves behind when it is killed while a job runs: the job recorded as
+    started and its outputs as incomplete, and nothing after."""
+    from fileflow.runlog import JobStart
+
+    with project.runlog() as log:
+        run = log.start_run(["fileflow"], str(project.root), "test")
+        log.jobs_started(run, [JobStart(rule, rule, {}, "true", ["test"], 1, "local", "sig",
+                                        outputs, None)])
+
+
+def test_incomplete_output_reruns_exactly_that_job(tmp_path):
+    p = Project(tmp_path)
+    p.flowfile("""
+        rule all:
+            input: "x.txt", "y.txt"
+        rule x:
+            output: "x.txt"
+            shell: "echo x > {output}"
+        rule y:
+            output: "y.txt"
+            shell: "echo y > {output}"
+        """)
+    assert p.build().ran == ["x", "y"]
+    _mark_started(p, "y", ["y.txt"])   # the process never finished; y.txt looks fine on disk
+    again = p.build()
+    assert again.code == 0, again
+    assert again.ran == ["y"]
+    assert "incomplete" in reasons(again, "y")
+    assert p.build().ran == []
+
+
+# ---------------------------------------------------------------- signature
+
+def test_changed_command_reruns(chain):
+    chain.flowfile(CHAIN.replace('shell: "cp {input} {output}"\n\n    rule b',
+                                 'shell: "cat {input} > {output}"\n\n    rule b'))
+    again = chain.build()
+    assert again.code == 0, again
+    assert again.ran == ["a"]                  # same bytes out: b is cut off
+    assert "command or params changed" in reasons(again, "a")
+    assert chain.build().ran == []
+
+
+def test_changed_params_rerun_even_when_unused_by_the_command(tmp_path):
+    p = Project(tmp_path)
+    flow = """
+        rule a:
+            output: "a.txt"
+            params: level = {level}
+            shell: "echo same > {{output}}"
+        """
+    p.flowfile(flow.format(level=1))
+    assert p.build().ran == ["a"]
+    assert p.build().ran == []
+    p.flowfile(flow.format(level=2))
+    again = p.build()
+    assert again.ran == ["a"]
+    assert "command or params changed" in reasons(again, "a")
+
+
+def test_changed_set_of_inputs_reruns(chain):
+    chain.write("extra.txt", "extra\n")
+    flow = CHAIN.replace('input: "in.txt"', 'input: "in.txt", "extra.txt"')
+    chain.flowfile(flow.replace('"cp {input} {output}"', '"cat {input} > {output}"', 1))
+    again = chain.build()
+    assert again.code == 0, again
+    assert again.ran == ["a", "b"]
+    assert "set of inputs changed" in reasons(again, "a")
+    assert "added: 'extra.txt'" in reasons(again, "a")
+
+
+def test_changed_input_content_reruns_the_chain(chain):
+    chain.write("in.txt", "two\nlines\n")
+    again = chain.build()
+    assert again.code == 0, again
+    assert again.ran == ["a", "b"]
+    assert "'in.txt' changed" in reasons(again, "a")
+    # b is decided again once a is done: its input came out different
+    assert "'a.txt' changed" in reasons(again, "b") or "upstream job a" in reasons(again, "b")
+    assert chain.read("b.txt") == "two\nlines\n"
+
+
+def test_early_cutoff_skips_dependents_of_a_job_whose_output_did_not_change(tmp_path):
+    p = Project(tmp_path)
+    p.flowfile("""
+        rule all:
+            input: "report.txt"
+        rule count:
+            input: "in.txt"
+            output: "count.txt"
+            shell: "wc -l < {input} > {output}"
+        rule report:
+            input: "count.txt"
+            output: "report.txt"
+            shell: "echo lines: $(cat {input}) > {output}"
+        """)
+    p.write("in.txt", "a\nb\n")
+    assert p.build().ran == ["count", "report"]
+    report_mtime = p.mtime_ns("report.txt")
+    p.write("in.txt", "c\nd\n")          # content changed, line count did not
+    again = p.build()
+    assert again.code == 0, again
+    assert again.ran == ["count"]
+    assert p.mtime_ns("report.txt") == report_mtime
+    assert p.build().ran == []            # and the cut-off job is not owed a run later
+    p.write("in.txt", "c\nd\ne\n")        # now the count changes: report runs
+    assert p.build().ran == ["count", "report"]
+    assert p.read("report.txt") == "lines: 3\n"
+
+
+# ---------------------------------------------------------------- mtime vs content
+
+def test_touch_without_content_change_does_not_rerun(chain):
+    later = chain.mtime_ns("in.txt") + 10 * 10**9
+    chain.set_mtime_ns("in.txt", later)
+    again = chain.build()
+    assert again.code == 0, again
+    assert again.ran == []
+    assert chain.build().ran == []
+
+
+def test_touch_of_an_intermediate_output_does_not_rerun(chain):
+    chain.set_mtime_ns("a.txt", chain.mtime_ns("a.txt") + 10 * 10**9)
+    assert chain.build().ran == []
+
+
+@pytest.mark.parametrize("new", ["ONE\n", "one!\n"], ids=["same-size", "other-size"])
+def test_content_change_with_mtime_restored_reruns(chain, new):
+    st = os.stat(chain.path("in.txt"))
+    chain.write("in.txt", new)
+    os.utime(chain.path("in.txt"), ns=(st.st_atime_ns, st.st_mtime_ns))
+    assert chain.mtime_ns("in.txt") == st.st_mtime_ns
+    again = chain.build()
+    assert again.ran == ["a", "b"]
+    assert chain.read("b.txt") == new
+
+
+@pytest.mark.parametrize("how", ["rewrite", "replace"])
+def test_git_checkout_style_rewrite_of_same_bytes_does_not_rerun(chain, how):
+    """git checkout writes files anew: same bytes, new mtime (and with `replace`, a new
+    inode)."""
+    data = chain.path("in.txt").read_bytes()
+    if how == "rewrite":
+        chain.path("in.txt").write_bytes(data)
+    else:
+        chain.path("in.txt.new").write_bytes(data)
+        os.replace(chain.path("in.txt.new"), chain.path("in.txt"))
+    chain.set_mtime_ns("in.txt", chain.mtime_ns("in.txt") + 5 * 10**9)
+    assert chain.build().ran == []
+
+
+def test_input_edited_while_its_consumer_runs_reruns_it_next_time(tmp_path):
+    """The input digests are taken before the job starts, so an edit made while it ran is
+    a change the next build sees (reliability test 6)."""
+    p = Project(tmp_path)
+    p.flowfile("""
+        rule a:
+            input: "in.txt"
+            output: "a.txt"
+            shell: "cp {input} {output}; echo edited-meanwhile >> {input}"
+        """)
+    p.write("in.txt", "v1\n")
+    assert p.build().ran == ["a"]
+    again = p.build()
+    assert again.ran == ["a"]
+    assert "'in.txt' changed" in reasons(again, "a")
+
+
+def test_output_older_than_its_input_after_the_job_is_no_endless_loop(tmp_path):
+    """Clock skew: the job leaves its output with an mtime older than the input's. The
+    record, not the mtimes, decides (reliability test 7)."""
+    p = Project(tmp_path)
+    p.flowfile("""
+        rule a:
+            input: "in.txt"
+            output: "a.txt"
+            shell: "cp {input} {output}; touch -d '2001-01-01' {output}"
+        """)
+    p.write("in.txt", "x\n")
+    assert p.build().ran == ["a"]
+    assert p.mtime_ns("a.txt") < p.mtime_ns("in.txt")
+    assert p.build().ran == []
+    assert p.build().ran == []
+
+
+def test_input_with_a_future_mtime_gives_a_stable_decision(chain):
+    """Reliability test 8: an input dated in the future must not rerun anything forever."""
+    chain.set_mtime_ns("in.txt", chain.mtime_ns("in.txt") + 365 * 86400 * 10**9)
+    assert chain.build().ran == []
+    chain.write("in.txt", "changed\n")
+    chain.set_mtime_ns("in.txt", chain.mtime_ns("in.txt") + 365 * 86400 * 10**9)
+    assert chain.build().ran == ["a", "b"]
+    assert chain.build().ran == []
+
+
+# ---------------------------------------------------------------- ancient
+
+def test_ancient_input_change_does_not_rerun(tmp_path):
+    p = Project(tmp_path)
+    p.flowfile("""
+        rule a:
+            input: ref = ancient("ref.txt"), data = "in.txt"
+            output: "a.txt"
+            shell: "cat {input.ref} {input.data} > {output}"
+        """)
+    p.write("ref.txt", "ref v1\n")
+    p.write("in.txt", "data\n")
+    assert p.build().ran == ["a"]
+    p.write("ref.txt", "ref v2, much longer\n")
+    assert p.build().ran == []
+    p.write("in.txt", "data v2\n")            # a normal input still counts
+    assert p.build().ran == ["a"]
+    assert p.read("a.txt") == "ref v2, much longer\ndata v2\n"
+
+
+# ---------------------------------------------------------------- no record: Make's rule
+
+def test_outputs_made_outside_fileflow_follow_makes_rule(tmp_path):
+    p = Project(tmp_path)
+    p.flowfile("""
+        rule a:
+            input: "in.txt"
+            output: "a.txt"
+            shell: "cp {input} {output}"
+        """)
+    p.write("in.txt", "input\n")
+    p.write("a.txt", "made by hand\n")
+    p.age("in.txt", 100)                      # input older than the output: up to date
+    older = p.build()
+    assert older.code == 0, older
+    assert older.ran == []
+    assert p.read("a.txt") == "made by hand\n"
+    p.age("a.txt", 1000)                      # now the output is older: run
+    newer = p.build()
+    assert newer.ran == ["a"]
+    assert "newer than output 'a.txt'" in reasons(newer, "a")
+    assert p.read("a.txt") == "input\n"
+
+
+# ---------------------------------------------------------------- forcing
+
+def test_forceall_runs_everything(chain):
+    again = chain.build("-F")
+    assert again.code == 0, again
+    assert again.ran == ["a", "b"]
+    assert "-F/--forceall" in reasons(again, "a")
+
+
+def test_forcerun_rule_runs_its_jobs(chain):
+    again = chain.build("-R", "b")
+    assert again.code == 0, again
+    assert again.ran == ["b"]
+    assert "-R b" in reasons(again, "b")
+
+
+def test_forcerun_rule_with_changed_output_runs_its_dependents(tmp_path):
+    p = Project(tmp_path)
+    p.flowfile("""
+        rule all:
+            input: "b.txt"
+        rule a:
+            output: "a.txt"
+            shell: "date +%s%N > {output}"
+        rule b:
+            input: "a.txt"
+            output: "b.txt"
+            shell: "cp {input} {output}"
+        """)
+    assert p.build().ran == ["a", "b"]
+    assert p.build("-R", "a").ran == ["a", "b"]
+
+
+def test_force_target_runs_only_that_job(chain):
+    again = chain.build("--force", "a.txt")
+    assert again.code == 0, again
+    assert again.ran == ["a"]       # b: a's output is identical, early cutoff
+    assert "--force" in reasons(again, "a")
+
+
+def test_unknown_forcerun_rule_is_a_usage_error(chain):
+    bad = chain.build("-R", "nope")
+    assert bad.code == 2
+    assert "nope" in bad.err
+
+
+# ---------------------------------------------------------------- --touch
+
+def test_touch_marks_up_to_date_without_running(chain):
+    chain.write("in.txt", "changed\n")
+    a_before = chain.path("a.txt").read_bytes()
+    touched = chain.build("--touch")
+    assert touched.code == 0, touched
+    assert touched.ran == []
+    assert chain.path("a.txt").read_bytes() == a_before      # nothing ran
+    assert chain.build().ran == []
+
+
+def test_touch_refuses_missing_outputs(chain):
+    os.unlink(chain.path("b.txt"))
+    touched = chain.build("--touch")
+    assert touched.code == 2
+    assert "b.txt" in touched.err
+    assert chain.build().ran == ["b"]

@@ -1,0 +1,81 @@
+"""The README's main job: examples/quickstart builds, its summary has the right totals, and a
+second build does nothing."""
+from __future__ import annotations
+
+import json
+import re
+import shutil
+from collections import Counter
+from pathlib import Path
+
+import pytest
+import yaml
+
+from buildkit import Project
+
+QUICKSTART = Path(__file__).resolve().parent.parent / "examples" / "quickstart"
+
+
+def expected_counts(text: str) -> Counter:
+    return Counter(w.lower() for w in re.findall(r"[A-Za-z]+", text))
+
+
+@pytest.fixture
+def quickstart(tmp_path) -> Project:
+    dest = tmp_path / "quick start"
+    shutil.copytree(QUICKSTART, dest, ignore=shutil.ignore_patterns(".fileflow", "results",
+                                                                   "logs"))
+    return Project(dest)
+
+
+def test_quickstart_builds_the_summary_and_then_does_nothing(quickstart):
+    p = quickstart
+    config = yaml.safe_load(p.read("config.yaml"))
+    samples = config["samples"]
+    r = p.run("build")                            # as the README says: a real process
+    assert r.code == 0, r
+    assert "Traceback" not in r.err
+    assert sorted(j["name"] for j in r.jobs) == sorted(
+        [f"count_words[sample={s}]" for s in samples] + ["summary"])
+    summary = json.loads(p.read("results/summary.json"))
+    total = 0
+    for s in samples:
+        counts = expected_counts(p.read(f"data/{s}.txt"))
+        got = summary["samples"][s]
+        assert got["words"] == sum(counts.values())
+        assert got["distinct_words"] == len(counts)
+        top = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:config["top_words"]]
+        assert got["top_words"] == dict(top)
+        total += sum(counts.values())
+    assert summary["total_words"] == total
+    assert summary["title"] == config["title"]
+    for s in samples:
+        assert "distinct words" in p.read(f"logs/count_words/{s}.log")
+    again = p.run("build")
+    assert again.code == 0, again
+    assert again.jobs == []
+    assert "nothing to do" in again.out
+
+
+def test_quickstart_reruns_one_sample_and_the_summary_after_an_edit(quickstart):
+    p = quickstart
+    assert p.build().code == 0
+    p.write("data/beta.txt", p.read("data/beta.txt") + "extra words here\n")
+    r = p.build()
+    assert r.code == 0, r
+    assert r.ran == ["count_words[sample=beta]", "summary"]
+    summary = json.loads(p.read("results/summary.json"))
+    assert summary["samples"]["beta"]["words"] == sum(
+        expected_counts(p.read("data/beta.txt")).values())
+
+
+def test_quickstart_from_the_repository_root_with_dash_C(quickstart, tmp_path):
+    import subprocess
+    import sys
+
+    proc = subprocess.run([sys.executable, "-m", "fileflow", "-C", str(quickstart.root), "-q"],
+                          cwd=tmp_path, capture_output=True, text=True, timeout=120,
+                          env=quickstart.env())
+    assert proc.returncode == 0, proc.stderr
+    assert quickstart.exists("results/summary.json")
+    assert proc.stdout.strip().startswith("fileflow: 4 done")

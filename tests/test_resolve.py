@@ -1,0 +1,225 @@
+"""The resolver: requested files -> job graph (rules matched, wildcards bound, sources found),
+and its errors. In-process on Flowfile text, plus a 50,000-step chain in a real process."""
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+from fileflow.errors import AmbiguousRuleError, CycleError, MissingInputError, WorkflowError
+from fileflow.resolve import resolve
+from fileflow.rules import load_workflow
+
+
+def graph_of(tmp_path, text: str, targets=None, files=()):
+    for name in files:
+        path = tmp_path / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text("x")
+    flow = tmp_path / "Flowfile"
+    flow.write_text(textwrap.dedent(text).lstrip("\n"))
+    workflow = load_workflow(str(flow), workdir=str(tmp_path))
+    targets = list(targets or workflow.default_targets)
+    return resolve(workflow, targets, lambda p: os.path.exists(os.path.join(tmp_path, p)))
+
+
+def names(graph, ids):
+    return [graph.jobs[i].name for i in ids]
+
+
+CHAIN = """
+    rule all:
+        input: expand("c/{s}.txt", s=["x", "y"])
+    rule a:
+        input: "src/{s}.txt"
+        output: "a/{s}.txt"
+        shell: "cp {input} {output}"
+    rule c:
+        input: "a/{s}.txt", "shared.txt"
+        output: "c/{s}.txt"
+        shell: "cat {input} > {output}"
+    rule shared:
+        output: "shared.txt"
+        shell: "touch {output}"
+    """
+
+
+def test_graph_of_a_small_workflow(tmp_path):
+    g = graph_of(tmp_path, CHAIN, files=["src/x.txt", "src/y.txt"])
+    assert sorted(j.name for j in g.jobs) == sorted(
+        ["all", "a[s=x]", "a[s=y]", "c[s=x]", "c[s=y]", "shared"])
+    assert g.sources == {"src/x.txt", "src/y.txt"}
+    by_name = {j.name: j.id for j in g.jobs}
+    assert g.producer["c/x.txt"] == by_name["c[s=x]"]
+    assert sorted(names(g, g.deps[by_name["c[s=x]"]])) == ["a[s=x]", "shared"]
+    assert sorted(names(g, g.dependents[by_name["shared"]])) == ["c[s=x]", "c[s=y]"]
+    order = g.topological_order()
+    position = {j: i for i, j in enumerate(order)}
+    for job in range(len(g.jobs)):
+        for dep in g.deps[job]:
+            assert position[dep] < position[job]
+    assert names(g, g.targets) == ["all"]
+
+
+def test_one_job_per_rule_and_wildcards_however_often_it_is_needed(tmp_path):
+    g = graph_of(tmp_path, CHAIN, targets=["c/x.txt", "c/x.txt", "a/x.txt"],
+                 files=["src/x.txt"])
+    assert sorted(j.name for j in g.jobs) == ["a[s=x]", "c[s=x]", "shared"]
+
+
+def test_missing_input_names_file_needer_and_rules_tried(tmp_path):
+    with pytest.raises(MissingInputError) as err:
+        graph_of(tmp_path, CHAIN, files=["src/x.txt"])
+    assert err.value.path == "src/y.txt"
+    assert err.value.needed_by == "a[s=y]"
+    assert "src/y.txt" in str(err.value) and "a[s=y]" in str(err.value)
+
+
+AMBIGUOUS = """
+    rule all:
+        input: "out/x.txt"
+    rule one:
+        output: "out/{n}.txt"
+        shell: "touch {output}"
+    rule two:
+        output: "out/{n}.txt"
+        shell: "touch {output}"
+    rule three:
+        output: "out/{n}.txt"
+        shell: "touch {output}"
+    """
+
+
+def test_ambiguity_names_the_rules(tmp_path):
+    with pytest.raises(AmbiguousRuleError) as err:
+        graph_of(tmp_path, AMBIGUOUS)
+    assert sorted(err.value.rules) == ["one", "three", "two"]
+    assert err.value.path == "out/x.txt"
+
+
+def test_ruleorder_is_transitive(tmp_path):
+    g = graph_of(tmp_path, AMBIGUOUS + "\n    ruleorder: three > two\n    ruleorder: two > one\n")
+    assert sorted(j.name for j in g.jobs) == ["all", "three[n=x]"]
+
+
+def test_partial_ruleorder_still_ambiguous(tmp_path):
+    with pytest.raises(AmbiguousRuleError) as err:
+        graph_of(tmp_path, AMBIGUOUS + "\n    ruleorder: three > two\n")
+    assert sorted(err.value.rules) == ["one", "three"]
+
+
+def test_global_wildcard_constraints(tmp_path):
+    g = graph_of(tmp_path, """
+        wildcard_constraints:
+            n = "[0-9]+"
+        rule all:
+            input: "out/12.txt"
+        rule numbered:
+            output: "out/{n}.txt"
+            shell: "touch {output}"
+        """)
+    assert [j.wildcards for j in g.jobs if j.rule.name == "numbered"] == [{"n": "12"}]
+    with pytest.raises(MissingInputError):
+        graph_of(tmp_path, """
+            wildcard_constraints:
+                n = "[0-9]+"
+            rule all:
+                input: "out/abc.txt"
+            rule numbered:
+                output: "out/{n}.txt"
+                shell: "touch {output}"
+            """)
+
+
+def test_an_existing_file_a_rule_can_make_is_still_made_by_the_rule(tmp_path):
+    g = graph_of(tmp_path, CHAIN, files=["src/x.txt", "src/y.txt", "a/x.txt"])
+    assert "a/x.txt" in g.producer
+    assert "a/x.txt" not in g.sources
+
+
+def test_two_jobs_making_the_same_file_is_an_error(tmp_path):
+    with pytest.raises(WorkflowError, match="both make 'shared.txt'"):
+        graph_of(tmp_path, """
+            rule all:
+                input: "x.txt", "y.txt"
+            rule x:
+                output: "x.txt", "shared.txt"
+                shell: "touch {output}"
+            rule y:
+                output: "y.txt", "shared.txt"
+                shell: "touch {output}"
+            """)
+
+
+def test_cycle_is_reported_as_a_closed_path(tmp_path):
+    g = graph_of(tmp_path, """
+        rule all:
+            input: "b.txt"
+        rule a:
+            input: "b.txt"
+            output: "a.txt"
+            shell: "cp {input} {output}"
+        rule b:
+            input: "a.txt"
+            output: "b.txt"
+            shell: "cp {input} {output}"
+        """)
+    with pytest.raises(CycleError) as err:
+        g.topological_order()
+    cycle = err.value.cycle
+    assert cycle[0] == cycle[-1] and sorted(cycle[:-1]) == ["a", "b"]
+
+
+def test_rule_name_targets(tmp_path):
+    g = graph_of(tmp_path, CHAIN, targets=["shared"])
+    assert [j.name for j in g.jobs] == ["shared"]
+    with pytest.raises(WorkflowError, match="wildcards"):
+        graph_of(tmp_path, CHAIN, targets=["a"])
+
+
+@pytest.mark.parametrize("target", ["a/../../x.txt", "a/../x.txt"])
+def test_wildcards_leaving_the_directory_are_refused(tmp_path, target):
+    with pytest.raises(WorkflowError, match="leaves the working directory"):
+        graph_of(tmp_path, CHAIN, targets=[target])
+
+
+def test_a_dotdot_inside_the_directory_still_is_refused_as_a_wildcard_value(tmp_path):
+    """'a/sub/../x.txt' stays inside, but fileflow refuses any '..' segment in a wildcard
+    value rather than reasoning about where it leads."""
+    with pytest.raises(WorkflowError, match="leaves the working directory"):
+        graph_of(tmp_path, CHAIN, targets=["a/sub/../x.txt"])
+
+
+@pytest.mark.slow
+def test_a_50000_step_chain_resolves(tmp_path):
+    """Issue 2's chain: no recursion anywhere, so 50,000 steps are fine (a dry run, in a
+    real process; how long it takes is for benchmarks/, not for this test)."""
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "0.txt").write_text("0\n")
+    (tmp_path / "Flowfile").write_text(textwrap.dedent("""\
+        rule step:
+            input: "data/0.txt" if wildcards.k == "0" else "out/" + str(int(wildcards.k) - 1) + ".txt"
+            output: "out/{k}.txt"
+            shell: "cp {input} {output}"
+        """))
+    proc = subprocess.run([sys.executable, "-m", "fileflow", "-n", "out/49999.txt"],
+                          cwd=tmp_path, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "Traceback" not in proc.stderr
+    assert re.search(r"^step\s+50000$", proc.stdout, re.M)
+    assert "50000 of 50000 jobs would run" in proc.stdout
+    assert sorted(os.listdir(tmp_path)) == ["Flowfile", "data"]
+
+
+@pytest.mark.parametrize("target", ["../outside.txt", "./../outside.txt", "/tmp/outside.txt"])
+def test_a_catch_all_pattern_never_makes_files_outside(tmp_path, target):
+    with pytest.raises(WorkflowError, match="leaves the working directory"):
+        graph_of(tmp_path, """
+            rule any:
+                output: "{name}.txt"
+                shell: "touch {output}"
+            """, targets=[target])
