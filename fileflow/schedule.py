@@ -193,22 +193,26 @@ class Scheduler:
 
     # ---------------------------------------------------------------- submitting
 
-    def _fits(self, job: Job) -> bool:
-        threads = min(job.values.threads, self.settings.jobs)
-        if threads > self.free_cores:
-            return False
-        for key, limit in self.free.items():
-            need = job.values.resources.get(key, 0)
-            if isinstance(need, (int, float)) and need > limit:
-                return False
-        return True
-
-    def _take(self, job: Job, sign: int) -> None:
-        self.free_cores -= sign * min(job.values.threads, self.settings.jobs)
-        for key in self.free:
-            need = job.values.resources.get(key, 0)
+    def _needs(self, threads: int, resources: Mapping[str, object]) -> tuple[int, dict]:
+        """What a job holds while it runs, for the attempt it is at. Threads are capped at
+        the cores and resources at their limits: a retry asking `1000 * attempt` beyond
+        --resources runs alone with all of it instead of waiting forever."""
+        held = {}
+        for key, limit in self.settings.resources.items():
+            need = resources.get(key, 0)
             if isinstance(need, (int, float)):
-                self.free[key] -= sign * need
+                held[key] = min(need, limit)
+        return min(threads, self.settings.jobs), held
+
+    def _fits(self, job: Job) -> bool:
+        threads, held = self._needs(job.values.threads, job.values.resources)
+        return threads <= self.free_cores and all(n <= self.free[k] for k, n in held.items())
+
+    def _take(self, threads: int, resources: Mapping[str, object], sign: int) -> None:
+        threads, held = self._needs(threads, resources)
+        self.free_cores -= sign * threads
+        for key, need in held.items():
+            self.free[key] -= sign * need
 
     def _submit_ready(self) -> None:
         if self.stopping:
@@ -219,6 +223,9 @@ class Scheduler:
         while self.ready and self.free_cores > 0:
             entry = heapq.heappop(self.ready)
             job = self.graph.jobs[entry[2]]
+            attempt = self.attempts.get(job.id, 1)
+            if attempt > 1:  # resources and threads may depend on the attempt
+                job = replace(job, values=job_values(job.rule, job.wildcards, attempt))
             if not job.outputs and job.rule.action is None:
                 self._gather(job)  # a target rule such as `all`: nothing to run
                 continue
@@ -229,7 +236,7 @@ class Scheduler:
             if not self._fits(job):
                 deferred.append(entry)
                 continue
-            self._take(job, +1)
+            self._take(job.values.threads, job.values.resources, +1)
             batch.append(self._prepare(job, reasons))
         for entry in deferred:
             heapq.heappush(self.ready, entry)
@@ -260,9 +267,7 @@ class Scheduler:
         return fresh
 
     def _prepare(self, job: Job, reasons) -> tuple[Job, JobSpec, tuple[Reason, ...], dict[str, str]]:
-        attempt = self.attempts.get(job.id, 1)
-        if attempt > 1:
-            job = replace(job, values=job_values(job.rule, job.wildcards, attempt))
+        attempt = self.attempts.get(job.id, 1)   # `job` carries this attempt's values
         command = render_command(job, attempt) if attempt > 1 else self.plan.command(job.id)
         for path in job.flagged("protected"):
             if os.path.exists(path):
@@ -351,7 +356,7 @@ class Scheduler:
         for outcome in outcomes:
             spec, log_id, inputs = self.active.pop(outcome.job_id)
             job = self.graph.jobs[outcome.job_id]
-            self._take(job, -1)
+            self._take(spec.threads, spec.resources, -1)
             message = outcome.message
             states: dict[str, FileState] = {}
             succeeded = False
