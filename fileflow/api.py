@@ -232,10 +232,14 @@ def _touch(plan, runlog, store, options) -> int:
     jobs = plan.graph.jobs
     targets = []
     missing = []
-    paths = [p for j in plan.reasons for p in jobs[j].outputs]
-    states = store.with_digests(store.stat_many(paths), {})
-    digests = store.with_digests(store.stat_many(
-        {p for j in plan.reasons for p in jobs[j].inputs}), plan.recorded)
+    # A temp() output deleted once its consumers were done stands as its record says (as
+    # in the plan): it is recorded again as it was made, not reported missing.
+    virtual = {p: plan.observed[p] for p in plan.virtual_temp}
+    paths = [p for j in plan.reasons for p in jobs[j].outputs if p not in virtual]
+    states = {**store.with_digests(store.stat_many(paths), {}), **virtual}
+    digests = {**store.with_digests(store.stat_many(
+        {p for j in plan.reasons for p in jobs[j].inputs if p not in virtual}), plan.recorded),
+        **virtual}
     now = time.time()
     for job_id in plan.to_run:
         job = jobs[job_id]
