@@ -140,6 +140,42 @@ def test_retry_with_attempt_scaled_resources(tmp_path):
     assert p.build().ran == []
 
 
+def test_retries_hold_the_resources_of_their_attempt(tmp_path):
+    """Attempt 2 needs mem_mb=2000: two such retries do not fit in 3000 together."""
+    p = Project(tmp_path)
+    span = SPAN.replace("{wildcards.x}", "{wildcards.x}-{attempt}")
+    p.flowfile(f"""
+        rule all:
+            input: "out/a", "out/b"
+        rule flaky:
+            output: "out/{{x}}"
+            retries: 1
+            resources: mem_mb = 1000 * attempt
+            shell: "[ {{attempt}} -gt 1 ] || exit 1; {span}"
+        """)
+    r = p.build("-j", "2", "--resources", "mem_mb=3000")
+    assert r.code == 0, r
+    assert sorted(j["attempt"] for j in r.jobs) == [1, 1, 2, 2]
+    a, b = spans(p, ["a-2", "b-2"])
+    assert not overlap(a, b), (a, b)
+
+
+def test_a_retry_asking_for_more_than_the_limit_still_runs(tmp_path):
+    """Attempt 2 asks for mem_mb=2000 under --resources mem_mb=1500: it runs alone with all
+    of it (as a job wanting more threads than -j runs with them all), never waits forever."""
+    p = Project(tmp_path)
+    p.flowfile("""
+        rule flaky:
+            output: "out.txt"
+            retries: 1
+            resources: mem_mb = 1000 * attempt
+            shell: "echo {resources.mem_mb} >> attempts.txt; [ {attempt} -gt 1 ]; touch {output}"
+        """)
+    r = p.run("build", "--resources", "mem_mb=1500", timeout=120)
+    assert r.code == 0, r
+    assert p.read("attempts.txt") == "1000\n2000\n"
+
+
 def test_retries_exhausted_is_a_failure(tmp_path):
     p = Project(tmp_path)
     p.flowfile("""
@@ -265,6 +301,58 @@ def test_jobs_get_default_sigpipe_like_any_shell_command(tmp_path):
     assert r.code == 0, r
     assert p.read("status.txt") == f"{128 + 13}\n"
     assert "Broken pipe" not in p.read(".fileflow/logs/pipe.log")
+
+
+def test_output_appearing_late_is_waited_for(tmp_path):
+    """--latency-wait: on shared file systems outputs show up after the job ends."""
+    p = Project(tmp_path)
+    p.flowfile("""
+        rule late:
+            output: "late.txt"
+            shell: "(sleep 0.5; echo late > {output}.tmp; mv {output}.tmp {output}) &"
+        """)
+    r = p.build("--latency-wait", "30")
+    assert r.code == 0, r
+    assert p.read("late.txt") == "late\n"
+    assert p.recorded()["late.txt"].complete
+
+
+def test_directory_outputs(tmp_path):
+    p = Project(tmp_path)
+    p.flowfile("""
+        rule all:
+            input: "listing.txt"
+        rule fill:
+            input: "in.txt"
+            output: directory("d")
+            shell: "mkdir -p {output}/sub; cp {input} {output}/sub/f; echo x > {output}/g"
+        rule listing:
+            input: "d"
+            output: "listing.txt"
+            shell: "cat {input}/sub/f {input}/g > {output}"
+        """)
+    p.write("in.txt", "one\n")
+    assert p.build().ran == ["fill", "listing"]
+    assert p.read("listing.txt") == "one\nx\n"
+    assert p.build().ran == []
+    p.write("in.txt", "two\n")
+    assert p.build().ran == ["fill", "listing"]
+    assert p.read("listing.txt") == "two\nx\n"
+
+
+def test_failing_job_with_a_log_shows_that_logs_tail(tmp_path):
+    p = Project(tmp_path)
+    p.flowfile("""
+        rule bad:
+            output: "bad.txt"
+            log: "logs/bad.log"
+            shell: "for i in $(seq 100); do echo line-$i; done; exit 2"
+        """)
+    r = p.build()
+    assert r.code == 1, r
+    assert "logs/bad.log" in r.err
+    assert "line-100" in r.err and "line-1\n" not in r.err     # the tail, not the whole log
+    assert p.read("logs/bad.log").count("line-") == 100        # the log itself is kept
 
 
 # ---------------------------------------------------------------- logs

@@ -468,3 +468,75 @@ def test_unlock_in_a_real_process_with_a_broken_flowfile(tmp_path):
     assert r.code == 0, r
     assert "Traceback" not in r.err
     assert [n for n in os.listdir(p.path(".fileflow/locks")) if n.endswith(".json")] == []
+
+
+def test_lock_of_another_host_is_stale_only_when_its_heartbeat_is_old(tmp_path):
+    from fileflow.locks import STALE_AFTER_SECONDS
+
+    p = Project(tmp_path)
+    p.flowfile(GATED.replace("while [ ! -e release ]; do sleep 0.05; done; ", ""))
+    lock = _write_lock(p, 12345, "some-other-host", ["shared.txt"], time.time())
+    r = p.build("--lock-timeout", "0")
+    assert r.code == 3, r
+    assert "some-other-host" in r.err and "pid 12345" in r.err
+    old = time.time() - STALE_AFTER_SECONDS - 60
+    os.utime(lock, (old, old))               # no heartbeat for too long: the holder is gone
+    r = p.build("--lock-timeout", "0")
+    assert r.code == 0, r
+    assert not os.path.exists(lock)
+
+
+def test_a_torn_lock_file_is_ignored(tmp_path):
+    p = Project(tmp_path)
+    p.flowfile(GATED.replace("while [ ! -e release ]; do sleep 0.05; done; ", ""))
+    folder = p.path(".fileflow/locks")
+    folder.mkdir(parents=True)
+    (folder / "host-1-2.json").write_text('{"pid": 1, "outp')
+    r = p.build("--lock-timeout", "0")
+    assert r.code == 0, r
+
+
+# ---------------------------------------------------------------- the run log under stress
+
+def test_many_builds_writing_one_fresh_run_log_at_once(tmp_path):
+    """Reliability test 12: concurrent writers (and concurrent creation of the schema) never
+    show the user "database is locked"."""
+    p = Project(tmp_path)
+    p.flowfile("""
+        rule mk:
+            output: "o/{i}.txt"
+            shell: "echo {wildcards.i} > {output}"
+        """)
+    procs = [p.popen("build", "-q", "-j", "1", *[f"o/{n}-{k}.txt" for k in range(8)])
+             for n in range(5)]
+    try:
+        results = [(proc.wait(timeout=300), proc.communicate()) for proc in procs]
+    finally:
+        for proc in procs:
+            kill_tree(proc)
+    for code, (out, err) in results:
+        assert code == 0, err
+        assert "locked" not in err.lower() and "Traceback" not in err
+    assert len(os.listdir(p.path("o"))) == 40
+    assert [r["status"] for r in p.runs()] == ["success"] * 5
+    assert len(p.jobs_since(0)) == 40
+    assert p.build().code == 2          # no default target: the Flowfile has only a pattern
+    assert p.build(*[f"o/{n}-{k}.txt" for n in range(5) for k in range(8)]).ran == []
+
+
+def test_a_corrupt_run_log_is_a_clear_error_and_nothing_is_taken_as_done(tmp_path):
+    p = Project(tmp_path)
+    p.flowfile("""
+        rule a:
+            output: "a.txt"
+            shell: "echo a > {output}"
+        """)
+    assert p.build().code == 0
+    db = p.path(".fileflow/runlog.db")
+    db.write_bytes(db.read_bytes()[:50])     # truncated
+    os.unlink(p.path("a.txt"))
+    r = p.build(log=False)
+    assert r.code == 2, r
+    assert "Traceback" not in r.text
+    assert "corrupt" in r.err and "runlog.db" in r.err
+    assert not p.exists("a.txt")

@@ -375,3 +375,29 @@ def test_touch_refuses_missing_outputs(chain):
     assert touched.code == 2
     assert "b.txt" in touched.err
     assert chain.build().ran == ["b"]
+
+
+def test_touch_with_a_deleted_temp_intermediate(tmp_path):
+    p = Project(tmp_path)
+    p.flowfile("""
+        rule all:
+            input: "final.txt"
+        rule mid:
+            input: "in.txt"
+            output: temp("mid.txt")
+            shell: "cp {input} {output}"
+        rule final:
+            input: "mid.txt"
+            output: "final.txt"
+            shell: "cp {input} {output}"
+        """)
+    p.write("in.txt", "a\n")
+    assert p.build().ran == ["mid", "final"]
+    assert not p.exists("mid.txt")
+    p.write("in.txt", "b\n")
+    touched = p.build("--touch")
+    assert touched.code == 0, touched
+    assert touched.ran == []
+    assert not p.exists("mid.txt")
+    assert p.build().ran == []
+    assert p.read("final.txt") == "a\n"          # --touch never runs anything
