@@ -36,6 +36,20 @@ def _command_parser(name: str, help_text: str) -> argparse.ArgumentParser:
 
 # ---------------------------------------------------------------- helpers for commands
 
+def _print(text: str) -> None:
+    """print() to stdout, quietly when its reader is gone (`fileflow check | head -0`):
+    stdout then points at /dev/null, so the interpreter's last flush cannot fail either."""
+    try:
+        print(text, flush=True)
+    except BrokenPipeError:
+        try:
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+            os.close(devnull)
+        except (OSError, ValueError, AttributeError):
+            pass
+
+
 def find_flowfile(args) -> str:
     if args.file:
         if not os.path.isfile(args.file):
@@ -65,8 +79,8 @@ def cmd_check(args) -> int:
     includes = len(workflow.flowfiles) - 1
     extra = f", {includes} included file{'s' if includes != 1 else ''}" if includes else ""
     targets = ", ".join(workflow.default_targets) or "none"
-    print(f"{workflow.flowfiles[0]}: ok: {len(rules)} rule{'s' if len(rules) != 1 else ''} "
-          f"({shown}){extra}; default target: {targets}")
+    _print(f"{workflow.flowfiles[0]}: ok: {len(rules)} rule{'s' if len(rules) != 1 else ''} "
+           f"({shown}){extra}; default target: {targets}")
     return 0
 
 
@@ -182,7 +196,7 @@ def cmd_unlock(args) -> int:
     from .locks import remove_all_locks
 
     n = remove_all_locks(".")
-    print(f"removed {n} build lock{'s' if n != 1 else ''}" if n else "no build locks to remove")
+    _print(f"removed {n} build lock{'s' if n != 1 else ''}" if n else "no build locks to remove")
     return 0
 
 
@@ -216,16 +230,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     top = _main_parser()
     known, rest = top.parse_known_args(argv) if argv[:1] not in (["-h"], ["--help"]) else (None, argv)
     if known is None:
-        top.print_help()
+        _print(top.format_help().rstrip("\n"))
         return 0
     if known.version:
         from . import __version__
-        print(f"fileflow {__version__}")
+        _print(f"fileflow {__version__}")
         return 0
     if rest and rest[0] in COMMANDS:
         command, rest = rest[0], rest[1:]
     elif rest and rest[0] in ("-h", "--help"):
-        top.print_help()
+        _print(top.format_help().rstrip("\n"))
         return 0
     elif "build" in COMMANDS:
         command = "build"
