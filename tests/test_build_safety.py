@@ -278,6 +278,28 @@ def test_stdout_piped_into_head_the_build_still_completes(tmp_path):
     assert p.build().ran == []
 
 
+@pytest.mark.parametrize("args", [["build"], ["-n"], ["check"], ["why", "o/1.txt"],
+                                  ["clean", "-n"], ["unlock"], ["--version"], ["--help"]],
+                         ids=lambda a: " ".join(a))
+def test_stdout_closed_by_its_reader_is_no_traceback(tmp_path, args):
+    p = Project(tmp_path)
+    p.flowfile("""
+        rule all:
+            input: expand("o/{i}.txt", i=range(3))
+        rule mk:
+            output: "o/{i}.txt"
+            shell: "echo {wildcards.i} > {output}"
+        """)
+    if args[0] != "build":
+        assert p.build().code == 0
+    proc = p.popen(*args, stdout=subprocess.PIPE)
+    proc.stdout.close()                 # the reader is gone before fileflow writes a byte
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 0, err
+    assert "Traceback" not in err and "Exception ignored" not in err, err
+    assert sorted(os.listdir(p.path("o"))) == ["0.txt", "1.txt", "2.txt"]
+
+
 # ---------------------------------------------------------------- kill -9 of fileflow
 
 def test_kill_9_mid_job_then_the_next_run_reruns_exactly_the_interrupted_jobs(tmp_path):
