@@ -418,6 +418,28 @@ def test_second_overlapping_build_waits_with_a_lock_timeout(tmp_path):
     assert [j["name"] for j in p.jobs_since(0)] == ["shared"]
 
 
+def test_ctrl_c_while_waiting_for_the_lock(tmp_path):
+    p = Project(tmp_path)
+    p.flowfile(GATED)
+    first = p.popen("build")
+    try:
+        wait_for(lambda: p.exists("started"), what="the first build's job")
+        second = p.popen("build", "--lock-timeout", "300")
+        wait_for(lambda: _waiting_for_lock(second), what="the second build to wait")
+        second.send_signal(signal.SIGINT)
+        _, err2 = second.communicate(timeout=60)
+        assert second.returncode == 130, err2
+        assert "Traceback" not in err2
+        locks = [n for n in os.listdir(p.path(".fileflow/locks")) if n.endswith(".json")]
+        assert len(locks) == 1 and f"-{first.pid}-" in locks[0]     # only the first's
+        p.write("release", "")
+        _, err1 = first.communicate(timeout=60)
+    finally:
+        p.write("release", "")
+        kill_tree(first)
+    assert first.returncode == 0, err1
+
+
 def test_lock_wait_that_times_out_exits_3(tmp_path):
     p = Project(tmp_path)
     p.flowfile(GATED)
