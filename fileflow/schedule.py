@@ -98,6 +98,7 @@ class Scheduler:
         self.ran: set[int] = set()
         self.stopping = False
         self.signalled = False     # set by a signal handler while run() runs
+        self.unrecorded: list[JobResult] = []  # finished jobs not yet in the run log
         self.fresh_states: list[FileState] = list(plan.fresh_states)
         self.targets = set(self.graph.targets)
         for job_id, count in self.waiting.items():
@@ -123,9 +124,11 @@ class Scheduler:
                     self._finish(outcomes)
                 r = self.result
                 self.reporter.tick(r.done + r.skipped, r.failed, len(self.active), total)
+            self._flush()
         except KeyboardInterrupt:
             self.result.interrupted = True
             self._finish(self.executor.cancel(), cancelled=True)
+            self._flush()
         except BaseException:
             # fileflow's own error (an output it cannot prepare, the run log gone): no job
             # may go on running, unwatched and unrecorded, after fileflow exits.
@@ -159,6 +162,7 @@ class Scheduler:
         outcomes = self.executor.cancel()
         try:
             self._finish(outcomes, cancelled=True)
+            self._flush()
         except Exception:
             pass  # the first error is the one to report; their outputs stay incomplete
 
@@ -241,16 +245,24 @@ class Scheduler:
         for entry in deferred:
             heapq.heappush(self.ready, entry)
         if not batch:
+            self._flush()
             return
         starts = [JobStart(job.rule.name, job.name, dict(job.wildcards), spec.command,
                            [str(r) for r in reasons], spec.attempt, self.settings.executor_name,
                            self.plan.signature(job.id), list(job.outputs), spec.log_path)
                   for job, spec, reasons, _ in batch]
-        log_ids = self.runlog.jobs_started(self.run_id, starts)
+        # One transaction per tick: the jobs that ended since the last one, and these.
+        log_ids = self.runlog.record_tick(self.run_id, self.unrecorded, starts)
+        self.unrecorded = []
         for (job, spec, reasons, inputs), log_id in zip(batch, log_ids):
             self.active[job.id] = (spec, log_id, inputs)
             self.reporter.job_started(job, spec, reasons)
         self.executor.submit([spec for _, spec, _, _ in batch])
+
+    def _flush(self) -> None:
+        if self.unrecorded:
+            results, self.unrecorded = self.unrecorded, []
+            self.runlog.jobs_finished(results)
 
     def _redecide(self, job: Job) -> tuple[Reason, ...]:
         """Once upstream jobs are done, decide again: if their outputs came out identical,
@@ -403,7 +415,7 @@ class Scheduler:
             self.result.failures.append(job.name)
             if not self.settings.keep_going:
                 self.stopping = True
-        self.runlog.jobs_finished(results)
+        self.unrecorded.extend(results)  # written with the next tick's starts
 
     def _await_outputs(self, job: Job) -> list[str]:
         """Outputs may appear late on shared file systems: wait up to --latency-wait."""
