@@ -122,9 +122,9 @@ class Scheduler:
                 outcomes = self.executor.wait(0.5)
                 if outcomes:
                     self._finish(outcomes)
-                r = self.result
-                self.reporter.tick(r.done + r.skipped, r.failed, len(self.active), total)
+                self._tick(total)
             self._flush()
+            self._tick(total)  # the jobs gathered last (such as `all`) count too
         except KeyboardInterrupt:
             self.result.interrupted = True
             self._finish(self.executor.cancel(), cancelled=True)
@@ -142,6 +142,10 @@ class Scheduler:
         if self.fresh_states:
             self.runlog.record_files(self.fresh_states)
         return self.result
+
+    def _tick(self, total: int) -> None:
+        r = self.result
+        self.reporter.tick(r.done + r.skipped + r.gathered, r.failed, len(self.active), total)
 
     def _defer_signals(self) -> dict:
         """Ctrl-C, SIGTERM and SIGHUP only set a flag that the loop checks between steps: an
