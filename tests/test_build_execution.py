@@ -355,6 +355,32 @@ def test_failing_job_with_a_log_shows_that_logs_tail(tmp_path):
     assert p.read("logs/bad.log").count("line-") == 100        # the log itself is kept
 
 
+def test_progress_counts_reach_the_total(tmp_path, monkeypatch):
+    """What the live display is told: done/failed/running out of a total that every job
+    counts toward, the `all` target rule included, so it ends at total/total."""
+    import fileflow.report as report
+
+    ticks = []
+
+    class Recorder(report.PlainReporter):
+        def tick(self, done, failed, running, total):
+            ticks.append((done, failed, running, total))
+
+    monkeypatch.setattr(report, "make_reporter",
+                        lambda total, quiet, print_commands: Recorder(quiet=True))
+    p = Project(tmp_path)
+    p.flowfile("""
+        rule all:
+            input: "a.txt", "b.txt"
+        rule mk:
+            output: "{x}.txt"
+            shell: "echo {wildcards.x} > {output}"
+        """)
+    assert p.build("-j", "1").code == 0
+    assert ticks and ticks[-1] == (3, 0, 0, 3)
+    assert all(d + f + r <= t for d, f, r, t in ticks)
+
+
 # ---------------------------------------------------------------- logs
 
 def test_stdout_and_stderr_go_to_the_rules_log(tmp_path):
