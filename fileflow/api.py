@@ -45,6 +45,24 @@ def _out(text: str = "") -> None:
         pass
 
 
+@contextlib.contextmanager
+def _no_gc_pauses():
+    """Building the graph allocates a few objects per job and frees almost nothing, so the
+    cyclic collector would rescan an ever larger heap for nothing (a third of the time at
+    10,000 jobs). Collect nothing meanwhile; afterwards move what was built out of the
+    collector's sight (gc.freeze) so the run loop does not rescan it either."""
+    import gc
+
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.freeze()
+        if enabled:
+            gc.enable()
+
+
 def load_graph(options: BuildOptions, store):
     """The workflow, its job graph for the targets, and the file states seen on the way."""
     from .resolve import resolve
@@ -116,10 +134,12 @@ def build(options: BuildOptions) -> int:
 
     started = time.monotonic()
     store = FileStore(".")
-    workflow, graph, known = load_graph(options, store)
-    runlog, recorded = _recorded(options.db_url, write=not options.dry_run)
+    with _no_gc_pauses():
+        workflow, graph, known = load_graph(options, store)
+        runlog, recorded = _recorded(options.db_url, write=not options.dry_run)
     try:
-        plan = _plan(options, graph, recorded, store, known)
+        with _no_gc_pauses():
+            plan = _plan(options, graph, recorded, store, known)
         if options.dry_run:
             print_dry_run(plan)
             return EXIT_OK

@@ -49,15 +49,19 @@ def render_message(job: Job) -> str:
 
 
 def job_signature(job: Job, command: str) -> str:
+    """A digest of what the job runs. Fields are joined with a separator that cannot occur
+    in them unescaped (params go through JSON); computed for every job of a build."""
     action = job.rule.action
-    payload = {
-        "action": action.kind if action else "",
-        "command": command,
-        "script": [action.text, job.rule.source_hash] if action and action.kind == "script" else None,
-        "params": [[n, _plain(v)] for n, v in zip(job.values.params.names, job.values.params.values)],
-        "outputs": list(job.outputs),
-    }
-    text = json.dumps(payload, sort_keys=True, default=str, separators=(",", ":"))
+    params = job.values.params
+    parts = [
+        action.kind if action else "",
+        command,
+        f"{action.text}\x00{job.rule.source_hash}" if action and action.kind == "script" else "",
+        json.dumps([[n, _plain(v)] for n, v in zip(params.names, params.values)],
+                   sort_keys=True, default=str) if params.values else "",
+        "\x00".join(job.outputs),
+    ]
+    text = "\x1e".join(parts)
     return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:32]
 
 

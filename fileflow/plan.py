@@ -74,9 +74,13 @@ class Plan:
         return [j for j in self.order if j in self.reasons]
 
 
+_NONE: frozenset[str] = frozenset()
+
+
 def job_facts(job: Job, signature: str) -> JobFacts:
-    ancient = frozenset(job.flagged("ancient"))
-    return JobFacts(job.name, job.outputs, job.inputs, ancient, signature)
+    ancient = frozenset(job.flagged("ancient")) if job.values.flags else _NONE
+    return JobFacts(job.name, job.values.outputs.values, job.values.inputs.values, ancient,
+                    signature)
 
 
 def make_plan(graph: Graph, store: FileStore, recorded: Mapping[str, RecordedTarget],

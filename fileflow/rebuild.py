@@ -40,7 +40,8 @@ byte-identical to the recorded input digests, no reason remains and the job is s
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from typing import NamedTuple
 
 from fileflow.state import FileState, RecordedTarget
 
@@ -68,14 +69,13 @@ KINDS = frozenset({
 })
 
 
-@dataclass(frozen=True, slots=True)
-class JobFacts:
-    """What decide needs to know of one job."""
+class JobFacts(NamedTuple):
+    """What decide needs to know of one job (a named tuple: one is made per job per build)."""
 
     name: str                      # for messages, e.g. "count[sample=a]"
     outputs: tuple[str, ...]
     inputs: tuple[str, ...]
-    ancient_inputs: frozenset[str] = field(default_factory=frozenset)  # never trigger a run
+    ancient_inputs: frozenset[str] = frozenset()  # never trigger a run
     signature: str = ""
 
 

@@ -67,6 +67,14 @@ class FileStore:
     def stat(self, path: str) -> FileState:
         """The state of `path` now, without a digest. Symlinks are followed; a broken one is
         missing. Raises WorkflowError when the path exists but cannot be examined."""
+        if self.root in ("", "."):  # one os.stat, no set-up: called once per source file
+            try:
+                st = os.stat(path)
+            except OSError as exc:
+                return self._stat_failed(path, exc)
+            if not stat_mod.S_ISDIR(st.st_mode):
+                return FileState(path, True, st.st_size, st.st_mtime_ns, None, False,
+                                 st.st_ctime_ns)
         return self.stat_many((path,))[path]
 
     def stat_many(self, paths: Iterable[str]) -> dict[str, FileState]:
@@ -143,7 +151,8 @@ class FileStore:
             if (rec is not None and rec.complete and rec.digest
                     and rec.algorithm == HASH_ALGORITHM
                     and st.same_stat(rec.size, rec.mtime_ns, rec.ctime_ns)):
-                result[path] = st._replace(digest=rec.digest)
+                result[path] = FileState(path, True, st.size, st.mtime_ns, rec.digest,
+                                         st.is_dir, st.ctime_ns)
             else:
                 todo.append(path)
         for path, digest in zip(todo, self._hash_all(todo)):

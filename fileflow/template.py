@@ -163,13 +163,28 @@ def _text(value: object, quote: bool) -> str:
     return shlex.quote(text) if quote else text
 
 
+_FILE_FIELDS = frozenset({"input", "output", "log"})
+_quote = shlex.quote
+
+
 def render(template: Template, namespaces: Mapping[str, object]) -> str:
     """Fill a template for one job. Raises TemplateError for a field the job cannot fill."""
     out = []
     for part in template.parts:
-        if isinstance(part, str):
+        if part.__class__ is str:
             out.append(part)
             continue
         quote = part.spec == "q" or (part.name in QUOTED_BY_DEFAULT and part.spec != "raw")
+        # Fast paths for the usual fields ({input}, {output}, {wildcards.x}): one command
+        # is rendered per job, for the signature of every job of a build.
+        if not part.steps and part.name in _FILE_FIELDS:
+            paths = namespaces[part.name].values
+            out.append(" ".join(map(_quote, paths)) if quote else " ".join(paths))
+            continue
+        if part.name == "wildcards" and len(part.steps) == 1:
+            value = namespaces["wildcards"].get(part.steps[0])
+            if value.__class__ is str:
+                out.append(_quote(value) if quote else value)
+                continue
         out.append(_text(_lookup(part, namespaces), quote))
     return "".join(out)
