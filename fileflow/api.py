@@ -83,6 +83,7 @@ def load_graph(options: BuildOptions, store):
         return state.exists
 
     graph = resolve(workflow, targets, exists)
+    _check_force_targets(options.force_targets, graph)
     return workflow, graph, known
 
 
@@ -94,6 +95,18 @@ def _recorded(db_url: str | None, write: bool):
         return None, {}
     runlog = open_runlog(db_url or os.environ.get("FILEFLOW_DB") or None, os.getcwd())
     return runlog, runlog.load_targets()
+
+
+def _check_force_targets(force_targets, graph) -> None:
+    """--force must name something this build makes: say so instead of forcing nothing."""
+    if not force_targets:
+        return
+    made = {os.path.normpath(p) for job in graph.jobs for p in job.outputs}
+    rules = {job.rule.name for job in graph.jobs if not job.wildcards}
+    for target in force_targets:
+        if os.path.normpath(target) not in made and target not in rules:
+            raise FileflowError(f"--force {target}: no job of this build makes it (force "
+                                "a file the targets need, or ask for it as a target too)")
 
 
 def _plan(options: BuildOptions, graph, recorded, store, known=None):

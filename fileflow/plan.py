@@ -7,6 +7,7 @@ topological order, so a job knows whether its upstream jobs run.
 """
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field, replace
 from typing import Mapping
 
@@ -32,7 +33,7 @@ class Force:
             return "-F/--forceall"
         if job.rule.name in self.rules:
             return f"-R {job.rule.name}"
-        if self.targets and (set(job.outputs) & self.targets or
+        if self.targets and ({os.path.normpath(p) for p in job.outputs} & self.targets or
                              (job.rule.name in self.targets and not job.wildcards)):
             return "--force"
         return None
