@@ -351,6 +351,33 @@ def test_force_target_runs_only_that_job(chain):
     assert "--force" in reasons(again, "a")
 
 
+def test_force_matches_outputs_however_the_flowfile_spells_them(tmp_path):
+    p = Project(tmp_path)
+    p.flowfile("""
+        rule all:
+            input: "./b.txt"
+        rule a:
+            output: "./a.txt"
+            shell: "echo a > {output}"
+        rule b:
+            input: "a.txt"
+            output: "b.txt"
+            shell: "cp {input} {output}"
+        """)
+    assert p.build().ran == ["a", "b"]
+    for spelling in ("a.txt", "./a.txt"):
+        again = p.build("--force", spelling)
+        assert again.code == 0, again
+        assert again.ran == ["a"], spelling
+
+
+def test_force_of_something_this_build_does_not_make_is_an_error(chain):
+    r = chain.build("--force", "nothing-makes-this.txt")
+    assert r.code == 2, r
+    assert "nothing-makes-this.txt" in r.err
+    assert r.ran == []
+
+
 def test_unknown_forcerun_rule_is_a_usage_error(chain):
     bad = chain.build("-R", "nope")
     assert bad.code == 2
