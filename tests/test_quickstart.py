@@ -79,3 +79,17 @@ def test_quickstart_from_the_repository_root_with_dash_C(quickstart, tmp_path):
     assert proc.returncode == 0, proc.stderr
     assert quickstart.exists("results/summary.json")
     assert proc.stdout.strip().startswith("fileflow: 4 done")
+
+
+def test_quickstart_config_override_reruns_what_uses_it(quickstart):
+    p = quickstart
+    assert p.build().code == 0
+    r = p.build("--config", "top_words=5")
+    assert r.code == 0, r
+    assert sorted(r.ran) == ["count_words[sample=alpha]", "count_words[sample=beta]",
+                             "count_words[sample=gamma]", "summary"]
+    assert all("command or params changed" in j["reasons"] for j in r.jobs
+               if j["rule"] == "count_words")
+    summary = json.loads(p.read("results/summary.json"))
+    assert all(len(s["top_words"]) == 5 for s in summary["samples"].values())
+    assert p.build("--config", "top_words=5").ran == []
