@@ -259,7 +259,22 @@ def _check_resources(graph, plan, settings) -> None:
 
 
 def _touch(plan, runlog, store, options) -> int:
-    """--touch: record the jobs that would run as done, without running them."""
+    """--touch: record the jobs that would run as done, without running them. Under the
+    build lock: a build running now may be writing those very outputs."""
+    from .locks import BuildLock
+
+    jobs = plan.graph.jobs
+    lock = BuildLock(".", [p for j in plan.reasons for p in jobs[j].outputs])
+    if lock.acquire(options.lock_timeout):
+        # Another build finished meanwhile: what is out of date may have changed.
+        plan = _plan(options, plan.graph, runlog.load_targets(), store)
+    try:
+        return _record_touched(plan, runlog, store, options)
+    finally:
+        lock.release()
+
+
+def _record_touched(plan, runlog, store, options) -> int:
     from .state import RecordedTarget
 
     jobs = plan.graph.jobs
