@@ -440,6 +440,26 @@ def test_ctrl_c_while_waiting_for_the_lock(tmp_path):
     assert first.returncode == 0, err1
 
 
+def test_touch_never_marks_the_outputs_of_a_running_build_done(tmp_path):
+    p = Project(tmp_path)
+    p.flowfile(GATED.replace("touch started;", "echo partial > {output}; touch started;"))
+    first = p.popen("build")
+    try:
+        wait_for(lambda: p.exists("started"), what="the first build's job")
+        touched = p.build("--touch", "--lock-timeout", "0")
+        assert touched.code == 3, touched
+        assert f"pid {first.pid}" in touched.err
+        assert not p.recorded()["shared.txt"].complete       # still the running job's
+        p.write("release", "")
+        _, err = first.communicate(timeout=60)
+    finally:
+        p.write("release", "")
+        kill_tree(first)
+    assert first.returncode == 0, err
+    assert p.read("shared.txt") == "done\n"
+    assert p.build("--touch").code == 0
+
+
 def test_lock_wait_that_times_out_exits_3(tmp_path):
     p = Project(tmp_path)
     p.flowfile(GATED)
