@@ -368,16 +368,25 @@ def clean(options: BuildOptions, rules: Sequence[str], dry_run: bool) -> int:
     chosen = set(rules) or set(workflow.by_name)
     paths = [p for job in graph.jobs if job.rule.name in chosen for p in job.outputs
              if os.path.lexists(p)]
-    for path in paths:
-        _out(("would remove " if dry_run else "removed ") + path)
-        if not dry_run:
-            _remove(path)
-    if not dry_run and paths:
-        runlog, _ = _recorded(options.db_url, write=True)
+    if dry_run or not paths:
+        for path in paths:
+            _out("would remove " + path)
+    else:
+        from .locks import BuildLock
+
+        lock = BuildLock(".", paths)  # never pull files from under a build making them
+        lock.acquire(options.lock_timeout)
         try:
-            runlog.forget(paths)
+            for path in paths:
+                _out("removed " + path)
+                _remove(path)
+            runlog, _ = _recorded(options.db_url, write=True)
+            try:
+                runlog.forget(paths)
+            finally:
+                runlog.close()
         finally:
-            runlog.close()
+            lock.release()
     if not paths:
         _out("nothing to clean")
     return EXIT_OK
