@@ -460,6 +460,25 @@ def test_touch_never_marks_the_outputs_of_a_running_build_done(tmp_path):
     assert p.build("--touch").code == 0
 
 
+def test_clean_never_deletes_the_outputs_of_a_running_build(tmp_path):
+    p = Project(tmp_path)
+    p.flowfile(GATED.replace("touch started;", "echo partial > {output}; touch started;"))
+    first = p.popen("build")
+    try:
+        wait_for(lambda: p.exists("started"), what="the first build's job")
+        cleaned = p.build("clean", "shared")
+        assert cleaned.code == 3, cleaned
+        assert p.exists("shared.txt")
+        p.write("release", "")
+        _, err = first.communicate(timeout=60)
+    finally:
+        p.write("release", "")
+        kill_tree(first)
+    assert first.returncode == 0, err
+    assert p.build("clean", "shared").code == 0
+    assert not p.exists("shared.txt")
+
+
 def test_lock_wait_that_times_out_exits_3(tmp_path):
     p = Project(tmp_path)
     p.flowfile(GATED)
