@@ -389,12 +389,18 @@ def test_second_overlapping_build_exits_3_naming_the_holder(tmp_path):
 
 
 def _waiting_for_lock(proc: subprocess.Popen) -> bool:
-    """The build waits for the lock in time.sleep: its process sleeps in nanosleep."""
+    """The build waits for the lock in time.sleep: its process sleeps in nanosleep. Where
+    the kernel does not tell (wchan hidden), give it a few seconds to get there."""
+    if proc.poll() is not None:
+        return True
     try:
         with open(f"/proc/{proc.pid}/wchan") as fh:
-            return "nanosleep" in fh.read()
+            wchan = fh.read().strip()
     except OSError:
-        return proc.poll() is not None
+        wchan = ""
+    if wchan and wchan != "0":
+        return "nanosleep" in wchan
+    return time.time() - psutil.Process(proc.pid).create_time() > 5
 
 
 def test_second_overlapping_build_waits_with_a_lock_timeout(tmp_path):
