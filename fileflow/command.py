@@ -79,5 +79,15 @@ def default_log_path(job: Job) -> str:
         return job.values.log.values[0]
     if not job.wildcards:
         return f".fileflow/logs/{job.rule.name}.log"
-    parts = [_UNSAFE.sub("_", f"{k}={v}")[:100] for k, v in job.wildcards.items()]
-    return f".fileflow/logs/{job.rule.name}/{','.join(parts)}.log"
+    return f".fileflow/logs/{job.rule.name}/{','.join(map(_log_name, job.wildcards.items()))}.log"
+
+
+def _log_name(item: tuple[str, str]) -> str:
+    """`name=value` made safe for a file name; when characters had to be replaced or cut,
+    a digest of the real value keeps apart values that would look alike ('a b', 'a;b')."""
+    text = f"{item[0]}={item[1]}"
+    safe = _UNSAFE.sub("_", text)
+    if safe == text and len(safe) <= 100:
+        return safe
+    digest = hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:10]
+    return f"{safe[:89]}-{digest}"
