@@ -415,6 +415,22 @@ def test_without_a_log_output_goes_under_dot_fileflow_logs(tmp_path):
     assert p.read(".fileflow/logs/plain.log") == "plain-said\n"
 
 
+def test_jobs_whose_wildcards_differ_only_in_odd_characters_keep_separate_logs(tmp_path):
+    p = Project(tmp_path)
+    names = ["a b", "a;b", "a_b", "x" * 150 + "1", "x" * 150 + "2"]
+    p.flowfile("""
+        rule talk:
+            output: "out/{name}.txt"
+            shell: "echo said {wildcards.name}; touch {output}"
+        """)
+    r = p.build("-j", "2", *[f"out/{n}.txt" for n in names])
+    assert r.code == 0, r
+    logs = {j["wildcards"]["name"]: j["log_path"] for j in r.jobs}
+    assert len(set(logs.values())) == len(names), logs
+    for name, log in logs.items():
+        assert p.read(log) == f"said {name}\n"
+
+
 # ---------------------------------------------------------------- temp and protected
 
 TEMP = """
