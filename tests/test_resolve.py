@@ -223,3 +223,31 @@ def test_a_catch_all_pattern_never_makes_files_outside(tmp_path, target):
                 output: "{name}.txt"
                 shell: "touch {output}"
             """, targets=[target])
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "resolve.py: a rule whose input matches its own output pattern with a longer wildcard "
+    "value ({n}.txt <- {n}.a.txt) is expanded forever: 1.txt needs 1.a.txt (n='1.a'), which "
+    "needs 1.a.a.txt, ... The work list never ends; memory grows by ~350 MB/s until the "
+    "machine or the limit kills fileflow (here: MemoryError under a 1.5 GB address-space "
+    "limit, a traceback, exit 1). Snakemake stops this with PeriodicWildcardError; fileflow "
+    "should refuse a wildcard value that repeats (or a chain that revisits a rule with a "
+    "value that grew), exit 2, naming the rule and the path."))
+def test_a_rule_that_feeds_itself_with_growing_wildcards_is_refused(tmp_path):
+    import resource
+
+    (tmp_path / "Flowfile").write_text(textwrap.dedent("""\
+        rule x:
+            input: "{n}.a.txt"
+            output: "{n}.txt"
+            shell: "cp {input} {output}"
+        """))
+
+    def limit_memory():
+        resource.setrlimit(resource.RLIMIT_AS, (1536 * 2**20, 1536 * 2**20))
+
+    proc = subprocess.run([sys.executable, "-m", "fileflow", "-n", "1.txt"], cwd=tmp_path,
+                          capture_output=True, text=True, timeout=60, preexec_fn=limit_memory)
+    assert proc.returncode == 2, proc.stderr[-1000:]
+    assert "Traceback" not in proc.stderr
+    assert "'x'" in proc.stderr or " x" in proc.stderr
