@@ -91,9 +91,11 @@ def _recorded(db_url: str | None, write: bool):
     """The run log and what it records; a dry run never creates one."""
     from .runlog import open_runlog
 
+    db_url = db_url or os.environ.get("FILEFLOW_DB") or None
     if not write and db_url is None and not os.path.exists(os.path.join(".fileflow", "runlog.db")):
         return None, {}
-    runlog = open_runlog(db_url or os.environ.get("FILEFLOW_DB") or None, os.getcwd())
+    runlog = open_runlog(db_url or os.environ.get("FILEFLOW_DB") or None, os.getcwd(),
+                         look_only=not write)
     return runlog, runlog.load_targets()
 
 

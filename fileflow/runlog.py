@@ -42,8 +42,12 @@ class RunLog:
     """A handle on one run log. Not shared between processes: each opens its own.
     Every method of fileflow.runlog_sql.SqlRunLog is available here."""
 
-    def __init__(self, url: str | None, workdir: str, busy_timeout: float = BUSY_TIMEOUT):
+    def __init__(self, url: str | None, workdir: str, busy_timeout: float = BUSY_TIMEOUT,
+                 look_only: bool = False):
         self.url = url
+        # Dry runs and `why` must leave every file and directory as they found it: such a
+        # handle reads a SQLite log without the -wal/-shm files a reader would create.
+        self.look_only = look_only
         self.workdir = workdir
         self.busy_timeout = busy_timeout
         self.sqlite_path = _sqlite_path(url, workdir)
@@ -74,10 +78,32 @@ class RunLog:
         path = self.sqlite_path
         if not os.path.exists(path):
             return {}
+        if self._untouched():
+            try:
+                return self._read_sqlite_from(self._connect(immutable=True), paths)
+            except (sqlite3.DatabaseError, RunLogError):
+                pass  # changed under us by a writer: read it the ordinary way
+        return self._read_sqlite_from(self._connect(), paths)
+
+    def _untouched(self) -> bool:
+        """Looking only, at a log no writer has open (no -wal file): it can be read as an
+        immutable file, which creates nothing beside it."""
+        return self.look_only and not os.path.exists(self.sqlite_path + "-wal")
+
+    def _connect(self, immutable: bool = False) -> sqlite3.Connection:
+        path = self.sqlite_path
         try:
-            conn = sqlite3.connect(path, timeout=self.busy_timeout, isolation_level=None)
+            if immutable:
+                from urllib.parse import quote
+                return sqlite3.connect(f"file:{quote(path)}?immutable=1", uri=True,
+                                       isolation_level=None)
+            return sqlite3.connect(path, timeout=self.busy_timeout, isolation_level=None)
         except sqlite3.Error as exc:
             raise RunLogError(f"cannot open the run log {path}: {exc}") from None
+
+    def _read_sqlite_from(self, conn: sqlite3.Connection,
+                          paths: Iterable[str] | None) -> dict[str, RecordedTarget] | None:
+        path = self.sqlite_path
         try:
             conn.execute(f"PRAGMA busy_timeout = {int(self.busy_timeout * 1000)}")
             row = conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
@@ -109,12 +135,12 @@ class RunLog:
 
     def _read_version(self) -> int | None:
         try:
-            conn = sqlite3.connect(self.sqlite_path, timeout=self.busy_timeout)
+            conn = self._connect(immutable=self._untouched())
             try:
                 row = conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
             finally:
                 conn.close()
-        except sqlite3.Error:
+        except (sqlite3.Error, RunLogError):
             return None
         try:
             return int(row[0]) if row else None
@@ -133,12 +159,13 @@ class RunLog:
         self.close()
 
 
-def open_runlog(url: str | None, workdir: str, *, busy_timeout: float = BUSY_TIMEOUT) -> RunLog:
+def open_runlog(url: str | None, workdir: str, *, busy_timeout: float = BUSY_TIMEOUT,
+                look_only: bool = False) -> RunLog:
     """Open the run log: SQLite at <workdir>/.fileflow/runlog.db when `url` is None, else the
     database at `url` (sqlite:///... or postgresql://...). Problems with an existing log
     (corrupt, written by a newer fileflow) are reported now; a missing log is created now
     (callers that must not create one, such as dry runs, check for the file first)."""
-    log = RunLog(url, workdir, busy_timeout)
+    log = RunLog(url, workdir, busy_timeout, look_only)
     path = log.sqlite_path
     if path is not None and os.path.exists(path):
         check_sqlite_file(path)

@@ -75,13 +75,6 @@ def test_looking_changes_nothing(built, args):
     assert not any(k.startswith(".fileflow/runlog.db-") for k in after)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "runlog.py (RunLog._read_sqlite, _read_version) reads the WAL-mode SQLite log with "
-    "sqlite3.connect(path): SQLite creates runlog.db-wal and runlog.db-shm and deletes them "
-    "on close, so a dry run or `why` changes the mtime of .fileflow/ (reliability test 17: "
-    "every mtime unchanged). mode=ro does not help (it creates both files and leaves them); "
-    "readers create nothing with journal_mode=DELETE, or with immutable=1 when no -wal file "
-    "exists (unsafe against a concurrent writer)."))
 @pytest.mark.parametrize("args", [["-n"], ["why", "out/b.txt"]], ids=["-n", "why"])
 def test_looking_leaves_even_the_run_log_directory_mtime(built, args):
     before = built.snapshot()
