@@ -107,3 +107,21 @@ def test_unreachable_postgres_is_a_clear_error(tmp_path):
     assert "Traceback" not in r.text
     assert "run log" in r.err
     assert "x@" not in r.err                  # the password is not printed
+
+
+def test_dry_run_and_why_read_the_FILEFLOW_DB_log(tmp_path, pg):
+    """With FILEFLOW_DB and no local log, -n and why must judge by the PostgreSQL records:
+    a touched input (same content) is up to date there, though newer than its output."""
+    url, _, _ = pg
+    p = _project(tmp_path, url)
+    env = p.env(FILEFLOW_DB=url)
+    proc = Project(tmp_path)
+    assert proc.run("build", env=env).code == 0
+    p.set_mtime_ns("in/a.txt", p.mtime_ns("out/a.txt") + 10**9)
+    dry = proc.run("-n", env=env)
+    assert dry.code == 0, dry.err
+    assert "nothing to do" in dry.out, dry.out
+    why = proc.run("why", "out/a.txt", env=env)
+    assert why.code == 0, why.err
+    assert "up to date" in why.out, why.out
+    assert not p.exists(".fileflow/runlog.db")
