@@ -92,7 +92,6 @@ def _recorded(db_url: str | None, write: bool):
     from .runlog import open_runlog
 
     db_url = db_url or os.environ.get("FILEFLOW_DB") or None
-    db_url = db_url or os.environ.get("FILEFLOW_DB") or None
     if not write and db_url is None and not os.path.exists(os.path.join(".fileflow", "runlog.db")):
         return None, {}
     runlog = open_runlog(db_url or os.environ.get("FILEFLOW_DB") or None, os.getcwd(),
