@@ -130,12 +130,14 @@ class Project:
         env.update(extra)
         return env
 
-    def run(self, *args: str, timeout: float = 120, **kw) -> Result:
-        """Run `python -m fileflow ARGS` as a real process in the project directory."""
-        before = self._last_job_id()
+    def run(self, *args: str, timeout: float = 120, log: bool = True, **kw) -> Result:
+        """Run `python -m fileflow ARGS` as a real process in the project directory (with
+        log=False, the run log is not read, so this touches nothing fileflow does not)."""
+        before = self._last_job_id() if log else 0
         proc = subprocess.run(self.command(*args), cwd=self.root, capture_output=True,
                               text=True, timeout=timeout, env=kw.pop("env", self.env()), **kw)
-        return Result(proc.returncode, proc.stdout, proc.stderr, self.jobs_since(before))
+        jobs = self.jobs_since(before) if log else []
+        return Result(proc.returncode, proc.stdout, proc.stderr, jobs)
 
     def popen(self, *args: str, **kw) -> subprocess.Popen:
         kw.setdefault("stdout", subprocess.PIPE)
