@@ -381,6 +381,46 @@ def test_progress_counts_reach_the_total(tmp_path, monkeypatch):
     assert all(d + f + r <= t for d, f, r, t in ticks)
 
 
+def test_on_a_terminal_the_live_display_runs_and_failures_still_show(tmp_path):
+    """On a terminal (a pty here) the rich live display is used; the build behaves the same
+    and a failure still prints its command and log tail."""
+    import pty
+    import subprocess
+    import sys
+
+    p = Project(tmp_path)
+    p.flowfile("""
+        rule all:
+            input: expand("o/{i}.txt", i=range(4)), "bad.txt"
+        rule mk:
+            output: "o/{i}.txt"
+            shell: "echo {wildcards.i} > {output}"
+        rule bad:
+            output: "bad.txt"
+            shell: "echo the-tail-of-bad; exit 5"
+        """)
+    master, slave = pty.openpty()
+    proc = subprocess.Popen([sys.executable, "-m", "fileflow", "build", "-k", "-p"],
+                            cwd=p.root, stdin=slave, stdout=slave, stderr=slave,
+                            env=p.env(TERM="xterm", COLUMNS="120"))
+    os.close(slave)
+    chunks = []
+    while True:
+        try:
+            data = os.read(master, 65536)
+        except OSError:
+            break
+        if not data:
+            break
+        chunks.append(data)
+    os.close(master)
+    assert proc.wait(timeout=120) == 1
+    text = b"".join(chunks).decode("utf-8", "replace")
+    assert "Traceback" not in text
+    assert "the-tail-of-bad" in text and "exit code 5" in text
+    assert sorted(os.listdir(p.path("o"))) == [f"{i}.txt" for i in range(4)]
+
+
 # ---------------------------------------------------------------- logs
 
 def test_stdout_and_stderr_go_to_the_rules_log(tmp_path):
