@@ -210,6 +210,28 @@ def test_interrupt_amid_many_finishing_jobs_leaves_a_consistent_run_log(tmp_path
                                        if f"{i}.txt" not in made)
 
 
+def test_interrupt_kills_a_job_that_ignores_sigterm(tmp_path):
+    p = Project(tmp_path)
+    p.flowfile("""
+        rule stubborn:
+            output: "s.txt"
+            shell: "trap '' TERM; echo $$ > job.pid; echo partial > {output}; while true; do sleep 0.1; done"
+        """)
+    proc = p.popen("build")
+    try:
+        wait_for(lambda: p.exists("job.pid") and p.read("job.pid").strip() != "",
+                 what="the job to start")
+        job_pid = int(p.read("job.pid"))
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=60)
+    finally:
+        kill_tree(proc)
+    assert proc.returncode == 130, err
+    wait_for(lambda: _gone(job_pid), timeout=10, what="the job to go")
+    assert not p.exists("s.txt")
+    assert [j["state"] for j in p.jobs_since(0)] == ["cancelled"]
+
+
 def test_ctrl_c_of_the_whole_process_group_like_a_terminal(tmp_path):
     """A terminal's Ctrl-C signals the foreground process group: fileflow, not its jobs
     (they run in sessions of their own), so fileflow alone decides how they stop."""
