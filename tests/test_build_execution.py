@@ -15,9 +15,10 @@ from buildkit import Project
 
 # A job that proves it ran alongside another: it announces itself, then waits (up to 30 s)
 # for the other one's announcement. Run one at a time, the first would fail.
-BARRIER = ('mkdir -p started; touch started/{wildcards.x}; '
+BARRIER = ('mkdir -p started spans; date +%s.%N > spans/{wildcards.x}.start; '
+           'touch started/{wildcards.x}; '
            'for i in $(seq 300); do [ -e started/{params.other} ] && break; sleep 0.1; done; '
-           '[ -e started/{params.other} ]; date +%s.%N > {output}')
+           '[ -e started/{params.other} ]; date +%s.%N > spans/{wildcards.x}.end; touch {output}')
 
 # A job that writes when it started and ended, taking a while.
 SPAN = ('mkdir -p spans; date +%s.%N > spans/{wildcards.x}.start; sleep 0.3; '
@@ -47,6 +48,8 @@ def test_two_jobs_run_concurrently_with_j2(tmp_path):
     r = p.build("-j", "2")
     assert r.code == 0, r
     assert sorted(r.ran) == ["wait_for_other[x=a]", "wait_for_other[x=b]"]
+    a, b = spans(p, "ab")                  # as the jobs themselves saw it
+    assert overlap(a, b), (a, b)
 
 
 def test_resource_limit_serialises_jobs(tmp_path):
