@@ -161,8 +161,7 @@ def build(options: BuildOptions) -> int:
         if not plan.reasons:
             if plan.fresh_states:
                 runlog.record_files(plan.fresh_states)
-            if not options.quiet:
-                _out(f"nothing to do: all {len(graph)} jobs are up to date")
+            _out(f"nothing to do: all {len(graph)} jobs are up to date")  # the summary, even with -q
             return EXIT_OK
         if options.touch:
             return _touch(plan, runlog, store, options)

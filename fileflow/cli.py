@@ -210,6 +210,20 @@ COMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None] | None,
 }
 
 
+def _first_target(parser: argparse.ArgumentParser, args: list[str]) -> str | None:
+    """The first positional word argparse would see in `args` (None on a parse error)."""
+    import contextlib
+    import io
+
+    try:
+        with contextlib.redirect_stderr(io.StringIO()):
+            parsed, _ = parser.parse_known_args(args)
+    except SystemExit:
+        return None
+    targets = getattr(parsed, "targets", None) or []
+    return targets[0] if targets else None
+
+
 def _main_parser() -> argparse.ArgumentParser:
     lines = "\n".join(f"  {name:<10} {help_text}" for name, (_, _, help_text) in COMMANDS.items())
     parser = argparse.ArgumentParser(
@@ -251,6 +265,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = _command_parser(command, help_text)
     if configure:
         configure(parser)
+    if command == "build" and "build" in rest and _first_target(parser, rest) == "build":
+        rest.remove("build")  # `fileflow -j 2 build ...`: build options before the word
     try:
         args = parser.parse_args(rest, namespace=known)
         args.argv = argv

@@ -67,6 +67,9 @@ class PlainReporter:
         why = "; ".join(str(r) for r in reasons[:2]) + (" ..." if len(reasons) > 2 else "")
         attempt = f" (attempt {spec.attempt})" if spec.attempt > 1 else ""
         self._say(f"run  {job.name}{attempt}: {why}")
+        if job.rule.message is not None:
+            from .command import render_message
+            self._say(f"     {render_message(job)}")
         if self.print_commands:
             self._say(f"     $ {spec.command}")
 

@@ -14,7 +14,7 @@ from typing import Callable, Sequence
 from .errors import (AmbiguousRuleError, CycleError, FlowfileError, MissingInputError,
                      WorkflowError)
 from .graph import Graph, Job, job_name
-from .rules import Rule, Workflow, job_values
+from .rules import JobValues, Rule, Workflow, job_values
 
 __all__ = ["resolve", "RuleIndex"]
 
@@ -82,16 +82,47 @@ def _transitive(pairs) -> set[tuple[str, str]]:
     return closure
 
 
+def _needs_normalizing(path: str) -> bool:
+    return path.startswith("./") or "//" in path or "/./" in path or path.endswith("/")
+
+
 def _normalize(path: str) -> str:
-    if path.startswith("./") or "//" in path or "/./" in path or path.endswith("/"):
-        return os.path.normpath(path)
-    return path
+    return os.path.normpath(path) if _needs_normalizing(path) else path
 
 
 def _normalize_prefix(prefix: str) -> str:
     while prefix.startswith("./"):
         prefix = prefix[2:]
     return prefix
+
+
+MAX_GROWTH = 100
+
+
+def _growth(rule: Rule, wildcards: dict[str, str], consumer: Job, so_far: int) -> int:
+    """A rule that needs its own output with a longer value ({n}.txt <- {n}.a.txt) would
+    expand forever; count such steps in a row (a constraint may still end them)."""
+    if consumer.rule is not rule:
+        return 0
+    for name, value in wildcards.items():
+        old = consumer.wildcards.get(name, "")
+        if len(value) > len(old) and old in value:
+            return so_far + 1
+    return 0
+
+
+def _normalized(values: JobValues) -> JobValues:
+    """Spell every path of a job one way ('./a.txt' and 'a.txt' are one file)."""
+    def fix(items):
+        if not any(_needs_normalizing(p) for p in items.values):
+            return items
+        return items._replace(values=tuple(_normalize(p) for p in items.values))
+
+    inputs, outputs, log = fix(values.inputs), fix(values.outputs), fix(values.log)
+    if inputs is values.inputs and outputs is values.outputs and log is values.log:
+        return values
+    flags = {_normalize(p): f for p, f in values.flags.items()}
+    return values._replace(inputs=inputs, outputs=outputs, log=log, flags=flags)
 
 
 def _check_wildcards(rule: Rule, wildcards: dict[str, str], path: str) -> None:
@@ -108,6 +139,7 @@ def resolve(workflow: Workflow, targets: Sequence[str], exists: Callable[[str], 
     index = RuleIndex(workflow)
     graph = Graph()
     by_key: dict[tuple, int] = {}
+    growth: list[int] = []  # per job: how many times in a row its rule fed itself a longer value
     # Work list of (path, id of the job that needs it or -1 for the command line).
     work: list[tuple[str, int]] = []
 
@@ -119,13 +151,21 @@ def resolve(workflow: Workflow, targets: Sequence[str], exists: Callable[[str], 
         existing = by_key.get(key)
         if existing is not None:
             return existing
+        grew = _growth(rule, wildcards, graph.jobs[consumer], growth[consumer]) if consumer >= 0 else 0
+        if grew > MAX_GROWTH:
+            raise WorkflowError(
+                f"rule '{rule.name}' feeds itself with ever longer wildcard values "
+                f"({job_name(rule.name, graph.jobs[consumer].wildcards)} needs "
+                f"{job_name(rule.name, wildcards)}, and so on without end); constrain the "
+                "wildcard (wildcard_constraints) or name the input differently")
         try:
-            values = job_values(rule, wildcards)
+            values = _normalized(job_values(rule, wildcards))
         except FlowfileError as err:
             raise FlowfileError(f"{err.message} (evaluating job {job_name(rule.name, wildcards)}, "
                                 f"needed by {needer(consumer)})", err.pos, err.hint) from None
         job = Job(len(graph.jobs), rule, wildcards, values)
         graph.add_job(job)
+        growth.append(grew)
         by_key[key] = job.id
         for out in values.outputs.values:
             out = _normalize(out)

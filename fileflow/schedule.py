@@ -387,6 +387,8 @@ class Scheduler:
             if succeeded:
                 for path in job.flagged("protected"):
                     _protect(path)
+                if "FILEFLOW_JOB" in spec.env:  # a script's job file; kept after a failure
+                    _remove(spec.env["FILEFLOW_JOB"])
                 self.plan.observed.update(states)
                 results.append(JobResult(log_id, "done", 0, outcome.started_at, outcome.ended_at,
                                          outcome.host, outcome.peak_rss_bytes, outcome.cpu_seconds,

@@ -520,15 +520,6 @@ def test_temp_output_is_remade_when_its_consumer_must_run(tmp_path):
     assert not p.exists("mid.txt")
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "resolve.py/rules.py: a job's paths keep the Flowfile's spelling. resolve normalises a "
-    "path ('./a.txt' -> 'a.txt') only to find its producer; Job.inputs/outputs (from "
-    "rules.job_values) stay raw, so the planner and the run log see './a.txt' (the temp "
-    "output, recorded and taken as 'virtually present') and 'a.txt' (the consumer's input, "
-    "missing on disk, no record) as two files. A consumer that must rerun is then started "
-    "without its deleted temp input being remade (plan._remake_needed_temp looks the input "
-    "up by its raw spelling) and fails with 'cat: a.txt: No such file or directory'. "
-    "Normalising the paths of JobValues (in job_values or in resolve.add_job) fixes it."))
 def test_temp_output_spelled_differently_by_producer_and_consumer(tmp_path):
     p = Project(tmp_path)
     p.flowfile("""

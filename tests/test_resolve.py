@@ -225,14 +225,6 @@ def test_a_catch_all_pattern_never_makes_files_outside(tmp_path, target):
             """, targets=[target])
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "resolve.py: a rule whose input matches its own output pattern with a longer wildcard "
-    "value ({n}.txt <- {n}.a.txt) is expanded forever: 1.txt needs 1.a.txt (n='1.a'), which "
-    "needs 1.a.a.txt, ... The work list never ends; memory grows by ~350 MB/s until the "
-    "machine or the limit kills fileflow (here: MemoryError under a 1.5 GB address-space "
-    "limit, a traceback, exit 1). Snakemake stops this with PeriodicWildcardError; fileflow "
-    "should refuse a wildcard value that repeats (or a chain that revisits a rule with a "
-    "value that grew), exit 2, naming the rule and the path."))
 def test_a_rule_that_feeds_itself_with_growing_wildcards_is_refused(tmp_path):
     import resource
 
