@@ -155,6 +155,8 @@ def build(options: BuildOptions) -> int:
     try:
         with _no_gc_pauses():
             plan = _plan(options, graph, recorded, store, known)
+        for warning in plan.warnings:
+            print(warning, file=sys.stderr)
         if options.dry_run:
             print_dry_run(plan)
             return EXIT_OK

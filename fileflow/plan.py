@@ -49,6 +49,7 @@ class Plan:
     fresh_states: list[FileState] = field(default_factory=list)  # hashed now: worth recording
     virtual_temp: set[str] = field(default_factory=set)          # temp outputs taken from the record
     force: Force = field(default_factory=Force)
+    warnings: list[str] = field(default_factory=list)
     _commands: dict[int, str] = field(default_factory=dict)
     _signatures: dict[int, str] = field(default_factory=dict)
 
@@ -85,11 +86,15 @@ def job_facts(job: Job, signature: str) -> JobFacts:
 
 
 def make_plan(graph: Graph, store: FileStore, recorded: Mapping[str, RecordedTarget],
-              force: Force = Force(), known: Mapping[str, FileState] | None = None) -> Plan:
+              force: Force = Force(), known: Mapping[str, FileState] | None = None,
+              now_ns: int | None = None) -> Plan:
     """Decide every job. `known` holds states already observed (by the resolver), so no path
     is stat'ed twice."""
     order = graph.topological_order()
     jobs = graph.jobs
+    if now_ns is None:
+        import time
+        now_ns = time.time_ns()
     plan = Plan(graph, order, {}, {}, recorded, force=force)
 
     paths: dict[str, None] = {}
@@ -141,7 +146,20 @@ def make_plan(graph: Graph, store: FileStore, recorded: Mapping[str, RecordedTar
             reasons[job_id] = why
 
     _remake_needed_temp(graph, order, reasons, plan.virtual_temp)
+    plan.warnings.extend(_future_mtimes(observed, graph, now_ns))
     return plan
+
+
+def _future_mtimes(observed: Mapping[str, FileState], graph: Graph, now_ns: int) -> list[str]:
+    """Inputs dated in the future (a clock ahead on another machine, a bad `touch -d`): the
+    decision does not depend on it (contents decide), but the user should know."""
+    ahead = sorted(p for p in graph.sources if (st := observed.get(p)) is not None
+                   and st.exists and st.mtime_ns > now_ns + 1_000_000_000)
+    if not ahead:
+        return []
+    shown = ", ".join(repr(p) for p in ahead[:3]) + (f" and {len(ahead) - 3} more" if len(ahead) > 3 else "")
+    return [f"warning: {len(ahead)} input file(s) have a modification time in the future "
+            f"({shown}); fileflow decides by content, but check the clocks"]
 
 
 def _remake_needed_temp(graph: Graph, order: list[int], reasons: dict[int, tuple[Reason, ...]],

@@ -99,6 +99,7 @@ class Scheduler:
         self.stopping = False
         self.signalled = False     # set by a signal handler while run() runs
         self.unrecorded: list[JobResult] = []  # finished jobs not yet in the run log
+        self.clock_warned = False
         self.fresh_states: list[FileState] = list(plan.fresh_states)
         self.targets = set(self.graph.targets)
         for job_id, count in self.waiting.items():
@@ -389,6 +390,7 @@ class Scheduler:
                     _protect(path)
                 if "FILEFLOW_JOB" in spec.env:  # a script's job file; kept after a failure
                     _remove(spec.env["FILEFLOW_JOB"])
+                self._check_clock(job, states)
                 self.plan.observed.update(states)
                 results.append(JobResult(log_id, "done", 0, outcome.started_at, outcome.ended_at,
                                          outcome.host, outcome.peak_rss_bytes, outcome.cpu_seconds,
@@ -422,6 +424,22 @@ class Scheduler:
             if not self.settings.keep_going:
                 self.stopping = True
         self.unrecorded.extend(results)  # written with the next tick's starts
+
+    def _check_clock(self, job: Job, states: Mapping[str, FileState]) -> None:
+        """An output dated before its inputs right after its job ran means the file system's
+        clock and this machine's disagree. Contents decide, so it causes no rebuild loop,
+        but say it once."""
+        if self.clock_warned or not states:
+            return
+        newest_input = max((self.plan.observed[p].mtime_ns for p in job.inputs
+                            if p in self.plan.observed and self.plan.observed[p].exists), default=-1)
+        oldest_output = min(st.mtime_ns for st in states.values())
+        if oldest_output < newest_input - 1_000_000_000:
+            self.clock_warned = True
+            self.reporter.line(f"warning: job {job.name} made outputs dated before its inputs "
+                               "(clock skew between this machine and the file system?); "
+                               "fileflow decides by content, so nothing reruns because of it",
+                               error=True)
 
     def _await_outputs(self, job: Job) -> list[str]:
         """Outputs may appear late on shared file systems: wait up to --latency-wait."""
