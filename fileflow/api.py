@@ -187,6 +187,7 @@ def _run(options, graph, plan, runlog, store, started) -> int:
         # Another build finished meanwhile: what is out of date may have changed.
         plan = _plan(options, graph, runlog.load_targets(), store)
     try:
+        _stop_orphans(runlog)
         settings = Settings(jobs=options.jobs or os.cpu_count() or 1, resources=options.resources,
                             keep_going=options.keep_going, latency_wait=options.latency_wait,
                             executor_name="local", workdir=os.getcwd())
@@ -223,6 +224,45 @@ def _run(options, graph, plan, runlog, store, started) -> int:
         return EXIT_JOB_FAILED
     _out(summary)
     return EXIT_OK
+
+
+def _stop_orphans(runlog) -> None:
+    """Jobs a killed fileflow left running on this host would race this build for the same
+    outputs: stop their process trees, and record their runs as interrupted."""
+    import signal
+    import socket
+
+    import psutil
+
+    def alive(pid, since: float) -> psutil.Process | None:
+        try:
+            proc = psutil.Process(int(pid))
+            # A reused pid belongs to a process created after the one we recorded.
+            return proc if proc.create_time() <= since + 1 and proc.status() != psutil.STATUS_ZOMBIE else None
+        except (psutil.Error, TypeError, ValueError):
+            return None
+
+    rows = runlog.unfinished_jobs(socket.gethostname())
+    dead_runs = {r["run_id"] for r in rows if alive(r["pid"], r["run_started"]) is None}
+    abandoned = [r for r in rows if r["run_id"] in dead_runs]
+    stopped = []
+    for r in abandoned:
+        proc = alive(r["external_id"], r["started_at"] + 60) if r["executor"] == "local" else None
+        if proc is not None and proc.create_time() >= r["started_at"] - 1:
+            try:
+                procs = [proc, *proc.children(recursive=True)]
+                os.killpg(proc.pid, signal.SIGTERM)
+            except (psutil.Error, ProcessLookupError, PermissionError):
+                continue
+            _, left = psutil.wait_procs(procs, timeout=3)
+            for p in left:
+                with contextlib.suppress(psutil.Error):
+                    p.kill()
+            stopped.append(str(proc.pid))
+    if stopped:
+        print(f"fileflow: stopped {len(stopped)} job(s) left running by a fileflow that is gone "
+              f"(pid {', '.join(stopped)}); their outputs will be made again", file=sys.stderr)
+    runlog.close_abandoned(dead_runs, [r["id"] for r in abandoned])
 
 
 def _interrupt_on_termination() -> None:

@@ -321,6 +321,7 @@ class SqlRunLog:
             ":rule, :wildcards, :name, :command, :reasons, 'running', :attempt, :started_at, "
             ":executor, :external_id, :signature, :log_path, '')"),
         "insert_output": "INSERT INTO job_outputs (job_id, path) VALUES (:job_id, :path)",
+        "external_id": "UPDATE jobs SET external_id = :external_id WHERE id = :id",
         "mark_incomplete": (
             "INSERT INTO files (path, complete, job_id) VALUES (:path, :complete, :job_id) "
             "ON CONFLICT (path) DO UPDATE SET complete = excluded.complete, job_id = excluded.job_id"),
@@ -445,21 +446,53 @@ class SqlRunLog:
             rows = self._finish_rows(results)
             self._write(lambda conn: self._update_finished(conn, rows))
 
-    def record_tick(self, run_id: int, finished: list[JobResult],
-                    started: list[JobStart]) -> list[int]:
-        """One scheduler tick in ONE transaction: the jobs that ended, then the jobs about
-        to start (their outputs marked incomplete before their processes exist)."""
-        if not finished and not started:
+    def record_tick(self, run_id: int, finished: list[JobResult], started: list[JobStart],
+                    external_ids: Sequence[tuple[int, str]] = ()) -> list[int]:
+        """One scheduler tick in ONE transaction: the executor ids (pids) of jobs started
+        last tick, the jobs that ended, then the jobs about to start (their outputs marked
+        incomplete before their processes exist)."""
+        if not finished and not started and not external_ids:
             return []
         done_rows = self._finish_rows(finished) if finished else None
         start_rows = self._start_rows(run_id, started) if started else None
+        id_rows = [{"id": j, "external_id": e} for j, e in external_ids]
 
         def fn(conn: Connection) -> list[int]:
+            if id_rows:
+                conn.exec_driver_sql(self._driver_sql("external_id"), id_rows)
             if done_rows is not None:
                 self._update_finished(conn, done_rows)
             return self._insert_started(conn, start_rows, started) if start_rows else []
 
         return self._write(fn)
+
+    def unfinished_jobs(self, host: str) -> list[dict[str, Any]]:
+        """Jobs still 'running' in runs of this host that are still 'running': after a
+        crash of fileflow, their processes may live on. Each: job id, run id, run pid,
+        job external_id, executor, started_at."""
+        stmt = (select(jobs.c.id, jobs.c.run_id, runs.c.pid, runs.c.started_at.label("run_started"),
+                       jobs.c.external_id, jobs.c.executor, jobs.c.started_at)
+                .join(runs, runs.c.id == jobs.c.run_id)
+                .where(jobs.c.state == "running", runs.c.status == "running",
+                       runs.c.host == host))
+        return self._read(lambda c: [dict(r._mapping) for r in c.execute(stmt)])
+
+    def close_abandoned(self, run_ids: Iterable[int], job_ids: Iterable[int]) -> None:
+        """Mark runs whose fileflow died as interrupted and their jobs as cancelled."""
+        run_ids, job_ids = sorted(set(run_ids)), sorted(set(job_ids))
+
+        def fn(conn: Connection) -> None:
+            now = time.time()
+            for chunk in _chunks(job_ids):
+                conn.execute(update(jobs).where(jobs.c.id.in_(chunk)).values(
+                    state="cancelled", ended_at=now,
+                    message="fileflow stopped while the job ran; stopped by a later build"))
+            for chunk in _chunks(run_ids):
+                conn.execute(update(runs).where(runs.c.id.in_(chunk)).values(
+                    status="interrupted", ended_at=now))
+
+        if run_ids or job_ids:
+            self._write(fn)
 
     def set_external_ids(self, pairs: Iterable[tuple[int, str]]) -> None:
         """Record cluster job ids (job_id, external_id) in one transaction."""

@@ -99,6 +99,7 @@ class Scheduler:
         self.stopping = False
         self.signalled = False     # set by a signal handler while run() runs
         self.unrecorded: list[JobResult] = []  # finished jobs not yet in the run log
+        self.new_external_ids: list[tuple[int, str]] = []  # (run-log job id, pid) to record
         self.clock_warned = False
         self.fresh_states: list[FileState] = list(plan.fresh_states)
         self.targets = set(self.graph.targets)
@@ -257,17 +258,21 @@ class Scheduler:
                            self.plan.signature(job.id), list(job.outputs), spec.log_path)
                   for job, spec, reasons, _ in batch]
         # One transaction per tick: the jobs that ended since the last one, and these.
-        log_ids = self.runlog.record_tick(self.run_id, self.unrecorded, starts)
-        self.unrecorded = []
+        log_ids = self.runlog.record_tick(self.run_id, self.unrecorded, starts,
+                                          self.new_external_ids)
+        self.unrecorded, self.new_external_ids = [], []
         for (job, spec, reasons, inputs), log_id in zip(batch, log_ids):
             self.active[job.id] = (spec, log_id, inputs)
             self.reporter.job_started(job, spec, reasons)
-        self.executor.submit([spec for _, spec, _, _ in batch])
+        ids = self.executor.submit([spec for _, spec, _, _ in batch])
+        # Recorded with the next tick, so a later build can find jobs a crash left running.
+        self.new_external_ids.extend(zip(log_ids, ids))
 
     def _flush(self) -> None:
-        if self.unrecorded:
+        if self.unrecorded or self.new_external_ids:
             results, self.unrecorded = self.unrecorded, []
-            self.runlog.jobs_finished(results)
+            ids, self.new_external_ids = self.new_external_ids, []
+            self.runlog.record_tick(self.run_id, results, [], ids)
 
     def _redecide(self, job: Job) -> tuple[Reason, ...]:
         """Once upstream jobs are done, decide again: if their outputs came out identical,

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import ast
 import json
+import contextlib
 import os
 import signal
 import socket
@@ -370,6 +371,45 @@ def test_kill_9_mid_job_then_the_next_run_reruns_exactly_the_interrupted_jobs(tm
     assert "incomplete" in " ".join(again.jobs[0]["reasons"])
     assert p.read("d.txt") == "b\n"
     assert p.build().ran == []
+
+
+def test_jobs_left_running_by_a_killed_fileflow_are_stopped_by_the_next_build(tmp_path):
+    """After kill -9 of fileflow its job lives on; the next build must not race it for the
+    same output: it stops the orphan's tree, reruns the job, and closes the dead run."""
+    p = Project(tmp_path)
+    p.flowfile("""
+        rule slow:
+            output: "s.txt"
+            shell: "echo $$ > job.pid; echo partial > {output}; if [ -e slow ]; then sleep 300; fi; echo done > {output}"
+        """)
+    p.write("slow", "")
+    proc = p.popen("build")
+    try:
+        wait_for(lambda: p.exists("job.pid") and p.read("job.pid").strip() != "",
+                 what="the job to start")
+        orphan = int(p.read("job.pid"))
+        wait_for(lambda: any(j["external_id"] == str(orphan) for j in p.jobs_since(0)),
+                 what="the job's pid in the run log")
+        proc.kill()
+        proc.communicate(timeout=30)
+    finally:
+        kill_tree(proc)
+    assert not _gone(orphan)                           # the orphan lives on
+    os.unlink(p.path("slow"))
+    try:
+        again = p.build()
+        assert again.code == 0, again
+        assert "stopped 1 job(s) left running" in again.err
+        wait_for(lambda: _gone(orphan), timeout=10, what="the orphan to be stopped")
+        assert p.read("s.txt") == "done\n"
+        jobs = p.jobs_since(0)
+        assert [j["state"] for j in jobs] == ["cancelled", "done"]
+        with p.runlog() as log:
+            assert [r["status"] for r in sorted(log.runs(), key=lambda r: r["id"])] == [
+                "interrupted", "success"]
+    finally:
+        with contextlib.suppress(psutil.Error):
+            psutil.Process(orphan).kill()
 
 
 # ---------------------------------------------------------------- concurrent builds

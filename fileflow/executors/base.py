@@ -41,8 +41,8 @@ class JobOutcome:
 
 
 class Executor(Protocol):
-    def submit(self, specs: list[JobSpec]) -> None:
-        """Start (or queue) these jobs."""
+    def submit(self, specs: list[JobSpec]) -> list[str]:
+        """Start (or queue) these jobs; return their ids in the executor (pid, cluster id)."""
 
     def wait(self, timeout: float) -> list[JobOutcome]:
         """The jobs that finished, waiting up to `timeout` seconds for at least one."""

@@ -50,11 +50,10 @@ class LocalExecutor:
     def active(self) -> int:
         return len(self.running)
 
-    def submit(self, specs: list[JobSpec]) -> None:
-        for spec in specs:
-            self._spawn(spec)
+    def submit(self, specs: list[JobSpec]) -> list[str]:
+        return [str(self._spawn(spec)) for spec in specs]
 
-    def _spawn(self, spec: JobSpec) -> None:
+    def _spawn(self, spec: JobSpec) -> int:
         parent = os.path.dirname(spec.log_path)
         if parent:
             os.makedirs(parent, exist_ok=True)
@@ -83,6 +82,7 @@ class LocalExecutor:
             except OSError:
                 self.use_pidfd = False
         self.running[pid] = (spec, time.time(), pidfd)
+        return pid
 
     def wait(self, timeout: float) -> list[JobOutcome]:
         if not self.running:
