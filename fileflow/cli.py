@@ -242,7 +242,15 @@ def _main_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     top = _main_parser()
-    known, rest = top.parse_known_args(argv) if argv[:1] not in (["-h"], ["--help"]) else (None, argv)
+    # `fileflow check --help` is the command's help, not the top-level one.
+    wants_help = any(a in ("-h", "--help") for a in argv)
+    command_help = wants_help and next((a for a in argv if a in COMMANDS), None) is not None
+    if command_help:
+        argv_top = [a for a in argv if a not in ("-h", "--help")]
+        known, rest = top.parse_known_args(argv_top)
+        rest.append("--help")
+    else:
+        known, rest = top.parse_known_args(argv) if argv[:1] not in (["-h"], ["--help"]) else (None, argv)
     if known is None:
         _print(top.format_help().rstrip("\n"))
         return 0

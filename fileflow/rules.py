@@ -474,8 +474,8 @@ class _RuleBuilder:
         params = self.params(wildcards)
         threads = self.integer("threads", 1, minimum=1, wildcards=wildcards)
         resources = self.resources(wildcards)
-        retries = self.integer("retries", 0, minimum=0)
-        priority = self.integer("priority", 0)
+        retries = self.integer("retries", 0, minimum=0, wildcards=wildcards)
+        priority = self.integer("priority", 0, wildcards=wildcards)
         message = self.template("message")
         action = self.action()
         rule = Rule(decl.name, decl.pos, self.index, outputs, wildcards, inputs, log, params,
@@ -604,6 +604,9 @@ class _RuleBuilder:
             raise FlowfileError(f"'{directive}:' takes one whole number", d.pos)
         value = self.compile_args(d, directive, wildcards)
         if isinstance(value, Lazy):
+            if directive not in JOB_NAMES:  # retries, priority: decided before any job exists
+                raise FlowfileError(f"'{directive}:' cannot depend on wildcards or attempt; "
+                                    "give a number", d.args[0].pos)
             return value
         number = value[0][1]
         _check_int(number, directive, minimum, d.args[0].pos)

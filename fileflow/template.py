@@ -124,7 +124,7 @@ def _lookup(field: Field, namespaces: Mapping[str, object]) -> object:
     if field.name not in namespaces:
         raise error(f"'{field.name}' is not available in this command")
     value = namespaces[field.name]
-    for step in field.steps:
+    for i, step in enumerate(field.steps):
         if isinstance(value, Items):
             if isinstance(step, int):
                 if step >= len(value.values):
@@ -136,7 +136,8 @@ def _lookup(field: Field, namespaces: Mapping[str, object]) -> object:
                     known = ", ".join(n for n in dict.fromkeys(value.names) if n) or "none"
                     raise error(f"{field.name} has no entry named '{step}' (named entries: {known})")
                 found = value.named(step)
-                value = found[0] if len(found) == 1 else found
+                indexed_next = i + 1 < len(field.steps) and isinstance(field.steps[i + 1], int)
+                value = found[0] if len(found) == 1 and not indexed_next else found
         elif isinstance(value, Mapping):
             if step not in value:
                 known = ", ".join(map(str, value)) or "none"

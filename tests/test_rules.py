@@ -470,3 +470,17 @@ def test_shell_quoting_of_hostile_wildcards_end_to_end(tmp_path):
     command = render(rule.action.template, namespaces(rule, {"name": "a b;rm -rf x"}))
     assert command == "touch 'out/a b;rm -rf x.txt' out/a b;rm -rf x.txt"
     assert shlex.split(command)[:2] == ["touch", "out/a b;rm -rf x.txt"]
+
+
+@pytest.mark.parametrize("directive", ["retries", "priority"])
+def test_retries_and_priority_cannot_depend_on_wildcards(tmp_path, directive):
+    with pytest.raises(FlowfileErrors) as info:
+        load(tmp_path, f"""
+            rule a:
+                output: "{{s}}.x"
+                {directive}: len(wildcards.s)
+                shell: "touch {{output}}"
+            """)
+    (error,) = info.value.errors
+    assert f"'{directive}:' cannot depend on wildcards" in error.message
+    assert "wildcards.s" in error.render()  # the caret line shows the expression

@@ -150,3 +150,9 @@ def shlex_quote(text: str) -> str:
     import shlex
 
     return shlex.quote(text).replace("{", "{{").replace("}", "}}")
+
+
+def test_indexing_a_named_entry_that_holds_one_file():
+    inputs = Items(("a b.txt",), ("r",))
+    assert render(parse_template("cat {input.r[0]}"), {"input": inputs}) == "cat 'a b.txt'"
+    assert render(parse_template("cat {input.r}"), {"input": inputs}) == "cat 'a b.txt'"
