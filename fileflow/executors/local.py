@@ -8,7 +8,9 @@ memory and CPU time of the job's tree at no extra cost.
 from __future__ import annotations
 
 import os
+import re
 import select
+import shlex
 import shutil
 import signal
 import socket
@@ -26,6 +28,15 @@ RESTORED_SIGNALS = tuple(getattr(signal, name) for name in ("SIGPIPE", "SIGXFZ",
 # Linux refuses a single argument over 128 KiB (MAX_ARG_STRLEN): a command that joins
 # thousands of inputs goes to a file instead of `bash -c`.
 MAX_INLINE_COMMAND = 100_000
+# Characters that make a command more than one plain program call in bash: expansions,
+# globs, redirections, pipes, lists, subshells, comments, escapes, newlines.
+_PLAIN_COMMAND = re.compile(r"""[A-Za-z0-9_@%+=:,./' "-]*""")
+_SHELL_WORDS = frozenset({
+    "echo", "printf", "cd", "test", "true", "false", "export", "set", "unset", "exit",
+    "source", "read", "eval", "exec", "ulimit", "umask", "type", "command", "trap",
+    "wait", "kill", "pwd", "times", "alias", "builtin", "declare", "local", "let",
+    "shift", "hash", "if", "then", "for", "while", "until", "case", "function", "time",
+})
 
 
 def _command_file(spec: JobSpec) -> str:
@@ -46,6 +57,7 @@ class LocalExecutor:
         self.poller = select.poll()
         self.by_fd: dict[int, int] = {}
         self.use_pidfd = hasattr(os, "pidfd_open")
+        self.programs: dict[str, str] = {}  # command name -> path, found once per build
 
     def active(self) -> int:
         return len(self.running)
@@ -62,12 +74,15 @@ class LocalExecutor:
         if spec.env:
             env = dict(env)
             env.update(spec.env)
-        argv = ["bash", "-euo", "pipefail", "-c", spec.command]
-        if len(spec.command) > MAX_INLINE_COMMAND:
+        program, argv = self.bash, ["bash", "-euo", "pipefail", "-c", spec.command]
+        direct = self._direct(spec.command)
+        if direct is not None:
+            program, argv = direct
+        elif len(spec.command) > MAX_INLINE_COMMAND:
             argv = ["bash", "-euo", "pipefail", _command_file(spec)]
         try:
             pid = os.posix_spawn(
-                self.bash, argv, env,
+                program, argv, env,
                 file_actions=[(os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDONLY, 0),
                               (os.POSIX_SPAWN_DUP2, fd, 1), (os.POSIX_SPAWN_DUP2, fd, 2)],
                 setsid=True, setsigdef=RESTORED_SIGNALS)
@@ -83,6 +98,26 @@ class LocalExecutor:
                 self.use_pidfd = False
         self.running[pid] = (spec, time.time(), pidfd)
         return pid
+
+    def _direct(self, command: str) -> tuple[str, list[str]] | None:
+        """A command that is one plain program call (no expansions, redirections, pipes,
+        globs or builtins) runs without bash in between, as make does: same argv, same
+        exit code, one exec instead of two. Anything else goes to bash."""
+        if len(command) > 4096 or not _PLAIN_COMMAND.fullmatch(command):
+            return None
+        try:
+            argv = shlex.split(command)
+        except ValueError:
+            return None
+        if not argv or argv[0] in _SHELL_WORDS or "=" in argv[0]:
+            return None
+        program = self.programs.get(argv[0])
+        if program is None:
+            program = shutil.which(argv[0]) if "/" not in argv[0] else argv[0]
+            if program is None:
+                return None  # bash says "command not found" (exit 127) the usual way
+            self.programs[argv[0]] = program
+        return program, argv
 
     def wait(self, timeout: float) -> list[JobOutcome]:
         if not self.running:
