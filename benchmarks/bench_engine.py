@@ -7,7 +7,8 @@ own copy of the input files. Every job runs the same shell command in all three 
 
   fanout   N-1 independent jobs `o/{i}.txt` <- `data/{i}.txt`, and one aggregate job
            `agg.txt` <- all of them (its command is `cat o/*.txt > agg.txt`, so the
-           command line stays short at 100,000 inputs)
+           command line stays short at 100,000 inputs); with --plain the jobs run
+           `cp IN OUT`, which needs no shell in make nor in fileflow
   chain    N steps: `o/0.txt` <- `data/0.txt`, `o/k.txt` <- `o/{k-1}.txt`; the per-job
            input is an expression on the wildcard (fileflow, Snakemake) or an explicit
            rule per step (make)
@@ -92,7 +93,15 @@ def _jobs_in(shape: str, n: int, width: int) -> tuple[int, int]:
     return n, 0
 
 
-def generate(root: str, shape: str, n: int, width: int, tools: list[str]) -> dict[str, str]:
+def plain_commands(text: str) -> str:
+    """--plain: `cp IN OUT` instead of `cat IN > OUT` (fan-out and chain jobs), a command
+    that needs no shell, so make and fileflow (since ce86625) both exec cp directly."""
+    return (text.replace('shell: "cat {input} > {output}"', 'shell: "cp {input} {output}"')
+                .replace("\tcat $< > $@\n", "\tcp $< $@\n"))
+
+
+def generate(root: str, shape: str, n: int, width: int, tools: list[str],
+             plain: bool = False) -> dict[str, str]:
     """Write the workflow for every tool under root/<tool>/; return tool -> directory."""
     dirs = {}
     jobs, layers = _jobs_in(shape, n, width)
@@ -113,6 +122,8 @@ def generate(root: str, shape: str, n: int, width: int, tools: list[str]) -> dic
             with open(os.path.join(d, "data", f"{i}.txt"), "w") as fh:
                 fh.write(f"{i}\n")
         text = WRITERS[tool](shape, n, width, layers)
+        if plain and shape != "diamond":
+            text = plain_commands(text)
         if tool == "snakemake":  # for --snakemake-prebuild make
             with open(os.path.join(d, "Makefile.prebuild"), "w") as fh:
                 fh.write(makefile(shape, n, width, layers))
@@ -325,7 +336,7 @@ def jobs_run(tool: str, phase: str, tail: str, log: str) -> int | None:
         if "Nothing to be done" in tail or "is up to date" in tail:
             return 0
         with open(log, errors="replace") as fh:
-            return sum(1 for line in fh if line.startswith("cat "))
+            return sum(1 for line in fh if line.startswith(("cat ", "cp ")))
     m = None
     for m in re.finditer(r"(\d+) of (\d+) steps", tail):
         pass
@@ -365,10 +376,11 @@ def measure_cell(phase: str, shape: str, n: int, args, exes, tools: list[str], r
     logdir = os.path.join(base, "logs")
     os.makedirs(logdir)
     t0 = time.perf_counter()
-    dirs = generate(base, shape, n, args.width, tools)
+    dirs = generate(base, shape, n, args.width, tools, args.plain)
     gen = time.perf_counter() - t0
     jobs, _ = _jobs_in(shape, n, args.width)
     result = {"phase": phase, "shape": shape, "n": n, "jobs": jobs + 1, "load_before": load(),
+              "job_command": "cp IN OUT" if args.plain and shape != "diamond" else "shell (cat ... > OUT)",
               "tools": {t: {"runs": [], "command": " ".join(command(t, phase, exes))} for t in tools},
               "generate_s": round(gen, 2)}
     print(f"\n== {cell}: {jobs + 1} jobs (incl. the 'all' target), load {load()}", flush=True)
@@ -655,8 +667,9 @@ def markdown(paths: list[str]) -> str:
         ratio_smk = f"{r['ratio_snakemake']:.3f}" if "ratio_snakemake" in r else ""
         if not ratio_smk and "median_s" in ff and "killed" in smk.get("failed", ""):
             ratio_smk = f"< {ff['median_s'] / float(smk['failed'].split()[2]):.3f}"
+        shape = r["shape"] + (" (cp)" if r.get("job_command", "").startswith("cp") else "")
         lines.append("| " + " | ".join([
-            r["phase"], r["shape"], f"{r['jobs']:,}", cell("snakemake"), cell("make"), cell("fileflow"),
+            r["phase"], shape, f"{r['jobs']:,}", cell("snakemake"), cell("make"), cell("fileflow"),
             f"{r['ratio_make']:.2f}" if "ratio_make" in r else "", ratio_smk,
             target_text(r["phase"], r["shape"], r["n"]), r.get("verdict", ""),
             f"<= {r['target_scaled_s']:.2f} s" if "target_scaled_s" in r else "",
@@ -687,6 +700,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--repeat", type=int, default=5, help="runs per tool and cell (default 5)")
     ap.add_argument("--timeout", type=float, default=600, help="seconds before a run is killed")
     ap.add_argument("--width", type=int, default=100, help="width of the diamond's layers")
+    ap.add_argument("--plain", action="store_true",
+                    help="fan-out and chain jobs run `cp IN OUT` (no shell needed) instead of "
+                         "`cat IN > OUT` (a redirection: make and fileflow both start a shell)")
     ap.add_argument("--fileflow", default=None, metavar="PATH",
                     help="the fileflow executable (default: the one installed beside this Python); "
                          "benchmarks/snapshot_fileflow.sh installs a fixed commit")
@@ -765,6 +781,8 @@ def main(argv: list[str] | None = None) -> int:
             for name in os.listdir(root):
                 if not name.startswith("bench_engine-"):
                     shutil.rmtree(os.path.join(root, name), ignore_errors=True)
+            if not os.listdir(root):
+                os.rmdir(root)
     print(f"\nmedians of {args.repeat} runs (wall time, peak RSS); ratios are fileflow's median over the "
           "other tool's, measured interleaved in the same run")
     print(table(results, tools))
