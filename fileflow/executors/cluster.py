@@ -181,6 +181,7 @@ class ClusterExecutor:
         self.rounds = 0
         self.remote = True                             # the scheduler records ids at once
         self.refused: list[JobOutcome] = []            # jobs the scheduler would not take
+        self.made_dirs: set[str] = set()               # log folders known to exist
 
     # ---------------------------------------------------------------- Executor contract
 
@@ -362,7 +363,9 @@ class ClusterExecutor:
         id_shell = self.backend.job_id_shell
         log = spec.log_path if os.path.isabs(spec.log_path) else os.path.join(self.workdir, spec.log_path)
         log_dir = os.path.dirname(log.split("%j")[0] + "x")
-        os.makedirs(log_dir, exist_ok=True)
+        if log_dir not in self.made_dirs:
+            os.makedirs(log_dir, exist_ok=True)
+            self.made_dirs.add(log_dir)
         if len(spec.command) > self.MAX_INLINE_COMMAND:
             command_file = os.path.join(self.script_dir, name + ".cmd")
             with open(command_file, "w", encoding="utf-8", errors="surrogateescape") as fh:
@@ -501,10 +504,20 @@ class ClusterExecutor:
             message = f"{self.backend.name} job {job.external_id} ended {state}: {meaning}{reason}"
             if status.host:
                 self.backend.job_failed_on(status.host, state)
+        else:  # for the run log: Slurm's view of the job's life
+            message = (f"{self.backend.name} job {job.external_id} {state}"
+                       + (f" on {status.host}" if status.host else "")
+                       + f"; submitted {_clock(job.submitted_at)}"
+                       + (f", started {_clock(status.started_at)}" if status.started_at else "")
+                       + (f", ended {_clock(status.ended_at)}" if status.ended_at else ""))
         ended = status.ended_at or time.time()
         return JobOutcome(job.spec.job_id, code, status.started_at or job.submitted_at, ended,
                           status.host, status.peak_rss_bytes, status.cpu_seconds, message,
                           job.external_id, log_path=self._log_of(job))
+
+
+def _clock(when: float) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.localtime(when))
 
 
 def _unlink(path: str) -> None:
