@@ -66,7 +66,14 @@ def cluster_executor(options, graph, run_id: int, adoptable, tags):
 
     workdir = os.getcwd()
     if options.cluster == "slurm":
+        import shutil
+
         from .executors.slurm import SlurmBackend
+
+        missing = [c for c in ("sbatch", "squeue", "scancel") if shutil.which(c) is None]
+        if missing:
+            raise FileflowError(f"--cluster slurm: {', '.join(missing)} not found on PATH "
+                                "(run fileflow on a machine that can submit Slurm jobs)")
 
         backend = SlurmBackend(workdir=workdir, default_resources=options.default_resources,
                                set_resources=options.set_resources)
@@ -81,8 +88,12 @@ def cluster_executor(options, graph, run_id: int, adoptable, tags):
     return executor
 
 
-def release_unclaimed(executor) -> None:
-    """Adopted jobs this build did not need (the Flowfile or the targets changed): cancel."""
+def release_unclaimed(executor, result=None) -> None:
+    """Adopted jobs this build did not need (the Flowfile or the targets changed): cancel.
+    After a build where every job succeeded, its job scripts go too (after a failure they
+    stay, to look at)."""
+    if result is not None and not result.failed and not result.interrupted:
+        executor.remove_scripts()
     ids = executor.release_unclaimed()
     if ids:
         print(f"fileflow: cancelled {len(ids)} left-over cluster job(s) this build does not "

@@ -96,6 +96,12 @@ def timeout_build(tmp_path_factory):
     p.flowfile(TIMEOUT_FLOW)
     proc = p.popen("build", "--cluster", "slurm", "-j", "1")
     yield p, proc
+    if proc.poll() is None:  # its test did not run: Ctrl-C, so its Slurm job goes too
+        proc.send_signal(signal.SIGINT)
+        try:
+            proc.communicate(timeout=60)
+        except subprocess.TimeoutExpired:
+            pass
     kill_tree(proc)
 
 
@@ -162,6 +168,7 @@ def test_three_rule_workflow_runs_on_slurm_with_spaces_in_names(slurm, tmp_path)
     # together or one by one, as they became ready in the same status round or not.
     sbatch = _calls(calls, "sbatch")
     assert len(sbatch) in (2, 3) and "--array=0-1" in sbatch[0], sbatch
+    assert not p.exists(".fileflow/slurm/jobs") or not os.listdir(p.path(".fileflow/slurm/jobs"))
     again = p.run("build", "--cluster", "slurm", "-j", "4", env=_env(p, calls))
     assert again.code == 0 and "nothing to do" in again.out, again
 
@@ -240,6 +247,7 @@ def test_a_failing_job_reports_its_exit_code_and_log(slurm, tmp_path):
     assert f"slurm job {bad['external_id']} ended FAILED: exit code 3" in r.err, r
     assert "something broke" in r.err, r  # the log's last lines
     assert not p.exists("bad.txt")       # no partial output is kept
+    assert os.listdir(p.path(".fileflow/slurm/jobs"))  # the scripts stay after a failure
     assert jobs["good"]["state"] == "done" and p.exists("good.txt")
 
 

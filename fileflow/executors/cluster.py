@@ -274,6 +274,12 @@ class ClusterExecutor:
                 pass
         return ids
 
+    def remove_scripts(self) -> None:
+        """Delete this run's job scripts (when every job is done and none failed)."""
+        if not self.jobs:
+            import shutil
+            shutil.rmtree(self.script_dir, ignore_errors=True)
+
     def _adopt(self, spec: JobSpec) -> str:
         old = self.adoptable.pop(spec.name)
         if old.command == spec.command and spec.attempt == 1:
