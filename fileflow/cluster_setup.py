@@ -47,11 +47,13 @@ def cluster_orphans(runlog, executor_name: str, workdir: str):
     rows = [r for r in runlog.unfinished_jobs(socket.gethostname())
             if r["executor"] == executor_name]
     dead = _dead_runs(rows)
+    # Every dead run's tag: a job submitted just before the crash, its id not yet recorded,
+    # is found by it (and cancelled, since it cannot be matched to a job).
+    tags = sorted({run_tag(workdir, r["run_id"]) for r in rows if r["run_id"] in dead})
     found = [r for r in rows if r["run_id"] in dead and r["external_id"]]
     if not found:
-        return [], []
+        return [], tags
     adoptable = [Adoptable(r["name"], r["command"] or "", str(r["external_id"])) for r in found]
-    tags = sorted({run_tag(workdir, r["run_id"]) for r in found})
     runlog.close_abandoned(dead, [r["id"] for r in found],
                            message="fileflow stopped while the job was on the cluster; "
                                    "the next build took the job over")
@@ -85,6 +87,10 @@ def cluster_executor(options, graph, run_id: int, adoptable, tags):
                                local_cores=options.local_cores or os.cpu_count() or 1,
                                use_arrays=options.job_arrays)
     executor.adopt(adoptable, tags)
+    strays = executor.cancel_strays()
+    if strays:
+        print(f"fileflow: cancelled {len(strays)} cluster job(s) a dead fileflow submitted "
+              f"without recording them: {', '.join(strays[:10])}", file=sys.stderr)
     return executor
 
 

@@ -330,10 +330,18 @@ def test_head_killed_then_next_build_adopts_its_jobs_without_resubmitting(slurm,
     finally:
         kill_tree(proc)
     assert _active(first.values()), "the jobs outlive their fileflow"
+    # A job the dead build submitted but had no time to record (killed between sbatch and
+    # the run log): found by the run's job name and cancelled, so nothing races.
+    from fileflow.cluster_setup import run_tag
+    stray = subprocess.run(["sbatch", "--parsable", f"--job-name={run_tag(str(p.root), p.runs()[0]['id'])}",
+                            "--output=/dev/null", "--wrap", "sleep 600"],
+                           capture_output=True, text=True, check=True).stdout.strip()
     submitted = len(_calls(calls, "sbatch"))
     r = p.run("build", "--cluster", "slurm", "-j", "3", env=env)
     assert r.code == 0, r
     assert "left by a fileflow that is gone" in r.err, r
+    assert f"submitted without recording them: {stray}" in r.err, r
+    assert not _active([stray])
     assert len(_calls(calls, "sbatch")) == submitted, "a job was submitted again"
     assert {j["name"]: j["external_id"] for j in r.jobs} == first
     assert {j["state"] for j in r.jobs} == {"done"}

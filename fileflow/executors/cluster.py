@@ -258,6 +258,20 @@ class ClusterExecutor:
             self.adoptable[job.name] = job
         self.tags.extend(t for t in tags if t not in self.tags)
 
+    def cancel_strays(self) -> list[str]:
+        """Jobs of the adopted runs' tags still queued or running that no record names (a
+        crash between sbatch and recording the id): cancelled, never raced. Needs the
+        backend's optional `active_ids(tags)`."""
+        active_ids = getattr(self.backend, "active_ids", None)
+        if active_ids is None or len(self.tags) < 2:
+            return []
+        known = {a.external_id for a in self.adoptable.values()}
+        strays = [i for i in retry_transient(lambda: active_ids(self.tags[1:]), "listing old jobs",
+                                             give_up=30.0) if i not in known]
+        if strays:
+            retry_transient(lambda: self.backend.cancel(strays), "cancelling old jobs", give_up=30.0)
+        return strays
+
     def adopts(self, name: str) -> bool:
         """Will this job be taken over (so its outputs must not be deleted first)?"""
         return name in self.adoptable

@@ -287,6 +287,14 @@ class SlurmBackend:
             raise TransientError(f"squeue: {self._said(done)}")
         return parse_squeue(done.stdout)
 
+    def active_ids(self, tags: Sequence[str]) -> list[str]:
+        """Ids of the jobs with these names still pending or running (one squeue call)."""
+        done = self._call(["squeue", "--noheader", "--array", f"--name={','.join(tags)}",
+                           "--format=%i"], "squeue")
+        if done.returncode != 0:
+            raise TransientError(f"squeue: {self._said(done)}")
+        return [one for line in done.stdout.split() for one in expand_array_ids(line)]
+
     def cancel(self, ids: Sequence[str]) -> None:
         ids = self._whole_arrays(ids)
         for i in range(0, len(ids), CHUNK):
