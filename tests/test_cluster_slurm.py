@@ -316,7 +316,7 @@ def test_head_killed_then_next_build_adopts_its_jobs_without_resubmitting(slurm,
             input: expand("r/{i}.txt", i=range(3))
         rule work:
             output: "r/{i}.txt"
-            shell: "echo {wildcards.i} >> ran.log; sleep 6; echo done > {output}"
+            shell: "echo {wildcards.i} >> ran.log; sleep $(( {wildcards.i} == 0 ? 1 : 8 )); echo done > {output}"
         """)
     calls = tmp_path / "bin"
     env = _env(p, _wrappers(calls))
@@ -330,6 +330,9 @@ def test_head_killed_then_next_build_adopts_its_jobs_without_resubmitting(slurm,
     finally:
         kill_tree(proc)
     assert _active(first.values()), "the jobs outlive their fileflow"
+    # Job 0 finishes while no fileflow watches; 1 and 2 are still running at the restart.
+    wait_for(lambda: p.exists("r/0.txt") and first["work[i=0]"] not in _active(first.values()),
+             timeout=60, what="job 0 to finish unwatched")
     # A job the dead build submitted but had no time to record (killed between sbatch and
     # the run log): found by the run's job name and cancelled, so nothing races.
     from fileflow.cluster_setup import run_tag
