@@ -38,9 +38,15 @@ def test_sacct_rows_become_statuses():
         "8_0|CANCELLED by 0|0:15|vm|2026-01-02T03:04:05|2026-01-02T03:04:06||00:00:00|None",
         "8_[1-3,5%2]|PENDING|0:0|None assigned|Unknown|Unknown||00:00:00|Priority",
         "9|OUT_OF_MEMORY|0:125|vm|2026-01-02T03:04:05|2026-01-02T03:04:06||1-00:00:01|None",
+        # Killed by Slurm's memory enforcement without cgroups: FAILED, signal 9, peak > request.
+        "10|FAILED|0:9|vm|2026-01-02T03:04:05|2026-01-02T03:04:06||00:00:01|None|50M",
+        "10.batch|CANCELLED by 0|0:9|vm|2026-01-02T03:04:05|2026-01-02T03:04:06|322272K|00:00:01||",
+        "11|FAILED|0:9|vm|2026-01-02T03:04:05|2026-01-02T03:04:06||00:00:01|None|500M",
+        "11.batch|CANCELLED by 0|0:9|vm|2026-01-02T03:04:05|2026-01-02T03:04:06|322272K|00:00:01||",
     ])
     got = parse_sacct(text)
-    assert set(got) == {"7", "8_0", "8_1", "8_2", "8_3", "8_5", "9"}
+    assert set(got) == {"7", "8_0", "8_1", "8_2", "8_3", "8_5", "9", "10", "11"}
+    assert got["10"].state == "OUT_OF_MEMORY" and got["11"].state == "FAILED"
     assert got["7"].state == "FAILED" and got["7"].exit_code == 3 and got["7"].host == "vm"
     assert got["7"].peak_rss_bytes == 2048 * 1024 and got["7"].cpu_seconds == 1.5
     assert got["7"].ended_at - got["7"].started_at == 4

@@ -355,6 +355,27 @@ def test_head_killed_then_next_build_adopts_its_jobs_without_resubmitting(slurm,
     assert p.runs()[0]["status"] == "interrupted"
 
 
+def test_out_of_memory_then_a_retry_with_more_memory(slurm, tmp_path):
+    p = Project(tmp_path / "p")
+    # 300 MB held for 8 s: Slurm's accounting (every 5 s) sees it beyond 100 MB and kills it.
+    p.flowfile("""
+        rule big:
+            output: "big.txt"
+            retries: 1
+            resources: mem_mb = 100 if attempt == 1 else 1000
+            shell: "python3 -c 'import time; x = bytearray(300 * 2**20); time.sleep(8)'; echo {attempt} > {output}"
+        """)
+    r = p.run("build", "--cluster", "slurm", "-j", "1")
+    assert r.code == 0, r
+    assert p.read("big.txt") == "2\n"
+    first, second = r.jobs
+    assert first["state"] == "failed" and second["state"] == "done", r.jobs
+    # The state, or at least the hint, says memory; the retry asked for more.
+    assert "OUT_OF_MEMORY" in first["message"] or "mem_mb" in first["message"], first
+    assert "mem=1000M" in _scontrol(second["external_id"]) or \
+        _sacct(second["external_id"], "ReqMem") == ["1000M"]
+
+
 # ---------------------------------------------------------------- the long one, last
 
 def test_timeout_then_a_retry_with_more_runtime(slurm, timeout_build):

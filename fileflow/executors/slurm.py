@@ -87,7 +87,9 @@ def _when(text: str) -> float | None:
 
 
 def _bytes(text: str) -> int:
-    """MaxRSS such as 1234K, 12M, 1.5G."""
+    """MaxRSS or ReqMem such as 1234K, 12M, 1.5G (an older Slurm's ReqMem suffix n/c, per
+    node or per CPU, is dropped)."""
+    text = text.rstrip("nc")
     if not text:
         return -1
     scale = {"K": 1024, "M": 1024 ** 2, "G": 1024 ** 3, "T": 1024 ** 4}.get(text[-1].upper(), 1)
@@ -132,7 +134,7 @@ def expand_array_ids(job_id: str) -> list[str]:
     return out
 
 
-SACCT_FORMAT = "JobID,State,ExitCode,NodeList,Start,End,MaxRSS,TotalCPU,Reason"
+SACCT_FORMAT = "JobID,State,ExitCode,NodeList,Start,End,MaxRSS,TotalCPU,Reason,ReqMem"
 
 
 def parse_sacct(text: str) -> dict[str, JobStatus]:
@@ -154,8 +156,13 @@ def parse_sacct(text: str) -> dict[str, JobStatus]:
     out = {}
     for job_id, f in found.items():
         node = f[3] if f[3] not in ("None assigned", "") else ""
-        out[job_id] = JobStatus(_state(f[1]), _exit_code(f[2]), node, _when(f[4]), _when(f[5]),
-                                rss.get(job_id, -1), _seconds(f[7]), f[8])
+        state, code, peak = _state(f[1]), _exit_code(f[2]), rss.get(job_id, -1)
+        # Without cgroups, Slurm's memory enforcement (OverMemoryKill) ends a job FAILED,
+        # killed by signal 9, with no OUT_OF_MEMORY state: its peak beyond the request says it.
+        if state == "FAILED" and code == -9 and len(f) > 9 and 0 < _bytes(f[9]) <= peak:
+            state = "OUT_OF_MEMORY"
+        out[job_id] = JobStatus(state, code, node, _when(f[4]), _when(f[5]), peak,
+                                _seconds(f[7]), f[8])
     return out
 
 
