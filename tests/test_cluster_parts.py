@@ -217,3 +217,19 @@ def test_profiles_fill_in_options_the_command_line_does_not_give(tmp_path, monke
         fh.write("jobz: 3\n")
     with pytest.raises(FileflowError, match="unknown option 'jobz'"):
         apply_profile(args, _build_parser)
+
+
+def test_local_rules_run_on_this_machine_within_local_cores(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    backend = ProcessBackend()
+    ex = ClusterExecutor(backend, LocalExecutor(), workdir=".", tag="t", local_rules={"here"},
+                         local_cores=1)
+    # Each job fails if another one holds 'busy': with one local core they never overlap.
+    command = "[ ! -e busy ]; touch busy; sleep 0.2; rm busy"
+    specs = [JobSpec(i, f"here[i={i}]", "here", command, f".fileflow/logs/{i}.log")
+             for i in range(3)]
+    ids = ex.submit(specs)
+    assert ids[0].isdigit() and ids[1:] == ["", ""]  # the others wait for the core
+    got = _drain(ex)
+    assert {i: got[i].exit_code for i in range(3)} == {0: 0, 1: 0, 2: 0}
+    assert backend.submits == 0  # nothing went to the cluster

@@ -171,12 +171,10 @@ class ClusterExecutor:
         self.local_waiting: list[JobSpec] = []         # head-node jobs beyond --local-cores
         self.local_threads = 0                         # threads of head-node jobs running
         self.local_held: dict[int, int] = {}           # graph job id -> its threads
-        self.local_ids: dict[int, str] = {}            # graph job id -> pid, for local jobs
         self.adoptable: dict[str, Adoptable] = {}      # job name -> job a dead fileflow left
         self.next_round = 0.0
         self.interval = POLL_MIN
         self.failing_since: float | None = None
-        self.failure_note = ""
         self.submissions = 0                           # scheduler submit calls made (arrays count once)
         self.rounds = 0
         self.remote = True                             # the scheduler records ids at once
@@ -203,12 +201,9 @@ class ClusterExecutor:
                     remote.append(spec)
             else:
                 remote.append(spec)
-        self._start_local()
+        ids.update(self._start_local())
         for spec, external_id in self._submit_remote(remote):
             ids[spec.job_id] = external_id
-        for job_id, pid in self.local_ids.items():
-            if job_id in ids and not ids[job_id]:
-                ids[job_id] = pid
         return [ids[spec.job_id] for spec in specs]
 
     def wait(self, timeout: float) -> list[JobOutcome]:
@@ -313,17 +308,20 @@ class ClusterExecutor:
     def _threads_of(self, job_id: int) -> int:
         return self.local_held.pop(job_id, 0)
 
-    def _start_local(self) -> None:
+    def _start_local(self) -> dict[int, str]:
+        """Start waiting head-node jobs while --local-cores allows; graph job id -> pid."""
+        started = {}
         while self.local_waiting:
             spec = self.local_waiting[0]
             threads = min(spec.threads, self.local_cores)
             if self.local_threads and self.local_threads + threads > self.local_cores:
-                return
+                break
             self.local_waiting.pop(0)
             self.local_threads += threads
             self.local_held[spec.job_id] = threads
             (pid,) = self.local.submit([spec])
-            self.local_ids[spec.job_id] = pid
+            started[spec.job_id] = pid
+        return started
 
     # ---------------------------------------------------------------- submitting
 
