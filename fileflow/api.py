@@ -119,8 +119,15 @@ def _plan(options: BuildOptions, graph, recorded, store, known=None):
     return make_plan(graph, store, recorded, force, known)
 
 
-def print_dry_run(plan) -> None:
+def print_dry_run(plan, quiet: bool = False) -> None:
+    """Each job that would run (rule, wildcards, outputs, reasons), a per-rule count table and
+    a one-line summary; with `quiet`, the summary line alone."""
     jobs = plan.graph.jobs
+    if quiet:
+        n = len(plan.reasons)
+        _out(f"dry run: {n} of {len(jobs)} jobs would run" if n else
+             f"nothing to do: all {len(jobs)} jobs are up to date")
+        return
     lines = []
     for job_id in plan.to_run:
         job = jobs[job_id]
@@ -158,7 +165,7 @@ def build(options: BuildOptions) -> int:
         for warning in plan.warnings:
             print(warning, file=sys.stderr)
         if options.dry_run:
-            print_dry_run(plan)
+            print_dry_run(plan, options.quiet)
             return EXIT_OK
         if not plan.reasons:
             if plan.fresh_states:

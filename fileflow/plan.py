@@ -97,12 +97,10 @@ def make_plan(graph: Graph, store: FileStore, recorded: Mapping[str, RecordedTar
         now_ns = time.time_ns()
     plan = Plan(graph, order, {}, {}, recorded, force=force)
 
-    paths: dict[str, None] = {}
-    for job in jobs:
-        paths.update(dict.fromkeys(job.inputs))
-        paths.update(dict.fromkeys(job.outputs))
+    # Every path of the graph is an output (graph.producer) or a source the resolver saw.
+    paths = graph.producer.keys() | graph.sources
     if known:
-        observed = {p: known[p] for p in paths if p in known}
+        observed = {p: known[p] for p in graph.sources if p in known}
         observed.update(store.stat_many([p for p in paths if p not in observed]))
     else:
         observed = store.stat_many(paths)
@@ -111,6 +109,8 @@ def make_plan(graph: Graph, store: FileStore, recorded: Mapping[str, RecordedTar
     # A temp() output deleted after its consumers ran is taken as its record says, so its
     # absence alone reruns nothing; it is remade only if a consumer has to run.
     for job in jobs:
+        if not job.values.flags:
+            continue
         for path in job.flagged("temp"):
             rec = recorded.get(path)
             if not observed[path].exists and rec is not None and rec.complete and rec.digest:

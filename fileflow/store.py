@@ -25,11 +25,10 @@ of every entry's relative path, kind, size and content digest.
 from __future__ import annotations
 
 import errno
-import hashlib
 import os
 import stat as stat_mod
+import sys
 import threading
-from concurrent.futures import ThreadPoolExecutor
 from typing import Iterable, Iterator, Mapping
 
 from fileflow.errors import WorkflowError
@@ -43,6 +42,10 @@ CHUNK_SIZE = 1 << 20  # 1 MiB: files are streamed, never read whole
 # a symlink loop gives ELOOP; a path through a regular file gives ENOTDIR).
 _MISSING = (FileNotFoundError, NotADirectoryError)
 _ELOOP = errno.ELOOP
+# Listing a directory answers "missing" for its absent entries without one failed stat each;
+# only where names compare byte for byte (Linux), so a case-insensitive disk never lies.
+_LISTING_WORKS = sys.platform == "linux"
+_LIST_AT = 32  # requested paths in one directory before a listing can pay
 
 
 def _reason(exc: OSError) -> str:
@@ -85,6 +88,8 @@ class FileStore:
         os_stat, isdir, new_state = os.stat, stat_mod.S_ISDIR, FileState
         root, join = self.root, os.path.join
         here = root in ("", ".")  # the usual case: paths are relative to the cwd already
+        if here and _LISTING_WORKS:
+            paths = self._drop_unlisted(paths, out)
         root_fd = None if here else self._open_root()
         try:
             for path in paths:
@@ -104,6 +109,35 @@ class FileStore:
             if root_fd is not None:
                 os.close(root_fd)
         return out
+
+    @staticmethod
+    def _drop_unlisted(paths: Iterable[str], out: dict[str, FileState]) -> list[str]:
+        """Paths whose directory listing shows they are not there go into `out` as missing;
+        the rest are returned to be stat'ed. A failed stat raises an exception in Python,
+        which costs several times a listing entry, and a planned build's outputs are mostly
+        missing. Only for directories with many requested paths, most of them missing by a
+        probe of a few, so a huge directory of sources is never listed for a handful."""
+        by_dir: dict[str, list[str]] = {}
+        for path in paths:
+            by_dir.setdefault(path.rpartition("/")[0], []).append(path)
+        rest: list[str] = []
+        for directory, group in by_dir.items():
+            if len(group) < _LIST_AT or sum(not os.path.lexists(p) for p in group[:4]) < 3:
+                rest.extend(group)
+                continue
+            try:
+                names = set(os.listdir(directory or "."))
+            except (FileNotFoundError, NotADirectoryError):
+                names = set()
+            except OSError:
+                rest.extend(group)  # unreadable: let stat name the problem
+                continue
+            for path in group:
+                if path.rpartition("/")[2] in names:
+                    rest.append(path)
+                else:
+                    out[path] = FileState(path, False)
+        return rest
 
     def _open_root(self) -> int | None:
         if os.stat not in os.supports_dir_fd:
@@ -162,6 +196,8 @@ class FileStore:
     def _hash_all(self, paths: list[str]) -> list[str]:
         if len(paths) <= 1 or self.hash_workers == 1:
             return [self.hash_path(p) for p in paths]
+        from concurrent.futures import ThreadPoolExecutor  # only when hashing: a slow import
+
         pool = ThreadPoolExecutor(max_workers=min(self.hash_workers, len(paths)),
                                   thread_name_prefix="fileflow-hash")
         try:
@@ -191,7 +227,7 @@ class FileStore:
         if buf is None:  # one reusable buffer per hashing thread
             buf = self._buffers.buf = bytearray(CHUNK_SIZE)
         view = memoryview(buf)
-        h = hashlib.sha256()
+        h = _sha256()
         with open(full, "rb", buffering=0) as fh:
             while n := fh.readinto(buf):
                 h.update(view[:n])
@@ -203,7 +239,7 @@ class FileStore:
         # One NUL-separated record per entry (file names cannot hold NUL), so no two
         # different trees give the same manifest; the "dir" prefix keeps a file whose
         # bytes happen to equal a manifest from colliding with the directory.
-        h = hashlib.sha256(b"fileflow-dir\0")
+        h = _sha256(b"fileflow-dir\0")
         for rel, kind, st in _walk(full, ""):
             name = rel.encode("utf-8", "surrogateescape")
             if kind == "f":
@@ -215,6 +251,12 @@ class FileStore:
             h.update(b"%s\0%s\0%s\0\n" % (kind.encode(), name,
                                            extra.encode("utf-8", "surrogateescape")))
         return f"{HASH_ALGORITHM}:{h.hexdigest()}"
+
+
+def _sha256(data: bytes = b""):
+    import hashlib  # not at import time: a dry run of new jobs hashes nothing
+
+    return hashlib.sha256(data)
 
 
 def _walk(top: str, rel: str) -> Iterator[tuple[str, str, os.stat_result]]:
