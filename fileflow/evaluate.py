@@ -7,7 +7,6 @@ is a FlowfileError at the position of the offending sub-expression.
 """
 from __future__ import annotations
 
-import difflib
 import operator
 import os
 import re
@@ -53,6 +52,8 @@ class EvalContext:
 
 
 def closest(word: str, options: Iterable[str]) -> str:
+    import difflib  # only on an error: not worth its import time on every run
+
     match = difflib.get_close_matches(word, list(options), n=1, cutoff=0.6)
     return f"; did you mean '{match[0]}'?" if match else ""
 

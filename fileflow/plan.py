@@ -8,7 +8,7 @@ topological order, so a job knows whether its upstream jobs run.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Mapping
 
 from .command import job_signature, render_command
@@ -136,12 +136,13 @@ def make_plan(graph: Graph, store: FileStore, recorded: Mapping[str, RecordedTar
 
     reasons = plan.reasons
     deps = graph.deps
+    forcing = force.all or bool(force.rules) or bool(force.targets)
     for job_id in order:
         job = jobs[job_id]
-        upstream = [jobs[d].name for d in deps[job_id] if d in reasons]
+        upstream = [jobs[d].name for d in deps[job_id] if d in reasons] if deps[job_id] else ()
         signature = plan.signature(job_id) if has_record[job_id] else ""
         why = decide(job_facts(job, signature), observed, recorded,
-                     upstream=upstream, forced=force.why(job))
+                     upstream=upstream, forced=force.why(job) if forcing else None)
         if why:
             reasons[job_id] = why
 

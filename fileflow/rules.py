@@ -181,7 +181,9 @@ def _shown_path(path: str) -> str:
 
 def parse_config_overrides(pairs: Sequence[str]) -> dict:
     """`--config key=value` (value read as YAML; `a.b=1` sets a nested key)."""
-    import yaml
+    if not pairs:
+        return {}
+    import yaml  # only when there is something to read: a slow import
 
     out: dict = {}
     for pair in pairs:
