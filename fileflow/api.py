@@ -64,7 +64,8 @@ def _no_gc_pauses():
 
 
 def load_graph(options: BuildOptions, store):
-    """The workflow, its job graph for the targets, and the file states seen on the way."""
+    """The workflow, its job graph for the targets, and the file states seen on the way
+    (none today: the planner stats what it needs)."""
     from .resolve import resolve
     from .rules import load_workflow
 
@@ -76,15 +77,9 @@ def load_graph(options: BuildOptions, store):
     targets = list(options.targets) or list(workflow.default_targets)
     if not targets:
         raise FileflowError(f"{options.flowfile} has no rules and no 'default:'; nothing to build")
-    known = {}
-
-    def exists(path: str) -> bool:
-        state = known[path] = store.stat(path)
-        return state.exists
-
-    graph = resolve(workflow, targets, exists)
+    graph = resolve(workflow, targets, store.missing)
     _check_force_targets(options.force_targets, graph)
-    return workflow, graph, known
+    return workflow, graph, {}
 
 
 def _recorded(db_url: str | None, write: bool):

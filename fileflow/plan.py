@@ -88,8 +88,9 @@ def job_facts(job: Job, signature: str) -> JobFacts:
 def make_plan(graph: Graph, store: FileStore, recorded: Mapping[str, RecordedTarget],
               force: Force = Force(), known: Mapping[str, FileState] | None = None,
               now_ns: int | None = None) -> Plan:
-    """Decide every job. `known` holds states already observed (by the resolver), so no path
-    is stat'ed twice."""
+    """Decide every job. `known` holds states already observed, so no path is stat'ed twice;
+    `plan.observed` holds every output, and the inputs of every job with an output on disk
+    or on record (what decide and the digests look at)."""
     order = graph.topological_order()
     jobs = graph.jobs
     if now_ns is None:
@@ -97,13 +98,13 @@ def make_plan(graph: Graph, store: FileStore, recorded: Mapping[str, RecordedTar
         now_ns = time.time_ns()
     plan = Plan(graph, order, {}, {}, recorded, force=force)
 
-    # Every path of the graph is an output (graph.producer) or a source the resolver saw.
-    paths = graph.producer.keys() | graph.sources
-    if known:
-        observed = {p: known[p] for p in graph.sources if p in known}
-        observed.update(store.stat_many([p for p in paths if p not in observed]))
-    else:
-        observed = store.stat_many(paths)
+    # Outputs first: every one is needed. An input matters only to a job with an output on
+    # disk (decide compares such a job's inputs with the record, or by Make's rule); a job
+    # with every output missing runs whatever its inputs say, so a first build of 100,000
+    # jobs stats no source at all.
+    known = known or {}
+    observed = {p: known[p] for p in graph.producer if p in known}
+    observed.update(store.stat_many([p for p in graph.producer if p not in observed]))
     plan.observed = observed
 
     # A temp() output deleted after its consumers ran is taken as its record says, so its
@@ -117,6 +118,12 @@ def make_plan(graph: Graph, store: FileStore, recorded: Mapping[str, RecordedTar
                 observed[path] = FileState(path, True, rec.size, rec.mtime_ns, rec.digest,
                                            False, rec.ctime_ns)
                 plan.virtual_temp.add(path)
+
+    wanted = {p: None for job in jobs
+              if any(observed[o].exists or o in recorded for o in job.outputs)
+              for p in job.inputs if p not in observed}
+    observed.update((p, known[p]) for p in wanted if p in known)
+    observed.update(store.stat_many([p for p in wanted if p not in observed]))
 
     # Digests (and signatures) are needed only where there is a record to compare with.
     has_record = [bool(recorded) and any((r := recorded.get(o)) is not None and r.complete

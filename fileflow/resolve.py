@@ -3,13 +3,14 @@
 Works backwards from each requested path: find the rule whose output pattern matches it
 (constraints and `ruleorder` respected), bind the wildcards, evaluate the job's inputs and
 resolve those in turn. A path no rule makes is a source if it exists, else an error naming
-the job that needs it. Iterative (a work list, no recursion), so a 50,000-step chain is fine.
+the job that needs it (all sources are looked up at once, after the walk). Iterative (a work
+list, no recursion), so a 50,000-step chain is fine.
 """
 from __future__ import annotations
 
 import os
 from types import MappingProxyType
-from typing import Callable, Mapping, NamedTuple, Sequence
+from typing import Callable, Collection, Mapping, NamedTuple, Sequence
 
 from .errors import (AmbiguousRuleError, CycleError, FlowfileError, MissingInputError,
                      WorkflowError)
@@ -188,9 +189,11 @@ def _check_wildcards(rule: Rule, wildcards: dict[str, str], path: str) -> None:
                 "which leaves the working directory")
 
 
-def resolve(workflow: Workflow, targets: Sequence[str], exists: Callable[[str], bool]) -> Graph:
+def resolve(workflow: Workflow, targets: Sequence[str],
+            missing: Callable[[list[str]], Collection[str]]) -> Graph:
     """Build the graph of jobs needed for `targets` (file paths or names of rules without
-    wildcards). `exists` answers whether a path is on disk (injected for tests)."""
+    wildcards). `missing(paths)` says which paths are not on disk; it is asked once, for
+    every path no rule makes, after the walk (injected for tests)."""
     index = RuleIndex(workflow)
     graph = Graph()
     jobs, producer_of, sources = graph.jobs, graph.producer, graph.sources
@@ -199,6 +202,7 @@ def resolve(workflow: Workflow, targets: Sequence[str], exists: Callable[[str], 
     growth: list[int] = []  # per job: how many times in a row its rule fed itself a longer value
     # Work list of (path, id of the job that needs it or -1 for the command line).
     work: list[tuple[str, int]] = []
+    first_needer: dict[str, int] = {}  # path no rule makes -> the first job that needs it
 
     def needer(consumer: int) -> str:
         return jobs[consumer].name if consumer >= 0 else "the command line"
@@ -268,17 +272,22 @@ def resolve(workflow: Workflow, targets: Sequence[str], exists: Callable[[str], 
                 if path not in producer_of:
                     # The pattern matched but the rendered outputs differ (e.g. "./a" vs "a").
                     producer_of[path] = producer
-            elif exists(path):
+            else:
                 sources.add(path)
+                first_needer[path] = consumer
                 if consumer < 0:
                     graph.target_paths.append(path)
                 continue
-            else:
-                raise MissingInputError(path, needer(consumer), index.near_misses(path))
         if consumer >= 0:
             if producer == consumer:
                 raise CycleError([jobs[consumer].name, jobs[consumer].name])
             add_edge(producer, consumer)
         elif producer not in graph.targets:
             graph.targets.append(producer)
+
+    if first_needer:
+        absent = missing(list(first_needer))
+        if absent:
+            path = next(p for p in first_needer if p in absent)  # the first one met
+            raise MissingInputError(path, needer(first_needer[path]), index.near_misses(path))
     return graph

@@ -46,6 +46,7 @@ _ELOOP = errno.ELOOP
 # only where names compare byte for byte (Linux), so a case-insensitive disk never lies.
 _LISTING_WORKS = sys.platform == "linux"
 _LIST_AT = 32  # requested paths in one directory before a listing can pay
+_BYTES_PER_ENTRY = 24  # about what ext4 and tmpfs count per short directory entry
 
 
 def _reason(exc: OSError) -> str:
@@ -88,7 +89,7 @@ class FileStore:
         os_stat, isdir, new_state = os.stat, stat_mod.S_ISDIR, FileState
         root, join = self.root, os.path.join
         here = root in ("", ".")  # the usual case: paths are relative to the cwd already
-        if here and _LISTING_WORKS:
+        if here:
             paths = self._drop_unlisted(paths, out)
         root_fd = None if here else self._open_root()
         try:
@@ -110,34 +111,48 @@ class FileStore:
                 os.close(root_fd)
         return out
 
-    @staticmethod
-    def _drop_unlisted(paths: Iterable[str], out: dict[str, FileState]) -> list[str]:
-        """Paths whose directory listing shows they are not there go into `out` as missing;
-        the rest are returned to be stat'ed. A failed stat raises an exception in Python,
-        which costs several times a listing entry, and a planned build's outputs are mostly
-        missing. Only for directories with many requested paths, most of them missing by a
-        probe of a few, so a huge directory of sources is never listed for a handful."""
-        by_dir: dict[str, list[str]] = {}
-        for path in paths:
-            by_dir.setdefault(path.rpartition("/")[0], []).append(path)
+    def missing(self, paths: Iterable[str]) -> set[str]:
+        """The paths that do not exist (symlinks followed, as `stat`), answered from one
+        directory listing where many paths of one directory are asked, else by `stat`. The
+        resolver asks this of every source file: listing a directory of 50,000 inputs costs
+        a small part of stat'ing each."""
+        gone: set[str] = set()
+        for group, listing in self._listed(paths):
+            for path in group:
+                kind = listing.get(path.rpartition("/")[2]) if listing is not None else True
+                if kind is None or (kind and not self.stat(path).exists):
+                    gone.add(path)
+        return gone
+
+    def _drop_unlisted(self, paths: Iterable[str], out: dict[str, FileState]) -> list[str]:
+        """Paths a directory listing shows absent go into `out` as missing; the rest are
+        returned to be stat'ed. A failed stat raises an exception in Python, which costs
+        many times a listing entry, and a planned build's outputs are mostly missing."""
         rest: list[str] = []
-        for directory, group in by_dir.items():
-            if len(group) < _LIST_AT or sum(not os.path.lexists(p) for p in group[:4]) < 3:
+        for group, listing in self._listed(paths):
+            if listing is None:
                 rest.extend(group)
                 continue
-            try:
-                names = set(os.listdir(directory or "."))
-            except (FileNotFoundError, NotADirectoryError):
-                names = set()
-            except OSError:
-                rest.extend(group)  # unreadable: let stat name the problem
-                continue
             for path in group:
-                if path.rpartition("/")[2] in names:
+                if path.rpartition("/")[2] in listing:
                     rest.append(path)
                 else:
                     out[path] = FileState(path, False)
         return rest
+
+    def _listed(self, paths: Iterable[str]) -> Iterator[tuple[list[str], dict[str, bool] | None]]:
+        """The paths grouped by directory, each group with its directory's listing (entry
+        name -> whether it is a symlink, to be stat'ed), or None where listing does not pay
+        or is not trusted: few paths, a directory far larger than what is asked of it (its
+        size in bytes estimates its entries), a platform whose names may compare
+        case-insensitively, or a root other than the working directory."""
+        by_dir: dict[str, list[str]] = {}
+        for path in paths:
+            by_dir.setdefault(path.rpartition("/")[0], []).append(path)
+        usable = _LISTING_WORKS and self.root in ("", ".")
+        for directory, group in by_dir.items():
+            yield group, (_listing(directory or ".", len(group))
+                          if usable and len(group) >= _LIST_AT else None)
 
     def _open_root(self) -> int | None:
         if os.stat not in os.supports_dir_fd:
@@ -251,6 +266,18 @@ class FileStore:
             h.update(b"%s\0%s\0%s\0\n" % (kind.encode(), name,
                                            extra.encode("utf-8", "surrogateescape")))
         return f"{HASH_ALGORITHM}:{h.hexdigest()}"
+
+
+def _listing(directory: str, wanted: int) -> dict[str, bool] | None:
+    try:
+        if os.stat(directory).st_size > wanted * _BYTES_PER_ENTRY * 8:
+            return None  # a huge directory for a few names: stat them instead
+        with os.scandir(directory) as it:
+            return {entry.name: entry.is_symlink() for entry in it}
+    except (FileNotFoundError, NotADirectoryError):
+        return {}  # no directory: nothing in it exists
+    except OSError:
+        return None  # unreadable: let stat name the problem, path by path
 
 
 def _sha256(data: bytes = b""):
