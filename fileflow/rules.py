@@ -35,9 +35,9 @@ JOB_NAMES = {"resources": ("wildcards", "attempt", "threads"), "threads": ("wild
 JOB_NAMES_DEFAULT = ("wildcards",)
 
 
-@dataclass(frozen=True, slots=True)
-class FileItem:
-    """One entry of input/output/log: a pattern, an optional name and flags (temp, ...)."""
+class FileItem(NamedTuple):
+    """One entry of input/output/log: a pattern, an optional name and flags (temp, ...).
+    A named tuple: `expand()` can give a rule 100,000 of them."""
 
     pattern: Pattern
     name: str | None
@@ -572,7 +572,8 @@ class _RuleBuilder:
                         f"wildcard '{{{w}}}' in {directive} of rule '{self.decl.name}' is not defined "
                         f"by any output (outputs define: {', '.join(wildcards) or 'none'})", item.pos,
                         "use the same wildcard names as the outputs, or '{{' for a literal brace")
-            bad = item.flags - ({"ancient", "directory"} if directive == "input" else {"directory"})
+            bad = item.flags and item.flags - ({"ancient", "directory"} if directive == "input"
+                                               else {"directory"})
             if bad:
                 raise FlowfileError(f"{sorted(bad)[0]}() applies to outputs, not to {directive}", item.pos)
         return items
@@ -755,6 +756,8 @@ _NO_FLAGS: frozenset[str] = frozenset()
 
 def _flatten_files(value, pos: Position, directive: str):
     """Nested lists of paths -> [(path, flags)] in order (a stack, reversed: no recursion)."""
+    if type(value) is list and all([type(v) is str for v in value]):
+        return [(v, _NO_FLAGS) for v in value]  # the usual expand() result, in one pass
     stack = [value]
     out = []
     while stack:
