@@ -54,23 +54,27 @@ class RuleIndex:
     def candidates(self, path: str) -> list[tuple[Rule, dict[str, str]]]:
         """The rules that can make `path`, with their wildcard values (in the rule's order,
         whichever output matched, so one job has one key)."""
-        found: dict[str, tuple[Rule, dict[str, str]]] = {}
-        for rule in self.constant.get(path, ()):
-            found.setdefault(rule.name, (rule, {}))
+        found: list[tuple[Rule, dict[str, str]]] = [(rule, {}) for rule in self.constant.get(path, ())]
         for rule, prefix, suffix, fullmatch, reorder in self.patterns:
-            if not path.startswith(prefix) or not path.endswith(suffix):
-                continue
-            m = fullmatch(path)
-            if m and rule.name not in found:
-                wildcards = m.groupdict()
-                if reorder:
-                    wildcards = {name: wildcards[name] for name in rule.wildcards}
-                found[rule.name] = (rule, wildcards)
+            if path.startswith(prefix) and path.endswith(suffix):
+                m = fullmatch(path)
+                if m:
+                    wildcards = m.groupdict()
+                    if reorder:
+                        wildcards = {name: wildcards[name] for name in rule.wildcards}
+                    found.append((rule, wildcards))
         if len(found) > 1:
-            names = list(found)
-            beaten = {b for a in names for b in names if (a, b) in self.preferred}
-            found = {n: v for n, v in found.items() if n not in beaten}
-        return list(found.values())
+            found = self._preferred(found)
+        return found
+
+    def _preferred(self, found: list[tuple[Rule, dict[str, str]]]) -> list[tuple[Rule, dict[str, str]]]:
+        """One entry per rule (its first match), minus the rules `ruleorder` puts below another."""
+        by_rule: dict[str, tuple[Rule, dict[str, str]]] = {}
+        for rule, wildcards in found:
+            by_rule.setdefault(rule.name, (rule, wildcards))
+        names = list(by_rule)
+        beaten = {b for a in names for b in names if (a, b) in self.preferred}
+        return [v for n, v in by_rule.items() if n not in beaten]
 
     def near_misses(self, path: str) -> list[str]:
         """Rules whose output shape fits the path's literal text (for 'rules tried')."""
@@ -163,6 +167,9 @@ def values_maker(rule: Rule) -> Callable[[dict[str, str]], JobValues]:
     flagged = tuple((k, i.flags) for k, i in enumerate(items) if i.flags)
     params, threads, resources = rule.params, rule.threads, rule.resources
 
+    no_log = Items((), log_names) if not rule.log else None
+    new = tuple.__new__  # a named tuple's own __new__ is a Python function: skip it
+
     def make(wildcards: dict[str, str]) -> JobValues:
         try:
             joined = fmt.format_map(wildcards)
@@ -170,15 +177,24 @@ def values_maker(rule: Rule) -> Callable[[dict[str, str]], JobValues]:
             return generic(wildcards)  # it raises the error with the directive's position
         if "./" in joined or "//" in joined or "/\x00" in joined or joined[-1:] == "/":
             return generic(wildcards)
-        parts = joined.split("\x00")
+        parts = tuple(joined.split("\x00"))
         if len(parts) != count:
             return generic(wildcards)  # a NUL in a wildcard value: let the slow path judge
         flags = {parts[k]: f for k, f in flagged} if flagged else _NO_FLAGS
-        return JobValues(Items(tuple(parts[n_out:end_in]), in_names),
-                         Items(tuple(parts[:n_out]), out_names),
-                         Items(tuple(parts[end_in:]), log_names), params, threads, resources, flags)
+        return new(JobValues, (new(Items, (parts[n_out:end_in], in_names)),
+                               new(Items, (parts[:n_out], out_names)),
+                               no_log or new(Items, (parts[end_in:], log_names)),
+                               params, threads, resources, flags))
 
     return make
+
+
+def _namer(rule: Rule) -> Callable[[dict[str, str]], str]:
+    """`wildcards -> job name` ("count[sample=a]", as graph.job_name spells it) by one
+    str.format_map; the wildcards come in the rule's order (RuleIndex.candidates)."""
+    if not rule.wildcards:
+        return lambda wildcards: rule.name
+    return (rule.name + "[" + ",".join(f"{w}={{{w}}}" for w in rule.wildcards) + "]").format_map
 
 
 def _check_wildcards(rule: Rule, wildcards: dict[str, str], path: str) -> None:
@@ -198,7 +214,7 @@ def resolve(workflow: Workflow, targets: Sequence[str],
     graph = Graph()
     jobs, producer_of, sources = graph.jobs, graph.producer, graph.sources
     by_key: dict[tuple, int] = {}
-    makers: dict[str, Callable[[dict[str, str]], JobValues]] = {}
+    makers: dict[str, tuple[Callable[[dict[str, str]], JobValues], Callable[[dict], str]]] = {}
     growth: list[int] = []  # per job: how many times in a row its rule fed itself a longer value
     # Work list of (path, id of the job that needs it or -1 for the command line).
     work: list[tuple[str, int]] = []
@@ -221,16 +237,16 @@ def resolve(workflow: Workflow, targets: Sequence[str],
                     f"({job_name(rule.name, jobs[consumer].wildcards)} needs "
                     f"{job_name(rule.name, wildcards)}, and so on without end); constrain the "
                     "wildcard (wildcard_constraints) or name the input differently")
-        make = makers.get(rule.name)
-        if make is None:
-            make = makers[rule.name] = values_maker(rule)
+        maker = makers.get(rule.name)
+        if maker is None:
+            maker = makers[rule.name] = (values_maker(rule), _namer(rule))
         try:
-            values = make(wildcards)
+            values = maker[0](wildcards)
         except FlowfileError as err:
             raise FlowfileError(f"{err.message} (evaluating job {job_name(rule.name, wildcards)}, "
                                 f"needed by {needer(consumer)})", err.pos, err.hint) from None
         job_id = len(jobs)
-        job = Job(job_id, rule, wildcards, values)
+        job = Job(job_id, rule, wildcards, values, maker[1](wildcards))
         graph.add_job(job)
         growth.append(grew)
         by_key[key] = job_id
