@@ -108,8 +108,9 @@ class Rule:
     @property
     def lazy(self) -> bool:
         """Whether any directive is evaluated per job."""
-        return any(isinstance(v, Lazy) for v in (self.inputs, self.log, self.params,
-                                                  self.threads, self.resources))
+        return (isinstance(self.inputs, Lazy) or isinstance(self.log, Lazy)  # per job: no genexpr
+                or isinstance(self.params, Lazy) or isinstance(self.threads, Lazy)
+                or isinstance(self.resources, Lazy))
 
 
 @dataclass(frozen=True, slots=True)
@@ -825,8 +826,8 @@ def job_values(rule: Rule, wildcards: Mapping[str, str], attempt: int = 1) -> Jo
 
 
 def _format_items(items: Sequence[FileItem], wildcards: Mapping[str, str], rule: Rule) -> Items:
-    return Items(tuple(i.pattern.fmt.format_map(wildcards) if i.pattern.wildcards else i.pattern.text
-                       for i in items), tuple(i.name for i in items))
+    return Items(tuple([i.pattern.fmt.format_map(wildcards) if i.pattern.wildcards else i.pattern.text
+                        for i in items]), tuple([i.name for i in items]))
 
 
 def _job_files(rule: Rule, spec, directive: str, wc: Record,
