@@ -8,7 +8,7 @@ import shlex
 from .report import log_tail
 from .summary import human_size, when
 
-__all__ = ["format_runs", "format_run", "format_job", "command_line", "duration"]
+__all__ = ["format_runs", "format_run", "format_job", "command_line", "duration", "job_log_tail"]
 
 
 def duration(start: float | None, end: float | None) -> str:
@@ -83,10 +83,28 @@ def format_job(job: dict, tail_lines: int = 15) -> str:
         lines.append(f"  message:     {job['message']}")
     path = job["log_path"]
     if path:
-        tail = log_tail(path, tail_lines)
+        tail, note = job_log_tail(job, tail_lines)
         if tail:
             lines.append(f"  log:         {path} (last {len(tail)} lines):")
             lines.extend(f"    {line}" for line in tail)
         else:
-            lines.append(f"  log:         {path} (empty or gone)")
+            lines.append(f"  log:         {path} ({note})")
     return "\n".join(lines) + "\n"
+
+
+def job_log_tail(job: dict, lines: int) -> tuple[list[str], str]:
+    """The last lines of a job's log file, or none and why: a later attempt of the same
+    job writes the same file, and its lines must not pass for this attempt's."""
+    import os
+
+    path = job["log_path"]
+    if job.get("log_rewritten_by"):
+        return [], f"rewritten since by job #{job['log_rewritten_by']}"
+    try:
+        mtime = os.stat(path).st_mtime
+    except OSError:
+        return [], "gone"
+    if job["ended_at"] and mtime > job["ended_at"] + 2:
+        return [], f"rewritten by a later job at {when(mtime)}"
+    tail = log_tail(path, lines)
+    return tail, "" if tail else "empty"

@@ -164,6 +164,18 @@ def runs(db_url: str | None, limit: int = 20) -> int:
     return EXIT_OK
 
 
+def _note_rewritten_logs(log, jobs: list[dict]) -> None:
+    """Mark jobs whose log file a later attempt of the same job has written over."""
+    from .runlog_history import jobs_named
+
+    for job in jobs:
+        if job["log_path"]:
+            later = [j["id"] for j in jobs_named(log, job["name"], 100)
+                     if j["id"] > job["id"] and j["log_path"] == job["log_path"]]
+            if later:
+                job["log_rewritten_by"] = min(later)
+
+
 def show_log(db_url: str | None, what: str, tail_lines: int = 15) -> int:
     """`fileflow log RUN|JOB|FILE`: a run (its number, or `last`), a job (#ID or its
     name, e.g. count[sample=a]) or a file (the job that last made it)."""
@@ -188,6 +200,7 @@ def show_log(db_url: str | None, what: str, tail_lines: int = 15) -> int:
             job = get_job(log, int(number)) if number.isdigit() else None
             if job is None:
                 raise FileflowError(f"log {what}: no such job in the run log")
+            _note_rewritten_logs(log, [job])
             _out(format_job(job, tail_lines).rstrip("\n"))
             return EXIT_OK
         attempts = jobs_for_path(log, os.path.normpath(what)) or jobs_named(log, what)
@@ -195,6 +208,7 @@ def show_log(db_url: str | None, what: str, tail_lines: int = 15) -> int:
             raise FileflowError(f"log {what}: no run, job or file of that name in the run log "
                                 "(a run is a number or 'last', a job #ID or its name such as "
                                 "count[sample=a], a file a path some job made)")
+        _note_rewritten_logs(log, attempts[:1])
         _out(format_job(attempts[0], tail_lines).rstrip("\n"))
         if len(attempts) > 1:
             older = ", ".join(f"#{j['id']} ({j['state']})" for j in attempts[1:])
@@ -219,6 +233,7 @@ def report(options: BuildOptions | None, db_url: str | None, run: str, out: str)
             raise FileflowError(f"report: no run {run} in the run log (see 'fileflow runs')")
         jobs = run_jobs(log, run_id)
         files = file_records(log, [p for j in jobs for p in j["outputs"]])
+        _note_rewritten_logs(log, [j for j in jobs if j["state"] == "failed"][:200])
     finally:
         log.close()
     rules, note = _run_rule_graph(options, jobs)
@@ -228,20 +243,30 @@ def report(options: BuildOptions | None, db_url: str | None, run: str, out: str)
 
 
 def _run_rule_graph(options: BuildOptions | None, jobs: list[dict]):
-    """The rule graph of what the run made, from the Flowfile as it is now; None and the
-    reason when it cannot be worked out (no Flowfile, an input gone ...)."""
+    """The rule graph of the Flowfile as it is now, for its default target and what the
+    run made; None and the reason when it cannot be worked out (no Flowfile, an input
+    gone ...)."""
     from .graph_view import rules_view
 
     if options is None:
         return None, "no Flowfile here, so no rule graph"
-    targets = list(dict.fromkeys(p for j in jobs for p in j["outputs"]))
-    targets += list(dict.fromkeys(j["rule"] for j in jobs if not j["outputs"] and not j["wildcards"]))
-    if not targets:
-        return None, "the run started no jobs"
-    try:
+    made = list(dict.fromkeys(p for j in jobs for p in j["outputs"]))
+
+    def with_targets(targets):
         opts = BuildOptions(**{**{n: getattr(options, n) for n in BuildOptions.__slots__},
                                "targets": targets})
-        _, g, _, _ = _looked(opts, want_plan=False)
+        workflow, g, _, _ = _looked(opts, want_plan=False)
+        return workflow, g
+
+    try:
+        try:
+            workflow, g = with_targets(())
+            if any(p not in g.producer for p in made):
+                _, g = with_targets(made + list(workflow.default_targets))
+        except FileflowError:
+            if not made:
+                raise
+            _, g = with_targets(made)
     except FileflowError as err:
         first = (str(err).strip().splitlines() or ["error"])[0]
         return None, f"no rule graph: the Flowfile does not give this run's jobs now ({first})"
