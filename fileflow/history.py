@@ -25,8 +25,12 @@ def duration(start: float | None, end: float | None) -> str:
 
 
 def command_line(argv: list[str]) -> str:
-    """The command as typed: `fileflow` and the arguments."""
-    return shlex.join(["fileflow", *argv[1:]]) if argv else "fileflow"
+    """The command as typed: `fileflow` and the arguments, with any password in a
+    database URL (--db postgresql://user:secret@host/db) hidden."""
+    import re
+
+    shown = [re.sub(r"(://[^/:@\s]*:)[^@/\s]*@", r"\1***@", a) for a in argv[1:]]
+    return shlex.join(["fileflow", *shown]) if argv else "fileflow"
 
 
 def _table(rows: list[tuple[str, ...]]) -> str:
