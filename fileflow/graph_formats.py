@@ -16,6 +16,7 @@ FORMATS = ("dot", "mermaid", "json", "text")
 IMAGE_FORMATS = ("svg", "png", "pdf")
 JSON_SCHEMA = "fileflow-graph/1"
 TEXT_LIMIT = 150      # more nodes than this: the text tree is summarised per rule
+MAX_DEPTH = 40        # deeper levels of the text tree are not indented further
 
 # state -> (fill, border); shared by DOT, Mermaid and the HTML report.
 COLOURS = {
@@ -166,6 +167,8 @@ def _tree(view: View, label: Callable[[Node], str]) -> list[str]:
             seen.add(node)
             lines.append(lead + label(view.nodes[node]))
             kids = feeders[node]
+            if len(cont) >= 3 * MAX_DEPTH:  # a long chain: stop indenting, keep the lines short
+                cont = cont[:3 * (MAX_DEPTH - 1)] + "·  "
             for k in range(len(kids) - 1, -1, -1):
                 last = k == len(kids) - 1
                 stack.append((kids[k], cont + ("└─ " if last else "├─ "),

@@ -40,6 +40,12 @@ DIAMOND = """
 DIAMOND_EDGES = {("a", "b"), ("a", "c"), ("b", "d"), ("c", "d"), ("d", "all")}
 
 
+def _umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
 @pytest.fixture
 def diamond(tmp_path) -> Project:
     p = Project(tmp_path)
@@ -179,14 +185,22 @@ def test_states_after_a_failed_run(failed_once):
     assert "b  [up to date]" in text
 
 
-def test_output_format_from_the_extension(diamond):
-    for name, check in [("g.json", lambda t: json.loads(t)["schema"] == "fileflow-graph/1"),
-                        ("g.mmd", lambda t: t.startswith("flowchart TB")),
-                        ("g.gv", lambda t: t.startswith("digraph fileflow {")),
-                        ("g.txt", lambda t: t.startswith("all  [will run]"))]:
+def test_output_format_from_the_extension(failed_once):
+    diamond = failed_once
+    before = diamond.snapshot()
+    written = ["g.json", "g.mmd", "g.gv", "g.txt"]
+    for name, check in zip(written, [lambda t: json.loads(t)["schema"] == "fileflow-graph/1",
+                                     lambda t: t.startswith("flowchart TB"),
+                                     lambda t: t.startswith("digraph fileflow {"),
+                                     lambda t: t.startswith("all  [will run]")]):
         r = diamond.run("graph", "-o", name, log=False)
         assert r.code == 0 and r.out == "", r
         assert check(diamond.read(name)), name
+        assert oct(diamond.path(name).stat().st_mode & 0o777) == oct(0o666 & ~_umask())
+    after = diamond.snapshot()
+    # only the files asked for are new; nothing else (the run log included) changed
+    assert sorted(set(after) - set(before)) == sorted(written)
+    assert {k: after[k] for k in before if k != "."} == {k: v for k, v in before.items() if k != "."}
     bad = diamond.run("graph", "-o", "g.xyz", log=False)
     assert bad.code == 2 and "cannot tell the format" in bad.err and not diamond.exists("g.xyz")
     clash = diamond.run("graph", "--format", "json", "-o", "g2.mmd", log=False)
