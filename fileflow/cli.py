@@ -277,10 +277,10 @@ def cmd_report(args) -> int:
     from .show import report
 
     try:
-        options = _build_options(args)
+        find_flowfile(args)
     except FileflowError:
-        options = None  # no Flowfile here: the report has no rule graph
-    return report(options, args.db, args.run, args.output)
+        return report(None, args.db, args.run, args.output)  # no Flowfile: no rule graph
+    return report(_build_options(args), args.db, args.run, args.output)
 
 
 COMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None] | None, str]] = {
