@@ -118,8 +118,10 @@ def graph(options: BuildOptions, level: str = "jobs", fmt: str | None = None,
         try:
             sys.stdout.write(render(view, fmt))
             sys.stdout.flush()
-        except BrokenPipeError:
-            pass
+        except BrokenPipeError:  # `fileflow graph | head`: the reader has all it wants
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())  # so the last flush at exit cannot fail
+            os.close(devnull)
     return EXIT_OK
 
 

@@ -295,3 +295,11 @@ def test_graph_on_a_fresh_directory_creates_no_run_log(diamond):
     for args in (["graph"], ["build", "-n", "--graph"], ["summary"], ["runs"]):
         assert diamond.run(*args, log=False).code == 0
     assert diamond.snapshot() == before and not diamond.exists(".fileflow")
+
+
+def test_a_workflow_error_goes_to_stderr_with_nothing_on_stdout(diamond):
+    diamond.path("in.txt").unlink()     # a's input is gone: the graph cannot be made
+    for args in (["graph"], ["graph", "--format", "json"], ["build", "-n", "--graph"]):
+        r = diamond.run(*args, log=False)
+        assert r.code == 2 and r.out == "", r
+        assert "in.txt" in r.err
