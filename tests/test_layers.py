@@ -28,6 +28,9 @@ LAYERS = {
     "runlog": 3, "runlog_records": 3, "runlog_sql": 3, "locks": 3, "executors": 3, "script": 3,
     "schedule": 4, "report": 4, "progress": 4,
     "api": 5, "cli": 5, "__main__": 5,
+    # seeing the workflow (issue 4)
+    "graph_view": 2, "runlog_history": 3, "graph_formats": 4, "summary": 4, "history": 4,
+    "html_report": 4, "show": 5,
 }
 
 
