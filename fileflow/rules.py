@@ -384,6 +384,12 @@ class _Loader:
                 if not isinstance(item, str):
                     raise FlowfileError(f"'default:' takes strings, not {a_type(item)}", arg.pos)
                 targets.append(item)
+        if self.default is not None:
+            first = self.default_pos
+            where = f"line {first.line}" + (f" of {_shown_path(first.path)}"
+                                            if first.path != d.pos.path else "")
+            raise FlowfileError(f"a second 'default:' (the first is on {where})", d.pos,
+                                "give every default target in one 'default:'")
         self.default, self.default_pos = targets, d.pos
 
     # -- rules
@@ -415,13 +421,24 @@ class _Loader:
             raise FlowfileErrors(sorted(unique.values(), key=lambda e: (
                 e.pos.path if e.pos else "", e.pos.line if e.pos else 0, e.pos.column if e.pos else 0)))
         local = frozenset(n for n, _ in self.localrules)
-        rules = tuple(_with_local(r, r.name in local) for r in self.rules)
+        rules = tuple(_with_local(_with_constraints(r, self.constraints), r.name in local)
+                      for r in self.rules)
         default = tuple(self.default) if self.default is not None else (
             (rules[0].name,) if rules else ())
         order = tuple(dict.fromkeys(self.ruleorder))
         return Workflow(rules, {r.name: r for r in rules}, default, order, local,
                         dict(self.constraints), self.config, tuple(self.flowfiles), self.workdir,
                         dict(self.names))
+
+
+def _with_constraints(rule: Rule, flowfile_wide: Mapping[str, str]) -> Rule:
+    """Top-level wildcard_constraints apply to every rule, wherever they are written (as in
+    Snakemake); a rule's own constraint for a wildcard wins."""
+    if not flowfile_wide:
+        return rule
+    import dataclasses
+
+    return dataclasses.replace(rule, constraints={**flowfile_wide, **rule.constraints})
 
 
 def _with_local(rule: Rule, local: bool) -> Rule:
@@ -460,7 +477,7 @@ class _RuleBuilder:
                 action_seen = d
             self.directives[d.name] = d
 
-        constraints = dict(self.loader.constraints)
+        constraints: dict[str, str] = {}  # the Flowfile's own are added by finish(), to every rule
         if "wildcard_constraints" in self.directives:
             constraints.update(self.loader._constraints(self.directives["wildcard_constraints"],
                                                         self.loader.evaluate))
