@@ -178,16 +178,11 @@ def build(options: BuildOptions) -> int:
 def _run(options, graph, plan, runlog, store, started) -> int:
     from . import __version__
     from .executors.local import LocalExecutor
-    from .locks import BuildLock
     from .report import make_reporter
     from .schedule import Scheduler, Settings
 
     _interrupt_on_termination()
-    outputs = [p for j in plan.reasons for p in graph.jobs[j].outputs]
-    lock = BuildLock(".", outputs)
-    if lock.acquire(options.lock_timeout):
-        # Another build finished meanwhile: what is out of date may have changed.
-        plan = _plan(options, graph, runlog.load_targets(), store)
+    lock, plan = _locked_plan(options, graph, plan, runlog, store)
     try:
         _stop_orphans(runlog)
         settings = Settings(jobs=options.jobs or os.cpu_count() or 1, resources=options.resources,
@@ -226,6 +221,23 @@ def _run(options, graph, plan, runlog, store, started) -> int:
         return EXIT_JOB_FAILED
     _out(summary)
     return EXIT_OK
+
+
+def _locked_plan(options, graph, plan, runlog, store):
+    """The build lock over the outputs of the jobs that run, and the plan it covers. When the
+    lock had to wait, another build finished meanwhile and what is out of date may have
+    changed: plan again, and if the new plan writes outside the lock, lock again."""
+    from .locks import BuildLock
+
+    while True:
+        outputs = {p for j in plan.reasons for p in graph.jobs[j].outputs}
+        lock = BuildLock(".", sorted(outputs))
+        if not lock.acquire(options.lock_timeout):
+            return lock, plan
+        plan = _plan(options, graph, runlog.load_targets(), store)
+        if {p for j in plan.reasons for p in graph.jobs[j].outputs} <= outputs:
+            return lock, plan
+        lock.release()
 
 
 def _stop_orphans(runlog) -> None:
