@@ -60,6 +60,7 @@ class LocalExecutor:
         self.by_fd: dict[int, int] = {}
         self.use_pidfd = hasattr(os, "pidfd_open")
         self.programs: dict[str, str] = {}  # command name -> path, found once per build
+        self.log_dirs: set[str] = set()     # log folders made (or found) during this build
 
     def active(self) -> int:
         return len(self.running)
@@ -69,9 +70,15 @@ class LocalExecutor:
 
     def _spawn(self, spec: JobSpec) -> int:
         parent = os.path.dirname(spec.log_path)
-        if parent:
+        if parent and parent not in self.log_dirs:  # one makedirs per folder, not per job
             os.makedirs(parent, exist_ok=True)
-        fd = os.open(spec.log_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o644)
+            self.log_dirs.add(parent)
+        flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC
+        try:
+            fd = os.open(spec.log_path, flags, 0o644)
+        except FileNotFoundError:  # its folder went away during the build (a job removed it)
+            os.makedirs(parent, exist_ok=True)
+            fd = os.open(spec.log_path, flags, 0o644)
         env = self.base_env
         if spec.env:
             env = dict(env)
