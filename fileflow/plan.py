@@ -119,15 +119,14 @@ def make_plan(graph: Graph, store: FileStore, recorded: Mapping[str, RecordedTar
                                            False, rec.ctime_ns)
                 plan.virtual_temp.add(path)
 
-    wanted = {p: None for job in jobs
-              if any(observed[o].exists or o in recorded for o in job.outputs)
+    wanted = {p: None for job in jobs if _looks_at_inputs(job.outputs, observed, recorded)
               for p in job.inputs if p not in observed}
     observed.update((p, known[p]) for p in wanted if p in known)
     observed.update(store.stat_many([p for p in wanted if p not in observed]))
 
     # Digests (and signatures) are needed only where there is a record to compare with.
-    has_record = [bool(recorded) and any((r := recorded.get(o)) is not None and r.complete
-                                         for o in job.outputs) for job in jobs]
+    has_record = ([any((r := recorded.get(o)) is not None and r.complete for o in job.outputs)
+                   for job in jobs] if recorded else [False] * len(jobs))
     want: dict[str, FileState] = {}
     for job, recorded_job in zip(jobs, has_record):
         if recorded_job:
@@ -158,11 +157,20 @@ def make_plan(graph: Graph, store: FileStore, recorded: Mapping[str, RecordedTar
     return plan
 
 
+def _looks_at_inputs(outputs: tuple[str, ...], observed: Mapping[str, FileState],
+                     recorded: Mapping[str, RecordedTarget]) -> bool:
+    """Whether deciding a job reads its inputs: it has an output on disk or on record."""
+    for out in outputs:
+        if observed[out].exists or out in recorded:
+            return True
+    return False
+
+
 def _future_mtimes(observed: Mapping[str, FileState], graph: Graph, now_ns: int) -> list[str]:
     """Inputs dated in the future (a clock ahead on another machine, a bad `touch -d`): the
     decision does not depend on it (contents decide), but the user should know."""
-    ahead = sorted(p for p in graph.sources if (st := observed.get(p)) is not None
-                   and st.exists and st.mtime_ns > now_ns + 1_000_000_000)
+    ahead = sorted(p for p in graph.sources & observed.keys()  # the sources looked at
+                   if (st := observed[p]).exists and st.mtime_ns > now_ns + 1_000_000_000)
     if not ahead:
         return []
     shown = ", ".join(repr(p) for p in ahead[:3]) + (f" and {len(ahead) - 3} more" if len(ahead) > 3 else "")

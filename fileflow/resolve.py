@@ -9,6 +9,7 @@ list, no recursion), so a 50,000-step chain is fine.
 from __future__ import annotations
 
 import os
+from itertools import repeat
 from types import MappingProxyType
 from typing import Callable, Collection, Mapping, NamedTuple, Sequence
 
@@ -54,7 +55,8 @@ class RuleIndex:
     def candidates(self, path: str) -> list[tuple[Rule, dict[str, str]]]:
         """The rules that can make `path`, with their wildcard values (in the rule's order,
         whichever output matched, so one job has one key)."""
-        found: list[tuple[Rule, dict[str, str]]] = [(rule, {}) for rule in self.constant.get(path, ())]
+        constant = self.constant.get(path)
+        found: list[tuple[Rule, dict[str, str]]] = [(r, {}) for r in constant] if constant else []
         for rule, prefix, suffix, fullmatch, reorder in self.patterns:
             if path.startswith(prefix) and path.endswith(suffix):
                 m = fullmatch(path)
@@ -254,7 +256,11 @@ def resolve(workflow: Workflow, targets: Sequence[str],
             other = producer_of.setdefault(out, job_id)
             if other != job_id:
                 raise WorkflowError(f"jobs {jobs[other].name} and {job.name} both make {out!r}")
-        work.extend([(path, job_id) for path in values.inputs.values])
+        inputs = values.inputs.values
+        if len(inputs) == 1:
+            work.append((inputs[0], job_id))
+        else:
+            work.extend(zip(inputs, repeat(job_id)))
         return job_id
 
     for target in targets:

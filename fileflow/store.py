@@ -118,8 +118,9 @@ class FileStore:
         a small part of stat'ing each."""
         gone: set[str] = set()
         for group, listing in self._listed(paths):
+            cut = group[0].rfind("/") + 1
             for path in group:
-                kind = listing.get(path.rpartition("/")[2]) if listing is not None else True
+                kind = listing.get(path[cut:]) if listing is not None else True
                 if kind is None or (kind and not self.stat(path).exists):
                     gone.add(path)
         return gone
@@ -129,15 +130,17 @@ class FileStore:
         returned to be stat'ed. A failed stat raises an exception in Python, which costs
         many times a listing entry, and a planned build's outputs are mostly missing."""
         rest: list[str] = []
+        new, missing_tail = tuple.__new__, (False, -1, -1, None, False, -1)
         for group, listing in self._listed(paths):
             if listing is None:
                 rest.extend(group)
                 continue
+            cut = group[0].rfind("/") + 1  # one folder: every name starts there
             for path in group:
-                if path.rpartition("/")[2] in listing:
+                if path[cut:] in listing:
                     rest.append(path)
-                else:
-                    out[path] = FileState(path, False)
+                else:  # FileState(path, False), without a Python frame per path
+                    out[path] = new(FileState, (path, *missing_tail))
         return rest
 
     def _listed(self, paths: Iterable[str]) -> Iterator[tuple[list[str], dict[str, bool] | None]]:
@@ -148,10 +151,15 @@ class FileStore:
         case-insensitively, or a root other than the working directory."""
         by_dir: dict[str, list[str]] = {}
         for path in paths:
-            by_dir.setdefault(path.rpartition("/")[0], []).append(path)
+            folder = path[:path.rfind("/") + 1]  # "" for a name in the working directory
+            group = by_dir.get(folder)
+            if group is None:
+                by_dir[folder] = [path]
+            else:
+                group.append(path)
         usable = _LISTING_WORKS and self.root in ("", ".")
-        for directory, group in by_dir.items():
-            yield group, (_listing(directory or ".", len(group))
+        for folder, group in by_dir.items():
+            yield group, (_listing(folder[:-1] or ("/" if folder else "."), len(group))
                           if usable and len(group) >= _LIST_AT else None)
 
     def _open_root(self) -> int | None:

@@ -54,13 +54,19 @@ def test_stat_many_of_mostly_missing_paths_agrees_with_stat_one_by_one(tmp_path,
     os.mkdir("out/9.txt")                        # a directory where a file could be
     (tmp_path / "plain").write_text("a file, not a directory")
     paths = ([f"out/{i}.txt" for i in range(60)] + [f"gone/{i}.txt" for i in range(40)]
-             + [f"plain/{i}.txt" for i in range(40)] + ["top.txt"])
+             + [f"plain/{i}.txt" for i in range(40)] + ["top.txt"]
+             + [str(tmp_path / "out" / f"{i}.txt") for i in range(40)]   # absolute, same folder
+             + [f"t{i}.txt" for i in range(40)])                         # in the working folder
+    (tmp_path / "t7.txt").write_text("seven")
     store = FileStore(".")
     many = store.stat_many(paths)
     assert list(many) != [] and set(many) == set(paths)
     for path in paths:
         assert many[path] == store.stat(path), path
-    assert [p for p in paths if many[p].exists] == ["out/3.txt", "out/5.txt", "out/9.txt"]
+    assert [p for p in paths if many[p].exists] == [
+        "out/3.txt", "out/5.txt", "out/9.txt", *(str(tmp_path / "out" / f"{i}.txt")
+                                                for i in (3, 5, 9)), "t7.txt"]
+    assert store.missing(paths) == {p for p in paths if not many[p].exists}
 
 
 def test_stat_existing_file(store, tmp_path):
