@@ -16,12 +16,13 @@ position are kept in a side table keyed by the node's id.
 from __future__ import annotations
 
 import re
+from functools import partial
 
 from .errors import Position
 from .syntax_nodes import (
-    Assignment, Attribute, Binary, BoolOp, Call, Compare, Conditional, Const, DictExpr,
-    Directive, Index, Keyword, ListExpr, Module, Name, Not, RuleDecl, Unary, _BadLiteral,
-    _decode_string, _number)
+    Assignment, Attribute, Binary, BoolOp, Call, Compare, Conditional, DictExpr, Index,
+    Keyword, ListExpr, Module, Not, RuleDecl, Unary, _BadLiteral, _decode_string, _number,
+    build_const, build_directive, build_keyword, build_name, build_position)
 
 __all__ = ["Fallback", "parse_fast"]
 
@@ -30,16 +31,17 @@ class Fallback(Exception):
     """This text is not for the fast path: parse it with Lark (which also reports errors)."""
 
 
-# The terminals of grammar/fileflow.lark, in the order Lark tries them (LONG_STRING has the
-# higher priority; longer patterns before shorter ones), each one capturing group. Blanks
-# before a token are skipped as Lark's %ignore does; anything else is group 8, a Fallback.
+# The terminals of grammar/fileflow.lark, each one capturing group, in an order that gives
+# Lark's choice: LONG_STRING before STRING (its priority), STRING before NAME for r"..."
+# (NAME refuses an r or R that a quote follows), NUMBER before '.' for ".5". Blanks before
+# a token are skipped as Lark's %ignore does; anything else is group 8, a Fallback.
 _TOKEN = re.compile(r"""[\t ]*(?:
- ((?:\r?\n[\t ]*|\#[^\n]*)+)                                                        # 1 _NL
-|([rR]?(?:\"\"\"(?s:.*?)(?<!\\)(?:\\\\)*?\"\"\"|'''(?s:.*?)(?<!\\)(?:\\\\)*?'''))    # 2 LONG_STRING
-|([rR]?(?:"(?!"")[^"\\\n]*(?:\\.[^"\\\n]*)*"|'(?!'')[^'\\\n]*(?:\\.[^'\\\n]*)*'))   # 3 STRING
-|([A-Za-z_][A-Za-z0-9_]*)                                                           # 4 NAME
-|((?:\d[\d_]*(?:\.[\d_]*)?|\.\d[\d_]*)(?:[eE][+-]?\d+)?)                            # 5 NUMBER
-|(==|!=|<=|>=|//|[-+*/%<>=:,.()\[\]{}])                                             # 6 operators
+ ((?:[rR](?!["'])|[A-QS-Za-qs-z_])[A-Za-z0-9_]*)                                     # 1 NAME
+|((?:\d[\d_]*(?:\.[\d_]*)?|\.\d[\d_]*)(?:[eE][+-]?\d+)?)                            # 2 NUMBER
+|(==|!=|<=|>=|//|[-+*/%<>=:,.()\[\]{}])                                             # 3 operators
+|((?:\r?\n[\t ]*|\#[^\n]*)+)                                                        # 4 _NL
+|([rR]?(?:"(?!"")[^"\\\n]*(?:\\.[^"\\\n]*)*"|'(?!'')[^'\\\n]*(?:\\.[^'\\\n]*)*'))   # 5 STRING
+|([rR]?(?:\"\"\"(?s:.*?)(?<!\\)(?:\\\\)*?\"\"\"|'''(?s:.*?)(?<!\\)(?:\\\\)*?'''))    # 6 LONG_STRING
 |(\\[\t ]*\r?\n)                                                                    # 7 LINE_CONTINUATION
 |(.)                                                                                # 8 not ours
 )""", re.VERBOSE)
@@ -55,58 +57,67 @@ _TAB_SIZE = 8  # as FlowIndenter.tab_len
 def tokenize(source: str) -> list[tuple]:
     """Tokens of `source` (which ends with a newline), with FlowIndenter's indent, dedent
     and bracket rules applied."""
-    tokens: list[tuple] = []
+    tokens = []
     append = tokens.append
     line, line_start = 1, 0
     levels = [0]
+    level = 0
     depth = 0  # open brackets: newlines inside them are not tokens
     indent_char = ""
+    widths = {"": 0}  # indentation text -> its width
     for m in _TOKEN.finditer(source):
         kind = m.lastindex
-        if kind == 4:
-            start = m.start(4)
-            append(("N", m.group(4), line, start - line_start + 1))
-        elif kind == 6:
-            text = m.group(6)
-            start = m.start(6)
+        if kind == 1:
+            start, end = m.span(1)
+            append(("N", source[start:end], line, start - line_start + 1))
+        elif kind == 3:
+            start, end = m.span(3)
+            text = source[start:end]
             if text in "([{":
                 depth += 1
             elif depth and text in ")]}":
                 depth -= 1
             append((text, text, line, start - line_start + 1))
-        elif kind == 1:
-            text = m.group(1)
+        elif kind == 4:
+            start, end = m.span(4)
+            text = source[start:end]
             line += text.count("\n")
-            line_start = m.start(1) + text.rindex("\n") + 1
+            line_start = start + text.rindex("\n") + 1
             if depth:
                 continue
             append(("NL", None, line, 0))
-            indent_str = source[line_start:m.end()]
-            if indent_str:
-                if len(set(indent_str)) > 1 or (indent_char and indent_char != indent_str[0]):
+            indent_str = source[line_start:end]
+            indent = widths.get(indent_str)
+            if indent is None:
+                if len(set(indent_str)) > 1:
                     raise Fallback  # tabs mixed with spaces: Lark words the error
-                indent_char = indent_str[0]
-                indent = len(indent_str.expandtabs(_TAB_SIZE))
-            else:
-                indent = 0
-            if indent > levels[-1]:
+                indent = widths[indent_str] = len(indent_str.expandtabs(_TAB_SIZE))
+            if indent_str:
+                if indent_char != indent_str[0]:
+                    if indent_char:
+                        raise Fallback
+                    indent_char = indent_str[0]
+            if indent == level:
+                continue
+            if indent > level:
                 levels.append(indent)
                 append(("IN", None, line, 0))
-            elif indent < levels[-1]:
+            else:
                 while indent < levels[-1]:
                     levels.pop()
                     append(("DE", None, line, 0))
                 if indent != levels[-1]:
                     raise Fallback
-        elif kind == 3:
-            start = m.start(3)
-            append(("S", m.group(3), line, start - line_start + 1))
+            level = levels[-1]
         elif kind == 5:
-            start = m.start(5)
-            append(("D", m.group(5), line, start - line_start + 1))
+            start, end = m.span(5)
+            append(("S", source[start:end], line, start - line_start + 1))
         elif kind == 2:
-            text = m.group(2)
-            start = m.start(2)
+            start, end = m.span(2)
+            append(("D", source[start:end], line, start - line_start + 1))
+        elif kind == 6:
+            start, end = m.span(6)
+            text = source[start:end]
             append(("S", text, line, start - line_start + 1))
             if "\n" in text:
                 line += text.count("\n")
@@ -142,6 +153,7 @@ class _Parser:
         self.toks = tokens
         self.i = 0
         self.path = path
+        self.position = partial(build_position, path)  # Position(path, ...) made faster
         # id(node) -> (line, column, end_line, end_column) where the extent Lark gives the
         # node as a child differs from node.pos (parentheses; a binary chain's ends).
         self.extent: dict[int, tuple[int, int, int, int]] = {}
@@ -175,11 +187,13 @@ class _Parser:
     def span(self, first, last_end: tuple[int, int]) -> Position:
         """Position from a node's (container) start to an end point."""
         line, column = self.start_of(first)
-        return Position(self.path, line, column, last_end[0], last_end[1])
+        return self.position(line, column, last_end[0], last_end[1])
 
     def tok_pos(self, tok: tuple) -> Position:
-        end_line, end_column = _token_end(tok)
-        return Position(self.path, tok[2], tok[3], end_line, end_column)
+        kind, text, line, column = tok
+        if kind == "S" and "\n" in text:
+            return self.position(line, column, *_token_end(tok))
+        return self.position(line, column, line, column + len(text))
 
     # -- statements
 
@@ -247,7 +261,7 @@ class _Parser:
             if toks[self.i][0] == "IN":
                 self.i += 1
                 args += self.block_arguments()
-        return Directive(self.tok_pos(name), name[1], tuple(args))
+        return build_directive(self.tok_pos(name), name[1], tuple(args))
 
     def block_arguments(self) -> list:
         """(arguments _NL)+ _DEDENT"""
@@ -269,7 +283,7 @@ class _Parser:
             if tok[0] == "N" and toks[self.i + 1][0] == "=" and tok[1] not in _CONSTANTS \
                     and tok[1] != "not":
                 self.i += 2
-                args.append(Keyword(self.tok_pos(tok), tok[1], self.expr()))
+                args.append(build_keyword(self.tok_pos(tok), tok[1], self.expr()))
             else:
                 args.append(self.expr())
             if toks[self.i][0] != ",":
@@ -286,13 +300,19 @@ class _Parser:
         i = self.i
         tok = toks[i]
         if toks[i + 1][0] in _ENDS_EXPR:
-            kind = tok[0]
+            kind, text, line, column = tok
             if kind == "S":
                 self.i = i + 1
-                return self.strings([tok])
-            if kind == "N" and tok[1] not in _CONSTANTS and tok[1] != "not":
+                if "\n" in text:
+                    return self.strings([tok])
+                try:
+                    value = _decode_string(text)
+                except _BadLiteral:
+                    raise Fallback from None
+                return build_const(self.position(line, column, line, column + len(text)), value)
+            if kind == "N" and text not in _CONSTANTS and text != "not":
                 self.i = i + 1
-                return Name(self.tok_pos(tok), tok[1])
+                return build_name(self.position(line, column, line, column + len(text)), text)
             if kind == "D":
                 return self.atom()
         return self.test()
@@ -335,7 +355,7 @@ class _Parser:
             self.i += 1
             operand = self.not_test()
             end_line, end_column = self.end_of(operand)
-            return Not(Position(self.path, tok[2], tok[3], end_line, end_column), operand)
+            return Not(self.position(tok[2], tok[3], end_line, end_column), operand)
         return self.comparison()
 
     def comparison(self):
@@ -373,7 +393,7 @@ class _Parser:
             self.i += 1
             right = operand()
             pos, rpos = node.pos, right.pos
-            node = Binary(Position(self.path, pos.line, pos.column, rpos.end_line, rpos.end_column),
+            node = Binary(self.position(pos.line, pos.column, rpos.end_line, rpos.end_column),
                           op, node, right)
         if node is not first:
             start, end = self.start_of(first), self.end_of(right)
@@ -394,7 +414,7 @@ class _Parser:
             self.i += 1
             operand = self.factor()
             end_line, end_column = self.end_of(operand)
-            return Unary(Position(self.path, tok[2], tok[3], end_line, end_column), tok[0], operand)
+            return Unary(self.position(tok[2], tok[3], end_line, end_column), tok[0], operand)
         return self.postfix()
 
     def postfix(self):
@@ -446,14 +466,14 @@ class _Parser:
             word = tok[1]
             self.i += 1
             if word in _CONSTANTS:
-                return Const(self.tok_pos(tok), _CONSTANTS[word])
+                return build_const(self.tok_pos(tok), _CONSTANTS[word])
             if word == "not":
                 raise Fallback  # a name here for Lark; never in a valid Flowfile we know
-            return Name(self.tok_pos(tok), word)
+            return build_name(self.tok_pos(tok), word)
         if kind == "D":
             self.i += 1
             try:
-                return Const(self.tok_pos(tok), _number(tok[1]))
+                return build_const(self.tok_pos(tok), _number(tok[1]))
             except _BadLiteral:
                 raise Fallback from None
         if kind == "(":
@@ -471,7 +491,7 @@ class _Parser:
                     break
                 self.i += 1
             close = self.expect("]")
-            return ListExpr(Position(self.path, tok[2], tok[3], *_token_end(close)), tuple(items))
+            return ListExpr(self.position(tok[2], tok[3], *_token_end(close)), tuple(items))
         if kind == "{":
             self.i += 1
             pairs = []
@@ -483,7 +503,7 @@ class _Parser:
                     break
                 self.i += 1
             close = self.expect("}")
-            return DictExpr(Position(self.path, tok[2], tok[3], *_token_end(close)), tuple(pairs))
+            return DictExpr(self.position(tok[2], tok[3], *_token_end(close)), tuple(pairs))
         raise Fallback
 
     def strings(self, run: list[tuple]) -> Const:
@@ -501,7 +521,7 @@ class _Parser:
             prev_end_line = _token_end(tok)[0]
         end_line, end_column = _token_end(run[-1])
         first = run[0]
-        return Const(Position(self.path, first[2], first[3], end_line, end_column),
+        return build_const(self.position(first[2], first[3], end_line, end_column),
                      parts[0] if len(parts) == 1 else "".join(parts))
 
 
