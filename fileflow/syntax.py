@@ -259,18 +259,26 @@ def collector_paused():
 def parse_flowfile(text: str, path: str = "Flowfile") -> Module:
     """Parse Flowfile text into a Module, or raise FlowfileError with a position.
 
-    The hand-written parser of syntax_fast.py builds the tree when it can; otherwise (every
-    syntax error among them) the Lark parser, the specification, builds it or words the error.
+    A large text parsed before comes from the parse cache (syntax_cache.py). Otherwise the
+    hand-written parser of syntax_fast.py builds the tree when it can, and else (every syntax
+    error among them) the Lark parser, the specification, builds it or words the error.
     """
+    from . import syntax_cache
     from .syntax_fast import Fallback, parse_fast
 
-    source = text if text.endswith("\n") else text + "\n"
     with collector_paused():
+        module = syntax_cache.load(text, path)
+        if module is not None:
+            return module
+        source = text if text.endswith("\n") else text + "\n"
         try:
-            return parse_fast(text, source, path)
+            module = parse_fast(text, source, path)
         except Fallback:
-            pass
-    return parse_with_lark(text, path)
+            module = None
+    if module is None:
+        module = parse_with_lark(text, path)
+    syntax_cache.store(module)
+    return module
 
 
 def parse_with_lark(text: str, path: str = "Flowfile") -> Module:
