@@ -80,7 +80,7 @@ def store(module: Module) -> None:
     if len(module.source) < MIN_SIZE:
         return
     try:
-        data = marshal.dumps((FORMAT, tuple(_encode(stmt) for stmt in module.statements)))
+        data = marshal.dumps((FORMAT, _many(module.statements)))
         entry = _entry(module.source)
         entry.parent.mkdir(parents=True, exist_ok=True)
         fd, temp = tempfile.mkstemp(dir=entry.parent, prefix=".tmp-")
@@ -150,7 +150,25 @@ def _encode(node) -> tuple:
 
 
 def _many(nodes) -> tuple:
-    return tuple(_encode(n) for n in nodes)
+    """_encode of each node, the common leaves inline (a store encodes every node)."""
+    out = []
+    append = out.append
+    for n in nodes:
+        cls = type(n)
+        if cls is Const:
+            p = n.pos
+            append((0, p.line, p.column, p.end_line, p.end_column, n.value))
+        elif cls is Name:
+            p = n.pos
+            append((1, p.line, p.column, p.end_line, p.end_column, n.id))
+        elif cls is Keyword and type(n.value) is Const:
+            p, value = n.pos, n.value
+            q = value.pos
+            append((13, p.line, p.column, p.end_line, p.end_column, n.name,
+                    (0, q.line, q.column, q.end_line, q.end_column, value.value)))
+        else:
+            append(_encode(n))
+    return tuple(out)
 
 
 class _Decoder:
