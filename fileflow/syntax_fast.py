@@ -34,24 +34,33 @@ class Fallback(Exception):
 # The terminals of grammar/fileflow.lark, each one capturing group, in an order that gives
 # Lark's choice: LONG_STRING before STRING (its priority), STRING before NAME for r"..."
 # (NAME refuses an r or R that a quote follows), NUMBER before '.' for ".5". Blanks before
-# a token are skipped as Lark's %ignore does; anything else is group 8, a Fallback.
+# a token are skipped as Lark's %ignore does; anything else is group 14, a Fallback.
+# Group 1 reads the most common line shape, `name: value` or `name = value` with one plain
+# string, name or integer as the value, as one combined token: fewer matches and tuples.
 _TOKEN = re.compile(r"""[\t ]*(?:
- ((?:[rR](?!["'])|[A-QS-Za-qs-z_])[A-Za-z0-9_]*)                                     # 1 NAME
-|((?:\d[\d_]*(?:\.[\d_]*)?|\.\d[\d_]*)(?:[eE][+-]?\d+)?)                            # 2 NUMBER
-|(==|!=|<=|>=|//|[-+*/%<>=:,.()\[\]{}])                                             # 3 operators
-|((?:\r?\n[\t ]*|\#[^\n]*)+)                                                        # 4 _NL
-|([rR]?(?:"(?!"")[^"\\\n]*(?:\\.[^"\\\n]*)*"|'(?!'')[^'\\\n]*(?:\\.[^'\\\n]*)*'))   # 5 STRING
-|([rR]?(?:\"\"\"(?s:.*?)(?<!\\)(?:\\\\)*?\"\"\"|'''(?s:.*?)(?<!\\)(?:\\\\)*?'''))    # 6 LONG_STRING
-|(\\[\t ]*\r?\n)                                                                    # 7 LINE_CONTINUATION
-|(.)                                                                                # 8 not ours
+ (((?:[rR](?!["'])|[A-QS-Za-qs-z_])[A-Za-z0-9_]*)[\t ]*([:=])(?!=)[\t ]*                # 1 NAME ':' or '='
+  (?:("(?!"")[^"\\\n]*(?:\\.[^"\\\n]*)*"|'(?!'')[^'\\\n]*(?:\\.[^'\\\n]*)*')           #   4 a STRING,
+    |((?:[rR](?!["'])|[A-QS-Za-qs-z_])[A-Za-z0-9_]*)                                 #   5 a NAME or
+    |(\d[\d_]*))                                                                    #   6 an integer,
+  (?=[\t ]*(?:[,)\]}\#]|\r?\n)))                                                    #   then an end
+|((?:[rR](?!["'])|[A-QS-Za-qs-z_])[A-Za-z0-9_]*)                                     # 7 NAME
+|((?:\d[\d_]*(?:\.[\d_]*)?|\.\d[\d_]*)(?:[eE][+-]?\d+)?)                            # 8 NUMBER
+|(==|!=|<=|>=|//|[-+*/%<>=:,.()\[\]{}])                                             # 9 operators
+|((?:\r?\n[\t ]*|\#[^\n]*)+)                                                        # 10 _NL
+|([rR]?(?:"(?!"")[^"\\\n]*(?:\\.[^"\\\n]*)*"|'(?!'')[^'\\\n]*(?:\\.[^'\\\n]*)*'))   # 11 STRING
+|([rR]?(?:\"\"\"(?s:.*?)(?<!\\)(?:\\\\)*?\"\"\"|'''(?s:.*?)(?<!\\)(?:\\\\)*?'''))    # 12 LONG_STRING
+|(\\[\t ]*\r?\n)                                                                    # 13 LINE_CONTINUATION
+|(.)                                                                                # 14 not ours
 )""", re.VERBOSE)
+_VALUE_KIND = {4: "S", 5: "N", 6: "D"}
 
 _TAB_SIZE = 8  # as FlowIndenter.tab_len
 
 # Tokens are tuples (kind, text, line, column). Kinds: "S" string, "N" name (keywords are
 # names, told apart by where they occur, as Lark's contextual lexer does), "D" number, an
 # operator's own text, "NL", "IN" (indent), "DE" (dedent; its line is the end line of the
-# newline it follows, which is what Lark gives a rule's end), "END".
+# newline it follows, which is what Lark gives a rule's end), "END"; and "C", a combined
+# `name: value` or `name = value` outside brackets: ("C", ":" or "=", name token, value token).
 
 
 def tokenize(source: str) -> list[tuple]:
@@ -68,18 +77,31 @@ def tokenize(source: str) -> list[tuple]:
     for m in _TOKEN.finditer(source):
         kind = m.lastindex
         if kind == 1:
-            start, end = m.span(1)
+            start = m.start(2)
+            name = ("N", m.group(2), line, start - line_start + 1)
+            vkind = 4 if m.start(4) >= 0 else 5 if m.start(5) >= 0 else 6
+            vstart, vend = m.span(vkind)
+            value = (_VALUE_KIND[vkind], source[vstart:vend], line, vstart - line_start + 1)
+            sep = m.group(3)
+            if depth:  # inside brackets, a dict entry or a keyword argument: plain tokens
+                append(name)
+                append((sep, sep, line, m.start(3) - line_start + 1))
+                append(value)
+            else:
+                append(("C", sep, name, value))
+        elif kind == 7:
+            start, end = m.span(7)
             append(("N", source[start:end], line, start - line_start + 1))
-        elif kind == 3:
-            start, end = m.span(3)
+        elif kind == 9:
+            start, end = m.span(9)
             text = source[start:end]
             if text in "([{":
                 depth += 1
             elif depth and text in ")]}":
                 depth -= 1
             append((text, text, line, start - line_start + 1))
-        elif kind == 4:
-            start, end = m.span(4)
+        elif kind == 10:
+            start, end = m.span(10)
             text = source[start:end]
             line += text.count("\n")
             line_start = start + text.rindex("\n") + 1
@@ -109,20 +131,20 @@ def tokenize(source: str) -> list[tuple]:
                 if indent != levels[-1]:
                     raise Fallback
             level = levels[-1]
-        elif kind == 5:
-            start, end = m.span(5)
+        elif kind == 11:
+            start, end = m.span(11)
             append(("S", source[start:end], line, start - line_start + 1))
-        elif kind == 2:
-            start, end = m.span(2)
+        elif kind == 8:
+            start, end = m.span(8)
             append(("D", source[start:end], line, start - line_start + 1))
-        elif kind == 6:
-            start, end = m.span(6)
+        elif kind == 12:
+            start, end = m.span(12)
             text = source[start:end]
             append(("S", text, line, start - line_start + 1))
             if "\n" in text:
                 line += text.count("\n")
                 line_start = start + text.rindex("\n") + 1
-        elif kind == 7:
+        elif kind == 13:
             line += 1
             line_start = m.end()
         else:
@@ -212,6 +234,17 @@ class _Parser:
                     statements.append(self.assignment())
                 else:
                     statements.append(self.directive())
+            elif kind == "C":
+                _, sep, name, value = tok
+                if name[1] == "rule":  # `rule` starts a statement: Lark says what is wrong
+                    raise Fallback
+                if sep == ":":
+                    statements.append(self.directive())
+                else:
+                    self.i += 1
+                    node = self.leaf(value)
+                    self.expect("NL")
+                    statements.append(Assignment(self.tok_pos(name), name[1], node))
             elif kind == "END":
                 return Module(self.path, text, tuple(statements))
             else:
@@ -235,7 +268,7 @@ class _Parser:
         while True:
             tok = toks[self.i]
             kind = tok[0]
-            if kind == "N":
+            if kind == "N" or (kind == "C" and tok[1] == ":"):
                 directives.append(self.directive())
             elif kind == "NL":
                 self.i += 1
@@ -248,6 +281,19 @@ class _Parser:
     def directive(self) -> Directive:
         toks = self.toks
         name = toks[self.i]
+        if name[0] == "C":  # `name: value` read as one token
+            _, _, name, value = name
+            self.i += 1
+            args = [self.leaf(value)]
+            if toks[self.i][0] == ",":
+                self.i += 1
+                if toks[self.i][0] != "NL":  # not a trailing comma
+                    args += self.arguments()
+            self.expect("NL")
+            if toks[self.i][0] == "IN":
+                self.i += 1
+                args += self.block_arguments()
+            return build_directive(self.tok_pos(name), name[1], tuple(args))
         if toks[self.i + 1][0] != ":":
             raise Fallback
         self.i += 2
@@ -284,6 +330,12 @@ class _Parser:
                     and tok[1] != "not":
                 self.i += 2
                 args.append(build_keyword(self.tok_pos(tok), tok[1], self.expr()))
+            elif tok[0] == "C":  # `name = value` read as one token
+                _, sep, name, value = tok
+                if sep != "=" or name[1] in _CONSTANTS or name[1] == "not":
+                    raise Fallback
+                self.i += 1
+                args.append(build_keyword(self.tok_pos(name), name[1], self.leaf(value)))
             else:
                 args.append(self.expr())
             if toks[self.i][0] != ",":
@@ -293,6 +345,27 @@ class _Parser:
                 return args
 
     # -- expressions
+
+    def leaf(self, tok: tuple):
+        """The node of a lone string, name or number token (the value of a "C" token)."""
+        kind, text, line, column = tok
+        if kind == "S":
+            try:
+                value = _decode_string(text)
+            except _BadLiteral:
+                raise Fallback from None
+            return build_const(self.position(line, column, line, column + len(text)), value)
+        if kind == "N":
+            if text == "not":
+                raise Fallback
+            if text in _CONSTANTS:
+                return build_const(self.position(line, column, line, column + len(text)),
+                                   _CONSTANTS[text])
+            return build_name(self.position(line, column, line, column + len(text)), text)
+        try:
+            return build_const(self.position(line, column, line, column + len(text)), _number(text))
+        except _BadLiteral:
+            raise Fallback from None
 
     def expr(self):
         """A `test`; a lone string, name or number (the common case) is built at once."""
@@ -467,8 +540,8 @@ class _Parser:
             self.i += 1
             if word in _CONSTANTS:
                 return build_const(self.tok_pos(tok), _CONSTANTS[word])
-            if word == "not":
-                raise Fallback  # a name here for Lark; never in a valid Flowfile we know
+            # `not` here is a name: not_test() took it where it is the operator, and where
+            # a factor starts (after '+' or '=='), Lark's lexer does not expect NOT.
             return build_name(self.tok_pos(tok), word)
         if kind == "D":
             self.i += 1

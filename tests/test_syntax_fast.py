@@ -79,7 +79,14 @@ CORNERS = [
     # keywords are names where Lark's contextual lexer does not expect the keyword
     "X = in\n", "X = if\n", "X = rule\n", "X = a.if + b.true\n", "rule if:\n    output: 'x'\n",
     "X = f(if=1, rule=2)\n", "X = in in in\n", "X = a if else else b\n", "true = 1\n",
-    "X = 1 + not\n", "X = not\n", "X = a not in b\n", "X = not not a\n", "X = -not\n",
+    "X = 1 + not\n", "X = not\n", "a = [] + not (a)\n", "X = a == not\n", "X = - not\n",
+    "X = a not in b\n", "X = not not a\n", "X = -not\n", "input: not\n", "X = f(k = not)\n",
+    # `name: value` and `name = value` read as one token, in every place they occur
+    "X = 1\nrule a:\n    input: x, 'y', z = 2,\n    output: 'o'\n    params: k = 1, j = true\n",
+    "true = 1\nrule = 2\n", "rule: x\n", "rule a:\n    true: x\n    k = 1\n",
+    "rule a:\n    input: 'a',\n        k = 'v',\n        j: 'w'\n", "X = {a: b, c: 'd'}\n",
+    "X = f(a = 1,\n      b = 'x')\n", "X = a = 1\n", "X = 1.5\nY: 1e3\n", "input: r'x'\n",
+    "X = 'a'  # c\nY: b, # c\n", "X = 1 \\\n  + 2\ninput: 'a' \\\n  'b'\n", "k = 'a\\q'\n",
     "rule a:\n    rule: 'x'\n", "X = True or False and None\n",
     # parentheses: a child's extent includes them, its own position does not
     "X = (a) + b == c\n", "X = -(x)\n", "X = ((x))\n", "X = (a)(b)\n", "X = (a).b[c](d)\n",
