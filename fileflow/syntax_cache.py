@@ -113,40 +113,34 @@ _TAG = {cls: tag for tag, cls in enumerate(_CLASSES)}
 
 def _encode(node) -> tuple:
     p = node.pos
-    head = (_TAG[type(node)], p.line, p.column, p.end_line, p.end_column)
-    if isinstance(node, Const):
-        return (*head, node.value)
-    if isinstance(node, Name):
-        return (*head, node.id)
-    if isinstance(node, Attribute):
-        return (*head, _encode(node.obj), node.attr)
-    if isinstance(node, Index):
-        return (*head, _encode(node.obj), _encode(node.key))
-    if isinstance(node, Call):
-        return (*head, _encode(node.func), _many(node.args), _many(node.kwargs))
-    if isinstance(node, Binary):
-        return (*head, node.op, _encode(node.left), _encode(node.right))
-    if isinstance(node, Unary):
-        return (*head, node.op, _encode(node.operand))
-    if isinstance(node, Compare):
-        return (*head, _encode(node.left), node.ops, _many(node.rights))
-    if isinstance(node, BoolOp):
-        return (*head, node.op, _many(node.values))
-    if isinstance(node, Not):
-        return (*head, _encode(node.operand))
-    if isinstance(node, Conditional):
-        return (*head, _encode(node.cond), _encode(node.then), _encode(node.otherwise))
-    if isinstance(node, ListExpr):
-        return (*head, _many(node.items))
-    if isinstance(node, DictExpr):
-        return (*head, tuple((_encode(k), _encode(v)) for k, v in node.pairs))
-    if isinstance(node, (Keyword, Assignment)):
-        return (*head, node.name, _encode(node.value))
-    if isinstance(node, Directive):
-        return (*head, node.name, _many(node.args))
-    if isinstance(node, RuleDecl):
-        return (*head, node.name, _many(node.directives), node.end_line)
-    raise ValueError(f"no encoding for {type(node).__name__}")
+    return (_TAG[type(node)], p.line, p.column, p.end_line, p.end_column,
+            *_FIELDS[type(node)](node))
+
+
+def _pair(pair: tuple) -> tuple:
+    return _encode(pair[0]), _encode(pair[1])
+
+
+# The fields after the position, children encoded, by node class.
+_FIELDS = {
+    Const: lambda n: (n.value,),
+    Name: lambda n: (n.id,),
+    Attribute: lambda n: (_encode(n.obj), n.attr),
+    Index: lambda n: (_encode(n.obj), _encode(n.key)),
+    Call: lambda n: (_encode(n.func), _many(n.args), _many(n.kwargs)),
+    Binary: lambda n: (n.op, _encode(n.left), _encode(n.right)),
+    Unary: lambda n: (n.op, _encode(n.operand)),
+    Compare: lambda n: (_encode(n.left), n.ops, _many(n.rights)),
+    BoolOp: lambda n: (n.op, _many(n.values)),
+    Not: lambda n: (_encode(n.operand),),
+    Conditional: lambda n: (_encode(n.cond), _encode(n.then), _encode(n.otherwise)),
+    ListExpr: lambda n: (_many(n.items),),
+    DictExpr: lambda n: (tuple(map(_pair, n.pairs)),),
+    Keyword: lambda n: (n.name, _encode(n.value)),
+    Assignment: lambda n: (n.name, _encode(n.value)),
+    Directive: lambda n: (n.name, _many(n.args)),
+    RuleDecl: lambda n: (n.name, _many(n.directives), n.end_line),
+}
 
 
 def _many(nodes) -> tuple:

@@ -102,9 +102,8 @@ def tokenize(source: str) -> list[tuple]:
             append((text, text, line, start - line_start + 1))
         elif kind == 10:
             start, end = m.span(10)
-            text = source[start:end]
-            line += text.count("\n")
-            line_start = start + text.rindex("\n") + 1
+            line += source.count("\n", start, end)
+            line_start = source.rindex("\n", start, end) + 1
             if depth:
                 continue
             append(("NL", None, line, 0))
