@@ -274,10 +274,8 @@ def parse_flowfile(text: str, path: str = "Flowfile") -> Module:
         try:
             module = parse_fast(text, source, path)
         except Fallback:
-            module = None
-    if module is None:
-        module = parse_with_lark(text, path)
-    syntax_cache.store(module)
+            module = parse_with_lark(text, path)
+        syntax_cache.store(module)
     return module
 
 
