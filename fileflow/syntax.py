@@ -1,8 +1,10 @@
 """Flowfile text -> syntax tree. Layer 1.
 
-Loads the packaged grammar once per process (LALR, cached on disk by Lark), turns the parse
-tree into small frozen nodes that carry their source position, and turns every Lark error
-into a FlowfileError that says, in words, what was expected.
+`parse_flowfile` takes the tree from the parse cache (syntax_cache.py) or from the fast
+hand-written parser (syntax_fast.py); when that parser does not accept the text, the Lark
+parser here, built from the packaged grammar (LALR, cached on disk by Lark) and the
+specification of the language, parses it into the same frozen nodes (syntax_nodes.py) or
+turns its error into a FlowfileError that says, in words, what was expected.
 """
 from __future__ import annotations
 
