@@ -69,7 +69,8 @@ def _no_gc_pauses():
 
 
 def load_graph(options: BuildOptions, store):
-    """The workflow, its job graph for the targets, and the file states seen on the way."""
+    """The workflow, its job graph for the targets, and the file states seen on the way
+    (none today: the planner stats what it needs)."""
     from .resolve import resolve
     from .rules import load_workflow
 
@@ -81,15 +82,9 @@ def load_graph(options: BuildOptions, store):
     targets = list(options.targets) or list(workflow.default_targets)
     if not targets:
         raise FileflowError(f"{options.flowfile} has no rules and no 'default:'; nothing to build")
-    known = {}
-
-    def exists(path: str) -> bool:
-        state = known[path] = store.stat(path)
-        return state.exists
-
-    graph = resolve(workflow, targets, exists)
+    graph = resolve(workflow, targets, store.missing)
     _check_force_targets(options.force_targets, graph)
-    return workflow, graph, known
+    return workflow, graph, {}
 
 
 def _recorded(db_url: str | None, write: bool):
@@ -124,8 +119,15 @@ def _plan(options: BuildOptions, graph, recorded, store, known=None):
     return make_plan(graph, store, recorded, force, known)
 
 
-def print_dry_run(plan) -> None:
+def print_dry_run(plan, quiet: bool = False) -> None:
+    """Each job that would run (rule, wildcards, outputs, reasons), a per-rule count table and
+    a one-line summary; with `quiet`, the summary line alone."""
     jobs = plan.graph.jobs
+    if quiet:
+        n = len(plan.reasons)
+        _out(f"dry run: {n} of {len(jobs)} jobs would run" if n else
+             f"nothing to do: all {len(jobs)} jobs are up to date")
+        return
     lines = []
     for job_id in plan.to_run:
         job = jobs[job_id]
@@ -163,7 +165,7 @@ def build(options: BuildOptions) -> int:
         for warning in plan.warnings:
             print(warning, file=sys.stderr)
         if options.dry_run:
-            print_dry_run(plan)
+            print_dry_run(plan, options.quiet)
             return EXIT_OK
         if not plan.reasons:
             if plan.fresh_states:
@@ -181,16 +183,11 @@ def build(options: BuildOptions) -> int:
 def _run(options, graph, plan, runlog, store, started) -> int:
     from . import __version__
     from .executors.local import LocalExecutor
-    from .locks import BuildLock
     from .report import make_reporter
     from .schedule import Scheduler, Settings
 
     _interrupt_on_termination()
-    outputs = [p for j in plan.reasons for p in graph.jobs[j].outputs]
-    lock = BuildLock(".", outputs)
-    if lock.acquire(options.lock_timeout):
-        # Another build finished meanwhile: what is out of date may have changed.
-        plan = _plan(options, graph, runlog.load_targets(), store)
+    lock, plan = _locked_plan(options, graph, plan, runlog, store)
     try:
         adoptable, tags = [], []
         if options.cluster:  # before _stop_orphans, which would close their records
@@ -244,6 +241,23 @@ def _run(options, graph, plan, runlog, store, started) -> int:
         return EXIT_JOB_FAILED
     _out(summary)
     return EXIT_OK
+
+
+def _locked_plan(options, graph, plan, runlog, store):
+    """The build lock over the outputs of the jobs that run, and the plan it covers. When the
+    lock had to wait, another build finished meanwhile and what is out of date may have
+    changed: plan again, and if the new plan writes outside the lock, lock again."""
+    from .locks import BuildLock
+
+    while True:
+        outputs = {p for j in plan.reasons for p in graph.jobs[j].outputs}
+        lock = BuildLock(".", sorted(outputs))
+        if not lock.acquire(options.lock_timeout):
+            return lock, plan
+        plan = _plan(options, graph, runlog.load_targets(), store)
+        if {p for j in plan.reasons for p in graph.jobs[j].outputs} <= outputs:
+            return lock, plan
+        lock.release()
 
 
 def _stop_orphans(runlog) -> None:

@@ -149,6 +149,10 @@ def configure_build(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--profile", default=None, metavar="NAME|PATH",
                         help="read options from a YAML profile (./profiles/NAME/config.yaml, "
                              "~/.config/fileflow/NAME/config.yaml); flags given here win")
+    parser.add_argument("--graph", action="store_true",
+                        help="with -n: show the jobs that would run as a tree (implies -n)")
+    parser.add_argument("--summary", action="store_true",
+                        help="show every output's state instead of building (as 'fileflow summary')")
 
 
 def _build_options(args, **extra):
@@ -182,6 +186,9 @@ def cmd_build(args) -> int:
         apply_profile(args, _build_parser)
     if args.jobs < 0:
         raise FileflowError("-j/--jobs must be at least 1")
+    if args.graph or args.summary:
+        from . import show
+        return (show.summary if args.summary else show.dry_run_graph)(_build_options(args))
     return build(_build_options(args, **cluster_options(args)))
 
 
@@ -219,6 +226,82 @@ def cmd_unlock(args) -> int:
     return 0
 
 
+def configure_graph(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("targets", nargs="*", metavar="TARGET",
+                        help="files or rule names (default: the Flowfile's default target)")
+    parser.add_argument("--format", choices=["dot", "mermaid", "json", "text"], default=None,
+                        help="output format (default: from -o's extension, else dot)")
+    parser.add_argument("--level", choices=["jobs", "rules", "files"], default="jobs",
+                        help="one node per job (default), per rule, or per file")
+    parser.add_argument("-o", "--output", default=None, metavar="FILE",
+                        help="write to FILE (.dot .mmd .json .txt; .svg .png .pdf through "
+                             "Graphviz's dot) instead of stdout")
+    parser.add_argument("--db", default=None, metavar="URL", help="run log database URL")
+
+
+def cmd_graph(args) -> int:
+    from .show import graph
+
+    return graph(_build_options(args), args.level, args.format, args.output)
+
+
+def configure_summary(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("targets", nargs="*", metavar="TARGET",
+                        help="files or rule names (default: the Flowfile's default target)")
+    parser.add_argument("--db", default=None, metavar="URL", help="run log database URL")
+
+
+def cmd_summary(args) -> int:
+    from .show import summary
+
+    return summary(_build_options(args))
+
+
+def configure_runs(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("-n", "--limit", type=int, default=20, metavar="N",
+                        help="show the latest N runs (default 20)")
+    parser.add_argument("--db", default=None, metavar="URL", help="run log database URL")
+
+
+def cmd_runs(args) -> int:
+    from .show import runs
+
+    return runs(args.db, max(1, args.limit))
+
+
+def configure_log(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("what", nargs="?", default="last", metavar="RUN|JOB|FILE",
+                        help="a run number or 'last' (default), a job (#ID or its name, "
+                             "e.g. 'count[sample=a]'), or a file some job made")
+    parser.add_argument("--tail", type=int, default=15, metavar="N",
+                        help="lines of the job's log file to show (default 15)")
+    parser.add_argument("--db", default=None, metavar="URL", help="run log database URL")
+
+
+def cmd_log(args) -> int:
+    from .show import show_log
+
+    return show_log(args.db, args.what, max(0, args.tail))
+
+
+def configure_report(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("run", nargs="?", default="last", metavar="RUN",
+                        help="the run to report on: its number, or 'last' (default)")
+    parser.add_argument("-o", "--output", default="report.html", metavar="FILE",
+                        help="the HTML file to write (default report.html)")
+    parser.add_argument("--db", default=None, metavar="URL", help="run log database URL")
+
+
+def cmd_report(args) -> int:
+    from .show import report
+
+    try:
+        find_flowfile(args)
+    except FileflowError:
+        return report(None, args.db, args.run, args.output)  # no Flowfile: no rule graph
+    return report(_build_options(args), args.db, args.run, args.output)
+
+
 COMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None] | None, str]] = {
     "build": ("cmd_build", configure_build,
               "bring the targets up to date (the default command: 'fileflow [TARGET...]')"),
@@ -226,6 +309,11 @@ COMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None] | None,
     "why": ("cmd_why", configure_why, "explain why a file is (or is not) out of date"),
     "clean": ("cmd_clean", configure_clean, "delete the outputs of rules (never source files)"),
     "unlock": ("cmd_unlock", None, "remove build locks (works even if the Flowfile is broken)"),
+    "graph": ("cmd_graph", configure_graph, "print the job, rule or file graph (dot, mermaid, json, text)"),
+    "summary": ("cmd_summary", configure_summary, "one line per output: state, job, last built, size"),
+    "runs": ("cmd_runs", configure_runs, "list the latest runs from the run log"),
+    "log": ("cmd_log", configure_log, "show a run, a job or the job that made a file"),
+    "report": ("cmd_report", configure_report, "write a self-contained HTML report of a run"),
 }
 
 

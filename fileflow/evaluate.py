@@ -7,11 +7,11 @@ is a FlowfileError at the position of the offending sub-expression.
 """
 from __future__ import annotations
 
-import difflib
 import operator
 import os
 import re
 from dataclasses import dataclass
+from itertools import repeat
 from typing import Callable, Iterable, Mapping
 
 from . import syntax as s
@@ -53,6 +53,8 @@ class EvalContext:
 
 
 def closest(word: str, options: Iterable[str]) -> str:
+    import difflib  # only on an error: not worth its import time on every run
+
     match = difflib.get_close_matches(word, list(options), n=1, cutoff=0.6)
     return f"; did you mean '{match[0]}'?" if match else ""
 
@@ -110,14 +112,17 @@ def _flag(flag: str):
     return wrap
 
 
+_SCALARS = (str, int, float)
+
+
 def _expand(pattern=None, *extra, zip=False, allow_missing=False, **values):
     _want(not extra, "expand() takes one pattern (or a list of patterns) and keyword values")
     items = pattern if isinstance(pattern, (list, tuple)) else [pattern]
     _want(pattern is not None and all(isinstance(p, str) for p in items),
           f"expand() takes a pattern string or a list of them, not {a_type(pattern)}")
     for name, value in values.items():
-        ok = (isinstance(value, (str, int, float)) or
-              isinstance(value, (list, tuple)) and all(isinstance(v, (str, int, float)) for v in value))
+        ok = (isinstance(value, _SCALARS) or  # the check runs in C: lists may be 100,000 long
+              isinstance(value, (list, tuple)) and all(map(isinstance, value, repeat(_SCALARS))))
         _want(ok, f"expand() value for '{name}' must be a string, a number or a list of them, "
                   f"not {a_type(value)}")
     try:

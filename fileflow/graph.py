@@ -15,20 +15,30 @@ __all__ = ["Job", "Graph", "job_name"]
 def job_name(rule_name: str, wildcards: Mapping[str, str]) -> str:
     if not wildcards:
         return rule_name
-    return rule_name + "[" + ",".join(f"{k}={v}" for k, v in wildcards.items()) + "]"
+    return rule_name + "[" + ",".join([f"{k}={v}" for k, v in wildcards.items()]) + "]"
 
 
-@dataclass(slots=True, eq=False)
 class Job:
-    id: int
-    rule: Rule
-    wildcards: Mapping[str, str]
-    values: JobValues
-    name: str = ""  # e.g. "count[sample=a]"; made once, shown often
+    """A rule bound to wildcard values, with everything its directives evaluate to. A plain
+    slotted class (not a dataclass): 100,000 are made per build, and its name (e.g.
+    "count[sample=a]") is made once here, as it is shown often."""
 
-    def __post_init__(self) -> None:
-        if not self.name:
-            self.name = job_name(self.rule.name, self.wildcards)
+    __slots__ = ("id", "rule", "wildcards", "values", "name")
+
+    def __init__(self, id: int, rule: Rule, wildcards: Mapping[str, str], values: JobValues,
+                 name: str = ""):
+        self.id = id
+        self.rule = rule
+        self.wildcards = wildcards
+        self.values = values
+        self.name = name or (job_name(rule.name, wildcards) if wildcards else rule.name)
+
+    def __repr__(self) -> str:
+        return f"Job({self.id}, {self.name})"
+
+    def with_values(self, values: JobValues) -> Job:
+        """The same job with other directive values (a retry's attempt-dependent ones)."""
+        return Job(self.id, self.rule, self.wildcards, values, self.name)
 
     @property
     def inputs(self) -> tuple[str, ...]:

@@ -7,10 +7,9 @@ from __future__ import annotations
 
 import re
 import warnings
-from dataclasses import dataclass
 from functools import lru_cache
 from itertools import product
-from typing import Iterable, Mapping
+from typing import Iterable, Mapping, NamedTuple
 
 __all__ = ["Pattern", "PatternError", "parse_pattern", "expand", "regex_problem", "WILDCARD_NAME"]
 
@@ -22,8 +21,9 @@ class PatternError(ValueError):
     """A malformed pattern; the caller adds the Flowfile position."""
 
 
-@dataclass(frozen=True, slots=True)
-class Pattern:
+class Pattern(NamedTuple):
+    """A parsed pattern (a named tuple: a workflow may hold 100,000 of them)."""
+
     text: str
     # Alternating literal text and (name, regex or None) fields, in order.
     parts: tuple[str | tuple[str, str | None], ...]
@@ -141,6 +141,12 @@ def parse_pattern(text: str) -> Pattern:
     return pattern
 
 
+def _positional(pattern: Pattern, names: tuple[str, ...]) -> str:
+    """The pattern as a str.format template whose fields are indexes into `names`."""
+    return "".join(p.replace("{", "{{").replace("}", "}}") if isinstance(p, str)
+                   else "{" + str(names.index(p[0])) + "}" for p in pattern.parts)
+
+
 def regex_problem(regex: str) -> str:
     """Why a wildcard's regex (inline or a constraint) cannot be used, or "" when it can."""
     if "(?P<" in regex or "(?P=" in regex:
@@ -184,6 +190,10 @@ def expand(patterns: str | Iterable[str], values: Mapping[str, object], *,
     out: list[str] = []
     for text in pattern_list:
         pattern = parse_pattern(text)
+        if set(pattern.wildcards) <= set(names):  # fill by position: no dict per combination
+            fill = _positional(pattern, tuple(names)).format
+            out.extend([fill(*combo) for combo in combos])
+            continue
         for combo in combos:
             given = dict(zip(names, combo))
             try:

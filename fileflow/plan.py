@@ -8,7 +8,7 @@ topological order, so a job knows whether its upstream jobs run.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Mapping
 
 from .command import job_signature, render_command
@@ -88,8 +88,9 @@ def job_facts(job: Job, signature: str) -> JobFacts:
 def make_plan(graph: Graph, store: FileStore, recorded: Mapping[str, RecordedTarget],
               force: Force = Force(), known: Mapping[str, FileState] | None = None,
               now_ns: int | None = None) -> Plan:
-    """Decide every job. `known` holds states already observed (by the resolver), so no path
-    is stat'ed twice."""
+    """Decide every job. `known` holds states already observed, so no path is stat'ed twice;
+    `plan.observed` holds every output, and the inputs of every job with an output on disk
+    or on record (what decide and the digests look at)."""
     order = graph.topological_order()
     jobs = graph.jobs
     if now_ns is None:
@@ -97,20 +98,20 @@ def make_plan(graph: Graph, store: FileStore, recorded: Mapping[str, RecordedTar
         now_ns = time.time_ns()
     plan = Plan(graph, order, {}, {}, recorded, force=force)
 
-    paths: dict[str, None] = {}
-    for job in jobs:
-        paths.update(dict.fromkeys(job.inputs))
-        paths.update(dict.fromkeys(job.outputs))
-    if known:
-        observed = {p: known[p] for p in paths if p in known}
-        observed.update(store.stat_many([p for p in paths if p not in observed]))
-    else:
-        observed = store.stat_many(paths)
+    # Outputs first: every one is needed. An input matters only to a job with an output on
+    # disk (decide compares such a job's inputs with the record, or by Make's rule); a job
+    # with every output missing runs whatever its inputs say, so a first build of 100,000
+    # jobs stats no source at all.
+    known = known or {}
+    observed = {p: known[p] for p in graph.producer if p in known}
+    observed.update(store.stat_many([p for p in graph.producer if p not in observed]))
     plan.observed = observed
 
     # A temp() output deleted after its consumers ran is taken as its record says, so its
     # absence alone reruns nothing; it is remade only if a consumer has to run.
     for job in jobs:
+        if not job.values.flags:
+            continue
         for path in job.flagged("temp"):
             rec = recorded.get(path)
             if not observed[path].exists and rec is not None and rec.complete and rec.digest:
@@ -118,9 +119,14 @@ def make_plan(graph: Graph, store: FileStore, recorded: Mapping[str, RecordedTar
                                            False, rec.ctime_ns)
                 plan.virtual_temp.add(path)
 
+    wanted = {p: None for job in jobs if _looks_at_inputs(job.outputs, observed, recorded)
+              for p in job.inputs if p not in observed}
+    observed.update((p, known[p]) for p in wanted if p in known)
+    observed.update(store.stat_many([p for p in wanted if p not in observed]))
+
     # Digests (and signatures) are needed only where there is a record to compare with.
-    has_record = [bool(recorded) and any((r := recorded.get(o)) is not None and r.complete
-                                         for o in job.outputs) for job in jobs]
+    has_record = ([any((r := recorded.get(o)) is not None and r.complete for o in job.outputs)
+                   for job in jobs] if recorded else [False] * len(jobs))
     want: dict[str, FileState] = {}
     for job, recorded_job in zip(jobs, has_record):
         if recorded_job:
@@ -136,12 +142,13 @@ def make_plan(graph: Graph, store: FileStore, recorded: Mapping[str, RecordedTar
 
     reasons = plan.reasons
     deps = graph.deps
+    forcing = force.all or bool(force.rules) or bool(force.targets)
     for job_id in order:
         job = jobs[job_id]
-        upstream = [jobs[d].name for d in deps[job_id] if d in reasons]
+        upstream = [jobs[d].name for d in deps[job_id] if d in reasons] if deps[job_id] else ()
         signature = plan.signature(job_id) if has_record[job_id] else ""
         why = decide(job_facts(job, signature), observed, recorded,
-                     upstream=upstream, forced=force.why(job))
+                     upstream=upstream, forced=force.why(job) if forcing else None)
         if why:
             reasons[job_id] = why
 
@@ -150,11 +157,20 @@ def make_plan(graph: Graph, store: FileStore, recorded: Mapping[str, RecordedTar
     return plan
 
 
+def _looks_at_inputs(outputs: tuple[str, ...], observed: Mapping[str, FileState],
+                     recorded: Mapping[str, RecordedTarget]) -> bool:
+    """Whether deciding a job reads its inputs: it has an output on disk or on record."""
+    for out in outputs:
+        if observed[out].exists or out in recorded:
+            return True
+    return False
+
+
 def _future_mtimes(observed: Mapping[str, FileState], graph: Graph, now_ns: int) -> list[str]:
     """Inputs dated in the future (a clock ahead on another machine, a bad `touch -d`): the
     decision does not depend on it (contents decide), but the user should know."""
-    ahead = sorted(p for p in graph.sources if (st := observed.get(p)) is not None
-                   and st.exists and st.mtime_ns > now_ns + 1_000_000_000)
+    ahead = sorted(p for p in graph.sources & observed.keys()  # the sources looked at
+                   if (st := observed[p]).exists and st.mtime_ns > now_ns + 1_000_000_000)
     if not ahead:
         return []
     shown = ", ".join(repr(p) for p in ahead[:3]) + (f" and {len(ahead) - 3} more" if len(ahead) > 3 else "")

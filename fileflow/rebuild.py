@@ -40,7 +40,6 @@ byte-identical to the recorded input digests, no reason remains and the job is s
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from typing import NamedTuple
 
 from fileflow.state import FileState, RecordedTarget
@@ -79,9 +78,9 @@ class JobFacts(NamedTuple):
     signature: str = ""
 
 
-@dataclass(frozen=True, slots=True)
-class Reason:
-    """One reason a job runs. `path` is the file concerned; `detail` depends on the kind."""
+class Reason(NamedTuple):
+    """One reason a job runs. `path` is the file concerned; `detail` depends on the kind.
+    A named tuple: made per job, compared and deduplicated by value."""
 
     kind: str
     path: str = ""
@@ -121,7 +120,7 @@ def decide(job: JobFacts, observed: Mapping[str, FileState],
     that will run and produce inputs of this one; `forced` says how the user forced it."""
     if forced is not None:
         return (Reason(KIND_FORCED, detail=forced),)
-    later = tuple(Reason(KIND_UPSTREAM, detail=name) for name in upstream)
+    later = tuple([Reason(KIND_UPSTREAM, "", name) for name in upstream]) if upstream else ()
     if not job.outputs:
         return later  # nothing to check: such a job runs only when asked or fed
 
@@ -142,7 +141,7 @@ def decide(job: JobFacts, observed: Mapping[str, FileState],
         reasons.extend(_make_reasons(job, unrecorded, observed))
     reasons.extend(later)
     # Outputs of one job share a trace, so the same reason may come from each: keep one.
-    return tuple(dict.fromkeys(reasons))
+    return tuple(dict.fromkeys(reasons)) if len(reasons) > 1 else tuple(reasons)
 
 
 def _trace_reasons(job: JobFacts, rec: RecordedTarget, observed: Mapping[str, FileState],

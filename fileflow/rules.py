@@ -35,9 +35,9 @@ JOB_NAMES = {"resources": ("wildcards", "attempt", "threads"), "threads": ("wild
 JOB_NAMES_DEFAULT = ("wildcards",)
 
 
-@dataclass(frozen=True, slots=True)
-class FileItem:
-    """One entry of input/output/log: a pattern, an optional name and flags (temp, ...)."""
+class FileItem(NamedTuple):
+    """One entry of input/output/log: a pattern, an optional name and flags (temp, ...).
+    A named tuple: `expand()` can give a rule 100,000 of them."""
 
     pattern: Pattern
     name: str | None
@@ -108,8 +108,9 @@ class Rule:
     @property
     def lazy(self) -> bool:
         """Whether any directive is evaluated per job."""
-        return any(isinstance(v, Lazy) for v in (self.inputs, self.log, self.params,
-                                                  self.threads, self.resources))
+        return (isinstance(self.inputs, Lazy) or isinstance(self.log, Lazy)  # per job: no genexpr
+                or isinstance(self.params, Lazy) or isinstance(self.threads, Lazy)
+                or isinstance(self.resources, Lazy))
 
 
 @dataclass(frozen=True, slots=True)
@@ -181,7 +182,9 @@ def _shown_path(path: str) -> str:
 
 def parse_config_overrides(pairs: Sequence[str]) -> dict:
     """`--config key=value` (value read as YAML; `a.b=1` sets a nested key)."""
-    import yaml
+    if not pairs:
+        return {}
+    import yaml  # only when there is something to read: a slow import
 
     out: dict = {}
     for pair in pairs:
@@ -381,6 +384,12 @@ class _Loader:
                 if not isinstance(item, str):
                     raise FlowfileError(f"'default:' takes strings, not {a_type(item)}", arg.pos)
                 targets.append(item)
+        if self.default is not None:
+            first = self.default_pos
+            where = f"line {first.line}" + (f" of {_shown_path(first.path)}"
+                                            if first.path != d.pos.path else "")
+            raise FlowfileError(f"a second 'default:' (the first is on {where})", d.pos,
+                                "give every default target in one 'default:'")
         self.default, self.default_pos = targets, d.pos
 
     # -- rules
@@ -412,13 +421,24 @@ class _Loader:
             raise FlowfileErrors(sorted(unique.values(), key=lambda e: (
                 e.pos.path if e.pos else "", e.pos.line if e.pos else 0, e.pos.column if e.pos else 0)))
         local = frozenset(n for n, _ in self.localrules)
-        rules = tuple(_with_local(r, r.name in local) for r in self.rules)
+        rules = tuple(_with_local(_with_constraints(r, self.constraints), r.name in local)
+                      for r in self.rules)
         default = tuple(self.default) if self.default is not None else (
             (rules[0].name,) if rules else ())
         order = tuple(dict.fromkeys(self.ruleorder))
         return Workflow(rules, {r.name: r for r in rules}, default, order, local,
                         dict(self.constraints), self.config, tuple(self.flowfiles), self.workdir,
                         dict(self.names))
+
+
+def _with_constraints(rule: Rule, flowfile_wide: Mapping[str, str]) -> Rule:
+    """Top-level wildcard_constraints apply to every rule, wherever they are written (as in
+    Snakemake); a rule's own constraint for a wildcard wins."""
+    if not flowfile_wide:
+        return rule
+    import dataclasses
+
+    return dataclasses.replace(rule, constraints={**flowfile_wide, **rule.constraints})
 
 
 def _with_local(rule: Rule, local: bool) -> Rule:
@@ -457,7 +477,7 @@ class _RuleBuilder:
                 action_seen = d
             self.directives[d.name] = d
 
-        constraints = dict(self.loader.constraints)
+        constraints: dict[str, str] = {}  # the Flowfile's own are added by finish(), to every rule
         if "wildcard_constraints" in self.directives:
             constraints.update(self.loader._constraints(self.directives["wildcard_constraints"],
                                                         self.loader.evaluate))
@@ -570,7 +590,8 @@ class _RuleBuilder:
                         f"wildcard '{{{w}}}' in {directive} of rule '{self.decl.name}' is not defined "
                         f"by any output (outputs define: {', '.join(wildcards) or 'none'})", item.pos,
                         "use the same wildcard names as the outputs, or '{{' for a literal brace")
-            bad = item.flags - ({"ancient", "directory"} if directive == "input" else {"directory"})
+            bad = item.flags and item.flags - ({"ancient", "directory"} if directive == "input"
+                                               else {"directory"})
             if bad:
                 raise FlowfileError(f"{sorted(bad)[0]}() applies to outputs, not to {directive}", item.pos)
         return items
@@ -753,6 +774,8 @@ _NO_FLAGS: frozenset[str] = frozenset()
 
 def _flatten_files(value, pos: Position, directive: str):
     """Nested lists of paths -> [(path, flags)] in order (a stack, reversed: no recursion)."""
+    if type(value) is list and all([type(v) is str for v in value]):
+        return [(v, _NO_FLAGS) for v in value]  # the usual expand() result, in one pass
     stack = [value]
     out = []
     while stack:
@@ -820,8 +843,8 @@ def job_values(rule: Rule, wildcards: Mapping[str, str], attempt: int = 1) -> Jo
 
 
 def _format_items(items: Sequence[FileItem], wildcards: Mapping[str, str], rule: Rule) -> Items:
-    return Items(tuple(i.pattern.fmt.format_map(wildcards) if i.pattern.wildcards else i.pattern.text
-                       for i in items), tuple(i.name for i in items))
+    return Items(tuple([i.pattern.fmt.format_map(wildcards) if i.pattern.wildcards else i.pattern.text
+                        for i in items]), tuple([i.name for i in items]))
 
 
 def _job_files(rule: Rule, spec, directive: str, wc: Record,

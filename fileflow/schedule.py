@@ -18,7 +18,7 @@ import stat
 import sys
 import threading
 import time
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Mapping, Protocol
 
 from .command import cluster_log_path, default_log_path, render_command
@@ -238,7 +238,7 @@ class Scheduler:
             job = self.graph.jobs[entry[2]]
             attempt = self.attempts.get(job.id, 1)
             if attempt > 1:  # resources and threads may depend on the attempt
-                job = replace(job, values=job_values(job.rule, job.wildcards, attempt))
+                job = job.with_values(job_values(job.rule, job.wildcards, attempt))
             if not job.outputs and job.rule.action is None:
                 self._gather(job)  # a target rule such as `all`: nothing to run
                 continue

@@ -1,160 +1,29 @@
 """Flowfile text -> syntax tree. Layer 1.
 
-Loads the packaged grammar once per process (LALR, cached on disk by Lark), turns the parse
-tree into small frozen nodes that carry their source position, and turns every Lark error
-into a FlowfileError that says, in words, what was expected.
+`parse_flowfile` takes the tree from the parse cache (syntax_cache.py) or from the fast
+hand-written parser (syntax_fast.py); when that parser does not accept the text, the Lark
+parser here, built from the packaged grammar (LALR, cached on disk by Lark) and the
+specification of the language, parses it into the same frozen nodes (syntax_nodes.py) or
+turns its error into a FlowfileError that says, in words, what was expected.
 """
 from __future__ import annotations
 
-import ast
 import contextlib
 import gc
-import re
-from dataclasses import dataclass
 from functools import lru_cache
-from typing import Iterator, Union
+from typing import Iterator
 
 from .errors import FlowfileError, Position
+from .syntax_nodes import (  # noqa: F401  (re-exported: the tree's public names live here)
+    Argument, Assignment, Attribute, BoolOp, Call, Compare, Conditional, Const, DictExpr,
+    Directive, Expr, Index, Keyword, ListExpr, Module, Name, Node, Not, RuleDecl, Unary,
+    Binary, _BadLiteral, _decode_string, _number, decode_with_offsets)
 
 __all__ = [
     "Node", "Const", "Name", "Attribute", "Index", "Call", "Binary", "Unary", "Compare",
     "BoolOp", "Not", "Conditional", "ListExpr", "DictExpr", "Keyword", "Assignment",
-    "Directive", "RuleDecl", "Module", "Expr", "Argument", "parse_flowfile",
+    "Directive", "RuleDecl", "Module", "Expr", "Argument", "parse_flowfile", "parse_with_lark",
 ]
-
-
-# ---------------------------------------------------------------- syntax tree nodes
-
-@dataclass(frozen=True, slots=True)
-class Const:
-    pos: Position
-    value: object
-
-
-@dataclass(frozen=True, slots=True)
-class Name:
-    pos: Position
-    id: str
-
-
-@dataclass(frozen=True, slots=True)
-class Attribute:
-    pos: Position
-    obj: "Expr"
-    attr: str
-
-
-@dataclass(frozen=True, slots=True)
-class Index:
-    pos: Position
-    obj: "Expr"
-    key: "Expr"
-
-
-@dataclass(frozen=True, slots=True)
-class Keyword:
-    pos: Position
-    name: str
-    value: "Expr"
-
-
-@dataclass(frozen=True, slots=True)
-class Call:
-    pos: Position
-    func: "Expr"
-    args: tuple["Expr", ...]
-    kwargs: tuple[Keyword, ...]
-
-
-@dataclass(frozen=True, slots=True)
-class Binary:
-    pos: Position
-    op: str
-    left: "Expr"
-    right: "Expr"
-
-
-@dataclass(frozen=True, slots=True)
-class Unary:
-    pos: Position
-    op: str
-    operand: "Expr"
-
-
-@dataclass(frozen=True, slots=True)
-class Compare:
-    pos: Position
-    left: "Expr"
-    ops: tuple[str, ...]
-    rights: tuple["Expr", ...]
-
-
-@dataclass(frozen=True, slots=True)
-class BoolOp:
-    pos: Position
-    op: str  # "and" | "or"
-    values: tuple["Expr", ...]
-
-
-@dataclass(frozen=True, slots=True)
-class Not:
-    pos: Position
-    operand: "Expr"
-
-
-@dataclass(frozen=True, slots=True)
-class Conditional:
-    pos: Position
-    cond: "Expr"
-    then: "Expr"
-    otherwise: "Expr"
-
-
-@dataclass(frozen=True, slots=True)
-class ListExpr:
-    pos: Position
-    items: tuple["Expr", ...]
-
-
-@dataclass(frozen=True, slots=True)
-class DictExpr:
-    pos: Position
-    pairs: tuple[tuple["Expr", "Expr"], ...]
-
-
-Expr = Union[Const, Name, Attribute, Index, Call, Binary, Unary, Compare, BoolOp, Not,
-             Conditional, ListExpr, DictExpr]
-Argument = Union[Expr, Keyword]
-Node = Union[Expr, Keyword, "Assignment", "Directive", "RuleDecl"]
-
-
-@dataclass(frozen=True, slots=True)
-class Assignment:
-    pos: Position
-    name: str
-    value: Expr
-
-
-@dataclass(frozen=True, slots=True)
-class Directive:
-    pos: Position        # of the directive's name
-    name: str
-    args: tuple[Argument, ...]
-
-
-@dataclass(frozen=True, slots=True)
-class RuleDecl:
-    pos: Position        # of the rule's name
-    name: str
-    directives: tuple[Directive, ...]
-    end_line: int
-
-
-@dataclass(frozen=True, slots=True)
-class Module:
-    path: str
-    source: str
-    statements: tuple[Union[Assignment, Directive, RuleDecl], ...]
 
 
 # ---------------------------------------------------------------- parser construction
@@ -242,122 +111,6 @@ def _parser():
 
 
 # ---------------------------------------------------------------- tree -> nodes
-
-class _BadLiteral(ValueError):
-    """A string or number literal that cannot be decoded; the caller adds the position."""
-
-
-def _decode_string(text: str) -> str:
-    """The value of a string literal: quotes removed, triple-quoted text dedented (as
-    inspect.cleandoc does, but tabs kept), then escapes decoded (not in r-strings).
-    Dedenting comes first so that an escaped "\\t" or "\\n" is never taken for indentation."""
-    raw = text[0] in "rR"
-    body = text[1:] if raw else text
-    quote = 3 if body[:3] in ('"""', "'''") else 1
-    inner = body[quote:-quote]
-    if quote == 3 and "\n" in inner:
-        inner = _dedent(inner)
-    return inner if raw or "\\" not in inner else _unescape(inner)
-
-
-def _dedent(text: str) -> str:
-    lines = text.split("\n")
-    margins = [len(line) - len(line.lstrip()) for line in lines[1:] if line.lstrip()]
-    margin = min(margins) if margins else 0
-    lines = [lines[0].lstrip()] + [line[margin:] for line in lines[1:]]
-    while lines and not lines[-1].strip():
-        lines.pop()
-    while lines and not lines[0]:
-        lines.pop(0)
-    return "\n".join(lines)
-
-
-# Python's escapes; malformed ones (a short \x4, an unknown \N{name}) are caught by literal_eval.
-_ESCAPE = re.compile(r"\\(\r?\n|[\\'\"abfnrtv]|[0-7]{1,3}|x.{0,2}|N\{[^}\n]*\}?|u.{0,4}|U.{0,8})",
-                     re.DOTALL)
-
-
-def _unescape(text: str) -> str:
-    def one(m: re.Match) -> str:
-        escape = m.group(0)
-        if escape[1] in "\r\n":  # a backslash at the end of a line joins the lines
-            return ""
-        try:
-            return ast.literal_eval('"' + escape + '"')
-        except (SyntaxError, ValueError) as exc:
-            detail = str(exc.msg if isinstance(exc, SyntaxError) else exc).rsplit(": ", 1)[-1]
-            raise _BadLiteral(f"bad escape sequence '{escape}' in string: {detail}"
-                              " (write '\\\\' for a backslash, or use a raw string r\"...\")") from None
-
-    return _ESCAPE.sub(one, text)
-
-
-def decode_with_offsets(text: str) -> tuple[str, list[int]]:
-    """Like _decode_string, and also, for each character of the value, the index in `text`
-    (the literal as written) of the character it came from: error carets can then point
-    inside a string even through dedenting and escapes. Used only on the error path."""
-    raw = text[0] in "rR"
-    begin = 1 if raw else 0
-    quote = 3 if text[begin:begin + 3] in ('"""', "'''") else 1
-    begin += quote
-    inner = text[begin:len(text) - quote]
-    chars = list(zip(inner, range(begin, begin + len(inner))))
-    if quote == 3 and "\n" in inner:
-        lines: list[list] = [[]]
-        newlines = [-1]  # index of the newline before each line
-        for c in chars:
-            if c[0] == "\n":
-                lines.append([])
-                newlines.append(c[1])
-            else:
-                lines[-1].append(c)
-
-        def text_of(line: list) -> str:
-            return "".join(c for c, _ in line)
-
-        margins = [len(text_of(x)) - len(text_of(x).lstrip()) for x in lines[1:] if text_of(x).lstrip()]
-        margin = min(margins) if margins else 0
-        first = text_of(lines[0])
-        lines = [lines[0][len(first) - len(first.lstrip()):]] + [x[margin:] for x in lines[1:]]
-        while lines and not text_of(lines[-1]).strip():
-            lines.pop()
-            newlines.pop()
-        while lines and not lines[0]:
-            lines.pop(0)
-            newlines.pop(0)
-        chars = []
-        for i, line in enumerate(lines):
-            if i:
-                chars.append(("\n", newlines[i]))
-            chars.extend(line)
-    if raw or not any(c == "\\" for c, _ in chars):
-        return "".join(c for c, _ in chars), [i for _, i in chars]
-    value, offsets = [], []
-    text_now = "".join(c for c, _ in chars)
-    last = 0
-    for m in _ESCAPE.finditer(text_now):
-        for c, i in chars[last:m.start()]:
-            value.append(c)
-            offsets.append(i)
-        decoded = _unescape(m.group(0))
-        value.append(decoded)
-        offsets.extend([chars[m.start()][1]] * len(decoded))
-        last = m.end()
-    for c, i in chars[last:]:
-        value.append(c)
-        offsets.append(i)
-    return "".join(value), offsets
-
-
-def _number(text: str) -> int | float:
-    text = text.replace("_", "")
-    if any(c in text for c in ".eE"):
-        return float(text)
-    try:
-        return int(text)
-    except ValueError:  # more digits than Python converts
-        raise _BadLiteral(f"number too long ({len(text)} digits)") from None
-
 
 def _build_transformer(path: str):
     from lark import Token, Transformer, v_args
@@ -506,7 +259,30 @@ def collector_paused():
 
 
 def parse_flowfile(text: str, path: str = "Flowfile") -> Module:
-    """Parse Flowfile text into a Module, or raise FlowfileError with a position."""
+    """Parse Flowfile text into a Module, or raise FlowfileError with a position.
+
+    A large text parsed before comes from the parse cache (syntax_cache.py). Otherwise the
+    hand-written parser of syntax_fast.py builds the tree when it can, and else (every syntax
+    error among them) the Lark parser, the specification, builds it or words the error.
+    """
+    from . import syntax_cache
+    from .syntax_fast import Fallback, parse_fast
+
+    with collector_paused():
+        module = syntax_cache.load(text, path)
+        if module is not None:
+            return module
+        source = text if text.endswith("\n") else text + "\n"
+        try:
+            module = parse_fast(text, source, path)
+        except Fallback:
+            module = parse_with_lark(text, path)
+        syntax_cache.store(module)
+    return module
+
+
+def parse_with_lark(text: str, path: str = "Flowfile") -> Module:
+    """parse_flowfile with the Lark parser only."""
     from lark.exceptions import UnexpectedInput, VisitError
 
     source = text if text.endswith("\n") else text + "\n"

@@ -7,7 +7,6 @@ as written; `:q` quotes them.
 """
 from __future__ import annotations
 
-import difflib
 import re
 import shlex
 from dataclasses import dataclass
@@ -88,6 +87,8 @@ def parse_template(text: str) -> Template:
                                     "write '{{' and '}}' for literal braces (e.g. '${{HOME}}')", width)
             name, path, spec = m.group(1), m.group(2), m.group(3) or ""
             if name not in FIELD_NAMES:
+                import difflib  # only on an error
+
                 guess = difflib.get_close_matches(name, FIELD_NAMES, n=1, cutoff=0.6)
                 raise TemplateError(
                     f"unknown field '{{{body}}}' in the command"

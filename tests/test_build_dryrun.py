@@ -102,6 +102,15 @@ def test_dry_run_lists_jobs_reasons_and_a_count_per_rule(built):
     assert {"a", "b"} <= done.ran_set
 
 
+def test_quiet_dry_run_prints_only_the_summary_line(built):
+    r = built.build("-n", "-q", log=False)
+    assert r.code == 0, r
+    assert r.out.strip().splitlines() == ["dry run: 3 of 5 jobs would run"], r.out
+    assert built.build().code == 0
+    r = built.build("-n", "-q", log=False)
+    assert r.out.strip().splitlines() == ["nothing to do: all 5 jobs are up to date"], r.out
+
+
 def test_dry_run_with_nothing_to_do_says_so(built):
     assert built.build().code == 0
     r = built.build("-n", log=False)

@@ -1,7 +1,9 @@
 """The local executor's choice to run a plain command without bash in between."""
 from __future__ import annotations
 
+import os
 import shutil
+import time
 
 import pytest
 
@@ -14,15 +16,70 @@ def executor() -> LocalExecutor:
 
 
 def test_a_plain_program_call_runs_directly_with_the_same_argv(executor):
-    program, argv = executor._direct("cp 'data/a b.txt' \"out/x y.txt\" --flag=1")
+    program, argv, stdout = executor._direct("cp 'data/a b.txt' \"out/x y.txt\" --flag=1")
     assert program == shutil.which("cp")
     assert argv == ["cp", "data/a b.txt", "out/x y.txt", "--flag=1"]
+    assert stdout is None
+
+
+@pytest.mark.parametrize("command, argv, target, append", [
+    ("cat in.txt > out.txt", ["cat", "in.txt"], "out.txt", False),
+    ("cat 'a b.txt'>'o/x y.txt'", ["cat", "a b.txt"], "o/x y.txt", False),
+    ("sort -u in.txt >> log.txt", ["sort", "-u", "in.txt"], "log.txt", True),
+    ("cat file2> out", ["cat", "file2"], "out", False),
+    ("cat 'x>y' > b", ["cat", "x>y"], "b", False),  # a quoted '>' is an argument
+])
+def test_a_program_call_with_its_output_sent_to_a_file_runs_directly(executor, command, argv,
+                                                                      target, append):
+    program, got, stdout = executor._direct(command)
+    assert program == shutil.which(argv[0]) and got == argv
+    assert stdout[0] == target
+    assert bool(stdout[1] & os.O_APPEND) == append and bool(stdout[1] & os.O_TRUNC) != append
 
 
 @pytest.mark.parametrize("command", [
-    "cat $HOME", "ls *.txt", "cp a b > c", "cat a | wc -l", "true; false", "echo hi",
+    "cat $HOME", "ls *.txt", "cat a | wc -l", "cat a 2> b", "cat a > b > c", "cat a >",
+    "> b", "cat a > b c", "cat < a", "cat a >& b", "echo hi > b", "true; false", "echo hi",
     "cd dir", "VAR=1 env", "cmd `x`", "a && b", "x\ny", "cp a\\ b c", "cat ~/x",
     "no-such-program-xyz a", "'unclosed",
 ])
 def test_anything_the_shell_would_interpret_goes_to_bash(executor, command):
     assert executor._direct(command) is None
+
+
+def run_one(executor: LocalExecutor, tmp_path, command: str):
+    from fileflow.executors.base import JobSpec
+
+    executor.submit([JobSpec(1, "j", "r", command, str(tmp_path / "job.log"))])
+    deadline = time.monotonic() + 30
+    done = []
+    while not done and time.monotonic() < deadline:
+        done = executor.wait(1.0)
+    assert done, "the job did not finish"
+    return done[0], (tmp_path / "job.log").read_text()
+
+
+def test_a_direct_redirect_writes_truncates_and_appends_like_bash(executor, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "in.txt").write_text("data\n")
+    (tmp_path / "out.txt").write_text("old content that is longer\n")
+    outcome, _ = run_one(executor, tmp_path, "cat in.txt > out.txt")
+    assert outcome.exit_code == 0 and (tmp_path / "out.txt").read_text() == "data\n"
+    outcome, _ = run_one(executor, tmp_path, "cat in.txt >> out.txt")
+    assert outcome.exit_code == 0 and (tmp_path / "out.txt").read_text() == "data\ndata\n"
+
+
+def test_a_redirect_that_cannot_open_falls_back_to_bash_and_its_message(executor, tmp_path,
+                                                                         monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "in.txt").write_text("data\n")
+    outcome, log = run_one(executor, tmp_path, "cat in.txt > no-such-dir/out.txt")
+    assert outcome.exit_code == 1
+    assert "no-such-dir/out.txt: No such file or directory" in log
+
+
+def test_a_failing_direct_program_reports_its_own_exit_code(executor, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    outcome, log = run_one(executor, tmp_path, "cat missing.txt > out.txt")
+    assert outcome.exit_code == 1 and "missing.txt" in log
+    assert (tmp_path / "out.txt").read_text() == ""  # opened (and emptied) first, as bash does

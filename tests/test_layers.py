@@ -23,11 +23,14 @@ PACKAGE = Path(__file__).resolve().parent.parent / "fileflow"
 #   5  composition and the command line
 LAYERS = {
     "__init__": 0, "errors": 0, "patterns": 0, "state": 0, "template": 0,
-    "syntax": 1, "syntax_errors": 1, "evaluate": 1, "rules": 1,
+    "syntax": 1, "syntax_errors": 1, "syntax_nodes": 1, "syntax_fast": 1, "syntax_cache": 1, "evaluate": 1, "rules": 1,
     "graph": 2, "resolve": 2, "store": 2, "rebuild": 2, "command": 2, "plan": 2,
     "runlog": 3, "runlog_records": 3, "runlog_sql": 3, "locks": 3, "executors": 3, "script": 3,
     "schedule": 4, "report": 4, "progress": 4,
     "api": 5, "cli": 5, "__main__": 5, "cluster_setup": 5, "profiles": 5,
+    # seeing the workflow (issue 4)
+    "graph_view": 2, "runlog_history": 3, "graph_formats": 4, "summary": 4, "history": 4,
+    "html_report": 4, "show": 5,
 }
 
 

@@ -36,7 +36,7 @@ FLOW = """
 def plan_of(p: Project, force: Force = Force(), targets=None):
     workflow = load_workflow(str(p.path("Flowfile")), workdir=str(p.root))
     graph = resolve(workflow, list(targets or workflow.default_targets),
-                    lambda path: os.path.exists(p.path(path)))
+                    lambda paths: [q for q in paths if not os.path.exists(p.path(q))])
     recorded = p.recorded() if p.has_runlog() else {}
     store = FileStore(str(p.root))
     plan = make_plan(graph, store, recorded, force)

@@ -24,7 +24,8 @@ def graph_of(tmp_path, text: str, targets=None, files=()):
     flow.write_text(textwrap.dedent(text).lstrip("\n"))
     workflow = load_workflow(str(flow), workdir=str(tmp_path))
     targets = list(targets or workflow.default_targets)
-    return resolve(workflow, targets, lambda p: os.path.exists(os.path.join(tmp_path, p)))
+    return resolve(workflow, targets,
+                   lambda paths: [p for p in paths if not os.path.exists(os.path.join(tmp_path, p))])
 
 
 def names(graph, ids):

@@ -366,6 +366,29 @@ def test_wildcard_constraints_global_per_rule_and_inline(tmp_path):
     assert b.outputs[0].pattern.match("ABC/1.txt", b.constraints) is None
 
 
+def test_global_wildcard_constraints_apply_to_rules_written_before_them_too(tmp_path):
+    wf = load(tmp_path, '''\
+        rule early:
+            output: "{sample}.txt"
+            shell: "x"
+        wildcard_constraints:
+            sample = "[a-z]+"
+        rule late:
+            output: "{sample}.csv"
+            wildcard_constraints: sample="[0-9]+"
+            shell: "x"
+        ''')
+    assert wf.by_name["early"].constraints == {"sample": "[a-z]+"}
+    assert wf.by_name["late"].constraints == {"sample": "[0-9]+"}
+
+
+def test_a_second_default_is_an_error_naming_the_first(tmp_path):
+    err = load_error(tmp_path, 'default: "a"\nrule r:\n    output: "a"\n    shell: "x"\n'
+                               'default: "b"\n')
+    assert err.message == "a second 'default:' (the first is on line 1)", err.message
+    assert err.pos.line == 5 and err.hint == "give every default target in one 'default:'"
+
+
 # ---------------------------------------------------------------- directives
 
 def test_rule_without_directives_values_has_defaults(tmp_path):

@@ -42,6 +42,33 @@ def test_stat_path_through_a_file_is_missing(store, tmp_path):
     assert not store.stat("f/child").exists
 
 
+def test_stat_many_of_mostly_missing_paths_agrees_with_stat_one_by_one(tmp_path, monkeypatch):
+    """stat_many answers 'missing' from a directory listing when many paths of a directory
+    are asked and most are absent; it must say exactly what os.stat would, path by path."""
+    monkeypatch.chdir(tmp_path)
+    os.mkdir("out")
+    (tmp_path / "out" / "3.txt").write_text("three")
+    (tmp_path / "out" / "real.txt").write_text("r")
+    os.symlink("real.txt", "out/5.txt")          # a link to a file: exists
+    os.symlink("nowhere.txt", "out/7.txt")       # a broken link: missing
+    os.mkdir("out/9.txt")                        # a directory where a file could be
+    (tmp_path / "plain").write_text("a file, not a directory")
+    paths = ([f"out/{i}.txt" for i in range(60)] + [f"gone/{i}.txt" for i in range(40)]
+             + [f"plain/{i}.txt" for i in range(40)] + ["top.txt"]
+             + [str(tmp_path / "out" / f"{i}.txt") for i in range(40)]   # absolute, same folder
+             + [f"t{i}.txt" for i in range(40)])                         # in the working folder
+    (tmp_path / "t7.txt").write_text("seven")
+    store = FileStore(".")
+    many = store.stat_many(paths)
+    assert list(many) != [] and set(many) == set(paths)
+    for path in paths:
+        assert many[path] == store.stat(path), path
+    assert [p for p in paths if many[p].exists] == [
+        "out/3.txt", "out/5.txt", "out/9.txt", *(str(tmp_path / "out" / f"{i}.txt")
+                                                for i in (3, 5, 9)), "t7.txt"]
+    assert store.missing(paths) == {p for p in paths if not many[p].exists}
+
+
 def test_stat_existing_file(store, tmp_path):
     (tmp_path / "a.txt").write_bytes(b"hello")
     st = os.stat(tmp_path / "a.txt")
@@ -263,7 +290,7 @@ def test_large_file_is_streamed(store, tmp_path, monkeypatch):
             return self._h.hexdigest()
 
     import fileflow.store as store_mod
-    monkeypatch.setattr(store_mod.hashlib, "sha256", Spy)
+    monkeypatch.setattr(store_mod, "_sha256", Spy)
     digest = store.hash_path("big")
     monkeypatch.undo()
     assert digest == sha(data)

@@ -29,8 +29,10 @@ RESTORED_SIGNALS = tuple(getattr(signal, name) for name in ("SIGPIPE", "SIGXFZ",
 # thousands of inputs goes to a file instead of `bash -c`.
 MAX_INLINE_COMMAND = 100_000
 # Characters that make a command more than one plain program call in bash: expansions,
-# globs, redirections, pipes, lists, subshells, comments, escapes, newlines.
-_PLAIN_COMMAND = re.compile(r"""[A-Za-z0-9_@%+=:,./' "-]*""")
+# globs, input redirections, pipes, lists, subshells, comments, escapes, newlines (an
+# output redirection, `>`, is allowed: _direct handles the one at the end).
+_PLAIN_COMMAND = re.compile(r"""[A-Za-z0-9_@%+=:,./' ">-]*""")
+_FD_REDIRECT = re.compile(r"(?:^|\s)\d+>")  # `2>`: a redirect of another descriptor
 _SHELL_WORDS = frozenset({
     "echo", "printf", "cd", "test", "true", "false", "export", "set", "unset", "exit",
     "source", "read", "eval", "exec", "ulimit", "umask", "type", "command", "trap",
@@ -58,6 +60,7 @@ class LocalExecutor:
         self.by_fd: dict[int, int] = {}
         self.use_pidfd = hasattr(os, "pidfd_open")
         self.programs: dict[str, str] = {}  # command name -> path, found once per build
+        self.log_dirs: set[str] = set()     # log folders made (or found) during this build
 
     def active(self) -> int:
         return len(self.running)
@@ -67,25 +70,39 @@ class LocalExecutor:
 
     def _spawn(self, spec: JobSpec) -> int:
         parent = os.path.dirname(spec.log_path)
-        if parent:
+        if parent and parent not in self.log_dirs:  # one makedirs per folder, not per job
             os.makedirs(parent, exist_ok=True)
-        fd = os.open(spec.log_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o644)
+            self.log_dirs.add(parent)
+        flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC
+        try:
+            fd = os.open(spec.log_path, flags, 0o644)
+        except FileNotFoundError:  # its folder went away during the build (a job removed it)
+            os.makedirs(parent, exist_ok=True)
+            fd = os.open(spec.log_path, flags, 0o644)
         env = self.base_env
         if spec.env:
             env = dict(env)
             env.update(spec.env)
-        program, argv = self.bash, ["bash", "-euo", "pipefail", "-c", spec.command]
-        direct = self._direct(spec.command)
-        if direct is not None:
-            program, argv = direct
-        elif len(spec.command) > MAX_INLINE_COMMAND:
-            argv = ["bash", "-euo", "pipefail", _command_file(spec)]
+        actions = [(os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDONLY, 0),
+                   (os.POSIX_SPAWN_DUP2, fd, 1), (os.POSIX_SPAWN_DUP2, fd, 2)]
         try:
-            pid = os.posix_spawn(
-                program, argv, env,
-                file_actions=[(os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDONLY, 0),
-                              (os.POSIX_SPAWN_DUP2, fd, 1), (os.POSIX_SPAWN_DUP2, fd, 2)],
-                setsid=True, setsigdef=RESTORED_SIGNALS)
+            pid = None
+            direct = self._direct(spec.command)
+            if direct is not None:
+                program, argv, stdout = direct
+                if stdout is not None:  # `> file` / `>> file`, opened as bash would
+                    actions.append((os.POSIX_SPAWN_OPEN, 1, stdout[0], stdout[1], 0o666))
+                try:
+                    pid = os.posix_spawn(program, argv, env, file_actions=actions,
+                                         setsid=True, setsigdef=RESTORED_SIGNALS)
+                except OSError:
+                    del actions[3:]  # e.g. the redirect's folder is missing: bash says so
+            if pid is None:
+                argv = ["bash", "-euo", "pipefail", "-c", spec.command]
+                if len(spec.command) > MAX_INLINE_COMMAND:
+                    argv = ["bash", "-euo", "pipefail", _command_file(spec)]
+                pid = os.posix_spawn(self.bash, argv, env, file_actions=actions,
+                                     setsid=True, setsigdef=RESTORED_SIGNALS)
         finally:
             os.close(fd)
         pidfd = -1
@@ -99,14 +116,31 @@ class LocalExecutor:
         self.running[pid] = (spec, time.time(), pidfd)
         return pid
 
-    def _direct(self, command: str) -> tuple[str, list[str]] | None:
-        """A command that is one plain program call (no expansions, redirections, pipes,
-        globs or builtins) runs without bash in between, as make does: same argv, same
-        exit code, one exec instead of two. Anything else goes to bash."""
+    def _direct(self, command: str) -> tuple[str, list[str], tuple[str, int] | None] | None:
+        """A command that is one plain program call (no expansions, pipes, globs or builtins),
+        optionally with its output sent to a file (`> file`, `>> file`), runs without bash in
+        between, as make does for a plain call: same argv, same file, same exit code, one exec
+        instead of two. Returns (program, argv, (file, open flags) or None); anything else
+        goes to bash."""
         if len(command) > 4096 or not _PLAIN_COMMAND.fullmatch(command):
             return None
+        stdout = None
         try:
-            argv = shlex.split(command)
+            if ">" in command:
+                if _FD_REDIRECT.search(command):
+                    return None  # `2> file` and the like: bash's business
+                lexer = shlex.shlex(command, posix=True, punctuation_chars=">")
+                lexer.whitespace_split = True
+                argv = list(lexer)
+                if len(argv) < 3 or argv[-2] not in (">", ">>") or ">" in argv[:-2] \
+                        or ">>" in argv[:-2] or argv[-1] in (">", ">>"):
+                    return None
+                append = argv[-2] == ">>"
+                stdout = (argv[-1], os.O_WRONLY | os.O_CREAT
+                          | (os.O_APPEND if append else os.O_TRUNC))
+                argv = argv[:-2]
+            else:
+                argv = shlex.split(command)
         except ValueError:
             return None
         if not argv or argv[0] in _SHELL_WORDS or "=" in argv[0]:
@@ -117,7 +151,7 @@ class LocalExecutor:
             if program is None:
                 return None  # bash says "command not found" (exit 127) the usual way
             self.programs[argv[0]] = program
-        return program, argv
+        return program, argv, stdout
 
     def wait(self, timeout: float) -> list[JobOutcome]:
         if not self.running:

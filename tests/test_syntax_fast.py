@@ -1,0 +1,224 @@
+"""The fast parser (syntax_fast.py) against the Lark parser, the specification.
+
+Property: whenever the fast parser returns a tree, the Lark parser returns an equal one (same
+node classes, same values, same positions), and whenever the Lark parser refuses a text, the
+fast parser refuses it too (it raises Fallback, and parse_flowfile then gives Lark's error).
+Checked on every Flowfile of examples/ and tests/flowfiles/, on the benchmark's generated
+Flowfile, on hand-picked corners, on generated Flowfiles, and on the mutation fuzz corpus of
+test_fuzz_flowfile.py. For valid text written the usual way, the fast parser must not fall back.
+"""
+from __future__ import annotations
+
+import importlib.util
+import os
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from fileflow import syntax as s
+from fileflow.errors import FlowfileError
+from fileflow.syntax_fast import Fallback, parse_fast
+from test_fuzz_flowfile import mutated_flowfile
+
+ROOT = Path(__file__).resolve().parent.parent
+FLOWFILES = sorted(
+    p for base in (ROOT / "examples", ROOT / "tests" / "flowfiles") for p in base.rglob("*")
+    if p.is_file() and (p.name == "Flowfile" or p.suffix == ".flow"))
+EXAMPLES = int(os.environ.get("FILEFLOW_FUZZ_EXAMPLES", "200"))
+
+
+def both(text: str, path: str = "Flowfile"):
+    """(fast tree or None if it fell back, Lark tree or the FlowfileError it raised)."""
+    source = text if text.endswith("\n") else text + "\n"
+    try:
+        fast = parse_fast(text, source, path)
+    except Fallback:
+        fast = None
+    try:
+        lark = s.parse_with_lark(text, path)
+    except FlowfileError as err:
+        lark = err
+    return fast, lark
+
+
+def assert_equivalent(text: str, path: str = "Flowfile", must_be_fast: bool = False) -> None:
+    fast, lark = both(text, path)
+    if isinstance(lark, FlowfileError):
+        assert fast is None, f"the fast parser accepted what Lark refuses ({lark.message}):\n{text}"
+        return
+    if fast is None:
+        assert not must_be_fast, f"the fast parser fell back on valid text:\n{text}"
+        return
+    for mine, spec in zip(fast.statements, lark.statements):
+        assert mine == spec, f"trees differ:\nfast: {mine}\nlark: {spec}\nin:\n{text}"
+    assert fast == lark
+
+
+def test_there_are_flowfiles_to_compare():
+    assert len(FLOWFILES) >= 40
+
+
+@pytest.mark.parametrize("path", FLOWFILES, ids=lambda p: str(p.relative_to(ROOT)))
+def test_repository_flowfiles(path):
+    text = path.read_text(encoding="utf-8-sig")
+    # Files under errors/ with a syntax error fall back; every other file is parsed fast.
+    assert_equivalent(text, str(path), must_be_fast="errors" not in path.parts)
+
+
+def test_the_benchmark_flowfile(tmp_path):
+    spec = importlib.util.spec_from_file_location("bench_parse", ROOT / "benchmarks" / "bench_parse.py")
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    path = bench.generate(str(tmp_path), 120)
+    assert_equivalent(Path(path).read_text(encoding="utf-8"), path, must_be_fast=True)
+
+
+CORNERS = [
+    # keywords are names where Lark's contextual lexer does not expect the keyword
+    "X = in\n", "X = if\n", "X = rule\n", "X = a.if + b.true\n", "rule if:\n    output: 'x'\n",
+    "X = f(if=1, rule=2)\n", "X = in in in\n", "X = a if else else b\n", "true = 1\n",
+    "X = 1 + not\n", "X = not\n", "a = [] + not (a)\n", "X = a == not\n", "X = - not\n",
+    "X = a not in b\n", "X = not not a\n", "X = -not\n", "input: not\n", "X = f(k = not)\n",
+    # `name: value` and `name = value` read as one token, in every place they occur
+    "X = 1\nrule a:\n    input: x, 'y', z = 2,\n    output: 'o'\n    params: k = 1, j = true\n",
+    "true = 1\nrule = 2\n", "rule: x\n", "rule a:\n    true: x\n    k = 1\n",
+    "rule a:\n    input: 'a',\n        k = 'v',\n        j: 'w'\n", "X = {a: b, c: 'd'}\n",
+    "X = f(a = 1,\n      b = 'x')\n", "X = a = 1\n", "X = 1.5\nY: 1e3\n", "input: r'x'\n",
+    "X = 'a'  # c\nY: b, # c\n", "X = 1 \\\n  + 2\ninput: 'a' \\\n  'b'\n", "k = 'a\\q'\n",
+    "rule a:\n    rule: 'x'\n", "X = True or False and None\n",
+    # parentheses: a child's extent includes them, its own position does not
+    "X = (a) + b == c\n", "X = -(x)\n", "X = ((x))\n", "X = (a)(b)\n", "X = (a).b[c](d)\n",
+    "X = (a + b) * c\n", "X = a + (b)\n", "X = (a) * b + (c)\n", "X = not (a)\n",
+    "X = (a) if (b) else (c)\n", "X = (a) or (b) and (c)\n", "X = [(1)]\n", "X = f((a), k=(b))\n",
+    # operators and precedence
+    "X = a if b else c if d else e\n", "X = 1 < 2 <= 3 != 4 == 5 > 6 >= 7\n",
+    "X = a or b or c and d and e\n", "X = -a ** b\n", "X = - - 1\n", "X = +1 - -2\n",
+    "X = a // b / c % d * e\n", "X = a.b.c[d][e](f)(g=h)\n", "X = f()\n", "X = f(a,)\n",
+    "X = f(a, k=1, j=2,)\n", "X = f(k=1, a)\n", "X = [1, 2,]\n", "X = []\n", "X = {}\n",
+    "X = {'a': 1, 'b': [2, 3],}\n", "X = {a: b for a in c}\n",
+    # literals
+    "X = .5 + 1. + 1e5 + 1_000 + 2.5E-3\n", "X = 1.e5\n", "X = " + "9" * 5000 + "\n",
+    "X = 'a' \"b\"\n", "X = ('a'\n     'b')\n", "X = \"a\" \\\n    \"b\"\n",
+    "X = r'a\\d' + R\"\\n\" + 'tab\\there' + '\\x41\\u00e9\\N{BULLET}'\n", "X = '\\q'\n",
+    'X = """\n    one\n      two\n    """\n', "X = '''a\\\n   b'''\n", 'X = """a"""\n',
+    "X = ''\n", 'X = ""\n', "X = \"\"\"\"\"\"\n", "X = 'é'\n", "é = 1\n", "X = br'x'\n",
+    # layout
+    "# only a comment", "\n\n# c\n\n", "", "X = 1", "X = 1 # c\nY = 2  \n",
+    "   X = 1\n", "X = 1\n    Y = 2\n", "X = [1,\n# c\n  2]\n", "X = 1 \\\n + 2\n",
+    "rule a:\n\toutput: 'x'\n\tshell: 'y'\n", "rule a:\n    output: 'x'\n\tshell: 'y'\n",
+    "rule a:\r\n    output: 'x'\r\n    shell: 'y'\r\n", "X = 1\f\n", "X = 1\rY = 2\n",
+    "rule a:\n    input:\n        'a',\n        b='c'\n    output: 'x',\n        'y'\nrule b:\n    output: 'z'\n",
+    "rule a:\n    output: 'x'\n\n# trailing\n\n\nrule b:\n    output: 'y'\n# end",
+    "rule a:\n    input:\n        'a'\n\n    output: 'x'\n", "localrules: a,\n    b\n",
+    "ruleorder:\n    a > b\n", "rule a:\n  output: 'x'\n    shell: 'y'\n", "rule a:\n",
+    "rule a:\n    output:\n", "rule a\n    output: 'x'\n", "X = [1, 2\n", "X = (1))\n",
+]
+
+
+@pytest.mark.parametrize("text", CORNERS)
+def test_corners(text):
+    assert_equivalent(text)
+
+
+def test_the_fast_path_is_taken_and_errors_come_from_lark():
+    tree = s.parse_flowfile("rule a:\n    output: 'x'\n")
+    assert tree == s.parse_with_lark("rule a:\n    output: 'x'\n")
+    with pytest.raises(FlowfileError) as info:
+        s.parse_flowfile("rule a\n    output: 'x'\n")
+    assert info.value.message == "expected ':' after the rule name 'a'"
+
+
+# ---------------------------------------------------------------- generated Flowfiles
+
+NAMES = st.sampled_from(["a", "b_1", "config", "wildcards", "sample", "x", "in", "if", "rule"])
+STRINGS = st.sampled_from(['"s"', "'t'", '"{x}.txt"', 'r"a\\d"', '"a\\tb"', "''", '"""doc"""'])
+NUMBERS = st.sampled_from(["0", "1", "42", "2.5", ".5", "1e3", "1_000"])
+CONSTANTS = st.sampled_from(["true", "false", "none", "True", "False", "None"])
+BINARY = st.sampled_from(["+", "-", "*", "/", "//", "%", "==", "!=", "<", "<=", ">", ">=",
+                          "in", "not in", "and", "or"])
+
+
+def _expressions():
+    atoms = st.one_of(NAMES, STRINGS, NUMBERS, CONSTANTS)
+
+    def grow(inner):
+        wrapped = inner.map(lambda e: f"({e})")  # operands of prefix and postfix forms
+        return st.one_of(
+            st.tuples(inner, BINARY, inner).map(lambda t: f"{t[0]} {t[1]} {t[2]}"),
+            inner.map(lambda e: f"({e})"),
+            st.tuples(st.sampled_from(["-", "+"]), st.one_of(atoms, wrapped)).map("".join),
+            inner.map(lambda e: f"not {e}"),
+            st.tuples(inner, inner, inner).map(lambda t: f"{t[0]} if {t[1]} else {t[2]}"),
+            st.tuples(st.one_of(NAMES, wrapped), NAMES).map(lambda t: f"{t[0]}.{t[1]}"),
+            st.tuples(st.one_of(NAMES, wrapped), inner).map(lambda t: f"{t[0]}[{t[1]}]"),
+            st.tuples(st.one_of(NAMES, wrapped), st.lists(inner, max_size=3),
+                      st.lists(st.tuples(NAMES, inner), max_size=2), st.booleans()).map(
+                lambda t: f"{t[0]}(" + ", ".join(t[1] + [f"{k}={v}" for k, v in t[2]])
+                + ("," if t[3] and (t[1] or t[2]) else "") + ")"),
+            st.lists(inner, max_size=3).map(lambda items: "[" + ", ".join(items) + "]"),
+            st.lists(st.tuples(inner, inner), max_size=2).map(
+                lambda pairs: "{" + ", ".join(f"{k}: {v}" for k, v in pairs) + "}"),
+        )
+
+    return st.recursive(atoms, grow, max_leaves=10)
+
+
+EXPRESSIONS = _expressions()
+
+
+@st.composite
+def flowfiles(draw) -> str:
+    indent = draw(st.sampled_from(["    ", "  ", "\t"]))
+    newline = draw(st.sampled_from(["\n", "\n", "\r\n"]))
+    lines = []
+    for _ in range(draw(st.integers(1, 4))):
+        kind = draw(st.sampled_from(["assign", "rule", "directive", "blank"]))
+        if kind == "assign":
+            lines.append(f"{draw(NAMES.filter(lambda n: n != 'rule'))} = {draw(EXPRESSIONS)}")
+        elif kind == "blank":
+            lines.append(draw(st.sampled_from(["", "# a comment", "   "])))
+        elif kind == "directive":
+            lines.append(f"localrules: {draw(EXPRESSIONS)}, {draw(EXPRESSIONS)}")
+        else:
+            lines.append(f"rule {draw(NAMES)}:")
+            for _ in range(draw(st.integers(1, 3))):
+                name = draw(st.sampled_from(["input", "output", "params", "shell"]))
+                args = draw(st.lists(st.one_of(
+                    EXPRESSIONS, st.tuples(NAMES, EXPRESSIONS).map(lambda t: f"{t[0]}={t[1]}")),
+                    min_size=1, max_size=3))
+                layout = draw(st.sampled_from(["inline", "block", "continued"]))
+                if layout == "inline":
+                    lines.append(f"{indent}{name}: {', '.join(args)}")
+                elif layout == "block":
+                    lines.append(f"{indent}{name}:")
+                    lines.extend(f"{indent * 2}{a}," for a in args)
+                else:
+                    lines.append(f"{indent}{name}: {args[0]},")
+                    lines.extend(f"{indent * 2}{a}" for a in args[1:] or ["'more'"])
+                if draw(st.booleans()):
+                    lines.append(draw(st.sampled_from(["", f"{indent}# comment", "# comment"])))
+    return newline.join(lines) + draw(st.sampled_from(["", newline, newline * 2]))
+
+
+@settings(max_examples=EXAMPLES, deadline=None, database=None,
+          suppress_health_check=[HealthCheck.too_slow])
+@given(EXPRESSIONS)
+def test_generated_expressions(expr):
+    assert_equivalent(f"X = {expr}\n", must_be_fast=True)
+
+
+@settings(max_examples=EXAMPLES, deadline=None, database=None,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@given(flowfiles())
+def test_generated_flowfiles(text):
+    assert_equivalent(text, must_be_fast=True)
+
+
+@settings(max_examples=EXAMPLES, deadline=None, database=None,
+          suppress_health_check=[HealthCheck.too_slow])
+@given(mutated_flowfile())
+def test_mutation_corpus(case):
+    path, text = case
+    assert_equivalent(text, str(path))
