@@ -82,6 +82,10 @@ def cluster_executor(options, graph, run_id: int, adoptable, tags):
     else:
         raise FileflowError(f"--cluster {options.cluster} is not available in this version")
     local_rules = {job.rule.name for job in graph.jobs if job.rule.local}
+    unused = sorted(set(options.set_resources) - {job.rule.name for job in graph.jobs})
+    if unused:
+        print(f"fileflow: warning: --set-resources names rule(s) with no job in this build: "
+              f"{', '.join(unused)}", file=sys.stderr)
     executor = ClusterExecutor(backend, LocalExecutor(), workdir=workdir,
                                tag=run_tag(workdir, run_id), local_rules=local_rules,
                                local_cores=options.local_cores or os.cpu_count() or 1,
