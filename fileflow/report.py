@@ -33,8 +33,9 @@ def _failure_text(job, spec, outcome, message: str, retrying: bool) -> str:
     parts = [head]
     if not retrying:
         parts.append(f"  command: {spec.command}")
-        tail = log_tail(spec.log_path)
-        parts.append(f"  log: {spec.log_path}" + (f" (last {len(tail)} lines):" if tail else " (empty)"))
+        log_path = outcome.log_path or spec.log_path
+        tail = log_tail(log_path)
+        parts.append(f"  log: {log_path}" + (f" (last {len(tail)} lines):" if tail else " (empty)"))
         parts.extend(f"    {line}" for line in tail)
     return "\n".join(parts)
 

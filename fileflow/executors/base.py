@@ -34,6 +34,7 @@ class JobOutcome:
     cpu_seconds: float = -1.0
     message: str = ""                 # the executor's own words (e.g. "cancelled", "TIMEOUT")
     external_id: str = ""
+    log_path: str = ""                # where the log really is, when not spec.log_path (%j filled)
 
     @property
     def ok(self) -> bool:

@@ -1,0 +1,511 @@
+"""What every cluster executor shares (Slurm, DRMAA): one job script per job, job arrays,
+status rounds with backoff, retries of failed scheduler calls, Ctrl-C cancelling, head-node
+(local) jobs, and adopting the jobs of a fileflow that died. Layer 3.
+
+A backend (SlurmBackend, a DRMAA one) only answers four calls (see `Backend`): submit a
+group of job scripts with one resource request, poll jobs by id, cancel jobs by id, and
+describe itself. Everything else lives here, so all cluster executors behave alike.
+
+Each job script runs the command with `bash -euo pipefail`, in the working directory, with
+stdout and stderr to the job's log, and then writes the command's exit status to
+`.fileflow/<executor>/exit/<external id>`: the head can judge a job even when the
+scheduler keeps no accounting (or forgot the job already).
+
+Status rounds: the first round comes POLL_MIN seconds after a submission; while nothing
+changes, the gap grows by POLL_GROWTH up to POLL_MAX; any change (a job started, ended, or
+its exit file appeared) brings it back to POLL_MIN. A failing poll (controller busy or
+restarting) is retried with the same backoff; only after GIVE_UP_SECONDS of failures in a
+row does the build stop with an error.
+"""
+from __future__ import annotations
+
+import os
+import shlex
+import time
+from dataclasses import dataclass, field
+from typing import Callable, Iterable, Mapping, Protocol, Sequence
+
+from ..errors import FileflowError
+from .base import JobOutcome, JobSpec
+
+__all__ = [
+    "POLL_MIN", "POLL_MAX", "POLL_GROWTH", "GIVE_UP_SECONDS", "FINAL_STATES", "STATE_MEANING",
+    "JobStatus", "TransientError", "Backend", "Adoptable", "ClusterJob", "ClusterExecutor",
+    "cluster_log_path", "retry_transient",
+]
+
+POLL_MIN = 1.0          # seconds between status rounds while jobs change
+POLL_MAX = 30.0         # ... at most, when nothing changes for a while
+POLL_GROWTH = 1.5
+GIVE_UP_SECONDS = 300.0  # scheduler commands failing this long in a row end the build
+EXIT_FILE_GRACE = 10.0   # an exit file seen, the scheduler still says running: trust the file after this
+LOST_AFTER = 120.0       # a job neither the scheduler nor an exit file knows of for this long is lost
+ARRAY_MIN = 2            # this many ready jobs with one request go as an array
+
+# States a backend reports, in Slurm's words (a DRMAA backend maps its states to these).
+FINAL_STATES = frozenset({"COMPLETED", "FAILED", "TIMEOUT", "OUT_OF_MEMORY", "NODE_FAIL",
+                          "CANCELLED", "PREEMPTED", "BOOT_FAIL", "DEADLINE", "LOST"})
+STATE_MEANING = {
+    "FAILED": "the command failed",
+    "TIMEOUT": "it ran out of its time limit (raise resources 'runtime', in minutes)",
+    "OUT_OF_MEMORY": "it ran out of memory (raise resources 'mem_mb')",
+    "NODE_FAIL": "its node failed; the node is left out of later submissions",
+    "CANCELLED": "it was cancelled outside fileflow (scancel, an administrator, a limit)",
+    "PREEMPTED": "a higher-priority job preempted it",
+    "BOOT_FAIL": "its node failed to boot",
+    "DEADLINE": "it missed its deadline",
+    "LOST": "the scheduler no longer knows the job and it left no exit status",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class JobStatus:
+    """One job as the scheduler sees it in one round."""
+    state: str                       # PENDING, RUNNING, ... or one of FINAL_STATES
+    exit_code: int | None = None     # negative: killed by that signal
+    host: str = ""
+    started_at: float | None = None
+    ended_at: float | None = None
+    peak_rss_bytes: int = -1
+    cpu_seconds: float = -1.0
+    reason: str = ""                 # the scheduler's own words (Slurm's Reason)
+
+    @property
+    def final(self) -> bool:
+        return self.state in FINAL_STATES
+
+
+class TransientError(Exception):
+    """A scheduler command failed in a way worth retrying (controller down, timeout)."""
+
+
+class Backend(Protocol):
+    name: str                        # "slurm": log and exit-file folders, messages
+    job_id_shell: str                # shell expression for the external id inside a job
+    array_index_shell: str           # shell expression for a task's 0-based index ("" if none)
+
+    def max_array_size(self) -> int:
+        """Most tasks in one array (1: no arrays)."""
+
+    def request(self, spec: JobSpec) -> tuple:
+        """The job's resource request (e.g. sbatch flags), hashable: jobs of one rule with
+        equal requests may share an array."""
+
+    def submit(self, scripts: Sequence[str], request: tuple, tag: str,
+               array_script: str | None) -> list[str]:
+        """Submit these job scripts with this request under this run tag; one array running
+        `array_script` when it is given (its tasks pick scripts by index). Returns one
+        external id per script. Raises TransientError (worth retrying) or FileflowError."""
+
+    def poll(self, ids: Sequence[str], tags: Sequence[str]) -> Mapping[str, JobStatus]:
+        """Statuses of these jobs in one round (ids the scheduler does not know are left
+        out). Raises TransientError when the scheduler cannot answer now."""
+
+    def cancel(self, ids: Sequence[str]) -> None:
+        """Cancel these jobs (one call where the scheduler allows)."""
+
+    def job_failed_on(self, host: str, state: str) -> None:
+        """A job ended in `state` on `host` (e.g. NODE_FAIL: avoid that node from now on)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Adoptable:
+    """A job a dead fileflow left queued or running on the cluster, from the run log."""
+    name: str
+    command: str
+    external_id: str
+
+
+@dataclass(slots=True)
+class ClusterJob:
+    spec: JobSpec
+    external_id: str
+    submitted_at: float
+    state: str = "PENDING"
+    exit_seen_at: float | None = None
+    unknown_since: float | None = None
+
+
+def cluster_log_path(executor: str, rule: str, wildcards: Mapping[str, str],
+                     safe_name: Callable[[tuple[str, str]], str]) -> str:
+    """`.fileflow/<executor>/<rule>/<wildcards>/%j.log`; %j becomes the job's external id."""
+    parts = [".fileflow", executor, rule]
+    if wildcards:
+        parts.append(",".join(map(safe_name, wildcards.items())))
+    return os.path.join(*parts, "%j.log")
+
+
+def retry_transient(call: Callable[[], object], what: str, give_up: float = GIVE_UP_SECONDS,
+                    sleep: Callable[[float], None] = time.sleep, stop: Callable[[], bool] = lambda: False):
+    """Run `call`, retrying TransientError with backoff (1 s doubling to 30 s) for up to
+    `give_up` seconds; then a FileflowError naming `what`."""
+    delay, deadline = 1.0, time.monotonic() + give_up
+    while True:
+        try:
+            return call()
+        except TransientError as exc:
+            if time.monotonic() + delay > deadline or stop():
+                raise FileflowError(f"{what} kept failing for {give_up:g} s: {exc}") from None
+            sleep(delay)
+            delay = min(POLL_MAX, delay * 2)
+
+
+def _shell_path(pattern: str, id_shell: str) -> str:
+    """A path pattern with %j as a shell word: quoted parts joined by the id expression."""
+    return f'"{id_shell}"'.join(shlex.quote(p) for p in pattern.split("%j"))
+
+
+class ClusterExecutor:
+    """The executor for `--cluster NAME`: cluster jobs through `backend`, jobs of
+    `local_rules` on this machine through `local` (at most `local_cores` threads at once)."""
+
+    MAX_INLINE_COMMAND = 100_000     # longer commands go to a file (argument size limit)
+
+    def __init__(self, backend: Backend, local, *, workdir: str, tag: str,
+                 local_rules: Iterable[str] = (), local_cores: int = 1,
+                 use_arrays: bool = True, clock: Callable[[], float] = time.monotonic):
+        self.backend = backend
+        self.local = local
+        self.workdir = os.path.abspath(workdir)
+        self.tag = tag
+        self.tags = [tag]
+        self.local_rules = frozenset(local_rules)
+        self.local_cores = max(1, local_cores)
+        self.use_arrays = use_arrays
+        self.clock = clock
+        base = os.path.join(self.workdir, ".fileflow", backend.name)
+        self.script_dir = os.path.join(base, "jobs", tag)
+        self.exit_dir = os.path.join(base, "exit")
+        self.jobs: dict[str, ClusterJob] = {}          # external id -> job
+        self.local_waiting: list[JobSpec] = []         # head-node jobs beyond --local-cores
+        self.local_threads = 0                         # threads of head-node jobs running
+        self.local_held: dict[int, int] = {}           # graph job id -> its threads
+        self.local_ids: dict[int, str] = {}            # graph job id -> pid, for local jobs
+        self.adoptable: dict[str, Adoptable] = {}      # job name -> job a dead fileflow left
+        self.next_round = 0.0
+        self.interval = POLL_MIN
+        self.failing_since: float | None = None
+        self.failure_note = ""
+        self.submissions = 0                           # scheduler submit calls made (arrays count once)
+        self.rounds = 0
+        self.remote = True                             # the scheduler records ids at once
+
+    # ---------------------------------------------------------------- Executor contract
+
+    def active(self) -> int:
+        return len(self.jobs) + self.local.active() + len(self.local_waiting)
+
+    def submit(self, specs: list[JobSpec]) -> list[str]:
+        ids: dict[int, str] = {}
+        remote: list[JobSpec] = []
+        for spec in specs:
+            if spec.rule in self.local_rules:
+                self.local_waiting.append(spec)
+                ids[spec.job_id] = ""
+            elif spec.name in self.adoptable:
+                found = self._adopt(spec)
+                if found:
+                    ids[spec.job_id] = found
+                else:
+                    remote.append(spec)
+            else:
+                remote.append(spec)
+        self._start_local()
+        for spec, external_id in self._submit_remote(remote):
+            ids[spec.job_id] = external_id
+        for job_id, pid in self.local_ids.items():
+            if job_id in ids and not ids[job_id]:
+                ids[job_id] = pid
+        return [ids[spec.job_id] for spec in specs]
+
+    def wait(self, timeout: float) -> list[JobOutcome]:
+        deadline = self.clock() + max(0.0, timeout)
+        out: list[JobOutcome] = []
+        while True:
+            if self.jobs and self.clock() >= self.next_round:
+                out.extend(self._round())
+            if self.local.active():
+                finished = self.local.wait(0 if out else max(0.0, min(deadline, self._round_due()) - self.clock()))
+                for outcome in finished:
+                    self.local_threads -= self._threads_of(outcome.job_id)
+                out.extend(finished)
+                self._start_local()
+            if out or self.clock() >= deadline or not self.active():
+                return out
+            if not self.local.active():
+                time.sleep(max(0.0, min(deadline, self._round_due()) - self.clock()))
+
+    def cancel(self) -> list[JobOutcome]:
+        """Cancel every job of this run (one scheduler call), stop the head-node ones."""
+        ids = list(self.jobs) + [a.external_id for a in self.adoptable.values()]
+        if ids:
+            try:
+                retry_transient(lambda: self.backend.cancel(ids), f"cancelling {len(ids)} "
+                                f"{self.backend.name} jobs", give_up=30.0)
+            except FileflowError:
+                pass  # reported per job below; nothing more can be done from here
+        now = time.time()
+        out = [JobOutcome(job.spec.job_id, -15, job.submitted_at, now, message=(
+                   f"cancelled: {self.backend.name} job {job.external_id} was cancelled"),
+                          external_id=job.external_id, log_path=self._log_of(job))
+               for job in self.jobs.values()]
+        self.jobs.clear()
+        self.adoptable.clear()
+        out += [JobOutcome(spec.job_id, -15, now, now, message="cancelled before it started")
+                for spec in self.local_waiting]
+        self.local_waiting.clear()
+        return out + self.local.cancel()
+
+    # ---------------------------------------------------------------- adopting
+
+    def adopt(self, jobs: Iterable[Adoptable], tags: Iterable[str] = ()) -> None:
+        """Jobs a dead fileflow left on the cluster: a job of this build with the same name
+        and command takes over the running one instead of being submitted again."""
+        for job in jobs:
+            self.adoptable[job.name] = job
+        self.tags.extend(t for t in tags if t not in self.tags)
+
+    def adopts(self, name: str) -> bool:
+        """Will this job be taken over (so its outputs must not be deleted first)?"""
+        return name in self.adoptable
+
+    def release_unclaimed(self) -> list[str]:
+        """Cancel adopted jobs this build did not need; their ids."""
+        ids = [a.external_id for a in self.adoptable.values()]
+        self.adoptable.clear()
+        if ids:
+            try:
+                retry_transient(lambda: self.backend.cancel(ids), "cancelling left-over jobs",
+                                give_up=30.0)
+            except FileflowError:
+                pass
+        return ids
+
+    def _adopt(self, spec: JobSpec) -> str:
+        old = self.adoptable.pop(spec.name)
+        if old.command == spec.command and spec.attempt == 1:
+            self.jobs[old.external_id] = ClusterJob(spec, old.external_id, time.time())
+            self.next_round = self.clock()  # learn its state now: it may be done already
+            return old.external_id
+        # The job changed meanwhile: the old one must not write its outputs any more.
+        retry_transient(lambda: self.backend.cancel([old.external_id]), "cancelling an old job",
+                        give_up=30.0)
+        for path in spec.outputs:
+            if os.path.isfile(path) or os.path.islink(path):
+                os.unlink(path)
+        return ""
+
+    # ---------------------------------------------------------------- local jobs
+
+    def _threads_of(self, job_id: int) -> int:
+        return self.local_held.pop(job_id, 0)
+
+    def _start_local(self) -> None:
+        while self.local_waiting:
+            spec = self.local_waiting[0]
+            threads = min(spec.threads, self.local_cores)
+            if self.local_threads and self.local_threads + threads > self.local_cores:
+                return
+            self.local_waiting.pop(0)
+            self.local_threads += threads
+            self.local_held[spec.job_id] = threads
+            (pid,) = self.local.submit([spec])
+            self.local_ids[spec.job_id] = pid
+
+    # ---------------------------------------------------------------- submitting
+
+    def _submit_remote(self, specs: list[JobSpec]) -> list[tuple[JobSpec, str]]:
+        if not specs:
+            return []
+        os.makedirs(self.script_dir, exist_ok=True)
+        os.makedirs(self.exit_dir, exist_ok=True)
+        groups: dict[tuple, list[JobSpec]] = {}
+        for spec in specs:
+            groups.setdefault((spec.rule, self.backend.request(spec)), []).append(spec)
+        done: list[tuple[JobSpec, str]] = []
+        size = max(1, self.backend.max_array_size()) if self.use_arrays else 1
+        for (rule, request), members in groups.items():
+            scripts = [self._write_script(spec) for spec in members]
+            if len(members) < ARRAY_MIN or size == 1:
+                chunks = [[i] for i in range(len(members))]
+            else:
+                chunks = [list(range(i, min(i + size, len(members))))
+                          for i in range(0, len(members), size)]
+            for chunk in chunks:
+                chosen = [scripts[i] for i in chunk]
+                array = self._write_array(chosen) if len(chunk) > 1 else None
+                ids = self._submit_chunk(chosen, request, array, [members[i] for i in chunk])
+                now = time.time()
+                for i, external_id in zip(chunk, ids):
+                    spec = members[i]
+                    self.jobs[external_id] = ClusterJob(spec, external_id, now)
+                    done.append((spec, external_id))
+        self.interval = POLL_MIN
+        self.next_round = min(self.next_round, self.clock() + POLL_MIN) if self.jobs else self.clock() + POLL_MIN
+        return done
+
+    def _submit_chunk(self, scripts, request, array, members) -> list[str]:
+        self.submissions += 1
+        ids = retry_transient(lambda: self.backend.submit(scripts, request, self.tag, array),
+                              f"submitting to {self.backend.name}")
+        if len(ids) != len(scripts):
+            raise FileflowError(f"{self.backend.name} returned {len(ids)} job ids for "
+                                f"{len(scripts)} jobs ({members[0].name} ...)")
+        return ids
+
+    def _write_script(self, spec: JobSpec) -> str:
+        """The job's script: working directory, log, environment, the command under
+        `bash -euo pipefail`, then its exit status to the exit file (written atomically)."""
+        name = f"{spec.job_id}-{spec.attempt}"
+        path = os.path.join(self.script_dir, name + ".sh")
+        id_shell = self.backend.job_id_shell
+        log = spec.log_path if os.path.isabs(spec.log_path) else os.path.join(self.workdir, spec.log_path)
+        log_dir = os.path.dirname(log.split("%j")[0] + "x")
+        os.makedirs(log_dir, exist_ok=True)
+        if len(spec.command) > self.MAX_INLINE_COMMAND:
+            command_file = os.path.join(self.script_dir, name + ".cmd")
+            with open(command_file, "w", encoding="utf-8", errors="surrogateescape") as fh:
+                fh.write(spec.command + "\n")
+            run = f"bash -euo pipefail {shlex.quote(command_file)}"
+        else:
+            run = f"bash -euo pipefail -c {shlex.quote(spec.command)}"
+        lines = [
+            "#!/bin/bash",
+            f"# fileflow job {spec.name}, attempt {spec.attempt}",
+            f"ff_id={id_shell}",
+            f"cd {shlex.quote(self.workdir)} || exit 1",
+            f"exec >{_shell_path(log, '$ff_id')} 2>&1 </dev/null",
+            *(f"export {k}={shlex.quote(str(v))}" for k, v in spec.env.items()),
+            f"export FILEFLOW_ATTEMPT={spec.attempt}",
+            run,
+            "ff_status=$?",
+            f"ff_exit={_shell_path(os.path.join(self.exit_dir, '%j'), '$ff_id')}",
+            'printf "%s\\n" "$ff_status" >"$ff_exit.tmp" && mv -f "$ff_exit.tmp" "$ff_exit"',
+            'exit "$ff_status"',
+            "",
+        ]
+        with open(path, "w", encoding="utf-8", errors="surrogateescape") as fh:
+            fh.write("\n".join(lines))
+        return path
+
+    def _write_array(self, scripts: Sequence[str]) -> str:
+        """The array's task list (one script per line) and the script every task runs:
+        it picks its line by the task's index."""
+        first = os.path.splitext(os.path.basename(scripts[0]))[0]
+        tasks = os.path.join(self.script_dir, f"array-{first}.tasks")
+        with open(tasks, "w", encoding="utf-8", errors="surrogateescape") as fh:
+            fh.write("\n".join(scripts) + "\n")
+        path = os.path.join(self.script_dir, f"array-{first}.sh")
+        with open(path, "w", encoding="utf-8") as fh:
+            fh.write("#!/bin/bash\n"
+                     f"ff_index=$(( {self.backend.array_index_shell} + 1 ))\n"
+                     f'ff_script=$(sed -n "${{ff_index}}p" {shlex.quote(tasks)})\n'
+                     '[ -n "$ff_script" ] || { echo "fileflow: no task $ff_index" >&2; exit 1; }\n'
+                     'exec bash "$ff_script"\n')
+        return path
+
+    # ---------------------------------------------------------------- status rounds
+
+    def _round_due(self) -> float:
+        return self.next_round if self.jobs else float("inf")
+
+    def _round(self) -> list[JobOutcome]:
+        self.rounds += 1
+        ids = list(self.jobs)
+        now = self.clock()
+        try:
+            statuses = self.backend.poll(ids, self.tags)
+        except TransientError as exc:
+            if self.failing_since is None:
+                self.failing_since = now
+            if now - self.failing_since > GIVE_UP_SECONDS:
+                raise FileflowError(f"{self.backend.name} status queries kept failing for "
+                                    f"{GIVE_UP_SECONDS:g} s: {exc}") from None
+            self.interval = min(POLL_MAX, self.interval * 2)
+            self.next_round = now + self.interval
+            return []
+        self.failing_since = None
+        exits = self._exit_codes()
+        out: list[JobOutcome] = []
+        changed = False
+        for external_id in ids:
+            job = self.jobs[external_id]
+            status = statuses.get(external_id)
+            code = exits.get(external_id)
+            if status is not None and status.state != job.state:
+                job.state, changed = status.state, True
+            if status is not None:
+                job.unknown_since = None
+            if status is not None and status.final:
+                out.append(self._outcome(job, status, code))
+                continue
+            if code is not None:
+                if job.exit_seen_at is None:
+                    job.exit_seen_at, changed = now, True
+                elif now - job.exit_seen_at >= EXIT_FILE_GRACE:
+                    # The script has ended; the scheduler lags behind or forgot the job.
+                    out.append(self._outcome(job, JobStatus("COMPLETED" if code == 0 else "FAILED",
+                                                            code), code))
+                continue
+            if status is None:
+                if job.unknown_since is None:
+                    job.unknown_since = now
+                elif now - job.unknown_since >= LOST_AFTER:
+                    out.append(self._outcome(job, JobStatus("LOST"), None))
+        for outcome in out:
+            del self.jobs[outcome.external_id]
+            _unlink(os.path.join(self.exit_dir, outcome.external_id))
+        if out or changed:
+            self.interval = POLL_MIN
+        else:
+            self.interval = min(POLL_MAX, self.interval * POLL_GROWTH)
+        self.next_round = self.clock() + self.interval
+        return out
+
+    def _exit_codes(self) -> dict[str, int]:
+        """Exit files of this executor's jobs: one directory listing per round."""
+        codes: dict[str, int] = {}
+        try:
+            entries = list(os.scandir(self.exit_dir))
+        except FileNotFoundError:
+            return codes
+        for entry in entries:
+            if entry.name in self.jobs:
+                try:
+                    with open(entry.path, encoding="ascii") as fh:
+                        codes[entry.name] = int(fh.read().strip())
+                except (OSError, ValueError):
+                    pass
+        return codes
+
+    def _log_of(self, job: ClusterJob) -> str:
+        return job.spec.log_path.replace("%j", job.external_id)
+
+    def _outcome(self, job: ClusterJob, status: JobStatus, code: int | None) -> JobOutcome:
+        state = status.state
+        if code is None:
+            code = status.exit_code
+        if state == "COMPLETED":
+            code = 0 if code is None else code
+        elif not code:
+            code = 1  # the scheduler ended it; never let it look like success
+        message = ""
+        if state != "COMPLETED" or code != 0:
+            meaning = STATE_MEANING.get(state, "")
+            if state == "FAILED":
+                meaning = f"exit code {code}" if code > 0 else (f"killed by signal {-code}" if code < 0 else meaning)
+            reason = f"; {self.backend.name} says: {status.reason}" if status.reason and status.reason not in ("None", state) else ""
+            message = f"{self.backend.name} job {job.external_id} ended {state}: {meaning}{reason}"
+            if status.host:
+                self.backend.job_failed_on(status.host, state)
+        ended = status.ended_at or time.time()
+        return JobOutcome(job.spec.job_id, code, status.started_at or job.submitted_at, ended,
+                          status.host, status.peak_rss_bytes, status.cpu_seconds, message,
+                          job.external_id, log_path=self._log_of(job))
+
+
+def _unlink(path: str) -> None:
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        pass
