@@ -64,12 +64,16 @@ def map_state(drmaa_state: str) -> str:
 
 # ---------------------------------------------------------------- native specification
 
-def render_native(spec: JobSpec, template: str) -> str:
+def render_native(spec: JobSpec, template: str, resources: Mapping[str, object] | None = None,
+                  threads: object = None) -> str:
     """The native specification of one job: the --drmaa-native template, then the rule's
     own `drmaa_native` resource (also a template), filled with the job's threads,
-    resources, rule, wildcards and attempt."""
+    resources, rule, wildcards and attempt (`resources`/`threads`: the job's own, with
+    --default-resources and --set-resources applied)."""
+    resources = spec.resources if resources is None else resources
+    threads = spec.threads if threads is None else threads
     parts = []
-    rule_native = spec.resources.get("drmaa_native")
+    rule_native = resources.get("drmaa_native")
     for source, text in (("--drmaa-native", template),
                          (f"resource drmaa_native of rule {spec.rule}", rule_native)):
         if not text:
@@ -82,7 +86,7 @@ def render_native(spec: JobSpec, template: str) -> str:
             if bad:
                 raise TemplateError(f"{bad[0]} is not available here (use "
                                     + ", ".join("{%s}" % n for n in sorted(NATIVE_FIELDS)) + ")", 0)
-            parts.append(render(parsed, {"threads": spec.threads, "resources": spec.resources,
+            parts.append(render(parsed, {"threads": threads, "resources": resources,
                                          "rule": spec.rule, "wildcards": spec.wildcards,
                                          "attempt": spec.attempt}))
         except TemplateError as exc:
@@ -190,8 +194,9 @@ def status_from_info(info) -> JobStatus:
                   peak_rss_bytes=int(rss_kb * 1024) if rss_kb else -1,
                   cpu_seconds=cpu if cpu is not None else -1.0)
     if info.wasAborted:
-        return JobStatus("CANCELLED", None, reason="the DRM aborted it before it ran "
-                         "(deleted while queued, or it could not start)", **common)
+        why = ("it was deleted while it ran (qdel, or a cancel)" if started else
+               "the DRM aborted it before it ran (deleted while queued, or it could not start)")
+        return JobStatus("CANCELLED", None, reason=why, **common)
     if info.hasSignal:
         name = str(info.terminatedSignal or "")
         number = getattr(signal, name, None) if name.startswith("SIG") else None
@@ -225,10 +230,14 @@ class DrmaaBackend:
     name = "drmaa"
 
     def __init__(self, session: DrmaaSession, native: str = "", *,
+                 default_resources: Mapping[str, object] | None = None,
+                 set_resources: Mapping[str, Mapping[str, object]] | None = None,
                  max_status_calls_per_second: float = MAX_STATUS_CALLS_PER_SECOND,
                  clock=time.monotonic):
         self.session = session
         self.native = native
+        self.default_resources = dict(default_resources or {})
+        self.set_resources = {k: dict(v) for k, v in (set_resources or {}).items()}
         self.job_id_shell, self.array_index_shell = _job_id_shell(session.drms)
         self.max_calls = max_status_calls_per_second
         self.clock = clock
@@ -245,7 +254,10 @@ class DrmaaBackend:
         return MAX_BULK_TASKS if self.array_index_shell else 1
 
     def request(self, spec: JobSpec) -> tuple:
-        return (spec.rule, render_native(spec, self.native))
+        override = self.set_resources.get(spec.rule, {})
+        resources = {**self.default_resources, **spec.resources, **override}
+        threads = override.get("threads", spec.threads)
+        return (spec.rule, render_native(spec, self.native, resources, threads))
 
     def submit(self, scripts: Sequence[str], request: tuple, tag: str,
                array_script: str | None) -> list[str]:
@@ -255,7 +267,7 @@ class DrmaaBackend:
         try:
             jt.remoteCommand = "/bin/bash"
             jt.workingDirectory = os.getcwd()
-            jt.jobName = _NAME_UNSAFE.sub("_", f"ff{tag}.{rule}")[:64]
+            jt.jobName = _NAME_UNSAFE.sub("_", f"{tag}.{rule}")[:64]
             jt.joinFiles = True
             if native:
                 jt.nativeSpecification = native
@@ -301,7 +313,9 @@ class DrmaaBackend:
                 break
             self.turn = start + n + 1
             found = self._status(external_id)
-            if found is not None:
+            if found is None:
+                self.last.pop(external_id, None)  # the DRM does not know it (any more)
+            else:
                 self.last[external_id] = found
         for external_id in ids:
             if external_id in self.finished:
