@@ -36,6 +36,11 @@ class BuildOptions:
     print_commands: bool = False
     touch: bool = False
     argv: Sequence[str] = ()
+    cluster: str | None = None                     # --cluster slurm|drmaa
+    default_resources: Mapping[str, object] = field(default_factory=dict)
+    set_resources: Mapping[str, Mapping[str, object]] = field(default_factory=dict)
+    local_cores: int = 0                           # head-node jobs (localrules); 0: all cores
+    job_arrays: bool = True
 
 
 def _out(text: str = "") -> None:
@@ -187,15 +192,27 @@ def _run(options, graph, plan, runlog, store, started) -> int:
         # Another build finished meanwhile: what is out of date may have changed.
         plan = _plan(options, graph, runlog.load_targets(), store)
     try:
+        adoptable, tags = [], []
+        if options.cluster:  # before _stop_orphans, which would close their records
+            from .cluster_setup import cluster_orphans
+            adoptable, tags = cluster_orphans(runlog, options.cluster, os.getcwd())
         _stop_orphans(runlog)
-        settings = Settings(jobs=options.jobs or os.cpu_count() or 1, resources=options.resources,
+        jobs = options.jobs or os.cpu_count() or 1
+        if options.cluster and not options.jobs:
+            from .cluster_setup import DEFAULT_CLUSTER_JOBS as jobs
+        settings = Settings(jobs=jobs, resources=options.resources,
                             keep_going=options.keep_going, latency_wait=options.latency_wait,
-                            executor_name="local", workdir=os.getcwd())
+                            executor_name=options.cluster or "local", workdir=os.getcwd(),
+                            cluster=bool(options.cluster))
         _check_resources(graph, plan, settings)
         _check_protected(graph, plan)
         run_id = runlog.start_run(list(options.argv), os.getcwd(), __version__)
+        executor = LocalExecutor()
+        if options.cluster:
+            from .cluster_setup import cluster_executor
+            executor = cluster_executor(options, graph, run_id, adoptable, tags)
         reporter = make_reporter(len(plan.reasons), options.quiet, options.print_commands)
-        scheduler = Scheduler(plan, LocalExecutor(), runlog, run_id, store, settings, reporter)
+        scheduler = Scheduler(plan, executor, runlog, run_id, store, settings, reporter)
         try:
             result = scheduler.run()
         except BaseException:
@@ -204,6 +221,9 @@ def _run(options, graph, plan, runlog, store, started) -> int:
             raise
         finally:
             reporter.close()
+            if options.cluster:
+                from .cluster_setup import release_unclaimed
+                release_unclaimed(executor)
         status = "interrupted" if result.interrupted else ("success" if result.ok else "failed")
         runlog.finish_run(run_id, status, result.done, result.failed)
     finally:

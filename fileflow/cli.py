@@ -135,7 +135,20 @@ def configure_build(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-q", "--quiet", action="store_true",
                         help="print only errors and the final summary")
     parser.add_argument("--cluster", default=None, choices=["slurm", "drmaa"],
-                        help="run jobs on a cluster (not yet available in this version)")
+                        help="run jobs on a cluster (-j then bounds jobs queued or running "
+                             "there; default 100); see docs/cluster.md")
+    parser.add_argument("--default-resources", nargs="+", default=[], metavar="NAME=VALUE",
+                        help="cluster: resources of jobs whose rule does not set them, "
+                             "e.g. mem_mb=2000 slurm_partition=short")
+    parser.add_argument("--set-resources", nargs="+", default=[], metavar="RULE:NAME=VALUE",
+                        help="cluster: override a rule's resource (or threads), e.g. align:mem_mb=8000")
+    parser.add_argument("--local-cores", type=int, default=0, metavar="N",
+                        help="cluster: cores for localrules jobs on this machine (default: all)")
+    parser.add_argument("--no-job-arrays", dest="job_arrays", action="store_false",
+                        help="cluster: one submission per job instead of job arrays")
+    parser.add_argument("--profile", default=None, metavar="NAME|PATH",
+                        help="read options from a YAML profile (./profiles/NAME/config.yaml, "
+                             "~/.config/fileflow/NAME/config.yaml); flags given here win")
 
 
 def _build_options(args, **extra):
@@ -155,15 +168,21 @@ def _build_options(args, **extra):
         touch=getattr(args, "touch", False), argv=sys.argv[:1] + list(args.argv), **extra)
 
 
+def _build_parser() -> argparse.ArgumentParser:
+    parser = _command_parser("build", COMMANDS["build"][2])
+    configure_build(parser)
+    return parser
+
+
 def cmd_build(args) -> int:
     from .api import build
+    from .profiles import apply_profile, cluster_options
 
-    if args.cluster:
-        raise FileflowError(f"--cluster {args.cluster} is not available yet in this version; "
-                            "run without --cluster to use the local executor")
+    if args.profile:
+        apply_profile(args, _build_parser)
     if args.jobs < 0:
         raise FileflowError("-j/--jobs must be at least 1")
-    return build(_build_options(args))
+    return build(_build_options(args, **cluster_options(args)))
 
 
 def configure_why(parser: argparse.ArgumentParser) -> None:

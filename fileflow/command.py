@@ -14,7 +14,8 @@ from .errors import FlowfileError
 from .graph import Job
 from .template import TemplateError, render
 
-__all__ = ["render_command", "render_message", "job_signature", "default_log_path"]
+__all__ = ["render_command", "render_message", "job_signature", "default_log_path",
+           "cluster_log_path"]
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._=-]+")
 
@@ -80,6 +81,17 @@ def default_log_path(job: Job) -> str:
     if not job.wildcards:
         return f".fileflow/logs/{job.rule.name}.log"
     return f".fileflow/logs/{job.rule.name}/{','.join(map(_log_name, job.wildcards.items()))}.log"
+
+
+def cluster_log_path(job: Job, executor: str) -> str:
+    """Where a cluster job's log goes when its rule has no `log:`:
+    `.fileflow/<executor>/<rule>/<wildcards>/%j.log`, %j being the cluster's job id."""
+    if job.values.log.values:
+        return job.values.log.values[0]
+    parts = [".fileflow", executor, job.rule.name]
+    if job.wildcards:
+        parts.append(",".join(map(_log_name, job.wildcards.items())))
+    return "/".join(parts) + "/%j.log"
 
 
 def _log_name(item: tuple[str, str]) -> str:

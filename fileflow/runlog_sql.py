@@ -486,15 +486,18 @@ class SqlRunLog:
     def unfinished_jobs(self, host: str) -> list[dict[str, Any]]:
         """Jobs still 'running' in runs of this host that are still 'running': after a
         crash of fileflow, their processes may live on. Each: job id, run id, run pid,
-        job external_id, executor, started_at."""
+        job external_id, executor, started_at, name, command."""
         stmt = (select(jobs.c.id, jobs.c.run_id, runs.c.pid, runs.c.started_at.label("run_started"),
-                       jobs.c.external_id, jobs.c.executor, jobs.c.started_at)
+                       jobs.c.external_id, jobs.c.executor, jobs.c.started_at, jobs.c.name,
+                       jobs.c.command)
                 .join(runs, runs.c.id == jobs.c.run_id)
                 .where(jobs.c.state == "running", runs.c.status == "running",
                        runs.c.host == host))
         return self._read(lambda c: [dict(r._mapping) for r in c.execute(stmt)])
 
-    def close_abandoned(self, run_ids: Iterable[int], job_ids: Iterable[int]) -> None:
+    def close_abandoned(self, run_ids: Iterable[int], job_ids: Iterable[int],
+                        message: str = "fileflow stopped while the job ran; stopped by a later build",
+                        ) -> None:
         """Mark runs whose fileflow died as interrupted and their jobs as cancelled."""
         run_ids, job_ids = sorted(set(run_ids)), sorted(set(job_ids))
 
@@ -502,8 +505,7 @@ class SqlRunLog:
             now = time.time()
             for chunk in _chunks(job_ids):
                 conn.execute(update(jobs).where(jobs.c.id.in_(chunk)).values(
-                    state="cancelled", ended_at=now,
-                    message="fileflow stopped while the job ran; stopped by a later build"))
+                    state="cancelled", ended_at=now, message=message))
             for chunk in _chunks(run_ids):
                 conn.execute(update(runs).where(runs.c.id.in_(chunk)).values(
                     status="interrupted", ended_at=now))

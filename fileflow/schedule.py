@@ -21,7 +21,7 @@ import time
 from dataclasses import dataclass, field, replace
 from typing import Mapping, Protocol
 
-from .command import default_log_path, render_command
+from .command import cluster_log_path, default_log_path, render_command
 from .errors import FileflowError
 from .executors.base import JobOutcome, JobSpec
 from .graph import Job
@@ -45,6 +45,7 @@ class Settings:
     executor_name: str = "local"
     workdir: str = "."
     python: str = sys.executable
+    cluster: bool = False     # -j counts queued cluster jobs, not cores; logs named by job id
 
 
 class Reporter(Protocol):
@@ -212,6 +213,8 @@ class Scheduler:
             need = resources.get(key, 0)
             if isinstance(need, (int, float)):
                 held[key] = min(need, limit)
+        if self.settings.cluster:
+            return 1, held  # a cluster job holds one of the -j slots, whatever its threads
         return min(threads, self.settings.jobs), held
 
     def _fits(self, job: Job) -> bool:
@@ -267,6 +270,8 @@ class Scheduler:
         ids = self.executor.submit([spec for _, spec, _, _ in batch])
         # Recorded with the next tick, so a later build can find jobs a crash left running.
         self.new_external_ids.extend(zip(log_ids, ids))
+        if getattr(self.executor, "remote", False):
+            self._flush()  # cluster jobs outlive a crash: their ids must be on record now
 
     def _flush(self) -> None:
         if self.unrecorded or self.new_external_ids:
@@ -296,8 +301,12 @@ class Scheduler:
                 raise FileflowError(f"job {job.name} would overwrite protected output {path!r}; "
                                     "delete it first if it must be remade")
         inputs = self._input_digests(job)
+        # A cluster job a dead fileflow left running is taken over, not run again: its
+        # outputs are its own to write.
+        adopts = getattr(self.executor, "adopts", None)
+        adopted = attempt == 1 and adopts is not None and adopts(job.name)
         try:
-            for path in job.outputs:
+            for path in () if adopted else job.outputs:
                 _remove(path)  # never let a job append to, or be judged by, an old output
                 parent = os.path.dirname(path)
                 if parent:
@@ -315,7 +324,9 @@ class Scheduler:
             command, env = self._script_command(job, attempt, action.text)
         elif action is None:
             command = ":"
-        spec = JobSpec(job.id, job.name, job.rule.name, command, default_log_path(job),
+        log_path = (cluster_log_path(job, self.settings.executor_name)
+                    if self.settings.cluster and not job.rule.local else default_log_path(job))
+        spec = JobSpec(job.id, job.name, job.rule.name, command, log_path,
                        job.outputs, job.values.threads, job.values.resources, attempt, env,
                        job.wildcards)
         return job, spec, reasons, inputs

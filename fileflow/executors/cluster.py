@@ -31,7 +31,7 @@ from .base import JobOutcome, JobSpec
 __all__ = [
     "POLL_MIN", "POLL_MAX", "POLL_GROWTH", "GIVE_UP_SECONDS", "FINAL_STATES", "STATE_MEANING",
     "JobStatus", "TransientError", "Backend", "Adoptable", "ClusterJob", "ClusterExecutor",
-    "cluster_log_path", "retry_transient",
+    "retry_transient",
 ]
 
 POLL_MIN = 1.0          # seconds between status rounds while jobs change
@@ -126,15 +126,6 @@ class ClusterJob:
     unknown_since: float | None = None
 
 
-def cluster_log_path(executor: str, rule: str, wildcards: Mapping[str, str],
-                     safe_name: Callable[[tuple[str, str]], str]) -> str:
-    """`.fileflow/<executor>/<rule>/<wildcards>/%j.log`; %j becomes the job's external id."""
-    parts = [".fileflow", executor, rule]
-    if wildcards:
-        parts.append(",".join(map(safe_name, wildcards.items())))
-    return os.path.join(*parts, "%j.log")
-
-
 def retry_transient(call: Callable[[], object], what: str, give_up: float = GIVE_UP_SECONDS,
                     sleep: Callable[[float], None] = time.sleep, stop: Callable[[], bool] = lambda: False):
     """Run `call`, retrying TransientError with backoff (1 s doubling to 30 s) for up to
@@ -189,11 +180,12 @@ class ClusterExecutor:
         self.submissions = 0                           # scheduler submit calls made (arrays count once)
         self.rounds = 0
         self.remote = True                             # the scheduler records ids at once
+        self.refused: list[JobOutcome] = []            # jobs the scheduler would not take
 
     # ---------------------------------------------------------------- Executor contract
 
     def active(self) -> int:
-        return len(self.jobs) + self.local.active() + len(self.local_waiting)
+        return len(self.jobs) + self.local.active() + len(self.local_waiting) + len(self.refused)
 
     def submit(self, specs: list[JobSpec]) -> list[str]:
         ids: dict[int, str] = {}
@@ -220,7 +212,7 @@ class ClusterExecutor:
 
     def wait(self, timeout: float) -> list[JobOutcome]:
         deadline = self.clock() + max(0.0, timeout)
-        out: list[JobOutcome] = []
+        out, self.refused = self.refused, []
         while True:
             if self.jobs and self.clock() >= self.next_round:
                 out.extend(self._round())
@@ -230,7 +222,7 @@ class ClusterExecutor:
                     self.local_threads -= self._threads_of(outcome.job_id)
                 out.extend(finished)
                 self._start_local()
-            if out or self.clock() >= deadline or not self.active():
+            if out or self.clock() >= deadline or not (self.jobs or self.local.active()):
                 return out
             if not self.local.active():
                 time.sleep(max(0.0, min(deadline, self._round_due()) - self.clock()))
@@ -338,7 +330,8 @@ class ClusterExecutor:
                 now = time.time()
                 for i, external_id in zip(chunk, ids):
                     spec = members[i]
-                    self.jobs[external_id] = ClusterJob(spec, external_id, now)
+                    if external_id:
+                        self.jobs[external_id] = ClusterJob(spec, external_id, now)
                     done.append((spec, external_id))
         self.interval = POLL_MIN
         self.next_round = min(self.next_round, self.clock() + POLL_MIN) if self.jobs else self.clock() + POLL_MIN
@@ -346,8 +339,16 @@ class ClusterExecutor:
 
     def _submit_chunk(self, scripts, request, array, members) -> list[str]:
         self.submissions += 1
-        ids = retry_transient(lambda: self.backend.submit(scripts, request, self.tag, array),
-                              f"submitting to {self.backend.name}")
+        try:
+            ids = retry_transient(lambda: self.backend.submit(scripts, request, self.tag, array),
+                                  f"submitting to {self.backend.name}")
+        except FileflowError as exc:
+            # Refused (a bad partition, an impossible request): these jobs fail, clearly,
+            # and the build goes on as with any failed job (--keep-going, retries).
+            now = time.time()
+            self.refused.extend(JobOutcome(spec.job_id, 1, now, now, message=str(exc))
+                                for spec in members)
+            return [""] * len(scripts)
         if len(ids) != len(scripts):
             raise FileflowError(f"{self.backend.name} returned {len(ids)} job ids for "
                                 f"{len(scripts)} jobs ({members[0].name} ...)")

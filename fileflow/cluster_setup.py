@@ -1,0 +1,89 @@
+"""Wiring for `--cluster NAME`: the executor with its backend, and the jobs a killed fileflow
+left on the cluster, found in the run log so the next build adopts them. Layer 5.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import socket
+import sys
+
+from .errors import FileflowError
+
+__all__ = ["run_tag", "cluster_orphans", "cluster_executor", "release_unclaimed",
+           "DEFAULT_CLUSTER_JOBS"]
+
+DEFAULT_CLUSTER_JOBS = 100   # -j when not given: jobs queued or running on the cluster at once
+
+
+def run_tag(workdir: str, run_id: int) -> str:
+    """The job name every cluster job of a run carries: status queries select by it. The
+    working directory's digest keeps apart runs of different directories with equal ids."""
+    digest = hashlib.sha1(os.path.abspath(workdir).encode("utf-8", "surrogateescape")).hexdigest()
+    return f"ff{run_id}-{digest[:8]}"
+
+
+def _dead_runs(rows) -> set[int]:
+    import psutil
+
+    dead = set()
+    for r in rows:
+        try:
+            proc = psutil.Process(int(r["pid"]))
+            if proc.create_time() <= r["run_started"] + 1 and proc.status() != psutil.STATUS_ZOMBIE:
+                continue
+        except (psutil.Error, TypeError, ValueError):
+            pass
+        dead.add(r["run_id"])
+    return dead
+
+
+def cluster_orphans(runlog, executor_name: str, workdir: str):
+    """Jobs of `executor_name` still 'running' in runs whose fileflow is gone: returned as
+    Adoptable (this build takes them over) with those runs' tags; their rows are closed
+    now (the new run records them again under its own id)."""
+    from .executors.cluster import Adoptable
+
+    rows = [r for r in runlog.unfinished_jobs(socket.gethostname())
+            if r["executor"] == executor_name]
+    dead = _dead_runs(rows)
+    found = [r for r in rows if r["run_id"] in dead and r["external_id"]]
+    if not found:
+        return [], []
+    adoptable = [Adoptable(r["name"], r["command"] or "", str(r["external_id"])) for r in found]
+    tags = sorted({run_tag(workdir, r["run_id"]) for r in found})
+    runlog.close_abandoned(dead, [r["id"] for r in found],
+                           message="fileflow stopped while the job was on the cluster; "
+                                   "the next build took the job over")
+    print(f"fileflow: found {len(found)} {executor_name} job(s) left by a fileflow that is "
+          "gone; waiting for them instead of submitting them again", file=sys.stderr)
+    return adoptable, tags
+
+
+def cluster_executor(options, graph, run_id: int, adoptable, tags):
+    from .executors.cluster import ClusterExecutor
+    from .executors.local import LocalExecutor
+
+    workdir = os.getcwd()
+    if options.cluster == "slurm":
+        from .executors.slurm import SlurmBackend
+
+        backend = SlurmBackend(workdir=workdir, default_resources=options.default_resources,
+                               set_resources=options.set_resources)
+    else:
+        raise FileflowError(f"--cluster {options.cluster} is not available in this version")
+    local_rules = {job.rule.name for job in graph.jobs if job.rule.local}
+    executor = ClusterExecutor(backend, LocalExecutor(), workdir=workdir,
+                               tag=run_tag(workdir, run_id), local_rules=local_rules,
+                               local_cores=options.local_cores or os.cpu_count() or 1,
+                               use_arrays=options.job_arrays)
+    executor.adopt(adoptable, tags)
+    return executor
+
+
+def release_unclaimed(executor) -> None:
+    """Adopted jobs this build did not need (the Flowfile or the targets changed): cancel."""
+    ids = executor.release_unclaimed()
+    if ids:
+        print(f"fileflow: cancelled {len(ids)} left-over cluster job(s) this build does not "
+              f"need: {', '.join(ids[:10])}", file=sys.stderr)
