@@ -137,6 +137,10 @@ def configure_build(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--cluster", default=None, choices=["slurm", "drmaa"],
                         help="run jobs on a cluster (-j then bounds jobs queued or running "
                              "there; default 100); see docs/cluster.md")
+    parser.add_argument("--drmaa-native", default="", metavar="TEMPLATE",
+                        help="--cluster drmaa: native specification of every job, a template "
+                             "with {threads}, {resources.mem_mb}, {rule}, {wildcards.x}, e.g. "
+                             "'-pe smp {threads} -l h_vmem={resources.mem_mb}M'")
     parser.add_argument("--default-resources", nargs="+", default=[], metavar="NAME=VALUE",
                         help="cluster: resources of jobs whose rule does not set them, "
                              "e.g. mem_mb=2000 slurm_partition=short")

@@ -120,4 +120,5 @@ def cluster_options(args: argparse.Namespace) -> dict:
             "default_resources": parse_assignments(getattr(args, "default_resources", ()),
                                                    "--default-resources"),
             "set_resources": per_rule, "local_cores": getattr(args, "local_cores", 0),
-            "job_arrays": getattr(args, "job_arrays", True)}
+            "job_arrays": getattr(args, "job_arrays", True),
+            "drmaa_native": getattr(args, "drmaa_native", "") or ""}
