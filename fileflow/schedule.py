@@ -257,7 +257,7 @@ class Scheduler:
             self._flush()
             return
         starts = [JobStart(job.rule.name, job.name, dict(job.wildcards), spec.command,
-                           [str(r) for r in reasons], spec.attempt, self.settings.executor_name,
+                           [str(r) for r in reasons], spec.attempt, self._executor_of(job),
                            self.plan.signature(job.id), list(job.outputs), spec.log_path)
                   for job, spec, reasons, _ in batch]
         # One transaction per tick: the jobs that ended since the last one, and these.
@@ -272,6 +272,11 @@ class Scheduler:
         self.new_external_ids.extend(zip(log_ids, ids))
         if getattr(self.executor, "remote", False):
             self._flush()  # cluster jobs outlive a crash: their ids must be on record now
+
+    def _executor_of(self, job: Job) -> str:
+        """A cluster run's localrules jobs are local processes: recorded as such, so a later
+        build stops them (not adopts them) if this one dies."""
+        return "local" if self.settings.cluster and job.rule.local else self.settings.executor_name
 
     def _flush(self) -> None:
         if self.unrecorded or self.new_external_ids:

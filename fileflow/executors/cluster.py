@@ -495,6 +495,8 @@ class ClusterExecutor:
             meaning = STATE_MEANING.get(state, "")
             if state == "FAILED":
                 meaning = f"exit code {code}" if code > 0 else (f"killed by signal {-code}" if code < 0 else meaning)
+                if code in (-9, 137):  # how a memory limit without cgroups often shows
+                    meaning += " (a memory limit? raise resources 'mem_mb')"
             reason = f"; {self.backend.name} says: {status.reason}" if status.reason and status.reason not in ("None", state) else ""
             message = f"{self.backend.name} job {job.external_id} ended {state}: {meaning}{reason}"
             if status.host:

@@ -1,0 +1,348 @@
+"""`fileflow build --cluster slurm` against a real Slurm (slurmctld, slurmd, slurmdbd on this
+machine: .ci/slurm-up.sh). Skipped on a machine without it, a failure in CI.
+
+The sbatch, sacct and squeue that fileflow runs are small wrappers on PATH that log each call
+and then run the real command, so the tests can count submissions. The TIMEOUT test needs
+Slurm's one-minute minimum time limit to pass, so its build starts when the module starts
+and runs while the other tests do; the module's last test checks it.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import time
+
+import pytest
+
+from buildkit import Project, kill_tree, wait_for
+from conftest import need_service
+
+SLURM_UP = bool(os.environ.get("FILEFLOW_TEST_SLURM")) and shutil.which("sbatch") is not None
+if SLURM_UP:
+    try:
+        SLURM_UP = subprocess.run(["sinfo", "-h"], capture_output=True, timeout=20).returncode == 0
+    except (OSError, subprocess.TimeoutExpired):
+        SLURM_UP = False
+
+WRAPPED = ("sbatch", "sacct", "squeue", "scancel")
+
+
+def _wrappers(folder, fake_sacct_off: bool = False) -> str:
+    """A PATH folder whose Slurm commands log their calls to calls.log, then run the real ones."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for name in WRAPPED:
+        real = shutil.which(name)
+        body = f'echo "{name} $*" >> {folder}/calls.log\n'
+        if name == "sacct" and fake_sacct_off:
+            # What sacct says on a cluster without slurmdbd.
+            body += 'echo "sacct: error: Slurm accounting storage is disabled" >&2\nexit 1\n'
+        else:
+            body += f'exec {real} "$@"\n'
+        (folder / name).write_text("#!/bin/bash\n" + body)
+        (folder / name).chmod(0o755)
+    return str(folder)
+
+
+def _calls(folder, name: str) -> list[str]:
+    log = folder / "calls.log"
+    if not log.exists():
+        return []
+    return [line for line in log.read_text().splitlines() if line.split(" ", 1)[0] == name]
+
+
+def _env(p: Project, folder) -> dict[str, str]:
+    return p.env(PATH=f"{folder}{os.pathsep}{os.environ['PATH']}")
+
+
+def _scontrol(job_id: str) -> str:
+    return subprocess.run(["scontrol", "show", "job", job_id], capture_output=True, text=True).stdout
+
+
+def _sacct(job_id: str, fields: str) -> list[str]:
+    out = subprocess.run(["sacct", "-n", "-P", "-X", "-j", job_id, f"--format={fields}"],
+                         capture_output=True, text=True).stdout
+    return out.splitlines()
+
+
+def _active(ids) -> set[str]:
+    out = subprocess.run(["squeue", "-h", "-r", "-o", "%i"], capture_output=True, text=True).stdout
+    return set(out.split()) & set(ids)
+
+
+@pytest.fixture(scope="module")
+def slurm() -> None:
+    need_service(SLURM_UP, "Slurm (run .ci/slurm-up.sh; it sets FILEFLOW_TEST_SLURM=1)")
+
+
+TIMEOUT_FLOW = """
+rule slow:
+    output: "slow.txt"
+    retries: 1
+    resources: runtime = attempt
+    shell: "echo attempt {attempt}; if [ {attempt} = 1 ]; then sleep 600; fi; echo ok > {output}"
+"""
+
+
+@pytest.fixture(scope="module")
+def timeout_build(tmp_path_factory):
+    """A build whose first attempt runs out of its 1-minute limit and whose retry (2
+    minutes) succeeds: started at once, checked by the last test."""
+    if not SLURM_UP:
+        yield None
+        return
+    p = Project(tmp_path_factory.mktemp("timeout"))
+    p.flowfile(TIMEOUT_FLOW)
+    proc = p.popen("build", "--cluster", "slurm", "-j", "1")
+    yield p, proc
+    kill_tree(proc)
+
+
+@pytest.fixture(autouse=True)
+def _start_timeout_build(timeout_build):
+    """Every test of the module asks for it, so it starts before the first one."""
+
+
+# ---------------------------------------------------------------- end to end
+
+THREE_RULES = """
+localrules: all, report
+
+rule all:
+    input: "report/all words.txt"
+
+rule split:
+    input: "in/{name}.txt"
+    output: "parts/{name} part.txt"
+    threads: 2
+    shell: "tr ' ' '\\n' < {input} > {output}; echo split {wildcards.name} on $(hostname)"
+
+rule count:
+    input: "parts/{name} part.txt"
+    output: "counts/{name} count.txt"
+    resources: mem_mb = 100
+    shell: "wc -l < {input} > {output}"
+
+rule report:
+    input: expand("counts/{name} count.txt", name=["a b", "c"])
+    output: "report/all words.txt"
+    shell: "cat {input} > {output}"
+"""
+
+
+def test_three_rule_workflow_runs_on_slurm_with_spaces_in_names(slurm, tmp_path):
+    p = Project(tmp_path / "p")
+    p.flowfile(THREE_RULES)
+    p.write("in/a b.txt", "one two three\n")
+    p.write("in/c.txt", "four five\n")
+    calls = tmp_path / "bin"
+    r = p.run("build", "--cluster", "slurm", "-j", "4", env=_env(p, _wrappers(calls)))
+    assert r.code == 0, r
+    assert p.read("report/all words.txt").split() == ["3", "2"]
+    jobs = {j["name"]: j for j in r.jobs}
+    assert set(jobs) == {"split[name=a b]", "split[name=c]", "count[name=a b]", "count[name=c]",
+                         "report"}
+    for name, job in jobs.items():
+        assert job["state"] == "done", job
+        if name == "report":  # a localrule: a process on this machine
+            assert job["executor"] == "local"
+            continue
+        assert job["executor"] == "slurm"
+        assert job["external_id"] and job["host"], job
+        # The log is named by the Slurm job id; the job's stdout is in it.
+        log = job["log_path"].replace("%j", job["external_id"])
+        assert log.startswith(".fileflow/slurm/"), log
+        assert p.exists(log), log
+    split_log = jobs["split[name=a b]"]["log_path"].replace("%j", jobs["split[name=a b]"]["external_id"])
+    assert "split a b on" in p.read(split_log)
+    # Both split jobs (one rule, equal resources) went as one array: 3 sbatch calls in all.
+    assert len(_calls(calls, "sbatch")) == 3, _calls(calls, "sbatch")
+    again = p.run("build", "--cluster", "slurm", "-j", "4", env=_env(p, calls))
+    assert again.code == 0 and "nothing to do" in again.out, again
+
+
+def test_a_200_job_fan_out_goes_in_at_most_3_sbatch_calls(slurm, tmp_path):
+    p = Project(tmp_path / "p")
+    p.flowfile("""
+        rule all:
+            input: expand("o/{i}.txt", i=range(200))
+        rule mk:
+            output: "o/{i}.txt"
+            shell: "echo {wildcards.i} > {output}"
+        """)
+    calls = tmp_path / "bin"
+    r = p.run("build", "--cluster", "slurm", "-j", "200", "-q", env=_env(p, _wrappers(calls)),
+              timeout=300)
+    assert r.code == 0, r
+    assert sorted(int(p.read(f"o/{i}.txt")) for i in range(200)) == list(range(200))
+    sbatch = _calls(calls, "sbatch")
+    assert 1 <= len(sbatch) <= 3 and any("--array=0-199" in c for c in sbatch), sbatch
+    ids = {j["external_id"] for j in r.jobs}
+    assert len(ids) == 200 and all("_" in i for i in ids)
+    # Status queries are per round, not per job.
+    status_calls = len(_calls(calls, "sacct")) + len(_calls(calls, "squeue"))
+    assert 1 <= status_calls < 100, status_calls
+
+
+def test_resources_reach_sbatch(slurm, tmp_path):
+    p = Project(tmp_path / "p")
+    p.flowfile("""
+        rule all:
+            input: "big.txt", "small.txt"
+        rule big:
+            output: "big.txt"
+            threads: 2
+            resources: mem_mb = 300, runtime = 3, slurm_extra = "--comment=fileflow-test"
+            shell: "echo $SLURM_CPUS_PER_TASK > {output}"
+        rule small:
+            output: "small.txt"
+            shell: "echo $SLURM_MEM_PER_NODE > {output}"
+        """)
+    # A profile gives the defaults; the command line overrides one rule's runtime.
+    p.write("profiles/test/config.yaml",
+            "cluster: slurm\njobs: 2\n"
+            "default-resources: {mem_mb: 200, slurm_partition: debug}\n")
+    r = p.run("build", "--profile", "test", "--set-resources", "small:runtime=5")
+    assert r.code == 0, r
+    jobs = {j["name"]: j for j in r.jobs}
+    assert {j["executor"] for j in jobs.values()} == {"slurm"}
+    big, small = _scontrol(jobs["big"]["external_id"]), _scontrol(jobs["small"]["external_id"])
+    assert "MinCPUsNode=2" in big or "CPUs/Task=2" in big, big
+    assert "mem=300M" in big and "TimeLimit=00:03:00" in big and "Comment=fileflow-test" in big, big
+    assert "Partition=debug" in big, big
+    assert "mem=200M" in small and "TimeLimit=00:05:00" in small, small
+    assert p.read("big.txt").strip() == "2"
+    assert p.read("small.txt").strip() == "200"
+
+
+def test_a_failing_job_reports_its_exit_code_and_log(slurm, tmp_path):
+    p = Project(tmp_path / "p")
+    p.flowfile("""
+        rule all:
+            input: "bad.txt", "good.txt"
+        rule bad:
+            output: "bad.txt"
+            shell: "echo partial > {output}; echo 'something broke' >&2; exit 3"
+        rule good:
+            output: "good.txt"
+            shell: "echo fine > {output}"
+        """)
+    r = p.run("build", "--cluster", "slurm", "-j", "2", "-k")
+    assert r.code == 1, r
+    jobs = {j["name"]: j for j in r.jobs}
+    bad = jobs["bad"]
+    assert bad["state"] == "failed" and bad["exit_code"] == 3, bad
+    assert f"slurm job {bad['external_id']} ended FAILED: exit code 3" in r.err, r
+    assert "something broke" in r.err, r  # the log's last lines
+    assert not p.exists("bad.txt")       # no partial output is kept
+    assert jobs["good"]["state"] == "done" and p.exists("good.txt")
+
+
+def test_without_accounting_squeue_and_exit_files_still_judge_jobs(slurm, tmp_path):
+    p = Project(tmp_path / "p")
+    p.flowfile("""
+        rule all:
+            input: "ok.txt", "no.txt"
+        rule ok:
+            output: "ok.txt"
+            shell: "echo yes > {output}"
+        rule no:
+            output: "no.txt"
+            shell: "exit 4"
+        """)
+    calls = tmp_path / "bin"
+    r = p.run("build", "--cluster", "slurm", "-j", "2", "-k",
+              env=_env(p, _wrappers(calls, fake_sacct_off=True)))
+    assert r.code == 1, r
+    jobs = {j["name"]: j for j in r.jobs}
+    assert jobs["ok"]["state"] == "done" and p.read("ok.txt") == "yes\n"
+    assert jobs["no"]["state"] == "failed" and jobs["no"]["exit_code"] == 4, jobs["no"]
+    assert len(_calls(calls, "sacct")) == 1, "sacct is asked once, then squeue"
+    assert _calls(calls, "squeue")
+
+
+# ---------------------------------------------------------------- interruption and restart
+
+QUEUED = """
+rule all:
+    input: expand("w/{i}.txt", i=range(4))
+rule wait:
+    output: "w/{i}.txt"
+    threads: 8
+    shell: "sleep 600; touch {output}"
+"""
+
+
+def test_ctrl_c_cancels_queued_and_running_jobs(slurm, tmp_path):
+    p = Project(tmp_path / "p")
+    p.flowfile(QUEUED)  # 8 threads each on an 8-CPU node: at most one runs, the rest queue
+    proc = p.popen("build", "--cluster", "slurm", "-j", "4")
+    try:
+        wait_for(lambda: sum(bool(j["external_id"]) for j in p.jobs_since(0)) == 4,
+                 timeout=60, what="the 4 jobs to be submitted")
+        ids = [j["external_id"] for j in p.jobs_since(0)]
+        assert _active(ids) == set(ids)
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=60)
+    finally:
+        kill_tree(proc)
+    assert proc.returncode == 130, err
+    assert "Traceback" not in err
+    wait_for(lambda: not _active(ids), timeout=30, what="the Slurm jobs to be cancelled")
+    jobs = p.jobs_since(0)
+    assert {j["state"] for j in jobs} == {"cancelled"}, jobs
+    assert p.runs()[-1]["status"] == "interrupted"
+    states = {line.split("|")[0] for i in ids for line in _sacct(i, "State")}
+    assert states <= {"CANCELLED", "CANCELLED by 0"}, states
+
+
+def test_head_killed_then_next_build_adopts_its_jobs_without_resubmitting(slurm, tmp_path):
+    p = Project(tmp_path / "p")
+    p.flowfile("""
+        rule all:
+            input: expand("r/{i}.txt", i=range(3))
+        rule work:
+            output: "r/{i}.txt"
+            shell: "echo {wildcards.i} >> ran.log; sleep 6; echo done > {output}"
+        """)
+    calls = tmp_path / "bin"
+    env = _env(p, _wrappers(calls))
+    proc = p.popen("build", "--cluster", "slurm", "-j", "3", env=env)
+    try:
+        wait_for(lambda: sum(bool(j["external_id"]) for j in p.jobs_since(0)) == 3,
+                 timeout=60, what="the 3 jobs to be submitted")
+        first = {j["name"]: j["external_id"] for j in p.jobs_since(0)}
+        proc.kill()  # kill -9: no cleanup at all
+        proc.wait(timeout=30)
+    finally:
+        kill_tree(proc)
+    assert _active(first.values()), "the jobs outlive their fileflow"
+    submitted = len(_calls(calls, "sbatch"))
+    r = p.run("build", "--cluster", "slurm", "-j", "3", env=env)
+    assert r.code == 0, r
+    assert "left by a fileflow that is gone" in r.err, r
+    assert len(_calls(calls, "sbatch")) == submitted, "a job was submitted again"
+    assert {j["name"]: j["external_id"] for j in r.jobs} == first
+    assert {j["state"] for j in r.jobs} == {"done"}
+    assert sorted(p.read("ran.log").split()) == ["0", "1", "2"]  # each job ran once
+    assert all(p.read(f"r/{i}.txt") == "done\n" for i in range(3))
+    old = [j for j in p.jobs_since(0) if j["run_id"] == p.runs()[0]["id"]]
+    assert {j["state"] for j in old} == {"cancelled"} and "took the job over" in old[0]["message"]
+    assert p.runs()[0]["status"] == "interrupted"
+
+
+# ---------------------------------------------------------------- the long one, last
+
+def test_timeout_then_a_retry_with_more_runtime(slurm, timeout_build):
+    p, proc = timeout_build
+    out, err = proc.communicate(timeout=400)
+    assert proc.returncode == 0, err
+    assert p.read("slow.txt") == "ok\n"
+    jobs = p.jobs_since(0)
+    assert [(j["attempt"], j["state"]) for j in jobs] == [(1, "failed"), (2, "done")], jobs
+    assert "ended TIMEOUT" in jobs[0]["message"] and "runtime" in jobs[0]["message"], jobs[0]
+    # Accounting may lag a moment behind the job's end.
+    wait_for(lambda: _sacct(jobs[1]["external_id"], "Timelimit") == ["00:02:00"], timeout=30,
+             what="sacct to show the retry's 2-minute limit")
+    assert _sacct(jobs[0]["external_id"], "Timelimit") == ["00:01:00"]
