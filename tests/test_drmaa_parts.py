@@ -174,3 +174,20 @@ def test_cancel_is_one_call_for_the_whole_session_plus_adopted_jobs():
     backend.own.update({"1", "2.1", "2.2"})
     backend.cancel(["1", "2.1", "2.2", "99"])   # 99: a dead run's job, adopted
     assert session.controlled == ["ALL", "99"]
+
+
+def test_jobs_never_asked_come_first_and_none_goes_missing_over_the_budget():
+    session = _FakeSession()
+    now = [0.0]
+    backend = DrmaaBackend(session, max_status_calls_per_second=10, clock=lambda: now[0])
+    first = [str(i) for i in range(20)]
+    backend.own.update(first)
+    backend.poll(first, [])
+    later = [str(i) for i in range(20, 70)]    # submitted since: 50 more of ours
+    backend.own.update(later)
+    session.asked.clear()
+    now[0] += 1.0
+    statuses = backend.poll(first + later, [])
+    assert set(session.asked) == set(later[:10])  # the new ones are asked first
+    assert set(statuses) == set(first + later)    # over the budget: still reported (PENDING)
+    assert {s.state for s in statuses.values()} == {"PENDING"}

@@ -244,7 +244,7 @@ class DrmaaBackend:
         self.own: set[str] = set()              # ids submitted in this session
         self.finished: dict[str, JobStatus] = {}  # reaped by wait(), not yet reported
         self.last: dict[str, JobStatus] = {}    # last state seen per job
-        self.turn = 0                           # where the next jobStatus sweep starts
+        self.turn = 0                           # where the next sweep of known jobs starts
         self.last_round: float | None = None
         self.lost_aborted = 0                   # reaped aborted jobs whose id the DRM withheld
 
@@ -305,18 +305,18 @@ class DrmaaBackend:
             max(1, int(self.max_calls * min(30.0, now - self.last_round)))
         self.last_round = now
         out: dict[str, JobStatus] = {}
-        pending = [i for i in ids if i not in self.finished]
-        start = self.turn % len(pending) if pending else 0
-        asked = pending[start:] + pending[:start]
-        for n, external_id in enumerate(asked):
-            if n >= budget:
-                break
-            self.turn = start + n + 1
+        # Jobs never asked go first; then the others in turns.
+        fresh = [i for i in ids if i not in self.finished and i not in self.last]
+        known = [i for i in ids if i not in self.finished and i in self.last]
+        start = self.turn % len(known) if known else 0
+        asked = (fresh + known[start:] + known[:start])[:budget]
+        for external_id in asked:
             found = self._status(external_id)
             if found is None:
                 self.last.pop(external_id, None)  # the DRM does not know it (any more)
             else:
                 self.last[external_id] = found
+        self.turn = start + max(0, len(asked) - len(fresh))
         for external_id in ids:
             if external_id in self.finished:
                 out[external_id] = self.finished.pop(external_id)
@@ -324,6 +324,9 @@ class DrmaaBackend:
                 self.own.discard(external_id)
             elif external_id in self.last:
                 out[external_id] = self.last[external_id]
+            elif external_id in self.own and external_id not in asked:
+                # Ours and not asked yet (over the budget): wait(ANY) reports its end.
+                out[external_id] = JobStatus("PENDING")
         return out
 
     def cancel(self, ids: Sequence[str]) -> None:
