@@ -49,6 +49,8 @@ def _words(key: str, value: object, path: str) -> list[str]:
         return [option, *map(str, value)] if value else []
     if value is None:
         return []
+    if isinstance(value, str) and value.startswith("-"):
+        return [f"{option}={value}"]  # a value such as "-pe smp 4" is not an option here
     return [option, str(value)]
 
 
@@ -114,6 +116,8 @@ def cluster_options(args: argparse.Namespace) -> dict:
         if not sep or not rule.strip():
             raise FileflowError(f"--set-resources expects RULE:NAME=VALUE, got {item!r}")
         per_rule.setdefault(rule.strip(), {}).update(parse_assignments([rest], "--set-resources"))
+    if getattr(args, "drmaa_native", "") and getattr(args, "cluster", None) != "drmaa":
+        raise FileflowError("--drmaa-native applies only with --cluster drmaa")
     if getattr(args, "local_cores", 0) < 0:
         raise FileflowError("--local-cores must be at least 1")
     return {"cluster": getattr(args, "cluster", None),

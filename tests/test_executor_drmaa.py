@@ -89,19 +89,19 @@ def test_three_rules_end_to_end_with_bulk_jobs(tmp_path, sge):
 
 
 def test_native_specification_reaches_the_drm(tmp_path, sge):
-    """--drmaa-native and a rule's drmaa_native resource, as templates; the job asks the DRM
-    what it was given (`qstat -j`)."""
+    """--drmaa-native and a rule's drmaa_native resource (here from --set-resources), as
+    templates; the job asks the DRM what it was given (`qstat -j`). A value that starts with
+    fileflow's own short options (-p, -q) stays one value."""
     p = Project(tmp_path)
     p.flowfile("""
         rule spec:
             output: "spec/{x}.txt"
             threads: 2
-            resources: mem_mb = 300, runtime = 5, drmaa_native = "-pe smp {threads}"
+            resources: mem_mb = 300, runtime = 5
             shell: "qstat -j $JOB_ID > {output}"
         """)
-    r = _build(p, sge, "--drmaa-native",
-               "-A acct_{rule}_{wildcards.x} -l h_rt=0:{resources.runtime}:0,h_vmem={resources.mem_mb}M",
-               "spec/one.txt")
+    r = _build(p, sge, "spec/one.txt", "--drmaa-native", "-pe smp {threads} -A acct_{rule}_{wildcards.x}",
+               "--set-resources", "spec:drmaa_native=-l h_rt=0:{resources.runtime}:0,h_vmem={resources.mem_mb}M")
     assert r.code == 0, r
     info = p.read("spec/one.txt")
     assert "account:                    acct_spec_one" in info
@@ -110,7 +110,7 @@ def test_native_specification_reaches_the_drm(tmp_path, sge):
     assert "h_rt=300" in info and "h_vmem=300M" in info
     assert "parallel environment:  smp range: 2" in info
     # the same from a profile
-    p.write("profiles/sge/config.yaml", "cluster: drmaa\ndrmaa-native: '-A prof_{wildcards.x}'\n")
+    p.write("profiles/sge/config.yaml", "cluster: drmaa\ndrmaa-native: '-q all.q -A prof_{wildcards.x}'\n")
     r = p.run("build", "--profile", "sge", "spec/two.txt", env=sge)
     assert r.code == 0, r
     assert "account:                    prof_two" in p.read("spec/two.txt")
@@ -127,6 +127,8 @@ def test_native_template_error_names_the_job_before_anything_runs(tmp_path, sge)
     assert r.code == 2, r
     assert "--drmaa-native" in r.err and "make[x=a]" in r.err and "mem" in r.err
     assert not p.exists("out/a.txt") and r.jobs == []
+    r = p.run("build", "--drmaa-native", "-q all.q", "out/a.txt", env=sge)
+    assert r.code == 2 and "--drmaa-native applies only with --cluster drmaa" in r.err, r
 
 
 def test_failing_job_reports_its_exit_code_and_a_retry_succeeds(tmp_path, sge):
