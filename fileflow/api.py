@@ -228,7 +228,7 @@ def _run(options, graph, plan, runlog, store, started) -> int:
             reporter.close()
             if options.cluster:
                 from .cluster_setup import release_unclaimed
-                release_unclaimed(executor)
+                release_unclaimed(executor, scheduler.result)
         status = "interrupted" if result.interrupted else ("success" if result.ok else "failed")
         runlog.finish_run(run_id, status, result.done, result.failed)
     finally:

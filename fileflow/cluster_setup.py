@@ -10,7 +10,7 @@ import sys
 
 from .errors import FileflowError
 
-__all__ = ["run_tag", "cluster_orphans", "cluster_executor", "release_unclaimed",
+__all__ = ["run_tag", "cluster_orphans", "cluster_executor", "drmaa_backend", "release_unclaimed",
            "DEFAULT_CLUSTER_JOBS"]
 
 DEFAULT_CLUSTER_JOBS = 100   # -j when not given: jobs queued or running on the cluster at once
@@ -47,11 +47,13 @@ def cluster_orphans(runlog, executor_name: str, workdir: str):
     rows = [r for r in runlog.unfinished_jobs(socket.gethostname())
             if r["executor"] == executor_name]
     dead = _dead_runs(rows)
+    # Every dead run's tag: a job submitted just before the crash, its id not yet recorded,
+    # is found by it (and cancelled, since it cannot be matched to a job).
+    tags = sorted({run_tag(workdir, r["run_id"]) for r in rows if r["run_id"] in dead})
     found = [r for r in rows if r["run_id"] in dead and r["external_id"]]
     if not found:
-        return [], []
+        return [], tags
     adoptable = [Adoptable(r["name"], r["command"] or "", str(r["external_id"])) for r in found]
-    tags = sorted({run_tag(workdir, r["run_id"]) for r in found})
     runlog.close_abandoned(dead, [r["id"] for r in found],
                            message="fileflow stopped while the job was on the cluster; "
                                    "the next build took the job over")
@@ -92,7 +94,14 @@ def cluster_executor(options, graph, run_id: int, adoptable, tags, backend=None)
     if backend is not None:
         pass  # made before the run started (drmaa_backend)
     elif options.cluster == "slurm":
+        import shutil
+
         from .executors.slurm import SlurmBackend
+
+        missing = [c for c in ("sbatch", "squeue", "scancel") if shutil.which(c) is None]
+        if missing:
+            raise FileflowError(f"--cluster slurm: {', '.join(missing)} not found on PATH "
+                                "(run fileflow on a machine that can submit Slurm jobs)")
 
         backend = SlurmBackend(workdir=workdir, default_resources=options.default_resources,
                                set_resources=options.set_resources)
@@ -104,11 +113,19 @@ def cluster_executor(options, graph, run_id: int, adoptable, tags, backend=None)
                                local_cores=options.local_cores or os.cpu_count() or 1,
                                use_arrays=options.job_arrays)
     executor.adopt(adoptable, tags)
+    strays = executor.cancel_strays()
+    if strays:
+        print(f"fileflow: cancelled {len(strays)} cluster job(s) a dead fileflow submitted "
+              f"without recording them: {', '.join(strays[:10])}", file=sys.stderr)
     return executor
 
 
-def release_unclaimed(executor) -> None:
-    """Adopted jobs this build did not need (the Flowfile or the targets changed): cancel."""
+def release_unclaimed(executor, result=None) -> None:
+    """Adopted jobs this build did not need (the Flowfile or the targets changed): cancel.
+    After a build where every job succeeded, its job scripts go too (after a failure they
+    stay, to look at)."""
+    if result is not None and not result.failed and not result.interrupted:
+        executor.remove_scripts()
     ids = executor.release_unclaimed()
     close = getattr(executor.backend, "close", None)
     if close is not None:

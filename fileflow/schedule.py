@@ -416,7 +416,7 @@ class Scheduler:
                 results.append(JobResult(log_id, "done", 0, outcome.started_at, outcome.ended_at,
                                          outcome.host, outcome.peak_rss_bytes, outcome.cpu_seconds,
                                          list(states.values()), inputs, self.plan.signature(job.id),
-                                         "", outcome.external_id, list(job.outputs)))
+                                         outcome.message, outcome.external_id, list(job.outputs)))
                 self.result.done += 1
                 self.ran.add(job.id)
                 self.reporter.job_finished(job, outcome)

@@ -181,6 +181,7 @@ class ClusterExecutor:
         self.rounds = 0
         self.remote = True                             # the scheduler records ids at once
         self.refused: list[JobOutcome] = []            # jobs the scheduler would not take
+        self.made_dirs: set[str] = set()               # log folders known to exist
 
     # ---------------------------------------------------------------- Executor contract
 
@@ -257,6 +258,20 @@ class ClusterExecutor:
             self.adoptable[job.name] = job
         self.tags.extend(t for t in tags if t not in self.tags)
 
+    def cancel_strays(self) -> list[str]:
+        """Jobs of the adopted runs' tags still queued or running that no record names (a
+        crash between sbatch and recording the id): cancelled, never raced. Needs the
+        backend's optional `active_ids(tags)`."""
+        active_ids = getattr(self.backend, "active_ids", None)
+        if active_ids is None or len(self.tags) < 2:
+            return []
+        known = {a.external_id for a in self.adoptable.values()}
+        strays = [i for i in retry_transient(lambda: active_ids(self.tags[1:]), "listing old jobs",
+                                             give_up=30.0) if i not in known]
+        if strays:
+            retry_transient(lambda: self.backend.cancel(strays), "cancelling old jobs", give_up=30.0)
+        return strays
+
     def adopts(self, name: str) -> bool:
         """Will this job be taken over (so its outputs must not be deleted first)?"""
         return name in self.adoptable
@@ -272,6 +287,12 @@ class ClusterExecutor:
             except FileflowError:
                 pass
         return ids
+
+    def remove_scripts(self) -> None:
+        """Delete this run's job scripts (when every job is done and none failed)."""
+        if not self.jobs:
+            import shutil
+            shutil.rmtree(self.script_dir, ignore_errors=True)
 
     def _adopt(self, spec: JobSpec) -> str:
         old = self.adoptable.pop(spec.name)
@@ -362,7 +383,9 @@ class ClusterExecutor:
         id_shell = self.backend.job_id_shell
         log = spec.log_path if os.path.isabs(spec.log_path) else os.path.join(self.workdir, spec.log_path)
         log_dir = os.path.dirname(log.split("%j")[0] + "x")
-        os.makedirs(log_dir, exist_ok=True)
+        if log_dir not in self.made_dirs:
+            os.makedirs(log_dir, exist_ok=True)
+            self.made_dirs.add(log_dir)
         if len(spec.command) > self.MAX_INLINE_COMMAND:
             command_file = os.path.join(self.script_dir, name + ".cmd")
             with open(command_file, "w", encoding="utf-8", errors="surrogateescape") as fh:
@@ -501,10 +524,20 @@ class ClusterExecutor:
             message = f"{self.backend.name} job {job.external_id} ended {state}: {meaning}{reason}"
             if status.host:
                 self.backend.job_failed_on(status.host, state)
+        else:  # for the run log: Slurm's view of the job's life
+            message = (f"{self.backend.name} job {job.external_id} {state}"
+                       + (f" on {status.host}" if status.host else "")
+                       + f"; submitted {_clock(job.submitted_at)}"
+                       + (f", started {_clock(status.started_at)}" if status.started_at else "")
+                       + (f", ended {_clock(status.ended_at)}" if status.ended_at else ""))
         ended = status.ended_at or time.time()
         return JobOutcome(job.spec.job_id, code, status.started_at or job.submitted_at, ended,
                           status.host, status.peak_rss_bytes, status.cpu_seconds, message,
                           job.external_id, log_path=self._log_of(job))
+
+
+def _clock(when: float) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.localtime(when))
 
 
 def _unlink(path: str) -> None:

@@ -4,6 +4,7 @@ Layer 3. The shared machinery (job scripts, rounds, adopting) is in .cluster.
 """
 from __future__ import annotations
 
+import functools
 import math
 import os
 import re
@@ -77,6 +78,7 @@ def _exit_code(text: str) -> int | None:
     return -sig_n if sig_n and not code_n else code_n
 
 
+@functools.lru_cache(maxsize=4096)  # a round's rows share few distinct seconds
 def _when(text: str) -> float | None:
     try:
         return time.mktime(time.strptime(text, "%Y-%m-%dT%H:%M:%S"))
@@ -193,6 +195,7 @@ class SlurmBackend:
         self._run = run or subprocess.run
         self.excluded: set[str] = set()
         self._max_array: int | None = None
+        self.arrays: dict[str, int] = {}      # array job id -> its number of tasks
         self.calls: dict[str, int] = {}
 
     # ---------------------------------------------------------------- commands
@@ -252,6 +255,7 @@ class SlurmBackend:
         if not job_id.isdigit():
             raise FileflowError(f"sbatch printed no job id: {self._said(done)}")
         if array_script is not None:
+            self.arrays[job_id] = len(scripts)
             return [f"{job_id}_{i}" for i in range(len(scripts))]
         return [job_id]
 
@@ -283,13 +287,31 @@ class SlurmBackend:
             raise TransientError(f"squeue: {self._said(done)}")
         return parse_squeue(done.stdout)
 
+    def active_ids(self, tags: Sequence[str]) -> list[str]:
+        """Ids of the jobs with these names still pending or running (one squeue call)."""
+        done = self._call(["squeue", "--noheader", "--array", f"--name={','.join(tags)}",
+                           "--format=%i"], "squeue")
+        if done.returncode != 0:
+            raise TransientError(f"squeue: {self._said(done)}")
+        return [one for line in done.stdout.split() for one in expand_array_ids(line)]
+
     def cancel(self, ids: Sequence[str]) -> None:
-        ids = list(ids)
+        ids = self._whole_arrays(ids)
         for i in range(0, len(ids), CHUNK):
             done = self._call(["scancel", *ids[i:i + CHUNK]], "scancel")
             # scancel also complains about jobs that ended meanwhile: only retry real trouble.
             if done.returncode != 0 and _TRANSIENT.search(self._said(done)):
                 raise TransientError(f"scancel: {self._said(done)}")
+
+    def _whole_arrays(self, ids: Sequence[str]) -> list[str]:
+        """An array all of whose tasks are to go is named once ('57', not 57_0 ... 57_9999)."""
+        tasks: dict[str, int] = {}
+        for job_id in ids:
+            parent, sep, _ = job_id.partition("_")
+            if sep:
+                tasks[parent] = tasks.get(parent, 0) + 1
+        whole = {p for p, n in tasks.items() if self.arrays.get(p) == n}
+        return [*whole, *(i for i in ids if i.partition("_")[0] not in whole)]
 
     def job_failed_on(self, host: str, state: str) -> None:
         if state == "NODE_FAIL" and host:
