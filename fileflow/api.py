@@ -41,6 +41,7 @@ class BuildOptions:
     set_resources: Mapping[str, Mapping[str, object]] = field(default_factory=dict)
     local_cores: int = 0                           # head-node jobs (localrules); 0: all cores
     job_arrays: bool = True
+    drmaa_native: str = ""                         # --drmaa-native TEMPLATE
 
 
 def _out(text: str = "") -> None:
@@ -187,6 +188,10 @@ def _run(options, graph, plan, runlog, store, started) -> int:
     from .schedule import Scheduler, Settings
 
     _interrupt_on_termination()
+    backend = None
+    if options.cluster == "drmaa":  # library, session and templates checked before anything runs
+        from .cluster_setup import drmaa_backend
+        backend = drmaa_backend(options, graph, plan)
     lock, plan = _locked_plan(options, graph, plan, runlog, store)
     try:
         adoptable, tags = [], []
@@ -207,7 +212,7 @@ def _run(options, graph, plan, runlog, store, started) -> int:
         executor = LocalExecutor()
         if options.cluster:
             from .cluster_setup import cluster_executor
-            executor = cluster_executor(options, graph, run_id, adoptable, tags)
+            executor = cluster_executor(options, graph, run_id, adoptable, tags, backend)
         reporter = make_reporter(len(plan.reasons), options.quiet, options.print_commands)
         scheduler = Scheduler(plan, executor, runlog, run_id, store, settings, reporter)
         try:

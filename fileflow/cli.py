@@ -137,6 +137,10 @@ def configure_build(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--cluster", default=None, choices=["slurm", "drmaa"],
                         help="run jobs on a cluster (-j then bounds jobs queued or running "
                              "there; default 100); see docs/cluster.md")
+    parser.add_argument("--drmaa-native", default="", metavar="TEMPLATE",
+                        help="--cluster drmaa: native specification of every job, a template "
+                             "with {threads}, {resources.mem_mb}, {rule}, {wildcards.x}, e.g. "
+                             "'-pe smp {threads} -l h_vmem={resources.mem_mb}M'")
     parser.add_argument("--default-resources", nargs="+", default=[], metavar="NAME=VALUE",
                         help="cluster: resources of jobs whose rule does not set them, "
                              "e.g. mem_mb=2000 slurm_partition=short")
@@ -346,8 +350,29 @@ def _main_parser() -> argparse.ArgumentParser:
     return parser
 
 
+# Options whose value is itself a command line for another program ("-pe smp 4"): argparse
+# would read such a value as fileflow's own short options (-p ...), so it is attached.
+_LINE_VALUED = frozenset({"--drmaa-native"})
+
+
+def _attach_line_values(argv: list[str]) -> list[str]:
+    out: list[str] = []
+    words = iter(argv)
+    for word in words:
+        if word == "--":
+            out.append(word)
+            out.extend(words)
+            break
+        if word in _LINE_VALUED:
+            value = next(words, None)
+            out.append(word if value is None else f"{word}={value}")
+        else:
+            out.append(word)
+    return out
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    argv = list(sys.argv[1:] if argv is None else argv)
+    argv = _attach_line_values(list(sys.argv[1:] if argv is None else argv))
     top = _main_parser()
     # `fileflow check --help` is the command's help, not the top-level one.
     wants_help = any(a in ("-h", "--help") for a in argv)

@@ -10,7 +10,7 @@ import sys
 
 from .errors import FileflowError
 
-__all__ = ["run_tag", "cluster_orphans", "cluster_executor", "release_unclaimed",
+__all__ = ["run_tag", "cluster_orphans", "cluster_executor", "drmaa_backend", "release_unclaimed",
            "DEFAULT_CLUSTER_JOBS"]
 
 DEFAULT_CLUSTER_JOBS = 100   # -j when not given: jobs queued or running on the cluster at once
@@ -62,12 +62,38 @@ def cluster_orphans(runlog, executor_name: str, workdir: str):
     return adoptable, tags
 
 
-def cluster_executor(options, graph, run_id: int, adoptable, tags):
+def drmaa_backend(options, graph, plan):
+    """The DRMAA backend, its session open: a library that cannot be loaded, a DRM that
+    cannot be reached or a native template a job cannot fill is reported now, before any
+    job runs or is recorded."""
+    from .executors.base import JobSpec
+    from .executors.drmaa import DrmaaBackend, open_session
+
+    backend = DrmaaBackend(open_session(), options.drmaa_native,
+                           default_resources=options.default_resources,
+                           set_resources=options.set_resources)
+    try:
+        for job_id in plan.reasons:
+            job = graph.jobs[job_id]
+            if job.rule.local or (not job.outputs and job.rule.action is None):
+                continue
+            backend.request(JobSpec(job.id, job.name, job.rule.name, "", "",
+                                    threads=job.values.threads, resources=job.values.resources,
+                                    wildcards=job.wildcards))
+    except BaseException:
+        backend.close()
+        raise
+    return backend
+
+
+def cluster_executor(options, graph, run_id: int, adoptable, tags, backend=None):
     from .executors.cluster import ClusterExecutor
     from .executors.local import LocalExecutor
 
     workdir = os.getcwd()
-    if options.cluster == "slurm":
+    if backend is not None:
+        pass  # made before the run started (drmaa_backend)
+    elif options.cluster == "slurm":
         import shutil
 
         from .executors.slurm import SlurmBackend
@@ -105,6 +131,9 @@ def release_unclaimed(executor, result=None) -> None:
     if result is not None and not result.failed and not result.interrupted:
         executor.remove_scripts()
     ids = executor.release_unclaimed()
+    close = getattr(executor.backend, "close", None)
+    if close is not None:
+        close()  # the run's DRMAA session
     if ids:
         print(f"fileflow: cancelled {len(ids)} left-over cluster job(s) this build does not "
               f"need: {', '.join(ids[:10])}", file=sys.stderr)

@@ -49,6 +49,8 @@ def _words(key: str, value: object, path: str) -> list[str]:
         return [option, *map(str, value)] if value else []
     if value is None:
         return []
+    if isinstance(value, str) and value.startswith("-"):
+        return [f"{option}={value}"]  # a value such as "-pe smp 4" is not an option here
     return [option, str(value)]
 
 
@@ -114,10 +116,13 @@ def cluster_options(args: argparse.Namespace) -> dict:
         if not sep or not rule.strip():
             raise FileflowError(f"--set-resources expects RULE:NAME=VALUE, got {item!r}")
         per_rule.setdefault(rule.strip(), {}).update(parse_assignments([rest], "--set-resources"))
+    if getattr(args, "drmaa_native", "") and getattr(args, "cluster", None) != "drmaa":
+        raise FileflowError("--drmaa-native applies only with --cluster drmaa")
     if getattr(args, "local_cores", 0) < 0:
         raise FileflowError("--local-cores must be at least 1")
     return {"cluster": getattr(args, "cluster", None),
             "default_resources": parse_assignments(getattr(args, "default_resources", ()),
                                                    "--default-resources"),
             "set_resources": per_rule, "local_cores": getattr(args, "local_cores", 0),
-            "job_arrays": getattr(args, "job_arrays", True)}
+            "job_arrays": getattr(args, "job_arrays", True),
+            "drmaa_native": getattr(args, "drmaa_native", "") or ""}
