@@ -28,7 +28,14 @@ __all__ = ["Fallback", "parse_fast"]
 
 
 class Fallback(Exception):
-    """This text is not for the fast path: parse it with Lark (which also reports errors)."""
+    """This text is not for the fast path: parse it with Lark (which also reports errors).
+
+    When the text was tokenized and the parse stopped inside a top-level statement, `line`
+    is the line that statement starts on and `before` the statements parsed before it:
+    they are valid, so Lark need only parse from that line on."""
+
+    line = 0
+    before: tuple = ()
 
 
 # The terminals of grammar/fileflow.lark, each one capturing group, in an order that gives
@@ -174,6 +181,7 @@ class _Parser:
         self.toks = tokens
         self.i = 0
         self.path = path
+        self.statement_line = 1
         self.position = partial(build_position, path)  # Position(path, ...) made faster
         # id(node) -> (line, column, end_line, end_column) where the extent Lark gives the
         # node as a child differs from node.pos (parentheses; a binary chain's ends).
@@ -221,9 +229,21 @@ class _Parser:
     def module(self, text: str) -> Module:
         toks = self.toks
         statements = []
+        try:
+            return self.statements(text, statements)
+        except (Fallback, RecursionError):
+            stop = Fallback()
+            stop.line = self.statement_line
+            stop.before = tuple(statements)
+            raise stop from None
+
+    def statements(self, text: str, statements: list) -> Module:
+        toks = self.toks
         while True:
             tok = toks[self.i]
             kind = tok[0]
+            # the line the next statement starts on (a "C" token holds its name token)
+            self.statement_line = tok[2][2] if kind == "C" else tok[2]
             if kind == "NL":
                 self.i += 1
             elif kind == "N":
