@@ -114,6 +114,10 @@ CORNERS = [
     "rule a:\n    input:\n        'a'\n\n    output: 'x'\n", "localrules: a,\n    b\n",
     "ruleorder:\n    a > b\n", "rule a:\n  output: 'x'\n    shell: 'y'\n", "rule a:\n",
     "rule a:\n    output:\n", "rule a\n    output: 'x'\n", "X = [1, 2\n", "X = (1))\n",
+    # errors the tokenizer meets, after statements indented with spaces or tabs
+    "X = 'open\nrule b:\n\toutput: 'x'\n", "rule b:\n\toutput: 'x\n", "Y = 1 ; 2\n",
+    "rule b:\n    output: 'x'\n  shell: 'y'\n", "rule b:\n    output: [1,\n\t2]\n    shell: `\n",
+    "rule b:\n  \toutput: 'x'\n", 'X = """never closed\n\nY = 2\n', "X = (\n\t1 +\n",
 ]
 
 
