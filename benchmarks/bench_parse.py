@@ -10,8 +10,9 @@ in a temporary directory, then times, each in a new Python process (median of --
                        plus writing the cache entry
   parse, cached        `syntax.parse_flowfile` again: the tree comes from the parse cache
   load, cold / cached  `rules.load_workflow`: parse + rule model
-  fileflow check       the command, end to end, cold and cached; with --before DIR also a
-                       checkout of an older fileflow (e.g. `git worktree add DIR 08d983c`)
+  fileflow check       the command, end to end, cold and cached, and on a copy with a syntax
+                       error in the last rule; with --before DIR also with the fileflow
+                       package of an older checkout (`git archive 08d983c | tar -x -C DIR`)
 
 Every row gives wall-clock and CPU time (CPU time is the steadier figure on a shared
 machine) and the peak RSS of the process (from wait4, in a small launcher process). The
@@ -167,13 +168,14 @@ print(json.dumps({"wall": wall, "cpu": usage.ru_utime + usage.ru_stime,
 '''
 
 
-def run_child(argv: list[str], env: dict | None = None, cwd: str | None = None) -> dict:
+def run_child(argv: list[str], env: dict | None = None, cwd: str | None = None,
+              expect_rc: int = 0) -> dict:
     """Run a command (through LAUNCHER); return its wall time, CPU time, peak RSS (MiB) and
     the JSON it printed, if any."""
     launched = subprocess.run([sys.executable, "-c", LAUNCHER, *argv], env=env, cwd=cwd,
                               capture_output=True, text=True, check=True)
     result = json.loads(launched.stdout)
-    if result["rc"] != 0:
+    if result["rc"] != expect_rc:
         raise SystemExit(f"command failed ({result['rc']}): {' '.join(argv)}\n{result['stderr']}")
     text = result.pop("stdout").strip()
     if text.startswith("{"):
@@ -286,12 +288,25 @@ def main(argv: list[str] | None = None) -> int:
             [run_child(check, cwd=directory, env=cold_env(scratch)) for _ in range(args.runs)]))
         rows.append(("fileflow check, cached",) + _series(
             [run_child(check, cwd=directory, env=with_cache(warm_cache)) for _ in range(args.runs)]))
+        # A syntax error in the last rule: reported by the Lark parser.
+        broken = os.path.join(scratch, "broken")
+        os.mkdir(broken)
+        shutil.copy(os.path.join(directory, "config.yaml"), broken)
+        with open(path, encoding="utf-8") as fh, \
+                open(os.path.join(broken, "Flowfile"), "w", encoding="utf-8") as out:
+            out.write(fh.read().replace("rule summary:", "rule summary"))
+        error_row = "fileflow check, syntax error in the last rule"
+        rows.append((error_row,) + _series(
+            [run_child(check, cwd=broken, env=cold_env(scratch), expect_rc=2)
+             for _ in range(args.runs)]))
         if args.before:
             before = [sys.executable, "-m", "fileflow", "check"]
             env = with_cache(tempfile.mkdtemp(prefix="before-", dir=scratch),
                              PYTHONPATH=os.path.abspath(args.before))
             rows.append((f"fileflow check, before ({args.before})",) + _series(
                 [run_child(before, cwd=directory, env=env) for _ in range(args.runs)]))
+            rows.append((f"{error_row}, before",) + _series(
+                [run_child(before, cwd=broken, env=env, expect_rc=2) for _ in range(args.runs)]))
         rows.append(("python -c pass (interpreter start-up)",) + _series(
             [run_child([sys.executable, "-c", "pass"]) for _ in range(args.runs)]))
 

@@ -275,10 +275,29 @@ def parse_flowfile(text: str, path: str = "Flowfile") -> Module:
         source = text if text.endswith("\n") else text + "\n"
         try:
             module = parse_fast(text, source, path)
-        except Fallback:
-            module = parse_with_lark(text, path)
+        except Fallback as stop:
+            module = _parse_rest_with_lark(text, path, stop)
         syntax_cache.store(module)
     return module
+
+
+def _parse_rest_with_lark(text: str, path: str, stop) -> Module:
+    """Lark's parse of the text from the top-level statement where the fast parser stopped
+    (the lines before it blanked, so positions stay), after the statements it parsed: an
+    error near the end of a large Flowfile is reported in a fraction of a second, with the
+    words and position a parse from the start gives."""
+    if stop.line <= 1 or not stop.before:
+        return parse_with_lark(text, path)
+    start = 0
+    for _ in range(stop.line - 1):
+        start = text.find("\n", start) + 1
+        if start == 0:  # fewer lines than the parser saw: parse it all
+            return parse_with_lark(text, path)
+    try:
+        rest = parse_with_lark("\n" * (stop.line - 1) + text[start:], path)
+    except FlowfileError as err:
+        raise FlowfileError(err.message, err.pos, hint=err.hint, source=text) from None
+    return Module(path, text, stop.before + rest.statements)
 
 
 def parse_with_lark(text: str, path: str = "Flowfile") -> Module:

@@ -28,7 +28,14 @@ __all__ = ["Fallback", "parse_fast"]
 
 
 class Fallback(Exception):
-    """This text is not for the fast path: parse it with Lark (which also reports errors)."""
+    """This text is not for the fast path: parse it with Lark (which also reports errors).
+
+    When the text was tokenized and the parse stopped inside a top-level statement, `line`
+    is the line that statement starts on and `before` the statements parsed before it:
+    they are valid, so Lark need only parse from that line on."""
+
+    line = 0
+    before: tuple = ()
 
 
 # The terminals of grammar/fileflow.lark, each one capturing group, in an order that gives
@@ -63,9 +70,18 @@ _TAB_SIZE = 8  # as FlowIndenter.tab_len
 # `name: value` or `name = value` outside brackets: ("C", ":" or "=", name token, value token).
 
 
+class _TokenizerStop(Exception):
+    """The tokenizer met text it leaves to Lark, after `tokens`, which end where a top-level
+    statement starts on `line`; `indent_char` is the indentation character seen so far."""
+
+    def __init__(self, tokens: list, line: int, indent_char: str, mixed: bool):
+        super().__init__()
+        self.tokens, self.line, self.indent_char, self.mixed = tokens, line, indent_char, mixed
+
+
 def tokenize(source: str) -> list[tuple]:
     """Tokens of `source` (which ends with a newline), with FlowIndenter's indent, dedent
-    and bracket rules applied."""
+    and bracket rules applied; _TokenizerStop where Lark must take over."""
     tokens = []
     append = tokens.append
     line, line_start = 1, 0
@@ -74,6 +90,7 @@ def tokenize(source: str) -> list[tuple]:
     depth = 0  # open brackets: newlines inside them are not tokens
     indent_char = ""
     widths = {"": 0}  # indentation text -> its width
+    boundary, boundary_line = 0, 1  # tokens before the top-level statement being read
     for m in _TOKEN.finditer(source):
         kind = m.lastindex
         if kind == 1:
@@ -110,15 +127,17 @@ def tokenize(source: str) -> list[tuple]:
             indent_str = source[line_start:end]
             indent = widths.get(indent_str)
             if indent is None:
-                if len(set(indent_str)) > 1:
-                    raise Fallback  # tabs mixed with spaces: Lark words the error
+                if len(set(indent_str)) > 1:  # tabs mixed with spaces: Lark words the error
+                    raise _TokenizerStop(tokens[:boundary], boundary_line, indent_char, True)
                 indent = widths[indent_str] = len(indent_str.expandtabs(_TAB_SIZE))
             if indent_str:
                 if indent_char != indent_str[0]:
                     if indent_char:
-                        raise Fallback
+                        raise _TokenizerStop(tokens[:boundary], boundary_line, indent_char, True)
                     indent_char = indent_str[0]
             if indent == level:
+                if not indent:
+                    boundary, boundary_line = len(tokens), line
                 continue
             if indent > level:
                 levels.append(indent)
@@ -128,8 +147,10 @@ def tokenize(source: str) -> list[tuple]:
                     levels.pop()
                     append(("DE", None, line, 0))
                 if indent != levels[-1]:
-                    raise Fallback
+                    raise _TokenizerStop(tokens[:boundary], boundary_line, indent_char, False)
             level = levels[-1]
+            if not level:
+                boundary, boundary_line = len(tokens), line
         elif kind == 11:
             start, end = m.span(11)
             append(("S", source[start:end], line, start - line_start + 1))
@@ -147,7 +168,7 @@ def tokenize(source: str) -> list[tuple]:
             line += 1
             line_start = m.end()
         else:
-            raise Fallback
+            raise _TokenizerStop(tokens[:boundary], boundary_line, indent_char, False)
     for _ in levels[1:]:
         append(("DE", None, line, 0))
     append(("END", None, line, 0))
@@ -174,6 +195,7 @@ class _Parser:
         self.toks = tokens
         self.i = 0
         self.path = path
+        self.statement_line = 1
         self.position = partial(build_position, path)  # Position(path, ...) made faster
         # id(node) -> (line, column, end_line, end_column) where the extent Lark gives the
         # node as a child differs from node.pos (parentheses; a binary chain's ends).
@@ -221,9 +243,21 @@ class _Parser:
     def module(self, text: str) -> Module:
         toks = self.toks
         statements = []
+        try:
+            return self.statements(text, statements)
+        except (Fallback, RecursionError):
+            stop = Fallback()
+            stop.line = self.statement_line
+            stop.before = tuple(statements)
+            raise stop from None
+
+    def statements(self, text: str, statements: list) -> Module:
+        toks = self.toks
         while True:
             tok = toks[self.i]
             kind = tok[0]
+            # the line the next statement starts on (a "C" token holds its name token)
+            self.statement_line = tok[2][2] if kind == "C" else tok[2]
             if kind == "NL":
                 self.i += 1
             elif kind == "N":
@@ -602,6 +636,26 @@ def parse_fast(text: str, source: str, path: str) -> Module:
     if "\f" in source:
         raise Fallback  # form feeds count as blanks only between tokens: Lark knows where
     try:
-        return _Parser(tokenize(source), path).module(text)
+        tokens = tokenize(source)
+    except _TokenizerStop as stop:
+        # Parse the statements before the one the tokenizer stopped in, then leave the rest
+        # to Lark, unless the rest is indented with the other character than the text
+        # before: Lark, reading only the rest, would not see the mix.
+        other = {" ": "\t", "\t": " "}.get(stop.indent_char)
+        rest_start = 0
+        for _ in range(stop.line - 1):
+            rest_start = source.find("\n", rest_start) + 1
+        if stop.mixed or (other and "\n" + other in "\n" + source[rest_start:]):
+            raise Fallback from None
+        tokens = stop.tokens + [("END", None, stop.line, 0)]
+        try:
+            before = _Parser(tokens, path).module(text)
+        except (RecursionError, IndexError):
+            raise Fallback from None
+        fallback = Fallback()
+        fallback.line, fallback.before = stop.line, before.statements
+        raise fallback from None
+    try:
+        return _Parser(tokens, path).module(text)
     except (RecursionError, IndexError):
         raise Fallback from None

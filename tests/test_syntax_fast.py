@@ -114,6 +114,10 @@ CORNERS = [
     "rule a:\n    input:\n        'a'\n\n    output: 'x'\n", "localrules: a,\n    b\n",
     "ruleorder:\n    a > b\n", "rule a:\n  output: 'x'\n    shell: 'y'\n", "rule a:\n",
     "rule a:\n    output:\n", "rule a\n    output: 'x'\n", "X = [1, 2\n", "X = (1))\n",
+    # errors the tokenizer meets, after statements indented with spaces or tabs
+    "X = 'open\nrule b:\n\toutput: 'x'\n", "rule b:\n\toutput: 'x\n", "Y = 1 ; 2\n",
+    "rule b:\n    output: 'x'\n  shell: 'y'\n", "rule b:\n    output: [1,\n\t2]\n    shell: `\n",
+    "rule b:\n  \toutput: 'x'\n", 'X = """never closed\n\nY = 2\n', "X = (\n\t1 +\n",
 ]
 
 
@@ -222,3 +226,46 @@ def test_generated_flowfiles(text):
 def test_mutation_corpus(case):
     path, text = case
     assert_equivalent(text, str(path))
+
+
+# ---------------------------------------------------------------- parse_flowfile as a whole
+# When the fast parser stops inside a statement, Lark parses from that statement on (the
+# lines before it blanked): the result, or the error with its words, position, hint and
+# rendering, must be what Lark gives for the whole text.
+
+def assert_same_outcome(text: str, path: str = "Flowfile") -> None:
+    try:
+        expected = s.parse_with_lark(text, path)
+    except FlowfileError as err:
+        with pytest.raises(FlowfileError) as info:
+            s.parse_flowfile(text, path)
+        got = info.value
+        assert (got.message, got.pos, got.hint, got.render()) == \
+            (err.message, err.pos, err.hint, err.render()), text
+    else:
+        assert s.parse_flowfile(text, path) == expected
+
+
+VALID_PREFIX = 'X = 1\nrule first:\n    output: "a.txt"\n    shell: "touch {output}"\n\n# c\n'
+
+
+@pytest.mark.parametrize("path", FLOWFILES, ids=lambda p: str(p.relative_to(ROOT)))
+def test_outcome_after_valid_statements(path, tmp_path, monkeypatch):
+    monkeypatch.setenv("FILEFLOW_CACHE_DIR", str(tmp_path))
+    text = path.read_text(encoding="utf-8-sig")
+    assert_same_outcome(text, str(path))
+    assert_same_outcome(VALID_PREFIX + text, str(path))
+
+
+@pytest.mark.parametrize("text", CORNERS)
+def test_corner_outcomes_after_valid_statements(text, tmp_path, monkeypatch):
+    monkeypatch.setenv("FILEFLOW_CACHE_DIR", str(tmp_path))
+    assert_same_outcome(VALID_PREFIX + text)
+
+
+@settings(max_examples=EXAMPLES, deadline=None, database=None,
+          suppress_health_check=[HealthCheck.too_slow])
+@given(mutated_flowfile())
+def test_mutation_corpus_outcomes(case):
+    path, text = case
+    assert_same_outcome(text, str(path))
