@@ -83,3 +83,23 @@ def test_a_failing_direct_program_reports_its_own_exit_code(executor, tmp_path, 
     outcome, log = run_one(executor, tmp_path, "cat missing.txt > out.txt")
     assert outcome.exit_code == 1 and "missing.txt" in log
     assert (tmp_path / "out.txt").read_text() == ""  # opened (and emptied) first, as bash does
+
+
+def test_peak_memory_is_the_jobs_own_or_unknown_never_fileflows(executor, tmp_path, monkeypatch):
+    """A spawned child's ru_maxrss starts at the parent's peak (vfork + exec): a job that
+    stays below it is reported as unknown (-1), one that grows past it by its own peak."""
+    import resource
+    import sys
+
+    monkeypatch.chdir(tmp_path)
+    ballast = bytearray(64 * 1024 * 1024)  # make fileflow's own peak clearly large
+    ballast[::4096] = b"x" * len(ballast[::4096])
+    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    small, _ = run_one(executor, tmp_path, "true")
+    assert small.exit_code == 0 and small.peak_rss_bytes == -1
+    big_mib = own // (1024 * 1024) + 100
+    grow = f"{sys.executable} -c 'b = bytearray({big_mib} * 1024 * 1024); b[::4096] = bytes(len(b[::4096]))'"
+    big, log = run_one(executor, tmp_path, grow)
+    assert big.exit_code == 0, log
+    assert big.peak_rss_bytes >= big_mib * 1024 * 1024 > own
+    del ballast

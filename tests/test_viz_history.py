@@ -106,7 +106,8 @@ def test_runs_and_log_across_three_runs(tmp_path):
     fields = dict(re.findall(r"^  ([a-z ]+):\s+(.*)$", job.out, re.M))
     assert fields["exit code"] == "4"
     assert fields["host"].startswith(socket.gethostname() + " (local executor")
-    assert re.fullmatch(r"\d+(\.\d)? (B|KiB|MiB)", fields["peak memory"]), fields
+    # a job this small never grows past fileflow's own peak: its own is unknown ("-")
+    assert re.fullmatch(r"\d+(\.\d)? (B|KiB|MiB)|-", fields["peak memory"]), fields
     assert re.fullmatch(r"\d+\.\d\d s", fields["cpu time"]), fields
     assert "if grep -q bad src/w.txt" in fields["command"]
     later = int(failed_id[1:]) + 1                   # run 3's attempt wrote the same log file

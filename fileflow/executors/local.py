@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import re
+import resource
 import select
 import shlex
 import shutil
@@ -55,7 +56,8 @@ class LocalExecutor:
         self.bash = shutil.which("bash") or "/bin/bash"
         self.base_env = dict(os.environ if env is None else env)
         self.host = socket.gethostname()
-        self.running: dict[int, tuple[JobSpec, float, int]] = {}  # pid -> (spec, start, pidfd)
+        # pid -> (spec, start, pidfd, fileflow's own peak RSS in KiB when the job started)
+        self.running: dict[int, tuple[JobSpec, float, int, int]] = {}
         self.poller = select.poll()
         self.by_fd: dict[int, int] = {}
         self.use_pidfd = hasattr(os, "pidfd_open")
@@ -113,7 +115,8 @@ class LocalExecutor:
                 self.by_fd[pidfd] = pid
             except OSError:
                 self.use_pidfd = False
-        self.running[pid] = (spec, time.time(), pidfd)
+        own_peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        self.running[pid] = (spec, time.time(), pidfd, own_peak)
         return pid
 
     def _direct(self, command: str) -> tuple[str, list[str], tuple[str, int] | None] | None:
@@ -187,7 +190,7 @@ class LocalExecutor:
         return out
 
     def _outcome(self, pid: int, status: int, usage, message: str = "") -> JobOutcome:
-        spec, started, pidfd = self.running.pop(pid)
+        spec, started, pidfd, own_peak = self.running.pop(pid)
         if pidfd >= 0:
             self.poller.unregister(pidfd)
             del self.by_fd[pidfd]
@@ -195,9 +198,12 @@ class LocalExecutor:
         code = os.waitstatus_to_exitcode(status)
         if code < 0 and not message:
             message = f"killed by signal {signal.Signals(-code).name}" if -code in signal.valid_signals() else ""
+        # A spawned child starts out sharing fileflow's memory (vfork), and Linux folds the
+        # peak of that memory into the child's ru_maxrss at exec: a job that never grew
+        # past fileflow's own peak reports exactly that. Its real peak is then unknown (-1).
+        peak = usage.ru_maxrss * 1024 if usage.ru_maxrss > own_peak else -1
         return JobOutcome(spec.job_id, code, started, time.time(), self.host,
-                          usage.ru_maxrss * 1024, usage.ru_utime + usage.ru_stime, message,
-                          str(pid))
+                          peak, usage.ru_utime + usage.ru_stime, message, str(pid))
 
     def cancel(self) -> list[JobOutcome]:
         """Terminate every job's process tree: SIGTERM, a grace period, then SIGKILL."""
