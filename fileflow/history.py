@@ -27,9 +27,9 @@ def duration(start: float | None, end: float | None) -> str:
 def command_line(argv: list[str]) -> str:
     """The command as typed: `fileflow` and the arguments, with any password in a
     database URL (--db postgresql://user:secret@host/db) hidden."""
-    import re
+    from .runlog_records import hide_passwords
 
-    shown = [re.sub(r"(://[^/:@\s]*:)[^@/\s]*@", r"\1***@", a) for a in argv[1:]]
+    shown = hide_passwords(argv[1:])  # runs recorded before the run log hid them
     return shlex.join(["fileflow", *shown]) if argv else "fileflow"
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any, Iterable, Mapping, Sequence
@@ -14,6 +15,7 @@ from .errors import FileflowError
 from .state import HASH_ALGORITHM, FileState, RecordedTarget
 
 __all__ = [
+    "hide_passwords",
     "SCHEMA_VERSION", "RUN_STATUSES", "JOB_STATES", "NETWORK_FS_TYPES", "BUSY_TIMEOUT",
     "JobStart", "JobResult", "RunLogError", "is_network_fs", "check_sqlite_file",
     "target_rows_to_records", "TARGET_COLUMN_NAMES",
@@ -41,6 +43,16 @@ TARGET_COLUMN_NAMES = ("path", "complete", "size", "mtime_ns", "digest", "algori
                        "input_digests", "job_id", "built_at", "changed_at", "ctime_ns")
 _EMPTY: Mapping[str, str] = MappingProxyType({})
 _decode = json.JSONDecoder().raw_decode   # our JSON has no surrounding white space
+
+
+_URL_PASSWORD = re.compile(r"(://[^/:@\s]*:)[^@/\s]*@")
+
+
+def hide_passwords(argv: Sequence[str]) -> list[str]:
+    """argv with the password of any URL in it (--db postgresql://user:secret@host/db)
+    replaced by ***: the command line is recorded in the run log and shown by
+    `fileflow runs`, and neither may carry a credential."""
+    return [_URL_PASSWORD.sub(r"\1***@", a) for a in argv]
 
 
 class RunLogError(FileflowError):

@@ -23,6 +23,7 @@ from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import URL, Connection, Engine, make_url
 
 from .runlog_records import (BUSY_TIMEOUT, JOB_STATES, RUN_STATUSES, SCHEMA_VERSION, JobResult,
+                             hide_passwords,
                              JobStart, RunLogError, check_sqlite_file, is_network_fs,
                              target_rows_to_records)
 from .state import HASH_ALGORITHM, FileState, RecordedTarget
@@ -295,7 +296,7 @@ class SqlRunLog:
 
     # -- runs
     def start_run(self, argv: list[str], workdir: str, version: str) -> int:
-        row = dict(started_at=time.time(), argv=_dumps(list(argv)), workdir=workdir,
+        row = dict(started_at=time.time(), argv=_dumps(hide_passwords(argv)), workdir=workdir,
                    user=_user(), host=socket.gethostname(), pid=os.getpid(),
                    fileflow_version=version, status="running", jobs_done=0, jobs_failed=0)
         return self._write(

@@ -107,6 +107,14 @@ def fstate(path: str, digest: str | None, size: int = 10, mtime_ns: int = 1000,
 
 
 # --------------------------------------------------------------------------- runs and jobs
+def test_a_database_password_on_the_command_line_is_never_recorded(db, log):
+    run_id = log.start_run(["fileflow", "build", "--db", "postgresql://ann:s3cret@db.example/ff",
+                            "--db=postgresql://bob:pw@h:5432/x", "out/a:b@c.txt"], "/d", "1")
+    assert log.run(run_id)["argv"] == [
+        "fileflow", "build", "--db", "postgresql://ann:***@db.example/ff",
+        "--db=postgresql://bob:***@h:5432/x", "out/a:b@c.txt"]
+
+
 def test_run_lifecycle(db, log):
     run_id = log.start_run(["fileflow", "build", "a b.txt"], "/some/dir", "1.2.3")
     (rec,) = log.runs(limit=5)
