@@ -99,7 +99,9 @@ class Project:
     def _db_args(self, args: tuple[str, ...]) -> list[str]:
         args = list(args)
         if self.db and (not args or args[0] not in ("unlock", "check")) and "--db" not in args:
-            if args and args[0] in ("build", "why", "clean"):
+            from fileflow.cli import COMMANDS
+
+            if args and args[0] in COMMANDS:  # every command but unlock/check takes --db
                 return args[:1] + ["--db", self.db] + args[1:]
             return ["--db", self.db] + args
         return args
