@@ -80,9 +80,14 @@ _NONE: frozenset[str] = frozenset()
 
 
 def job_facts(job: Job, signature: str) -> JobFacts:
-    ancient = frozenset(job.flagged("ancient")) if job.values.flags else _NONE
-    return JobFacts(job.name, job.values.outputs.values, job.values.inputs.values, ancient,
-                    signature)
+    values = job.values
+    ancient = frozenset(job.flagged("ancient")) if values.flags else _NONE
+    # tuple.__new__: a named tuple's own __new__ is a Python frame, and this runs per job
+    return _new(JobFacts, (job.name, values.outputs.values, values.inputs.values, ancient,
+                           signature))
+
+
+_new = tuple.__new__
 
 
 def make_plan(graph: Graph, store: FileStore, recorded: Mapping[str, RecordedTarget],
@@ -119,8 +124,11 @@ def make_plan(graph: Graph, store: FileStore, recorded: Mapping[str, RecordedTar
                                            False, rec.ctime_ns)
                 plan.virtual_temp.add(path)
 
-    wanted = {p: None for job in jobs if _looks_at_inputs(job.outputs, observed, recorded)
-              for p in job.inputs if p not in observed}
+    # The jobs with an output on disk or on record (on a first build: none).
+    producer = graph.producer
+    looked_at = {producer[p] for p, st in observed.items() if st.exists}
+    looked_at.update(producer[p] for p in recorded.keys() & producer.keys())
+    wanted = {p: None for j in sorted(looked_at) for p in jobs[j].inputs if p not in observed}
     observed.update((p, known[p]) for p in wanted if p in known)
     observed.update(store.stat_many([p for p in wanted if p not in observed]))
 
@@ -155,15 +163,6 @@ def make_plan(graph: Graph, store: FileStore, recorded: Mapping[str, RecordedTar
     _remake_needed_temp(graph, order, reasons, plan.virtual_temp)
     plan.warnings.extend(_future_mtimes(observed, graph, now_ns))
     return plan
-
-
-def _looks_at_inputs(outputs: tuple[str, ...], observed: Mapping[str, FileState],
-                     recorded: Mapping[str, RecordedTarget]) -> bool:
-    """Whether deciding a job reads its inputs: it has an output on disk or on record."""
-    for out in outputs:
-        if observed[out].exists or out in recorded:
-            return True
-    return False
 
 
 def _future_mtimes(observed: Mapping[str, FileState], graph: Graph, now_ns: int) -> list[str]:

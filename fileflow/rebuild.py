@@ -110,6 +110,9 @@ class Reason(NamedTuple):
         return f"{self.kind} {p} {d}".strip()
 
 
+_new = tuple.__new__
+
+
 def decide(job: JobFacts, observed: Mapping[str, FileState],
            recorded: Mapping[str, RecordedTarget], *, upstream: Sequence[str] = (),
            forced: str | None = None) -> tuple[Reason, ...]:
@@ -120,7 +123,8 @@ def decide(job: JobFacts, observed: Mapping[str, FileState],
     that will run and produce inputs of this one; `forced` says how the user forced it."""
     if forced is not None:
         return (Reason(KIND_FORCED, detail=forced),)
-    later = tuple([Reason(KIND_UPSTREAM, "", name) for name in upstream]) if upstream else ()
+    # Reasons are made with tuple.__new__: decide runs once per job of a build.
+    later = tuple([_new(Reason, (KIND_UPSTREAM, "", name)) for name in upstream]) if upstream else ()
     if not job.outputs:
         return later  # nothing to check: such a job runs only when asked or fed
 
@@ -130,7 +134,7 @@ def decide(job: JobFacts, observed: Mapping[str, FileState],
         state = observed[out]
         rec = recorded.get(out)
         if not state.exists:
-            reasons.append(Reason(KIND_MISSING_OUTPUT, out))
+            reasons.append(_new(Reason, (KIND_MISSING_OUTPUT, out, "")))
         elif rec is None:
             unrecorded.append(state)
         elif not rec.complete:

@@ -215,9 +215,9 @@ def resolve(workflow: Workflow, targets: Sequence[str],
     index = RuleIndex(workflow)
     graph = Graph()
     jobs, producer_of, sources = graph.jobs, graph.producer, graph.sources
-    by_key: dict[tuple, int] = {}
+    without_outputs: dict[str, int] = {}  # rule name -> its job, for rules with no output
     makers: dict[str, tuple[Callable[[dict[str, str]], JobValues], Callable[[dict], str]]] = {}
-    growth: list[int] = []  # per job: how many times in a row its rule fed itself a longer value
+    growth: dict[int, int] = {}  # job -> how many times in a row its rule fed itself a longer value
     # Work list of (path, id of the job that needs it or -1 for the command line).
     work: list[tuple[str, int]] = []
     first_needer: dict[str, int] = {}  # path no rule makes -> the first job that needs it
@@ -226,13 +226,9 @@ def resolve(workflow: Workflow, targets: Sequence[str],
         return jobs[consumer].name if consumer >= 0 else "the command line"
 
     def add_job(rule: Rule, wildcards: dict[str, str], consumer: int) -> int:
-        key = (rule.name, *wildcards.values())
-        existing = by_key.get(key)
-        if existing is not None:
-            return existing
         grew = 0
         if consumer >= 0 and jobs[consumer].rule is rule:
-            grew = _growth(rule, wildcards, jobs[consumer], growth[consumer])
+            grew = _growth(rule, wildcards, jobs[consumer], growth.get(consumer, 0))
             if grew > MAX_GROWTH:
                 raise WorkflowError(
                     f"rule '{rule.name}' feeds itself with ever longer wildcard values "
@@ -247,12 +243,20 @@ def resolve(workflow: Workflow, targets: Sequence[str],
         except FlowfileError as err:
             raise FlowfileError(f"{err.message} (evaluating job {job_name(rule.name, wildcards)}, "
                                 f"needed by {needer(consumer)})", err.pos, err.hint) from None
+        # The job may exist already (asked for by another spelling of one of its paths): its
+        # first output is then on record, made by the same rule with the same wildcards.
+        outputs = values.outputs.values
+        same = producer_of.get(outputs[0]) if outputs else without_outputs.get(rule.name)
+        if same is not None and jobs[same].rule is rule and jobs[same].wildcards == wildcards:
+            return same
         job_id = len(jobs)
         job = Job(job_id, rule, wildcards, values, maker[1](wildcards))
         graph.add_job(job)
-        growth.append(grew)
-        by_key[key] = job_id
-        for out in values.outputs.values:
+        if grew:
+            growth[job_id] = grew
+        if not outputs:
+            without_outputs[rule.name] = job_id  # such a rule has no wildcards: one job
+        for out in outputs:
             other = producer_of.setdefault(out, job_id)
             if other != job_id:
                 raise WorkflowError(f"jobs {jobs[other].name} and {job.name} both make {out!r}")

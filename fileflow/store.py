@@ -136,11 +136,11 @@ class FileStore:
                 rest.extend(group)
                 continue
             cut = group[0].rfind("/") + 1  # one folder: every name starts there
-            for path in group:
-                if path[cut:] in listing:
-                    rest.append(path)
-                else:  # FileState(path, False), without a Python frame per path
-                    out[path] = new(FileState, (path, *missing_tail))
+            listed = [path for path in group if path[cut:] in listing]
+            if len(listed) < len(group):  # FileState(path, False), without a frame per path
+                out.update({path: new(FileState, (path,) + missing_tail)
+                            for path in group if path[cut:] not in listing})
+            rest.extend(listed)
         return rest
 
     def _listed(self, paths: Iterable[str]) -> Iterator[tuple[list[str], dict[str, bool] | None]]:
