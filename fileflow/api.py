@@ -70,8 +70,7 @@ def _no_gc_pauses():
 
 
 def load_graph(options: BuildOptions, store):
-    """The workflow, its job graph for the targets, and the file states seen on the way
-    (none today: the planner stats what it needs)."""
+    """The workflow and its job graph for the targets."""
     from .resolve import resolve
     from .rules import load_workflow
 
@@ -85,7 +84,7 @@ def load_graph(options: BuildOptions, store):
         raise FileflowError(f"{options.flowfile} has no rules and no 'default:'; nothing to build")
     graph = resolve(workflow, targets, store.missing)
     _check_force_targets(options.force_targets, graph)
-    return workflow, graph, {}
+    return workflow, graph
 
 
 def _recorded(db_url: str | None, write: bool):
@@ -112,12 +111,12 @@ def _check_force_targets(force_targets, graph) -> None:
                                 "a file the targets need, or ask for it as a target too)")
 
 
-def _plan(options: BuildOptions, graph, recorded, store, known=None):
+def _plan(options: BuildOptions, graph, recorded, store):
     from .plan import Force, make_plan
 
     force = Force(options.forceall, frozenset(options.forcerun),
                   frozenset(os.path.normpath(t) for t in options.force_targets))
-    return make_plan(graph, store, recorded, force, known)
+    return make_plan(graph, store, recorded, force)
 
 
 def print_dry_run(plan, quiet: bool = False) -> None:
@@ -158,11 +157,11 @@ def build(options: BuildOptions) -> int:
     started = time.monotonic()
     store = FileStore(".")
     with _no_gc_pauses():
-        workflow, graph, known = load_graph(options, store)
+        workflow, graph = load_graph(options, store)
         runlog, recorded = _recorded(options.db_url, write=not options.dry_run)
     try:
         with _no_gc_pauses():
-            plan = _plan(options, graph, recorded, store, known)
+            plan = _plan(options, graph, recorded, store)
         for warning in plan.warnings:
             print(warning, file=sys.stderr)
         if options.dry_run:
@@ -396,10 +395,10 @@ def why(options: BuildOptions, path: str) -> int:
 
     options = BuildOptions(**{**_fields(options), "targets": [path], "dry_run": True})
     store = FileStore(".")
-    workflow, graph, known = load_graph(options, store)
+    workflow, graph = load_graph(options, store)
     runlog, recorded = _recorded(options.db_url, write=False)
     try:
-        plan = _plan(options, graph, recorded, store, known)
+        plan = _plan(options, graph, recorded, store)
     finally:
         if runlog is not None:
             runlog.close()
@@ -443,7 +442,7 @@ def clean(options: BuildOptions, rules: Sequence[str], dry_run: bool) -> int:
 
     from .store import FileStore
 
-    workflow, graph, _ = load_graph(options, FileStore("."))
+    workflow, graph = load_graph(options, FileStore("."))
     unknown = [r for r in rules if r not in workflow.by_name]
     if unknown:
         raise FileflowError(f"clean: no rule named {unknown[0]!r}")

@@ -91,10 +91,9 @@ _new = tuple.__new__
 
 
 def make_plan(graph: Graph, store: FileStore, recorded: Mapping[str, RecordedTarget],
-              force: Force = Force(), known: Mapping[str, FileState] | None = None,
+              force: Force = Force(),
               now_ns: int | None = None) -> Plan:
-    """Decide every job. `known` holds states already observed, so no path is stat'ed twice;
-    `plan.observed` holds every output, and the inputs of every job with an output on disk
+    """Decide every job. `plan.observed` holds every output, and the inputs of every job with an output on disk
     or on record (what decide and the digests look at)."""
     order = graph.topological_order()
     jobs = graph.jobs
@@ -107,9 +106,7 @@ def make_plan(graph: Graph, store: FileStore, recorded: Mapping[str, RecordedTar
     # disk (decide compares such a job's inputs with the record, or by Make's rule); a job
     # with every output missing runs whatever its inputs say, so a first build of 100,000
     # jobs stats no source at all.
-    known = known or {}
-    observed = {p: known[p] for p in graph.producer if p in known}
-    observed.update(store.stat_many([p for p in graph.producer if p not in observed]))
+    observed = store.stat_many(graph.producer)
     plan.observed = observed
 
     # A temp() output deleted after its consumers ran is taken as its record says, so its
@@ -129,8 +126,7 @@ def make_plan(graph: Graph, store: FileStore, recorded: Mapping[str, RecordedTar
     looked_at = {producer[p] for p, st in observed.items() if st.exists}
     looked_at.update(producer[p] for p in recorded.keys() & producer.keys())
     wanted = {p: None for j in sorted(looked_at) for p in jobs[j].inputs if p not in observed}
-    observed.update((p, known[p]) for p in wanted if p in known)
-    observed.update(store.stat_many([p for p in wanted if p not in observed]))
+    observed.update(store.stat_many(wanted))
 
     # Digests (and signatures) are needed only where there is a record to compare with.
     has_record = ([any((r := recorded.get(o)) is not None and r.complete for o in job.outputs)

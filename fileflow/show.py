@@ -23,13 +23,13 @@ def _looked(options: BuildOptions, want_plan: bool = True):
 
     store = FileStore(".")
     with _no_gc_pauses():
-        workflow, graph, known = load_graph(options, store)
+        workflow, graph = load_graph(options, store)
         runlog, recorded = _recorded(options.db_url, write=False) if want_plan else (None, {})
     try:
         if not want_plan:
             return workflow, graph, None, set()
         with _no_gc_pauses():
-            plan = _plan(options, graph, recorded, store, known)
+            plan = _plan(options, graph, recorded, store)
         for warning in plan.warnings:
             print(warning, file=sys.stderr)
         failed: set[int] = set()
