@@ -113,6 +113,7 @@ class Scheduler:
     def run(self) -> RunResult:
         total = len(self.plan.reasons)
         previous = self._defer_signals()
+        self._prepare_logs()
         try:
             while self.ready or self.active:
                 if self.signalled:
@@ -138,6 +139,9 @@ class Scheduler:
             self._abort()
             raise
         finally:
+            discard = getattr(self.executor, "discard_unused_logs", None)
+            if discard is not None:
+                discard()
             for sig, handler in previous.items():
                 signal.signal(sig, handler)
         r = self.result
@@ -145,6 +149,16 @@ class Scheduler:
         if self.fresh_states:
             self.runlog.record_files(self.fresh_states)
         return self.result
+
+    def _prepare_logs(self) -> None:
+        """Let an executor that can make the default log files of the jobs to run ahead of
+        them (the local one) do so; the paths are worked out in its own thread."""
+        prepare = getattr(self.executor, "prepare_logs", None)
+        if prepare is None or self.settings.cluster:
+            return
+        jobs = self.graph.jobs
+        prepare(default_log_path(jobs[j]) for j in self.plan.to_run
+                if jobs[j].rule.action is not None and not jobs[j].values.log.values)
 
     def _tick(self, total: int) -> None:
         r = self.result

@@ -227,6 +227,8 @@ def test_failing_job_reports_command_exit_code_and_log_tail(tmp_path):
     assert not p.exists("down.txt")                       # never used downstream
     assert "down" not in r.ran
     assert "other" not in r.ran                           # without -k: stop starting jobs
+    assert not p.exists(".fileflow/logs/other.log")       # no log left for a job never run
+    assert not p.exists(".fileflow/logs/down.log")
     rec = p.recorded()["bad.txt"]
     assert not rec.complete
     job = r.jobs[0]

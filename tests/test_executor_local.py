@@ -101,3 +101,27 @@ def test_peak_memory_is_the_jobs_own_or_unknown_never_fileflows(executor, tmp_pa
     assert big.exit_code == 0, log
     assert big.peak_rss_bytes >= big_mib * 1024 * 1024 > own
     del ballast
+
+
+def test_logs_made_ahead_are_used_kept_or_removed_never_emptied(executor, tmp_path, monkeypatch):
+    """prepare_logs makes missing log files in a thread ahead of the jobs; a job then opens
+    its own; discard_unused_logs removes those no job used; an existing log is never touched
+    before its job runs."""
+    from fileflow.executors.base import JobSpec
+
+    monkeypatch.chdir(tmp_path)
+    os.makedirs("logs/old")
+    (tmp_path / "logs/old/kept.log").write_text("the last run's output\n")
+    paths = [f"logs/r/{i}.log" for i in range(50)] + ["logs/old/kept.log"]
+    executor.prepare_logs(iter(paths))
+    executor.log_maker.join()
+    assert all(os.path.exists(p) for p in paths)
+    assert (tmp_path / "logs/old/kept.log").read_text() == "the last run's output\n"
+    executor.submit([JobSpec(1, "j", "r", "echo ran", "logs/r/7.log")])
+    deadline = time.monotonic() + 30
+    while not executor.wait(1.0) and time.monotonic() < deadline:
+        pass
+    executor.discard_unused_logs()
+    assert (tmp_path / "logs/r/7.log").read_text() == "ran\n"
+    assert sorted(os.listdir("logs/r")) == ["7.log"]
+    assert (tmp_path / "logs/old/kept.log").read_text() == "the last run's output\n"
