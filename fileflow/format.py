@@ -184,7 +184,8 @@ class _Formatter:
             level = _BINARY_LEVEL[node.op]
             return flat(node.left, level) + " " + node.op + " " + flat(node.right, level + 1)
         if isinstance(node, Unary):
-            return node.op + flat(node.operand, _FACTOR)
+            operand = flat(node.operand, _FACTOR)
+            return node.op + (" " if operand[:1] in "+-" else "") + operand  # `- -x`
         if isinstance(node, Compare):
             parts = [flat(node.left, _SUM)]
             for op, right in zip(node.ops, node.rights):
