@@ -66,9 +66,9 @@ def _end(node) -> tuple[int, int]:
     if isinstance(node, Keyword):
         return _end(node.value)
     if isinstance(node, Directive):
-        return max(_end(a) for a in node.args)
+        return _end(node.args[-1])  # in source order
     if isinstance(node, RuleDecl):
-        return max(_end(d) for d in node.directives)
+        return _end(node.directives[-1])
     if isinstance(node, Assignment):
         return _end(node.value)
     return node.pos.end_line, node.pos.end_column
@@ -99,6 +99,8 @@ class _Formatter:
             self.comments.append(_Comment(line, offset - self.line_starts[line - 1] + 1, body.rstrip()))
         self.keys = [(c.line, c.column) for c in self.comments]
         self.used = [False] * len(self.comments)
+        self.first_unused = 0  # every comment before this index is placed
+        self.tail_line = 0  # the last line of the last rule's tail comments
         self.tree = module
 
     # -- comments
@@ -106,10 +108,14 @@ class _Formatter:
     def take(self, start: tuple[int, int], end: tuple[int, int]) -> list[_Comment]:
         """The comments not yet placed in [start, end), now placed."""
         out = []
-        for i in range(bisect_left(self.keys, start), bisect_left(self.keys, end)):
-            if not self.used[i]:
-                self.used[i] = True
+        used = self.used
+        for i in range(max(self.first_unused, bisect_left(self.keys, start)),
+                       bisect_left(self.keys, end)):
+            if not used[i]:
+                used[i] = True
                 out.append(self.comments[i])
+        while self.first_unused < len(used) and used[self.first_unused]:
+            self.first_unused += 1
         return out
 
     def has_comments(self, start: tuple[int, int], end: tuple[int, int]) -> bool:
@@ -304,6 +310,7 @@ class _Formatter:
             if self.used[i] or comment.column == 1:
                 break
             self.used[i] = True
+            self.tail_line = comment.line
             lines.append(INDENT + comment.text)
         return lines
 
@@ -333,9 +340,7 @@ class _Formatter:
             out += self.statement(node, next_start)
             prev_line = _end(node)[0]
             if is_rule:  # the rule's tail comments were placed with it
-                last = max((c.line for c, u in zip(self.comments, self.used)
-                            if u and c.line > prev_line and c.line < next_start[0]), default=0)
-                prev_line = max(prev_line, last)
+                prev_line = max(prev_line, self.tail_line)
             prev_rule = is_rule
         self.gap(out, self.take((0, 0), (10 ** 9, 0)), prev_line, 0, force_blank=prev_rule)
         while out and not out[-1]:
@@ -377,17 +382,29 @@ def format_module(module: Module) -> str:
 def comparable(module: Module):
     """The module's tree without positions, and each rule's directives by name (their
     order in a rule carries no meaning): equal for a file and its formatted text."""
+    fields: dict[type, tuple[str, ...]] = {}
+
     def strip(node):
-        if isinstance(node, RuleDecl):
+        kind = type(node)
+        if kind is Const:
+            return (type(node.value), node.value)  # 1 and true compare equal in Python
+        if kind is Name:
+            return node.id
+        if kind is tuple:
+            return tuple([strip(n) for n in node])
+        if kind is Keyword:
+            return ("=", node.name, strip(node.value))
+        if kind is Directive:
+            return (":", node.name, tuple([strip(a) for a in node.args]))
+        if kind is RuleDecl:
             return ("rule", node.name, tuple(sorted((d.name, strip(d)) for d in node.directives)))
-        if isinstance(node, tuple):
-            return tuple(strip(n) for n in node)
-        if isinstance(node, Const):
-            return ("const", type(node.value).__name__, node.value)
-        if hasattr(node, "__dataclass_fields__"):
-            return (type(node).__name__,) + tuple(
-                strip(getattr(node, f)) for f in node.__dataclass_fields__ if f not in ("pos", "end_line"))
-        return node
+        names = fields.get(kind)
+        if names is None:
+            if not hasattr(node, "__dataclass_fields__"):
+                return node
+            names = fields[kind] = tuple(f for f in node.__dataclass_fields__
+                                         if f not in ("pos", "end_line"))
+        return (kind.__name__, *[strip(getattr(node, f)) for f in names])
     return strip(module.statements)
 
 
