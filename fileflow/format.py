@@ -397,7 +397,8 @@ def comparable(module: Module):
         if kind is Directive:
             return (":", node.name, tuple([strip(a) for a in node.args]))
         if kind is RuleDecl:
-            return ("rule", node.name, tuple(sorted((d.name, strip(d)) for d in node.directives)))
+            return ("rule", node.name, tuple(sorted([(d.name, strip(d)) for d in node.directives],
+                                                     key=lambda pair: pair[0])))
         names = fields.get(kind)
         if names is None:
             if not hasattr(node, "__dataclass_fields__"):
