@@ -218,7 +218,7 @@ class _Formatter:
         comment, else the outermost brackets opened one item per line, with trailing commas."""
         text = self.flat(node)
         first = text.split("\n", 1)[0]
-        inside = self.has_comments(_start(node), _end(node))
+        inside = self.has_comments(_start(node), _end(node)) or self.kept_open(node)
         fits = len(indent) + len(prefix) + len(first) + len(suffix) <= WIDTH and "\n" not in text
         if not inside and (fits or not _opens(node)):
             return self.one_line(indent + prefix + text + suffix, indent)
@@ -239,6 +239,23 @@ class _Formatter:
         lines += self.items(items, indent + INDENT, (node.pos.end_line, node.pos.end_column - 1))
         lines.append(indent + closer + suffix)
         return self.with_leftovers(lines, node, indent)
+
+    def kept_open(self, node) -> bool:
+        """Whether the source has `node`'s brackets open over lines with a comma after the
+        last item (as fmt writes them): then they stay open, as the author chose."""
+        if not _opens(node) or node.pos.line == node.pos.end_line:
+            return False
+        if isinstance(node, Call):
+            last = node.kwargs[-1] if node.kwargs else node.args[-1]
+        elif isinstance(node, ListExpr):
+            last = node.items[-1]
+        else:
+            last = node.pairs[-1][1]
+        line, column = _end(last)
+        begin = self.line_starts[line - 1] + column - 1
+        end = self.line_starts[node.pos.end_line - 1] + node.pos.end_column - 2
+        between = self.text[begin:end]
+        return "," in "".join(part.split("#", 1)[0] for part in between.split("\n"))
 
     def items(self, items: list, indent: str, close: tuple[int, int]) -> list[str]:
         """One item per line, each with its comments; then the comments before `close`."""
@@ -273,7 +290,9 @@ class _Formatter:
         args = [(a.name + " = " if isinstance(a, Keyword) else "", a) for a in node.args]
         texts = [label + self.flat(a.value if isinstance(a, Keyword) else a) for label, a in args]
         line = indent + head + " " + ", ".join(texts)
-        if not inside and len(line.split("\n", 1)[0]) <= WIDTH and (
+        # Entries on the lines below the name stay there, one per line (the docs' block form).
+        block = len(args) > 1 and _start(node.args[0])[0] > node.pos.line
+        if not inside and not block and len(line.split("\n", 1)[0]) <= WIDTH and (
                 len(args) == 1 or "\n" not in line):
             return self.one_line(line, indent)
         if len(args) == 1:
