@@ -114,6 +114,12 @@ def test_layout_rules():
                    '    "cccccccccccccccccccccccccc",\n]\n')
     assert format_text("X = - -x\nY = (a + b) * -(c)\n") == "X = - -x\nY = (a + b) * -c\n"
     assert format_text("") == "" and format_text("# only\n\n\n") == "# only\n"
+    # brackets left open with a trailing comma stay open; on one line they close
+    assert format_text("X = [1,\n  2,\n  ]\nY = f(a,\n b)\nZ = [1, 2,]\n") == \
+        "X = [\n    1,\n    2,\n]\nY = f(a, b)\nZ = [1, 2]\n"
+    # the block form keeps one entry per line; a single entry joins the name's line
+    assert format_text("localrules:\n    a\ninclude:\n  'x', 'y'\n") == \
+        'localrules: a\ninclude:\n    "x",\n    "y",\n'
 
 
 # ---------------------------------------------------------------- the command line
