@@ -63,15 +63,17 @@ def _start(node) -> tuple[int, int]:
 
 
 def _end(node) -> tuple[int, int]:
-    if isinstance(node, Keyword):
-        return _end(node.value)
-    if isinstance(node, Directive):
-        return _end(node.args[-1])  # in source order
-    if isinstance(node, RuleDecl):
-        return _end(node.directives[-1])
-    if isinstance(node, Assignment):
-        return _end(node.value)
-    return node.pos.end_line, node.pos.end_column
+    kind = type(node)
+    while kind is Keyword or kind is Directive or kind is RuleDecl or kind is Assignment:
+        if kind is Keyword or kind is Assignment:
+            node = node.value
+        elif kind is Directive:
+            node = node.args[-1]  # in source order
+        else:
+            node = node.directives[-1]
+        kind = type(node)
+    pos = node.pos
+    return pos.end_line, pos.end_column
 
 
 def _normalise_quotes(literal: str) -> str:
@@ -109,8 +111,12 @@ class _Formatter:
         """The comments not yet placed in [start, end), now placed."""
         out = []
         used = self.used
-        for i in range(max(self.first_unused, bisect_left(self.keys, start)),
-                       bisect_left(self.keys, end)):
+        first = self.first_unused
+        if first == len(used) or end <= self.keys[first]:
+            return out
+        if start > self.keys[first]:
+            first = bisect_left(self.keys, start)
+        for i in range(first, bisect_left(self.keys, end)):
             if not used[i]:
                 used[i] = True
                 out.append(self.comments[i])
@@ -119,6 +125,8 @@ class _Formatter:
         return out
 
     def has_comments(self, start: tuple[int, int], end: tuple[int, int]) -> bool:
+        if self.first_unused == len(self.used):
+            return False
         return any(not self.used[i] for i in range(bisect_left(self.keys, start),
                                                    bisect_left(self.keys, end)))
 
