@@ -221,9 +221,22 @@ class _Formatter:
 
     # -- expressions over lines
 
-    def layout(self, node, indent: str, prefix: str, suffix: str = "") -> list[str]:
+    def layout(self, node, indent: str, prefix: str, suffix: str = "",
+               bracketed: bool = False) -> list[str]:
         """Lines for `prefix + node + suffix` at `indent`: one line when it fits and holds no
-        comment, else the outermost brackets opened one item per line, with trailing commas."""
+        comment, else the outermost brackets opened one item per line, with trailing commas.
+        `bracketed`: the node is an item inside brackets, where newlines are not tokens."""
+        if type(node) is Const and type(node.value) is str:
+            literals = self.literal_texts(node)
+            if len(literals) > 1:  # joined strings: one literal per line
+                literals = [_normalise_quotes(t) for t in literals]
+                if bracketed:
+                    lines = [indent + prefix + literals[0]] + [indent + t for t in literals[1:]]
+                else:
+                    lines = ([indent + prefix + "("] + [indent + INDENT + t for t in literals]
+                             + [indent + ")"])
+                lines[-1] += suffix
+                return self.with_leftovers(lines, node, indent)
         text = self.flat(node)
         first = text.split("\n", 1)[0]
         inside = self.has_comments(_start(node), _end(node)) or self.kept_open(node)
@@ -273,12 +286,12 @@ class _Formatter:
                 key, value = item
                 head = self.flat(key) + ": "
                 lines += [indent + c.text for c in self.take((0, 0), _start(key))]
-                body = self.layout(value, indent, head, ",")
+                body = self.layout(value, indent, head, ",", bracketed=True)
                 node_end = value
             else:
                 lines += [indent + c.text for c in self.take((0, 0), _start(item))]
                 value = item.value if isinstance(item, Keyword) else item
-                body = self.layout(value, indent, label, ",")
+                body = self.layout(value, indent, label, ",", bracketed=True)
                 node_end = item
             lines += body
             lines[-1] += self.trailing(node_end)
@@ -301,7 +314,7 @@ class _Formatter:
         # Entries on the lines below the name stay there, one per line (the docs' block form).
         block = len(args) > 1 and _start(node.args[0])[0] > node.pos.line
         if not inside and not block and len(line.split("\n", 1)[0]) <= WIDTH and (
-                len(args) == 1 or "\n" not in line):
+                "\n" not in line or len(args) == 1 and _CONCAT_MARK not in line):
             return self.one_line(line, indent)
         if len(args) == 1:
             label, arg = args[0]
