@@ -385,7 +385,8 @@ class _Formatter:
         self.gap(out, self.take((0, 0), (10 ** 9, 0)), prev_line, 0, force_blank=prev_rule)
         while out and not out[-1]:
             out.pop()
-        return "\n".join(line.rstrip() if "\n" not in line else line for line in out) + "\n" if out else ""
+        # No line is stripped: a line may be inside triple-quoted text, blanks and all.
+        return "\n".join(out) + "\n" if out else ""
 
     def gap(self, out: list[str], comments: list[_Comment], prev_line: int, next_line: int,
             force_blank: bool) -> int:

@@ -17,6 +17,7 @@ from fileflow.errors import FlowfileError
 from fileflow.format import RULE_DIRECTIVE_ORDER, comparable, format_text
 from fileflow.syntax import RuleDecl, parse_flowfile
 from fileflow.syntax_fast import comment_offsets
+from test_fuzz_flowfile import mutated_flowfile
 from test_syntax_fast import CORNERS, FLOWFILES, flowfiles
 
 GOLDEN = Path(__file__).resolve().parent / "flowfiles" / "fmt"
@@ -114,6 +115,8 @@ def test_layout_rules():
                    '    "cccccccccccccccccccccccccc",\n]\n')
     assert format_text("X = - -x\nY = (a + b) * -(c)\n") == "X = - -x\nY = (a + b) * -c\n"
     assert format_text("") == "" and format_text("# only\n\n\n") == "# only\n"
+    # triple-quoted text is kept as written, blanks at the ends of its lines too
+    assert format_text('X = """a  \n  b\t\n"""\n') == 'X = """a  \n  b\t\n"""\n'
     # brackets left open with a trailing comma stay open; on one line they close
     assert format_text("X = [1,\n  2,\n  ]\nY = f(a,\n b)\nZ = [1, 2,]\n") == \
         "X = [\n    1,\n    2,\n]\nY = f(a, b)\nZ = [1, 2]\n"
@@ -215,3 +218,17 @@ def test_comments_anywhere(text):
     except FlowfileError:
         assume(False)
     check_formatting(text)
+
+
+@settings(max_examples=EXAMPLES, deadline=None, database=None,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@given(mutated_flowfile())
+def test_typo_mutations_that_still_parse(case):
+    """The fuzz tests' typo-like edits of the valid Flowfiles: those that still parse give
+    odd but valid text (stray operators, split lines, odd indentation)."""
+    path, text = case
+    try:
+        parse_flowfile(text, str(path))
+    except FlowfileError:
+        assume(False)
+    check_formatting(text, str(path))
