@@ -228,14 +228,34 @@ class _Formatter:
         `bracketed`: the node is an item inside brackets, where newlines are not tokens."""
         if type(node) is Const and type(node.value) is str:
             literals = self.literal_texts(node)
-            if len(literals) > 1:  # joined strings: one literal per line
-                literals = [_normalise_quotes(t) for t in literals]
-                if bracketed:
-                    lines = [indent + prefix + literals[0]] + [indent + t for t in literals[1:]]
-                else:
-                    lines = ([indent + prefix + "("] + [indent + INDENT + t for t in literals]
-                             + [indent + ")"])
-                lines[-1] += suffix
+            if len(literals) > 1:  # joined strings: one literal per line, each with its comments
+                pos = node.pos
+                begin = self.line_starts[pos.line - 1] + pos.column - 1
+                end = self.line_starts[pos.end_line - 1] + pos.end_column - 1
+                rows = []  # (literal or None for a comment line, text after it)
+                for m in _LITERAL.finditer(self.text, begin, end):
+                    if m.group(0)[0] == "#":
+                        continue
+                    if rows:  # comments on lines of their own between two literals
+                        line = bisect_right(self.line_starts, m.start())
+                        column = m.start() - self.line_starts[line - 1] + 1
+                        rows += [(None, c.text) for c in self.take(_start(node), (line, column))]
+                    line = bisect_right(self.line_starts, m.end() - 1)
+                    column = m.end() - self.line_starts[line - 1] + 1
+                    comments = self.take((line, column), (line + 1, 0))
+                    rows.append((_normalise_quotes(m.group(0)),
+                                 "".join("  " + c.text for c in comments)))
+                inner = indent if bracketed else indent + INDENT
+                lines = [] if bracketed else [indent + prefix + "("]
+                for i, (literal, after) in enumerate(rows):
+                    if literal is None:
+                        lines.append(inner + after)
+                        continue
+                    head = prefix if bracketed and i == 0 else ""
+                    end_mark = suffix if bracketed and i == len(rows) - 1 else ""
+                    lines.append(inner + head + literal + end_mark + after)
+                if not bracketed:
+                    lines.append(indent + ")" + suffix)
                 return self.with_leftovers(lines, node, indent)
         text = self.flat(node)
         first = text.split("\n", 1)[0]
@@ -319,7 +339,8 @@ class _Formatter:
         if len(args) == 1:
             label, arg = args[0]
             value = arg.value if isinstance(arg, Keyword) else arg
-            if _opens(value) or not inside:
+            joined = type(value) is Const and "\n" in self.flat(value) and _CONCAT_MARK in self.flat(value)
+            if _opens(value) or not inside or joined:
                 return self.layout(value, indent, head + " " + label)
         lines = [indent + head]
         for label, arg in args:
@@ -335,9 +356,9 @@ class _Formatter:
         placed = []  # (order key, lines) in source order
         for d in node.directives:
             leading = [INDENT + c.text for c in self.take((0, 0), _start(d))]
-            trailing = self.trailing(d)
-            body = self.with_leftovers(self.directive(d, INDENT), d, INDENT)
-            body[-1] += trailing
+            body = self.directive(d, INDENT)
+            body[-1] += self.trailing(d)
+            body = self.with_leftovers(body, d, INDENT)
             known = d.name in RULE_DIRECTIVE_ORDER
             key = (RULE_DIRECTIVE_ORDER.index(d.name) if known else len(RULE_DIRECTIVE_ORDER))
             placed.append((key, leading + body))
@@ -357,14 +378,12 @@ class _Formatter:
     def statement(self, node, next_start: tuple[int, int]) -> list[str]:
         if isinstance(node, RuleDecl):
             return self.rule(node, next_start)
-        trailing = self.trailing(node)
         if isinstance(node, Assignment):
             lines = self.layout(node.value, "", node.name + " = ")
         else:
             lines = self.directive(node, "")
-        lines = self.with_leftovers(lines, node, "")
-        lines[-1] += trailing
-        return lines
+        lines[-1] += self.trailing(node)
+        return self.with_leftovers(lines, node, "")
 
     def render(self) -> str:
         out: list[str] = []

@@ -117,6 +117,9 @@ def test_layout_rules():
     assert format_text("") == "" and format_text("# only\n\n\n") == "# only\n"
     # triple-quoted text is kept as written, blanks at the ends of its lines too
     assert format_text('X = """a  \n  b\t\n"""\n') == 'X = """a  \n  b\t\n"""\n'
+    # joined strings keep the comments between and after their literals, in place
+    joined = 'X = [\n    "a"  # ca\n    # own\n    "b",  # cb\n]\nY = (\n    "c"  # cc\n    "d"  # cd\n)\n'
+    assert format_text(joined) == joined
     # brackets left open with a trailing comma stay open; on one line they close
     assert format_text("X = [1,\n  2,\n  ]\nY = f(a,\n b)\nZ = [1, 2,]\n") == \
         "X = [\n    1,\n    2,\n]\nY = f(a, b)\nZ = [1, 2]\n"
