@@ -84,6 +84,21 @@ def cmd_check(args) -> int:
     return 0
 
 
+def configure_fmt(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("files", nargs="*", metavar="FILE",
+                        help="Flowfiles to format (default: the Flowfile); '-' reads stdin, writes stdout")
+    parser.add_argument("--check", action="store_true",
+                        help="change nothing; list the files that would change, exit 1 if any")
+    parser.add_argument("--diff", action="store_true",
+                        help="change nothing; print a unified diff of what would change")
+
+
+def cmd_fmt(args) -> int:
+    from .format import format_paths
+
+    return format_paths(args.files or [find_flowfile(args)], check=args.check, diff=args.diff)
+
+
 def _positive_float(text: str) -> float:
     try:
         value = float(text)
@@ -310,6 +325,7 @@ COMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None] | None,
     "build": ("cmd_build", configure_build,
               "bring the targets up to date (the default command: 'fileflow [TARGET...]')"),
     "check": ("cmd_check", None, "parse and validate the Flowfile; print a summary or the errors"),
+    "fmt": ("cmd_fmt", configure_fmt, "rewrite Flowfiles in the canonical layout, comments kept"),
     "why": ("cmd_why", configure_why, "explain why a file is (or is not) out of date"),
     "clean": ("cmd_clean", configure_clean, "delete the outputs of rules (never source files)"),
     "unlock": ("cmd_unlock", None, "remove build locks (works even if the Flowfile is broken)"),

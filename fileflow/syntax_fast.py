@@ -24,7 +24,7 @@ from .syntax_nodes import (
     Keyword, ListExpr, Module, Not, RuleDecl, Unary, _BadLiteral, _decode_string, _number,
     build_const, build_directive, build_keyword, build_name, build_position)
 
-__all__ = ["Fallback", "parse_fast"]
+__all__ = ["Fallback", "parse_fast", "comment_offsets"]
 
 
 class Fallback(Exception):
@@ -173,6 +173,20 @@ def tokenize(source: str) -> list[tuple]:
         append(("DE", None, line, 0))
     append(("END", None, line, 0))
     return tokens
+
+
+def comment_offsets(source: str) -> list[tuple[int, str]]:
+    """(offset, text) of every `#` comment in `source`, read with the tokenizer's regex so
+    that a '#' inside a string (triple-quoted ones too) is not taken for one. The syntax
+    tree has no comments; the formatter (format.py) puts them back from this list."""
+    found = []
+    for m in _TOKEN.finditer(source):
+        if m.lastindex != 10 or "#" not in m.group(10):
+            continue
+        start = m.start(10)
+        for part in re.finditer(r"#[^\n]*", m.group(10)):
+            found.append((start + part.start(), part.group(0).rstrip("\r")))
+    return found
 
 
 # After a complete operand, these tokens end the expression: a plain string, name or
