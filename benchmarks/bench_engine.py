@@ -279,6 +279,9 @@ def clean_dir(d: str) -> None:
             os.unlink(os.path.join(d, name))
     for name in (".fileflow", ".snakemake"):
         shutil.rmtree(os.path.join(d, name), ignore_errors=True)
+    # Write the deletions out now: otherwise the timed run that follows pays for the
+    # writeback of 10,000-20,000 unlinks (seen: the same full run taking 16 s or 30 s).
+    os.sync()
 
 
 # ---------------------------------------------------------------- running one process
