@@ -98,15 +98,16 @@ def target_rows_to_records(rows: Iterable[Any], out: dict[str, RecordedTarget]) 
     """Rows of TARGET_COLUMN_NAMES -> RecordedTargets. Identical input lists (the outputs of
     one job share theirs) are decoded once."""
     cache: dict[str | None, Mapping[str, str]] = {None: _EMPTY, "{}": _EMPTY}
+    new = tuple.__new__
     for (path, complete, size, mtime, digest, alg, sig, inputs, job, built, changed,
          ctime) in rows:
         mapping = cache.get(inputs)
         if mapping is None:
             mapping = cache[inputs] = MappingProxyType(_decode(inputs)[0])
-        out[path] = RecordedTarget(
+        out[path] = new(RecordedTarget, (  # tuple.__new__: no Python frame per row
             path, bool(complete), -1 if size is None else size,
             -1 if mtime is None else mtime, digest, alg or HASH_ALGORITHM, sig or "",
-            mapping, job, built or 0.0, changed or 0.0, -1 if ctime is None else ctime)
+            mapping, job, built or 0.0, changed or 0.0, -1 if ctime is None else ctime))
 
 
 def is_network_fs(path: str, partitions: Iterable[Any] | None = None) -> bool:

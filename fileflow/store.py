@@ -208,8 +208,8 @@ class FileStore:
             if (rec is not None and rec.complete and rec.digest
                     and rec.algorithm == HASH_ALGORITHM
                     and st.same_stat(rec.size, rec.mtime_ns, rec.ctime_ns)):
-                result[path] = FileState(path, True, st.size, st.mtime_ns, rec.digest,
-                                         st.is_dir, st.ctime_ns)
+                result[path] = _new(FileState, (path, True, st.size, st.mtime_ns, rec.digest,
+                                                st.is_dir, st.ctime_ns))
             else:
                 todo.append(path)
         for path, digest in zip(todo, self._hash_all(todo)):
@@ -274,6 +274,9 @@ class FileStore:
             h.update(b"%s\0%s\0%s\0\n" % (kind.encode(), name,
                                            extra.encode("utf-8", "surrogateescape")))
         return f"{HASH_ALGORITHM}:{h.hexdigest()}"
+
+
+_new = tuple.__new__  # a named tuple without its Python-level __new__: made per path
 
 
 def _listing(directory: str, wanted: int) -> dict[str, bool] | None:
