@@ -131,7 +131,7 @@ class FileStore:
         many times a listing entry, and a planned build's outputs are mostly missing."""
         rest: list[str] = []
         new, missing_tail = tuple.__new__, (False, -1, -1, None, False, -1)
-        for group, listing in self._listed(paths):
+        for group, listing in self._listed(paths, _mostly_missing):
             if listing is None:
                 rest.extend(group)
                 continue
@@ -143,7 +143,8 @@ class FileStore:
             rest.extend(listed)
         return rest
 
-    def _listed(self, paths: Iterable[str]) -> Iterator[tuple[list[str], dict[str, bool] | None]]:
+    def _listed(self, paths: Iterable[str], worth_it=lambda group: True,
+                ) -> Iterator[tuple[list[str], dict[str, bool] | None]]:
         """The paths grouped by directory, each group with its directory's listing (entry
         name -> whether it is a symlink, to be stat'ed), or None where listing does not pay
         or is not trusted: few paths, a directory far larger than what is asked of it (its
@@ -160,7 +161,7 @@ class FileStore:
         usable = _LISTING_WORKS and self.root in ("", ".")
         for folder, group in by_dir.items():
             yield group, (_listing(folder[:-1] or ("/" if folder else "."), len(group))
-                          if usable and len(group) >= _LIST_AT else None)
+                          if usable and len(group) >= _LIST_AT and worth_it(group) else None)
 
     def _open_root(self) -> int | None:
         if os.stat not in os.supports_dir_fd:
@@ -277,6 +278,12 @@ class FileStore:
 
 
 _new = tuple.__new__  # a named tuple without its Python-level __new__: made per path
+
+
+def _mostly_missing(group: list[str]) -> bool:
+    """A probe of a few paths: listing a folder saves failed stats only when most of what is
+    asked of it is missing (a first build); when its files exist, each needs a stat anyway."""
+    return sum(not os.path.lexists(p) for p in group[:3]) >= 2
 
 
 def _listing(directory: str, wanted: int) -> dict[str, bool] | None:
