@@ -90,6 +90,34 @@ def _could_overlap(a: Pattern, b: Pattern, a_constraints=None, b_constraints=Non
     return (pa.startswith(pb) or pb.startswith(pa)) and (sa.endswith(sb) or sb.endswith(sa))
 
 
+def _top_dir(p: Pattern) -> str | None:
+    """The literal first directory of a pattern's paths ("results/"), None when a wildcard
+    comes first: two patterns with different top directories cannot overlap."""
+    prefix = p.literal_prefix
+    cut = prefix.find("/")
+    return prefix[:cut + 1] if cut >= 0 else None
+
+
+class _Outputs:
+    """Every rule's output items, bucketed by top directory, so that a lookup compares a
+    pattern with the outputs that could overlap it rather than with all of them."""
+
+    def __init__(self, rules) -> None:
+        self.by_dir: dict[str | None, list] = {}
+        self.every: list = []
+        for rule in rules:
+            for item in rule.outputs:
+                self.by_dir.setdefault(_top_dir(item.pattern), []).append((rule, item))
+                self.every.append((rule, item))
+
+    def overlapping(self, pattern: Pattern, constraints) -> Iterable[tuple]:
+        key = _top_dir(pattern)
+        candidates = self.every if key is None else self.by_dir.get(key, []) + self.by_dir.get(None, [])
+        for rule, item in candidates:
+            if _could_overlap(pattern, item.pattern, constraints, rule.constraints):
+                yield rule, item
+
+
 def _file_items(items) -> tuple:
     return items if isinstance(items, tuple) else ()  # a Lazy is per job: not guessed
 
@@ -170,11 +198,6 @@ def _temp_targets(workflow) -> Iterable[Finding]:
                               "drop temp() here, or make a later rule's output the target")
 
 
-def _producers(workflow, pattern: Pattern, constraints) -> list:
-    return [r for r in workflow.rules
-            if any(_could_overlap(pattern, o.pattern, constraints, r.constraints) for o in r.outputs)]
-
-
 def _unreachable(workflow) -> Iterable[Finding]:
     target_rules, paths = _default_paths(workflow)
     reached = {r.name: r for r in target_rules}
@@ -183,12 +206,13 @@ def _unreachable(workflow) -> Iterable[Finding]:
             if any(o.pattern.match(path, rule.constraints) is not None for o in rule.outputs):
                 reached[rule.name] = rule
     todo = list(reached.values())
+    outputs = _Outputs(workflow.rules)
     while todo:
         rule = todo.pop()
         if not isinstance(rule.inputs, tuple):
             return  # per-job inputs could ask for anything: say nothing rather than guess
         for item in rule.inputs:
-            for producer in _producers(workflow, item.pattern, rule.constraints):
+            for producer, _ in outputs.overlapping(item.pattern, rule.constraints):
                 if producer.name not in reached:
                     reached[producer.name] = producer
                     todo.append(producer)
@@ -218,15 +242,16 @@ def _ordered_pairs(ruleorder) -> set[frozenset]:
 
 def _overlapping_outputs(workflow) -> Iterable[Finding]:
     ordered = _ordered_pairs(workflow.ruleorder)
-    rules = workflow.rules
-    for i, later in enumerate(rules):
-        for earlier in rules[:i]:
-            if frozenset((earlier.name, later.name)) in ordered:
-                continue
-            hit = next(((o, e) for o in later.outputs for e in earlier.outputs
-                        if _could_overlap(o.pattern, e.pattern, later.constraints, earlier.constraints)), None)
-            if hit:
-                mine, theirs = hit
+    outputs = _Outputs(workflow.rules)
+    index = {rule.name: i for i, rule in enumerate(workflow.rules)}
+    for later in workflow.rules:
+        reported: set[str] = set()  # one finding per pair of rules
+        for mine in later.outputs:
+            for earlier, theirs in outputs.overlapping(mine.pattern, later.constraints):
+                if (index[earlier.name] >= index[later.name] or earlier.name in reported
+                        or frozenset((earlier.name, later.name)) in ordered):
+                    continue
+                reported.add(earlier.name)
                 yield Finding(mine.pos, "FF108",
                               f"output '{mine.pattern.text}' of rule '{later.name}' can match output "
                               f"'{theirs.pattern.text}' of rule '{earlier.name}'",

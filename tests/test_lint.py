@@ -293,3 +293,20 @@ def test_run_lint_in_process(tmp_path: Path) -> None:
     status = run_lint([str(tmp_path / "Flowfile")], print_line=printed.append)
     assert status == 1
     assert [p.split(": ", 1)[1].split()[0] for p in printed] == ["FF109"]
+
+
+def test_overlap_with_a_leading_wildcard(tmp_path: Path) -> None:
+    text = '''\
+        rule all:
+            input: "res/a.txt"
+        rule one:
+            output: "res/{s,[a-z]+}.txt"
+            log: "l/{s}.log"
+            shell: "touch {output}"
+        rule two:
+            output: "{d,[a-z]+}/a.txt"
+            log: "k/{d}.log"
+            shell: "touch {output}"
+        '''
+    assert codes(lint_text(tmp_path, text), "FF108") == [
+        "8:13 output '{d,[a-z]+}/a.txt' of rule 'two' can match output 'res/{s,[a-z]+}.txt' of rule 'one'"]
