@@ -61,9 +61,10 @@ def lint_workflow(workflow, modules: Sequence = ()) -> list[Finding]:
     """Every finding for a loaded Workflow, in file order. `modules` are the parsed syntax
     trees of its Flowfiles (for FF105); without them FF105 is skipped."""
     found: list[Finding] = []
-    for check in (_missing_log, _absolute_paths, _indexed_fields, _slash_wildcards,
+    for check in (_missing_log, _absolute_paths, _slash_wildcards,
                   _temp_targets, _unreachable, _overlapping_outputs, _file_params):
         found.extend(check(workflow))
+    found.extend(_indexed_fields(workflow, {m.path: m.source for m in modules}))
     if modules:
         found.extend(_unused_names(workflow, modules))
     return sorted(found, key=lambda f: (f.pos.path, f.pos.line, f.pos.column, f.code))
@@ -142,7 +143,23 @@ def _absolute_paths(workflow) -> Iterable[Finding]:
                                   "use a path relative to the workflow directory (or a config value)")
 
 
-def _indexed_fields(workflow) -> Iterable[Finding]:
+def _text_pos(sources: dict, start: Position, text: str) -> Position:
+    """Where `text` first occurs at or after `start` in its file's source (`start` itself when
+    the source is not at hand or the text is not found)."""
+    source = sources.get(start.path)
+    if source is None:
+        return start
+    lines = source.split("\n")
+    offset = sum(len(line) + 1 for line in lines[:start.line - 1]) + start.column - 1
+    found = source.find(text, offset)
+    if found < 0:
+        return start
+    line = source.count("\n", 0, found) + 1
+    column = found - (source.rfind("\n", 0, found) + 1) + 1
+    return Position(start.path, line, column, line, column + len(text))
+
+
+def _indexed_fields(workflow, sources: dict) -> Iterable[Finding]:
     for rule in workflow.rules:
         action = rule.action
         if action is None or action.template is None:
@@ -154,7 +171,7 @@ def _indexed_fields(workflow) -> Iterable[Finding]:
             index = field.steps[0]
             if 0 <= index < len(items) and items[index].name:
                 better = "{" + f"{field.name}.{items[index].name}" + "}"
-                yield Finding(action.pos, "FF103",
+                yield Finding(_text_pos(sources, action.pos, field.text), "FF103",
                               f"'{field.text}' in the shell command of rule '{rule.name}' indexes a named item",
                               f"write {better}")
 

@@ -203,8 +203,8 @@ def test_positions_and_messages(tmp_path: Path) -> None:
         "2:12 absolute path '/etc/hostname' in input of rule 'make'"]
     assert codes(lint_text(tmp_path, CASES["FF105"][0]), "FF105") == [
         "2:1 variable 'UNUSED' is assigned but never read"]
-    (fix,) = [f.fix for f in lint_text(tmp_path, CASES["FF103"][0]) if f.code == "FF103"]
-    assert fix == "write {input.src}"
+    (indexed,) = [f for f in lint_text(tmp_path, CASES["FF103"][0]) if f.code == "FF103"]
+    assert (indexed.pos.line, indexed.pos.column, indexed.fix) == (5, 16, "write {input.src}")
 
 
 def test_ruleorder_chain_settles_overlap(tmp_path: Path) -> None:
