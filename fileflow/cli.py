@@ -99,6 +99,24 @@ def cmd_fmt(args) -> int:
     return format_paths(args.files or [find_flowfile(args)], check=args.check, diff=args.diff)
 
 
+def configure_lint(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("files", nargs="*", metavar="FILE", help="Flowfiles to lint (default: the Flowfile)")
+    parser.add_argument("--select", default="", metavar="CODES",
+                        help="only these codes (comma-separated; a prefix like FF10 selects a group)")
+    parser.add_argument("--ignore", default="", metavar="CODES", help="leave out these codes (comma-separated)")
+    parser.add_argument("--fail-on", choices=("warning", "error", "never"), default="warning",
+                        help="exit 1 if a finding of this severity or worse is printed (default: warning)")
+
+
+def cmd_lint(args) -> int:
+    from .lint import run_lint
+
+    paths = args.files or [find_flowfile(args)]
+    return run_lint(paths, select=args.select, ignore=args.ignore, fail_on=args.fail_on,
+                    config=args.config, configfiles=args.configfile, print_line=_print,
+                    workdir=None if args.files else os.getcwd())
+
+
 def _positive_float(text: str) -> float:
     try:
         value = float(text)
@@ -326,6 +344,7 @@ COMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None] | None,
               "bring the targets up to date (the default command: 'fileflow [TARGET...]')"),
     "check": ("cmd_check", None, "parse and validate the Flowfile; print a summary or the errors"),
     "fmt": ("cmd_fmt", configure_fmt, "rewrite Flowfiles in the canonical layout, comments kept"),
+    "lint": ("cmd_lint", configure_lint, "warn about likely mistakes in the Flowfile, each with a fix"),
     "why": ("cmd_why", configure_why, "explain why a file is (or is not) out of date"),
     "clean": ("cmd_clean", configure_clean, "delete the outputs of rules (never source files)"),
     "unlock": ("cmd_unlock", None, "remove build locks (works even if the Flowfile is broken)"),

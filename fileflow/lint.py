@@ -1,0 +1,365 @@
+"""`fileflow lint`: warnings about a valid workflow, each with a code and a one-line fix. Layer 2.
+
+Reads the checked rule model (and, for unused names, the syntax tree of each Flowfile); it
+never runs anything. Every check is an approximation that prefers silence to a false alarm:
+per-job values (`Lazy`) are not guessed at.
+"""
+from __future__ import annotations
+
+import os
+import sys
+from dataclasses import dataclass
+from typing import Iterable, Sequence
+
+from .errors import Position
+from .patterns import Pattern
+
+__all__ = ["Finding", "CODES", "lint_workflow", "select_findings", "SEVERITIES"]
+
+SEVERITIES = ("warning", "error")
+
+# code -> (severity, short title) for the codes fileflow knows.
+CODES = {
+    "FF101": ("warning", "rule without log"),
+    "FF102": ("warning", "absolute path"),
+    "FF103": ("warning", "indexed input/output where the item has a name"),
+    "FF104": ("warning", "unconstrained wildcard can match '/'"),
+    "FF105": ("warning", "unused top-level variable"),
+    "FF106": ("warning", "temp() output is a default target"),
+    "FF107": ("warning", "rule unreachable from the default targets"),
+    "FF108": ("warning", "output pattern overlaps another rule's output"),
+    "FF109": ("warning", "params value is an existing file"),
+}
+
+
+@dataclass(frozen=True)
+class Finding:
+    pos: Position
+    code: str
+    message: str
+    fix: str
+
+    @property
+    def severity(self) -> str:
+        return CODES[self.code][0]
+
+    def render(self) -> str:
+        return f"{self.pos}: {self.code} {self.message} (fix: {self.fix})"
+
+
+def select_findings(findings: Iterable[Finding], select: Sequence[str] = (),
+                    ignore: Sequence[str] = ()) -> list[Finding]:
+    """Keep the codes in `select` (all when empty) minus those in `ignore`; a code may be a
+    prefix ("FF10" selects FF101..FF109)."""
+    def matches(code: str, wanted: Sequence[str]) -> bool:
+        return any(code.startswith(w) for w in wanted)
+    return [f for f in findings
+            if (not select or matches(f.code, select)) and not matches(f.code, ignore)]
+
+
+def lint_workflow(workflow, modules: Sequence = ()) -> list[Finding]:
+    """Every finding for a loaded Workflow, in file order. `modules` are the parsed syntax
+    trees of its Flowfiles (for FF105); without them FF105 is skipped."""
+    found: list[Finding] = []
+    for check in (_missing_log, _absolute_paths, _slash_wildcards,
+                  _temp_targets, _unreachable, _overlapping_outputs, _file_params):
+        found.extend(check(workflow))
+    found.extend(_indexed_fields(workflow, {m.path: m.source for m in modules}))
+    if modules:
+        found.extend(_unused_names(workflow, modules))
+    return sorted(found, key=lambda f: (f.pos.path, f.pos.line, f.pos.column, f.code))
+
+
+# ---------------------------------------------------------------- pattern overlap
+
+def _suffix(p: Pattern) -> str:
+    last = p.parts[-1] if p.parts else ""
+    return last if isinstance(last, str) else ""
+
+
+def _could_overlap(a: Pattern, b: Pattern, a_constraints=None, b_constraints=None) -> bool:
+    """Whether some path could match both patterns: exact for a constant, else the literal
+    prefixes and suffixes must agree (one a prefix/suffix of the other)."""
+    if a.is_constant and b.is_constant:
+        return a.text == b.text
+    if a.is_constant:
+        return b.match(a.text, b_constraints) is not None
+    if b.is_constant:
+        return a.match(b.text, a_constraints) is not None
+    pa, pb = a.literal_prefix, b.literal_prefix
+    sa, sb = _suffix(a), _suffix(b)
+    return (pa.startswith(pb) or pb.startswith(pa)) and (sa.endswith(sb) or sb.endswith(sa))
+
+
+def _top_dir(p: Pattern) -> str | None:
+    """The literal first directory of a pattern's paths ("results/"), None when a wildcard
+    comes first: two patterns with different top directories cannot overlap."""
+    prefix = p.literal_prefix
+    cut = prefix.find("/")
+    return prefix[:cut + 1] if cut >= 0 else None
+
+
+class _Outputs:
+    """Every rule's output items, bucketed by top directory, so that a lookup compares a
+    pattern with the outputs that could overlap it rather than with all of them."""
+
+    def __init__(self, rules) -> None:
+        self.by_dir: dict[str | None, list] = {}
+        self.every: list = []
+        for rule in rules:
+            for item in rule.outputs:
+                self.by_dir.setdefault(_top_dir(item.pattern), []).append((rule, item))
+                self.every.append((rule, item))
+
+    def overlapping(self, pattern: Pattern, constraints) -> Iterable[tuple]:
+        key = _top_dir(pattern)
+        candidates = self.every if key is None else self.by_dir.get(key, []) + self.by_dir.get(None, [])
+        for rule, item in candidates:
+            if _could_overlap(pattern, item.pattern, constraints, rule.constraints):
+                yield rule, item
+
+
+def _file_items(items) -> tuple:
+    return items if isinstance(items, tuple) else ()  # a Lazy is per job: not guessed
+
+
+# ---------------------------------------------------------------- the checks
+
+def _missing_log(workflow) -> Iterable[Finding]:
+    for rule in workflow.rules:
+        if rule.action is not None and isinstance(rule.log, tuple) and not rule.log:
+            wild = "".join("/{" + w + "}" for w in rule.wildcards)
+            yield Finding(rule.pos, "FF101", f"rule '{rule.name}' has no log",
+                          f'add log: "logs/{rule.name}{wild}.log" and send the output there')
+
+
+def _absolute_paths(workflow) -> Iterable[Finding]:
+    for rule in workflow.rules:
+        for directive, items in (("input", rule.inputs), ("output", rule.outputs), ("log", rule.log)):
+            for item in _file_items(items):
+                if item.pattern.text.startswith("/"):
+                    yield Finding(item.pos, "FF102",
+                                  f"absolute path '{item.pattern.text}' in {directive} of rule '{rule.name}'",
+                                  "use a path relative to the workflow directory (or a config value)")
+
+
+def _text_pos(sources: dict, start: Position, text: str) -> Position:
+    """Where `text` first occurs at or after `start` in its file's source (`start` itself when
+    the source is not at hand or the text is not found)."""
+    source = sources.get(start.path)
+    if source is None:
+        return start
+    lines = source.split("\n")
+    offset = sum(len(line) + 1 for line in lines[:start.line - 1]) + start.column - 1
+    found = source.find(text, offset)
+    if found < 0:
+        return start
+    line = source.count("\n", 0, found) + 1
+    column = found - (source.rfind("\n", 0, found) + 1) + 1
+    return Position(start.path, line, column, line, column + len(text))
+
+
+def _indexed_fields(workflow, sources: dict) -> Iterable[Finding]:
+    for rule in workflow.rules:
+        action = rule.action
+        if action is None or action.template is None:
+            continue
+        for field in action.template.fields:
+            if field.name not in ("input", "output") or not field.steps or not isinstance(field.steps[0], int):
+                continue
+            items = _file_items(rule.inputs if field.name == "input" else rule.outputs)
+            index = field.steps[0]
+            if 0 <= index < len(items) and items[index].name:
+                better = "{" + f"{field.name}.{items[index].name}" + "}"
+                yield Finding(_text_pos(sources, action.pos, field.text), "FF103",
+                              f"'{field.text}' in the shell command of rule '{rule.name}' indexes a named item",
+                              f"write {better}")
+
+
+def _slash_wildcards(workflow) -> Iterable[Finding]:
+    for rule in workflow.rules:
+        for item in rule.outputs:
+            loose = [part[0] for part in item.pattern.parts
+                     if not isinstance(part, str) and part[1] is None and part[0] not in rule.constraints]
+            for name in dict.fromkeys(loose):
+                yield Finding(item.pos, "FF104",
+                              f"wildcard '{{{name}}}' in '{item.pattern.text}' (rule '{rule.name}') "
+                              "has no constraint and can match '/'",
+                              f'add wildcard_constraints: {name}="[^/]+" (or write {{{name},[^/]+}})')
+
+
+def _default_paths(workflow) -> tuple[list, list[str]]:
+    """(rules named as default targets, file paths the default targets ask for): a target rule
+    without outputs asks for its constant inputs."""
+    rules, paths = [], []
+    for target in workflow.default_targets:
+        rule = workflow.by_name.get(target)
+        if rule is None:
+            paths.append(target)
+            continue
+        rules.append(rule)
+        if not rule.outputs:
+            paths.extend(i.pattern.text for i in _file_items(rule.inputs) if i.pattern.is_constant)
+    return rules, paths
+
+
+def _temp_targets(workflow) -> Iterable[Finding]:
+    target_rules, paths = _default_paths(workflow)
+    for rule in workflow.rules:
+        for item in rule.outputs:
+            if "temp" not in item.flags:
+                continue
+            if rule in target_rules or any(item.pattern.match(p, rule.constraints) is not None for p in paths):
+                yield Finding(item.pos, "FF106",
+                              f"temp() output '{item.pattern.text}' of rule '{rule.name}' is a default target",
+                              "drop temp() here, or make a later rule's output the target")
+
+
+def _unreachable(workflow) -> Iterable[Finding]:
+    target_rules, paths = _default_paths(workflow)
+    reached = {r.name: r for r in target_rules}
+    for path in paths:
+        for rule in workflow.rules:
+            if any(o.pattern.match(path, rule.constraints) is not None for o in rule.outputs):
+                reached[rule.name] = rule
+    todo = list(reached.values())
+    outputs = _Outputs(workflow.rules)
+    while todo:
+        rule = todo.pop()
+        if not isinstance(rule.inputs, tuple):
+            return  # per-job inputs could ask for anything: say nothing rather than guess
+        for item in rule.inputs:
+            for producer, _ in outputs.overlapping(item.pattern, rule.constraints):
+                if producer.name not in reached:
+                    reached[producer.name] = producer
+                    todo.append(producer)
+    for rule in workflow.rules:
+        if rule.name not in reached:
+            yield Finding(rule.pos, "FF107",
+                          f"rule '{rule.name}' is not needed by any default target",
+                          "add its output to a default target's inputs, or remove the rule")
+
+
+def _ordered_pairs(ruleorder) -> set[frozenset]:
+    """Rule pairs whose order `ruleorder` settles, directly or through a chain (a > b > c)."""
+    after: dict[str, set[str]] = {}
+    for first, second in ruleorder:
+        after.setdefault(first, set()).add(second)
+    pairs = set()
+    for start in after:
+        seen, todo = set(), [start]
+        while todo:
+            for nxt in after.get(todo.pop(), ()):
+                if nxt not in seen:
+                    seen.add(nxt)
+                    todo.append(nxt)
+        pairs.update(frozenset((start, other)) for other in seen if other != start)
+    return pairs
+
+
+def _overlapping_outputs(workflow) -> Iterable[Finding]:
+    ordered = _ordered_pairs(workflow.ruleorder)
+    outputs = _Outputs(workflow.rules)
+    index = {rule.name: i for i, rule in enumerate(workflow.rules)}
+    for later in workflow.rules:
+        reported: set[str] = set()  # one finding per pair of rules
+        for mine in later.outputs:
+            for earlier, theirs in outputs.overlapping(mine.pattern, later.constraints):
+                if (index[earlier.name] >= index[later.name] or earlier.name in reported
+                        or frozenset((earlier.name, later.name)) in ordered):
+                    continue
+                reported.add(earlier.name)
+                yield Finding(mine.pos, "FF108",
+                              f"output '{mine.pattern.text}' of rule '{later.name}' can match output "
+                              f"'{theirs.pattern.text}' of rule '{earlier.name}'",
+                              f"make the patterns distinct, constrain the wildcards, or add "
+                              f"ruleorder: {later.name} > {earlier.name}")
+
+
+def _file_params(workflow) -> Iterable[Finding]:
+    for rule in workflow.rules:
+        params = rule.params
+        if not hasattr(params, "values"):
+            continue  # per job
+        for value, name in zip(params.values, params.names):
+            if (isinstance(value, str) and value.strip() and "\n" not in value
+                    and os.path.isfile(os.path.join(workflow.workdir, value))):
+                label = f"params.{name}" if name else "a params value"
+                yield Finding(rule.directive_pos.get("params", rule.pos), "FF109",
+                              f"{label} of rule '{rule.name}' is the existing file '{value}'",
+                              "move it to input: so a change to the file reruns the rule")
+
+
+def _unused_names(workflow, modules) -> Iterable[Finding]:
+    from .evaluate import walk
+    from . import syntax as s
+
+    read: set[str] = set()
+    for module in modules:
+        for stmt in module.statements:
+            stack = [stmt]
+            while stack:  # statements -> directives -> expressions
+                node = stack.pop()
+                if isinstance(node, s.RuleDecl):
+                    stack.extend(node.directives)
+                elif isinstance(node, s.Directive):
+                    stack.extend(node.args)
+                elif isinstance(node, s.Assignment):
+                    stack.append(node.value)
+                else:
+                    read.update(n.id for n in walk(node) if type(n) is s.Name)
+    for rule in workflow.rules:  # `{NAME}` in a command or message reads it too
+        for template in (rule.action.template if rule.action else None, rule.message):
+            if template is not None:
+                read.update(f.name for f in template.fields)
+    for name, pos in workflow.names.items():
+        if name not in read and not name.startswith("_"):
+            yield Finding(pos, "FF105", f"variable '{name}' is assigned but never read",
+                          "remove the assignment (or prefix the name with '_')")
+
+
+# ---------------------------------------------------------------- the command
+
+def _codes(text: str) -> list[str]:
+    return [c.strip().upper() for c in text.split(",") if c.strip()]
+
+
+def run_lint(paths: Sequence[str], *, select: str = "", ignore: str = "", fail_on: str = "warning",
+             config: Sequence[str] = (), configfiles: Sequence[str] = (), print_line=print,
+             workdir: str | None = None) -> int:
+    """Lint each Flowfile and print its findings; the exit status of `fileflow lint`. A file
+    that does not load gets its error printed as by `check`; the others are still linted and
+    the exit status is 2."""
+    from .errors import EXIT_USAGE, FileflowError
+    from .rules import load_workflow, parse_config_overrides
+    from .syntax import parse_flowfile
+
+    selected, ignored = _codes(select), _codes(ignore)
+    for code in selected + ignored:
+        if not any(known.startswith(code) for known in CODES):
+            raise FileflowError(f"lint: unknown code {code!r} (known: {', '.join(CODES)})")
+    overrides = parse_config_overrides(config)
+    worst, broken = -1, False
+    for path in paths:
+        try:
+            workflow = load_workflow(path, workdir=workdir, config=overrides, configfiles=configfiles)
+        except FileflowError as err:  # as fmt does: report it, lint the other files, exit 2
+            print(err.render(), file=sys.stderr)
+            broken = True
+            continue
+        modules = []
+        for flowfile in workflow.flowfiles:
+            try:
+                with open(flowfile, encoding="utf-8") as f:
+                    modules.append(parse_flowfile(f.read(), flowfile))
+            except OSError:
+                modules = []  # cannot see every file: do not call a name unused
+                break
+        for finding in select_findings(lint_workflow(workflow, modules), selected, ignored):
+            print_line(finding.render())
+            worst = max(worst, SEVERITIES.index(finding.severity))
+    if broken:
+        return EXIT_USAGE
+    if fail_on == "never" or worst < 0:
+        return 0
+    return 1 if worst >= SEVERITIES.index(fail_on) else 0

@@ -1,0 +1,312 @@
+"""`fileflow lint`: each code on a Flowfile that has the problem and on one that does not, and
+the command line (output format, --select/--ignore, --fail-on, exit codes)."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from fileflow.lint import lint_workflow, run_lint
+from fileflow.rules import load_workflow
+from fileflow.syntax import parse_flowfile
+
+
+def lint_text(tmp_path: Path, text: str, files: dict[str, str] | None = None) -> list:
+    for name, content in (files or {}).items():
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text(content)
+    flowfile = tmp_path / "Flowfile"
+    flowfile.write_text(textwrap.dedent(text))
+    workflow = load_workflow(str(flowfile), workdir=str(tmp_path))
+    modules = [parse_flowfile(Path(p).read_text(), p) for p in workflow.flowfiles]
+    return lint_workflow(workflow, modules)
+
+
+def codes(findings, code: str) -> list[str]:
+    return [f"{f.pos.line}:{f.pos.column} {f.message}" for f in findings if f.code == code]
+
+
+CASES = {
+    "FF101": ('''\
+        rule all:
+            input: "b.txt"
+        rule make:
+            output: "b.txt"
+            shell: "echo > {output}"
+        ''', '''\
+        rule all:
+            input: "b.txt"
+        rule make:
+            output: "b.txt"
+            log: "logs/make.log"
+            shell: "echo > {output} 2> {log}"
+        '''),
+    "FF102": ('''\
+        rule make:
+            input: "/etc/hostname"
+            output: "b.txt"
+            log: "b.log"
+            shell: "cp {input} {output}"
+        ''', '''\
+        rule make:
+            input: "etc/hostname"
+            output: "b.txt"
+            log: "b.log"
+            shell: "cp {input} {output}"
+        '''),
+    "FF103": ('''\
+        rule make:
+            input: src="a.txt"
+            output: "b.txt"
+            log: "b.log"
+            shell: "cp {input[0]} {output[0]}"
+        ''', '''\
+        rule make:
+            input: src="a.txt"
+            output: "b.txt"
+            log: "b.log"
+            shell: "cp {input.src} {output[0]}"
+        '''),
+    "FF104": ('''\
+        rule all:
+            input: "out/x.txt"
+        rule make:
+            output: "out/{name}.txt"
+            log: "logs/{name}.log"
+            shell: "touch {output}"
+        ''', '''\
+        wildcard_constraints:
+            name = "[^/]+"
+        rule all:
+            input: "out/x.txt"
+        rule make:
+            output: "out/{name}.txt"
+            log: "logs/{name}.log"
+            shell: "touch {output}"
+        '''),
+    "FF105": ('''\
+        USED = "b.txt"
+        UNUSED = 3
+        rule make:
+            output: USED
+            log: "b.log"
+            shell: "touch {output}"
+        ''', '''\
+        USED = "b.txt"
+        rule make:
+            output: USED
+            log: "b.log"
+            shell: "touch {output}"
+        '''),
+    "FF106": ('''\
+        rule all:
+            input: "b.txt"
+        rule make:
+            output: temp("b.txt")
+            log: "b.log"
+            shell: "touch {output}"
+        ''', '''\
+        rule all:
+            input: "c.txt"
+        rule make:
+            output: temp("b.txt")
+            log: "b.log"
+            shell: "touch {output}"
+        rule copy:
+            input: "b.txt"
+            output: "c.txt"
+            log: "c.log"
+            shell: "cp {input} {output}"
+        '''),
+    "FF107": ('''\
+        rule all:
+            input: "b.txt"
+        rule make:
+            output: "b.txt"
+            log: "b.log"
+            shell: "touch {output}"
+        rule stray:
+            output: "z.txt"
+            log: "z.log"
+            shell: "touch {output}"
+        ''', '''\
+        rule all:
+            input: "b.txt"
+        rule make:
+            input: "z.txt"
+            output: "b.txt"
+            log: "b.log"
+            shell: "cp {input} {output}"
+        rule feed:
+            output: "z.txt"
+            log: "z.log"
+            shell: "touch {output}"
+        '''),
+    "FF108": ('''\
+        rule all:
+            input: "r/a.sorted.txt"
+        rule sort:
+            input: "r/{s}.txt"
+            output: "r/{s}.sorted.txt"
+            log: "l/{s}.log"
+            shell: "sort {input} > {output}"
+        rule make:
+            output: "r/{s}.txt"
+            log: "m/{s}.log"
+            shell: "touch {output}"
+        ''', '''\
+        rule all:
+            input: "sorted/a.txt"
+        rule sort:
+            input: "raw/{s}.txt"
+            output: "sorted/{s}.txt"
+            log: "l/{s}.log"
+            shell: "sort {input} > {output}"
+        rule make:
+            output: "raw/{s}.txt"
+            log: "m/{s}.log"
+            shell: "touch {output}"
+        '''),
+    "FF109": ('''\
+        rule make:
+            output: "b.txt"
+            log: "b.log"
+            params: table="data/table.csv"
+            shell: "cp {params.table} {output}"
+        ''', '''\
+        rule make:
+            output: "b.txt"
+            log: "b.log"
+            params: table="data/missing.csv"
+            shell: "cp {params.table} {output}"
+        '''),
+}
+
+
+@pytest.mark.parametrize("code", sorted(CASES))
+def test_code_positive_and_negative(tmp_path: Path, code: str) -> None:
+    bad, good = CASES[code]
+    files = {"data/table.csv": "x\n"}
+    (tmp_path / "bad").mkdir()
+    (tmp_path / "good").mkdir()
+    found = codes(lint_text(tmp_path / "bad", bad, files), code)
+    assert len(found) == 1, found
+    assert codes(lint_text(tmp_path / "good", good, files), code) == []
+
+
+def test_positions_and_messages(tmp_path: Path) -> None:
+    assert codes(lint_text(tmp_path, CASES["FF102"][0]), "FF102") == [
+        "2:12 absolute path '/etc/hostname' in input of rule 'make'"]
+    assert codes(lint_text(tmp_path, CASES["FF105"][0]), "FF105") == [
+        "2:1 variable 'UNUSED' is assigned but never read"]
+    (indexed,) = [f for f in lint_text(tmp_path, CASES["FF103"][0]) if f.code == "FF103"]
+    assert (indexed.pos.line, indexed.pos.column, indexed.fix) == (5, 16, "write {input.src}")
+
+
+def test_ruleorder_chain_settles_overlap(tmp_path: Path) -> None:
+    text = '''\
+        ruleorder: a > b > c
+        rule a:
+            output: "x/{n,[^/]+}.txt"
+            log: "a/{n}.log"
+            shell: "touch {output}"
+        rule b:
+            output: "x/{n,[^/]+}.txt"
+            log: "b/{n}.log"
+            shell: "touch {output}"
+        rule c:
+            output: "x/{n,[^/]+}.txt"
+            log: "c/{n}.log"
+            shell: "touch {output}"
+        '''
+    assert codes(lint_text(tmp_path, text), "FF108") == []
+
+
+def test_per_job_inputs_silence_reachability(tmp_path: Path) -> None:
+    text = '''\
+        rule all:
+            input: "out/a.txt"
+        rule make:
+            input: "in/" + wildcards.n + ".txt"
+            output: "out/{n,[a-z]+}.txt"
+            log: "l/{n}.log"
+            shell: "cp {input} {output}"
+        rule other:
+            output: "in/{n,[a-z]+}.txt"
+            log: "o/{n}.log"
+            shell: "touch {output}"
+        '''
+    assert codes(lint_text(tmp_path, text), "FF107") == []
+
+
+def run_cli(cwd: Path, *args: str) -> subprocess.CompletedProcess:
+    env = dict(os.environ)
+    return subprocess.run([sys.executable, "-m", "fileflow", "lint", *args], cwd=cwd, env=env,
+                          capture_output=True, text=True, timeout=60)
+
+
+def test_command_line(tmp_path: Path) -> None:
+    (tmp_path / "Flowfile").write_text(textwrap.dedent('''\
+        UNUSED = 1
+        rule make:
+            output: "/tmp/fileflow-lint-b.txt"
+            shell: "touch {output}"
+        '''))
+    (tmp_path / "clean.flow").write_text(textwrap.dedent(CASES["FF101"][1]))
+    (tmp_path / "broken.flow").write_text("rule make:\n    output: \"b.txt\n")
+
+    out = run_cli(tmp_path)
+    assert out.returncode == 1, out.stderr
+    lines = out.stdout.splitlines()
+    assert lines == [
+        "Flowfile:1:1: FF105 variable 'UNUSED' is assigned but never read "
+        "(fix: remove the assignment (or prefix the name with '_'))",
+        "Flowfile:2:6: FF101 rule 'make' has no log "
+        "(fix: add log: \"logs/make.log\" and send the output there)",
+        "Flowfile:3:13: FF102 absolute path '/tmp/fileflow-lint-b.txt' in output of rule 'make' "
+        "(fix: use a path relative to the workflow directory (or a config value))",
+    ]
+    selected = run_cli(tmp_path, "--select", "FF105,FF102", "--ignore", "FF102")
+    assert (selected.returncode, [l.split(": ")[1].split()[0] for l in selected.stdout.splitlines()]) == (1, ["FF105"])
+    assert run_cli(tmp_path, "--ignore", "FF1").stdout == ""
+    assert run_cli(tmp_path, "--ignore", "FF1").returncode == 0
+    never = run_cli(tmp_path, "--fail-on", "never")
+    assert (never.returncode, len(never.stdout.splitlines())) == (0, 3)
+    assert run_cli(tmp_path, "--fail-on", "error").returncode == 0  # every code is a warning
+    assert run_cli(tmp_path, "clean.flow").returncode == 0
+    broken = run_cli(tmp_path, "broken.flow", "Flowfile")
+    assert broken.returncode == 2 and "broken.flow:2" in broken.stderr, broken.stderr
+    assert len(broken.stdout.splitlines()) == 3  # the other file is still linted
+    unknown = run_cli(tmp_path, "--select", "XX1")
+    assert unknown.returncode == 2 and "unknown code" in unknown.stderr
+
+
+def test_run_lint_in_process(tmp_path: Path) -> None:
+    (tmp_path / "Flowfile").write_text(textwrap.dedent(CASES["FF109"][0]))
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "table.csv").write_text("x\n")
+    printed: list[str] = []
+    status = run_lint([str(tmp_path / "Flowfile")], print_line=printed.append)
+    assert status == 1
+    assert [p.split(": ", 1)[1].split()[0] for p in printed] == ["FF109"]
+
+
+def test_overlap_with_a_leading_wildcard(tmp_path: Path) -> None:
+    text = '''\
+        rule all:
+            input: "res/a.txt"
+        rule one:
+            output: "res/{s,[a-z]+}.txt"
+            log: "l/{s}.log"
+            shell: "touch {output}"
+        rule two:
+            output: "{d,[a-z]+}/a.txt"
+            log: "k/{d}.log"
+            shell: "touch {output}"
+        '''
+    assert codes(lint_text(tmp_path, text), "FF108") == [
+        "8:13 output '{d,[a-z]+}/a.txt' of rule 'two' can match output 'res/{s,[a-z]+}.txt' of rule 'one'"]
