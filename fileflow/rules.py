@@ -406,7 +406,6 @@ class _Loader:
             self.fail(err)
 
     def finish(self) -> Workflow:
-        by_name = {r.name: r for r in self.rules}
         names = set(self.rule_decls)
         for name, pos in self.localrules:
             if name not in names:

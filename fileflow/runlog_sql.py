@@ -13,12 +13,11 @@ import random
 import re
 import socket
 import time
-from dataclasses import dataclass
-from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
+from typing import Any, Callable, Iterable, Iterator, Sequence
 
 from sqlalchemy import (BigInteger, Boolean, Column, Float, ForeignKey, Index, Integer,
                         MetaData, Table, Text, and_, bindparam, case, create_engine, delete,
-                        event, func, insert, inspect, or_, select, text, update)
+                        event, insert, inspect, or_, select, text, update)
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import URL, Connection, Engine, make_url
 

@@ -255,7 +255,6 @@ class _Parser:
     # -- statements
 
     def module(self, text: str) -> Module:
-        toks = self.toks
         statements = []
         try:
             return self.statements(text, statements)
