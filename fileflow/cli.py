@@ -339,6 +339,30 @@ def cmd_report(args) -> int:
     return report(_build_options(args), args.db, args.run, args.output)
 
 
+def configure_completion(parser: argparse.ArgumentParser) -> None:
+    from .completion import SHELLS
+
+    parser.add_argument("shell", choices=SHELLS, help="the shell to print the completion script for")
+
+
+def cmd_completion(args) -> int:
+    from .completion import script
+
+    _print(script(args.shell).rstrip("\n"))
+    return 0
+
+
+def _parser_for(command: str | None) -> argparse.ArgumentParser:
+    """The top-level parser (None) or a command's, as main() builds them: what completion reads."""
+    if command is None:
+        return _main_parser()
+    _, configure, help_text = COMMANDS[command]
+    parser = _command_parser(command, help_text)
+    if configure:
+        configure(parser)
+    return parser
+
+
 COMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None] | None, str]] = {
     "build": ("cmd_build", configure_build,
               "bring the targets up to date (the default command: 'fileflow [TARGET...]')"),
@@ -353,6 +377,8 @@ COMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None] | None,
     "runs": ("cmd_runs", configure_runs, "list the latest runs from the run log"),
     "log": ("cmd_log", configure_log, "show a run, a job or the job that made a file"),
     "report": ("cmd_report", configure_report, "write a self-contained HTML report of a run"),
+    "completion": ("cmd_completion", configure_completion,
+                   "print a bash, zsh or fish script that completes fileflow's commands and targets"),
 }
 
 
@@ -407,7 +433,11 @@ def _attach_line_values(argv: list[str]) -> list[str]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    argv = _attach_line_values(list(sys.argv[1:] if argv is None else argv))
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["__complete"]:  # hidden: what the completion scripts run on every Tab
+        from .completion import complete_command
+        return complete_command(argv[1:], COMMANDS, _parser_for, FLOWFILE_NAMES, _print)
+    argv = _attach_line_values(argv)
     top = _main_parser()
     # `fileflow check --help` is the command's help, not the top-level one.
     wants_help = any(a in ("-h", "--help") for a in argv)

@@ -25,6 +25,7 @@ LAYERS = {
     "__init__": 0, "errors": 0, "patterns": 0, "state": 0, "template": 0,
     "syntax": 1, "syntax_errors": 1, "syntax_nodes": 1, "syntax_fast": 1, "syntax_cache": 1, "evaluate": 1, "rules": 1,
     "format": 1,  # fileflow fmt (issue 7)
+    "completion": 5,  # shell completion (issue 7)
     "lint": 2,  # fileflow lint (issue 7)
     "graph": 2, "resolve": 2, "store": 2, "rebuild": 2, "command": 2, "plan": 2,
     "runlog": 3, "runlog_records": 3, "runlog_sql": 3, "locks": 3, "executors": 3, "script": 3,
