@@ -29,6 +29,7 @@ CODES = {
     "FF107": ("warning", "rule unreachable from the default targets"),
     "FF108": ("warning", "output pattern overlaps another rule's output"),
     "FF109": ("warning", "params value is an existing file"),
+    "FF110": ("warning", "config key that no Flowfile reads"),
 }
 
 
@@ -57,9 +58,11 @@ def select_findings(findings: Iterable[Finding], select: Sequence[str] = (),
             if (not select or matches(f.code, select)) and not matches(f.code, ignore)]
 
 
-def lint_workflow(workflow, modules: Sequence = ()) -> list[Finding]:
+def lint_workflow(workflow, modules: Sequence = (), configfiles: Sequence[str] = ()) -> list[Finding]:
     """Every finding for a loaded Workflow, in file order. `modules` are the parsed syntax
-    trees of its Flowfiles (for FF105); without them FF105 is skipped."""
+    trees of its Flowfiles (for FF105 and FF110); without them those are skipped.
+    `configfiles` are the command line's --configfile files (FF110 also reads the
+    Flowfiles' `configfile:` files)."""
     found: list[Finding] = []
     for check in (_missing_log, _absolute_paths, _slash_wildcards,
                   _temp_targets, _unreachable, _overlapping_outputs, _file_params):
@@ -67,6 +70,7 @@ def lint_workflow(workflow, modules: Sequence = ()) -> list[Finding]:
     found.extend(_indexed_fields(workflow, {m.path: m.source for m in modules}))
     if modules:
         found.extend(_unused_names(workflow, modules))
+        found.extend(_unused_config_keys(workflow, modules, configfiles))
     return sorted(found, key=lambda f: (f.pos.path, f.pos.line, f.pos.column, f.code))
 
 
@@ -318,6 +322,131 @@ def _unused_names(workflow, modules) -> Iterable[Finding]:
                           "remove the assignment (or prefix the name with '_')")
 
 
+def _config_step(node, s):
+    """(key, the node the key is read from) when the node reads one key of something
+    (`x.key`, `x["key"]`, `x.get("key", ...)`), else None."""
+    kind = type(node)
+    if kind is s.Attribute:
+        return node.attr, node.obj
+    if kind is s.Index and type(node.key) is s.Const and isinstance(node.key.value, (str, int)):
+        return str(node.key.value), node.obj
+    if (kind is s.Call and type(node.func) is s.Attribute and node.func.attr == "get"
+            and node.args and type(node.args[0]) is s.Const and isinstance(node.args[0].value, str)):
+        return node.args[0].value, node.func.obj
+    return None
+
+
+def _config_path(node, s) -> tuple | None:
+    """The keys of a static read of config (`config.a["b"].get("c")` -> ("a", "b", "c")),
+    None when the node is not one."""
+    keys: list = []
+    while type(node) is not s.Name:
+        step = _config_step(node, s)
+        if step is None:
+            return None
+        keys.append(step[0])
+        node = step[1]
+    return tuple(reversed(keys)) if node.id == "config" else None
+
+
+def _config_reads(modules) -> set[tuple]:
+    """Every config path some Flowfile expression uses as a whole: `config.a.b` uses ("a", "b")
+    and all below it; `config.a[wildcards.x]`, `config.a.keys()` or `f(config.a)` use ("a",);
+    a bare `config` uses () (everything)."""
+    from .evaluate import walk
+    from . import syntax as s
+
+    roots: list = []
+    for module in modules:
+        for stmt in module.statements:
+            if isinstance(stmt, s.RuleDecl):
+                roots.extend(a for d in stmt.directives for a in d.args)
+            elif isinstance(stmt, s.Directive):
+                roots.extend(stmt.args)
+            elif isinstance(stmt, s.Assignment):
+                roots.append(stmt.value)
+    used: set[tuple] = set()
+    for root in roots:
+        inner: set[int] = set()  # the lower links of a chain already counted (walk goes top down)
+        for node in walk(root):
+            if id(node) in inner:
+                step = _config_step(node, s)
+                if step is not None:
+                    inner.update((id(step[1]), id(getattr(node, "func", None))))
+                continue
+            path = _config_path(node, s)
+            method = type(node) is s.Call and type(node.func) is s.Attribute
+            if path is None and method and _config_path(node.func.obj, s) is not None:
+                path = _config_path(node.func.obj, s)  # keys(), upper(): the value is used whole
+                inner.update((id(node.func), id(node.func.obj)))
+            elif path is not None:
+                step = _config_step(node, s)
+                if step is not None:
+                    inner.update((id(step[1]), id(getattr(node, "func", None))))
+            if path is not None:
+                used.add(path)
+    return used
+
+
+def _yaml_keys(path: str, shown: str) -> list[tuple[tuple, Position]]:
+    """(key path, position) of every mapping key of a YAML file, outermost first; [] when
+    the file cannot be read (loading the workflow has already reported that)."""
+    import yaml
+
+    try:
+        with open(path, encoding="utf-8") as f:
+            root = yaml.compose(f, Loader=yaml.SafeLoader)
+    except (OSError, UnicodeDecodeError, yaml.YAMLError):
+        return []
+    keys, todo = [], [((), root)]
+    while todo:
+        prefix, node = todo.pop()
+        if not isinstance(node, yaml.MappingNode):
+            continue
+        for key, value in node.value:
+            if not isinstance(key, yaml.ScalarNode) or key.value == "<<":
+                continue
+            here = prefix + (key.value,)
+            start, end = key.start_mark, key.end_mark
+            keys.append((here, Position(shown, start.line + 1, start.column + 1, end.line + 1, end.column + 1)))
+            todo.append((here, value))
+    return keys
+
+
+def _shown(path: str) -> str:
+    rel = os.path.relpath(path)
+    return path if rel.startswith("..") else rel
+
+
+def _unused_config_keys(workflow, modules, configfiles: Sequence[str]) -> Iterable[Finding]:
+    from . import syntax as s
+
+    files = [(os.path.abspath(c), _shown(c)) for c in configfiles]
+    for module in modules:
+        for stmt in module.statements:
+            if (isinstance(stmt, s.Directive) and stmt.name == "configfile" and len(stmt.args) == 1
+                    and type(stmt.args[0]) is s.Const and isinstance(stmt.args[0].value, str)):
+                target = stmt.args[0].value  # relative to the working directory, as the loader reads it
+                full = target if os.path.isabs(target) else os.path.join(workflow.workdir, target)
+                files.append((os.path.abspath(full), _shown(full)))
+    if not files:
+        return
+    used = _config_reads(modules)
+    if () in used:
+        return  # the whole config is read somewhere: any key may be
+    for full, shown in dict(files).items():
+        reported: list[tuple] = []
+        for keys, pos in _yaml_keys(full, shown):
+            if any(keys[:len(u)] == u or u[:len(keys)] == keys for u in used):
+                continue  # inside something read whole, or on the way to something read
+            if any(keys[:len(r)] == r for r in reported):
+                continue  # below an unused key: that one finding covers it
+            reported.append(keys)
+            read = "config" + "".join(f".{k}" if k.isidentifier() else f"[{k!r}]" for k in keys)
+            yield Finding(pos, "FF110", f"config key '{'.'.join(keys)}' is not read by any Flowfile",
+                          f"remove it from {os.path.basename(shown)}, or read it as {read}")
+
+
 # ---------------------------------------------------------------- the command
 
 def _codes(text: str) -> list[str]:
@@ -355,7 +484,7 @@ def run_lint(paths: Sequence[str], *, select: str = "", ignore: str = "", fail_o
             except OSError:
                 modules = []  # cannot see every file: do not call a name unused
                 break
-        for finding in select_findings(lint_workflow(workflow, modules), selected, ignored):
+        for finding in select_findings(lint_workflow(workflow, modules, configfiles), selected, ignored):
             print_line(finding.render())
             worst = max(worst, SEVERITIES.index(finding.severity))
     if broken:

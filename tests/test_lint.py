@@ -184,13 +184,28 @@ CASES = {
             params: table="data/missing.csv"
             shell: "cp {params.table} {output}"
         '''),
+    "FF110": ('''\
+        configfile: "config.yaml"
+        rule make:
+            output: "b.txt"
+            log: "b.log"
+            params: n = config.used
+            shell: "echo {params.n} > {output}"
+        ''', '''\
+        configfile: "config.yaml"
+        rule make:
+            output: "b.txt"
+            log: "b.log"
+            params: n = config.used, m = config["unused"]
+            shell: "echo {params.n} {params.m} > {output}"
+        '''),
 }
 
 
 @pytest.mark.parametrize("code", sorted(CASES))
 def test_code_positive_and_negative(tmp_path: Path, code: str) -> None:
     bad, good = CASES[code]
-    files = {"data/table.csv": "x\n"}
+    files = {"data/table.csv": "x\n", "config.yaml": "used: 1\nunused: 2\n"}
     (tmp_path / "bad").mkdir()
     (tmp_path / "good").mkdir()
     found = codes(lint_text(tmp_path / "bad", bad, files), code)
@@ -310,3 +325,75 @@ def test_overlap_with_a_leading_wildcard(tmp_path: Path) -> None:
         '''
     assert codes(lint_text(tmp_path, text), "FF108") == [
         "8:13 output '{d,[a-z]+}/a.txt' of rule 'two' can match output 'res/{s,[a-z]+}.txt' of rule 'one'"]
+
+
+CONFIG = """\
+samples:
+  alpha: {depth: 30}
+  beta: {depth: 10}
+tools:
+  sort: sort -k1
+  cut: cut -f1
+threads: 4
+label: x
+stale: 1
+opts:
+  a: 1
+  b:
+    deep: 2
+"""
+
+
+def test_unused_config_keys_nested_and_dynamic(tmp_path: Path) -> None:
+    text = '''\
+        configfile: "config.yaml"
+        T = config.get("threads", 1)
+        rule make:
+            output: "o/{sample,[a-z]+}.txt"
+            log: "l/{sample}.log"
+            params:
+                depth = config.samples[wildcards.sample].depth,
+                sort = config["tools"]["sort"],
+                label = config.label.upper(),
+                a = config.opts.a
+            threads: T
+            shell: "echo {params} > {output}"
+        '''
+    found = [f for f in lint_text(tmp_path, text, {"config.yaml": CONFIG}) if f.code == "FF110"]
+    # samples is indexed by a key known only per job, so all of it counts as read; tools.sort,
+    # threads (through get()), label (through a method) and opts.a are read
+    assert [(Path(f.pos.path).name, f.pos.line, f.pos.column, f.message) for f in found] == [
+        ("config.yaml", 6, 3, "config key 'tools.cut' is not read by any Flowfile"),
+        ("config.yaml", 9, 1, "config key 'stale' is not read by any Flowfile"),
+        ("config.yaml", 12, 3, "config key 'opts.b' is not read by any Flowfile"),  # and not opts.b.deep too
+    ]
+    assert found[0].fix == "remove it from config.yaml, or read it as config.tools.cut"
+
+
+@pytest.mark.parametrize("use", ["config[wildcards.sample]", "config.get(wildcards.sample, 1)",
+                                 "sorted(config.keys())", "str(config)"])
+def test_a_whole_config_use_silences_unused_keys(tmp_path: Path, use: str) -> None:
+    text = f'''\
+        configfile: "config.yaml"
+        rule make:
+            output: "o/{{sample,[a-z]+}}.txt"
+            log: "l/{{sample}}.log"
+            params: v = {use}
+            shell: "echo {{params.v}} > {{output}}"
+        '''
+    assert codes(lint_text(tmp_path, text, {"config.yaml": CONFIG}), "FF110") == []
+
+
+def test_unused_keys_of_a_command_line_configfile(tmp_path: Path) -> None:
+    (tmp_path / "Flowfile").write_text(textwrap.dedent(CASES["FF110"][0]))
+    (tmp_path / "config.yaml").write_text("used: 1\nunused: 2\n")
+    (tmp_path / "more.yaml").write_text("# extra settings\nused: 2\nforgotten: true\n")
+    out = run_cli(tmp_path, "--configfile", "more.yaml", "--select", "FF110")
+    assert out.returncode == 1, out.stderr
+    assert out.stdout.splitlines() == [
+        "config.yaml:2:1: FF110 config key 'unused' is not read by any Flowfile "
+        "(fix: remove it from config.yaml, or read it as config.unused)",
+        "more.yaml:3:1: FF110 config key 'forgotten' is not read by any Flowfile "
+        "(fix: remove it from more.yaml, or read it as config.forgotten)"]
+    (tmp_path / "config.yaml").write_text("used: 1\n")
+    assert run_cli(tmp_path, "--select", "FF110").stdout == ""
