@@ -16,7 +16,7 @@ import os
 import sys
 from typing import Callable, Iterable, Mapping, NamedTuple, Sequence
 
-__all__ = ["SHELLS", "Candidate", "candidates", "complete_command", "script", "split_line"]
+__all__ = ["SHELLS", "Candidate", "candidates", "complete_command", "render", "script", "split_line"]
 
 SHELLS = ("bash", "zsh", "fish")
 
@@ -37,7 +37,6 @@ class _Context(NamedTuple):
     command: str | None               # None: still at the command position
     positionals: list[str]            # positional words of the command, in order
     pending: argparse.Action | None   # a flag waiting for (more) values
-    pending_count: int                # values it has taken so far
     used: set[str]                    # option strings already given
     settings: dict[str, list[str]]    # -f, -C, --configfile, --config values
 
@@ -100,8 +99,7 @@ class _Options:
 
 
 def _takes_values(action: argparse.Action) -> bool:
-    return action.nargs != 0 and not isinstance(
-        action, (argparse._StoreConstAction, argparse._CountAction, argparse._HelpAction))
+    return action.nargs != 0  # switches (store_true, count, help) take none
 
 
 def _is_many(action: argparse.Action) -> bool:
@@ -111,7 +109,8 @@ def _is_many(action: argparse.Action) -> bool:
 _SETTINGS = {"file": "-f", "directory": "-C", "configfile": "--configfile", "config": "--config"}
 
 
-def _read_context(words: Sequence[str], commands: Mapping, options_for: Callable[[str | None], _Options]) -> _Context:
+def _read_context(words: Sequence[str], commands: Mapping,
+                  options_for: Callable[[str | None], _Options]) -> _Context:
     command: str | None = None
     options = options_for(None)
     positionals: list[str] = []
@@ -155,7 +154,7 @@ def _read_context(words: Sequence[str], commands: Mapping, options_for: Callable
             if word in commands:
                 continue
         positionals.append(word)
-    return _Context(command, positionals, pending, count, used, settings)
+    return _Context(command, positionals, pending, used, settings)
 
 
 # ---------------------------------------------------------------- the Flowfile's names
@@ -188,7 +187,8 @@ class _Flow:
             return None
         from .rules import load_workflow, parse_config_overrides
 
-        configfiles = [os.path.join(self.base, os.path.expanduser(c)) for c in self.settings.get("--configfile", [])]
+        configfiles = [os.path.join(self.base, os.path.expanduser(c))
+                       for c in self.settings.get("--configfile", [])]
         with open(os.devnull, "w") as quiet:  # nothing a loader might say reaches the terminal
             stderr, sys.stderr = sys.stderr, quiet
             try:
@@ -324,7 +324,7 @@ def candidates(words: Sequence[str], cword: int, commands: Mapping[str, tuple],
         slots = options.positionals
         taken = len(context.positionals)
         for action in slots:
-            width = 1 if action.nargs in (None, "?") else (action.nargs if isinstance(action.nargs, int) else None)
+            width = 1 if action.nargs in (None, "?") else action.nargs if isinstance(action.nargs, int) else None
             if width is None or taken < width:
                 found = _values(action, current, flow)
                 break
@@ -384,13 +384,12 @@ def complete_command(argv: Sequence[str], commands: Mapping[str, tuple],
 
 _BASH = r'''# bash completion for fileflow: source <(fileflow completion bash)
 _fileflow_complete() {
-    local IFS=$'\n'
     if (( COMP_CWORD < 0 )); then  # `compgen -F _fileflow_complete -- WORD`: WORD is the first argument
-        COMPREPLY=($(command fileflow __complete bash 1 fileflow "$2" 2>/dev/null))
+        mapfile -t COMPREPLY < <(command fileflow __complete bash 1 fileflow "$2" 2>/dev/null)
         return 0
     fi
-    COMPREPLY=($(COMP_LINE="$COMP_LINE" COMP_POINT="$COMP_POINT" \
-        command fileflow __complete bash "$COMP_CWORD" "${COMP_WORDS[@]}" 2>/dev/null))
+    mapfile -t COMPREPLY < <(COMP_LINE="$COMP_LINE" COMP_POINT="$COMP_POINT" \
+        command fileflow __complete bash "$COMP_CWORD" "${COMP_WORDS[@]}" 2>/dev/null)
     # a directory or `RULE:`: let the user go on typing after it
     if [[ ${#COMPREPLY[@]} -eq 1 && ${COMPREPLY[0]} == *[/:=] ]]; then
         compopt -o nospace 2>/dev/null

@@ -6,10 +6,14 @@ Every shell runs the real `fileflow` through a shim on PATH."""
 from __future__ import annotations
 
 import os
+import pty
+import re
+import select
 import shutil
+import signal
 import subprocess
 import sys
-import textwrap
+import time
 from pathlib import Path
 
 import pytest
@@ -149,7 +153,8 @@ def test_bash_rule_names_and_targets(project: Path) -> None:
     assert {"Flowfile", "data/", "other.flow"} <= set(targets[4:])
     assert "count" not in targets and not any("{" in t for t in targets)
     assert sorted(res) == ["results/summary.json", "results/summary.txt"]
-    assert sorted(bare) == ["results/summary.json", "results/summary.txt"]  # no command starts so: build's targets
+    # no command starts so: build's targets
+    assert sorted(bare) == ["results/summary.json", "results/summary.txt"]
     assert here_dirs == ["data/"]
 
 
@@ -188,6 +193,47 @@ def test_bash_through_compgen(project: Path) -> None:
     assert sorted(second.split()) == ["results/summary.json", "results/summary.txt"]
 
 
+def type_with_tabs(argv: list[str], setup: str, lines: list[str], cwd: Path, env: dict) -> list[str]:
+    """Each line typed into an interactive shell on a pseudo-terminal, Tab pressed at its end,
+    then Enter: the arguments `fileflow` got, as the shell function `fileflow` that `setup`
+    defines prints them ("42[ARGS]"; the completion script runs the real program)."""
+    pid, fd = pty.fork()
+    if pid == 0:  # the child: the shell
+        os.chdir(cwd)
+        os.execvpe(argv[0], argv, env)
+    seen, found = b"", []
+    try:
+        os.write(fd, (setup + "\n").encode())
+        for line in lines:
+            os.write(fd, (line + "\t\n").encode())
+            deadline = time.monotonic() + 60
+            while not (m := re.search(rb"42\[([^\]\r\n]*)\]", seen)):
+                ready, _, _ = select.select([fd], [], [], max(0.0, deadline - time.monotonic()))
+                chunk = os.read(fd, 4096) if ready else b""
+                assert chunk, f"no answer to {line!r}; the terminal showed: {seen[-400:]!r}"
+                seen += chunk
+            found.append(m.group(1).decode())
+            seen = seen[m.end():]
+    finally:
+        os.kill(pid, signal.SIGKILL)  # the shell this test started; done with it either way
+        os.waitpid(pid, 0)
+        os.close(fd)
+    return found
+
+
+def test_bash_tab_in_an_interactive_shell(project: Path) -> None:
+    """readline itself: the word it completes ends at '=' and ':', and a directory or a
+    `RULE:` takes no space after it."""
+    env = shell_env(project, PS1="$ ", TERM="dumb")
+    typed = type_with_tabs(
+        ["bash", "--norc", "--noprofile", "-i"],
+        'source <(fileflow completion bash); fileflow() { echo "$((6*7))[$*]"; }',
+        ["fileflow graph --format mer", "fileflow build --cluster=s", "fileflow build --set-resources su",
+         "fileflow -C ../pro", "fileflow bu"], project / "proj", env)
+    assert typed == ["graph --format mermaid", "build --cluster=slurm", "build --set-resources summary:",
+                     "-C ../proj/", "build"]
+
+
 def test_entry_point_with_words_only(project: Path) -> None:
     """`fileflow __complete SHELL CWORD WORDS...` without COMP_LINE (zsh, fish, a script)."""
     def run(*args: str) -> subprocess.CompletedProcess:
@@ -199,11 +245,13 @@ def test_entry_point_with_words_only(project: Path) -> None:
     fish = run("fish", "2", "fileflow", "graph", "--format=j")
     assert fish.stdout.splitlines() == ["--format=json"]
     zsh = run("zsh", "1", "fileflow", "su")
-    assert zsh.stdout.splitlines() == ["summary\tsummary  -- one line per output: state, job, last built, size"]
+    assert zsh.stdout.splitlines() == [
+        "summary\tsummary  -- one line per output: state, job, last built, size"]
     for bad in ([], ["zsh"], ["zsh", "x"], ["nosh", "1", "fileflow", ""]):
         out = run(*bad)
         assert (out.returncode, out.stderr) == (0, ""), bad
-    helped = subprocess.run([sys.executable, "-m", "fileflow", "--help"], capture_output=True, text=True, timeout=60)
+    helped = subprocess.run([sys.executable, "-m", "fileflow", "--help"],
+                            capture_output=True, text=True, timeout=60)
     assert "completion" in helped.stdout and "__complete" not in helped.stdout
     wrong = subprocess.run([sys.executable, "-m", "fileflow", "completion", "tcsh"],
                            capture_output=True, text=True, timeout=60)
@@ -262,7 +310,8 @@ def test_zsh_script_and_completion(project: Path) -> None:
     functions = project / "zsh-functions"
     functions.mkdir(exist_ok=True)
     (functions / "_fileflow").write_text(script_text("zsh", project))
-    check = subprocess.run(["zsh", "-n", str(functions / "_fileflow")], capture_output=True, text=True, timeout=60)
+    check = subprocess.run(["zsh", "-n", str(functions / "_fileflow")],
+                           capture_output=True, text=True, timeout=60)
     assert check.returncode == 0, check.stderr
     lines = ["fileflow graph --format mer", "fileflow build --cluster=s", "fileflow build results/summary.t",
              "fileflow -C ../pro", "fileflow clean cou", "fileflow complet"]
