@@ -240,6 +240,20 @@ def _paths(base: str, prefix: str, dirs_only: bool = False) -> list[Candidate]:
     return sorted(found)
 
 
+def _profiles(base: str, prefix: str) -> list[Candidate]:
+    """--profile: the names of ./profiles/NAME/config.yaml and ~/.config/fileflow/NAME/config.yaml
+    (where profiles.find_profile looks), then paths."""
+    names = []
+    home = os.path.expanduser(os.path.join("~", ".config", "fileflow"))
+    for where in (os.path.join(base, "profiles"), home):
+        try:
+            names += [Candidate(e.name, "profile") for e in os.scandir(where)
+                      if os.path.isfile(os.path.join(e.path, "config.yaml"))]
+        except OSError:
+            pass
+    return sorted(names) + _paths(base, prefix)
+
+
 def _lint_codes() -> list[Candidate]:
     from .lint import CODES
 
@@ -277,7 +291,9 @@ def _values(action: argparse.Action, prefix: str, flow: _Flow) -> list[Candidate
         return flow.targets() + _paths(flow.base, prefix)
     if metavar == "CODES":
         return _lint_codes()
-    if metavar in ("FILE", "NAME|PATH"):
+    if metavar == "NAME|PATH":
+        return _profiles(flow.base, prefix)
+    if metavar == "FILE":
         return _paths(flow.base, prefix)  # read after the change to -C DIR, as fileflow does
     if metavar == "DIR":
         return _paths(os.getcwd(), prefix, dirs_only=True)  # -C is read before the change
@@ -324,7 +340,8 @@ def candidates(words: Sequence[str], cword: int, commands: Mapping[str, tuple],
         slots = options.positionals
         taken = len(context.positionals)
         for action in slots:
-            width = 1 if action.nargs in (None, "?") else action.nargs if isinstance(action.nargs, int) else None
+            width = (1 if action.nargs in (None, "?")
+                     else action.nargs if isinstance(action.nargs, int) else None)  # None: all the rest
             if width is None or taken < width:
                 found = _values(action, current, flow)
                 break

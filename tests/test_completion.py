@@ -46,6 +46,8 @@ def project(tmp_path_factory) -> Path:
     (proj / "data").mkdir(parents=True)
     (proj / "data" / "a.txt").write_text("one two\n")
     (proj / "Flowfile").write_text(FLOWFILE)
+    (proj / "profiles" / "hpc").mkdir(parents=True)
+    (proj / "profiles" / "hpc" / "config.yaml").write_text("jobs: 4\n")
     (proj / "other.flow").write_text('rule lonely:\n    output: "lonely.txt"\n    shell: "touch {output}"\n')
     broken = root / "broken"
     broken.mkdir()
@@ -140,10 +142,10 @@ def test_bash_flags_are_the_parsers_flags(project: Path) -> None:
 
 def test_bash_rule_names_and_targets(project: Path) -> None:
     proj = project / "proj"
-    (forcerun, more, clean, set_res, targets, res, bare, here_dirs) = bash_complete(
+    (forcerun, more, clean, set_res, targets, res, bare, here_dirs, profile) = bash_complete(
         project, proj, "fileflow build -R ", "fileflow build --forcerun count s", "fileflow clean ",
         "fileflow build --set-resources su", "fileflow build ", "fileflow build results/s",
-        "fileflow res", "fileflow build d")
+        "fileflow res", "fileflow build d", "fileflow --profile h")
     assert forcerun == ["all", "count", "summary"]
     assert more == ["summary"]  # -R takes several rules
     assert clean == ["all", "count", "summary"]
@@ -156,6 +158,7 @@ def test_bash_rule_names_and_targets(project: Path) -> None:
     # no command starts so: build's targets
     assert sorted(bare) == ["results/summary.json", "results/summary.txt"]
     assert here_dirs == ["data/"]
+    assert profile == ["hpc"]  # ./profiles/hpc/config.yaml
 
 
 def test_bash_follows_directory_and_file_options(project: Path) -> None:
