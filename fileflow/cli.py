@@ -378,7 +378,7 @@ COMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None] | None,
     "log": ("cmd_log", configure_log, "show a run, a job or the job that made a file"),
     "report": ("cmd_report", configure_report, "write a self-contained HTML report of a run"),
     "completion": ("cmd_completion", configure_completion,
-                   "print a bash, zsh or fish script that completes fileflow's commands and targets"),
+                   "print a bash, zsh or fish script: Tab completes commands, flags, rules, targets"),
 }
 
 
