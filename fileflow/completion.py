@@ -12,8 +12,9 @@ wrong there leaves the subcommands and flags: a Tab never prints an error.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import io
 import os
-import sys
 from typing import Callable, Iterable, Mapping, NamedTuple, Sequence
 
 __all__ = ["SHELLS", "Candidate", "candidates", "complete_command", "render", "script", "split_line"]
@@ -189,13 +190,9 @@ class _Flow:
 
         configfiles = [os.path.join(self.base, os.path.expanduser(c))
                        for c in self.settings.get("--configfile", [])]
-        with open(os.devnull, "w") as quiet:  # nothing a loader might say reaches the terminal
-            stderr, sys.stderr = sys.stderr, quiet
-            try:
-                return load_workflow(path, workdir=self.base, configfiles=configfiles,
-                                     config=parse_config_overrides(self.settings.get("--config", [])))
-            finally:
-                sys.stderr = stderr
+        with contextlib.redirect_stderr(io.StringIO()):  # nothing it says reaches the terminal
+            return load_workflow(path, workdir=self.base, configfiles=configfiles,
+                                 config=parse_config_overrides(self.settings.get("--config", [])))
 
     def rules(self) -> list[Candidate]:
         workflow = self.workflow()
