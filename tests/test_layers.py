@@ -26,6 +26,7 @@ LAYERS = {
     "syntax": 1, "syntax_errors": 1, "syntax_nodes": 1, "syntax_fast": 1, "syntax_cache": 1, "evaluate": 1, "rules": 1,
     "format": 1,  # fileflow fmt (issue 7)
     "lint": 2,  # fileflow lint (issue 7)
+    "lsp_features": 2, "lsp": 5,  # fileflow lsp (issue 7)
     "graph": 2, "resolve": 2, "store": 2, "rebuild": 2, "command": 2, "plan": 2,
     "runlog": 3, "runlog_records": 3, "runlog_sql": 3, "locks": 3, "executors": 3, "script": 3,
     "schedule": 4, "report": 4, "progress": 4,
