@@ -49,11 +49,12 @@ def _make_server():
         return os.path.abspath(path or "Flowfile")
 
     def analysis(uri: str) -> tuple[features.Analysis, object]:
+        """The analysis of the document's current text (lint findings are added by publish)."""
         doc = server.workspace.get_text_document(uri)
         text = doc.source
         cached = analyses.get(uri)
         if cached is None or cached[0] != text:
-            cached = (text, features.analyze(path_of(uri), text))
+            cached = (text, features.analyze(path_of(uri), text, lint=False))
             analyses[uri] = cached
         return cached[1], doc
 
@@ -76,9 +77,18 @@ def _make_server():
             lines, t.Position(position.line, position.character))
         return at.line + 1, at.character + 1
 
-    def publish(uri: str) -> None:
+    async def publish(uri: str) -> None:
+        """Check the document and send its diagnostics. Lint runs in a worker thread (it can
+        take seconds on a large workflow), so hover and completion answer meanwhile; if the
+        text changed by then, the newer change publishes instead."""
         try:
             result, doc = analysis(uri)
+            if not result.linted:
+                findings = await asyncio.get_running_loop().run_in_executor(
+                    None, features.lint_findings, result)
+                if server.workspace.get_text_document(uri).source != result.text:
+                    return
+                result.findings, result.linted = findings, True
             found = features.diagnostics(result)
         except Exception as exc:  # a server bug must not end the editing session
             server.window_log_message(t.LogMessageParams(
@@ -93,8 +103,8 @@ def _make_server():
                          for d in found]))
 
     @server.feature(t.TEXT_DOCUMENT_DID_OPEN)
-    def did_open(ls, params: t.DidOpenTextDocumentParams) -> None:
-        publish(params.text_document.uri)
+    async def did_open(ls, params: t.DidOpenTextDocumentParams) -> None:
+        await publish(params.text_document.uri)
 
     @server.feature(t.TEXT_DOCUMENT_DID_CHANGE)
     async def did_change(ls, params: t.DidChangeTextDocumentParams) -> None:
@@ -102,12 +112,12 @@ def _make_server():
         latest[uri] = version
         await asyncio.sleep(SETTLE_SECONDS)
         if latest.get(uri) == version:  # no newer change came in meanwhile
-            publish(uri)
+            await publish(uri)
 
     @server.feature(t.TEXT_DOCUMENT_DID_SAVE)
-    def did_save(ls, params: t.DidSaveTextDocumentParams) -> None:
+    async def did_save(ls, params: t.DidSaveTextDocumentParams) -> None:
         analyses.pop(params.text_document.uri, None)  # included files may have changed on disk
-        publish(params.text_document.uri)
+        await publish(params.text_document.uri)
 
     @server.feature(t.TEXT_DOCUMENT_DID_CLOSE)
     def did_close(ls, params: t.DidCloseTextDocumentParams) -> None:

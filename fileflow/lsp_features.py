@@ -21,7 +21,7 @@ from .rules import RULE_DIRECTIVES, TOP_DIRECTIVES
 
 __all__ = ["Span", "Diagnostic", "Symbol", "HoverText", "Location", "Completion", "Analysis",
            "analyze", "diagnostics", "symbols", "hover", "definition", "completion",
-           "format_document", "workdir_of", "statement_starts", "DIRECTIVE_DOCS", "BUILTIN_DOCS"]
+           "format_document", "lint_findings", "workdir_of", "statement_starts", "DIRECTIVE_DOCS", "BUILTIN_DOCS"]
 
 
 class Span(NamedTuple):
@@ -150,6 +150,7 @@ class Analysis:
     workflow: object = None                # rules.Workflow when the text loads
     load_errors: list[FlowfileError] = field(default_factory=list)
     findings: list = field(default_factory=list)   # lint.Finding, when it loads without errors
+    linted: bool = False                   # whether `findings` was worked out
     offsets: list[int] = field(default_factory=list)   # where each line starts in text
 
     def offset(self, line: int, column: int) -> int:
@@ -288,8 +289,8 @@ def analyze(path: str, text: str, workdir: str | None = None, lint: bool = True)
         result.load_errors = [FlowfileError("expression nested too deeply", Position(path, 1, 1))]
     if broken:
         result.load_errors = _without_echoes(result, broken)
-    if lint and result.workflow is not None and not syntax_errors and not result.load_errors:
-        result.findings = _lint(result)
+    if lint:
+        result.findings, result.linted = lint_findings(result), True
     return result
 
 
@@ -308,9 +309,14 @@ def _without_echoes(result: Analysis, broken: list[tuple[int, int]]) -> list[Flo
             and not (e.pos and (e.pos.line, e.pos.column, e.message) in seen)]
 
 
-def _lint(result: Analysis) -> list:
+def lint_findings(result: Analysis) -> list:
+    """The lint findings of a text that loads without errors (none otherwise: warnings about
+    a half-read workflow would be noise). Separate from `analyze` because it can take long on
+    a large workflow: the server runs it off its main loop."""
     from .lint import lint_workflow
 
+    if result.workflow is None or result.syntax_errors or result.load_errors:
+        return []
     modules = [s.Module(result.path, result.text, result.statements)]
     for flowfile in result.workflow.flowfiles[1:]:
         try:
@@ -690,7 +696,7 @@ def _constraint(result: Analysis, rule: s.RuleDecl, name: str) -> tuple[str | No
             for arg in stmt.args:
                 if isinstance(arg, s.Keyword) and arg.name == name and isinstance(arg.value, s.Const):
                     found = str(arg.value.value)   # a later one wins
-    return found, f"top-level wildcard_constraints"
+    return found, "top-level wildcard_constraints"
 
 
 def _rule_strings(rule: s.RuleDecl, directive: str) -> list[tuple[str, Position]]:
