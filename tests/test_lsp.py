@@ -323,6 +323,12 @@ def test_server_lint_warnings(server):
     found = server.diagnostics(path)
     assert [(d["code"], d["severity"], d["range"]["start"]["line"]) for d in found] == [("FF105", 2, 3)]
     assert found[0]["source"] == "fileflow"
+    # saved with the variable read: checked again on save, the warning gone
+    fixed = text.replace("sample=SAMPLES)", "sample=SAMPLES + [UNUSED])")
+    path.write_text(fixed)
+    server.change(path, fixed, 2)
+    server.notify("textDocument/didSave", {"textDocument": {"uri": uri(path)}})
+    assert server.diagnostics(path, 2) == []
 
 
 def test_server_hover_definition_completion(server):
