@@ -271,41 +271,88 @@ def analyze(path: str, text: str, workdir: str | None = None, lint: bool = True)
     statements, syntax_errors, broken = _parse_pieces(path, lines)
     result = Analysis(path, text, lines, statements, syntax_errors,
                       workdir or workdir_of(path), offsets=offsets)
-    loadable = text
-    if broken:  # check what parses: the broken statements become blank lines
-        kept = list(lines)
-        for first, end in broken:
-            kept[first - 1:end - 1] = [""] * (end - first)
-        loadable = "\n".join(kept)
-    try:
-        result.workflow = load_workflow(path, workdir=result.workdir, text=loadable)
-    except FlowfileErrors as errs:
-        result.load_errors = list(errs.errors)
-    except FlowfileError as err:
-        result.load_errors = [err]
-    except FileflowError as err:
-        result.load_errors = [FlowfileError(str(err), Position(path, 1, 1))]
-    except RecursionError:
-        result.load_errors = [FlowfileError("expression nested too deeply", Position(path, 1, 1))]
-    if broken:
-        result.load_errors = _without_echoes(result, broken)
+    _load(result, broken)
     if lint:
         result.findings, result.linted = lint_findings(result), True
     return result
 
 
-def _without_echoes(result: Analysis, broken: list[tuple[int, int]]) -> list[FlowfileError]:
-    """Validation errors that are not echoes of a broken statement: a name it would assign, a
-    rule it would declare, or the same syntax error again."""
+# How many times a load that stopped at a top-level statement is tried again without it.
+RELOADS = 5
+
+
+def _load(result: Analysis, broken: list[tuple[int, int]]) -> None:
+    """Load the text as `fileflow check` does, with the statements that do not parse blanked
+    (so positions stay). A top-level statement whose error stops the load (a missing config
+    key, say) is blanked in turn and the text loaded again, a few times, so that errors
+    further down still show while one is being fixed."""
+    from .rules import load_workflow
+
+    blank = list(broken)
+    errors: list[FlowfileError] = []
+    for attempt in range(RELOADS + 1):
+        kept = list(result.lines)
+        for first, end in blank:
+            kept[first - 1:end - 1] = [""] * (end - first)
+        try:
+            workflow = load_workflow(result.path, workdir=result.workdir, text="\n".join(kept))
+        except FlowfileErrors as errs:
+            found = list(errs.errors)
+        except FlowfileError as err:
+            found = [err]
+        except FileflowError as err:
+            found = [FlowfileError(str(err), Position(result.path, 1, 1))]
+        except RecursionError:
+            found = [FlowfileError("expression nested too deeply", Position(result.path, 1, 1))]
+        else:
+            if attempt == 0:
+                result.workflow = workflow
+            break
+        errors.extend(found)
+        stop = _stopping_statement(result, found[-1], blank)
+        if stop is None:
+            break
+        blank.append(stop)
+    unique = {(str(e.pos), e.message): e for e in errors}
+    result.load_errors = _without_echoes(result, blank, list(unique.values()))
+
+
+def _stopping_statement(result: Analysis, err: FlowfileError, blank: list) -> tuple[int, int] | None:
+    """The lines [first, end) of the top-level statement of this file at which a load stopped,
+    when statements follow it; None when the load went to the end (rule errors, unknown rule
+    names found at the end) or stopped in another file."""
+    if err.pos is None or _real(err.pos.path) != _real(result.path):
+        return None
+    if err.message.startswith(("localrules: no rule", "ruleorder: no rule")):
+        return None
+    stmt = _statement_at(result, err.pos.line)
+    if stmt is None or isinstance(stmt, s.RuleDecl) or stmt is result.statements[-1]:
+        return None
+    lines = (stmt.pos.line, _node_end(stmt)[0] + 1)
+    return None if lines in blank else lines
+
+
+def _without_echoes(result: Analysis, blank: list[tuple[int, int]],
+                    errors: list[FlowfileError]) -> list[FlowfileError]:
+    """Validation errors that are not echoes of a statement left out (it does not parse, or
+    its error stopped the load): a name it would assign, a rule it would declare, a config
+    file it would read, or the same syntax error again."""
     names = set()
-    for first, end in broken:
+    config_gone = False
+    for first, end in blank:
         head = next((x for x in result.lines[first - 1:end - 1] if x.strip() and x[:1] != "#"), "")
         m = re.match(r"rule\s+([A-Za-z_]\w*)|([A-Za-z_]\w*)\s*=", head)
         if m:
             names.add(m.group(1) or m.group(2))
+        config_gone = config_gone or bool(re.match(r"configfile\s*:", head))
     seen = {(e.pos.line, e.pos.column, e.message) for e in result.syntax_errors if e.pos}
-    return [e for e in result.load_errors
-            if not any(f"'{n}'" in e.message for n in names)
+
+    def own(e: FlowfileError) -> bool:   # an error of a left-out statement itself
+        return bool(e.pos) and any(first <= e.pos.line < end for first, end in blank)
+
+    return [e for e in errors
+            if (own(e) or not any(f"'{n}'" in e.message for n in names)
+                and not (config_gone and e.message.startswith("config has no key")))
             and not (e.pos and (e.pos.line, e.pos.column, e.message) in seen)]
 
 

@@ -415,3 +415,13 @@ def test_no_feature_fails_on_half_typed_text():
                 features.hover(result, line, column)
                 features.definition(result, line, column)
                 features.completion(result, line, column)
+
+
+def test_an_error_that_stops_the_load_does_not_hide_the_errors_below_it(tmp_path):
+    text = (CLEAN.replace("SAMPLES = config.samples", "SAMPLES = config.sampels\nlen = 1")
+            .replace("    log: ", "    lgo: "))
+    found = features.diagnostics(analysis(tmp_path, text))
+    assert [(d.span.line, d.message.split("\n")[0]) for d in found] == [
+        (3, "config has no key 'sampels'"),
+        (4, "cannot assign to 'len': it is a built-in name"),
+        (12, "unknown directive 'lgo' in rule 'count'")]
