@@ -54,7 +54,9 @@ def _make_server():
         text = doc.source
         cached = analyses.get(uri)
         if cached is None or cached[0] != text:
-            cached = (text, features.analyze(path_of(uri), text, lint=False))
+            others = {os.path.realpath(path_of(u)): d.source
+                      for u, d in server.workspace.text_documents.items() if u != uri}
+            cached = (text, features.analyze(path_of(uri), text, lint=False, open_texts=others))
             analyses[uri] = cached
         return cached[1], doc
 
@@ -116,7 +118,7 @@ def _make_server():
 
     @server.feature(t.TEXT_DOCUMENT_DID_SAVE)
     async def did_save(ls, params: t.DidSaveTextDocumentParams) -> None:
-        analyses.pop(params.text_document.uri, None)  # included files may have changed on disk
+        analyses.clear()  # this file may be included by, or include, the other open ones
         await publish(params.text_document.uri)
 
     @server.feature(t.TEXT_DOCUMENT_DID_CLOSE)

@@ -13,7 +13,7 @@ from __future__ import annotations
 import os
 import re
 from dataclasses import dataclass, field
-from typing import NamedTuple, Sequence
+from typing import Mapping, NamedTuple, Sequence
 
 from . import syntax as s
 from .errors import FileflowError, FlowfileError, FlowfileErrors, Position
@@ -21,7 +21,7 @@ from .rules import RULE_DIRECTIVES, TOP_DIRECTIVES
 
 __all__ = ["Span", "Diagnostic", "Symbol", "HoverText", "Location", "Completion", "Analysis",
            "analyze", "diagnostics", "symbols", "hover", "definition", "completion",
-           "format_document", "lint_findings", "workdir_of", "statement_starts", "DIRECTIVE_DOCS", "BUILTIN_DOCS"]
+           "format_document", "lint_findings", "including_flowfile", "workdir_of", "statement_starts", "DIRECTIVE_DOCS", "BUILTIN_DOCS"]
 
 
 class Span(NamedTuple):
@@ -256,11 +256,13 @@ def _parse_pieces(path: str, lines: list[str]) -> tuple[tuple, list[FlowfileErro
     return tuple(statements), errors, broken
 
 
-def analyze(path: str, text: str, workdir: str | None = None, lint: bool = True) -> Analysis:
+def analyze(path: str, text: str, workdir: str | None = None, lint: bool = True,
+            open_texts: Mapping[str, str] | None = None) -> Analysis:
     """Everything the features need about `text`, the unsaved content of the Flowfile at
-    `path` (its includes and scripts are found relative to `path`)."""
-    from .rules import load_workflow
-
+    `path` (its includes and scripts are found relative to `path`). A file that another
+    Flowfile includes (found by `including_flowfile`) is checked as part of that workflow, so
+    that the names and rules it uses from there are known. `open_texts` holds the unsaved
+    text of other files being edited, by real path."""
     if text.startswith("\ufeff"):
         text = text[1:]
     lines = text.split("\n")
@@ -269,19 +271,76 @@ def analyze(path: str, text: str, workdir: str | None = None, lint: bool = True)
         offsets.append(at)
         at += len(line) + 1
     statements, syntax_errors, broken = _parse_pieces(path, lines)
+    root = None if workdir else including_flowfile(path)
     result = Analysis(path, text, lines, statements, syntax_errors,
-                      workdir or workdir_of(path), offsets=offsets)
-    _load(result, broken)
+                      workdir or workdir_of(root or path), offsets=offsets)
+    if root is not None:
+        _load(result, broken, root, dict(open_texts or {}))
+        if any(not _is_ours(result, e) for e in result.load_errors):
+            # the including workflow has errors of its own: check this file by itself
+            result.workflow, result.workdir = None, workdir_of(path)
+            root = None
+    if root is None:
+        _load(result, broken)
     if lint:
         result.findings, result.linted = lint_findings(result), True
     return result
+
+
+_INCLUDE = re.compile(r"""(?m)^include[ \t]*:[ \t]*[rR]?["']([^"'\n]+)["']""")
+
+
+def including_flowfile(path: str) -> str | None:
+    """The Flowfile (`Flowfile` or `workflow/Flowfile`, in this file's directory or up to three
+    above) that includes this file, directly or through other included files; None if none
+    does. Includes are read with a pattern, so a Flowfile that does not parse still counts."""
+    target = _real(path)
+    folder = os.path.dirname(os.path.abspath(path))
+    for _ in range(4):
+        for name in ("Flowfile", os.path.join("workflow", "Flowfile")):
+            candidate = os.path.join(folder, name)
+            if _real(candidate) != target and os.path.isfile(candidate) and _includes(candidate, target):
+                return candidate
+        parent = os.path.dirname(folder)
+        if parent == folder:
+            break
+        folder = parent
+    return None
+
+
+def _includes(flowfile: str, target: str) -> bool:
+    seen, todo = set(), [flowfile]
+    while todo and len(seen) < 100:
+        current = todo.pop()
+        if _real(current) in seen:
+            continue
+        seen.add(_real(current))
+        try:
+            with open(current, encoding="utf-8-sig") as fh:
+                text = fh.read()
+        except (OSError, UnicodeDecodeError):
+            continue
+        for m in _INCLUDE.finditer(text):
+            included = os.path.join(os.path.dirname(current), m.group(1))
+            if _real(included) == target:
+                return True
+            todo.append(included)
+    return False
+
+
+def _is_ours(result: Analysis, err: FlowfileError) -> bool:
+    """Whether an error is in this file, or in a file this file brings in."""
+    if err.pos is None:
+        return False
+    return _real(err.pos.path) == _real(result.path) or _include_of(result, err.pos.path) is not None
 
 
 # How many times a load that stopped at a top-level statement is tried again without it.
 RELOADS = 5
 
 
-def _load(result: Analysis, broken: list[tuple[int, int]]) -> None:
+def _load(result: Analysis, broken: list[tuple[int, int]], root: str | None = None,
+          open_texts: dict[str, str] | None = None) -> None:
     """Load the text as `fileflow check` does, with the statements that do not parse blanked
     (so positions stay). A top-level statement whose error stops the load (a missing config
     key, say) is blanked in turn and the text loaded again, a few times, so that errors
@@ -295,7 +354,12 @@ def _load(result: Analysis, broken: list[tuple[int, int]]) -> None:
         for first, end in blank:
             kept[first - 1:end - 1] = [""] * (end - first)
         try:
-            workflow = load_workflow(result.path, workdir=result.workdir, text="\n".join(kept))
+            if root is None:
+                workflow = load_workflow(result.path, workdir=result.workdir, text="\n".join(kept))
+            else:   # this file as part of the workflow that includes it
+                texts = {**(open_texts or {}), _real(result.path): "\n".join(kept)}
+                workflow = load_workflow(root, workdir=result.workdir, text=texts.get(_real(root)),
+                                         texts=texts)
         except FlowfileErrors as errs:
             found = list(errs.errors)
         except FlowfileError as err:
@@ -364,8 +428,11 @@ def lint_findings(result: Analysis) -> list:
 
     if result.workflow is None or result.syntax_errors or result.load_errors:
         return []
-    modules = [s.Module(result.path, result.text, result.statements)]
-    for flowfile in result.workflow.flowfiles[1:]:
+    modules = []
+    for flowfile in result.workflow.flowfiles:
+        if _real(flowfile) == _real(result.path):
+            modules.append(s.Module(flowfile, result.text, result.statements))
+            continue
         try:
             with open(flowfile, encoding="utf-8-sig") as fh:
                 modules.append(s.parse_flowfile(fh.read(), flowfile))
@@ -479,15 +546,21 @@ def _error_place(result: Analysis, err: FlowfileError) -> tuple[Span, str]:
         return Span(1, 1, 1, 1), err.message
     if _real(pos.path) == _real(result.path):
         return _finding_span(result, pos), err.message
-    target = _real(pos.path)
+    arg = _include_of(result, pos.path)
+    return (_span(arg.pos) if arg is not None else Span(1, 1, 1, 1)), f"{pos}: {err.message}"
+
+
+def _include_of(result: Analysis, path: str):
+    """The path argument of this file's `include:` or `configfile:` that names `path`."""
+    target = _real(path)
     for stmt in result.statements:
         if isinstance(stmt, s.Directive) and stmt.name in ("include", "configfile") and stmt.args:
             arg = stmt.args[0]
             if isinstance(arg, s.Const) and isinstance(arg.value, str):
                 base = os.path.dirname(result.path) if stmt.name == "include" else result.workdir
                 if _real(os.path.join(base, arg.value)) == target:
-                    return _span(arg.pos), f"{pos}: {err.message}"
-    return Span(1, 1, 1, 1), f"{pos}: {err.message}"
+                    return arg
+    return None
 
 
 # ---------------------------------------------------------------- symbols

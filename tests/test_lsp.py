@@ -425,3 +425,36 @@ def test_an_error_that_stops_the_load_does_not_hide_the_errors_below_it(tmp_path
         (3, "config has no key 'sampels'"),
         (4, "cannot assign to 'len': it is a built-in name"),
         (12, "unknown directive 'lgo' in rule 'count'")]
+
+
+def test_an_included_file_is_checked_as_part_of_the_workflow_that_includes_it(tmp_path):
+    (tmp_path / "config.yaml").write_text(CONFIG)
+    (tmp_path / "rules").mkdir()
+    (tmp_path / "Flowfile").write_text(CLEAN + 'include: "rules/extra.flow"\n')
+    included = textwrap.dedent("""\
+        rule extra:
+            input: expand("results/{sample}.count", sample=SAMPLES)
+            output: "extra/{q}.txt"
+            log: "logs/extra/{q}.log"
+            params: quality = config.quality
+            wildcard_constraints: q = "[0-9]+"
+            shell: "cat {input} > {output} 2> {log}"
+
+        ruleorder: extra > count
+        """)
+    path = tmp_path / "rules" / "extra.flow"
+    path.write_text(included)
+    assert features.including_flowfile(str(path)) == str(tmp_path / "Flowfile")
+    result = features.analyze(str(path), included)
+    # SAMPLES, config.quality and rule count come from the including Flowfile: no errors
+    assert [d.message for d in features.diagnostics(result) if d.severity == "error"] == []
+    assert features.definition(result, *line_col(included, "SAMPLES", 2)) == [
+        features.Location(str(tmp_path / "Flowfile"), features.Span(3, 1, 3, 8))]
+    assert features.definition(result, *line_col(included, "count", 2)) == [
+        features.Location(str(tmp_path / "Flowfile"), features.Span(8, 6, 8, 11))]
+    assert [c.label for c in features.completion(result, 5, len("    params: quality = config.") + 1)] == [
+        "samples", "quality", "ref"]
+    # an error of its own is still one
+    broken = included.replace("config.quality", "config.qualty")
+    found = features.diagnostics(features.analyze(str(path), broken))
+    assert [(d.span.line, d.message.split("\n")[0]) for d in found] == [(5, "config has no key 'qualty'")]
