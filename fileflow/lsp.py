@@ -170,12 +170,13 @@ def _make_server():
         return out
 
     @server.feature(t.TEXT_DOCUMENT_COMPLETION,
-                    t.CompletionOptions(trigger_characters=[".", "[", '"', "'", " "]))
+                    t.CompletionOptions(trigger_characters=[".", "[", '"', "'", " ", "{"]))
     def completion(ls, params: t.CompletionParams) -> t.CompletionList:
         result, doc = analysis(params.text_document.uri)
         kinds = {"directive": t.CompletionItemKind.Keyword, "keyword": t.CompletionItemKind.Keyword,
                  "rule": t.CompletionItemKind.Function, "config": t.CompletionItemKind.Property,
-                 "variable": t.CompletionItemKind.Variable, "builtin": t.CompletionItemKind.Function}
+                 "variable": t.CompletionItemKind.Variable, "builtin": t.CompletionItemKind.Function,
+                 "field": t.CompletionItemKind.Field}
         items = [t.CompletionItem(label=c.label, kind=kinds[c.kind], detail=c.detail or None,
                                   insert_text=c.insert_text)
                  for c in features.completion(result, *from_position(doc, params.position))]

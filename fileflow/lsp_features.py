@@ -61,7 +61,7 @@ class Location(NamedTuple):
 
 class Completion(NamedTuple):
     label: str
-    kind: str              # "directive" | "keyword" | "rule" | "config" | "variable" | "builtin"
+    kind: str  # "directive" | "keyword" | "rule" | "config" | "variable" | "builtin" | "field"
     detail: str
     insert_text: str
 
@@ -130,6 +130,7 @@ BUILTIN_DOCS = {
 }
 
 FIELD_DOCS = {
+    "wildcards": "the job's wildcard values (`{wildcards.NAME}`)",
     "input": "the job's input files", "output": "the job's output files",
     "log": "the job's log files", "params": "the rule's params values",
     "threads": "the job's threads", "resources": "the job's resources",
@@ -924,6 +925,10 @@ def completion(result: Analysis, line: int, column: int) -> list[Completion]:
     m = _CONFIG_PATH.search(before)
     if m:
         return _config_keys(result, m.group(1))
+    rule_name = _rule_around(result, line) if before[:1] in (" ", "\t") else None
+    field = re.search(r"(?<!\{)\{\s*(?:(wildcards|input|output|log|params|resources)\.)?(\w*)$", before)
+    if field and rule_name and re.search(r"""["']""", before):
+        return _field_completions(result, rule_name, field.group(1))
     head = re.match(r"\s*(ruleorder|localrules)\s*:", text)
     if head and column - 1 >= head.end():
         return [Completion(name, "rule", "rule", name) for name in _rule_names(result)]
@@ -941,6 +946,22 @@ def completion(result: Analysis, line: int, column: int) -> list[Completion]:
              for st in result.statements if isinstance(st, s.Assignment) and st.pos.line < line]
     unique = list({c.label: c for c in names}.values())
     return unique + [Completion(b, "builtin", BUILTIN_DOCS[b], b) for b in sorted(BUILTIN_DOCS)]
+
+
+def _field_completions(result: Analysis, rule_name: str, namespace: str | None) -> list[Completion]:
+    """Inside `{` in a string of a rule: the fields of a command, or after `{wildcards.`,
+    `{input.` ... the rule's wildcards or the names it gives its entries."""
+    if namespace is None:
+        return [Completion(name, "field", doc, name) for name, doc in FIELD_DOCS.items()]
+    decl = _rule_decl(result, rule_name)
+    if decl is None:
+        return []
+    if namespace == "wildcards":
+        names = dict.fromkeys(w for text, _ in _rule_strings(decl, "output") for w in _wildcards_of(text))
+        return [Completion(w, "field", f"wildcard of rule {rule_name}", w) for w in names]
+    named = [arg for d in decl.directives if d.name == namespace for arg in d.args
+             if isinstance(arg, s.Keyword)]
+    return [Completion(k.name, "field", _source_of(result, k.value, 60), k.name) for k in named]
 
 
 def _rule_names(result: Analysis) -> list[str]:

@@ -458,3 +458,16 @@ def test_an_included_file_is_checked_as_part_of_the_workflow_that_includes_it(tm
     broken = included.replace("config.quality", "config.qualty")
     found = features.diagnostics(features.analyze(str(path), broken))
     assert [(d.span.line, d.message.split("\n")[0]) for d in found] == [(5, "config has no key 'qualty'")]
+
+
+def test_completion_of_command_fields(tmp_path):
+    text = RICH.replace('"trimmer {input} > {output} 2> {log}"', '"trimmer {input} {wildcards.} {}"')
+    text = text.replace('    input: REF', '    input: ref = REF')
+    result = analysis(tmp_path, text)
+    at_wildcards = line_col(text, "{wildcards.", len("{wildcards."))
+    assert [c.label for c in features.completion(result, *at_wildcards)] == ["sample"]
+    fields = [c.label for c in features.completion(result, *line_col(text, "{}", 1))]
+    assert {"input", "output", "log", "params", "wildcards", "threads"} <= set(fields)
+    text = text.replace('"wc {input} > {output} 2> {log}"', '"wc {input.} > {output} 2> {log}"')
+    result = analysis(tmp_path, text)
+    assert [c.label for c in features.completion(result, *line_col(text, "{input.", 7))] == ["ref"]
