@@ -753,10 +753,14 @@ def _field_text(result: Analysis, place: _Place, inner: str) -> str:
         if name.startswith("wildcards."):
             return _wildcard_text(result, rule, name[len("wildcards."):].strip())
         head = re.split(r"[.\[]", name, maxsplit=1)[0]
-        if head in FIELD_DOCS:
-            return f"**`{{{name}}}`**: {FIELD_DOCS[head]}" + (
-                " (shell-quoted)" if head in ("input", "output", "log") else "")
-        return ""
+        if head not in FIELD_DOCS:
+            return ""
+        text = f"**`{{{name}}}`**: {FIELD_DOCS[head]}" + (
+            " (shell-quoted)" if head in ("input", "output", "log") else "")
+        entry = _named_entry(rule, name)
+        if entry is not None:
+            text += f"\n\n```\n{entry.name} = {_source_of(result, entry.value, 200)}\n```"
+        return text
     name = inner.split(",")[0].strip()
     if not re.fullmatch(r"[A-Za-z_]\w*", name):
         return ""
@@ -767,6 +771,15 @@ def _field_text(result: Analysis, place: _Place, inner: str) -> str:
     if rule is None:
         return f"**wildcard `{{{name}}}`**"
     return _wildcard_text(result, rule, name, inline=inner.partition(",")[2] or None)
+
+
+def _named_entry(rule: s.RuleDecl | None, field: str) -> s.Keyword | None:
+    """The `name = ...` entry of a rule that a command field such as `input.reads` names."""
+    m = re.fullmatch(r"\s*(input|output|log|params|resources)\.([A-Za-z_]\w*)\s*", field)
+    if rule is None or m is None:
+        return None
+    return next((arg for d in rule.directives if d.name == m.group(1) for arg in d.args
+                 if isinstance(arg, s.Keyword) and arg.name == m.group(2)), None)
 
 
 def _wildcard_text(result: Analysis, rule: s.RuleDecl | None, name: str, inline: str | None = None) -> str:
@@ -866,6 +879,10 @@ def definition(result: Analysis, line: int, column: int) -> list[Location]:
     if directive == "configfile":
         target = os.path.join(result.workdir, value)
         return [Location(target, Span(1, 1, 1, 1))] if os.path.isfile(target) else []
+    if directive in ("shell", "message") and isinstance(place.statement, s.RuleDecl):
+        found = _string_field_at(result, node, line, column)   # {input.reads} -> reads = ...
+        entry = _named_entry(place.statement, found[0].split(":")[0]) if found else None
+        return [Location(result.path, _span(entry.pos))] if entry is not None else []
     if directive in ("output", "shell", "message", "params", "wildcard_constraints"):
         return []
     if directive == "default" and _rule_locations(result, value):

@@ -471,3 +471,15 @@ def test_completion_of_command_fields(tmp_path):
     text = text.replace('"wc {input} > {output} 2> {log}"', '"wc {input.} > {output} 2> {log}"')
     result = analysis(tmp_path, text)
     assert [c.label for c in features.completion(result, *line_col(text, "{input.", 7))] == ["ref"]
+
+
+def test_hover_and_definition_of_a_named_entry_in_a_command(tmp_path):
+    text = RICH.replace("    input: REF", "    input: genome = REF").replace(
+        '"wc {input} > {output}', '"wc {input.genome} > {output}')
+    result = analysis(tmp_path, text)
+    place = line_col(text, "{input.genome}", 3)
+    found = features.hover(result, *place)
+    assert "**`{input.genome}`**: the job's input files (shell-quoted)" in found.markdown
+    assert "genome = REF" in found.markdown
+    assert features.definition(result, *place) == [
+        features.Location(str(tmp_path / "Flowfile"), features.Span(16, 12, 16, 18))]
