@@ -447,9 +447,13 @@ def lint_findings(result: Analysis) -> list:
 
 def _node_end(node) -> tuple[int, int]:
     """The end of a statement, directive or expression: the furthest end of anything in it."""
-    end = (node.pos.end_line or node.pos.line, node.pos.end_column or node.pos.column)
-    for child in _children(node):
-        end = max(end, _node_end(child))
+    end = (0, 0)
+    stack = [node]
+    while stack:   # no recursion: expressions may nest deeply
+        current = stack.pop()
+        pos = current.pos
+        end = max(end, (pos.end_line or pos.line, pos.end_column or pos.column))
+        stack.extend(_children(current))
     return end
 
 
@@ -616,10 +620,12 @@ def _contains(pos: Position, line: int, column: int) -> bool:
 
 
 def _statement_at(result: Analysis, line: int):
-    for stmt in result.statements:
-        first = stmt.pos.line
-        if first <= line <= _node_end(stmt)[0]:
-            return stmt
+    """The top-level statement that spans a line (statements are in line order, one per line)."""
+    from bisect import bisect_right
+
+    index = bisect_right([st.pos.line for st in result.statements], line) - 1
+    if index >= 0 and line <= _node_end(result.statements[index])[0]:
+        return result.statements[index]
     return None
 
 
@@ -911,14 +917,14 @@ def _producers(result: Analysis, path_text: str) -> list[tuple[str, Span]]:
     found: dict[tuple, None] = {}
     here = _real(result.path)
     local = {st.name: st for st in result.statements if isinstance(st, s.RuleDecl)}
-    candidates: list[tuple[str, str, Position]] = []
+    candidates: list[tuple[str, Position]] = []   # (output pattern, the rule's name)
     for decl in local.values():
-        candidates.extend((decl.name, text, decl.pos) for text, _ in _rule_strings(decl, "output"))
+        candidates.extend((text, decl.pos) for text, _ in _rule_strings(decl, "output"))
     if result.workflow is not None:   # evaluated outputs, and the rules of included files
         for rule in result.workflow.rules:
             pos = local[rule.name].pos if rule.name in local and _real(rule.pos.path) == here else rule.pos
-            candidates.extend((rule.name, o.pattern.text, pos) for o in rule.outputs)
-    for name, text, pos in candidates:
+            candidates.extend((o.pattern.text, pos) for o in rule.outputs)
+    for text, pos in candidates:
         try:
             pattern = parse_pattern(text)
         except PatternError:
