@@ -15,6 +15,7 @@ import os
 import re
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -392,7 +393,7 @@ def _vim_with_syntax() -> bool:
     return "+syntax" in version
 
 
-def _run_vim(tmp_path: Path, commands: list[str]) -> list[str]:
+def _run_vim(tmp_path: Path, commands: list[str], env: dict | None = None) -> list[str]:
     """Run vim headless with editors/vim on the runtime path; `commands` add to g:out."""
     need_service(_vim_with_syntax(), "vim with +syntax (apt-get install vim)")
     out = tmp_path / "vim.out"
@@ -408,7 +409,7 @@ def _run_vim(tmp_path: Path, commands: list[str]) -> list[str]:
     ]) + "\n")
     done = subprocess.run(["vim", "-u", "NONE", "-i", "NONE", "-N", "-Es", "-S", str(script)],
                           capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL,
-                          env={**os.environ, "HOME": str(tmp_path)})
+                          env={**os.environ, "HOME": str(tmp_path), **(env or {})})
     assert done.returncode == 0 and out.exists(), (done.stdout, done.stderr)
     return out.read_text().splitlines()
 
@@ -461,3 +462,42 @@ def test_vim_detects_flowfiles_and_sets_comments_and_indent(tmp_path):
     assert got[:4] == ["flowfile", "flowfile", "flowfile", "text"]
     assert got[4:7] == ["# %s", "4", "1"]
     assert got[7:] == ["4", "4"]
+
+
+def _fileflow_on_path(tmp_path: Path) -> dict:
+    """An environment whose `fileflow` runs this checkout's fileflow (as the ftplugin's
+    makeprg calls it) with this interpreter."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    shim = bin_dir / "fileflow"
+    shim.write_text(f'#!/bin/sh\nexec "{sys.executable}" -m fileflow "$@"\n')
+    shim.chmod(0o755)
+    return {"PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}"}
+
+
+def test_vim_make_puts_lint_findings_and_load_errors_in_quickfix(tmp_path):
+    workflow = tmp_path / "wf"
+    workflow.mkdir()
+    (workflow / "Flowfile").write_text(
+        'UNUSED = 1\n\nrule all:\n    input: "out/a.txt"\n\n'
+        'rule make:\n    output: "out/{name,[a-z]+}.txt"\n    log: "logs/{name}.log"\n'
+        '    shell: "touch {output} 2> {log}"\n')
+    (workflow / "broken.flow").write_text('X = 1\nrule a\n    output: "x"\n')
+    got = _run_vim(tmp_path, [
+        f"cd {workflow}",
+        "edit Flowfile",
+        "silent make",
+        "for item in getqflist() | call add(g:out, printf('%s:%d:%d:%s', "
+        "bufname(item.bufnr), item.lnum, item.col, item.text)) | endfor",
+        "call add(g:out, '--')",
+        "edit broken.flow",
+        "silent make",
+        "for item in getqflist() | call add(g:out, printf('%s:%d:%d:%s', "
+        "bufname(item.bufnr), item.lnum, item.col, item.text)) | endfor",
+    ], env=_fileflow_on_path(tmp_path))
+    assert got == [
+        "Flowfile:1:1:FF105 variable 'UNUSED' is assigned but never read "
+        "(fix: remove the assignment (or prefix the name with '_'))",
+        "--",
+        "broken.flow:2:7:expected ':' after the rule name 'a'",
+    ]
