@@ -530,19 +530,30 @@ class RemoteFiles:
 
     def upload(self, local_path: str, url: str) -> FileState:
         """Upload a local file to `url` and return the object's new state (with its token).
-        Raises RemoteError when the upload fails; the caller must not record it as made."""
+        Raises RemoteError when the upload fails; the caller must not record it as made.
+        When `local_path` is the URL's staged path, its sidecar records the new token, so the
+        copy serves later downloads of this version (in this run, or with --keep-remote)."""
         if not os.path.isfile(local_path):
             raise RemoteError(self._scrub(url), f"cannot upload {local_path!r}: not a file")
         fs, path = self._fs(url)
         if _protocol_of(fs) in ("http", "https"):
             raise RemoteError(self._scrub(url), "HTTP(S) URLs are read-only: an output "
                               "must be on a writable store (s3://, gs://, ...)")
+        dest = staged_path(url, self.stage_root)
+        from_stage = os.path.abspath(local_path) == os.path.abspath(dest)
+        if from_stage:
+            _remove(_sidecar(dest))  # until the new token is known, the copy vouches for nothing
         self._call(url, "upload", lambda: fs.put_file(local_path, path))
         self.forget((url,))
         info = self._call(url, "stat", lambda: fs.info(path))
         state = self._state(url, fs, info)
         with self._lock:
             self._states[url] = state
+            if from_stage:
+                self.staged[url] = dest
+        if from_stage and state.digest is not None:
+            # The staged copy is this version: a consumer (or a --keep-remote run) uses it.
+            _write_atomic(_sidecar(dest), state.digest)
         return state
 
     # ---- helpers ----

@@ -134,6 +134,24 @@ def test_memory_upload_then_a_listing_gives_the_same_token(mem, tmp_path):
     assert fs.cat(f"{base[len('memory:/'):]}/results/out.txt") == b"result\n"
 
 
+def test_an_output_uploaded_from_its_staged_path_serves_later_downloads(mem, tmp_path):
+    fs, base = mem
+    url = f"{base}/results/r.txt"
+    stage = str(tmp_path / "stage")
+    local = staged_path(url, stage)
+    os.makedirs(os.path.dirname(local))
+    with open(local, "w") as fh:
+        fh.write("made by a job\n")
+    run1 = RemoteFiles(stage_root=stage)
+    made = run1.upload(local, url)
+    assert run1.download(url) == local and run1.downloads == 0
+    run2 = RemoteFiles(stage_root=stage)  # the next run, with --keep-remote
+    assert run2.download(url, made.digest) == local and run2.downloads == 0
+    run2.remove_staged()
+    assert not os.path.exists(local)
+    assert fs.cat(f"{base[len('memory:/'):]}/results/r.txt") == b"made by a job\n"
+
+
 def test_download_reuses_a_staged_copy_only_when_its_token_matches(mem, tmp_path):
     fs, base = mem
     key = f"{base[len('memory:/'):]}/ref.fa"
