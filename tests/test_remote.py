@@ -223,6 +223,12 @@ def test_download_many_stages_each_url_once_in_parallel(mem, tmp_path):
         remote.download_many([urls[0], f"{base}/in/missing.txt"])
 
 
+def test_an_unknown_scheme_is_a_clear_error():
+    with pytest.raises(RemoteError, match=r"^nosuchstore://b/k: no file system for "
+                                          r"'nosuchstore://'"):
+        RemoteFiles().stat("nosuchstore://b/k")
+
+
 def test_upload_of_a_missing_local_file_fails_naming_the_url(mem, tmp_path):
     _, base = mem
     with pytest.raises(RemoteError, match="not a file") as info:
