@@ -321,9 +321,14 @@ class RemoteFiles:
                 except (ImportError, ValueError) as exc:
                     raise RemoteError(self._scrub(url), self._scrub(
                         f"no file system for '{protocol}://': {exc}"), kind="failed") from None
-                # Our own instance: fsspec's shared instance cache would keep listings
-                # across runs in one process.
-                fs = cls(skip_instance_cache=True, **self._options.get(protocol, {}))
+                try:
+                    # Our own instance: fsspec's shared instance cache would keep listings
+                    # across runs in one process.
+                    fs = cls(skip_instance_cache=True, **self._options.get(protocol, {}))
+                except Exception as exc:  # bad storage options, a backend that cannot start
+                    raise RemoteError(self._scrub(url), self._scrub(
+                        f"cannot open the '{protocol}://' file system: {_reason(exc)}"),
+                        kind="failed") from None
                 self._filesystems[protocol] = fs
         return fs, fs._strip_protocol(url).rstrip("/")
 
