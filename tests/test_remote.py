@@ -19,6 +19,7 @@ import pytest
 from fileflow.errors import FileflowError
 from fileflow.remote import (RemoteError, RemoteFiles, is_remote, scrub_url, staged_path,
                              version_token)
+from conftest import need_service
 from s3server import s3_bucket, s3_server  # noqa: F401  (pytest fixtures)
 
 SECRET = "Zq9-fileflow-SECRET-do-not-print-7Kx"
@@ -448,6 +449,13 @@ class _Handler(BaseHTTPRequestHandler):
         self.wfile.write(body)
 
 
+def need_aiohttp() -> None:
+    import importlib.util
+
+    need_service(importlib.util.find_spec("aiohttp") is not None,
+                 "aiohttp, fsspec's HTTP backend (pip install -e '.[test]')")
+
+
 @pytest.fixture
 def http_server():
     server = _HTTPFiles()
@@ -459,7 +467,7 @@ def http_server():
 
 
 def test_http_tokens_come_from_the_response_headers(http_server):
-    pytest.importorskip("aiohttp", reason="aiohttp is a test dependency")
+    need_aiohttp()
     s = http_server
     s.routes["/ref.fa"] = dict(body=b">r\nACGT\n", etag='"v1"')
     s.routes["/plain.txt"] = dict(body=b"hello", last_modified="Sun, 22 Nov 2026 05:00:00 GMT")
@@ -477,7 +485,7 @@ def test_http_tokens_come_from_the_response_headers(http_server):
 
 
 def test_http_503_is_retried_with_backoff(http_server, tmp_path, caplog):
-    pytest.importorskip("aiohttp", reason="aiohttp is a test dependency")
+    need_aiohttp()
     s = http_server
     s.routes["/flaky.txt"] = dict(body=b"finally\n", etag='"f1"', fail_first=3)
     caplog.set_level(logging.WARNING, logger="fileflow")
@@ -490,7 +498,7 @@ def test_http_503_is_retried_with_backoff(http_server, tmp_path, caplog):
 
 
 def test_http_404_and_403_fail_at_once_with_a_clear_message(http_server, tmp_path):
-    pytest.importorskip("aiohttp", reason="aiohttp is a test dependency")
+    need_aiohttp()
     s = http_server
     s.routes["/private.txt"] = dict(status=403)
     remote = RemoteFiles(stage_root=str(tmp_path), retries=5, backoff=5)
@@ -508,7 +516,7 @@ def test_http_404_and_403_fail_at_once_with_a_clear_message(http_server, tmp_pat
 
 
 def test_a_killed_download_leaves_nothing_reusable(http_server, tmp_path):
-    pytest.importorskip("aiohttp", reason="aiohttp is a test dependency")
+    need_aiohttp()
     s = http_server
     body = os.urandom(300_000)
     stall = threading.Event()
