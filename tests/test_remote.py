@@ -482,6 +482,11 @@ def test_http_tokens_come_from_the_response_headers(http_server):
     assert not states[f"{s.url}/absent.txt"].exists
     heads = [h for h in s.hits if h[0] == "HEAD"]
     assert sorted(h[1] for h in heads) == ["/absent.txt", "/bare.txt", "/plain.txt", "/ref.fa"]
+    # Served again with a new Last-Modified but the same ETag: the same version.
+    s.routes["/ref.fa"]["last_modified"] = "Mon, 23 Nov 2026 00:00:00 GMT"
+    assert RemoteFiles().stat(f"{s.url}/ref.fa").digest == "etag:v1"
+    s.routes["/ref.fa"].update(body=b">r\nACGTT\n", etag='"v2"')
+    assert RemoteFiles().stat(f"{s.url}/ref.fa").digest == "etag:v2"
 
 
 def test_http_503_is_retried_with_backoff(http_server, tmp_path, caplog):
