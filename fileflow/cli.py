@@ -117,6 +117,18 @@ def cmd_lint(args) -> int:
                     workdir=None if args.files else os.getcwd())
 
 
+def configure_lsp(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--stdio", action="store_true",
+                        help="talk over stdin/stdout (the default and only transport; accepted "
+                             "because editors pass it)")
+
+
+def cmd_lsp(args) -> int:
+    from .lsp import serve
+
+    return serve()
+
+
 def _positive_float(text: str) -> float:
     try:
         value = float(text)
@@ -369,6 +381,7 @@ COMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None] | None,
     "check": ("cmd_check", None, "parse and validate the Flowfile; print a summary or the errors"),
     "fmt": ("cmd_fmt", configure_fmt, "rewrite Flowfiles in the canonical layout, comments kept"),
     "lint": ("cmd_lint", configure_lint, "warn about likely mistakes in the Flowfile, each with a fix"),
+    "lsp": ("cmd_lsp", configure_lsp, "the language server for editors, over stdio (see docs/cli.md)"),
     "why": ("cmd_why", configure_why, "explain why a file is (or is not) out of date"),
     "clean": ("cmd_clean", configure_clean, "delete the outputs of rules (never source files)"),
     "unlock": ("cmd_unlock", None, "remove build locks (works even if the Flowfile is broken)"),

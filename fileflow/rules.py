@@ -236,6 +236,7 @@ class _Loader:
         self.flowfiles: list[str] = []
         self.including: list[tuple[str, str]] = []   # (real path, path as shown), outermost first
         self.sources: dict[str, str] = {}
+        self.texts: Mapping[str, str] = {}   # real path -> text read instead of the file's
 
     # -- files
 
@@ -246,6 +247,9 @@ class _Loader:
             shown = [p for _, p in self.including[reals.index(real):]]
             raise FlowfileError(f"include cycle: {' -> '.join(shown + [path])}", pos,
                                 "a file cannot include itself, directly or through other files")
+        if real in self.texts:   # a file being edited: its unsaved text
+            self.load_text(self.texts[real], path, real)
+            return
         try:
             with open(path, encoding="utf-8-sig") as fh:  # a BOM from a Windows editor is not text
                 text = fh.read()
@@ -873,14 +877,18 @@ def _job_files(rule: Rule, spec, directive: str, wc: Record,
 # ---------------------------------------------------------------- entry point
 
 def load_workflow(path: str, *, workdir: str | None = None, config: Mapping | None = None,
-                  configfiles: Sequence[str] = (), text: str | None = None) -> Workflow:
-    """Load and check a Flowfile (and its includes). Raises FlowfileError(s)."""
+                  configfiles: Sequence[str] = (), text: str | None = None,
+                  texts: Mapping[str, str] | None = None) -> Workflow:
+    """Load and check a Flowfile (and its includes). Raises FlowfileError(s). `text` is the
+    Flowfile's text, and `texts` that of included files by real path, when they are not to be
+    read from disk (the language server's unsaved documents)."""
     workdir = workdir or os.path.dirname(os.path.abspath(path)) or "."
     overrides: dict = {}
     for extra in configfiles:
         overrides = _merge(overrides, load_config_file(extra))
     overrides = _merge(overrides, dict(config or {}))
     loader = _Loader(workdir, overrides)
+    loader.texts = texts or {}
     with s.collector_paused():  # the rule model, like the tree, is built without GC passes
         try:
             if text is None:

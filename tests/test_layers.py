@@ -27,6 +27,7 @@ LAYERS = {
     "format": 1,  # fileflow fmt (issue 7)
     "completion": 5,  # shell completion (issue 7)
     "lint": 2,  # fileflow lint (issue 7)
+    "lsp_features": 2, "lsp": 5,  # fileflow lsp (issue 7)
     "graph": 2, "resolve": 2, "store": 2, "rebuild": 2, "command": 2, "plan": 2,
     "runlog": 3, "runlog_records": 3, "runlog_sql": 3, "locks": 3, "executors": 3, "script": 3,
     "schedule": 4, "report": 4, "progress": 4,
@@ -34,6 +35,7 @@ LAYERS = {
     # seeing the workflow (issue 4)
     "graph_view": 2, "runlog_history": 3, "graph_formats": 4, "summary": 4, "history": 4,
     "html_report": 4, "show": 5,
+    "remote": 2,  # remote files through fsspec (issue 8)
 }
 
 
