@@ -19,9 +19,9 @@ def _looked(options: BuildOptions, want_plan: bool = True):
     """The graph, its plan (None unless wanted) and the jobs whose last attempt failed."""
     from .graph_view import failed_jobs
     from .runlog_history import job_states
-    from .store import FileStore
+    from .api import _store
 
-    store = FileStore(".")
+    store = _store()
     with _no_gc_pauses():
         workflow, graph = load_graph(options, store)
         runlog, recorded = _recorded(options.db_url, write=False) if want_plan else (None, {})
