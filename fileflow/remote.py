@@ -155,7 +155,9 @@ def version_token(info: Mapping) -> str | None:
                         ("Content-MD5", "md5"), ("crc32c", "crc32c")):
         value = info.get(key)
         if value not in (None, ""):
-            return f"{prefix}:{str(value).strip(chr(34))}"
+            text = str(value)
+            weak = "W/" if text.startswith("W/") else ""
+            return f"{prefix}:{weak}{text[len(weak):].strip(chr(34))}"
     mtime = _mtime_of(info)
     if mtime is None:
         return None
@@ -212,34 +214,34 @@ def _status_of(exc: BaseException) -> int | None:
     return None
 
 
-def _classify(exc: BaseException) -> tuple[str, int | None]:
-    """("missing" | "denied" | "transient" | "failed", HTTP status if known). A status
-    anywhere in the chain wins: fsspec's HTTP info() turns every failure, a 503 included,
-    into FileNotFoundError raised from the real error."""
+def _classify(exc: BaseException) -> tuple[str, int | None, BaseException]:
+    """("missing" | "denied" | "transient" | "failed", the HTTP status if known, the error
+    in the chain that tells). A status anywhere in the chain wins: fsspec's HTTP info() turns
+    every failure, a 503 included, into a FileNotFoundError raised from the real error."""
     chain = _exception_chain(exc)
     for e in chain:
         status = _status_of(e)
         if status is not None:
-            if status == 404 or status == 410:
-                return "missing", status
+            if status in (404, 410):
+                return "missing", status, e
             if status in (401, 403):
-                return "denied", status
+                return "denied", status, e
             if status >= 500 or status in (408, 429):
-                return "transient", status
-            return "failed", status
+                return "transient", status, e
+            return "failed", status, e
     for e in reversed(chain):  # the deepest cause says what really happened
         names = [cls.__name__ for cls in type(e).__mro__]
         if isinstance(e, (TimeoutError, ConnectionResetError, ConnectionAbortedError,
                           BrokenPipeError)) or any(
                 marker in name for name in names for marker in _TRANSIENT_NAMES):
-            return "transient", None
+            return "transient", None, e
         if isinstance(e, OSError) and e.errno in _TRANSIENT_ERRNO:
-            return "transient", None
+            return "transient", None, e
     if isinstance(exc, FileNotFoundError):
-        return "missing", 404
+        return "missing", 404, exc
     if isinstance(exc, PermissionError):
-        return "denied", 403
-    return "failed", None
+        return "denied", 403, exc
+    return "failed", None, exc
 
 
 class _Scrubber:
@@ -331,15 +333,15 @@ class RemoteFiles:
             try:
                 return fn()
             except Exception as exc:
-                kind, status = _classify(exc)
+                kind, status, cause = _classify(exc)
                 if kind == "transient" and attempt < self.retries:
                     delay = min(_MAX_SLEEP, self.backoff * 2 ** attempt)
                     log.warning("%s", self._scrub(
-                        f"{url}: {what}: {_reason(exc)}; retry {attempt + 1} of "
+                        f"{url}: {what}: {_reason(cause, status)}; retry {attempt + 1} of "
                         f"{self.retries} in {delay:g}s"))
                     time.sleep(delay)
                     continue
-                raise self._error(url, what, kind, status, exc, attempt + 1) from None
+                raise self._error(url, what, kind, status, cause, attempt + 1) from None
         raise AssertionError("unreachable")
 
     def _error(self, url: str, what: str, kind: str, status: int | None, exc: BaseException,
@@ -351,9 +353,9 @@ class RemoteFiles:
             message = (f"access denied ({status or 403}): check credentials for this "
                        f"{'bucket' if urlsplit(url).scheme in ('s3', 'gs', 'gcs') else 'server'}")
         elif kind == "transient":
-            message = f"{what} failed after {attempts} attempts: {_reason(exc)}"
+            message = f"{what} failed after {attempts} attempts: {_reason(exc, status)}"
         else:
-            message = f"{what} failed: {_reason(exc)}"
+            message = f"{what} failed: {_reason(exc, status)}"
         return RemoteError(shown, self._scrub(message), kind=kind, status=status)
 
     def _state(self, url: str, fs: Any, info: Mapping) -> FileState:
@@ -528,19 +530,30 @@ class RemoteFiles:
 
     def upload(self, local_path: str, url: str) -> FileState:
         """Upload a local file to `url` and return the object's new state (with its token).
-        Raises RemoteError when the upload fails; the caller must not record it as made."""
+        Raises RemoteError when the upload fails; the caller must not record it as made.
+        When `local_path` is the URL's staged path, its sidecar records the new token, so the
+        copy serves later downloads of this version (in this run, or with --keep-remote)."""
         if not os.path.isfile(local_path):
             raise RemoteError(self._scrub(url), f"cannot upload {local_path!r}: not a file")
         fs, path = self._fs(url)
         if _protocol_of(fs) in ("http", "https"):
             raise RemoteError(self._scrub(url), "HTTP(S) URLs are read-only: an output "
                               "must be on a writable store (s3://, gs://, ...)")
+        dest = staged_path(url, self.stage_root)
+        from_stage = os.path.abspath(local_path) == os.path.abspath(dest)
+        if from_stage:
+            _remove(_sidecar(dest))  # until the new token is known, the copy vouches for nothing
         self._call(url, "upload", lambda: fs.put_file(local_path, path))
         self.forget((url,))
         info = self._call(url, "stat", lambda: fs.info(path))
         state = self._state(url, fs, info)
         with self._lock:
             self._states[url] = state
+            if from_stage:
+                self.staged[url] = dest
+        if from_stage and state.digest is not None:
+            # The staged copy is this version: a consumer (or a --keep-remote run) uses it.
+            _write_atomic(_sidecar(dest), state.digest)
         return state
 
     # ---- helpers ----
@@ -565,7 +578,9 @@ def _protocol_of(fs: Any) -> str:
     return protocol if isinstance(protocol, str) else protocol[0]
 
 
-def _reason(exc: BaseException) -> str:
+def _reason(exc: BaseException, status: int | None = None) -> str:
+    if status is not None:
+        return f"HTTP {status}"
     text = str(exc).strip()
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 

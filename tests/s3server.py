@@ -65,7 +65,9 @@ class S3Server:
                 length = int(environ.get("CONTENT_LENGTH") or 0)
                 if length:
                     environ["wsgi.input"].read(length)  # leave the connection usable
-                body = (b"<?xml version='1.0' encoding='UTF-8'?><Error><Code>SlowDown</Code>"
+                # Not "SlowDown": s3fs retries that code itself, on top of botocore.
+                body = (b"<?xml version='1.0' encoding='UTF-8'?><Error>"
+                        b"<Code>ServiceUnavailable</Code>"
                         b"<Message>injected by tests/s3server.py</Message></Error>")
                 start_response(f"{fault[0]} Injected", [("Content-Type", "application/xml"),
                                                         ("Content-Length", str(len(body)))])
