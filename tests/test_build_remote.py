@@ -162,9 +162,9 @@ rule all:
     input: "s3://{bucket}/out/a.txt", "s3://{bucket}/out/b.txt", "local/b.len"
 
 rule upper:
-    input: "s3://{bucket}/raw/{{s}}.txt"
+    input: seq="s3://{bucket}/raw/{{s}}.txt", ref="s3://{bucket}/ref/common.txt"
     output: "s3://{bucket}/out/{{s}}.txt"
-    shell: "tr a-z A-Z < {{input}} > {{output}}"
+    shell: "cat {{input.ref}} > /dev/null && tr a-z A-Z < {{input.seq}} > {{output}}"
 
 rule length:
     input: "s3://{bucket}/out/{{s}}.txt"
@@ -176,6 +176,7 @@ rule length:
 def s3_project(tmp_path, bucket) -> Project:
     bucket.put("raw/a.txt", b"alpha\n")
     bucket.put("raw/b.txt", b"beta\n")
+    bucket.put("ref/common.txt", b"shared by every upper job\n")
     project = Project(tmp_path)
     project.flowfile(S3_FLOW.format(bucket=bucket.name))
     bucket.server.clear()
@@ -195,7 +196,9 @@ def test_s3_build_downloads_uploads_then_does_nothing(tmp_path, s3_bucket):
     first = project.run("build")
     assert first.code == 0, first
     assert first.ran_set == {"upper[s=a]", "upper[s=b]", "length[s=b]"}
-    assert object_requests(s3_bucket, "GET") == ["raw/a.txt", "raw/b.txt"]
+    # Each input once, the one both upper jobs read too; out/b.txt, which length reads, is
+    # read from the copy upper[s=b] wrote and uploaded.
+    assert object_requests(s3_bucket, "GET") == ["raw/a.txt", "raw/b.txt", "ref/common.txt"]
     assert object_requests(s3_bucket, "PUT") == ["out/a.txt", "out/b.txt"]
     assert s3_bucket.fs.cat_file(f"{s3_bucket.name}/out/b.txt") == b"BETA\n"
     assert project.read("local/b.len").strip() == "5"
@@ -219,7 +222,7 @@ def test_s3_build_downloads_uploads_then_does_nothing(tmp_path, s3_bucket):
     third = project.run("build")
     assert third.code == 0, third
     assert third.ran_set == {"upper[s=b]", "length[s=b]"}
-    assert object_requests(s3_bucket, "GET") == ["raw/b.txt"]
+    assert object_requests(s3_bucket, "GET") == ["raw/b.txt", "ref/common.txt"]
     assert object_requests(s3_bucket, "PUT") == ["out/b.txt"]
     assert project.read("local/b.len").strip() == "7"
 
@@ -241,7 +244,8 @@ def test_s3_keep_remote_reuses_staged_copies_by_token(tmp_path, s3_bucket):
     s3_bucket.server.clear()
     changed = project.build("build")                          # not kept: removed at the end
     assert changed.code == 0, changed
-    assert object_requests(s3_bucket, "GET") == ["raw/a.txt"]  # the kept copy is stale
+    # The kept copy of raw/a.txt is stale; the kept ref/common.txt is still good.
+    assert object_requests(s3_bucket, "GET") == ["raw/a.txt"]
     assert s3_bucket.fs.cat_file(f"{s3_bucket.name}/out/a.txt") == b"CHANGED\n"
     assert not project.exists(staged)
 
@@ -330,3 +334,22 @@ rule broken:
         rows = [str(j) for r in log.runs(limit=100) for j in log.jobs_of_run(r["id"])]
         rows += [str(r) for r in log.runs(limit=100)]
     assert len(rows) > 4 and SECRET not in "\n".join(rows)
+
+
+def test_memory_script_sees_staged_local_paths(tmp_path, mem):
+    fs, root = mem
+    fs.pipe_file(f"/{root}/raw/a.txt", b"one two three\n")
+    project = Project(tmp_path)
+    project.write("count.py", "from fileflow.script import job\n"
+                              "words = open(job.input.text).read().split()\n"
+                              "open(job.output[0], 'w').write(f'{len(words)} {job.input.text}\\n')\n")
+    project.flowfile(f"""
+        rule count:
+            input: text="memory://{root}/raw/{{s}}.txt"
+            output: "memory://{root}/counts/{{s}}.n"
+            script: "count.py"
+        """)
+    result = project.build("build", f"memory://{root}/counts/a.n")
+    assert result.code == 0, result
+    assert fs.cat_file(f"/{root}/counts/a.n") == (
+        f"3 .fileflow/remote/memory/{root}/raw/a.txt\n".encode())
