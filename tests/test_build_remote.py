@@ -97,6 +97,10 @@ def test_memory_changed_input_reruns_only_its_consumers(tmp_path, mem):
     assert project.build("build").code == 0
 
     fs.pipe_file(f"/{root}/raw/b.txt", b"bravo!\n")
+    why = project.build("why", f"memory://{root}/out/b.txt", log=False)
+    assert why.code == 0, why
+    assert "out of date; job upper[s=b] would run" in why.out
+    assert f"input 'memory://{root}/raw/b.txt' changed" in why.out
     result = project.build("build")
     assert result.code == 0, result
     assert result.ran_set == {"upper[s=b]", "length[s=b]"}
@@ -353,3 +357,46 @@ def test_memory_script_sees_staged_local_paths(tmp_path, mem):
     assert result.code == 0, result
     assert fs.cat_file(f"/{root}/counts/a.n") == (
         f"3 .fileflow/remote/memory/{root}/raw/a.txt\n".encode())
+
+
+@pytest.fixture
+def http_dir(tmp_path):
+    """A folder served over HTTP on loopback (Python's own server: Last-Modified and
+    Content-Length, no ETag)."""
+    import functools
+    import http.server
+    import threading
+
+    pytest.importorskip("aiohttp", reason="fsspec's HTTP file system needs aiohttp")
+    folder = tmp_path / "served"
+    folder.mkdir()
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(folder))
+    handler.log_message = lambda *a: None
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield folder, f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+    thread.join()
+
+
+def test_http_input_is_decided_by_its_headers(tmp_path, http_dir):
+    folder, base = http_dir
+    (folder / "ref.txt").write_text("reference\n")
+    project = Project(tmp_path / "work")
+    project.flowfile(f"""
+        rule fetch:
+            input: "{base}/ref.txt"
+            output: "ref.len"
+            shell: "wc -c < {{input}} > {{output}}"
+        """)
+    first = project.build("build")
+    assert first.code == 0 and first.ran == ["fetch"], first
+    assert project.read("ref.len").strip() == "10"
+    assert project.recorded()["ref.len"].input_digests[f"{base}/ref.txt"].startswith("mtime:")
+    assert project.build("build").ran == []
+
+    (folder / "ref.txt").write_text("a longer reference\n")
+    again = project.build("build")
+    assert again.code == 0 and again.ran == ["fetch"], again
+    assert project.read("ref.len").strip() == "19"
