@@ -29,6 +29,7 @@ from .plan import Plan, job_facts
 from .rebuild import KIND_UPSTREAM, Reason, decide
 from .rules import job_values
 from .runlog import JobResult, JobStart
+from .runlog_records import shown_command
 from .state import FileState
 from .store import FileStore
 from .template import _text as template_text
@@ -273,7 +274,7 @@ class Scheduler:
         if not batch:
             self._flush()
             return
-        starts = [JobStart(job.rule.name, job.name, dict(job.wildcards), spec.command,
+        starts = [JobStart(job.rule.name, job.name, dict(job.wildcards), shown_command(spec.command),
                            [str(r) for r in reasons], spec.attempt, self._executor_of(job),
                            self.plan.signature(job.id), list(job.outputs), spec.log_path)
                   for job, spec, reasons, _ in batch]

@@ -400,3 +400,21 @@ def test_http_input_is_decided_by_its_headers(tmp_path, http_dir):
     again = project.build("build")
     assert again.code == 0 and again.ran == ["fetch"], again
     assert project.read("ref.len").strip() == "19"
+
+
+def test_a_password_written_into_a_command_is_not_recorded_or_shown(tmp_path):
+    """A URL typed into a shell command (not a path fileflow manages) runs as written, but
+    the run log and the terminal show it with the password masked."""
+    secret = "pw-" + uuid.uuid4().hex[:10]
+    project = Project(tmp_path)
+    project.flowfile(f"""
+        rule fetch:
+            output: "out.txt"
+            shell: "echo 'https://alice:{secret}@example.invalid/x' | wc -c > {{output}}; exit 4"
+        """)
+    result = project.build("build", "-p")
+    assert result.code == 1, result
+    assert "https://alice:***@example.invalid/x" in result.text
+    assert secret not in result.text
+    assert [j["command"] for j in result.jobs] == [
+        "echo 'https://alice:***@example.invalid/x' | wc -c > out.txt; exit 4"]
