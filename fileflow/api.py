@@ -74,12 +74,14 @@ def load_graph(options: BuildOptions, store):
     """The workflow and its job graph for the targets."""
     from .resolve import resolve
     from .rules import load_workflow
+    from .staging import check_local_logs
 
     workflow = load_workflow(options.flowfile, workdir=os.getcwd(), config=options.config,
                              configfiles=options.configfiles)
     for rule in options.forcerun:
         if rule not in workflow.by_name:
             raise FileflowError(f"-R/--forcerun: no rule named {rule!r}")
+    check_local_logs(workflow)
     targets = list(options.targets) or list(workflow.default_targets)
     if not targets:
         raise FileflowError(f"{options.flowfile} has no rules and no 'default:'; nothing to build")

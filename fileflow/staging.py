@@ -18,11 +18,12 @@ from __future__ import annotations
 import os
 from typing import Iterable, Mapping
 
-from .errors import FileflowError, WorkflowError
+from .errors import FileflowError, FlowfileError, WorkflowError
 from .state import FileState
 from .store import FileStore
 
-__all__ = ["RemoteAwareStore", "LocalPaths", "Staging", "check_no_credentials", "STAGE_ROOT"]
+__all__ = ["RemoteAwareStore", "LocalPaths", "Staging", "check_no_credentials", "check_local_logs",
+           "STAGE_ROOT"]
 
 STAGE_ROOT = os.path.join(".fileflow", "remote")
 
@@ -62,6 +63,18 @@ def check_no_credentials(urls: Iterable[str]) -> None:
                 f"{shown}: a URL with credentials in it (user info or a signed query); "
                 "fileflow shows and records paths, so give credentials the backend's usual "
                 "way instead (environment variables, its config file; see docs/remote.md)")
+
+
+def check_local_logs(workflow) -> None:
+    """A job's log is written while it runs, by the job itself: it must be a local file."""
+    for rule in workflow.rules:
+        for item in rule.log if isinstance(rule.log, tuple) else ():
+            if _is_remote(item.pattern.text):
+                raise FlowfileError(
+                    f"rule '{rule.name}': log {item.pattern.text!r} is remote; a log is written "
+                    "while the job runs, so it must be a local file (upload it as an output "
+                    "of a later rule if it must be kept remotely)",
+                    rule.directive_pos.get("log"))
 
 
 class RemoteAwareStore(FileStore):

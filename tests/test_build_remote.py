@@ -418,3 +418,16 @@ def test_a_password_written_into_a_command_is_not_recorded_or_shown(tmp_path):
     assert secret not in result.text
     assert [j["command"] for j in result.jobs] == [
         "echo 'https://alice:***@example.invalid/x' | wc -c > out.txt; exit 4"]
+
+
+def test_a_remote_log_is_refused_at_its_line(tmp_path):
+    project = Project(tmp_path)
+    project.flowfile("""
+        rule make:
+            output: "out.txt"
+            log: "s3://bucket/logs/make.log"
+            shell: "echo > {output}"
+        """)
+    result = project.build("build", "-n", log=False)
+    assert result.code == 2, result
+    assert "Flowfile:3:" in result.err and "log 's3://bucket/logs/make.log' is remote" in result.err
