@@ -283,6 +283,7 @@ def _locked_plan(options, graph, plan, runlog, store):
         lock = BuildLock(".", sorted(outputs))
         if not lock.acquire(options.lock_timeout):
             return lock, plan
+        store.forget_remote()  # what the other build uploaded is seen anew
         plan = _plan(options, graph, runlog.load_targets(), store)
         if {p for j in plan.reasons for p in graph.jobs[j].outputs} <= outputs:
             return lock, plan
@@ -373,6 +374,7 @@ def _touch(plan, runlog, store, options) -> int:
     lock = BuildLock(".", [p for j in plan.reasons for p in jobs[j].outputs])
     if lock.acquire(options.lock_timeout):
         # Another build finished meanwhile: what is out of date may have changed.
+        store.forget_remote()
         plan = _plan(options, plan.graph, runlog.load_targets(), store)
     try:
         return _record_touched(plan, runlog, store, options)

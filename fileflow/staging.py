@@ -99,6 +99,11 @@ class RemoteAwareStore(FileStore):
     def has_remote(self) -> bool:
         return self._remote is not None
 
+    def forget_remote(self) -> None:
+        """Drop what is known of remote files (another build may have changed them)."""
+        if self._remote is not None:
+            self._remote.forget()
+
     def stat(self, path: str) -> FileState:
         if _is_remote(path):
             return self._remote_states([path])[path]
