@@ -18,7 +18,7 @@ from __future__ import annotations
 import os
 from typing import Iterable, Mapping
 
-from .errors import FileflowError, FlowfileError, WorkflowError
+from .errors import FlowfileError, WorkflowError
 from .state import FileState
 from .store import FileStore
 
@@ -245,17 +245,19 @@ class Staging:
 
     def cleanup(self) -> None:
         """Remove the staged copies this run made or used (and the folders left empty),
-        unless --keep-remote keeps them for the next run."""
+        unless --keep-remote keeps them for the next run. Never raises: a copy left behind
+        costs disk space only (without its sidecar it is never reused)."""
         if self.keep:
             return
-        self.remote.remove_staged()
+        try:
+            self.remote.remove_staged()
+        except OSError:
+            pass
         for path in sorted(self.outputs):
             try:
                 os.unlink(path)
-            except FileNotFoundError:
+            except OSError:
                 pass
-            except OSError as exc:
-                raise FileflowError(f"cannot remove the staged copy {path}: {exc.strerror}") from None
         self.outputs.clear()
         for folder, _dirs, _files in os.walk(self.stage_root, topdown=False):
             try:
