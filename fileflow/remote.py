@@ -24,9 +24,7 @@ import re
 import threading
 import time
 import uuid
-from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timezone
-from email.utils import parsedate_to_datetime
 from typing import Any, Callable, Iterable, Mapping
 from urllib.parse import urlsplit
 
@@ -108,6 +106,8 @@ def _to_ns(value: Any) -> int | None:
         # float of a listing and the datetime of info() give the same token.
         return round(value * 1_000_000) * 1000
     if isinstance(value, str):
+        from email.utils import parsedate_to_datetime
+
         try:
             return _to_ns(parsedate_to_datetime(value))  # RFC 1123 (HTTP Last-Modified)
         except (TypeError, ValueError, IndexError):
@@ -321,9 +321,14 @@ class RemoteFiles:
                 except (ImportError, ValueError) as exc:
                     raise RemoteError(self._scrub(url), self._scrub(
                         f"no file system for '{protocol}://': {exc}"), kind="failed") from None
-                # Our own instance: fsspec's shared instance cache would keep listings
-                # across runs in one process.
-                fs = cls(skip_instance_cache=True, **self._options.get(protocol, {}))
+                try:
+                    # Our own instance: fsspec's shared instance cache would keep listings
+                    # across runs in one process.
+                    fs = cls(skip_instance_cache=True, **self._options.get(protocol, {}))
+                except Exception as exc:  # bad storage options, a backend that cannot start
+                    raise RemoteError(self._scrub(url), self._scrub(
+                        f"cannot open the '{protocol}://' file system: {_reason(exc)}"),
+                        kind="failed") from None
                 self._filesystems[protocol] = fs
         return fs, fs._strip_protocol(url).rstrip("/")
 
@@ -563,6 +568,8 @@ class RemoteFiles:
         after the calls already started have finished, and the rest are not started."""
         if len(items) <= 1:
             return [fn(item) for item in items]
+        from concurrent.futures import ThreadPoolExecutor
+
         with ThreadPoolExecutor(min(self.parallel, len(items))) as pool:
             futures = [pool.submit(fn, item) for item in items]
             try:
@@ -613,14 +620,15 @@ def _remove(path: str) -> None:
 
 
 def _remove_orphan_parts(folder: str, base: str) -> None:
-    """Delete temporary files a killed fileflow left for `base` (their process is gone)."""
-    prefix = f".{base}{_PART}"
+    """Delete temporary files a killed fileflow left for `base` (their process is gone):
+    partial downloads and unfinished sidecars."""
+    prefixes = (f".{base}{_PART}", f".{base}{_TOKEN_SUFFIX}{_PART}")
     try:
-        names = [n for n in os.listdir(folder) if n.startswith(prefix)]
+        names = [n for n in os.listdir(folder) if n.startswith(prefixes)]
     except OSError:
         return
     for name in names:
-        pid_text = name[len(prefix):].split("-", 1)[0]
+        pid_text = name.rsplit(_PART, 1)[1].split("-", 1)[0]
         if pid_text.isdigit() and not _alive(int(pid_text)):
             _remove(os.path.join(folder, name))
 

@@ -29,6 +29,8 @@ from typing import Any, NamedTuple
 
 import pytest
 
+from conftest import need_service
+
 TEST_ACCESS_KEY = "fileflow-test-access-key"
 TEST_SECRET_KEY = "fileflow-test-secret-key"
 REGION = "us-east-1"
@@ -123,9 +125,19 @@ S3_ENV = {
 }
 
 
+def _importable(module: str) -> bool:
+    import importlib.util
+
+    try:
+        return importlib.util.find_spec(module) is not None
+    except ModuleNotFoundError:
+        return False
+
+
 @pytest.fixture(scope="session")
 def s3_server():
-    pytest.importorskip("moto", reason="moto[server] is a test dependency (pip install -e '.[test]')")
+    need_service(_importable("moto.server") and _importable("s3fs") and _importable("boto3"),
+                 "moto's S3 server (moto[server], s3fs: pip install -e '.[test]')")
     server = S3Server()
     yield server
     server.stop()

@@ -19,6 +19,7 @@ import pytest
 from fileflow.errors import FileflowError
 from fileflow.remote import (RemoteError, RemoteFiles, is_remote, scrub_url, staged_path,
                              version_token)
+from conftest import need_service
 from s3server import s3_bucket, s3_server  # noqa: F401  (pytest fixtures)
 
 SECRET = "Zq9-fileflow-SECRET-do-not-print-7Kx"
@@ -221,6 +222,12 @@ def test_download_many_stages_each_url_once_in_parallel(mem, tmp_path):
     assert [open(paths[u]).read() for u in urls] == [f"{i}\n" for i in range(12)]
     with pytest.raises(RemoteError, match=r"/in/missing\.txt: not found \(HTTP 404\)"):
         remote.download_many([urls[0], f"{base}/in/missing.txt"])
+
+
+def test_an_unknown_scheme_is_a_clear_error():
+    with pytest.raises(RemoteError, match=r"^nosuchstore://b/k: no file system for "
+                                          r"'nosuchstore://'"):
+        RemoteFiles().stat("nosuchstore://b/k")
 
 
 def test_upload_of_a_missing_local_file_fails_naming_the_url(mem, tmp_path):
@@ -442,6 +449,13 @@ class _Handler(BaseHTTPRequestHandler):
         self.wfile.write(body)
 
 
+def need_aiohttp() -> None:
+    import importlib.util
+
+    need_service(importlib.util.find_spec("aiohttp") is not None,
+                 "aiohttp, fsspec's HTTP backend (pip install -e '.[test]')")
+
+
 @pytest.fixture
 def http_server():
     server = _HTTPFiles()
@@ -453,7 +467,7 @@ def http_server():
 
 
 def test_http_tokens_come_from_the_response_headers(http_server):
-    pytest.importorskip("aiohttp", reason="aiohttp is a test dependency")
+    need_aiohttp()
     s = http_server
     s.routes["/ref.fa"] = dict(body=b">r\nACGT\n", etag='"v1"')
     s.routes["/plain.txt"] = dict(body=b"hello", last_modified="Sun, 22 Nov 2026 05:00:00 GMT")
@@ -468,10 +482,15 @@ def test_http_tokens_come_from_the_response_headers(http_server):
     assert not states[f"{s.url}/absent.txt"].exists
     heads = [h for h in s.hits if h[0] == "HEAD"]
     assert sorted(h[1] for h in heads) == ["/absent.txt", "/bare.txt", "/plain.txt", "/ref.fa"]
+    # Served again with a new Last-Modified but the same ETag: the same version.
+    s.routes["/ref.fa"]["last_modified"] = "Mon, 23 Nov 2026 00:00:00 GMT"
+    assert RemoteFiles().stat(f"{s.url}/ref.fa").digest == "etag:v1"
+    s.routes["/ref.fa"].update(body=b">r\nACGTT\n", etag='"v2"')
+    assert RemoteFiles().stat(f"{s.url}/ref.fa").digest == "etag:v2"
 
 
 def test_http_503_is_retried_with_backoff(http_server, tmp_path, caplog):
-    pytest.importorskip("aiohttp", reason="aiohttp is a test dependency")
+    need_aiohttp()
     s = http_server
     s.routes["/flaky.txt"] = dict(body=b"finally\n", etag='"f1"', fail_first=3)
     caplog.set_level(logging.WARNING, logger="fileflow")
@@ -484,7 +503,7 @@ def test_http_503_is_retried_with_backoff(http_server, tmp_path, caplog):
 
 
 def test_http_404_and_403_fail_at_once_with_a_clear_message(http_server, tmp_path):
-    pytest.importorskip("aiohttp", reason="aiohttp is a test dependency")
+    need_aiohttp()
     s = http_server
     s.routes["/private.txt"] = dict(status=403)
     remote = RemoteFiles(stage_root=str(tmp_path), retries=5, backoff=5)
@@ -502,7 +521,7 @@ def test_http_404_and_403_fail_at_once_with_a_clear_message(http_server, tmp_pat
 
 
 def test_a_killed_download_leaves_nothing_reusable(http_server, tmp_path):
-    pytest.importorskip("aiohttp", reason="aiohttp is a test dependency")
+    need_aiohttp()
     s = http_server
     body = os.urandom(300_000)
     stall = threading.Event()
