@@ -10,15 +10,16 @@ build transferred is read from the server's request log (S3) or from fileflow's 
 """
 from __future__ import annotations
 
+import importlib.util
 import os
 import uuid
 
+import fsspec
 import pytest
 
 from buildkit import Project
+from conftest import need_service
 from s3server import s3_bucket, s3_server  # noqa: F401  (pytest fixtures)
-
-fsspec = pytest.importorskip("fsspec")
 
 
 # --------------------------------------------------------------------------- memory://
@@ -367,7 +368,8 @@ def http_dir(tmp_path):
     import http.server
     import threading
 
-    pytest.importorskip("aiohttp", reason="fsspec's HTTP file system needs aiohttp")
+    need_service(importlib.util.find_spec("aiohttp") is not None,
+                 "aiohttp, fsspec's HTTP file system (pip install -e '.[test]')")
     folder = tmp_path / "served"
     folder.mkdir()
     handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(folder))
