@@ -171,7 +171,8 @@ def _future_mtimes(observed: Mapping[str, FileState], graph: Graph, now_ns: int)
     """Inputs dated in the future (a clock ahead on another machine, a bad `touch -d`): the
     decision does not depend on it (contents decide), but the user should know."""
     ahead = sorted(p for p in graph.sources & observed.keys()  # the sources looked at
-                   if (st := observed[p]).exists and st.mtime_ns > now_ns + 1_000_000_000)
+                   if (st := observed[p]).exists and st.mtime_ns > now_ns + 1_000_000_000
+                   and "://" not in p)  # a remote file's time is its store's clock: not ours
     if not ahead:
         return []
     shown = ", ".join(repr(p) for p in ahead[:3]) + (f" and {len(ahead) - 3} more" if len(ahead) > 3 else "")

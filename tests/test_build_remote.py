@@ -433,3 +433,26 @@ def test_a_remote_log_is_refused_at_its_line(tmp_path):
     result = project.build("build", "-n", log=False)
     assert result.code == 2, result
     assert "Flowfile:3:" in result.err and "log 's3://bucket/logs/make.log' is remote" in result.err
+
+
+def test_a_remote_time_ahead_of_this_clock_gives_no_clock_warning(tmp_path, mem):
+    """A store's Last-Modified is its own clock's: it never says this machine's clock is off."""
+    import datetime
+
+    fs, root = mem
+    project = memory_project(tmp_path, mem)
+    assert project.build("build").code == 0
+    ahead = datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(hours=2)
+    fs.store[f"/{root}/raw/a.txt"].created = ahead
+    project.write("local.txt", "x")
+    os.utime(project.path("local.txt"), (ahead.timestamp(), ahead.timestamp()))
+    project.flowfile(MEMORY_FLOW.format(root=root) + """
+rule copy:
+    input: "local.txt"
+    output: "local.copy"
+    shell: "cp {input} {output}"
+""")
+    assert project.build("build", "local.copy").code == 0
+    dry = project.build("build", "-n", f"memory://{root}/out/a.txt", "local.copy", log=False)
+    assert f"input 'memory://{root}/raw/a.txt' changed" in dry.out, dry
+    assert "1 input file(s) have a modification time in the future ('local.txt')" in dry.err
