@@ -119,8 +119,11 @@ class RemoteAwareStore(FileStore):
     def missing(self, paths: Iterable[str]) -> set[str]:
         urls, local = _split(paths)
         gone = super().missing(local)
-        if urls:
-            gone.update(url for url, st in self._remote_states(urls).items() if not st.exists)
+        for url, state in self._remote_states(urls).items() if urls else ():
+            if not state.exists:
+                gone.add(url)
+            elif state.digest is None:  # asked of sources: say it before anything runs
+                self.hash_path(url)
         return gone
 
     def _remote_states(self, urls: list[str]) -> dict[str, FileState]:
@@ -128,9 +131,11 @@ class RemoteAwareStore(FileStore):
         return self.remote.stat_many(urls)
 
     def hash_path(self, path: str) -> str:
-        if _is_remote(path):  # its digest is its version token, from the listing
-            raise WorkflowError(f"cannot hash {path!r}: a remote file is known by its version "
-                                "token, never read to be hashed")
+        if _is_remote(path):  # a remote file's digest is its token, from the listing
+            raise WorkflowError(
+                f"cannot follow {path!r}: it is a folder in its store, or its store tells no "
+                "version of it (no version id, checksum, ETag or time); fileflow follows "
+                "remote files by version, so name the files of a folder one by one")
         return super().hash_path(path)
 
 

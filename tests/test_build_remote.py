@@ -456,3 +456,14 @@ rule copy:
     dry = project.build("build", "-n", f"memory://{root}/out/a.txt", "local.copy", log=False)
     assert f"input 'memory://{root}/raw/a.txt' changed" in dry.out, dry
     assert "1 input file(s) have a modification time in the future ('local.txt')" in dry.err
+
+
+def test_a_remote_folder_as_input_is_a_clear_error(tmp_path, mem):
+    fs, root = mem
+    project = memory_project(tmp_path, mem)
+    assert project.build("build").code == 0
+    fs.pipe_file(f"/{root}/raw/c.txt/inner", b"a folder where a file was expected\n")
+    project.flowfile(MEMORY_FLOW.format(root=root).replace('"local/b.len"', '"local/c.len"'))
+    result = project.build("build", "local/c.len")
+    assert result.code == 2 and result.ran == [], result
+    assert f"cannot follow 'memory://{root}/raw/c.txt': it is a folder in its store" in result.err
