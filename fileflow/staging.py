@@ -215,28 +215,44 @@ class Staging:
         return failed
 
     def upload(self, job, states: Mapping[str, FileState]) -> tuple[dict[str, FileState], str]:
-        """Upload the job's remote outputs from their staged copies; `states` holds what was
-        observed of its local paths. Returns the outputs' states keyed by the job's own paths
-        (a URL's state is its new version, with its token as digest) and "", or, when an
-        upload failed, ({}, why): the job is then failed and none of its outputs is done."""
+        """Upload the job's remote outputs from their staged copies (several at once);
+        `states` holds what was observed of its local paths. Returns the outputs' states
+        keyed by the job's own paths (a URL's state is its new version, with its token as
+        digest) and "", or, when an upload failed, ({}, why): the job is then failed and
+        none of its outputs counts as done."""
         from .remote import RemoteError
 
-        out: dict[str, FileState] = {}
-        for path in job.outputs:
-            local = self.local_path(path)
-            if local == path:
-                out[path] = states[path]
-                continue
-            self.outputs.add(local)
-            try:
-                state = self.remote.upload(local, path)
-            except RemoteError as exc:
-                return {}, f"cannot upload output {exc}"
-            # Its staged copy is this version: a consumer in this run reads it as it is.
-            self.tokens[path] = state.digest
-            self.uploaded += 1
-            out[path] = state
-        return out, ""
+        remote = [(path, self.local_path(path)) for path in job.outputs
+                  if self.local_path(path) != path]
+        self.outputs.update(local for _, local in remote)
+        uploaded: dict[str, FileState] = {}
+        failure = ""
+        if len(remote) <= 1:
+            results = [self._upload_one(*item) for item in remote]
+        else:
+            from concurrent.futures import ThreadPoolExecutor
+            workers = min(self.remote.parallel, len(remote))
+            with ThreadPoolExecutor(workers, thread_name_prefix="fileflow-put") as pool:
+                results = list(pool.map(lambda item: self._upload_one(*item), remote))
+        for (path, _), result in zip(remote, results):
+            if isinstance(result, RemoteError):
+                failure = failure or f"cannot upload output {result}"
+            else:
+                uploaded[path] = result
+                self.tokens[path] = result.digest
+                self.uploaded += 1
+        if failure:
+            return {}, failure
+        return {path: uploaded.get(path) or states[path] for path in job.outputs}, ""
+
+    def _upload_one(self, url: str, local: str):
+        """The new state of `url`, or the RemoteError that stopped its upload."""
+        from .remote import RemoteError
+
+        try:
+            return self.remote.upload(local, url)
+        except RemoteError as exc:
+            return exc
 
     @property
     def downloaded(self) -> int:

@@ -289,14 +289,16 @@ def test_s3_failed_upload_leaves_output_not_done(tmp_path, s3_bucket):
     project.flowfile(f"""
         rule publish:
             input: "s3://{bucket}/raw/a.txt"
-            output: "s3://{later}/pub/a.txt"
-            shell: "tr a-z A-Z < {{input}} > {{output}}"
+            output: "s3://{bucket}/pub/a.txt", "s3://{later}/pub/a.txt"
+            shell: "tr a-z A-Z < {{input}} | tee {{output[0]}} > {{output[1]}}"
         """)
     failed = project.build("build")
     assert failed.code == 1, failed
     assert f"job publish failed: cannot upload output s3://{later}/pub/a.txt" in failed.err
     assert [j["state"] for j in failed.jobs] == ["failed"]
-    assert not project.recorded()[f"s3://{later}/pub/a.txt"].complete
+    recorded = project.recorded()  # the upload that worked does not count either
+    assert not recorded[f"s3://{later}/pub/a.txt"].complete
+    assert not recorded[f"s3://{bucket}/pub/a.txt"].complete
     assert not project.exists(".fileflow/remote/s3")  # its staged copy went too
 
     s3_bucket.client.create_bucket(Bucket=later)
@@ -304,7 +306,21 @@ def test_s3_failed_upload_leaves_output_not_done(tmp_path, s3_bucket):
     assert again.code == 0, again
     assert again.ran == ["publish"]
     assert s3_bucket.fs.cat_file(f"{later}/pub/a.txt") == b"ALPHA\n"
+    assert s3_bucket.fs.cat_file(f"{bucket}/pub/a.txt") == b"ALPHA\n"
     assert project.build("build").ran == []
+
+
+def test_s3_transient_errors_are_retried_within_the_build(tmp_path, s3_bucket):
+    project = s3_project(tmp_path, s3_bucket)
+    target = f"s3://{s3_bucket.name}/out/a.txt"
+    s3_bucket.server.fail_next(2, status=503, method="PUT")  # the upload, twice
+    result = project.build("build", target)
+    assert result.code == 0, result
+    assert result.ran == ["upper[s=a]"]
+    assert s3_bucket.server.pending_faults() == 0
+    assert object_requests(s3_bucket, "PUT") == ["out/a.txt"] * 3  # two 503s, then done
+    assert s3_bucket.fs.cat_file(f"{s3_bucket.name}/out/a.txt") == b"ALPHA\n"
+    assert project.build("build", target).ran == []
 
 
 SECRET = "zz-FAKE-s3cret-" + uuid.uuid4().hex[:8]
