@@ -42,6 +42,7 @@ class BuildOptions:
     local_cores: int = 0                           # head-node jobs (localrules); 0: all cores
     job_arrays: bool = True
     drmaa_native: str = ""                         # --drmaa-native TEMPLATE
+    keep_remote: bool = False                      # keep .fileflow/remote/ across runs
 
 
 def _out(text: str = "") -> None:
@@ -73,18 +74,25 @@ def load_graph(options: BuildOptions, store):
     """The workflow and its job graph for the targets."""
     from .resolve import resolve
     from .rules import load_workflow
+    from .staging import check_local_logs
 
     workflow = load_workflow(options.flowfile, workdir=os.getcwd(), config=options.config,
                              configfiles=options.configfiles)
     for rule in options.forcerun:
         if rule not in workflow.by_name:
             raise FileflowError(f"-R/--forcerun: no rule named {rule!r}")
+    check_local_logs(workflow)
     targets = list(options.targets) or list(workflow.default_targets)
     if not targets:
         raise FileflowError(f"{options.flowfile} has no rules and no 'default:'; nothing to build")
     graph = resolve(workflow, targets, store.missing)
     _check_force_targets(options.force_targets, graph)
     return workflow, graph
+
+
+def _has_urls(graph) -> bool:
+    """Does the graph name a remote file (a URL)? One scan in C of all its paths."""
+    return "://" in "\x00".join(graph.producer) or "://" in "\x00".join(graph.sources)
 
 
 def _recorded(db_url: str | None, write: bool):
@@ -116,7 +124,11 @@ def _plan(options: BuildOptions, graph, recorded, store):
 
     force = Force(options.forceall, frozenset(options.forcerun),
                   frozenset(os.path.normpath(t) for t in options.force_targets))
-    return make_plan(graph, store, recorded, force)
+    local_view = None
+    if _has_urls(graph):  # commands see remote files at their staged local paths
+        from .staging import LocalPaths
+        local_view = LocalPaths(store.stage_root).job
+    return make_plan(graph, store, recorded, force, local_view=local_view)
 
 
 def print_dry_run(plan, quiet: bool = False) -> None:
@@ -151,11 +163,16 @@ def print_dry_run(plan, quiet: bool = False) -> None:
     _out("\n".join(lines))
 
 
-def build(options: BuildOptions) -> int:
-    from .store import FileStore
+def _store():
+    """The file store of a build: local files, and remote ones (URLs) through fileflow.remote."""
+    from .staging import RemoteAwareStore
 
+    return RemoteAwareStore(".")
+
+
+def build(options: BuildOptions) -> int:
     started = time.monotonic()
-    store = FileStore(".")
+    store = _store()
     with _no_gc_pauses():
         workflow, graph = load_graph(options, store)
         runlog, recorded = _recorded(options.db_url, write=not options.dry_run)
@@ -213,7 +230,11 @@ def _run(options, graph, plan, runlog, store, started) -> int:
             from .cluster_setup import cluster_executor
             executor = cluster_executor(options, graph, run_id, adoptable, tags, backend)
         reporter = make_reporter(len(plan.reasons), options.quiet, options.print_commands)
-        scheduler = Scheduler(plan, executor, runlog, run_id, store, settings, reporter)
+        staging = None
+        if _has_urls(graph):  # remote inputs are downloaded before their jobs, outputs uploaded after
+            from .staging import Staging
+            staging = Staging(store.remote, options.keep_remote, store.stage_root)
+        scheduler = Scheduler(plan, executor, runlog, run_id, store, settings, reporter, staging)
         try:
             result = scheduler.run()
         except BaseException:
@@ -222,6 +243,10 @@ def _run(options, graph, plan, runlog, store, started) -> int:
             raise
         finally:
             reporter.close()
+            if staging is not None:
+                staging.cleanup()
+                if staging.summary() and not options.quiet:
+                    _out(staging.summary())
             if options.cluster:
                 from .cluster_setup import release_unclaimed
                 release_unclaimed(executor, scheduler.result)
@@ -258,6 +283,7 @@ def _locked_plan(options, graph, plan, runlog, store):
         lock = BuildLock(".", sorted(outputs))
         if not lock.acquire(options.lock_timeout):
             return lock, plan
+        store.forget_remote()  # what the other build uploaded is seen anew
         plan = _plan(options, graph, runlog.load_targets(), store)
         if {p for j in plan.reasons for p in graph.jobs[j].outputs} <= outputs:
             return lock, plan
@@ -348,6 +374,7 @@ def _touch(plan, runlog, store, options) -> int:
     lock = BuildLock(".", [p for j in plan.reasons for p in jobs[j].outputs])
     if lock.acquire(options.lock_timeout):
         # Another build finished meanwhile: what is out of date may have changed.
+        store.forget_remote()
         plan = _plan(options, plan.graph, runlog.load_targets(), store)
     try:
         return _record_touched(plan, runlog, store, options)
@@ -391,10 +418,8 @@ def _record_touched(plan, runlog, store, options) -> int:
 
 def why(options: BuildOptions, path: str) -> int:
     """`fileflow why FILE`: is FILE out of date, and why."""
-    from .store import FileStore
-
     options = BuildOptions(**{**_fields(options), "targets": [path], "dry_run": True})
-    store = FileStore(".")
+    store = _store()
     workflow, graph = load_graph(options, store)
     runlog, recorded = _recorded(options.db_url, write=False)
     try:
@@ -402,7 +427,7 @@ def why(options: BuildOptions, path: str) -> int:
     finally:
         if runlog is not None:
             runlog.close()
-    target = os.path.normpath(path)
+    target = path if "://" in path else os.path.normpath(path)
     producer = graph.producer.get(target)
     if producer is None:
         _out(f"{path}: a source file (no rule makes it); it is never rebuilt")
@@ -440,9 +465,7 @@ def clean(options: BuildOptions, rules: Sequence[str], dry_run: bool) -> int:
     """Delete the outputs of the selected rules' jobs (never sources) and forget them."""
     from .schedule import _remove
 
-    from .store import FileStore
-
-    workflow, graph = load_graph(options, FileStore("."))
+    workflow, graph = load_graph(options, _store())
     unknown = [r for r in rules if r not in workflow.by_name]
     if unknown:
         raise FileflowError(f"clean: no rule named {unknown[0]!r}")

@@ -198,6 +198,9 @@ def configure_build(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--profile", default=None, metavar="NAME|PATH",
                         help="read options from a YAML profile (./profiles/NAME/config.yaml, "
                              "~/.config/fileflow/NAME/config.yaml); flags given here win")
+    parser.add_argument("--keep-remote", action="store_true",
+                        help="keep the local copies of remote files (.fileflow/remote/) after "
+                             "the run; a later run reuses a copy while its version is unchanged")
     parser.add_argument("--graph", action="store_true",
                         help="with -n: show the jobs that would run as a tree (implies -n)")
     parser.add_argument("--summary", action="store_true",
@@ -218,7 +221,8 @@ def _build_options(args, **extra):
         resources=_resource_limits(getattr(args, "resources", ())),
         db_url=getattr(args, "db", None), lock_timeout=getattr(args, "lock_timeout", 0.0),
         quiet=getattr(args, "quiet", False), print_commands=getattr(args, "print_commands", False),
-        touch=getattr(args, "touch", False), argv=sys.argv[:1] + list(args.argv), **extra)
+        touch=getattr(args, "touch", False), argv=sys.argv[:1] + list(args.argv),
+        keep_remote=getattr(args, "keep_remote", False), **extra)
 
 
 def _build_parser() -> argparse.ArgumentParser:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
-from typing import Mapping
+from typing import Callable, Mapping
 
 from .command import job_signature, render_command
 from .graph import Graph, Job
@@ -50,6 +50,9 @@ class Plan:
     virtual_temp: set[str] = field(default_factory=set)          # temp outputs taken from the record
     force: Force = field(default_factory=Force)
     warnings: list[str] = field(default_factory=list)
+    # The job as its command sees it: remote paths replaced by their local staged copies
+    # (fileflow.staging); None when the graph has no remote path.
+    local_view: Callable[[Job], Job] | None = None
     _commands: dict[int, str] = field(default_factory=dict)
     _signatures: dict[int, str] = field(default_factory=dict)
 
@@ -58,7 +61,9 @@ class Plan:
         without records never renders one)."""
         found = self._commands.get(job_id)
         if found is None:
-            found = self._commands[job_id] = render_command(self.graph.jobs[job_id])
+            job = self.graph.jobs[job_id]
+            found = self._commands[job_id] = render_command(
+                job if self.local_view is None else self.local_view(job))
         return found
 
     def signature(self, job_id: int) -> str:
@@ -92,7 +97,8 @@ _new = tuple.__new__
 
 def make_plan(graph: Graph, store: FileStore, recorded: Mapping[str, RecordedTarget],
               force: Force = Force(),
-              now_ns: int | None = None) -> Plan:
+              now_ns: int | None = None,
+              local_view: Callable[[Job], Job] | None = None) -> Plan:
     """Decide every job. `plan.observed` holds every output, and the inputs of every job with an output on disk
     or on record (what decide and the digests look at)."""
     order = graph.topological_order()
@@ -100,7 +106,7 @@ def make_plan(graph: Graph, store: FileStore, recorded: Mapping[str, RecordedTar
     if now_ns is None:
         import time
         now_ns = time.time_ns()
-    plan = Plan(graph, order, {}, {}, recorded, force=force)
+    plan = Plan(graph, order, {}, {}, recorded, force=force, local_view=local_view)
 
     # Outputs first: every one is needed. An input matters only to a job with an output on
     # disk (decide compares such a job's inputs with the record, or by Make's rule); a job
@@ -165,7 +171,8 @@ def _future_mtimes(observed: Mapping[str, FileState], graph: Graph, now_ns: int)
     """Inputs dated in the future (a clock ahead on another machine, a bad `touch -d`): the
     decision does not depend on it (contents decide), but the user should know."""
     ahead = sorted(p for p in graph.sources & observed.keys()  # the sources looked at
-                   if (st := observed[p]).exists and st.mtime_ns > now_ns + 1_000_000_000)
+                   if (st := observed[p]).exists and st.mtime_ns > now_ns + 1_000_000_000
+                   and "://" not in p)  # a remote file's time is its store's clock: not ours
     if not ahead:
         return []
     shown = ", ".join(repr(p) for p in ahead[:3]) + (f" and {len(ahead) - 3} more" if len(ahead) > 3 else "")

@@ -9,6 +9,8 @@ import sys
 import time
 from collections import deque
 
+from .runlog_records import shown_command
+
 __all__ = ["PlainReporter", "LiveReporter", "make_reporter", "log_tail"]
 
 TAIL_LINES = 15
@@ -32,7 +34,7 @@ def _failure_text(job, spec, outcome, message: str, retrying: bool) -> str:
         head = f"warning: job {job.name} failed (attempt {spec.attempt}): {message}; retrying"
     parts = [head]
     if not retrying:
-        parts.append(f"  command: {spec.command}")
+        parts.append(f"  command: {shown_command(spec.command)}")
         log_path = outcome.log_path or spec.log_path
         tail = log_tail(log_path)
         parts.append(f"  log: {log_path}" + (f" (last {len(tail)} lines):" if tail else " (empty)"))
@@ -72,7 +74,7 @@ class PlainReporter:
             from .command import render_message
             self._say(f"     {render_message(job)}")
         if self.print_commands:
-            self._say(f"     $ {spec.command}")
+            self._say(f"     $ {shown_command(spec.command)}")
 
     def job_finished(self, job, outcome) -> None:
         if not self.quiet:
@@ -135,7 +137,7 @@ class LiveReporter(PlainReporter):
     def job_started(self, job, spec, reasons) -> None:
         self.running[job.id] = job.name
         if self.print_commands and not self.quiet:
-            self._print(f"{job.name}: $ {spec.command}")
+            self._print(f"{job.name}: $ {shown_command(spec.command)}")
 
     def job_finished(self, job, outcome) -> None:
         self.running.pop(job.id, None)

@@ -9,6 +9,7 @@ list, no recursion), so a 50,000-step chain is fine.
 from __future__ import annotations
 
 import os
+import re
 from itertools import repeat
 from types import MappingProxyType
 from typing import Callable, Collection, Mapping, NamedTuple, Sequence
@@ -101,8 +102,15 @@ def _needs_normalizing(path: str) -> bool:
     return path.startswith("./") or "//" in path or "/./" in path or path.endswith("/")
 
 
+# A URL (s3://bucket/key, https://host/path): an object store's keys are names, not paths
+# ("a//b" and "a/b" are two objects), so a URL is taken exactly as written.
+_URL = re.compile(r"[A-Za-z][A-Za-z0-9+.-]+://")
+
+
 def _normalize(path: str) -> str:
-    return os.path.normpath(path) if _needs_normalizing(path) else path
+    if not _needs_normalizing(path) or _URL.match(path):
+        return path
+    return os.path.normpath(path)
 
 
 def _normalize_prefix(prefix: str) -> str:
@@ -171,13 +179,15 @@ def values_maker(rule: Rule) -> Callable[[dict[str, str]], JobValues]:
 
     no_log = Items((), log_names) if not rule.log else None
     new = tuple.__new__  # a named tuple's own __new__ is a Python function: skip it
+    urls = "://" in fmt  # remote paths: their "//" needs no normalizing
 
     def make(wildcards: dict[str, str]) -> JobValues:
         try:
             joined = fmt.format_map(wildcards)
         except (KeyError, IndexError, ValueError):
             return generic(wildcards)  # it raises the error with the directive's position
-        if "./" in joined or "//" in joined or "/\x00" in joined or joined[-1:] == "/":
+        if ("./" in joined or "/\x00" in joined or joined[-1:] == "/"
+                or ("//" in joined and (not urls or "//" in joined.replace("://", ":")))):
             return generic(wildcards)
         parts = tuple(joined.split("\x00"))
         if len(parts) != count:

@@ -15,7 +15,7 @@ from .errors import FileflowError
 from .state import HASH_ALGORITHM, FileState, RecordedTarget
 
 __all__ = [
-    "hide_passwords",
+    "hide_passwords", "shown_command",
     "SCHEMA_VERSION", "RUN_STATUSES", "JOB_STATES", "NETWORK_FS_TYPES", "BUSY_TIMEOUT",
     "JobStart", "JobResult", "RunLogError", "is_network_fs", "check_sqlite_file",
     "target_rows_to_records", "TARGET_COLUMN_NAMES",
@@ -53,6 +53,12 @@ def hide_passwords(argv: Sequence[str]) -> list[str]:
     replaced by ***: the command line is recorded in the run log and shown by
     `fileflow runs`, and neither may carry a credential."""
     return [_URL_PASSWORD.sub(r"\1***@", a) for a in argv]
+
+
+def shown_command(command: str) -> str:
+    """A job's command as recorded and shown: the password of any URL written in it
+    replaced by *** (the command itself runs as written)."""
+    return _URL_PASSWORD.sub(r"\1***@", command) if "@" in command else command
 
 
 class RunLogError(FileflowError):

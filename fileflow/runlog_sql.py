@@ -25,7 +25,7 @@ from .runlog_records import (BUSY_TIMEOUT, JOB_STATES, RUN_STATUSES, SCHEMA_VERS
                              hide_passwords,
                              JobStart, RunLogError, check_sqlite_file, is_network_fs,
                              target_rows_to_records)
-from .state import HASH_ALGORITHM, FileState, RecordedTarget
+from .state import HASH_ALGORITHM, REMOTE_TOKEN, FileState, RecordedTarget
 
 __all__ = ["SqlRunLog", "open_sql_runlog", "metadata"]
 
@@ -138,6 +138,15 @@ def _opt(value: int) -> int | None:
 def _chunks(items: Sequence[Any], size: int = _CHUNK) -> Iterator[Sequence[Any]]:
     for i in range(0, len(items), size):
         yield items[i:i + size]
+
+
+def _algorithm(path: str, default: str = HASH_ALGORITHM) -> str:
+    """What a path's recorded digest is: a content hash, or a remote file's version token."""
+    if "://" in path:
+        from .remote import is_remote
+        if is_remote(path):
+            return REMOTE_TOKEN
+    return default
 
 
 def _changed_at(ex: Any) -> Any:
@@ -433,7 +442,7 @@ class SqlRunLog:
                 for fs in r.outputs:
                     built[fs.path] = dict(
                         path=fs.path, complete=fs.exists, size=fs.size, mtime_ns=fs.mtime_ns,
-                        ctime_ns=_opt(fs.ctime_ns), digest=fs.digest, algorithm=HASH_ALGORITHM,
+                        ctime_ns=_opt(fs.ctime_ns), digest=fs.digest, algorithm=_algorithm(fs.path),
                         signature=r.signature, input_digests=inputs, job_id=r.job_id,
                         built_at=now, changed_at=now)
             elif r.state in ("failed", "cancelled"):
@@ -528,7 +537,8 @@ class SqlRunLog:
         exist is not recorded."""
         now = time.time()
         rows = {s.path: dict(path=s.path, complete=True, size=s.size, mtime_ns=s.mtime_ns,
-                             ctime_ns=_opt(s.ctime_ns), digest=s.digest, algorithm=HASH_ALGORITHM, changed_at=now)
+                             ctime_ns=_opt(s.ctime_ns), digest=s.digest, algorithm=_algorithm(s.path),
+                             changed_at=now)
                 for s in states if s.exists}
         if not rows:
             return
@@ -550,7 +560,8 @@ class SqlRunLog:
         """Record targets as complete exactly as given (`--touch`)."""
         now = time.time()
         rows = {t.path: dict(path=t.path, complete=True, size=t.size, mtime_ns=t.mtime_ns,
-                             ctime_ns=_opt(t.ctime_ns), digest=t.digest, algorithm=t.algorithm, signature=t.signature,
+                             ctime_ns=_opt(t.ctime_ns), digest=t.digest, algorithm=_algorithm(t.path, t.algorithm),
+                             signature=t.signature,
                              input_digests=_dumps(dict(t.input_digests)), job_id=t.job_id,
                              built_at=t.built_at or now, changed_at=t.changed_at or now)
                 for t in targets}

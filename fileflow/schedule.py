@@ -29,6 +29,7 @@ from .plan import Plan, job_facts
 from .rebuild import KIND_UPSTREAM, Reason, decide
 from .rules import job_values
 from .runlog import JobResult, JobStart
+from .runlog_records import shown_command
 from .state import FileState
 from .store import FileStore
 from .template import _text as template_text
@@ -74,8 +75,11 @@ class RunResult:
 
 class Scheduler:
     def __init__(self, plan: Plan, executor, runlog, run_id: int, store: FileStore,
-                 settings: Settings, reporter: Reporter):
+                 settings: Settings, reporter: Reporter, staging=None):
         self.plan = plan
+        # fileflow.staging.Staging when the graph has remote files: it downloads their
+        # inputs before they start and uploads their outputs before they count as done.
+        self.staging = staging
         self.graph = plan.graph
         self.executor = executor
         self.runlog = runlog
@@ -270,7 +274,7 @@ class Scheduler:
         if not batch:
             self._flush()
             return
-        starts = [JobStart(job.rule.name, job.name, dict(job.wildcards), spec.command,
+        starts = [JobStart(job.rule.name, job.name, dict(job.wildcards), shown_command(spec.command),
                            [str(r) for r in reasons], spec.attempt, self._executor_of(job),
                            self.plan.signature(job.id), list(job.outputs), spec.log_path)
                   for job, spec, reasons, _ in batch]
@@ -281,11 +285,30 @@ class Scheduler:
         for (job, spec, reasons, inputs), log_id in zip(batch, log_ids):
             self.active[job.id] = (spec, log_id, inputs)
             self.reporter.job_started(job, spec, reasons)
+        unstaged = self._stage(batch) if self.staging is not None else {}
+        if unstaged:  # a remote input that cannot be had fails its job before it starts
+            log_ids = [i for (job, *_), i in zip(batch, log_ids) if job.id not in unstaged]
+            batch = [entry for entry in batch if entry[0].id not in unstaged]
+            now = time.time()
+            self._finish([JobOutcome(job_id, 1, now, now, message=message)
+                          for job_id, message in unstaged.items()])
         ids = self.executor.submit([spec for _, spec, _, _ in batch])
         # Recorded with the next tick, so a later build can find jobs a crash left running.
         self.new_external_ids.extend(zip(log_ids, ids))
         if getattr(self.executor, "remote", False):
             self._flush()  # cluster jobs outlive a crash: their ids must be on record now
+
+    def _stage(self, batch) -> dict[int, str]:
+        """Download the remote inputs of these jobs (each URL once per run, at the version
+        whose token the job records); the jobs whose inputs failed -> why."""
+        wanted = {p: inputs.get(p) for job, _, _, inputs in batch for p in job.inputs}
+        failed = self.staging.stage(wanted)
+        return {job.id: failed[url] for job, *_ in batch for url in job.inputs[::-1]
+                if url in failed}
+
+    def _local(self, job: Job) -> Job:
+        """The job as its command sees it: remote paths are their local staged copies."""
+        return job if self.staging is None else self.staging.local_job(job)
 
     def _executor_of(self, job: Job) -> str:
         """A cluster run's localrules jobs are local processes: recorded as such, so a later
@@ -314,7 +337,8 @@ class Scheduler:
 
     def _prepare(self, job: Job, reasons) -> tuple[Job, JobSpec, tuple[Reason, ...], dict[str, str]]:
         attempt = self.attempts.get(job.id, 1)   # `job` carries this attempt's values
-        command = render_command(job, attempt) if attempt > 1 else self.plan.command(job.id)
+        local = self._local(job)
+        command = render_command(local, attempt) if attempt > 1 else self.plan.command(job.id)
         for path in job.flagged("protected"):
             if os.path.exists(path):
                 raise FileflowError(f"job {job.name} would overwrite protected output {path!r}; "
@@ -325,7 +349,7 @@ class Scheduler:
         adopts = getattr(self.executor, "adopts", None)
         adopted = attempt == 1 and adopts is not None and adopts(job.name)
         try:
-            for path in () if adopted else job.outputs:
+            for path in () if adopted else local.outputs:
                 _remove(path)  # never let a job append to, or be judged by, an old output
                 parent = os.path.dirname(path)
                 if parent:
@@ -340,13 +364,13 @@ class Scheduler:
         env: dict[str, str] = {}
         action = job.rule.action
         if action is not None and action.kind == "script":
-            command, env = self._script_command(job, attempt, action.text)
+            command, env = self._script_command(local, attempt, action.text)
         elif action is None:
             command = ":"
         log_path = (cluster_log_path(job, self.settings.executor_name)
                     if self.settings.cluster and not job.rule.local else default_log_path(job))
         spec = JobSpec(job.id, job.name, job.rule.name, command, log_path,
-                       job.outputs, job.values.threads, job.values.resources, attempt, env,
+                       local.outputs, job.values.threads, job.values.resources, attempt, env,
                        job.wildcards)
         return job, spec, reasons, inputs
 
@@ -412,20 +436,24 @@ class Scheduler:
             message = outcome.message
             states: dict[str, FileState] = {}
             succeeded = False
+            local = self._local(job)
             if outcome.ok and not cancelled:
-                missing = self._await_outputs(job)
+                missing = self._await_outputs(local)
                 if missing:
                     message = (f"the command exited 0 but output {missing[0]!r} is missing "
                                f"(after waiting {self.settings.latency_wait:g} s)")
                 else:
-                    states = self.store.with_digests(self.store.stat_many(job.outputs), {})
+                    states = self.store.with_digests(self.store.stat_many(local.outputs), {})
                     succeeded = True
+                    if local is not job:  # done only once its remote outputs are uploaded
+                        states, message = self.staging.upload(job, states)
+                        succeeded = not message
             if succeeded:
-                for path in job.flagged("protected"):
+                for path in local.flagged("protected"):
                     _protect(path)
                 if "FILEFLOW_JOB" in spec.env:  # a script's job file; kept after a failure
                     _remove(spec.env["FILEFLOW_JOB"])
-                self._check_clock(job, states)
+                self._check_clock(job, states if local is job else {})  # a store's clock is its own
                 self.plan.observed.update(states)
                 results.append(JobResult(log_id, "done", 0, outcome.started_at, outcome.ended_at,
                                          outcome.host, outcome.peak_rss_bytes, outcome.cpu_seconds,
@@ -437,7 +465,7 @@ class Scheduler:
                 self._release(job.id)
                 continue
             # Failed, cancelled, or outputs missing: nothing it wrote may be taken as done.
-            for path in job.outputs:
+            for path in local.outputs:
                 _remove(path)
             if not message:
                 message = f"exit code {outcome.exit_code}"

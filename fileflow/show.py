@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import sys
 
-from .api import BuildOptions, _no_gc_pauses, _out, _plan, _recorded, load_graph
+from .api import BuildOptions, _no_gc_pauses, _out, _plan, _recorded, _store, load_graph
 from .errors import EXIT_OK, FileflowError
 
 __all__ = ["dry_run_graph", "graph", "summary", "runs", "show_log", "report", "open_history"]
@@ -19,9 +19,8 @@ def _looked(options: BuildOptions, want_plan: bool = True):
     """The graph, its plan (None unless wanted) and the jobs whose last attempt failed."""
     from .graph_view import failed_jobs
     from .runlog_history import job_states
-    from .store import FileStore
 
-    store = FileStore(".")
+    store = _store()
     with _no_gc_pauses():
         workflow, graph = load_graph(options, store)
         runlog, recorded = _recorded(options.db_url, write=False) if want_plan else (None, {})

@@ -9,10 +9,13 @@ from __future__ import annotations
 from types import MappingProxyType
 from typing import Mapping, NamedTuple
 
-__all__ = ["FileState", "RecordedTarget", "HASH_ALGORITHM"]
+__all__ = ["FileState", "RecordedTarget", "HASH_ALGORITHM", "REMOTE_TOKEN"]
 
 # Recorded beside every digest, so a future change of algorithm is detected, not misread.
 HASH_ALGORITHM = "sha256"
+# The "digest" of a remote file (a URL) is its store's version token (fileflow.remote), never
+# a content hash: recorded under this name, so the two are never taken for one another.
+REMOTE_TOKEN = "remote-token"
 
 
 class FileState(NamedTuple):

@@ -36,6 +36,7 @@ LAYERS = {
     "graph_view": 2, "runlog_history": 3, "graph_formats": 4, "summary": 4, "history": 4,
     "html_report": 4, "show": 5,
     "remote": 2,  # remote files through fsspec (issue 8)
+    "staging": 3,  # remote files in a build: observing URLs, staging a run (issue 8)
 }
 
 
