@@ -397,3 +397,113 @@ def test_unused_keys_of_a_command_line_configfile(tmp_path: Path) -> None:
         "(fix: remove it from more.yaml, or read it as config.forgotten)"]
     (tmp_path / "config.yaml").write_text("used: 1\n")
     assert run_cli(tmp_path, "--select", "FF110").stdout == ""
+
+
+# ---------------------------------------------------------------- the output index (FF107, FF108)
+#
+# lint finds the outputs a pattern can overlap through an index of literal prefixes and
+# suffixes; `_Outputs.every_overlapping` tries every output instead. They must agree, entry
+# for entry and in order, which fixes the findings, their messages and their order.
+
+from types import SimpleNamespace
+
+from hypothesis import given, settings, strategies as st
+
+from fileflow.lint import _Outputs
+from fileflow.patterns import parse_pattern
+
+# Few and short pieces, so that generated patterns often share prefixes and suffixes.
+LITERALS = ["a", "b", "/", "a/", "ab/", ".txt", "b.txt", "/x", "res/", "res/a"]
+FIELDS = ["{w}", "{v}", "{w,[a-z]+}", "{u,[^/]+}"]
+CONSTRAINTS = [{}, {"w": "[ab]+"}, {"v": "[^/]*"}, {"w": "a", "v": ".+"}]
+
+
+def pattern_texts(draw_piece, pieces: int) -> str:
+    """Literals and fields, with at most one literal in a row (two would just be a longer one)."""
+    text, literal_last = [], False
+    for _ in range(pieces):
+        piece = draw_piece(literal_last)
+        literal_last = piece in LITERALS
+        text.append(piece)
+    return "".join(text)
+
+
+@st.composite
+def patterns(draw) -> str:
+    return pattern_texts(lambda literal_last: draw(st.sampled_from(
+        FIELDS if literal_last else LITERALS + FIELDS)), draw(st.integers(1, 4)))
+
+
+@st.composite
+def rule_sets(draw) -> list:
+    rules = []
+    for number in range(draw(st.integers(1, 12))):
+        outputs = draw(st.lists(patterns(), min_size=1, max_size=3))
+        rules.append(SimpleNamespace(
+            name=f"r{number}", constraints=draw(st.sampled_from(CONSTRAINTS)),
+            outputs=tuple(SimpleNamespace(pattern=parse_pattern(t)) for t in outputs)))
+    return rules
+
+
+def agree(rules, queries) -> None:
+    outputs = _Outputs(rules)
+    for text, constraints in queries:
+        pattern = parse_pattern(text)
+        fast = [(r.name, i.pattern.text) for r, i in outputs.overlapping(pattern, constraints)]
+        slow = [(r.name, i.pattern.text) for r, i in outputs.every_overlapping(pattern, constraints)]
+        assert fast == slow, text
+
+
+@settings(max_examples=300, deadline=None, database=None)
+@given(rule_sets(), st.lists(st.tuples(patterns(), st.sampled_from(CONSTRAINTS)), max_size=5))
+def test_the_output_index_finds_what_every_pair_finds(rules, extra) -> None:
+    queries = [(o.pattern.text, r.constraints) for r in rules for o in r.outputs] + extra
+    agree(rules, queries)
+
+
+def test_the_output_index_on_constants_and_edge_cases() -> None:
+    texts = ["", "a", "a/b", "res/a", "res/a.txt", "res/{w}.txt", "{w}", "{w}{v}", "{w}/a",
+             "res/{w}/{w}.txt", "a{{b}}", "a{{b}}/{w}", "res/", "res"]
+    rules = [SimpleNamespace(name=f"r{n}", constraints={"w": "[^/]+"} if n % 2 else {},
+                             outputs=(SimpleNamespace(pattern=parse_pattern(t)),))
+             for n, t in enumerate(texts)]
+    agree(rules, [(t, c) for t in texts + ["res/x/x.txt", "b", "a{b}"] for c in ({}, {"w": "a"})])
+
+
+def generated_flowfile(seed: int, rules: int) -> str:
+    """A random workflow whose rules read each other's outputs and overlap at times."""
+    import random
+
+    rng = random.Random(seed)
+    dirs = ["res/", "res/sub/", "out/", "", "{d,[a-z]+}/"]
+    stems = ["{s}", "{s}.x", "{s,[a-z]+}", "fixed", "{s}.{k}", "{s}.step%d", "step%d/{s}"]
+    ends = [".txt", ".sorted.txt", ".bam", "", ".x.txt", ".step%d.txt"]
+    made = [(rng.choice(dirs) + rng.choice(stems) + rng.choice(ends)).replace("%d", str(n))
+            for n in range(rules)]
+    made = [m if m else "res/{s}.txt" for m in made]
+    lines = ["wildcard_constraints: s=\"[a-z]+\"", "", "rule all:",
+             "    input: \"res/a.txt\", \"out/b.bam\"", ""]
+    for n, output in enumerate(made):
+        wild = parse_pattern(output).wildcards
+        source = rng.choice(made)
+        if not set(parse_pattern(source).wildcards) <= set(wild):
+            source = "data/x.txt"
+        lines += [f"rule r{n}:", f'    input: "{source}"', f'    output: "{output}"',
+                  f'    log: "logs/r{n}' + "".join(f"/{{{w}}}" for w in wild) + '.log"',
+                  '    shell: "touch {output} {log}"', ""]
+    if rng.random() < 0.5:
+        lines.append(f"ruleorder: r{rules - 1} > r0")
+    return "\n".join(lines) + "\n"
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_lint_findings_with_and_without_the_index(tmp_path: Path, seed: int,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    flowfile = tmp_path / "Flowfile"
+    flowfile.write_text(generated_flowfile(seed, 40))
+    workflow = load_workflow(str(flowfile), workdir=str(tmp_path))
+    fast = lint_workflow(workflow)
+    monkeypatch.setattr(_Outputs, "overlapping", _Outputs.every_overlapping)
+    slow = lint_workflow(workflow)
+    assert [f.render() for f in fast] == [f.render() for f in slow]
+    assert {"FF107", "FF108"} <= {f.code for f in fast}  # the generator makes both
