@@ -452,6 +452,12 @@ def agree(rules, queries) -> None:
         fast = [(r.name, i.pattern.text) for r, i in outputs.overlapping(pattern, constraints)]
         slow = [(r.name, i.pattern.text) for r, i in outputs.every_overlapping(pattern, constraints)]
         assert fast == slow, text
+        if pattern.is_constant:  # a path: the rules that can make it
+            path = "".join(pattern.parts)
+            fast = [(r.name, i.pattern.text) for r, i in outputs.matching(path)]
+            slow = [(r.name, i.pattern.text) for r in rules for i in r.outputs
+                    if i.pattern.match(path, r.constraints) is not None]
+            assert sorted(fast) == sorted(slow), path
 
 
 @settings(max_examples=300, deadline=None, database=None)
