@@ -19,7 +19,7 @@ publishDiagnostics of that version (the server waits lsp.SETTLE_SECONDS first).
 
     python benchmarks/bench_lint.py                      # both files, 3 runs each
     python benchmarks/bench_lint.py --runs 1 --lsp       # plus the language server
-    python benchmarks/bench_lint.py --before /tmp/ff-before --lsp
+    python benchmarks/bench_lint.py --before /tmp/ff-before --lsp --files shared
     python benchmarks/bench_lint.py --profile            # cProfile of one lint, in process
 """
 from __future__ import annotations
@@ -122,6 +122,7 @@ def main() -> int:
     parser.add_argument("--lsp", action="store_true", help="also time diagnostics in the language server")
     parser.add_argument("--changes", type=int, default=3, help="edits per language-server session")
     parser.add_argument("--profile", action="store_true", help="cProfile one lint of each file")
+    parser.add_argument("--files", default="steps,shared", help="which files (comma-separated)")
     parser.add_argument("--keep", action="store_true", help="keep the generated files")
     args = parser.parse_args()
 
@@ -129,6 +130,8 @@ def main() -> int:
     files = {}
     for name, make, size in (("steps", bench_parse.generate, args.rules),
                              ("shared", generate_shared, args.shared)):
+        if name not in args.files.split(","):
+            continue
         os.mkdir(os.path.join(root, name))
         files[name] = make(os.path.join(root, name), size)
     versions = {"this checkout": os.path.dirname(HERE)}
