@@ -429,8 +429,7 @@ class Scheduler:
                     if self.settings.cluster and not job.rule.local else default_log_path(job))
         stage = ""
         if local is not job and self._stages_in_job(job):
-            stage = self.staging.job_manifest(job, inputs, os.path.join(
-                ".fileflow", "jobs", str(self.run_id)), attempt)
+            stage = self.staging.job_manifest(job, inputs, attempt, adopted)
         spec = JobSpec(job.id, job.name, job.rule.name, command, log_path,
                        local.outputs, job.values.threads, job.values.resources, attempt, env,
                        job.wildcards, stage)

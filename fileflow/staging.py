@@ -384,18 +384,26 @@ class Staging:
 
     # ---- --remote-staging job: the job moves its own files (fileflow.remote_job)
 
-    def job_manifest(self, job, inputs: Mapping[str, str], folder: str, attempt: int) -> str:
+    def job_manifest(self, job, inputs: Mapping[str, str], attempt: int,
+                     adopted: bool = False) -> str:
         """Write what the job itself downloads (its remote inputs, at the tokens it
-        records) and uploads (its remote outputs); the manifest's path."""
+        records) and uploads (its remote outputs); the manifest's path. The path depends on
+        the job's name and attempt only, so a build that adopts a job a dead fileflow left
+        on the cluster reads the result where that job writes it."""
+        import hashlib
         import json
 
         urls = [p for p in job.inputs if _is_remote(p)]
         outputs = [p for p in job.outputs if _is_remote(p)]
         self.job_staged.update(self.local_path(p) for p in (*urls, *outputs))
+        folder = os.path.join(".fileflow", "jobs", "stage")
         os.makedirs(folder, exist_ok=True)
-        path = os.path.join(folder, f"{job.id}-{attempt}.stage.json")
-        result = os.path.join(folder, f"{job.id}-{attempt}.stage-result.json")
-        _remove(result)  # a result left by an earlier attempt must not vouch for this one
+        name = hashlib.sha1(job.name.encode("utf-8", "surrogateescape")).hexdigest()[:16]
+        path = os.path.join(folder, f"{name}-{attempt}.stage.json")
+        result = os.path.join(folder, f"{name}-{attempt}.stage-result.json")
+        if adopted:  # the job is under way with its manifest; its result may be there
+            return path
+        _remove(result)  # a result left by an earlier run must not vouch for this one
         manifest = {"job": job.name, "stage_root": self.stage_root,
                     "inputs": {url: inputs.get(url) for url in urls},
                     "outputs": outputs, "result": result}

@@ -111,4 +111,8 @@ def test_job_staging_without_a_cluster_is_refused(tmp_path):
     result = p.build("build", "--remote-staging", "job", log=False)
     assert result.code == 2, result
     assert "--remote-staging job needs --cluster" in result.err
+    p.write("profiles/nodes/config.yaml", "remote-staging: job\n")  # from a profile too
+    result = p.build("build", "--profile", "nodes", log=False)
+    assert result.code == 2 and "--remote-staging job needs --cluster" in result.err, result
     assert not p.exists("a.txt")
+    assert p.build("build", "--profile", "nodes", "--remote-staging", "head").code == 0
