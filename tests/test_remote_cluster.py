@@ -116,3 +116,31 @@ def test_job_staging_without_a_cluster_is_refused(tmp_path):
     assert result.code == 2 and "--remote-staging job needs --cluster" in result.err, result
     assert not p.exists("a.txt")
     assert p.build("build", "--profile", "nodes", "--remote-staging", "head").code == 0
+
+
+def test_drmaa_jobs_stage_their_own_remote_files(tmp_path, s3_bucket):
+    """The same through DRMAA on Grid Engine: a grid engine job does not get the submitting
+    environment unless asked (-V), and the store's endpoint and credentials are there."""
+    from test_executor_drmaa import _sge_env
+
+    env = _sge_env()
+    need_service(env is not None, "Son of Grid Engine with DRMAA (start it with .ci/sge-up.sh)")
+    bucket = s3_bucket.name
+    s3_bucket.put("raw/b.txt", b"beta\n")
+    s3_bucket.put("ref/common.txt", b"shared\n")
+    p = Project(tmp_path / "p")
+    p.flowfile(FLOW.format(bucket=bucket))
+    s3_bucket.server.clear()
+    env = {**env, **{k: v for k, v in os.environ.items() if k.startswith("AWS_")}}
+    built = p.run("build", "--cluster", "drmaa", "--drmaa-native=-V", "--remote-staging", "job",
+                  f"s3://{bucket}/out/b.txt", env=env, timeout=300)
+    assert built.code == 0, built
+    (job,) = built.jobs
+    assert job["executor"] == "drmaa" and job["state"] == "done", job
+    assert object_requests(s3_bucket, "GET") == ["raw/b.txt", "ref/common.txt"]
+    assert object_requests(s3_bucket, "PUT") == ["out/b.txt"]
+    log = p.read(job["log_path"].replace("%j", job["external_id"]))
+    assert "fileflow: job upper[s=b]: uploaded 1 remote output" in log, log
+    token = p.recorded()[f"s3://{bucket}/out/b.txt"]
+    assert token.complete and token.digest.startswith("etag:")
+    assert s3_bucket.fs.cat_file(f"{bucket}/out/b.txt") == b"BETA\n"
