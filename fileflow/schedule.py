@@ -508,15 +508,17 @@ class Scheduler:
                                f"(after waiting {self.settings.latency_wait:g} s)")
                 else:
                     states = self.store.with_digests(self.store.stat_many(local.outputs), {})
+                    why = ""
                     if local is not job and spec.stage:  # the job uploaded them itself
-                        states, message = self.staging.job_result(job, spec.stage, states)
+                        states, why = self.staging.job_result(job, spec.stage, states)
                     elif local is not job and self.staging.begin_upload(job.id, job, states):
                         # Done only once its remote outputs are uploaded (_transfers_ended).
                         self.uploading[job.id] = (spec, log_id, inputs, outcome)
                         continue
-                    if not message:
+                    if not why:
                         results.append(self._done(job, spec, log_id, inputs, outcome, states))
                         continue
+                    message = why
             elif spec.stage and not cancelled:  # its own staging may say what failed
                 message = self.staging.job_error(spec.stage) or message
             results.append(self._failed(job, spec, log_id, inputs, outcome, message, cancelled))
