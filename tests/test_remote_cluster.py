@@ -144,3 +144,23 @@ def test_drmaa_jobs_stage_their_own_remote_files(tmp_path, s3_bucket):
     token = p.recorded()[f"s3://{bucket}/out/b.txt"]
     assert token.complete and token.digest.startswith("etag:")
     assert s3_bucket.fs.cat_file(f"{bucket}/out/b.txt") == b"BETA\n"
+
+
+def test_slurm_head_staging_is_the_default(slurm, tmp_path, s3_bucket):
+    """Without the option this process moves the files; the Slurm job sees local copies."""
+    bucket = s3_bucket.name
+    s3_bucket.put("raw/a.txt", b"alpha\n")
+    s3_bucket.put("ref/common.txt", b"shared\n")
+    p = Project(tmp_path / "p")
+    p.flowfile(FLOW.format(bucket=bucket))
+    s3_bucket.server.clear()
+    built = p.run("build", "--cluster", "slurm", f"s3://{bucket}/out/a.txt", timeout=300)
+    assert built.code == 0, built
+    (job,) = built.jobs
+    assert job["executor"] == "slurm" and job["state"] == "done", job
+    assert "remote files: 2 downloaded, 1 uploaded" in built.out
+    log = p.read(job["log_path"].replace("%j", job["external_id"]))
+    assert "fileflow: job" not in log, log  # no staging in the job
+    assert object_requests(s3_bucket, "GET") == ["raw/a.txt", "ref/common.txt"]
+    assert object_requests(s3_bucket, "PUT") == ["out/a.txt"]
+    assert p.recorded()[f"s3://{bucket}/out/a.txt"].complete
