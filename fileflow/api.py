@@ -43,6 +43,7 @@ class BuildOptions:
     job_arrays: bool = True
     drmaa_native: str = ""                         # --drmaa-native TEMPLATE
     keep_remote: bool = False                      # keep .fileflow/remote/ across runs
+    remote_staging: str = "head"                   # --remote-staging head|job (cluster jobs stage their own)
 
 
 def _out(text: str = "") -> None:
@@ -172,6 +173,10 @@ def _store():
 
 def build(options: BuildOptions) -> int:
     started = time.monotonic()
+    if options.remote_staging == "job" and not options.cluster:
+        raise FileflowError("--remote-staging job needs --cluster slurm|drmaa: without a "
+                            "cluster every job runs on this machine, where fileflow itself "
+                            "stages remote files (--remote-staging head, the default)")
     store = _store()
     with _no_gc_pauses():
         workflow, graph = load_graph(options, store)
@@ -233,7 +238,8 @@ def _run(options, graph, plan, runlog, store, started) -> int:
         staging = None
         if _has_urls(graph):  # remote inputs are downloaded before their jobs, outputs uploaded after
             from .staging import Staging
-            staging = Staging(store.remote, options.keep_remote, store.stage_root)
+            staging = Staging(store.remote, options.keep_remote, store.stage_root,
+                              in_job=options.remote_staging == "job")
         scheduler = Scheduler(plan, executor, runlog, run_id, store, settings, reporter, staging)
         try:
             result = scheduler.run()

@@ -201,6 +201,10 @@ def configure_build(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--keep-remote", action="store_true",
                         help="keep the local copies of remote files (.fileflow/remote/) after "
                              "the run; a later run reuses a copy while its version is unchanged")
+    parser.add_argument("--remote-staging", choices=["head", "job"], default="head",
+                        help="cluster: where remote files are downloaded and uploaded: on "
+                             "this machine (head, the default) or by each cluster job on its "
+                             "node (job); see docs/remote.md")
     parser.add_argument("--graph", action="store_true",
                         help="with -n: show the jobs that would run as a tree (implies -n)")
     parser.add_argument("--summary", action="store_true",
@@ -222,7 +226,8 @@ def _build_options(args, **extra):
         db_url=getattr(args, "db", None), lock_timeout=getattr(args, "lock_timeout", 0.0),
         quiet=getattr(args, "quiet", False), print_commands=getattr(args, "print_commands", False),
         touch=getattr(args, "touch", False), argv=sys.argv[:1] + list(args.argv),
-        keep_remote=getattr(args, "keep_remote", False), **extra)
+        keep_remote=getattr(args, "keep_remote", False),
+        remote_staging=getattr(args, "remote_staging", "head"), **extra)
 
 
 def _build_parser() -> argparse.ArgumentParser:

@@ -32,7 +32,7 @@ from fileflow.errors import FileflowError
 from fileflow.state import FileState
 
 __all__ = ["RemoteError", "RemoteFiles", "is_remote", "scrub_url", "staged_path",
-           "version_token", "STAGE_ROOT"]
+           "version_token", "remove_staged_copy", "STAGE_ROOT"]
 
 STAGE_ROOT = ".fileflow/remote"
 log = logging.getLogger("fileflow.remote")
@@ -494,7 +494,7 @@ class RemoteFiles:
             os.makedirs(folder, exist_ok=True)
             _remove_orphan_parts(folder, base)
             _remove(_sidecar(dest))  # the old sidecar must never vouch for a new file
-            tmp = os.path.join(folder, f".{base}{_PART}{os.getpid()}-{uuid.uuid4().hex[:8]}")
+            tmp = os.path.join(folder, f".{base}{_PART}{_part_tag()}")
             try:
                 def fetch() -> None:
                     _remove(tmp)
@@ -580,6 +580,16 @@ class RemoteFiles:
                 raise
 
 
+def remove_staged_copy(dest: str) -> None:
+    """Delete a staged copy and its token sidecar (its sidecar first: never a token vouching
+    for a file that is not there)."""
+    try:
+        _remove(_sidecar(dest))
+        _remove(dest)
+    except OSError:
+        pass
+
+
 def _protocol_of(fs: Any) -> str:
     protocol = fs.protocol
     return protocol if isinstance(protocol, str) else protocol[0]
@@ -606,7 +616,7 @@ def _read_sidecar(dest: str) -> str | None:
 
 
 def _write_atomic(path: str, text: str) -> None:
-    tmp = f"{path}{_PART}{os.getpid()}-{uuid.uuid4().hex[:8]}"
+    tmp = f"{path}{_PART}{_part_tag()}"
     with open(tmp, "w", encoding="utf-8") as fh:
         fh.write(text + "\n")
     os.replace(tmp, path)
@@ -628,9 +638,22 @@ def _remove_orphan_parts(folder: str, base: str) -> None:
     except OSError:
         return
     for name in names:
-        pid_text = name.rsplit(_PART, 1)[1].split("-", 1)[0]
+        pid_text, _, rest = name.rsplit(_PART, 1)[1].partition("-")
+        host = rest.partition("-")[2]
+        if host and host != _host():
+            continue  # another node's (a cluster job staging on a shared file system)
         if pid_text.isdigit() and not _alive(int(pid_text)):
             _remove(os.path.join(folder, name))
+
+
+def _host() -> str:
+    return os.uname().nodename
+
+
+def _part_tag() -> str:
+    """pid-random-host: a temporary file is its writer's, whose liveness only its own host
+    can tell."""
+    return f"{os.getpid()}-{uuid.uuid4().hex[:8]}-{_host()}"
 
 
 def _alive(pid: int) -> bool:

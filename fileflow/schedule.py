@@ -96,6 +96,11 @@ class Scheduler:
         self.deferred: list[tuple[int, int, int]] = []
         self.attempts: dict[int, int] = {}
         self.active: dict[int, tuple[JobSpec, int, dict[str, str]]] = {}  # job -> spec, log id, inputs
+        # Remote files move off the loop (Staging's threads): jobs recorded as started wait
+        # in `parked` for their inputs; jobs whose process ended wait in `uploading` for
+        # their outputs' uploads before they count as done.
+        self.parked: dict[int, tuple] = {}     # job id -> (prepared job, run-log id)
+        self.uploading: dict[int, tuple] = {}  # job id -> (spec, log id, inputs, outcome)
         self.finished: set[int] = set()
         self.free_cores = max(1, settings.jobs)
         self.free = dict(settings.resources)
@@ -119,23 +124,27 @@ class Scheduler:
         previous = self._defer_signals()
         self._prepare_logs()
         try:
-            while self.ready or self.active:
+            while self.ready or self.active or self.uploading:
                 if self.signalled:
                     raise KeyboardInterrupt
                 self._submit_ready()
-                if not self.active:
+                if not self.active and not self.uploading:
                     if self.ready and not self.stopping:
                         continue
                     break
-                outcomes = self.executor.wait(0.5)
+                transferring = self.staging is not None and self.staging.busy
+                outcomes = self.executor.wait(0.05 if transferring else 0.5)
                 if outcomes:
                     self._finish(outcomes)
+                if transferring:
+                    self._transfers_ended()
                 self._tick(total)
             self._flush()
             self._tick(total)  # the jobs gathered last (such as `all`) count too
         except KeyboardInterrupt:
             self.result.interrupted = True
             self._finish(self.executor.cancel(), cancelled=True)
+            self._stop_transfers()
             self._flush()
         except BaseException:
             # fileflow's own error (an output it cannot prepare, the run log gone): no job
@@ -187,6 +196,7 @@ class Scheduler:
         outcomes = self.executor.cancel()
         try:
             self._finish(outcomes, cancelled=True)
+            self._stop_transfers()
             self._flush()
         except Exception:
             pass  # the first error is the one to report; their outputs stay incomplete
@@ -285,26 +295,74 @@ class Scheduler:
         for (job, spec, reasons, inputs), log_id in zip(batch, log_ids):
             self.active[job.id] = (spec, log_id, inputs)
             self.reporter.job_started(job, spec, reasons)
-        unstaged = self._stage(batch) if self.staging is not None else {}
-        if unstaged:  # a remote input that cannot be had fails its job before it starts
-            log_ids = [i for (job, *_), i in zip(batch, log_ids) if job.id not in unstaged]
-            batch = [entry for entry in batch if entry[0].id not in unstaged]
-            now = time.time()
-            self._finish([JobOutcome(job_id, 1, now, now, message=message)
-                          for job_id, message in unstaged.items()])
+        if self.staging is not None:
+            batch, log_ids = self._stage(batch, log_ids)
+        self._launch(batch, log_ids)
+
+    def _launch(self, batch, log_ids) -> None:
+        """Hand these jobs, recorded as started, to the executor."""
+        if not batch:
+            return
         ids = self.executor.submit([spec for _, spec, _, _ in batch])
         # Recorded with the next tick, so a later build can find jobs a crash left running.
         self.new_external_ids.extend(zip(log_ids, ids))
         if getattr(self.executor, "remote", False):
             self._flush()  # cluster jobs outlive a crash: their ids must be on record now
 
-    def _stage(self, batch) -> dict[int, str]:
-        """Download the remote inputs of these jobs (each URL once per run, at the version
-        whose token the job records); the jobs whose inputs failed -> why."""
-        wanted = {p: inputs.get(p) for job, _, _, inputs in batch for p in job.inputs}
-        failed = self.staging.stage(wanted)
-        return {job.id: failed[url] for job, *_ in batch for url in job.inputs[::-1]
-                if url in failed}
+    def _stage(self, batch, log_ids) -> tuple[list, list]:
+        """The jobs (and run-log ids) to launch now; a job with remote inputs not staged
+        yet waits in `parked` while they download (each URL once per run, at the version
+        whose token the job records), off the loop. A job that stages in itself
+        (--remote-staging job) goes at once."""
+        now, now_ids = [], []
+        for entry, log_id in zip(batch, log_ids):
+            job, spec, _, inputs = entry
+            if not spec.stage and self.staging.begin_inputs(
+                    job.id, {p: inputs.get(p) for p in job.inputs}):
+                self.parked[job.id] = (entry, log_id)
+            else:
+                now.append(entry)
+                now_ids.append(log_id)
+        return now, now_ids
+
+    def _transfers_ended(self) -> None:
+        """Jobs whose inputs are staged start; a job whose input could not be had fails
+        before it starts. Jobs whose uploads ended are recorded done, or failed. With no
+        job running, wait here for a transfer instead of spinning."""
+        idle = not self.executor.active()
+        for kind, job_id, result in self.staging.finished(0.5 if idle else 0.0):
+            if kind == "inputs":
+                entry, log_id = self.parked.pop(job_id)
+                if result:
+                    now = time.time()
+                    self._finish([JobOutcome(job_id, 1, now, now, message=result)])
+                else:
+                    self._launch([entry], [log_id])
+                continue
+            spec, log_id, inputs, outcome = self.uploading.pop(job_id)
+            states, message = result
+            job = self.graph.jobs[job_id]
+            if message:
+                self.unrecorded.append(self._failed(job, spec, log_id, inputs, outcome,
+                                                    message, False))
+            else:
+                self.unrecorded.append(self._done(job, spec, log_id, inputs, outcome, states))
+
+    def _stop_transfers(self) -> None:
+        """Ctrl-C or fileflow's own error: no transfer starts any more; jobs waiting for
+        their inputs or their uploads are recorded cancelled (their outputs not done)."""
+        if self.staging is None:
+            return
+        self.staging.stop()
+        now = time.time()
+        parked, self.parked = self.parked, {}
+        self._finish([JobOutcome(job_id, -15, now, now, message="cancelled while its remote "
+                                 "inputs were downloading") for job_id in parked], cancelled=True)
+        uploading, self.uploading = self.uploading, {}
+        for job_id, (spec, log_id, inputs, outcome) in uploading.items():
+            self.unrecorded.append(self._failed(
+                self.graph.jobs[job_id], spec, log_id, inputs, outcome,
+                "cancelled while its remote outputs were uploading", True))
 
     def _local(self, job: Job) -> Job:
         """The job as its command sees it: remote paths are their local staged copies."""
@@ -369,10 +427,18 @@ class Scheduler:
             command = ":"
         log_path = (cluster_log_path(job, self.settings.executor_name)
                     if self.settings.cluster and not job.rule.local else default_log_path(job))
+        stage = ""
+        if local is not job and self._stages_in_job(job):
+            stage = self.staging.job_manifest(job, inputs, attempt, adopted)
         spec = JobSpec(job.id, job.name, job.rule.name, command, log_path,
                        local.outputs, job.values.threads, job.values.resources, attempt, env,
-                       job.wildcards)
+                       job.wildcards, stage)
         return job, spec, reasons, inputs
+
+    def _stages_in_job(self, job: Job) -> bool:
+        """--remote-staging job: a cluster job moves its own remote files on its node; a
+        localrules job runs here, so this process stages for it."""
+        return self.staging.in_job and self.settings.cluster and not job.rule.local
 
     def _input_digests(self, job: Job) -> dict[str, str]:
         """Digests of the inputs as they are now, before the job starts (so an input edited
@@ -434,59 +500,73 @@ class Scheduler:
             job = self.graph.jobs[outcome.job_id]
             self._take(spec.threads, spec.resources, -1)
             message = outcome.message
-            states: dict[str, FileState] = {}
-            succeeded = False
-            local = self._local(job)
             if outcome.ok and not cancelled:
+                local = self._local(job)
                 missing = self._await_outputs(local)
                 if missing:
                     message = (f"the command exited 0 but output {missing[0]!r} is missing "
                                f"(after waiting {self.settings.latency_wait:g} s)")
                 else:
                     states = self.store.with_digests(self.store.stat_many(local.outputs), {})
-                    succeeded = True
-                    if local is not job:  # done only once its remote outputs are uploaded
-                        states, message = self.staging.upload(job, states)
-                        succeeded = not message
-            if succeeded:
-                for path in local.flagged("protected"):
-                    _protect(path)
-                if "FILEFLOW_JOB" in spec.env:  # a script's job file; kept after a failure
-                    _remove(spec.env["FILEFLOW_JOB"])
-                self._check_clock(job, states if local is job else {})  # a store's clock is its own
-                self.plan.observed.update(states)
-                results.append(JobResult(log_id, "done", 0, outcome.started_at, outcome.ended_at,
-                                         outcome.host, outcome.peak_rss_bytes, outcome.cpu_seconds,
-                                         list(states.values()), inputs, self.plan.signature(job.id),
-                                         outcome.message, outcome.external_id, list(job.outputs)))
-                self.result.done += 1
-                self.ran.add(job.id)
-                self.reporter.job_finished(job, outcome)
-                self._release(job.id)
-                continue
-            # Failed, cancelled, or outputs missing: nothing it wrote may be taken as done.
-            for path in local.outputs:
-                _remove(path)
-            if not message:
-                message = f"exit code {outcome.exit_code}"
-            retrying = (not cancelled and not self.stopping
-                        and spec.attempt <= job.rule.retries)
-            state = "cancelled" if cancelled else "failed"
-            results.append(JobResult(log_id, state, outcome.exit_code, outcome.started_at,
-                                     outcome.ended_at, outcome.host, outcome.peak_rss_bytes,
-                                     outcome.cpu_seconds, [], inputs, self.plan.signature(job.id),
-                                     message + (" (will retry)" if retrying else ""),
-                                     outcome.external_id, list(job.outputs)))
-            self.reporter.job_failed(job, spec, outcome, message, retrying)
-            if retrying:
-                self.attempts[job.id] = spec.attempt + 1
-                self._push(job.id)
-                continue
-            self.result.failed += 1
-            self.result.failures.append(job.name)
-            if not self.settings.keep_going:
-                self.stopping = True
+                    why = ""
+                    if local is not job and spec.stage:  # the job uploaded them itself
+                        states, why = self.staging.job_result(job, spec.stage, states)
+                    elif local is not job and self.staging.begin_upload(job.id, job, states):
+                        # Done only once its remote outputs are uploaded (_transfers_ended).
+                        self.uploading[job.id] = (spec, log_id, inputs, outcome)
+                        continue
+                    if not why:
+                        results.append(self._done(job, spec, log_id, inputs, outcome, states))
+                        continue
+                    message = why
+            elif spec.stage and not cancelled:  # its own staging may say what failed
+                message = self.staging.job_error(spec.stage) or message
+            results.append(self._failed(job, spec, log_id, inputs, outcome, message, cancelled))
         self.unrecorded.extend(results)  # written with the next tick's starts
+
+    def _done(self, job: Job, spec: JobSpec, log_id: int, inputs, outcome: JobOutcome,
+              states: dict[str, FileState]) -> JobResult:
+        local = self._local(job)
+        for path in local.flagged("protected"):
+            _protect(path)
+        if "FILEFLOW_JOB" in spec.env:  # a script's job file; kept after a failure
+            _remove(spec.env["FILEFLOW_JOB"])
+        self._check_clock(job, states if local is job else {})  # a store's clock is its own
+        self.plan.observed.update(states)
+        self.result.done += 1
+        self.ran.add(job.id)
+        self.reporter.job_finished(job, outcome)
+        self._release(job.id)
+        return JobResult(log_id, "done", 0, outcome.started_at, outcome.ended_at,
+                         outcome.host, outcome.peak_rss_bytes, outcome.cpu_seconds,
+                         list(states.values()), inputs, self.plan.signature(job.id),
+                         outcome.message, outcome.external_id, list(job.outputs))
+
+    def _failed(self, job: Job, spec: JobSpec, log_id: int, inputs, outcome: JobOutcome,
+                message: str, cancelled: bool) -> JobResult:
+        """Failed, cancelled, or outputs missing: nothing it wrote may be taken as done."""
+        for path in self._local(job).outputs:
+            _remove(path)
+        if not message:
+            message = f"exit code {outcome.exit_code}"
+        retrying = (not cancelled and not self.stopping
+                    and spec.attempt <= job.rule.retries)
+        state = "cancelled" if cancelled else "failed"
+        result = JobResult(log_id, state, outcome.exit_code, outcome.started_at,
+                           outcome.ended_at, outcome.host, outcome.peak_rss_bytes,
+                           outcome.cpu_seconds, [], inputs, self.plan.signature(job.id),
+                           message + (" (will retry)" if retrying else ""),
+                           outcome.external_id, list(job.outputs))
+        self.reporter.job_failed(job, spec, outcome, message, retrying)
+        if retrying:
+            self.attempts[job.id] = spec.attempt + 1
+            self._push(job.id)
+            return result
+        self.result.failed += 1
+        self.result.failures.append(job.name)
+        if not self.settings.keep_going:
+            self.stopping = True
+        return result
 
     def _check_clock(self, job: Job, states: Mapping[str, FileState]) -> None:
         """An output dated before its inputs right after its job ran means the file system's

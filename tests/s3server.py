@@ -8,8 +8,11 @@ Fixtures (stable; the engine's end-to-end tests use them too):
 
 - `s3_server` (session): an `S3Server` running moto's S3 in this process on 127.0.0.1 and a
   free port. `.endpoint` is its URL; `.requests` lists every request as a `Request`
-  (method, path, query); `.fail_next(n, status=503, method=None)` makes the next n requests
-  (of that method) answer `status` without reaching moto; `.clear()` empties the log.
+  (method, path, query); `.fail_next(n, status=503, method=None, path=None)` makes the next
+  n requests (of that method, to that path) answer `status` without reaching moto, with the
+  S3 error code a real S3 gives for it (403 AccessDenied, 404 NoSuchKey, 503
+  ServiceUnavailable); `.hold_next(method, path)` returns a `Hold`: the next such request
+  waits (`.reached` is set) until `.release()`; `.clear()` empties the log.
 - `s3_bucket` (function): a fresh, empty bucket, with the environment set so that anything
   in this process or in a child process (`python -m fileflow ...`) finds the server with
   no further options: AWS_ENDPOINT_URL_S3 (and AWS_ENDPOINT_URL), test credentials
@@ -42,6 +45,26 @@ class Request(NamedTuple):
     query: str
 
 
+# The S3 error code of an injected status, as a real S3 would answer it: botocore decides
+# whether to retry from the code as well as the status, so a 403 must not say
+# "ServiceUnavailable". (Not "SlowDown" for 503: s3fs retries that code itself, on top of
+# botocore.)
+_CODES = {400: "InvalidRequest", 403: "AccessDenied", 404: "NoSuchKey", 409: "Conflict",
+          500: "InternalError", 503: "ServiceUnavailable"}
+
+
+def _error_code(status: int) -> str:
+    return _CODES.get(status, "InternalError" if status >= 500 else "InvalidRequest")
+
+
+class Hold(NamedTuple):
+    reached: threading.Event    # the request arrived and waits
+    released: threading.Event
+
+    def release(self) -> None:
+        self.released.set()
+
+
 class S3Server:
     """moto's S3 in a thread, behind a middleware that logs requests and injects faults."""
 
@@ -50,7 +73,8 @@ class S3Server:
         from werkzeug.serving import make_server
 
         self.requests: list[Request] = []
-        self._faults: list[tuple[int, str | None]] = []  # (status, method or None)
+        self._faults: list[tuple[int, str | None, str | None]] = []  # (status, method, path)
+        self._holds: list[tuple[str, str, Hold]] = []
         self._lock = threading.Lock()
         moto_app = DomainDispatcherApplication(create_backend_app)
 
@@ -60,16 +84,23 @@ class S3Server:
             with self._lock:
                 self.requests.append(request)
                 fault = next((f for f in self._faults
-                              if f[1] is None or f[1] == request.method), None)
+                              if f[1] in (None, request.method) and f[2] in (None, request.path)),
+                             None)
                 if fault is not None:
                     self._faults.remove(fault)
+                hold = next((h for h in self._holds
+                             if h[0] == request.method and h[1] == request.path), None)
+                if hold is not None:
+                    self._holds.remove(hold)
+            if hold is not None:
+                hold[2].reached.set()
+                hold[2].released.wait(120)
             if fault is not None:
                 length = int(environ.get("CONTENT_LENGTH") or 0)
                 if length:
                     environ["wsgi.input"].read(length)  # leave the connection usable
-                # Not "SlowDown": s3fs retries that code itself, on top of botocore.
                 body = (b"<?xml version='1.0' encoding='UTF-8'?><Error>"
-                        b"<Code>ServiceUnavailable</Code>"
+                        b"<Code>" + _error_code(fault[0]).encode() + b"</Code>"
                         b"<Message>injected by tests/s3server.py</Message></Error>")
                 start_response(f"{fault[0]} Injected", [("Content-Type", "application/xml"),
                                                         ("Content-Length", str(len(body)))])
@@ -81,10 +112,19 @@ class S3Server:
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
         self._thread.start()
 
-    def fail_next(self, n: int, status: int = 503, method: str | None = None) -> None:
-        """The next n requests (of `method`, when given) answer `status` instead of moto."""
+    def fail_next(self, n: int, status: int = 503, method: str | None = None,
+                  path: str | None = None) -> None:
+        """The next n requests (of `method`, to `path`, when given) answer `status` instead
+        of moto."""
         with self._lock:
-            self._faults.extend([(status, method)] * n)
+            self._faults.extend([(status, method, path)] * n)
+
+    def hold_next(self, method: str, path: str) -> "Hold":
+        """The next `method` request to `path` (e.g. "/bucket/key") waits until released."""
+        hold = Hold(threading.Event(), threading.Event())
+        with self._lock:
+            self._holds.append((method, path, hold))
+        return hold
 
     def pending_faults(self) -> int:
         with self._lock:
@@ -94,6 +134,9 @@ class S3Server:
         with self._lock:
             self.requests.clear()
             self._faults.clear()
+            holds, self._holds = self._holds, []
+        for _, _, hold in holds:
+            hold.release()
 
     def stop(self) -> None:
         self._server.shutdown()

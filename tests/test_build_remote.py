@@ -12,12 +12,13 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import signal
 import uuid
 
 import fsspec
 import pytest
 
-from buildkit import Project
+from buildkit import Project, wait_for
 from conftest import need_service
 from s3server import s3_bucket, s3_server  # noqa: F401  (pytest fixtures)
 
@@ -483,3 +484,95 @@ def test_a_remote_folder_as_input_is_a_clear_error(tmp_path, mem):
     result = project.build("build", "local/c.len")
     assert result.code == 2 and result.ran == [], result
     assert f"cannot follow 'memory://{root}/raw/c.txt': it is a folder in its store" in result.err
+
+
+# --------------------------------------------------------------------------- transfers off the loop
+
+def test_s3_injected_403_fails_the_job_at_once_naming_url_and_job(tmp_path, s3_bucket):
+    """A 403 is no transient error: not retried (one GET of the object), and the job fails
+    with the URL and the job in the message; the other job goes on (-k)."""
+    project = s3_project(tmp_path, s3_bucket)
+    key = f"/{s3_bucket.name}/raw/a.txt"
+    s3_bucket.server.fail_next(1, status=403, method="GET", path=key)
+    result = project.build("build", "-k")
+    assert result.code == 1, result
+    url = f"s3://{s3_bucket.name}/raw/a.txt"
+    assert (f"job upper[s=a] failed: cannot download input {url}: access denied (403)"
+            in result.err), result.err
+    assert s3_bucket.server.pending_faults() == 0
+    assert object_requests(s3_bucket, "GET").count("raw/a.txt") == 1
+    states = {j["name"]: j["state"] for j in result.jobs}
+    assert states == {"upper[s=a]": "failed", "upper[s=b]": "done", "length[s=b]": "done"}
+    assert not project.recorded()[f"s3://{s3_bucket.name}/out/a.txt"].complete
+
+
+HELD_FLOW = """
+rule all:
+    input: "local/quick.txt", "local/a.txt"
+
+rule quick:
+    output: "local/quick.txt"
+    shell: "echo quick > {{output}}"
+
+rule fetch:
+    input: "s3://{bucket}/raw/a.txt"
+    output: "local/a.txt"
+    shell: "cp {{input}} {{output}}"
+"""
+
+
+def _job_states(project) -> dict[str, str]:
+    if not project.has_runlog():
+        return {}
+    with project.runlog() as log:
+        runs = log.runs(limit=1)
+        return {j["name"]: j["state"] for j in log.jobs_of_run(runs[0]["id"])} if runs else {}
+
+
+def test_s3_a_held_download_does_not_hold_up_other_jobs(tmp_path, s3_bucket):
+    """Downloads run off the run loop: while fetch's input is held at the server, quick
+    starts, ends and is recorded done; fetch starts once its input is staged."""
+    s3_bucket.put("raw/a.txt", b"alpha\n")
+    project = Project(tmp_path)
+    project.flowfile(HELD_FLOW.format(bucket=s3_bucket.name))
+    hold = s3_bucket.server.hold_next("GET", f"/{s3_bucket.name}/raw/a.txt")
+    proc = project.popen("build", "-j", "2")
+    try:
+        assert hold.reached.wait(60), "the download never started"
+        wait_for(lambda: _job_states(project).get("quick") == "done", 60,
+                 "quick recorded done while fetch's input is held")
+        assert _job_states(project)["fetch"] == "running"  # started, its command not yet
+        assert not project.exists("local/a.txt")
+    finally:
+        hold.release()
+        out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 0, err
+    assert project.read("local/a.txt") == "alpha\n"
+    assert _job_states(project) == {"quick": "done", "fetch": "done"}
+
+
+def test_s3_ctrl_c_during_a_download_cancels_and_leaves_nothing_reusable(tmp_path, s3_bucket):
+    s3_bucket.put("raw/a.txt", b"alpha\n")
+    project = Project(tmp_path)
+    project.flowfile(HELD_FLOW.format(bucket=s3_bucket.name))
+    hold = s3_bucket.server.hold_next("GET", f"/{s3_bucket.name}/raw/a.txt")
+    proc = project.popen("build", "-j", "2", "local/a.txt")
+    try:
+        assert hold.reached.wait(60), "the download never started"
+        wait_for(lambda: _job_states(project).get("fetch") == "running", 60, "fetch recorded")
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=60)
+    finally:
+        hold.release()
+    assert proc.returncode == 130, (out, err)
+    assert _job_states(project) == {"fetch": "cancelled"}
+    staged = project.path(f".fileflow/remote/s3/{s3_bucket.name}/raw")
+    left = os.listdir(staged) if os.path.isdir(staged) else []
+    assert not [n for n in left if n.endswith(".fileflow-token")], left  # nothing vouched for
+    assert not project.recorded()["local/a.txt"].complete
+
+    s3_bucket.server.clear()
+    again = project.build("build", "local/a.txt")
+    assert again.code == 0, again
+    assert again.ran == ["fetch"] and project.read("local/a.txt") == "alpha\n"
+    assert object_requests(s3_bucket, "GET") == ["raw/a.txt"]  # downloaded anew

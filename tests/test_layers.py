@@ -37,6 +37,7 @@ LAYERS = {
     "html_report": 4, "show": 5,
     "remote": 2,  # remote files through fsspec (issue 8)
     "staging": 3,  # remote files in a build: observing URLs, staging a run (issue 8)
+    "remote_job": 3,  # a cluster job's own staging, on its node (--remote-staging job)
 }
 
 

@@ -21,6 +21,9 @@ class JobSpec:
     attempt: int = 1
     env: Mapping[str, str] = field(default_factory=dict)
     wildcards: Mapping[str, str] = field(default_factory=dict)
+    # `--remote-staging job`: the manifest (fileflow.remote_job) of the remote files a
+    # cluster job downloads before its command and uploads after it, on its own node.
+    stage: str = ""
 
 
 @dataclass(frozen=True, slots=True)

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import os
 import shlex
+import sys
 import time
 from dataclasses import dataclass
 from typing import Callable, Iterable, Mapping, Protocol, Sequence
@@ -391,6 +392,8 @@ class ClusterExecutor:
             run = f"bash -euo pipefail {shlex.quote(command_file)}"
         else:
             run = f"bash -euo pipefail -c {shlex.quote(spec.command)}"
+        if spec.stage:
+            run = self._staged_run(spec.stage, run)
         lines = [
             "#!/bin/bash",
             f"# fileflow job {spec.name}, attempt {spec.attempt}",
@@ -409,6 +412,17 @@ class ClusterExecutor:
         with open(path, "w", encoding="utf-8", errors="surrogateescape") as fh:
             fh.write("\n".join(lines))
         return path
+
+    @staticmethod
+    def _staged_run(manifest: str, run: str) -> str:
+        """`run` between the job's own download of its remote inputs and upload of its
+        remote outputs (fileflow.remote_job, by this Python and this fileflow: the package's
+        folder leads PYTHONPATH, so the job runs the code the head runs)."""
+        package_root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+        stage = (f'PYTHONPATH={shlex.quote(package_root)}"${{PYTHONPATH:+:$PYTHONPATH}}" '
+                 f"{shlex.quote(sys.executable)} -m fileflow.remote_job")
+        manifest = shlex.quote(manifest)
+        return f"{stage} download {manifest} && {run} && {stage} upload {manifest}"
 
     def _write_array(self, scripts: Sequence[str]) -> str:
         """The array's task list (one script per line) and the script every task runs:
