@@ -33,6 +33,7 @@ LAYERS = {
     # seeing the workflow (issue 4)
     "graph_view": 2, "runlog_history": 3, "graph_formats": 4, "summary": 4, "history": 4,
     "html_report": 4, "show": 5,
+    "noop_cache": 3,  # the no-op shortcut (issue 3)
 }
 
 
