@@ -15,8 +15,8 @@ Why a stat suffices: the decision is a function of the Flowfile and what it read
 state of those paths and the run log's content, and a write to any of them changes its
 ctime (which user space cannot set back). The one gap is a change within the same
 timestamp tick as the recorded state, so nothing is cached whose mtime or ctime is within
-`RACY_NS` of the moment the build began (git's "racily clean" files): a later change then
-shows a newer ctime. Not cached at all: a Flowfile that uses `env()` or `glob_wildcards()`
+`RACY_NS` (0.1 s; 2 s where the file system keeps whole seconds) of the moment the build
+began (git's "racily clean" files): a later change then shows a newer ctime. Not cached at all: a Flowfile that uses `env()` or `glob_wildcards()`
 (its graph depends on more than these paths), a run log other than a SQLite file, and a
 working directory on a network file system (the server's clock stamps the files).
 """
@@ -33,9 +33,11 @@ __all__ = ["RACY_NS", "cache_key", "nothing_to_do", "save"]
 
 CACHE_PATH = os.path.join(".fileflow", "noop-cache")
 FORMAT = 1
-# Timestamps are taken from a coarse clock (a tick of 1-10 ms on Linux, 1 s on some file
-# systems): a path written less than this before the build began is not vouched for.
-RACY_NS = 1_000_000_000
+# File timestamps come from a coarse clock (a tick of 1-10 ms on Linux): a path written
+# less than RACY_NS before the build began is not vouched for; a path whose times are whole
+# seconds (a file system that keeps no more) gets COARSE_RACY_NS instead.
+RACY_NS = 100_000_000
+COARSE_RACY_NS = 2_000_000_000
 # Names whose use makes the graph depend on more than the files read (the environment, a
 # directory's listing). Found in the text: a false alarm only costs the shortcut.
 _VOLATILE = re.compile(r"\b(?:env|glob_wildcards)\b")
@@ -160,10 +162,8 @@ def save(key: tuple | None, jobs: int, observed: Mapping[str, object],
         states.append(_state(path))
     paths.extend(_runlog_paths(key))
     states.extend(runlog_states)
-    limit = began_ns - RACY_NS
-    for state in states:
-        if state is False or (state is not None and (state[1] >= limit or state[2] >= limit)):
-            return False  # unreadable, or changed too recently to vouch for a later stat
+    if not _old_enough(states, began_ns):
+        return False
     tmp = f"{CACHE_PATH}.{os.getpid()}.tmp"
     try:
         with open(tmp, "wb") as fh:
@@ -175,6 +175,23 @@ def save(key: tuple | None, jobs: int, observed: Mapping[str, object],
         except OSError:
             pass
         return False
+    return True
+
+
+def _old_enough(states: Sequence[tuple | None | bool], began_ns: int) -> bool:
+    """Every state readable, and written long enough before `began_ns` that any later write
+    shows a newer ctime (git's "racily clean" files, the other way round)."""
+    fine, coarse = began_ns - RACY_NS, began_ns - COARSE_RACY_NS
+    for state in states:
+        if state is None:
+            continue
+        if state is False:
+            return False
+        _, mtime, ctime, _ = state
+        whole = mtime % 1_000_000_000 == 0 and ctime % 1_000_000_000 == 0
+        limit = coarse if whole else fine
+        if mtime >= limit or ctime >= limit:
+            return False
     return True
 
 

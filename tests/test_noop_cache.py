@@ -35,8 +35,8 @@ RACY_S = 0.05
 
 @pytest.fixture
 def project(tmp_path, monkeypatch) -> Project:
-    # The real margin is 1 s (coarse file system clocks); a short one keeps the test fast,
-    # and the test waits longer than it before each build that may write the cache.
+    # A short margin keeps the test fast (the real one is 0.1 s, 2 s on a file system of
+    # whole seconds); the test waits longer than it before each build that may write the cache.
     monkeypatch.setattr(fileflow.noop_cache, "RACY_NS", int(RACY_S * 1e9))
     p = Project(tmp_path)
     p.flowfile(FLOW)
@@ -147,19 +147,29 @@ def test_env_and_glob_wildcards_keep_the_full_decision(tmp_path, monkeypatch):
     assert p.build().ran == ["copy[n=y]"]
 
 
-def test_nothing_is_cached_right_after_a_build(tmp_path):
-    # With the real margin: the outputs were written a moment ago, so a change within the
-    # same timestamp tick could not be told from them; the cache waits for a later no-op.
-    p = Project(tmp_path)
-    p.flowfile(FLOW)
-    p.write("in.txt", "one\n")
-    p.write("conf.yaml", "level: 1\n")
-    assert p.build().code == 0
-    assert "nothing to do" in p.build(log=False).out
-    assert not p.exists(".fileflow/noop-cache")
-
-
 def test_a_corrupt_cache_is_ignored(project, monkeypatch):
     project.write(".fileflow/noop-cache", "not marshal data")
     assert not from_cache(project, monkeypatch)
     assert "nothing to do" in project.build(log=False).out
+
+
+def test_only_paths_written_well_before_the_build_are_vouched_for(tmp_path, monkeypatch):
+    from fileflow.noop_cache import COARSE_RACY_NS, RACY_NS, cache_key, save
+    from fileflow.state import FileState
+
+    monkeypatch.chdir(tmp_path)
+    os.mkdir(".fileflow")
+    key = cache_key("Flowfile", (), {}, (), None)
+    now = time.time_ns()
+
+    def saved(mtime_ns: int, ctime_ns: int) -> bool:
+        state = FileState("out.txt", True, 3, mtime_ns, None, False, ctime_ns)
+        return save(key, 1, {"out.txt": state}, [], [], [], [], [None, None], now)
+
+    old = now - 10 * COARSE_RACY_NS + 1234
+    assert saved(old, old)
+    assert not saved(old, now - RACY_NS // 2)           # written (ctime) just before
+    assert not saved(now - RACY_NS // 2, old)           # an mtime set to just before
+    whole = (now // 1_000_000_000 - 1) * 1_000_000_000  # a file system of whole seconds
+    assert not saved(whole, whole)
+    assert saved(whole - COARSE_RACY_NS, whole - COARSE_RACY_NS)
