@@ -165,8 +165,10 @@ def _noop_key(options: BuildOptions):
 def _save_noop(key, began_ns, runlog_before, workflow, graph, plan, options) -> None:
     from .noop_cache import save
 
-    virtual = plan.virtual_temp
-    observed = {p: st for p, st in plan.observed.items() if p not in virtual}
+    virtual, made = plan.virtual_temp, graph.producer
+    # Sources first: a later build checks them before the outputs, and users edit sources.
+    observed = {p: st for p, st in plan.observed.items() if p not in made}
+    observed.update((p, st) for p, st in plan.observed.items() if p in made and p not in virtual)
     fresh = [*virtual, *(p for p in graph.sources if p not in observed)]
     save(key, len(graph), observed, fresh, workflow.flowfiles, workflow.read_files,
          options.configfiles, runlog_before, began_ns)

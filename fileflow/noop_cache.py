@@ -130,7 +130,7 @@ def save(key: tuple | None, jobs: int, observed: Mapping[str, object],
          configfiles: Sequence[str], runlog_states: Sequence[tuple | None | bool],
          began_ns: int) -> bool:
     """Record a decision of "nothing to do". `observed` holds the FileStates the decision
-    read (the plan's), `fresh` the paths to stat now (taken from the record, or only looked
+    read (the plan's; sources first), `fresh` the paths to stat now (taken from the record, or only looked
     up), `runlog_states` the state of the run log's files before it was read, `began_ns`
     the time the build began. Returns whether the cache was written; never raises OSError."""
     if key is None or not os.path.isdir(".fileflow"):
@@ -149,19 +149,17 @@ def save(key: tuple | None, jobs: int, observed: Mapping[str, object],
             return False
     except Exception:
         return False
-    paths: list[str] = []
-    states: list[tuple | None] = []
+    # In the order a later build checks them: what changes most often first, so that a
+    # changed build stops looking early. Any build that ran leaves the run log changed;
+    # users edit Flowfiles and sources (`observed` lists those first); outputs come last.
+    paths: list[str] = _runlog_paths(key)
+    states: list[tuple | None | bool] = list(runlog_states)
+    for path in [*flowfiles, *read_files, *configfiles, *fresh, *_own_modules()]:
+        paths.append(path)
+        states.append(_state(path))
     for path, st in observed.items():
         paths.append(path)
         states.append((st.size, st.mtime_ns, st.ctime_ns, st.is_dir) if st.exists else None)
-    for path in fresh:
-        paths.append(path)
-        states.append(_state(path))
-    for path in [*flowfiles, *read_files, *configfiles, *_own_modules()]:
-        paths.append(path)
-        states.append(_state(path))
-    paths.extend(_runlog_paths(key))
-    states.extend(runlog_states)
     if not _old_enough(states, began_ns):
         return False
     tmp = f"{CACHE_PATH}.{os.getpid()}.tmp"
