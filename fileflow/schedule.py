@@ -43,6 +43,10 @@ __all__ = ["Settings", "Reporter", "RunResult", "Scheduler", "NOT_STARTED"]
 AHEAD_PER_CORE = 4
 AHEAD_MAX = 32
 FLUSH_AFTER = 0.2  # seconds: the longest finished jobs and pids wait for a tick
+# Only while jobs are this short (seconds, the last one to end): a tick costs about a
+# millisecond, nothing next to a longer job, and a job recorded ahead shows as running in
+# the log before its process exists.
+AHEAD_IF_SHORTER = 1.0
 # The message of a job recorded ahead whose process never started (state 'cancelled').
 NOT_STARTED = "not started: the build stopped first"
 # Reasons that hold until the job runs, whatever happens to this build: only a job with one
@@ -118,6 +122,7 @@ class Scheduler:
         self.ahead_size = 0 if settings.cluster else min(AHEAD_MAX,
                                                          AHEAD_PER_CORE * max(1, settings.jobs))
         self.last_write = time.monotonic()  # of the last run-log tick
+        self.last_duration: float | None = None  # of the last job that ended
         self.stopping = False
         self.signalled = False     # set by a signal handler while run() runs
         self.unrecorded: list[JobResult] = []  # finished jobs not yet in the run log
@@ -336,11 +341,13 @@ class Scheduler:
 
     def _pick_ahead(self) -> list[tuple[Job, tuple[Reason, ...]]]:
         """Ready jobs to record as started in this tick, to be started later without a tick
-        of their own (the run log is the parent's largest cost per job at -j 2): first
-        attempts of shell commands with a lasting reason, in priority order, until the
-        first job that does not qualify. Their processes still start only once this tick
-        is committed."""
+        of their own (the run log is the parent's largest cost per job at -j 2), while jobs
+        are short: first attempts of shell commands with a lasting reason, in priority
+        order, until the first job that does not qualify. Their processes still start only
+        once this tick is committed."""
         picked: list[tuple[Job, tuple[Reason, ...]]] = []
+        if self.last_duration is None or self.last_duration >= AHEAD_IF_SHORTER:
+            return picked
         room = self.ahead_size - len(self.ahead)
         jobs = self.graph.jobs
         while self.ready and len(picked) < room:
@@ -491,6 +498,8 @@ class Scheduler:
         for outcome in outcomes:
             spec, log_id, inputs = self.active.pop(outcome.job_id)
             job = self.graph.jobs[outcome.job_id]
+            if outcome.started_at and outcome.ended_at:
+                self.last_duration = outcome.ended_at - outcome.started_at
             self._take(spec.threads, spec.resources, -1)
             message = outcome.message
             states: dict[str, FileState] = {}

@@ -64,7 +64,11 @@ def test_jobs_recorded_ahead_of_a_failure_are_cancelled_unstarted_and_run_next_t
     p = Project(tmp_path)
     p.flowfile("""
         rule all:
-            input: "bad.txt", expand("o/{i}.txt", i=range(6))
+            input: "first.txt", "bad.txt", expand("o/{i}.txt", i=range(6))
+        rule first:
+            output: "first.txt"
+            priority: 20
+            shell: "echo ok > {output}"
         rule bad:
             output: "bad.txt"
             priority: 10
@@ -76,9 +80,10 @@ def test_jobs_recorded_ahead_of_a_failure_are_cancelled_unstarted_and_run_next_t
     p.write("fail")
     r = p.build("-j", "1")
     assert r.code == 1, r
-    assert r.ran == ["bad"]  # without -k nothing starts after the failure
+    assert r.ran == ["first", "bad"]  # without -k nothing starts after the failure
     unstarted = [j for j in r.jobs if j["message"] == NOT_STARTED]
-    assert unstarted, r.jobs  # recorded ahead (first attempts with a lasting reason)
+    # recorded ahead with bad's row, once a short job (first) had ended
+    assert unstarted, r.jobs
     for j in unstarted:
         assert j["state"] == "cancelled", j
         assert not p.exists(j["outputs"][0])
@@ -89,3 +94,26 @@ def test_jobs_recorded_ahead_of_a_failure_are_cancelled_unstarted_and_run_next_t
     assert again.code == 0, again
     assert sorted(again.ran) == sorted(["bad"] + [f"mk[i={i}]" for i in range(6)])
     assert p.build().ran == []
+
+
+def test_long_jobs_are_not_recorded_ahead(tmp_path, monkeypatch):
+    p = Project(tmp_path)
+    p.flowfile("""
+        rule all:
+            input: expand("o/{i}.txt", i=range(3))
+        rule mk:
+            output: "o/{i}.txt"
+            shell: "sleep 1.05; echo {wildcards.i} > {output}"
+        """)
+    ticks = []
+    real_tick = fileflow.runlog_sql.SqlRunLog.record_tick
+
+    def counting_tick(self, run_id, finished, started, external_ids=()):
+        ticks.append(len(started))
+        return real_tick(self, run_id, finished, started, external_ids)
+
+    monkeypatch.setattr(fileflow.runlog_sql.SqlRunLog, "record_tick", counting_tick)
+    r = p.build("-j", "1")
+    assert r.code == 0, r
+    # each job's row is written by the tick that starts its process, none ahead
+    assert [n for n in ticks if n] == [1, 1, 1], ticks
