@@ -16,9 +16,11 @@ state of those paths and the run log's content, and a write to any of them chang
 ctime (which user space cannot set back). The one gap is a change within the same
 timestamp tick as the recorded state, so nothing is cached whose mtime or ctime is within
 `RACY_NS` (0.1 s; 2 s where the file system keeps whole seconds) of the moment the build
-began (git's "racily clean" files): a later change then shows a newer ctime. Not cached at all: a Flowfile that uses `env()` or `glob_wildcards()`
-(its graph depends on more than these paths), a run log other than a SQLite file, and a
-working directory on a network file system (the server's clock stamps the files).
+began (git's "racily clean" files): a later change then shows a newer ctime. Never cached:
+a Flowfile that uses `env()` or `glob_wildcards()` (its graph depends on more than these
+paths), a graph with a path that is a URL (a remote file has no local stat), a run log
+other than a SQLite file, and a working directory on a network file system (the server's
+clock stamps the files). Deleting the cache file is always safe.
 """
 from __future__ import annotations
 
@@ -152,6 +154,8 @@ def save(key: tuple | None, jobs: int, observed: Mapping[str, object],
     # In the order a later build checks them: what changes most often first, so that a
     # changed build stops looking early. Any build that ran leaves the run log changed;
     # users edit Flowfiles and sources (`observed` lists those first); outputs come last.
+    if any("://" in p for p in observed) or any("://" in p for p in fresh):
+        return False  # a remote file: only its own store can tell whether it changed
     paths: list[str] = _runlog_paths(key)
     states: list[tuple | None | bool] = list(runlog_states)
     for path in [*flowfiles, *read_files, *configfiles, *fresh, *_own_modules()]:

@@ -38,7 +38,7 @@ from .template import _text as template_text
 
 __all__ = ["Settings", "Reporter", "RunResult", "Scheduler", "NOT_STARTED"]
 
-# Local jobs recorded as started one tick ahead of their processes (Scheduler._record_ahead):
+# Local jobs recorded as started ahead of their processes (Scheduler._pick_ahead):
 # up to this many per core, at most AHEAD_MAX, so that a tick serves several jobs.
 AHEAD_PER_CORE = 4
 AHEAD_MAX = 32

@@ -173,3 +173,17 @@ def test_only_paths_written_well_before_the_build_are_vouched_for(tmp_path, monk
     whole = (now // 1_000_000_000 - 1) * 1_000_000_000  # a file system of whole seconds
     assert not saved(whole, whole)
     assert saved(whole - COARSE_RACY_NS, whole - COARSE_RACY_NS)
+
+
+def test_a_plan_with_a_remote_path_is_not_cached(tmp_path, monkeypatch):
+    from fileflow.noop_cache import cache_key, save
+    from fileflow.state import FileState
+
+    monkeypatch.chdir(tmp_path)
+    os.mkdir(".fileflow")
+    key = cache_key("Flowfile", (), {}, (), None)
+    old = time.time_ns() - 10**10
+    local = FileState("out.txt", True, 3, old, None, False, old)
+    assert not save(key, 1, {"s3://bucket/in.txt": local, "out.txt": local}, [], [], [], [],
+                    [None, None], time.time_ns())
+    assert not os.path.exists(".fileflow/noop-cache")
