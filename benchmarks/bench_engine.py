@@ -127,7 +127,8 @@ def generate(root: str, shape: str, n: int, width: int, tools: list[str],
         if tool == "snakemake":  # for --snakemake-prebuild make
             with open(os.path.join(d, "Makefile.prebuild"), "w") as fh:
                 fh.write(makefile(shape, n, width, layers))
-        name = {"fileflow": "Flowfile", "make": "Makefile", "snakemake": "Snakefile"}[tool]
+        name = {"fileflow": "Flowfile", "baseline": "Flowfile", "make": "Makefile",
+                "snakemake": "Snakefile"}[tool]
         with open(os.path.join(d, name), "w") as fh:
             fh.write(text)
         dirs[tool] = d
@@ -240,7 +241,7 @@ rule node:
 '''
 
 
-WRITERS = {"fileflow": flowfile, "make": makefile, "snakemake": snakefile}
+WRITERS = {"fileflow": flowfile, "baseline": flowfile, "make": makefile, "snakemake": snakefile}
 
 
 # ---------------------------------------------------------------- commands
@@ -259,6 +260,7 @@ def fileflow_exe(path: str | None) -> list[str]:
 
 def command(tool: str, phase: str, exes: dict[str, list[str]]) -> list[str]:
     exe = exes[tool]
+    tool = "fileflow" if tool == "baseline" else tool  # --baseline: another fileflow
     if phase == "dry":
         return exe + {"fileflow": ["-n", "-q"], "make": ["-n"],
                       "snakemake": ["-n", "-c1", "--quiet"]}[tool]
@@ -330,7 +332,7 @@ def run(argv: list[str], cwd: str, timeout: float, log: str) -> dict:
 
 def jobs_run(tool: str, phase: str, tail: str, log: str) -> int | None:
     """How many jobs the tool ran or would run, read from its output (a sanity check)."""
-    if tool == "fileflow":
+    if tool in ("fileflow", "baseline"):
         m = re.search(r"dry run: (\d+) of", tail) or re.search(r"(\d+) done", tail)
         if m:
             return int(m.group(1))
@@ -432,7 +434,7 @@ def measure_cell(phase: str, shape: str, n: int, args, exes, tools: list[str], r
             entry["min_s"] = min(r["wall"] for r in ok)
             entry["max_s"] = max(r["wall"] for r in ok)
     ff = result["tools"].get("fileflow", {})
-    for other in ("make", "snakemake"):
+    for other in ("make", "snakemake", "baseline"):
         o = result["tools"].get(other, {})
         if "median_s" in ff and "median_s" in o:
             result[f"ratio_{other}"] = ff["median_s"] / o["median_s"]
@@ -608,6 +610,8 @@ def machine(exes) -> dict:
     }
     if "snakemake" in exes:
         info["snakemake"] = out(exes["snakemake"] + ["--version"])
+    if "baseline" in exes:
+        info["baseline_exe"] = " ".join(exes["baseline"])
     return info
 
 
@@ -628,6 +632,9 @@ def table(results: list[dict], tools: list[str]) -> str:
         row += [fmt_tool(r["tools"].get(t)) for t in tools]
         row.append(f"{r['ratio_make']:.2f}" if "ratio_make" in r else "")
         row.append(f"{r['ratio_snakemake']:.3f}" if "ratio_snakemake" in r else "")
+        if "ratio_baseline" in r:
+            row[-1] += f" (ff/baseline {r['ratio_baseline']:.2f}, paired "
+            row[-1] += f"{r['ratio_baseline_paired_median']:.2f})"
         row.append(target_text(r["phase"], r["shape"], r["n"]))
         row.append(r["verdict"])
         row.append(f"<= {r['target_scaled_s']:.2f} s" if "target_scaled_s" in r else "")
@@ -709,6 +716,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--fileflow", default=None, metavar="PATH",
                     help="the fileflow executable (default: the one installed beside this Python); "
                          "benchmarks/snapshot_fileflow.sh installs a fixed commit")
+    ap.add_argument("--baseline", default=None, metavar="PATH",
+                    help="another fileflow executable (say, a snapshot of main) run as one more "
+                         "tool, interleaved, for an A/B comparison: ff/baseline in the table")
     ap.add_argument("--snakemake", default=None, metavar="PATH",
                     help=f"the snakemake executable (default {DEFAULT_SNAKEMAKE} if present)")
     ap.add_argument("--snakemake-max", type=int, default=50000,
@@ -749,6 +759,9 @@ def main(argv: list[str] | None = None) -> int:
             tools.remove("snakemake")
         else:
             exes["snakemake"] = [path]
+    if args.baseline:
+        exes["baseline"] = [args.baseline]
+        tools.append("baseline")
     if "make" in tools and not shutil.which("make"):
         notes.append("make not found: skipped")
         tools.remove("make")

@@ -164,6 +164,29 @@ def print_dry_run(plan, quiet: bool = False) -> None:
     _out("\n".join(lines))
 
 
+def _noop_key(options: BuildOptions):
+    """The key of the no-op shortcut (fileflow.noop_cache), or None where it does not apply:
+    forced jobs, or a run log that is not a SQLite file."""
+    if options.forceall or options.forcerun or options.force_targets:
+        return None
+    from .noop_cache import cache_key
+
+    return cache_key(options.flowfile, options.targets, options.config, options.configfiles,
+                     options.db_url or os.environ.get("FILEFLOW_DB") or None)
+
+
+def _save_noop(key, began_ns, runlog_before, workflow, graph, plan, options) -> None:
+    from .noop_cache import save
+
+    virtual, made = plan.virtual_temp, graph.producer
+    # Sources first: a later build checks them before the outputs, and users edit sources.
+    observed = {p: st for p, st in plan.observed.items() if p not in made}
+    observed.update((p, st) for p, st in plan.observed.items() if p in made and p not in virtual)
+    fresh = [*virtual, *(p for p in graph.sources if p not in observed)]
+    save(key, len(graph), observed, fresh, workflow.flowfiles, workflow.read_files,
+         options.configfiles, runlog_before, began_ns)
+
+
 def _store():
     """The file store of a build: local files, and remote ones (URLs) through fileflow.remote."""
     from .staging import RemoteAwareStore
@@ -177,6 +200,16 @@ def build(options: BuildOptions) -> int:
         raise FileflowError("--remote-staging job needs --cluster slurm|drmaa: without a "
                             "cluster every job runs on this machine, where fileflow itself "
                             "stages remote files (--remote-staging head, the default)")
+    began_ns = time.time_ns()
+    noop_key = _noop_key(options)
+    if noop_key is not None:  # nothing changed since a build found nothing to do: say so now
+        from .noop_cache import nothing_to_do, runlog_states
+
+        jobs = nothing_to_do(noop_key)
+        if jobs is not None:
+            _out(f"nothing to do: all {jobs} jobs are up to date")
+            return EXIT_OK
+        runlog_before = runlog_states(noop_key)  # before the run log is read
     store = _store()
     with _no_gc_pauses():
         workflow, graph = load_graph(options, store)
@@ -193,6 +226,8 @@ def build(options: BuildOptions) -> int:
             if plan.fresh_states:
                 runlog.record_files(plan.fresh_states)
             _out(f"nothing to do: all {len(graph)} jobs are up to date")  # the summary, even with -q
+            if noop_key is not None and not plan.fresh_states and not plan.warnings:
+                _save_noop(noop_key, began_ns, runlog_before, workflow, graph, plan, options)
             return EXIT_OK
         if options.touch:
             return _touch(plan, runlog, store, options)

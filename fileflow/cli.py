@@ -213,11 +213,14 @@ def configure_build(parser: argparse.ArgumentParser) -> None:
 
 def _build_options(args, **extra):
     from .api import BuildOptions
-    from .rules import parse_config_overrides
 
+    config = {}
+    if args.config:  # the rule model's module is a slow import, not needed without --config
+        from .rules import parse_config_overrides
+        config = parse_config_overrides(args.config)
     return BuildOptions(
         flowfile=find_flowfile(args), targets=getattr(args, "targets", ()),
-        config=parse_config_overrides(args.config), configfiles=args.configfile,
+        config=config, configfiles=args.configfile,
         jobs=getattr(args, "jobs", 0), dry_run=getattr(args, "dry_run", False),
         forceall=getattr(args, "forceall", False), forcerun=getattr(args, "forcerun", ()),
         force_targets=getattr(args, "force", ()), keep_going=getattr(args, "keep_going", False),

@@ -125,6 +125,7 @@ class Workflow:
     flowfiles: tuple[str, ...]
     workdir: str
     names: Mapping[str, Position] = field(default_factory=dict)  # top-level assignments
+    read_files: tuple[str, ...] = ()             # config files and scripts read while loading
 
 
 class JobValues(NamedTuple):
@@ -237,6 +238,7 @@ class _Loader:
         self.including: list[tuple[str, str]] = []   # (real path, path as shown), outermost first
         self.sources: dict[str, str] = {}
         self.texts: Mapping[str, str] = {}   # real path -> text read instead of the file's
+        self.read_files: list[str] = []  # besides the Flowfiles: what else loading read
 
     # -- files
 
@@ -331,6 +333,7 @@ class _Loader:
     def top_configfile(self, d: s.Directive, path: str) -> None:
         target = self._one_string(d)
         full = target if os.path.isabs(target) else os.path.join(self.workdir, target)
+        self.read_files.append(full)
         data = load_config_file(full, d.args[0].pos, shown=target)
         # The Flowfile's config files come first; the command line's overrides always win.
         self.config = _merge(_merge(self.config, data), self.overrides)
@@ -431,7 +434,7 @@ class _Loader:
         order = tuple(dict.fromkeys(self.ruleorder))
         return Workflow(rules, {r.name: r for r in rules}, default, order, local,
                         dict(self.constraints), self.config, tuple(self.flowfiles), self.workdir,
-                        dict(self.names))
+                        dict(self.names), tuple(self.read_files))
 
 
 def _with_constraints(rule: Rule, flowfile_wide: Mapping[str, str]) -> Rule:
@@ -501,10 +504,13 @@ class _RuleBuilder:
         priority = self.integer("priority", 0, wildcards=wildcards)
         message = self.template("message")
         action = self.action()
+        script_digest = ""
+        if action and action.kind == "script":
+            script_digest = _file_digest(action.text, self.loader.workdir)
+            self.loader.read_files.append(os.path.join(self.loader.workdir, action.text))
         rule = Rule(decl.name, decl.pos, self.index, outputs, wildcards, inputs, log, params,
                     threads, resources, retries, priority, message, action, constraints, False,
-                    {name: d.pos for name, d in self.directives.items()},
-                    _file_digest(action.text, self.loader.workdir) if action and action.kind == "script" else "")
+                    {name: d.pos for name, d in self.directives.items()}, script_digest)
         self.check_templates(rule)
         return rule
 

@@ -1,10 +1,11 @@
 """The run loop: ready jobs go to the executor within the core and resource limits, finished
 jobs are checked, hashed and recorded, and their dependents are released. Layer 4.
 
-Work per finished job is proportional to its dependents. Every scheduler tick writes the run
-log at most twice (jobs started, jobs finished), each in one transaction; a job's outputs are
-marked incomplete in the log before its process starts, so a crash never leaves a partial
-output looking done.
+Work per finished job is proportional to its dependents. A scheduler tick writes the run log
+in one transaction (jobs that ended, jobs about to start); a job's outputs are marked
+incomplete in the log before its process starts, so a crash never leaves a partial output
+looking done. Local jobs that will run whatever happens are recorded a few ticks ahead of
+their processes (`_pick_ahead`), so that at -j 2 one transaction serves several jobs.
 """
 from __future__ import annotations
 
@@ -26,7 +27,9 @@ from .errors import FileflowError
 from .executors.base import JobOutcome, JobSpec
 from .graph import Job
 from .plan import Plan, job_facts
-from .rebuild import KIND_UPSTREAM, Reason, decide
+from .rebuild import (KIND_INCOMPLETE_OUTPUT, KIND_INPUT_CHANGED, KIND_INPUT_NEWER,
+                      KIND_INPUTS_CHANGED_SET, KIND_MISSING_OUTPUT, KIND_SIGNATURE_CHANGED,
+                      KIND_UPSTREAM, Reason, decide)
 from .rules import job_values
 from .runlog import JobResult, JobStart
 from .runlog_records import shown_command
@@ -34,7 +37,24 @@ from .state import FileState
 from .store import FileStore
 from .template import _text as template_text
 
-__all__ = ["Settings", "Reporter", "RunResult", "Scheduler"]
+__all__ = ["Settings", "Reporter", "RunResult", "Scheduler", "NOT_STARTED"]
+
+# Local jobs recorded as started ahead of their processes (Scheduler._pick_ahead):
+# up to this many per core, at most AHEAD_MAX, so that a tick serves several jobs.
+AHEAD_PER_CORE = 4
+AHEAD_MAX = 32
+FLUSH_AFTER = 0.2  # seconds: the longest finished jobs and pids wait for a tick
+# Only while jobs are this short (seconds, the last one to end): a tick costs about a
+# millisecond, nothing next to a longer job, and a job recorded ahead shows as running in
+# the log before its process exists.
+AHEAD_IF_SHORTER = 1.0
+# The message of a job recorded ahead whose process never started (state 'cancelled').
+NOT_STARTED = "not started: the build stopped first"
+# Reasons that hold until the job runs, whatever happens to this build: only a job with one
+# of them (and no upstream reason) is recorded ahead, since a crash before its process
+# starts leaves its outputs marked incomplete, which reruns it; it had to run anyway.
+_LASTING = frozenset({KIND_MISSING_OUTPUT, KIND_INCOMPLETE_OUTPUT, KIND_SIGNATURE_CHANGED,
+                      KIND_INPUTS_CHANGED_SET, KIND_INPUT_CHANGED, KIND_INPUT_NEWER})
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,6 +126,12 @@ class Scheduler:
         self.free = dict(settings.resources)
         self.result = RunResult()
         self.ran: set[int] = set()
+        # Recorded as started, process not started yet: (job, reasons, run-log id), in order.
+        self.ahead: list[tuple[Job, tuple[Reason, ...], int]] = []
+        self.ahead_size = 0 if settings.cluster else min(AHEAD_MAX,
+                                                         AHEAD_PER_CORE * max(1, settings.jobs))
+        self.last_write = time.monotonic()  # of the last run-log tick
+        self.last_duration: float | None = None  # of the last job that ended
         self.stopping = False
         self.signalled = False     # set by a signal handler while run() runs
         self.unrecorded: list[JobResult] = []  # finished jobs not yet in the run log
@@ -124,12 +150,12 @@ class Scheduler:
         previous = self._defer_signals()
         self._prepare_logs()
         try:
-            while self.ready or self.active or self.uploading:
+            while self.ready or self.active or self.ahead or self.uploading:
                 if self.signalled:
                     raise KeyboardInterrupt
                 self._submit_ready()
                 if not self.active and not self.uploading:
-                    if self.ready and not self.stopping:
+                    if (self.ready or self.ahead) and not self.stopping:
                         continue
                     break
                 transferring = self.staging is not None and self.staging.busy
@@ -145,6 +171,7 @@ class Scheduler:
             self.result.interrupted = True
             self._finish(self.executor.cancel(), cancelled=True)
             self._stop_transfers()
+            self._drop_ahead()
             self._flush()
         except BaseException:
             # fileflow's own error (an output it cannot prepare, the run log gone): no job
@@ -197,6 +224,7 @@ class Scheduler:
         try:
             self._finish(outcomes, cancelled=True)
             self._stop_transfers()
+            self._drop_ahead()
             self._flush()
         except Exception:
             pass  # the first error is the one to report; their outputs stay incomplete
@@ -258,7 +286,16 @@ class Scheduler:
     def _submit_ready(self) -> None:
         if self.stopping:
             self.ready.clear()
+            self._drop_ahead()
             return
+        # Jobs recorded ahead start first, in order, with no run-log write: their rows and
+        # incomplete outputs are on record already.
+        while self.ahead and self.free_cores > 0 and self._fits(self.ahead[0][0]):
+            job, reasons, log_id = self.ahead[0]
+            prepared = self._prepare(job, reasons)
+            del self.ahead[0]  # only now: if _prepare raised, _drop_ahead still sees it
+            self._take(job.values.threads, job.values.resources, +1)
+            self._start([prepared], [log_id])
         batch: list[tuple[Job, JobSpec, tuple[Reason, ...], dict[str, str]]] = []
         deferred = []
         while self.ready and self.free_cores > 0:
@@ -281,17 +318,34 @@ class Scheduler:
             batch.append(self._prepare(job, reasons))
         for entry in deferred:
             heapq.heappush(self.ready, entry)
-        if not batch:
-            self._flush()
+        ahead = self._pick_ahead() if batch or not self.ahead else []
+        if not batch and not ahead:
+            # What ended and the new pids wait for the next tick while jobs recorded ahead
+            # keep the cores busy, but never long: a later build finds orphans by their pids.
+            if not self.ahead or time.monotonic() - self.last_write > FLUSH_AFTER:
+                self._flush()
             return
         starts = [JobStart(job.rule.name, job.name, dict(job.wildcards), shown_command(spec.command),
                            [str(r) for r in reasons], spec.attempt, self._executor_of(job),
                            self.plan.signature(job.id), list(job.outputs), spec.log_path)
                   for job, spec, reasons, _ in batch]
+        starts += [JobStart(job.rule.name, job.name, dict(job.wildcards), self.plan.command(job.id),
+                            [str(r) for r in reasons], 1, self._executor_of(job),
+                            self.plan.signature(job.id), list(job.outputs), default_log_path(job))
+                   for job, reasons in ahead]
         # One transaction per tick: the jobs that ended since the last one, and these.
         log_ids = self.runlog.record_tick(self.run_id, self.unrecorded, starts,
                                           self.new_external_ids)
+        self.last_write = time.monotonic()
         self.unrecorded, self.new_external_ids = [], []
+        self.ahead.extend((job, reasons, log_id) for (job, reasons), log_id
+                          in zip(ahead, log_ids[len(batch):]))
+        if batch:
+            self._start(batch, log_ids[:len(batch)])
+        if getattr(self.executor, "remote", False):
+            self._flush()  # cluster jobs outlive a crash: their ids must be on record now
+
+    def _start(self, batch, log_ids) -> None:
         for (job, spec, reasons, inputs), log_id in zip(batch, log_ids):
             self.active[job.id] = (spec, log_id, inputs)
             self.reporter.job_started(job, spec, reasons)
@@ -306,8 +360,43 @@ class Scheduler:
         ids = self.executor.submit([spec for _, spec, _, _ in batch])
         # Recorded with the next tick, so a later build can find jobs a crash left running.
         self.new_external_ids.extend(zip(log_ids, ids))
-        if getattr(self.executor, "remote", False):
-            self._flush()  # cluster jobs outlive a crash: their ids must be on record now
+
+    def _pick_ahead(self) -> list[tuple[Job, tuple[Reason, ...]]]:
+        """Ready jobs to record as started in this tick, to be started later without a tick
+        of their own (the run log is the parent's largest cost per job at -j 2), while jobs
+        are short: first attempts of shell commands with a lasting reason, in priority
+        order, until the first job that does not qualify. Their processes still start only
+        once this tick is committed."""
+        picked: list[tuple[Job, tuple[Reason, ...]]] = []
+        if self.last_duration is None or self.last_duration >= AHEAD_IF_SHORTER:
+            return picked
+        room = self.ahead_size - len(self.ahead)
+        jobs = self.graph.jobs
+        while self.ready and len(picked) < room:
+            job = jobs[self.ready[0][2]]
+            action = job.rule.action
+            reasons = self.plan.reasons[job.id]
+            if (job.id in self.attempts or action is None or action.kind != "shell"
+                    or not job.outputs or any(r.kind == KIND_UPSTREAM for r in reasons)
+                    or not any(r.kind in _LASTING for r in reasons)):
+                break
+            heapq.heappop(self.ready)
+            picked.append((job, reasons))
+        return picked
+
+    def _drop_ahead(self) -> None:
+        """The build stops: jobs recorded ahead whose processes never started are recorded
+        as cancelled ("not started"). Their outputs stay marked incomplete, as after a crash,
+        so the next build runs them: each had a lasting reason to run anyway."""
+        if not self.ahead:
+            return
+        dropped, self.ahead = self.ahead, []
+        self.unrecorded.extend(
+            JobResult(log_id, "cancelled", None, None, None, None, None, None, [], {},
+                      self.plan.signature(job.id), NOT_STARTED,
+                      output_paths=list(job.outputs))
+            for job, _, log_id in dropped)
+        self._flush()
 
     def _stage(self, batch, log_ids) -> tuple[list, list]:
         """The jobs (and run-log ids) to launch now; a job with remote inputs not staged
@@ -378,6 +467,7 @@ class Scheduler:
             results, self.unrecorded = self.unrecorded, []
             ids, self.new_external_ids = self.new_external_ids, []
             self.runlog.record_tick(self.run_id, results, [], ids)
+            self.last_write = time.monotonic()
 
     def _redecide(self, job: Job) -> tuple[Reason, ...]:
         """Once upstream jobs are done, decide again: if their outputs came out identical,
@@ -498,6 +588,8 @@ class Scheduler:
         for outcome in outcomes:
             spec, log_id, inputs = self.active.pop(outcome.job_id)
             job = self.graph.jobs[outcome.job_id]
+            if outcome.started_at and outcome.ended_at:
+                self.last_duration = outcome.ended_at - outcome.started_at
             self._take(spec.threads, spec.resources, -1)
             message = outcome.message
             if outcome.ok and not cancelled:

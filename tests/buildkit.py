@@ -38,8 +38,11 @@ class Result:
 
     @property
     def ran(self) -> list[str]:
-        """Names of the jobs this build started, in start order (a retry appears again)."""
-        return [j["name"] for j in self.jobs]
+        """Names of the jobs this build started, in start order (a retry appears again). A
+        job recorded ahead of its process and cancelled before it started did not run."""
+        from fileflow.schedule import NOT_STARTED
+
+        return [j["name"] for j in self.jobs if j["message"] != NOT_STARTED]
 
     @property
     def ran_set(self) -> set[str]:

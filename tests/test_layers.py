@@ -38,6 +38,7 @@ LAYERS = {
     "remote": 2,  # remote files through fsspec (issue 8)
     "staging": 3,  # remote files in a build: observing URLs, staging a run (issue 8)
     "remote_job": 3,  # a cluster job's own staging, on its node (--remote-staging job)
+    "noop_cache": 3,  # the no-op shortcut (issue 3)
 }
 
 

@@ -1,0 +1,189 @@
+"""The no-op shortcut (fileflow/noop_cache.py): a build that found nothing to do lets the next
+one say so from one stat per path, and any change that could make a job run sends the build
+back to the full decision. Real builds in this process, real files, the real run log."""
+from __future__ import annotations
+
+import os
+import sqlite3
+import time
+
+import pytest
+
+import fileflow.api
+import fileflow.noop_cache
+from buildkit import Project
+
+FLOW = """
+    configfile: "conf.yaml"
+    rule all:
+        input: "b.txt"
+
+    rule a:
+        input: "in.txt"
+        output: "a.txt"
+        params: level = config["level"]
+        shell: "cat {input} > {output}; echo {params.level} >> {output}"
+
+    rule b:
+        input: "a.txt"
+        output: "b.txt"
+        shell: "cp {input} {output}"
+    """
+
+RACY_S = 0.05
+
+
+@pytest.fixture
+def project(tmp_path, monkeypatch) -> Project:
+    # A short margin keeps the test fast (the real one is 0.1 s, 2 s on a file system of
+    # whole seconds); the test waits longer than it before each build that may write the cache.
+    monkeypatch.setattr(fileflow.noop_cache, "RACY_NS", int(RACY_S * 1e9))
+    p = Project(tmp_path)
+    p.flowfile(FLOW)
+    p.write("in.txt", "one\n")
+    p.write("conf.yaml", "level: 1\n")
+    first = p.build()
+    assert first.code == 0 and first.ran == ["a", "b"], first
+    time.sleep(2 * RACY_S)
+    second = p.build(log=False)  # the full decision: nothing to do, cache written
+    assert second.code == 0 and "nothing to do: all 3 jobs" in second.out, second
+    assert p.exists(".fileflow/noop-cache")
+    return p
+
+
+def from_cache(p: Project, monkeypatch) -> bool:
+    """Whether a build answers from the cache alone (it would fail if it loaded the Flowfile)."""
+    def refuse(*args, **kwargs):
+        raise AssertionError("the Flowfile was loaded")
+
+    with monkeypatch.context() as m:
+        m.setattr(fileflow.api, "load_graph", refuse)
+        try:
+            result = p.build(log=False)
+        except AssertionError:
+            return False
+    assert result.code == 0 and "nothing to do: all 3 jobs are up to date" in result.out, result
+    return True
+
+
+def test_a_second_noop_is_answered_from_the_cache(project, monkeypatch):
+    assert from_cache(project, monkeypatch)
+    assert from_cache(project, monkeypatch)
+    dry = project.build("-n", log=False)  # a dry run may read it too
+    assert dry.code == 0 and "nothing to do" in dry.out
+
+
+def _rewrite_same_size(p: Project, rel: str, text: str) -> None:
+    before = os.stat(p.path(rel))
+    p.write(rel, text)
+    os.utime(p.path(rel), ns=(before.st_atime_ns, before.st_mtime_ns))  # mtime put back
+
+
+@pytest.mark.parametrize("change, runs", [
+    (lambda p: _rewrite_same_size(p, "in.txt", "two\n"), ["a", "b"]),   # ctime tells
+    (lambda p: os.utime(p.path("in.txt")), []),                         # touched: same content
+    (lambda p: os.unlink(p.path("b.txt")), ["b"]),
+    (lambda p: p.write("a.txt", "edited by hand\n"), ["b"]),     # as without the cache
+    (lambda p: p.write("conf.yaml", "level: 2\n"), ["a", "b"]),         # a config file read
+    (lambda p: p.flowfile(FLOW.replace("cp {input}", "cp -p {input}")), ["b"]),
+], ids=["input-same-size", "input-touched", "output-deleted", "output-edited", "configfile",
+        "flowfile"])
+def test_a_change_goes_back_to_the_full_decision(project, monkeypatch, change, runs):
+    time.sleep(0.02)  # past the file system's timestamp tick
+    change(project)
+    assert not from_cache(project, monkeypatch)
+    again = project.build()
+    assert again.code == 0, again
+    assert again.ran == runs
+
+
+def test_a_job_marked_started_in_the_run_log_reruns(project, monkeypatch):
+    # What another build (or one killed mid-run) leaves: outputs on disk, marked incomplete.
+    time.sleep(0.02)
+    with sqlite3.connect(project.path(".fileflow/runlog.db")) as conn:
+        conn.execute("UPDATE files SET complete = 0 WHERE path = 'a.txt'")
+    conn.close()
+    assert not from_cache(project, monkeypatch)
+    again = project.build()
+    assert again.ran == ["a"]  # remade byte-identical: b is cut off, as without the cache
+
+
+def test_other_targets_forcing_and_config_overrides_are_not_answered(project, monkeypatch):
+    for args in (["a.txt"], ["-F"], ["-R", "b"], ["--config", "level=1"]):
+        with monkeypatch.context() as m:
+            m.setattr(fileflow.api, "load_graph", _explode)
+            with pytest.raises(_Loaded):
+                project.build(*args, log=False)
+    forced = project.build("-F")
+    assert forced.ran == ["a", "b"]
+
+
+class _Loaded(Exception):
+    pass
+
+
+def _explode(*args, **kwargs):
+    raise _Loaded
+
+
+def test_env_and_glob_wildcards_keep_the_full_decision(tmp_path, monkeypatch):
+    monkeypatch.setattr(fileflow.noop_cache, "RACY_NS", int(RACY_S * 1e9))
+    p = Project(tmp_path)
+    p.flowfile("""
+        NAMES = glob_wildcards("in/{n}.txt").n
+        rule all:
+            input: expand("out/{n}.txt", n=NAMES)
+        rule copy:
+            input: "in/{n}.txt"
+            output: "out/{n}.txt"
+            shell: "cp {input} {output}"
+        """)
+    p.write("in/x.txt", "x\n")
+    assert p.build().ran == ["copy[n=x]"]
+    time.sleep(2 * RACY_S)
+    assert "nothing to do" in p.build(log=False).out
+    assert not p.exists(".fileflow/noop-cache")
+    p.write("in/y.txt", "y\n")  # a new input the cache could not have known of
+    assert p.build().ran == ["copy[n=y]"]
+
+
+def test_a_corrupt_cache_is_ignored(project, monkeypatch):
+    project.write(".fileflow/noop-cache", "not marshal data")
+    assert not from_cache(project, monkeypatch)
+    assert "nothing to do" in project.build(log=False).out
+
+
+def test_only_paths_written_well_before_the_build_are_vouched_for(tmp_path, monkeypatch):
+    from fileflow.noop_cache import COARSE_RACY_NS, RACY_NS, cache_key, save
+    from fileflow.state import FileState
+
+    monkeypatch.chdir(tmp_path)
+    os.mkdir(".fileflow")
+    key = cache_key("Flowfile", (), {}, (), None)
+    now = time.time_ns()
+
+    def saved(mtime_ns: int, ctime_ns: int) -> bool:
+        state = FileState("out.txt", True, 3, mtime_ns, None, False, ctime_ns)
+        return save(key, 1, {"out.txt": state}, [], [], [], [], [None, None], now)
+
+    old = now - 10 * COARSE_RACY_NS + 1234
+    assert saved(old, old)
+    assert not saved(old, now - RACY_NS // 2)           # written (ctime) just before
+    assert not saved(now - RACY_NS // 2, old)           # an mtime set to just before
+    whole = (now // 1_000_000_000 - 1) * 1_000_000_000  # a file system of whole seconds
+    assert not saved(whole, whole)
+    assert saved(whole - COARSE_RACY_NS, whole - COARSE_RACY_NS)
+
+
+def test_a_plan_with_a_remote_path_is_not_cached(tmp_path, monkeypatch):
+    from fileflow.noop_cache import cache_key, save
+    from fileflow.state import FileState
+
+    monkeypatch.chdir(tmp_path)
+    os.mkdir(".fileflow")
+    key = cache_key("Flowfile", (), {}, (), None)
+    old = time.time_ns() - 10**10
+    local = FileState("out.txt", True, 3, old, None, False, old)
+    assert not save(key, 1, {"s3://bucket/in.txt": local, "out.txt": local}, [], [], [], [],
+                    [None, None], time.time_ns())
+    assert not os.path.exists(".fileflow/noop-cache")

@@ -1,0 +1,119 @@
+"""Jobs recorded as started one tick ahead of their processes (schedule.Scheduler._pick_ahead):
+fewer run-log transactions, and still every job's row and incomplete outputs are committed
+before its process exists. Real builds in this process, real processes, the real run log."""
+from __future__ import annotations
+
+import sqlite3
+
+import fileflow.executors.local
+import fileflow.runlog_sql
+from buildkit import Project
+from fileflow.schedule import NOT_STARTED
+
+MANY = """
+    rule all:
+        input: expand("o/{i}.txt", i=range(40))
+    rule mk:
+        output: "o/{i}.txt"
+        shell: "echo {wildcards.i} > {output}"
+    """
+
+
+def test_each_process_starts_after_its_row_is_committed_and_ticks_serve_several_jobs(
+        tmp_path, monkeypatch):
+    p = Project(tmp_path)
+    p.flowfile(MANY)
+    p.build("-n")  # nothing recorded, nothing made
+    ticks = []
+    real_tick = fileflow.runlog_sql.SqlRunLog.record_tick
+
+    def counting_tick(self, run_id, finished, started, external_ids=()):
+        ticks.append(len(started))
+        return real_tick(self, run_id, finished, started, external_ids)
+
+    seen = []
+    real_submit = fileflow.executors.local.LocalExecutor.submit
+
+    def checking_submit(self, specs):
+        # Another connection sees only what is committed.
+        conn = sqlite3.connect(p.path(".fileflow/runlog.db"))
+        try:
+            for spec in specs:
+                state = conn.execute("SELECT state FROM jobs WHERE name = ? ORDER BY id DESC",
+                                     (spec.name,)).fetchone()
+                outs = conn.execute("SELECT complete FROM files WHERE path = ?",
+                                    (spec.outputs[0],)).fetchone()
+                seen.append((spec.name, state, outs))
+        finally:
+            conn.close()
+        return real_submit(self, specs)
+
+    monkeypatch.setattr(fileflow.runlog_sql.SqlRunLog, "record_tick", counting_tick)
+    monkeypatch.setattr(fileflow.executors.local.LocalExecutor, "submit", checking_submit)
+    r = p.build("-j", "2")
+    assert r.code == 0, r
+    assert len(seen) == 40
+    assert all(state == ("running",) and outs == (0,) for _, state, outs in seen), seen
+    starting = [n for n in ticks if n]
+    assert sum(starting) == 40
+    assert len(starting) < 40 / 3, ticks  # several jobs' rows per transaction
+    assert p.build().ran == []
+
+
+def test_jobs_recorded_ahead_of_a_failure_are_cancelled_unstarted_and_run_next_time(tmp_path):
+    p = Project(tmp_path)
+    p.flowfile("""
+        rule all:
+            input: "first.txt", "bad.txt", expand("o/{i}.txt", i=range(6))
+        rule first:
+            output: "first.txt"
+            priority: 20
+            shell: "echo ok > {output}"
+        rule bad:
+            output: "bad.txt"
+            priority: 10
+            shell: "if [ -e fail ]; then exit 3; fi; echo ok > {output}"
+        rule mk:
+            output: "o/{i}.txt"
+            shell: "echo {wildcards.i} > {output}"
+        """)
+    p.write("fail")
+    r = p.build("-j", "1")
+    assert r.code == 1, r
+    assert r.ran == ["first", "bad"]  # without -k nothing starts after the failure
+    unstarted = [j for j in r.jobs if j["message"] == NOT_STARTED]
+    # recorded ahead with bad's row, once a short job (first) had ended
+    assert unstarted, r.jobs
+    for j in unstarted:
+        assert j["state"] == "cancelled", j
+        assert not p.exists(j["outputs"][0])
+        assert not p.recorded()[j["outputs"][0]].complete
+    assert not any(j["state"] == "running" for j in r.jobs)
+    p.path("fail").unlink()
+    again = p.build("-j", "1")
+    assert again.code == 0, again
+    assert sorted(again.ran) == sorted(["bad"] + [f"mk[i={i}]" for i in range(6)])
+    assert p.build().ran == []
+
+
+def test_long_jobs_are_not_recorded_ahead(tmp_path, monkeypatch):
+    p = Project(tmp_path)
+    p.flowfile("""
+        rule all:
+            input: expand("o/{i}.txt", i=range(3))
+        rule mk:
+            output: "o/{i}.txt"
+            shell: "sleep 1.05; echo {wildcards.i} > {output}"
+        """)
+    ticks = []
+    real_tick = fileflow.runlog_sql.SqlRunLog.record_tick
+
+    def counting_tick(self, run_id, finished, started, external_ids=()):
+        ticks.append(len(started))
+        return real_tick(self, run_id, finished, started, external_ids)
+
+    monkeypatch.setattr(fileflow.runlog_sql.SqlRunLog, "record_tick", counting_tick)
+    r = p.build("-j", "1")
+    assert r.code == 0, r
+    # each job's row is written by the tick that starts its process, none ahead
+    assert [n for n in ticks if n] == [1, 1, 1], ticks
