@@ -342,8 +342,6 @@ class Scheduler:
                           in zip(ahead, log_ids[len(batch):]))
         if batch:
             self._start(batch, log_ids[:len(batch)])
-        if getattr(self.executor, "remote", False):
-            self._flush()  # cluster jobs outlive a crash: their ids must be on record now
 
     def _start(self, batch, log_ids) -> None:
         for (job, spec, reasons, inputs), log_id in zip(batch, log_ids):
@@ -360,6 +358,8 @@ class Scheduler:
         ids = self.executor.submit([spec for _, spec, _, _ in batch])
         # Recorded with the next tick, so a later build can find jobs a crash left running.
         self.new_external_ids.extend(zip(log_ids, ids))
+        if getattr(self.executor, "remote", False):
+            self._flush()  # cluster jobs outlive a crash: their ids must be on record now
 
     def _pick_ahead(self) -> list[tuple[Job, tuple[Reason, ...]]]:
         """Ready jobs to record as started in this tick, to be started later without a tick
@@ -369,6 +369,8 @@ class Scheduler:
         once this tick is committed."""
         picked: list[tuple[Job, tuple[Reason, ...]]] = []
         if self.last_duration is None or self.last_duration >= AHEAD_IF_SHORTER:
+            return picked
+        if self.staging is not None:  # commands name staged paths: recorded as they start
             return picked
         room = self.ahead_size - len(self.ahead)
         jobs = self.graph.jobs
