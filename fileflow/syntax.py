@@ -273,11 +273,12 @@ def parse_flowfile(text: str, path: str = "Flowfile") -> Module:
         if module is not None:
             return module
         source = text if text.endswith("\n") else text + "\n"
+        tokens: list = []  # what the cache keeps: the tokens of a fast parse
         try:
-            module = parse_fast(text, source, path)
+            module = parse_fast(text, source, path, tokens)
         except Fallback as stop:
             module = _parse_rest_with_lark(text, path, stop)
-        syntax_cache.store(module)
+        syntax_cache.store(text, tokens)
     return module
 
 
