@@ -23,7 +23,7 @@ from .syntax_nodes import (
     Assignment, Attribute, Binary, BoolOp, Call, Compare, Conditional, DictExpr, Index,
     Keyword, ListExpr, Module, Not, RuleDecl, Unary, _BadLiteral, _decode_string, _number,
     build_assignment_at, build_const, build_const_at, build_directive_at, build_keyword,
-    build_keyword_at, build_name, build_name_at, build_position, build_rule_at)
+    build_keyword_at, build_name_at, build_position, build_rule_at)
 
 __all__ = ["Fallback", "parse_fast", "parse_tokens", "tokenize", "comment_offsets"]
 
