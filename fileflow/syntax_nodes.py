@@ -1,7 +1,7 @@
 """The syntax tree's node classes and the decoding of literals. Layer 1.
 
 Shared by the two parsers (syntax.py's Lark parser, the specification, and syntax_fast.py's
-hand-written one) and by the parse cache (syntax_cache.py), so that all build the same nodes.
+hand-written one), so that both build the same nodes.
 """
 from __future__ import annotations
 
@@ -284,8 +284,8 @@ def _draft_class(cls):
 def _slot_builder(cls, with_position: bool = False):
     """A function equal to `cls(*fields)` for a frozen slotted dataclass, several times
     faster than the generated __init__ (one object.__setattr__ call per field): the fields
-    are stored on a draft of the same layout, which then becomes a `cls`. The parsers and
-    the parse cache build hundreds of thousands of nodes and positions with these.
+    are stored on a draft of the same layout, which then becomes a `cls`. The fast parser
+    builds hundreds of thousands of nodes and positions with these.
     `with_position`: the function takes the node's Position as (path, line, column,
     end_line, end_column) and builds both, one Python call instead of two."""
     names = list(cls.__slots__)
@@ -309,9 +309,7 @@ def _slot_builder(cls, with_position: bool = False):
 
 build_position = _slot_builder(Position)
 build_const = _slot_builder(Const)
-build_name = _slot_builder(Name)
 build_keyword = _slot_builder(Keyword)
-build_directive = _slot_builder(Directive)
 # (path, line, column, end_line, end_column, fields after pos...) -> the node
 build_const_at = _slot_builder(Const, with_position=True)
 build_name_at = _slot_builder(Name, with_position=True)
