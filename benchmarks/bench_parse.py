@@ -13,6 +13,10 @@ in a temporary directory, then times, each in a new Python process (median of --
   fileflow check       the command, end to end, cold and cached, and on a copy with a syntax
                        error in the last rule; with --before DIR also with the fileflow
                        package of an older checkout (`git archive 08d983c | tar -x -C DIR`)
+  fileflow fmt --check the formatter, end to end, cold: on the generated file (not in fmt's
+                       layout: it formats, parses the result and compares the trees, exit 1)
+                       and on its formatted copy (exit 0); with --before DIR also the older
+                       checkout's
 
 Every row gives wall-clock and CPU time (CPU time is the steadier figure on a shared
 machine) and the peak RSS of the process (from wait4, in a small launcher process). The
@@ -22,6 +26,7 @@ parse cache lives in a temporary directory (FILEFLOW_CACHE_DIR), never the user'
     python benchmarks/bench_parse.py --runs 3 --before /tmp/fileflow-before
     python benchmarks/bench_parse.py --profile       # also print a cProfile of one parse
     python benchmarks/bench_parse.py --keep          # keep (and print) the generated directory
+    python benchmarks/bench_parse.py --no-lark       # leave out the Lark-only rows (slow)
 """
 from __future__ import annotations
 
@@ -243,6 +248,7 @@ def main(argv: list[str] | None = None) -> int:
                     help="also time 'fileflow check' with the fileflow package of this checkout")
     ap.add_argument("--keep", action="store_true", help="keep the generated directory and print its path")
     ap.add_argument("--profile", action="store_true", help="also print a cProfile of one cold parse")
+    ap.add_argument("--no-lark", action="store_true", help="leave out the Lark-only parse rows")
     args = ap.parse_args(argv)
 
     directory = tempfile.mkdtemp(prefix="fileflow-bench-")
@@ -270,6 +276,8 @@ def main(argv: list[str] | None = None) -> int:
 
         warm_cache = tempfile.mkdtemp(prefix="warm-", dir=scratch)
         for stage, label in (("lark", "parse, Lark only"), ("parse", "parse"), ("load", "parse + rule model")):
+            if stage == "lark" and args.no_lark:
+                continue
             if stage == "lark":
                 runs = checked(fresh(stage, path, args.runs, env=cold_env(scratch)), stage)
                 row(f"{label}: process total", runs)
@@ -307,6 +315,26 @@ def main(argv: list[str] | None = None) -> int:
                 [run_child(before, cwd=directory, env=env) for _ in range(args.runs)]))
             rows.append((f"{error_row}, before",) + _series(
                 [run_child(before, cwd=broken, env=env, expect_rc=2) for _ in range(args.runs)]))
+        # fmt: the generated file is not in fmt's layout (exit 1: it would reformat it); its
+        # formatted copy is (exit 0: formatted, found equal, no second parse).
+        formatted = os.path.join(scratch, "formatted")
+        os.mkdir(formatted)
+        shutil.copy(path, formatted)
+        this = [sys.executable, "-m", "fileflow"]  # as the "before" rows run (no shim)
+        run_child(this + ["fmt", "Flowfile"], cwd=formatted, env=cold_env(scratch))
+        fmt_check = ["fmt", "--check", "Flowfile"]
+        fmt_runs = [("fileflow fmt --check, cold (would reformat: exit 1)", directory, 1),
+                    ("fileflow fmt --check, cold (already formatted)", formatted, 0)]
+        for label, where, rc in fmt_runs:
+            rows.append((label,) + _series(
+                [run_child(this + fmt_check, cwd=where, env=cold_env(scratch), expect_rc=rc)
+                 for _ in range(args.runs)]))
+        if args.before:
+            for label, where, rc in fmt_runs:
+                rows.append((f"{label}, before",) + _series(
+                    [run_child([sys.executable, "-m", "fileflow"] + fmt_check, cwd=where,
+                               env=dict(cold_env(scratch), PYTHONPATH=os.path.abspath(args.before)),
+                               expect_rc=rc) for _ in range(args.runs)]))
         rows.append(("python -c pass (interpreter start-up)",) + _series(
             [run_child([sys.executable, "-c", "pass"]) for _ in range(args.runs)]))
 

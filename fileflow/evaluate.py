@@ -305,11 +305,21 @@ def walk(node) -> Iterable:
 
 def free_names(node) -> set[str]:
     """Every name an expression reads (function names in calls included)."""
+    kind = type(node)
+    if kind is s.Keyword:
+        node = node.value
+        kind = type(node)
+    if kind is s.Const:  # most arguments are plain values: no walk
+        return set()
+    if kind is s.Name:
+        return {node.id}
     return {n.id for n in walk(node) if type(n) is s.Name}
 
 
 def attribute_uses(node, base: str) -> list[tuple[str, Position]]:
     """Every `base.attr` in an expression (e.g. which wildcards an input expression reads)."""
+    if type(node) is s.Const or type(node) is s.Name:
+        return []
     return [(n.attr, n.pos) for n in walk(node)
             if type(n) is s.Attribute and type(n.obj) is s.Name and n.obj.id == base]
 

@@ -103,6 +103,9 @@ class _Formatter:
         self.used = [False] * len(self.comments)
         self.first_unused = 0  # every comment before this index is placed
         self.tail_line = 0  # the last line of the last rule's tail comments
+        # No comment is left in the statement being formatted: every comment lookup is
+        # empty (most statements of a large file), so none is made.
+        self.quiet = False
         self.tree = module
 
     # -- comments
@@ -110,6 +113,8 @@ class _Formatter:
     def take(self, start: tuple[int, int], end: tuple[int, int]) -> list[_Comment]:
         """The comments not yet placed in [start, end), now placed."""
         out = []
+        if self.quiet:
+            return out
         used = self.used
         first = self.first_unused
         if first == len(used) or end <= self.keys[first]:
@@ -125,13 +130,15 @@ class _Formatter:
         return out
 
     def has_comments(self, start: tuple[int, int], end: tuple[int, int]) -> bool:
-        if self.first_unused == len(self.used):
+        if self.quiet or self.first_unused == len(self.used):
             return False
         return any(not self.used[i] for i in range(bisect_left(self.keys, start),
                                                    bisect_left(self.keys, end)))
 
     def trailing(self, node) -> str:
         """The end-of-line comments after `node` on its last line, as a suffix."""
+        if self.quiet:
+            return ""
         line, column = _end(node)
         found = self.take((line, column), (line + 1, 0))
         return "".join("  " + c.text for c in found)
@@ -143,6 +150,8 @@ class _Formatter:
     def with_leftovers(self, lines: list[str], node, indent: str) -> list[str]:
         """Comments inside `node` that its layout had no place for go above it, so that no
         comment is ever lost."""
+        if self.quiet:
+            return lines
         left = self.take(_start(node), _end(node))
         return [indent + c.text for c in left] + lines
 
@@ -152,6 +161,8 @@ class _Formatter:
         pos = node.pos
         begin = self.line_starts[pos.line - 1] + pos.column - 1
         end = self.line_starts[pos.end_line - 1] + pos.end_column - 1
+        if pos.line == pos.end_line:  # one literal: joined ones stand on separate lines
+            return [self.text[begin:end]]
         return [m.group(0) for m in _LITERAL.finditer(self.text, begin, end)
                 if m.group(0)[0] != "#"]
 
@@ -175,6 +186,11 @@ class _Formatter:
     def flat(self, node, level: int = _TEST) -> str:
         """`node` on one line (but for triple-quoted text), parenthesised if its precedence
         is looser than `level` requires."""
+        kind = type(node)
+        if kind is Const:  # the leaves (most nodes), never parenthesised
+            return self.const(node)
+        if kind is Name:
+            return node.id
         text = self.flat_bare(node)
         return "(" + text + ")" if _level(node) < level else text
 
@@ -259,7 +275,8 @@ class _Formatter:
                 return self.with_leftovers(lines, node, indent)
         text = self.flat(node)
         first = text.split("\n", 1)[0]
-        inside = self.has_comments(_start(node), _end(node)) or self.kept_open(node)
+        inside = (not self.quiet and self.has_comments(_start(node), _end(node))
+                  or self.kept_open(node))
         fits = len(indent) + len(prefix) + len(first) + len(suffix) <= WIDTH and "\n" not in text
         if not inside and (fits or not _opens(node)):
             return self.one_line(indent + prefix + text + suffix, indent)
@@ -327,7 +344,7 @@ class _Formatter:
 
     def directive(self, node: Directive, indent: str) -> list[str]:
         head = node.name + ":"
-        inside = self.has_comments(_start(node), _end(node))
+        inside = not self.quiet and self.has_comments(_start(node), _end(node))
         args = [(a.name + " = " if isinstance(a, Keyword) else "", a) for a in node.args]
         texts = [label + self.flat(a.value if isinstance(a, Keyword) else a) for label, a in args]
         line = indent + head + " " + ", ".join(texts)
@@ -396,7 +413,11 @@ class _Formatter:
             is_rule = isinstance(node, RuleDecl)
             prev_line = self.gap(out, self.take((0, 0), start), prev_line, node.pos.line,
                                  force_blank=is_rule or prev_rule)
+            # every comment before the statement is placed now: any left in it?
+            self.quiet = (self.first_unused == len(self.keys)
+                          or self.keys[self.first_unused] >= next_start)
             out += self.statement(node, next_start)
+            self.quiet = False
             prev_line = _end(node)[0]
             if is_rule:  # the rule's tail comments were placed with it
                 prev_line = max(prev_line, self.tail_line)
@@ -451,11 +472,13 @@ def comparable(module: Module):
         if kind is Name:
             return node.id
         if kind is tuple:
-            return tuple([strip(n) for n in node])
+            return many(node)
         if kind is Keyword:
-            return ("=", node.name, strip(node.value))
+            value = node.value
+            return ("=", node.name, (type(value.value), value.value) if type(value) is Const
+                    else strip(value))
         if kind is Directive:
-            return (":", node.name, tuple([strip(a) for a in node.args]))
+            return (":", node.name, many(node.args))
         if kind is RuleDecl:
             return ("rule", node.name, tuple(sorted([(d.name, strip(d)) for d in node.directives],
                                                      key=lambda pair: pair[0])))
@@ -466,20 +489,31 @@ def comparable(module: Module):
             names = fields[kind] = tuple(f for f in node.__dataclass_fields__
                                          if f not in ("pos", "end_line"))
         return (kind.__name__, *[strip(getattr(node, f)) for f in names])
+
+    def many(nodes: tuple) -> tuple:  # strip of each, constants inline (the most common)
+        return tuple([(type(n.value), n.value) if type(n) is Const else strip(n) for n in nodes])
+
     return strip(module.statements)
 
 
 def format_text(text: str, path: str = "Flowfile") -> str:
     """`text` formatted; FlowfileError (with its position) if it does not parse. The result
     is checked to parse to the same tree, so a formatter bug can never change a file."""
-    from .syntax import parse_flowfile
+    from .syntax import collector_paused, parse_flowfile
 
     if text.startswith("\ufeff"):
         text = text[1:]
-    module = parse_flowfile(text, path)
-    result = format_module(module)
-    again = parse_flowfile(result, path)
-    if comparable(again) != comparable(module):
+    # The collector is paused throughout, not only while parsing (as parse_flowfile does):
+    # formatting and comparing allocate in a heap that holds the whole tree, and each of
+    # the collector's passes would scan that tree again (80% of a comparison's time).
+    with collector_paused():
+        module = parse_flowfile(text, path)
+        result = format_module(module)
+        if result == text:  # already formatted: the same text has the same tree
+            return result
+        again = parse_flowfile(result, path)
+        same = comparable(again) == comparable(module)
+    if not same:
         raise FileflowError(f"{path}: fmt would change the file's meaning (a fileflow bug; "
                             "the file is left as it is)")
     return result

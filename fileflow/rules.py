@@ -527,7 +527,10 @@ class _RuleBuilder:
             reads |= free_names(arg)
         job_names = self.job_names(directive)
         lazy_names = reads & set(job_names)
-        for name in reads - set(self.loader.scope) - set(builtins) - set(job_names):
+        scope = self.loader.scope
+        # (not `reads - set(scope) - ...`: a set of the whole scope for every directive)
+        unknown = {n for n in reads if n not in scope and n not in builtins and n not in job_names}
+        for name in unknown:
             if name in ("wildcards", "attempt", "threads"):
                 raise FlowfileError(f"'{name}' cannot be used in '{directive}:'", d.pos,
                                     f"it is available in: {', '.join(k for k, v in JOB_NAMES.items() if name in v) or 'input, output, params, log'}")
@@ -549,9 +552,8 @@ class _RuleBuilder:
 
         if lazy_names:
             # Undefined names still fail now, at load time, not per job.
-            missing = reads - set(self.loader.scope) - set(builtins) - set(job_names)
-            if missing:
-                name = sorted(missing)[0]
+            if unknown:
+                name = sorted(unknown)[0]
                 raise UndefinedName(name, self._name_pos(d, name),
                                     closest(name, self.loader.scope)[2:] or
                                     "define it above this rule (names are defined in order)")

@@ -22,9 +22,10 @@ from .errors import Position
 from .syntax_nodes import (
     Assignment, Attribute, Binary, BoolOp, Call, Compare, Conditional, DictExpr, Index,
     Keyword, ListExpr, Module, Not, RuleDecl, Unary, _BadLiteral, _decode_string, _number,
-    build_const, build_directive, build_keyword, build_name, build_position)
+    build_assignment_at, build_const, build_const_at, build_directive_at, build_keyword,
+    build_keyword_at, build_name_at, build_position, build_rule_at)
 
-__all__ = ["Fallback", "parse_fast", "comment_offsets"]
+__all__ = ["Fallback", "parse_fast", "parse_tokens", "tokenize", "comment_offsets"]
 
 
 class Fallback(Exception):
@@ -41,33 +42,40 @@ class Fallback(Exception):
 # The terminals of grammar/fileflow.lark, each one capturing group, in an order that gives
 # Lark's choice: LONG_STRING before STRING (its priority), STRING before NAME for r"..."
 # (NAME refuses an r or R that a quote follows), NUMBER before '.' for ".5". Blanks before
-# a token are skipped as Lark's %ignore does; anything else is group 14, a Fallback.
-# Group 1 reads the most common line shape, `name: value` or `name = value` with one plain
-# string, name or integer as the value, as one combined token: fewer matches and tuples.
-_TOKEN = re.compile(r"""[\t ]*(?:
- (((?:[rR](?!["'])|[A-QS-Za-qs-z_])[A-Za-z0-9_]*)[\t ]*([:=])(?!=)[\t ]*                # 1 NAME ':' or '='
-  (?:("(?!"")[^"\\\n]*(?:\\.[^"\\\n]*)*"|'(?!'')[^'\\\n]*(?:\\.[^'\\\n]*)*')           #   4 a STRING,
-    |((?:[rR](?!["'])|[A-QS-Za-qs-z_])[A-Za-z0-9_]*)                                 #   5 a NAME or
-    |(\d[\d_]*))                                                                    #   6 an integer,
-  (?=[\t ]*(?:[,)\]}\#]|\r?\n)))                                                    #   then an end
-|((?:[rR](?!["'])|[A-QS-Za-qs-z_])[A-Za-z0-9_]*)                                     # 7 NAME
-|((?:\d[\d_]*(?:\.[\d_]*)?|\.\d[\d_]*)(?:[eE][+-]?\d+)?)                            # 8 NUMBER
-|(==|!=|<=|>=|//|[-+*/%<>=:,.()\[\]{}])                                             # 9 operators
-|((?:\r?\n[\t ]*|\#[^\n]*)+)                                                        # 10 _NL
-|([rR]?(?:"(?!"")[^"\\\n]*(?:\\.[^"\\\n]*)*"|'(?!'')[^'\\\n]*(?:\\.[^'\\\n]*)*'))   # 11 STRING
-|([rR]?(?:\"\"\"(?s:.*?)(?<!\\)(?:\\\\)*?\"\"\"|'''(?s:.*?)(?<!\\)(?:\\\\)*?'''))    # 12 LONG_STRING
-|(\\[\t ]*\r?\n)                                                                    # 13 LINE_CONTINUATION
-|(.)                                                                                # 14 not ours
-)""", re.VERBOSE)
-_VALUE_KIND = {4: "S", 5: "N", 6: "D"}
+# a token are skipped as Lark's %ignore does; anything else is group 12, a Fallback.
+# A NAME followed on its line by ':' or '=' and one plain string, name or integer (the most
+# common line shape, `name: value` or `name = value`) is read as one combined token: fewer
+# matches and tuples. `m.lastindex` is the token's kind: 1 for _NL (newlines, blank lines
+# and comments; the group is the indentation of the line after them), 2 for a lone NAME,
+# and for a combined token its value's group (4, 5 or 6). _NL, the most common token, comes
+# first (no other terminal starts with its characters). The possessive `*+` spare the regex
+# engine backtracking that could never lead to a match: this regex is half the tokenizer.
+_NAME = r"(?:[rR](?![\"'])|[A-QS-Za-qs-z_])[A-Za-z0-9_]*+"
+_STRING = r"""(?:"(?!"")[^"\\\n]*+(?:\\.[^"\\\n]*+)*+"|'(?!'')[^'\\\n]*+(?:\\.[^'\\\n]*+)*+')"""
+_TOKEN = re.compile(r"""[\t ]*+(?:
+ (?:\#[^\n]*+)?\r?\n(?:[\t ]*+(?:\#[^\n]*+)?\r?\n)*+([\t ]*+)                     # 1 _NL
+|(NAME)(?:[\t ]*+([:=])(?!=)[\t ]*+                                                 # 2 NAME, 3 ':' or '=',
+   (?:(STRING)|(NAME)|(\d[\d_]*+))                                                  #   4 a string, 5 a name or 6 an integer,
+   (?=[\t ]*+(?:[,)\]}\#]|\r?\n)))?                                                 #   then an end
+|((?:\d[\d_]*(?:\.[\d_]*)?|\.\d[\d_]*)(?:[eE][+-]?\d+)?)                           # 7 NUMBER
+|(==|!=|<=|>=|//|[-+*/%<>=:,.()\[\]{}])                                            # 8 operators
+|([rR]?STRING)                                                                      # 9 STRING
+|([rR]?(?:\"\"\"(?s:.*?)(?<!\\)(?:\\\\)*?\"\"\"|'''(?s:.*?)(?<!\\)(?:\\\\)*?'''))   # 10 LONG_STRING
+|(\\[\t ]*\r?\n)                                                                   # 11 LINE_CONTINUATION
+|(.)                                                                               # 12 not ours
+)""".replace("NAME", _NAME).replace("STRING", _STRING), re.VERBOSE)
+_VALUE_KIND = (None, None, None, None, "S", "N", "D")  # by the combined token's lastindex
 
 _TAB_SIZE = 8  # as FlowIndenter.tab_len
 
 # Tokens are tuples (kind, text, line, column). Kinds: "S" string, "N" name (keywords are
 # names, told apart by where they occur, as Lark's contextual lexer does), "D" number, an
-# operator's own text, "NL", "IN" (indent), "DE" (dedent; its line is the end line of the
-# newline it follows, which is what Lark gives a rule's end), "END"; and "C", a combined
-# `name: value` or `name = value` outside brackets: ("C", ":" or "=", name token, value token).
+# operator's own text, "NL" (always the tuple _NEWLINE: nothing reads a newline's line),
+# "IN" (indent), "DE" (dedent; its line is the end line of the newline it follows, which is
+# what Lark gives a rule's end), "END"; and "C", a combined `name: value` or `name = value`
+# outside brackets, flat so that it is one tuple: ("C", ":" or "=", line, name column,
+# name, value kind, value text, value column).
+_NEWLINE = ("NL", None, 0, 0)
 
 
 class _TokenizerStop(Exception):
@@ -84,6 +92,7 @@ def tokenize(source: str) -> list[tuple]:
     and bracket rules applied; _TokenizerStop where Lark must take over."""
     tokens = []
     append = tokens.append
+    count = source.count
     line, line_start = 1, 0
     levels = [0]
     level = 0
@@ -93,48 +102,22 @@ def tokenize(source: str) -> list[tuple]:
     boundary, boundary_line = 0, 1  # tokens before the top-level statement being read
     for m in _TOKEN.finditer(source):
         kind = m.lastindex
-        if kind == 1:
-            start = m.start(2)
-            name = ("N", m.group(2), line, start - line_start + 1)
-            vkind = 4 if m.start(4) >= 0 else 5 if m.start(5) >= 0 else 6
-            vstart, vend = m.span(vkind)
-            value = (_VALUE_KIND[vkind], source[vstart:vend], line, vstart - line_start + 1)
-            sep = m.group(3)
-            if depth:  # inside brackets, a dict entry or a keyword argument: plain tokens
-                append(name)
-                append((sep, sep, line, m.start(3) - line_start + 1))
-                append(value)
-            else:
-                append(("C", sep, name, value))
-        elif kind == 7:
-            start, end = m.span(7)
-            append(("N", source[start:end], line, start - line_start + 1))
-        elif kind == 9:
-            start, end = m.span(9)
-            text = source[start:end]
-            if text in "([{":
-                depth += 1
-            elif depth and text in ")]}":
-                depth -= 1
-            append((text, text, line, start - line_start + 1))
-        elif kind == 10:
-            start, end = m.span(10)
-            line += source.count("\n", start, end)
-            line_start = source.rindex("\n", start, end) + 1
+        if kind == 1:  # the most common token first
+            line_start = m.start(1)
+            line += count("\n", m.start(), line_start)
             if depth:
                 continue
-            append(("NL", None, line, 0))
-            indent_str = source[line_start:end]
+            append(_NEWLINE)
+            indent_str = m.group(1)
             indent = widths.get(indent_str)
             if indent is None:
                 if len(set(indent_str)) > 1:  # tabs mixed with spaces: Lark words the error
                     raise _TokenizerStop(tokens[:boundary], boundary_line, indent_char, True)
                 indent = widths[indent_str] = len(indent_str.expandtabs(_TAB_SIZE))
-            if indent_str:
-                if indent_char != indent_str[0]:
-                    if indent_char:
-                        raise _TokenizerStop(tokens[:boundary], boundary_line, indent_char, True)
-                    indent_char = indent_str[0]
+            if indent_str and indent_char != indent_str[0]:
+                if indent_char:
+                    raise _TokenizerStop(tokens[:boundary], boundary_line, indent_char, True)
+                indent_char = indent_str[0]
             if indent == level:
                 if not indent:
                     boundary, boundary_line = len(tokens), line
@@ -151,20 +134,37 @@ def tokenize(source: str) -> list[tuple]:
             level = levels[-1]
             if not level:
                 boundary, boundary_line = len(tokens), line
-        elif kind == 11:
-            start, end = m.span(11)
-            append(("S", source[start:end], line, start - line_start + 1))
+        elif kind == 2:
+            append(("N", m.group(2), line, m.start(2) - line_start + 1))
         elif kind == 8:
-            start, end = m.span(8)
-            append(("D", source[start:end], line, start - line_start + 1))
-        elif kind == 12:
-            start, end = m.span(12)
-            text = source[start:end]
+            text = m.group(8)
+            if text in "([{":
+                depth += 1
+            elif depth and text in ")]}":
+                depth -= 1
+            append((text, text, line, m.start(8) - line_start + 1))
+        elif kind <= 6:  # name ':' or '=' value
+            name, sep, value = m.group(2, 3, kind)
+            name_column = m.start(2) - line_start + 1
+            value_column = m.start(kind) - line_start + 1
+            if depth:  # inside brackets, a dict entry or a keyword argument: plain tokens
+                append(("N", name, line, name_column))
+                append((sep, sep, line, m.start(3) - line_start + 1))
+                append((_VALUE_KIND[kind], value, line, value_column))
+            else:
+                append(("C", sep, line, name_column, name, _VALUE_KIND[kind], value, value_column))
+        elif kind == 9:
+            append(("S", m.group(9), line, m.start(9) - line_start + 1))
+        elif kind == 7:
+            append(("D", m.group(7), line, m.start(7) - line_start + 1))
+        elif kind == 10:
+            start = m.start(10)
+            text = m.group(10)
             append(("S", text, line, start - line_start + 1))
             if "\n" in text:
                 line += text.count("\n")
                 line_start = start + text.rindex("\n") + 1
-        elif kind == 13:
+        elif kind == 11:
             line += 1
             line_start = m.end()
         else:
@@ -175,18 +175,21 @@ def tokenize(source: str) -> list[tuple]:
     return tokens
 
 
+# Strings (with the tokenizer's patterns) or a comment, group 1: a scan that skips all else.
+_STRING_OR_COMMENT = re.compile(
+    r"""\"\"\"(?s:.*?)(?<!\\)(?:\\\\)*?\"\"\"|'''(?s:.*?)(?<!\\)(?:\\\\)*?'''|STRING|(\#[^\n]*)"""
+    .replace("STRING", _STRING))
+
+
 def comment_offsets(source: str) -> list[tuple[int, str]]:
-    """(offset, text) of every `#` comment in `source`, read with the tokenizer's regex so
-    that a '#' inside a string (triple-quoted ones too) is not taken for one. The syntax
-    tree has no comments; the formatter (format.py) puts them back from this list."""
-    found = []
-    for m in _TOKEN.finditer(source):
-        if m.lastindex != 10 or "#" not in m.group(10):
-            continue
-        start = m.start(10)
-        for part in re.finditer(r"#[^\n]*", m.group(10)):
-            found.append((start + part.start(), part.group(0).rstrip("\r")))
-    return found
+    """(offset, text) of every `#` comment in `source` (a text that tokenizes), found with
+    the tokenizer's string patterns so that a '#' inside a string (triple-quoted ones too)
+    is not taken for one. The syntax tree has no comments; the formatter (format.py) puts
+    them back from this list."""
+    if "#" not in source:
+        return []
+    return [(m.start(1), m.group(1).rstrip("\r"))
+            for m in _STRING_OR_COMMENT.finditer(source) if m.lastindex]
 
 
 # After a complete operand, these tokens end the expression: a plain string, name or
@@ -269,8 +272,7 @@ class _Parser:
         while True:
             tok = toks[self.i]
             kind = tok[0]
-            # the line the next statement starts on (a "C" token holds its name token)
-            self.statement_line = tok[2][2] if kind == "C" else tok[2]
+            self.statement_line = tok[2]  # the line the next statement starts on
             if kind == "NL":
                 self.i += 1
             elif kind == "N":
@@ -281,16 +283,17 @@ class _Parser:
                 else:
                     statements.append(self.directive())
             elif kind == "C":
-                _, sep, name, value = tok
-                if name[1] == "rule":  # `rule` starts a statement: Lark says what is wrong
+                _, sep, line, column, name, value_kind, value, value_column = tok
+                if name == "rule":  # `rule` starts a statement: Lark says what is wrong
                     raise Fallback
                 if sep == ":":
                     statements.append(self.directive())
                 else:
                     self.i += 1
-                    node = self.leaf(value)
+                    node = self.leaf(value_kind, value, line, value_column)
                     self.expect("NL")
-                    statements.append(Assignment(self.tok_pos(name), name[1], node))
+                    statements.append(build_assignment_at(
+                        self.path, line, column, line, column + len(name), name, node))
             elif kind == "END":
                 return Module(self.path, text, tuple(statements))
             else:
@@ -304,47 +307,62 @@ class _Parser:
         return Assignment(self.tok_pos(name), name[1], value)
 
     def rule(self) -> RuleDecl:
-        self.i += 1
-        name = self.expect("N")
-        self.expect(":")
-        self.expect("NL")
-        self.expect("IN")
         toks = self.toks
+        i = self.i
+        name = toks[i + 1]
+        if name[0] != "N" or toks[i + 2][0] != ":" or toks[i + 3][0] != "NL" \
+                or toks[i + 4][0] != "IN":
+            raise Fallback
+        self.i = i + 5
+        directive = self.directive
         directives = []
         while True:
             tok = toks[self.i]
             kind = tok[0]
-            if kind == "N" or (kind == "C" and tok[1] == ":"):
-                directives.append(self.directive())
+            if kind == "C" and tok[1] == ":" or kind == "N":
+                directives.append(directive())
             elif kind == "NL":
                 self.i += 1
             elif kind == "DE" and directives:
                 self.i += 1
-                return RuleDecl(self.tok_pos(name), name[1], tuple(directives), tok[2])
+                line, column = name[2], name[3]
+                return build_rule_at(self.path, line, column, line, column + len(name[1]), name[1],
+                                     tuple(directives), tok[2])
             else:
                 raise Fallback
 
     def directive(self) -> Directive:
         toks = self.toks
-        name = toks[self.i]
-        if name[0] == "C":  # `name: value` read as one token
-            _, _, name, value = name
-            self.i += 1
-            args = [self.leaf(value)]
-            if toks[self.i][0] == ",":
-                self.i += 1
-                if toks[self.i][0] != "NL":  # not a trailing comma
-                    args += self.arguments()
-            self.expect("NL")
+        i = self.i
+        tok = toks[i]
+        if tok[0] == "C":  # `name: value` read as one token
+            _, _, line, column, name, value_kind, value, value_column = tok
+            path = self.path
+            if value_kind == "S" and "\\" not in value:  # inline self.leaf: the common case
+                args = [build_const_at(path, line, value_column, line, value_column + len(value),
+                                       value[1:-1])]
+            else:
+                args = [self.leaf(value_kind, value, line, value_column)]
+            kind = toks[i + 1][0]
+            if kind == "NL":  # the common case: nothing more on the line
+                self.i = i + 2
+            else:
+                self.i = i + 1
+                if kind == ",":
+                    self.i += 1
+                    if toks[self.i][0] != "NL":  # not a trailing comma
+                        args += self.arguments()
+                self.expect("NL")
             if toks[self.i][0] == "IN":
                 self.i += 1
                 args += self.block_arguments()
-            return build_directive(self.tok_pos(name), name[1], tuple(args))
-        if toks[self.i + 1][0] != ":":
+            return build_directive_at(path, line, column, line, column + len(name), name,
+                                      tuple(args))
+        if toks[i + 1][0] != ":":
             raise Fallback
-        self.i += 2
-        if toks[self.i][0] == "NL":
-            self.i += 1
+        self.i = i + 2
+        if toks[i + 2][0] == "NL":
+            self.i = i + 3
             self.expect("IN")
             args = self.block_arguments()
         else:
@@ -353,7 +371,9 @@ class _Parser:
             if toks[self.i][0] == "IN":
                 self.i += 1
                 args += self.block_arguments()
-        return build_directive(self.tok_pos(name), name[1], tuple(args))
+        line, column, name = tok[2], tok[3], tok[1]
+        return build_directive_at(self.path, line, column, line, column + len(name), name,
+                                  tuple(args))
 
     def block_arguments(self) -> list:
         """(arguments _NL)+ _DEDENT"""
@@ -369,19 +389,22 @@ class _Parser:
     def arguments(self) -> list:
         """argument ("," argument)* [","]: expressions and `name = expr`."""
         toks = self.toks
+        path = self.path
         args = []
         while True:
             tok = toks[self.i]
-            if tok[0] == "N" and toks[self.i + 1][0] == "=" and tok[1] not in _CONSTANTS \
+            kind = tok[0]
+            if kind == "C":  # `name = value` read as one token
+                _, sep, line, column, name, value_kind, value, value_column = tok
+                if sep != "=" or name in _CONSTANTS or name == "not":
+                    raise Fallback
+                self.i += 1
+                args.append(build_keyword_at(path, line, column, line, column + len(name), name,
+                                             self.leaf(value_kind, value, line, value_column)))
+            elif kind == "N" and toks[self.i + 1][0] == "=" and tok[1] not in _CONSTANTS \
                     and tok[1] != "not":
                 self.i += 2
                 args.append(build_keyword(self.tok_pos(tok), tok[1], self.expr()))
-            elif tok[0] == "C":  # `name = value` read as one token
-                _, sep, name, value = tok
-                if sep != "=" or name[1] in _CONSTANTS or name[1] == "not":
-                    raise Fallback
-                self.i += 1
-                args.append(build_keyword(self.tok_pos(name), name[1], self.leaf(value)))
             else:
                 args.append(self.expr())
             if toks[self.i][0] != ",":
@@ -392,24 +415,27 @@ class _Parser:
 
     # -- expressions
 
-    def leaf(self, tok: tuple):
-        """The node of a lone string, name or number token (the value of a "C" token)."""
-        kind, text, line, column = tok
+    def leaf(self, kind: str, text: str, line: int, column: int):
+        """The node of a lone string, name or number (the value of a "C" token: a string
+        there is never triple-quoted nor raw)."""
+        end = column + len(text)
         if kind == "S":
-            try:
-                value = _decode_string(text)
-            except _BadLiteral:
-                raise Fallback from None
-            return build_const(self.position(line, column, line, column + len(text)), value)
+            if "\\" in text:
+                try:
+                    value = _decode_string(text)
+                except _BadLiteral:
+                    raise Fallback from None
+            else:
+                value = text[1:-1]
+            return build_const_at(self.path, line, column, line, end, value)
         if kind == "N":
             if text == "not":
                 raise Fallback
             if text in _CONSTANTS:
-                return build_const(self.position(line, column, line, column + len(text)),
-                                   _CONSTANTS[text])
-            return build_name(self.position(line, column, line, column + len(text)), text)
+                return build_const_at(self.path, line, column, line, end, _CONSTANTS[text])
+            return build_name_at(self.path, line, column, line, end, text)
         try:
-            return build_const(self.position(line, column, line, column + len(text)), _number(text))
+            return build_const_at(self.path, line, column, line, end, _number(text))
         except _BadLiteral:
             raise Fallback from None
 
@@ -418,7 +444,7 @@ class _Parser:
         toks = self.toks
         i = self.i
         tok = toks[i]
-        if toks[i + 1][0] in _ENDS_EXPR:
+        if toks[i + 1][0] in _ENDS_EXPR and tok[0] != "C":
             kind, text, line, column = tok
             if kind == "S":
                 self.i = i + 1
@@ -428,10 +454,10 @@ class _Parser:
                     value = _decode_string(text)
                 except _BadLiteral:
                     raise Fallback from None
-                return build_const(self.position(line, column, line, column + len(text)), value)
+                return build_const_at(self.path, line, column, line, column + len(text), value)
             if kind == "N" and text not in _CONSTANTS and text != "not":
                 self.i = i + 1
-                return build_name(self.position(line, column, line, column + len(text)), text)
+                return build_name_at(self.path, line, column, line, column + len(text), text)
             if kind == "D":
                 return self.atom()
         return self.test()
@@ -584,15 +610,19 @@ class _Parser:
         if kind == "N":
             word = tok[1]
             self.i += 1
+            line, column = tok[2], tok[3]
             if word in _CONSTANTS:
-                return build_const(self.tok_pos(tok), _CONSTANTS[word])
+                return build_const_at(self.path, line, column, line, column + len(word),
+                                      _CONSTANTS[word])
             # `not` here is a name: not_test() took it where it is the operator, and where
             # a factor starts (after '+' or '=='), Lark's lexer does not expect NOT.
-            return build_name(self.tok_pos(tok), word)
+            return build_name_at(self.path, line, column, line, column + len(word), word)
         if kind == "D":
             self.i += 1
+            line, column, text = tok[2], tok[3], tok[1]
             try:
-                return build_const(self.tok_pos(tok), _number(tok[1]))
+                return build_const_at(self.path, line, column, line, column + len(text),
+                                      _number(text))
             except _BadLiteral:
                 raise Fallback from None
         if kind == "(":
@@ -644,8 +674,9 @@ class _Parser:
                      parts[0] if len(parts) == 1 else "".join(parts))
 
 
-def parse_fast(text: str, source: str, path: str) -> Module:
-    """The Module of `source` (text with a final newline), or Fallback."""
+def parse_fast(text: str, source: str, path: str, tokens_out: list | None = None) -> Module:
+    """The Module of `source` (text with a final newline), or Fallback. `tokens_out`, if
+    given, receives the tokens of a successful parse (what the parse cache keeps)."""
     if "\f" in source:
         raise Fallback  # form feeds count as blanks only between tokens: Lark knows where
     try:
@@ -668,6 +699,14 @@ def parse_fast(text: str, source: str, path: str) -> Module:
         fallback = Fallback()
         fallback.line, fallback.before = stop.line, before.statements
         raise fallback from None
+    module = parse_tokens(tokens, text, path)
+    if tokens_out is not None:
+        tokens_out += tokens
+    return module
+
+
+def parse_tokens(tokens: list, text: str, path: str) -> Module:
+    """The Module of `text` from its tokens (tokenize's, or the parse cache's), or Fallback."""
     try:
         return _Parser(tokens, path).module(text)
     except (RecursionError, IndexError):

@@ -1,7 +1,7 @@
 """The syntax tree's node classes and the decoding of literals. Layer 1.
 
 Shared by the two parsers (syntax.py's Lark parser, the specification, and syntax_fast.py's
-hand-written one) and by the parse cache (syntax_cache.py), so that all build the same nodes.
+hand-written one), so that both build the same nodes.
 """
 from __future__ import annotations
 
@@ -274,25 +274,46 @@ def _number(text: str) -> int | float:
 
 # ---------------------------------------------------------------- fast construction
 
-def _slot_builder(cls):
-    """A function equal to `cls(*fields)` for a frozen slotted dataclass, about twice as
-    fast: it fills the slots directly instead of going through the generated __init__ and
-    its object.__setattr__ calls. The parsers and the parse cache build hundreds of
-    thousands of nodes and positions with these."""
-    from dataclasses import fields
+def _draft_class(cls):
+    """A plain class with `cls`'s slots: an instance of it can be filled with ordinary
+    (fast, specialised) attribute stores and then turned into a `cls` by assigning
+    __class__, which Python allows between classes of the same layout."""
+    return type(f"_{cls.__name__}Draft", (), {"__slots__": cls.__slots__})
 
-    names = [f.name for f in fields(cls)]
-    scope = {"_new": object.__new__, "_cls": cls}
-    scope.update({f"_set_{name}": getattr(cls, name).__set__ for name in names})
-    body = "".join(f"    _set_{name}(obj, {name})\n" for name in names)
-    exec(f"def build({', '.join(names)}):\n    obj = _new(_cls)\n{body}    return obj\n", scope)
+
+def _slot_builder(cls, with_position: bool = False):
+    """A function equal to `cls(*fields)` for a frozen slotted dataclass, several times
+    faster than the generated __init__ (one object.__setattr__ call per field): the fields
+    are stored on a draft of the same layout, which then becomes a `cls`. The fast parser
+    builds hundreds of thousands of nodes and positions with these.
+    `with_position`: the function takes the node's Position as (path, line, column,
+    end_line, end_column) and builds both, one Python call instead of two."""
+    names = list(cls.__slots__)
+    position_names = list(Position.__slots__)
+    scope = {"_cls": cls, "_Draft": _draft_class(cls),
+             "_Position": Position, "_PositionDraft": _draft_class(Position)}
+    params = names
+    body = ""
+    if with_position:
+        params = [f"p_{name}" for name in position_names] + names[1:]
+        body = ("    pos = _PositionDraft()\n"
+                + "".join(f"    pos.{name} = p_{name}\n" for name in position_names)
+                + "    pos.__class__ = _Position\n")
+    body += "    obj = _Draft()\n" + "".join(f"    obj.{name} = {name}\n" for name in names)
+    exec(f"def build({', '.join(params)}):\n{body}    obj.__class__ = _cls\n    return obj\n",
+         scope)
     build = scope["build"]
-    build.__qualname__ = build.__name__ = f"build_{cls.__name__}"
+    build.__qualname__ = build.__name__ = f"build_{cls.__name__}{'_at' if with_position else ''}"
     return build
 
 
 build_position = _slot_builder(Position)
 build_const = _slot_builder(Const)
-build_name = _slot_builder(Name)
 build_keyword = _slot_builder(Keyword)
-build_directive = _slot_builder(Directive)
+# (path, line, column, end_line, end_column, fields after pos...) -> the node
+build_const_at = _slot_builder(Const, with_position=True)
+build_name_at = _slot_builder(Name, with_position=True)
+build_keyword_at = _slot_builder(Keyword, with_position=True)
+build_directive_at = _slot_builder(Directive, with_position=True)
+build_assignment_at = _slot_builder(Assignment, with_position=True)
+build_rule_at = _slot_builder(RuleDecl, with_position=True)

@@ -20,6 +20,7 @@ FIELD_NAMES = ("input", "output", "log", "params", "wildcards", "threads", "reso
 QUOTED_BY_DEFAULT = frozenset({"input", "output", "log", "wildcards"})
 _FIELD = re.compile(r"([A-Za-z_]\w*)((?:\.[A-Za-z_]\w*|\[\d+\])*)(?::(\w+))?\Z")
 _STEP = re.compile(r"\.([A-Za-z_]\w*)|\[(\d+)\]")
+_PLAIN = re.compile(r"[^{}]+")
 
 
 class TemplateError(ValueError):
@@ -70,6 +71,11 @@ def parse_template(text: str) -> Template:
     literal: list[str] = []
     i, n = 0, len(text)
     while i < n:
+        plain = _PLAIN.match(text, i)  # a run without braces, in one step
+        if plain:
+            literal.append(plain.group())
+            i = plain.end()
+            continue
         c = text[i]
         if c == "{":
             if text.startswith("{{", i):
@@ -110,9 +116,6 @@ def parse_template(text: str) -> Template:
                 i += 2
                 continue
             raise TemplateError("single '}' in command", i, "write '}}' for a literal brace")
-        else:
-            literal.append(c)
-            i += 1
     if literal:
         parts.append("".join(literal))
     return Template(text, tuple(parts))
