@@ -496,9 +496,10 @@ def comparable(module: Module):
     return strip(module.statements)
 
 
-def format_text(text: str, path: str = "Flowfile") -> str:
+def format_text(text: str, path: str = "Flowfile", verify: bool = True) -> str:
     """`text` formatted; FlowfileError (with its position) if it does not parse. The result
-    is checked to parse to the same tree, so a formatter bug can never change a file."""
+    is checked to parse to the same tree, so a formatter bug can never change a file;
+    `verify=False` skips that second parse where nothing is written (`--check`, `--diff`)."""
     from .syntax import collector_paused, parse_flowfile
 
     if text.startswith("\ufeff"):
@@ -509,7 +510,7 @@ def format_text(text: str, path: str = "Flowfile") -> str:
     with collector_paused():
         module = parse_flowfile(text, path)
         result = format_module(module)
-        if result == text:  # already formatted: the same text has the same tree
+        if result == text or not verify:  # the same text has the same tree
             return result
         again = parse_flowfile(result, path)
         same = comparable(again) == comparable(module)
@@ -533,7 +534,9 @@ def format_paths(paths: list[str], check: bool = False, diff: bool = False) -> i
             else:
                 with open(path, encoding="utf-8", newline="") as f:
                     text = f.read()
-            result = format_text(text, "<stdin>" if path == "-" else path)
+            # Only a rewrite needs the meaning check: --check and --diff write nothing.
+            result = format_text(text, "<stdin>" if path == "-" else path,
+                                 verify=not (check or diff))
         except OSError as exc:
             print(f"fileflow fmt: cannot read {path}: {exc.strerror}", file=sys.stderr)
             status = 2

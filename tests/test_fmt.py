@@ -235,3 +235,23 @@ def test_typo_mutations_that_still_parse(case):
     except FlowfileError:
         assume(False)
     check_formatting(text, str(path))
+
+
+def test_a_formatter_bug_that_changes_meaning_is_refused_before_writing(monkeypatch, tmp_path):
+    """The meaning check guards every rewrite; --check and --diff write nothing and skip it."""
+    import fileflow.format as format_module_
+
+    text = 'rule a:\n  output: "a.txt"\n  shell: "touch {output}"\n'
+    real = format_module_.format_module
+    monkeypatch.setattr(format_module_, "format_module",
+                        lambda module: real(module).replace('"a.txt"', '"b.txt"'))
+    from fileflow.errors import FileflowError
+
+    with pytest.raises(FileflowError, match="change the file.s meaning"):
+        format_text(text, "Flowfile")
+    assert '"b.txt"' in format_text(text, "Flowfile", verify=False)
+    path = tmp_path / "Flowfile"
+    path.write_text(text)
+    assert format_module_.format_paths([str(path)]) == 2
+    assert path.read_text() == text  # left as it was
+    assert format_module_.format_paths([str(path)], check=True) == 1
