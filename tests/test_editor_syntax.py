@@ -297,9 +297,10 @@ def test_textmate_tokenizes_every_repository_flowfile(repo_tokens):
 def _flowfile_tokens(text: str):
     """fileflow's own tokens ("S" strings, "D" numbers, ...) with combined ones unpacked."""
     for token in syntax_fast.tokenize(text if text.endswith("\n") else text + "\n"):
-        if token[0] == "C":
-            yield token[2]
-            yield token[3]
+        if token[0] == "C":  # ("C", sep, line, name column, name, value kind, value, value column)
+            _, _, line, name_column, name, kind, value, value_column = token
+            yield ("N", name, line, name_column)
+            yield (kind, value, line, value_column)
         else:
             yield token
 
