@@ -14,16 +14,6 @@ if [ "${#missing[@]}" -eq 0 ]; then
     log "chromium and graphviz already installed"
     exit 0
 fi
-export DEBIAN_FRONTEND=noninteractive
-if ! apt-cache show "${missing[@]}" >/dev/null 2>&1; then
-    log "apt-get update"
-    apt-get update -qq >&2
-fi
-log "installing ${missing[*]}"
-if ! apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2; then
-    log "install failed; refreshing package lists and retrying"
-    apt-get update -qq >&2
-    apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
-fi
+bash "$(dirname "$0")/apt-install.sh" "${missing[@]}"
 chromium --version >&2
 dot -V

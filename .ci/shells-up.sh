@@ -13,16 +13,6 @@ if [ "${#missing[@]}" -eq 0 ]; then
     log "zsh and fish already installed"
     exit 0
 fi
-export DEBIAN_FRONTEND=noninteractive
-if ! apt-cache show "${missing[@]}" >/dev/null 2>&1; then
-    log "apt-get update"
-    apt-get update -qq >&2
-fi
-log "installing ${missing[*]}"
-if ! apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2; then
-    log "install failed; refreshing package lists and retrying"
-    apt-get update -qq >&2
-    apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
-fi
+bash "$(dirname "$0")/apt-install.sh" "${missing[@]}"
 zsh --version >&2
 fish --version >&2

@@ -14,17 +14,7 @@ command -v node >/dev/null 2>&1 || missing+=(nodejs)
 command -v npm >/dev/null 2>&1 || missing+=(npm)
 vim --version 2>/dev/null | grep -q '+syntax' || missing+=(vim)
 if [ "${#missing[@]}" -gt 0 ]; then
-    export DEBIAN_FRONTEND=noninteractive
-    if ! apt-cache show "${missing[@]}" >/dev/null 2>&1; then
-        log "apt-get update"
-        apt-get update -qq >&2
-    fi
-    log "installing ${missing[*]}"
-    if ! apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2; then
-        log "install failed; refreshing package lists and retrying"
-        apt-get update -qq >&2
-        apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
-    fi
+    bash "$(dirname "$0")/apt-install.sh" "${missing[@]}"
 fi
 
 # Pinned versions; a folder holding other versions is brought to these.
