@@ -329,7 +329,7 @@ class Scheduler:
                            [str(r) for r in reasons], spec.attempt, self._executor_of(job),
                            self.plan.signature(job.id), list(job.outputs), spec.log_path)
                   for job, spec, reasons, _ in batch]
-        starts += [JobStart(job.rule.name, job.name, dict(job.wildcards), self.plan.command(job.id),
+        starts += [JobStart(job.rule.name, job.name, dict(job.wildcards), shown_command(self.plan.command(job.id)),
                             [str(r) for r in reasons], 1, self._executor_of(job),
                             self.plan.signature(job.id), list(job.outputs), default_log_path(job))
                    for job, reasons in ahead]

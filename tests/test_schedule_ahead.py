@@ -117,3 +117,19 @@ def test_long_jobs_are_not_recorded_ahead(tmp_path, monkeypatch):
     assert r.code == 0, r
     # each job's row is written by the tick that starts its process, none ahead
     assert [n for n in ticks if n] == [1, 1, 1], ticks
+
+
+def test_a_password_in_the_command_of_a_job_recorded_ahead_is_masked(tmp_path):
+    """Jobs recorded ahead keep the run log's rule for commands: a URL's password is masked."""
+    p = Project(tmp_path)
+    p.flowfile(MANY.replace("echo {wildcards.i}", "echo https://alice:s3cret@example.invalid/{wildcards.i}"))
+    assert p.build("-j", "2").code == 0
+    conn = sqlite3.connect(p.path(".fileflow/runlog.db"))
+    try:
+        commands = [c for (c,) in conn.execute("SELECT command FROM jobs WHERE rule = 'mk'")]
+    finally:
+        conn.close()
+    assert len(commands) == 40
+    assert not any("s3cret" in c for c in commands), commands
+    assert all("https://alice:***@example.invalid/" in c for c in commands)
+    assert p.path("o/3.txt").read_text() == "https://alice:s3cret@example.invalid/3\n"
