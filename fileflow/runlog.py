@@ -4,10 +4,11 @@ Layer 3. SQLite by default, at `<workdir>/.fileflow/runlog.db`; PostgreSQL for s
 setups. Schema and the SQL (SQLAlchemy Core) are in fileflow.runlog_sql; records and
 constants in fileflow.runlog_records. docs/runlog.md describes the schema.
 
-Why a facade: importing SQLAlchemy costs a third of a second, more than a whole dry run
-of 10,000 jobs should take. A SQLite log is therefore read with the standard library's
-sqlite3 (one SELECT of the `files` table), and SQLAlchemy is loaded on the first write or
-history query. A dry run on a directory without a log creates none.
+Why a facade: importing SQLAlchemy costs a fifth of a second, more than a whole no-op
+build of 10,000 jobs should take. A SQLite log is therefore read with the standard
+library's sqlite3 (one SELECT of the `files` table) and written by a build through it too
+(fileflow.runlog_sqlite); SQLAlchemy is loaded to create or migrate a log, for PostgreSQL,
+and for history queries. A dry run on a directory without a log creates none.
 """
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from .runlog_records import (BUSY_TIMEOUT, JOB_STATES, NETWORK_FS_TYPES, RUN_STA
                              SCHEMA_VERSION, TARGET_COLUMN_NAMES, JobResult, JobStart,
                              RunLogError, check_sqlite_file, is_network_fs,
                              target_rows_to_records)
+from .runlog_writes import BUILD_WRITE_METHODS
 from .state import RecordedTarget
 
 __all__ = [
@@ -52,6 +54,7 @@ class RunLog:
         self.busy_timeout = busy_timeout
         self.sqlite_path = _sqlite_path(url, workdir)
         self._sql = None
+        self._writer = None
 
     @property
     def sql(self):
@@ -60,9 +63,24 @@ class RunLog:
             self._sql = open_sql_runlog(self.url, self.workdir, busy_timeout=self.busy_timeout)
         return self._sql
 
+    @property
+    def writer(self):
+        """What carries out a build's writes: sqlite3 on a SQLite log whose schema is
+        current (the SQL half creates or migrates it first), else the SQL half."""
+        if self._writer is None:
+            if self.sqlite_path is None:
+                return self.sql
+            if self._sql is None and self._read_version() != SCHEMA_VERSION:
+                self.sql  # noqa: B018 -- create or migrate the schema, or report a newer one
+            from .runlog_sqlite import SqliteWriter
+            self._writer = SqliteWriter(self.sqlite_path, self.busy_timeout)
+        return self._writer
+
     def __getattr__(self, name: str) -> Any:
-        if name.startswith("__") or name in ("_sql", "sql"):
+        if name.startswith("__") or name in ("_sql", "sql", "_writer", "writer"):
             raise AttributeError(name)
+        if name in BUILD_WRITE_METHODS:
+            return getattr(self.writer, name)
         return getattr(self.sql, name)
 
     def load_targets(self, paths: Iterable[str] | None = None) -> dict[str, RecordedTarget]:
@@ -148,6 +166,9 @@ class RunLog:
             return None
 
     def close(self) -> None:
+        if self._writer is not None:
+            self._writer.close()
+            self._writer = None
         if self._sql is not None:
             self._sql.close()
             self._sql = None

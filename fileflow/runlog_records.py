@@ -18,7 +18,7 @@ __all__ = [
     "hide_passwords", "shown_command",
     "SCHEMA_VERSION", "RUN_STATUSES", "JOB_STATES", "NETWORK_FS_TYPES", "BUSY_TIMEOUT",
     "JobStart", "JobResult", "RunLogError", "is_network_fs", "check_sqlite_file",
-    "target_rows_to_records", "TARGET_COLUMN_NAMES",
+    "target_rows_to_records", "TARGET_COLUMN_NAMES", "sqlite_journal_mode", "configure_sqlite",
 ]
 
 SCHEMA_VERSION = 2
@@ -134,6 +134,23 @@ def is_network_fs(path: str, partitions: Iterable[Any] | None = None) -> bool:
             if len(mount) > best:
                 best, best_type = len(mount), part.fstype.lower()
     return best_type in NETWORK_FS_TYPES
+
+
+def sqlite_journal_mode(path: str) -> str:
+    """The journal mode for a SQLite log at `path`: WAL, but not on a network file system."""
+    return "delete" if is_network_fs(os.path.dirname(path)) else "wal"
+
+
+def configure_sqlite(dbapi_conn: Any, busy_timeout: float, journal_mode: str) -> None:
+    """Settings of every connection that writes a SQLite log (sqlite3's, or SQLAlchemy's)."""
+    cur = dbapi_conn.cursor()
+    try:
+        cur.execute(f"PRAGMA busy_timeout = {int(busy_timeout * 1000)}")
+        if cur.execute("PRAGMA journal_mode").fetchone()[0].lower() != journal_mode:
+            cur.execute(f"PRAGMA journal_mode = {journal_mode}")
+        cur.execute("PRAGMA synchronous = " + ("NORMAL" if journal_mode == "wal" else "FULL"))
+    finally:
+        cur.close()
 
 
 def check_sqlite_file(path: str) -> None:

@@ -317,20 +317,44 @@ def test_load_targets_all_and_subset_with_chunking(log):
     assert log.load_targets([]) == {}
 
 
-def test_each_write_is_one_transaction_of_bulk_statements(log):
+def test_each_write_is_one_transaction_of_bulk_statements(db, log, monkeypatch):
     run_id = log.start_run([], "/", "0")
-    commits: list[int] = []
+    transactions: list[bool] = []
     statements: list[str] = []
-    event.listen(log.engine, "commit", lambda conn: commits.append(1))
-    event.listen(log.engine, "before_cursor_execute",
-                 lambda conn, cur, stmt, *a: statements.append(stmt))
+
+    class CountingCursor:
+        def __init__(self, cursor):
+            self._cursor = cursor
+
+        def __getattr__(self, name):
+            return getattr(self._cursor, name)
+
+        def execute(self, sql, *args):
+            statements.append(sql)
+            return self._cursor.execute(sql, *args)
+
+        def executemany(self, sql, rows):
+            statements.append(sql)
+            return self._cursor.executemany(sql, rows)
+
+    writer = log.writer
+    real = type(writer)._transaction
+    monkeypatch.setattr(type(writer), "_transaction", lambda self, fn, write=True: (
+        transactions.append(write), real(self, lambda cur: fn(CountingCursor(cur)), write))[1])
+    committed: list[str] = []
+    if db.kind == "sqlite":   # what the database itself was sent
+        writer._connection().set_trace_callback(
+            lambda sql: committed.append(sql) if sql in ("BEGIN IMMEDIATE", "COMMIT") else None)
     ids = log.jobs_started(run_id, [start(f"r:{i}", [f"o{i}.a", f"o{i}.b"]) for i in range(300)])
-    assert len(commits) == 1 and len(statements) <= 8, statements
-    commits.clear(), statements.clear()
+    assert transactions == [True] and len(statements) <= 8, statements
+    transactions.clear(), statements.clear()
     log.jobs_finished([done(i, [fstate(f"o{n}.a", "d"), fstate(f"o{n}.b", "d")])
                        for n, i in enumerate(ids)])
-    assert len(commits) == 1 and len(statements) <= 8
+    assert transactions == [True] and len(statements) <= 8, statements
     assert all(t.complete for t in log.load_targets().values())
+    if db.kind == "sqlite":
+        assert committed == ["BEGIN IMMEDIATE", "COMMIT"] * 2
+        assert "sqlalchemy" not in type(writer).__module__
 
 
 def test_reading_100k_targets_is_fast(log):
@@ -482,12 +506,21 @@ def test_damaged_pages_give_a_clear_error(sqlite_db):
     assert sqlite_db.sqlite_path in str(info.value)
 
 
+def _writer_pragmas(log) -> tuple[int, int]:
+    """synchronous and busy_timeout on the connection of the sqlite3 writer (a build's)."""
+    conn = log.writer._connection()
+    return (conn.execute("PRAGMA synchronous").fetchone()[0],
+            conn.execute("PRAGMA busy_timeout").fetchone()[0])
+
+
 def test_wal_on_local_disk(sqlite_db):
     with sqlite_db.open() as log:
         assert log.journal_mode == "wal"
         with log.engine.connect() as conn:
             assert conn.exec_driver_sql("PRAGMA synchronous").scalar() == 1      # NORMAL
             assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() == 30000
+        assert log.writer.journal_mode == "wal"
+        assert _writer_pragmas(log) == (1, 30000)
     with sqlite3.connect(sqlite_db.sqlite_path) as conn:
         assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
 
@@ -495,11 +528,13 @@ def test_wal_on_local_disk(sqlite_db):
 def test_no_wal_on_network_file_system(sqlite_db, monkeypatch):
     with sqlite_db.open():                                # created in WAL mode locally
         pass
-    from fileflow import runlog_sql
-    monkeypatch.setattr(runlog_sql, "is_network_fs", lambda path, partitions=None: True)
+    from fileflow import runlog_records
+    monkeypatch.setattr(runlog_records, "is_network_fs", lambda path, partitions=None: True)
     with sqlite_db.open() as log:
+        log.record_files([fstate("a", "d")])          # the sqlite3 writer switches it
+        assert log.writer.journal_mode == "delete"
+        assert _writer_pragmas(log) == (2, 30000)                                  # FULL
         assert log.journal_mode == "delete"
-        log.record_files([fstate("a", "d")])
         with log.engine.connect() as conn:
             assert conn.exec_driver_sql("PRAGMA synchronous").scalar() == 2      # FULL
     with sqlite3.connect(sqlite_db.sqlite_path) as conn:
@@ -547,7 +582,9 @@ def test_locked_database_is_retried(sqlite_db, monkeypatch):
             blocker.close()
         assert log.run(run_id)["argv"] == ["x"]
 
-        monkeypatch.setattr(runlog, "_RETRIES", 1)
+        from fileflow import runlog_sql, runlog_sqlite
+        monkeypatch.setattr(runlog_sqlite, "RETRIES", 1)    # the writer a build uses
+        monkeypatch.setattr(runlog_sql, "RETRIES", 1)
         blocker = sqlite3.connect(sqlite_db.sqlite_path, timeout=0, isolation_level=None,
                                   check_same_thread=False)
         blocker.execute("BEGIN IMMEDIATE")

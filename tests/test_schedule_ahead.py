@@ -6,7 +6,7 @@ from __future__ import annotations
 import sqlite3
 
 import fileflow.executors.local
-import fileflow.runlog_sql
+import fileflow.runlog_writes
 from buildkit import Project
 from fileflow.schedule import NOT_STARTED
 
@@ -25,7 +25,7 @@ def test_each_process_starts_after_its_row_is_committed_and_ticks_serve_several_
     p.flowfile(MANY)
     p.build("-n")  # nothing recorded, nothing made
     ticks = []
-    real_tick = fileflow.runlog_sql.SqlRunLog.record_tick
+    real_tick = fileflow.runlog_writes.BuildWrites.record_tick
 
     def counting_tick(self, run_id, finished, started, external_ids=()):
         ticks.append(len(started))
@@ -48,7 +48,7 @@ def test_each_process_starts_after_its_row_is_committed_and_ticks_serve_several_
             conn.close()
         return real_submit(self, specs)
 
-    monkeypatch.setattr(fileflow.runlog_sql.SqlRunLog, "record_tick", counting_tick)
+    monkeypatch.setattr(fileflow.runlog_writes.BuildWrites, "record_tick", counting_tick)
     monkeypatch.setattr(fileflow.executors.local.LocalExecutor, "submit", checking_submit)
     r = p.build("-j", "2")
     assert r.code == 0, r
@@ -106,13 +106,13 @@ def test_long_jobs_are_not_recorded_ahead(tmp_path, monkeypatch):
             shell: "sleep 1.05; echo {wildcards.i} > {output}"
         """)
     ticks = []
-    real_tick = fileflow.runlog_sql.SqlRunLog.record_tick
+    real_tick = fileflow.runlog_writes.BuildWrites.record_tick
 
     def counting_tick(self, run_id, finished, started, external_ids=()):
         ticks.append(len(started))
         return real_tick(self, run_id, finished, started, external_ids)
 
-    monkeypatch.setattr(fileflow.runlog_sql.SqlRunLog, "record_tick", counting_tick)
+    monkeypatch.setattr(fileflow.runlog_writes.BuildWrites, "record_tick", counting_tick)
     r = p.build("-j", "1")
     assert r.code == 0, r
     # each job's row is written by the tick that starts its process, none ahead
