@@ -137,6 +137,7 @@ def make_plan(graph: Graph, store: FileStore, recorded: Mapping[str, RecordedTar
     # Digests (and signatures) are needed only where there is a record to compare with.
     has_record = ([any((r := recorded.get(o)) is not None and r.complete for o in job.outputs)
                    for job in jobs] if recorded else [False] * len(jobs))
+    # Outputs too, where their stat differs from their record: edited by hand, or touched.
     want: dict[str, FileState] = {}
     for job, recorded_job in zip(jobs, has_record):
         if recorded_job:
@@ -144,6 +145,12 @@ def make_plan(graph: Graph, store: FileStore, recorded: Mapping[str, RecordedTar
                 state = observed[inp]
                 if state.exists and state.digest is None:
                     want[inp] = state
+            for out in job.outputs:
+                state = observed[out]
+                if (state.exists and state.digest is None
+                        and (r := recorded.get(out)) is not None and r.complete and r.digest
+                        and not state.same_stat(r.size, r.mtime_ns, r.ctime_ns)):
+                    want[out] = state
     digested = store.with_digests(want, recorded)
     plan.fresh_states = [st for p, st in digested.items()
                          if (r := recorded.get(p)) is None or r.digest != st.digest

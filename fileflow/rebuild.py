@@ -12,6 +12,9 @@ outputs with no record at all (made outside fileflow), where Make's rule is the 
 - ``missing-output``: a declared output does not exist.
 - ``incomplete-output``: the record says a job started making the output and never finished
   (the record is written before the job starts, so this survives kill -9).
+- ``output-changed``: an output's content differs from what its job made (edited by hand, or
+  half-written by a job whose "incomplete" mark was lost in a power cut); `fileflow --touch`
+  accepts it as it is.
 - ``signature-changed``: the rendered command, params or script differ from the recorded ones.
 - ``inputs-changed-set``: the set of inputs differs from the recorded one (ancient inputs
   count: wrapping an input in ancient() does not remove it from the set).
@@ -46,7 +49,8 @@ from fileflow.state import FileState, RecordedTarget
 
 __all__ = [
     "JobFacts", "Reason", "decide",
-    "KIND_FORCED", "KIND_MISSING_OUTPUT", "KIND_INCOMPLETE_OUTPUT", "KIND_SIGNATURE_CHANGED",
+    "KIND_FORCED", "KIND_MISSING_OUTPUT", "KIND_INCOMPLETE_OUTPUT", "KIND_OUTPUT_CHANGED",
+    "KIND_SIGNATURE_CHANGED",
     "KIND_INPUTS_CHANGED_SET", "KIND_INPUT_CHANGED", "KIND_INPUT_NEWER", "KIND_UPSTREAM",
     "KIND_TEMP_NEEDED",
     "KINDS",
@@ -55,6 +59,7 @@ __all__ = [
 KIND_FORCED = "forced"
 KIND_MISSING_OUTPUT = "missing-output"
 KIND_INCOMPLETE_OUTPUT = "incomplete-output"
+KIND_OUTPUT_CHANGED = "output-changed"
 KIND_SIGNATURE_CHANGED = "signature-changed"
 KIND_INPUTS_CHANGED_SET = "inputs-changed-set"
 KIND_INPUT_CHANGED = "input-changed"
@@ -62,8 +67,8 @@ KIND_INPUT_NEWER = "input-newer"
 KIND_UPSTREAM = "upstream"
 KIND_TEMP_NEEDED = "temp-needed"
 KINDS = frozenset({
-    KIND_FORCED, KIND_MISSING_OUTPUT, KIND_INCOMPLETE_OUTPUT, KIND_SIGNATURE_CHANGED,
-    KIND_INPUTS_CHANGED_SET, KIND_INPUT_CHANGED, KIND_INPUT_NEWER, KIND_UPSTREAM,
+    KIND_FORCED, KIND_MISSING_OUTPUT, KIND_INCOMPLETE_OUTPUT, KIND_OUTPUT_CHANGED,
+    KIND_SIGNATURE_CHANGED, KIND_INPUTS_CHANGED_SET, KIND_INPUT_CHANGED, KIND_INPUT_NEWER, KIND_UPSTREAM,
     KIND_TEMP_NEEDED,
 })
 
@@ -94,6 +99,9 @@ class Reason(NamedTuple):
             return f"output {p!r} is missing"
         if self.kind == KIND_INCOMPLETE_OUTPUT:
             return f"output {p!r} is incomplete (its job started and did not finish)"
+        if self.kind == KIND_OUTPUT_CHANGED:
+            return (f"output {p!r} changed since its job made it" + (f" ({d})" if d else "")
+                    + "; 'fileflow --touch' keeps it as it is")
         if self.kind == KIND_SIGNATURE_CHANGED:
             return "command or params changed"
         if self.kind == KIND_INPUTS_CHANGED_SET:
@@ -140,6 +148,11 @@ def decide(job: JobFacts, observed: Mapping[str, FileState],
         elif not rec.complete:
             reasons.append(Reason(KIND_INCOMPLETE_OUTPUT, out))
         else:
+            if rec.digest and not (state.digest is None and state.same_stat(
+                    rec.size, rec.mtime_ns, rec.ctime_ns)):
+                why = _output_changed(state, rec)
+                if why is not None:
+                    reasons.append(Reason(KIND_OUTPUT_CHANGED, out, why))
             reasons.extend(_trace_reasons(job, rec, observed, recorded))
     if unrecorded:
         reasons.extend(_make_reasons(job, unrecorded, observed))
@@ -173,6 +186,18 @@ def _trace_reasons(job: JobFacts, rec: RecordedTarget, observed: Mapping[str, Fi
             if why:
                 reasons.append(Reason(KIND_INPUT_CHANGED, inp, why))
     return reasons
+
+
+def _output_changed(state: FileState, rec: RecordedTarget) -> str | None:
+    """Why an existing output differs from its record (a detail, "" for plain content);
+    None when it does not. Its stat differs from the record, or it was hashed."""
+    if state.digest is None:
+        return "not hashed, and its size or times differ from its record"
+    if state.digest == rec.digest:
+        return None
+    if state.digest.partition(":")[0] != rec.digest.partition(":")[0]:
+        return None  # recorded with another kind of digest: not comparable, not evidence
+    return ""
 
 
 def _unhashed_changed(state: FileState, own: RecordedTarget | None, want: str) -> str:

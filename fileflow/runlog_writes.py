@@ -95,6 +95,12 @@ STATEMENTS = {
         "changed_at = CASE WHEN excluded.digest IS NULL THEN files.changed_at "
         f"{_KEEP_CHANGED_AT} ELSE excluded.changed_at END "
         "WHERE files.job_id IS NULL AND (excluded.digest IS NOT NULL OR files.digest IS NULL)"),
+    # An output seen with the content its job made but another stat (touched, checked out):
+    # its new stat, so that it is not hashed again.
+    "restat": (
+        "UPDATE files SET size = :size, mtime_ns = :mtime_ns, ctime_ns = :ctime_ns "
+        "WHERE path = :path AND job_id IS NOT NULL AND complete = :complete "
+        "AND digest = :digest"),
     "forget": "DELETE FROM files WHERE path = :path",
 }
 
@@ -336,9 +342,9 @@ class BuildWrites:
 
     # -- files
     def record_files(self, states: list[FileState]) -> None:
-        """Remember observed source files (so unchanged ones are not hashed again). A row
-        that belongs to an output (it has a job) is left untouched; a file that does not
-        exist is not recorded."""
+        """Remember observed files, so unchanged ones are not hashed again: a source's
+        stat and digest; an output's new stat only when its digest is the recorded one
+        (an output's row otherwise belongs to its job). A missing file is not recorded."""
         now = time.time()
         rows = {s.path: dict(path=s.path, complete=True, size=s.size, mtime_ns=s.mtime_ns,
                              ctime_ns=_opt(s.ctime_ns), digest=s.digest,
@@ -346,7 +352,13 @@ class BuildWrites:
                 for s in states if s.exists}
         if rows:
             ordered = [rows[p] for p in sorted(rows)]
-            self._transaction(lambda cursor: self._many(cursor, "source", ordered))
+            hashed = [row for row in ordered if row["digest"] is not None]
+
+            def fn(cursor: Any) -> None:
+                self._many(cursor, "source", ordered)
+                self._many(cursor, "restat", hashed)
+
+            self._transaction(fn)
 
     def mark_complete(self, targets: list[RecordedTarget]) -> None:
         """Record targets as complete exactly as given (`--touch`)."""

@@ -196,6 +196,29 @@ def test_touch_without_content_change_does_not_rerun(chain):
 def test_touch_of_an_intermediate_output_does_not_rerun(chain):
     chain.set_mtime_ns("a.txt", chain.mtime_ns("a.txt") + 10 * 10**9)
     assert chain.build().ran == []
+    # its new stat is recorded, so the next build takes the digest from the record
+    st = os.stat(chain.path("a.txt"))
+    rec = chain.recorded()["a.txt"]
+    assert (rec.mtime_ns, rec.ctime_ns) == (st.st_mtime_ns, st.st_ctime_ns)
+
+
+def test_output_edited_by_hand_reruns_its_job_and_cuts_off_below(chain):
+    chain.write("a.txt", "edited\n")
+    again = chain.build()
+    assert again.code == 0, again
+    assert again.ran == ["a"]          # b's input came out as recorded: early cutoff
+    assert "output 'a.txt' changed since its job made it" in reasons(again, "a")
+    assert chain.read("a.txt") == "one\n"
+    assert chain.build().ran == []
+
+
+def test_touch_option_accepts_an_output_edited_by_hand(chain):
+    chain.write("b.txt", "mine\n")
+    why = chain.build("why", "b.txt", log=False)
+    assert "output 'b.txt' changed" in why.out and "--touch" in why.out
+    assert chain.build("--touch").code == 0
+    assert chain.build().ran == []
+    assert chain.read("b.txt") == "mine\n"
 
 
 @pytest.mark.parametrize("new", ["ONE\n", "one!\n"], ids=["same-size", "other-size"])

@@ -83,7 +83,7 @@ def _rewrite_same_size(p: Project, rel: str, text: str) -> None:
     (lambda p: _rewrite_same_size(p, "in.txt", "two\n"), ["a", "b"]),   # ctime tells
     (lambda p: os.utime(p.path("in.txt")), []),                         # touched: same content
     (lambda p: os.unlink(p.path("b.txt")), ["b"]),
-    (lambda p: p.write("a.txt", "edited by hand\n"), ["b"]),     # as without the cache
+    (lambda p: p.write("a.txt", "edited by hand\n"), ["a"]),     # remade; b cut off
     (lambda p: p.write("conf.yaml", "level: 2\n"), ["a", "b"]),         # a config file read
     (lambda p: p.flowfile(FLOW.replace("cp {input}", "cp -p {input}")), ["b"]),
 ], ids=["input-same-size", "input-touched", "output-deleted", "output-edited", "configfile",

@@ -12,7 +12,8 @@ from hypothesis import given, strategies as st
 import fileflow.rebuild as rebuild
 from fileflow.rebuild import (
     KIND_FORCED, KIND_INCOMPLETE_OUTPUT, KIND_INPUT_CHANGED, KIND_INPUT_NEWER,
-    KIND_INPUTS_CHANGED_SET, KIND_MISSING_OUTPUT, KIND_SIGNATURE_CHANGED, KIND_UPSTREAM, KINDS,
+    KIND_INPUTS_CHANGED_SET, KIND_MISSING_OUTPUT, KIND_OUTPUT_CHANGED, KIND_SIGNATURE_CHANGED,
+    KIND_UPSTREAM, KINDS,
     JobFacts, Reason, decide,
 )
 from fileflow.state import FileState, RecordedTarget
@@ -310,6 +311,34 @@ def test_unhashed_input_with_changed_ctime_counts_as_changed():
 def test_observed_must_hold_every_output():
     with pytest.raises(KeyError):
         decide(JOB, {"a.txt": f("a.txt", "A")}, {})
+
+
+# ---- the output itself, against its record ----------------------------------------------
+
+def test_output_edited_after_its_job_reruns_it():
+    observed, recorded = up_to_date_world(**{"b.txt": f("b.txt", "hand", 300)})
+    reasons = decide(JOB, observed, recorded)
+    assert kinds(reasons) == [KIND_OUTPUT_CHANGED]
+    assert reasons[0].path == "b.txt" and "--touch" in str(reasons[0])
+
+
+def test_touched_output_with_its_content_does_not_rerun():
+    observed, recorded = up_to_date_world(**{"b.txt": f("b.txt", "out", 10**12, ctime=10**12)})
+    assert decide(JOB, observed, recorded) == ()
+
+
+def test_output_not_hashed_counts_as_changed_only_when_its_stat_differs():
+    same = up_to_date_world(**{"b.txt": f("b.txt", "out", 200, hashed=False)})
+    assert decide(JOB, *same) == ()
+    observed, recorded = up_to_date_world(**{"b.txt": f("b.txt", "out", 201, hashed=False)})
+    (reason,) = decide(JOB, observed, recorded)
+    assert reason.kind == KIND_OUTPUT_CHANGED and "not hashed" in reason.detail
+
+
+def test_output_digest_of_another_kind_is_no_evidence_of_change():
+    observed, recorded = up_to_date_world(**{"b.txt": FileState("b.txt", True, 3, 300,
+                                                                "etag:abc")})
+    assert decide(JOB, observed, recorded) == ()
 
 
 def test_every_kind_has_its_own_text():
