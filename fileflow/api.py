@@ -132,9 +132,10 @@ def _plan(options: BuildOptions, graph, recorded, store):
     return make_plan(graph, store, recorded, force, local_view=local_view)
 
 
-def print_dry_run(plan, quiet: bool = False) -> None:
-    """Each job that would run (rule, wildcards, outputs, reasons), a per-rule count table and
-    a one-line summary; with `quiet`, the summary line alone."""
+def print_dry_run(plan, quiet: bool = False, print_commands: bool = False) -> None:
+    """Each job that would run (rule, wildcards, outputs, reasons, and with `print_commands`
+    its command), a per-rule count table and a one-line summary; with `quiet`, the summary
+    line alone."""
     jobs = plan.graph.jobs
     if quiet:
         n = len(plan.reasons)
@@ -149,6 +150,8 @@ def print_dry_run(plan, quiet: bool = False) -> None:
         if job.outputs:
             lines.append("    output: " + ", ".join(job.outputs))
         lines.append("    reason: " + "; ".join(str(r) for r in reasons))
+        if print_commands:
+            lines.extend(_planned_command(plan, job_id))
     counts = Counter(jobs[j].rule for j in plan.reasons)
     if counts:
         width = max(len("total"), *(len(rule.name) for rule in counts)) + 2
@@ -162,6 +165,19 @@ def print_dry_run(plan, quiet: bool = False) -> None:
     else:
         lines.append(f"nothing to do: all {len(jobs)} jobs are up to date")
     _out("\n".join(lines))
+
+
+def _planned_command(plan, job_id: int) -> list[str]:
+    """What `-n -p` shows of a job's action: its command as the run log records it."""
+    from .runlog_records import shown_command
+
+    action = plan.graph.jobs[job_id].rule.action
+    if action is None:
+        return []
+    if action.kind == "script":
+        return [f"    script: {action.text}"]
+    command = shown_command(plan.command(job_id))
+    return ["    command: " + command.replace("\n", "\n             ")] if command else []
 
 
 def _noop_key(options: BuildOptions):
@@ -217,10 +233,11 @@ def build(options: BuildOptions) -> int:
     try:
         with _no_gc_pauses():
             plan = _plan(options, graph, recorded, store)
-        for warning in plan.warnings:
-            print(warning, file=sys.stderr)
+        if not options.quiet:  # -q: errors and the summary line only
+            for warning in plan.warnings:
+                print(warning, file=sys.stderr)
         if options.dry_run:
-            print_dry_run(plan, options.quiet)
+            print_dry_run(plan, options.quiet, options.print_commands)
             return EXIT_OK
         if not plan.reasons:
             if plan.fresh_states:

@@ -81,6 +81,8 @@ class PlainReporter:
             self._say(f"done {job.name} ({outcome.ended_at - outcome.started_at:.1f} s)")
 
     def job_failed(self, job, spec, outcome, message: str, retrying: bool) -> None:
+        if retrying and self.quiet:
+            return  # a warning, not an error: -q shows the final failure only
         self._say(_failure_text(job, spec, outcome, message, retrying), self.err)
 
     def job_skipped(self, job, why: str) -> None:

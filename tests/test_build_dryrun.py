@@ -111,6 +111,35 @@ def test_quiet_dry_run_prints_only_the_summary_line(built):
     assert r.out.strip().splitlines() == ["nothing to do: all 5 jobs are up to date"], r.out
 
 
+def test_dry_run_with_print_commands_shows_each_command_as_it_would_run(built):
+    r = built.build("-n", "-p", log=False)
+    assert r.code == 0, r
+    assert "    command: cp in.txt out/a.txt" in r.out, r.out
+    assert "    command: cp out/a.txt out/b.txt" in r.out
+    assert r.out.count("command:") == 2          # `all` has no command
+    assert "command:" not in built.build("-n", log=False).out
+
+
+def test_quiet_build_hides_retry_warnings_and_shows_the_final_error(tmp_path):
+    p = Project(tmp_path)
+    p.flowfile("""
+        rule flaky:
+            output: "o.txt"
+            retries: 1
+            shell: "test -e tried || {{ touch tried; exit 3; }}; echo ok > {output}"
+        rule broken:
+            output: "b.txt"
+            retries: 1
+            shell: "exit 4"
+        """)
+    r = p.build("-q", "o.txt")
+    assert r.code == 0, r
+    assert r.err == "" and r.out.strip().splitlines() == [r.out.strip()], r
+    r = p.build("-q", "b.txt")
+    assert r.code == 1
+    assert "retrying" not in r.err and "exit code 4" in r.err, r.err
+
+
 def test_dry_run_with_nothing_to_do_says_so(built):
     assert built.build().code == 0
     r = built.build("-n", log=False)
