@@ -11,13 +11,13 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any, Iterable, Mapping, Sequence
 
-from .errors import FileflowError
+from .errors import EXIT_LOCKED, FileflowError
 from .state import HASH_ALGORITHM, FileState, RecordedTarget
 
 __all__ = [
     "hide_passwords", "shown_command",
     "SCHEMA_VERSION", "RUN_STATUSES", "JOB_STATES", "NETWORK_FS_TYPES", "BUSY_TIMEOUT",
-    "JobStart", "JobResult", "RunLogError", "is_network_fs", "check_sqlite_file",
+    "JobStart", "JobResult", "RunLogError", "RunLogBusyError", "is_network_fs", "check_sqlite_file",
     "target_rows_to_records", "TARGET_COLUMN_NAMES", "sqlite_journal_mode", "configure_sqlite",
 ]
 
@@ -63,6 +63,13 @@ def shown_command(command: str) -> str:
 
 class RunLogError(FileflowError):
     """The run log cannot be opened or used: corrupt file, newer schema, unreachable server."""
+
+
+class RunLogBusyError(RunLogError):
+    """Another process kept the run log locked through every retry (exit code 3, as a
+    build lock held by another build)."""
+
+    exit_code = EXIT_LOCKED
 
 
 # --------------------------------------------------------------------------- records

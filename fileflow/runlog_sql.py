@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from typing import Any, Callable, Iterable, Iterator, Sequence
 
 from sqlalchemy import (BigInteger, Boolean, Column, Float, ForeignKey, Index, Integer,
@@ -20,7 +21,8 @@ from sqlalchemy.engine import URL, Connection, Engine, make_url
 
 from .runlog_records import (BUSY_TIMEOUT, SCHEMA_VERSION, RunLogError, check_sqlite_file,
                              configure_sqlite, sqlite_journal_mode, target_rows_to_records)
-from .runlog_writes import RETRIES, RETRY_BASE, BuildWrites, next_delay, run_log_error
+from .runlog_writes import (RETRIES, RETRY_BASE, BuildWrites, busy_error, next_delay,
+                            run_log_error)
 from .state import RecordedTarget
 
 __all__ = ["SqlRunLog", "open_sql_runlog", "metadata"]
@@ -174,6 +176,7 @@ class SqlRunLog(BuildWrites):
         whole transaction with back-off on a transient conflict."""
         delay = RETRY_BASE
         attempt = 0
+        began = time.monotonic()
         while True:
             try:
                 with self.engine.connect() as conn:
@@ -182,10 +185,13 @@ class SqlRunLog(BuildWrites):
                     with conn.begin():
                         return fn(conn)
             except sa_exc.DBAPIError as e:
-                if attempt < RETRIES and self._transient(e):
-                    attempt += 1
-                    delay = next_delay(delay)
-                    continue
+                if self._transient(e):
+                    if attempt < RETRIES:
+                        attempt += 1
+                        delay = next_delay(delay)
+                        continue
+                    if self.is_sqlite:
+                        raise busy_error(self.where, time.monotonic() - began) from e
                 raise self._error(e) from e
             except sa_exc.SQLAlchemyError as e:
                 raise self._error(e) from e

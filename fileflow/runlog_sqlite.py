@@ -9,10 +9,12 @@ when another process holds the lock beyond the busy timeout.
 from __future__ import annotations
 
 import sqlite3
+import time
 from typing import Any, Callable
 
 from .runlog_records import RunLogError, configure_sqlite, sqlite_journal_mode
-from .runlog_writes import RETRIES, RETRY_BASE, BuildWrites, T, next_delay, run_log_error
+from .runlog_writes import (RETRIES, RETRY_BASE, BuildWrites, T, busy_error, next_delay,
+                            run_log_error)
 
 __all__ = ["SqliteWriter"]
 
@@ -49,6 +51,7 @@ class SqliteWriter(BuildWrites):
     def _transaction(self, fn: Callable[[Any], T], write: bool = True) -> T:
         delay = RETRY_BASE
         attempt = 0
+        began = time.monotonic()
         while True:
             try:
                 conn = self._connection()
@@ -67,10 +70,12 @@ class SqliteWriter(BuildWrites):
                     raise
             except sqlite3.OperationalError as exc:
                 message = str(exc).lower()
-                if attempt < RETRIES and ("locked" in message or "busy" in message):
-                    attempt += 1
-                    delay = next_delay(delay)
-                    continue
+                if "locked" in message or "busy" in message:
+                    if attempt < RETRIES:
+                        attempt += 1
+                        delay = next_delay(delay)
+                        continue
+                    raise busy_error(self.where, time.monotonic() - began) from None
                 raise run_log_error(self.where, str(exc), True) from None
             except sqlite3.Error as exc:
                 raise run_log_error(self.where, str(exc), True) from None

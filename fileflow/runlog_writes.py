@@ -17,12 +17,12 @@ import socket
 import time
 from typing import Any, Callable, Iterable, Sequence, TypeVar
 
-from .runlog_records import (JOB_STATES, RUN_STATUSES, JobResult, JobStart, RunLogError,
-                             hide_passwords)
+from .runlog_records import (JOB_STATES, RUN_STATUSES, JobResult, JobStart, RunLogBusyError,
+                             RunLogError, hide_passwords)
 from .state import HASH_ALGORITHM, REMOTE_TOKEN, FileState, RecordedTarget
 
 __all__ = ["BuildWrites", "BUILD_WRITE_METHODS", "STATEMENTS", "next_delay", "RETRIES", "RETRY_BASE",
-           "run_log_error"]
+           "run_log_error", "busy_error"]
 
 T = TypeVar("T")
 
@@ -127,6 +127,38 @@ def run_log_error(where: str, detail: str, is_sqlite: bool) -> RunLogError:
             "log (what is recorded as up to date is then lost and everything rebuilds), "
             "or restore it from a backup")
     return RunLogError(f"cannot use the run log {where}: {detail}")
+
+
+def busy_error(where: str, waited: float) -> RunLogBusyError:
+    """A SQLite log that stayed locked through every retry: say for how long and, where this
+    host shows it, which processes have it open."""
+    holders = _holders(where)
+    who = (f"; open in {', '.join(holders)}" if holders else
+           "; another fileflow build, or a program such as a sqlite3 shell in a transaction")
+    return RunLogBusyError(
+        f"the run log {where} stayed locked by another process for {waited:.0f} s{who}. "
+        "End that program's transaction, or wait for it and build again")
+
+
+def _holders(path: str, most: int = 5) -> list[str]:
+    """Other processes of this host with the database (or its WAL) open, as 'pid N (name)'."""
+    try:
+        import psutil
+    except ImportError:
+        return []
+    wanted = {os.path.realpath(path), os.path.realpath(path) + "-wal"}
+    found = []
+    for proc in psutil.process_iter(["pid", "name"]):
+        if proc.pid == os.getpid():
+            continue
+        try:
+            if any(f.path in wanted for f in proc.open_files()):
+                found.append(f"pid {proc.pid} ({proc.info['name']})")
+        except psutil.Error:
+            continue
+        if len(found) >= most:
+            break
+    return found
 
 
 def _user() -> str:

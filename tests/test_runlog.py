@@ -583,18 +583,27 @@ def test_locked_database_is_retried(sqlite_db, monkeypatch):
         assert log.run(run_id)["argv"] == ["x"]
 
         from fileflow import runlog_sql, runlog_sqlite
+        from fileflow.errors import EXIT_LOCKED
         monkeypatch.setattr(runlog_sqlite, "RETRIES", 1)    # the writer a build uses
         monkeypatch.setattr(runlog_sql, "RETRIES", 1)
-        blocker = sqlite3.connect(sqlite_db.sqlite_path, timeout=0, isolation_level=None,
-                                  check_same_thread=False)
-        blocker.execute("BEGIN IMMEDIATE")
+        # Another process holds the write lock for good: the error names it, exit code 3.
+        holder = subprocess.Popen(
+            [sys.executable, "-c", "import sqlite3, sys; c = sqlite3.connect(sys.argv[1], "
+             "isolation_level=None); c.execute('BEGIN IMMEDIATE'); print('held', flush=True); "
+             "sys.stdin.read()", sqlite_db.sqlite_path],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
         try:
-            with pytest.raises(RunLogError, match="locked") as info:
+            assert holder.stdout.readline() == "held\n"
+            with pytest.raises(RunLogError) as info:
                 log.start_run(["y"], "/", "0")
-            assert sqlite_db.sqlite_path in str(info.value)
+            message = str(info.value)
+            assert sqlite_db.sqlite_path in message and "stayed locked" in message
+            assert f"pid {holder.pid} (" in message, message
+            assert "database is locked" not in message
+            assert info.value.exit_code == EXIT_LOCKED
         finally:
-            blocker.execute("ROLLBACK")
-            blocker.close()
+            holder.stdin.close()
+            holder.wait(timeout=10)
 
 
 def test_unsupported_or_invalid_urls(tmp_path):
