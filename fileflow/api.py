@@ -256,7 +256,7 @@ def build(options: BuildOptions) -> int:
 
 def _run(options, graph, plan, runlog, store, started) -> int:
     from . import __version__
-    from .executors.local import LocalExecutor
+    from .executors.local import LocalExecutor, run_tag
     from .report import make_reporter
     from .schedule import Scheduler, Settings
 
@@ -282,7 +282,7 @@ def _run(options, graph, plan, runlog, store, started) -> int:
         _check_resources(graph, plan, settings)
         _check_protected(graph, plan)
         run_id = runlog.start_run(list(options.argv), os.getcwd(), __version__)
-        executor = LocalExecutor()
+        executor = LocalExecutor(tag=run_tag(run_id, os.getcwd()))
         if options.cluster:
             from .cluster_setup import cluster_executor
             executor = cluster_executor(options, graph, run_id, adoptable, tags, backend)
@@ -350,11 +350,14 @@ def _locked_plan(options, graph, plan, runlog, store):
 
 def _stop_orphans(runlog) -> None:
     """Jobs a killed fileflow left running on this host would race this build for the same
-    outputs: stop their process trees, and record their runs as interrupted."""
-    import signal
+    outputs: stop their process trees, and record their runs as interrupted. A job is found
+    by its recorded pid, and by the run tag in its environment (executors.local.RUN_TAG),
+    which also finds a job killed before its pid was recorded, and daemons it started."""
     import socket
 
     import psutil
+
+    from .executors.local import run_tag, tagged_processes
 
     def alive(pid, since: float) -> psutil.Process | None:
         try:
@@ -367,23 +370,30 @@ def _stop_orphans(runlog) -> None:
     rows = runlog.unfinished_jobs(socket.gethostname())
     dead_runs = {r["run_id"] for r in rows if alive(r["pid"], r["run_started"]) is None}
     abandoned = [r for r in rows if r["run_id"] in dead_runs]
-    stopped = []
-    for r in abandoned:
-        proc = alive(r["external_id"], r["started_at"] + 60) if r["executor"] == "local" else None
+    local = [r for r in abandoned if r["executor"] == "local"]
+    victims: dict[int, psutil.Process] = {}
+    for r in local:
+        proc = alive(r["external_id"], r["started_at"] + 60)
         if proc is not None and proc.create_time() >= r["started_at"] - 1:
-            try:
-                procs = [proc, *proc.children(recursive=True)]
-                os.killpg(proc.pid, signal.SIGTERM)
-            except (psutil.Error, ProcessLookupError, PermissionError):
-                continue
-            _, left = psutil.wait_procs(procs, timeout=3)
-            for p in left:
-                with contextlib.suppress(psutil.Error):
-                    p.kill()
-            stopped.append(str(proc.pid))
-    if stopped:
-        print(f"fileflow: stopped {len(stopped)} job(s) left running by a fileflow that is gone "
-              f"(pid {', '.join(stopped)}); their outputs will be made again", file=sys.stderr)
+            with contextlib.suppress(psutil.Error):
+                for p in (proc, *proc.children(recursive=True)):
+                    victims[p.pid] = p
+    if local:
+        tags = {run_tag(r["run_id"], r["run_workdir"]) for r in local}
+        for p in tagged_processes(tags):
+            victims.setdefault(p.pid, p)
+    for p in victims.values():
+        with contextlib.suppress(psutil.Error):
+            p.terminate()
+    _, left = psutil.wait_procs(list(victims.values()), timeout=3)
+    for p in left:
+        with contextlib.suppress(psutil.Error):
+            p.kill()
+    if victims:
+        shown = ", ".join(str(pid) for pid in sorted(victims)[:10])
+        print(f"fileflow: stopped {len(victims)} process(es) left running by a fileflow that "
+              f"is gone (pid {shown}{' ...' if len(victims) > 10 else ''}); their jobs' outputs "
+              "will be made again", file=sys.stderr)
     runlog.close_abandoned(dead_runs, [r["id"] for r in abandoned])
 
 

@@ -66,6 +66,7 @@ STATEMENTS = {
         "external_id = COALESCE(CAST(:external_id AS TEXT), external_id) WHERE id = :id"),
     "unfinished_jobs": (
         "SELECT jobs.id, jobs.run_id, runs.pid, runs.started_at AS run_started, "
+        "runs.workdir AS run_workdir, "
         "jobs.external_id, jobs.executor, jobs.started_at, jobs.name, jobs.command "
         "FROM jobs JOIN runs ON runs.id = jobs.run_id WHERE jobs.state = 'running' "
         "AND runs.status = 'running' AND runs.host = :host"),
@@ -235,7 +236,7 @@ class BuildWrites:
     def unfinished_jobs(self, host: str) -> list[dict[str, Any]]:
         """Jobs still 'running' in runs of this host that are still 'running': after a
         crash of fileflow, their processes may live on. Each: job id, run id, run pid,
-        job external_id, executor, started_at, name, command."""
+        run_started, run_workdir, job external_id, executor, started_at, name, command."""
         def fn(cursor: Any) -> list[dict[str, Any]]:
             cursor.execute(self._statement("unfinished_jobs"), {"host": host})
             names = [d[0] for d in cursor.description]

@@ -11,6 +11,7 @@ import contextlib
 import os
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 import time
@@ -399,7 +400,8 @@ def test_jobs_left_running_by_a_killed_fileflow_are_stopped_by_the_next_build(tm
     try:
         again = p.build()
         assert again.code == 0, again
-        assert "stopped 1 job(s) left running" in again.err
+        assert "left running by a fileflow that is gone" in again.err
+        assert f"pid {orphan}" in again.err or f", {orphan}" in again.err, again.err
         wait_for(lambda: _gone(orphan), timeout=10, what="the orphan to be stopped")
         assert p.read("s.txt") == "done\n"
         jobs = p.jobs_since(0)
@@ -410,6 +412,64 @@ def test_jobs_left_running_by_a_killed_fileflow_are_stopped_by_the_next_build(tm
     finally:
         with contextlib.suppress(psutil.Error):
             psutil.Process(orphan).kill()
+
+
+def test_a_job_killed_before_its_pid_was_recorded_and_its_daemon_are_stopped(tmp_path):
+    """kill -9 of fileflow in the moment between a job's start and the tick that records its
+    pid, and a daemon the job started that left its tree: the next build finds both by the
+    run tag in their environment."""
+    p = Project(tmp_path)
+    p.flowfile("""
+        rule slow:
+            output: "s.txt"
+            shell: "( setsid sleep 300 & echo $! > daemon.pid ); echo $$ > job.pid; echo partial > {output}; if [ -e slow ]; then sleep 300; fi; echo done > {output}"
+        """)
+    p.write("slow", "")
+    proc = p.popen("build")
+    pids: list[int] = []
+    try:
+        wait_for(lambda: all(p.exists(f) and p.read(f).strip() for f in ("job.pid", "daemon.pid")),
+                 what="the job and its daemon to start")
+        pids = [int(p.read("job.pid")), int(p.read("daemon.pid"))]
+        assert psutil.Process(pids[1]).ppid() != pids[0]   # the daemon left the job's tree
+        proc.kill()
+        proc.communicate(timeout=30)
+        with sqlite3.connect(p.path(".fileflow/runlog.db")) as conn:   # as if never recorded
+            conn.execute("UPDATE jobs SET external_id = NULL")
+        os.unlink(p.path("slow"))
+        again = p.build()
+        assert again.code == 0, again
+        assert "left running by a fileflow that is gone" in again.err, again.err
+        wait_for(lambda: all(_gone(pid) for pid in pids), timeout=10,
+                 what="the job and its daemon to be stopped")
+        assert p.read("s.txt") == "done\n"
+    finally:
+        kill_tree(proc)
+        for pid in pids:
+            with contextlib.suppress(psutil.Error):
+                psutil.Process(pid).kill()
+
+
+def test_ctrl_c_stops_a_daemon_that_left_the_job_tree(tmp_path):
+    p = Project(tmp_path)
+    p.flowfile("""
+        rule slow:
+            output: "s.txt"
+            shell: "( setsid sleep 300 & echo $! > daemon.pid ); sleep 300; touch {output}"
+        """)
+    proc = p.popen("build")
+    daemon = 0
+    try:
+        wait_for(lambda: p.exists("daemon.pid") and p.read("daemon.pid").strip(),
+                 what="the daemon to start")
+        daemon = int(p.read("daemon.pid"))
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(timeout=30) == 130
+        wait_for(lambda: _gone(daemon), timeout=10, what="the daemon to be stopped")
+    finally:
+        kill_tree(proc)
+        with contextlib.suppress(psutil.Error):
+            psutil.Process(daemon).kill()
 
 
 # ---------------------------------------------------------------- concurrent builds

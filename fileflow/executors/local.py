@@ -22,9 +22,12 @@ from typing import Iterable
 
 from .base import JobOutcome, JobSpec
 
-__all__ = ["LocalExecutor"]
+__all__ = ["LocalExecutor", "RUN_TAG", "run_tag", "tagged_processes"]
 
 TERM_GRACE_SECONDS = 3.0
+# In every job's environment: finds all the processes of a run, those that left the job's
+# process group or tree (daemons) and those whose pid never reached the run log.
+RUN_TAG = "FILEFLOW_RUN"
 # Python ignores these for itself; a job gets the defaults, as subprocess's restore_signals
 # gives them (an ignored SIGPIPE makes `yes | head` report write errors instead of ending).
 RESTORED_SIGNALS = tuple(getattr(signal, name) for name in ("SIGPIPE", "SIGXFZ", "SIGXFSZ")
@@ -66,10 +69,32 @@ def _command_file(spec: JobSpec) -> str:
     return path
 
 
+def run_tag(run_id: int, workdir: str) -> str:
+    """The RUN_TAG value of a run: its id in the run log of that directory."""
+    return f"{run_id}@{workdir}"
+
+
+def tagged_processes(tags: Iterable[str]) -> list:
+    """This host's processes (psutil) whose environment carries one of these run tags.
+    Reads every process's environment: for stopping runs, not for hot paths."""
+    import psutil
+
+    wanted, me = set(tags), os.getpid()
+    found = []
+    for proc in psutil.process_iter(["environ"]):
+        env = proc.info.get("environ")  # None where it cannot be read (another user's)
+        if env and env.get(RUN_TAG) in wanted and proc.pid != me:
+            found.append(proc)
+    return found
+
+
 class LocalExecutor:
-    def __init__(self, env: dict[str, str] | None = None):
+    def __init__(self, env: dict[str, str] | None = None, tag: str = ""):
         self.bash = shutil.which("bash") or "/bin/bash"
         self.base_env = dict(os.environ if env is None else env)
+        self.tag = tag
+        if tag:
+            self.base_env[RUN_TAG] = tag
         self.host = socket.gethostname()
         # pid -> (spec, start, pidfd, fileflow's own peak RSS in KiB when the job started)
         self.running: dict[int, tuple[JobSpec, float, int, int]] = {}
@@ -271,6 +296,9 @@ class LocalExecutor:
                 descendants.extend(psutil.Process(pid).children(recursive=True))
             except psutil.Error:
                 pass
+        if self.tag and self.running:  # and what left the trees (daemons): found by the tag
+            known = {p.pid for p in descendants} | set(self.running)
+            descendants.extend(p for p in tagged_processes([self.tag]) if p.pid not in known)
         self._signal_all(signal.SIGTERM, descendants)
         out: list[JobOutcome] = []
         deadline = time.monotonic() + TERM_GRACE_SECONDS
