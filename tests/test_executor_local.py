@@ -83,6 +83,30 @@ def test_a_failing_direct_program_reports_its_own_exit_code(executor, tmp_path, 
     assert (tmp_path / "out.txt").read_text() == ""  # opened (and emptied) first, as bash does
 
 
+def test_with_bash_env_every_command_goes_through_bash(tmp_path, monkeypatch):
+    """BASH_ENV (Lmod, conda) may put another `mytool` first on the PATH: bash -c reads it
+    before the command, so a plain call must not skip bash then."""
+    monkeypatch.chdir(tmp_path)
+    for folder, says in (("outer", "outer"), ("inner", "from BASH_ENV")):
+        (tmp_path / folder).mkdir()
+        tool = tmp_path / folder / "mytool"
+        tool.write_text(f"#!/bin/sh\necho '{says}'\n")
+        tool.chmod(0o755)
+    (tmp_path / "env.sh").write_text(f"PATH={tmp_path / 'inner'}:$PATH\n")
+    path = f"{tmp_path / 'outer'}:{os.environ['PATH']}"
+    plain = LocalExecutor(env={"PATH": path})
+    assert plain._direct("mytool > out.txt") is not None
+    with_bash_env = LocalExecutor(env={"PATH": path, "BASH_ENV": str(tmp_path / "env.sh")})
+    outcome, _ = run_one(with_bash_env, tmp_path, "mytool > out.txt")
+    assert outcome.exit_code == 0 and (tmp_path / "out.txt").read_text() == "from BASH_ENV\n"
+
+
+def test_an_exported_bash_function_of_the_name_goes_through_bash():
+    executor = LocalExecutor(env={"PATH": os.environ["PATH"], "BASH_FUNC_cat%%": "() { :; }"})
+    assert executor._direct("cat a > b") is None
+    assert executor._direct("sort a > b") is not None
+
+
 def test_peak_memory_is_the_jobs_own_or_unknown_never_fileflows(executor, tmp_path, monkeypatch):
     """A spawned child's ru_maxrss starts at the parent's peak (vfork + exec): a job that
     stays below it is reported as unknown (-1), one that grows past it by its own peak."""

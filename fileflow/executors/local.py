@@ -95,6 +95,9 @@ class LocalExecutor:
         self.tag = tag
         if tag:
             self.base_env[RUN_TAG] = tag
+        # bash -c reads the file BASH_ENV names before the command (Lmod and conda set PATH
+        # there on clusters): then every command goes through bash, as written.
+        self.direct_allowed = not self.base_env.get("BASH_ENV")
         self.host = socket.gethostname()
         # pid -> (spec, start, pidfd, fileflow's own peak RSS in KiB when the job started)
         self.running: dict[int, tuple[JobSpec, float, int, int]] = {}
@@ -169,7 +172,7 @@ class LocalExecutor:
                    (os.POSIX_SPAWN_DUP2, fd, 1), (os.POSIX_SPAWN_DUP2, fd, 2)]
         try:
             pid = None
-            direct = self._direct(spec.command)
+            direct = self._direct(spec.command) if self.direct_allowed else None
             if direct is not None:
                 program, argv, stdout = direct
                 if stdout is not None:  # `> file` / `>> file`, opened as bash would
@@ -229,9 +232,12 @@ class LocalExecutor:
             return None
         if not argv or argv[0] in _SHELL_WORDS or "=" in argv[0]:
             return None
+        if f"BASH_FUNC_{argv[0]}%%" in self.base_env:
+            return None  # an exported bash function of that name (Lmod's `module`) wins in bash
         program = self.programs.get(argv[0])
         if program is None:
-            program = shutil.which(argv[0]) if "/" not in argv[0] else argv[0]
+            program = (argv[0] if "/" in argv[0]  # looked up on the job's PATH, as bash does
+                       else shutil.which(argv[0], path=self.base_env.get("PATH")))
             if program is None:
                 return None  # bash says "command not found" (exit 127) the usual way
             self.programs[argv[0]] = program
