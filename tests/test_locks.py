@@ -150,3 +150,40 @@ def test_covers_reads_by_a_write_or_a_read():
     assert not lock.covers(["out", "more"], [])
     assert not lock.covers(["out"], ["other"])
     assert not lock.covers(["in"], [])          # a read lock does not let it write
+
+
+# ---------------------------------------------------------------- the build's use of it
+
+
+def test_a_plan_reading_outside_the_lock_after_a_wait_is_locked_again(tmp_path, monkeypatch):
+    """fileflow.api._locked_plan: after waiting, the build plans again; when the new plan
+    reads a file the lock does not hold (writing no new one), it locks again rather than run
+    unguarded."""
+    import threading
+    from types import SimpleNamespace as NS
+
+    from fileflow import api
+
+    monkeypatch.chdir(tmp_path)
+    graph = NS(jobs=[NS(outputs=("res/a.up",), inputs=("mid/a.txt",)),
+                     NS(outputs=(), inputs=("mid/b.txt",))])      # e.g. a check
+    first, second = NS(reasons={0: ()}), NS(reasons={0: (), 1: ()})
+    monkeypatch.setattr(api, "_plan", lambda *args: second)   # what the other build changed
+    holder = _holder_file(tmp_path, ["mid/a.txt", "mid/b.txt"])
+    done = threading.Timer(0.3, os.unlink, [holder])          # the other build finishes
+    done.start()
+    try:
+        lock, plan = api._locked_plan(NS(lock_timeout=30), graph, first,
+                                      NS(load_targets=dict), NS(forget_remote=lambda: None))
+    finally:
+        done.join()
+    try:
+        assert plan is second
+        assert lock.outputs == {"res/a.up"}
+        assert lock.reads == {"mid/a.txt", "mid/b.txt"}
+        with open(lock.path, encoding="utf-8") as fh:
+            assert sorted(json.load(fh)["reads"]) == ["mid/a.txt", "mid/b.txt"]
+        assert [n for n in os.listdir(tmp_path / LOCK_DIR) if n.endswith(".json")] == \
+            [os.path.basename(lock.path)]                     # the first lock is gone
+    finally:
+        lock.release()
