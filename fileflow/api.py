@@ -331,21 +331,26 @@ def _run(options, graph, plan, runlog, store, started) -> int:
 
 
 def _locked_plan(options, graph, plan, runlog, store):
-    """The build lock over the outputs of the jobs that run, and the plan it covers. When the
-    lock had to wait, another build finished meanwhile and what is out of date may have
-    changed: plan again, and if the new plan writes outside the lock, lock again."""
+    """The build lock over what the jobs that run write and read, and the plan it covers. When
+    the lock had to wait, another build finished meanwhile and what is out of date may have
+    changed: plan again, and if the new plan writes or reads outside the lock, lock again."""
     from .locks import BuildLock
 
     while True:
-        outputs = {p for j in plan.reasons for p in graph.jobs[j].outputs}
-        lock = BuildLock(".", sorted(outputs))
-        if not lock.acquire(options.lock_timeout):
+        lock = BuildLock(".", *_files_of_jobs(graph, plan))
+        if not lock.acquire(options.lock_timeout, options.quiet):
             return lock, plan
         store.forget_remote()  # what the other build uploaded is seen anew
         plan = _plan(options, graph, runlog.load_targets(), store)
-        if {p for j in plan.reasons for p in graph.jobs[j].outputs} <= outputs:
+        if lock.covers(*_files_of_jobs(graph, plan)):
             return lock, plan
         lock.release()
+
+
+def _files_of_jobs(graph, plan) -> tuple[set[str], set[str]]:
+    """(outputs, inputs) of the jobs the plan runs: what the build lock guards."""
+    jobs = [graph.jobs[j] for j in plan.reasons]
+    return {p for job in jobs for p in job.outputs}, {p for job in jobs for p in job.inputs}
 
 
 def _stop_orphans(runlog) -> None:
@@ -438,9 +443,8 @@ def _touch(plan, runlog, store, options) -> int:
     build lock: a build running now may be writing those very outputs."""
     from .locks import BuildLock
 
-    jobs = plan.graph.jobs
-    lock = BuildLock(".", [p for j in plan.reasons for p in jobs[j].outputs])
-    if lock.acquire(options.lock_timeout):
+    lock = BuildLock(".", *_files_of_jobs(plan.graph, plan))  # it records their inputs' digests
+    if lock.acquire(options.lock_timeout, options.quiet):
         # Another build finished meanwhile: what is out of date may have changed.
         store.forget_remote()
         plan = _plan(options, plan.graph, runlog.load_targets(), store)
@@ -547,7 +551,7 @@ def clean(options: BuildOptions, rules: Sequence[str], dry_run: bool) -> int:
         from .locks import BuildLock
 
         lock = BuildLock(".", paths)  # never pull files from under a build making them
-        lock.acquire(options.lock_timeout)
+        lock.acquire(options.lock_timeout, getattr(options, "quiet", False))
         try:
             for path in paths:
                 _out("removed " + path)

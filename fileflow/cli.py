@@ -176,7 +176,8 @@ def configure_build(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--db", default=None, metavar="URL",
                         help="run log database (default: FILEFLOW_DB, else .fileflow/runlog.db)")
     parser.add_argument("--lock-timeout", type=_positive_float, default=0.0, metavar="SECONDS",
-                        help="wait this long for another build writing the same files (default 0)")
+                        help="wait this long for another build writing the same files, or "
+                             "files this build reads (default 0)")
     parser.add_argument("-q", "--quiet", action="store_true",
                         help="print only errors and the final summary")
     parser.add_argument("--cluster", default=None, choices=["slurm", "drmaa"],

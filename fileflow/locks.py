@@ -1,16 +1,20 @@
-"""Build locks: builds whose outputs overlap exclude each other; disjoint builds run side by
-side. Layer 3.
+"""Build locks: a readers-writer rule over files. A build that writes a file excludes every
+other build that writes or reads it; builds that only read the same files, or touch disjoint
+ones, run side by side. Layer 3.
 
-Each running build writes `.fileflow/locks/<host>-<pid>-<start>.json` naming the outputs it
-will write; checking and writing happen under a short filelock. A lock whose process is
-gone (same host: pid not alive or reused) or whose heartbeat (the file's mtime, refreshed by a
-thread) is old is stale and taken over, so nobody has to run `fileflow unlock` after a crash.
+Each running build writes `.fileflow/locks/<host>-<pid>-<start>.json` naming the outputs its
+jobs will write ("outputs") and the inputs they will read ("reads"; a lock file of an older
+fileflow has none, so it guards its outputs only); checking and writing happen under a short
+filelock. A lock whose process is gone (same host: pid not alive or reused) or whose heartbeat
+(the file's mtime, refreshed by a thread) is old is stale and taken over, so nobody has to
+run `fileflow unlock` after a crash.
 """
 from __future__ import annotations
 
 import json
 import os
 import socket
+import sys
 import threading
 import time
 from dataclasses import dataclass
@@ -18,8 +22,8 @@ from typing import Iterable
 
 from .errors import LockError
 
-__all__ = ["BuildLock", "Holder", "LOCK_DIR", "remove_all_locks", "HEARTBEAT_SECONDS",
-           "STALE_AFTER_SECONDS"]
+__all__ = ["BuildLock", "Clash", "Holder", "LOCK_DIR", "clash", "remove_all_locks",
+           "HEARTBEAT_SECONDS", "STALE_AFTER_SECONDS"]
 
 LOCK_DIR = os.path.join(".fileflow", "locks")
 HEARTBEAT_SECONDS = 20.0
@@ -36,6 +40,34 @@ class Holder:
     def describe(self) -> str:
         when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(self.started))
         return f"pid {self.pid} on {self.host}, started {when}"
+
+
+@dataclass(frozen=True, slots=True)
+class Clash:
+    """Why this build cannot run beside another one, with one of the files they share."""
+    what: str      # completes "another build is ..."
+    path: str
+
+
+def _first_shared(mine: set[str], theirs: Iterable[str]) -> str | None:
+    """The smallest path in both (one example for the message); O(len(theirs))."""
+    shared = mine.intersection(theirs)
+    return min(shared) if shared else None
+
+
+def clash(writes: set[str], reads: set[str], their_writes: Iterable[str],
+          their_reads: Iterable[str]) -> Clash | None:
+    """The readers-writer rule: my writes may meet neither their writes nor their reads, and
+    my reads may not meet their writes. Reads never clash with reads."""
+    their_writes = list(their_writes)  # read twice below
+    for what, mine, theirs in (
+            ("writing some of the same files", writes, their_writes),
+            ("writing files this build reads", reads, their_writes),
+            ("reading files this build writes", writes, their_reads)):
+        path = _first_shared(mine, theirs)
+        if path is not None:
+            return Clash(what, path)
+    return None
 
 
 def _is_stale(data: dict, mtime: float, host: str) -> bool:
@@ -56,9 +88,12 @@ def _is_stale(data: dict, mtime: float, host: str) -> bool:
 
 
 class BuildLock:
-    def __init__(self, workdir: str, outputs: Iterable[str]):
+    def __init__(self, workdir: str, outputs: Iterable[str], reads: Iterable[str] = ()):
         self.dir = os.path.join(workdir, LOCK_DIR)
         self.outputs = set(outputs)
+        # A file this build writes is already held exclusively: listing it as read too would
+        # change no clash, only make the lock file bigger.
+        self.reads = set(reads) - self.outputs
         self.host = socket.gethostname()
         self.pid = os.getpid()
         self.started = time.time()
@@ -66,9 +101,10 @@ class BuildLock:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
-    def acquire(self, timeout: float) -> bool:
-        """Take the lock, waiting up to `timeout` seconds for overlapping builds. Returns
-        True when it had to wait (the caller should look at the files again)."""
+    def acquire(self, timeout: float, quiet: bool = False) -> bool:
+        """Take the lock, waiting up to `timeout` seconds for clashing builds (saying so
+        once, unless `quiet`). Returns True when it had to wait (the caller should look at
+        the files again)."""
         from filelock import FileLock
 
         os.makedirs(self.dir, exist_ok=True)
@@ -77,25 +113,39 @@ class BuildLock:
         waited = False
         while True:
             with guard:
-                holder = self._conflict()
-                if holder is None:
-                    with open(self.path + ".tmp", "w", encoding="utf-8") as fh:
-                        json.dump({"pid": self.pid, "host": self.host, "started": self.started,
-                                   "outputs": sorted(self.outputs)}, fh)
-                    os.replace(self.path + ".tmp", self.path)
+                found = self._conflict()
+                if found is None:
+                    self._write()
                     break
+            holder, why = found
             if time.monotonic() >= deadline:
-                raise LockError(
-                    f"another build is writing some of the same files ({holder.describe()}; "
-                    f"lock {os.path.relpath(holder.path)}); wait for it, raise --lock-timeout, "
-                    "or run 'fileflow unlock' if you are sure it is gone")
+                raise LockError(f"{_explain(holder, why)}; wait for it, raise --lock-timeout, "
+                                "or run 'fileflow unlock' if you are sure it is gone")
+            if not waited and not quiet:  # say once why the build stands still
+                print(f"fileflow: {_explain(holder, why)}; waiting up to {timeout:g} s "
+                      "(--lock-timeout)", file=sys.stderr)
             waited = True
             time.sleep(min(1.0, max(0.05, deadline - time.monotonic())))
         self._thread = threading.Thread(target=self._heartbeat, name="fileflow-lock", daemon=True)
         self._thread.start()
         return waited
 
-    def _conflict(self) -> Holder | None:
+    def covers(self, outputs: Iterable[str], reads: Iterable[str]) -> bool:
+        """Whether this lock already guards a build writing `outputs` and reading `reads`
+        (a file locked for writing may also be read)."""
+        return self.outputs.issuperset(outputs) and \
+            all(p in self.reads or p in self.outputs for p in reads)
+
+    def _write(self) -> None:
+        # Unsorted: at 100,000 jobs sorting would cost more than the write; the clash check
+        # does not care about order.
+        text = json.dumps({"pid": self.pid, "host": self.host, "started": self.started,
+                           "outputs": list(self.outputs), "reads": list(self.reads)})
+        with open(self.path + ".tmp", "w", encoding="utf-8") as fh:
+            fh.write(text)
+        os.replace(self.path + ".tmp", self.path)
+
+    def _conflict(self) -> tuple[Holder, Clash] | None:
         for name in sorted(os.listdir(self.dir)):
             if not name.endswith(".json"):
                 continue
@@ -111,9 +161,10 @@ class BuildLock:
             if not data or _is_stale(data, mtime, self.host):
                 _unlink(path)
                 continue
-            if self.outputs.intersection(data.get("outputs", ())):
+            why = clash(self.outputs, self.reads, data.get("outputs", ()), data.get("reads", ()))
+            if why is not None:
                 return Holder(path, int(data.get("pid", -1)), str(data.get("host", "?")),
-                              float(data.get("started", 0)))
+                              float(data.get("started", 0))), why
         return None
 
     def _heartbeat(self) -> None:
@@ -132,6 +183,11 @@ class BuildLock:
 
     def __exit__(self, *exc) -> None:
         self.release()
+
+
+def _explain(holder: Holder, why: Clash) -> str:
+    return (f"another build is {why.what}, e.g. {why.path!r} ({holder.describe()}; "
+            f"lock {os.path.relpath(holder.path)})")
 
 
 def _unlink(path: str) -> None:

@@ -707,6 +707,182 @@ def test_a_torn_lock_file_is_ignored(tmp_path):
     assert r.code == 0, r
 
 
+# ---------------------------------------------------------------- builds reading what others write
+
+# `up` reads mid/a.txt; `mid` rewrites it in two steps. Each job stops at a gate (a file the
+# test creates) after leaving a marker, so a test knows where each build stands.
+READS = """
+    rule up:
+        input: "mid/{x}.txt"
+        output: "res/{x}.up"
+        shell: "touch reading; while [ ! -e go_read ]; do sleep 0.05; done; tr a-z A-Z < {input} > {output}"
+    rule mid:
+        input: "src/{x}.txt"
+        output: "mid/{x}.txt"
+        shell: "head -c 3 {input} > {output}; touch writing; while [ ! -e go_write ]; do sleep 0.05; done; tail -c +4 {input} >> {output}"
+    """
+# A second workflow in the same directory, for which mid/a.txt is a source: it reads the
+# file without ever planning to make it.
+READER = """
+    rule up:
+        input: "mid/{x}.txt"
+        output: "res/{x}.up"
+        shell: "touch reading; tr a-z A-Z < {input} > {output}"
+    """
+REWRITE = ("--force", "mid/a.txt", "mid/a.txt")
+
+
+def _reads_project(tmp_path) -> Project:
+    p = Project(tmp_path)
+    p.flowfile(READS)
+    p.flowfile(READER, name="Readfile")
+    p.write("src/a.txt", "hello\n")
+    p.write("go_write")
+    assert p.build("mid/a.txt").code == 0
+    for gate in ("go_write", "writing"):
+        p.path(gate).unlink()
+    return p
+
+
+def _live_holder() -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+
+
+def test_a_build_never_rewrites_a_file_a_running_build_reads(tmp_path):
+    p = _reads_project(tmp_path)
+    reader = p.popen("res/a.up")
+    writer = None
+    try:
+        wait_for(lambda: p.exists("reading"), what="the reading job")
+        p.write("go_write")  # were the writer not stopped, this test would fail, not hang
+        refused = p.build(*REWRITE, "--lock-timeout", "0")
+        assert refused.code == 3, refused
+        assert "another build is reading files this build writes, e.g. 'mid/a.txt'" in refused.err
+        assert f"pid {reader.pid} on {socket.gethostname()}" in refused.err
+        assert refused.ran == [] and not p.exists("writing")
+        writer = p.popen(*REWRITE, "--lock-timeout", "120")
+        wait_for(lambda: _waiting_for_lock(writer), what="the writing build to wait")
+        assert writer.poll() is None and not p.exists("writing")
+        p.write("go_read")
+        _, err_r = reader.communicate(timeout=60)
+        _, err_w = writer.communicate(timeout=60)
+    finally:
+        p.write("go_read")
+        p.write("go_write")
+        kill_tree(reader)
+        if writer is not None:
+            kill_tree(writer)
+    assert reader.returncode == 0, err_r
+    assert writer.returncode == 0, err_w
+    assert "another build is reading files this build writes" in err_w   # why it waited
+    assert "waiting up to 120 s" in err_w
+    assert p.read("res/a.up") == "HELLO\n"
+    assert p.read("mid/a.txt") == "hello\n"
+    assert p.build("res/a.up").ran == []
+
+
+def test_a_build_never_reads_a_file_a_running_build_writes(tmp_path):
+    p = _reads_project(tmp_path)
+    writer = p.popen(*REWRITE)
+    reader = None
+    try:
+        wait_for(lambda: p.exists("writing"), what="the writing job, halfway")
+        assert p.read("mid/a.txt") == "hel"
+        refused = p.build("-f", "Readfile", "--lock-timeout", "0", "res/a.up")
+        assert refused.code == 3, refused
+        assert "another build is writing files this build reads, e.g. 'mid/a.txt'" in refused.err
+        assert f"pid {writer.pid} on {socket.gethostname()}" in refused.err
+        assert "--lock-timeout" in refused.err and "fileflow unlock" in refused.err
+        assert refused.ran == [] and not p.exists("res/a.up")
+        reader = p.popen("-f", "Readfile", "--lock-timeout", "120", "res/a.up")
+        wait_for(lambda: _waiting_for_lock(reader), what="the reading build to wait")
+        assert reader.poll() is None and not p.exists("reading")
+        p.write("go_write")
+        _, err_w = writer.communicate(timeout=60)
+        _, err_r = reader.communicate(timeout=60)
+    finally:
+        p.write("go_write")
+        kill_tree(writer)
+        if reader is not None:
+            kill_tree(reader)
+    assert writer.returncode == 0, err_w
+    assert reader.returncode == 0, err_r
+    assert p.read("res/a.up") == "HELLO\n"      # read after the rewrite, never halfway
+    assert p.build("-f", "Readfile", "res/a.up").ran == []
+
+
+def test_builds_reading_the_same_file_run_side_by_side(tmp_path):
+    p = Project(tmp_path)
+    p.flowfile("""
+        rule one:
+            input: "shared.txt"
+            output: "one.txt"
+            shell: "touch started; while [ ! -e release ]; do sleep 0.05; done; cp {input} {output}"
+        rule two:
+            input: "shared.txt"
+            output: "two.txt"
+            shell: "cp {input} {output}"
+        """)
+    p.write("shared.txt", "s\n")
+    first = p.popen("one.txt")
+    try:
+        wait_for(lambda: p.exists("started"), what="the first build's job")
+        second = p.build("--lock-timeout", "0", "two.txt")
+        assert second.code == 0, second
+        assert second.ran == ["two"]
+        assert first.poll() is None                   # side by side, not one after the other
+        p.write("release")
+        _, err = first.communicate(timeout=60)
+    finally:
+        p.write("release")
+        kill_tree(first)
+    assert first.returncode == 0, err
+    assert p.read("one.txt") == p.read("two.txt") == "s\n"
+
+
+def test_a_lock_file_of_an_older_fileflow_guards_its_outputs(tmp_path):
+    """_write_lock writes no "reads": the outputs still exclude their writers and readers."""
+    p = _reads_project(tmp_path)
+    p.write("go_read")
+    p.write("go_write")
+    holder = _live_holder()
+    try:
+        started = psutil.Process(holder.pid).create_time() + 0.5
+        _write_lock(p, holder.pid, socket.gethostname(), ["mid/a.txt"], started)
+        reading = p.build("--lock-timeout", "0", "res/a.up")
+        assert reading.code == 3, reading
+        assert "another build is writing files this build reads, e.g. 'mid/a.txt'" in reading.err
+        assert f"pid {holder.pid}" in reading.err
+        writing = p.build(*REWRITE, "--lock-timeout", "0")
+        assert writing.code == 3, writing
+        assert "another build is writing some of the same files, e.g. 'mid/a.txt'" in writing.err
+        # what it reads is not known, so taken as nothing: src/a.txt may be rewritten
+        p.flowfile('rule src:\n    output: "src/a.txt"\n    shell: "echo hello > {output}"\n',
+                   name="Srcfile")
+        rewritten = p.build("-f", "Srcfile", "--lock-timeout", "0", "--force", "src/a.txt",
+                            "src/a.txt")
+        assert rewritten.code == 0 and rewritten.ran == ["src"], rewritten
+    finally:
+        holder.kill()
+        holder.wait()
+
+
+def test_a_dry_run_takes_no_lock(tmp_path):
+    p = _reads_project(tmp_path)
+    holder = _live_holder()
+    try:
+        started = psutil.Process(holder.pid).create_time() + 0.5
+        lock = _write_lock(p, holder.pid, socket.gethostname(), ["mid/a.txt"], started)
+        for args in (["-n", *REWRITE], ["-n", "res/a.up"]):
+            r = p.build("--lock-timeout", "0", *args)
+            assert r.code == 0, r
+        locks = [n for n in os.listdir(p.path(".fileflow/locks")) if n.endswith(".json")]
+        assert locks == [os.path.basename(lock)]
+    finally:
+        holder.kill()
+        holder.wait()
+
+
 # ---------------------------------------------------------------- the run log under stress
 
 def test_many_builds_writing_one_fresh_run_log_at_once(tmp_path):
