@@ -127,6 +127,23 @@ def test_peak_memory_is_the_jobs_own_or_unknown_never_fileflows(executor, tmp_pa
     del ballast
 
 
+def test_a_long_job_below_fileflows_own_peak_gets_its_memory_read_while_it_runs(
+        executor, tmp_path, monkeypatch):
+    import resource
+    import sys
+
+    monkeypatch.chdir(tmp_path)
+    ballast = bytearray(256 * 1024 * 1024)  # fileflow's peak far above the job's
+    ballast[::4096] = b"x" * len(ballast[::4096])
+    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    hold = (f"{sys.executable} -c 'import time; b = bytearray(48 * 1024 * 1024); "
+            "b[::4096] = bytes(len(b[::4096])); time.sleep(2.5)'")
+    outcome, log = run_one(executor, tmp_path, hold)
+    assert outcome.exit_code == 0, log
+    assert 48 * 1024 * 1024 <= outcome.peak_rss_bytes < own, (outcome.peak_rss_bytes, own)
+    del ballast
+
+
 def test_logs_made_ahead_are_used_kept_or_removed_never_emptied(executor, tmp_path, monkeypatch):
     """prepare_logs makes missing log files in a thread ahead of the jobs; a job then opens
     its own; discard_unused_logs removes those no job used; an existing log is never touched

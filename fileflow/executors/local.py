@@ -25,6 +25,10 @@ from .base import JobOutcome, JobSpec
 __all__ = ["LocalExecutor", "RUN_TAG", "run_tag", "tagged_processes"]
 
 TERM_GRACE_SECONDS = 3.0
+# A job's peak memory: wait4 cannot tell a job below fileflow's own peak (see _outcome), so
+# jobs that run this long have their process tree's memory read from /proc, this often.
+SAMPLE_AFTER_SECONDS = 1.0
+SAMPLE_EVERY_SECONDS = 1.0
 # In every job's environment: finds all the processes of a run, those that left the job's
 # process group or tree (daemons) and those whose pid never reached the run log.
 RUN_TAG = "FILEFLOW_RUN"
@@ -88,6 +92,18 @@ def tagged_processes(tags: Iterable[str]) -> list:
     return found
 
 
+def _own_peak(pid: int) -> int:
+    """A process's peak resident set in bytes (Linux: VmHWM), 0 when unknown."""
+    try:
+        with open(f"/proc/{pid}/status", "rb") as fh:
+            for line in fh:
+                if line.startswith(b"VmHWM:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return 0
+
+
 class LocalExecutor:
     def __init__(self, env: dict[str, str] | None = None, tag: str = ""):
         self.bash = shutil.which("bash") or "/bin/bash"
@@ -101,6 +117,8 @@ class LocalExecutor:
         self.host = socket.gethostname()
         # pid -> (spec, start, pidfd, fileflow's own peak RSS in KiB when the job started)
         self.running: dict[int, tuple[JobSpec, float, int, int]] = {}
+        self.sampled_peaks: dict[int, int] = {}   # pid -> peak bytes seen in /proc (long jobs)
+        self.next_sample = time.monotonic() + SAMPLE_EVERY_SECONDS
         self.poller = select.poll()
         self.by_fd: dict[int, int] = {}
         self.use_pidfd = hasattr(os, "pidfd_open")
@@ -246,6 +264,8 @@ class LocalExecutor:
     def wait(self, timeout: float) -> list[JobOutcome]:
         if not self.running:
             return []
+        if time.monotonic() >= self.next_sample:
+            self._sample_memory()
         done = self._reap_ready()
         if done:
             return done
@@ -289,8 +309,36 @@ class LocalExecutor:
         # peak of that memory into the child's ru_maxrss at exec: a job that never grew
         # past fileflow's own peak reports exactly that. Its real peak is then unknown (-1).
         peak = usage.ru_maxrss * 1024 if usage.ru_maxrss > own_peak else -1
+        peak = max(peak, self.sampled_peaks.pop(pid, -1))
         return JobOutcome(spec.job_id, code, started, time.time(), self.host,
                           peak, usage.ru_utime + usage.ru_stime, message, str(pid))
+
+    def _sample_memory(self) -> None:
+        """Read the memory of the trees of jobs running for a while: the largest peak of
+        one process (VmHWM, its own since its exec) or the sum of the tree's resident sets."""
+        import psutil
+
+        now = time.monotonic()
+        self.next_sample = now + SAMPLE_EVERY_SECONDS
+        oldest = time.time() - SAMPLE_AFTER_SECONDS
+        for pid, (_, started, _, _) in self.running.items():
+            if started > oldest:
+                continue
+            try:
+                tree = [psutil.Process(pid)]
+                tree.extend(tree[0].children(recursive=True))
+            except psutil.Error:
+                continue
+            total, highest = 0, 0
+            for proc in tree:
+                try:
+                    total += proc.memory_info().rss
+                    highest = max(highest, _own_peak(proc.pid))
+                except psutil.Error:
+                    continue
+            peak = max(total, highest)
+            if peak > self.sampled_peaks.get(pid, -1):
+                self.sampled_peaks[pid] = peak
 
     def cancel(self) -> list[JobOutcome]:
         """Terminate every job's process tree: SIGTERM, a grace period, then SIGKILL."""
