@@ -25,6 +25,7 @@ from typing import Mapping, Protocol
 from .command import cluster_log_path, default_log_path, render_command
 from .errors import FileflowError
 from .executors.base import JobOutcome, JobSpec
+from .output_hashing import OutputHasher
 from .graph import Job
 from .plan import Plan, job_facts
 from .rebuild import (KIND_INCOMPLETE_OUTPUT, KIND_INPUT_CHANGED, KIND_INPUT_NEWER,
@@ -121,6 +122,8 @@ class Scheduler:
         # their outputs' uploads before they count as done.
         self.parked: dict[int, tuple] = {}     # job id -> (prepared job, run-log id)
         self.uploading: dict[int, tuple] = {}  # job id -> (spec, log id, inputs, outcome)
+        # Large outputs are hashed off the loop too; their jobs wait there to count as done.
+        self.hasher = OutputHasher(store)
         self.finished: set[int] = set()
         self.free_cores = max(1, settings.jobs)
         self.free = dict(settings.resources)
@@ -150,18 +153,25 @@ class Scheduler:
         previous = self._defer_signals()
         self._prepare_logs()
         try:
-            while self.ready or self.active or self.ahead or self.uploading:
+            while self.ready or self.active or self.ahead or self.uploading or self.hasher:
                 if self.signalled:
                     raise KeyboardInterrupt
                 self._submit_ready()
-                if not self.active and not self.uploading:
+                if not self.active and not self.uploading and not self.hasher:
                     if (self.ready or self.ahead) and not self.stopping:
                         continue
                     break
                 transferring = self.staging is not None and self.staging.busy
-                outcomes = self.executor.wait(0.05 if transferring else 0.5)
+                timeout = 0.02 if self.hasher else 0.05 if transferring else 0.5
+                if self.active:
+                    outcomes = self.executor.wait(timeout)
+                else:  # only outputs being hashed (or uploaded) are left
+                    outcomes = []
+                    self.hasher.wait(timeout)
                 if outcomes:
                     self._finish(outcomes)
+                if self.hasher:
+                    self._hashes_ended()
                 if transferring:
                     self._transfers_ended()
                 self._tick(total)
@@ -170,6 +180,7 @@ class Scheduler:
         except KeyboardInterrupt:
             self.result.interrupted = True
             self._finish(self.executor.cancel(), cancelled=True)
+            self._stop_hashes()
             self._stop_transfers()
             self._drop_ahead()
             self._flush()
@@ -179,6 +190,7 @@ class Scheduler:
             self._abort()
             raise
         finally:
+            self.hasher.close()
             discard = getattr(self.executor, "discard_unused_logs", None)
             if discard is not None:
                 discard()
@@ -223,6 +235,7 @@ class Scheduler:
         outcomes = self.executor.cancel()
         try:
             self._finish(outcomes, cancelled=True)
+            self._stop_hashes()
             self._stop_transfers()
             self._drop_ahead()
             self._flush()
@@ -601,7 +614,12 @@ class Scheduler:
                     message = (f"the command exited 0 but output {missing[0]!r} is missing "
                                f"(after waiting {self.settings.latency_wait:g} s)")
                 else:
-                    states = self.store.with_digests(self.store.stat_many(local.outputs), {})
+                    states = self.store.stat_many(local.outputs)
+                    if local is job and self.hasher.wants(states):
+                        # Done when hashed (_hashes_ended); its core goes on meanwhile.
+                        self.hasher.submit(states, (job.id, spec, log_id, inputs, outcome))
+                        continue
+                    states = self.store.with_digests(states, {})
                     why = ""
                     if local is not job and spec.stage:  # the job uploaded them itself
                         states, why = self.staging.job_result(job, spec.stage, states)
@@ -617,6 +635,23 @@ class Scheduler:
                 message = self.staging.job_error(spec.stage) or message
             results.append(self._failed(job, spec, log_id, inputs, outcome, message, cancelled))
         self.unrecorded.extend(results)  # written with the next tick's starts
+
+    def _hashes_ended(self) -> None:
+        for (job_id, spec, log_id, inputs, outcome), states in self.hasher.finished():
+            self.unrecorded.append(
+                self._done(self.graph.jobs[job_id], spec, log_id, inputs, outcome, states))
+
+    def _stop_hashes(self) -> None:
+        """Stopped while outputs were hashed: those jobs ran to the end, but without digests
+        they cannot count as done. They are recorded cancelled, their outputs kept and
+        marked incomplete, so the next build makes them again."""
+        for job_id, spec, log_id, inputs, outcome in self.hasher.stop():
+            job = self.graph.jobs[job_id]
+            self.unrecorded.append(JobResult(
+                log_id, "cancelled", outcome.exit_code, outcome.started_at, outcome.ended_at,
+                outcome.host, outcome.peak_rss_bytes, outcome.cpu_seconds, [], inputs,
+                self.plan.signature(job_id), "stopped while its outputs were hashed",
+                outcome.external_id, list(job.outputs)))
 
     def _done(self, job: Job, spec: JobSpec, log_id: int, inputs, outcome: JobOutcome,
               states: dict[str, FileState]) -> JobResult:

@@ -34,7 +34,7 @@ from typing import Iterable, Iterator, Mapping
 from fileflow.errors import WorkflowError
 from fileflow.state import HASH_ALGORITHM, FileState, RecordedTarget
 
-__all__ = ["FileStore", "CHUNK_SIZE"]
+__all__ = ["FileStore", "HashingStopped", "CHUNK_SIZE"]
 
 CHUNK_SIZE = 1 << 20  # 1 MiB: files are streamed, never read whole
 
@@ -53,6 +53,10 @@ def _reason(exc: OSError) -> str:
     return exc.strerror or str(exc)
 
 
+class HashingStopped(Exception):
+    """A hash was stopped halfway (FileStore.stop_hashing); the file has no digest."""
+
+
 class FileStore:
     """Observes paths under `root` (absolute paths are taken as they are)."""
 
@@ -62,6 +66,12 @@ class FileStore:
         self.hashed_count = 0  # regular files actually read and hashed; tests rely on it
         self._count_lock = threading.Lock()
         self._buffers = threading.local()
+        self._stop_hashing = threading.Event()
+
+    def stop_hashing(self) -> None:
+        """Make every hash in progress, and every later one, raise HashingStopped at its
+        next chunk (Ctrl-C must not wait for a large file to be read to its end)."""
+        self._stop_hashing.set()
 
     def _abs(self, path: str) -> str:
         return os.path.join(self.root, path)
@@ -252,8 +262,11 @@ class FileStore:
             buf = self._buffers.buf = bytearray(CHUNK_SIZE)
         view = memoryview(buf)
         h = _sha256()
+        stop = self._stop_hashing
         with open(full, "rb", buffering=0) as fh:
             while n := fh.readinto(buf):
+                if stop.is_set():
+                    raise HashingStopped(full)
                 h.update(view[:n])
         with self._count_lock:
             self.hashed_count += 1

@@ -345,6 +345,90 @@ def test_directory_outputs(tmp_path):
     assert p.read("listing.txt") == "two\nx\n"
 
 
+LARGE = """
+    rule all:
+        input: "big.out", "c.txt"
+    rule big:
+        output: "big.out"
+        priority: 10
+        shell: "head -c 40000000 /dev/zero > {output}"
+    rule a:
+        output: "a.txt"
+        shell: "echo a > {output}"
+    rule c:
+        input: "a.txt"
+        output: "c.txt"
+        shell: "cp {input} {output}"
+    """
+
+
+def test_a_large_output_is_hashed_while_other_jobs_run(tmp_path, monkeypatch):
+    """With -j 1 and `big` first, `a` and `c` can only run while big.out is being hashed:
+    the hash here waits for c.txt (and fails the build after 20 s if it never comes)."""
+    import time
+
+    from fileflow.store import FileStore
+
+    real = FileStore._hash_file
+
+    def hash_when_c_exists(self, full):
+        if full.endswith("big.out"):
+            deadline = time.monotonic() + 20
+            while not os.path.exists(tmp_path / "c.txt"):
+                assert time.monotonic() < deadline, "no job ran while big.out was hashed"
+                time.sleep(0.01)
+        return real(self, full)
+
+    monkeypatch.setattr(FileStore, "_hash_file", hash_when_c_exists)
+    p = Project(tmp_path)
+    p.flowfile(LARGE)
+    r = p.build("-j", "1")
+    assert r.code == 0, r
+    assert r.ran[:3] == ["big", "a", "c"], r.ran
+    rec = p.recorded()["big.out"]
+    assert rec.complete and rec.digest and rec.size == 40_000_000
+    assert p.build().ran == []
+
+
+def test_ctrl_c_while_a_large_output_is_hashed_leaves_it_to_be_made_again(tmp_path,
+                                                                         monkeypatch):
+    """Ctrl-C arrives while big.out is hashed: the hash stops at its next chunk, the build
+    exits 130 at once, the job is recorded cancelled with its output kept but incomplete,
+    and the next build makes it again."""
+    import signal
+    import time
+
+    from fileflow.store import FileStore
+
+    real = FileStore._hash_file
+
+    def interrupted_hash(self, full):
+        if full.endswith("big.out"):
+            os.kill(os.getpid(), signal.SIGINT)       # Ctrl-C, mid-hash
+            deadline = time.monotonic() + 20
+            while not self._stop_hashing.is_set():    # the build stops the hash...
+                assert time.monotonic() < deadline, "the hash was not stopped"
+                time.sleep(0.01)
+        return real(self, full)                       # ...which ends at its first chunk
+
+    monkeypatch.setattr(FileStore, "_hash_file", interrupted_hash)
+    p = Project(tmp_path)
+    p.flowfile("""
+        rule big:
+            output: "big.out"
+            shell: "head -c 40000000 /dev/zero > {output}"
+        """)
+    r = p.build("big.out")
+    assert r.code == 130, r
+    assert os.path.getsize(p.path("big.out")) == 40_000_000   # kept, but not taken as done
+    assert not p.recorded()["big.out"].complete
+    (job,) = r.jobs
+    assert job["state"] == "cancelled" and "hashed" in job["message"]
+    monkeypatch.setattr(FileStore, "_hash_file", real)
+    again = p.build("big.out")
+    assert again.code == 0 and again.ran == ["big"], again
+
+
 def test_failing_job_with_a_log_shows_that_logs_tail(tmp_path):
     p = Project(tmp_path)
     p.flowfile("""
