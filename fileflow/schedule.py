@@ -335,7 +335,8 @@ class Scheduler:
         if not batch and not ahead:
             # What ended and the new pids wait for the next tick while jobs recorded ahead
             # keep the cores busy, but never long: a later build finds orphans by their pids.
-            if not self.ahead or time.monotonic() - self.last_write > FLUSH_AFTER:
+            if (not self.ahead or time.monotonic() - self.last_write > FLUSH_AFTER
+                    or self._costly_to_lose()):
                 self._flush()
             return
         starts = [JobStart(job.rule.name, job.name, dict(job.wildcards), shown_command(spec.command),
@@ -355,6 +356,12 @@ class Scheduler:
                           in zip(ahead, log_ids[len(batch):]))
         if batch:
             self._start(batch, log_ids[:len(batch)])
+
+    def _costly_to_lose(self) -> bool:
+        """A finished job not yet recorded ran long: recorded now, not with the next tick,
+        since a kill -9 of fileflow meanwhile would make it run again in full."""
+        return any(r.started_at and r.ended_at and r.ended_at - r.started_at >= AHEAD_IF_SHORTER
+                   for r in self.unrecorded)
 
     def _start(self, batch, log_ids) -> None:
         for (job, spec, reasons, inputs), log_id in zip(batch, log_ids):

@@ -133,3 +133,51 @@ def test_a_password_in_the_command_of_a_job_recorded_ahead_is_masked(tmp_path):
     assert not any("s3cret" in c for c in commands), commands
     assert all("https://alice:***@example.invalid/" in c for c in commands)
     assert p.path("o/3.txt").read_text() == "https://alice:s3cret@example.invalid/3\n"
+
+
+def test_a_long_job_that_ends_is_recorded_at_once_even_while_jobs_recorded_ahead_run(
+        tmp_path, monkeypatch):
+    """Finished short jobs may wait for a later tick; a long one may not (a kill -9 of
+    fileflow before its tick would make it run again in full)."""
+    import fileflow.schedule
+
+    p = Project(tmp_path)
+    p.flowfile("""
+        rule all:
+            input: "long.txt", expand("o/{i}.txt", i=range(60))
+        rule long:
+            output: "long.txt"
+            priority: 10
+            shell: "sleep 1.2; echo done > {output}"
+        rule mk:
+            output: "o/{i}.txt"
+            shell: "sleep 0.05; echo {wildcards.i} > {output}"
+        """)
+    events: list[tuple[str, object]] = []
+    long_log_id: list[int] = []
+    real_finish = fileflow.schedule.Scheduler._finish
+    real_tick = fileflow.runlog_writes.BuildWrites.record_tick
+
+    def finish(self, outcomes, cancelled=False):
+        for outcome in outcomes:
+            if self.graph.jobs[outcome.job_id].name == "long":
+                long_log_id.append(self.active[outcome.job_id][1])
+        events.append(("finished", [self.graph.jobs[o.job_id].name for o in outcomes]))
+        return real_finish(self, outcomes, cancelled)
+
+    def tick(self, run_id, finished, started, external_ids=()):
+        events.append(("recorded", [r.job_id for r in finished]))
+        return real_tick(self, run_id, finished, started, external_ids)
+
+    monkeypatch.setattr(fileflow.schedule, "FLUSH_AFTER", 1e9)  # short ones wait for a tick
+    monkeypatch.setattr(fileflow.schedule.Scheduler, "_finish", finish)
+    monkeypatch.setattr(fileflow.runlog_writes.BuildWrites, "record_tick", tick)
+    r = p.build("-j", "2")
+    assert r.code == 0, r
+    (log_id,) = long_log_id
+    ended = next(i for i, (kind, names) in enumerate(events)
+                 if kind == "finished" and "long" in names)
+    recorded = next(i for i, (kind, ids) in enumerate(events)
+                    if kind == "recorded" and log_id in ids)
+    between = [e for e in events[ended + 1:recorded] if e[0] == "finished"]
+    assert recorded > ended and between == [], events[ended:recorded + 1]
