@@ -665,6 +665,8 @@ class Scheduler:
         local = self._local(job)
         for path in local.flagged("protected"):
             _protect(path)
+            if local is job and path in states:  # chmod sets the ctime: record the new one
+                states[path] = states[path]._replace(ctime_ns=os.stat(path).st_ctime_ns)
         if "FILEFLOW_JOB" in spec.env:  # a script's job file; kept after a failure
             _remove(spec.env["FILEFLOW_JOB"])
         self._check_clock(job, states if local is job else {})  # a store's clock is its own

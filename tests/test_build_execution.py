@@ -656,6 +656,21 @@ def test_protected_output_is_read_only_and_not_overwritten(tmp_path):
     assert all(run["status"] != "running" for run in p.runs())
 
 
+def test_a_protected_outputs_record_matches_it_after_the_chmod(tmp_path):
+    """Making an output read-only changes its ctime: the record must hold the new one, or
+    every next build would hash the file again."""
+    p = Project(tmp_path)
+    p.flowfile("""
+        rule p:
+            output: protected("p.txt")
+            shell: "echo p > {output}"
+        """)
+    assert p.build("p.txt").code == 0
+    st = os.stat(p.path("p.txt"))
+    rec = p.recorded()["p.txt"]
+    assert (rec.size, rec.mtime_ns, rec.ctime_ns) == (st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+
+
 def test_protected_output_refusal_stops_before_any_job_starts(tmp_path):
     """A refusal found while the build runs would leave running jobs behind: it must come
     before anything starts or is deleted."""
