@@ -126,8 +126,10 @@ class Scheduler:
         self.free = dict(settings.resources)
         self.result = RunResult()
         self.ran: set[int] = set()
-        # Recorded as started, process not started yet: (job, reasons, run-log id), in order.
-        self.ahead: list[tuple[Job, tuple[Reason, ...], int]] = []
+        # Recorded as started, process not started yet, in order: (job, reasons, run-log id,
+        # what _prepare made of it, or None until _prepare_next gets to it).
+        self.ahead: list[tuple[Job, tuple[Reason, ...], int, tuple | None]] = []
+        self.handed_over: set[int] = set()  # ended jobs whose cores went on (_hand_over)
         self.ahead_size = 0 if settings.cluster else min(AHEAD_MAX,
                                                          AHEAD_PER_CORE * max(1, settings.jobs))
         self.last_write = time.monotonic()  # of the last run-log tick
@@ -158,10 +160,14 @@ class Scheduler:
                     if (self.ready or self.ahead) and not self.stopping:
                         continue
                     break
+                self._prepare_next()
                 transferring = self.staging is not None and self.staging.busy
                 outcomes = self.executor.wait(0.05 if transferring else 0.5)
                 if outcomes:
-                    self._finish(outcomes)
+                    try:
+                        self._hand_over(outcomes)
+                    finally:  # even if a start failed: these ended and must be recorded
+                        self._finish(outcomes)
                 if transferring:
                     self._transfers_ended()
                 self._tick(total)
@@ -288,14 +294,7 @@ class Scheduler:
             self.ready.clear()
             self._drop_ahead()
             return
-        # Jobs recorded ahead start first, in order, with no run-log write: their rows and
-        # incomplete outputs are on record already.
-        while self.ahead and self.free_cores > 0 and self._fits(self.ahead[0][0]):
-            job, reasons, log_id = self.ahead[0]
-            prepared = self._prepare(job, reasons)
-            del self.ahead[0]  # only now: if _prepare raised, _drop_ahead still sees it
-            self._take(job.values.threads, job.values.resources, +1)
-            self._start([prepared], [log_id])
+        self._start_ahead()
         batch: list[tuple[Job, JobSpec, tuple[Reason, ...], dict[str, str]]] = []
         deferred = []
         while self.ready and self.free_cores > 0:
@@ -318,7 +317,9 @@ class Scheduler:
             batch.append(self._prepare(job, reasons))
         for entry in deferred:
             heapq.heappush(self.ready, entry)
-        ahead = self._pick_ahead() if batch or not self.ahead else []
+        # Topped up before it runs dry, so that every core that frees finds a job on record.
+        low = batch or len(self.ahead) < self.settings.jobs
+        ahead = self._pick_ahead() if low else []
         if not batch and not ahead:
             # What ended and the new pids wait for the next tick while jobs recorded ahead
             # keep the cores busy, but never long: a later build finds orphans by their pids.
@@ -338,10 +339,47 @@ class Scheduler:
                                           self.new_external_ids)
         self.last_write = time.monotonic()
         self.unrecorded, self.new_external_ids = [], []
-        self.ahead.extend((job, reasons, log_id) for (job, reasons), log_id
+        self.ahead.extend((job, reasons, log_id, None) for (job, reasons), log_id
                           in zip(ahead, log_ids[len(batch):]))
         if batch:
             self._start(batch, log_ids[:len(batch)])
+
+    def _start_ahead(self) -> None:
+        """Jobs recorded ahead start first, in order, with no run-log write: their rows and
+        incomplete outputs are on record already."""
+        while self.ahead and self.free_cores > 0 and self._fits(self.ahead[0][0]):
+            job, reasons, log_id, prepared = self.ahead[0]
+            if prepared is None:
+                prepared = self._prepare(job, reasons)
+            del self.ahead[0]  # only now: if _prepare raised, _drop_ahead still sees it
+            self._take(job.values.threads, job.values.resources, +1)
+            self._start([prepared], [log_id])
+
+    def _prepare_next(self) -> None:
+        """Prepare the jobs recorded ahead that start next (inputs hashed, old outputs
+        removed) while the cores are busy, so a core that frees waits only for a spawn."""
+        if self.stopping:
+            return
+        for i in range(min(len(self.ahead), self.settings.jobs)):
+            job, reasons, log_id, prepared = self.ahead[i]
+            if prepared is None:
+                self.ahead[i] = (job, reasons, log_id, self._prepare(job, reasons))
+
+    def _hand_over(self, outcomes: list[JobOutcome]) -> None:
+        """Jobs that exited 0 with their outputs in place give their cores to jobs recorded
+        ahead at once, before they are hashed and recorded (_finish): at -j 2 a core would
+        otherwise stand idle through this process's bookkeeping. A failure goes the usual
+        way, since it may stop the build."""
+        if not self.ahead or self.stopping or self.signalled or self.staging is not None:
+            return
+        specs = [self.active[outcome.job_id][0] for outcome in outcomes]
+        if not all(outcome.ok for outcome in outcomes) or not all(
+                os.path.lexists(path) for spec in specs for path in spec.outputs):
+            return
+        for outcome, spec in zip(outcomes, specs):
+            self._take(spec.threads, spec.resources, -1)
+            self.handed_over.add(outcome.job_id)
+        self._start_ahead()
 
     def _start(self, batch, log_ids) -> None:
         for (job, spec, reasons, inputs), log_id in zip(batch, log_ids):
@@ -397,7 +435,7 @@ class Scheduler:
             JobResult(log_id, "cancelled", None, None, None, None, None, None, [], {},
                       self.plan.signature(job.id), NOT_STARTED,
                       output_paths=list(job.outputs))
-            for job, _, log_id in dropped)
+            for job, _, log_id, _ in dropped)
         self._flush()
 
     def _stage(self, batch, log_ids) -> tuple[list, list]:
@@ -592,11 +630,15 @@ class Scheduler:
             job = self.graph.jobs[outcome.job_id]
             if outcome.started_at and outcome.ended_at:
                 self.last_duration = outcome.ended_at - outcome.started_at
-            self._take(spec.threads, spec.resources, -1)
+            seen = outcome.job_id in self.handed_over  # its core and outputs checked already
+            if seen:
+                self.handed_over.discard(outcome.job_id)
+            else:
+                self._take(spec.threads, spec.resources, -1)
             message = outcome.message
             if outcome.ok and not cancelled:
                 local = self._local(job)
-                missing = self._await_outputs(local)
+                missing = [] if seen else self._await_outputs(local)
                 if missing:
                     message = (f"the command exited 0 but output {missing[0]!r} is missing "
                                f"(after waiting {self.settings.latency_wait:g} s)")

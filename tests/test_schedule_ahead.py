@@ -133,3 +133,43 @@ def test_a_password_in_the_command_of_a_job_recorded_ahead_is_masked(tmp_path):
     assert not any("s3cret" in c for c in commands), commands
     assert all("https://alice:***@example.invalid/" in c for c in commands)
     assert p.path("o/3.txt").read_text() == "https://alice:s3cret@example.invalid/3\n"
+
+
+def test_a_job_that_ends_well_hands_its_core_on_before_its_outputs_are_hashed(
+        tmp_path, monkeypatch):
+    """At -j 1 a job recorded ahead starts as soon as the last one is reaped, and only then
+    are the ended job's outputs hashed and recorded; all of them still are."""
+    from fileflow.store import FileStore
+
+    p = Project(tmp_path)
+    p.flowfile(MANY)
+    events = []
+    real_submit = fileflow.executors.local.LocalExecutor.submit
+    real_digests = FileStore.with_digests
+
+    def submit(self, specs):
+        events.extend(("start", spec.outputs[0]) for spec in specs)
+        return real_submit(self, specs)
+
+    def with_digests(self, states, recorded):
+        events.extend(("hash", path) for path in states)
+        return real_digests(self, states, recorded)
+
+    monkeypatch.setattr(fileflow.executors.local.LocalExecutor, "submit", submit)
+    monkeypatch.setattr(FileStore, "with_digests", with_digests)
+    r = p.build("-j", "1")
+    assert r.code == 0, r
+    starts = [path for kind, path in events if kind == "start"]
+    assert sorted(starts) == sorted(path for kind, path in events if kind == "hash")
+    # the start of the next job comes between a job's end and the hashing of its output
+    handed_on = [i for i in range(1, len(events)) if events[i][0] == "hash"
+                 and events[i - 1][0] == "start" and events[i - 1][1] != events[i][1]]
+    assert len(handed_on) > 30, events
+    conn = sqlite3.connect(p.path(".fileflow/runlog.db"))
+    try:
+        digests = conn.execute("SELECT COUNT(*) FROM files WHERE path LIKE 'o/%' "
+                               "AND complete = 1 AND digest LIKE 'sha256:%'").fetchone()
+    finally:
+        conn.close()
+    assert digests == (40,)
+    assert p.build().ran == []
