@@ -104,9 +104,9 @@ def test_peak_memory_is_the_jobs_own_or_unknown_never_fileflows(executor, tmp_pa
 
 
 def test_logs_made_ahead_are_used_kept_or_removed_never_emptied(executor, tmp_path, monkeypatch):
-    """prepare_logs makes missing log files ahead of the jobs while wait() has nothing to
-    reap; a job then opens its own; discard_unused_logs removes those no job used; an
-    existing log is never touched before its job runs."""
+    """prepare_logs makes missing log files in a thread ahead of the jobs; a job then opens
+    its own; discard_unused_logs removes those no job used; an existing log is never touched
+    before its job runs."""
     from fileflow.executors.base import JobSpec
 
     monkeypatch.chdir(tmp_path)
@@ -114,35 +114,14 @@ def test_logs_made_ahead_are_used_kept_or_removed_never_emptied(executor, tmp_pa
     (tmp_path / "logs/old/kept.log").write_text("the last run's output\n")
     paths = [f"logs/r/{i}.log" for i in range(50)] + ["logs/old/kept.log"]
     executor.prepare_logs(iter(paths))
-    assert not os.path.exists("logs/r")  # nothing made before the executor waits
-    executor.submit([JobSpec(1, "j", "r", "sleep 1; echo ran", "logs/r/7.log")])
+    executor.log_maker.join()
+    assert all(os.path.exists(p) for p in paths)
+    assert (tmp_path / "logs/old/kept.log").read_text() == "the last run's output\n"
+    executor.submit([JobSpec(1, "j", "r", "echo ran", "logs/r/7.log")])
     deadline = time.monotonic() + 30
     while not executor.wait(1.0) and time.monotonic() < deadline:
         pass
-    assert all(os.path.exists(p) for p in paths)  # made while the job ran
-    assert (tmp_path / "logs/old/kept.log").read_text() == "the last run's output\n"
     executor.discard_unused_logs()
     assert (tmp_path / "logs/r/7.log").read_text() == "ran\n"
     assert sorted(os.listdir("logs/r")) == ["7.log"]
     assert (tmp_path / "logs/old/kept.log").read_text() == "the last run's output\n"
-
-
-def test_logs_are_made_ahead_only_a_few_at_a_time(executor, tmp_path, monkeypatch):
-    """A long job does not get the logs of every job to come made while it runs: at most
-    LOGS_AHEAD that no job has opened yet."""
-    from fileflow.executors.base import JobSpec
-    from fileflow.executors.local import LOGS_AHEAD
-
-    monkeypatch.chdir(tmp_path)
-    executor.prepare_logs(f"logs/{i}.log" for i in range(LOGS_AHEAD * 3))
-    executor.submit([JobSpec(1, "j", "r", "sleep 1", "job.log")])
-    deadline = time.monotonic() + 30
-    while not executor.wait(1.0) and time.monotonic() < deadline:
-        pass
-    assert len(os.listdir("logs")) == LOGS_AHEAD
-    executor.submit([JobSpec(2, "k", "r", "sleep 1", "logs/0.log")])  # one of them used
-    while not executor.wait(1.0) and time.monotonic() < deadline:
-        pass
-    assert len(os.listdir("logs")) == LOGS_AHEAD + 1
-    executor.discard_unused_logs()
-    assert os.listdir("logs") == ["0.log"]
