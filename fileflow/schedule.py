@@ -643,7 +643,7 @@ class Scheduler:
                     message = (f"the command exited 0 but output {missing[0]!r} is missing "
                                f"(after waiting {self.settings.latency_wait:g} s)")
                 else:
-                    states = self.store.with_digests(self.store.stat_many(local.outputs), {})
+                    states = self.store.observe(local.outputs)
                     why = ""
                     if local is not job and spec.stage:  # the job uploaded them itself
                         states, why = self.staging.job_result(job, spec.stage, states)

@@ -145,18 +145,18 @@ def test_a_job_that_ends_well_hands_its_core_on_before_its_outputs_are_hashed(
     p.flowfile(MANY)
     events = []
     real_submit = fileflow.executors.local.LocalExecutor.submit
-    real_digests = FileStore.with_digests
+    real_observe = FileStore.observe
 
     def submit(self, specs):
         events.extend(("start", spec.outputs[0]) for spec in specs)
         return real_submit(self, specs)
 
-    def with_digests(self, states, recorded):
-        events.extend(("hash", path) for path in states)
-        return real_digests(self, states, recorded)
+    def observe(self, paths):  # stats and hashes a job's outputs
+        events.extend(("hash", path) for path in paths)
+        return real_observe(self, paths)
 
     monkeypatch.setattr(fileflow.executors.local.LocalExecutor, "submit", submit)
-    monkeypatch.setattr(FileStore, "with_digests", with_digests)
+    monkeypatch.setattr(FileStore, "observe", observe)
     r = p.build("-j", "1")
     assert r.code == 0, r
     starts = [path for kind, path in events if kind == "start"]
