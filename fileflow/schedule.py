@@ -9,6 +9,7 @@ their processes (`_pick_ahead`), so that at -j 2 one transaction serves several 
 """
 from __future__ import annotations
 
+import contextlib
 import heapq
 import json
 import os
@@ -539,13 +540,9 @@ class Scheduler:
         try:
             for path in () if adopted else local.outputs:
                 _remove(path)  # never let a job append to, or be judged by, an old output
-                parent = os.path.dirname(path)
-                if parent:
-                    os.makedirs(parent, exist_ok=True)
+                _make_parent(path)
             for path in job.values.log.values:
-                parent = os.path.dirname(path)
-                if parent:
-                    os.makedirs(parent, exist_ok=True)
+                _make_parent(path)
         except OSError as exc:
             raise FileflowError(f"cannot prepare the outputs of job {job.name}: "
                                 f"{exc.filename!r}: {exc.strerror}") from None
@@ -731,13 +728,25 @@ class Scheduler:
 
 
 def _remove(path: str) -> None:
+    """Remove a file, a symlink or a directory tree; nothing there is fine. One unlink in
+    the usual case (a file, or nothing: a full build's outputs)."""
     try:
-        if os.path.isdir(path) and not os.path.islink(path):
-            shutil.rmtree(path)
-        else:
-            os.unlink(path)
+        os.unlink(path)
     except FileNotFoundError:
         pass
+    except OSError:
+        if not os.path.isdir(path) or os.path.islink(path):
+            raise
+        with contextlib.suppress(FileNotFoundError):
+            shutil.rmtree(path)
+
+
+def _make_parent(path: str) -> None:
+    """The folder of `path` made if missing; one stat when it is there (os.makedirs of an
+    existing folder costs three system calls and an exception)."""
+    parent = os.path.dirname(path)
+    if parent and not os.path.isdir(parent):
+        os.makedirs(parent, exist_ok=True)
 
 
 def _protect(path: str) -> None:
