@@ -49,6 +49,11 @@ FLUSH_AFTER = 0.2  # seconds: the longest finished jobs and pids wait for a tick
 # millisecond, nothing next to a longer job, and a job recorded ahead shows as running in
 # the log before its process exists.
 AHEAD_IF_SHORTER = 1.0
+# While jobs are shorter still (seconds), AHEAD_MAX are recorded ahead whatever the cores:
+# at -j 2 with jobs of a few milliseconds a tick's own cost (a transaction) counts per job
+# (10,000 trivial jobs: about 0.7 s less of this process's CPU time than 8 ahead), and 32
+# such jobs ahead are well under a second of work.
+AHEAD_ALL_IF_SHORTER = 0.05
 # The message of a job recorded ahead whose process never started (state 'cancelled').
 NOT_STARTED = "not started: the build stopped first"
 # Reasons that hold until the job runs, whatever happens to this build: only a job with one
@@ -411,7 +416,10 @@ class Scheduler:
             return picked
         if self.staging is not None:  # commands name staged paths: recorded as they start
             return picked
-        room = self.ahead_size - len(self.ahead)
+        size = self.ahead_size
+        if size and self.last_duration < AHEAD_ALL_IF_SHORTER:
+            size = AHEAD_MAX
+        room = size - len(self.ahead)
         jobs = self.graph.jobs
         while self.ready and len(picked) < room:
             job = jobs[self.ready[0][2]]

@@ -173,3 +173,33 @@ def test_a_job_that_ends_well_hands_its_core_on_before_its_outputs_are_hashed(
         conn.close()
     assert digests == (40,)
     assert p.build().ran == []
+
+
+def test_very_short_jobs_are_recorded_ahead_up_to_the_maximum_whatever_the_cores(
+        tmp_path, monkeypatch):
+    """At -j 1, 4 jobs a tick ahead; while jobs are shorter than AHEAD_ALL_IF_SHORTER
+    (raised here so that a slow machine cannot change the answer), AHEAD_MAX."""
+    import fileflow.schedule
+
+    ticks = []
+    real_tick = fileflow.runlog_sql.SqlRunLog.record_tick
+
+    def counting_tick(self, run_id, finished, started, external_ids=()):
+        ticks.append(len(started))
+        return real_tick(self, run_id, finished, started, external_ids)
+
+    monkeypatch.setattr(fileflow.runlog_sql.SqlRunLog, "record_tick", counting_tick)
+    biggest = {}
+    for limit in (0.0, 60.0):
+        monkeypatch.setattr(fileflow.schedule, "AHEAD_ALL_IF_SHORTER", limit)
+        p = Project(tmp_path / str(limit))
+        p.flowfile(MANY.replace("range(40)", "range(80)"))
+        ticks.clear()
+        r = p.build("-j", "1")
+        assert r.code == 0, r
+        assert sum(ticks) == 80
+        biggest[limit] = max(ticks)
+        assert p.build().ran == []
+    # the tick after the first job: the next one started at once, and those recorded ahead
+    assert biggest == {0.0: 1 + fileflow.schedule.AHEAD_PER_CORE,
+                       60.0: 1 + fileflow.schedule.AHEAD_MAX}, ticks
