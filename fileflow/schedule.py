@@ -364,7 +364,7 @@ class Scheduler:
     def _prepare_next(self) -> None:
         """Prepare the jobs recorded ahead that start next (inputs hashed, old outputs
         removed) while the cores are busy, so a core that frees waits only for a spawn."""
-        if self.stopping:
+        if self.stopping or self.signalled:  # they will not start: leave their outputs be
             return
         for i in range(min(len(self.ahead), self.settings.jobs)):
             job, reasons, log_id, prepared = self.ahead[i]
