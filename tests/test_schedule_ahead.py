@@ -203,3 +203,49 @@ def test_very_short_jobs_are_recorded_ahead_up_to_the_maximum_whatever_the_cores
     # the tick after the first job: the next one started at once, and those recorded ahead
     assert biggest == {0.0: 1 + fileflow.schedule.AHEAD_PER_CORE,
                        60.0: 1 + fileflow.schedule.AHEAD_MAX}, ticks
+
+
+def test_after_ctrl_c_no_job_recorded_ahead_has_its_old_output_removed(tmp_path, monkeypatch):
+    """Jobs ahead are prepared (old outputs removed) while the cores are busy, but not once
+    an interrupt is pending: those jobs will not start, and their outputs stay as they were
+    (marked incomplete, so the next build runs them)."""
+    import fileflow.schedule
+
+    p = Project(tmp_path)
+    p.flowfile("""
+        rule all:
+            input: expand("o/{i}.txt", i=range(12))
+        rule mk:
+            input: "in/{i}.txt"
+            output: "o/{i}.txt"
+            shell: "cat {input} > {output}"
+        """)
+    for i in range(12):
+        p.write(f"in/{i}.txt", "old\n")
+    assert p.build("-j", "1").code == 0
+    for i in range(12):
+        p.write(f"in/{i}.txt", "new\n")
+    started = []
+    real_submit = fileflow.executors.local.LocalExecutor.submit
+    real_submit_ready = fileflow.schedule.Scheduler._submit_ready
+
+    def submit(self, specs):
+        started.extend(spec.outputs[0] for spec in specs)
+        return real_submit(self, specs)
+
+    def submit_ready(self):
+        real_submit_ready(self)
+        if len(started) == 3:
+            self.signalled = True  # what the SIGINT handler does
+
+    monkeypatch.setattr(fileflow.executors.local.LocalExecutor, "submit", submit)
+    monkeypatch.setattr(fileflow.schedule.Scheduler, "_submit_ready", submit_ready)
+    r = p.build("-j", "1")
+    assert r.code != 0, r
+    assert len(started) == 3, started
+    not_started = [i for i in range(12) if f"o/{i}.txt" not in started]
+    assert all(p.read(f"o/{i}.txt") == "old\n" for i in not_started)
+    monkeypatch.undo()
+    ran = set(p.build("-j", "1").ran)
+    assert ran >= {f"mk[i={i}]" for i in not_started}, ran
+    assert all(p.read(f"o/{i}.txt") == "new\n" for i in range(12))
