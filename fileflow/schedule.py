@@ -9,6 +9,7 @@ their processes (`_pick_ahead`), so that at -j 2 one transaction serves several 
 """
 from __future__ import annotations
 
+import contextlib
 import heapq
 import json
 import os
@@ -25,7 +26,7 @@ from typing import Mapping, Protocol
 from .command import cluster_log_path, default_log_path, render_command
 from .errors import FileflowError
 from .executors.base import JobOutcome, JobSpec
-from .output_hashing import OutputHasher
+from .output_hashing import INLINE_BYTES, OutputHasher
 from .graph import Job
 from .plan import Plan, job_facts
 from .rebuild import (KIND_INCOMPLETE_OUTPUT, KIND_INPUT_CHANGED, KIND_INPUT_NEWER,
@@ -49,6 +50,11 @@ FLUSH_AFTER = 0.2  # seconds: the longest finished jobs and pids wait for a tick
 # millisecond, nothing next to a longer job, and a job recorded ahead shows as running in
 # the log before its process exists.
 AHEAD_IF_SHORTER = 1.0
+# While jobs are shorter still (seconds), AHEAD_MAX are recorded ahead whatever the cores:
+# at -j 2 with jobs of a few milliseconds a tick's own cost (a transaction) counts per job
+# (10,000 trivial jobs: about 0.7 s less of this process's CPU time than 8 ahead), and 32
+# such jobs ahead are well under a second of work.
+AHEAD_ALL_IF_SHORTER = 0.05
 # The message of a job recorded ahead whose process never started (state 'cancelled').
 NOT_STARTED = "not started: the build stopped first"
 # Reasons that hold until the job runs, whatever happens to this build: only a job with one
@@ -129,8 +135,10 @@ class Scheduler:
         self.free = dict(settings.resources)
         self.result = RunResult()
         self.ran: set[int] = set()
-        # Recorded as started, process not started yet: (job, reasons, run-log id), in order.
-        self.ahead: list[tuple[Job, tuple[Reason, ...], int]] = []
+        # Recorded as started, process not started yet, in order: (job, reasons, run-log id,
+        # what _prepare made of it, or None until _prepare_next gets to it).
+        self.ahead: list[tuple[Job, tuple[Reason, ...], int, tuple | None]] = []
+        self.handed_over: set[int] = set()  # ended jobs whose cores went on (_hand_over)
         self.ahead_size = 0 if settings.cluster else min(AHEAD_MAX,
                                                          AHEAD_PER_CORE * max(1, settings.jobs))
         self.last_write = time.monotonic()  # of the last run-log tick
@@ -161,6 +169,7 @@ class Scheduler:
                     if (self.ready or self.ahead) and not self.stopping:
                         continue
                     break
+                self._prepare_next()
                 transferring = self.staging is not None and self.staging.busy
                 timeout = 0.02 if self.hasher else 0.05 if transferring else 0.5
                 if self.active:
@@ -169,7 +178,10 @@ class Scheduler:
                     outcomes = []
                     self.hasher.wait(timeout)
                 if outcomes:
-                    self._finish(outcomes)
+                    try:
+                        self._hand_over(outcomes)
+                    finally:  # even if a start failed: these ended and must be recorded
+                        self._finish(outcomes)
                 if self.hasher:
                     self._hashes_ended()
                 if transferring:
@@ -301,14 +313,7 @@ class Scheduler:
             self.ready.clear()
             self._drop_ahead()
             return
-        # Jobs recorded ahead start first, in order, with no run-log write: their rows and
-        # incomplete outputs are on record already.
-        while self.ahead and self.free_cores > 0 and self._fits(self.ahead[0][0]):
-            job, reasons, log_id = self.ahead[0]
-            prepared = self._prepare(job, reasons)
-            del self.ahead[0]  # only now: if _prepare raised, _drop_ahead still sees it
-            self._take(job.values.threads, job.values.resources, +1)
-            self._start([prepared], [log_id])
+        self._start_ahead()
         batch: list[tuple[Job, JobSpec, tuple[Reason, ...], dict[str, str]]] = []
         deferred = []
         while self.ready and self.free_cores > 0:
@@ -331,7 +336,9 @@ class Scheduler:
             batch.append(self._prepare(job, reasons))
         for entry in deferred:
             heapq.heappush(self.ready, entry)
-        ahead = self._pick_ahead() if batch or not self.ahead else []
+        # Topped up before it runs dry, so that every core that frees finds a job on record.
+        low = batch or len(self.ahead) < self.settings.jobs
+        ahead = self._pick_ahead() if low else []
         if not batch and not ahead:
             # What ended and the new pids wait for the next tick while jobs recorded ahead
             # keep the cores busy, but never long: a later build finds orphans by their pids.
@@ -352,7 +359,7 @@ class Scheduler:
                                           self.new_external_ids)
         self.last_write = time.monotonic()
         self.unrecorded, self.new_external_ids = [], []
-        self.ahead.extend((job, reasons, log_id) for (job, reasons), log_id
+        self.ahead.extend((job, reasons, log_id, None) for (job, reasons), log_id
                           in zip(ahead, log_ids[len(batch):]))
         if batch:
             self._start(batch, log_ids[:len(batch)])
@@ -362,6 +369,43 @@ class Scheduler:
         since a kill -9 of fileflow meanwhile would make it run again in full."""
         return any(r.started_at and r.ended_at and r.ended_at - r.started_at >= AHEAD_IF_SHORTER
                    for r in self.unrecorded)
+
+    def _start_ahead(self) -> None:
+        """Jobs recorded ahead start first, in order, with no run-log write: their rows and
+        incomplete outputs are on record already."""
+        while self.ahead and self.free_cores > 0 and self._fits(self.ahead[0][0]):
+            job, reasons, log_id, prepared = self.ahead[0]
+            if prepared is None:
+                prepared = self._prepare(job, reasons)
+            del self.ahead[0]  # only now: if _prepare raised, _drop_ahead still sees it
+            self._take(job.values.threads, job.values.resources, +1)
+            self._start([prepared], [log_id])
+
+    def _prepare_next(self) -> None:
+        """Prepare the jobs recorded ahead that start next (inputs hashed, old outputs
+        removed) while the cores are busy, so a core that frees waits only for a spawn."""
+        if self.stopping or self.signalled:  # they will not start: leave their outputs be
+            return
+        for i in range(min(len(self.ahead), self.settings.jobs)):
+            job, reasons, log_id, prepared = self.ahead[i]
+            if prepared is None:
+                self.ahead[i] = (job, reasons, log_id, self._prepare(job, reasons))
+
+    def _hand_over(self, outcomes: list[JobOutcome]) -> None:
+        """Jobs that exited 0 with their outputs in place give their cores to jobs recorded
+        ahead at once, before they are hashed and recorded (_finish): at -j 2 a core would
+        otherwise stand idle through this process's bookkeeping. A failure goes the usual
+        way, since it may stop the build."""
+        if not self.ahead or self.stopping or self.signalled or self.staging is not None:
+            return
+        specs = [self.active[outcome.job_id][0] for outcome in outcomes]
+        if not all(outcome.ok for outcome in outcomes) or not all(
+                os.path.lexists(path) for spec in specs for path in spec.outputs):
+            return
+        for outcome, spec in zip(outcomes, specs):
+            self._take(spec.threads, spec.resources, -1)
+            self.handed_over.add(outcome.job_id)
+        self._start_ahead()
 
     def _start(self, batch, log_ids) -> None:
         for (job, spec, reasons, inputs), log_id in zip(batch, log_ids):
@@ -392,7 +436,10 @@ class Scheduler:
             return picked
         if self.staging is not None:  # commands name staged paths: recorded as they start
             return picked
-        room = self.ahead_size - len(self.ahead)
+        size = self.ahead_size
+        if size and self.last_duration < AHEAD_ALL_IF_SHORTER:
+            size = AHEAD_MAX
+        room = size - len(self.ahead)
         jobs = self.graph.jobs
         while self.ready and len(picked) < room:
             job = jobs[self.ready[0][2]]
@@ -417,7 +464,7 @@ class Scheduler:
             JobResult(log_id, "cancelled", None, None, None, None, None, None, [], {},
                       self.plan.signature(job.id), NOT_STARTED,
                       output_paths=list(job.outputs))
-            for job, _, log_id in dropped)
+            for job, _, log_id, _ in dropped)
         self._flush()
 
     def _stage(self, batch, log_ids) -> tuple[list, list]:
@@ -521,13 +568,9 @@ class Scheduler:
         try:
             for path in () if adopted else local.outputs:
                 _remove(path)  # never let a job append to, or be judged by, an old output
-                parent = os.path.dirname(path)
-                if parent:
-                    os.makedirs(parent, exist_ok=True)
+                _make_parent(path)
             for path in job.values.log.values:
-                parent = os.path.dirname(path)
-                if parent:
-                    os.makedirs(parent, exist_ok=True)
+                _make_parent(path)
         except OSError as exc:
             raise FileflowError(f"cannot prepare the outputs of job {job.name}: "
                                 f"{exc.filename!r}: {exc.strerror}") from None
@@ -612,21 +655,27 @@ class Scheduler:
             job = self.graph.jobs[outcome.job_id]
             if outcome.started_at and outcome.ended_at:
                 self.last_duration = outcome.ended_at - outcome.started_at
-            self._take(spec.threads, spec.resources, -1)
+            seen = outcome.job_id in self.handed_over  # its core and outputs checked already
+            if seen:
+                self.handed_over.discard(outcome.job_id)
+            else:
+                self._take(spec.threads, spec.resources, -1)
             message = outcome.message
             if outcome.ok and not cancelled:
                 local = self._local(job)
-                missing = self._await_outputs(local)
+                missing = [] if seen else self._await_outputs(local)
                 if missing:
                     message = (f"the command exited 0 but output {missing[0]!r} is missing "
                                f"(after waiting {self.settings.latency_wait:g} s)")
                 else:
-                    states = self.store.stat_many(local.outputs)
-                    if local is job and self.hasher.wants(states):
-                        # Done when hashed (_hashes_ended); its core goes on meanwhile.
-                        self.hasher.submit(states, (job.id, spec, log_id, inputs, outcome))
-                        continue
-                    states = self.store.with_digests(states, {})
+                    # Files over the inline size come back unhashed (digest None).
+                    states = self.store.observe(local.outputs, INLINE_BYTES)
+                    if any(st.exists and st.digest is None for st in states.values()):
+                        if local is job and self.hasher.wants(states):
+                            # Done when hashed (_hashes_ended); its core goes on meanwhile.
+                            self.hasher.submit(states, (job.id, spec, log_id, inputs, outcome))
+                            continue
+                        states = self.store.with_digests(states, {})
                     why = ""
                     if local is not job and spec.stage:  # the job uploaded them itself
                         states, why = self.staging.job_result(job, spec.stage, states)
@@ -733,13 +782,25 @@ class Scheduler:
 
 
 def _remove(path: str) -> None:
+    """Remove a file, a symlink or a directory tree; nothing there is fine. One unlink in
+    the usual case (a file, or nothing: a full build's outputs)."""
     try:
-        if os.path.isdir(path) and not os.path.islink(path):
-            shutil.rmtree(path)
-        else:
-            os.unlink(path)
+        os.unlink(path)
     except FileNotFoundError:
         pass
+    except OSError:
+        if not os.path.isdir(path) or os.path.islink(path):
+            raise
+        with contextlib.suppress(FileNotFoundError):
+            shutil.rmtree(path)
+
+
+def _make_parent(path: str) -> None:
+    """The folder of `path` made if missing; one stat when it is there (os.makedirs of an
+    existing folder costs three system calls and an exception)."""
+    parent = os.path.dirname(path)
+    if parent and not os.path.isdir(parent):
+        os.makedirs(parent, exist_ok=True)
 
 
 def _protect(path: str) -> None:

@@ -135,6 +135,122 @@ def test_a_password_in_the_command_of_a_job_recorded_ahead_is_masked(tmp_path):
     assert p.path("o/3.txt").read_text() == "https://alice:s3cret@example.invalid/3\n"
 
 
+def test_a_job_that_ends_well_hands_its_core_on_before_its_outputs_are_hashed(
+        tmp_path, monkeypatch):
+    """At -j 1 a job recorded ahead starts as soon as the last one is reaped, and only then
+    are the ended job's outputs hashed and recorded; all of them still are."""
+    from fileflow.store import FileStore
+
+    p = Project(tmp_path)
+    p.flowfile(MANY)
+    events = []
+    real_submit = fileflow.executors.local.LocalExecutor.submit
+    real_observe = FileStore.observe
+
+    def submit(self, specs):
+        events.extend(("start", spec.outputs[0]) for spec in specs)
+        return real_submit(self, specs)
+
+    def observe(self, paths, *args):  # stats and hashes a job's outputs
+        events.extend(("hash", path) for path in paths)
+        return real_observe(self, paths, *args)
+
+    monkeypatch.setattr(fileflow.executors.local.LocalExecutor, "submit", submit)
+    monkeypatch.setattr(FileStore, "observe", observe)
+    r = p.build("-j", "1")
+    assert r.code == 0, r
+    starts = [path for kind, path in events if kind == "start"]
+    assert sorted(starts) == sorted(path for kind, path in events if kind == "hash")
+    # the start of the next job comes between a job's end and the hashing of its output
+    handed_on = [i for i in range(1, len(events)) if events[i][0] == "hash"
+                 and events[i - 1][0] == "start" and events[i - 1][1] != events[i][1]]
+    assert len(handed_on) > 30, events
+    conn = sqlite3.connect(p.path(".fileflow/runlog.db"))
+    try:
+        digests = conn.execute("SELECT COUNT(*) FROM files WHERE path LIKE 'o/%' "
+                               "AND complete = 1 AND digest LIKE 'sha256:%'").fetchone()
+    finally:
+        conn.close()
+    assert digests == (40,)
+    assert p.build().ran == []
+
+
+def test_very_short_jobs_are_recorded_ahead_up_to_the_maximum_whatever_the_cores(
+        tmp_path, monkeypatch):
+    """At -j 1, 4 jobs a tick ahead; while jobs are shorter than AHEAD_ALL_IF_SHORTER
+    (raised here so that a slow machine cannot change the answer), AHEAD_MAX."""
+    import fileflow.schedule
+
+    ticks = []
+    real_tick = fileflow.runlog_writes.BuildWrites.record_tick
+
+    def counting_tick(self, run_id, finished, started, external_ids=()):
+        ticks.append(len(started))
+        return real_tick(self, run_id, finished, started, external_ids)
+
+    monkeypatch.setattr(fileflow.runlog_writes.BuildWrites, "record_tick", counting_tick)
+    biggest = {}
+    for limit in (0.0, 60.0):
+        monkeypatch.setattr(fileflow.schedule, "AHEAD_ALL_IF_SHORTER", limit)
+        p = Project(tmp_path / str(limit))
+        p.flowfile(MANY.replace("range(40)", "range(80)"))
+        ticks.clear()
+        r = p.build("-j", "1")
+        assert r.code == 0, r
+        assert sum(ticks) == 80
+        biggest[limit] = max(ticks)
+        assert p.build().ran == []
+    # the tick after the first job: the next one started at once, and those recorded ahead
+    assert biggest == {0.0: 1 + fileflow.schedule.AHEAD_PER_CORE,
+                       60.0: 1 + fileflow.schedule.AHEAD_MAX}, ticks
+
+
+def test_after_ctrl_c_no_job_recorded_ahead_has_its_old_output_removed(tmp_path, monkeypatch):
+    """Jobs ahead are prepared (old outputs removed) while the cores are busy, but not once
+    an interrupt is pending: those jobs will not start, and their outputs stay as they were
+    (marked incomplete, so the next build runs them)."""
+    import fileflow.schedule
+
+    p = Project(tmp_path)
+    p.flowfile("""
+        rule all:
+            input: expand("o/{i}.txt", i=range(12))
+        rule mk:
+            input: "in/{i}.txt"
+            output: "o/{i}.txt"
+            shell: "cat {input} > {output}"
+        """)
+    for i in range(12):
+        p.write(f"in/{i}.txt", "old\n")
+    assert p.build("-j", "1").code == 0
+    for i in range(12):
+        p.write(f"in/{i}.txt", "new\n")
+    started = []
+    real_submit = fileflow.executors.local.LocalExecutor.submit
+    real_submit_ready = fileflow.schedule.Scheduler._submit_ready
+
+    def submit(self, specs):
+        started.extend(spec.outputs[0] for spec in specs)
+        return real_submit(self, specs)
+
+    def submit_ready(self):
+        real_submit_ready(self)
+        if len(started) == 3:
+            self.signalled = True  # what the SIGINT handler does
+
+    monkeypatch.setattr(fileflow.executors.local.LocalExecutor, "submit", submit)
+    monkeypatch.setattr(fileflow.schedule.Scheduler, "_submit_ready", submit_ready)
+    r = p.build("-j", "1")
+    assert r.code != 0, r
+    assert len(started) == 3, started
+    not_started = [i for i in range(12) if f"o/{i}.txt" not in started]
+    assert all(p.read(f"o/{i}.txt") == "old\n" for i in not_started)
+    monkeypatch.undo()
+    ran = set(p.build("-j", "1").ran)
+    assert ran >= {f"mk[i={i}]" for i in not_started}, ran
+    assert all(p.read(f"o/{i}.txt") == "new\n" for i in range(12))
+
+
 def test_a_long_job_that_ends_is_recorded_at_once_even_while_jobs_recorded_ahead_run(
         tmp_path, monkeypatch):
     """Finished short jobs may wait for a later tick; a long one may not (a kill -9 of

@@ -394,3 +394,40 @@ def test_fifo_is_refused_not_read(store, tmp_path):
     os.mkfifo(tmp_path / "pipe")
     with pytest.raises(WorkflowError, match="not a regular file"):
         store.hash_path("pipe")
+
+
+def test_observe_records_what_stat_many_then_with_digests_would(store, tmp_path):
+    """observe() reads a job's outputs once (open, fstat, read): the states it gives are
+    those of the general way, for files, big files, symlinks, directories and missing
+    paths, in the order asked; a FIFO is refused as before."""
+    (tmp_path / "a.txt").write_bytes(b"alpha\n")
+    (tmp_path / "empty.txt").write_bytes(b"")
+    (tmp_path / "big.bin").write_bytes(os.urandom(CHUNK_SIZE * 2 + 17))
+    os.symlink("a.txt", tmp_path / "link.txt")
+    (tmp_path / "d").mkdir()
+    (tmp_path / "d" / "x").write_bytes(b"x")
+    paths = ["big.bin", "d", "a.txt", "missing.txt", "link.txt", "empty.txt"]
+    before = store.hashed_count
+    got = store.observe(paths)
+    assert list(got) == paths
+    assert got == observe(store, *paths)
+    assert got["a.txt"].digest == sha(b"alpha\n")
+    assert got["missing.txt"] == FileState("missing.txt", exists=False)
+    assert store.hashed_count - before == 2 * 5  # every regular file read, once a call
+    os.mkfifo(tmp_path / "pipe")
+    with pytest.raises(WorkflowError, match="not a regular file"):
+        store.observe(["a.txt", "pipe"])
+
+
+def test_observe_leaves_files_over_its_limit_and_directories_unhashed(store, tmp_path):
+    (tmp_path / "small").write_bytes(b"x" * 10)
+    (tmp_path / "large").write_bytes(b"x" * 100)
+    (tmp_path / "dir").mkdir()
+    (tmp_path / "dir" / "f").write_bytes(b"y")
+    states = store.observe(["small", "large", "dir", "missing"], hash_up_to=50)
+    assert states["small"].digest and states["small"].size == 10
+    assert states["large"].digest is None and states["large"].size == 100
+    assert states["dir"].exists and states["dir"].digest is None
+    assert not states["missing"].exists
+    full = store.with_digests(states, {})   # what the caller does elsewhere
+    assert full == store.observe(["small", "large", "dir", "missing"])
