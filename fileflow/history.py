@@ -106,8 +106,8 @@ def job_log_tail(job: dict, lines: int) -> tuple[list[str], str]:
         return [], f"rewritten since by job #{job['log_rewritten_by']}"
     try:
         mtime = os.stat(path).st_mtime
-    except OSError:
-        return [], "gone"
+    except OSError:  # fileflow's own logs are made only when the job writes to them
+        return [], "none: the job wrote nothing, or the file was removed"
     if job["ended_at"] and mtime > job["ended_at"] + 2:
         return [], f"rewritten by a later job at {when(mtime)}"
     tail = log_tail(path, lines)

@@ -587,7 +587,8 @@ class Scheduler:
             stage = self.staging.job_manifest(job, inputs, attempt, adopted)
         spec = JobSpec(job.id, job.name, job.rule.name, command, log_path,
                        local.outputs, job.values.threads, job.values.resources, attempt, env,
-                       job.wildcards, stage)
+                       job.wildcards, stage,
+                       log_on_demand=not self.settings.cluster and not job.values.log.values)
         return job, spec, reasons, inputs
 
     def _stages_in_job(self, job: Job) -> bool:

@@ -154,6 +154,7 @@ def test_logs_made_ahead_are_used_kept_or_removed_never_emptied(executor, tmp_pa
     os.makedirs("logs/old")
     (tmp_path / "logs/old/kept.log").write_text("the last run's output\n")
     paths = [f"logs/r/{i}.log" for i in range(50)] + ["logs/old/kept.log"]
+    executor.spool_works = False  # as on a file system without O_TMPFILE
     executor.prepare_logs(iter(paths))
     executor.log_maker.join()
     assert all(os.path.exists(p) for p in paths)
@@ -166,3 +167,52 @@ def test_logs_made_ahead_are_used_kept_or_removed_never_emptied(executor, tmp_pa
     assert (tmp_path / "logs/r/7.log").read_text() == "ran\n"
     assert sorted(os.listdir("logs/r")) == ["7.log"]
     assert (tmp_path / "logs/old/kept.log").read_text() == "the last run's output\n"
+
+
+def run_logged(executor: LocalExecutor, command: str, log: str, wait_for_end: bool = True):
+    from fileflow.executors.base import JobSpec
+
+    executor.submit([JobSpec(1, "j", "r", command, log, log_on_demand=True)])
+    if not wait_for_end:
+        return None
+    deadline = time.monotonic() + 30
+    done = []
+    while not done and time.monotonic() < deadline:
+        done = executor.wait(1.0)
+    assert done, "the job did not finish"
+    return done[0]
+
+
+def test_a_log_on_demand_exists_only_when_the_job_wrote_to_it(executor, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    os.makedirs("logs/r")
+    (tmp_path / "logs/r/quiet.log").write_text("an earlier build's words\n")
+    assert run_logged(executor, "true", "logs/r/quiet.log").exit_code == 0
+    assert not os.path.exists("logs/r/quiet.log")     # nothing stale left as if this run's
+    outcome = run_logged(executor, "echo out; echo err >&2; exit 3", "logs/r/talk.log")
+    assert outcome.exit_code == 3
+    assert (tmp_path / "logs/r/talk.log").read_text() == "out\nerr\n"
+    assert os.stat("logs/r/talk.log").st_mode & 0o777 == 0o644 & ~_umask()
+    assert run_logged(executor, "echo again", "logs/r/talk.log").exit_code == 0
+    assert (tmp_path / "logs/r/talk.log").read_text() == "again\n"   # its own, not appended
+    executor.discard_unused_logs()
+    assert sorted(os.listdir("logs/r")) == ["talk.log"]
+
+
+def test_a_long_jobs_log_on_demand_can_be_watched_while_it_runs(executor, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    run_logged(executor, "echo started; sleep 2.5; echo ended", "long.log", wait_for_end=False)
+    deadline = time.monotonic() + 20
+    while not (os.path.exists("long.log") and (tmp_path / "long.log").read_text()):
+        assert time.monotonic() < deadline, "the running job's log never appeared"
+        assert executor.wait(0.2) == [], "ended before its log was seen"
+    assert (tmp_path / "long.log").read_text() == "started\n"
+    while not executor.wait(1.0):
+        pass
+    assert (tmp_path / "long.log").read_text() == "started\nended\n"
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask

@@ -24,6 +24,8 @@ class JobSpec:
     # `--remote-staging job`: the manifest (fileflow.remote_job) of the remote files a
     # cluster job downloads before its command and uploads after it, on its own node.
     stage: str = ""
+    # fileflow's own default log (the rule declares none): made only if the job writes to it.
+    log_on_demand: bool = False
 
 
 @dataclass(frozen=True, slots=True)
