@@ -19,18 +19,25 @@ MANY = """
     """
 
 
-def test_each_process_starts_after_its_row_is_committed_and_ticks_serve_several_jobs(
-        tmp_path, monkeypatch):
-    p = Project(tmp_path)
-    p.flowfile(MANY)
-    p.build("-n")  # nothing recorded, nothing made
-    ticks = []
+
+def count_ticks(monkeypatch) -> list[int]:
+    """How many jobs each run-log tick of the builds that follow records as started."""
+    ticks: list[int] = []
     real_tick = fileflow.runlog_writes.BuildWrites.record_tick
 
     def counting_tick(self, run_id, finished, started, external_ids=()):
         ticks.append(len(started))
         return real_tick(self, run_id, finished, started, external_ids)
 
+    monkeypatch.setattr(fileflow.runlog_writes.BuildWrites, "record_tick", counting_tick)
+    return ticks
+
+def test_each_process_starts_after_its_row_is_committed_and_ticks_serve_several_jobs(
+        tmp_path, monkeypatch):
+    p = Project(tmp_path)
+    p.flowfile(MANY)
+    p.build("-n")  # nothing recorded, nothing made
+    ticks = count_ticks(monkeypatch)
     seen = []
     real_submit = fileflow.executors.local.LocalExecutor.submit
 
@@ -48,7 +55,6 @@ def test_each_process_starts_after_its_row_is_committed_and_ticks_serve_several_
             conn.close()
         return real_submit(self, specs)
 
-    monkeypatch.setattr(fileflow.runlog_writes.BuildWrites, "record_tick", counting_tick)
     monkeypatch.setattr(fileflow.executors.local.LocalExecutor, "submit", checking_submit)
     r = p.build("-j", "2")
     assert r.code == 0, r
@@ -105,14 +111,7 @@ def test_long_jobs_are_not_recorded_ahead(tmp_path, monkeypatch):
             output: "o/{i}.txt"
             shell: "sleep 1.05; echo {wildcards.i} > {output}"
         """)
-    ticks = []
-    real_tick = fileflow.runlog_writes.BuildWrites.record_tick
-
-    def counting_tick(self, run_id, finished, started, external_ids=()):
-        ticks.append(len(started))
-        return real_tick(self, run_id, finished, started, external_ids)
-
-    monkeypatch.setattr(fileflow.runlog_writes.BuildWrites, "record_tick", counting_tick)
+    ticks = count_ticks(monkeypatch)
     r = p.build("-j", "1")
     assert r.code == 0, r
     # each job's row is written by the tick that starts its process, none ahead
@@ -181,14 +180,7 @@ def test_very_short_jobs_are_recorded_ahead_up_to_the_maximum_whatever_the_cores
     (raised here so that a slow machine cannot change the answer), AHEAD_MAX."""
     import fileflow.schedule
 
-    ticks = []
-    real_tick = fileflow.runlog_writes.BuildWrites.record_tick
-
-    def counting_tick(self, run_id, finished, started, external_ids=()):
-        ticks.append(len(started))
-        return real_tick(self, run_id, finished, started, external_ids)
-
-    monkeypatch.setattr(fileflow.runlog_writes.BuildWrites, "record_tick", counting_tick)
+    ticks = count_ticks(monkeypatch)
     biggest = {}
     for limit in (0.0, 60.0):
         monkeypatch.setattr(fileflow.schedule, "AHEAD_ALL_IF_SHORTER", limit)
