@@ -182,14 +182,13 @@ class LocalExecutor:
             return free[-1]
         if not self.spool_works:
             return None
-        if folder and folder not in self.log_dirs:
-            os.makedirs(folder, exist_ok=True)
-            self.log_dirs.add(folder)
         name = os.path.join(folder, f".spool-{os.getpid()}-{next(self.spool_count)}")
         try:
+            if folder and folder not in self.log_dirs:
+                os.makedirs(folder, exist_ok=True)
+                self.log_dirs.add(folder)
             fd = os.open(name, os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o644)
-        except OSError:
-            self.spool_works = False
+        except OSError:  # the log is then opened as it always was, and says what is wrong
             return None
         free.append((fd, name))
         return free[-1]
