@@ -1,8 +1,10 @@
-"""Large outputs of finished jobs are hashed in worker threads, so the run loop goes on
-starting and reaping other jobs meanwhile (a 50 GB output takes minutes to read). Layer 3.
+"""Large files are hashed in worker threads, so the run loop goes on starting and reaping
+other jobs meanwhile (a 50 GB file takes minutes to read). Layer 3.
 
-Small outputs are hashed by the caller at once: a thread hand-off costs more than reading a
-few megabytes. A job whose outputs are being hashed is not done yet: its dependents wait.
+The outputs of a finished job (it is not done, and its dependents wait, until they are
+hashed) and the not yet hashed inputs of a job about to start (it starts once they are).
+Small files are hashed by the caller at once: a thread hand-off costs more than reading a
+few megabytes.
 """
 from __future__ import annotations
 
@@ -33,11 +35,14 @@ class OutputHasher:
         their size is that of their files)."""
         return sum(st.size for st in states.values() if st.exists) > INLINE_BYTES
 
-    def submit(self, states: Mapping[str, FileState], entry: Any) -> None:
+    def submit(self, states: Mapping[str, FileState], entry: Any,
+               recorded: Mapping[str, Any] | None = None) -> None:
+        """Hash `states` (FileStore.with_digests: a path whose stat equals its record in
+        `recorded` takes the recorded digest); `entry` comes back with them."""
         if self.pool is None:
             self.pool = ThreadPoolExecutor(max_workers=self.workers,
-                                           thread_name_prefix="fileflow-outputs")
-        self.pending[self.pool.submit(self.store.with_digests, states, {})] = entry
+                                           thread_name_prefix="fileflow-hash")
+        self.pending[self.pool.submit(self.store.with_digests, states, recorded or {})] = entry
 
     def wait(self, timeout: float) -> None:
         """Block until a hash ends or `timeout` passes."""

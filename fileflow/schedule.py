@@ -130,6 +130,7 @@ class Scheduler:
         self.uploading: dict[int, tuple] = {}  # job id -> (spec, log id, inputs, outcome)
         # Large outputs are hashed off the loop too; their jobs wait there to count as done.
         self.hasher = OutputHasher(store)
+        self.unhashed_inputs: dict[int, dict[str, FileState]] = {}  # job -> inputs to hash first
         self.finished: set[int] = set()
         self.free_cores = max(1, settings.jobs)
         self.free = dict(settings.resources)
@@ -172,9 +173,9 @@ class Scheduler:
                 self._prepare_next()
                 transferring = self.staging is not None and self.staging.busy
                 timeout = 0.02 if self.hasher else 0.05 if transferring else 0.5
-                if self.active:
+                if self.executor.active():
                     outcomes = self.executor.wait(timeout)
-                else:  # only outputs being hashed (or uploaded) are left
+                else:  # no process: only files being hashed (or transferred) are left
                     outcomes = []
                     self.hasher.wait(timeout)
                 if outcomes:
@@ -413,6 +414,16 @@ class Scheduler:
             self.reporter.job_started(job, spec, reasons)
         if self.staging is not None:
             batch, log_ids = self._stage(batch, log_ids)
+        if self.unhashed_inputs:
+            now, now_ids = [], []
+            for entry, log_id in zip(batch, log_ids):
+                unhashed = self.unhashed_inputs.pop(entry[0].id, None)
+                if unhashed is None:
+                    now.append(entry)
+                    now_ids.append(log_id)
+                else:  # launched by _hashes_ended
+                    self.hasher.submit(unhashed, ("inputs", entry, log_id), self.plan.recorded)
+            batch, log_ids = now, now_ids
         self._launch(batch, log_ids)
 
     def _launch(self, batch, log_ids) -> None:
@@ -604,10 +615,18 @@ class Scheduler:
                    if (observed.get(p) is None or observed[p].digest is None)}
         if missing:
             missing = {p: (st if st.exists else self.store.stat(p)) for p, st in missing.items()}
-            hashed = self.store.with_digests(missing, self.plan.recorded)
-            observed.update(hashed)
-            self.fresh_states.extend(st for p, st in hashed.items() if p not in self.graph.producer)
+            if self.staging is None and self.hasher.wants(missing):
+                # Large and not hashed yet (a first build hashes no source up front): hashed
+                # off the loop before the job starts (_start, _inputs_hashed).
+                self.unhashed_inputs[job.id] = missing
+                return {p: observed[p].digest for p in job.inputs
+                        if p not in missing and observed[p].digest is not None}
+            self._observed_inputs(self.store.with_digests(missing, self.plan.recorded))
         return {p: observed[p].digest for p in job.inputs if observed[p].digest is not None}
+
+    def _observed_inputs(self, hashed: Mapping[str, FileState]) -> None:
+        self.plan.observed.update(hashed)
+        self.fresh_states.extend(st for p, st in hashed.items() if p not in self.graph.producer)
 
     def _script_command(self, job: Job, attempt: int, script: str) -> tuple[str, dict[str, str]]:
         v = job.values
@@ -674,7 +693,8 @@ class Scheduler:
                     if any(st.exists and st.digest is None for st in states.values()):
                         if local is job and self.hasher.wants(states):
                             # Done when hashed (_hashes_ended); its core goes on meanwhile.
-                            self.hasher.submit(states, (job.id, spec, log_id, inputs, outcome))
+                            self.hasher.submit(
+                                states, ("outputs", job.id, spec, log_id, inputs, outcome))
                             continue
                         states = self.store.with_digests(states, {})
                     why = ""
@@ -694,21 +714,40 @@ class Scheduler:
         self.unrecorded.extend(results)  # written with the next tick's starts
 
     def _hashes_ended(self) -> None:
-        for (job_id, spec, log_id, inputs, outcome), states in self.hasher.finished():
+        """Jobs whose large outputs are hashed are done; jobs whose large inputs are hashed
+        start, with those digests recorded as what they read."""
+        for entry, states in self.hasher.finished():
+            if entry[0] == "inputs":
+                _, prepared, log_id = entry
+                self._observed_inputs(states)
+                prepared[3].update((p, st.digest) for p, st in states.items() if st.digest)
+                self._launch([prepared], [log_id])
+                continue
+            _, job_id, spec, log_id, inputs, outcome = entry
             self.unrecorded.append(
                 self._done(self.graph.jobs[job_id], spec, log_id, inputs, outcome, states))
 
     def _stop_hashes(self) -> None:
-        """Stopped while outputs were hashed: those jobs ran to the end, but without digests
-        they cannot count as done. They are recorded cancelled, their outputs kept and
-        marked incomplete, so the next build makes them again."""
-        for job_id, spec, log_id, inputs, outcome in self.hasher.stop():
+        """Stopped while files were hashed. A job whose outputs were being hashed ran to the
+        end, but without digests it cannot count as done: recorded cancelled, its outputs
+        kept and marked incomplete, so the next build makes them again. A job whose inputs
+        were being hashed never started: recorded cancelled."""
+        now = time.time()
+        unstarted = []
+        for entry in self.hasher.stop():
+            if entry[0] == "inputs":
+                unstarted.append(JobOutcome(entry[1][0].id, -15, now, now, message=(
+                    "cancelled while its inputs were hashed")))
+                continue
+            _, job_id, spec, log_id, inputs, outcome = entry
             job = self.graph.jobs[job_id]
             self.unrecorded.append(JobResult(
                 log_id, "cancelled", outcome.exit_code, outcome.started_at, outcome.ended_at,
                 outcome.host, outcome.peak_rss_bytes, outcome.cpu_seconds, [], inputs,
                 self.plan.signature(job_id), "stopped while its outputs were hashed",
                 outcome.external_id, list(job.outputs)))
+        if unstarted:
+            self._finish(unstarted, cancelled=True)
 
     def _done(self, job: Job, spec: JobSpec, log_id: int, inputs, outcome: JobOutcome,
               states: dict[str, FileState]) -> JobResult:

@@ -429,6 +429,85 @@ def test_ctrl_c_while_a_large_output_is_hashed_leaves_it_to_be_made_again(tmp_pa
     assert again.code == 0 and again.ran == ["big"], again
 
 
+LARGE_INPUT = """
+    rule all:
+        input: "r.txt", "c.txt"
+    rule read:
+        input: "big.in"
+        output: "r.txt"
+        priority: 10
+        shell: "wc -c < {input} > {output}"
+    rule a:
+        output: "a.txt"
+        shell: "echo a > {output}"
+    rule c:
+        input: "a.txt"
+        output: "c.txt"
+        shell: "cp {input} {output}"
+    """
+
+
+def test_a_large_source_input_is_hashed_while_other_jobs_run(tmp_path, monkeypatch):
+    """A first build hashes no source up front: `read` needs big.in's digest before it
+    starts. With -j 2 and `read` first, `a` and `c` run while big.in is hashed (the hash
+    here waits for c.txt, and fails the build after 20 s if it never comes)."""
+    import time
+
+    from fileflow.store import FileStore
+
+    real = FileStore._hash_file
+
+    def hash_when_c_exists(self, full):
+        if full.endswith("big.in"):
+            deadline = time.monotonic() + 20
+            while not os.path.exists(tmp_path / "c.txt"):
+                assert time.monotonic() < deadline, "no job ran while big.in was hashed"
+                time.sleep(0.01)
+        return real(self, full)
+
+    monkeypatch.setattr(FileStore, "_hash_file", hash_when_c_exists)
+    p = Project(tmp_path)
+    p.flowfile(LARGE_INPUT)
+    p.path("big.in").write_bytes(b"x" * 40_000_000)
+    r = p.build("-j", "2")
+    assert r.code == 0, r
+    assert p.read("r.txt").strip() == "40000000"
+    assert p.recorded()["r.txt"].input_digests["big.in"].startswith("sha256:")
+    assert p.build().ran == []
+
+
+def test_ctrl_c_while_a_jobs_large_input_is_hashed_leaves_it_not_started(tmp_path,
+                                                                         monkeypatch):
+    import signal
+    import time
+
+    from fileflow.store import FileStore
+
+    real = FileStore._hash_file
+
+    def interrupted_hash(self, full):
+        if full.endswith("big.in"):
+            os.kill(os.getpid(), signal.SIGINT)       # Ctrl-C, mid-hash
+            deadline = time.monotonic() + 20
+            while not self._stop_hashing.is_set():
+                assert time.monotonic() < deadline, "the hash was not stopped"
+                time.sleep(0.01)
+        return real(self, full)
+
+    monkeypatch.setattr(FileStore, "_hash_file", interrupted_hash)
+    p = Project(tmp_path)
+    p.flowfile(LARGE_INPUT)
+    p.path("big.in").write_bytes(b"x" * 40_000_000)
+    r = p.build("-j", "1", "r.txt")
+    assert r.code == 130, r
+    (job,) = r.jobs
+    assert job["state"] == "cancelled" and "inputs were hashed" in job["message"]
+    assert not p.exists("r.txt")
+    monkeypatch.setattr(FileStore, "_hash_file", real)
+    again = p.build("r.txt")
+    assert again.code == 0 and again.ran == ["read"], again
+
+
 def test_failing_job_with_a_log_shows_that_logs_tail(tmp_path):
     p = Project(tmp_path)
     p.flowfile("""
