@@ -26,7 +26,7 @@ from typing import Mapping, Protocol
 from .command import cluster_log_path, default_log_path, render_command
 from .errors import FileflowError
 from .executors.base import JobOutcome, JobSpec
-from .output_hashing import INLINE_BYTES, OutputHasher
+from .background_hashing import INLINE_BYTES, BackgroundHasher
 from .graph import Job
 from .plan import Plan, job_facts
 from .rebuild import (KIND_INCOMPLETE_OUTPUT, KIND_INPUT_CHANGED, KIND_INPUT_NEWER,
@@ -128,8 +128,9 @@ class Scheduler:
         # their outputs' uploads before they count as done.
         self.parked: dict[int, tuple] = {}     # job id -> (prepared job, run-log id)
         self.uploading: dict[int, tuple] = {}  # job id -> (spec, log id, inputs, outcome)
-        # Large outputs are hashed off the loop too; their jobs wait there to count as done.
-        self.hasher = OutputHasher(store)
+        # Large files are hashed off the loop too: a job's outputs before it counts as done,
+        # its unhashed inputs before it starts.
+        self.hasher = BackgroundHasher(store)
         self.unhashed_inputs: dict[int, dict[str, FileState]] = {}  # job -> inputs to hash first
         self.finished: set[int] = set()
         self.free_cores = max(1, settings.jobs)

@@ -345,6 +345,48 @@ def test_directory_outputs(tmp_path):
     assert p.read("listing.txt") == "two\nx\n"
 
 
+def hash_when_it_exists(monkeypatch, name: str, marker) -> None:
+    """FileStore hashes the file `name` only once `marker` exists (after 20 s it fails the
+    build): with the hash on the run loop, no job could make the marker meanwhile."""
+    import time
+
+    from fileflow.store import FileStore
+
+    real = FileStore._hash_file
+
+    def hash_later(self, full):
+        if full.endswith(name):
+            deadline = time.monotonic() + 20
+            while not os.path.exists(marker):
+                assert time.monotonic() < deadline, f"no job ran while {name} was hashed"
+                time.sleep(0.01)
+        return real(self, full)
+
+    monkeypatch.setattr(FileStore, "_hash_file", hash_later)
+
+
+def ctrl_c_while_hashing(monkeypatch, name: str) -> None:
+    """Ctrl-C arrives while FileStore hashes the file `name`, which then waits until the
+    build stops the hash (and ends at its first chunk); monkeypatch.undo() restores it."""
+    import signal
+    import time
+
+    from fileflow.store import FileStore
+
+    real = FileStore._hash_file
+
+    def interrupted_hash(self, full):
+        if full.endswith(name):
+            os.kill(os.getpid(), signal.SIGINT)
+            deadline = time.monotonic() + 20
+            while not self._stop_hashing.is_set():
+                assert time.monotonic() < deadline, "the hash was not stopped"
+                time.sleep(0.01)
+        return real(self, full)
+
+    monkeypatch.setattr(FileStore, "_hash_file", interrupted_hash)
+
+
 LARGE = """
     rule all:
         input: "big.out", "c.txt"
@@ -365,21 +407,7 @@ LARGE = """
 def test_a_large_output_is_hashed_while_other_jobs_run(tmp_path, monkeypatch):
     """With -j 1 and `big` first, `a` and `c` can only run while big.out is being hashed:
     the hash here waits for c.txt (and fails the build after 20 s if it never comes)."""
-    import time
-
-    from fileflow.store import FileStore
-
-    real = FileStore._hash_file
-
-    def hash_when_c_exists(self, full):
-        if full.endswith("big.out"):
-            deadline = time.monotonic() + 20
-            while not os.path.exists(tmp_path / "c.txt"):
-                assert time.monotonic() < deadline, "no job ran while big.out was hashed"
-                time.sleep(0.01)
-        return real(self, full)
-
-    monkeypatch.setattr(FileStore, "_hash_file", hash_when_c_exists)
+    hash_when_it_exists(monkeypatch, "big.out", tmp_path / "c.txt")
     p = Project(tmp_path)
     p.flowfile(LARGE)
     r = p.build("-j", "1")
@@ -395,23 +423,7 @@ def test_ctrl_c_while_a_large_output_is_hashed_leaves_it_to_be_made_again(tmp_pa
     """Ctrl-C arrives while big.out is hashed: the hash stops at its next chunk, the build
     exits 130 at once, the job is recorded cancelled with its output kept but incomplete,
     and the next build makes it again."""
-    import signal
-    import time
-
-    from fileflow.store import FileStore
-
-    real = FileStore._hash_file
-
-    def interrupted_hash(self, full):
-        if full.endswith("big.out"):
-            os.kill(os.getpid(), signal.SIGINT)       # Ctrl-C, mid-hash
-            deadline = time.monotonic() + 20
-            while not self._stop_hashing.is_set():    # the build stops the hash...
-                assert time.monotonic() < deadline, "the hash was not stopped"
-                time.sleep(0.01)
-        return real(self, full)                       # ...which ends at its first chunk
-
-    monkeypatch.setattr(FileStore, "_hash_file", interrupted_hash)
+    ctrl_c_while_hashing(monkeypatch, "big.out")
     p = Project(tmp_path)
     p.flowfile("""
         rule big:
@@ -424,7 +436,7 @@ def test_ctrl_c_while_a_large_output_is_hashed_leaves_it_to_be_made_again(tmp_pa
     assert not p.recorded()["big.out"].complete
     (job,) = r.jobs
     assert job["state"] == "cancelled" and "hashed" in job["message"]
-    monkeypatch.setattr(FileStore, "_hash_file", real)
+    monkeypatch.undo()
     again = p.build("big.out")
     assert again.code == 0 and again.ran == ["big"], again
 
@@ -451,21 +463,7 @@ def test_a_large_source_input_is_hashed_while_other_jobs_run(tmp_path, monkeypat
     """A first build hashes no source up front: `read` needs big.in's digest before it
     starts. With -j 2 and `read` first, `a` and `c` run while big.in is hashed (the hash
     here waits for c.txt, and fails the build after 20 s if it never comes)."""
-    import time
-
-    from fileflow.store import FileStore
-
-    real = FileStore._hash_file
-
-    def hash_when_c_exists(self, full):
-        if full.endswith("big.in"):
-            deadline = time.monotonic() + 20
-            while not os.path.exists(tmp_path / "c.txt"):
-                assert time.monotonic() < deadline, "no job ran while big.in was hashed"
-                time.sleep(0.01)
-        return real(self, full)
-
-    monkeypatch.setattr(FileStore, "_hash_file", hash_when_c_exists)
+    hash_when_it_exists(monkeypatch, "big.in", tmp_path / "c.txt")
     p = Project(tmp_path)
     p.flowfile(LARGE_INPUT)
     p.path("big.in").write_bytes(b"x" * 40_000_000)
@@ -478,23 +476,7 @@ def test_a_large_source_input_is_hashed_while_other_jobs_run(tmp_path, monkeypat
 
 def test_ctrl_c_while_a_jobs_large_input_is_hashed_leaves_it_not_started(tmp_path,
                                                                          monkeypatch):
-    import signal
-    import time
-
-    from fileflow.store import FileStore
-
-    real = FileStore._hash_file
-
-    def interrupted_hash(self, full):
-        if full.endswith("big.in"):
-            os.kill(os.getpid(), signal.SIGINT)       # Ctrl-C, mid-hash
-            deadline = time.monotonic() + 20
-            while not self._stop_hashing.is_set():
-                assert time.monotonic() < deadline, "the hash was not stopped"
-                time.sleep(0.01)
-        return real(self, full)
-
-    monkeypatch.setattr(FileStore, "_hash_file", interrupted_hash)
+    ctrl_c_while_hashing(monkeypatch, "big.in")
     p = Project(tmp_path)
     p.flowfile(LARGE_INPUT)
     p.path("big.in").write_bytes(b"x" * 40_000_000)
@@ -503,7 +485,7 @@ def test_ctrl_c_while_a_jobs_large_input_is_hashed_leaves_it_not_started(tmp_pat
     (job,) = r.jobs
     assert job["state"] == "cancelled" and "inputs were hashed" in job["message"]
     assert not p.exists("r.txt")
-    monkeypatch.setattr(FileStore, "_hash_file", real)
+    monkeypatch.undo()
     again = p.build("r.txt")
     assert again.code == 0 and again.ran == ["read"], again
 

@@ -30,7 +30,7 @@ LAYERS = {
     "lsp_features": 2, "lsp": 5,  # fileflow lsp (issue 7)
     "graph": 2, "resolve": 2, "store": 2, "rebuild": 2, "command": 2, "plan": 2,
     "runlog": 3, "runlog_records": 3, "runlog_sql": 3, "runlog_writes": 3, "runlog_sqlite": 3, "locks": 3, "executors": 3, "script": 3,
-    "schedule": 4, "report": 4, "progress": 4, "output_hashing": 3,
+    "schedule": 4, "report": 4, "progress": 4, "background_hashing": 3,
     "api": 5, "cli": 5, "__main__": 5, "cluster_setup": 5, "profiles": 5,
     # seeing the workflow (issue 4)
     "graph_view": 2, "runlog_history": 3, "graph_formats": 4, "summary": 4, "history": 4,

@@ -136,7 +136,6 @@ class LocalExecutor:
         self.spools: dict[str, list[tuple[int, str]]] = {}  # folder -> free (fd, name)
         self.spooled: dict[int, tuple[int, str]] = {}       # pid -> the spool its log is in
         self.spool_count = itertools.count()
-        self.spool_works = True
 
     def active(self) -> int:
         return len(self.running)
@@ -180,8 +179,6 @@ class LocalExecutor:
         free = self.spools.setdefault(folder, [])
         if free:
             return free[-1]
-        if not self.spool_works:
-            return None
         name = os.path.join(folder, f".spool-{os.getpid()}-{next(self.spool_count)}")
         try:
             if folder and folder not in self.log_dirs:

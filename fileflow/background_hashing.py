@@ -14,12 +14,12 @@ from typing import Any, Mapping
 from .state import FileState
 from .store import FileStore
 
-__all__ = ["OutputHasher", "INLINE_BYTES"]
+__all__ = ["BackgroundHasher", "INLINE_BYTES"]
 
 INLINE_BYTES = 16 * 1024 * 1024  # a job's outputs up to this size in all are hashed inline
 
 
-class OutputHasher:
+class BackgroundHasher:
     def __init__(self, store: FileStore, workers: int = 2):
         self.store = store
         self.workers = workers
