@@ -1,7 +1,7 @@
 """DRMAA benchmark: N trivial jobs through `fileflow build --cluster drmaa` against the same
 N jobs submitted to Grid Engine by hand with `qsub` (one call per job, and one array job),
 each waited for until the last output exists. fileflow runs in this process (through
-`fileflow.cli.main`) so that the DRMAA calls it makes can be counted by name.
+`fileflow.cli.main.main`) so that the DRMAA calls it makes can be counted by name.
 
 Needs a running Grid Engine (.ci/sge-up.sh) and, in the environment before Python starts,
 what `.ci/sge-up.sh` prints (GLIBC_TUNABLES above all; this script re-executes itself with
@@ -70,7 +70,7 @@ def by_hand(work: str, n: int, array: bool, timeout: float) -> float:
 
 
 def through_fileflow(work: str, n: int, timeout: float) -> tuple[float, collections.Counter, int]:
-    from fileflow.cli import main
+    from fileflow.cli.main import main
     from fileflow.executors import drmaa as ff_drmaa
 
     with open(os.path.join(work, "Flowfile"), "w") as fh:

@@ -165,8 +165,8 @@ def profile(path: str) -> None:
     import cProfile
     import pstats
 
-    from fileflow.lint import lint_workflow
-    from fileflow.rules import load_workflow
+    from fileflow.editor.lint import lint_workflow
+    from fileflow.lang.rules import load_workflow
 
     workflow = load_workflow(path, workdir=os.path.dirname(path))
     profiler = cProfile.Profile()

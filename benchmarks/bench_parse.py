@@ -139,7 +139,7 @@ import json, sys, time
 t0, c0 = time.perf_counter(), time.process_time()
 stage, path = sys.argv[1], sys.argv[2]
 if stage in ("parse", "lark"):
-    from fileflow import syntax
+    from fileflow.lang import syntax
     t1, c1 = time.perf_counter(), time.process_time()
     with open(path, encoding="utf-8") as fh:
         text = fh.read()
@@ -147,7 +147,7 @@ if stage in ("parse", "lark"):
     module = parse(text, path)
     n = sum(1 for s in module.statements if type(s).__name__ == "RuleDecl")
 else:
-    from fileflow.rules import load_workflow
+    from fileflow.lang.rules import load_workflow
     t1, c1 = time.perf_counter(), time.process_time()
     workflow = load_workflow(path)
     n = len(workflow.rules)
@@ -212,7 +212,7 @@ def profile(path: str, top: int = 25) -> None:
     import cProfile
     import pstats
 
-    from fileflow.syntax import parse_flowfile
+    from fileflow.lang.syntax import parse_flowfile
 
     with open(path, encoding="utf-8") as fh:
         text = fh.read()

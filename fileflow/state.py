@@ -13,7 +13,7 @@ __all__ = ["FileState", "RecordedTarget", "HASH_ALGORITHM", "REMOTE_TOKEN"]
 
 # Recorded beside every digest, so a future change of algorithm is detected, not misread.
 HASH_ALGORITHM = "sha256"
-# The "digest" of a remote file (a URL) is its store's version token (fileflow.remote), never
+# The "digest" of a remote file (a URL) is its store's version token (fileflow.remote.files), never
 # a content hash: recorded under this name, so the two are never taken for one another.
 REMOTE_TOKEN = "remote-token"
 

@@ -1,7 +1,7 @@
 """Helpers for the end-to-end build tests (tests/test_build_*.py and friends).
 
 A `Project` is a directory (a pytest tmp_path) holding a Flowfile and its files. It runs
-fileflow in this process (`build`, through `fileflow.cli.main`, the same entry point as the
+fileflow in this process (`build`, through `fileflow.cli.main.main`, the same entry point as the
 console script) or as a real process (`run`, `popen`: `python -m fileflow`), and reads the run
 log to tell which jobs a build started. Everything is real: real processes, real files.
 """
@@ -40,7 +40,7 @@ class Result:
     def ran(self) -> list[str]:
         """Names of the jobs this build started, in start order (a retry appears again). A
         job recorded ahead of its process and cancelled before it started did not run."""
-        from fileflow.schedule import NOT_STARTED
+        from fileflow.run.scheduler import NOT_STARTED
 
         return [j["name"] for j in self.jobs if j["message"] != NOT_STARTED]
 
@@ -102,7 +102,7 @@ class Project:
     def _db_args(self, args: tuple[str, ...]) -> list[str]:
         args = list(args)
         if self.db and (not args or args[0] not in ("unlock", "check")) and "--db" not in args:
-            from fileflow.cli import COMMANDS
+            from fileflow.cli.main import COMMANDS
 
             if args and args[0] in COMMANDS:  # every command but unlock/check takes --db
                 return args[:1] + ["--db", self.db] + args[1:]
@@ -112,7 +112,7 @@ class Project:
     def build(self, *args: str, log: bool = True) -> Result:
         """Run `fileflow ARGS` in this process, in the project directory. With log=True, the
         run log is read before and after to list the jobs this invocation started."""
-        from fileflow.cli import main
+        from fileflow.cli.main import main
 
         before = self._last_job_id() if log else 0
         out, err = io.StringIO(), io.StringIO()
@@ -155,7 +155,7 @@ class Project:
 
     @contextlib.contextmanager
     def runlog(self) -> Iterator:
-        from fileflow.runlog import open_runlog
+        from fileflow.runlog.log import open_runlog
 
         log = open_runlog(self.db, str(self.root))
         try:

@@ -350,7 +350,7 @@ def hash_when_it_exists(monkeypatch, name: str, marker) -> None:
     build): with the hash on the run loop, no job could make the marker meanwhile."""
     import time
 
-    from fileflow.store import FileStore
+    from fileflow.engine.store import FileStore
 
     real = FileStore._hash_file
 
@@ -371,7 +371,7 @@ def ctrl_c_while_hashing(monkeypatch, name: str) -> None:
     import signal
     import time
 
-    from fileflow.store import FileStore
+    from fileflow.engine.store import FileStore
 
     real = FileStore._hash_file
 
@@ -508,7 +508,7 @@ def test_failing_job_with_a_log_shows_that_logs_tail(tmp_path):
 def test_progress_counts_reach_the_total(tmp_path, monkeypatch):
     """What the live display is told: done/failed/running out of a total that every job
     counts toward, the `all` target rule included, so it ends at total/total."""
-    import fileflow.report as report
+    import fileflow.run.progress as report
 
     ticks = []
 

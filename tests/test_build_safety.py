@@ -682,7 +682,7 @@ def test_unlock_in_a_real_process_with_a_broken_flowfile(tmp_path):
 
 
 def test_lock_of_another_host_is_stale_only_when_its_heartbeat_is_old(tmp_path):
-    from fileflow.locks import STALE_AFTER_SECONDS
+    from fileflow.run.locks import STALE_AFTER_SECONDS
 
     p = Project(tmp_path)
     p.flowfile(GATED.replace("while [ ! -e release ]; do sleep 0.05; done; ", ""))

@@ -74,7 +74,7 @@ def test_deleted_intermediate_reruns_it_and_cuts_off_below(chain):
 def _mark_started(project: Project, rule: str, outputs: list[str]) -> None:
     """What a build leaves behind when it is killed while a job runs: the job recorded as
     started and its outputs as incomplete, and nothing after."""
-    from fileflow.runlog import JobStart
+    from fileflow.runlog.log import JobStart
 
     with project.runlog() as log:
         run = log.start_run(["fileflow"], str(project.root), "test")

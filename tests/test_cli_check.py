@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from fileflow.cli import main
+from fileflow.cli.main import main
 from fileflow.errors import EXIT_OK, EXIT_USAGE
 
 TREE = {
@@ -180,7 +180,7 @@ def test_python_m_fileflow_help_and_check(tree):
 
 
 def test_importing_the_cli_stays_light():
-    done = python("-c", "import sys, fileflow.cli; "
+    done = python("-c", "import sys, fileflow.cli.main; "
                         "print(sorted({m.split('.')[0] for m in sys.modules} & "
                         "{'lark', 'sqlalchemy', 'rich'}))")
     assert (done.returncode, done.stdout.strip()) == (0, "[]"), done.stderr

@@ -197,8 +197,8 @@ def test_cancel_stops_every_job_in_one_call(tmp_path, monkeypatch):
 def test_profiles_fill_in_options_the_command_line_does_not_give(tmp_path, monkeypatch):
     import argparse
 
-    from fileflow.cli import _build_parser
-    from fileflow.profiles import apply_profile, cluster_options
+    from fileflow.cli.main import _build_parser
+    from fileflow.cli.profiles import apply_profile, cluster_options
 
     monkeypatch.chdir(tmp_path)
     os.makedirs("profiles/hpc")

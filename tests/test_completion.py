@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from conftest import need_service
-from fileflow.cli import COMMANDS, _parser_for
+from fileflow.cli.main import COMMANDS, _parser_for
 
 FLOWFILE = '''\
 rule all:

@@ -4,7 +4,7 @@
   vscode-textmate + vscode-oniguruma, VS Code's own tokenizer (tests/textmate/tokenize.js;
   .ci/textmate-up.sh installs the npm packages), over a sample and over every Flowfile in
   the repository. Where strings, comments and numbers are, it must agree with fileflow's
-  own tokenizer (fileflow.syntax_fast).
+  own tokenizer (fileflow.lang.fast_parser).
 - The Vim syntax file (editors/vim/) is loaded by a real vim, which is asked for the
   syntax group at chosen positions (synID).
 """
@@ -21,8 +21,8 @@ from pathlib import Path
 import pytest
 
 from conftest import need_service
-from fileflow import syntax_fast
-from fileflow.cli import FLOWFILE_NAMES
+from fileflow.lang import fast_parser as syntax_fast
+from fileflow.cli.main import FLOWFILE_NAMES
 
 REPO = Path(__file__).resolve().parent.parent
 VSCODE = REPO / "editors" / "vscode"

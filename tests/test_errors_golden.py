@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from fileflow.cli import main
+from fileflow.cli.main import main
 from fileflow.errors import EXIT_USAGE
 
 ERRORS = Path(__file__).resolve().parent / "flowfiles" / "errors"

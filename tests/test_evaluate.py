@@ -1,11 +1,11 @@
-"""fileflow.evaluate: expressions compiled to closures, builtins, and errors at positions."""
+"""fileflow.lang.evaluate: expressions compiled to closures, builtins, and errors at positions."""
 from __future__ import annotations
 
 import pytest
 
-from fileflow import syntax as s
+from fileflow.lang import syntax as s
 from fileflow.errors import FlowfileError
-from fileflow.evaluate import (EvalContext, Flagged, Record, a_type, compile_expr, free_names,
+from fileflow.lang.evaluate import (EvalContext, Flagged, Record, a_type, compile_expr, free_names,
                                make_builtins, record_from)
 
 

@@ -14,9 +14,9 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from fileflow.errors import FlowfileError
-from fileflow.format import RULE_DIRECTIVE_ORDER, comparable, format_text
-from fileflow.syntax import RuleDecl, parse_flowfile
-from fileflow.syntax_fast import comment_offsets
+from fileflow.lang.fmt import RULE_DIRECTIVE_ORDER, comparable, format_text
+from fileflow.lang.syntax import RuleDecl, parse_flowfile
+from fileflow.lang.fast_parser import comment_offsets
 from test_fuzz_flowfile import mutated_flowfile
 from test_syntax_fast import CORNERS, FLOWFILES, flowfiles
 
@@ -239,7 +239,7 @@ def test_typo_mutations_that_still_parse(case):
 
 def test_a_formatter_bug_that_changes_meaning_is_refused_before_writing(monkeypatch, tmp_path):
     """The meaning check guards every rewrite; --check and --diff write nothing and skip it."""
-    import fileflow.format as format_module_
+    import fileflow.lang.fmt as format_module_
 
     text = 'rule a:\n  output: "a.txt"\n  shell: "touch {output}"\n'
     real = format_module_.format_module

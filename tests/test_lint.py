@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from fileflow.lint import lint_workflow, run_lint
-from fileflow.rules import load_workflow
-from fileflow.syntax import parse_flowfile
+from fileflow.editor.lint import lint_workflow, run_lint
+from fileflow.lang.rules import load_workflow
+from fileflow.lang.syntax import parse_flowfile
 
 
 def lint_text(tmp_path: Path, text: str, files: dict[str, str] | None = None) -> list:
@@ -409,7 +409,7 @@ from types import SimpleNamespace
 
 from hypothesis import given, settings, strategies as st
 
-from fileflow.lint import _Outputs
+from fileflow.editor.lint import _Outputs
 from fileflow.patterns import parse_pattern
 
 # Few and short pieces, so that generated patterns often share prefixes and suffixes.

@@ -1,4 +1,4 @@
-"""The build lock's readers-writer rule (fileflow.locks), on its own: which pairs of builds
+"""The build lock's readers-writer rule (fileflow.run.locks), on its own: which pairs of builds
 clash, what the message names, and what a lock file holds. The end-to-end behaviour (real
 concurrent builds) is in test_build_safety.py."""
 from __future__ import annotations
@@ -11,7 +11,7 @@ import time
 import pytest
 
 from fileflow.errors import LockError
-from fileflow.locks import LOCK_DIR, BuildLock, clash
+from fileflow.run.locks import LOCK_DIR, BuildLock, clash
 
 # ---------------------------------------------------------------- the rule
 
@@ -156,13 +156,13 @@ def test_covers_reads_by_a_write_or_a_read():
 
 
 def test_a_plan_reading_outside_the_lock_after_a_wait_is_locked_again(tmp_path, monkeypatch):
-    """fileflow.api._locked_plan: after waiting, the build plans again; when the new plan
+    """fileflow.cli.build._locked_plan: after waiting, the build plans again; when the new plan
     reads a file the lock does not hold (writing no new one), it locks again rather than run
     unguarded."""
     import threading
     from types import SimpleNamespace as NS
 
-    from fileflow import api
+    from fileflow.cli import build as api
 
     monkeypatch.chdir(tmp_path)
     graph = NS(jobs=[NS(outputs=("res/a.up",), inputs=("mid/a.txt",)),

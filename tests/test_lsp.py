@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from fileflow import lsp_features as features
-from fileflow.evaluate import BUILTIN_NAMES
-from fileflow.format import format_text
-from fileflow.rules import RULE_DIRECTIVES, TOP_DIRECTIVES
+from fileflow.editor import features
+from fileflow.lang.evaluate import BUILTIN_NAMES
+from fileflow.lang.fmt import format_text
+from fileflow.lang.rules import RULE_DIRECTIVES, TOP_DIRECTIVES
 from lspclient import LspClient, uri
 
 pytest.importorskip("pygls")

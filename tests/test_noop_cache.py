@@ -1,4 +1,4 @@
-"""The no-op shortcut (fileflow/noop_cache.py): a build that found nothing to do lets the next
+"""The no-op shortcut (fileflow/run/noop_cache.py): a build that found nothing to do lets the next
 one say so from one stat per path, and any change that could make a job run sends the build
 back to the full decision. Real builds in this process, real files, the real run log."""
 from __future__ import annotations
@@ -9,8 +9,8 @@ import time
 
 import pytest
 
-import fileflow.api
-import fileflow.noop_cache
+import fileflow.cli.build
+import fileflow.run.noop_cache
 from buildkit import Project
 
 FLOW = """
@@ -37,7 +37,7 @@ RACY_S = 0.05
 def project(tmp_path, monkeypatch) -> Project:
     # A short margin keeps the test fast (the real one is 0.1 s, 2 s on a file system of
     # whole seconds); the test waits longer than it before each build that may write the cache.
-    monkeypatch.setattr(fileflow.noop_cache, "RACY_NS", int(RACY_S * 1e9))
+    monkeypatch.setattr(fileflow.run.noop_cache, "RACY_NS", int(RACY_S * 1e9))
     p = Project(tmp_path)
     p.flowfile(FLOW)
     p.write("in.txt", "one\n")
@@ -57,7 +57,7 @@ def from_cache(p: Project, monkeypatch) -> bool:
         raise AssertionError("the Flowfile was loaded")
 
     with monkeypatch.context() as m:
-        m.setattr(fileflow.api, "load_graph", refuse)
+        m.setattr(fileflow.cli.build, "load_graph", refuse)
         try:
             result = p.build(log=False)
         except AssertionError:
@@ -111,7 +111,7 @@ def test_a_job_marked_started_in_the_run_log_reruns(project, monkeypatch):
 def test_other_targets_forcing_and_config_overrides_are_not_answered(project, monkeypatch):
     for args in (["a.txt"], ["-F"], ["-R", "b"], ["--config", "level=1"]):
         with monkeypatch.context() as m:
-            m.setattr(fileflow.api, "load_graph", _explode)
+            m.setattr(fileflow.cli.build, "load_graph", _explode)
             with pytest.raises(_Loaded):
                 project.build(*args, log=False)
     forced = project.build("-F")
@@ -127,7 +127,7 @@ def _explode(*args, **kwargs):
 
 
 def test_env_and_glob_wildcards_keep_the_full_decision(tmp_path, monkeypatch):
-    monkeypatch.setattr(fileflow.noop_cache, "RACY_NS", int(RACY_S * 1e9))
+    monkeypatch.setattr(fileflow.run.noop_cache, "RACY_NS", int(RACY_S * 1e9))
     p = Project(tmp_path)
     p.flowfile("""
         NAMES = glob_wildcards("in/{n}.txt").n
@@ -154,7 +154,7 @@ def test_a_corrupt_cache_is_ignored(project, monkeypatch):
 
 
 def test_only_paths_written_well_before_the_build_are_vouched_for(tmp_path, monkeypatch):
-    from fileflow.noop_cache import COARSE_RACY_NS, RACY_NS, cache_key, save
+    from fileflow.run.noop_cache import COARSE_RACY_NS, RACY_NS, cache_key, save
     from fileflow.state import FileState
 
     monkeypatch.chdir(tmp_path)
@@ -176,7 +176,7 @@ def test_only_paths_written_well_before_the_build_are_vouched_for(tmp_path, monk
 
 
 def test_a_plan_with_a_remote_path_is_not_cached(tmp_path, monkeypatch):
-    from fileflow.noop_cache import cache_key, save
+    from fileflow.run.noop_cache import cache_key, save
     from fileflow.state import FileState
 
     monkeypatch.chdir(tmp_path)

@@ -7,10 +7,10 @@ import os
 import pytest
 
 from buildkit import Project
-from fileflow.plan import Force, make_plan
-from fileflow.resolve import resolve
-from fileflow.rules import load_workflow
-from fileflow.store import FileStore
+from fileflow.engine.plan import Force, make_plan
+from fileflow.engine.resolve import resolve
+from fileflow.lang.rules import load_workflow
+from fileflow.engine.store import FileStore
 
 FLOW = """
     rule all:

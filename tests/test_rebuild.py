@@ -1,4 +1,4 @@
-"""Unit tests of fileflow.rebuild.decide: no disk at all, every state is built by hand."""
+"""Unit tests of fileflow.engine.staleness.decide: no disk at all, every state is built by hand."""
 from __future__ import annotations
 
 import ast
@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from hypothesis import given, strategies as st
 
-import fileflow.rebuild as rebuild
-from fileflow.rebuild import (
+import fileflow.engine.staleness as rebuild
+from fileflow.engine.staleness import (
     KIND_FORCED, KIND_INCOMPLETE_OUTPUT, KIND_INPUT_CHANGED, KIND_INPUT_NEWER,
     KIND_INPUTS_CHANGED_SET, KIND_MISSING_OUTPUT, KIND_OUTPUT_CHANGED, KIND_SIGNATURE_CHANGED,
     KIND_UPSTREAM, KINDS,
@@ -418,9 +418,9 @@ def test_rebuild_imports_only_pure_modules():
 
 
 def test_importing_rebuild_loads_no_database_or_io_layer():
-    code = ("import sys, fileflow.rebuild; "
+    code = ("import sys, fileflow.engine.staleness; "
             "print(sorted(m for m in sys.modules if m.split('.')[0] == 'sqlalchemy' "
-            "or m in ('fileflow.store', 'fileflow.runlog')))")
+            "or m in ('fileflow.engine.store', 'fileflow.runlog.log')))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True).stdout.strip()
     assert out == "[]"

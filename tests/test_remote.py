@@ -1,4 +1,4 @@
-"""Tests of fileflow.remote: version tokens, bulk observation, staging and uploads, against
+"""Tests of fileflow.remote.files: version tokens, bulk observation, staging and uploads, against
 memory://, a real S3 API on loopback (moto's server, tests/s3server.py) and a loopback HTTP
 server written here."""
 from __future__ import annotations
@@ -17,7 +17,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 from fileflow.errors import FileflowError
-from fileflow.remote import (RemoteError, RemoteFiles, is_remote, scrub_url, staged_path,
+from fileflow.remote.files import (RemoteError, RemoteFiles, is_remote, scrub_url, staged_path,
                              version_token)
 from conftest import need_service
 from s3server import s3_bucket, s3_server  # noqa: F401  (pytest fixtures)
@@ -531,7 +531,7 @@ def test_a_killed_download_leaves_nothing_reusable(http_server, tmp_path):
     folder = os.path.dirname(staged_path(url, stage))
     child = subprocess.Popen(
         [sys.executable, "-c",
-         "import sys; from fileflow.remote import RemoteFiles; "
+         "import sys; from fileflow.remote.files import RemoteFiles; "
          "RemoteFiles(stage_root=sys.argv[2]).download(sys.argv[1])", url, stage],
         env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)})
     try:

@@ -11,8 +11,8 @@ import textwrap
 import pytest
 
 from fileflow.errors import AmbiguousRuleError, CycleError, MissingInputError, WorkflowError
-from fileflow.resolve import resolve
-from fileflow.rules import load_workflow
+from fileflow.engine.resolve import resolve
+from fileflow.lang.rules import load_workflow
 
 
 def graph_of(tmp_path, text: str, targets=None, files=()):

@@ -1,4 +1,4 @@
-"""fileflow.rules: the checked rule model -- top-level statements, every directive, per-job
+"""fileflow.lang.rules: the checked rule model -- top-level statements, every directive, per-job
 values, and the validation errors of the language."""
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from fileflow.errors import FlowfileError, FlowfileErrors
-from fileflow.rules import Lazy, RULE_DIRECTIVES, Workflow, job_values, load_workflow
+from fileflow.lang.rules import Lazy, RULE_DIRECTIVES, Workflow, job_values, load_workflow
 from fileflow.template import render
 
 FULL = Path(__file__).resolve().parent / "flowfiles" / "valid" / "full"

@@ -21,9 +21,9 @@ import pytest
 from sqlalchemy import create_engine, event, inspect, text
 from sqlalchemy.engine import Engine, make_url
 
-from fileflow import runlog
+from fileflow.runlog import log as runlog
 from fileflow.errors import FileflowError
-from fileflow.runlog import (SCHEMA_VERSION, JobResult, JobStart, RunLog, RunLogError,
+from fileflow.runlog.log import (SCHEMA_VERSION, JobResult, JobStart, RunLog, RunLogError,
                              is_network_fs, open_runlog)
 from fileflow.state import FileState, RecordedTarget
 
@@ -136,7 +136,7 @@ def test_run_lifecycle(db, log):
 
 _KILL_AFTER_START = """
 import os, signal, sys
-from fileflow.runlog import JobStart, open_runlog
+from fileflow.runlog.log import JobStart, open_runlog
 url = sys.argv[1] or None
 log = open_runlog(url, sys.argv[2])
 run = log.start_run(["fileflow"], sys.argv[2], "0")
@@ -528,7 +528,7 @@ def test_wal_on_local_disk(sqlite_db):
 def test_no_wal_on_network_file_system(sqlite_db, monkeypatch):
     with sqlite_db.open():                                # created in WAL mode locally
         pass
-    from fileflow import runlog_records
+    from fileflow.runlog import records as runlog_records
     monkeypatch.setattr(runlog_records, "is_network_fs", lambda path, partitions=None: True)
     with sqlite_db.open() as log:
         log.record_files([fstate("a", "d")])          # the sqlite3 writer switches it
@@ -582,7 +582,8 @@ def test_locked_database_is_retried(sqlite_db, monkeypatch):
             blocker.close()
         assert log.run(run_id)["argv"] == ["x"]
 
-        from fileflow import runlog_sql, runlog_sqlite
+        from fileflow.runlog import sql as runlog_sql
+        from fileflow.runlog import sqlite_writer as runlog_sqlite
         from fileflow.errors import EXIT_LOCKED
         monkeypatch.setattr(runlog_sqlite, "RETRIES", 1)    # the writer a build uses
         monkeypatch.setattr(runlog_sql, "RETRIES", 1)

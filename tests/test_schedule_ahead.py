@@ -6,9 +6,9 @@ from __future__ import annotations
 import sqlite3
 
 import fileflow.executors.local
-import fileflow.runlog_writes
+import fileflow.runlog.writes
 from buildkit import Project
-from fileflow.schedule import NOT_STARTED
+from fileflow.run.scheduler import NOT_STARTED
 
 MANY = """
     rule all:
@@ -23,13 +23,13 @@ MANY = """
 def count_ticks(monkeypatch) -> list[int]:
     """How many jobs each run-log tick of the builds that follow records as started."""
     ticks: list[int] = []
-    real_tick = fileflow.runlog_writes.BuildWrites.record_tick
+    real_tick = fileflow.runlog.writes.BuildWrites.record_tick
 
     def counting_tick(self, run_id, finished, started, external_ids=()):
         ticks.append(len(started))
         return real_tick(self, run_id, finished, started, external_ids)
 
-    monkeypatch.setattr(fileflow.runlog_writes.BuildWrites, "record_tick", counting_tick)
+    monkeypatch.setattr(fileflow.runlog.writes.BuildWrites, "record_tick", counting_tick)
     return ticks
 
 def test_each_process_starts_after_its_row_is_committed_and_ticks_serve_several_jobs(
@@ -138,7 +138,7 @@ def test_a_job_that_ends_well_hands_its_core_on_before_its_outputs_are_hashed(
         tmp_path, monkeypatch):
     """At -j 1 a job recorded ahead starts as soon as the last one is reaped, and only then
     are the ended job's outputs hashed and recorded; all of them still are."""
-    from fileflow.store import FileStore
+    from fileflow.engine.store import FileStore
 
     p = Project(tmp_path)
     p.flowfile(MANY)
@@ -178,12 +178,12 @@ def test_very_short_jobs_are_recorded_ahead_up_to_the_maximum_whatever_the_cores
         tmp_path, monkeypatch):
     """At -j 1, 4 jobs a tick ahead; while jobs are shorter than AHEAD_ALL_IF_SHORTER
     (raised here so that a slow machine cannot change the answer), AHEAD_MAX."""
-    import fileflow.schedule
+    import fileflow.run.scheduler
 
     ticks = count_ticks(monkeypatch)
     biggest = {}
     for limit in (0.0, 60.0):
-        monkeypatch.setattr(fileflow.schedule, "AHEAD_ALL_IF_SHORTER", limit)
+        monkeypatch.setattr(fileflow.run.scheduler, "AHEAD_ALL_IF_SHORTER", limit)
         p = Project(tmp_path / str(limit))
         p.flowfile(MANY.replace("range(40)", "range(80)"))
         ticks.clear()
@@ -193,15 +193,15 @@ def test_very_short_jobs_are_recorded_ahead_up_to_the_maximum_whatever_the_cores
         biggest[limit] = max(ticks)
         assert p.build().ran == []
     # the tick after the first job: the next one started at once, and those recorded ahead
-    assert biggest == {0.0: 1 + fileflow.schedule.AHEAD_PER_CORE,
-                       60.0: 1 + fileflow.schedule.AHEAD_MAX}, ticks
+    assert biggest == {0.0: 1 + fileflow.run.scheduler.AHEAD_PER_CORE,
+                       60.0: 1 + fileflow.run.scheduler.AHEAD_MAX}, ticks
 
 
 def test_after_ctrl_c_no_job_recorded_ahead_has_its_old_output_removed(tmp_path, monkeypatch):
     """Jobs ahead are prepared (old outputs removed) while the cores are busy, but not once
     an interrupt is pending: those jobs will not start, and their outputs stay as they were
     (marked incomplete, so the next build runs them)."""
-    import fileflow.schedule
+    import fileflow.run.scheduler
 
     p = Project(tmp_path)
     p.flowfile("""
@@ -219,7 +219,7 @@ def test_after_ctrl_c_no_job_recorded_ahead_has_its_old_output_removed(tmp_path,
         p.write(f"in/{i}.txt", "new\n")
     started = []
     real_submit = fileflow.executors.local.LocalExecutor.submit
-    real_submit_ready = fileflow.schedule.Scheduler._submit_ready
+    real_submit_ready = fileflow.run.scheduler.Scheduler._submit_ready
 
     def submit(self, specs):
         started.extend(spec.outputs[0] for spec in specs)
@@ -231,7 +231,7 @@ def test_after_ctrl_c_no_job_recorded_ahead_has_its_old_output_removed(tmp_path,
             self.signalled = True  # what the SIGINT handler does
 
     monkeypatch.setattr(fileflow.executors.local.LocalExecutor, "submit", submit)
-    monkeypatch.setattr(fileflow.schedule.Scheduler, "_submit_ready", submit_ready)
+    monkeypatch.setattr(fileflow.run.scheduler.Scheduler, "_submit_ready", submit_ready)
     r = p.build("-j", "1")
     assert r.code != 0, r
     assert len(started) == 3, started
@@ -247,7 +247,7 @@ def test_a_long_job_that_ends_is_recorded_at_once_even_while_jobs_recorded_ahead
         tmp_path, monkeypatch):
     """Finished short jobs may wait for a later tick; a long one may not (a kill -9 of
     fileflow before its tick would make it run again in full)."""
-    import fileflow.schedule
+    import fileflow.run.scheduler
 
     p = Project(tmp_path)
     p.flowfile("""
@@ -263,8 +263,8 @@ def test_a_long_job_that_ends_is_recorded_at_once_even_while_jobs_recorded_ahead
         """)
     events: list[tuple[str, object]] = []
     long_log_id: list[int] = []
-    real_finish = fileflow.schedule.Scheduler._finish
-    real_tick = fileflow.runlog_writes.BuildWrites.record_tick
+    real_finish = fileflow.run.scheduler.Scheduler._finish
+    real_tick = fileflow.runlog.writes.BuildWrites.record_tick
 
     def finish(self, outcomes, cancelled=False):
         for outcome in outcomes:
@@ -277,9 +277,9 @@ def test_a_long_job_that_ends_is_recorded_at_once_even_while_jobs_recorded_ahead
         events.append(("recorded", [r.job_id for r in finished]))
         return real_tick(self, run_id, finished, started, external_ids)
 
-    monkeypatch.setattr(fileflow.schedule, "FLUSH_AFTER", 1e9)  # short ones wait for a tick
-    monkeypatch.setattr(fileflow.schedule.Scheduler, "_finish", finish)
-    monkeypatch.setattr(fileflow.runlog_writes.BuildWrites, "record_tick", tick)
+    monkeypatch.setattr(fileflow.run.scheduler, "FLUSH_AFTER", 1e9)  # short ones wait for a tick
+    monkeypatch.setattr(fileflow.run.scheduler.Scheduler, "_finish", finish)
+    monkeypatch.setattr(fileflow.runlog.writes.BuildWrites, "record_tick", tick)
     r = p.build("-j", "2")
     assert r.code == 0, r
     (log_id,) = long_log_id

@@ -1,4 +1,4 @@
-"""Tests of fileflow.store on real temporary files."""
+"""Tests of fileflow.engine.store on real temporary files."""
 from __future__ import annotations
 
 import hashlib
@@ -9,7 +9,7 @@ import pytest
 
 from fileflow.errors import WorkflowError
 from fileflow.state import HASH_ALGORITHM, FileState, RecordedTarget
-from fileflow.store import CHUNK_SIZE, FileStore
+from fileflow.engine.store import CHUNK_SIZE, FileStore
 
 
 def sha(data: bytes) -> str:
@@ -289,7 +289,7 @@ def test_large_file_is_streamed(store, tmp_path, monkeypatch):
         def hexdigest(self):
             return self._h.hexdigest()
 
-    import fileflow.store as store_mod
+    import fileflow.engine.store as store_mod
     monkeypatch.setattr(store_mod, "_sha256", Spy)
     digest = store.hash_path("big")
     monkeypatch.undo()
@@ -379,7 +379,7 @@ def test_vanished_file_among_many_is_an_error(tmp_path):
 
 
 def test_unreadable_file_is_an_error(store, tmp_path, monkeypatch):
-    import fileflow.store as store_mod
+    import fileflow.engine.store as store_mod
     (tmp_path / "secret").write_bytes(b"s")
 
     def denied(path, *a, **kw):

@@ -1,11 +1,11 @@
-"""fileflow.syntax: Flowfile text -> frozen syntax nodes with positions."""
+"""fileflow.lang.syntax: Flowfile text -> frozen syntax nodes with positions."""
 from __future__ import annotations
 
 import dataclasses
 
 import pytest
 
-from fileflow import syntax as s
+from fileflow.lang import syntax as s
 from fileflow.errors import FlowfileError
 
 

@@ -6,10 +6,11 @@ from pathlib import Path
 
 import pytest
 
-from fileflow import syntax as s
-from fileflow import syntax_cache, syntax_fast
+from fileflow.lang import syntax as s
+from fileflow.lang import parse_cache as syntax_cache
+from fileflow.lang import fast_parser as syntax_fast
 from fileflow.errors import FlowfileError
-from fileflow.rules import load_workflow
+from fileflow.lang.rules import load_workflow
 
 ROOT = Path(__file__).resolve().parent.parent
 

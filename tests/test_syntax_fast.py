@@ -17,9 +17,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from fileflow import syntax as s
+from fileflow.lang import syntax as s
 from fileflow.errors import FlowfileError
-from fileflow.syntax_fast import Fallback, parse_fast
+from fileflow.lang.fast_parser import Fallback, parse_fast
 from test_fuzz_flowfile import mutated_flowfile
 
 ROOT = Path(__file__).resolve().parent.parent

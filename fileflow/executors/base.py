@@ -21,7 +21,7 @@ class JobSpec:
     attempt: int = 1
     env: Mapping[str, str] = field(default_factory=dict)
     wildcards: Mapping[str, str] = field(default_factory=dict)
-    # `--remote-staging job`: the manifest (fileflow.remote_job) of the remote files a
+    # `--remote-staging job`: the manifest (fileflow.remote.job_stager) of the remote files a
     # cluster job downloads before its command and uploads after it, on its own node.
     stage: str = ""
     # fileflow's own default log (the rule declares none): made only if the job writes to it.

@@ -26,8 +26,8 @@ import time
 from dataclasses import dataclass
 from typing import Callable, Iterable, Mapping, Protocol, Sequence
 
-from ..errors import FileflowError
-from .base import JobOutcome, JobSpec
+from fileflow.errors import FileflowError
+from fileflow.executors.base import JobOutcome, JobSpec
 
 __all__ = [
     "POLL_MIN", "POLL_MAX", "POLL_GROWTH", "GIVE_UP_SECONDS", "FINAL_STATES", "STATE_MEANING",
@@ -416,11 +416,11 @@ class ClusterExecutor:
     @staticmethod
     def _staged_run(manifest: str, run: str) -> str:
         """`run` between the job's own download of its remote inputs and upload of its
-        remote outputs (fileflow.remote_job, by this Python and this fileflow: the package's
+        remote outputs (fileflow.remote.job_stager, by this Python and this fileflow: the package's
         folder leads PYTHONPATH, so the job runs the code the head runs)."""
         package_root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
         stage = (f'PYTHONPATH={shlex.quote(package_root)}"${{PYTHONPATH:+:$PYTHONPATH}}" '
-                 f"{shlex.quote(sys.executable)} -m fileflow.remote_job")
+                 f"{shlex.quote(sys.executable)} -m fileflow.remote.job_stager")
         manifest = shlex.quote(manifest)
         return f"{stage} download {manifest} && {run} && {stage} upload {manifest}"
 

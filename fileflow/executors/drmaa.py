@@ -22,10 +22,10 @@ import signal
 import time
 from typing import Mapping, Sequence
 
-from ..errors import FileflowError
-from ..template import TemplateError, parse_template, render
-from .base import JobSpec
-from .cluster import JobStatus, TransientError
+from fileflow.errors import FileflowError
+from fileflow.template import TemplateError, parse_template, render
+from fileflow.executors.base import JobSpec
+from fileflow.executors.cluster import JobStatus, TransientError
 
 __all__ = ["DrmaaBackend", "DrmaaSession", "open_session", "render_native", "map_state",
            "status_from_info", "KNOWN_LIBRARIES", "STATIC_TLS_FIX", "MAX_STATUS_CALLS_PER_SECOND"]

@@ -21,7 +21,7 @@ import threading
 import time
 from typing import Iterable
 
-from .base import JobOutcome, JobSpec
+from fileflow.executors.base import JobOutcome, JobSpec
 
 __all__ = ["LocalExecutor", "RUN_TAG", "run_tag", "tagged_processes"]
 

@@ -13,9 +13,9 @@ import subprocess
 import time
 from typing import Callable, Mapping, Sequence
 
-from ..errors import FileflowError
-from .base import JobSpec
-from .cluster import JobStatus, TransientError
+from fileflow.errors import FileflowError
+from fileflow.executors.base import JobSpec
+from fileflow.executors.cluster import JobStatus, TransientError
 
 __all__ = ["SlurmBackend", "sbatch_flags", "parse_sacct", "parse_squeue", "expand_array_ids"]
 

@@ -1,0 +1,568 @@
+"""The composition root: load, resolve, plan, lock, schedule, record. The only place where
+concrete stages are wired together. Layer 5.
+"""
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Mapping, Sequence
+
+from fileflow.errors import EXIT_INTERRUPTED, EXIT_JOB_FAILED, EXIT_OK, FileflowError
+
+__all__ = ["BuildOptions", "build", "why", "clean", "load_graph"]
+
+
+@dataclass(frozen=True, slots=True)
+class BuildOptions:
+    flowfile: str
+    targets: Sequence[str] = ()
+    config: Mapping[str, object] = field(default_factory=dict)
+    configfiles: Sequence[str] = ()
+    jobs: int = 0                                  # 0: number of cores
+    dry_run: bool = False
+    forceall: bool = False
+    forcerun: Sequence[str] = ()
+    force_targets: Sequence[str] = ()
+    keep_going: bool = False
+    latency_wait: float = 5.0
+    resources: Mapping[str, float] = field(default_factory=dict)
+    db_url: str | None = None
+    lock_timeout: float = 0.0
+    quiet: bool = False
+    print_commands: bool = False
+    touch: bool = False
+    argv: Sequence[str] = ()
+    cluster: str | None = None                     # --cluster slurm|drmaa
+    default_resources: Mapping[str, object] = field(default_factory=dict)
+    set_resources: Mapping[str, Mapping[str, object]] = field(default_factory=dict)
+    local_cores: int = 0                           # head-node jobs (localrules); 0: all cores
+    job_arrays: bool = True
+    drmaa_native: str = ""                         # --drmaa-native TEMPLATE
+    keep_remote: bool = False                      # keep .fileflow/remote/ across runs
+    remote_staging: str = "head"                   # --remote-staging head|job (cluster jobs stage their own)
+
+
+def _out(text: str = "") -> None:
+    try:
+        sys.stdout.write(text + "\n")
+    except BrokenPipeError:
+        pass
+
+
+@contextlib.contextmanager
+def _no_gc_pauses():
+    """Building the graph allocates a few objects per job and frees almost nothing, so the
+    cyclic collector would rescan an ever larger heap for nothing (a third of the time at
+    10,000 jobs). Collect nothing meanwhile; afterwards move what was built out of the
+    collector's sight (gc.freeze) so the run loop does not rescan it either."""
+    import gc
+
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.freeze()
+        if enabled:
+            gc.enable()
+
+
+def load_graph(options: BuildOptions, store):
+    """The workflow and its job graph for the targets."""
+    from fileflow.engine.resolve import resolve
+    from fileflow.lang.rules import load_workflow
+    from fileflow.remote.staging import check_local_logs
+
+    workflow = load_workflow(options.flowfile, workdir=os.getcwd(), config=options.config,
+                             configfiles=options.configfiles)
+    for rule in options.forcerun:
+        if rule not in workflow.by_name:
+            raise FileflowError(f"-R/--forcerun: no rule named {rule!r}")
+    check_local_logs(workflow)
+    targets = list(options.targets) or list(workflow.default_targets)
+    if not targets:
+        raise FileflowError(f"{options.flowfile} has no rules and no 'default:'; nothing to build")
+    graph = resolve(workflow, targets, store.missing)
+    _check_force_targets(options.force_targets, graph)
+    return workflow, graph
+
+
+def _has_urls(graph) -> bool:
+    """Does the graph name a remote file (a URL)? One scan in C of all its paths."""
+    return "://" in "\x00".join(graph.producer) or "://" in "\x00".join(graph.sources)
+
+
+def _recorded(db_url: str | None, write: bool):
+    """The run log and what it records; a dry run never creates one."""
+    from fileflow.runlog.log import open_runlog
+
+    db_url = db_url or os.environ.get("FILEFLOW_DB") or None
+    if not write and db_url is None and not os.path.exists(os.path.join(".fileflow", "runlog.db")):
+        return None, {}
+    runlog = open_runlog(db_url or os.environ.get("FILEFLOW_DB") or None, os.getcwd(),
+                         look_only=not write)
+    return runlog, runlog.load_targets()
+
+
+def _check_force_targets(force_targets, graph) -> None:
+    """--force must name something this build makes: say so instead of forcing nothing."""
+    if not force_targets:
+        return
+    made = {os.path.normpath(p) for job in graph.jobs for p in job.outputs}
+    rules = {job.rule.name for job in graph.jobs if not job.wildcards}
+    for target in force_targets:
+        if os.path.normpath(target) not in made and target not in rules:
+            raise FileflowError(f"--force {target}: no job of this build makes it (force "
+                                "a file the targets need, or ask for it as a target too)")
+
+
+def _plan(options: BuildOptions, graph, recorded, store):
+    from fileflow.engine.plan import Force, make_plan
+
+    force = Force(options.forceall, frozenset(options.forcerun),
+                  frozenset(os.path.normpath(t) for t in options.force_targets))
+    local_view = None
+    if _has_urls(graph):  # commands see remote files at their staged local paths
+        from fileflow.remote.staging import LocalPaths
+        local_view = LocalPaths(store.stage_root).job
+    return make_plan(graph, store, recorded, force, local_view=local_view)
+
+
+def print_dry_run(plan, quiet: bool = False, print_commands: bool = False) -> None:
+    """Each job that would run (rule, wildcards, outputs, reasons, and with `print_commands`
+    its command), a per-rule count table and a one-line summary; with `quiet`, the summary
+    line alone."""
+    jobs = plan.graph.jobs
+    if quiet:
+        n = len(plan.reasons)
+        _out(f"dry run: {n} of {len(jobs)} jobs would run" if n else
+             f"nothing to do: all {len(jobs)} jobs are up to date")
+        return
+    lines = []
+    for job_id in plan.to_run:
+        job = jobs[job_id]
+        reasons = plan.reasons[job_id]
+        lines.append(f"job {job.name}")
+        if job.outputs:
+            lines.append("    output: " + ", ".join(job.outputs))
+        lines.append("    reason: " + "; ".join(str(r) for r in reasons))
+        if print_commands:
+            lines.extend(_planned_command(plan, job_id))
+    counts = Counter(jobs[j].rule for j in plan.reasons)
+    if counts:
+        width = max(len("total"), *(len(rule.name) for rule in counts)) + 2
+        lines.append("")
+        lines.append(f"{'rule':<{width}}jobs")
+        for rule, n in sorted(counts.items(), key=lambda kv: kv[0].index):
+            lines.append(f"{rule.name:<{width}}{n}")
+        lines.append(f"{'total':<{width}}{sum(counts.values())}")
+        lines.append("")
+        lines.append(f"dry run: {sum(counts.values())} of {len(jobs)} jobs would run")
+    else:
+        lines.append(f"nothing to do: all {len(jobs)} jobs are up to date")
+    _out("\n".join(lines))
+
+
+def _planned_command(plan, job_id: int) -> list[str]:
+    """What `-n -p` shows of a job's action: its command as the run log records it."""
+    from fileflow.runlog.records import shown_command
+
+    action = plan.graph.jobs[job_id].rule.action
+    if action is None:
+        return []
+    if action.kind == "script":
+        return [f"    script: {action.text}"]
+    command = shown_command(plan.command(job_id))
+    return ["    command: " + command.replace("\n", "\n             ")] if command else []
+
+
+def _noop_key(options: BuildOptions):
+    """The key of the no-op shortcut (fileflow.run.noop_cache), or None where it does not apply:
+    forced jobs, or a run log that is not a SQLite file."""
+    if options.forceall or options.forcerun or options.force_targets:
+        return None
+    from fileflow.run.noop_cache import cache_key
+
+    return cache_key(options.flowfile, options.targets, options.config, options.configfiles,
+                     options.db_url or os.environ.get("FILEFLOW_DB") or None)
+
+
+def _save_noop(key, began_ns, runlog_before, workflow, graph, plan, options) -> None:
+    from fileflow.run.noop_cache import save
+
+    virtual, made = plan.virtual_temp, graph.producer
+    # Sources first: a later build checks them before the outputs, and users edit sources.
+    observed = {p: st for p, st in plan.observed.items() if p not in made}
+    observed.update((p, st) for p, st in plan.observed.items() if p in made and p not in virtual)
+    fresh = [*virtual, *(p for p in graph.sources if p not in observed)]
+    save(key, len(graph), observed, fresh, workflow.flowfiles, workflow.read_files,
+         options.configfiles, runlog_before, began_ns)
+
+
+def _store():
+    """The file store of a build: local files, and remote ones (URLs) through fileflow.remote.files."""
+    from fileflow.remote.staging import RemoteAwareStore
+
+    return RemoteAwareStore(".")
+
+
+def build(options: BuildOptions) -> int:
+    started = time.monotonic()
+    if options.remote_staging == "job" and not options.cluster:
+        raise FileflowError("--remote-staging job needs --cluster slurm|drmaa: without a "
+                            "cluster every job runs on this machine, where fileflow itself "
+                            "stages remote files (--remote-staging head, the default)")
+    began_ns = time.time_ns()
+    noop_key = _noop_key(options)
+    if noop_key is not None:  # nothing changed since a build found nothing to do: say so now
+        from fileflow.run.noop_cache import nothing_to_do, runlog_states
+
+        jobs = nothing_to_do(noop_key)
+        if jobs is not None:
+            _out(f"nothing to do: all {jobs} jobs are up to date")
+            return EXIT_OK
+        runlog_before = runlog_states(noop_key)  # before the run log is read
+    store = _store()
+    with _no_gc_pauses():
+        workflow, graph = load_graph(options, store)
+        runlog, recorded = _recorded(options.db_url, write=not options.dry_run)
+    try:
+        with _no_gc_pauses():
+            plan = _plan(options, graph, recorded, store)
+        if not options.quiet:  # -q: errors and the summary line only
+            for warning in plan.warnings:
+                print(warning, file=sys.stderr)
+        if options.dry_run:
+            print_dry_run(plan, options.quiet, options.print_commands)
+            return EXIT_OK
+        if not plan.reasons:
+            if plan.fresh_states:
+                runlog.record_files(plan.fresh_states)
+            _out(f"nothing to do: all {len(graph)} jobs are up to date")  # the summary, even with -q
+            if noop_key is not None and not plan.fresh_states and not plan.warnings:
+                _save_noop(noop_key, began_ns, runlog_before, workflow, graph, plan, options)
+            return EXIT_OK
+        if options.touch:
+            return _touch(plan, runlog, store, options)
+        return _run(options, graph, plan, runlog, store, started)
+    finally:
+        if runlog is not None:
+            runlog.close()
+
+
+def _run(options, graph, plan, runlog, store, started) -> int:
+    from fileflow import __version__
+    from fileflow.executors.local import LocalExecutor, run_tag
+    from fileflow.run.progress import make_reporter
+    from fileflow.run.scheduler import Scheduler, Settings
+
+    _interrupt_on_termination()
+    backend = None
+    if options.cluster == "drmaa":  # library, session and templates checked before anything runs
+        from fileflow.cli.cluster_setup import drmaa_backend
+        backend = drmaa_backend(options, graph, plan)
+    lock, plan = _locked_plan(options, graph, plan, runlog, store)
+    try:
+        adoptable, tags = [], []
+        if options.cluster:  # before _stop_orphans, which would close their records
+            from fileflow.cli.cluster_setup import cluster_orphans
+            adoptable, tags = cluster_orphans(runlog, options.cluster, os.getcwd())
+        _stop_orphans(runlog)
+        jobs = options.jobs or os.cpu_count() or 1
+        if options.cluster and not options.jobs:
+            from fileflow.cli.cluster_setup import DEFAULT_CLUSTER_JOBS as jobs
+        settings = Settings(jobs=jobs, resources=options.resources,
+                            keep_going=options.keep_going, latency_wait=options.latency_wait,
+                            executor_name=options.cluster or "local", workdir=os.getcwd(),
+                            cluster=bool(options.cluster))
+        _check_resources(graph, plan, settings)
+        _check_protected(graph, plan)
+        run_id = runlog.start_run(list(options.argv), os.getcwd(), __version__)
+        executor = LocalExecutor(tag=run_tag(run_id, os.getcwd()))
+        if options.cluster:
+            from fileflow.cli.cluster_setup import cluster_executor
+            executor = cluster_executor(options, graph, run_id, adoptable, tags, backend)
+        reporter = make_reporter(len(plan.reasons), options.quiet, options.print_commands)
+        staging = None
+        if _has_urls(graph):  # remote inputs are downloaded before their jobs, outputs uploaded after
+            from fileflow.remote.staging import Staging
+            staging = Staging(store.remote, options.keep_remote, store.stage_root,
+                              in_job=options.remote_staging == "job")
+        scheduler = Scheduler(plan, executor, runlog, run_id, store, settings, reporter, staging)
+        try:
+            result = scheduler.run()
+        except BaseException:
+            with contextlib.suppress(Exception):  # the run log may be what failed
+                runlog.finish_run(run_id, "failed", scheduler.result.done, scheduler.result.failed)
+            raise
+        finally:
+            reporter.close()
+            if staging is not None:
+                staging.cleanup()
+                if staging.summary() and not options.quiet:
+                    _out(staging.summary())
+            if options.cluster:
+                from fileflow.cli.cluster_setup import release_unclaimed
+                release_unclaimed(executor, scheduler.result)
+        status = "interrupted" if result.interrupted else ("success" if result.ok else "failed")
+        runlog.finish_run(run_id, status, result.done, result.failed)
+    finally:
+        lock.release()
+    elapsed = time.monotonic() - started
+    parts = [f"{result.done} done", f"{result.failed} failed"]
+    if result.skipped:
+        parts.append(f"{result.skipped} skipped (their inputs came out unchanged)")
+    if result.not_run:
+        parts.append(f"{result.not_run} not run")
+    summary = f"fileflow: {', '.join(parts)} in {elapsed:.1f} s"
+    if result.interrupted:
+        print(f"{summary}; interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    if not result.ok:
+        failed = ", ".join(result.failures[:5]) + (" ..." if len(result.failures) > 5 else "")
+        print(f"{summary}; failed: {failed}", file=sys.stderr)
+        return EXIT_JOB_FAILED
+    _out(summary)
+    return EXIT_OK
+
+
+def _locked_plan(options, graph, plan, runlog, store):
+    """The build lock over what the jobs that run write and read, and the plan it covers. When
+    the lock had to wait, another build finished meanwhile and what is out of date may have
+    changed: plan again, and if the new plan writes or reads outside the lock, lock again."""
+    from fileflow.run.locks import BuildLock
+
+    while True:
+        lock = BuildLock(".", *_files_of_jobs(graph, plan))
+        if not lock.acquire(options.lock_timeout, options.quiet):
+            return lock, plan
+        store.forget_remote()  # what the other build uploaded is seen anew
+        plan = _plan(options, graph, runlog.load_targets(), store)
+        if lock.covers(*_files_of_jobs(graph, plan)):
+            return lock, plan
+        lock.release()
+
+
+def _files_of_jobs(graph, plan) -> tuple[set[str], set[str]]:
+    """(outputs, inputs) of the jobs the plan runs: what the build lock guards."""
+    jobs = [graph.jobs[j] for j in plan.reasons]
+    return {p for job in jobs for p in job.outputs}, {p for job in jobs for p in job.inputs}
+
+
+def _stop_orphans(runlog) -> None:
+    """Jobs a killed fileflow left running on this host would race this build for the same
+    outputs: stop their process trees, and record their runs as interrupted. A job is found
+    by its recorded pid, and by the run tag in its environment (executors.local.RUN_TAG),
+    which also finds a job killed before its pid was recorded, and daemons it started."""
+    import socket
+
+    import psutil
+
+    from fileflow.executors.local import run_tag, tagged_processes
+
+    def alive(pid, since: float) -> psutil.Process | None:
+        try:
+            proc = psutil.Process(int(pid))
+            # A reused pid belongs to a process created after the one we recorded.
+            return proc if proc.create_time() <= since + 1 and proc.status() != psutil.STATUS_ZOMBIE else None
+        except (psutil.Error, TypeError, ValueError):
+            return None
+
+    rows = runlog.unfinished_jobs(socket.gethostname())
+    dead_runs = {r["run_id"] for r in rows if alive(r["pid"], r["run_started"]) is None}
+    abandoned = [r for r in rows if r["run_id"] in dead_runs]
+    local = [r for r in abandoned if r["executor"] == "local"]
+    victims: dict[int, psutil.Process] = {}
+    for r in local:
+        proc = alive(r["external_id"], r["started_at"] + 60)
+        if proc is not None and proc.create_time() >= r["started_at"] - 1:
+            with contextlib.suppress(psutil.Error):
+                for p in (proc, *proc.children(recursive=True)):
+                    victims[p.pid] = p
+    if local:
+        tags = {run_tag(r["run_id"], r["run_workdir"]) for r in local}
+        for p in tagged_processes(tags):
+            victims.setdefault(p.pid, p)
+    for p in victims.values():
+        with contextlib.suppress(psutil.Error):
+            p.terminate()
+    _, left = psutil.wait_procs(list(victims.values()), timeout=3)
+    for p in left:
+        with contextlib.suppress(psutil.Error):
+            p.kill()
+    if victims:
+        shown = ", ".join(str(pid) for pid in sorted(victims)[:10])
+        print(f"fileflow: stopped {len(victims)} process(es) left running by a fileflow that "
+              f"is gone (pid {shown}{' ...' if len(victims) > 10 else ''}); their jobs' outputs "
+              "will be made again", file=sys.stderr)
+    runlog.close_abandoned(dead_runs, [r["id"] for r in abandoned])
+
+
+def _interrupt_on_termination() -> None:
+    """SIGTERM and SIGHUP (a closed terminal, a batch system's kill) clean up like Ctrl-C."""
+    import signal
+
+    def handler(signum, frame):
+        raise KeyboardInterrupt
+
+    for sig in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, handler)
+
+
+def _check_protected(graph, plan) -> None:
+    """Refuse before anything starts (or is deleted), not halfway through the build. A job
+    that runs only because of upstream jobs may yet be cut off: the scheduler checks it."""
+    from fileflow.engine.staleness import KIND_UPSTREAM
+
+    for job_id, reasons in plan.reasons.items():
+        if all(r.kind == KIND_UPSTREAM for r in reasons):
+            continue
+        job = graph.jobs[job_id]
+        for path in job.flagged("protected"):
+            if os.path.lexists(path):
+                raise FileflowError(f"job {job.name} would overwrite protected output {path!r}; "
+                                    "delete it first if it must be remade")
+
+
+def _check_resources(graph, plan, settings) -> None:
+    for job_id in plan.reasons:
+        job = graph.jobs[job_id]
+        for key, limit in settings.resources.items():
+            need = job.values.resources.get(key, 0)
+            if isinstance(need, (int, float)) and need > limit:
+                raise FileflowError(f"job {job.name} needs {key}={need:g} but --resources "
+                                    f"allows {key}={limit:g}")
+
+
+def _touch(plan, runlog, store, options) -> int:
+    """--touch: record the jobs that would run as done, without running them. Under the
+    build lock: a build running now may be writing those very outputs."""
+    from fileflow.run.locks import BuildLock
+
+    lock = BuildLock(".", *_files_of_jobs(plan.graph, plan))  # it records their inputs' digests
+    if lock.acquire(options.lock_timeout, options.quiet):
+        # Another build finished meanwhile: what is out of date may have changed.
+        store.forget_remote()
+        plan = _plan(options, plan.graph, runlog.load_targets(), store)
+    try:
+        return _record_touched(plan, runlog, store, options)
+    finally:
+        lock.release()
+
+
+def _record_touched(plan, runlog, store, options) -> int:
+    from fileflow.state import RecordedTarget
+
+    jobs = plan.graph.jobs
+    targets = []
+    missing = []
+    # A temp() output deleted once its consumers were done stands as its record says (as
+    # in the plan): it is recorded again as it was made, not reported missing.
+    virtual = {p: plan.observed[p] for p in plan.virtual_temp}
+    paths = [p for j in plan.reasons for p in jobs[j].outputs if p not in virtual]
+    states = {**store.with_digests(store.stat_many(paths), {}), **virtual}
+    digests = {**store.with_digests(store.stat_many(
+        {p for j in plan.reasons for p in jobs[j].inputs if p not in virtual}), plan.recorded),
+        **virtual}
+    now = time.time()
+    for job_id in plan.to_run:
+        job = jobs[job_id]
+        inputs = {p: digests[p].digest for p in job.inputs if digests[p].digest}
+        for path in job.outputs:
+            st = states[path]
+            if not st.exists:
+                missing.append(path)
+                continue
+            targets.append(RecordedTarget(path, True, st.size, st.mtime_ns, st.digest,
+                                          signature=plan.signature(job_id), input_digests=inputs,
+                                          built_at=now, changed_at=now, ctime_ns=st.ctime_ns))
+    if missing:
+        raise FileflowError("--touch cannot mark missing outputs as done: " + ", ".join(missing[:5]))
+    runlog.mark_complete(targets)
+    if not options.quiet:
+        _out(f"touched: {len(targets)} outputs of {len(plan.reasons)} jobs recorded as up to date")
+    return EXIT_OK
+
+
+def why(options: BuildOptions, path: str) -> int:
+    """`fileflow why FILE`: is FILE out of date, and why."""
+    options = BuildOptions(**{**_fields(options), "targets": [path], "dry_run": True})
+    store = _store()
+    workflow, graph = load_graph(options, store)
+    runlog, recorded = _recorded(options.db_url, write=False)
+    try:
+        plan = _plan(options, graph, recorded, store)
+    finally:
+        if runlog is not None:
+            runlog.close()
+    target = path if "://" in path else os.path.normpath(path)
+    producer = graph.producer.get(target)
+    if producer is None:
+        _out(f"{path}: a source file (no rule makes it); it is never rebuilt")
+        return EXIT_OK
+    job = graph.jobs[producer]
+    reasons = plan.reasons.get(producer)
+    if not reasons:
+        rec = recorded.get(target)
+        when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(rec.built_at)) if rec and rec.built_at else None
+        _out(f"{path}: up to date (made by job {job.name}" + (f", recorded {when})" if when else ")"))
+        return EXIT_OK
+    _out(f"{path}: out of date; job {job.name} would run because:")
+    for reason in reasons:
+        _out(f"  - {reason}")
+    # Follow upstream reasons to their roots so the user sees the first cause.
+    stack = [d for d in graph.deps[producer] if d in plan.reasons]
+    seen = set(stack)
+    while stack:
+        dep = stack.pop()
+        own = [r for r in plan.reasons[dep] if r.kind != "upstream"]
+        if own:
+            _out(f"  upstream {graph.jobs[dep].name}: " + "; ".join(str(r) for r in own))
+        for d in graph.deps[dep]:
+            if d in plan.reasons and d not in seen:
+                seen.add(d)
+                stack.append(d)
+    return EXIT_OK
+
+
+def _fields(options: BuildOptions) -> dict:
+    return {name: getattr(options, name) for name in BuildOptions.__slots__}
+
+
+def clean(options: BuildOptions, rules: Sequence[str], dry_run: bool) -> int:
+    """Delete the outputs of the selected rules' jobs (never sources) and forget them."""
+    from fileflow.run.scheduler import _remove
+
+    workflow, graph = load_graph(options, _store())
+    unknown = [r for r in rules if r not in workflow.by_name]
+    if unknown:
+        raise FileflowError(f"clean: no rule named {unknown[0]!r}")
+    chosen = set(rules) or set(workflow.by_name)
+    paths = [p for job in graph.jobs if job.rule.name in chosen for p in job.outputs
+             if os.path.lexists(p)]
+    if dry_run or not paths:
+        for path in paths:
+            _out("would remove " + path)
+    else:
+        from fileflow.run.locks import BuildLock
+
+        lock = BuildLock(".", paths)  # never pull files from under a build making them
+        lock.acquire(options.lock_timeout, getattr(options, "quiet", False))
+        try:
+            for path in paths:
+                _out("removed " + path)
+                _remove(path)
+            runlog, _ = _recorded(options.db_url, write=True)
+            try:
+                runlog.forget(paths)
+            finally:
+                runlog.close()
+        finally:
+            lock.release()
+    if not paths:
+        _out("nothing to clean")
+    return EXIT_OK

@@ -1,0 +1,518 @@
+"""The command line: `fileflow [OPTIONS] [COMMAND] ...`; a bare `fileflow [OPTIONS] [TARGET...]`
+means `build`. Layer 5. Heavy modules are imported inside the commands, so `--help` is fast.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from typing import Callable, Sequence
+
+from fileflow.errors import EXIT_INTERRUPTED, EXIT_USAGE, FileflowError
+
+__all__ = ["main", "COMMANDS"]
+
+FLOWFILE_NAMES = ("Flowfile", os.path.join("workflow", "Flowfile"))
+
+
+def _global_options(parser: argparse.ArgumentParser, suppress: bool) -> None:
+    default = argparse.SUPPRESS if suppress else None
+    group = parser.add_argument_group("workflow options")
+    group.add_argument("-f", "--file", "--flowfile", dest="file", default=default, metavar="FILE",
+                       help="the Flowfile (default: Flowfile, then workflow/Flowfile)")
+    group.add_argument("-C", "--directory", default=default, metavar="DIR",
+                       help="change to DIR before doing anything (as in make)")
+    group.add_argument("--configfile", action="append", default=argparse.SUPPRESS if suppress else [],
+                       metavar="FILE", help="YAML merged over the Flowfile's config (repeatable)")
+    group.add_argument("--config", action="append", default=argparse.SUPPRESS if suppress else [],
+                       metavar="KEY=VALUE", help="set a config value, overriding files (repeatable)")
+
+
+def _command_parser(name: str, help_text: str) -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog=f"fileflow {name}", description=help_text)
+    _global_options(parser, suppress=True)
+    return parser
+
+
+# ---------------------------------------------------------------- helpers for commands
+
+def _print(text: str) -> None:
+    """print() to stdout, quietly when its reader is gone (`fileflow check | head -0`):
+    stdout then points at /dev/null, so the interpreter's last flush cannot fail either."""
+    try:
+        print(text, flush=True)
+    except BrokenPipeError:
+        try:
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+            os.close(devnull)
+        except (OSError, ValueError, AttributeError):
+            pass
+
+
+def find_flowfile(args) -> str:
+    if args.file:
+        if not os.path.isfile(args.file):
+            raise FileflowError(f"no Flowfile at {args.file}")
+        return args.file
+    for name in FLOWFILE_NAMES:
+        if os.path.isfile(name):
+            return name
+    raise FileflowError(f"no Flowfile found in {os.getcwd()} (looked for {', '.join(FLOWFILE_NAMES)}; "
+                        "use -f FILE or -C DIR)")
+
+
+def load(args):
+    from fileflow.lang.rules import load_workflow, parse_config_overrides
+
+    path = find_flowfile(args)
+    overrides = parse_config_overrides(args.config)
+    return load_workflow(path, workdir=os.getcwd(), config=overrides, configfiles=args.configfile)
+
+
+# ---------------------------------------------------------------- commands
+
+def cmd_check(args) -> int:
+    workflow = load(args)
+    rules = workflow.rules
+    shown = ", ".join(r.name for r in rules[:8]) + (", ..." if len(rules) > 8 else "")
+    includes = len(workflow.flowfiles) - 1
+    extra = f", {includes} included file{'s' if includes != 1 else ''}" if includes else ""
+    targets = ", ".join(workflow.default_targets) or "none"
+    _print(f"{workflow.flowfiles[0]}: ok: {len(rules)} rule{'s' if len(rules) != 1 else ''} "
+           f"({shown}){extra}; default target: {targets}")
+    return 0
+
+
+def configure_fmt(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("files", nargs="*", metavar="FILE",
+                        help="Flowfiles to format (default: the Flowfile); '-' reads stdin, writes stdout")
+    parser.add_argument("--check", action="store_true",
+                        help="change nothing; list the files that would change, exit 1 if any")
+    parser.add_argument("--diff", action="store_true",
+                        help="change nothing; print a unified diff of what would change")
+
+
+def cmd_fmt(args) -> int:
+    from fileflow.lang.fmt import format_paths
+
+    return format_paths(args.files or [find_flowfile(args)], check=args.check, diff=args.diff)
+
+
+def configure_lint(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("files", nargs="*", metavar="FILE", help="Flowfiles to lint (default: the Flowfile)")
+    parser.add_argument("--select", default="", metavar="CODES",
+                        help="only these codes (comma-separated; a prefix like FF10 selects a group)")
+    parser.add_argument("--ignore", default="", metavar="CODES", help="leave out these codes (comma-separated)")
+    parser.add_argument("--fail-on", choices=("warning", "error", "never"), default="warning",
+                        help="exit 1 if a finding of this severity or worse is printed (default: warning)")
+
+
+def cmd_lint(args) -> int:
+    from fileflow.editor.lint import run_lint
+
+    paths = args.files or [find_flowfile(args)]
+    return run_lint(paths, select=args.select, ignore=args.ignore, fail_on=args.fail_on,
+                    config=args.config, configfiles=args.configfile, print_line=_print,
+                    workdir=None if args.files else os.getcwd())
+
+
+def configure_lsp(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--stdio", action="store_true",
+                        help="talk over stdin/stdout (the default and only transport; accepted "
+                             "because editors pass it)")
+
+
+def cmd_lsp(args) -> int:
+    from fileflow.cli.lsp import serve
+
+    return serve()
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected a number >= 0, got {text!r}")
+    return value
+
+
+def _resource_limits(pairs: Sequence[str]) -> dict[str, float]:
+    out = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        try:
+            out[key.strip()] = float(value)
+        except ValueError:
+            sep = ""
+        if not sep or not key.strip():
+            raise FileflowError(f"--resources expects name=number, got {pair!r}")
+    return out
+
+
+def configure_build(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("targets", nargs="*", metavar="TARGET",
+                        help="files or rule names to build (default: the Flowfile's default target)")
+    parser.add_argument("-j", "--jobs", "--cores", type=int, default=0, metavar="N",
+                        help="run at most N jobs (cores) at once (default: number of cores)")
+    parser.add_argument("-n", "--dry-run", action="store_true",
+                        help="print the jobs that would run and why; change nothing")
+    parser.add_argument("-p", "--print-commands", action="store_true", help="print each command")
+    parser.add_argument("-k", "--keep-going", action="store_true",
+                        help="after a failure, go on with jobs that do not depend on it")
+    parser.add_argument("-F", "--forceall", action="store_true", help="run every job")
+    parser.add_argument("-R", "--forcerun", nargs="+", default=[], metavar="RULE",
+                        help="run every job of these rules (and what depends on them)")
+    parser.add_argument("--force", action="append", default=[], metavar="TARGET",
+                        help="run the job that makes TARGET even if it is up to date")
+    parser.add_argument("--touch", action="store_true",
+                        help="record out-of-date outputs as up to date without running anything")
+    parser.add_argument("--latency-wait", type=_positive_float, default=5.0, metavar="SECONDS",
+                        help="wait this long for outputs to appear (shared file systems; default 5)")
+    parser.add_argument("--resources", nargs="+", default=[], metavar="NAME=N",
+                        help="limits on the sum of running jobs' resources, e.g. mem_mb=16000")
+    parser.add_argument("--db", default=None, metavar="URL",
+                        help="run log database (default: FILEFLOW_DB, else .fileflow/runlog.db)")
+    parser.add_argument("--lock-timeout", type=_positive_float, default=0.0, metavar="SECONDS",
+                        help="wait this long for another build writing the same files, or "
+                             "files this build reads (default 0)")
+    parser.add_argument("-q", "--quiet", action="store_true",
+                        help="print only errors and the final summary")
+    parser.add_argument("--cluster", default=None, choices=["slurm", "drmaa"],
+                        help="run jobs on a cluster (-j then bounds jobs queued or running "
+                             "there; default 100); see docs/cluster.md")
+    parser.add_argument("--drmaa-native", default="", metavar="TEMPLATE",
+                        help="--cluster drmaa: native specification of every job, a template "
+                             "with {threads}, {resources.mem_mb}, {rule}, {wildcards.x}, e.g. "
+                             "'-pe smp {threads} -l h_vmem={resources.mem_mb}M'")
+    parser.add_argument("--default-resources", nargs="+", default=[], metavar="NAME=VALUE",
+                        help="cluster: resources of jobs whose rule does not set them, "
+                             "e.g. mem_mb=2000 slurm_partition=short")
+    parser.add_argument("--set-resources", nargs="+", default=[], metavar="RULE:NAME=VALUE",
+                        help="cluster: override a rule's resource (or threads), e.g. align:mem_mb=8000")
+    parser.add_argument("--local-cores", type=int, default=0, metavar="N",
+                        help="cluster: cores for localrules jobs on this machine (default: all)")
+    parser.add_argument("--no-job-arrays", dest="job_arrays", action="store_false",
+                        help="cluster: one submission per job instead of job arrays")
+    parser.add_argument("--profile", default=None, metavar="NAME|PATH",
+                        help="read options from a YAML profile (./profiles/NAME/config.yaml, "
+                             "~/.config/fileflow/NAME/config.yaml); flags given here win")
+    parser.add_argument("--keep-remote", action="store_true",
+                        help="keep the local copies of remote files (.fileflow/remote/) after "
+                             "the run; a later run reuses a copy while its version is unchanged")
+    parser.add_argument("--remote-staging", choices=["head", "job"], default="head",
+                        help="cluster: where remote files are downloaded and uploaded: on "
+                             "this machine (head, the default) or by each cluster job on its "
+                             "node (job); see docs/remote.md")
+    parser.add_argument("--graph", action="store_true",
+                        help="with -n: show the jobs that would run as a tree (implies -n)")
+    parser.add_argument("--summary", action="store_true",
+                        help="show every output's state instead of building (as 'fileflow summary')")
+
+
+def _build_options(args, **extra):
+    from fileflow.cli.build import BuildOptions
+
+    config = {}
+    if args.config:  # the rule model's module is a slow import, not needed without --config
+        from fileflow.lang.rules import parse_config_overrides
+        config = parse_config_overrides(args.config)
+    return BuildOptions(
+        flowfile=find_flowfile(args), targets=getattr(args, "targets", ()),
+        config=config, configfiles=args.configfile,
+        jobs=getattr(args, "jobs", 0), dry_run=getattr(args, "dry_run", False),
+        forceall=getattr(args, "forceall", False), forcerun=getattr(args, "forcerun", ()),
+        force_targets=getattr(args, "force", ()), keep_going=getattr(args, "keep_going", False),
+        latency_wait=getattr(args, "latency_wait", 5.0),
+        resources=_resource_limits(getattr(args, "resources", ())),
+        db_url=getattr(args, "db", None), lock_timeout=getattr(args, "lock_timeout", 0.0),
+        quiet=getattr(args, "quiet", False), print_commands=getattr(args, "print_commands", False),
+        touch=getattr(args, "touch", False), argv=sys.argv[:1] + list(args.argv),
+        keep_remote=getattr(args, "keep_remote", False),
+        remote_staging=getattr(args, "remote_staging", "head"), **extra)
+
+
+def _build_parser() -> argparse.ArgumentParser:
+    parser = _command_parser("build", COMMANDS["build"][2])
+    configure_build(parser)
+    return parser
+
+
+def cmd_build(args) -> int:
+    from fileflow.cli.build import build
+    from fileflow.cli.profiles import apply_profile, cluster_options
+
+    if args.profile:
+        apply_profile(args, _build_parser)
+    if args.jobs < 0:
+        raise FileflowError("-j/--jobs must be at least 1")
+    if args.graph or args.summary:
+        from fileflow.cli import show
+        return (show.summary if args.summary else show.dry_run_graph)(_build_options(args))
+    return build(_build_options(args, **cluster_options(args)))
+
+
+def configure_why(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("path", metavar="FILE", help="the file to explain")
+    parser.add_argument("--db", default=None, metavar="URL", help="run log database URL")
+
+
+def cmd_why(args) -> int:
+    from fileflow.cli.build import why
+
+    return why(_build_options(args), args.path)
+
+
+def configure_clean(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("rules", nargs="*", metavar="RULE",
+                        help="rules whose outputs to delete (default: every rule)")
+    parser.add_argument("-n", "--dry-run", action="store_true", help="only list what would go")
+    parser.add_argument("--db", default=None, metavar="URL", help="run log database URL")
+
+
+def cmd_clean(args) -> int:
+    from fileflow.cli.build import clean
+
+    dry = args.dry_run
+    args.dry_run = False
+    return clean(_build_options(args), args.rules, dry)
+
+
+def cmd_unlock(args) -> int:
+    from fileflow.run.locks import remove_all_locks
+
+    n = remove_all_locks(".")
+    _print(f"removed {n} build lock{'s' if n != 1 else ''}" if n else "no build locks to remove")
+    return 0
+
+
+def configure_graph(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("targets", nargs="*", metavar="TARGET",
+                        help="files or rule names (default: the Flowfile's default target)")
+    parser.add_argument("--format", choices=["dot", "mermaid", "json", "text"], default=None,
+                        help="output format (default: from -o's extension, else dot)")
+    parser.add_argument("--level", choices=["jobs", "rules", "files"], default="jobs",
+                        help="one node per job (default), per rule, or per file")
+    parser.add_argument("-o", "--output", default=None, metavar="FILE",
+                        help="write to FILE (.dot .mmd .json .txt; .svg .png .pdf through "
+                             "Graphviz's dot) instead of stdout")
+    parser.add_argument("--db", default=None, metavar="URL", help="run log database URL")
+
+
+def cmd_graph(args) -> int:
+    from fileflow.cli.show import graph
+
+    return graph(_build_options(args), args.level, args.format, args.output)
+
+
+def configure_summary(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("targets", nargs="*", metavar="TARGET",
+                        help="files or rule names (default: the Flowfile's default target)")
+    parser.add_argument("--db", default=None, metavar="URL", help="run log database URL")
+
+
+def cmd_summary(args) -> int:
+    from fileflow.cli.show import summary
+
+    return summary(_build_options(args))
+
+
+def configure_runs(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("-n", "--limit", type=int, default=20, metavar="N",
+                        help="show the latest N runs (default 20)")
+    parser.add_argument("--db", default=None, metavar="URL", help="run log database URL")
+
+
+def cmd_runs(args) -> int:
+    from fileflow.cli.show import runs
+
+    return runs(args.db, max(1, args.limit))
+
+
+def configure_log(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("what", nargs="?", default="last", metavar="RUN|JOB|FILE",
+                        help="a run number or 'last' (default), a job (#ID or its name, "
+                             "e.g. 'count[sample=a]'), or a file some job made")
+    parser.add_argument("--tail", type=int, default=15, metavar="N",
+                        help="lines of the job's log file to show (default 15)")
+    parser.add_argument("--db", default=None, metavar="URL", help="run log database URL")
+
+
+def cmd_log(args) -> int:
+    from fileflow.cli.show import show_log
+
+    return show_log(args.db, args.what, max(0, args.tail))
+
+
+def configure_report(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("run", nargs="?", default="last", metavar="RUN",
+                        help="the run to report on: its number, or 'last' (default)")
+    parser.add_argument("-o", "--output", default="report.html", metavar="FILE",
+                        help="the HTML file to write (default report.html)")
+    parser.add_argument("--db", default=None, metavar="URL", help="run log database URL")
+
+
+def cmd_report(args) -> int:
+    from fileflow.cli.show import report
+
+    try:
+        find_flowfile(args)
+    except FileflowError:
+        return report(None, args.db, args.run, args.output)  # no Flowfile: no rule graph
+    return report(_build_options(args), args.db, args.run, args.output)
+
+
+def configure_completion(parser: argparse.ArgumentParser) -> None:
+    from fileflow.cli.completion import SHELLS
+
+    parser.add_argument("shell", choices=SHELLS, help="the shell to print the completion script for")
+
+
+def cmd_completion(args) -> int:
+    from fileflow.cli.completion import script
+
+    _print(script(args.shell).rstrip("\n"))
+    return 0
+
+
+def _parser_for(command: str | None) -> argparse.ArgumentParser:
+    """The top-level parser (None) or a command's, as main() builds them: what completion reads."""
+    if command is None:
+        return _main_parser()
+    _, configure, help_text = COMMANDS[command]
+    parser = _command_parser(command, help_text)
+    if configure:
+        configure(parser)
+    return parser
+
+
+COMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None] | None, str]] = {
+    "build": ("cmd_build", configure_build,
+              "bring the targets up to date (the default command: 'fileflow [TARGET...]')"),
+    "check": ("cmd_check", None, "parse and validate the Flowfile; print a summary or the errors"),
+    "fmt": ("cmd_fmt", configure_fmt, "rewrite Flowfiles in the canonical layout, comments kept"),
+    "lint": ("cmd_lint", configure_lint, "warn about likely mistakes in the Flowfile, each with a fix"),
+    "lsp": ("cmd_lsp", configure_lsp, "the language server for editors, over stdio (see docs/cli.md)"),
+    "why": ("cmd_why", configure_why, "explain why a file is (or is not) out of date"),
+    "clean": ("cmd_clean", configure_clean, "delete the outputs of rules (never source files)"),
+    "unlock": ("cmd_unlock", None, "remove build locks (works even if the Flowfile is broken)"),
+    "graph": ("cmd_graph", configure_graph, "print the job, rule or file graph (dot, mermaid, json, text)"),
+    "summary": ("cmd_summary", configure_summary, "one line per output: state, job, last built, size"),
+    "runs": ("cmd_runs", configure_runs, "list the latest runs from the run log"),
+    "log": ("cmd_log", configure_log, "show a run, a job or the job that made a file"),
+    "report": ("cmd_report", configure_report, "write a self-contained HTML report of a run"),
+    "completion": ("cmd_completion", configure_completion,
+                   "print a bash, zsh or fish script: Tab completes commands, flags, rules, targets"),
+}
+
+
+def _first_target(parser: argparse.ArgumentParser, args: list[str]) -> str | None:
+    """The first positional word argparse would see in `args` (None on a parse error)."""
+    import contextlib
+    import io
+
+    try:
+        with contextlib.redirect_stderr(io.StringIO()):
+            parsed, _ = parser.parse_known_args(args)
+    except SystemExit:
+        return None
+    targets = getattr(parsed, "targets", None) or []
+    return targets[0] if targets else None
+
+
+def _main_parser() -> argparse.ArgumentParser:
+    lines = "\n".join(f"  {name:<10} {help_text}" for name, (_, _, help_text) in COMMANDS.items())
+    parser = argparse.ArgumentParser(
+        prog="fileflow",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="A file-target build system for data pipelines.",
+        epilog=f"commands:\n{lines}\n\n'fileflow COMMAND --help' describes a command.\n"
+               "exit codes: 0 ok, 1 a job failed, 2 bad Flowfile or arguments, "
+               "3 locked by another build, 130 interrupted",
+    )
+    parser.add_argument("--version", action="store_true", help="print the version and exit")
+    _global_options(parser, suppress=False)
+    return parser
+
+
+# Options whose value is itself a command line for another program ("-pe smp 4"): argparse
+# would read such a value as fileflow's own short options (-p ...), so it is attached.
+_LINE_VALUED = frozenset({"--drmaa-native"})
+
+
+def _attach_line_values(argv: list[str]) -> list[str]:
+    out: list[str] = []
+    words = iter(argv)
+    for word in words:
+        if word == "--":
+            out.append(word)
+            out.extend(words)
+            break
+        if word in _LINE_VALUED:
+            value = next(words, None)
+            out.append(word if value is None else f"{word}={value}")
+        else:
+            out.append(word)
+    return out
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["__complete"]:  # hidden: what the completion scripts run on every Tab
+        from fileflow.cli.completion import complete_command
+        return complete_command(argv[1:], COMMANDS, _parser_for, FLOWFILE_NAMES, _print)
+    argv = _attach_line_values(argv)
+    top = _main_parser()
+    # `fileflow check --help` is the command's help, not the top-level one.
+    wants_help = any(a in ("-h", "--help") for a in argv)
+    command_help = wants_help and next((a for a in argv if a in COMMANDS), None) is not None
+    if command_help:
+        argv_top = [a for a in argv if a not in ("-h", "--help")]
+        known, rest = top.parse_known_args(argv_top)
+        rest.append("--help")
+    else:
+        known, rest = top.parse_known_args(argv) if argv[:1] not in (["-h"], ["--help"]) else (None, argv)
+    if known is None:
+        _print(top.format_help().rstrip("\n"))
+        return 0
+    if known.version:
+        from fileflow import __version__
+        _print(f"fileflow {__version__}")
+        return 0
+    if rest and rest[0] in COMMANDS:
+        command, rest = rest[0], rest[1:]
+    elif rest and rest[0] in ("-h", "--help"):
+        _print(top.format_help().rstrip("\n"))
+        return 0
+    elif "build" in COMMANDS:
+        command = "build"
+    else:
+        top.print_usage(sys.stderr)
+        print("fileflow: error: give a command (" + ", ".join(COMMANDS) + ")", file=sys.stderr)
+        return EXIT_USAGE
+    func_name, configure, help_text = COMMANDS[command]
+    parser = _command_parser(command, help_text)
+    if configure:
+        configure(parser)
+    if command == "build" and "build" in rest and _first_target(parser, rest) == "build":
+        rest.remove("build")  # `fileflow -j 2 build ...`: build options before the word
+    try:
+        args = parser.parse_args(rest, namespace=known)
+        args.argv = argv
+    except SystemExit as exc:  # argparse already printed the message
+        return EXIT_USAGE if exc.code else 0
+    try:
+        if args.directory:
+            try:
+                os.chdir(args.directory)
+            except OSError as exc:
+                raise FileflowError(f"cannot change to directory {args.directory}: {exc.strerror}") from None
+        return globals()[func_name](args)
+    except FileflowError as err:
+        print(err.render(), file=sys.stderr)
+        return err.exit_code
+    except KeyboardInterrupt:
+        print("fileflow: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED

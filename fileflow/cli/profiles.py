@@ -1,0 +1,128 @@
+"""`--profile NAME|PATH`: command-line options kept in a YAML file, and the cluster options
+read from the command line. Layer 5.
+
+A profile is a mapping whose keys are long option names without the dashes (`cluster`,
+`jobs`, `default-resources`, ...). It is looked up as PATH (a file, or a folder holding
+config.yaml), then ./profiles/NAME/config.yaml, then ~/.config/fileflow/NAME/config.yaml.
+Options given on the command line win over the profile's.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+from typing import Callable
+
+from fileflow.errors import FileflowError
+
+__all__ = ["find_profile", "apply_profile", "cluster_options", "parse_assignments"]
+
+
+def find_profile(name: str) -> str:
+    candidates = []
+    if os.sep in name or name.endswith((".yaml", ".yml")) or os.path.exists(name):
+        candidates.append(name)
+    candidates += [os.path.join("profiles", name),
+                   os.path.join(os.path.expanduser("~"), ".config", "fileflow", name)]
+    for path in candidates:
+        if os.path.isdir(path):
+            path = os.path.join(path, "config.yaml")
+        if os.path.isfile(path):
+            return path
+    raise FileflowError(f"--profile {name}: no profile found (looked for {name}, "
+                        f"profiles/{name}/config.yaml, ~/.config/fileflow/{name}/config.yaml)")
+
+
+def _words(key: str, value: object, path: str) -> list[str]:
+    """One profile entry as command-line words."""
+    option = "--" + key
+    if isinstance(value, bool):
+        return [option] if value else []
+    if isinstance(value, dict):
+        words = []
+        for k, v in value.items():
+            if isinstance(v, dict):  # set-resources: {rule: {key: value}}
+                words += [f"{k}:{kk}={vv}" for kk, vv in v.items()]
+            else:
+                words.append(f"{k}={v}")
+        return [option, *words] if words else []
+    if isinstance(value, list):
+        return [option, *map(str, value)] if value else []
+    if value is None:
+        return []
+    if isinstance(value, str) and value.startswith("-"):
+        return [f"{option}={value}"]  # a value such as "-pe smp 4" is not an option here
+    return [option, str(value)]
+
+
+def apply_profile(args: argparse.Namespace, make_parser: Callable[[], argparse.ArgumentParser]) -> None:
+    import yaml
+
+    path = find_profile(args.profile)
+    try:
+        with open(path, encoding="utf-8") as fh:
+            data = yaml.safe_load(fh) or {}
+    except (OSError, yaml.YAMLError) as exc:
+        raise FileflowError(f"profile {path}: cannot be read: {exc}") from None
+    if not isinstance(data, dict):
+        raise FileflowError(f"profile {path}: expected a mapping of option names to values")
+    parser = make_parser()
+    given = set()
+    for word in args.argv:
+        if word.startswith("-"):
+            given.add(word.split("=", 1)[0])
+    actions = parser._option_string_actions  # argparse's own table of option strings
+    for key, value in data.items():
+        key = str(key).replace("_", "-")
+        action = actions.get("--" + key)
+        if action is None or key in ("profile", "help"):
+            raise FileflowError(f"profile {path}: unknown option {key!r} (keys are the long "
+                                "option names of 'fileflow build', without the dashes)")
+        if any(s in given for s in action.option_strings):
+            continue  # the command line wins
+        words = _words(key, value, path)
+        if not words:
+            continue
+        try:
+            parsed = parser.parse_args(words)
+        except SystemExit:
+            raise FileflowError(f"profile {path}: bad value for {key!r}: {value!r}") from None
+        setattr(args, action.dest, getattr(parsed, action.dest))
+
+
+def _value(text: str) -> object:
+    for kind in (int, float):
+        try:
+            return kind(text)
+        except ValueError:
+            pass
+    return text
+
+
+def parse_assignments(pairs, option: str) -> dict[str, object]:
+    out: dict[str, object] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            raise FileflowError(f"{option} expects NAME=VALUE, got {pair!r}")
+        out[key.strip()] = _value(value.strip())
+    return out
+
+
+def cluster_options(args: argparse.Namespace) -> dict:
+    """The BuildOptions fields of the cluster flags."""
+    per_rule: dict[str, dict[str, object]] = {}
+    for item in getattr(args, "set_resources", ()):
+        rule, sep, rest = item.partition(":")
+        if not sep or not rule.strip():
+            raise FileflowError(f"--set-resources expects RULE:NAME=VALUE, got {item!r}")
+        per_rule.setdefault(rule.strip(), {}).update(parse_assignments([rest], "--set-resources"))
+    if getattr(args, "drmaa_native", "") and getattr(args, "cluster", None) != "drmaa":
+        raise FileflowError("--drmaa-native applies only with --cluster drmaa")
+    if getattr(args, "local_cores", 0) < 0:
+        raise FileflowError("--local-cores must be at least 1")
+    return {"cluster": getattr(args, "cluster", None),
+            "default_resources": parse_assignments(getattr(args, "default_resources", ()),
+                                                   "--default-resources"),
+            "set_resources": per_rule, "local_cores": getattr(args, "local_cores", 0),
+            "job_arrays": getattr(args, "job_arrays", True),
+            "drmaa_native": getattr(args, "drmaa_native", "") or ""}

@@ -1,0 +1,625 @@
+"""`fileflow lint`: warnings about a valid workflow, each with a code and a one-line fix. Layer 2.
+
+Reads the checked rule model (and, for unused names, the syntax tree of each Flowfile); it
+never runs anything. Every check is an approximation that prefers silence to a false alarm:
+per-job values (`Lazy`) are not guessed at.
+"""
+from __future__ import annotations
+
+import os
+import sys
+from bisect import bisect_left
+from dataclasses import dataclass
+from typing import Iterable, Sequence
+
+from fileflow.errors import Position
+from fileflow.patterns import Pattern
+
+__all__ = ["Finding", "CODES", "lint_workflow", "select_findings", "SEVERITIES"]
+
+SEVERITIES = ("warning", "error")
+
+# code -> (severity, short title) for the codes fileflow knows.
+CODES = {
+    "FF101": ("warning", "rule without log"),
+    "FF102": ("warning", "absolute path"),
+    "FF103": ("warning", "indexed input/output where the item has a name"),
+    "FF104": ("warning", "unconstrained wildcard can match '/'"),
+    "FF105": ("warning", "unused top-level variable"),
+    "FF106": ("warning", "temp() output is a default target"),
+    "FF107": ("warning", "rule unreachable from the default targets"),
+    "FF108": ("warning", "output pattern overlaps another rule's output"),
+    "FF109": ("warning", "params value is an existing file"),
+    "FF110": ("warning", "config key that no Flowfile reads"),
+}
+
+
+@dataclass(frozen=True)
+class Finding:
+    pos: Position
+    code: str
+    message: str
+    fix: str
+
+    @property
+    def severity(self) -> str:
+        return CODES[self.code][0]
+
+    def render(self) -> str:
+        return f"{self.pos}: {self.code} {self.message} (fix: {self.fix})"
+
+
+def select_findings(findings: Iterable[Finding], select: Sequence[str] = (),
+                    ignore: Sequence[str] = ()) -> list[Finding]:
+    """Keep the codes in `select` (all when empty) minus those in `ignore`; a code may be a
+    prefix ("FF10" selects FF101..FF109)."""
+    def matches(code: str, wanted: Sequence[str]) -> bool:
+        return any(code.startswith(w) for w in wanted)
+    return [f for f in findings
+            if (not select or matches(f.code, select)) and not matches(f.code, ignore)]
+
+
+def lint_workflow(workflow, modules: Sequence = (), configfiles: Sequence[str] = ()) -> list[Finding]:
+    """Every finding for a loaded Workflow, in file order. `modules` are the parsed syntax
+    trees of its Flowfiles (for FF105 and FF110); without them those are skipped.
+    `configfiles` are the command line's --configfile files (FF110 also reads the
+    Flowfiles' `configfile:` files)."""
+    from fileflow.lang.syntax import collector_paused
+
+    found: list[Finding] = []
+    # Lint frees what it allocates as it goes; the cyclic collector would only rescan the
+    # workflow's large heap again and again (more than half the time on 5,000 rules).
+    with collector_paused():
+        outputs = _Outputs(workflow.rules)
+        for check in (_missing_log, _absolute_paths, _slash_wildcards, _temp_targets):
+            found.extend(check(workflow))
+        found.extend(_unreachable(workflow, outputs))
+        found.extend(_overlapping_outputs(workflow, outputs))
+        found.extend(_file_params(workflow))
+        found.extend(_indexed_fields(workflow, {m.path: m.source for m in modules}))
+        if modules:
+            found.extend(_unused_names(workflow, modules))
+            found.extend(_unused_config_keys(workflow, modules, configfiles))
+    return sorted(found, key=lambda f: (f.pos.path, f.pos.line, f.pos.column, f.code))
+
+
+# ---------------------------------------------------------------- pattern overlap
+
+def _suffix(p: Pattern) -> str:
+    last = p.parts[-1] if p.parts else ""
+    return last if isinstance(last, str) else ""
+
+
+def _could_overlap(a: Pattern, b: Pattern, a_constraints=None, b_constraints=None) -> bool:
+    """Whether some path could match both patterns: exact for a constant, else the literal
+    prefixes and suffixes must agree (one a prefix/suffix of the other)."""
+    if a.is_constant and b.is_constant:
+        return a.text == b.text
+    if a.is_constant:
+        return b.match(a.text, b_constraints) is not None
+    if b.is_constant:
+        return a.match(b.text, a_constraints) is not None
+    pa, pb = a.literal_prefix, b.literal_prefix
+    sa, sb = _suffix(a), _suffix(b)
+    return (pa.startswith(pb) or pb.startswith(pa)) and (sa.endswith(sb) or sb.endswith(sa))
+
+
+def _top_dir(p: Pattern) -> str | None:
+    """The literal first directory of a pattern's paths ("results/"), None when a wildcard
+    comes first: two patterns with different top directories cannot overlap."""
+    prefix = p.literal_prefix
+    cut = prefix.find("/")
+    return prefix[:cut + 1] if cut >= 0 else None
+
+
+class _LiteralIndex:
+    """Entry numbers filed under literal keys, to find the keys that are a prefix of a text
+    and the keys that start with a text without looking at every key: the keys are kept
+    sorted, so those that start with a text are one slice."""
+
+    def __init__(self, entries: Iterable[tuple[str, int]]) -> None:
+        self.by_key: dict[str, list[int]] = {}
+        for key, number in entries:
+            self.by_key.setdefault(key, []).append(number)
+        self.keys = sorted(self.by_key)
+        self.lengths = sorted({len(k) for k in self.keys})
+        self.before = [0]  # entries under the keys before keys[i]
+        for key in self.keys:
+            self.before.append(self.before[-1] + len(self.by_key[key]))
+
+    def prefixes_of(self, text: str) -> list[list[int]]:
+        """The entry lists of the keys that `text` starts with (itself included)."""
+        found = []
+        for n in self.lengths:
+            if n > len(text):
+                break
+            numbers = self.by_key.get(text[:n])
+            if numbers is not None:
+                found.append(numbers)
+        return found
+
+    def _extending(self, text: str) -> tuple[int, int]:
+        """The slice of `keys` that start with `text`: from `text` up to the first string
+        after all of them (`text` with its last character raised by one)."""
+        if not text:
+            return 0, len(self.keys)
+        lo = bisect_left(self.keys, text)
+        if text[-1] == "\U0010ffff":  # no character above it
+            return lo, bisect_left(self.keys, True, lo, key=lambda k: not k.startswith(text))
+        return lo, bisect_left(self.keys, text[:-1] + chr(ord(text[-1]) + 1), lo)
+
+    def count_extending(self, text: str) -> int:
+        lo, hi = self._extending(text)
+        return self.before[hi] - self.before[lo]
+
+    def extending(self, text: str) -> Iterable[int]:
+        """The entries of the keys that start with `text` (itself included)."""
+        lo, hi = self._extending(text)
+        for key in self.keys[lo:hi]:
+            yield from self.by_key[key]
+
+
+class _Outputs:
+    """Every rule's output items, indexed by their literal prefixes and suffixes, so that a
+    lookup tests a pattern against the few outputs whose literal ends are compatible with
+    its own (the only ones `_could_overlap` can accept) rather than against all of them. It
+    yields what `every_overlapping` yields, in the same order; tests hold it to that."""
+
+    def __init__(self, rules) -> None:
+        self.entries = [(rule, item) for rule in rules for item in rule.outputs]
+        self.top_dirs = [_top_dir(item.pattern) for _, item in self.entries]
+        patterns = [(n, item.pattern) for n, (_, item) in enumerate(self.entries)]
+        wild = [(n, p) for n, p in patterns if not p.is_constant]
+        fixed = [(n, p) for n, p in patterns if p.is_constant]
+        # wildcard patterns by literal prefix, and by last literal part reversed
+        self.wild_starts = _LiteralIndex((p.literal_prefix, n) for n, p in wild)
+        self.wild_ends = _LiteralIndex((_suffix(p)[::-1], n) for n, p in wild)
+        # constant paths by text, and by text reversed
+        self.fixed_starts = _LiteralIndex((p.text, n) for n, p in fixed)
+        self.fixed_ends = _LiteralIndex((p.text[::-1], n) for n, p in fixed)
+        # constants written with {{ or }}: filed under their text, but they match the path
+        # with single braces
+        self.braced = [n for n, p in fixed if p.text != "".join(p.parts)]
+        self.memo: dict[tuple, list[int]] = {}  # (pattern, constraints) -> what overlaps it
+
+    def _candidates(self, pattern: Pattern) -> Iterable[int]:
+        """Entry numbers that include every output `pattern` could overlap (and some more):
+        those whose literal prefix, and those whose literal suffix, fits `pattern`'s, from
+        whichever of the two sides has fewer."""
+        if pattern.is_constant:
+            text = pattern.text
+            yield from self.fixed_starts.by_key.get(text, ())
+            starts = self.wild_starts.prefixes_of(text)
+            ends = self.wild_ends.prefixes_of(text[::-1])
+            side = starts if sum(map(len, starts)) <= sum(map(len, ends)) else ends
+            for numbers in side:
+                yield from numbers
+            return
+        prefix, suffix = pattern.literal_prefix, _suffix(pattern)[::-1]
+        for by_start, by_end, own_keys_too in ((self.fixed_starts, self.fixed_ends, False),
+                                                (self.wild_starts, self.wild_ends, True)):
+            # a wildcard pattern's literal end may also be a prefix of this pattern's one
+            starts = by_start.prefixes_of(prefix) if own_keys_too else []
+            ends = by_end.prefixes_of(suffix) if own_keys_too else []
+            start_count = sum(map(len, starts)) + by_start.count_extending(prefix)
+            end_count = sum(map(len, ends)) + by_end.count_extending(suffix)
+            if start_count <= end_count:
+                index, text, lists = by_start, prefix, starts
+            else:
+                index, text, lists = by_end, suffix, ends
+            for numbers in lists:
+                yield from numbers
+            yield from index.extending(text)  # may repeat the entries of `text` itself
+
+    def _rank(self, key: str | None):
+        """The order `every_overlapping` tries entries in: the pattern's top directory, then
+        the patterns without one."""
+        if key is None:
+            return lambda n: n
+        return lambda n: (self.top_dirs[n] is None, n)
+
+    def overlapping(self, pattern: Pattern, constraints) -> Iterable[tuple]:
+        """The (rule, output item) pairs whose pattern could overlap `pattern` (under
+        `constraints`), in the order of `every_overlapping`."""
+        memo_key = (pattern, tuple(sorted(constraints.items())) if constraints else ())
+        found = self.memo.get(memo_key)
+        if found is None:  # many inputs share a pattern (a reference file, the raw data)
+            key = _top_dir(pattern)
+            hits = set()
+            for n in self._candidates(pattern):
+                if n in hits or (key is not None and self.top_dirs[n] not in (key, None)):
+                    continue
+                rule, item = self.entries[n]
+                if _could_overlap(pattern, item.pattern, constraints, rule.constraints):
+                    hits.add(n)
+            found = self.memo[memo_key] = sorted(hits, key=self._rank(key))
+        for n in found:
+            yield self.entries[n]
+
+    def matching(self, path: str) -> Iterable[tuple]:
+        """The (rule, output item) pairs whose pattern matches the file `path`."""
+        for n in dict.fromkeys([*self._candidates(Pattern(path, (path,), ())), *self.braced]):
+            rule, item = self.entries[n]
+            if item.pattern.match(path, rule.constraints) is not None:
+                yield rule, item
+
+    def every_overlapping(self, pattern: Pattern, constraints) -> Iterable[tuple]:
+        """`overlapping` the slow and obvious way, pair by pair: the reference for tests.
+        A pattern whose literal prefix names a top directory is tried against the outputs
+        under that directory, then against those that start with a wildcard."""
+        key = _top_dir(pattern)
+        order = [n for n, top in enumerate(self.top_dirs) if key is None or top == key]
+        if key is not None:
+            order += [n for n, top in enumerate(self.top_dirs) if top is None]
+        for n in order:
+            rule, item = self.entries[n]
+            if _could_overlap(pattern, item.pattern, constraints, rule.constraints):
+                yield rule, item
+
+
+def _file_items(items) -> tuple:
+    return items if isinstance(items, tuple) else ()  # a Lazy is per job: not guessed
+
+
+# ---------------------------------------------------------------- the checks
+
+def _missing_log(workflow) -> Iterable[Finding]:
+    for rule in workflow.rules:
+        if rule.action is not None and isinstance(rule.log, tuple) and not rule.log:
+            wild = "".join("/{" + w + "}" for w in rule.wildcards)
+            yield Finding(rule.pos, "FF101", f"rule '{rule.name}' has no log",
+                          f'add log: "logs/{rule.name}{wild}.log" and send the output there')
+
+
+def _absolute_paths(workflow) -> Iterable[Finding]:
+    for rule in workflow.rules:
+        for directive, items in (("input", rule.inputs), ("output", rule.outputs), ("log", rule.log)):
+            for item in _file_items(items):
+                if item.pattern.text.startswith("/"):
+                    yield Finding(item.pos, "FF102",
+                                  f"absolute path '{item.pattern.text}' in {directive} of rule '{rule.name}'",
+                                  "use a path relative to the workflow directory (or a config value)")
+
+
+def _text_pos(sources: dict, start: Position, text: str) -> Position:
+    """Where `text` first occurs at or after `start` in its file's source (`start` itself when
+    the source is not at hand or the text is not found)."""
+    source = sources.get(start.path)
+    if source is None:
+        return start
+    lines = source.split("\n")
+    offset = sum(len(line) + 1 for line in lines[:start.line - 1]) + start.column - 1
+    found = source.find(text, offset)
+    if found < 0:
+        return start
+    line = source.count("\n", 0, found) + 1
+    column = found - (source.rfind("\n", 0, found) + 1) + 1
+    return Position(start.path, line, column, line, column + len(text))
+
+
+def _indexed_fields(workflow, sources: dict) -> Iterable[Finding]:
+    for rule in workflow.rules:
+        action = rule.action
+        if action is None or action.template is None:
+            continue
+        for field in action.template.fields:
+            if field.name not in ("input", "output") or not field.steps or not isinstance(field.steps[0], int):
+                continue
+            items = _file_items(rule.inputs if field.name == "input" else rule.outputs)
+            index = field.steps[0]
+            if 0 <= index < len(items) and items[index].name:
+                better = "{" + f"{field.name}.{items[index].name}" + "}"
+                yield Finding(_text_pos(sources, action.pos, field.text), "FF103",
+                              f"'{field.text}' in the shell command of rule '{rule.name}' indexes a named item",
+                              f"write {better}")
+
+
+def _slash_wildcards(workflow) -> Iterable[Finding]:
+    for rule in workflow.rules:
+        for item in rule.outputs:
+            loose = [part[0] for part in item.pattern.parts
+                     if not isinstance(part, str) and part[1] is None and part[0] not in rule.constraints]
+            for name in dict.fromkeys(loose):
+                yield Finding(item.pos, "FF104",
+                              f"wildcard '{{{name}}}' in '{item.pattern.text}' (rule '{rule.name}') "
+                              "has no constraint and can match '/'",
+                              f'add wildcard_constraints: {name}="[^/]+" (or write {{{name},[^/]+}})')
+
+
+def _default_paths(workflow) -> tuple[list, list[str]]:
+    """(rules named as default targets, file paths the default targets ask for): a target rule
+    without outputs asks for its constant inputs."""
+    rules, paths = [], []
+    for target in workflow.default_targets:
+        rule = workflow.by_name.get(target)
+        if rule is None:
+            paths.append(target)
+            continue
+        rules.append(rule)
+        if not rule.outputs:
+            paths.extend(i.pattern.text for i in _file_items(rule.inputs) if i.pattern.is_constant)
+    return rules, paths
+
+
+def _temp_targets(workflow) -> Iterable[Finding]:
+    target_rules, paths = _default_paths(workflow)
+    for rule in workflow.rules:
+        for item in rule.outputs:
+            if "temp" not in item.flags:
+                continue
+            if rule in target_rules or any(item.pattern.match(p, rule.constraints) is not None for p in paths):
+                yield Finding(item.pos, "FF106",
+                              f"temp() output '{item.pattern.text}' of rule '{rule.name}' is a default target",
+                              "drop temp() here, or make a later rule's output the target")
+
+
+def _unreachable(workflow, outputs: _Outputs) -> Iterable[Finding]:
+    target_rules, paths = _default_paths(workflow)
+    reached = {r.name: r for r in target_rules}
+    for path in paths:
+        for rule, _ in outputs.matching(path):
+            reached[rule.name] = rule
+    todo = list(reached.values())
+    while todo:
+        rule = todo.pop()
+        if not isinstance(rule.inputs, tuple):
+            return  # per-job inputs could ask for anything: say nothing rather than guess
+        for item in rule.inputs:
+            for producer, _ in outputs.overlapping(item.pattern, rule.constraints):
+                if producer.name not in reached:
+                    reached[producer.name] = producer
+                    todo.append(producer)
+    for rule in workflow.rules:
+        if rule.name not in reached:
+            yield Finding(rule.pos, "FF107",
+                          f"rule '{rule.name}' is not needed by any default target",
+                          "add its output to a default target's inputs, or remove the rule")
+
+
+def _ordered_pairs(ruleorder) -> set[frozenset]:
+    """Rule pairs whose order `ruleorder` settles, directly or through a chain (a > b > c)."""
+    after: dict[str, set[str]] = {}
+    for first, second in ruleorder:
+        after.setdefault(first, set()).add(second)
+    pairs = set()
+    for start in after:
+        seen, todo = set(), [start]
+        while todo:
+            for nxt in after.get(todo.pop(), ()):
+                if nxt not in seen:
+                    seen.add(nxt)
+                    todo.append(nxt)
+        pairs.update(frozenset((start, other)) for other in seen if other != start)
+    return pairs
+
+
+def _overlapping_outputs(workflow, outputs: _Outputs) -> Iterable[Finding]:
+    ordered = _ordered_pairs(workflow.ruleorder)
+    index = {rule.name: i for i, rule in enumerate(workflow.rules)}
+    for later in workflow.rules:
+        reported: set[str] = set()  # one finding per pair of rules
+        for mine in later.outputs:
+            for earlier, theirs in outputs.overlapping(mine.pattern, later.constraints):
+                if (index[earlier.name] >= index[later.name] or earlier.name in reported
+                        or frozenset((earlier.name, later.name)) in ordered):
+                    continue
+                reported.add(earlier.name)
+                yield Finding(mine.pos, "FF108",
+                              f"output '{mine.pattern.text}' of rule '{later.name}' can match output "
+                              f"'{theirs.pattern.text}' of rule '{earlier.name}'",
+                              f"make the patterns distinct, constrain the wildcards, or add "
+                              f"ruleorder: {later.name} > {earlier.name}")
+
+
+def _file_params(workflow) -> Iterable[Finding]:
+    for rule in workflow.rules:
+        params = rule.params
+        if not hasattr(params, "values"):
+            continue  # per job
+        for value, name in zip(params.values, params.names):
+            if (isinstance(value, str) and value.strip() and "\n" not in value
+                    and os.path.isfile(os.path.join(workflow.workdir, value))):
+                label = f"params.{name}" if name else "a params value"
+                yield Finding(rule.directive_pos.get("params", rule.pos), "FF109",
+                              f"{label} of rule '{rule.name}' is the existing file '{value}'",
+                              "move it to input: so a change to the file reruns the rule")
+
+
+def _unused_names(workflow, modules) -> Iterable[Finding]:
+    from fileflow.lang.evaluate import walk
+    from fileflow.lang import syntax as s
+
+    read: set[str] = set()
+    for module in modules:
+        for stmt in module.statements:
+            stack = [stmt]
+            while stack:  # statements -> directives -> expressions
+                node = stack.pop()
+                if isinstance(node, s.RuleDecl):
+                    stack.extend(node.directives)
+                elif isinstance(node, s.Directive):
+                    stack.extend(node.args)
+                elif isinstance(node, s.Assignment):
+                    stack.append(node.value)
+                else:
+                    read.update(n.id for n in walk(node) if type(n) is s.Name)
+    for rule in workflow.rules:  # `{NAME}` in a command or message reads it too
+        for template in (rule.action.template if rule.action else None, rule.message):
+            if template is not None:
+                read.update(f.name for f in template.fields)
+    for name, pos in workflow.names.items():
+        if name not in read and not name.startswith("_"):
+            yield Finding(pos, "FF105", f"variable '{name}' is assigned but never read",
+                          "remove the assignment (or prefix the name with '_')")
+
+
+def _config_step(node, s):
+    """(key, the node the key is read from) when the node reads one key of something
+    (`x.key`, `x["key"]`, `x.get("key", ...)`), else None."""
+    kind = type(node)
+    if kind is s.Attribute:
+        return node.attr, node.obj
+    if kind is s.Index and type(node.key) is s.Const and isinstance(node.key.value, (str, int)):
+        return str(node.key.value), node.obj
+    if (kind is s.Call and type(node.func) is s.Attribute and node.func.attr == "get"
+            and node.args and type(node.args[0]) is s.Const and isinstance(node.args[0].value, str)):
+        return node.args[0].value, node.func.obj
+    return None
+
+
+def _config_path(node, s) -> tuple | None:
+    """The keys of a static read of config (`config.a["b"].get("c")` -> ("a", "b", "c")),
+    None when the node is not one."""
+    keys: list = []
+    while type(node) is not s.Name:
+        step = _config_step(node, s)
+        if step is None:
+            return None
+        keys.append(step[0])
+        node = step[1]
+    return tuple(reversed(keys)) if node.id == "config" else None
+
+
+def _config_reads(modules) -> set[tuple]:
+    """Every config path some Flowfile expression uses as a whole: `config.a.b` uses ("a", "b")
+    and all below it; `config.a[wildcards.x]`, `config.a.keys()` or `f(config.a)` use ("a",);
+    a bare `config` uses () (everything)."""
+    from fileflow.lang.evaluate import walk
+    from fileflow.lang import syntax as s
+
+    roots: list = []
+    for module in modules:
+        for stmt in module.statements:
+            if isinstance(stmt, s.RuleDecl):
+                roots.extend(a for d in stmt.directives for a in d.args)
+            elif isinstance(stmt, s.Directive):
+                roots.extend(stmt.args)
+            elif isinstance(stmt, s.Assignment):
+                roots.append(stmt.value)
+    used: set[tuple] = set()
+    for root in roots:
+        inner: set[int] = set()  # the lower links of a chain already counted (walk goes top down)
+        for node in walk(root):
+            if id(node) in inner:
+                step = _config_step(node, s)
+                if step is not None:
+                    inner.update((id(step[1]), id(getattr(node, "func", None))))
+                continue
+            path = _config_path(node, s)
+            method = type(node) is s.Call and type(node.func) is s.Attribute
+            if path is None and method and _config_path(node.func.obj, s) is not None:
+                path = _config_path(node.func.obj, s)  # keys(), upper(): the value is used whole
+                inner.update((id(node.func), id(node.func.obj)))
+            elif path is not None:
+                step = _config_step(node, s)
+                if step is not None:
+                    inner.update((id(step[1]), id(getattr(node, "func", None))))
+            if path is not None:
+                used.add(path)
+    return used
+
+
+def _yaml_keys(path: str, shown: str) -> list[tuple[tuple, Position]]:
+    """(key path, position) of every mapping key of a YAML file, outermost first; [] when
+    the file cannot be read (loading the workflow has already reported that)."""
+    import yaml
+
+    try:
+        with open(path, encoding="utf-8") as f:
+            root = yaml.compose(f, Loader=yaml.SafeLoader)
+    except (OSError, UnicodeDecodeError, yaml.YAMLError):
+        return []
+    keys, todo = [], [((), root)]
+    while todo:
+        prefix, node = todo.pop()
+        if not isinstance(node, yaml.MappingNode):
+            continue
+        for key, value in node.value:
+            if not isinstance(key, yaml.ScalarNode) or key.value == "<<":
+                continue
+            here = prefix + (key.value,)
+            start, end = key.start_mark, key.end_mark
+            keys.append((here, Position(shown, start.line + 1, start.column + 1, end.line + 1, end.column + 1)))
+            todo.append((here, value))
+    return keys
+
+
+def _shown(path: str) -> str:
+    rel = os.path.relpath(path)
+    return path if rel.startswith("..") else rel
+
+
+def _unused_config_keys(workflow, modules, configfiles: Sequence[str]) -> Iterable[Finding]:
+    from fileflow.lang import syntax as s
+
+    files = [(os.path.abspath(c), _shown(c)) for c in configfiles]
+    for module in modules:
+        for stmt in module.statements:
+            if (isinstance(stmt, s.Directive) and stmt.name == "configfile" and len(stmt.args) == 1
+                    and type(stmt.args[0]) is s.Const and isinstance(stmt.args[0].value, str)):
+                target = stmt.args[0].value  # relative to the working directory, as the loader reads it
+                full = target if os.path.isabs(target) else os.path.join(workflow.workdir, target)
+                files.append((os.path.abspath(full), _shown(full)))
+    if not files:
+        return
+    used = _config_reads(modules)
+    if () in used:
+        return  # the whole config is read somewhere: any key may be
+    for full, shown in dict(files).items():
+        reported: list[tuple] = []
+        for keys, pos in _yaml_keys(full, shown):
+            if any(keys[:len(u)] == u or u[:len(keys)] == keys for u in used):
+                continue  # inside something read whole, or on the way to something read
+            if any(keys[:len(r)] == r for r in reported):
+                continue  # below an unused key: that one finding covers it
+            reported.append(keys)
+            read = "config" + "".join(f".{k}" if k.isidentifier() else f"[{k!r}]" for k in keys)
+            yield Finding(pos, "FF110", f"config key '{'.'.join(keys)}' is not read by any Flowfile",
+                          f"remove it from {os.path.basename(shown)}, or read it as {read}")
+
+
+# ---------------------------------------------------------------- the command
+
+def _codes(text: str) -> list[str]:
+    return [c.strip().upper() for c in text.split(",") if c.strip()]
+
+
+def run_lint(paths: Sequence[str], *, select: str = "", ignore: str = "", fail_on: str = "warning",
+             config: Sequence[str] = (), configfiles: Sequence[str] = (), print_line=print,
+             workdir: str | None = None) -> int:
+    """Lint each Flowfile and print its findings; the exit status of `fileflow lint`. A file
+    that does not load gets its error printed as by `check`; the others are still linted and
+    the exit status is 2."""
+    from fileflow.errors import EXIT_USAGE, FileflowError
+    from fileflow.lang.rules import load_workflow, parse_config_overrides
+    from fileflow.lang.syntax import parse_flowfile
+
+    selected, ignored = _codes(select), _codes(ignore)
+    for code in selected + ignored:
+        if not any(known.startswith(code) for known in CODES):
+            raise FileflowError(f"lint: unknown code {code!r} (known: {', '.join(CODES)})")
+    overrides = parse_config_overrides(config)
+    worst, broken = -1, False
+    for path in paths:
+        try:
+            workflow = load_workflow(path, workdir=workdir, config=overrides, configfiles=configfiles)
+        except FileflowError as err:  # as fmt does: report it, lint the other files, exit 2
+            print(err.render(), file=sys.stderr)
+            broken = True
+            continue
+        modules = []
+        for flowfile in workflow.flowfiles:
+            try:
+                with open(flowfile, encoding="utf-8") as f:
+                    modules.append(parse_flowfile(f.read(), flowfile))
+            except OSError:
+                modules = []  # cannot see every file: do not call a name unused
+                break
+        for finding in select_findings(lint_workflow(workflow, modules, configfiles), selected, ignored):
+            print_line(finding.render())
+            worst = max(worst, SEVERITIES.index(finding.severity))
+    if broken:
+        return EXIT_USAGE
+    if fail_on == "never" or worst < 0:
+        return 0
+    return 1 if worst >= SEVERITIES.index(fail_on) else 0

@@ -1,0 +1,105 @@
+"""What a job runs: its rendered command, its signature and its log path. Layer 2.
+
+The signature is what the run log keeps to notice "the command changed": the rendered
+shell command (or the script's path and content digest) and the params. Resources and
+threads are left out on purpose: they change how a job runs, not what it makes.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+
+from fileflow.errors import FlowfileError
+from fileflow.engine.graph import Job
+from fileflow.template import TemplateError, render
+
+__all__ = ["render_command", "render_message", "job_signature", "default_log_path",
+           "cluster_log_path"]
+
+_UNSAFE = re.compile(r"[^A-Za-z0-9._=-]+")
+
+
+def _namespaces(job: Job, attempt: int) -> dict:
+    v = job.values
+    return {"input": v.inputs, "output": v.outputs, "log": v.log, "params": v.params,
+            "wildcards": job.wildcards, "threads": v.threads, "resources": v.resources,
+            "rule": job.rule.name, "attempt": attempt}
+
+
+def render_command(job: Job, attempt: int = 1) -> str:
+    """The shell command of a `shell:` rule for this job ("" for rules without one)."""
+    action = job.rule.action
+    if action is None or action.template is None:
+        return ""
+    try:
+        return render(action.template, _namespaces(job, attempt))
+    except TemplateError as exc:
+        raise FlowfileError(f"cannot render the command of job {job.name}: {exc}", action.pos) from None
+
+
+def render_message(job: Job) -> str:
+    template = job.rule.message
+    if template is None:
+        return ""
+    try:
+        return render(template, _namespaces(job, 1))
+    except TemplateError as exc:
+        raise FlowfileError(f"cannot render the message of job {job.name}: {exc}",
+                            job.rule.directive_pos.get("message")) from None
+
+
+def job_signature(job: Job, command: str) -> str:
+    """A digest of what the job runs. Fields are joined with a separator that cannot occur
+    in them unescaped (params go through JSON); computed for every job of a build."""
+    action = job.rule.action
+    params = job.values.params
+    parts = [
+        action.kind if action else "",
+        command,
+        f"{action.text}\x00{job.rule.source_hash}" if action and action.kind == "script" else "",
+        json.dumps([[n, _plain(v)] for n, v in zip(params.names, params.values)],
+                   sort_keys=True, default=str) if params.values else "",
+        "\x00".join(job.outputs),
+    ]
+    text = "\x1e".join(parts)
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:32]
+
+
+def _plain(value: object) -> object:
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    return value
+
+
+def default_log_path(job: Job) -> str:
+    """Where a job's stdout and stderr go when its rule has no `log:`."""
+    if job.values.log.values:
+        return job.values.log.values[0]
+    if not job.wildcards:
+        return f".fileflow/logs/{job.rule.name}.log"
+    return f".fileflow/logs/{job.rule.name}/{','.join(map(_log_name, job.wildcards.items()))}.log"
+
+
+def cluster_log_path(job: Job, executor: str) -> str:
+    """Where a cluster job's log goes when its rule has no `log:`:
+    `.fileflow/<executor>/<rule>/<wildcards>/%j.log`, %j being the cluster's job id."""
+    if job.values.log.values:
+        return job.values.log.values[0]
+    parts = [".fileflow", executor, job.rule.name]
+    if job.wildcards:
+        parts.append(",".join(map(_log_name, job.wildcards.items())))
+    return "/".join(parts) + "/%j.log"
+
+
+def _log_name(item: tuple[str, str]) -> str:
+    """`name=value` made safe for a file name; when characters had to be replaced or cut,
+    a digest of the real value keeps apart values that would look alike ('a b', 'a;b')."""
+    text = f"{item[0]}={item[1]}"
+    safe = _UNSAFE.sub("_", text)
+    if safe == text and len(safe) <= 100:
+        return safe
+    digest = hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:10]
+    return f"{safe[:89]}-{digest}"

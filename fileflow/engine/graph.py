@@ -1,0 +1,121 @@
+"""The job graph: jobs (a rule bound to wildcard values), who produces each path, and the
+edges between jobs. Data only, built by resolve.py; no recursion anywhere. Layer 2.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Iterator, Mapping
+
+from fileflow.errors import CycleError
+from fileflow.lang.rules import JobValues, Rule
+
+__all__ = ["Job", "Graph", "job_name"]
+
+
+def job_name(rule_name: str, wildcards: Mapping[str, str]) -> str:
+    if not wildcards:
+        return rule_name
+    return rule_name + "[" + ",".join([f"{k}={v}" for k, v in wildcards.items()]) + "]"
+
+
+class Job:
+    """A rule bound to wildcard values, with everything its directives evaluate to. A plain
+    slotted class (not a dataclass): 100,000 are made per build, and its name (e.g.
+    "count[sample=a]") is made once here, as it is shown often."""
+
+    __slots__ = ("id", "rule", "wildcards", "values", "name")
+
+    def __init__(self, id: int, rule: Rule, wildcards: Mapping[str, str], values: JobValues,
+                 name: str = ""):
+        self.id = id
+        self.rule = rule
+        self.wildcards = wildcards
+        self.values = values
+        self.name = name or (job_name(rule.name, wildcards) if wildcards else rule.name)
+
+    def __repr__(self) -> str:
+        return f"Job({self.id}, {self.name})"
+
+    def with_values(self, values: JobValues) -> Job:
+        """The same job with other directive values (a retry's attempt-dependent ones)."""
+        return Job(self.id, self.rule, self.wildcards, values, self.name)
+
+    @property
+    def inputs(self) -> tuple[str, ...]:
+        return self.values.inputs.values
+
+    @property
+    def outputs(self) -> tuple[str, ...]:
+        return self.values.outputs.values
+
+    def flagged(self, flag: str) -> list[str]:
+        return [p for p, flags in self.values.flags.items() if flag in flags]
+
+
+@dataclass(slots=True)
+class Graph:
+    jobs: list[Job] = field(default_factory=list)
+    producer: dict[str, int] = field(default_factory=dict)   # output path -> job id
+    deps: list[list[int]] = field(default_factory=list)      # job id -> producer job ids
+    dependents: list[list[int]] = field(default_factory=list)
+    sources: set[str] = field(default_factory=set)           # inputs no rule makes
+    targets: list[int] = field(default_factory=list)         # the requested jobs
+    target_paths: list[str] = field(default_factory=list)    # requested source files, if any
+    _edges: set[tuple[int, int]] = field(default_factory=set)
+
+    def add_job(self, job: Job) -> None:
+        self.jobs.append(job)
+        self.deps.append([])
+        self.dependents.append([])
+
+    def add_edge(self, producer: int, consumer: int) -> None:
+        edge = (producer, consumer)
+        if edge not in self._edges:  # a set: a job with 100,000 inputs stays linear
+            self._edges.add(edge)
+            self.deps[consumer].append(producer)
+            self.dependents[producer].append(consumer)
+
+    def __len__(self) -> int:
+        return len(self.jobs)
+
+    def topological_order(self) -> list[int]:
+        """Producers before consumers (Kahn's algorithm); raises CycleError on a cycle."""
+        indegree = [len(d) for d in self.deps]
+        order = [i for i, n in enumerate(indegree) if n == 0]
+        head = 0
+        while head < len(order):
+            job = order[head]
+            head += 1
+            for child in self.dependents[job]:
+                indegree[child] -= 1
+                if indegree[child] == 0:
+                    order.append(child)
+        if len(order) != len(self.jobs):
+            raise CycleError(self._find_cycle({i for i, n in enumerate(indegree) if n > 0}))
+        return order
+
+    def _find_cycle(self, remaining: set[int]) -> list[str]:
+        """Walk producer edges inside the unsorted remainder until a job repeats."""
+        start = min(remaining)
+        seen: dict[int, int] = {}
+        path: list[int] = []
+        job = start
+        while job not in seen:
+            seen[job] = len(path)
+            path.append(job)
+            job = next(d for d in self.deps[job] if d in remaining)
+        cycle = path[seen[job]:] + [job]
+        # Print it in the direction data flows: producer -> consumer.
+        return [self.jobs[j].name for j in reversed(cycle)]
+
+    def upstream_of(self, roots: list[int]) -> Iterator[int]:
+        """Every job the roots depend on, the roots included."""
+        seen = set(roots)
+        stack = list(roots)
+        while stack:
+            job = stack.pop()
+            yield job
+            for d in self.deps[job]:
+                if d not in seen:
+                    seen.add(d)
+                    stack.append(d)

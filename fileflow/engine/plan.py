@@ -1,0 +1,203 @@
+"""Job graph + observed and recorded file states -> the plan: which jobs run, and why. Layer 2.
+
+Observation is batched: every path of the graph is stat'ed once; only the inputs of jobs that
+have a record to compare against are given digests, and the store hashes only those whose
+stat differs from their record. The decision itself is `rebuild.decide`, job by job in
+topological order, so a job knows whether its upstream jobs run.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from typing import Callable, Mapping
+
+from fileflow.engine.command import job_signature, render_command
+from fileflow.engine.graph import Graph, Job
+from fileflow.engine.staleness import KIND_TEMP_NEEDED, JobFacts, Reason, decide
+from fileflow.state import FileState, RecordedTarget
+from fileflow.engine.store import FileStore
+
+__all__ = ["Force", "Plan", "make_plan", "job_facts"]
+
+
+@dataclass(frozen=True, slots=True)
+class Force:
+    """What the user forced: everything (-F), some rules (-R), or the jobs of some targets."""
+
+    all: bool = False
+    rules: frozenset[str] = frozenset()
+    targets: frozenset[str] = frozenset()
+
+    def why(self, job: Job) -> str | None:
+        if self.all:
+            return "-F/--forceall"
+        if job.rule.name in self.rules:
+            return f"-R {job.rule.name}"
+        if self.targets and ({os.path.normpath(p) for p in job.outputs} & self.targets or
+                             (job.rule.name in self.targets and not job.wildcards)):
+            return "--force"
+        return None
+
+
+@dataclass(slots=True)
+class Plan:
+    graph: Graph
+    order: list[int]                                   # topological
+    reasons: dict[int, tuple[Reason, ...]]             # the jobs that run
+    observed: dict[str, FileState]
+    recorded: Mapping[str, RecordedTarget]
+    fresh_states: list[FileState] = field(default_factory=list)  # hashed now: worth recording
+    virtual_temp: set[str] = field(default_factory=set)          # temp outputs taken from the record
+    force: Force = field(default_factory=Force)
+    warnings: list[str] = field(default_factory=list)
+    # The job as its command sees it: remote paths replaced by their local staged copies
+    # (fileflow.remote.staging); None when the graph has no remote path.
+    local_view: Callable[[Job], Job] | None = None
+    _commands: dict[int, str] = field(default_factory=dict)
+    _signatures: dict[int, str] = field(default_factory=dict)
+
+    def command(self, job_id: int) -> str:
+        """The job's command at attempt 1, rendered on first use (a dry run of jobs
+        without records never renders one)."""
+        found = self._commands.get(job_id)
+        if found is None:
+            job = self.graph.jobs[job_id]
+            found = self._commands[job_id] = render_command(
+                job if self.local_view is None else self.local_view(job))
+        return found
+
+    def signature(self, job_id: int) -> str:
+        found = self._signatures.get(job_id)
+        if found is None:
+            found = self._signatures[job_id] = job_signature(self.graph.jobs[job_id],
+                                                             self.command(job_id))
+        return found
+
+    def runs(self, job_id: int) -> bool:
+        return job_id in self.reasons
+
+    @property
+    def to_run(self) -> list[int]:
+        return [j for j in self.order if j in self.reasons]
+
+
+_NONE: frozenset[str] = frozenset()
+
+
+def job_facts(job: Job, signature: str) -> JobFacts:
+    values = job.values
+    ancient = frozenset(job.flagged("ancient")) if values.flags else _NONE
+    # tuple.__new__: a named tuple's own __new__ is a Python frame, and this runs per job
+    return _new(JobFacts, (job.name, values.outputs.values, values.inputs.values, ancient,
+                           signature))
+
+
+_new = tuple.__new__
+
+
+def make_plan(graph: Graph, store: FileStore, recorded: Mapping[str, RecordedTarget],
+              force: Force = Force(),
+              now_ns: int | None = None,
+              local_view: Callable[[Job], Job] | None = None) -> Plan:
+    """Decide every job. `plan.observed` holds every output, and the inputs of every job with an output on disk
+    or on record (what decide and the digests look at)."""
+    order = graph.topological_order()
+    jobs = graph.jobs
+    if now_ns is None:
+        import time
+        now_ns = time.time_ns()
+    plan = Plan(graph, order, {}, {}, recorded, force=force, local_view=local_view)
+
+    # Outputs first: every one is needed. An input matters only to a job with an output on
+    # disk (decide compares such a job's inputs with the record, or by Make's rule); a job
+    # with every output missing runs whatever its inputs say, so a first build of 100,000
+    # jobs stats no source at all.
+    observed = store.stat_many(graph.producer)
+    plan.observed = observed
+
+    # A temp() output deleted after its consumers ran is taken as its record says, so its
+    # absence alone reruns nothing; it is remade only if a consumer has to run.
+    for job in jobs:
+        if not job.values.flags:
+            continue
+        for path in job.flagged("temp"):
+            rec = recorded.get(path)
+            if not observed[path].exists and rec is not None and rec.complete and rec.digest:
+                observed[path] = FileState(path, True, rec.size, rec.mtime_ns, rec.digest,
+                                           False, rec.ctime_ns)
+                plan.virtual_temp.add(path)
+
+    # The jobs with an output on disk or on record (on a first build: none).
+    producer = graph.producer
+    looked_at = {producer[p] for p, st in observed.items() if st.exists}
+    looked_at.update(producer[p] for p in recorded.keys() & producer.keys())
+    wanted = {p: None for j in sorted(looked_at) for p in jobs[j].inputs if p not in observed}
+    observed.update(store.stat_many(wanted))
+
+    # Digests (and signatures) are needed only where there is a record to compare with.
+    has_record = ([any((r := recorded.get(o)) is not None and r.complete for o in job.outputs)
+                   for job in jobs] if recorded else [False] * len(jobs))
+    # Outputs too, where their stat differs from their record: edited by hand, or touched.
+    want: dict[str, FileState] = {}
+    for job, recorded_job in zip(jobs, has_record):
+        if recorded_job:
+            for inp in job.inputs:
+                state = observed[inp]
+                if state.exists and state.digest is None:
+                    want[inp] = state
+            for out in job.outputs:
+                state = observed[out]
+                if (state.exists and state.digest is None
+                        and (r := recorded.get(out)) is not None and r.complete and r.digest
+                        and not state.same_stat(r.size, r.mtime_ns, r.ctime_ns)):
+                    want[out] = state
+    digested = store.with_digests(want, recorded)
+    plan.fresh_states = [st for p, st in digested.items()
+                         if (r := recorded.get(p)) is None or r.digest != st.digest
+                         or not st.same_stat(r.size, r.mtime_ns, r.ctime_ns)]
+    observed.update(digested)
+
+    reasons = plan.reasons
+    deps = graph.deps
+    forcing = force.all or bool(force.rules) or bool(force.targets)
+    for job_id in order:
+        job = jobs[job_id]
+        upstream = [jobs[d].name for d in deps[job_id] if d in reasons] if deps[job_id] else ()
+        signature = plan.signature(job_id) if has_record[job_id] else ""
+        why = decide(job_facts(job, signature), observed, recorded,
+                     upstream=upstream, forced=force.why(job) if forcing else None)
+        if why:
+            reasons[job_id] = why
+
+    _remake_needed_temp(graph, order, reasons, plan.virtual_temp)
+    plan.warnings.extend(_future_mtimes(observed, graph, now_ns))
+    return plan
+
+
+def _future_mtimes(observed: Mapping[str, FileState], graph: Graph, now_ns: int) -> list[str]:
+    """Inputs dated in the future (a clock ahead on another machine, a bad `touch -d`): the
+    decision does not depend on it (contents decide), but the user should know."""
+    ahead = sorted(p for p in graph.sources & observed.keys()  # the sources looked at
+                   if (st := observed[p]).exists and st.mtime_ns > now_ns + 1_000_000_000
+                   and "://" not in p)  # a remote file's time is its store's clock: not ours
+    if not ahead:
+        return []
+    shown = ", ".join(repr(p) for p in ahead[:3]) + (f" and {len(ahead) - 3} more" if len(ahead) > 3 else "")
+    return [f"warning: {len(ahead)} input file(s) have a modification time in the future "
+            f"({shown}); fileflow decides by content, but check the clocks"]
+
+
+def _remake_needed_temp(graph: Graph, order: list[int], reasons: dict[int, tuple[Reason, ...]],
+                        virtual_temp: set[str]) -> None:
+    """A job that runs needs its temp inputs on disk: their producers run too (and theirs)."""
+    if not virtual_temp:
+        return
+    jobs = graph.jobs
+    for job_id in reversed(order):
+        if job_id not in reasons:
+            continue
+        for inp in jobs[job_id].inputs:
+            if inp in virtual_temp:
+                producer = graph.producer[inp]
+                if producer not in reasons:
+                    reasons[producer] = (Reason(KIND_TEMP_NEEDED, inp, jobs[job_id].name),)

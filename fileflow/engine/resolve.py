@@ -1,0 +1,329 @@
+"""Requested files -> job graph. Layer 2.
+
+Works backwards from each requested path: find the rule whose output pattern matches it
+(constraints and `ruleorder` respected), bind the wildcards, evaluate the job's inputs and
+resolve those in turn. A path no rule makes is a source if it exists, else an error naming
+the job that needs it (all sources are looked up at once, after the walk). Iterative (a work
+list, no recursion), so a 50,000-step chain is fine.
+"""
+from __future__ import annotations
+
+import os
+import re
+from itertools import repeat
+from types import MappingProxyType
+from typing import Callable, Collection, Mapping, NamedTuple, Sequence
+
+from fileflow.errors import (AmbiguousRuleError, CycleError, FlowfileError, MissingInputError,
+                     WorkflowError)
+from fileflow.engine.graph import Graph, Job, job_name
+from fileflow.lang.rules import JobValues, Lazy, Rule, Workflow, job_values
+from fileflow.template import Items
+
+__all__ = ["resolve", "RuleIndex"]
+
+
+class _Candidate(NamedTuple):
+    rule: Rule
+    prefix: str
+    suffix: str
+    fullmatch: Callable  # the compiled pattern's fullmatch
+    reorder: bool        # the pattern names the wildcards in another order than the rule
+
+
+class RuleIndex:
+    """Finds the rules that can make a path: constant outputs by dict, patterns by
+    literal prefix/suffix first and the regex last."""
+
+    def __init__(self, workflow: Workflow):
+        self.workflow = workflow
+        self.constant: dict[str, list[Rule]] = {}
+        self.patterns: list[_Candidate] = []
+        for rule in workflow.rules:
+            for item in rule.outputs:
+                pattern = item.pattern
+                if pattern.is_constant:
+                    self.constant.setdefault(_normalize(pattern.text), []).append(rule)
+                else:
+                    last = pattern.parts[-1]
+                    suffix = last if isinstance(last, str) else ""
+                    self.patterns.append(_Candidate(
+                        rule, _normalize_prefix(pattern.literal_prefix), suffix,
+                        pattern.regex(rule.constraints).fullmatch,
+                        pattern.wildcards != rule.wildcards))
+        self.preferred = _transitive(workflow.ruleorder)
+
+    def candidates(self, path: str) -> list[tuple[Rule, dict[str, str]]]:
+        """The rules that can make `path`, with their wildcard values (in the rule's order,
+        whichever output matched, so one job has one key)."""
+        constant = self.constant.get(path)
+        found: list[tuple[Rule, dict[str, str]]] = [(r, {}) for r in constant] if constant else []
+        for rule, prefix, suffix, fullmatch, reorder in self.patterns:
+            if path.startswith(prefix) and path.endswith(suffix):
+                m = fullmatch(path)
+                if m:
+                    wildcards = m.groupdict()
+                    if reorder:
+                        wildcards = {name: wildcards[name] for name in rule.wildcards}
+                    found.append((rule, wildcards))
+        if len(found) > 1:
+            found = self._preferred(found)
+        return found
+
+    def _preferred(self, found: list[tuple[Rule, dict[str, str]]]) -> list[tuple[Rule, dict[str, str]]]:
+        """One entry per rule (its first match), minus the rules `ruleorder` puts below another."""
+        by_rule: dict[str, tuple[Rule, dict[str, str]]] = {}
+        for rule, wildcards in found:
+            by_rule.setdefault(rule.name, (rule, wildcards))
+        names = list(by_rule)
+        beaten = {b for a in names for b in names if (a, b) in self.preferred}
+        return [v for n, v in by_rule.items() if n not in beaten]
+
+    def near_misses(self, path: str) -> list[str]:
+        """Rules whose output shape fits the path's literal text (for 'rules tried')."""
+        return sorted({c.rule.name for c in self.patterns
+                       if path.startswith(c.prefix) and path.endswith(c.suffix)})
+
+
+def _transitive(pairs) -> set[tuple[str, str]]:
+    closure = set(pairs)
+    changed = True
+    while changed:
+        changed = False
+        for a, b in list(closure):
+            for c, d in list(closure):
+                if b == c and (a, d) not in closure:
+                    closure.add((a, d))
+                    changed = True
+    return closure
+
+
+def _needs_normalizing(path: str) -> bool:
+    return path.startswith("./") or "//" in path or "/./" in path or path.endswith("/")
+
+
+# A URL (s3://bucket/key, https://host/path): an object store's keys are names, not paths
+# ("a//b" and "a/b" are two objects), so a URL is taken exactly as written.
+_URL = re.compile(r"[A-Za-z][A-Za-z0-9+.-]+://")
+
+
+def _normalize(path: str) -> str:
+    if not _needs_normalizing(path) or _URL.match(path):
+        return path
+    return os.path.normpath(path)
+
+
+def _normalize_prefix(prefix: str) -> str:
+    while prefix.startswith("./"):
+        prefix = prefix[2:]
+    return prefix
+
+
+MAX_GROWTH = 100
+
+
+def _growth(rule: Rule, wildcards: dict[str, str], consumer: Job, so_far: int) -> int:
+    """A rule that needs its own output with a longer value ({n}.txt <- {n}.a.txt) would
+    expand forever; count such steps in a row (a constraint may still end them)."""
+    if consumer.rule is not rule:
+        return 0
+    for name, value in wildcards.items():
+        old = consumer.wildcards.get(name, "")
+        if len(value) > len(old) and old in value:
+            return so_far + 1
+    return 0
+
+
+def _normalized(values: JobValues) -> JobValues:
+    """Spell every path of a job one way ('./a.txt' and 'a.txt' are one file)."""
+    def fix(items):
+        joined = "\x00".join(items.values) + "\x00"  # one scan in C for the rare odd path
+        if "./" not in joined and "//" not in joined and "/\x00" not in joined:
+            return items
+        return items._replace(values=tuple(_normalize(p) for p in items.values))
+
+    inputs, outputs, log = fix(values.inputs), fix(values.outputs), fix(values.log)
+    if inputs is values.inputs and outputs is values.outputs and log is values.log:
+        return values
+    flags = {_normalize(p): f for p, f in values.flags.items()}
+    return values._replace(inputs=inputs, outputs=outputs, log=log, flags=flags)
+
+
+_NO_FLAGS: Mapping[str, frozenset[str]] = MappingProxyType({})
+
+
+def values_maker(rule: Rule) -> Callable[[dict[str, str]], JobValues]:
+    """`wildcards -> normalised JobValues` for one rule. When no directive depends on the
+    job, every path of a job is filled by one `str.format_map` call over the rule's paths
+    joined by NUL (which no path holds) and the directives' other values are shared by all
+    its jobs: the common case, and most of the time of resolving 100,000 jobs. Rules with
+    per-job expressions, and any path that needs normalising, take `job_values`."""
+    def generic(wildcards: dict[str, str]) -> JobValues:
+        return _normalized(job_values(rule, wildcards))
+
+    if any(isinstance(v, Lazy) for v in (rule.inputs, rule.log, rule.params, rule.threads,
+                                          rule.resources)):
+        return generic
+    items = (*rule.outputs, *rule.inputs, *rule.log)
+    if not items:
+        return generic
+    fmt = "\x00".join(i.pattern.fmt if i.pattern.wildcards else
+                      i.pattern.text.replace("{", "{{").replace("}", "}}") for i in items)
+    count, n_out, n_in = len(items), len(rule.outputs), len(rule.inputs)
+    end_in = n_out + n_in
+    out_names = tuple(i.name for i in rule.outputs)
+    in_names = tuple(i.name for i in rule.inputs)
+    log_names = tuple(i.name for i in rule.log)
+    flagged = tuple((k, i.flags) for k, i in enumerate(items) if i.flags)
+    params, threads, resources = rule.params, rule.threads, rule.resources
+
+    no_log = Items((), log_names) if not rule.log else None
+    new = tuple.__new__  # a named tuple's own __new__ is a Python function: skip it
+    urls = "://" in fmt  # remote paths: their "//" needs no normalizing
+
+    def make(wildcards: dict[str, str]) -> JobValues:
+        try:
+            joined = fmt.format_map(wildcards)
+        except (KeyError, IndexError, ValueError):
+            return generic(wildcards)  # it raises the error with the directive's position
+        if ("./" in joined or "/\x00" in joined or joined[-1:] == "/"
+                or ("//" in joined and (not urls or "//" in joined.replace("://", ":")))):
+            return generic(wildcards)
+        parts = tuple(joined.split("\x00"))
+        if len(parts) != count:
+            return generic(wildcards)  # a NUL in a wildcard value: let the slow path judge
+        flags = {parts[k]: f for k, f in flagged} if flagged else _NO_FLAGS
+        return new(JobValues, (new(Items, (parts[n_out:end_in], in_names)),
+                               new(Items, (parts[:n_out], out_names)),
+                               no_log or new(Items, (parts[end_in:], log_names)),
+                               params, threads, resources, flags))
+
+    return make
+
+
+def _namer(rule: Rule) -> Callable[[dict[str, str]], str]:
+    """`wildcards -> job name` ("count[sample=a]", as graph.job_name spells it) by one
+    str.format_map; the wildcards come in the rule's order (RuleIndex.candidates)."""
+    if not rule.wildcards:
+        return lambda wildcards: rule.name
+    return (rule.name + "[" + ",".join(f"{w}={{{w}}}" for w in rule.wildcards) + "]").format_map
+
+
+def _check_wildcards(rule: Rule, wildcards: dict[str, str], path: str) -> None:
+    for name, value in wildcards.items():
+        if value[:1] == "/" or (".." in value and ".." in value.split("/")):
+            raise WorkflowError(
+                f"refusing {path!r}: wildcard {{{name}}} of rule '{rule.name}' would be {value!r}, "
+                "which leaves the working directory")
+
+
+def resolve(workflow: Workflow, targets: Sequence[str],
+            missing: Callable[[list[str]], Collection[str]]) -> Graph:
+    """Build the graph of jobs needed for `targets` (file paths or names of rules without
+    wildcards). `missing(paths)` says which paths are not on disk; it is asked once, for
+    every path no rule makes, after the walk (injected for tests)."""
+    index = RuleIndex(workflow)
+    graph = Graph()
+    jobs, producer_of, sources = graph.jobs, graph.producer, graph.sources
+    without_outputs: dict[str, int] = {}  # rule name -> its job, for rules with no output
+    makers: dict[str, tuple[Callable[[dict[str, str]], JobValues], Callable[[dict], str]]] = {}
+    growth: dict[int, int] = {}  # job -> how many times in a row its rule fed itself a longer value
+    # Work list of (path, id of the job that needs it or -1 for the command line).
+    work: list[tuple[str, int]] = []
+    first_needer: dict[str, int] = {}  # path no rule makes -> the first job that needs it
+
+    def needer(consumer: int) -> str:
+        return jobs[consumer].name if consumer >= 0 else "the command line"
+
+    def add_job(rule: Rule, wildcards: dict[str, str], consumer: int) -> int:
+        grew = 0
+        if consumer >= 0 and jobs[consumer].rule is rule:
+            grew = _growth(rule, wildcards, jobs[consumer], growth.get(consumer, 0))
+            if grew > MAX_GROWTH:
+                raise WorkflowError(
+                    f"rule '{rule.name}' feeds itself with ever longer wildcard values "
+                    f"({job_name(rule.name, jobs[consumer].wildcards)} needs "
+                    f"{job_name(rule.name, wildcards)}, and so on without end); constrain the "
+                    "wildcard (wildcard_constraints) or name the input differently")
+        maker = makers.get(rule.name)
+        if maker is None:
+            maker = makers[rule.name] = (values_maker(rule), _namer(rule))
+        try:
+            values = maker[0](wildcards)
+        except FlowfileError as err:
+            raise FlowfileError(f"{err.message} (evaluating job {job_name(rule.name, wildcards)}, "
+                                f"needed by {needer(consumer)})", err.pos, err.hint) from None
+        # The job may exist already (asked for by another spelling of one of its paths): its
+        # first output is then on record, made by the same rule with the same wildcards.
+        outputs = values.outputs.values
+        same = producer_of.get(outputs[0]) if outputs else without_outputs.get(rule.name)
+        if same is not None and jobs[same].rule is rule and jobs[same].wildcards == wildcards:
+            return same
+        job_id = len(jobs)
+        job = Job(job_id, rule, wildcards, values, maker[1](wildcards))
+        graph.add_job(job)
+        if grew:
+            growth[job_id] = grew
+        if not outputs:
+            without_outputs[rule.name] = job_id  # such a rule has no wildcards: one job
+        for out in outputs:
+            other = producer_of.setdefault(out, job_id)
+            if other != job_id:
+                raise WorkflowError(f"jobs {jobs[other].name} and {job.name} both make {out!r}")
+        inputs = values.inputs.values
+        if len(inputs) == 1:
+            work.append((inputs[0], job_id))
+        else:
+            work.extend(zip(inputs, repeat(job_id)))
+        return job_id
+
+    for target in targets:
+        rule = workflow.by_name.get(target)
+        if rule is not None:
+            if rule.wildcards:
+                raise WorkflowError(f"rule '{target}' has wildcards ({', '.join(rule.wildcards)}); "
+                                    "ask for one of its output files instead")
+            graph.targets.append(add_job(rule, {}, -1))
+        else:
+            work.append((_normalize(target), -1))
+
+    candidates, add_edge = index.candidates, graph.add_edge
+    head = 0
+    while head < len(work):
+        path, consumer = work[head]
+        head += 1
+        producer = producer_of.get(path)
+        if producer is None:
+            if path in sources:
+                if consumer < 0:
+                    graph.target_paths.append(path)
+                continue
+            found = candidates(path)
+            if len(found) > 1:
+                raise AmbiguousRuleError(path, [r.name for r, _ in found])
+            if found:
+                rule, wildcards = found[0]
+                _check_wildcards(rule, wildcards, path)
+                producer = add_job(rule, wildcards, consumer)
+                if path not in producer_of:
+                    # The pattern matched but the rendered outputs differ (e.g. "./a" vs "a").
+                    producer_of[path] = producer
+            else:
+                sources.add(path)
+                first_needer[path] = consumer
+                if consumer < 0:
+                    graph.target_paths.append(path)
+                continue
+        if consumer >= 0:
+            if producer == consumer:
+                raise CycleError([jobs[consumer].name, jobs[consumer].name])
+            add_edge(producer, consumer)
+        elif producer not in graph.targets:
+            graph.targets.append(producer)
+
+    if first_needer:
+        absent = missing(list(first_needer))
+        if absent:
+            path = next(p for p in first_needer if p in absent)  # the first one met
+            raise MissingInputError(path, needer(first_needer[path]), index.near_misses(path))
+    return graph

@@ -1,0 +1,605 @@
+"""Expressions of the Flowfile language: compiled once into Python closures, then evaluated
+against a scope (a dict of names). Layer 1.
+
+Expressions are evaluated at load time when they can be, and per job when they depend on
+`wildcards` (or on `attempt`, in resources), like Snakemake's input functions. Every error
+is a FlowfileError at the position of the offending sub-expression.
+"""
+from __future__ import annotations
+
+import operator
+import os
+import re
+from dataclasses import dataclass
+from itertools import repeat
+from typing import Callable, Iterable, Mapping
+
+from fileflow.lang import syntax as s
+from fileflow.errors import FlowfileError, Position
+from fileflow.patterns import PatternError, expand as expand_patterns, parse_pattern
+
+__all__ = ["Record", "Flagged", "FILE_FLAGS", "EvalContext", "compile_expr", "free_names",
+           "attribute_uses", "walk", "make_builtins", "BUILTIN_NAMES", "closest", "type_name", "a_type",
+           "record_from", "get_attribute", "UndefinedName"]
+
+Compiled = Callable[[Mapping[str, object]], object]
+FILE_FLAGS = ("temp", "protected", "directory", "ancient")
+
+
+class Record(dict):
+    """A dict whose keys read as attributes (`config.samples`, `wildcards.sample`), with
+    errors that name what it is and suggest the closest key."""
+
+    __slots__ = ("label",)
+
+    def __init__(self, items=(), label: str = "config"):
+        super().__init__(items)
+        self.label = label
+
+
+@dataclass(frozen=True, slots=True)
+class Flagged:
+    """A file path wrapped in temp()/protected()/directory()/ancient()."""
+
+    path: str
+    flags: frozenset[str]
+
+
+@dataclass(frozen=True, slots=True)
+class EvalContext:
+    """What builtins need beyond their arguments: where relative globs start."""
+
+    workdir: str = "."
+
+
+def closest(word: str, options: Iterable[str]) -> str:
+    import difflib  # only on an error: not worth its import time on every run
+
+    match = difflib.get_close_matches(word, list(options), n=1, cutoff=0.6)
+    return f"; did you mean '{match[0]}'?" if match else ""
+
+
+def type_name(value: object) -> str:
+    if value is None:
+        return "none"
+    if isinstance(value, bool):
+        return "bool"
+    if isinstance(value, Record):
+        return "dict"
+    if isinstance(value, Flagged):
+        return "file"
+    return {str: "string", int: "int", float: "float", list: "list", tuple: "list",
+            dict: "dict"}.get(type(value), type(value).__name__)
+
+
+def a_type(value: object) -> str:
+    """The type's name with its article, for messages: 'an int', 'a string', 'none'."""
+    name = type_name(value)
+    if name == "none":
+        return "none"
+    return ("an " if name[0] in "aeiou" else "a ") + name
+
+
+def record_from(value: object, label: str) -> object:
+    """Turn nested dicts (from YAML) into Records, so `config.a.b` works and errors name the path."""
+    if isinstance(value, dict):
+        return Record({k: record_from(v, f"{label}.{k}") for k, v in value.items()}, label)
+    if isinstance(value, list):
+        return [record_from(v, f"{label}[{i}]") for i, v in enumerate(value)]
+    return value
+
+
+# ---------------------------------------------------------------- builtins
+
+class _BuiltinError(Exception):
+    """A builtin's complaint about its arguments; the caller adds the position."""
+
+
+def _want(cond: bool, message: str) -> None:
+    if not cond:
+        raise _BuiltinError(message)
+
+
+def _flag(flag: str):
+    def wrap(value=None, *extra):
+        _want(not extra and value is not None, f"{flag}() takes one file path or a list of them")
+        if isinstance(value, (list, tuple)):
+            return [wrap(v) for v in value]
+        if isinstance(value, Flagged):
+            return Flagged(value.path, value.flags | {flag})
+        _want(isinstance(value, str), f"{flag}() takes a file path, not {a_type(value)}")
+        return Flagged(value, frozenset((flag,)))
+    return wrap
+
+
+_SCALARS = (str, int, float)
+
+
+def _expand(pattern=None, *extra, zip=False, allow_missing=False, **values):
+    _want(not extra, "expand() takes one pattern (or a list of patterns) and keyword values")
+    items = pattern if isinstance(pattern, (list, tuple)) else [pattern]
+    _want(pattern is not None and all(isinstance(p, str) for p in items),
+          f"expand() takes a pattern string or a list of them, not {a_type(pattern)}")
+    for name, value in values.items():
+        ok = (isinstance(value, _SCALARS) or  # the check runs in C: lists may be 100,000 long
+              isinstance(value, (list, tuple)) and all(map(isinstance, value, repeat(_SCALARS))))
+        _want(ok, f"expand() value for '{name}' must be a string, a number or a list of them, "
+                  f"not {a_type(value)}")
+    try:
+        return expand_patterns(items, values, zip_values=bool(zip), allow_missing=bool(allow_missing))
+    except PatternError as exc:
+        raise _BuiltinError(str(exc)) from None
+
+
+def _glob_wildcards(ctx: EvalContext):
+    def glob_wildcards(pattern=None, *extra):
+        _want(isinstance(pattern, str) and not extra, "glob_wildcards() takes one pattern string")
+        try:
+            parsed = parse_pattern(pattern)
+        except PatternError as exc:
+            raise _BuiltinError(str(exc)) from None
+        regex = parsed.regex()
+        prefix = parsed.literal_prefix
+        base = os.path.dirname(prefix)
+        found: dict[str, list[str]] = {name: [] for name in parsed.wildcards}
+        absolute = os.path.isabs(pattern)
+        root = base if absolute else os.path.join(ctx.workdir, base) if base else ctx.workdir
+        paths = []
+        for dirpath, dirnames, filenames in os.walk(root):
+            dirnames.sort()
+            # Paths as the pattern spells them: absolute, or relative to the working directory.
+            rel_dir = dirpath if absolute else os.path.relpath(dirpath, ctx.workdir)
+            for name in filenames + dirnames:
+                rel = name if rel_dir == "." else os.path.join(rel_dir, name)
+                paths.append(rel)
+        for rel in sorted(paths):
+            m = regex.fullmatch(rel)
+            if m:
+                for key, value in m.groupdict().items():
+                    found[key].append(value)
+        return Record(found, f"glob_wildcards({pattern!r})")
+    return glob_wildcards
+
+
+def _env(name=None, *default):
+    _want(isinstance(name, str) and len(default) <= 1,
+          "env() takes a variable name and an optional default: env(\"VAR\", \"default\")")
+    if name in os.environ:
+        return os.environ[name]
+    _want(bool(default), f"environment variable {name} is not set (give a default: env(\"{name}\", ...))")
+    return default[0]
+
+
+# The largest list or string an expression may build (range(), '*'): a typo such as
+# range(10000000000) must be an error, not an exhausted machine.
+MAX_ITEMS = 10_000_000
+
+
+def _describe(value: object) -> str:
+    if isinstance(value, str) and len(value) <= 40:
+        return f"the string {value!r}"
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return f"the number {value!r}"
+    return a_type(value)
+
+
+def _typed(fn: Callable, name: str, takes: str, keywords: tuple[str, ...] = ()) -> Callable:
+    def call(*args, **kwargs):
+        unknown = sorted(set(kwargs) - set(keywords))
+        if unknown:
+            allowed = ", ".join(f"{k}=" for k in keywords)
+            raise _BuiltinError(f"{name}() got an unknown keyword argument '{unknown[0]}'"
+                                + (f" (it takes {allowed})" if keywords else " (it takes none)"))
+        try:
+            return fn(*args, **kwargs)
+        except (TypeError, ValueError, OverflowError):
+            shown = ", ".join(_describe(a) for a in args) or "no arguments"
+            raise _BuiltinError(f"{name}() cannot take {shown}: it takes {takes}") from None
+    return call
+
+
+def _range(*args):
+    if not 1 <= len(args) <= 3 or not all(isinstance(a, int) and not isinstance(a, bool) for a in args):
+        raise TypeError("range() takes whole numbers")
+    values = range(*args)
+    _want(len(values) <= MAX_ITEMS, f"range() would make {len(values)} numbers (at most {MAX_ITEMS})")
+    return list(values)
+
+
+def _str(value=""):
+    if isinstance(value, Flagged):
+        return value.path
+    return str(value) if not isinstance(value, bool) else ("true" if value else "false")
+
+
+def make_builtins(ctx: EvalContext) -> dict[str, Callable]:
+    table: dict[str, Callable] = {
+        "expand": _expand, "glob_wildcards": _glob_wildcards(ctx), "env": _env,
+        "range": _typed(_range, "range", "one to three whole numbers: range(stop) or range(start, stop[, step])"),
+        "len": _typed(len, "len", "a list, a string or a dict"),
+        "int": _typed(int, "int", "a number or a string of digits"),
+        "str": _typed(_str, "str", "one value"),
+        "float": _typed(float, "float", "a number or a string holding one"),
+        "bool": _typed(bool, "bool", "one value"),
+        "list": _typed(list, "list", "a list, a string or a dict"),
+        "sum": _typed(sum, "sum", "a list of numbers"),
+        "min": _typed(min, "min", "a non-empty list, or several values of one kind"),
+        "max": _typed(max, "max", "a non-empty list, or several values of one kind"),
+        "abs": _typed(abs, "abs", "a number"),
+        "round": _typed(round, "round", "a finite number and an optional number of digits"),
+        "sorted": _typed(sorted, "sorted", "a list of values of one kind", ("reverse",)),
+    }
+    for flag in FILE_FLAGS:
+        table[flag] = _flag(flag)
+    return table
+
+
+BUILTIN_NAMES = frozenset(make_builtins(EvalContext()))
+# Methods callable on values (`config.get("x", 1)`, `name.replace("a", "b")`).
+METHODS = {
+    str: {"replace", "split", "strip", "lstrip", "rstrip", "lower", "upper", "startswith",
+          "endswith", "join", "format", "removeprefix", "removesuffix"},
+    Record: {"get", "keys", "values", "items"},
+    dict: {"get", "keys", "values", "items"},
+    list: {"index", "count"},
+}
+
+# ---------------------------------------------------------------- compiler
+
+_BINARY = {"+": operator.add, "-": operator.sub, "*": operator.mul, "/": operator.truediv,
+           "//": operator.floordiv, "%": operator.mod}
+_BINARY_WORDS = {"+": "add", "-": "subtract", "*": "multiply", "/": "divide", "//": "divide",
+                 "%": "take the remainder of"}
+_COMPARE = {"==": operator.eq, "!=": operator.ne, "<": operator.lt, "<=": operator.le,
+            ">": operator.gt, ">=": operator.ge,
+            "in": lambda a, b: a in b, "not in": lambda a, b: a not in b}
+
+
+class UndefinedName(FlowfileError):
+    """`name 'X' is not defined`; the loader may add where X is defined later."""
+
+    def __init__(self, name: str, pos: Position, hint: str = ""):
+        super().__init__(f"name '{name}' is not defined", pos, hint)
+        self.name = name
+
+
+def _error(message: str, pos: Position, hint: str = "") -> FlowfileError:
+    return FlowfileError(message, pos, hint=hint)
+
+
+def _children(n) -> Iterable:
+    kind = type(n)
+    if kind is s.Keyword:
+        return (n.value,)
+    if kind is s.Call:
+        return (n.func, *n.args, *(k.value for k in n.kwargs))
+    if kind is s.Attribute:
+        return (n.obj,)
+    if kind is s.Index:
+        return (n.obj, n.key)
+    if kind is s.Binary:
+        return (n.left, n.right)
+    if kind in (s.Unary, s.Not):
+        return (n.operand,)
+    if kind is s.Compare:
+        return (n.left, *n.rights)
+    if kind is s.BoolOp:
+        return n.values
+    if kind is s.Conditional:
+        return (n.cond, n.then, n.otherwise)
+    if kind is s.ListExpr:
+        return n.items
+    if kind is s.DictExpr:
+        return tuple(x for pair in n.pairs for x in pair)
+    return ()
+
+
+def walk(node) -> Iterable:
+    """The node and every sub-expression below it (no recursion)."""
+    stack = [node]
+    while stack:
+        n = stack.pop()
+        yield n
+        stack.extend(_children(n))
+
+
+def free_names(node) -> set[str]:
+    """Every name an expression reads (function names in calls included)."""
+    kind = type(node)
+    if kind is s.Keyword:
+        node = node.value
+        kind = type(node)
+    if kind is s.Const:  # most arguments are plain values: no walk
+        return set()
+    if kind is s.Name:
+        return {node.id}
+    return {n.id for n in walk(node) if type(n) is s.Name}
+
+
+def attribute_uses(node, base: str) -> list[tuple[str, Position]]:
+    """Every `base.attr` in an expression (e.g. which wildcards an input expression reads)."""
+    if type(node) is s.Const or type(node) is s.Name:
+        return []
+    return [(n.attr, n.pos) for n in walk(node)
+            if type(n) is s.Attribute and type(n.obj) is s.Name and n.obj.id == base]
+
+
+def compile_expr(node, builtins: Mapping[str, Callable]) -> Compiled:
+    """Compile an expression node into `fn(scope) -> value`."""
+    kind = type(node)
+    pos = node.pos
+
+    if kind is s.Const:
+        value = node.value
+        return lambda scope: value
+
+    if kind is s.Name:
+        ident = node.id
+
+        def name(scope):
+            try:
+                return scope[ident]
+            except KeyError:
+                pass
+            if ident in builtins:
+                raise _error(f"'{ident}' is a function; call it as {ident}(...)", pos)
+            if ident in ("wildcards", "attempt"):
+                raise _error(f"'{ident}' is only known inside a rule's directives "
+                             "(they are evaluated for each job)", pos)
+            raise UndefinedName(ident, pos, _name_hint(ident, scope))
+        return name
+
+    if kind is s.Attribute:
+        obj_fn = compile_expr(node.obj, builtins)
+        attr = node.attr
+
+        def attribute(scope):
+            obj = obj_fn(scope)
+            return get_attribute(obj, attr, pos)
+        return attribute
+
+    if kind is s.Index:
+        obj_fn, key_fn = compile_expr(node.obj, builtins), compile_expr(node.key, builtins)
+
+        def index(scope):
+            obj, key = obj_fn(scope), key_fn(scope)
+            try:
+                return obj[key]
+            except KeyError:
+                if isinstance(obj, Record):
+                    raise _missing_key(obj, key, pos) from None
+                raise _error(f"key {key!r} not found", pos, closest(str(key), map(str, obj)).lstrip("; ")) from None
+            except IndexError:
+                raise _error(f"index {key} is out of range (the list has {len(obj)} items)", pos) from None
+            except TypeError:
+                raise _error(f"cannot index {a_type(obj)} with {a_type(key)}", pos) from None
+        return index
+
+    if kind is s.Binary:
+        left_fn, right_fn = compile_expr(node.left, builtins), compile_expr(node.right, builtins)
+        op, op_fn = node.op, _BINARY[node.op]
+
+        def binary(scope):
+            a, b = left_fn(scope), right_fn(scope)
+            _check_operands(op, a, b, pos)
+            try:
+                return op_fn(a, b)
+            except ZeroDivisionError:
+                raise _error("division by zero", pos) from None
+            except TypeError:
+                raise _error(f"cannot {_BINARY_WORDS[op]} {a_type(a)} and {a_type(b)} "
+                             f"with '{op}'", pos,
+                             "convert with str(...) or int(...) first" if str in (type(a), type(b)) else "") from None
+        return binary
+
+    if kind is s.Unary:
+        operand_fn = compile_expr(node.operand, builtins)
+        negate = node.op == "-"
+
+        def unary(scope):
+            v = operand_fn(scope)
+            if isinstance(v, bool) or not isinstance(v, (int, float)):
+                raise _error(f"cannot apply '{node.op}' to {a_type(v)}", pos)
+            return -v if negate else v
+        return unary
+
+    if kind is s.Not:
+        operand_fn = compile_expr(node.operand, builtins)
+        return lambda scope: not operand_fn(scope)
+
+    if kind is s.BoolOp:
+        fns = [compile_expr(v, builtins) for v in node.values]
+        if node.op == "and":
+            def and_(scope):
+                value = True
+                for fn in fns:
+                    value = fn(scope)
+                    if not value:
+                        return value
+                return value
+            return and_
+
+        def or_(scope):
+            value = False
+            for fn in fns:
+                value = fn(scope)
+                if value:
+                    return value
+            return value
+        return or_
+
+    if kind is s.Compare:
+        left_fn = compile_expr(node.left, builtins)
+        steps = [(op, _COMPARE[op], compile_expr(r, builtins)) for op, r in zip(node.ops, node.rights)]
+
+        def compare(scope):
+            a = left_fn(scope)
+            for op, op_fn, right_fn in steps:
+                b = right_fn(scope)
+                try:
+                    if not op_fn(a, b):
+                        return False
+                except TypeError:
+                    raise _error(f"cannot compare {a_type(a)} and {a_type(b)} with '{op}'",
+                                 pos) from None
+                a = b
+            return True
+        return compare
+
+    if kind is s.Conditional:
+        cond_fn = compile_expr(node.cond, builtins)
+        then_fn = compile_expr(node.then, builtins)
+        else_fn = compile_expr(node.otherwise, builtins)
+        return lambda scope: then_fn(scope) if cond_fn(scope) else else_fn(scope)
+
+    if kind is s.ListExpr:
+        fns = [compile_expr(i, builtins) for i in node.items]
+        return lambda scope: [fn(scope) for fn in fns]
+
+    if kind is s.DictExpr:
+        pairs = [(compile_expr(k, builtins), compile_expr(v, builtins)) for k, v in node.pairs]
+
+        def dict_(scope):
+            out = Record(label="dict")
+            for kf, vf in pairs:
+                key = kf(scope)
+                if not isinstance(key, (str, int, float, bool)):
+                    raise _error(f"a dict key must be a string or a number, not {a_type(key)}", pos)
+                out[key] = vf(scope)
+            return out
+        return dict_
+
+    if kind is s.Call:
+        return _compile_call(node, builtins)
+
+    raise _error(f"unsupported expression {kind.__name__}", pos)
+
+
+def _compile_call(node: s.Call, builtins: Mapping[str, Callable]) -> Compiled:
+    pos = node.pos
+    arg_fns = [compile_expr(a, builtins) for a in node.args]
+    kw_fns = [(k.name, compile_expr(k.value, builtins)) for k in node.kwargs]
+    seen = set()
+    for k in node.kwargs:
+        if k.name in seen:
+            raise _error(f"keyword argument '{k.name}' given twice", k.pos)
+        seen.add(k.name)
+
+    if isinstance(node.func, s.Name):
+        fname = node.func.id
+        if fname not in builtins:
+            raise _error(f"unknown function '{fname}'", node.func.pos,
+                         ("available functions: " + ", ".join(sorted(builtins)))
+                         if not closest(fname, builtins) else closest(fname, builtins)[2:])
+        fn = builtins[fname]
+
+        if len(arg_fns) == 1 and not kw_fns:  # the common case, kept cheap for per-job calls
+            only = arg_fns[0]
+
+            def call(scope):
+                arg = only(scope)
+                try:
+                    return fn(arg)
+                except _BuiltinError as exc:
+                    raise _error(str(exc), pos) from None
+                except TypeError as exc:
+                    raise _error(f"{fname}(): {_clean_type_error(exc)}", pos) from None
+            return call
+
+        def call(scope):
+            args = [f(scope) for f in arg_fns]
+            kwargs = {k: f(scope) for k, f in kw_fns}
+            try:
+                return fn(*args, **kwargs)
+            except _BuiltinError as exc:
+                raise _error(str(exc), pos) from None
+            except TypeError as exc:  # wrong keywords for a builtin
+                raise _error(f"{fname}(): {_clean_type_error(exc)}", pos) from None
+        return call
+
+    if isinstance(node.func, s.Attribute):
+        obj_fn = compile_expr(node.func.obj, builtins)
+        method = node.func.attr
+
+        def method_call(scope):
+            obj = obj_fn(scope)
+            allowed = next((names for t, names in METHODS.items() if isinstance(obj, t)), set())
+            if method not in allowed:
+                raise _error(f"{a_type(obj)} has no method '{method}'", node.func.pos,
+                             ("methods: " + ", ".join(sorted(allowed))) if allowed else "")
+            args = [f(scope) for f in arg_fns]
+            kwargs = {k: f(scope) for k, f in kw_fns}
+            if method == "format":
+                _check_format(obj, pos)
+            try:
+                result = getattr(obj, method)(*args, **kwargs)
+            except (TypeError, ValueError, IndexError, KeyError) as exc:
+                raise _error(f"{method}(): {_clean_type_error(exc)}", pos) from None
+            return list(result) if method in ("keys", "values", "items", "split") else result
+        return method_call
+
+    raise _error("only functions and methods can be called", pos)
+
+
+def _check_operands(op: str, a: object, b: object, pos: Position) -> None:
+    """Refuse what Python would allow but a Flowfile should not: printf-style '%' on strings,
+    and '*' repetitions that would build a gigantic string or list."""
+    if op == "%" and (isinstance(a, str) or isinstance(b, str)):
+        raise _error(f"cannot take the remainder of {a_type(a)} and {a_type(b)} with '%'", pos,
+                     "'%' is for numbers; build strings with '+' or \"...{}\".format(...)")
+    if op == "*":
+        seq, count = (a, b) if isinstance(a, (str, list)) else (b, a)
+        if (isinstance(seq, (str, list)) and isinstance(count, int) and not isinstance(count, bool)
+                and len(seq) * count > MAX_ITEMS):
+            unit = "characters" if isinstance(seq, str) else "items"
+            raise _error(f"'*' would make {a_type(seq)} of {len(seq) * count} {unit} "
+                         f"(at most {MAX_ITEMS})", pos)
+
+
+def _check_format(text: str, pos: Position) -> None:
+    """str.format with plain fields only: `{}`, `{0}`, `{name}`, `{:>5}`; no attribute or
+    index lookups (they reach into Python objects) and no huge widths."""
+    import string
+
+    try:
+        fields = list(string.Formatter().parse(text))
+    except ValueError as exc:
+        raise _error(f"format(): {exc}", pos, "write '{{' and '}}' for literal braces") from None
+    for _literal, field, spec, _conversion in fields:
+        if field is None:
+            continue
+        if "." in field or "[" in field or "{" in (spec or ""):
+            raise _error(f"format(): the field '{{{field}}}' is not allowed", pos,
+                         "use plain fields: {}, {0} or {name}, with an optional format like {:>5}")
+        if any(int(n) > 1000 for n in re.findall(r"\d+", spec or "")):
+            raise _error(f"format(): the width in '{{{field}:{spec}}}' is too large", pos)
+
+
+def _clean_type_error(exc: Exception) -> str:
+    return re.sub(r"^\w+\(\) ", "", str(exc)).replace("_expand", "expand")
+
+
+def get_attribute(obj: object, attr: str, pos: Position) -> object:
+    if isinstance(obj, dict):
+        try:
+            return obj[attr]
+        except KeyError:
+            raise _missing_key(obj, attr, pos) from None
+    raise _error(f"{a_type(obj)} has no attribute '{attr}'", pos)
+
+
+def _missing_key(obj: dict, key: object, pos: Position) -> FlowfileError:
+    label = obj.label if isinstance(obj, Record) else "dict"
+    keys = [str(k) for k in obj]
+    if label == "wildcards":
+        shown = ", ".join(keys) if keys else "none"
+        return _error(f"no wildcard '{key}' (this job's wildcards: {shown})", pos)
+    hint = closest(str(key), keys)[2:] or (f"keys: {', '.join(keys[:10])}" if keys else f"{label} is empty")
+    return _error(f"{label} has no key '{key}'", pos, hint)
+
+
+def _name_hint(ident: str, scope: Mapping[str, object]) -> str:
+    guess = closest(ident, [k for k in scope if not k.startswith("_")])
+    if guess:
+        return guess[2:]
+    return "define it above this line (names are defined in order)"

@@ -1,0 +1,713 @@
+"""The fast path of the parse: one combined-regex tokenizer and a recursive-descent parser.
+Layer 1.
+
+It builds exactly the tree that syntax.py's Lark parser builds from grammar/fileflow.lark
+(same node classes, same positions), at a fraction of the cost, for text it fully
+understands. The grammar stays the specification: on anything this parser does not accept
+(every syntax error, and rare corners such as form feeds) it raises `Fallback` and the
+caller parses with Lark, which also words the error. tests/test_syntax_fast.py checks that
+both parsers build equal trees.
+
+Positions follow Lark's `propagate_positions`: a node spans from its first child to its last
+child, and a parenthesised child counts with its parentheses (Lark's "container"), although
+the child's own position leaves them out. Such extents that differ from a node's own
+position are kept in a side table keyed by the node's id.
+"""
+from __future__ import annotations
+
+import re
+from functools import partial
+
+from fileflow.errors import Position
+from fileflow.lang.nodes import (
+    Assignment, Attribute, Binary, BoolOp, Call, Compare, Conditional, DictExpr, Index,
+    Keyword, ListExpr, Module, Not, RuleDecl, Unary, _BadLiteral, _decode_string, _number,
+    build_assignment_at, build_const, build_const_at, build_directive_at, build_keyword,
+    build_keyword_at, build_name_at, build_position, build_rule_at)
+
+__all__ = ["Fallback", "parse_fast", "parse_tokens", "tokenize", "comment_offsets"]
+
+
+class Fallback(Exception):
+    """This text is not for the fast path: parse it with Lark (which also reports errors).
+
+    When the text was tokenized and the parse stopped inside a top-level statement, `line`
+    is the line that statement starts on and `before` the statements parsed before it:
+    they are valid, so Lark need only parse from that line on."""
+
+    line = 0
+    before: tuple = ()
+
+
+# The terminals of grammar/fileflow.lark, each one capturing group, in an order that gives
+# Lark's choice: LONG_STRING before STRING (its priority), STRING before NAME for r"..."
+# (NAME refuses an r or R that a quote follows), NUMBER before '.' for ".5". Blanks before
+# a token are skipped as Lark's %ignore does; anything else is group 12, a Fallback.
+# A NAME followed on its line by ':' or '=' and one plain string, name or integer (the most
+# common line shape, `name: value` or `name = value`) is read as one combined token: fewer
+# matches and tuples. `m.lastindex` is the token's kind: 1 for _NL (newlines, blank lines
+# and comments; the group is the indentation of the line after them), 2 for a lone NAME,
+# and for a combined token its value's group (4, 5 or 6). _NL, the most common token, comes
+# first (no other terminal starts with its characters). The possessive `*+` spare the regex
+# engine backtracking that could never lead to a match: this regex is half the tokenizer.
+_NAME = r"(?:[rR](?![\"'])|[A-QS-Za-qs-z_])[A-Za-z0-9_]*+"
+_STRING = r"""(?:"(?!"")[^"\\\n]*+(?:\\.[^"\\\n]*+)*+"|'(?!'')[^'\\\n]*+(?:\\.[^'\\\n]*+)*+')"""
+_TOKEN = re.compile(r"""[\t ]*+(?:
+ (?:\#[^\n]*+)?\r?\n(?:[\t ]*+(?:\#[^\n]*+)?\r?\n)*+([\t ]*+)                     # 1 _NL
+|(NAME)(?:[\t ]*+([:=])(?!=)[\t ]*+                                                 # 2 NAME, 3 ':' or '=',
+   (?:(STRING)|(NAME)|(\d[\d_]*+))                                                  #   4 a string, 5 a name or 6 an integer,
+   (?=[\t ]*+(?:[,)\]}\#]|\r?\n)))?                                                 #   then an end
+|((?:\d[\d_]*(?:\.[\d_]*)?|\.\d[\d_]*)(?:[eE][+-]?\d+)?)                           # 7 NUMBER
+|(==|!=|<=|>=|//|[-+*/%<>=:,.()\[\]{}])                                            # 8 operators
+|([rR]?STRING)                                                                      # 9 STRING
+|([rR]?(?:\"\"\"(?s:.*?)(?<!\\)(?:\\\\)*?\"\"\"|'''(?s:.*?)(?<!\\)(?:\\\\)*?'''))   # 10 LONG_STRING
+|(\\[\t ]*\r?\n)                                                                   # 11 LINE_CONTINUATION
+|(.)                                                                               # 12 not ours
+)""".replace("NAME", _NAME).replace("STRING", _STRING), re.VERBOSE)
+_VALUE_KIND = (None, None, None, None, "S", "N", "D")  # by the combined token's lastindex
+
+_TAB_SIZE = 8  # as FlowIndenter.tab_len
+
+# Tokens are tuples (kind, text, line, column). Kinds: "S" string, "N" name (keywords are
+# names, told apart by where they occur, as Lark's contextual lexer does), "D" number, an
+# operator's own text, "NL" (always the tuple _NEWLINE: nothing reads a newline's line),
+# "IN" (indent), "DE" (dedent; its line is the end line of the newline it follows, which is
+# what Lark gives a rule's end), "END"; and "C", a combined `name: value` or `name = value`
+# outside brackets, flat so that it is one tuple: ("C", ":" or "=", line, name column,
+# name, value kind, value text, value column).
+_NEWLINE = ("NL", None, 0, 0)
+
+
+class _TokenizerStop(Exception):
+    """The tokenizer met text it leaves to Lark, after `tokens`, which end where a top-level
+    statement starts on `line`; `indent_char` is the indentation character seen so far."""
+
+    def __init__(self, tokens: list, line: int, indent_char: str, mixed: bool):
+        super().__init__()
+        self.tokens, self.line, self.indent_char, self.mixed = tokens, line, indent_char, mixed
+
+
+def tokenize(source: str) -> list[tuple]:
+    """Tokens of `source` (which ends with a newline), with FlowIndenter's indent, dedent
+    and bracket rules applied; _TokenizerStop where Lark must take over."""
+    tokens = []
+    append = tokens.append
+    count = source.count
+    line, line_start = 1, 0
+    levels = [0]
+    level = 0
+    depth = 0  # open brackets: newlines inside them are not tokens
+    indent_char = ""
+    widths = {"": 0}  # indentation text -> its width
+    boundary, boundary_line = 0, 1  # tokens before the top-level statement being read
+    for m in _TOKEN.finditer(source):
+        kind = m.lastindex
+        if kind == 1:  # the most common token first
+            line_start = m.start(1)
+            line += count("\n", m.start(), line_start)
+            if depth:
+                continue
+            append(_NEWLINE)
+            indent_str = m.group(1)
+            indent = widths.get(indent_str)
+            if indent is None:
+                if len(set(indent_str)) > 1:  # tabs mixed with spaces: Lark words the error
+                    raise _TokenizerStop(tokens[:boundary], boundary_line, indent_char, True)
+                indent = widths[indent_str] = len(indent_str.expandtabs(_TAB_SIZE))
+            if indent_str and indent_char != indent_str[0]:
+                if indent_char:
+                    raise _TokenizerStop(tokens[:boundary], boundary_line, indent_char, True)
+                indent_char = indent_str[0]
+            if indent == level:
+                if not indent:
+                    boundary, boundary_line = len(tokens), line
+                continue
+            if indent > level:
+                levels.append(indent)
+                append(("IN", None, line, 0))
+            else:
+                while indent < levels[-1]:
+                    levels.pop()
+                    append(("DE", None, line, 0))
+                if indent != levels[-1]:
+                    raise _TokenizerStop(tokens[:boundary], boundary_line, indent_char, False)
+            level = levels[-1]
+            if not level:
+                boundary, boundary_line = len(tokens), line
+        elif kind == 2:
+            append(("N", m.group(2), line, m.start(2) - line_start + 1))
+        elif kind == 8:
+            text = m.group(8)
+            if text in "([{":
+                depth += 1
+            elif depth and text in ")]}":
+                depth -= 1
+            append((text, text, line, m.start(8) - line_start + 1))
+        elif kind <= 6:  # name ':' or '=' value
+            name, sep, value = m.group(2, 3, kind)
+            name_column = m.start(2) - line_start + 1
+            value_column = m.start(kind) - line_start + 1
+            if depth:  # inside brackets, a dict entry or a keyword argument: plain tokens
+                append(("N", name, line, name_column))
+                append((sep, sep, line, m.start(3) - line_start + 1))
+                append((_VALUE_KIND[kind], value, line, value_column))
+            else:
+                append(("C", sep, line, name_column, name, _VALUE_KIND[kind], value, value_column))
+        elif kind == 9:
+            append(("S", m.group(9), line, m.start(9) - line_start + 1))
+        elif kind == 7:
+            append(("D", m.group(7), line, m.start(7) - line_start + 1))
+        elif kind == 10:
+            start = m.start(10)
+            text = m.group(10)
+            append(("S", text, line, start - line_start + 1))
+            if "\n" in text:
+                line += text.count("\n")
+                line_start = start + text.rindex("\n") + 1
+        elif kind == 11:
+            line += 1
+            line_start = m.end()
+        else:
+            raise _TokenizerStop(tokens[:boundary], boundary_line, indent_char, False)
+    for _ in levels[1:]:
+        append(("DE", None, line, 0))
+    append(("END", None, line, 0))
+    return tokens
+
+
+# Strings (with the tokenizer's patterns) or a comment, group 1: a scan that skips all else.
+_STRING_OR_COMMENT = re.compile(
+    r"""\"\"\"(?s:.*?)(?<!\\)(?:\\\\)*?\"\"\"|'''(?s:.*?)(?<!\\)(?:\\\\)*?'''|STRING|(\#[^\n]*)"""
+    .replace("STRING", _STRING))
+
+
+def comment_offsets(source: str) -> list[tuple[int, str]]:
+    """(offset, text) of every `#` comment in `source` (a text that tokenizes), found with
+    the tokenizer's string patterns so that a '#' inside a string (triple-quoted ones too)
+    is not taken for one. The syntax tree has no comments; the formatter (format.py) puts
+    them back from this list."""
+    if "#" not in source:
+        return []
+    return [(m.start(1), m.group(1).rstrip("\r"))
+            for m in _STRING_OR_COMMENT.finditer(source) if m.lastindex]
+
+
+# After a complete operand, these tokens end the expression: a plain string, name or
+# number followed by one of them is a node at once, without the precedence levels.
+_ENDS_EXPR = frozenset({",", "NL", ")", "]", "}", ":"})
+_CONSTANTS = {"true": True, "True": True, "false": False, "False": False,
+              "none": None, "None": None}
+_COMPARISONS = frozenset({"==", "!=", "<", "<=", ">", ">="})
+
+
+def _token_end(tok: tuple) -> tuple[int, int]:
+    kind, text, line, column = tok
+    if kind == "S" and "\n" in text:
+        return line + text.count("\n"), len(text) - text.rindex("\n")
+    return line, column + len(text)
+
+
+class _Parser:
+    def __init__(self, tokens: list[tuple], path: str):
+        self.toks = tokens
+        self.i = 0
+        self.path = path
+        self.statement_line = 1
+        self.position = partial(build_position, path)  # Position(path, ...) made faster
+        # id(node) -> (line, column, end_line, end_column) where the extent Lark gives the
+        # node as a child differs from node.pos (parentheses; a binary chain's ends).
+        self.extent: dict[int, tuple[int, int, int, int]] = {}
+
+    # -- helpers
+
+    def fail(self):
+        raise Fallback
+
+    def expect(self, kind: str) -> tuple:
+        tok = self.toks[self.i]
+        if tok[0] != kind:
+            raise Fallback
+        self.i += 1
+        return tok
+
+    def start_of(self, node) -> tuple[int, int]:
+        ext = self.extent.get(id(node))
+        if ext is not None:
+            return ext[0], ext[1]
+        pos = node.pos
+        return pos.line, pos.column
+
+    def end_of(self, node) -> tuple[int, int]:
+        ext = self.extent.get(id(node))
+        if ext is not None:
+            return ext[2], ext[3]
+        pos = node.pos
+        return pos.end_line, pos.end_column
+
+    def span(self, first, last_end: tuple[int, int]) -> Position:
+        """Position from a node's (container) start to an end point."""
+        line, column = self.start_of(first)
+        return self.position(line, column, last_end[0], last_end[1])
+
+    def tok_pos(self, tok: tuple) -> Position:
+        kind, text, line, column = tok
+        if kind == "S" and "\n" in text:
+            return self.position(line, column, *_token_end(tok))
+        return self.position(line, column, line, column + len(text))
+
+    # -- statements
+
+    def module(self, text: str) -> Module:
+        statements = []
+        try:
+            return self.statements(text, statements)
+        except (Fallback, RecursionError):
+            stop = Fallback()
+            stop.line = self.statement_line
+            stop.before = tuple(statements)
+            raise stop from None
+
+    def statements(self, text: str, statements: list) -> Module:
+        toks = self.toks
+        while True:
+            tok = toks[self.i]
+            kind = tok[0]
+            self.statement_line = tok[2]  # the line the next statement starts on
+            if kind == "NL":
+                self.i += 1
+            elif kind == "N":
+                if tok[1] == "rule":
+                    statements.append(self.rule())
+                elif toks[self.i + 1][0] == "=":
+                    statements.append(self.assignment())
+                else:
+                    statements.append(self.directive())
+            elif kind == "C":
+                _, sep, line, column, name, value_kind, value, value_column = tok
+                if name == "rule":  # `rule` starts a statement: Lark says what is wrong
+                    raise Fallback
+                if sep == ":":
+                    statements.append(self.directive())
+                else:
+                    self.i += 1
+                    node = self.leaf(value_kind, value, line, value_column)
+                    self.expect("NL")
+                    statements.append(build_assignment_at(
+                        self.path, line, column, line, column + len(name), name, node))
+            elif kind == "END":
+                return Module(self.path, text, tuple(statements))
+            else:
+                raise Fallback
+
+    def assignment(self) -> Assignment:
+        name = self.toks[self.i]
+        self.i += 2
+        value = self.expr()
+        self.expect("NL")
+        return Assignment(self.tok_pos(name), name[1], value)
+
+    def rule(self) -> RuleDecl:
+        toks = self.toks
+        i = self.i
+        name = toks[i + 1]
+        if name[0] != "N" or toks[i + 2][0] != ":" or toks[i + 3][0] != "NL" \
+                or toks[i + 4][0] != "IN":
+            raise Fallback
+        self.i = i + 5
+        directive = self.directive
+        directives = []
+        while True:
+            tok = toks[self.i]
+            kind = tok[0]
+            if kind == "C" and tok[1] == ":" or kind == "N":
+                directives.append(directive())
+            elif kind == "NL":
+                self.i += 1
+            elif kind == "DE" and directives:
+                self.i += 1
+                line, column = name[2], name[3]
+                return build_rule_at(self.path, line, column, line, column + len(name[1]), name[1],
+                                     tuple(directives), tok[2])
+            else:
+                raise Fallback
+
+    def directive(self) -> Directive:
+        toks = self.toks
+        i = self.i
+        tok = toks[i]
+        if tok[0] == "C":  # `name: value` read as one token
+            _, _, line, column, name, value_kind, value, value_column = tok
+            path = self.path
+            if value_kind == "S" and "\\" not in value:  # inline self.leaf: the common case
+                args = [build_const_at(path, line, value_column, line, value_column + len(value),
+                                       value[1:-1])]
+            else:
+                args = [self.leaf(value_kind, value, line, value_column)]
+            kind = toks[i + 1][0]
+            if kind == "NL":  # the common case: nothing more on the line
+                self.i = i + 2
+            else:
+                self.i = i + 1
+                if kind == ",":
+                    self.i += 1
+                    if toks[self.i][0] != "NL":  # not a trailing comma
+                        args += self.arguments()
+                self.expect("NL")
+            if toks[self.i][0] == "IN":
+                self.i += 1
+                args += self.block_arguments()
+            return build_directive_at(path, line, column, line, column + len(name), name,
+                                      tuple(args))
+        if toks[i + 1][0] != ":":
+            raise Fallback
+        self.i = i + 2
+        if toks[i + 2][0] == "NL":
+            self.i = i + 3
+            self.expect("IN")
+            args = self.block_arguments()
+        else:
+            args = self.arguments()
+            self.expect("NL")
+            if toks[self.i][0] == "IN":
+                self.i += 1
+                args += self.block_arguments()
+        line, column, name = tok[2], tok[3], tok[1]
+        return build_directive_at(self.path, line, column, line, column + len(name), name,
+                                  tuple(args))
+
+    def block_arguments(self) -> list:
+        """(arguments _NL)+ _DEDENT"""
+        toks = self.toks
+        args = []
+        while True:
+            args += self.arguments()
+            self.expect("NL")
+            if toks[self.i][0] == "DE":
+                self.i += 1
+                return args
+
+    def arguments(self) -> list:
+        """argument ("," argument)* [","]: expressions and `name = expr`."""
+        toks = self.toks
+        path = self.path
+        args = []
+        while True:
+            tok = toks[self.i]
+            kind = tok[0]
+            if kind == "C":  # `name = value` read as one token
+                _, sep, line, column, name, value_kind, value, value_column = tok
+                if sep != "=" or name in _CONSTANTS or name == "not":
+                    raise Fallback
+                self.i += 1
+                args.append(build_keyword_at(path, line, column, line, column + len(name), name,
+                                             self.leaf(value_kind, value, line, value_column)))
+            elif kind == "N" and toks[self.i + 1][0] == "=" and tok[1] not in _CONSTANTS \
+                    and tok[1] != "not":
+                self.i += 2
+                args.append(build_keyword(self.tok_pos(tok), tok[1], self.expr()))
+            else:
+                args.append(self.expr())
+            if toks[self.i][0] != ",":
+                return args
+            self.i += 1
+            if toks[self.i][0] in ("NL", ")"):  # a trailing comma
+                return args
+
+    # -- expressions
+
+    def leaf(self, kind: str, text: str, line: int, column: int):
+        """The node of a lone string, name or number (the value of a "C" token: a string
+        there is never triple-quoted nor raw)."""
+        end = column + len(text)
+        if kind == "S":
+            if "\\" in text:
+                try:
+                    value = _decode_string(text)
+                except _BadLiteral:
+                    raise Fallback from None
+            else:
+                value = text[1:-1]
+            return build_const_at(self.path, line, column, line, end, value)
+        if kind == "N":
+            if text == "not":
+                raise Fallback
+            if text in _CONSTANTS:
+                return build_const_at(self.path, line, column, line, end, _CONSTANTS[text])
+            return build_name_at(self.path, line, column, line, end, text)
+        try:
+            return build_const_at(self.path, line, column, line, end, _number(text))
+        except _BadLiteral:
+            raise Fallback from None
+
+    def expr(self):
+        """A `test`; a lone string, name or number (the common case) is built at once."""
+        toks = self.toks
+        i = self.i
+        tok = toks[i]
+        if toks[i + 1][0] in _ENDS_EXPR and tok[0] != "C":
+            kind, text, line, column = tok
+            if kind == "S":
+                self.i = i + 1
+                if "\n" in text:
+                    return self.strings([tok])
+                try:
+                    value = _decode_string(text)
+                except _BadLiteral:
+                    raise Fallback from None
+                return build_const_at(self.path, line, column, line, column + len(text), value)
+            if kind == "N" and text not in _CONSTANTS and text != "not":
+                self.i = i + 1
+                return build_name_at(self.path, line, column, line, column + len(text), text)
+            if kind == "D":
+                return self.atom()
+        return self.test()
+
+    def test(self):
+        then = self.or_test()
+        tok = self.toks[self.i]
+        if tok[0] == "N" and tok[1] == "if":
+            self.i += 1
+            cond = self.or_test()
+            tok = self.toks[self.i]
+            if tok[0] != "N" or tok[1] != "else":
+                raise Fallback
+            self.i += 1
+            otherwise = self.test()
+            return Conditional(self.span(then, self.end_of(otherwise)), cond, then, otherwise)
+        return then
+
+    def _bool_op(self, word: str, operand):
+        first = operand()
+        tok = self.toks[self.i]
+        if tok[0] != "N" or tok[1] != word:
+            return first
+        values = [first]
+        while tok[0] == "N" and tok[1] == word:
+            self.i += 1
+            values.append(operand())
+            tok = self.toks[self.i]
+        return BoolOp(self.span(first, self.end_of(values[-1])), word, tuple(values))
+
+    def or_test(self):
+        return self._bool_op("or", self.and_test)
+
+    def and_test(self):
+        return self._bool_op("and", self.not_test)
+
+    def not_test(self):
+        tok = self.toks[self.i]
+        if tok[0] == "N" and tok[1] == "not":
+            self.i += 1
+            operand = self.not_test()
+            end_line, end_column = self.end_of(operand)
+            return Not(self.position(tok[2], tok[3], end_line, end_column), operand)
+        return self.comparison()
+
+    def comparison(self):
+        first = self.sum()
+        toks = self.toks
+        ops, rights = [], []
+        while True:
+            tok = toks[self.i]
+            kind = tok[0]
+            if kind in _COMPARISONS:
+                op = kind
+                self.i += 1
+            elif kind == "N" and tok[1] == "in":
+                op = "in"
+                self.i += 1
+            elif kind == "N" and tok[1] == "not" and toks[self.i + 1][0] == "N" \
+                    and toks[self.i + 1][1] == "in":
+                op = "not in"
+                self.i += 2
+            else:
+                break
+            ops.append(op)
+            rights.append(self.sum())
+        if not ops:
+            return first
+        return Compare(self.span(first, self.end_of(rights[-1])), first, tuple(ops), tuple(rights))
+
+    def _binary(self, ops, operand):
+        """`operand (OP operand)+ -> binary`: folded to the left; Lark gives the whole
+        chain, as a child, the extent from its first operand to its last."""
+        first = node = operand()
+        toks = self.toks
+        while toks[self.i][0] in ops:
+            op = toks[self.i][0]
+            self.i += 1
+            right = operand()
+            pos, rpos = node.pos, right.pos
+            node = Binary(self.position(pos.line, pos.column, rpos.end_line, rpos.end_column),
+                          op, node, right)
+        if node is not first:
+            start, end = self.start_of(first), self.end_of(right)
+            pos = node.pos
+            if start != (pos.line, pos.column) or end != (pos.end_line, pos.end_column):
+                self.extent[id(node)] = (*start, *end)
+        return node
+
+    def sum(self):
+        return self._binary(("+", "-"), self.term)
+
+    def term(self):
+        return self._binary(("*", "/", "//", "%"), self.factor)
+
+    def factor(self):
+        tok = self.toks[self.i]
+        if tok[0] in ("+", "-"):
+            self.i += 1
+            operand = self.factor()
+            end_line, end_column = self.end_of(operand)
+            return Unary(self.position(tok[2], tok[3], end_line, end_column), tok[0], operand)
+        return self.postfix()
+
+    def postfix(self):
+        node = self.atom()
+        toks = self.toks
+        while True:
+            tok = toks[self.i]
+            kind = tok[0]
+            if kind == ".":
+                name = toks[self.i + 1]
+                if name[0] != "N":
+                    raise Fallback
+                self.i += 2
+                node = Attribute(self.span(node, _token_end(name)), node, name[1])
+            elif kind == "[":
+                self.i += 1
+                key = self.expr()
+                close = self.expect("]")
+                node = Index(self.span(node, _token_end(close)), node, key)
+            elif kind == "(":
+                self.i += 1
+                args = self.arguments() if toks[self.i][0] != ")" else []
+                close = self.expect(")")
+                positional, keywords = [], []
+                for arg in args:
+                    if isinstance(arg, Keyword):
+                        keywords.append(arg)
+                    elif keywords:
+                        raise Fallback  # positional after keyword: Lark words the error
+                    else:
+                        positional.append(arg)
+                node = Call(self.span(node, _token_end(close)), node, tuple(positional),
+                            tuple(keywords))
+            else:
+                return node
+
+    def atom(self):
+        toks = self.toks
+        tok = toks[self.i]
+        kind = tok[0]
+        if kind == "S":
+            i = self.i + 1
+            while toks[i][0] == "S":
+                i += 1
+            run = toks[self.i:i]
+            self.i = i
+            return self.strings(run)
+        if kind == "N":
+            word = tok[1]
+            self.i += 1
+            line, column = tok[2], tok[3]
+            if word in _CONSTANTS:
+                return build_const_at(self.path, line, column, line, column + len(word),
+                                      _CONSTANTS[word])
+            # `not` here is a name: not_test() took it where it is the operator, and where
+            # a factor starts (after '+' or '=='), Lark's lexer does not expect NOT.
+            return build_name_at(self.path, line, column, line, column + len(word), word)
+        if kind == "D":
+            self.i += 1
+            line, column, text = tok[2], tok[3], tok[1]
+            try:
+                return build_const_at(self.path, line, column, line, column + len(text),
+                                      _number(text))
+            except _BadLiteral:
+                raise Fallback from None
+        if kind == "(":
+            self.i += 1
+            inner = self.expr()
+            close = self.expect(")")
+            self.extent[id(inner)] = (tok[2], tok[3], *_token_end(close))
+            return inner
+        if kind == "[":
+            self.i += 1
+            items = []
+            while toks[self.i][0] != "]":
+                items.append(self.expr())
+                if toks[self.i][0] != ",":
+                    break
+                self.i += 1
+            close = self.expect("]")
+            return ListExpr(self.position(tok[2], tok[3], *_token_end(close)), tuple(items))
+        if kind == "{":
+            self.i += 1
+            pairs = []
+            while toks[self.i][0] != "}":
+                key = self.expr()
+                self.expect(":")
+                pairs.append((key, self.expr()))
+                if toks[self.i][0] != ",":
+                    break
+                self.i += 1
+            close = self.expect("}")
+            return DictExpr(self.position(tok[2], tok[3], *_token_end(close)), tuple(pairs))
+        raise Fallback
+
+    def strings(self, run: list[tuple]) -> Const:
+        """`string+`: adjacent literals on separate lines are joined (on one line, a comma is
+        missing: Lark's path reports it)."""
+        parts = []
+        prev_end_line = 0
+        for tok in run:
+            if tok[2] == prev_end_line:
+                raise Fallback
+            try:
+                parts.append(_decode_string(tok[1]))
+            except _BadLiteral:
+                raise Fallback from None
+            prev_end_line = _token_end(tok)[0]
+        end_line, end_column = _token_end(run[-1])
+        first = run[0]
+        return build_const(self.position(first[2], first[3], end_line, end_column),
+                     parts[0] if len(parts) == 1 else "".join(parts))
+
+
+def parse_fast(text: str, source: str, path: str, tokens_out: list | None = None) -> Module:
+    """The Module of `source` (text with a final newline), or Fallback. `tokens_out`, if
+    given, receives the tokens of a successful parse (what the parse cache keeps)."""
+    if "\f" in source:
+        raise Fallback  # form feeds count as blanks only between tokens: Lark knows where
+    try:
+        tokens = tokenize(source)
+    except _TokenizerStop as stop:
+        # Parse the statements before the one the tokenizer stopped in, then leave the rest
+        # to Lark, unless the rest is indented with the other character than the text
+        # before: Lark, reading only the rest, would not see the mix.
+        other = {" ": "\t", "\t": " "}.get(stop.indent_char)
+        rest_start = 0
+        for _ in range(stop.line - 1):
+            rest_start = source.find("\n", rest_start) + 1
+        if stop.mixed or (other and "\n" + other in "\n" + source[rest_start:]):
+            raise Fallback from None
+        tokens = stop.tokens + [("END", None, stop.line, 0)]
+        try:
+            before = _Parser(tokens, path).module(text)
+        except (RecursionError, IndexError):
+            raise Fallback from None
+        fallback = Fallback()
+        fallback.line, fallback.before = stop.line, before.statements
+        raise fallback from None
+    module = parse_tokens(tokens, text, path)
+    if tokens_out is not None:
+        tokens_out += tokens
+    return module
+
+
+def parse_tokens(tokens: list, text: str, path: str) -> Module:
+    """The Module of `text` from its tokens (tokenize's, or the parse cache's), or Fallback."""
+    try:
+        return _Parser(tokens, path).module(text)
+    except (RecursionError, IndexError):
+        raise Fallback from None

@@ -1,0 +1,319 @@
+"""The syntax tree's node classes and the decoding of literals. Layer 1.
+
+Shared by the two parsers (syntax.py's Lark parser, the specification, and syntax_fast.py's
+hand-written one), so that both build the same nodes.
+"""
+from __future__ import annotations
+
+import ast
+import re
+from dataclasses import dataclass
+from typing import Union
+
+from fileflow.errors import Position
+
+__all__ = [
+    "Node", "Const", "Name", "Attribute", "Index", "Call", "Binary", "Unary", "Compare",
+    "BoolOp", "Not", "Conditional", "ListExpr", "DictExpr", "Keyword", "Assignment",
+    "Directive", "RuleDecl", "Module", "Expr", "Argument", "decode_with_offsets",
+]
+
+
+# ---------------------------------------------------------------- syntax tree nodes
+
+@dataclass(frozen=True, slots=True)
+class Const:
+    pos: Position
+    value: object
+
+
+@dataclass(frozen=True, slots=True)
+class Name:
+    pos: Position
+    id: str
+
+
+@dataclass(frozen=True, slots=True)
+class Attribute:
+    pos: Position
+    obj: "Expr"
+    attr: str
+
+
+@dataclass(frozen=True, slots=True)
+class Index:
+    pos: Position
+    obj: "Expr"
+    key: "Expr"
+
+
+@dataclass(frozen=True, slots=True)
+class Keyword:
+    pos: Position
+    name: str
+    value: "Expr"
+
+
+@dataclass(frozen=True, slots=True)
+class Call:
+    pos: Position
+    func: "Expr"
+    args: tuple["Expr", ...]
+    kwargs: tuple[Keyword, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Binary:
+    pos: Position
+    op: str
+    left: "Expr"
+    right: "Expr"
+
+
+@dataclass(frozen=True, slots=True)
+class Unary:
+    pos: Position
+    op: str
+    operand: "Expr"
+
+
+@dataclass(frozen=True, slots=True)
+class Compare:
+    pos: Position
+    left: "Expr"
+    ops: tuple[str, ...]
+    rights: tuple["Expr", ...]
+
+
+@dataclass(frozen=True, slots=True)
+class BoolOp:
+    pos: Position
+    op: str  # "and" | "or"
+    values: tuple["Expr", ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Not:
+    pos: Position
+    operand: "Expr"
+
+
+@dataclass(frozen=True, slots=True)
+class Conditional:
+    pos: Position
+    cond: "Expr"
+    then: "Expr"
+    otherwise: "Expr"
+
+
+@dataclass(frozen=True, slots=True)
+class ListExpr:
+    pos: Position
+    items: tuple["Expr", ...]
+
+
+@dataclass(frozen=True, slots=True)
+class DictExpr:
+    pos: Position
+    pairs: tuple[tuple["Expr", "Expr"], ...]
+
+
+Expr = Union[Const, Name, Attribute, Index, Call, Binary, Unary, Compare, BoolOp, Not,
+             Conditional, ListExpr, DictExpr]
+Argument = Union[Expr, Keyword]
+Node = Union[Expr, Keyword, "Assignment", "Directive", "RuleDecl"]
+
+
+@dataclass(frozen=True, slots=True)
+class Assignment:
+    pos: Position
+    name: str
+    value: Expr
+
+
+@dataclass(frozen=True, slots=True)
+class Directive:
+    pos: Position        # of the directive's name
+    name: str
+    args: tuple[Argument, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class RuleDecl:
+    pos: Position        # of the rule's name
+    name: str
+    directives: tuple[Directive, ...]
+    end_line: int
+
+
+@dataclass(frozen=True, slots=True)
+class Module:
+    path: str
+    source: str
+    statements: tuple[Union[Assignment, Directive, RuleDecl], ...]
+
+
+# ---------------------------------------------------------------- literals
+
+class _BadLiteral(ValueError):
+    """A string or number literal that cannot be decoded; the caller adds the position."""
+
+
+def _decode_string(text: str) -> str:
+    """The value of a string literal: quotes removed, triple-quoted text dedented (as
+    inspect.cleandoc does, but tabs kept), then escapes decoded (not in r-strings).
+    Dedenting comes first so that an escaped "\\t" or "\\n" is never taken for indentation."""
+    raw = text[0] in "rR"
+    body = text[1:] if raw else text
+    quote = 3 if body[:3] in ('"""', "'''") else 1
+    inner = body[quote:-quote]
+    if quote == 3 and "\n" in inner:
+        inner = _dedent(inner)
+    return inner if raw or "\\" not in inner else _unescape(inner)
+
+
+def _dedent(text: str) -> str:
+    lines = text.split("\n")
+    margins = [len(line) - len(line.lstrip()) for line in lines[1:] if line.lstrip()]
+    margin = min(margins) if margins else 0
+    lines = [lines[0].lstrip()] + [line[margin:] for line in lines[1:]]
+    while lines and not lines[-1].strip():
+        lines.pop()
+    while lines and not lines[0]:
+        lines.pop(0)
+    return "\n".join(lines)
+
+
+# Python's escapes; malformed ones (a short \x4, an unknown \N{name}) are caught by literal_eval.
+_ESCAPE = re.compile(r"\\(\r?\n|[\\'\"abfnrtv]|[0-7]{1,3}|x.{0,2}|N\{[^}\n]*\}?|u.{0,4}|U.{0,8})",
+                     re.DOTALL)
+
+
+def _unescape(text: str) -> str:
+    def one(m: re.Match) -> str:
+        escape = m.group(0)
+        if escape[1] in "\r\n":  # a backslash at the end of a line joins the lines
+            return ""
+        try:
+            return ast.literal_eval('"' + escape + '"')
+        except (SyntaxError, ValueError) as exc:
+            detail = str(exc.msg if isinstance(exc, SyntaxError) else exc).rsplit(": ", 1)[-1]
+            raise _BadLiteral(f"bad escape sequence '{escape}' in string: {detail}"
+                              " (write '\\\\' for a backslash, or use a raw string r\"...\")") from None
+
+    return _ESCAPE.sub(one, text)
+
+
+def decode_with_offsets(text: str) -> tuple[str, list[int]]:
+    """Like _decode_string, and also, for each character of the value, the index in `text`
+    (the literal as written) of the character it came from: error carets can then point
+    inside a string even through dedenting and escapes. Used only on the error path."""
+    raw = text[0] in "rR"
+    begin = 1 if raw else 0
+    quote = 3 if text[begin:begin + 3] in ('"""', "'''") else 1
+    begin += quote
+    inner = text[begin:len(text) - quote]
+    chars = list(zip(inner, range(begin, begin + len(inner))))
+    if quote == 3 and "\n" in inner:
+        lines: list[list] = [[]]
+        newlines = [-1]  # index of the newline before each line
+        for c in chars:
+            if c[0] == "\n":
+                lines.append([])
+                newlines.append(c[1])
+            else:
+                lines[-1].append(c)
+
+        def text_of(line: list) -> str:
+            return "".join(c for c, _ in line)
+
+        margins = [len(text_of(x)) - len(text_of(x).lstrip()) for x in lines[1:] if text_of(x).lstrip()]
+        margin = min(margins) if margins else 0
+        first = text_of(lines[0])
+        lines = [lines[0][len(first) - len(first.lstrip()):]] + [x[margin:] for x in lines[1:]]
+        while lines and not text_of(lines[-1]).strip():
+            lines.pop()
+            newlines.pop()
+        while lines and not lines[0]:
+            lines.pop(0)
+            newlines.pop(0)
+        chars = []
+        for i, line in enumerate(lines):
+            if i:
+                chars.append(("\n", newlines[i]))
+            chars.extend(line)
+    if raw or not any(c == "\\" for c, _ in chars):
+        return "".join(c for c, _ in chars), [i for _, i in chars]
+    value, offsets = [], []
+    text_now = "".join(c for c, _ in chars)
+    last = 0
+    for m in _ESCAPE.finditer(text_now):
+        for c, i in chars[last:m.start()]:
+            value.append(c)
+            offsets.append(i)
+        decoded = _unescape(m.group(0))
+        value.append(decoded)
+        offsets.extend([chars[m.start()][1]] * len(decoded))
+        last = m.end()
+    for c, i in chars[last:]:
+        value.append(c)
+        offsets.append(i)
+    return "".join(value), offsets
+
+
+def _number(text: str) -> int | float:
+    if not text.isdecimal():
+        text = text.replace("_", "")
+        if any(c in text for c in ".eE"):
+            return float(text)
+    try:
+        return int(text)
+    except ValueError:  # more digits than Python converts
+        raise _BadLiteral(f"number too long ({len(text)} digits)") from None
+
+
+# ---------------------------------------------------------------- fast construction
+
+def _draft_class(cls):
+    """A plain class with `cls`'s slots: an instance of it can be filled with ordinary
+    (fast, specialised) attribute stores and then turned into a `cls` by assigning
+    __class__, which Python allows between classes of the same layout."""
+    return type(f"_{cls.__name__}Draft", (), {"__slots__": cls.__slots__})
+
+
+def _slot_builder(cls, with_position: bool = False):
+    """A function equal to `cls(*fields)` for a frozen slotted dataclass, several times
+    faster than the generated __init__ (one object.__setattr__ call per field): the fields
+    are stored on a draft of the same layout, which then becomes a `cls`. The fast parser
+    builds hundreds of thousands of nodes and positions with these.
+    `with_position`: the function takes the node's Position as (path, line, column,
+    end_line, end_column) and builds both, one Python call instead of two."""
+    names = list(cls.__slots__)
+    position_names = list(Position.__slots__)
+    scope = {"_cls": cls, "_Draft": _draft_class(cls),
+             "_Position": Position, "_PositionDraft": _draft_class(Position)}
+    params = names
+    body = ""
+    if with_position:
+        params = [f"p_{name}" for name in position_names] + names[1:]
+        body = ("    pos = _PositionDraft()\n"
+                + "".join(f"    pos.{name} = p_{name}\n" for name in position_names)
+                + "    pos.__class__ = _Position\n")
+    body += "    obj = _Draft()\n" + "".join(f"    obj.{name} = {name}\n" for name in names)
+    exec(f"def build({', '.join(params)}):\n{body}    obj.__class__ = _cls\n    return obj\n",
+         scope)
+    build = scope["build"]
+    build.__qualname__ = build.__name__ = f"build_{cls.__name__}{'_at' if with_position else ''}"
+    return build
+
+
+build_position = _slot_builder(Position)
+build_const = _slot_builder(Const)
+build_keyword = _slot_builder(Keyword)
+# (path, line, column, end_line, end_column, fields after pos...) -> the node
+build_const_at = _slot_builder(Const, with_position=True)
+build_name_at = _slot_builder(Name, with_position=True)
+build_keyword_at = _slot_builder(Keyword, with_position=True)
+build_directive_at = _slot_builder(Directive, with_position=True)
+build_assignment_at = _slot_builder(Assignment, with_position=True)
+build_rule_at = _slot_builder(RuleDecl, with_position=True)

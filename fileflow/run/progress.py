@@ -1,0 +1,171 @@
+"""What the user sees while a build runs: plain lines when not on a terminal, a live progress
+display (rich) on one. Failures always print the command, the exit code and the log's tail.
+Layer 4.
+"""
+from __future__ import annotations
+
+import os
+import sys
+import time
+from collections import deque
+
+from fileflow.runlog.records import shown_command
+
+__all__ = ["PlainReporter", "LiveReporter", "make_reporter", "log_tail"]
+
+TAIL_LINES = 15
+
+
+def log_tail(path: str, lines: int = TAIL_LINES) -> list[str]:
+    try:
+        with open(path, "rb") as fh:
+            fh.seek(0, os.SEEK_END)
+            size = fh.tell()
+            fh.seek(max(0, size - 64 * 1024))
+            text = fh.read().decode("utf-8", "replace")
+    except OSError:
+        return []
+    return text.splitlines()[-lines:]
+
+
+def _failure_text(job, spec, outcome, message: str, retrying: bool) -> str:
+    head = f"error: job {job.name} failed: {message}"
+    if retrying:
+        head = f"warning: job {job.name} failed (attempt {spec.attempt}): {message}; retrying"
+    parts = [head]
+    if not retrying:
+        parts.append(f"  command: {shown_command(spec.command)}")
+        log_path = outcome.log_path or spec.log_path
+        tail = log_tail(log_path)
+        parts.append(f"  log: {log_path}" + (f" (last {len(tail)} lines):" if tail else " (empty)"))
+        parts.extend(f"    {line}" for line in tail)
+    return "\n".join(parts)
+
+
+class PlainReporter:
+    """One line per event; safe when stdout is a closed pipe (`| head -1`)."""
+
+    def __init__(self, out=None, err=None, quiet: bool = False, print_commands: bool = False):
+        self.out = out or sys.stdout
+        self.err = err or sys.stderr
+        self.quiet = quiet
+        self.print_commands = print_commands
+
+    def _say(self, text: str, stream=None) -> None:
+        stream = stream or self.out
+        try:
+            stream.write(text + "\n")
+            stream.flush()
+        except (BrokenPipeError, ValueError):
+            # The reader went away: keep building, stop talking there.
+            devnull = open(os.devnull, "w")
+            if stream is self.out:
+                self.out = devnull
+            else:
+                self.err = devnull
+
+    def job_started(self, job, spec, reasons) -> None:
+        if self.quiet:
+            return
+        why = "; ".join(str(r) for r in reasons[:2]) + (" ..." if len(reasons) > 2 else "")
+        attempt = f" (attempt {spec.attempt})" if spec.attempt > 1 else ""
+        self._say(f"run  {job.name}{attempt}: {why}")
+        if job.rule.message is not None:
+            from fileflow.engine.command import render_message
+            self._say(f"     {render_message(job)}")
+        if self.print_commands:
+            self._say(f"     $ {shown_command(spec.command)}")
+
+    def job_finished(self, job, outcome) -> None:
+        if not self.quiet:
+            self._say(f"done {job.name} ({outcome.ended_at - outcome.started_at:.1f} s)")
+
+    def job_failed(self, job, spec, outcome, message: str, retrying: bool) -> None:
+        if retrying and self.quiet:
+            return  # a warning, not an error: -q shows the final failure only
+        self._say(_failure_text(job, spec, outcome, message, retrying), self.err)
+
+    def job_skipped(self, job, why: str) -> None:
+        if not self.quiet:
+            self._say(f"skip {job.name}: {why}")
+
+    def tick(self, done: int, failed: int, running: int, total: int) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+    def line(self, text: str, error: bool = False) -> None:
+        self._say(text, self.err if error else self.out)
+
+
+class LiveReporter(PlainReporter):
+    """A live status line on a terminal: done/running/failed/total, rate, ETA, running jobs."""
+
+    def __init__(self, total: int, quiet: bool = False, print_commands: bool = False):
+        super().__init__(quiet=quiet, print_commands=print_commands)
+        from rich.console import Console
+        from rich.live import Live
+
+        self.console = Console(stderr=False)
+        self.total = total
+        self.started = time.monotonic()
+        self.running: dict[int, str] = {}
+        self.recent = deque(maxlen=50)
+        self.counts = (0, 0, 0)
+        self.last_draw = 0.0
+        self.live = Live(self._render(), console=self.console, refresh_per_second=8, transient=True)
+        self.live.start()
+
+    def _render(self):
+        from rich.text import Text
+
+        done, failed, running = self.counts
+        elapsed = time.monotonic() - self.started
+        rate = done / elapsed if elapsed > 0 else 0.0
+        left = self.total - done - failed
+        eta = f"{left / rate:.0f} s" if rate > 0 and left > 0 else "-"
+        lines = [f"[{done}/{self.total}] done, {running} running, {failed} failed, "
+                 f"{rate:.1f} jobs/s, ETA {eta}"]
+        names = list(self.running.values())
+        lines.extend(f"  running {n}" for n in names[:8])
+        if len(names) > 8:
+            lines.append(f"  ... and {len(names) - 8} more")
+        return Text("\n".join(lines))
+
+    def _print(self, text: str, error: bool = False) -> None:
+        self.live.console.print(text, markup=False, highlight=False, style="red" if error else None)
+
+    def job_started(self, job, spec, reasons) -> None:
+        self.running[job.id] = job.name
+        if self.print_commands and not self.quiet:
+            self._print(f"{job.name}: $ {shown_command(spec.command)}")
+
+    def job_finished(self, job, outcome) -> None:
+        self.running.pop(job.id, None)
+
+    def job_failed(self, job, spec, outcome, message: str, retrying: bool) -> None:
+        self.running.pop(job.id, None)
+        self._print(_failure_text(job, spec, outcome, message, retrying), error=True)
+
+    def job_skipped(self, job, why: str) -> None:
+        pass
+
+    def tick(self, done: int, failed: int, running: int, total: int) -> None:
+        self.counts = (done, failed, running)
+        now = time.monotonic()
+        if now - self.last_draw > 0.1:
+            self.last_draw = now
+            self.live.update(self._render())
+
+    def close(self) -> None:
+        self.live.stop()
+
+    def line(self, text: str, error: bool = False) -> None:
+        self._print(text, error)
+
+
+def make_reporter(total: int, quiet: bool, print_commands: bool):
+    if sys.stdout.isatty() and not quiet and os.environ.get("TERM") != "dumb":
+        return LiveReporter(total, quiet, print_commands)
+    return PlainReporter(quiet=quiet, print_commands=print_commands)

@@ -1,0 +1,849 @@
+"""The run loop: ready jobs go to the executor within the core and resource limits, finished
+jobs are checked, hashed and recorded, and their dependents are released. Layer 4.
+
+Work per finished job is proportional to its dependents. A scheduler tick writes the run log
+in one transaction (jobs that ended, jobs about to start); a job's outputs are marked
+incomplete in the log before its process starts, so a crash never leaves a partial output
+looking done. Local jobs that will run whatever happens are recorded a few ticks ahead of
+their processes (`_pick_ahead`), so that at -j 2 one transaction serves several jobs.
+"""
+from __future__ import annotations
+
+import contextlib
+import heapq
+import json
+import os
+import shlex
+import shutil
+import signal
+import stat
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Mapping, Protocol
+
+from fileflow.engine.command import cluster_log_path, default_log_path, render_command
+from fileflow.errors import FileflowError
+from fileflow.executors.base import JobOutcome, JobSpec
+from fileflow.run.background_hashing import INLINE_BYTES, BackgroundHasher
+from fileflow.engine.graph import Job
+from fileflow.engine.plan import Plan, job_facts
+from fileflow.engine.staleness import (KIND_INCOMPLETE_OUTPUT, KIND_INPUT_CHANGED, KIND_INPUT_NEWER,
+                      KIND_INPUTS_CHANGED_SET, KIND_MISSING_OUTPUT, KIND_SIGNATURE_CHANGED,
+                      KIND_UPSTREAM, Reason, decide)
+from fileflow.lang.rules import job_values
+from fileflow.runlog.log import JobResult, JobStart
+from fileflow.runlog.records import shown_command
+from fileflow.state import FileState
+from fileflow.engine.store import FileStore
+from fileflow.template import _text as template_text
+
+__all__ = ["Settings", "Reporter", "RunResult", "Scheduler", "NOT_STARTED"]
+
+# Local jobs recorded as started ahead of their processes (Scheduler._pick_ahead):
+# up to this many per core, at most AHEAD_MAX, so that a tick serves several jobs.
+AHEAD_PER_CORE = 4
+AHEAD_MAX = 32
+FLUSH_AFTER = 0.2  # seconds: the longest finished jobs and pids wait for a tick
+# Only while jobs are this short (seconds, the last one to end): a tick costs about a
+# millisecond, nothing next to a longer job, and a job recorded ahead shows as running in
+# the log before its process exists.
+AHEAD_IF_SHORTER = 1.0
+# While jobs are shorter still (seconds), AHEAD_MAX are recorded ahead whatever the cores:
+# at -j 2 with jobs of a few milliseconds a tick's own cost (a transaction) counts per job
+# (10,000 trivial jobs: about 0.7 s less of this process's CPU time than 8 ahead), and 32
+# such jobs ahead are well under a second of work.
+AHEAD_ALL_IF_SHORTER = 0.05
+# The message of a job recorded ahead whose process never started (state 'cancelled').
+NOT_STARTED = "not started: the build stopped first"
+# Reasons that hold until the job runs, whatever happens to this build: only a job with one
+# of them (and no upstream reason) is recorded ahead, since a crash before its process
+# starts leaves its outputs marked incomplete, which reruns it; it had to run anyway.
+_LASTING = frozenset({KIND_MISSING_OUTPUT, KIND_INCOMPLETE_OUTPUT, KIND_SIGNATURE_CHANGED,
+                      KIND_INPUTS_CHANGED_SET, KIND_INPUT_CHANGED, KIND_INPUT_NEWER})
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    jobs: int = 1                                   # cores (local) or queued jobs (cluster)
+    resources: Mapping[str, float] = field(default_factory=dict)   # --resources limits
+    keep_going: bool = False
+    latency_wait: float = 5.0
+    executor_name: str = "local"
+    workdir: str = "."
+    python: str = sys.executable
+    cluster: bool = False     # -j counts queued cluster jobs, not cores; logs named by job id
+
+
+class Reporter(Protocol):
+    def job_started(self, job: Job, spec: JobSpec, reasons: tuple[Reason, ...]) -> None: ...
+    def job_finished(self, job: Job, outcome: JobOutcome) -> None: ...
+    def job_failed(self, job: Job, spec: JobSpec, outcome: JobOutcome, message: str,
+                   retrying: bool) -> None: ...
+    def job_skipped(self, job: Job, why: str) -> None: ...
+    def tick(self, done: int, failed: int, running: int, total: int) -> None: ...
+
+
+@dataclass(slots=True)
+class RunResult:
+    done: int = 0
+    failed: int = 0
+    skipped: int = 0
+    gathered: int = 0        # target rules without outputs or action (such as `all`)
+    not_run: int = 0
+    interrupted: bool = False
+    failures: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.failed and not self.interrupted and not self.not_run
+
+
+class Scheduler:
+    def __init__(self, plan: Plan, executor, runlog, run_id: int, store: FileStore,
+                 settings: Settings, reporter: Reporter, staging=None):
+        self.plan = plan
+        # fileflow.remote.staging.Staging when the graph has remote files: it downloads their
+        # inputs before they start and uploads their outputs before they count as done.
+        self.staging = staging
+        self.graph = plan.graph
+        self.executor = executor
+        self.runlog = runlog
+        self.run_id = run_id
+        self.store = store
+        self.settings = settings
+        self.reporter = reporter
+        self.position = {job_id: i for i, job_id in enumerate(plan.order)}
+        self.waiting = {j: sum(1 for d in self.graph.deps[j] if d in plan.reasons)
+                        for j in plan.reasons}
+        self.consumers_left = {j: sum(1 for c in self.graph.dependents[j] if c in plan.reasons)
+                               for j in range(len(self.graph.jobs))}
+        self.ready: list[tuple[int, int, int]] = []
+        self.deferred: list[tuple[int, int, int]] = []
+        self.attempts: dict[int, int] = {}
+        self.active: dict[int, tuple[JobSpec, int, dict[str, str]]] = {}  # job -> spec, log id, inputs
+        # Remote files move off the loop (Staging's threads): jobs recorded as started wait
+        # in `parked` for their inputs; jobs whose process ended wait in `uploading` for
+        # their outputs' uploads before they count as done.
+        self.parked: dict[int, tuple] = {}     # job id -> (prepared job, run-log id)
+        self.uploading: dict[int, tuple] = {}  # job id -> (spec, log id, inputs, outcome)
+        # Large files are hashed off the loop too: a job's outputs before it counts as done,
+        # its unhashed inputs before it starts.
+        self.hasher = BackgroundHasher(store)
+        self.unhashed_inputs: dict[int, dict[str, FileState]] = {}  # job -> inputs to hash first
+        self.finished: set[int] = set()
+        self.free_cores = max(1, settings.jobs)
+        self.free = dict(settings.resources)
+        self.result = RunResult()
+        self.ran: set[int] = set()
+        # Recorded as started, process not started yet, in order: (job, reasons, run-log id,
+        # what _prepare made of it, or None until _prepare_next gets to it).
+        self.ahead: list[tuple[Job, tuple[Reason, ...], int, tuple | None]] = []
+        self.handed_over: set[int] = set()  # ended jobs whose cores went on (_hand_over)
+        self.ahead_size = 0 if settings.cluster else min(AHEAD_MAX,
+                                                         AHEAD_PER_CORE * max(1, settings.jobs))
+        self.last_write = time.monotonic()  # of the last run-log tick
+        self.last_duration: float | None = None  # of the last job that ended
+        self.stopping = False
+        self.signalled = False     # set by a signal handler while run() runs
+        self.unrecorded: list[JobResult] = []  # finished jobs not yet in the run log
+        self.new_external_ids: list[tuple[int, str]] = []  # (run-log job id, pid) to record
+        self.clock_warned = False
+        self.fresh_states: list[FileState] = list(plan.fresh_states)
+        self.targets = set(self.graph.targets)
+        for job_id, count in self.waiting.items():
+            if count == 0:
+                self._push(job_id)
+
+    # ---------------------------------------------------------------- public
+
+    def run(self) -> RunResult:
+        total = len(self.plan.reasons)
+        previous = self._defer_signals()
+        self._prepare_logs()
+        try:
+            while self.ready or self.active or self.ahead or self.uploading or self.hasher:
+                if self.signalled:
+                    raise KeyboardInterrupt
+                self._submit_ready()
+                if not self.active and not self.uploading and not self.hasher:
+                    if (self.ready or self.ahead) and not self.stopping:
+                        continue
+                    break
+                self._prepare_next()
+                transferring = self.staging is not None and self.staging.busy
+                timeout = 0.02 if self.hasher else 0.05 if transferring else 0.5
+                if self.executor.active():
+                    outcomes = self.executor.wait(timeout)
+                else:  # no process: only files being hashed (or transferred) are left
+                    outcomes = []
+                    self.hasher.wait(timeout)
+                if outcomes:
+                    try:
+                        self._hand_over(outcomes)
+                    finally:  # even if a start failed: these ended and must be recorded
+                        self._finish(outcomes)
+                if self.hasher:
+                    self._hashes_ended()
+                if transferring:
+                    self._transfers_ended()
+                self._tick(total)
+            self._flush()
+            self._tick(total)  # the jobs gathered last (such as `all`) count too
+        except KeyboardInterrupt:
+            self.result.interrupted = True
+            self._finish(self.executor.cancel(), cancelled=True)
+            self._stop_hashes()
+            self._stop_transfers()
+            self._drop_ahead()
+            self._flush()
+        except BaseException:
+            # fileflow's own error (an output it cannot prepare, the run log gone): no job
+            # may go on running, unwatched and unrecorded, after fileflow exits.
+            self._abort()
+            raise
+        finally:
+            self.hasher.close()
+            discard = getattr(self.executor, "discard_unused_logs", None)
+            if discard is not None:
+                discard()
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+        r = self.result
+        r.not_run = total - r.done - r.failed - r.skipped - r.gathered
+        if self.fresh_states:
+            self.runlog.record_files(self.fresh_states)
+        return self.result
+
+    def _prepare_logs(self) -> None:
+        """Let an executor that can make the default log files of the jobs to run ahead of
+        them (the local one) do so; the paths are worked out in its own thread."""
+        prepare = getattr(self.executor, "prepare_logs", None)
+        if prepare is None or self.settings.cluster:
+            return
+        jobs = self.graph.jobs
+        prepare(default_log_path(jobs[j]) for j in self.plan.to_run
+                if jobs[j].rule.action is not None and not jobs[j].values.log.values)
+
+    def _tick(self, total: int) -> None:
+        r = self.result
+        self.reporter.tick(r.done + r.skipped + r.gathered, r.failed, len(self.active), total)
+
+    def _defer_signals(self) -> dict:
+        """Ctrl-C, SIGTERM and SIGHUP only set a flag that the loop checks between steps: an
+        interrupt raised in the middle of recording finished jobs would lose their results
+        (left 'running' in the run log) or stop the cleanup of cancelled ones halfway."""
+        if threading.current_thread() is not threading.main_thread():
+            return {}
+
+        def handler(signum, frame):
+            self.signalled = True
+
+        previous = {}
+        for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+            previous[sig] = signal.signal(sig, handler)
+        return previous
+
+    def _abort(self) -> None:
+        outcomes = self.executor.cancel()
+        try:
+            self._finish(outcomes, cancelled=True)
+            self._stop_hashes()
+            self._stop_transfers()
+            self._drop_ahead()
+            self._flush()
+        except Exception:
+            pass  # the first error is the one to report; their outputs stay incomplete
+
+    # ---------------------------------------------------------------- readiness
+
+    def _push(self, job_id: int) -> None:
+        job = self.graph.jobs[job_id]
+        heapq.heappush(self.ready, (-job.rule.priority, self.position[job_id], job_id))
+
+    def _release(self, job_id: int) -> None:
+        """A job is done (ran or skipped): dependents may become ready; temp files may go."""
+        self.finished.add(job_id)
+        for child in self.graph.dependents[job_id]:
+            if child in self.waiting:
+                self.waiting[child] -= 1
+                if self.waiting[child] == 0:
+                    self._push(child)
+        for dep in self.graph.deps[job_id]:
+            left = self.consumers_left[dep] - 1
+            self.consumers_left[dep] = left
+            if left == 0:
+                self._delete_temp(dep)
+
+    def _delete_temp(self, job_id: int) -> None:
+        job = self.graph.jobs[job_id]
+        if job_id in self.targets:
+            return
+        for path in job.flagged("temp"):
+            if path in self.graph.target_paths:
+                continue
+            _remove(path)
+
+    # ---------------------------------------------------------------- submitting
+
+    def _needs(self, threads: int, resources: Mapping[str, object]) -> tuple[int, dict]:
+        """What a job holds while it runs, for the attempt it is at. Threads are capped at
+        the cores and resources at their limits: a retry asking `1000 * attempt` beyond
+        --resources runs alone with all of it instead of waiting forever."""
+        held = {}
+        for key, limit in self.settings.resources.items():
+            need = resources.get(key, 0)
+            if isinstance(need, (int, float)):
+                held[key] = min(need, limit)
+        if self.settings.cluster:
+            return 1, held  # a cluster job holds one of the -j slots, whatever its threads
+        return min(threads, self.settings.jobs), held
+
+    def _fits(self, job: Job) -> bool:
+        threads, held = self._needs(job.values.threads, job.values.resources)
+        return threads <= self.free_cores and all(n <= self.free[k] for k, n in held.items())
+
+    def _take(self, threads: int, resources: Mapping[str, object], sign: int) -> None:
+        threads, held = self._needs(threads, resources)
+        self.free_cores -= sign * threads
+        for key, need in held.items():
+            self.free[key] -= sign * need
+
+    def _submit_ready(self) -> None:
+        if self.stopping:
+            self.ready.clear()
+            self._drop_ahead()
+            return
+        self._start_ahead()
+        batch: list[tuple[Job, JobSpec, tuple[Reason, ...], dict[str, str]]] = []
+        deferred = []
+        while self.ready and self.free_cores > 0:
+            entry = heapq.heappop(self.ready)
+            job = self.graph.jobs[entry[2]]
+            attempt = self.attempts.get(job.id, 1)
+            if attempt > 1:  # resources and threads may depend on the attempt
+                job = job.with_values(job_values(job.rule, job.wildcards, attempt))
+            if not job.outputs and job.rule.action is None:
+                self._gather(job)  # a target rule such as `all`: nothing to run
+                continue
+            reasons = self._redecide(job)
+            if not reasons:
+                self._skip(job, "its inputs came out unchanged (early cutoff)")
+                continue
+            if not self._fits(job):
+                deferred.append(entry)
+                continue
+            self._take(job.values.threads, job.values.resources, +1)
+            batch.append(self._prepare(job, reasons))
+        for entry in deferred:
+            heapq.heappush(self.ready, entry)
+        # Topped up before it runs dry, so that every core that frees finds a job on record.
+        low = batch or len(self.ahead) < self.settings.jobs
+        ahead = self._pick_ahead() if low else []
+        if not batch and not ahead:
+            # What ended and the new pids wait for the next tick while jobs recorded ahead
+            # keep the cores busy, but never long: a later build finds orphans by their pids.
+            if (not self.ahead or time.monotonic() - self.last_write > FLUSH_AFTER
+                    or self._costly_to_lose()):
+                self._flush()
+            return
+        starts = [JobStart(job.rule.name, job.name, dict(job.wildcards), shown_command(spec.command),
+                           [str(r) for r in reasons], spec.attempt, self._executor_of(job),
+                           self.plan.signature(job.id), list(job.outputs), spec.log_path)
+                  for job, spec, reasons, _ in batch]
+        starts += [JobStart(job.rule.name, job.name, dict(job.wildcards), shown_command(self.plan.command(job.id)),
+                            [str(r) for r in reasons], 1, self._executor_of(job),
+                            self.plan.signature(job.id), list(job.outputs), default_log_path(job))
+                   for job, reasons in ahead]
+        # One transaction per tick: the jobs that ended since the last one, and these.
+        log_ids = self.runlog.record_tick(self.run_id, self.unrecorded, starts,
+                                          self.new_external_ids)
+        self.last_write = time.monotonic()
+        self.unrecorded, self.new_external_ids = [], []
+        self.ahead.extend((job, reasons, log_id, None) for (job, reasons), log_id
+                          in zip(ahead, log_ids[len(batch):]))
+        if batch:
+            self._start(batch, log_ids[:len(batch)])
+
+    def _costly_to_lose(self) -> bool:
+        """A finished job not yet recorded ran long: recorded now, not with the next tick,
+        since a kill -9 of fileflow meanwhile would make it run again in full."""
+        return any(r.started_at and r.ended_at and r.ended_at - r.started_at >= AHEAD_IF_SHORTER
+                   for r in self.unrecorded)
+
+    def _start_ahead(self) -> None:
+        """Jobs recorded ahead start first, in order, with no run-log write: their rows and
+        incomplete outputs are on record already."""
+        while self.ahead and self.free_cores > 0 and self._fits(self.ahead[0][0]):
+            job, reasons, log_id, prepared = self.ahead[0]
+            if prepared is None:
+                prepared = self._prepare(job, reasons)
+            del self.ahead[0]  # only now: if _prepare raised, _drop_ahead still sees it
+            self._take(job.values.threads, job.values.resources, +1)
+            self._start([prepared], [log_id])
+
+    def _prepare_next(self) -> None:
+        """Prepare the jobs recorded ahead that start next (inputs hashed, old outputs
+        removed) while the cores are busy, so a core that frees waits only for a spawn."""
+        if self.stopping or self.signalled:  # they will not start: leave their outputs be
+            return
+        for i in range(min(len(self.ahead), self.settings.jobs)):
+            job, reasons, log_id, prepared = self.ahead[i]
+            if prepared is None:
+                self.ahead[i] = (job, reasons, log_id, self._prepare(job, reasons))
+
+    def _hand_over(self, outcomes: list[JobOutcome]) -> None:
+        """Jobs that exited 0 with their outputs in place give their cores to jobs recorded
+        ahead at once, before they are hashed and recorded (_finish): at -j 2 a core would
+        otherwise stand idle through this process's bookkeeping. A failure goes the usual
+        way, since it may stop the build."""
+        if not self.ahead or self.stopping or self.signalled or self.staging is not None:
+            return
+        specs = [self.active[outcome.job_id][0] for outcome in outcomes]
+        if not all(outcome.ok for outcome in outcomes) or not all(
+                os.path.lexists(path) for spec in specs for path in spec.outputs):
+            return
+        for outcome, spec in zip(outcomes, specs):
+            self._take(spec.threads, spec.resources, -1)
+            self.handed_over.add(outcome.job_id)
+        self._start_ahead()
+
+    def _start(self, batch, log_ids) -> None:
+        for (job, spec, reasons, inputs), log_id in zip(batch, log_ids):
+            self.active[job.id] = (spec, log_id, inputs)
+            self.reporter.job_started(job, spec, reasons)
+        if self.staging is not None:
+            batch, log_ids = self._stage(batch, log_ids)
+        if self.unhashed_inputs:
+            now, now_ids = [], []
+            for entry, log_id in zip(batch, log_ids):
+                unhashed = self.unhashed_inputs.pop(entry[0].id, None)
+                if unhashed is None:
+                    now.append(entry)
+                    now_ids.append(log_id)
+                else:  # launched by _hashes_ended
+                    self.hasher.submit(unhashed, ("inputs", entry, log_id), self.plan.recorded)
+            batch, log_ids = now, now_ids
+        self._launch(batch, log_ids)
+
+    def _launch(self, batch, log_ids) -> None:
+        """Hand these jobs, recorded as started, to the executor."""
+        if not batch:
+            return
+        ids = self.executor.submit([spec for _, spec, _, _ in batch])
+        # Recorded with the next tick, so a later build can find jobs a crash left running.
+        self.new_external_ids.extend(zip(log_ids, ids))
+        if getattr(self.executor, "remote", False):
+            self._flush()  # cluster jobs outlive a crash: their ids must be on record now
+
+    def _pick_ahead(self) -> list[tuple[Job, tuple[Reason, ...]]]:
+        """Ready jobs to record as started in this tick, to be started later without a tick
+        of their own (the run log is the parent's largest cost per job at -j 2), while jobs
+        are short: first attempts of shell commands with a lasting reason, in priority
+        order, until the first job that does not qualify. Their processes still start only
+        once this tick is committed."""
+        picked: list[tuple[Job, tuple[Reason, ...]]] = []
+        if self.last_duration is None or self.last_duration >= AHEAD_IF_SHORTER:
+            return picked
+        if self.staging is not None:  # commands name staged paths: recorded as they start
+            return picked
+        size = self.ahead_size
+        if size and self.last_duration < AHEAD_ALL_IF_SHORTER:
+            size = AHEAD_MAX
+        room = size - len(self.ahead)
+        jobs = self.graph.jobs
+        while self.ready and len(picked) < room:
+            job = jobs[self.ready[0][2]]
+            action = job.rule.action
+            reasons = self.plan.reasons[job.id]
+            if (job.id in self.attempts or action is None or action.kind != "shell"
+                    or not job.outputs or any(r.kind == KIND_UPSTREAM for r in reasons)
+                    or not any(r.kind in _LASTING for r in reasons)):
+                break
+            heapq.heappop(self.ready)
+            picked.append((job, reasons))
+        return picked
+
+    def _drop_ahead(self) -> None:
+        """The build stops: jobs recorded ahead whose processes never started are recorded
+        as cancelled ("not started"). Their outputs stay marked incomplete, as after a crash,
+        so the next build runs them: each had a lasting reason to run anyway."""
+        if not self.ahead:
+            return
+        dropped, self.ahead = self.ahead, []
+        self.unrecorded.extend(
+            JobResult(log_id, "cancelled", None, None, None, None, None, None, [], {},
+                      self.plan.signature(job.id), NOT_STARTED,
+                      output_paths=list(job.outputs))
+            for job, _, log_id, _ in dropped)
+        self._flush()
+
+    def _stage(self, batch, log_ids) -> tuple[list, list]:
+        """The jobs (and run-log ids) to launch now; a job with remote inputs not staged
+        yet waits in `parked` while they download (each URL once per run, at the version
+        whose token the job records), off the loop. A job that stages in itself
+        (--remote-staging job) goes at once."""
+        now, now_ids = [], []
+        for entry, log_id in zip(batch, log_ids):
+            job, spec, _, inputs = entry
+            if not spec.stage and self.staging.begin_inputs(
+                    job.id, {p: inputs.get(p) for p in job.inputs}):
+                self.parked[job.id] = (entry, log_id)
+            else:
+                now.append(entry)
+                now_ids.append(log_id)
+        return now, now_ids
+
+    def _transfers_ended(self) -> None:
+        """Jobs whose inputs are staged start; a job whose input could not be had fails
+        before it starts. Jobs whose uploads ended are recorded done, or failed. With no
+        job running, wait here for a transfer instead of spinning."""
+        idle = not self.executor.active()
+        for kind, job_id, result in self.staging.finished(0.5 if idle else 0.0):
+            if kind == "inputs":
+                entry, log_id = self.parked.pop(job_id)
+                if result:
+                    now = time.time()
+                    self._finish([JobOutcome(job_id, 1, now, now, message=result)])
+                else:
+                    self._launch([entry], [log_id])
+                continue
+            spec, log_id, inputs, outcome = self.uploading.pop(job_id)
+            states, message = result
+            job = self.graph.jobs[job_id]
+            if message:
+                self.unrecorded.append(self._failed(job, spec, log_id, inputs, outcome,
+                                                    message, False))
+            else:
+                self.unrecorded.append(self._done(job, spec, log_id, inputs, outcome, states))
+
+    def _stop_transfers(self) -> None:
+        """Ctrl-C or fileflow's own error: no transfer starts any more; jobs waiting for
+        their inputs or their uploads are recorded cancelled (their outputs not done)."""
+        if self.staging is None:
+            return
+        self.staging.stop()
+        now = time.time()
+        parked, self.parked = self.parked, {}
+        self._finish([JobOutcome(job_id, -15, now, now, message="cancelled while its remote "
+                                 "inputs were downloading") for job_id in parked], cancelled=True)
+        uploading, self.uploading = self.uploading, {}
+        for job_id, (spec, log_id, inputs, outcome) in uploading.items():
+            self.unrecorded.append(self._failed(
+                self.graph.jobs[job_id], spec, log_id, inputs, outcome,
+                "cancelled while its remote outputs were uploading", True))
+
+    def _local(self, job: Job) -> Job:
+        """The job as its command sees it: remote paths are their local staged copies."""
+        return job if self.staging is None else self.staging.local_job(job)
+
+    def _executor_of(self, job: Job) -> str:
+        """A cluster run's localrules jobs are local processes: recorded as such, so a later
+        build stops them (not adopts them) if this one dies."""
+        return "local" if self.settings.cluster and job.rule.local else self.settings.executor_name
+
+    def _flush(self) -> None:
+        if self.unrecorded or self.new_external_ids:
+            results, self.unrecorded = self.unrecorded, []
+            ids, self.new_external_ids = self.new_external_ids, []
+            self.runlog.record_tick(self.run_id, results, [], ids)
+            self.last_write = time.monotonic()
+
+    def _redecide(self, job: Job) -> tuple[Reason, ...]:
+        """Once upstream jobs are done, decide again: if their outputs came out identical,
+        no reason may remain (early cutoff)."""
+        reasons = self.plan.reasons[job.id]
+        if job.id in self.attempts or not any(r.kind == KIND_UPSTREAM for r in reasons):
+            return reasons
+        if not job.outputs:  # nothing recorded to compare: run when an upstream job ran
+            ran = [self.graph.jobs[d].name for d in self.graph.deps[job.id] if d in self.ran]
+            return tuple(r for r in reasons if r.kind != KIND_UPSTREAM or r.detail in ran)
+        forced = self.plan.force.why(job)
+        fresh = decide(job_facts(job, self.plan.signature(job.id)), self.plan.observed,
+                       self.plan.recorded, forced=forced)
+        return fresh
+
+    def _prepare(self, job: Job, reasons) -> tuple[Job, JobSpec, tuple[Reason, ...], dict[str, str]]:
+        attempt = self.attempts.get(job.id, 1)   # `job` carries this attempt's values
+        local = self._local(job)
+        command = render_command(local, attempt) if attempt > 1 else self.plan.command(job.id)
+        for path in job.flagged("protected"):
+            if os.path.exists(path):
+                raise FileflowError(f"job {job.name} would overwrite protected output {path!r}; "
+                                    "delete it first if it must be remade")
+        inputs = self._input_digests(job)
+        # A cluster job a dead fileflow left running is taken over, not run again: its
+        # outputs are its own to write.
+        adopts = getattr(self.executor, "adopts", None)
+        adopted = attempt == 1 and adopts is not None and adopts(job.name)
+        try:
+            for path in () if adopted else local.outputs:
+                _remove(path)  # never let a job append to, or be judged by, an old output
+                _make_parent(path)
+            for path in job.values.log.values:
+                _make_parent(path)
+        except OSError as exc:
+            raise FileflowError(f"cannot prepare the outputs of job {job.name}: "
+                                f"{exc.filename!r}: {exc.strerror}") from None
+        env: dict[str, str] = {}
+        action = job.rule.action
+        if action is not None and action.kind == "script":
+            command, env = self._script_command(local, attempt, action.text)
+        elif action is None:
+            command = ":"
+        log_path = (cluster_log_path(job, self.settings.executor_name)
+                    if self.settings.cluster and not job.rule.local else default_log_path(job))
+        stage = ""
+        if local is not job and self._stages_in_job(job):
+            stage = self.staging.job_manifest(job, inputs, attempt, adopted)
+        spec = JobSpec(job.id, job.name, job.rule.name, command, log_path,
+                       local.outputs, job.values.threads, job.values.resources, attempt, env,
+                       job.wildcards, stage,
+                       log_on_demand=not self.settings.cluster and not job.values.log.values)
+        return job, spec, reasons, inputs
+
+    def _stages_in_job(self, job: Job) -> bool:
+        """--remote-staging job: a cluster job moves its own remote files on its node; a
+        localrules job runs here, so this process stages for it."""
+        return self.staging.in_job and self.settings.cluster and not job.rule.local
+
+    def _input_digests(self, job: Job) -> dict[str, str]:
+        """Digests of the inputs as they are now, before the job starts (so an input edited
+        while the job runs is seen as changed next time)."""
+        observed = self.plan.observed
+        missing = {p: observed.get(p) or self.store.stat(p) for p in job.inputs
+                   if (observed.get(p) is None or observed[p].digest is None)}
+        if missing:
+            missing = {p: (st if st.exists else self.store.stat(p)) for p, st in missing.items()}
+            if self.staging is None and self.hasher.wants(missing):
+                # Large and not hashed yet (a first build hashes no source up front): hashed
+                # off the loop before the job starts (_start, _inputs_hashed).
+                self.unhashed_inputs[job.id] = missing
+                return {p: observed[p].digest for p in job.inputs
+                        if p not in missing and observed[p].digest is not None}
+            self._observed_inputs(self.store.with_digests(missing, self.plan.recorded))
+        return {p: observed[p].digest for p in job.inputs if observed[p].digest is not None}
+
+    def _observed_inputs(self, hashed: Mapping[str, FileState]) -> None:
+        self.plan.observed.update(hashed)
+        self.fresh_states.extend(st for p, st in hashed.items() if p not in self.graph.producer)
+
+    def _script_command(self, job: Job, attempt: int, script: str) -> tuple[str, dict[str, str]]:
+        v = job.values
+        data = {
+            "rule": job.rule.name, "attempt": attempt, "threads": v.threads,
+            "input": {"values": list(v.inputs.values), "names": list(v.inputs.names)},
+            "output": {"values": list(v.outputs.values), "names": list(v.outputs.names)},
+            "log": {"values": list(v.log.values), "names": list(v.log.names)},
+            "params": {"values": list(v.params.values), "names": list(v.params.names)},
+            "wildcards": dict(job.wildcards), "resources": dict(v.resources),
+        }
+        folder = os.path.join(".fileflow", "jobs", str(self.run_id))
+        os.makedirs(folder, exist_ok=True)
+        path = os.path.join(folder, f"{job.id}.json")
+        with open(path, "w", encoding="utf-8") as fh:
+            json.dump(data, fh, default=str)
+        env = {"FILEFLOW_JOB": os.path.abspath(path), "FILEFLOW_THREADS": str(v.threads)}
+        for kind, items in (("INPUT", v.inputs), ("OUTPUT", v.outputs), ("LOG", v.log)):
+            env[f"FILEFLOW_{kind}"] = " ".join(shlex.quote(str(x)) for x in items.values)
+            for name in dict.fromkeys(n for n in items.names if n):
+                env[f"FILEFLOW_{kind}_{name}"] = " ".join(shlex.quote(str(x))
+                                                          for x in items.named(name))
+        for name, value in zip(v.params.names, v.params.values):
+            if name:
+                env[f"FILEFLOW_PARAMS_{name}"] = template_text(value, quote=False)
+        for name, value in job.wildcards.items():
+            env[f"FILEFLOW_WILDCARDS_{name}"] = str(value)
+        runner = shlex.quote(self.settings.python) if script.endswith(".py") else "bash"
+        return f"exec {runner} {shlex.quote(script)}", env
+
+    def _gather(self, job: Job) -> None:
+        self.result.gathered += 1
+        self._release(job.id)
+
+    def _skip(self, job: Job, why: str) -> None:
+        self.result.skipped += 1
+        self.reporter.job_skipped(job, why)
+        self._release(job.id)
+
+    # ---------------------------------------------------------------- finishing
+
+    def _finish(self, outcomes: list[JobOutcome], cancelled: bool = False) -> None:
+        results: list[JobResult] = []
+        for outcome in outcomes:
+            spec, log_id, inputs = self.active.pop(outcome.job_id)
+            job = self.graph.jobs[outcome.job_id]
+            if outcome.started_at and outcome.ended_at:
+                self.last_duration = outcome.ended_at - outcome.started_at
+            seen = outcome.job_id in self.handed_over  # its core and outputs checked already
+            if seen:
+                self.handed_over.discard(outcome.job_id)
+            else:
+                self._take(spec.threads, spec.resources, -1)
+            message = outcome.message
+            if outcome.ok and not cancelled:
+                local = self._local(job)
+                missing = [] if seen else self._await_outputs(local)
+                if missing:
+                    message = (f"the command exited 0 but output {missing[0]!r} is missing "
+                               f"(after waiting {self.settings.latency_wait:g} s)")
+                else:
+                    # Files over the inline size come back unhashed (digest None).
+                    states = self.store.observe(local.outputs, INLINE_BYTES)
+                    if any(st.exists and st.digest is None for st in states.values()):
+                        if local is job and self.hasher.wants(states):
+                            # Done when hashed (_hashes_ended); its core goes on meanwhile.
+                            self.hasher.submit(
+                                states, ("outputs", job.id, spec, log_id, inputs, outcome))
+                            continue
+                        states = self.store.with_digests(states, {})
+                    why = ""
+                    if local is not job and spec.stage:  # the job uploaded them itself
+                        states, why = self.staging.job_result(job, spec.stage, states)
+                    elif local is not job and self.staging.begin_upload(job.id, job, states):
+                        # Done only once its remote outputs are uploaded (_transfers_ended).
+                        self.uploading[job.id] = (spec, log_id, inputs, outcome)
+                        continue
+                    if not why:
+                        results.append(self._done(job, spec, log_id, inputs, outcome, states))
+                        continue
+                    message = why
+            elif spec.stage and not cancelled:  # its own staging may say what failed
+                message = self.staging.job_error(spec.stage) or message
+            results.append(self._failed(job, spec, log_id, inputs, outcome, message, cancelled))
+        self.unrecorded.extend(results)  # written with the next tick's starts
+
+    def _hashes_ended(self) -> None:
+        """Jobs whose large outputs are hashed are done; jobs whose large inputs are hashed
+        start, with those digests recorded as what they read."""
+        for entry, states in self.hasher.finished():
+            if entry[0] == "inputs":
+                _, prepared, log_id = entry
+                self._observed_inputs(states)
+                prepared[3].update((p, st.digest) for p, st in states.items() if st.digest)
+                self._launch([prepared], [log_id])
+                continue
+            _, job_id, spec, log_id, inputs, outcome = entry
+            self.unrecorded.append(
+                self._done(self.graph.jobs[job_id], spec, log_id, inputs, outcome, states))
+
+    def _stop_hashes(self) -> None:
+        """Stopped while files were hashed. A job whose outputs were being hashed ran to the
+        end, but without digests it cannot count as done: recorded cancelled, its outputs
+        kept and marked incomplete, so the next build makes them again. A job whose inputs
+        were being hashed never started: recorded cancelled."""
+        now = time.time()
+        unstarted = []
+        for entry in self.hasher.stop():
+            if entry[0] == "inputs":
+                unstarted.append(JobOutcome(entry[1][0].id, -15, now, now, message=(
+                    "cancelled while its inputs were hashed")))
+                continue
+            _, job_id, spec, log_id, inputs, outcome = entry
+            job = self.graph.jobs[job_id]
+            self.unrecorded.append(JobResult(
+                log_id, "cancelled", outcome.exit_code, outcome.started_at, outcome.ended_at,
+                outcome.host, outcome.peak_rss_bytes, outcome.cpu_seconds, [], inputs,
+                self.plan.signature(job_id), "stopped while its outputs were hashed",
+                outcome.external_id, list(job.outputs)))
+        if unstarted:
+            self._finish(unstarted, cancelled=True)
+
+    def _done(self, job: Job, spec: JobSpec, log_id: int, inputs, outcome: JobOutcome,
+              states: dict[str, FileState]) -> JobResult:
+        local = self._local(job)
+        for path in local.flagged("protected"):
+            _protect(path)
+            if local is job and path in states:  # chmod sets the ctime: record the new one
+                states[path] = states[path]._replace(ctime_ns=os.stat(path).st_ctime_ns)
+        if "FILEFLOW_JOB" in spec.env:  # a script's job file; kept after a failure
+            _remove(spec.env["FILEFLOW_JOB"])
+        self._check_clock(job, states if local is job else {})  # a store's clock is its own
+        self.plan.observed.update(states)
+        self.result.done += 1
+        self.ran.add(job.id)
+        self.reporter.job_finished(job, outcome)
+        self._release(job.id)
+        return JobResult(log_id, "done", 0, outcome.started_at, outcome.ended_at,
+                         outcome.host, outcome.peak_rss_bytes, outcome.cpu_seconds,
+                         list(states.values()), inputs, self.plan.signature(job.id),
+                         outcome.message, outcome.external_id, list(job.outputs))
+
+    def _failed(self, job: Job, spec: JobSpec, log_id: int, inputs, outcome: JobOutcome,
+                message: str, cancelled: bool) -> JobResult:
+        """Failed, cancelled, or outputs missing: nothing it wrote may be taken as done."""
+        for path in self._local(job).outputs:
+            _remove(path)
+        if not message:
+            message = f"exit code {outcome.exit_code}"
+        retrying = (not cancelled and not self.stopping
+                    and spec.attempt <= job.rule.retries)
+        state = "cancelled" if cancelled else "failed"
+        result = JobResult(log_id, state, outcome.exit_code, outcome.started_at,
+                           outcome.ended_at, outcome.host, outcome.peak_rss_bytes,
+                           outcome.cpu_seconds, [], inputs, self.plan.signature(job.id),
+                           message + (" (will retry)" if retrying else ""),
+                           outcome.external_id, list(job.outputs))
+        self.reporter.job_failed(job, spec, outcome, message, retrying)
+        if retrying:
+            self.attempts[job.id] = spec.attempt + 1
+            self._push(job.id)
+            return result
+        self.result.failed += 1
+        self.result.failures.append(job.name)
+        if not self.settings.keep_going:
+            self.stopping = True
+        return result
+
+    def _check_clock(self, job: Job, states: Mapping[str, FileState]) -> None:
+        """An output dated before its inputs right after its job ran means the file system's
+        clock and this machine's disagree. Contents decide, so it causes no rebuild loop,
+        but say it once."""
+        if self.clock_warned or not states:
+            return
+        newest_input = max((self.plan.observed[p].mtime_ns for p in job.inputs
+                            if p in self.plan.observed and self.plan.observed[p].exists), default=-1)
+        oldest_output = min(st.mtime_ns for st in states.values())
+        if oldest_output < newest_input - 1_000_000_000:
+            self.clock_warned = True
+            self.reporter.line(f"warning: job {job.name} made outputs dated before its inputs "
+                               "(clock skew between this machine and the file system?); "
+                               "fileflow decides by content, so nothing reruns because of it",
+                               error=True)
+
+    def _await_outputs(self, job: Job) -> list[str]:
+        """Outputs may appear late on shared file systems: wait up to --latency-wait."""
+        missing = [p for p in job.outputs if not os.path.lexists(p)]
+        deadline = time.monotonic() + self.settings.latency_wait
+        while missing and time.monotonic() < deadline and not self.signalled:
+            time.sleep(0.1)
+            missing = [p for p in missing if not os.path.lexists(p)]
+        return missing
+
+
+def _remove(path: str) -> None:
+    """Remove a file, a symlink or a directory tree; nothing there is fine. One unlink in
+    the usual case (a file, or nothing: a full build's outputs)."""
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        pass
+    except OSError:
+        if not os.path.isdir(path) or os.path.islink(path):
+            raise
+        with contextlib.suppress(FileNotFoundError):
+            shutil.rmtree(path)
+
+
+def _make_parent(path: str) -> None:
+    """The folder of `path` made if missing; one stat when it is there (os.makedirs of an
+    existing folder costs three system calls and an exception)."""
+    parent = os.path.dirname(path)
+    if parent and not os.path.isdir(parent):
+        os.makedirs(parent, exist_ok=True)
+
+
+def _protect(path: str) -> None:
+    mode = os.stat(path).st_mode
+    os.chmod(path, mode & ~(stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH))

@@ -1,0 +1,394 @@
+"""The run log's SQL half: schema, migrations and history queries (SQLAlchemy Core), and a
+build's writes (fileflow.runlog.writes) on PostgreSQL.
+
+Layer 3. Reached through fileflow.runlog.log, which imports this module only when needed. SQLite by
+default, at `<workdir>/.fileflow/runlog.db`; PostgreSQL for shared or busy setups. Every public
+write is ONE transaction made of a few bulk statements, retried as a whole when the database
+reports a transient conflict ("database is locked", a deadlock). Schema: docs/runlog.md.
+"""
+from __future__ import annotations
+
+import json
+import os
+import time
+from typing import Any, Callable, Iterable, Iterator, Sequence
+
+from sqlalchemy import (BigInteger, Boolean, Column, Float, ForeignKey, Index, Integer,
+                        MetaData, Table, Text, create_engine, event, insert, inspect, select,
+                        text, update)
+from sqlalchemy import exc as sa_exc
+from sqlalchemy.engine import URL, Connection, Engine, make_url
+
+from fileflow.runlog.records import (BUSY_TIMEOUT, SCHEMA_VERSION, RunLogError, check_sqlite_file,
+                             configure_sqlite, sqlite_journal_mode, target_rows_to_records)
+from fileflow.runlog.writes import (RETRIES, RETRY_BASE, BuildWrites, busy_error, next_delay,
+                            run_log_error)
+from fileflow.state import RecordedTarget
+
+__all__ = ["SqlRunLog", "open_sql_runlog", "metadata"]
+
+
+_CHUNK = 500                 # paths per IN (...) clause
+_PG_LOCK_KEY = 0x66666C6F77  # pg_advisory_xact_lock key for schema creation/migration
+
+
+# --------------------------------------------------------------------------- schema
+_ID = BigInteger().with_variant(Integer(), "sqlite")   # INTEGER PRIMARY KEY = rowid in SQLite
+metadata = MetaData()
+
+meta = Table("meta", metadata,
+             Column("key", Text, primary_key=True),
+             Column("value", Text, nullable=False))
+
+runs = Table("runs", metadata,
+             Column("id", _ID, primary_key=True, autoincrement=True),
+             Column("started_at", Float, nullable=False),
+             Column("ended_at", Float),
+             Column("argv", Text, nullable=False),
+             Column("workdir", Text, nullable=False),
+             Column("user", Text),
+             Column("host", Text),
+             Column("pid", Integer),
+             Column("fileflow_version", Text),
+             Column("status", Text, nullable=False),
+             Column("jobs_done", Integer, nullable=False),
+             Column("jobs_failed", Integer, nullable=False))
+
+jobs = Table("jobs", metadata,
+             Column("id", _ID, primary_key=True, autoincrement=True),
+             Column("run_id", BigInteger, ForeignKey("runs.id"), nullable=False),
+             Column("rule", Text, nullable=False),
+             Column("wildcards", Text, nullable=False),
+             Column("name", Text, nullable=False),
+             Column("command", Text),
+             Column("reasons", Text, nullable=False),
+             Column("state", Text, nullable=False),
+             Column("attempt", Integer, nullable=False),
+             Column("exit_code", Integer),
+             Column("started_at", Float),
+             Column("ended_at", Float),
+             Column("executor", Text),
+             Column("external_id", Text),
+             Column("host", Text),
+             Column("peak_rss_bytes", BigInteger),
+             Column("cpu_seconds", Float),
+             Column("signature", Text),
+             Column("log_path", Text),
+             Column("message", Text))
+Index("ix_jobs_run_id", jobs.c.run_id)
+Index("ix_jobs_external_id", jobs.c.external_id)
+
+job_outputs = Table("job_outputs", metadata,
+                    Column("job_id", BigInteger, primary_key=True),
+                    Column("path", Text, primary_key=True))
+Index("ix_job_outputs_path", job_outputs.c.path)
+
+files = Table("files", metadata,
+              Column("path", Text, primary_key=True),
+              Column("complete", Boolean, nullable=False),
+              Column("size", BigInteger),
+              Column("mtime_ns", BigInteger),
+              Column("ctime_ns", BigInteger),
+              Column("digest", Text),
+              Column("algorithm", Text),
+              Column("signature", Text),
+              Column("input_digests", Text),
+              Column("job_id", BigInteger),
+              Column("built_at", Float),
+              Column("changed_at", Float))
+
+
+def _migrate_to_2(conn: Connection) -> None:
+    """v2: job messages, file ctimes, and which job made which path (history by path)."""
+    conn.execute(text("ALTER TABLE jobs ADD COLUMN message TEXT"))
+    conn.execute(text("ALTER TABLE files ADD COLUMN ctime_ns BIGINT"))
+    conn.execute(text("CREATE TABLE job_outputs (job_id BIGINT NOT NULL, path TEXT NOT NULL, "
+                      "PRIMARY KEY (job_id, path))"))
+    conn.execute(text("CREATE INDEX ix_job_outputs_path ON job_outputs (path)"))
+
+
+# (version reached, step). Steps are written as plain DDL of their time, never from the
+# current Table objects, so an old log always goes through the same path.
+MIGRATIONS: list[tuple[int, Callable[[Connection], None]]] = [(2, _migrate_to_2)]
+
+
+# --------------------------------------------------------------------------- helpers
+def _chunks(items: Sequence[Any], size: int = _CHUNK) -> Iterator[Sequence[Any]]:
+    for i in range(0, len(items), size):
+        yield items[i:i + size]
+
+
+_TARGET_COLUMNS = (files.c.path, files.c.complete, files.c.size, files.c.mtime_ns, files.c.digest,
+                   files.c.algorithm, files.c.signature, files.c.input_digests, files.c.job_id,
+                   files.c.built_at, files.c.changed_at, files.c.ctime_ns)
+
+
+def _job_dict(row: Any) -> dict[str, Any]:
+    d = dict(row._mapping)
+    d["wildcards"] = json.loads(d["wildcards"] or "{}")
+    d["reasons"] = json.loads(d["reasons"] or "[]")
+    return d
+
+
+def _run_dict(row: Any) -> dict[str, Any]:
+    d = dict(row._mapping)
+    d["argv"] = json.loads(d["argv"] or "[]")
+    return d
+
+
+# --------------------------------------------------------------------------- the log
+class SqlRunLog(BuildWrites):
+    """A handle on one run log. Not shared between processes: each opens its own."""
+
+    def __init__(self, engine: Engine, where: str, journal_mode: str | None = None):
+        self.engine = engine
+        self.where = where                # the file, or the URL without its password
+        self.journal_mode = journal_mode  # SQLite only: "wal" or "delete"
+        self.is_sqlite = engine.dialect.name == "sqlite"
+        self.paramstyle = engine.dialect.paramstyle
+        self._prepared: dict[str, str] = {}
+
+    # -- context manager / lifecycle
+    def __enter__(self) -> SqlRunLog:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    # -- transactions
+    def _transient(self, e: sa_exc.DBAPIError) -> bool:
+        if e.connection_invalidated:
+            return False
+        if self.is_sqlite:
+            msg = str(e.orig).lower()
+            return "locked" in msg or "busy" in msg
+        return getattr(e.orig, "sqlstate", None) in {"40001", "40P01", "55P03"}
+
+    def _error(self, e: Exception) -> RunLogError:
+        orig = getattr(e, "orig", None) or e
+        return run_log_error(self.where, str(orig) or type(orig).__name__, self.is_sqlite)
+
+    def _run(self, fn: Callable[[Connection], Any], *, write: bool) -> Any:
+        """Run fn(conn) in one transaction (BEGIN IMMEDIATE for SQLite writes); retry the
+        whole transaction with back-off on a transient conflict."""
+        delay = RETRY_BASE
+        attempt = 0
+        began = time.monotonic()
+        while True:
+            try:
+                with self.engine.connect() as conn:
+                    if write:
+                        conn.execution_options(fileflow_write=True)
+                    with conn.begin():
+                        return fn(conn)
+            except sa_exc.DBAPIError as e:
+                if self._transient(e):
+                    if attempt < RETRIES:
+                        attempt += 1
+                        delay = next_delay(delay)
+                        continue
+                    if self.is_sqlite:
+                        raise busy_error(self.where, time.monotonic() - began) from e
+                raise self._error(e) from e
+            except sa_exc.SQLAlchemyError as e:
+                raise self._error(e) from e
+
+    def _write(self, fn: Callable[[Connection], Any]) -> Any:
+        return self._run(fn, write=True)
+
+    def _read(self, fn: Callable[[Connection], Any]) -> Any:
+        return self._run(fn, write=False)
+
+    # -- schema
+    @staticmethod
+    def _version(conn: Connection) -> int | None:
+        if not inspect(conn).has_table("meta"):
+            return None
+        value = conn.execute(select(meta.c.value).where(meta.c.key == "schema_version")).scalar()
+        try:
+            return int(value)
+        except (TypeError, ValueError):
+            return -1
+
+    def _check_version(self, version: int | None) -> None:
+        if version == -1:
+            raise RunLogError(f"the run log {self.where} has no valid schema version; it is "
+                              "damaged or not a fileflow run log")
+        if version is not None and version > SCHEMA_VERSION:
+            raise RunLogError(
+                f"the run log {self.where} has schema version {version}, newer than this "
+                f"fileflow understands ({SCHEMA_VERSION}); it was written by a newer fileflow: "
+                "upgrade fileflow (pip install -U fileflow) to use it")
+
+    def _upgrade(self, conn: Connection) -> None:
+        if not self.is_sqlite:  # serialise concurrent creators/migrators
+            conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_LOCK_KEY})
+        version = self._version(conn)
+        self._check_version(version)
+        if version is None:
+            ours = set(inspect(conn).get_table_names()) & {"runs", "jobs", "files", "job_outputs"}
+            if ours:
+                raise RunLogError(f"the run log {self.where} has tables {sorted(ours)} but no "
+                                  "schema version; it is damaged or not a fileflow run log")
+            metadata.create_all(conn)
+            conn.execute(insert(meta).values(key="schema_version", value=str(SCHEMA_VERSION)))
+            return
+        for reached, step in MIGRATIONS:
+            if reached > version:
+                step(conn)
+        if version != SCHEMA_VERSION:
+            conn.execute(update(meta).where(meta.c.key == "schema_version")
+                         .values(value=str(SCHEMA_VERSION)))
+
+    def ensure_schema(self) -> None:
+        """Create the schema in an empty database, migrate an older one in place."""
+        version = self._read(self._version)
+        self._check_version(version)
+        if version != SCHEMA_VERSION:
+            self._write(self._upgrade)
+
+    def schema_version(self) -> int | None:
+        return self._read(self._version)
+
+    # -- a build's writes (fileflow.runlog.writes) on the driver's cursor
+    def _transaction(self, fn: Callable[[Any], Any], write: bool = True) -> Any:
+        """fn(cursor) on the driver's cursor inside one transaction: the per-statement
+        bookkeeping of SQLAlchemy's execution layer (events, result objects) costs about
+        0.15 ms a statement, and a scheduler tick runs several."""
+        dbapi = self.engine.dialect.loaded_dbapi
+
+        def on_cursor(conn: Connection) -> Any:
+            cursor = conn.connection.dbapi_connection.cursor()
+            try:
+                return fn(cursor)
+            except dbapi.Error as exc:
+                # Wrapped as SQLAlchemy would, so _run's retry of "database is locked" applies.
+                raise sa_exc.DBAPIError.instance(None, None, exc, dbapi.Error) from exc
+            finally:
+                cursor.close()
+
+        return self._run(on_cursor, write=write)
+
+    def load_targets(self, paths: Iterable[str] | None = None) -> dict[str, RecordedTarget]:
+        """What is recorded of these paths (None: of every path), keyed by path."""
+        def fn(conn: Connection) -> dict[str, RecordedTarget]:
+            out: dict[str, RecordedTarget] = {}
+            if paths is None:
+                target_rows_to_records(conn.execute(select(*_TARGET_COLUMNS)).all(), out)
+            else:
+                for chunk in _chunks(sorted(set(paths))):
+                    target_rows_to_records(conn.execute(select(*_TARGET_COLUMNS)
+                                       .where(files.c.path.in_(chunk))).all(), out)
+            return out
+
+        return self._read(fn)
+
+    # -- history
+    def runs(self, limit: int = 20) -> list[dict[str, Any]]:
+        """The latest runs, newest first."""
+        stmt = select(runs).order_by(runs.c.id.desc()).limit(limit)
+        return self._read(lambda c: [_run_dict(r) for r in c.execute(stmt)])
+
+    def run(self, run_id: int) -> dict[str, Any] | None:
+        row = self._read(lambda c: c.execute(select(runs).where(runs.c.id == run_id)).first())
+        return None if row is None else _run_dict(row)
+
+    def _with_outputs(self, conn: Connection, rows: list[Any], where: Any) -> list[dict]:
+        result = [_job_dict(r) for r in rows]
+        outputs: dict[int, list[str]] = {}
+        stmt = (select(job_outputs.c.job_id, job_outputs.c.path).join(
+            jobs, jobs.c.id == job_outputs.c.job_id).where(where).order_by(job_outputs.c.path))
+        for job_id, path in conn.execute(stmt):
+            outputs.setdefault(job_id, []).append(path)
+        for d in result:
+            d["outputs"] = outputs.get(d["id"], [])
+        return result
+
+    def jobs_of_run(self, run_id: int) -> list[dict[str, Any]]:
+        """The jobs of a run in the order they started, each with its output paths."""
+        where = jobs.c.run_id == run_id
+        return self._read(lambda c: self._with_outputs(
+            c, list(c.execute(select(jobs).where(where).order_by(jobs.c.id))), where))
+
+    def job(self, job_id: int) -> dict[str, Any] | None:
+        where = jobs.c.id == job_id
+        found = self._read(lambda c: self._with_outputs(
+            c, list(c.execute(select(jobs).where(where))), where))
+        return found[0] if found else None
+
+    def jobs_for_path(self, path: str) -> list[dict[str, Any]]:
+        """Every job that was started to make `path`, newest first."""
+        made = jobs.c.id.in_(select(job_outputs.c.job_id).where(job_outputs.c.path == path))
+        return self._read(lambda c: self._with_outputs(
+            c, list(c.execute(select(jobs).where(made).order_by(jobs.c.id.desc()))), made))
+
+
+# --------------------------------------------------------------------------- opening
+def _sqlite_engine(path: str, busy_timeout: float, journal_mode: str) -> Engine:
+    engine = create_engine(URL.create("sqlite", database=path),
+                           connect_args={"timeout": busy_timeout})
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+        dbapi_conn.isolation_level = None       # SQLAlchemy emits BEGIN itself (below)
+        configure_sqlite(dbapi_conn, busy_timeout, journal_mode)
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Connection) -> None:
+        # A writer takes the write lock up front: a deferred transaction that upgrades
+        # from read to write can fail with "locked" without waiting for the busy timeout.
+        write = conn.get_execution_options().get("fileflow_write")
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
+
+    return engine
+
+
+def open_sql_runlog(url: str | None, workdir: str, *,
+                busy_timeout: float = BUSY_TIMEOUT) -> SqlRunLog:
+    """Open (creating or migrating) the run log: SQLite at <workdir>/.fileflow/runlog.db
+    when `url` is None, else the database at `url` (sqlite:///… or postgresql://…)."""
+    if url is None:
+        directory = os.path.join(os.path.abspath(workdir), ".fileflow")
+        try:
+            os.makedirs(directory, exist_ok=True)
+        except OSError as e:
+            raise RunLogError(f"cannot create {directory} for the run log: {e.strerror}") from e
+        sa_url = URL.create("sqlite", database=os.path.join(directory, "runlog.db"))
+    else:
+        try:
+            sa_url = make_url(url)
+        except sa_exc.ArgumentError as e:
+            raise RunLogError(f"invalid run log database URL {url!r}: {e}") from e
+        if sa_url.drivername in ("postgresql", "postgres"):
+            sa_url = sa_url.set(drivername="postgresql+psycopg")
+    backend = sa_url.get_backend_name()
+    if backend == "sqlite":
+        path = sa_url.database or ""
+        if not path or path == ":memory:":
+            raise RunLogError("the run log must be a file or a server, not an in-memory database")
+        path = os.path.join(os.path.abspath(workdir), path)   # relative to the workdir
+        check_sqlite_file(path)
+        mode = sqlite_journal_mode(path)
+        log = SqlRunLog(_sqlite_engine(path, busy_timeout, mode), path, mode)
+    elif backend == "postgresql":
+        where = sa_url.render_as_string(hide_password=True)
+        try:
+            engine = create_engine(sa_url, pool_pre_ping=True,
+                                   connect_args={"connect_timeout": 10,
+                                                 "application_name": "fileflow"})
+        except ImportError as e:
+            raise RunLogError("a PostgreSQL run log needs psycopg: "
+                              "pip install 'fileflow[postgres]'") from e
+        log = SqlRunLog(engine, where)
+    else:
+        raise RunLogError(f"unsupported run log database {backend!r} in {url!r}: use SQLite "
+                          "(the default) or postgresql://user:password@host/database")
+    try:
+        log.ensure_schema()
+    except BaseException:
+        log.close()
+        raise
+    return log

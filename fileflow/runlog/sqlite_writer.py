@@ -1,0 +1,86 @@
+"""A build's writes to a SQLite run log, with the standard library's sqlite3. Layer 3.
+
+The statements are fileflow.runlog.writes'; this module only supplies the transaction:
+BEGIN IMMEDIATE (a writer takes the write lock up front, since a deferred transaction
+that upgrades from read to write can fail with "locked" without waiting for the busy
+timeout), the same connection settings as the SQL half, and a whole-transaction retry
+when another process holds the lock beyond the busy timeout.
+"""
+from __future__ import annotations
+
+import sqlite3
+import time
+from typing import Any, Callable
+
+from fileflow.runlog.records import RunLogError, configure_sqlite, sqlite_journal_mode
+from fileflow.runlog.writes import (RETRIES, RETRY_BASE, BuildWrites, T, busy_error, next_delay,
+                            run_log_error)
+
+__all__ = ["SqliteWriter"]
+
+
+class SqliteWriter(BuildWrites):
+    """Writes to the SQLite log at `path`, whose schema is current (fileflow.runlog.log sees to
+    that through the SQL half before the first write)."""
+
+    is_sqlite = True
+    paramstyle = "named"
+
+    def __init__(self, path: str, busy_timeout: float):
+        self.where = path
+        self.busy_timeout = busy_timeout
+        self.journal_mode = sqlite_journal_mode(path)
+        self._conn: sqlite3.Connection | None = None
+        self._prepared: dict[str, str] = {}
+
+    def _connection(self) -> sqlite3.Connection:
+        if self._conn is None:
+            try:
+                conn = sqlite3.connect(self.where, timeout=self.busy_timeout,
+                                       isolation_level=None)   # we BEGIN ourselves
+            except sqlite3.Error as exc:
+                raise RunLogError(f"cannot open the run log {self.where}: {exc}") from None
+            try:
+                configure_sqlite(conn, self.busy_timeout, self.journal_mode)
+            except BaseException:
+                conn.close()
+                raise
+            self._conn = conn
+        return self._conn
+
+    def _transaction(self, fn: Callable[[Any], T], write: bool = True) -> T:
+        delay = RETRY_BASE
+        attempt = 0
+        began = time.monotonic()
+        while True:
+            try:
+                conn = self._connection()
+                conn.execute("BEGIN IMMEDIATE" if write else "BEGIN")
+                try:
+                    cursor = conn.cursor()
+                    try:
+                        result = fn(cursor)
+                    finally:
+                        cursor.close()
+                    conn.execute("COMMIT")
+                    return result
+                except BaseException:
+                    if conn.in_transaction:
+                        conn.execute("ROLLBACK")
+                    raise
+            except sqlite3.OperationalError as exc:
+                message = str(exc).lower()
+                if "locked" in message or "busy" in message:
+                    if attempt < RETRIES:
+                        attempt += 1
+                        delay = next_delay(delay)
+                        continue
+                    raise busy_error(self.where, time.monotonic() - began) from None
+                raise run_log_error(self.where, str(exc), True) from None
+            except sqlite3.Error as exc:
+                raise run_log_error(self.where, str(exc), True) from None
+
+    def close(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
