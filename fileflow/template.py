@@ -12,7 +12,7 @@ import shlex
 from dataclasses import dataclass
 from typing import Mapping, NamedTuple
 
-__all__ = ["Items", "Field", "Template", "TemplateError", "parse_template", "render",
+__all__ = ["Items", "Field", "Template", "TemplateError", "parse_template", "render", "value_text",
            "FIELD_NAMES", "QUOTED_BY_DEFAULT"]
 
 FIELD_NAMES = ("input", "output", "log", "params", "wildcards", "threads", "resources",
@@ -154,11 +154,11 @@ def _lookup(field: Field, namespaces: Mapping[str, object]) -> object:
     return value
 
 
-def _text(value: object, quote: bool) -> str:
+def value_text(value: object, quote: bool) -> str:
     if isinstance(value, Items):
         value = list(value.values)
     if isinstance(value, (list, tuple)):
-        return " ".join(_text(v, quote) for v in value)
+        return " ".join(value_text(v, quote) for v in value)
     if isinstance(value, bool):
         text = "true" if value else "false"
     elif isinstance(value, Mapping):
@@ -191,5 +191,5 @@ def render(template: Template, namespaces: Mapping[str, object]) -> str:
             if value.__class__ is str:
                 out.append(_quote(value) if quote else value)
                 continue
-        out.append(_text(_lookup(part, namespaces), quote))
+        out.append(value_text(_lookup(part, namespaces), quote))
     return "".join(out)

@@ -341,8 +341,8 @@ def test_head_killed_then_next_build_adopts_its_jobs_without_resubmitting(slurm,
              timeout=60, what="job 0 to finish unwatched")
     # A job the dead build submitted but had no time to record (killed between sbatch and
     # the run log): found by the run's job name and cancelled, so nothing races.
-    from fileflow.cli.cluster_setup import run_tag
-    stray = subprocess.run(["sbatch", "--parsable", f"--job-name={run_tag(str(p.root), p.runs()[0]['id'])}",
+    from fileflow.cli.cluster_setup import cluster_job_name
+    stray = subprocess.run(["sbatch", "--parsable", f"--job-name={cluster_job_name(p.runs()[0]['id'], str(p.root))}",
                             "--output=/dev/null", "--wrap", "sleep 600"],
                            capture_output=True, text=True, check=True).stdout.strip()
     submitted = len(_calls(calls, "sbatch"))

@@ -22,6 +22,7 @@ from sqlalchemy import create_engine, event, inspect, text
 from sqlalchemy.engine import Engine, make_url
 
 from fileflow.runlog import log as runlog
+from fileflow.runlog.records import IN_CLAUSE_SIZE
 from fileflow.errors import FileflowError
 from fileflow.runlog.log import (SCHEMA_VERSION, JobResult, JobStart, RunLog, RunLogError,
                              is_network_fs, open_runlog)
@@ -313,7 +314,7 @@ def test_load_targets_all_and_subset_with_chunking(log):
     subset = log.load_targets(iter(wanted))
     assert set(subset) == set(paths[::2])
     selects = [s for s in statements if s.lstrip().upper().startswith("SELECT")]
-    assert len(selects) == -(-len(wanted) // runlog._CHUNK) > 1
+    assert len(selects) == -(-len(wanted) // IN_CLAUSE_SIZE) > 1
     assert log.load_targets([]) == {}
 
 

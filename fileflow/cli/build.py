@@ -256,7 +256,7 @@ def build(options: BuildOptions) -> int:
 
 def _run(options, graph, plan, runlog, store, started) -> int:
     from fileflow import __version__
-    from fileflow.executors.local import LocalExecutor, run_tag
+    from fileflow.executors.local import LocalExecutor, process_run_tag
     from fileflow.run.progress import make_reporter
     from fileflow.run.scheduler import Scheduler, Settings
 
@@ -282,7 +282,7 @@ def _run(options, graph, plan, runlog, store, started) -> int:
         _check_resources(graph, plan, settings)
         _check_protected(graph, plan)
         run_id = runlog.start_run(list(options.argv), os.getcwd(), __version__)
-        executor = LocalExecutor(tag=run_tag(run_id, os.getcwd()))
+        executor = LocalExecutor(tag=process_run_tag(run_id, os.getcwd()))
         if options.cluster:
             from fileflow.cli.cluster_setup import cluster_executor
             executor = cluster_executor(options, graph, run_id, adoptable, tags, backend)
@@ -362,29 +362,24 @@ def _stop_orphans(runlog) -> None:
 
     import psutil
 
-    from fileflow.executors.local import run_tag, tagged_processes
-
-    def alive(pid, since: float) -> psutil.Process | None:
-        try:
-            proc = psutil.Process(int(pid))
-            # A reused pid belongs to a process created after the one we recorded.
-            return proc if proc.create_time() <= since + 1 and proc.status() != psutil.STATUS_ZOMBIE else None
-        except (psutil.Error, TypeError, ValueError):
-            return None
+    from fileflow.processes import live_process
+    from fileflow.executors.local import process_run_tag, tagged_processes
 
     rows = runlog.unfinished_jobs(socket.gethostname())
-    dead_runs = {r["run_id"] for r in rows if alive(r["pid"], r["run_started"]) is None}
+    dead_runs = {r["run_id"] for r in rows
+                 if live_process(r["pid"], started_by=r["run_started"]) is None}
     abandoned = [r for r in rows if r["run_id"] in dead_runs]
     local = [r for r in abandoned if r["executor"] == "local"]
     victims: dict[int, psutil.Process] = {}
     for r in local:
-        proc = alive(r["external_id"], r["started_at"] + 60)
-        if proc is not None and proc.create_time() >= r["started_at"] - 1:
+        proc = live_process(r["external_id"], started_by=r["started_at"] + 60,
+                            started_after=r["started_at"])
+        if proc is not None:
             with contextlib.suppress(psutil.Error):
                 for p in (proc, *proc.children(recursive=True)):
                     victims[p.pid] = p
     if local:
-        tags = {run_tag(r["run_id"], r["run_workdir"]) for r in local}
+        tags = {process_run_tag(r["run_id"], r["run_workdir"]) for r in local}
         for p in tagged_processes(tags):
             victims.setdefault(p.pid, p)
     for p in victims.values():
@@ -535,7 +530,7 @@ def _fields(options: BuildOptions) -> dict:
 
 def clean(options: BuildOptions, rules: Sequence[str], dry_run: bool) -> int:
     """Delete the outputs of the selected rules' jobs (never sources) and forget them."""
-    from fileflow.run.scheduler import _remove
+    from fileflow.fs import remove_path
 
     workflow, graph = load_graph(options, _store())
     unknown = [r for r in rules if r not in workflow.by_name]
@@ -555,7 +550,7 @@ def clean(options: BuildOptions, rules: Sequence[str], dry_run: bool) -> int:
         try:
             for path in paths:
                 _out("removed " + path)
-                _remove(path)
+                remove_path(path)
             runlog, _ = _recorded(options.db_url, write=True)
             try:
                 runlog.forget(paths)

@@ -9,14 +9,15 @@ import socket
 import sys
 
 from fileflow.errors import FileflowError
+from fileflow.processes import live_process
 
-__all__ = ["run_tag", "cluster_orphans", "cluster_executor", "drmaa_backend", "release_unclaimed",
+__all__ = ["cluster_job_name", "cluster_orphans", "cluster_executor", "drmaa_backend", "release_unclaimed",
            "DEFAULT_CLUSTER_JOBS"]
 
 DEFAULT_CLUSTER_JOBS = 100   # -j when not given: jobs queued or running on the cluster at once
 
 
-def run_tag(workdir: str, run_id: int) -> str:
+def cluster_job_name(run_id: int, workdir: str) -> str:
     """The job name every cluster job of a run carries: status queries select by it. The
     working directory's digest keeps apart runs of different directories with equal ids."""
     digest = hashlib.sha1(os.path.abspath(workdir).encode("utf-8", "surrogateescape")).hexdigest()
@@ -24,18 +25,8 @@ def run_tag(workdir: str, run_id: int) -> str:
 
 
 def _dead_runs(rows) -> set[int]:
-    import psutil
-
-    dead = set()
-    for r in rows:
-        try:
-            proc = psutil.Process(int(r["pid"]))
-            if proc.create_time() <= r["run_started"] + 1 and proc.status() != psutil.STATUS_ZOMBIE:
-                continue
-        except (psutil.Error, TypeError, ValueError):
-            pass
-        dead.add(r["run_id"])
-    return dead
+    return {r["run_id"] for r in rows
+            if live_process(r["pid"], started_by=r["run_started"]) is None}
 
 
 def cluster_orphans(runlog, executor_name: str, workdir: str):
@@ -49,7 +40,7 @@ def cluster_orphans(runlog, executor_name: str, workdir: str):
     dead = _dead_runs(rows)
     # Every dead run's tag: a job submitted just before the crash, its id not yet recorded,
     # is found by it (and cancelled, since it cannot be matched to a job).
-    tags = sorted({run_tag(workdir, r["run_id"]) for r in rows if r["run_id"] in dead})
+    tags = sorted({cluster_job_name(r["run_id"], workdir) for r in rows if r["run_id"] in dead})
     found = [r for r in rows if r["run_id"] in dead and r["external_id"]]
     if not found:
         return [], tags
@@ -113,7 +104,7 @@ def cluster_executor(options, graph, run_id: int, adoptable, tags, backend=None)
         print(f"fileflow: warning: --set-resources names rule(s) with no job in this build: "
               f"{', '.join(unused)}", file=sys.stderr)
     executor = ClusterExecutor(backend, LocalExecutor(), workdir=workdir,
-                               tag=run_tag(workdir, run_id), local_rules=local_rules,
+                               tag=cluster_job_name(run_id, workdir), local_rules=local_rules,
                                local_cores=options.local_cores or os.cpu_count() or 1,
                                use_arrays=options.job_arrays)
     executor.adopt(adoptable, tags)

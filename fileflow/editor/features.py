@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Mapping, NamedTuple, Sequence
 
 from fileflow.lang import syntax as s
+from fileflow.lang.nodes import children
 from fileflow.errors import FileflowError, FlowfileError, FlowfileErrors, Position
 from fileflow.lang.rules import RULE_DIRECTIVES, TOP_DIRECTIVES
 
@@ -453,39 +454,9 @@ def _node_end(node) -> tuple[int, int]:
         current = stack.pop()
         pos = current.pos
         end = max(end, (pos.end_line or pos.line, pos.end_column or pos.column))
-        stack.extend(_children(current))
+        stack.extend(children(current))
     return end
 
-
-def _children(node) -> tuple:
-    kind = type(node)
-    if kind is s.RuleDecl:
-        return node.directives
-    if kind is s.Directive:
-        return node.args
-    if kind in (s.Assignment, s.Keyword):
-        return (node.value,)
-    if kind is s.Call:
-        return (node.func, *node.args, *node.kwargs)
-    if kind in (s.Attribute,):
-        return (node.obj,)
-    if kind is s.Index:
-        return (node.obj, node.key)
-    if kind is s.Binary:
-        return (node.left, node.right)
-    if kind in (s.Unary, s.Not):
-        return (node.operand,)
-    if kind is s.Compare:
-        return (node.left, *node.rights)
-    if kind is s.BoolOp:
-        return node.values
-    if kind is s.Conditional:
-        return (node.cond, node.then, node.otherwise)
-    if kind is s.ListExpr:
-        return node.items
-    if kind is s.DictExpr:
-        return tuple(x for pair in node.pairs for x in pair)
-    return ()
 
 
 def _span(pos: Position) -> Span:
@@ -575,10 +546,10 @@ def symbols(result: Analysis) -> list[Symbol]:
     out = []
     for stmt in result.statements:
         if isinstance(stmt, s.RuleDecl):
-            children = tuple(Symbol(d.name, "directive", _source_of(result, d, 60),
+            directives = tuple(Symbol(d.name, "directive", _source_of(result, d, 60),
                                     _statement_span(d), _span(d.pos)) for d in stmt.directives)
             out.append(Symbol(stmt.name, "rule", "rule", _statement_span(stmt), _span(stmt.pos),
-                              children))
+                              directives))
         elif isinstance(stmt, s.Assignment):
             out.append(Symbol(stmt.name, "variable", _source_of(result, stmt.value, 60),
                               _statement_span(stmt), _span(stmt.pos)))
@@ -644,7 +615,7 @@ def _place(result: Analysis, line: int, column: int) -> _Place | None:
         if _contains(node.pos, line, column) and not isinstance(node, s.Keyword):
             if not best or _size(node.pos) <= _size(best[-1].pos):
                 best = chain
-        stack.extend((child, chain + (child,)) for child in _children(node))
+        stack.extend((child, chain + (child,)) for child in children(node))
     return _Place(stmt, directive, best)
 
 
@@ -852,7 +823,7 @@ def _rule_strings(rule: s.RuleDecl, directive: str) -> list[tuple[str, Position]
                 elif isinstance(node, s.Call):
                     stack.extend(reversed(node.args))
                 elif isinstance(node, (s.ListExpr, s.Keyword)):
-                    stack.extend(reversed(_children(node)))
+                    stack.extend(reversed(children(node)))
     return out
 
 

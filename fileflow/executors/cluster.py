@@ -26,8 +26,10 @@ import time
 from dataclasses import dataclass
 from typing import Callable, Iterable, Mapping, Protocol, Sequence
 
+from fileflow.chunks import chunked
 from fileflow.errors import FileflowError
 from fileflow.executors.base import JobOutcome, JobSpec
+from fileflow.fs import remove_file
 
 __all__ = [
     "POLL_MIN", "POLL_MAX", "POLL_GROWTH", "GIVE_UP_SECONDS", "FINAL_STATES", "STATE_MEANING",
@@ -341,8 +343,7 @@ class ClusterExecutor:
             if len(members) < ARRAY_MIN or size == 1:
                 chunks = [[i] for i in range(len(members))]
             else:
-                chunks = [list(range(i, min(i + size, len(members))))
-                          for i in range(0, len(members), size)]
+                chunks = list(chunked(range(len(members)), size))
             for chunk in chunks:
                 chosen = [scripts[i] for i in chunk]
                 array = self._write_array(chosen) if len(chunk) > 1 else None
@@ -490,7 +491,7 @@ class ClusterExecutor:
                     out.append(self._outcome(job, JobStatus("LOST"), None))
         for outcome in out:
             del self.jobs[outcome.external_id]
-            _unlink(os.path.join(self.exit_dir, outcome.external_id))
+            remove_file(os.path.join(self.exit_dir, outcome.external_id))
         if out or changed:
             self.interval = POLL_MIN
         else:
@@ -551,9 +552,3 @@ class ClusterExecutor:
 def _clock(when: float) -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%S", time.localtime(when))
 
-
-def _unlink(path: str) -> None:
-    try:
-        os.unlink(path)
-    except FileNotFoundError:
-        pass

@@ -22,8 +22,9 @@ import time
 from typing import Iterable
 
 from fileflow.executors.base import JobOutcome, JobSpec
+from fileflow.fs import remove_file
 
-__all__ = ["LocalExecutor", "RUN_TAG", "run_tag", "tagged_processes"]
+__all__ = ["LocalExecutor", "RUN_TAG", "process_run_tag", "tagged_processes"]
 
 TERM_GRACE_SECONDS = 3.0
 # A job's peak memory: wait4 cannot tell a job below fileflow's own peak (see _outcome), so
@@ -74,8 +75,9 @@ def _command_file(spec: JobSpec) -> str:
     return path
 
 
-def run_tag(run_id: int, workdir: str) -> str:
-    """The RUN_TAG value of a run: its id in the run log of that directory."""
+def process_run_tag(run_id: int, workdir: str) -> str:
+    """The RUN_TAG value a run's local jobs carry in their environment: the run's id in the
+    run log of that directory."""
     return f"{run_id}@{workdir}"
 
 
@@ -218,8 +220,7 @@ class LocalExecutor:
                 self._name_log(spool, path)
                 os.close(spool[0])
                 return
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(path)
+            remove_file(path)
         except OSError:
             os.close(spool[0])
             return

@@ -13,6 +13,7 @@ import subprocess
 import time
 from typing import Callable, Mapping, Sequence
 
+from fileflow.chunks import chunked
 from fileflow.errors import FileflowError
 from fileflow.executors.base import JobSpec
 from fileflow.executors.cluster import JobStatus, TransientError
@@ -273,9 +274,9 @@ class SlurmBackend:
         if self.accounting is not False:
             parents = list(dict.fromkeys(i.split("_", 1)[0] for i in ids))
             found: dict[str, JobStatus] = {}
-            for i in range(0, len(parents), CHUNK):
+            for chunk in chunked(parents, CHUNK):
                 done = self._call(["sacct", "--parsable2", "--noheader",
-                                   f"--jobs={','.join(parents[i:i + CHUNK])}",
+                                   f"--jobs={','.join(chunk)}",
                                    f"--format={SACCT_FORMAT}"], "sacct")
                 if done.returncode != 0:
                     break
@@ -304,8 +305,8 @@ class SlurmBackend:
 
     def cancel(self, ids: Sequence[str]) -> None:
         ids = self._whole_arrays(ids)
-        for i in range(0, len(ids), CHUNK):
-            done = self._call(["scancel", *ids[i:i + CHUNK]], "scancel")
+        for chunk in chunked(ids, CHUNK):
+            done = self._call(["scancel", *chunk], "scancel")
             # scancel also complains about jobs that ended meanwhile: only retry real trouble.
             if done.returncode != 0 and _TRANSIENT.search(self._said(done)):
                 raise TransientError(f"scancel: {self._said(done)}")

@@ -15,6 +15,7 @@ from itertools import repeat
 from typing import Callable, Iterable, Mapping
 
 from fileflow.lang import syntax as s
+from fileflow.lang.nodes import children
 from fileflow.errors import FlowfileError, Position
 from fileflow.patterns import PatternError, expand as expand_patterns, parse_pattern
 
@@ -267,32 +268,6 @@ def _error(message: str, pos: Position, hint: str = "") -> FlowfileError:
     return FlowfileError(message, pos, hint=hint)
 
 
-def _children(n) -> Iterable:
-    kind = type(n)
-    if kind is s.Keyword:
-        return (n.value,)
-    if kind is s.Call:
-        return (n.func, *n.args, *(k.value for k in n.kwargs))
-    if kind is s.Attribute:
-        return (n.obj,)
-    if kind is s.Index:
-        return (n.obj, n.key)
-    if kind is s.Binary:
-        return (n.left, n.right)
-    if kind in (s.Unary, s.Not):
-        return (n.operand,)
-    if kind is s.Compare:
-        return (n.left, *n.rights)
-    if kind is s.BoolOp:
-        return n.values
-    if kind is s.Conditional:
-        return (n.cond, n.then, n.otherwise)
-    if kind is s.ListExpr:
-        return n.items
-    if kind is s.DictExpr:
-        return tuple(x for pair in n.pairs for x in pair)
-    return ()
-
 
 def walk(node) -> Iterable:
     """The node and every sub-expression below it (no recursion)."""
@@ -300,7 +275,7 @@ def walk(node) -> Iterable:
     while stack:
         n = stack.pop()
         yield n
-        stack.extend(_children(n))
+        stack.extend(children(n))
 
 
 def free_names(node) -> set[str]:

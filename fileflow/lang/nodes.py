@@ -15,7 +15,7 @@ from fileflow.errors import Position
 __all__ = [
     "Node", "Const", "Name", "Attribute", "Index", "Call", "Binary", "Unary", "Compare",
     "BoolOp", "Not", "Conditional", "ListExpr", "DictExpr", "Keyword", "Assignment",
-    "Directive", "RuleDecl", "Module", "Expr", "Argument", "decode_with_offsets",
+    "Directive", "RuleDecl", "Module", "Expr", "Argument", "children", "decode_with_offsets",
 ]
 
 
@@ -154,6 +154,39 @@ class Module:
 
 
 # ---------------------------------------------------------------- literals
+
+def children(node) -> tuple:
+    """The nodes directly below `node`, in source order: a rule's directives, a directive's
+    arguments, an expression's operands (a call's keyword arguments as Keyword nodes)."""
+    kind = type(node)
+    if kind is RuleDecl:
+        return node.directives
+    if kind is Directive:
+        return node.args
+    if kind is Assignment or kind is Keyword:
+        return (node.value,)
+    if kind is Call:
+        return (node.func, *node.args, *node.kwargs)
+    if kind is Attribute:
+        return (node.obj,)
+    if kind is Index:
+        return (node.obj, node.key)
+    if kind is Binary:
+        return (node.left, node.right)
+    if kind is Unary or kind is Not:
+        return (node.operand,)
+    if kind is Compare:
+        return (node.left, *node.rights)
+    if kind is BoolOp:
+        return node.values
+    if kind is Conditional:
+        return (node.cond, node.then, node.otherwise)
+    if kind is ListExpr:
+        return node.items
+    if kind is DictExpr:
+        return tuple(x for pair in node.pairs for x in pair)
+    return ()
+
 
 class _BadLiteral(ValueError):
     """A string or number literal that cannot be decoded; the caller adds the position."""

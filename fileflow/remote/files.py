@@ -29,6 +29,8 @@ from typing import Any, Callable, Iterable, Mapping
 from urllib.parse import urlsplit
 
 from fileflow.errors import FileflowError
+from fileflow.fs import remove_file
+from fileflow.processes import pid_alive
 from fileflow.state import FileState
 
 __all__ = ["RemoteError", "RemoteFiles", "is_remote", "scrub_url", "staged_path",
@@ -493,16 +495,16 @@ class RemoteFiles:
             folder, base = os.path.split(dest)
             os.makedirs(folder, exist_ok=True)
             _remove_orphan_parts(folder, base)
-            _remove(_sidecar(dest))  # the old sidecar must never vouch for a new file
+            remove_file(_sidecar(dest))  # the old sidecar must never vouch for a new file
             tmp = os.path.join(folder, f".{base}{_PART}{_part_tag()}")
             try:
                 def fetch() -> None:
-                    _remove(tmp)
+                    remove_file(tmp)
                     fs.get_file(path, tmp)
                 self._call(url, "download", fetch)
                 os.replace(tmp, dest)
             except BaseException:
-                _remove(tmp)
+                remove_file(tmp)
                 raise
             if token is not None:
                 _write_atomic(_sidecar(dest), token)
@@ -528,8 +530,8 @@ class RemoteFiles:
         with self._lock:
             staged, self.staged = self.staged, {}
         for dest in staged.values():
-            _remove(_sidecar(dest))
-            _remove(dest)
+            remove_file(_sidecar(dest))
+            remove_file(dest)
 
     # ---- publish ----
 
@@ -547,7 +549,7 @@ class RemoteFiles:
         dest = staged_path(url, self.stage_root)
         from_stage = os.path.abspath(local_path) == os.path.abspath(dest)
         if from_stage:
-            _remove(_sidecar(dest))  # until the new token is known, the copy vouches for nothing
+            remove_file(_sidecar(dest))  # until the new token is known, the copy vouches for nothing
         self._call(url, "upload", lambda: fs.put_file(local_path, path))
         self.forget((url,))
         info = self._call(url, "stat", lambda: fs.info(path))
@@ -584,8 +586,8 @@ def remove_staged_copy(dest: str) -> None:
     """Delete a staged copy and its token sidecar (its sidecar first: never a token vouching
     for a file that is not there)."""
     try:
-        _remove(_sidecar(dest))
-        _remove(dest)
+        remove_file(_sidecar(dest))
+        remove_file(dest)
     except OSError:
         pass
 
@@ -622,11 +624,6 @@ def _write_atomic(path: str, text: str) -> None:
     os.replace(tmp, path)
 
 
-def _remove(path: str) -> None:
-    try:
-        os.unlink(path)
-    except FileNotFoundError:
-        pass
 
 
 def _remove_orphan_parts(folder: str, base: str) -> None:
@@ -642,8 +639,8 @@ def _remove_orphan_parts(folder: str, base: str) -> None:
         host = rest.partition("-")[2]
         if host and host != _host():
             continue  # another node's (a cluster job staging on a shared file system)
-        if pid_text.isdigit() and not _alive(int(pid_text)):
-            _remove(os.path.join(folder, name))
+        if pid_text.isdigit() and not pid_alive(int(pid_text)):
+            remove_file(os.path.join(folder, name))
 
 
 def _host() -> str:
@@ -656,13 +653,3 @@ def _part_tag() -> str:
     return f"{os.getpid()}-{uuid.uuid4().hex[:8]}-{_host()}"
 
 
-def _alive(pid: int) -> bool:
-    if pid == os.getpid():
-        return True
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True

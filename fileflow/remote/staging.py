@@ -19,6 +19,7 @@ import os
 from typing import Iterable, Mapping
 
 from fileflow.errors import FlowfileError, WorkflowError
+from fileflow.fs import remove_file
 from fileflow.state import FileState
 from fileflow.engine.store import FileStore
 
@@ -28,11 +29,6 @@ __all__ = ["RemoteAwareStore", "LocalPaths", "Staging", "check_no_credentials", 
 STAGE_ROOT = os.path.join(".fileflow", "remote")
 
 
-def _remove(path: str) -> None:
-    try:
-        os.unlink(path)
-    except FileNotFoundError:
-        pass
 
 def _is_remote(path: str) -> bool:
     """fileflow.remote.files.is_remote, loaded only for a path that can be a URL."""
@@ -403,7 +399,7 @@ class Staging:
         result = os.path.join(folder, f"{name}-{attempt}.stage-result.json")
         if adopted:  # the job is under way with its manifest; its result may be there
             return path
-        _remove(result)  # a result left by an earlier run must not vouch for this one
+        remove_file(result)  # a result left by an earlier run must not vouch for this one
         manifest = {"job": job.name, "stage_root": self.stage_root,
                     "inputs": {url: inputs.get(url) for url in urls},
                     "outputs": outputs, "result": result}
@@ -437,7 +433,7 @@ class Staging:
             self.tokens[path] = out[path].digest
             self.uploaded += 1
         for name in (manifest, result_path):
-            _remove(name)
+            remove_file(name)
         return out, ""
 
     @staticmethod

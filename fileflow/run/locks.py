@@ -21,6 +21,8 @@ from dataclasses import dataclass
 from typing import Iterable
 
 from fileflow.errors import LockError
+from fileflow.fs import remove_file
+from fileflow.processes import live_process
 
 __all__ = ["BuildLock", "Clash", "Holder", "LOCK_DIR", "clash", "remove_all_locks",
            "HEARTBEAT_SECONDS", "STALE_AFTER_SECONDS"]
@@ -72,18 +74,11 @@ def clash(writes: set[str], reads: set[str], their_writes: Iterable[str],
 
 def _is_stale(data: dict, mtime: float, host: str) -> bool:
     if data.get("host") == host:
-        import psutil
-
-        pid = int(data.get("pid", -1))
         try:
-            proc = psutil.Process(pid)
-            # A reused pid belongs to a process created after the lock was written.
-            return proc.create_time() > float(data.get("started", 0)) + 1 or \
-                proc.status() == psutil.STATUS_ZOMBIE
-        except (psutil.NoSuchProcess, ValueError):
+            started = float(data.get("started", 0))
+        except (TypeError, ValueError):
             return True
-        except psutil.Error:
-            return False
+        return live_process(data.get("pid", -1), started_by=started) is None
     return time.time() - mtime > STALE_AFTER_SECONDS
 
 
@@ -159,7 +154,7 @@ class BuildLock:
             except (OSError, ValueError):
                 data, mtime = {}, 0.0   # unreadable: a torn write of a dead build
             if not data or _is_stale(data, mtime, self.host):
-                _unlink(path)
+                remove_file(path)
                 continue
             why = clash(self.outputs, self.reads, data.get("outputs", ()), data.get("reads", ()))
             if why is not None:
@@ -176,7 +171,7 @@ class BuildLock:
 
     def release(self) -> None:
         self._stop.set()
-        _unlink(self.path)
+        remove_file(self.path)
 
     def __enter__(self) -> "BuildLock":
         return self
@@ -190,12 +185,6 @@ def _explain(holder: Holder, why: Clash) -> str:
             f"lock {os.path.relpath(holder.path)})")
 
 
-def _unlink(path: str) -> None:
-    try:
-        os.unlink(path)
-    except FileNotFoundError:
-        pass
-
 
 def remove_all_locks(workdir: str) -> int:
     """`fileflow unlock`: remove every build lock of this directory; returns how many."""
@@ -205,5 +194,5 @@ def remove_all_locks(workdir: str) -> int:
     except FileNotFoundError:
         return 0
     for name in names:
-        _unlink(os.path.join(folder, name))
+        remove_file(os.path.join(folder, name))
     return len(names)

@@ -9,12 +9,10 @@ their processes (`_pick_ahead`), so that at -j 2 one transaction serves several 
 """
 from __future__ import annotations
 
-import contextlib
 import heapq
 import json
 import os
 import shlex
-import shutil
 import signal
 import stat
 import sys
@@ -35,9 +33,10 @@ from fileflow.engine.staleness import (KIND_INCOMPLETE_OUTPUT, KIND_INPUT_CHANGE
 from fileflow.lang.rules import job_values
 from fileflow.runlog.log import JobResult, JobStart
 from fileflow.runlog.records import shown_command
+from fileflow.fs import remove_path
 from fileflow.state import FileState
 from fileflow.engine.store import FileStore
-from fileflow.template import _text as template_text
+from fileflow.template import value_text
 
 __all__ = ["Settings", "Reporter", "RunResult", "Scheduler", "NOT_STARTED"]
 
@@ -283,7 +282,7 @@ class Scheduler:
         for path in job.flagged("temp"):
             if path in self.graph.target_paths:
                 continue
-            _remove(path)
+            remove_path(path)
 
     # ---------------------------------------------------------------- submitting
 
@@ -579,7 +578,7 @@ class Scheduler:
         adopted = attempt == 1 and adopts is not None and adopts(job.name)
         try:
             for path in () if adopted else local.outputs:
-                _remove(path)  # never let a job append to, or be judged by, an old output
+                remove_path(path)  # never let a job append to, or be judged by, an old output
                 _make_parent(path)
             for path in job.values.log.values:
                 _make_parent(path)
@@ -652,7 +651,7 @@ class Scheduler:
                                                           for x in items.named(name))
         for name, value in zip(v.params.names, v.params.values):
             if name:
-                env[f"FILEFLOW_PARAMS_{name}"] = template_text(value, quote=False)
+                env[f"FILEFLOW_PARAMS_{name}"] = value_text(value, quote=False)
         for name, value in job.wildcards.items():
             env[f"FILEFLOW_WILDCARDS_{name}"] = str(value)
         runner = shlex.quote(self.settings.python) if script.endswith(".py") else "bash"
@@ -758,7 +757,7 @@ class Scheduler:
             if local is job and path in states:  # chmod sets the ctime: record the new one
                 states[path] = states[path]._replace(ctime_ns=os.stat(path).st_ctime_ns)
         if "FILEFLOW_JOB" in spec.env:  # a script's job file; kept after a failure
-            _remove(spec.env["FILEFLOW_JOB"])
+            remove_path(spec.env["FILEFLOW_JOB"])
         self._check_clock(job, states if local is job else {})  # a store's clock is its own
         self.plan.observed.update(states)
         self.result.done += 1
@@ -774,7 +773,7 @@ class Scheduler:
                 message: str, cancelled: bool) -> JobResult:
         """Failed, cancelled, or outputs missing: nothing it wrote may be taken as done."""
         for path in self._local(job).outputs:
-            _remove(path)
+            remove_path(path)
         if not message:
             message = f"exit code {outcome.exit_code}"
         retrying = (not cancelled and not self.stopping
@@ -821,19 +820,6 @@ class Scheduler:
             missing = [p for p in missing if not os.path.lexists(p)]
         return missing
 
-
-def _remove(path: str) -> None:
-    """Remove a file, a symlink or a directory tree; nothing there is fine. One unlink in
-    the usual case (a file, or nothing: a full build's outputs)."""
-    try:
-        os.unlink(path)
-    except FileNotFoundError:
-        pass
-    except OSError:
-        if not os.path.isdir(path) or os.path.islink(path):
-            raise
-        with contextlib.suppress(FileNotFoundError):
-            shutil.rmtree(path)
 
 
 def _make_parent(path: str) -> None:

@@ -12,12 +12,12 @@ import json
 import sqlite3
 from typing import Any, Iterable, Mapping
 
-from fileflow.runlog.records import RunLogError
+from fileflow.chunks import chunked
+from fileflow.runlog.records import IN_CLAUSE_SIZE, RunLogError
 
 __all__ = ["list_runs", "get_run", "latest_run_id", "run_jobs", "get_job", "jobs_named",
            "jobs_for_path", "job_states", "file_records"]
 
-_CHUNK = 500
 _RUN_COLUMNS = ('id, started_at, ended_at, argv, workdir, "user", host, pid, fileflow_version, '
                 "status, jobs_done, jobs_failed")
 _JOB_COLUMNS = ("id, run_id, rule, wildcards, name, command, reasons, state, attempt, exit_code, "
@@ -60,10 +60,6 @@ def _job(row: dict) -> dict:
     return row
 
 
-def _chunks(items: list, size: int = _CHUNK) -> Iterable[list]:
-    for i in range(0, len(items), size):
-        yield items[i:i + size]
-
 
 def _in(name: str, values: list) -> tuple[str, dict[str, Any]]:
     """`name IN (:p0, :p1, ...)` with its parameters (portable across both drivers)."""
@@ -91,7 +87,7 @@ def _with_outputs(log, jobs: list[dict]) -> list[dict]:
     by_id = {j["id"]: j for j in jobs}
     for j in jobs:
         j["outputs"] = []
-    for chunk in _chunks(list(by_id)):
+    for chunk in chunked(list(by_id), IN_CLAUSE_SIZE):
         where, params = _in("job_id", chunk)
         for row in _query(log, f"SELECT job_id, path FROM job_outputs WHERE {where} "
                                "ORDER BY path", params):
@@ -130,7 +126,7 @@ def job_states(log, job_ids: Iterable[int]) -> dict[int, str]:
     """job id -> its state (running, done, failed, cancelled, skipped)."""
     wanted = sorted({int(j) for j in job_ids})
     out: dict[int, str] = {}
-    for chunk in _chunks(wanted):
+    for chunk in chunked(wanted, IN_CLAUSE_SIZE):
         where, params = _in("id", chunk)
         out.update((r["id"], r["state"]) for r in _query(
             log, f"SELECT id, state FROM jobs WHERE {where}", params))
@@ -141,7 +137,7 @@ def file_records(log, paths: Iterable[str]) -> dict[str, dict]:
     """path -> its `files` row (complete, size, digest, job_id, built_at ...)."""
     wanted = sorted(set(paths))
     out: dict[str, dict] = {}
-    for chunk in _chunks(wanted):
+    for chunk in chunked(wanted, IN_CLAUSE_SIZE):
         where, params = _in("path", chunk)
         out.update((r["path"], r) for r in _query(
             log, "SELECT path, complete, size, digest, job_id, built_at, changed_at FROM files "

@@ -16,7 +16,8 @@ import os
 import sqlite3
 from typing import Any, Iterable
 
-from fileflow.runlog.records import (BUSY_TIMEOUT, JOB_STATES, NETWORK_FS_TYPES, RUN_STATUSES,
+from fileflow.chunks import chunked
+from fileflow.runlog.records import (BUSY_TIMEOUT, IN_CLAUSE_SIZE, JOB_STATES, NETWORK_FS_TYPES, RUN_STATUSES,
                              SCHEMA_VERSION, TARGET_COLUMN_NAMES, JobResult, JobStart,
                              RunLogError, check_sqlite_file, is_network_fs,
                              target_rows_to_records)
@@ -133,8 +134,7 @@ class RunLog:
                 target_rows_to_records(conn.execute(f"SELECT {columns} FROM files"), out)
             else:
                 wanted = sorted(set(paths))
-                for i in range(0, len(wanted), 500):
-                    chunk = wanted[i:i + 500]
+                for chunk in chunked(wanted, IN_CLAUSE_SIZE):
                     marks = ",".join("?" * len(chunk))
                     target_rows_to_records(conn.execute(
                         f"SELECT {columns} FROM files WHERE path IN ({marks})", chunk), out)

@@ -17,6 +17,7 @@ from fileflow.state import HASH_ALGORITHM, FileState, RecordedTarget
 __all__ = [
     "hide_passwords", "shown_command",
     "SCHEMA_VERSION", "RUN_STATUSES", "JOB_STATES", "NETWORK_FS_TYPES", "BUSY_TIMEOUT",
+    "IN_CLAUSE_SIZE",
     "JobStart", "JobResult", "RunLogError", "RunLogBusyError", "is_network_fs", "check_sqlite_file",
     "target_rows_to_records", "TARGET_COLUMN_NAMES", "sqlite_journal_mode", "configure_sqlite",
 ]
@@ -25,6 +26,7 @@ SCHEMA_VERSION = 2
 RUN_STATUSES = frozenset({"running", "success", "failed", "interrupted"})
 JOB_STATES = frozenset({"running", "done", "failed", "cancelled", "skipped"})
 BUSY_TIMEOUT = 30.0          # seconds SQLite waits for a lock before reporting "locked"
+IN_CLAUSE_SIZE = 500         # values per IN (...) clause: within every engine's parameter limit
 SQLITE_MAGIC = b"SQLite format 3\x00"
 
 # File systems on which SQLite's WAL mode is unsafe (its shared-memory index cannot be

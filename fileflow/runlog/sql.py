@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import os
 import time
-from typing import Any, Callable, Iterable, Iterator, Sequence
+from typing import Any, Callable, Iterable
 
 from sqlalchemy import (BigInteger, Boolean, Column, Float, ForeignKey, Index, Integer,
                         MetaData, Table, Text, create_engine, event, insert, inspect, select,
@@ -19,7 +19,8 @@ from sqlalchemy import (BigInteger, Boolean, Column, Float, ForeignKey, Index, I
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import URL, Connection, Engine, make_url
 
-from fileflow.runlog.records import (BUSY_TIMEOUT, SCHEMA_VERSION, RunLogError, check_sqlite_file,
+from fileflow.chunks import chunked
+from fileflow.runlog.records import (BUSY_TIMEOUT, IN_CLAUSE_SIZE, SCHEMA_VERSION, RunLogError, check_sqlite_file,
                              configure_sqlite, sqlite_journal_mode, target_rows_to_records)
 from fileflow.runlog.writes import (RETRIES, RETRY_BASE, BuildWrites, busy_error, next_delay,
                             run_log_error)
@@ -28,7 +29,6 @@ from fileflow.state import RecordedTarget
 __all__ = ["SqlRunLog", "open_sql_runlog", "metadata"]
 
 
-_CHUNK = 500                 # paths per IN (...) clause
 _PG_LOCK_KEY = 0x66666C6F77  # pg_advisory_xact_lock key for schema creation/migration
 
 
@@ -113,10 +113,6 @@ MIGRATIONS: list[tuple[int, Callable[[Connection], None]]] = [(2, _migrate_to_2)
 
 
 # --------------------------------------------------------------------------- helpers
-def _chunks(items: Sequence[Any], size: int = _CHUNK) -> Iterator[Sequence[Any]]:
-    for i in range(0, len(items), size):
-        yield items[i:i + size]
-
 
 _TARGET_COLUMNS = (files.c.path, files.c.complete, files.c.size, files.c.mtime_ns, files.c.digest,
                    files.c.algorithm, files.c.signature, files.c.input_digests, files.c.job_id,
@@ -279,7 +275,7 @@ class SqlRunLog(BuildWrites):
             if paths is None:
                 target_rows_to_records(conn.execute(select(*_TARGET_COLUMNS)).all(), out)
             else:
-                for chunk in _chunks(sorted(set(paths))):
+                for chunk in chunked(sorted(set(paths)), IN_CLAUSE_SIZE):
                     target_rows_to_records(conn.execute(select(*_TARGET_COLUMNS)
                                        .where(files.c.path.in_(chunk))).all(), out)
             return out

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from typing import Callable
 
+from fileflow.chunks import chunked
 from fileflow.errors import FileflowError
 from fileflow.views.graph_view import FAILED, SOURCE, UP_TO_DATE, WILL_RUN, Node, View, collapse_by_rule
 
@@ -94,8 +95,8 @@ def to_mermaid(view: View) -> str:
         if members:
             fill, border = COLOURS[state]
             lines.append(f"    classDef {cls} fill:{fill},stroke:{border},color:#000")
-            for k in range(0, len(members), 500):  # keep lines a parser can take
-                lines.append(f"    class {','.join(members[k:k + 500])} {cls}")
+            for chunk in chunked(members, 500):  # keep lines a parser can take
+                lines.append(f"    class {','.join(chunk)} {cls}")
     return "\n".join(lines) + "\n"
 
 
