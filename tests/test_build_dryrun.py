@@ -1,5 +1,6 @@
 """End to end: `-n` and `why` look and change nothing: the file tree, every mtime (of
-directories too), every mode and the run log are the same afterwards (reliability test 17)."""
+directories too), every mode and the run log are the same afterwards (guarantees.md:
+Looking changes nothing)."""
 from __future__ import annotations
 
 import os

@@ -252,7 +252,7 @@ def test_keep_going_finishes_independent_jobs(tmp_path):
 
 
 def test_job_killed_by_a_signal_fails_and_its_outputs_are_removed(tmp_path):
-    """Reliability test 2: kill -9 of the job's own process."""
+    """kill -9 of the job's own process (guarantees.md: A failed job leaves no output)."""
     p = Project(tmp_path)
     p.flowfile("""
         rule victim:

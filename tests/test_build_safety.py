@@ -1,4 +1,4 @@
-"""End to end: what fileflow must survive (docs RELIABILITY.md): hostile file names,
+"""End to end: what fileflow must survive (docs/guarantees.md): hostile file names,
 odd working directories, Ctrl-C, kill -9, concurrent builds, stale locks, SIGPIPE.
 
 These tests start real `python -m fileflow` processes and signal them. They wait for the
@@ -259,7 +259,7 @@ def test_ctrl_c_of_the_whole_process_group_like_a_terminal(tmp_path):
 
 
 def test_ctrl_c_with_stdout_piped_into_head(tmp_path):
-    """Reliability test 3: the reader of stdout is gone (SIGPIPE territory) when Ctrl-C
+    """guarantees.md: Ctrl-C. The reader of stdout is gone (SIGPIPE territory) when Ctrl-C
     comes: jobs are still stopped and cleaned up, and no traceback is printed."""
     p = Project(tmp_path)
     p.flowfile(LONG_JOB)
@@ -886,8 +886,8 @@ def test_a_dry_run_takes_no_lock(tmp_path):
 # ---------------------------------------------------------------- the run log under stress
 
 def test_many_builds_writing_one_fresh_run_log_at_once(tmp_path):
-    """Reliability test 12: concurrent writers (and concurrent creation of the schema) never
-    show the user "database is locked"."""
+    """guarantees.md: A run log row is never dropped. Concurrent writers (and concurrent
+    creation of the schema) never show the user "database is locked"."""
     p = Project(tmp_path)
     p.flowfile("""
         rule mk:

@@ -248,7 +248,7 @@ def test_git_checkout_style_rewrite_of_same_bytes_does_not_rerun(chain, how):
 
 def test_input_edited_while_its_consumer_runs_reruns_it_next_time(tmp_path):
     """The input digests are taken before the job starts, so an edit made while it ran is
-    a change the next build sees (reliability test 6)."""
+    a change the next build sees (guarantees.md: Edits during a build and clock skew)."""
     p = Project(tmp_path)
     p.flowfile("""
         rule a:
@@ -265,7 +265,7 @@ def test_input_edited_while_its_consumer_runs_reruns_it_next_time(tmp_path):
 
 def test_output_older_than_its_input_after_the_job_is_no_endless_loop(tmp_path):
     """Clock skew: the job leaves its output with an mtime older than the input's. The
-    record, not the mtimes, decides (reliability test 7)."""
+    record, not the mtimes, decides (guarantees.md: Edits during a build and clock skew)."""
     p = Project(tmp_path)
     p.flowfile("""
         rule a:
@@ -283,7 +283,8 @@ def test_output_older_than_its_input_after_the_job_is_no_endless_loop(tmp_path):
 
 
 def test_input_with_a_future_mtime_gives_a_stable_decision(chain):
-    """Reliability test 8: an input dated in the future must not rerun anything forever."""
+    """An input dated in the future must not rerun anything forever (guarantees.md: Edits
+    during a build and clock skew)."""
     chain.set_mtime_ns("in.txt", chain.mtime_ns("in.txt") + 365 * 86400 * 10**9)
     quiet = chain.build()
     assert quiet.ran == []

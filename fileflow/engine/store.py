@@ -6,7 +6,8 @@ mtime is the fast filter, the content hash is the truth. `stat_many` is a plain 
 `os.stat`; `with_digests` reuses a recorded digest while size, mtime_ns and ctime_ns are
 unchanged and hashes the rest (in a thread pool: hashlib releases the GIL).
 
-What the stat filter guarantees (reliability test 9):
+What the stat filter guarantees (docs/guarantees.md: Staleness: mtime filters, the content
+hash decides):
 - `touch` with no content change: the stat differs, the file is re-hashed, the digest is the
   same, so nothing downstream reruns (and the caller records the new stat, so the next run
   does not hash it again).
