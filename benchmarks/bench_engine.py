@@ -61,8 +61,9 @@ PHASES = ("dry", "noop", "changed", "full")
 DEFAULT_SNAKEMAKE = "/opt/bench-snakemake/bin/snakemake"
 JOBS = 2  # parallel jobs for every build (-j 2 / -c 2)
 
-# What the issue measured for make and Snakemake on this kind of machine (seconds), so a
-# target can also be read at the speed the machine has today (target x make now / make then).
+# Reference figures of make and Snakemake on this kind of machine when the targets were set
+# (seconds), so a target can also be read at the speed the machine has today (target x make
+# now / make then).
 ISSUE_REFERENCE = {
     ("dry", "fanout", 10000): {"make": 0.10, "snakemake": 4.9},
     ("dry", "fanout", 50000): {"make": 0.53, "snakemake": 23.0},
@@ -71,7 +72,7 @@ ISSUE_REFERENCE = {
     ("full", "fanout", 10000): {"make": 11.1},
 }
 
-# The issue's figures (fan-out shape unless said otherwise): (seconds, MiB or None, x make or None)
+# The performance targets (fan-out shape unless said otherwise): (seconds, MiB or None, x make or None)
 TARGETS = {
     ("dry", "fanout", 10000): (0.5, None, None),
     ("dry", "fanout", 50000): (1.5, 300, None),
@@ -95,7 +96,7 @@ def _jobs_in(shape: str, n: int, width: int) -> tuple[int, int]:
 
 def plain_commands(text: str) -> str:
     """--plain: `cp IN OUT` instead of `cat IN > OUT` (fan-out and chain jobs), a command
-    that needs no shell, so make and fileflow (since ce86625) both exec cp directly."""
+    that needs no shell, so make and fileflow both exec cp directly."""
     return (text.replace('shell: "cat {input} > {output}"', 'shell: "cp {input} {output}"')
                 .replace("\tcat $< > $@\n", "\tcp $< $@\n"))
 
@@ -485,7 +486,7 @@ def verdict(result: dict) -> str:
 
 
 def scaled_target(result: dict) -> float | None:
-    """The time target scaled by how much slower make is here today than in the issue."""
+    """The time target scaled by how much slower make is here today than in the reference."""
     key = (result["phase"], result["shape"], result["n"])
     target, ref = TARGETS.get(key), ISSUE_REFERENCE.get(key, {})
     make = result["tools"].get("make", {})

@@ -12,7 +12,7 @@ in a temporary directory, then times, each in a new Python process (median of --
   load, cold / cached  `rules.load_workflow`: parse + rule model
   fileflow check       the command, end to end, cold and cached, and on a copy with a syntax
                        error in the last rule; with --before DIR also with the fileflow
-                       package of an older checkout (`git archive 08d983c | tar -x -C DIR`)
+                       package of another checkout (`git archive COMMIT | tar -x -C DIR`)
   fileflow fmt --check the formatter, end to end, cold: on the generated file (not in fmt's
                        layout: it formats, parses the result and compares the trees, exit 1)
                        and on its formatted copy (exit 0); with --before DIR also the older

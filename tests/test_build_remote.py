@@ -1,4 +1,4 @@
-"""End-to-end builds with remote inputs and outputs (issue 8): real builds through the CLI.
+"""End-to-end builds with remote inputs and outputs: real builds through the CLI.
 
 memory:// lives in one process, so its builds run in this process (`Project.build`); S3 runs
 on moto's server on loopback (tests/s3server.py), and the main S3 scenario builds in real

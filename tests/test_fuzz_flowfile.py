@@ -126,7 +126,7 @@ def test_mutations_give_a_workflow_or_a_clean_error(case):
 
 
 def test_known_crashers_are_clean_errors():
-    """Inputs the fuzzer (or a review) once crashed on, kept as plain regression cases."""
+    """Inputs that once crashed the loader, kept as plain regression cases."""
     path = VALID / "full" / "Flowfile"
     for text in [
         'X = "\\x4"\n',                              # truncated escape

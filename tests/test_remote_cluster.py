@@ -1,4 +1,4 @@
-"""Remote files on a real Slurm (issue 8): `--remote-staging job` makes each cluster job
+"""Remote files on a real Slurm: `--remote-staging job` makes each cluster job
 download its remote inputs and upload its remote outputs itself, on its node, through
 `python -m fileflow.remote.job_stager`; the head records the tokens the job reports. Needs Slurm
 (.ci/slurm-up.sh) and moto's S3 server (tests/s3server.py), which the jobs reach on loopback

@@ -197,7 +197,7 @@ def test_a_dotdot_inside_the_directory_still_is_refused_as_a_wildcard_value(tmp_
 
 @pytest.mark.slow
 def test_a_50000_step_chain_resolves(tmp_path):
-    """Issue 2's chain: no recursion anywhere, so 50,000 steps are fine (a dry run, in a
+    """A long chain: no recursion anywhere, so 50,000 steps are fine (a dry run, in a
     real process; how long it takes is for benchmarks/, not for this test)."""
     (tmp_path / "data").mkdir()
     (tmp_path / "data" / "0.txt").write_text("0\n")

@@ -1,4 +1,4 @@
-"""End to end: `fileflow build -n --graph` and `fileflow graph` (issue 4): each format on a
+"""End to end: `fileflow build -n --graph` and `fileflow graph`: each format on a
 diamond workflow, the state colours after a failed run, -o by extension, Graphviz rendering
 and its absence, stdout carrying only the graph, large graphs summarised per rule, and that
 looking changes no file, mtime or run log."""

@@ -1,6 +1,6 @@
 """End to end: `fileflow summary` (every output's state), and the run history read back
 from the run log: `fileflow runs` and `fileflow log RUN|JOB|FILE` across three runs, one of
-them failed; on SQLite and on a real PostgreSQL (issue 4)."""
+them failed; on SQLite and on a real PostgreSQL."""
 from __future__ import annotations
 
 import getpass

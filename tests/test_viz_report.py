@@ -1,4 +1,4 @@
-"""End to end: `fileflow report -o report.html` (issue 4): one self-contained page, checked
+"""End to end: `fileflow report -o report.html`: one self-contained page, checked
 as text and in a real headless Chromium (no console errors, no request leaves the file,
 the expected job count, a working filter, a screenshot)."""
 from __future__ import annotations
