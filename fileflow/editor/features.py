@@ -205,7 +205,7 @@ def statement_starts(lines: Sequence[str]) -> list[int]:
     return starts
 
 
-def _parse_pieces(path: str, lines: list[str]) -> tuple[tuple, list[FlowfileError], list[tuple[int, int]]]:
+def parse_statements(path: str, lines: list[str]) -> tuple[tuple, list[FlowfileError], list[tuple[int, int]]]:
     """Parse the text, and where it fails, each top-level statement on its own, skipping those
     that do not parse. Returns (statements, errors, broken line ranges [first, end)). The
     parser is the project's own (syntax.parse_flowfile); a piece is parsed with the lines
@@ -272,7 +272,7 @@ def analyze(path: str, text: str, workdir: str | None = None, lint: bool = True,
     for line in lines:
         offsets.append(at)
         at += len(line) + 1
-    statements, syntax_errors, broken = _parse_pieces(path, lines)
+    statements, syntax_errors, broken = parse_statements(path, lines)
     root = None if workdir else including_flowfile(path)
     result = Analysis(path, text, lines, statements, syntax_errors,
                       workdir or workdir_of(root or path), offsets=offsets)
@@ -296,12 +296,13 @@ def including_flowfile(path: str) -> str | None:
     """The Flowfile (`Flowfile` or `workflow/Flowfile`, in this file's directory or up to three
     above) that includes this file, directly or through other included files; None if none
     does. Includes are read with a pattern, so a Flowfile that does not parse still counts."""
-    target = _real(path)
+    target = os.path.realpath(path)
     folder = os.path.dirname(os.path.abspath(path))
     for _ in range(4):
         for name in ("Flowfile", os.path.join("workflow", "Flowfile")):
             candidate = os.path.join(folder, name)
-            if _real(candidate) != target and os.path.isfile(candidate) and _includes(candidate, target):
+            if (os.path.realpath(candidate) != target and os.path.isfile(candidate)
+                    and _includes(candidate, target)):
                 return candidate
         parent = os.path.dirname(folder)
         if parent == folder:
@@ -314,9 +315,9 @@ def _includes(flowfile: str, target: str) -> bool:
     seen, todo = set(), [flowfile]
     while todo and len(seen) < 100:
         current = todo.pop()
-        if _real(current) in seen:
+        if os.path.realpath(current) in seen:
             continue
-        seen.add(_real(current))
+        seen.add(os.path.realpath(current))
         try:
             with open(current, encoding="utf-8-sig") as fh:
                 text = fh.read()
@@ -324,7 +325,7 @@ def _includes(flowfile: str, target: str) -> bool:
             continue
         for m in _INCLUDE.finditer(text):
             included = os.path.join(os.path.dirname(current), m.group(1))
-            if _real(included) == target:
+            if os.path.realpath(included) == target:
                 return True
             todo.append(included)
     return False
@@ -334,7 +335,8 @@ def _is_ours(result: Analysis, err: FlowfileError) -> bool:
     """Whether an error is in this file, or in a file this file brings in."""
     if err.pos is None:
         return False
-    return _real(err.pos.path) == _real(result.path) or _include_of(result, err.pos.path) is not None
+    return (os.path.realpath(err.pos.path) == os.path.realpath(result.path)
+            or include_argument(result, err.pos.path) is not None)
 
 
 # How many times a load that stopped at a top-level statement is tried again without it.
@@ -359,8 +361,8 @@ def _load(result: Analysis, broken: list[tuple[int, int]], root: str | None = No
             if root is None:
                 workflow = load_workflow(result.path, workdir=result.workdir, text="\n".join(kept))
             else:   # this file as part of the workflow that includes it
-                texts = {**(open_texts or {}), _real(result.path): "\n".join(kept)}
-                workflow = load_workflow(root, workdir=result.workdir, text=texts.get(_real(root)),
+                texts = {**(open_texts or {}), os.path.realpath(result.path): "\n".join(kept)}
+                workflow = load_workflow(root, workdir=result.workdir, text=texts.get(os.path.realpath(root)),
                                          texts=texts)
         except FlowfileErrors as errs:
             found = list(errs.errors)
@@ -387,14 +389,14 @@ def _stopping_statement(result: Analysis, err: FlowfileError, blank: list) -> tu
     """The lines [first, end) of the top-level statement of this file at which a load stopped,
     when statements follow it; None when the load went to the end (rule errors, unknown rule
     names found at the end) or stopped in another file."""
-    if err.pos is None or _real(err.pos.path) != _real(result.path):
+    if err.pos is None or os.path.realpath(err.pos.path) != os.path.realpath(result.path):
         return None
     if err.message.startswith(("localrules: no rule", "ruleorder: no rule")):
         return None
-    stmt = _statement_at(result, err.pos.line)
+    stmt = statement_at(result, err.pos.line)
     if stmt is None or isinstance(stmt, s.RuleDecl) or stmt is result.statements[-1]:
         return None
-    lines = (stmt.pos.line, _node_end(stmt)[0] + 1)
+    lines = (stmt.pos.line, node_end(stmt)[0] + 1)
     return None if lines in blank else lines
 
 
@@ -432,7 +434,7 @@ def lint_findings(result: Analysis) -> list:
         return []
     modules = []
     for flowfile in result.workflow.flowfiles:
-        if _real(flowfile) == _real(result.path):
+        if os.path.realpath(flowfile) == os.path.realpath(result.path):
             modules.append(s.Module(flowfile, result.text, result.statements))
             continue
         try:
@@ -446,7 +448,7 @@ def lint_findings(result: Analysis) -> list:
 
 # ---------------------------------------------------------------- spans
 
-def _node_end(node) -> tuple[int, int]:
+def node_end(node) -> tuple[int, int]:
     """The end of a statement, directive or expression: the furthest end of anything in it."""
     end = (0, 0)
     stack = [node]
@@ -459,14 +461,14 @@ def _node_end(node) -> tuple[int, int]:
 
 
 
-def _span(pos: Position) -> Span:
+def span_of(pos: Position) -> Span:
     return Span(pos.line, pos.column, pos.end_line or pos.line,
                 pos.end_column if pos.end_line else pos.column + 1)
 
 
 def _statement_span(stmt) -> Span:
     start = (stmt.pos.line, 1 if isinstance(stmt, s.RuleDecl) else stmt.pos.column)
-    return Span(*start, *_node_end(stmt))
+    return Span(*start, *node_end(stmt))
 
 
 def _word_span(result: Analysis, line: int, column: int) -> Span:
@@ -497,20 +499,17 @@ def diagnostics(result: Analysis) -> list[Diagnostic]:
         if (span, message) not in seen:
             seen.add((span, message))
             out.append(Diagnostic(span, "error", message, None))
-    here = _real(result.path)
+    here = os.path.realpath(result.path)
     for finding in result.findings:
-        if _real(finding.pos.path) == here:
+        if os.path.realpath(finding.pos.path) == here:
             out.append(Diagnostic(_finding_span(result, finding.pos), finding.severity,
                                   f"{finding.message} (fix: {finding.fix})", finding.code))
     return sorted(out, key=lambda d: (d.span, d.code or ""))
 
 
-def _real(path: str) -> str:
-    return os.path.realpath(path)
-
 
 def _finding_span(result: Analysis, pos: Position) -> Span:
-    span = _span(pos)
+    span = span_of(pos)
     if (span.end_line, span.end_column) <= (span.line, span.column):
         return _word_span(result, pos.line, pos.column)   # no extent: the token there
     return span
@@ -520,21 +519,21 @@ def _error_place(result: Analysis, err: FlowfileError) -> tuple[Span, str]:
     pos = err.pos
     if pos is None:
         return Span(1, 1, 1, 1), err.message
-    if _real(pos.path) == _real(result.path):
+    if os.path.realpath(pos.path) == os.path.realpath(result.path):
         return _finding_span(result, pos), err.message
-    arg = _include_of(result, pos.path)
-    return (_span(arg.pos) if arg is not None else Span(1, 1, 1, 1)), f"{pos}: {err.message}"
+    arg = include_argument(result, pos.path)
+    return (span_of(arg.pos) if arg is not None else Span(1, 1, 1, 1)), f"{pos}: {err.message}"
 
 
-def _include_of(result: Analysis, path: str):
+def include_argument(result: Analysis, path: str):
     """The path argument of this file's `include:` or `configfile:` that names `path`."""
-    target = _real(path)
+    target = os.path.realpath(path)
     for stmt in result.statements:
         if isinstance(stmt, s.Directive) and stmt.name in ("include", "configfile") and stmt.args:
             arg = stmt.args[0]
             if isinstance(arg, s.Const) and isinstance(arg.value, str):
                 base = os.path.dirname(result.path) if stmt.name == "include" else result.workdir
-                if _real(os.path.join(base, arg.value)) == target:
+                if os.path.realpath(os.path.join(base, arg.value)) == target:
                     return arg
     return None
 
@@ -546,20 +545,20 @@ def symbols(result: Analysis) -> list[Symbol]:
     out = []
     for stmt in result.statements:
         if isinstance(stmt, s.RuleDecl):
-            directives = tuple(Symbol(d.name, "directive", _source_of(result, d, 60),
-                                    _statement_span(d), _span(d.pos)) for d in stmt.directives)
-            out.append(Symbol(stmt.name, "rule", "rule", _statement_span(stmt), _span(stmt.pos),
+            directives = tuple(Symbol(d.name, "directive", source_text(result, d, 60),
+                                    _statement_span(d), span_of(d.pos)) for d in stmt.directives)
+            out.append(Symbol(stmt.name, "rule", "rule", _statement_span(stmt), span_of(stmt.pos),
                               directives))
         elif isinstance(stmt, s.Assignment):
-            out.append(Symbol(stmt.name, "variable", _source_of(result, stmt.value, 60),
-                              _statement_span(stmt), _span(stmt.pos)))
+            out.append(Symbol(stmt.name, "variable", source_text(result, stmt.value, 60),
+                              _statement_span(stmt), span_of(stmt.pos)))
         elif isinstance(stmt, s.Directive):
-            out.append(Symbol(stmt.name, "directive", _source_of(result, stmt, 60),
-                              _statement_span(stmt), _span(stmt.pos)))
+            out.append(Symbol(stmt.name, "directive", source_text(result, stmt, 60),
+                              _statement_span(stmt), span_of(stmt.pos)))
     return out
 
 
-def _source_of(result: Analysis, node, limit: int = 0) -> str:
+def source_text(result: Analysis, node, limit: int = 0) -> str:
     """The text of a directive's values, an expression or a statement, as written (one line
     when `limit`, cut to that length)."""
     if isinstance(node, s.Directive):
@@ -568,7 +567,7 @@ def _source_of(result: Analysis, node, limit: int = 0) -> str:
         start = (node.args[0].pos.line, node.args[0].pos.column)
     else:
         start = (node.pos.line, node.pos.column)
-    end = _node_end(node)
+    end = node_end(node)
     text = result.text[result.offset(*start):result.offset(*end)]
     if limit:
         text = " ".join(text.split())
@@ -579,44 +578,44 @@ def _source_of(result: Analysis, node, limit: int = 0) -> str:
 
 # ---------------------------------------------------------------- finding what is under the cursor
 
-class _Place(NamedTuple):
+class Place(NamedTuple):
     statement: object              # the top-level statement
     directive: s.Directive | None  # the directive the place is in
     chain: tuple                   # expression nodes from the outermost to the one at the place
 
 
-def _contains(pos: Position, line: int, column: int) -> bool:
+def contains(pos: Position, line: int, column: int) -> bool:
     end = (pos.end_line, pos.end_column) if pos.end_line else (pos.line, pos.column + 1)
     return (pos.line, pos.column) <= (line, column) <= end
 
 
-def _statement_at(result: Analysis, line: int):
+def statement_at(result: Analysis, line: int):
     """The top-level statement that spans a line (statements are in line order, one per line)."""
     from bisect import bisect_right
 
     index = bisect_right([st.pos.line for st in result.statements], line) - 1
-    if index >= 0 and line <= _node_end(result.statements[index])[0]:
+    if index >= 0 and line <= node_end(result.statements[index])[0]:
         return result.statements[index]
     return None
 
 
-def _place(result: Analysis, line: int, column: int) -> _Place | None:
-    stmt = _statement_at(result, line)
+def place_at(result: Analysis, line: int, column: int) -> Place | None:
+    stmt = statement_at(result, line)
     if stmt is None:
         return None
     directives = stmt.directives if isinstance(stmt, s.RuleDecl) else (
         (stmt,) if isinstance(stmt, s.Directive) else ())
-    directive = next((d for d in directives if d.pos.line <= line <= _node_end(d)[0]), None)
+    directive = next((d for d in directives if d.pos.line <= line <= node_end(d)[0]), None)
     roots = directive.args if directive else ((stmt.value,) if isinstance(stmt, s.Assignment) else ())
     best: tuple = ()
     stack = [(root, (root,)) for root in roots]
     while stack:   # the smallest node whose extent holds the place
         node, chain = stack.pop()
-        if _contains(node.pos, line, column) and not isinstance(node, s.Keyword):
+        if contains(node.pos, line, column) and not isinstance(node, s.Keyword):
             if not best or _size(node.pos) <= _size(best[-1].pos):
                 best = chain
         stack.extend((child, chain + (child,)) for child in children(node))
-    return _Place(stmt, directive, best)
+    return Place(stmt, directive, best)
 
 
 def _size(pos: Position) -> tuple[int, int]:
@@ -624,7 +623,7 @@ def _size(pos: Position) -> tuple[int, int]:
             (pos.end_column or pos.column + 1) - pos.column if pos.end_line == pos.line else 10**9)
 
 
-def _string_field_at(result: Analysis, const: s.Const, line: int, column: int) -> tuple[str, Span] | None:
+def string_field_at(result: Analysis, const: s.Const, line: int, column: int) -> tuple[str, Span] | None:
     """The text inside the `{...}` field of a string literal at a place ("sample",
     "sample,[a-z]+", " wildcards.sample :q") and the field's span, or None when the place is
     not in a field."""
@@ -653,53 +652,53 @@ def _string_field_at(result: Analysis, const: s.Const, line: int, column: int) -
 def hover(result: Analysis, line: int, column: int) -> HoverText | None:
     """What the thing under the cursor is: a rule, a directive, a builtin, a variable, a
     wildcard in a pattern or a command, or a field of a command."""
-    stmt = _statement_at(result, line)
+    stmt = statement_at(result, line)
     if stmt is None:
         return None
-    if isinstance(stmt, s.RuleDecl) and _contains(stmt.pos, line, column):
-        return HoverText(_rule_text(result, stmt.name), _span(stmt.pos))
-    if isinstance(stmt, s.Assignment) and _contains(stmt.pos, line, column):
-        return HoverText(_variable_text(result, stmt), _span(stmt.pos))
-    place = _place(result, line, column)
-    if place.directive is not None and _contains(place.directive.pos, line, column):
+    if isinstance(stmt, s.RuleDecl) and contains(stmt.pos, line, column):
+        return HoverText(_rule_text(result, stmt.name), span_of(stmt.pos))
+    if isinstance(stmt, s.Assignment) and contains(stmt.pos, line, column):
+        return HoverText(_variable_text(result, stmt), span_of(stmt.pos))
+    place = place_at(result, line, column)
+    if place.directive is not None and contains(place.directive.pos, line, column):
         name = place.directive.name
         where = "rule directive" if isinstance(stmt, s.RuleDecl) else "top-level directive"
         doc = DIRECTIVE_DOCS.get(name, "not a fileflow directive")
-        return HoverText(f"**`{name}:`** ({where})\n\n{doc}", _span(place.directive.pos))
+        return HoverText(f"**`{name}:`** ({where})\n\n{doc}", span_of(place.directive.pos))
     if not place.chain:
         return None
     node = place.chain[-1]
     if isinstance(node, s.Name):
         return _name_hover(result, place, node)
     if isinstance(node, s.Const) and isinstance(node.value, str):
-        found = _string_field_at(result, node, line, column)
+        found = string_field_at(result, node, line, column)
         if found is not None:
             text = _field_text(result, place, found[0])
             return HoverText(text, found[1]) if text else None
     return None
 
 
-def _name_hover(result: Analysis, place: _Place, node: s.Name) -> HoverText | None:
+def _name_hover(result: Analysis, place: Place, node: s.Name) -> HoverText | None:
     name = node.id
     if place.directive is not None and place.directive.name in ("ruleorder", "localrules"):
         text = _rule_text(result, name)
-        return HoverText(text, _span(node.pos)) if text else None
-    assignment = _assignment_for(result, name, node.pos.line)
+        return HoverText(text, span_of(node.pos)) if text else None
+    assignment = assignment_for(result, name, node.pos.line)
     if assignment is not None:
-        return HoverText(_variable_text(result, assignment), _span(node.pos))
+        return HoverText(_variable_text(result, assignment), span_of(node.pos))
     if name in BUILTIN_DOCS:
-        return HoverText(f"**`{name}`** (builtin)\n\n{BUILTIN_DOCS[name]}", _span(node.pos))
+        return HoverText(f"**`{name}`** (builtin)\n\n{BUILTIN_DOCS[name]}", span_of(node.pos))
     return None
 
 
-def _rule_decl(result: Analysis, name: str) -> s.RuleDecl | None:
+def rule_decl(result: Analysis, name: str) -> s.RuleDecl | None:
     return next((st for st in result.statements if isinstance(st, s.RuleDecl) and st.name == name), None)
 
 
 def _rule_text(result: Analysis, name: str) -> str:
-    decl = _rule_decl(result, name)
+    decl = rule_decl(result, name)
     if decl is not None:
-        first, end = decl.pos.line, _node_end(decl)[0]
+        first, end = decl.pos.line, node_end(decl)[0]
         body = "\n".join(result.lines[first - 1:min(end, first + 14)])
         more = "\n    ..." if end > first + 14 else ""
         return f"**rule `{name}`** (line {first})\n\n```\n{body}{more}\n```"
@@ -710,7 +709,7 @@ def _rule_text(result: Analysis, name: str) -> str:
     return ""
 
 
-def _assignment_for(result: Analysis, name: str, line: int) -> s.Assignment | None:
+def assignment_for(result: Analysis, name: str, line: int) -> s.Assignment | None:
     """The assignment of `name` a use on `line` reads: the last one above it (or the first one
     of the file, when the use comes first: an error the diagnostics report)."""
     found = [st for st in result.statements if isinstance(st, s.Assignment) and st.name == name]
@@ -719,10 +718,10 @@ def _assignment_for(result: Analysis, name: str, line: int) -> s.Assignment | No
 
 
 def _variable_text(result: Analysis, stmt: s.Assignment) -> str:
-    return f"**`{stmt.name}`** (line {stmt.pos.line})\n\n```\n{stmt.name} = {_source_of(result, stmt.value, 200)}\n```"
+    return f"**`{stmt.name}`** (line {stmt.pos.line})\n\n```\n{stmt.name} = {source_text(result, stmt.value, 200)}\n```"
 
 
-def _field_text(result: Analysis, place: _Place, inner: str) -> str:
+def _field_text(result: Analysis, place: Place, inner: str) -> str:
     directive = place.directive.name if place.directive else ""
     rule = place.statement if isinstance(place.statement, s.RuleDecl) else None
     if directive in ("shell", "message"):
@@ -734,9 +733,9 @@ def _field_text(result: Analysis, place: _Place, inner: str) -> str:
             return ""
         text = f"**`{{{name}}}`**: {FIELD_DOCS[head]}" + (
             " (shell-quoted)" if head in ("input", "output", "log") else "")
-        entry = _named_entry(rule, name)
+        entry = named_entry(rule, name)
         if entry is not None:
-            text += f"\n\n```\n{entry.name} = {_source_of(result, entry.value, 200)}\n```"
+            text += f"\n\n```\n{entry.name} = {source_text(result, entry.value, 200)}\n```"
         return text
     name = inner.split(",")[0].strip()
     if not re.fullmatch(r"[A-Za-z_]\w*", name):
@@ -750,7 +749,7 @@ def _field_text(result: Analysis, place: _Place, inner: str) -> str:
     return _wildcard_text(result, rule, name, inline=inner.partition(",")[2] or None)
 
 
-def _named_entry(rule: s.RuleDecl | None, field: str) -> s.Keyword | None:
+def named_entry(rule: s.RuleDecl | None, field: str) -> s.Keyword | None:
     """The `name = ...` entry of a rule that a command field such as `input.reads` names."""
     m = re.fullmatch(r"\s*(input|output|log|params|resources)\.([A-Za-z_]\w*)\s*", field)
     if rule is None or m is None:
@@ -762,15 +761,15 @@ def _named_entry(rule: s.RuleDecl | None, field: str) -> s.Keyword | None:
 def _wildcard_text(result: Analysis, rule: s.RuleDecl | None, name: str, inline: str | None = None) -> str:
     if rule is None:
         return f"**wildcard `{{{name}}}`**"
-    outputs = _rule_strings(rule, "output")
-    defined = [(text, pos) for text, pos in outputs if name in _wildcards_of(text)]
+    outputs = rule_strings(rule, "output")
+    defined = [(text, pos) for text, pos in outputs if name in wildcards_of(text)]
     head = f"**wildcard `{{{name}}}`** of rule `{rule.name}`"
     if not defined:
-        every = sorted({w for text, _ in outputs for w in _wildcards_of(text)})
+        every = sorted({w for text, _ in outputs for w in wildcards_of(text)})
         return f"{head}\n\nnot defined by the rule's outputs (they define: {', '.join(every) or 'none'})"
     text, pos = defined[0]
     lines = [head, "", f"defined by output `{text}` (line {pos.line})"]
-    constraint = inline or _wildcards_of(text).get(name)
+    constraint = inline or wildcards_of(text).get(name)
     source = "in the pattern"
     if constraint is None:
         constraint, source = _constraint(result, rule, name)
@@ -781,7 +780,7 @@ def _wildcard_text(result: Analysis, rule: s.RuleDecl | None, name: str, inline:
     return "\n".join(lines)
 
 
-def _wildcards_of(text: str) -> dict[str, str | None]:
+def wildcards_of(text: str) -> dict[str, str | None]:
     from fileflow.patterns import PatternError, parse_pattern
 
     try:
@@ -810,7 +809,7 @@ def _constraint(result: Analysis, rule: s.RuleDecl, name: str) -> tuple[str | No
     return found, "top-level wildcard_constraints"
 
 
-def _rule_strings(rule: s.RuleDecl, directive: str) -> list[tuple[str, Position]]:
+def rule_strings(rule: s.RuleDecl, directive: str) -> list[tuple[str, Position]]:
     """The string literals among a rule directive's values (inside wrappers and lists too)."""
     out = []
     for d in rule.directives:
@@ -833,7 +832,7 @@ def definition(result: Analysis, line: int, column: int) -> list[Location]:
     """Where the thing under the cursor is defined: the rule whose output makes a path, the
     assignment of a name, the rule a name in ruleorder/localrules/default refers to, the
     file an include/script/configfile names."""
-    place = _place(result, line, column)
+    place = place_at(result, line, column)
     if place is None or not place.chain:
         return []
     node = place.chain[-1]
@@ -841,11 +840,11 @@ def definition(result: Analysis, line: int, column: int) -> list[Location]:
     if isinstance(node, s.Name):
         if directive in ("ruleorder", "localrules"):
             return _rule_locations(result, node.id)
-        assignment = _assignment_for(result, node.id, node.pos.line)
+        assignment = assignment_for(result, node.id, node.pos.line)
         if assignment is not None:
-            return [Location(result.path, _span(assignment.pos))]
+            return [Location(result.path, span_of(assignment.pos))]
         where = result.workflow.names.get(node.id) if result.workflow is not None else None
-        return [Location(where.path, _span(where))] if where else []
+        return [Location(where.path, span_of(where))] if where else []
     if not (isinstance(node, s.Const) and isinstance(node.value, str)):
         return []
     value = node.value
@@ -857,9 +856,9 @@ def definition(result: Analysis, line: int, column: int) -> list[Location]:
         target = os.path.join(result.workdir, value)
         return [Location(target, Span(1, 1, 1, 1))] if os.path.isfile(target) else []
     if directive in ("shell", "message") and isinstance(place.statement, s.RuleDecl):
-        found = _string_field_at(result, node, line, column)   # {input.reads} -> reads = ...
-        entry = _named_entry(place.statement, found[0].split(":")[0]) if found else None
-        return [Location(result.path, _span(entry.pos))] if entry is not None else []
+        found = string_field_at(result, node, line, column)   # {input.reads} -> reads = ...
+        entry = named_entry(place.statement, found[0].split(":")[0]) if found else None
+        return [Location(result.path, span_of(entry.pos))] if entry is not None else []
     if directive in ("output", "shell", "message", "params", "wildcard_constraints"):
         return []
     if directive == "default" and _rule_locations(result, value):
@@ -868,11 +867,11 @@ def definition(result: Analysis, line: int, column: int) -> list[Location]:
 
 
 def _rule_locations(result: Analysis, name: str) -> list[Location]:
-    decl = _rule_decl(result, name)
+    decl = rule_decl(result, name)
     if decl is not None:
-        return [Location(result.path, _span(decl.pos))]
+        return [Location(result.path, span_of(decl.pos))]
     rule = result.workflow.by_name.get(name) if result.workflow is not None else None
-    return [Location(rule.pos.path, _span(rule.pos))] if rule is not None else []
+    return [Location(rule.pos.path, span_of(rule.pos))] if rule is not None else []
 
 
 def _producers(result: Analysis, path_text: str) -> list[tuple[str, Span]]:
@@ -886,14 +885,15 @@ def _producers(result: Analysis, path_text: str) -> list[tuple[str, Span]]:
     except (PatternError, KeyError, ValueError):
         return []
     found: dict[tuple, None] = {}
-    here = _real(result.path)
+    here = os.path.realpath(result.path)
     local = {st.name: st for st in result.statements if isinstance(st, s.RuleDecl)}
     candidates: list[tuple[str, Position]] = []   # (output pattern, the rule's name)
     for decl in local.values():
-        candidates.extend((text, decl.pos) for text, _ in _rule_strings(decl, "output"))
+        candidates.extend((text, decl.pos) for text, _ in rule_strings(decl, "output"))
     if result.workflow is not None:   # evaluated outputs, and the rules of included files
         for rule in result.workflow.rules:
-            pos = local[rule.name].pos if rule.name in local and _real(rule.pos.path) == here else rule.pos
+            mine = rule.name in local and os.path.realpath(rule.pos.path) == here
+            pos = local[rule.name].pos if mine else rule.pos
             candidates.extend((o.pattern.text, pos) for o in rule.outputs)
     for text, pos in candidates:
         try:
@@ -901,7 +901,7 @@ def _producers(result: Analysis, path_text: str) -> list[tuple[str, Span]]:
         except PatternError:
             continue
         if pattern.match(sample) is not None:
-            found[(pos.path, _span(pos))] = None
+            found[(pos.path, span_of(pos))] = None
     return list(found)
 
 
@@ -936,7 +936,7 @@ def completion(result: Analysis, line: int, column: int) -> list[Completion]:
                     + [Completion(d, "directive", DIRECTIVE_DOCS[d], f"{d}: ") for d in TOP_DIRECTIVES])
     if re.search(r"""["']""", before) and before.count('"') % 2 + before.count("'") % 2:
         return []   # inside a string
-    names = [Completion(st.name, "variable", _source_of(result, st.value, 60), st.name)
+    names = [Completion(st.name, "variable", source_text(result, st.value, 60), st.name)
              for st in result.statements if isinstance(st, s.Assignment) and st.pos.line < line]
     unique = list({c.label: c for c in names}.values())
     return unique + [Completion(b, "builtin", BUILTIN_DOCS[b], b) for b in sorted(BUILTIN_DOCS)]
@@ -947,15 +947,15 @@ def _field_completions(result: Analysis, rule_name: str, namespace: str | None) 
     `{input.` ... the rule's wildcards or the names it gives its entries."""
     if namespace is None:
         return [Completion(name, "field", doc, name) for name, doc in FIELD_DOCS.items()]
-    decl = _rule_decl(result, rule_name)
+    decl = rule_decl(result, rule_name)
     if decl is None:
         return []
     if namespace == "wildcards":
-        names = dict.fromkeys(w for text, _ in _rule_strings(decl, "output") for w in _wildcards_of(text))
+        names = dict.fromkeys(w for text, _ in rule_strings(decl, "output") for w in wildcards_of(text))
         return [Completion(w, "field", f"wildcard of rule {rule_name}", w) for w in names]
     named = [arg for d in decl.directives if d.name == namespace for arg in d.args
              if isinstance(arg, s.Keyword)]
-    return [Completion(k.name, "field", _source_of(result, k.value, 60), k.name) for k in named]
+    return [Completion(k.name, "field", source_text(result, k.value, 60), k.name) for k in named]
 
 
 def _rule_names(result: Analysis) -> list[str]:
