@@ -365,13 +365,13 @@ def cmd_report(args) -> int:
 
 
 def configure_completion(parser: argparse.ArgumentParser) -> None:
-    from fileflow.cli.completion import SHELLS
+    from fileflow.cli.shell_completion import SHELLS
 
     parser.add_argument("shell", choices=SHELLS, help="the shell to print the completion script for")
 
 
 def cmd_completion(args) -> int:
-    from fileflow.cli.completion import script
+    from fileflow.cli.shell_completion import script
 
     _print(script(args.shell).rstrip("\n"))
     return 0
@@ -461,7 +461,7 @@ def _attach_line_values(argv: list[str]) -> list[str]:
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv[:1] == ["__complete"]:  # hidden: what the completion scripts run on every Tab
-        from fileflow.cli.completion import complete_command
+        from fileflow.cli.shell_completion import complete_command
         return complete_command(argv[1:], COMMANDS, _parser_for, FLOWFILE_NAMES, _print)
     argv = _attach_line_values(argv)
     top = _main_parser()
