@@ -1,4 +1,4 @@
-"""`fileflow lsp`: the features as pure functions of (path, text) (lsp_features.py), then the
+"""`fileflow lsp`: the features as pure functions of (path, text) (fileflow/editor), then the
 real server process spoken to over stdio with the protocol (one process for the session
 tests, which open a document each)."""
 from __future__ import annotations
@@ -8,7 +8,15 @@ from pathlib import Path
 
 import pytest
 
-from fileflow.editor import features
+from fileflow.editor.analysis import Analysis, Span, analyze, including_flowfile
+from fileflow.editor.completion import completion
+from fileflow.editor.definition import Location, definition
+from fileflow.editor.diagnostics import diagnostics
+from fileflow.editor.formatting import format_document
+from fileflow.editor.hover import hover
+from fileflow.editor.language_docs import BUILTIN_DOCS, DIRECTIVE_DOCS
+from fileflow.editor.partial_parse import statement_starts
+from fileflow.editor.symbols import symbols
 from fileflow.lang.evaluate import BUILTIN_NAMES
 from fileflow.lang.fmt import format_text
 from fileflow.lang.rules import RULE_DIRECTIVES, TOP_DIRECTIVES
@@ -62,11 +70,11 @@ localrules: all, report
 """
 
 
-def analysis(tmp_path: Path, text: str, name: str = "Flowfile") -> features.Analysis:
+def analysis(tmp_path: Path, text: str, name: str = "Flowfile") -> Analysis:
     (tmp_path / "config.yaml").write_text(CONFIG)
     path = tmp_path / name
     path.write_text(text)
-    return features.analyze(str(path), text)
+    return analyze(str(path), text)
 
 
 def line_col(text: str, needle: str, skip: int = 0, nth: int = 0) -> tuple[int, int]:
@@ -83,25 +91,25 @@ def line_col(text: str, needle: str, skip: int = 0, nth: int = 0) -> tuple[int, 
 def test_a_clean_flowfile_has_no_diagnostics(tmp_path):
     result = analysis(tmp_path, CLEAN)
     assert result.workflow is not None
-    assert features.diagnostics(result) == []
+    assert diagnostics(result) == []
 
 
 def test_syntax_error_has_its_exact_range_and_the_outline_survives(tmp_path):
     text = CLEAN.replace("rule count:", "rule count")
     result = analysis(tmp_path, text)
-    found = features.diagnostics(result)
+    found = diagnostics(result)
     assert [(d.span.line, d.span.column, d.severity) for d in found] == [(8, 11, "error")]
     assert found[0].message.startswith("expected ':' after the rule name 'count'")
-    outline = [(sym.name, sym.kind) for sym in features.symbols(result)]
+    outline = [(sym.name, sym.kind) for sym in symbols(result)]
     assert outline == [("configfile", "directive"), ("SAMPLES", "variable"), ("all", "rule")]
 
 
 def test_one_bad_line_in_the_middle_leaves_the_rest_of_the_outline(tmp_path):
     text = RICH.replace('REF = "ref/genome.fa"', 'REF = "ref/genome.fa" +')
     result = analysis(tmp_path, text)
-    names = [sym.name for sym in features.symbols(result)]
+    names = [sym.name for sym in symbols(result)]
     assert names == ["configfile", "SAMPLES", "all", "trim", "report", "ruleorder", "localrules"]
-    errors = [d for d in features.diagnostics(result) if d.severity == "error"]
+    errors = [d for d in diagnostics(result) if d.severity == "error"]
     assert errors and errors[0].span.line == 4
     # `input: REF` reads the broken assignment: that echo is not reported as well
     assert not any("'REF'" in d.message for d in errors)
@@ -110,10 +118,10 @@ def test_one_bad_line_in_the_middle_leaves_the_rest_of_the_outline(tmp_path):
 def test_an_unclosed_bracket_is_reported_where_it_opens(tmp_path):
     text = RICH.replace("SAMPLES = config.samples", "SAMPLES = [config.samples")
     result = analysis(tmp_path, text)
-    errors = [d for d in features.diagnostics(result) if d.severity == "error"]
+    errors = [d for d in diagnostics(result) if d.severity == "error"]
     assert (errors[0].span.line, errors[0].span.column) == (3, 11)
     assert "never closed" in errors[0].message
-    assert "trim" in [sym.name for sym in features.symbols(result)]
+    assert "trim" in [sym.name for sym in symbols(result)]
 
 
 def test_tabs_in_one_rule_and_spaces_in_another_are_still_an_error(tmp_path):
@@ -122,13 +130,13 @@ def test_tabs_in_one_rule_and_spaces_in_another_are_still_an_error(tmp_path):
     text = text.replace('    log: "logs/trim/{sample}.log"', '\tlog: "logs/trim/{sample}.log"')
     text = text.replace('    shell: "trimmer', '\tshell: "trimmer')
     result = analysis(tmp_path, text)
-    assert any("tabs and spaces" in d.message for d in features.diagnostics(result))
+    assert any("tabs and spaces" in d.message for d in diagnostics(result))
 
 
 def test_validation_errors_are_those_of_check_with_the_name_extent(tmp_path):
     text = CLEAN.replace('    input: "data/{sample}.txt"', '    inptu: "data/{sample}.txt"')
-    found = features.diagnostics(analysis(tmp_path, text))
-    assert [(d.span, d.severity) for d in found] == [(features.Span(9, 5, 9, 10), "error")]
+    found = diagnostics(analysis(tmp_path, text))
+    assert [(d.span, d.severity) for d in found] == [(Span(9, 5, 9, 10), "error")]
     assert found[0].message.startswith("unknown directive 'inptu' in rule 'count'")
     assert "did you mean 'input'?" in found[0].message
 
@@ -136,27 +144,27 @@ def test_validation_errors_are_those_of_check_with_the_name_extent(tmp_path):
 def test_lint_warnings_are_warnings_with_their_code(tmp_path):
     text = CLEAN.replace('    log: "logs/count/{sample}.log"\n', "").replace(" 2> {log}", "")
     text = text.replace("SAMPLES = config.samples", "SAMPLES = config.samples\nUNUSED = 1")
-    found = features.diagnostics(analysis(tmp_path, text))
+    found = diagnostics(analysis(tmp_path, text))
     assert [(d.code, d.severity, d.span.line) for d in found] == [
         ("FF105", "warning", 4), ("FF101", "warning", 9)]
-    assert found[0].span == features.Span(4, 1, 4, 7)
+    assert found[0].span == Span(4, 1, 4, 7)
 
 
 def test_an_error_in_an_included_file_shows_at_the_include(tmp_path):
     (tmp_path / "rules").mkdir()
     (tmp_path / "rules" / "more.flow").write_text("rule more\n")
     text = CLEAN + 'include: "rules/more.flow"\n'
-    found = features.diagnostics(analysis(tmp_path, text))
+    found = diagnostics(analysis(tmp_path, text))
     assert len(found) == 1
-    assert found[0].span == features.Span(14, 10, 14, 27)
+    assert found[0].span == Span(14, 10, 14, 27)
     assert "more.flow:1:10: expected ':' after the rule name 'more'" in found[0].message
 
 
 def test_symbols_are_rules_with_their_directives(tmp_path):
-    outline = features.symbols(analysis(tmp_path, RICH))
+    outline = symbols(analysis(tmp_path, RICH))
     trim = next(sym for sym in outline if sym.name == "trim")
-    assert trim.kind == "rule" and trim.span == features.Span(9, 1, 13, 49)
-    assert trim.name_span == features.Span(9, 6, 9, 10)
+    assert trim.kind == "rule" and trim.span == Span(9, 1, 13, 49)
+    assert trim.name_span == Span(9, 6, 9, 10)
     assert [c.name for c in trim.children] == ["input", "output", "log", "shell"]
     ref = next(sym for sym in outline if sym.name == "REF")
     assert (ref.kind, ref.detail) == ("variable", '"ref/genome.fa"')
@@ -164,31 +172,31 @@ def test_symbols_are_rules_with_their_directives(tmp_path):
 
 def test_hover(tmp_path):
     result = analysis(tmp_path, RICH)
-    rule = features.hover(result, *line_col(RICH, "trim > report"))
+    rule = hover(result, *line_col(RICH, "trim > report"))
     assert rule.markdown.startswith("**rule `trim`** (line 9)") and 'input: "data/{sample}.fq"' in rule.markdown
-    directive = features.hover(result, *line_col(RICH, "output:", 2))
+    directive = hover(result, *line_col(RICH, "output:", 2))
     assert "**`output:`** (rule directive)" in directive.markdown
-    builtin = features.hover(result, *line_col(RICH, "expand", 3))
+    builtin = hover(result, *line_col(RICH, "expand", 3))
     assert builtin.markdown.startswith("**`expand`** (builtin)")
-    assert builtin.span == features.Span(7, 12, 7, 18)
-    wildcard = features.hover(result, *line_col(RICH, '"data/{sample}', 8))
+    assert builtin.span == Span(7, 12, 7, 18)
+    wildcard = hover(result, *line_col(RICH, '"data/{sample}', 8))
     assert "**wildcard `{sample}`** of rule `trim`" in wildcard.markdown
     assert "defined by output `trimmed/{sample,[a-z]+}.fq` (line 11)" in wildcard.markdown
     assert "constraint: `[a-z]+` (in the pattern)" in wildcard.markdown
-    assert wildcard.span == features.Span(10, 18, 10, 26)
-    variable = features.hover(result, *line_col(RICH, "input: REF", 8))
+    assert wildcard.span == Span(10, 18, 10, 26)
+    variable = hover(result, *line_col(RICH, "input: REF", 8))
     assert 'REF = "ref/genome.fa"' in variable.markdown
-    assert features.hover(result, 2, 1) is None   # a blank line
+    assert hover(result, 2, 1) is None   # a blank line
 
 
 def test_hover_on_a_wildcard_in_a_command_names_its_rule_and_constraint(tmp_path):
     result = analysis(tmp_path, CLEAN)
-    found = features.hover(result, *line_col(CLEAN, "{wildcards.sample}", 3))
+    found = hover(result, *line_col(CLEAN, "{wildcards.sample}", 3))
     assert found.markdown.splitlines() == [
         "**wildcard `{sample}`** of rule `count`", "",
         "defined by output `results/{sample}.count` (line 10)",
         "constraint: `[a-z]+` (the rule's wildcard_constraints)"]
-    in_expand = features.hover(result, *line_col(CLEAN, "{sample}.count", 2))
+    in_expand = hover(result, *line_col(CLEAN, "{sample}.count", 2))
     assert "filled by `expand()`'s `sample=` values" in in_expand.markdown
 
 
@@ -196,26 +204,26 @@ def test_definition(tmp_path):
     result = analysis(tmp_path, RICH)
     path = str(tmp_path / "Flowfile")
     # an input path -> the rule whose output pattern makes it
-    assert features.definition(result, *line_col(RICH, '"report.txt"', 3)) == [
-        features.Location(path, features.Span(15, 6, 15, 12))]
-    assert features.definition(result, *line_col(RICH, '"trimmed/{sample}.fq"', 3)) == [
-        features.Location(path, features.Span(9, 6, 9, 10))]
+    assert definition(result, *line_col(RICH, '"report.txt"', 3)) == [
+        Location(path, Span(15, 6, 15, 12))]
+    assert definition(result, *line_col(RICH, '"trimmed/{sample}.fq"', 3)) == [
+        Location(path, Span(9, 6, 9, 10))]
     # a name -> its assignment
-    assert features.definition(result, *line_col(RICH, "input: REF", 8)) == [
-        features.Location(path, features.Span(4, 1, 4, 4))]
+    assert definition(result, *line_col(RICH, "input: REF", 8)) == [
+        Location(path, Span(4, 1, 4, 4))]
     # rule names in ruleorder and localrules
-    assert features.definition(result, *line_col(RICH, "trim > report", 8)) == [
-        features.Location(path, features.Span(15, 6, 15, 12))]
-    assert features.definition(result, *line_col(RICH, "all, report", 1)) == [
-        features.Location(path, features.Span(6, 6, 6, 9))]
+    assert definition(result, *line_col(RICH, "trim > report", 8)) == [
+        Location(path, Span(15, 6, 15, 12))]
+    assert definition(result, *line_col(RICH, "all, report", 1)) == [
+        Location(path, Span(6, 6, 6, 9))]
     # a source file no rule makes: nowhere
-    assert features.definition(result, *line_col(RICH, '"data/{sample}.fq"', 3)) == []
+    assert definition(result, *line_col(RICH, '"data/{sample}.fq"', 3)) == []
 
 
 def test_completion(tmp_path):
     text = RICH.replace("    log: \"logs/report.log\"\n", "    lo\n").replace("REF = \"ref/genome.fa\"", "REF = config.")
     result = analysis(tmp_path, text)
-    labels = lambda line, column: [c.label for c in features.completion(result, line, column)]
+    labels = lambda line, column: [c.label for c in completion(result, line, column)]
     inside_rule = labels(*line_col(text, "    lo\n", 6))
     assert "log" in inside_rule and "shell" not in inside_rule and "input" not in inside_rule
     assert set(labels(*line_col(text, "ruleorder: ", 11))) == {"all", "trim", "report"}
@@ -226,13 +234,13 @@ def test_completion(tmp_path):
 def test_completion_of_config_keys_by_index_and_nested(tmp_path):
     text = CLEAN.replace("SAMPLES = config.samples", 'SAMPLES = config["ref"]["')
     result = analysis(tmp_path, text)
-    assert [c.label for c in features.completion(result, 3, len('SAMPLES = config["ref"]["') + 1)] == [
+    assert [c.label for c in completion(result, 3, len('SAMPLES = config["ref"]["') + 1)] == [
         "genome", "index"]
 
 
 def test_every_builtin_and_directive_has_a_description():
-    assert BUILTIN_NAMES <= set(features.BUILTIN_DOCS)
-    assert set(RULE_DIRECTIVES) | set(TOP_DIRECTIVES) <= set(features.DIRECTIVE_DOCS)
+    assert BUILTIN_NAMES <= set(BUILTIN_DOCS)
+    assert set(RULE_DIRECTIVES) | set(TOP_DIRECTIVES) <= set(DIRECTIVE_DOCS)
 
 
 def test_statement_starts_skip_continuations_and_long_strings():
@@ -249,13 +257,13 @@ def test_statement_starts_skip_continuations_and_long_strings():
         # comment
         rule b:
         ''').split("\n")
-    assert features.statement_starts(lines) == [1, 4, 8, 11]
+    assert statement_starts(lines) == [1, 4, 8, 11]
 
 
 def test_format_document(tmp_path):
     messy = "rule  a :\n  output : 'x.txt'\n  shell : 'touch {output}'\n"
-    assert features.format_document(messy, "Flowfile") == format_text(messy)
-    assert features.format_document("rule a\n", "Flowfile") is None
+    assert format_document(messy, "Flowfile") == format_text(messy)
+    assert format_document("rule a\n", "Flowfile") is None
 
 
 # ---------------------------------------------------------------- the server, over stdio
@@ -405,22 +413,22 @@ def test_no_feature_fails_on_half_typed_text():
         text = path.read_text(encoding="utf-8", errors="replace")
         cut = rng.randrange(len(text) + 1)
         for variant in (text[:cut], text[:cut] + rng.choice("([\"':{\t") + text[cut:]):
-            result = features.analyze(str(path), variant)
-            features.diagnostics(result)
-            features.symbols(result)
+            result = analyze(str(path), variant)
+            diagnostics(result)
+            symbols(result)
             lines = variant.split("\n")
             for _ in range(4):
                 line = rng.randrange(1, len(lines) + 1)
                 column = rng.randrange(1, len(lines[line - 1]) + 2)
-                features.hover(result, line, column)
-                features.definition(result, line, column)
-                features.completion(result, line, column)
+                hover(result, line, column)
+                definition(result, line, column)
+                completion(result, line, column)
 
 
 def test_an_error_that_stops_the_load_does_not_hide_the_errors_below_it(tmp_path):
     text = (CLEAN.replace("SAMPLES = config.samples", "SAMPLES = config.sampels\nlen = 1")
             .replace("    log: ", "    lgo: "))
-    found = features.diagnostics(analysis(tmp_path, text))
+    found = diagnostics(analysis(tmp_path, text))
     assert [(d.span.line, d.message.split("\n")[0]) for d in found] == [
         (3, "config has no key 'sampels'"),
         (4, "cannot assign to 'len': it is a built-in name"),
@@ -444,19 +452,19 @@ def test_an_included_file_is_checked_as_part_of_the_workflow_that_includes_it(tm
         """)
     path = tmp_path / "rules" / "extra.flow"
     path.write_text(included)
-    assert features.including_flowfile(str(path)) == str(tmp_path / "Flowfile")
-    result = features.analyze(str(path), included)
+    assert including_flowfile(str(path)) == str(tmp_path / "Flowfile")
+    result = analyze(str(path), included)
     # SAMPLES, config.quality and rule count come from the including Flowfile: no errors
-    assert [d.message for d in features.diagnostics(result) if d.severity == "error"] == []
-    assert features.definition(result, *line_col(included, "SAMPLES", 2)) == [
-        features.Location(str(tmp_path / "Flowfile"), features.Span(3, 1, 3, 8))]
-    assert features.definition(result, *line_col(included, "count", 2)) == [
-        features.Location(str(tmp_path / "Flowfile"), features.Span(8, 6, 8, 11))]
-    assert [c.label for c in features.completion(result, 5, len("    params: quality = config.") + 1)] == [
+    assert [d.message for d in diagnostics(result) if d.severity == "error"] == []
+    assert definition(result, *line_col(included, "SAMPLES", 2)) == [
+        Location(str(tmp_path / "Flowfile"), Span(3, 1, 3, 8))]
+    assert definition(result, *line_col(included, "count", 2)) == [
+        Location(str(tmp_path / "Flowfile"), Span(8, 6, 8, 11))]
+    assert [c.label for c in completion(result, 5, len("    params: quality = config.") + 1)] == [
         "samples", "quality", "ref"]
     # an error of its own is still one
     broken = included.replace("config.quality", "config.qualty")
-    found = features.diagnostics(features.analyze(str(path), broken))
+    found = diagnostics(analyze(str(path), broken))
     assert [(d.span.line, d.message.split("\n")[0]) for d in found] == [(5, "config has no key 'qualty'")]
 
 
@@ -465,12 +473,12 @@ def test_completion_of_command_fields(tmp_path):
     text = text.replace('    input: REF', '    input: ref = REF')
     result = analysis(tmp_path, text)
     at_wildcards = line_col(text, "{wildcards.", len("{wildcards."))
-    assert [c.label for c in features.completion(result, *at_wildcards)] == ["sample"]
-    fields = [c.label for c in features.completion(result, *line_col(text, "{}", 1))]
+    assert [c.label for c in completion(result, *at_wildcards)] == ["sample"]
+    fields = [c.label for c in completion(result, *line_col(text, "{}", 1))]
     assert {"input", "output", "log", "params", "wildcards", "threads"} <= set(fields)
     text = text.replace('"wc {input} > {output} 2> {log}"', '"wc {input.} > {output} 2> {log}"')
     result = analysis(tmp_path, text)
-    assert [c.label for c in features.completion(result, *line_col(text, "{input.", 7))] == ["ref"]
+    assert [c.label for c in completion(result, *line_col(text, "{input.", 7))] == ["ref"]
 
 
 def test_hover_and_definition_of_a_named_entry_in_a_command(tmp_path):
@@ -478,8 +486,8 @@ def test_hover_and_definition_of_a_named_entry_in_a_command(tmp_path):
         '"wc {input} > {output}', '"wc {input.genome} > {output}')
     result = analysis(tmp_path, text)
     place = line_col(text, "{input.genome}", 3)
-    found = features.hover(result, *place)
+    found = hover(result, *place)
     assert "**`{input.genome}`**: the job's input files (shell-quoted)" in found.markdown
     assert "genome = REF" in found.markdown
-    assert features.definition(result, *place) == [
-        features.Location(str(tmp_path / "Flowfile"), features.Span(16, 12, 16, 18))]
+    assert definition(result, *place) == [
+        Location(str(tmp_path / "Flowfile"), Span(16, 12, 16, 18))]

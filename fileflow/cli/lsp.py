@@ -2,7 +2,7 @@
 
 Only the wiring lives here: the handlers, and the translation between the protocol's
 positions (0-based, in the client's code units, UTF-16 by default) and the 1-based
-code-point lines and columns of lsp_features.py, which does the work on the document's
+code-point lines and columns of the editor package, which does the work on the document's
 unsaved text. pygls is imported only when the command runs.
 """
 from __future__ import annotations
@@ -11,7 +11,13 @@ import asyncio
 import logging
 import os
 
-from fileflow.editor import features
+from fileflow.editor.analysis import Analysis, Span, analyze, lint_findings
+from fileflow.editor.completion import completion as completions_at
+from fileflow.editor.definition import definition as definitions_at
+from fileflow.editor.diagnostics import diagnostics
+from fileflow.editor.formatting import format_document
+from fileflow.editor.hover import hover as hover_at
+from fileflow.editor.symbols import Symbol, symbols
 
 __all__ = ["serve"]
 
@@ -41,14 +47,14 @@ def _make_server():
     from fileflow import __version__
 
     server = LanguageServer("fileflow", __version__)
-    analyses: dict[str, tuple[str, features.Analysis]] = {}   # uri -> (text, analysis)
+    analyses: dict[str, tuple[str, Analysis]] = {}   # uri -> (text, analysis)
     latest: dict[str, int] = {}                              # uri -> version last changed to
 
     def path_of(uri: str) -> str:
         path = to_fs_path(uri) if uri.startswith("file:") else None
         return os.path.abspath(path or "Flowfile")
 
-    def analysis(uri: str) -> tuple[features.Analysis, object]:
+    def analysis(uri: str) -> tuple[Analysis, object]:
         """The analysis of the document's current text (lint findings are added by publish)."""
         doc = server.workspace.get_text_document(uri)
         text = doc.source
@@ -56,14 +62,14 @@ def _make_server():
         if cached is None or cached[0] != text:
             others = {os.path.realpath(path_of(u)): d.source
                       for u, d in server.workspace.text_documents.items() if u != uri}
-            cached = (text, features.analyze(path_of(uri), text, lint=False, open_texts=others))
+            cached = (text, analyze(path_of(uri), text, lint=False, open_texts=others))
             analyses[uri] = cached
         return cached[1], doc
 
     def codec_lines(text: str) -> list[str]:
         return text.split("\n")
 
-    def to_range(doc_text: str, span: features.Span, codec) -> t.Range:
+    def to_range(doc_text: str, span: Span, codec) -> t.Range:
         from pygls.workspace.position_codec import ServerTextPosition, ServerTextRange
 
         lines = codec_lines(doc_text)
@@ -87,11 +93,11 @@ def _make_server():
             result, doc = analysis(uri)
             if not result.linted:
                 findings = await asyncio.get_running_loop().run_in_executor(
-                    None, features.lint_findings, result)
+                    None, lint_findings, result)
                 if server.workspace.get_text_document(uri).source != result.text:
                     return
                 result.findings, result.linted = findings, True
-            found = features.diagnostics(result)
+            found = diagnostics(result)
         except Exception as exc:  # a server bug must not end the editing session
             server.window_log_message(t.LogMessageParams(
                 t.MessageType.Error, f"fileflow lsp: checking {uri} failed: {exc!r}"))
@@ -134,19 +140,19 @@ def _make_server():
         kinds = {"rule": t.SymbolKind.Function, "directive": t.SymbolKind.Property,
                  "variable": t.SymbolKind.Variable}
 
-        def convert(symbol: features.Symbol) -> t.DocumentSymbol:
+        def convert(symbol: Symbol) -> t.DocumentSymbol:
             return t.DocumentSymbol(
                 name=symbol.name, kind=kinds[symbol.kind], detail=symbol.detail or None,
                 range=to_range(result.text, symbol.span, doc.position_codec),
                 selection_range=to_range(result.text, symbol.name_span, doc.position_codec),
                 children=[convert(c) for c in symbol.children] or None)
 
-        return [convert(symbol) for symbol in features.symbols(result)]
+        return [convert(symbol) for symbol in symbols(result)]
 
     @server.feature(t.TEXT_DOCUMENT_HOVER)
     def hover(ls, params: t.HoverParams) -> t.Hover | None:
         result, doc = analysis(params.text_document.uri)
-        found = features.hover(result, *from_position(doc, params.position))
+        found = hover_at(result, *from_position(doc, params.position))
         if found is None:
             return None
         return t.Hover(contents=t.MarkupContent(kind=t.MarkupKind.Markdown, value=found.markdown),
@@ -156,7 +162,7 @@ def _make_server():
     def definition(ls, params: t.DefinitionParams) -> list[t.Location]:
         result, doc = analysis(params.text_document.uri)
         out = []
-        for place in features.definition(result, *from_position(doc, params.position)):
+        for place in definitions_at(result, *from_position(doc, params.position)):
             if os.path.realpath(place.path) == os.path.realpath(result.path):
                 text = result.text
             else:
@@ -179,14 +185,14 @@ def _make_server():
                  "field": t.CompletionItemKind.Field}
         items = [t.CompletionItem(label=c.label, kind=kinds[c.kind], detail=c.detail or None,
                                   insert_text=c.insert_text)
-                 for c in features.completion(result, *from_position(doc, params.position))]
+                 for c in completions_at(result, *from_position(doc, params.position))]
         return t.CompletionList(is_incomplete=False, items=items)
 
     @server.feature(t.TEXT_DOCUMENT_FORMATTING)
     def formatting(ls, params: t.DocumentFormattingParams) -> list[t.TextEdit] | None:
         doc = server.workspace.get_text_document(params.text_document.uri)
         text = doc.source
-        formatted = features.format_document(text, path_of(params.text_document.uri))
+        formatted = format_document(text, path_of(params.text_document.uri))
         if formatted is None or formatted == text:
             return None if formatted is None else []
         lines = codec_lines(text)

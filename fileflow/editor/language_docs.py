@@ -1,0 +1,80 @@
+"""The one-paragraph documentation of each directive, builtin and command field, as the
+editor shows it on hover and in completion. Layer 2.
+"""
+from __future__ import annotations
+
+__all__ = ["DIRECTIVE_DOCS", "BUILTIN_DOCS", "FIELD_DOCS"]
+
+
+DIRECTIVE_DOCS = {
+    "input": "Files the job reads: patterns, file wrappers or lists of them; `name = ...` entries "
+             "can be used as `{input.name}`. May read `wildcards` (evaluated per job).",
+    "output": "Files the job makes. The output patterns define the rule's `{wildcards}`; all "
+              "outputs must use the same set. Wrappers: `temp()`, `protected()`, `directory()`.",
+    "log": "Log files of the job (`{log}`, `{log.name}`); may use the outputs' wildcards.",
+    "params": "Values of any type for the command (`{params.name}`) or the script "
+              "(`job.params.name`).",
+    "threads": "A whole number >= 1 (default 1): `{threads}`. May read `wildcards` and `attempt`.",
+    "resources": "`name = value` pairs (`mem_mb`, `runtime` in minutes, `disk_mb`, or your own): "
+                 "`{resources.mem_mb}`. May read `wildcards`, `attempt` and `threads`.",
+    "retries": "How many times a failed job is retried (default 0); each retry has `attempt` "
+               "one higher.",
+    "priority": "A whole number (default 0): among ready jobs, higher runs first.",
+    "message": "A line shown when the job starts, with the same `{...}` fields as `shell:`.",
+    "wildcard_constraints": "Regexes for wildcards, `name = \"regex\"`: in a rule, for its own "
+                            "wildcards; at the top level, for every rule.",
+    "shell": "The command, run by the shell. Fields: `{input}`, `{output}`, `{log}`, `{params.x}`, "
+             "`{wildcards.x}`, `{threads}`, `{resources.x}`, `{rule}`, `{attempt}`; files and "
+             "wildcards are shell-quoted (`:raw` to insert as is).",
+    "script": "A script path relative to this Flowfile: `.py` runs with Python "
+              "(`from fileflow.script import job`), anything else with bash.",
+    "configfile": "A YAML mapping merged into `config`; the path is relative to the working "
+                  "directory.",
+    "include": "Loads another Flowfile here, into the same namespace; the path is relative to "
+               "this file's directory.",
+    "localrules": "Rule names whose jobs run on this machine even with a cluster executor.",
+    "ruleorder": "`a > b`: when both rules can make a file, the rule on the left is preferred.",
+    "default": "The targets built when none are given (file paths or rule names); without it, "
+               "the first rule.",
+}
+
+
+BUILTIN_DOCS = {
+    "expand": "`expand(pattern, name=values, ...)`: every combination of the values filled into "
+              "the pattern(s); `zip=true` pairs the lists, `allow_missing=true` keeps unfilled "
+              "wildcards.",
+    "glob_wildcards": "`glob_wildcards(pattern)`: the values of each wildcard in the existing "
+                      "paths that match, read as `.name` (a list each).",
+    "env": "`env(name)`, `env(name, default)`: an environment variable.",
+    "range": "`range(stop)`, `range(start, stop[, step])`: a list of ints.",
+    "len": "`len(x)`: the length of a string, list or dict.",
+    "int": "`int(x)`: an integer.",
+    "float": "`float(x)`: a float.",
+    "bool": "`bool(x)`: true or false.",
+    "str": "`str(x)`: text (`\"true\"`/`\"false\"` for booleans, a wrapped file's path).",
+    "list": "`list(x)`: a list (a string's characters, a dict's keys).",
+    "min": "`min(list)` or `min(a, b, ...)`.",
+    "max": "`max(list)` or `max(a, b, ...)`.",
+    "sum": "`sum(list)`.",
+    "abs": "`abs(x)`.",
+    "round": "`round(x[, digits])`.",
+    "sorted": "`sorted(list, reverse=false)`: a sorted copy.",
+    "temp": "`temp(path)`, in `output:`: deleted once every job that needs it has run.",
+    "protected": "`protected(path)`, in `output:`: made read-only after the job succeeds.",
+    "directory": "`directory(path)`, in `output:`, `input:` or `log:`: the path is a directory.",
+    "ancient": "`ancient(path)`, in `input:`: only its existence matters; a newer or changed "
+               "file does not rerun the job.",
+    "config": "`config`: the merged configuration (`config.key` or `config[\"key\"]`).",
+    "wildcards": "`wildcards`: inside a rule, the job's wildcard values (`wildcards.sample`).",
+    "attempt": "`attempt`: in `threads:` and `resources:`, 1 for the first try, 2 for the "
+               "first retry, ...",
+}
+
+
+FIELD_DOCS = {
+    "wildcards": "the job's wildcard values (`{wildcards.NAME}`)",
+    "input": "the job's input files", "output": "the job's output files",
+    "log": "the job's log files", "params": "the rule's params values",
+    "threads": "the job's threads", "resources": "the job's resources",
+    "rule": "the rule's name", "attempt": "1 for the first try, 2 for the first retry, ...",
+}

@@ -1,0 +1,43 @@
+"""The outline of a Flowfile: rules with their directives, top-level assignments and
+directives. Layer 2.
+"""
+from __future__ import annotations
+
+from typing import NamedTuple
+
+from fileflow.lang import syntax as s
+from fileflow.editor.analysis import Analysis, Span, node_end, source_text, span_of
+
+__all__ = ["Symbol", "symbols"]
+
+
+class Symbol(NamedTuple):
+    name: str
+    kind: str              # "rule" | "directive" | "variable"
+    detail: str
+    span: Span             # the whole statement
+    name_span: Span        # the name in it
+    children: tuple["Symbol", ...] = ()
+
+
+def symbols(result: Analysis) -> list[Symbol]:
+    """The outline: rules with their directives, top-level assignments and directives."""
+    out = []
+    for stmt in result.statements:
+        if isinstance(stmt, s.RuleDecl):
+            directives = tuple(Symbol(d.name, "directive", source_text(result, d, 60),
+                                    _statement_span(d), span_of(d.pos)) for d in stmt.directives)
+            out.append(Symbol(stmt.name, "rule", "rule", _statement_span(stmt), span_of(stmt.pos),
+                              directives))
+        elif isinstance(stmt, s.Assignment):
+            out.append(Symbol(stmt.name, "variable", source_text(result, stmt.value, 60),
+                              _statement_span(stmt), span_of(stmt.pos)))
+        elif isinstance(stmt, s.Directive):
+            out.append(Symbol(stmt.name, "directive", source_text(result, stmt, 60),
+                              _statement_span(stmt), span_of(stmt.pos)))
+    return out
+
+
+def _statement_span(stmt) -> Span:
+    start = (stmt.pos.line, 1 if isinstance(stmt, s.RuleDecl) else stmt.pos.column)
+    return Span(*start, *node_end(stmt))
