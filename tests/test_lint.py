@@ -402,14 +402,14 @@ def test_unused_keys_of_a_command_line_configfile(tmp_path: Path) -> None:
 # ---------------------------------------------------------------- the output index (FF107, FF108)
 #
 # lint finds the outputs a pattern can overlap through an index of literal prefixes and
-# suffixes; `_Outputs.every_overlapping` tries every output instead. They must agree, entry
+# suffixes; `OutputIndex.every_overlapping` tries every output instead. They must agree, entry
 # for entry and in order, which fixes the findings, their messages and their order.
 
 from types import SimpleNamespace
 
 from hypothesis import given, settings, strategies as st
 
-from fileflow.editor.lint import _Outputs
+from fileflow.editor.lint import OutputIndex
 from fileflow.patterns import parse_pattern
 
 # Few and short pieces, so that generated patterns often share prefixes and suffixes.
@@ -446,7 +446,7 @@ def rule_sets(draw) -> list:
 
 
 def agree(rules, queries) -> None:
-    outputs = _Outputs(rules)
+    outputs = OutputIndex(rules)
     for text, constraints in queries:
         pattern = parse_pattern(text)
         fast = [(r.name, i.pattern.text) for r, i in outputs.overlapping(pattern, constraints)]
@@ -509,7 +509,7 @@ def test_lint_findings_with_and_without_the_index(tmp_path: Path, seed: int,
     flowfile.write_text(generated_flowfile(seed, 40))
     workflow = load_workflow(str(flowfile), workdir=str(tmp_path))
     fast = lint_workflow(workflow)
-    monkeypatch.setattr(_Outputs, "overlapping", _Outputs.every_overlapping)
+    monkeypatch.setattr(OutputIndex, "overlapping", OutputIndex.every_overlapping)
     slow = lint_workflow(workflow)
     assert [f.render() for f in fast] == [f.render() for f in slow]
     assert {"FF107", "FF108"} <= {f.code for f in fast}  # the generator makes both

@@ -70,7 +70,7 @@ def lint_workflow(workflow, modules: Sequence = (), configfiles: Sequence[str] =
     # Lint frees what it allocates as it goes; the cyclic collector would only rescan the
     # workflow's large heap again and again (more than half the time on 5,000 rules).
     with collector_paused():
-        outputs = _Outputs(workflow.rules)
+        outputs = OutputIndex(workflow.rules)
         for check in (_missing_log, _absolute_paths, _slash_wildcards, _temp_targets):
             found.extend(check(workflow))
         found.extend(_unreachable(workflow, outputs))
@@ -159,7 +159,7 @@ class _LiteralIndex:
             yield from self.by_key[key]
 
 
-class _Outputs:
+class OutputIndex:
     """Every rule's output items, indexed by their literal prefixes and suffixes, so that a
     lookup tests a pattern against the few outputs whose literal ends are compatible with
     its own (the only ones `_could_overlap` can accept) rather than against all of them. It
@@ -353,7 +353,7 @@ def _temp_targets(workflow) -> Iterable[Finding]:
                               "drop temp() here, or make a later rule's output the target")
 
 
-def _unreachable(workflow, outputs: _Outputs) -> Iterable[Finding]:
+def _unreachable(workflow, outputs: OutputIndex) -> Iterable[Finding]:
     target_rules, paths = _default_paths(workflow)
     reached = {r.name: r for r in target_rules}
     for path in paths:
@@ -393,7 +393,7 @@ def _ordered_pairs(ruleorder) -> set[frozenset]:
     return pairs
 
 
-def _overlapping_outputs(workflow, outputs: _Outputs) -> Iterable[Finding]:
+def _overlapping_outputs(workflow, outputs: OutputIndex) -> Iterable[Finding]:
     ordered = _ordered_pairs(workflow.ruleorder)
     index = {rule.name: i for i, rule in enumerate(workflow.rules)}
     for later in workflow.rules:
