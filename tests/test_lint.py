@@ -409,7 +409,7 @@ from types import SimpleNamespace
 
 from hypothesis import given, settings, strategies as st
 
-from fileflow.editor.lint import OutputIndex
+from fileflow.editor.output_index import OutputIndex
 from fileflow.patterns import parse_pattern
 
 # Few and short pieces, so that generated patterns often share prefixes and suffixes.
