@@ -12,11 +12,11 @@ import logging
 import os
 
 from fileflow.editor.analysis import Analysis, Span, analyze, lint_findings
-from fileflow.editor.completion import completion as completions_at
-from fileflow.editor.definition import definition as definitions_at
+from fileflow.editor.completion import completion
+from fileflow.editor.definition import definition
 from fileflow.editor.diagnostics import diagnostics
 from fileflow.editor.formatting import format_document
-from fileflow.editor.hover import hover as hover_at
+from fileflow.editor.hover import hover
 from fileflow.editor.symbols import Symbol, symbols
 
 __all__ = ["serve"]
@@ -40,57 +40,86 @@ def serve() -> int:
 
 
 def _make_server():
-    from lsprotocol import types as t
     from pygls.lsp.server import LanguageServer
-    from pygls.uris import from_fs_path, to_fs_path
 
     from fileflow import __version__
 
     server = LanguageServer("fileflow", __version__)
-    analyses: dict[str, tuple[str, Analysis]] = {}   # uri -> (text, analysis)
-    latest: dict[str, int] = {}                              # uri -> version last changed to
+    documents = OpenDocuments(server)
+    register_document_sync(server, documents)
+    register_navigation(server, documents)
+    register_editing(server, documents)
+    return server
 
-    def path_of(uri: str) -> str:
-        path = to_fs_path(uri) if uri.startswith("file:") else None
-        return os.path.abspath(path or "Flowfile")
 
-    def analysis(uri: str) -> tuple[Analysis, object]:
+# ---------------------------------------------------------------- positions
+
+def path_of(uri: str) -> str:
+    from pygls.uris import to_fs_path
+
+    path = to_fs_path(uri) if uri.startswith("file:") else None
+    return os.path.abspath(path or "Flowfile")
+
+
+def codec_lines(text: str) -> list[str]:
+    return text.split("\n")
+
+
+def to_range(doc_text: str, span: Span, codec):
+    """A span of the text as the protocol's range, in the client's code units."""
+    from pygls.workspace.position_codec import ServerTextPosition, ServerTextRange
+
+    lines = codec_lines(doc_text)
+    start = ServerTextPosition(span.line - 1, span.column - 1)
+    end = ServerTextPosition(span.end_line - 1, span.end_column - 1)
+    return codec.range_to_client_units(lines, ServerTextRange(start, end))
+
+
+def from_position(doc, position) -> tuple[int, int]:
+    """The 1-based (line, column) in code points of a protocol position in a document."""
+    from lsprotocol import types as t
+
+    lines = codec_lines(doc.source)
+    if position.line >= len(lines):
+        return len(lines), 1
+    at = doc.position_codec.position_from_client_units(
+        lines, t.Position(position.line, position.character))
+    return at.line + 1, at.character + 1
+
+
+# ---------------------------------------------------------------- the open documents
+
+class OpenDocuments:
+    """The analysis of each open document's current text, and the version each was last
+    changed to; diagnostics are published from here."""
+
+    def __init__(self, server) -> None:
+        self.server = server
+        self.analyses: dict[str, tuple[str, Analysis]] = {}   # uri -> (text, analysis)
+        self.latest: dict[str, int] = {}                      # uri -> version last changed to
+
+    def analysis(self, uri: str) -> tuple[Analysis, object]:
         """The analysis of the document's current text (lint findings are added by publish)."""
-        doc = server.workspace.get_text_document(uri)
+        workspace = self.server.workspace
+        doc = workspace.get_text_document(uri)
         text = doc.source
-        cached = analyses.get(uri)
+        cached = self.analyses.get(uri)
         if cached is None or cached[0] != text:
             others = {os.path.realpath(path_of(u)): d.source
-                      for u, d in server.workspace.text_documents.items() if u != uri}
+                      for u, d in workspace.text_documents.items() if u != uri}
             cached = (text, analyze(path_of(uri), text, lint=False, open_texts=others))
-            analyses[uri] = cached
+            self.analyses[uri] = cached
         return cached[1], doc
 
-    def codec_lines(text: str) -> list[str]:
-        return text.split("\n")
-
-    def to_range(doc_text: str, span: Span, codec) -> t.Range:
-        from pygls.workspace.position_codec import ServerTextPosition, ServerTextRange
-
-        lines = codec_lines(doc_text)
-        start = ServerTextPosition(span.line - 1, span.column - 1)
-        end = ServerTextPosition(span.end_line - 1, span.end_column - 1)
-        return codec.range_to_client_units(lines, ServerTextRange(start, end))
-
-    def from_position(doc, position: t.Position) -> tuple[int, int]:
-        lines = codec_lines(doc.source)
-        if position.line >= len(lines):
-            return len(lines), 1
-        at = doc.position_codec.position_from_client_units(
-            lines, t.Position(position.line, position.character))
-        return at.line + 1, at.character + 1
-
-    async def publish(uri: str) -> None:
+    async def publish(self, uri: str) -> None:
         """Check the document and send its diagnostics. Lint runs in a worker thread (it can
         take seconds on a large workflow), so hover and completion answer meanwhile; if the
         text changed by then, the newer change publishes instead."""
+        from lsprotocol import types as t
+
+        server = self.server
         try:
-            result, doc = analysis(uri)
+            result, doc = self.analysis(uri)
             if not result.linted:
                 findings = await asyncio.get_running_loop().run_in_executor(
                     None, lint_findings, result)
@@ -110,33 +139,46 @@ def _make_server():
                                       code=d.code, source="fileflow")
                          for d in found]))
 
+
+# ---------------------------------------------------------------- the handlers
+
+def register_document_sync(server, documents: OpenDocuments) -> None:
+    """Open, change, save and close: each check publishes the document's diagnostics."""
+    from lsprotocol import types as t
+
     @server.feature(t.TEXT_DOCUMENT_DID_OPEN)
     async def did_open(ls, params: t.DidOpenTextDocumentParams) -> None:
-        await publish(params.text_document.uri)
+        await documents.publish(params.text_document.uri)
 
     @server.feature(t.TEXT_DOCUMENT_DID_CHANGE)
     async def did_change(ls, params: t.DidChangeTextDocumentParams) -> None:
         uri, version = params.text_document.uri, params.text_document.version
-        latest[uri] = version
+        documents.latest[uri] = version
         await asyncio.sleep(SETTLE_SECONDS)
-        if latest.get(uri) == version:  # no newer change came in meanwhile
-            await publish(uri)
+        if documents.latest.get(uri) == version:  # no newer change came in meanwhile
+            await documents.publish(uri)
 
     @server.feature(t.TEXT_DOCUMENT_DID_SAVE)
     async def did_save(ls, params: t.DidSaveTextDocumentParams) -> None:
-        analyses.clear()  # this file may be included by, or include, the other open ones
-        await publish(params.text_document.uri)
+        documents.analyses.clear()  # this file may be included by, or include, the other open ones
+        await documents.publish(params.text_document.uri)
 
     @server.feature(t.TEXT_DOCUMENT_DID_CLOSE)
     def did_close(ls, params: t.DidCloseTextDocumentParams) -> None:
         uri = params.text_document.uri
-        analyses.pop(uri, None)
-        latest.pop(uri, None)
+        documents.analyses.pop(uri, None)
+        documents.latest.pop(uri, None)
         server.text_document_publish_diagnostics(t.PublishDiagnosticsParams(uri=uri, diagnostics=[]))
 
+
+def register_navigation(server, documents: OpenDocuments) -> None:
+    """The outline, hover and go to definition."""
+    from lsprotocol import types as t
+    from pygls.uris import from_fs_path
+
     @server.feature(t.TEXT_DOCUMENT_DOCUMENT_SYMBOL)
-    def document_symbol(ls, params: t.DocumentSymbolParams) -> list[t.DocumentSymbol]:
-        result, doc = analysis(params.text_document.uri)
+    def on_document_symbol(ls, params: t.DocumentSymbolParams) -> list[t.DocumentSymbol]:
+        result, doc = documents.analysis(params.text_document.uri)
         kinds = {"rule": t.SymbolKind.Function, "directive": t.SymbolKind.Property,
                  "variable": t.SymbolKind.Variable}
 
@@ -150,19 +192,19 @@ def _make_server():
         return [convert(symbol) for symbol in symbols(result)]
 
     @server.feature(t.TEXT_DOCUMENT_HOVER)
-    def hover(ls, params: t.HoverParams) -> t.Hover | None:
-        result, doc = analysis(params.text_document.uri)
-        found = hover_at(result, *from_position(doc, params.position))
+    def on_hover(ls, params: t.HoverParams) -> t.Hover | None:
+        result, doc = documents.analysis(params.text_document.uri)
+        found = hover(result, *from_position(doc, params.position))
         if found is None:
             return None
         return t.Hover(contents=t.MarkupContent(kind=t.MarkupKind.Markdown, value=found.markdown),
                        range=to_range(result.text, found.span, doc.position_codec))
 
     @server.feature(t.TEXT_DOCUMENT_DEFINITION)
-    def definition(ls, params: t.DefinitionParams) -> list[t.Location]:
-        result, doc = analysis(params.text_document.uri)
+    def on_definition(ls, params: t.DefinitionParams) -> list[t.Location]:
+        result, doc = documents.analysis(params.text_document.uri)
         out = []
-        for place in definitions_at(result, *from_position(doc, params.position)):
+        for place in definition(result, *from_position(doc, params.position)):
             if os.path.realpath(place.path) == os.path.realpath(result.path):
                 text = result.text
             else:
@@ -175,21 +217,26 @@ def _make_server():
                                   range=to_range(text, place.span, doc.position_codec)))
         return out
 
+
+def register_editing(server, documents: OpenDocuments) -> None:
+    """Completion and formatting."""
+    from lsprotocol import types as t
+
     @server.feature(t.TEXT_DOCUMENT_COMPLETION,
                     t.CompletionOptions(trigger_characters=[".", "[", '"', "'", " ", "{"]))
-    def completion(ls, params: t.CompletionParams) -> t.CompletionList:
-        result, doc = analysis(params.text_document.uri)
+    def on_completion(ls, params: t.CompletionParams) -> t.CompletionList:
+        result, doc = documents.analysis(params.text_document.uri)
         kinds = {"directive": t.CompletionItemKind.Keyword, "keyword": t.CompletionItemKind.Keyword,
                  "rule": t.CompletionItemKind.Function, "config": t.CompletionItemKind.Property,
                  "variable": t.CompletionItemKind.Variable, "builtin": t.CompletionItemKind.Function,
                  "field": t.CompletionItemKind.Field}
         items = [t.CompletionItem(label=c.label, kind=kinds[c.kind], detail=c.detail or None,
                                   insert_text=c.insert_text)
-                 for c in completions_at(result, *from_position(doc, params.position))]
+                 for c in completion(result, *from_position(doc, params.position))]
         return t.CompletionList(is_incomplete=False, items=items)
 
     @server.feature(t.TEXT_DOCUMENT_FORMATTING)
-    def formatting(ls, params: t.DocumentFormattingParams) -> list[t.TextEdit] | None:
+    def on_formatting(ls, params: t.DocumentFormattingParams) -> list[t.TextEdit] | None:
         doc = server.workspace.get_text_document(params.text_document.uri)
         text = doc.source
         formatted = format_document(text, path_of(params.text_document.uri))
@@ -199,5 +246,3 @@ def _make_server():
         end = doc.position_codec.position_to_client_units(
             lines, t.Position(len(lines) - 1, len(lines[-1])))
         return [t.TextEdit(range=t.Range(t.Position(0, 0), end), new_text=formatted)]
-
-    return server
