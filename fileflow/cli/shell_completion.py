@@ -3,7 +3,7 @@
 `fileflow completion bash|zsh|fish` prints a thin script; on every Tab it runs the hidden
 `fileflow __complete SHELL CWORD WORD...`, which prints the candidates, one per line. All
 the knowledge is here: the subcommands and their flags come from the real argparse parsers
-(handed in by cli.py, so completion cannot drift from the command line), the values of a
+(handed in by cli/main.py, so completion cannot drift from the command line), the values of a
 flag from its `choices` or its metavar (RULE, TARGET, FILE, DIR), and rule names and
 targets from the Flowfile that the words already typed name (`-f`, `-C`, `--configfile`,
 `--config`). The Flowfile is loaded only when a candidate needs it, and anything that goes

@@ -35,6 +35,8 @@ class Span(NamedTuple):
 
 @dataclass
 class Analysis:
+    """What `analyze` read in one Flowfile's text; every feature answers from it."""
+
     path: str
     text: str
     lines: list[str]
@@ -268,6 +270,7 @@ def node_end(node) -> tuple[int, int]:
 
 
 def span_of(pos: Position) -> Span:
+    """The span of a node's position; one character when it has no end."""
     return Span(pos.line, pos.column, pos.end_line or pos.line,
                 pos.end_column if pos.end_line else pos.column + 1)
 

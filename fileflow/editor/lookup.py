@@ -18,17 +18,21 @@ __all__ = ["Place", "contains", "place_at", "string_field_at", "rule_decl", "ass
 # ---------------------------------------------------------------- what is under the cursor
 
 class Place(NamedTuple):
+    """Where a line and column fall in the syntax tree."""
+
     statement: object              # the top-level statement
     directive: s.Directive | None  # the directive the place is in
     chain: tuple                   # expression nodes from the outermost to the one at the place
 
 
 def contains(pos: Position, line: int, column: int) -> bool:
+    """Whether a place is within a node's extent, its end included."""
     end = (pos.end_line, pos.end_column) if pos.end_line else (pos.line, pos.column + 1)
     return (pos.line, pos.column) <= (line, column) <= end
 
 
 def place_at(result: Analysis, line: int, column: int) -> Place | None:
+    """The statement, directive and smallest expression at a place; None between statements."""
     stmt = statement_at(result, line)
     if stmt is None:
         return None
@@ -79,6 +83,7 @@ def string_field_at(result: Analysis, const: s.Const, line: int, column: int) ->
 # ---------------------------------------------------------------- declarations
 
 def rule_decl(result: Analysis, name: str) -> s.RuleDecl | None:
+    """The declaration of a rule in this file, if it parses."""
     return next((st for st in result.statements if isinstance(st, s.RuleDecl) and st.name == name), None)
 
 
@@ -117,6 +122,8 @@ def rule_strings(rule: s.RuleDecl, directive: str) -> list[tuple[str, Position]]
 
 
 def wildcards_of(text: str) -> dict[str, str | None]:
+    """The wildcards of a pattern, each with its inline constraint or None ({} when the text
+    is not a pattern)."""
     from fileflow.patterns import PatternError, parse_pattern
 
     try:
