@@ -49,10 +49,10 @@ def cache_key(flowfile: str, targets: Sequence[str], config: Mapping[str, object
               configfiles: Sequence[str], db_url: str | None) -> tuple | None:
     """What a cached answer is valid for; None when the run log is not a SQLite file."""
     from fileflow import __version__
-    from fileflow.runlog.log import _sqlite_path
+    from fileflow.runlog.log import sqlite_file
 
     cwd = os.getcwd()
-    db = _sqlite_path(db_url, cwd)
+    db = sqlite_file(db_url, cwd)
     if db is None:
         return None
     return (FORMAT, __version__, sys.version, cwd, flowfile, os.path.abspath(flowfile),

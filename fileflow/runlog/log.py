@@ -27,10 +27,11 @@ from fileflow.state import RecordedTarget
 __all__ = [
     "SCHEMA_VERSION", "RUN_STATUSES", "JOB_STATES", "NETWORK_FS_TYPES",
     "JobStart", "JobResult", "RunLog", "RunLogError", "open_runlog", "is_network_fs",
+    "sqlite_file",
 ]
 
 
-def _sqlite_path(url: str | None, workdir: str) -> str | None:
+def sqlite_file(url: str | None, workdir: str) -> str | None:
     """The database file of a SQLite log (None for a server URL)."""
     if url is None:
         return os.path.join(os.path.abspath(workdir), ".fileflow", "runlog.db")
@@ -53,7 +54,7 @@ class RunLog:
         self.look_only = look_only
         self.workdir = workdir
         self.busy_timeout = busy_timeout
-        self.sqlite_path = _sqlite_path(url, workdir)
+        self.sqlite_path = sqlite_file(url, workdir)
         self._sql = None
         self._writer = None
 
