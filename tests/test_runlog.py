@@ -5,6 +5,7 @@ its own fresh schema (search_path in the URL), dropped afterwards.
 """
 from __future__ import annotations
 
+import inspect as pyinspect
 import multiprocessing
 import os
 import signal
@@ -21,9 +22,12 @@ import pytest
 from sqlalchemy import create_engine, event, inspect, text
 from sqlalchemy.engine import Engine, make_url
 
-from fileflow.runlog import log as runlog
-from fileflow.runlog.records import IN_CLAUSE_SIZE
 from fileflow.errors import FileflowError
+from fileflow.runlog import log as runlog_module
+from fileflow.runlog.records import IN_CLAUSE_SIZE
+from fileflow.runlog.sql import SqlRunLog, metadata
+from fileflow.runlog.sqlite_writer import SqliteWriter
+from fileflow.runlog.writes import BuildWrites
 from fileflow.runlog.log import (SCHEMA_VERSION, JobResult, JobStart, RunLog, RunLogError,
                              is_network_fs, open_runlog)
 from fileflow.state import FileState, RecordedTarget
@@ -107,6 +111,43 @@ def fstate(path: str, digest: str | None, size: int = 10, mtime_ns: int = 1000,
     return FileState(path, True, size, mtime_ns, digest, ctime_ns=ctime_ns)
 
 
+# --------------------------------------------------------------------------- the interface
+def _build_writes() -> list[str]:
+    return [name for name, value in vars(BuildWrites).items()
+            if callable(value) and not name.startswith("_")]
+
+
+def test_both_writers_carry_out_every_build_write_with_its_signature():
+    assert {"start_run", "jobs_started", "record_tick", "forget", "close"} <= set(_build_writes())
+    for name in _build_writes():
+        wanted = pyinspect.signature(getattr(BuildWrites, name))
+        for cls in (SqliteWriter, SqlRunLog, RunLog):
+            method = getattr(cls, name)
+            assert method is not getattr(BuildWrites, name), f"{cls.__name__}.{name} missing"
+            assert pyinspect.signature(method) == wanted, f"{cls.__name__}.{name}"
+
+
+def test_run_log_sends_every_build_write_to_its_writer(tmp_path, monkeypatch):
+    calls = []
+
+    class Recorder:
+        def __getattr__(self, name):
+            return lambda *args: calls.append((name, args)) or name
+
+    monkeypatch.setattr(RunLog, "writer", property(lambda self: Recorder()))
+    log = RunLog(None, str(tmp_path))
+    assert not hasattr(log, "__getattr__") and "__getattr__" not in vars(runlog_module)
+    for name in _build_writes():
+        if name == "close":
+            continue
+        params = list(pyinspect.signature(getattr(BuildWrites, name)).parameters)[1:]
+        args = tuple(f"{name}.{p}" for p in params)
+        calls.clear()
+        assert getattr(log, name)(*args) in (name, None)
+        assert calls == [(name, args)], name
+    assert not os.path.exists(tmp_path / ".fileflow")
+
+
 # --------------------------------------------------------------------------- runs and jobs
 def test_a_database_password_on_the_command_line_is_never_recorded(db, log):
     run_id = log.start_run(["fileflow", "build", "--db", "postgresql://ann:s3cret@db.example/ff",
@@ -132,7 +173,7 @@ def test_run_lifecycle(db, log):
     with pytest.raises(ValueError):
         log.finish_run(run_id, "exploded", 0, 0)
     if db.kind == "postgresql":  # postgresql:// without a driver means psycopg v3
-        assert log.engine.dialect.driver == "psycopg" and "***" in log.where
+        assert log.sql.engine.dialect.driver == "psycopg" and "***" in log.sql.where
 
 
 _KILL_AFTER_START = """
@@ -308,7 +349,7 @@ def test_load_targets_all_and_subset_with_chunking(log):
     assert len(every) == 2500 and every[paths[1234]].digest == "d1234"
 
     statements: list[str] = []
-    event.listen(log.engine, "before_cursor_execute",
+    event.listen(log.sql.engine, "before_cursor_execute",
                  lambda conn, cur, stmt, *a: statements.append(stmt))
     wanted = paths[::2] + ["not/recorded"]            # 1251 paths: more than one IN chunk
     subset = log.load_targets(iter(wanted))
@@ -430,7 +471,7 @@ def test_v1_log_is_migrated_in_place(db):
         assert log.load_targets()["old.txt"].changed_at == 90.0
     # the migrated schema is the schema a new log gets
     insp = inspect(raw)
-    for table in runlog.metadata.sorted_tables:
+    for table in metadata.sorted_tables:
         assert {c["name"] for c in insp.get_columns(table.name)} == set(table.c.keys()), table.name
         assert ({i["name"] for i in insp.get_indexes(table.name)}
                 == {i.name for i in table.indexes}), table.name
@@ -516,8 +557,8 @@ def _writer_pragmas(log) -> tuple[int, int]:
 
 def test_wal_on_local_disk(sqlite_db):
     with sqlite_db.open() as log:
-        assert log.journal_mode == "wal"
-        with log.engine.connect() as conn:
+        assert log.sql.journal_mode == "wal"
+        with log.sql.engine.connect() as conn:
             assert conn.exec_driver_sql("PRAGMA synchronous").scalar() == 1      # NORMAL
             assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() == 30000
         assert log.writer.journal_mode == "wal"
@@ -535,8 +576,8 @@ def test_no_wal_on_network_file_system(sqlite_db, monkeypatch):
         log.record_files([fstate("a", "d")])          # the sqlite3 writer switches it
         assert log.writer.journal_mode == "delete"
         assert _writer_pragmas(log) == (2, 30000)                                  # FULL
-        assert log.journal_mode == "delete"
-        with log.engine.connect() as conn:
+        assert log.sql.journal_mode == "delete"
+        with log.sql.engine.connect() as conn:
             assert conn.exec_driver_sql("PRAGMA synchronous").scalar() == 2      # FULL
     with sqlite3.connect(sqlite_db.sqlite_path) as conn:
         assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "delete"

@@ -23,13 +23,13 @@ MANY = """
 def count_ticks(monkeypatch) -> list[int]:
     """How many jobs each run-log tick of the builds that follow records as started."""
     ticks: list[int] = []
-    real_tick = fileflow.runlog.writes.BuildWrites.record_tick
+    real_tick = fileflow.runlog.writes.CursorWrites.record_tick
 
     def counting_tick(self, run_id, finished, started, external_ids=()):
         ticks.append(len(started))
         return real_tick(self, run_id, finished, started, external_ids)
 
-    monkeypatch.setattr(fileflow.runlog.writes.BuildWrites, "record_tick", counting_tick)
+    monkeypatch.setattr(fileflow.runlog.writes.CursorWrites, "record_tick", counting_tick)
     return ticks
 
 def test_each_process_starts_after_its_row_is_committed_and_ticks_serve_several_jobs(
@@ -264,7 +264,7 @@ def test_a_long_job_that_ends_is_recorded_at_once_even_while_jobs_recorded_ahead
     events: list[tuple[str, object]] = []
     long_log_id: list[int] = []
     real_finish = fileflow.run.scheduler.Scheduler._finish
-    real_tick = fileflow.runlog.writes.BuildWrites.record_tick
+    real_tick = fileflow.runlog.writes.CursorWrites.record_tick
 
     def finish(self, outcomes, cancelled=False):
         for outcome in outcomes:
@@ -279,7 +279,7 @@ def test_a_long_job_that_ends_is_recorded_at_once_even_while_jobs_recorded_ahead
 
     monkeypatch.setattr(fileflow.run.scheduler, "FLUSH_AFTER", 1e9)  # short ones wait for a tick
     monkeypatch.setattr(fileflow.run.scheduler.Scheduler, "_finish", finish)
-    monkeypatch.setattr(fileflow.runlog.writes.BuildWrites, "record_tick", tick)
+    monkeypatch.setattr(fileflow.runlog.writes.CursorWrites, "record_tick", tick)
     r = p.build("-j", "2")
     assert r.code == 0, r
     (log_id,) = long_log_id

@@ -8,21 +8,26 @@ Why a facade: importing SQLAlchemy costs a fifth of a second, more than a whole 
 build of 10,000 jobs should take. A SQLite log is therefore read with the standard
 library's sqlite3 (one SELECT of the `files` table) and written by a build through it too
 (fileflow.runlog.sqlite_writer); SQLAlchemy is loaded to create or migrate a log, for PostgreSQL,
-and for history queries. A dry run on a directory without a log creates none.
+and for history queries. A dry run on a directory without a log creates none. RunLog names
+every call its users make, and says which half carries it out.
 """
 from __future__ import annotations
 
 import os
 import sqlite3
-from typing import Any, Iterable
+from typing import TYPE_CHECKING, Any, Iterable, Mapping, Sequence
 
 from fileflow.chunks import chunked
 from fileflow.runlog.records import (BUSY_TIMEOUT, IN_CLAUSE_SIZE, JOB_STATES, NETWORK_FS_TYPES, RUN_STATUSES,
                              SCHEMA_VERSION, TARGET_COLUMN_NAMES, JobResult, JobStart,
                              RunLogError, check_sqlite_file, is_network_fs,
                              target_rows_to_records)
-from fileflow.runlog.writes import BUILD_WRITE_METHODS
-from fileflow.state import RecordedTarget
+from fileflow.runlog.writes import ABANDONED_MESSAGE, BuildWrites
+from fileflow.state import FileState, RecordedTarget
+
+if TYPE_CHECKING:
+    from fileflow.runlog.sql import SqlRunLog
+    from fileflow.runlog.sqlite_writer import SqliteWriter
 
 __all__ = [
     "SCHEMA_VERSION", "RUN_STATUSES", "JOB_STATES", "NETWORK_FS_TYPES",
@@ -44,7 +49,10 @@ def sqlite_file(url: str | None, workdir: str) -> str | None:
 
 class RunLog:
     """A handle on one run log. Not shared between processes: each opens its own.
-    Every method of fileflow.runlog.sql.SqlRunLog is available here."""
+
+    A build's writes (fileflow.runlog.writes.BuildWrites) go to `writer`; reading what is
+    recorded of files goes through sqlite3 on a SQLite log whose schema is current; the
+    rest, and everything on a server, goes to `sql`, the SQL half."""
 
     def __init__(self, url: str | None, workdir: str, busy_timeout: float = BUSY_TIMEOUT,
                  look_only: bool = False):
@@ -55,18 +63,19 @@ class RunLog:
         self.workdir = workdir
         self.busy_timeout = busy_timeout
         self.sqlite_path = sqlite_file(url, workdir)
-        self._sql = None
-        self._writer = None
+        self._sql: SqlRunLog | None = None
+        self._writer: SqliteWriter | None = None
 
     @property
-    def sql(self):
+    def sql(self) -> SqlRunLog:
+        """The SQL half (SQLAlchemy), connected, and the schema created or migrated, on first use."""
         if self._sql is None:
             from fileflow.runlog.sql import open_sql_runlog
             self._sql = open_sql_runlog(self.url, self.workdir, busy_timeout=self.busy_timeout)
         return self._sql
 
     @property
-    def writer(self):
+    def writer(self) -> BuildWrites:
         """What carries out a build's writes: sqlite3 on a SQLite log whose schema is
         current (the SQL half creates or migrates it first), else the SQL half."""
         if self._writer is None:
@@ -78,16 +87,115 @@ class RunLog:
             self._writer = SqliteWriter(self.sqlite_path, self.busy_timeout)
         return self._writer
 
-    def __getattr__(self, name: str) -> Any:
-        if name.startswith("__") or name in ("_sql", "sql", "_writer", "writer"):
-            raise AttributeError(name)
-        if name in BUILD_WRITE_METHODS:
-            return getattr(self.writer, name)
-        return getattr(self.sql, name)
+    @property
+    def reads_with_sqlite3(self) -> bool:
+        """Whether reads go through the standard library's sqlite3: a SQLite log whose SQL
+        half is not open (once it is, it has the log migrated and reads through it)."""
+        return self.sqlite_path is not None and self._sql is None
+
+    # -- a build's writes: each one transaction, carried out by `writer`
+    def start_run(self, argv: list[str], workdir: str, version: str) -> int:
+        """Record a new run as running (argv without passwords); its id."""
+        return self.writer.start_run(argv, workdir, version)
+
+    def finish_run(self, run_id: int, status: str, jobs_done: int, jobs_failed: int) -> None:
+        """Record how a run ended: one of RUN_STATUSES, and its counts of jobs."""
+        self.writer.finish_run(run_id, status, jobs_done, jobs_failed)
+
+    def unfinished_jobs(self, host: str) -> list[dict[str, Any]]:
+        """Jobs still 'running' in runs of this host still 'running' (their fileflow may have
+        died), each a dict of job and run columns."""
+        return self.writer.unfinished_jobs(host)
+
+    def close_abandoned(self, run_ids: Iterable[int], job_ids: Iterable[int],
+                        message: str = ABANDONED_MESSAGE) -> None:
+        """Mark runs whose fileflow died as interrupted and their jobs as cancelled."""
+        self.writer.close_abandoned(run_ids, job_ids, message)
+
+    def jobs_started(self, run_id: int, starts: list[JobStart]) -> list[int]:
+        """Record jobs as running and mark their outputs incomplete; their ids, in order."""
+        return self.writer.jobs_started(run_id, starts)
+
+    def jobs_finished(self, results: list[JobResult]) -> None:
+        """Record how jobs ended and, for a done job, its outputs as complete."""
+        self.writer.jobs_finished(results)
+
+    def record_tick(self, run_id: int, finished: list[JobResult], started: list[JobStart],
+                    external_ids: Sequence[tuple[int, str]] = ()) -> list[int]:
+        """One scheduler tick: executor ids, ended jobs, then started jobs (their ids)."""
+        return self.writer.record_tick(run_id, finished, started, external_ids)
+
+    def set_external_ids(self, pairs: Iterable[tuple[int, str]]) -> None:
+        """Record the cluster's ids of jobs, as (job id, external id) pairs."""
+        self.writer.set_external_ids(pairs)
+
+    def record_files(self, states: list[FileState]) -> None:
+        """Remember observed files, so that unchanged ones are not hashed again."""
+        self.writer.record_files(states)
+
+    def mark_complete(self, targets: list[RecordedTarget]) -> None:
+        """Record targets as complete exactly as given (`--touch`)."""
+        self.writer.mark_complete(targets)
+
+    def forget(self, paths: Iterable[str]) -> None:
+        """Drop what is recorded of these paths (`clean`); job history is kept."""
+        self.writer.forget(paths)
+
+    # -- reads
+    def schema_version(self) -> int | None:
+        """The schema version the log has (SCHEMA_VERSION once open)."""
+        return self.sql.schema_version()
+
+    def runs(self, limit: int = 20) -> list[dict[str, Any]]:
+        """The latest runs, newest first."""
+        return self.sql.runs(limit)
+
+    def run(self, run_id: int) -> dict[str, Any] | None:
+        """One run, or None."""
+        return self.sql.run(run_id)
+
+    def jobs_of_run(self, run_id: int) -> list[dict[str, Any]]:
+        """The jobs of a run in the order they started, each with its output paths."""
+        return self.sql.jobs_of_run(run_id)
+
+    def job(self, job_id: int) -> dict[str, Any] | None:
+        """One job with its output paths, or None."""
+        return self.sql.job(job_id)
+
+    def jobs_for_path(self, path: str) -> list[dict[str, Any]]:
+        """Every job that was started to make `path`, newest first."""
+        return self.sql.jobs_for_path(path)
+
+    def query(self, sql: str, params: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
+        """The rows of a read-only statement (`:name` parameters) as dicts: through sqlite3
+        when `reads_with_sqlite3`, else through the SQL half's engine."""
+        params = dict(params or {})
+        if self.reads_with_sqlite3:
+            return self._query_sqlite(sql, params)
+        from sqlalchemy import exc as sa_exc
+        from sqlalchemy import text
+
+        try:
+            with self.sql.engine.connect() as conn:
+                return [dict(row) for row in conn.execute(text(sql), params).mappings()]
+        except sa_exc.SQLAlchemyError as exc:
+            detail = (str(getattr(exc, "orig", None) or exc).strip().splitlines() or ["error"])[0]
+            raise RunLogError(f"cannot read the run log {self.sql.where}: {detail}") from None
+
+    def _query_sqlite(self, sql: str, params: dict[str, Any]) -> list[dict[str, Any]]:
+        conn = self._connect(immutable=self._untouched())
+        try:
+            conn.row_factory = sqlite3.Row
+            conn.execute(f"PRAGMA busy_timeout = {int(self.busy_timeout * 1000)}")
+            return [dict(row) for row in conn.execute(sql, params)]
+        except sqlite3.Error as exc:
+            raise RunLogError(f"cannot read the run log {self.sqlite_path}: {exc}") from None
+        finally:
+            conn.close()
 
     def load_targets(self, paths: Iterable[str] | None = None) -> dict[str, RecordedTarget]:
         """What is recorded of these paths (None: of every path), keyed by path."""
-        if self._sql is None and self.sqlite_path is not None:
+        if self.reads_with_sqlite3:
             found = self._read_sqlite(paths)
             if found is not None:
                 return found
@@ -195,16 +303,3 @@ def open_runlog(url: str | None, workdir: str, *, busy_timeout: float = BUSY_TIM
             return log  # current: reads need no SQL engine; writes load it when they come
     log.sql  # noqa: B018 -- connect, create, migrate, or report a newer schema, now
     return log
-
-
-
-
-def __getattr__(name: str) -> Any:
-    # The SQL half's names (metadata, table objects ...) without importing it up front.
-    if name.startswith("__"):
-        raise AttributeError(name)  # import machinery probes (__path__ ...) must stay cheap
-    from fileflow.runlog import sql as runlog_sql
-    try:
-        return getattr(runlog_sql, name)
-    except AttributeError:
-        raise AttributeError(f"module 'fileflow.runlog.log' has no attribute {name!r}") from None

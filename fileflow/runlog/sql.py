@@ -22,7 +22,7 @@ from sqlalchemy.engine import URL, Connection, Engine, make_url
 from fileflow.chunks import chunked
 from fileflow.runlog.records import (BUSY_TIMEOUT, IN_CLAUSE_SIZE, SCHEMA_VERSION, RunLogError, check_sqlite_file,
                              configure_sqlite, sqlite_journal_mode, target_rows_to_records)
-from fileflow.runlog.writes import (RETRIES, RETRY_BASE, BuildWrites, busy_error, next_delay,
+from fileflow.runlog.writes import (RETRIES, RETRY_BASE, CursorWrites, busy_error, next_delay,
                             run_log_error)
 from fileflow.state import RecordedTarget
 
@@ -133,7 +133,7 @@ def _run_dict(row: Any) -> dict[str, Any]:
 
 
 # --------------------------------------------------------------------------- the log
-class SqlRunLog(BuildWrites):
+class SqlRunLog(CursorWrites):
     """A handle on one run log. Not shared between processes: each opens its own."""
 
     def __init__(self, engine: Engine, where: str, journal_mode: str | None = None):

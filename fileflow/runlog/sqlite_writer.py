@@ -13,13 +13,13 @@ import time
 from typing import Any, Callable
 
 from fileflow.runlog.records import RunLogError, configure_sqlite, sqlite_journal_mode
-from fileflow.runlog.writes import (RETRIES, RETRY_BASE, BuildWrites, T, busy_error, next_delay,
+from fileflow.runlog.writes import (RETRIES, RETRY_BASE, CursorWrites, T, busy_error, next_delay,
                             run_log_error)
 
 __all__ = ["SqliteWriter"]
 
 
-class SqliteWriter(BuildWrites):
+class SqliteWriter(CursorWrites):
     """Writes to the SQLite log at `path`, whose schema is current (fileflow.runlog.log sees to
     that through the SQL half before the first write)."""
 

@@ -6,6 +6,8 @@ executemany on the driver's cursor, one transaction per call. Two classes supply
 transaction: fileflow.runlog.sqlite_writer with the standard library's sqlite3, so a build on the
 default log never imports SQLAlchemy (a fifth of a second, more than a no-op build), and
 fileflow.runlog.sql through SQLAlchemy (PostgreSQL, and creating or migrating a schema).
+Both are CursorWrites, checked against the BuildWrites protocol that fileflow.runlog.log's
+RunLog sends a build's writes to.
 """
 from __future__ import annotations
 
@@ -15,16 +17,19 @@ import random
 import re
 import socket
 import time
-from typing import Any, Callable, Iterable, Sequence, TypeVar
+from typing import Any, Callable, Iterable, Protocol, Sequence, TypeVar
 
 from fileflow.runlog.records import (JOB_STATES, RUN_STATUSES, JobResult, JobStart, RunLogBusyError,
                              RunLogError, hide_passwords)
 from fileflow.state import HASH_ALGORITHM, REMOTE_TOKEN, FileState, RecordedTarget
 
-__all__ = ["BuildWrites", "BUILD_WRITE_METHODS", "STATEMENTS", "next_delay", "RETRIES", "RETRY_BASE",
-           "run_log_error", "busy_error"]
+__all__ = ["BuildWrites", "CursorWrites", "STATEMENTS", "ABANDONED_MESSAGE", "next_delay",
+           "RETRIES", "RETRY_BASE", "run_log_error", "busy_error"]
 
 T = TypeVar("T")
+
+# What a job that a dead fileflow left running says once a later build has closed it.
+ABANDONED_MESSAGE = "fileflow stopped while the job ran; stopped by a later build"
 
 RETRIES = 8                  # whole-transaction retries on a transient conflict
 RETRY_BASE = 0.05            # first back-off (seconds), doubled each time
@@ -105,11 +110,37 @@ STATEMENTS = {
     "forget": "DELETE FROM files WHERE path = :path",
 }
 
-# The methods a build calls; fileflow.runlog.log sends them to the sqlite3 writer on a SQLite log.
-BUILD_WRITE_METHODS = frozenset({
-    "start_run", "finish_run", "jobs_started", "jobs_finished", "record_tick",
-    "unfinished_jobs", "close_abandoned", "set_external_ids", "record_files",
-    "mark_complete", "forget"})
+
+class BuildWrites(Protocol):
+    """What a build writes to the run log, and the one query it makes on the way. Every
+    call is one transaction. fileflow.runlog.log's RunLog sends these to the sqlite3 writer
+    on a SQLite log and to the SQL half elsewhere; CursorWrites carries them out for both."""
+
+    def start_run(self, argv: list[str], workdir: str, version: str) -> int: ...
+
+    def finish_run(self, run_id: int, status: str, jobs_done: int, jobs_failed: int) -> None: ...
+
+    def unfinished_jobs(self, host: str) -> list[dict[str, Any]]: ...
+
+    def close_abandoned(self, run_ids: Iterable[int], job_ids: Iterable[int],
+                        message: str = ABANDONED_MESSAGE) -> None: ...
+
+    def jobs_started(self, run_id: int, starts: list[JobStart]) -> list[int]: ...
+
+    def jobs_finished(self, results: list[JobResult]) -> None: ...
+
+    def record_tick(self, run_id: int, finished: list[JobResult], started: list[JobStart],
+                    external_ids: Sequence[tuple[int, str]] = ()) -> list[int]: ...
+
+    def set_external_ids(self, pairs: Iterable[tuple[int, str]]) -> None: ...
+
+    def record_files(self, states: list[FileState]) -> None: ...
+
+    def mark_complete(self, targets: list[RecordedTarget]) -> None: ...
+
+    def forget(self, paths: Iterable[str]) -> None: ...
+
+    def close(self) -> None: ...
 
 
 def next_delay(delay: float) -> float:
@@ -184,10 +215,10 @@ def _algorithm(path: str, default: str = HASH_ALGORITHM) -> str:
     return default
 
 
-class BuildWrites:
-    """The writes and the one query of a build. A subclass sets `is_sqlite` and
-    `paramstyle` ("named" or "pyformat") and runs `fn(cursor)` in ONE transaction in
-    `_transaction`, retried as a whole on a transient conflict."""
+class CursorWrites(BuildWrites):
+    """A build's writes as plain SQL on a DB-API cursor. A subclass sets `is_sqlite` and
+    `paramstyle` ("named" or "pyformat"), runs `fn(cursor)` in ONE transaction in
+    `_transaction`, retried as a whole on a transient conflict, and closes its connection."""
 
     is_sqlite: bool
     paramstyle: str = "named"
@@ -245,8 +276,7 @@ class BuildWrites:
         return self._transaction(fn, write=False)
 
     def close_abandoned(self, run_ids: Iterable[int], job_ids: Iterable[int],
-                        message: str = "fileflow stopped while the job ran; stopped by a later build",
-                        ) -> None:
+                        message: str = ABANDONED_MESSAGE) -> None:
         """Mark runs whose fileflow died as interrupted and their jobs as cancelled."""
         now = time.time()
         job_rows = [{"id": j, "ended_at": now, "message": message} for j in sorted(set(job_ids))]
