@@ -7,8 +7,9 @@ constants in fileflow.runlog.records. docs/runlog.md describes the schema.
 Why a facade: importing SQLAlchemy costs a fifth of a second, more than a whole no-op
 build of 10,000 jobs should take. A SQLite log is therefore read with the standard
 library's sqlite3 (one SELECT of the `files` table) and written by a build through it too
-(fileflow.runlog.sqlite_writer); SQLAlchemy is loaded to create or migrate a log, for PostgreSQL,
-and for history queries. A dry run on a directory without a log creates none. RunLog names
+(fileflow.runlog.sqlite_writer), and so are its history (fileflow.runlog.history); SQLAlchemy is
+loaded to create or migrate a log, and for PostgreSQL. A dry run on a directory without a
+log creates none. RunLog names
 every call its users make, and says which half carries it out.
 """
 from __future__ import annotations
@@ -18,6 +19,7 @@ import sqlite3
 from typing import TYPE_CHECKING, Any, Iterable, Mapping, Sequence
 
 from fileflow.chunks import chunked
+from fileflow.runlog import history
 from fileflow.runlog.records import (BUSY_TIMEOUT, IN_CLAUSE_SIZE, JOB_STATES, NETWORK_FS_TYPES, RUN_STATUSES,
                              SCHEMA_VERSION, TARGET_COLUMN_NAMES, JobResult, JobStart,
                              RunLogError, check_sqlite_file, is_network_fs,
@@ -146,25 +148,26 @@ class RunLog:
         """The schema version the log has (SCHEMA_VERSION once open)."""
         return self.sql.schema_version()
 
+    # -- history (fileflow.runlog.history's queries)
     def runs(self, limit: int = 20) -> list[dict[str, Any]]:
         """The latest runs, newest first."""
-        return self.sql.runs(limit)
+        return history.list_runs(self, limit)
 
     def run(self, run_id: int) -> dict[str, Any] | None:
         """One run, or None."""
-        return self.sql.run(run_id)
+        return history.get_run(self, run_id)
 
     def jobs_of_run(self, run_id: int) -> list[dict[str, Any]]:
         """The jobs of a run in the order they started, each with its output paths."""
-        return self.sql.jobs_of_run(run_id)
+        return history.run_jobs(self, run_id)
 
     def job(self, job_id: int) -> dict[str, Any] | None:
         """One job with its output paths, or None."""
-        return self.sql.job(job_id)
+        return history.get_job(self, job_id)
 
-    def jobs_for_path(self, path: str) -> list[dict[str, Any]]:
-        """Every job that was started to make `path`, newest first."""
-        return self.sql.jobs_for_path(path)
+    def jobs_for_path(self, path: str, limit: int = 10) -> list[dict[str, Any]]:
+        """The jobs started to make `path`, newest first."""
+        return history.jobs_for_path(self, path, limit)
 
     def query(self, sql: str, params: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
         """The rows of a read-only statement (`:name` parameters) as dicts: through sqlite3

@@ -1,5 +1,5 @@
-"""The run log's SQL half: schema, migrations and history queries (SQLAlchemy Core), and a
-build's writes (fileflow.runlog.writes) on PostgreSQL.
+"""The run log's SQL half: schema and migrations (SQLAlchemy Core), and a build's writes
+(fileflow.runlog.writes) on PostgreSQL.
 
 Layer 3. Reached through fileflow.runlog.log, which imports this module only when needed. SQLite by
 default, at `<workdir>/.fileflow/runlog.db`; PostgreSQL for shared or busy setups. Every public
@@ -8,7 +8,6 @@ reports a transient conflict ("database is locked", a deadlock). Schema: docs/ru
 """
 from __future__ import annotations
 
-import json
 import os
 import time
 from typing import Any, Callable, Iterable
@@ -117,19 +116,6 @@ MIGRATIONS: list[tuple[int, Callable[[Connection], None]]] = [(2, _migrate_to_2)
 _TARGET_COLUMNS = (files.c.path, files.c.complete, files.c.size, files.c.mtime_ns, files.c.digest,
                    files.c.algorithm, files.c.signature, files.c.input_digests, files.c.job_id,
                    files.c.built_at, files.c.changed_at, files.c.ctime_ns)
-
-
-def _job_dict(row: Any) -> dict[str, Any]:
-    d = dict(row._mapping)
-    d["wildcards"] = json.loads(d["wildcards"] or "{}")
-    d["reasons"] = json.loads(d["reasons"] or "[]")
-    return d
-
-
-def _run_dict(row: Any) -> dict[str, Any]:
-    d = dict(row._mapping)
-    d["argv"] = json.loads(d["argv"] or "[]")
-    return d
 
 
 # --------------------------------------------------------------------------- the log
@@ -281,45 +267,6 @@ class SqlRunLog(CursorWrites):
             return out
 
         return self._read(fn)
-
-    # -- history
-    def runs(self, limit: int = 20) -> list[dict[str, Any]]:
-        """The latest runs, newest first."""
-        stmt = select(runs).order_by(runs.c.id.desc()).limit(limit)
-        return self._read(lambda c: [_run_dict(r) for r in c.execute(stmt)])
-
-    def run(self, run_id: int) -> dict[str, Any] | None:
-        row = self._read(lambda c: c.execute(select(runs).where(runs.c.id == run_id)).first())
-        return None if row is None else _run_dict(row)
-
-    def _with_outputs(self, conn: Connection, rows: list[Any], where: Any) -> list[dict]:
-        result = [_job_dict(r) for r in rows]
-        outputs: dict[int, list[str]] = {}
-        stmt = (select(job_outputs.c.job_id, job_outputs.c.path).join(
-            jobs, jobs.c.id == job_outputs.c.job_id).where(where).order_by(job_outputs.c.path))
-        for job_id, path in conn.execute(stmt):
-            outputs.setdefault(job_id, []).append(path)
-        for d in result:
-            d["outputs"] = outputs.get(d["id"], [])
-        return result
-
-    def jobs_of_run(self, run_id: int) -> list[dict[str, Any]]:
-        """The jobs of a run in the order they started, each with its output paths."""
-        where = jobs.c.run_id == run_id
-        return self._read(lambda c: self._with_outputs(
-            c, list(c.execute(select(jobs).where(where).order_by(jobs.c.id))), where))
-
-    def job(self, job_id: int) -> dict[str, Any] | None:
-        where = jobs.c.id == job_id
-        found = self._read(lambda c: self._with_outputs(
-            c, list(c.execute(select(jobs).where(where))), where))
-        return found[0] if found else None
-
-    def jobs_for_path(self, path: str) -> list[dict[str, Any]]:
-        """Every job that was started to make `path`, newest first."""
-        made = jobs.c.id.in_(select(job_outputs.c.job_id).where(job_outputs.c.path == path))
-        return self._read(lambda c: self._with_outputs(
-            c, list(c.execute(select(jobs).where(made).order_by(jobs.c.id.desc()))), made))
 
 
 # --------------------------------------------------------------------------- opening
