@@ -10,19 +10,39 @@ through its `query`.
 from __future__ import annotations
 
 import json
-from typing import Any, Iterable, Mapping, Protocol
+from typing import Any, Iterable, Mapping, Protocol, Sequence
 
 from fileflow.chunks import chunked
 from fileflow.runlog.records import IN_CLAUSE_SIZE
 
 __all__ = ["list_runs", "get_run", "latest_run_id", "run_jobs", "get_job", "jobs_named",
-           "jobs_for_path", "job_states", "file_records"]
+           "jobs_for_path", "job_states", "file_records", "QUERIES", "RUN_COLUMNS", "JOB_COLUMNS"]
 
-_RUN_COLUMNS = ('id, started_at, ended_at, argv, workdir, "user", host, pid, fileflow_version, '
-                "status, jobs_done, jobs_failed")
-_JOB_COLUMNS = ("id, run_id, rule, wildcards, name, command, reasons, state, attempt, exit_code, "
-                "started_at, ended_at, executor, external_id, host, peak_rss_bytes, cpu_seconds, "
-                "signature, log_path, message")
+# Every column of `runs` and of `jobs`, in the tables' order.
+RUN_COLUMNS = ("id", "started_at", "ended_at", "argv", "workdir", "user", "host", "pid",
+               "fileflow_version", "status", "jobs_done", "jobs_failed")
+JOB_COLUMNS = ("id", "run_id", "rule", "wildcards", "name", "command", "reasons", "state",
+               "attempt", "exit_code", "started_at", "ended_at", "executor", "external_id",
+               "host", "peak_rss_bytes", "cpu_seconds", "signature", "log_path", "message")
+_RUNS = ", ".join(f'"{c}"' if c == "user" else c for c in RUN_COLUMNS)   # user: a keyword
+_JOBS = ", ".join(JOB_COLUMNS)
+
+# The statements, plain and the same on SQLite and PostgreSQL; {values} is a list of
+# parameters (`_in`).
+QUERIES = {
+    "latest_runs": f"SELECT {_RUNS} FROM runs ORDER BY id DESC LIMIT :limit",
+    "run": f"SELECT {_RUNS} FROM runs WHERE id = :id",
+    "latest_run_id": "SELECT MAX(id) AS id FROM runs",
+    "outputs": "SELECT job_id, path FROM job_outputs WHERE job_id IN ({values}) ORDER BY path",
+    "jobs_of_run": f"SELECT {_JOBS} FROM jobs WHERE run_id = :id ORDER BY id",
+    "job": f"SELECT {_JOBS} FROM jobs WHERE id = :id",
+    "jobs_named": f"SELECT {_JOBS} FROM jobs WHERE name = :name ORDER BY id DESC LIMIT :limit",
+    "jobs_for_path": (f"SELECT {_JOBS} FROM jobs WHERE id IN (SELECT job_id FROM job_outputs "
+                      "WHERE path = :path) ORDER BY id DESC LIMIT :limit"),
+    "job_states": "SELECT id, state FROM jobs WHERE id IN ({values})",
+    "file_records": ("SELECT path, complete, size, digest, job_id, built_at, changed_at "
+                     "FROM files WHERE path IN ({values})"),
+}
 
 
 class RowSource(Protocol):
@@ -43,25 +63,25 @@ def _job(row: dict) -> dict:
 
 
 
-def _in(name: str, values: list) -> tuple[str, dict[str, Any]]:
-    """`name IN (:p0, :p1, ...)` with its parameters (portable across both drivers)."""
+def _in(key: str, values: Sequence[Any]) -> tuple[str, dict[str, Any]]:
+    """QUERIES[key] with its list of values as parameters :p0, :p1, ... (portable across
+    both drivers), and those parameters."""
     params = {f"p{i}": v for i, v in enumerate(values)}
-    return f"{name} IN ({', '.join(':' + k for k in params)})", params
+    return QUERIES[key].format(values=", ".join(":" + k for k in params)), params
 
 
 def list_runs(log: RowSource, limit: int = 20) -> list[dict]:
     """The latest runs, newest first."""
-    return [_run(r) for r in log.query(
-        f"SELECT {_RUN_COLUMNS} FROM runs ORDER BY id DESC LIMIT :limit", {"limit": limit})]
+    return [_run(r) for r in log.query(QUERIES["latest_runs"], {"limit": limit})]
 
 
 def get_run(log: RowSource, run_id: int) -> dict | None:
-    rows = log.query(f"SELECT {_RUN_COLUMNS} FROM runs WHERE id = :id", {"id": run_id})
+    rows = log.query(QUERIES["run"], {"id": run_id})
     return _run(rows[0]) if rows else None
 
 
 def latest_run_id(log: RowSource) -> int | None:
-    rows = log.query("SELECT MAX(id) AS id FROM runs")
+    rows = log.query(QUERIES["latest_run_id"])
     return rows[0]["id"] if rows else None
 
 
@@ -70,37 +90,31 @@ def _with_outputs(log: RowSource, jobs: list[dict]) -> list[dict]:
     for j in jobs:
         j["outputs"] = []
     for chunk in chunked(list(by_id), IN_CLAUSE_SIZE):
-        where, params = _in("job_id", chunk)
-        for row in log.query(f"SELECT job_id, path FROM job_outputs WHERE {where} "
-                             "ORDER BY path", params):
+        for row in log.query(*_in("outputs", chunk)):
             by_id[row["job_id"]]["outputs"].append(row["path"])
     return jobs
 
 
 def run_jobs(log: RowSource, run_id: int) -> list[dict]:
     """The jobs of a run in the order they started, each with its output paths."""
-    rows = log.query(f"SELECT {_JOB_COLUMNS} FROM jobs WHERE run_id = :id ORDER BY id",
-                     {"id": run_id})
+    rows = log.query(QUERIES["jobs_of_run"], {"id": run_id})
     return _with_outputs(log, [_job(r) for r in rows])
 
 
 def get_job(log: RowSource, job_id: int) -> dict | None:
-    rows = log.query(f"SELECT {_JOB_COLUMNS} FROM jobs WHERE id = :id", {"id": job_id})
+    rows = log.query(QUERIES["job"], {"id": job_id})
     return _with_outputs(log, [_job(r) for r in rows])[0] if rows else None
 
 
 def jobs_named(log: RowSource, name: str, limit: int = 10) -> list[dict]:
     """Attempts of the job with this display name (e.g. count[sample=a]), newest first."""
-    rows = log.query(f"SELECT {_JOB_COLUMNS} FROM jobs WHERE name = :name "
-                     "ORDER BY id DESC LIMIT :limit", {"name": name, "limit": limit})
+    rows = log.query(QUERIES["jobs_named"], {"name": name, "limit": limit})
     return _with_outputs(log, [_job(r) for r in rows])
 
 
 def jobs_for_path(log: RowSource, path: str, limit: int = 10) -> list[dict]:
     """The jobs started to make `path`, newest first."""
-    rows = log.query(f"SELECT {_JOB_COLUMNS} FROM jobs WHERE id IN (SELECT job_id FROM "
-                     "job_outputs WHERE path = :path) ORDER BY id DESC LIMIT :limit",
-                     {"path": path, "limit": limit})
+    rows = log.query(QUERIES["jobs_for_path"], {"path": path, "limit": limit})
     return _with_outputs(log, [_job(r) for r in rows])
 
 
@@ -109,9 +123,7 @@ def job_states(log: RowSource, job_ids: Iterable[int]) -> dict[int, str]:
     wanted = sorted({int(j) for j in job_ids})
     out: dict[int, str] = {}
     for chunk in chunked(wanted, IN_CLAUSE_SIZE):
-        where, params = _in("id", chunk)
-        out.update((r["id"], r["state"]) for r in log.query(
-            f"SELECT id, state FROM jobs WHERE {where}", params))
+        out.update((r["id"], r["state"]) for r in log.query(*_in("job_states", chunk)))
     return out
 
 
@@ -120,8 +132,5 @@ def file_records(log: RowSource, paths: Iterable[str]) -> dict[str, dict]:
     wanted = sorted(set(paths))
     out: dict[str, dict] = {}
     for chunk in chunked(wanted, IN_CLAUSE_SIZE):
-        where, params = _in("path", chunk)
-        out.update((r["path"], r) for r in log.query(
-            "SELECT path, complete, size, digest, job_id, built_at, changed_at FROM files "
-            f"WHERE {where}", params))
+        out.update((r["path"], r) for r in log.query(*_in("file_records", chunk)))
     return out

@@ -34,8 +34,13 @@ if TYPE_CHECKING:
 __all__ = [
     "SCHEMA_VERSION", "RUN_STATUSES", "JOB_STATES", "NETWORK_FS_TYPES",
     "JobStart", "JobResult", "RunLog", "RunLogError", "open_runlog", "is_network_fs",
-    "sqlite_file",
+    "sqlite_file", "VERSION_QUERY", "TARGETS_QUERY",
 ]
+
+# The plain SQL of the sqlite3 reads; the targets' query takes `WHERE path IN (...)` for a
+# subset.
+VERSION_QUERY = "SELECT value FROM meta WHERE key = 'schema_version'"
+TARGETS_QUERY = f"SELECT {', '.join(TARGET_COLUMN_NAMES)} FROM files"
 
 
 def sqlite_file(url: str | None, workdir: str) -> str | None:
@@ -70,7 +75,8 @@ class RunLog:
 
     @property
     def sql(self) -> SqlRunLog:
-        """The SQL half (SQLAlchemy), connected, and the schema created or migrated, on first use."""
+        """The SQL half (SQLAlchemy): connected, and the schema created or migrated, when
+        first used."""
         if self._sql is None:
             from fileflow.runlog.sql import open_sql_runlog
             self._sql = open_sql_runlog(self.url, self.workdir, busy_timeout=self.busy_timeout)
@@ -237,19 +243,18 @@ class RunLog:
         path = self.sqlite_path
         try:
             conn.execute(f"PRAGMA busy_timeout = {int(self.busy_timeout * 1000)}")
-            row = conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+            row = conn.execute(VERSION_QUERY).fetchone()
             if row is None or row[0] != str(SCHEMA_VERSION):
                 return None
             out: dict[str, RecordedTarget] = {}
-            columns = ", ".join(TARGET_COLUMN_NAMES)
             if paths is None:
-                target_rows_to_records(conn.execute(f"SELECT {columns} FROM files"), out)
+                target_rows_to_records(conn.execute(TARGETS_QUERY), out)
             else:
                 wanted = sorted(set(paths))
                 for chunk in chunked(wanted, IN_CLAUSE_SIZE):
                     marks = ",".join("?" * len(chunk))
                     target_rows_to_records(conn.execute(
-                        f"SELECT {columns} FROM files WHERE path IN ({marks})", chunk), out)
+                        f"{TARGETS_QUERY} WHERE path IN ({marks})", chunk), out)
             return out
         except sqlite3.OperationalError as exc:
             if "no such table" in str(exc):
@@ -267,7 +272,7 @@ class RunLog:
         try:
             conn = self._connect(immutable=self._untouched())
             try:
-                row = conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+                row = conn.execute(VERSION_QUERY).fetchone()
             finally:
                 conn.close()
         except (sqlite3.Error, RunLogError):

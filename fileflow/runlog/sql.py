@@ -19,8 +19,10 @@ from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import URL, Connection, Engine, make_url
 
 from fileflow.chunks import chunked
-from fileflow.runlog.records import (BUSY_TIMEOUT, IN_CLAUSE_SIZE, SCHEMA_VERSION, RunLogError, check_sqlite_file,
-                             configure_sqlite, sqlite_journal_mode, target_rows_to_records)
+from fileflow.runlog.records import (BUSY_TIMEOUT, IN_CLAUSE_SIZE, SCHEMA_VERSION,
+                                     TARGET_COLUMN_NAMES, RunLogError, check_sqlite_file,
+                                     configure_sqlite, sqlite_journal_mode,
+                                     target_rows_to_records)
 from fileflow.runlog.writes import (RETRIES, RETRY_BASE, CursorWrites, busy_error, next_delay,
                             run_log_error)
 from fileflow.state import RecordedTarget
@@ -113,9 +115,7 @@ MIGRATIONS: list[tuple[int, Callable[[Connection], None]]] = [(2, _migrate_to_2)
 
 # --------------------------------------------------------------------------- helpers
 
-_TARGET_COLUMNS = (files.c.path, files.c.complete, files.c.size, files.c.mtime_ns, files.c.digest,
-                   files.c.algorithm, files.c.signature, files.c.input_digests, files.c.job_id,
-                   files.c.built_at, files.c.changed_at, files.c.ctime_ns)
+_TARGET_COLUMNS = tuple(files.c[name] for name in TARGET_COLUMN_NAMES)
 
 
 # --------------------------------------------------------------------------- the log

@@ -108,6 +108,11 @@ STATEMENTS = {
         "WHERE path = :path AND job_id IS NOT NULL AND complete = :complete "
         "AND digest = :digest"),
     "forget": "DELETE FROM files WHERE path = :path",
+    # The ids of new jobs. SQLite: the next after the largest (the writer holds the write
+    # lock); PostgreSQL: from the table's sequence.
+    "last_job_id": "SELECT COALESCE(MAX(id), 0) FROM jobs",
+    "new_job_ids": ("SELECT nextval(pg_get_serial_sequence('jobs', 'id')) "
+                    "FROM generate_series(1, :n)"),
 }
 
 
@@ -294,10 +299,9 @@ class CursorWrites(BuildWrites):
         """n fresh job ids in one round trip, so the rows go in as one bulk insert (a
         multi-row INSERT ... RETURNING cannot promise the order of the ids on SQLite)."""
         if self.is_sqlite:   # we hold the write lock (BEGIN IMMEDIATE): nobody else inserts
-            top = cursor.execute("SELECT COALESCE(MAX(id), 0) FROM jobs").fetchone()[0]
+            top = cursor.execute(self._statement("last_job_id")).fetchone()[0]
             return list(range(top + 1, top + 1 + n))
-        cursor.execute("SELECT nextval(pg_get_serial_sequence('jobs', 'id')) "
-                       "FROM generate_series(1, %(n)s)", {"n": n})
+        cursor.execute(self._statement("new_job_ids"), {"n": n})
         return [row[0] for row in cursor.fetchall()]
 
     @staticmethod
