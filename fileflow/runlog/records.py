@@ -40,9 +40,8 @@ NETWORK_FS_TYPES = frozenset({
 })
 
 
-# The columns of `files` that make a RecordedTarget, in its field order.
-TARGET_COLUMN_NAMES = ("path", "complete", "size", "mtime_ns", "digest", "algorithm", "signature",
-                       "input_digests", "job_id", "built_at", "changed_at", "ctime_ns")
+# The columns of `files` that make a RecordedTarget: its fields, in their order.
+TARGET_COLUMN_NAMES: tuple[str, ...] = RecordedTarget._fields
 _EMPTY: Mapping[str, str] = MappingProxyType({})
 _decode = json.JSONDecoder().raw_decode   # our JSON has no surrounding white space
 

@@ -89,14 +89,14 @@ files = Table("files", metadata,
               Column("complete", Boolean, nullable=False),
               Column("size", BigInteger),
               Column("mtime_ns", BigInteger),
-              Column("ctime_ns", BigInteger),
               Column("digest", Text),
               Column("algorithm", Text),
               Column("signature", Text),
               Column("input_digests", Text),
               Column("job_id", BigInteger),
               Column("built_at", Float),
-              Column("changed_at", Float))
+              Column("changed_at", Float),
+              Column("ctime_ns", BigInteger))    # last: where the v2 migration adds it
 
 
 def _migrate_to_2(conn: Connection) -> None:
