@@ -518,6 +518,30 @@ def test_explicit_sqlite_url_is_relative_to_workdir(tmp_path):
     assert os.path.getsize(tmp_path / "logs.db") > 0
 
 
+_WITHOUT_SQLALCHEMY = """
+import sys
+from fileflow.runlog.log import JobStart, open_runlog
+with open_runlog(None, sys.argv[1]) as log:
+    log.load_targets()
+    run = log.start_run(["fileflow"], sys.argv[1], "0")
+    start = JobStart("r", "r:1", {}, "true", [], 1, "local", "s", ["o"], None)
+    (job,) = log.jobs_started(run, [start])
+    log.record_tick(run, [], [], [(job, "4711")])
+    log.finish_run(run, "success", 1, 0)
+    assert log.run(run)["status"] == "success" and log.jobs_of_run(run)[0]["external_id"] == "4711"
+print(sorted(m for m in sys.modules if m.split(".")[0] == "sqlalchemy"))
+"""
+
+
+def test_a_build_on_a_current_sqlite_log_never_loads_sqlalchemy(sqlite_db):
+    with sqlite_db.open():     # the SQL half creates the log
+        pass
+    proc = subprocess.run([sys.executable, "-c", _WITHOUT_SQLALCHEMY, sqlite_db.workdir],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "[]"
+
+
 # --------------------------------------------------------------------------- many writers
 def _writer(url: str | None, workdir: str, worker: int, batches: int, barrier) -> str:
     try:
