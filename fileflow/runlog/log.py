@@ -1,16 +1,16 @@
 """The run log: what each run did, and what is known of every file it made or read.
 
 Layer 3. SQLite by default, at `<workdir>/.fileflow/runlog.db`; PostgreSQL for shared or busy
-setups. Schema and the SQL (SQLAlchemy Core) are in fileflow.runlog.sql; records and
-constants in fileflow.runlog.records. docs/runlog.md describes the schema.
+setups. The schema is declared (SQLAlchemy Core) in fileflow.runlog.sql; records and
+constants are in fileflow.runlog.records. docs/runlog.md describes the schema.
 
 Why a facade: importing SQLAlchemy costs a fifth of a second, more than a whole no-op
 build of 10,000 jobs should take. A SQLite log is therefore read with the standard
-library's sqlite3 (one SELECT of the `files` table) and written by a build through it too
-(fileflow.runlog.sqlite_writer), and so are its history (fileflow.runlog.history); SQLAlchemy is
-loaded to create or migrate a log, and for PostgreSQL. A dry run on a directory without a
-log creates none. RunLog names
-every call its users make, and says which half carries it out.
+library's sqlite3 (one SELECT of the `files` table, and the history queries of
+fileflow.runlog.history) and written by a build through it too (fileflow.runlog.sqlite_writer);
+SQLAlchemy is loaded to create or migrate a log, and for PostgreSQL. A dry run on a
+directory without a log creates none. RunLog names every call its users make, and which
+half carries it out.
 """
 from __future__ import annotations
 
