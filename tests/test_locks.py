@@ -156,7 +156,7 @@ def test_covers_reads_by_a_write_or_a_read():
 
 
 def test_a_plan_reading_outside_the_lock_after_a_wait_is_locked_again(tmp_path, monkeypatch):
-    """fileflow.cli.build._locked_plan: after waiting, the build plans again; when the new plan
+    """fileflow.cli.build.locked_plan: after waiting, the build plans again; when the new plan
     reads a file the lock does not hold (writing no new one), it locks again rather than run
     unguarded."""
     import threading
@@ -168,13 +168,13 @@ def test_a_plan_reading_outside_the_lock_after_a_wait_is_locked_again(tmp_path, 
     graph = NS(jobs=[NS(outputs=("res/a.up",), inputs=("mid/a.txt",)),
                      NS(outputs=(), inputs=("mid/b.txt",))])      # e.g. a check
     first, second = NS(reasons={0: ()}), NS(reasons={0: (), 1: ()})
-    monkeypatch.setattr(api, "_plan", lambda *args: second)   # what the other build changed
+    monkeypatch.setattr(api, "plan_build", lambda *args: second)   # what the other build changed
     holder = _holder_file(tmp_path, ["mid/a.txt", "mid/b.txt"])
     done = threading.Timer(0.3, os.unlink, [holder])          # the other build finishes
     done.start()
     try:
-        lock, plan = api._locked_plan(NS(lock_timeout=30, quiet=False), graph, first,
-                                      NS(load_targets=dict), NS(forget_remote=lambda: None))
+        lock, plan = api.locked_plan(NS(lock_timeout=30, quiet=False), graph, first,
+                                     NS(load_targets=dict), NS(forget_remote=lambda: None))
     finally:
         done.join()
     try:

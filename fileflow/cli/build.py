@@ -8,128 +8,14 @@ import os
 import sys
 import time
 from collections import Counter
-from dataclasses import dataclass, field
-from typing import Mapping, Sequence
+from dataclasses import replace
+from typing import Sequence
 
+from fileflow.cli.steps import (BuildOptions, load_graph, names_remote_files, no_gc_pauses,
+                                open_store, plan_build, print_line, read_recorded)
 from fileflow.errors import EXIT_INTERRUPTED, EXIT_JOB_FAILED, EXIT_OK, FileflowError
 
-__all__ = ["BuildOptions", "build", "why", "clean", "load_graph"]
-
-
-@dataclass(frozen=True, slots=True)
-class BuildOptions:
-    flowfile: str
-    targets: Sequence[str] = ()
-    config: Mapping[str, object] = field(default_factory=dict)
-    configfiles: Sequence[str] = ()
-    jobs: int = 0                                  # 0: number of cores
-    dry_run: bool = False
-    forceall: bool = False
-    forcerun: Sequence[str] = ()
-    force_targets: Sequence[str] = ()
-    keep_going: bool = False
-    latency_wait: float = 5.0
-    resources: Mapping[str, float] = field(default_factory=dict)
-    db_url: str | None = None
-    lock_timeout: float = 0.0
-    quiet: bool = False
-    print_commands: bool = False
-    touch: bool = False
-    argv: Sequence[str] = ()
-    cluster: str | None = None                     # --cluster slurm|drmaa
-    default_resources: Mapping[str, object] = field(default_factory=dict)
-    set_resources: Mapping[str, Mapping[str, object]] = field(default_factory=dict)
-    local_cores: int = 0                           # head-node jobs (localrules); 0: all cores
-    job_arrays: bool = True
-    drmaa_native: str = ""                         # --drmaa-native TEMPLATE
-    keep_remote: bool = False                      # keep .fileflow/remote/ across runs
-    remote_staging: str = "head"                   # --remote-staging head|job (cluster jobs stage their own)
-
-
-def _out(text: str = "") -> None:
-    try:
-        sys.stdout.write(text + "\n")
-    except BrokenPipeError:
-        pass
-
-
-@contextlib.contextmanager
-def _no_gc_pauses():
-    """Building the graph allocates a few objects per job and frees almost nothing, so the
-    cyclic collector would rescan an ever larger heap for nothing (a third of the time at
-    10,000 jobs). Collect nothing meanwhile; afterwards move what was built out of the
-    collector's sight (gc.freeze) so the run loop does not rescan it either."""
-    import gc
-
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        gc.freeze()
-        if enabled:
-            gc.enable()
-
-
-def load_graph(options: BuildOptions, store):
-    """The workflow and its job graph for the targets."""
-    from fileflow.engine.resolve import resolve
-    from fileflow.lang.rules import load_workflow
-    from fileflow.remote.staging import check_local_logs
-
-    workflow = load_workflow(options.flowfile, workdir=os.getcwd(), config=options.config,
-                             configfiles=options.configfiles)
-    for rule in options.forcerun:
-        if rule not in workflow.by_name:
-            raise FileflowError(f"-R/--forcerun: no rule named {rule!r}")
-    check_local_logs(workflow)
-    targets = list(options.targets) or list(workflow.default_targets)
-    if not targets:
-        raise FileflowError(f"{options.flowfile} has no rules and no 'default:'; nothing to build")
-    graph = resolve(workflow, targets, store.missing)
-    _check_force_targets(options.force_targets, graph)
-    return workflow, graph
-
-
-def _has_urls(graph) -> bool:
-    """Does the graph name a remote file (a URL)? One scan in C of all its paths."""
-    return "://" in "\x00".join(graph.producer) or "://" in "\x00".join(graph.sources)
-
-
-def _recorded(db_url: str | None, write: bool):
-    """The run log and what it records; a dry run never creates one."""
-    from fileflow.runlog.log import open_runlog
-
-    db_url = db_url or os.environ.get("FILEFLOW_DB") or None
-    if not write and db_url is None and not os.path.exists(os.path.join(".fileflow", "runlog.db")):
-        return None, {}
-    runlog = open_runlog(db_url or os.environ.get("FILEFLOW_DB") or None, os.getcwd(),
-                         look_only=not write)
-    return runlog, runlog.load_targets()
-
-
-def _check_force_targets(force_targets, graph) -> None:
-    """--force must name something this build makes: say so instead of forcing nothing."""
-    if not force_targets:
-        return
-    made = {os.path.normpath(p) for job in graph.jobs for p in job.outputs}
-    rules = {job.rule.name for job in graph.jobs if not job.wildcards}
-    for target in force_targets:
-        if os.path.normpath(target) not in made and target not in rules:
-            raise FileflowError(f"--force {target}: no job of this build makes it (force "
-                                "a file the targets need, or ask for it as a target too)")
-
-
-def _plan(options: BuildOptions, graph, recorded, store):
-    from fileflow.engine.plan import Force, make_plan
-
-    force = Force(options.forceall, frozenset(options.forcerun),
-                  frozenset(os.path.normpath(t) for t in options.force_targets))
-    local_view = None
-    if _has_urls(graph):  # commands see remote files at their staged local paths
-        from fileflow.remote.staging import LocalPaths
-        local_view = LocalPaths(store.stage_root).job
-    return make_plan(graph, store, recorded, force, local_view=local_view)
+__all__ = ["build", "print_dry_run", "locked_plan", "why", "clean"]
 
 
 def print_dry_run(plan, quiet: bool = False, print_commands: bool = False) -> None:
@@ -139,7 +25,7 @@ def print_dry_run(plan, quiet: bool = False, print_commands: bool = False) -> No
     jobs = plan.graph.jobs
     if quiet:
         n = len(plan.reasons)
-        _out(f"dry run: {n} of {len(jobs)} jobs would run" if n else
+        print_line(f"dry run: {n} of {len(jobs)} jobs would run" if n else
              f"nothing to do: all {len(jobs)} jobs are up to date")
         return
     lines = []
@@ -164,7 +50,7 @@ def print_dry_run(plan, quiet: bool = False, print_commands: bool = False) -> No
         lines.append(f"dry run: {sum(counts.values())} of {len(jobs)} jobs would run")
     else:
         lines.append(f"nothing to do: all {len(jobs)} jobs are up to date")
-    _out("\n".join(lines))
+    print_line("\n".join(lines))
 
 
 def _planned_command(plan, job_id: int) -> list[str]:
@@ -203,13 +89,6 @@ def _save_noop(key, began_ns, runlog_before, workflow, graph, plan, options) -> 
          options.configfiles, runlog_before, began_ns)
 
 
-def _store():
-    """The file store of a build: local files, and remote ones (URLs) through fileflow.remote.files."""
-    from fileflow.remote.staging import RemoteAwareStore
-
-    return RemoteAwareStore(".")
-
-
 def build(options: BuildOptions) -> int:
     started = time.monotonic()
     if options.remote_staging == "job" and not options.cluster:
@@ -223,16 +102,16 @@ def build(options: BuildOptions) -> int:
 
         jobs = nothing_to_do(noop_key)
         if jobs is not None:
-            _out(f"nothing to do: all {jobs} jobs are up to date")
+            print_line(f"nothing to do: all {jobs} jobs are up to date")
             return EXIT_OK
         runlog_before = runlog_states(noop_key)  # before the run log is read
-    store = _store()
-    with _no_gc_pauses():
+    store = open_store()
+    with no_gc_pauses():
         workflow, graph = load_graph(options, store)
-        runlog, recorded = _recorded(options.db_url, write=not options.dry_run)
+        runlog, recorded = read_recorded(options.db_url, write=not options.dry_run)
     try:
-        with _no_gc_pauses():
-            plan = _plan(options, graph, recorded, store)
+        with no_gc_pauses():
+            plan = plan_build(options, graph, recorded, store)
         if not options.quiet:  # -q: errors and the summary line only
             for warning in plan.warnings:
                 print(warning, file=sys.stderr)
@@ -242,7 +121,7 @@ def build(options: BuildOptions) -> int:
         if not plan.reasons:
             if plan.fresh_states:
                 runlog.record_files(plan.fresh_states)
-            _out(f"nothing to do: all {len(graph)} jobs are up to date")  # the summary, even with -q
+            print_line(f"nothing to do: all {len(graph)} jobs are up to date")  # the summary, even with -q
             if noop_key is not None and not plan.fresh_states and not plan.warnings:
                 _save_noop(noop_key, began_ns, runlog_before, workflow, graph, plan, options)
             return EXIT_OK
@@ -265,7 +144,7 @@ def _run(options, graph, plan, runlog, store, started) -> int:
     if options.cluster == "drmaa":  # library, session and templates checked before anything runs
         from fileflow.cli.cluster_setup import drmaa_backend
         backend = drmaa_backend(options, graph, plan)
-    lock, plan = _locked_plan(options, graph, plan, runlog, store)
+    lock, plan = locked_plan(options, graph, plan, runlog, store)
     try:
         adoptable, tags = [], []
         if options.cluster:  # before _stop_orphans, which would close their records
@@ -288,7 +167,7 @@ def _run(options, graph, plan, runlog, store, started) -> int:
             executor = cluster_executor(options, graph, run_id, adoptable, tags, backend)
         reporter = make_reporter(len(plan.reasons), options.quiet, options.print_commands)
         staging = None
-        if _has_urls(graph):  # remote inputs are downloaded before their jobs, outputs uploaded after
+        if names_remote_files(graph):  # remote inputs are downloaded before their jobs, outputs uploaded after
             from fileflow.remote.staging import Staging
             staging = Staging(store.remote, options.keep_remote, store.stage_root,
                               in_job=options.remote_staging == "job")
@@ -304,7 +183,7 @@ def _run(options, graph, plan, runlog, store, started) -> int:
             if staging is not None:
                 staging.cleanup()
                 if staging.summary() and not options.quiet:
-                    _out(staging.summary())
+                    print_line(staging.summary())
             if options.cluster:
                 from fileflow.cli.cluster_setup import release_unclaimed
                 release_unclaimed(executor, scheduler.result)
@@ -326,11 +205,11 @@ def _run(options, graph, plan, runlog, store, started) -> int:
         failed = ", ".join(result.failures[:5]) + (" ..." if len(result.failures) > 5 else "")
         print(f"{summary}; failed: {failed}", file=sys.stderr)
         return EXIT_JOB_FAILED
-    _out(summary)
+    print_line(summary)
     return EXIT_OK
 
 
-def _locked_plan(options, graph, plan, runlog, store):
+def locked_plan(options, graph, plan, runlog, store):
     """The build lock over what the jobs that run write and read, and the plan it covers. When
     the lock had to wait, another build finished meanwhile and what is out of date may have
     changed: plan again, and if the new plan writes or reads outside the lock, lock again."""
@@ -341,7 +220,7 @@ def _locked_plan(options, graph, plan, runlog, store):
         if not lock.acquire(options.lock_timeout, options.quiet):
             return lock, plan
         store.forget_remote()  # what the other build uploaded is seen anew
-        plan = _plan(options, graph, runlog.load_targets(), store)
+        plan = plan_build(options, graph, runlog.load_targets(), store)
         if lock.covers(*_files_of_jobs(graph, plan)):
             return lock, plan
         lock.release()
@@ -442,7 +321,7 @@ def _touch(plan, runlog, store, options) -> int:
     if lock.acquire(options.lock_timeout, options.quiet):
         # Another build finished meanwhile: what is out of date may have changed.
         store.forget_remote()
-        plan = _plan(options, plan.graph, runlog.load_targets(), store)
+        plan = plan_build(options, plan.graph, runlog.load_targets(), store)
     try:
         return _record_touched(plan, runlog, store, options)
     finally:
@@ -479,36 +358,36 @@ def _record_touched(plan, runlog, store, options) -> int:
         raise FileflowError("--touch cannot mark missing outputs as done: " + ", ".join(missing[:5]))
     runlog.mark_complete(targets)
     if not options.quiet:
-        _out(f"touched: {len(targets)} outputs of {len(plan.reasons)} jobs recorded as up to date")
+        print_line(f"touched: {len(targets)} outputs of {len(plan.reasons)} jobs recorded as up to date")
     return EXIT_OK
 
 
 def why(options: BuildOptions, path: str) -> int:
     """`fileflow why FILE`: is FILE out of date, and why."""
-    options = BuildOptions(**{**_fields(options), "targets": [path], "dry_run": True})
-    store = _store()
+    options = replace(options, targets=[path], dry_run=True)
+    store = open_store()
     workflow, graph = load_graph(options, store)
-    runlog, recorded = _recorded(options.db_url, write=False)
+    runlog, recorded = read_recorded(options.db_url, write=False)
     try:
-        plan = _plan(options, graph, recorded, store)
+        plan = plan_build(options, graph, recorded, store)
     finally:
         if runlog is not None:
             runlog.close()
     target = path if "://" in path else os.path.normpath(path)
     producer = graph.producer.get(target)
     if producer is None:
-        _out(f"{path}: a source file (no rule makes it); it is never rebuilt")
+        print_line(f"{path}: a source file (no rule makes it); it is never rebuilt")
         return EXIT_OK
     job = graph.jobs[producer]
     reasons = plan.reasons.get(producer)
     if not reasons:
         rec = recorded.get(target)
         when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(rec.built_at)) if rec and rec.built_at else None
-        _out(f"{path}: up to date (made by job {job.name}" + (f", recorded {when})" if when else ")"))
+        print_line(f"{path}: up to date (made by job {job.name}" + (f", recorded {when})" if when else ")"))
         return EXIT_OK
-    _out(f"{path}: out of date; job {job.name} would run because:")
+    print_line(f"{path}: out of date; job {job.name} would run because:")
     for reason in reasons:
-        _out(f"  - {reason}")
+        print_line(f"  - {reason}")
     # Follow upstream reasons to their roots so the user sees the first cause.
     stack = [d for d in graph.deps[producer] if d in plan.reasons]
     seen = set(stack)
@@ -516,7 +395,7 @@ def why(options: BuildOptions, path: str) -> int:
         dep = stack.pop()
         own = [r for r in plan.reasons[dep] if r.kind != "upstream"]
         if own:
-            _out(f"  upstream {graph.jobs[dep].name}: " + "; ".join(str(r) for r in own))
+            print_line(f"  upstream {graph.jobs[dep].name}: " + "; ".join(str(r) for r in own))
         for d in graph.deps[dep]:
             if d in plan.reasons and d not in seen:
                 seen.add(d)
@@ -524,15 +403,11 @@ def why(options: BuildOptions, path: str) -> int:
     return EXIT_OK
 
 
-def _fields(options: BuildOptions) -> dict:
-    return {name: getattr(options, name) for name in BuildOptions.__slots__}
-
-
 def clean(options: BuildOptions, rules: Sequence[str], dry_run: bool) -> int:
     """Delete the outputs of the selected rules' jobs (never sources) and forget them."""
     from fileflow.fs import remove_path
 
-    workflow, graph = load_graph(options, _store())
+    workflow, graph = load_graph(options, open_store())
     unknown = [r for r in rules if r not in workflow.by_name]
     if unknown:
         raise FileflowError(f"clean: no rule named {unknown[0]!r}")
@@ -541,7 +416,7 @@ def clean(options: BuildOptions, rules: Sequence[str], dry_run: bool) -> int:
              if os.path.lexists(p)]
     if dry_run or not paths:
         for path in paths:
-            _out("would remove " + path)
+            print_line("would remove " + path)
     else:
         from fileflow.run.locks import BuildLock
 
@@ -549,9 +424,9 @@ def clean(options: BuildOptions, rules: Sequence[str], dry_run: bool) -> int:
         lock.acquire(options.lock_timeout, getattr(options, "quiet", False))
         try:
             for path in paths:
-                _out("removed " + path)
+                print_line("removed " + path)
                 remove_path(path)
-            runlog, _ = _recorded(options.db_url, write=True)
+            runlog, _ = read_recorded(options.db_url, write=True)
             try:
                 runlog.forget(paths)
             finally:
@@ -559,5 +434,5 @@ def clean(options: BuildOptions, rules: Sequence[str], dry_run: bool) -> int:
         finally:
             lock.release()
     if not paths:
-        _out("nothing to clean")
+        print_line("nothing to clean")
     return EXIT_OK

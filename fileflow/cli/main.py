@@ -213,7 +213,7 @@ def configure_build(parser: argparse.ArgumentParser) -> None:
 
 
 def _build_options(args, **extra):
-    from fileflow.cli.build import BuildOptions
+    from fileflow.cli.steps import BuildOptions
 
     config = {}
     if args.config:  # the rule model's module is a slow import, not needed without --config

@@ -1,6 +1,6 @@
 """The commands that show what a build would do and what runs did: `build -n --graph`,
 `graph`, `summary`, `runs`, `log` and `report`. Layer 5: wires the loading and planning of
-fileflow.cli.build to the views and formats. They change nothing: the run log is opened only to
+fileflow.cli.steps to the views and formats. They change nothing: the run log is opened only to
 read (a SQLite log as an immutable file), and the only file written is the one asked for
 with -o, whole or not at all.
 """
@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import os
 import sys
+from dataclasses import replace
 
-from fileflow.cli.build import BuildOptions, _no_gc_pauses, _out, _plan, _recorded, _store, load_graph
+from fileflow.cli.steps import (BuildOptions, load_graph, no_gc_pauses, open_store, plan_build,
+                                print_line, read_recorded)
 from fileflow.errors import EXIT_OK, FileflowError
 
 __all__ = ["dry_run_graph", "graph", "summary", "runs", "show_log", "report", "open_history"]
@@ -20,15 +22,15 @@ def _looked(options: BuildOptions, want_plan: bool = True):
     from fileflow.views.graph_view import failed_jobs
     from fileflow.runlog.history import job_states
 
-    store = _store()
-    with _no_gc_pauses():
+    store = open_store()
+    with no_gc_pauses():
         workflow, graph = load_graph(options, store)
-        runlog, recorded = _recorded(options.db_url, write=False) if want_plan else (None, {})
+        runlog, recorded = read_recorded(options.db_url, write=False) if want_plan else (None, {})
     try:
         if not want_plan:
             return workflow, graph, None, set()
-        with _no_gc_pauses():
-            plan = _plan(options, graph, recorded, store)
+        with no_gc_pauses():
+            plan = plan_build(options, graph, recorded, store)
         for warning in plan.warnings:
             print(warning, file=sys.stderr)
         failed: set[int] = set()
@@ -75,10 +77,10 @@ def dry_run_graph(options: BuildOptions) -> int:
     _, graph, plan, failed = _looked(options)
     view = jobs_view(graph, plan, failed, only_running=True)
     if not view.nodes:
-        _out(f"nothing to do: all {len(graph)} jobs are up to date")
+        print_line(f"nothing to do: all {len(graph)} jobs are up to date")
         return EXIT_OK
-    _out(to_text(view, hide_state=WILL_RUN).rstrip("\n"))
-    _out(f"\ndry run: {len(view.nodes)} of {len(graph)} jobs would run")
+    print_line(to_text(view, hide_state=WILL_RUN).rstrip("\n"))
+    print_line(f"\ndry run: {len(view.nodes)} of {len(graph)} jobs would run")
     return EXIT_OK
 
 
@@ -129,7 +131,7 @@ def summary(options: BuildOptions) -> int:
     from fileflow.views.summary import format_rows, output_rows
 
     _, _, plan, _ = _looked(options)
-    _out(format_rows(output_rows(plan)).rstrip("\n"))
+    print_line(format_rows(output_rows(plan)).rstrip("\n"))
     return EXIT_OK
 
 
@@ -155,13 +157,13 @@ def runs(db_url: str | None, limit: int = 20) -> int:
 
     log = open_history(db_url)
     if log is None:
-        _out(_NO_LOG)
+        print_line(_NO_LOG)
         return EXIT_OK
     try:
         found = list_runs(log, limit)
     finally:
         log.close()
-    _out(format_runs(found).rstrip("\n") if found else "no runs recorded yet")
+    print_line(format_runs(found).rstrip("\n") if found else "no runs recorded yet")
     return EXIT_OK
 
 
@@ -194,7 +196,7 @@ def show_log(db_url: str | None, what: str, tail_lines: int = 15) -> int:
             found = get_run(log, run_id) if run_id is not None else None
             if found is None:
                 raise FileflowError(f"log {what}: no such run in the run log (see 'fileflow runs')")
-            _out(format_run(found, run_jobs(log, run_id)).rstrip("\n"))
+            print_line(format_run(found, run_jobs(log, run_id)).rstrip("\n"))
             return EXIT_OK
         if what.startswith("#") or what.lower().startswith("job:"):
             number = what.lstrip("#").split(":", 1)[-1]
@@ -202,7 +204,7 @@ def show_log(db_url: str | None, what: str, tail_lines: int = 15) -> int:
             if job is None:
                 raise FileflowError(f"log {what}: no such job in the run log")
             _note_rewritten_logs(log, [job])
-            _out(format_job(job, tail_lines).rstrip("\n"))
+            print_line(format_job(job, tail_lines).rstrip("\n"))
             return EXIT_OK
         attempts = jobs_for_path(log, os.path.normpath(what)) or jobs_named(log, what)
         if not attempts:
@@ -210,10 +212,10 @@ def show_log(db_url: str | None, what: str, tail_lines: int = 15) -> int:
                                 "(a run is a number or 'last', a job #ID or its name such as "
                                 "count[sample=a], a file a path some job made)")
         _note_rewritten_logs(log, attempts[:1])
-        _out(format_job(attempts[0], tail_lines).rstrip("\n"))
+        print_line(format_job(attempts[0], tail_lines).rstrip("\n"))
         if len(attempts) > 1:
             older = ", ".join(f"#{j['id']} ({j['state']})" for j in attempts[1:])
-            _out(f"\nearlier attempts: {older}")
+            print_line(f"\nearlier attempts: {older}")
         return EXIT_OK
     finally:
         log.close()
@@ -254,8 +256,7 @@ def _run_rule_graph(options: BuildOptions | None, jobs: list[dict]):
     made = list(dict.fromkeys(p for j in jobs for p in j["outputs"]))
 
     def with_targets(targets):
-        opts = BuildOptions(**{**{n: getattr(options, n) for n in BuildOptions.__slots__},
-                               "targets": targets})
+        opts = replace(options, targets=targets)
         workflow, g, _, _ = _looked(opts, want_plan=False)
         return workflow, g
 

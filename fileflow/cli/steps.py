@@ -1,0 +1,143 @@
+"""The steps of the build command that the commands that look share with it: the options,
+the file store, the job graph, what the run log records and the plan. Layer 5.
+"""
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+from dataclasses import dataclass, field
+from typing import Mapping, Sequence
+
+from fileflow.errors import FileflowError
+
+__all__ = ["BuildOptions", "print_line", "no_gc_pauses", "open_store", "load_graph",
+           "names_remote_files", "read_recorded", "plan_build"]
+
+
+@dataclass(frozen=True, slots=True)
+class BuildOptions:
+    """What the command line asked of a build (and of the commands that look)."""
+
+    flowfile: str
+    targets: Sequence[str] = ()
+    config: Mapping[str, object] = field(default_factory=dict)
+    configfiles: Sequence[str] = ()
+    jobs: int = 0                                  # 0: number of cores
+    dry_run: bool = False
+    forceall: bool = False
+    forcerun: Sequence[str] = ()
+    force_targets: Sequence[str] = ()
+    keep_going: bool = False
+    latency_wait: float = 5.0
+    resources: Mapping[str, float] = field(default_factory=dict)
+    db_url: str | None = None
+    lock_timeout: float = 0.0
+    quiet: bool = False
+    print_commands: bool = False
+    touch: bool = False
+    argv: Sequence[str] = ()
+    cluster: str | None = None                     # --cluster slurm|drmaa
+    default_resources: Mapping[str, object] = field(default_factory=dict)
+    set_resources: Mapping[str, Mapping[str, object]] = field(default_factory=dict)
+    local_cores: int = 0                           # head-node jobs (localrules); 0: all cores
+    job_arrays: bool = True
+    drmaa_native: str = ""                         # --drmaa-native TEMPLATE
+    keep_remote: bool = False                      # keep .fileflow/remote/ across runs
+    remote_staging: str = "head"                   # --remote-staging head|job (cluster jobs stage their own)
+
+
+def print_line(text: str = "") -> None:
+    """A line to stdout; nothing when its reader is gone (`fileflow build -n | head -1`)."""
+    try:
+        sys.stdout.write(text + "\n")
+    except BrokenPipeError:
+        pass
+
+
+@contextlib.contextmanager
+def no_gc_pauses():
+    """Building the graph allocates a few objects per job and frees almost nothing, so the
+    cyclic collector would rescan an ever larger heap for nothing (a third of the time at
+    10,000 jobs). Collect nothing meanwhile; afterwards move what was built out of the
+    collector's sight (gc.freeze) so the run loop does not rescan it either."""
+    import gc
+
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.freeze()
+        if enabled:
+            gc.enable()
+
+
+def open_store():
+    """The file store of a build: local files, and remote ones (URLs) through fileflow.remote.files."""
+    from fileflow.remote.staging import RemoteAwareStore
+
+    return RemoteAwareStore(".")
+
+
+def load_graph(options: BuildOptions, store):
+    """The workflow and its job graph for the targets."""
+    from fileflow.engine.resolve import resolve
+    from fileflow.lang.rules import load_workflow
+    from fileflow.remote.staging import check_local_logs
+
+    workflow = load_workflow(options.flowfile, workdir=os.getcwd(), config=options.config,
+                             configfiles=options.configfiles)
+    for rule in options.forcerun:
+        if rule not in workflow.by_name:
+            raise FileflowError(f"-R/--forcerun: no rule named {rule!r}")
+    check_local_logs(workflow)
+    targets = list(options.targets) or list(workflow.default_targets)
+    if not targets:
+        raise FileflowError(f"{options.flowfile} has no rules and no 'default:'; nothing to build")
+    graph = resolve(workflow, targets, store.missing)
+    _check_force_targets(options.force_targets, graph)
+    return workflow, graph
+
+
+def _check_force_targets(force_targets, graph) -> None:
+    """--force must name something this build makes: say so instead of forcing nothing."""
+    if not force_targets:
+        return
+    made = {os.path.normpath(p) for job in graph.jobs for p in job.outputs}
+    rules = {job.rule.name for job in graph.jobs if not job.wildcards}
+    for target in force_targets:
+        if os.path.normpath(target) not in made and target not in rules:
+            raise FileflowError(f"--force {target}: no job of this build makes it (force "
+                                "a file the targets need, or ask for it as a target too)")
+
+
+def names_remote_files(graph) -> bool:
+    """Does the graph name a remote file (a URL)? One scan in C of all its paths."""
+    return "://" in "\x00".join(graph.producer) or "://" in "\x00".join(graph.sources)
+
+
+def read_recorded(db_url: str | None, write: bool):
+    """The run log and what it records; a dry run never creates one."""
+    from fileflow.runlog.log import open_runlog
+
+    db_url = db_url or os.environ.get("FILEFLOW_DB") or None
+    if not write and db_url is None and not os.path.exists(os.path.join(".fileflow", "runlog.db")):
+        return None, {}
+    runlog = open_runlog(db_url or os.environ.get("FILEFLOW_DB") or None, os.getcwd(),
+                         look_only=not write)
+    return runlog, runlog.load_targets()
+
+
+def plan_build(options: BuildOptions, graph, recorded, store):
+    """What of the graph runs and why, against what the run log records; the forcing
+    options taken into account."""
+    from fileflow.engine.plan import Force, make_plan
+
+    force = Force(options.forceall, frozenset(options.forcerun),
+                  frozenset(os.path.normpath(t) for t in options.force_targets))
+    local_view = None
+    if names_remote_files(graph):  # commands see remote files at their staged local paths
+        from fileflow.remote.staging import LocalPaths
+        local_view = LocalPaths(store.stage_root).job
+    return make_plan(graph, store, recorded, force, local_view=local_view)
