@@ -8,14 +8,13 @@ import os
 import sys
 import time
 from collections import Counter
-from dataclasses import replace
-from typing import Sequence
 
+from fileflow.cli.orphans import stop_orphans
 from fileflow.cli.steps import (BuildOptions, load_graph, names_remote_files, no_gc_pauses,
                                 open_store, plan_build, print_line, read_recorded)
 from fileflow.errors import EXIT_INTERRUPTED, EXIT_JOB_FAILED, EXIT_OK, FileflowError
 
-__all__ = ["build", "print_dry_run", "locked_plan", "why", "clean"]
+__all__ = ["build", "print_dry_run", "locked_plan"]
 
 
 def print_dry_run(plan, quiet: bool = False, print_commands: bool = False) -> None:
@@ -147,10 +146,10 @@ def _run(options, graph, plan, runlog, store, started) -> int:
     lock, plan = locked_plan(options, graph, plan, runlog, store)
     try:
         adoptable, tags = [], []
-        if options.cluster:  # before _stop_orphans, which would close their records
+        if options.cluster:  # before stop_orphans, which would close their records
             from fileflow.cli.cluster_setup import cluster_orphans
             adoptable, tags = cluster_orphans(runlog, options.cluster, os.getcwd())
-        _stop_orphans(runlog)
+        stop_orphans(runlog)
         jobs = options.jobs or os.cpu_count() or 1
         if options.cluster and not options.jobs:
             from fileflow.cli.cluster_setup import DEFAULT_CLUSTER_JOBS as jobs
@@ -230,50 +229,6 @@ def _files_of_jobs(graph, plan) -> tuple[set[str], set[str]]:
     """(outputs, inputs) of the jobs the plan runs: what the build lock guards."""
     jobs = [graph.jobs[j] for j in plan.reasons]
     return {p for job in jobs for p in job.outputs}, {p for job in jobs for p in job.inputs}
-
-
-def _stop_orphans(runlog) -> None:
-    """Jobs a killed fileflow left running on this host would race this build for the same
-    outputs: stop their process trees, and record their runs as interrupted. A job is found
-    by its recorded pid, and by the run tag in its environment (executors.local.RUN_TAG),
-    which also finds a job killed before its pid was recorded, and daemons it started."""
-    import socket
-
-    import psutil
-
-    from fileflow.processes import live_process
-    from fileflow.executors.local import process_run_tag, tagged_processes
-
-    rows = runlog.unfinished_jobs(socket.gethostname())
-    dead_runs = {r["run_id"] for r in rows
-                 if live_process(r["pid"], started_by=r["run_started"]) is None}
-    abandoned = [r for r in rows if r["run_id"] in dead_runs]
-    local = [r for r in abandoned if r["executor"] == "local"]
-    victims: dict[int, psutil.Process] = {}
-    for r in local:
-        proc = live_process(r["external_id"], started_by=r["started_at"] + 60,
-                            started_after=r["started_at"])
-        if proc is not None:
-            with contextlib.suppress(psutil.Error):
-                for p in (proc, *proc.children(recursive=True)):
-                    victims[p.pid] = p
-    if local:
-        tags = {process_run_tag(r["run_id"], r["run_workdir"]) for r in local}
-        for p in tagged_processes(tags):
-            victims.setdefault(p.pid, p)
-    for p in victims.values():
-        with contextlib.suppress(psutil.Error):
-            p.terminate()
-    _, left = psutil.wait_procs(list(victims.values()), timeout=3)
-    for p in left:
-        with contextlib.suppress(psutil.Error):
-            p.kill()
-    if victims:
-        shown = ", ".join(str(pid) for pid in sorted(victims)[:10])
-        print(f"fileflow: stopped {len(victims)} process(es) left running by a fileflow that "
-              f"is gone (pid {shown}{' ...' if len(victims) > 10 else ''}); their jobs' outputs "
-              "will be made again", file=sys.stderr)
-    runlog.close_abandoned(dead_runs, [r["id"] for r in abandoned])
 
 
 def _interrupt_on_termination() -> None:
@@ -359,80 +314,4 @@ def _record_touched(plan, runlog, store, options) -> int:
     runlog.mark_complete(targets)
     if not options.quiet:
         print_line(f"touched: {len(targets)} outputs of {len(plan.reasons)} jobs recorded as up to date")
-    return EXIT_OK
-
-
-def why(options: BuildOptions, path: str) -> int:
-    """`fileflow why FILE`: is FILE out of date, and why."""
-    options = replace(options, targets=[path], dry_run=True)
-    store = open_store()
-    workflow, graph = load_graph(options, store)
-    runlog, recorded = read_recorded(options.db_url, write=False)
-    try:
-        plan = plan_build(options, graph, recorded, store)
-    finally:
-        if runlog is not None:
-            runlog.close()
-    target = path if "://" in path else os.path.normpath(path)
-    producer = graph.producer.get(target)
-    if producer is None:
-        print_line(f"{path}: a source file (no rule makes it); it is never rebuilt")
-        return EXIT_OK
-    job = graph.jobs[producer]
-    reasons = plan.reasons.get(producer)
-    if not reasons:
-        rec = recorded.get(target)
-        when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(rec.built_at)) if rec and rec.built_at else None
-        print_line(f"{path}: up to date (made by job {job.name}" + (f", recorded {when})" if when else ")"))
-        return EXIT_OK
-    print_line(f"{path}: out of date; job {job.name} would run because:")
-    for reason in reasons:
-        print_line(f"  - {reason}")
-    # Follow upstream reasons to their roots so the user sees the first cause.
-    stack = [d for d in graph.deps[producer] if d in plan.reasons]
-    seen = set(stack)
-    while stack:
-        dep = stack.pop()
-        own = [r for r in plan.reasons[dep] if r.kind != "upstream"]
-        if own:
-            print_line(f"  upstream {graph.jobs[dep].name}: " + "; ".join(str(r) for r in own))
-        for d in graph.deps[dep]:
-            if d in plan.reasons and d not in seen:
-                seen.add(d)
-                stack.append(d)
-    return EXIT_OK
-
-
-def clean(options: BuildOptions, rules: Sequence[str], dry_run: bool) -> int:
-    """Delete the outputs of the selected rules' jobs (never sources) and forget them."""
-    from fileflow.fs import remove_path
-
-    workflow, graph = load_graph(options, open_store())
-    unknown = [r for r in rules if r not in workflow.by_name]
-    if unknown:
-        raise FileflowError(f"clean: no rule named {unknown[0]!r}")
-    chosen = set(rules) or set(workflow.by_name)
-    paths = [p for job in graph.jobs if job.rule.name in chosen for p in job.outputs
-             if os.path.lexists(p)]
-    if dry_run or not paths:
-        for path in paths:
-            print_line("would remove " + path)
-    else:
-        from fileflow.run.locks import BuildLock
-
-        lock = BuildLock(".", paths)  # never pull files from under a build making them
-        lock.acquire(options.lock_timeout, getattr(options, "quiet", False))
-        try:
-            for path in paths:
-                print_line("removed " + path)
-                remove_path(path)
-            runlog, _ = read_recorded(options.db_url, write=True)
-            try:
-                runlog.forget(paths)
-            finally:
-                runlog.close()
-        finally:
-            lock.release()
-    if not paths:
-        print_line("nothing to clean")
     return EXIT_OK

@@ -260,7 +260,7 @@ def configure_why(parser: argparse.ArgumentParser) -> None:
 
 
 def cmd_why(args) -> int:
-    from fileflow.cli.build import why
+    from fileflow.cli.show import why
 
     return why(_build_options(args), args.path)
 
@@ -273,7 +273,7 @@ def configure_clean(parser: argparse.ArgumentParser) -> None:
 
 
 def cmd_clean(args) -> int:
-    from fileflow.cli.build import clean
+    from fileflow.cli.clean import clean
 
     dry = args.dry_run
     args.dry_run = False

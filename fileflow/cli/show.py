@@ -1,5 +1,5 @@
 """The commands that show what a build would do and what runs did: `build -n --graph`,
-`graph`, `summary`, `runs`, `log` and `report`. Layer 5: wires the loading and planning of
+`graph`, `summary`, `why`, `runs`, `log` and `report`. Layer 5: wires the loading and planning of
 fileflow.cli.steps to the views and formats. They change nothing: the run log is opened only to
 read (a SQLite log as an immutable file), and the only file written is the one asked for
 with -o, whole or not at all.
@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import os
 import sys
+import time
 from dataclasses import replace
 
 from fileflow.cli.steps import (BuildOptions, load_graph, no_gc_pauses, open_store, plan_build,
                                 print_line, read_recorded)
 from fileflow.errors import EXIT_OK, FileflowError
 
-__all__ = ["dry_run_graph", "graph", "summary", "runs", "show_log", "report", "open_history"]
+__all__ = ["dry_run_graph", "graph", "summary", "why", "runs", "show_log", "report", "open_history"]
 
 
 def _looked(options: BuildOptions, want_plan: bool = True):
@@ -132,6 +133,47 @@ def summary(options: BuildOptions) -> int:
 
     _, _, plan, _ = _looked(options)
     print_line(format_rows(output_rows(plan)).rstrip("\n"))
+    return EXIT_OK
+
+
+def why(options: BuildOptions, path: str) -> int:
+    """`fileflow why FILE`: is FILE out of date, and why."""
+    options = replace(options, targets=[path], dry_run=True)
+    store = open_store()
+    workflow, graph = load_graph(options, store)
+    runlog, recorded = read_recorded(options.db_url, write=False)
+    try:
+        plan = plan_build(options, graph, recorded, store)
+    finally:
+        if runlog is not None:
+            runlog.close()
+    target = path if "://" in path else os.path.normpath(path)
+    producer = graph.producer.get(target)
+    if producer is None:
+        print_line(f"{path}: a source file (no rule makes it); it is never rebuilt")
+        return EXIT_OK
+    job = graph.jobs[producer]
+    reasons = plan.reasons.get(producer)
+    if not reasons:
+        rec = recorded.get(target)
+        when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(rec.built_at)) if rec and rec.built_at else None
+        print_line(f"{path}: up to date (made by job {job.name}" + (f", recorded {when})" if when else ")"))
+        return EXIT_OK
+    print_line(f"{path}: out of date; job {job.name} would run because:")
+    for reason in reasons:
+        print_line(f"  - {reason}")
+    # Follow upstream reasons to their roots so the user sees the first cause.
+    stack = [d for d in graph.deps[producer] if d in plan.reasons]
+    seen = set(stack)
+    while stack:
+        dep = stack.pop()
+        own = [r for r in plan.reasons[dep] if r.kind != "upstream"]
+        if own:
+            print_line(f"  upstream {graph.jobs[dep].name}: " + "; ".join(str(r) for r in own))
+        for d in graph.deps[dep]:
+            if d in plan.reasons and d not in seen:
+                seen.add(d)
+                stack.append(d)
     return EXIT_OK
 
 
