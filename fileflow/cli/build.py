@@ -136,7 +136,7 @@ def _run(options, graph, plan, runlog, store, started) -> int:
     from fileflow import __version__
     from fileflow.executors.local import LocalExecutor, process_run_tag
     from fileflow.run.progress import make_reporter
-    from fileflow.run.scheduler import Scheduler, Settings
+    from fileflow.run.scheduler import Scheduler
 
     _interrupt_on_termination()
     backend = None
@@ -150,13 +150,7 @@ def _run(options, graph, plan, runlog, store, started) -> int:
             from fileflow.cli.cluster_setup import cluster_orphans
             adoptable, tags = cluster_orphans(runlog, options.cluster, os.getcwd())
         stop_orphans(runlog)
-        jobs = options.jobs or os.cpu_count() or 1
-        if options.cluster and not options.jobs:
-            from fileflow.cli.cluster_setup import DEFAULT_CLUSTER_JOBS as jobs
-        settings = Settings(jobs=jobs, resources=options.resources,
-                            keep_going=options.keep_going, latency_wait=options.latency_wait,
-                            executor_name=options.cluster or "local", workdir=os.getcwd(),
-                            cluster=bool(options.cluster))
+        settings = _settings(options)
         _check_resources(graph, plan, settings)
         _check_protected(graph, plan)
         run_id = runlog.start_run(list(options.argv), os.getcwd(), __version__)
@@ -190,6 +184,25 @@ def _run(options, graph, plan, runlog, store, started) -> int:
         runlog.finish_run(run_id, status, result.done, result.failed)
     finally:
         lock.release()
+    return _report_result(result, started)
+
+
+def _settings(options: BuildOptions):
+    """The run loop's settings: how many jobs at once (all cores here, or as many queued on
+    a cluster), resource limits, failure handling."""
+    from fileflow.run.scheduler import Settings
+
+    jobs = options.jobs or os.cpu_count() or 1
+    if options.cluster and not options.jobs:
+        from fileflow.cli.cluster_setup import DEFAULT_CLUSTER_JOBS as jobs
+    return Settings(jobs=jobs, resources=options.resources,
+                    keep_going=options.keep_going, latency_wait=options.latency_wait,
+                    executor_name=options.cluster or "local", workdir=os.getcwd(),
+                    cluster=bool(options.cluster))
+
+
+def _report_result(result, started: float) -> int:
+    """The run's one-line summary (stderr when it did not succeed) and its exit code."""
     elapsed = time.monotonic() - started
     parts = [f"{result.done} done", f"{result.failed} failed"]
     if result.skipped:
