@@ -197,7 +197,7 @@ def test_cancel_stops_every_job_in_one_call(tmp_path, monkeypatch):
 def test_profiles_fill_in_options_the_command_line_does_not_give(tmp_path, monkeypatch):
     import argparse
 
-    from fileflow.cli.main import _build_parser
+    from fileflow.cli.main import build_command_parser
     from fileflow.cli.profiles import apply_profile, cluster_options
 
     monkeypatch.chdir(tmp_path)
@@ -207,8 +207,8 @@ def test_profiles_fill_in_options_the_command_line_does_not_give(tmp_path, monke
                  "default-resources: {slurm_partition: short, mem_mb: 2000}\n"
                  "set-resources: {align: {mem_mb: 8000, runtime: 60}}\n")
     argv = ["build", "-j", "5", "--profile", "hpc"]
-    args = _build_parser().parse_args(argv[1:], namespace=argparse.Namespace(argv=argv))
-    apply_profile(args, _build_parser)
+    args = build_command_parser().parse_args(argv[1:], namespace=argparse.Namespace(argv=argv))
+    apply_profile(args, build_command_parser)
     assert args.jobs == 5 and args.cluster == "slurm" and args.keep_going
     opts = cluster_options(args)
     assert opts["default_resources"] == {"slurm_partition": "short", "mem_mb": 2000}
@@ -216,7 +216,7 @@ def test_profiles_fill_in_options_the_command_line_does_not_give(tmp_path, monke
     with open("profiles/hpc/config.yaml", "w") as fh:
         fh.write("jobz: 3\n")
     with pytest.raises(FileflowError, match="unknown option 'jobz'"):
-        apply_profile(args, _build_parser)
+        apply_profile(args, build_command_parser)
 
 
 def test_local_rules_run_on_this_machine_within_local_cores(tmp_path, monkeypatch):

@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from conftest import need_service
-from fileflow.cli.main import COMMANDS, _parser_for
+from fileflow.cli.main import COMMANDS, parser_for
 
 FLOWFILE = '''\
 rule all:
@@ -135,7 +135,7 @@ def test_bash_flags_are_the_parsers_flags(project: Path) -> None:
     names = [n for n in COMMANDS]
     found = bash_complete(project, project / "proj", *(f"fileflow {n} -" for n in names))
     for name, flags in zip(names, found):
-        parser = _parser_for(name)
+        parser = parser_for(name)
         expected = {s for a in parser._actions for s in a.option_strings}
         assert set(flags) == expected, name
 

@@ -11,8 +11,8 @@ import pytest
 
 from fileflow.errors import FileflowError
 from fileflow.executors.base import JobSpec
-from fileflow.executors.drmaa import (DrmaaBackend, _job_id_shell, map_state, render_native,
-                                      status_from_info)
+from fileflow.executors.drmaa import (DrmaaBackend, job_id_and_index_shell, map_state,
+                                      render_native, status_from_info)
 
 JobInfo = namedtuple("JobInfo", "jobId hasExited hasSignal terminatedSignal hasCoreDump "
                                 "wasAborted exitStatus resourceUsage")
@@ -81,7 +81,7 @@ def test_job_info_gives_exit_code_signal_abort_and_usage():
 
 @pytest.mark.parametrize("task, expected", [("undefined", "41"), ("", "41"), ("3", "41.3")])
 def test_grid_engine_job_id_inside_a_job_matches_drmaa_ids(task, expected):
-    id_shell, index_shell = _job_id_shell("SGE 8.1.9")
+    id_shell, index_shell = job_id_and_index_shell("SGE 8.1.9")
     env = {"JOB_ID": "41", "PATH": "/usr/bin:/bin"}
     if task:
         env["SGE_TASK_ID"] = task
@@ -89,7 +89,7 @@ def test_grid_engine_job_id_inside_a_job_matches_drmaa_ids(task, expected):
                          capture_output=True, text=True, check=True).stdout.strip()
     assert out == expected
     assert index_shell == "SGE_TASK_ID - 1"
-    assert _job_id_shell("PBS Pro 19")[1] == ""  # no bulk jobs where the task variable is unknown
+    assert job_id_and_index_shell("PBS Pro 19")[1] == ""  # no bulk jobs where the task variable is unknown
 
 
 # ---------------------------------------------------------------- status calls per second

@@ -20,7 +20,7 @@ LIBRARY = "/usr/lib/gridengine-drmaa/lib/libdrmaa.so.1.0"
 TLS = "glibc.rtld.optional_static_tls=16384"
 
 
-def _sge_env() -> dict[str, str] | None:
+def sge_env() -> dict[str, str] | None:
     env = dict(os.environ)
     env.pop("FILEFLOW_DB", None)
     env.setdefault("SGE_ROOT", SGE_ROOT)
@@ -40,7 +40,7 @@ def _sge_env() -> dict[str, str] | None:
 
 @pytest.fixture(scope="module")
 def sge() -> dict[str, str]:
-    env = _sge_env()
+    env = sge_env()
     need_service(env is not None, "Son of Grid Engine with DRMAA (start it with .ci/sge-up.sh)")
     return env
 

@@ -121,9 +121,9 @@ def test_job_staging_without_a_cluster_is_refused(tmp_path):
 def test_drmaa_jobs_stage_their_own_remote_files(tmp_path, s3_bucket):
     """The same through DRMAA on Grid Engine: a grid engine job does not get the submitting
     environment unless asked (-V), and the store's endpoint and credentials are there."""
-    from test_executor_drmaa import _sge_env
+    from test_executor_drmaa import sge_env
 
-    env = _sge_env()
+    env = sge_env()
     need_service(env is not None, "Son of Grid Engine with DRMAA (start it with .ci/sge-up.sh)")
     bucket = s3_bucket.name
     s3_bucket.put("raw/b.txt", b"beta\n")

@@ -10,7 +10,7 @@ from typing import Callable, Sequence
 
 from fileflow.errors import EXIT_INTERRUPTED, EXIT_USAGE, FileflowError
 
-__all__ = ["main", "COMMANDS"]
+__all__ = ["main", "COMMANDS", "parser_for", "build_command_parser"]
 
 FLOWFILE_NAMES = ("Flowfile", os.path.join("workflow", "Flowfile"))
 
@@ -234,7 +234,8 @@ def _build_options(args, **extra):
         remote_staging=getattr(args, "remote_staging", "head"), **extra)
 
 
-def _build_parser() -> argparse.ArgumentParser:
+def build_command_parser() -> argparse.ArgumentParser:
+    """The build command's parser alone: what a --profile's options are read with."""
     parser = _command_parser("build", COMMANDS["build"][2])
     configure_build(parser)
     return parser
@@ -245,7 +246,7 @@ def cmd_build(args) -> int:
     from fileflow.cli.profiles import apply_profile, cluster_options
 
     if args.profile:
-        apply_profile(args, _build_parser)
+        apply_profile(args, build_command_parser)
     if args.jobs < 0:
         raise FileflowError("-j/--jobs must be at least 1")
     if args.graph or args.summary:
@@ -377,7 +378,7 @@ def cmd_completion(args) -> int:
     return 0
 
 
-def _parser_for(command: str | None) -> argparse.ArgumentParser:
+def parser_for(command: str | None) -> argparse.ArgumentParser:
     """The top-level parser (None) or a command's, as main() builds them: what completion reads."""
     if command is None:
         return _main_parser()
@@ -462,7 +463,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv[:1] == ["__complete"]:  # hidden: what the completion scripts run on every Tab
         from fileflow.cli.shell_completion import complete_command
-        return complete_command(argv[1:], COMMANDS, _parser_for, FLOWFILE_NAMES, _print)
+        return complete_command(argv[1:], COMMANDS, parser_for, FLOWFILE_NAMES, _print)
     argv = _attach_line_values(argv)
     top = _main_parser()
     # `fileflow check --help` is the command's help, not the top-level one.

@@ -28,7 +28,8 @@ from fileflow.executors.base import JobSpec
 from fileflow.executors.cluster import JobStatus, TransientError
 
 __all__ = ["DrmaaBackend", "DrmaaSession", "open_session", "render_native", "map_state",
-           "status_from_info", "KNOWN_LIBRARIES", "STATIC_TLS_FIX", "MAX_STATUS_CALLS_PER_SECOND"]
+           "status_from_info", "job_id_and_index_shell", "KNOWN_LIBRARIES", "STATIC_TLS_FIX",
+           "MAX_STATUS_CALLS_PER_SECOND"]
 
 # Where distributions put the library when DRMAA_LIBRARY_PATH is not set (Debian's Grid
 # Engine ships only the versioned name, which ctypes' find_library does not look for).
@@ -209,7 +210,7 @@ def status_from_info(info) -> JobStatus:
 
 # ---------------------------------------------------------------- the backend
 
-def _job_id_shell(drms: str) -> tuple[str, str]:
+def job_id_and_index_shell(drms: str) -> tuple[str, str]:
     """Shell expressions for a job's DRMAA id and a bulk task's 0-based index, inside the
     job, for the DRMs whose variables are known (others get no bulk jobs)."""
     if re.search(r"\b(SGE|OGS|UGE|GE|Grid ?Engine)\b", drms, re.I):
@@ -238,7 +239,7 @@ class DrmaaBackend:
         self.native = native
         self.default_resources = dict(default_resources or {})
         self.set_resources = {k: dict(v) for k, v in (set_resources or {}).items()}
-        self.job_id_shell, self.array_index_shell = _job_id_shell(session.drms)
+        self.job_id_shell, self.array_index_shell = job_id_and_index_shell(session.drms)
         self.max_calls = max_status_calls_per_second
         self.clock = clock
         self.own: set[str] = set()              # ids submitted in this session
