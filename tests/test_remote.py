@@ -1,6 +1,6 @@
-"""Tests of fileflow.remote.files: version tokens, bulk observation, staging and uploads, against
-memory://, a real S3 API on loopback (moto's server, tests/s3server.py) and a loopback HTTP
-server written here."""
+"""Tests of fileflow.remote's files, tokens, staged copies and failures: version tokens, bulk
+observation, staging and uploads, against memory://, a real S3 API on loopback (moto's
+server, tests/s3server.py) and a loopback HTTP server written here."""
 from __future__ import annotations
 
 import logging
@@ -17,8 +17,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 from fileflow.errors import FileflowError
-from fileflow.remote.files import (RemoteError, RemoteFiles, is_remote, scrub_url, staged_path,
-                             version_token)
+from fileflow.remote.failures import RemoteError, scrub_url
+from fileflow.remote.files import RemoteFiles, is_remote
+from fileflow.remote.staged_copies import staged_path
+from fileflow.remote.tokens import version_token
 from conftest import need_service
 from s3server import s3_bucket, s3_server  # noqa: F401  (pytest fixtures)
 

@@ -56,7 +56,7 @@ def _download(remote, manifest: dict) -> None:
 
 
 def _upload(remote, manifest: dict) -> dict:
-    from fileflow.remote.files import staged_path
+    from fileflow.remote.staged_copies import staged_path
 
     outputs = {}
     for url in manifest.get("outputs", []):
@@ -72,7 +72,8 @@ def main(argv: list[str]) -> int:
     step, path = argv
     with open(path, encoding="utf-8") as fh:
         manifest = json.load(fh)
-    from fileflow.remote.files import RemoteError, RemoteFiles
+    from fileflow.remote.failures import RemoteError
+    from fileflow.remote.files import RemoteFiles
 
     remote = RemoteFiles(stage_root=manifest["stage_root"])
     try:

@@ -57,7 +57,7 @@ def check_no_credentials(urls: Iterable[str]) -> None:
     """Refuse a URL that carries a credential (user info, or a signed query such as a
     presigned URL's): fileflow shows and records paths (dry runs, the run log, messages),
     and a credential must never appear in any of them."""
-    from fileflow.remote.files import scrub_url
+    from fileflow.remote.failures import scrub_url
 
     for url in urls:
         shown = scrub_url(url)
@@ -154,7 +154,7 @@ class LocalPaths:
             return path
         found = self._staged.get(path)
         if found is None:
-            from fileflow.remote.files import staged_path
+            from fileflow.remote.staged_copies import staged_path
             found = self._staged[path] = staged_path(path, root=self.stage_root)
         return found
 
@@ -304,7 +304,7 @@ class Staging:
         """Transfers that ended, waiting up to `timeout` for one: ("inputs", job id, why or
         "") once all of a job's inputs are staged (or one failed), and ("outputs", job id,
         (states, why)) as `upload` describes."""
-        from fileflow.remote.files import RemoteError
+        from fileflow.remote.failures import RemoteError
 
         out = []
         for key, value, error in self._pool.take(timeout):
@@ -353,7 +353,7 @@ class Staging:
         """The outputs' states keyed by the job's own paths (a URL's state is its new version,
         with its token as digest) and "", or, when an upload failed, ({}, why): the job is
         then failed and none of its outputs counts as done."""
-        from fileflow.remote.files import RemoteError
+        from fileflow.remote.failures import RemoteError
 
         remote = [path for path in job.outputs if self.local_path(path) != path]
         uploaded: dict[str, FileState] = {}
@@ -371,7 +371,7 @@ class Staging:
 
     def _upload_one(self, url: str, local: str):
         """The new state of `url`, or the RemoteError that stopped its upload."""
-        from fileflow.remote.files import RemoteError
+        from fileflow.remote.failures import RemoteError
 
         try:
             return self.remote.upload(local, url)
@@ -470,7 +470,7 @@ class Staging:
             except OSError:
                 pass
         self.outputs.clear()
-        from fileflow.remote.files import remove_staged_copy
+        from fileflow.remote.staged_copies import remove_staged_copy
         for path in sorted(self.job_staged):
             remove_staged_copy(path)
         self.job_staged.clear()
