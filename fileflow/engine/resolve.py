@@ -124,12 +124,19 @@ MAX_GROWTH = 100
 
 def _growth(rule: Rule, wildcards: dict[str, str], consumer: Job, so_far: int) -> int:
     """A rule that needs its own output with a longer value ({n}.txt <- {n}.a.txt) would
-    expand forever; count such steps in a row (a constraint may still end them)."""
+    expand forever; count such steps in a row (a constraint may still end them), and refuse
+    the rule after MAX_GROWTH of them."""
     if consumer.rule is not rule:
         return 0
     for name, value in wildcards.items():
         old = consumer.wildcards.get(name, "")
         if len(value) > len(old) and old in value:
+            if so_far + 1 > MAX_GROWTH:
+                raise WorkflowError(
+                    f"rule '{rule.name}' feeds itself with ever longer wildcard values "
+                    f"({job_name(rule.name, consumer.wildcards)} needs "
+                    f"{job_name(rule.name, wildcards)}, and so on without end); constrain "
+                    "the wildcard (wildcard_constraints) or name the input differently")
             return so_far + 1
     return 0
 
@@ -217,34 +224,24 @@ def _check_wildcards(rule: Rule, wildcards: dict[str, str], path: str) -> None:
                 "which leaves the working directory")
 
 
-def resolve(workflow: Workflow, targets: Sequence[str],
-            missing: Callable[[list[str]], Collection[str]]) -> Graph:
-    """Build the graph of jobs needed for `targets` (file paths or names of rules without
-    wildcards). `missing(paths)` says which paths are not on disk; it is asked once, for
-    every path no rule makes, after the walk (injected for tests)."""
-    index = RuleIndex(workflow)
-    graph = Graph()
-    jobs, producer_of, sources = graph.jobs, graph.producer, graph.sources
+def _needer(jobs: list[Job], consumer: int) -> str:
+    return jobs[consumer].name if consumer >= 0 else "the command line"
+
+
+def _job_adder(graph: Graph, work: list[tuple[str, int]]
+               ) -> Callable[[Rule, dict[str, str], int], int]:
+    """`add_job(rule, wildcards, consumer) -> job id`: the job of `rule` for `wildcards`,
+    added to `graph` with its inputs appended to `work`, unless it is there already.
+    `consumer` is the job that needs it, -1 for the command line."""
+    jobs, producer_of = graph.jobs, graph.producer
     without_outputs: dict[str, int] = {}  # rule name -> its job, for rules with no output
     makers: dict[str, tuple[Callable[[dict[str, str]], JobValues], Callable[[dict], str]]] = {}
     growth: dict[int, int] = {}  # job -> how many times in a row its rule fed itself a longer value
-    # Work list of (path, id of the job that needs it or -1 for the command line).
-    work: list[tuple[str, int]] = []
-    first_needer: dict[str, int] = {}  # path no rule makes -> the first job that needs it
-
-    def needer(consumer: int) -> str:
-        return jobs[consumer].name if consumer >= 0 else "the command line"
 
     def add_job(rule: Rule, wildcards: dict[str, str], consumer: int) -> int:
         grew = 0
         if consumer >= 0 and jobs[consumer].rule is rule:
             grew = _growth(rule, wildcards, jobs[consumer], growth.get(consumer, 0))
-            if grew > MAX_GROWTH:
-                raise WorkflowError(
-                    f"rule '{rule.name}' feeds itself with ever longer wildcard values "
-                    f"({job_name(rule.name, jobs[consumer].wildcards)} needs "
-                    f"{job_name(rule.name, wildcards)}, and so on without end); constrain the "
-                    "wildcard (wildcard_constraints) or name the input differently")
         maker = makers.get(rule.name)
         if maker is None:
             maker = makers[rule.name] = (values_maker(rule), _namer(rule))
@@ -252,7 +249,7 @@ def resolve(workflow: Workflow, targets: Sequence[str],
             values = maker[0](wildcards)
         except FlowfileError as err:
             raise FlowfileError(f"{err.message} (evaluating job {job_name(rule.name, wildcards)}, "
-                                f"needed by {needer(consumer)})", err.pos, err.hint) from None
+                                f"needed by {_needer(jobs, consumer)})", err.pos, err.hint) from None
         # The job may exist already (asked for by another spelling of one of its paths): its
         # first output is then on record, made by the same rule with the same wildcards.
         outputs = values.outputs.values
@@ -276,6 +273,22 @@ def resolve(workflow: Workflow, targets: Sequence[str],
         else:
             work.extend(zip(inputs, repeat(job_id)))
         return job_id
+
+    return add_job
+
+
+def resolve(workflow: Workflow, targets: Sequence[str],
+            missing: Callable[[list[str]], Collection[str]]) -> Graph:
+    """Build the graph of jobs needed for `targets` (file paths or names of rules without
+    wildcards). `missing(paths)` says which paths are not on disk; it is asked once, for
+    every path no rule makes, after the walk (injected for tests)."""
+    index = RuleIndex(workflow)
+    graph = Graph()
+    jobs, producer_of, sources = graph.jobs, graph.producer, graph.sources
+    # Work list of (path, id of the job that needs it or -1 for the command line).
+    work: list[tuple[str, int]] = []
+    first_needer: dict[str, int] = {}  # path no rule makes -> the first job that needs it
+    add_job = _job_adder(graph, work)
 
     for target in targets:
         rule = workflow.by_name.get(target)
@@ -325,5 +338,5 @@ def resolve(workflow: Workflow, targets: Sequence[str],
         absent = missing(list(first_needer))
         if absent:
             path = next(p for p in first_needer if p in absent)  # the first one met
-            raise MissingInputError(path, needer(first_needer[path]), index.near_misses(path))
+            raise MissingInputError(path, _needer(jobs, first_needer[path]), index.near_misses(path))
     return graph
