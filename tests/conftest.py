@@ -1,4 +1,11 @@
-"""Shared test fixtures.
+"""Shared test fixtures, and which tests are end-to-end.
+
+Unit tests only: `python -m pytest -m "not e2e"`; everything: `python -m pytest`.
+
+A test is end-to-end (marked `e2e`) when it runs whole builds or fileflow's command line in
+real processes, starts or uses a real service, or is a long generated (fuzz) run: every test
+of the modules in E2E_MODULES, every test that uses a fixture in SERVICE_FIXTURES, and the
+tests of other modules marked `@pytest.mark.e2e` one by one.
 
 Tests that need a real service (PostgreSQL, Slurm, Grid Engine) call `need_service(...)`.
 On a developer machine without the service they skip; with FILEFLOW_STRICT_SERVICES=1
@@ -7,10 +14,35 @@ On a developer machine without the service they skip; with FILEFLOW_STRICT_SERVI
 from __future__ import annotations
 
 import os
+from fnmatch import fnmatch
 
 import pytest
 
 STRICT = os.environ.get("FILEFLOW_STRICT_SERVICES") == "1"
+
+# Modules whose every test is end-to-end (file name patterns).
+E2E_MODULES = (
+    "test_build_*.py",         # whole builds, real job processes, the run log
+    "test_cluster_slurm.py",   # a real Slurm
+    "test_executor_*.py",      # real job processes; Grid Engine through DRMAA
+    "test_remote_cluster.py",  # cluster jobs staging from a loopback S3
+    "test_viz_*.py",           # builds, then graph/summary/runs/log/report in real processes
+    "test_editor_syntax.py",   # the grammars in node's TextMate tokenizer and in vim
+    "test_quickstart.py",      # the README's quickstart, as a user runs it
+    "test_completion.py",      # the completion scripts in real bash, zsh and fish
+    "test_schedule_ahead.py",  # whole builds watching the run log as jobs start
+    "test_noop_cache.py",      # whole builds, then the no-op shortcut
+)
+
+# Fixtures that start a real service (a loopback S3 or HTTP server) or need one (PostgreSQL).
+SERVICE_FIXTURES = frozenset({"s3_server", "s3_bucket", "http_server", "postgres_url"})
+
+
+def pytest_collection_modifyitems(config, items) -> None:
+    for item in items:
+        if (any(fnmatch(item.path.name, pattern) for pattern in E2E_MODULES)
+                or SERVICE_FIXTURES.intersection(getattr(item, "fixturenames", ()))):
+            item.add_marker(pytest.mark.e2e)
 
 
 def need_service(available: bool, what: str) -> None:

@@ -264,6 +264,7 @@ def run_cli(cwd: Path, *args: str) -> subprocess.CompletedProcess:
                           capture_output=True, text=True, timeout=60)
 
 
+@pytest.mark.e2e
 def test_command_line(tmp_path: Path) -> None:
     (tmp_path / "Flowfile").write_text(textwrap.dedent('''\
         UNUSED = 1

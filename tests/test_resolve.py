@@ -196,6 +196,7 @@ def test_a_dotdot_inside_the_directory_still_is_refused_as_a_wildcard_value(tmp_
 
 
 @pytest.mark.slow
+@pytest.mark.e2e
 def test_a_50000_step_chain_resolves(tmp_path):
     """A long chain: no recursion anywhere, so 50,000 steps are fine (a dry run, in a
     real process; how long it takes is for benchmarks/, not for this test)."""

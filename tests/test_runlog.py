@@ -562,6 +562,7 @@ def _writer(url: str | None, workdir: str, worker: int, batches: int, barrier) -
         return f"worker {worker}: {type(e).__name__}: {e}"
 
 
+@pytest.mark.e2e
 def test_many_processes_write_the_same_log(db):
     workers, batches = 4, 50
     ctx = multiprocessing.get_context("spawn")

@@ -206,6 +206,7 @@ def flowfiles(draw) -> str:
     return newline.join(lines) + draw(st.sampled_from(["", newline, newline * 2]))
 
 
+@pytest.mark.e2e  # a long generated run: each example parsed by Lark too
 @settings(max_examples=EXAMPLES, deadline=None, database=None,
           suppress_health_check=[HealthCheck.too_slow])
 @given(EXPRESSIONS)
@@ -213,6 +214,7 @@ def test_generated_expressions(expr):
     assert_equivalent(f"X = {expr}\n", must_be_fast=True)
 
 
+@pytest.mark.e2e  # a long generated run: each example parsed by Lark too
 @settings(max_examples=EXAMPLES, deadline=None, database=None,
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 @given(flowfiles())
@@ -220,6 +222,7 @@ def test_generated_flowfiles(text):
     assert_equivalent(text, must_be_fast=True)
 
 
+@pytest.mark.e2e  # a long generated run: each example parsed by Lark too
 @settings(max_examples=EXAMPLES, deadline=None, database=None,
           suppress_health_check=[HealthCheck.too_slow])
 @given(mutated_flowfile())
@@ -263,6 +266,7 @@ def test_corner_outcomes_after_valid_statements(text, tmp_path, monkeypatch):
     assert_same_outcome(VALID_PREFIX + text)
 
 
+@pytest.mark.e2e  # a long generated run: each example parsed by Lark too
 @settings(max_examples=EXAMPLES, deadline=None, database=None,
           suppress_health_check=[HealthCheck.too_slow])
 @given(mutated_flowfile())
