@@ -1,5 +1,6 @@
-"""The composition root: load, resolve, plan, lock, schedule, record. The only place where
-concrete stages are wired together. Layer 5.
+"""The build command, the composition root: load, resolve and plan (the steps of
+fileflow.cli.steps, which the commands that look share), then lock, schedule and record.
+Layer 5.
 """
 from __future__ import annotations
 
