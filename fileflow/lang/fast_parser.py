@@ -21,7 +21,7 @@ from functools import partial
 from fileflow.errors import Position
 from fileflow.lang.nodes import (
     Assignment, Attribute, Binary, BoolOp, Call, Compare, Conditional, DictExpr, Index,
-    Keyword, ListExpr, Module, Not, RuleDecl, Unary, _BadLiteral, _decode_string, _number,
+    Keyword, ListExpr, Module, Not, RuleDecl, Unary, BadLiteral, decode_string, decode_number,
     build_assignment_at, build_const, build_const_at, build_directive_at, build_keyword,
     build_keyword_at, build_name_at, build_position, build_rule_at)
 
@@ -422,8 +422,8 @@ class _Parser:
         if kind == "S":
             if "\\" in text:
                 try:
-                    value = _decode_string(text)
-                except _BadLiteral:
+                    value = decode_string(text)
+                except BadLiteral:
                     raise Fallback from None
             else:
                 value = text[1:-1]
@@ -435,8 +435,8 @@ class _Parser:
                 return build_const_at(self.path, line, column, line, end, _CONSTANTS[text])
             return build_name_at(self.path, line, column, line, end, text)
         try:
-            return build_const_at(self.path, line, column, line, end, _number(text))
-        except _BadLiteral:
+            return build_const_at(self.path, line, column, line, end, decode_number(text))
+        except BadLiteral:
             raise Fallback from None
 
     def expr(self):
@@ -451,8 +451,8 @@ class _Parser:
                 if "\n" in text:
                     return self.strings([tok])
                 try:
-                    value = _decode_string(text)
-                except _BadLiteral:
+                    value = decode_string(text)
+                except BadLiteral:
                     raise Fallback from None
                 return build_const_at(self.path, line, column, line, column + len(text), value)
             if kind == "N" and text not in _CONSTANTS and text != "not":
@@ -622,8 +622,8 @@ class _Parser:
             line, column, text = tok[2], tok[3], tok[1]
             try:
                 return build_const_at(self.path, line, column, line, column + len(text),
-                                      _number(text))
-            except _BadLiteral:
+                                      decode_number(text))
+            except BadLiteral:
                 raise Fallback from None
         if kind == "(":
             self.i += 1
@@ -664,8 +664,8 @@ class _Parser:
             if tok[2] == prev_end_line:
                 raise Fallback
             try:
-                parts.append(_decode_string(tok[1]))
-            except _BadLiteral:
+                parts.append(decode_string(tok[1]))
+            except BadLiteral:
                 raise Fallback from None
             prev_end_line = _token_end(tok)[0]
         end_line, end_column = _token_end(run[-1])

@@ -15,7 +15,8 @@ from fileflow.errors import Position
 __all__ = [
     "Node", "Const", "Name", "Attribute", "Index", "Call", "Binary", "Unary", "Compare",
     "BoolOp", "Not", "Conditional", "ListExpr", "DictExpr", "Keyword", "Assignment",
-    "Directive", "RuleDecl", "Module", "Expr", "Argument", "children", "decode_with_offsets",
+    "Directive", "RuleDecl", "Module", "Expr", "Argument", "children", "BadLiteral",
+    "decode_string", "decode_number", "decode_with_offsets",
 ]
 
 
@@ -188,11 +189,11 @@ def children(node) -> tuple:
     return ()
 
 
-class _BadLiteral(ValueError):
+class BadLiteral(ValueError):
     """A string or number literal that cannot be decoded; the caller adds the position."""
 
 
-def _decode_string(text: str) -> str:
+def decode_string(text: str) -> str:
     """The value of a string literal: quotes removed, triple-quoted text dedented (as
     inspect.cleandoc does, but tabs kept), then escapes decoded (not in r-strings).
     Dedenting comes first so that an escaped "\\t" or "\\n" is never taken for indentation."""
@@ -231,14 +232,14 @@ def _unescape(text: str) -> str:
             return ast.literal_eval('"' + escape + '"')
         except (SyntaxError, ValueError) as exc:
             detail = str(exc.msg if isinstance(exc, SyntaxError) else exc).rsplit(": ", 1)[-1]
-            raise _BadLiteral(f"bad escape sequence '{escape}' in string: {detail}"
-                              " (write '\\\\' for a backslash, or use a raw string r\"...\")") from None
+            raise BadLiteral(f"bad escape sequence '{escape}' in string: {detail}"
+                             " (write '\\\\' for a backslash, or use a raw string r\"...\")") from None
 
     return _ESCAPE.sub(one, text)
 
 
 def decode_with_offsets(text: str) -> tuple[str, list[int]]:
-    """Like _decode_string, and also, for each character of the value, the index in `text`
+    """Like decode_string, and also, for each character of the value, the index in `text`
     (the literal as written) of the character it came from: error carets can then point
     inside a string even through dedenting and escapes. Used only on the error path."""
     raw = text[0] in "rR"
@@ -294,7 +295,8 @@ def decode_with_offsets(text: str) -> tuple[str, list[int]]:
     return "".join(value), offsets
 
 
-def _number(text: str) -> int | float:
+def decode_number(text: str) -> int | float:
+    """The value of a number literal (underscores between digits allowed)."""
     if not text.isdecimal():
         text = text.replace("_", "")
         if any(c in text for c in ".eE"):
@@ -302,7 +304,7 @@ def _number(text: str) -> int | float:
     try:
         return int(text)
     except ValueError:  # more digits than Python converts
-        raise _BadLiteral(f"number too long ({len(text)} digits)") from None
+        raise BadLiteral(f"number too long ({len(text)} digits)") from None
 
 
 # ---------------------------------------------------------------- fast construction

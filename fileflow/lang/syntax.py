@@ -17,7 +17,7 @@ from fileflow.errors import FlowfileError, Position
 from fileflow.lang.nodes import (  # noqa: F401  (re-exported: the tree's public names live here)
     Argument, Assignment, Attribute, BoolOp, Call, Compare, Conditional, Const, DictExpr,
     Directive, Expr, Index, Keyword, ListExpr, Module, Name, Node, Not, RuleDecl, Unary,
-    Binary, _BadLiteral, _decode_string, _number, decode_with_offsets)
+    Binary, BadLiteral, decode_string, decode_number, decode_with_offsets)
 
 __all__ = [
     "Node", "Const", "Name", "Attribute", "Index", "Call", "Binary", "Unary", "Compare",
@@ -199,8 +199,8 @@ def _build_transformer(path: str):
 
         def number(self, meta, children):
             try:
-                return Const(pos_of(meta), _number(str(children[0])))
-            except _BadLiteral as exc:
+                return Const(pos_of(meta), decode_number(str(children[0])))
+            except BadLiteral as exc:
                 raise FlowfileError(str(exc), pos_of(meta)) from None
 
         def string(self, meta, children):
@@ -216,8 +216,8 @@ def _build_transformer(path: str):
                         "separate values with ','; to join strings use '+' "
                         "(strings on separate lines inside brackets are joined)")
                 try:
-                    parts.append(_decode_string(str(tok)))
-                except _BadLiteral as exc:
+                    parts.append(decode_string(str(tok)))
+                except BadLiteral as exc:
                     raise FlowfileError(str(exc), tok_pos(tok)) from None
             return Const(pos_of(meta), "".join(parts))
 
