@@ -6,6 +6,7 @@ import dataclasses
 import pytest
 
 from fileflow.lang import syntax as s
+from fileflow.lang.lark_parser import lark_parser
 from fileflow.errors import FlowfileError
 
 
@@ -243,11 +244,11 @@ def test_keyword_like_rule_names_and_directive_names():
 
 
 def test_parse_is_reentrant_and_the_parser_is_built_once():
-    first = s._parser()
+    first = lark_parser()
     parse(FLOW)
     with pytest.raises(FlowfileError):
         parse("rule a\n")
-    assert s._parser() is first
+    assert lark_parser() is first
     assert parse(FLOW) == parse(FLOW)
 
 

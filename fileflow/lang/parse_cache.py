@@ -48,7 +48,7 @@ def _parser_fingerprint() -> bytes:
     digest = hashlib.blake2b(f"{__version__}/{FORMAT}".encode())
     digest.update(files("fileflow.grammar").joinpath("fileflow.lark").read_bytes())
     here = Path(__file__).resolve().parent
-    for name in ("syntax.py", "fast_parser.py", "nodes.py", "parse_cache.py"):
+    for name in ("syntax.py", "lark_parser.py", "fast_parser.py", "nodes.py", "parse_cache.py"):
         digest.update((here / name).read_bytes())
     return digest.digest()
 

@@ -1,245 +1,28 @@
 """Flowfile text -> syntax tree. Layer 1.
 
-`parse_flowfile` takes the tree from the parse cache (syntax_cache.py) or from the fast
-hand-written parser (syntax_fast.py); when that parser does not accept the text, the Lark
-parser here, built from the packaged grammar (LALR, cached on disk by Lark) and the
-specification of the language, parses it into the same frozen nodes (syntax_nodes.py) or
-turns its error into a FlowfileError that says, in words, what was expected.
+`parse_flowfile` takes the tree from the parse cache (parse_cache.py) or from the fast
+hand-written parser (fast_parser.py); when that parser does not accept the text, the Lark
+parser (lark_parser.py), built from the packaged grammar (LALR, cached on disk by Lark) and
+the specification of the language, parses it into the same frozen nodes (nodes.py) or
+turns its error into a FlowfileError that says, in words, what was expected
+(syntax_errors.py).
 """
 from __future__ import annotations
 
 import contextlib
 import gc
-from functools import lru_cache
-from typing import Iterator
 
 from fileflow.errors import FlowfileError, Position
 from fileflow.lang.nodes import (  # noqa: F401  (re-exported: the tree's public names live here)
     Argument, Assignment, Attribute, BoolOp, Call, Compare, Conditional, Const, DictExpr,
     Directive, Expr, Index, Keyword, ListExpr, Module, Name, Node, Not, RuleDecl, Unary,
-    Binary, BadLiteral, decode_string, decode_number, decode_with_offsets)
+    Binary, decode_with_offsets)
 
 __all__ = [
     "Node", "Const", "Name", "Attribute", "Index", "Call", "Binary", "Unary", "Compare",
     "BoolOp", "Not", "Conditional", "ListExpr", "DictExpr", "Keyword", "Assignment",
     "Directive", "RuleDecl", "Module", "Expr", "Argument", "parse_flowfile", "parse_with_lark",
 ]
-
-
-# ---------------------------------------------------------------- parser construction
-
-class _IndentationError(Exception):
-    def __init__(self, message: str, line: int, column: int):
-        super().__init__(message)
-        self.line, self.column = line, column
-
-
-_OPEN = {"LPAR": "RPAR", "LSQB": "RSQB", "LBRACE": "RBRACE"}
-_CLOSE = {v: k for k, v in _OPEN.items()}
-
-
-def _make_postlex():
-    from lark.indenter import Indenter
-    from lark.lexer import Token
-
-    class FlowIndenter(Indenter):
-        """Indent/dedent tokens, with all state local to one `process` call (reentrant),
-        tabs mixed with spaces refused, and bad dedents reported with their line."""
-
-        NL_type = "_NL"
-        OPEN_PAREN_types = list(_OPEN)
-        CLOSE_PAREN_types = list(_CLOSE)
-        INDENT_type = "_INDENT"
-        DEDENT_type = "_DEDENT"
-        tab_len = 8
-
-        def process(self, stream):
-            return self._indent(stream)
-
-        def _indent(self, stream) -> Iterator:
-            levels = [0]
-            open_brackets: list = []
-            indent_char = ""
-            token = None
-            for token in stream:
-                if token.type == "_NL":
-                    if open_brackets:
-                        continue
-                    yield token
-                    indent_str = token.rsplit("\n", 1)[1] if "\n" in token else ""
-                    line = token.end_line
-                    if indent_str:
-                        chars = set(indent_str)
-                        if len(chars) > 1 or (indent_char and indent_char not in chars):
-                            raise _IndentationError(
-                                "inconsistent use of tabs and spaces in indentation "
-                                "(indent with spaces only)", line, 1)
-                        indent_char = indent_str[0]
-                    indent = len(indent_str.expandtabs(self.tab_len))
-                    if indent > levels[-1]:
-                        levels.append(indent)
-                        yield Token.new_borrow_pos("_INDENT", indent_str, token)
-                    else:
-                        while indent < levels[-1]:
-                            levels.pop()
-                            yield Token.new_borrow_pos("_DEDENT", indent_str, token)
-                        if indent != levels[-1]:
-                            raise _IndentationError(
-                                "unindent does not match any outer indentation level",
-                                line, indent + 1)
-                    continue
-                yield token
-                if token.type in _OPEN:
-                    open_brackets.append(token)
-                elif token.type in _CLOSE and open_brackets:
-                    open_brackets.pop()
-            for _ in levels[1:]:
-                yield Token.new_borrow_pos("_DEDENT", "", token) if token else Token("_DEDENT", "")
-
-    return FlowIndenter()
-
-
-@lru_cache(maxsize=1)
-def _parser():
-    from importlib.resources import files
-
-    from lark import Lark
-
-    grammar = files("fileflow.grammar").joinpath("fileflow.lark").read_text(encoding="utf-8")
-    return Lark(grammar, parser="lalr", lexer="contextual", postlex=_make_postlex(),
-                propagate_positions=True, maybe_placeholders=True, cache=True)
-
-
-# ---------------------------------------------------------------- tree -> nodes
-
-def _build_transformer(path: str):
-    from lark import Token, Transformer, v_args
-
-    def pos_of(meta) -> Position:
-        return Position(path, meta.line, meta.column, meta.end_line, meta.end_column)
-
-    def tok_pos(tok: Token) -> Position:
-        return Position(path, tok.line, tok.column, tok.end_line, tok.end_column)
-
-    @v_args(meta=True)
-    class ToNodes(Transformer):
-        def start(self, meta, children):
-            return tuple(children)
-
-        def assignment(self, meta, children):
-            name, value = children
-            return Assignment(tok_pos(name), str(name), value)
-
-        def rule(self, meta, children):
-            _kw, name, *directives = children
-            return RuleDecl(tok_pos(name), str(name), tuple(directives), meta.end_line)
-
-        def directive(self, meta, children):
-            name, *groups = children
-            args = tuple(a for group in groups for a in group)
-            return Directive(tok_pos(name), str(name), args)
-
-        def arguments(self, meta, children):
-            return tuple(c for c in children if c is not None)
-
-        call_arguments = arguments
-
-        def keyword_argument(self, meta, children):
-            name, value = children
-            return Keyword(tok_pos(name), str(name), value)
-
-        def conditional(self, meta, children):
-            then, _if, cond, _else, otherwise = children
-            return Conditional(pos_of(meta), cond, then, otherwise)
-
-        def or_(self, meta, children):
-            return BoolOp(pos_of(meta), "or", tuple(children[::2]))
-
-        def and_(self, meta, children):
-            return BoolOp(pos_of(meta), "and", tuple(children[::2]))
-
-        def not_(self, meta, children):
-            return Not(pos_of(meta), children[1])
-
-        def compare(self, meta, children):
-            return Compare(pos_of(meta), children[0], tuple(children[1::2]), tuple(children[2::2]))
-
-        def comp_op(self, meta, children):
-            return " ".join(str(c) for c in children)
-
-        def binary(self, meta, children):
-            node = children[0]
-            for op, right in zip(children[1::2], children[2::2]):
-                node = Binary(Position(path, node.pos.line, node.pos.column,
-                                       right.pos.end_line, right.pos.end_column), str(op), node, right)
-            return node
-
-        def unary(self, meta, children):
-            return Unary(pos_of(meta), str(children[0]), children[1])
-
-        def attribute(self, meta, children):
-            return Attribute(pos_of(meta), children[0], str(children[1]))
-
-        def index(self, meta, children):
-            return Index(pos_of(meta), children[0], children[1])
-
-        def call(self, meta, children):
-            func, args = children
-            args = args or ()
-            positional = tuple(a for a in args if not isinstance(a, Keyword))
-            keywords = tuple(a for a in args if isinstance(a, Keyword))
-            for i, a in enumerate(args):
-                if isinstance(a, Keyword) and i < len(args) - 1 and not isinstance(args[i + 1], Keyword):
-                    raise FlowfileError("positional argument after a keyword argument",
-                                        args[i + 1].pos)
-            return Call(pos_of(meta), func, positional, keywords)
-
-        def name(self, meta, children):
-            return Name(pos_of(meta), str(children[0]))
-
-        def number(self, meta, children):
-            try:
-                return Const(pos_of(meta), decode_number(str(children[0])))
-            except BadLiteral as exc:
-                raise FlowfileError(str(exc), pos_of(meta)) from None
-
-        def string(self, meta, children):
-            return children[0]
-
-        def strings(self, meta, tokens):
-            parts = []
-            for prev, tok in zip([None, *tokens], tokens):
-                if prev is not None and tok.line == prev.end_line:
-                    # `"a.txt" "b.txt"` on one line is almost always a forgotten comma.
-                    raise FlowfileError(
-                        "two strings side by side: a ',' is missing between them", tok_pos(tok),
-                        "separate values with ','; to join strings use '+' "
-                        "(strings on separate lines inside brackets are joined)")
-                try:
-                    parts.append(decode_string(str(tok)))
-                except BadLiteral as exc:
-                    raise FlowfileError(str(exc), tok_pos(tok)) from None
-            return Const(pos_of(meta), "".join(parts))
-
-        def true(self, meta, children):
-            return Const(pos_of(meta), True)
-
-        def false(self, meta, children):
-            return Const(pos_of(meta), False)
-
-        def none(self, meta, children):
-            return Const(pos_of(meta), None)
-
-        def list(self, meta, children):
-            return ListExpr(pos_of(meta), tuple(c for c in children if c is not None))
-
-        def dict(self, meta, children):
-            return DictExpr(pos_of(meta), tuple(c for c in children if c is not None))
-
-        def pair(self, meta, children):
-            return (children[0], children[1])
-
-    return ToNodes()
 
 
 # ---------------------------------------------------------------- entry point
@@ -312,14 +95,16 @@ def parse_with_lark(text: str, path: str = "Flowfile") -> Module:
     """parse_flowfile with the Lark parser only."""
     from lark.exceptions import UnexpectedInput, VisitError
 
+    from fileflow.lang.lark_parser import BadIndentation, lark_parser, tree_to_nodes
+
     source = text if text.endswith("\n") else text + "\n"
     try:
         with collector_paused():
-            tree = _parser().parse(source)
-            transformer = _build_transformer(path)
+            tree = lark_parser().parse(source)
+            transformer = tree_to_nodes(path)
             statements = tuple(_transform_statement(transformer, child, path, text)
                                for child in tree.children)
-    except _IndentationError as exc:
+    except BadIndentation as exc:
         raise FlowfileError(str(exc), Position(path, exc.line, exc.column), source=text) from None
     except UnexpectedInput as exc:
         from fileflow.lang.syntax_errors import describe

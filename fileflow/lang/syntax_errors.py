@@ -65,11 +65,11 @@ def _expected_words(expected) -> str:
 def _tokens_before(source: str, line: int, column: int, inclusive: bool = False) -> list:
     """The tokens (after the indentation postlexer) that come before a position (or at it,
     when `inclusive`: an indent or dedent token shares its position with the newline before it)."""
-    from fileflow.lang.syntax import _parser
+    from fileflow.lang.lark_parser import lark_parser
 
     tokens = []
     try:
-        for tok in _parser().lex(source):
+        for tok in lark_parser().lex(source):
             if tok.type in ("_INDENT", "_DEDENT"):
                 pass
             elif (tok.line, tok.column) > (line, column) or (
