@@ -1,14 +1,18 @@
 """The Lark parser, the specification of the language: the grammar, built once per process;
 the indentation post-lexer; Lark's tree turned into the syntax nodes. Layer 1.
 
-Used by syntax.py when the fast parser does not accept a text, and by syntax_errors.py to
-look at the tokens before an error. Lark is imported only inside these functions: a valid
-Flowfile is parsed without it.
+Imported (and Lark with it) only when it is needed: by syntax.py when the fast parser does
+not accept a text, and by syntax_errors.py to look at the tokens before an error. A valid
+Flowfile is parsed without Lark.
 """
 from __future__ import annotations
 
 from functools import lru_cache
+from importlib.resources import files
 from typing import Iterator
+
+from lark import Lark, Token, Transformer, v_args
+from lark.indenter import Indenter
 
 from fileflow.errors import FlowfileError, Position
 from fileflow.lang.nodes import (
@@ -16,7 +20,7 @@ from fileflow.lang.nodes import (
     Directive, Index, Keyword, ListExpr, Name, Not, RuleDecl, Unary, BadLiteral,
     decode_number, decode_string)
 
-__all__ = ["BadIndentation", "lark_parser", "tree_to_nodes"]
+__all__ = ["BadIndentation", "FlowIndenter", "lark_parser", "TreeToNodes"]
 
 
 class BadIndentation(Exception):
@@ -31,205 +35,198 @@ _OPEN = {"LPAR": "RPAR", "LSQB": "RSQB", "LBRACE": "RBRACE"}
 _CLOSE = {v: k for k, v in _OPEN.items()}
 
 
-def _make_postlex():
-    from lark.indenter import Indenter
-    from lark.lexer import Token
+class FlowIndenter(Indenter):
+    """Indent/dedent tokens, with all state local to one `process` call (reentrant),
+    tabs mixed with spaces refused, and bad dedents reported with their line."""
 
-    class FlowIndenter(Indenter):
-        """Indent/dedent tokens, with all state local to one `process` call (reentrant),
-        tabs mixed with spaces refused, and bad dedents reported with their line."""
+    NL_type = "_NL"
+    OPEN_PAREN_types = list(_OPEN)
+    CLOSE_PAREN_types = list(_CLOSE)
+    INDENT_type = "_INDENT"
+    DEDENT_type = "_DEDENT"
+    tab_len = 8
 
-        NL_type = "_NL"
-        OPEN_PAREN_types = list(_OPEN)
-        CLOSE_PAREN_types = list(_CLOSE)
-        INDENT_type = "_INDENT"
-        DEDENT_type = "_DEDENT"
-        tab_len = 8
+    def process(self, stream):
+        return self._indent(stream)
 
-        def process(self, stream):
-            return self._indent(stream)
-
-        def _indent(self, stream) -> Iterator:
-            levels = [0]
-            open_brackets: list = []
-            indent_char = ""
-            token = None
-            for token in stream:
-                if token.type == "_NL":
-                    if open_brackets:
-                        continue
-                    yield token
-                    indent_str = token.rsplit("\n", 1)[1] if "\n" in token else ""
-                    line = token.end_line
-                    if indent_str:
-                        chars = set(indent_str)
-                        if len(chars) > 1 or (indent_char and indent_char not in chars):
-                            raise BadIndentation(
-                                "inconsistent use of tabs and spaces in indentation "
-                                "(indent with spaces only)", line, 1)
-                        indent_char = indent_str[0]
-                    indent = len(indent_str.expandtabs(self.tab_len))
-                    if indent > levels[-1]:
-                        levels.append(indent)
-                        yield Token.new_borrow_pos("_INDENT", indent_str, token)
-                    else:
-                        while indent < levels[-1]:
-                            levels.pop()
-                            yield Token.new_borrow_pos("_DEDENT", indent_str, token)
-                        if indent != levels[-1]:
-                            raise BadIndentation(
-                                "unindent does not match any outer indentation level",
-                                line, indent + 1)
+    def _indent(self, stream) -> Iterator:
+        levels = [0]
+        open_brackets: list = []
+        indent_char = ""
+        token = None
+        for token in stream:
+            if token.type == "_NL":
+                if open_brackets:
                     continue
                 yield token
-                if token.type in _OPEN:
-                    open_brackets.append(token)
-                elif token.type in _CLOSE and open_brackets:
-                    open_brackets.pop()
-            for _ in levels[1:]:
-                yield Token.new_borrow_pos("_DEDENT", "", token) if token else Token("_DEDENT", "")
-
-    return FlowIndenter()
+                indent_str = token.rsplit("\n", 1)[1] if "\n" in token else ""
+                line = token.end_line
+                if indent_str:
+                    chars = set(indent_str)
+                    if len(chars) > 1 or (indent_char and indent_char not in chars):
+                        raise BadIndentation(
+                            "inconsistent use of tabs and spaces in indentation "
+                            "(indent with spaces only)", line, 1)
+                    indent_char = indent_str[0]
+                indent = len(indent_str.expandtabs(self.tab_len))
+                if indent > levels[-1]:
+                    levels.append(indent)
+                    yield Token.new_borrow_pos("_INDENT", indent_str, token)
+                else:
+                    while indent < levels[-1]:
+                        levels.pop()
+                        yield Token.new_borrow_pos("_DEDENT", indent_str, token)
+                    if indent != levels[-1]:
+                        raise BadIndentation(
+                            "unindent does not match any outer indentation level",
+                            line, indent + 1)
+                continue
+            yield token
+            if token.type in _OPEN:
+                open_brackets.append(token)
+            elif token.type in _CLOSE and open_brackets:
+                open_brackets.pop()
+        for _ in levels[1:]:
+            yield Token.new_borrow_pos("_DEDENT", "", token) if token else Token("_DEDENT", "")
 
 
 @lru_cache(maxsize=1)
-def lark_parser():
-    from importlib.resources import files
-
-    from lark import Lark
-
+def lark_parser() -> Lark:
+    """The parser of grammar/fileflow.lark, built once per process."""
     grammar = files("fileflow.grammar").joinpath("fileflow.lark").read_text(encoding="utf-8")
-    return Lark(grammar, parser="lalr", lexer="contextual", postlex=_make_postlex(),
+    return Lark(grammar, parser="lalr", lexer="contextual", postlex=FlowIndenter(),
                 propagate_positions=True, maybe_placeholders=True, cache=True)
 
 
 # ---------------------------------------------------------------- tree -> nodes
 
-def tree_to_nodes(path: str):
-    from lark import Token, Transformer, v_args
+@v_args(meta=True)
+class TreeToNodes(Transformer):
+    """Lark's tree of one Flowfile -> the syntax nodes: a method per grammar rule, given the
+    rule's position (meta) and its children, already transformed."""
 
-    def pos_of(meta) -> Position:
-        return Position(path, meta.line, meta.column, meta.end_line, meta.end_column)
+    def __init__(self, path: str):
+        super().__init__()
+        self.path = path
 
-    def tok_pos(tok: Token) -> Position:
-        return Position(path, tok.line, tok.column, tok.end_line, tok.end_column)
+    def _pos_of(self, meta) -> Position:
+        return Position(self.path, meta.line, meta.column, meta.end_line, meta.end_column)
 
-    @v_args(meta=True)
-    class ToNodes(Transformer):
-        def start(self, meta, children):
-            return tuple(children)
+    def _tok_pos(self, tok: Token) -> Position:
+        return Position(self.path, tok.line, tok.column, tok.end_line, tok.end_column)
 
-        def assignment(self, meta, children):
-            name, value = children
-            return Assignment(tok_pos(name), str(name), value)
+    def start(self, meta, children):
+        return tuple(children)
 
-        def rule(self, meta, children):
-            _kw, name, *directives = children
-            return RuleDecl(tok_pos(name), str(name), tuple(directives), meta.end_line)
+    def assignment(self, meta, children):
+        name, value = children
+        return Assignment(self._tok_pos(name), str(name), value)
 
-        def directive(self, meta, children):
-            name, *groups = children
-            args = tuple(a for group in groups for a in group)
-            return Directive(tok_pos(name), str(name), args)
+    def rule(self, meta, children):
+        _kw, name, *directives = children
+        return RuleDecl(self._tok_pos(name), str(name), tuple(directives), meta.end_line)
 
-        def arguments(self, meta, children):
-            return tuple(c for c in children if c is not None)
+    def directive(self, meta, children):
+        name, *groups = children
+        args = tuple(a for group in groups for a in group)
+        return Directive(self._tok_pos(name), str(name), args)
 
-        call_arguments = arguments
+    def arguments(self, meta, children):
+        return tuple(c for c in children if c is not None)
 
-        def keyword_argument(self, meta, children):
-            name, value = children
-            return Keyword(tok_pos(name), str(name), value)
+    call_arguments = arguments
 
-        def conditional(self, meta, children):
-            then, _if, cond, _else, otherwise = children
-            return Conditional(pos_of(meta), cond, then, otherwise)
+    def keyword_argument(self, meta, children):
+        name, value = children
+        return Keyword(self._tok_pos(name), str(name), value)
 
-        def or_(self, meta, children):
-            return BoolOp(pos_of(meta), "or", tuple(children[::2]))
+    def conditional(self, meta, children):
+        then, _if, cond, _else, otherwise = children
+        return Conditional(self._pos_of(meta), cond, then, otherwise)
 
-        def and_(self, meta, children):
-            return BoolOp(pos_of(meta), "and", tuple(children[::2]))
+    def or_(self, meta, children):
+        return BoolOp(self._pos_of(meta), "or", tuple(children[::2]))
 
-        def not_(self, meta, children):
-            return Not(pos_of(meta), children[1])
+    def and_(self, meta, children):
+        return BoolOp(self._pos_of(meta), "and", tuple(children[::2]))
 
-        def compare(self, meta, children):
-            return Compare(pos_of(meta), children[0], tuple(children[1::2]), tuple(children[2::2]))
+    def not_(self, meta, children):
+        return Not(self._pos_of(meta), children[1])
 
-        def comp_op(self, meta, children):
-            return " ".join(str(c) for c in children)
+    def compare(self, meta, children):
+        return Compare(self._pos_of(meta), children[0], tuple(children[1::2]), tuple(children[2::2]))
 
-        def binary(self, meta, children):
-            node = children[0]
-            for op, right in zip(children[1::2], children[2::2]):
-                node = Binary(Position(path, node.pos.line, node.pos.column,
-                                       right.pos.end_line, right.pos.end_column), str(op), node, right)
-            return node
+    def comp_op(self, meta, children):
+        return " ".join(str(c) for c in children)
 
-        def unary(self, meta, children):
-            return Unary(pos_of(meta), str(children[0]), children[1])
+    def binary(self, meta, children):
+        node = children[0]
+        for op, right in zip(children[1::2], children[2::2]):
+            node = Binary(Position(self.path, node.pos.line, node.pos.column,
+                                   right.pos.end_line, right.pos.end_column), str(op), node, right)
+        return node
 
-        def attribute(self, meta, children):
-            return Attribute(pos_of(meta), children[0], str(children[1]))
+    def unary(self, meta, children):
+        return Unary(self._pos_of(meta), str(children[0]), children[1])
 
-        def index(self, meta, children):
-            return Index(pos_of(meta), children[0], children[1])
+    def attribute(self, meta, children):
+        return Attribute(self._pos_of(meta), children[0], str(children[1]))
 
-        def call(self, meta, children):
-            func, args = children
-            args = args or ()
-            positional = tuple(a for a in args if not isinstance(a, Keyword))
-            keywords = tuple(a for a in args if isinstance(a, Keyword))
-            for i, a in enumerate(args):
-                if isinstance(a, Keyword) and i < len(args) - 1 and not isinstance(args[i + 1], Keyword):
-                    raise FlowfileError("positional argument after a keyword argument",
-                                        args[i + 1].pos)
-            return Call(pos_of(meta), func, positional, keywords)
+    def index(self, meta, children):
+        return Index(self._pos_of(meta), children[0], children[1])
 
-        def name(self, meta, children):
-            return Name(pos_of(meta), str(children[0]))
+    def call(self, meta, children):
+        func, args = children
+        args = args or ()
+        positional = tuple(a for a in args if not isinstance(a, Keyword))
+        keywords = tuple(a for a in args if isinstance(a, Keyword))
+        for i, a in enumerate(args):
+            if isinstance(a, Keyword) and i < len(args) - 1 and not isinstance(args[i + 1], Keyword):
+                raise FlowfileError("positional argument after a keyword argument",
+                                    args[i + 1].pos)
+        return Call(self._pos_of(meta), func, positional, keywords)
 
-        def number(self, meta, children):
+    def name(self, meta, children):
+        return Name(self._pos_of(meta), str(children[0]))
+
+    def number(self, meta, children):
+        try:
+            return Const(self._pos_of(meta), decode_number(str(children[0])))
+        except BadLiteral as exc:
+            raise FlowfileError(str(exc), self._pos_of(meta)) from None
+
+    def string(self, meta, children):
+        return children[0]
+
+    def strings(self, meta, tokens):
+        parts = []
+        for prev, tok in zip([None, *tokens], tokens):
+            if prev is not None and tok.line == prev.end_line:
+                # `"a.txt" "b.txt"` on one line is almost always a forgotten comma.
+                raise FlowfileError(
+                    "two strings side by side: a ',' is missing between them", self._tok_pos(tok),
+                    "separate values with ','; to join strings use '+' "
+                    "(strings on separate lines inside brackets are joined)")
             try:
-                return Const(pos_of(meta), decode_number(str(children[0])))
+                parts.append(decode_string(str(tok)))
             except BadLiteral as exc:
-                raise FlowfileError(str(exc), pos_of(meta)) from None
+                raise FlowfileError(str(exc), self._tok_pos(tok)) from None
+        return Const(self._pos_of(meta), "".join(parts))
 
-        def string(self, meta, children):
-            return children[0]
+    def true(self, meta, children):
+        return Const(self._pos_of(meta), True)
 
-        def strings(self, meta, tokens):
-            parts = []
-            for prev, tok in zip([None, *tokens], tokens):
-                if prev is not None and tok.line == prev.end_line:
-                    # `"a.txt" "b.txt"` on one line is almost always a forgotten comma.
-                    raise FlowfileError(
-                        "two strings side by side: a ',' is missing between them", tok_pos(tok),
-                        "separate values with ','; to join strings use '+' "
-                        "(strings on separate lines inside brackets are joined)")
-                try:
-                    parts.append(decode_string(str(tok)))
-                except BadLiteral as exc:
-                    raise FlowfileError(str(exc), tok_pos(tok)) from None
-            return Const(pos_of(meta), "".join(parts))
+    def false(self, meta, children):
+        return Const(self._pos_of(meta), False)
 
-        def true(self, meta, children):
-            return Const(pos_of(meta), True)
+    def none(self, meta, children):
+        return Const(self._pos_of(meta), None)
 
-        def false(self, meta, children):
-            return Const(pos_of(meta), False)
+    def list(self, meta, children):
+        return ListExpr(self._pos_of(meta), tuple(c for c in children if c is not None))
 
-        def none(self, meta, children):
-            return Const(pos_of(meta), None)
+    def dict(self, meta, children):
+        return DictExpr(self._pos_of(meta), tuple(c for c in children if c is not None))
 
-        def list(self, meta, children):
-            return ListExpr(pos_of(meta), tuple(c for c in children if c is not None))
-
-        def dict(self, meta, children):
-            return DictExpr(pos_of(meta), tuple(c for c in children if c is not None))
-
-        def pair(self, meta, children):
-            return (children[0], children[1])
-
-    return ToNodes()
+    def pair(self, meta, children):
+        return (children[0], children[1])

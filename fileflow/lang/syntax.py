@@ -95,13 +95,13 @@ def parse_with_lark(text: str, path: str = "Flowfile") -> Module:
     """parse_flowfile with the Lark parser only."""
     from lark.exceptions import UnexpectedInput, VisitError
 
-    from fileflow.lang.lark_parser import BadIndentation, lark_parser, tree_to_nodes
+    from fileflow.lang.lark_parser import BadIndentation, TreeToNodes, lark_parser
 
     source = text if text.endswith("\n") else text + "\n"
     try:
         with collector_paused():
             tree = lark_parser().parse(source)
-            transformer = tree_to_nodes(path)
+            transformer = TreeToNodes(path)
             statements = tuple(_transform_statement(transformer, child, path, text)
                                for child in tree.children)
     except BadIndentation as exc:
