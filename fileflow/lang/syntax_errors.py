@@ -5,6 +5,8 @@ the error to say what the user most likely meant ("expected ':' after the rule n
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from fileflow.errors import Position
 
 __all__ = ["describe"]
@@ -95,14 +97,50 @@ def _pos(path: str, line: int, column: int, width: int = 1) -> Position:
     return Position(path, line, column, line, column + width)
 
 
+@dataclass(frozen=True)
+class _Site:
+    """Where Lark stopped: the unexpected token, what it expected, and the tokens before it."""
+
+    path: str
+    token: object
+    expected: set
+    line: int
+    column: int
+    prev: list          # the tokens before the error, indents and dedents included
+    significant: list   # the same without indents and dedents
+    here: Position      # where to point
+
+    @property
+    def last(self):
+        return self.significant[-1] if self.significant else None
+
+    @property
+    def before_last(self):
+        return self.significant[-2] if len(self.significant) > 1 else None
+
+    @property
+    def kinds(self) -> list[str]:
+        return [t.type for t in self.significant[-4:]]
+
+
 def describe(exc, source: str, path: str) -> tuple[str, Position, str]:
-    """(message, position, hint) for a Lark UnexpectedInput."""
+    """(message, position, hint) for a Lark UnexpectedInput: the first of the checks below
+    that recognises the situation, else what was expected."""
     from lark.exceptions import UnexpectedCharacters
 
     if isinstance(exc, UnexpectedCharacters):
         return _bad_character(exc, source, path)
+    site = _site(exc, source, path)
+    if site.token.type == "$END":
+        return _at_end_of_file(site)
+    return (_bracket_or_empty_block(site) or _misplaced_rule_or_directive(site)
+            or _missing_piece(site)
+            or (f"unexpected {_what(site.token)}; expected {_expected_words(site.expected)}",
+                site.here, ""))
+
+
+def _site(exc, source: str, path: str) -> _Site:
     token = exc.token
-    expected = set(exc.expected)
     line = getattr(token, "line", None) or exc.line
     column = getattr(token, "column", None) or exc.column
     at_end = token.type == "$END" or line in (None, -1)
@@ -111,29 +149,34 @@ def describe(exc, source: str, path: str) -> tuple[str, Position, str]:
     prev = _tokens_before(source, line + 1 if at_end else line, column,
                           inclusive=token.type in ("_INDENT", "_DEDENT"))
     significant = [t for t in prev if t.type not in ("_INDENT", "_DEDENT")]
-    last = significant[-1] if significant else None
-    before_last = significant[-2] if len(significant) > 1 else None
     here = _pos(path, line, column, max(1, len(str(token))) if token.type not in ("_NL", "$END") else 1)
     if token.type == "_INDENT":  # the token carries the newline's position; show the indented line
         here = _pos(path, token.end_line, token.end_column)
-    kinds = [t.type for t in significant[-4:]]
+    return _Site(path, token, set(exc.expected), line, column, prev, significant, here)
 
-    if token.type == "$END":
-        opened = _unclosed_bracket(prev)
-        if opened is not None:
-            return (f"'{opened}' is never closed", _pos(path, opened.line, opened.column),
-                    f"add the matching '{ {'LPAR': ')', 'LSQB': ']', 'LBRACE': '}'}[opened.type]}'")
-        if kinds[-3:] == ["NAME", "COLON", "_NL"]:
-            colon = significant[-2]
-            after = _pos(path, colon.line, colon.column + 1)
-            if kinds[0] == "RULE":
-                return (f"expected an indented block of directives after 'rule {significant[-3]}:'",
-                        after, "indent the rule's directives (for example 4 spaces)")
-            return (f"expected a value after '{significant[-3]}:'", after,
-                    "put the values on the same line, or on the lines below, indented further")
-        return (f"unexpected end of file; expected {_expected_words(expected)}", here, "")
 
-    opened = _unclosed_bracket(prev)
+def _at_end_of_file(site: _Site) -> tuple[str, Position, str]:
+    path, significant, kinds = site.path, site.significant, site.kinds
+    opened = _unclosed_bracket(site.prev)
+    if opened is not None:
+        return (f"'{opened}' is never closed", _pos(path, opened.line, opened.column),
+                f"add the matching '{ {'LPAR': ')', 'LSQB': ']', 'LBRACE': '}'}[opened.type]}'")
+    if kinds[-3:] == ["NAME", "COLON", "_NL"]:
+        colon = significant[-2]
+        after = _pos(path, colon.line, colon.column + 1)
+        if kinds[0] == "RULE":
+            return (f"expected an indented block of directives after 'rule {significant[-3]}:'",
+                    after, "indent the rule's directives (for example 4 spaces)")
+        return (f"expected a value after '{significant[-3]}:'", after,
+                "put the values on the same line, or on the lines below, indented further")
+    return (f"unexpected end of file; expected {_expected_words(site.expected)}", site.here, "")
+
+
+def _bracket_or_empty_block(site: _Site) -> tuple[str, Position, str] | None:
+    """An unclosed or unmatched bracket, a stray '=', a rule or directive with nothing under it."""
+    path, token, line, here, significant, kinds = (site.path, site.token, site.line, site.here,
+                                                   site.significant, site.kinds)
+    opened = _unclosed_bracket(site.prev)
     if opened is not None and opened.line < line:
         closer = {"LPAR": ")", "LSQB": "]", "LBRACE": "}"}[opened.type]
         return (f"'{opened}' opened here is never closed", _pos(path, opened.line, opened.column),
@@ -152,12 +195,19 @@ def describe(exc, source: str, path: str) -> tuple[str, Position, str]:
         return (f"expected a value after '{significant[-3]}:'",
                 _pos(path, colon.line, colon.column + 1),
                 "put the values on the same line, or on the lines below, indented further")
+    return None
+
+
+def _misplaced_rule_or_directive(site: _Site) -> tuple[str, Position, str] | None:
+    """A rule inside a rule, a directive indented too far, a rule line missing its name or ':'."""
+    path, token, here, prev = site.path, site.token, site.here, site.prev
+    last, before_last = site.last, site.before_last
     # `rule b:` inside a rule's block: there, `rule` is read as a directive's name.
     if (last is not None and str(last) == "rule" and last.column > 1 and token.type == "NAME"
             and before_last is not None and before_last.type == "_NL"):
         return ("a rule cannot be defined inside another rule", _pos(path, last.line, last.column, 4),
                 f"start 'rule {token}:' at the beginning of the line")
-    if token.type == "RULE" and column > 1 and last is not None and last.type == "_NL":
+    if token.type == "RULE" and site.column > 1 and last is not None and last.type == "_NL":
         return ("a rule cannot be defined inside another rule", here,
                 "start 'rule NAME:' at the beginning of the line")
     # A directive indented further than the one above reads as a continuation of its values.
@@ -174,9 +224,15 @@ def describe(exc, source: str, path: str) -> tuple[str, Position, str]:
         return (f"expected ':' after the rule name '{last}'", here, f"write it as: rule {last}:")
     # The body of a rule must start on the next line, indented.
     if (before_last is not None and last.type == "COLON" and before_last.type == "NAME"
-            and len(significant) >= 3 and significant[-3].type == "RULE"):
+            and len(site.significant) >= 3 and site.significant[-3].type == "RULE"):
         return (f"the directives of rule '{before_last}' go on the lines below 'rule {before_last}:', "
                 "indented", here, "")
+    return None
+
+
+def _missing_piece(site: _Site) -> tuple[str, Position, str] | None:
+    """An indented block, a ':' or '=', a value or a ',' that should be there and is not."""
+    token, expected, here, last = site.token, site.expected, site.here, site.last
     if expected == {"_INDENT"}:
         return ("expected an indented block after the ':'", here,
                 "put the values on the same line, or on the lines below, indented")
@@ -193,7 +249,7 @@ def describe(exc, source: str, path: str) -> tuple[str, Position, str]:
     if token.type in VALUE_START and ("COMMA" in expected or expected & OPERATORS):
         return (f"unexpected {_what(token)}: a ',' or an operator is missing before it", here,
                 "separate values with ','")
-    return (f"unexpected {_what(token)}; expected {_expected_words(expected)}", here, "")
+    return None
 
 
 def _bad_character(exc, source: str, path: str) -> tuple[str, Position, str]:
