@@ -4,7 +4,7 @@
   vscode-textmate + vscode-oniguruma, VS Code's own tokenizer (tests/textmate/tokenize.js;
   .ci/textmate-up.sh installs the npm packages), over a sample and over every Flowfile in
   the repository. Where strings, comments and numbers are, it must agree with fileflow's
-  own tokenizer (fileflow.lang.fast_parser).
+  own tokenizer (fileflow.lang.tokenizer).
 - The Vim syntax file (editors/vim/) is loaded by a real vim, which is asked for the
   syntax group at chosen positions (synID).
 """
@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 
 from conftest import need_service
-from fileflow.lang import fast_parser as syntax_fast
+from fileflow.lang import tokenizer
 from fileflow.cli.main import FLOWFILE_NAMES
 
 REPO = Path(__file__).resolve().parent.parent
@@ -296,7 +296,7 @@ def test_textmate_tokenizes_every_repository_flowfile(repo_tokens):
 
 def _flowfile_tokens(text: str):
     """fileflow's own tokens ("S" strings, "D" numbers, ...) with combined ones unpacked."""
-    for token in syntax_fast.tokenize(text if text.endswith("\n") else text + "\n"):
+    for token in tokenizer.tokenize(text if text.endswith("\n") else text + "\n"):
         if token[0] == "C":  # ("C", sep, line, name column, name, value kind, value, value column)
             _, _, line, name_column, name, kind, value, value_column = token
             yield ("N", name, line, name_column)
@@ -330,7 +330,7 @@ def test_textmate_agrees_with_fileflow_tokenizer_on_strings_comments_numbers(rep
         text = path.read_text(encoding="utf-8-sig")
         try:
             tokens = list(_flowfile_tokens(text))
-        except syntax_fast._TokenizerStop:  # mixed tabs and spaces: left to Lark
+        except tokenizer.TokenizerStop:  # mixed tabs and spaces: left to Lark
             continue
         want = {"string": set(), "comment": set(), "constant.numeric": set()}
         for kind, token_text, line, column in (t for t in tokens if t[0] in ("S", "D")):
@@ -338,7 +338,7 @@ def test_textmate_agrees_with_fileflow_tokenizer_on_strings_comments_numbers(rep
         starts = [0]
         for text_line in text.splitlines(keepends=True):
             starts.append(starts[-1] + len(text_line))
-        for offset, comment in syntax_fast.comment_offsets(text):
+        for offset, comment in tokenizer.comment_offsets(text):
             row = max(i for i, s in enumerate(starts) if s <= offset)
             want["comment"].update((row, offset - starts[row] + i) for i in range(len(comment)))
         chars = _scopes_by_char(lines)

@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from fileflow.errors import FlowfileError
 from fileflow.lang.fmt import RULE_DIRECTIVE_ORDER, comparable, format_text
 from fileflow.lang.syntax import RuleDecl, parse_flowfile
-from fileflow.lang.fast_parser import comment_offsets
+from fileflow.lang.tokenizer import comment_offsets
 from test_fuzz_flowfile import mutated_flowfile
 from test_syntax_fast import CORNERS, FLOWFILES, flowfiles
 

@@ -1,5 +1,5 @@
-"""The fast path of the parse: one combined-regex tokenizer and a recursive-descent parser.
-Layer 1.
+"""The fast path of the parse: a recursive-descent parser over the tokens of tokenizer.py
+(their shape is described there). Layer 1.
 
 It builds exactly the tree that syntax.py's Lark parser builds from grammar/fileflow.lark
 (same node classes, same positions), at a fraction of the cost, for text it fully
@@ -15,7 +15,6 @@ position are kept in a side table keyed by the node's id.
 """
 from __future__ import annotations
 
-import re
 from functools import partial
 
 from fileflow.errors import Position
@@ -24,8 +23,9 @@ from fileflow.lang.nodes import (
     Keyword, ListExpr, Module, Not, RuleDecl, Unary, BadLiteral, decode_string, decode_number,
     build_assignment_at, build_const, build_const_at, build_directive_at, build_keyword,
     build_keyword_at, build_name_at, build_position, build_rule_at)
+from fileflow.lang.tokenizer import TokenizerStop, tokenize
 
-__all__ = ["Fallback", "parse_fast", "parse_tokens", "tokenize", "comment_offsets"]
+__all__ = ["Fallback", "parse_fast", "parse_tokens"]
 
 
 class Fallback(Exception):
@@ -37,159 +37,6 @@ class Fallback(Exception):
 
     line = 0
     before: tuple = ()
-
-
-# The terminals of grammar/fileflow.lark, each one capturing group, in an order that gives
-# Lark's choice: LONG_STRING before STRING (its priority), STRING before NAME for r"..."
-# (NAME refuses an r or R that a quote follows), NUMBER before '.' for ".5". Blanks before
-# a token are skipped as Lark's %ignore does; anything else is group 12, a Fallback.
-# A NAME followed on its line by ':' or '=' and one plain string, name or integer (the most
-# common line shape, `name: value` or `name = value`) is read as one combined token: fewer
-# matches and tuples. `m.lastindex` is the token's kind: 1 for _NL (newlines, blank lines
-# and comments; the group is the indentation of the line after them), 2 for a lone NAME,
-# and for a combined token its value's group (4, 5 or 6). _NL, the most common token, comes
-# first (no other terminal starts with its characters). The possessive `*+` spare the regex
-# engine backtracking that could never lead to a match: this regex is half the tokenizer.
-_NAME = r"(?:[rR](?![\"'])|[A-QS-Za-qs-z_])[A-Za-z0-9_]*+"
-_STRING = r"""(?:"(?!"")[^"\\\n]*+(?:\\.[^"\\\n]*+)*+"|'(?!'')[^'\\\n]*+(?:\\.[^'\\\n]*+)*+')"""
-_TOKEN = re.compile(r"""[\t ]*+(?:
- (?:\#[^\n]*+)?\r?\n(?:[\t ]*+(?:\#[^\n]*+)?\r?\n)*+([\t ]*+)                     # 1 _NL
-|(NAME)(?:[\t ]*+([:=])(?!=)[\t ]*+                                                 # 2 NAME, 3 ':' or '=',
-   (?:(STRING)|(NAME)|(\d[\d_]*+))                                                  #   4 a string, 5 a name or 6 an integer,
-   (?=[\t ]*+(?:[,)\]}\#]|\r?\n)))?                                                 #   then an end
-|((?:\d[\d_]*(?:\.[\d_]*)?|\.\d[\d_]*)(?:[eE][+-]?\d+)?)                           # 7 NUMBER
-|(==|!=|<=|>=|//|[-+*/%<>=:,.()\[\]{}])                                            # 8 operators
-|([rR]?STRING)                                                                      # 9 STRING
-|([rR]?(?:\"\"\"(?s:.*?)(?<!\\)(?:\\\\)*?\"\"\"|'''(?s:.*?)(?<!\\)(?:\\\\)*?'''))   # 10 LONG_STRING
-|(\\[\t ]*\r?\n)                                                                   # 11 LINE_CONTINUATION
-|(.)                                                                               # 12 not ours
-)""".replace("NAME", _NAME).replace("STRING", _STRING), re.VERBOSE)
-_VALUE_KIND = (None, None, None, None, "S", "N", "D")  # by the combined token's lastindex
-
-_TAB_SIZE = 8  # as FlowIndenter.tab_len
-
-# Tokens are tuples (kind, text, line, column). Kinds: "S" string, "N" name (keywords are
-# names, told apart by where they occur, as Lark's contextual lexer does), "D" number, an
-# operator's own text, "NL" (always the tuple _NEWLINE: nothing reads a newline's line),
-# "IN" (indent), "DE" (dedent; its line is the end line of the newline it follows, which is
-# what Lark gives a rule's end), "END"; and "C", a combined `name: value` or `name = value`
-# outside brackets, flat so that it is one tuple: ("C", ":" or "=", line, name column,
-# name, value kind, value text, value column).
-_NEWLINE = ("NL", None, 0, 0)
-
-
-class _TokenizerStop(Exception):
-    """The tokenizer met text it leaves to Lark, after `tokens`, which end where a top-level
-    statement starts on `line`; `indent_char` is the indentation character seen so far."""
-
-    def __init__(self, tokens: list, line: int, indent_char: str, mixed: bool):
-        super().__init__()
-        self.tokens, self.line, self.indent_char, self.mixed = tokens, line, indent_char, mixed
-
-
-def tokenize(source: str) -> list[tuple]:
-    """Tokens of `source` (which ends with a newline), with FlowIndenter's indent, dedent
-    and bracket rules applied; _TokenizerStop where Lark must take over."""
-    tokens = []
-    append = tokens.append
-    count = source.count
-    line, line_start = 1, 0
-    levels = [0]
-    level = 0
-    depth = 0  # open brackets: newlines inside them are not tokens
-    indent_char = ""
-    widths = {"": 0}  # indentation text -> its width
-    boundary, boundary_line = 0, 1  # tokens before the top-level statement being read
-    for m in _TOKEN.finditer(source):
-        kind = m.lastindex
-        if kind == 1:  # the most common token first
-            line_start = m.start(1)
-            line += count("\n", m.start(), line_start)
-            if depth:
-                continue
-            append(_NEWLINE)
-            indent_str = m.group(1)
-            indent = widths.get(indent_str)
-            if indent is None:
-                if len(set(indent_str)) > 1:  # tabs mixed with spaces: Lark words the error
-                    raise _TokenizerStop(tokens[:boundary], boundary_line, indent_char, True)
-                indent = widths[indent_str] = len(indent_str.expandtabs(_TAB_SIZE))
-            if indent_str and indent_char != indent_str[0]:
-                if indent_char:
-                    raise _TokenizerStop(tokens[:boundary], boundary_line, indent_char, True)
-                indent_char = indent_str[0]
-            if indent == level:
-                if not indent:
-                    boundary, boundary_line = len(tokens), line
-                continue
-            if indent > level:
-                levels.append(indent)
-                append(("IN", None, line, 0))
-            else:
-                while indent < levels[-1]:
-                    levels.pop()
-                    append(("DE", None, line, 0))
-                if indent != levels[-1]:
-                    raise _TokenizerStop(tokens[:boundary], boundary_line, indent_char, False)
-            level = levels[-1]
-            if not level:
-                boundary, boundary_line = len(tokens), line
-        elif kind == 2:
-            append(("N", m.group(2), line, m.start(2) - line_start + 1))
-        elif kind == 8:
-            text = m.group(8)
-            if text in "([{":
-                depth += 1
-            elif depth and text in ")]}":
-                depth -= 1
-            append((text, text, line, m.start(8) - line_start + 1))
-        elif kind <= 6:  # name ':' or '=' value
-            name, sep, value = m.group(2, 3, kind)
-            name_column = m.start(2) - line_start + 1
-            value_column = m.start(kind) - line_start + 1
-            if depth:  # inside brackets, a dict entry or a keyword argument: plain tokens
-                append(("N", name, line, name_column))
-                append((sep, sep, line, m.start(3) - line_start + 1))
-                append((_VALUE_KIND[kind], value, line, value_column))
-            else:
-                append(("C", sep, line, name_column, name, _VALUE_KIND[kind], value, value_column))
-        elif kind == 9:
-            append(("S", m.group(9), line, m.start(9) - line_start + 1))
-        elif kind == 7:
-            append(("D", m.group(7), line, m.start(7) - line_start + 1))
-        elif kind == 10:
-            start = m.start(10)
-            text = m.group(10)
-            append(("S", text, line, start - line_start + 1))
-            if "\n" in text:
-                line += text.count("\n")
-                line_start = start + text.rindex("\n") + 1
-        elif kind == 11:
-            line += 1
-            line_start = m.end()
-        else:
-            raise _TokenizerStop(tokens[:boundary], boundary_line, indent_char, False)
-    for _ in levels[1:]:
-        append(("DE", None, line, 0))
-    append(("END", None, line, 0))
-    return tokens
-
-
-# Strings (with the tokenizer's patterns) or a comment, group 1: a scan that skips all else.
-_STRING_OR_COMMENT = re.compile(
-    r"""\"\"\"(?s:.*?)(?<!\\)(?:\\\\)*?\"\"\"|'''(?s:.*?)(?<!\\)(?:\\\\)*?'''|STRING|(\#[^\n]*)"""
-    .replace("STRING", _STRING))
-
-
-def comment_offsets(source: str) -> list[tuple[int, str]]:
-    """(offset, text) of every `#` comment in `source` (a text that tokenizes), found with
-    the tokenizer's string patterns so that a '#' inside a string (triple-quoted ones too)
-    is not taken for one. The syntax tree has no comments; the formatter (format.py) puts
-    them back from this list."""
-    if "#" not in source:
-        return []
-    return [(m.start(1), m.group(1).rstrip("\r"))
-            for m in _STRING_OR_COMMENT.finditer(source) if m.lastindex]
 
 
 # After a complete operand, these tokens end the expression: a plain string, name or
@@ -681,7 +528,7 @@ def parse_fast(text: str, source: str, path: str, tokens_out: list | None = None
         raise Fallback  # form feeds count as blanks only between tokens: Lark knows where
     try:
         tokens = tokenize(source)
-    except _TokenizerStop as stop:
+    except TokenizerStop as stop:
         # Parse the statements before the one the tokenizer stopped in, then leave the rest
         # to Lark, unless the rest is indented with the other character than the text
         # before: Lark, reading only the rest, would not see the mix.

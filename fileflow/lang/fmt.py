@@ -2,7 +2,7 @@
 
 The layout is printed from the syntax tree (so it cannot change what the file means) with
 the source text consulted only for what the tree does not keep: comments, which the
-tokenizer lists with their offsets (syntax_fast.comment_offsets), and the spelling of
+tokenizer lists with their offsets (tokenizer.comment_offsets), and the spelling of
 string and number literals (quotes are normalised, escapes and triple-quoted text are kept
 as written). Each comment is attached to the thing it was written next to: an own-line
 comment to the statement, directive, argument or list item that follows it, an end-of-line
@@ -87,7 +87,7 @@ def _normalise_quotes(literal: str) -> str:
 
 class _Formatter:
     def __init__(self, module: Module):
-        from fileflow.lang.fast_parser import comment_offsets
+        from fileflow.lang.tokenizer import comment_offsets
 
         text = module.source
         self.text = text if text.endswith("\n") else text + "\n"

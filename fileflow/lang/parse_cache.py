@@ -2,7 +2,7 @@
 
 An entry is keyed by a hash of the Flowfile's text, the grammar, the parser's own source and
 fileflow's version, so an edit to any of them is a miss. It holds the text's tokens (what
-syntax_fast.tokenize makes: tuples of strings and numbers) written with `marshal`: writing
+tokenizer.tokenize makes: tuples of strings and numbers) written with `marshal`: writing
 them is one call, a few times cheaper than walking the tree to encode it, and a hit skips
 the tokenizer, the larger half of a parse, and runs only the recursive descent. The file's
 path is not in it, so a copy of a Flowfile elsewhere hits the same entry. Only texts the
@@ -48,7 +48,8 @@ def _parser_fingerprint() -> bytes:
     digest = hashlib.blake2b(f"{__version__}/{FORMAT}".encode())
     digest.update(files("fileflow.grammar").joinpath("fileflow.lark").read_bytes())
     here = Path(__file__).resolve().parent
-    for name in ("syntax.py", "lark_parser.py", "fast_parser.py", "nodes.py", "parse_cache.py"):
+    for name in ("syntax.py", "lark_parser.py", "tokenizer.py", "fast_parser.py", "nodes.py",
+                 "parse_cache.py"):
         digest.update((here / name).read_bytes())
     return digest.digest()
 
