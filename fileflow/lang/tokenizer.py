@@ -84,14 +84,11 @@ def tokenize(source: str) -> list[tuple]:
             append(_NEWLINE)
             indent_str = m.group(1)
             indent = widths.get(indent_str)
-            if indent is None:
-                if len(set(indent_str)) > 1:  # tabs mixed with spaces: Lark words the error
-                    raise TokenizerStop(tokens[:boundary], boundary_line, indent_char, True)
-                indent = widths[indent_str] = len(indent_str.expandtabs(_TAB_SIZE))
-            if indent_str and indent_char != indent_str[0]:
-                if indent_char:
+            if indent is None:  # a new indentation (never ""): tabs mixed with spaces stop us
+                if len(set(indent_str)) > 1 or indent_char and indent_str[0] != indent_char:
                     raise TokenizerStop(tokens[:boundary], boundary_line, indent_char, True)
                 indent_char = indent_str[0]
+                indent = widths[indent_str] = len(indent_str.expandtabs(_TAB_SIZE))
             if indent == level:
                 if not indent:
                     boundary, boundary_line = len(tokens), line
@@ -99,12 +96,8 @@ def tokenize(source: str) -> list[tuple]:
             if indent > level:
                 levels.append(indent)
                 append(("IN", None, line, 0))
-            else:
-                while indent < levels[-1]:
-                    levels.pop()
-                    append(("DE", None, line, 0))
-                if indent != levels[-1]:
-                    raise TokenizerStop(tokens[:boundary], boundary_line, indent_char, False)
+            elif not _dedent(levels, indent, line, append):
+                raise TokenizerStop(tokens[:boundary], boundary_line, indent_char, False)
             level = levels[-1]
             if not level:
                 boundary, boundary_line = len(tokens), line
@@ -131,13 +124,12 @@ def tokenize(source: str) -> list[tuple]:
             append(("S", m.group(9), line, m.start(9) - line_start + 1))
         elif kind == 7:
             append(("D", m.group(7), line, m.start(7) - line_start + 1))
-        elif kind == 10:
-            start = m.start(10)
+        elif kind == 10:  # a triple-quoted string, which may span lines
             text = m.group(10)
-            append(("S", text, line, start - line_start + 1))
+            append(("S", text, line, m.start(10) - line_start + 1))
             if "\n" in text:
                 line += text.count("\n")
-                line_start = start + text.rindex("\n") + 1
+                line_start = m.start(10) + text.rindex("\n") + 1
         elif kind == 11:
             line += 1
             line_start = m.end()
@@ -147,6 +139,15 @@ def tokenize(source: str) -> list[tuple]:
         append(("DE", None, line, 0))
     append(("END", None, line, 0))
     return tokens
+
+
+def _dedent(levels: list[int], indent: int, line: int, append) -> bool:
+    """Append a dedent token for each level above `indent`, popping it from `levels`; False
+    when `indent` then matches no outer level."""
+    while indent < levels[-1]:
+        levels.pop()
+        append(("DE", None, line, 0))
+    return indent == levels[-1]
 
 
 # Strings (with the tokenizer's patterns) or a comment, group 1: a scan that skips all else.
