@@ -5,8 +5,9 @@ import pytest
 
 from fileflow.lang import syntax as s
 from fileflow.errors import FlowfileError
-from fileflow.lang.evaluate import (EvalContext, Flagged, Record, a_type, compile_expr, free_names,
-                               make_builtins, record_from)
+from fileflow.lang.builtins import EvalContext, make_builtins
+from fileflow.lang.evaluate import compile_expr, free_names
+from fileflow.lang.values import Flagged, Record, a_type, record_from
 
 
 def ev(text: str, workdir: str = ".", **scope):

@@ -17,7 +17,7 @@ from fileflow.editor.hover import hover
 from fileflow.editor.language_docs import BUILTIN_DOCS, DIRECTIVE_DOCS
 from fileflow.editor.partial_parse import statement_starts
 from fileflow.editor.symbols import symbols
-from fileflow.lang.evaluate import BUILTIN_NAMES
+from fileflow.lang.builtins import BUILTIN_NAMES
 from fileflow.lang.fmt import format_text
 from fileflow.lang.rules import RULE_DIRECTIVES, TOP_DIRECTIVES
 from lspclient import LspClient, uri

@@ -13,9 +13,9 @@ from typing import Callable, Mapping, NamedTuple, Sequence
 
 from fileflow.lang import syntax as s
 from fileflow.errors import FlowfileError, FlowfileErrors, Position
-from fileflow.lang.evaluate import (BUILTIN_NAMES, EvalContext, Flagged, Record, UndefinedName, a_type,
-                       attribute_uses, closest, compile_expr, free_names, make_builtins,
-                       record_from, walk)
+from fileflow.lang.builtins import BUILTIN_NAMES, EvalContext, make_builtins
+from fileflow.lang.evaluate import UndefinedName, attribute_uses, compile_expr, free_names, walk
+from fileflow.lang.values import Flagged, Record, a_type, closest, record_from
 from fileflow.patterns import Pattern, PatternError, parse_pattern, regex_problem
 from fileflow.template import Items, Template, TemplateError, parse_template
 

@@ -1,0 +1,162 @@
+"""The functions a Flowfile expression can call: expand, glob_wildcards, env, the file flags
+and a few of Python's (len, str, range, ...), each with errors in words. Layer 1.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from itertools import repeat
+from typing import Callable
+
+from fileflow.lang.values import FILE_FLAGS, MAX_ITEMS, Flagged, Record, a_type
+from fileflow.patterns import PatternError, expand as expand_patterns, parse_pattern
+
+__all__ = ["BuiltinError", "EvalContext", "make_builtins", "BUILTIN_NAMES"]
+
+
+@dataclass(frozen=True, slots=True)
+class EvalContext:
+    """What builtins need beyond their arguments: where relative globs start."""
+
+    workdir: str = "."
+
+
+class BuiltinError(Exception):
+    """A builtin's complaint about its arguments; the caller adds the position."""
+
+
+def _want(cond: bool, message: str) -> None:
+    if not cond:
+        raise BuiltinError(message)
+
+
+def _flag(flag: str):
+    def wrap(value=None, *extra):
+        _want(not extra and value is not None, f"{flag}() takes one file path or a list of them")
+        if isinstance(value, (list, tuple)):
+            return [wrap(v) for v in value]
+        if isinstance(value, Flagged):
+            return Flagged(value.path, value.flags | {flag})
+        _want(isinstance(value, str), f"{flag}() takes a file path, not {a_type(value)}")
+        return Flagged(value, frozenset((flag,)))
+    return wrap
+
+
+_SCALARS = (str, int, float)
+
+
+def _expand(pattern=None, *extra, zip=False, allow_missing=False, **values):
+    _want(not extra, "expand() takes one pattern (or a list of patterns) and keyword values")
+    items = pattern if isinstance(pattern, (list, tuple)) else [pattern]
+    _want(pattern is not None and all(isinstance(p, str) for p in items),
+          f"expand() takes a pattern string or a list of them, not {a_type(pattern)}")
+    for name, value in values.items():
+        ok = (isinstance(value, _SCALARS) or  # the check runs in C: lists may be 100,000 long
+              isinstance(value, (list, tuple)) and all(map(isinstance, value, repeat(_SCALARS))))
+        _want(ok, f"expand() value for '{name}' must be a string, a number or a list of them, "
+                  f"not {a_type(value)}")
+    try:
+        return expand_patterns(items, values, zip_values=bool(zip), allow_missing=bool(allow_missing))
+    except PatternError as exc:
+        raise BuiltinError(str(exc)) from None
+
+
+def _glob_wildcards(ctx: EvalContext):
+    def glob_wildcards(pattern=None, *extra):
+        _want(isinstance(pattern, str) and not extra, "glob_wildcards() takes one pattern string")
+        try:
+            parsed = parse_pattern(pattern)
+        except PatternError as exc:
+            raise BuiltinError(str(exc)) from None
+        regex = parsed.regex()
+        prefix = parsed.literal_prefix
+        base = os.path.dirname(prefix)
+        found: dict[str, list[str]] = {name: [] for name in parsed.wildcards}
+        absolute = os.path.isabs(pattern)
+        root = base if absolute else os.path.join(ctx.workdir, base) if base else ctx.workdir
+        paths = []
+        for dirpath, dirnames, filenames in os.walk(root):
+            dirnames.sort()
+            # Paths as the pattern spells them: absolute, or relative to the working directory.
+            rel_dir = dirpath if absolute else os.path.relpath(dirpath, ctx.workdir)
+            for name in filenames + dirnames:
+                rel = name if rel_dir == "." else os.path.join(rel_dir, name)
+                paths.append(rel)
+        for rel in sorted(paths):
+            m = regex.fullmatch(rel)
+            if m:
+                for key, value in m.groupdict().items():
+                    found[key].append(value)
+        return Record(found, f"glob_wildcards({pattern!r})")
+    return glob_wildcards
+
+
+def _env(name=None, *default):
+    _want(isinstance(name, str) and len(default) <= 1,
+          "env() takes a variable name and an optional default: env(\"VAR\", \"default\")")
+    if name in os.environ:
+        return os.environ[name]
+    _want(bool(default), f"environment variable {name} is not set (give a default: env(\"{name}\", ...))")
+    return default[0]
+
+
+def _describe(value: object) -> str:
+    if isinstance(value, str) and len(value) <= 40:
+        return f"the string {value!r}"
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return f"the number {value!r}"
+    return a_type(value)
+
+
+def _typed(fn: Callable, name: str, takes: str, keywords: tuple[str, ...] = ()) -> Callable:
+    def call(*args, **kwargs):
+        unknown = sorted(set(kwargs) - set(keywords))
+        if unknown:
+            allowed = ", ".join(f"{k}=" for k in keywords)
+            raise BuiltinError(f"{name}() got an unknown keyword argument '{unknown[0]}'"
+                                + (f" (it takes {allowed})" if keywords else " (it takes none)"))
+        try:
+            return fn(*args, **kwargs)
+        except (TypeError, ValueError, OverflowError):
+            shown = ", ".join(_describe(a) for a in args) or "no arguments"
+            raise BuiltinError(f"{name}() cannot take {shown}: it takes {takes}") from None
+    return call
+
+
+def _range(*args):
+    if not 1 <= len(args) <= 3 or not all(isinstance(a, int) and not isinstance(a, bool) for a in args):
+        raise TypeError("range() takes whole numbers")
+    values = range(*args)
+    _want(len(values) <= MAX_ITEMS, f"range() would make {len(values)} numbers (at most {MAX_ITEMS})")
+    return list(values)
+
+
+def _str(value=""):
+    if isinstance(value, Flagged):
+        return value.path
+    return str(value) if not isinstance(value, bool) else ("true" if value else "false")
+
+
+def make_builtins(ctx: EvalContext) -> dict[str, Callable]:
+    table: dict[str, Callable] = {
+        "expand": _expand, "glob_wildcards": _glob_wildcards(ctx), "env": _env,
+        "range": _typed(_range, "range", "one to three whole numbers: range(stop) or range(start, stop[, step])"),
+        "len": _typed(len, "len", "a list, a string or a dict"),
+        "int": _typed(int, "int", "a number or a string of digits"),
+        "str": _typed(_str, "str", "one value"),
+        "float": _typed(float, "float", "a number or a string holding one"),
+        "bool": _typed(bool, "bool", "one value"),
+        "list": _typed(list, "list", "a list, a string or a dict"),
+        "sum": _typed(sum, "sum", "a list of numbers"),
+        "min": _typed(min, "min", "a non-empty list, or several values of one kind"),
+        "max": _typed(max, "max", "a non-empty list, or several values of one kind"),
+        "abs": _typed(abs, "abs", "a number"),
+        "round": _typed(round, "round", "a finite number and an optional number of digits"),
+        "sorted": _typed(sorted, "sorted", "a list of values of one kind", ("reverse",)),
+    }
+    for flag in FILE_FLAGS:
+        table[flag] = _flag(flag)
+    return table
+
+
+BUILTIN_NAMES = frozenset(make_builtins(EvalContext()))
