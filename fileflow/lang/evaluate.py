@@ -86,153 +86,170 @@ def attribute_uses(node, base: str) -> list[tuple[str, Position]]:
 
 def compile_expr(node, builtins: Mapping[str, Callable]) -> Compiled:
     """Compile an expression node into `fn(scope) -> value`."""
-    kind = type(node)
+    compile_node = _COMPILERS.get(type(node))
+    if compile_node is None:
+        raise _error(f"unsupported expression {type(node).__name__}", node.pos)
+    return compile_node(node, builtins)
+
+
+# One compiler per node kind; each returns the closure that evaluates the node. The closures
+# run for every job that reads wildcards: they keep to local names and plain calls.
+
+def _compile_const(node: s.Const, builtins: Mapping[str, Callable]) -> Compiled:
+    value = node.value
+    return lambda scope: value
+
+
+def _compile_name(node: s.Name, builtins: Mapping[str, Callable]) -> Compiled:
+    ident, pos = node.id, node.pos
+
+    def name(scope):
+        try:
+            return scope[ident]
+        except KeyError:
+            pass
+        if ident in builtins:
+            raise _error(f"'{ident}' is a function; call it as {ident}(...)", pos)
+        if ident in ("wildcards", "attempt"):
+            raise _error(f"'{ident}' is only known inside a rule's directives "
+                         "(they are evaluated for each job)", pos)
+        raise UndefinedName(ident, pos, _name_hint(ident, scope))
+    return name
+
+
+def _compile_attribute(node: s.Attribute, builtins: Mapping[str, Callable]) -> Compiled:
+    obj_fn = compile_expr(node.obj, builtins)
+    attr, pos = node.attr, node.pos
+
+    def attribute(scope):
+        obj = obj_fn(scope)
+        return get_attribute(obj, attr, pos)
+    return attribute
+
+
+def _compile_index(node: s.Index, builtins: Mapping[str, Callable]) -> Compiled:
+    obj_fn, key_fn = compile_expr(node.obj, builtins), compile_expr(node.key, builtins)
     pos = node.pos
 
-    if kind is s.Const:
-        value = node.value
-        return lambda scope: value
+    def index(scope):
+        obj, key = obj_fn(scope), key_fn(scope)
+        try:
+            return obj[key]
+        except KeyError:
+            if isinstance(obj, Record):
+                raise _missing_key(obj, key, pos) from None
+            raise _error(f"key {key!r} not found", pos, closest(str(key), map(str, obj)).lstrip("; ")) from None
+        except IndexError:
+            raise _error(f"index {key} is out of range (the list has {len(obj)} items)", pos) from None
+        except TypeError:
+            raise _error(f"cannot index {a_type(obj)} with {a_type(key)}", pos) from None
+    return index
 
-    if kind is s.Name:
-        ident = node.id
 
-        def name(scope):
-            try:
-                return scope[ident]
-            except KeyError:
-                pass
-            if ident in builtins:
-                raise _error(f"'{ident}' is a function; call it as {ident}(...)", pos)
-            if ident in ("wildcards", "attempt"):
-                raise _error(f"'{ident}' is only known inside a rule's directives "
-                             "(they are evaluated for each job)", pos)
-            raise UndefinedName(ident, pos, _name_hint(ident, scope))
-        return name
+def _compile_binary(node: s.Binary, builtins: Mapping[str, Callable]) -> Compiled:
+    left_fn, right_fn = compile_expr(node.left, builtins), compile_expr(node.right, builtins)
+    op, op_fn = node.op, _BINARY[node.op]
+    pos = node.pos
 
-    if kind is s.Attribute:
-        obj_fn = compile_expr(node.obj, builtins)
-        attr = node.attr
+    def binary(scope):
+        a, b = left_fn(scope), right_fn(scope)
+        _check_operands(op, a, b, pos)
+        try:
+            return op_fn(a, b)
+        except ZeroDivisionError:
+            raise _error("division by zero", pos) from None
+        except TypeError:
+            raise _error(f"cannot {_BINARY_WORDS[op]} {a_type(a)} and {a_type(b)} "
+                         f"with '{op}'", pos,
+                         "convert with str(...) or int(...) first" if str in (type(a), type(b)) else "") from None
+    return binary
 
-        def attribute(scope):
-            obj = obj_fn(scope)
-            return get_attribute(obj, attr, pos)
-        return attribute
 
-    if kind is s.Index:
-        obj_fn, key_fn = compile_expr(node.obj, builtins), compile_expr(node.key, builtins)
+def _compile_unary(node: s.Unary, builtins: Mapping[str, Callable]) -> Compiled:
+    operand_fn = compile_expr(node.operand, builtins)
+    negate = node.op == "-"
+    pos = node.pos
 
-        def index(scope):
-            obj, key = obj_fn(scope), key_fn(scope)
-            try:
-                return obj[key]
-            except KeyError:
-                if isinstance(obj, Record):
-                    raise _missing_key(obj, key, pos) from None
-                raise _error(f"key {key!r} not found", pos, closest(str(key), map(str, obj)).lstrip("; ")) from None
-            except IndexError:
-                raise _error(f"index {key} is out of range (the list has {len(obj)} items)", pos) from None
-            except TypeError:
-                raise _error(f"cannot index {a_type(obj)} with {a_type(key)}", pos) from None
-        return index
+    def unary(scope):
+        v = operand_fn(scope)
+        if isinstance(v, bool) or not isinstance(v, (int, float)):
+            raise _error(f"cannot apply '{node.op}' to {a_type(v)}", pos)
+        return -v if negate else v
+    return unary
 
-    if kind is s.Binary:
-        left_fn, right_fn = compile_expr(node.left, builtins), compile_expr(node.right, builtins)
-        op, op_fn = node.op, _BINARY[node.op]
 
-        def binary(scope):
-            a, b = left_fn(scope), right_fn(scope)
-            _check_operands(op, a, b, pos)
-            try:
-                return op_fn(a, b)
-            except ZeroDivisionError:
-                raise _error("division by zero", pos) from None
-            except TypeError:
-                raise _error(f"cannot {_BINARY_WORDS[op]} {a_type(a)} and {a_type(b)} "
-                             f"with '{op}'", pos,
-                             "convert with str(...) or int(...) first" if str in (type(a), type(b)) else "") from None
-        return binary
+def _compile_not(node: s.Not, builtins: Mapping[str, Callable]) -> Compiled:
+    operand_fn = compile_expr(node.operand, builtins)
+    return lambda scope: not operand_fn(scope)
 
-    if kind is s.Unary:
-        operand_fn = compile_expr(node.operand, builtins)
-        negate = node.op == "-"
 
-        def unary(scope):
-            v = operand_fn(scope)
-            if isinstance(v, bool) or not isinstance(v, (int, float)):
-                raise _error(f"cannot apply '{node.op}' to {a_type(v)}", pos)
-            return -v if negate else v
-        return unary
-
-    if kind is s.Not:
-        operand_fn = compile_expr(node.operand, builtins)
-        return lambda scope: not operand_fn(scope)
-
-    if kind is s.BoolOp:
-        fns = [compile_expr(v, builtins) for v in node.values]
-        if node.op == "and":
-            def and_(scope):
-                value = True
-                for fn in fns:
-                    value = fn(scope)
-                    if not value:
-                        return value
-                return value
-            return and_
-
-        def or_(scope):
-            value = False
+def _compile_bool_op(node: s.BoolOp, builtins: Mapping[str, Callable]) -> Compiled:
+    fns = [compile_expr(v, builtins) for v in node.values]
+    if node.op == "and":
+        def and_(scope):
+            value = True
             for fn in fns:
                 value = fn(scope)
-                if value:
+                if not value:
                     return value
             return value
-        return or_
+        return and_
 
-    if kind is s.Compare:
-        left_fn = compile_expr(node.left, builtins)
-        steps = [(op, _COMPARE[op], compile_expr(r, builtins)) for op, r in zip(node.ops, node.rights)]
+    def or_(scope):
+        value = False
+        for fn in fns:
+            value = fn(scope)
+            if value:
+                return value
+        return value
+    return or_
 
-        def compare(scope):
-            a = left_fn(scope)
-            for op, op_fn, right_fn in steps:
-                b = right_fn(scope)
-                try:
-                    if not op_fn(a, b):
-                        return False
-                except TypeError:
-                    raise _error(f"cannot compare {a_type(a)} and {a_type(b)} with '{op}'",
-                                 pos) from None
-                a = b
-            return True
-        return compare
 
-    if kind is s.Conditional:
-        cond_fn = compile_expr(node.cond, builtins)
-        then_fn = compile_expr(node.then, builtins)
-        else_fn = compile_expr(node.otherwise, builtins)
-        return lambda scope: then_fn(scope) if cond_fn(scope) else else_fn(scope)
+def _compile_compare(node: s.Compare, builtins: Mapping[str, Callable]) -> Compiled:
+    left_fn = compile_expr(node.left, builtins)
+    steps = [(op, _COMPARE[op], compile_expr(r, builtins)) for op, r in zip(node.ops, node.rights)]
+    pos = node.pos
 
-    if kind is s.ListExpr:
-        fns = [compile_expr(i, builtins) for i in node.items]
-        return lambda scope: [fn(scope) for fn in fns]
+    def compare(scope):
+        a = left_fn(scope)
+        for op, op_fn, right_fn in steps:
+            b = right_fn(scope)
+            try:
+                if not op_fn(a, b):
+                    return False
+            except TypeError:
+                raise _error(f"cannot compare {a_type(a)} and {a_type(b)} with '{op}'",
+                             pos) from None
+            a = b
+        return True
+    return compare
 
-    if kind is s.DictExpr:
-        pairs = [(compile_expr(k, builtins), compile_expr(v, builtins)) for k, v in node.pairs]
 
-        def dict_(scope):
-            out = Record(label="dict")
-            for kf, vf in pairs:
-                key = kf(scope)
-                if not isinstance(key, (str, int, float, bool)):
-                    raise _error(f"a dict key must be a string or a number, not {a_type(key)}", pos)
-                out[key] = vf(scope)
-            return out
-        return dict_
+def _compile_conditional(node: s.Conditional, builtins: Mapping[str, Callable]) -> Compiled:
+    cond_fn = compile_expr(node.cond, builtins)
+    then_fn = compile_expr(node.then, builtins)
+    else_fn = compile_expr(node.otherwise, builtins)
+    return lambda scope: then_fn(scope) if cond_fn(scope) else else_fn(scope)
 
-    if kind is s.Call:
-        return _compile_call(node, builtins)
 
-    raise _error(f"unsupported expression {kind.__name__}", pos)
+def _compile_list(node: s.ListExpr, builtins: Mapping[str, Callable]) -> Compiled:
+    fns = [compile_expr(i, builtins) for i in node.items]
+    return lambda scope: [fn(scope) for fn in fns]
+
+
+def _compile_dict(node: s.DictExpr, builtins: Mapping[str, Callable]) -> Compiled:
+    pairs = [(compile_expr(k, builtins), compile_expr(v, builtins)) for k, v in node.pairs]
+    pos = node.pos
+
+    def dict_(scope):
+        out = Record(label="dict")
+        for kf, vf in pairs:
+            key = kf(scope)
+            if not isinstance(key, (str, int, float, bool)):
+                raise _error(f"a dict key must be a string or a number, not {a_type(key)}", pos)
+            out[key] = vf(scope)
+        return out
+    return dict_
 
 
 def _compile_call(node: s.Call, builtins: Mapping[str, Callable]) -> Compiled:
@@ -299,6 +316,15 @@ def _compile_call(node: s.Call, builtins: Mapping[str, Callable]) -> Compiled:
         return method_call
 
     raise _error("only functions and methods can be called", pos)
+
+
+_COMPILERS: dict[type, Callable[..., Compiled]] = {
+    s.Const: _compile_const, s.Name: _compile_name, s.Attribute: _compile_attribute,
+    s.Index: _compile_index, s.Binary: _compile_binary, s.Unary: _compile_unary,
+    s.Not: _compile_not, s.BoolOp: _compile_bool_op, s.Compare: _compile_compare,
+    s.Conditional: _compile_conditional, s.ListExpr: _compile_list, s.DictExpr: _compile_dict,
+    s.Call: _compile_call,
+}
 
 
 def _check_operands(op: str, a: object, b: object, pos: Position) -> None:
