@@ -166,7 +166,7 @@ def profile(path: str) -> None:
     import pstats
 
     from fileflow.editor.lint import lint_workflow
-    from fileflow.lang.rules import load_workflow
+    from fileflow.lang.loader import load_workflow
 
     workflow = load_workflow(path, workdir=os.path.dirname(path))
     profiler = cProfile.Profile()

@@ -9,7 +9,7 @@ in a temporary directory, then times, each in a new Python process (median of --
   parse, cold          `syntax.parse_flowfile` with an empty parse cache: the fast parser,
                        plus writing the cache entry
   parse, cached        `syntax.parse_flowfile` again: the tree comes from the parse cache
-  load, cold / cached  `rules.load_workflow`: parse + rule model
+  load, cold / cached  `loader.load_workflow`: parse + rule model
   fileflow check       the command, end to end, cold and cached, and on a copy with a syntax
                        error in the last rule; with --before DIR also with the fileflow
                        package of another checkout (`git archive COMMIT | tar -x -C DIR`)
@@ -147,7 +147,7 @@ if stage in ("parse", "lark"):
     module = parse(text, path)
     n = sum(1 for s in module.statements if type(s).__name__ == "RuleDecl")
 else:
-    from fileflow.lang.rules import load_workflow
+    from fileflow.lang.loader import load_workflow
     t1, c1 = time.perf_counter(), time.process_time()
     workflow = load_workflow(path)
     n = len(workflow.rules)

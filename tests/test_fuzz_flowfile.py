@@ -15,7 +15,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from fileflow.errors import FileflowError, FlowfileError, FlowfileErrors
-from fileflow.lang.rules import Workflow, load_workflow
+from fileflow.lang.loader import load_workflow
+from fileflow.lang.model import Workflow
 
 ROOT = Path(__file__).resolve().parent.parent
 VALID = Path(__file__).resolve().parent / "flowfiles" / "valid"

@@ -153,7 +153,7 @@ def later():
     if True:
         from fileflow import __version__
 """
-    found = imported_modules(PACKAGE / "lang" / "rules.py", source)
+    found = imported_modules(PACKAGE / "lang" / "loader.py", source)
     assert found == [
         ("fileflow.lang.nodes", 3), ("fileflow.lang.syntax", 3), ("fileflow.errors", 4),
         ("fileflow.engine.graph", 5), ("fileflow.engine.store", 6),

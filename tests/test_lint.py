@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from fileflow.editor.lint import lint_workflow, run_lint
-from fileflow.lang.rules import load_workflow
+from fileflow.lang.loader import load_workflow
 from fileflow.lang.syntax import parse_flowfile
 
 

@@ -19,7 +19,7 @@ from fileflow.editor.partial_parse import statement_starts
 from fileflow.editor.symbols import symbols
 from fileflow.lang.builtins import BUILTIN_NAMES
 from fileflow.lang.fmt import format_text
-from fileflow.lang.rules import RULE_DIRECTIVES, TOP_DIRECTIVES
+from fileflow.lang.directives import RULE_DIRECTIVES, TOP_DIRECTIVES
 from lspclient import LspClient, uri
 
 pytest.importorskip("pygls")

@@ -9,7 +9,7 @@ import pytest
 from buildkit import Project
 from fileflow.engine.plan import Force, make_plan
 from fileflow.engine.resolve import resolve
-from fileflow.lang.rules import load_workflow
+from fileflow.lang.loader import load_workflow
 from fileflow.engine.store import FileStore
 
 FLOW = """

@@ -12,7 +12,7 @@ import pytest
 
 from fileflow.errors import AmbiguousRuleError, CycleError, MissingInputError, WorkflowError
 from fileflow.engine.resolve import resolve
-from fileflow.lang.rules import load_workflow
+from fileflow.lang.loader import load_workflow
 
 
 def graph_of(tmp_path, text: str, targets=None, files=()):

@@ -1,5 +1,5 @@
-"""fileflow.lang.rules: the checked rule model -- top-level statements, every directive, per-job
-values, and the validation errors of the language."""
+"""fileflow.lang.loader and job_values: the checked rule model -- top-level statements, every
+directive, per-job values, and the validation errors of the language."""
 from __future__ import annotations
 
 import shlex
@@ -9,7 +9,10 @@ from pathlib import Path
 import pytest
 
 from fileflow.errors import FlowfileError, FlowfileErrors
-from fileflow.lang.rules import Lazy, RULE_DIRECTIVES, Workflow, job_values, load_workflow
+from fileflow.lang.directives import RULE_DIRECTIVES
+from fileflow.lang.job_values import job_values
+from fileflow.lang.loader import load_workflow
+from fileflow.lang.model import Lazy, Workflow
 from fileflow.template import render
 
 FULL = Path(__file__).resolve().parent / "flowfiles" / "valid" / "full"

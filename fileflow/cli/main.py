@@ -63,7 +63,8 @@ def find_flowfile(args) -> str:
 
 
 def load(args):
-    from fileflow.lang.rules import load_workflow, parse_config_overrides
+    from fileflow.lang.config import parse_config_overrides
+    from fileflow.lang.loader import load_workflow
 
     path = find_flowfile(args)
     overrides = parse_config_overrides(args.config)
@@ -217,7 +218,7 @@ def _build_options(args, **extra):
 
     config = {}
     if args.config:  # the rule model's module is a slow import, not needed without --config
-        from fileflow.lang.rules import parse_config_overrides
+        from fileflow.lang.config import parse_config_overrides
         config = parse_config_overrides(args.config)
     return BuildOptions(
         flowfile=find_flowfile(args), targets=getattr(args, "targets", ()),

@@ -186,7 +186,8 @@ class _Flow:
                      if os.path.isfile(os.path.join(self.base, os.path.expanduser(n)))), None)
         if path is None:
             return None
-        from fileflow.lang.rules import load_workflow, parse_config_overrides
+        from fileflow.lang.config import parse_config_overrides
+        from fileflow.lang.loader import load_workflow
 
         configfiles = [os.path.join(self.base, os.path.expanduser(c))
                        for c in self.settings.get("--configfile", [])]

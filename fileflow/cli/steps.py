@@ -83,7 +83,7 @@ def open_store():
 def load_graph(options: BuildOptions, store):
     """The workflow and its job graph for the targets."""
     from fileflow.engine.resolve import resolve
-    from fileflow.lang.rules import load_workflow
+    from fileflow.lang.loader import load_workflow
     from fileflow.remote.staging import check_local_logs
 
     workflow = load_workflow(options.flowfile, workdir=os.getcwd(), config=options.config,

@@ -158,7 +158,7 @@ def _load(result: Analysis, broken: list[tuple[int, int]], root: str | None = No
     (so positions stay). A top-level statement whose error stops the load (a missing config
     key, say) is blanked in turn and the text loaded again, a few times, so that errors
     further down still show while one is being fixed."""
-    from fileflow.lang.rules import load_workflow
+    from fileflow.lang.loader import load_workflow
 
     blank = list(broken)
     errors: list[FlowfileError] = []

@@ -9,7 +9,7 @@ from typing import NamedTuple
 
 from fileflow.lang import syntax as s
 from fileflow.errors import FlowfileError
-from fileflow.lang.rules import RULE_DIRECTIVES, TOP_DIRECTIVES
+from fileflow.lang.directives import RULE_DIRECTIVES, TOP_DIRECTIVES
 from fileflow.editor.analysis import Analysis, source_text
 from fileflow.editor.language_docs import BUILTIN_DOCS, DIRECTIVE_DOCS, FIELD_DOCS
 from fileflow.editor.lookup import rule_decl, rule_strings, wildcards_of
@@ -113,7 +113,7 @@ def _config(result: Analysis) -> dict:
     """The config: the loaded workflow's, else the config files the text names (read now)."""
     if result.workflow is not None:
         return dict(result.workflow.config)
-    from fileflow.lang.rules import load_config_file
+    from fileflow.lang.config import load_config_file
 
     merged: dict = {}
     for stmt in result.statements:

@@ -416,7 +416,8 @@ def run_lint(paths: Sequence[str], *, select: str = "", ignore: str = "", fail_o
     that does not load gets its error printed as by `check`; the others are still linted and
     the exit status is 2."""
     from fileflow.errors import EXIT_USAGE, FileflowError
-    from fileflow.lang.rules import load_workflow, parse_config_overrides
+    from fileflow.lang.config import parse_config_overrides
+    from fileflow.lang.loader import load_workflow
     from fileflow.lang.syntax import parse_flowfile
 
     selected, ignored = _codes(select), _codes(ignore)

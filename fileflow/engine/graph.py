@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from typing import Iterator, Mapping
 
 from fileflow.errors import CycleError
-from fileflow.lang.rules import JobValues, Rule
+from fileflow.lang.model import JobValues, Rule
 
 __all__ = ["Job", "Graph", "job_name"]
 

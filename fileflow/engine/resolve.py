@@ -17,7 +17,8 @@ from typing import Callable, Collection, Mapping, NamedTuple, Sequence
 from fileflow.errors import (AmbiguousRuleError, CycleError, FlowfileError, MissingInputError,
                      WorkflowError)
 from fileflow.engine.graph import Graph, Job, job_name
-from fileflow.lang.rules import JobValues, Lazy, Rule, Workflow, job_values
+from fileflow.lang.job_values import job_values
+from fileflow.lang.model import JobValues, Lazy, Rule, Workflow
 from fileflow.template import Items
 
 __all__ = ["resolve", "RuleIndex"]

@@ -30,7 +30,7 @@ from fileflow.engine.plan import Plan, job_facts
 from fileflow.engine.staleness import (KIND_INCOMPLETE_OUTPUT, KIND_INPUT_CHANGED, KIND_INPUT_NEWER,
                       KIND_INPUTS_CHANGED_SET, KIND_MISSING_OUTPUT, KIND_SIGNATURE_CHANGED,
                       KIND_UPSTREAM, Reason, decide)
-from fileflow.lang.rules import job_values
+from fileflow.lang.job_values import job_values
 from fileflow.runlog.log import JobResult, JobStart
 from fileflow.runlog.records import shown_command
 from fileflow.fs import remove_path

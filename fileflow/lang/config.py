@@ -1,0 +1,83 @@
+"""`config`: YAML config files and `--config key=value` overrides, merged. Layer 1.
+"""
+from __future__ import annotations
+
+import os
+from typing import Mapping, Sequence
+
+from fileflow.lang.values import a_type
+from fileflow.errors import FlowfileError, Position
+
+__all__ = ["load_config_file", "parse_config_overrides", "merge_config", "shown_path"]
+
+
+def load_config_file(path: str, pos: Position | None = None, shown: str | None = None) -> dict:
+    """Read a YAML mapping. `shown` is the name used in messages (the path as the user wrote it)."""
+    import yaml
+
+    shown = shown or path
+    try:
+        with open(path, encoding="utf-8") as fh:
+            data = yaml.safe_load(fh)
+    except FileNotFoundError:
+        raise FlowfileError(f"config file not found: {shown}", pos) from None
+    except OSError as exc:
+        raise FlowfileError(f"cannot read config file {shown}: {exc.strerror}", pos) from None
+    except UnicodeDecodeError:
+        raise FlowfileError(f"config file {shown} is not UTF-8 text", pos) from None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = Position(shown_path(path), mark.line + 1, mark.column + 1) if mark else pos
+        problem = getattr(exc, "problem", None) or str(exc)
+        context, start = getattr(exc, "context", None), getattr(exc, "context_mark", None)
+        if context and start is not None and (mark is None or start.line != mark.line):
+            problem += f" ({context} that starts at line {start.line + 1}, column {start.column + 1})"
+        raise FlowfileError(f"invalid YAML in config file: {problem}", where) from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise FlowfileError(f"config file {shown} must hold a mapping (key: value), "
+                            f"not {a_type(data)}", pos)
+    return data
+
+
+def shown_path(path: str) -> str:
+    """A path for messages: relative to the current directory when it is inside it."""
+    try:
+        rel = os.path.relpath(path)
+    except ValueError:  # another drive (Windows)
+        return path
+    return path if rel.startswith("..") else rel
+
+
+def parse_config_overrides(pairs: Sequence[str]) -> dict:
+    """`--config key=value` (value read as YAML; `a.b=1` sets a nested key)."""
+    if not pairs:
+        return {}
+    import yaml  # only when there is something to read: a slow import
+
+    out: dict = {}
+    for pair in pairs:
+        key, sep, raw = pair.partition("=")
+        if not sep or not key.strip():
+            raise FlowfileError(f"--config expects key=value, got {pair!r}")
+        try:
+            value = yaml.safe_load(raw) if raw else ""
+        except yaml.YAMLError:
+            value = raw
+        node = out
+        parts = key.strip().split(".")
+        for part in parts[:-1]:
+            node = node.setdefault(part, {})
+        node[parts[-1]] = value
+    return out
+
+
+def merge_config(base: dict, extra: Mapping) -> dict:
+    out = dict(base)
+    for key, value in extra.items():
+        if isinstance(value, Mapping) and isinstance(out.get(key), Mapping):
+            out[key] = merge_config(dict(out[key]), value)
+        else:
+            out[key] = value
+    return out

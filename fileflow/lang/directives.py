@@ -1,0 +1,75 @@
+"""The directives of the language: which exist at the top level and in a rule, which job
+names a per-job directive may read, and the checks of directive values that loading and
+per-job evaluation share. Layer 1.
+"""
+from __future__ import annotations
+
+from fileflow.lang import syntax as s
+from fileflow.lang.values import Flagged, a_type
+from fileflow.errors import FlowfileError, Position
+from fileflow.patterns import regex_problem
+
+__all__ = ["RULE_DIRECTIVES", "TOP_DIRECTIVES", "ACTIONS", "JOB_NAMES", "JOB_NAMES_DEFAULT",
+           "flatten_files", "check_int", "check_resource", "check_constraints"]
+
+RULE_DIRECTIVES = ("input", "output", "params", "log", "threads", "resources", "retries",
+                   "priority", "message", "wildcard_constraints", "shell", "script")
+TOP_DIRECTIVES = ("configfile", "include", "localrules", "ruleorder", "wildcard_constraints",
+                  "default")
+ACTIONS = ("shell", "script")
+# Names a per-job expression may read, by directive.
+JOB_NAMES = {"resources": ("wildcards", "attempt", "threads"), "threads": ("wildcards", "attempt")}
+JOB_NAMES_DEFAULT = ("wildcards",)
+
+
+_NO_FLAGS: frozenset[str] = frozenset()
+
+
+def flatten_files(value, pos: Position, directive: str):
+    """Nested lists of paths -> [(path, flags)] in order (a stack, reversed: no recursion)."""
+    if type(value) is list and all([type(v) is str for v in value]):
+        return [(v, _NO_FLAGS) for v in value]  # the usual expand() result, in one pass
+    stack = [value]
+    out = []
+    while stack:
+        v = stack.pop()
+        if isinstance(v, str):
+            out.append((v, _NO_FLAGS))
+        elif isinstance(v, Flagged):
+            out.append((v.path, v.flags))
+        elif isinstance(v, (list, tuple)):
+            stack.extend(reversed(v))
+        else:
+            raise FlowfileError(f"{directive} entries must be file paths (strings), not {a_type(v)}", pos)
+    return out
+
+
+def check_int(value, directive: str, minimum: int | None, pos: Position) -> None:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise FlowfileError(f"'{directive}:' takes a whole number, not {a_type(value)}", pos)
+    if minimum is not None and value < minimum:
+        raise FlowfileError(f"'{directive}:' must be at least {minimum}, got {value}", pos)
+
+
+def check_resource(name: str, value, pos: Position) -> None:
+    if name in ("mem_mb", "runtime", "disk_mb", "mem_mb_per_cpu"):
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
+            raise FlowfileError(f"resource '{name}' must be a non-negative number, got {value!r}", pos)
+    elif not isinstance(value, (str, int, float, bool)) and value is not None:
+        raise FlowfileError(f"resource '{name}' must be a number or a string, not {a_type(value)}", pos)
+
+
+def check_constraints(d: s.Directive, evaluate) -> dict[str, str]:
+    """The name="regex" pairs of a wildcard_constraints: directive, each regex checked."""
+    out = {}
+    for arg in d.args:
+        if not isinstance(arg, s.Keyword):
+            raise FlowfileError("'wildcard_constraints:' takes name=\"regex\" pairs", arg.pos)
+        value = evaluate(arg.value)
+        if not isinstance(value, str):
+            raise FlowfileError(f"constraint for '{arg.name}' must be a regex string", arg.value.pos)
+        problem = regex_problem(value)
+        if problem:
+            raise FlowfileError(f"bad regex for wildcard '{arg.name}': {problem}", arg.value.pos)
+        out[arg.name] = value
+    return out

@@ -1,0 +1,71 @@
+"""One job's values: every directive of a rule evaluated for the job's wildcards (and
+attempt), the per-job expressions (Lazy) run and their results checked. Layer 1.
+"""
+from __future__ import annotations
+
+from typing import Mapping, Sequence
+
+from fileflow.lang.directives import check_int, check_resource, flatten_files
+from fileflow.lang.model import FileItem, JobValues, Lazy, Rule
+from fileflow.lang.values import Record
+from fileflow.errors import FlowfileError
+from fileflow.patterns import PatternError, parse_pattern
+from fileflow.template import Items
+
+__all__ = ["job_values"]
+
+
+def job_values(rule: Rule, wildcards: Mapping[str, str], attempt: int = 1) -> JobValues:
+    """Evaluate every directive of a rule for one job. Raises FlowfileError (with the
+    directive's position) when a per-job expression fails."""
+    wc = Record(wildcards, "wildcards") if rule.lazy else wildcards
+    outputs = _format_items(rule.outputs, wildcards, rule)
+    flags: dict[str, frozenset[str]] = {}
+    for item, path in zip(rule.outputs, outputs.values):
+        if item.flags:
+            flags[path] = item.flags
+    inputs = _job_files(rule, rule.inputs, "input", wc, flags)
+    log = _job_files(rule, rule.log, "log", wc, flags)
+    params = rule.params
+    if isinstance(params, Lazy):
+        pairs = params(wildcards=wc)
+        params = Items(tuple(v for _, v in pairs), tuple(n for n, _ in pairs))
+    threads = rule.threads
+    if isinstance(threads, Lazy):
+        threads = threads(wildcards=wc, attempt=attempt)[0][1]
+        check_int(threads, "threads", 1, rule.directive_pos["threads"])
+    resources = rule.resources
+    if isinstance(resources, Lazy):
+        resources = dict(resources(wildcards=wc, attempt=attempt, threads=threads))
+        for key, value in resources.items():
+            check_resource(key, value, rule.directive_pos["resources"])
+    return JobValues(inputs, outputs, log, params, threads, resources, flags)
+
+
+def _format_items(items: Sequence[FileItem], wildcards: Mapping[str, str], rule: Rule) -> Items:
+    return Items(tuple([i.pattern.fmt.format_map(wildcards) if i.pattern.wildcards else i.pattern.text
+                        for i in items]), tuple([i.name for i in items]))
+
+
+def _job_files(rule: Rule, spec, directive: str, wc: Record,
+               flags: dict[str, frozenset[str]]) -> Items:
+    if not isinstance(spec, Lazy):
+        items = _format_items(spec, wc, rule)
+        for item, path in zip(spec, items.values):
+            if item.flags:
+                flags[path] = item.flags
+        return items
+    values, names = [], []
+    for name, value in spec(wildcards=wc):
+        for path, item_flags in flatten_files(value, spec.pos, directive):
+            try:
+                if "{" in path or "}" in path:
+                    path = parse_pattern(path).format(wc)
+            except (PatternError, KeyError) as exc:
+                raise FlowfileError(f"{directive} of rule '{rule.name}': cannot fill {path!r} "
+                                    f"({exc})", spec.pos) from None
+            values.append(path)
+            names.append(name)
+            if item_flags:
+                flags[path] = item_flags
+    return Items(tuple(values), tuple(names))

@@ -1,0 +1,280 @@
+"""Syntax tree -> checked rule model (Workflow of Rules). Layer 1.
+
+Top-level statements run in order: assignments bind names, `configfile:` merges YAML into
+`config`, `include:` loads another Flowfile into the same namespace, and each rule is
+checked and built (rule_builder.py). A rule's directives are evaluated now when they can be,
+or kept as compiled expressions (`Lazy`) when they read `wildcards` (or `attempt`, in
+resources and threads), to be evaluated per job (job_values.py).
+"""
+from __future__ import annotations
+
+import os
+from typing import Mapping, Sequence
+
+from fileflow.lang import syntax as s
+from fileflow.lang.builtins import BUILTIN_NAMES, EvalContext, make_builtins
+from fileflow.lang.config import load_config_file, merge_config, shown_path
+from fileflow.lang.directives import RULE_DIRECTIVES, TOP_DIRECTIVES, check_constraints
+from fileflow.lang.evaluate import UndefinedName, compile_expr
+from fileflow.lang.model import Rule, Workflow
+from fileflow.lang.rule_builder import RuleBuilder
+from fileflow.lang.values import Flagged, a_type, closest, record_from
+from fileflow.errors import FlowfileError, FlowfileErrors, Position
+
+__all__ = ["load_workflow"]
+
+# Words the grammar reads as keywords inside expressions (so a variable of that name could never be read).
+KEYWORDS = frozenset({"rule", "if", "else", "and", "or", "not", "in", "true", "false", "none",
+                      "True", "False", "None"})
+
+
+class _Loader:
+    """One load: the statements of the Flowfile and its includes run in order, with the names,
+    rules and settings they make so far (what a RuleBuilder reads: rule_builder.LoadingState)."""
+
+    def __init__(self, workdir: str, overrides: dict):
+        self.workdir = workdir
+        self.overrides = overrides
+        self.builtins = make_builtins(EvalContext(workdir))
+        self.config: dict = dict(overrides)
+        self.scope: dict[str, object] = {"config": record_from(self.config, "config")}
+        self.names: dict[str, Position] = {}
+        self.assigned: dict[str, Position] = {}   # every top-level assignment parsed so far
+        self.rules: list[Rule] = []
+        self.rule_decls: dict[str, Position] = {}
+        self.errors: list[FlowfileError] = []
+        self.default: list[str] | None = None
+        self.default_pos: Position | None = None
+        self.localrules: list[tuple[str, Position]] = []
+        self.ruleorder: list[tuple[str, str]] = []
+        self.ruleorder_names: list[tuple[str, Position]] = []
+        self.constraints: dict[str, str] = {}
+        self.flowfiles: list[str] = []
+        self.including: list[tuple[str, str]] = []   # (real path, path as shown), outermost first
+        self.sources: dict[str, str] = {}
+        self.texts: Mapping[str, str] = {}   # real path -> text read instead of the file's
+        self.read_files: list[str] = []  # besides the Flowfiles: what else loading read
+
+    # -- files
+
+    def load_file(self, path: str, pos: Position | None = None) -> None:
+        real = os.path.realpath(path)
+        reals = [r for r, _ in self.including]
+        if real in reals:
+            shown = [p for _, p in self.including[reals.index(real):]]
+            raise FlowfileError(f"include cycle: {' -> '.join(shown + [path])}", pos,
+                                "a file cannot include itself, directly or through other files")
+        if real in self.texts:   # a file being edited: its unsaved text
+            self.load_text(self.texts[real], path, real)
+            return
+        try:
+            with open(path, encoding="utf-8-sig") as fh:  # a BOM from a Windows editor is not text
+                text = fh.read()
+        except FileNotFoundError:
+            raise FlowfileError(f"file not found: {path}", pos) from None
+        except OSError as exc:
+            raise FlowfileError(f"cannot read {path}: {exc.strerror}", pos) from None
+        except UnicodeDecodeError:
+            raise FlowfileError(f"cannot read {path}: it is not UTF-8 text", pos) from None
+        self.load_text(text, path, real)
+
+    def load_text(self, text: str, path: str, real: str | None = None) -> None:
+        module = s.parse_flowfile(text, path)
+        for stmt in module.statements:
+            if isinstance(stmt, s.Assignment):
+                self.assigned.setdefault(stmt.name, stmt.pos)
+        self.flowfiles.append(path)
+        self.sources[path] = text
+        self.including.append((real or os.path.realpath(path), path))
+        try:
+            for stmt in module.statements:
+                try:
+                    if isinstance(stmt, s.RuleDecl):
+                        self.add_rule(stmt, path)
+                    elif isinstance(stmt, s.Assignment):
+                        self.assign(stmt)
+                    else:
+                        self.top_directive(stmt, path)
+                except RecursionError:
+                    raise FlowfileError("expression nested too deeply", stmt.pos) from None
+        finally:
+            self.including.pop()
+
+    def fail(self, err: FlowfileError) -> None:
+        if err.pos is not None and err.source is None:
+            err.source = self.sources.get(err.pos.path)
+        if isinstance(err, UndefinedName) and err.name in self.assigned:
+            where = self.assigned[err.name]
+            shown = f"line {where.line}" if where.path == err.pos.path else str(where)
+            err.hint = (f"'{err.name}' is assigned later, at {shown}; names are defined in order, "
+                        "so move that assignment above this line")
+        self.errors.append(err)
+
+    def evaluate(self, node) -> object:
+        return compile_expr(node, self.builtins)(self.scope)
+
+    # -- top level
+
+    def assign(self, stmt: s.Assignment) -> None:
+        if stmt.name in ("config", "wildcards", "attempt") or stmt.name in BUILTIN_NAMES:
+            raise FlowfileError(f"cannot assign to '{stmt.name}': it is a built-in name", stmt.pos)
+        if stmt.name in KEYWORDS:
+            raise FlowfileError(f"cannot assign to '{stmt.name}': it is a keyword", stmt.pos)
+        self.scope[stmt.name] = self.evaluate(stmt.value)
+        self.names[stmt.name] = stmt.pos
+
+    def top_directive(self, d: s.Directive, path: str) -> None:
+        name = d.name
+        if name not in TOP_DIRECTIVES:
+            if name in RULE_DIRECTIVES:
+                raise FlowfileError(f"'{name}:' is a rule directive; it belongs inside a rule",
+                                    d.pos, "indent it under a 'rule NAME:' line")
+            if name == "rule":
+                raise FlowfileError("expected a rule name after 'rule'", d.pos)
+            raise FlowfileError(f"unknown top-level directive '{name}'", d.pos,
+                                closest(name, TOP_DIRECTIVES)[2:]
+                                or "top-level directives: " + ", ".join(TOP_DIRECTIVES))
+        handler = getattr(self, "top_" + name)
+        handler(d, path)
+
+    def _one_string(self, d: s.Directive) -> str:
+        if len(d.args) != 1 or isinstance(d.args[0], s.Keyword):
+            raise FlowfileError(f"'{d.name}:' takes exactly one string", d.pos)
+        value = self.evaluate(d.args[0])
+        if not isinstance(value, str):
+            raise FlowfileError(f"'{d.name}:' takes a string, not {a_type(value)}", d.args[0].pos)
+        return value
+
+    def top_configfile(self, d: s.Directive, path: str) -> None:
+        target = self._one_string(d)
+        full = target if os.path.isabs(target) else os.path.join(self.workdir, target)
+        self.read_files.append(full)
+        data = load_config_file(full, d.args[0].pos, shown=target)
+        # The Flowfile's config files come first; the command line's overrides always win.
+        self.config = merge_config(merge_config(self.config, data), self.overrides)
+        self.scope["config"] = record_from(self.config, "config")
+
+    def top_include(self, d: s.Directive, path: str) -> None:
+        target = self._one_string(d)
+        full = target if os.path.isabs(target) else os.path.normpath(
+            os.path.join(os.path.dirname(path), target))
+        self.load_file(full, d.args[0].pos)
+
+    def top_localrules(self, d: s.Directive, path: str) -> None:
+        for arg in d.args:
+            if not isinstance(arg, s.Name):
+                raise FlowfileError("'localrules:' takes rule names separated by ','", arg.pos)
+            self.localrules.append((arg.id, arg.pos))
+
+    def top_ruleorder(self, d: s.Directive, path: str) -> None:
+        arg = d.args[0] if len(d.args) == 1 else None
+        chain: list[s.Name] = []
+        if isinstance(arg, s.Compare) and set(arg.ops) == {">"}:
+            chain = [arg.left, *arg.rights]
+        if len(chain) < 2 or not all(isinstance(n, s.Name) for n in chain):
+            raise FlowfileError("'ruleorder:' takes rule names separated by '>' "
+                                "(e.g. ruleorder: specific > general)", d.pos)
+        self.ruleorder_names.extend((n.id, n.pos) for n in chain)
+        self.ruleorder.extend((a.id, b.id) for a, b in zip(chain, chain[1:]))
+
+    def top_wildcard_constraints(self, d: s.Directive, path: str) -> None:
+        self.constraints.update(check_constraints(d, self.evaluate))
+
+    def top_default(self, d: s.Directive, path: str) -> None:
+        targets: list[str] = []
+        for arg in d.args:
+            if isinstance(arg, s.Keyword):
+                raise FlowfileError("'default:' takes file paths or rule names as strings", arg.pos)
+            value = self.evaluate(arg)
+            for item in value if isinstance(value, list) else [value]:
+                if isinstance(item, Flagged):
+                    item = item.path
+                if not isinstance(item, str):
+                    raise FlowfileError(f"'default:' takes strings, not {a_type(item)}", arg.pos)
+                targets.append(item)
+        if self.default is not None:
+            first = self.default_pos
+            where = f"line {first.line}" + (f" of {shown_path(first.path)}"
+                                            if first.path != d.pos.path else "")
+            raise FlowfileError(f"a second 'default:' (the first is on {where})", d.pos,
+                                "give every default target in one 'default:'")
+        self.default, self.default_pos = targets, d.pos
+
+    # -- rules
+
+    def add_rule(self, decl: s.RuleDecl, path: str) -> None:
+        if decl.name in self.rule_decls:
+            self.fail(FlowfileError(f"duplicate rule name '{decl.name}'", decl.pos,
+                                    f"first defined at {self.rule_decls[decl.name]}"))
+            return
+        self.rule_decls[decl.name] = decl.pos
+        try:
+            self.rules.append(RuleBuilder(self, decl, path, len(self.rules)).build())
+        except FlowfileError as err:
+            self.fail(err)
+
+    def finish(self) -> Workflow:
+        names = set(self.rule_decls)
+        for name, pos in self.localrules:
+            if name not in names:
+                self.fail(FlowfileError(f"localrules: no rule named '{name}'", pos,
+                                        closest(name, names)[2:]))
+        for name, pos in self.ruleorder_names:
+            if name not in names:
+                self.fail(FlowfileError(f"ruleorder: no rule named '{name}'", pos, closest(name, names)[2:]))
+        if self.errors:
+            # Keep one error per place, in file order.
+            unique = {(str(e.pos), e.message): e for e in self.errors}
+            raise FlowfileErrors(sorted(unique.values(), key=lambda e: (
+                e.pos.path if e.pos else "", e.pos.line if e.pos else 0, e.pos.column if e.pos else 0)))
+        local = frozenset(n for n, _ in self.localrules)
+        rules = tuple(_with_local(_with_constraints(r, self.constraints), r.name in local)
+                      for r in self.rules)
+        default = tuple(self.default) if self.default is not None else (
+            (rules[0].name,) if rules else ())
+        order = tuple(dict.fromkeys(self.ruleorder))
+        return Workflow(rules, {r.name: r for r in rules}, default, order, local,
+                        dict(self.constraints), self.config, tuple(self.flowfiles), self.workdir,
+                        dict(self.names), tuple(self.read_files))
+
+
+def _with_constraints(rule: Rule, flowfile_wide: Mapping[str, str]) -> Rule:
+    """Top-level wildcard_constraints apply to every rule, wherever they are written (as in
+    Snakemake); a rule's own constraint for a wildcard wins."""
+    if not flowfile_wide:
+        return rule
+    import dataclasses
+
+    return dataclasses.replace(rule, constraints={**flowfile_wide, **rule.constraints})
+
+
+def _with_local(rule: Rule, local: bool) -> Rule:
+    if rule.local == local:
+        return rule
+    import dataclasses
+    return dataclasses.replace(rule, local=local)
+
+
+def load_workflow(path: str, *, workdir: str | None = None, config: Mapping | None = None,
+                  configfiles: Sequence[str] = (), text: str | None = None,
+                  texts: Mapping[str, str] | None = None) -> Workflow:
+    """Load and check a Flowfile (and its includes). Raises FlowfileError(s). `text` is the
+    Flowfile's text, and `texts` that of included files by real path, when they are not to be
+    read from disk (the language server's unsaved documents)."""
+    workdir = workdir or os.path.dirname(os.path.abspath(path)) or "."
+    overrides: dict = {}
+    for extra in configfiles:
+        overrides = merge_config(overrides, load_config_file(extra))
+    overrides = merge_config(overrides, dict(config or {}))
+    loader = _Loader(workdir, overrides)
+    loader.texts = texts or {}
+    with s.collector_paused():  # the rule model, like the tree, is built without GC passes
+        try:
+            if text is None:
+                loader.load_file(path)
+            else:
+                loader.load_text(text, path)
+        except FlowfileError as err:
+            loader.fail(err)
+            raise FlowfileErrors(loader.errors) if len(loader.errors) > 1 else err from None
+        return loader.finish()

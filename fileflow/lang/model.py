@@ -1,0 +1,118 @@
+"""The checked rule model: a Workflow of Rules, each directive's value either evaluated or a
+Lazy to evaluate per job, and JobValues, what one job's directives evaluate to. Layer 1.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable, Mapping, NamedTuple
+
+from fileflow.errors import FlowfileError, Position
+from fileflow.patterns import Pattern
+from fileflow.template import Items, Template
+
+__all__ = ["FileItem", "Lazy", "Action", "Rule", "Workflow", "JobValues"]
+
+
+class FileItem(NamedTuple):
+    """One entry of input/output/log: a pattern, an optional name and flags (temp, ...).
+    A named tuple: `expand()` can give a rule 100,000 of them."""
+
+    pattern: Pattern
+    name: str | None
+    flags: frozenset[str]
+    pos: Position
+
+
+@dataclass(frozen=True, slots=True)
+class Lazy:
+    """A directive value that is evaluated per job (it reads `wildcards` or `attempt`)."""
+
+    fn: Callable[[Mapping[str, object]], object]
+    scope: Mapping[str, object]
+    pos: Position
+
+    def __call__(self, **job_names) -> object:
+        try:
+            return self.fn(_JobScope(job_names, self.scope))
+        except RecursionError:
+            raise FlowfileError("expression nested too deeply", self.pos) from None
+
+
+class _JobScope(dict):
+    """A job's own names (wildcards, attempt) over the Flowfile's names, without copying them."""
+
+    __slots__ = ("outer",)
+
+    def __init__(self, own: Mapping[str, object], outer: Mapping[str, object]):
+        super().__init__(own)
+        self.outer = outer
+
+    def __missing__(self, key: str) -> object:
+        return self.outer[key]
+
+    def __contains__(self, key: object) -> bool:
+        return dict.__contains__(self, key) or key in self.outer
+
+
+@dataclass(frozen=True, slots=True)
+class Action:
+    kind: str                     # "shell" | "script"
+    text: str                     # the command template, or the script path (relative to workdir)
+    template: Template | None     # shell only
+    pos: Position
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class Rule:
+    name: str
+    pos: Position
+    index: int                                   # definition order (earlier wins nothing; for display)
+    outputs: tuple[FileItem, ...]
+    wildcards: tuple[str, ...]                   # defined by the outputs
+    inputs: tuple[FileItem, ...] | Lazy
+    log: tuple[FileItem, ...] | Lazy
+    params: Items | Lazy
+    threads: int | Lazy
+    resources: Mapping[str, object] | Lazy
+    retries: int
+    priority: int
+    message: Template | None
+    action: Action | None
+    constraints: Mapping[str, str]
+    local: bool
+    directive_pos: Mapping[str, Position]
+    source_hash: str = ""                        # script content digest, for the signature
+
+    @property
+    def lazy(self) -> bool:
+        """Whether any directive is evaluated per job."""
+        return (isinstance(self.inputs, Lazy) or isinstance(self.log, Lazy)  # per job: no genexpr
+                or isinstance(self.params, Lazy) or isinstance(self.threads, Lazy)
+                or isinstance(self.resources, Lazy))
+
+
+@dataclass(frozen=True, slots=True)
+class Workflow:
+    rules: tuple[Rule, ...]
+    by_name: Mapping[str, Rule]
+    default_targets: tuple[str, ...]
+    ruleorder: tuple[tuple[str, str], ...]       # (preferred, other) pairs
+    localrules: frozenset[str]
+    constraints: Mapping[str, str]
+    config: Mapping[str, object]
+    flowfiles: tuple[str, ...]
+    workdir: str
+    names: Mapping[str, Position] = field(default_factory=dict)  # top-level assignments
+    read_files: tuple[str, ...] = ()             # config files and scripts read while loading
+
+
+class JobValues(NamedTuple):
+    """Everything a rule's directives evaluate to for one job (a named tuple: cheap to make)."""
+
+    inputs: Items
+    outputs: Items
+    log: Items
+    params: Items
+    threads: int
+    resources: Mapping[str, object]
+    flags: Mapping[str, frozenset[str]]          # path -> flags, only for flagged paths

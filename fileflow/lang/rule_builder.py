@@ -1,0 +1,366 @@
+"""One rule's directives checked and turned into its Rule: each directive evaluated at load
+time, or compiled into a Lazy when it reads job names; file patterns, wildcards, numbers,
+resources, the action and the command's fields checked. Layer 1.
+"""
+from __future__ import annotations
+
+import os
+from typing import Callable, Mapping, Protocol, Sequence
+
+from fileflow.lang import syntax as s
+from fileflow.lang.directives import (ACTIONS, JOB_NAMES, JOB_NAMES_DEFAULT, RULE_DIRECTIVES,
+                                      check_constraints, check_int, check_resource,
+                                      flatten_files)
+from fileflow.lang.evaluate import UndefinedName, attribute_uses, compile_expr, free_names, walk
+from fileflow.lang.model import Action, FileItem, Lazy, Rule
+from fileflow.lang.values import a_type, closest
+from fileflow.errors import FlowfileError, Position
+from fileflow.patterns import PatternError, parse_pattern
+from fileflow.template import Items, Template, TemplateError, parse_template
+
+__all__ = ["LoadingState", "RuleBuilder"]
+
+
+class LoadingState(Protocol):
+    """What a rule is built against: the loader's state where the rule is written."""
+
+    workdir: str
+    builtins: Mapping[str, Callable]
+    scope: Mapping[str, object]    # the names assigned above the rule, and config
+    sources: Mapping[str, str]     # Flowfile path -> text, for positions inside strings
+    read_files: list[str]          # files read besides the Flowfiles: a script is added
+
+    def evaluate(self, node) -> object: ...
+
+
+class RuleBuilder:
+    """Checks one rule's directives and builds its Rule."""
+
+    def __init__(self, loader: LoadingState, decl: s.RuleDecl, path: str, index: int):
+        self.loader, self.decl, self.path, self.index = loader, decl, path, index
+        self.directives: dict[str, s.Directive] = {}
+
+    def build(self) -> Rule:
+        decl = self.decl
+        action_seen: s.Directive | None = None
+        for d in decl.directives:
+            if d.name not in RULE_DIRECTIVES:
+                if d.name == "run":
+                    raise FlowfileError("'run:' blocks of Python are not supported", d.pos,
+                                        "use 'shell:' for a command or 'script:' for a Python script")
+                raise FlowfileError(f"unknown directive '{d.name}' in rule '{decl.name}'", d.pos,
+                                    closest(d.name, RULE_DIRECTIVES)[2:]
+                                    or "directives: " + ", ".join(RULE_DIRECTIVES))
+            if d.name in self.directives:
+                raise FlowfileError(f"directive '{d.name}' given twice in rule '{decl.name}'", d.pos,
+                                    f"first given at line {self.directives[d.name].pos.line}")
+            if d.name in ACTIONS:
+                if action_seen is not None:
+                    raise FlowfileError(f"rule '{decl.name}' has two actions ('{action_seen.name}' at "
+                                        f"line {action_seen.pos.line} and '{d.name}')", d.pos,
+                                        "a rule runs exactly one 'shell:' or 'script:'")
+                action_seen = d
+            self.directives[d.name] = d
+
+        constraints: dict[str, str] = {}  # the Flowfile's own are added by finish(), to every rule
+        if "wildcard_constraints" in self.directives:
+            constraints.update(check_constraints(self.directives["wildcard_constraints"],
+                                                 self.loader.evaluate))
+        outputs = self.outputs()
+        wildcards = outputs[0].pattern.wildcards if outputs else ()
+        for item in outputs[1:]:
+            if set(item.pattern.wildcards) != set(wildcards):
+                raise FlowfileError(
+                    f"all outputs of rule '{decl.name}' must use the same wildcards: "
+                    f"{{{', '.join(wildcards) or 'none'}}} vs {{{', '.join(item.pattern.wildcards) or 'none'}}}",
+                    item.pos)
+        inputs = self.files("input", wildcards)
+        log = self.files("log", wildcards)
+        params = self.params(wildcards)
+        threads = self.integer("threads", 1, minimum=1, wildcards=wildcards)
+        resources = self.resources(wildcards)
+        retries = self.integer("retries", 0, minimum=0, wildcards=wildcards)
+        priority = self.integer("priority", 0, wildcards=wildcards)
+        message = self.template("message")
+        action = self.action()
+        script_digest = ""
+        if action and action.kind == "script":
+            script_digest = _file_digest(action.text, self.loader.workdir)
+            self.loader.read_files.append(os.path.join(self.loader.workdir, action.text))
+        rule = Rule(decl.name, decl.pos, self.index, outputs, wildcards, inputs, log, params,
+                    threads, resources, retries, priority, message, action, constraints, False,
+                    {name: d.pos for name, d in self.directives.items()}, script_digest)
+        self.check_templates(rule)
+        return rule
+
+    # -- helpers
+
+    def job_names(self, directive: str) -> tuple[str, ...]:
+        return JOB_NAMES.get(directive, JOB_NAMES_DEFAULT)
+
+    def compile_args(self, d: s.Directive, directive: str, wildcards: Sequence[str]):
+        """Evaluate the directive's arguments now, or return a Lazy if they read job names."""
+        builtins = self.loader.builtins
+        reads = set()
+        for arg in d.args:
+            reads |= free_names(arg)
+        job_names = self.job_names(directive)
+        lazy_names = reads & set(job_names)
+        scope = self.loader.scope
+        # (not `reads - set(scope) - ...`: a set of the whole scope for every directive)
+        unknown = {n for n in reads if n not in scope and n not in builtins and n not in job_names}
+        for name in unknown:
+            if name in ("wildcards", "attempt", "threads"):
+                raise FlowfileError(f"'{name}' cannot be used in '{directive}:'", d.pos,
+                                    f"it is available in: {', '.join(k for k, v in JOB_NAMES.items() if name in v) or 'input, output, params, log'}")
+        for arg in d.args:
+            value = arg.value if isinstance(arg, s.Keyword) else arg
+            for attr, pos in attribute_uses(value, "wildcards"):
+                if attr not in wildcards:
+                    raise FlowfileError(f"rule '{self.decl.name}' has no wildcard '{attr}' "
+                                        f"(its outputs define: {', '.join(wildcards) or 'none'})", pos)
+        names = [a.name if isinstance(a, s.Keyword) else None for a in d.args]
+        for i, arg in enumerate(d.args):
+            if isinstance(arg, s.Keyword) and arg.name in names[:i]:
+                raise FlowfileError(f"'{arg.name}' given twice in '{directive}:' of rule "
+                                    f"'{self.decl.name}'", arg.pos)
+        fns = [compile_expr(a.value if isinstance(a, s.Keyword) else a, builtins) for a in d.args]
+
+        def evaluate(scope):
+            return [(n, fn(scope)) for n, fn in zip(names, fns)]
+
+        if lazy_names:
+            # Undefined names still fail now, at load time, not per job.
+            if unknown:
+                name = sorted(unknown)[0]
+                raise UndefinedName(name, self._name_pos(d, name),
+                                    closest(name, self.loader.scope)[2:] or
+                                    "define it above this rule (names are defined in order)")
+            return Lazy(evaluate, dict(self.loader.scope), d.pos)
+        return evaluate(self.loader.scope)
+
+    def _name_pos(self, d: s.Directive, name: str) -> Position:
+        for arg in d.args:
+            for n in walk(arg.value if isinstance(arg, s.Keyword) else arg):
+                if isinstance(n, s.Name) and n.id == name:
+                    return n.pos
+        return d.pos
+
+    def outputs(self) -> tuple[FileItem, ...]:
+        d = self.directives.get("output")
+        if d is None:
+            return ()
+        for arg in d.args:
+            for n in walk(arg.value if isinstance(arg, s.Keyword) else arg):
+                if isinstance(n, s.Name) and n.id in ("wildcards", "attempt"):
+                    raise FlowfileError(f"'output:' cannot use '{n.id}': the outputs define the "
+                                        "wildcards", n.pos,
+                                        "write the wildcard in the pattern, e.g. \"out/{sample}.txt\"")
+        value = self.compile_args(d, "output", ())
+        if isinstance(value, Lazy):
+            raise FlowfileError("'output:' cannot depend on wildcards (the outputs define them)", d.pos)
+        items = self.file_items(d, value, "output")
+        for item in items:
+            if "ancient" in item.flags:
+                raise FlowfileError("ancient() applies to inputs, not outputs", item.pos)
+        return items
+
+    def files(self, directive: str, wildcards: Sequence[str]) -> tuple[FileItem, ...] | Lazy:
+        d = self.directives.get(directive)
+        if d is None:
+            return ()
+        value = self.compile_args(d, directive, wildcards)
+        if isinstance(value, Lazy):
+            return value
+        items = self.file_items(d, value, directive)
+        for item in items:
+            for w in item.pattern.wildcards:
+                if w not in wildcards:
+                    raise FlowfileError(
+                        f"wildcard '{{{w}}}' in {directive} of rule '{self.decl.name}' is not defined "
+                        f"by any output (outputs define: {', '.join(wildcards) or 'none'})", item.pos,
+                        "use the same wildcard names as the outputs, or '{{' for a literal brace")
+            bad = item.flags and item.flags - ({"ancient", "directory"} if directive == "input"
+                                               else {"directory"})
+            if bad:
+                raise FlowfileError(f"{sorted(bad)[0]}() applies to outputs, not to {directive}", item.pos)
+        return items
+
+    def file_items(self, d: s.Directive, values: list, directive: str) -> tuple[FileItem, ...]:
+        items = []
+        for arg, (name, value) in zip(d.args, values):
+            for path, flags in flatten_files(value, arg.pos, directive):
+                try:
+                    pattern = parse_pattern(path)
+                except PatternError as exc:
+                    raise FlowfileError(str(exc), arg.pos) from None
+                items.append(FileItem(pattern, name, flags, arg.pos))
+        return tuple(items)
+
+    def params(self, wildcards) -> Items | Lazy:
+        d = self.directives.get("params")
+        if d is None:
+            return Items()
+        value = self.compile_args(d, "params", wildcards)
+        if isinstance(value, Lazy):
+            return value
+        return Items(tuple(v for _, v in value), tuple(n for n, _ in value))
+
+    def integer(self, directive: str, default: int, minimum: int | None = None,
+                wildcards: Sequence[str] = ()) -> int | Lazy:
+        d = self.directives.get(directive)
+        if d is None:
+            return default
+        if len(d.args) != 1 or isinstance(d.args[0], s.Keyword):
+            raise FlowfileError(f"'{directive}:' takes one whole number", d.pos)
+        value = self.compile_args(d, directive, wildcards)
+        if isinstance(value, Lazy):
+            if directive not in JOB_NAMES:  # retries, priority: decided before any job exists
+                raise FlowfileError(f"'{directive}:' cannot depend on wildcards or attempt; "
+                                    "give a number", d.args[0].pos)
+            return value
+        number = value[0][1]
+        check_int(number, directive, minimum, d.args[0].pos)
+        return number
+
+    def resources(self, wildcards) -> Mapping[str, object] | Lazy:
+        d = self.directives.get("resources")
+        if d is None:
+            return {}
+        for arg in d.args:
+            if not isinstance(arg, s.Keyword):
+                raise FlowfileError("'resources:' takes name=value pairs (e.g. mem_mb=2000)", arg.pos)
+        value = self.compile_args(d, "resources", wildcards)
+        if isinstance(value, Lazy):
+            return value
+        out = dict(value)
+        for arg in d.args:
+            check_resource(arg.name, out[arg.name], arg.value.pos)
+        return out
+
+    def template(self, directive: str) -> Template | None:
+        d = self.directives.get(directive)
+        if d is None:
+            return None
+        text = self._one_string(d)
+        try:
+            return parse_template(text)
+        except TemplateError as exc:
+            raise FlowfileError(str(exc), self._offset_pos(d.args[0], exc.offset, exc.length),
+                                hint=exc.hint) from None
+
+    def _one_string(self, d: s.Directive) -> str:
+        if len(d.args) != 1 or isinstance(d.args[0], s.Keyword):
+            raise FlowfileError(f"'{d.name}:' takes exactly one string", d.pos)
+        reads = free_names(d.args[0])
+        if reads & {"wildcards", "attempt"}:
+            raise FlowfileError(f"'{d.name}:' cannot depend on wildcards; write {{wildcards.NAME}} "
+                                "inside the string instead", d.args[0].pos)
+        value = self.loader.evaluate(d.args[0])
+        if not isinstance(value, str):
+            raise FlowfileError(f"'{d.name}:' takes a string, not {a_type(value)}", d.args[0].pos)
+        return value
+
+    def action(self) -> Action | None:
+        if "shell" in self.directives:
+            d = self.directives["shell"]
+            return Action("shell", self._one_string(d), self.template("shell"), d.pos)
+        if "script" in self.directives:
+            d = self.directives["script"]
+            rel = self._one_string(d)
+            full = rel if os.path.isabs(rel) else os.path.join(os.path.dirname(self.path), rel)
+            if not os.path.isfile(full):
+                raise FlowfileError(f"script not found: {full}", d.args[0].pos,
+                                    "script paths are relative to the Flowfile that names them")
+            return Action("script", os.path.relpath(full, self.loader.workdir), None, d.pos)
+        return None
+
+    def check_templates(self, rule: Rule) -> None:
+        """Fields that can be checked now: names of inputs, params, wildcards, log, resources."""
+        for directive, template in (("shell", rule.action.template if rule.action else None),
+                                    ("message", rule.message)):
+            if template is None:
+                continue
+            d = self.directives[directive]
+            for f in template.fields:
+                problem = _field_problem(rule, f)
+                if problem:
+                    raise FlowfileError(problem, self._offset_pos(d.args[0], f.offset, len(f.text)))
+
+    def _offset_pos(self, node, offset: int, length: int) -> Position:
+        return _offset_pos(node, offset, length, self.loader.sources.get(node.pos.path))
+
+
+def _field_problem(rule: Rule, f) -> str:
+    step = f.steps[0] if f.steps else None
+    if f.name in ("threads", "rule", "attempt") and f.steps:
+        return f"{f.text}: '{f.name}' is a single value; write {{{f.name}}}"
+    if f.name == "wildcards" and isinstance(step, str) and step not in rule.wildcards:
+        return (f"{f.text}: rule '{rule.name}' has no wildcard '{step}' "
+                f"(its outputs define: {', '.join(rule.wildcards) or 'none'})")
+    if f.name == "log" and not isinstance(rule.log, Lazy) and not rule.log:
+        return f"{f.text}: rule '{rule.name}' has no 'log:'"
+    sources = {"input": rule.inputs, "output": rule.outputs, "log": rule.log}
+    if f.name in sources and not isinstance(sources[f.name], Lazy):
+        items = sources[f.name]
+        names = [i.name for i in items if i.name]
+        if isinstance(step, str) and step not in names:
+            return (f"{f.text}: {f.name} of rule '{rule.name}' has no entry named '{step}'"
+                    f"{closest(step, names) or ' (named entries: ' + (', '.join(names) or 'none') + ')'}")
+        if isinstance(step, int) and step >= len(items):
+            return f"{f.text}: {f.name} of rule '{rule.name}' has only {len(items)} entries"
+    if f.name == "params" and isinstance(rule.params, Items) and isinstance(step, str):
+        names = [n for n in rule.params.names if n]
+        if step not in names:
+            return (f"{f.text}: rule '{rule.name}' has no param '{step}'"
+                    f"{closest(step, names) or ' (params: ' + (', '.join(names) or 'none') + ')'}")
+    if f.name == "params" and isinstance(rule.params, Items) and isinstance(step, int):
+        if step >= len(rule.params.values):
+            return f"{f.text}: rule '{rule.name}' has only {len(rule.params.values)} params"
+    if f.name == "wildcards" and isinstance(step, int):
+        return f"{f.text}: wildcards are taken by name, e.g. {{wildcards.NAME}}"
+    if f.name == "resources" and isinstance(step, str) and not isinstance(rule.resources, Lazy):
+        if step not in rule.resources and step not in ("mem_mb", "runtime", "disk_mb"):
+            return f"{f.text}: rule '{rule.name}' has no resource '{step}'"
+    return ""
+
+
+def _offset_pos(node, offset: int, length: int = 1, source: str | None = None) -> Position:
+    """Where characters [offset, offset + length) of a string literal's value are in the source,
+    through dedenting and escapes. The literal's own position when the value is not one
+    literal's (strings joined over lines, or a computed value)."""
+    pos = node.pos
+    if not (isinstance(node, s.Const) and isinstance(node.value, str) and source is not None):
+        return pos
+    lines = source.split("\n")
+    if not 1 <= pos.line <= pos.end_line <= len(lines):
+        return pos
+    if pos.line == pos.end_line:
+        text = lines[pos.line - 1][pos.column - 1:pos.end_column - 1]
+    else:
+        text = "\n".join([lines[pos.line - 1][pos.column - 1:], *lines[pos.line:pos.end_line - 1],
+                          lines[pos.end_line - 1][:pos.end_column - 1]])
+    try:
+        value, offsets = s.decode_with_offsets(text)
+    except Exception:  # not a single literal after all
+        return pos
+    if value != node.value or not 0 <= offset < len(offsets):
+        return pos
+
+    def where(index: int) -> tuple[int, int]:
+        before = text[:index]
+        if "\n" not in before:
+            return pos.line, pos.column + index
+        return pos.line + before.count("\n"), index - before.rindex("\n")
+
+    line, column = where(offsets[offset])
+    end_line, end_column = where(offsets[min(offset + length, len(offsets)) - 1])
+    width = end_column - column + 1 if end_line == line and end_column >= column else 1
+    return Position(pos.path, line, column, line, column + width)
+
+
+def _file_digest(rel: str, workdir: str) -> str:
+    import hashlib
+    full = rel if os.path.isabs(rel) else os.path.join(workdir, rel)
+    with open(full, "rb") as fh:
+        return hashlib.sha256(fh.read()).hexdigest()
