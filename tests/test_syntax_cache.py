@@ -1,4 +1,4 @@
-"""The parse cache (syntax_cache.py): hits give the same tree, misses and broken caches parse."""
+"""The parse cache (parse_cache.py): hits give the same tree, misses and broken caches parse."""
 from __future__ import annotations
 
 import importlib.util

@@ -1,4 +1,4 @@
-"""The fast parser (syntax_fast.py) against the Lark parser, the specification.
+"""The fast parser (tokenizer.py, fast_parser.py) against the Lark parser, the specification.
 
 Property: whenever the fast parser returns a tree, the Lark parser returns an equal one (same
 node classes, same values, same positions), and whenever the Lark parser refuses a text, the

@@ -1,7 +1,7 @@
 """The fast path of the parse: a recursive-descent parser over the tokens of tokenizer.py
 (their shape is described there). Layer 1.
 
-It builds exactly the tree that syntax.py's Lark parser builds from grammar/fileflow.lark
+It builds exactly the tree that the Lark parser (lark_parser.py) builds from grammar/fileflow.lark
 (same node classes, same positions), at a fraction of the cost, for text it fully
 understands. The grammar stays the specification: on anything this parser does not accept
 (every syntax error, and rare corners such as form feeds) it raises `Fallback` and the
@@ -19,8 +19,9 @@ from functools import partial
 
 from fileflow.errors import Position
 from fileflow.lang.nodes import (
-    Assignment, Attribute, Binary, BoolOp, Call, Compare, Conditional, DictExpr, Index,
-    Keyword, ListExpr, Module, Not, RuleDecl, Unary, BadLiteral, decode_string, decode_number,
+    Assignment, Attribute, Binary, BoolOp, Call, Compare, Conditional, Const, DictExpr,
+    Directive, Index, Keyword, ListExpr, Module, Not, RuleDecl, Unary, BadLiteral,
+    decode_string, decode_number,
     build_assignment_at, build_const, build_const_at, build_directive_at, build_keyword,
     build_keyword_at, build_name_at, build_position, build_rule_at)
 from fileflow.lang.tokenizer import TokenizerStop, tokenize

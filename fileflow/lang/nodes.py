@@ -1,6 +1,6 @@
 """The syntax tree's node classes and the decoding of literals. Layer 1.
 
-Shared by the two parsers (syntax.py's Lark parser, the specification, and syntax_fast.py's
+Shared by the two parsers (lark_parser.py's, the specification, and fast_parser.py's
 hand-written one), so that both build the same nodes.
 """
 from __future__ import annotations

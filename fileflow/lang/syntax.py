@@ -35,7 +35,7 @@ def collector_paused():
     made goes straight to the oldest generation (gc.freeze, then gc.unfreeze: both only
     move lists): else the collector's next passes would scan the whole new tree, all of it
     alive, several times over (0.27 s after a 5,000-rule parse). Skipped when something
-    else keeps objects frozen (api.py does, after building the graph), not to thaw them."""
+    else keeps objects frozen (cli/build.py does, after building the graph), not to thaw them."""
     enabled = gc.isenabled()
     gc.disable()
     try:
@@ -51,8 +51,8 @@ def collector_paused():
 def parse_flowfile(text: str, path: str = "Flowfile") -> Module:
     """Parse Flowfile text into a Module, or raise FlowfileError with a position.
 
-    A large text parsed before comes from the parse cache (syntax_cache.py). Otherwise the
-    hand-written parser of syntax_fast.py builds the tree when it can, and else (every syntax
+    A large text parsed before comes from the parse cache (parse_cache.py). Otherwise the
+    hand-written parser of fast_parser.py builds the tree when it can, and else (every syntax
     error among them) the Lark parser, the specification, builds it or words the error.
     """
     from fileflow.lang import parse_cache as syntax_cache

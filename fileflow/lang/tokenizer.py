@@ -159,7 +159,7 @@ _STRING_OR_COMMENT = re.compile(
 def comment_offsets(source: str) -> list[tuple[int, str]]:
     """(offset, text) of every `#` comment in `source` (a text that tokenizes), found with
     the tokenizer's string patterns so that a '#' inside a string (triple-quoted ones too)
-    is not taken for one. The syntax tree has no comments; the formatter (format.py) puts
+    is not taken for one. The syntax tree has no comments; the formatter (fmt.py) puts
     them back from this list."""
     if "#" not in source:
         return []
