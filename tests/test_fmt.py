@@ -14,7 +14,8 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from fileflow.errors import FlowfileError
-from fileflow.lang.fmt import RULE_DIRECTIVE_ORDER, comparable, format_text
+from fileflow.lang.directives import RULE_DIRECTIVE_ORDER, RULE_DIRECTIVES
+from fileflow.lang.fmt import comparable, format_text
 from fileflow.lang.syntax import RuleDecl, parse_flowfile
 from fileflow.lang.tokenizer import comment_offsets
 from test_fuzz_flowfile import mutated_flowfile
@@ -57,6 +58,10 @@ def check_formatting(text: str, path: str = "Flowfile") -> str:
 
 def test_there_are_enough_golden_files():
     assert len(INPUTS) >= 15
+
+
+def test_the_layout_orders_every_rule_directive():
+    assert sorted(RULE_DIRECTIVE_ORDER) == sorted(RULE_DIRECTIVES)
 
 
 @pytest.mark.parametrize("path", INPUTS, ids=lambda p: p.name[:-len(".in.flow")])

@@ -9,13 +9,16 @@ from fileflow.lang.values import Flagged, a_type
 from fileflow.errors import FlowfileError, Position
 from fileflow.patterns import regex_problem
 
-__all__ = ["RULE_DIRECTIVES", "TOP_DIRECTIVES", "ACTIONS", "JOB_NAMES", "JOB_NAMES_DEFAULT",
-           "flatten_files", "check_int", "check_resource", "check_constraints"]
+__all__ = ["RULE_DIRECTIVES", "TOP_DIRECTIVES", "RULE_DIRECTIVE_ORDER", "ACTIONS", "JOB_NAMES",
+           "JOB_NAMES_DEFAULT", "flatten_files", "check_int", "check_resource", "check_constraints"]
 
 RULE_DIRECTIVES = ("input", "output", "params", "log", "threads", "resources", "retries",
                    "priority", "message", "wildcard_constraints", "shell", "script")
 TOP_DIRECTIVES = ("configfile", "include", "localrules", "ruleorder", "wildcard_constraints",
                   "default")
+# The order of docs/language.md's "Rule directives": fmt writes a rule's directives in it.
+RULE_DIRECTIVE_ORDER = ("input", "output", "log", "params", "threads", "resources", "retries",
+                        "priority", "message", "wildcard_constraints", "shell", "script")
 ACTIONS = ("shell", "script")
 # Names a per-job expression may read, by directive.
 JOB_NAMES = {"resources": ("wildcards", "attempt", "threads"), "threads": ("wildcards", "attempt")}

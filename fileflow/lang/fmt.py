@@ -15,17 +15,15 @@ from bisect import bisect_left, bisect_right
 from dataclasses import dataclass
 
 from fileflow.errors import FileflowError
+from fileflow.lang.directives import RULE_DIRECTIVE_ORDER
 from fileflow.lang.nodes import (
     Assignment, Attribute, Binary, BoolOp, Call, Compare, Conditional, Const, DictExpr,
     Directive, Index, Keyword, ListExpr, Module, Name, Not, RuleDecl, Unary)
 
-__all__ = ["format_text", "format_module", "format_paths", "RULE_DIRECTIVE_ORDER", "comparable"]
+__all__ = ["format_text", "format_module", "format_paths", "comparable"]
 
 WIDTH = 88
 INDENT = "    "
-# The order of docs/language.md's "Rule directives"; unknown names go last, as written.
-RULE_DIRECTIVE_ORDER = ("input", "output", "log", "params", "threads", "resources", "retries",
-                        "priority", "message", "wildcard_constraints", "shell", "script")
 
 # Precedence levels of the grammar, loosest first (`?test` ... `?atom`).
 _TEST, _OR, _AND, _NOT, _COMPARE, _SUM, _TERM, _FACTOR, _POSTFIX = range(1, 10)
@@ -376,7 +374,7 @@ class _Formatter:
             body = self.directive(d, INDENT)
             body[-1] += self.trailing(d)
             body = self.with_leftovers(body, d, INDENT)
-            known = d.name in RULE_DIRECTIVE_ORDER
+            known = d.name in RULE_DIRECTIVE_ORDER  # unknown names go last, as written
             key = (RULE_DIRECTIVE_ORDER.index(d.name) if known else len(RULE_DIRECTIVE_ORDER))
             placed.append((key, leading + body))
         placed.sort(key=lambda p: p[0])  # stable: unknown names keep their order
