@@ -191,7 +191,7 @@ def _run(options, graph, plan, runlog, store, started) -> int:
 def _settings(options: BuildOptions):
     """The run loop's settings: how many jobs at once (all cores here, or as many queued on
     a cluster), resource limits, failure handling."""
-    from fileflow.run.scheduler import Settings
+    from fileflow.run.settings import Settings
 
     jobs = options.jobs or os.cpu_count() or 1
     if options.cluster and not options.jobs:

@@ -15,7 +15,6 @@ import os
 import shlex
 import signal
 import stat
-import sys
 import threading
 import time
 from dataclasses import dataclass, field
@@ -33,12 +32,13 @@ from fileflow.engine.staleness import (KIND_INCOMPLETE_OUTPUT, KIND_INPUT_CHANGE
 from fileflow.lang.job_values import job_values
 from fileflow.runlog.log import JobResult, JobStart
 from fileflow.runlog.records import shown_command
+from fileflow.run.settings import Settings
 from fileflow.fs import remove_path
 from fileflow.state import FileState
 from fileflow.engine.store import FileStore
 from fileflow.template import value_text
 
-__all__ = ["Settings", "Reporter", "RunResult", "Scheduler", "NOT_STARTED"]
+__all__ = ["Reporter", "RunResult", "Scheduler", "NOT_STARTED"]
 
 # Local jobs recorded as started ahead of their processes (Scheduler._pick_ahead):
 # up to this many per core, at most AHEAD_MAX, so that a tick serves several jobs.
@@ -61,18 +61,6 @@ NOT_STARTED = "not started: the build stopped first"
 # starts leaves its outputs marked incomplete, which reruns it; it had to run anyway.
 _LASTING = frozenset({KIND_MISSING_OUTPUT, KIND_INCOMPLETE_OUTPUT, KIND_SIGNATURE_CHANGED,
                       KIND_INPUTS_CHANGED_SET, KIND_INPUT_CHANGED, KIND_INPUT_NEWER})
-
-
-@dataclass(frozen=True, slots=True)
-class Settings:
-    jobs: int = 1                                   # cores (local) or queued jobs (cluster)
-    resources: Mapping[str, float] = field(default_factory=dict)   # --resources limits
-    keep_going: bool = False
-    latency_wait: float = 5.0
-    executor_name: str = "local"
-    workdir: str = "."
-    python: str = sys.executable
-    cluster: bool = False     # -j counts queued cluster jobs, not cores; logs named by job id
 
 
 class Reporter(Protocol):

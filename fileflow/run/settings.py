@@ -1,0 +1,21 @@
+"""What a build asks of its run loop: cores or queued cluster jobs, resource limits, -k, the
+latency wait, the executor. One frozen record that the run loop and its parts read. Layer 4."""
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass, field
+from typing import Mapping
+
+__all__ = ["Settings"]
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    jobs: int = 1                                   # cores (local) or queued jobs (cluster)
+    resources: Mapping[str, float] = field(default_factory=dict)   # --resources limits
+    keep_going: bool = False
+    latency_wait: float = 5.0
+    executor_name: str = "local"
+    workdir: str = "."
+    python: str = sys.executable
+    cluster: bool = False     # -j counts queued cluster jobs, not cores; logs named by job id
