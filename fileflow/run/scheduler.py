@@ -24,6 +24,8 @@ from fileflow.engine.command import cluster_log_path, default_log_path, render_c
 from fileflow.errors import FileflowError
 from fileflow.executors.base import JobOutcome, JobSpec
 from fileflow.run.background_hashing import INLINE_BYTES, BackgroundHasher
+from fileflow.run.job_records import (AheadJob, EndedJob, PreparedJob, ReadyJob, RunningJob,
+                                       StartedJob)
 from fileflow.engine.graph import Job
 from fileflow.engine.plan import Plan, job_facts
 from fileflow.engine.staleness import (KIND_INCOMPLETE_OUTPUT, KIND_INPUT_CHANGED, KIND_INPUT_NEWER,
@@ -106,27 +108,24 @@ class Scheduler:
                         for j in plan.reasons}
         self.consumers_left = {j: sum(1 for c in self.graph.dependents[j] if c in plan.reasons)
                                for j in range(len(self.graph.jobs))}
-        self.ready: list[tuple[int, int, int]] = []
-        self.deferred: list[tuple[int, int, int]] = []
+        self.ready: list[ReadyJob] = []  # a heap
         self.attempts: dict[int, int] = {}
-        self.active: dict[int, tuple[JobSpec, int, dict[str, str]]] = {}  # job -> spec, log id, inputs
+        self.active: dict[int, RunningJob] = {}
         # Remote files move off the loop (Staging's threads): jobs recorded as started wait
         # in `parked` for their inputs; jobs whose process ended wait in `uploading` for
         # their outputs' uploads before they count as done.
-        self.parked: dict[int, tuple] = {}     # job id -> (prepared job, run-log id)
-        self.uploading: dict[int, tuple] = {}  # job id -> (spec, log id, inputs, outcome)
+        self.parked: dict[int, StartedJob] = {}
+        self.uploading: dict[int, EndedJob] = {}
         # Large files are hashed off the loop too: a job's outputs before it counts as done,
         # its unhashed inputs before it starts.
         self.hasher = BackgroundHasher(store)
         self.unhashed_inputs: dict[int, dict[str, FileState]] = {}  # job -> inputs to hash first
-        self.finished: set[int] = set()
         self.free_cores = max(1, settings.jobs)
         self.free = dict(settings.resources)
         self.result = RunResult()
         self.ran: set[int] = set()
-        # Recorded as started, process not started yet, in order: (job, reasons, run-log id,
-        # what _prepare made of it, or None until _prepare_next gets to it).
-        self.ahead: list[tuple[Job, tuple[Reason, ...], int, tuple | None]] = []
+        # Recorded as started, process not started yet, in order.
+        self.ahead: list[AheadJob] = []
         self.handed_over: set[int] = set()  # ended jobs whose cores went on (_hand_over)
         self.ahead_size = 0 if settings.cluster else min(AHEAD_MAX,
                                                          AHEAD_PER_CORE * max(1, settings.jobs))
@@ -247,11 +246,10 @@ class Scheduler:
 
     def _push(self, job_id: int) -> None:
         job = self.graph.jobs[job_id]
-        heapq.heappush(self.ready, (-job.rule.priority, self.position[job_id], job_id))
+        heapq.heappush(self.ready, ReadyJob(-job.rule.priority, self.position[job_id], job_id))
 
     def _release(self, job_id: int) -> None:
         """A job is done (ran or skipped): dependents may become ready; temp files may go."""
-        self.finished.add(job_id)
         for child in self.graph.dependents[job_id]:
             if child in self.waiting:
                 self.waiting[child] -= 1
@@ -303,11 +301,11 @@ class Scheduler:
             self._drop_ahead()
             return
         self._start_ahead()
-        batch: list[tuple[Job, JobSpec, tuple[Reason, ...], dict[str, str]]] = []
-        deferred = []
+        batch: list[PreparedJob] = []
+        deferred: list[ReadyJob] = []
         while self.ready and self.free_cores > 0:
             entry = heapq.heappop(self.ready)
-            job = self.graph.jobs[entry[2]]
+            job = self.graph.jobs[entry.job_id]
             attempt = self.attempts.get(job.id, 1)
             if attempt > 1:  # resources and threads may depend on the attempt
                 job = job.with_values(job_values(job.rule, job.wildcards, attempt))
@@ -342,14 +340,15 @@ class Scheduler:
         starts += [JobStart(job.rule.name, job.name, dict(job.wildcards), shown_command(self.plan.command(job.id)),
                             [str(r) for r in reasons], 1, self._executor_of(job),
                             self.plan.signature(job.id), list(job.outputs), default_log_path(job))
-                   for job, reasons in ahead]
+                   for job, reasons in ((a.job, a.reasons) for a in ahead)]
         # One transaction per tick: the jobs that ended since the last one, and these.
         log_ids = self.runlog.record_tick(self.run_id, self.unrecorded, starts,
                                           self.new_external_ids)
         self.last_write = time.monotonic()
         self.unrecorded, self.new_external_ids = [], []
-        self.ahead.extend((job, reasons, log_id, None) for (job, reasons), log_id
-                          in zip(ahead, log_ids[len(batch):]))
+        for entry, log_id in zip(ahead, log_ids[len(batch):]):
+            entry.log_id = log_id
+        self.ahead.extend(ahead)
         if batch:
             self._start(batch, log_ids[:len(batch)])
 
@@ -362,23 +361,23 @@ class Scheduler:
     def _start_ahead(self) -> None:
         """Jobs recorded ahead start first, in order, with no run-log write: their rows and
         incomplete outputs are on record already."""
-        while self.ahead and self.free_cores > 0 and self._fits(self.ahead[0][0]):
-            job, reasons, log_id, prepared = self.ahead[0]
+        while self.ahead and self.free_cores > 0 and self._fits(self.ahead[0].job):
+            entry = self.ahead[0]
+            prepared = entry.prepared
             if prepared is None:
-                prepared = self._prepare(job, reasons)
+                prepared = self._prepare(entry.job, entry.reasons)
             del self.ahead[0]  # only now: if _prepare raised, _drop_ahead still sees it
-            self._take(job.values.threads, job.values.resources, +1)
-            self._start([prepared], [log_id])
+            self._take(entry.job.values.threads, entry.job.values.resources, +1)
+            self._start([prepared], [entry.log_id])
 
     def _prepare_next(self) -> None:
         """Prepare the jobs recorded ahead that start next (inputs hashed, old outputs
         removed) while the cores are busy, so a core that frees waits only for a spawn."""
         if self.stopping or self.signalled:  # they will not start: leave their outputs be
             return
-        for i in range(min(len(self.ahead), self.settings.jobs)):
-            job, reasons, log_id, prepared = self.ahead[i]
-            if prepared is None:
-                self.ahead[i] = (job, reasons, log_id, self._prepare(job, reasons))
+        for entry in self.ahead[:self.settings.jobs]:
+            if entry.prepared is None:
+                entry.prepared = self._prepare(entry.job, entry.reasons)
 
     def _hand_over(self, outcomes: list[JobOutcome]) -> None:
         """Jobs that exited 0 with their outputs in place give their cores to jobs recorded
@@ -387,7 +386,7 @@ class Scheduler:
         way, since it may stop the build."""
         if not self.ahead or self.stopping or self.signalled or self.staging is not None:
             return
-        specs = [self.active[outcome.job_id][0] for outcome in outcomes]
+        specs = [self.active[outcome.job_id].spec for outcome in outcomes]
         if not all(outcome.ok for outcome in outcomes) or not all(
                 os.path.lexists(path) for spec in specs for path in spec.outputs):
             return
@@ -398,19 +397,19 @@ class Scheduler:
 
     def _start(self, batch, log_ids) -> None:
         for (job, spec, reasons, inputs), log_id in zip(batch, log_ids):
-            self.active[job.id] = (spec, log_id, inputs)
+            self.active[job.id] = RunningJob(spec, log_id, inputs)
             self.reporter.job_started(job, spec, reasons)
         if self.staging is not None:
             batch, log_ids = self._stage(batch, log_ids)
         if self.unhashed_inputs:
             now, now_ids = [], []
             for entry, log_id in zip(batch, log_ids):
-                unhashed = self.unhashed_inputs.pop(entry[0].id, None)
+                unhashed = self.unhashed_inputs.pop(entry.job.id, None)
                 if unhashed is None:
                     now.append(entry)
                     now_ids.append(log_id)
                 else:  # launched by _hashes_ended
-                    self.hasher.submit(unhashed, ("inputs", entry, log_id), self.plan.recorded)
+                    self.hasher.submit(unhashed, StartedJob(entry, log_id), self.plan.recorded)
             batch, log_ids = now, now_ids
         self._launch(batch, log_ids)
 
@@ -418,19 +417,19 @@ class Scheduler:
         """Hand these jobs, recorded as started, to the executor."""
         if not batch:
             return
-        ids = self.executor.submit([spec for _, spec, _, _ in batch])
+        ids = self.executor.submit([prepared.spec for prepared in batch])
         # Recorded with the next tick, so a later build can find jobs a crash left running.
         self.new_external_ids.extend(zip(log_ids, ids))
         if getattr(self.executor, "remote", False):
             self._flush()  # cluster jobs outlive a crash: their ids must be on record now
 
-    def _pick_ahead(self) -> list[tuple[Job, tuple[Reason, ...]]]:
+    def _pick_ahead(self) -> list[AheadJob]:
         """Ready jobs to record as started in this tick, to be started later without a tick
         of their own (the run log is the parent's largest cost per job at -j 2), while jobs
         are short: first attempts of shell commands with a lasting reason, in priority
         order, until the first job that does not qualify. Their processes still start only
         once this tick is committed."""
-        picked: list[tuple[Job, tuple[Reason, ...]]] = []
+        picked: list[AheadJob] = []
         if self.last_duration is None or self.last_duration >= AHEAD_IF_SHORTER:
             return picked
         if self.staging is not None:  # commands name staged paths: recorded as they start
@@ -441,7 +440,7 @@ class Scheduler:
         room = size - len(self.ahead)
         jobs = self.graph.jobs
         while self.ready and len(picked) < room:
-            job = jobs[self.ready[0][2]]
+            job = jobs[self.ready[0].job_id]
             action = job.rule.action
             reasons = self.plan.reasons[job.id]
             if (job.id in self.attempts or action is None or action.kind != "shell"
@@ -449,7 +448,7 @@ class Scheduler:
                     or not any(r.kind in _LASTING for r in reasons)):
                 break
             heapq.heappop(self.ready)
-            picked.append((job, reasons))
+            picked.append(AheadJob(job, reasons))
         return picked
 
     def _drop_ahead(self) -> None:
@@ -463,7 +462,7 @@ class Scheduler:
             JobResult(log_id, "cancelled", None, None, None, None, None, None, [], {},
                       self.plan.signature(job.id), NOT_STARTED,
                       output_paths=list(job.outputs))
-            for job, _, log_id, _ in dropped)
+            for job, log_id in ((entry.job, entry.log_id) for entry in dropped))
         self._flush()
 
     def _stage(self, batch, log_ids) -> tuple[list, list]:
@@ -476,7 +475,7 @@ class Scheduler:
             job, spec, _, inputs = entry
             if not spec.stage and self.staging.begin_inputs(
                     job.id, {p: inputs.get(p) for p in job.inputs}):
-                self.parked[job.id] = (entry, log_id)
+                self.parked[job.id] = StartedJob(entry, log_id)
             else:
                 now.append(entry)
                 now_ids.append(log_id)
@@ -489,21 +488,21 @@ class Scheduler:
         idle = not self.executor.active()
         for kind, job_id, result in self.staging.finished(0.5 if idle else 0.0):
             if kind == "inputs":
-                entry, log_id = self.parked.pop(job_id)
+                started = self.parked.pop(job_id)
                 if result:
                     now = time.time()
                     self._finish([JobOutcome(job_id, 1, now, now, message=result)])
                 else:
-                    self._launch([entry], [log_id])
+                    self._launch([started.prepared], [started.log_id])
                 continue
-            spec, log_id, inputs, outcome = self.uploading.pop(job_id)
+            ended = self.uploading.pop(job_id)
             states, message = result
             job = self.graph.jobs[job_id]
             if message:
-                self.unrecorded.append(self._failed(job, spec, log_id, inputs, outcome,
+                self.unrecorded.append(self._failed(job, ended.running, ended.outcome,
                                                     message, False))
             else:
-                self.unrecorded.append(self._done(job, spec, log_id, inputs, outcome, states))
+                self.unrecorded.append(self._done(job, ended.running, ended.outcome, states))
 
     def _stop_transfers(self) -> None:
         """Ctrl-C or fileflow's own error: no transfer starts any more; jobs waiting for
@@ -516,9 +515,9 @@ class Scheduler:
         self._finish([JobOutcome(job_id, -15, now, now, message="cancelled while its remote "
                                  "inputs were downloading") for job_id in parked], cancelled=True)
         uploading, self.uploading = self.uploading, {}
-        for job_id, (spec, log_id, inputs, outcome) in uploading.items():
+        for job_id, ended in uploading.items():
             self.unrecorded.append(self._failed(
-                self.graph.jobs[job_id], spec, log_id, inputs, outcome,
+                self.graph.jobs[job_id], ended.running, ended.outcome,
                 "cancelled while its remote outputs were uploading", True))
 
     def _local(self, job: Job) -> Job:
@@ -551,7 +550,7 @@ class Scheduler:
                        self.plan.recorded, forced=forced)
         return fresh
 
-    def _prepare(self, job: Job, reasons) -> tuple[Job, JobSpec, tuple[Reason, ...], dict[str, str]]:
+    def _prepare(self, job: Job, reasons) -> PreparedJob:
         attempt = self.attempts.get(job.id, 1)   # `job` carries this attempt's values
         local = self._local(job)
         command = render_command(local, attempt) if attempt > 1 else self.plan.command(job.id)
@@ -588,7 +587,7 @@ class Scheduler:
                        local.outputs, job.values.threads, job.values.resources, attempt, env,
                        job.wildcards, stage,
                        log_on_demand=not self.settings.cluster and not job.values.log.values)
-        return job, spec, reasons, inputs
+        return PreparedJob(job, spec, reasons, inputs)
 
     def _stages_in_job(self, job: Job) -> bool:
         """--remote-staging job: a cluster job moves its own remote files on its node; a
@@ -659,7 +658,8 @@ class Scheduler:
     def _finish(self, outcomes: list[JobOutcome], cancelled: bool = False) -> None:
         results: list[JobResult] = []
         for outcome in outcomes:
-            spec, log_id, inputs = self.active.pop(outcome.job_id)
+            running = self.active.pop(outcome.job_id)
+            spec = running.spec
             job = self.graph.jobs[outcome.job_id]
             if outcome.started_at and outcome.ended_at:
                 self.last_duration = outcome.ended_at - outcome.started_at
@@ -681,8 +681,7 @@ class Scheduler:
                     if any(st.exists and st.digest is None for st in states.values()):
                         if local is job and self.hasher.wants(states):
                             # Done when hashed (_hashes_ended); its core goes on meanwhile.
-                            self.hasher.submit(
-                                states, ("outputs", job.id, spec, log_id, inputs, outcome))
+                            self.hasher.submit(states, EndedJob(job.id, running, outcome))
                             continue
                         states = self.store.with_digests(states, {})
                     why = ""
@@ -690,30 +689,29 @@ class Scheduler:
                         states, why = self.staging.job_result(job, spec.stage, states)
                     elif local is not job and self.staging.begin_upload(job.id, job, states):
                         # Done only once its remote outputs are uploaded (_transfers_ended).
-                        self.uploading[job.id] = (spec, log_id, inputs, outcome)
+                        self.uploading[job.id] = EndedJob(job.id, running, outcome)
                         continue
                     if not why:
-                        results.append(self._done(job, spec, log_id, inputs, outcome, states))
+                        results.append(self._done(job, running, outcome, states))
                         continue
                     message = why
             elif spec.stage and not cancelled:  # its own staging may say what failed
                 message = self.staging.job_error(spec.stage) or message
-            results.append(self._failed(job, spec, log_id, inputs, outcome, message, cancelled))
+            results.append(self._failed(job, running, outcome, message, cancelled))
         self.unrecorded.extend(results)  # written with the next tick's starts
 
     def _hashes_ended(self) -> None:
         """Jobs whose large outputs are hashed are done; jobs whose large inputs are hashed
         start, with those digests recorded as what they read."""
-        for entry, states in self.hasher.finished():
-            if entry[0] == "inputs":
-                _, prepared, log_id = entry
+        for waited, states in self.hasher.finished():
+            if isinstance(waited, StartedJob):
                 self._observed_inputs(states)
-                prepared[3].update((p, st.digest) for p, st in states.items() if st.digest)
-                self._launch([prepared], [log_id])
+                waited.prepared.inputs.update((p, st.digest) for p, st in states.items()
+                                              if st.digest)
+                self._launch([waited.prepared], [waited.log_id])
                 continue
-            _, job_id, spec, log_id, inputs, outcome = entry
-            self.unrecorded.append(
-                self._done(self.graph.jobs[job_id], spec, log_id, inputs, outcome, states))
+            self.unrecorded.append(self._done(self.graph.jobs[waited.job_id], waited.running,
+                                              waited.outcome, states))
 
     def _stop_hashes(self) -> None:
         """Stopped while files were hashed. A job whose outputs were being hashed ran to the
@@ -722,23 +720,24 @@ class Scheduler:
         were being hashed never started: recorded cancelled."""
         now = time.time()
         unstarted = []
-        for entry in self.hasher.stop():
-            if entry[0] == "inputs":
-                unstarted.append(JobOutcome(entry[1][0].id, -15, now, now, message=(
+        for waited in self.hasher.stop():
+            if isinstance(waited, StartedJob):
+                unstarted.append(JobOutcome(waited.prepared.job.id, -15, now, now, message=(
                     "cancelled while its inputs were hashed")))
                 continue
-            _, job_id, spec, log_id, inputs, outcome = entry
-            job = self.graph.jobs[job_id]
+            job, outcome = self.graph.jobs[waited.job_id], waited.outcome
+            log_id, inputs = waited.running.log_id, waited.running.inputs
             self.unrecorded.append(JobResult(
                 log_id, "cancelled", outcome.exit_code, outcome.started_at, outcome.ended_at,
                 outcome.host, outcome.peak_rss_bytes, outcome.cpu_seconds, [], inputs,
-                self.plan.signature(job_id), "stopped while its outputs were hashed",
+                self.plan.signature(job.id), "stopped while its outputs were hashed",
                 outcome.external_id, list(job.outputs)))
         if unstarted:
             self._finish(unstarted, cancelled=True)
 
-    def _done(self, job: Job, spec: JobSpec, log_id: int, inputs, outcome: JobOutcome,
+    def _done(self, job: Job, running: RunningJob, outcome: JobOutcome,
               states: dict[str, FileState]) -> JobResult:
+        spec, log_id, inputs = running
         local = self._local(job)
         for path in local.flagged("protected"):
             _protect(path)
@@ -757,9 +756,10 @@ class Scheduler:
                          list(states.values()), inputs, self.plan.signature(job.id),
                          outcome.message, outcome.external_id, list(job.outputs))
 
-    def _failed(self, job: Job, spec: JobSpec, log_id: int, inputs, outcome: JobOutcome,
-                message: str, cancelled: bool) -> JobResult:
+    def _failed(self, job: Job, running: RunningJob, outcome: JobOutcome, message: str,
+                cancelled: bool) -> JobResult:
         """Failed, cancelled, or outputs missing: nothing it wrote may be taken as done."""
+        spec, log_id, inputs = running
         for path in self._local(job).outputs:
             remove_path(path)
         if not message:
