@@ -34,6 +34,7 @@ from fileflow.engine.staleness import (KIND_INCOMPLETE_OUTPUT, KIND_INPUT_CHANGE
 from fileflow.lang.job_values import job_values
 from fileflow.runlog.log import JobResult, JobStart
 from fileflow.runlog.records import shown_command
+from fileflow.run.resources import ResourcePool
 from fileflow.run.settings import Settings
 from fileflow.fs import remove_path
 from fileflow.state import FileState
@@ -120,13 +121,11 @@ class Scheduler:
         # its unhashed inputs before it starts.
         self.hasher = BackgroundHasher(store)
         self.unhashed_inputs: dict[int, dict[str, FileState]] = {}  # job -> inputs to hash first
-        self.free_cores = max(1, settings.jobs)
-        self.free = dict(settings.resources)
+        self.pool = ResourcePool(settings)
         self.result = RunResult()
         self.ran: set[int] = set()
         # Recorded as started, process not started yet, in order.
         self.ahead: list[AheadJob] = []
-        self.handed_over: set[int] = set()  # ended jobs whose cores went on (_hand_over)
         self.ahead_size = 0 if settings.cluster else min(AHEAD_MAX,
                                                          AHEAD_PER_CORE * max(1, settings.jobs))
         self.last_write = time.monotonic()  # of the last run-log tick
@@ -272,29 +271,6 @@ class Scheduler:
 
     # ---------------------------------------------------------------- submitting
 
-    def _needs(self, threads: int, resources: Mapping[str, object]) -> tuple[int, dict]:
-        """What a job holds while it runs, for the attempt it is at. Threads are capped at
-        the cores and resources at their limits: a retry asking `1000 * attempt` beyond
-        --resources runs alone with all of it instead of waiting forever."""
-        held = {}
-        for key, limit in self.settings.resources.items():
-            need = resources.get(key, 0)
-            if isinstance(need, (int, float)):
-                held[key] = min(need, limit)
-        if self.settings.cluster:
-            return 1, held  # a cluster job holds one of the -j slots, whatever its threads
-        return min(threads, self.settings.jobs), held
-
-    def _fits(self, job: Job) -> bool:
-        threads, held = self._needs(job.values.threads, job.values.resources)
-        return threads <= self.free_cores and all(n <= self.free[k] for k, n in held.items())
-
-    def _take(self, threads: int, resources: Mapping[str, object], sign: int) -> None:
-        threads, held = self._needs(threads, resources)
-        self.free_cores -= sign * threads
-        for key, need in held.items():
-            self.free[key] -= sign * need
-
     def _submit_ready(self) -> None:
         if self.stopping:
             self.ready.clear()
@@ -303,7 +279,8 @@ class Scheduler:
         self._start_ahead()
         batch: list[PreparedJob] = []
         deferred: list[ReadyJob] = []
-        while self.ready and self.free_cores > 0:
+        pool = self.pool
+        while self.ready and pool.free_cores > 0:
             entry = heapq.heappop(self.ready)
             job = self.graph.jobs[entry.job_id]
             attempt = self.attempts.get(job.id, 1)
@@ -316,10 +293,10 @@ class Scheduler:
             if not reasons:
                 self._skip(job, "its inputs came out unchanged (early cutoff)")
                 continue
-            if not self._fits(job):
+            if not pool.fits(job):
                 deferred.append(entry)
                 continue
-            self._take(job.values.threads, job.values.resources, +1)
+            pool.hold(job)
             batch.append(self._prepare(job, reasons))
         for entry in deferred:
             heapq.heappush(self.ready, entry)
@@ -361,13 +338,14 @@ class Scheduler:
     def _start_ahead(self) -> None:
         """Jobs recorded ahead start first, in order, with no run-log write: their rows and
         incomplete outputs are on record already."""
-        while self.ahead and self.free_cores > 0 and self._fits(self.ahead[0].job):
+        pool = self.pool
+        while self.ahead and pool.free_cores > 0 and pool.fits(self.ahead[0].job):
             entry = self.ahead[0]
             prepared = entry.prepared
             if prepared is None:
                 prepared = self._prepare(entry.job, entry.reasons)
             del self.ahead[0]  # only now: if _prepare raised, _drop_ahead still sees it
-            self._take(entry.job.values.threads, entry.job.values.resources, +1)
+            pool.hold(entry.job)
             self._start([prepared], [entry.log_id])
 
     def _prepare_next(self) -> None:
@@ -391,8 +369,7 @@ class Scheduler:
                 os.path.lexists(path) for spec in specs for path in spec.outputs):
             return
         for outcome, spec in zip(outcomes, specs):
-            self._take(spec.threads, spec.resources, -1)
-            self.handed_over.add(outcome.job_id)
+            self.pool.hand_back_early(outcome.job_id, spec)
         self._start_ahead()
 
     def _start(self, batch, log_ids) -> None:
@@ -663,11 +640,7 @@ class Scheduler:
             job = self.graph.jobs[outcome.job_id]
             if outcome.started_at and outcome.ended_at:
                 self.last_duration = outcome.ended_at - outcome.started_at
-            seen = outcome.job_id in self.handed_over  # its core and outputs checked already
-            if seen:
-                self.handed_over.discard(outcome.job_id)
-            else:
-                self._take(spec.threads, spec.resources, -1)
+            seen = self.pool.hand_back_ended(outcome.job_id, spec)  # outputs checked already?
             message = outcome.message
             if outcome.ok and not cancelled:
                 local = self._local(job)
