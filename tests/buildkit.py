@@ -40,7 +40,7 @@ class Result:
     def ran(self) -> list[str]:
         """Names of the jobs this build started, in start order (a retry appears again). A
         job recorded ahead of its process and cancelled before it started did not run."""
-        from fileflow.run.scheduler import NOT_STARTED
+        from fileflow.run.recording_ahead import NOT_STARTED
 
         return [j["name"] for j in self.jobs if j["message"] != NOT_STARTED]
 

@@ -1,4 +1,4 @@
-"""Jobs recorded as started one tick ahead of their processes (schedule.Scheduler._pick_ahead):
+"""Jobs recorded as started one tick ahead of their processes (fileflow.run.recording_ahead):
 fewer run-log transactions, and still every job's row and incomplete outputs are committed
 before its process exists. Real builds in this process, real processes, the real run log."""
 from __future__ import annotations
@@ -8,7 +8,7 @@ import sqlite3
 import fileflow.executors.local
 import fileflow.runlog.writes
 from buildkit import Project
-from fileflow.run.scheduler import NOT_STARTED
+from fileflow.run.recording_ahead import NOT_STARTED
 
 MANY = """
     rule all:
@@ -178,12 +178,12 @@ def test_very_short_jobs_are_recorded_ahead_up_to_the_maximum_whatever_the_cores
         tmp_path, monkeypatch):
     """At -j 1, 4 jobs a tick ahead; while jobs are shorter than AHEAD_ALL_IF_SHORTER
     (raised here so that a slow machine cannot change the answer), AHEAD_MAX."""
-    import fileflow.run.scheduler
+    import fileflow.run.recording_ahead
 
     ticks = count_ticks(monkeypatch)
     biggest = {}
     for limit in (0.0, 60.0):
-        monkeypatch.setattr(fileflow.run.scheduler, "AHEAD_ALL_IF_SHORTER", limit)
+        monkeypatch.setattr(fileflow.run.recording_ahead, "AHEAD_ALL_IF_SHORTER", limit)
         p = Project(tmp_path / str(limit))
         p.flowfile(MANY.replace("range(40)", "range(80)"))
         ticks.clear()
@@ -193,8 +193,8 @@ def test_very_short_jobs_are_recorded_ahead_up_to_the_maximum_whatever_the_cores
         biggest[limit] = max(ticks)
         assert p.build().ran == []
     # the tick after the first job: the next one started at once, and those recorded ahead
-    assert biggest == {0.0: 1 + fileflow.run.scheduler.AHEAD_PER_CORE,
-                       60.0: 1 + fileflow.run.scheduler.AHEAD_MAX}, ticks
+    assert biggest == {0.0: 1 + fileflow.run.recording_ahead.AHEAD_PER_CORE,
+                       60.0: 1 + fileflow.run.recording_ahead.AHEAD_MAX}, ticks
 
 
 def test_after_ctrl_c_no_job_recorded_ahead_has_its_old_output_removed(tmp_path, monkeypatch):

@@ -5,7 +5,8 @@ Work per finished job is proportional to its dependents. A scheduler tick writes
 in one transaction (jobs that ended, jobs about to start); a job's outputs are marked
 incomplete in the log before its process starts, so a crash never leaves a partial output
 looking done. Local jobs that will run whatever happens are recorded a few ticks ahead of
-their processes (`_pick_ahead`), so that at -j 2 one transaction serves several jobs.
+their processes (fileflow.run.recording_ahead), so that at -j 2 one transaction serves
+several jobs.
 """
 from __future__ import annotations
 
@@ -24,16 +25,14 @@ from fileflow.engine.command import cluster_log_path, default_log_path, render_c
 from fileflow.errors import FileflowError
 from fileflow.executors.base import JobOutcome, JobSpec
 from fileflow.run.background_hashing import INLINE_BYTES, BackgroundHasher
-from fileflow.run.job_records import (AheadJob, EndedJob, PreparedJob, ReadyJob, RunningJob,
-                                       StartedJob)
+from fileflow.run.job_records import EndedJob, PreparedJob, ReadyJob, RunningJob, StartedJob
 from fileflow.engine.graph import Job
 from fileflow.engine.plan import Plan, job_facts
-from fileflow.engine.staleness import (KIND_INCOMPLETE_OUTPUT, KIND_INPUT_CHANGED, KIND_INPUT_NEWER,
-                      KIND_INPUTS_CHANGED_SET, KIND_MISSING_OUTPUT, KIND_SIGNATURE_CHANGED,
-                      KIND_UPSTREAM, Reason, decide)
+from fileflow.engine.staleness import KIND_UPSTREAM, Reason, decide
 from fileflow.lang.job_values import job_values
 from fileflow.runlog.log import JobResult, JobStart
 from fileflow.runlog.records import shown_command
+from fileflow.run.recording_ahead import AHEAD_IF_SHORTER, NOT_STARTED, RecordedAhead
 from fileflow.run.resources import ResourcePool
 from fileflow.run.settings import Settings
 from fileflow.fs import remove_path
@@ -41,29 +40,9 @@ from fileflow.state import FileState
 from fileflow.engine.store import FileStore
 from fileflow.template import value_text
 
-__all__ = ["Reporter", "RunResult", "Scheduler", "NOT_STARTED"]
+__all__ = ["Reporter", "RunResult", "Scheduler"]
 
-# Local jobs recorded as started ahead of their processes (Scheduler._pick_ahead):
-# up to this many per core, at most AHEAD_MAX, so that a tick serves several jobs.
-AHEAD_PER_CORE = 4
-AHEAD_MAX = 32
 FLUSH_AFTER = 0.2  # seconds: the longest finished jobs and pids wait for a tick
-# Only while jobs are this short (seconds, the last one to end): a tick costs about a
-# millisecond, nothing next to a longer job, and a job recorded ahead shows as running in
-# the log before its process exists.
-AHEAD_IF_SHORTER = 1.0
-# While jobs are shorter still (seconds), AHEAD_MAX are recorded ahead whatever the cores:
-# at -j 2 with jobs of a few milliseconds a tick's own cost (a transaction) counts per job
-# (10,000 trivial jobs: about 0.7 s less of this process's CPU time than 8 ahead), and 32
-# such jobs ahead are well under a second of work.
-AHEAD_ALL_IF_SHORTER = 0.05
-# The message of a job recorded ahead whose process never started (state 'cancelled').
-NOT_STARTED = "not started: the build stopped first"
-# Reasons that hold until the job runs, whatever happens to this build: only a job with one
-# of them (and no upstream reason) is recorded ahead, since a crash before its process
-# starts leaves its outputs marked incomplete, which reruns it; it had to run anyway.
-_LASTING = frozenset({KIND_MISSING_OUTPUT, KIND_INCOMPLETE_OUTPUT, KIND_SIGNATURE_CHANGED,
-                      KIND_INPUTS_CHANGED_SET, KIND_INPUT_CHANGED, KIND_INPUT_NEWER})
 
 
 class Reporter(Protocol):
@@ -124,12 +103,8 @@ class Scheduler:
         self.pool = ResourcePool(settings)
         self.result = RunResult()
         self.ran: set[int] = set()
-        # Recorded as started, process not started yet, in order.
-        self.ahead: list[AheadJob] = []
-        self.ahead_size = 0 if settings.cluster else min(AHEAD_MAX,
-                                                         AHEAD_PER_CORE * max(1, settings.jobs))
+        self.ahead = RecordedAhead(plan, settings, staged=staging is not None)
         self.last_write = time.monotonic()  # of the last run-log tick
-        self.last_duration: float | None = None  # of the last job that ended
         self.stopping = False
         self.signalled = False     # set by a signal handler while run() runs
         self.unrecorded: list[JobResult] = []  # finished jobs not yet in the run log
@@ -302,7 +277,7 @@ class Scheduler:
             heapq.heappush(self.ready, entry)
         # Topped up before it runs dry, so that every core that frees finds a job on record.
         low = batch or len(self.ahead) < self.settings.jobs
-        ahead = self._pick_ahead() if low else []
+        ahead = self.ahead.pick(self.ready, self.attempts) if low else []
         if not batch and not ahead:
             # What ended and the new pids wait for the next tick while jobs recorded ahead
             # keep the cores busy, but never long: a later build finds orphans by their pids.
@@ -323,9 +298,7 @@ class Scheduler:
                                           self.new_external_ids)
         self.last_write = time.monotonic()
         self.unrecorded, self.new_external_ids = [], []
-        for entry, log_id in zip(ahead, log_ids[len(batch):]):
-            entry.log_id = log_id
-        self.ahead.extend(ahead)
+        self.ahead.add(ahead, log_ids[len(batch):])
         if batch:
             self._start(batch, log_ids[:len(batch)])
 
@@ -338,13 +311,13 @@ class Scheduler:
     def _start_ahead(self) -> None:
         """Jobs recorded ahead start first, in order, with no run-log write: their rows and
         incomplete outputs are on record already."""
-        pool = self.pool
-        while self.ahead and pool.free_cores > 0 and pool.fits(self.ahead[0].job):
-            entry = self.ahead[0]
+        queue, pool = self.ahead.queue, self.pool
+        while queue and pool.free_cores > 0 and pool.fits(queue[0].job):
+            entry = queue[0]
             prepared = entry.prepared
             if prepared is None:
                 prepared = self._prepare(entry.job, entry.reasons)
-            del self.ahead[0]  # only now: if _prepare raised, _drop_ahead still sees it
+            del queue[0]  # only now: if _prepare raised, _drop_ahead still sees it
             pool.hold(entry.job)
             self._start([prepared], [entry.log_id])
 
@@ -353,7 +326,7 @@ class Scheduler:
         removed) while the cores are busy, so a core that frees waits only for a spawn."""
         if self.stopping or self.signalled:  # they will not start: leave their outputs be
             return
-        for entry in self.ahead[:self.settings.jobs]:
+        for entry in self.ahead.queue[:self.settings.jobs]:
             if entry.prepared is None:
                 entry.prepared = self._prepare(entry.job, entry.reasons)
 
@@ -400,41 +373,13 @@ class Scheduler:
         if getattr(self.executor, "remote", False):
             self._flush()  # cluster jobs outlive a crash: their ids must be on record now
 
-    def _pick_ahead(self) -> list[AheadJob]:
-        """Ready jobs to record as started in this tick, to be started later without a tick
-        of their own (the run log is the parent's largest cost per job at -j 2), while jobs
-        are short: first attempts of shell commands with a lasting reason, in priority
-        order, until the first job that does not qualify. Their processes still start only
-        once this tick is committed."""
-        picked: list[AheadJob] = []
-        if self.last_duration is None or self.last_duration >= AHEAD_IF_SHORTER:
-            return picked
-        if self.staging is not None:  # commands name staged paths: recorded as they start
-            return picked
-        size = self.ahead_size
-        if size and self.last_duration < AHEAD_ALL_IF_SHORTER:
-            size = AHEAD_MAX
-        room = size - len(self.ahead)
-        jobs = self.graph.jobs
-        while self.ready and len(picked) < room:
-            job = jobs[self.ready[0].job_id]
-            action = job.rule.action
-            reasons = self.plan.reasons[job.id]
-            if (job.id in self.attempts or action is None or action.kind != "shell"
-                    or not job.outputs or any(r.kind == KIND_UPSTREAM for r in reasons)
-                    or not any(r.kind in _LASTING for r in reasons)):
-                break
-            heapq.heappop(self.ready)
-            picked.append(AheadJob(job, reasons))
-        return picked
-
     def _drop_ahead(self) -> None:
         """The build stops: jobs recorded ahead whose processes never started are recorded
         as cancelled ("not started"). Their outputs stay marked incomplete, as after a crash,
         so the next build runs them: each had a lasting reason to run anyway."""
-        if not self.ahead:
+        dropped = self.ahead.drop()
+        if not dropped:
             return
-        dropped, self.ahead = self.ahead, []
         self.unrecorded.extend(
             JobResult(log_id, "cancelled", None, None, None, None, None, None, [], {},
                       self.plan.signature(job.id), NOT_STARTED,
@@ -639,7 +584,7 @@ class Scheduler:
             spec = running.spec
             job = self.graph.jobs[outcome.job_id]
             if outcome.started_at and outcome.ended_at:
-                self.last_duration = outcome.ended_at - outcome.started_at
+                self.ahead.last_duration = outcome.ended_at - outcome.started_at
             seen = self.pool.hand_back_ended(outcome.job_id, spec)  # outputs checked already?
             message = outcome.message
             if outcome.ok and not cancelled:
