@@ -247,6 +247,7 @@ def test_a_long_job_that_ends_is_recorded_at_once_even_while_jobs_recorded_ahead
         tmp_path, monkeypatch):
     """Finished short jobs may wait for a later tick; a long one may not (a kill -9 of
     fileflow before its tick would make it run again in full)."""
+    import fileflow.run.recorder
     import fileflow.run.scheduler
 
     p = Project(tmp_path)
@@ -269,7 +270,7 @@ def test_a_long_job_that_ends_is_recorded_at_once_even_while_jobs_recorded_ahead
     def finish(self, outcomes, cancelled=False):
         for outcome in outcomes:
             if self.graph.jobs[outcome.job_id].name == "long":
-                long_log_id.append(self.active[outcome.job_id][1])
+                long_log_id.append(self.active[outcome.job_id].log_id)
         events.append(("finished", [self.graph.jobs[o.job_id].name for o in outcomes]))
         return real_finish(self, outcomes, cancelled)
 
@@ -277,7 +278,7 @@ def test_a_long_job_that_ends_is_recorded_at_once_even_while_jobs_recorded_ahead
         events.append(("recorded", [r.job_id for r in finished]))
         return real_tick(self, run_id, finished, started, external_ids)
 
-    monkeypatch.setattr(fileflow.run.scheduler, "FLUSH_AFTER", 1e9)  # short ones wait for a tick
+    monkeypatch.setattr(fileflow.run.recorder, "FLUSH_AFTER", 1e9)  # short ones wait for a tick
     monkeypatch.setattr(fileflow.run.scheduler.Scheduler, "_finish", finish)
     monkeypatch.setattr(fileflow.runlog.writes.CursorWrites, "record_tick", tick)
     r = p.build("-j", "2")

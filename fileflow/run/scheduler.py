@@ -30,9 +30,9 @@ from fileflow.engine.graph import Job
 from fileflow.engine.plan import Plan, job_facts
 from fileflow.engine.staleness import KIND_UPSTREAM, Reason, decide
 from fileflow.lang.job_values import job_values
-from fileflow.runlog.log import JobResult, JobStart
-from fileflow.runlog.records import shown_command
-from fileflow.run.recording_ahead import AHEAD_IF_SHORTER, NOT_STARTED, RecordedAhead
+from fileflow.runlog.log import JobResult
+from fileflow.run.recorder import RunRecorder
+from fileflow.run.recording_ahead import RecordedAhead
 from fileflow.run.resources import ResourcePool
 from fileflow.run.settings import Settings
 from fileflow.fs import remove_path
@@ -41,9 +41,6 @@ from fileflow.engine.store import FileStore
 from fileflow.template import value_text
 
 __all__ = ["Reporter", "RunResult", "Scheduler"]
-
-FLUSH_AFTER = 0.2  # seconds: the longest finished jobs and pids wait for a tick
-
 
 class Reporter(Protocol):
     def job_started(self, job: Job, spec: JobSpec, reasons: tuple[Reason, ...]) -> None: ...
@@ -104,13 +101,10 @@ class Scheduler:
         self.result = RunResult()
         self.ran: set[int] = set()
         self.ahead = RecordedAhead(plan, settings, staged=staging is not None)
-        self.last_write = time.monotonic()  # of the last run-log tick
         self.stopping = False
         self.signalled = False     # set by a signal handler while run() runs
-        self.unrecorded: list[JobResult] = []  # finished jobs not yet in the run log
-        self.new_external_ids: list[tuple[int, str]] = []  # (run-log job id, pid) to record
+        self.recorder = RunRecorder(runlog, run_id, plan, settings)
         self.clock_warned = False
-        self.fresh_states: list[FileState] = list(plan.fresh_states)
         self.targets = set(self.graph.targets)
         for job_id, count in self.waiting.items():
             if count == 0:
@@ -149,7 +143,7 @@ class Scheduler:
                 if transferring:
                     self._transfers_ended()
                 self._tick(total)
-            self._flush()
+            self.recorder.flush()
             self._tick(total)  # the jobs gathered last (such as `all`) count too
         except KeyboardInterrupt:
             self.result.interrupted = True
@@ -157,7 +151,7 @@ class Scheduler:
             self._stop_hashes()
             self._stop_transfers()
             self._drop_ahead()
-            self._flush()
+            self.recorder.flush()
         except BaseException:
             # fileflow's own error (an output it cannot prepare, the run log gone): no job
             # may go on running, unwatched and unrecorded, after fileflow exits.
@@ -172,8 +166,7 @@ class Scheduler:
                 signal.signal(sig, handler)
         r = self.result
         r.not_run = total - r.done - r.failed - r.skipped - r.gathered
-        if self.fresh_states:
-            self.runlog.record_files(self.fresh_states)
+        self.recorder.record_files()
         return self.result
 
     def _prepare_logs(self) -> None:
@@ -212,7 +205,7 @@ class Scheduler:
             self._stop_hashes()
             self._stop_transfers()
             self._drop_ahead()
-            self._flush()
+            self.recorder.flush()
         except Exception:
             pass  # the first error is the one to report; their outputs stay incomplete
 
@@ -281,32 +274,14 @@ class Scheduler:
         if not batch and not ahead:
             # What ended and the new pids wait for the next tick while jobs recorded ahead
             # keep the cores busy, but never long: a later build finds orphans by their pids.
-            if (not self.ahead or time.monotonic() - self.last_write > FLUSH_AFTER
-                    or self._costly_to_lose()):
-                self._flush()
+            if not self.ahead or self.recorder.overdue():
+                self.recorder.flush()
             return
-        starts = [JobStart(job.rule.name, job.name, dict(job.wildcards), shown_command(spec.command),
-                           [str(r) for r in reasons], spec.attempt, self._executor_of(job),
-                           self.plan.signature(job.id), list(job.outputs), spec.log_path)
-                  for job, spec, reasons, _ in batch]
-        starts += [JobStart(job.rule.name, job.name, dict(job.wildcards), shown_command(self.plan.command(job.id)),
-                            [str(r) for r in reasons], 1, self._executor_of(job),
-                            self.plan.signature(job.id), list(job.outputs), default_log_path(job))
-                   for job, reasons in ((a.job, a.reasons) for a in ahead)]
         # One transaction per tick: the jobs that ended since the last one, and these.
-        log_ids = self.runlog.record_tick(self.run_id, self.unrecorded, starts,
-                                          self.new_external_ids)
-        self.last_write = time.monotonic()
-        self.unrecorded, self.new_external_ids = [], []
+        log_ids = self.recorder.tick(self.recorder.starts(batch, ahead))
         self.ahead.add(ahead, log_ids[len(batch):])
         if batch:
             self._start(batch, log_ids[:len(batch)])
-
-    def _costly_to_lose(self) -> bool:
-        """A finished job not yet recorded ran long: recorded now, not with the next tick,
-        since a kill -9 of fileflow meanwhile would make it run again in full."""
-        return any(r.started_at and r.ended_at and r.ended_at - r.started_at >= AHEAD_IF_SHORTER
-                   for r in self.unrecorded)
 
     def _start_ahead(self) -> None:
         """Jobs recorded ahead start first, in order, with no run-log write: their rows and
@@ -368,10 +343,9 @@ class Scheduler:
         if not batch:
             return
         ids = self.executor.submit([prepared.spec for prepared in batch])
-        # Recorded with the next tick, so a later build can find jobs a crash left running.
-        self.new_external_ids.extend(zip(log_ids, ids))
+        self.recorder.launched(log_ids, ids)
         if getattr(self.executor, "remote", False):
-            self._flush()  # cluster jobs outlive a crash: their ids must be on record now
+            self.recorder.flush()  # cluster jobs outlive a crash: their ids must be on record now
 
     def _drop_ahead(self) -> None:
         """The build stops: jobs recorded ahead whose processes never started are recorded
@@ -380,12 +354,8 @@ class Scheduler:
         dropped = self.ahead.drop()
         if not dropped:
             return
-        self.unrecorded.extend(
-            JobResult(log_id, "cancelled", None, None, None, None, None, None, [], {},
-                      self.plan.signature(job.id), NOT_STARTED,
-                      output_paths=list(job.outputs))
-            for job, log_id in ((entry.job, entry.log_id) for entry in dropped))
-        self._flush()
+        self.recorder.unrecorded.extend(self.recorder.not_started(dropped))
+        self.recorder.flush()
 
     def _stage(self, batch, log_ids) -> tuple[list, list]:
         """The jobs (and run-log ids) to launch now; a job with remote inputs not staged
@@ -421,10 +391,11 @@ class Scheduler:
             states, message = result
             job = self.graph.jobs[job_id]
             if message:
-                self.unrecorded.append(self._failed(job, ended.running, ended.outcome,
-                                                    message, False))
+                self.recorder.unrecorded.append(self._failed(job, ended.running, ended.outcome,
+                                                             message, False))
             else:
-                self.unrecorded.append(self._done(job, ended.running, ended.outcome, states))
+                self.recorder.unrecorded.append(self._done(job, ended.running, ended.outcome,
+                                                           states))
 
     def _stop_transfers(self) -> None:
         """Ctrl-C or fileflow's own error: no transfer starts any more; jobs waiting for
@@ -438,25 +409,13 @@ class Scheduler:
                                  "inputs were downloading") for job_id in parked], cancelled=True)
         uploading, self.uploading = self.uploading, {}
         for job_id, ended in uploading.items():
-            self.unrecorded.append(self._failed(
+            self.recorder.unrecorded.append(self._failed(
                 self.graph.jobs[job_id], ended.running, ended.outcome,
                 "cancelled while its remote outputs were uploading", True))
 
     def _local(self, job: Job) -> Job:
         """The job as its command sees it: remote paths are their local staged copies."""
         return job if self.staging is None else self.staging.local_job(job)
-
-    def _executor_of(self, job: Job) -> str:
-        """A cluster run's localrules jobs are local processes: recorded as such, so a later
-        build stops them (not adopts them) if this one dies."""
-        return "local" if self.settings.cluster and job.rule.local else self.settings.executor_name
-
-    def _flush(self) -> None:
-        if self.unrecorded or self.new_external_ids:
-            results, self.unrecorded = self.unrecorded, []
-            ids, self.new_external_ids = self.new_external_ids, []
-            self.runlog.record_tick(self.run_id, results, [], ids)
-            self.last_write = time.monotonic()
 
     def _redecide(self, job: Job) -> tuple[Reason, ...]:
         """Once upstream jobs are done, decide again: if their outputs came out identical,
@@ -535,7 +494,7 @@ class Scheduler:
 
     def _observed_inputs(self, hashed: Mapping[str, FileState]) -> None:
         self.plan.observed.update(hashed)
-        self.fresh_states.extend(st for p, st in hashed.items() if p not in self.graph.producer)
+        self.recorder.sources_hashed(hashed)
 
     def _script_command(self, job: Job, attempt: int, script: str) -> tuple[str, dict[str, str]]:
         v = job.values
@@ -616,7 +575,7 @@ class Scheduler:
             elif spec.stage and not cancelled:  # its own staging may say what failed
                 message = self.staging.job_error(spec.stage) or message
             results.append(self._failed(job, running, outcome, message, cancelled))
-        self.unrecorded.extend(results)  # written with the next tick's starts
+        self.recorder.unrecorded.extend(results)  # written with the next tick's starts
 
     def _hashes_ended(self) -> None:
         """Jobs whose large outputs are hashed are done; jobs whose large inputs are hashed
@@ -628,8 +587,8 @@ class Scheduler:
                                               if st.digest)
                 self._launch([waited.prepared], [waited.log_id])
                 continue
-            self.unrecorded.append(self._done(self.graph.jobs[waited.job_id], waited.running,
-                                              waited.outcome, states))
+            self.recorder.unrecorded.append(self._done(
+                self.graph.jobs[waited.job_id], waited.running, waited.outcome, states))
 
     def _stop_hashes(self) -> None:
         """Stopped while files were hashed. A job whose outputs were being hashed ran to the
@@ -643,19 +602,15 @@ class Scheduler:
                 unstarted.append(JobOutcome(waited.prepared.job.id, -15, now, now, message=(
                     "cancelled while its inputs were hashed")))
                 continue
-            job, outcome = self.graph.jobs[waited.job_id], waited.outcome
-            log_id, inputs = waited.running.log_id, waited.running.inputs
-            self.unrecorded.append(JobResult(
-                log_id, "cancelled", outcome.exit_code, outcome.started_at, outcome.ended_at,
-                outcome.host, outcome.peak_rss_bytes, outcome.cpu_seconds, [], inputs,
-                self.plan.signature(job.id), "stopped while its outputs were hashed",
-                outcome.external_id, list(job.outputs)))
+            self.recorder.unrecorded.append(self.recorder.failed(
+                self.graph.jobs[waited.job_id], waited.running, waited.outcome, "cancelled",
+                "stopped while its outputs were hashed"))
         if unstarted:
             self._finish(unstarted, cancelled=True)
 
     def _done(self, job: Job, running: RunningJob, outcome: JobOutcome,
               states: dict[str, FileState]) -> JobResult:
-        spec, log_id, inputs = running
+        spec = running.spec
         local = self._local(job)
         for path in local.flagged("protected"):
             _protect(path)
@@ -669,27 +624,21 @@ class Scheduler:
         self.ran.add(job.id)
         self.reporter.job_finished(job, outcome)
         self._release(job.id)
-        return JobResult(log_id, "done", 0, outcome.started_at, outcome.ended_at,
-                         outcome.host, outcome.peak_rss_bytes, outcome.cpu_seconds,
-                         list(states.values()), inputs, self.plan.signature(job.id),
-                         outcome.message, outcome.external_id, list(job.outputs))
+        return self.recorder.done(job, running, outcome, states)
 
     def _failed(self, job: Job, running: RunningJob, outcome: JobOutcome, message: str,
                 cancelled: bool) -> JobResult:
         """Failed, cancelled, or outputs missing: nothing it wrote may be taken as done."""
-        spec, log_id, inputs = running
+        spec = running.spec
         for path in self._local(job).outputs:
             remove_path(path)
         if not message:
             message = f"exit code {outcome.exit_code}"
         retrying = (not cancelled and not self.stopping
                     and spec.attempt <= job.rule.retries)
-        state = "cancelled" if cancelled else "failed"
-        result = JobResult(log_id, state, outcome.exit_code, outcome.started_at,
-                           outcome.ended_at, outcome.host, outcome.peak_rss_bytes,
-                           outcome.cpu_seconds, [], inputs, self.plan.signature(job.id),
-                           message + (" (will retry)" if retrying else ""),
-                           outcome.external_id, list(job.outputs))
+        result = self.recorder.failed(job, running, outcome,
+                                      "cancelled" if cancelled else "failed",
+                                      message + (" (will retry)" if retrying else ""))
         self.reporter.job_failed(job, spec, outcome, message, retrying)
         if retrying:
             self.attempts[job.id] = spec.attempt + 1
