@@ -24,8 +24,9 @@ from typing import Mapping, Protocol
 from fileflow.engine.command import cluster_log_path, default_log_path, render_command
 from fileflow.errors import FileflowError
 from fileflow.executors.base import JobOutcome, JobSpec
-from fileflow.run.background_hashing import INLINE_BYTES, BackgroundHasher
-from fileflow.run.job_records import EndedJob, PreparedJob, ReadyJob, RunningJob, StartedJob
+from fileflow.run.background_hashing import INLINE_BYTES
+from fileflow.run.file_waits import FileWaits
+from fileflow.run.job_records import PreparedJob, ReadyJob, RunningJob, StartedJob
 from fileflow.engine.graph import Job
 from fileflow.engine.plan import Plan, job_facts
 from fileflow.engine.staleness import KIND_UPSTREAM, Reason, decide
@@ -88,15 +89,9 @@ class Scheduler:
         self.ready: list[ReadyJob] = []  # a heap
         self.attempts: dict[int, int] = {}
         self.active: dict[int, RunningJob] = {}
-        # Remote files move off the loop (Staging's threads): jobs recorded as started wait
-        # in `parked` for their inputs; jobs whose process ended wait in `uploading` for
-        # their outputs' uploads before they count as done.
-        self.parked: dict[int, StartedJob] = {}
-        self.uploading: dict[int, EndedJob] = {}
-        # Large files are hashed off the loop too: a job's outputs before it counts as done,
-        # its unhashed inputs before it starts.
-        self.hasher = BackgroundHasher(store)
-        self.unhashed_inputs: dict[int, dict[str, FileState]] = {}  # job -> inputs to hash first
+        # Remote files are moved and large files hashed off the loop: jobs wait there for
+        # their inputs before they start, and for their outputs before they count as done.
+        self.waits = FileWaits(store, staging, plan.recorded)
         self.pool = ResourcePool(settings)
         self.result = RunResult()
         self.ran: set[int] = set()
@@ -117,28 +112,29 @@ class Scheduler:
         previous = self._defer_signals()
         self._prepare_logs()
         try:
-            while self.ready or self.active or self.ahead or self.uploading or self.hasher:
+            waits = self.waits
+            while self.ready or self.active or self.ahead or waits:
                 if self.signalled:
                     raise KeyboardInterrupt
                 self._submit_ready()
-                if not self.active and not self.uploading and not self.hasher:
+                if not self.active and not waits:
                     if (self.ready or self.ahead) and not self.stopping:
                         continue
                     break
                 self._prepare_next()
-                transferring = self.staging is not None and self.staging.busy
-                timeout = 0.02 if self.hasher else 0.05 if transferring else 0.5
+                transferring = waits.transferring
+                timeout = 0.02 if waits.hashing else 0.05 if transferring else 0.5
                 if self.executor.active():
                     outcomes = self.executor.wait(timeout)
                 else:  # no process: only files being hashed (or transferred) are left
                     outcomes = []
-                    self.hasher.wait(timeout)
+                    waits.wait_for_hashes(timeout)
                 if outcomes:
                     try:
                         self._hand_over(outcomes)
                     finally:  # even if a start failed: these ended and must be recorded
                         self._finish(outcomes)
-                if self.hasher:
+                if waits.hashing:
                     self._hashes_ended()
                 if transferring:
                     self._transfers_ended()
@@ -158,7 +154,7 @@ class Scheduler:
             self._abort()
             raise
         finally:
-            self.hasher.close()
+            self.waits.close()
             discard = getattr(self.executor, "discard_unused_logs", None)
             if discard is not None:
                 discard()
@@ -324,18 +320,8 @@ class Scheduler:
         for (job, spec, reasons, inputs), log_id in zip(batch, log_ids):
             self.active[job.id] = RunningJob(spec, log_id, inputs)
             self.reporter.job_started(job, spec, reasons)
-        if self.staging is not None:
-            batch, log_ids = self._stage(batch, log_ids)
-        if self.unhashed_inputs:
-            now, now_ids = [], []
-            for entry, log_id in zip(batch, log_ids):
-                unhashed = self.unhashed_inputs.pop(entry.job.id, None)
-                if unhashed is None:
-                    now.append(entry)
-                    now_ids.append(log_id)
-                else:  # launched by _hashes_ended
-                    self.hasher.submit(unhashed, StartedJob(entry, log_id), self.plan.recorded)
-            batch, log_ids = now, now_ids
+        # Those waiting for their inputs are launched by _transfers_ended or _hashes_ended.
+        batch, log_ids = self.waits.hold_back(batch, log_ids)
         self._launch(batch, log_ids)
 
     def _launch(self, batch, log_ids) -> None:
@@ -357,44 +343,27 @@ class Scheduler:
         self.recorder.unrecorded.extend(self.recorder.not_started(dropped))
         self.recorder.flush()
 
-    def _stage(self, batch, log_ids) -> tuple[list, list]:
-        """The jobs (and run-log ids) to launch now; a job with remote inputs not staged
-        yet waits in `parked` while they download (each URL once per run, at the version
-        whose token the job records), off the loop. A job that stages in itself
-        (--remote-staging job) goes at once."""
-        now, now_ids = [], []
-        for entry, log_id in zip(batch, log_ids):
-            job, spec, _, inputs = entry
-            if not spec.stage and self.staging.begin_inputs(
-                    job.id, {p: inputs.get(p) for p in job.inputs}):
-                self.parked[job.id] = StartedJob(entry, log_id)
-            else:
-                now.append(entry)
-                now_ids.append(log_id)
-        return now, now_ids
-
     def _transfers_ended(self) -> None:
         """Jobs whose inputs are staged start; a job whose input could not be had fails
         before it starts. Jobs whose uploads ended are recorded done, or failed. With no
         job running, wait here for a transfer instead of spinning."""
         idle = not self.executor.active()
-        for kind, job_id, result in self.staging.finished(0.5 if idle else 0.0):
-            if kind == "inputs":
-                started = self.parked.pop(job_id)
+        for waited, result in self.waits.transfers_ended(0.5 if idle else 0.0):
+            if isinstance(waited, StartedJob):
                 if result:
                     now = time.time()
-                    self._finish([JobOutcome(job_id, 1, now, now, message=result)])
+                    self._finish([JobOutcome(waited.prepared.job.id, 1, now, now,
+                                             message=result)])
                 else:
-                    self._launch([started.prepared], [started.log_id])
+                    self._launch([waited.prepared], [waited.log_id])
                 continue
-            ended = self.uploading.pop(job_id)
             states, message = result
-            job = self.graph.jobs[job_id]
+            job = self.graph.jobs[waited.job_id]
             if message:
-                self.recorder.unrecorded.append(self._failed(job, ended.running, ended.outcome,
+                self.recorder.unrecorded.append(self._failed(job, waited.running, waited.outcome,
                                                              message, False))
             else:
-                self.recorder.unrecorded.append(self._done(job, ended.running, ended.outcome,
+                self.recorder.unrecorded.append(self._done(job, waited.running, waited.outcome,
                                                            states))
 
     def _stop_transfers(self) -> None:
@@ -402,15 +371,13 @@ class Scheduler:
         their inputs or their uploads are recorded cancelled (their outputs not done)."""
         if self.staging is None:
             return
-        self.staging.stop()
+        parked, uploading = self.waits.stop_transfers()
         now = time.time()
-        parked, self.parked = self.parked, {}
         self._finish([JobOutcome(job_id, -15, now, now, message="cancelled while its remote "
                                  "inputs were downloading") for job_id in parked], cancelled=True)
-        uploading, self.uploading = self.uploading, {}
-        for job_id, ended in uploading.items():
+        for ended in uploading:
             self.recorder.unrecorded.append(self._failed(
-                self.graph.jobs[job_id], ended.running, ended.outcome,
+                self.graph.jobs[ended.job_id], ended.running, ended.outcome,
                 "cancelled while its remote outputs were uploading", True))
 
     def _local(self, job: Job) -> Job:
@@ -483,10 +450,7 @@ class Scheduler:
                    if (observed.get(p) is None or observed[p].digest is None)}
         if missing:
             missing = {p: (st if st.exists else self.store.stat(p)) for p, st in missing.items()}
-            if self.staging is None and self.hasher.wants(missing):
-                # Large and not hashed yet (a first build hashes no source up front): hashed
-                # off the loop before the job starts (_start, _inputs_hashed).
-                self.unhashed_inputs[job.id] = missing
+            if self.waits.hash_inputs_apart(job.id, missing):
                 return {p: observed[p].digest for p in job.inputs
                         if p not in missing and observed[p].digest is not None}
             self._observed_inputs(self.store.with_digests(missing, self.plan.recorded))
@@ -556,18 +520,15 @@ class Scheduler:
                     # Files over the inline size come back unhashed (digest None).
                     states = self.store.observe(local.outputs, INLINE_BYTES)
                     if any(st.exists and st.digest is None for st in states.values()):
-                        if local is job and self.hasher.wants(states):
-                            # Done when hashed (_hashes_ended); its core goes on meanwhile.
-                            self.hasher.submit(states, EndedJob(job.id, running, outcome))
-                            continue
+                        if local is job and self.waits.hash_outputs_apart(states, job.id,
+                                                                          running, outcome):
+                            continue  # done when hashed (_hashes_ended); its core goes on
                         states = self.store.with_digests(states, {})
                     why = ""
                     if local is not job and spec.stage:  # the job uploaded them itself
                         states, why = self.staging.job_result(job, spec.stage, states)
-                    elif local is not job and self.staging.begin_upload(job.id, job, states):
-                        # Done only once its remote outputs are uploaded (_transfers_ended).
-                        self.uploading[job.id] = EndedJob(job.id, running, outcome)
-                        continue
+                    elif local is not job and self.waits.upload(job, states, running, outcome):
+                        continue  # done once its remote outputs are uploaded (_transfers_ended)
                     if not why:
                         results.append(self._done(job, running, outcome, states))
                         continue
@@ -580,7 +541,7 @@ class Scheduler:
     def _hashes_ended(self) -> None:
         """Jobs whose large outputs are hashed are done; jobs whose large inputs are hashed
         start, with those digests recorded as what they read."""
-        for waited, states in self.hasher.finished():
+        for waited, states in self.waits.hashes_ended():
             if isinstance(waited, StartedJob):
                 self._observed_inputs(states)
                 waited.prepared.inputs.update((p, st.digest) for p, st in states.items()
@@ -597,7 +558,7 @@ class Scheduler:
         were being hashed never started: recorded cancelled."""
         now = time.time()
         unstarted = []
-        for waited in self.hasher.stop():
+        for waited in self.waits.stop_hashes():
             if isinstance(waited, StartedJob):
                 unstarted.append(JobOutcome(waited.prepared.job.id, -15, now, now, message=(
                     "cancelled while its inputs were hashed")))
