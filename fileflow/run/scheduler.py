@@ -11,9 +11,7 @@ several jobs.
 from __future__ import annotations
 
 import heapq
-import json
 import os
-import shlex
 import signal
 import stat
 import threading
@@ -21,27 +19,26 @@ import time
 from dataclasses import dataclass, field
 from typing import Mapping, Protocol
 
-from fileflow.engine.command import cluster_log_path, default_log_path, render_command
-from fileflow.errors import FileflowError
-from fileflow.executors.base import JobOutcome, JobSpec
-from fileflow.run.background_hashing import INLINE_BYTES
-from fileflow.run.file_waits import FileWaits
-from fileflow.run.job_records import PreparedJob, ReadyJob, RunningJob, StartedJob
 from fileflow.engine.graph import Job
 from fileflow.engine.plan import Plan, job_facts
 from fileflow.engine.staleness import KIND_UPSTREAM, Reason, decide
+from fileflow.engine.store import FileStore
+from fileflow.executors.base import JobOutcome, JobSpec
+from fileflow.fs import remove_path
 from fileflow.lang.job_values import job_values
-from fileflow.runlog.log import JobResult
+from fileflow.run.background_hashing import INLINE_BYTES
+from fileflow.run.file_waits import FileWaits
+from fileflow.run.job_records import PreparedJob, ReadyJob, RunningJob, StartedJob
+from fileflow.run.preparing import JobPreparer
 from fileflow.run.recorder import RunRecorder
 from fileflow.run.recording_ahead import RecordedAhead
 from fileflow.run.resources import ResourcePool
 from fileflow.run.settings import Settings
-from fileflow.fs import remove_path
+from fileflow.runlog.log import JobResult
 from fileflow.state import FileState
-from fileflow.engine.store import FileStore
-from fileflow.template import value_text
 
 __all__ = ["Reporter", "RunResult", "Scheduler"]
+
 
 class Reporter(Protocol):
     def job_started(self, job: Job, spec: JobSpec, reasons: tuple[Reason, ...]) -> None: ...
@@ -99,6 +96,8 @@ class Scheduler:
         self.stopping = False
         self.signalled = False     # set by a signal handler while run() runs
         self.recorder = RunRecorder(runlog, run_id, plan, settings)
+        self.preparer = JobPreparer(plan, store, settings, run_id, executor, staging,
+                                    self.waits, self.recorder)
         self.clock_warned = False
         self.targets = set(self.graph.targets)
         for job_id, count in self.waiting.items():
@@ -110,7 +109,7 @@ class Scheduler:
     def run(self) -> RunResult:
         total = len(self.plan.reasons)
         previous = self._defer_signals()
-        self._prepare_logs()
+        self.preparer.prepare_logs()
         try:
             waits = self.waits
             while self.ready or self.active or self.ahead or waits:
@@ -164,16 +163,6 @@ class Scheduler:
         r.not_run = total - r.done - r.failed - r.skipped - r.gathered
         self.recorder.record_files()
         return self.result
-
-    def _prepare_logs(self) -> None:
-        """Let an executor that can make the default log files of the jobs to run ahead of
-        them (the local one) do so; the paths are worked out in its own thread."""
-        prepare = getattr(self.executor, "prepare_logs", None)
-        if prepare is None or self.settings.cluster:
-            return
-        jobs = self.graph.jobs
-        prepare(default_log_path(jobs[j]) for j in self.plan.to_run
-                if jobs[j].rule.action is not None and not jobs[j].values.log.values)
 
     def _tick(self, total: int) -> None:
         r = self.result
@@ -261,7 +250,7 @@ class Scheduler:
                 deferred.append(entry)
                 continue
             pool.hold(job)
-            batch.append(self._prepare(job, reasons))
+            batch.append(self.preparer.prepare(job, reasons, attempt))
         for entry in deferred:
             heapq.heappush(self.ready, entry)
         # Topped up before it runs dry, so that every core that frees finds a job on record.
@@ -286,9 +275,9 @@ class Scheduler:
         while queue and pool.free_cores > 0 and pool.fits(queue[0].job):
             entry = queue[0]
             prepared = entry.prepared
-            if prepared is None:
-                prepared = self._prepare(entry.job, entry.reasons)
-            del queue[0]  # only now: if _prepare raised, _drop_ahead still sees it
+            if prepared is None:  # recorded ahead: a first attempt (RecordedAhead.pick)
+                prepared = self.preparer.prepare(entry.job, entry.reasons, 1)
+            del queue[0]  # only now: if prepare raised, _drop_ahead still sees it
             pool.hold(entry.job)
             self._start([prepared], [entry.log_id])
 
@@ -299,7 +288,7 @@ class Scheduler:
             return
         for entry in self.ahead.queue[:self.settings.jobs]:
             if entry.prepared is None:
-                entry.prepared = self._prepare(entry.job, entry.reasons)
+                entry.prepared = self.preparer.prepare(entry.job, entry.reasons, 1)
 
     def _hand_over(self, outcomes: list[JobOutcome]) -> None:
         """Jobs that exited 0 with their outputs in place give their cores to jobs recorded
@@ -380,10 +369,6 @@ class Scheduler:
                 self.graph.jobs[ended.job_id], ended.running, ended.outcome,
                 "cancelled while its remote outputs were uploading", True))
 
-    def _local(self, job: Job) -> Job:
-        """The job as its command sees it: remote paths are their local staged copies."""
-        return job if self.staging is None else self.staging.local_job(job)
-
     def _redecide(self, job: Job) -> tuple[Reason, ...]:
         """Once upstream jobs are done, decide again: if their outputs came out identical,
         no reason may remain (early cutoff)."""
@@ -397,97 +382,6 @@ class Scheduler:
         fresh = decide(job_facts(job, self.plan.signature(job.id)), self.plan.observed,
                        self.plan.recorded, forced=forced)
         return fresh
-
-    def _prepare(self, job: Job, reasons) -> PreparedJob:
-        attempt = self.attempts.get(job.id, 1)   # `job` carries this attempt's values
-        local = self._local(job)
-        command = render_command(local, attempt) if attempt > 1 else self.plan.command(job.id)
-        for path in job.flagged("protected"):
-            if os.path.exists(path):
-                raise FileflowError(f"job {job.name} would overwrite protected output {path!r}; "
-                                    "delete it first if it must be remade")
-        inputs = self._input_digests(job)
-        # A cluster job a dead fileflow left running is taken over, not run again: its
-        # outputs are its own to write.
-        adopts = getattr(self.executor, "adopts", None)
-        adopted = attempt == 1 and adopts is not None and adopts(job.name)
-        try:
-            for path in () if adopted else local.outputs:
-                remove_path(path)  # never let a job append to, or be judged by, an old output
-                _make_parent(path)
-            for path in job.values.log.values:
-                _make_parent(path)
-        except OSError as exc:
-            raise FileflowError(f"cannot prepare the outputs of job {job.name}: "
-                                f"{exc.filename!r}: {exc.strerror}") from None
-        env: dict[str, str] = {}
-        action = job.rule.action
-        if action is not None and action.kind == "script":
-            command, env = self._script_command(local, attempt, action.text)
-        elif action is None:
-            command = ":"
-        log_path = (cluster_log_path(job, self.settings.executor_name)
-                    if self.settings.cluster and not job.rule.local else default_log_path(job))
-        stage = ""
-        if local is not job and self._stages_in_job(job):
-            stage = self.staging.job_manifest(job, inputs, attempt, adopted)
-        spec = JobSpec(job.id, job.name, job.rule.name, command, log_path,
-                       local.outputs, job.values.threads, job.values.resources, attempt, env,
-                       job.wildcards, stage,
-                       log_on_demand=not self.settings.cluster and not job.values.log.values)
-        return PreparedJob(job, spec, reasons, inputs)
-
-    def _stages_in_job(self, job: Job) -> bool:
-        """--remote-staging job: a cluster job moves its own remote files on its node; a
-        localrules job runs here, so this process stages for it."""
-        return self.staging.in_job and self.settings.cluster and not job.rule.local
-
-    def _input_digests(self, job: Job) -> dict[str, str]:
-        """Digests of the inputs as they are now, before the job starts (so an input edited
-        while the job runs is seen as changed next time)."""
-        observed = self.plan.observed
-        missing = {p: observed.get(p) or self.store.stat(p) for p in job.inputs
-                   if (observed.get(p) is None or observed[p].digest is None)}
-        if missing:
-            missing = {p: (st if st.exists else self.store.stat(p)) for p, st in missing.items()}
-            if self.waits.hash_inputs_apart(job.id, missing):
-                return {p: observed[p].digest for p in job.inputs
-                        if p not in missing and observed[p].digest is not None}
-            self._observed_inputs(self.store.with_digests(missing, self.plan.recorded))
-        return {p: observed[p].digest for p in job.inputs if observed[p].digest is not None}
-
-    def _observed_inputs(self, hashed: Mapping[str, FileState]) -> None:
-        self.plan.observed.update(hashed)
-        self.recorder.sources_hashed(hashed)
-
-    def _script_command(self, job: Job, attempt: int, script: str) -> tuple[str, dict[str, str]]:
-        v = job.values
-        data = {
-            "rule": job.rule.name, "attempt": attempt, "threads": v.threads,
-            "input": {"values": list(v.inputs.values), "names": list(v.inputs.names)},
-            "output": {"values": list(v.outputs.values), "names": list(v.outputs.names)},
-            "log": {"values": list(v.log.values), "names": list(v.log.names)},
-            "params": {"values": list(v.params.values), "names": list(v.params.names)},
-            "wildcards": dict(job.wildcards), "resources": dict(v.resources),
-        }
-        folder = os.path.join(".fileflow", "jobs", str(self.run_id))
-        os.makedirs(folder, exist_ok=True)
-        path = os.path.join(folder, f"{job.id}.json")
-        with open(path, "w", encoding="utf-8") as fh:
-            json.dump(data, fh, default=str)
-        env = {"FILEFLOW_JOB": os.path.abspath(path), "FILEFLOW_THREADS": str(v.threads)}
-        for kind, items in (("INPUT", v.inputs), ("OUTPUT", v.outputs), ("LOG", v.log)):
-            env[f"FILEFLOW_{kind}"] = " ".join(shlex.quote(str(x)) for x in items.values)
-            for name in dict.fromkeys(n for n in items.names if n):
-                env[f"FILEFLOW_{kind}_{name}"] = " ".join(shlex.quote(str(x))
-                                                          for x in items.named(name))
-        for name, value in zip(v.params.names, v.params.values):
-            if name:
-                env[f"FILEFLOW_PARAMS_{name}"] = value_text(value, quote=False)
-        for name, value in job.wildcards.items():
-            env[f"FILEFLOW_WILDCARDS_{name}"] = str(value)
-        runner = shlex.quote(self.settings.python) if script.endswith(".py") else "bash"
-        return f"exec {runner} {shlex.quote(script)}", env
 
     def _gather(self, job: Job) -> None:
         self.result.gathered += 1
@@ -511,7 +405,7 @@ class Scheduler:
             seen = self.pool.hand_back_ended(outcome.job_id, spec)  # outputs checked already?
             message = outcome.message
             if outcome.ok and not cancelled:
-                local = self._local(job)
+                local = self.preparer.local(job)
                 missing = [] if seen else self._await_outputs(local)
                 if missing:
                     message = (f"the command exited 0 but output {missing[0]!r} is missing "
@@ -543,7 +437,7 @@ class Scheduler:
         start, with those digests recorded as what they read."""
         for waited, states in self.waits.hashes_ended():
             if isinstance(waited, StartedJob):
-                self._observed_inputs(states)
+                self.preparer.observe_inputs(states)
                 waited.prepared.inputs.update((p, st.digest) for p, st in states.items()
                                               if st.digest)
                 self._launch([waited.prepared], [waited.log_id])
@@ -572,7 +466,7 @@ class Scheduler:
     def _done(self, job: Job, running: RunningJob, outcome: JobOutcome,
               states: dict[str, FileState]) -> JobResult:
         spec = running.spec
-        local = self._local(job)
+        local = self.preparer.local(job)
         for path in local.flagged("protected"):
             _protect(path)
             if local is job and path in states:  # chmod sets the ctime: record the new one
@@ -591,7 +485,7 @@ class Scheduler:
                 cancelled: bool) -> JobResult:
         """Failed, cancelled, or outputs missing: nothing it wrote may be taken as done."""
         spec = running.spec
-        for path in self._local(job).outputs:
+        for path in self.preparer.local(job).outputs:
             remove_path(path)
         if not message:
             message = f"exit code {outcome.exit_code}"
@@ -636,14 +530,6 @@ class Scheduler:
             missing = [p for p in missing if not os.path.lexists(p)]
         return missing
 
-
-
-def _make_parent(path: str) -> None:
-    """The folder of `path` made if missing; one stat when it is there (os.makedirs of an
-    existing folder costs three system calls and an exception)."""
-    parent = os.path.dirname(path)
-    if parent and not os.path.isdir(parent):
-        os.makedirs(parent, exist_ok=True)
 
 
 def _protect(path: str) -> None:

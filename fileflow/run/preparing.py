@@ -1,0 +1,161 @@
+"""A job about to start, made ready for its executor. Layer 4.
+
+Its command (rendered again for a retry; for a script, a job file and environment
+variables), its log path, the digests of its inputs as they are before it starts, and its
+files: a protected output is never overwritten, old outputs are removed (no job appends to,
+or is judged by, an old output) and the folders of its outputs and logs made.
+"""
+from __future__ import annotations
+
+import json
+import os
+import shlex
+from typing import Mapping
+
+from fileflow.engine.command import cluster_log_path, default_log_path, render_command
+from fileflow.engine.graph import Job
+from fileflow.engine.plan import Plan
+from fileflow.engine.staleness import Reason
+from fileflow.engine.store import FileStore
+from fileflow.errors import FileflowError
+from fileflow.executors.base import JobSpec
+from fileflow.fs import remove_path
+from fileflow.run.file_waits import FileWaits
+from fileflow.run.job_records import PreparedJob
+from fileflow.run.recorder import RunRecorder
+from fileflow.run.settings import Settings
+from fileflow.state import FileState
+from fileflow.template import value_text
+
+__all__ = ["JobPreparer", "script_command"]
+
+
+class JobPreparer:
+    def __init__(self, plan: Plan, store: FileStore, settings: Settings, run_id: int, executor,
+                 staging, waits: FileWaits, recorder: RunRecorder):
+        self.plan = plan
+        self.store = store
+        self.settings = settings
+        self.run_id = run_id
+        self.executor = executor
+        self.staging = staging  # fileflow.remote.staging.Staging, or None
+        self.waits = waits
+        self.recorder = recorder
+
+    def prepare_logs(self) -> None:
+        """Let an executor that can make the default log files of the jobs to run ahead of
+        them (the local one) do so; the paths are worked out in its own thread."""
+        prepare = getattr(self.executor, "prepare_logs", None)
+        if prepare is None or self.settings.cluster:
+            return
+        jobs = self.plan.graph.jobs
+        prepare(default_log_path(jobs[j]) for j in self.plan.to_run
+                if jobs[j].rule.action is not None and not jobs[j].values.log.values)
+
+    def local(self, job: Job) -> Job:
+        """The job as its command sees it: remote paths are their local staged copies."""
+        return job if self.staging is None else self.staging.local_job(job)
+
+    def prepare(self, job: Job, reasons: tuple[Reason, ...], attempt: int) -> PreparedJob:
+        """`job` carries the values of this attempt."""
+        local = self.local(job)
+        command = render_command(local, attempt) if attempt > 1 else self.plan.command(job.id)
+        for path in job.flagged("protected"):
+            if os.path.exists(path):
+                raise FileflowError(f"job {job.name} would overwrite protected output {path!r}; "
+                                    "delete it first if it must be remade")
+        inputs = self.input_digests(job)
+        # A cluster job a dead fileflow left running is taken over, not run again: its
+        # outputs are its own to write.
+        adopts = getattr(self.executor, "adopts", None)
+        adopted = attempt == 1 and adopts is not None and adopts(job.name)
+        try:
+            for path in () if adopted else local.outputs:
+                remove_path(path)  # never let a job append to, or be judged by, an old output
+                _make_parent(path)
+            for path in job.values.log.values:
+                _make_parent(path)
+        except OSError as exc:
+            raise FileflowError(f"cannot prepare the outputs of job {job.name}: "
+                                f"{exc.filename!r}: {exc.strerror}") from None
+        env: dict[str, str] = {}
+        action = job.rule.action
+        if action is not None and action.kind == "script":
+            command, env = script_command(local, attempt, action.text, self.run_id,
+                                          self.settings.python)
+        elif action is None:
+            command = ":"
+        log_path = (cluster_log_path(job, self.settings.executor_name)
+                    if self.settings.cluster and not job.rule.local else default_log_path(job))
+        stage = ""
+        if local is not job and self.stages_in_job(job):
+            stage = self.staging.job_manifest(job, inputs, attempt, adopted)
+        spec = JobSpec(job.id, job.name, job.rule.name, command, log_path,
+                       local.outputs, job.values.threads, job.values.resources, attempt, env,
+                       job.wildcards, stage,
+                       log_on_demand=not self.settings.cluster and not job.values.log.values)
+        return PreparedJob(job, spec, reasons, inputs)
+
+    def stages_in_job(self, job: Job) -> bool:
+        """--remote-staging job: a cluster job moves its own remote files on its node; a
+        localrules job runs here, so this process stages for it."""
+        return self.staging.in_job and self.settings.cluster and not job.rule.local
+
+    def input_digests(self, job: Job) -> dict[str, str]:
+        """Digests of the inputs as they are now, before the job starts (so an input edited
+        while the job runs is seen as changed next time)."""
+        observed = self.plan.observed
+        missing = {p: observed.get(p) or self.store.stat(p) for p in job.inputs
+                   if (observed.get(p) is None or observed[p].digest is None)}
+        if missing:
+            missing = {p: (st if st.exists else self.store.stat(p)) for p, st in missing.items()}
+            if self.waits.hash_inputs_apart(job.id, missing):
+                return {p: observed[p].digest for p in job.inputs
+                        if p not in missing and observed[p].digest is not None}
+            self.observe_inputs(self.store.with_digests(missing, self.plan.recorded))
+        return {p: observed[p].digest for p in job.inputs if observed[p].digest is not None}
+
+    def observe_inputs(self, hashed: Mapping[str, FileState]) -> None:
+        self.plan.observed.update(hashed)
+        self.recorder.sources_hashed(hashed)
+
+
+def script_command(job: Job, attempt: int, script: str, run_id: int,
+                   python: str) -> tuple[str, dict[str, str]]:
+    """The command that runs a `script:` and its environment; what the script sees of its
+    job (fileflow.script) is written to .fileflow/jobs/RUN/JOB.json."""
+    v = job.values
+    data = {
+        "rule": job.rule.name, "attempt": attempt, "threads": v.threads,
+        "input": {"values": list(v.inputs.values), "names": list(v.inputs.names)},
+        "output": {"values": list(v.outputs.values), "names": list(v.outputs.names)},
+        "log": {"values": list(v.log.values), "names": list(v.log.names)},
+        "params": {"values": list(v.params.values), "names": list(v.params.names)},
+        "wildcards": dict(job.wildcards), "resources": dict(v.resources),
+    }
+    folder = os.path.join(".fileflow", "jobs", str(run_id))
+    os.makedirs(folder, exist_ok=True)
+    path = os.path.join(folder, f"{job.id}.json")
+    with open(path, "w", encoding="utf-8") as fh:
+        json.dump(data, fh, default=str)
+    env = {"FILEFLOW_JOB": os.path.abspath(path), "FILEFLOW_THREADS": str(v.threads)}
+    for kind, items in (("INPUT", v.inputs), ("OUTPUT", v.outputs), ("LOG", v.log)):
+        env[f"FILEFLOW_{kind}"] = " ".join(shlex.quote(str(x)) for x in items.values)
+        for name in dict.fromkeys(n for n in items.names if n):
+            env[f"FILEFLOW_{kind}_{name}"] = " ".join(shlex.quote(str(x))
+                                                      for x in items.named(name))
+    for name, value in zip(v.params.names, v.params.values):
+        if name:
+            env[f"FILEFLOW_PARAMS_{name}"] = value_text(value, quote=False)
+    for name, value in job.wildcards.items():
+        env[f"FILEFLOW_WILDCARDS_{name}"] = str(value)
+    runner = shlex.quote(python) if script.endswith(".py") else "bash"
+    return f"exec {runner} {shlex.quote(script)}", env
+
+
+def _make_parent(path: str) -> None:
+    """The folder of `path` made if missing; one stat when it is there (os.makedirs of an
+    existing folder costs three system calls and an exception)."""
+    parent = os.path.dirname(path)
+    if parent and not os.path.isdir(parent):
+        os.makedirs(parent, exist_ok=True)
