@@ -1,12 +1,21 @@
 """The run loop: ready jobs go to the executor within the core and resource limits, finished
 jobs are checked, hashed and recorded, and their dependents are released. Layer 4.
 
+The loop holds readiness (the ready heap, how many upstream jobs each job still waits for),
+retries, early cutoff (the staleness decision made again once a job's upstream jobs are
+done) and Ctrl-C, and composes the parts that hold the rest:
+
+    resources.py         the cores and --resources: what a job holds, and hands back
+    recording_ahead.py   jobs recorded as started ahead of their processes
+    file_waits.py        jobs waiting for their files to be hashed, downloaded, uploaded
+    preparing.py         a job about to start made into what its executor runs
+    recorder.py          what each tick writes to the run log
+
 Work per finished job is proportional to its dependents. A scheduler tick writes the run log
 in one transaction (jobs that ended, jobs about to start); a job's outputs are marked
 incomplete in the log before its process starts, so a crash never leaves a partial output
 looking done. Local jobs that will run whatever happens are recorded a few ticks ahead of
-their processes (fileflow.run.recording_ahead), so that at -j 2 one transaction serves
-several jobs.
+their processes, so that at -j 2 one transaction serves several jobs.
 """
 from __future__ import annotations
 
@@ -47,6 +56,7 @@ class Reporter(Protocol):
                    retrying: bool) -> None: ...
     def job_skipped(self, job: Job, why: str) -> None: ...
     def tick(self, done: int, failed: int, running: int, total: int) -> None: ...
+    def line(self, text: str, error: bool = False) -> None: ...
 
 
 @dataclass(slots=True)
@@ -73,8 +83,6 @@ class Scheduler:
         self.staging = staging
         self.graph = plan.graph
         self.executor = executor
-        self.runlog = runlog
-        self.run_id = run_id
         self.store = store
         self.settings = settings
         self.reporter = reporter
@@ -305,7 +313,7 @@ class Scheduler:
             self.pool.hand_back_early(outcome.job_id, spec)
         self._start_ahead()
 
-    def _start(self, batch, log_ids) -> None:
+    def _start(self, batch: list[PreparedJob], log_ids: list[int]) -> None:
         for (job, spec, reasons, inputs), log_id in zip(batch, log_ids):
             self.active[job.id] = RunningJob(spec, log_id, inputs)
             self.reporter.job_started(job, spec, reasons)
@@ -313,7 +321,7 @@ class Scheduler:
         batch, log_ids = self.waits.hold_back(batch, log_ids)
         self._launch(batch, log_ids)
 
-    def _launch(self, batch, log_ids) -> None:
+    def _launch(self, batch: list[PreparedJob], log_ids: list[int]) -> None:
         """Hand these jobs, recorded as started, to the executor."""
         if not batch:
             return
@@ -529,7 +537,6 @@ class Scheduler:
             time.sleep(0.1)
             missing = [p for p in missing if not os.path.lexists(p)]
         return missing
-
 
 
 def _protect(path: str) -> None:
