@@ -27,7 +27,6 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -61,10 +60,10 @@ def generate_shared(directory: str, rules: int) -> str:
             out += [f"rule qc{n}:", f'    input: "results/{{sample}}.step{n - 1}.txt"',
                     f'    output: "results/qc/{{sample}}.step{n}.txt"',
                     f'    log: "logs/qc{n}/{{sample}}.log"',
-                    f'    shell: "qc {{input}} > {{output}} 2> {{log}}"', ""]
+                    '    shell: "qc {input} > {output} 2> {log}"', ""]
         if n % 100 == 0:  # a constant that step n's pattern matches: FF108
             out += [f"rule fixed{n}:", f'    output: "results/S000.step{n}.txt"',
-                    f'    log: "logs/fixed{n}.log"', f'    shell: "touch {{output}} 2> {{log}}"', ""]
+                    f'    log: "logs/fixed{n}.log"', '    shell: "touch {output} 2> {log}"', ""]
     path = os.path.join(directory, "Flowfile")
     with open(path, "w", encoding="utf-8") as fh:
         fh.write("\n".join(out))

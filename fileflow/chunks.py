@@ -5,7 +5,8 @@ graph layout a limited line: every place that hands many items to one of them cu
 """
 from __future__ import annotations
 
-from typing import Iterator, Sequence, TypeVar
+from collections.abc import Iterator, Sequence
+from typing import TypeVar
 
 __all__ = ["chunked"]
 

@@ -7,9 +7,10 @@ from __future__ import annotations
 
 import re
 import warnings
+from collections.abc import Iterable, Mapping
 from functools import lru_cache
 from itertools import product
-from typing import Iterable, Mapping, NamedTuple
+from typing import NamedTuple
 
 __all__ = ["Pattern", "PatternError", "parse_pattern", "expand", "regex_problem", "WILDCARD_NAME"]
 

@@ -6,8 +6,9 @@ Use `state._replace(digest=...)` to derive a changed copy.
 """
 from __future__ import annotations
 
+from collections.abc import Mapping
 from types import MappingProxyType
-from typing import Mapping, NamedTuple
+from typing import NamedTuple
 
 __all__ = ["FileState", "RecordedTarget", "HASH_ALGORITHM", "REMOTE_TOKEN"]
 

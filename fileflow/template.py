@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import re
 import shlex
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Mapping, NamedTuple
+from typing import NamedTuple
 
 __all__ = ["Items", "Field", "Template", "TemplateError", "parse_template", "render", "value_text",
            "FIELD_NAMES", "QUOTED_BY_DEFAULT"]

@@ -16,9 +16,9 @@ import subprocess
 import sys
 import textwrap
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterator
 
 __all__ = ["Project", "Result", "snapshot", "wait_for", "PRINT_ARGV"]
 

@@ -34,7 +34,7 @@ def chromium_path() -> str | None:
 
 
 class Page:
-    def __init__(self, browser: "Chromium", session: str):
+    def __init__(self, browser: Chromium, session: str):
         self.browser = browser
         self.session = session
         self.problems: list[str] = []      # console errors, uncaught exceptions, failed loads
@@ -175,7 +175,7 @@ class Chromium:
             if self.proc.stderr:
                 self.proc.stderr.close()
 
-    def __enter__(self) -> "Chromium":
+    def __enter__(self) -> Chromium:
         return self
 
     def __exit__(self, *exc: object) -> None:

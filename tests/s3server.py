@@ -31,7 +31,6 @@ import uuid
 from typing import Any, NamedTuple
 
 import pytest
-
 from conftest import need_service
 
 TEST_ACCESS_KEY = "fileflow-test-access-key"
@@ -119,7 +118,7 @@ class S3Server:
         with self._lock:
             self._faults.extend([(status, method, path)] * n)
 
-    def hold_next(self, method: str, path: str) -> "Hold":
+    def hold_next(self, method: str, path: str) -> Hold:
         """The next `method` request to `path` (e.g. "/bucket/key") waits until released."""
         hold = Hold(threading.Event(), threading.Event())
         with self._lock:

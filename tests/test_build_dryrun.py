@@ -3,11 +3,9 @@ directories too), every mode and the run log are the same afterwards (guarantees
 Looking changes nothing)."""
 from __future__ import annotations
 
-import os
 import re
 
 import pytest
-
 from buildkit import Project
 
 FLOW = """

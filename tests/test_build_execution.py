@@ -9,8 +9,6 @@ import json
 import os
 import stat
 
-import pytest
-
 from buildkit import Project
 
 # A job that proves it ran alongside another: it announces itself, then waits (up to 30 s)

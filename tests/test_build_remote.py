@@ -17,11 +17,9 @@ import uuid
 
 import fsspec
 import pytest
-
 from buildkit import Project, wait_for
 from conftest import need_service
 from s3server import s3_bucket, s3_server  # noqa: F401  (pytest fixtures)
-
 
 # --------------------------------------------------------------------------- memory://
 

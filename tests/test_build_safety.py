@@ -6,8 +6,8 @@ jobs to reach a known point (a file the job writes), never for a length of time.
 from __future__ import annotations
 
 import ast
-import json
 import contextlib
+import json
 import os
 import signal
 import socket
@@ -18,7 +18,6 @@ import time
 
 import psutil
 import pytest
-
 from buildkit import PRINT_ARGV, Project, kill_tree, wait_for
 
 # ---------------------------------------------------------------- names and directories

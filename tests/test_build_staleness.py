@@ -6,7 +6,6 @@ from __future__ import annotations
 import os
 
 import pytest
-
 from buildkit import Project
 
 # a -> b: "a" copies in.txt, "b" copies a's output. `wc -c` keeps a's output byte-identical

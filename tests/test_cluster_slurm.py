@@ -12,10 +12,8 @@ import os
 import shutil
 import signal
 import subprocess
-import time
 
 import pytest
-
 from buildkit import Project, kill_tree, wait_for
 from conftest import need_service
 

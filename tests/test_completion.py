@@ -17,8 +17,8 @@ import time
 from pathlib import Path
 
 import pytest
-
 from conftest import need_service
+
 from fileflow.cli.main import COMMANDS, parser_for
 
 FLOWFILE = '''\

@@ -11,8 +11,13 @@ import pytest
 
 from fileflow.errors import FileflowError
 from fileflow.executors.base import JobSpec
-from fileflow.executors.drmaa import (DrmaaBackend, job_id_and_index_shell, map_state,
-                                      render_native, status_from_info)
+from fileflow.executors.drmaa import (
+    DrmaaBackend,
+    job_id_and_index_shell,
+    map_state,
+    render_native,
+    status_from_info,
+)
 
 JobInfo = namedtuple("JobInfo", "jobId hasExited hasSignal terminatedSignal hasCoreDump "
                                 "wasAborted exitStatus resourceUsage")

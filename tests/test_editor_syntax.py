@@ -19,10 +19,10 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from conftest import need_service
-from fileflow.lang import tokenizer
+
 from fileflow.cli.main import FLOWFILE_NAMES
+from fileflow.lang import tokenizer
 
 REPO = Path(__file__).resolve().parent.parent
 VSCODE = REPO / "editors" / "vscode"

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import pytest
 
-from fileflow.lang import syntax as s
 from fileflow.errors import FlowfileError
+from fileflow.lang import syntax as s
 from fileflow.lang.builtins import EvalContext, make_builtins
 from fileflow.lang.evaluate import compile_expr, free_names
 from fileflow.lang.values import Flagged, Record, a_type, record_from

@@ -11,7 +11,6 @@ import signal
 import subprocess
 
 import pytest
-
 from buildkit import Project, kill_tree, wait_for
 from conftest import need_service
 

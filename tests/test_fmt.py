@@ -12,14 +12,14 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
+from test_fuzz_flowfile import mutated_flowfile
+from test_syntax_fast import CORNERS, FLOWFILES, flowfiles
 
 from fileflow.errors import FlowfileError
 from fileflow.lang.directives import RULE_DIRECTIVE_ORDER, RULE_DIRECTIVES
 from fileflow.lang.fmt import comparable, format_text
 from fileflow.lang.syntax import RuleDecl, parse_flowfile
 from fileflow.lang.tokenizer import comment_offsets
-from test_fuzz_flowfile import mutated_flowfile
-from test_syntax_fast import CORNERS, FLOWFILES, flowfiles
 
 GOLDEN = Path(__file__).resolve().parent / "flowfiles" / "fmt"
 INPUTS = sorted(GOLDEN.glob("*.in.flow"))

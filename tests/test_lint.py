@@ -408,7 +408,8 @@ def test_unused_keys_of_a_command_line_configfile(tmp_path: Path) -> None:
 
 from types import SimpleNamespace
 
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from fileflow.editor.output_index import OutputIndex
 from fileflow.patterns import parse_pattern

@@ -7,6 +7,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
+from lspclient import LspClient, uri
 
 from fileflow.editor.analysis import Analysis, Span, analyze, including_flowfile
 from fileflow.editor.completion import completion
@@ -18,9 +19,8 @@ from fileflow.editor.language_docs import BUILTIN_DOCS, DIRECTIVE_DOCS
 from fileflow.editor.partial_parse import statement_starts
 from fileflow.editor.symbols import symbols
 from fileflow.lang.builtins import BUILTIN_NAMES
-from fileflow.lang.fmt import format_text
 from fileflow.lang.directives import RULE_DIRECTIVES, TOP_DIRECTIVES
-from lspclient import LspClient, uri
+from fileflow.lang.fmt import format_text
 
 pytest.importorskip("pygls")
 

@@ -8,10 +8,10 @@ import sqlite3
 import time
 
 import pytest
+from buildkit import Project
 
 import fileflow.cli.build
 import fileflow.run.noop_cache
-from buildkit import Project
 
 FLOW = """
     configfile: "conf.yaml"

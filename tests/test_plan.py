@@ -5,12 +5,12 @@ from __future__ import annotations
 import os
 
 import pytest
-
 from buildkit import Project
+
 from fileflow.engine.plan import Force, make_plan
 from fileflow.engine.resolve import resolve
-from fileflow.lang.loader import load_workflow
 from fileflow.engine.store import FileStore
+from fileflow.lang.loader import load_workflow
 
 FLOW = """
     rule all:

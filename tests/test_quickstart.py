@@ -10,7 +10,6 @@ from pathlib import Path
 
 import pytest
 import yaml
-
 from buildkit import Project
 
 QUICKSTART = Path(__file__).resolve().parent.parent / "examples" / "quickstart"

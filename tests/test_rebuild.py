@@ -7,14 +7,24 @@ import sys
 from pathlib import Path
 
 import pytest
-from hypothesis import given, strategies as st
+from hypothesis import given
+from hypothesis import strategies as st
 
 import fileflow.engine.staleness as rebuild
 from fileflow.engine.staleness import (
-    KIND_FORCED, KIND_INCOMPLETE_OUTPUT, KIND_INPUT_CHANGED, KIND_INPUT_NEWER,
-    KIND_INPUTS_CHANGED_SET, KIND_MISSING_OUTPUT, KIND_OUTPUT_CHANGED, KIND_SIGNATURE_CHANGED,
-    KIND_UPSTREAM, KINDS,
-    JobFacts, Reason, decide,
+    KIND_FORCED,
+    KIND_INCOMPLETE_OUTPUT,
+    KIND_INPUT_CHANGED,
+    KIND_INPUT_NEWER,
+    KIND_INPUTS_CHANGED_SET,
+    KIND_MISSING_OUTPUT,
+    KIND_OUTPUT_CHANGED,
+    KIND_SIGNATURE_CHANGED,
+    KIND_UPSTREAM,
+    KINDS,
+    JobFacts,
+    Reason,
+    decide,
 )
 from fileflow.state import FileState, RecordedTarget
 

@@ -15,14 +15,14 @@ from datetime import datetime, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
+from conftest import need_service
+from s3server import s3_bucket, s3_server  # noqa: F401  (pytest fixtures)
 
 from fileflow.errors import FileflowError
 from fileflow.remote.failures import RemoteError, scrub_url
 from fileflow.remote.files import RemoteFiles, is_remote
 from fileflow.remote.staged_copies import staged_path
 from fileflow.remote.tokens import version_token
-from conftest import need_service
-from s3server import s3_bucket, s3_server  # noqa: F401  (pytest fixtures)
 
 SECRET = "Zq9-fileflow-SECRET-do-not-print-7Kx"
 

@@ -11,7 +11,6 @@ import shutil
 import subprocess
 
 import pytest
-
 from buildkit import Project
 from conftest import need_service
 from s3server import s3_bucket, s3_server  # noqa: F401  (pytest fixtures)

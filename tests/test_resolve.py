@@ -10,8 +10,8 @@ import textwrap
 
 import pytest
 
-from fileflow.errors import AmbiguousRuleError, CycleError, MissingInputError, WorkflowError
 from fileflow.engine.resolve import resolve
+from fileflow.errors import AmbiguousRuleError, CycleError, MissingInputError, WorkflowError
 from fileflow.lang.loader import load_workflow
 
 

@@ -17,16 +17,16 @@ import time
 from collections import namedtuple
 
 import pytest
+from runlogkit import DB, backend_db, done, fresh_pg_schema, fstate, start
 from sqlalchemy import event
 
 from fileflow.runlog import log as runlog_module
+from fileflow.runlog.log import RunLog, RunLogError, is_network_fs, open_runlog
 from fileflow.runlog.records import IN_CLAUSE_SIZE
 from fileflow.runlog.sql import SqlRunLog
 from fileflow.runlog.sqlite_writer import SqliteWriter
 from fileflow.runlog.writes import BuildWrites
-from fileflow.runlog.log import RunLog, RunLogError, is_network_fs, open_runlog
 from fileflow.state import FileState, RecordedTarget
-from runlogkit import DB, backend_db, done, fresh_pg_schema, fstate, start
 
 
 # --------------------------------------------------------------------------- fixtures
@@ -478,9 +478,9 @@ def test_locked_database_is_retried(sqlite_db, monkeypatch):
             blocker.close()
         assert log.run(run_id)["argv"] == ["x"]
 
+        from fileflow.errors import EXIT_LOCKED
         from fileflow.runlog import sql as runlog_sql
         from fileflow.runlog import sqlite_writer as runlog_sqlite
-        from fileflow.errors import EXIT_LOCKED
         monkeypatch.setattr(runlog_sqlite, "RETRIES", 1)    # the writer a build uses
         monkeypatch.setattr(runlog_sql, "RETRIES", 1)
         # Another process holds the write lock for good: the error names it, exit code 3.

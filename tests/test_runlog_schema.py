@@ -16,17 +16,16 @@ from collections import namedtuple
 from typing import Any
 
 import pytest
+from runlogkit import DB, backend_db, done, fresh_pg_schema, fstate, start
 from sqlalchemy import MetaData, inspect, text
 
 from fileflow.errors import FileflowError
 from fileflow.runlog import history
-from fileflow.runlog.log import (SCHEMA_VERSION, TARGETS_QUERY, VERSION_QUERY, RunLogError,
-                                 open_runlog)
+from fileflow.runlog.log import SCHEMA_VERSION, TARGETS_QUERY, VERSION_QUERY, RunLogError, open_runlog
 from fileflow.runlog.records import TARGET_COLUMN_NAMES
 from fileflow.runlog.sql import metadata
 from fileflow.runlog.writes import STATEMENTS
 from fileflow.state import RecordedTarget
-from runlogkit import DB, backend_db, done, fresh_pg_schema, fstate, start
 
 
 # --------------------------------------------------------------------------- fixtures

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import sqlite3
 
+from buildkit import Project
+
 import fileflow.executors.local
 import fileflow.runlog.writes
-from buildkit import Project
 from fileflow.run.recording_ahead import NOT_STARTED
 
 MANY = """

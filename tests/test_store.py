@@ -7,9 +7,9 @@ import time
 
 import pytest
 
+from fileflow.engine.store import CHUNK_SIZE, FileStore
 from fileflow.errors import WorkflowError
 from fileflow.state import HASH_ALGORITHM, FileState, RecordedTarget
-from fileflow.engine.store import CHUNK_SIZE, FileStore
 
 
 def sha(data: bytes) -> str:

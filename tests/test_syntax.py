@@ -5,9 +5,9 @@ import dataclasses
 
 import pytest
 
+from fileflow.errors import FlowfileError
 from fileflow.lang import syntax as s
 from fileflow.lang.lark_parser import lark_parser
-from fileflow.errors import FlowfileError
 
 
 def parse(text: str) -> s.Module:

@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from fileflow.lang import syntax as s
-from fileflow.lang import parse_cache as syntax_cache
-from fileflow.lang import fast_parser as syntax_fast
 from fileflow.errors import FlowfileError
+from fileflow.lang import fast_parser as syntax_fast
+from fileflow.lang import parse_cache as syntax_cache
+from fileflow.lang import syntax as s
 from fileflow.lang.loader import load_workflow
 
 ROOT = Path(__file__).resolve().parent.parent

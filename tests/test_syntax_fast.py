@@ -16,11 +16,11 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-
-from fileflow.lang import syntax as s
-from fileflow.errors import FlowfileError
-from fileflow.lang.fast_parser import Fallback, parse_fast
 from test_fuzz_flowfile import mutated_flowfile
+
+from fileflow.errors import FlowfileError
+from fileflow.lang import syntax as s
+from fileflow.lang.fast_parser import Fallback, parse_fast
 
 ROOT = Path(__file__).resolve().parent.parent
 FLOWFILES = sorted(

@@ -12,7 +12,6 @@ import subprocess
 import sys
 
 import pytest
-
 from buildkit import Project
 from conftest import need_service
 

@@ -8,7 +8,6 @@ import struct
 import zlib
 
 import pytest
-
 from buildkit import Project
 from chromium import Chromium, chromium_path
 from conftest import need_service

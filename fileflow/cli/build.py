@@ -11,8 +11,16 @@ import time
 from collections import Counter
 
 from fileflow.cli.orphans import stop_orphans
-from fileflow.cli.steps import (BuildOptions, load_graph, names_remote_files, no_gc_pauses,
-                                open_store, plan_build, print_line, read_recorded)
+from fileflow.cli.steps import (
+    BuildOptions,
+    load_graph,
+    names_remote_files,
+    no_gc_pauses,
+    open_store,
+    plan_build,
+    print_line,
+    read_recorded,
+)
 from fileflow.errors import EXIT_INTERRUPTED, EXIT_JOB_FAILED, EXIT_OK, FileflowError
 
 __all__ = ["build", "print_dry_run", "locked_plan"]

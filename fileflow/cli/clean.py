@@ -4,7 +4,7 @@ forget them in the run log. Layer 5.
 from __future__ import annotations
 
 import os
-from typing import Sequence
+from collections.abc import Sequence
 
 from fileflow.cli.steps import BuildOptions, load_graph, open_store, print_line, read_recorded
 from fileflow.errors import EXIT_OK, FileflowError

@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
 
 from fileflow.errors import EXIT_INTERRUPTED, EXIT_USAGE, FileflowError
 

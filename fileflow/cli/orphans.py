@@ -19,8 +19,8 @@ def stop_orphans(runlog) -> None:
 
     import psutil
 
-    from fileflow.processes import live_process
     from fileflow.executors.local import process_run_tag, tagged_processes
+    from fileflow.processes import live_process
 
     rows = runlog.unfinished_jobs(socket.gethostname())
     dead_runs = {r["run_id"] for r in rows

@@ -15,7 +15,8 @@ import argparse
 import contextlib
 import io
 import os
-from typing import Callable, Iterable, Mapping, NamedTuple, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import NamedTuple
 
 __all__ = ["SHELLS", "Candidate", "candidates", "complete_command", "render", "script", "split_line"]
 

@@ -11,8 +11,15 @@ import sys
 import time
 from dataclasses import replace
 
-from fileflow.cli.steps import (BuildOptions, load_graph, no_gc_pauses, open_store, plan_build,
-                                print_line, read_recorded)
+from fileflow.cli.steps import (
+    BuildOptions,
+    load_graph,
+    no_gc_pauses,
+    open_store,
+    plan_build,
+    print_line,
+    read_recorded,
+)
 from fileflow.errors import EXIT_OK, FileflowError
 
 __all__ = ["dry_run_graph", "graph", "summary", "why", "runs", "show_log", "report", "open_history"]
@@ -20,8 +27,8 @@ __all__ = ["dry_run_graph", "graph", "summary", "why", "runs", "show_log", "repo
 
 def _looked(options: BuildOptions, want_plan: bool = True):
     """The graph, its plan (None unless wanted) and the jobs whose last attempt failed."""
-    from fileflow.views.graph_view import failed_jobs
     from fileflow.runlog.history import job_states
+    from fileflow.views.graph_view import failed_jobs
 
     store = open_store()
     with no_gc_pauses():
@@ -194,8 +201,8 @@ _NO_LOG = "no runs recorded yet: there is no run log here (.fileflow/runlog.db; 
 
 def runs(db_url: str | None, limit: int = 20) -> int:
     """`fileflow runs`: the latest runs, newest first."""
-    from fileflow.views.runs import format_runs
     from fileflow.runlog.history import list_runs
+    from fileflow.views.runs import format_runs
 
     log = open_history(db_url)
     if log is None:
@@ -224,9 +231,8 @@ def _note_rewritten_logs(log, jobs: list[dict]) -> None:
 def show_log(db_url: str | None, what: str, tail_lines: int = 15) -> int:
     """`fileflow log RUN|JOB|FILE`: a run (its number, or `last`), a job (#ID or its
     name, e.g. count[sample=a]) or a file (the job that last made it)."""
+    from fileflow.runlog.history import get_job, get_run, jobs_for_path, jobs_named, latest_run_id, run_jobs
     from fileflow.views.runs import format_job, format_run
-    from fileflow.runlog.history import (get_job, get_run, jobs_for_path, jobs_named, latest_run_id,
-                                 run_jobs)
 
     log = open_history(db_url)
     if log is None:
@@ -265,8 +271,8 @@ def show_log(db_url: str | None, what: str, tail_lines: int = 15) -> int:
 
 def report(options: BuildOptions | None, db_url: str | None, run: str, out: str) -> int:
     """`fileflow report -o report.html`: one self-contained HTML page for a run."""
-    from fileflow.views.html_report import ReportData, render_report
     from fileflow.runlog.history import file_records, get_run, latest_run_id, run_jobs
+    from fileflow.views.html_report import ReportData, render_report
 
     log = open_history(db_url)
     if log is None:

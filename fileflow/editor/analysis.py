@@ -12,13 +12,14 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Mapping, NamedTuple
+from typing import NamedTuple
 
+from fileflow.editor.partial_parse import parse_statements
+from fileflow.errors import FileflowError, FlowfileError, FlowfileErrors, Position
 from fileflow.lang import syntax as s
 from fileflow.lang.nodes import children
-from fileflow.errors import FileflowError, FlowfileError, FlowfileErrors, Position
-from fileflow.editor.partial_parse import parse_statements
 
 __all__ = ["Span", "Analysis", "analyze", "lint_findings", "including_flowfile", "workdir_of",
            "node_end", "span_of", "statement_at", "source_text", "include_argument"]

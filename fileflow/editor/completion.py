@@ -7,12 +7,12 @@ import os
 import re
 from typing import NamedTuple
 
-from fileflow.lang import syntax as s
-from fileflow.errors import FlowfileError
-from fileflow.lang.directives import RULE_DIRECTIVES, TOP_DIRECTIVES
 from fileflow.editor.analysis import Analysis, source_text
 from fileflow.editor.language_docs import BUILTIN_DOCS, DIRECTIVE_DOCS, FIELD_DOCS
 from fileflow.editor.lookup import rule_decl, rule_strings, wildcards_of
+from fileflow.errors import FlowfileError
+from fileflow.lang import syntax as s
+from fileflow.lang.directives import RULE_DIRECTIVES, TOP_DIRECTIVES
 
 __all__ = ["Completion", "completion"]
 

@@ -4,11 +4,17 @@ from __future__ import annotations
 import os
 from typing import NamedTuple
 
-from fileflow.lang import syntax as s
-from fileflow.errors import Position
 from fileflow.editor.analysis import Analysis, Span, span_of
-from fileflow.editor.lookup import (assignment_for, named_entry, place_at, rule_decl, rule_strings,
-                                    string_field_at)
+from fileflow.editor.lookup import (
+    assignment_for,
+    named_entry,
+    place_at,
+    rule_decl,
+    rule_strings,
+    string_field_at,
+)
+from fileflow.errors import Position
+from fileflow.lang import syntax as s
 
 __all__ = ["Location", "definition"]
 

@@ -7,8 +7,8 @@ import os
 import re
 from typing import NamedTuple
 
-from fileflow.errors import FlowfileError, Position
 from fileflow.editor.analysis import Analysis, Span, include_argument, span_of
+from fileflow.errors import FlowfileError, Position
 
 __all__ = ["Diagnostic", "diagnostics"]
 

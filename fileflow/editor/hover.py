@@ -6,11 +6,20 @@ from __future__ import annotations
 import re
 from typing import NamedTuple
 
-from fileflow.lang import syntax as s
 from fileflow.editor.analysis import Analysis, Span, node_end, source_text, span_of, statement_at
 from fileflow.editor.language_docs import BUILTIN_DOCS, DIRECTIVE_DOCS, FIELD_DOCS
-from fileflow.editor.lookup import (Place, assignment_for, contains, named_entry, place_at,
-                                    rule_decl, rule_strings, string_field_at, wildcards_of)
+from fileflow.editor.lookup import (
+    Place,
+    assignment_for,
+    contains,
+    named_entry,
+    place_at,
+    rule_decl,
+    rule_strings,
+    string_field_at,
+    wildcards_of,
+)
+from fileflow.lang import syntax as s
 
 __all__ = ["HoverText", "hover"]
 

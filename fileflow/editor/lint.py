@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Iterable, Sequence
 
-from fileflow.errors import Position
 from fileflow.editor.output_index import OutputIndex
+from fileflow.errors import Position
 
 __all__ = ["Finding", "CODES", "lint_workflow", "select_findings", "SEVERITIES"]
 
@@ -251,8 +251,8 @@ def _file_params(workflow) -> Iterable[Finding]:
 
 
 def _unused_names(workflow, modules) -> Iterable[Finding]:
-    from fileflow.lang.evaluate import walk
     from fileflow.lang import syntax as s
+    from fileflow.lang.evaluate import walk
 
     read: set[str] = set()
     for module in modules:
@@ -309,8 +309,8 @@ def _config_reads(modules) -> set[tuple]:
     """Every config path some Flowfile expression uses as a whole: `config.a.b` uses ("a", "b")
     and all below it; `config.a[wildcards.x]`, `config.a.keys()` or `f(config.a)` use ("a",);
     a bare `config` uses () (everything)."""
-    from fileflow.lang.evaluate import walk
     from fileflow.lang import syntax as s
+    from fileflow.lang.evaluate import walk
 
     roots: list = []
     for module in modules:

@@ -6,10 +6,10 @@ from __future__ import annotations
 import re
 from typing import NamedTuple
 
+from fileflow.editor.analysis import Analysis, Span, node_end, statement_at
+from fileflow.errors import Position
 from fileflow.lang import syntax as s
 from fileflow.lang.nodes import children
-from fileflow.errors import Position
-from fileflow.editor.analysis import Analysis, Span, node_end, statement_at
 
 __all__ = ["Place", "contains", "place_at", "string_field_at", "rule_decl", "assignment_for",
            "named_entry", "rule_strings", "wildcards_of"]

@@ -8,7 +8,7 @@ fits, not from all of them.
 from __future__ import annotations
 
 from bisect import bisect_left
-from typing import Iterable
+from collections.abc import Iterable
 
 from fileflow.patterns import Pattern
 

@@ -7,10 +7,10 @@ one bad line leaves the rest known.
 from __future__ import annotations
 
 import re
-from typing import Sequence
+from collections.abc import Sequence
 
-from fileflow.lang import syntax as s
 from fileflow.errors import FlowfileError, Position
+from fileflow.lang import syntax as s
 
 __all__ = ["statement_starts", "parse_statements"]
 

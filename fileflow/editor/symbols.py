@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-from fileflow.lang import syntax as s
 from fileflow.editor.analysis import Analysis, Span, node_end, source_text, span_of
+from fileflow.lang import syntax as s
 
 __all__ = ["Symbol", "symbols"]
 
@@ -17,7 +17,7 @@ class Symbol(NamedTuple):
     detail: str
     span: Span             # the whole statement
     name_span: Span        # the name in it
-    children: tuple["Symbol", ...] = ()
+    children: tuple[Symbol, ...] = ()
 
 
 def symbols(result: Analysis) -> list[Symbol]:

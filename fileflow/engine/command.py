@@ -10,8 +10,8 @@ import hashlib
 import json
 import re
 
-from fileflow.errors import FlowfileError
 from fileflow.engine.graph import Job
+from fileflow.errors import FlowfileError
 from fileflow.template import TemplateError, render
 
 __all__ = ["render_command", "render_message", "job_signature", "default_log_path",

@@ -3,8 +3,8 @@ edges between jobs. Data only, built by resolve.py; no recursion anywhere. Layer
 """
 from __future__ import annotations
 
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Iterator, Mapping
 
 from fileflow.errors import CycleError
 from fileflow.lang.model import JobValues, Rule

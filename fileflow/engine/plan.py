@@ -8,14 +8,14 @@ topological order, so a job knows whether its upstream jobs run.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Callable, Mapping
 
 from fileflow.engine.command import job_signature, render_command
 from fileflow.engine.graph import Graph, Job
 from fileflow.engine.staleness import KIND_TEMP_NEEDED, JobFacts, Reason, decide
-from fileflow.state import FileState, RecordedTarget
 from fileflow.engine.store import FileStore
+from fileflow.state import FileState, RecordedTarget
 
 __all__ = ["Force", "Plan", "make_plan", "job_facts"]
 

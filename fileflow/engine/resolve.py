@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Callable, Collection, Mapping, Sequence
 from itertools import repeat
 from types import MappingProxyType
-from typing import Callable, Collection, Mapping, NamedTuple, Sequence
+from typing import NamedTuple
 
-from fileflow.errors import (AmbiguousRuleError, CycleError, FlowfileError, MissingInputError,
-                     WorkflowError)
 from fileflow.engine.graph import Graph, Job, job_name
+from fileflow.errors import AmbiguousRuleError, CycleError, FlowfileError, MissingInputError, WorkflowError
 from fileflow.lang.job_values import job_values
 from fileflow.lang.model import JobValues, Lazy, Rule, Workflow
 from fileflow.template import Items

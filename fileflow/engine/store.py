@@ -30,7 +30,7 @@ import os
 import stat as stat_mod
 import sys
 import threading
-from typing import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 
 from fileflow.errors import WorkflowError
 from fileflow.state import HASH_ALGORITHM, FileState, RecordedTarget

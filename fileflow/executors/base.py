@@ -2,8 +2,9 @@
 calls every executor answers: submit, wait (poll all active jobs at once), cancel. Layer 3."""
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Mapping, Protocol
+from typing import Protocol
 
 __all__ = ["JobSpec", "JobOutcome", "Executor"]
 

@@ -23,8 +23,9 @@ import os
 import shlex
 import sys
 import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Callable, Iterable, Mapping, Protocol, Sequence
+from typing import Protocol
 
 from fileflow.chunks import chunked
 from fileflow.errors import FileflowError

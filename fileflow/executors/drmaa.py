@@ -20,12 +20,12 @@ import os
 import re
 import signal
 import time
-from typing import Mapping, Sequence
+from collections.abc import Mapping, Sequence
 
 from fileflow.errors import FileflowError
-from fileflow.template import TemplateError, parse_template, render
 from fileflow.executors.base import JobSpec
 from fileflow.executors.cluster import JobStatus, TransientError
+from fileflow.template import TemplateError, parse_template, render
 
 __all__ = ["DrmaaBackend", "DrmaaSession", "open_session", "render_native", "map_state",
            "status_from_info", "job_id_and_index_shell", "KNOWN_LIBRARIES", "STATIC_TLS_FIX",

@@ -19,7 +19,7 @@ import signal
 import socket
 import threading
 import time
-from typing import Iterable
+from collections.abc import Iterable
 
 from fileflow.executors.base import JobOutcome, JobSpec
 from fileflow.fs import remove_file

@@ -11,7 +11,7 @@ import re
 import shlex
 import subprocess
 import time
-from typing import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 from fileflow.chunks import chunked
 from fileflow.errors import FileflowError

@@ -4,12 +4,13 @@ and a few of Python's (len, str, range, ...), each with errors in words. Layer 1
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from itertools import repeat
-from typing import Callable
 
 from fileflow.lang.values import FILE_FLAGS, MAX_ITEMS, Flagged, Record, a_type
-from fileflow.patterns import PatternError, expand as expand_patterns, parse_pattern
+from fileflow.patterns import PatternError, parse_pattern
+from fileflow.patterns import expand as expand_patterns
 
 __all__ = ["BuiltinError", "EvalContext", "make_builtins", "BUILTIN_NAMES"]
 

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import os
-from typing import Mapping, Sequence
+from collections.abc import Mapping, Sequence
 
-from fileflow.lang.values import a_type
 from fileflow.errors import FlowfileError, Position
+from fileflow.lang.values import a_type
 
 __all__ = ["load_config_file", "parse_config_overrides", "merge_config", "shown_path"]
 

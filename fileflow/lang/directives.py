@@ -4,9 +4,9 @@ per-job evaluation share. Layer 1.
 """
 from __future__ import annotations
 
+from fileflow.errors import FlowfileError, Position
 from fileflow.lang import syntax as s
 from fileflow.lang.values import Flagged, a_type
-from fileflow.errors import FlowfileError, Position
 from fileflow.patterns import regex_problem
 
 __all__ = ["RULE_DIRECTIVES", "TOP_DIRECTIVES", "RULE_DIRECTIVE_ORDER", "ACTIONS", "JOB_NAMES",

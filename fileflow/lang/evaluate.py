@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import operator
 import re
-from typing import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 
+from fileflow.errors import FlowfileError, Position
 from fileflow.lang import syntax as s
 from fileflow.lang.builtins import BuiltinError
 from fileflow.lang.nodes import children
 from fileflow.lang.values import MAX_ITEMS, Record, a_type, closest
-from fileflow.errors import FlowfileError, Position
 
 __all__ = ["compile_expr", "free_names", "attribute_uses", "walk", "get_attribute",
            "UndefinedName", "METHODS"]

@@ -19,11 +19,36 @@ from functools import partial
 
 from fileflow.errors import Position
 from fileflow.lang.nodes import (
-    Assignment, Attribute, Binary, BoolOp, Call, Compare, Conditional, Const, DictExpr,
-    Directive, Index, Keyword, ListExpr, Module, Not, RuleDecl, Unary, BadLiteral,
-    decode_string, decode_number,
-    build_assignment_at, build_const, build_const_at, build_directive_at, build_keyword,
-    build_keyword_at, build_name_at, build_position, build_rule_at)
+    Assignment,
+    Attribute,
+    BadLiteral,
+    Binary,
+    BoolOp,
+    Call,
+    Compare,
+    Conditional,
+    Const,
+    DictExpr,
+    Directive,
+    Index,
+    Keyword,
+    ListExpr,
+    Module,
+    Not,
+    RuleDecl,
+    Unary,
+    build_assignment_at,
+    build_const,
+    build_const_at,
+    build_directive_at,
+    build_keyword,
+    build_keyword_at,
+    build_name_at,
+    build_position,
+    build_rule_at,
+    decode_number,
+    decode_string,
+)
 from fileflow.lang.tokenizer import TokenizerStop, tokenize
 
 __all__ = ["Fallback", "parse_fast", "parse_tokens"]

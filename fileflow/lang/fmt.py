@@ -17,8 +17,25 @@ from dataclasses import dataclass
 from fileflow.errors import FileflowError
 from fileflow.lang.directives import RULE_DIRECTIVE_ORDER
 from fileflow.lang.nodes import (
-    Assignment, Attribute, Binary, BoolOp, Call, Compare, Conditional, Const, DictExpr,
-    Directive, Index, Keyword, ListExpr, Module, Name, Not, RuleDecl, Unary)
+    Assignment,
+    Attribute,
+    Binary,
+    BoolOp,
+    Call,
+    Compare,
+    Conditional,
+    Const,
+    DictExpr,
+    Directive,
+    Index,
+    Keyword,
+    ListExpr,
+    Module,
+    Name,
+    Not,
+    RuleDecl,
+    Unary,
+)
 
 __all__ = ["format_text", "format_module", "format_paths", "comparable"]
 

@@ -3,12 +3,12 @@ attempt), the per-job expressions (Lazy) run and their results checked. Layer 1.
 """
 from __future__ import annotations
 
-from typing import Mapping, Sequence
+from collections.abc import Mapping, Sequence
 
+from fileflow.errors import FlowfileError
 from fileflow.lang.directives import check_int, check_resource, flatten_files
 from fileflow.lang.model import FileItem, JobValues, Lazy, Rule
 from fileflow.lang.values import Record
-from fileflow.errors import FlowfileError
 from fileflow.patterns import PatternError, parse_pattern
 from fileflow.template import Items
 

@@ -7,18 +7,36 @@ Flowfile is parsed without Lark.
 """
 from __future__ import annotations
 
+from collections.abc import Iterator
 from functools import lru_cache
 from importlib.resources import files
-from typing import Iterator
 
 from lark import Lark, Token, Transformer, v_args
 from lark.indenter import Indenter
 
 from fileflow.errors import FlowfileError, Position
 from fileflow.lang.nodes import (
-    Assignment, Attribute, Binary, BoolOp, Call, Compare, Conditional, Const, DictExpr,
-    Directive, Index, Keyword, ListExpr, Name, Not, RuleDecl, Unary, BadLiteral,
-    decode_number, decode_string)
+    Assignment,
+    Attribute,
+    BadLiteral,
+    Binary,
+    BoolOp,
+    Call,
+    Compare,
+    Conditional,
+    Const,
+    DictExpr,
+    Directive,
+    Index,
+    Keyword,
+    ListExpr,
+    Name,
+    Not,
+    RuleDecl,
+    Unary,
+    decode_number,
+    decode_string,
+)
 
 __all__ = ["BadIndentation", "FlowIndenter", "lark_parser", "TreeToNodes"]
 

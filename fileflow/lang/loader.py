@@ -9,8 +9,9 @@ resources and threads), to be evaluated per job (job_values.py).
 from __future__ import annotations
 
 import os
-from typing import Mapping, Sequence
+from collections.abc import Mapping, Sequence
 
+from fileflow.errors import FlowfileError, FlowfileErrors, Position
 from fileflow.lang import syntax as s
 from fileflow.lang.builtins import BUILTIN_NAMES, EvalContext, make_builtins
 from fileflow.lang.config import load_config_file, merge_config, shown_path
@@ -19,7 +20,6 @@ from fileflow.lang.evaluate import UndefinedName, compile_expr
 from fileflow.lang.model import Rule, Workflow
 from fileflow.lang.rule_builder import RuleBuilder
 from fileflow.lang.values import Flagged, a_type, closest, record_from
-from fileflow.errors import FlowfileError, FlowfileErrors, Position
 
 __all__ = ["load_workflow"]
 

@@ -3,8 +3,9 @@ Lazy to evaluate per job, and JobValues, what one job's directives evaluate to. 
 """
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Callable, Mapping, NamedTuple
+from typing import NamedTuple
 
 from fileflow.errors import FlowfileError, Position
 from fileflow.patterns import Pattern

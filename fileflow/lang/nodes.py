@@ -37,29 +37,29 @@ class Name:
 @dataclass(frozen=True, slots=True)
 class Attribute:
     pos: Position
-    obj: "Expr"
+    obj: Expr
     attr: str
 
 
 @dataclass(frozen=True, slots=True)
 class Index:
     pos: Position
-    obj: "Expr"
-    key: "Expr"
+    obj: Expr
+    key: Expr
 
 
 @dataclass(frozen=True, slots=True)
 class Keyword:
     pos: Position
     name: str
-    value: "Expr"
+    value: Expr
 
 
 @dataclass(frozen=True, slots=True)
 class Call:
     pos: Position
-    func: "Expr"
-    args: tuple["Expr", ...]
+    func: Expr
+    args: tuple[Expr, ...]
     kwargs: tuple[Keyword, ...]
 
 
@@ -67,56 +67,56 @@ class Call:
 class Binary:
     pos: Position
     op: str
-    left: "Expr"
-    right: "Expr"
+    left: Expr
+    right: Expr
 
 
 @dataclass(frozen=True, slots=True)
 class Unary:
     pos: Position
     op: str
-    operand: "Expr"
+    operand: Expr
 
 
 @dataclass(frozen=True, slots=True)
 class Compare:
     pos: Position
-    left: "Expr"
+    left: Expr
     ops: tuple[str, ...]
-    rights: tuple["Expr", ...]
+    rights: tuple[Expr, ...]
 
 
 @dataclass(frozen=True, slots=True)
 class BoolOp:
     pos: Position
     op: str  # "and" | "or"
-    values: tuple["Expr", ...]
+    values: tuple[Expr, ...]
 
 
 @dataclass(frozen=True, slots=True)
 class Not:
     pos: Position
-    operand: "Expr"
+    operand: Expr
 
 
 @dataclass(frozen=True, slots=True)
 class Conditional:
     pos: Position
-    cond: "Expr"
-    then: "Expr"
-    otherwise: "Expr"
+    cond: Expr
+    then: Expr
+    otherwise: Expr
 
 
 @dataclass(frozen=True, slots=True)
 class ListExpr:
     pos: Position
-    items: tuple["Expr", ...]
+    items: tuple[Expr, ...]
 
 
 @dataclass(frozen=True, slots=True)
 class DictExpr:
     pos: Position
-    pairs: tuple[tuple["Expr", "Expr"], ...]
+    pairs: tuple[tuple[Expr, Expr], ...]
 
 
 Expr = Union[Const, Name, Attribute, Index, Call, Binary, Unary, Compare, BoolOp, Not,
@@ -151,7 +151,7 @@ class RuleDecl:
 class Module:
     path: str
     source: str
-    statements: tuple[Union[Assignment, Directive, RuleDecl], ...]
+    statements: tuple[Assignment | Directive | RuleDecl, ...]
 
 
 # ---------------------------------------------------------------- literals

@@ -5,16 +5,24 @@ resources, the action and the command's fields checked. Layer 1.
 from __future__ import annotations
 
 import os
-from typing import Callable, Mapping, Protocol, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from typing import Protocol
 
+from fileflow.errors import FlowfileError, Position
 from fileflow.lang import syntax as s
-from fileflow.lang.directives import (ACTIONS, JOB_NAMES, JOB_NAMES_DEFAULT, RULE_DIRECTIVES,
-                                      check_constraints, check_int, check_resource,
-                                      flatten_files)
+from fileflow.lang.directives import (
+    ACTIONS,
+    JOB_NAMES,
+    JOB_NAMES_DEFAULT,
+    RULE_DIRECTIVES,
+    check_constraints,
+    check_int,
+    check_resource,
+    flatten_files,
+)
 from fileflow.lang.evaluate import UndefinedName, attribute_uses, compile_expr, free_names, walk
 from fileflow.lang.model import Action, FileItem, Lazy, Rule
 from fileflow.lang.values import a_type, closest
-from fileflow.errors import FlowfileError, Position
 from fileflow.patterns import PatternError, parse_pattern
 from fileflow.template import Items, Template, TemplateError, parse_template
 

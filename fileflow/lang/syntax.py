@@ -14,9 +14,29 @@ import gc
 
 from fileflow.errors import FlowfileError, Position
 from fileflow.lang.nodes import (  # noqa: F401  (re-exported: the tree's public names live here)
-    Argument, Assignment, Attribute, BoolOp, Call, Compare, Conditional, Const, DictExpr,
-    Directive, Expr, Index, Keyword, ListExpr, Module, Name, Node, Not, RuleDecl, Unary,
-    Binary, decode_with_offsets)
+    Argument,
+    Assignment,
+    Attribute,
+    Binary,
+    BoolOp,
+    Call,
+    Compare,
+    Conditional,
+    Const,
+    DictExpr,
+    Directive,
+    Expr,
+    Index,
+    Keyword,
+    ListExpr,
+    Module,
+    Name,
+    Node,
+    Not,
+    RuleDecl,
+    Unary,
+    decode_with_offsets,
+)
 
 __all__ = [
     "Node", "Const", "Name", "Attribute", "Index", "Call", "Binary", "Unary", "Compare",

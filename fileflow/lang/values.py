@@ -7,8 +7,8 @@ the errors of evaluation, loading and the builtins alike.
 """
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Iterable
 
 __all__ = ["Record", "Flagged", "FILE_FLAGS", "MAX_ITEMS", "closest", "type_name", "a_type",
            "record_from"]

@@ -15,14 +15,27 @@ import os
 import re
 import threading
 import time
-from typing import Any, Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
 from urllib.parse import urlsplit
 
 from fileflow.fs import remove_file
-from fileflow.remote.failures import (RemoteError, SecretScrubber, classify_failure,
-                                      failure_reason, remote_error)
-from fileflow.remote.staged_copies import (STAGE_ROOT, drop_token, partial_path, record_token,
-                                           recorded_token, remove_orphan_parts, staged_path)
+from fileflow.remote.failures import (
+    RemoteError,
+    SecretScrubber,
+    classify_failure,
+    failure_reason,
+    remote_error,
+)
+from fileflow.remote.staged_copies import (
+    STAGE_ROOT,
+    drop_token,
+    partial_path,
+    record_token,
+    recorded_token,
+    remove_orphan_parts,
+    staged_path,
+)
 from fileflow.remote.tokens import remote_state
 from fileflow.state import FileState
 

@@ -16,12 +16,12 @@ URL (the graph, the plan, the run log), and only a job's command sees a local pa
 from __future__ import annotations
 
 import os
-from typing import Iterable, Mapping
+from collections.abc import Iterable, Mapping
 
+from fileflow.engine.store import FileStore
 from fileflow.errors import FlowfileError, WorkflowError
 from fileflow.fs import remove_file
 from fileflow.state import FileState
-from fileflow.engine.store import FileStore
 
 __all__ = ["RemoteAwareStore", "LocalPaths", "Staging", "check_no_credentials", "check_local_logs",
            "STAGE_ROOT"]

@@ -9,8 +9,9 @@ exactly as it compares hashed local ones.
 """
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime, timezone
-from typing import Any, Mapping
+from typing import Any
 
 from fileflow.state import FileState
 

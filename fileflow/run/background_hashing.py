@@ -8,11 +8,12 @@ few megabytes.
 """
 from __future__ import annotations
 
+from collections.abc import Mapping
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from typing import Any, Mapping
+from typing import Any
 
-from fileflow.state import FileState
 from fileflow.engine.store import FileStore
+from fileflow.state import FileState
 
 __all__ = ["BackgroundHasher", "INLINE_BYTES"]
 

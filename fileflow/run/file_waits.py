@@ -9,7 +9,7 @@ are ready.
 """
 from __future__ import annotations
 
-from typing import Mapping
+from collections.abc import Mapping
 
 from fileflow.engine.graph import Job
 from fileflow.engine.store import FileStore

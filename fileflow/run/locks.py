@@ -17,8 +17,8 @@ import socket
 import sys
 import threading
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Iterable
 
 from fileflow.errors import LockError
 from fileflow.fs import remove_file
@@ -173,7 +173,7 @@ class BuildLock:
         self._stop.set()
         remove_file(self.path)
 
-    def __enter__(self) -> "BuildLock":
+    def __enter__(self) -> BuildLock:
         return self
 
     def __exit__(self, *exc) -> None:

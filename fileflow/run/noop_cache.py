@@ -29,7 +29,7 @@ import os
 import re
 import stat as stat_mod
 import sys
-from typing import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 __all__ = ["RACY_NS", "cache_key", "nothing_to_do", "save"]
 
@@ -85,8 +85,8 @@ def _state(path: str) -> tuple | None | bool:
 
 
 def _dir_state(path: str) -> tuple | bool:
-    from fileflow.errors import WorkflowError
     from fileflow.engine.store import FileStore
+    from fileflow.errors import WorkflowError
 
     try:
         st = FileStore(".").stat_many([path])[path]

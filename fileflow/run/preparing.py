@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import os
 import shlex
-from typing import Mapping
+from collections.abc import Mapping
 
 from fileflow.engine.command import cluster_log_path, default_log_path, render_command
 from fileflow.engine.graph import Job

@@ -9,7 +9,7 @@ sources hashed during the run are recorded at its end.
 from __future__ import annotations
 
 import time
-from typing import Mapping
+from collections.abc import Mapping
 
 from fileflow.engine.command import default_log_path
 from fileflow.engine.graph import Job

@@ -8,12 +8,18 @@ own. Each process still starts only once the tick that recorded it is committed.
 from __future__ import annotations
 
 import heapq
-from typing import Mapping
+from collections.abc import Mapping
 
 from fileflow.engine.plan import Plan
-from fileflow.engine.staleness import (KIND_INCOMPLETE_OUTPUT, KIND_INPUT_CHANGED, KIND_INPUT_NEWER,
-                                       KIND_INPUTS_CHANGED_SET, KIND_MISSING_OUTPUT,
-                                       KIND_SIGNATURE_CHANGED, KIND_UPSTREAM)
+from fileflow.engine.staleness import (
+    KIND_INCOMPLETE_OUTPUT,
+    KIND_INPUT_CHANGED,
+    KIND_INPUT_NEWER,
+    KIND_INPUTS_CHANGED_SET,
+    KIND_MISSING_OUTPUT,
+    KIND_SIGNATURE_CHANGED,
+    KIND_UPSTREAM,
+)
 from fileflow.run.job_records import AheadJob, ReadyJob
 from fileflow.run.settings import Settings
 

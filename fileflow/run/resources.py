@@ -3,7 +3,7 @@ jobs) and the --resources limits; what a job holds while it runs, and when it ha
 back. Layer 4."""
 from __future__ import annotations
 
-from typing import Mapping
+from collections.abc import Mapping
 
 from fileflow.engine.graph import Job
 from fileflow.executors.base import JobSpec

@@ -25,8 +25,9 @@ import signal
 import stat
 import threading
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Mapping, Protocol
+from typing import Protocol
 
 from fileflow.engine.graph import Job
 from fileflow.engine.plan import Plan, job_facts

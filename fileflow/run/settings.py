@@ -3,8 +3,8 @@ latency wait, the executor. One frozen record that the run loop and its parts re
 from __future__ import annotations
 
 import sys
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Mapping
 
 __all__ = ["Settings"]
 

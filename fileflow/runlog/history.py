@@ -10,7 +10,8 @@ through its `query`.
 from __future__ import annotations
 
 import json
-from typing import Any, Iterable, Mapping, Protocol, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any, Protocol
 
 from fileflow.chunks import chunked
 from fileflow.runlog.records import IN_CLAUSE_SIZE

@@ -16,14 +16,26 @@ from __future__ import annotations
 
 import os
 import sqlite3
-from typing import TYPE_CHECKING, Any, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 from fileflow.chunks import chunked
 from fileflow.runlog import history
-from fileflow.runlog.records import (BUSY_TIMEOUT, IN_CLAUSE_SIZE, JOB_STATES, NETWORK_FS_TYPES, RUN_STATUSES,
-                             SCHEMA_VERSION, TARGET_COLUMN_NAMES, JobResult, JobStart,
-                             RunLogError, check_sqlite_file, is_network_fs,
-                             target_rows_to_records)
+from fileflow.runlog.records import (
+    BUSY_TIMEOUT,
+    IN_CLAUSE_SIZE,
+    JOB_STATES,
+    NETWORK_FS_TYPES,
+    RUN_STATUSES,
+    SCHEMA_VERSION,
+    TARGET_COLUMN_NAMES,
+    JobResult,
+    JobStart,
+    RunLogError,
+    check_sqlite_file,
+    is_network_fs,
+    target_rows_to_records,
+)
 from fileflow.runlog.writes import ABANDONED_MESSAGE, BuildWrites
 from fileflow.state import FileState, RecordedTarget
 
@@ -290,7 +302,7 @@ class RunLog:
             self._sql.close()
             self._sql = None
 
-    def __enter__(self) -> "RunLog":
+    def __enter__(self) -> RunLog:
         return self
 
     def __exit__(self, *exc: object) -> None:

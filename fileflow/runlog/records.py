@@ -7,9 +7,10 @@ from __future__ import annotations
 import json
 import os
 import re
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from types import MappingProxyType
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any
 
 from fileflow.errors import EXIT_LOCKED, FileflowError
 from fileflow.state import HASH_ALGORITHM, FileState, RecordedTarget

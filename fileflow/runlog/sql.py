@@ -10,21 +10,44 @@ from __future__ import annotations
 
 import os
 import time
-from typing import Any, Callable, Iterable
+from collections.abc import Callable, Iterable
+from typing import Any
 
-from sqlalchemy import (BigInteger, Boolean, Column, Float, ForeignKey, Index, Integer,
-                        MetaData, Table, Text, create_engine, event, insert, inspect, select,
-                        text, update)
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    Table,
+    Text,
+    create_engine,
+    event,
+    insert,
+    inspect,
+    select,
+    text,
+    update,
+)
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import URL, Connection, Engine, make_url
 
 from fileflow.chunks import chunked
-from fileflow.runlog.records import (BUSY_TIMEOUT, IN_CLAUSE_SIZE, SCHEMA_VERSION,
-                                     TARGET_COLUMN_NAMES, RunLogError, check_sqlite_file,
-                                     configure_sqlite, sqlite_journal_mode,
-                                     target_rows_to_records)
-from fileflow.runlog.writes import (RETRIES, RETRY_BASE, CursorWrites, busy_error, next_delay,
-                            run_log_error)
+from fileflow.runlog.records import (
+    BUSY_TIMEOUT,
+    IN_CLAUSE_SIZE,
+    SCHEMA_VERSION,
+    TARGET_COLUMN_NAMES,
+    RunLogError,
+    check_sqlite_file,
+    configure_sqlite,
+    sqlite_journal_mode,
+    target_rows_to_records,
+)
+from fileflow.runlog.writes import RETRIES, RETRY_BASE, CursorWrites, busy_error, next_delay, run_log_error
 from fileflow.state import RecordedTarget
 
 __all__ = ["SqlRunLog", "open_sql_runlog", "metadata"]

@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import sqlite3
 import time
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from fileflow.runlog.records import RunLogError, configure_sqlite, sqlite_journal_mode
-from fileflow.runlog.writes import (RETRIES, RETRY_BASE, CursorWrites, T, busy_error, next_delay,
-                            run_log_error)
+from fileflow.runlog.writes import RETRIES, RETRY_BASE, CursorWrites, T, busy_error, next_delay, run_log_error
 
 __all__ = ["SqliteWriter"]
 

@@ -17,10 +17,18 @@ import random
 import re
 import socket
 import time
-from typing import Any, Callable, Iterable, Protocol, Sequence, TypeVar
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any, Protocol, TypeVar
 
-from fileflow.runlog.records import (JOB_STATES, RUN_STATUSES, JobResult, JobStart, RunLogBusyError,
-                             RunLogError, hide_passwords)
+from fileflow.runlog.records import (
+    JOB_STATES,
+    RUN_STATUSES,
+    JobResult,
+    JobStart,
+    RunLogBusyError,
+    RunLogError,
+    hide_passwords,
+)
 from fileflow.state import HASH_ALGORITHM, REMOTE_TOKEN, FileState, RecordedTarget
 
 __all__ = ["BuildWrites", "CursorWrites", "STATEMENTS", "ABANDONED_MESSAGE", "next_delay",

@@ -4,7 +4,7 @@ an indented tree for the terminal; and DOT -> SVG/PNG through Graphviz's `dot`. 
 from __future__ import annotations
 
 import json
-from typing import Callable
+from collections.abc import Callable
 
 from fileflow.chunks import chunked
 from fileflow.errors import FileflowError

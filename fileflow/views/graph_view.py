@@ -6,8 +6,9 @@ rules level never looks at a job more than once.
 """
 from __future__ import annotations
 
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
-from typing import Collection, Mapping, NamedTuple
+from typing import NamedTuple
 
 from fileflow.engine.graph import Graph
 
