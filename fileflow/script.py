@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import os
 
-__all__ = ["Named", "Job", "load", "job"]
+__all__ = ["Named", "Job", "load", "job"]  # noqa: F822 (job: loaded on first use, below)
 
 
 class Named(list):
@@ -27,7 +27,8 @@ class Named(list):
         try:
             found = self._names[name]
         except KeyError:
-            raise AttributeError(f"no entry named {name!r} (named: {', '.join(self._names) or 'none'})") from None
+            named = ", ".join(self._names) or "none"
+            raise AttributeError(f"no entry named {name!r} (named: {named})") from None
         return found[0] if len(found) == 1 else found
 
     def __str__(self) -> str:

@@ -169,7 +169,8 @@ def _run(options, graph, plan, runlog, store, started) -> int:
             executor = cluster_executor(options, graph, run_id, adoptable, tags, backend)
         reporter = make_reporter(len(plan.reasons), options.quiet, options.print_commands)
         staging = None
-        if names_remote_files(graph):  # remote inputs are downloaded before their jobs, outputs uploaded after
+        # Remote inputs are downloaded before their jobs, outputs uploaded after.
+        if names_remote_files(graph):
             from fileflow.remote.staging import Staging
             staging = Staging(store.remote, options.keep_remote, store.stage_root,
                               in_job=options.remote_staging == "job")

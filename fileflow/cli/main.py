@@ -104,7 +104,8 @@ def configure_lint(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("files", nargs="*", metavar="FILE", help="Flowfiles to lint (default: the Flowfile)")
     parser.add_argument("--select", default="", metavar="CODES",
                         help="only these codes (comma-separated; a prefix like FF10 selects a group)")
-    parser.add_argument("--ignore", default="", metavar="CODES", help="leave out these codes (comma-separated)")
+    parser.add_argument("--ignore", default="", metavar="CODES",
+                        help="leave out these codes (comma-separated)")
     parser.add_argument("--fail-on", choices=("warning", "error", "never"), default="warning",
                         help="exit 1 if a finding of this severity or worse is printed (default: warning)")
 

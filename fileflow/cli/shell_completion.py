@@ -446,7 +446,8 @@ else
 fi
 '''
 
-_FISH = r'''# fish completion for fileflow: fileflow completion fish > ~/.config/fish/completions/fileflow.fish
+_FISH = r'''# fish completion for fileflow:
+#   fileflow completion fish > ~/.config/fish/completions/fileflow.fish
 function __fileflow_complete
     set -l words (commandline -opc) (commandline -ct)
     command fileflow __complete fish (math (count $words) - 1) $words 2>/dev/null

@@ -163,7 +163,8 @@ def why(options: BuildOptions, path: str) -> int:
     reasons = plan.reasons.get(producer)
     if not reasons:
         rec = recorded.get(target)
-        when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(rec.built_at)) if rec and rec.built_at else None
+        when = (time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(rec.built_at))
+                if rec and rec.built_at else None)
         print_line(f"{path}: up to date (made by job {job.name}" + (f", recorded {when})" if when else ")"))
         return EXIT_OK
     print_line(f"{path}: out of date; job {job.name} would run because:")

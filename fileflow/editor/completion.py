@@ -24,7 +24,8 @@ class Completion(NamedTuple):
     insert_text: str
 
 
-_CONFIG_PATH = re.compile(r"""\bconfig((?:\.[A-Za-z_]\w*|\[\s*["'][^"'\]]*["']\s*\])*)(?:\.|\[\s*["'])([\w-]*)$""")
+_CONFIG_PATH = re.compile(
+    r"""\bconfig((?:\.[A-Za-z_]\w*|\[\s*["'][^"'\]]*["']\s*\])*)(?:\.|\[\s*["'])([\w-]*)$""")  # noqa: E501 (one regular expression)
 
 
 def completion(result: Analysis, line: int, column: int) -> list[Completion]:

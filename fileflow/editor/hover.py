@@ -86,7 +86,8 @@ def _rule_text(result: Analysis, name: str) -> str:
 
 
 def _variable_text(result: Analysis, stmt: s.Assignment) -> str:
-    return f"**`{stmt.name}`** (line {stmt.pos.line})\n\n```\n{stmt.name} = {source_text(result, stmt.value, 200)}\n```"
+    value = source_text(result, stmt.value, 200)
+    return f"**`{stmt.name}`** (line {stmt.pos.line})\n\n```\n{stmt.name} = {value}\n```"
 
 
 def _field_text(result: Analysis, place: Place, inner: str) -> str:

@@ -128,14 +128,16 @@ def _indexed_fields(workflow, sources: dict) -> Iterable[Finding]:
         if action is None or action.template is None:
             continue
         for field in action.template.fields:
-            if field.name not in ("input", "output") or not field.steps or not isinstance(field.steps[0], int):
+            if (field.name not in ("input", "output") or not field.steps
+                    or not isinstance(field.steps[0], int)):
                 continue
             items = _file_items(rule.inputs if field.name == "input" else rule.outputs)
             index = field.steps[0]
             if 0 <= index < len(items) and items[index].name:
                 better = "{" + f"{field.name}.{items[index].name}" + "}"
                 yield Finding(_text_pos(sources, action.pos, field.text), "FF103",
-                              f"'{field.text}' in the shell command of rule '{rule.name}' indexes a named item",
+                              f"'{field.text}' in the shell command of rule '{rule.name}' "
+                              "indexes a named item",
                               f"write {better}")
 
 
@@ -172,9 +174,11 @@ def _temp_targets(workflow) -> Iterable[Finding]:
         for item in rule.outputs:
             if "temp" not in item.flags:
                 continue
-            if rule in target_rules or any(item.pattern.match(p, rule.constraints) is not None for p in paths):
+            if rule in target_rules or any(item.pattern.match(p, rule.constraints) is not None
+                                           for p in paths):
                 yield Finding(item.pos, "FF106",
-                              f"temp() output '{item.pattern.text}' of rule '{rule.name}' is a default target",
+                              f"temp() output '{item.pattern.text}' of rule '{rule.name}' "
+                              "is a default target",
                               "drop temp() here, or make a later rule's output the target")
 
 
@@ -364,7 +368,8 @@ def _yaml_keys(path: str, shown: str) -> list[tuple[tuple, Position]]:
                 continue
             here = prefix + (key.value,)
             start, end = key.start_mark, key.end_mark
-            keys.append((here, Position(shown, start.line + 1, start.column + 1, end.line + 1, end.column + 1)))
+            keys.append((here, Position(shown, start.line + 1, start.column + 1,
+                                        end.line + 1, end.column + 1)))
             todo.append((here, value))
     return keys
 

@@ -63,7 +63,8 @@ def string_field_at(result: Analysis, const: s.Const, line: int, column: int) ->
     start = result.offset(const.pos.line, const.pos.column)
     end = result.offset(const.pos.end_line, const.pos.end_column)
     cursor = result.offset(line, column)
-    literal = re.compile(r'''[rR]?(?:"""(?s:.*?)"""|\'\'\'(?s:.*?)\'\'\'|"(?:[^"\\\n]|\\.)*"|'(?:[^'\\\n]|\\.)*')''')
+    literal = re.compile(
+        r'''[rR]?(?:"""(?s:.*?)"""|\'\'\'(?s:.*?)\'\'\'|"(?:[^"\\\n]|\\.)*"|'(?:[^'\\\n]|\\.)*')''')  # noqa: E501 (one regular expression)
     for m in literal.finditer(result.text, start, end):
         if not m.start() <= cursor < m.end():
             continue

@@ -15,7 +15,8 @@ from fileflow.lang import syntax as s
 __all__ = ["statement_starts", "parse_statements"]
 
 
-_LONG_STRING = re.compile(r'''[rR]?(?:"""(?s:.*?)(?<!\\)(?:\\\\)*?"""|\'\'\'(?s:.*?)(?<!\\)(?:\\\\)*?\'\'\')''')
+_LONG_STRING = re.compile(
+    r'''[rR]?(?:"""(?s:.*?)(?<!\\)(?:\\\\)*?"""|\'\'\'(?s:.*?)(?<!\\)(?:\\\\)*?\'\'\')''')  # noqa: E501 (one regular expression)
 _OPEN_END = re.compile(r"[,(\[{\\]\s*(?:#.*)?$")   # a line that ends inside brackets, or with '\\'
 _OPERATOR_END = re.compile(r"(?:[+\-*/%=<>]|\b(?:and|or|not|if|else|in))\s*(?:#.*)?$")
 _HEAD = re.compile(r"rule\s|[A-Za-z_]\w*\s*(?:=(?!=)|:)")

@@ -99,8 +99,8 @@ def make_plan(graph: Graph, store: FileStore, recorded: Mapping[str, RecordedTar
               force: Force = Force(),
               now_ns: int | None = None,
               local_view: Callable[[Job], Job] | None = None) -> Plan:
-    """Decide every job. `plan.observed` holds every output, and the inputs of every job with an output on disk
-    or on record (what decide and the digests look at)."""
+    """Decide every job. `plan.observed` holds every output, and the inputs of every job with
+    an output on disk or on record (what decide and the digests look at)."""
     order = graph.topological_order()
     jobs = graph.jobs
     if now_ns is None:

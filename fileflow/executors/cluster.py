@@ -217,7 +217,8 @@ class ClusterExecutor:
             if self.jobs and self.clock() >= self.next_round:
                 out.extend(self._round())
             if self.local.active():
-                finished = self.local.wait(0 if out else max(0.0, min(deadline, self._round_due()) - self.clock()))
+                wait = 0 if out else max(0.0, min(deadline, self._round_due()) - self.clock())
+                finished = self.local.wait(wait)
                 for outcome in finished:
                     self.local_threads -= self._threads_of(outcome.job_id)
                 out.extend(finished)
@@ -339,7 +340,7 @@ class ClusterExecutor:
             groups.setdefault((spec.rule, self.backend.request(spec)), []).append(spec)
         done: list[tuple[JobSpec, str]] = []
         size = max(1, self.backend.max_array_size()) if self.use_arrays else 1
-        for (rule, request), members in groups.items():
+        for (_rule, request), members in groups.items():
             scripts = [self._write_script(spec) for spec in members]
             if len(members) < ARRAY_MIN or size == 1:
                 chunks = [[i] for i in range(len(members))]
@@ -356,7 +357,8 @@ class ClusterExecutor:
                         self.jobs[external_id] = ClusterJob(spec, external_id, now)
                     done.append((spec, external_id))
         self.interval = POLL_MIN
-        self.next_round = min(self.next_round, self.clock() + POLL_MIN) if self.jobs else self.clock() + POLL_MIN
+        soon = self.clock() + POLL_MIN
+        self.next_round = min(self.next_round, soon) if self.jobs else soon
         return done
 
     def _submit_chunk(self, scripts, request, array, members) -> list[str]:
@@ -531,10 +533,14 @@ class ClusterExecutor:
         if state != "COMPLETED" or code != 0:
             meaning = STATE_MEANING.get(state, "")
             if state == "FAILED":
-                meaning = f"exit code {code}" if code > 0 else (f"killed by signal {-code}" if code < 0 else meaning)
+                if code > 0:
+                    meaning = f"exit code {code}"
+                elif code < 0:
+                    meaning = f"killed by signal {-code}"
                 if code in (-9, 137):  # how a memory limit without cgroups often shows
                     meaning += " (a memory limit? raise resources 'mem_mb')"
-            reason = f"; {self.backend.name} says: {status.reason}" if status.reason and status.reason not in ("None", state) else ""
+            said = status.reason and status.reason not in ("None", state)
+            reason = f"; {self.backend.name} says: {status.reason}" if said else ""
             message = f"{self.backend.name} job {job.external_id} ended {state}: {meaning}{reason}"
             if status.host:
                 self.backend.job_failed_on(status.host, state)

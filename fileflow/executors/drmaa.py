@@ -86,7 +86,7 @@ def render_native(spec: JobSpec, template: str, resources: Mapping[str, object] 
             bad = [f.text for f in parsed.fields if f.name not in NATIVE_FIELDS]
             if bad:
                 raise TemplateError(f"{bad[0]} is not available here (use "
-                                    + ", ".join("{%s}" % n for n in sorted(NATIVE_FIELDS)) + ")", 0)
+                                    + ", ".join(f"{{{n}}}" for n in sorted(NATIVE_FIELDS)) + ")", 0)
             parts.append(render(parsed, {"threads": threads, "resources": resources,
                                          "rule": spec.rule, "wildcards": spec.wildcards,
                                          "attempt": spec.attempt}))

@@ -403,7 +403,8 @@ class LocalExecutor:
             os.close(pidfd)
         code = os.waitstatus_to_exitcode(status)
         if code < 0 and not message:
-            message = f"killed by signal {signal.Signals(-code).name}" if -code in signal.valid_signals() else ""
+            known = -code in signal.valid_signals()
+            message = f"killed by signal {signal.Signals(-code).name}" if known else ""
         # A spawned child starts out sharing fileflow's memory (vfork), and Linux folds the
         # peak of that memory into the child's ru_maxrss at exec: a job that never grew
         # past fileflow's own peak reports exactly that. Its real peak is then unknown (-1).

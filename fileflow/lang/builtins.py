@@ -141,7 +141,8 @@ def _str(value=""):
 def make_builtins(ctx: EvalContext) -> dict[str, Callable]:
     table: dict[str, Callable] = {
         "expand": _expand, "glob_wildcards": _glob_wildcards(ctx), "env": _env,
-        "range": _typed(_range, "range", "one to three whole numbers: range(stop) or range(start, stop[, step])"),
+        "range": _typed(_range, "range",
+                        "one to three whole numbers: range(stop) or range(start, stop[, step])"),
         "len": _typed(len, "len", "a list, a string or a dict"),
         "int": _typed(int, "int", "a number or a string of digits"),
         "str": _typed(_str, "str", "one value"),

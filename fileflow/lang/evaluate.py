@@ -138,7 +138,8 @@ def _compile_index(node: s.Index, builtins: Mapping[str, Callable]) -> Compiled:
         except KeyError:
             if isinstance(obj, Record):
                 raise _missing_key(obj, key, pos) from None
-            raise _error(f"key {key!r} not found", pos, closest(str(key), map(str, obj)).lstrip("; ")) from None
+            hint = closest(str(key), map(str, obj)).lstrip("; ")
+            raise _error(f"key {key!r} not found", pos, hint) from None
         except IndexError:
             raise _error(f"index {key} is out of range (the list has {len(obj)} items)", pos) from None
         except TypeError:
@@ -159,9 +160,9 @@ def _compile_binary(node: s.Binary, builtins: Mapping[str, Callable]) -> Compile
         except ZeroDivisionError:
             raise _error("division by zero", pos) from None
         except TypeError:
+            hint = "convert with str(...) or int(...) first" if str in (type(a), type(b)) else ""
             raise _error(f"cannot {_BINARY_WORDS[op]} {a_type(a)} and {a_type(b)} "
-                         f"with '{op}'", pos,
-                         "convert with str(...) or int(...) first" if str in (type(a), type(b)) else "") from None
+                         f"with '{op}'", pos, hint) from None
     return binary
 
 

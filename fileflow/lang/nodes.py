@@ -119,10 +119,10 @@ class DictExpr:
     pairs: tuple[tuple[Expr, Expr], ...]
 
 
-Expr = Union[Const, Name, Attribute, Index, Call, Binary, Unary, Compare, BoolOp, Not,
-             Conditional, ListExpr, DictExpr]
-Argument = Union[Expr, Keyword]
-Node = Union[Expr, Keyword, "Assignment", "Directive", "RuleDecl"]
+Expr = (Const | Name | Attribute | Index | Call | Binary | Unary | Compare | BoolOp | Not
+        | Conditional | ListExpr | DictExpr)
+Argument = Expr | Keyword
+Node = Union[Expr, Keyword, "Assignment", "Directive", "RuleDecl"]  # noqa: UP007 (names defined below)
 
 
 @dataclass(frozen=True, slots=True)

@@ -78,10 +78,11 @@ class RuleBuilder:
         wildcards = outputs[0].pattern.wildcards if outputs else ()
         for item in outputs[1:]:
             if set(item.pattern.wildcards) != set(wildcards):
+                first = ", ".join(wildcards) or "none"
+                this = ", ".join(item.pattern.wildcards) or "none"
                 raise FlowfileError(
                     f"all outputs of rule '{decl.name}' must use the same wildcards: "
-                    f"{{{', '.join(wildcards) or 'none'}}} vs {{{', '.join(item.pattern.wildcards) or 'none'}}}",
-                    item.pos)
+                    f"{{{first}}} vs {{{this}}}", item.pos)
         inputs = self.files("input", wildcards)
         log = self.files("log", wildcards)
         params = self.params(wildcards)
@@ -119,8 +120,10 @@ class RuleBuilder:
         unknown = {n for n in reads if n not in scope and n not in builtins and n not in job_names}
         for name in unknown:
             if name in ("wildcards", "attempt", "threads"):
+                where = (", ".join(k for k, v in JOB_NAMES.items() if name in v)
+                         or "input, output, params, log")
                 raise FlowfileError(f"'{name}' cannot be used in '{directive}:'", d.pos,
-                                    f"it is available in: {', '.join(k for k, v in JOB_NAMES.items() if name in v) or 'input, output, params, log'}")
+                                    f"it is available in: {where}")
         for arg in d.args:
             value = arg.value if isinstance(arg, s.Keyword) else arg
             for attr, pos in attribute_uses(value, "wildcards"):

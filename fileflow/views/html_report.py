@@ -47,12 +47,14 @@ section{padding:8px 28px 20px}h2{font-size:17px;border-bottom:1px solid #ddd;pad
 .counts span{display:inline-block;margin-right:16px}
 svg text{font-family:system-ui,sans-serif}
 .legend span{display:inline-block;margin-right:14px;font-size:12px}
-.legend i{display:inline-block;width:12px;height:12px;border:1px solid #777;margin-right:4px;vertical-align:-2px}
+.legend i{display:inline-block;width:12px;height:12px;border:1px solid #777;
+  margin-right:4px;vertical-align:-2px}
 table{border-collapse:collapse;font-size:13px;background:#fff}
 th,td{border:1px solid #ddd;padding:3px 8px;text-align:left;vertical-align:top}
 th{background:#eceff1;cursor:pointer;user-select:none}
 td.num{text-align:right;font-variant-numeric:tabular-nums}
-.failure{background:#fff;border:1px solid #e57373;border-left:5px solid #c62828;padding:8px 12px;margin:10px 0}
+.failure{background:#fff;border:1px solid #e57373;border-left:5px solid #c62828;
+  padding:8px 12px;margin:10px 0}
 .failure h3{margin:0 0 4px;font-size:15px}
 pre{background:#263238;color:#eceff1;padding:8px;overflow:auto;font-size:12px;max-height:360px}
 code{font-size:12px}.note{color:#666;font-style:italic}
