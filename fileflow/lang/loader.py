@@ -105,7 +105,8 @@ class _Loader:
             err.source = self.sources.get(err.pos.path)
         if isinstance(err, UndefinedName) and err.name in self.assigned:
             where = self.assigned[err.name]
-            shown = f"line {where.line}" if where.path == err.pos.path else str(where)
+            same_file = err.pos is not None and where.path == err.pos.path  # an UndefinedName has a pos
+            shown = f"line {where.line}" if same_file else str(where)
             err.hint = (f"'{err.name}' is assigned later, at {shown}; names are defined in order, "
                         "so move that assignment above this line")
         self.errors.append(err)
@@ -168,10 +169,11 @@ class _Loader:
 
     def top_ruleorder(self, d: s.Directive, path: str) -> None:
         arg = d.args[0] if len(d.args) == 1 else None
-        chain: list[s.Name] = []
+        operands: list[s.Expr] = []
         if isinstance(arg, s.Compare) and set(arg.ops) == {">"}:
-            chain = [arg.left, *arg.rights]
-        if len(chain) < 2 or not all(isinstance(n, s.Name) for n in chain):
+            operands = [arg.left, *arg.rights]
+        chain = [n for n in operands if isinstance(n, s.Name)]
+        if len(chain) < 2 or len(chain) != len(operands):
             raise FlowfileError("'ruleorder:' takes rule names separated by '>' "
                                 "(e.g. ruleorder: specific > general)", d.pos)
         self.ruleorder_names.extend((n.id, n.pos) for n in chain)
@@ -194,6 +196,7 @@ class _Loader:
                 targets.append(item)
         if self.default is not None:
             first = self.default_pos
+            assert first is not None  # set together with self.default
             where = f"line {first.line}" + (f" of {shown_path(first.path)}"
                                             if first.path != d.pos.path else "")
             raise FlowfileError(f"a second 'default:' (the first is on {where})", d.pos,

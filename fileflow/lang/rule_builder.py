@@ -32,11 +32,23 @@ __all__ = ["LoadingState", "RuleBuilder"]
 class LoadingState(Protocol):
     """What a rule is built against: the loader's state where the rule is written."""
 
-    workdir: str
-    builtins: Mapping[str, Callable]
-    scope: Mapping[str, object]    # the names assigned above the rule, and config
-    sources: Mapping[str, str]     # Flowfile path -> text, for positions inside strings
-    read_files: list[str]          # files read besides the Flowfiles: a script is added
+    @property
+    def workdir(self) -> str: ...
+
+    @property
+    def builtins(self) -> Mapping[str, Callable]: ...
+
+    @property
+    def scope(self) -> Mapping[str, object]:
+        """The names assigned above the rule, and config."""
+
+    @property
+    def sources(self) -> Mapping[str, str]:
+        """Flowfile path -> text, for positions inside strings."""
+
+    @property
+    def read_files(self) -> list[str]:
+        """Files read besides the Flowfiles: a script is added."""
 
     def evaluate(self, node) -> object: ...
 
@@ -88,8 +100,8 @@ class RuleBuilder:
         params = self.params(wildcards)
         threads = self.integer("threads", 1, minimum=1, wildcards=wildcards)
         resources = self.resources(wildcards)
-        retries = self.integer("retries", 0, minimum=0, wildcards=wildcards)
-        priority = self.integer("priority", 0, wildcards=wildcards)
+        retries = self.fixed_integer("retries", 0, minimum=0, wildcards=wildcards)
+        priority = self.fixed_integer("priority", 0, wildcards=wildcards)
         message = self.template("message")
         action = self.action()
         script_digest = ""
@@ -234,19 +246,29 @@ class RuleBuilder:
         check_int(number, directive, minimum, d.args[0].pos)
         return number
 
+    def fixed_integer(self, directive: str, default: int, minimum: int | None = None,
+                      wildcards: Sequence[str] = ()) -> int:
+        """A whole number decided before any job exists (retries, priority): integer() rejects
+        a per-job one, as the directive is not in JOB_NAMES."""
+        number = self.integer(directive, default, minimum, wildcards)
+        assert not isinstance(number, Lazy)
+        return number
+
     def resources(self, wildcards) -> Mapping[str, object] | Lazy:
         d = self.directives.get("resources")
         if d is None:
             return {}
+        keywords: list[s.Keyword] = []
         for arg in d.args:
             if not isinstance(arg, s.Keyword):
                 raise FlowfileError("'resources:' takes name=value pairs (e.g. mem_mb=2000)", arg.pos)
+            keywords.append(arg)
         value = self.compile_args(d, "resources", wildcards)
         if isinstance(value, Lazy):
             return value
         out = dict(value)
-        for arg in d.args:
-            check_resource(arg.name, out[arg.name], arg.value.pos)
+        for keyword in keywords:
+            check_resource(keyword.name, out[keyword.name], keyword.value.pos)
         return out
 
     def template(self, directive: str) -> Template | None:
@@ -312,8 +334,8 @@ def _field_problem(rule: Rule, f) -> str:
     if f.name == "log" and not isinstance(rule.log, Lazy) and not rule.log:
         return f"{f.text}: rule '{rule.name}' has no 'log:'"
     sources = {"input": rule.inputs, "output": rule.outputs, "log": rule.log}
-    if f.name in sources and not isinstance(sources[f.name], Lazy):
-        items = sources[f.name]
+    items = sources.get(f.name)
+    if items is not None and not isinstance(items, Lazy):
         names = [i.name for i in items if i.name]
         if isinstance(step, str) and step not in names:
             return (f"{f.text}: {f.name} of rule '{rule.name}' has no entry named '{step}'"
