@@ -11,7 +11,7 @@ import re
 import shlex
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 __all__ = ["Items", "Field", "Template", "TemplateError", "parse_template", "render", "value_text",
            "FIELD_NAMES", "QUOTED_BY_DEFAULT"]
@@ -173,8 +173,10 @@ _FILE_FIELDS = frozenset({"input", "output", "log"})
 _quote = shlex.quote
 
 
-def render(template: Template, namespaces: Mapping[str, object]) -> str:
-    """Fill a template for one job. Raises TemplateError for a field the job cannot fill."""
+def render(template: Template, namespaces: Mapping[str, Any]) -> str:
+    """Fill a template for one job. Raises TemplateError for a field the job cannot fill.
+    `namespaces` maps each field name to its value: Items for the file fields and params,
+    a mapping for wildcards and resources, a number or a string for the others."""
     out = []
     for part in template.parts:
         if part.__class__ is str:

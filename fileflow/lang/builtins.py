@@ -63,7 +63,7 @@ def _expand(pattern=None, *extra, zip=False, allow_missing=False, **values):
 
 
 def _glob_wildcards(ctx: EvalContext):
-    def glob_wildcards(pattern=None, *extra):
+    def glob_wildcards(pattern=None, *extra) -> Record:
         _want(isinstance(pattern, str) and not extra, "glob_wildcards() takes one pattern string")
         try:
             parsed = parse_pattern(pattern)
@@ -75,7 +75,7 @@ def _glob_wildcards(ctx: EvalContext):
         found: dict[str, list[str]] = {name: [] for name in parsed.wildcards}
         absolute = os.path.isabs(pattern)
         root = base if absolute else os.path.join(ctx.workdir, base) if base else ctx.workdir
-        paths = []
+        paths: list[str] = []
         for dirpath, dirnames, filenames in os.walk(root):
             dirnames.sort()
             # Paths as the pattern spells them: absolute, or relative to the working directory.

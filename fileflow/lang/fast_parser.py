@@ -131,7 +131,7 @@ class _Parser:
     # -- statements
 
     def module(self, text: str) -> Module:
-        statements = []
+        statements: list[Assignment | Directive | RuleDecl] = []
         try:
             return self.statements(text, statements)
         except (Fallback, RecursionError):

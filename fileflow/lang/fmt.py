@@ -108,8 +108,8 @@ class _Formatter:
         self.text = text if text.endswith("\n") else text + "\n"
         self.lines = self.text.split("\n")
         self.line_starts = [0]
-        for line in self.lines[:-1]:
-            self.line_starts.append(self.line_starts[-1] + len(line) + 1)
+        for text_line in self.lines[:-1]:
+            self.line_starts.append(self.line_starts[-1] + len(text_line) + 1)
         self.comments = []
         for offset, body in comment_offsets(self.text):
             line = bisect_right(self.line_starts, offset)
@@ -127,7 +127,7 @@ class _Formatter:
 
     def take(self, start: tuple[int, int], end: tuple[int, int]) -> list[_Comment]:
         """The comments not yet placed in [start, end), now placed."""
-        out = []
+        out: list[_Comment] = []
         if self.quiet:
             return out
         used = self.used
@@ -263,7 +263,7 @@ class _Formatter:
                 pos = node.pos
                 begin = self.line_starts[pos.line - 1] + pos.column - 1
                 end = self.line_starts[pos.end_line - 1] + pos.end_column - 1
-                rows = []  # (literal or None for a comment line, text after it)
+                rows: list[tuple[str | None, str]] = []  # (literal or None for a comment line, text after it)
                 for m in _LITERAL.finditer(self.text, begin, end):
                     if m.group(0)[0] == "#":
                         continue
@@ -298,6 +298,7 @@ class _Formatter:
         if not _opens(node):
             return self.with_leftovers(self.one_line(indent + prefix + text + suffix, indent),
                                        node, indent)
+        items: list[tuple[str | None, object]]  # (label, node), or (None, (key, value)) for a dict
         if isinstance(node, Call):
             opener = self.flat(node.func, _POSTFIX) + "("
             items = [("", a) for a in node.args] + [(k.name + "=", k) for k in node.kwargs]

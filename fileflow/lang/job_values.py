@@ -4,6 +4,7 @@ attempt), the per-job expressions (Lazy) run and their results checked. Layer 1.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from typing import cast
 
 from fileflow.errors import FlowfileError
 from fileflow.lang.directives import check_int, check_resource, flatten_files
@@ -32,11 +33,13 @@ def job_values(rule: Rule, wildcards: Mapping[str, str], attempt: int = 1) -> Jo
         params = Items(tuple(v for _, v in pairs), tuple(n for n, _ in pairs))
     threads = rule.threads
     if isinstance(threads, Lazy):
-        threads = threads(wildcards=wc, attempt=attempt)[0][1]
-        check_int(threads, "threads", 1, rule.directive_pos["threads"])
+        value = threads(wildcards=wc, attempt=attempt)[0][1]
+        check_int(value, "threads", 1, rule.directive_pos["threads"])
+        threads = cast(int, value)
     resources = rule.resources
     if isinstance(resources, Lazy):
-        resources = dict(resources(wildcards=wc, attempt=attempt, threads=threads))
+        # Every argument of 'resources:' is a keyword: the rule builder checked.
+        resources = cast("dict[str, object]", dict(resources(wildcards=wc, attempt=attempt, threads=threads)))
         for key, value in resources.items():
             check_resource(key, value, rule.directive_pos["resources"])
     return JobValues(inputs, outputs, log, params, threads, resources, flags)
@@ -47,7 +50,7 @@ def _format_items(items: Sequence[FileItem], wildcards: Mapping[str, str], rule:
                         for i in items]), tuple([i.name for i in items]))
 
 
-def _job_files(rule: Rule, spec, directive: str, wc: Record,
+def _job_files(rule: Rule, spec: tuple[FileItem, ...] | Lazy, directive: str, wc: Mapping[str, str],
                flags: dict[str, frozenset[str]]) -> Items:
     if not isinstance(spec, Lazy):
         items = _format_items(spec, wc, rule)

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from functools import lru_cache
 from importlib.resources import files
+from typing import Protocol
 
 from lark import Lark, Token, Transformer, v_args
 from lark.indenter import Indenter
@@ -38,7 +39,7 @@ from fileflow.lang.nodes import (
     decode_string,
 )
 
-__all__ = ["BadIndentation", "FlowIndenter", "lark_parser", "TreeToNodes"]
+__all__ = ["BadIndentation", "FlowIndenter", "LexedToken", "lark_parser", "TreeToNodes"]
 
 
 class BadIndentation(Exception):
@@ -108,6 +109,17 @@ class FlowIndenter(Indenter):
             yield Token.new_borrow_pos("_DEDENT", "", token) if token else Token("_DEDENT", "")
 
 
+class LexedToken(Protocol):
+    """A token from Lark's lexer, whose position is always set (Token types it Optional, for
+    tokens made by hand)."""
+
+    type: str
+    line: int
+    column: int
+    end_line: int
+    end_column: int
+
+
 @lru_cache(maxsize=1)
 def lark_parser() -> Lark:
     """The parser of grammar/fileflow.lark, built once per process."""
@@ -130,7 +142,7 @@ class TreeToNodes(Transformer):
     def _pos_of(self, meta) -> Position:
         return Position(self.path, meta.line, meta.column, meta.end_line, meta.end_column)
 
-    def _tok_pos(self, tok: Token) -> Position:
+    def _tok_pos(self, tok: LexedToken) -> Position:
         return Position(self.path, tok.line, tok.column, tok.end_line, tok.end_column)
 
     def start(self, meta, children):

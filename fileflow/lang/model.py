@@ -11,7 +11,10 @@ from fileflow.errors import FlowfileError, Position
 from fileflow.patterns import Pattern
 from fileflow.template import Items, Template
 
-__all__ = ["FileItem", "Lazy", "Action", "Rule", "Workflow", "JobValues"]
+__all__ = ["FileItem", "Arguments", "Lazy", "Action", "Rule", "Workflow", "JobValues"]
+
+# A directive's evaluated arguments, in order: (keyword or None, value).
+Arguments = list[tuple[str | None, object]]
 
 
 class FileItem(NamedTuple):
@@ -28,11 +31,11 @@ class FileItem(NamedTuple):
 class Lazy:
     """A directive value that is evaluated per job (it reads `wildcards` or `attempt`)."""
 
-    fn: Callable[[Mapping[str, object]], object]
+    fn: Callable[[Mapping[str, object]], Arguments]
     scope: Mapping[str, object]
     pos: Position
 
-    def __call__(self, **job_names) -> object:
+    def __call__(self, **job_names: object) -> Arguments:
         try:
             return self.fn(_JobScope(job_names, self.scope))
         except RecursionError:

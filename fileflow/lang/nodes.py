@@ -251,12 +251,12 @@ def decode_with_offsets(text: str) -> tuple[str, list[int]]:
     if quote == 3 and "\n" in inner:
         lines: list[list] = [[]]
         newlines = [-1]  # index of the newline before each line
-        for c in chars:
-            if c[0] == "\n":
+        for char in chars:
+            if char[0] == "\n":
                 lines.append([])
-                newlines.append(c[1])
+                newlines.append(char[1])
             else:
-                lines[-1].append(c)
+                lines[-1].append(char)
 
         def text_of(line: list) -> str:
             return "".join(c for c, _ in line)

@@ -6,8 +6,14 @@ the error to say what the user most likely meant ("expected ':' after the rule n
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, cast
 
 from fileflow.errors import Position
+
+if TYPE_CHECKING:  # the module imports Lark: loaded only to read the tokens before an error
+    from collections.abc import Iterator
+
+    from fileflow.lang.lark_parser import LexedToken
 
 __all__ = ["describe"]
 
@@ -64,14 +70,14 @@ def _expected_words(expected) -> str:
     return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " or " + names[-1]
 
 
-def _tokens_before(source: str, line: int, column: int, inclusive: bool = False) -> list:
+def _tokens_before(source: str, line: int, column: int, inclusive: bool = False) -> list[LexedToken]:
     """The tokens (after the indentation postlexer) that come before a position (or at it,
     when `inclusive`: an indent or dedent token shares its position with the newline before it)."""
     from fileflow.lang.lark_parser import lark_parser
 
-    tokens = []
+    tokens: list[LexedToken] = []
     try:
-        for tok in lark_parser().lex(source):
+        for tok in cast("Iterator[LexedToken]", lark_parser().lex(source)):
             if tok.type in ("_INDENT", "_DEDENT"):
                 pass
             elif (tok.line, tok.column) > (line, column) or (
@@ -83,8 +89,8 @@ def _tokens_before(source: str, line: int, column: int, inclusive: bool = False)
     return tokens
 
 
-def _unclosed_bracket(tokens) -> object | None:
-    stack = []
+def _unclosed_bracket(tokens: list[LexedToken]) -> LexedToken | None:
+    stack: list[LexedToken] = []
     for tok in tokens:
         if tok.type in CLOSERS:
             stack.append(tok)
@@ -102,20 +108,20 @@ class _Site:
     """Where Lark stopped: the unexpected token, what it expected, and the tokens before it."""
 
     path: str
-    token: object
-    expected: set
+    token: LexedToken
+    expected: set[str]
     line: int
     column: int
-    prev: list          # the tokens before the error, indents and dedents included
-    significant: list   # the same without indents and dedents
-    here: Position      # where to point
+    prev: list[LexedToken]          # the tokens before the error, indents and dedents included
+    significant: list[LexedToken]   # the same without indents and dedents
+    here: Position                  # where to point
 
     @property
-    def last(self):
+    def last(self) -> LexedToken | None:
         return self.significant[-1] if self.significant else None
 
     @property
-    def before_last(self):
+    def before_last(self) -> LexedToken | None:
         return self.significant[-2] if len(self.significant) > 1 else None
 
     @property
@@ -223,7 +229,7 @@ def _misplaced_rule_or_directive(site: _Site) -> tuple[str, Position, str] | Non
     if last is not None and last.type == "NAME" and before_last is not None and before_last.type == "RULE":
         return (f"expected ':' after the rule name '{last}'", here, f"write it as: rule {last}:")
     # The body of a rule must start on the next line, indented.
-    if (before_last is not None and last.type == "COLON" and before_last.type == "NAME"
+    if (before_last is not None and last is not None and last.type == "COLON" and before_last.type == "NAME"
             and len(site.significant) >= 3 and site.significant[-3].type == "RULE"):
         return (f"the directives of rule '{before_last}' go on the lines below 'rule {before_last}:', "
                 "indented", here, "")

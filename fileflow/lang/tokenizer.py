@@ -64,7 +64,7 @@ class TokenizerStop(Exception):
 def tokenize(source: str) -> list[tuple]:
     """Tokens of `source` (which ends with a newline), with FlowIndenter's indent, dedent
     and bracket rules applied; TokenizerStop where Lark must take over."""
-    tokens = []
+    tokens: list[tuple] = []
     append = tokens.append
     count = source.count
     line, line_start = 1, 0
@@ -75,7 +75,7 @@ def tokenize(source: str) -> list[tuple]:
     widths = {"": 0}  # indentation text -> its width
     boundary, boundary_line = 0, 1  # tokens before the top-level statement being read
     for m in _TOKEN.finditer(source):
-        kind = m.lastindex
+        kind: int = m.lastindex  # type: ignore[assignment]  # every alternative of _TOKEN is a group
         if kind == 1:  # the most common token first
             line_start = m.start(1)
             line += count("\n", m.start(), line_start)
