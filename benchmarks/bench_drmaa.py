@@ -107,7 +107,7 @@ def main() -> None:
                     help="comma-separated: fileflow, qsub (one call per job), array (qsub -t)")
     args = ap.parse_args()
     slots = subprocess.run(["qconf", "-sq", "all.q"], capture_output=True, text=True).stdout
-    slots = next((l.split()[1] for l in slots.splitlines() if l.startswith("slots")), "?")
+    slots = next((line.split()[1] for line in slots.splitlines() if line.startswith("slots")), "?")
     print(f"{args.jobs} trivial jobs; Grid Engine all.q slots={slots}; {os.cpu_count()} CPUs")
     results = {}
     for what in args.what.split(","):

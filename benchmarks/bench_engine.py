@@ -169,7 +169,9 @@ rule agg:
     output: "agg.txt"
     shell: "cat {{input}} > {{output}}"
 rule node:
-    input: ["data/" + wildcards.j + ".txt"] if wildcards.l == "0" else ["d/" + str(int(wildcards.l) - 1) + "/" + wildcards.j + ".txt", "d/" + str(int(wildcards.l) - 1) + "/" + str((int(wildcards.j) + 1) % W) + ".txt"]
+    input: ["data/" + wildcards.j + ".txt"] if wildcards.l == "0" else [
+        "d/" + str(int(wildcards.l) - 1) + "/" + wildcards.j + ".txt",
+        "d/" + str(int(wildcards.l) - 1) + "/" + str((int(wildcards.j) + 1) % W) + ".txt"]
     output: "d/{{l}}/{{j}}.txt"
     shell: "cat {{input}} | cksum > {{output}}"
 '''
@@ -343,11 +345,9 @@ def jobs_run(tool: str, phase: str, tail: str, log: str) -> int | None:
             return 0
         with open(log, errors="replace") as fh:
             return sum(1 for line in fh if line.startswith(("cat ", "cp ")))
-    m = None
-    for m in re.finditer(r"(\d+) of (\d+) steps", tail):
-        pass
-    if m:
-        return int(m.group(1))
+    progress = list(re.finditer(r"(\d+) of (\d+) steps", tail))
+    if progress:
+        return int(progress[-1].group(1))
     m = re.search(r"^total\s+(\d+)", tail, re.M)
     if m:
         return int(m.group(1))
@@ -521,7 +521,8 @@ def profile_fileflow(phase: str, cell: str, d: str, exes, args, top: int = 20) -
     elif phase == "changed":
         change_input(d, 999)
     python = fileflow_python(exes["fileflow"])
-    argv = [python, "-m", "cProfile", "-o", out, "-m", "fileflow"] + command("fileflow", phase, exes)[len(exes["fileflow"]):]
+    fileflow_args = command("fileflow", phase, exes)[len(exes["fileflow"]):]
+    argv = [python, "-m", "cProfile", "-o", out, "-m", "fileflow"] + fileflow_args
     r = run(argv, d, args.timeout, os.path.join(d, "..", "logs", "profile.log"))
     if r["status"] != "ok":
         print(f"   profile run: {r['status']}")
@@ -539,7 +540,7 @@ def show_profile(path: str, top: int = 20) -> dict:
 
     stats = pstats.Stats(path)
     rows = []
-    for (filename, line, func), (cc, nc, tt, ct, callers) in stats.stats.items():
+    for (filename, line, func), (_cc, nc, tt, ct, _callers) in stats.stats.items():
         rows.append({"function": f"{_module(filename)}:{func}", "line": line, "calls": nc,
                      "own_s": tt, "cum_s": ct})
     total = max((r["cum_s"] for r in rows), default=0) or 1.0  # the root: the whole run
@@ -551,10 +552,12 @@ def show_profile(path: str, top: int = 20) -> dict:
     by_own = sorted(rows, key=lambda r: -r["own_s"])[:top]
     print(f"   cProfile of fileflow ({total:.2f} s under the profiler, {path}); top by cumulative time:")
     for r in by_cum:
-        print(f"     {r['cum_share'] * 100:5.1f}%  {r['cum_s']:7.3f} s  {r['calls']:>9}  {r['function']}:{r['line']}")
+        print(f"     {r['cum_share'] * 100:5.1f}%  {r['cum_s']:7.3f} s  {r['calls']:>9}  "
+              f"{r['function']}:{r['line']}")
     print("   top by own time:")
     for r in by_own[:12]:
-        print(f"     {r['own_share'] * 100:5.1f}%  {r['own_s']:7.3f} s  {r['calls']:>9}  {r['function']}:{r['line']}")
+        print(f"     {r['own_share'] * 100:5.1f}%  {r['own_s']:7.3f} s  {r['calls']:>9}  "
+              f"{r['function']}:{r['line']}")
     return {"total_s": total, "file": path, "by_cumulative": by_cum, "by_own": by_own}
 
 
@@ -659,7 +662,7 @@ def markdown(paths: list[str]) -> str:
     for r in results:
         tools = r["tools"]
 
-        def cell(name):
+        def cell(name, tools=tools):
             e = tools.get(name)
             if e is None:
                 return "not run"

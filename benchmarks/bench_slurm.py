@@ -151,8 +151,8 @@ def main() -> None:
     try:
         n = args.jobs
         cpus = subprocess.run(["sinfo", "-h", "-o", "%C"], capture_output=True, text=True).stdout.strip()
-        print(f"Slurm: {subprocess.run(['sinfo', '--version'], capture_output=True, text=True).stdout.strip()}, "
-              f"CPUs (allocated/idle/other/total) {cpus}")
+        version = subprocess.run(["sinfo", "--version"], capture_output=True, text=True).stdout.strip()
+        print(f"Slurm: {version}, CPUs (allocated/idle/other/total) {cpus}")
         if n:
             run = bench_run(base, n)
             array = bench_array(base, n)

@@ -126,7 +126,7 @@ def test_cycle_is_printed_as_a_path(tmp_path):
         """)
     r = p.build()
     assert_usage_error(r, "cycle")
-    line = next(l for l in r.err.splitlines() if "cycle" in l)
+    line = next(err_line for err_line in r.err.splitlines() if "cycle" in err_line)
     path = line.split("cycle:")[1].strip().split(" -> ")
     assert path[0] == path[-1]                       # a closed path
     assert sorted(path[:-1]) == ["a", "b", "c"]

@@ -128,7 +128,8 @@ def test_retry_with_attempt_scaled_resources(tmp_path):
             output: "out.txt"
             retries: 2
             resources: mem_mb = 1000 * attempt
-            shell: "echo {resources.mem_mb} >> attempts.txt; [ {resources.mem_mb} -ge 2000 ]; echo ok > {output}"
+            shell: ("echo {resources.mem_mb} >> attempts.txt; [ {resources.mem_mb} -ge 2000 ]; "
+                    "echo ok > {output}")
         """)
     r = p.build()
     assert r.code == 0, r

@@ -194,7 +194,7 @@ def object_requests(bucket, method: str) -> list[str]:
                   if r.method == method and r.path.startswith(prefix) and r.path != prefix)
 
 
-def test_s3_build_downloads_uploads_then_does_nothing(tmp_path, s3_bucket):
+def test_s3_build_downloads_uploads_then_does_nothing(tmp_path, s3_bucket):  # noqa: F811  (pytest fixture)
     project = s3_project(tmp_path, s3_bucket)
 
     first = project.run("build")
@@ -231,7 +231,7 @@ def test_s3_build_downloads_uploads_then_does_nothing(tmp_path, s3_bucket):
     assert project.read("local/b.len").strip() == "7"
 
 
-def test_s3_keep_remote_reuses_staged_copies_by_token(tmp_path, s3_bucket):
+def test_s3_keep_remote_reuses_staged_copies_by_token(tmp_path, s3_bucket):  # noqa: F811  (pytest fixture)
     project = s3_project(tmp_path, s3_bucket)
     first = project.build("build", "--keep-remote")
     assert first.code == 0, first
@@ -254,7 +254,7 @@ def test_s3_keep_remote_reuses_staged_copies_by_token(tmp_path, s3_bucket):
     assert not project.exists(staged)
 
 
-def test_s3_object_gone_at_download_fails_its_job_naming_url(tmp_path, s3_bucket):
+def test_s3_object_gone_at_download_fails_its_job_naming_url(tmp_path, s3_bucket):  # noqa: F811  (pytest fixture)
     """The object exists when the build plans and is deleted before its job starts: the
     download's 404 fails that job at once, with the URL and the job in the message."""
     bucket = s3_bucket.name
@@ -268,7 +268,8 @@ def test_s3_object_gone_at_download_fails_its_job_naming_url(tmp_path, s3_bucket
 
         rule delete:
             output: "local/gone.flag"
-            shell: "python -c 'import s3fs; s3fs.S3FileSystem().rm(\\"{bucket}/raw/ref.txt\\")' && touch {{output}}"
+            shell: ("python -c 'import s3fs; s3fs.S3FileSystem().rm(\\"{bucket}/raw/ref.txt\\")' "
+                    "&& touch {{output}}")
         """)
     result = project.build("build", "local/use.txt")
     assert result.code == 1, result
@@ -279,7 +280,7 @@ def test_s3_object_gone_at_download_fails_its_job_naming_url(tmp_path, s3_bucket
     assert not project.exists("local/use.txt")
 
 
-def test_s3_failed_upload_leaves_output_not_done(tmp_path, s3_bucket):
+def test_s3_failed_upload_leaves_output_not_done(tmp_path, s3_bucket):  # noqa: F811  (pytest fixture)
     """The output's bucket does not exist yet: the job runs, its upload fails, and nothing
     of it counts as done; once the bucket is there, the next build makes it again."""
     bucket, later = s3_bucket.name, s3_bucket.name + "-later"
@@ -309,7 +310,7 @@ def test_s3_failed_upload_leaves_output_not_done(tmp_path, s3_bucket):
     assert project.build("build").ran == []
 
 
-def test_s3_transient_errors_are_retried_within_the_build(tmp_path, s3_bucket):
+def test_s3_transient_errors_are_retried_within_the_build(tmp_path, s3_bucket):  # noqa: F811  (pytest fixture)
     project = s3_project(tmp_path, s3_bucket)
     target = f"s3://{s3_bucket.name}/out/a.txt"
     s3_bucket.server.fail_next(2, status=503, method="PUT")  # the upload, twice
@@ -325,7 +326,7 @@ def test_s3_transient_errors_are_retried_within_the_build(tmp_path, s3_bucket):
 SECRET = "zz-FAKE-s3cret-" + uuid.uuid4().hex[:8]
 
 
-def test_s3_credentials_appear_nowhere(tmp_path, s3_bucket, monkeypatch):
+def test_s3_credentials_appear_nowhere(tmp_path, s3_bucket, monkeypatch):  # noqa: F811  (pytest fixture)
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", SECRET)  # moto takes any key
     project = s3_project(tmp_path, s3_bucket)
     project.write("Flowfile", project.read("Flowfile") + f"""
@@ -486,7 +487,7 @@ def test_a_remote_folder_as_input_is_a_clear_error(tmp_path, mem):
 
 # --------------------------------------------------------------------------- transfers off the loop
 
-def test_s3_injected_403_fails_the_job_at_once_naming_url_and_job(tmp_path, s3_bucket):
+def test_s3_injected_403_fails_the_job_at_once_naming_url_and_job(tmp_path, s3_bucket):  # noqa: F811  (pytest fixture)
     """A 403 is no transient error: not retried (one GET of the object), and the job fails
     with the URL and the job in the message; the other job goes on (-k)."""
     project = s3_project(tmp_path, s3_bucket)
@@ -527,7 +528,7 @@ def _job_states(project) -> dict[str, str]:
         return {j["name"]: j["state"] for j in log.jobs_of_run(runs[0]["id"])} if runs else {}
 
 
-def test_s3_a_held_download_does_not_hold_up_other_jobs(tmp_path, s3_bucket):
+def test_s3_a_held_download_does_not_hold_up_other_jobs(tmp_path, s3_bucket):  # noqa: F811  (pytest fixture)
     """Downloads run off the run loop: while fetch's input is held at the server, quick
     starts, ends and is recorded done; fetch starts once its input is staged."""
     s3_bucket.put("raw/a.txt", b"alpha\n")
@@ -549,7 +550,7 @@ def test_s3_a_held_download_does_not_hold_up_other_jobs(tmp_path, s3_bucket):
     assert _job_states(project) == {"quick": "done", "fetch": "done"}
 
 
-def test_s3_ctrl_c_during_a_download_cancels_and_leaves_nothing_reusable(tmp_path, s3_bucket):
+def test_s3_ctrl_c_during_a_download_cancels_and_leaves_nothing_reusable(tmp_path, s3_bucket):  # noqa: F811  (pytest fixture)
     s3_bucket.put("raw/a.txt", b"alpha\n")
     project = Project(tmp_path)
     project.flowfile(HELD_FLOW.format(bucket=s3_bucket.name))

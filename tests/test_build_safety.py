@@ -340,7 +340,8 @@ def test_kill_9_mid_job_then_the_next_run_reruns_exactly_the_interrupted_jobs(tm
             shell: "echo c > {output}"
         rule b:
             output: "b.txt"
-            shell: "echo partial > {output}; echo $$ > b.pid; if [ -e slow ]; then sleep 300; fi; echo b > {output}"
+            shell: ("echo partial > {output}; echo $$ > b.pid; "
+                    "if [ -e slow ]; then sleep 300; fi; echo b > {output}")
         rule d:
             input: "b.txt"
             output: "d.txt"
@@ -380,7 +381,8 @@ def test_jobs_left_running_by_a_killed_fileflow_are_stopped_by_the_next_build(tm
     p.flowfile("""
         rule slow:
             output: "s.txt"
-            shell: "echo $$ > job.pid; echo partial > {output}; if [ -e slow ]; then sleep 300; fi; echo done > {output}"
+            shell: ("echo $$ > job.pid; echo partial > {output}; "
+                    "if [ -e slow ]; then sleep 300; fi; echo done > {output}")
         """)
     p.write("slow", "")
     proc = p.popen("build")
@@ -421,7 +423,8 @@ def test_a_job_killed_before_its_pid_was_recorded_and_its_daemon_are_stopped(tmp
     p.flowfile("""
         rule slow:
             output: "s.txt"
-            shell: "( setsid sleep 300 & echo $! > daemon.pid ); echo $$ > job.pid; echo partial > {output}; if [ -e slow ]; then sleep 300; fi; echo done > {output}"
+            shell: ("( setsid sleep 300 & echo $! > daemon.pid ); echo $$ > job.pid; "
+                    "echo partial > {output}; if [ -e slow ]; then sleep 300; fi; echo done > {output}")
         """)
     p.write("slow", "")
     proc = p.popen("build")
@@ -718,7 +721,8 @@ READS = """
     rule mid:
         input: "src/{x}.txt"
         output: "mid/{x}.txt"
-        shell: "head -c 3 {input} > {output}; touch writing; while [ ! -e go_write ]; do sleep 0.05; done; tail -c +4 {input} >> {output}"
+        shell: ("head -c 3 {input} > {output}; touch writing; "
+                "while [ ! -e go_write ]; do sleep 0.05; done; tail -c +4 {input} >> {output}")
     """
 # A second workflow in the same directory, for which mid/a.txt is a source: it reads the
 # file without ever planning to make it.
@@ -900,7 +904,7 @@ def test_many_builds_writing_one_fresh_run_log_at_once(tmp_path):
     finally:
         for proc in procs:
             kill_tree(proc)
-    for code, (out, err) in results:
+    for code, (_out, err) in results:
         assert code == 0, err
         assert "locked" not in err.lower() and "Traceback" not in err
     assert len(os.listdir(p.path("o"))) == 40

@@ -320,7 +320,8 @@ def test_head_killed_then_next_build_adopts_its_jobs_without_resubmitting(slurm,
             input: expand("r/{i}.txt", i=range(3))
         rule work:
             output: "r/{i}.txt"
-            shell: "echo {wildcards.i} >> ran.log; sleep $(( {wildcards.i} == 0 ? 1 : 8 )); echo done > {output}"
+            shell: ("echo {wildcards.i} >> ran.log; sleep $(( {wildcards.i} == 0 ? 1 : 8 )); "
+                    "echo done > {output}")
         """)
     calls = tmp_path / "bin"
     env = _env(p, _wrappers(calls))
@@ -340,7 +341,8 @@ def test_head_killed_then_next_build_adopts_its_jobs_without_resubmitting(slurm,
     # A job the dead build submitted but had no time to record (killed between sbatch and
     # the run log): found by the run's job name and cancelled, so nothing races.
     from fileflow.cli.cluster_setup import cluster_job_name
-    stray = subprocess.run(["sbatch", "--parsable", f"--job-name={cluster_job_name(p.runs()[0]['id'], str(p.root))}",
+    job_name = cluster_job_name(p.runs()[0]["id"], str(p.root))
+    stray = subprocess.run(["sbatch", "--parsable", f"--job-name={job_name}",
                             "--output=/dev/null", "--wrap", "sleep 600"],
                            capture_output=True, text=True, check=True).stdout.strip()
     submitted = len(_calls(calls, "sbatch"))
@@ -367,7 +369,8 @@ def test_out_of_memory_then_a_retry_with_more_memory(slurm, tmp_path):
             output: "big.txt"
             retries: 1
             resources: mem_mb = 100 if attempt == 1 else 1000
-            shell: "python3 -c 'import time; x = bytearray(300 * 2**20); time.sleep(12)'; echo {attempt} > {output}"
+            shell: ("python3 -c 'import time; x = bytearray(300 * 2**20); time.sleep(12)'; "
+                    "echo {attempt} > {output}")
         """)
     r = p.run("build", "--cluster", "slurm", "-j", "1")
     assert r.code == 0, r

@@ -297,7 +297,8 @@ zpty ff zsh -f -i
 # the documented setup: _fileflow in a directory of $fpath, then compinit; `fileflow`
 # itself is a function that prints its arguments, so the completed line shows after Enter
 # (the completion script runs the real program through `command fileflow`).
-zpty -w ff "fpath=(${(q)1} \$fpath); autoload -Uz compinit; compinit -u -D; fileflow() { print -r -- \"\$((6*7))[\$*]\" }"
+setup="fpath=(${(q)1} \$fpath); autoload -Uz compinit; compinit -u -D"
+zpty -w ff "$setup; fileflow() { print -r -- \"\$((6*7))[\$*]\" }"
 shift
 for line in "$@"; do
     zpty -w -n ff "$line"$'\t\n'

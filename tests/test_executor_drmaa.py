@@ -100,7 +100,8 @@ def test_native_specification_reaches_the_drm(tmp_path, sge):
             shell: "qstat -j $JOB_ID > {output}"
         """)
     r = _build(p, sge, "spec/one.txt", "--drmaa-native", "-pe smp {threads} -A acct_{rule}_{wildcards.x}",
-               "--set-resources", "spec:drmaa_native=-l h_rt=0:{resources.runtime}:0,h_vmem={resources.mem_mb}M")
+               "--set-resources",
+               "spec:drmaa_native=-l h_rt=0:{resources.runtime}:0,h_vmem={resources.mem_mb}M")
     assert r.code == 0, r
     info = p.read("spec/one.txt")
     assert "account:                    acct_spec_one" in info
@@ -164,7 +165,8 @@ def _running_job(p: Project, env) -> str:
         ids = [j["external_id"] for j in jobs if j["external_id"] and j["state"] == "running"]
         if not ids:
             return False
-        line = [l for l in _qstat(env).splitlines() if l.split()[:1] == [ids[-1].split(".")[0]]]
+        job_id = ids[-1].split(".")[0]
+        line = [row for row in _qstat(env).splitlines() if row.split()[:1] == [job_id]]
         if line and " r " in line[0]:
             found[:] = [ids[-1]]
             return True

@@ -37,7 +37,8 @@ def test_a_program_call_with_its_output_sent_to_a_file_runs_directly(executor, c
 
 @pytest.mark.parametrize("command", [
     "cat $HOME", "ls *.txt", "cat a | wc -l", "cat a 2> b", "cat a > b > c", "cat a >",
-    "> b", "cat a > b c", "cat '>' b", "cat 'x>y' > b", "cat 'a b' > c", "cat a >>> b", "cat < a", "cat a >& b", "echo hi > b", "true; false", "echo hi",
+    "> b", "cat a > b c", "cat '>' b", "cat 'x>y' > b", "cat 'a b' > c", "cat a >>> b", "cat < a",
+    "cat a >& b", "echo hi > b", "true; false", "echo hi",
     "cd dir", "VAR=1 env", "cmd `x`", "a && b", "x\ny", "cp a\\ b c", "cat ~/x",
     "no-such-program-xyz a", "'unclosed",
 ])

@@ -85,7 +85,8 @@ def _valid_texts():
         yield path, text
 
 
-@pytest.mark.parametrize("path,text", list(_valid_texts()), ids=lambda v: str(v)[-40:] if isinstance(v, Path) else "")
+@pytest.mark.parametrize("path,text", list(_valid_texts()),
+                         ids=lambda v: str(v)[-40:] if isinstance(v, Path) else "")
 def test_repository_flowfiles(path, text):
     check_formatting(text, str(path))
 
@@ -114,7 +115,8 @@ def test_generated_flowfiles(text):
 
 def test_layout_rules():
     out = format_text("rule a:\n  shell: 'x'\n  # on input\n  input: 'i'  # in\n  output: 'o'\n"
-                      "X = ['aaaaaaaaaaaaaaaaaaaaaaaaa', 'bbbbbbbbbbbbbbbbbbbbbbbbbbbbbb', 'cccccccccccccccccccccccccc']\n")
+                      "X = ['aaaaaaaaaaaaaaaaaaaaaaaaa', 'bbbbbbbbbbbbbbbbbbbbbbbbbbbbbb', "
+                      "'cccccccccccccccccccccccccc']\n")
     assert out == ('rule a:\n    # on input\n    input: "i"  # in\n    output: "o"\n    shell: "x"\n\n'
                    'X = [\n    "aaaaaaaaaaaaaaaaaaaaaaaaa",\n    "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbb",\n'
                    '    "cccccccccccccccccccccccccc",\n]\n')

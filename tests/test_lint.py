@@ -7,12 +7,17 @@ import subprocess
 import sys
 import textwrap
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from fileflow.editor.lint import lint_workflow, run_lint
+from fileflow.editor.output_index import OutputIndex
 from fileflow.lang.loader import load_workflow
 from fileflow.lang.syntax import parse_flowfile
+from fileflow.patterns import parse_pattern
 
 
 def lint_text(tmp_path: Path, text: str, files: dict[str, str] | None = None) -> list:
@@ -287,7 +292,8 @@ def test_command_line(tmp_path: Path) -> None:
         "(fix: use a path relative to the workflow directory (or a config value))",
     ]
     selected = run_cli(tmp_path, "--select", "FF105,FF102", "--ignore", "FF102")
-    assert (selected.returncode, [l.split(": ")[1].split()[0] for l in selected.stdout.splitlines()]) == (1, ["FF105"])
+    selected_codes = [line.split(": ")[1].split()[0] for line in selected.stdout.splitlines()]
+    assert (selected.returncode, selected_codes) == (1, ["FF105"])
     assert run_cli(tmp_path, "--ignore", "FF1").stdout == ""
     assert run_cli(tmp_path, "--ignore", "FF1").returncode == 0
     never = run_cli(tmp_path, "--fail-on", "never")
@@ -405,14 +411,6 @@ def test_unused_keys_of_a_command_line_configfile(tmp_path: Path) -> None:
 # lint finds the outputs a pattern can overlap through an index of literal prefixes and
 # suffixes; `OutputIndex.every_overlapping` tries every output instead. They must agree, entry
 # for entry and in order, which fixes the findings, their messages and their order.
-
-from types import SimpleNamespace
-
-from hypothesis import given, settings
-from hypothesis import strategies as st
-
-from fileflow.editor.output_index import OutputIndex
-from fileflow.patterns import parse_pattern
 
 # Few and short pieces, so that generated patterns often share prefixes and suffixes.
 LITERALS = ["a", "b", "/", "a/", "ab/", ".txt", "b.txt", "/x", "res/", "res/a"]

@@ -173,7 +173,8 @@ def test_symbols_are_rules_with_their_directives(tmp_path):
 def test_hover(tmp_path):
     result = analysis(tmp_path, RICH)
     rule = hover(result, *line_col(RICH, "trim > report"))
-    assert rule.markdown.startswith("**rule `trim`** (line 9)") and 'input: "data/{sample}.fq"' in rule.markdown
+    assert rule.markdown.startswith("**rule `trim`** (line 9)")
+    assert 'input: "data/{sample}.fq"' in rule.markdown
     directive = hover(result, *line_col(RICH, "output:", 2))
     assert "**`output:`** (rule directive)" in directive.markdown
     builtin = hover(result, *line_col(RICH, "expand", 3))
@@ -221,9 +222,13 @@ def test_definition(tmp_path):
 
 
 def test_completion(tmp_path):
-    text = RICH.replace("    log: \"logs/report.log\"\n", "    lo\n").replace("REF = \"ref/genome.fa\"", "REF = config.")
+    text = (RICH.replace("    log: \"logs/report.log\"\n", "    lo\n")
+            .replace("REF = \"ref/genome.fa\"", "REF = config."))
     result = analysis(tmp_path, text)
-    labels = lambda line, column: [c.label for c in completion(result, line, column)]
+
+    def labels(line, column):
+        return [c.label for c in completion(result, line, column)]
+
     inside_rule = labels(*line_col(text, "    lo\n", 6))
     assert "log" in inside_rule and "shell" not in inside_rule and "input" not in inside_rule
     assert set(labels(*line_col(text, "ruleorder: ", 11))) == {"all", "trim", "report"}
@@ -305,7 +310,8 @@ def test_server_diagnostics_on_a_broken_file_and_recovery_after_the_fix(server):
     assert [s["name"] for s in outline] == ["configfile", "SAMPLES", "all", "count"]
     count = outline[3]
     shell = CLEAN.splitlines()[12]
-    assert count["range"] == {"start": {"line": 7, "character": 0}, "end": {"line": 12, "character": len(shell)}}
+    assert count["range"] == {"start": {"line": 7, "character": 0},
+                              "end": {"line": 12, "character": len(shell)}}
     assert [c["name"] for c in count["children"]] == [
         "input", "output", "log", "wildcard_constraints", "shell"]
 
@@ -316,7 +322,8 @@ def test_server_outline_with_one_broken_line_and_a_validation_error(server):
         "    log: \"logs/report.log\"", "    lgo: \"logs/report.log\"")
     server.open(path, text)
     found = server.diagnostics(path)
-    assert [(d["range"]["start"]["line"], d["range"]["start"]["character"]) for d in found] == [(3, 6), (17, 4)]
+    starts = [(d["range"]["start"]["line"], d["range"]["start"]["character"]) for d in found]
+    assert starts == [(3, 6), (17, 4)]
     assert found[1]["range"]["end"] == {"line": 17, "character": 7}
     assert "unknown directive 'lgo' in rule 'report'" in found[1]["message"]
     outline = server.request("textDocument/documentSymbol", {"textDocument": {"uri": uri(path)}})
@@ -360,9 +367,11 @@ def test_server_hover_definition_completion(server):
     assert "**rule `trim`**" in found["contents"]["value"]
 
     assert server.request("textDocument/definition", at('"report.txt"', 2)) == [
-        {"uri": uri(path), "range": {"start": {"line": 15, "character": 5}, "end": {"line": 15, "character": 11}}}]
+        {"uri": uri(path), "range": {"start": {"line": 15, "character": 5},
+                                     "end": {"line": 15, "character": 11}}}]
     assert server.request("textDocument/definition", at("input: REF", 8)) == [
-        {"uri": uri(path), "range": {"start": {"line": 3, "character": 0}, "end": {"line": 3, "character": 3}}}]
+        {"uri": uri(path), "range": {"start": {"line": 3, "character": 0},
+                                     "end": {"line": 3, "character": 3}}}]
 
     listed = server.request("textDocument/completion", at("X = config.", 11))
     assert [i["label"] for i in listed["items"]] == ["samples", "quality", "ref"]

@@ -33,7 +33,10 @@ FLOW = """
     """
 
 
-def plan_of(p: Project, force: Force = Force(), targets=None):
+NOTHING_FORCED = Force()
+
+
+def plan_of(p: Project, force: Force = NOTHING_FORCED, targets=None):
     workflow = load_workflow(str(p.path("Flowfile")), workdir=str(p.root))
     graph = resolve(workflow, list(targets or workflow.default_targets),
                     lambda paths: [q for q in paths if not os.path.exists(p.path(q))])

@@ -241,7 +241,7 @@ def test_upload_of_a_missing_local_file_fails_naming_the_url(mem, tmp_path):
 
 # ---- S3 (moto's server on loopback) -------------------------------------------------------
 
-def test_s3_tokens_new_changed_unchanged_and_rewritten_with_the_same_content(s3_bucket, tmp_path):
+def test_s3_tokens_new_changed_unchanged_and_rewritten_with_the_same_content(s3_bucket, tmp_path):  # noqa: F811  (pytest fixture)
     b = s3_bucket
     b.put("raw/a.txt", b"alpha")
     first = RemoteFiles().stat(b.url("raw/a.txt"))
@@ -261,7 +261,7 @@ def test_s3_tokens_new_changed_unchanged_and_rewritten_with_the_same_content(s3_
     assert not RemoteFiles().stat(f"s3://ff-no-such-bucket-{uuid.uuid4().hex[:8]}/x").exists
 
 
-def test_s3_versioned_bucket_tokens(s3_bucket, tmp_path):
+def test_s3_versioned_bucket_tokens(s3_bucket, tmp_path):  # noqa: F811  (pytest fixture)
     b = s3_bucket
     b.client.put_bucket_versioning(Bucket=b.name,
                                    VersioningConfiguration={"Status": "Enabled"})
@@ -284,7 +284,7 @@ def test_s3_versioned_bucket_tokens(s3_bucket, tmp_path):
         b.url("out/x.txt")].digest == plain.digest
 
 
-def test_s3_bulk_observation_lists_each_prefix_once(s3_bucket):
+def test_s3_bulk_observation_lists_each_prefix_once(s3_bucket):  # noqa: F811  (pytest fixture)
     b = s3_bucket
     for i in range(20):
         b.put(f"raw/{i:02}.fq", b"@r\nACGT\n+\nIIII\n")
@@ -305,7 +305,7 @@ def test_s3_bulk_observation_lists_each_prefix_once(s3_bucket):
     assert len(b.server.requests) == 2
 
 
-def test_s3_download_upload_and_a_second_run_transfers_nothing(s3_bucket, tmp_path):
+def test_s3_download_upload_and_a_second_run_transfers_nothing(s3_bucket, tmp_path):  # noqa: F811  (pytest fixture)
     b = s3_bucket
     b.put("raw/s1.txt", b"sample one\n")
     stage = str(tmp_path / "stage")
@@ -332,7 +332,7 @@ def only_our_retries(bucket) -> dict:
                    "config_kwargs": {"retries": {"total_max_attempts": 1, "mode": "standard"}}}}
 
 
-def test_s3_injected_503s_are_retried(s3_bucket, tmp_path, caplog):
+def test_s3_injected_503s_are_retried(s3_bucket, tmp_path, caplog):  # noqa: F811  (pytest fixture)
     b = s3_bucket
     b.put("raw/flaky.txt", b"worth the wait\n")
     b.server.fail_next(3, status=503, method="GET")
@@ -345,7 +345,7 @@ def test_s3_injected_503s_are_retried(s3_bucket, tmp_path, caplog):
     assert caplog.text.count("retry ") == 3 and "download: HTTP 503; retry 3 of 5" in caplog.text
 
 
-def test_s3_upload_that_keeps_failing_raises_and_leaves_no_object(s3_bucket, tmp_path):
+def test_s3_upload_that_keeps_failing_raises_and_leaves_no_object(s3_bucket, tmp_path):  # noqa: F811  (pytest fixture)
     b = s3_bucket
     local = tmp_path / "o.txt"
     local.write_text("x")
@@ -360,7 +360,7 @@ def test_s3_upload_that_keeps_failing_raises_and_leaves_no_object(s3_bucket, tmp
     assert not b.fs.exists(f"{b.name}/results/o.txt")
 
 
-def test_s3_404_fails_fast_naming_the_url(s3_bucket, tmp_path):
+def test_s3_404_fails_fast_naming_the_url(s3_bucket, tmp_path):  # noqa: F811  (pytest fixture)
     b = s3_bucket
     b.server.clear()
     with pytest.raises(RemoteError) as info:
@@ -370,7 +370,7 @@ def test_s3_404_fails_fast_naming_the_url(s3_bucket, tmp_path):
     assert not os.listdir(tmp_path)
 
 
-def test_credentials_never_appear_in_errors_logs_or_reprs(s3_bucket, tmp_path, monkeypatch,
+def test_credentials_never_appear_in_errors_logs_or_reprs(s3_bucket, tmp_path, monkeypatch,  # noqa: F811  (pytest fixture)
                                                           caplog, http_server):
     b = s3_bucket
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", SECRET)  # moto does not check it

@@ -57,7 +57,7 @@ def object_requests(bucket, method: str) -> list[str]:
                   if r.method == method and r.path.startswith(prefix) and r.path != prefix)
 
 
-def test_slurm_jobs_stage_their_own_remote_files(slurm, tmp_path, s3_bucket):
+def test_slurm_jobs_stage_their_own_remote_files(slurm, tmp_path, s3_bucket):  # noqa: F811  (pytest fixture)
     bucket = s3_bucket.name
     s3_bucket.put("raw/a.txt", b"alpha\n")
     s3_bucket.put("ref/common.txt", b"shared\n")
@@ -117,7 +117,7 @@ def test_job_staging_without_a_cluster_is_refused(tmp_path):
     assert p.build("build", "--profile", "nodes", "--remote-staging", "head").code == 0
 
 
-def test_drmaa_jobs_stage_their_own_remote_files(tmp_path, s3_bucket):
+def test_drmaa_jobs_stage_their_own_remote_files(tmp_path, s3_bucket):  # noqa: F811  (pytest fixture)
     """The same through DRMAA on Grid Engine: a grid engine job does not get the submitting
     environment unless asked (-V), and the store's endpoint and credentials are there."""
     from test_executor_drmaa import sge_env
@@ -145,7 +145,7 @@ def test_drmaa_jobs_stage_their_own_remote_files(tmp_path, s3_bucket):
     assert s3_bucket.fs.cat_file(f"{bucket}/out/b.txt") == b"BETA\n"
 
 
-def test_slurm_head_staging_is_the_default(slurm, tmp_path, s3_bucket):
+def test_slurm_head_staging_is_the_default(slurm, tmp_path, s3_bucket):  # noqa: F811  (pytest fixture)
     """Without the option this process moves the files; the Slurm job sees local copies."""
     bucket = s3_bucket.name
     s3_bucket.put("raw/a.txt", b"alpha\n")

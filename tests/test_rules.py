@@ -323,7 +323,8 @@ def test_a_byte_order_mark_is_ignored_and_other_encodings_refused(tmp_path):
 
 
 def test_default_target(tmp_path):
-    two_rules = 'rule first:\n    output: "1"\n    shell: "x"\nrule second:\n    output: "2"\n    shell: "x"\n'
+    two_rules = ('rule first:\n    output: "1"\n    shell: "x"\n'
+                 'rule second:\n    output: "2"\n    shell: "x"\n')
     assert load(tmp_path, two_rules).default_targets == ("first",)
     assert load(tmp_path, 'default: "2", ["3", temp("4")]\n' + two_rules).default_targets == (
         "2", "3", "4")
@@ -418,12 +419,15 @@ def test_directive_blocks_and_one_line_forms_are_equal(tmp_path):
 
 @pytest.mark.parametrize("body, message", [
     ('    output: "a"\n    shell: "x"\n    shell: "y"\n', "directive 'shell' given twice in rule 'a'"),
-    ('    output: "a"\n    shell: "x"\n    script: "y"\n', "rule 'a' has two actions ('shell' at line 3 and 'script')"),
+    ('    output: "a"\n    shell: "x"\n    script: "y"\n',
+     "rule 'a' has two actions ('shell' at line 3 and 'script')"),
     ('    outptu: "a"\n', "unknown directive 'outptu' in rule 'a'"),
     ('    output: "a"\n    run:\n        print(1)\n', "'run:' blocks of Python are not supported"),
     ('    output: "{x}", "{y}"\n', "all outputs of rule 'a' must use the same wildcards: {x} vs {y}"),
-    ('    input: "{y}"\n    output: "{x}"\n', "wildcard '{y}' in input of rule 'a' is not defined by any output (outputs define: x)"),
-    ('    log: "{y}"\n    output: "{x}"\n', "wildcard '{y}' in log of rule 'a' is not defined by any output (outputs define: x)"),
+    ('    input: "{y}"\n    output: "{x}"\n',
+     "wildcard '{y}' in input of rule 'a' is not defined by any output (outputs define: x)"),
+    ('    log: "{y}"\n    output: "{x}"\n',
+     "wildcard '{y}' in log of rule 'a' is not defined by any output (outputs define: x)"),
     ('    input: wildcards.y\n    output: "{x}"\n', "rule 'a' has no wildcard 'y' (its outputs define: x)"),
     ('    output: wildcards.x\n', "'output:' cannot use 'wildcards': the outputs define the wildcards"),
     ('    output: ancient("a")\n', "ancient() applies to inputs, not outputs"),
@@ -434,23 +438,32 @@ def test_directive_blocks_and_one_line_forms_are_equal(tmp_path):
     ('    output: "a"\n    priority: 1.5\n', "'priority:' takes a whole number, not a float"),
     ('    output: "a"\n    threads: 1, 2\n', "'threads:' takes one whole number"),
     ('    output: "a"\n    resources: 100\n', "'resources:' takes name=value pairs (e.g. mem_mb=2000)"),
-    ('    output: "a"\n    resources: mem_mb=-1\n', "resource 'mem_mb' must be a non-negative number, got -1"),
+    ('    output: "a"\n    resources: mem_mb=-1\n',
+     "resource 'mem_mb' must be a non-negative number, got -1"),
     ('    output: "a"\n    resources: x=[1]\n', "resource 'x' must be a number or a string, not a list"),
     ('    output: "a"\n    params: p=1, p=2\n', "'p' given twice in 'params:' of rule 'a'"),
     ('    output: x="a", x="b"\n', "'x' given twice in 'output:' of rule 'a'"),
     ('    output: "a"\n    input: 3\n', "input entries must be file paths (strings), not an int"),
     ('    output: "a"\n    shell: 3\n', "'shell:' takes a string, not an int"),
-    ('    output: "a"\n    shell: "x" + wildcards.y\n', "'shell:' cannot depend on wildcards; write {wildcards.NAME} inside the string instead"),
-    ('    output: "a"\n    message: "{output.nope}"\n', "{output.nope}: output of rule 'a' has no entry named 'nope' (named entries: none)"),
+    ('    output: "a"\n    shell: "x" + wildcards.y\n',
+     "'shell:' cannot depend on wildcards; write {wildcards.NAME} inside the string instead"),
+    ('    output: "a"\n    message: "{output.nope}"\n',
+     "{output.nope}: output of rule 'a' has no entry named 'nope' (named entries: none)"),
     ('    output: "a"\n    shell: "{log}"\n', "{log}: rule 'a' has no 'log:'"),
-    ('    output: "a"\n    shell: "{threads.x}"\n', "{threads.x}: 'threads' is a single value; write {threads}"),
+    ('    output: "a"\n    shell: "{threads.x}"\n',
+     "{threads.x}: 'threads' is a single value; write {threads}"),
     ('    output: "a"\n    params: 1\n    shell: "{params[3]}"\n', "{params[3]}: rule 'a' has only 1 params"),
-    ('    output: "a"\n    params: p=1\n    shell: "{params.q}"\n', "{params.q}: rule 'a' has no param 'q' (params: p)"),
-    ('    output: "{x}"\n    shell: "{wildcards[0]}"\n', "{wildcards[0]}: wildcards are taken by name, e.g. {wildcards.NAME}"),
-    ('    output: "{x}"\n    shell: "{wildcards.y}"\n', "{wildcards.y}: rule 'a' has no wildcard 'y' (its outputs define: x)"),
+    ('    output: "a"\n    params: p=1\n    shell: "{params.q}"\n',
+     "{params.q}: rule 'a' has no param 'q' (params: p)"),
+    ('    output: "{x}"\n    shell: "{wildcards[0]}"\n',
+     "{wildcards[0]}: wildcards are taken by name, e.g. {wildcards.NAME}"),
+    ('    output: "{x}"\n    shell: "{wildcards.y}"\n',
+     "{wildcards.y}: rule 'a' has no wildcard 'y' (its outputs define: x)"),
     ('    output: "a"\n    shell: "{resources.gpu}"\n', "{resources.gpu}: rule 'a' has no resource 'gpu'"),
-    ('    output: "a"\n    wildcard_constraints: x="("\n', "bad regex for wildcard 'x': missing ), unterminated subpattern at position 0"),
-    ('    output: "{x,(}"\n', "bad regex for wildcard 'x' in pattern '{x,(}': missing ), unterminated subpattern at position 0"),
+    ('    output: "a"\n    wildcard_constraints: x="("\n',
+     "bad regex for wildcard 'x': missing ), unterminated subpattern at position 0"),
+    ('    output: "{x,(}"\n',
+     "bad regex for wildcard 'x' in pattern '{x,(}': missing ), unterminated subpattern at position 0"),
     ('    output: "a"\n    input: attempt\n', "'attempt' cannot be used in 'input:'"),
 ])
 def test_rule_validation_errors(tmp_path, body, message):

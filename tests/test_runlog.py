@@ -123,7 +123,8 @@ from fileflow.runlog.log import JobStart, open_runlog
 url = sys.argv[1] or None
 log = open_runlog(url, sys.argv[2])
 run = log.start_run(["fileflow"], sys.argv[2], "0")
-ids = log.jobs_started(run, [JobStart("r", "r:1", {}, "sleep", [], 1, "local", "s", ["out/a", "out/b"], None)])
+ids = log.jobs_started(run, [JobStart("r", "r:1", {}, "sleep", [], 1, "local", "s", ["out/a", "out/b"],
+                                      None)])
 print(ids[0], flush=True)
 os.kill(os.getpid(), signal.SIGKILL)   # no close(), no exit handlers
 """

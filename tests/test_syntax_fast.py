@@ -109,7 +109,8 @@ CORNERS = [
     "   X = 1\n", "X = 1\n    Y = 2\n", "X = [1,\n# c\n  2]\n", "X = 1 \\\n + 2\n",
     "rule a:\n\toutput: 'x'\n\tshell: 'y'\n", "rule a:\n    output: 'x'\n\tshell: 'y'\n",
     "rule a:\r\n    output: 'x'\r\n    shell: 'y'\r\n", "X = 1\f\n", "X = 1\rY = 2\n",
-    "rule a:\n    input:\n        'a',\n        b='c'\n    output: 'x',\n        'y'\nrule b:\n    output: 'z'\n",
+    "rule a:\n    input:\n        'a',\n        b='c'\n    output: 'x',\n        'y'\n"
+    "rule b:\n    output: 'z'\n",
     "rule a:\n    output: 'x'\n\n# trailing\n\n\nrule b:\n    output: 'y'\n# end",
     "rule a:\n    input:\n        'a'\n\n    output: 'x'\n", "localrules: a,\n    b\n",
     "ruleorder:\n    a > b\n", "rule a:\n  output: 'x'\n    shell: 'y'\n", "rule a:\n",

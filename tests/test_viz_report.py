@@ -18,7 +18,8 @@ FLOW = """
     rule count:
         input: "in/{s}.txt"
         output: "counts/{s}.n"
-        shell: "if [ {wildcards.s} = bad ]; then echo 'cannot count <bad> & stop' >&2; exit 7; fi; wc -c < {input} > {output}"
+        shell: ("if [ {wildcards.s} = bad ]; then echo 'cannot count <bad> & stop' >&2; exit 7; fi; "
+                "wc -c < {input} > {output}")
     rule summary:
         input: expand("counts/{s}.n", s=["a", "b", "c", "bad"])
         output: "summary.txt"
