@@ -247,6 +247,7 @@ def test_typo_mutations_that_still_parse(case):
 def test_a_formatter_bug_that_changes_meaning_is_refused_before_writing(monkeypatch, tmp_path):
     """The meaning check guards every rewrite; --check and --diff write nothing and skip it."""
     import fileflow.lang.fmt as format_module_
+    from fileflow.cli.fmt_files import format_paths
 
     text = 'rule a:\n  output: "a.txt"\n  shell: "touch {output}"\n'
     real = format_module_.format_module
@@ -259,6 +260,6 @@ def test_a_formatter_bug_that_changes_meaning_is_refused_before_writing(monkeypa
     assert '"b.txt"' in format_text(text, "Flowfile", verify=False)
     path = tmp_path / "Flowfile"
     path.write_text(text)
-    assert format_module_.format_paths([str(path)]) == 2
+    assert format_paths([str(path)]) == 2
     assert path.read_text() == text  # left as it was
-    assert format_module_.format_paths([str(path)], check=True) == 1
+    assert format_paths([str(path)], check=True) == 1

@@ -95,7 +95,7 @@ def configure_fmt(parser: argparse.ArgumentParser) -> None:
 
 
 def cmd_fmt(args) -> int:
-    from fileflow.lang.fmt import format_paths
+    from fileflow.cli.fmt_files import format_paths
 
     return format_paths(args.files or [find_flowfile(args)], check=args.check, diff=args.diff)
 
