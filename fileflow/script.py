@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Sequence
 
 __all__ = ["Named", "Job", "load", "job"]  # noqa: F822 (job: loaded on first use, below)
 
@@ -16,7 +17,7 @@ __all__ = ["Named", "Job", "load", "job"]  # noqa: F822 (job: loaded on first us
 class Named(list):
     """A list whose named entries also read as attributes (`job.input.reads`)."""
 
-    def __init__(self, values=(), names=()):
+    def __init__(self, values: Sequence[object] = (), names: Sequence[str | None] = ()) -> None:
         super().__init__(values)
         self._names: dict[str, list] = {}
         for name, value in zip(names, values):

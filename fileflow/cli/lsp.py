@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+from typing import TYPE_CHECKING
 
 from fileflow.editor.analysis import Analysis, Span, analyze, lint_findings
 from fileflow.editor.completion import completion
@@ -18,6 +19,9 @@ from fileflow.editor.diagnostics import diagnostics
 from fileflow.editor.formatting import format_document
 from fileflow.editor.hover import hover
 from fileflow.editor.symbols import Symbol, symbols
+
+if TYPE_CHECKING:
+    from pygls.workspace import TextDocument
 
 __all__ = ["serve"]
 
@@ -98,7 +102,7 @@ class OpenDocuments:
         self.analyses: dict[str, tuple[str, Analysis]] = {}   # uri -> (text, analysis)
         self.latest: dict[str, int] = {}                      # uri -> version last changed to
 
-    def analysis(self, uri: str) -> tuple[Analysis, object]:
+    def analysis(self, uri: str) -> tuple[Analysis, TextDocument]:
         """The analysis of the document's current text (lint findings are added by publish)."""
         workspace = self.server.workspace
         doc = workspace.get_text_document(uri)

@@ -471,6 +471,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     # `fileflow check --help` is the command's help, not the top-level one.
     wants_help = any(a in ("-h", "--help") for a in argv)
     command_help = wants_help and next((a for a in argv if a in COMMANDS), None) is not None
+    known: argparse.Namespace | None
     if command_help:
         argv_top = [a for a in argv if a not in ("-h", "--help")]
         known, rest = top.parse_known_args(argv_top)

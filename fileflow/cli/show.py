@@ -98,10 +98,12 @@ def _choose_format(fmt: str | None, out: str | None) -> str:
     if out is None:
         return fmt or "dot"
     by_name = format_for_path(out)
-    if by_name is None and fmt is None:
-        raise FileflowError(f"-o {out}: cannot tell the format from the extension; use .dot, "
-                            ".mmd, .json, .txt, .svg, .png or .pdf, or give --format")
-    if fmt is not None and by_name is not None and fmt != by_name and not (
+    if by_name is None:
+        if fmt is None:
+            raise FileflowError(f"-o {out}: cannot tell the format from the extension; use .dot, "
+                                ".mmd, .json, .txt, .svg, .png or .pdf, or give --format")
+        return fmt
+    if fmt is not None and fmt != by_name and not (
             fmt == "dot" and by_name in IMAGE_FORMATS):
         raise FileflowError(f"--format {fmt} does not match -o {out} (a {by_name} file)")
     return by_name if by_name in IMAGE_FORMATS else (fmt or by_name)
@@ -119,10 +121,9 @@ def graph(options: BuildOptions, level: str = "jobs", fmt: str | None = None,
     _, g, plan, failed = _looked(options, want_plan=level != "rules")
     make = {"jobs": jobs_view, "rules": rules_view, "files": files_view}[level]
     view = make(g, plan, failed)
-    if fmt in IMAGE_FORMATS:
-        _write(out, render_image(render(view, "dot"), fmt, out))
-    elif out is not None:
-        _write(out, render(view, fmt))
+    if out is not None:  # an image format comes only from -o's extension
+        content = render_image(render(view, "dot"), fmt, out) if fmt in IMAGE_FORMATS else render(view, fmt)
+        _write(out, content)
     else:
         try:
             sys.stdout.write(render(view, fmt))
@@ -242,8 +243,7 @@ def show_log(db_url: str | None, what: str, tail_lines: int = 15) -> int:
         if what == "last" or what.isdigit() or what.lower().startswith("run:"):
             number = what.split(":", 1)[-1]
             run_id = latest_run_id(log) if what == "last" else int(number)
-            found = get_run(log, run_id) if run_id is not None else None
-            if found is None:
+            if run_id is None or (found := get_run(log, run_id)) is None:
                 raise FileflowError(f"log {what}: no such run in the run log (see 'fileflow runs')")
             print_line(format_run(found, run_jobs(log, run_id)).rstrip("\n"))
             return EXIT_OK
@@ -280,8 +280,7 @@ def report(options: BuildOptions | None, db_url: str | None, run: str, out: str)
         raise FileflowError(_NO_LOG)
     try:
         run_id = latest_run_id(log) if run == "last" else (int(run) if run.isdigit() else None)
-        found = get_run(log, run_id) if run_id is not None else None
-        if found is None:
+        if run_id is None or (found := get_run(log, run_id)) is None:
             raise FileflowError(f"report: no run {run} in the run log (see 'fileflow runs')")
         jobs = run_jobs(log, run_id)
         files = file_records(log, [p for j in jobs for p in j["outputs"]])

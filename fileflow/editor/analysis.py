@@ -14,12 +14,15 @@ import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 from fileflow.editor.partial_parse import parse_statements
 from fileflow.errors import FileflowError, FlowfileError, FlowfileErrors, Position
 from fileflow.lang import syntax as s
 from fileflow.lang.nodes import children
+
+if TYPE_CHECKING:
+    from fileflow.lang.model import Workflow
 
 __all__ = ["Span", "Analysis", "analyze", "lint_findings", "including_flowfile", "workdir_of",
            "node_end", "span_of", "statement_at", "source_text", "include_argument"]
@@ -44,7 +47,7 @@ class Analysis:
     statements: tuple                      # those that parse, in file order
     syntax_errors: list[FlowfileError]
     workdir: str
-    workflow: object = None                # rules.Workflow when the text loads
+    workflow: Workflow | None = None       # when the text loads
     load_errors: list[FlowfileError] = field(default_factory=list)
     findings: list = field(default_factory=list)   # lint.Finding, when it loads without errors
     linted: bool = False                   # whether `findings` was worked out
@@ -123,7 +126,8 @@ def including_flowfile(path: str) -> str | None:
 
 
 def _includes(flowfile: str, target: str) -> bool:
-    seen, todo = set(), [flowfile]
+    seen: set[str] = set()
+    todo = [flowfile]
     while todo and len(seen) < 100:
         current = todo.pop()
         if os.path.realpath(current) in seen:
@@ -226,7 +230,8 @@ def _without_echoes(result: Analysis, blank: list[tuple[int, int]],
     seen = {(e.pos.line, e.pos.column, e.message) for e in result.syntax_errors if e.pos}
 
     def own(e: FlowfileError) -> bool:   # an error of a left-out statement itself
-        return bool(e.pos) and any(first <= e.pos.line < end for first, end in blank)
+        pos = e.pos
+        return pos is not None and any(first <= pos.line < end for first, end in blank)
 
     return [e for e in errors
             if (own(e) or not any(f"'{n}'" in e.message for n in names)

@@ -40,6 +40,8 @@ def hover(result: Analysis, line: int, column: int) -> HoverText | None:
     if isinstance(stmt, s.Assignment) and contains(stmt.pos, line, column):
         return HoverText(_variable_text(result, stmt), span_of(stmt.pos))
     place = place_at(result, line, column)
+    if place is None:
+        return None
     if place.directive is not None and contains(place.directive.pos, line, column):
         name = place.directive.name
         where = "rule directive" if isinstance(stmt, s.RuleDecl) else "top-level directive"

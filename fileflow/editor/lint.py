@@ -210,9 +210,10 @@ def _ordered_pairs(ruleorder) -> set[frozenset]:
     after: dict[str, set[str]] = {}
     for first, second in ruleorder:
         after.setdefault(first, set()).add(second)
-    pairs = set()
+    pairs: set[frozenset] = set()
     for start in after:
-        seen, todo = set(), [start]
+        seen: set[str] = set()
+        todo = [start]
         while todo:
             for nxt in after.get(todo.pop(), ()):
                 if nxt not in seen:
@@ -358,7 +359,8 @@ def _yaml_keys(path: str, shown: str) -> list[tuple[tuple, Position]]:
             root = yaml.compose(f, Loader=yaml.SafeLoader)
     except (OSError, UnicodeDecodeError, yaml.YAMLError):
         return []
-    keys, todo = [], [((), root)]
+    keys: list[tuple[tuple, Position]] = []
+    todo: list[tuple[tuple, object]] = [((), root)]
     while todo:
         prefix, node = todo.pop()
         if not isinstance(node, yaml.MappingNode):

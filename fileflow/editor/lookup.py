@@ -41,7 +41,7 @@ def place_at(result: Analysis, line: int, column: int) -> Place | None:
     directive = next((d for d in directives if d.pos.line <= line <= node_end(d)[0]), None)
     roots = directive.args if directive else ((stmt.value,) if isinstance(stmt, s.Assignment) else ())
     best: tuple = ()
-    stack = [(root, (root,)) for root in roots]
+    stack: list[tuple[s.Expr | s.Keyword, tuple]] = [(root, (root,)) for root in roots]
     while stack:   # the smallest node whose extent holds the place
         node, chain = stack.pop()
         if contains(node.pos, line, column) and not isinstance(node, s.Keyword):

@@ -169,23 +169,24 @@ def values_maker(rule: Rule) -> Callable[[dict[str, str]], JobValues]:
     def generic(wildcards: dict[str, str]) -> JobValues:
         return _normalized(job_values(rule, wildcards))
 
-    if any(isinstance(v, Lazy) for v in (rule.inputs, rule.log, rule.params, rule.threads,
-                                          rule.resources)):
+    inputs, log = rule.inputs, rule.log
+    if (isinstance(inputs, Lazy) or isinstance(log, Lazy)
+            or any(isinstance(v, Lazy) for v in (rule.params, rule.threads, rule.resources))):
         return generic
-    items = (*rule.outputs, *rule.inputs, *rule.log)
+    items = (*rule.outputs, *inputs, *log)
     if not items:
         return generic
     fmt = "\x00".join(i.pattern.fmt if i.pattern.wildcards else
                       i.pattern.text.replace("{", "{{").replace("}", "}}") for i in items)
-    count, n_out, n_in = len(items), len(rule.outputs), len(rule.inputs)
+    count, n_out, n_in = len(items), len(rule.outputs), len(inputs)
     end_in = n_out + n_in
     out_names = tuple(i.name for i in rule.outputs)
-    in_names = tuple(i.name for i in rule.inputs)
-    log_names = tuple(i.name for i in rule.log)
+    in_names = tuple(i.name for i in inputs)
+    log_names = tuple(i.name for i in log)
     flagged = tuple((k, i.flags) for k, i in enumerate(items) if i.flags)
     params, threads, resources = rule.params, rule.threads, rule.resources
 
-    no_log = Items((), log_names) if not rule.log else None
+    no_log = Items((), log_names) if not log else None
     new = tuple.__new__  # a named tuple's own __new__ is a Python function: skip it
     urls = "://" in fmt  # remote paths: their "//" needs no normalizing
 

@@ -150,7 +150,7 @@ def decide(job: JobFacts, observed: Mapping[str, FileState],
         else:
             if rec.digest and not (state.digest is None and state.same_stat(
                     rec.size, rec.mtime_ns, rec.ctime_ns)):
-                why = _output_changed(state, rec)
+                why = _output_changed(state, rec.digest)
                 if why is not None:
                     reasons.append(Reason(KIND_OUTPUT_CHANGED, out, why))
             reasons.extend(_trace_reasons(job, rec, observed, recorded))
@@ -188,14 +188,14 @@ def _trace_reasons(job: JobFacts, rec: RecordedTarget, observed: Mapping[str, Fi
     return reasons
 
 
-def _output_changed(state: FileState, rec: RecordedTarget) -> str | None:
-    """Why an existing output differs from its record (a detail, "" for plain content);
-    None when it does not. Its stat differs from the record, or it was hashed."""
+def _output_changed(state: FileState, recorded_digest: str) -> str | None:
+    """Why an existing output differs from its recorded digest (a detail, "" for plain
+    content); None when it does not. Its stat differs from the record, or it was hashed."""
     if state.digest is None:
         return "not hashed, and its size or times differ from its record"
-    if state.digest == rec.digest:
+    if state.digest == recorded_digest:
         return None
-    if state.digest.partition(":")[0] != rec.digest.partition(":")[0]:
+    if state.digest.partition(":")[0] != recorded_digest.partition(":")[0]:
         return None  # recorded with another kind of digest: not comparable, not evidence
     return ""
 

@@ -342,6 +342,7 @@ class ClusterExecutor:
         size = max(1, self.backend.max_array_size()) if self.use_arrays else 1
         for (_rule, request), members in groups.items():
             scripts = [self._write_script(spec) for spec in members]
+            chunks: list[Sequence[int]]
             if len(members) < ARRAY_MIN or size == 1:
                 chunks = [[i] for i in range(len(members))]
             else:

@@ -21,6 +21,7 @@ import re
 import signal
 import time
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 from fileflow.errors import FileflowError
 from fileflow.executors.base import JobSpec
@@ -191,7 +192,7 @@ def status_from_info(info) -> JobStatus:
     if cpu is None:
         utime, stime = _float(usage, "ru_utime"), _float(usage, "ru_stime")
         cpu = (utime or 0.0) + (stime or 0.0) if utime is not None or stime is not None else None
-    common = dict(started_at=started or None, ended_at=ended or None,
+    common: dict[str, Any] = dict(started_at=started or None, ended_at=ended or None,
                   peak_rss_bytes=int(rss_kb * 1024) if rss_kb else -1,
                   cpu_seconds=cpu if cpu is not None else -1.0)
     if info.wasAborted:

@@ -125,7 +125,7 @@ def expand_array_ids(job_id: str) -> list[str]:
     m = _ARRAY_IDS.match(job_id)
     if not m:
         return [job_id]
-    out = []
+    out: list[str] = []
     for part in m.group(2).split("%")[0].split(","):
         first, _, last = part.partition("-")
         try:

@@ -55,7 +55,7 @@ class RemoteError(FileflowError):
         self.status = status
 
 
-def _exception_chain(exc: BaseException) -> list[BaseException]:
+def _exception_chain(exc: BaseException | None) -> list[BaseException]:
     chain: list[BaseException] = []
     while exc is not None and len(chain) < 8 and exc not in chain:
         chain.append(exc)

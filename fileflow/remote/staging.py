@@ -16,7 +16,7 @@ URL (the graph, the plan, the run log), and only a job's command sees a local pa
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 
 from fileflow.engine.store import FileStore
 from fileflow.errors import FlowfileError, WorkflowError
@@ -47,7 +47,8 @@ def _split(paths: Iterable[str]) -> tuple[list[str], Iterable[str]]:
         return [], paths
     from fileflow.remote.files import is_remote
 
-    urls, local = [], []
+    urls: list[str] = []
+    local: list[str] = []
     for path in paths:
         (urls if is_remote(path) else local).append(path)
     return urls, local
@@ -184,8 +185,11 @@ class _Transfers:
 
         self.workers = max(1, workers)
         self._threads: list = []
-        self._todo = queue.SimpleQueue()
-        self.results = queue.SimpleQueue()   # (key, value, error)
+        # (key, function, arguments); a None function stops the thread that takes it
+        self._todo: queue.SimpleQueue[tuple[tuple, Callable[..., object] | None, tuple]] = (
+            queue.SimpleQueue())
+        self.results: queue.SimpleQueue[tuple[tuple, object, BaseException | None]] = (
+            queue.SimpleQueue())  # (key, value, error)
         self.pending = 0                     # submitted, result not taken yet
 
     def submit(self, key, fn, *args) -> None:
@@ -234,7 +238,7 @@ class _Transfers:
         except queue.Empty:
             pass
         for _ in self._threads:
-            self._todo.put((None, None, ()))
+            self._todo.put(((), None, ()))
         self.pending = 0
 
 
@@ -306,7 +310,7 @@ class Staging:
         (states, why)) as `upload` describes."""
         from fileflow.remote.failures import RemoteError
 
-        out = []
+        out: list[tuple[str, int, object]] = []
         for key, value, error in self._pool.take(timeout):
             if key[0] == "put":
                 _, job_id, url = key

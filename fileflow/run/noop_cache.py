@@ -30,6 +30,10 @@ import re
 import stat as stat_mod
 import sys
 from collections.abc import Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Literal
+
+if TYPE_CHECKING:
+    from fileflow.state import FileState
 
 __all__ = ["RACY_NS", "cache_key", "nothing_to_do", "save"]
 
@@ -43,6 +47,9 @@ COARSE_RACY_NS = 2_000_000_000
 # Names whose use makes the graph depend on more than the files read (the environment, a
 # directory's listing). Found in the text: a false alarm only costs the shortcut.
 _VOLATILE = re.compile(r"\b(?:env|glob_wildcards)\b")
+# A path's state: None when missing, False when it cannot be told, else
+# (size, mtime_ns, ctime_ns, is_dir).
+PathState = tuple[int, int, int, bool] | Literal[False] | None
 
 
 def cache_key(flowfile: str, targets: Sequence[str], config: Mapping[str, object],
@@ -71,7 +78,7 @@ def _own_modules() -> list[str]:
                   for n in names if n.endswith(".py"))
 
 
-def _state(path: str) -> tuple | None | bool:
+def _state(path: str) -> PathState:
     """None: missing; False: cannot tell; else (size, mtime_ns, ctime_ns, is_dir)."""
     try:
         st = os.stat(path)
@@ -84,7 +91,7 @@ def _state(path: str) -> tuple | None | bool:
     return (st.st_size, st.st_mtime_ns, st.st_ctime_ns, False)
 
 
-def _dir_state(path: str) -> tuple | bool:
+def _dir_state(path: str) -> PathState:
     from fileflow.engine.store import FileStore
     from fileflow.errors import WorkflowError
 
@@ -128,9 +135,9 @@ def nothing_to_do(key: tuple | None) -> int | None:
     return jobs
 
 
-def save(key: tuple | None, jobs: int, observed: Mapping[str, object],
+def save(key: tuple | None, jobs: int, observed: Mapping[str, FileState],
          fresh: Iterable[str], flowfiles: Sequence[str], read_files: Sequence[str],
-         configfiles: Sequence[str], runlog_states: Sequence[tuple | None | bool],
+         configfiles: Sequence[str], runlog_states: Sequence[PathState],
          began_ns: int) -> bool:
     """Record a decision of "nothing to do". `observed` holds the FileStates the decision
     read (the plan's; sources first), `fresh` the paths to stat now (taken from the record, or only looked
@@ -158,7 +165,7 @@ def save(key: tuple | None, jobs: int, observed: Mapping[str, object],
     if any("://" in p for p in observed) or any("://" in p for p in fresh):
         return False  # a remote file: only its own store can tell whether it changed
     paths: list[str] = _runlog_paths(key)
-    states: list[tuple | None | bool] = list(runlog_states)
+    states: list[PathState] = list(runlog_states)
     for path in [*flowfiles, *read_files, *configfiles, *fresh, *_own_modules()]:
         paths.append(path)
         states.append(_state(path))
@@ -181,7 +188,7 @@ def save(key: tuple | None, jobs: int, observed: Mapping[str, object],
     return True
 
 
-def _old_enough(states: Sequence[tuple | None | bool], began_ns: int) -> bool:
+def _old_enough(states: Sequence[PathState], began_ns: int) -> bool:
     """Every state readable, and written long enough before `began_ns` that any later write
     shows a newer ctime (git's "racily clean" files, the other way round)."""
     fine, coarse = began_ns - RACY_NS, began_ns - COARSE_RACY_NS
@@ -198,7 +205,7 @@ def _old_enough(states: Sequence[tuple | None | bool], began_ns: int) -> bool:
     return True
 
 
-def runlog_states(key: tuple | None) -> list:
+def runlog_states(key: tuple | None) -> list[PathState]:
     """The state of the run log's files, taken before the run log is read."""
     return [_state(p) for p in _runlog_paths(key)] if key is not None else []
 

@@ -110,10 +110,10 @@ class JobPreparer:
         if missing:
             missing = {p: (st if st.exists else self.store.stat(p)) for p, st in missing.items()}
             if self.waits.hash_inputs_apart(job.id, missing):
-                return {p: observed[p].digest for p in job.inputs
-                        if p not in missing and observed[p].digest is not None}
+                return {p: digest for p in job.inputs
+                        if p not in missing and (digest := observed[p].digest) is not None}
             self.observe_inputs(self.store.with_digests(missing, self.plan.recorded))
-        return {p: observed[p].digest for p in job.inputs if observed[p].digest is not None}
+        return {p: digest for p in job.inputs if (digest := observed[p].digest) is not None}
 
     def observe_inputs(self, hashed: Mapping[str, FileState]) -> None:
         self.plan.observed.update(hashed)

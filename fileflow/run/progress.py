@@ -111,7 +111,7 @@ class LiveReporter(PlainReporter):
         self.total = total
         self.started = time.monotonic()
         self.running: dict[int, str] = {}
-        self.recent = deque(maxlen=50)
+        self.recent: deque[str] = deque(maxlen=50)
         self.counts = (0, 0, 0)
         self.last_draw = 0.0
         self.live = Live(self._render(), console=self.console, refresh_per_second=8, transient=True)

@@ -27,7 +27,7 @@ import threading
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Protocol, cast
 
 from fileflow.engine.graph import Job
 from fileflow.engine.plan import Plan, job_facts
@@ -348,14 +348,15 @@ class Scheduler:
         idle = not self.executor.active()
         for waited, result in self.waits.transfers_ended(0.5 if idle else 0.0):
             if isinstance(waited, StartedJob):
-                if result:
+                why = cast(str, result)  # its downloads ended: why one failed, or ""
+                if why:
                     now = time.time()
-                    self._finish([JobOutcome(waited.prepared.job.id, 1, now, now,
-                                             message=result)])
+                    self._finish([JobOutcome(waited.prepared.job.id, 1, now, now, message=why)])
                 else:
                     self._launch([waited.prepared], [waited.log_id])
                 continue
-            states, message = result
+            # its uploads ended: the outputs' states, and why one failed or ""
+            states, message = cast("tuple[dict[str, FileState], str]", result)
             job = self.graph.jobs[waited.job_id]
             if message:
                 self.recorder.unrecorded.append(self._failed(job, waited.running, waited.outcome,

@@ -224,7 +224,7 @@ class RunLog:
 
     def _read_sqlite(self, paths: Iterable[str] | None) -> dict[str, RecordedTarget] | None:
         """Read targets with sqlite3; None when the log needs the SQL half (to migrate)."""
-        path = self.sqlite_path
+        path = self._sqlite_file()
         if not os.path.exists(path):
             return {}
         if self._untouched():
@@ -237,10 +237,15 @@ class RunLog:
     def _untouched(self) -> bool:
         """Looking only, at a log no writer has open (no -wal file): it can be read as an
         immutable file, which creates nothing beside it."""
-        return self.look_only and not os.path.exists(self.sqlite_path + "-wal")
+        return self.look_only and not os.path.exists(self._sqlite_file() + "-wal")
+
+    def _sqlite_file(self) -> str:
+        """The SQLite file, for the methods that run only on a SQLite log."""
+        assert self.sqlite_path is not None, "not a SQLite run log"
+        return self.sqlite_path
 
     def _connect(self, immutable: bool = False) -> sqlite3.Connection:
-        path = self.sqlite_path
+        path = self._sqlite_file()
         try:
             if immutable:
                 from urllib.parse import quote

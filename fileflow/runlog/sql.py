@@ -213,6 +213,8 @@ class SqlRunLog(CursorWrites):
         if not inspect(conn).has_table("meta"):
             return None
         value = conn.execute(select(meta.c.value).where(meta.c.key == "schema_version")).scalar()
+        if value is None:
+            return -1
         try:
             return int(value)
         except (TypeError, ValueError):
@@ -266,7 +268,9 @@ class SqlRunLog(CursorWrites):
         dbapi = self.engine.dialect.loaded_dbapi
 
         def on_cursor(conn: Connection) -> Any:
-            cursor = conn.connection.dbapi_connection.cursor()
+            driver_conn = conn.connection.dbapi_connection
+            assert driver_conn is not None, "an open connection has its driver's"
+            cursor = driver_conn.cursor()
             try:
                 return fn(cursor)
             except dbapi.Error as exc:

@@ -6,7 +6,7 @@ rules level never looks at a job more than once.
 """
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
@@ -81,6 +81,7 @@ def jobs_view(graph: Graph, plan=None, failed: Collection[int] = (),
     """One node per job (only the jobs that run, with only_running)."""
     jobs = graph.jobs
     reasons = plan.reasons if plan is not None else {}
+    chosen: Sequence[int]
     if only_running:
         chosen = [j for j in plan.order if j in reasons]
     else:

@@ -284,12 +284,12 @@ def _outputs(jobs: list[dict], files: dict[str, dict]) -> str:
     for j in jobs:
         for path in j["outputs"]:
             rec = files.get(path)
-            done = rec is not None and bool(rec["complete"]) and rec["job_id"] == j["id"]
-            size = rec["size"] if done and rec["size"] is not None else None
+            made = rec if rec is not None and bool(rec["complete"]) and rec["job_id"] == j["id"] else None
+            size = made["size"] if made is not None and made["size"] is not None else None
             rows.append(
                 f'<tr><td>{escape(path)}</td><td>{escape(j["name"])}</td>'
                 f'<td>{escape(j["state"])}</td><td class="num" data-v="{size if size is not None else -1}">'
-                f'{human_size(size)}</td><td><code>{escape(_short(rec["digest"])) if done else ""}'
+                f'{human_size(size)}</td><td><code>{escape(_short(made["digest"])) if made else ""}'
                 f'</code></td></tr>')
     if not rows:
         return '<p class="note">This run made no outputs.</p>'

@@ -4,6 +4,7 @@ only; fileflow.runlog.history reads the rows.
 from __future__ import annotations
 
 import shlex
+from collections.abc import Sequence
 
 from fileflow.run.progress import log_tail
 from fileflow.views.summary import human_size, when
@@ -33,7 +34,7 @@ def command_line(argv: list[str]) -> str:
     return shlex.join(["fileflow", *shown]) if argv else "fileflow"
 
 
-def _table(rows: list[tuple[str, ...]]) -> str:
+def _table(rows: Sequence[tuple[str, ...]]) -> str:
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]) - 1)]
     return "\n".join("  ".join([c.ljust(w) for c, w in zip(row, widths)] + [row[-1]]).rstrip()
                      for row in rows) + "\n"
