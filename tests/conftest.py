@@ -59,3 +59,20 @@ def postgres_url() -> str:
     url = os.environ.get("FILEFLOW_TEST_PG_URL", "")
     need_service(bool(url), "PostgreSQL (set FILEFLOW_TEST_PG_URL)")
     return url
+
+
+@pytest.fixture
+def pg_url(postgres_url):
+    """A PostgreSQL URL whose search_path is a fresh schema, dropped after the test."""
+    from runlogkit import fresh_pg_schema
+
+    with fresh_pg_schema(postgres_url) as url:
+        yield url
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db(request, tmp_path):
+    """A run log database of each backend (runlogkit.DB); PostgreSQL takes `pg_url`."""
+    from runlogkit import backend_db
+
+    return backend_db(request, tmp_path)

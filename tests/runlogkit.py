@@ -61,8 +61,8 @@ def fresh_pg_schema(postgres_url: str) -> Iterator[str]:
 
 
 def backend_db(request: pytest.FixtureRequest, tmp_path: Path) -> DB:
-    """The DB of a test parametrized by backend (request.param); PostgreSQL takes the test
-    module's `pg_url` fixture."""
+    """The DB of a test parametrized by backend (request.param); PostgreSQL takes the
+    `pg_url` fixture (tests/conftest.py)."""
     workdir = tmp_path / "work dir é"
     workdir.mkdir()
     if request.param == "sqlite":

@@ -17,7 +17,7 @@ import time
 from collections import namedtuple
 
 import pytest
-from runlogkit import DB, backend_db, done, fresh_pg_schema, fstate, start
+from runlogkit import DB, done, fstate, start
 from sqlalchemy import event
 
 from fileflow.runlog import log as runlog_module
@@ -30,17 +30,6 @@ from fileflow.state import FileState, RecordedTarget
 
 
 # --------------------------------------------------------------------------- fixtures
-@pytest.fixture
-def pg_url(postgres_url):
-    with fresh_pg_schema(postgres_url) as url:
-        yield url
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def db(request, tmp_path) -> DB:
-    return backend_db(request, tmp_path)
-
-
 @pytest.fixture
 def log(db):
     with db.open() as lg:

@@ -16,7 +16,7 @@ from collections import namedtuple
 from typing import Any
 
 import pytest
-from runlogkit import DB, backend_db, done, fresh_pg_schema, fstate, start
+from runlogkit import done, fstate, start
 from sqlalchemy import MetaData, inspect, text
 
 from fileflow.errors import FileflowError
@@ -27,19 +27,7 @@ from fileflow.runlog.sql import metadata
 from fileflow.runlog.writes import STATEMENTS
 from fileflow.state import RecordedTarget
 
-
 # --------------------------------------------------------------------------- fixtures
-@pytest.fixture
-def pg_url(postgres_url):
-    with fresh_pg_schema(postgres_url) as url:
-        yield url
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def db(request, tmp_path) -> DB:
-    return backend_db(request, tmp_path)
-
-
 # --------------------------------------------------------------------------- schema versions
 # A v1 log as fileflow 1 created it (SQLAlchemy makes primary key columns NOT NULL).
 V1_DDL = [
