@@ -21,12 +21,11 @@ from collections.abc import Callable, Iterable, Mapping
 from fileflow.engine.store import FileStore
 from fileflow.errors import FlowfileError, WorkflowError
 from fileflow.fs import remove_file
+from fileflow.remote.staged_copies import STAGE_ROOT
 from fileflow.state import FileState
 
-__all__ = ["RemoteAwareStore", "LocalPaths", "Staging", "check_no_credentials", "check_local_logs",
-           "STAGE_ROOT"]
+__all__ = ["RemoteAwareStore", "LocalPaths", "Staging", "check_no_credentials", "check_local_logs"]
 
-STAGE_ROOT = os.path.join(".fileflow", "remote")
 
 
 
