@@ -756,13 +756,34 @@ def test_protected_output_refusal_stops_before_any_job_starts(tmp_path):
     assert all(run["status"] != "running" for run in p.runs())
 
 
-def test_protected_output_below_an_early_cutoff_is_no_obstacle(tmp_path):
+PROTECTED_BELOW = """
+    rule all:
+        input: "keep.txt"
+    rule count:
+        input: "in.txt"
+        output: "count.txt"
+        shell: "wc -l < {input} > {output}"
+    rule keep:
+        input: "count.txt"
+        output: protected("keep.txt")
+        shell: "cp {input} {output}"
+    """
+
+
+def test_a_protected_output_below_jobs_that_run_is_refused_while_planning(tmp_path):
+    """guarantees.md: protected() outputs are never overwritten. The job that would
+    overwrite it runs only because its upstream jobs do: the build stops before any of them
+    runs, naming the file, the rule and its line, and records no run; the dry run alike."""
     p = Project(tmp_path)
     p.flowfile("""
         rule all:
             input: "keep.txt"
-        rule count:
+        rule first:
             input: "in.txt"
+            output: "first.txt"
+            shell: "cp {input} {output}"
+        rule count:
+            input: "first.txt"
             output: "count.txt"
             shell: "wc -l < {input} > {output}"
         rule keep:
@@ -772,11 +793,37 @@ def test_protected_output_below_an_early_cutoff_is_no_obstacle(tmp_path):
         """)
     p.write("in.txt", "a\n")
     assert p.build().code == 0
+    runs = len(p.runs())
+    p.write("in.txt", "b\nc\n")
+    for args in (["-n"], []):
+        r = p.build(*args)
+        assert r.code == 2, r
+        assert "rule keep would overwrite protected output 'keep.txt'" in r.err
+        assert "Flowfile:13:" in r.err and "build them first ('fileflow build count.txt')" in r.err
+        assert r.ran == []
+        assert "Traceback" not in r.err
+    assert len(p.runs()) == runs                     # no run recorded, failed or otherwise
+    assert p.read("first.txt") == "a\n" and p.read("keep.txt") == "1\n"
+
+
+def test_a_protected_output_below_an_early_cutoff_is_built_around(tmp_path):
+    """The inputs of a protected output's job may come out unchanged; building them first
+    (as the refusal says) lets early cutoff leave the protected output as it is."""
+    p = Project(tmp_path)
+    p.flowfile(PROTECTED_BELOW)
+    p.write("in.txt", "a\n")
+    assert p.build().code == 0
     p.write("in.txt", "b\n")                       # same line count: keep is cut off
-    r = p.build()
+    refused = p.build()
+    assert refused.code == 2, refused
+    assert refused.ran == []
+    r = p.build("count.txt")
     assert r.code == 0, r
     assert r.ran == ["count"]
+    assert p.build().ran == []
     p.write("in.txt", "b\nc\n")                   # now keep would have to be remade
+    r = p.build("count.txt")
+    assert r.code == 0, r
     r = p.build()
     assert r.code == 2, r
     assert "protected output 'keep.txt'" in r.err

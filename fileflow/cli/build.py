@@ -23,7 +23,7 @@ from fileflow.cli.steps import (
 )
 from fileflow.errors import EXIT_INTERRUPTED, EXIT_JOB_FAILED, EXIT_OK, FileflowError
 
-__all__ = ["build", "print_dry_run", "locked_plan"]
+__all__ = ["build", "print_dry_run", "locked_plan", "check_protected"]
 
 
 def print_dry_run(plan, quiet: bool = False, print_commands: bool = False) -> None:
@@ -123,6 +123,8 @@ def build(options: BuildOptions) -> int:
         if not options.quiet:  # -q: errors and the summary line only
             for warning in plan.warnings:
                 print(warning, file=sys.stderr)
+        if not options.touch:  # --touch overwrites nothing
+            check_protected(plan)
         if options.dry_run:
             print_dry_run(plan, options.quiet, options.print_commands)
             return EXIT_OK
@@ -161,7 +163,7 @@ def _run(options, graph, plan, runlog, store, started) -> int:
         stop_orphans(runlog)
         settings = _settings(options)
         _check_resources(graph, plan, settings)
-        _check_protected(graph, plan)
+        check_protected(plan)  # planned again under the lock
         run_id = runlog.start_run(list(options.argv), os.getcwd(), __version__)
         executor = LocalExecutor(tag=process_run_tag(run_id, os.getcwd()))
         if options.cluster:
@@ -265,19 +267,33 @@ def _interrupt_on_termination() -> None:
         signal.signal(sig, handler)
 
 
-def _check_protected(graph, plan) -> None:
-    """Refuse before anything starts (or is deleted), not halfway through the build. A job
-    that runs only because of upstream jobs may yet be cut off: the scheduler checks it."""
+def check_protected(plan) -> None:
+    """Refuse, while planning, a plan that would overwrite an existing protected() output:
+    exit 2 before anything starts or is deleted, naming the file, its job and rule and the
+    rule's output line. Dry runs refuse alike."""
+    from fileflow.engine.plan import protected_in_the_way
     from fileflow.engine.staleness import KIND_UPSTREAM
+    from fileflow.errors import FlowfileError
 
-    for job_id, reasons in plan.reasons.items():
-        if all(r.kind == KIND_UPSTREAM for r in reasons):
-            continue
-        job = graph.jobs[job_id]
-        for path in job.flagged("protected"):
-            if os.path.lexists(path):
-                raise FileflowError(f"job {job.name} would overwrite protected output {path!r}; "
-                                    "delete it first if it must be remade")
+    found = protected_in_the_way(plan)
+    if not found:
+        return
+    job_id, path = found[0]
+    job = plan.graph.jobs[job_id]
+    rule = job.rule
+    reasons = plan.reasons[job_id]
+    why = "; ".join(str(r) for r in reasons)
+    more = f" (and {len(found) - 1} more protected outputs)" if len(found) > 1 else ""
+    hint = "delete it first if it must be remade"
+    if all(r.kind == KIND_UPSTREAM for r in reasons):
+        made = [p for p in job.inputs if plan.graph.producer.get(p) in plan.reasons]
+        shown = " ".join(made[:3]) + (" ..." if len(made) > 3 else "")
+        hint += (f"; if its inputs may come out unchanged, build them first "
+                 f"('fileflow build {shown}')")
+    who = f"rule {rule.name}" if job.name == rule.name else f"job {job.name} of rule {rule.name}"
+    raise FlowfileError(f"{who} would overwrite protected "
+                        f"output {path!r}{more} ({why})",
+                        rule.directive_pos.get("output", rule.pos), hint)
 
 
 def _check_resources(graph, plan, settings) -> None:

@@ -17,7 +17,7 @@ from fileflow.engine.staleness import KIND_TEMP_NEEDED, JobFacts, Reason, decide
 from fileflow.engine.store import FileStore
 from fileflow.state import FileState, RecordedTarget
 
-__all__ = ["Force", "Plan", "make_plan", "job_facts"]
+__all__ = ["Force", "Plan", "make_plan", "job_facts", "protected_in_the_way"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -172,6 +172,25 @@ def make_plan(graph: Graph, store: FileStore, recorded: Mapping[str, RecordedTar
     _remake_needed_temp(graph, order, reasons, plan.virtual_temp)
     plan.warnings.extend(_future_mtimes(observed, graph, now_ns))
     return plan
+
+
+def protected_in_the_way(plan: Plan) -> list[tuple[int, str]]:
+    """(job id, path) of each existing protected() output of a job the plan runs, in plan
+    order: a build would have to overwrite it. A job that runs only because of its upstream
+    jobs counts too (its inputs may yet come out unchanged, but a build cannot know that
+    before it starts)."""
+    jobs = plan.graph.jobs
+    found = []
+    for job_id in plan.to_run:
+        job = jobs[job_id]
+        if not job.values.flags:
+            continue
+        for path in job.flagged("protected"):
+            state = plan.observed.get(path)
+            if (state is not None and state.exists and path not in plan.virtual_temp
+                    and "://" not in path):  # a remote file cannot be made read-only
+                found.append((job_id, path))
+    return found
 
 
 def _future_mtimes(observed: Mapping[str, FileState], graph: Graph, now_ns: int) -> list[str]:
