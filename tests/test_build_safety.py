@@ -609,6 +609,108 @@ def test_clean_never_deletes_the_outputs_of_a_running_build(tmp_path):
     assert not p.exists("shared.txt")
 
 
+def test_clean_never_deletes_files_fileflow_did_not_make_nor_outside_the_directory(tmp_path):
+    """guarantees.md: What clean may delete. No build ever ran: every output on disk is
+    someone else's, and two of them lie outside the working directory."""
+    p = Project(tmp_path / "proj")
+    outside = tmp_path / "elsewhere.txt"
+    p.flowfile(f"""
+        rule all:
+            input: "../victim.txt", {str(outside)!r}, "hand.txt"
+        rule up:
+            output: "../victim.txt"
+            shell: "echo made > {{output}}"
+        rule away:
+            output: {str(outside)!r}
+            shell: "echo made > {{output}}"
+        rule hand:
+            output: "hand.txt"
+            shell: "echo made > {{output}}"
+        """)
+    (tmp_path / "victim.txt").write_text("precious\n")
+    outside.write_text("precious\n")
+    p.write("hand.txt", "precious\n")
+    before = p.snapshot()
+    for args in (["clean", "-n"], ["clean"]):
+        r = p.build(*args, log=False)
+        assert r.code == 0, r
+        assert "../victim.txt: outside the working directory" in r.out
+        assert f"{outside}: outside the working directory" in r.out
+        assert "hand.txt: not made by fileflow" in r.out
+        assert "use --force to delete them" in r.out and "removed" not in r.out
+        assert (tmp_path / "victim.txt").read_text() == "precious\n"
+        assert outside.read_text() == "precious\n"
+        after = {k: v for k, v in p.snapshot().items() if k != "." and not k.startswith(".fileflow")}
+        assert after == {k: v for k, v in before.items() if k != "."}
+        assert not p.exists(".fileflow/runlog.db")    # not even a run log was created
+    r = p.build("clean", "--force", log=False)
+    assert r.code == 0, r
+    assert not (tmp_path / "victim.txt").exists() and not outside.exists()
+    assert not p.exists("hand.txt")
+
+
+def test_clean_keeps_outputs_changed_since_and_protected_ones_unless_forced(tmp_path):
+    """guarantees.md: What clean may delete. An output is deleted when the run log says
+    fileflow made it and it is unchanged since (a touch of the same bytes is unchanged)."""
+    p = Project(tmp_path)
+    p.flowfile("""
+        rule all:
+            input: "same.txt", "touched.txt", "edited.txt", "keep.txt"
+        rule make:
+            output: "{name}.txt"
+            wildcard_constraints: name = "same|touched|edited"
+            shell: "echo {wildcards.name} > {output}"
+        rule keep:
+            output: protected("keep.txt")
+            shell: "echo keep > {output}"
+        """)
+    assert p.build().code == 0
+    p.age("touched.txt", 50)
+    p.write("edited.txt", "by hand\n")
+    dry = p.build("clean", "-n", log=False)
+    r = p.build("clean", log=False)
+    assert r.code == 0, r
+    for out in (dry.out, r.out):
+        assert "edited.txt: changed since fileflow made it" in out
+        assert "keep.txt: protected()" in out
+    assert "would remove same.txt" in dry.out and "would remove touched.txt" in dry.out
+    assert not p.exists("same.txt") and not p.exists("touched.txt")
+    assert p.read("edited.txt") == "by hand\n" and p.read("keep.txt") == "keep\n"
+    assert r.out.index("kept 2 files") < r.out.index("removed")   # the kept ones come first
+    recorded = p.recorded()
+    assert "same.txt" not in recorded and "edited.txt" in recorded
+    forced = p.build("clean", "--force", log=False)
+    assert forced.code == 0, forced
+    assert not p.exists("edited.txt") and not p.exists("keep.txt")
+    assert "keep.txt" not in p.recorded()
+
+
+def test_clean_removes_the_folders_its_deletions_emptied_and_no_other(tmp_path):
+    """guarantees.md: What clean may delete."""
+    p = Project(tmp_path)
+    p.flowfile("""
+        rule all:
+            input: "out/deep/er/a.txt", "out/b.txt", "mixed/c.txt"
+        rule make:
+            output: "{path}.txt"
+            shell: "echo x > {output}"
+        """)
+    assert p.build().code == 0
+    p.path("out/was_empty").mkdir()
+    p.write("mixed/notes.md", "mine\n")
+    dry = p.build("clean", "-n", log=False)
+    assert dry.code == 0, dry
+    assert "would remove folder out/deep/er/" in dry.out
+    assert "would remove folder out/deep/" in dry.out
+    assert "folder out/\n" not in dry.out and "folder mixed/" not in dry.out
+    r = p.build("clean", log=False)
+    assert r.code == 0, r
+    assert r.out.count("removed folder") == 2
+    assert not p.exists("out/deep") and p.exists("out/was_empty")
+    assert p.exists("mixed/notes.md") and not p.exists("mixed/c.txt")
+    assert p.path(".").is_dir()
+
+
 def test_lock_wait_that_times_out_exits_3(tmp_path):
     p = Project(tmp_path)
     p.flowfile(GATED)

@@ -272,6 +272,9 @@ def configure_clean(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("rules", nargs="*", metavar="RULE",
                         help="rules whose outputs to delete (default: every rule)")
     parser.add_argument("-n", "--dry-run", action="store_true", help="only list what would go")
+    parser.add_argument("--force", dest="force_clean", action="store_true",
+                        help="delete also outputs fileflow did not make or that changed since, "
+                             "protected ones and those outside the working directory")
     parser.add_argument("--db", default=None, metavar="URL", help="run log database URL")
 
 
@@ -280,7 +283,7 @@ def cmd_clean(args) -> int:
 
     dry = args.dry_run
     args.dry_run = False
-    return clean(_build_options(args), args.rules, dry)
+    return clean(_build_options(args), args.rules, dry, force=args.force_clean)
 
 
 def cmd_unlock(args) -> int:
