@@ -323,6 +323,9 @@ def _touch(plan, runlog, store, options) -> int:
 
 
 def _record_touched(plan, runlog, store, options) -> int:
+    """Record the outputs of the jobs that would run as made now. An output that does not
+    exist is left missing, as Snakemake's --touch does (its job runs next time), and said so;
+    an output the record says a job made, unchanged since, keeps that job."""
     from fileflow.state import RecordedTarget
 
     jobs = plan.graph.jobs
@@ -345,12 +348,17 @@ def _record_touched(plan, runlog, store, options) -> int:
             if not st.exists:
                 missing.append(path)
                 continue
+            rec = plan.recorded.get(path)
+            made_by = rec.job_id if rec is not None and rec.digest == st.digest else None
             targets.append(RecordedTarget(path, True, st.size, st.mtime_ns, st.digest,
                                           signature=plan.signature(job_id), input_digests=inputs,
-                                          built_at=now, changed_at=now, ctime_ns=st.ctime_ns))
-    if missing:
-        raise FileflowError("--touch cannot mark missing outputs as done: " + ", ".join(missing[:5]))
+                                          job_id=made_by, built_at=now, changed_at=now,
+                                          ctime_ns=st.ctime_ns))
     runlog.mark_complete(targets)
+    if missing:
+        shown = ", ".join(missing[:5]) + (f" and {len(missing) - 5} more" if len(missing) > 5 else "")
+        print(f"warning: --touch: {len(missing)} output(s) not touched because they do not "
+              f"exist: {shown}; their jobs run in the next build", file=sys.stderr)
     if not options.quiet:
         print_line(f"touched: {len(targets)} outputs of {len(plan.reasons)} jobs recorded as up to date")
     return EXIT_OK
