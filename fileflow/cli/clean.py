@@ -81,8 +81,13 @@ def _delete(found: Sorted, options: BuildOptions, force: bool) -> None:
     if not remove:
         return
     folders = emptied_folders(remove)
+    failed: list[str] = []
     for path in remove:
-        remove_path(path)
+        try:
+            remove_path(path)
+        except OSError as exc:
+            failed.append(f"{path!r}: {exc.strerror}")
+            continue
         print_line("removed " + path)
     for folder in folders:
         try:
@@ -92,9 +97,11 @@ def _delete(found: Sorted, options: BuildOptions, force: bool) -> None:
         print_line("removed folder " + folder + os.sep)
     runlog, _ = read_recorded(options.db_url, write=True)
     try:
-        runlog.forget(remove)
+        runlog.forget(p for p in remove if not os.path.lexists(p))
     finally:
         runlog.close()
+    if failed:
+        raise FileflowError(f"clean: cannot remove {len(failed)} output(s): " + "; ".join(failed[:5]))
 
 
 def _report(found: Sorted, force: bool, dry: bool) -> list[str]:
@@ -105,9 +112,9 @@ def _report(found: Sorted, force: bool, dry: bool) -> list[str]:
                    "folder above it is never deleted")
     if found.kept and not force:
         n = len(found.kept)
-        print_line(f"{'would keep' if dry else 'kept'} {n} file{'s' if n != 1 else ''} that "
-                   "fileflow did not make, that changed since, or that are protected or "
-                   "outside the working directory (use --force to delete them):")
+        print_line(f"{'would keep' if dry else 'kept'} {n} file{'s' if n != 1 else ''} "
+                   "fileflow did not make, changed since, protected or outside the working "
+                   "directory (use --force to delete them):")
         for path, why in found.kept[:SHOWN_KEPT]:
             print_line(f"    {path}: {why}")
         if n > SHOWN_KEPT:
