@@ -174,6 +174,34 @@ def test_interrupt_kills_the_job_tree_removes_partial_output_and_records_it(tmp_
         os.listdir(p.path(".fileflow/locks")) == [".guard"]
 
 
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_interrupt_while_waiting_for_a_late_output_stops_at_once(tmp_path, sig):
+    """A job exited 0 without its output; fileflow waits up to --latency-wait for it to
+    appear. Ctrl-C or SIGTERM then stops the build at once, interrupted, not failed."""
+    p = Project(tmp_path)
+    p.flowfile("""
+        rule all:
+            input: "late.txt"
+        rule late:
+            output: "late.txt"
+            shell: "touch ended.flag"
+        """)
+    proc = p.popen("build", "--latency-wait", "60")
+    try:
+        wait_for(lambda: p.exists("ended.flag") and not psutil.Process(proc.pid).children(),
+                 what="the job to end and be reaped")
+        signalled = time.monotonic()
+        proc.send_signal(sig)
+        _, err = proc.communicate(timeout=60)
+    finally:
+        kill_tree(proc)
+    assert time.monotonic() - signalled < 20, err      # not the 60 s of --latency-wait
+    assert proc.returncode == 130, err
+    assert "interrupted" in err and "after waiting" not in err and "Traceback" not in err
+    assert p.runs()[-1]["status"] == "interrupted"
+    assert [j["state"] for j in p.jobs_since(0)] == ["cancelled"]
+
+
 def test_interrupt_amid_many_finishing_jobs_leaves_a_consistent_run_log(tmp_path):
     """Whenever the signal lands, every job of the run ends recorded (never 'running'), every
     job recorded done has its output, and no output of a job not done is kept."""

@@ -147,6 +147,8 @@ class Scheduler:
                 if transferring:
                     self._transfers_ended()
                 self._tick(total)
+            if self.signalled:  # it came as the last jobs ended (as their outputs were awaited)
+                raise KeyboardInterrupt
             self.recorder.flush()
             self._tick(total)  # the jobs gathered last (such as `all`) count too
         except KeyboardInterrupt:
@@ -417,6 +419,10 @@ class Scheduler:
             if outcome.ok and not cancelled:
                 local = self.preparer.local(job)
                 missing = [] if seen else self._await_outputs(local)
+                if missing and self.signalled:  # stopped while waiting: the build is interrupted
+                    results.append(self._failed(job, running, outcome, "cancelled while its "
+                                                "outputs were waited for", True))
+                    continue
                 if missing:
                     message = (f"the command exited 0 but output {missing[0]!r} is missing "
                                f"(after waiting {self.settings.latency_wait:g} s)")
