@@ -117,6 +117,28 @@ def test_dash_C_into_a_directory_with_spaces(tmp_path):
     assert p.read("a.txt") == "here\n"
 
 
+
+def test_dash_C_gives_a_directly_started_job_the_pwd_bash_would(tmp_path):
+    """`printenv PWD > file` starts without bash; after `-C sub` it must still see PWD=sub,
+    as the same command through bash (a pipe) does, not the folder fileflow started in."""
+    p = Project(tmp_path / "sub")
+    p.flowfile("""
+        rule all:
+            input: "direct.txt", "bash.txt"
+        rule direct:
+            output: "direct.txt"
+            shell: "printenv PWD > {output}"
+        rule through_bash:
+            output: "bash.txt"
+            shell: "printenv PWD | cat > {output}"
+        """)
+    proc = subprocess.run([sys.executable, "-m", "fileflow", "-C", "sub", "build"],
+                          cwd=tmp_path, capture_output=True, text=True,
+                          env=p.env(PWD=str(tmp_path)), timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert p.read("direct.txt") == p.read("bash.txt") == str(p.root.resolve()) + "\n"
+
+
 # ---------------------------------------------------------------- Ctrl-C
 
 LONG_JOB = """
