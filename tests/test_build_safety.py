@@ -139,6 +139,34 @@ def test_dash_C_gives_a_directly_started_job_the_pwd_bash_would(tmp_path):
     assert p.read("direct.txt") == p.read("bash.txt") == str(p.root.resolve()) + "\n"
 
 
+
+def test_escape_sequences_in_file_names_are_shown_escaped_never_sent_raw(tmp_path):
+    """A file name may hold ESC, BEL and C1 controls: every message that shows it (dry run,
+    run lines, failures, summary, errors, why, runs, log, graph text) shows `\\x1b` and the
+    like, so a terminal never obeys them."""
+    p = Project(tmp_path)
+    p.flowfile("""
+        rule mk:
+            input: "in/{s}.txt"
+            output: "out/{s}.txt"
+            shell: "cp {input} {output}; case {output} in *bad*) exit 3;; esac"
+        """)
+    name = "a\x1b]0;pwned\x07\x1b[2J\x9b31m"
+    p.write(f"in/{name}.txt", "x\n")
+    p.write(f"in/{name}bad.txt", "x\n")
+    target, bad = f"out/{name}.txt", f"out/{name}bad.txt"
+    shown = "a\\x1b]0;pwned\\x07\\x1b[2J\\x9b31m"
+    results = [p.run("build", "-n", target, bad), p.run("build", "-k", target, bad),
+               p.run("why", target), p.run("runs"), p.run("log"), p.run("log", bad),
+               p.run("graph", "--format", "text", target),
+               p.run("build", f"out/{name}missing")]
+    for r in results:
+        assert not any(c in r.text for c in "\x1b\x07\x9b"), r
+        assert shown in r.text, r
+    assert results[1].code == 1 and f"done mk[s={shown}]" in results[1].out
+    assert results[-1].code == 2
+
+
 # ---------------------------------------------------------------- Ctrl-C
 
 LONG_JOB = """

@@ -22,6 +22,7 @@ from fileflow.cli.steps import (
     read_recorded,
 )
 from fileflow.errors import EXIT_INTERRUPTED, EXIT_JOB_FAILED, EXIT_OK, FileflowError
+from fileflow.printable import printable
 
 __all__ = ["build", "print_dry_run", "locked_plan"]
 
@@ -122,7 +123,7 @@ def build(options: BuildOptions) -> int:
             plan = plan_build(options, graph, recorded, store)
         if not options.quiet:  # -q: errors and the summary line only
             for warning in plan.warnings:
-                print(warning, file=sys.stderr)
+                print(printable(warning), file=sys.stderr)
         if options.dry_run:
             print_dry_run(plan, options.quiet, options.print_commands)
             return EXIT_OK
@@ -225,7 +226,7 @@ def _report_result(result, started: float) -> int:
         return EXIT_INTERRUPTED
     if not result.ok:
         failed = ", ".join(result.failures[:5]) + (" ..." if len(result.failures) > 5 else "")
-        print(f"{summary}; failed: {failed}", file=sys.stderr)
+        print(printable(f"{summary}; failed: {failed}"), file=sys.stderr)
         return EXIT_JOB_FAILED
     print_line(summary)
     return EXIT_OK

@@ -9,6 +9,7 @@ import sys
 from collections.abc import Callable, Sequence
 
 from fileflow.errors import EXIT_INTERRUPTED, EXIT_USAGE, FileflowError
+from fileflow.printable import printable
 
 __all__ = ["main", "COMMANDS", "parser_for", "build_command_parser"]
 
@@ -515,7 +516,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 raise FileflowError(f"cannot change to directory {args.directory}: {exc.strerror}") from None
         return globals()[func_name](args)
     except FileflowError as err:
-        print(err.render(), file=sys.stderr)
+        print(printable(err.render()), file=sys.stderr)
         return err.exit_code
     except KeyboardInterrupt:
         print("fileflow: interrupted", file=sys.stderr)

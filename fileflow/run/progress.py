@@ -9,6 +9,7 @@ import sys
 import time
 from collections import deque
 
+from fileflow.printable import printable
 from fileflow.runlog.records import shown_command
 
 __all__ = ["PlainReporter", "LiveReporter", "make_reporter", "log_tail"]
@@ -54,7 +55,7 @@ class PlainReporter:
     def _say(self, text: str, stream=None) -> None:
         stream = stream or self.out
         try:
-            stream.write(text + "\n")
+            stream.write(printable(text) + "\n")
             stream.flush()
         except (BrokenPipeError, ValueError):
             # The reader went away: keep building, stop talking there.
@@ -131,10 +132,11 @@ class LiveReporter(PlainReporter):
         lines.extend(f"  running {n}" for n in names[:8])
         if len(names) > 8:
             lines.append(f"  ... and {len(names) - 8} more")
-        return Text("\n".join(lines))
+        return Text(printable("\n".join(lines)))
 
     def _print(self, text: str, error: bool = False) -> None:
-        self.live.console.print(text, markup=False, highlight=False, style="red" if error else None)
+        self.live.console.print(printable(text), markup=False, highlight=False,
+                                style="red" if error else None)
 
     def job_started(self, job, spec, reasons) -> None:
         self.running[job.id] = job.name
