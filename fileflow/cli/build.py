@@ -145,7 +145,7 @@ def build(options: BuildOptions) -> int:
 def _run(options, graph, plan, runlog, store, started) -> int:
     from fileflow import __version__
     from fileflow.executors.local import LocalExecutor, process_run_tag
-    from fileflow.run.progress import make_reporter
+    from fileflow.run.progress import make_reporter, progress_mode
     from fileflow.run.scheduler import Scheduler
 
     _interrupt_on_termination()
@@ -168,7 +168,8 @@ def _run(options, graph, plan, runlog, store, started) -> int:
         if options.cluster:
             from fileflow.cli.cluster_setup import cluster_executor
             executor = cluster_executor(options, graph, run_id, adoptable, tags, backend)
-        reporter = make_reporter(len(plan.reasons), options.quiet, options.print_commands)
+        reporter = make_reporter(len(plan.reasons), progress_mode(options.progress, options.quiet),
+                                 options.print_commands)
         staging = None
         # Remote inputs are downloaded before their jobs, outputs uploaded after.
         if names_remote_files(graph):

@@ -183,6 +183,10 @@ def configure_build(parser: argparse.ArgumentParser) -> None:
                              "files this build reads (default 0)")
     parser.add_argument("-q", "--quiet", action="store_true",
                         help="print only errors and the final summary")
+    parser.add_argument("--progress", choices=["live", "plain", "none"], default=None,
+                        help="while jobs run: a live status line under the job lines (live), the "
+                             "job lines alone (plain), or neither (none); default: live on a "
+                             "terminal, plain otherwise, none with -q")
     parser.add_argument("--cluster", default=None, choices=["slurm", "drmaa"],
                         help="run jobs on a cluster (-j then bounds jobs queued or running "
                              "there; default 100); see docs/cluster.md")
@@ -234,7 +238,8 @@ def _build_options(args, **extra):
         quiet=getattr(args, "quiet", False), print_commands=getattr(args, "print_commands", False),
         touch=getattr(args, "touch", False), argv=sys.argv[:1] + list(args.argv),
         keep_remote=getattr(args, "keep_remote", False),
-        remote_staging=getattr(args, "remote_staging", "head"), **extra)
+        remote_staging=getattr(args, "remote_staging", "head"),
+        progress=getattr(args, "progress", None), **extra)
 
 
 def build_command_parser() -> argparse.ArgumentParser:

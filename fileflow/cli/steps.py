@@ -46,6 +46,7 @@ class BuildOptions:
     drmaa_native: str = ""                         # --drmaa-native TEMPLATE
     keep_remote: bool = False                      # keep .fileflow/remote/ across runs
     remote_staging: str = "head"                   # --remote-staging head|job (cluster jobs stage their own)
+    progress: str | None = None                    # --progress live|plain|none; None: chosen
 
 
 def print_line(text: str = "") -> None:
