@@ -11,8 +11,7 @@ import time
 from fileflow.printable import printable
 from fileflow.runlog.records import shown_command
 
-__all__ = ["PlainReporter", "LiveReporter", "PROGRESS_MODES", "progress_mode", "make_reporter",
-           "log_tail"]
+__all__ = ["PlainReporter", "LiveReporter", "progress_mode", "make_reporter", "log_tail"]
 
 TAIL_LINES = 15
 
@@ -163,9 +162,6 @@ class LiveReporter(PlainReporter):
     def close(self) -> None:
         self.live.refresh()  # the last counts, never a stale line
         self.live.stop()
-
-
-PROGRESS_MODES = ("live", "plain", "none")
 
 
 def progress_mode(asked: str | None, quiet: bool) -> str:
