@@ -7,8 +7,10 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import stat
 
+import pytest
 from buildkit import Project
 
 # A job that proves it ran alongside another: it announces itself, then waits (up to 30 s)
@@ -516,7 +518,7 @@ def test_progress_counts_reach_the_total(tmp_path, monkeypatch):
             ticks.append((done, failed, running, total))
 
     monkeypatch.setattr(report, "make_reporter",
-                        lambda total, quiet, print_commands: Recorder(quiet=True))
+                        lambda total, mode, print_commands=False: Recorder(quiet=True))
     p = Project(tmp_path)
     p.flowfile("""
         rule all:
@@ -530,26 +532,15 @@ def test_progress_counts_reach_the_total(tmp_path, monkeypatch):
     assert all(d + f + r <= t for d, f, r, t in ticks)
 
 
-def test_on_a_terminal_the_live_display_runs_and_failures_still_show(tmp_path):
-    """On a terminal (a pty here) the rich live display is used; the build behaves the same
-    and a failure still prints its command and log tail."""
+def on_a_terminal(p: Project, *args: str) -> tuple[int, str]:
+    """`fileflow ARGS` as a real process on a pseudo-terminal: its exit code and everything it
+    wrote there, escape sequences included."""
     import pty
     import subprocess
     import sys
 
-    p = Project(tmp_path)
-    p.flowfile("""
-        rule all:
-            input: expand("o/{i}.txt", i=range(4)), "bad.txt"
-        rule mk:
-            output: "o/{i}.txt"
-            shell: "echo {wildcards.i} > {output}"
-        rule bad:
-            output: "bad.txt"
-            shell: "echo the-tail-of-bad; exit 5"
-        """)
     master, slave = pty.openpty()
-    proc = subprocess.Popen([sys.executable, "-m", "fileflow", "build", "-k", "-p"],
+    proc = subprocess.Popen([sys.executable, "-m", "fileflow", *args],
                             cwd=p.root, stdin=slave, stdout=slave, stderr=slave,
                             env=p.env(TERM="xterm", COLUMNS="120"))
     os.close(slave)
@@ -563,11 +554,91 @@ def test_on_a_terminal_the_live_display_runs_and_failures_still_show(tmp_path):
             break
         chunks.append(data)
     os.close(master)
-    assert proc.wait(timeout=120) == 1
-    text = b"".join(chunks).decode("utf-8", "replace")
+    code = proc.wait(timeout=120)
+    return code, b"".join(chunks).decode("utf-8", "replace")
+
+
+def test_on_a_terminal_the_live_display_runs_and_failures_still_show(tmp_path):
+    """On a terminal (a pty here) the rich live display is used; the build behaves the same
+    and a failure still prints its command and log tail."""
+    p = Project(tmp_path)
+    p.flowfile("""
+        rule all:
+            input: expand("o/{i}.txt", i=range(4)), "bad.txt"
+        rule mk:
+            output: "o/{i}.txt"
+            shell: "echo {wildcards.i} > {output}"
+        rule bad:
+            output: "bad.txt"
+            shell: "echo the-tail-of-bad; exit 5"
+        """)
+    code, text = on_a_terminal(p, "build", "-k", "-p")
+    assert code == 1, text
     assert "Traceback" not in text
     assert "the-tail-of-bad" in text and "exit code 5" in text
     assert sorted(os.listdir(p.path("o"))) == [f"{i}.txt" for i in range(4)]
+
+
+LIVE_FLOWFILE = """
+    rule all:
+        input: expand("o/{i}.txt", i=range(3))
+    rule mk:
+        input: "src/{i}.txt"
+        output: "o/{i}.txt"
+        message: "making number {wildcards.i}"
+        shell: "cp {input} {output}"
+    """
+
+
+def test_on_a_terminal_the_job_lines_stay_above_the_live_status_line(tmp_path):
+    """The live display shows what ran: each job's run line, its message and its done line
+    are printed above the status line and stay there, as the plain output has them."""
+    p = Project(tmp_path)
+    p.flowfile(LIVE_FLOWFILE)
+    for i in range(3):
+        p.write(f"src/{i}.txt", f"{i}\n")
+    code, text = on_a_terminal(p, "build")
+    assert code == 0, text
+    assert "[4/4] done" in text                # the live line was there, and ended at the total
+    for i in range(3):
+        assert f"run  mk[i={i}]: output 'o/{i}.txt' is missing" in text
+        assert f"making number {i}" in text
+        assert re.search(rf"done mk\[i={i}\] \(\d+\.\d s\)", text), text
+    assert "fileflow: 4 done, 0 failed" in text
+
+
+def test_the_dry_run_the_live_total_and_the_summary_count_the_same_jobs(tmp_path):
+    """A target-only job (`all`: inputs, no outputs, no action) is one job everywhere: in
+    the dry run's count, in the live display's total, and in the summary as done; jobs up to
+    date are in none of them."""
+    p = Project(tmp_path)
+    p.flowfile(LIVE_FLOWFILE)
+    for i in range(3):
+        p.write(f"src/{i}.txt", f"{i}\n")
+    assert p.build("o/0.txt").code == 0                 # mk[i=0] is up to date
+    dry = p.build("-n")
+    assert dry.out.rstrip().endswith("dry run: 3 of 4 jobs would run"), dry
+    code, text = on_a_terminal(p, "build", "-j", "1")
+    assert code == 0, text
+    assert "[3/3] done" in text and "/4]" not in text   # the live line's total, and its end
+    assert "fileflow: 3 done, 0 failed" in text
+    assert p.build("-n").out.strip() == "nothing to do: all 4 jobs are up to date"
+
+
+@pytest.mark.parametrize("mode", ["plain", "none"])
+def test_progress_plain_or_none_on_a_terminal(tmp_path, mode):
+    """--progress plain keeps the job lines without the live line; none drops both, leaving
+    the summary."""
+    p = Project(tmp_path)
+    p.flowfile(LIVE_FLOWFILE)
+    for i in range(3):
+        p.write(f"src/{i}.txt", f"{i}\n")
+    code, text = on_a_terminal(p, "build", "--progress", mode)
+    assert code == 0, text
+    assert "] done," not in text and "\x1b[" not in text
+    assert ("making number 1" in text) == (mode == "plain")
+    assert ("done mk[i=1]" in text) == (mode == "plain")
+    assert "fileflow: 4 done, 0 failed" in text
 
 
 # ---------------------------------------------------------------- logs

@@ -117,6 +117,56 @@ def test_dash_C_into_a_directory_with_spaces(tmp_path):
     assert p.read("a.txt") == "here\n"
 
 
+
+def test_dash_C_gives_a_directly_started_job_the_pwd_bash_would(tmp_path):
+    """`printenv PWD > file` starts without bash; after `-C sub` it must still see PWD=sub,
+    as the same command through bash (a pipe) does, not the folder fileflow started in."""
+    p = Project(tmp_path / "sub")
+    p.flowfile("""
+        rule all:
+            input: "direct.txt", "bash.txt"
+        rule direct:
+            output: "direct.txt"
+            shell: "printenv PWD > {output}"
+        rule through_bash:
+            output: "bash.txt"
+            shell: "printenv PWD | cat > {output}"
+        """)
+    proc = subprocess.run([sys.executable, "-m", "fileflow", "-C", "sub", "build"],
+                          cwd=tmp_path, capture_output=True, text=True,
+                          env=p.env(PWD=str(tmp_path)), timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert p.read("direct.txt") == p.read("bash.txt") == str(p.root.resolve()) + "\n"
+
+
+
+def test_escape_sequences_in_file_names_are_shown_escaped_never_sent_raw(tmp_path):
+    """A file name may hold ESC, BEL and C1 controls: every message that shows it (dry run,
+    run lines, failures, summary, errors, why, runs, log, graph text) shows `\\x1b` and the
+    like, so a terminal never obeys them."""
+    p = Project(tmp_path)
+    p.flowfile("""
+        rule mk:
+            input: "in/{s}.txt"
+            output: "out/{s}.txt"
+            shell: "cp {input} {output}; case {output} in *bad*) exit 3;; esac"
+        """)
+    name = "a\x1b]0;pwned\x07\x1b[2J\x9b31m"
+    p.write(f"in/{name}.txt", "x\n")
+    p.write(f"in/{name}bad.txt", "x\n")
+    target, bad = f"out/{name}.txt", f"out/{name}bad.txt"
+    shown = "a\\x1b]0;pwned\\x07\\x1b[2J\\x9b31m"
+    results = [p.run("build", "-n", target, bad), p.run("build", "-k", target, bad),
+               p.run("why", target), p.run("runs"), p.run("log"), p.run("log", bad),
+               p.run("graph", "--format", "text", target),
+               p.run("build", f"out/{name}missing")]
+    for r in results:
+        assert not any(c in r.text for c in "\x1b\x07\x9b"), r
+        assert shown in r.text, r
+    assert results[1].code == 1 and f"done mk[s={shown}]" in results[1].out
+    assert results[-1].code == 2
+
+
 # ---------------------------------------------------------------- Ctrl-C
 
 LONG_JOB = """
@@ -172,6 +222,34 @@ def test_interrupt_kills_the_job_tree_removes_partial_output_and_records_it(tmp_
     assert not p.recorded()["long.txt"].complete
     assert not os.listdir(p.path(".fileflow/locks")) or \
         os.listdir(p.path(".fileflow/locks")) == [".guard"]
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_interrupt_while_waiting_for_a_late_output_stops_at_once(tmp_path, sig):
+    """A job exited 0 without its output; fileflow waits up to --latency-wait for it to
+    appear. Ctrl-C or SIGTERM then stops the build at once, interrupted, not failed."""
+    p = Project(tmp_path)
+    p.flowfile("""
+        rule all:
+            input: "late.txt"
+        rule late:
+            output: "late.txt"
+            shell: "touch ended.flag"
+        """)
+    proc = p.popen("build", "--latency-wait", "60")
+    try:
+        wait_for(lambda: p.exists("ended.flag") and not psutil.Process(proc.pid).children(),
+                 what="the job to end and be reaped")
+        signalled = time.monotonic()
+        proc.send_signal(sig)
+        _, err = proc.communicate(timeout=60)
+    finally:
+        kill_tree(proc)
+    assert time.monotonic() - signalled < 20, err      # not the 60 s of --latency-wait
+    assert proc.returncode == 130, err
+    assert "interrupted" in err and "after waiting" not in err and "Traceback" not in err
+    assert p.runs()[-1]["status"] == "interrupted"
+    assert [j["state"] for j in p.jobs_since(0)] == ["cancelled"]
 
 
 def test_interrupt_amid_many_finishing_jobs_leaves_a_consistent_run_log(tmp_path):

@@ -77,7 +77,7 @@ def test_quickstart_from_the_repository_root_with_dash_C(quickstart, tmp_path):
                           env=quickstart.env())
     assert proc.returncode == 0, proc.stderr
     assert quickstart.exists("results/summary.json")
-    assert proc.stdout.strip().startswith("fileflow: 4 done")
+    assert proc.stdout.strip().startswith("fileflow: 5 done")  # 4 jobs and `all`
 
 
 def test_quickstart_config_override_reruns_what_uses_it(quickstart):

@@ -22,6 +22,7 @@ from fileflow.cli.steps import (
     read_recorded,
 )
 from fileflow.errors import EXIT_INTERRUPTED, EXIT_JOB_FAILED, EXIT_OK, FileflowError
+from fileflow.printable import printable
 
 __all__ = ["build", "print_dry_run", "locked_plan", "check_protected"]
 
@@ -122,7 +123,7 @@ def build(options: BuildOptions) -> int:
             plan = plan_build(options, graph, recorded, store)
         if not options.quiet:  # -q: errors and the summary line only
             for warning in plan.warnings:
-                print(warning, file=sys.stderr)
+                print(printable(warning), file=sys.stderr)
         if not options.touch:  # --touch overwrites nothing
             check_protected(plan)
         if options.dry_run:
@@ -146,7 +147,7 @@ def build(options: BuildOptions) -> int:
 def _run(options, graph, plan, runlog, store, started) -> int:
     from fileflow import __version__
     from fileflow.executors.local import LocalExecutor, process_run_tag
-    from fileflow.run.progress import make_reporter
+    from fileflow.run.progress import make_reporter, progress_mode
     from fileflow.run.scheduler import Scheduler
 
     _interrupt_on_termination()
@@ -169,7 +170,8 @@ def _run(options, graph, plan, runlog, store, started) -> int:
         if options.cluster:
             from fileflow.cli.cluster_setup import cluster_executor
             executor = cluster_executor(options, graph, run_id, adoptable, tags, backend)
-        reporter = make_reporter(len(plan.reasons), options.quiet, options.print_commands)
+        reporter = make_reporter(len(plan.reasons), progress_mode(options.progress, options.quiet),
+                                 options.print_commands)
         staging = None
         # Remote inputs are downloaded before their jobs, outputs uploaded after.
         if names_remote_files(graph):
@@ -227,7 +229,7 @@ def _report_result(result, started: float) -> int:
         return EXIT_INTERRUPTED
     if not result.ok:
         failed = ", ".join(result.failures[:5]) + (" ..." if len(result.failures) > 5 else "")
-        print(f"{summary}; failed: {failed}", file=sys.stderr)
+        print(printable(f"{summary}; failed: {failed}"), file=sys.stderr)
         return EXIT_JOB_FAILED
     print_line(summary)
     return EXIT_OK

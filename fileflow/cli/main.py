@@ -9,6 +9,7 @@ import sys
 from collections.abc import Callable, Sequence
 
 from fileflow.errors import EXIT_INTERRUPTED, EXIT_USAGE, FileflowError
+from fileflow.printable import printable
 
 __all__ = ["main", "COMMANDS", "parser_for", "build_command_parser"]
 
@@ -182,6 +183,10 @@ def configure_build(parser: argparse.ArgumentParser) -> None:
                              "files this build reads (default 0)")
     parser.add_argument("-q", "--quiet", action="store_true",
                         help="print only errors and the final summary")
+    parser.add_argument("--progress", choices=["live", "plain", "none"], default=None,
+                        help="while jobs run: a live status line under the job lines (live), the "
+                             "job lines alone (plain), or neither (none); default: live on a "
+                             "terminal, plain otherwise, none with -q")
     parser.add_argument("--cluster", default=None, choices=["slurm", "drmaa"],
                         help="run jobs on a cluster (-j then bounds jobs queued or running "
                              "there; default 100); see docs/cluster.md")
@@ -233,7 +238,8 @@ def _build_options(args, **extra):
         quiet=getattr(args, "quiet", False), print_commands=getattr(args, "print_commands", False),
         touch=getattr(args, "touch", False), argv=sys.argv[:1] + list(args.argv),
         keep_remote=getattr(args, "keep_remote", False),
-        remote_staging=getattr(args, "remote_staging", "head"), **extra)
+        remote_staging=getattr(args, "remote_staging", "head"),
+        progress=getattr(args, "progress", None), **extra)
 
 
 def build_command_parser() -> argparse.ArgumentParser:
@@ -518,7 +524,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 raise FileflowError(f"cannot change to directory {args.directory}: {exc.strerror}") from None
         return globals()[func_name](args)
     except FileflowError as err:
-        print(err.render(), file=sys.stderr)
+        print(printable(err.render()), file=sys.stderr)
         return err.exit_code
     except KeyboardInterrupt:
         print("fileflow: interrupted", file=sys.stderr)

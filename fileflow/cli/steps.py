@@ -10,6 +10,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from fileflow.errors import FileflowError
+from fileflow.printable import printable
 
 __all__ = ["BuildOptions", "print_line", "no_gc_pauses", "open_store", "load_graph",
            "names_remote_files", "read_recorded", "plan_build"]
@@ -45,12 +46,14 @@ class BuildOptions:
     drmaa_native: str = ""                         # --drmaa-native TEMPLATE
     keep_remote: bool = False                      # keep .fileflow/remote/ across runs
     remote_staging: str = "head"                   # --remote-staging head|job (cluster jobs stage their own)
+    progress: str | None = None                    # --progress live|plain|none; None: chosen
 
 
 def print_line(text: str = "") -> None:
-    """A line to stdout; nothing when its reader is gone (`fileflow build -n | head -1`)."""
+    """A line to stdout, its control characters shown escaped (a file name may hold any); nothing
+    when its reader is gone (`fileflow build -n | head -1`)."""
     try:
-        sys.stdout.write(text + "\n")
+        sys.stdout.write(printable(text) + "\n")
     except BrokenPipeError:
         pass
 

@@ -62,10 +62,9 @@ class Reporter(Protocol):
 
 @dataclass(slots=True)
 class RunResult:
-    done: int = 0
+    done: int = 0            # jobs that ran, and target-only jobs (such as `all`) reached
     failed: int = 0
     skipped: int = 0
-    gathered: int = 0        # target rules without outputs or action (such as `all`)
     not_run: int = 0
     interrupted: bool = False
     failures: list[str] = field(default_factory=list)
@@ -147,8 +146,10 @@ class Scheduler:
                 if transferring:
                     self._transfers_ended()
                 self._tick(total)
+            if self.signalled:  # it came as the last jobs ended (as their outputs were awaited)
+                raise KeyboardInterrupt
             self.recorder.flush()
-            self._tick(total)  # the jobs gathered last (such as `all`) count too
+            self._tick(total)  # the target-only jobs reached last (such as `all`) count too
         except KeyboardInterrupt:
             self.result.interrupted = True
             self._finish(self.executor.cancel(), cancelled=True)
@@ -169,13 +170,13 @@ class Scheduler:
             for sig, handler in previous.items():
                 signal.signal(sig, handler)
         r = self.result
-        r.not_run = total - r.done - r.failed - r.skipped - r.gathered
+        r.not_run = total - r.done - r.failed - r.skipped
         self.recorder.record_files()
         return self.result
 
     def _tick(self, total: int) -> None:
         r = self.result
-        self.reporter.tick(r.done + r.skipped + r.gathered, r.failed, len(self.active), total)
+        self.reporter.tick(r.done + r.skipped, r.failed, len(self.active), total)
 
     def _defer_signals(self) -> dict:
         """Ctrl-C, SIGTERM and SIGHUP only set a flag that the loop checks between steps: an
@@ -248,12 +249,12 @@ class Scheduler:
             attempt = self.attempts.get(job.id, 1)
             if attempt > 1:  # resources and threads may depend on the attempt
                 job = job.with_values(job_values(job.rule, job.wildcards, attempt))
-            if not job.outputs and job.rule.action is None:
-                self._gather(job)  # a target rule such as `all`: nothing to run
-                continue
             reasons = self._redecide(job)
             if not reasons:
                 self._skip(job, "its inputs came out unchanged (early cutoff)")
+                continue
+            if not job.outputs and job.rule.action is None:
+                self._gather(job)  # a target rule such as `all`: nothing to run
                 continue
             if not pool.fits(job):
                 deferred.append(entry)
@@ -394,7 +395,9 @@ class Scheduler:
         return fresh
 
     def _gather(self, job: Job) -> None:
-        self.result.gathered += 1
+        """A target-only job (inputs, no outputs, no action: `all`) is done once its inputs
+        are: it counts as one job done, as it counted in the plan, and has no run-log row."""
+        self.result.done += 1
         self._release(job.id)
 
     def _skip(self, job: Job, why: str) -> None:
@@ -417,6 +420,10 @@ class Scheduler:
             if outcome.ok and not cancelled:
                 local = self.preparer.local(job)
                 missing = [] if seen else self._await_outputs(local)
+                if missing and self.signalled:  # stopped while waiting: the build is interrupted
+                    results.append(self._failed(job, running, outcome, "cancelled while its "
+                                                "outputs were waited for", True))
+                    continue
                 if missing:
                     message = (f"the command exited 0 but output {missing[0]!r} is missing "
                                f"(after waiting {self.settings.latency_wait:g} s)")
