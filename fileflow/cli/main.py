@@ -87,7 +87,8 @@ def cmd_check(args) -> int:
 
 def configure_fmt(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("files", nargs="*", metavar="FILE",
-                        help="Flowfiles to format (default: the Flowfile); '-' reads stdin, writes stdout")
+                        help="Flowfiles to format (default: the Flowfile and the files it includes); "
+                             "'-' reads stdin, writes stdout")
     parser.add_argument("--check", action="store_true",
                         help="change nothing; list the files that would change, exit 1 if any")
     parser.add_argument("--diff", action="store_true",
@@ -95,9 +96,10 @@ def configure_fmt(parser: argparse.ArgumentParser) -> None:
 
 
 def cmd_fmt(args) -> int:
-    from fileflow.cli.fmt_files import format_paths
+    from fileflow.cli.fmt_files import flowfile_and_includes, format_paths
 
-    return format_paths(args.files or [find_flowfile(args)], check=args.check, diff=args.diff)
+    paths = args.files or flowfile_and_includes(find_flowfile(args))
+    return format_paths(paths, check=args.check, diff=args.diff)
 
 
 def configure_lint(parser: argparse.ArgumentParser) -> None:
