@@ -80,6 +80,14 @@ class RuleIndex:
         beaten = {b for a in names for b in names if (a, b) in self.preferred}
         return [v for n, v in by_rule.items() if n not in beaten]
 
+    def closest(self, target: str) -> str | None:
+        """The literal output or rule name (without wildcards) most like a mistyped target."""
+        import difflib
+
+        names = [*self.constant, *(r.name for r in self.workflow.rules if not r.wildcards)]
+        found = difflib.get_close_matches(target, names, n=1, cutoff=0.75)
+        return found[0] if found else None
+
     def near_misses(self, path: str) -> list[str]:
         """Rules whose output shape fits the path's literal text (for 'rules tried')."""
         return sorted({c.rule.name for c in self.patterns
@@ -340,5 +348,8 @@ def resolve(workflow: Workflow, targets: Sequence[str],
         absent = missing(list(first_needer))
         if absent:
             path = next(p for p in first_needer if p in absent)  # the first one met
-            raise MissingInputError(path, _needer(jobs, first_needer[path]), index.near_misses(path))
+            consumer = first_needer[path]
+            raise MissingInputError(path, _needer(jobs, consumer), index.near_misses(path),
+                                    target=consumer < 0,
+                                    suggestion=index.closest(path) if consumer < 0 else None)
     return graph
