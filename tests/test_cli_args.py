@@ -253,3 +253,17 @@ def test_options_before_the_command(project, capsys):
     assert code == EXIT_OK and "out.txt" in out, err
     code, out, err = run(capsys, "build", "-n", "runs")  # a target named like a command
     assert_one_line_error(code, err, "no rule makes 'runs'")
+
+
+def test_among_thousands_of_outputs_the_closest_is_still_found(tmp_path, monkeypatch, capsys):
+    samples = ", ".join(f'"s{i}"' for i in range(3000))
+    (tmp_path / "Flowfile").write_text(
+        f'SAMPLES = [{samples}]\n\nrule many:\n'
+        '    output: expand("results/sample_{s}/summary.json", s=SAMPLES)\n'
+        '    shell: "touch {output}"\n')
+    monkeypatch.chdir(tmp_path)
+    for typo, meant in [("results/sampl_s1234/summary.json", "results/sample_s1234/summary.json"),
+                        ("results/sample_s2999/sumary.json", "results/sample_s2999/summary.json"),
+                        ("reslts/sample_s7/summary.json", "results/sample_s7/summary.json")]:
+        code, _, err = run(capsys, "-n", typo)
+        assert_one_line_error(code, err, f"no rule makes {typo!r}", f"did you mean {meant!r}?")

@@ -32,6 +32,18 @@ class _Candidate(NamedTuple):
     reorder: bool        # the pattern names the wildcards in another order than the rule
 
 
+_COMPARED = 500  # literal outputs compared with a mistyped target: those on each side of it
+
+
+def _neighbours(names: list[str], word: str) -> list[str]:
+    """The names next to `word` in sorted order, _COMPARED on each side."""
+    import bisect
+
+    ordered = sorted(names)
+    at = bisect.bisect_left(ordered, word)
+    return ordered[max(0, at - _COMPARED):at + _COMPARED]
+
+
 class RuleIndex:
     """Finds the rules that can make a path: constant outputs by dict, patterns by
     literal prefix/suffix first and the regex last."""
@@ -81,11 +93,19 @@ class RuleIndex:
         return [v for n, v in by_rule.items() if n not in beaten]
 
     def closest(self, target: str) -> str | None:
-        """The literal output or rule name (without wildcards) most like a mistyped target."""
+        """The literal output or rule name (without wildcards) most like a mistyped target.
+        Among many outputs only those next to it in name order, read forwards and backwards,
+        are compared (a typo keeps the text before it or the text after it): comparing is
+        slow."""
         import difflib
 
-        names = [*self.constant, *(r.name for r in self.workflow.rules if not r.wildcards)]
-        found = difflib.get_close_matches(target, names, n=1, cutoff=0.75)
+        outputs: list[str] = list(self.constant)
+        if len(outputs) > 2 * _COMPARED:
+            backwards = [p[::-1] for p in outputs]
+            outputs = _neighbours(outputs, target) + [
+                p[::-1] for p in _neighbours(backwards, target[::-1])]
+        names = [r.name for r in self.workflow.rules if not r.wildcards]
+        found = difflib.get_close_matches(target, outputs + names, n=1, cutoff=0.75)
         return found[0] if found else None
 
     def near_misses(self, path: str) -> list[str]:
