@@ -571,3 +571,20 @@ def test_many_processes_write_the_same_log(db):
     outputs = {p: t for p, t in recs.items() if not p.startswith("shared/")}
     assert len(outputs) == workers * batches * 2 and all(t.complete for t in outputs.values())
     assert {p for p in recs if p.startswith("shared/")} == {f"shared/{s}.txt" for s in range(5)}
+
+
+@pytest.mark.e2e
+def test_without_postgresql_the_skip_names_its_start_script(tmp_path):
+    """A developer without PostgreSQL is told which script starts it, as with Slurm and SGE."""
+    tests = os.path.dirname(os.path.abspath(__file__))
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("FILEFLOW_TEST_PG_URL", "FILEFLOW_STRICT_SERVICES")}
+    r = subprocess.run([sys.executable, "-m", "pytest", "-q", "-rs", "-p", "no:cacheprovider",
+                        f"{tests}/test_runlog.py::test_a_database_password_on_the_command_line"
+                        "_is_never_recorded[postgresql]"],
+                       cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
+    assert "1 skipped" in r.stdout, r.stdout + r.stderr
+    script = ".ci/postgres-up.sh"
+    assert f"PostgreSQL (start it with {script}; it sets FILEFLOW_TEST_PG_URL) is not available" \
+        in r.stdout, r.stdout
+    assert os.path.isfile(os.path.join(tests, "..", script))

@@ -9,6 +9,9 @@ Options given on the command line win over the profile's.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import io
+import math
 import os
 from collections.abc import Callable
 
@@ -82,10 +85,14 @@ def apply_profile(args: argparse.Namespace, make_parser: Callable[[], argparse.A
         words = _words(key, value, path)
         if not words:
             continue
+        problem = io.StringIO()
         try:
-            parsed = parser.parse_args(words)
+            with contextlib.redirect_stderr(problem):
+                parsed = parser.parse_args(words)
         except SystemExit:
-            raise FileflowError(f"profile {path}: bad value for {key!r}: {value!r}") from None
+            why = problem.getvalue().strip().rpartition(": ")[2]
+            raise FileflowError(f"profile {path}: bad value for {key!r}: {value!r}"
+                                + (f" ({why})" if why else "")) from None
         setattr(args, action.dest, getattr(parsed, action.dest))
 
 
@@ -104,7 +111,9 @@ def parse_assignments(pairs, option: str) -> dict[str, object]:
         key, sep, value = pair.partition("=")
         if not sep or not key.strip():
             raise FileflowError(f"{option} expects NAME=VALUE, got {pair!r}")
-        out[key.strip()] = _value(value.strip())
+        number = out[key.strip()] = _value(value.strip())
+        if isinstance(number, float | int) and not 0 <= number < math.inf:  # nan too
+            raise FileflowError(f"{option} expects NAME=VALUE with a number >= 0, got {pair!r}")
     return out
 
 

@@ -32,6 +32,18 @@ class _Candidate(NamedTuple):
     reorder: bool        # the pattern names the wildcards in another order than the rule
 
 
+_COMPARED = 500  # literal outputs compared with a mistyped target: those on each side of it
+
+
+def _neighbours(names: list[str], word: str) -> list[str]:
+    """The names next to `word` in sorted order, _COMPARED on each side."""
+    import bisect
+
+    ordered = sorted(names)
+    at = bisect.bisect_left(ordered, word)
+    return ordered[max(0, at - _COMPARED):at + _COMPARED]
+
+
 class RuleIndex:
     """Finds the rules that can make a path: constant outputs by dict, patterns by
     literal prefix/suffix first and the regex last."""
@@ -79,6 +91,22 @@ class RuleIndex:
         names = list(by_rule)
         beaten = {b for a in names for b in names if (a, b) in self.preferred}
         return [v for n, v in by_rule.items() if n not in beaten]
+
+    def closest(self, target: str) -> str | None:
+        """The literal output or rule name (without wildcards) most like a mistyped target.
+        Among many outputs only those next to it in name order, read forwards and backwards,
+        are compared (a typo keeps the text before it or the text after it): comparing is
+        slow."""
+        import difflib
+
+        outputs: list[str] = list(self.constant)
+        if len(outputs) > 2 * _COMPARED:
+            backwards = [p[::-1] for p in outputs]
+            outputs = _neighbours(outputs, target) + [
+                p[::-1] for p in _neighbours(backwards, target[::-1])]
+        names = [r.name for r in self.workflow.rules if not r.wildcards]
+        found = difflib.get_close_matches(target, outputs + names, n=1, cutoff=0.75)
+        return found[0] if found else None
 
     def near_misses(self, path: str) -> list[str]:
         """Rules whose output shape fits the path's literal text (for 'rules tried')."""
@@ -340,5 +368,8 @@ def resolve(workflow: Workflow, targets: Sequence[str],
         absent = missing(list(first_needer))
         if absent:
             path = next(p for p in first_needer if p in absent)  # the first one met
-            raise MissingInputError(path, _needer(jobs, first_needer[path]), index.near_misses(path))
+            consumer = first_needer[path]
+            raise MissingInputError(path, _needer(jobs, consumer), index.near_misses(path),
+                                    target=consumer < 0,
+                                    suggestion=index.closest(path) if consumer < 0 else None)
     return graph

@@ -25,6 +25,8 @@ def load_config_file(path: str, pos: Position | None = None, shown: str | None =
         raise FlowfileError(f"cannot read config file {shown}: {exc.strerror}", pos) from None
     except UnicodeDecodeError:
         raise FlowfileError(f"config file {shown} is not UTF-8 text", pos) from None
+    except RecursionError:
+        raise FlowfileError(f"config file {shown} is nested too deeply to read", pos) from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = Position(shown_path(path), mark.line + 1, mark.column + 1) if mark else pos
@@ -61,12 +63,18 @@ def parse_config_overrides(pairs: Sequence[str]) -> dict:
         key, sep, raw = pair.partition("=")
         if not sep or not key.strip():
             raise FlowfileError(f"--config expects key=value, got {pair!r}")
+        parts = key.strip().split(".")
+        if not all(part.strip() for part in parts):
+            raise FlowfileError(f"--config {pair}: the key {key.strip()!r} has an empty part "
+                                "(nested keys are written a.b.c)")
         try:
             value = yaml.safe_load(raw) if raw else ""
         except yaml.YAMLError:
             value = raw
+        except RecursionError:
+            raise FlowfileError(f"--config {key.strip()}=...: the value is nested too deeply "
+                                "to read") from None
         node = out
-        parts = key.strip().split(".")
         for part in parts[:-1]:
             node = node.setdefault(part, {})
         node[parts[-1]] = value

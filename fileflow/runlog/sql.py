@@ -44,6 +44,7 @@ from fileflow.runlog.records import (
     RunLogError,
     check_sqlite_file,
     configure_sqlite,
+    hide_passwords,
     sqlite_journal_mode,
     target_rows_to_records,
 )
@@ -316,6 +317,22 @@ def _sqlite_engine(path: str, busy_timeout: float, journal_mode: str) -> Engine:
     return engine
 
 
+def _parsed_url(url: str) -> URL:
+    """`--db URL` parsed, or a RunLogError saying what is wrong with it (password hidden)."""
+    shown = hide_passwords([url])[0]
+    try:
+        sa_url = make_url(url)
+    except sa_exc.ArgumentError as e:
+        raise RunLogError(f"invalid run log database URL {shown!r}: {e}") from e
+    except ValueError:  # SQLAlchemy reads the port with int()
+        raise RunLogError(f"invalid run log database URL {shown!r}: the port is not a "
+                          "number (postgresql://user:password@host:5432/database)") from None
+    if sa_url.port is not None and not 1 <= sa_url.port <= 65535:
+        raise RunLogError(f"invalid run log database URL {shown!r}: the port must be a number "
+                          f"from 1 to 65535, not {sa_url.port}")
+    return sa_url
+
+
 def open_sql_runlog(url: str | None, workdir: str, *,
                 busy_timeout: float = BUSY_TIMEOUT) -> SqlRunLog:
     """Open (creating or migrating) the run log: SQLite at <workdir>/.fileflow/runlog.db
@@ -328,10 +345,7 @@ def open_sql_runlog(url: str | None, workdir: str, *,
             raise RunLogError(f"cannot create {directory} for the run log: {e.strerror}") from e
         sa_url = URL.create("sqlite", database=os.path.join(directory, "runlog.db"))
     else:
-        try:
-            sa_url = make_url(url)
-        except sa_exc.ArgumentError as e:
-            raise RunLogError(f"invalid run log database URL {url!r}: {e}") from e
+        sa_url = _parsed_url(url)
         if sa_url.drivername in ("postgresql", "postgres"):
             sa_url = sa_url.set(drivername="postgresql+psycopg")
     backend = sa_url.get_backend_name()
