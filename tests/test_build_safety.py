@@ -805,6 +805,74 @@ def test_lock_wait_that_times_out_exits_3(tmp_path):
     assert first.returncode == 0
 
 
+# Each job appends its number to ran.log: the test counts executions, not run log rows.
+COUNTED = """
+    rule all:
+        input: expand("o/{i}.txt", i=range(15))
+    rule mk:
+        output: "o/{i}.txt"
+        shell: "echo {wildcards.i} >> ran.log; echo {wildcards.i} > {output}"
+    """
+
+
+@pytest.mark.parametrize("lock_timeout", ["0", "60"])
+def test_concurrent_builds_of_the_same_targets_never_run_a_job_twice(tmp_path, lock_timeout):
+    """guarantees.md: No job runs twice across concurrent builds. Builds started one after
+    another while the others plan, hold the lock and finish: each job runs once in all."""
+    p = Project(tmp_path)
+    p.flowfile(COUNTED)
+    procs = []
+    try:
+        for _ in range(12):
+            procs.append(p.popen("build", "-q", "--lock-timeout", lock_timeout))
+            time.sleep(0.15)
+        results = [(proc.wait(timeout=300), *proc.communicate()) for proc in procs]
+    finally:
+        for proc in procs:
+            kill_tree(proc)
+    for code, out, err in results:
+        assert code in (0, 3), err      # 3: it met another build's lock with no time to wait
+        assert "Traceback" not in err
+    assert sorted(p.read("ran.log").split(), key=int) == [str(i) for i in range(15)]
+    if lock_timeout == "60":
+        assert sum("15 done" in out for _, out, _ in results) == 1
+        assert sum("nothing to do" in out for _, out, _ in results) == 11
+
+
+def test_a_build_that_planned_before_another_finished_plans_again(tmp_path, monkeypatch):
+    """guarantees.md: No job runs twice across concurrent builds. This build plans while
+    another holds the lock and runs the same job; that build finishes and lets go of the
+    lock before this one asks for it. Taking the lock, this build sees the run log changed
+    since it planned, plans again and has nothing to do."""
+    from fileflow.cli import build as api
+
+    p = Project(tmp_path)
+    p.flowfile(GATED.replace("touch started;", "echo ran >> ran.log; touch started;"))
+    first = p.popen("build", "shared.txt")
+    real_plan = api.plan_build
+
+    def plan_then_let_the_first_finish(*args):
+        plan = real_plan(*args)
+        if not p.exists("release"):
+            p.write("release", "")
+            first.communicate(timeout=60)
+        return plan
+
+    try:
+        wait_for(lambda: p.exists("started"), what="the first build's job")
+        monkeypatch.setattr(api, "plan_build", plan_then_let_the_first_finish)
+        second = p.build("shared.txt", "--lock-timeout", "0")
+    finally:
+        p.write("release", "")
+        kill_tree(first)
+    assert first.returncode == 0
+    assert second.code == 0, second
+    assert second.ran == []
+    assert "nothing to do: all 1 jobs are up to date" in second.out
+    assert p.read("ran.log") == "ran\n"
+    assert [r["status"] for r in p.runs()] == ["success"]
+
+
 def _dead_pid() -> int:
     proc = subprocess.Popen([sys.executable, "-c", "pass"])
     proc.wait()

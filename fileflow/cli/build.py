@@ -19,7 +19,7 @@ from fileflow.cli.steps import (
     open_store,
     plan_build,
     print_line,
-    read_recorded,
+    read_recorded_at,
 )
 from fileflow.errors import EXIT_INTERRUPTED, EXIT_JOB_FAILED, EXIT_OK, FileflowError
 from fileflow.printable import printable
@@ -117,7 +117,7 @@ def build(options: BuildOptions) -> int:
     store = open_store()
     with no_gc_pauses():
         workflow, graph = load_graph(options, store)
-        runlog, recorded = read_recorded(options.db_url, write=not options.dry_run)
+        runlog, recorded, generation = read_recorded_at(options.db_url, write=not options.dry_run)
     try:
         with no_gc_pauses():
             plan = plan_build(options, graph, recorded, store)
@@ -132,19 +132,24 @@ def build(options: BuildOptions) -> int:
         if not plan.reasons:
             if plan.fresh_states:
                 runlog.record_files(plan.fresh_states)
-            print_line(f"nothing to do: all {len(graph)} jobs are up to date")  # the summary, even with -q
+            _nothing_to_do(graph)
             if noop_key is not None and not plan.fresh_states and not plan.warnings:
                 _save_noop(noop_key, began_ns, runlog_before, workflow, graph, plan, options)
             return EXIT_OK
         if options.touch:
-            return _touch(plan, runlog, store, options)
-        return _run(options, graph, plan, runlog, store, started)
+            return _touch(plan, runlog, store, options, generation)
+        return _run(options, graph, plan, runlog, store, started, generation)
     finally:
         if runlog is not None:
             runlog.close()
 
 
-def _run(options, graph, plan, runlog, store, started) -> int:
+def _nothing_to_do(graph) -> int:
+    print_line(f"nothing to do: all {len(graph)} jobs are up to date")  # the summary, even with -q
+    return EXIT_OK
+
+
+def _run(options, graph, plan, runlog, store, started, generation) -> int:
     from fileflow import __version__
     from fileflow.executors.local import LocalExecutor, process_run_tag
     from fileflow.run.progress import make_reporter, progress_mode
@@ -155,7 +160,10 @@ def _run(options, graph, plan, runlog, store, started) -> int:
     if options.cluster == "drmaa":  # library, session and templates checked before anything runs
         from fileflow.cli.cluster_setup import drmaa_backend
         backend = drmaa_backend(options, graph, plan)
-    lock, plan = locked_plan(options, graph, plan, runlog, store)
+    lock, plan = locked_plan(options, graph, plan, runlog, store, generation)
+    if not plan.reasons:  # another build made it all meanwhile
+        lock.release()
+        return _nothing_to_do(graph)
     try:
         adoptable, tags = [], []
         if options.cluster:  # before stop_orphans, which would close their records
@@ -235,18 +243,27 @@ def _report_result(result, started: float) -> int:
     return EXIT_OK
 
 
-def locked_plan(options, graph, plan, runlog, store):
-    """The build lock over what the jobs that run write and read, and the plan it covers. When
-    the lock had to wait, another build finished meanwhile and what is out of date may have
-    changed: plan again, and if the new plan writes or reads outside the lock, lock again."""
+def locked_plan(options, graph, plan, runlog, store, generation: int):
+    """The build lock over what the jobs that run write and read, and the plan it covers.
+    `generation` is the run log's when `plan` was made. When the lock had to wait, or the run
+    log changed since (another build recorded jobs, perhaps finishing just before this one
+    took the lock), what is out of date may have changed: plan again, and if the new plan
+    writes or reads outside the lock, lock again."""
     from fileflow.run.locks import BuildLock
 
     while True:
         lock = BuildLock(".", *_files_of_jobs(graph, plan))
-        if not lock.acquire(options.lock_timeout, options.quiet):
-            return lock, plan
-        store.forget_remote()  # what the other build uploaded is seen anew
-        plan = plan_build(options, graph, runlog.load_targets(), store)
+        try:
+            waited = lock.acquire(options.lock_timeout, options.quiet)
+            now = runlog.generation()
+            if not waited and now == generation:
+                return lock, plan
+            generation = now
+            store.forget_remote()  # what the other build uploaded is seen anew
+            plan = plan_build(options, graph, runlog.load_targets(), store)
+        except BaseException:
+            lock.release()
+            raise
         if lock.covers(*_files_of_jobs(graph, plan)):
             return lock, plan
         lock.release()
@@ -308,16 +325,14 @@ def _check_resources(graph, plan, settings) -> None:
                                     f"allows {key}={limit:g}")
 
 
-def _touch(plan, runlog, store, options) -> int:
+def _touch(plan, runlog, store, options, generation: int) -> int:
     """--touch: record the jobs that would run as done, without running them. Under the
     build lock: a build running now may be writing those very outputs."""
-    from fileflow.run.locks import BuildLock
-
-    lock = BuildLock(".", *_files_of_jobs(plan.graph, plan))  # it records their inputs' digests
-    if lock.acquire(options.lock_timeout, options.quiet):
-        # Another build finished meanwhile: what is out of date may have changed.
-        store.forget_remote()
-        plan = plan_build(options, plan.graph, runlog.load_targets(), store)
+    # The lock holds what the jobs write and read: --touch records their inputs' digests.
+    lock, plan = locked_plan(options, plan.graph, plan, runlog, store, generation)
+    if not plan.reasons:
+        lock.release()
+        return _nothing_to_do(plan.graph)
     try:
         return _record_touched(plan, runlog, store, options)
     finally:

@@ -13,7 +13,7 @@ from fileflow.errors import FileflowError
 from fileflow.printable import printable
 
 __all__ = ["BuildOptions", "print_line", "no_gc_pauses", "open_store", "load_graph",
-           "names_remote_files", "read_recorded", "plan_build"]
+           "names_remote_files", "read_recorded", "read_recorded_at", "plan_build"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,14 +122,21 @@ def names_remote_files(graph) -> bool:
 
 def read_recorded(db_url: str | None, write: bool):
     """The run log and what it records; a dry run never creates one."""
+    runlog, recorded, _ = read_recorded_at(db_url, write)
+    return runlog, recorded
+
+
+def read_recorded_at(db_url: str | None, write: bool):
+    """The run log, what it records, and its generation read just before (a build that
+    finds it changed once it holds the build lock plans again); a dry run never creates one."""
     from fileflow.runlog.log import open_runlog
 
     db_url = db_url or os.environ.get("FILEFLOW_DB") or None
     if not write and db_url is None and not os.path.exists(os.path.join(".fileflow", "runlog.db")):
-        return None, {}
-    runlog = open_runlog(db_url or os.environ.get("FILEFLOW_DB") or None, os.getcwd(),
-                         look_only=not write)
-    return runlog, runlog.load_targets()
+        return None, {}, 0
+    runlog = open_runlog(db_url, os.getcwd(), look_only=not write)
+    generation = runlog.generation() if write else 0
+    return runlog, runlog.load_targets(), generation
 
 
 def plan_build(options: BuildOptions, graph, recorded, store):

@@ -36,7 +36,7 @@ from fileflow.runlog.records import (
     is_network_fs,
     target_rows_to_records,
 )
-from fileflow.runlog.writes import ABANDONED_MESSAGE, BuildWrites
+from fileflow.runlog.writes import ABANDONED_MESSAGE, GENERATION_KEY, BuildWrites
 from fileflow.state import FileState, RecordedTarget
 
 if TYPE_CHECKING:
@@ -46,13 +46,14 @@ if TYPE_CHECKING:
 __all__ = [
     "SCHEMA_VERSION", "RUN_STATUSES", "JOB_STATES", "NETWORK_FS_TYPES",
     "JobStart", "JobResult", "RunLog", "RunLogError", "open_runlog", "is_network_fs",
-    "sqlite_file", "VERSION_QUERY", "TARGETS_QUERY",
+    "sqlite_file", "VERSION_QUERY", "TARGETS_QUERY", "GENERATION_QUERY",
 ]
 
 # The plain SQL of the sqlite3 reads; the targets' query takes `WHERE path IN (...)` for a
 # subset.
 VERSION_QUERY = "SELECT value FROM meta WHERE key = 'schema_version'"
 TARGETS_QUERY = f"SELECT {', '.join(TARGET_COLUMN_NAMES)} FROM files"
+GENERATION_QUERY = f"SELECT value FROM meta WHERE key = '{GENERATION_KEY}'"
 
 
 def sqlite_file(url: str | None, workdir: str) -> str | None:
@@ -213,6 +214,18 @@ class RunLog:
             raise RunLogError(f"cannot read the run log {self.sqlite_path}: {exc}") from None
         finally:
             conn.close()
+
+    def generation(self) -> int:
+        """How many times what the log records of jobs has changed (every write of jobs'
+        outcomes, of a run's end, `--touch` and `clean` count one): equal before and after,
+        no build recorded anything in between. 0 for a log that records none yet."""
+        if self.sqlite_path is not None and not os.path.exists(self.sqlite_path):
+            return 0
+        rows = self.query(GENERATION_QUERY)
+        try:
+            return int(rows[0]["value"]) if rows else 0
+        except (TypeError, ValueError):
+            return 0  # damaged: counted as none
 
     def load_targets(self, paths: Iterable[str] | None = None) -> dict[str, RecordedTarget]:
         """What is recorded of these paths (None: of every path), keyed by path."""
