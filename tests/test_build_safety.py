@@ -911,7 +911,10 @@ def test_lock_of_a_live_process_on_this_host_is_respected(tmp_path):
         # `fileflow unlock` works even when the Flowfile is broken
         p.write("Flowfile", "rule broken\n    this is not a Flowfile (\n")
         assert p.build("check").code == 2
-        unlocked = p.build("unlock")
+        refused = p.build("unlock")
+        assert refused.code == 2, refused
+        assert f"pid {holder.pid}" in refused.err and "--force" in refused.err
+        unlocked = p.build("unlock", "--force")
         assert unlocked.code == 0, unlocked
         assert "removed 1" in unlocked.out
         p.flowfile(GATED.replace("while [ ! -e release ]; do sleep 0.05; done; ", ""))
@@ -924,11 +927,51 @@ def test_lock_of_a_live_process_on_this_host_is_respected(tmp_path):
 def test_unlock_in_a_real_process_with_a_broken_flowfile(tmp_path):
     p = Project(tmp_path)
     p.write("Flowfile", "rule (\n")
-    _write_lock(p, os.getpid(), socket.gethostname(), ["x"], time.time())
+    _write_lock(p, _dead_pid(), socket.gethostname(), ["x"], time.time())
     r = p.run("unlock")
     assert r.code == 0, r
     assert "Traceback" not in r.err
     assert [n for n in os.listdir(p.path(".fileflow/locks")) if n.endswith(".json")] == []
+
+
+def test_unlock_refuses_the_lock_of_a_running_build(tmp_path):
+    """guarantees.md: Build locks. `fileflow unlock` while a build runs removes nothing and
+    exits 2 naming it, so no second build runs the same job; --force removes it anyway."""
+    p = Project(tmp_path)
+    p.flowfile(GATED.replace("touch started;", "echo ran >> ran.log; touch started;"))
+    first = p.popen("build")
+    try:
+        wait_for(lambda: p.exists("started"), what="the first build's job")
+        refused = p.run("unlock", log=False)
+        assert refused.code == 2, refused
+        assert f"pid {first.pid} on {socket.gethostname()}" in refused.err
+        assert "Traceback" not in refused.err
+        second = p.build("--lock-timeout", "0")
+        assert second.code == 3, second
+        assert second.ran == []
+        forced = p.run("unlock", "--force", log=False)
+        assert forced.code == 0, forced
+        assert "removed 1 build lock" in forced.out
+        assert [n for n in os.listdir(p.path(".fileflow/locks")) if n.endswith(".json")] == []
+        p.write("release", "")
+        _, err = first.communicate(timeout=60)
+    finally:
+        p.write("release", "")
+        kill_tree(first)
+    assert first.returncode == 0, err
+    assert p.read("ran.log") == "ran\n"
+
+
+def test_unlock_removes_the_locks_of_builds_that_are_gone(tmp_path):
+    p = Project(tmp_path)
+    p.flowfile(GATED)
+    dead = _write_lock(p, _dead_pid(), socket.gethostname(), ["shared.txt"], time.time() - 60)
+    half = p.write(".fileflow/locks/host-1-2.json.tmp", '{"pid": 1, "ou')  # the disk filled up
+    r = p.run("unlock", log=False)
+    assert r.code == 0, r
+    assert "removed 2 build locks" in r.out
+    assert not os.path.exists(dead) and not os.path.exists(half)
+    assert p.run("unlock", log=False).out == "no build locks to remove\n"
 
 
 def test_lock_of_another_host_is_stale_only_when_its_heartbeat_is_old(tmp_path):

@@ -286,10 +286,15 @@ def cmd_clean(args) -> int:
     return clean(_build_options(args), args.rules, dry, force=args.force_clean)
 
 
+def configure_unlock(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--force", action="store_true",
+                        help="remove also the locks of builds that are still running")
+
+
 def cmd_unlock(args) -> int:
     from fileflow.run.locks import remove_all_locks
 
-    n = remove_all_locks(".")
+    n = remove_all_locks(".", force=args.force)
     _print(f"removed {n} build lock{'s' if n != 1 else ''}" if n else "no build locks to remove")
     return 0
 
@@ -403,7 +408,8 @@ COMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None] | None,
     "lsp": ("cmd_lsp", configure_lsp, "the language server for editors, over stdio (see docs/cli.md)"),
     "why": ("cmd_why", configure_why, "explain why a file is (or is not) out of date"),
     "clean": ("cmd_clean", configure_clean, "delete the outputs of rules fileflow made, unchanged since"),
-    "unlock": ("cmd_unlock", None, "remove build locks (works even if the Flowfile is broken)"),
+    "unlock": ("cmd_unlock", configure_unlock,
+               "remove the build locks of builds that are gone (works even if the Flowfile is broken)"),
     "graph": ("cmd_graph", configure_graph, "print the job, rule or file graph (dot, mermaid, json, text)"),
     "summary": ("cmd_summary", configure_summary, "one line per output: state, job, last built, size"),
     "runs": ("cmd_runs", configure_runs, "list the latest runs from the run log"),
