@@ -830,7 +830,7 @@ def test_concurrent_builds_of_the_same_targets_never_run_a_job_twice(tmp_path, l
     finally:
         for proc in procs:
             kill_tree(proc)
-    for code, out, err in results:
+    for code, _out, err in results:
         assert code in (0, 3), err      # 3: it met another build's lock with no time to wait
         assert "Traceback" not in err
     assert sorted(p.read("ran.log").split(), key=int) == [str(i) for i in range(15)]

@@ -23,6 +23,7 @@ from fileflow.cli.arguments import (
     whole_number,
 )
 from fileflow.errors import EXIT_INTERRUPTED, EXIT_USAGE, FileflowError
+from fileflow.fs import FULL_DISK_HINT, no_space
 from fileflow.printable import printable
 
 __all__ = ["main", "COMMANDS", "parser_for", "build_command_parser"]
@@ -518,6 +519,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     except FileflowError as err:
         print(printable(err.render()), file=sys.stderr)
         return err.exit_code
+    except OSError as exc:
+        if not no_space(exc):
+            raise
+        where = f" while writing {exc.filename}" if exc.filename else ""
+        full = FileflowError(f"no space left on device{where}: {FULL_DISK_HINT}")
+        print(full.render(), file=sys.stderr)
+        return full.exit_code
     except KeyboardInterrupt:
         print("fileflow: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED

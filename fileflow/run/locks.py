@@ -22,7 +22,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 from fileflow.errors import FileflowError, LockError
-from fileflow.fs import remove_file
+from fileflow.fs import FULL_DISK_HINT, no_space, remove_file
 from fileflow.processes import live_process
 
 __all__ = ["BuildLock", "Clash", "Holder", "LOCK_DIR", "clash", "remove_all_locks",
@@ -103,16 +103,22 @@ class BuildLock:
         the files again)."""
         from filelock import FileLock
 
-        os.makedirs(self.dir, exist_ok=True)
+        try:
+            os.makedirs(self.dir, exist_ok=True)
+        except OSError as exc:
+            raise _cannot_write(self.dir, exc) from None
         guard = FileLock(os.path.join(self.dir, ".guard"))
         deadline = time.monotonic() + timeout
         waited = False
         while True:
-            with guard:
-                found = self._conflict()
-                if found is None:
-                    self._write()
-                    break
+            try:
+                with guard:
+                    found = self._conflict()
+                    if found is None:
+                        self._write()
+                        break
+            except OSError as exc:
+                raise _cannot_write(guard.lock_file, exc) from None
             holder, why = found
             if time.monotonic() >= deadline:
                 raise LockError(f"{_explain(holder, why)}; wait for it, raise --lock-timeout, "
@@ -137,9 +143,13 @@ class BuildLock:
         # does not care about order.
         text = json.dumps({"pid": self.pid, "host": self.host, "started": self.started,
                            "outputs": list(self.outputs), "reads": list(self.reads)})
-        with open(self.path + ".tmp", "w", encoding="utf-8") as fh:
-            fh.write(text)
-        os.replace(self.path + ".tmp", self.path)
+        try:
+            with open(self.path + ".tmp", "w", encoding="utf-8") as fh:
+                fh.write(text)
+            os.replace(self.path + ".tmp", self.path)
+        except OSError as exc:
+            remove_file(self.path + ".tmp")   # half written: no build would ever read it
+            raise _cannot_write(self.path, exc) from None
 
     def _conflict(self) -> tuple[Holder, Clash] | None:
         for path, data in _live_locks(self.dir, self.host):
@@ -190,6 +200,14 @@ def _live_locks(folder: str, host: str) -> Iterator[tuple[str, dict]]:
             remove_file(path)
             continue
         yield path, data
+
+
+def _cannot_write(path: str, exc: OSError) -> FileflowError:
+    where = os.path.relpath(path)
+    if no_space(exc):
+        return FileflowError(f"no space left on device while writing the build lock {where}: "
+                             f"{FULL_DISK_HINT}")
+    return FileflowError(f"cannot write the build lock {where}: {exc.strerror or exc}")
 
 
 def _explain(holder: Holder, why: Clash) -> str:

@@ -8,10 +8,12 @@ import os
 import sys
 import time
 
+from fileflow.fs import FULL_DISK_HINT, NO_SPACE_TEXTS, full_disk
 from fileflow.printable import printable
 from fileflow.runlog.records import shown_command
 
-__all__ = ["PlainReporter", "LiveReporter", "progress_mode", "make_reporter", "log_tail"]
+__all__ = ["PlainReporter", "LiveReporter", "progress_mode", "make_reporter", "log_tail",
+           "full_disk_hint"]
 
 TAIL_LINES = 15
 
@@ -39,7 +41,21 @@ def _failure_text(job, spec, outcome, message: str, retrying: bool) -> str:
         tail = log_tail(log_path)
         parts.append(f"  log: {log_path}" + (f" (last {len(tail)} lines):" if tail else " (empty)"))
         parts.extend(f"    {line}" for line in tail)
+        hint = full_disk_hint(tail, [log_path, *job.outputs])
+        if hint:
+            parts.append(f"  hint: {hint}")
     return "\n".join(parts)
+
+
+def full_disk_hint(tail: list[str], paths: list[str]) -> str | None:
+    """Why a job may have failed when its disk is full: its log says so, or the file system
+    of its log or of one of its outputs has no space left."""
+    if any(text in line for line in tail for text in NO_SPACE_TEXTS):
+        return f"the job ran out of disk space (its log says so): {FULL_DISK_HINT}"
+    folder = full_disk(paths)
+    if folder is not None:
+        return f"the disk holding {folder} is full: {FULL_DISK_HINT}"
+    return None
 
 
 class PlainReporter:

@@ -20,6 +20,7 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any, Protocol, TypeVar
 
+from fileflow.fs import FULL_DISK_HINT, NO_SPACE_TEXTS, full_disk
 from fileflow.runlog.records import (
     JOB_STATES,
     RUN_STATUSES,
@@ -32,7 +33,8 @@ from fileflow.runlog.records import (
 from fileflow.state import HASH_ALGORITHM, REMOTE_TOKEN, FileState, RecordedTarget
 
 __all__ = ["BuildWrites", "CursorWrites", "STATEMENTS", "ABANDONED_MESSAGE", "next_delay",
-           "RETRIES", "RETRY_BASE", "run_log_error", "busy_error", "GENERATION_KEY"]
+           "RETRIES", "RETRY_BASE", "run_log_error", "busy_error", "GENERATION_KEY",
+           "full_disk_error"]
 
 T = TypeVar("T")
 
@@ -175,8 +177,24 @@ def next_delay(delay: float) -> float:
     return min(delay * 2, _RETRY_MAX)
 
 
+def full_disk_error(where: str, detail: str) -> RunLogError | None:
+    """The error for a run log that failed because its disk (or the server's) is full, or
+    None. SQLite says "database or disk is full", or only "disk I/O error" when it cannot
+    grow its shared-memory file: then the file system of `where` tells."""
+    detail = (detail.strip().splitlines() or ["error"])[0]
+    low = detail.lower()
+    if ("disk is full" in low or any(text.lower() in low for text in NO_SPACE_TEXTS)
+            or ("disk i/o error" in low and "://" not in where and full_disk([where]))):
+        return RunLogError(f"no space left on device for the run log {where} ({detail}): "
+                           f"{FULL_DISK_HINT}")
+    return None
+
+
 def run_log_error(where: str, detail: str, is_sqlite: bool) -> RunLogError:
     """The error a user sees for a database error on the run log at `where`."""
+    full = full_disk_error(where, detail)
+    if full is not None:
+        return full
     detail = (detail.strip().splitlines() or ["error"])[0]
     low = detail.lower()
     if is_sqlite and ("not a database" in low or "malformed" in low or "corrupt" in low):
