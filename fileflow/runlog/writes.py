@@ -34,7 +34,7 @@ from fileflow.state import HASH_ALGORITHM, REMOTE_TOKEN, FileState, RecordedTarg
 
 __all__ = ["BuildWrites", "CursorWrites", "STATEMENTS", "ABANDONED_MESSAGE", "next_delay",
            "RETRIES", "RETRY_BASE", "run_log_error", "busy_error", "GENERATION_KEY",
-           "full_disk_error"]
+           "full_disk_error", "lost_error", "reconnect_seconds", "RECONNECT_SECONDS"]
 
 T = TypeVar("T")
 
@@ -44,6 +44,9 @@ ABANDONED_MESSAGE = "fileflow stopped while the job ran; stopped by a later buil
 RETRIES = 8                  # whole-transaction retries on a transient conflict
 RETRY_BASE = 0.05            # first back-off (seconds), doubled each time
 _RETRY_MAX = 2.0
+# How long a build keeps reconnecting to a database server that dropped its connection
+# before it stops (FILEFLOW_DB_RECONNECT_SECONDS).
+RECONNECT_SECONDS = 60.0
 
 # The `meta` row counting the changes to what the log records of jobs' outcomes.
 GENERATION_KEY = "generation"
@@ -188,6 +191,23 @@ def full_disk_error(where: str, detail: str) -> RunLogError | None:
         return RunLogError(f"no space left on device for the run log {where} ({detail}): "
                            f"{FULL_DISK_HINT}")
     return None
+
+
+def reconnect_seconds() -> float:
+    """RECONNECT_SECONDS, or FILEFLOW_DB_RECONNECT_SECONDS when set to a number >= 0."""
+    text = os.environ.get("FILEFLOW_DB_RECONNECT_SECONDS", "")
+    try:
+        value = float(text)
+    except ValueError:
+        return RECONNECT_SECONDS
+    return value if value >= 0 else RECONNECT_SECONDS
+
+
+def lost_error(where: str, seconds: float, last: RunLogError) -> RunLogError:
+    """The server stayed out of reach through every reconnect for `seconds`."""
+    return RunLogError(f"lost the connection to the run log {where} and could not get it back "
+                       f"within {seconds:g} s (FILEFLOW_DB_RECONNECT_SECONDS); the last error: "
+                       f"{last}")
 
 
 def run_log_error(where: str, detail: str, is_sqlite: bool) -> RunLogError:
