@@ -834,9 +834,8 @@ def test_concurrent_builds_of_the_same_targets_never_run_a_job_twice(tmp_path, l
         assert code in (0, 3), err      # 3: it met another build's lock with no time to wait
         assert "Traceback" not in err
     assert sorted(p.read("ran.log").split(), key=int) == [str(i) for i in range(15)]
-    if lock_timeout == "60":
-        assert sum("15 done" in out for _, out, _ in results) == 1
-        assert sum("nothing to do" in out for _, out, _ in results) == 11
+    if lock_timeout == "60":   # one build ran them all; the others found nothing to do
+        assert sorted("nothing to do" in out for _, out, _ in results) == [False] + [True] * 11
 
 
 def test_a_build_that_planned_before_another_finished_plans_again(tmp_path, monkeypatch):
