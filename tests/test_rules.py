@@ -291,7 +291,15 @@ def test_include_is_relative_to_the_including_file_over_several_levels(tmp_path)
     assert wf.flowfiles[1:] == (str(tmp_path / "rules" / "a.flow"),
                                 str(tmp_path / "rules" / "sub" / "b.flow"))
     assert wf.by_name["from_b"].pos.path == str(tmp_path / "rules" / "sub" / "b.flow")
-    assert wf.default_targets == ("from_b",)  # the first rule, wherever it was defined
+    assert wf.default_targets == ("top",)
+
+
+def test_a_rule_from_an_include_is_never_the_default_target(tmp_path):
+    included = {"rules.flow": 'rule inc:\n    output: "i.txt"\n    shell: "x"\n'}
+    wf = load(tmp_path, 'include: "rules.flow"\nrule main:\n    output: "m.txt"\n    shell: "x"\n',
+              included)
+    assert wf.default_targets == ("main",)
+    assert load(tmp_path, 'include: "rules.flow"\n', included).default_targets == ()
 
 
 def test_include_cycle(tmp_path):

@@ -94,6 +94,10 @@ def load_graph(options: BuildOptions, store):
     check_local_logs(workflow)
     targets = list(options.targets) or list(workflow.default_targets)
     if not targets:
+        if workflow.rules:
+            raise FileflowError(
+                f"{options.flowfile} has no rule of its own and no 'default:'; a rule from an "
+                "'include:' is never the default target: name a target, or add 'default:'")
         raise FileflowError(f"{options.flowfile} has no rules and no 'default:'; nothing to build")
     graph = resolve(workflow, targets, store.missing)
     _check_force_targets(options.force_targets, graph)
