@@ -586,6 +586,65 @@ def test_stdout_and_stderr_go_to_the_rules_log(tmp_path):
     assert "to-stdout" not in r.out
 
 
+LOG_READ = """
+    rule summary:
+        input: "logs/talk/{name}.log"
+        output: "summary/{name}.txt"
+        shell: "wc -l < {input} > {output}"
+    rule talk:
+        output: "t/{name}.txt"
+        log: "logs/talk/{name}.log"
+        shell: "echo one; echo two >&2; touch {output}"
+    """
+
+
+def test_a_log_file_is_another_rules_input(tmp_path):
+    p = Project(tmp_path)
+    p.flowfile(LOG_READ)
+    r = p.build("summary/a.txt")
+    assert r.code == 0, r
+    assert r.ran == ["talk[name=a]", "summary[name=a]"]
+    assert p.read("summary/a.txt").strip() == "2"
+    assert p.build("summary/a.txt").ran == []
+    os.unlink(p.path("logs/talk/a.log"))    # a log that a job reads is made again
+    again = p.build("summary/a.txt")
+    assert again.ran == ["talk[name=a]"], again    # same content: its reader is not rerun
+    assert p.exists("logs/talk/a.log")
+
+
+def test_a_log_file_is_a_target(tmp_path):
+    p = Project(tmp_path)
+    p.flowfile(LOG_READ)
+    r = p.build("logs/talk/b.log")
+    assert r.code == 0, r
+    assert r.ran == ["talk[name=b]"]
+    assert p.read("logs/talk/b.log").split() == ["one", "two"]
+    assert p.build("logs/talk/b.log").ran == []
+    assert p.build("t/b.txt").ran == []
+
+
+def test_a_log_that_another_rule_makes_too_is_an_error(tmp_path):
+    p = Project(tmp_path)
+    p.flowfile("""
+        rule all:
+            input: "a.txt", "b.txt"
+        rule a:
+            output: "a.txt"
+            log: "b.txt"
+            shell: "touch {output}"
+        rule b:
+            output: "b.txt"
+            shell: "touch {output}"
+        """)
+    r = p.build()
+    assert r.code == 2 and "rules 'a' and 'b' can both make 'b.txt'" in r.err, r
+    p.write("Flowfile", p.read("Flowfile") + "ruleorder: b > a\n")
+    r = p.build()
+    assert r.code == 2 and "rule 'b' makes 'b.txt', the log of job a" in r.err, r
+    r = p.build("b.txt", "a.txt")
+    assert r.code == 2 and "jobs b and a both make 'b.txt'" in r.err, r
+
+
 def test_without_a_log_output_goes_under_dot_fileflow_logs(tmp_path):
     p = Project(tmp_path)
     p.flowfile("""

@@ -61,6 +61,8 @@ class Graph:
     sources: set[str] = field(default_factory=set)           # inputs no rule makes
     targets: list[int] = field(default_factory=list)         # the requested jobs
     target_paths: list[str] = field(default_factory=list)    # requested source files, if any
+    logs: set[str] = field(default_factory=set)              # log files (in `producer` too)
+    needed_logs: set[str] = field(default_factory=set)       # logs a job reads or a target names
     _edges: set[tuple[int, int]] = field(default_factory=set)
 
     def add_job(self, job: Job) -> None:

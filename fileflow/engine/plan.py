@@ -13,7 +13,8 @@ from dataclasses import dataclass, field
 
 from fileflow.engine.command import job_signature, render_command
 from fileflow.engine.graph import Graph, Job
-from fileflow.engine.staleness import KIND_TEMP_NEEDED, JobFacts, Reason, decide
+from fileflow.engine.staleness import (KIND_FORCED, KIND_MISSING_OUTPUT, KIND_TEMP_NEEDED, JobFacts,
+                                       Reason, decide)
 from fileflow.engine.store import FileStore
 from fileflow.state import FileState, RecordedTarget
 
@@ -160,12 +161,16 @@ def make_plan(graph: Graph, store: FileStore, recorded: Mapping[str, RecordedTar
     reasons = plan.reasons
     deps = graph.deps
     forcing = force.all or bool(force.rules) or bool(force.targets)
+    # A log file another job reads, or a target names, must be there: its job runs if not.
+    missing_logs = {producer[p]: p for p in sorted(graph.needed_logs) if not observed[p].exists}
     for job_id in order:
         job = jobs[job_id]
         upstream = [jobs[d].name for d in deps[job_id] if d in reasons] if deps[job_id] else ()
         signature = plan.signature(job_id) if has_record[job_id] else ""
         why = decide(job_facts(job, signature), observed, recorded,
                      upstream=upstream, forced=force.why(job) if forcing else None)
+        if job_id in missing_logs and not any(r.kind == KIND_FORCED for r in why):
+            why = (Reason(KIND_MISSING_OUTPUT, missing_logs[job_id]), *why)
         if why:
             reasons[job_id] = why
 

@@ -485,6 +485,10 @@ class Scheduler:
             remove_path(spec.env["FILEFLOW_JOB"])
         self._check_clock(job, states if local is job else {})  # a store's clock is its own
         self.plan.observed.update(states)
+        needed_logs = self.graph.needed_logs
+        if needed_logs and (logs := [p for p in job.values.log.values if p in needed_logs]):
+            # Another job reads them: it decides, and records, what they hold now.
+            self.plan.observed.update(self.store.observe(logs))
         self.result.done += 1
         self.ran.add(job.id)
         self.reporter.job_finished(job, outcome)
