@@ -757,6 +757,51 @@ def test_temp_output_asked_for_on_the_command_line_is_kept(tmp_path):
     assert p.read("mid.txt") == "HELLO\n"
 
 
+def test_temp_output_no_job_needs_is_deleted_once_its_job_is_done(tmp_path):
+    p = Project(tmp_path)
+    p.flowfile("""
+        rule all:
+            input: "final.txt"
+        rule make:
+            output: "final.txt", temp("side.txt")
+            shell: "echo f > {output[0]}; echo s > {output[1]}"
+        rule other:
+            output: temp("other.txt")
+            shell: "echo o > {output}"
+        """)
+    r = p.build()
+    assert r.code == 0, r
+    assert p.exists("final.txt") and not p.exists("side.txt")
+    assert p.build().ran == []                  # its absence alone reruns nothing
+    assert p.build("other").ran == ["other"]    # asked for by its rule: kept
+    assert p.read("other.txt") == "o\n"
+    os.unlink(p.path("final.txt"))
+    assert p.build("final.txt", "side.txt").code == 0   # asked for by path: kept
+    assert p.read("side.txt") == "s\n"
+
+
+def test_temp_inputs_of_the_target_rule_are_kept_and_temp_outputs_of_the_default_rule_go(tmp_path):
+    p = Project(tmp_path)
+    p.flowfile("""
+        rule all:
+            input: "mid.txt"
+        rule mid:
+            output: temp("mid.txt")
+            shell: "echo m > {output}"
+        """)
+    r = p.build()
+    assert r.code == 0, r
+    assert p.read("mid.txt") == "m\n"          # read by the target rule, which has no outputs
+    p.flowfile("""
+        rule first:
+            output: temp("first.txt")
+            shell: "echo f > {output}"
+        """)
+    r = p.build()
+    assert r.code == 0 and r.ran == ["first"], r
+    assert not p.exists("first.txt")            # the default target rule keeps nothing
+
+
 def test_protected_output_is_read_only_and_not_overwritten(tmp_path):
     p = Project(tmp_path)
     p.flowfile("""

@@ -304,6 +304,21 @@ def _add_logs(graph: Graph, job: Job) -> None:
                                 f"(an output of {jobs[other].name}, the log of {job.name})")
 
 
+def _kept_temp(workflow: Workflow, graph: Graph) -> None:
+    """Snakemake's rule for the temp() files of the targets: a file the targets name is
+    kept (graph.kept_temp has it already), and so are the inputs of a target job without
+    outputs (such as `all`); a target job keeps its own temp() outputs that no job needs,
+    unless its rule is a default target (a rule named by `default:`, or the first rule)."""
+    jobs = graph.jobs
+    default_rules = {t for t in workflow.default_targets if t in workflow.by_name}
+    for t in graph.targets:
+        job = jobs[t]
+        if not job.outputs:
+            graph.kept_temp.update(job.inputs)
+        if job.rule.name not in default_rules:
+            graph.keeps_own_temp.add(t)
+
+
 def resolve(workflow: Workflow, targets: Sequence[str],
             missing: Callable[[list[str]], Collection[str]]) -> Graph:
     """Build the graph of jobs needed for `targets` (file paths or names of rules without
@@ -366,9 +381,12 @@ def resolve(workflow: Workflow, targets: Sequence[str],
             if producer == consumer:
                 raise CycleError([jobs[consumer].name, jobs[consumer].name])
             add_edge(producer, consumer)
-        elif producer not in graph.targets:
-            graph.targets.append(producer)
+        else:
+            graph.kept_temp.add(path)
+            if producer not in graph.targets:
+                graph.targets.append(producer)
 
+    _kept_temp(workflow, graph)
     if first_needer:
         absent = missing(list(first_needer))
         if absent:
