@@ -13,8 +13,8 @@ from dataclasses import dataclass, field
 
 from fileflow.engine.command import job_signature, render_command
 from fileflow.engine.graph import Graph, Job
-from fileflow.engine.staleness import (KIND_FORCED, KIND_MISSING_OUTPUT, KIND_TEMP_NEEDED, JobFacts,
-                                       Reason, decide)
+from fileflow.engine.staleness import (KIND_FORCED, KIND_MISSING_OUTPUT, KIND_NO_OUTPUT,
+                                       KIND_TEMP_NEEDED, JobFacts, Reason, decide)
 from fileflow.engine.store import FileStore
 from fileflow.state import FileState, RecordedTarget
 
@@ -83,6 +83,7 @@ class Plan:
 
 
 _NONE: frozenset[str] = frozenset()
+_NO_OUTPUT = Reason(KIND_NO_OUTPUT)
 
 
 def job_facts(job: Job, signature: str) -> JobFacts:
@@ -163,6 +164,9 @@ def make_plan(graph: Graph, store: FileStore, recorded: Mapping[str, RecordedTar
     forcing = force.all or bool(force.rules) or bool(force.targets)
     # A log file another job reads, or a target names, must be there: its job runs if not.
     missing_logs = {producer[p]: p for p in sorted(graph.needed_logs) if not observed[p].exists}
+    # A target with a command and no outputs has nothing to check: it runs every time.
+    asked_without_outputs = {t for t in graph.targets
+                             if not jobs[t].outputs and jobs[t].rule.action is not None}
     for job_id in order:
         job = jobs[job_id]
         upstream = [jobs[d].name for d in deps[job_id] if d in reasons] if deps[job_id] else ()
@@ -171,6 +175,8 @@ def make_plan(graph: Graph, store: FileStore, recorded: Mapping[str, RecordedTar
                      upstream=upstream, forced=force.why(job) if forcing else None)
         if job_id in missing_logs and not any(r.kind == KIND_FORCED for r in why):
             why = (Reason(KIND_MISSING_OUTPUT, missing_logs[job_id]), *why)
+        elif job_id in asked_without_outputs and not any(r.kind == KIND_FORCED for r in why):
+            why = (_NO_OUTPUT, *why)
         if why:
             reasons[job_id] = why
 
