@@ -266,6 +266,16 @@ def test_command_line_config_and_configfiles_win(tmp_path):
     assert wf.by_name["r"].outputs[0].pattern.text == "results/7"
 
 
+def test_repeated_command_line_config_entries_merge():
+    from fileflow.lang.config import parse_config_overrides
+
+    assert parse_config_overrides(["a.b=1", "a.c=2"]) == {"a": {"b": 1, "c": 2}}
+    assert parse_config_overrides(["a={b: 1}", "a={c: 2}"]) == {"a": {"b": 1, "c": 2}}
+    assert parse_config_overrides(["a.b=1", "a=3"]) == {"a": 3}          # a plain value replaces
+    assert parse_config_overrides(["a=1", "a.b=2"]) == {"a": {"b": 2}}   # and is replaced
+    assert parse_config_overrides(["a.b.c=x", "a.b.d=[1]"]) == {"a": {"b": {"c": "x", "d": [1]}}}
+
+
 def test_config_errors(tmp_path):
     err = load_error(tmp_path, CONFIGURED.replace("config.n)", "config.m)"), CONFIG_FILES)
     assert (err.message, err.hint) == ("config has no key 'm'", "keys: out, n, nested")
