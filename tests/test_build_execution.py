@@ -97,6 +97,71 @@ def test_threads_count_against_cores(tmp_path):
     assert not overlap(a, b), (a, b)
 
 
+def test_default_and_set_resources_count_against_local_limits(tmp_path):
+    p = Project(tmp_path)
+    p.flowfile(f"""
+        rule all:
+            input: "out/a", "out/b", "light/a", "light/b"
+        rule plain:
+            output: "out/{{x}}"
+            shell: "{SPAN}"
+        rule light:
+            output: "light/{{x}}"
+            resources: mem_mb = 600
+            shell: "mkdir -p light; echo {{resources.mem_mb}} > {{output}}"
+        """)
+    r = p.build("-j", "2", "--resources", "mem_mb=1000", "--default-resources", "mem_mb=600",
+                "--set-resources", "light:mem_mb=10")
+    assert r.code == 0, r
+    a, b = spans(p, "ab")
+    assert not overlap(a, b), (a, b)       # 600 each by default: one at a time
+    assert p.read("light/a") == "10\n"    # the job sees the value it runs with
+
+
+def test_set_threads_counts_against_local_cores(tmp_path):
+    p = Project(tmp_path)
+    p.flowfile(f"""
+        rule all:
+            input: "out/a", "out/b"
+        rule wide:
+            output: "out/{{x}}"
+            shell: "{SPAN}"
+        """)
+    r = p.build("-j", "2", "--set-threads", "wide=2")
+    assert r.code == 0, r
+    a, b = spans(p, "ab")
+    assert not overlap(a, b), (a, b)
+
+
+def test_threads_above_the_cores_are_capped_and_the_job_sees_the_cap(tmp_path):
+    p = Project(tmp_path)
+    p.write("show.py", "from fileflow.script import job\n"
+                       "open(job.output[0], 'w').write(f'{job.threads} {job.resources[\"mem_mb\"]}')\n")
+    p.flowfile("""
+        rule all:
+            input: "shell.txt", "script.txt"
+        rule by_shell:
+            output: "shell.txt"
+            threads: 16
+            resources: mem_mb = 100 * threads
+            shell: "echo {threads} {resources.mem_mb} > {output}"
+        rule by_script:
+            output: "script.txt"
+            threads: 2 * attempt + 14
+            resources: mem_mb = 10 * threads
+            script: "show.py"
+        """)
+    r = p.build("-j", "3", "-p")
+    assert r.code == 0, r
+    assert p.read("shell.txt") == "3 300\n"
+    assert p.read("script.txt") == "3 30"
+    assert "echo 3 300 > shell.txt" in r.out
+    # How many cores a build has is no reason to run a job again.
+    assert p.build("-j", "2").ran == []
+    assert p.build("--set-threads", "by_shell=1").ran == []
+    assert p.build("--set-threads", "by_shell=0").code == 2
+
+
 def test_priorities_order_ready_jobs(tmp_path):
     p = Project(tmp_path)
     p.flowfile("""

@@ -541,3 +541,22 @@ def test_retries_and_priority_cannot_depend_on_wildcards(tmp_path, directive):
     (error,) = info.value.errors
     assert f"'{directive}:' cannot depend on wildcards" in error.message
     assert "wildcards.s" in error.render()  # the caret line shows the expression
+
+
+def test_command_line_threads_and_resources_go_into_the_rules(tmp_path):
+    from fileflow.errors import FileflowError
+    from fileflow.lang.overrides import RunOverrides, with_overrides
+
+    wf = load(tmp_path, 'rule a:\n    output: "{x}.txt"\n    threads: 2 + len(wildcards.x)\n'
+                        '    resources: mem_mb = 10 * threads, gpu = 1\n    shell: "x"\n'
+                        'rule b:\n    output: "b"\n    threads: 6\n    shell: "x"\n')
+    got = with_overrides(wf, RunOverrides({"mem_mb": 1, "queue": "short"}, {"a": {"gpu": 2}},
+                                          {"b": 9}, max_threads=4))
+    a, b = got.by_name["a"], got.by_name["b"]
+    assert (b.threads, b.resources) == (4, {"mem_mb": 1, "queue": "short"})
+    assert job_values(a, {"x": "y"}).threads == 3
+    assert job_values(a, {"x": "long"}).threads == 4                 # capped, before resources
+    assert job_values(a, {"x": "long"}).resources == {"mem_mb": 40, "queue": "short", "gpu": 2}
+    assert with_overrides(wf, RunOverrides()) is wf
+    with pytest.raises(FileflowError, match="threads must be a whole number of at least 1"):
+        with_overrides(wf, RunOverrides(set_resources={"b": {"threads": "many"}}))

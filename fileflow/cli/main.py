@@ -190,10 +190,12 @@ def configure_build(parser: argparse.ArgumentParser) -> None:
                              "with {threads}, {resources.mem_mb}, {rule}, {wildcards.x}, e.g. "
                              "'-pe smp {threads} -l h_vmem={resources.mem_mb}M'")
     parser.add_argument("--default-resources", nargs="+", default=[], metavar="NAME=VALUE",
-                        help="cluster: resources of jobs whose rule does not set them, "
+                        help="resources of jobs whose rule does not set them, "
                              "e.g. mem_mb=2000 slurm_partition=short")
     parser.add_argument("--set-resources", nargs="+", default=[], metavar="RULE:NAME=VALUE",
-                        help="cluster: override a rule's resource (or threads), e.g. align:mem_mb=8000")
+                        help="override a rule's resource (or threads), e.g. align:mem_mb=8000")
+    parser.add_argument("--set-threads", nargs="+", default=[], metavar="RULE=N",
+                        help="override a rule's threads, e.g. align=8")
     parser.add_argument("--local-cores", type=int, default=0, metavar="N",
                         help="cluster: cores for localrules jobs on this machine (default: all)")
     parser.add_argument("--no-job-arrays", dest="job_arrays", action="store_false",

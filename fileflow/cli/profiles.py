@@ -124,5 +124,6 @@ def cluster_options(args: argparse.Namespace) -> dict:
             "default_resources": parse_assignments(getattr(args, "default_resources", ()),
                                                    "--default-resources"),
             "set_resources": per_rule, "local_cores": getattr(args, "local_cores", 0),
+            "set_threads": parse_assignments(getattr(args, "set_threads", ()), "--set-threads"),
             "job_arrays": getattr(args, "job_arrays", True),
             "drmaa_native": getattr(args, "drmaa_native", "") or ""}

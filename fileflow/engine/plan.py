@@ -11,12 +11,20 @@ import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
-from fileflow.engine.command import job_signature, render_command
+from fileflow.engine.command import job_signature, render_command, signed_template
 from fileflow.engine.graph import Graph, Job
-from fileflow.engine.staleness import (KIND_FORCED, KIND_MISSING_OUTPUT, KIND_NO_OUTPUT,
-                                       KIND_TEMP_NEEDED, JobFacts, Reason, decide)
+from fileflow.engine.staleness import (
+    KIND_FORCED,
+    KIND_MISSING_OUTPUT,
+    KIND_NO_OUTPUT,
+    KIND_TEMP_NEEDED,
+    JobFacts,
+    Reason,
+    decide,
+)
 from fileflow.engine.store import FileStore
 from fileflow.state import FileState, RecordedTarget
+from fileflow.template import Template
 
 __all__ = ["Force", "Plan", "make_plan", "job_facts"]
 
@@ -56,6 +64,7 @@ class Plan:
     local_view: Callable[[Job], Job] | None = None
     _commands: dict[int, str] = field(default_factory=dict)
     _signatures: dict[int, str] = field(default_factory=dict)
+    _signed: dict[str, Template | None] = field(default_factory=dict)  # rule -> signed_template
 
     def command(self, job_id: int) -> str:
         """The job's command at attempt 1, rendered on first use (a dry run of jobs
@@ -70,8 +79,18 @@ class Plan:
     def signature(self, job_id: int) -> str:
         found = self._signatures.get(job_id)
         if found is None:
-            found = self._signatures[job_id] = job_signature(self.graph.jobs[job_id],
-                                                             self.command(job_id))
+            job = self.graph.jobs[job_id]
+            command = self.command(job_id)
+            action = job.rule.action
+            if action is not None and action.template is not None:
+                name = job.rule.name
+                if name not in self._signed:
+                    self._signed[name] = signed_template(action.template)
+                signed = self._signed[name]
+                if signed is not None:  # the command reads threads or resources
+                    command = render_command(
+                        job if self.local_view is None else self.local_view(job), 1, signed)
+            found = self._signatures[job_id] = job_signature(job, command)
         return found
 
     def runs(self, job_id: int) -> bool:
