@@ -133,7 +133,9 @@ def make_plan(graph: Graph, store: FileStore, recorded: Mapping[str, RecordedTar
     # disk (decide compares such a job's inputs with the record, or by Make's rule); a job
     # with every output missing runs whatever its inputs say, so a first build of 100,000
     # jobs stats no source at all.
-    observed = store.stat_many(graph.producer)
+    unread_logs = graph.logs - graph.needed_logs  # logs nothing reads: nothing to decide
+    observed = store.stat_many([p for p in graph.producer if p not in unread_logs]
+                               if unread_logs else graph.producer)
     plan.observed = observed
 
     # A temp() output deleted after its consumers ran is taken as its record says, so its
