@@ -853,7 +853,7 @@ def test_temp_output_no_job_needs_is_deleted_once_its_job_is_done(tmp_path):
     assert p.read("side.txt") == "s\n"
 
 
-def test_temp_inputs_of_the_target_rule_are_kept_and_temp_outputs_of_the_default_rule_go(tmp_path):
+def test_temp_inputs_of_a_target_rule_without_outputs_are_kept(tmp_path):
     p = Project(tmp_path)
     p.flowfile("""
         rule all:
@@ -864,7 +864,15 @@ def test_temp_inputs_of_the_target_rule_are_kept_and_temp_outputs_of_the_default
         """)
     r = p.build()
     assert r.code == 0, r
-    assert p.read("mid.txt") == "m\n"          # read by the target rule, which has no outputs
+    assert p.read("mid.txt") == "m\n"
+    assert p.build().ran == []
+    os.unlink(p.path("mid.txt"))            # kept for the targets: made again when missing
+    assert p.build().ran == ["mid"]
+    assert p.read("mid.txt") == "m\n"
+
+
+def test_temp_outputs_of_the_default_target_rule_are_deleted(tmp_path):
+    p = Project(tmp_path)
     p.flowfile("""
         rule first:
             output: temp("first.txt")
@@ -873,6 +881,9 @@ def test_temp_inputs_of_the_target_rule_are_kept_and_temp_outputs_of_the_default
     r = p.build()
     assert r.code == 0 and r.ran == ["first"], r
     assert not p.exists("first.txt")            # the default target rule keeps nothing
+    assert p.build().ran == []
+    assert p.build("first.txt").ran == ["first"]   # asked for by path: kept
+    assert p.read("first.txt") == "f\n"
 
 
 def test_protected_output_is_read_only_and_not_overwritten(tmp_path):

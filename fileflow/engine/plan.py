@@ -139,13 +139,16 @@ def make_plan(graph: Graph, store: FileStore, recorded: Mapping[str, RecordedTar
     plan.observed = observed
 
     # A temp() output deleted after its consumers ran is taken as its record says, so its
-    # absence alone reruns nothing; it is remade only if a consumer has to run.
+    # absence alone reruns nothing; it is remade only if a consumer has to run, or if the
+    # targets ask for it (graph.kept_temp: those are kept, so a missing one is made again).
+    kept = graph.kept_temp
     for job in jobs:
         if not job.values.flags:
             continue
         for path in job.flagged("temp"):
             rec = recorded.get(path)
-            if not observed[path].exists and rec is not None and rec.complete and rec.digest:
+            if (not observed[path].exists and rec is not None and rec.complete and rec.digest
+                    and path not in kept):
                 observed[path] = FileState(path, True, rec.size, rec.mtime_ns, rec.digest,
                                            False, rec.ctime_ns)
                 plan.virtual_temp.add(path)
