@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from fileflow.errors import FileflowError
 from fileflow.lang.model import Arguments, Lazy, Rule, Workflow
 
-__all__ = ["RunOverrides", "with_overrides"]
+__all__ = ["RunOverrides", "with_overrides", "check_threads"]
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -42,9 +42,9 @@ def _rule(rule: Rule, overrides: RunOverrides) -> Rule:
     own = dict(overrides.set_resources.get(rule.name, {}))
     threads: int | Lazy = rule.threads
     if "threads" in own:
-        threads = _threads(own.pop("threads"), f"--set-resources {rule.name}:threads")
+        threads = check_threads(own.pop("threads"), f"--set-resources {rule.name}:threads")
     if rule.name in overrides.set_threads:
-        threads = _threads(overrides.set_threads[rule.name], f"--set-threads {rule.name}")
+        threads = check_threads(overrides.set_threads[rule.name], f"--set-threads {rule.name}")
     cap = overrides.max_threads
     if cap:
         threads = _capped(threads, cap)
@@ -60,7 +60,7 @@ def _rule(rule: Rule, overrides: RunOverrides) -> Rule:
     return dataclasses.replace(rule, threads=threads, resources=resources)
 
 
-def _threads(value: object, option: str) -> int:
+def check_threads(value: object, option: str) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         raise FileflowError(f"{option}={value}: threads must be a whole number of at least 1")
     return value
