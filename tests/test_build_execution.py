@@ -99,6 +99,72 @@ def test_threads_count_against_cores(tmp_path):
     assert not overlap(a, b), (a, b)
 
 
+def test_default_and_set_resources_count_against_local_limits(tmp_path):
+    p = Project(tmp_path)
+    p.flowfile(f"""
+        rule all:
+            input: "out/a", "out/b", "light/a", "light/b"
+        rule plain:
+            output: "out/{{x}}"
+            shell: "{SPAN}"
+        rule light:
+            output: "light/{{x}}"
+            resources: mem_mb = 600
+            shell: "mkdir -p light; echo {{resources.mem_mb}} > {{output}}"
+        """)
+    r = p.build("-j", "2", "--resources", "mem_mb=1000", "--default-resources", "mem_mb=600",
+                "--set-resources", "light:mem_mb=10")
+    assert r.code == 0, r
+    a, b = spans(p, "ab")
+    assert not overlap(a, b), (a, b)       # 600 each by default: one at a time
+    assert p.read("light/a") == "10\n"    # the job sees the value it runs with
+
+
+def test_set_threads_counts_against_local_cores(tmp_path):
+    p = Project(tmp_path)
+    p.flowfile(f"""
+        rule all:
+            input: "out/a", "out/b"
+        rule wide:
+            output: "out/{{x}}"
+            shell: "{SPAN}"
+        """)
+    r = p.build("-j", "2", "--set-threads", "wide=2")
+    assert r.code == 0, r
+    a, b = spans(p, "ab")
+    assert not overlap(a, b), (a, b)
+
+
+def test_threads_above_the_cores_are_capped_and_the_job_sees_the_cap(tmp_path):
+    p = Project(tmp_path)
+    p.write("show.py", "from fileflow.script import job\n"
+                       "open(job.output[0], 'w').write(f'{job.threads} {job.resources[\"mem_mb\"]}')\n")
+    p.flowfile("""
+        rule all:
+            input: "shell.txt", "script.txt"
+        rule by_shell:
+            output: "shell.txt"
+            threads: 16
+            resources: mem_mb = 100 * threads
+            shell: "echo {threads} {resources.mem_mb} > {output}"
+        rule by_script:
+            output: "script.txt"
+            threads: 2 * attempt + 14
+            resources: mem_mb = 10 * threads
+            script: "show.py"
+        """)
+    r = p.build("-j", "3", "-p")
+    assert r.code == 0, r
+    assert p.read("shell.txt") == "3 300\n"
+    assert p.read("script.txt") == "3 30"
+    assert "echo 3 300 > shell.txt" in r.out
+    # How many cores a build has is no reason to run a job again.
+    assert p.build("-j", "2").ran == []
+    assert p.build("--set-threads", "by_shell=1").ran == []
+    bad = p.build("--set-threads", "by_shell=0")
+    assert bad.code == 2 and "--set-threads by_shell=0: threads must be a whole number" in bad.err, bad
+
+
 def test_priorities_order_ready_jobs(tmp_path):
     p = Project(tmp_path)
     p.flowfile("""
@@ -657,6 +723,73 @@ def test_stdout_and_stderr_go_to_the_rules_log(tmp_path):
     assert "to-stdout" not in r.out
 
 
+LOG_READ = """
+    rule summary:
+        input: "logs/talk/{name}.log"
+        output: "summary/{name}.txt"
+        shell: "sort {input} > {output}"
+    rule talk:
+        input: "in/{name}.txt"
+        output: "t/{name}.txt"
+        log: "logs/talk/{name}.log"
+        shell: "echo one; cat {input} >&2; touch {output}"
+    """
+
+
+def test_a_log_file_is_another_rules_input(tmp_path):
+    p = Project(tmp_path)
+    p.flowfile(LOG_READ)
+    p.write("in/a.txt", "two\n")
+    r = p.build("summary/a.txt")
+    assert r.code == 0, r
+    assert r.ran == ["talk[name=a]", "summary[name=a]"]
+    assert p.read("summary/a.txt") == "one\ntwo\n"
+    assert p.build("summary/a.txt").ran == []
+    os.unlink(p.path("logs/talk/a.log"))    # a log that a job reads is made again
+    again = p.build("summary/a.txt")
+    assert again.ran == ["talk[name=a]"], again    # same content: its reader is not rerun
+    assert p.exists("logs/talk/a.log")
+    p.write("in/a.txt", "three\n")         # a new log: its reader runs on what it holds now
+    again = p.build("summary/a.txt")
+    assert again.ran == ["talk[name=a]", "summary[name=a]"], again
+    assert p.read("summary/a.txt") == "one\nthree\n"
+    assert p.build("summary/a.txt").ran == []
+
+
+def test_a_log_file_is_a_target(tmp_path):
+    p = Project(tmp_path)
+    p.flowfile(LOG_READ)
+    p.write("in/b.txt", "two\n")
+    r = p.build("logs/talk/b.log")
+    assert r.code == 0, r
+    assert r.ran == ["talk[name=b]"]
+    assert p.read("logs/talk/b.log").split() == ["one", "two"]
+    assert p.build("logs/talk/b.log").ran == []
+    assert p.build("t/b.txt").ran == []
+
+
+def test_a_log_that_another_rule_makes_too_is_an_error(tmp_path):
+    p = Project(tmp_path)
+    p.flowfile("""
+        rule all:
+            input: "a.txt", "b.txt"
+        rule a:
+            output: "a.txt"
+            log: "b.txt"
+            shell: "touch {output}"
+        rule b:
+            output: "b.txt"
+            shell: "touch {output}"
+        """)
+    r = p.build()
+    assert r.code == 2 and "rules 'a' and 'b' can both make 'b.txt'" in r.err, r
+    p.write("Flowfile", p.read("Flowfile") + "ruleorder: b > a\n")
+    r = p.build()
+    assert r.code == 2 and "rule 'b' makes 'b.txt', the log of job a" in r.err, r
+    r = p.build("b.txt", "a.txt")
+    assert r.code == 2 and "jobs b and a both make 'b.txt'" in r.err, r
+
+
 def test_without_a_log_output_goes_under_dot_fileflow_logs(tmp_path):
     p = Project(tmp_path)
     p.flowfile("""
@@ -767,6 +900,62 @@ def test_temp_output_asked_for_on_the_command_line_is_kept(tmp_path):
     p.write("in.txt", "hello\n")
     assert p.build("final.txt", "mid.txt").code == 0
     assert p.read("mid.txt") == "HELLO\n"
+
+
+def test_temp_output_no_job_needs_is_deleted_once_its_job_is_done(tmp_path):
+    p = Project(tmp_path)
+    p.flowfile("""
+        rule all:
+            input: "final.txt"
+        rule make:
+            output: "final.txt", temp("side.txt")
+            shell: "echo f > {output[0]}; echo s > {output[1]}"
+        rule other:
+            output: temp("other.txt")
+            shell: "echo o > {output}"
+        """)
+    r = p.build()
+    assert r.code == 0, r
+    assert p.exists("final.txt") and not p.exists("side.txt")
+    assert p.build().ran == []                  # its absence alone reruns nothing
+    assert p.build("other").ran == ["other"]    # asked for by its rule: kept
+    assert p.read("other.txt") == "o\n"
+    os.unlink(p.path("final.txt"))
+    assert p.build("final.txt", "side.txt").code == 0   # asked for by path: kept
+    assert p.read("side.txt") == "s\n"
+
+
+def test_temp_inputs_of_a_target_rule_without_outputs_are_kept(tmp_path):
+    p = Project(tmp_path)
+    p.flowfile("""
+        rule all:
+            input: "mid.txt"
+        rule mid:
+            output: temp("mid.txt")
+            shell: "echo m > {output}"
+        """)
+    r = p.build()
+    assert r.code == 0, r
+    assert p.read("mid.txt") == "m\n"
+    assert p.build().ran == []
+    os.unlink(p.path("mid.txt"))            # kept for the targets: made again when missing
+    assert p.build().ran == ["mid"]
+    assert p.read("mid.txt") == "m\n"
+
+
+def test_temp_outputs_of_the_default_target_rule_are_deleted(tmp_path):
+    p = Project(tmp_path)
+    p.flowfile("""
+        rule first:
+            output: temp("first.txt")
+            shell: "echo f > {output}"
+        """)
+    r = p.build()
+    assert r.code == 0 and r.ran == ["first"], r
+    assert not p.exists("first.txt")            # the default target rule keeps nothing
+    assert p.build().ran == []
+    assert p.build("first.txt").ran == ["first"]   # asked for by path: kept
+    assert p.read("first.txt") == "f\n"
 
 
 def test_protected_output_is_read_only_and_not_overwritten(tmp_path):

@@ -478,3 +478,23 @@ def test_touch_with_a_deleted_temp_intermediate(tmp_path):
     assert not p.exists("mid.txt")
     assert p.build().ran == []
     assert p.read("final.txt") == "a\n"          # --touch never runs anything
+
+
+def test_a_rule_without_outputs_runs_each_time_it_is_asked_for(tmp_path):
+    p = Project(tmp_path)
+    p.flowfile("""
+        rule report:
+            input: "in.txt"
+            shell: "cat {input} >> seen.txt"
+        rule hello:
+            shell: "echo hi >> hello.txt"
+        """)
+    p.write("in.txt", "x\n")
+    first = p.build()
+    assert first.code == 0 and first.ran == ["report"], first
+    assert "it has no outputs to check" in first.out
+    assert p.build().ran == ["report"]         # the default target, every time
+    assert p.read("seen.txt") == "x\nx\n"
+    assert p.build("hello").ran == ["hello"]   # no inputs either: asked for, it runs
+    assert p.build("hello", "report").ran_set == {"hello", "report"}
+    assert p.read("hello.txt") == "hi\nhi\n"

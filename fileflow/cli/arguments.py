@@ -4,9 +4,10 @@ whose errors are one line, with a did-you-mean for a mistyped option and fileflo
 spelling of Snakemake's. Layer 5.
 
 How the words after an option that takes several values are read (`--resources`,
-`-R/--forcerun`, `--default-resources`, `--set-resources`): they are the option's values
-while they have its value's form (`NAME=VALUE`, a rule name, `RULE:NAME=VALUE`); the first
-word of another form, and every word after it, are targets. `-j/--jobs/--cores` takes a
+`-R/--forcerun`, `--default-resources`, `--set-resources`, `--set-threads`): they are the
+option's values while they have its value's form (`NAME=VALUE`, a rule name,
+`RULE:NAME=VALUE`, `RULE=N`); the first word of another form, and every word after it, are
+targets. `-j/--jobs/--cores` takes a
 number or `all` when one follows, else it means all cores; a following word that is neither
 is a target. So `fileflow --resources mem_mb=100 out.txt` and `fileflow --cores out.txt`
 build out.txt. A word after `--` is always a target.

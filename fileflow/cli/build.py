@@ -14,6 +14,7 @@ from fileflow.cli.orphans import stop_orphans
 from fileflow.cli.steps import (
     BuildOptions,
     load_graph,
+    local_cores,
     names_remote_files,
     no_gc_pauses,
     open_store,
@@ -214,7 +215,7 @@ def _settings(options: BuildOptions):
     a cluster), resource limits, failure handling."""
     from fileflow.run.settings import Settings
 
-    jobs = options.jobs or os.cpu_count() or 1
+    jobs = local_cores(options)
     if options.cluster and not options.jobs:
         from fileflow.cli.cluster_setup import DEFAULT_CLUSTER_JOBS as jobs
     return Settings(jobs=jobs, resources=options.resources,

@@ -191,11 +191,13 @@ def configure_build(parser: argparse.ArgumentParser) -> None:
                              "'-pe smp {threads} -l h_vmem={resources.mem_mb}M'")
     parser.add_argument("--default-resources", action=FormedValues, form=NAME_VALUE, default=[],
                         metavar="NAME=VALUE",
-                        help="cluster: resources of jobs whose rule does not set them, "
+                        help="resources of jobs whose rule does not set them, "
                              "e.g. mem_mb=2000 slurm_partition=short")
     parser.add_argument("--set-resources", action=FormedValues, form=RULE_NAME_VALUE, default=[],
                         metavar="RULE:NAME=VALUE",
-                        help="cluster: override a rule's resource (or threads), e.g. align:mem_mb=8000")
+                        help="override a rule's resource (or threads), e.g. align:mem_mb=8000")
+    parser.add_argument("--set-threads", action=FormedValues, form=NAME_VALUE, default=[],
+                        metavar="RULE=N", help="override a rule's threads, e.g. align=8")
     parser.add_argument("--local-cores", type=cores, default=0, metavar="N|all",
                         help="cluster: cores for localrules jobs on this machine (default: all)")
     parser.add_argument("--no-job-arrays", dest="job_arrays", action="store_false",

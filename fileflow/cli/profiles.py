@@ -117,6 +117,20 @@ def parse_assignments(pairs, option: str) -> dict[str, object]:
     return out
 
 
+def _check_threads(set_threads: dict, per_rule: dict) -> None:
+    """Threads given on the command line are whole numbers of at least 1: said before
+    anything else, even when the build turns out to have nothing to do."""
+    if not set_threads and not any("threads" in values for values in per_rule.values()):
+        return
+    from fileflow.lang.overrides import check_threads
+
+    for rule, value in set_threads.items():
+        check_threads(value, f"--set-threads {rule}")
+    for rule, values in per_rule.items():
+        if "threads" in values:
+            check_threads(values["threads"], f"--set-resources {rule}:threads")
+
+
 def cluster_options(args: argparse.Namespace) -> dict:
     """The BuildOptions fields of the cluster flags."""
     per_rule: dict[str, dict[str, object]] = {}
@@ -129,9 +143,12 @@ def cluster_options(args: argparse.Namespace) -> dict:
         raise FileflowError("--drmaa-native applies only with --cluster drmaa")
     if getattr(args, "local_cores", 0) < 0:
         raise FileflowError("--local-cores must be at least 1")
+    set_threads = parse_assignments(getattr(args, "set_threads", ()), "--set-threads")
+    _check_threads(set_threads, per_rule)
     return {"cluster": getattr(args, "cluster", None),
             "default_resources": parse_assignments(getattr(args, "default_resources", ()),
                                                    "--default-resources"),
             "set_resources": per_rule, "local_cores": getattr(args, "local_cores", 0),
+            "set_threads": set_threads,
             "job_arrays": getattr(args, "job_arrays", True),
             "drmaa_native": getattr(args, "drmaa_native", "") or ""}

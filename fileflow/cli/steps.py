@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from fileflow.errors import FileflowError
 from fileflow.printable import printable
 
-__all__ = ["BuildOptions", "print_line", "no_gc_pauses", "open_store", "load_graph",
+__all__ = ["BuildOptions", "print_line", "no_gc_pauses", "open_store", "load_graph", "local_cores",
            "names_remote_files", "read_recorded", "read_recorded_at", "plan_build"]
 
 
@@ -41,6 +41,7 @@ class BuildOptions:
     cluster: str | None = None                     # --cluster slurm|drmaa
     default_resources: Mapping[str, object] = field(default_factory=dict)
     set_resources: Mapping[str, Mapping[str, object]] = field(default_factory=dict)
+    set_threads: Mapping[str, object] = field(default_factory=dict)   # --set-threads RULE=N
     local_cores: int = 0                           # head-node jobs (localrules); 0: all cores
     job_arrays: bool = True
     drmaa_native: str = ""                         # --drmaa-native TEMPLATE
@@ -91,16 +92,36 @@ def load_graph(options: BuildOptions, store):
 
     workflow = load_workflow(options.flowfile, workdir=os.getcwd(), config=options.config,
                              configfiles=options.configfiles)
+    workflow = _with_overrides(workflow, options)
     for rule in options.forcerun:
         if rule not in workflow.by_name:
             raise FileflowError(f"-R/--forcerun: no rule named {rule!r}")
     check_local_logs(workflow)
     targets = list(options.targets) or list(workflow.default_targets)
     if not targets:
+        if workflow.rules:
+            raise FileflowError(
+                f"{options.flowfile} has no rule of its own and no 'default:'; a rule from an "
+                "'include:' is never the default target: name a target, or add 'default:'")
         raise FileflowError(f"{options.flowfile} has no rules and no 'default:'; nothing to build")
     graph = resolve(workflow, targets, store.missing)
     _check_force_targets(options.force_targets, graph)
     return workflow, graph
+
+
+def local_cores(options: BuildOptions) -> int:
+    """The cores a local build runs its jobs on: -j, else all of this machine's."""
+    return options.jobs or os.cpu_count() or 1
+
+
+def _with_overrides(workflow, options: BuildOptions):
+    """The command line's threads and resources put into the rules, for local jobs as for
+    cluster ones; threads capped at the cores of a local build."""
+    from fileflow.lang.overrides import RunOverrides, with_overrides
+
+    return with_overrides(workflow, RunOverrides(
+        options.default_resources, options.set_resources, options.set_threads,
+        0 if options.cluster else local_cores(options)))
 
 
 def _check_force_targets(force_targets, graph) -> None:

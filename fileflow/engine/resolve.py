@@ -18,7 +18,7 @@ from typing import NamedTuple
 from fileflow.engine.graph import Graph, Job, job_name
 from fileflow.errors import AmbiguousRuleError, CycleError, FlowfileError, MissingInputError, WorkflowError
 from fileflow.lang.job_values import job_values
-from fileflow.lang.model import JobValues, Lazy, Rule, Workflow
+from fileflow.lang.model import FileItem, JobValues, Lazy, Rule, Workflow
 from fileflow.template import Items
 
 __all__ = ["resolve", "RuleIndex"]
@@ -53,7 +53,7 @@ class RuleIndex:
         self.constant: dict[str, list[Rule]] = {}
         self.patterns: list[_Candidate] = []
         for rule in workflow.rules:
-            for item in rule.outputs:
+            for item in (*rule.outputs, *_products(rule.log, rule.wildcards)):
                 pattern = item.pattern
                 if pattern.is_constant:
                     self.constant.setdefault(_normalize(pattern.text), []).append(rule)
@@ -112,6 +112,15 @@ class RuleIndex:
         """Rules whose output shape fits the path's literal text (for 'rules tried')."""
         return sorted({c.rule.name for c in self.patterns
                        if path.startswith(c.prefix) and path.endswith(c.suffix)})
+
+
+def _products(log: tuple[FileItem, ...] | Lazy, wildcards: tuple[str, ...]) -> tuple[FileItem, ...]:
+    """The log files a path can be matched against to find their job, as in Snakemake (a
+    log is made by its job): those that name every wildcard of the rule. A log evaluated per
+    job is known once its job is."""
+    if isinstance(log, Lazy):
+        return ()
+    return tuple(item for item in log if set(item.pattern.wildcards) == set(wildcards))
 
 
 def _transitive(pairs) -> set[tuple[str, str]]:
@@ -297,6 +306,8 @@ def _job_adder(graph: Graph, work: list[tuple[str, int]]
             other = producer_of.setdefault(out, job_id)
             if other != job_id:
                 raise WorkflowError(f"jobs {jobs[other].name} and {job.name} both make {out!r}")
+        if values.log.values:
+            _add_logs(graph, job)
         inputs = values.inputs.values
         if len(inputs) == 1:
             work.append((inputs[0], job_id))
@@ -305,6 +316,35 @@ def _job_adder(graph: Graph, work: list[tuple[str, int]]
         return job_id
 
     return add_job
+
+
+def _add_logs(graph: Graph, job: Job) -> None:
+    """A job makes its log files too: another job may read one, and a target may name it.
+    Jobs that share a log file (allowed) leave it to the first; a log that is another job's
+    output is an error, as two outputs of one path are."""
+    producer_of, jobs = graph.producer, graph.jobs
+    for log in job.values.log.values:
+        other = producer_of.setdefault(log, job.id)
+        if other == job.id:
+            graph.logs.add(log)
+        elif log not in graph.logs:
+            raise WorkflowError(f"jobs {jobs[other].name} and {job.name} both make {log!r} "
+                                f"(an output of {jobs[other].name}, the log of {job.name})")
+
+
+def _kept_temp(workflow: Workflow, graph: Graph) -> None:
+    """Snakemake's rule for the temp() files of the targets: a file the targets name is
+    kept (graph.kept_temp has it already), and so are the inputs of a target job without
+    outputs (such as `all`); a target job keeps its own temp() outputs that no job needs,
+    unless its rule is a default target (a rule named by `default:`, or the first rule)."""
+    jobs = graph.jobs
+    default_rules = {t for t in workflow.default_targets if t in workflow.by_name}
+    for t in graph.targets:
+        job = jobs[t]
+        if not job.outputs:
+            graph.kept_temp.update(job.inputs)
+        if job.rule.name not in default_rules:
+            graph.keeps_own_temp.add(t)
 
 
 def resolve(workflow: Workflow, targets: Sequence[str],
@@ -357,13 +397,24 @@ def resolve(workflow: Workflow, targets: Sequence[str],
                 if consumer < 0:
                     graph.target_paths.append(path)
                 continue
+        if path in graph.logs and path not in graph.needed_logs:
+            graph.needed_logs.add(path)
+            found = candidates(path)  # the log's job may be known before a rule was asked
+            if len(found) > 1:
+                raise AmbiguousRuleError(path, [r.name for r, _ in found])
+            if found and found[0][0] is not jobs[producer].rule:
+                raise WorkflowError(f"rule '{found[0][0].name}' makes {path!r}, the log of "
+                                    f"job {jobs[producer].name}")
         if consumer >= 0:
             if producer == consumer:
                 raise CycleError([jobs[consumer].name, jobs[consumer].name])
             add_edge(producer, consumer)
-        elif producer not in graph.targets:
-            graph.targets.append(producer)
+        else:
+            graph.kept_temp.add(path)
+            if producer not in graph.targets:
+                graph.targets.append(producer)
 
+    _kept_temp(workflow, graph)
     if first_needer:
         absent = missing(list(first_needer))
         if absent:

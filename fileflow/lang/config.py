@@ -53,7 +53,8 @@ def shown_path(path: str) -> str:
 
 
 def parse_config_overrides(pairs: Sequence[str]) -> dict:
-    """`--config key=value` (value read as YAML; `a.b=1` sets a nested key)."""
+    """`--config key=value` (value read as YAML; `a.b=1` sets a nested key), each merged
+    over the ones before it."""
     if not pairs:
         return {}
     import yaml  # only when there is something to read: a slow import
@@ -74,10 +75,13 @@ def parse_config_overrides(pairs: Sequence[str]) -> dict:
         except RecursionError:
             raise FlowfileError(f"--config {key.strip()}=...: the value is nested too deeply "
                                 "to read") from None
-        node = out
-        for part in parts[:-1]:
-            node = node.setdefault(part, {})
-        node[parts[-1]] = value
+        *outer, last = parts
+        entry: dict = {last: value}
+        for part in reversed(outer):
+            entry = {part: entry}
+        # Merged over the earlier ones, as Snakemake merges its --config entries: mappings
+        # merge key by key (`a.b=1` then `a.c=2`), any other value replaces.
+        out = merge_config(out, entry)
     return out
 
 

@@ -107,7 +107,6 @@ class Scheduler:
         self.preparer = JobPreparer(plan, store, settings, run_id, executor, staging,
                                     self.waits, self.recorder)
         self.clock_warned = False
-        self.targets = set(self.graph.targets)
         for job_id, count in self.waiting.items():
             if count == 0:
                 self._push(job_id)
@@ -224,13 +223,15 @@ class Scheduler:
                 self._delete_temp(dep)
 
     def _delete_temp(self, job_id: int) -> None:
+        """The temp() outputs of a job that no job of this build needs any more go, but
+        those the targets name or that a target job without outputs reads (graph.kept_temp)."""
         job = self.graph.jobs[job_id]
-        if job_id in self.targets:
+        if not job.values.flags:
             return
+        kept = self.graph.kept_temp
         for path in job.flagged("temp"):
-            if path in self.graph.target_paths:
-                continue
-            remove_path(path)
+            if path not in kept:
+                remove_path(path)
 
     # ---------------------------------------------------------------- submitting
 
@@ -492,10 +493,16 @@ class Scheduler:
             remove_path(spec.env["FILEFLOW_JOB"])
         self._check_clock(job, states if local is job else {})  # a store's clock is its own
         self.plan.observed.update(states)
+        needed_logs = self.graph.needed_logs
+        if needed_logs and (logs := [p for p in job.values.log.values if p in needed_logs]):
+            # Another job reads them: it decides, and records, what they hold now.
+            self.plan.observed.update(self.store.observe(logs))
         self.result.done += 1
         self.ran.add(job.id)
         self.reporter.job_finished(job, outcome)
         self._release(job.id)
+        if not self.consumers_left[job.id] and job.id not in self.graph.keeps_own_temp:
+            self._delete_temp(job.id)  # no job of this build needs its temp() outputs
         return self.recorder.done(job, running, outcome, states)
 
     def _failed(self, job: Job, running: RunningJob, outcome: JobOutcome, message: str,
