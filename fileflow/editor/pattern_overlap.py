@@ -202,7 +202,8 @@ class _Parser:
         if end < 0:
             return False
         low, comma, high = self.text[at + 1:end].partition(",")
-        return (low.isdigit() or (comma and not low)) and (not high or high.isdigit()) and bool(low or high)
+        return ((low.isdigit() or (bool(comma) and not low)) and (not high or high.isdigit())
+                and bool(low or high))
 
     def quantified(self, node: tuple) -> tuple:
         c = self.peek()
