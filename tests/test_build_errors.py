@@ -280,3 +280,65 @@ def test_a_job_needing_more_than_the_resource_limit_is_refused_before_running(tm
     assert not p.exists("small.txt")
     # and no run is left looking as if it were still going
     assert all(run["status"] != "running" for run in p.runs())
+
+
+def test_a_missing_input_points_at_the_input_and_the_rule(tmp_path):
+    p = Project(tmp_path)
+    p.flowfile("""
+        rule all:
+            input: "out/a.txt"
+        rule copy:
+            input: "data/{name}.csv", "extra.txt"
+            output: "out/{name}.txt"
+            shell: "cp {input} {output}"
+        """)
+    p.write("data/a.csv", "x\n")
+    r = p.build()
+    assert_usage_error(r, "Flowfile:4:31: error: missing input 'extra.txt' needed by copy[name=a] "
+                          "(rule at Flowfile:3:6)")
+    assert '    4 |     input: "data/{name}.csv", "extra.txt"' in r.err
+    assert r.err.splitlines()[2].endswith("^^^^^^^^^^^")  # the caret under the input
+
+
+def test_a_cycle_points_at_an_input_and_says_how_to_break_it(tmp_path):
+    p = Project(tmp_path)
+    p.flowfile("""
+        rule all:
+            input: "b.txt"
+        rule a:
+            input: "b.txt"
+            output: "a.txt"
+            shell: "cp {input} {output}"
+        rule b:
+            input: "a.txt"
+            output: "b.txt"
+            shell: "cp {input} {output}"
+        """)
+    r = p.build()
+    assert_usage_error(r, "dependency cycle: ", "hint: ", "break the cycle")
+    assert r.err.startswith(("Flowfile:4:12: error: dependency cycle: b -> a -> b",
+                             "Flowfile:8:12: error: dependency cycle: a -> b -> a")), r.err
+
+
+def test_an_ambiguity_points_at_the_input_and_names_where_the_rules_are(tmp_path):
+    p = Project(tmp_path)
+    p.flowfile(AMBIGUOUS)
+    r = p.build()
+    assert_usage_error(r, "Flowfile:2:12: error: rules 'one' (Flowfile:3:6) and 'two' (Flowfile:6:6) "
+                          "can both make 'out/x.txt'")
+
+
+def test_a_runaway_wildcard_value_is_shortened_in_the_message(tmp_path):
+    p = Project(tmp_path)
+    p.flowfile("""
+        rule all:
+            input: "a"
+        rule back:
+            input: "{n}.bak"
+            output: "{n}"
+            shell: "cp {input} {output}"
+        """)
+    r = p.build()
+    assert_usage_error(r, "Flowfile:4:12: error: rule 'back' feeds itself", "…")
+    assert ".bak" * 50 not in r.err  # 100 of them today, twice
+    assert max(len(line) for line in r.err.splitlines()) < 600

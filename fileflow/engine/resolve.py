@@ -15,8 +15,15 @@ from itertools import repeat
 from types import MappingProxyType
 from typing import NamedTuple
 
-from fileflow.engine.graph import Graph, Job, job_name
-from fileflow.errors import AmbiguousRuleError, CycleError, FlowfileError, MissingInputError, WorkflowError
+from fileflow.engine.graph import Graph, Job, input_pos, job_name
+from fileflow.errors import (
+    AmbiguousRuleError,
+    CycleError,
+    FlowfileError,
+    MissingInputError,
+    WorkflowError,
+    shorten,
+)
 from fileflow.lang.job_values import job_values
 from fileflow.lang.model import JobValues, Lazy, Rule, Workflow
 from fileflow.template import Items
@@ -135,9 +142,10 @@ def _growth(rule: Rule, wildcards: dict[str, str], consumer: Job, so_far: int) -
             if so_far + 1 > MAX_GROWTH:
                 raise WorkflowError(
                     f"rule '{rule.name}' feeds itself with ever longer wildcard values "
-                    f"({job_name(rule.name, consumer.wildcards)} needs "
-                    f"{job_name(rule.name, wildcards)}, and so on without end); constrain "
-                    "the wildcard (wildcard_constraints) or name the input differently")
+                    f"({shorten(job_name(rule.name, consumer.wildcards))} needs "
+                    f"{shorten(job_name(rule.name, wildcards))}, and so on without end); constrain "
+                    "the wildcard (wildcard_constraints) or name the input differently",
+                    input_pos(consumer, next(iter(consumer.inputs), "")))
             return so_far + 1
     return 0
 
@@ -222,7 +230,8 @@ def _check_wildcards(rule: Rule, wildcards: dict[str, str], path: str) -> None:
     for name, value in wildcards.items():
         if value[:1] == "/" or (".." in value and ".." in value.split("/")):
             raise WorkflowError(
-                f"refusing {path!r}: wildcard {{{name}}} of rule '{rule.name}' would be {value!r}, "
+                f"refusing {shorten(path)!r}: wildcard {{{name}}} of rule '{rule.name}' would be "
+                f"{shorten(value)!r}, "
                 "which leaves the working directory")
 
 
@@ -268,7 +277,8 @@ def _job_adder(graph: Graph, work: list[tuple[str, int]]
         for out in outputs:
             other = producer_of.setdefault(out, job_id)
             if other != job_id:
-                raise WorkflowError(f"jobs {jobs[other].name} and {job.name} both make {out!r}")
+                raise WorkflowError(f"jobs {shorten(jobs[other].name)} and {shorten(job.name)} both "
+                                    f"make {shorten(out)!r}", rule.pos)
         inputs = values.inputs.values
         if len(inputs) == 1:
             work.append((inputs[0], job_id))
@@ -315,7 +325,9 @@ def resolve(workflow: Workflow, targets: Sequence[str],
                 continue
             found = candidates(path)
             if len(found) > 1:
-                raise AmbiguousRuleError(path, [r.name for r, _ in found])
+                raise AmbiguousRuleError(path, [r.name for r, _ in found],
+                                         input_pos(jobs[consumer], path) if consumer >= 0 else None,
+                                         [r.pos for r, _ in found])
             if found:
                 rule, wildcards = found[0]
                 _check_wildcards(rule, wildcards, path)
@@ -331,7 +343,8 @@ def resolve(workflow: Workflow, targets: Sequence[str],
                 continue
         if consumer >= 0:
             if producer == consumer:
-                raise CycleError([jobs[consumer].name, jobs[consumer].name])
+                raise CycleError([jobs[consumer].name, jobs[consumer].name],
+                                 input_pos(jobs[consumer], path))
             add_edge(producer, consumer)
         elif producer not in graph.targets:
             graph.targets.append(producer)
@@ -340,5 +353,8 @@ def resolve(workflow: Workflow, targets: Sequence[str],
         absent = missing(list(first_needer))
         if absent:
             path = next(p for p in first_needer if p in absent)  # the first one met
-            raise MissingInputError(path, _needer(jobs, first_needer[path]), index.near_misses(path))
+            needer = first_needer[path]
+            raise MissingInputError(path, _needer(jobs, needer), index.near_misses(path),
+                                    input_pos(jobs[needer], path) if needer >= 0 else None,
+                                    jobs[needer].rule.pos if needer >= 0 else None)
     return graph
