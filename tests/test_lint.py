@@ -204,6 +204,20 @@ CASES = {
             params: n = config.used, m = config["unused"]
             shell: "echo {params.n} {params.m} > {output}"
         '''),
+    "FF111": ('''\
+        rule make:
+            output: "out/{name}.txt"
+            log: "logs/{name}.log"
+            params: label = "x" + wildcards.name, fixed = "y"
+            shell: "echo {params.label} {params.fixed} > {output} 2> {log}"
+        ''', '''\
+        rule make:
+            output: "out/{name}.txt"
+            log: "logs/{name}.log"
+            params: label = "x" + wildcards.name, fixed = "y", depth = config.depth[wildcards.name],
+                    n = int(wildcards.name), other = config.get(wildcards.name, "1")
+            shell: "echo {params.label:q} {params.fixed} {params.depth} {params.n} {params.other} 2> {log}"
+        '''),
 }
 
 
@@ -225,6 +239,20 @@ def test_positions_and_messages(tmp_path: Path) -> None:
         "2:1 variable 'UNUSED' is assigned but never read"]
     (indexed,) = [f for f in lint_text(tmp_path, CASES["FF103"][0]) if f.code == "FF103"]
     assert (indexed.pos.line, indexed.pos.column, indexed.fix) == (5, 16, "write {input.src}")
+
+
+def test_unquoted_wildcard_params_by_name_index_and_whole(tmp_path: Path) -> None:
+    text = '''\
+        rule make:
+            output: "out/{name}.txt"
+            log: "logs/{name}.log"
+            params: wildcards.name, fixed = "y", tag = "-".join([wildcards.name.upper(), "x"])
+            shell: "echo {params[0]} {params[1]} {params.fixed} {params.tag:raw} {params} {params:q}"
+        '''
+    found = [f for f in lint_text(tmp_path, text) if f.code == "FF111"]
+    assert [(f.pos.line, f.pos.column, f.fix) for f in found] == [
+        (5, 18, "write {params[0]:q}"), (5, 57, "write {params.tag:q}"), (5, 74, "write {params:q}")]
+    assert "'out/$(touch X).txt' would run as shell code" in found[0].message
 
 
 def test_ruleorder_chain_settles_overlap(tmp_path: Path) -> None:

@@ -74,15 +74,9 @@ def load(args):
 # ---------------------------------------------------------------- commands
 
 def cmd_check(args) -> int:
-    workflow = load(args)
-    rules = workflow.rules
-    shown = ", ".join(r.name for r in rules[:8]) + (", ..." if len(rules) > 8 else "")
-    includes = len(workflow.flowfiles) - 1
-    extra = f", {includes} included file{'s' if includes != 1 else ''}" if includes else ""
-    targets = ", ".join(workflow.default_targets) or "none"
-    _print(f"{workflow.flowfiles[0]}: ok: {len(rules)} rule{'s' if len(rules) != 1 else ''} "
-           f"({shown}){extra}; default target: {targets}")
-    return 0
+    from fileflow.cli.check import check_workflow
+
+    return check_workflow(load(args), _print)
 
 
 def configure_fmt(parser: argparse.ArgumentParser) -> None:

@@ -28,7 +28,7 @@ from fileflow.lang.job_values import job_values
 from fileflow.lang.model import JobValues, Lazy, Rule, Workflow
 from fileflow.template import Items
 
-__all__ = ["resolve", "RuleIndex"]
+__all__ = ["resolve", "RuleIndex", "preferred_rules", "ruleorder_closure"]
 
 
 class _Candidate(NamedTuple):
@@ -59,7 +59,7 @@ class RuleIndex:
                         rule, _normalize_prefix(pattern.literal_prefix), suffix,
                         pattern.regex(rule.constraints).fullmatch,
                         pattern.wildcards != rule.wildcards))
-        self.preferred = _transitive(workflow.ruleorder)
+        self.preferred = ruleorder_closure(workflow.ruleorder)
 
     def candidates(self, path: str) -> list[tuple[Rule, dict[str, str]]]:
         """The rules that can make `path`, with their wildcard values (in the rule's order,
@@ -79,13 +79,7 @@ class RuleIndex:
         return found
 
     def _preferred(self, found: list[tuple[Rule, dict[str, str]]]) -> list[tuple[Rule, dict[str, str]]]:
-        """One entry per rule (its first match), minus the rules `ruleorder` puts below another."""
-        by_rule: dict[str, tuple[Rule, dict[str, str]]] = {}
-        for rule, wildcards in found:
-            by_rule.setdefault(rule.name, (rule, wildcards))
-        names = list(by_rule)
-        beaten = {b for a in names for b in names if (a, b) in self.preferred}
-        return [v for n, v in by_rule.items() if n not in beaten]
+        return preferred_rules(found, self.preferred)
 
     def near_misses(self, path: str) -> list[str]:
         """Rules whose output shape fits the path's literal text (for 'rules tried')."""
@@ -93,7 +87,20 @@ class RuleIndex:
                        if path.startswith(c.prefix) and path.endswith(c.suffix)})
 
 
-def _transitive(pairs) -> set[tuple[str, str]]:
+def preferred_rules(found: list[tuple[Rule, dict[str, str]]], preferred: set[tuple[str, str]]
+                    ) -> list[tuple[Rule, dict[str, str]]]:
+    """One entry per rule (its first match), minus the rules `ruleorder` puts below another
+    (`preferred` is `ruleorder_closure` of the workflow's ruleorder)."""
+    by_rule: dict[str, tuple[Rule, dict[str, str]]] = {}
+    for rule, wildcards in found:
+        by_rule.setdefault(rule.name, (rule, wildcards))
+    names = list(by_rule)
+    beaten = {b for a in names for b in names if (a, b) in preferred}
+    return [v for n, v in by_rule.items() if n not in beaten]
+
+
+def ruleorder_closure(pairs) -> set[tuple[str, str]]:
+    """The (preferred, other) pairs of `ruleorder`, chains included (a > b > c gives a > c)."""
     closure = set(pairs)
     changed = True
     while changed:
