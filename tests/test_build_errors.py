@@ -342,3 +342,26 @@ def test_a_runaway_wildcard_value_is_shortened_in_the_message(tmp_path):
     assert_usage_error(r, "Flowfile:4:12: error: rule 'back' feeds itself", "…")
     assert ".bak" * 50 not in r.err  # 100 of them today, twice
     assert max(len(line) for line in r.err.splitlines()) < 600
+
+
+RESOURCE_IN_COMMAND = """
+    rule a:
+        output: "a.txt"
+        shell: "echo {resources.runtime} > {output}"
+    """
+
+
+def test_a_resource_the_rule_does_not_set_comes_from_default_resources_as_check_says(tmp_path):
+    p = Project(tmp_path)
+    p.flowfile(RESOURCE_IN_COMMAND)
+    check = p.run("check")
+    build = p.build()
+    assert_usage_error(build, "Flowfile:3:18: error: {resources.runtime}: rule 'a' has no resource")
+    assert check.code == 2 and check.err == build.err  # the same verdict, the same words
+    assert p.run("check", "--default-resources", "runtime=5").code == 0
+    r = p.build("--default-resources", "runtime=5")
+    assert r.code == 0, r
+    assert p.read("a.txt") == "5\n"
+    r = p.build("--default-resources", "runtime=6")  # another value: another command
+    assert (r.code, r.ran) == (0, ["a"]), r
+    assert p.read("a.txt") == "6\n"

@@ -320,3 +320,31 @@ def test_no_false_alarm_on_patterns_that_only_look_alike(tmp_path, monkeypatch, 
         '''
     code, out, err = check_text(tmp_path, monkeypatch, capsys, text)
     assert (code, err) == (EXIT_OK, "")
+
+
+# ---------------------------------------------------------------- resources check and build agree on
+
+RUNTIME = '''\
+    rule a:
+        output: "a.txt"
+        shell: "echo {resources.runtime} {resources.mem_mb} > {output}"
+    '''
+
+
+def test_check_accepts_a_resource_only_when_every_job_has_it(tmp_path, monkeypatch, capsys):
+    code, out, err = check_text(tmp_path, monkeypatch, capsys, RUNTIME)
+    assert (code, out) == (EXIT_USAGE, "")
+    assert err.startswith("Flowfile:3:18: error: {resources.runtime}: rule 'a' has no resource "
+                          "'runtime' (set it in its 'resources:', or give every job one: "
+                          "--default-resources runtime=VALUE)")
+    code, out, err = run(capsys, "check", "--default-resources", "runtime=5", "mem_mb=100")
+    assert (code, err) == (EXIT_OK, "")
+    (tmp_path / "profiles" / "hpc").mkdir(parents=True)
+    (tmp_path / "profiles" / "hpc" / "config.yaml").write_text(
+        "jobs: 4\ndefault-resources:\n  runtime: 60\n  mem_mb: 2000\n")
+    code, out, err = run(capsys, "check", "--profile", "hpc")
+    assert (code, err) == (EXIT_OK, "")
+    # the rule's own resources count, with or without defaults
+    own = RUNTIME.replace('"a.txt"', '"a.txt"\n        resources: runtime = 3, mem_mb = 1')
+    code, out, err = check_text(tmp_path, monkeypatch, capsys, own)
+    assert (code, err) == (EXIT_OK, "")

@@ -62,21 +62,41 @@ def find_flowfile(args) -> str:
                         "use -f FILE or -C DIR)")
 
 
-def load(args):
+def load(args, default_resources=None):
     from fileflow.lang.config import parse_config_overrides
     from fileflow.lang.loader import load_workflow
 
     path = find_flowfile(args)
     overrides = parse_config_overrides(args.config)
-    return load_workflow(path, workdir=os.getcwd(), config=overrides, configfiles=args.configfile)
+    return load_workflow(path, workdir=os.getcwd(), config=overrides, configfiles=args.configfile,
+                         default_resources=default_resources)
+
+
+def _default_resources(args) -> dict[str, object]:
+    """--default-resources (after --profile's), as build and check both read it."""
+    from fileflow.cli.profiles import parse_assignments
+
+    return parse_assignments(getattr(args, "default_resources", ()), "--default-resources")
 
 
 # ---------------------------------------------------------------- commands
 
+def configure_check(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--default-resources", nargs="+", default=[], metavar="NAME=VALUE",
+                        help="as for build: resources of jobs whose rule does not set them "
+                             "(a command may use {resources.NAME} for these)")
+    parser.add_argument("--profile", default=None, metavar="NAME|PATH",
+                        help="as for build: read options from a YAML profile; its "
+                             "default-resources count")
+
+
 def cmd_check(args) -> int:
     from fileflow.cli.check import check_workflow
+    from fileflow.cli.profiles import apply_profile
 
-    return check_workflow(load(args), _print)
+    if args.profile:
+        apply_profile(args, build_command_parser)
+    return check_workflow(load(args, _default_resources(args)), _print)
 
 
 def configure_fmt(parser: argparse.ArgumentParser) -> None:
@@ -184,8 +204,8 @@ def configure_build(parser: argparse.ArgumentParser) -> None:
                              "with {threads}, {resources.mem_mb}, {rule}, {wildcards.x}, e.g. "
                              "'-pe smp {threads} -l h_vmem={resources.mem_mb}M'")
     parser.add_argument("--default-resources", nargs="+", default=[], metavar="NAME=VALUE",
-                        help="cluster: resources of jobs whose rule does not set them, "
-                             "e.g. mem_mb=2000 slurm_partition=short")
+                        help="resources of jobs whose rule does not set them (locally and on "
+                             "a cluster), e.g. mem_mb=2000 slurm_partition=short")
     parser.add_argument("--set-resources", nargs="+", default=[], metavar="RULE:NAME=VALUE",
                         help="cluster: override a rule's resource (or threads), e.g. align:mem_mb=8000")
     parser.add_argument("--local-cores", type=int, default=0, metavar="N",
@@ -247,7 +267,8 @@ def cmd_build(args) -> int:
         raise FileflowError("-j/--jobs must be at least 1")
     if args.graph or args.summary:
         from fileflow.cli import show
-        return (show.summary if args.summary else show.dry_run_graph)(_build_options(args))
+        return (show.summary if args.summary else show.dry_run_graph)(
+            _build_options(args, default_resources=_default_resources(args)))
     return build(_build_options(args, **cluster_options(args)))
 
 
@@ -388,7 +409,7 @@ def parser_for(command: str | None) -> argparse.ArgumentParser:
 COMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None] | None, str]] = {
     "build": ("cmd_build", configure_build,
               "bring the targets up to date (the default command: 'fileflow [TARGET...]')"),
-    "check": ("cmd_check", None, "parse and validate the Flowfile; print a summary or the errors"),
+    "check": ("cmd_check", configure_check, "parse and validate the Flowfile; print a summary or the errors"),
     "fmt": ("cmd_fmt", configure_fmt, "rewrite Flowfiles in the canonical layout, comments kept"),
     "lint": ("cmd_lint", configure_lint, "warn about likely mistakes in the Flowfile, each with a fix"),
     "lsp": ("cmd_lsp", configure_lsp, "the language server for editors, over stdio (see docs/cli.md)"),

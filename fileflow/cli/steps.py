@@ -38,7 +38,9 @@ class BuildOptions:
     touch: bool = False
     argv: Sequence[str] = ()
     cluster: str | None = None                     # --cluster slurm|drmaa
-    default_resources: Mapping[str, object] = field(default_factory=dict)
+    # --default-resources: every job's resources unless its rule sets them; None for the
+    # commands without the option (the Flowfile is then checked as lint checks it)
+    default_resources: Mapping[str, object] | None = None
     set_resources: Mapping[str, Mapping[str, object]] = field(default_factory=dict)
     local_cores: int = 0                           # head-node jobs (localrules); 0: all cores
     job_arrays: bool = True
@@ -87,7 +89,8 @@ def load_graph(options: BuildOptions, store):
     from fileflow.remote.staging import check_local_logs
 
     workflow = load_workflow(options.flowfile, workdir=os.getcwd(), config=options.config,
-                             configfiles=options.configfiles)
+                             configfiles=options.configfiles,
+                             default_resources=options.default_resources)
     for rule in options.forcerun:
         if rule not in workflow.by_name:
             raise FileflowError(f"-R/--forcerun: no rule named {rule!r}")
