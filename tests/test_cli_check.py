@@ -348,3 +348,9 @@ def test_check_accepts_a_resource_only_when_every_job_has_it(tmp_path, monkeypat
     own = RUNTIME.replace('"a.txt"', '"a.txt"\n        resources: runtime = 3, mem_mb = 1')
     code, out, err = check_text(tmp_path, monkeypatch, capsys, own)
     assert (code, err) == (EXIT_OK, "")
+    # per-job values: their names are known all the same
+    per_job = RUNTIME.replace('"a.txt"', '"a.txt"\n        resources: mem_mb = 100 * attempt')
+    code, out, err = check_text(tmp_path, monkeypatch, capsys, per_job)
+    assert code == EXIT_USAGE and "has no resource 'runtime'" in err
+    code, out, err = run(capsys, "check", "--default-resources", "runtime=5")
+    assert (code, err) == (EXIT_OK, "")

@@ -323,9 +323,18 @@ class RuleBuilder:
                 continue
             d = self.directives[directive]
             for f in template.fields:
-                problem = _field_problem(rule, f, self.loader.default_resources is not None)
+                problem = _field_problem(rule, f, self.resource_names())
                 if problem:
                     raise FlowfileError(problem, self._offset_pos(d.args[0], f.offset, len(f.text)))
+
+    def resource_names(self) -> frozenset[str]:
+        """The resources every job of the rule has: its own (their values may be per job,
+        their names are not) and the default ones (RESOURCES_MAYBE_DEFAULT when those are
+        not known)."""
+        defaults = self.loader.default_resources
+        d = self.directives.get("resources")
+        own = {arg.name for arg in d.args if isinstance(arg, s.Keyword)} if d else set()
+        return frozenset(own.union(RESOURCES_MAYBE_DEFAULT if defaults is None else defaults))
 
     def _offset_pos(self, node, offset: int, length: int) -> Position:
         return _offset_pos(node, offset, length, self.loader.sources.get(node.pos.path))
@@ -342,7 +351,9 @@ def _over_defaults(resources: Lazy, defaults: Mapping[str, object]) -> Lazy:
 RESOURCES_MAYBE_DEFAULT = ("mem_mb", "runtime", "disk_mb")
 
 
-def _field_problem(rule: Rule, f, defaults_known: bool = True) -> str:
+def _field_problem(rule: Rule, f, resources: frozenset[str] | None = None) -> str:
+    """What is wrong with a command's field, or "". `resources` are the resource names every
+    job of the rule has (None: not checked)."""
     step = f.steps[0] if f.steps else None
     if f.name in ("threads", "rule", "attempt") and f.steps:
         return f"{f.text}: '{f.name}' is a single value; write {{{f.name}}}"
@@ -370,8 +381,8 @@ def _field_problem(rule: Rule, f, defaults_known: bool = True) -> str:
             return f"{f.text}: rule '{rule.name}' has only {len(rule.params.values)} params"
     if f.name == "wildcards" and isinstance(step, int):
         return f"{f.text}: wildcards are taken by name, e.g. {{wildcards.NAME}}"
-    if f.name == "resources" and isinstance(step, str) and not isinstance(rule.resources, Lazy):
-        if step not in rule.resources and (defaults_known or step not in RESOURCES_MAYBE_DEFAULT):
+    if f.name == "resources" and isinstance(step, str) and resources is not None:
+        if step not in resources:
             return (f"{f.text}: rule '{rule.name}' has no resource '{step}' (set it in its "
                     f"'resources:', or give every job one: --default-resources {step}=VALUE)")
     return ""
