@@ -137,7 +137,7 @@ def _normalize_prefix(prefix: str) -> str:
 MAX_GROWTH = 100
 
 
-def _growth(rule: Rule, wildcards: dict[str, str], consumer: Job, so_far: int) -> int:
+def _growth(rule: Rule, wildcards: dict[str, str], consumer: Job, so_far: int, path: str) -> int:
     """A rule that needs its own output with a longer value ({n}.txt <- {n}.a.txt) would
     expand forever; count such steps in a row (a constraint may still end them), and refuse
     the rule after MAX_GROWTH of them."""
@@ -152,7 +152,7 @@ def _growth(rule: Rule, wildcards: dict[str, str], consumer: Job, so_far: int) -
                     f"({shorten(job_name(rule.name, consumer.wildcards))} needs "
                     f"{shorten(job_name(rule.name, wildcards))}, and so on without end); constrain "
                     "the wildcard (wildcard_constraints) or name the input differently",
-                    input_pos(consumer, next(iter(consumer.inputs), "")))
+                    input_pos(consumer, path))
             return so_far + 1
     return 0
 
@@ -247,19 +247,19 @@ def _needer(jobs: list[Job], consumer: int) -> str:
 
 
 def _job_adder(graph: Graph, work: list[tuple[str, int]]
-               ) -> Callable[[Rule, dict[str, str], int], int]:
-    """`add_job(rule, wildcards, consumer) -> job id`: the job of `rule` for `wildcards`,
+               ) -> Callable[..., int]:
+    """`add_job(rule, wildcards, consumer, path) -> job id`: the job of `rule` for `wildcards`,
     added to `graph` with its inputs appended to `work`, unless it is there already.
-    `consumer` is the job that needs it, -1 for the command line."""
+    `consumer` is the job that needs it (-1 for the command line), for its input `path`."""
     jobs, producer_of = graph.jobs, graph.producer
     without_outputs: dict[str, int] = {}  # rule name -> its job, for rules with no output
     makers: dict[str, tuple[Callable[[dict[str, str]], JobValues], Callable[[dict], str]]] = {}
     growth: dict[int, int] = {}  # job -> how many times in a row its rule fed itself a longer value
 
-    def add_job(rule: Rule, wildcards: dict[str, str], consumer: int) -> int:
+    def add_job(rule: Rule, wildcards: dict[str, str], consumer: int, path: str = "") -> int:
         grew = 0
         if consumer >= 0 and jobs[consumer].rule is rule:
-            grew = _growth(rule, wildcards, jobs[consumer], growth.get(consumer, 0))
+            grew = _growth(rule, wildcards, jobs[consumer], growth.get(consumer, 0), path)
         maker = makers.get(rule.name)
         if maker is None:
             maker = makers[rule.name] = (values_maker(rule), _namer(rule))
@@ -338,7 +338,7 @@ def resolve(workflow: Workflow, targets: Sequence[str],
             if found:
                 rule, wildcards = found[0]
                 _check_wildcards(rule, wildcards, path)
-                producer = add_job(rule, wildcards, consumer)
+                producer = add_job(rule, wildcards, consumer, path)
                 if path not in producer_of:
                     # The pattern matched but the rendered outputs differ (e.g. "./a" vs "a").
                     producer_of[path] = producer
