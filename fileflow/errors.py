@@ -10,7 +10,7 @@ __all__ = [
     "EXIT_OK", "EXIT_JOB_FAILED", "EXIT_USAGE", "EXIT_LOCKED", "EXIT_INTERRUPTED",
     "Position", "FileflowError", "FlowfileError", "FlowfileErrors",
     "WorkflowError", "CycleError", "AmbiguousRuleError", "MissingInputError",
-    "JobFailed", "LockError",
+    "JobFailed", "LockError", "render_at", "shorten",
 ]
 
 # Documented exit codes (docs/cli.md).
@@ -64,6 +64,29 @@ def _source_excerpt(pos: Position, source: str | None) -> str:
     return f"{gutter}{text}\n{' ' * (len(gutter) - 2)}| {' ' * (pos.column - 1)}{'^' * width}"
 
 
+def render_at(kind: str, message: str, pos: Position | None, hint: str = "",
+              source: str | None = None) -> str:
+    """`path:line:col: KIND: message`, the line with a caret under the place, and the hint:
+    how errors (kind "error") and check's warnings (kind "warning") are printed."""
+    parts = [f"{pos}: {kind}: {message}" if pos else f"{kind}: {message}"]
+    if pos:
+        excerpt = _source_excerpt(pos, source)
+        if excerpt:
+            parts.append(excerpt)
+    if hint:
+        parts.append(f"hint: {hint}")
+    return "\n".join(parts)
+
+
+def shorten(text: str, limit: int = 160) -> str:
+    """`text`, or its start and end around an ellipsis when longer than `limit` characters:
+    a wildcard value or path in a message stays readable however long it grew."""
+    if len(text) <= limit:
+        return text
+    tail = limit // 4
+    return f"{text[:limit - tail - 1]}…{text[-tail:]}"
+
+
 class FlowfileError(FileflowError):
     """A syntax or validation error at a place in a Flowfile (or a config file)."""
 
@@ -80,14 +103,7 @@ class FlowfileError(FileflowError):
         return f"{where}{self.message}"
 
     def render(self) -> str:
-        parts = [f"{self.pos}: error: {self.message}" if self.pos else f"error: {self.message}"]
-        if self.pos:
-            excerpt = _source_excerpt(self.pos, self.source)
-            if excerpt:
-                parts.append(excerpt)
-        if self.hint:
-            parts.append(f"hint: {self.hint}")
-        return "\n".join(parts)
+        return render_at("error", self.message, self.pos, self.hint, self.source)
 
 
 class FlowfileErrors(FileflowError):
@@ -102,30 +118,55 @@ class FlowfileErrors(FileflowError):
 
 
 class WorkflowError(FileflowError):
-    """A problem with the workflow as a whole (the graph), not with one line of it."""
+    """A problem with the workflow as a whole (the graph), not with one line of it; `pos`
+    points at the Flowfile line most involved, when there is one."""
+
+    def __init__(self, message: str, pos: Position | None = None, hint: str = ""):
+        super().__init__(message)
+        self.message = message
+        self.pos = pos
+        self.hint = hint
+
+    def render(self) -> str:
+        if self.pos is None and not self.hint:
+            return self.message
+        return render_at("error", self.message, self.pos, self.hint)
+
+
+def _rule_at(name: str, pos: Position | None) -> str:
+    return f"'{name}' ({pos})" if pos else repr(name)
+
+
+CYCLE_HINT = ("each one needs a file the one before it makes, so none can run first; break "
+              "the cycle by giving one of these rules an input that no rule of the cycle makes "
+              "(another file name, or a file in another folder), or drop that input")
 
 
 class CycleError(WorkflowError):
-    def __init__(self, cycle: list[str]):
+    def __init__(self, cycle: list[str], pos: Position | None = None):
         self.cycle = cycle
-        super().__init__("dependency cycle: " + " -> ".join(cycle))
+        super().__init__("dependency cycle: " + " -> ".join(shorten(c) for c in cycle), pos,
+                         CYCLE_HINT)
 
 
 class AmbiguousRuleError(WorkflowError):
-    def __init__(self, path: str, rules: list[str]):
+    def __init__(self, path: str, rules: list[str], pos: Position | None = None,
+                 rule_pos: list[Position] | tuple = ()):
         self.path = path
         self.rules = rules
-        names = " and ".join(repr(r) for r in rules)
+        places = list(rule_pos) + [None] * (len(rules) - len(rule_pos))
+        names = " and ".join(_rule_at(r, p) for r, p in zip(rules, places))
         super().__init__(
-            f"rules {names} can both make {path!r}; add 'ruleorder: {rules[0]} > {rules[1]}' "
-            "or a wildcard constraint to choose one")
+            f"rules {names} can both make {shorten(path)!r}; add 'ruleorder: {rules[0]} > "
+            f"{rules[1]}' or a wildcard constraint to choose one", pos)
 
 
 class MissingInputError(WorkflowError):
     """An input that is no file and that no rule makes. For a `target` asked for on the
     command line, the closest literal output or rule name (`suggestion`) if any."""
 
-    def __init__(self, path: str, needed_by: str, tried: list[str], *, target: bool = False,
+    def __init__(self, path: str, needed_by: str, tried: list[str], pos: Position | None = None,
+                 rule_pos: Position | None = None, *, target: bool = False,
                  suggestion: str | None = None):
         self.path = path
         self.needed_by = needed_by
@@ -136,9 +177,10 @@ class MissingInputError(WorkflowError):
             super().__init__(f"no rule makes {path!r} and there is no such file{tried_text}{guess}")
             return
         tried_text = ", ".join(tried) if tried else "no rule has a matching output"
+        rule = f" (rule at {rule_pos})" if rule_pos else ""
         super().__init__(
-            f"missing input {path!r} needed by {needed_by}: the file does not exist and no rule "
-            f"can make it (rules tried: {tried_text})")
+            f"missing input {shorten(path)!r} needed by {shorten(needed_by)}{rule}: the file does "
+            f"not exist and no rule can make it (rules tried: {tried_text})", pos)
 
 
 class JobFailed(FileflowError):

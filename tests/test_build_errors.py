@@ -290,3 +290,95 @@ def test_a_flowfile_whose_rules_all_come_from_includes_has_no_default_target(tmp
                        "never the default target")
     assert not p.exists("i.txt")
     assert p.build("i.txt").code == 0 and p.exists("i.txt")
+
+
+def test_a_missing_input_points_at_the_input_and_the_rule(tmp_path):
+    p = Project(tmp_path)
+    p.flowfile("""
+        rule all:
+            input: "out/a.txt"
+        rule copy:
+            input: "data/{name}.csv", "extra.txt"
+            output: "out/{name}.txt"
+            shell: "cp {input} {output}"
+        """)
+    p.write("data/a.csv", "x\n")
+    r = p.build()
+    assert_usage_error(r, "Flowfile:4:31: error: missing input 'extra.txt' needed by copy[name=a] "
+                          "(rule at Flowfile:3:6)")
+    assert '    4 |     input: "data/{name}.csv", "extra.txt"' in r.err
+    assert r.err.splitlines()[2].endswith("^^^^^^^^^^^")  # the caret under the input
+
+
+def test_a_cycle_points_at_an_input_and_says_how_to_break_it(tmp_path):
+    p = Project(tmp_path)
+    p.flowfile("""
+        rule all:
+            input: "b.txt"
+        rule a:
+            input: "b.txt"
+            output: "a.txt"
+            shell: "cp {input} {output}"
+        rule b:
+            input: "a.txt"
+            output: "b.txt"
+            shell: "cp {input} {output}"
+        """)
+    r = p.build()
+    assert_usage_error(r, "dependency cycle: ", "hint: ", "break the cycle")
+    assert r.err.startswith(("Flowfile:4:12: error: dependency cycle: b -> a -> b",
+                             "Flowfile:8:12: error: dependency cycle: a -> b -> a")), r.err
+
+
+def test_an_ambiguity_points_at_the_input_and_names_where_the_rules_are(tmp_path):
+    p = Project(tmp_path)
+    p.flowfile(AMBIGUOUS)
+    r = p.build()
+    assert_usage_error(r, "Flowfile:2:12: error: rules 'one' (Flowfile:3:6) and 'two' (Flowfile:6:6) "
+                          "can both make 'out/x.txt'")
+
+
+def test_a_runaway_wildcard_value_is_shortened_in_the_message(tmp_path):
+    p = Project(tmp_path)
+    p.flowfile("""
+        rule all:
+            input: "a"
+        rule back:
+            input: "ref/genome.fa", "{n}.bak"
+            output: "{n,[a-z.]+}"
+            shell: "cp {input} {output}"
+        """)
+    r = p.build()
+    assert_usage_error(r, "Flowfile:4:29: error: rule 'back' feeds itself", "…")
+    assert ".bak" * 50 not in r.err  # 100 of them today, twice
+    assert max(len(line) for line in r.err.splitlines()) < 600
+
+
+RESOURCE_IN_COMMAND = """
+    rule a:
+        output: "a.txt"
+        shell: "echo {resources.runtime} > {output}"
+    """
+
+
+def test_a_resource_the_rule_does_not_set_comes_from_default_resources_as_check_says(tmp_path):
+    p = Project(tmp_path)
+    p.flowfile(RESOURCE_IN_COMMAND)
+    check = p.run("check")
+    build = p.build()
+    assert_usage_error(build, "Flowfile:3:18: error: {resources.runtime}: rule 'a' has no resource")
+    assert check.code == 2 and check.err == build.err  # the same verdict, the same words
+    assert p.run("check", "--default-resources", "runtime=5").code == 0
+    r = p.build("--default-resources", "runtime=5")
+    assert r.code == 0, r
+    assert p.read("a.txt") == "5\n"
+    r = p.build("--default-resources", "runtime=6")  # another value: another command
+    assert (r.code, r.ran) == (0, ["a"]), r
+    assert p.read("a.txt") == "6\n"
+    # a rule whose resources are per job keeps the defaults under its own
+    p.flowfile(RESOURCE_IN_COMMAND.replace('"a.txt"', '"a.txt"\n        resources: mem_mb = 10 * attempt')
+               .replace("{resources.runtime}", "{resources.runtime} {resources.mem_mb}"))
+    assert_usage_error(p.build(), "has no resource 'runtime'")
+    r = p.build("--default-resources", "runtime=7", "mem_mb=1")
+    assert r.code == 0, r
+    assert p.read("a.txt") == "7 10\n"

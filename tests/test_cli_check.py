@@ -184,3 +184,173 @@ def test_importing_the_cli_stays_light():
                         "print(sorted({m.split('.')[0] for m in sys.modules} & "
                         "{'lark', 'sqlalchemy', 'rich'}))")
     assert (done.returncode, done.stdout.strip()) == (0, "[]"), done.stderr
+
+
+# ---------------------------------------------------------------- what the rules alone show
+
+def check_text(tmp_path: Path, monkeypatch, capsys, text: str, *args: str) -> tuple[int, str, str]:
+    (tmp_path / "Flowfile").write_text(textwrap.dedent(text))
+    monkeypatch.chdir(tmp_path)
+    return run(capsys, "check", *args)
+
+
+CYCLE = '''\
+    rule all:
+        input: "b.txt"
+    rule a:
+        input: "b.txt", "src.txt"
+        output: "a.txt"
+        shell: "cp {input} {output}"
+    rule b:
+        input: "a.txt"
+        output: "{name,b}.txt"
+        shell: "cp {input} {output}"
+    '''
+
+
+def test_a_cycle_between_rules_is_an_error_with_a_place_and_a_hint(tmp_path, monkeypatch, capsys):
+    (tmp_path / "src.txt").write_text("x\n")
+    code, out, err = check_text(tmp_path, monkeypatch, capsys, CYCLE)
+    assert (code, out) == (EXIT_USAGE, "")
+    assert err.splitlines()[:3] == [
+        "Flowfile:4:12: error: dependency cycle: b[name=b] -> a -> b[name=b]",
+        '    4 |     input: "b.txt", "src.txt"',
+        "      |            ^^^^^^^"]
+    assert err.splitlines()[3].startswith("hint: ") and "break the cycle" in err
+
+
+def test_an_output_two_rules_can_make_is_an_error_unless_ruleorder_settles_it(
+        tmp_path, monkeypatch, capsys):
+    text = '''\
+        rule all:
+            input: "ref/genome.fa"
+        rule reference:
+            output: "ref/genome.fa"
+            shell: "touch {output}"
+        rule download:
+            output: "ref/{name}.fa"
+            shell: "touch {output}"
+        '''
+    code, out, err = check_text(tmp_path, monkeypatch, capsys, text)
+    assert (code, out) == (EXIT_USAGE, "")
+    assert err.startswith("Flowfile:4:13: error: rules 'reference' (Flowfile:3:6) and 'download' "
+                          "(Flowfile:6:6) can both make 'ref/genome.fa'; add 'ruleorder: "
+                          "reference > download'")
+    code, out, err = check_text(tmp_path, monkeypatch, capsys,
+                                text + "ruleorder: reference > download\n")
+    assert (code, err) == (EXIT_OK, "")
+    # a constraint that keeps the pattern off the literal path settles it too
+    code, out, err = check_text(tmp_path, monkeypatch, capsys,
+                                text.replace("ref/{name}.fa", "ref/{name,[0-9]+}.fa"))
+    assert (code, err) == (EXIT_OK, "")
+
+
+def test_a_literal_input_no_rule_makes_is_a_warning_only_when_it_is_not_on_disk(
+        tmp_path, monkeypatch, capsys):
+    text = '''\
+        rule all:
+            input: expand("raw/{s}.txt", s=["a", "b", "c"]), "ref.fa"
+        '''
+    (tmp_path / "raw").mkdir()
+    (tmp_path / "raw" / "b.txt").write_text("x\n")
+    code, out, err = check_text(tmp_path, monkeypatch, capsys, text)
+    assert code == EXIT_OK
+    assert out == "Flowfile: ok: 1 rule (all); default target: all; 2 warnings\n"
+    assert err.split("\n\n") == [
+        "Flowfile:2:12: warning: input 'raw/a.txt' (and 1 more) of rule 'all' is made by no rule "
+        "and does not exist now\n"
+        '    2 |     input: expand("raw/{s}.txt", s=["a", "b", "c"]), "ref.fa"\n'
+        "      |            ^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^\n"
+        "hint: the build stops with 'missing input' unless the file is there by then; if a rule "
+        "is meant to make it, that rule's output pattern does not match this path",
+        "Flowfile:2:54: warning: input 'ref.fa' of rule 'all' is made by no rule and does not "
+        "exist now\n"
+        '    2 |     input: expand("raw/{s}.txt", s=["a", "b", "c"]), "ref.fa"\n'
+        "      |                                                      ^^^^^^^^\n"
+        "hint: the build stops with 'missing input' unless the file is there by then; if a rule "
+        "is meant to make it, that rule's output pattern does not match this path\n"]
+    for name in ("raw/a.txt", "raw/c.txt", "ref.fa"):
+        (tmp_path / name).write_text("x\n")
+    code, out, err = run(capsys, "check")
+    assert (code, out, err) == (EXIT_OK, "Flowfile: ok: 1 rule (all); default target: all\n", "")
+
+
+def test_a_wildcard_param_in_a_command_without_q_is_a_warning(tmp_path, monkeypatch, capsys):
+    text = '''\
+        rule all:
+            input: "out/a.txt"
+        rule make:
+            output: "out/{name}.txt"
+            params: label = "sample " + wildcards.name
+            shell: "echo {params.label} > {output}"
+        '''
+    code, out, err = check_text(tmp_path, monkeypatch, capsys, text)
+    assert code == EXIT_OK
+    assert out.endswith("; default target: all; 1 warning\n")
+    assert err.splitlines() == [
+        "Flowfile:6:18: warning: '{params.label}' in the shell command of rule 'make' inserts a "
+        "value made from wildcards unquoted: a requested file name such as 'out/$(touch X).txt' "
+        "would run as shell code (lint FF111)",
+        '    6 |     shell: "echo {params.label} > {output}"',
+        "      |                  ^^^^^^^^^^^^^^",
+        "hint: write {params.label:q}"]
+    code, out, err = check_text(tmp_path, monkeypatch, capsys,
+                                text.replace("{params.label}", "{params.label:q}"))
+    assert (code, err) == (EXIT_OK, "")
+
+
+def test_no_false_alarm_on_patterns_that_only_look_alike(tmp_path, monkeypatch, capsys):
+    text = '''\
+        rule all:
+            input: "r/a.sorted.txt", "calls/a.vcf"
+        rule sort:
+            input: "r/{s}.txt"
+            output: "r/{s}.sorted.txt"
+            shell: "sort {input} > {output}"
+        rule make:
+            output: "r/{s,[a-z]+}.txt"
+            shell: "touch {output}"
+        rule merge:
+            input: "calls/a/chr1.vcf"
+            output: "calls/{sample,[A-Za-z0-9]+}.vcf"
+            shell: "cat {input} > {output}"
+        rule call:
+            output: "calls/{sample}/{chrom}.vcf"
+            shell: "touch {output}"
+        '''
+    code, out, err = check_text(tmp_path, monkeypatch, capsys, text)
+    assert (code, err) == (EXIT_OK, "")
+
+
+# ---------------------------------------------------------------- resources check and build agree on
+
+RUNTIME = '''\
+    rule a:
+        output: "a.txt"
+        shell: "echo {resources.runtime} {resources.mem_mb} > {output}"
+    '''
+
+
+def test_check_accepts_a_resource_only_when_every_job_has_it(tmp_path, monkeypatch, capsys):
+    code, out, err = check_text(tmp_path, monkeypatch, capsys, RUNTIME)
+    assert (code, out) == (EXIT_USAGE, "")
+    assert err.startswith("Flowfile:3:18: error: {resources.runtime}: rule 'a' has no resource "
+                          "'runtime' (set it in its 'resources:', or give every job one: "
+                          "--default-resources runtime=VALUE)")
+    code, out, err = run(capsys, "check", "--default-resources", "runtime=5", "mem_mb=100")
+    assert (code, err) == (EXIT_OK, "")
+    (tmp_path / "profiles" / "hpc").mkdir(parents=True)
+    (tmp_path / "profiles" / "hpc" / "config.yaml").write_text(
+        "jobs: 4\ndefault-resources:\n  runtime: 60\n  mem_mb: 2000\n")
+    code, out, err = run(capsys, "check", "--profile", "hpc")
+    assert (code, err) == (EXIT_OK, "")
+    # the rule's own resources count, with or without defaults
+    own = RUNTIME.replace('"a.txt"', '"a.txt"\n        resources: runtime = 3, mem_mb = 1')
+    code, out, err = check_text(tmp_path, monkeypatch, capsys, own)
+    assert (code, err) == (EXIT_OK, "")
+    # per-job values: their names are known all the same
+    per_job = RUNTIME.replace('"a.txt"', '"a.txt"\n        resources: mem_mb = 100 * attempt')
+    code, out, err = check_text(tmp_path, monkeypatch, capsys, per_job)
+    assert code == EXIT_USAGE and "has no resource 'runtime'" in err
+    code, out, err = run(capsys, "check", "--default-resources", "runtime=5")
+    assert (code, err) == (EXIT_OK, "")

@@ -204,6 +204,20 @@ CASES = {
             params: n = config.used, m = config["unused"]
             shell: "echo {params.n} {params.m} > {output}"
         '''),
+    "FF111": ('''\
+        rule make:
+            output: "out/{name}.txt"
+            log: "logs/{name}.log"
+            params: label = "x" + wildcards.name, fixed = "y"
+            shell: "echo {params.label} {params.fixed} > {output} 2> {log}"
+        ''', '''\
+        rule make:
+            output: "out/{name}.txt"
+            log: "logs/{name}.log"
+            params: label = "x" + wildcards.name, fixed = "y", depth = config.depth[wildcards.name],
+                    n = int(wildcards.name), other = config.get(wildcards.name, "1")
+            shell: "echo {params.label:q} {params.fixed} {params.depth} {params.n} {params.other} 2> {log}"
+        '''),
 }
 
 
@@ -225,6 +239,20 @@ def test_positions_and_messages(tmp_path: Path) -> None:
         "2:1 variable 'UNUSED' is assigned but never read"]
     (indexed,) = [f for f in lint_text(tmp_path, CASES["FF103"][0]) if f.code == "FF103"]
     assert (indexed.pos.line, indexed.pos.column, indexed.fix) == (5, 16, "write {input.src}")
+
+
+def test_unquoted_wildcard_params_by_name_index_and_whole(tmp_path: Path) -> None:
+    text = '''\
+        rule make:
+            output: "out/{name}.txt"
+            log: "logs/{name}.log"
+            params: wildcards.name, fixed = "y", tag = "-".join([wildcards.name.upper(), "x"])
+            shell: "echo {params[0]} {params[1]} {params.fixed} {params.tag:raw} {params} {params:q}"
+        '''
+    found = [f for f in lint_text(tmp_path, text) if f.code == "FF111"]
+    assert [(f.pos.line, f.pos.column, f.fix) for f in found] == [
+        (5, 18, "write {params[0]:q}"), (5, 57, "write {params.tag:q}"), (5, 74, "write {params:q}")]
+    assert "'out/$(touch X).txt' would run as shell code" in found[0].message
 
 
 def test_ruleorder_chain_settles_overlap(tmp_path: Path) -> None:
@@ -513,3 +541,58 @@ def test_lint_findings_with_and_without_the_index(tmp_path: Path, seed: int,
     slow = lint_workflow(workflow)
     assert [f.render() for f in fast] == [f.render() for f in slow]
     assert {"FF107", "FF108"} <= {f.code for f in fast}  # the generator makes both
+
+
+def test_constraints_that_keep_two_outputs_apart_are_no_overlap(tmp_path: Path) -> None:
+    text = '''\
+        rule all:
+            input: "calls/a.vcf", "calls/a/chr1.vcf"
+        rule merge:
+            input: "calls/{sample}/chr1.vcf"
+            output: "calls/{sample,[A-Za-z0-9]+}.vcf"
+            log: "logs/merge/{sample}.log"
+            shell: "cat {input} > {output}"
+        rule call:
+            output: "calls/{sample}/{chrom}.vcf"
+            log: "logs/call/{sample}/{chrom}.log"
+            wildcard_constraints: chrom="[^/]+"
+            shell: "touch {output}"
+        '''
+    assert codes(lint_text(tmp_path, text), "FF108") == []
+    # the same layout without the constraint: a sample may be "a/chr1", so they do overlap
+    loose = text.replace("{sample,[A-Za-z0-9]+}", "{sample}")
+    assert len(codes(lint_text(tmp_path, loose), "FF108")) == 1
+
+
+@pytest.mark.parametrize(("mine", "theirs", "overlap"), [
+    ("x/{a,\\d{3}}.txt", "x/{b,[0-9]{4}}.txt", False),
+    ("x/{a,\\d{3}}.txt", "x/{b,[0-9]{2,3}}.txt", True),
+    ("x/{a,(?:ab|cd)+}", "x/{b,a[^b].*}", False),
+    ("x/{a,(?:ab|cd)+}", "x/{b,c[^b].*}", True),
+    ("{a,[^/]+}.txt", "{b}/{c}.txt", False),
+    ("{a,[a-z]+}.{b,[0-9]+}", "{c,[a-z]+}.txt", False),
+    ("{a,(?=x).*}", "{b,y.*}", True),  # a lookahead is not modelled: assumed to overlap
+])
+def test_overlap_of_wildcard_regexes(mine: str, theirs: str, overlap: bool) -> None:
+    from fileflow.editor.pattern_overlap import can_overlap
+
+    assert can_overlap(parse_pattern(mine), parse_pattern(theirs)) is overlap
+    assert can_overlap(parse_pattern(theirs), parse_pattern(mine)) is overlap
+
+
+@settings(max_examples=300, deadline=None, database=None)
+@given(patterns(), st.sampled_from(CONSTRAINTS), patterns(), st.sampled_from(CONSTRAINTS),
+       st.lists(st.fixed_dictionaries({w: st.text("ab/.xt", min_size=1, max_size=5)
+                                       for w in ("w", "v", "u")}), min_size=1, max_size=20))
+def test_no_overlap_means_no_path_matches_both(a, a_constraints, b, b_constraints, values) -> None:
+    """The automata may call an overlap where there is none, never the other way round: no
+    path made by filling in either pattern matches both when they are said not to overlap."""
+    from fileflow.editor.pattern_overlap import can_overlap
+
+    first, second = parse_pattern(a), parse_pattern(b)
+    if can_overlap(first, second, a_constraints, b_constraints):
+        return
+    paths = [p.format(v) for p in (first, second) for v in values]
+    for path in paths:
+        assert not (first.match(path, a_constraints) is not None
+                    and second.match(path, b_constraints) is not None), path

@@ -477,7 +477,9 @@ def test_directive_blocks_and_one_line_forms_are_equal(tmp_path):
      "{wildcards[0]}: wildcards are taken by name, e.g. {wildcards.NAME}"),
     ('    output: "{x}"\n    shell: "{wildcards.y}"\n',
      "{wildcards.y}: rule 'a' has no wildcard 'y' (its outputs define: x)"),
-    ('    output: "a"\n    shell: "{resources.gpu}"\n', "{resources.gpu}: rule 'a' has no resource 'gpu'"),
+    ('    output: "a"\n    shell: "{resources.gpu}"\n',
+     "{resources.gpu}: rule 'a' has no resource 'gpu' (set it in its 'resources:', or give every "
+     "job one: --default-resources gpu=VALUE)"),
     ('    output: "a"\n    wildcard_constraints: x="("\n',
      "bad regex for wildcard 'x': missing ), unterminated subpattern at position 0"),
     ('    output: "{x,(}"\n',

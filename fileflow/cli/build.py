@@ -84,7 +84,8 @@ def _noop_key(options: BuildOptions):
     from fileflow.run.noop_cache import cache_key
 
     return cache_key(options.flowfile, options.targets, options.config, options.configfiles,
-                     options.db_url or os.environ.get("FILEFLOW_DB") or None)
+                     options.db_url or os.environ.get("FILEFLOW_DB") or None,
+                     options.default_resources)
 
 
 def _save_noop(key, began_ns, runlog_before, workflow, graph, plan, options) -> None:

@@ -78,27 +78,41 @@ def find_flowfile(args) -> str:
                         "use -f FILE or -C DIR)")
 
 
-def load(args):
+def load(args, default_resources=None):
     from fileflow.lang.config import parse_config_overrides
     from fileflow.lang.loader import load_workflow
 
     path = find_flowfile(args)
     overrides = parse_config_overrides(args.config)
-    return load_workflow(path, workdir=os.getcwd(), config=overrides, configfiles=args.configfile)
+    return load_workflow(path, workdir=os.getcwd(), config=overrides, configfiles=args.configfile,
+                         default_resources=default_resources)
+
+
+def _default_resources(args) -> dict[str, object]:
+    """--default-resources (after --profile's), as build and check both read it."""
+    from fileflow.cli.profiles import parse_assignments
+
+    return parse_assignments(getattr(args, "default_resources", ()), "--default-resources")
 
 
 # ---------------------------------------------------------------- commands
 
+def configure_check(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--default-resources", nargs="+", default=[], metavar="NAME=VALUE",
+                        help="as for build: resources of jobs whose rule does not set them "
+                             "(a command may use {resources.NAME} for these)")
+    parser.add_argument("--profile", default=None, metavar="NAME|PATH",
+                        help="as for build: read options from a YAML profile; its "
+                             "default-resources count")
+
+
 def cmd_check(args) -> int:
-    workflow = load(args)
-    rules = workflow.rules
-    shown = ", ".join(r.name for r in rules[:8]) + (", ..." if len(rules) > 8 else "")
-    includes = len(workflow.flowfiles) - 1
-    extra = f", {includes} included file{'s' if includes != 1 else ''}" if includes else ""
-    targets = ", ".join(workflow.default_targets) or "none"
-    _print(f"{workflow.flowfiles[0]}: ok: {len(rules)} rule{'s' if len(rules) != 1 else ''} "
-           f"({shown}){extra}; default target: {targets}")
-    return 0
+    from fileflow.cli.check import check_workflow
+    from fileflow.cli.profiles import apply_profile
+
+    if args.profile:
+        apply_profile(args, build_command_parser)
+    return check_workflow(load(args, _default_resources(args)), _print)
 
 
 def configure_fmt(parser: argparse.ArgumentParser) -> None:
@@ -191,8 +205,8 @@ def configure_build(parser: argparse.ArgumentParser) -> None:
                              "'-pe smp {threads} -l h_vmem={resources.mem_mb}M'")
     parser.add_argument("--default-resources", action=FormedValues, form=NAME_VALUE, default=[],
                         metavar="NAME=VALUE",
-                        help="resources of jobs whose rule does not set them, "
-                             "e.g. mem_mb=2000 slurm_partition=short")
+                        help="resources of jobs whose rule does not set them (locally and on "
+                             "a cluster), e.g. mem_mb=2000 slurm_partition=short")
     parser.add_argument("--set-resources", action=FormedValues, form=RULE_NAME_VALUE, default=[],
                         metavar="RULE:NAME=VALUE",
                         help="override a rule's resource (or threads), e.g. align:mem_mb=8000")
@@ -256,7 +270,8 @@ def cmd_build(args) -> int:
         apply_profile(args, build_command_parser)
     if args.graph or args.summary:
         from fileflow.cli import show
-        return (show.summary if args.summary else show.dry_run_graph)(_build_options(args))
+        return (show.summary if args.summary else show.dry_run_graph)(
+            _build_options(args, default_resources=_default_resources(args)))
     return build(_build_options(args, **cluster_options(args)))
 
 
@@ -405,7 +420,7 @@ def parser_for(command: str | None) -> argparse.ArgumentParser:
 COMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None] | None, str]] = {
     "build": ("cmd_build", configure_build,
               "bring the targets up to date (the default command: 'fileflow [TARGET...]')"),
-    "check": ("cmd_check", None, "parse and validate the Flowfile; print a summary or the errors"),
+    "check": ("cmd_check", configure_check, "parse and validate the Flowfile; print a summary or the errors"),
     "fmt": ("cmd_fmt", configure_fmt, "rewrite Flowfiles in the canonical layout, comments kept"),
     "lint": ("cmd_lint", configure_lint, "warn about likely mistakes in the Flowfile, each with a fix"),
     "lsp": ("cmd_lsp", configure_lsp, "the language server for editors, over stdio (see docs/cli.md)"),

@@ -39,7 +39,9 @@ class BuildOptions:
     touch: bool = False
     argv: Sequence[str] = ()
     cluster: str | None = None                     # --cluster slurm|drmaa
-    default_resources: Mapping[str, object] = field(default_factory=dict)
+    # --default-resources: every job's resources unless its rule sets them; None for the
+    # commands without the option (the Flowfile is then checked as lint checks it)
+    default_resources: Mapping[str, object] | None = None
     set_resources: Mapping[str, Mapping[str, object]] = field(default_factory=dict)
     set_threads: Mapping[str, object] = field(default_factory=dict)   # --set-threads RULE=N
     local_cores: int = 0                           # head-node jobs (localrules); 0: all cores
@@ -91,7 +93,8 @@ def load_graph(options: BuildOptions, store):
     from fileflow.remote.staging import check_local_logs
 
     workflow = load_workflow(options.flowfile, workdir=os.getcwd(), config=options.config,
-                             configfiles=options.configfiles)
+                             configfiles=options.configfiles,
+                             default_resources=options.default_resources)
     workflow = _with_overrides(workflow, options)
     for rule in options.forcerun:
         if rule not in workflow.by_name:
@@ -120,7 +123,7 @@ def _with_overrides(workflow, options: BuildOptions):
     from fileflow.lang.overrides import RunOverrides, with_overrides
 
     return with_overrides(workflow, RunOverrides(
-        options.default_resources, options.set_resources, options.set_threads,
+        options.default_resources or {}, options.set_resources, options.set_threads,
         0 if options.cluster else local_cores(options)))
 
 

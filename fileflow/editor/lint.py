@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from fileflow.editor.output_index import OutputIndex
 from fileflow.errors import Position
 
-__all__ = ["Finding", "CODES", "lint_workflow", "select_findings", "SEVERITIES"]
+__all__ = ["Finding", "CODES", "lint_workflow", "select_findings", "SEVERITIES", "text_pos"]
 
 SEVERITIES = ("warning", "error")
 
@@ -30,6 +30,7 @@ CODES = {
     "FF108": ("warning", "output pattern overlaps another rule's output"),
     "FF109": ("warning", "params value is an existing file"),
     "FF110": ("warning", "config key that no Flowfile reads"),
+    "FF111": ("warning", "params value made from wildcards in the shell command without :q"),
 }
 
 
@@ -63,6 +64,7 @@ def lint_workflow(workflow, modules: Sequence = (), configfiles: Sequence[str] =
     trees of its Flowfiles (for FF105 and FF110); without them those are skipped.
     `configfiles` are the command line's --configfile files (FF110 also reads the
     Flowfiles' `configfile:` files)."""
+    from fileflow.editor.shell_params import unquoted_wildcard_params
     from fileflow.lang.syntax import collector_paused
 
     found: list[Finding] = []
@@ -77,6 +79,7 @@ def lint_workflow(workflow, modules: Sequence = (), configfiles: Sequence[str] =
         found.extend(_file_params(workflow))
         found.extend(_indexed_fields(workflow, {m.path: m.source for m in modules}))
         if modules:
+            found.extend(unquoted_wildcard_params(workflow, {m.path: m.source for m in modules}))
             found.extend(_unused_names(workflow, modules))
             found.extend(_unused_config_keys(workflow, modules, configfiles))
     return sorted(found, key=lambda f: (f.pos.path, f.pos.line, f.pos.column, f.code))
@@ -106,7 +109,7 @@ def _absolute_paths(workflow) -> Iterable[Finding]:
                                   "use a path relative to the workflow directory (or a config value)")
 
 
-def _text_pos(sources: dict, start: Position, text: str) -> Position:
+def text_pos(sources: dict, start: Position, text: str) -> Position:
     """Where `text` first occurs at or after `start` in its file's source (`start` itself when
     the source is not at hand or the text is not found)."""
     source = sources.get(start.path)
@@ -135,7 +138,7 @@ def _indexed_fields(workflow, sources: dict) -> Iterable[Finding]:
             index = field.steps[0]
             if 0 <= index < len(items) and items[index].name:
                 better = "{" + f"{field.name}.{items[index].name}" + "}"
-                yield Finding(_text_pos(sources, action.pos, field.text), "FF103",
+                yield Finding(text_pos(sources, action.pos, field.text), "FF103",
                               f"'{field.text}' in the shell command of rule '{rule.name}' "
                               "indexes a named item",
                               f"write {better}")

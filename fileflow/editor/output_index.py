@@ -10,6 +10,7 @@ from __future__ import annotations
 from bisect import bisect_left
 from collections.abc import Iterable
 
+from fileflow.editor.pattern_overlap import can_overlap
 from fileflow.patterns import Pattern
 
 __all__ = ["OutputIndex"]
@@ -20,8 +21,9 @@ def _suffix(p: Pattern) -> str:
 
 
 def _could_overlap(a: Pattern, b: Pattern, a_constraints=None, b_constraints=None) -> bool:
-    """Whether some path could match both patterns: exact for a constant, else the literal
-    prefixes and suffixes must agree (one a prefix/suffix of the other)."""
+    """Whether some path could match both patterns: exact for a constant; else the literal
+    prefixes and suffixes must agree (one a prefix/suffix of the other), and then the two
+    patterns as automata, their wildcards' regexes included, must accept a common path."""
     if a.is_constant and b.is_constant:
         return a.text == b.text
     if a.is_constant:
@@ -30,7 +32,8 @@ def _could_overlap(a: Pattern, b: Pattern, a_constraints=None, b_constraints=Non
         return a.match(b.text, a_constraints) is not None
     pa, pb = a.literal_prefix, b.literal_prefix
     sa, sb = _suffix(a), _suffix(b)
-    return (pa.startswith(pb) or pb.startswith(pa)) and (sa.endswith(sb) or sb.endswith(sa))
+    return ((pa.startswith(pb) or pb.startswith(pa)) and (sa.endswith(sb) or sb.endswith(sa))
+            and can_overlap(a, b, a_constraints, b_constraints))
 
 
 def _top_dir(p: Pattern) -> str | None:

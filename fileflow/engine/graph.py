@@ -6,16 +6,28 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 
-from fileflow.errors import CycleError
+from fileflow.errors import CycleError, Position
 from fileflow.lang.model import JobValues, Rule
 
-__all__ = ["Job", "Graph", "job_name"]
+__all__ = ["Job", "Graph", "job_name", "input_pos"]
 
 
 def job_name(rule_name: str, wildcards: Mapping[str, str]) -> str:
     if not wildcards:
         return rule_name
     return rule_name + "[" + ",".join([f"{k}={v}" for k, v in wildcards.items()]) + "]"
+
+
+def input_pos(job: Job, path: str) -> Position:
+    """Where the input `path` of a job is written in the Flowfile: its item, else the rule's
+    `input:` (a per-job input list), else the rule's name."""
+    rule = job.rule
+    items = rule.inputs
+    if isinstance(items, tuple):
+        values = job.values.inputs.values
+        if len(values) == len(items) and path in values:
+            return items[values.index(path)].pos
+    return rule.directive_pos.get("input", rule.pos)
 
 
 class Job:
@@ -98,11 +110,13 @@ class Graph:
                 if indegree[child] == 0:
                     order.append(child)
         if len(order) != len(self.jobs):
-            raise CycleError(self._find_cycle({i for i, n in enumerate(indegree) if n > 0}))
+            cycle = self._find_cycle({i for i, n in enumerate(indegree) if n > 0})
+            raise CycleError([self.jobs[j].name for j in cycle], self._edge_pos(cycle[0], cycle[1]))
         return order
 
-    def _find_cycle(self, remaining: set[int]) -> list[str]:
-        """Walk producer edges inside the unsorted remainder until a job repeats."""
+    def _find_cycle(self, remaining: set[int]) -> list[int]:
+        """Walk producer edges inside the unsorted remainder until a job repeats; the closed
+        path in the direction data flows (producer -> consumer)."""
         start = min(remaining)
         seen: dict[int, int] = {}
         path: list[int] = []
@@ -111,9 +125,13 @@ class Graph:
             seen[job] = len(path)
             path.append(job)
             job = next(d for d in self.deps[job] if d in remaining)
-        cycle = path[seen[job]:] + [job]
-        # Print it in the direction data flows: producer -> consumer.
-        return [self.jobs[j].name for j in reversed(cycle)]
+        return list(reversed(path[seen[job]:] + [job]))
+
+    def _edge_pos(self, producer: int, consumer: int) -> Position:
+        """Where the consumer's input made by the producer is written."""
+        job = self.jobs[consumer]
+        made = next((p for p in job.inputs if self.producer.get(p) == producer), "")
+        return input_pos(job, made)
 
     def upstream_of(self, roots: list[int]) -> Iterator[int]:
         """Every job the roots depend on, the roots included."""

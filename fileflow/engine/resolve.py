@@ -15,13 +15,20 @@ from itertools import repeat
 from types import MappingProxyType
 from typing import NamedTuple
 
-from fileflow.engine.graph import Graph, Job, job_name
-from fileflow.errors import AmbiguousRuleError, CycleError, FlowfileError, MissingInputError, WorkflowError
+from fileflow.engine.graph import Graph, Job, input_pos, job_name
+from fileflow.errors import (
+    AmbiguousRuleError,
+    CycleError,
+    FlowfileError,
+    MissingInputError,
+    WorkflowError,
+    shorten,
+)
 from fileflow.lang.job_values import job_values
 from fileflow.lang.model import FileItem, JobValues, Lazy, Rule, Workflow
 from fileflow.template import Items
 
-__all__ = ["resolve", "RuleIndex"]
+__all__ = ["resolve", "RuleIndex", "preferred_rules", "ruleorder_closure"]
 
 
 class _Candidate(NamedTuple):
@@ -64,7 +71,7 @@ class RuleIndex:
                         rule, _normalize_prefix(pattern.literal_prefix), suffix,
                         pattern.regex(rule.constraints).fullmatch,
                         pattern.wildcards != rule.wildcards))
-        self.preferred = _transitive(workflow.ruleorder)
+        self.preferred = ruleorder_closure(workflow.ruleorder)
 
     def candidates(self, path: str) -> list[tuple[Rule, dict[str, str]]]:
         """The rules that can make `path`, with their wildcard values (in the rule's order,
@@ -84,13 +91,7 @@ class RuleIndex:
         return found
 
     def _preferred(self, found: list[tuple[Rule, dict[str, str]]]) -> list[tuple[Rule, dict[str, str]]]:
-        """One entry per rule (its first match), minus the rules `ruleorder` puts below another."""
-        by_rule: dict[str, tuple[Rule, dict[str, str]]] = {}
-        for rule, wildcards in found:
-            by_rule.setdefault(rule.name, (rule, wildcards))
-        names = list(by_rule)
-        beaten = {b for a in names for b in names if (a, b) in self.preferred}
-        return [v for n, v in by_rule.items() if n not in beaten]
+        return preferred_rules(found, self.preferred)
 
     def closest(self, target: str) -> str | None:
         """The literal output or rule name (without wildcards) most like a mistyped target.
@@ -123,7 +124,20 @@ def _products(log: tuple[FileItem, ...] | Lazy, wildcards: tuple[str, ...]) -> t
     return tuple(item for item in log if set(item.pattern.wildcards) == set(wildcards))
 
 
-def _transitive(pairs) -> set[tuple[str, str]]:
+def preferred_rules(found: list[tuple[Rule, dict[str, str]]], preferred: set[tuple[str, str]]
+                    ) -> list[tuple[Rule, dict[str, str]]]:
+    """One entry per rule (its first match), minus the rules `ruleorder` puts below another
+    (`preferred` is `ruleorder_closure` of the workflow's ruleorder)."""
+    by_rule: dict[str, tuple[Rule, dict[str, str]]] = {}
+    for rule, wildcards in found:
+        by_rule.setdefault(rule.name, (rule, wildcards))
+    names = list(by_rule)
+    beaten = {b for a in names for b in names if (a, b) in preferred}
+    return [v for n, v in by_rule.items() if n not in beaten]
+
+
+def ruleorder_closure(pairs) -> set[tuple[str, str]]:
+    """The (preferred, other) pairs of `ruleorder`, chains included (a > b > c gives a > c)."""
     closure = set(pairs)
     changed = True
     while changed:
@@ -160,7 +174,7 @@ def _normalize_prefix(prefix: str) -> str:
 MAX_GROWTH = 100
 
 
-def _growth(rule: Rule, wildcards: dict[str, str], consumer: Job, so_far: int) -> int:
+def _growth(rule: Rule, wildcards: dict[str, str], consumer: Job, so_far: int, path: str) -> int:
     """A rule that needs its own output with a longer value ({n}.txt <- {n}.a.txt) would
     expand forever; count such steps in a row (a constraint may still end them), and refuse
     the rule after MAX_GROWTH of them."""
@@ -172,9 +186,10 @@ def _growth(rule: Rule, wildcards: dict[str, str], consumer: Job, so_far: int) -
             if so_far + 1 > MAX_GROWTH:
                 raise WorkflowError(
                     f"rule '{rule.name}' feeds itself with ever longer wildcard values "
-                    f"({job_name(rule.name, consumer.wildcards)} needs "
-                    f"{job_name(rule.name, wildcards)}, and so on without end); constrain "
-                    "the wildcard (wildcard_constraints) or name the input differently")
+                    f"({shorten(job_name(rule.name, consumer.wildcards))} needs "
+                    f"{shorten(job_name(rule.name, wildcards))}, and so on without end); constrain "
+                    "the wildcard (wildcard_constraints) or name the input differently",
+                    input_pos(consumer, path))
             return so_far + 1
     return 0
 
@@ -259,7 +274,8 @@ def _check_wildcards(rule: Rule, wildcards: dict[str, str], path: str) -> None:
     for name, value in wildcards.items():
         if value[:1] == "/" or (".." in value and ".." in value.split("/")):
             raise WorkflowError(
-                f"refusing {path!r}: wildcard {{{name}}} of rule '{rule.name}' would be {value!r}, "
+                f"refusing {shorten(path)!r}: wildcard {{{name}}} of rule '{rule.name}' would be "
+                f"{shorten(value)!r}, "
                 "which leaves the working directory")
 
 
@@ -268,19 +284,19 @@ def _needer(jobs: list[Job], consumer: int) -> str:
 
 
 def _job_adder(graph: Graph, work: list[tuple[str, int]]
-               ) -> Callable[[Rule, dict[str, str], int], int]:
-    """`add_job(rule, wildcards, consumer) -> job id`: the job of `rule` for `wildcards`,
+               ) -> Callable[..., int]:
+    """`add_job(rule, wildcards, consumer, path) -> job id`: the job of `rule` for `wildcards`,
     added to `graph` with its inputs appended to `work`, unless it is there already.
-    `consumer` is the job that needs it, -1 for the command line."""
+    `consumer` is the job that needs it (-1 for the command line), for its input `path`."""
     jobs, producer_of = graph.jobs, graph.producer
     without_outputs: dict[str, int] = {}  # rule name -> its job, for rules with no output
     makers: dict[str, tuple[Callable[[dict[str, str]], JobValues], Callable[[dict], str]]] = {}
     growth: dict[int, int] = {}  # job -> how many times in a row its rule fed itself a longer value
 
-    def add_job(rule: Rule, wildcards: dict[str, str], consumer: int) -> int:
+    def add_job(rule: Rule, wildcards: dict[str, str], consumer: int, path: str = "") -> int:
         grew = 0
         if consumer >= 0 and jobs[consumer].rule is rule:
-            grew = _growth(rule, wildcards, jobs[consumer], growth.get(consumer, 0))
+            grew = _growth(rule, wildcards, jobs[consumer], growth.get(consumer, 0), path)
         maker = makers.get(rule.name)
         if maker is None:
             maker = makers[rule.name] = (values_maker(rule), _namer(rule))
@@ -305,7 +321,8 @@ def _job_adder(graph: Graph, work: list[tuple[str, int]]
         for out in outputs:
             other = producer_of.setdefault(out, job_id)
             if other != job_id:
-                raise WorkflowError(f"jobs {jobs[other].name} and {job.name} both make {out!r}")
+                raise WorkflowError(f"jobs {shorten(jobs[other].name)} and {shorten(job.name)} both "
+                                    f"make {shorten(out)!r}", rule.pos)
         if values.log.values:
             _add_logs(graph, job)
         inputs = values.inputs.values
@@ -383,11 +400,13 @@ def resolve(workflow: Workflow, targets: Sequence[str],
                 continue
             found = candidates(path)
             if len(found) > 1:
-                raise AmbiguousRuleError(path, [r.name for r, _ in found])
+                raise AmbiguousRuleError(path, [r.name for r, _ in found],
+                                         input_pos(jobs[consumer], path) if consumer >= 0 else None,
+                                         [r.pos for r, _ in found])
             if found:
                 rule, wildcards = found[0]
                 _check_wildcards(rule, wildcards, path)
-                producer = add_job(rule, wildcards, consumer)
+                producer = add_job(rule, wildcards, consumer, path)
                 if path not in producer_of:
                     # The pattern matched but the rendered outputs differ (e.g. "./a" vs "a").
                     producer_of[path] = producer
@@ -407,7 +426,8 @@ def resolve(workflow: Workflow, targets: Sequence[str],
                                     f"job {jobs[producer].name}")
         if consumer >= 0:
             if producer == consumer:
-                raise CycleError([jobs[consumer].name, jobs[consumer].name])
+                raise CycleError([jobs[consumer].name, jobs[consumer].name],
+                                 input_pos(jobs[consumer], path))
             add_edge(producer, consumer)
         else:
             graph.kept_temp.add(path)
@@ -419,8 +439,10 @@ def resolve(workflow: Workflow, targets: Sequence[str],
         absent = missing(list(first_needer))
         if absent:
             path = next(p for p in first_needer if p in absent)  # the first one met
-            consumer = first_needer[path]
-            raise MissingInputError(path, _needer(jobs, consumer), index.near_misses(path),
-                                    target=consumer < 0,
-                                    suggestion=index.closest(path) if consumer < 0 else None)
+            needer = first_needer[path]
+            raise MissingInputError(path, _needer(jobs, needer), index.near_misses(path),
+                                    input_pos(jobs[needer], path) if needer >= 0 else None,
+                                    jobs[needer].rule.pos if needer >= 0 else None,
+                                    target=needer < 0,
+                                    suggestion=index.closest(path) if needer < 0 else None)
     return graph

@@ -55,6 +55,7 @@ class _Loader:
         self.sources: dict[str, str] = {}
         self.texts: Mapping[str, str] = {}   # real path -> text read instead of the file's
         self.read_files: list[str] = []  # besides the Flowfiles: what else loading read
+        self.default_resources: Mapping[str, object] | None = None  # None: not known
 
     # -- files
 
@@ -264,10 +265,14 @@ def _with_local(rule: Rule, local: bool) -> Rule:
 
 def load_workflow(path: str, *, workdir: str | None = None, config: Mapping | None = None,
                   configfiles: Sequence[str] = (), text: str | None = None,
-                  texts: Mapping[str, str] | None = None) -> Workflow:
+                  texts: Mapping[str, str] | None = None,
+                  default_resources: Mapping[str, object] | None = None) -> Workflow:
     """Load and check a Flowfile (and its includes). Raises FlowfileError(s). `text` is the
     Flowfile's text, and `texts` that of included files by real path, when they are not to be
-    read from disk (the language server's unsaved documents)."""
+    read from disk (the language server's unsaved documents). `default_resources` (the
+    command line's --default-resources) are every job's resources unless its rule sets them;
+    None when they cannot be known (lint, the editor): `{resources.KEY}` is then checked
+    less strictly (rule_builder.RESOURCES_MAYBE_DEFAULT)."""
     workdir = workdir or os.path.dirname(os.path.abspath(path)) or "."
     overrides: dict = {}
     for extra in configfiles:
@@ -275,6 +280,7 @@ def load_workflow(path: str, *, workdir: str | None = None, config: Mapping | No
     overrides = merge_config(overrides, dict(config or {}))
     loader = _Loader(workdir, overrides)
     loader.texts = texts or {}
+    loader.default_resources = None if default_resources is None else dict(default_resources)
     with s.collector_paused():  # the rule model, like the tree, is built without GC passes
         try:
             if text is None:

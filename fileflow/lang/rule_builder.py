@@ -50,6 +50,11 @@ class LoadingState(Protocol):
     def read_files(self) -> list[str]:
         """Files read besides the Flowfiles: a script is added."""
 
+    @property
+    def default_resources(self) -> Mapping[str, object] | None:
+        """--default-resources: every job's resources unless its rule sets them (None: not
+        known, as in the editor)."""
+
     def evaluate(self, node) -> object: ...
 
 
@@ -255,9 +260,11 @@ class RuleBuilder:
         return number
 
     def resources(self, wildcards) -> Mapping[str, object] | Lazy:
+        """The rule's resources over the default ones: what every job of it has."""
+        defaults = self.loader.default_resources or {}
         d = self.directives.get("resources")
         if d is None:
-            return {}
+            return dict(defaults)
         keywords: list[s.Keyword] = []
         for arg in d.args:
             if not isinstance(arg, s.Keyword):
@@ -265,11 +272,11 @@ class RuleBuilder:
             keywords.append(arg)
         value = self.compile_args(d, "resources", wildcards)
         if isinstance(value, Lazy):
-            return value
+            return _over_defaults(value, defaults) if defaults else value
         out = dict(value)
         for keyword in keywords:
             check_resource(keyword.name, out[keyword.name], keyword.value.pos)
-        return out
+        return {**defaults, **out}
 
     def template(self, directive: str) -> Template | None:
         d = self.directives.get(directive)
@@ -316,15 +323,37 @@ class RuleBuilder:
                 continue
             d = self.directives[directive]
             for f in template.fields:
-                problem = _field_problem(rule, f)
+                problem = _field_problem(rule, f, self.resource_names())
                 if problem:
                     raise FlowfileError(problem, self._offset_pos(d.args[0], f.offset, len(f.text)))
+
+    def resource_names(self) -> frozenset[str]:
+        """The resources every job of the rule has: its own (their values may be per job,
+        their names are not) and the default ones (RESOURCES_MAYBE_DEFAULT when those are
+        not known)."""
+        defaults = self.loader.default_resources
+        d = self.directives.get("resources")
+        own = {arg.name for arg in d.args if isinstance(arg, s.Keyword)} if d else set()
+        return frozenset(own.union(RESOURCES_MAYBE_DEFAULT if defaults is None else defaults))
 
     def _offset_pos(self, node, offset: int, length: int) -> Position:
         return _offset_pos(node, offset, length, self.loader.sources.get(node.pos.path))
 
 
-def _field_problem(rule: Rule, f) -> str:
+def _over_defaults(resources: Lazy, defaults: Mapping[str, object]) -> Lazy:
+    """Per-job resources with the default ones under them."""
+    fn, below = resources.fn, list(defaults.items())
+    return Lazy(lambda scope: [*below, *fn(scope)], resources.scope, resources.pos)
+
+
+# Resources a job may have without its rule setting them, when the command line's
+# --default-resources cannot be known (lint and the editor load without them).
+RESOURCES_MAYBE_DEFAULT = ("mem_mb", "runtime", "disk_mb")
+
+
+def _field_problem(rule: Rule, f, resources: frozenset[str] | None = None) -> str:
+    """What is wrong with a command's field, or "". `resources` are the resource names every
+    job of the rule has (None: not checked)."""
     step = f.steps[0] if f.steps else None
     if f.name in ("threads", "rule", "attempt") and f.steps:
         return f"{f.text}: '{f.name}' is a single value; write {{{f.name}}}"
@@ -352,9 +381,10 @@ def _field_problem(rule: Rule, f) -> str:
             return f"{f.text}: rule '{rule.name}' has only {len(rule.params.values)} params"
     if f.name == "wildcards" and isinstance(step, int):
         return f"{f.text}: wildcards are taken by name, e.g. {{wildcards.NAME}}"
-    if f.name == "resources" and isinstance(step, str) and not isinstance(rule.resources, Lazy):
-        if step not in rule.resources and step not in ("mem_mb", "runtime", "disk_mb"):
-            return f"{f.text}: rule '{rule.name}' has no resource '{step}'"
+    if f.name == "resources" and isinstance(step, str) and resources is not None:
+        if step not in resources:
+            return (f"{f.text}: rule '{rule.name}' has no resource '{step}' (set it in its "
+                    f"'resources:', or give every job one: --default-resources {step}=VALUE)")
     return ""
 
 

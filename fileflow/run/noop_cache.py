@@ -53,8 +53,10 @@ PathState = tuple[int, int, int, bool] | Literal[False] | None
 
 
 def cache_key(flowfile: str, targets: Sequence[str], config: Mapping[str, object],
-              configfiles: Sequence[str], db_url: str | None) -> tuple | None:
-    """What a cached answer is valid for; None when the run log is not a SQLite file."""
+              configfiles: Sequence[str], db_url: str | None,
+              default_resources: Mapping[str, object] | None = None) -> tuple | None:
+    """What a cached answer is valid for; None when the run log is not a SQLite file.
+    `default_resources` count: a command may show them (`{resources.runtime}`)."""
     from fileflow import __version__
     from fileflow.runlog.log import sqlite_file
 
@@ -63,7 +65,8 @@ def cache_key(flowfile: str, targets: Sequence[str], config: Mapping[str, object
     if db is None:
         return None
     return (FORMAT, __version__, sys.version, cwd, flowfile, os.path.abspath(flowfile),
-            tuple(targets), repr(sorted(config.items(), key=repr)), tuple(configfiles), db)
+            tuple(targets), repr(sorted(config.items(), key=repr)), tuple(configfiles),
+            repr(sorted((default_resources or {}).items(), key=repr)), db)
 
 
 def _runlog_paths(key: tuple) -> list[str]:
