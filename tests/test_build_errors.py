@@ -383,3 +383,38 @@ def test_a_resource_the_rule_does_not_set_comes_from_default_resources_as_check_
     r = p.build("--default-resources", "runtime=7", "mem_mb=1")
     assert r.code == 0, r
     assert p.read("a.txt") == "7 10\n"
+
+
+@pytest.mark.parametrize("flowfile, needle", [
+    ('rule a:\n    output: "a\\x00b"\n    shell: "touch a"\n',
+     "Flowfile:2:13: error: output path 'a\\x00b' contains a NUL byte"),
+    ('rule a:\n    input: "in\\x00"\n    output: "a"\n    shell: "touch a"\n',
+     "Flowfile:2:12: error: input path 'in\\x00' contains a NUL byte"),
+    ('configfile: "c\\x00.yaml"\nrule a:\n    output: "a"\n    shell: "touch a"\n',
+     "Flowfile:1:13: error: configfile path 'c\\x00.yaml' contains a NUL byte"),
+    ('include: "r\\x00.flow"\nrule a:\n    output: "a"\n    shell: "touch a"\n',
+     "Flowfile:1:10: error: include path 'r\\x00.flow' contains a NUL byte"),
+    ('rule a:\n    output: "a"\n    params: p="x\\x00y"\n    shell: "touch a {params.p}"\n',
+     "Flowfile:4:5: error: the command of job a contains a NUL byte"),
+])
+def test_a_nul_byte_in_a_path_is_refused_before_anything_runs(tmp_path, flowfile, needle):
+    p = Project(tmp_path)
+    p.write("Flowfile", flowfile)
+    assert_usage_error(p.build(), needle)
+    assert not p.exists("a")
+
+
+@pytest.mark.parametrize("args, needle", [
+    (["a\x00b"], "target 'a\\x00b' contains a NUL byte"),
+    (["--force", "a\x00", "a"], "--force 'a\\x00' contains a NUL byte"),
+    (["why", "a\x00"], "why 'a\\x00' contains a NUL byte"),
+])
+def test_a_nul_byte_in_a_command_line_target_is_refused(tmp_path, args, needle):
+    p = Project(tmp_path)
+    p.flowfile("""
+        rule a:
+            output: "a"
+            shell: "touch {output}"
+        """)
+    assert_usage_error(p.build(*args), needle)
+    assert not p.exists("a")

@@ -562,3 +562,30 @@ def test_command_line_threads_and_resources_go_into_the_rules(tmp_path):
     assert with_overrides(wf, RunOverrides()) is wf
     with pytest.raises(FileflowError, match="threads must be a whole number of at least 1"):
         with_overrides(wf, RunOverrides(set_resources={"b": {"threads": "many"}}))
+
+
+@pytest.mark.parametrize("text, message, column", [
+    ('configfile: "c\\x00.yaml"\n', "configfile path 'c\\x00.yaml' contains a NUL byte", 13),
+    ('include: "rules\\x00.flow"\n', "include path 'rules\\x00.flow' contains a NUL byte", 10),
+    ('default: "a\\x00"\n', "default target path 'a\\x00' contains a NUL byte", 10),
+    ('rule a:\n    output: "a\\x00b"\n', "output path 'a\\x00b' contains a NUL byte", 13),
+    ('rule a:\n    input: ["x", directory("y\\x00")]\n    output: "a"\n',
+     "input path 'y\\x00' contains a NUL byte", 12),
+    ('rule a:\n    output: "a"\n    log: expand("{n}.log", n=["x", "y\\x00"])\n',
+     "log path 'y\\x00.log' contains a NUL byte", 10),
+    ('rule a:\n    output: "a"\n    script: "s\\x00.py"\n', "script path 's\\x00.py' contains a NUL byte", 13),
+])
+def test_a_nul_byte_in_a_path_is_an_error_at_its_place(tmp_path, text, message, column):
+    err = load_error(tmp_path, text)
+    assert err.message.startswith(message), err.message
+    assert err.message.endswith("no file name can hold one")
+    assert (err.pos.line, err.pos.column) == (text[:text.index("\\x00")].count("\n") + 1, column)
+
+
+def test_a_nul_byte_in_a_per_job_path_or_a_command_line_config_file(tmp_path):
+    rule = load(tmp_path, 'rule a:\n    output: "{x}"\n    input: wildcards.x + "\\x00"\n').by_name["a"]
+    with pytest.raises(FlowfileError, match=r"input path 'q\\x00' contains a NUL byte") as info:
+        job_values(rule, {"x": "q"})
+    assert info.value.pos.line == 3
+    err = load_error(tmp_path, 'rule a:\n    output: "a"\n', configfiles=["c\x00.yaml"])
+    assert err.message == "config file path 'c\\x00.yaml' contains a NUL byte; no file name can hold one"

@@ -232,6 +232,14 @@ def configure_build(parser: argparse.ArgumentParser) -> None:
                         help="show every output's state instead of building (as 'fileflow summary')")
 
 
+def _paths(values: Sequence[str], what: str) -> list[str]:
+    """Targets as given, refused when one has a NUL byte: no file name can hold one."""
+    for value in values:
+        if "\x00" in value:
+            raise FileflowError(f"{what} {value!r} contains a NUL byte; no file name can hold one")
+    return list(values)
+
+
 def _build_options(args, **extra):
     from fileflow.cli.steps import BuildOptions
 
@@ -240,11 +248,11 @@ def _build_options(args, **extra):
         from fileflow.lang.config import parse_config_overrides
         config = parse_config_overrides(args.config)
     return BuildOptions(
-        flowfile=find_flowfile(args), targets=getattr(args, "targets", ()),
+        flowfile=find_flowfile(args), targets=_paths(getattr(args, "targets", ()), "target"),
         config=config, configfiles=args.configfile,
         jobs=getattr(args, "jobs", 0), dry_run=getattr(args, "dry_run", False),
         forceall=getattr(args, "forceall", False), forcerun=getattr(args, "forcerun", ()),
-        force_targets=getattr(args, "force", ()), keep_going=getattr(args, "keep_going", False),
+        force_targets=_paths(getattr(args, "force", ()), "--force"), keep_going=getattr(args, "keep_going", False),
         latency_wait=getattr(args, "latency_wait", 5.0),
         resources=resource_limits(getattr(args, "resources", ())),
         db_url=getattr(args, "db", None), lock_timeout=getattr(args, "lock_timeout", 0.0),
@@ -283,7 +291,7 @@ def configure_why(parser: argparse.ArgumentParser) -> None:
 def cmd_why(args) -> int:
     from fileflow.cli.show import why
 
-    return why(_build_options(args), args.path)
+    return why(_build_options(args), _paths([args.path], "why")[0])
 
 
 def configure_clean(parser: argparse.ArgumentParser) -> None:

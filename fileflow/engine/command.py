@@ -35,9 +35,12 @@ def render_command(job: Job, attempt: int = 1, template: Template | None = None)
     if action is None or action.template is None:
         return ""
     try:
-        return render(template or action.template, _namespaces(job, attempt))
+        command = render(template or action.template, _namespaces(job, attempt))
     except TemplateError as exc:
         raise FlowfileError(f"cannot render the command of job {job.name}: {exc}", action.pos) from None
+    if "\x00" in command:  # no process can be given one
+        raise FlowfileError(f"the command of job {job.name} contains a NUL byte", action.pos)
+    return command
 
 
 def render_message(job: Job) -> str:

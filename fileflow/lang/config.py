@@ -16,6 +16,9 @@ def load_config_file(path: str, pos: Position | None = None, shown: str | None =
     import yaml
 
     shown = shown or path
+    if "\x00" in path:
+        raise FlowfileError(f"config file path {shown!r} contains a NUL byte; no file name can "
+                            "hold one", pos)
     try:
         with open(path, encoding="utf-8") as fh:
             data = yaml.safe_load(fh)

@@ -4,13 +4,17 @@ per-job evaluation share. Layer 1.
 """
 from __future__ import annotations
 
+import operator
+from itertools import repeat
+
 from fileflow.errors import FlowfileError, Position
 from fileflow.lang import syntax as s
 from fileflow.lang.values import Flagged, a_type
 from fileflow.patterns import regex_problem
 
 __all__ = ["RULE_DIRECTIVES", "TOP_DIRECTIVES", "RULE_DIRECTIVE_ORDER", "ACTIONS", "JOB_NAMES",
-           "JOB_NAMES_DEFAULT", "flatten_files", "check_int", "check_resource", "check_constraints"]
+           "JOB_NAMES_DEFAULT", "flatten_files", "check_int", "check_resource", "check_constraints",
+           "check_no_nul"]
 
 RULE_DIRECTIVES = ("input", "output", "params", "log", "threads", "resources", "retries",
                    "priority", "message", "wildcard_constraints", "shell", "script")
@@ -31,20 +35,31 @@ _NO_FLAGS: frozenset[str] = frozenset()
 def flatten_files(value, pos: Position, directive: str):
     """Nested lists of paths -> [(path, flags)] in order (a stack, reversed: no recursion)."""
     if type(value) is list and all([type(v) is str for v in value]):
+        if any(map(operator.contains, value, repeat("\x00"))):  # one scan in C
+            check_no_nul(next(v for v in value if "\x00" in v), directive, pos)
         return [(v, _NO_FLAGS) for v in value]  # the usual expand() result, in one pass
     stack = [value]
     out = []
     while stack:
         v = stack.pop()
         if isinstance(v, str):
+            check_no_nul(v, directive, pos)
             out.append((v, _NO_FLAGS))
         elif isinstance(v, Flagged):
+            check_no_nul(v.path, directive, pos)
             out.append((v.path, v.flags))
         elif isinstance(v, (list, tuple)):
             stack.extend(reversed(v))
         else:
             raise FlowfileError(f"{directive} entries must be file paths (strings), not {a_type(v)}", pos)
     return out
+
+
+def check_no_nul(path: str, what: str, pos: Position | None) -> None:
+    """A path with a NUL byte names no file: no operating system call takes one."""
+    if "\x00" in path:
+        raise FlowfileError(f"{what} path {path!r} contains a NUL byte; no file name can hold one",
+                            pos)
 
 
 def check_int(value, directive: str, minimum: int | None, pos: Position) -> None:

@@ -15,7 +15,7 @@ from fileflow.errors import FlowfileError, FlowfileErrors, Position
 from fileflow.lang import syntax as s
 from fileflow.lang.builtins import BUILTIN_NAMES, EvalContext, make_builtins
 from fileflow.lang.config import load_config_file, merge_config, shown_path
-from fileflow.lang.directives import RULE_DIRECTIVES, TOP_DIRECTIVES, check_constraints
+from fileflow.lang.directives import RULE_DIRECTIVES, TOP_DIRECTIVES, check_constraints, check_no_nul
 from fileflow.lang.evaluate import UndefinedName, compile_expr
 from fileflow.lang.model import Rule, Workflow
 from fileflow.lang.rule_builder import RuleBuilder
@@ -150,6 +150,7 @@ class _Loader:
 
     def top_configfile(self, d: s.Directive, path: str) -> None:
         target = self._one_string(d)
+        check_no_nul(target, "configfile", d.args[0].pos)
         full = target if os.path.isabs(target) else os.path.join(self.workdir, target)
         self.read_files.append(full)
         data = load_config_file(full, d.args[0].pos, shown=target)
@@ -159,6 +160,7 @@ class _Loader:
 
     def top_include(self, d: s.Directive, path: str) -> None:
         target = self._one_string(d)
+        check_no_nul(target, "include", d.args[0].pos)
         full = target if os.path.isabs(target) else os.path.normpath(
             os.path.join(os.path.dirname(path), target))
         self.load_file(full, d.args[0].pos)
@@ -195,6 +197,7 @@ class _Loader:
                     item = item.path
                 if not isinstance(item, str):
                     raise FlowfileError(f"'default:' takes strings, not {a_type(item)}", arg.pos)
+                check_no_nul(item, "default target", arg.pos)
                 targets.append(item)
         if self.default is not None:
             first = self.default_pos

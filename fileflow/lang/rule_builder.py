@@ -17,6 +17,7 @@ from fileflow.lang.directives import (
     RULE_DIRECTIVES,
     check_constraints,
     check_int,
+    check_no_nul,
     check_resource,
     flatten_files,
 )
@@ -308,6 +309,7 @@ class RuleBuilder:
         if "script" in self.directives:
             d = self.directives["script"]
             rel = self._one_string(d)
+            check_no_nul(rel, "script", d.args[0].pos)
             full = rel if os.path.isabs(rel) else os.path.join(os.path.dirname(self.path), rel)
             if not os.path.isfile(full):
                 raise FlowfileError(f"script not found: {full}", d.args[0].pos,
