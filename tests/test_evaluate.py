@@ -232,3 +232,59 @@ def test_free_names_and_a_type():
     assert free_names(stmt.value) == {"f", "a", "c", "d", "e", "g"}
     assert [a_type(v) for v in (1, "s", [], None, 1.5, Record())] == [
         "an int", "a string", "a list", "none", "a float", "a dict"]
+
+
+# ---------------------------------------------------------------- limits
+
+@pytest.mark.parametrize("text, message", [
+    ('"a" * 6000000 + "b" * 6000000',
+     "'+' would make a string of 12000000 characters (at most 10000000)"),
+    ("R + R", "'+' would make a list of 12012000 items (at most 10000000)"),
+    ("[R] * 2", "'*' would make a list of 12012002 items (at most 10000000)"),
+    ("[R, R]", "this list would hold more than 10000000 values once the lists and dicts inside "
+               "it are counted"),
+    ('{"a": R, "b": R}', "this dict would hold more than 10000000 values once the lists and dicts "
+                         "inside it are counted"),
+    ('expand("{a}_{b}", a=range(4000), b=range(4000))',
+     "expand() would make 16000000 paths (at most 10000000)"),
+    ('expand(["{a}", "{a}.x"], a=range(6000000))',
+     "expand() would make 12000000 paths (at most 10000000)"),
+    ('("a" * 5000).join(["x"] * 3000)',
+     "join() would make a string of 14998000 characters (at most 10000000)"),
+    ('("a" * 400000).replace("a", "b" * 30)',
+     "replace() would make a string of 12000000 characters (at most 10000000)"),
+    ('"{}{}".format("a" * 6000000, "b" * 6000000)',
+     "format() would make a string of 12000000 characters (at most 10000000)"),
+])
+def test_what_an_expression_builds_is_bounded_before_it_is_built(text, message):
+    nested = [list(range(1000))] * 6000   # 6,006,000 values: within the limit, twice is not
+    err = ev_error(text, R=nested)
+    assert err.message == message
+    assert err.pos.line == 1
+
+
+def test_nested_lists_doubling_over_a_few_lines_are_refused(tmp_path):
+    from fileflow.lang.loader import load_workflow
+
+    lines = ["X0 = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]"]
+    lines += [f"X{i} = [X{i - 1}, X{i - 1}, X{i - 1}, X{i - 1}, X{i - 1}, X{i - 1}, X{i - 1}, "
+              f"X{i - 1}, X{i - 1}, X{i - 1}]" for i in range(1, 12)]
+    lines += ["Y = str(X11)", 'rule a:\n    output: "a"\n']
+    (tmp_path / "Flowfile").write_text("\n".join(lines) + "\n")
+    with pytest.raises(FlowfileError) as info:
+        load_workflow(str(tmp_path / "Flowfile"), workdir=str(tmp_path))
+    assert info.value.pos.line == 7   # X6: ten million values and more
+    assert "would hold more than 10000000 values" in info.value.message
+
+
+def test_expanded_size_counts_shared_values_without_expanding_them():
+    from fileflow.lang.values import expanded_size
+
+    shared = ["x"] * 9
+    for _ in range(30):   # 9 ** 31 values once expanded
+        shared = [shared] * 9
+    assert expanded_size(shared, 1000) == 1001
+    assert expanded_size([[1, 2], {"a": [3]}]) == 8
+    looped: list = [1]
+    looped.append(looped)
+    assert expanded_size(looped, 50) == 51

@@ -573,7 +573,8 @@ def test_command_line_threads_and_resources_go_into_the_rules(tmp_path):
      "input path 'y\\x00' contains a NUL byte", 12),
     ('rule a:\n    output: "a"\n    log: expand("{n}.log", n=["x", "y\\x00"])\n',
      "log path 'y\\x00.log' contains a NUL byte", 10),
-    ('rule a:\n    output: "a"\n    script: "s\\x00.py"\n', "script path 's\\x00.py' contains a NUL byte", 13),
+    ('rule a:\n    output: "a"\n    script: "s\\x00.py"\n',
+     "script path 's\\x00.py' contains a NUL byte", 13),
 ])
 def test_a_nul_byte_in_a_path_is_an_error_at_its_place(tmp_path, text, message, column):
     err = load_error(tmp_path, text)
@@ -589,3 +590,68 @@ def test_a_nul_byte_in_a_per_job_path_or_a_command_line_config_file(tmp_path):
     assert info.value.pos.line == 3
     err = load_error(tmp_path, 'rule a:\n    output: "a"\n', configfiles=["c\x00.yaml"])
     assert err.message == "config file path 'c\\x00.yaml' contains a NUL byte; no file name can hold one"
+
+
+BILLION_LAUGHS = "a: &a [lol, lol, lol, lol, lol, lol, lol, lol, lol, lol]\n" + "".join(
+    f"{n}: &{n} [{', '.join([f'*{p}'] * 10)}]\n" for p, n in zip("abcdefgh", "bcdefghi"))
+
+
+def test_a_yaml_alias_bomb_is_refused_quickly(tmp_path):
+    import time
+
+    start = time.monotonic()
+    err = load_error(tmp_path, 'configfile: "bomb.yaml"\n', {"bomb.yaml": BILLION_LAUGHS})
+    assert err.message == ("config file bomb.yaml is too large once its aliases (*name) are "
+                           "expanded: more than 1000000 values, or a value that holds itself")
+    assert (err.pos.line, err.pos.column) == (1, 13)
+    err = load_error(tmp_path, 'rule a:\n    output: "a"\n', {"bomb.yaml": BILLION_LAUGHS},
+                     configfiles=[str(tmp_path / "bomb.yaml")])
+    assert "is too large once its aliases (*name) are expanded" in err.message
+    err = load_error(tmp_path, 'configfile: "self.yaml"\n', {"self.yaml": "a: &x [1, *x]\n"})
+    assert "a value that holds itself" in err.message
+    assert time.monotonic() - start < 10
+
+
+def test_a_yaml_alias_bomb_on_the_command_line_is_refused():
+    from fileflow.lang.config import parse_config_overrides
+
+    bomb = "[&a [1, 1, 1, 1, 1, 1, 1, 1, 1, 1], " + ", ".join(
+        f"&{n} [{', '.join([f'*{p}'] * 10)}]" for p, n in zip("abcdefg", "bcdefgh")) + "]"
+    with pytest.raises(FlowfileError, match=r"--config x=\.\.\. is too large once its aliases"):
+        parse_config_overrides([f"x={bomb}"])
+
+
+@pytest.mark.parametrize("directive", ["include", "configfile"])
+def test_only_regular_files_are_read(tmp_path, directive):
+    import os
+    import threading
+
+    what = "config file " if directive == "configfile" else ""
+    err = load_error(tmp_path, f'{directive}: "/dev/zero"\n')
+    assert err.message == f"cannot read {what}/dev/zero: it is a character device, not a regular file"
+    (tmp_path / "folder").mkdir()
+    err = load_error(tmp_path, f'{directive}: "folder"\n')
+    assert err.message.endswith("it is a directory, not a regular file")
+    os.mkfifo(tmp_path / "fifo")
+    result: list = []
+    loading = threading.Thread(target=lambda: result.append(
+        load_error(tmp_path, f'{directive}: "fifo"\n')), daemon=True)
+    loading.start()
+    loading.join(10)
+    if loading.is_alive():  # it waits for a writer: give it one, so the thread ends
+        with open(tmp_path / "fifo", "w"):
+            pass
+        pytest.fail("reading a FIFO waited for a writer")
+    assert result[0].message.endswith("fifo: it is a FIFO, not a regular file")
+    assert (result[0].pos.line, result[0].pos.column) == (1, len(directive) + 3)
+
+
+@pytest.mark.parametrize("directive", ["include", "configfile"])
+def test_a_file_larger_than_the_limit_is_refused(tmp_path, directive):
+    from fileflow.lang.source_files import MAX_FILE_BYTES
+
+    with open(tmp_path / "big", "wb") as fh:
+        fh.truncate(MAX_FILE_BYTES + 1)  # sparse: no disk used
+    err = load_error(tmp_path, f'{directive}: "big"\n')
+    assert err.message.endswith("big: it is larger than 16 MiB, the most a Flowfile or config "
+                                "file may hold")

@@ -3,6 +3,7 @@ and a few of Python's (len, str, range, ...), each with errors in words. Layer 1
 """
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -56,6 +57,9 @@ def _expand(pattern=None, *extra, zip=False, allow_missing=False, **values):
               isinstance(value, (list, tuple)) and all(map(isinstance, value, repeat(_SCALARS))))
         _want(ok, f"expand() value for '{name}' must be a string, a number or a list of them, "
                   f"not {a_type(value)}")
+    lengths = [len(v) if isinstance(v, (list, tuple)) else 1 for v in values.values()]
+    count = len(items) * (max(lengths, default=1) if zip else math.prod(lengths))
+    _want(count <= MAX_ITEMS, f"expand() would make {count} paths (at most {MAX_ITEMS})")
     try:
         return expand_patterns(items, values, zip_values=bool(zip), allow_missing=bool(allow_missing))
     except PatternError as exc:

@@ -6,9 +6,14 @@ import os
 from collections.abc import Mapping, Sequence
 
 from fileflow.errors import FlowfileError, Position
-from fileflow.lang.values import a_type
+from fileflow.lang.source_files import FileRefused, read_bytes
+from fileflow.lang.values import a_type, expanded_size
 
-__all__ = ["load_config_file", "parse_config_overrides", "merge_config", "shown_path"]
+__all__ = ["load_config_file", "parse_config_overrides", "merge_config", "shown_path",
+           "MAX_CONFIG_VALUES"]
+
+# The most values config may hold, every YAML alias counted where it is used.
+MAX_CONFIG_VALUES = 1_000_000
 
 
 def load_config_file(path: str, pos: Position | None = None, shown: str | None = None) -> dict:
@@ -20,12 +25,13 @@ def load_config_file(path: str, pos: Position | None = None, shown: str | None =
         raise FlowfileError(f"config file path {shown!r} contains a NUL byte; no file name can "
                             "hold one", pos)
     try:
-        with open(path, encoding="utf-8") as fh:
-            data = yaml.safe_load(fh)
+        data = yaml.safe_load(read_bytes(path).decode("utf-8"))
     except FileNotFoundError:
         raise FlowfileError(f"config file not found: {shown}", pos) from None
     except OSError as exc:
         raise FlowfileError(f"cannot read config file {shown}: {exc.strerror}", pos) from None
+    except FileRefused as exc:
+        raise FlowfileError(f"cannot read config file {shown}: {exc}", pos) from None
     except UnicodeDecodeError:
         raise FlowfileError(f"config file {shown} is not UTF-8 text", pos) from None
     except RecursionError:
@@ -43,7 +49,16 @@ def load_config_file(path: str, pos: Position | None = None, shown: str | None =
     if not isinstance(data, dict):
         raise FlowfileError(f"config file {shown} must hold a mapping (key: value), "
                             f"not {a_type(data)}", pos)
+    _check_size(data, f"config file {shown}", pos)
     return data
+
+
+def _check_size(data: object, what: str, pos: Position | None) -> None:
+    """YAML aliases share a value wherever they are written: a few lines of them (a
+    "billion laughs") can stand for more values than any machine holds once used."""
+    if expanded_size(data, MAX_CONFIG_VALUES) > MAX_CONFIG_VALUES:
+        raise FlowfileError(f"{what} is too large once its aliases (*name) are expanded: more "
+                            f"than {MAX_CONFIG_VALUES} values, or a value that holds itself", pos)
 
 
 def shown_path(path: str) -> str:
@@ -78,6 +93,7 @@ def parse_config_overrides(pairs: Sequence[str]) -> dict:
         except RecursionError:
             raise FlowfileError(f"--config {key.strip()}=...: the value is nested too deeply "
                                 "to read") from None
+        _check_size(value, f"--config {key.strip()}=...", None)
         *outer, last = parts
         entry: dict = {last: value}
         for part in reversed(outer):

@@ -15,7 +15,7 @@ from fileflow.errors import FlowfileError, Position
 from fileflow.lang import syntax as s
 from fileflow.lang.builtins import BuiltinError
 from fileflow.lang.nodes import children
-from fileflow.lang.values import MAX_ITEMS, Record, a_type, closest
+from fileflow.lang.values import MAX_ITEMS, Record, a_type, closest, expanded_size, type_name
 
 __all__ = ["compile_expr", "free_names", "attribute_uses", "walk", "get_attribute",
            "UndefinedName", "METHODS"]
@@ -235,7 +235,22 @@ def _compile_conditional(node: s.Conditional, builtins: Mapping[str, Callable]) 
 
 def _compile_list(node: s.ListExpr, builtins: Mapping[str, Callable]) -> Compiled:
     fns = [compile_expr(i, builtins) for i in node.items]
-    return lambda scope: [fn(scope) for fn in fns]
+    pos = node.pos
+
+    def list_(scope):
+        out = [fn(scope) for fn in fns]
+        _check_nested(out, pos)
+        return out
+    return list_
+
+
+def _check_nested(value: list | dict, pos: Position) -> None:
+    """A list or dict written with others inside holds them all: `[X, X, X]` over a few
+    lines could otherwise hold more values than any machine can show."""
+    size = expanded_size(value)
+    if size > MAX_ITEMS:
+        raise _error(f"this {type_name(value)} would hold more than {MAX_ITEMS} values once "
+                     "the lists and dicts inside it are counted", pos)
 
 
 def _compile_dict(node: s.DictExpr, builtins: Mapping[str, Callable]) -> Compiled:
@@ -249,6 +264,7 @@ def _compile_dict(node: s.DictExpr, builtins: Mapping[str, Callable]) -> Compile
             if not isinstance(key, (str, int, float, bool)):
                 raise _error(f"a dict key must be a string or a number, not {a_type(key)}", pos)
             out[key] = vf(scope)
+        _check_nested(out, pos)
         return out
     return dict_
 
@@ -309,10 +325,15 @@ def _compile_call(node: s.Call, builtins: Mapping[str, Callable]) -> Compiled:
             kwargs = {k: f(scope) for k, f in kw_fns}
             if method == "format":
                 _check_format(obj, pos)
+            elif method in ("join", "replace"):
+                _check_method_size(obj, method, args, pos)
             try:
                 result = getattr(obj, method)(*args, **kwargs)
             except (TypeError, ValueError, IndexError, KeyError) as exc:
                 raise _error(f"{method}(): {_clean_type_error(exc)}", pos) from None
+            if isinstance(result, str) and len(result) > MAX_ITEMS:
+                raise _error(f"{method}() would make a string of {len(result)} characters "
+                             f"(at most {MAX_ITEMS})", pos)
             return list(result) if method in ("keys", "values", "items", "split") else result
         return method_call
 
@@ -330,17 +351,44 @@ _COMPILERS: dict[type, Callable[..., Compiled]] = {
 
 def _check_operands(op: str, a: object, b: object, pos: Position) -> None:
     """Refuse what Python would allow but a Flowfile should not: printf-style '%' on strings,
-    and '*' repetitions that would build a gigantic string or list."""
+    and '+' or '*' making a gigantic string or list (counted before it is made)."""
     if op == "%" and (isinstance(a, str) or isinstance(b, str)):
         raise _error(f"cannot take the remainder of {a_type(a)} and {a_type(b)} with '%'", pos,
                      "'%' is for numbers; build strings with '+' or \"...{}\".format(...)")
     if op == "*":
         seq, count = (a, b) if isinstance(a, (str, list)) else (b, a)
-        if (isinstance(seq, (str, list)) and isinstance(count, int) and not isinstance(count, bool)
-                and len(seq) * count > MAX_ITEMS):
-            unit = "characters" if isinstance(seq, str) else "items"
-            raise _error(f"'*' would make {a_type(seq)} of {len(seq) * count} {unit} "
-                         f"(at most {MAX_ITEMS})", pos)
+        if isinstance(seq, (str, list)) and isinstance(count, int) and not isinstance(count, bool):
+            _check_size(op, seq, _items(seq) * count, pos)
+    elif op == "+" and (isinstance(a, str) and isinstance(b, str)
+                        or isinstance(a, list) and isinstance(b, list)):
+        _check_size(op, a, _items(a) + _items(b), pos)
+
+
+def _items(seq: str | list) -> int:
+    """A string's characters, or the values a list holds (nested lists' included)."""
+    return len(seq) if isinstance(seq, str) else expanded_size(seq) - 1
+
+
+def _check_size(op: str, seq: str | list, size: int, pos: Position) -> None:
+    if size > MAX_ITEMS:
+        unit = "characters" if isinstance(seq, str) else "items"
+        raise _error(f"'{op}' would make {a_type(seq)} of {size} {unit} (at most {MAX_ITEMS})", pos)
+
+
+def _check_method_size(obj: str, method: str, args: list, pos: Position) -> None:
+    """join() and replace() counted before they run: either can make a gigantic string."""
+    size = 0
+    if method == "join" and len(args) == 1 and isinstance(args[0], (list, tuple)):
+        parts = args[0]
+        size = sum(len(p) if isinstance(p, str) else 0 for p in parts) + len(obj) * max(0, len(parts) - 1)
+    elif method == "replace" and len(args) >= 2 and all(isinstance(x, str) for x in args[:2]):
+        old, new = args[0], args[1]
+        count = obj.count(old) if old else len(obj) + 1
+        if len(args) > 2 and isinstance(args[2], int) and args[2] >= 0:
+            count = min(count, args[2])
+        size = len(obj) + count * (len(new) - len(old))
+    if size > MAX_ITEMS:
+        raise _error(f"{method}() would make a string of {size} characters (at most {MAX_ITEMS})", pos)
 
 
 def _check_format(text: str, pos: Position) -> None:

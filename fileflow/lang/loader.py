@@ -19,6 +19,7 @@ from fileflow.lang.directives import RULE_DIRECTIVES, TOP_DIRECTIVES, check_cons
 from fileflow.lang.evaluate import UndefinedName, compile_expr
 from fileflow.lang.model import Rule, Workflow
 from fileflow.lang.rule_builder import RuleBuilder
+from fileflow.lang.source_files import FileRefused, read_bytes
 from fileflow.lang.values import Flagged, a_type, closest, record_from
 
 __all__ = ["load_workflow"]
@@ -70,12 +71,13 @@ class _Loader:
             self.load_text(self.texts[real], path, real)
             return
         try:
-            with open(path, encoding="utf-8-sig") as fh:  # a BOM from a Windows editor is not text
-                text = fh.read()
+            text = read_bytes(path).decode("utf-8-sig")  # a BOM from a Windows editor is not text
         except FileNotFoundError:
             raise FlowfileError(f"file not found: {path}", pos) from None
         except OSError as exc:
             raise FlowfileError(f"cannot read {path}: {exc.strerror}", pos) from None
+        except FileRefused as exc:
+            raise FlowfileError(f"cannot read {path}: {exc}", pos) from None
         except UnicodeDecodeError:
             raise FlowfileError(f"cannot read {path}: it is not UTF-8 text", pos) from None
         self.load_text(text, path, real)

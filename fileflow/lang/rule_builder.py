@@ -427,5 +427,8 @@ def _offset_pos(node, offset: int, length: int = 1, source: str | None = None) -
 def _file_digest(rel: str, workdir: str) -> str:
     import hashlib
     full = rel if os.path.isabs(rel) else os.path.join(workdir, rel)
+    digest = hashlib.sha256()
     with open(full, "rb") as fh:
-        return hashlib.sha256(fh.read()).hexdigest()
+        for chunk in iter(lambda: fh.read(1 << 20), b""):  # in chunks: a script of any size
+            digest.update(chunk)
+    return digest.hexdigest()

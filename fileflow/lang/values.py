@@ -9,13 +9,16 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from itertools import repeat
 
 __all__ = ["Record", "Flagged", "FILE_FLAGS", "MAX_ITEMS", "closest", "type_name", "a_type",
-           "record_from"]
+           "record_from", "expanded_size"]
 
-# The largest list or string an expression may build (range(), '*'): a typo such as
-# range(10000000000) must be an error, not an exhausted machine.
+# The largest list or string a value may hold (range(), expand(), '+', '*', a config file
+# once its aliases are expanded): a typo such as range(10000000000) must be an error, not
+# an exhausted machine. Lists count every value they hold, nested lists' included.
 MAX_ITEMS = 10_000_000
+_CONTAINERS = (list, tuple, dict)
 FILE_FLAGS = ("temp", "protected", "directory", "ancient")
 
 
@@ -73,3 +76,43 @@ def record_from(value: object, label: str) -> object:
     if isinstance(value, list):
         return [record_from(v, f"{label}[{i}]") for i, v in enumerate(value)]
     return value
+
+
+def expanded_size(value: object, limit: int = MAX_ITEMS) -> int:
+    """How many values `value` holds, itself included, counting a list or dict each time it
+    occurs (a YAML alias, a list repeated with '*' or '+' is counted as often as it is
+    shared). Counting stops past `limit` (the result is then limit + 1), so it takes time
+    in the number of distinct lists and dicts, never in the expanded size; a value that
+    holds itself counts as past the limit."""
+    if not isinstance(value, _CONTAINERS):
+        return 1
+    sizes: dict[int, int] = {}
+    stack: list[tuple[object, bool]] = [(value, False)]
+    while stack:
+        node, done = stack.pop()
+        if not done and id(node) in sizes:  # shared, and counted already
+            continue
+        items = list(node.keys()) + list(node.values()) if isinstance(node, dict) else node
+        assert isinstance(items, (list, tuple))
+        if not any(map(isinstance, items, repeat(_CONTAINERS))):  # flat: one scan in C
+            sizes[id(node)] = 1 + len(items)
+        elif done:
+            size = 1 + len(items)
+            for item in items:
+                if isinstance(item, _CONTAINERS):
+                    size += sizes[id(item)] - 1
+            sizes[id(node)] = size
+        else:
+            sizes[id(node)] = -1  # being counted: met again below it, it holds itself
+            stack.append((node, True))
+            for item in items:
+                if isinstance(item, _CONTAINERS):
+                    seen = sizes.get(id(item))
+                    if seen == -1:
+                        return limit + 1
+                    if seen is None:
+                        stack.append((item, False))
+            continue
+        if sizes[id(node)] > limit:
+            return limit + 1
+    return sizes[id(value)]
