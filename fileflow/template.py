@@ -1,6 +1,10 @@
 """Command templates: `{input}`, `{input.reads}`, `{input[0]}`, `{params.x}`, `{wildcards.x}`,
 `{threads}`, `{resources.mem_mb}`, `{log}`, `{output:raw}`, `{{` for a literal brace. Pure; layer 0.
 
+As in Python's str.format, a value that is a dict or a list is indexed with brackets:
+`{params.p[epsilon]}` takes the key "epsilon", `{params.p[0]}` the first item (digits make
+an index, anything else a key).
+
 File names and wildcard values are shell-quoted by default (a file named `a b;rm -rf x`
 stays one harmless argument); `:raw` opts out. Params, threads and resources are inserted
 as written; `:q` quotes them.
@@ -14,13 +18,14 @@ from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 __all__ = ["Items", "Field", "Template", "TemplateError", "parse_template", "render", "value_text",
-           "FIELD_NAMES", "QUOTED_BY_DEFAULT"]
+           "lookup", "FIELD_NAMES", "QUOTED_BY_DEFAULT"]
 
 FIELD_NAMES = ("input", "output", "log", "params", "wildcards", "threads", "resources",
                "rule", "attempt")
 QUOTED_BY_DEFAULT = frozenset({"input", "output", "log", "wildcards"})
-_FIELD = re.compile(r"([A-Za-z_]\w*)((?:\.[A-Za-z_]\w*|\[\d+\])*)(?::(\w+))?\Z")
-_STEP = re.compile(r"\.([A-Za-z_]\w*)|\[(\d+)\]")
+_FILE_FIELDS = frozenset({"input", "output", "log"})
+_FIELD = re.compile(r"([A-Za-z_]\w*)((?:\.[A-Za-z_]\w*|\[[^\[\]]+\])*)(?::(\w+))?\Z")
+_STEP = re.compile(r"\.([A-Za-z_]\w*)|\[([^\[\]]+)\]")
 _PLAIN = re.compile(r"[^{}]+")
 
 
@@ -105,7 +110,8 @@ def parse_template(text: str) -> Template:
             if spec not in ("", "raw", "q"):
                 raise TemplateError(f"unknown format ':{spec}' in '{{{body}}}' (use ':raw' or ':q')",
                                     i, "", width)
-            steps = tuple(a if a else int(b) for a, b in _STEP.findall(path))
+            steps = tuple(a or (int(b) if b.isdigit() and b.isascii() else b)
+                          for a, b in _STEP.findall(path))
             if literal:
                 parts.append("".join(literal))
                 literal = []
@@ -122,36 +128,44 @@ def parse_template(text: str) -> Template:
     return Template(text, tuple(parts))
 
 
-def _lookup(field: Field, namespaces: Mapping[str, object]) -> object:
+def lookup(field: Field, namespaces: Mapping[str, object]) -> object:
+    """The value a field names. Raises TemplateError (at the field) when it names nothing."""
     def error(message: str) -> TemplateError:
         return TemplateError(f"{field.text}: {message}", field.offset, length=len(field.text))
 
     if field.name not in namespaces:
         raise error(f"'{field.name}' is not available in this command")
     value = namespaces[field.name]
+    shown = field.name   # the part of the field looked up so far
     for i, step in enumerate(field.steps):
         if isinstance(value, Items):
             if isinstance(step, int):
                 if step >= len(value.values):
-                    raise error(f"index {step} is out of range ({field.name} has "
+                    raise error(f"index {step} is out of range ({shown} has "
                                 f"{len(value.values)} items)")
                 value = value.values[step]
             else:
                 if not value.has(step):
                     known = ", ".join(n for n in dict.fromkeys(value.names) if n) or "none"
-                    raise error(f"{field.name} has no entry named '{step}' (named entries: {known})")
+                    raise error(f"{shown} has no entry named '{step}' (named entries: {known})")
                 found = value.named(step)
-                indexed_next = i + 1 < len(field.steps) and isinstance(field.steps[i + 1], int)
+                # A named file entry is a list of files ({input.reads[0]}: its first file);
+                # a named param is one value, indexed itself ({params.p[0]}).
+                indexed_next = (field.name in _FILE_FIELDS and i + 1 < len(field.steps)
+                                and isinstance(field.steps[i + 1], int))
                 value = found[0] if len(found) == 1 and not indexed_next else found
         elif isinstance(value, Mapping):
             if step not in value:
                 known = ", ".join(map(str, value)) or "none"
-                raise error(f"no '{step}' in {field.name} (has: {known})")
+                raise error(f"no '{step}' in {shown} (has: {known})")
             value = value[step]
-        elif isinstance(value, (list, tuple)) and isinstance(step, int) and step < len(value):
+        elif isinstance(value, (list, tuple)) and isinstance(step, int):
+            if step >= len(value):
+                raise error(f"index {step} is out of range ({shown} has {len(value)} items)")
             value = value[step]
         else:
-            raise error(f"cannot take {step!r} of {field.name}")
+            raise error(f"cannot take {step!r} of {shown}")
+        shown += f"[{step}]" if isinstance(step, int) else f".{step}"
     return value
 
 
@@ -169,7 +183,6 @@ def value_text(value: object, quote: bool) -> str:
     return shlex.quote(text) if quote else text
 
 
-_FILE_FIELDS = frozenset({"input", "output", "log"})
 _quote = shlex.quote
 
 
@@ -194,5 +207,5 @@ def render(template: Template, namespaces: Mapping[str, Any]) -> str:
             if value.__class__ is str:
                 out.append(_quote(value) if quote else value)
                 continue
-        out.append(value_text(_lookup(part, namespaces), quote))
+        out.append(value_text(lookup(part, namespaces), quote))
     return "".join(out)

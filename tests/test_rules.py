@@ -655,3 +655,25 @@ def test_a_file_larger_than_the_limit_is_refused(tmp_path, directive):
     err = load_error(tmp_path, f'{directive}: "big"\n')
     assert err.message.endswith("big: it is larger than 16 MiB, the most a Flowfile or config "
                                 "file may hold")
+
+
+def test_a_dict_or_list_param_is_indexed_in_a_command(tmp_path):
+    rule = load(tmp_path, '''\
+        rule a:
+            output: "a"
+            params: p={"epsilon": 0.5, "n": [1, 2]}, q=[3, 4]
+            shell: "run --eps {params.p[epsilon]} --first {params.q[0]} --n {params.p[n][1]}"
+        ''').by_name["a"]
+    command = render(rule.action.template, namespaces(rule, {}))
+    assert command == "run --eps 0.5 --first 3 --n 2"
+
+
+@pytest.mark.parametrize("field, message", [
+    ("{params.p[nope]}", "{params.p[nope]}: no 'nope' in params.p (has: epsilon)"),
+    ("{params.q[2]}", "{params.q[2]}: index 2 is out of range (params.q has 2 items)"),
+])
+def test_indexing_a_param_is_checked_when_the_flowfile_loads(tmp_path, field, message):
+    err = load_error(tmp_path, 'rule a:\n    output: "a"\n    params: p={"epsilon": 0.5}, q=[3, 4]\n'
+                               f'    shell: "run {field}"\n')
+    assert err.message == message
+    assert (err.pos.line, err.pos.column, err.pos.end_column) == (4, 17, 17 + len(field))

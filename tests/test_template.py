@@ -156,3 +156,27 @@ def test_indexing_a_named_entry_that_holds_one_file():
     inputs = Items(("a b.txt",), ("r",))
     assert render(parse_template("cat {input.r[0]}"), {"input": inputs}) == "cat 'a b.txt'"
     assert render(parse_template("cat {input.r}"), {"input": inputs}) == "cat 'a b.txt'"
+
+
+def test_a_dict_or_list_param_is_indexed_as_str_format_does():
+    params = Items(({"epsilon": 0.5, "n": [1, 2], 7: "a b"}, [3, 4], ["x"]), ("p", "q", "r"))
+    ns = namespaces(params=params)
+    assert render(parse_template("{params.p[epsilon]} {params.q[0]} {params.q[1]}"), ns) == "0.5 3 4"
+    assert render(parse_template("{params.p[n][1]} {params.p.n} {params[p][epsilon]}"), ns) == "2 1 2 0.5"
+    assert render(parse_template("{params[1][0]} {params.r[0]} {params.p[7]:q}"), ns) == "3 x 'a b'"
+    field = parse_template("{params.p[epsilon]:q}").fields[0]
+    assert (field.steps, field.spec) == (("p", "epsilon"), "q")
+    assert parse_template("{params.q[10]}").fields[0].steps == ("q", 10)
+
+
+@pytest.mark.parametrize("text, message", [
+    ("{params.p[nope]}", "{params.p[nope]}: no 'nope' in params.p (has: epsilon)"),
+    ("{params.q[2]}", "{params.q[2]}: index 2 is out of range (params.q has 2 items)"),
+    ("{params.q[x]}", "{params.q[x]}: cannot take 'x' of params.q"),
+    ("{params.p[epsilon][0]}", "{params.p[epsilon][0]}: cannot take 0 of params.p.epsilon"),
+])
+def test_indexing_a_param_that_holds_no_such_thing_is_an_error(text, message):
+    ns = namespaces(params=Items(({"epsilon": 0.5}, [3, 4]), ("p", "q")))
+    with pytest.raises(TemplateError) as info:
+        render(parse_template(text), ns)
+    assert str(info.value) == message

@@ -25,7 +25,7 @@ from fileflow.lang.evaluate import UndefinedName, attribute_uses, compile_expr, 
 from fileflow.lang.model import Action, FileItem, Lazy, Rule
 from fileflow.lang.values import a_type, closest
 from fileflow.patterns import PatternError, parse_pattern
-from fileflow.template import Items, Template, TemplateError, parse_template
+from fileflow.template import Items, Template, TemplateError, lookup, parse_template
 
 __all__ = ["LoadingState", "RuleBuilder"]
 
@@ -381,6 +381,11 @@ def _field_problem(rule: Rule, f, resources: frozenset[str] | None = None) -> st
     if f.name == "params" and isinstance(rule.params, Items) and isinstance(step, int):
         if step >= len(rule.params.values):
             return f"{f.text}: rule '{rule.name}' has only {len(rule.params.values)} params"
+    if f.name == "params" and isinstance(rule.params, Items) and len(f.steps) > 1:
+        try:  # {params.p[key]}, {params.p[0]}: the value is known now
+            lookup(f, {"params": rule.params})
+        except TemplateError as exc:
+            return str(exc)
     if f.name == "wildcards" and isinstance(step, int):
         return f"{f.text}: wildcards are taken by name, e.g. {{wildcards.NAME}}"
     if f.name == "resources" and isinstance(step, str) and resources is not None:
