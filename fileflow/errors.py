@@ -10,7 +10,7 @@ __all__ = [
     "EXIT_OK", "EXIT_JOB_FAILED", "EXIT_USAGE", "EXIT_LOCKED", "EXIT_INTERRUPTED",
     "Position", "FileflowError", "FlowfileError", "FlowfileErrors",
     "WorkflowError", "CycleError", "AmbiguousRuleError", "MissingInputError",
-    "JobFailed", "LockError", "render_at", "shorten",
+    "JobFailed", "LockError", "NothingToDo", "render_at", "shorten",
 ]
 
 # Documented exit codes (docs/cli.md).
@@ -189,3 +189,9 @@ class JobFailed(FileflowError):
 
 class LockError(FileflowError):
     exit_code = EXIT_LOCKED
+
+
+class NothingToDo(FileflowError):
+    """Not a failure: there is nothing to build (a Flowfile without rules). Exit 0."""
+
+    exit_code = EXIT_OK

@@ -78,6 +78,65 @@ def test_ambiguous_rules_name_both(tmp_path):
     assert not p.exists("out")
 
 
+def test_an_output_inside_another_rules_directory_output_is_refused_before_running(tmp_path):
+    p = Project(tmp_path)
+    p.flowfile("""
+        rule all:
+            input: "out", "out/x.txt"
+        rule a:
+            output: directory("out")
+            shell: "mkdir -p {output}"
+        rule b:
+            output: "out/x.txt"
+            shell: "mkdir -p out && touch {output}"
+        """)
+    for command in ("check", "build"):
+        assert_usage_error(p.build(command), "Flowfile:7:13: error: output 'out/x.txt' of rule 'b' "
+                                             "is inside the directory() output 'out' of rule 'a'")
+    assert not p.exists("out")
+
+
+def test_a_string_resource_limited_as_a_number_is_refused_naming_rule_and_resource(tmp_path):
+    p = Project(tmp_path)
+    p.flowfile("""
+        rule a:
+            output: "a.txt"
+            resources: gpu="one"
+            shell: "touch {output}"
+        """)
+    r = p.build("--resources", "gpu=1")
+    assert_usage_error(r, "Flowfile:3:5: error: rule 'a' gives resource 'gpu' the string 'one' "
+                          "(job a), but --resources limits gpu as a number")
+    assert not p.exists("a.txt")
+    assert p.build().code == 0   # without a limit on it, a string resource is fine
+
+
+def test_threads_zero_runs_a_job_that_needs_no_core(tmp_path):
+    p = Project(tmp_path)
+    p.flowfile("""
+        rule a:
+            output: "a.txt"
+            threads: 0
+            shell: "echo {threads} > {output}"
+        """)
+    r = p.build("-j", "1")
+    assert r.code == 0, r
+    assert p.read("a.txt") == "0\n"
+
+
+def test_a_flowfile_without_rules_has_nothing_to_do(tmp_path):
+    p = Project(tmp_path)
+    p.write("empty.flow", "# nothing here yet\n")
+    p.flowfile('include: "empty.flow"\n')
+    r = p.build("check")
+    assert (r.code, r.out) == (0, "Flowfile: ok: 0 rules, 1 included file; default target: none\n")
+    for args in ((), ("-n",), ("build",)):
+        r = p.build(*args)
+        assert (r.code, r.err) == (0, ""), r
+        assert r.out == "nothing to do: Flowfile has no rules and no 'default:'\n"
+    assert not p.exists(".fileflow/runlog.db")
+
+
 @pytest.mark.parametrize("order,winner", [("one > two", "one"), ("two > one", "two")])
 def test_ruleorder_resolves_the_ambiguity(tmp_path, order, winner):
     p = Project(tmp_path)

@@ -186,8 +186,8 @@ def test_per_job_type_checks(tmp_path):
             resources: mem_mb=wildcards.x
             shell: "touch {output}"
         ''').by_name["a"]
-    with pytest.raises(FlowfileError, match="'threads:' must be at least 1, got 0"):
-        job_values(rule, {"x": "0"})
+    with pytest.raises(FlowfileError, match="'threads:' must be at least 0, got -1"):
+        job_values(rule, {"x": "-1"})
     with pytest.raises(FlowfileError, match="resource 'mem_mb' must be a non-negative number"):
         job_values(rule, {"x": "5"})
 
@@ -451,7 +451,7 @@ def test_directive_blocks_and_one_line_forms_are_equal(tmp_path):
     ('    output: ancient("a")\n', "ancient() applies to inputs, not outputs"),
     ('    input: temp("a")\n    output: "b"\n', "temp() applies to outputs, not to input"),
     ('    output: "a"\n    threads: "4"\n', "'threads:' takes a whole number, not a string"),
-    ('    output: "a"\n    threads: 0\n', "'threads:' must be at least 1, got 0"),
+    ('    output: "a"\n    threads: -1\n', "'threads:' must be at least 0, got -1"),
     ('    output: "a"\n    retries: -1\n', "'retries:' must be at least 0, got -1"),
     ('    output: "a"\n    priority: 1.5\n', "'priority:' takes a whole number, not a float"),
     ('    output: "a"\n    threads: 1, 2\n', "'threads:' takes one whole number"),
@@ -490,6 +490,62 @@ def test_rule_validation_errors(tmp_path, body, message):
     err = load_error(tmp_path, "rule a:\n" + body)
     assert err.message == message
     assert err.pos.line >= 2 and err.pos.path == str(tmp_path / "Flowfile")
+
+
+def test_an_output_given_twice_in_a_rule_is_an_error_at_the_second(tmp_path):
+    err = load_error(tmp_path, 'rule a:\n    output: "x.txt", y="{s}.txt", z="x.txt"\n')
+    assert err.message == "output 'x.txt' is given twice in rule 'a'"
+    assert (err.pos.line, err.pos.column, err.hint) == (2, 35, "first given at line 2, column 13")
+    err = load_error(tmp_path, 'rule a:\n    output: expand("{s}.txt", s=["p", "q", "p"])\n')
+    assert err.message == "output 'p.txt' is given twice in rule 'a'"
+
+
+@pytest.mark.parametrize("outputs, message, line", [
+    ('rule a:\n    output: directory("out")\nrule b:\n    output: "out/x.txt"\n',
+     "output 'out/x.txt' of rule 'b' is inside the directory() output 'out' of rule 'a'", 4),
+    ('rule b:\n    output: "./out/{s}/x.txt"\nrule a:\n    output: directory("out/")\n',
+     "output './out/{s}/x.txt' of rule 'b' is inside the directory() output 'out/' of rule 'a'", 2),
+    ('rule a:\n    output: directory("out"), "out/summary.txt"\n',
+     "output 'out/summary.txt' of rule 'a' is inside the directory() output 'out' of rule 'a'", 2),
+])
+def test_an_output_inside_a_directory_output_is_an_error_when_loading(tmp_path, outputs, message, line):
+    err = load_error(tmp_path, outputs)
+    assert err.message == message
+    assert err.pos.line == line
+    assert "removed as a whole" in err.hint
+
+
+def test_outputs_beside_a_directory_output_are_fine(tmp_path):
+    wf = load(tmp_path, '''\
+        rule a:
+            output: directory("out")
+        rule b:
+            input: "out"
+            output: "out.txt", "outer/x.txt", "other/out/x.txt"
+        rule c:
+            output: directory("per/{s}")
+        rule d:
+            output: "per/x/file.txt"
+        ''')
+    assert [r.name for r in wf.rules] == ["a", "b", "c", "d"]
+
+
+def test_threads_zero_is_a_job_that_needs_no_core(tmp_path):
+    wf = load(tmp_path, '''\
+        rule a:
+            output: "a"
+            threads: 0
+        rule b:
+            output: "{x}.b"
+            threads: 0 if wildcards.x == "none" else 2
+        ''')
+    assert wf.by_name["a"].threads == 0
+    assert job_values(wf.by_name["b"], {"x": "none"}).threads == 0
+
+
+def test_a_flowfile_without_rules_loads(tmp_path):
+    wf = load(tmp_path, 'include: "empty.flow"\n', {"empty.flow": ""})
+    assert (wf.rules, wf.default_targets) == ((), ())
 
 
 def test_duplicate_rule_and_several_errors_reported_together(tmp_path):

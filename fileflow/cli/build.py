@@ -22,7 +22,7 @@ from fileflow.cli.steps import (
     print_line,
     read_recorded_at,
 )
-from fileflow.errors import EXIT_INTERRUPTED, EXIT_JOB_FAILED, EXIT_OK, FileflowError
+from fileflow.errors import EXIT_INTERRUPTED, EXIT_JOB_FAILED, EXIT_OK, FileflowError, FlowfileError
 from fileflow.printable import printable
 
 __all__ = ["build", "print_dry_run", "locked_plan", "check_protected"]
@@ -322,6 +322,11 @@ def _check_resources(graph, plan, settings) -> None:
         job = graph.jobs[job_id]
         for key, limit in settings.resources.items():
             need = job.values.resources.get(key, 0)
+            if isinstance(need, str):  # a limit cannot count it: say so, do not ignore it
+                raise FlowfileError(
+                    f"rule '{job.rule.name}' gives resource '{key}' the string {need!r} (job "
+                    f"{job.name}), but --resources limits {key} as a number",
+                    job.rule.directive_pos.get("resources"), f"give {key} a number, e.g. {key}=1")
             if isinstance(need, (int, float)) and need > limit:
                 raise FileflowError(f"job {job.name} needs {key}={need:g} but --resources "
                                     f"allows {key}={limit:g}")

@@ -60,6 +60,6 @@ def check_workflow(workflow, print_line: Callable[[str], None]) -> int:
     targets = ", ".join(workflow.default_targets) or "none"
     count = len(notes)
     warned = f"; {count} warning{'s' if count != 1 else ''}" if count else ""
-    print_line(f"{workflow.flowfiles[0]}: ok: {len(rules)} rule{'s' if len(rules) != 1 else ''} "
-               f"({shown}){extra}; default target: {targets}{warned}")
+    print_line(f"{workflow.flowfiles[0]}: ok: {len(rules)} rule{'s' if len(rules) != 1 else ''}"
+               f"{f' ({shown})' if rules else ''}{extra}; default target: {targets}{warned}")
     return EXIT_OK

@@ -543,7 +543,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 raise FileflowError(f"cannot change to directory {args.directory}: {exc.strerror}") from None
         return globals()[func_name](args)
     except FileflowError as err:
-        print(printable(err.render()), file=sys.stderr)
+        print(printable(err.render()), file=sys.stderr if err.exit_code else sys.stdout)
         return err.exit_code
     except OSError as exc:
         if not no_space(exc):

@@ -9,7 +9,7 @@ import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
-from fileflow.errors import FileflowError
+from fileflow.errors import FileflowError, NothingToDo
 from fileflow.printable import printable
 
 __all__ = ["BuildOptions", "print_line", "no_gc_pauses", "open_store", "load_graph", "local_cores",
@@ -106,7 +106,7 @@ def load_graph(options: BuildOptions, store):
             raise FileflowError(
                 f"{options.flowfile} has no rule of its own and no 'default:'; a rule from an "
                 "'include:' is never the default target: name a target, or add 'default:'")
-        raise FileflowError(f"{options.flowfile} has no rules and no 'default:'; nothing to build")
+        raise NothingToDo(f"nothing to do: {options.flowfile} has no rules and no 'default:'")
     graph = resolve(workflow, targets, store.missing)
     _check_force_targets(options.force_targets, graph)
     return workflow, graph

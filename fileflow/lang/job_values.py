@@ -34,7 +34,7 @@ def job_values(rule: Rule, wildcards: Mapping[str, str], attempt: int = 1) -> Jo
     threads = rule.threads
     if isinstance(threads, Lazy):
         value = threads(wildcards=wc, attempt=attempt)[0][1]
-        check_int(value, "threads", 1, rule.directive_pos["threads"])
+        check_int(value, "threads", 0, rule.directive_pos["threads"])  # 0: needs no core
         threads = cast(int, value)
     resources = rule.resources
     if isinstance(resources, Lazy):

@@ -9,6 +9,7 @@ resources and threads), to be evaluated per job (job_values.py).
 from __future__ import annotations
 
 import os
+from bisect import bisect_left
 from collections.abc import Mapping, Sequence
 
 from fileflow.errors import FlowfileError, FlowfileErrors, Position
@@ -235,6 +236,8 @@ class _Loader:
         for name, pos in self.ruleorder_names:
             if name not in names:
                 self.fail(FlowfileError(f"ruleorder: no rule named '{name}'", pos, closest(name, names)[2:]))
+        for err in _inside_directory_outputs(self.rules):
+            self.fail(err)
         if self.errors:
             # Keep one error per place, in file order.
             unique = {(str(e.pos), e.message): e for e in self.errors}
@@ -249,6 +252,38 @@ class _Loader:
         return Workflow(rules, {r.name: r for r in rules}, default, order, local,
                         dict(self.constraints), self.config, tuple(self.flowfiles), self.workdir,
                         dict(self.names), tuple(self.read_files))
+
+
+def _inside_directory_outputs(rules: Sequence[Rule]) -> list[FlowfileError]:
+    """Outputs inside a directory() output without wildcards ("out/x.txt" in "out"): the
+    directory's job removes its old output, the whole folder, before it runs. Found by the
+    outputs' literal prefixes, sorted, so each directory looks only at those under it."""
+    folders = [(rule, item) for rule in rules for item in rule.outputs
+               if "directory" in item.flags and item.pattern.is_constant]
+    if not folders:
+        return []
+    entries = sorted((_plain(item.pattern.literal_prefix), i, rule.name, item)
+                     for rule in rules for i, item in enumerate(rule.outputs))
+    prefixes = [e[0] for e in entries]
+    errors = []
+    for rule, folder in folders:
+        under = _plain(folder.pattern.text).rstrip("/") + "/"
+        for k in range(bisect_left(prefixes, under), len(entries)):
+            prefix, _, name, item = entries[k]
+            if not prefix.startswith(under):
+                break
+            if item is folder:  # "out/" itself
+                continue
+            errors.append(FlowfileError(
+                f"output {item.pattern.text!r} of rule '{name}' is inside the directory() output "
+                f"{folder.pattern.text!r} of rule '{rule.name}'", item.pos,
+                f"the directory is one output, removed as a whole before rule '{rule.name}' "
+                "runs; make the file elsewhere, or read it from the directory as an input"))
+    return errors
+
+
+def _plain(path: str) -> str:
+    return path[2:] if path.startswith("./") else path
 
 
 def _with_constraints(rule: Rule, flowfile_wide: Mapping[str, str]) -> Rule:

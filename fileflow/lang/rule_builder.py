@@ -104,7 +104,7 @@ class RuleBuilder:
         inputs = self.files("input", wildcards)
         log = self.files("log", wildcards)
         params = self.params(wildcards)
-        threads = self.integer("threads", 1, minimum=1, wildcards=wildcards)
+        threads = self.integer("threads", 1, minimum=0, wildcards=wildcards)  # 0: needs no core
         resources = self.resources(wildcards)
         retries = self.fixed_integer("retries", 0, minimum=0, wildcards=wildcards)
         priority = self.fixed_integer("priority", 0, wildcards=wildcards)
@@ -189,9 +189,15 @@ class RuleBuilder:
         if isinstance(value, Lazy):
             raise FlowfileError("'output:' cannot depend on wildcards (the outputs define them)", d.pos)
         items = self.file_items(d, value, "output")
+        first: dict[str, FileItem] = {}
         for item in items:
             if "ancient" in item.flags:
                 raise FlowfileError("ancient() applies to inputs, not outputs", item.pos)
+            seen = first.setdefault(item.pattern.text, item)
+            if seen is not item:
+                raise FlowfileError(f"output {item.pattern.text!r} is given twice in rule "
+                                    f"'{self.decl.name}'", item.pos,
+                                    f"first given at line {seen.pos.line}, column {seen.pos.column}")
         return items
 
     def files(self, directive: str, wildcards: Sequence[str]) -> tuple[FileItem, ...] | Lazy:
