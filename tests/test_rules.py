@@ -702,15 +702,28 @@ def test_only_regular_files_are_read(tmp_path, directive):
     assert (result[0].pos.line, result[0].pos.column) == (1, len(directive) + 3)
 
 
-@pytest.mark.parametrize("directive", ["include", "configfile"])
-def test_a_file_larger_than_the_limit_is_refused(tmp_path, directive):
-    from fileflow.lang.source_files import MAX_FILE_BYTES
+@pytest.mark.parametrize("directive, limit, what", [
+    ("include", "MAX_FLOWFILE_BYTES", "a Flowfile"), ("configfile", "MAX_CONFIG_BYTES", "a config file")])
+def test_a_file_larger_than_the_limit_is_refused(tmp_path, directive, limit, what):
+    from fileflow.lang import source_files
 
+    size = getattr(source_files, limit)
     with open(tmp_path / "big", "wb") as fh:
-        fh.truncate(MAX_FILE_BYTES + 1)  # sparse: no disk used
+        fh.truncate(size + 1)  # sparse: no disk used
     err = load_error(tmp_path, f'{directive}: "big"\n')
-    assert err.message.endswith("big: it is larger than 16 MiB, the most a Flowfile or config "
-                                "file may hold")
+    assert err.message.endswith(f"big: it is larger than {size // 2 ** 20} MiB, the most {what} "
+                                "may hold")
+
+
+def test_includes_read_many_times_add_up_to_a_limit(tmp_path, monkeypatch):
+    import fileflow.lang.loader
+
+    monkeypatch.setattr(fileflow.lang.loader, "MAX_LOAD_BYTES", 1000)
+    part = "X = 1  # " + "-" * 90 + "\n"   # 100 bytes
+    err = load_error(tmp_path, 'include: "part.flow"\n' * 20, {"part.flow": part})
+    assert err.message.endswith("part.flow: the Flowfile and its includes would be larger than "
+                                "0 MiB together")
+    assert err.pos.line == 6   # the Flowfile (420 bytes) and five includes fit
 
 
 def test_a_dict_or_list_param_is_indexed_in_a_command(tmp_path):

@@ -6,7 +6,7 @@ import os
 from collections.abc import Mapping, Sequence
 
 from fileflow.errors import FlowfileError, Position
-from fileflow.lang.source_files import FileRefused, read_bytes
+from fileflow.lang.source_files import MAX_CONFIG_BYTES, FileRefused, read_bytes
 from fileflow.lang.values import a_type, expanded_size
 
 __all__ = ["load_config_file", "parse_config_overrides", "merge_config", "shown_path",
@@ -25,7 +25,7 @@ def load_config_file(path: str, pos: Position | None = None, shown: str | None =
         raise FlowfileError(f"config file path {shown!r} contains a NUL byte; no file name can "
                             "hold one", pos)
     try:
-        data = yaml.safe_load(read_bytes(path).decode("utf-8"))
+        data = yaml.safe_load(read_bytes(path, MAX_CONFIG_BYTES, "a config file").decode("utf-8"))
     except FileNotFoundError:
         raise FlowfileError(f"config file not found: {shown}", pos) from None
     except OSError as exc:

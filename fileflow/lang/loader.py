@@ -20,7 +20,7 @@ from fileflow.lang.directives import RULE_DIRECTIVES, TOP_DIRECTIVES, check_cons
 from fileflow.lang.evaluate import UndefinedName, compile_expr
 from fileflow.lang.model import Rule, Workflow
 from fileflow.lang.rule_builder import RuleBuilder
-from fileflow.lang.source_files import FileRefused, read_bytes
+from fileflow.lang.source_files import MAX_FLOWFILE_BYTES, MAX_LOAD_BYTES, FileRefused, read_bytes
 from fileflow.lang.values import Flagged, a_type, closest, record_from
 
 __all__ = ["load_workflow"]
@@ -58,6 +58,7 @@ class _Loader:
         self.texts: Mapping[str, str] = {}   # real path -> text read instead of the file's
         self.read_files: list[str] = []  # besides the Flowfiles: what else loading read
         self.default_resources: Mapping[str, object] | None = None  # None: not known
+        self.bytes_read = 0   # of Flowfiles: an include read many times adds up
 
     # -- files
 
@@ -72,7 +73,8 @@ class _Loader:
             self.load_text(self.texts[real], path, real)
             return
         try:
-            text = read_bytes(path).decode("utf-8-sig")  # a BOM from a Windows editor is not text
+            # utf-8-sig: a BOM from a Windows editor is not text
+            text = read_bytes(path, MAX_FLOWFILE_BYTES, "a Flowfile").decode("utf-8-sig")
         except FileNotFoundError:
             raise FlowfileError(f"file not found: {path}", pos) from None
         except OSError as exc:
@@ -81,6 +83,11 @@ class _Loader:
             raise FlowfileError(f"cannot read {path}: {exc}", pos) from None
         except UnicodeDecodeError:
             raise FlowfileError(f"cannot read {path}: it is not UTF-8 text", pos) from None
+        self.bytes_read += len(text)
+        if self.bytes_read > MAX_LOAD_BYTES:
+            raise FlowfileError(f"cannot read {path}: the Flowfile and its includes would be larger "
+                                f"than {MAX_LOAD_BYTES // (1024 * 1024)} MiB together", pos,
+                                "is a file included many times?")
         self.load_text(text, path, real)
 
     def load_text(self, text: str, path: str, real: str | None = None) -> None:
