@@ -284,8 +284,8 @@ def _inside_directory_outputs(rules: Sequence[Rule]) -> list[FlowfileError]:
             errors.append(FlowfileError(
                 f"output {item.pattern.text!r} of rule '{name}' is inside the directory() output "
                 f"{folder.pattern.text!r} of rule '{rule.name}'", item.pos,
-                f"the directory is one output, removed as a whole before rule '{rule.name}' "
-                "runs; make the file elsewhere, or read it from the directory as an input"))
+                f"a directory() output is removed as a whole before rule '{rule.name}' runs; "
+                f"write {item.pattern.text!r} outside it"))
     return errors
 
 
