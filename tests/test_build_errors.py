@@ -78,6 +78,82 @@ def test_ambiguous_rules_name_both(tmp_path):
     assert not p.exists("out")
 
 
+@pytest.mark.parametrize("flowfile, needle", [
+    ('rule a:\n    output: "a\\x00b"\n    shell: "touch a"\n',
+     "Flowfile:2:13: error: output path 'a\\x00b' contains a NUL byte"),
+    ('rule a:\n    input: "in\\x00"\n    output: "a"\n    shell: "touch a"\n',
+     "Flowfile:2:12: error: input path 'in\\x00' contains a NUL byte"),
+    ('configfile: "c\\x00.yaml"\nrule a:\n    output: "a"\n    shell: "touch a"\n',
+     "Flowfile:1:13: error: configfile path 'c\\x00.yaml' contains a NUL byte"),
+    ('include: "r\\x00.flow"\nrule a:\n    output: "a"\n    shell: "touch a"\n',
+     "Flowfile:1:10: error: include path 'r\\x00.flow' contains a NUL byte"),
+    ('rule a:\n    output: "a"\n    params: p="x\\x00y"\n    shell: "touch a {params.p}"\n',
+     "Flowfile:4:5: error: the command of job a contains a NUL byte"),
+])
+def test_a_nul_byte_in_a_path_is_refused_before_anything_runs(tmp_path, flowfile, needle):
+    p = Project(tmp_path)
+    p.write("Flowfile", flowfile)
+    assert_usage_error(p.build(), needle)
+    assert not p.exists("a")
+
+
+@pytest.mark.parametrize("args, needle", [
+    (["a\x00b"], "target 'a\\x00b' contains a NUL byte"),
+    (["--force", "a\x00", "a"], "--force 'a\\x00' contains a NUL byte"),
+    (["why", "a\x00"], "why 'a\\x00' contains a NUL byte"),
+])
+def test_a_nul_byte_in_a_command_line_target_is_refused(tmp_path, args, needle):
+    p = Project(tmp_path)
+    p.flowfile("""
+        rule a:
+            output: "a"
+            shell: "touch {output}"
+        """)
+    assert_usage_error(p.build(*args), needle)
+    assert not p.exists("a")
+
+
+@pytest.mark.parametrize("files, needle", [
+    ({"Flowfile": 'include: "/dev/zero"\n'},
+     "Flowfile:1:10: error: cannot read /dev/zero: it is a character device, not a regular file"),
+    ({"Flowfile": 'configfile: "c.yaml"\nrule a:\n    output: "a"\n    shell: "touch a"\n',
+      "c.yaml": "a: &a [x, x, x, x, x, x, x, x, x, x]\n" + "".join(
+          f"{n}: &{n} [{', '.join([f'*{p}'] * 10)}]\n" for p, n in zip("abcdefgh", "bcdefghi"))},
+     "Flowfile:1:13: error: config file c.yaml is too large once its aliases (*name) are expanded"),
+    ({"Flowfile": 'R = range(10000)\nX = expand("{a}/{b}", a=R, b=R)\n'},
+     "Flowfile:2:5: error: expand() would make 100000000 paths (at most 10000000)"),
+    ({"Flowfile": 'R = [range(5000)] * 1000\nX = R + R + R + R + R + R + R + R + R + R\n'},
+     "Flowfile:2:5: error: '+' would make a list of 10002000 items (at most 10000000)"),
+])
+def test_resource_bombs_are_refused_quickly_in_a_real_process(tmp_path, files, needle):
+    import resource
+    import time
+
+    p = Project(tmp_path)
+    for name, text in files.items():
+        p.write(name, text)
+
+    def limit_memory():  # 1 GiB of address space: a bomb that went off would fail, not swap
+        resource.setrlimit(resource.RLIMIT_AS, (1 << 30, 1 << 30))
+
+    start = time.monotonic()
+    r = p.run("build", log=False, timeout=60, preexec_fn=limit_memory)
+    assert_usage_error(r, needle)
+    assert time.monotonic() - start < 30
+
+
+def test_a_fifo_as_configfile_or_include_is_refused_without_waiting(tmp_path):
+    import os
+
+    p = Project(tmp_path)
+    os.mkfifo(p.path("fifo"))
+    for directive, column in (("configfile", 13), ("include", 10)):
+        p.flowfile(f'{directive}: "fifo"\n')
+        r = p.run("check", log=False, timeout=30)
+        assert_usage_error(r, f"Flowfile:1:{column}: error: cannot read ",
+                           "fifo: it is a FIFO, not a regular file")
+
+
 def test_an_output_inside_another_rules_directory_output_is_refused_before_running(tmp_path):
     p = Project(tmp_path)
     p.flowfile("""
@@ -442,79 +518,3 @@ def test_a_resource_the_rule_does_not_set_comes_from_default_resources_as_check_
     r = p.build("--default-resources", "runtime=7", "mem_mb=1")
     assert r.code == 0, r
     assert p.read("a.txt") == "7 10\n"
-
-
-@pytest.mark.parametrize("flowfile, needle", [
-    ('rule a:\n    output: "a\\x00b"\n    shell: "touch a"\n',
-     "Flowfile:2:13: error: output path 'a\\x00b' contains a NUL byte"),
-    ('rule a:\n    input: "in\\x00"\n    output: "a"\n    shell: "touch a"\n',
-     "Flowfile:2:12: error: input path 'in\\x00' contains a NUL byte"),
-    ('configfile: "c\\x00.yaml"\nrule a:\n    output: "a"\n    shell: "touch a"\n',
-     "Flowfile:1:13: error: configfile path 'c\\x00.yaml' contains a NUL byte"),
-    ('include: "r\\x00.flow"\nrule a:\n    output: "a"\n    shell: "touch a"\n',
-     "Flowfile:1:10: error: include path 'r\\x00.flow' contains a NUL byte"),
-    ('rule a:\n    output: "a"\n    params: p="x\\x00y"\n    shell: "touch a {params.p}"\n',
-     "Flowfile:4:5: error: the command of job a contains a NUL byte"),
-])
-def test_a_nul_byte_in_a_path_is_refused_before_anything_runs(tmp_path, flowfile, needle):
-    p = Project(tmp_path)
-    p.write("Flowfile", flowfile)
-    assert_usage_error(p.build(), needle)
-    assert not p.exists("a")
-
-
-@pytest.mark.parametrize("args, needle", [
-    (["a\x00b"], "target 'a\\x00b' contains a NUL byte"),
-    (["--force", "a\x00", "a"], "--force 'a\\x00' contains a NUL byte"),
-    (["why", "a\x00"], "why 'a\\x00' contains a NUL byte"),
-])
-def test_a_nul_byte_in_a_command_line_target_is_refused(tmp_path, args, needle):
-    p = Project(tmp_path)
-    p.flowfile("""
-        rule a:
-            output: "a"
-            shell: "touch {output}"
-        """)
-    assert_usage_error(p.build(*args), needle)
-    assert not p.exists("a")
-
-
-@pytest.mark.parametrize("files, needle", [
-    ({"Flowfile": 'include: "/dev/zero"\n'},
-     "Flowfile:1:10: error: cannot read /dev/zero: it is a character device, not a regular file"),
-    ({"Flowfile": 'configfile: "c.yaml"\nrule a:\n    output: "a"\n    shell: "touch a"\n',
-      "c.yaml": "a: &a [x, x, x, x, x, x, x, x, x, x]\n" + "".join(
-          f"{n}: &{n} [{', '.join([f'*{p}'] * 10)}]\n" for p, n in zip("abcdefgh", "bcdefghi"))},
-     "Flowfile:1:13: error: config file c.yaml is too large once its aliases (*name) are expanded"),
-    ({"Flowfile": 'R = range(10000)\nX = expand("{a}/{b}", a=R, b=R)\n'},
-     "Flowfile:2:5: error: expand() would make 100000000 paths (at most 10000000)"),
-    ({"Flowfile": 'R = [range(5000)] * 1000\nX = R + R + R + R + R + R + R + R + R + R\n'},
-     "Flowfile:2:5: error: '+' would make a list of 10002000 items (at most 10000000)"),
-])
-def test_resource_bombs_are_refused_quickly_in_a_real_process(tmp_path, files, needle):
-    import resource
-    import time
-
-    p = Project(tmp_path)
-    for name, text in files.items():
-        p.write(name, text)
-
-    def limit_memory():  # 1 GiB of address space: a bomb that went off would fail, not swap
-        resource.setrlimit(resource.RLIMIT_AS, (1 << 30, 1 << 30))
-
-    start = time.monotonic()
-    r = p.run("build", log=False, timeout=60, preexec_fn=limit_memory)
-    assert_usage_error(r, needle)
-    assert time.monotonic() - start < 30
-
-
-def test_a_fifo_as_configfile_or_include_is_refused_without_waiting(tmp_path):
-    import os
-
-    p = Project(tmp_path)
-    os.mkfifo(p.path("fifo"))
-    for directive, column in (("configfile", 13), ("include", 10)):
-        p.flowfile(f'{directive}: "fifo"\n')
-        r = p.run("check", log=False, timeout=30)
-        assert_usage_error(r, f"Flowfile:1:{column}: error: cannot read ",
-                           "fifo: it is a FIFO, not a regular file")

@@ -492,134 +492,6 @@ def test_rule_validation_errors(tmp_path, body, message):
     assert err.pos.line >= 2 and err.pos.path == str(tmp_path / "Flowfile")
 
 
-def test_an_output_given_twice_in_a_rule_is_an_error_at_the_second(tmp_path):
-    err = load_error(tmp_path, 'rule a:\n    output: "x.txt", y="{s}.txt", z="x.txt"\n')
-    assert err.message == "output 'x.txt' is given twice in rule 'a'"
-    assert (err.pos.line, err.pos.column, err.hint) == (2, 35, "first given at line 2, column 13")
-    err = load_error(tmp_path, 'rule a:\n    output: expand("{s}.txt", s=["p", "q", "p"])\n')
-    assert err.message == "output 'p.txt' is given twice in rule 'a'"
-
-
-@pytest.mark.parametrize("outputs, message, line", [
-    ('rule a:\n    output: directory("out")\nrule b:\n    output: "out/x.txt"\n',
-     "output 'out/x.txt' of rule 'b' is inside the directory() output 'out' of rule 'a'", 4),
-    ('rule b:\n    output: "./out/{s}/x.txt"\nrule a:\n    output: directory("out/")\n',
-     "output './out/{s}/x.txt' of rule 'b' is inside the directory() output 'out/' of rule 'a'", 2),
-    ('rule a:\n    output: directory("out"), "out/summary.txt"\n',
-     "output 'out/summary.txt' of rule 'a' is inside the directory() output 'out' of rule 'a'", 2),
-])
-def test_an_output_inside_a_directory_output_is_an_error_when_loading(tmp_path, outputs, message, line):
-    err = load_error(tmp_path, outputs)
-    assert err.message == message
-    assert err.pos.line == line
-    assert "removed as a whole" in err.hint
-
-
-def test_outputs_beside_a_directory_output_are_fine(tmp_path):
-    wf = load(tmp_path, '''\
-        rule a:
-            output: directory("out")
-        rule b:
-            input: "out"
-            output: "out.txt", "outer/x.txt", "other/out/x.txt"
-        rule c:
-            output: directory("per/{s}")
-        rule d:
-            output: "per/x/file.txt"
-        ''')
-    assert [r.name for r in wf.rules] == ["a", "b", "c", "d"]
-
-
-def test_threads_zero_is_a_job_that_needs_no_core(tmp_path):
-    wf = load(tmp_path, '''\
-        rule a:
-            output: "a"
-            threads: 0
-        rule b:
-            output: "{x}.b"
-            threads: 0 if wildcards.x == "none" else 2
-        ''')
-    assert wf.by_name["a"].threads == 0
-    assert job_values(wf.by_name["b"], {"x": "none"}).threads == 0
-
-
-def test_a_flowfile_without_rules_loads(tmp_path):
-    wf = load(tmp_path, 'include: "empty.flow"\n', {"empty.flow": ""})
-    assert (wf.rules, wf.default_targets) == ((), ())
-
-
-def test_duplicate_rule_and_several_errors_reported_together(tmp_path):
-    with pytest.raises(FlowfileErrors) as info:
-        load(tmp_path, '''\
-            rule a:
-                output: "a"
-                shell: "x"
-            rule a:
-                output: "b"
-            rule b:
-                outptu: "c"
-            ''')
-    messages = [(e.pos.line, e.message) for e in info.value.errors]
-    assert messages == [(4, "duplicate rule name 'a'"), (7, "unknown directive 'outptu' in rule 'b'")]
-    assert info.value.errors[0].hint == f"first defined at {tmp_path / 'Flowfile'}:1:6"
-
-
-def test_template_errors_point_into_the_string(tmp_path):
-    err = load_error(tmp_path, 'rule a:\n    output: "a"\n    shell: "cp {inpt} {output}"\n')
-    assert (err.pos.line, err.pos.column, err.pos.end_column) == (3, 16, 22)
-    # through the dedenting of a triple-quoted string
-    err = load_error(tmp_path, 'rule a:\n    output: "a"\n    shell: """\n        one\n'
-                               '          two {inpt}\n        """\n')
-    assert (err.pos.line, err.pos.column, err.pos.end_column) == (5, 15, 21)
-    # through escapes
-    err = load_error(tmp_path, 'rule a:\n    output: "a"\n    shell: "\\t\\x41{inpt}"\n')
-    assert (err.pos.line, err.pos.column, err.pos.end_column) == (3, 19, 25)
-    # a computed string has no place for the field: the expression is shown instead
-    err = load_error(tmp_path, 'rule a:\n    output: "a"\n    shell: "cp " + "{inpt}"\n')
-    assert (err.pos.line, err.pos.column) == (3, 12)
-
-
-def test_shell_quoting_of_hostile_wildcards_end_to_end(tmp_path):
-    rule = load(tmp_path, 'rule a:\n    output: "out/{name}.txt"\n'
-                          '    shell: "touch {output} {output:raw}"\n').by_name["a"]
-    command = render(rule.action.template, namespaces(rule, {"name": "a b;rm -rf x"}))
-    assert command == "touch 'out/a b;rm -rf x.txt' out/a b;rm -rf x.txt"
-    assert shlex.split(command)[:2] == ["touch", "out/a b;rm -rf x.txt"]
-
-
-@pytest.mark.parametrize("directive", ["retries", "priority"])
-def test_retries_and_priority_cannot_depend_on_wildcards(tmp_path, directive):
-    with pytest.raises(FlowfileErrors) as info:
-        load(tmp_path, f"""
-            rule a:
-                output: "{{s}}.x"
-                {directive}: len(wildcards.s)
-                shell: "touch {{output}}"
-            """)
-    (error,) = info.value.errors
-    assert f"'{directive}:' cannot depend on wildcards" in error.message
-    assert "wildcards.s" in error.render()  # the caret line shows the expression
-
-
-def test_command_line_threads_and_resources_go_into_the_rules(tmp_path):
-    from fileflow.errors import FileflowError
-    from fileflow.lang.overrides import RunOverrides, with_overrides
-
-    wf = load(tmp_path, 'rule a:\n    output: "{x}.txt"\n    threads: 2 + len(wildcards.x)\n'
-                        '    resources: mem_mb = 10 * threads, gpu = 1\n    shell: "x"\n'
-                        'rule b:\n    output: "b"\n    threads: 6\n    shell: "x"\n')
-    got = with_overrides(wf, RunOverrides({"mem_mb": 1, "queue": "short"}, {"a": {"gpu": 2}},
-                                          {"b": 9}, max_threads=4))
-    a, b = got.by_name["a"], got.by_name["b"]
-    assert (b.threads, b.resources) == (4, {"mem_mb": 1, "queue": "short"})
-    assert job_values(a, {"x": "y"}).threads == 3
-    assert job_values(a, {"x": "long"}).threads == 4                 # capped, before resources
-    assert job_values(a, {"x": "long"}).resources == {"mem_mb": 40, "queue": "short", "gpu": 2}
-    assert with_overrides(wf, RunOverrides()) is wf
-    with pytest.raises(FileflowError, match="threads must be a whole number of at least 1"):
-        with_overrides(wf, RunOverrides(set_resources={"b": {"threads": "many"}}))
-
-
 @pytest.mark.parametrize("text, message, column", [
     ('configfile: "c\\x00.yaml"\n', "configfile path 'c\\x00.yaml' contains a NUL byte", 13),
     ('include: "rules\\x00.flow"\n', "include path 'rules\\x00.flow' contains a NUL byte", 10),
@@ -746,3 +618,131 @@ def test_indexing_a_param_is_checked_when_the_flowfile_loads(tmp_path, field, me
                                f'    shell: "run {field}"\n')
     assert err.message == message
     assert (err.pos.line, err.pos.column, err.pos.end_column) == (4, 17, 17 + len(field))
+
+
+def test_an_output_given_twice_in_a_rule_is_an_error_at_the_second(tmp_path):
+    err = load_error(tmp_path, 'rule a:\n    output: "x.txt", y="{s}.txt", z="x.txt"\n')
+    assert err.message == "output 'x.txt' is given twice in rule 'a'"
+    assert (err.pos.line, err.pos.column, err.hint) == (2, 35, "first given at line 2, column 13")
+    err = load_error(tmp_path, 'rule a:\n    output: expand("{s}.txt", s=["p", "q", "p"])\n')
+    assert err.message == "output 'p.txt' is given twice in rule 'a'"
+
+
+@pytest.mark.parametrize("outputs, message, line", [
+    ('rule a:\n    output: directory("out")\nrule b:\n    output: "out/x.txt"\n',
+     "output 'out/x.txt' of rule 'b' is inside the directory() output 'out' of rule 'a'", 4),
+    ('rule b:\n    output: "./out/{s}/x.txt"\nrule a:\n    output: directory("out/")\n',
+     "output './out/{s}/x.txt' of rule 'b' is inside the directory() output 'out/' of rule 'a'", 2),
+    ('rule a:\n    output: directory("out"), "out/summary.txt"\n',
+     "output 'out/summary.txt' of rule 'a' is inside the directory() output 'out' of rule 'a'", 2),
+])
+def test_an_output_inside_a_directory_output_is_an_error_when_loading(tmp_path, outputs, message, line):
+    err = load_error(tmp_path, outputs)
+    assert err.message == message
+    assert err.pos.line == line
+    assert "removed as a whole" in err.hint
+
+
+def test_outputs_beside_a_directory_output_are_fine(tmp_path):
+    wf = load(tmp_path, '''\
+        rule a:
+            output: directory("out")
+        rule b:
+            input: "out"
+            output: "out.txt", "outer/x.txt", "other/out/x.txt"
+        rule c:
+            output: directory("per/{s}")
+        rule d:
+            output: "per/x/file.txt"
+        ''')
+    assert [r.name for r in wf.rules] == ["a", "b", "c", "d"]
+
+
+def test_threads_zero_is_a_job_that_needs_no_core(tmp_path):
+    wf = load(tmp_path, '''\
+        rule a:
+            output: "a"
+            threads: 0
+        rule b:
+            output: "{x}.b"
+            threads: 0 if wildcards.x == "none" else 2
+        ''')
+    assert wf.by_name["a"].threads == 0
+    assert job_values(wf.by_name["b"], {"x": "none"}).threads == 0
+
+
+def test_a_flowfile_without_rules_loads(tmp_path):
+    wf = load(tmp_path, 'include: "empty.flow"\n', {"empty.flow": ""})
+    assert (wf.rules, wf.default_targets) == ((), ())
+
+
+def test_duplicate_rule_and_several_errors_reported_together(tmp_path):
+    with pytest.raises(FlowfileErrors) as info:
+        load(tmp_path, '''\
+            rule a:
+                output: "a"
+                shell: "x"
+            rule a:
+                output: "b"
+            rule b:
+                outptu: "c"
+            ''')
+    messages = [(e.pos.line, e.message) for e in info.value.errors]
+    assert messages == [(4, "duplicate rule name 'a'"), (7, "unknown directive 'outptu' in rule 'b'")]
+    assert info.value.errors[0].hint == f"first defined at {tmp_path / 'Flowfile'}:1:6"
+
+
+def test_template_errors_point_into_the_string(tmp_path):
+    err = load_error(tmp_path, 'rule a:\n    output: "a"\n    shell: "cp {inpt} {output}"\n')
+    assert (err.pos.line, err.pos.column, err.pos.end_column) == (3, 16, 22)
+    # through the dedenting of a triple-quoted string
+    err = load_error(tmp_path, 'rule a:\n    output: "a"\n    shell: """\n        one\n'
+                               '          two {inpt}\n        """\n')
+    assert (err.pos.line, err.pos.column, err.pos.end_column) == (5, 15, 21)
+    # through escapes
+    err = load_error(tmp_path, 'rule a:\n    output: "a"\n    shell: "\\t\\x41{inpt}"\n')
+    assert (err.pos.line, err.pos.column, err.pos.end_column) == (3, 19, 25)
+    # a computed string has no place for the field: the expression is shown instead
+    err = load_error(tmp_path, 'rule a:\n    output: "a"\n    shell: "cp " + "{inpt}"\n')
+    assert (err.pos.line, err.pos.column) == (3, 12)
+
+
+def test_shell_quoting_of_hostile_wildcards_end_to_end(tmp_path):
+    rule = load(tmp_path, 'rule a:\n    output: "out/{name}.txt"\n'
+                          '    shell: "touch {output} {output:raw}"\n').by_name["a"]
+    command = render(rule.action.template, namespaces(rule, {"name": "a b;rm -rf x"}))
+    assert command == "touch 'out/a b;rm -rf x.txt' out/a b;rm -rf x.txt"
+    assert shlex.split(command)[:2] == ["touch", "out/a b;rm -rf x.txt"]
+
+
+@pytest.mark.parametrize("directive", ["retries", "priority"])
+def test_retries_and_priority_cannot_depend_on_wildcards(tmp_path, directive):
+    with pytest.raises(FlowfileErrors) as info:
+        load(tmp_path, f"""
+            rule a:
+                output: "{{s}}.x"
+                {directive}: len(wildcards.s)
+                shell: "touch {{output}}"
+            """)
+    (error,) = info.value.errors
+    assert f"'{directive}:' cannot depend on wildcards" in error.message
+    assert "wildcards.s" in error.render()  # the caret line shows the expression
+
+
+def test_command_line_threads_and_resources_go_into_the_rules(tmp_path):
+    from fileflow.errors import FileflowError
+    from fileflow.lang.overrides import RunOverrides, with_overrides
+
+    wf = load(tmp_path, 'rule a:\n    output: "{x}.txt"\n    threads: 2 + len(wildcards.x)\n'
+                        '    resources: mem_mb = 10 * threads, gpu = 1\n    shell: "x"\n'
+                        'rule b:\n    output: "b"\n    threads: 6\n    shell: "x"\n')
+    got = with_overrides(wf, RunOverrides({"mem_mb": 1, "queue": "short"}, {"a": {"gpu": 2}},
+                                          {"b": 9}, max_threads=4))
+    a, b = got.by_name["a"], got.by_name["b"]
+    assert (b.threads, b.resources) == (4, {"mem_mb": 1, "queue": "short"})
+    assert job_values(a, {"x": "y"}).threads == 3
+    assert job_values(a, {"x": "long"}).threads == 4                 # capped, before resources
+    assert job_values(a, {"x": "long"}).resources == {"mem_mb": 40, "queue": "short", "gpu": 2}
+    assert with_overrides(wf, RunOverrides()) is wf
+    with pytest.raises(FileflowError, match="threads must be a whole number of at least 1"):
+        with_overrides(wf, RunOverrides(set_resources={"b": {"threads": "many"}}))
