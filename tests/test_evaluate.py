@@ -254,13 +254,22 @@ def test_free_names_and_a_type():
     ('("a" * 400000).replace("a", "b" * 30)',
      "replace() would make a string of 12000000 characters (at most 10000000)"),
     ('"{}{}".format("a" * 6000000, "b" * 6000000)',
-     "format() would make a string of 12000000 characters (at most 10000000)"),
+     "format() would make a string of more than 10000000 characters"),
 ])
 def test_what_an_expression_builds_is_bounded_before_it_is_built(text, message):
     nested = [list(range(1000))] * 6000   # 6,006,000 values: within the limit, twice is not
     err = ev_error(text, R=nested)
     assert err.message == message
     assert err.pos.line == 1
+
+
+def test_a_list_shown_as_text_is_bounded_before_it_is_built():
+    long = "a" * 5_000_000
+    err = ev_error("str([S] * 3)", S=long)
+    assert err.message == "str() would make a string of more than 10000000 characters"
+    err = ev_error('"{} {x}".format(1, x=[S, S, S])', S=long)
+    assert err.message == "format() would make a string of more than 10000000 characters"
+    assert ev("str([S, S])", S="ab") == "['ab', 'ab']"
 
 
 def test_nested_lists_doubling_over_a_few_lines_are_refused(tmp_path):

@@ -9,7 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from itertools import repeat
 
-from fileflow.lang.values import FILE_FLAGS, MAX_ITEMS, Flagged, Record, a_type
+from fileflow.lang.values import FILE_FLAGS, MAX_ITEMS, Flagged, Record, a_type, text_size
 from fileflow.patterns import PatternError, parse_pattern
 from fileflow.patterns import expand as expand_patterns
 
@@ -139,6 +139,9 @@ def _range(*args):
 def _str(value=""):
     if isinstance(value, Flagged):
         return value.path
+    if isinstance(value, (list, tuple, dict)):
+        _want(text_size(value) <= MAX_ITEMS, f"str() would make a string of more than {MAX_ITEMS} "
+                                             "characters")
     return str(value) if not isinstance(value, bool) else ("true" if value else "false")
 
 

@@ -15,7 +15,7 @@ from fileflow.errors import FlowfileError, Position
 from fileflow.lang import syntax as s
 from fileflow.lang.builtins import BuiltinError
 from fileflow.lang.nodes import children
-from fileflow.lang.values import MAX_ITEMS, Record, a_type, closest, expanded_size, type_name
+from fileflow.lang.values import MAX_ITEMS, Record, a_type, closest, expanded_size, text_size, type_name
 
 __all__ = ["compile_expr", "free_names", "attribute_uses", "walk", "get_attribute",
            "UndefinedName", "METHODS"]
@@ -325,8 +325,8 @@ def _compile_call(node: s.Call, builtins: Mapping[str, Callable]) -> Compiled:
             kwargs = {k: f(scope) for k, f in kw_fns}
             if method == "format":
                 _check_format(obj, pos)
-            elif method in ("join", "replace"):
-                _check_method_size(obj, method, args, pos)
+            if method in ("join", "replace", "format"):
+                _check_method_size(obj, method, args, kwargs, pos)
             try:
                 result = getattr(obj, method)(*args, **kwargs)
             except (TypeError, ValueError, IndexError, KeyError) as exc:
@@ -375,8 +375,9 @@ def _check_size(op: str, seq: str | list, size: int, pos: Position) -> None:
         raise _error(f"'{op}' would make {a_type(seq)} of {size} {unit} (at most {MAX_ITEMS})", pos)
 
 
-def _check_method_size(obj: str, method: str, args: list, pos: Position) -> None:
-    """join() and replace() counted before they run: either can make a gigantic string."""
+def _check_method_size(obj: str, method: str, args: list, kwargs: dict, pos: Position) -> None:
+    """join(), replace() and format() counted before they run: each can make a gigantic
+    string."""
     size = 0
     if method == "join" and len(args) == 1 and isinstance(args[0], (list, tuple)):
         parts = args[0]
@@ -387,6 +388,9 @@ def _check_method_size(obj: str, method: str, args: list, pos: Position) -> None
         if len(args) > 2 and isinstance(args[2], int) and args[2] >= 0:
             count = min(count, args[2])
         size = len(obj) + count * (len(new) - len(old))
+    elif method == "format":  # str() of each value, about: a value as text is counted once
+        if len(obj) + sum(text_size(a, MAX_ITEMS) for a in [*args, *kwargs.values()]) > MAX_ITEMS:
+            raise _error(f"format() would make a string of more than {MAX_ITEMS} characters", pos)
     if size > MAX_ITEMS:
         raise _error(f"{method}() would make a string of {size} characters (at most {MAX_ITEMS})", pos)
 

@@ -7,12 +7,12 @@ the errors of evaluation, loading and the builtins alike.
 """
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from itertools import repeat
 
 __all__ = ["Record", "Flagged", "FILE_FLAGS", "MAX_ITEMS", "closest", "type_name", "a_type",
-           "record_from", "expanded_size"]
+           "record_from", "expanded_size", "text_size"]
 
 # The largest list or string a value may hold (range(), expand(), '+', '*', a config file
 # once its aliases are expanded): a typo such as range(10000000000) must be an error, not
@@ -84,8 +84,31 @@ def expanded_size(value: object, limit: int = MAX_ITEMS) -> int:
     shared). Counting stops past `limit` (the result is then limit + 1), so it takes time
     in the number of distinct lists and dicts, never in the expanded size; a value that
     holds itself counts as past the limit."""
+    return _measure(value, limit, None)
+
+
+def text_size(value: object, limit: int = MAX_ITEMS) -> int:
+    """About how many characters `value` takes as text (str(), a command), counted as
+    expanded_size counts values: shared lists each time they occur, stopping past `limit`."""
+    return _measure(value, limit, _text_length)
+
+
+def _text_length(value: object) -> int:
+    return len(value) + 4 if isinstance(value, str) else 24  # quotes and ', '; a number's digits
+
+
+def _flat_size(items: list | tuple, leaf_size: Callable[[object], int] | None) -> int:
+    if leaf_size is None:
+        return len(items)
+    if all(map(isinstance, items, repeat(str))):  # the usual list of paths: in C
+        return sum(map(len, items)) + 4 * len(items)
+    return sum(map(leaf_size, items))
+
+
+def _measure(value: object, limit: int, leaf_size: Callable[[object], int] | None) -> int:
     if not isinstance(value, _CONTAINERS):
-        return 1
+        size = 1 if leaf_size is None else leaf_size(value)
+        return size if size <= limit else limit + 1
     sizes: dict[int, int] = {}
     stack: list[tuple[object, bool]] = [(value, False)]
     while stack:
@@ -95,12 +118,14 @@ def expanded_size(value: object, limit: int = MAX_ITEMS) -> int:
         items = list(node.keys()) + list(node.values()) if isinstance(node, dict) else node
         assert isinstance(items, (list, tuple))
         if not any(map(isinstance, items, repeat(_CONTAINERS))):  # flat: one scan in C
-            sizes[id(node)] = 1 + len(items)
+            sizes[id(node)] = 1 + _flat_size(items, leaf_size)
         elif done:
-            size = 1 + len(items)
+            size = 1
             for item in items:
                 if isinstance(item, _CONTAINERS):
-                    size += sizes[id(item)] - 1
+                    size += sizes[id(item)]
+                else:
+                    size += 1 if leaf_size is None else leaf_size(item)
             sizes[id(node)] = size
         else:
             sizes[id(node)] = -1  # being counted: met again below it, it holds itself
