@@ -126,6 +126,8 @@ def test_a_nul_byte_in_a_command_line_target_is_refused(tmp_path, args, needle):
      "Flowfile:2:5: error: '+' would make a list of 10002000 items (at most 10000000)"),
 ])
 def test_resource_bombs_are_refused_quickly_in_a_real_process(tmp_path, files, needle):
+    """What would exhaust the machine is an error at its place, found quickly with little
+    memory (guarantees.md: Errors in words, never a traceback)."""
     import resource
     import time
 
