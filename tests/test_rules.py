@@ -744,5 +744,8 @@ def test_command_line_threads_and_resources_go_into_the_rules(tmp_path):
     assert job_values(a, {"x": "long"}).threads == 4                 # capped, before resources
     assert job_values(a, {"x": "long"}).resources == {"mem_mb": 40, "queue": "short", "gpu": 2}
     assert with_overrides(wf, RunOverrides()) is wf
-    with pytest.raises(FileflowError, match="threads must be a whole number of at least 1"):
+    with pytest.raises(FileflowError, match="threads must be a whole number >= 0"):
         with_overrides(wf, RunOverrides(set_resources={"b": {"threads": "many"}}))
+    with pytest.raises(FileflowError, match="threads must be a whole number >= 0"):
+        with_overrides(wf, RunOverrides(set_threads={"b": -1}))
+    assert with_overrides(wf, RunOverrides(set_threads={"b": 0})).by_name["b"].threads == 0

@@ -118,7 +118,7 @@ def parse_assignments(pairs, option: str) -> dict[str, object]:
 
 
 def _check_threads(set_threads: dict, per_rule: dict) -> None:
-    """Threads given on the command line are whole numbers of at least 1: said before
+    """Threads given on the command line are whole numbers >= 0: said before
     anything else, even when the build turns out to have nothing to do."""
     if not set_threads and not any("threads" in values for values in per_rule.values()):
         return

@@ -61,8 +61,9 @@ def _rule(rule: Rule, overrides: RunOverrides) -> Rule:
 
 
 def check_threads(value: object, option: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise FileflowError(f"{option}={value}: threads must be a whole number of at least 1")
+    # 0 is a job that needs no core, as `threads: 0` in a rule
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise FileflowError(f"{option}={value}: threads must be a whole number >= 0")
     return value
 
 
