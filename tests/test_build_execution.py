@@ -161,8 +161,8 @@ def test_threads_above_the_cores_are_capped_and_the_job_sees_the_cap(tmp_path):
     # How many cores a build has is no reason to run a job again.
     assert p.build("-j", "2").ran == []
     assert p.build("--set-threads", "by_shell=1").ran == []
-    bad = p.build("--set-threads", "by_shell=0")
-    assert bad.code == 2 and "--set-threads by_shell=0: threads must be a whole number" in bad.err, bad
+    bad = p.build("--set-threads", "by_shell=1.5")
+    assert bad.code == 2 and "--set-threads by_shell=1.5: threads must be a whole number" in bad.err, bad
 
 
 def test_priorities_order_ready_jobs(tmp_path):
