@@ -85,7 +85,8 @@ def _noop_key(options: BuildOptions):
                      options.db_url or os.environ.get("FILEFLOW_DB") or None)
 
 
-def _save_noop(key, began_ns, runlog_before, workflow, graph, plan, options) -> None:
+def _save_noop(key, clock, runlog_before, workflow, graph, plan, options,
+               runlog_clock=None) -> None:
     from fileflow.run.noop_cache import save
 
     virtual, made = plan.virtual_temp, graph.producer
@@ -94,7 +95,40 @@ def _save_noop(key, began_ns, runlog_before, workflow, graph, plan, options) -> 
     observed.update((p, st) for p, st in plan.observed.items() if p in made and p not in virtual)
     fresh = [*virtual, *(p for p in graph.sources if p not in observed)]
     save(key, len(graph), observed, fresh, workflow.flowfiles, workflow.read_files,
-         options.configfiles, runlog_before, began_ns)
+         options.configfiles, runlog_before, clock, runlog_clock)
+
+
+def _only_settled_again(plan) -> bool:
+    """Every file the plan offers for recording has the content and stat its record says:
+    hashed only because that record was taken within a timestamp tick of the file's last
+    change (fileflow.state.vouches). Recording them changes no decision."""
+    recorded = plan.recorded
+    return all((r := recorded.get(st.path)) is not None and r.digest == st.digest
+               and st.same_stat(r.size, r.mtime_ns, r.ctime_ns) and st.link == r.link
+               for st in plan.fresh_states)
+
+
+def _nothing_to_do(options, noop_key, clock, runlog_before, runlog, store, workflow, graph,
+                   plan) -> int:
+    """Say so; record what was hashed; leave the no-op cache for the next build."""
+    from fileflow.run.noop_cache import runlog_after_write, runlog_states
+
+    cacheable = noop_key is not None and not plan.warnings
+    runlog_clock = None
+    if plan.fresh_states:
+        cacheable = cacheable and _only_settled_again(plan)
+        before_write = runlog_states(noop_key) if cacheable else []
+        runlog.record_files(plan.fresh_states)
+        runlog.close()  # closing the last connection may write the run log again
+        after = (runlog_after_write(noop_key, runlog_before, before_write, store)
+                 if cacheable else None)
+        cacheable = after is not None
+        if after is not None:
+            runlog_before, runlog_clock = after
+    print_line(f"nothing to do: all {len(graph)} jobs are up to date")  # the summary, even with -q
+    if cacheable:
+        _save_noop(noop_key, clock, runlog_before, workflow, graph, plan, options, runlog_clock)
+    return EXIT_OK
 
 
 def build(options: BuildOptions) -> int:
@@ -103,8 +137,8 @@ def build(options: BuildOptions) -> int:
         raise FileflowError("--remote-staging job needs --cluster slurm|drmaa: without a "
                             "cluster every job runs on this machine, where fileflow itself "
                             "stages remote files (--remote-staging head, the default)")
-    began_ns = time.time_ns()
     noop_key = _noop_key(options)
+    runlog_before: list = []
     if noop_key is not None:  # nothing changed since a build found nothing to do: say so now
         from fileflow.run.noop_cache import nothing_to_do, runlog_states
 
@@ -112,8 +146,10 @@ def build(options: BuildOptions) -> int:
         if jobs is not None:
             print_line(f"nothing to do: all {jobs} jobs are up to date")
             return EXIT_OK
-        runlog_before = runlog_states(noop_key)  # before the run log is read
     store = open_store()
+    clock = store.tick()  # the file system's time, before any state of this build is taken
+    if noop_key is not None:
+        runlog_before = runlog_states(noop_key)  # before the run log is read
     with no_gc_pauses():
         workflow, graph = load_graph(options, store)
         runlog, recorded = read_recorded(options.db_url, write=not options.dry_run)
@@ -127,12 +163,8 @@ def build(options: BuildOptions) -> int:
             print_dry_run(plan, options.quiet, options.print_commands)
             return EXIT_OK
         if not plan.reasons:
-            if plan.fresh_states:
-                runlog.record_files(plan.fresh_states)
-            print_line(f"nothing to do: all {len(graph)} jobs are up to date")  # the summary, even with -q
-            if noop_key is not None and not plan.fresh_states and not plan.warnings:
-                _save_noop(noop_key, began_ns, runlog_before, workflow, graph, plan, options)
-            return EXIT_OK
+            return _nothing_to_do(options, noop_key, clock, runlog_before, runlog, store,
+                                  workflow, graph, plan)
         if options.touch:
             return _touch(plan, runlog, store, options)
         return _run(options, graph, plan, runlog, store, started)
@@ -331,7 +363,8 @@ def _record_touched(plan, runlog, store, options) -> int:
                 continue
             targets.append(RecordedTarget(path, True, st.size, st.mtime_ns, st.digest,
                                           signature=plan.signature(job_id), input_digests=inputs,
-                                          built_at=now, changed_at=now, ctime_ns=st.ctime_ns))
+                                          built_at=now, changed_at=now, ctime_ns=st.ctime_ns,
+                                          seen_ns=st.seen_ns, link=st.link))
     if missing:
         raise FileflowError("--touch cannot mark missing outputs as done: " + ", ".join(missing[:5]))
     runlog.mark_complete(targets)
