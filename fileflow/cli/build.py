@@ -147,7 +147,9 @@ def build(options: BuildOptions) -> int:
             print_line(f"nothing to do: all {jobs} jobs are up to date")
             return EXIT_OK
     store = open_store()
-    clock = store.tick()  # the file system's time, before any state of this build is taken
+    # The file system's time, before any state of this build is taken (a dry run writes
+    # nothing, not even the probe: it records nothing, and an older reading is still true).
+    clock = store.clock if options.dry_run else store.tick()
     if noop_key is not None:
         runlog_before = runlog_states(noop_key)  # before the run log is read
     with no_gc_pauses():
