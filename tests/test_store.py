@@ -486,3 +486,21 @@ def test_granularity_is_the_coarsest_step_dividing_every_timestamp():
     assert granularity([3 * second, 5 * second + 10**7, 7 * second]) == 10**7
     assert granularity([3 * second, 5 * second + 1, 7 * second]) == 1
     assert granularity([second]) == 2 * second  # too few to tell: the coarsest
+
+
+def test_the_granularity_is_measured_once_per_device_and_kept_in_the_probe(tmp_path):
+    from fileflow.engine.fs_clock import read_clock
+
+    folder = tmp_path / ".fileflow"
+    folder.mkdir()
+    for name in ("runlog.db", "noop-cache"):  # what a build leaves there: kernel-set times
+        (folder / name).write_bytes(b"x")
+    clock = read_clock(str(folder))
+    device, step = (folder / "clock").read_text().split()
+    assert int(device) == os.stat(folder).st_dev == clock.device
+    assert int(step) == clock.granularity_ns
+    (folder / "clock").write_text(f"{device} 1000\n")  # read back, not measured again
+    again = read_clock(str(folder))
+    assert again.granularity_ns == 1000 and again.now_ns >= clock.now_ns
+    (folder / "clock").write_text("12345 1000\n")      # another device: measured again
+    assert read_clock(str(folder)).granularity_ns == clock.granularity_ns

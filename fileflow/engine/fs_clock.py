@@ -35,6 +35,7 @@ _SAMPLES = 3  # timestamps needed before a step is believed (one is a whole seco
 class FsClock(NamedTuple):
     now_ns: int          # the file system's time: the mtime a file written now gets
     granularity_ns: int  # the step its timestamps are kept in
+    device: int = -1     # the probe's st_dev; -1 for the wall clock
 
 
 def granularity(timestamps: list[int]) -> int:
@@ -44,17 +45,22 @@ def granularity(timestamps: list[int]) -> int:
     return next(step for step in _STEPS if all(t % step == 0 for t in timestamps))
 
 
-def read_clock(folder: str = ".fileflow", touch: bool = True) -> FsClock:
+def read_clock(folder: str = ".fileflow", touch: bool = True,
+               previous: FsClock | None = None) -> FsClock:
     """Touch `folder`/clock and read the time the file system gave it, with the file
     system's granularity (measured once per device, then read back from the probe). Where
     `folder` does not exist or cannot be written, the wall clock less the coarsest step,
     with that step: never later than the file system's own time. Without `touch`, nothing
-    is written: the probe's time from its last touch, an earlier but still true reading."""
+    is written: the probe's time from its last touch, an earlier but still true reading.
+    With `previous`, an earlier reading of this process, its granularity serves again while
+    the probe is on the same device (a reading then costs a utime and a stat)."""
     probe = os.path.join(folder, PROBE_NAME)
     try:
         if touch:
             os.utime(probe)
         st = os.stat(probe)
+        if previous is not None and previous.device == st.st_dev:
+            return FsClock(st.st_mtime_ns, previous.granularity_ns, st.st_dev)
         known = _known_granularity(probe, st.st_dev)
     except FileNotFoundError:
         known, st = None, None
@@ -69,7 +75,9 @@ def read_clock(folder: str = ".fileflow", touch: bool = True) -> FsClock:
             return _wall_clock()
     if st is None:
         return _wall_clock()
-    return FsClock(st.st_mtime_ns, known)
+    if known is None:  # too few timestamps to tell: the coarsest, measured again next time
+        return FsClock(st.st_mtime_ns, COARSE_NS)
+    return FsClock(st.st_mtime_ns, known, st.st_dev)
 
 
 def _known_granularity(probe: str, device: int) -> int | None:
@@ -80,8 +88,9 @@ def _known_granularity(probe: str, device: int) -> int | None:
     return None
 
 
-def _measure(folder: str, probe: str) -> tuple[int, os.stat_result]:
-    """Write the probe, then measure the granularity on it and its neighbours."""
+def _measure(folder: str, probe: str) -> tuple[int | None, os.stat_result]:
+    """Write the probe, then measure the granularity on it and its neighbours (None when
+    they are too few to tell)."""
     if not os.path.isdir(folder):
         raise FileNotFoundError(folder)
     tmp = f"{probe}.{os.getpid()}.tmp"
@@ -96,9 +105,9 @@ def _measure(folder: str, probe: str) -> tuple[int, os.stat_result]:
                 stamps.update((est.st_mtime_ns, est.st_ctime_ns))
     fst = os.stat(folder)
     stamps.add(fst.st_ctime_ns)  # the folder's own: changed by the writes above
-    step = granularity(sorted(stamps))
+    step = granularity(sorted(stamps)) if len(stamps) >= _SAMPLES else None
     with open(tmp, "w", encoding="ascii") as fh:  # too few to tell: measured again next time
-        fh.write(f"{device} {step}\n" if len(stamps) >= _SAMPLES else "unknown\n")
+        fh.write(f"{device} {step}\n" if step is not None else "unknown\n")
     os.replace(tmp, probe)
     return step, os.stat(probe)
 

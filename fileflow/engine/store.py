@@ -80,7 +80,7 @@ class FileStore:
         """Read the file system's clock (fileflow.engine.fs_clock) now: the states observed
         from here on are stamped with it (`FileState.seen_ns`). Called before observing what
         will be recorded: the outputs of jobs that just ended."""
-        self._clock = read_clock(os.path.join(self.root, ".fileflow"))
+        self._clock = read_clock(os.path.join(self.root, ".fileflow"), previous=self._clock)
         return self._clock
 
     @property

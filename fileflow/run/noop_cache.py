@@ -206,7 +206,7 @@ def _old_enough(states: Sequence[PathState], clock: FsClock) -> bool:
     read, so that any later write shows a newer mtime or ctime (fileflow.state.settled)."""
     from fileflow.state import settled
 
-    now, granularity = clock
+    now, granularity = clock.now_ns, clock.granularity_ns
     for state in states:
         if state is None:
             continue
