@@ -122,10 +122,19 @@ class AmbiguousRuleError(WorkflowError):
 
 
 class MissingInputError(WorkflowError):
-    def __init__(self, path: str, needed_by: str, tried: list[str]):
+    """An input that is no file and that no rule makes. For a `target` asked for on the
+    command line, the closest literal output or rule name (`suggestion`) if any."""
+
+    def __init__(self, path: str, needed_by: str, tried: list[str], *, target: bool = False,
+                 suggestion: str | None = None):
         self.path = path
         self.needed_by = needed_by
         self.tried = tried
+        if target:
+            tried_text = f" (rules tried: {', '.join(tried)})" if tried else ""
+            guess = f"; did you mean {suggestion!r}?" if suggestion is not None else ""
+            super().__init__(f"no rule makes {path!r} and there is no such file{tried_text}{guess}")
+            return
         tried_text = ", ".join(tried) if tried else "no rule has a matching output"
         super().__init__(
             f"missing input {path!r} needed by {needed_by}: the file does not exist and no rule "

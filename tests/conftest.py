@@ -57,7 +57,7 @@ def need_service(available: bool, what: str) -> None:
 def postgres_url() -> str:
     """URL of a real PostgreSQL database for tests (FILEFLOW_TEST_PG_URL)."""
     url = os.environ.get("FILEFLOW_TEST_PG_URL", "")
-    need_service(bool(url), "PostgreSQL (set FILEFLOW_TEST_PG_URL)")
+    need_service(bool(url), "PostgreSQL (start it with .ci/postgres-up.sh; it sets FILEFLOW_TEST_PG_URL)")
     return url
 
 

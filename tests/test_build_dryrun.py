@@ -46,7 +46,7 @@ def built(tmp_path) -> Project:
 COMMANDS = [
     ["-n"],
     ["build", "-n"],
-    ["build", "-n", "-F"],
+    ["build", "-n", "-F", "out/b.txt"],
     ["build", "-n", "-p", "out/b.txt"],
     ["-n", "-R", "b"],
     ["why", "out/b.txt"],
@@ -65,6 +65,16 @@ def test_looking_changes_nothing(built, args):
     after = built.snapshot()
     assert after == before
     assert not any(k.startswith(".fileflow/runlog.db-") for k in after)
+
+
+def test_a_dry_run_refuses_like_the_build_and_changes_nothing(built):
+    """A dry run meets a protected() output in the way as the build would: exit 2 with the
+    build's message, and nothing changed (guarantees.md: Looking changes nothing)."""
+    before = built.snapshot()
+    r = built.build("-n", "-F", log=False)
+    assert r.code == 2, r
+    assert "rule u would overwrite protected output 'out/t.txt'" in r.err
+    assert built.snapshot() == before
 
 
 @pytest.mark.parametrize("args", [["-n"], ["why", "out/b.txt"]], ids=["-n", "why"])

@@ -280,3 +280,13 @@ def test_a_job_needing_more_than_the_resource_limit_is_refused_before_running(tm
     assert not p.exists("small.txt")
     # and no run is left looking as if it were still going
     assert all(run["status"] != "running" for run in p.runs())
+
+
+def test_a_flowfile_whose_rules_all_come_from_includes_has_no_default_target(tmp_path):
+    p = Project(tmp_path)
+    p.write("rules.flow", 'rule inc:\n    output: "i.txt"\n    shell: "touch {output}"\n')
+    p.flowfile('include: "rules.flow"\n')
+    assert_usage_error(p.build(), "has no rule of its own and no 'default:'",
+                       "never the default target")
+    assert not p.exists("i.txt")
+    assert p.build("i.txt").code == 0 and p.exists("i.txt")

@@ -7,8 +7,10 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import stat
 
+import pytest
 from buildkit import Project
 
 # A job that proves it ran alongside another: it announces itself, then waits (up to 30 s)
@@ -95,6 +97,72 @@ def test_threads_count_against_cores(tmp_path):
     assert r.code == 0, r
     a, b = spans(p, "ab")
     assert not overlap(a, b), (a, b)
+
+
+def test_default_and_set_resources_count_against_local_limits(tmp_path):
+    p = Project(tmp_path)
+    p.flowfile(f"""
+        rule all:
+            input: "out/a", "out/b", "light/a", "light/b"
+        rule plain:
+            output: "out/{{x}}"
+            shell: "{SPAN}"
+        rule light:
+            output: "light/{{x}}"
+            resources: mem_mb = 600
+            shell: "mkdir -p light; echo {{resources.mem_mb}} > {{output}}"
+        """)
+    r = p.build("-j", "2", "--resources", "mem_mb=1000", "--default-resources", "mem_mb=600",
+                "--set-resources", "light:mem_mb=10")
+    assert r.code == 0, r
+    a, b = spans(p, "ab")
+    assert not overlap(a, b), (a, b)       # 600 each by default: one at a time
+    assert p.read("light/a") == "10\n"    # the job sees the value it runs with
+
+
+def test_set_threads_counts_against_local_cores(tmp_path):
+    p = Project(tmp_path)
+    p.flowfile(f"""
+        rule all:
+            input: "out/a", "out/b"
+        rule wide:
+            output: "out/{{x}}"
+            shell: "{SPAN}"
+        """)
+    r = p.build("-j", "2", "--set-threads", "wide=2")
+    assert r.code == 0, r
+    a, b = spans(p, "ab")
+    assert not overlap(a, b), (a, b)
+
+
+def test_threads_above_the_cores_are_capped_and_the_job_sees_the_cap(tmp_path):
+    p = Project(tmp_path)
+    p.write("show.py", "from fileflow.script import job\n"
+                       "open(job.output[0], 'w').write(f'{job.threads} {job.resources[\"mem_mb\"]}')\n")
+    p.flowfile("""
+        rule all:
+            input: "shell.txt", "script.txt"
+        rule by_shell:
+            output: "shell.txt"
+            threads: 16
+            resources: mem_mb = 100 * threads
+            shell: "echo {threads} {resources.mem_mb} > {output}"
+        rule by_script:
+            output: "script.txt"
+            threads: 2 * attempt + 14
+            resources: mem_mb = 10 * threads
+            script: "show.py"
+        """)
+    r = p.build("-j", "3", "-p")
+    assert r.code == 0, r
+    assert p.read("shell.txt") == "3 300\n"
+    assert p.read("script.txt") == "3 30"
+    assert "echo 3 300 > shell.txt" in r.out
+    # How many cores a build has is no reason to run a job again.
+    assert p.build("-j", "2").ran == []
+    assert p.build("--set-threads", "by_shell=1").ran == []
+    bad = p.build("--set-threads", "by_shell=0")
+    assert bad.code == 2 and "--set-threads by_shell=0: threads must be a whole number" in bad.err, bad
 
 
 def test_priorities_order_ready_jobs(tmp_path):
@@ -516,7 +584,7 @@ def test_progress_counts_reach_the_total(tmp_path, monkeypatch):
             ticks.append((done, failed, running, total))
 
     monkeypatch.setattr(report, "make_reporter",
-                        lambda total, quiet, print_commands: Recorder(quiet=True))
+                        lambda total, mode, print_commands=False: Recorder(quiet=True))
     p = Project(tmp_path)
     p.flowfile("""
         rule all:
@@ -530,26 +598,15 @@ def test_progress_counts_reach_the_total(tmp_path, monkeypatch):
     assert all(d + f + r <= t for d, f, r, t in ticks)
 
 
-def test_on_a_terminal_the_live_display_runs_and_failures_still_show(tmp_path):
-    """On a terminal (a pty here) the rich live display is used; the build behaves the same
-    and a failure still prints its command and log tail."""
+def on_a_terminal(p: Project, *args: str) -> tuple[int, str]:
+    """`fileflow ARGS` as a real process on a pseudo-terminal: its exit code and everything it
+    wrote there, escape sequences included."""
     import pty
     import subprocess
     import sys
 
-    p = Project(tmp_path)
-    p.flowfile("""
-        rule all:
-            input: expand("o/{i}.txt", i=range(4)), "bad.txt"
-        rule mk:
-            output: "o/{i}.txt"
-            shell: "echo {wildcards.i} > {output}"
-        rule bad:
-            output: "bad.txt"
-            shell: "echo the-tail-of-bad; exit 5"
-        """)
     master, slave = pty.openpty()
-    proc = subprocess.Popen([sys.executable, "-m", "fileflow", "build", "-k", "-p"],
+    proc = subprocess.Popen([sys.executable, "-m", "fileflow", *args],
                             cwd=p.root, stdin=slave, stdout=slave, stderr=slave,
                             env=p.env(TERM="xterm", COLUMNS="120"))
     os.close(slave)
@@ -563,11 +620,91 @@ def test_on_a_terminal_the_live_display_runs_and_failures_still_show(tmp_path):
             break
         chunks.append(data)
     os.close(master)
-    assert proc.wait(timeout=120) == 1
-    text = b"".join(chunks).decode("utf-8", "replace")
+    code = proc.wait(timeout=120)
+    return code, b"".join(chunks).decode("utf-8", "replace")
+
+
+def test_on_a_terminal_the_live_display_runs_and_failures_still_show(tmp_path):
+    """On a terminal (a pty here) the rich live display is used; the build behaves the same
+    and a failure still prints its command and log tail."""
+    p = Project(tmp_path)
+    p.flowfile("""
+        rule all:
+            input: expand("o/{i}.txt", i=range(4)), "bad.txt"
+        rule mk:
+            output: "o/{i}.txt"
+            shell: "echo {wildcards.i} > {output}"
+        rule bad:
+            output: "bad.txt"
+            shell: "echo the-tail-of-bad; exit 5"
+        """)
+    code, text = on_a_terminal(p, "build", "-k", "-p")
+    assert code == 1, text
     assert "Traceback" not in text
     assert "the-tail-of-bad" in text and "exit code 5" in text
     assert sorted(os.listdir(p.path("o"))) == [f"{i}.txt" for i in range(4)]
+
+
+LIVE_FLOWFILE = """
+    rule all:
+        input: expand("o/{i}.txt", i=range(3))
+    rule mk:
+        input: "src/{i}.txt"
+        output: "o/{i}.txt"
+        message: "making number {wildcards.i}"
+        shell: "cp {input} {output}"
+    """
+
+
+def test_on_a_terminal_the_job_lines_stay_above_the_live_status_line(tmp_path):
+    """The live display shows what ran: each job's run line, its message and its done line
+    are printed above the status line and stay there, as the plain output has them."""
+    p = Project(tmp_path)
+    p.flowfile(LIVE_FLOWFILE)
+    for i in range(3):
+        p.write(f"src/{i}.txt", f"{i}\n")
+    code, text = on_a_terminal(p, "build")
+    assert code == 0, text
+    assert "[4/4] done" in text                # the live line was there, and ended at the total
+    for i in range(3):
+        assert f"run  mk[i={i}]: output 'o/{i}.txt' is missing" in text
+        assert f"making number {i}" in text
+        assert re.search(rf"done mk\[i={i}\] \(\d+\.\d s\)", text), text
+    assert "fileflow: 4 done, 0 failed" in text
+
+
+def test_the_dry_run_the_live_total_and_the_summary_count_the_same_jobs(tmp_path):
+    """A target-only job (`all`: inputs, no outputs, no action) is one job everywhere: in
+    the dry run's count, in the live display's total, and in the summary as done; jobs up to
+    date are in none of them."""
+    p = Project(tmp_path)
+    p.flowfile(LIVE_FLOWFILE)
+    for i in range(3):
+        p.write(f"src/{i}.txt", f"{i}\n")
+    assert p.build("o/0.txt").code == 0                 # mk[i=0] is up to date
+    dry = p.build("-n")
+    assert dry.out.rstrip().endswith("dry run: 3 of 4 jobs would run"), dry
+    code, text = on_a_terminal(p, "build", "-j", "1")
+    assert code == 0, text
+    assert "[3/3] done" in text and "/4]" not in text   # the live line's total, and its end
+    assert "fileflow: 3 done, 0 failed" in text
+    assert p.build("-n").out.strip() == "nothing to do: all 4 jobs are up to date"
+
+
+@pytest.mark.parametrize("mode", ["plain", "none"])
+def test_progress_plain_or_none_on_a_terminal(tmp_path, mode):
+    """--progress plain keeps the job lines without the live line; none drops both, leaving
+    the summary."""
+    p = Project(tmp_path)
+    p.flowfile(LIVE_FLOWFILE)
+    for i in range(3):
+        p.write(f"src/{i}.txt", f"{i}\n")
+    code, text = on_a_terminal(p, "build", "--progress", mode)
+    assert code == 0, text
+    assert "] done," not in text and "\x1b[" not in text
+    assert ("making number 1" in text) == (mode == "plain")
+    assert ("done mk[i=1]" in text) == (mode == "plain")
+    assert "fileflow: 4 done, 0 failed" in text
 
 
 # ---------------------------------------------------------------- logs
@@ -584,6 +721,73 @@ def test_stdout_and_stderr_go_to_the_rules_log(tmp_path):
     assert r.code == 0, r
     assert p.read("logs/talk.log").split() == ["to-stdout", "to-stderr"]
     assert "to-stdout" not in r.out
+
+
+LOG_READ = """
+    rule summary:
+        input: "logs/talk/{name}.log"
+        output: "summary/{name}.txt"
+        shell: "sort {input} > {output}"
+    rule talk:
+        input: "in/{name}.txt"
+        output: "t/{name}.txt"
+        log: "logs/talk/{name}.log"
+        shell: "echo one; cat {input} >&2; touch {output}"
+    """
+
+
+def test_a_log_file_is_another_rules_input(tmp_path):
+    p = Project(tmp_path)
+    p.flowfile(LOG_READ)
+    p.write("in/a.txt", "two\n")
+    r = p.build("summary/a.txt")
+    assert r.code == 0, r
+    assert r.ran == ["talk[name=a]", "summary[name=a]"]
+    assert p.read("summary/a.txt") == "one\ntwo\n"
+    assert p.build("summary/a.txt").ran == []
+    os.unlink(p.path("logs/talk/a.log"))    # a log that a job reads is made again
+    again = p.build("summary/a.txt")
+    assert again.ran == ["talk[name=a]"], again    # same content: its reader is not rerun
+    assert p.exists("logs/talk/a.log")
+    p.write("in/a.txt", "three\n")         # a new log: its reader runs on what it holds now
+    again = p.build("summary/a.txt")
+    assert again.ran == ["talk[name=a]", "summary[name=a]"], again
+    assert p.read("summary/a.txt") == "one\nthree\n"
+    assert p.build("summary/a.txt").ran == []
+
+
+def test_a_log_file_is_a_target(tmp_path):
+    p = Project(tmp_path)
+    p.flowfile(LOG_READ)
+    p.write("in/b.txt", "two\n")
+    r = p.build("logs/talk/b.log")
+    assert r.code == 0, r
+    assert r.ran == ["talk[name=b]"]
+    assert p.read("logs/talk/b.log").split() == ["one", "two"]
+    assert p.build("logs/talk/b.log").ran == []
+    assert p.build("t/b.txt").ran == []
+
+
+def test_a_log_that_another_rule_makes_too_is_an_error(tmp_path):
+    p = Project(tmp_path)
+    p.flowfile("""
+        rule all:
+            input: "a.txt", "b.txt"
+        rule a:
+            output: "a.txt"
+            log: "b.txt"
+            shell: "touch {output}"
+        rule b:
+            output: "b.txt"
+            shell: "touch {output}"
+        """)
+    r = p.build()
+    assert r.code == 2 and "rules 'a' and 'b' can both make 'b.txt'" in r.err, r
+    p.write("Flowfile", p.read("Flowfile") + "ruleorder: b > a\n")
+    r = p.build()
+    assert r.code == 2 and "rule 'b' makes 'b.txt', the log of job a" in r.err, r
+    r = p.build("b.txt", "a.txt")
+    assert r.code == 2 and "jobs b and a both make 'b.txt'" in r.err, r
 
 
 def test_without_a_log_output_goes_under_dot_fileflow_logs(tmp_path):
@@ -698,6 +902,62 @@ def test_temp_output_asked_for_on_the_command_line_is_kept(tmp_path):
     assert p.read("mid.txt") == "HELLO\n"
 
 
+def test_temp_output_no_job_needs_is_deleted_once_its_job_is_done(tmp_path):
+    p = Project(tmp_path)
+    p.flowfile("""
+        rule all:
+            input: "final.txt"
+        rule make:
+            output: "final.txt", temp("side.txt")
+            shell: "echo f > {output[0]}; echo s > {output[1]}"
+        rule other:
+            output: temp("other.txt")
+            shell: "echo o > {output}"
+        """)
+    r = p.build()
+    assert r.code == 0, r
+    assert p.exists("final.txt") and not p.exists("side.txt")
+    assert p.build().ran == []                  # its absence alone reruns nothing
+    assert p.build("other").ran == ["other"]    # asked for by its rule: kept
+    assert p.read("other.txt") == "o\n"
+    os.unlink(p.path("final.txt"))
+    assert p.build("final.txt", "side.txt").code == 0   # asked for by path: kept
+    assert p.read("side.txt") == "s\n"
+
+
+def test_temp_inputs_of_a_target_rule_without_outputs_are_kept(tmp_path):
+    p = Project(tmp_path)
+    p.flowfile("""
+        rule all:
+            input: "mid.txt"
+        rule mid:
+            output: temp("mid.txt")
+            shell: "echo m > {output}"
+        """)
+    r = p.build()
+    assert r.code == 0, r
+    assert p.read("mid.txt") == "m\n"
+    assert p.build().ran == []
+    os.unlink(p.path("mid.txt"))            # kept for the targets: made again when missing
+    assert p.build().ran == ["mid"]
+    assert p.read("mid.txt") == "m\n"
+
+
+def test_temp_outputs_of_the_default_target_rule_are_deleted(tmp_path):
+    p = Project(tmp_path)
+    p.flowfile("""
+        rule first:
+            output: temp("first.txt")
+            shell: "echo f > {output}"
+        """)
+    r = p.build()
+    assert r.code == 0 and r.ran == ["first"], r
+    assert not p.exists("first.txt")            # the default target rule keeps nothing
+    assert p.build().ran == []
+    assert p.build("first.txt").ran == ["first"]   # asked for by path: kept
+    assert p.read("first.txt") == "f\n"
+
+
 def test_protected_output_is_read_only_and_not_overwritten(tmp_path):
     p = Project(tmp_path)
     p.flowfile("""
@@ -756,13 +1016,34 @@ def test_protected_output_refusal_stops_before_any_job_starts(tmp_path):
     assert all(run["status"] != "running" for run in p.runs())
 
 
-def test_protected_output_below_an_early_cutoff_is_no_obstacle(tmp_path):
+PROTECTED_BELOW = """
+    rule all:
+        input: "keep.txt"
+    rule count:
+        input: "in.txt"
+        output: "count.txt"
+        shell: "wc -l < {input} > {output}"
+    rule keep:
+        input: "count.txt"
+        output: protected("keep.txt")
+        shell: "cp {input} {output}"
+    """
+
+
+def test_a_protected_output_below_jobs_that_run_is_refused_while_planning(tmp_path):
+    """guarantees.md: protected() outputs are never overwritten. The job that would
+    overwrite it runs only because its upstream jobs do: the build stops before any of them
+    runs, naming the file, the rule and its line, and records no run; the dry run alike."""
     p = Project(tmp_path)
     p.flowfile("""
         rule all:
             input: "keep.txt"
-        rule count:
+        rule first:
             input: "in.txt"
+            output: "first.txt"
+            shell: "cp {input} {output}"
+        rule count:
+            input: "first.txt"
             output: "count.txt"
             shell: "wc -l < {input} > {output}"
         rule keep:
@@ -772,11 +1053,37 @@ def test_protected_output_below_an_early_cutoff_is_no_obstacle(tmp_path):
         """)
     p.write("in.txt", "a\n")
     assert p.build().code == 0
+    runs = len(p.runs())
+    p.write("in.txt", "b\nc\n")
+    for args in (["-n"], []):
+        r = p.build(*args)
+        assert r.code == 2, r
+        assert "rule keep would overwrite protected output 'keep.txt'" in r.err
+        assert "Flowfile:13:" in r.err and "build them first ('fileflow build count.txt')" in r.err
+        assert r.ran == []
+        assert "Traceback" not in r.err
+    assert len(p.runs()) == runs                     # no run recorded, failed or otherwise
+    assert p.read("first.txt") == "a\n" and p.read("keep.txt") == "1\n"
+
+
+def test_a_protected_output_below_an_early_cutoff_is_built_around(tmp_path):
+    """The inputs of a protected output's job may come out unchanged; building them first
+    (as the refusal says) lets early cutoff leave the protected output as it is."""
+    p = Project(tmp_path)
+    p.flowfile(PROTECTED_BELOW)
+    p.write("in.txt", "a\n")
+    assert p.build().code == 0
     p.write("in.txt", "b\n")                       # same line count: keep is cut off
-    r = p.build()
+    refused = p.build()
+    assert refused.code == 2, refused
+    assert refused.ran == []
+    r = p.build("count.txt")
     assert r.code == 0, r
     assert r.ran == ["count"]
+    assert p.build().ran == []
     p.write("in.txt", "b\nc\n")                   # now keep would have to be remade
+    r = p.build("count.txt")
+    assert r.code == 0, r
     r = p.build()
     assert r.code == 2, r
     assert "protected output 'keep.txt'" in r.err

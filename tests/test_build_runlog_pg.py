@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 
 import pytest
-from buildkit import Project
+from buildkit import Project, kill_tree, wait_for
 
 FLOW = """
     rule all:
@@ -124,3 +124,127 @@ def test_dry_run_and_why_read_the_FILEFLOW_DB_log(tmp_path, pg):
     assert why.code == 0, why.err
     assert "up to date" in why.out, why.out
     assert not p.exists(".fileflow/runlog.db")
+
+
+# ---------------------------------------------------------------- losing the database mid-build
+
+@pytest.fixture
+def pg_database(postgres_url):
+    """A fresh database of its own (so that its connections can be dropped without touching
+    anyone else's): (url, admin engine, name); dropped afterwards."""
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+
+    base = make_url(postgres_url).set(drivername="postgresql+psycopg")
+    name = "ffdrop_" + uuid.uuid4().hex[:12]
+    admin = create_engine(base, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield base.set(drivername="postgresql", database=name).render_as_string(
+            hide_password=False), admin, name
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS true'))
+            conn.execute(text(f'DROP DATABASE "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+def _drop_connections(admin, name: str) -> int:
+    from sqlalchemy import text
+
+    with admin.connect() as conn:
+        return len(conn.execute(text(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+            "WHERE datname = :name AND pid <> pg_backend_pid()"), {"name": name}).all())
+
+
+# Job 3 waits at a gate: the test drops the database's connections while it runs.
+GATED_SIX = """
+    rule all:
+        input: expand("o/{i}.txt", i=range(6))
+    rule mk:
+        output: "o/{i}.txt"
+        shell: ("if [ {wildcards.i} = 3 ]; then touch waiting; "
+                "while [ ! -e go ]; do sleep 0.05; done; fi; echo {wildcards.i} > {output}")
+    """
+
+
+def test_dropped_connections_are_retried_and_the_build_goes_on(tmp_path, pg_database):
+    """guarantees.md: Losing the database. The server drops every connection of the build,
+    again and again while jobs end and start: each write is retried on a new connection."""
+    import threading
+
+    url, admin, name = pg_database
+    p = Project(tmp_path, db=url)
+    p.flowfile(GATED_SIX.replace("range(6)", "range(40)"))
+    proc = p.popen("build", "-j", "2")
+    stop = threading.Event()
+
+    def drop_repeatedly():
+        while not stop.wait(0.05):
+            _drop_connections(admin, name)
+
+    dropper = threading.Thread(target=drop_repeatedly)
+    try:
+        wait_for(lambda: p.exists("waiting"), what="job 3 to start")
+        dropper.start()
+        p.write("go", "")
+        out, err = proc.communicate(timeout=120)
+    finally:
+        stop.set()
+        if dropper.is_alive():
+            dropper.join()
+        p.write("go", "")
+        kill_tree(proc)
+    assert proc.returncode == 0, err
+    assert "Traceback" not in err
+    (run,) = p.runs()
+    assert (run["status"], run["jobs_failed"]) == ("success", 0)
+    assert f"fileflow: {run['jobs_done']} done, 0 failed" in out
+    assert len(list(p.path("o").iterdir())) == 40
+    assert p.build().ran == []
+
+
+def test_a_database_lost_for_good_stops_the_build_and_its_counts_stay_true(tmp_path, pg_database):
+    """guarantees.md: Losing the database. The database goes away after 3 jobs and does not
+    come back within FILEFLOW_DB_RECONNECT_SECONDS: the build stops with a clear error; the
+    run still says 3 done, and the next build runs only what was not recorded as done."""
+    import time
+
+    from sqlalchemy import text
+
+    url, admin, name = pg_database
+    p = Project(tmp_path, db=url)
+    p.flowfile(GATED_SIX)
+    proc = p.popen("build", "-j", "1", env=p.env(FILEFLOW_DB_RECONNECT_SECONDS="3"))
+
+    def recorded_done() -> int:
+        return sum(job["state"] == "done" for job in p.jobs_since(0))
+
+    try:
+        wait_for(lambda: p.exists("waiting"), what="job 3 to start")
+        wait_for(lambda: recorded_done() == 3, what="jobs 0 to 2 recorded as done")
+        with admin.connect() as conn:
+            conn.execute(text(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS false'))
+        _drop_connections(admin, name)
+        began = time.monotonic()
+        p.write("go", "")
+        out, err = proc.communicate(timeout=120)
+        stopped_after = time.monotonic() - began
+    finally:
+        p.write("go", "")
+        kill_tree(proc)
+        with admin.connect() as conn:
+            conn.execute(text(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS true'))
+    assert proc.returncode == 2, err
+    assert "Traceback" not in err
+    assert "lost the connection to the run log" in err and "3 s" in err
+    assert stopped_after < 60
+    (run,) = p.runs()
+    assert (run["jobs_done"], run["jobs_failed"]) == (3, 0)
+    again = p.build()
+    assert again.code == 0, again
+    assert sorted(again.ran) == ["mk[i=3]", "mk[i=4]", "mk[i=5]"]
+    first = p.runs()[0]
+    assert (first["status"], first["jobs_done"]) == ("interrupted", 3)

@@ -117,6 +117,56 @@ def test_dash_C_into_a_directory_with_spaces(tmp_path):
     assert p.read("a.txt") == "here\n"
 
 
+
+def test_dash_C_gives_a_directly_started_job_the_pwd_bash_would(tmp_path):
+    """`printenv PWD > file` starts without bash; after `-C sub` it must still see PWD=sub,
+    as the same command through bash (a pipe) does, not the folder fileflow started in."""
+    p = Project(tmp_path / "sub")
+    p.flowfile("""
+        rule all:
+            input: "direct.txt", "bash.txt"
+        rule direct:
+            output: "direct.txt"
+            shell: "printenv PWD > {output}"
+        rule through_bash:
+            output: "bash.txt"
+            shell: "printenv PWD | cat > {output}"
+        """)
+    proc = subprocess.run([sys.executable, "-m", "fileflow", "-C", "sub", "build"],
+                          cwd=tmp_path, capture_output=True, text=True,
+                          env=p.env(PWD=str(tmp_path)), timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert p.read("direct.txt") == p.read("bash.txt") == str(p.root.resolve()) + "\n"
+
+
+
+def test_escape_sequences_in_file_names_are_shown_escaped_never_sent_raw(tmp_path):
+    """A file name may hold ESC, BEL and C1 controls: every message that shows it (dry run,
+    run lines, failures, summary, errors, why, runs, log, graph text) shows `\\x1b` and the
+    like, so a terminal never obeys them."""
+    p = Project(tmp_path)
+    p.flowfile("""
+        rule mk:
+            input: "in/{s}.txt"
+            output: "out/{s}.txt"
+            shell: "cp {input} {output}; case {output} in *bad*) exit 3;; esac"
+        """)
+    name = "a\x1b]0;pwned\x07\x1b[2J\x9b31m"
+    p.write(f"in/{name}.txt", "x\n")
+    p.write(f"in/{name}bad.txt", "x\n")
+    target, bad = f"out/{name}.txt", f"out/{name}bad.txt"
+    shown = "a\\x1b]0;pwned\\x07\\x1b[2J\\x9b31m"
+    results = [p.run("build", "-n", target, bad), p.run("build", "-k", target, bad),
+               p.run("why", target), p.run("runs"), p.run("log"), p.run("log", bad),
+               p.run("graph", "--format", "text", target),
+               p.run("build", f"out/{name}missing")]
+    for r in results:
+        assert not any(c in r.text for c in "\x1b\x07\x9b"), r
+        assert shown in r.text, r
+    assert results[1].code == 1 and f"done mk[s={shown}]" in results[1].out
+    assert results[-1].code == 2
+
+
 # ---------------------------------------------------------------- Ctrl-C
 
 LONG_JOB = """
@@ -172,6 +222,34 @@ def test_interrupt_kills_the_job_tree_removes_partial_output_and_records_it(tmp_
     assert not p.recorded()["long.txt"].complete
     assert not os.listdir(p.path(".fileflow/locks")) or \
         os.listdir(p.path(".fileflow/locks")) == [".guard"]
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_interrupt_while_waiting_for_a_late_output_stops_at_once(tmp_path, sig):
+    """A job exited 0 without its output; fileflow waits up to --latency-wait for it to
+    appear. Ctrl-C or SIGTERM then stops the build at once, interrupted, not failed."""
+    p = Project(tmp_path)
+    p.flowfile("""
+        rule all:
+            input: "late.txt"
+        rule late:
+            output: "late.txt"
+            shell: "touch ended.flag"
+        """)
+    proc = p.popen("build", "--latency-wait", "60")
+    try:
+        wait_for(lambda: p.exists("ended.flag") and not psutil.Process(proc.pid).children(),
+                 what="the job to end and be reaped")
+        signalled = time.monotonic()
+        proc.send_signal(sig)
+        _, err = proc.communicate(timeout=60)
+    finally:
+        kill_tree(proc)
+    assert time.monotonic() - signalled < 20, err      # not the 60 s of --latency-wait
+    assert proc.returncode == 130, err
+    assert "interrupted" in err and "after waiting" not in err and "Traceback" not in err
+    assert p.runs()[-1]["status"] == "interrupted"
+    assert [j["state"] for j in p.jobs_since(0)] == ["cancelled"]
 
 
 def test_interrupt_amid_many_finishing_jobs_leaves_a_consistent_run_log(tmp_path):
@@ -609,6 +687,108 @@ def test_clean_never_deletes_the_outputs_of_a_running_build(tmp_path):
     assert not p.exists("shared.txt")
 
 
+def test_clean_never_deletes_files_fileflow_did_not_make_nor_outside_the_directory(tmp_path):
+    """guarantees.md: What clean may delete. No build ever ran: every output on disk is
+    someone else's, and two of them lie outside the working directory."""
+    p = Project(tmp_path / "proj")
+    outside = tmp_path / "elsewhere.txt"
+    p.flowfile(f"""
+        rule all:
+            input: "../victim.txt", {str(outside)!r}, "hand.txt"
+        rule up:
+            output: "../victim.txt"
+            shell: "echo made > {{output}}"
+        rule away:
+            output: {str(outside)!r}
+            shell: "echo made > {{output}}"
+        rule hand:
+            output: "hand.txt"
+            shell: "echo made > {{output}}"
+        """)
+    (tmp_path / "victim.txt").write_text("precious\n")
+    outside.write_text("precious\n")
+    p.write("hand.txt", "precious\n")
+    before = p.snapshot()
+    for args in (["clean", "-n"], ["clean"]):
+        r = p.build(*args, log=False)
+        assert r.code == 0, r
+        assert "../victim.txt: outside the working directory" in r.out
+        assert f"{outside}: outside the working directory" in r.out
+        assert "hand.txt: not made by fileflow" in r.out
+        assert "use --force to delete them" in r.out and "removed" not in r.out
+        assert (tmp_path / "victim.txt").read_text() == "precious\n"
+        assert outside.read_text() == "precious\n"
+        after = {k: v for k, v in p.snapshot().items() if k != "." and not k.startswith(".fileflow")}
+        assert after == {k: v for k, v in before.items() if k != "."}
+        assert not p.exists(".fileflow/runlog.db")    # not even a run log was created
+    r = p.build("clean", "--force", log=False)
+    assert r.code == 0, r
+    assert not (tmp_path / "victim.txt").exists() and not outside.exists()
+    assert not p.exists("hand.txt")
+
+
+def test_clean_keeps_outputs_changed_since_and_protected_ones_unless_forced(tmp_path):
+    """guarantees.md: What clean may delete. An output is deleted when the run log says
+    fileflow made it and it is unchanged since (a touch of the same bytes is unchanged)."""
+    p = Project(tmp_path)
+    p.flowfile("""
+        rule all:
+            input: "same.txt", "touched.txt", "edited.txt", "keep.txt"
+        rule make:
+            output: "{name}.txt"
+            wildcard_constraints: name = "same|touched|edited"
+            shell: "echo {wildcards.name} > {output}"
+        rule keep:
+            output: protected("keep.txt")
+            shell: "echo keep > {output}"
+        """)
+    assert p.build().code == 0
+    p.age("touched.txt", 50)
+    p.write("edited.txt", "by hand\n")
+    dry = p.build("clean", "-n", log=False)
+    r = p.build("clean", log=False)
+    assert r.code == 0, r
+    for out in (dry.out, r.out):
+        assert "edited.txt: changed since fileflow made it" in out
+        assert "keep.txt: protected()" in out
+    assert "would remove same.txt" in dry.out and "would remove touched.txt" in dry.out
+    assert not p.exists("same.txt") and not p.exists("touched.txt")
+    assert p.read("edited.txt") == "by hand\n" and p.read("keep.txt") == "keep\n"
+    assert r.out.index("kept 2 files") < r.out.index("removed")   # the kept ones come first
+    recorded = p.recorded()
+    assert "same.txt" not in recorded and "edited.txt" in recorded
+    forced = p.build("clean", "--force", log=False)
+    assert forced.code == 0, forced
+    assert not p.exists("edited.txt") and not p.exists("keep.txt")
+    assert "keep.txt" not in p.recorded()
+
+
+def test_clean_removes_the_folders_its_deletions_emptied_and_no_other(tmp_path):
+    """guarantees.md: What clean may delete."""
+    p = Project(tmp_path)
+    p.flowfile("""
+        rule all:
+            input: "out/deep/er/a.txt", "out/b.txt", "mixed/c.txt"
+        rule make:
+            output: "{path}.txt"
+            shell: "echo x > {output}"
+        """)
+    assert p.build().code == 0
+    p.path("out/was_empty").mkdir()
+    p.write("mixed/notes.md", "mine\n")
+    dry = p.build("clean", "-n", log=False)
+    assert dry.code == 0, dry
+    assert "would remove folder out/deep/er/" in dry.out
+    assert "would remove folder out/deep/" in dry.out
+    assert "folder out/\n" not in dry.out and "folder mixed/" not in dry.out
+    r = p.build("clean", log=False)
+    assert r.code == 0, r
+    assert r.out.count("removed folder") == 2
+    assert not p.exists("out/deep") and p.exists("out/was_empty")
+    assert p.exists("mixed/notes.md") and not p.exists("mixed/c.txt")
+    assert p.path(".").is_dir()
+
+
 def test_lock_wait_that_times_out_exits_3(tmp_path):
     p = Project(tmp_path)
     p.flowfile(GATED)
@@ -623,6 +803,73 @@ def test_lock_wait_that_times_out_exits_3(tmp_path):
         first.communicate(timeout=60)
         kill_tree(first)
     assert first.returncode == 0
+
+
+# Each job appends its number to ran.log: the test counts executions, not run log rows.
+COUNTED = """
+    rule all:
+        input: expand("o/{i}.txt", i=range(15))
+    rule mk:
+        output: "o/{i}.txt"
+        shell: "echo {wildcards.i} >> ran.log; echo {wildcards.i} > {output}"
+    """
+
+
+@pytest.mark.parametrize("lock_timeout", ["0", "60"])
+def test_concurrent_builds_of_the_same_targets_never_run_a_job_twice(tmp_path, lock_timeout):
+    """guarantees.md: No job runs twice across concurrent builds. Builds started one after
+    another while the others plan, hold the lock and finish: each job runs once in all."""
+    p = Project(tmp_path)
+    p.flowfile(COUNTED)
+    procs = []
+    try:
+        for _ in range(12):
+            procs.append(p.popen("build", "-q", "--lock-timeout", lock_timeout))
+            time.sleep(0.15)
+        results = [(proc.wait(timeout=300), *proc.communicate()) for proc in procs]
+    finally:
+        for proc in procs:
+            kill_tree(proc)
+    for code, _out, err in results:
+        assert code in (0, 3), err      # 3: it met another build's lock with no time to wait
+        assert "Traceback" not in err
+    assert sorted(p.read("ran.log").split(), key=int) == [str(i) for i in range(15)]
+    if lock_timeout == "60":   # one build ran them all; the others found nothing to do
+        assert sorted("nothing to do" in out for _, out, _ in results) == [False] + [True] * 11
+
+
+def test_a_build_that_planned_before_another_finished_plans_again(tmp_path, monkeypatch):
+    """guarantees.md: No job runs twice across concurrent builds. This build plans while
+    another holds the lock and runs the same job; that build finishes and lets go of the
+    lock before this one asks for it. Taking the lock, this build sees the run log changed
+    since it planned, plans again and has nothing to do."""
+    from fileflow.cli import build as api
+
+    p = Project(tmp_path)
+    p.flowfile(GATED.replace("touch started;", "echo ran >> ran.log; touch started;"))
+    first = p.popen("build", "shared.txt")
+    real_plan = api.plan_build
+
+    def plan_then_let_the_first_finish(*args):
+        plan = real_plan(*args)
+        if not p.exists("release"):
+            p.write("release", "")
+            first.communicate(timeout=60)
+        return plan
+
+    try:
+        wait_for(lambda: p.exists("started"), what="the first build's job")
+        monkeypatch.setattr(api, "plan_build", plan_then_let_the_first_finish)
+        second = p.build("shared.txt", "--lock-timeout", "0")
+    finally:
+        p.write("release", "")
+        kill_tree(first)
+    assert first.returncode == 0
+    assert second.code == 0, second
+    assert second.ran == []
+    assert "nothing to do: all 1 jobs are up to date" in second.out
+    assert p.read("ran.log") == "ran\n"
+    assert [r["status"] for r in p.runs()] == ["success"]
 
 
 def _dead_pid() -> int:
@@ -663,7 +910,10 @@ def test_lock_of_a_live_process_on_this_host_is_respected(tmp_path):
         # `fileflow unlock` works even when the Flowfile is broken
         p.write("Flowfile", "rule broken\n    this is not a Flowfile (\n")
         assert p.build("check").code == 2
-        unlocked = p.build("unlock")
+        refused = p.build("unlock")
+        assert refused.code == 2, refused
+        assert f"pid {holder.pid}" in refused.err and "--force" in refused.err
+        unlocked = p.build("unlock", "--force")
         assert unlocked.code == 0, unlocked
         assert "removed 1" in unlocked.out
         p.flowfile(GATED.replace("while [ ! -e release ]; do sleep 0.05; done; ", ""))
@@ -676,11 +926,51 @@ def test_lock_of_a_live_process_on_this_host_is_respected(tmp_path):
 def test_unlock_in_a_real_process_with_a_broken_flowfile(tmp_path):
     p = Project(tmp_path)
     p.write("Flowfile", "rule (\n")
-    _write_lock(p, os.getpid(), socket.gethostname(), ["x"], time.time())
+    _write_lock(p, _dead_pid(), socket.gethostname(), ["x"], time.time())
     r = p.run("unlock")
     assert r.code == 0, r
     assert "Traceback" not in r.err
     assert [n for n in os.listdir(p.path(".fileflow/locks")) if n.endswith(".json")] == []
+
+
+def test_unlock_refuses_the_lock_of_a_running_build(tmp_path):
+    """guarantees.md: Build locks. `fileflow unlock` while a build runs removes nothing and
+    exits 2 naming it, so no second build runs the same job; --force removes it anyway."""
+    p = Project(tmp_path)
+    p.flowfile(GATED.replace("touch started;", "echo ran >> ran.log; touch started;"))
+    first = p.popen("build")
+    try:
+        wait_for(lambda: p.exists("started"), what="the first build's job")
+        refused = p.run("unlock", log=False)
+        assert refused.code == 2, refused
+        assert f"pid {first.pid} on {socket.gethostname()}" in refused.err
+        assert "Traceback" not in refused.err
+        second = p.build("--lock-timeout", "0")
+        assert second.code == 3, second
+        assert second.ran == []
+        forced = p.run("unlock", "--force", log=False)
+        assert forced.code == 0, forced
+        assert "removed 1 build lock" in forced.out
+        assert [n for n in os.listdir(p.path(".fileflow/locks")) if n.endswith(".json")] == []
+        p.write("release", "")
+        _, err = first.communicate(timeout=60)
+    finally:
+        p.write("release", "")
+        kill_tree(first)
+    assert first.returncode == 0, err
+    assert p.read("ran.log") == "ran\n"
+
+
+def test_unlock_removes_the_locks_of_builds_that_are_gone(tmp_path):
+    p = Project(tmp_path)
+    p.flowfile(GATED)
+    dead = _write_lock(p, _dead_pid(), socket.gethostname(), ["shared.txt"], time.time() - 60)
+    half = p.write(".fileflow/locks/host-1-2.json.tmp", '{"pid": 1, "ou')  # the disk filled up
+    r = p.run("unlock", log=False)
+    assert r.code == 0, r
+    assert "removed 2 build locks" in r.out
+    assert not os.path.exists(dead) and not os.path.exists(half)
+    assert p.run("unlock", log=False).out == "no build locks to remove\n"
 
 
 def test_lock_of_another_host_is_stale_only_when_its_heartbeat_is_old(tmp_path):

@@ -427,12 +427,35 @@ def test_touch_marks_up_to_date_without_running(chain):
     assert chain.build().ran == []
 
 
-def test_touch_refuses_missing_outputs(chain):
+def test_touch_leaves_missing_outputs_missing_and_records_the_rest(chain):
+    """As Snakemake's --touch: a missing output is not created (an empty file would pass
+    for a result); a warning names it, the outputs that exist are recorded, and the next
+    build runs the jobs of the missing ones."""
+    chain.write("in.txt", "two\n")
     os.unlink(chain.path("b.txt"))
     touched = chain.build("--touch")
-    assert touched.code == 2
-    assert "b.txt" in touched.err
-    assert chain.build().ran == ["b"]
+    assert touched.code == 0, touched
+    assert touched.ran == []
+    assert "not touched because they do not exist: b.txt" in touched.err
+    assert not chain.exists("b.txt")
+    assert chain.recorded()["a.txt"].complete
+    again = chain.build()
+    assert again.ran == ["b"]
+    assert chain.read("b.txt") == "one\n"           # a.txt was kept as touched
+
+
+def test_touch_keeps_outputs_made_by_fileflow_for_clean(chain):
+    """An output recorded by --touch unchanged from what its job made is still fileflow's:
+    `clean` deletes it (guarantees.md: What clean may delete)."""
+    chain.flowfile(CHAIN.replace('shell: "cp {input} {output}"\n\n    rule b',
+                                 'shell: "cp -- {input} {output}"\n\n    rule b'))
+    touched = chain.build("--touch")
+    assert touched.code == 0, touched
+    assert "touched: 2 outputs" in touched.out
+    r = chain.build("clean", log=False)
+    assert r.code == 0, r
+    assert "kept" not in r.out
+    assert not chain.exists("a.txt") and not chain.exists("b.txt")
 
 
 def test_touch_with_a_deleted_temp_intermediate(tmp_path):
@@ -459,6 +482,26 @@ def test_touch_with_a_deleted_temp_intermediate(tmp_path):
     assert not p.exists("mid.txt")
     assert p.build().ran == []
     assert p.read("final.txt") == "a\n"          # --touch never runs anything
+
+
+def test_a_rule_without_outputs_runs_each_time_it_is_asked_for(tmp_path):
+    p = Project(tmp_path)
+    p.flowfile("""
+        rule report:
+            input: "in.txt"
+            shell: "cat {input} >> seen.txt"
+        rule hello:
+            shell: "echo hi >> hello.txt"
+        """)
+    p.write("in.txt", "x\n")
+    first = p.build()
+    assert first.code == 0 and first.ran == ["report"], first
+    assert "it has no outputs to check" in first.out
+    assert p.build().ran == ["report"]         # the default target, every time
+    assert p.read("seen.txt") == "x\nx\n"
+    assert p.build("hello").ran == ["hello"]   # no inputs either: asked for, it runs
+    assert p.build("hello", "report").ran_set == {"hello", "report"}
+    assert p.read("hello.txt") == "hi\nhi\n"
 
 
 # ---- racily clean files and symlinks (guarantees.md: Staleness: mtime filters, the content

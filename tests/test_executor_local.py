@@ -102,6 +102,24 @@ def test_with_bash_env_every_command_goes_through_bash(tmp_path, monkeypatch):
     assert outcome.exit_code == 0 and (tmp_path / "out.txt").read_text() == "from BASH_ENV\n"
 
 
+def test_a_direct_job_sees_the_pwd_bash_would_give_it(tmp_path, monkeypatch):
+    """Started without bash, a job still gets PWD as bash sets it: the inherited PWD when it
+    names the working folder (through a symlink too), else the working folder."""
+    work = tmp_path / "work"
+    work.mkdir()
+    (tmp_path / "link").symlink_to(work)
+    monkeypatch.chdir(work)
+    here = os.getcwd()
+    for inherited, expected in ((str(tmp_path), here), (str(tmp_path / "link"),
+                                                        str(tmp_path / "link"))):
+        executor = LocalExecutor(env={"PATH": os.environ["PATH"], "PWD": inherited})
+        assert executor._direct("printenv PWD > direct.txt") is not None
+        run_one(executor, work, "printenv PWD > direct.txt")
+        run_one(executor, work, "printenv PWD | cat > bash.txt")
+        assert (work / "bash.txt").read_text() == expected + "\n"
+        assert (work / "direct.txt").read_text() == expected + "\n"
+
+
 def test_an_exported_bash_function_of_the_name_goes_through_bash():
     executor = LocalExecutor(env={"PATH": os.environ["PATH"], "BASH_FUNC_cat%%": "() { :; }"})
     assert executor._direct("cat a > b") is None

@@ -200,6 +200,23 @@ def test_cli_syntax_error_leaves_the_file_untouched(tmp_path):
     assert fmt("missing.flow", cwd=tmp_path).returncode == 2
 
 
+def test_cli_without_files_formats_and_checks_the_included_files_too(tmp_path, monkeypatch, capsys):
+    from fileflow.cli.main import main
+
+    (tmp_path / "rules" / "common").mkdir(parents=True)
+    (tmp_path / "Flowfile").write_text('include: "rules/a.flow"\ninclude: "rules/a.flow"\n' + TIDY)
+    (tmp_path / "rules" / "a.flow").write_text('include: "common/b.flow"\n' + MESSY.replace("a", "b"))
+    (tmp_path / "rules" / "common" / "b.flow").write_text(MESSY.replace("a", "c"))
+    monkeypatch.chdir(tmp_path)
+    assert main(["fmt", "--check"]) == 1
+    err = capsys.readouterr().err
+    assert err == "would reformat rules/a.flow\nwould reformat rules/common/b.flow\n"
+    assert main(["fmt"]) == 0
+    assert capsys.readouterr().err == "reformatted rules/a.flow\nreformatted rules/common/b.flow\n"
+    assert (tmp_path / "rules" / "common" / "b.flow").read_text() == TIDY.replace("a", "c")
+    assert main(["fmt", "--check"]) == 0
+
+
 # ---------------------------------------------------------------- comments put anywhere
 
 SEEDS = [p.read_text(encoding="utf-8") for p in INPUTS] + [t for _, t in _valid_texts()]

@@ -174,7 +174,8 @@ def test_a_plan_reading_outside_the_lock_after_a_wait_is_locked_again(tmp_path, 
     done.start()
     try:
         lock, plan = api.locked_plan(NS(lock_timeout=30, quiet=False), graph, first,
-                                     NS(load_targets=dict), NS(forget_remote=lambda: None))
+                                     NS(load_targets=dict, generation=lambda: 0),
+                                     NS(forget_remote=lambda: None), 0)
     finally:
         done.join()
     try:
@@ -187,3 +188,25 @@ def test_a_plan_reading_outside_the_lock_after_a_wait_is_locked_again(tmp_path, 
             [os.path.basename(lock.path)]                     # the first lock is gone
     finally:
         lock.release()
+
+
+def test_a_run_log_changed_since_the_plan_means_planning_again(tmp_path, monkeypatch):
+    """fileflow.cli.build.locked_plan: the lock was free (no wait), but another build recorded
+    jobs since this one planned (it finished just before): plan again under the lock."""
+    from types import SimpleNamespace as NS
+
+    from fileflow.cli import build as api
+
+    monkeypatch.chdir(tmp_path)
+    graph = NS(jobs=[NS(outputs=("a.txt",), inputs=())])
+    first, second = NS(reasons={0: ()}), NS(reasons={})
+    monkeypatch.setattr(api, "plan_build", lambda *args: second)
+    options = NS(lock_timeout=0, quiet=False)
+    store = NS(forget_remote=lambda: None)
+    unchanged = NS(load_targets=dict, generation=lambda: 7)
+    lock, plan = api.locked_plan(options, graph, first, unchanged, store, 7)
+    lock.release()
+    assert plan is first
+    lock, plan = api.locked_plan(options, graph, first, unchanged, store, 6)
+    lock.release()
+    assert plan is second

@@ -77,7 +77,7 @@ def test_quickstart_from_the_repository_root_with_dash_C(quickstart, tmp_path):
                           env=quickstart.env())
     assert proc.returncode == 0, proc.stderr
     assert quickstart.exists("results/summary.json")
-    assert proc.stdout.strip().startswith("fileflow: 4 done")
+    assert proc.stdout.strip().startswith("fileflow: 5 done")  # 4 jobs and `all`
 
 
 def test_quickstart_config_override_reruns_what_uses_it(quickstart):
@@ -92,3 +92,19 @@ def test_quickstart_config_override_reruns_what_uses_it(quickstart):
     summary = json.loads(p.read("results/summary.json"))
     assert all(len(s["top_words"]) == 5 for s in summary["samples"].values())
     assert p.build("--config", "top_words=5").ran == []
+
+
+def test_the_readme_says_how_long_the_tests_take_as_developing_md_does():
+    """The README's test commands are the contributor guide's, timings and fast subset included."""
+    root = QUICKSTART.parent.parent
+
+    def commands(name: str) -> dict[str, str]:
+        lines = (root / name).read_text(encoding="utf-8").splitlines()
+        found = [line.strip() for line in lines if line.strip().startswith("python -m pytest")]
+        return {line.split("#")[0].strip(): line.split("#", 1)[1].strip()
+                for line in found if "#" in line}
+
+    readme, developing = commands("README.md"), commands("docs/developing.md")
+    for command in ('python -m pytest -m "not e2e"', "python -m pytest"):
+        assert readme.get(command) == developing[command], command
+        assert re.search(r"about [\d,]+ (s|minutes)\b", readme[command]), readme[command]

@@ -268,6 +268,16 @@ def test_command_line_config_and_configfiles_win(tmp_path):
     assert wf.by_name["r"].outputs[0].pattern.text == "results/7"
 
 
+def test_repeated_command_line_config_entries_merge():
+    from fileflow.lang.config import parse_config_overrides
+
+    assert parse_config_overrides(["a.b=1", "a.c=2"]) == {"a": {"b": 1, "c": 2}}
+    assert parse_config_overrides(["a={b: 1}", "a={c: 2}"]) == {"a": {"b": 1, "c": 2}}
+    assert parse_config_overrides(["a.b=1", "a=3"]) == {"a": 3}          # a plain value replaces
+    assert parse_config_overrides(["a=1", "a.b=2"]) == {"a": {"b": 2}}   # and is replaced
+    assert parse_config_overrides(["a.b.c=x", "a.b.d=[1]"]) == {"a": {"b": {"c": "x", "d": [1]}}}
+
+
 def test_config_errors(tmp_path):
     err = load_error(tmp_path, CONFIGURED.replace("config.n)", "config.m)"), CONFIG_FILES)
     assert (err.message, err.hint) == ("config has no key 'm'", "keys: out, n, nested")
@@ -293,7 +303,15 @@ def test_include_is_relative_to_the_including_file_over_several_levels(tmp_path)
     assert wf.flowfiles[1:] == (str(tmp_path / "rules" / "a.flow"),
                                 str(tmp_path / "rules" / "sub" / "b.flow"))
     assert wf.by_name["from_b"].pos.path == str(tmp_path / "rules" / "sub" / "b.flow")
-    assert wf.default_targets == ("from_b",)  # the first rule, wherever it was defined
+    assert wf.default_targets == ("top",)
+
+
+def test_a_rule_from_an_include_is_never_the_default_target(tmp_path):
+    included = {"rules.flow": 'rule inc:\n    output: "i.txt"\n    shell: "x"\n'}
+    wf = load(tmp_path, 'include: "rules.flow"\nrule main:\n    output: "m.txt"\n    shell: "x"\n',
+              included)
+    assert wf.default_targets == ("main",)
+    assert load(tmp_path, 'include: "rules.flow"\n', included).default_targets == ()
 
 
 def test_include_cycle(tmp_path):
@@ -556,3 +574,22 @@ def test_retries_and_priority_cannot_depend_on_wildcards(tmp_path, directive):
     (error,) = info.value.errors
     assert f"'{directive}:' cannot depend on wildcards" in error.message
     assert "wildcards.s" in error.render()  # the caret line shows the expression
+
+
+def test_command_line_threads_and_resources_go_into_the_rules(tmp_path):
+    from fileflow.errors import FileflowError
+    from fileflow.lang.overrides import RunOverrides, with_overrides
+
+    wf = load(tmp_path, 'rule a:\n    output: "{x}.txt"\n    threads: 2 + len(wildcards.x)\n'
+                        '    resources: mem_mb = 10 * threads, gpu = 1\n    shell: "x"\n'
+                        'rule b:\n    output: "b"\n    threads: 6\n    shell: "x"\n')
+    got = with_overrides(wf, RunOverrides({"mem_mb": 1, "queue": "short"}, {"a": {"gpu": 2}},
+                                          {"b": 9}, max_threads=4))
+    a, b = got.by_name["a"], got.by_name["b"]
+    assert (b.threads, b.resources) == (4, {"mem_mb": 1, "queue": "short"})
+    assert job_values(a, {"x": "y"}).threads == 3
+    assert job_values(a, {"x": "long"}).threads == 4                 # capped, before resources
+    assert job_values(a, {"x": "long"}).resources == {"mem_mb": 40, "queue": "short", "gpu": 2}
+    assert with_overrides(wf, RunOverrides()) is wf
+    with pytest.raises(FileflowError, match="threads must be a whole number of at least 1"):
+        with_overrides(wf, RunOverrides(set_resources={"b": {"threads": "many"}}))

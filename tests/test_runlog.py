@@ -106,6 +106,40 @@ def test_run_lifecycle(db, log):
         assert log.sql.engine.dialect.driver == "psycopg" and "***" in log.sql.where
 
 
+def test_the_generation_counts_changes_to_what_jobs_did(db, log):
+    """A build that planned at one generation and sees another once it holds the build lock
+    plans again: every write of jobs' outcomes, of a run's end, --touch and clean count."""
+    assert log.generation() == 0
+    run_id = log.start_run([], "/", "0")
+    (job,) = log.jobs_started(run_id, [start("a", ["a.txt"])])
+    log.record_files([fstate("src.txt", "s")])     # observations change nothing a plan runs
+    assert log.generation() == 0
+    log.record_tick(run_id, [done(job, [fstate("a.txt", "d")])], [])
+    assert log.generation() == 1
+    log.finish_run(run_id, "success", 1, 0)
+    log.mark_complete([RecordedTarget("b.txt", True, 1, 1, "d")])
+    log.forget(["b.txt"])
+    log.close_abandoned([run_id], [])
+    assert log.generation() == 5
+    with db.open(look_only=True) as other:       # what another process reads
+        assert other.generation() == 5
+
+
+def test_a_runs_counts_grow_as_its_jobs_end(db, log):
+    """A run whose fileflow never records its end (the database went away, fileflow was
+    killed) still says how many of its jobs were done or failed."""
+    run_id = log.start_run([], "/", "0")
+    ids = log.jobs_started(run_id, [start(f"j{i}", [f"{i}.txt"]) for i in range(4)])
+    log.record_tick(run_id, [done(ids[0], [fstate("0.txt", "d")]),
+                             done(ids[1], [fstate("1.txt", "d")])], [])
+    log.jobs_finished([done(ids[2], [fstate("2.txt", "d")]),
+                       done(ids[3], [], state="failed", exit_code=1)])
+    rec = log.run(run_id)
+    assert (rec["status"], rec["jobs_done"], rec["jobs_failed"]) == ("running", 3, 1)
+    log.finish_run(run_id, "failed", 3, 1)        # the run's own count has the last word
+    assert (log.run(run_id)["jobs_done"], log.run(run_id)["jobs_failed"]) == (3, 1)
+
+
 _KILL_AFTER_START = """
 import os, signal, sys
 from fileflow.runlog.log import JobStart, open_runlog
@@ -571,3 +605,20 @@ def test_many_processes_write_the_same_log(db):
     outputs = {p: t for p, t in recs.items() if not p.startswith("shared/")}
     assert len(outputs) == workers * batches * 2 and all(t.complete for t in outputs.values())
     assert {p for p in recs if p.startswith("shared/")} == {f"shared/{s}.txt" for s in range(5)}
+
+
+@pytest.mark.e2e
+def test_without_postgresql_the_skip_names_its_start_script(tmp_path):
+    """A developer without PostgreSQL is told which script starts it, as with Slurm and SGE."""
+    tests = os.path.dirname(os.path.abspath(__file__))
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("FILEFLOW_TEST_PG_URL", "FILEFLOW_STRICT_SERVICES")}
+    r = subprocess.run([sys.executable, "-m", "pytest", "-q", "-rs", "-p", "no:cacheprovider",
+                        f"{tests}/test_runlog.py::test_a_database_password_on_the_command_line"
+                        "_is_never_recorded[postgresql]"],
+                       cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
+    assert "1 skipped" in r.stdout, r.stdout + r.stderr
+    script = ".ci/postgres-up.sh"
+    assert f"PostgreSQL (start it with {script}; it sets FILEFLOW_TEST_PG_URL) is not available" \
+        in r.stdout, r.stdout
+    assert os.path.isfile(os.path.join(tests, "..", script))

@@ -14,16 +14,18 @@ from fileflow.cli.orphans import stop_orphans
 from fileflow.cli.steps import (
     BuildOptions,
     load_graph,
+    local_cores,
     names_remote_files,
     no_gc_pauses,
     open_store,
     plan_build,
     print_line,
-    read_recorded,
+    read_recorded_at,
 )
 from fileflow.errors import EXIT_INTERRUPTED, EXIT_JOB_FAILED, EXIT_OK, FileflowError
+from fileflow.printable import printable
 
-__all__ = ["build", "print_dry_run", "locked_plan"]
+__all__ = ["build", "print_dry_run", "locked_plan", "check_protected"]
 
 
 def print_dry_run(plan, quiet: bool = False, print_commands: bool = False) -> None:
@@ -108,8 +110,8 @@ def _only_settled_again(plan) -> bool:
                for st in plan.fresh_states)
 
 
-def _nothing_to_do(options, noop_key, clock, runlog_before, runlog, store, workflow, graph,
-                   plan) -> int:
+def _planned_nothing(options, noop_key, clock, runlog_before, runlog, store, workflow, graph,
+                     plan) -> int:
     """Say so; record what was hashed; leave the no-op cache for the next build."""
     from fileflow.run.noop_cache import runlog_after_write, runlog_states
 
@@ -125,7 +127,7 @@ def _nothing_to_do(options, noop_key, clock, runlog_before, runlog, store, workf
         cacheable = after is not None
         if after is not None:
             runlog_before, runlog_clock = after
-    print_line(f"nothing to do: all {len(graph)} jobs are up to date")  # the summary, even with -q
+    _nothing_to_do(graph)
     if cacheable:
         _save_noop(noop_key, clock, runlog_before, workflow, graph, plan, options, runlog_clock)
     return EXIT_OK
@@ -154,31 +156,38 @@ def build(options: BuildOptions) -> int:
         runlog_before = runlog_states(noop_key)  # before the run log is read
     with no_gc_pauses():
         workflow, graph = load_graph(options, store)
-        runlog, recorded = read_recorded(options.db_url, write=not options.dry_run)
+        runlog, recorded, generation = read_recorded_at(options.db_url, write=not options.dry_run)
     try:
         with no_gc_pauses():
             plan = plan_build(options, graph, recorded, store)
         if not options.quiet:  # -q: errors and the summary line only
             for warning in plan.warnings:
-                print(warning, file=sys.stderr)
+                print(printable(warning), file=sys.stderr)
+        if not options.touch:  # --touch overwrites nothing
+            check_protected(plan)
         if options.dry_run:
             print_dry_run(plan, options.quiet, options.print_commands)
             return EXIT_OK
         if not plan.reasons:
-            return _nothing_to_do(options, noop_key, clock, runlog_before, runlog, store,
-                                  workflow, graph, plan)
+            return _planned_nothing(options, noop_key, clock, runlog_before, runlog, store,
+                                    workflow, graph, plan)
         if options.touch:
-            return _touch(plan, runlog, store, options)
-        return _run(options, graph, plan, runlog, store, started)
+            return _touch(plan, runlog, store, options, generation)
+        return _run(options, graph, plan, runlog, store, started, generation)
     finally:
         if runlog is not None:
             runlog.close()
 
 
-def _run(options, graph, plan, runlog, store, started) -> int:
+def _nothing_to_do(graph) -> int:
+    print_line(f"nothing to do: all {len(graph)} jobs are up to date")  # the summary, even with -q
+    return EXIT_OK
+
+
+def _run(options, graph, plan, runlog, store, started, generation) -> int:
     from fileflow import __version__
     from fileflow.executors.local import LocalExecutor, process_run_tag
-    from fileflow.run.progress import make_reporter
+    from fileflow.run.progress import make_reporter, progress_mode
     from fileflow.run.scheduler import Scheduler
 
     _interrupt_on_termination()
@@ -186,7 +195,10 @@ def _run(options, graph, plan, runlog, store, started) -> int:
     if options.cluster == "drmaa":  # library, session and templates checked before anything runs
         from fileflow.cli.cluster_setup import drmaa_backend
         backend = drmaa_backend(options, graph, plan)
-    lock, plan = locked_plan(options, graph, plan, runlog, store)
+    lock, plan = locked_plan(options, graph, plan, runlog, store, generation)
+    if not plan.reasons:  # another build made it all meanwhile
+        lock.release()
+        return _nothing_to_do(graph)
     try:
         adoptable, tags = [], []
         if options.cluster:  # before stop_orphans, which would close their records
@@ -195,13 +207,14 @@ def _run(options, graph, plan, runlog, store, started) -> int:
         stop_orphans(runlog)
         settings = _settings(options)
         _check_resources(graph, plan, settings)
-        _check_protected(graph, plan)
+        check_protected(plan)  # planned again under the lock
         run_id = runlog.start_run(list(options.argv), os.getcwd(), __version__)
         executor = LocalExecutor(tag=process_run_tag(run_id, os.getcwd()))
         if options.cluster:
             from fileflow.cli.cluster_setup import cluster_executor
             executor = cluster_executor(options, graph, run_id, adoptable, tags, backend)
-        reporter = make_reporter(len(plan.reasons), options.quiet, options.print_commands)
+        reporter = make_reporter(len(plan.reasons), progress_mode(options.progress, options.quiet),
+                                 options.print_commands)
         staging = None
         # Remote inputs are downloaded before their jobs, outputs uploaded after.
         if names_remote_files(graph):
@@ -236,7 +249,7 @@ def _settings(options: BuildOptions):
     a cluster), resource limits, failure handling."""
     from fileflow.run.settings import Settings
 
-    jobs = options.jobs or os.cpu_count() or 1
+    jobs = local_cores(options)
     if options.cluster and not options.jobs:
         from fileflow.cli.cluster_setup import DEFAULT_CLUSTER_JOBS as jobs
     return Settings(jobs=jobs, resources=options.resources,
@@ -259,24 +272,33 @@ def _report_result(result, started: float) -> int:
         return EXIT_INTERRUPTED
     if not result.ok:
         failed = ", ".join(result.failures[:5]) + (" ..." if len(result.failures) > 5 else "")
-        print(f"{summary}; failed: {failed}", file=sys.stderr)
+        print(printable(f"{summary}; failed: {failed}"), file=sys.stderr)
         return EXIT_JOB_FAILED
     print_line(summary)
     return EXIT_OK
 
 
-def locked_plan(options, graph, plan, runlog, store):
-    """The build lock over what the jobs that run write and read, and the plan it covers. When
-    the lock had to wait, another build finished meanwhile and what is out of date may have
-    changed: plan again, and if the new plan writes or reads outside the lock, lock again."""
+def locked_plan(options, graph, plan, runlog, store, generation: int):
+    """The build lock over what the jobs that run write and read, and the plan it covers.
+    `generation` is the run log's when `plan` was made. When the lock had to wait, or the run
+    log changed since (another build recorded jobs, perhaps finishing just before this one
+    took the lock), what is out of date may have changed: plan again, and if the new plan
+    writes or reads outside the lock, lock again."""
     from fileflow.run.locks import BuildLock
 
     while True:
         lock = BuildLock(".", *_files_of_jobs(graph, plan))
-        if not lock.acquire(options.lock_timeout, options.quiet):
-            return lock, plan
-        store.forget_remote()  # what the other build uploaded is seen anew
-        plan = plan_build(options, graph, runlog.load_targets(), store)
+        try:
+            waited = lock.acquire(options.lock_timeout, options.quiet)
+            now = runlog.generation()
+            if not waited and now == generation:
+                return lock, plan
+            generation = now
+            store.forget_remote()  # what the other build uploaded is seen anew
+            plan = plan_build(options, graph, runlog.load_targets(), store)
+        except BaseException:
+            lock.release()
+            raise
         if lock.covers(*_files_of_jobs(graph, plan)):
             return lock, plan
         lock.release()
@@ -299,19 +321,33 @@ def _interrupt_on_termination() -> None:
         signal.signal(sig, handler)
 
 
-def _check_protected(graph, plan) -> None:
-    """Refuse before anything starts (or is deleted), not halfway through the build. A job
-    that runs only because of upstream jobs may yet be cut off: the scheduler checks it."""
+def check_protected(plan) -> None:
+    """Refuse, while planning, a plan that would overwrite an existing protected() output:
+    exit 2 before anything starts or is deleted, naming the file, its job and rule and the
+    rule's output line. Dry runs refuse alike."""
+    from fileflow.engine.plan import protected_in_the_way
     from fileflow.engine.staleness import KIND_UPSTREAM
+    from fileflow.errors import FlowfileError
 
-    for job_id, reasons in plan.reasons.items():
-        if all(r.kind == KIND_UPSTREAM for r in reasons):
-            continue
-        job = graph.jobs[job_id]
-        for path in job.flagged("protected"):
-            if os.path.lexists(path):
-                raise FileflowError(f"job {job.name} would overwrite protected output {path!r}; "
-                                    "delete it first if it must be remade")
+    found = protected_in_the_way(plan)
+    if not found:
+        return
+    job_id, path = found[0]
+    job = plan.graph.jobs[job_id]
+    rule = job.rule
+    reasons = plan.reasons[job_id]
+    why = "; ".join(str(r) for r in reasons)
+    more = f" (and {len(found) - 1} more protected outputs)" if len(found) > 1 else ""
+    hint = "delete it first if it must be remade"
+    if all(r.kind == KIND_UPSTREAM for r in reasons):
+        made = [p for p in job.inputs if plan.graph.producer.get(p) in plan.reasons]
+        shown = " ".join(made[:3]) + (" ..." if len(made) > 3 else "")
+        hint += (f"; if its inputs may come out unchanged, build them first "
+                 f"('fileflow build {shown}')")
+    who = f"rule {rule.name}" if job.name == rule.name else f"job {job.name} of rule {rule.name}"
+    raise FlowfileError(f"{who} would overwrite protected "
+                        f"output {path!r}{more} ({why})",
+                        rule.directive_pos.get("output", rule.pos), hint)
 
 
 def _check_resources(graph, plan, settings) -> None:
@@ -324,16 +360,14 @@ def _check_resources(graph, plan, settings) -> None:
                                     f"allows {key}={limit:g}")
 
 
-def _touch(plan, runlog, store, options) -> int:
+def _touch(plan, runlog, store, options, generation: int) -> int:
     """--touch: record the jobs that would run as done, without running them. Under the
     build lock: a build running now may be writing those very outputs."""
-    from fileflow.run.locks import BuildLock
-
-    lock = BuildLock(".", *_files_of_jobs(plan.graph, plan))  # it records their inputs' digests
-    if lock.acquire(options.lock_timeout, options.quiet):
-        # Another build finished meanwhile: what is out of date may have changed.
-        store.forget_remote()
-        plan = plan_build(options, plan.graph, runlog.load_targets(), store)
+    # The lock holds what the jobs write and read: --touch records their inputs' digests.
+    lock, plan = locked_plan(options, plan.graph, plan, runlog, store, generation)
+    if not plan.reasons:
+        lock.release()
+        return _nothing_to_do(plan.graph)
     try:
         return _record_touched(plan, runlog, store, options)
     finally:
@@ -341,6 +375,9 @@ def _touch(plan, runlog, store, options) -> int:
 
 
 def _record_touched(plan, runlog, store, options) -> int:
+    """Record the outputs of the jobs that would run as made now. An output that does not
+    exist is left missing, as Snakemake's --touch does (its job runs next time), and said so;
+    an output the record says a job made, unchanged since, keeps that job."""
     from fileflow.state import RecordedTarget
 
     jobs = plan.graph.jobs
@@ -363,13 +400,18 @@ def _record_touched(plan, runlog, store, options) -> int:
             if not st.exists:
                 missing.append(path)
                 continue
+            rec = plan.recorded.get(path)
+            made_by = rec.job_id if rec is not None and rec.digest == st.digest else None
             targets.append(RecordedTarget(path, True, st.size, st.mtime_ns, st.digest,
                                           signature=plan.signature(job_id), input_digests=inputs,
-                                          built_at=now, changed_at=now, ctime_ns=st.ctime_ns,
-                                          seen_ns=st.seen_ns, link=st.link))
-    if missing:
-        raise FileflowError("--touch cannot mark missing outputs as done: " + ", ".join(missing[:5]))
+                                          job_id=made_by, built_at=now, changed_at=now,
+                                          ctime_ns=st.ctime_ns, seen_ns=st.seen_ns,
+                                          link=st.link))
     runlog.mark_complete(targets)
+    if missing:
+        shown = ", ".join(missing[:5]) + (f" and {len(missing) - 5} more" if len(missing) > 5 else "")
+        print(f"warning: --touch: {len(missing)} output(s) not touched because they do not "
+              f"exist: {shown}; their jobs run in the next build", file=sys.stderr)
     if not options.quiet:
         print_line(f"touched: {len(targets)} outputs of {len(plan.reasons)} jobs recorded as up to date")
     return EXIT_OK

@@ -7,7 +7,41 @@ from __future__ import annotations
 from fileflow.errors import FileflowError
 from fileflow.lang.fmt import format_text
 
-__all__ = ["format_paths"]
+__all__ = ["format_paths", "flowfile_and_includes"]
+
+
+def flowfile_and_includes(flowfile: str) -> list[str]:
+    """The Flowfile and, after it, every file it includes, directly or through other files,
+    in the order they are met: what `fileflow fmt` without FILE formats (and --check checks).
+    An `include:` of a computed path (it reads `config`, say) is not followed; a file that
+    does not parse or cannot be read is listed, so that formatting reports it."""
+    import os
+
+    from fileflow.lang import nodes
+    from fileflow.lang.syntax import parse_flowfile
+
+    found: list[str] = []
+    seen: set[str] = set()
+    todo = [flowfile]
+    while todo:
+        path = todo.pop(0)
+        real = os.path.realpath(path)
+        if real in seen:
+            continue
+        seen.add(real)
+        found.append(path)
+        try:
+            with open(path, encoding="utf-8-sig") as fh:
+                module = parse_flowfile(fh.read(), path)
+        except (OSError, UnicodeDecodeError, FileflowError):
+            continue
+        for stmt in module.statements:
+            if (isinstance(stmt, nodes.Directive) and stmt.name == "include" and len(stmt.args) == 1
+                    and isinstance(stmt.args[0], nodes.Const) and isinstance(stmt.args[0].value, str)):
+                target = stmt.args[0].value
+                todo.append(target if os.path.isabs(target) else
+                            os.path.normpath(os.path.join(os.path.dirname(path), target)))
+    return found
 
 
 def format_paths(paths: list[str], check: bool = False, diff: bool = False) -> int:

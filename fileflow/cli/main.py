@@ -8,7 +8,23 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 
+from fileflow.cli.arguments import (
+    LARGEST_COUNT,
+    NAME_VALUE,
+    RULE_NAME,
+    RULE_NAME_VALUE,
+    CoresAction,
+    FlowParser,
+    FormedValues,
+    cores,
+    parse_quietly,
+    resource_limits,
+    seconds,
+    whole_number,
+)
 from fileflow.errors import EXIT_INTERRUPTED, EXIT_USAGE, FileflowError
+from fileflow.fs import FULL_DISK_HINT, no_space
+from fileflow.printable import printable
 
 __all__ = ["main", "COMMANDS", "parser_for", "build_command_parser"]
 
@@ -29,7 +45,7 @@ def _global_options(parser: argparse.ArgumentParser, suppress: bool) -> None:
 
 
 def _command_parser(name: str, help_text: str) -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog=f"fileflow {name}", description=help_text)
+    parser = FlowParser(prog=f"fileflow {name}", description=help_text)
     _global_options(parser, suppress=True)
     return parser
 
@@ -87,7 +103,8 @@ def cmd_check(args) -> int:
 
 def configure_fmt(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("files", nargs="*", metavar="FILE",
-                        help="Flowfiles to format (default: the Flowfile); '-' reads stdin, writes stdout")
+                        help="Flowfiles to format (default: the Flowfile and the files it includes); "
+                             "'-' reads stdin, writes stdout")
     parser.add_argument("--check", action="store_true",
                         help="change nothing; list the files that would change, exit 1 if any")
     parser.add_argument("--diff", action="store_true",
@@ -95,9 +112,10 @@ def configure_fmt(parser: argparse.ArgumentParser) -> None:
 
 
 def cmd_fmt(args) -> int:
-    from fileflow.cli.fmt_files import format_paths
+    from fileflow.cli.fmt_files import flowfile_and_includes, format_paths
 
-    return format_paths(args.files or [find_flowfile(args)], check=args.check, diff=args.diff)
+    paths = args.files or flowfile_and_includes(find_flowfile(args))
+    return format_paths(paths, check=args.check, diff=args.diff)
 
 
 def configure_lint(parser: argparse.ArgumentParser) -> None:
@@ -131,57 +149,39 @@ def cmd_lsp(args) -> int:
     return serve()
 
 
-def _positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"expected a number >= 0, got {text!r}")
-    return value
-
-
-def _resource_limits(pairs: Sequence[str]) -> dict[str, float]:
-    out = {}
-    for pair in pairs:
-        key, sep, value = pair.partition("=")
-        try:
-            out[key.strip()] = float(value)
-        except ValueError:
-            sep = ""
-        if not sep or not key.strip():
-            raise FileflowError(f"--resources expects name=number, got {pair!r}")
-    return out
-
-
 def configure_build(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("targets", nargs="*", metavar="TARGET",
                         help="files or rule names to build (default: the Flowfile's default target)")
-    parser.add_argument("-j", "--jobs", "--cores", type=int, default=0, metavar="N",
-                        help="run at most N jobs (cores) at once (default: number of cores)")
+    parser.add_argument("-j", "--jobs", "--cores", action=CoresAction, default=0, metavar="N|all",
+                        help="run at most N jobs (cores) at once (default, 'all' or no value: "
+                             "the number of cores)")
     parser.add_argument("-n", "--dry-run", action="store_true",
                         help="print the jobs that would run and why; change nothing")
     parser.add_argument("-p", "--print-commands", action="store_true", help="print each command")
     parser.add_argument("-k", "--keep-going", action="store_true",
                         help="after a failure, go on with jobs that do not depend on it")
     parser.add_argument("-F", "--forceall", action="store_true", help="run every job")
-    parser.add_argument("-R", "--forcerun", nargs="+", default=[], metavar="RULE",
+    parser.add_argument("-R", "--forcerun", action=FormedValues, form=RULE_NAME, default=[], metavar="RULE",
                         help="run every job of these rules (and what depends on them)")
     parser.add_argument("--force", action="append", default=[], metavar="TARGET",
                         help="run the job that makes TARGET even if it is up to date")
     parser.add_argument("--touch", action="store_true",
                         help="record out-of-date outputs as up to date without running anything")
-    parser.add_argument("--latency-wait", type=_positive_float, default=5.0, metavar="SECONDS",
+    parser.add_argument("--latency-wait", type=seconds, default=5.0, metavar="SECONDS",
                         help="wait this long for outputs to appear (shared file systems; default 5)")
-    parser.add_argument("--resources", nargs="+", default=[], metavar="NAME=N",
+    parser.add_argument("--resources", action=FormedValues, form=NAME_VALUE, default=[], metavar="NAME=N",
                         help="limits on the sum of running jobs' resources, e.g. mem_mb=16000")
     parser.add_argument("--db", default=None, metavar="URL",
                         help="run log database (default: FILEFLOW_DB, else .fileflow/runlog.db)")
-    parser.add_argument("--lock-timeout", type=_positive_float, default=0.0, metavar="SECONDS",
+    parser.add_argument("--lock-timeout", type=seconds, default=0.0, metavar="SECONDS",
                         help="wait this long for another build writing the same files, or "
                              "files this build reads (default 0)")
     parser.add_argument("-q", "--quiet", action="store_true",
                         help="print only errors and the final summary")
+    parser.add_argument("--progress", choices=["live", "plain", "none"], default=None,
+                        help="while jobs run: a live status line under the job lines (live), the "
+                             "job lines alone (plain), or neither (none); default: live on a "
+                             "terminal, plain otherwise, none with -q")
     parser.add_argument("--cluster", default=None, choices=["slurm", "drmaa"],
                         help="run jobs on a cluster (-j then bounds jobs queued or running "
                              "there; default 100); see docs/cluster.md")
@@ -189,12 +189,16 @@ def configure_build(parser: argparse.ArgumentParser) -> None:
                         help="--cluster drmaa: native specification of every job, a template "
                              "with {threads}, {resources.mem_mb}, {rule}, {wildcards.x}, e.g. "
                              "'-pe smp {threads} -l h_vmem={resources.mem_mb}M'")
-    parser.add_argument("--default-resources", nargs="+", default=[], metavar="NAME=VALUE",
-                        help="cluster: resources of jobs whose rule does not set them, "
+    parser.add_argument("--default-resources", action=FormedValues, form=NAME_VALUE, default=[],
+                        metavar="NAME=VALUE",
+                        help="resources of jobs whose rule does not set them, "
                              "e.g. mem_mb=2000 slurm_partition=short")
-    parser.add_argument("--set-resources", nargs="+", default=[], metavar="RULE:NAME=VALUE",
-                        help="cluster: override a rule's resource (or threads), e.g. align:mem_mb=8000")
-    parser.add_argument("--local-cores", type=int, default=0, metavar="N",
+    parser.add_argument("--set-resources", action=FormedValues, form=RULE_NAME_VALUE, default=[],
+                        metavar="RULE:NAME=VALUE",
+                        help="override a rule's resource (or threads), e.g. align:mem_mb=8000")
+    parser.add_argument("--set-threads", action=FormedValues, form=NAME_VALUE, default=[],
+                        metavar="RULE=N", help="override a rule's threads, e.g. align=8")
+    parser.add_argument("--local-cores", type=cores, default=0, metavar="N|all",
                         help="cluster: cores for localrules jobs on this machine (default: all)")
     parser.add_argument("--no-job-arrays", dest="job_arrays", action="store_false",
                         help="cluster: one submission per job instead of job arrays")
@@ -232,13 +236,13 @@ def _build_options(args, **extra):
         forceall=getattr(args, "forceall", False), forcerun=getattr(args, "forcerun", ()),
         force_targets=getattr(args, "force", ()), keep_going=getattr(args, "keep_going", False),
         latency_wait=getattr(args, "latency_wait", 5.0),
-        resources=_resource_limits(getattr(args, "resources", ())),
+        resources=resource_limits(getattr(args, "resources", ())),
         db_url=getattr(args, "db", None), lock_timeout=getattr(args, "lock_timeout", 0.0),
         quiet=getattr(args, "quiet", False), print_commands=getattr(args, "print_commands", False),
         touch=getattr(args, "touch", False), argv=sys.argv[:1] + list(args.argv),
         keep_remote=getattr(args, "keep_remote", False),
         remote_staging=getattr(args, "remote_staging", "head"),
-        storage=_storage(args), **extra)
+        progress=getattr(args, "progress", None), storage=_storage(args), **extra)
 
 
 def _storage(args) -> dict:
@@ -262,8 +266,6 @@ def cmd_build(args) -> int:
 
     if args.profile:
         apply_profile(args, build_command_parser)
-    if args.jobs < 0:
-        raise FileflowError("-j/--jobs must be at least 1")
     if args.graph or args.summary:
         from fileflow.cli import show
         return (show.summary if args.summary else show.dry_run_graph)(_build_options(args))
@@ -285,6 +287,9 @@ def configure_clean(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("rules", nargs="*", metavar="RULE",
                         help="rules whose outputs to delete (default: every rule)")
     parser.add_argument("-n", "--dry-run", action="store_true", help="only list what would go")
+    parser.add_argument("--force", dest="force_clean", action="store_true",
+                        help="delete also outputs fileflow did not make or that changed since, "
+                             "protected ones and those outside the working directory")
     parser.add_argument("--db", default=None, metavar="URL", help="run log database URL")
 
 
@@ -293,13 +298,18 @@ def cmd_clean(args) -> int:
 
     dry = args.dry_run
     args.dry_run = False
-    return clean(_build_options(args), args.rules, dry)
+    return clean(_build_options(args), args.rules, dry, force=args.force_clean)
+
+
+def configure_unlock(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--force", action="store_true",
+                        help="remove also the locks of builds that are still running")
 
 
 def cmd_unlock(args) -> int:
     from fileflow.run.locks import remove_all_locks
 
-    n = remove_all_locks(".")
+    n = remove_all_locks(".", force=args.force)
     _print(f"removed {n} build lock{'s' if n != 1 else ''}" if n else "no build locks to remove")
     return 0
 
@@ -336,7 +346,7 @@ def cmd_summary(args) -> int:
 
 
 def configure_runs(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("-n", "--limit", type=int, default=20, metavar="N",
+    parser.add_argument("-n", "--limit", type=whole_number(1, LARGEST_COUNT), default=20, metavar="N",
                         help="show the latest N runs (default 20)")
     parser.add_argument("--db", default=None, metavar="URL", help="run log database URL")
 
@@ -344,14 +354,14 @@ def configure_runs(parser: argparse.ArgumentParser) -> None:
 def cmd_runs(args) -> int:
     from fileflow.cli.show import runs
 
-    return runs(args.db, max(1, args.limit))
+    return runs(args.db, args.limit)
 
 
 def configure_log(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("what", nargs="?", default="last", metavar="RUN|JOB|FILE",
                         help="a run number or 'last' (default), a job (#ID or its name, "
                              "e.g. 'count[sample=a]'), or a file some job made")
-    parser.add_argument("--tail", type=int, default=15, metavar="N",
+    parser.add_argument("--tail", type=whole_number(0), default=15, metavar="N",
                         help="lines of the job's log file to show (default 15)")
     parser.add_argument("--db", default=None, metavar="URL", help="run log database URL")
 
@@ -359,7 +369,7 @@ def configure_log(parser: argparse.ArgumentParser) -> None:
 def cmd_log(args) -> int:
     from fileflow.cli.show import show_log
 
-    return show_log(args.db, args.what, max(0, args.tail))
+    return show_log(args.db, args.what, args.tail)
 
 
 def configure_report(parser: argparse.ArgumentParser) -> None:
@@ -412,8 +422,9 @@ COMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None] | None,
     "lint": ("cmd_lint", configure_lint, "warn about likely mistakes in the Flowfile, each with a fix"),
     "lsp": ("cmd_lsp", configure_lsp, "the language server for editors, over stdio (see docs/cli.md)"),
     "why": ("cmd_why", configure_why, "explain why a file is (or is not) out of date"),
-    "clean": ("cmd_clean", configure_clean, "delete the outputs of rules (never source files)"),
-    "unlock": ("cmd_unlock", None, "remove build locks (works even if the Flowfile is broken)"),
+    "clean": ("cmd_clean", configure_clean, "delete the outputs of rules fileflow made, unchanged since"),
+    "unlock": ("cmd_unlock", configure_unlock,
+               "remove the build locks of builds that are gone (works even if the Flowfile is broken)"),
     "graph": ("cmd_graph", configure_graph, "print the job, rule or file graph (dot, mermaid, json, text)"),
     "summary": ("cmd_summary", configure_summary, "one line per output: state, job, last built, size"),
     "runs": ("cmd_runs", configure_runs, "list the latest runs from the run log"),
@@ -424,23 +435,24 @@ COMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None] | None,
 }
 
 
-def _first_target(parser: argparse.ArgumentParser, args: list[str]) -> str | None:
-    """The first positional word argparse would see in `args` (None on a parse error)."""
-    import contextlib
-    import io
-
-    try:
-        with contextlib.redirect_stderr(io.StringIO()):
-            parsed, _ = parser.parse_known_args(args)
-    except SystemExit:
-        return None
+def _split_command(rest: list[str]) -> tuple[str, list[str]]:
+    """The command and its words. The command is the first word that is not an option or an
+    option's value (as the build command reads them), so options may come before it
+    (`fileflow --db URL runs`, `fileflow -j 2 build`); without one, it is build."""
+    if rest and rest[0] in COMMANDS:
+        return rest[0], rest[1:]
+    parsed = parse_quietly(parser_for("build"), [w for w in rest if w not in ("-h", "--help")])
     targets = getattr(parsed, "targets", None) or []
-    return targets[0] if targets else None
+    if targets and targets[0] in COMMANDS:
+        words = list(rest)
+        words.remove(targets[0])
+        return targets[0], words
+    return "build", rest
 
 
 def _main_parser() -> argparse.ArgumentParser:
     lines = "\n".join(f"  {name:<10} {help_text}" for name, (_, _, help_text) in COMMANDS.items())
-    parser = argparse.ArgumentParser(
+    parser = FlowParser(
         prog="fileflow",
         formatter_class=argparse.RawDescriptionHelpFormatter,
         description="A file-target build system for data pipelines.",
@@ -485,12 +497,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     wants_help = any(a in ("-h", "--help") for a in argv)
     command_help = wants_help and next((a for a in argv if a in COMMANDS), None) is not None
     known: argparse.Namespace | None
-    if command_help:
-        argv_top = [a for a in argv if a not in ("-h", "--help")]
-        known, rest = top.parse_known_args(argv_top)
-        rest.append("--help")
-    else:
-        known, rest = top.parse_known_args(argv) if argv[:1] not in (["-h"], ["--help"]) else (None, argv)
+    try:
+        if command_help:
+            known, rest = top.parse_known_args([a for a in argv if a not in ("-h", "--help")])
+            rest.append("--help")
+        else:
+            known, rest = top.parse_known_args(argv) if argv[:1] not in (["-h"], ["--help"]) else (None, argv)
+    except SystemExit as exc:  # the parser already printed the message
+        return EXIT_USAGE if exc.code else 0
     if known is None:
         _print(top.format_help().rstrip("\n"))
         return 0
@@ -498,23 +512,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         from fileflow import __version__
         _print(f"fileflow {__version__}")
         return 0
-    if rest and rest[0] in COMMANDS:
-        command, rest = rest[0], rest[1:]
-    elif rest and rest[0] in ("-h", "--help"):
+    if rest[:1] in (["-h"], ["--help"]):
         _print(top.format_help().rstrip("\n"))
         return 0
-    elif "build" in COMMANDS:
-        command = "build"
-    else:
-        top.print_usage(sys.stderr)
-        print("fileflow: error: give a command (" + ", ".join(COMMANDS) + ")", file=sys.stderr)
-        return EXIT_USAGE
-    func_name, configure, help_text = COMMANDS[command]
-    parser = _command_parser(command, help_text)
-    if configure:
-        configure(parser)
-    if command == "build" and "build" in rest and _first_target(parser, rest) == "build":
-        rest.remove("build")  # `fileflow -j 2 build ...`: build options before the word
+    command, rest = _split_command(rest)
+    func_name = COMMANDS[command][0]
+    parser = parser_for(command)
     try:
         args = parser.parse_args(rest, namespace=known)
         args.argv = argv
@@ -528,8 +531,15 @@ def main(argv: Sequence[str] | None = None) -> int:
                 raise FileflowError(f"cannot change to directory {args.directory}: {exc.strerror}") from None
         return globals()[func_name](args)
     except FileflowError as err:
-        print(err.render(), file=sys.stderr)
+        print(printable(err.render()), file=sys.stderr)
         return err.exit_code
+    except OSError as exc:
+        if not no_space(exc):
+            raise
+        where = f" while writing {exc.filename}" if exc.filename else ""
+        full = FileflowError(f"no space left on device{where}: {FULL_DISK_HINT}")
+        print(full.render(), file=sys.stderr)
+        return full.exit_code
     except KeyboardInterrupt:
         print("fileflow: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED

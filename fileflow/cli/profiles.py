@@ -11,6 +11,9 @@ types; `--storage` on the command line wins over it option by option.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import io
+import math
 import os
 from collections.abc import Callable
 
@@ -88,10 +91,14 @@ def apply_profile(args: argparse.Namespace, make_parser: Callable[[], argparse.A
         words = _words(key, value, path)
         if not words:
             continue
+        problem = io.StringIO()
         try:
-            parsed = parser.parse_args(words)
+            with contextlib.redirect_stderr(problem):
+                parsed = parser.parse_args(words)
         except SystemExit:
-            raise FileflowError(f"profile {path}: bad value for {key!r}: {value!r}") from None
+            why = problem.getvalue().strip().rpartition(": ")[2]
+            raise FileflowError(f"profile {path}: bad value for {key!r}: {value!r}"
+                                + (f" ({why})" if why else "")) from None
         setattr(args, action.dest, getattr(parsed, action.dest))
 
 
@@ -110,8 +117,24 @@ def parse_assignments(pairs, option: str) -> dict[str, object]:
         key, sep, value = pair.partition("=")
         if not sep or not key.strip():
             raise FileflowError(f"{option} expects NAME=VALUE, got {pair!r}")
-        out[key.strip()] = _value(value.strip())
+        number = out[key.strip()] = _value(value.strip())
+        if isinstance(number, float | int) and not 0 <= number < math.inf:  # nan too
+            raise FileflowError(f"{option} expects NAME=VALUE with a number >= 0, got {pair!r}")
     return out
+
+
+def _check_threads(set_threads: dict, per_rule: dict) -> None:
+    """Threads given on the command line are whole numbers of at least 1: said before
+    anything else, even when the build turns out to have nothing to do."""
+    if not set_threads and not any("threads" in values for values in per_rule.values()):
+        return
+    from fileflow.lang.overrides import check_threads
+
+    for rule, value in set_threads.items():
+        check_threads(value, f"--set-threads {rule}")
+    for rule, values in per_rule.items():
+        if "threads" in values:
+            check_threads(values["threads"], f"--set-resources {rule}:threads")
 
 
 def _checked_storage(value: object, where: str) -> dict[str, dict[str, object]]:
@@ -158,9 +181,12 @@ def cluster_options(args: argparse.Namespace) -> dict:
         raise FileflowError("--drmaa-native applies only with --cluster drmaa")
     if getattr(args, "local_cores", 0) < 0:
         raise FileflowError("--local-cores must be at least 1")
+    set_threads = parse_assignments(getattr(args, "set_threads", ()), "--set-threads")
+    _check_threads(set_threads, per_rule)
     return {"cluster": getattr(args, "cluster", None),
             "default_resources": parse_assignments(getattr(args, "default_resources", ()),
                                                    "--default-resources"),
             "set_resources": per_rule, "local_cores": getattr(args, "local_cores", 0),
+            "set_threads": set_threads,
             "job_arrays": getattr(args, "job_arrays", True),
             "drmaa_native": getattr(args, "drmaa_native", "") or ""}

@@ -21,6 +21,7 @@ from fileflow.cli.steps import (
     read_recorded,
 )
 from fileflow.errors import EXIT_OK, FileflowError
+from fileflow.printable import printable
 
 __all__ = ["dry_run_graph", "graph", "summary", "why", "runs", "show_log", "report", "open_history"]
 
@@ -40,7 +41,7 @@ def _looked(options: BuildOptions, want_plan: bool = True):
         with no_gc_pauses():
             plan = plan_build(options, graph, recorded, store)
         for warning in plan.warnings:
-            print(warning, file=sys.stderr)
+            print(printable(warning), file=sys.stderr)
         failed: set[int] = set()
         incomplete = {r.job_id for r in recorded.values() if not r.complete and r.job_id is not None}
         if incomplete and runlog is not None:
@@ -126,7 +127,7 @@ def graph(options: BuildOptions, level: str = "jobs", fmt: str | None = None,
         _write(out, content)
     else:
         try:
-            sys.stdout.write(render(view, fmt))
+            sys.stdout.write(printable(render(view, fmt)))
             sys.stdout.flush()
         except BrokenPipeError:  # `fileflow graph | head`: the reader has all it wants
             devnull = os.open(os.devnull, os.O_WRONLY)

@@ -10,9 +10,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from fileflow.errors import FileflowError
+from fileflow.printable import printable
 
-__all__ = ["BuildOptions", "print_line", "no_gc_pauses", "open_store", "load_graph",
-           "names_remote_files", "read_recorded", "plan_build"]
+__all__ = ["BuildOptions", "print_line", "no_gc_pauses", "open_store", "load_graph", "local_cores",
+           "names_remote_files", "read_recorded", "read_recorded_at", "plan_build"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,19 +41,22 @@ class BuildOptions:
     cluster: str | None = None                     # --cluster slurm|drmaa
     default_resources: Mapping[str, object] = field(default_factory=dict)
     set_resources: Mapping[str, Mapping[str, object]] = field(default_factory=dict)
+    set_threads: Mapping[str, object] = field(default_factory=dict)   # --set-threads RULE=N
     local_cores: int = 0                           # head-node jobs (localrules); 0: all cores
     job_arrays: bool = True
     drmaa_native: str = ""                         # --drmaa-native TEMPLATE
     keep_remote: bool = False                      # keep .fileflow/remote/ across runs
     remote_staging: str = "head"                   # --remote-staging head|job (cluster jobs stage their own)
+    progress: str | None = None                    # --progress live|plain|none; None: chosen
     # --storage and a profile's storage: protocol -> options (fileflow.storage_options)
     storage: Mapping[str, Mapping[str, object]] = field(default_factory=dict)
 
 
 def print_line(text: str = "") -> None:
-    """A line to stdout; nothing when its reader is gone (`fileflow build -n | head -1`)."""
+    """A line to stdout, its control characters shown escaped (a file name may hold any); nothing
+    when its reader is gone (`fileflow build -n | head -1`)."""
     try:
-        sys.stdout.write(text + "\n")
+        sys.stdout.write(printable(text) + "\n")
     except BrokenPipeError:
         pass
 
@@ -90,6 +94,7 @@ def load_graph(options: BuildOptions, store):
 
     workflow = load_workflow(options.flowfile, workdir=os.getcwd(), config=options.config,
                              configfiles=options.configfiles)
+    workflow = _with_overrides(workflow, options)
     for rule in options.forcerun:
         if rule not in workflow.by_name:
             raise FileflowError(f"-R/--forcerun: no rule named {rule!r}")
@@ -99,10 +104,29 @@ def load_graph(options: BuildOptions, store):
         store.use_storage(merge_storage(workflow.storage, options.storage))
     targets = list(options.targets) or list(workflow.default_targets)
     if not targets:
+        if workflow.rules:
+            raise FileflowError(
+                f"{options.flowfile} has no rule of its own and no 'default:'; a rule from an "
+                "'include:' is never the default target: name a target, or add 'default:'")
         raise FileflowError(f"{options.flowfile} has no rules and no 'default:'; nothing to build")
     graph = resolve(workflow, targets, store.missing)
     _check_force_targets(options.force_targets, graph)
     return workflow, graph
+
+
+def local_cores(options: BuildOptions) -> int:
+    """The cores a local build runs its jobs on: -j, else all of this machine's."""
+    return options.jobs or os.cpu_count() or 1
+
+
+def _with_overrides(workflow, options: BuildOptions):
+    """The command line's threads and resources put into the rules, for local jobs as for
+    cluster ones; threads capped at the cores of a local build."""
+    from fileflow.lang.overrides import RunOverrides, with_overrides
+
+    return with_overrides(workflow, RunOverrides(
+        options.default_resources, options.set_resources, options.set_threads,
+        0 if options.cluster else local_cores(options)))
 
 
 def _check_force_targets(force_targets, graph) -> None:
@@ -124,14 +148,21 @@ def names_remote_files(graph) -> bool:
 
 def read_recorded(db_url: str | None, write: bool):
     """The run log and what it records; a dry run never creates one."""
+    runlog, recorded, _ = read_recorded_at(db_url, write)
+    return runlog, recorded
+
+
+def read_recorded_at(db_url: str | None, write: bool):
+    """The run log, what it records, and its generation read just before (a build that
+    finds it changed once it holds the build lock plans again); a dry run never creates one."""
     from fileflow.runlog.log import open_runlog
 
     db_url = db_url or os.environ.get("FILEFLOW_DB") or None
     if not write and db_url is None and not os.path.exists(os.path.join(".fileflow", "runlog.db")):
-        return None, {}
-    runlog = open_runlog(db_url or os.environ.get("FILEFLOW_DB") or None, os.getcwd(),
-                         look_only=not write)
-    return runlog, runlog.load_targets()
+        return None, {}, 0
+    runlog = open_runlog(db_url, os.getcwd(), look_only=not write)
+    generation = runlog.generation() if write else 0
+    return runlog, runlog.load_targets(), generation
 
 
 def plan_build(options: BuildOptions, graph, recorded, store):

@@ -11,7 +11,8 @@ DIRECTIVE_DOCS = {
              "can be used as `{input.name}`. May read `wildcards` (evaluated per job).",
     "output": "Files the job makes. The output patterns define the rule's `{wildcards}`; all "
               "outputs must use the same set. Wrappers: `temp()`, `protected()`, `directory()`.",
-    "log": "Log files of the job (`{log}`, `{log.name}`); may use the outputs' wildcards.",
+    "log": "Log files of the job (`{log}`, `{log.name}`); may use the outputs' wildcards. "
+           "Made by the job: another rule can read one, a target can name one.",
     "params": "Values of any type for the command (`{params.name}`) or the script "
               "(`job.params.name`).",
     "threads": "A whole number >= 1 (default 1): `{threads}`. May read `wildcards` and `attempt`.",
@@ -35,7 +36,7 @@ DIRECTIVE_DOCS = {
     "localrules": "Rule names whose jobs run on this machine even with a cluster executor.",
     "ruleorder": "`a > b`: when both rules can make a file, the rule on the left is preferred.",
     "default": "The targets built when none are given (file paths or rule names); without it, "
-               "the first rule.",
+               "the first rule of the main Flowfile (never one from an include).",
     "storage": "`s3 = {\"endpoint\": URL, \"region\": ..., \"profile\": ..., \"anonymous\": true}`, "
                "`https = {\"headers\": {...}}`: options of remote stores, by protocol; "
                "`--storage` and a profile's `storage` win over them.",
@@ -62,7 +63,8 @@ BUILTIN_DOCS = {
     "abs": "`abs(x)`.",
     "round": "`round(x[, digits])`.",
     "sorted": "`sorted(list, reverse=false)`: a sorted copy.",
-    "temp": "`temp(path)`, in `output:`: deleted once every job that needs it has run.",
+    "temp": "`temp(path)`, in `output:`: deleted once no job of the build needs it (kept when "
+            "the targets name it).",
     "protected": "`protected(path)`, in `output:`: made read-only after the job succeeds.",
     "directory": "`directory(path)`, in `output:`, `input:` or `log:`: the path is a directory.",
     "ancient": "`ancient(path)`, in `input:`: only its existence matters; a newer or changed "

@@ -2,7 +2,8 @@
 
 The signature is what the run log keeps to notice "the command changed": the rendered
 shell command (or the script's path and content digest) and the params. Resources and
-threads are left out on purpose: they change how a job runs, not what it makes.
+threads are left out on purpose: they change how a job runs, not what it makes; a command
+that reads them is signed with those fields as written (`signed_template`).
 """
 from __future__ import annotations
 
@@ -12,9 +13,9 @@ import re
 
 from fileflow.engine.graph import Job
 from fileflow.errors import FlowfileError
-from fileflow.template import TemplateError, render
+from fileflow.template import Template, TemplateError, render
 
-__all__ = ["render_command", "render_message", "job_signature", "default_log_path",
+__all__ = ["render_command", "render_message", "signed_template", "job_signature", "default_log_path",
            "cluster_log_path"]
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._=-]+")
@@ -27,13 +28,14 @@ def _namespaces(job: Job, attempt: int) -> dict:
             "rule": job.rule.name, "attempt": attempt}
 
 
-def render_command(job: Job, attempt: int = 1) -> str:
-    """The shell command of a `shell:` rule for this job ("" for rules without one)."""
+def render_command(job: Job, attempt: int = 1, template: Template | None = None) -> str:
+    """The shell command of a `shell:` rule for this job ("" for rules without one);
+    `template` instead of the rule's (signed_template)."""
     action = job.rule.action
     if action is None or action.template is None:
         return ""
     try:
-        return render(action.template, _namespaces(job, attempt))
+        return render(template or action.template, _namespaces(job, attempt))
     except TemplateError as exc:
         raise FlowfileError(f"cannot render the command of job {job.name}: {exc}", action.pos) from None
 
@@ -47,6 +49,19 @@ def render_message(job: Job) -> str:
     except TemplateError as exc:
         raise FlowfileError(f"cannot render the message of job {job.name}: {exc}",
                             job.rule.directive_pos.get("message")) from None
+
+
+_RUN_FIELDS = frozenset({"threads", "resources"})
+
+
+def signed_template(template: Template) -> Template | None:
+    """The command template a signature is made from when it reads `{threads}` or
+    `{resources.x}`: those fields left as written, so that -j, --set-threads or
+    --set-resources never rerun a job; None when the template reads neither."""
+    if not any(p.__class__ is not str and p.name in _RUN_FIELDS for p in template.parts):
+        return None
+    return Template(template.text, tuple(
+        p.text if p.__class__ is not str and p.name in _RUN_FIELDS else p for p in template.parts))
 
 
 def job_signature(job: Job, command: str) -> str:

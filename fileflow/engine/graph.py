@@ -61,6 +61,13 @@ class Graph:
     sources: set[str] = field(default_factory=set)           # inputs no rule makes
     targets: list[int] = field(default_factory=list)         # the requested jobs
     target_paths: list[str] = field(default_factory=list)    # requested source files, if any
+    logs: set[str] = field(default_factory=set)              # log files (in `producer` too)
+    needed_logs: set[str] = field(default_factory=set)       # logs a job reads or a target names
+    # temp() files no job deletes: files the targets name, and the inputs of target jobs
+    # without outputs (such as `all`); and the target jobs that keep their own temp()
+    # outputs when no job needs them (all but those of a default target rule).
+    kept_temp: set[str] = field(default_factory=set)
+    keeps_own_temp: set[int] = field(default_factory=set)
     _edges: set[tuple[int, int]] = field(default_factory=set)
 
     def add_job(self, job: Job) -> None:

@@ -11,13 +11,22 @@ import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
-from fileflow.engine.command import job_signature, render_command
+from fileflow.engine.command import job_signature, render_command, signed_template
 from fileflow.engine.graph import Graph, Job
-from fileflow.engine.staleness import KIND_TEMP_NEEDED, JobFacts, Reason, decide
+from fileflow.engine.staleness import (
+    KIND_FORCED,
+    KIND_MISSING_OUTPUT,
+    KIND_NO_OUTPUT,
+    KIND_TEMP_NEEDED,
+    JobFacts,
+    Reason,
+    decide,
+)
 from fileflow.engine.store import FileStore
 from fileflow.state import FileState, RecordedTarget, vouches
+from fileflow.template import Template
 
-__all__ = ["Force", "Plan", "make_plan", "job_facts"]
+__all__ = ["Force", "Plan", "make_plan", "job_facts", "protected_in_the_way"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,6 +64,7 @@ class Plan:
     local_view: Callable[[Job], Job] | None = None
     _commands: dict[int, str] = field(default_factory=dict)
     _signatures: dict[int, str] = field(default_factory=dict)
+    _signed: dict[str, Template | None] = field(default_factory=dict)  # rule -> signed_template
 
     def command(self, job_id: int) -> str:
         """The job's command at attempt 1, rendered on first use (a dry run of jobs
@@ -69,8 +79,18 @@ class Plan:
     def signature(self, job_id: int) -> str:
         found = self._signatures.get(job_id)
         if found is None:
-            found = self._signatures[job_id] = job_signature(self.graph.jobs[job_id],
-                                                             self.command(job_id))
+            job = self.graph.jobs[job_id]
+            command = self.command(job_id)
+            action = job.rule.action
+            if action is not None and action.template is not None:
+                name = job.rule.name
+                if name not in self._signed:
+                    self._signed[name] = signed_template(action.template)
+                signed = self._signed[name]
+                if signed is not None:  # the command reads threads or resources
+                    command = render_command(
+                        job if self.local_view is None else self.local_view(job), 1, signed)
+            found = self._signatures[job_id] = job_signature(job, command)
         return found
 
     def runs(self, job_id: int) -> bool:
@@ -82,6 +102,7 @@ class Plan:
 
 
 _NONE: frozenset[str] = frozenset()
+_NO_OUTPUT = Reason(KIND_NO_OUTPUT)
 
 
 def job_facts(job: Job, signature: str) -> JobFacts:
@@ -112,17 +133,22 @@ def make_plan(graph: Graph, store: FileStore, recorded: Mapping[str, RecordedTar
     # disk (decide compares such a job's inputs with the record, or by Make's rule); a job
     # with every output missing runs whatever its inputs say, so a first build of 100,000
     # jobs stats no source at all.
-    observed = store.stat_many(graph.producer)
+    unread_logs = graph.logs - graph.needed_logs  # logs nothing reads: nothing to decide
+    observed = store.stat_many([p for p in graph.producer if p not in unread_logs]
+                               if unread_logs else graph.producer)
     plan.observed = observed
 
     # A temp() output deleted after its consumers ran is taken as its record says, so its
-    # absence alone reruns nothing; it is remade only if a consumer has to run.
+    # absence alone reruns nothing; it is remade only if a consumer has to run, or if the
+    # targets ask for it (graph.kept_temp: those are kept, so a missing one is made again).
+    kept = graph.kept_temp
     for job in jobs:
         if not job.values.flags:
             continue
         for path in job.flagged("temp"):
             rec = recorded.get(path)
-            if not observed[path].exists and rec is not None and rec.complete and rec.digest:
+            if (not observed[path].exists and rec is not None and rec.complete and rec.digest
+                    and path not in kept):
                 observed[path] = FileState(path, True, rec.size, rec.mtime_ns, rec.digest,
                                            False, rec.ctime_ns, rec.link, rec.seen_ns)
                 plan.virtual_temp.add(path)
@@ -162,18 +188,46 @@ def make_plan(graph: Graph, store: FileStore, recorded: Mapping[str, RecordedTar
     reasons = plan.reasons
     deps = graph.deps
     forcing = force.all or bool(force.rules) or bool(force.targets)
+    # A log file another job reads, or a target names, must be there: its job runs if not.
+    missing_logs = {producer[p]: p for p in sorted(graph.needed_logs) if not observed[p].exists}
+    # A target with a command and no outputs has nothing to check: it runs every time.
+    asked_without_outputs = {t for t in graph.targets
+                             if not jobs[t].outputs and jobs[t].rule.action is not None}
     for job_id in order:
         job = jobs[job_id]
         upstream = [jobs[d].name for d in deps[job_id] if d in reasons] if deps[job_id] else ()
         signature = plan.signature(job_id) if has_record[job_id] else ""
         why = decide(job_facts(job, signature), observed, recorded, upstream=upstream,
                      forced=force.why(job) if forcing else None, granularity_ns=granularity)
+        if job_id in missing_logs and not any(r.kind == KIND_FORCED for r in why):
+            why = (Reason(KIND_MISSING_OUTPUT, missing_logs[job_id]), *why)
+        elif job_id in asked_without_outputs and not any(r.kind == KIND_FORCED for r in why):
+            why = (_NO_OUTPUT, *why)
         if why:
             reasons[job_id] = why
 
     _remake_needed_temp(graph, order, reasons, plan.virtual_temp)
     plan.warnings.extend(_future_mtimes(observed, graph, now_ns))
     return plan
+
+
+def protected_in_the_way(plan: Plan) -> list[tuple[int, str]]:
+    """(job id, path) of each existing protected() output of a job the plan runs, in plan
+    order: a build would have to overwrite it. A job that runs only because of its upstream
+    jobs counts too (its inputs may yet come out unchanged, but a build cannot know that
+    before it starts)."""
+    jobs = plan.graph.jobs
+    found = []
+    for job_id in plan.to_run:
+        job = jobs[job_id]
+        if not job.values.flags:
+            continue
+        for path in job.flagged("protected"):
+            state = plan.observed.get(path)
+            if (state is not None and state.exists and path not in plan.virtual_temp
+                    and "://" not in path):  # a remote file cannot be made read-only
+                found.append((job_id, path))
+    return found
 
 
 def _future_mtimes(observed: Mapping[str, FileState], graph: Graph, now_ns: int) -> list[str]:

@@ -18,7 +18,7 @@ from typing import NamedTuple
 from fileflow.engine.graph import Graph, Job, job_name
 from fileflow.errors import AmbiguousRuleError, CycleError, FlowfileError, MissingInputError, WorkflowError
 from fileflow.lang.job_values import job_values
-from fileflow.lang.model import JobValues, Lazy, Rule, Workflow
+from fileflow.lang.model import FileItem, JobValues, Lazy, Rule, Workflow
 from fileflow.template import Items
 
 __all__ = ["resolve", "RuleIndex"]
@@ -32,6 +32,18 @@ class _Candidate(NamedTuple):
     reorder: bool        # the pattern names the wildcards in another order than the rule
 
 
+_COMPARED = 500  # literal outputs compared with a mistyped target: those on each side of it
+
+
+def _neighbours(names: list[str], word: str) -> list[str]:
+    """The names next to `word` in sorted order, _COMPARED on each side."""
+    import bisect
+
+    ordered = sorted(names)
+    at = bisect.bisect_left(ordered, word)
+    return ordered[max(0, at - _COMPARED):at + _COMPARED]
+
+
 class RuleIndex:
     """Finds the rules that can make a path: constant outputs by dict, patterns by
     literal prefix/suffix first and the regex last."""
@@ -41,7 +53,7 @@ class RuleIndex:
         self.constant: dict[str, list[Rule]] = {}
         self.patterns: list[_Candidate] = []
         for rule in workflow.rules:
-            for item in rule.outputs:
+            for item in (*rule.outputs, *_products(rule.log, rule.wildcards)):
                 pattern = item.pattern
                 if pattern.is_constant:
                     self.constant.setdefault(_normalize(pattern.text), []).append(rule)
@@ -80,10 +92,35 @@ class RuleIndex:
         beaten = {b for a in names for b in names if (a, b) in self.preferred}
         return [v for n, v in by_rule.items() if n not in beaten]
 
+    def closest(self, target: str) -> str | None:
+        """The literal output or rule name (without wildcards) most like a mistyped target.
+        Among many outputs only those next to it in name order, read forwards and backwards,
+        are compared (a typo keeps the text before it or the text after it): comparing is
+        slow."""
+        import difflib
+
+        outputs: list[str] = list(self.constant)
+        if len(outputs) > 2 * _COMPARED:
+            backwards = [p[::-1] for p in outputs]
+            outputs = _neighbours(outputs, target) + [
+                p[::-1] for p in _neighbours(backwards, target[::-1])]
+        names = [r.name for r in self.workflow.rules if not r.wildcards]
+        found = difflib.get_close_matches(target, outputs + names, n=1, cutoff=0.75)
+        return found[0] if found else None
+
     def near_misses(self, path: str) -> list[str]:
         """Rules whose output shape fits the path's literal text (for 'rules tried')."""
         return sorted({c.rule.name for c in self.patterns
                        if path.startswith(c.prefix) and path.endswith(c.suffix)})
+
+
+def _products(log: tuple[FileItem, ...] | Lazy, wildcards: tuple[str, ...]) -> tuple[FileItem, ...]:
+    """The log files a path can be matched against to find their job, as in Snakemake (a
+    log is made by its job): those that name every wildcard of the rule. A log evaluated per
+    job is known once its job is."""
+    if isinstance(log, Lazy):
+        return ()
+    return tuple(item for item in log if set(item.pattern.wildcards) == set(wildcards))
 
 
 def _transitive(pairs) -> set[tuple[str, str]]:
@@ -269,6 +306,8 @@ def _job_adder(graph: Graph, work: list[tuple[str, int]]
             other = producer_of.setdefault(out, job_id)
             if other != job_id:
                 raise WorkflowError(f"jobs {jobs[other].name} and {job.name} both make {out!r}")
+        if values.log.values:
+            _add_logs(graph, job)
         inputs = values.inputs.values
         if len(inputs) == 1:
             work.append((inputs[0], job_id))
@@ -277,6 +316,35 @@ def _job_adder(graph: Graph, work: list[tuple[str, int]]
         return job_id
 
     return add_job
+
+
+def _add_logs(graph: Graph, job: Job) -> None:
+    """A job makes its log files too: another job may read one, and a target may name it.
+    Jobs that share a log file (allowed) leave it to the first; a log that is another job's
+    output is an error, as two outputs of one path are."""
+    producer_of, jobs = graph.producer, graph.jobs
+    for log in job.values.log.values:
+        other = producer_of.setdefault(log, job.id)
+        if other == job.id:
+            graph.logs.add(log)
+        elif log not in graph.logs:
+            raise WorkflowError(f"jobs {jobs[other].name} and {job.name} both make {log!r} "
+                                f"(an output of {jobs[other].name}, the log of {job.name})")
+
+
+def _kept_temp(workflow: Workflow, graph: Graph) -> None:
+    """Snakemake's rule for the temp() files of the targets: a file the targets name is
+    kept (graph.kept_temp has it already), and so are the inputs of a target job without
+    outputs (such as `all`); a target job keeps its own temp() outputs that no job needs,
+    unless its rule is a default target (a rule named by `default:`, or the first rule)."""
+    jobs = graph.jobs
+    default_rules = {t for t in workflow.default_targets if t in workflow.by_name}
+    for t in graph.targets:
+        job = jobs[t]
+        if not job.outputs:
+            graph.kept_temp.update(job.inputs)
+        if job.rule.name not in default_rules:
+            graph.keeps_own_temp.add(t)
 
 
 def resolve(workflow: Workflow, targets: Sequence[str],
@@ -329,16 +397,30 @@ def resolve(workflow: Workflow, targets: Sequence[str],
                 if consumer < 0:
                     graph.target_paths.append(path)
                 continue
+        if path in graph.logs and path not in graph.needed_logs:
+            graph.needed_logs.add(path)
+            found = candidates(path)  # the log's job may be known before a rule was asked
+            if len(found) > 1:
+                raise AmbiguousRuleError(path, [r.name for r, _ in found])
+            if found and found[0][0] is not jobs[producer].rule:
+                raise WorkflowError(f"rule '{found[0][0].name}' makes {path!r}, the log of "
+                                    f"job {jobs[producer].name}")
         if consumer >= 0:
             if producer == consumer:
                 raise CycleError([jobs[consumer].name, jobs[consumer].name])
             add_edge(producer, consumer)
-        elif producer not in graph.targets:
-            graph.targets.append(producer)
+        else:
+            graph.kept_temp.add(path)
+            if producer not in graph.targets:
+                graph.targets.append(producer)
 
+    _kept_temp(workflow, graph)
     if first_needer:
         absent = missing(list(first_needer))
         if absent:
             path = next(p for p in first_needer if p in absent)  # the first one met
-            raise MissingInputError(path, _needer(jobs, first_needer[path]), index.near_misses(path))
+            consumer = first_needer[path]
+            raise MissingInputError(path, _needer(jobs, consumer), index.near_misses(path),
+                                    target=consumer < 0,
+                                    suggestion=index.closest(path) if consumer < 0 else None)
     return graph

@@ -25,6 +25,8 @@ outputs with no record at all (made outside fileflow), where Make's rule is the 
 - ``upstream``: a job producing one of the inputs will run; `detail` is its name.
 - ``temp-needed``: not given by decide; the planner adds it to the producer of a deleted
   temp() output that a running job needs again (`detail` names that job).
+- ``no-output``: not given by decide; the planner gives it to a target job with a command
+  and no outputs, which runs each time it is asked for (as in Snakemake).
 
 How content is compared (what the caller must provide): `observed` holds a FileState for every
 input and output of the job, with `digest` filled for existing inputs (FileStore.with_digests
@@ -56,7 +58,7 @@ __all__ = [
     "KIND_FORCED", "KIND_MISSING_OUTPUT", "KIND_INCOMPLETE_OUTPUT", "KIND_OUTPUT_CHANGED",
     "KIND_SIGNATURE_CHANGED",
     "KIND_INPUTS_CHANGED_SET", "KIND_INPUT_CHANGED", "KIND_INPUT_NEWER", "KIND_UPSTREAM",
-    "KIND_TEMP_NEEDED",
+    "KIND_TEMP_NEEDED", "KIND_NO_OUTPUT",
     "KINDS",
 ]
 
@@ -70,10 +72,11 @@ KIND_INPUT_CHANGED = "input-changed"
 KIND_INPUT_NEWER = "input-newer"
 KIND_UPSTREAM = "upstream"
 KIND_TEMP_NEEDED = "temp-needed"
+KIND_NO_OUTPUT = "no-output"
 KINDS = frozenset({
     KIND_FORCED, KIND_MISSING_OUTPUT, KIND_INCOMPLETE_OUTPUT, KIND_OUTPUT_CHANGED,
     KIND_SIGNATURE_CHANGED, KIND_INPUTS_CHANGED_SET, KIND_INPUT_CHANGED, KIND_INPUT_NEWER, KIND_UPSTREAM,
-    KIND_TEMP_NEEDED,
+    KIND_TEMP_NEEDED, KIND_NO_OUTPUT,
 })
 
 
@@ -119,6 +122,8 @@ class Reason(NamedTuple):
             return f"upstream job {d} runs"
         if self.kind == KIND_TEMP_NEEDED:
             return f"temp output {p!r} was deleted and job {d} needs it"
+        if self.kind == KIND_NO_OUTPUT:
+            return "asked for, and it has no outputs to check: it runs every time"
         return f"{self.kind} {p} {d}".strip()
 
 
@@ -139,7 +144,7 @@ def decide(job: JobFacts, observed: Mapping[str, FileState],
     # Reasons are made with tuple.__new__: decide runs once per job of a build.
     later = tuple([_new(Reason, (KIND_UPSTREAM, "", name)) for name in upstream]) if upstream else ()
     if not job.outputs:
-        return later  # nothing to check: such a job runs only when asked or fed
+        return later  # nothing to check: such a job runs when fed (or asked: plan.py)
 
     reasons: list[Reason] = []
     unrecorded: list[FileState] = []

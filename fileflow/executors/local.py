@@ -117,6 +117,8 @@ class LocalExecutor:
         # bash -c reads the file BASH_ENV names before the command (Lmod and conda set PATH
         # there on clusters): then every command goes through bash, as written.
         self.direct_allowed = not self.base_env.get("BASH_ENV")
+        self.env_dir = ""                  # the working directory env_here was made for
+        self.env_here = self.base_env
         self.host = socket.gethostname()
         # pid -> (spec, start, pidfd, fileflow's own peak RSS in KiB when the job started)
         self.running: dict[int, tuple[JobSpec, float, int, int]] = {}
@@ -272,7 +274,7 @@ class LocalExecutor:
             except FileNotFoundError:  # its folder went away during the build (a job removed it)
                 os.makedirs(parent, exist_ok=True)
                 fd = os.open(spec.log_path, flags, 0o644)
-        env = self.base_env
+        env = self._env_here()
         if spec.env:
             env = dict(env)
             env.update(spec.env)
@@ -316,6 +318,22 @@ class LocalExecutor:
         own_peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
         self.running[pid] = (spec, time.time(), pidfd, own_peak)
         return pid
+
+    def _env_here(self) -> dict[str, str]:
+        """The jobs' environment with PWD as bash sets it in the working directory, so that a
+        job started directly sees what one started by bash sees (after `-C DIR` the inherited
+        PWD names another folder): the inherited PWD when it names this folder (a path through
+        a symlink is kept), else the folder's own path."""
+        here = os.getcwd()
+        if here != self.env_dir:
+            pwd = self.base_env.get("PWD", "")
+            try:
+                same = os.path.isabs(pwd) and os.path.samefile(pwd, here)
+            except OSError:
+                same = False
+            self.env_dir = here
+            self.env_here = {**self.base_env, "PWD": pwd if same else here}
+        return self.env_here
 
     def _direct(self, command: str) -> tuple[str, list[str], tuple[str, int] | None] | None:
         """A command that is one plain program call (no expansions, pipes, globs or builtins),

@@ -25,6 +25,8 @@ def load_config_file(path: str, pos: Position | None = None, shown: str | None =
         raise FlowfileError(f"cannot read config file {shown}: {exc.strerror}", pos) from None
     except UnicodeDecodeError:
         raise FlowfileError(f"config file {shown} is not UTF-8 text", pos) from None
+    except RecursionError:
+        raise FlowfileError(f"config file {shown} is nested too deeply to read", pos) from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = Position(shown_path(path), mark.line + 1, mark.column + 1) if mark else pos
@@ -51,7 +53,8 @@ def shown_path(path: str) -> str:
 
 
 def parse_config_overrides(pairs: Sequence[str]) -> dict:
-    """`--config key=value` (value read as YAML; `a.b=1` sets a nested key)."""
+    """`--config key=value` (value read as YAML; `a.b=1` sets a nested key), each merged
+    over the ones before it."""
     if not pairs:
         return {}
     import yaml  # only when there is something to read: a slow import
@@ -61,15 +64,24 @@ def parse_config_overrides(pairs: Sequence[str]) -> dict:
         key, sep, raw = pair.partition("=")
         if not sep or not key.strip():
             raise FlowfileError(f"--config expects key=value, got {pair!r}")
+        parts = key.strip().split(".")
+        if not all(part.strip() for part in parts):
+            raise FlowfileError(f"--config {pair}: the key {key.strip()!r} has an empty part "
+                                "(nested keys are written a.b.c)")
         try:
             value = yaml.safe_load(raw) if raw else ""
         except yaml.YAMLError:
             value = raw
-        node = out
-        parts = key.strip().split(".")
-        for part in parts[:-1]:
-            node = node.setdefault(part, {})
-        node[parts[-1]] = value
+        except RecursionError:
+            raise FlowfileError(f"--config {key.strip()}=...: the value is nested too deeply "
+                                "to read") from None
+        *outer, last = parts
+        entry: dict = {last: value}
+        for part in reversed(outer):
+            entry = {part: entry}
+        # Merged over the earlier ones, as Snakemake merges its --config entries: mappings
+        # merge key by key (`a.b=1` then `a.c=2`), any other value replaces.
+        out = merge_config(out, entry)
     return out
 
 

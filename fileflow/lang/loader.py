@@ -42,6 +42,7 @@ class _Loader:
         self.names: dict[str, Position] = {}
         self.assigned: dict[str, Position] = {}   # every top-level assignment parsed so far
         self.rules: list[Rule] = []
+        self.first_main_rule: str | None = None   # the default target, unless 'default:' names one
         self.rule_decls: dict[str, Position] = {}
         self.errors: list[FlowfileError] = []
         self.default: list[str] | None = None
@@ -227,6 +228,9 @@ class _Loader:
                                     f"first defined at {self.rule_decls[decl.name]}"))
             return
         self.rule_decls[decl.name] = decl.pos
+        if self.first_main_rule is None and len(self.including) == 1:
+            # As in Snakemake, a rule from an included file is never the default target.
+            self.first_main_rule = decl.name
         try:
             self.rules.append(RuleBuilder(self, decl, path, len(self.rules)).build())
         except FlowfileError as err:
@@ -250,7 +254,7 @@ class _Loader:
         rules = tuple(_with_local(_with_constraints(r, self.constraints), r.name in local)
                       for r in self.rules)
         default = tuple(self.default) if self.default is not None else (
-            (rules[0].name,) if rules else ())
+            (self.first_main_rule,) if self.first_main_rule else ())
         order = tuple(dict.fromkeys(self.ruleorder))
         return Workflow(rules, {r.name: r for r in rules}, default, order, local,
                         dict(self.constraints), self.config, tuple(self.flowfiles), self.workdir,

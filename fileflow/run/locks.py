@@ -7,7 +7,8 @@ jobs will write ("outputs") and the inputs they will read ("reads"; a lock file 
 fileflow has none, so it guards its outputs only); checking and writing happen under a short
 filelock. A lock whose process is gone (same host: pid not alive or reused) or whose heartbeat
 (the file's mtime, refreshed by a thread) is old is stale and taken over, so nobody has to
-run `fileflow unlock` after a crash.
+run `fileflow unlock` after a crash; `fileflow unlock` itself removes only the locks of builds
+that are gone, unless forced.
 """
 from __future__ import annotations
 
@@ -17,11 +18,11 @@ import socket
 import sys
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
-from fileflow.errors import LockError
-from fileflow.fs import remove_file
+from fileflow.errors import FileflowError, LockError
+from fileflow.fs import FULL_DISK_HINT, no_space, remove_file
 from fileflow.processes import live_process
 
 __all__ = ["BuildLock", "Clash", "Holder", "LOCK_DIR", "clash", "remove_all_locks",
@@ -102,16 +103,22 @@ class BuildLock:
         the files again)."""
         from filelock import FileLock
 
-        os.makedirs(self.dir, exist_ok=True)
+        try:
+            os.makedirs(self.dir, exist_ok=True)
+        except OSError as exc:
+            raise _cannot_write(self.dir, exc) from None
         guard = FileLock(os.path.join(self.dir, ".guard"))
         deadline = time.monotonic() + timeout
         waited = False
         while True:
-            with guard:
-                found = self._conflict()
-                if found is None:
-                    self._write()
-                    break
+            try:
+                with guard:
+                    found = self._conflict()
+                    if found is None:
+                        self._write()
+                        break
+            except OSError as exc:
+                raise _cannot_write(guard.lock_file, exc) from None
             holder, why = found
             if time.monotonic() >= deadline:
                 raise LockError(f"{_explain(holder, why)}; wait for it, raise --lock-timeout, "
@@ -136,30 +143,19 @@ class BuildLock:
         # does not care about order.
         text = json.dumps({"pid": self.pid, "host": self.host, "started": self.started,
                            "outputs": list(self.outputs), "reads": list(self.reads)})
-        with open(self.path + ".tmp", "w", encoding="utf-8") as fh:
-            fh.write(text)
-        os.replace(self.path + ".tmp", self.path)
+        try:
+            with open(self.path + ".tmp", "w", encoding="utf-8") as fh:
+                fh.write(text)
+            os.replace(self.path + ".tmp", self.path)
+        except OSError as exc:
+            remove_file(self.path + ".tmp")   # half written: no build would ever read it
+            raise _cannot_write(self.path, exc) from None
 
     def _conflict(self) -> tuple[Holder, Clash] | None:
-        for name in sorted(os.listdir(self.dir)):
-            if not name.endswith(".json"):
-                continue
-            path = os.path.join(self.dir, name)
-            try:
-                mtime = os.stat(path).st_mtime
-                with open(path, encoding="utf-8") as fh:
-                    data = json.load(fh)
-            except FileNotFoundError:
-                continue
-            except (OSError, ValueError):
-                data, mtime = {}, 0.0   # unreadable: a torn write of a dead build
-            if not data or _is_stale(data, mtime, self.host):
-                remove_file(path)
-                continue
+        for path, data in _live_locks(self.dir, self.host):
             why = clash(self.outputs, self.reads, data.get("outputs", ()), data.get("reads", ()))
             if why is not None:
-                return Holder(path, int(data.get("pid", -1)), str(data.get("host", "?")),
-                              float(data.get("started", 0))), why
+                return _holder(path, data), why
         return None
 
     def _heartbeat(self) -> None:
@@ -180,19 +176,71 @@ class BuildLock:
         self.release()
 
 
+def _holder(path: str, data: dict) -> Holder:
+    return Holder(path, int(data.get("pid", -1)), str(data.get("host", "?")),
+                  float(data.get("started", 0)))
+
+
+def _live_locks(folder: str, host: str) -> Iterator[tuple[str, dict]]:
+    """(path, content) of each lock in `folder` whose build is alive; the locks of builds
+    that are gone (and torn lock files) are removed on the way."""
+    for name in sorted(os.listdir(folder)):
+        if not name.endswith(".json"):
+            continue
+        path = os.path.join(folder, name)
+        try:
+            mtime = os.stat(path).st_mtime
+            with open(path, encoding="utf-8") as fh:
+                data = json.load(fh)
+        except FileNotFoundError:
+            continue
+        except (OSError, ValueError):
+            data, mtime = {}, 0.0   # unreadable: a torn write of a dead build
+        if not isinstance(data, dict) or not data or _is_stale(data, mtime, host):
+            remove_file(path)
+            continue
+        yield path, data
+
+
+def _cannot_write(path: str, exc: OSError) -> FileflowError:
+    where = os.path.relpath(path)
+    if no_space(exc):
+        return FileflowError(f"no space left on device while writing the build lock {where}: "
+                             f"{FULL_DISK_HINT}")
+    return FileflowError(f"cannot write the build lock {where}: {exc.strerror or exc}")
+
+
 def _explain(holder: Holder, why: Clash) -> str:
     return (f"another build is {why.what}, e.g. {why.path!r} ({holder.describe()}; "
             f"lock {os.path.relpath(holder.path)})")
 
 
 
-def remove_all_locks(workdir: str) -> int:
-    """`fileflow unlock`: remove every build lock of this directory; returns how many."""
+def remove_all_locks(workdir: str, force: bool = False) -> int:
+    """`fileflow unlock`: remove the build locks of this directory whose builds are gone (the
+    same judgement as a build taking over a stale lock), and lock files half written when the
+    disk was full; returns how many. A lock of a build that is alive is refused (a
+    FileflowError naming it) unless `force`."""
     folder = os.path.join(workdir, LOCK_DIR)
     try:
-        names = [n for n in os.listdir(folder) if n.endswith(".json")]
+        names = os.listdir(folder)
     except FileNotFoundError:
         return 0
+    removed = 0
     for name in names:
-        remove_file(os.path.join(folder, name))
-    return len(names)
+        if name.endswith(".json.tmp"):
+            remove_file(os.path.join(folder, name))
+            removed += 1
+    before = sum(n.endswith(".json") for n in names)
+    live = list(_live_locks(folder, socket.gethostname()))
+    removed += before - len(live)
+    if live and not force:
+        holders = "; ".join(f"{_holder(path, data).describe()} (lock {os.path.relpath(path)})"
+                            for path, data in live)
+        raise FileflowError(
+            f"not removing the build lock of a running build: {holders}. Wait for it to "
+            "finish or stop it; 'fileflow unlock --force' removes the lock anyway, and a "
+            "build may then run the same jobs beside it")
+    for path, _ in live:
+        remove_file(path)
+    return removed + len(live)

@@ -7,11 +7,13 @@ from __future__ import annotations
 import os
 import sys
 import time
-from collections import deque
 
+from fileflow.fs import FULL_DISK_HINT, NO_SPACE_TEXTS, full_disk
+from fileflow.printable import printable
 from fileflow.runlog.records import shown_command
 
-__all__ = ["PlainReporter", "LiveReporter", "make_reporter", "log_tail"]
+__all__ = ["PlainReporter", "LiveReporter", "progress_mode", "make_reporter", "log_tail",
+           "full_disk_hint"]
 
 TAIL_LINES = 15
 
@@ -39,11 +41,26 @@ def _failure_text(job, spec, outcome, message: str, retrying: bool) -> str:
         tail = log_tail(log_path)
         parts.append(f"  log: {log_path}" + (f" (last {len(tail)} lines):" if tail else " (empty)"))
         parts.extend(f"    {line}" for line in tail)
+        hint = full_disk_hint(tail, [log_path, *job.outputs])
+        if hint:
+            parts.append(f"  hint: {hint}")
     return "\n".join(parts)
 
 
+def full_disk_hint(tail: list[str], paths: list[str]) -> str | None:
+    """Why a job may have failed when its disk is full: its log says so, or the file system
+    of its log or of one of its outputs has no space left."""
+    if any(text in line for line in tail for text in NO_SPACE_TEXTS):
+        return f"the job ran out of disk space (its log says so): {FULL_DISK_HINT}"
+    folder = full_disk(paths)
+    if folder is not None:
+        return f"the disk holding {folder} is full: {FULL_DISK_HINT}"
+    return None
+
+
 class PlainReporter:
-    """One line per event; safe when stdout is a closed pipe (`| head -1`)."""
+    """One line per event; safe when stdout is a closed pipe (`| head -1`). With `quiet`
+    (`--progress none`, and `-q`), only the final failures."""
 
     def __init__(self, out=None, err=None, quiet: bool = False, print_commands: bool = False):
         self.out = out or sys.stdout
@@ -54,7 +71,7 @@ class PlainReporter:
     def _say(self, text: str, stream=None) -> None:
         stream = stream or self.out
         try:
-            stream.write(text + "\n")
+            stream.write(printable(text) + "\n")
             stream.flush()
         except (BrokenPipeError, ValueError):
             # The reader went away: keep building, stop talking there.
@@ -100,10 +117,12 @@ class PlainReporter:
 
 
 class LiveReporter(PlainReporter):
-    """A live status line on a terminal: done/running/failed/total, rate, ETA, running jobs."""
+    """On a terminal: the plain lines (run, message, done, skip, failures) printed above a live
+    status line (done/running/failed/total, rate, ETA, running jobs), which goes away at the
+    end, leaving the lines and the summary."""
 
-    def __init__(self, total: int, quiet: bool = False, print_commands: bool = False):
-        super().__init__(quiet=quiet, print_commands=print_commands)
+    def __init__(self, total: int, print_commands: bool = False):
+        super().__init__(print_commands=print_commands)
         from rich.console import Console
         from rich.live import Live
 
@@ -111,61 +130,71 @@ class LiveReporter(PlainReporter):
         self.total = total
         self.started = time.monotonic()
         self.running: dict[int, str] = {}
-        self.recent: deque[str] = deque(maxlen=50)
-        self.counts = (0, 0, 0)
-        self.last_draw = 0.0
-        self.live = Live(self._render(), console=self.console, refresh_per_second=8, transient=True)
+        self.counts = (0, 0)
+        # Drawn anew at each refresh (8 a second, in rich's thread) from the counts and the
+        # running jobs as they are then.
+        self.live = Live(console=self.console, refresh_per_second=8, transient=True,
+                         get_renderable=self._render)
         self.live.start()
 
     def _render(self):
         from rich.text import Text
 
-        done, failed, running = self.counts
+        done, failed = self.counts
+        names = list(self.running.values())
+        running = len(names)
         elapsed = time.monotonic() - self.started
         rate = done / elapsed if elapsed > 0 else 0.0
         left = self.total - done - failed
         eta = f"{left / rate:.0f} s" if rate > 0 and left > 0 else "-"
         lines = [f"[{done}/{self.total}] done, {running} running, {failed} failed, "
                  f"{rate:.1f} jobs/s, ETA {eta}"]
-        names = list(self.running.values())
         lines.extend(f"  running {n}" for n in names[:8])
         if len(names) > 8:
             lines.append(f"  ... and {len(names) - 8} more")
-        return Text("\n".join(lines))
+        return Text(printable("\n".join(lines)))
 
-    def _print(self, text: str, error: bool = False) -> None:
-        self.live.console.print(text, markup=False, highlight=False, style="red" if error else None)
+    def _say(self, text: str, stream=None) -> None:
+        """Above the live status line; errors in red."""
+        error = stream is not None and stream is self.err
+        self.live.console.print(printable(text), markup=False, highlight=False,
+                                style="red" if error else None)
 
     def job_started(self, job, spec, reasons) -> None:
         self.running[job.id] = job.name
-        if self.print_commands and not self.quiet:
-            self._print(f"{job.name}: $ {shown_command(spec.command)}")
+        super().job_started(job, spec, reasons)
 
     def job_finished(self, job, outcome) -> None:
         self.running.pop(job.id, None)
+        super().job_finished(job, outcome)
 
     def job_failed(self, job, spec, outcome, message: str, retrying: bool) -> None:
         self.running.pop(job.id, None)
-        self._print(_failure_text(job, spec, outcome, message, retrying), error=True)
-
-    def job_skipped(self, job, why: str) -> None:
-        pass
+        super().job_failed(job, spec, outcome, message, retrying)
 
     def tick(self, done: int, failed: int, running: int, total: int) -> None:
-        self.counts = (done, failed, running)
-        now = time.monotonic()
-        if now - self.last_draw > 0.1:
-            self.last_draw = now
-            self.live.update(self._render())
+        self.counts = (done, failed)
 
     def close(self) -> None:
+        self.live.refresh()  # the last counts, never a stale line
         self.live.stop()
 
-    def line(self, text: str, error: bool = False) -> None:
-        self._print(text, error)
+
+def progress_mode(asked: str | None, quiet: bool) -> str:
+    """`--progress` as asked (it wins over -q), else: none with -q, live on a terminal, plain
+    otherwise (a pipe, a file, TERM=dumb)."""
+    if asked:
+        return asked
+    if quiet:
+        return "none"
+    if sys.stdout.isatty() and os.environ.get("TERM") != "dumb":
+        return "live"
+    return "plain"
 
 
-def make_reporter(total: int, quiet: bool, print_commands: bool):
-    if sys.stdout.isatty() and not quiet and os.environ.get("TERM") != "dumb":
-        return LiveReporter(total, quiet, print_commands)
-    return PlainReporter(quiet=quiet, print_commands=print_commands)
+def make_reporter(total: int, mode: str, print_commands: bool = False):
+    """The reporter for a build of `total` jobs; `mode` is live, plain or none (progress_mode).
+    With none, a failure still prints, the retries' warnings do not."""
+    if mode == "live":
+        return LiveReporter(total, print_commands=print_commands)
+    return PlainReporter(quiet=mode == "none", print_commands=print_commands)

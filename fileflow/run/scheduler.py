@@ -62,10 +62,9 @@ class Reporter(Protocol):
 
 @dataclass(slots=True)
 class RunResult:
-    done: int = 0
+    done: int = 0            # jobs that ran, and target-only jobs (such as `all`) reached
     failed: int = 0
     skipped: int = 0
-    gathered: int = 0        # target rules without outputs or action (such as `all`)
     not_run: int = 0
     interrupted: bool = False
     failures: list[str] = field(default_factory=list)
@@ -108,7 +107,6 @@ class Scheduler:
         self.preparer = JobPreparer(plan, store, settings, run_id, executor, staging,
                                     self.waits, self.recorder)
         self.clock_warned = False
-        self.targets = set(self.graph.targets)
         for job_id, count in self.waiting.items():
             if count == 0:
                 self._push(job_id)
@@ -147,8 +145,10 @@ class Scheduler:
                 if transferring:
                     self._transfers_ended()
                 self._tick(total)
+            if self.signalled:  # it came as the last jobs ended (as their outputs were awaited)
+                raise KeyboardInterrupt
             self.recorder.flush()
-            self._tick(total)  # the jobs gathered last (such as `all`) count too
+            self._tick(total)  # the target-only jobs reached last (such as `all`) count too
         except KeyboardInterrupt:
             self.result.interrupted = True
             self._finish(self.executor.cancel(), cancelled=True)
@@ -169,13 +169,13 @@ class Scheduler:
             for sig, handler in previous.items():
                 signal.signal(sig, handler)
         r = self.result
-        r.not_run = total - r.done - r.failed - r.skipped - r.gathered
+        r.not_run = total - r.done - r.failed - r.skipped
         self.recorder.record_files()
         return self.result
 
     def _tick(self, total: int) -> None:
         r = self.result
-        self.reporter.tick(r.done + r.skipped + r.gathered, r.failed, len(self.active), total)
+        self.reporter.tick(r.done + r.skipped, r.failed, len(self.active), total)
 
     def _defer_signals(self) -> dict:
         """Ctrl-C, SIGTERM and SIGHUP only set a flag that the loop checks between steps: an
@@ -223,13 +223,15 @@ class Scheduler:
                 self._delete_temp(dep)
 
     def _delete_temp(self, job_id: int) -> None:
+        """The temp() outputs of a job that no job of this build needs any more go, but
+        those the targets name or that a target job without outputs reads (graph.kept_temp)."""
         job = self.graph.jobs[job_id]
-        if job_id in self.targets:
+        if not job.values.flags:
             return
+        kept = self.graph.kept_temp
         for path in job.flagged("temp"):
-            if path in self.graph.target_paths:
-                continue
-            remove_path(path)
+            if path not in kept:
+                remove_path(path)
 
     # ---------------------------------------------------------------- submitting
 
@@ -248,12 +250,12 @@ class Scheduler:
             attempt = self.attempts.get(job.id, 1)
             if attempt > 1:  # resources and threads may depend on the attempt
                 job = job.with_values(job_values(job.rule, job.wildcards, attempt))
-            if not job.outputs and job.rule.action is None:
-                self._gather(job)  # a target rule such as `all`: nothing to run
-                continue
             reasons = self._redecide(job)
             if not reasons:
                 self._skip(job, "its inputs came out unchanged (early cutoff)")
+                continue
+            if not job.outputs and job.rule.action is None:
+                self._gather(job)  # a target rule such as `all`: nothing to run
                 continue
             if not pool.fits(job):
                 deferred.append(entry)
@@ -395,7 +397,9 @@ class Scheduler:
         return fresh
 
     def _gather(self, job: Job) -> None:
-        self.result.gathered += 1
+        """A target-only job (inputs, no outputs, no action: `all`) is done once its inputs
+        are: it counts as one job done, as it counted in the plan, and has no run-log row."""
+        self.result.done += 1
         self._release(job.id)
 
     def _skip(self, job: Job, why: str) -> None:
@@ -420,6 +424,10 @@ class Scheduler:
             if outcome.ok and not cancelled:
                 local = self.preparer.local(job)
                 missing = [] if seen else self._await_outputs(local)
+                if missing and self.signalled:  # stopped while waiting: the build is interrupted
+                    results.append(self._failed(job, running, outcome, "cancelled while its "
+                                                "outputs were waited for", True))
+                    continue
                 if missing:
                     message = (f"the command exited 0 but output {missing[0]!r} is missing "
                                f"(after waiting {self.settings.latency_wait:g} s)")
@@ -488,10 +496,16 @@ class Scheduler:
             remove_path(spec.env["FILEFLOW_JOB"])
         self._check_clock(job, states if local is job else {})  # a store's clock is its own
         self.plan.observed.update(states)
+        needed_logs = self.graph.needed_logs
+        if needed_logs and (logs := [p for p in job.values.log.values if p in needed_logs]):
+            # Another job reads them: it decides, and records, what they hold now.
+            self.plan.observed.update(self.store.observe(logs))
         self.result.done += 1
         self.ran.add(job.id)
         self.reporter.job_finished(job, outcome)
         self._release(job.id)
+        if not self.consumers_left[job.id] and job.id not in self.graph.keeps_own_temp:
+            self._delete_temp(job.id)  # no job of this build needs its temp() outputs
         return self.recorder.done(job, running, outcome, states)
 
     def _failed(self, job: Job, running: RunningJob, outcome: JobOutcome, message: str,

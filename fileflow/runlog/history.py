@@ -17,7 +17,8 @@ from fileflow.chunks import chunked
 from fileflow.runlog.records import IN_CLAUSE_SIZE
 
 __all__ = ["list_runs", "get_run", "latest_run_id", "run_jobs", "get_job", "jobs_named",
-           "jobs_for_path", "job_states", "file_records", "QUERIES", "RUN_COLUMNS", "JOB_COLUMNS"]
+           "jobs_for_path", "job_states", "file_records", "QUERIES", "RUN_COLUMNS", "JOB_COLUMNS",
+           "LARGEST_ID"]
 
 # Every column of `runs` and of `jobs`, in the tables' order.
 RUN_COLUMNS = ("id", "started_at", "ended_at", "argv", "workdir", "user", "host", "pid",
@@ -71,12 +72,20 @@ def _in(key: str, values: Sequence[Any]) -> tuple[str, dict[str, Any]]:
     return QUERIES[key].format(values=", ".join(":" + k for k in params)), params
 
 
+# The largest id or row count a query takes: SQL's 64-bit integers (SQLite and PostgreSQL's
+# bigint) hold no more, and no run or job has a larger id.
+LARGEST_ID = 2 ** 63 - 1
+
+
 def list_runs(log: RowSource, limit: int = 20) -> list[dict]:
     """The latest runs, newest first."""
+    limit = min(limit, LARGEST_ID)
     return [_run(r) for r in log.query(QUERIES["latest_runs"], {"limit": limit})]
 
 
 def get_run(log: RowSource, run_id: int) -> dict | None:
+    if not 0 <= run_id <= LARGEST_ID:
+        return None
     rows = log.query(QUERIES["run"], {"id": run_id})
     return _run(rows[0]) if rows else None
 
@@ -103,6 +112,8 @@ def run_jobs(log: RowSource, run_id: int) -> list[dict]:
 
 
 def get_job(log: RowSource, job_id: int) -> dict | None:
+    if not 0 <= job_id <= LARGEST_ID:
+        return None
     rows = log.query(QUERIES["job"], {"id": job_id})
     return _with_outputs(log, [_job(r) for r in rows])[0] if rows else None
 

@@ -36,7 +36,7 @@ from fileflow.runlog.records import (
     is_network_fs,
     target_rows_to_records,
 )
-from fileflow.runlog.writes import ABANDONED_MESSAGE, BuildWrites
+from fileflow.runlog.writes import ABANDONED_MESSAGE, GENERATION_KEY, BuildWrites, full_disk_error
 from fileflow.state import FileState, RecordedTarget
 
 if TYPE_CHECKING:
@@ -46,13 +46,14 @@ if TYPE_CHECKING:
 __all__ = [
     "SCHEMA_VERSION", "RUN_STATUSES", "JOB_STATES", "NETWORK_FS_TYPES",
     "JobStart", "JobResult", "RunLog", "RunLogError", "open_runlog", "is_network_fs",
-    "sqlite_file", "VERSION_QUERY", "TARGETS_QUERY",
+    "sqlite_file", "VERSION_QUERY", "TARGETS_QUERY", "GENERATION_QUERY",
 ]
 
 # The plain SQL of the sqlite3 reads; the targets' query takes `WHERE path IN (...)` for a
 # subset.
 VERSION_QUERY = "SELECT value FROM meta WHERE key = 'schema_version'"
 TARGETS_QUERY = f"SELECT {', '.join(TARGET_COLUMN_NAMES)} FROM files"
+GENERATION_QUERY = f"SELECT value FROM meta WHERE key = '{GENERATION_KEY}'"
 
 
 def sqlite_file(url: str | None, workdir: str) -> str | None:
@@ -210,9 +211,22 @@ class RunLog:
             conn.execute(f"PRAGMA busy_timeout = {int(self.busy_timeout * 1000)}")
             return [dict(row) for row in conn.execute(sql, params)]
         except sqlite3.Error as exc:
-            raise RunLogError(f"cannot read the run log {self.sqlite_path}: {exc}") from None
+            raise full_disk_error(self._sqlite_file(), str(exc)) or RunLogError(
+                f"cannot read the run log {self.sqlite_path}: {exc}") from None
         finally:
             conn.close()
+
+    def generation(self) -> int:
+        """How many times what the log records of jobs has changed (every write of jobs'
+        outcomes, of a run's end, `--touch` and `clean` count one): equal before and after,
+        no build recorded anything in between. 0 for a log that records none yet."""
+        if self.sqlite_path is not None and not os.path.exists(self.sqlite_path):
+            return 0
+        rows = self.query(GENERATION_QUERY)
+        try:
+            return int(rows[0]["value"]) if rows else 0
+        except (TypeError, ValueError):
+            return 0  # damaged: counted as none
 
     def load_targets(self, paths: Iterable[str] | None = None) -> dict[str, RecordedTarget]:
         """What is recorded of these paths (None: of every path), keyed by path."""
@@ -235,9 +249,15 @@ class RunLog:
         return self._read_sqlite_from(self._connect(), paths)
 
     def _untouched(self) -> bool:
-        """Looking only, at a log no writer has open (no -wal file): it can be read as an
-        immutable file, which creates nothing beside it."""
-        return self.look_only and not os.path.exists(self._sqlite_file() + "-wal")
+        """Looking only, at a log no writer has open (no -wal file, or an empty one: all
+        it holds is in the file itself): it can be read as an immutable file, which creates
+        and writes nothing beside it, so looking works on a full disk too."""
+        if not self.look_only:
+            return False
+        try:
+            return os.path.getsize(self._sqlite_file() + "-wal") == 0
+        except OSError:
+            return True   # no -wal file
 
     def _sqlite_file(self) -> str:
         """The SQLite file, for the methods that run only on a SQLite log."""
@@ -253,7 +273,8 @@ class RunLog:
                                        isolation_level=None)
             return sqlite3.connect(path, timeout=self.busy_timeout, isolation_level=None)
         except sqlite3.Error as exc:
-            raise RunLogError(f"cannot open the run log {path}: {exc}") from None
+            raise full_disk_error(path, str(exc)) or RunLogError(
+                f"cannot open the run log {path}: {exc}") from None
 
     def _read_sqlite_from(self, conn: sqlite3.Connection,
                           paths: Iterable[str] | None) -> dict[str, RecordedTarget] | None:
@@ -276,7 +297,8 @@ class RunLog:
         except sqlite3.OperationalError as exc:
             if "no such table" in str(exc):
                 return None  # an empty or older file: the SQL half creates or migrates it
-            raise RunLogError(f"cannot read the run log {path}: {exc}") from None
+            raise full_disk_error(self._sqlite_file(), str(exc)) or RunLogError(
+                f"cannot read the run log {path}: {exc}") from None
         except sqlite3.DatabaseError as exc:
             raise RunLogError(
                 f"the run log {path} is corrupt ({exc}); move it aside to start a new log (what "

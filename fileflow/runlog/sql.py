@@ -44,10 +44,20 @@ from fileflow.runlog.records import (
     RunLogError,
     check_sqlite_file,
     configure_sqlite,
+    hide_passwords,
     sqlite_journal_mode,
     target_rows_to_records,
 )
-from fileflow.runlog.writes import RETRIES, RETRY_BASE, CursorWrites, busy_error, next_delay, run_log_error
+from fileflow.runlog.writes import (
+    RETRIES,
+    RETRY_BASE,
+    CursorWrites,
+    busy_error,
+    lost_error,
+    next_delay,
+    reconnect_seconds,
+    run_log_error,
+)
 from fileflow.state import RecordedTarget
 
 __all__ = ["SqlRunLog", "open_sql_runlog", "metadata"]
@@ -162,6 +172,8 @@ class SqlRunLog(CursorWrites):
         self.is_sqlite = engine.dialect.name == "sqlite"
         self.paramstyle = engine.dialect.paramstyle
         self._prepared: dict[str, str] = {}
+        self.reconnect_seconds = reconnect_seconds()
+        self._worked = False    # a transaction went through: a lost connection is retried
 
     # -- context manager / lifecycle
     def __enter__(self) -> SqlRunLog:
@@ -186,9 +198,17 @@ class SqlRunLog(CursorWrites):
         orig = getattr(e, "orig", None) or e
         return run_log_error(self.where, str(orig) or type(orig).__name__, self.is_sqlite)
 
+    def _lost(self, e: sa_exc.DBAPIError) -> bool:
+        """A server that worked before dropped the connection or refuses new ones (restarted,
+        failed over, the connection killed): worth reconnecting to for a while."""
+        return (not self.is_sqlite and self._worked
+                and (e.connection_invalidated or isinstance(e, sa_exc.OperationalError)))
+
     def _run(self, fn: Callable[[Connection], Any], *, write: bool) -> Any:
         """Run fn(conn) in one transaction (BEGIN IMMEDIATE for SQLite writes); retry the
-        whole transaction with back-off on a transient conflict."""
+        whole transaction with back-off on a transient conflict, and on a new connection
+        for up to `reconnect_seconds` when the server's connection is lost (a transaction
+        that did not commit left nothing behind)."""
         delay = RETRY_BASE
         attempt = 0
         began = time.monotonic()
@@ -198,7 +218,9 @@ class SqlRunLog(CursorWrites):
                     if write:
                         conn.execution_options(fileflow_write=True)
                     with conn.begin():
-                        return fn(conn)
+                        result = fn(conn)
+                self._worked = True
+                return result
             except sa_exc.DBAPIError as e:
                 if self._transient(e):
                     if attempt < RETRIES:
@@ -207,6 +229,12 @@ class SqlRunLog(CursorWrites):
                         continue
                     if self.is_sqlite:
                         raise busy_error(self.where, time.monotonic() - began) from e
+                if self._lost(e):
+                    waited = time.monotonic() - began
+                    if waited < self.reconnect_seconds:
+                        delay = next_delay(min(delay, self.reconnect_seconds - waited))
+                        continue
+                    raise lost_error(self.where, self.reconnect_seconds, self._error(e)) from e
                 raise self._error(e) from e
             except sa_exc.SQLAlchemyError as e:
                 raise self._error(e) from e
@@ -326,6 +354,22 @@ def _sqlite_engine(path: str, busy_timeout: float, journal_mode: str) -> Engine:
     return engine
 
 
+def _parsed_url(url: str) -> URL:
+    """`--db URL` parsed, or a RunLogError saying what is wrong with it (password hidden)."""
+    shown = hide_passwords([url])[0]
+    try:
+        sa_url = make_url(url)
+    except sa_exc.ArgumentError as e:
+        raise RunLogError(f"invalid run log database URL {shown!r}: {e}") from e
+    except ValueError:  # SQLAlchemy reads the port with int()
+        raise RunLogError(f"invalid run log database URL {shown!r}: the port is not a "
+                          "number (postgresql://user:password@host:5432/database)") from None
+    if sa_url.port is not None and not 1 <= sa_url.port <= 65535:
+        raise RunLogError(f"invalid run log database URL {shown!r}: the port must be a number "
+                          f"from 1 to 65535, not {sa_url.port}")
+    return sa_url
+
+
 def open_sql_runlog(url: str | None, workdir: str, *,
                 busy_timeout: float = BUSY_TIMEOUT) -> SqlRunLog:
     """Open (creating or migrating) the run log: SQLite at <workdir>/.fileflow/runlog.db
@@ -338,10 +382,7 @@ def open_sql_runlog(url: str | None, workdir: str, *,
             raise RunLogError(f"cannot create {directory} for the run log: {e.strerror}") from e
         sa_url = URL.create("sqlite", database=os.path.join(directory, "runlog.db"))
     else:
-        try:
-            sa_url = make_url(url)
-        except sa_exc.ArgumentError as e:
-            raise RunLogError(f"invalid run log database URL {url!r}: {e}") from e
+        sa_url = _parsed_url(url)
         if sa_url.drivername in ("postgresql", "postgres"):
             sa_url = sa_url.set(drivername="postgresql+psycopg")
     backend = sa_url.get_backend_name()

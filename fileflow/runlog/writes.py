@@ -20,6 +20,7 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any, Protocol, TypeVar
 
+from fileflow.fs import FULL_DISK_HINT, NO_SPACE_TEXTS, full_disk
 from fileflow.runlog.records import (
     JOB_STATES,
     RUN_STATUSES,
@@ -32,7 +33,8 @@ from fileflow.runlog.records import (
 from fileflow.state import HASH_ALGORITHM, REMOTE_TOKEN, FileState, RecordedTarget
 
 __all__ = ["BuildWrites", "CursorWrites", "STATEMENTS", "ABANDONED_MESSAGE", "next_delay",
-           "RETRIES", "RETRY_BASE", "run_log_error", "busy_error"]
+           "RETRIES", "RETRY_BASE", "run_log_error", "busy_error", "GENERATION_KEY",
+           "full_disk_error", "lost_error", "reconnect_seconds", "RECONNECT_SECONDS"]
 
 T = TypeVar("T")
 
@@ -42,6 +44,12 @@ ABANDONED_MESSAGE = "fileflow stopped while the job ran; stopped by a later buil
 RETRIES = 8                  # whole-transaction retries on a transient conflict
 RETRY_BASE = 0.05            # first back-off (seconds), doubled each time
 _RETRY_MAX = 2.0
+# How long a build keeps reconnecting to a database server that dropped its connection
+# before it stops (FILEFLOW_DB_RECONNECT_SECONDS).
+RECONNECT_SECONDS = 60.0
+
+# The `meta` row counting the changes to what the log records of jobs' outcomes.
+GENERATION_KEY = "generation"
 
 _dumps = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode
 
@@ -120,6 +128,16 @@ STATEMENTS = {
         "WHERE path = :path AND job_id IS NOT NULL AND complete = :complete "
         "AND digest = :digest"),
     "forget": "DELETE FROM files WHERE path = :path",
+    # One more change to what the log records of jobs and their outputs: a build that planned
+    # before it, and takes the build lock after, plans again (fileflow.cli.build.locked_plan).
+    "bump_generation": (
+        f"INSERT INTO meta (key, value) VALUES ('{GENERATION_KEY}', '1') ON CONFLICT (key) DO "
+        "UPDATE SET value = CAST(CAST(meta.value AS BIGINT) + 1 AS TEXT)"),
+    # The running counts of a run's jobs, kept as its jobs end, so that a run whose fileflow
+    # lost the log (or died) before it could record how the run ended still says what it did.
+    "count_outcomes": (
+        "UPDATE runs SET jobs_done = jobs_done + :done, jobs_failed = jobs_failed + :failed "
+        "WHERE id = (SELECT run_id FROM jobs WHERE id = :job_id)"),
     # The ids of new jobs. SQLite: the next after the largest (the writer holds the write
     # lock); PostgreSQL: from the table's sequence.
     "last_job_id": "SELECT COALESCE(MAX(id), 0) FROM jobs",
@@ -166,8 +184,41 @@ def next_delay(delay: float) -> float:
     return min(delay * 2, _RETRY_MAX)
 
 
+def full_disk_error(where: str, detail: str) -> RunLogError | None:
+    """The error for a run log that failed because its disk (or the server's) is full, or
+    None. SQLite says "database or disk is full", or only "disk I/O error" when it cannot
+    grow its shared-memory file: then the file system of `where` tells."""
+    detail = (detail.strip().splitlines() or ["error"])[0]
+    low = detail.lower()
+    if ("disk is full" in low or any(text.lower() in low for text in NO_SPACE_TEXTS)
+            or ("disk i/o error" in low and "://" not in where and full_disk([where]))):
+        return RunLogError(f"no space left on device for the run log {where} ({detail}): "
+                           f"{FULL_DISK_HINT}")
+    return None
+
+
+def reconnect_seconds() -> float:
+    """RECONNECT_SECONDS, or FILEFLOW_DB_RECONNECT_SECONDS when set to a number >= 0."""
+    text = os.environ.get("FILEFLOW_DB_RECONNECT_SECONDS", "")
+    try:
+        value = float(text)
+    except ValueError:
+        return RECONNECT_SECONDS
+    return value if value >= 0 else RECONNECT_SECONDS
+
+
+def lost_error(where: str, seconds: float, last: RunLogError) -> RunLogError:
+    """The server stayed out of reach through every reconnect for `seconds`."""
+    return RunLogError(f"lost the connection to the run log {where} and could not get it back "
+                       f"within {seconds:g} s (FILEFLOW_DB_RECONNECT_SECONDS); the last error: "
+                       f"{last}")
+
+
 def run_log_error(where: str, detail: str, is_sqlite: bool) -> RunLogError:
     """The error a user sees for a database error on the run log at `where`."""
+    full = full_disk_error(where, detail)
+    if full is not None:
+        return full
     detail = (detail.strip().splitlines() or ["error"])[0]
     low = detail.lower()
     if is_sqlite and ("not a database" in low or "malformed" in low or "corrupt" in low):
@@ -279,7 +330,17 @@ class CursorWrites(BuildWrites):
             raise ValueError(f"run status must be one of {sorted(RUN_STATUSES)}, not {status!r}")
         row = dict(id=run_id, status=status, ended_at=time.time(), jobs_done=jobs_done,
                    jobs_failed=jobs_failed)
-        self._transaction(lambda cursor: self._many(cursor, "finish_run", [row]))
+
+        def fn(cursor: Any) -> None:
+            self._many(cursor, "finish_run", [row])
+            self._bump_generation(cursor)
+
+        self._transaction(fn)
+
+    def _bump_generation(self, cursor: Any) -> None:
+        """What the log records of jobs changed: say so to builds that planned before
+        (last in its transaction, so that on a server the row is held for a moment only)."""
+        cursor.execute(self._statement("bump_generation"))
 
     def unfinished_jobs(self, host: str) -> list[dict[str, Any]]:
         """Jobs still 'running' in runs of this host that are still 'running': after a
@@ -302,6 +363,7 @@ class CursorWrites(BuildWrites):
         def fn(cursor: Any) -> None:
             self._many(cursor, "cancel_job", job_rows)
             self._many(cursor, "interrupt_run", run_rows)
+            self._bump_generation(cursor)
 
         if job_rows or run_rows:
             self._transaction(fn)
@@ -372,13 +434,17 @@ class CursorWrites(BuildWrites):
             elif r.state in ("failed", "cancelled"):
                 for path in [*r.output_paths, *(fs.path for fs in r.outputs)]:
                     failed[path] = r.job_id
-        return job_rows, [built[p] for p in sorted(built)], failed
+        counts = [dict(job_id=r.job_id, done=int(r.state == "done"), failed=int(r.state == "failed"))
+                  for r in results if r.state in ("done", "failed")]
+        return job_rows, [built[p] for p in sorted(built)], failed, counts
 
     def _update_finished(self, cursor: Any, rows) -> None:
-        job_rows, built, failed = rows
+        """Ends jobs: their rows, their outputs and their run's counts."""
+        job_rows, built, failed, counts = rows
         self._many(cursor, "finish_job", job_rows)
         self._mark_incomplete(cursor, failed)
         self._many(cursor, "built", built)
+        self._many(cursor, "count_outcomes", counts)
 
     def jobs_started(self, run_id: int, starts: list[JobStart]) -> list[int]:
         """Insert running jobs and mark their outputs incomplete, in one transaction."""
@@ -393,7 +459,12 @@ class CursorWrites(BuildWrites):
         stay complete=False; a skipped job's outputs are left as they are."""
         if results:
             rows = self._finish_rows(results)
-            self._transaction(lambda cursor: self._update_finished(cursor, rows))
+
+            def fn(cursor: Any) -> None:
+                self._update_finished(cursor, rows)
+                self._bump_generation(cursor)
+
+            self._transaction(fn)
 
     def record_tick(self, run_id: int, finished: list[JobResult], started: list[JobStart],
                     external_ids: Sequence[tuple[int, str]] = ()) -> list[int]:
@@ -410,7 +481,10 @@ class CursorWrites(BuildWrites):
             self._many(cursor, "external_id", id_rows)
             if done_rows is not None:
                 self._update_finished(cursor, done_rows)
-            return self._insert_started(cursor, start_rows, started) if start_rows else []
+            ids = self._insert_started(cursor, start_rows, started) if start_rows else []
+            if done_rows is not None:
+                self._bump_generation(cursor)
+            return ids
 
         return self._transaction(fn)
 
@@ -453,10 +527,19 @@ class CursorWrites(BuildWrites):
                 for t in targets}
         if rows:
             ordered = [rows[p] for p in sorted(rows)]
-            self._transaction(lambda cursor: self._many(cursor, "built", ordered))
+
+            def fn(cursor: Any) -> None:
+                self._many(cursor, "built", ordered)
+                self._bump_generation(cursor)
+
+            self._transaction(fn)
 
     def forget(self, paths: Iterable[str]) -> None:
         """Drop what is recorded of these paths (`clean`); job history is kept."""
         rows = [{"path": p} for p in sorted(set(paths))]
         if rows:
-            self._transaction(lambda cursor: self._many(cursor, "forget", rows))
+            def fn(cursor: Any) -> None:
+                self._many(cursor, "forget", rows)
+                self._bump_generation(cursor)
+
+            self._transaction(fn)
