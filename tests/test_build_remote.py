@@ -575,3 +575,61 @@ def test_s3_ctrl_c_during_a_download_cancels_and_leaves_nothing_reusable(tmp_pat
     assert again.code == 0, again
     assert again.ran == ["fetch"] and project.read("local/a.txt") == "alpha\n"
     assert object_requests(s3_bucket, "GET") == ["raw/a.txt"]  # downloaded anew
+
+
+STORAGE_FLOW = """
+{storage}
+rule upper:
+    input: "s3://{bucket}/raw/a.txt"
+    output: "s3://{bucket}/out/a.txt"
+    shell: "tr a-z A-Z < {{input}} > {{output}}"
+"""
+
+
+@pytest.mark.parametrize("where", ["flowfile", "profile", "command-line"])
+def test_s3_endpoint_and_region_from_storage_options(tmp_path, s3_bucket, monkeypatch,  # noqa: F811  (pytest fixture)
+                                                     where):
+    """The store's endpoint and region come from the Flowfile's `storage:`, a profile's
+    `storage` or `--storage`, with no AWS_ENDPOINT_URL in the environment; the command line
+    wins over the Flowfile (whose endpoint here leads nowhere)."""
+    from s3server import REGION
+
+    for name in ("AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL", "AWS_DEFAULT_REGION"):
+        monkeypatch.delenv(name, raising=False)
+    endpoint = s3_bucket.server.endpoint
+    s3_bucket.put("raw/a.txt", b"alpha\n")
+    project = Project(tmp_path)
+    args: list[str] = []
+    storage = f'storage: s3 = {{"endpoint": "{endpoint}", "region": "{REGION}"}}'
+    if where == "profile":
+        storage = ""
+        project.write("profiles/moto/config.yaml",
+                      f"storage:\n  s3:\n    endpoint: {endpoint}\n    region: {REGION}\n")
+        args = ["--profile", "moto"]
+    elif where == "command-line":
+        storage = 'storage: s3 = {"endpoint": "http://127.0.0.1:9", "region": "nowhere-1"}'
+        args = ["--storage", f"s3:endpoint={endpoint}", f"s3:region={REGION}"]
+    project.flowfile(STORAGE_FLOW.format(storage=storage, bucket=s3_bucket.name))
+    first = project.build(*args)
+    assert first.code == 0, first
+    assert first.ran == ["upper"]
+    assert s3_bucket.fs.cat_file(f"{s3_bucket.name}/out/a.txt") == b"ALPHA\n"
+    assert project.build(*args).ran == []
+
+
+def test_storage_options_become_the_backends_keyword_arguments(tmp_path):
+    """fileflow's names for the common settings, per backend, on real fsspec file systems."""
+    need_service(importlib.util.find_spec("s3fs") is not None, "s3fs")
+    from fileflow.remote.staging import RemoteAwareStore
+
+    store = RemoteAwareStore(tmp_path)
+    store.use_storage({"s3": {"endpoint": "http://127.0.0.1:9", "region": "eu-west-1",
+                              "anonymous": True, "profile": "lab", "version_aware": True}})
+    assert store.storage["s3"] == {"endpoint_url": "http://127.0.0.1:9", "anon": True,
+                                   "profile": "lab", "version_aware": True,
+                                   "client_kwargs": {"region_name": "eu-west-1"}}
+    fs, _ = store.remote._fs("s3://bucket/key")
+    assert fs.anon is True and fs.version_aware is True
+    store.use_storage({"gs": {"anonymous": True}, "https": {"headers": {"X-Lab": "1"}}})
+    assert store.storage == {"gs": {"token": "anon"}, "gcs": {"token": "anon"},
+                             "https": {"headers": {"X-Lab": "1"}}}

@@ -4,6 +4,10 @@ checks exactly which jobs the second build started (from the run log)."""
 from __future__ import annotations
 
 import os
+import shutil
+import sqlite3
+import subprocess
+import time
 
 import pytest
 from buildkit import Project
@@ -498,3 +502,113 @@ def test_a_rule_without_outputs_runs_each_time_it_is_asked_for(tmp_path):
     assert p.build("hello").ran == ["hello"]   # no inputs either: asked for, it runs
     assert p.build("hello", "report").ran_set == {"hello", "report"}
     assert p.read("hello.txt") == "hi\nhi\n"
+
+
+# ---- racily clean files and symlinks (guarantees.md: Staleness: mtime filters, the content
+# hash decides) -----------------------------------------------------------------------------
+
+COPY = """
+    rule copy:
+        input: "in.txt"
+        output: "out.txt"
+        shell: "cp {input} {output}"
+    """
+
+
+def test_symlinked_input_pointed_at_another_file_of_the_same_stat_reruns(tmp_path):
+    """The link's target is part of the input's state: b.txt has a.txt's size and times,
+    even its ctime on a file system whose clock did not move between the two writes, and
+    only the link says that in.txt is another file now."""
+    p = Project(tmp_path)
+    p.flowfile(COPY)
+    p.write("a.txt", "aaa")
+    p.write("b.txt", "bbb")
+    os.utime(p.path("a.txt"), ns=(10**18, 10**18))
+    os.utime(p.path("b.txt"), ns=(10**18, 10**18))
+    os.symlink("a.txt", p.path("in.txt"))
+    assert p.build().ran == ["copy"]
+    os.unlink(p.path("in.txt"))
+    os.symlink("b.txt", p.path("in.txt"))
+    again = p.build()
+    assert again.ran == ["copy"], again
+    assert p.read("out.txt") == "bbb"
+    assert p.build().ran == []
+
+
+def _racy_record(p: Project, path: str) -> None:
+    """Make the run log's record of `path` what a file system of coarse timestamps leaves
+    after a same-size edit in the tick it was recorded in: the stat the file has now, the
+    digest of what it held before, taken in the same tick (seen_ns, where the run log has
+    it, equal to the file's mtime)."""
+    st = os.stat(p.path(path))
+    conn = sqlite3.connect(p.path(".fileflow/runlog.db"))
+    try:
+        columns = {row[1] for row in conn.execute("PRAGMA table_info(files)")}
+        conn.execute("UPDATE files SET size = ?, mtime_ns = ?, ctime_ns = ? WHERE path = ?",
+                     (st.st_size, st.st_mtime_ns, st.st_ctime_ns, path))
+        if "seen_ns" in columns:
+            conn.execute("UPDATE files SET seen_ns = ? WHERE path = ?", (st.st_mtime_ns, path))
+        conn.commit()
+    finally:
+        conn.close()
+
+
+def test_input_recorded_in_the_tick_of_a_same_size_edit_reruns(tmp_path):
+    """Git's "racily clean" files: an edit of the same size in the timestamp tick in which
+    the input's state was recorded leaves size, mtime and ctime as recorded, so the record
+    cannot vouch for the content: the input is hashed, and the job reruns."""
+    p = Project(tmp_path)
+    p.flowfile(COPY)
+    p.write("in.txt", "aaa")
+    assert p.build().ran == ["copy"]
+    p.write("in.txt", "bbb")
+    _racy_record(p, "in.txt")
+    again = p.build()
+    assert again.ran == ["copy"], again
+    assert p.read("out.txt") == "bbb"
+    assert p.build().ran == []
+
+
+@pytest.fixture
+def coarse_dir(tmp_path):
+    """A directory on a real file system of whole-second timestamps (ext4 with 128-byte
+    inodes, in a loop-mounted image); skipped where mounting is not allowed."""
+    image, mount = tmp_path / "coarse.img", tmp_path / "coarse"
+    mount.mkdir()
+    if shutil.which("mkfs.ext4") is None or os.geteuid() != 0:
+        pytest.skip("needs root and mkfs.ext4 to mount a file system of whole seconds")
+    with open(image, "wb") as fh:
+        fh.truncate(16 << 20)
+    made = subprocess.run(["mkfs.ext4", "-q", "-F", "-I", "128", str(image)],
+                          capture_output=True)
+    mounted = made.returncode == 0 and subprocess.run(
+        ["mount", "-o", "loop", str(image), str(mount)], capture_output=True).returncode == 0
+    if not mounted:
+        pytest.skip("cannot mount a loop device here")
+    try:
+        yield mount
+    finally:
+        subprocess.run(["umount", str(mount)], check=True)
+
+
+def test_same_size_edit_in_the_second_of_the_build_reruns_on_a_coarse_file_system(coarse_dir):
+    """On a file system that keeps whole seconds: write aaa, build, write bbb within the
+    same second. Size, mtime and ctime are as recorded; the record was taken in that second,
+    so it vouches for nothing and the input is hashed."""
+    p = Project(coarse_dir)
+    p.flowfile(COPY)
+    for _attempt in range(5):  # until the build and the edit fit in one second
+        time.sleep(1 - time.time() % 1 + 0.01)
+        p.write("in.txt", "aaa")
+        first = p.build("-F")
+        p.write("in.txt", "bbb")
+        recorded = p.recorded()["in.txt"]
+        st = os.stat(p.path("in.txt"))
+        if (st.st_mtime_ns, st.st_ctime_ns) == (recorded.mtime_ns, recorded.ctime_ns):
+            break
+    else:
+        pytest.skip("the build never fitted within one second")
+    assert first.ran == ["copy"], first
+    again = p.build()
+    assert again.ran == ["copy"], again
+    assert p.read("out.txt") == "bbb"

@@ -68,6 +68,8 @@ rule merge:
 rule copy:
     output: r"lanes/{lane,L\d{3}}.txt"
     script: "scripts/copy.py"
+
+storage: s3 = {"region": "eu-west-1"}
 '''
 
 # (line, text, TextMate scope every character of the text has, Vim syntax group at each
@@ -156,6 +158,9 @@ EXPECTED = [
     (35, r"{lane,L\d{3}}", "meta.placeholder", "flowfilePlaceholder"),
     (35, r"L\d{3}", "string.regexp", "flowfilePlaceholder"),
     (36, "script", "keyword.other.directive", "flowfileDirective"),
+    (38, "storage", "keyword.control.directive", "flowfileTopDirective"),
+    (38, "s3", "variable.parameter", None),
+    (38, '"region"', "string.quoted.double", "flowfileString"),
 ]
 
 

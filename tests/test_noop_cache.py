@@ -11,7 +11,6 @@ import pytest
 from buildkit import Project
 
 import fileflow.cli.build
-import fileflow.run.noop_cache
 
 FLOW = """
     configfile: "conf.yaml"
@@ -30,22 +29,19 @@ FLOW = """
         shell: "cp {input} {output}"
     """
 
-RACY_S = 0.05
-
-
 @pytest.fixture
-def project(tmp_path, monkeypatch) -> Project:
-    # A short margin keeps the test fast (the real one is 0.1 s, 2 s on a file system of
-    # whole seconds); the test waits longer than it before each build that may write the cache.
-    monkeypatch.setattr(fileflow.run.noop_cache, "RACY_NS", int(RACY_S * 1e9))
+def project(tmp_path) -> Project:
     p = Project(tmp_path)
     p.flowfile(FLOW)
     p.write("in.txt", "one\n")
     p.write("conf.yaml", "level: 1\n")
     first = p.build()
     assert first.code == 0 and first.ran == ["a", "b"], first
-    time.sleep(2 * RACY_S)
-    second = p.build(log=False)  # the full decision: nothing to do, cache written
+    # Right after the build (a few of the kernel's clock ticks, less than a process takes
+    # to start): the full decision finds nothing to do and writes the cache, though it had
+    # to hash again the outputs recorded within a tick of their writing.
+    time.sleep(0.02)
+    second = p.build(log=False)
     assert second.code == 0 and "nothing to do: all 3 jobs" in second.out, second
     assert p.exists(".fileflow/noop-cache")
     return p
@@ -71,6 +67,21 @@ def test_a_second_noop_is_answered_from_the_cache(project, monkeypatch):
     assert from_cache(project, monkeypatch)
     dry = project.build("-n", log=False)  # a dry run may read it too
     assert dry.code == 0 and "nothing to do" in dry.out
+
+
+def test_a_noop_right_after_the_last_write_of_a_build_writes_the_cache(project, monkeypatch):
+    """The first no-op after a build writes the cache even when it begins within a few
+    milliseconds of the build's last write (its output, its run log): the margin is the
+    file system's own timestamp tick, read from the file system, not a fixed one."""
+    os.unlink(project.path(".fileflow/noop-cache"))
+    project.write("b.txt", "")  # b remade now: the build's last write is its run log's
+    assert project.build().ran == ["b"]
+    os.utime(project.path(".fileflow/runlog.db"))  # as the end of a build leaves it
+    time.sleep(0.02)  # a few of the kernel's clock ticks: a process starting takes more
+    noop = project.build(log=False)
+    assert "nothing to do" in noop.out, noop
+    assert project.exists(".fileflow/noop-cache")
+    assert from_cache(project, monkeypatch)
 
 
 def _rewrite_same_size(p: Project, rel: str, text: str) -> None:
@@ -126,8 +137,7 @@ def _explode(*args, **kwargs):
     raise _Loaded
 
 
-def test_env_and_glob_wildcards_keep_the_full_decision(tmp_path, monkeypatch):
-    monkeypatch.setattr(fileflow.run.noop_cache, "RACY_NS", int(RACY_S * 1e9))
+def test_env_and_glob_wildcards_keep_the_full_decision(tmp_path):
     p = Project(tmp_path)
     p.flowfile("""
         NAMES = glob_wildcards("in/{n}.txt").n
@@ -140,7 +150,6 @@ def test_env_and_glob_wildcards_keep_the_full_decision(tmp_path, monkeypatch):
         """)
     p.write("in/x.txt", "x\n")
     assert p.build().ran == ["copy[n=x]"]
-    time.sleep(2 * RACY_S)
     assert "nothing to do" in p.build(log=False).out
     assert not p.exists(".fileflow/noop-cache")
     p.write("in/y.txt", "y\n")  # a new input the cache could not have known of
@@ -153,29 +162,35 @@ def test_a_corrupt_cache_is_ignored(project, monkeypatch):
     assert "nothing to do" in project.build(log=False).out
 
 
-def test_only_paths_written_well_before_the_build_are_vouched_for(tmp_path, monkeypatch):
-    from fileflow.run.noop_cache import COARSE_RACY_NS, RACY_NS, cache_key, save
-    from fileflow.state import FileState
+@pytest.mark.parametrize("granularity", [1, 1_000_000, 1_000_000_000])
+def test_only_paths_written_a_tick_before_the_build_are_vouched_for(tmp_path, monkeypatch,
+                                                                     granularity):
+    from fileflow.engine.fs_clock import FsClock
+    from fileflow.run.noop_cache import cache_key, save
+    from fileflow.state import COARSE_NS, FileState
 
     monkeypatch.chdir(tmp_path)
     os.mkdir(".fileflow")
     key = cache_key("Flowfile", (), {}, (), None)
-    now = time.time_ns()
+    now = time.time_ns() // granularity * granularity  # the file system's clock, in its steps
+    clock = FsClock(now, granularity)
 
     def saved(mtime_ns: int, ctime_ns: int) -> bool:
         state = FileState("out.txt", True, 3, mtime_ns, None, False, ctime_ns)
-        return save(key, 1, {"out.txt": state}, [], [], [], [], [None, None], now)
+        return save(key, 1, {"out.txt": state}, [], [], [], [], [None, None], clock)
 
-    old = now - 10 * COARSE_RACY_NS + 1234
+    old = now - 10 * COARSE_NS + 1234
     assert saved(old, old)
-    assert not saved(old, now - RACY_NS // 2)           # written (ctime) just before
-    assert not saved(now - RACY_NS // 2, old)           # an mtime set to just before
-    whole = (now // 1_000_000_000 - 1) * 1_000_000_000  # a file system of whole seconds
+    assert saved(now - granularity - 1234, now - granularity - 1234)  # the tick before
+    assert not saved(old, now)                   # written (ctime) in the tick of the clock
+    assert not saved(now, old)                   # an mtime set to that tick
+    whole = (now // 1_000_000_000 - 1) * 1_000_000_000  # times of whole seconds: up to 2 s
     assert not saved(whole, whole)
-    assert saved(whole - COARSE_RACY_NS, whole - COARSE_RACY_NS)
+    assert saved(whole - COARSE_NS, whole - COARSE_NS)
 
 
 def test_a_plan_with_a_remote_path_is_not_cached(tmp_path, monkeypatch):
+    from fileflow.engine.fs_clock import FsClock
     from fileflow.run.noop_cache import cache_key, save
     from fileflow.state import FileState
 
@@ -185,5 +200,5 @@ def test_a_plan_with_a_remote_path_is_not_cached(tmp_path, monkeypatch):
     old = time.time_ns() - 10**10
     local = FileState("out.txt", True, 3, old, None, False, old)
     assert not save(key, 1, {"s3://bucket/in.txt": local, "out.txt": local}, [], [], [], [],
-                    [None, None], time.time_ns())
+                    [None, None], FsClock(time.time_ns(), 1))
     assert not os.path.exists(".fileflow/noop-cache")

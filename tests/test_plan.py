@@ -69,8 +69,15 @@ def test_nothing_built_everything_runs_in_dependency_order(project):
     assert names.index("a") < names.index("mid") < names.index("final") < names.index("all")
 
 
+def settled_build(p: Project) -> None:
+    """A build, then a no-op one: it hashes again the outputs recorded within a timestamp
+    tick of their writing, and records them as settled."""
+    assert p.build().code == 0
+    assert p.build(log=False).code == 0
+
+
 def test_after_a_build_nothing_runs_though_a_temp_file_is_gone(project):
-    assert project.build().code == 0
+    settled_build(project)
     assert not project.exists("mid.txt")
     plan, store = plan_of(project)
     assert plan.reasons == {}
@@ -79,7 +86,7 @@ def test_after_a_build_nothing_runs_though_a_temp_file_is_gone(project):
 
 
 def test_touched_input_is_hashed_once_and_offered_for_recording(project):
-    assert project.build().code == 0
+    settled_build(project)
     project.set_mtime_ns("in.txt", project.mtime_ns("in.txt") + 10**9)
     plan, store = plan_of(project)
     assert plan.reasons == {}

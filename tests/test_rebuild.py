@@ -316,6 +316,61 @@ def test_unhashed_input_with_changed_ctime_counts_as_changed():
     assert kinds(decide(JOB, observed, recorded)) == [KIND_INPUT_CHANGED]
 
 
+def test_unhashed_input_recorded_within_a_tick_of_its_change_counts_as_changed():
+    """Git's racily clean files: a record taken less than one timestamp tick after the
+    file's last change (mtime 100, seen at 100 + tick - 1) vouches for nothing, since a
+    same-size write later in that tick leaves the stat as it is."""
+    observed, recorded = up_to_date_world(**{"a.txt": f("a.txt", "A", 100, hashed=False,
+                                                        ctime=100)})
+    tick = 1_000
+    racy = RecordedTarget("a.txt", True, 1, 100, digest("A"), ctime_ns=100,
+                          seen_ns=100 + tick - 1)
+    recorded["a.txt"] = racy
+    reasons = decide(JOB, observed, recorded, granularity_ns=tick)
+    assert kinds(reasons) == [KIND_INPUT_CHANGED]
+    assert "within a timestamp tick" in str(reasons[0])
+    recorded["a.txt"] = racy._replace(seen_ns=100 + tick)  # a whole tick later: settled
+    assert decide(JOB, observed, recorded, granularity_ns=tick) == ()
+
+
+def test_times_of_whole_seconds_are_taken_as_a_file_system_of_two_second_steps():
+    second = 10**9
+    observed, recorded = up_to_date_world(**{"a.txt": f("a.txt", "A", 5 * second,
+                                                        hashed=False, ctime=5 * second)})
+    own = RecordedTarget("a.txt", True, 1, 5 * second, digest("A"), ctime_ns=5 * second,
+                         seen_ns=6 * second)
+    recorded["a.txt"] = own
+    assert kinds(decide(JOB, observed, recorded, granularity_ns=1)) == [KIND_INPUT_CHANGED]
+    recorded["a.txt"] = own._replace(seen_ns=7 * second)
+    assert decide(JOB, observed, recorded, granularity_ns=1) == ()
+
+
+def test_unhashed_output_recorded_within_a_tick_of_its_writing_is_hashed_or_counts_changed():
+    observed, recorded = up_to_date_world(**{"b.txt": f("b.txt", "out", 200, hashed=False,
+                                                        ctime=200)})
+    recorded["b.txt"] = recorded["b.txt"]._replace(ctime_ns=200, seen_ns=200)
+    assert kinds(decide(JOB, observed, recorded, granularity_ns=1)) == [KIND_OUTPUT_CHANGED]
+    recorded["b.txt"] = recorded["b.txt"]._replace(seen_ns=201)
+    assert decide(JOB, observed, recorded, granularity_ns=1) == ()
+
+
+def test_record_seen_at_an_unknown_time_is_trusted_as_before():
+    observed, recorded = up_to_date_world(**{"a.txt": f("a.txt", "A", 100, hashed=False)})
+    recorded["a.txt"] = own_record("A", 100)  # seen_ns -1: a record of an older fileflow
+    assert decide(JOB, observed, recorded, granularity_ns=10**9) == ()
+
+
+def test_unhashed_input_whose_symlink_points_elsewhere_counts_as_changed():
+    link = f("a.txt", "A", 100, hashed=False)._replace(link="b-v2.txt")
+    observed, recorded = up_to_date_world(**{"a.txt": link})
+    recorded["a.txt"] = own_record("A", 100)._replace(link="b-v1.txt")
+    reasons = decide(JOB, observed, recorded)
+    assert kinds(reasons) == [KIND_INPUT_CHANGED]
+    assert "symlink" in str(reasons[0])
+    recorded["a.txt"] = recorded["a.txt"]._replace(link="b-v2.txt")
+    assert decide(JOB, observed, recorded) == ()
+
+
 # ---- contract details -----------------------------------------------------------------------
 
 def test_observed_must_hold_every_output():

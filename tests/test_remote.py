@@ -15,6 +15,7 @@ from datetime import datetime, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
+from buildkit import Project
 from conftest import need_service
 from s3server import s3_bucket, s3_server  # noqa: F401  (pytest fixtures)
 
@@ -404,7 +405,8 @@ class _HTTPFiles(ThreadingHTTPServer):
         self.port = self.server_address[1]
         self.url = f"http://127.0.0.1:{self.port}"
         # path -> dict(body=bytes, status=200, etag=str|None, last_modified=str|None,
-        #              fail_first=n (503s), stall=Event (first GET sends a part, then waits))
+        #              fail_first=n (503s), stall=Event (first GET sends a part, then waits),
+        #              require={header: value} (403 without them))
         self.routes: dict[str, dict] = {}
         self.hits: list[tuple[str, str, int]] = []  # (method, path, status)
 
@@ -426,6 +428,9 @@ class _Handler(BaseHTTPRequestHandler):
         if route is not None and route.get("fail_first", 0) > 0:
             route["fail_first"] -= 1
             status = 503
+        if route is not None and any(self.headers.get(k) != v
+                                     for k, v in route.get("require", {}).items()):
+            status = 403
         self.server.hits.append((self.command, path, status))
         if status != 200:
             self.send_response(status)
@@ -560,3 +565,63 @@ def test_a_killed_download_leaves_nothing_reusable(http_server, tmp_path):
     path = remote.download(url)
     assert remote.downloads == 1 and open(path, "rb").read() == body
     assert sorted(os.listdir(folder)) == [".big.bin.fileflow-token", "big.bin"]
+
+
+def test_http_headers_from_the_flowfile_storage_go_with_every_request(http_server, tmp_path):
+    """`storage: http = {"headers": {...}}` is sent with the HEAD that reads the token and
+    with the download; the header's value (a credential) is never shown."""
+    need_aiohttp()
+    s = http_server
+    secret = "Bearer fileflow-test-header-secret"
+    s.routes["/ref.txt"] = dict(body=b"reference\n", etag='"r1"',
+                                require={"Authorization": secret})
+    project = Project(tmp_path)
+    flow = """
+        storage: http = {{"headers": {{"Authorization": "{secret}"}}}}
+        rule copy:
+            input: "{url}/ref.txt"
+            output: "local/ref.txt"
+            shell: "cp {{input}} {{output}}"
+        """
+    project.flowfile(flow.format(secret=secret, url=s.url))
+    first = project.build()
+    assert first.code == 0, first
+    assert project.read("local/ref.txt") == "reference\n"
+    assert {(m, st) for m, _, st in s.hits} <= {("HEAD", 200), ("GET", 200)}
+    assert project.build().ran == []
+    project.flowfile(flow.format(secret="Bearer wrong-but-long-enough", url=s.url))
+    refused = project.build("-F")
+    assert refused.code != 0 and "ref.txt" in refused.err
+    assert "wrong-but-long-enough" not in refused.err + refused.out
+
+
+def test_a_cluster_jobs_own_staging_uses_the_storage_options_but_no_secret(
+        s3_bucket, tmp_path, monkeypatch):  # noqa: F811  (pytest fixture)
+    """--remote-staging job: the job's manifest carries the stores' options (here the
+    endpoint) without any secret value, and the job side reaches the store with them."""
+    import json
+    from types import SimpleNamespace
+
+    from fileflow.remote.staging import Staging
+
+    s3_bucket.put("raw/a.txt", b"alpha\n")
+    url = s3_bucket.url("raw/a.txt")
+    options = {"s3": {**s3_bucket.storage_options["s3"],
+                      "secret": "fileflow-test-secret-key"}}
+    monkeypatch.chdir(tmp_path)
+    staging = Staging(RemoteFiles(options, stage_root=".fileflow/remote"),
+                      stage_root=".fileflow/remote", in_job=True)
+    token = RemoteFiles(s3_bucket.storage_options).stat(url).digest
+    job = SimpleNamespace(name="use", inputs=[url], outputs=[])
+    path = staging.job_manifest(job, {url: token}, 1)
+    with open(path, encoding="utf-8") as fh:
+        manifest = json.load(fh)
+    assert manifest["storage"]["s3"]["client_kwargs"]["endpoint_url"] == s3_bucket.server.endpoint
+    assert "fileflow-test-secret-key" not in json.dumps(manifest)
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL")}
+    env["PYTHONPATH"] = os.pathsep.join(p for p in sys.path if p)
+    done = subprocess.run([sys.executable, "-m", "fileflow.remote.job_stager", "download",
+                           path], env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert open(staged_path(url, ".fileflow/remote"), "rb").read() == b"alpha\n"

@@ -69,6 +69,8 @@ def test_full_example_top_level(full):
     assert set(full.names) >= {"SAMPLES", "GENOME", "THREADS", "SUMMARY", "BANNER",
                                "SUMMARY_DIR", "READS", "HOME_DIR"}
     assert full.names["READS"].path.endswith("paths.flow")  # defined in a nested include
+    assert full.storage == {"s3": {"region": "eu-west-1", "anonymous": False},
+                            "https": {"headers": {"User-Agent": "fileflow-test"}}}
 
 
 def test_full_example_align_rule(full):
@@ -386,6 +388,37 @@ def test_wildcard_constraints_global_per_rule_and_inline(tmp_path):
     assert a.outputs[0].pattern.match("ABC/12.txt", a.constraints) is None
     assert b.outputs[0].pattern.match("ABC/x.txt", b.constraints) == {"sample": "ABC", "n": "x"}
     assert b.outputs[0].pattern.match("ABC/1.txt", b.constraints) is None
+
+
+def test_storage_options_by_protocol_add_up_over_statements(tmp_path):
+    wf = load(tmp_path, """
+        storage: s3 = {"endpoint": "http://127.0.0.1:9000", "anonymous": true}
+        storage: s3 = {"region": "eu-west-1"}, https = {"headers": {"Authorization": "x"}}
+        storage: s3 = {"anonymous": false, "version_aware": true}
+        rule a:
+            output: "a.txt"
+            shell: "touch {output}"
+        """)
+    assert wf.storage == {"s3": {"endpoint": "http://127.0.0.1:9000", "anonymous": False,
+                                 "region": "eu-west-1", "version_aware": True},
+                          "https": {"headers": {"Authorization": "x"}}}
+    assert load(tmp_path, """
+        rule a:
+            output: "a.txt"
+            shell: "touch {output}"
+        """).storage == {}
+
+
+@pytest.mark.parametrize("statement, message", [
+    ('storage: "s3"', "'storage:' takes protocol = {options} pairs"),
+    ('storage: s3 = {"anonymous": "yes"}', "'anonymous' of s3:// takes true or false"),
+    ('storage: https = {"region": "x"}', "'region' does not apply to https://"),
+    ('storage: https = {"headers": {"A": 1}}', "mapping of header names to strings"),
+    ('storage: gs = {"endpoint": ""}', "'endpoint' of gs:// takes a non-empty string"),
+])
+def test_storage_options_are_checked_where_they_are_written(tmp_path, statement, message):
+    err = load_error(tmp_path, statement + '\nrule a:\n    output: "a.txt"\n    shell: "touch"\n')
+    assert message in str(err) and ":1:" in str(err)
 
 
 def test_global_wildcard_constraints_apply_to_rules_written_before_them_too(tmp_path):

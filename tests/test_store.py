@@ -73,7 +73,8 @@ def test_stat_existing_file(store, tmp_path):
     (tmp_path / "a.txt").write_bytes(b"hello")
     st = os.stat(tmp_path / "a.txt")
     state = store.stat("a.txt")
-    assert state == FileState("a.txt", True, 5, st.st_mtime_ns, None, False, st.st_ctime_ns)
+    assert state == FileState("a.txt", True, 5, st.st_mtime_ns, None, False, st.st_ctime_ns,
+                              "", store.clock.now_ns)
 
 
 def test_stat_absolute_path_ignores_root(tmp_path):
@@ -125,14 +126,17 @@ def test_stat_unreadable_directory_is_an_error(store, tmp_path, monkeypatch):
 
 
 def test_stat_other_errors_are_not_taken_as_missing(store, monkeypatch):
-    real_stat = os.stat
+    real_stat, real_lstat = os.stat, os.lstat
 
-    def denied(path, **kw):
-        if os.path.basename(path) == "x":
-            raise PermissionError(13, "Permission denied", path)
-        return real_stat(path, **kw)
+    def refusing(real):
+        def denied(path, **kw):
+            if os.path.basename(path) == "x":
+                raise PermissionError(13, "Permission denied", path)
+            return real(path, **kw)
+        return denied
 
-    monkeypatch.setattr(os, "stat", denied)
+    monkeypatch.setattr(os, "stat", refusing(real_stat))
+    monkeypatch.setattr(os, "lstat", refusing(real_lstat))
     with pytest.raises(WorkflowError, match="'x'.*Permission denied"):
         store.stat("x")
 
@@ -431,3 +435,72 @@ def test_observe_leaves_files_over_its_limit_and_directories_unhashed(store, tmp
     assert not states["missing"].exists
     full = store.with_digests(states, {})   # what the caller does elsewhere
     assert full == store.observe(["small", "large", "dir", "missing"])
+
+
+# ---- racily clean records, symlinks, the file system's clock ----------------------------------
+
+def test_digest_not_reused_from_a_record_taken_in_the_tick_of_the_last_change(store, tmp_path):
+    """A record whose state was seen less than one timestamp tick after the file changed
+    vouches for nothing: a same-size write later in that tick keeps size, mtime and ctime."""
+    (tmp_path / "a").write_bytes(b"AAAA")
+    before = observe(store, "a")["a"]
+    racy = record_of(before, seen_ns=before.mtime_ns, link="")._replace(digest="sha256:old")
+    assert observe(store, "a", recorded={"a": racy})["a"].digest == sha(b"AAAA")
+    assert store.hashed_count == 2
+    settled = racy._replace(seen_ns=max(before.mtime_ns, before.ctime_ns)
+                            + store.granularity_ns)
+    assert observe(store, "a", recorded={"a": settled})["a"].digest == "sha256:old"
+    assert store.hashed_count == 2
+
+
+def test_states_are_stamped_with_the_file_system_clock_read_before_them(store, tmp_path):
+    (tmp_path / ".fileflow").mkdir()
+    clock = store.tick()
+    (tmp_path / "a").write_bytes(b"A")
+    state = store.stat("a")
+    assert state.seen_ns == clock.now_ns <= state.mtime_ns
+    assert clock.granularity_ns >= 1
+
+
+def test_stat_of_a_symlink_keeps_its_target_and_a_repointed_link_is_hashed(store, tmp_path):
+    (tmp_path / "a").write_bytes(b"AAA")
+    (tmp_path / "b").write_bytes(b"BBB")
+    for name in "ab":
+        os.utime(tmp_path / name, ns=(10**18, 10**18))
+    os.symlink("a", tmp_path / "in")
+    first = observe(store, "in")["in"]
+    assert first.link == "a" and first.digest == sha(b"AAA")
+    recorded = {"in": record_of(first, link=first.link)}
+    os.unlink(tmp_path / "in")
+    os.symlink("b", tmp_path / "in")
+    again = observe(store, "in", recorded=recorded)["in"]
+    assert again.link == "b" and again.digest == sha(b"BBB")
+
+
+def test_granularity_is_the_coarsest_step_dividing_every_timestamp():
+    from fileflow.engine.fs_clock import granularity
+
+    second = 10**9
+    assert granularity([3 * second, 5 * second, 8 * second]) == second
+    assert granularity([2 * second, 4 * second, 8 * second]) == 2 * second
+    assert granularity([3 * second, 5 * second + 10**7, 7 * second]) == 10**7
+    assert granularity([3 * second, 5 * second + 1, 7 * second]) == 1
+    assert granularity([second]) == 2 * second  # too few to tell: the coarsest
+
+
+def test_the_granularity_is_measured_once_per_device_and_kept_in_the_probe(tmp_path):
+    from fileflow.engine.fs_clock import read_clock
+
+    folder = tmp_path / ".fileflow"
+    folder.mkdir()
+    for name in ("runlog.db", "noop-cache"):  # what a build leaves there: kernel-set times
+        (folder / name).write_bytes(b"x")
+    clock = read_clock(str(folder))
+    device, step = (folder / "clock").read_text().split()
+    assert int(device) == os.stat(folder).st_dev == clock.device
+    assert int(step) == clock.granularity_ns
+    (folder / "clock").write_text(f"{device} 1000\n")  # read back, not measured again
+    again = read_clock(str(folder))
+    assert again.granularity_ns == 1000 and again.now_ns >= clock.now_ns
+    (folder / "clock").write_text("12345 1000\n")      # another device: measured again
+    assert read_clock(str(folder)).granularity_ns == clock.granularity_ns

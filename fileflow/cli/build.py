@@ -88,7 +88,8 @@ def _noop_key(options: BuildOptions):
                      options.default_resources)
 
 
-def _save_noop(key, began_ns, runlog_before, workflow, graph, plan, options) -> None:
+def _save_noop(key, clock, runlog_before, workflow, graph, plan, options,
+               runlog_clock=None) -> None:
     from fileflow.run.noop_cache import save
 
     virtual, made = plan.virtual_temp, graph.producer
@@ -97,7 +98,40 @@ def _save_noop(key, began_ns, runlog_before, workflow, graph, plan, options) -> 
     observed.update((p, st) for p, st in plan.observed.items() if p in made and p not in virtual)
     fresh = [*virtual, *(p for p in graph.sources if p not in observed)]
     save(key, len(graph), observed, fresh, workflow.flowfiles, workflow.read_files,
-         options.configfiles, runlog_before, began_ns)
+         options.configfiles, runlog_before, clock, runlog_clock)
+
+
+def _only_settled_again(plan) -> bool:
+    """Every file the plan offers for recording has the content and stat its record says:
+    hashed only because that record was taken within a timestamp tick of the file's last
+    change (fileflow.state.vouches). Recording them changes no decision."""
+    recorded = plan.recorded
+    return all((r := recorded.get(st.path)) is not None and r.digest == st.digest
+               and st.same_stat(r.size, r.mtime_ns, r.ctime_ns) and st.link == r.link
+               for st in plan.fresh_states)
+
+
+def _planned_nothing(options, noop_key, clock, runlog_before, runlog, store, workflow, graph,
+                     plan) -> int:
+    """Say so; record what was hashed; leave the no-op cache for the next build."""
+    from fileflow.run.noop_cache import runlog_after_write, runlog_states
+
+    cacheable = noop_key is not None and not plan.warnings
+    runlog_clock = None
+    if plan.fresh_states:
+        cacheable = cacheable and _only_settled_again(plan)
+        before_write = runlog_states(noop_key) if cacheable else []
+        runlog.record_files(plan.fresh_states)
+        runlog.close()  # closing the last connection may write the run log again
+        after = (runlog_after_write(noop_key, runlog_before, before_write, store)
+                 if cacheable else None)
+        cacheable = after is not None
+        if after is not None:
+            runlog_before, runlog_clock = after
+    _nothing_to_do(graph)
+    if cacheable:
+        _save_noop(noop_key, clock, runlog_before, workflow, graph, plan, options, runlog_clock)
+    return EXIT_OK
 
 
 def build(options: BuildOptions) -> int:
@@ -106,8 +140,8 @@ def build(options: BuildOptions) -> int:
         raise FileflowError("--remote-staging job needs --cluster slurm|drmaa: without a "
                             "cluster every job runs on this machine, where fileflow itself "
                             "stages remote files (--remote-staging head, the default)")
-    began_ns = time.time_ns()
     noop_key = _noop_key(options)
+    runlog_before: list = []
     if noop_key is not None:  # nothing changed since a build found nothing to do: say so now
         from fileflow.run.noop_cache import nothing_to_do, runlog_states
 
@@ -115,8 +149,12 @@ def build(options: BuildOptions) -> int:
         if jobs is not None:
             print_line(f"nothing to do: all {jobs} jobs are up to date")
             return EXIT_OK
-        runlog_before = runlog_states(noop_key)  # before the run log is read
     store = open_store()
+    # The file system's time, before any state of this build is taken (a dry run writes
+    # nothing, not even the probe: it records nothing, and an older reading is still true).
+    clock = store.clock if options.dry_run else store.tick()
+    if noop_key is not None:
+        runlog_before = runlog_states(noop_key)  # before the run log is read
     with no_gc_pauses():
         workflow, graph = load_graph(options, store)
         runlog, recorded, generation = read_recorded_at(options.db_url, write=not options.dry_run)
@@ -132,12 +170,8 @@ def build(options: BuildOptions) -> int:
             print_dry_run(plan, options.quiet, options.print_commands)
             return EXIT_OK
         if not plan.reasons:
-            if plan.fresh_states:
-                runlog.record_files(plan.fresh_states)
-            _nothing_to_do(graph)
-            if noop_key is not None and not plan.fresh_states and not plan.warnings:
-                _save_noop(noop_key, began_ns, runlog_before, workflow, graph, plan, options)
-            return EXIT_OK
+            return _planned_nothing(options, noop_key, clock, runlog_before, runlog, store,
+                                    workflow, graph, plan)
         if options.touch:
             return _touch(plan, runlog, store, options, generation)
         return _run(options, graph, plan, runlog, store, started, generation)
@@ -377,7 +411,8 @@ def _record_touched(plan, runlog, store, options) -> int:
             targets.append(RecordedTarget(path, True, st.size, st.mtime_ns, st.digest,
                                           signature=plan.signature(job_id), input_digests=inputs,
                                           job_id=made_by, built_at=now, changed_at=now,
-                                          ctime_ns=st.ctime_ns))
+                                          ctime_ns=st.ctime_ns, seen_ns=st.seen_ns,
+                                          link=st.link))
     runlog.mark_complete(targets)
     if missing:
         shown = ", ".join(missing[:5]) + (f" and {len(missing) - 5} more" if len(missing) > 5 else "")

@@ -16,7 +16,7 @@ from typing import NamedTuple
 
 from fileflow.cli.steps import BuildOptions, load_graph, open_store, print_line, read_recorded
 from fileflow.errors import EXIT_OK, FileflowError
-from fileflow.state import FileState, RecordedTarget
+from fileflow.state import FileState, RecordedTarget, vouches
 
 __all__ = ["clean", "sort_outputs", "emptied_folders", "Sorted"]
 
@@ -159,9 +159,9 @@ def sort_outputs(outputs: Mapping[str, bool], recorded: Mapping[str, RecordedTar
                 to_check[path] = FileState(path, False)
     if to_check:
         states = store.stat_many(to_check)
+        granularity = store.granularity_ns  # a record taken in the tick of a change: hashed
         unsure = {p: st for p, st in states.items()
-                  if not st.same_stat(recorded[p].size, recorded[p].mtime_ns,
-                                      recorded[p].ctime_ns)}
+                  if not vouches(recorded[p], st, granularity)}
         hashed = store.with_digests({p: st for p, st in unsure.items() if st.exists}, {})
         for path in to_check:
             if path not in unsure or (path in hashed and hashed[path].digest

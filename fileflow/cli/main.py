@@ -222,6 +222,10 @@ def configure_build(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--keep-remote", action="store_true",
                         help="keep the local copies of remote files (.fileflow/remote/) after "
                              "the run; a later run reuses a copy while its version is unchanged")
+    parser.add_argument("--storage", nargs="+", default=[], metavar="PROTOCOL:KEY=VALUE",
+                        help="an option of a remote store, over the Flowfile's storage:, e.g. "
+                             "s3:endpoint=http://127.0.0.1:9000 s3:anonymous=true; see "
+                             "docs/remote.md")
     parser.add_argument("--remote-staging", choices=["head", "job"], default="head",
                         help="cluster: where remote files are downloaded and uploaded: on "
                              "this machine (head, the default) or by each cluster job on its "
@@ -261,7 +265,15 @@ def _build_options(args, **extra):
         touch=getattr(args, "touch", False), argv=sys.argv[:1] + list(args.argv),
         keep_remote=getattr(args, "keep_remote", False),
         remote_staging=getattr(args, "remote_staging", "head"),
-        progress=getattr(args, "progress", None), **extra)
+        progress=getattr(args, "progress", None), storage=_storage(args), **extra)
+
+
+def _storage(args) -> dict:
+    if not getattr(args, "storage", None) and not getattr(args, "profile_storage", None):
+        return {}
+    from fileflow.cli.profiles import storage_options
+
+    return storage_options(args)
 
 
 def build_command_parser() -> argparse.ArgumentParser:

@@ -4,7 +4,9 @@ read from the command line. Layer 5.
 A profile is a mapping whose keys are long option names without the dashes (`cluster`,
 `jobs`, `default-resources`, ...). It is looked up as PATH (a file, or a folder holding
 config.yaml), then ./profiles/NAME/config.yaml, then ~/.config/fileflow/NAME/config.yaml.
-Options given on the command line win over the profile's.
+Options given on the command line win over the profile's. `storage` is a mapping of
+protocol to the options of its remote store (fileflow.storage_options), kept with its YAML
+types; `--storage` on the command line wins over it option by option.
 """
 from __future__ import annotations
 
@@ -17,7 +19,8 @@ from collections.abc import Callable
 
 from fileflow.errors import FileflowError
 
-__all__ = ["find_profile", "apply_profile", "cluster_options", "parse_assignments"]
+__all__ = ["find_profile", "apply_profile", "cluster_options", "parse_assignments",
+           "storage_options"]
 
 
 def find_profile(name: str) -> str:
@@ -76,6 +79,9 @@ def apply_profile(args: argparse.Namespace, make_parser: Callable[[], argparse.A
     actions = parser._option_string_actions  # argparse's own table of option strings
     for key, value in data.items():
         key = str(key).replace("_", "-")
+        if key == "storage":
+            args.profile_storage = _checked_storage(value, f"profile {path}")
+            continue
         action = actions.get("--" + key)
         if action is None or key in ("profile", "help"):
             raise FileflowError(f"profile {path}: unknown option {key!r} (keys are the long "
@@ -129,6 +135,38 @@ def _check_threads(set_threads: dict, per_rule: dict) -> None:
     for rule, values in per_rule.items():
         if "threads" in values:
             check_threads(values["threads"], f"--set-resources {rule}:threads")
+
+
+def _checked_storage(value: object, where: str) -> dict[str, dict[str, object]]:
+    from fileflow.storage_options import check_storage
+
+    try:
+        return check_storage(value, where)
+    except ValueError as exc:
+        raise FileflowError(str(exc)) from None
+
+
+def storage_options(args: argparse.Namespace) -> dict[str, dict[str, object]]:
+    """The storage options of remote stores from a profile's `storage` and from
+    `--storage PROTOCOL:KEY=VALUE` (VALUE read as YAML), the command line's over the
+    profile's; the Flowfile's `storage:` is merged beneath them when it is loaded."""
+    import yaml
+
+    from fileflow.storage_options import merge_storage
+
+    given: dict[str, dict[str, object]] = {}
+    for item in getattr(args, "storage", ()):
+        protocol, sep, rest = item.partition(":")
+        key, eq, text = rest.partition("=")
+        if not sep or not eq or not protocol.strip() or not key.strip():
+            raise FileflowError(f"--storage expects PROTOCOL:KEY=VALUE, got {item!r}")
+        try:
+            value = yaml.safe_load(text) if text.strip() else ""
+        except yaml.YAMLError:
+            value = text
+        given.setdefault(protocol.strip(), {})[key.strip()] = value
+    return merge_storage(getattr(args, "profile_storage", {}),
+                         _checked_storage(given, "--storage"))
 
 
 def cluster_options(args: argparse.Namespace) -> dict:

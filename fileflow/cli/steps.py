@@ -50,6 +50,8 @@ class BuildOptions:
     keep_remote: bool = False                      # keep .fileflow/remote/ across runs
     remote_staging: str = "head"                   # --remote-staging head|job (cluster jobs stage their own)
     progress: str | None = None                    # --progress live|plain|none; None: chosen
+    # --storage and a profile's storage: protocol -> options (fileflow.storage_options)
+    storage: Mapping[str, Mapping[str, object]] = field(default_factory=dict)
 
 
 def print_line(text: str = "") -> None:
@@ -100,6 +102,9 @@ def load_graph(options: BuildOptions, store):
         if rule not in workflow.by_name:
             raise FileflowError(f"-R/--forcerun: no rule named {rule!r}")
     check_local_logs(workflow)
+    if workflow.storage or options.storage:  # before any remote path is looked at
+        from fileflow.storage_options import merge_storage
+        store.use_storage(merge_storage(workflow.storage, options.storage))
     targets = list(options.targets) or list(workflow.default_targets)
     if not targets:
         if workflow.rules:

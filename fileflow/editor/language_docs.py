@@ -37,6 +37,9 @@ DIRECTIVE_DOCS = {
     "ruleorder": "`a > b`: when both rules can make a file, the rule on the left is preferred.",
     "default": "The targets built when none are given (file paths or rule names); without it, "
                "the first rule of the main Flowfile (never one from an include).",
+    "storage": "`s3 = {\"endpoint\": URL, \"region\": ..., \"profile\": ..., \"anonymous\": true}`, "
+               "`https = {\"headers\": {...}}`: options of remote stores, by protocol; "
+               "`--storage` and a profile's `storage` win over them.",
 }
 
 

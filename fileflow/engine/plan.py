@@ -23,7 +23,7 @@ from fileflow.engine.staleness import (
     decide,
 )
 from fileflow.engine.store import FileStore
-from fileflow.state import FileState, RecordedTarget
+from fileflow.state import FileState, RecordedTarget, vouches
 from fileflow.template import Template
 
 __all__ = ["Force", "Plan", "make_plan", "job_facts", "protected_in_the_way"]
@@ -150,7 +150,7 @@ def make_plan(graph: Graph, store: FileStore, recorded: Mapping[str, RecordedTar
             if (not observed[path].exists and rec is not None and rec.complete and rec.digest
                     and path not in kept):
                 observed[path] = FileState(path, True, rec.size, rec.mtime_ns, rec.digest,
-                                           False, rec.ctime_ns)
+                                           False, rec.ctime_ns, rec.link, rec.seen_ns)
                 plan.virtual_temp.add(path)
 
     # The jobs with an output on disk or on record (on a first build: none).
@@ -163,7 +163,9 @@ def make_plan(graph: Graph, store: FileStore, recorded: Mapping[str, RecordedTar
     # Digests (and signatures) are needed only where there is a record to compare with.
     has_record = ([any((r := recorded.get(o)) is not None and r.complete for o in job.outputs)
                    for job in jobs] if recorded else [False] * len(jobs))
-    # Outputs too, where their stat differs from their record: edited by hand, or touched.
+    # Outputs too, where their record does not vouch for them: edited by hand, touched, or
+    # recorded within a timestamp tick of their last change (fileflow.state.vouches).
+    granularity = store.granularity_ns
     want: dict[str, FileState] = {}
     for job, recorded_job in zip(jobs, has_record):
         if recorded_job:
@@ -175,12 +177,12 @@ def make_plan(graph: Graph, store: FileStore, recorded: Mapping[str, RecordedTar
                 state = observed[out]
                 if (state.exists and state.digest is None
                         and (r := recorded.get(out)) is not None and r.complete and r.digest
-                        and not state.same_stat(r.size, r.mtime_ns, r.ctime_ns)):
+                        and not vouches(r, state, granularity)):
                     want[out] = state
     digested = store.with_digests(want, recorded)
     plan.fresh_states = [st for p, st in digested.items()
                          if (r := recorded.get(p)) is None or r.digest != st.digest
-                         or not st.same_stat(r.size, r.mtime_ns, r.ctime_ns)]
+                         or not vouches(r, st, granularity)]
     observed.update(digested)
 
     reasons = plan.reasons
@@ -195,8 +197,8 @@ def make_plan(graph: Graph, store: FileStore, recorded: Mapping[str, RecordedTar
         job = jobs[job_id]
         upstream = [jobs[d].name for d in deps[job_id] if d in reasons] if deps[job_id] else ()
         signature = plan.signature(job_id) if has_record[job_id] else ""
-        why = decide(job_facts(job, signature), observed, recorded,
-                     upstream=upstream, forced=force.why(job) if forcing else None)
+        why = decide(job_facts(job, signature), observed, recorded, upstream=upstream,
+                     forced=force.why(job) if forcing else None, granularity_ns=granularity)
         if job_id in missing_logs and not any(r.kind == KIND_FORCED for r in why):
             why = (Reason(KIND_MISSING_OUTPUT, missing_logs[job_id]), *why)
         elif job_id in asked_without_outputs and not any(r.kind == KIND_FORCED for r in why):

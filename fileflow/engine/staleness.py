@@ -35,7 +35,11 @@ and never a rerun). If an existing input's digest is nevertheless None, decide f
 its own record in `recorded`: unchanged only when its stat equals that record's and that
 record's digest equals the digest the output recorded; otherwise it counts as changed.
 The content guarantee is therefore the store's: see fileflow.engine.store for exactly which edits
-with a restored mtime are caught (size or ctime changed) and which cannot be.
+with a restored mtime are caught (size or ctime changed) and which cannot be. A record vouches
+for an unhashed file only when `fileflow.state.vouches` says so: the same stat and symlink
+target, and recorded at least one timestamp tick (`granularity_ns`, measured by the caller on
+the file system) after the file last changed; a same-size write in that tick could leave the
+stat as it was.
 
 Missing inputs are not decide's business: an input no rule makes is an error of the resolver,
 one a job makes shows up as an ``upstream`` reason. Early cutoff: the scheduler re-decides a
@@ -47,7 +51,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import NamedTuple
 
-from fileflow.state import FileState, RecordedTarget
+from fileflow.state import FileState, RecordedTarget, vouches
 
 __all__ = [
     "JobFacts", "Reason", "decide",
@@ -128,12 +132,13 @@ _new = tuple.__new__
 
 def decide(job: JobFacts, observed: Mapping[str, FileState],
            recorded: Mapping[str, RecordedTarget], *, upstream: Sequence[str] = (),
-           forced: str | None = None) -> tuple[Reason, ...]:
+           forced: str | None = None, granularity_ns: int = 1) -> tuple[Reason, ...]:
     """The reasons `job` must run, in a fixed order; () when it is up to date.
 
     `observed` must hold every input and output of the job (a KeyError is a caller's bug);
     `recorded` holds the run log's record of any path it knows; `upstream` names the jobs
-    that will run and produce inputs of this one; `forced` says how the user forced it."""
+    that will run and produce inputs of this one; `forced` says how the user forced it;
+    `granularity_ns` is the file system's timestamp granularity (fileflow.state.settled)."""
     if forced is not None:
         return (Reason(KIND_FORCED, detail=forced),)
     # Reasons are made with tuple.__new__: decide runs once per job of a build.
@@ -153,12 +158,12 @@ def decide(job: JobFacts, observed: Mapping[str, FileState],
         elif not rec.complete:
             reasons.append(Reason(KIND_INCOMPLETE_OUTPUT, out))
         else:
-            if rec.digest and not (state.digest is None and state.same_stat(
-                    rec.size, rec.mtime_ns, rec.ctime_ns)):
+            if rec.digest and not (state.digest is None
+                                   and vouches(rec, state, granularity_ns)):
                 why = _output_changed(state, rec.digest)
                 if why is not None:
                     reasons.append(Reason(KIND_OUTPUT_CHANGED, out, why))
-            reasons.extend(_trace_reasons(job, rec, observed, recorded))
+            reasons.extend(_trace_reasons(job, rec, observed, recorded, granularity_ns))
     if unrecorded:
         reasons.extend(_make_reasons(job, unrecorded, observed))
     reasons.extend(later)
@@ -167,7 +172,7 @@ def decide(job: JobFacts, observed: Mapping[str, FileState],
 
 
 def _trace_reasons(job: JobFacts, rec: RecordedTarget, observed: Mapping[str, FileState],
-                   recorded: Mapping[str, RecordedTarget]) -> list[Reason]:
+                   recorded: Mapping[str, RecordedTarget], granularity_ns: int) -> list[Reason]:
     """Compare one output's record with what is observed now: content, never mtime, so clock
     skew or an output older than its input cannot cause an endless rebuild loop."""
     reasons: list[Reason] = []
@@ -187,7 +192,7 @@ def _trace_reasons(job: JobFacts, rec: RecordedTarget, observed: Mapping[str, Fi
             if state.digest != want:
                 reasons.append(Reason(KIND_INPUT_CHANGED, inp))
         else:
-            why = _unhashed_changed(state, recorded.get(inp), want)
+            why = _unhashed_changed(state, recorded.get(inp), want, granularity_ns)
             if why:
                 reasons.append(Reason(KIND_INPUT_CHANGED, inp, why))
     return reasons
@@ -197,7 +202,7 @@ def _output_changed(state: FileState, recorded_digest: str) -> str | None:
     """Why an existing output differs from its recorded digest (a detail, "" for plain
     content); None when it does not. Its stat differs from the record, or it was hashed."""
     if state.digest is None:
-        return "not hashed, and its size or times differ from its record"
+        return "not hashed, and its record does not vouch for it"
     if state.digest == recorded_digest:
         return None
     if state.digest.partition(":")[0] != recorded_digest.partition(":")[0]:
@@ -205,7 +210,8 @@ def _output_changed(state: FileState, recorded_digest: str) -> str | None:
     return ""
 
 
-def _unhashed_changed(state: FileState, own: RecordedTarget | None, want: str) -> str:
+def _unhashed_changed(state: FileState, own: RecordedTarget | None, want: str,
+                      granularity_ns: int) -> str:
     """Why an input that was not hashed cannot be vouched for; "" when its own record does."""
     if own is None:
         return "not hashed, and no record of it"
@@ -213,6 +219,10 @@ def _unhashed_changed(state: FileState, own: RecordedTarget | None, want: str) -
         return "not hashed, and its record is incomplete"
     if not state.same_stat(own.size, own.mtime_ns, own.ctime_ns):
         return "not hashed, and its size or times differ from its record"
+    if state.link != own.link:
+        return "not hashed, and its symlink points elsewhere"
+    if not vouches(own, state, granularity_ns):
+        return "not hashed, and its record was taken within a timestamp tick of its last change"
     if own.digest != want:
         return "its record differs from the content this output was made from"
     return ""

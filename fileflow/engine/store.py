@@ -15,8 +15,13 @@ hash decides):
   a same-size change is caught by ctime, which every write and utime() itself set to "now"
   and which user space cannot set back. This needs the record to carry `ctime_ns`; a record
   without it (-1) is trusted on size and mtime alone, as Make, Ninja and rsync do.
-- Not caught: a rewrite with the same size inside the same timestamp tick as the recorded
-  observation ("racily clean" in git's terms), or a file system that does not keep ctime.
+- A rewrite with the same size inside the same timestamp tick as the recorded observation
+  ("racily clean" in git's terms): every state is stamped with the file system's clock
+  (`seen_ns`, fileflow.engine.fs_clock), and a record whose file changed less than one
+  timestamp tick before it was taken vouches for nothing: the file is hashed next time
+  (fileflow.state.vouches).
+- A symlink pointed at another file: its target (`link`) is part of the stat.
+- Not caught: a file system that does not keep ctime, an edit with the mtime restored.
 
 Directories (`directory()` outputs): `stat` summarises the whole tree (size = total bytes of
 the files, mtime_ns/ctime_ns = newest of any entry, the directory itself included), so the
@@ -32,8 +37,9 @@ import sys
 import threading
 from collections.abc import Iterable, Iterator, Mapping
 
+from fileflow.engine.fs_clock import FsClock, read_clock
 from fileflow.errors import WorkflowError
-from fileflow.state import HASH_ALGORITHM, FileState, RecordedTarget
+from fileflow.state import HASH_ALGORITHM, FileState, RecordedTarget, vouches
 
 __all__ = ["FileStore", "HashingStopped", "CHUNK_SIZE"]
 
@@ -68,6 +74,26 @@ class FileStore:
         self._count_lock = threading.Lock()
         self._buffers = threading.local()
         self._stop_hashing = threading.Event()
+        self._clock: FsClock | None = None
+
+    def tick(self) -> FsClock:
+        """Read the file system's clock (fileflow.engine.fs_clock) now: the states observed
+        from here on are stamped with it (`FileState.seen_ns`). Called before observing what
+        will be recorded: the outputs of jobs that just ended."""
+        self._clock = read_clock(os.path.join(self.root, ".fileflow"), previous=self._clock)
+        return self._clock
+
+    @property
+    def clock(self) -> FsClock:
+        """The last reading of the file system's clock. Before the first `tick`, the time
+        of the last one, by any build (nothing written: a dry run records nothing)."""
+        if self._clock is None:
+            self._clock = read_clock(os.path.join(self.root, ".fileflow"), touch=False)
+        return self._clock
+
+    @property
+    def granularity_ns(self) -> int:
+        return self.clock.granularity_ns
 
     def stop_hashing(self) -> None:
         """Make every hash in progress, and every later one, raise HashingStopped at its
@@ -80,16 +106,17 @@ class FileStore:
     # ---- stat --------------------------------------------------------------------------
 
     def stat(self, path: str) -> FileState:
-        """The state of `path` now, without a digest. Symlinks are followed; a broken one is
-        missing. Raises WorkflowError when the path exists but cannot be examined."""
-        if self.root in ("", "."):  # one os.stat, no set-up: called once per source file
+        """The state of `path` now, without a digest. Symlinks are followed (their target
+        is kept in `link`); a broken one is missing. Raises WorkflowError when the path
+        exists but cannot be examined."""
+        if self.root in ("", "."):  # one os.lstat, no set-up: called once per source file
             try:
-                st = os.stat(path)
+                st = os.lstat(path)
             except OSError as exc:
                 return self._stat_failed(path, exc)
-            if not stat_mod.S_ISDIR(st.st_mode):
+            if stat_mod.S_ISREG(st.st_mode):
                 return FileState(path, True, st.st_size, st.st_mtime_ns, None, False,
-                                 st.st_ctime_ns)
+                                 st.st_ctime_ns, "", self.clock.now_ns)
         return self.stat_many((path,))[path]
 
     def stat_many(self, paths: Iterable[str]) -> dict[str, FileState]:
@@ -97,26 +124,36 @@ class FileStore:
         (100,000 paths in well under a second), so it stats relative to an open descriptor
         of the root instead of joining strings, where the platform allows it."""
         out: dict[str, FileState] = {}
-        os_stat, isdir, new_state = os.stat, stat_mod.S_ISDIR, FileState
+        os_lstat, isreg, new_state = os.lstat, stat_mod.S_ISREG, FileState
         root, join = self.root, os.path.join
+        seen = self.clock.now_ns  # read before any of these stats: a lower bound for each
         here = root in ("", ".")  # the usual case: paths are relative to the cwd already
         if here:
             paths = self._drop_unlisted(paths, out)
         root_fd = None if here else self._open_root()
         try:
             for path in paths:
+                # dir_fd is ignored for an absolute path, as os.path.join would do.
+                where = path if here or root_fd is not None else join(root, path)
                 try:
-                    # dir_fd is ignored for an absolute path, as os.path.join would do.
-                    st = os_stat(path if here or root_fd is not None else join(root, path),
-                                 dir_fd=root_fd)
+                    st = os_lstat(where, dir_fd=root_fd)
+                    if isreg(st.st_mode):  # the usual case: one lstat
+                        out[path] = new_state(path, True, st.st_size, st.st_mtime_ns, None,
+                                              False, st.st_ctime_ns, "", seen)
+                        continue
+                    link = ""
+                    if stat_mod.S_ISLNK(st.st_mode):
+                        link = os.readlink(where, dir_fd=root_fd)
+                        st = os.stat(where, dir_fd=root_fd)
                 except OSError as exc:
                     out[path] = self._stat_failed(path, exc)
                     continue
-                if isdir(st.st_mode):
-                    out[path] = self._stat_dir(path, self._abs(path), st)
+                if stat_mod.S_ISDIR(st.st_mode):
+                    out[path] = self._stat_dir(path, self._abs(path), st)._replace(
+                        link=link, seen_ns=seen)
                 else:
                     out[path] = new_state(path, True, st.st_size, st.st_mtime_ns, None, False,
-                                          st.st_ctime_ns)
+                                          st.st_ctime_ns, link, seen)
         finally:
             if root_fd is not None:
                 os.close(root_fd)
@@ -141,7 +178,7 @@ class FileStore:
         returned to be stat'ed. A failed stat raises an exception in Python, which costs
         many times a listing entry, and a planned build's outputs are mostly missing."""
         rest: list[str] = []
-        new, missing_tail = tuple.__new__, (False, -1, -1, None, False, -1)
+        new, missing_tail = tuple.__new__, (False, -1, -1, None, False, -1, "", -1)
         for group, listing in self._listed(paths, _mostly_missing):
             if listing is None:
                 rest.extend(group)
@@ -201,7 +238,7 @@ class FileStore:
             raise WorkflowError(
                 f"cannot examine directory {path!r}: {exc.filename or full}: {_reason(exc)}"
             ) from exc
-        return FileState(path, True, size, mtime, None, True, ctime)
+        return FileState(path, True, size, mtime, None, True, ctime, "", self.clock.now_ns)
 
     # ---- digests -----------------------------------------------------------------------
 
@@ -209,9 +246,12 @@ class FileStore:
                      recorded: Mapping[str, RecordedTarget]) -> dict[str, FileState]:
         """`states` with `digest` filled for every existing path. A digest is taken from
         `recorded[path]` (the path's own record) when that record is complete, made with
-        HASH_ALGORITHM and its stat equals the observed one; every other path is hashed."""
+        HASH_ALGORITHM and vouches for the observed state (fileflow.state.vouches: the same
+        stat and link target, recorded a timestamp tick after the file last changed); every
+        other path is hashed."""
         result = dict(states)
         todo: list[str] = []
+        granularity = self.granularity_ns
         for path, st in states.items():
             if not st.exists or st.digest is not None:
                 continue
@@ -219,9 +259,9 @@ class FileStore:
             # An incomplete record is never trusted: its job may have been killed mid-write.
             if (rec is not None and rec.complete and rec.digest
                     and rec.algorithm == HASH_ALGORITHM
-                    and st.same_stat(rec.size, rec.mtime_ns, rec.ctime_ns)):
+                    and vouches(rec, st, granularity)):
                 result[path] = _new(FileState, (path, True, st.size, st.mtime_ns, rec.digest,
-                                                st.is_dir, st.ctime_ns))
+                                                st.is_dir, st.ctime_ns, st.link, st.seen_ns))
             else:
                 todo.append(path)
         for path, digest in zip(todo, self._hash_all(todo)):
@@ -247,8 +287,12 @@ class FileStore:
         return out  # type: ignore[return-value]  # every None was replaced
 
     def _read_file_state(self, path: str, hash_up_to: int | None = None) -> FileState | None:
-        try:  # O_NONBLOCK: opening a FIFO must not wait for a writer (it is refused below)
-            fd = os.open(self._abs(path), os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+        seen = self.clock.now_ns
+        # O_NONBLOCK: opening a FIFO must not wait for a writer (it is refused below);
+        # O_NOFOLLOW: a symlink goes the general way, which reads its target.
+        try:
+            fd = os.open(self._abs(path), os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC
+                         | getattr(os, "O_NOFOLLOW", 0))
         except OSError:
             return None
         try:
@@ -265,7 +309,7 @@ class FileStore:
         finally:
             os.close(fd)
         return _new(FileState, (path, True, st.st_size, st.st_mtime_ns, digest, False,
-                                st.st_ctime_ns))
+                                st.st_ctime_ns, "", seen))
 
     def _hash_all(self, paths: list[str]) -> list[str]:
         if len(paths) <= 1 or self.hash_workers == 1:

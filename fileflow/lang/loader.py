@@ -22,6 +22,7 @@ from fileflow.lang.model import Rule, Workflow
 from fileflow.lang.rule_builder import RuleBuilder
 from fileflow.lang.source_files import MAX_FLOWFILE_BYTES, MAX_LOAD_BYTES, FileRefused, read_bytes
 from fileflow.lang.values import Flagged, a_type, closest, record_from
+from fileflow.storage_options import check_storage, merge_storage
 
 __all__ = ["load_workflow"]
 
@@ -59,6 +60,7 @@ class _Loader:
         self.read_files: list[str] = []  # besides the Flowfiles: what else loading read
         self.default_resources: Mapping[str, object] | None = None  # None: not known
         self.bytes_read = 0   # of Flowfiles: an include read many times adds up
+        self.storage: dict[str, dict[str, object]] = {}
 
     # -- files
 
@@ -193,6 +195,20 @@ class _Loader:
         self.ruleorder_names.extend((n.id, n.pos) for n in chain)
         self.ruleorder.extend((a.id, b.id) for a, b in zip(chain, chain[1:]))
 
+    def top_storage(self, d: s.Directive, path: str) -> None:
+        """`storage: s3 = {"endpoint": URL}, https = {"headers": {...}}`: the options of
+        remote stores, by protocol; later statements add to earlier ones."""
+        for arg in d.args:
+            if not isinstance(arg, s.Keyword):
+                raise FlowfileError("'storage:' takes protocol = {options} pairs, e.g. "
+                                    "s3 = {\"endpoint\": \"http://127.0.0.1:9000\"}", arg.pos)
+            value = self.evaluate(arg.value)
+            try:
+                checked = check_storage({arg.name: value}, "storage")
+            except ValueError as exc:
+                raise FlowfileError(str(exc).removeprefix("storage: "), arg.value.pos) from None
+            self.storage = merge_storage(self.storage, checked)
+
     def top_wildcard_constraints(self, d: s.Directive, path: str) -> None:
         self.constraints.update(check_constraints(d, self.evaluate))
 
@@ -258,7 +274,7 @@ class _Loader:
         order = tuple(dict.fromkeys(self.ruleorder))
         return Workflow(rules, {r.name: r for r in rules}, default, order, local,
                         dict(self.constraints), self.config, tuple(self.flowfiles), self.workdir,
-                        dict(self.names), tuple(self.read_files))
+                        dict(self.names), tuple(self.read_files), self.storage)
 
 
 def _inside_directory_outputs(rules: Sequence[Rule]) -> list[FlowfileError]:

@@ -108,6 +108,8 @@ class Workflow:
     workdir: str
     names: Mapping[str, Position] = field(default_factory=dict)  # top-level assignments
     read_files: tuple[str, ...] = ()             # config files and scripts read while loading
+    # `storage:` protocol -> options of its remote store (fileflow.storage_options)
+    storage: Mapping[str, Mapping[str, object]] = field(default_factory=dict)
 
 
 class JobValues(NamedTuple):

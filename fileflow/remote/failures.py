@@ -18,7 +18,7 @@ from urllib.parse import urlsplit
 from fileflow.errors import FileflowError
 
 __all__ = ["RemoteError", "scrub_url", "SecretScrubber", "classify_failure", "failure_reason",
-           "remote_error"]
+           "remote_error", "without_secrets"]
 
 _USERINFO = re.compile(r"(?<=://)[^/@\s]*@")
 # Query parameters that carry a credential (presigned S3/GCS URLs, Azure SAS, API keys).
@@ -138,6 +138,18 @@ def remote_error(url: str, what: str, kind: str, status: int | None, exc: BaseEx
 def scrub_url(text: str) -> str:
     """`text` with URL userinfo (`user:pw@`) and credential query parameters removed."""
     return _SECRET_QUERY.sub(r"\1***", _USERINFO.sub("***@", text))
+
+
+def without_secrets(value: Any) -> Any:
+    """Storage options with every value under a key that names a secret (a key, a token,
+    an Authorization header ...) left out: what may be written to a file a cluster job
+    reads, whose own credentials come from its environment."""
+    if isinstance(value, Mapping):
+        return {k: without_secrets(v) for k, v in value.items()
+                if not _SECRET_KEY.search(str(k))}
+    if isinstance(value, (list, tuple)):
+        return [without_secrets(v) for v in value]
+    return value
 
 
 class SecretScrubber:

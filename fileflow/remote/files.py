@@ -81,6 +81,11 @@ class RemoteFiles:
         self.staged: dict[str, str] = {}  # url -> local path, staged (or reused) this run
         self.downloads = 0  # objects actually transferred this run; tests rely on it
 
+    @property
+    def storage_options(self) -> dict[str, dict]:
+        """The keyword arguments of each protocol's file system (they may hold secrets)."""
+        return {k: dict(v) for k, v in self._options.items()}
+
     def __repr__(self) -> str:  # never the options: they may hold credentials
         return (f"RemoteFiles(protocols={sorted(self._options)}, retries={self.retries}, "
                 f"parallel={self.parallel}, stage_root={self.stage_root!r})")

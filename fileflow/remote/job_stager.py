@@ -75,7 +75,7 @@ def main(argv: list[str]) -> int:
     from fileflow.remote.failures import RemoteError
     from fileflow.remote.files import RemoteFiles
 
-    remote = RemoteFiles(stage_root=manifest["stage_root"])
+    remote = RemoteFiles(manifest.get("storage") or {}, stage_root=manifest["stage_root"])
     try:
         if step == "download":
             _download(remote, manifest)

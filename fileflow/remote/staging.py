@@ -23,6 +23,7 @@ from fileflow.errors import FlowfileError, WorkflowError
 from fileflow.fs import remove_file
 from fileflow.remote.staged_copies import STAGE_ROOT
 from fileflow.state import FileState
+from fileflow.storage_options import backend_options
 
 __all__ = ["RemoteAwareStore", "LocalPaths", "Staging", "check_no_credentials", "check_local_logs"]
 
@@ -89,13 +90,25 @@ class RemoteAwareStore(FileStore):
         super().__init__(root, hash_workers)
         self.stage_root = stage_root
         self._remote = None
+        self.storage: dict[str, dict] = {}  # protocol -> its fsspec keyword arguments
+
+    def use_storage(self, options: Mapping[str, Mapping[str, object]]) -> None:
+        """The options of the remote stores, by protocol, in fileflow's words
+        (fileflow.storage_options): a Flowfile's `storage:`, a profile's, `--storage`."""
+        storage = {protocol: backend_options(protocol, given)
+                   for protocol, given in options.items()}
+        for one, other in (("gs", "gcs"), ("gcs", "gs")):  # two names of one store
+            if one in storage and other not in storage:
+                storage[other] = storage[one]
+        self.storage = storage
+        self._remote = None
 
     @property
     def remote(self):
         """The run's fileflow.remote.files.RemoteFiles (its listing cache lives as long as it)."""
         if self._remote is None:
             from fileflow.remote.files import RemoteFiles
-            self._remote = RemoteFiles(stage_root=self.stage_root)
+            self._remote = RemoteFiles(self.storage, stage_root=self.stage_root)
         return self._remote
 
     @property
@@ -403,9 +416,13 @@ class Staging:
         if adopted:  # the job is under way with its manifest; its result may be there
             return path
         remove_file(result)  # a result left by an earlier run must not vouch for this one
+        from fileflow.remote.failures import without_secrets
+
+        # The stores' options, but never a secret: the job finds those in its environment.
         manifest = {"job": job.name, "stage_root": self.stage_root,
                     "inputs": {url: inputs.get(url) for url in urls},
-                    "outputs": outputs, "result": result}
+                    "outputs": outputs, "result": result,
+                    "storage": without_secrets(self.remote.storage_options)}
         with open(path, "w", encoding="utf-8") as fh:
             json.dump(manifest, fh)
         return path

@@ -8,15 +8,20 @@ decision depended on: each path of the plan (every output, the inputs compared w
 record, the sources looked up), every Flowfile, config file and script read while loading,
 the run log's files (`runlog.db` and its `-wal`) and fileflow's own modules. The next build
 with the same key finds nothing to do when every one of those paths shows the same state:
-missing, or the same size, mtime_ns and ctime_ns (for a directory, the summary of its tree
-that `FileStore` makes). Anything else, and any doubt, falls back to the full build.
+missing, or the same size, mtime_ns, ctime_ns and symlink target (for a directory, the
+summary of its tree that `FileStore` makes). Anything else, and any doubt, falls back to
+the full build.
 
 Why a stat suffices: the decision is a function of the Flowfile and what it reads, the
 state of those paths and the run log's content, and a write to any of them changes its
 ctime (which user space cannot set back). The one gap is a change within the same
-timestamp tick as the recorded state, so nothing is cached whose mtime or ctime is within
-`RACY_NS` (0.1 s; 2 s where the file system keeps whole seconds) of the moment the build
-began (git's "racily clean" files): a later change then shows a newer ctime. Never cached:
+timestamp tick as the recorded state, so nothing is cached whose mtime or ctime is less
+than one tick of the file system's own clock before the build began, as measured on the
+file system itself (fileflow.engine.fs_clock, fileflow.state.settled; git's "racily clean"
+files): a later change then shows a newer ctime. A build that found nothing to do but
+recorded files it had to hash again only because their records were taken within a tick of
+their last change (their content and stat unchanged) still writes the cache, with the run
+log's state after that write, when nobody else wrote the run log meanwhile. Never cached:
 a Flowfile that uses `env()` or `glob_wildcards()` (its graph depends on more than these
 paths), a graph with a path that is a URL (a remote file has no local stat), a run log
 other than a SQLite file, and a working directory on a network file system (the server's
@@ -33,23 +38,23 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Literal
 
 if TYPE_CHECKING:
+    from fileflow.engine.fs_clock import FsClock
+    from fileflow.engine.store import FileStore
     from fileflow.state import FileState
 
-__all__ = ["RACY_NS", "cache_key", "nothing_to_do", "save"]
+__all__ = ["cache_key", "nothing_to_do", "save", "runlog_states", "runlog_after_write"]
 
 CACHE_PATH = os.path.join(".fileflow", "noop-cache")
-FORMAT = 1
-# File timestamps come from a coarse clock (a tick of 1-10 ms on Linux): a path written
-# less than RACY_NS before the build began is not vouched for; a path whose times are whole
-# seconds (a file system that keeps no more) gets COARSE_RACY_NS instead.
-RACY_NS = 100_000_000
-COARSE_RACY_NS = 2_000_000_000
+FORMAT = 2
+# How long a build that wrote the run log itself waits, at most, for the file system's
+# clock to pass the tick of that write (a fine-grained file system's tick is a few ms).
+SETTLE_WAIT_NS = 20_000_000
 # Names whose use makes the graph depend on more than the files read (the environment, a
 # directory's listing). Found in the text: a false alarm only costs the shortcut.
 _VOLATILE = re.compile(r"\b(?:env|glob_wildcards)\b")
 # A path's state: None when missing, False when it cannot be told, else
-# (size, mtime_ns, ctime_ns, is_dir).
-PathState = tuple[int, int, int, bool] | Literal[False] | None
+# (size, mtime_ns, ctime_ns, is_dir, symlink target or "").
+PathState = tuple[int, int, int, bool, str] | Literal[False] | None
 
 
 def cache_key(flowfile: str, targets: Sequence[str], config: Mapping[str, object],
@@ -82,16 +87,20 @@ def _own_modules() -> list[str]:
 
 
 def _state(path: str) -> PathState:
-    """None: missing; False: cannot tell; else (size, mtime_ns, ctime_ns, is_dir)."""
+    """None: missing; False: cannot tell; else (size, mtime_ns, ctime_ns, is_dir, link)."""
     try:
-        st = os.stat(path)
+        st = os.lstat(path)
+        link = ""
+        if stat_mod.S_ISLNK(st.st_mode):
+            link = os.readlink(path)
+            st = os.stat(path)
     except (FileNotFoundError, NotADirectoryError):
         return None
     except OSError:
         return False
     if stat_mod.S_ISDIR(st.st_mode):
         return _dir_state(path)
-    return (st.st_size, st.st_mtime_ns, st.st_ctime_ns, False)
+    return (st.st_size, st.st_mtime_ns, st.st_ctime_ns, False, link)
 
 
 def _dir_state(path: str) -> PathState:
@@ -102,7 +111,7 @@ def _dir_state(path: str) -> PathState:
         st = FileStore(".").stat_many([path])[path]
     except WorkflowError:
         return False
-    return (st.size, st.mtime_ns, st.ctime_ns, True) if st.exists else None
+    return (st.size, st.mtime_ns, st.ctime_ns, True, st.link) if st.exists else None
 
 
 def nothing_to_do(key: tuple | None) -> int | None:
@@ -117,10 +126,10 @@ def nothing_to_do(key: tuple | None) -> int | None:
         return None
     if saved_key != key or len(paths) != len(states):
         return None
-    os_stat, isdir = os.stat, stat_mod.S_ISDIR
+    os_lstat, isreg = os.lstat, stat_mod.S_ISREG
     for path, want in zip(paths, states):
         try:
-            st = os_stat(path)
+            st = os_lstat(path)
         except (FileNotFoundError, NotADirectoryError):
             if want is None:
                 continue
@@ -129,11 +138,11 @@ def nothing_to_do(key: tuple | None) -> int | None:
             return None
         if want is None:
             return None
-        if isdir(st.st_mode):
-            if _dir_state(path) != want:
+        if isreg(st.st_mode):  # one lstat: the usual case
+            if (st.st_ctime_ns != want[2] or st.st_mtime_ns != want[1]
+                    or st.st_size != want[0] or want[3] or want[4]):
                 return None
-        elif (st.st_ctime_ns != want[2] or st.st_mtime_ns != want[1] or st.st_size != want[0]
-              or want[3]):
+        elif _state(path) != want:  # a directory or a symlink
             return None
     return jobs
 
@@ -141,11 +150,13 @@ def nothing_to_do(key: tuple | None) -> int | None:
 def save(key: tuple | None, jobs: int, observed: Mapping[str, FileState],
          fresh: Iterable[str], flowfiles: Sequence[str], read_files: Sequence[str],
          configfiles: Sequence[str], runlog_states: Sequence[PathState],
-         began_ns: int) -> bool:
+         clock: FsClock, runlog_clock: FsClock | None = None) -> bool:
     """Record a decision of "nothing to do". `observed` holds the FileStates the decision
-    read (the plan's; sources first), `fresh` the paths to stat now (taken from the record, or only looked
-    up), `runlog_states` the state of the run log's files before it was read, `began_ns`
-    the time the build began. Returns whether the cache was written; never raises OSError."""
+    read (the plan's; sources first), `fresh` the paths to stat now (taken from the record, or
+    only looked up), `runlog_states` the state of the run log's files before it was read (or
+    after the build's own write: `runlog_after_write`, with `runlog_clock`), `clock` the file
+    system's clock read before any of these states was taken. Returns whether the cache was
+    written; never raises OSError."""
     if key is None or not os.path.isdir(".fileflow"):
         return False
     for name in flowfiles:
@@ -174,8 +185,10 @@ def save(key: tuple | None, jobs: int, observed: Mapping[str, FileState],
         states.append(_state(path))
     for path, st in observed.items():
         paths.append(path)
-        states.append((st.size, st.mtime_ns, st.ctime_ns, st.is_dir) if st.exists else None)
-    if not _old_enough(states, began_ns):
+        states.append((st.size, st.mtime_ns, st.ctime_ns, st.is_dir, st.link) if st.exists
+                      else None)
+    if not (_old_enough(states[2:], clock)
+            and _old_enough(states[:2], runlog_clock or clock)):
         return False
     tmp = f"{CACHE_PATH}.{os.getpid()}.tmp"
     try:
@@ -191,19 +204,16 @@ def save(key: tuple | None, jobs: int, observed: Mapping[str, FileState],
     return True
 
 
-def _old_enough(states: Sequence[PathState], began_ns: int) -> bool:
-    """Every state readable, and written long enough before `began_ns` that any later write
-    shows a newer ctime (git's "racily clean" files, the other way round)."""
-    fine, coarse = began_ns - RACY_NS, began_ns - COARSE_RACY_NS
+def _old_enough(states: Sequence[PathState], clock: FsClock) -> bool:
+    """Every state readable, and written at least one timestamp tick before `clock` was
+    read, so that any later write shows a newer mtime or ctime (fileflow.state.settled)."""
+    from fileflow.state import settled
+
+    now, granularity = clock.now_ns, clock.granularity_ns
     for state in states:
         if state is None:
             continue
-        if state is False:
-            return False
-        _, mtime, ctime, _ = state
-        whole = mtime % 1_000_000_000 == 0 and ctime % 1_000_000_000 == 0
-        limit = coarse if whole else fine
-        if mtime >= limit or ctime >= limit:
+        if state is False or not settled(state[1], state[2], now, granularity):
             return False
     return True
 
@@ -211,6 +221,30 @@ def _old_enough(states: Sequence[PathState], began_ns: int) -> bool:
 def runlog_states(key: tuple | None) -> list[PathState]:
     """The state of the run log's files, taken before the run log is read."""
     return [_state(p) for p in _runlog_paths(key)] if key is not None else []
+
+
+def runlog_after_write(key: tuple | None, before: Sequence[PathState],
+                       before_write: Sequence[PathState],
+                       store: FileStore) -> tuple[list[PathState], FsClock] | None:
+    """For a build that found nothing to do and then wrote the run log itself (files
+    recorded again, unchanged): the run log's state after that write and the clock read
+    before it was taken, once the file system's clock has passed the write's tick (waiting
+    up to SETTLE_WAIT_NS). None when someone else wrote the run log since it was read
+    (`before_write`, taken just before the write, differs from `before`) or the tick does
+    not pass soon enough (a file system of whole seconds)."""
+    if key is None or list(before_write) != list(before):
+        return None
+    import time
+
+    deadline = time.monotonic_ns() + SETTLE_WAIT_NS
+    while True:
+        clock = store.tick()
+        after = runlog_states(key)
+        if _old_enough(after, clock):
+            return after, clock
+        if time.monotonic_ns() >= deadline:
+            return None
+        time.sleep(max(1_000_000, min(clock.granularity_ns, SETTLE_WAIT_NS)) / 1e9)
 
 
 def _discard() -> None:

@@ -392,7 +392,8 @@ class Scheduler:
             return tuple(r for r in reasons if r.kind != KIND_UPSTREAM or r.detail in ran)
         forced = self.plan.force.why(job)
         fresh = decide(job_facts(job, self.plan.signature(job.id)), self.plan.observed,
-                       self.plan.recorded, forced=forced)
+                       self.plan.recorded, forced=forced,
+                       granularity_ns=self.store.granularity_ns)
         return fresh
 
     def _gather(self, job: Job) -> None:
@@ -410,6 +411,8 @@ class Scheduler:
 
     def _finish(self, outcomes: list[JobOutcome], cancelled: bool = False) -> None:
         results: list[JobResult] = []
+        if not cancelled:  # the outputs observed below are stamped with the file system's time
+            self.store.tick()
         for outcome in outcomes:
             running = self.active.pop(outcome.job_id)
             spec = running.spec

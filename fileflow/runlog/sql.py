@@ -129,7 +129,9 @@ files = Table("files", metadata,
               Column("job_id", BigInteger),
               Column("built_at", Float),
               Column("changed_at", Float),
-              Column("ctime_ns", BigInteger))    # last: where the v2 migration adds it
+              Column("ctime_ns", BigInteger),    # where the v2 migration adds it
+              Column("seen_ns", BigInteger),     # the v3 migration adds these two last
+              Column("link", Text))
 
 
 def _migrate_to_2(conn: Connection) -> None:
@@ -141,9 +143,17 @@ def _migrate_to_2(conn: Connection) -> None:
     conn.execute(text("CREATE INDEX ix_job_outputs_path ON job_outputs (path)"))
 
 
+def _migrate_to_3(conn: Connection) -> None:
+    """v3: when each file state was observed (the file system's clock), and symlink targets.
+    Older rows keep NULL: observed at an unknown time, trusted as before."""
+    conn.execute(text("ALTER TABLE files ADD COLUMN seen_ns BIGINT"))
+    conn.execute(text("ALTER TABLE files ADD COLUMN link TEXT"))
+
+
 # (version reached, step). Steps are written as plain DDL of their time, never from the
 # current Table objects, so an old log always goes through the same path.
-MIGRATIONS: list[tuple[int, Callable[[Connection], None]]] = [(2, _migrate_to_2)]
+MIGRATIONS: list[tuple[int, Callable[[Connection], None]]] = [(2, _migrate_to_2),
+                                                              (3, _migrate_to_3)]
 
 
 # --------------------------------------------------------------------------- helpers

@@ -97,11 +97,13 @@ STATEMENTS = {
     # A finished job's output, or one marked up to date by --touch.
     "built": (
         "INSERT INTO files (path, complete, size, mtime_ns, ctime_ns, digest, algorithm, "
-        "signature, input_digests, job_id, built_at, changed_at) VALUES (:path, :complete, "
-        ":size, :mtime_ns, :ctime_ns, :digest, :algorithm, :signature, :input_digests, "
-        ":job_id, :built_at, :changed_at) ON CONFLICT (path) DO UPDATE SET "
+        "signature, input_digests, job_id, built_at, changed_at, seen_ns, link) VALUES (:path, "
+        ":complete, :size, :mtime_ns, :ctime_ns, :digest, :algorithm, :signature, "
+        ":input_digests, :job_id, :built_at, :changed_at, :seen_ns, :link) ON CONFLICT (path) "
+        "DO UPDATE SET "
         "complete = excluded.complete, size = excluded.size, mtime_ns = excluded.mtime_ns, "
         "ctime_ns = excluded.ctime_ns, digest = excluded.digest, algorithm = excluded.algorithm, "
+        "seen_ns = excluded.seen_ns, link = excluded.link, "
         "signature = excluded.signature, input_digests = excluded.input_digests, "
         "job_id = excluded.job_id, built_at = excluded.built_at, changed_at = CASE "
         f"{_KEEP_CHANGED_AT} ELSE excluded.changed_at END"),
@@ -110,17 +112,19 @@ STATEMENTS = {
     # digest stay a matching pair (the store sees the stat differ and hashes it next time).
     "source": (
         "INSERT INTO files (path, complete, size, mtime_ns, ctime_ns, digest, algorithm, "
-        "changed_at) VALUES (:path, :complete, :size, :mtime_ns, :ctime_ns, :digest, "
-        ":algorithm, :changed_at) ON CONFLICT (path) DO UPDATE SET "
+        "changed_at, seen_ns, link) VALUES (:path, :complete, :size, :mtime_ns, :ctime_ns, "
+        ":digest, :algorithm, :changed_at, :seen_ns, :link) ON CONFLICT (path) DO UPDATE SET "
         "complete = excluded.complete, size = excluded.size, mtime_ns = excluded.mtime_ns, "
         "ctime_ns = excluded.ctime_ns, digest = excluded.digest, algorithm = excluded.algorithm, "
+        "seen_ns = excluded.seen_ns, link = excluded.link, "
         "changed_at = CASE WHEN excluded.digest IS NULL THEN files.changed_at "
         f"{_KEEP_CHANGED_AT} ELSE excluded.changed_at END "
         "WHERE files.job_id IS NULL AND (excluded.digest IS NOT NULL OR files.digest IS NULL)"),
     # An output seen with the content its job made but another stat (touched, checked out):
     # its new stat, so that it is not hashed again.
     "restat": (
-        "UPDATE files SET size = :size, mtime_ns = :mtime_ns, ctime_ns = :ctime_ns "
+        "UPDATE files SET size = :size, mtime_ns = :mtime_ns, ctime_ns = :ctime_ns, "
+        "seen_ns = :seen_ns, link = :link "
         "WHERE path = :path AND job_id IS NOT NULL AND complete = :complete "
         "AND digest = :digest"),
     "forget": "DELETE FROM files WHERE path = :path",
@@ -424,6 +428,7 @@ class CursorWrites(BuildWrites):
                     built[fs.path] = dict(
                         path=fs.path, complete=fs.exists, size=fs.size, mtime_ns=fs.mtime_ns,
                         ctime_ns=_opt(fs.ctime_ns), digest=fs.digest, algorithm=_algorithm(fs.path),
+                        seen_ns=_opt(fs.seen_ns), link=fs.link,
                         signature=r.signature, input_digests=inputs, job_id=r.job_id,
                         built_at=now, changed_at=now)
             elif r.state in ("failed", "cancelled"):
@@ -497,6 +502,7 @@ class CursorWrites(BuildWrites):
         now = time.time()
         rows = {s.path: dict(path=s.path, complete=True, size=s.size, mtime_ns=s.mtime_ns,
                              ctime_ns=_opt(s.ctime_ns), digest=s.digest,
+                             seen_ns=_opt(s.seen_ns), link=s.link,
                              algorithm=_algorithm(s.path), changed_at=now)
                 for s in states if s.exists}
         if rows:
@@ -514,6 +520,7 @@ class CursorWrites(BuildWrites):
         now = time.time()
         rows = {t.path: dict(path=t.path, complete=True, size=t.size, mtime_ns=t.mtime_ns,
                              ctime_ns=_opt(t.ctime_ns), digest=t.digest,
+                             seen_ns=_opt(t.seen_ns), link=t.link,
                              algorithm=_algorithm(t.path, t.algorithm), signature=t.signature,
                              input_digests=_dumps(dict(t.input_digests)), job_id=t.job_id,
                              built_at=t.built_at or now, changed_at=t.changed_at or now)
