@@ -138,20 +138,7 @@ def make_plan(graph: Graph, store: FileStore, recorded: Mapping[str, RecordedTar
                                if unread_logs else graph.producer)
     plan.observed = observed
 
-    # A temp() output deleted after its consumers ran is taken as its record says, so its
-    # absence alone reruns nothing; it is remade only if a consumer has to run, or if the
-    # targets ask for it (graph.kept_temp: those are kept, so a missing one is made again).
-    kept = graph.kept_temp
-    for job in jobs:
-        if not job.values.flags:
-            continue
-        for path in job.flagged("temp"):
-            rec = recorded.get(path)
-            if (not observed[path].exists and rec is not None and rec.complete and rec.digest
-                    and path not in kept):
-                observed[path] = FileState(path, True, rec.size, rec.mtime_ns, rec.digest,
-                                           False, rec.ctime_ns, rec.link, rec.seen_ns)
-                plan.virtual_temp.add(path)
+    _deleted_temp_as_recorded(graph, observed, recorded, plan.virtual_temp)
 
     # The jobs with an output on disk or on record (on a first build: none).
     producer = graph.producer
@@ -163,37 +150,72 @@ def make_plan(graph: Graph, store: FileStore, recorded: Mapping[str, RecordedTar
     # Digests (and signatures) are needed only where there is a record to compare with.
     has_record = ([any((r := recorded.get(o)) is not None and r.complete for o in job.outputs)
                    for job in jobs] if recorded else [False] * len(jobs))
-    # Outputs too, where their record does not vouch for them: edited by hand, touched, or
-    # recorded within a timestamp tick of their last change (fileflow.state.vouches).
     granularity = store.granularity_ns
-    want: dict[str, FileState] = {}
-    for job, recorded_job in zip(jobs, has_record):
-        if recorded_job:
-            for inp in job.inputs:
-                state = observed[inp]
-                if state.exists and state.digest is None:
-                    want[inp] = state
-            for out in job.outputs:
-                state = observed[out]
-                if (state.exists and state.digest is None
-                        and (r := recorded.get(out)) is not None and r.complete and r.digest
-                        and not vouches(r, state, granularity)):
-                    want[out] = state
+    want = _states_to_digest(jobs, has_record, observed, recorded, granularity)
     digested = store.with_digests(want, recorded)
     plan.fresh_states = [st for p, st in digested.items()
                          if (r := recorded.get(p)) is None or r.digest != st.digest
                          or not vouches(r, st, granularity)]
     observed.update(digested)
 
-    reasons = plan.reasons
-    deps = graph.deps
+    _decide_each(plan, has_record, force, granularity)
+    _remake_needed_temp(graph, order, plan.reasons, plan.virtual_temp)
+    plan.warnings.extend(_future_mtimes(observed, graph, now_ns))
+    return plan
+
+
+def _deleted_temp_as_recorded(graph: Graph, observed: dict[str, FileState],
+                              recorded: Mapping[str, RecordedTarget], virtual: set[str]) -> None:
+    """A temp() output deleted after its consumers ran is taken as its record says, so its
+    absence alone reruns nothing; it is remade only if a consumer has to run, or if the
+    targets ask for it (graph.kept_temp: those are kept, so a missing one is made again)."""
+    kept = graph.kept_temp
+    for job in graph.jobs:
+        if not job.values.flags:
+            continue
+        for path in job.flagged("temp"):
+            rec = recorded.get(path)
+            if (not observed[path].exists and rec is not None and rec.complete and rec.digest
+                    and path not in kept):
+                observed[path] = FileState(path, True, rec.size, rec.mtime_ns, rec.digest,
+                                           False, rec.ctime_ns, rec.link, rec.seen_ns)
+                virtual.add(path)
+
+
+def _states_to_digest(jobs, has_record: list[bool], observed: dict[str, FileState],
+                      recorded: Mapping[str, RecordedTarget], granularity: int
+                      ) -> dict[str, FileState]:
+    """The inputs of jobs with a record, and their outputs where the record does not vouch
+    for them: edited by hand, touched, or recorded within a timestamp tick of their last
+    change (fileflow.state.vouches)."""
+    want: dict[str, FileState] = {}
+    for job, recorded_job in zip(jobs, has_record):
+        if not recorded_job:
+            continue
+        for inp in job.inputs:
+            state = observed[inp]
+            if state.exists and state.digest is None:
+                want[inp] = state
+        for out in job.outputs:
+            state = observed[out]
+            if (state.exists and state.digest is None
+                    and (r := recorded.get(out)) is not None and r.complete and r.digest
+                    and not vouches(r, state, granularity)):
+                want[out] = state
+    return want
+
+
+def _decide_each(plan: Plan, has_record: list[bool], force: Force, granularity: int) -> None:
+    """Every job's reasons to run, in topological order (a job's upstream decided first)."""
+    graph, observed, recorded = plan.graph, plan.observed, plan.recorded
+    jobs, producer, reasons, deps = graph.jobs, graph.producer, plan.reasons, graph.deps
     forcing = force.all or bool(force.rules) or bool(force.targets)
     # A log file another job reads, or a target names, must be there: its job runs if not.
     missing_logs = {producer[p]: p for p in sorted(graph.needed_logs) if not observed[p].exists}
     # A target with a command and no outputs has nothing to check: it runs every time.
     asked_without_outputs = {t for t in graph.targets
                              if not jobs[t].outputs and jobs[t].rule.action is not None}
-    for job_id in order:
+    for job_id in plan.order:
         job = jobs[job_id]
         upstream = [jobs[d].name for d in deps[job_id] if d in reasons] if deps[job_id] else ()
         signature = plan.signature(job_id) if has_record[job_id] else ""
@@ -205,10 +227,6 @@ def make_plan(graph: Graph, store: FileStore, recorded: Mapping[str, RecordedTar
             why = (_NO_OUTPUT, *why)
         if why:
             reasons[job_id] = why
-
-    _remake_needed_temp(graph, order, reasons, plan.virtual_temp)
-    plan.warnings.extend(_future_mtimes(observed, graph, now_ns))
-    return plan
 
 
 def protected_in_the_way(plan: Plan) -> list[tuple[int, str]]:

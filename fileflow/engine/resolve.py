@@ -417,13 +417,7 @@ def resolve(workflow: Workflow, targets: Sequence[str],
                     graph.target_paths.append(path)
                 continue
         if path in graph.logs and path not in graph.needed_logs:
-            graph.needed_logs.add(path)
-            found = candidates(path)  # the log's job may be known before a rule was asked
-            if len(found) > 1:
-                raise AmbiguousRuleError(path, [r.name for r, _ in found])
-            if found and found[0][0] is not jobs[producer].rule:
-                raise WorkflowError(f"rule '{found[0][0].name}' makes {path!r}, the log of "
-                                    f"job {jobs[producer].name}")
+            _need_log(graph, index, path, jobs[producer])
         if consumer >= 0:
             if producer == consumer:
                 raise CycleError([jobs[consumer].name, jobs[consumer].name],
@@ -436,13 +430,32 @@ def resolve(workflow: Workflow, targets: Sequence[str],
 
     _kept_temp(workflow, graph)
     if first_needer:
-        absent = missing(list(first_needer))
-        if absent:
-            path = next(p for p in first_needer if p in absent)  # the first one met
-            needer = first_needer[path]
-            raise MissingInputError(path, _needer(jobs, needer), index.near_misses(path),
-                                    input_pos(jobs[needer], path) if needer >= 0 else None,
-                                    jobs[needer].rule.pos if needer >= 0 else None,
-                                    target=needer < 0,
-                                    suggestion=index.closest(path) if needer < 0 else None)
+        _check_sources_exist(graph, index, first_needer, missing)
     return graph
+
+
+def _need_log(graph: Graph, index: RuleIndex, path: str, producer: Job) -> None:
+    """A log file a job reads or a target names: made by its job, and by no rule besides."""
+    graph.needed_logs.add(path)
+    found = index.candidates(path)  # the log's job may be known before a rule was asked
+    if len(found) > 1:
+        raise AmbiguousRuleError(path, [r.name for r, _ in found])
+    if found and found[0][0] is not producer.rule:
+        raise WorkflowError(f"rule '{found[0][0].name}' makes {path!r}, the log of "
+                            f"job {producer.name}")
+
+
+def _check_sources_exist(graph: Graph, index: RuleIndex, first_needer: dict[str, int],
+                         missing: Callable[[list[str]], Collection[str]]) -> None:
+    """Raise for the first path met that no rule makes and that is not on disk."""
+    absent = missing(list(first_needer))
+    if not absent:
+        return
+    jobs = graph.jobs
+    path = next(p for p in first_needer if p in absent)  # the first one met
+    needer = first_needer[path]
+    raise MissingInputError(path, _needer(jobs, needer), index.near_misses(path),
+                            input_pos(jobs[needer], path) if needer >= 0 else None,
+                            jobs[needer].rule.pos if needer >= 0 else None,
+                            target=needer < 0,
+                            suggestion=index.closest(path) if needer < 0 else None)
