@@ -170,6 +170,17 @@ def test_cli_check_names_the_files_that_would_change(tmp_path):
     assert (tmp_path / "messy.flow").read_text() == MESSY
 
 
+def test_cli_shows_a_file_name_with_an_escape_sequence_escaped(tmp_path):
+    name = "messy\x1b[2J.flow"   # ESC [2J would clear the terminal
+    (tmp_path / name).write_text(MESSY)
+    result = fmt("--check", name, cwd=tmp_path)
+    assert result.returncode == 1
+    assert "\x1b" not in result.stderr
+    assert "would reformat messy\\x1b[2J.flow" in result.stderr
+    done = fmt(name, cwd=tmp_path)
+    assert "\x1b" not in done.stderr and "reformatted messy\\x1b[2J.flow" in done.stderr
+
+
 def test_cli_diff(tmp_path):
     (tmp_path / "Flowfile").write_text(MESSY)
     result = fmt("--diff", "Flowfile", cwd=tmp_path)

@@ -13,6 +13,7 @@ import sys
 from collections.abc import Callable
 
 from fileflow.errors import EXIT_OK, EXIT_USAGE, Position, render_at
+from fileflow.printable import printable
 
 __all__ = ["check_workflow"]
 
@@ -50,7 +51,7 @@ def check_workflow(workflow, print_line: Callable[[str], None]) -> int:
     notes += _param_warnings(workflow)
     if notes:
         notes.sort(key=lambda note: _sort_key(note[0]))
-        print("\n\n".join(text for _, text in notes), file=sys.stderr)
+        print(printable("\n\n".join(text for _, text in notes)), file=sys.stderr)
     if errors:
         return EXIT_USAGE
     rules = workflow.rules

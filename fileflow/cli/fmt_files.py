@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from fileflow.errors import FileflowError
 from fileflow.lang.fmt import format_text
+from fileflow.printable import printable
 
 __all__ = ["format_paths", "flowfile_and_includes"]
 
@@ -62,15 +63,15 @@ def format_paths(paths: list[str], check: bool = False, diff: bool = False) -> i
             result = format_text(text, "<stdin>" if path == "-" else path,
                                  verify=not (check or diff))
         except OSError as exc:
-            print(f"fileflow fmt: cannot read {path}: {exc.strerror}", file=sys.stderr)
+            print(printable(f"fileflow fmt: cannot read {path}: {exc.strerror}"), file=sys.stderr)
             status = 2
             continue
         except UnicodeDecodeError as exc:
-            print(f"fileflow fmt: {path}: not UTF-8 text ({exc.reason})", file=sys.stderr)
+            print(printable(f"fileflow fmt: {path}: not UTF-8 text ({exc.reason})"), file=sys.stderr)
             status = 2
             continue
         except FileflowError as err:
-            print(err.render(), file=sys.stderr)
+            print(printable(err.render()), file=sys.stderr)
             status = 2
             continue
         changed = result != text
@@ -83,7 +84,7 @@ def format_paths(paths: list[str], check: bool = False, diff: bool = False) -> i
                 f"{name} (original)", f"{name} (formatted)"))
         if check:
             if changed:
-                print(f"would reformat {path}", file=sys.stderr)
+                print(printable(f"would reformat {path}"), file=sys.stderr)
                 status = max(status, 1)
         elif diff:
             continue
@@ -91,7 +92,7 @@ def format_paths(paths: list[str], check: bool = False, diff: bool = False) -> i
             sys.stdout.write(result)
         elif changed:
             _write_atomically(path, result)
-            print(f"reformatted {path}", file=sys.stderr)
+            print(printable(f"reformatted {path}"), file=sys.stderr)
     sys.stdout.flush()
     return status
 

@@ -66,6 +66,12 @@ def _print(text: str) -> None:
             pass
 
 
+def _print_shown(text: str) -> None:
+    """_print for text that quotes the user's files (findings, paths): control characters
+    shown escaped, never sent to the terminal."""
+    _print(printable(text))
+
+
 def find_flowfile(args) -> str:
     if args.file:
         if not os.path.isfile(args.file):
@@ -112,7 +118,7 @@ def cmd_check(args) -> int:
 
     if args.profile:
         apply_profile(args, build_command_parser)
-    return check_workflow(load(args, _default_resources(args)), _print)
+    return check_workflow(load(args, _default_resources(args)), _print_shown)
 
 
 def configure_fmt(parser: argparse.ArgumentParser) -> None:
@@ -147,7 +153,7 @@ def cmd_lint(args) -> int:
 
     paths = args.files or [find_flowfile(args)]
     return run_lint(paths, select=args.select, ignore=args.ignore, fail_on=args.fail_on,
-                    config=args.config, configfiles=args.configfile, print_line=_print,
+                    config=args.config, configfiles=args.configfile, print_line=_print_shown,
                     workdir=None if args.files else os.getcwd())
 
 
@@ -562,7 +568,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise
         where = f" while writing {exc.filename}" if exc.filename else ""
         full = FileflowError(f"no space left on device{where}: {FULL_DISK_HINT}")
-        print(full.render(), file=sys.stderr)
+        print(printable(full.render()), file=sys.stderr)
         return full.exit_code
     except KeyboardInterrupt:
         print("fileflow: interrupted", file=sys.stderr)

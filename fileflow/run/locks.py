@@ -23,6 +23,7 @@ from dataclasses import dataclass
 
 from fileflow.errors import FileflowError, LockError
 from fileflow.fs import FULL_DISK_HINT, no_space, remove_file
+from fileflow.printable import printable
 from fileflow.processes import live_process
 
 __all__ = ["BuildLock", "Clash", "Holder", "LOCK_DIR", "clash", "remove_all_locks",
@@ -124,8 +125,8 @@ class BuildLock:
                 raise LockError(f"{_explain(holder, why)}; wait for it, raise --lock-timeout, "
                                 "or run 'fileflow unlock' if you are sure it is gone")
             if not waited and not quiet:  # say once why the build stands still
-                print(f"fileflow: {_explain(holder, why)}; waiting up to {timeout:g} s "
-                      "(--lock-timeout)", file=sys.stderr)
+                print(printable(f"fileflow: {_explain(holder, why)}; waiting up to {timeout:g} s "
+                                "(--lock-timeout)"), file=sys.stderr)
             waited = True
             time.sleep(min(1.0, max(0.05, deadline - time.monotonic())))
         self._thread = threading.Thread(target=self._heartbeat, name="fileflow-lock", daemon=True)
