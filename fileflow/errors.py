@@ -155,10 +155,12 @@ class AmbiguousRuleError(WorkflowError):
         self.path = path
         self.rules = rules
         places = list(rule_pos) + [None] * (len(rules) - len(rule_pos))
-        names = " and ".join(_rule_at(r, p) for r, p in zip(rules, places))
+        named = [_rule_at(r, p) for r, p in zip(rules, places)]
+        names = ", ".join(named[:-1]) + " and " + named[-1]
+        both = "both" if len(rules) == 2 else "all"
         super().__init__(
-            f"rules {names} can both make {shorten(path)!r}; add 'ruleorder: {rules[0]} > "
-            f"{rules[1]}' or a wildcard constraint to choose one", pos)
+            f"rules {names} can {both} make {shorten(path)!r}; add 'ruleorder: "
+            f"{' > '.join(rules)}' or a wildcard constraint to choose one", pos)
 
 
 class MissingInputError(WorkflowError):

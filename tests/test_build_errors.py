@@ -475,6 +475,29 @@ def test_an_ambiguity_points_at_the_input_and_names_where_the_rules_are(tmp_path
                           "can both make 'out/x.txt'")
 
 
+def test_an_ambiguity_names_every_candidate_with_its_place(tmp_path):
+    p = Project(tmp_path)
+    p.flowfile(AMBIGUOUS + """
+    rule three:
+        input: "other/{name}.txt"
+        output: "out/{name}.txt"
+        shell: "cp {input} {output}"
+    rule four:
+        output: "out/{name}.txt"
+        shell: "echo four > {output}"
+    rule not_this_one:
+        input: "absent/{name}.txt"
+        output: "out/{name}.txt"
+        shell: "cp {input} {output}"
+    """)
+    p.write("other/x.txt", "x\n")
+    r = p.build()
+    assert_usage_error(r, "Flowfile:2:12: error: rules 'one' (Flowfile:3:6), 'two' (Flowfile:6:6), "
+                          "'three' (Flowfile:10:6) and 'four' (Flowfile:14:6) can all make "
+                          "'out/x.txt'; add 'ruleorder: one > two > three > four' or a wildcard "
+                          "constraint to choose one")
+
+
 def test_a_runaway_wildcard_value_is_shortened_in_the_message(tmp_path):
     p = Project(tmp_path)
     p.flowfile("""

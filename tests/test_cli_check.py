@@ -219,13 +219,28 @@ def test_a_cycle_between_rules_is_an_error_with_a_place_and_a_hint(tmp_path, mon
     assert err.splitlines()[3].startswith("hint: ") and "break the cycle" in err
 
 
+def test_a_rule_without_wildcards_beats_a_pattern_with_no_ruleorder(tmp_path, monkeypatch, capsys):
+    text = '''\
+        rule all:
+            input: "qc/multiqc.txt"
+        rule fastqc:
+            output: "qc/{sample}.txt"
+            shell: "touch {output}"
+        rule multiqc:
+            output: "qc/multiqc.txt"
+            shell: "touch {output}"
+        '''
+    code, out, err = check_text(tmp_path, monkeypatch, capsys, text)
+    assert (code, err) == (EXIT_OK, "")
+
+
 def test_an_output_two_rules_can_make_is_an_error_unless_ruleorder_settles_it(
         tmp_path, monkeypatch, capsys):
     text = '''\
         rule all:
             input: "ref/genome.fa"
         rule reference:
-            output: "ref/genome.fa"
+            output: "ref/{name}.fa"
             shell: "touch {output}"
         rule download:
             output: "ref/{name}.fa"
@@ -233,7 +248,7 @@ def test_an_output_two_rules_can_make_is_an_error_unless_ruleorder_settles_it(
         '''
     code, out, err = check_text(tmp_path, monkeypatch, capsys, text)
     assert (code, out) == (EXIT_USAGE, "")
-    assert err.startswith("Flowfile:4:13: error: rules 'reference' (Flowfile:3:6) and 'download' "
+    assert err.startswith("Flowfile:2:12: error: rules 'reference' (Flowfile:3:6) and 'download' "
                           "(Flowfile:6:6) can both make 'ref/genome.fa'; add 'ruleorder: "
                           "reference > download'")
     code, out, err = check_text(tmp_path, monkeypatch, capsys,
@@ -241,7 +256,7 @@ def test_an_output_two_rules_can_make_is_an_error_unless_ruleorder_settles_it(
     assert (code, err) == (EXIT_OK, "")
     # a constraint that keeps the pattern off the literal path settles it too
     code, out, err = check_text(tmp_path, monkeypatch, capsys,
-                                text.replace("ref/{name}.fa", "ref/{name,[0-9]+}.fa"))
+                                text.replace("ref/{name}.fa", "ref/{name,[0-9]+}.fa", 1))
     assert (code, err) == (EXIT_OK, "")
 
 

@@ -596,3 +596,19 @@ def test_no_overlap_means_no_path_matches_both(a, a_constraints, b, b_constraint
     for path in paths:
         assert not (first.match(path, a_constraints) is not None
                     and second.match(path, b_constraints) is not None), path
+
+
+def test_a_literal_output_beside_a_pattern_is_no_overlap_finding(tmp_path):
+    # the rule without wildcards wins, as a build chooses it: no ruleorder is needed
+    text = '''\
+        rule all:
+            input: "qc/multiqc.txt"
+        rule fastqc:
+            output: "qc/{sample}.txt"
+            shell: "touch {output}"
+        rule multiqc:
+            input: "qc/a.txt"
+            output: "qc/multiqc.txt"
+            shell: "cat {input} > {output}"
+        '''
+    assert codes(lint_text(tmp_path, text), "FF108") == []

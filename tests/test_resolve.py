@@ -113,6 +113,108 @@ def test_partial_ruleorder_still_ambiguous(tmp_path):
     assert sorted(err.value.rules) == ["one", "three"]
 
 
+def graph_on(tmp_path, text: str, targets, existing=()):
+    """The graph with the files on disk faked: `existing` are there, nothing else is."""
+    flow = tmp_path / "Flowfile"
+    flow.write_text(textwrap.dedent(text).lstrip("\n"))
+    workflow = load_workflow(str(flow), workdir=str(tmp_path))
+    return resolve(workflow, list(targets), lambda paths: [p for p in paths if p not in existing])
+
+
+TWO_WAYS = """
+    rule from_raw:
+        input: "raw/{n}.txt"
+        output: "out/{n}.txt"
+        shell: "cp {input} {output}"
+    rule from_sra:
+        input: "sra/{n}.sra"
+        output: "out/{n}.txt"
+        shell: "cp {input} {output}"
+    """
+
+
+def test_a_rule_whose_input_cannot_exist_is_no_candidate(tmp_path):
+    g = graph_on(tmp_path, TWO_WAYS, ["out/x.txt"], existing={"sra/x.sra"})
+    assert [j.name for j in g.jobs] == ["from_sra[n=x]"]
+    # before ruleorder: the preferred rule cannot run here
+    g = graph_on(tmp_path, TWO_WAYS + "ruleorder: from_raw > from_sra\n", ["out/x.txt"],
+                 existing={"sra/x.sra"})
+    assert [j.name for j in g.jobs] == ["from_sra[n=x]"]
+    # an input another rule makes can exist
+    g = graph_on(tmp_path, TWO_WAYS + """
+    rule unpack:
+        output: "raw/{n}.txt"
+        shell: "touch {output}"
+    """, ["out/x.txt"], existing=set())
+    assert sorted(j.name for j in g.jobs) == ["from_raw[n=x]", "unpack[n=x]"]
+    with pytest.raises(AmbiguousRuleError) as err:
+        graph_on(tmp_path, TWO_WAYS, ["out/x.txt"], existing={"sra/x.sra", "raw/x.txt"})
+    assert err.value.rules == ["from_raw", "from_sra"]
+    with pytest.raises(AmbiguousRuleError):  # none can run: still two to choose from
+        graph_on(tmp_path, TWO_WAYS, ["out/x.txt"], existing=set())
+
+
+SELF_NEEDING = """
+    rule report:
+        input: "table.csv"
+        output: "report.txt"
+        shell: "cp {input} {output}"
+    rule fill:
+        input: "{name}.csv", "defaults.csv"
+        output: "{name}.csv"
+        shell: "touch {output}"
+    rule patch:
+        input: "{name}.csv", "fix.diff"
+        output: "{name}.csv"
+        shell: "touch {output}"
+    """
+
+
+def test_an_existing_file_only_rules_needing_it_could_make_is_a_source(tmp_path):
+    g = graph_on(tmp_path, SELF_NEEDING, ["report.txt"], existing={"table.csv"})
+    assert [j.name for j in g.jobs] == ["report"] and g.sources == {"table.csv"}
+    # a rule that does not need it is chosen over those that do
+    g = graph_on(tmp_path, SELF_NEEDING + """
+    rule export:
+        output: "{name}.csv"
+        shell: "touch {output}"
+    """, ["report.txt"], existing={"table.csv"})
+    assert sorted(j.name for j in g.jobs) == ["export[name=table]", "report"]
+
+
+def test_ruleorder_chooses_among_rules_that_can_run(tmp_path):
+    g = graph_on(tmp_path, TWO_WAYS + "ruleorder: from_sra > from_raw\n", ["out/x.txt"],
+                 existing={"sra/x.sra", "raw/x.txt"})
+    assert [j.name for j in g.jobs] == ["from_sra[n=x]"]
+
+
+MULTIQC = """
+    rule fastqc:
+        output: "qc/{sample}.txt"
+        shell: "touch {output}"
+    rule multiqc:
+        input: "qc/a.txt", "qc/b.txt"
+        output: "qc/multiqc.txt"
+        shell: "cat {input} > {output}"
+    """
+
+
+def test_a_rule_without_wildcards_beats_one_with_wildcards(tmp_path):
+    g = graph_on(tmp_path, MULTIQC, ["qc/multiqc.txt"])
+    assert sorted(j.name for j in g.jobs) == ["fastqc[sample=a]", "fastqc[sample=b]", "multiqc"]
+    # a ruleorder says otherwise: it wins
+    g = graph_on(tmp_path, MULTIQC + "ruleorder: fastqc > multiqc\n", ["qc/multiqc.txt"])
+    assert [j.name for j in g.jobs] == ["fastqc[sample=multiqc]"]
+
+
+def test_an_ambiguity_names_every_candidate_left_with_its_place(tmp_path):
+    with pytest.raises(AmbiguousRuleError) as err:
+        graph_on(tmp_path, AMBIGUOUS, ["out/x.txt"])
+    assert str(err.value).replace(f"{tmp_path}{os.sep}", "") == (
+        "rules 'one' (Flowfile:3:6), 'two' (Flowfile:6:6) and 'three' (Flowfile:9:6) can all make "
+        "'out/x.txt'; add 'ruleorder: one > two > three' or a wildcard constraint to choose one")
+
+
 def test_global_wildcard_constraints(tmp_path):
     g = graph_of(tmp_path, """
         wildcard_constraints:

@@ -234,7 +234,9 @@ def _overlapping_outputs(workflow, outputs: OutputIndex) -> Iterable[Finding]:
         for mine in later.outputs:
             for earlier, theirs in outputs.overlapping(mine.pattern, later.constraints):
                 if (index[earlier.name] >= index[later.name] or earlier.name in reported
-                        or frozenset((earlier.name, later.name)) in ordered):
+                        or frozenset((earlier.name, later.name)) in ordered
+                        or bool(earlier.wildcards) != bool(later.wildcards)):
+                    # ruleorder or the rule without wildcards decides (as `choose` does)
                     continue
                 reported.add(earlier.name)
                 yield Finding(mine.pos, "FF108",

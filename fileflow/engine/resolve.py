@@ -1,7 +1,7 @@
 """Requested files -> job graph. Layer 2.
 
 Works backwards from each requested path: find the rule whose output pattern matches it
-(constraints and `ruleorder` respected), bind the wildcards, evaluate the job's inputs and
+(constraints respected; among several, `choose` decides as Snakemake does), bind the wildcards, evaluate the job's inputs and
 resolve those in turn. A path no rule makes is a source if it exists, else an error naming
 the job that needs it (all sources are looked up at once, after the walk). Iterative (a work
 list, no recursion), so a 50,000-step chain is fine.
@@ -28,7 +28,7 @@ from fileflow.lang.job_values import job_values
 from fileflow.lang.model import FileItem, JobValues, Lazy, Rule, Workflow
 from fileflow.template import Items
 
-__all__ = ["resolve", "RuleIndex", "preferred_rules", "ruleorder_closure"]
+__all__ = ["resolve", "RuleIndex", "choose", "preferred_rules", "ruleorder_closure"]
 
 
 class _Candidate(NamedTuple):
@@ -87,11 +87,8 @@ class RuleIndex:
                         wildcards = {name: wildcards[name] for name in rule.wildcards}
                     found.append((rule, wildcards))
         if len(found) > 1:
-            found = self._preferred(found)
+            found = _first_per_rule(found)
         return found
-
-    def _preferred(self, found: list[tuple[Rule, dict[str, str]]]) -> list[tuple[Rule, dict[str, str]]]:
-        return preferred_rules(found, self.preferred)
 
     def closest(self, target: str) -> str | None:
         """The literal output or rule name (without wildcards) most like a mistyped target.
@@ -124,16 +121,29 @@ def _products(log: tuple[FileItem, ...] | Lazy, wildcards: tuple[str, ...]) -> t
     return tuple(item for item in log if set(item.pattern.wildcards) == set(wildcards))
 
 
-def preferred_rules(found: list[tuple[Rule, dict[str, str]]], preferred: set[tuple[str, str]]
-                    ) -> list[tuple[Rule, dict[str, str]]]:
-    """One entry per rule (its first match), minus the rules `ruleorder` puts below another
-    (`preferred` is `ruleorder_closure` of the workflow's ruleorder)."""
+def _first_per_rule(found: list[tuple[Rule, dict[str, str]]]) -> list[tuple[Rule, dict[str, str]]]:
     by_rule: dict[str, tuple[Rule, dict[str, str]]] = {}
     for rule, wildcards in found:
         by_rule.setdefault(rule.name, (rule, wildcards))
-    names = list(by_rule)
-    beaten = {b for a in names for b in names if (a, b) in preferred}
-    return [v for n, v in by_rule.items() if n not in beaten]
+    return list(by_rule.values())
+
+
+def preferred_rules(found: list[tuple[Rule, dict[str, str]]], preferred: set[tuple[str, str]]
+                    ) -> list[tuple[Rule, dict[str, str]]]:
+    """One entry per rule (its first match), minus the rules another one beats: by
+    `ruleorder` (`preferred` is `ruleorder_closure` of the workflow's ruleorder), else, when
+    no order is given between the two, by having no wildcards where the other has some
+    (Snakemake's rule: `qc/multiqc.txt` of a rule beats `qc/{sample}.txt` of another)."""
+    found = _first_per_rule(found)
+
+    def beats(a: Rule, b: Rule) -> bool:
+        if (a.name, b.name) in preferred:
+            return True
+        return (not a.wildcards and bool(b.wildcards)
+                and (b.name, a.name) not in preferred)
+
+    kept = [f for f in found if not any(beats(g[0], f[0]) for g in found if g is not f)]
+    return kept or found
 
 
 def ruleorder_closure(pairs) -> set[tuple[str, str]]:
@@ -148,6 +158,31 @@ def ruleorder_closure(pairs) -> set[tuple[str, str]]:
                     closure.add((a, d))
                     changed = True
     return closure
+
+
+def choose(index: RuleIndex, graph: Graph, found: list[tuple[Rule, dict[str, str]]], path: str,
+           missing: Callable[[list[str]], Collection[str]], needed: bool
+           ) -> list[tuple[Rule, dict[str, str]]]:
+    """The rules to choose from among several that can make `path`, as Snakemake chooses:
+    a rule that needs a file no rule makes and that is not on disk is out, and so is one
+    that needs `path` itself (a cycle through it); `ruleorder`, then having no wildcards,
+    decide among the rest (`preferred_rules`). More than one left is an ambiguity. When
+    no rule is left and `path` is on disk and `needed` by a job, it is a source: [] (a
+    target is not, as in Snakemake: its candidates are kept, to fail as they would alone).
+    Asked only when several rules match: the common single match costs nothing."""
+    inputs = [_normalized(job_values(rule, wildcards)).inputs.values for rule, wildcards in found]
+    cyclic = [path in values for values in inputs]
+    producer = graph.producer
+    unmade = sorted({p for values, cycle in zip(inputs, cyclic) if not cycle for p in values
+                     if p not in producer and not index.candidates(p)})
+    absent = set(missing(unmade)) if unmade else set()
+    viable = [f for f, values, cycle in zip(found, inputs, cyclic)
+              if not cycle and absent.isdisjoint(values)]
+    if not viable:
+        if needed and not missing([path]):
+            return []
+        viable = [f for f, cycle in zip(found, cyclic) if not cycle] or found
+    return preferred_rules(viable, index.preferred)
 
 
 def _needs_normalizing(path: str) -> bool:
@@ -400,9 +435,12 @@ def resolve(workflow: Workflow, targets: Sequence[str],
                 continue
             found = candidates(path)
             if len(found) > 1:
-                raise AmbiguousRuleError(path, [r.name for r, _ in found],
-                                         input_pos(jobs[consumer], path) if consumer >= 0 else None,
-                                         [r.pos for r, _ in found])
+                found = choose(index, graph, found, path, missing, consumer >= 0)
+                if len(found) > 1:
+                    raise AmbiguousRuleError(
+                        path, [r.name for r, _ in found],
+                        input_pos(jobs[consumer], path) if consumer >= 0 else None,
+                        [r.pos for r, _ in found])
             if found:
                 rule, wildcards = found[0]
                 _check_wildcards(rule, wildcards, path)
@@ -437,7 +475,8 @@ def resolve(workflow: Workflow, targets: Sequence[str],
 def _need_log(graph: Graph, index: RuleIndex, path: str, producer: Job) -> None:
     """A log file a job reads or a target names: made by its job, and by no rule besides."""
     graph.needed_logs.add(path)
-    found = index.candidates(path)  # the log's job may be known before a rule was asked
+    # the log's job may be known before a rule was asked
+    found = preferred_rules(index.candidates(path), index.preferred)
     if len(found) > 1:
         raise AmbiguousRuleError(path, [r.name for r, _ in found])
     if found and found[0][0] is not producer.rule:
