@@ -1,10 +1,11 @@
 """Requested files -> job graph. Layer 2.
 
 Works backwards from each requested path: find the rule whose output pattern matches it
-(constraints respected; among several, `choose` decides as Snakemake does), bind the wildcards, evaluate the job's inputs and
-resolve those in turn. A path no rule makes is a source if it exists, else an error naming
-the job that needs it (all sources are looked up at once, after the walk). Iterative (a work
-list, no recursion), so a 50,000-step chain is fine.
+(constraints respected; among several, `choose` decides as Snakemake does), bind the
+wildcards, evaluate the job's inputs and resolve those in turn. A path no rule makes is a
+source if it exists, else an error naming the job that needs it (all sources are looked up
+at once, after the walk). Iterative (a work list, no recursion), so a 50,000-step chain is
+fine.
 """
 from __future__ import annotations
 
