@@ -228,12 +228,98 @@ def test_assignments_are_evaluated_in_order(tmp_path):
 
 @pytest.mark.parametrize("name, message", [
     ("config", "cannot assign to 'config': it is a built-in name"),
+    ("rules", "cannot assign to 'rules': it is a built-in name"),
     ("expand", "cannot assign to 'expand': it is a built-in name"),
     ("true", "cannot assign to 'true': it is a keyword"),
     ("None", "cannot assign to 'None': it is a keyword"),
 ])
 def test_reserved_names_cannot_be_assigned(tmp_path, name, message):
     assert load_error(tmp_path, f"{name} = 1\n").message == message
+
+
+REFERENCES = '''\
+rule all:
+    input: rules.count.output.table, expand(rules.align.output[1], sample="a")
+rule count:
+    input: expand(rules.align.output.bam, sample=["a", "b"])
+    output: table="counts.tsv"
+    log: rules.align.log[0].replace("{sample}", "count")
+    shell: "cat {input} > {output}"
+rule align:
+    input: "reads/{sample}.fq", ref=rules.index.input
+    output: bam="mapped/{sample}.bam", bai="mapped/{sample}.bai"
+    log: "logs/{sample}.log"
+    shell: "touch {output}"
+'''
+
+
+def test_rules_give_another_rules_patterns_wherever_it_is_defined(tmp_path):
+    # `index` comes from an include, after the rules that refer to it
+    workflow = load(tmp_path, REFERENCES + 'include: "more.flow"\n', {"more.flow": '''\
+        rule index:
+            input: "ref/genome.fa"
+            output: "ref/genome.fa.fai"
+            shell: "touch {output}"
+        '''})
+    rules = workflow.by_name
+    assert [r.name for r in workflow.rules] == ["all", "count", "align", "index"]
+    assert [r.index for r in workflow.rules] == [0, 1, 2, 3]
+    assert workflow.default_targets == ("all",)
+    assert [i.pattern.text for i in rules["all"].inputs] == ["counts.tsv", "mapped/a.bai"]
+    assert [i.pattern.text for i in rules["count"].inputs] == ["mapped/a.bam", "mapped/b.bam"]
+    assert [i.pattern.text for i in rules["count"].log] == ["logs/count.log"]
+    assert [(i.name, i.pattern.text) for i in rules["align"].inputs] == [
+        (None, "reads/{sample}.fq"), ("ref", "ref/genome.fa")]
+
+
+def test_rules_read_the_names_defined_above_the_rule(tmp_path):
+    workflow = load(tmp_path, '''\
+        folder = "a"
+        rule copy:
+            input: rules.make.output[0]
+            output: folder + "/copy.txt"
+            shell: "cp {input} {output}"
+        folder = "b"
+        rule make:
+            output: folder + "/made.txt"
+            shell: "touch {output}"
+        ''')
+    assert [i.pattern.text for i in workflow.by_name["copy"].inputs] == ["b/made.txt"]
+    assert [i.pattern.text for i in workflow.by_name["copy"].outputs] == ["a/copy.txt"]
+
+
+@pytest.mark.parametrize("use, message, column", [
+    ("rules.algn.output", "rules.algn: no rule named 'algn'; did you mean 'align'?", 12),
+    ("rules.align.output.bai", "rules.align.output.bai: rule 'align' has no output named 'bai'; "
+                               "did you mean 'bam'?", 12),
+    ("rules.align.output.x", "rules.align.output.x: rule 'align' has no output named 'x'", 12),
+    ("rules.align.params", "rules.align.params: a rule reference gives input, output and log", 12),
+    ("rules.align.input", "rules.align.input: the input of rule 'align' is evaluated for each job "
+                          "(it reads wildcards), so it has no patterns to give", 12),
+    ("rules.use.output", "rules.use: a rule cannot refer to its own patterns", 12),
+    ("rules.other.output", "rules.use: rule 'use' refers back to this rule through its own "
+                           "directives (use -> other -> use)", 12),
+    ("'x' + rules.align", "cannot add a string and a rule reference with '+'", 12),
+])
+def test_rule_reference_errors(tmp_path, use, message, column):
+    err = load_error(tmp_path, f'''\
+rule use:
+    input: {use}
+    output: "use.txt"
+    shell: "touch {{output}}"
+rule align:
+    input: "reads/" + wildcards.sample + ".fq"
+    output: bam="mapped/{{sample}}.bam"
+    shell: "touch {{output}}"
+rule other:
+    input: rules.use.output
+    output: "other.txt"
+    shell: "touch {{output}}"
+''')
+    line = 10 if use == "rules.other.output" else 2  # where the circle closes
+    assert (err.message, err.pos.line, err.pos.column) == (message, line, column)
+    if use == "rules.align.output.x":
+        assert err.hint == "its named outputs: bam"
 
 
 CONFIGURED = '''\

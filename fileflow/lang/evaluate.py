@@ -15,7 +15,16 @@ from fileflow.errors import FlowfileError, Position
 from fileflow.lang import syntax as s
 from fileflow.lang.builtins import BuiltinError
 from fileflow.lang.nodes import children
-from fileflow.lang.values import MAX_ITEMS, Record, a_type, closest, expanded_size, text_size, type_name
+from fileflow.lang.values import (
+    MAX_ITEMS,
+    Attributed,
+    Record,
+    a_type,
+    closest,
+    expanded_size,
+    text_size,
+    type_name,
+)
 
 __all__ = ["compile_expr", "free_names", "attribute_uses", "walk", "get_attribute",
            "UndefinedName", "METHODS"]
@@ -424,6 +433,8 @@ def get_attribute(obj: object, attr: str, pos: Position) -> object:
             return obj[attr]
         except KeyError:
             raise _missing_key(obj, attr, pos) from None
+    if isinstance(obj, Attributed):
+        return obj.attribute(attr, pos)
     raise _error(f"{a_type(obj)} has no attribute '{attr}'", pos)
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 from bisect import bisect_left
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 from fileflow.errors import FlowfileError, FlowfileErrors, Position
 from fileflow.lang import syntax as s
@@ -20,6 +20,7 @@ from fileflow.lang.directives import RULE_DIRECTIVES, TOP_DIRECTIVES, check_cons
 from fileflow.lang.evaluate import UndefinedName, compile_expr
 from fileflow.lang.model import Rule, Workflow
 from fileflow.lang.rule_builder import RuleBuilder
+from fileflow.lang.rule_refs import ReferredRuleFailed, RuleRefs, mentions_rules
 from fileflow.lang.source_files import MAX_FLOWFILE_BYTES, MAX_LOAD_BYTES, FileRefused, read_bytes
 from fileflow.lang.values import Flagged, a_type, closest, record_from
 from fileflow.storage_options import check_storage, merge_storage
@@ -40,12 +41,17 @@ class _Loader:
         self.overrides = overrides
         self.builtins = make_builtins(EvalContext(workdir))
         self.config: dict = dict(overrides)
-        self.scope: dict[str, object] = {"config": record_from(self.config, "config")}
+        self.rule_decls: dict[str, Position] = {}
+        self.built: dict[str, Rule] = {}
+        # rules whose directives read `rules`: built last, in the scope of their place
+        self.deferred: dict[str, tuple[s.RuleDecl, str, int, dict[str, object]]] = {}
+        self.building: list[str] = []  # deferred rules being built, outermost first
+        self.scope: dict[str, object] = {"config": record_from(self.config, "config"),
+                                         "rules": RuleRefs(self.rule_named, self.rule_decls.keys)}
         self.names: dict[str, Position] = {}
         self.assigned: dict[str, Position] = {}   # every top-level assignment parsed so far
         self.rules: list[Rule] = []
         self.first_main_rule: str | None = None   # the default target, unless 'default:' names one
-        self.rule_decls: dict[str, Position] = {}
         self.errors: list[FlowfileError] = []
         self.default: list[str] | None = None
         self.default_pos: Position | None = None
@@ -131,7 +137,7 @@ class _Loader:
     # -- top level
 
     def assign(self, stmt: s.Assignment) -> None:
-        if stmt.name in ("config", "wildcards", "attempt") or stmt.name in BUILTIN_NAMES:
+        if stmt.name in ("config", "rules", "wildcards", "attempt") or stmt.name in BUILTIN_NAMES:
             raise FlowfileError(f"cannot assign to '{stmt.name}': it is a built-in name", stmt.pos)
         if stmt.name in KEYWORDS:
             raise FlowfileError(f"cannot assign to '{stmt.name}': it is a keyword", stmt.pos)
@@ -245,12 +251,50 @@ class _Loader:
         if self.first_main_rule is None and len(self.including) == 1:
             # As in Snakemake, a rule from an included file is never the default target.
             self.first_main_rule = decl.name
+        index = len(self.rule_decls) - 1
+        if mentions_rules(decl):
+            self.deferred[decl.name] = (decl, path, index, dict(self.scope))
+        else:
+            self.build_rule(RuleBuilder(self, decl, path, index))
+
+    def build_rule(self, builder: RuleBuilder) -> Rule | None:
         try:
-            self.rules.append(RuleBuilder(self, decl, path, len(self.rules)).build())
+            rule = builder.build()
         except FlowfileError as err:
-            self.fail(err)
+            if not isinstance(err, ReferredRuleFailed):  # the rule referred to has its errors
+                self.fail(err)
+            return None
+        self.rules.append(rule)
+        self.built[rule.name] = rule
+        return rule
+
+    def rule_named(self, name: str, pos: Position) -> Rule | None:
+        """The rule `rules.NAME` names: built now if it was deferred (None: no such rule)."""
+        rule = self.built.get(name)
+        if rule is not None or name not in self.rule_decls:
+            return rule
+        if self.building and name == self.building[-1]:
+            raise FlowfileError(f"rules.{name}: a rule cannot refer to its own patterns", pos)
+        if name in self.building:
+            raise FlowfileError(f"rules.{name}: rule '{name}' refers back to this rule through its "
+                                f"own directives ({' -> '.join([*self.building, name])})", pos)
+        rule = self.build_deferred(name) if name in self.deferred else None
+        if rule is None:
+            raise ReferredRuleFailed(f"rules.{name}: rule '{name}' has errors", pos)
+        return rule
+
+    def build_deferred(self, name: str) -> Rule | None:
+        decl, path, index, scope = self.deferred.pop(name)
+        self.building.append(name)
+        try:
+            return self.build_rule(RuleBuilder(AtRule(self, scope), decl, path, index))
+        finally:
+            self.building.pop()
 
     def finish(self) -> Workflow:
+        while self.deferred:
+            self.build_deferred(next(iter(self.deferred)))
+        self.rules.sort(key=lambda rule: rule.index)
         names = set(self.rule_decls)
         for name, pos in self.localrules:
             if name not in names:
@@ -275,6 +319,37 @@ class _Loader:
         return Workflow(rules, {r.name: r for r in rules}, default, order, local,
                         dict(self.constraints), self.config, tuple(self.flowfiles), self.workdir,
                         dict(self.names), tuple(self.read_files), self.storage)
+
+
+class AtRule:
+    """The loading state a deferred rule is built with: the names as they were where the
+    rule stands, the rest as the loader has it."""
+
+    def __init__(self, loader: _Loader, scope: dict[str, object]):
+        self.loader, self.scope = loader, scope
+
+    @property
+    def workdir(self) -> str:
+        return self.loader.workdir
+
+    @property
+    def builtins(self) -> Mapping[str, Callable]:
+        return self.loader.builtins
+
+    @property
+    def sources(self) -> Mapping[str, str]:
+        return self.loader.sources
+
+    @property
+    def read_files(self) -> list[str]:
+        return self.loader.read_files
+
+    @property
+    def default_resources(self) -> Mapping[str, object] | None:
+        return self.loader.default_resources
+
+    def evaluate(self, node) -> object:
+        return compile_expr(node, self.loader.builtins)(self.scope)
 
 
 def _inside_directory_outputs(rules: Sequence[Rule]) -> list[FlowfileError]:

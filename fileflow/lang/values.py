@@ -11,7 +11,9 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from itertools import repeat
 
-__all__ = ["Record", "Flagged", "FILE_FLAGS", "MAX_ITEMS", "closest", "type_name", "a_type",
+from fileflow.errors import Position
+
+__all__ = ["Record", "Flagged", "Attributed", "FILE_FLAGS", "MAX_ITEMS", "closest", "type_name", "a_type",
            "record_from", "expanded_size", "text_size"]
 
 # The largest list or string a value may hold (range(), expand(), '+', '*', a config file
@@ -31,6 +33,16 @@ class Record(dict):
     def __init__(self, items=(), label: str = "config"):
         super().__init__(items)
         self.label = label
+
+
+class Attributed:
+    """A value whose attributes an expression reads (`rules.align.output.bam`): `attribute`
+    gives one or raises a FlowfileError at `pos`."""
+
+    __slots__ = ()
+
+    def attribute(self, name: str, pos: Position) -> object:
+        raise NotImplementedError
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,6 +69,10 @@ def type_name(value: object) -> str:
         return "dict"
     if isinstance(value, Flagged):
         return "file"
+    if isinstance(value, list):
+        return "list"
+    if isinstance(value, Attributed):
+        return "rule reference"
     return {str: "string", int: "int", float: "float", list: "list", tuple: "list",
             dict: "dict"}.get(type(value), type(value).__name__)
 
