@@ -236,6 +236,20 @@ def test_completion(tmp_path):
     assert labels(22, 1) == ["rule", *TOP_DIRECTIVES]
 
 
+def test_completion_of_rule_references(tmp_path):
+    text = RICH.replace('"report.txt"\n', '"report.txt", rules.\n', 1).replace(
+        'output: "report.txt"', 'output: table="report.txt"')
+    result = analysis(tmp_path, text)
+    line, column = line_col(text, "rules.\n", 6)
+    assert {c.label for c in completion(result, line, column)} == {"all", "trim", "report"}
+    for written, labels in [("rules.trim.", ["input", "output", "log"]),
+                            ("rules.report.output.", ["table"]),
+                            ("rules.trim.output.", [])]:
+        edited = text.replace("rules.\n", written + "\n")
+        line, column = line_col(edited, written + "\n", len(written))
+        assert [c.label for c in completion(analysis(tmp_path, edited), line, column)] == labels
+
+
 def test_completion_of_config_keys_by_index_and_nested(tmp_path):
     text = CLEAN.replace("SAMPLES = config.samples", 'SAMPLES = config["ref"]["')
     result = analysis(tmp_path, text)

@@ -28,15 +28,22 @@ _CONFIG_PATH = re.compile(
     r"""\bconfig((?:\.[A-Za-z_]\w*|\[\s*["'][^"'\]]*["']\s*\])*)(?:\.|\[\s*["'])([\w-]*)$""")  # noqa: E501 (one regular expression)
 
 
+_RULE_REF = re.compile(r"(?<![\w.])rules\.(?:([A-Za-z_]\w*)\.(?:(input|output|log)\.)?)?\w*$")
+
+
 def completion(result: Analysis, line: int, column: int) -> list[Completion]:
     """What may be written at the cursor: config keys after `config.` or `config["`, rule
-    names in ruleorder/localrules, directive names at the start of a line (a rule's inside a
-    rule), else names: variables assigned above and builtins."""
+    names after `rules.` (then input/output/log, then the names given to them), rule names in
+    ruleorder/localrules, directive names at the start of a line (a rule's inside a rule),
+    else names: variables assigned above and builtins."""
     text = result.lines[line - 1] if 1 <= line <= len(result.lines) else ""
     before = text[:column - 1]
     m = _CONFIG_PATH.search(before)
     if m:
         return _config_keys(result, m.group(1))
+    m = _RULE_REF.search(before)
+    if m:
+        return _rule_ref_completions(result, m.group(1), m.group(2))
     rule_name = _rule_around(result, line) if before[:1] in (" ", "\t") else None
     field = re.search(r"(?<!\{)\{\s*(?:(wildcards|input|output|log|params|resources)\.)?(\w*)$", before)
     if field and rule_name and re.search(r"""["']""", before):
@@ -74,6 +81,22 @@ def _field_completions(result: Analysis, rule_name: str, namespace: str | None) 
     named = [arg for d in decl.directives if d.name == namespace for arg in d.args
              if isinstance(arg, s.Keyword)]
     return [Completion(k.name, "field", source_text(result, k.value, 60), k.name) for k in named]
+
+
+def _rule_ref_completions(result: Analysis, rule_name: str | None, field: str | None
+                          ) -> list[Completion]:
+    """After `rules.`: the rule names; after `rules.NAME.`: input, output and log; after
+    `rules.NAME.output.`: the names that rule gives its outputs."""
+    if rule_name is None:
+        return [Completion(name, "rule", "rule", name) for name in _rule_names(result)]
+    if field is None:
+        return [Completion(f, "field", f"the {f} patterns of rule {rule_name}", f)
+                for f in ("input", "output", "log")]
+    decl = rule_decl(result, rule_name)
+    if decl is None:
+        return []
+    return [Completion(k.name, "field", source_text(result, k.value, 60), k.name)
+            for d in decl.directives if d.name == field for k in d.args if isinstance(k, s.Keyword)]
 
 
 def _rule_names(result: Analysis) -> list[str]:
