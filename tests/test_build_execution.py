@@ -1225,3 +1225,37 @@ def test_script_path_is_relative_to_the_flowfile_that_names_it(tmp_path):
     r = p.build()
     assert r.code == 0, r
     assert p.read("w.txt") == "from workflow"   # run from the working directory
+
+
+# ---------------------------------------------------------------- a Snakemake-like workflow
+
+def test_a_workflow_with_rule_references_and_rules_chosen_without_ruleorder(tmp_path):
+    p = Project(tmp_path)
+    p.flowfile("""
+        SAMPLES = ["a", "b"]
+        rule all:
+            input: rules.multiqc.output.report, expand(rules.trim.output[0], sample=SAMPLES)
+        rule fastqc:
+            input: rules.trim.output.fq
+            output: "qc/{sample}.txt"
+            shell: "wc -c < {input} > {output}"
+        rule multiqc:
+            input: expand(rules.fastqc.output[0], sample=SAMPLES)
+            output: report="qc/multiqc.txt"
+            shell: "cat {input} > {output}"
+        rule trim_gz:
+            input: "raw/{sample}.fq.gz"
+            output: fq="trimmed/{sample}.fq"
+            shell: "gunzip -c {input} > {output}"
+        rule trim:
+            input: "raw/{sample}.fq"
+            output: fq="trimmed/{sample}.fq"
+            shell: "cp {input} {output}"
+        """)
+    p.write("raw/a.fq", "AAAA\n")
+    p.write("raw/b.fq", "CC\n")
+    r = p.build()
+    assert r.code == 0, r
+    # multiqc, not fastqc, makes qc/multiqc.txt; trim, not trim_gz (no raw/*.fq.gz), makes the rest
+    assert p.read("qc/multiqc.txt") == "5\n3\n"
+    assert p.read("trimmed/b.fq") == "CC\n"

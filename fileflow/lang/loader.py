@@ -46,8 +46,9 @@ class _Loader:
         # rules whose directives read `rules`: built last, in the scope of their place
         self.deferred: dict[str, tuple[s.RuleDecl, str, int, dict[str, object]]] = {}
         self.building: list[str] = []  # deferred rules being built, outermost first
+        self.refs = RuleRefs(self.rule_named, self.rule_decls.keys)
         self.scope: dict[str, object] = {"config": record_from(self.config, "config"),
-                                         "rules": RuleRefs(self.rule_named, self.rule_decls.keys)}
+                                         "rules": self.refs}
         self.names: dict[str, Position] = {}
         self.assigned: dict[str, Position] = {}   # every top-level assignment parsed so far
         self.rules: list[Rule] = []
@@ -295,6 +296,7 @@ class _Loader:
         while self.deferred:
             self.build_deferred(next(iter(self.deferred)))
         self.rules.sort(key=lambda rule: rule.index)
+        self.refs.settle(self.built)
         names = set(self.rule_decls)
         for name, pos in self.localrules:
             if name not in names:

@@ -9,7 +9,7 @@ the Flowfile or its includes. A list of patterns is a NamedList: a list, read by
 """
 from __future__ import annotations
 
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Mapping
 
 from fileflow.errors import FlowfileError, Position
 from fileflow.lang import syntax as s
@@ -73,6 +73,12 @@ class RuleRefs(Attributed):
     def __init__(self, lookup: Callable[[str, Position], Rule | None],
                  names: Callable[[], Collection[str]]):
         self.lookup, self.names = lookup, names
+
+    def settle(self, rules: Mapping[str, Rule]) -> None:
+        """Every rule is built: look them up in `rules` from now on (per-job expressions
+        keep this value, and need the loader no longer)."""
+        self.lookup = lambda name, pos: rules.get(name)
+        self.names = rules.keys
 
     def attribute(self, name: str, pos: Position) -> object:
         rule = self.lookup(name, pos)
