@@ -154,6 +154,14 @@ def test_a_rule_whose_input_cannot_exist_is_no_candidate(tmp_path):
         graph_on(tmp_path, TWO_WAYS, ["out/x.txt"], existing=set())
 
 
+def test_a_rule_whose_inputs_fail_for_the_job_is_no_candidate(tmp_path):
+    text = TWO_WAYS.replace('input: "raw/{n}.txt"', 'input: {"y": "raw/y.txt"}[wildcards.n]')
+    g = graph_on(tmp_path, text, ["out/x.txt"], existing={"sra/x.sra", "raw/y.txt"})
+    assert [j.name for j in g.jobs] == ["from_sra[n=x]"]
+    g = graph_on(tmp_path, text, ["out/y.txt"], existing={"raw/y.txt"})
+    assert [j.name for j in g.jobs] == ["from_raw[n=y]"]
+
+
 SELF_NEEDING = """
     rule report:
         input: "table.csv"

@@ -76,6 +76,8 @@ def test_the_benchmark_flowfile(tmp_path):
 
 
 CORNERS = [
+    # rule references: attributes and an index after a name
+    "rule a:\n    input: rules.b.output.bam, rules.b.output[0], rules.rule.log\n",
     # keywords are names where Lark's contextual lexer does not expect the keyword
     "X = in\n", "X = if\n", "X = rule\n", "X = a.if + b.true\n", "rule if:\n    output: 'x'\n",
     "X = f(if=1, rule=2)\n", "X = in in in\n", "X = a if else else b\n", "true = 1\n",

@@ -170,20 +170,30 @@ def choose(index: RuleIndex, graph: Graph, found: list[tuple[Rule, dict[str, str
     decide among the rest (`preferred_rules`). More than one left is an ambiguity. When
     no rule is left and `path` is on disk and `needed` by a job, it is a source: [] (a
     target is not, as in Snakemake: its candidates are kept, to fail as they would alone).
-    Asked only when several rules match: the common single match costs nothing."""
-    inputs = [_normalized(job_values(rule, wildcards)).inputs.values for rule, wildcards in found]
-    cyclic = [path in values for values in inputs]
+    A rule whose inputs cannot be evaluated for this job is out too (it is kept for the
+    error when no rule is left). Asked only when several rules match: the common single
+    match costs nothing."""
+    inputs = [_inputs(rule, wildcards) for rule, wildcards in found]
+    cyclic = [values is not None and path in values for values in inputs]
     producer = graph.producer
-    unmade = sorted({p for values, cycle in zip(inputs, cyclic) if not cycle for p in values
-                     if p not in producer and not index.candidates(p)})
+    unmade = sorted({p for values, cycle in zip(inputs, cyclic) if values and not cycle
+                     for p in values if p not in producer and not index.candidates(p)})
     absent = set(missing(unmade)) if unmade else set()
     viable = [f for f, values, cycle in zip(found, inputs, cyclic)
-              if not cycle and absent.isdisjoint(values)]
+              if values is not None and not cycle and absent.isdisjoint(values)]
     if not viable:
         if needed and not missing([path]):
             return []
         viable = [f for f, cycle in zip(found, cyclic) if not cycle] or found
     return preferred_rules(viable, index.preferred)
+
+
+def _inputs(rule: Rule, wildcards: dict[str, str]) -> tuple[str, ...] | None:
+    """The inputs of a candidate's job, or None if they cannot be evaluated for it."""
+    try:
+        return _normalized(job_values(rule, wildcards)).inputs.values
+    except FlowfileError:
+        return None
 
 
 def _needs_normalizing(path: str) -> bool:
