@@ -234,6 +234,27 @@ def test_a_rule_without_wildcards_beats_a_pattern_with_no_ruleorder(tmp_path, mo
     assert (code, err) == (EXIT_OK, "")
 
 
+def test_an_output_two_rules_can_make_is_settled_by_the_inputs_on_disk(tmp_path, monkeypatch, capsys):
+    text = '''\
+        rule all:
+            input: "out/x.txt"
+        rule from_raw:
+            input: "raw/{n}.txt"
+            output: "out/{n}.txt"
+            shell: "cp {input} {output}"
+        rule from_sra:
+            input: "sra/{n}.sra"
+            output: "out/{n}.txt"
+            shell: "cp {input} {output}"
+        '''
+    code, out, err = check_text(tmp_path, monkeypatch, capsys, text)
+    assert code == EXIT_USAGE and "rules 'from_raw' (Flowfile:3:6) and 'from_sra' " in err
+    (tmp_path / "sra").mkdir()
+    (tmp_path / "sra" / "x.sra").write_text("x\n")
+    code, out, err = check_text(tmp_path, monkeypatch, capsys, text)
+    assert (code, err) == (EXIT_OK, "")
+
+
 def test_an_output_two_rules_can_make_is_an_error_unless_ruleorder_settles_it(
         tmp_path, monkeypatch, capsys):
     text = '''\

@@ -5,8 +5,9 @@ Only paths written literally are followed (an output or input without wildcards,
 `expand()` result), so every error here is one that resolving would raise as soon as one
 of the jobs involved is needed:
 
-- a literal path (an output, or an input) that two rules can make and no `ruleorder`
-  settles: an ambiguity;
+- a literal path (an output, or an input) that two rules can make and that neither
+  `ruleorder`, nor a rule without wildcards beside one with them, nor the files on disk now
+  settle (engine.resolve.choose, as a build would choose): an ambiguity;
 - rules that need each other's literal outputs in a ring: a cycle. A rule's literal inputs
   are the same for each of its jobs, and a literal path is made by one job, so a ring of
   rules through literal paths is a ring of jobs;
@@ -23,8 +24,8 @@ import os
 from collections.abc import Iterable
 
 from fileflow.editor.output_index import OutputIndex
-from fileflow.engine.graph import job_name
-from fileflow.engine.resolve import preferred_rules, ruleorder_closure
+from fileflow.engine.graph import Graph, job_name
+from fileflow.engine.resolve import RuleIndex, choose, preferred_rules, ruleorder_closure
 from fileflow.errors import AmbiguousRuleError, CycleError, Position, WorkflowError, shorten
 from fileflow.lang.model import Rule, Workflow
 
@@ -40,6 +41,16 @@ def rule_problems(workflow: Workflow) -> tuple[list[WorkflowError], list[Workflo
     preferred = ruleorder_closure(workflow.ruleorder)
     errors: list[WorkflowError] = []
     seen: dict[str, list] = {}  # path -> the rules that can make it
+    made: list[RuleIndex] = []
+
+    def index() -> RuleIndex:
+        if not made:
+            made.append(RuleIndex(workflow))
+        return made[0]
+
+    def on_disk_not(paths: list[str]) -> list[str]:
+        return [p for p in paths if "://" not in p
+                and not os.path.lexists(os.path.join(workflow.workdir, p))]
 
     def makers(path: str, pos: Position) -> list:
         found = seen.get(path)
@@ -48,6 +59,8 @@ def rule_problems(workflow: Workflow) -> tuple[list[WorkflowError], list[Workflo
                        for rule, item in outputs.matching(path)]
             matches.sort(key=lambda match: match[0].index)
             found = seen[path] = preferred_rules(matches, preferred)
+            if len(found) > 1:  # as a build would choose with the files on disk now
+                found = seen[path] = choose(index(), Graph(), found, path, on_disk_not, True)
             if len(found) > 1:
                 errors.append(AmbiguousRuleError(path, [r.name for r, _ in found], pos,
                                                  [r.pos for r, _ in found]))
