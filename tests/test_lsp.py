@@ -190,6 +190,15 @@ def test_hover(tmp_path):
     assert hover(result, 2, 1) is None   # a blank line
 
 
+def test_hover_on_a_rule_reference(tmp_path):
+    text = RICH.replace("    input: REF\n", "    input: REF, rules.trim.output[0]\n")
+    result = analysis(tmp_path, text)
+    rule = hover(result, *line_col(text, "rules.trim", 7))
+    assert rule is not None and rule.markdown.startswith("**rule `trim`** (line 9)")
+    name = hover(result, *line_col(text, "rules.trim", 2))
+    assert name is not None and name.markdown.startswith("**`rules`**")
+
+
 def test_hover_on_a_wildcard_in_a_command_names_its_rule_and_constraint(tmp_path):
     result = analysis(tmp_path, CLEAN)
     found = hover(result, *line_col(CLEAN, "{wildcards.sample}", 3))

@@ -52,6 +52,9 @@ def hover(result: Analysis, line: int, column: int) -> HoverText | None:
     node = place.chain[-1]
     if isinstance(node, s.Name):
         return _name_hover(result, place, node)
+    if isinstance(node, s.Attribute) and isinstance(node.obj, s.Name) and node.obj.id == "rules":
+        text = _rule_text(result, node.attr)  # rules.NAME: that rule
+        return HoverText(text, span_of(node.pos)) if text else None
     if isinstance(node, s.Const) and isinstance(node.value, str):
         found = string_field_at(result, node, line, column)
         if found is not None:
@@ -68,6 +71,9 @@ def _name_hover(result: Analysis, place: Place, node: s.Name) -> HoverText | Non
     assignment = assignment_for(result, name, node.pos.line)
     if assignment is not None:
         return HoverText(_variable_text(result, assignment), span_of(node.pos))
+    if name == "rules":
+        return HoverText("**`rules`**\n\nanother rule's file patterns: `rules.NAME.output`, "
+                         "`.input`, `.log`, by index or by name", span_of(node.pos))
     if name in BUILTIN_DOCS:
         return HoverText(f"**`{name}`** (builtin)\n\n{BUILTIN_DOCS[name]}", span_of(node.pos))
     return None
