@@ -782,7 +782,7 @@ def test_a_log_that_another_rule_makes_too_is_an_error(tmp_path):
             shell: "touch {output}"
         """)
     r = p.build()
-    assert r.code == 2 and "rules 'a' and 'b' can both make 'b.txt'" in r.err, r
+    assert r.code == 2 and "rules 'a' (Flowfile:3:6) and 'b' (Flowfile:7:6) can both make 'b.txt'" in r.err, r
     p.write("Flowfile", p.read("Flowfile") + "ruleorder: b > a\n")
     r = p.build()
     assert r.code == 2 and "rule 'b' makes 'b.txt', the log of job a" in r.err, r

@@ -489,7 +489,7 @@ def _need_log(graph: Graph, index: RuleIndex, path: str, producer: Job) -> None:
     # the log's job may be known before a rule was asked
     found = preferred_rules(index.candidates(path), index.preferred)
     if len(found) > 1:
-        raise AmbiguousRuleError(path, [r.name for r, _ in found])
+        raise AmbiguousRuleError(path, [r.name for r, _ in found], None, [r.pos for r, _ in found])
     if found and found[0][0] is not producer.rule:
         raise WorkflowError(f"rule '{found[0][0].name}' makes {path!r}, the log of "
                             f"job {producer.name}")
