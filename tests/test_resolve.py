@@ -190,6 +190,25 @@ def test_an_existing_file_only_rules_needing_it_could_make_is_a_source(tmp_path)
     assert sorted(j.name for j in g.jobs) == ["export[name=table]", "report"]
 
 
+def test_an_existing_file_the_only_rule_making_it_would_need_is_a_source(tmp_path):
+    text = """
+    rule report:
+        input: "table.csv"
+        output: "report.txt"
+        shell: "cp {input} {output}"
+    rule fill:
+        input: "{name}.csv", "defaults.csv"
+        output: "{name}.csv"
+        shell: "touch {output}"
+    """
+    g = graph_on(tmp_path, text, ["report.txt"], existing={"table.csv"})
+    assert [j.name for j in g.jobs] == ["report"] and g.sources == {"table.csv"}
+    with pytest.raises(CycleError) as err:
+        graph_on(tmp_path, text, ["report.txt"], existing=set())
+    assert err.value.cycle == ["fill[name=table]", "fill[name=table]"]
+    assert (err.value.pos.line, err.value.pos.column) == (6, 12)
+
+
 def test_ruleorder_chooses_among_rules_that_can_run(tmp_path):
     g = graph_on(tmp_path, TWO_WAYS + "ruleorder: from_sra > from_raw\n", ["out/x.txt"],
                  existing={"sra/x.sra", "raw/x.txt"})

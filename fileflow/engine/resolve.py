@@ -357,6 +357,8 @@ def _job_adder(graph: Graph, work: list[tuple[str, int]]
         same = producer_of.get(outputs[0]) if outputs else without_outputs.get(rule.name)
         if same is not None and jobs[same].rule is rule and jobs[same].wildcards == wildcards:
             return same
+        if consumer >= 0 and path and path in values.inputs.values:
+            return -1  # it would need the very file it is asked for: no job (`needs_itself`)
         job_id = len(jobs)
         job = Job(job_id, rule, wildcards, values, maker[1](wildcards))
         graph.add_job(job)
@@ -456,6 +458,10 @@ def resolve(workflow: Workflow, targets: Sequence[str],
                 rule, wildcards = found[0]
                 _check_wildcards(rule, wildcards, path)
                 producer = add_job(rule, wildcards, consumer, path)
+                if producer < 0:
+                    needs_itself(rule, wildcards, path, missing)
+                    sources.add(path)
+                    continue
                 if path not in producer_of:
                     # The pattern matched but the rendered outputs differ (e.g. "./a" vs "a").
                     producer_of[path] = producer
@@ -481,6 +487,16 @@ def resolve(workflow: Workflow, targets: Sequence[str],
     if first_needer:
         _check_sources_exist(graph, index, first_needer, missing)
     return graph
+
+
+def needs_itself(rule: Rule, wildcards: dict[str, str], path: str,
+                 missing: Callable[[list[str]], Collection[str]]) -> None:
+    """The only rule that makes `path` needs `path` itself: a cycle, unless the file is on
+    disk, when it is a source (as in Snakemake; `choose` does the same among several)."""
+    if missing([path]):
+        job = Job(-1, rule, wildcards, _normalized(job_values(rule, wildcards)),
+                  job_name(rule.name, wildcards))
+        raise CycleError([job.name, job.name], input_pos(job, path))
 
 
 def _need_log(graph: Graph, index: RuleIndex, path: str, producer: Job) -> None:
