@@ -30,6 +30,7 @@ from fileflow.lang.nodes import (
     Const,
     DictExpr,
     Directive,
+    ImportFrom,
     Index,
     Keyword,
     ListExpr,
@@ -151,13 +152,15 @@ class _Parser:
             elif kind == "N":
                 if tok[1] == "rule":
                     statements.append(self.rule())
+                elif tok[1] == "from":
+                    statements.append(self.import_from())
                 elif toks[self.i + 1][0] == "=":
                     statements.append(self.assignment())
                 else:
                     statements.append(self.directive())
             elif kind == "C":
                 _, sep, line, column, name, value_kind, value, value_column = tok
-                if name == "rule":  # `rule` starts a statement: Lark says what is wrong
+                if name in ("rule", "from"):  # a keyword starts a statement: Lark says what is wrong
                     raise Fallback
                 if sep == ":":
                     statements.append(self.directive())
@@ -178,6 +181,31 @@ class _Parser:
         value = self.expr()
         self.expect("NL")
         return Assignment(self.tok_pos(name), name[1], value)
+
+    def import_from(self) -> ImportFrom:
+        """FROM STRING IMPORT NAME ("," NAME)* [","] _NL"""
+        toks = self.toks
+        keyword, path, word = toks[self.i], toks[self.i + 1], toks[self.i + 2]
+        if path[0] != "S" or path[1].lstrip("rR")[:3] in ('"""', "'''") \
+                or word[0] != "N" or word[1] != "import":
+            raise Fallback
+        try:
+            value = decode_string(path[1])
+        except BadLiteral:
+            raise Fallback from None
+        self.i += 3
+        names = []
+        while True:
+            name = self.expect("N")
+            line, column = name[2], name[3]
+            names.append(build_name_at(self.path, line, column, line, column + len(name[1]), name[1]))
+            if toks[self.i][0] != ",":
+                break
+            self.i += 1
+            if toks[self.i][0] == "NL":  # a trailing comma
+                break
+        self.expect("NL")
+        return ImportFrom(self.tok_pos(keyword), build_const(self.tok_pos(path), value), tuple(names))
 
     def rule(self) -> RuleDecl:
         toks = self.toks
