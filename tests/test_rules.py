@@ -101,7 +101,7 @@ def test_full_example_job_values(full):
     assert v.outputs.values == ("aligned/a.bam", "aligned/a.bam.bai")
     assert v.log.values == ("logs/align/a.log",)
     assert dict(zip(v.params.names, v.params.values)) == {
-        "depth": 10, "label": "sample-a", "flags": ["-v", "-q"]}
+        "depth": 10, "label": "sample-a", "flags": ["-v", "-q"], "group": "@RG\\tID:a\\tSM:10"}
     assert v.threads == 4
     assert v.resources == {"mem_mb": 2000, "runtime": 30, "disk_mb": 500, "gpu": "none"}
     assert v.flags == {"aligned/a.bam": {"temp"}, "aligned/a.bam.bai": {"protected"},
@@ -782,3 +782,137 @@ def test_command_line_threads_and_resources_go_into_the_rules(tmp_path):
     with pytest.raises(FileflowError, match="threads must be a whole number >= 0"):
         with_overrides(wf, RunOverrides(set_threads={"b": -1}))
     assert with_overrides(wf, RunOverrides(set_threads={"b": 0})).by_name["b"].threads == 0
+
+
+# ---------------------------------------------------------------- Python functions
+
+COMMON = '''\
+SAMPLES = {"a": "raw/a.fq", "b": "raw/b.fq"}
+
+
+def get_fastq(wildcards):
+    """The reads of one sample."""
+    return SAMPLES[wildcards.sample]
+
+
+def read_group(wildcards, config):
+    config["platform"] = "changed"  # a copy: the Flowfile's config is untouched
+    return {"id": wildcards["sample"], "platform": config["platform"], "keys": tuple(wildcards)}
+
+
+def samples():
+    return list(SAMPLES)
+
+
+def nothing(*args):
+    return None
+'''
+
+
+def test_imported_functions_are_called_at_load_time_and_per_job(tmp_path):
+    wf = load(tmp_path, """\
+        from "workflow/common.py" import get_fastq, read_group, samples, nothing
+        rule all:
+            input: expand("out/{s}.txt", s=samples())
+        rule align:
+            input: get_fastq(wildcards)
+            output: "out/{sample}.txt"
+            params: rg = read_group(wildcards, config), id = read_group(wildcards, config).id,
+                nil = nothing(wildcards, [config], {"k": temp("t")})
+            shell: "x"
+        """, {"workflow/common.py": COMMON}, config={"platform": "illumina"})
+    assert [i.pattern.text for i in wf.by_name["all"].inputs] == ["out/a.txt", "out/b.txt"]
+    v = job_values(wf.by_name["align"], {"sample": "b"})
+    assert v.inputs.values == ("raw/b.fq",)
+    assert dict(zip(v.params.names, v.params.values)) == {
+        "rg": {"id": "b", "platform": "changed", "keys": ["sample"]}, "id": "b", "nil": None}
+    assert wf.config == {"platform": "illumina"}
+    assert str(tmp_path / "workflow" / "common.py") in wf.read_files
+    info = wf.functions["get_fastq"]
+    assert (info.file, info.line, info.signature, info.doc) == (
+        str(tmp_path / "workflow" / "common.py"), 4, "get_fastq(wildcards)", "The reads of one sample.")
+
+
+def test_a_module_runs_once_per_load_and_paths_are_relative_to_the_flowfile(tmp_path):
+    counting = "import os\nwith open(os.path.join(os.path.dirname(__file__), 'runs'), 'a') as f:\n" \
+               "    f.write('x')\ndef one():\n    return 1\n"
+    wf = load(tmp_path, """\
+        include: "rules/more.flow"
+        from "rules/f.py" import one
+        X = one() + one()
+        """, {"rules/f.py": counting, "rules/more.flow": 'from "f.py" import one\nfrom "f.py" import one\n'})
+    assert (tmp_path / "rules" / "runs").read_text() == "x"
+    assert wf.functions["one"].line == 4
+    del wf
+    load(tmp_path, 'from "rules/f.py" import one\nX = one()\n')
+    assert (tmp_path / "rules" / "runs").read_text() == "xx"  # each load runs it anew
+
+
+@pytest.mark.parametrize(("flowfile", "module", "message", "where"), [
+    ('from "w.py" import get_fq\n', "def get_fastq(w):\n    pass\ndef samples():\n    pass\nX = 1\n",
+     "w.py has no function 'get_fq'; it has: get_fastq, samples", (1, 20)),
+    ('from "w.py" import X\n', "def f():\n    pass\nX = {}\n",
+     "'X' in w.py is not a function (it is a Python dict); it has: f", (1, 20)),
+    ('from "nope.py" import f\n', "", "file not found: nope.py", (1, 6)),
+    ('from "w.py" import f\n', "def f(:\n    pass\n", "cannot import w.py: invalid syntax (line 1)", (1, 6)),
+    ('from "w.py" import f\n', "import os\nX = 1 / 0\n",
+     "importing w.py raised ZeroDivisionError: division by zero at w.py:2 (X = 1 / 0)", (1, 6)),
+    ('from "w.py" import f\n', "import sys\nsys.exit(3)\n",
+     "importing w.py raised SystemExit: 3 at w.py:2 (sys.exit(3))", (1, 6)),
+    ('from "w.py" import len\n', "def len(x):\n    pass\n",
+     "cannot import 'len': it is a built-in name", (1, 20)),
+    ('from "w.py" import true\n', "def true():\n    pass\n",
+     "cannot import 'true': it is a keyword", (1, 20)),
+    ('from "w.py" import f\nf = 1\n', "def f():\n    pass\n",
+     "cannot assign to 'f': it is a function imported on line 1", (2, 1)),
+    ('f = 1\nfrom "w.py" import f\n', "def f():\n    pass\n",
+     "cannot import 'f': it is assigned on line 1", (2, 20)),
+    ('from "w.py" import f\nfrom "v.py" import f\n', "def f():\n    pass\n",
+     "'f' is imported from two files (first on line 1)", (2, 20)),
+    ('from "w.py" import f\nX = f\n', "def f():\n    pass\n",
+     "'f' is a function; call it as f(...)", (2, 5)),
+    ('from "w.py" import f\nX = f(1)\n', "def f(x):\n    return {1, 2}\n",
+     "f() returned a Python set; an imported function must return a string, a number, a bool, "
+     "a list, a dict or None", (2, 5)),
+    ('from "w.py" import f\nX = f(1, 2)\n', "def f(x):\n    return x\n",
+     "f() raised TypeError: f() takes 1 positional argument but 2 were given", (2, 5)),
+    ('from "w.py" import f\nX = f(1)\n', "def f(x):\n    return {(1, 2): x}\n",
+     "f() returned a dict with a Python tuple as a key; keys must be strings or numbers", (2, 5)),
+    ('from "w.py" import f\nX = f()\n', "import pathlib\ndef f():\n    return pathlib.Path('a')\n",
+     "f() returned a Python PosixPath; an imported function must return a string, a number, "
+     "a bool, a list, a dict or None; convert it with str(...)", (2, 5)),
+])
+def test_errors_of_imported_functions(tmp_path, flowfile, module, message, where):
+    (tmp_path / "v.py").write_text("def f():\n    pass\n")
+    err = load_error(tmp_path, flowfile, {"w.py": module} if module else {})
+    assert err.message == message
+    assert (err.pos.line, err.pos.column) == where
+
+
+def test_an_imported_function_that_raises_per_job_names_the_line_of_its_file(tmp_path):
+    wf = load(tmp_path, """\
+        from "workflow/common.py" import get_fastq, read_group
+        rule align:
+            input: get_fastq(wildcards)
+            output: "out/{sample}.txt"
+            params: x = read_group(wildcards, 1)
+            shell: "x"
+        """, {"workflow/common.py": COMMON})
+    with pytest.raises(FlowfileError) as info:
+        job_values(wf.by_name["align"], {"sample": "zz"})
+    assert info.value.message == ("get_fastq() raised KeyError: 'zz' at workflow/common.py:6 "
+                                  "(return SAMPLES[wildcards.sample])")
+    assert (info.value.pos.line, info.value.pos.column) == (3, 12)
+    with pytest.raises(FlowfileError) as info:
+        job_values(wf.by_name["align"], {"sample": "a"})
+    assert info.value.message == ("read_group() raised TypeError: 'int' object does not support item "
+                                  "assignment at workflow/common.py:10 (config[\"platform\"] = \"changed\"  "
+                                  "# a copy: the Flowfile's config is untouched)")
+
+
+def test_wildcards_are_read_only_for_an_imported_function(tmp_path):
+    wf = load(tmp_path, 'from "w.py" import f\nrule a:\n    output: "{x}"\n    params: p = f(wildcards)\n',
+              {"w.py": "def f(w):\n    assert w.x == w['x'] == dict(w)['x']\n    w.x = 1\n"})
+    with pytest.raises(FlowfileError) as info:
+        job_values(wf.by_name["a"], {"x": "v"})
+    assert info.value.message == "f() raised AttributeError: wildcards are read-only at w.py:3 (w.x = 1)"

@@ -19,6 +19,7 @@ from fileflow.lang.config import load_config_file, merge_config, shown_path
 from fileflow.lang.directives import RULE_DIRECTIVES, TOP_DIRECTIVES, check_constraints, check_no_nul
 from fileflow.lang.evaluate import UndefinedName, compile_expr
 from fileflow.lang.model import Rule, Workflow
+from fileflow.lang.python_imports import FunctionInfo, PythonModule, import_module_file, imported_function
 from fileflow.lang.rule_builder import RuleBuilder
 from fileflow.lang.source_files import MAX_FLOWFILE_BYTES, MAX_LOAD_BYTES, FileRefused, read_bytes
 from fileflow.lang.values import Flagged, a_type, closest, record_from
@@ -61,6 +62,8 @@ class _Loader:
         self.default_resources: Mapping[str, object] | None = None  # None: not known
         self.bytes_read = 0   # of Flowfiles: an include read many times adds up
         self.storage: dict[str, dict[str, object]] = {}
+        self.python_modules: dict[str, PythonModule] = {}   # real path -> the module, run once
+        self.functions: dict[str, tuple[Position, FunctionInfo]] = {}  # imported, by name
 
     # -- files
 
@@ -107,6 +110,8 @@ class _Loader:
                         self.add_rule(stmt, path)
                     elif isinstance(stmt, s.Assignment):
                         self.assign(stmt)
+                    elif isinstance(stmt, s.ImportFrom):
+                        self.import_from(stmt, path)
                     else:
                         self.top_directive(stmt, path)
                 except RecursionError:
@@ -135,8 +140,45 @@ class _Loader:
             raise FlowfileError(f"cannot assign to '{stmt.name}': it is a built-in name", stmt.pos)
         if stmt.name in KEYWORDS:
             raise FlowfileError(f"cannot assign to '{stmt.name}': it is a keyword", stmt.pos)
+        if stmt.name in self.functions:
+            raise FlowfileError(f"cannot assign to '{stmt.name}': it is a function imported on "
+                                f"{_line_of(self.functions[stmt.name][0], stmt.pos)}", stmt.pos)
         self.scope[stmt.name] = self.evaluate(stmt.value)
         self.names[stmt.name] = stmt.pos
+
+    def import_from(self, stmt: s.ImportFrom, path: str) -> None:
+        """`from "workflow/common.py" import get_fastq`: the file, relative to the Flowfile,
+        runs once per load; each name becomes a function expressions can call."""
+        target = stmt.path.value
+        assert isinstance(target, str)  # the grammar takes a string
+        check_no_nul(target, "import", stmt.path.pos)
+        full = target if os.path.isabs(target) else os.path.normpath(
+            os.path.join(os.path.dirname(path), target))
+        real = os.path.realpath(full)
+        module = self.python_modules.get(real)
+        if module is None:
+            self.read_files.append(full)
+            module = self.python_modules[real] = import_module_file(full, target, stmt.path.pos)
+        for name in stmt.names:
+            self.check_import_name(name, real)
+            fn, info = imported_function(module, name.id, name.pos)
+            self.builtins[name.id] = fn
+            self.functions[name.id] = (name.pos, info)
+
+    def check_import_name(self, name: s.Name, module: str) -> None:
+        ident = name.id
+        if ident in ("config", "wildcards", "attempt") or ident in BUILTIN_NAMES:
+            raise FlowfileError(f"cannot import '{ident}': it is a built-in name", name.pos)
+        if ident in KEYWORDS:
+            raise FlowfileError(f"cannot import '{ident}': it is a keyword", name.pos)
+        if ident in self.names:
+            raise FlowfileError(f"cannot import '{ident}': it is assigned on "
+                                f"{_line_of(self.names[ident], name.pos)}", name.pos)
+        first = self.functions.get(ident)
+        if first is not None and os.path.realpath(first[1].file) != module:
+            raise FlowfileError(f"'{ident}' is imported from two files (first on "
+                                f"{_line_of(first[0], name.pos)})", name.pos,
+                                "give one of the functions another name")
 
     def top_directive(self, d: s.Directive, path: str) -> None:
         name = d.name
@@ -274,7 +316,13 @@ class _Loader:
         order = tuple(dict.fromkeys(self.ruleorder))
         return Workflow(rules, {r.name: r for r in rules}, default, order, local,
                         dict(self.constraints), self.config, tuple(self.flowfiles), self.workdir,
-                        dict(self.names), tuple(self.read_files), self.storage)
+                        dict(self.names), tuple(self.read_files), self.storage,
+                        {name: info for name, (_, info) in self.functions.items()})
+
+
+def _line_of(pos: Position, here: Position) -> str:
+    """`line 3`, or `line 3 of rules/common.flow` when `pos` is in another file than `here`."""
+    return f"line {pos.line}" + (f" of {shown_path(pos.path)}" if pos.path != here.path else "")
 
 
 def _inside_directory_outputs(rules: Sequence[Rule]) -> list[FlowfileError]:

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import NamedTuple
 
 from fileflow.errors import FlowfileError, Position
+from fileflow.lang.python_imports import FunctionInfo
 from fileflow.patterns import Pattern
 from fileflow.template import Items, Template
 
@@ -110,6 +111,8 @@ class Workflow:
     read_files: tuple[str, ...] = ()             # config files and scripts read while loading
     # `storage:` protocol -> options of its remote store (fileflow.storage_options)
     storage: Mapping[str, Mapping[str, object]] = field(default_factory=dict)
+    # functions imported with `from "file.py" import name`: where each is defined
+    functions: Mapping[str, FunctionInfo] = field(default_factory=dict)
 
 
 class JobValues(NamedTuple):
