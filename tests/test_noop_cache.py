@@ -14,6 +14,7 @@ import fileflow.cli.build
 
 FLOW = """
     configfile: "conf.yaml"
+    from "functions.py" import mode
     rule all:
         input: "b.txt"
 
@@ -26,6 +27,7 @@ FLOW = """
     rule b:
         input: "a.txt"
         output: "b.txt"
+        params: mode = mode()
         shell: "cp {input} {output}"
     """
 
@@ -35,6 +37,7 @@ def project(tmp_path) -> Project:
     p.flowfile(FLOW)
     p.write("in.txt", "one\n")
     p.write("conf.yaml", "level: 1\n")
+    p.write("functions.py", "def mode():\n    return 1\n")
     first = p.build()
     assert first.code == 0 and first.ran == ["a", "b"], first
     # Right after the build (a few of the kernel's clock ticks, less than a process takes
@@ -96,9 +99,10 @@ def _rewrite_same_size(p: Project, rel: str, text: str) -> None:
     (lambda p: os.unlink(p.path("b.txt")), ["b"]),
     (lambda p: p.write("a.txt", "edited by hand\n"), ["a"]),     # remade; b cut off
     (lambda p: p.write("conf.yaml", "level: 2\n"), ["a", "b"]),         # a config file read
+    (lambda p: _rewrite_same_size(p, "functions.py", "def mode():\n    return 2\n"), ["b"]),
     (lambda p: p.flowfile(FLOW.replace("cp {input}", "cp -p {input}")), ["b"]),
 ], ids=["input-same-size", "input-touched", "output-deleted", "output-edited", "configfile",
-        "flowfile"])
+        "python-module", "flowfile"])
 def test_a_change_goes_back_to_the_full_decision(project, monkeypatch, change, runs):
     time.sleep(0.02)  # past the file system's timestamp tick
     change(project)
