@@ -916,3 +916,38 @@ def test_wildcards_are_read_only_for_an_imported_function(tmp_path):
     with pytest.raises(FlowfileError) as info:
         job_values(wf.by_name["a"], {"x": "v"})
     assert info.value.message == "f() raised AttributeError: wildcards are read-only at w.py:3 (w.x = 1)"
+
+
+def test_unpack_turns_a_returned_dict_into_named_inputs(tmp_path):
+    wf = load(tmp_path, """\
+        from "w.py" import get_inputs
+        rule a:
+            input: unpack(get_inputs(wildcards)), "extra.txt"
+            output: "out/{s}.txt"
+            shell: "x"
+        rule b:
+            input: unpack({"ref": "ref.fa"}), unpack(["x.txt", ["y.txt"]])
+            output: "b.txt"
+            shell: "x"
+        """, {"w.py": "def get_inputs(w):\n    return {'reads': [w.s + '.fq'], 'ref': 'ref.fa'}\n"})
+    v = job_values(wf.by_name["a"], {"s": "one"})
+    assert v.inputs.values == ("one.fq", "ref.fa", "extra.txt")
+    assert v.inputs.names == ("reads", "ref", None)
+    b = wf.by_name["b"]
+    assert [(i.pattern.text, i.name) for i in b.inputs] == [
+        ("ref.fa", "ref"), ("x.txt", None), ("y.txt", None)]
+
+
+@pytest.mark.parametrize(("flowfile", "message"), [
+    ('rule a:\n    input: x = unpack({"k": "v"})\n    output: "o"\n',
+     "'x = unpack(...)': unpack() gives the names itself"),
+    ('rule a:\n    output: "o"\n    params: unpack({"k": "v"})\n', "unpack() belongs in 'input:'"),
+    ('rule a:\n    input: unpack("a.txt")\n    output: "o"\n',
+     "unpack() takes one dict (named inputs) or list, not a string"),
+    ('rule a:\n    input: unpack({"a b": "x"})\n    output: "o"\n',
+     "unpack(): input names must be names, not 'a b'"),
+    ('rule a:\n    input: [unpack({"k": "v"})]\n    output: "o"\n',
+     "input entries must be file paths (strings), not an unpack(...)"),
+])
+def test_unpack_errors(tmp_path, flowfile, message):
+    assert load_error(tmp_path, flowfile).message == message

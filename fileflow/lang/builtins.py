@@ -9,7 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from itertools import repeat
 
-from fileflow.lang.values import FILE_FLAGS, MAX_ITEMS, Flagged, Record, a_type, text_size
+from fileflow.lang.values import FILE_FLAGS, MAX_ITEMS, Flagged, Record, Unpacked, a_type, text_size
 from fileflow.patterns import PatternError, parse_pattern
 from fileflow.patterns import expand as expand_patterns
 
@@ -145,6 +145,17 @@ def _str(value=""):
     return str(value) if not isinstance(value, bool) else ("true" if value else "false")
 
 
+def _unpack(value=None, *extra) -> Unpacked:
+    _want(not extra and isinstance(value, (dict, list, tuple)),
+          f"unpack() takes one dict (named inputs) or list, not {a_type(value)}")
+    if isinstance(value, dict):
+        for key in value:
+            _want(isinstance(key, str) and key.isidentifier(),
+                  f"unpack(): input names must be names, not {key!r}")
+        return Unpacked(tuple(value.items()))
+    return Unpacked(tuple((None, v) for v in value))
+
+
 def make_builtins(ctx: EvalContext) -> dict[str, Callable]:
     table: dict[str, Callable] = {
         "expand": _expand, "glob_wildcards": _glob_wildcards(ctx), "env": _env,
@@ -162,6 +173,7 @@ def make_builtins(ctx: EvalContext) -> dict[str, Callable]:
         "abs": _typed(abs, "abs", "a number"),
         "round": _typed(round, "round", "a finite number and an optional number of digits"),
         "sorted": _typed(sorted, "sorted", "a list of values of one kind", ("reverse",)),
+        "unpack": _unpack,
     }
     for flag in FILE_FLAGS:
         table[flag] = _flag(flag)

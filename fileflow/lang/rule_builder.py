@@ -20,6 +20,7 @@ from fileflow.lang.directives import (
     check_no_nul,
     check_resource,
     flatten_files,
+    unpacked,
 )
 from fileflow.lang.evaluate import UndefinedName, attribute_uses, compile_expr, free_names, walk
 from fileflow.lang.model import Action, FileItem, Lazy, Rule
@@ -148,6 +149,13 @@ class RuleBuilder:
                 if attr not in wildcards:
                     raise FlowfileError(f"rule '{self.decl.name}' has no wildcard '{attr}' "
                                         f"(its outputs define: {', '.join(wildcards) or 'none'})", pos)
+        if directive != "input":
+            for arg in d.args:
+                value = arg.value if isinstance(arg, s.Keyword) else arg
+                if isinstance(value, s.Call) and isinstance(value.func, s.Name) \
+                        and value.func.id == "unpack":
+                    raise FlowfileError("unpack() belongs in 'input:'", value.pos,
+                                        "it turns a dict into named inputs")
         names = [a.name if isinstance(a, s.Keyword) else None for a in d.args]
         for i, arg in enumerate(d.args):
             if isinstance(arg, s.Keyword) and arg.name in names[:i]:
@@ -223,13 +231,14 @@ class RuleBuilder:
 
     def file_items(self, d: s.Directive, values: list, directive: str) -> tuple[FileItem, ...]:
         items = []
-        for arg, (name, value) in zip(d.args, values):
-            for path, flags in flatten_files(value, arg.pos, directive):
-                try:
-                    pattern = parse_pattern(path)
-                except PatternError as exc:
-                    raise FlowfileError(str(exc), arg.pos) from None
-                items.append(FileItem(pattern, name, flags, arg.pos))
+        for arg, pair in zip(d.args, values):
+            for name, value in unpacked([pair], arg.pos):
+                for path, flags in flatten_files(value, arg.pos, directive):
+                    try:
+                        pattern = parse_pattern(path)
+                    except PatternError as exc:
+                        raise FlowfileError(str(exc), arg.pos) from None
+                    items.append(FileItem(pattern, name, flags, arg.pos))
         return tuple(items)
 
     def params(self, wildcards) -> Items | Lazy:
