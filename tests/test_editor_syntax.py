@@ -70,6 +70,8 @@ rule copy:
     script: "scripts/copy.py"
 
 storage: s3 = {"region": "eu-west-1"}
+from "workflow/common.py" import get_fastq, groups  # Python functions
+X = unpack(get_fastq(wildcards))
 '''
 
 # (line, text, TextMate scope every character of the text has, Vim syntax group at each
@@ -161,6 +163,13 @@ EXPECTED = [
     (38, "storage", "keyword.control.directive", "flowfileTopDirective"),
     (38, "s3", "variable.parameter", None),
     (38, '"region"', "string.quoted.double", "flowfileString"),
+    (39, "from", "keyword.control.import", "flowfileImportKeyword"),
+    (39, '"workflow/common.py"', "string.quoted.double", "flowfileString"),
+    (39, "import", "keyword.control.import", "flowfileImportKeyword"),
+    (39, "get_fastq", "entity.name.function.imported", "flowfileImportedName"),
+    (39, "groups", "entity.name.function.imported", "flowfileImportedName"),
+    (39, "# Python", "comment.line.number-sign", "flowfileComment"),
+    (40, "unpack", "support.function.builtin", "flowfileBuiltin"),
 ]
 
 
