@@ -63,6 +63,8 @@ BUILTIN_DOCS = {
     "abs": "`abs(x)`.",
     "round": "`round(x[, digits])`.",
     "sorted": "`sorted(list, reverse=false)`: a sorted copy.",
+    "unpack": "`unpack(dict)` in `input:`: the dict's entries as named inputs (a list's as "
+              "unnamed ones), e.g. `input: unpack(get_inputs(wildcards))`.",
     "temp": "`temp(path)`, in `output:`: deleted once no job of the build needs it (kept when "
             "the targets name it).",
     "protected": "`protected(path)`, in `output:`: made read-only after the job succeeds.",
