@@ -951,3 +951,12 @@ def test_unpack_turns_a_returned_dict_into_named_inputs(tmp_path):
 ])
 def test_unpack_errors(tmp_path, flowfile, message):
     assert load_error(tmp_path, flowfile).message == message
+
+
+def test_config_is_copied_once_for_all_the_calls_of_a_function(tmp_path):
+    wf = load(tmp_path,
+              'from "w.py" import f\nrule a:\n    output: "{x}"\n    params: p = f(config, wildcards)\n',
+              {"w.py": "def f(config, wildcards):\n    config['calls'] = config.get('calls', 0) + 1\n"
+                       "    return config['calls']\n"}, config={"k": 1})
+    assert [job_values(wf.by_name["a"], {"x": x}).params.values for x in "abc"] == [(1,), (2,), (3,)]
+    assert wf.config == {"k": 1}

@@ -152,14 +152,25 @@ class ImportedFunction:
     """An imported function as a Flowfile expression calls it: arguments made plain, the
     result checked, failures turned into BuiltinError (the caller adds the call's position)."""
 
-    __slots__ = ("name", "fn", "module")
+    __slots__ = ("name", "fn", "module", "configs")
 
     def __init__(self, name: str, fn: Callable, module: PythonModule):
         self.name, self.fn, self.module = name, fn, module
+        # id(config or a part of it) -> (it, its plain copy): config is the same for every
+        # job, and copying a large one for each of 100,000 calls would take minutes.
+        self.configs: dict[int, tuple[object, object]] = {}
+
+    def plain(self, value: object) -> object:
+        if isinstance(value, Record) and value.label.startswith("config"):
+            known = self.configs.get(id(value))
+            if known is None:
+                known = self.configs[id(value)] = (value, to_python(value))
+            return known[1]
+        return to_python(value)
 
     def __call__(self, *args: object, **kwargs: object) -> object:
-        plain_args = [to_python(a) for a in args]
-        plain_kwargs = {k: to_python(v) for k, v in kwargs.items()}
+        plain_args = [self.plain(a) for a in args]
+        plain_kwargs = {k: self.plain(v) for k, v in kwargs.items()}
         try:
             result = self.fn(*plain_args, **plain_kwargs)
         except (Exception, SystemExit) as exc:
