@@ -184,28 +184,19 @@ class _Parser:
 
     def import_from(self) -> ImportFrom:
         """FROM STRING IMPORT NAME ("," NAME)* [","] _NL"""
-        toks = self.toks
-        keyword, path, word = toks[self.i], toks[self.i + 1], toks[self.i + 2]
-        if path[0] != "S" or path[1].lstrip("rR")[:3] in ('"""', "'''") \
-                or word[0] != "N" or word[1] != "import":
+        toks, i = self.toks, self.i
+        path, word = toks[i + 1], toks[i + 2]
+        if path[0] != "S" or path[1].lstrip("rR")[:3] in ('"""', "'''") or word[:2] != ("N", "import"):
             raise Fallback
-        try:
-            value = decode_string(path[1])
-        except BadLiteral:
-            raise Fallback from None
         self.i += 3
-        names = []
-        while True:
-            name = self.expect("N")
-            line, column = name[2], name[3]
-            names.append(build_name_at(self.path, line, column, line, column + len(name[1]), name[1]))
-            if toks[self.i][0] != ",":
-                break
+        names = [self.expect("N")]
+        while toks[self.i][0] == ",":
             self.i += 1
-            if toks[self.i][0] == "NL":  # a trailing comma
-                break
+            if toks[self.i][0] != "NL":  # not a trailing comma
+                names.append(self.expect("N"))
         self.expect("NL")
-        return ImportFrom(self.tok_pos(keyword), build_const(self.tok_pos(path), value), tuple(names))
+        made = [build_name_at(self.path, n[2], n[3], n[2], n[3] + len(n[1]), n[1]) for n in names]
+        return ImportFrom(self.tok_pos(toks[i]), self.strings([path]), tuple(made))
 
     def rule(self) -> RuleDecl:
         toks = self.toks
