@@ -70,6 +70,8 @@ rule copy:
     script: "scripts/copy.py"
 
 storage: s3 = {"region": "eu-west-1"}
+SHEET = table("samples.tsv", key="sample")
+META = load("meta.yaml")
 '''
 
 # (line, text, TextMate scope every character of the text has, Vim syntax group at each
@@ -161,6 +163,8 @@ EXPECTED = [
     (38, "storage", "keyword.control.directive", "flowfileTopDirective"),
     (38, "s3", "variable.parameter", None),
     (38, '"region"', "string.quoted.double", "flowfileString"),
+    (39, "table", "support.function.builtin", "flowfileBuiltin"),
+    (40, "load", "support.function.builtin", "flowfileBuiltin"),
 ]
 
 

@@ -268,6 +268,29 @@ def test_command_line_config_and_configfiles_win(tmp_path):
     assert wf.by_name["r"].outputs[0].pattern.text == "results/7"
 
 
+SHEETED = """\
+SAMPLES = table("samples.tsv", key="sample")
+META = load("meta.yaml")
+rule all:
+    input: expand("out/{s}.txt", s=list(SAMPLES))
+rule r:
+    input: SAMPLES[wildcards.s].fq1
+    output: "out/{s}.txt"
+    params: reads = int(SAMPLES[wildcards.s].reads), ref = META.ref
+    shell: "cp {input} {output}"
+"""
+
+
+def test_a_sample_sheet_drives_the_rules_and_is_a_file_the_load_read(tmp_path):
+    wf = load(tmp_path, SHEETED, {"samples.tsv": "sample\tfq1\treads\nA\ta.fq\t10\nB\tb.fq\t20\n",
+                                  "meta.yaml": "ref: hg38\n"})
+    assert [i.pattern.text for i in wf.by_name["all"].inputs] == ["out/A.txt", "out/B.txt"]
+    values = job_values(wf.by_name["r"], {"s": "B"})
+    assert values.inputs.values == ("b.fq",)
+    assert values.params.values == (20, "hg38")
+    assert list(wf.read_files) == [str(tmp_path / "samples.tsv"), str(tmp_path / "meta.yaml")]
+
+
 def test_repeated_command_line_config_entries_merge():
     from fileflow.lang.config import parse_config_overrides
 

@@ -38,7 +38,8 @@ class _Loader:
     def __init__(self, workdir: str, overrides: dict):
         self.workdir = workdir
         self.overrides = overrides
-        self.builtins = make_builtins(EvalContext(workdir))
+        self.read_files: list[str] = []  # besides the Flowfiles: what else loading read
+        self.builtins = make_builtins(EvalContext(workdir, self.read_files))
         self.config: dict = dict(overrides)
         self.scope: dict[str, object] = {"config": record_from(self.config, "config")}
         self.names: dict[str, Position] = {}
@@ -57,7 +58,6 @@ class _Loader:
         self.including: list[tuple[str, str]] = []   # (real path, path as shown), outermost first
         self.sources: dict[str, str] = {}
         self.texts: Mapping[str, str] = {}   # real path -> text read instead of the file's
-        self.read_files: list[str] = []  # besides the Flowfiles: what else loading read
         self.default_resources: Mapping[str, object] | None = None  # None: not known
         self.bytes_read = 0   # of Flowfiles: an include read many times adds up
         self.storage: dict[str, dict[str, object]] = {}
@@ -274,7 +274,7 @@ class _Loader:
         order = tuple(dict.fromkeys(self.ruleorder))
         return Workflow(rules, {r.name: r for r in rules}, default, order, local,
                         dict(self.constraints), self.config, tuple(self.flowfiles), self.workdir,
-                        dict(self.names), tuple(self.read_files), self.storage)
+                        dict(self.names), self.read_files, self.storage)
 
 
 def _inside_directory_outputs(rules: Sequence[Rule]) -> list[FlowfileError]:

@@ -37,7 +37,7 @@ syn match flowfileError "^\s\+run\ze\s*:"
 syn keyword flowfileConstant true false none True False None
 syn keyword flowfileKeyword if else and or not in
 syn keyword flowfileBuiltin expand glob_wildcards temp protected directory ancient range len
-      \ int str float bool list min max sum abs round sorted env
+      \ int str float bool list min max sum abs round sorted env table load
 syn keyword flowfileSpecialVar config wildcards attempt
 syn match flowfileNumber "\%(\w\|\.\)\@<!\%(\d[0-9_]*\%(\.[0-9_]*\)\=\|\.\d[0-9_]*\)\%([eE][+-]\=\d\+\)\="
 syn match flowfileOperator "==\|!=\|<=\|>=\|[<>]\|//\|[-+*/%=]"
