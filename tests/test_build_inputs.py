@@ -45,3 +45,44 @@ def test_an_error_in_a_sample_sheet_names_its_line(tmp_path):
     assert result.code == 2
     assert "samples.tsv:3:1: error: this row of samples.tsv has 2 fields, the header has 3" in result.err
     assert "Traceback" not in result.err
+
+
+# ---------------------------------------------------------------- resources in units
+
+def test_sizes_and_times_with_units_reach_the_command_as_mb_and_minutes(tmp_path):
+    p = Project(tmp_path)
+    p.flowfile("""
+        rule a:
+            output: "a.txt"
+            resources: mem = "8G", disk = "2TiB", runtime = "2h30m"
+            shell: "echo {resources.mem_mb} {resources.disk_mb} {resources.runtime} {resources.mem} >{output}"
+        rule b:
+            output: "b.txt"
+            shell: "echo {resources.mem_mb} > {output}"
+        """)
+    r = p.build("a.txt", "b.txt", "--default-resources", "mem=1GiB")
+    assert r.code == 0, r
+    assert p.read("a.txt") == "8000 2199024 150 8G\n"
+    assert p.read("b.txt") == "1074\n"
+
+
+# A job that writes when it started and ended, taking a while.
+SPAN = ('mkdir -p spans; date +%s.%N > spans/{wildcards.x}.start; sleep 0.3; '
+        'date +%s.%N > spans/{wildcards.x}.end; touch {output}')
+
+
+def test_a_limit_on_memory_counts_the_mb_of_sizes_with_units(tmp_path):
+    p = Project(tmp_path)
+    p.flowfile(f"""
+        rule all:
+            input: "out/a", "out/b"
+        rule heavy:
+            output: "out/{{x}}"
+            resources: mem = "600M"
+            shell: "{SPAN}"
+        """)
+    r = p.build("-j", "2", "--resources", "mem=1G")
+    assert r.code == 0, r
+    (a0, a1), (b0, b1) = ((float(p.read(f"spans/{n}.start")), float(p.read(f"spans/{n}.end")))
+                          for n in "ab")
+    assert not (a0 < b1 and b0 < a1), "the two jobs ran together"

@@ -180,6 +180,91 @@ def test_resources_and_threads_per_attempt(tmp_path):
     assert (third.threads, third.resources) == (6, {"mem_mb": 3000, "runtime": 16, "tmp": "q"})
 
 
+def rule_resources(tmp_path, text: str, defaults=None):
+    wf = load(tmp_path, f'rule a:\n    output: "{{x}}.out"\n    resources: {text}\n'
+                        '    shell: "touch {output}"\n', default_resources=defaults)
+    return job_values(wf.by_name["a"], {"x": "2"}).resources
+
+
+@pytest.mark.parametrize("text, resources", [
+    ('mem = "8G"', {"mem": "8G", "mem_mb": 8000}),
+    ('mem = "500MB"', {"mem": "500MB", "mem_mb": 500}),
+    ('mem = "8GiB"', {"mem": "8GiB", "mem_mb": 8590}),          # 8 * 2**30 bytes, in MB, up
+    ('mem = "1.5 g"', {"mem": "1.5 g", "mem_mb": 1500}),
+    ('mem = "100"', {"mem": "100", "mem_mb": 100}),              # digits alone: MB
+    ('mem = 300', {"mem": 300, "mem_mb": 300}),
+    ('mem = "10k"', {"mem": "10k", "mem_mb": 1}),                # at least 1
+    ('disk = "2TB"', {"disk": "2TB", "disk_mb": 2000000}),
+    ('disk = "1Ti"', {"disk": "1Ti", "disk_mb": 1099512}),
+    ("mem_mib = 1024", {"mem_mib": 1024, "mem_mb": 1073}),
+    ('runtime = "2h30m"', {"runtime": 150}),
+    ('runtime = "90m"', {"runtime": 90}),
+    ('runtime = "1d"', {"runtime": 1440}),
+    ('runtime = "1h 30min"', {"runtime": 90}),
+    ('runtime = "1.5h"', {"runtime": 90}),
+    ('runtime = "30s"', {"runtime": 1}),
+    ('runtime = "45"', {"runtime": 45}),
+    ('mem = str(int(wildcards.x) * 2) + "G", runtime = wildcards.x + "h"',
+     {"mem": "4G", "mem_mb": 4000, "runtime": 120}),
+])
+def test_resources_with_units_give_mb_and_minutes(tmp_path, text, resources):
+    assert rule_resources(tmp_path, text) == resources
+
+
+def test_a_size_the_rule_gives_replaces_every_spelling_of_it_in_the_defaults(tmp_path):
+    defaults = {"mem_mb": 1000, "disk": "1G", "disk_mb": 1000, "runtime": 5}
+    assert rule_resources(tmp_path, 'mem = "2G", disk_mb = 7', defaults) == {
+        "runtime": 5, "mem": "2G", "mem_mb": 2000, "disk_mb": 7}
+    assert rule_resources(tmp_path, 'mem = "2G" if wildcards.x else "1G"', defaults) == {
+        "disk": "1G", "disk_mb": 1000, "runtime": 5, "mem": "2G", "mem_mb": 2000}
+
+
+SIZE_WORDS = ('write a number and a unit, e.g. "8G", "500MB" or "2TiB" (SI: k, M, G, T, P, '
+              'with or without B; IEC: KiB, MiB, GiB, TiB, PiB)')
+
+
+@pytest.mark.parametrize("text, where, message, hint", [
+    ('mem = "8X"', "3:22", f"resource 'mem': '8X' is not a size: {SIZE_WORDS}", ""),
+    ('mem = "G"', "3:22", f"resource 'mem': 'G' is not a size: {SIZE_WORDS}", ""),
+    ('disk = "2 T B"', "3:23", f"resource 'disk': '2 T B' is not a size: {SIZE_WORDS}", ""),
+    ('runtime = "2h30"', "3:26", "resource 'runtime': '2h30' is not a time span: write numbers "
+     'with units, e.g. "90m", "2h30m" or "1d" (s, m, h, d, w)', ""),
+    ('runtime = "h"', "3:26", "resource 'runtime': 'h' is not a time span: write numbers "
+     'with units, e.g. "90m", "2h30m" or "1d" (s, m, h, d, w)', ""),
+    ('mem_mb = "8G"', "3:25", "resource 'mem_mb' must be a non-negative number, got '8G'",
+     'for a size with a unit, write mem = "8G"'),
+    ('mem_mib = "1G"', "3:26", "resource 'mem_mib' must be a non-negative number, got '1G'",
+     'for a size with a unit, write mem = "1G"'),
+    ("disk = -1", "3:23", "resource 'disk' must be a size such as \"8G\" or a number of MB, got -1",
+     ""),
+    ('mem = "8G", mem_mb = 100', "3:37", "resources 'mem' and 'mem_mb' give the same size twice",
+     "keep one of them: 'mem_mb' is derived from 'mem' (with a unit) and 'mem_mib'"),
+])
+def test_bad_units_are_errors_at_the_value(tmp_path, text, where, message, hint):
+    err = load_error(tmp_path, f'rule a:\n    output: "a"\n    resources: {text}\n'
+                               '    shell: "touch {output}"\n')
+    assert (str(err.pos), err.message, err.hint) == (f"{tmp_path / 'Flowfile'}:{where}", message, hint)
+
+
+def test_a_bad_unit_per_job_is_an_error_at_the_directive(tmp_path):
+    wf = load(tmp_path, 'rule a:\n    output: "{x}.out"\n    resources: mem = wildcards.x + "X"\n'
+                        '    shell: "touch {output}"\n')
+    with pytest.raises(FlowfileError) as info:
+        job_values(wf.by_name["a"], {"x": "2"})
+    assert info.value.message == f"resource 'mem': '2X' is not a size: {SIZE_WORDS}"
+    assert str(info.value.pos) == f"{tmp_path / 'Flowfile'}:3:5"
+
+
+def test_a_command_may_use_the_mb_a_unit_gives(tmp_path):
+    wf = load(tmp_path, 'rule a:\n    output: "a"\n    resources: mem = "2G"\n'
+                        '    shell: "echo {resources.mem_mb} {resources.disk_mb}"\n',
+              default_resources={"disk_mb": 5})
+    assert wf.by_name["a"].resources == {"disk_mb": 5, "mem": "2G", "mem_mb": 2000}
+    err = load_error(tmp_path, 'rule a:\n    output: "a"\n    resources: mem = "2G"\n'
+                               '    shell: "echo {resources.disk_mb}"\n', default_resources={})
+    assert "has no resource 'disk_mb'" in err.message
+
+
 def test_per_job_type_checks(tmp_path):
     rule = load(tmp_path, '''\
         rule a:

@@ -69,7 +69,7 @@ def check_int(value, directive: str, minimum: int | None, pos: Position) -> None
         raise FlowfileError(f"'{directive}:' must be at least {minimum}, got {value}", pos)
 
 
-def check_resource(name: str, value, pos: Position) -> None:
+def check_resource(name: str, value, pos: Position | None) -> None:
     if name in ("mem_mb", "runtime", "disk_mb", "mem_mb_per_cpu"):
         if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
             raise FlowfileError(f"resource '{name}' must be a non-negative number, got {value!r}", pos)
