@@ -72,6 +72,7 @@ rule copy:
 storage: s3 = {"region": "eu-west-1"}
 SHEET = table("samples.tsv", key="sample")
 META = load("meta.yaml")
+configschema: "schemas/config.schema.yaml"
 '''
 
 # (line, text, TextMate scope every character of the text has, Vim syntax group at each
@@ -165,6 +166,7 @@ EXPECTED = [
     (38, '"region"', "string.quoted.double", "flowfileString"),
     (39, "table", "support.function.builtin", "flowfileBuiltin"),
     (40, "load", "support.function.builtin", "flowfileBuiltin"),
+    (41, "configschema", "keyword.control.directive", "flowfileTopDirective"),
 ]
 
 

@@ -890,3 +890,97 @@ def test_command_line_threads_and_resources_go_into_the_rules(tmp_path):
     with pytest.raises(FileflowError, match="threads must be a whole number >= 0"):
         with_overrides(wf, RunOverrides(set_threads={"b": -1}))
     assert with_overrides(wf, RunOverrides(set_threads={"b": 0})).by_name["b"].threads == 0
+
+
+# ---------------------------------------------------------------- configschema:
+
+SCHEMA = r"""
+type: object
+properties:
+  threads: {type: integer, default: 4}
+  opts:
+    type: object
+    default: {}
+    properties:
+      mode: {type: string, default: fast, enum: [fast, slow]}
+  samples:
+    type: array
+    items:
+      type: object
+      required: [name]
+      properties:
+        name: {type: string}
+        fq1: {type: string, pattern: '^.+\.fq\.gz$'}
+required: [samples]
+"""
+SCHEMED = """\
+configfile: "config.yaml"
+configschema: "schemas/config.schema.yaml"
+rule a:
+    output: "a.txt"
+    params: t = config.threads, m = config.opts.mode
+    shell: "touch {output}"
+"""
+
+
+def schema_errors(tmp_path, monkeypatch, config_yaml: str, **kwargs) -> list[tuple[str, str]]:
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises((FlowfileError, FlowfileErrors)) as info:
+        load(tmp_path, SCHEMED, {"config.yaml": config_yaml, "schemas/config.schema.yaml": SCHEMA},
+             **kwargs)
+    errors = info.value.errors if isinstance(info.value, FlowfileErrors) else [info.value]
+    return [(str(e.pos).replace(str(tmp_path) + "/", ""), e.message) for e in errors]
+
+
+def test_configschema_fills_defaults_in_and_watches_the_schema(tmp_path):
+    wf = load(tmp_path, SCHEMED, {"config.yaml": "samples: [{name: a, fq1: a.fq.gz}]\n",
+                                  "schemas/config.schema.yaml": SCHEMA})
+    assert wf.by_name["a"].params.values == (4, "fast")
+    assert wf.config == {"samples": [{"name": "a", "fq1": "a.fq.gz"}], "threads": 4,
+                         "opts": {"mode": "fast"}}
+    assert str(tmp_path / "schemas/config.schema.yaml") in wf.read_files
+    overridden = load(tmp_path, SCHEMED, config={"threads": 8, "opts": {"mode": "slow"}})
+    assert overridden.by_name["a"].params.values == (8, "slow")
+
+
+def test_configschema_names_each_violation_at_its_line_in_the_config_file(tmp_path, monkeypatch):
+    config = "samples:\n  - name: a\n    fq1: a.fq\n  - fq1: b.fq.gz\nthreads: many\n"
+    assert schema_errors(tmp_path, monkeypatch, config) == [
+        ("config.yaml:3:10", "config.samples[0].fq1: 'a.fq' does not match '^.+\\.fq\\.gz$' "
+                             "(schemas/config.schema.yaml: properties.samples.items.properties.fq1.pattern)"),
+        ("config.yaml:4:5", "config.samples[1]: 'name' is a required property "
+                            "(schemas/config.schema.yaml: properties.samples.items.required)"),
+        ("config.yaml:5:10", "config.threads: 'many' is not of type 'integer' "
+                             "(schemas/config.schema.yaml: properties.threads.type)"),
+    ]
+
+
+def test_configschema_names_the_command_line_for_what_it_set(tmp_path, monkeypatch):
+    extra = tmp_path / "extra.yaml"
+    extra.write_text("opts:\n  mode: medium\n")
+    assert schema_errors(tmp_path, monkeypatch, "threads: 2\n", config={"threads": "x"},
+                         configfiles=[str(extra)]) == [
+        ("Flowfile:2:15", "config.threads (set by --config): 'x' is not of type 'integer' "
+                          "(schemas/config.schema.yaml: properties.threads.type)"),
+        ("extra.yaml:1:1", "config: 'samples' is a required property "
+                           "(schemas/config.schema.yaml: required)"),
+        ("extra.yaml:2:9", "config.opts.mode: 'medium' is not one of ['fast', 'slow'] "
+                           "(schemas/config.schema.yaml: properties.opts.properties.mode.enum)"),
+    ]
+
+
+@pytest.mark.parametrize("schema, message", [
+    ("type: objekt\n", "config schema schemas/config.schema.yaml is not a valid JSON Schema: "
+                       "'objekt' is not valid under any of the given schemas (at type)"),
+    ("- 1\n", "config schema schemas/config.schema.yaml must hold a mapping (a JSON Schema), "
+              "not a list"),
+    ("a: [\n", "invalid YAML in config schema: expected the node content, but found "
+               "'<stream end>'"),
+])
+def test_a_bad_schema_is_an_error(tmp_path, monkeypatch, schema, message):
+    monkeypatch.chdir(tmp_path)
+    err = load_error(tmp_path, SCHEMED, {"config.yaml": "samples: []\n",
+                                         "schemas/config.schema.yaml": schema})
+    assert err.message == message
+    err = load_error(tmp_path, 'configschema: "none.yaml"\n')
+    assert (err.message, err.pos.line, err.pos.column) == ("config schema not found: none.yaml", 1, 15)

@@ -31,6 +31,9 @@ DIRECTIVE_DOCS = {
               "(`from fileflow.script import job`), anything else with bash.",
     "configfile": "A YAML mapping merged into `config`; the path is relative to the working "
                   "directory.",
+    "configschema": "A JSON Schema (YAML or JSON) the configuration so far (config files and "
+                    "`--config`) must satisfy; its defaults are filled in. The path is relative "
+                    "to the working directory.",
     "include": "Loads another Flowfile here, into the same namespace; the path is relative to "
                "this file's directory.",
     "localrules": "Rule names whose jobs run on this machine even with a cluster executor.",

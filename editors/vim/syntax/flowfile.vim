@@ -21,9 +21,9 @@ syn match flowfileComment "#.*$" contains=flowfileTodo,@Spell
 syn keyword flowfileRuleKeyword rule nextgroup=flowfileRuleName skipwhite
 syn match flowfileRuleName "\h\w*" contained
 
-" Top-level statements: include:, configfile:, default:, wildcard_constraints:, storage: (column 1);
+" Top-level statements: include:, configfile:, configschema:, default:, wildcard_constraints:, storage: (column 1);
 " localrules: and ruleorder: name rules.
-syn match flowfileTopDirective "^\%(include\|configfile\|default\|wildcard_constraints\|storage\)\ze\s*:"
+syn match flowfileTopDirective "^\%(include\|configfile\|configschema\|default\|wildcard_constraints\|storage\)\ze\s*:"
 syn region flowfileRuleList matchgroup=flowfileTopDirective
       \ start="^\%(localrules\|ruleorder\)\ze\s*:" end="$" keepend
       \ contains=flowfileRuleRef,flowfileOperator,flowfileComment
