@@ -86,3 +86,32 @@ def test_a_limit_on_memory_counts_the_mb_of_sizes_with_units(tmp_path):
     (a0, a1), (b0, b1) = ((float(p.read(f"spans/{n}.start")), float(p.read(f"spans/{n}.end")))
                           for n in "ab")
     assert not (a0 < b1 and b0 < a1), "the two jobs ran together"
+
+
+# ---------------------------------------------------------------- configschema:
+
+def test_a_schema_default_reaches_the_job_and_an_edited_schema_is_read_again(tmp_path):
+    p = Project(tmp_path)
+    p.flowfile("""
+        configfile: "config.yaml"
+        configschema: "config.schema.yaml"
+        rule a:
+            output: "a.txt"
+            params: level = config.level
+            shell: "echo {params.level} > {output}"
+        """)
+    p.write("config.yaml", "name: x\n")
+    p.write("config.schema.yaml", "properties:\n  level: {type: integer, default: 3}\n")
+    assert p.build().ran == ["a"]
+    assert p.read("a.txt") == "3\n"
+    time.sleep(0.02)
+    assert "nothing to do" in p.build(log=False).out  # and the no-op shortcut is written
+    time.sleep(0.02)
+    p.write("config.schema.yaml", "properties:\n  level: {type: integer, default: 5}\n")
+    assert p.build().ran == ["a"]
+    assert p.read("a.txt") == "5\n"
+    p.write("config.yaml", "level: high\n")
+    bad = p.build()
+    assert bad.code == 2
+    assert ("config.yaml:1:8: error: config.level: 'high' is not of type 'integer' "
+            "(config.schema.yaml: properties.level.type)") in bad.err
