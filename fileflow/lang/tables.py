@@ -51,11 +51,10 @@ def _separator(shown: str, sep: object) -> str:
             raise TableRefused(f"table() cannot tell the separator of {shown!r} from its name "
                                "(.csv, .tsv or .tab): give it, e.g. sep=\",\" or sep=\"\\t\"")
         return SEPARATORS[ext]
-    if not isinstance(sep, str) or len(sep) != 1 or sep in "\"\r\n":
-        raise TableRefused(f"table() sep= takes one character such as \",\" or \"\\t\", not "
-                           f"{sep!r}" if isinstance(sep, str) else
-                           f"table() sep= takes one character, not {a_type(sep)}")
-    return sep
+    if isinstance(sep, str) and len(sep) == 1 and sep not in "\"\r\n":
+        return sep
+    given = repr(sep) if isinstance(sep, str) else a_type(sep)
+    raise TableRefused(f"table() sep= takes one character such as \",\" or \"\\t\", not {given}")
 
 
 def _rows(text: str, sep: str, full: str, shown: str) -> tuple[list[str], list[tuple[int, list[str]]]]:
