@@ -160,6 +160,37 @@ def test_env_and_glob_wildcards_keep_the_full_decision(tmp_path):
     assert p.build().ran == ["copy[n=y]"]
 
 
+def test_an_edited_sample_sheet_or_data_file_goes_back_to_the_full_decision(tmp_path, monkeypatch):
+    p = Project(tmp_path)
+    p.flowfile("""
+        SAMPLES = table("samples.tsv", key="sample")
+        rule all:
+            input: expand("out/{s}.txt", s=list(SAMPLES))
+        rule r:
+            output: "out/{s}.txt"
+            params: fq = SAMPLES[wildcards.s].fq1, ref = load("meta.json").ref
+            shell: "echo {params.fq} {params.ref} > {output}"
+        """)
+    p.write("samples.tsv", "sample\tfq1\nA\ta.fq\nB\tb.fq\n")
+    p.write("meta.json", '{"ref": "hg38"}')
+    assert p.build().ran == ["r[s=A]", "r[s=B]"]
+    time.sleep(0.02)
+    assert "nothing to do" in p.build(log=False).out
+    assert p.exists(".fileflow/noop-cache")
+    for edit, runs in ((lambda: p.write("samples.tsv", "sample\tfq1\nA\ta.fq\nB\tc.fq\n"),
+                        ["r[s=B]"]),
+                       (lambda: p.write("meta.json", '{"ref": "hg19"}'), ["r[s=A]", "r[s=B]"])):
+        time.sleep(0.02)
+        assert "nothing to do" in p.build(log=False).out
+        time.sleep(0.02)  # past the file system's timestamp tick
+        edit()
+        with monkeypatch.context() as m:
+            m.setattr(fileflow.cli.build, "load_graph", _explode)
+            with pytest.raises(_Loaded):
+                p.build(log=False)
+        assert p.build().ran == runs
+
+
 def test_a_corrupt_cache_is_ignored(project, monkeypatch):
     project.write(".fileflow/noop-cache", "not marshal data")
     assert not from_cache(project, monkeypatch)

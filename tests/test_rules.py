@@ -180,6 +180,91 @@ def test_resources_and_threads_per_attempt(tmp_path):
     assert (third.threads, third.resources) == (6, {"mem_mb": 3000, "runtime": 16, "tmp": "q"})
 
 
+def rule_resources(tmp_path, text: str, defaults=None):
+    wf = load(tmp_path, f'rule a:\n    output: "{{x}}.out"\n    resources: {text}\n'
+                        '    shell: "touch {output}"\n', default_resources=defaults)
+    return job_values(wf.by_name["a"], {"x": "2"}).resources
+
+
+@pytest.mark.parametrize("text, resources", [
+    ('mem = "8G"', {"mem": "8G", "mem_mb": 8000}),
+    ('mem = "500MB"', {"mem": "500MB", "mem_mb": 500}),
+    ('mem = "8GiB"', {"mem": "8GiB", "mem_mb": 8590}),          # 8 * 2**30 bytes, in MB, up
+    ('mem = "1.5 g"', {"mem": "1.5 g", "mem_mb": 1500}),
+    ('mem = "100"', {"mem": "100", "mem_mb": 100}),              # digits alone: MB
+    ('mem = 300', {"mem": 300, "mem_mb": 300}),
+    ('mem = "10k"', {"mem": "10k", "mem_mb": 1}),                # at least 1
+    ('disk = "2TB"', {"disk": "2TB", "disk_mb": 2000000}),
+    ('disk = "1Ti"', {"disk": "1Ti", "disk_mb": 1099512}),
+    ("mem_mib = 1024", {"mem_mib": 1024, "mem_mb": 1073}),
+    ('runtime = "2h30m"', {"runtime": 150}),
+    ('runtime = "90m"', {"runtime": 90}),
+    ('runtime = "1d"', {"runtime": 1440}),
+    ('runtime = "1h 30min"', {"runtime": 90}),
+    ('runtime = "1.5h"', {"runtime": 90}),
+    ('runtime = "30s"', {"runtime": 1}),
+    ('runtime = "45"', {"runtime": 45}),
+    ('mem = str(int(wildcards.x) * 2) + "G", runtime = wildcards.x + "h"',
+     {"mem": "4G", "mem_mb": 4000, "runtime": 120}),
+])
+def test_resources_with_units_give_mb_and_minutes(tmp_path, text, resources):
+    assert rule_resources(tmp_path, text) == resources
+
+
+def test_a_size_the_rule_gives_replaces_every_spelling_of_it_in_the_defaults(tmp_path):
+    defaults = {"mem_mb": 1000, "disk": "1G", "disk_mb": 1000, "runtime": 5}
+    assert rule_resources(tmp_path, 'mem = "2G", disk_mb = 7', defaults) == {
+        "runtime": 5, "mem": "2G", "mem_mb": 2000, "disk_mb": 7}
+    assert rule_resources(tmp_path, 'mem = "2G" if wildcards.x else "1G"', defaults) == {
+        "disk": "1G", "disk_mb": 1000, "runtime": 5, "mem": "2G", "mem_mb": 2000}
+
+
+SIZE_WORDS = ('write a number and a unit, e.g. "8G", "500MB" or "2TiB" (SI: k, M, G, T, P, '
+              'with or without B; IEC: KiB, MiB, GiB, TiB, PiB)')
+
+
+@pytest.mark.parametrize("text, where, message, hint", [
+    ('mem = "8X"', "3:22", f"resource 'mem': '8X' is not a size: {SIZE_WORDS}", ""),
+    ('mem = "G"', "3:22", f"resource 'mem': 'G' is not a size: {SIZE_WORDS}", ""),
+    ('disk = "2 T B"', "3:23", f"resource 'disk': '2 T B' is not a size: {SIZE_WORDS}", ""),
+    ('runtime = "2h30"', "3:26", "resource 'runtime': '2h30' is not a time span: write numbers "
+     'with units, e.g. "90m", "2h30m" or "1d" (s, m, h, d, w)', ""),
+    ('runtime = "h"', "3:26", "resource 'runtime': 'h' is not a time span: write numbers "
+     'with units, e.g. "90m", "2h30m" or "1d" (s, m, h, d, w)', ""),
+    ('mem_mb = "8G"', "3:25", "resource 'mem_mb' must be a non-negative number, got '8G'",
+     'for a size with a unit, write mem = "8G"'),
+    ('mem_mib = "1G"', "3:26", "resource 'mem_mib' must be a non-negative number, got '1G'",
+     'for a size with a unit, write mem = "1G"'),
+    ("disk = -1", "3:23", "resource 'disk' must be a size such as \"8G\" or a number of MB, got -1",
+     ""),
+    ('mem = "8G", mem_mb = 100', "3:37", "resources 'mem' and 'mem_mb' give the same size twice",
+     "keep one of them: 'mem_mb' is derived from 'mem' (with a unit) and 'mem_mib'"),
+])
+def test_bad_units_are_errors_at_the_value(tmp_path, text, where, message, hint):
+    err = load_error(tmp_path, f'rule a:\n    output: "a"\n    resources: {text}\n'
+                               '    shell: "touch {output}"\n')
+    assert (str(err.pos), err.message, err.hint) == (f"{tmp_path / 'Flowfile'}:{where}", message, hint)
+
+
+def test_a_bad_unit_per_job_is_an_error_at_the_directive(tmp_path):
+    wf = load(tmp_path, 'rule a:\n    output: "{x}.out"\n    resources: mem = wildcards.x + "X"\n'
+                        '    shell: "touch {output}"\n')
+    with pytest.raises(FlowfileError) as info:
+        job_values(wf.by_name["a"], {"x": "2"})
+    assert info.value.message == f"resource 'mem': '2X' is not a size: {SIZE_WORDS}"
+    assert str(info.value.pos) == f"{tmp_path / 'Flowfile'}:3:5"
+
+
+def test_a_command_may_use_the_mb_a_unit_gives(tmp_path):
+    wf = load(tmp_path, 'rule a:\n    output: "a"\n    resources: mem = "2G"\n'
+                        '    shell: "echo {resources.mem_mb} {resources.disk_mb}"\n',
+              default_resources={"disk_mb": 5})
+    assert wf.by_name["a"].resources == {"disk_mb": 5, "mem": "2G", "mem_mb": 2000}
+    err = load_error(tmp_path, 'rule a:\n    output: "a"\n    resources: mem = "2G"\n'
+                               '    shell: "echo {resources.disk_mb}"\n', default_resources={})
+    assert "has no resource 'disk_mb'" in err.message
+
+
 def test_per_job_type_checks(tmp_path):
     rule = load(tmp_path, '''\
         rule a:
@@ -266,6 +351,29 @@ def test_command_line_config_and_configfiles_win(tmp_path):
     wf = load(tmp_path, CONFIGURED, CONFIG_FILES, configfiles=[str(tmp_path / "extra.yaml")],
               config={"n": 7})
     assert wf.by_name["r"].outputs[0].pattern.text == "results/7"
+
+
+SHEETED = """\
+SAMPLES = table("samples.tsv", key="sample")
+META = load("meta.yaml")
+rule all:
+    input: expand("out/{s}.txt", s=list(SAMPLES))
+rule r:
+    input: SAMPLES[wildcards.s].fq1
+    output: "out/{s}.txt"
+    params: reads = int(SAMPLES[wildcards.s].reads), ref = META.ref
+    shell: "cp {input} {output}"
+"""
+
+
+def test_a_sample_sheet_drives_the_rules_and_is_a_file_the_load_read(tmp_path):
+    wf = load(tmp_path, SHEETED, {"samples.tsv": "sample\tfq1\treads\nA\ta.fq\t10\nB\tb.fq\t20\n",
+                                  "meta.yaml": "ref: hg38\n"})
+    assert [i.pattern.text for i in wf.by_name["all"].inputs] == ["out/A.txt", "out/B.txt"]
+    values = job_values(wf.by_name["r"], {"s": "B"})
+    assert values.inputs.values == ("b.fq",)
+    assert values.params.values == (20, "hg38")
+    assert list(wf.read_files) == [str(tmp_path / "samples.tsv"), str(tmp_path / "meta.yaml")]
 
 
 def test_repeated_command_line_config_entries_merge():
@@ -960,3 +1068,97 @@ def test_config_is_copied_once_for_all_the_calls_of_a_function(tmp_path):
                        "    return config['calls']\n"}, config={"k": 1})
     assert [job_values(wf.by_name["a"], {"x": x}).params.values for x in "abc"] == [(1,), (2,), (3,)]
     assert wf.config == {"k": 1}
+
+
+# ---------------------------------------------------------------- configschema:
+
+SCHEMA = r"""
+type: object
+properties:
+  threads: {type: integer, default: 4}
+  opts:
+    type: object
+    default: {}
+    properties:
+      mode: {type: string, default: fast, enum: [fast, slow]}
+  samples:
+    type: array
+    items:
+      type: object
+      required: [name]
+      properties:
+        name: {type: string}
+        fq1: {type: string, pattern: '^.+\.fq\.gz$'}
+required: [samples]
+"""
+SCHEMED = """\
+configfile: "config.yaml"
+configschema: "schemas/config.schema.yaml"
+rule a:
+    output: "a.txt"
+    params: t = config.threads, m = config.opts.mode
+    shell: "touch {output}"
+"""
+
+
+def schema_errors(tmp_path, monkeypatch, config_yaml: str, **kwargs) -> list[tuple[str, str]]:
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises((FlowfileError, FlowfileErrors)) as info:
+        load(tmp_path, SCHEMED, {"config.yaml": config_yaml, "schemas/config.schema.yaml": SCHEMA},
+             **kwargs)
+    errors = info.value.errors if isinstance(info.value, FlowfileErrors) else [info.value]
+    return [(str(e.pos).replace(str(tmp_path) + "/", ""), e.message) for e in errors]
+
+
+def test_configschema_fills_defaults_in_and_watches_the_schema(tmp_path):
+    wf = load(tmp_path, SCHEMED, {"config.yaml": "samples: [{name: a, fq1: a.fq.gz}]\n",
+                                  "schemas/config.schema.yaml": SCHEMA})
+    assert wf.by_name["a"].params.values == (4, "fast")
+    assert wf.config == {"samples": [{"name": "a", "fq1": "a.fq.gz"}], "threads": 4,
+                         "opts": {"mode": "fast"}}
+    assert str(tmp_path / "schemas/config.schema.yaml") in wf.read_files
+    overridden = load(tmp_path, SCHEMED, config={"threads": 8, "opts": {"mode": "slow"}})
+    assert overridden.by_name["a"].params.values == (8, "slow")
+
+
+def test_configschema_names_each_violation_at_its_line_in_the_config_file(tmp_path, monkeypatch):
+    config = "samples:\n  - name: a\n    fq1: a.fq\n  - fq1: b.fq.gz\nthreads: many\n"
+    assert schema_errors(tmp_path, monkeypatch, config) == [
+        ("config.yaml:3:10", "config.samples[0].fq1: 'a.fq' does not match '^.+\\.fq\\.gz$' "
+                             "(schemas/config.schema.yaml: properties.samples.items.properties.fq1.pattern)"),
+        ("config.yaml:4:5", "config.samples[1]: 'name' is a required property "
+                            "(schemas/config.schema.yaml: properties.samples.items.required)"),
+        ("config.yaml:5:10", "config.threads: 'many' is not of type 'integer' "
+                             "(schemas/config.schema.yaml: properties.threads.type)"),
+    ]
+
+
+def test_configschema_names_the_command_line_for_what_it_set(tmp_path, monkeypatch):
+    extra = tmp_path / "extra.yaml"
+    extra.write_text("opts:\n  mode: medium\n")
+    assert schema_errors(tmp_path, monkeypatch, "threads: 2\n", config={"threads": "x"},
+                         configfiles=[str(extra)]) == [
+        ("Flowfile:2:15", "config.threads (set by --config): 'x' is not of type 'integer' "
+                          "(schemas/config.schema.yaml: properties.threads.type)"),
+        ("extra.yaml:1:1", "config: 'samples' is a required property "
+                           "(schemas/config.schema.yaml: required)"),
+        ("extra.yaml:2:9", "config.opts.mode: 'medium' is not one of ['fast', 'slow'] "
+                           "(schemas/config.schema.yaml: properties.opts.properties.mode.enum)"),
+    ]
+
+
+@pytest.mark.parametrize("schema, message", [
+    ("type: objekt\n", "config schema schemas/config.schema.yaml is not a valid JSON Schema: "
+                       "'objekt' is not valid under any of the given schemas (at type)"),
+    ("- 1\n", "config schema schemas/config.schema.yaml must hold a mapping (a JSON Schema), "
+              "not a list"),
+    ("a: [\n", "invalid YAML in config schema: expected the node content, but found "
+               "'<stream end>'"),
+])
+def test_a_bad_schema_is_an_error(tmp_path, monkeypatch, schema, message):
+    monkeypatch.chdir(tmp_path)
+    err = load_error(tmp_path, SCHEMED, {"config.yaml": "samples: []\n",
+                                         "schemas/config.schema.yaml": schema})
+    assert err.message == message
+    err = load_error(tmp_path, 'configschema: "none.yaml"\n')
+    assert (err.message, err.pos.line, err.pos.column) == ("config schema not found: none.yaml", 1, 15)

@@ -18,8 +18,8 @@ __all__ = ["RULE_DIRECTIVES", "TOP_DIRECTIVES", "RULE_DIRECTIVE_ORDER", "ACTIONS
 
 RULE_DIRECTIVES = ("input", "output", "params", "log", "threads", "resources", "retries",
                    "priority", "message", "wildcard_constraints", "shell", "script")
-TOP_DIRECTIVES = ("configfile", "include", "localrules", "ruleorder", "wildcard_constraints",
-                  "default", "storage")
+TOP_DIRECTIVES = ("configfile", "configschema", "include", "localrules", "ruleorder",
+                  "wildcard_constraints", "default", "storage")
 # The order of docs/language.md's "Rule directives": fmt writes a rule's directives in it.
 RULE_DIRECTIVE_ORDER = ("input", "output", "log", "params", "threads", "resources", "retries",
                         "priority", "message", "wildcard_constraints", "shell", "script")
@@ -85,7 +85,7 @@ def check_int(value, directive: str, minimum: int | None, pos: Position) -> None
         raise FlowfileError(f"'{directive}:' must be at least {minimum}, got {value}", pos)
 
 
-def check_resource(name: str, value, pos: Position) -> None:
+def check_resource(name: str, value, pos: Position | None) -> None:
     if name in ("mem_mb", "runtime", "disk_mb", "mem_mb_per_cpu"):
         if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
             raise FlowfileError(f"resource '{name}' must be a non-negative number, got {value!r}", pos)

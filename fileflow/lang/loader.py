@@ -8,6 +8,7 @@ resources and threads), to be evaluated per job (job_values.py).
 """
 from __future__ import annotations
 
+import copy
 import os
 from bisect import bisect_left
 from collections.abc import Mapping, Sequence
@@ -39,7 +40,12 @@ class _Loader:
     def __init__(self, workdir: str, overrides: dict):
         self.workdir = workdir
         self.overrides = overrides
-        self.builtins = make_builtins(EvalContext(workdir))
+        # Where config values came from, for the positions of configschema: errors.
+        self.config_files: list[tuple[str, str]] = []
+        self.command_line_config: dict = {}
+        self.command_line_configfiles: list[tuple[str, str]] = []
+        self.read_files: list[str] = []  # besides the Flowfiles: what else loading read
+        self.builtins = make_builtins(EvalContext(workdir, self.read_files))
         self.config: dict = dict(overrides)
         self.scope: dict[str, object] = {"config": record_from(self.config, "config")}
         self.names: dict[str, Position] = {}
@@ -58,7 +64,6 @@ class _Loader:
         self.including: list[tuple[str, str]] = []   # (real path, path as shown), outermost first
         self.sources: dict[str, str] = {}
         self.texts: Mapping[str, str] = {}   # real path -> text read instead of the file's
-        self.read_files: list[str] = []  # besides the Flowfiles: what else loading read
         self.default_resources: Mapping[str, object] | None = None  # None: not known
         self.bytes_read = 0   # of Flowfiles: an include read many times adds up
         self.storage: dict[str, dict[str, object]] = {}
@@ -208,8 +213,25 @@ class _Loader:
         full = target if os.path.isabs(target) else os.path.join(self.workdir, target)
         self.read_files.append(full)
         data = load_config_file(full, d.args[0].pos, shown=target)
+        self.config_files.append((full, target))
         # The Flowfile's config files come first; the command line's overrides always win.
         self.config = merge_config(merge_config(self.config, data), self.overrides)
+        self.scope["config"] = record_from(self.config, "config")
+
+    def top_configschema(self, d: s.Directive, path: str) -> None:
+        """Validate the configuration so far (files and --config) with a JSON Schema and
+        fill its defaults in: expressions below see them."""
+        from fileflow.lang.config_schema import ConfigSources, validate_config
+
+        target = self._one_string(d)
+        check_no_nul(target, "configschema", d.args[0].pos)
+        full = target if os.path.isabs(target) else os.path.join(self.workdir, target)
+        self.read_files.append(full)
+        sources = ConfigSources([*self.config_files, *self.command_line_configfiles],
+                                self.command_line_config)
+        self.config = copy.deepcopy(self.config)  # defaults go in: nothing shared with the files'
+        for err in validate_config(self.config, full, target, d.args[0].pos, sources):
+            self.fail(err)
         self.scope["config"] = record_from(self.config, "config")
 
     def top_include(self, d: s.Directive, path: str) -> None:
@@ -316,7 +338,7 @@ class _Loader:
         order = tuple(dict.fromkeys(self.ruleorder))
         return Workflow(rules, {r.name: r for r in rules}, default, order, local,
                         dict(self.constraints), self.config, tuple(self.flowfiles), self.workdir,
-                        dict(self.names), tuple(self.read_files), self.storage,
+                        dict(self.names), self.read_files, self.storage,
                         {name: info for name, (_, info) in self.functions.items()})
 
 
@@ -390,6 +412,8 @@ def load_workflow(path: str, *, workdir: str | None = None, config: Mapping | No
         overrides = merge_config(overrides, load_config_file(extra))
     overrides = merge_config(overrides, dict(config or {}))
     loader = _Loader(workdir, overrides)
+    loader.command_line_config = dict(config or {})
+    loader.command_line_configfiles = [(extra, extra) for extra in configfiles]
     loader.texts = texts or {}
     loader.default_resources = None if default_resources is None else dict(default_resources)
     with s.collector_paused():  # the rule model, like the tree, is built without GC passes

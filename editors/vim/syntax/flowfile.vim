@@ -21,9 +21,9 @@ syn match flowfileComment "#.*$" contains=flowfileTodo,@Spell
 syn keyword flowfileRuleKeyword rule nextgroup=flowfileRuleName skipwhite
 syn match flowfileRuleName "\h\w*" contained
 
-" Top-level statements: include:, configfile:, default:, wildcard_constraints:, storage: (column 1);
+" Top-level statements: include:, configfile:, configschema:, default:, wildcard_constraints:, storage: (column 1);
 " localrules: and ruleorder: name rules.
-syn match flowfileTopDirective "^\%(include\|configfile\|default\|wildcard_constraints\|storage\)\ze\s*:"
+syn match flowfileTopDirective "^\%(include\|configfile\|configschema\|default\|wildcard_constraints\|storage\)\ze\s*:"
 syn region flowfileRuleList matchgroup=flowfileTopDirective
       \ start="^\%(localrules\|ruleorder\)\ze\s*:" end="$" keepend
       \ contains=flowfileRuleRef,flowfileOperator,flowfileComment
@@ -44,7 +44,7 @@ syn match flowfileError "^\s\+run\ze\s*:"
 syn keyword flowfileConstant true false none True False None
 syn keyword flowfileKeyword if else and or not in
 syn keyword flowfileBuiltin expand glob_wildcards temp protected directory ancient range len
-      \ int str float bool list min max sum abs round sorted env unpack
+      \ int str float bool list min max sum abs round sorted env unpack table load
 syn keyword flowfileSpecialVar config wildcards attempt
 syn match flowfileNumber "\%(\w\|\.\)\@<!\%(\d[0-9_]*\%(\.[0-9_]*\)\=\|\.\d[0-9_]*\)\%([eE][+-]\=\d\+\)\="
 syn match flowfileOperator "==\|!=\|<=\|>=\|[<>]\|//\|[-+*/%=]"
