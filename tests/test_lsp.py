@@ -402,6 +402,23 @@ def test_server_counts_columns_in_utf16(server):
     assert found[0]["range"] == {"start": {"line": 0, "character": 4}, "end": {"line": 0, "character": 12}}
 
 
+def test_server_goes_to_the_definition_of_an_imported_python_function(server):
+    folder = server.root / "python_functions"
+    (folder / "workflow").mkdir(parents=True)
+    module = folder / "workflow" / "common.py"
+    module.write_text(PYTHON_MODULE)
+    path = folder / "Flowfile"
+    path.write_text(PYTHON_FLOW)
+    server.open(path, PYTHON_FLOW)
+    assert [d for d in server.diagnostics(path) if d["severity"] == 1] == []
+    line, column = line_col(PYTHON_FLOW, "get_fastq(wildcards)", 3)
+    assert server.request("textDocument/definition", server.at(path, line - 1, column - 1)) == [
+        {"uri": uri(module), "range": {"start": {"line": 3, "character": 0},
+                                       "end": {"line": 3, "character": 0}}}]
+    found = server.request("textDocument/hover", server.at(path, line - 1, column - 1))
+    assert found["contents"]["value"].startswith("**`get_fastq(wildcards)`** (Python function")
+
+
 def test_server_shutdown_and_exit(server):
     assert server.close() == 0
     assert b"Traceback" not in server.stderr
@@ -557,19 +574,3 @@ def test_an_imported_name_the_module_lacks_is_a_diagnostic_at_the_name(tmp_path)
         ("workflow/common.py has no function 'get_fq'; it has: get_fastq, groups\n"
          "hint: did you mean 'get_fastq'?", Span(1, 34, 1, 40))]
 
-
-def test_server_goes_to_the_definition_of_an_imported_python_function(server):
-    folder = server.root / "python_functions"
-    (folder / "workflow").mkdir(parents=True)
-    module = folder / "workflow" / "common.py"
-    module.write_text(PYTHON_MODULE)
-    path = folder / "Flowfile"
-    path.write_text(PYTHON_FLOW)
-    server.open(path, PYTHON_FLOW)
-    assert [d for d in server.diagnostics(path) if d["severity"] == 1] == []
-    line, column = line_col(PYTHON_FLOW, "get_fastq(wildcards)", 3)
-    assert server.request("textDocument/definition", server.at(path, line - 1, column - 1)) == [
-        {"uri": uri(module), "range": {"start": {"line": 3, "character": 0},
-                                       "end": {"line": 3, "character": 0}}}]
-    found = server.request("textDocument/hover", server.at(path, line - 1, column - 1))
-    assert found["contents"]["value"].startswith("**`get_fastq(wildcards)`** (Python function")
