@@ -211,6 +211,7 @@ def samples():
 
 
 def test_a_changed_python_function_reruns_exactly_the_jobs_whose_values_changed(tmp_path):
+    """guarantees.md: Staleness: mtime filters, the content hash decides."""
     p = Project(tmp_path)
     p.flowfile(PYTHON_FUNCTIONS)
     for name in ("a", "b", "c", "b2"):
@@ -232,6 +233,7 @@ def test_a_changed_python_function_reruns_exactly_the_jobs_whose_values_changed(
 
 
 def test_an_exception_in_a_python_function_names_the_job_and_the_line(tmp_path):
+    """guarantees.md: Errors in words, never a traceback."""
     p = Project(tmp_path)
     p.flowfile(PYTHON_FUNCTIONS)
     p.write("workflow/common.py", COMMON.replace('"c": "g1"', '"d": "g1"'))
