@@ -10,12 +10,9 @@ the line of the Python file where it raised.
 from __future__ import annotations
 
 import importlib.util
-import inspect
 import os
 import re
 import sys
-import traceback
-import uuid
 from collections.abc import Callable, Iterator, Mapping
 from typing import NamedTuple
 
@@ -100,6 +97,8 @@ def import_module_file(path: str, shown: str, pos: Position) -> PythonModule:
         raise FlowfileError(f"cannot import {shown}: {exc.msg} (line {exc.lineno})", pos) from None
     except (UnicodeDecodeError, ValueError) as exc:
         raise FlowfileError(f"cannot import {shown}: {exc}", pos) from None
+    import uuid  # only where a Flowfile imports: inspect, traceback and uuid take 17 ms
+
     stem = re.sub(r"\W", "_", os.path.splitext(os.path.basename(path))[0])
     name = f"fileflow_flowfile_{stem}_{uuid.uuid4().hex[:12]}"
     spec = importlib.util.spec_from_loader(name, loader=None, origin=path)
@@ -121,6 +120,8 @@ def import_module_file(path: str, shown: str, pos: Position) -> PythonModule:
 
 
 def _functions(module: PythonModule) -> list[str]:
+    import inspect
+
     return [k for k, v in module.namespace.items()
             if not k.startswith("_") and inspect.isfunction(v)]
 
@@ -129,6 +130,8 @@ def imported_function(module: PythonModule, name: str, pos: Position
                       ) -> tuple[ImportedFunction, FunctionInfo]:
     """The function `name` of `module`, ready to be called from Flowfile expressions; an
     error at `pos` (the name in the import) when the module has no such function."""
+    import inspect
+
     fn = module.namespace.get(name)
     if fn is None or not callable(fn) or isinstance(fn, type):
         have = _functions(module)
@@ -236,6 +239,8 @@ def _exception_text(exc: BaseException) -> str:
 
 def _where(exc: BaseException, path: str, shown: str, lines: tuple[str, ...]) -> str:
     """`workflow/common.py:12: the line`, the last frame of the traceback in the module's file."""
+    import traceback
+
     frames = [f for f in traceback.extract_tb(exc.__traceback__) if f.filename == path]
     if isinstance(exc, SyntaxError) and exc.filename == path and exc.lineno:
         line = exc.lineno
