@@ -70,6 +70,11 @@ rule copy:
     script: "scripts/copy.py"
 
 storage: s3 = {"region": "eu-west-1"}
+SHEET = table("samples.tsv", key="sample")
+META = load("meta.yaml")
+configschema: "schemas/config.schema.yaml"
+from "workflow/common.py" import get_fastq, groups  # Python functions
+X = unpack(get_fastq(wildcards))
 '''
 
 # (line, text, TextMate scope every character of the text has, Vim syntax group at each
@@ -161,6 +166,16 @@ EXPECTED = [
     (38, "storage", "keyword.control.directive", "flowfileTopDirective"),
     (38, "s3", "variable.parameter", None),
     (38, '"region"', "string.quoted.double", "flowfileString"),
+    (39, "table", "support.function.builtin", "flowfileBuiltin"),
+    (40, "load", "support.function.builtin", "flowfileBuiltin"),
+    (41, "configschema", "keyword.control.directive", "flowfileTopDirective"),
+    (42, "from", "keyword.control.import", "flowfileImportKeyword"),
+    (42, '"workflow/common.py"', "string.quoted.double", "flowfileString"),
+    (42, "import", "keyword.control.import", "flowfileImportKeyword"),
+    (42, "get_fastq", "entity.name.function.imported", "flowfileImportedName"),
+    (42, "groups", "entity.name.function.imported", "flowfileImportedName"),
+    (42, "# Python", "comment.line.number-sign", "flowfileComment"),
+    (43, "unpack", "support.function.builtin", "flowfileBuiltin"),
 ]
 
 

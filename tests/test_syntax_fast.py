@@ -121,6 +121,15 @@ CORNERS = [
     "X = 'open\nrule b:\n\toutput: 'x'\n", "rule b:\n\toutput: 'x\n", "Y = 1 ; 2\n",
     "rule b:\n    output: 'x'\n  shell: 'y'\n", "rule b:\n    output: [1,\n\t2]\n    shell: `\n",
     "rule b:\n  \toutput: 'x'\n", 'X = """never closed\n\nY = 2\n', "X = (\n\t1 +\n",
+    # `from "file.py" import names`: 'from' is a keyword only where a statement starts
+    'from "w/common.py" import get_fastq, groups\n', "from 'a.py' import x,\n",
+    "from r'a\\b.py' import rule, true, from, import\n", "from 'a.py' import x  # c\nY = 1\n",
+    "X = from\n", "X = f(from=1)\n", "rule a:\n    from: 'x'\n", "from = 1\n", "from: 'x'\n",
+    "from x import y\n", "from 'a.py'\n", "from 'a.py' import\n", "from 'a.py' import x y\n",
+    "from '''a.py''' import x\n", "from 'a' 'b' import x\n", "from 'a.py' import (x)\n",
+    "from 'a.py' import x.y\n", "from 'a.py' import x: 1\n", "import x\n",
+    "rule from:\n    output: 'x'\n", "from 'a\\q.py' import x\n", "  from 'a.py' import x\n",
+    "from 'a.py' import x = 1\n", "X = 1\nfrom 'a.py' import x\nrule a:\n    output: 'x'\n",
 ]
 
 

@@ -30,6 +30,7 @@ from fileflow.lang.nodes import (
     Const,
     DictExpr,
     Directive,
+    ImportFrom,
     Index,
     Keyword,
     ListExpr,
@@ -151,13 +152,15 @@ class _Parser:
             elif kind == "N":
                 if tok[1] == "rule":
                     statements.append(self.rule())
+                elif tok[1] == "from":
+                    statements.append(self.import_from())
                 elif toks[self.i + 1][0] == "=":
                     statements.append(self.assignment())
                 else:
                     statements.append(self.directive())
             elif kind == "C":
                 _, sep, line, column, name, value_kind, value, value_column = tok
-                if name == "rule":  # `rule` starts a statement: Lark says what is wrong
+                if name in ("rule", "from"):  # a keyword starts a statement: Lark says what is wrong
                     raise Fallback
                 if sep == ":":
                     statements.append(self.directive())
@@ -178,6 +181,22 @@ class _Parser:
         value = self.expr()
         self.expect("NL")
         return Assignment(self.tok_pos(name), name[1], value)
+
+    def import_from(self) -> ImportFrom:
+        """FROM STRING IMPORT NAME ("," NAME)* [","] _NL"""
+        toks, i = self.toks, self.i
+        path, word = toks[i + 1], toks[i + 2]
+        if path[0] != "S" or path[1].lstrip("rR")[:3] in ('"""', "'''") or word[:2] != ("N", "import"):
+            raise Fallback
+        self.i += 3
+        names = [self.expect("N")]
+        while toks[self.i][0] == ",":
+            self.i += 1
+            if toks[self.i][0] != "NL":  # not a trailing comma
+                names.append(self.expect("N"))
+        self.expect("NL")
+        made = [build_name_at(self.path, n[2], n[3], n[2], n[3] + len(n[1]), n[1]) for n in names]
+        return ImportFrom(self.tok_pos(toks[i]), self.strings([path]), tuple(made))
 
     def rule(self) -> RuleDecl:
         toks = self.toks

@@ -15,8 +15,8 @@ from fileflow.errors import Position
 __all__ = [
     "Node", "Const", "Name", "Attribute", "Index", "Call", "Binary", "Unary", "Compare",
     "BoolOp", "Not", "Conditional", "ListExpr", "DictExpr", "Keyword", "Assignment",
-    "Directive", "RuleDecl", "Module", "Expr", "Argument", "children", "BadLiteral",
-    "decode_string", "decode_number", "decode_with_offsets",
+    "Directive", "RuleDecl", "ImportFrom", "Module", "Statement", "Expr", "Argument", "children",
+    "BadLiteral", "decode_string", "decode_number", "decode_with_offsets",
 ]
 
 
@@ -122,7 +122,7 @@ class DictExpr:
 Expr = (Const | Name | Attribute | Index | Call | Binary | Unary | Compare | BoolOp | Not
         | Conditional | ListExpr | DictExpr)
 Argument = Expr | Keyword
-Node = Union[Expr, Keyword, "Assignment", "Directive", "RuleDecl"]  # noqa: UP007 (names defined below)
+Node = Union[Expr, Keyword, "Assignment", "Directive", "RuleDecl", "ImportFrom"]  # noqa: UP007 (names defined below)
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,10 +148,22 @@ class RuleDecl:
 
 
 @dataclass(frozen=True, slots=True)
+class ImportFrom:
+    """`from "workflow/common.py" import get_fastq, sample_groups`."""
+
+    pos: Position        # of the word 'from'
+    path: Const          # the Python file, relative to the Flowfile
+    names: tuple[Name, ...]
+
+
+Statement = Assignment | Directive | RuleDecl | ImportFrom
+
+
+@dataclass(frozen=True, slots=True)
 class Module:
     path: str
     source: str
-    statements: tuple[Assignment | Directive | RuleDecl, ...]
+    statements: tuple[Statement, ...]
 
 
 # ---------------------------------------------------------------- literals
@@ -166,6 +178,8 @@ def children(node) -> tuple:
         return node.args
     if kind is Assignment or kind is Keyword:
         return (node.value,)
+    if kind is ImportFrom:
+        return (node.path, *node.names)
     if kind is Call:
         return (node.func, *node.args, *node.kwargs)
     if kind is Attribute:

@@ -26,6 +26,7 @@ from fileflow.lang.nodes import (  # noqa: F401  (re-exported: the tree's public
     DictExpr,
     Directive,
     Expr,
+    ImportFrom,
     Index,
     Keyword,
     ListExpr,
@@ -34,6 +35,7 @@ from fileflow.lang.nodes import (  # noqa: F401  (re-exported: the tree's public
     Node,
     Not,
     RuleDecl,
+    Statement,
     Unary,
     decode_with_offsets,
 )
@@ -41,7 +43,8 @@ from fileflow.lang.nodes import (  # noqa: F401  (re-exported: the tree's public
 __all__ = [
     "Node", "Const", "Name", "Attribute", "Index", "Call", "Binary", "Unary", "Compare",
     "BoolOp", "Not", "Conditional", "ListExpr", "DictExpr", "Keyword", "Assignment",
-    "Directive", "RuleDecl", "Module", "Expr", "Argument", "parse_flowfile", "parse_with_lark",
+    "Directive", "RuleDecl", "ImportFrom", "Statement", "Module", "Expr", "Argument",
+    "parse_flowfile", "parse_with_lark",
 ]
 
 

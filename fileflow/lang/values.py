@@ -13,8 +13,8 @@ from itertools import repeat
 
 from fileflow.errors import Position
 
-__all__ = ["Record", "Flagged", "Attributed", "FILE_FLAGS", "MAX_ITEMS", "closest", "type_name", "a_type",
-           "record_from", "expanded_size", "text_size"]
+__all__ = ["Record", "Flagged", "Unpacked", "Attributed", "FILE_FLAGS", "MAX_ITEMS", "closest",
+           "type_name", "a_type", "record_from", "expanded_size", "text_size"]
 
 # The largest list or string a value may hold (range(), expand(), '+', '*', a config file
 # once its aliases are expanded): a typo such as range(10000000000) must be an error, not
@@ -53,6 +53,13 @@ class Flagged:
     flags: frozenset[str]
 
 
+@dataclass(frozen=True, slots=True)
+class Unpacked:
+    """`unpack(VALUE)` in `input:`: a dict's entries as named inputs, a list's as unnamed ones."""
+
+    items: tuple[tuple[str | None, object], ...]
+
+
 def closest(word: str, options: Iterable[str]) -> str:
     import difflib  # only on an error: not worth its import time on every run
 
@@ -69,6 +76,8 @@ def type_name(value: object) -> str:
         return "dict"
     if isinstance(value, Flagged):
         return "file"
+    if isinstance(value, Unpacked):
+        return "unpack(...)"
     if isinstance(value, list):
         return "list"
     if isinstance(value, Attributed):
