@@ -25,17 +25,24 @@ from fileflow.lang.nodes import (
     Binary,
     BoolOp,
     Call,
+    CompFor,
     Compare,
     Conditional,
     Const,
+    DictComp,
     DictExpr,
     Directive,
+    FormattedValue,
+    FString,
     Index,
     Keyword,
+    ListComp,
     ListExpr,
     Module,
     Not,
     RuleDecl,
+    Slice,
+    TupleExpr,
     Unary,
     build_assignment_at,
     build_const,
@@ -48,6 +55,7 @@ from fileflow.lang.nodes import (
     build_rule_at,
     decode_number,
     decode_string,
+    split_fstring,
 )
 from fileflow.lang.tokenizer import TokenizerStop, tokenize
 
@@ -449,7 +457,9 @@ class _Parser:
                 node = Attribute(self.span(node, _token_end(name)), node, name[1])
             elif kind == "[":
                 self.i += 1
-                key = self.expr()
+                key = self.expr() if toks[self.i][0] != ":" else None
+                if key is None or toks[self.i][0] == ":":
+                    key = self.slice(key)
                 close = self.expect("]")
                 node = Index(self.span(node, _token_end(close)), node, key)
             elif kind == "(":
@@ -499,16 +509,17 @@ class _Parser:
             except BadLiteral:
                 raise Fallback from None
         if kind == "(":
-            self.i += 1
-            inner = self.expr()
-            close = self.expect(")")
-            self.extent[id(inner)] = (tok[2], tok[3], *_token_end(close))
-            return inner
+            return self.parenthesised(tok)
         if kind == "[":
             self.i += 1
             items = []
             while toks[self.i][0] != "]":
                 items.append(self.expr())
+                if len(items) == 1 and self.at_word("for"):
+                    clauses = self.comp_fors()
+                    close = self.expect("]")
+                    return ListComp(self.position(tok[2], tok[3], *_token_end(close)), items[0],
+                                    clauses)
                 if toks[self.i][0] != ",":
                     break
                 self.i += 1
@@ -521,12 +532,118 @@ class _Parser:
                 key = self.expr()
                 self.expect(":")
                 pairs.append((key, self.expr()))
+                if len(pairs) == 1 and self.at_word("for"):
+                    clauses = self.comp_fors()
+                    close = self.expect("}")
+                    return DictComp(self.position(tok[2], tok[3], *_token_end(close)), key,
+                                    pairs[0][1], clauses)
                 if toks[self.i][0] != ",":
                     break
                 self.i += 1
             close = self.expect("}")
             return DictExpr(self.position(tok[2], tok[3], *_token_end(close)), tuple(pairs))
+        if kind == "F":
+            self.i += 1
+            return self.fstring(tok)
         raise Fallback
+
+    def at_word(self, word: str) -> bool:
+        tok = self.toks[self.i]
+        return tok[0] == "N" and tok[1] == word
+
+    def parenthesised(self, tok: tuple):
+        """`(expr)`, or a tuple: `()`, `(a,)`, `(a, b)`."""
+        toks = self.toks
+        self.i += 1
+        if toks[self.i][0] == ")":
+            close = self.expect(")")
+            return TupleExpr(self.position(tok[2], tok[3], *_token_end(close)), ())
+        inner = self.expr()
+        if toks[self.i][0] != ",":
+            close = self.expect(")")
+            self.extent[id(inner)] = (tok[2], tok[3], *_token_end(close))
+            return inner
+        items = [inner]
+        while toks[self.i][0] == ",":
+            self.i += 1
+            if toks[self.i][0] == ")":
+                break
+            items.append(self.expr())
+        close = self.expect(")")
+        return TupleExpr(self.position(tok[2], tok[3], *_token_end(close)), tuple(items))
+
+    def slice(self, lower):
+        """`[lower] ':' [upper] [':' [step]]` inside an index's brackets, at the first ':'."""
+        toks = self.toks
+        colon = self.expect(":")
+        start = self.start_of(lower) if lower is not None else (colon[2], colon[3])
+        end = _token_end(colon)
+        upper = step = None
+        if toks[self.i][0] not in (":", "]"):
+            upper = self.expr()
+            end = self.end_of(upper)
+        if toks[self.i][0] == ":":
+            end = _token_end(self.expect(":"))
+            if toks[self.i][0] != "]":
+                step = self.expr()
+                end = self.end_of(step)
+        return Slice(self.position(*start, *end), lower, upper, step)
+
+    def comp_fors(self) -> tuple:
+        """(`for NAME ("," NAME)* in or_test (if or_test)*`)+"""
+        toks = self.toks
+        clauses = []
+        while self.at_word("for"):
+            first = toks[self.i]
+            self.i += 1
+            names = [self.expect("N")[1]]
+            while toks[self.i][0] == ",":
+                self.i += 1
+                names.append(self.expect("N")[1])
+            if not self.at_word("in"):
+                raise Fallback
+            self.i += 1
+            iterable = self.or_test()
+            conditions = []
+            while self.at_word("if"):
+                self.i += 1
+                conditions.append(self.or_test())
+            last = conditions[-1] if conditions else iterable
+            clauses.append(CompFor(self.position(first[2], first[3], *self.end_of(last)),
+                                   tuple(names), iterable, tuple(conditions)))
+        return tuple(clauses)
+
+    def fstring(self, tok: tuple) -> FString:
+        """An f-string: its text split, each field's expression parsed on its own."""
+        pos = self.tok_pos(tok)
+        try:
+            pieces = split_fstring(tok[1])
+        except BadLiteral:
+            raise Fallback from None
+        parts: list = []
+        for piece in pieces:
+            if isinstance(piece, str):
+                parts.append(build_const(pos, piece))
+                continue
+            if "#" in piece.expr:  # Lark reads a comment there: it words the error
+                raise Fallback
+            column = tok[3] + piece.offset
+            try:
+                tokens = tokenize(piece.expr + "\n")
+            except TokenizerStop:
+                raise Fallback from None
+            shifted = [t if t[0] in ("NL", "END") else (t[0], t[1], tok[2], t[3] + column - 1)
+                       for t in tokens]
+            if any(len(t) != 4 or t[0] in ("IN", "DE") for t in shifted):
+                raise Fallback
+            field = _Parser(shifted, self.path)
+            value = field.expr()
+            field.expect("NL")
+            field.expect("END")
+            parts.append(FormattedValue(
+                self.position(tok[2], tok[3] + piece.start, tok[2], tok[3] + piece.end),
+                value, piece.spec))
+        return FString(pos, tuple(parts))
 
     def strings(self, run: list[tuple]) -> Const:
         """`string+`: adjacent literals on separate lines are joined (on one line, a comma is

@@ -23,20 +23,28 @@ from fileflow.lang.nodes import (
     Binary,
     BoolOp,
     Call,
+    CompFor,
     Compare,
     Conditional,
     Const,
+    DictComp,
     DictExpr,
     Directive,
+    FormattedValue,
+    FString,
     Index,
     Keyword,
+    ListComp,
     ListExpr,
     Name,
     Not,
     RuleDecl,
+    Slice,
+    TupleExpr,
     Unary,
     decode_number,
     decode_string,
+    split_fstring,
 )
 
 __all__ = ["BadIndentation", "FlowIndenter", "LexedToken", "lark_parser", "TreeToNodes"]
@@ -125,7 +133,8 @@ def lark_parser() -> Lark:
     """The parser of grammar/fileflow.lark, built once per process."""
     grammar = files("fileflow.grammar").joinpath("fileflow.lark").read_text(encoding="utf-8")
     return Lark(grammar, parser="lalr", lexer="contextual", postlex=FlowIndenter(),
-                propagate_positions=True, maybe_placeholders=True, cache=True)
+                propagate_positions=True, maybe_placeholders=True, cache=True,
+                start=["start", "expr"])
 
 
 # ---------------------------------------------------------------- tree -> nodes
@@ -135,15 +144,24 @@ class TreeToNodes(Transformer):
     """Lark's tree of one Flowfile -> the syntax nodes: a method per grammar rule, given the
     rule's position (meta) and its children, already transformed."""
 
-    def __init__(self, path: str):
+    def __init__(self, path: str, line: int = 1, column: int = 1):
         super().__init__()
         self.path = path
+        # Where the text starts in its file: an f-string's field is parsed on its own.
+        self.lines, self.columns = line - 1, column - 1
 
     def _pos_of(self, meta) -> Position:
-        return Position(self.path, meta.line, meta.column, meta.end_line, meta.end_column)
+        return self._shifted(meta.line, meta.column, meta.end_line, meta.end_column)
 
     def _tok_pos(self, tok: LexedToken) -> Position:
-        return Position(self.path, tok.line, tok.column, tok.end_line, tok.end_column)
+        return self._shifted(tok.line, tok.column, tok.end_line, tok.end_column)
+
+    def _shifted(self, line: int, column: int, end_line: int, end_column: int) -> Position:
+        if self.lines or self.columns:
+            column += self.columns if line == 1 else 0
+            end_column += self.columns if end_line == 1 else 0
+            line, end_line = line + self.lines, end_line + self.lines
+        return Position(self.path, line, column, end_line, end_column)
 
     def start(self, meta, children):
         return tuple(children)
@@ -260,3 +278,68 @@ class TreeToNodes(Transformer):
 
     def pair(self, meta, children):
         return (children[0], children[1])
+
+    def tuple(self, meta, children):
+        return TupleExpr(self._pos_of(meta), tuple(c for c in children if c is not None))
+
+    def slice(self, meta, children):
+        lower, upper, step = children
+        return Slice(self._pos_of(meta), lower, upper, step)
+
+    def list_comp(self, meta, children):
+        return ListComp(self._pos_of(meta), children[0], tuple(children[1:]))
+
+    def dict_comp(self, meta, children):
+        key, value = children[0]
+        return DictComp(self._pos_of(meta), key, value, tuple(children[1:]))
+
+    def comp_for(self, meta, children):
+        names = []
+        rest = iter(children[1:])
+        for tok in rest:
+            if tok.type == "IN":
+                break
+            names.append(str(tok))
+        iterable, *conditions = [c for c in rest if not isinstance(c, Token)]
+        return CompFor(self._pos_of(meta), tuple(names), iterable, tuple(conditions))
+
+    def fstring(self, meta, children):
+        tok = children[0]
+        pos = self._tok_pos(tok)
+        text = str(tok)
+        try:
+            pieces = split_fstring(text)
+        except BadLiteral as exc:
+            column = pos.column + exc.offset
+            raise FlowfileError(str(exc), Position(self.path, pos.line, column, pos.line,
+                                                   column + 1)) from None
+        parts: list = []
+        for piece in pieces:
+            if isinstance(piece, str):
+                parts.append(Const(pos, piece))
+                continue
+            value = parse_field(piece.expr, self.path, pos.line, pos.column + piece.offset)
+            parts.append(FormattedValue(
+                Position(self.path, pos.line, pos.column + piece.start, pos.line,
+                         pos.column + piece.end), value, piece.spec))
+        return FString(pos, tuple(parts))
+
+
+def parse_field(text: str, path: str, line: int, column: int):
+    """The expression of an f-string's field, at its place in the file."""
+    from lark.exceptions import UnexpectedInput
+
+    from fileflow.lang.syntax_errors import describe
+
+    try:
+        tree = lark_parser().parse(text, start="expr")
+    except UnexpectedInput as exc:
+        message, where, hint = describe(exc, text + "\n", path)
+        where = Position(path, line, column + where.column - 1, line,
+                         column + where.end_column - 1)
+        raise FlowfileError(f"in an f-string's braces: {message}", where, hint) from None
+    except BadIndentation as exc:
+        raise FlowfileError(str(exc), Position(path, line, column, line, column + 1)) from None
+    if isinstance(tree, Token):  # a lone terminal cannot be an expression's tree
+        raise FlowfileError("bad f-string field", Position(path, line, column, line, column + 1))
+    return TreeToNodes(path, line, column).transform(tree)
