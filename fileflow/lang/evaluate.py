@@ -461,6 +461,8 @@ def _compile_call(node: s.Call, builtins: Mapping[str, Callable]) -> Compiled:
                          ("available functions: " + ", ".join(sorted(builtins)))
                          if not closest(fname, builtins) else closest(fname, builtins)[2:])
         fn = builtins[fname]
+        if fname == "expand":
+            _check_expand_arguments(node)
 
         if len(arg_fns) == 1 and not kw_fns:  # the common case, kept cheap for per-job calls
             only = arg_fns[0]
@@ -523,6 +525,15 @@ _COMPILERS: dict[type, Callable[..., Compiled]] = {
     s.Call: _compile_call, s.TupleExpr: _compile_tuple, s.ListComp: _compile_comprehension,
     s.DictComp: _compile_comprehension, s.FString: _compile_fstring,
 }
+
+
+def _check_expand_arguments(node: s.Call) -> None:
+    """Snakemake's positional `zip` (`expand(pattern, zip, a=A, b=B)`) is a keyword here."""
+    for arg in node.args:
+        if type(arg) is s.Name and arg.id in ("zip", "product"):
+            raise _error(f"expand() takes '{arg.id}' as a keyword, not as a value", arg.pos,
+                         "write zip=true to pair the lists' values one by one (the default "
+                         "combines every value with every other)")
 
 
 def _check_operands(op: str, a: object, b: object, pos: Position) -> None:

@@ -329,15 +329,16 @@ def parse_field(text: str, path: str, line: int, column: int):
     """The expression of an f-string's field, at its place in the file."""
     from lark.exceptions import UnexpectedInput
 
-    from fileflow.lang.syntax_errors import describe
-
     try:
         tree = lark_parser().parse(text, start="expr")
     except UnexpectedInput as exc:
-        message, where, hint = describe(exc, text + "\n", path)
-        where = Position(path, line, column + where.column - 1, line,
-                         column + where.end_column - 1)
-        raise FlowfileError(f"in an f-string's braces: {message}", where, hint) from None
+        if getattr(getattr(exc, "token", None), "type", "") == "$END":
+            end = column + len(text.rstrip())
+            raise FlowfileError(f"in an f-string's braces: the expression '{text.strip()}' is "
+                                "incomplete", Position(path, line, end, line, end + 1)) from None
+        at = column + max(1, exc.column) - 1
+        raise FlowfileError(f"in an f-string's braces: '{text.strip()}' is not an expression",
+                            Position(path, line, at, line, at + 1)) from None
     except BadIndentation as exc:
         raise FlowfileError(str(exc), Position(path, line, column, line, column + 1)) from None
     if isinstance(tree, Token):  # a lone terminal cannot be an expression's tree
