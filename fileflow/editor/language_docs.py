@@ -63,6 +63,13 @@ BUILTIN_DOCS = {
     "abs": "`abs(x)`.",
     "round": "`round(x[, digits])`.",
     "sorted": "`sorted(list, reverse=false)`: a sorted copy.",
+    "zip": "`zip(a, b, ...)`: the lists' values paired by position, as a list of tuples "
+           "(as long as the shortest list).",
+    "enumerate": "`enumerate(list, start=0)`: a list of `(index, value)` tuples.",
+    "any": "`any(list)`: true if any value is true.",
+    "all": "`all(list)`: true if every value is true (and for an empty list).",
+    "set": "`set(list)`: the distinct values, in the order they first occur, as a list; "
+           "`sorted(set(...))` to sort them.",
     "temp": "`temp(path)`, in `output:`: deleted once no job of the build needs it (kept when "
             "the targets name it).",
     "protected": "`protected(path)`, in `output:`: made read-only after the job succeeds.",
