@@ -283,6 +283,7 @@ def test_parse_is_reentrant_and_the_parser_is_built_once():
     ("X = f'{a:{b}}'\n", 1, 10, "a format spec cannot hold '{' in an f-string"),
     ("X = f'{a +}'\n", 1, 11, "in an f-string's braces: the expression 'a +' is incomplete"),
     ("X = f'{a b}'\n", 1, 10, "in an f-string's braces: 'a b' is not an expression"),
+    ("X = f'{a #}'\n", 1, 10, "'#' cannot appear inside an f-string field"),
     ("X = [a for a in b if c else d]\n", 1, 24, "unexpected"),
     ("X = x[1:2:3:4]\n", 1, 12, "unexpected"),
 ])

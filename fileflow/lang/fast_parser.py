@@ -625,8 +625,6 @@ class _Parser:
             if isinstance(piece, str):
                 parts.append(build_const(pos, piece))
                 continue
-            if "#" in piece.expr:  # Lark reads a comment there: it words the error
-                raise Fallback
             column = tok[3] + piece.offset
             try:
                 tokens = tokenize(piece.expr + "\n")

@@ -133,8 +133,7 @@ def lark_parser() -> Lark:
     """The parser of grammar/fileflow.lark, built once per process."""
     grammar = files("fileflow.grammar").joinpath("fileflow.lark").read_text(encoding="utf-8")
     return Lark(grammar, parser="lalr", lexer="contextual", postlex=FlowIndenter(),
-                propagate_positions=True, maybe_placeholders=True, cache=True,
-                start=["start", "expr"])
+                propagate_positions=True, maybe_placeholders=True, cache=True)
 
 
 # ---------------------------------------------------------------- tree -> nodes
@@ -329,18 +328,19 @@ def parse_field(text: str, path: str, line: int, column: int):
     """The expression of an f-string's field, at its place in the file."""
     from lark.exceptions import UnexpectedInput
 
+    # Read as the value of an assignment `_=EXPR` (two characters before the field's text):
+    # one start symbol keeps the parser's tables as small as they were.
     try:
-        tree = lark_parser().parse(text, start="expr")
+        tree = lark_parser().parse("_=" + text + "\n")
     except UnexpectedInput as exc:
-        if getattr(getattr(exc, "token", None), "type", "") == "$END":
+        if getattr(getattr(exc, "token", None), "type", "") in ("$END", "_NL"):
             end = column + len(text.rstrip())
             raise FlowfileError(f"in an f-string's braces: the expression '{text.strip()}' is "
                                 "incomplete", Position(path, line, end, line, end + 1)) from None
-        at = column + max(1, exc.column) - 1
+        at = column + max(1, exc.column - 2) - 1
         raise FlowfileError(f"in an f-string's braces: '{text.strip()}' is not an expression",
                             Position(path, line, at, line, at + 1)) from None
     except BadIndentation as exc:
         raise FlowfileError(str(exc), Position(path, line, column, line, column + 1)) from None
-    if isinstance(tree, Token):  # a lone terminal cannot be an expression's tree
-        raise FlowfileError("bad f-string field", Position(path, line, column, line, column + 1))
-    return TreeToNodes(path, line, column).transform(tree)
+    (assignment,) = tree.children
+    return TreeToNodes(path, line, column - 2).transform(assignment.children[1])

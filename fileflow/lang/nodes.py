@@ -461,6 +461,8 @@ def _fstring_field(text: str, start: int, body_end: int) -> FStringField:
                              "(call str(...) inside the braces)", i)
         elif c == "\\":
             raise BadLiteral("a backslash cannot appear inside an f-string field", i)
+        elif c == "#":
+            raise BadLiteral("'#' cannot appear inside an f-string field", i)
         i += 1
     if colon >= 0:
         close = text.find("}", colon, body_end)

@@ -128,7 +128,7 @@ def parse_with_lark(text: str, path: str = "Flowfile") -> Module:
     source = text if text.endswith("\n") else text + "\n"
     try:
         with collector_paused():
-            tree = lark_parser().parse(source, start="start")
+            tree = lark_parser().parse(source)
             transformer = TreeToNodes(path)
             statements = tuple(_transform_statement(transformer, child, path, text)
                                for child in tree.children)
