@@ -15,7 +15,16 @@ from fileflow.errors import FlowfileError, Position
 from fileflow.lang import syntax as s
 from fileflow.lang.builtins import BuiltinError
 from fileflow.lang.nodes import children
-from fileflow.lang.values import MAX_ITEMS, Flagged, Record, a_type, closest, expanded_size, text_size, type_name
+from fileflow.lang.values import (
+    MAX_ITEMS,
+    Flagged,
+    Record,
+    a_type,
+    closest,
+    expanded_size,
+    text_size,
+    type_name,
+)
 
 __all__ = ["compile_expr", "free_names", "attribute_uses", "walk", "get_attribute",
            "UndefinedName", "METHODS"]
@@ -96,7 +105,7 @@ def _comprehension_free_names(node: s.ListComp | s.DictComp) -> set[str]:
         bound |= set(clause.targets)
         for condition in clause.conditions:
             names |= free_names(condition) - bound
-    parts = (node.element,) if type(node) is s.ListComp else (node.key, node.value)
+    parts = (node.element,) if isinstance(node, s.ListComp) else (node.key, node.value)
     for part in parts:
         names |= free_names(part) - bound
     return names
@@ -302,7 +311,7 @@ def _compile_list(node: s.ListExpr, builtins: Mapping[str, Callable]) -> Compile
     return list_
 
 
-def _check_nested(value: list | dict, pos: Position) -> None:
+def _check_nested(value: list | tuple | dict, pos: Position) -> None:
     """A list or dict written with others inside holds them all: `[X, X, X]` over a few
     lines could otherwise hold more values than any machine can show."""
     size = expanded_size(value)
@@ -333,7 +342,7 @@ def _compile_tuple(node: s.TupleExpr, builtins: Mapping[str, Callable]) -> Compi
 
     def tuple_(scope):
         out = tuple(fn(scope) for fn in fns)
-        _check_nested(out, pos)  # type: ignore[arg-type]
+        _check_nested(out, pos)
         return out
     return tuple_
 
@@ -344,9 +353,10 @@ def _compile_comprehension(node: s.ListComp | s.DictComp, builtins: Mapping[str,
     towards MAX_ITEMS, as the items a list holds do."""
     clauses = [(c.targets, compile_expr(c.iterable, builtins),
                 [compile_expr(x, builtins) for x in c.conditions], c) for c in node.clauses]
-    is_dict = type(node) is s.DictComp
-    if type(node) is s.DictComp:
+    is_dict = isinstance(node, s.DictComp)
+    if isinstance(node, s.DictComp):
         key_fn, value_fn = compile_expr(node.key, builtins), compile_expr(node.value, builtins)
+        key_pos = node.key.pos
     else:
         element_fn = compile_expr(node.element, builtins)
     pos = node.pos
@@ -371,8 +381,8 @@ def _compile_comprehension(node: s.ListComp | s.DictComp, builtins: Mapping[str,
                     key = key_fn(inner)
                     if not isinstance(key, (str, int, float, bool)):
                         raise _error(f"a dict key must be a string or a number, not {a_type(key)}",
-                                     node.key.pos)
-                    out[key] = value_fn(inner)  # type: ignore[call-overload]
+                                     key_pos)
+                    out[key] = value_fn(inner)  # type: ignore[index]
                 else:
                     out.append(element_fn(inner))  # type: ignore[union-attr]
         loop(0)
@@ -405,7 +415,7 @@ def _compile_fstring(node: s.FString, builtins: Mapping[str, Callable]) -> Compi
     to_text = builtins["str"]
     parts: list = []
     for part in node.parts:
-        if type(part) is s.Const:
+        if isinstance(part, s.Const):
             parts.append(part.value)
         else:
             if any(int(n) > 1000 for n in re.findall(r"\d+", part.spec)):

@@ -22,8 +22,8 @@ from fileflow.lang.nodes import (
     Binary,
     BoolOp,
     Call,
-    CompFor,
     Compare,
+    CompFor,
     Conditional,
     Const,
     DictComp,
@@ -229,8 +229,8 @@ class _Formatter:
         if isinstance(node, Index):
             return flat(node.obj, _POSTFIX) + "[" + flat(node.key) + "]"
         if isinstance(node, Slice):
-            parts = [node.lower, node.upper] + ([node.step] if node.step is not None else [])
-            return ":".join("" if part is None else flat(part) for part in parts)
+            bounds = [node.lower, node.upper] + ([node.step] if node.step is not None else [])
+            return ":".join("" if bound is None else flat(bound) for bound in bounds)
         if isinstance(node, TupleExpr):
             items = [flat(i) for i in node.items]
             return "(" + ", ".join(items) + ("," if len(items) == 1 else "") + ")"

@@ -10,9 +10,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 from functools import lru_cache
 from importlib.resources import files
-from typing import Protocol
+from typing import Protocol, cast
 
-from lark import Lark, Token, Transformer, v_args
+from lark import Lark, Token, Transformer, Tree, v_args
 from lark.indenter import Indenter
 
 from fileflow.errors import FlowfileError, Position
@@ -23,8 +23,8 @@ from fileflow.lang.nodes import (
     Binary,
     BoolOp,
     Call,
-    CompFor,
     Compare,
+    CompFor,
     Conditional,
     Const,
     DictComp,
@@ -343,4 +343,5 @@ def parse_field(text: str, path: str, line: int, column: int):
     except BadIndentation as exc:
         raise FlowfileError(str(exc), Position(path, line, column, line, column + 1)) from None
     (assignment,) = tree.children
-    return TreeToNodes(path, line, column - 2).transform(assignment.children[1])
+    value = cast("Tree", assignment).children[1]
+    return TreeToNodes(path, line, column - 2).transform(cast("Tree", value))
