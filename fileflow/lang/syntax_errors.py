@@ -246,7 +246,22 @@ _HELPER_HINT = ("put the function in a Python file next to the Flowfile and impo
 def _python_construct(site: _Site, source: str) -> tuple[str, Position, str] | None:
     """Python (and Snakemake) written where a Flowfile has its own way: a lambda, def,
     import, or unpacking glob_wildcards; each said with what to write instead."""
-    path, significant = site.path, site.significant
+    path, significant, token = site.path, site.significant, site.token
+    if str(token) == "for" and token.type in ("FOR", "NAME"):
+        opened = _unclosed_bracket(site.prev)
+        if opened is not None and opened.type == "LPAR":
+            return ("generator expressions are not Flowfile syntax", site.here,
+                    "write a list comprehension, in brackets: any([x > 0 for x in VALUES])")
+        if opened is not None and opened.type == "LBRACE":
+            return ("set comprehensions are not Flowfile syntax", site.here,
+                    "a dict comprehension has 'key: value'; for distinct values write "
+                    "set([x for x in VALUES])")
+    if (token.type == "LONG_STRING" and site.last is not None and site.last.type == "NAME"
+            and str(site.last).lower() in ("f", "rf", "fr")):
+        last = site.last
+        return ("f-strings are written on one line", _pos(path, last.line, last.column),
+                "join one-line f-strings with '+', or use a triple-quoted string's "
+                "\"...{}\".format(...)")
     start = len(significant)
     while start and significant[start - 1].type != "_NL":
         start -= 1
