@@ -294,6 +294,7 @@ def test_fstrings_comprehensions_tuples_slices_and_their_builtins(text, value):
     ("f'{undefined}'", "name 'undefined' is not defined", 8),
     ("f'{R}'", "str() would make a string of more than 10000000 characters", 7),
     ("'a'.foo()", "a string has no method 'foo'", 5),
+    ("(1, 2).foo()", "a tuple has no method 'foo'", 5),
     ("zip(1)", "zip() takes a list, a dict or a string, not an int", 5),
     ("enumerate(S, start='a')", "enumerate() takes a whole number as start, not a string", 5),
     ("set([[1]])", "set() takes values that are strings, numbers or booleans", 5),
@@ -353,12 +354,14 @@ def test_free_names_and_a_type():
      "join() would make a string of 14998000 characters (at most 10000000)"),
     ('("a" * 400000).replace("a", "b" * 30)',
      "replace() would make a string of 12000000 characters (at most 10000000)"),
+    ("(1,) * 100000000", "'*' would make a tuple of 100000000 items (at most 10000000)"),
+    ("tuple_ + tuple_", "'+' would make a tuple of 12000000 items (at most 10000000)"),
     ('"{}{}".format("a" * 6000000, "b" * 6000000)',
      "format() would make a string of more than 10000000 characters"),
 ])
 def test_what_an_expression_builds_is_bounded_before_it_is_built(text, message):
     nested = [list(range(1000))] * 6000   # 6,006,000 values: within the limit, twice is not
-    err = ev_error(text, R=nested)
+    err = ev_error(text, R=nested, tuple_=(0,) * 6000000)
     assert err.message == message
     assert err.pos.line == 1
 

@@ -38,6 +38,7 @@ METHODS = {
     Record: {"get", "keys", "values", "items"},
     dict: {"get", "keys", "values", "items"},
     list: {"index", "count"},
+    tuple: {"index", "count"},
 }
 
 # ---------------------------------------------------------------- compiler
@@ -553,20 +554,21 @@ def _check_operands(op: str, a: object, b: object, pos: Position) -> None:
         raise _error(f"cannot take the remainder of {a_type(a)} and {a_type(b)} with '%'", pos,
                      "'%' is for numbers; build strings with '+' or \"...{}\".format(...)")
     if op == "*":
-        seq, count = (a, b) if isinstance(a, (str, list)) else (b, a)
-        if isinstance(seq, (str, list)) and isinstance(count, int) and not isinstance(count, bool):
+        seq, count = (a, b) if isinstance(a, (str, list, tuple)) else (b, a)
+        if isinstance(seq, (str, list, tuple)) and isinstance(count, int) and not isinstance(count, bool):
             _check_size(op, seq, _items(seq) * count, pos)
     elif op == "+" and (isinstance(a, str) and isinstance(b, str)
-                        or isinstance(a, list) and isinstance(b, list)):
+                        or isinstance(a, list) and isinstance(b, list)
+                        or isinstance(a, tuple) and isinstance(b, tuple)):
         _check_size(op, a, _items(a) + _items(b), pos)
 
 
-def _items(seq: str | list) -> int:
-    """A string's characters, or the values a list holds (nested lists' included)."""
+def _items(seq: str | list | tuple) -> int:
+    """A string's characters, or the values a list or tuple holds (nested lists' included)."""
     return len(seq) if isinstance(seq, str) else expanded_size(seq) - 1
 
 
-def _check_size(op: str, seq: str | list, size: int, pos: Position) -> None:
+def _check_size(op: str, seq: str | list | tuple, size: int, pos: Position) -> None:
     if size > MAX_ITEMS:
         unit = "characters" if isinstance(seq, str) else "items"
         raise _error(f"'{op}' would make {a_type(seq)} of {size} {unit} (at most {MAX_ITEMS})", pos)

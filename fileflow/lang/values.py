@@ -57,7 +57,7 @@ def type_name(value: object) -> str:
         return "dict"
     if isinstance(value, Flagged):
         return "file"
-    return {str: "string", int: "int", float: "float", list: "list", tuple: "list",
+    return {str: "string", int: "int", float: "float", list: "list", tuple: "tuple",
             dict: "dict"}.get(type(value), type(value).__name__)
 
 
