@@ -256,10 +256,10 @@ def _python_construct(site: _Site, source: str) -> tuple[str, Position, str] | N
             return ("set comprehensions are not Flowfile syntax", site.here,
                     "a dict comprehension has 'key: value'; for distinct values write "
                     "set([x for x in VALUES])")
-    if (token.type == "LONG_STRING" and site.last is not None and site.last.type == "NAME"
-            and str(site.last).lower() in ("f", "rf", "fr")):
-        last = site.last
-        return ("f-strings are written on one line", _pos(path, last.line, last.column),
+    prefix = site.last
+    if (token.type == "LONG_STRING" and prefix is not None and prefix.type == "NAME"
+            and str(prefix).lower() in ("f", "rf", "fr")):
+        return ("f-strings are written on one line", _pos(path, prefix.line, prefix.column),
                 "join one-line f-strings with '+', or use a triple-quoted string's "
                 "\"...{}\".format(...)")
     start = len(significant)
