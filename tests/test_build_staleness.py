@@ -186,6 +186,66 @@ def test_early_cutoff_skips_dependents_of_a_job_whose_output_did_not_change(tmp_
     assert p.read("report.txt") == "lines: 3\n"
 
 
+PYTHON_FUNCTIONS = """
+    from "workflow/common.py" import get_fastq, read_group, samples
+
+    rule all:
+        input: expand("out/{s}.txt", s=samples())
+
+    rule align:
+        input: get_fastq(wildcards)
+        output: "out/{sample}.txt"
+        params: rg = read_group(wildcards)
+        shell: "cat {input} > {output}"
+    """
+COMMON = """\
+READS = {"a": "raw/a.fq", "b": "raw/b.fq", "c": "raw/c.fq"}
+GROUPS = {"a": "g1", "b": "g1", "c": "g1"}
+def get_fastq(wildcards):
+    return READS[wildcards.sample]
+def read_group(wildcards):
+    return GROUPS[wildcards.sample]
+def samples():
+    return sorted(READS)
+"""
+
+
+def test_a_changed_python_function_reruns_exactly_the_jobs_whose_values_changed(tmp_path):
+    """guarantees.md: Staleness: mtime filters, the content hash decides."""
+    p = Project(tmp_path)
+    p.flowfile(PYTHON_FUNCTIONS)
+    for name in ("a", "b", "c", "b2"):
+        p.write(f"raw/{name}.fq", f"{name}\n")
+    p.write("workflow/common.py", COMMON)
+    assert p.build().ran_set == {"align[sample=a]", "align[sample=b]", "align[sample=c]"}
+    assert p.build().ran == []
+    p.write("workflow/common.py", COMMON.replace('"b": "raw/b.fq"', '"b": "raw/b2.fq"'))
+    again = p.build()
+    assert again.code == 0, again
+    assert again.ran == ["align[sample=b]"]    # a path the function returns for b changed
+    assert p.read("out/b.txt") == "b2\n"
+    p.write("workflow/common.py", COMMON.replace('"b": "raw/b.fq"', '"b": "raw/b2.fq"')
+            .replace('"c": "g1"', '"c": "g2"'))
+    again = p.build()
+    assert again.ran == ["align[sample=c]"]    # a param the function returns for c changed
+    assert "command or params changed" in reasons(again, "align[sample=c]")
+    assert p.build().ran == []
+
+
+def test_an_exception_in_a_python_function_names_the_job_and_the_line(tmp_path):
+    """guarantees.md: Errors in words, never a traceback."""
+    p = Project(tmp_path)
+    p.flowfile(PYTHON_FUNCTIONS)
+    p.write("workflow/common.py", COMMON.replace('"c": "g1"', '"d": "g1"'))
+    result = p.build()
+    assert result.code == 2
+    assert result.ran == []
+    assert ("Flowfile:9:18: error: read_group() raised KeyError: 'c' at workflow/common.py:6 "
+            "(return GROUPS[wildcards.sample]) (evaluating job align[sample=c], needed by all)"
+            ) in result.err
+    assert "Traceback" not in result.err
+
+
 # ---------------------------------------------------------------- mtime vs content
 
 def test_touch_without_content_change_does_not_rerun(chain):

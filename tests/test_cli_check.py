@@ -154,6 +154,29 @@ def test_a_bad_flowfile_exits_2_with_the_located_message(tree, capsys):
         "hint: write it as: rule report:"]
 
 
+def test_check_imports_the_python_file_and_reports_a_name_it_lacks(tmp_path, monkeypatch, capsys):
+    """`check` runs the Python file a Flowfile imports functions from, and no job."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "workflow").mkdir()
+    (tmp_path / "workflow" / "common.py").write_text(
+        "open('imported', 'w').close()\ndef get_fastq(wildcards):\n    return 'raw.fq'\n")
+    (tmp_path / "Flowfile").write_text(
+        'from "workflow/common.py" import get_fq\nrule a:\n    input: get_fq(wildcards)\n'
+        '    output: "out/{s}.txt"\n    shell: "touch {output}"\n')
+    code, out, err = run(capsys, "check")
+    assert (code, out) == (EXIT_USAGE, "")
+    assert err.splitlines() == [
+        "Flowfile:1:34: error: workflow/common.py has no function 'get_fq'; it has: get_fastq",
+        '    1 | from "workflow/common.py" import get_fq',
+        "      |                                  ^^^^^^",
+        "hint: did you mean 'get_fastq'?"]
+    assert (tmp_path / "imported").exists()
+    (tmp_path / "Flowfile").write_text((tmp_path / "Flowfile").read_text().replace("get_fq", "get_fastq"))
+    code, out, err = run(capsys, "check")
+    assert (code, err) == (EXIT_OK, "")
+    assert out.startswith("Flowfile: ok: 1 rule")
+
+
 def test_examples_quickstart_checks(capsys):
     quickstart = Path(__file__).resolve().parent.parent / "examples" / "quickstart"
     if not (quickstart / "Flowfile").is_file():

@@ -4,6 +4,7 @@ that runs the job scripts as local processes (so scripts, exit files, arrays, ro
 adoption are exercised for real)."""
 from __future__ import annotations
 
+import argparse
 import os
 import subprocess
 
@@ -29,6 +30,17 @@ def test_resources_become_sbatch_flags():
     assert sbatch_flags("r", 1, {"runtime": 0.2}) == ("--cpus-per-task=1", "--time=1")
     with pytest.raises(FileflowError, match="rule r: resource mem_mb must be a number"):
         sbatch_flags("r", 1, {"mem_mb": "lots"})
+
+
+def test_sizes_and_times_with_units_become_sbatch_flags():
+    from fileflow.cli.profiles import cluster_options
+    from fileflow.lang.units import given_resources
+
+    resources = given_resources({"mem": "8G", "runtime": "2h30m"}, "--default-resources")
+    assert sbatch_flags("r", 1, resources) == ("--cpus-per-task=1", "--mem=8000M", "--time=150")
+    options = cluster_options(argparse.Namespace(set_resources=["r:mem=1GiB", "r:runtime=1d"]))
+    assert sbatch_flags("r", 1, options["set_resources"]["r"]) == (
+        "--cpus-per-task=1", "--mem=1074M", "--time=1440")
 
 
 def test_sacct_rows_become_statuses():

@@ -71,6 +71,11 @@ rule copy:
 
 storage: s3 = {"region": "eu-west-1"}
 REFS = [f"ref/{s}/{{sample}}.fa" for s in SAMPLES if s] + [rf'\d{x}' for x in zip(SIZES)]
+SHEET = table("samples.tsv", key="sample")
+META = load("meta.yaml")
+configschema: "schemas/config.schema.yaml"
+from "workflow/common.py" import get_fastq, groups  # Python functions
+X = unpack(get_fastq(wildcards))
 '''
 
 # (line, text, TextMate scope every character of the text has, Vim syntax group at each
@@ -167,6 +172,16 @@ EXPECTED = [
     (39, "for", "keyword.control", "flowfileKeyword"),
     (39, "rf'", "string.quoted.single.raw", "flowfileRawString"),
     (39, "zip", "support.function.builtin", "flowfileBuiltin"),
+    (40, "table", "support.function.builtin", "flowfileBuiltin"),
+    (41, "load", "support.function.builtin", "flowfileBuiltin"),
+    (42, "configschema", "keyword.control.directive", "flowfileTopDirective"),
+    (43, "from", "keyword.control.import", "flowfileImportKeyword"),
+    (43, '"workflow/common.py"', "string.quoted.double", "flowfileString"),
+    (43, "import", "keyword.control.import", "flowfileImportKeyword"),
+    (43, "get_fastq", "entity.name.function.imported", "flowfileImportedName"),
+    (43, "groups", "entity.name.function.imported", "flowfileImportedName"),
+    (43, "# Python", "comment.line.number-sign", "flowfileComment"),
+    (44, "unpack", "support.function.builtin", "flowfileBuiltin"),
 ]
 
 

@@ -400,3 +400,111 @@ def test_expanded_size_counts_shared_values_without_expanding_them():
     looped: list = [1]
     looped.append(looped)
     assert expanded_size(looped, 50) == 51
+
+
+# ---------------------------------------------------------------- sample sheets, data files
+
+SHEET = "sample\tfq1\treads\nA\ta_1.fq\t10\n\nB\t\t20\n"
+
+
+def sheet_ev(tmp_path, monkeypatch, text: str, files: dict[str, str | bytes]):
+    monkeypatch.chdir(tmp_path)
+    for name, content in files.items():
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        if isinstance(content, bytes):
+            (tmp_path / name).write_bytes(content)
+        else:
+            (tmp_path / name).write_text(content)
+    ctx = EvalContext(str(tmp_path))
+    (stmt,) = s.parse_flowfile(f"X = {text}\n", "Flowfile").statements
+    return compile_expr(stmt.value, make_builtins(ctx))({}), ctx
+
+
+@pytest.mark.parametrize("text, value", [
+    ('table("s.tsv")', [{"sample": "A", "fq1": "a_1.fq", "reads": "10"},
+                        {"sample": "B", "fq1": "", "reads": "20"}]),
+    ('table("s.tsv", na=true)[1].fq1', None),
+    ('table("s.tsv", key="sample")["B"].reads', "20"),
+    ('int(table("s.tsv", key="sample").A["reads"]) * 2', 20),
+    ('list(table("s.tsv", key="sample"))', ["A", "B"]),
+    ('table("s.csv")[0].b', "x, y"),
+    ('table("s.txt", sep=";")[0].b', "2"),
+    ('table("bom.csv")[0].name', "x"),
+    ('load("m.yaml").samples[1].id', "S2"),
+    ('load("m.json").n + 1', 4),
+])
+def test_table_and_load_read_files_into_values(tmp_path, monkeypatch, text, value):
+    files = {"s.tsv": SHEET, "s.csv": 'a,b\n1,"x, y"\n', "s.txt": "a;b\n1;2\n",
+             "bom.csv": "\ufeffname\nx\n", "m.yaml": "samples:\n  - id: S1\n  - id: S2\n",
+             "m.json": '{"n": 3}'}
+    got, ctx = sheet_ev(tmp_path, monkeypatch, text, files)
+    assert got == value
+    assert len(ctx.read_files) == 1 and ctx.read_files[0].startswith(str(tmp_path))
+
+
+def test_a_file_is_read_once_per_load(tmp_path, monkeypatch):
+    got, ctx = sheet_ev(tmp_path, monkeypatch, '[table("s.tsv"), table("s.tsv"), load("m.yaml")]',
+                        {"s.tsv": SHEET, "m.yaml": "a: 1\n"})
+    assert got[0] is got[1]
+    assert ctx.read_files == [str(tmp_path / "s.tsv"), str(tmp_path / "m.yaml")]
+
+
+@pytest.mark.parametrize("text, content, where, message", [
+    ('table("s.tsv")', "a\tb\n1\t2\n3\n", "s.tsv:3:1",
+     "this row of s.tsv has 1 field, the header has 2"),
+    ('table("s.tsv")', "a\tb\n1\t2\t3\n", "s.tsv:2:1",
+     "this row of s.tsv has 3 fields, the header has 2"),
+    ('table("s.tsv", key="sample")', "sample\tx\nA\t1\nB\t2\nA\t3\n", "s.tsv:4:1",
+     "sample 'A' appears twice in s.tsv"),
+    ('table("s.tsv", key="sampel")', "sample\tx\nA\t1\n", "s.tsv:1:1",
+     "s.tsv has no column 'sampel', the key of table()"),
+    ('table("s.tsv", key="sample")', "sample\tx\n\t1\n", "s.tsv:2:1",
+     "this row of s.tsv has no 'sample', the key of table()"),
+    ('table("s.tsv")', b"a\tb\n1\t\xff\n", "s.tsv:2:3", "s.tsv is not UTF-8 text (byte 0xff)"),
+    ('table("s.tsv")', "a\ta\n1\t2\n", "s.tsv:1:1", "column 'a' appears twice in the header of s.tsv"),
+    ('table("s.tsv")', 'a\tb\n"1\t2\n', "s.tsv:2:1", "cannot read s.tsv: unexpected end of data"),
+    ('load("m.json")', '{"a": 1,\n "b": }', "m.json:2:7",
+     "invalid JSON in m.json: Expecting value"),
+    ('load("m.yaml")', "a: [1,\n", "m.yaml:2:1",
+     "invalid YAML in data file: expected the node content, but found '<stream end>'"),
+])
+def test_errors_in_a_sheet_name_its_own_line(tmp_path, monkeypatch, text, content, where, message):
+    name = "m.json" if "m.json" in text else "m.yaml" if "m.yaml" in text else "s.tsv"
+    with pytest.raises(FlowfileError) as info:
+        sheet_ev(tmp_path, monkeypatch, text, {name: content})
+    assert (str(info.value.pos), info.value.message) == (where, message)
+
+
+@pytest.mark.parametrize("text, message", [
+    ('table("none.tsv")', "file not found: none.tsv"),
+    ('table("s.dat")', "table() cannot tell the separator of 's.dat' from its name (.csv, .tsv "
+                       "or .tab): give it, e.g. sep=\",\" or sep=\"\\t\""),
+    ('table("s.tsv", sep=",,")', "table() sep= takes one character such as \",\" or \"\\t\", "
+                                 "not ',,'"),
+    ('table("s.tsv", keys="a")', "table() got an unknown keyword argument 'keys' "
+                                 "(it takes sep=, key=, na=)"),
+    ('table("s.tsv", key=1)', "table() key= takes a column name, not an int"),
+    ('table(1)', "table() takes a file path, not an int"),
+    ('table("dir.tsv")', "cannot read dir.tsv: it is a directory, not a regular file"),
+    ('table("empty.tsv")', "empty.tsv is empty: a sheet starts with a header row naming its "
+                           "columns"),
+    ('table("s.tsv")[0].fq2', "s.tsv:2 has no key 'fq2'"),
+    ('table("s.tsv", key="sample").C', "table('s.tsv') has no key 'C'"),
+    ('load("none.yaml")', "data file not found: none.yaml"),
+    ('load("s.tsv", key="a")', "load() got an unknown keyword argument 'key' (it takes none)"),
+    ('load("m.yaml").b', "load('m.yaml') has no key 'b'"),
+])
+def test_table_and_load_errors_at_the_call(tmp_path, monkeypatch, text, message):
+    (tmp_path / "dir.tsv").mkdir()
+    with pytest.raises(FlowfileError) as info:
+        sheet_ev(tmp_path, monkeypatch, text, {"s.tsv": SHEET, "s.dat": "a\n", "empty.tsv": "\n",
+                                               "m.yaml": "a: 1\n"})
+    assert (info.value.message, str(info.value.pos)) == (message, "Flowfile:1:5")
+
+
+def test_a_sheet_larger_than_a_config_file_may_be_is_refused(tmp_path, monkeypatch):
+    big = "a\n" + "x" * (16 * 1024 * 1024) + "\n"
+    with pytest.raises(FlowfileError) as info:
+        sheet_ev(tmp_path, monkeypatch, 'table("big.csv")', {"big.csv": big})
+    assert info.value.message == ("cannot read big.csv: it is larger than 16 MiB, the most a "
+                                  "sample sheet may hold")

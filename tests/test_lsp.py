@@ -233,7 +233,7 @@ def test_completion(tmp_path):
     assert "log" in inside_rule and "shell" not in inside_rule and "input" not in inside_rule
     assert set(labels(*line_col(text, "ruleorder: ", 11))) == {"all", "trim", "report"}
     assert labels(*line_col(text, "config.", 7, nth=1)) == ["samples", "quality", "ref"]
-    assert labels(22, 1) == ["rule", *TOP_DIRECTIVES]
+    assert labels(22, 1) == ["rule", "from", *TOP_DIRECTIVES]
 
 
 def test_completion_of_config_keys_by_index_and_nested(tmp_path):
@@ -402,6 +402,23 @@ def test_server_counts_columns_in_utf16(server):
     assert found[0]["range"] == {"start": {"line": 0, "character": 4}, "end": {"line": 0, "character": 12}}
 
 
+def test_server_goes_to_the_definition_of_an_imported_python_function(server):
+    folder = server.root / "python_functions"
+    (folder / "workflow").mkdir(parents=True)
+    module = folder / "workflow" / "common.py"
+    module.write_text(PYTHON_MODULE)
+    path = folder / "Flowfile"
+    path.write_text(PYTHON_FLOW)
+    server.open(path, PYTHON_FLOW)
+    assert [d for d in server.diagnostics(path) if d["severity"] == 1] == []
+    line, column = line_col(PYTHON_FLOW, "get_fastq(wildcards)", 3)
+    assert server.request("textDocument/definition", server.at(path, line - 1, column - 1)) == [
+        {"uri": uri(module), "range": {"start": {"line": 3, "character": 0},
+                                       "end": {"line": 3, "character": 0}}}]
+    found = server.request("textDocument/hover", server.at(path, line - 1, column - 1))
+    assert found["contents"]["value"].startswith("**`get_fastq(wildcards)`** (Python function")
+
+
 def test_server_shutdown_and_exit(server):
     assert server.close() == 0
     assert b"Traceback" not in server.stderr
@@ -500,3 +517,60 @@ def test_hover_and_definition_of_a_named_entry_in_a_command(tmp_path):
     assert "genome = REF" in found.markdown
     assert definition(result, *place) == [
         Location(str(tmp_path / "Flowfile"), Span(16, 12, 16, 18))]
+
+
+PYTHON_FLOW = '''\
+from "workflow/common.py" import get_fastq, groups
+
+rule align:
+    input: get_fastq(wildcards)
+    output: "out/{sample}.txt"
+    shell: "cat {input} > {output}"
+'''
+PYTHON_MODULE = '''\
+import os
+
+
+def get_fastq(wildcards):
+    """The reads of one sample."""
+    return f"raw/{wildcards.sample}.fq"
+
+
+def groups():
+    return []
+'''
+
+
+@pytest.mark.parametrize("loads", [True, False], ids=["loaded", "not-loaded"])
+def test_hover_definition_outline_and_completion_of_an_imported_python_function(tmp_path, loads):
+    (tmp_path / "workflow").mkdir()
+    module = tmp_path / "workflow" / "common.py"
+    module.write_text(PYTHON_MODULE)
+    text = PYTHON_FLOW if loads else PYTHON_FLOW + "X = undefined_name\n"
+    result = analysis(tmp_path, text)
+    assert (result.workflow is not None) == loads
+    at_call = line_col(text, "get_fastq(wildcards)", 2)
+    assert definition(result, *at_call) == [Location(str(module), Span(4, 1, 4, 1))]
+    assert definition(result, *line_col(text, "groups", 1)) == [Location(str(module), Span(9, 1, 9, 1))]
+    assert definition(result, *line_col(text, '"workflow/common.py"', 3)) == [
+        Location(str(module), Span(1, 1, 1, 1))]
+    found = hover(result, *at_call)
+    assert found is not None
+    expected = "**`get_fastq(wildcards)`** (Python function, workflow/common.py, line 4)"
+    assert found.markdown == expected + ("\n\nThe reads of one sample." if loads else "")
+    assert found.span == Span(4, 12, 4, 21)
+    assert [(sym.name, sym.kind) for sym in symbols(result)][:2] == [
+        ("get_fastq", "function"), ("groups", "function")]
+    offered = {c.label: c.detail for c in completion(result, 4, 12)}
+    assert offered["get_fastq"] == 'Python function from "workflow/common.py"'
+
+
+def test_an_imported_name_the_module_lacks_is_a_diagnostic_at_the_name(tmp_path):
+    (tmp_path / "workflow").mkdir()
+    (tmp_path / "workflow" / "common.py").write_text(PYTHON_MODULE)
+    text = PYTHON_FLOW.replace("import get_fastq, groups", "import get_fq, groups")
+    found = diagnostics(analysis(tmp_path, text))
+    assert [(d.message, d.span) for d in found if d.severity == "error"][:1] == [
+        ("workflow/common.py has no function 'get_fq'; it has: get_fastq, groups\n"
+         "hint: did you mean 'get_fastq'?", Span(1, 34, 1, 40))]
+

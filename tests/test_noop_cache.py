@@ -14,6 +14,7 @@ import fileflow.cli.build
 
 FLOW = """
     configfile: "conf.yaml"
+    from "functions.py" import mode
     rule all:
         input: "b.txt"
 
@@ -26,6 +27,7 @@ FLOW = """
     rule b:
         input: "a.txt"
         output: "b.txt"
+        params: mode = mode()
         shell: "cp {input} {output}"
     """
 
@@ -35,6 +37,7 @@ def project(tmp_path) -> Project:
     p.flowfile(FLOW)
     p.write("in.txt", "one\n")
     p.write("conf.yaml", "level: 1\n")
+    p.write("functions.py", "def mode():\n    return 1\n")
     first = p.build()
     assert first.code == 0 and first.ran == ["a", "b"], first
     # Right after the build (a few of the kernel's clock ticks, less than a process takes
@@ -96,9 +99,10 @@ def _rewrite_same_size(p: Project, rel: str, text: str) -> None:
     (lambda p: os.unlink(p.path("b.txt")), ["b"]),
     (lambda p: p.write("a.txt", "edited by hand\n"), ["a"]),     # remade; b cut off
     (lambda p: p.write("conf.yaml", "level: 2\n"), ["a", "b"]),         # a config file read
+    (lambda p: _rewrite_same_size(p, "functions.py", "def mode():\n    return 2\n"), ["b"]),
     (lambda p: p.flowfile(FLOW.replace("cp {input}", "cp -p {input}")), ["b"]),
 ], ids=["input-same-size", "input-touched", "output-deleted", "output-edited", "configfile",
-        "flowfile"])
+        "python-module", "flowfile"])
 def test_a_change_goes_back_to_the_full_decision(project, monkeypatch, change, runs):
     time.sleep(0.02)  # past the file system's timestamp tick
     change(project)
@@ -154,6 +158,37 @@ def test_env_and_glob_wildcards_keep_the_full_decision(tmp_path):
     assert not p.exists(".fileflow/noop-cache")
     p.write("in/y.txt", "y\n")  # a new input the cache could not have known of
     assert p.build().ran == ["copy[n=y]"]
+
+
+def test_an_edited_sample_sheet_or_data_file_goes_back_to_the_full_decision(tmp_path, monkeypatch):
+    p = Project(tmp_path)
+    p.flowfile("""
+        SAMPLES = table("samples.tsv", key="sample")
+        rule all:
+            input: expand("out/{s}.txt", s=list(SAMPLES))
+        rule r:
+            output: "out/{s}.txt"
+            params: fq = SAMPLES[wildcards.s].fq1, ref = load("meta.json").ref
+            shell: "echo {params.fq} {params.ref} > {output}"
+        """)
+    p.write("samples.tsv", "sample\tfq1\nA\ta.fq\nB\tb.fq\n")
+    p.write("meta.json", '{"ref": "hg38"}')
+    assert p.build().ran == ["r[s=A]", "r[s=B]"]
+    time.sleep(0.02)
+    assert "nothing to do" in p.build(log=False).out
+    assert p.exists(".fileflow/noop-cache")
+    for edit, runs in ((lambda: p.write("samples.tsv", "sample\tfq1\nA\ta.fq\nB\tc.fq\n"),
+                        ["r[s=B]"]),
+                       (lambda: p.write("meta.json", '{"ref": "hg19"}'), ["r[s=A]", "r[s=B]"])):
+        time.sleep(0.02)
+        assert "nothing to do" in p.build(log=False).out
+        time.sleep(0.02)  # past the file system's timestamp tick
+        edit()
+        with monkeypatch.context() as m:
+            m.setattr(fileflow.cli.build, "load_graph", _explode)
+            with pytest.raises(_Loaded):
+                p.build(log=False)
+        assert p.build().ran == runs
 
 
 def test_a_corrupt_cache_is_ignored(project, monkeypatch):

@@ -101,7 +101,7 @@ def test_full_example_job_values(full):
     assert v.outputs.values == ("aligned/a.bam", "aligned/a.bam.bai")
     assert v.log.values == ("logs/align/a.log",)
     assert dict(zip(v.params.names, v.params.values)) == {
-        "depth": 10, "label": "sample-a", "flags": ["-v", "-q"]}
+        "depth": 10, "label": "sample-a", "flags": ["-v", "-q"], "group": "@RG\\tID:a\\tSM:10"}
     assert v.threads == 4
     assert v.resources == {"mem_mb": 2000, "runtime": 30, "disk_mb": 500, "gpu": "none"}
     assert v.flags == {"aligned/a.bam": {"temp"}, "aligned/a.bam.bai": {"protected"},
@@ -178,6 +178,91 @@ def test_resources_and_threads_per_attempt(tmp_path):
     first, third = job_values(rule, {"x": "q"}, 1), job_values(rule, {"x": "q"}, 3)
     assert (first.threads, first.resources) == (2, {"mem_mb": 1000, "runtime": 12, "tmp": "q"})
     assert (third.threads, third.resources) == (6, {"mem_mb": 3000, "runtime": 16, "tmp": "q"})
+
+
+def rule_resources(tmp_path, text: str, defaults=None):
+    wf = load(tmp_path, f'rule a:\n    output: "{{x}}.out"\n    resources: {text}\n'
+                        '    shell: "touch {output}"\n', default_resources=defaults)
+    return job_values(wf.by_name["a"], {"x": "2"}).resources
+
+
+@pytest.mark.parametrize("text, resources", [
+    ('mem = "8G"', {"mem": "8G", "mem_mb": 8000}),
+    ('mem = "500MB"', {"mem": "500MB", "mem_mb": 500}),
+    ('mem = "8GiB"', {"mem": "8GiB", "mem_mb": 8590}),          # 8 * 2**30 bytes, in MB, up
+    ('mem = "1.5 g"', {"mem": "1.5 g", "mem_mb": 1500}),
+    ('mem = "100"', {"mem": "100", "mem_mb": 100}),              # digits alone: MB
+    ('mem = 300', {"mem": 300, "mem_mb": 300}),
+    ('mem = "10k"', {"mem": "10k", "mem_mb": 1}),                # at least 1
+    ('disk = "2TB"', {"disk": "2TB", "disk_mb": 2000000}),
+    ('disk = "1Ti"', {"disk": "1Ti", "disk_mb": 1099512}),
+    ("mem_mib = 1024", {"mem_mib": 1024, "mem_mb": 1073}),
+    ('runtime = "2h30m"', {"runtime": 150}),
+    ('runtime = "90m"', {"runtime": 90}),
+    ('runtime = "1d"', {"runtime": 1440}),
+    ('runtime = "1h 30min"', {"runtime": 90}),
+    ('runtime = "1.5h"', {"runtime": 90}),
+    ('runtime = "30s"', {"runtime": 1}),
+    ('runtime = "45"', {"runtime": 45}),
+    ('mem = str(int(wildcards.x) * 2) + "G", runtime = wildcards.x + "h"',
+     {"mem": "4G", "mem_mb": 4000, "runtime": 120}),
+])
+def test_resources_with_units_give_mb_and_minutes(tmp_path, text, resources):
+    assert rule_resources(tmp_path, text) == resources
+
+
+def test_a_size_the_rule_gives_replaces_every_spelling_of_it_in_the_defaults(tmp_path):
+    defaults = {"mem_mb": 1000, "disk": "1G", "disk_mb": 1000, "runtime": 5}
+    assert rule_resources(tmp_path, 'mem = "2G", disk_mb = 7', defaults) == {
+        "runtime": 5, "mem": "2G", "mem_mb": 2000, "disk_mb": 7}
+    assert rule_resources(tmp_path, 'mem = "2G" if wildcards.x else "1G"', defaults) == {
+        "disk": "1G", "disk_mb": 1000, "runtime": 5, "mem": "2G", "mem_mb": 2000}
+
+
+SIZE_WORDS = ('write a number and a unit, e.g. "8G", "500MB" or "2TiB" (SI: k, M, G, T, P, '
+              'with or without B; IEC: KiB, MiB, GiB, TiB, PiB)')
+
+
+@pytest.mark.parametrize("text, where, message, hint", [
+    ('mem = "8X"', "3:22", f"resource 'mem': '8X' is not a size: {SIZE_WORDS}", ""),
+    ('mem = "G"', "3:22", f"resource 'mem': 'G' is not a size: {SIZE_WORDS}", ""),
+    ('disk = "2 T B"', "3:23", f"resource 'disk': '2 T B' is not a size: {SIZE_WORDS}", ""),
+    ('runtime = "2h30"', "3:26", "resource 'runtime': '2h30' is not a time span: write numbers "
+     'with units, e.g. "90m", "2h30m" or "1d" (s, m, h, d, w)', ""),
+    ('runtime = "h"', "3:26", "resource 'runtime': 'h' is not a time span: write numbers "
+     'with units, e.g. "90m", "2h30m" or "1d" (s, m, h, d, w)', ""),
+    ('mem_mb = "8G"', "3:25", "resource 'mem_mb' must be a non-negative number, got '8G'",
+     'for a size with a unit, write mem = "8G"'),
+    ('mem_mib = "1G"', "3:26", "resource 'mem_mib' must be a non-negative number, got '1G'",
+     'for a size with a unit, write mem = "1G"'),
+    ("disk = -1", "3:23", "resource 'disk' must be a size such as \"8G\" or a number of MB, got -1",
+     ""),
+    ('mem = "8G", mem_mb = 100', "3:37", "resources 'mem' and 'mem_mb' give the same size twice",
+     "keep one of them: 'mem_mb' is derived from 'mem' (with a unit) and 'mem_mib'"),
+])
+def test_bad_units_are_errors_at_the_value(tmp_path, text, where, message, hint):
+    err = load_error(tmp_path, f'rule a:\n    output: "a"\n    resources: {text}\n'
+                               '    shell: "touch {output}"\n')
+    assert (str(err.pos), err.message, err.hint) == (f"{tmp_path / 'Flowfile'}:{where}", message, hint)
+
+
+def test_a_bad_unit_per_job_is_an_error_at_the_directive(tmp_path):
+    wf = load(tmp_path, 'rule a:\n    output: "{x}.out"\n    resources: mem = wildcards.x + "X"\n'
+                        '    shell: "touch {output}"\n')
+    with pytest.raises(FlowfileError) as info:
+        job_values(wf.by_name["a"], {"x": "2"})
+    assert info.value.message == f"resource 'mem': '2X' is not a size: {SIZE_WORDS}"
+    assert str(info.value.pos) == f"{tmp_path / 'Flowfile'}:3:5"
+
+
+def test_a_command_may_use_the_mb_a_unit_gives(tmp_path):
+    wf = load(tmp_path, 'rule a:\n    output: "a"\n    resources: mem = "2G"\n'
+                        '    shell: "echo {resources.mem_mb} {resources.disk_mb}"\n',
+              default_resources={"disk_mb": 5})
+    assert wf.by_name["a"].resources == {"disk_mb": 5, "mem": "2G", "mem_mb": 2000}
+    err = load_error(tmp_path, 'rule a:\n    output: "a"\n    resources: mem = "2G"\n'
+                               '    shell: "echo {resources.disk_mb}"\n', default_resources={})
+    assert "has no resource 'disk_mb'" in err.message
 
 
 def test_per_job_type_checks(tmp_path):
@@ -266,6 +351,29 @@ def test_command_line_config_and_configfiles_win(tmp_path):
     wf = load(tmp_path, CONFIGURED, CONFIG_FILES, configfiles=[str(tmp_path / "extra.yaml")],
               config={"n": 7})
     assert wf.by_name["r"].outputs[0].pattern.text == "results/7"
+
+
+SHEETED = """\
+SAMPLES = table("samples.tsv", key="sample")
+META = load("meta.yaml")
+rule all:
+    input: expand("out/{s}.txt", s=list(SAMPLES))
+rule r:
+    input: SAMPLES[wildcards.s].fq1
+    output: "out/{s}.txt"
+    params: reads = int(SAMPLES[wildcards.s].reads), ref = META.ref
+    shell: "cp {input} {output}"
+"""
+
+
+def test_a_sample_sheet_drives_the_rules_and_is_a_file_the_load_read(tmp_path):
+    wf = load(tmp_path, SHEETED, {"samples.tsv": "sample\tfq1\treads\nA\ta.fq\t10\nB\tb.fq\t20\n",
+                                  "meta.yaml": "ref: hg38\n"})
+    assert [i.pattern.text for i in wf.by_name["all"].inputs] == ["out/A.txt", "out/B.txt"]
+    values = job_values(wf.by_name["r"], {"s": "B"})
+    assert values.inputs.values == ("b.fq",)
+    assert values.params.values == (20, "hg38")
+    assert list(wf.read_files) == [str(tmp_path / "samples.tsv"), str(tmp_path / "meta.yaml")]
 
 
 def test_repeated_command_line_config_entries_merge():
@@ -782,3 +890,293 @@ def test_command_line_threads_and_resources_go_into_the_rules(tmp_path):
     with pytest.raises(FileflowError, match="threads must be a whole number >= 0"):
         with_overrides(wf, RunOverrides(set_threads={"b": -1}))
     assert with_overrides(wf, RunOverrides(set_threads={"b": 0})).by_name["b"].threads == 0
+
+
+# ---------------------------------------------------------------- Python functions
+
+COMMON = '''\
+SAMPLES = {"a": "raw/a.fq", "b": "raw/b.fq"}
+
+
+def get_fastq(wildcards):
+    """The reads of one sample."""
+    return SAMPLES[wildcards.sample]
+
+
+def read_group(wildcards, config):
+    config["platform"] = "changed"  # a copy: the Flowfile's config is untouched
+    return {"id": wildcards["sample"], "platform": config["platform"], "keys": tuple(wildcards)}
+
+
+def samples():
+    return list(SAMPLES)
+
+
+def nothing(*args):
+    return None
+'''
+
+
+def test_imported_functions_are_called_at_load_time_and_per_job(tmp_path):
+    wf = load(tmp_path, """\
+        from "workflow/common.py" import get_fastq, read_group, samples, nothing
+        rule all:
+            input: expand("out/{s}.txt", s=samples())
+        rule align:
+            input: get_fastq(wildcards)
+            output: "out/{sample}.txt"
+            params: rg = read_group(wildcards, config), id = read_group(wildcards, config).id,
+                nil = nothing(wildcards, [config], {"k": temp("t")})
+            shell: "x"
+        """, {"workflow/common.py": COMMON}, config={"platform": "illumina"})
+    assert [i.pattern.text for i in wf.by_name["all"].inputs] == ["out/a.txt", "out/b.txt"]
+    v = job_values(wf.by_name["align"], {"sample": "b"})
+    assert v.inputs.values == ("raw/b.fq",)
+    assert dict(zip(v.params.names, v.params.values)) == {
+        "rg": {"id": "b", "platform": "changed", "keys": ("sample",)}, "id": "b", "nil": None}
+    assert wf.config == {"platform": "illumina"}
+    assert str(tmp_path / "workflow" / "common.py") in wf.read_files
+    info = wf.functions["get_fastq"]
+    assert (info.file, info.line, info.signature, info.doc) == (
+        str(tmp_path / "workflow" / "common.py"), 4, "get_fastq(wildcards)", "The reads of one sample.")
+
+
+def test_imported_functions_work_in_comprehensions_and_f_strings_and_keep_tuples(tmp_path):
+    module = "def pair(x):\n    return (x, x.upper())\n\ndef kind(t):\n    return type(t).__name__\n"
+    wf = load(tmp_path, """\
+        from "w.py" import pair, kind
+        NAMES = {s: pair(s)[1] for s in ["a", "b"]}
+        rule all:
+            input: [f"out/{NAMES[s]}.txt" for s in NAMES]
+        rule one:
+            output: "out/{name}.txt"
+            params: p = pair(wildcards.name), k = kind((1, 2)), label = f"{pair('x')[1]}-{kind([])}"
+            shell: "x"
+        """, {"w.py": module})
+    assert [i.pattern.text for i in wf.by_name["all"].inputs] == ["out/A.txt", "out/B.txt"]
+    v = job_values(wf.by_name["one"], {"name": "A"})
+    assert dict(zip(v.params.names, v.params.values)) == {
+        "p": ("A", "A"), "k": "tuple", "label": "X-list"}
+
+
+def test_a_module_runs_once_per_load_and_paths_are_relative_to_the_flowfile(tmp_path):
+    counting = "import os\nwith open(os.path.join(os.path.dirname(__file__), 'runs'), 'a') as f:\n" \
+               "    f.write('x')\ndef one():\n    return 1\n"
+    wf = load(tmp_path, """\
+        include: "rules/more.flow"
+        from "rules/f.py" import one
+        X = one() + one()
+        """, {"rules/f.py": counting, "rules/more.flow": 'from "f.py" import one\nfrom "f.py" import one\n'})
+    assert (tmp_path / "rules" / "runs").read_text() == "x"
+    assert wf.functions["one"].line == 4
+    del wf
+    load(tmp_path, 'from "rules/f.py" import one\nX = one()\n')
+    assert (tmp_path / "rules" / "runs").read_text() == "xx"  # each load runs it anew
+
+
+@pytest.mark.parametrize(("flowfile", "module", "message", "where"), [
+    ('from "w.py" import get_fq\n', "def get_fastq(w):\n    pass\ndef samples():\n    pass\nX = 1\n",
+     "w.py has no function 'get_fq'; it has: get_fastq, samples", (1, 20)),
+    ('from "w.py" import X\n', "def f():\n    pass\nX = {}\n",
+     "'X' in w.py is not a function (it is a Python dict); it has: f", (1, 20)),
+    ('from "nope.py" import f\n', "", "file not found: nope.py", (1, 6)),
+    ('from "w.py" import f\n', "def f(:\n    pass\n", "cannot import w.py: invalid syntax (line 1)", (1, 6)),
+    ('from "w.py" import f\n', "import os\nX = 1 / 0\n",
+     "importing w.py raised ZeroDivisionError: division by zero at w.py:2 (X = 1 / 0)", (1, 6)),
+    ('from "w.py" import f\n', "import sys\nsys.exit(3)\n",
+     "importing w.py raised SystemExit: 3 at w.py:2 (sys.exit(3))", (1, 6)),
+    ('from "w.py" import len\n', "def len(x):\n    pass\n",
+     "cannot import 'len': it is a built-in name", (1, 20)),
+    ('from "w.py" import true\n', "def true():\n    pass\n",
+     "cannot import 'true': it is a keyword", (1, 20)),
+    ('from "w.py" import f\nf = 1\n', "def f():\n    pass\n",
+     "cannot assign to 'f': it is a function imported on line 1", (2, 1)),
+    ('f = 1\nfrom "w.py" import f\n', "def f():\n    pass\n",
+     "cannot import 'f': it is assigned on line 1", (2, 20)),
+    ('from "w.py" import f\nfrom "v.py" import f\n', "def f():\n    pass\n",
+     "'f' is imported from two files (first on line 1)", (2, 20)),
+    ('from "w.py" import f\nX = f\n', "def f():\n    pass\n",
+     "'f' is a function; call it as f(...)", (2, 5)),
+    ('from "w.py" import f\nX = f(1)\n', "def f(x):\n    return {1, 2}\n",
+     "f() returned a Python set; an imported function must return a string, a number, a bool, "
+     "a list, a tuple, a dict or None", (2, 5)),
+    ('from "w.py" import f\nX = f(1, 2)\n', "def f(x):\n    return x\n",
+     "f() raised TypeError: f() takes 1 positional argument but 2 were given", (2, 5)),
+    ('from "w.py" import f\nX = f(1)\n', "def f(x):\n    return {(1, 2): x}\n",
+     "f() returned a dict with a Python tuple as a key; keys must be strings or numbers", (2, 5)),
+    ('from "w.py" import f\nX = f()\n', "import pathlib\ndef f():\n    return pathlib.Path('a')\n",
+     "f() returned a Python PosixPath; an imported function must return a string, a number, "
+     "a bool, a list, a tuple, a dict or None; convert it with str(...)", (2, 5)),
+])
+def test_errors_of_imported_functions(tmp_path, flowfile, module, message, where):
+    (tmp_path / "v.py").write_text("def f():\n    pass\n")
+    err = load_error(tmp_path, flowfile, {"w.py": module} if module else {})
+    assert err.message == message
+    assert (err.pos.line, err.pos.column) == where
+
+
+def test_an_imported_function_that_raises_per_job_names_the_line_of_its_file(tmp_path):
+    wf = load(tmp_path, """\
+        from "workflow/common.py" import get_fastq, read_group
+        rule align:
+            input: get_fastq(wildcards)
+            output: "out/{sample}.txt"
+            params: x = read_group(wildcards, 1)
+            shell: "x"
+        """, {"workflow/common.py": COMMON})
+    with pytest.raises(FlowfileError) as info:
+        job_values(wf.by_name["align"], {"sample": "zz"})
+    assert info.value.message == ("get_fastq() raised KeyError: 'zz' at workflow/common.py:6 "
+                                  "(return SAMPLES[wildcards.sample])")
+    assert (info.value.pos.line, info.value.pos.column) == (3, 12)
+    with pytest.raises(FlowfileError) as info:
+        job_values(wf.by_name["align"], {"sample": "a"})
+    assert info.value.message == ("read_group() raised TypeError: 'int' object does not support item "
+                                  "assignment at workflow/common.py:10 (config[\"platform\"] = \"changed\"  "
+                                  "# a copy: the Flowfile's config is untouched)")
+
+
+def test_wildcards_are_read_only_for_an_imported_function(tmp_path):
+    wf = load(tmp_path, 'from "w.py" import f\nrule a:\n    output: "{x}"\n    params: p = f(wildcards)\n',
+              {"w.py": "def f(w):\n    assert w.x == w['x'] == dict(w)['x']\n    w.x = 1\n"})
+    with pytest.raises(FlowfileError) as info:
+        job_values(wf.by_name["a"], {"x": "v"})
+    assert info.value.message == "f() raised AttributeError: wildcards are read-only at w.py:3 (w.x = 1)"
+
+
+def test_unpack_turns_a_returned_dict_into_named_inputs(tmp_path):
+    wf = load(tmp_path, """\
+        from "w.py" import get_inputs
+        rule a:
+            input: unpack(get_inputs(wildcards)), "extra.txt"
+            output: "out/{s}.txt"
+            shell: "x"
+        rule b:
+            input: unpack({"ref": "ref.fa"}), unpack(["x.txt", ["y.txt"]])
+            output: "b.txt"
+            shell: "x"
+        """, {"w.py": "def get_inputs(w):\n    return {'reads': [w.s + '.fq'], 'ref': 'ref.fa'}\n"})
+    v = job_values(wf.by_name["a"], {"s": "one"})
+    assert v.inputs.values == ("one.fq", "ref.fa", "extra.txt")
+    assert v.inputs.names == ("reads", "ref", None)
+    b = wf.by_name["b"]
+    assert [(i.pattern.text, i.name) for i in b.inputs] == [
+        ("ref.fa", "ref"), ("x.txt", None), ("y.txt", None)]
+
+
+@pytest.mark.parametrize(("flowfile", "message"), [
+    ('rule a:\n    input: x = unpack({"k": "v"})\n    output: "o"\n',
+     "'x = unpack(...)': unpack() gives the names itself"),
+    ('rule a:\n    output: "o"\n    params: unpack({"k": "v"})\n', "unpack() belongs in 'input:'"),
+    ('rule a:\n    input: unpack("a.txt")\n    output: "o"\n',
+     "unpack() takes one dict (named inputs) or list, not a string"),
+    ('rule a:\n    input: unpack({"a b": "x"})\n    output: "o"\n',
+     "unpack(): input names must be names, not 'a b'"),
+    ('rule a:\n    input: [unpack({"k": "v"})]\n    output: "o"\n',
+     "input entries must be file paths (strings), not an unpack(...)"),
+])
+def test_unpack_errors(tmp_path, flowfile, message):
+    assert load_error(tmp_path, flowfile).message == message
+
+
+def test_config_is_copied_once_for_all_the_calls_of_a_function(tmp_path):
+    wf = load(tmp_path,
+              'from "w.py" import f\nrule a:\n    output: "{x}"\n    params: p = f(config, wildcards)\n',
+              {"w.py": "def f(config, wildcards):\n    config['calls'] = config.get('calls', 0) + 1\n"
+                       "    return config['calls']\n"}, config={"k": 1})
+    assert [job_values(wf.by_name["a"], {"x": x}).params.values for x in "abc"] == [(1,), (2,), (3,)]
+    assert wf.config == {"k": 1}
+
+
+# ---------------------------------------------------------------- configschema:
+
+SCHEMA = r"""
+type: object
+properties:
+  threads: {type: integer, default: 4}
+  opts:
+    type: object
+    default: {}
+    properties:
+      mode: {type: string, default: fast, enum: [fast, slow]}
+  samples:
+    type: array
+    items:
+      type: object
+      required: [name]
+      properties:
+        name: {type: string}
+        fq1: {type: string, pattern: '^.+\.fq\.gz$'}
+required: [samples]
+"""
+SCHEMED = """\
+configfile: "config.yaml"
+configschema: "schemas/config.schema.yaml"
+rule a:
+    output: "a.txt"
+    params: t = config.threads, m = config.opts.mode
+    shell: "touch {output}"
+"""
+
+
+def schema_errors(tmp_path, monkeypatch, config_yaml: str, **kwargs) -> list[tuple[str, str]]:
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises((FlowfileError, FlowfileErrors)) as info:
+        load(tmp_path, SCHEMED, {"config.yaml": config_yaml, "schemas/config.schema.yaml": SCHEMA},
+             **kwargs)
+    errors = info.value.errors if isinstance(info.value, FlowfileErrors) else [info.value]
+    return [(str(e.pos).replace(str(tmp_path) + "/", ""), e.message) for e in errors]
+
+
+def test_configschema_fills_defaults_in_and_watches_the_schema(tmp_path):
+    wf = load(tmp_path, SCHEMED, {"config.yaml": "samples: [{name: a, fq1: a.fq.gz}]\n",
+                                  "schemas/config.schema.yaml": SCHEMA})
+    assert wf.by_name["a"].params.values == (4, "fast")
+    assert wf.config == {"samples": [{"name": "a", "fq1": "a.fq.gz"}], "threads": 4,
+                         "opts": {"mode": "fast"}}
+    assert str(tmp_path / "schemas/config.schema.yaml") in wf.read_files
+    overridden = load(tmp_path, SCHEMED, config={"threads": 8, "opts": {"mode": "slow"}})
+    assert overridden.by_name["a"].params.values == (8, "slow")
+
+
+def test_configschema_names_each_violation_at_its_line_in_the_config_file(tmp_path, monkeypatch):
+    config = "samples:\n  - name: a\n    fq1: a.fq\n  - fq1: b.fq.gz\nthreads: many\n"
+    assert schema_errors(tmp_path, monkeypatch, config) == [
+        ("config.yaml:3:10", "config.samples[0].fq1: 'a.fq' does not match '^.+\\.fq\\.gz$' "
+                             "(schemas/config.schema.yaml: properties.samples.items.properties.fq1.pattern)"),
+        ("config.yaml:4:5", "config.samples[1]: 'name' is a required property "
+                            "(schemas/config.schema.yaml: properties.samples.items.required)"),
+        ("config.yaml:5:10", "config.threads: 'many' is not of type 'integer' "
+                             "(schemas/config.schema.yaml: properties.threads.type)"),
+    ]
+
+
+def test_configschema_names_the_command_line_for_what_it_set(tmp_path, monkeypatch):
+    extra = tmp_path / "extra.yaml"
+    extra.write_text("opts:\n  mode: medium\n")
+    assert schema_errors(tmp_path, monkeypatch, "threads: 2\n", config={"threads": "x"},
+                         configfiles=[str(extra)]) == [
+        ("Flowfile:2:15", "config.threads (set by --config): 'x' is not of type 'integer' "
+                          "(schemas/config.schema.yaml: properties.threads.type)"),
+        ("extra.yaml:1:1", "config: 'samples' is a required property "
+                           "(schemas/config.schema.yaml: required)"),
+        ("extra.yaml:2:9", "config.opts.mode: 'medium' is not one of ['fast', 'slow'] "
+                           "(schemas/config.schema.yaml: properties.opts.properties.mode.enum)"),
+    ]
+
+
+@pytest.mark.parametrize("schema, message", [
+    ("type: objekt\n", "config schema schemas/config.schema.yaml is not a valid JSON Schema: "
+                       "'objekt' is not valid under any of the given schemas (at type)"),
+    ("- 1\n", "config schema schemas/config.schema.yaml must hold a mapping (a JSON Schema), "
+              "not a list"),
+    ("a: [\n", "invalid YAML in config schema: expected the node content, but found "
+               "'<stream end>'"),
+])
+def test_a_bad_schema_is_an_error(tmp_path, monkeypatch, schema, message):
+    monkeypatch.chdir(tmp_path)
+    err = load_error(tmp_path, SCHEMED, {"config.yaml": "samples: []\n",
+                                         "schemas/config.schema.yaml": schema})
+    assert err.message == message
+    err = load_error(tmp_path, 'configschema: "none.yaml"\n')
+    assert (err.message, err.pos.line, err.pos.column) == ("config schema not found: none.yaml", 1, 15)

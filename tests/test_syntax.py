@@ -329,3 +329,31 @@ def test_python_constructs_say_what_to_write_instead(text, line, column, message
     assert err.message == message
     assert hint in err.hint
     assert (err.pos.line, err.pos.column) == (line, column)
+# ---------------------------------------------------------------- imports of Python functions
+
+def test_from_file_import_names_with_positions():
+    (stmt,) = parse('from "workflow/common.py" import get_fastq, groups,\n').statements
+    assert isinstance(stmt, s.ImportFrom)
+    assert (stmt.pos.line, stmt.pos.column, stmt.pos.end_column) == (1, 1, 5)
+    assert stmt.path.value == "workflow/common.py"
+    assert (stmt.path.pos.column, stmt.path.pos.end_column) == (6, 26)
+    assert [(n.id, n.pos.column, n.pos.end_column) for n in stmt.names] == [
+        ("get_fastq", 34, 43), ("groups", 45, 51)]
+
+
+def test_from_is_a_keyword_only_where_a_statement_starts():
+    assert isinstance(expr("from"), s.Name)
+    (rule,) = parse("rule a:\n    from: 'x'\n").statements
+    assert rule.directives[0].name == "from"
+
+
+@pytest.mark.parametrize(("text", "column"), [
+    ("from: 'x'\n", 5), ("from 'a.py'\n", 12), ("from 'a.py' import\n", 19),
+    ("from '''a.py''' import x\n", 6),
+])
+def test_an_incomplete_import_says_how_it_is_written(text, column):
+    with pytest.raises(FlowfileError) as info:
+        parse(text)
+    assert info.value.message == "expected 'from \"FILE.py\" import NAME, ...'"
+    assert info.value.pos.column == column
+    assert 'from "workflow/common.py" import get_fastq, sample_groups' in info.value.hint

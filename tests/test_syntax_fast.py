@@ -136,6 +136,15 @@ CORNERS = [
     "X = f'{a:{b}}'\n", "X = f'\\q{a}'\n", "X = f'a' 'b'\n", "X = f'a'\n'b'\n", "input: f'{a}'\n",
     "X = f + fx + rf + fr_ + f'{f}'\n", 'X = f"""{a}"""\n', "X = f'{a = 1}'\n",
     "X = f'{x}' f'{y}'\n",
+    # `from "file.py" import names`: 'from' is a keyword only where a statement starts
+    'from "w/common.py" import get_fastq, groups\n', "from 'a.py' import x,\n",
+    "from r'a\\b.py' import rule, true, from, import\n", "from 'a.py' import x  # c\nY = 1\n",
+    "X = from\n", "X = f(from=1)\n", "rule a:\n    from: 'x'\n", "from = 1\n", "from: 'x'\n",
+    "from x import y\n", "from 'a.py'\n", "from 'a.py' import\n", "from 'a.py' import x y\n",
+    "from '''a.py''' import x\n", "from 'a' 'b' import x\n", "from 'a.py' import (x)\n",
+    "from 'a.py' import x.y\n", "from 'a.py' import x: 1\n", "import x\n",
+    "rule from:\n    output: 'x'\n", "from 'a\\q.py' import x\n", "  from 'a.py' import x\n",
+    "from 'a.py' import x = 1\n", "X = 1\nfrom 'a.py' import x\nrule a:\n    output: 'x'\n",
 ]
 
 

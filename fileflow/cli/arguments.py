@@ -94,17 +94,28 @@ def seconds(text: str) -> float:
 
 
 def resource_limits(pairs: Sequence[str]) -> dict[str, float]:
-    """--resources NAME=N...: each N a finite number >= 0."""
+    """--resources NAME=N...: each N a finite number >= 0. `mem` and `disk` limit `mem_mb`
+    and `disk_mb`, and may have a unit (`mem=16G`), as in a rule's resources."""
     out = {}
     for pair in pairs:
         key, sep, text = pair.partition("=")
+        key = key.strip()
+        numeric = True
         try:
             value = float(text)
         except ValueError:
-            value = math.nan
-        if not sep or not key.strip() or not math.isfinite(value) or value < 0:
+            value, numeric = math.nan, False
+        sized = key in ("mem", "disk")
+        if sized and sep and not numeric:
+            from fileflow.lang.units import UnitError, size_mb
+            try:
+                value = float(size_mb(text))
+            except UnitError:
+                raise FileflowError(f"--resources expects NAME=N with N a number >= 0 or, for "
+                                    f"{key}, a size such as 16G, got {pair!r}") from None
+        if not sep or not key or not math.isfinite(value) or value < 0:
             raise FileflowError(f"--resources expects NAME=N with N a number >= 0, got {pair!r}")
-        out[key.strip()] = value
+        out[key + "_mb" if sized else key] = value
     return out
 
 

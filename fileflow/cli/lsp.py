@@ -184,7 +184,7 @@ def register_navigation(server, documents: OpenDocuments) -> None:
     def on_document_symbol(ls, params: t.DocumentSymbolParams) -> list[t.DocumentSymbol]:
         result, doc = documents.analysis(params.text_document.uri)
         kinds = {"rule": t.SymbolKind.Function, "directive": t.SymbolKind.Property,
-                 "variable": t.SymbolKind.Variable}
+                 "variable": t.SymbolKind.Variable, "function": t.SymbolKind.Function}
 
         def convert(symbol: Symbol) -> t.DocumentSymbol:
             return t.DocumentSymbol(

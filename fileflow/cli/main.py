@@ -96,9 +96,9 @@ def load(args, default_resources=None):
 
 def _default_resources(args) -> dict[str, object]:
     """--default-resources (after --profile's), as build and check both read it."""
-    from fileflow.cli.profiles import parse_assignments
+    from fileflow.cli.profiles import default_resources
 
-    return parse_assignments(getattr(args, "default_resources", ()), "--default-resources")
+    return default_resources(args)
 
 
 # ---------------------------------------------------------------- commands

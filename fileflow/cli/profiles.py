@@ -19,7 +19,7 @@ from collections.abc import Callable
 
 from fileflow.errors import FileflowError
 
-__all__ = ["find_profile", "apply_profile", "cluster_options", "parse_assignments",
+__all__ = ["find_profile", "apply_profile", "cluster_options", "parse_assignments", "default_resources",
            "storage_options"]
 
 
@@ -111,6 +111,15 @@ def _value(text: str) -> object:
     return text
 
 
+def default_resources(args: argparse.Namespace) -> dict[str, object]:
+    """--default-resources (and a profile's default-resources:), sizes and times with units
+    read as a rule's are."""
+    from fileflow.lang.units import given_resources
+
+    return given_resources(parse_assignments(getattr(args, "default_resources", ()),
+                                             "--default-resources"), "--default-resources")
+
+
 def parse_assignments(pairs, option: str) -> dict[str, object]:
     out: dict[str, object] = {}
     for pair in pairs:
@@ -177,6 +186,10 @@ def cluster_options(args: argparse.Namespace) -> dict:
         if not sep or not rule.strip():
             raise FileflowError(f"--set-resources expects RULE:NAME=VALUE, got {item!r}")
         per_rule.setdefault(rule.strip(), {}).update(parse_assignments([rest], "--set-resources"))
+    from fileflow.lang.units import given_resources
+
+    per_rule = {rule: given_resources(values, f"--set-resources {rule}")
+                for rule, values in per_rule.items()}
     if getattr(args, "drmaa_native", "") and getattr(args, "cluster", None) != "drmaa":
         raise FileflowError("--drmaa-native applies only with --cluster drmaa")
     if getattr(args, "local_cores", 0) < 0:
@@ -184,8 +197,7 @@ def cluster_options(args: argparse.Namespace) -> dict:
     set_threads = parse_assignments(getattr(args, "set_threads", ()), "--set-threads")
     _check_threads(set_threads, per_rule)
     return {"cluster": getattr(args, "cluster", None),
-            "default_resources": parse_assignments(getattr(args, "default_resources", ()),
-                                                   "--default-resources"),
+            "default_resources": default_resources(args),
             "set_resources": per_rule, "local_cores": getattr(args, "local_cores", 0),
             "set_threads": set_threads,
             "job_arrays": getattr(args, "job_arrays", True),

@@ -310,10 +310,12 @@ def source_text(result: Analysis, node, limit: int = 0) -> str:
 
 
 def include_argument(result: Analysis, path: str):
-    """The path argument of this file's `include:` or `configfile:` that names `path`."""
+    """The path argument of this file's `include:`, `configfile:` or `configschema:` that
+    names `path`."""
     target = os.path.realpath(path)
     for stmt in result.statements:
-        if isinstance(stmt, s.Directive) and stmt.name in ("include", "configfile") and stmt.args:
+        if isinstance(stmt, s.Directive) and stmt.name in ("include", "configfile", "configschema") \
+                and stmt.args:
             arg = stmt.args[0]
             if isinstance(arg, s.Const) and isinstance(arg.value, str):
                 base = os.path.dirname(result.path) if stmt.name == "include" else result.workdir

@@ -50,12 +50,17 @@ def completion(result: Analysis, line: int, column: int) -> list[Completion]:
             return [Completion(d, "directive", DIRECTIVE_DOCS[d], f"{d}: ")
                     for d in RULE_DIRECTIVES if d not in present]
         if not before[:1].isspace():
-            return ([Completion("rule", "keyword", "rule NAME: and its directives", "rule ")]
+            return ([Completion("rule", "keyword", "rule NAME: and its directives", "rule "),
+                     Completion("from", "keyword", 'from "FILE.py" import NAME, ...: Python functions',
+                                "from ")]
                     + [Completion(d, "directive", DIRECTIVE_DOCS[d], f"{d}: ") for d in TOP_DIRECTIVES])
     if re.search(r"""["']""", before) and before.count('"') % 2 + before.count("'") % 2:
         return []   # inside a string
     names = [Completion(st.name, "variable", source_text(result, st.value, 60), st.name)
              for st in result.statements if isinstance(st, s.Assignment) and st.pos.line < line]
+    names += [Completion(n.id, "builtin", f"Python function from {source_text(result, st.path)}", n.id)
+              for st in result.statements if isinstance(st, s.ImportFrom) and st.pos.line < line
+              for n in st.names]
     unique = list({c.label: c for c in names}.values())
     return unique + [Completion(b, "builtin", BUILTIN_DOCS[b], b) for b in sorted(BUILTIN_DOCS)]
 

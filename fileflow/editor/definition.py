@@ -7,6 +7,8 @@ from typing import NamedTuple
 from fileflow.editor.analysis import Analysis, Span, span_of
 from fileflow.editor.lookup import (
     assignment_for,
+    import_target,
+    imported_function,
     named_entry,
     place_at,
     rule_decl,
@@ -26,8 +28,8 @@ class Location(NamedTuple):
 
 def definition(result: Analysis, line: int, column: int) -> list[Location]:
     """Where the thing under the cursor is defined: the rule whose output makes a path, the
-    assignment of a name, the rule a name in ruleorder/localrules/default refers to, the
-    file an include/script/configfile names."""
+    assignment of a name, the `def` of an imported Python function, the rule a name in
+    ruleorder/localrules/default refers to, the file an include/script/configfile/import names."""
     place = place_at(result, line, column)
     if place is None or not place.chain:
         return []
@@ -36,6 +38,10 @@ def definition(result: Analysis, line: int, column: int) -> list[Location]:
     if isinstance(node, s.Name):
         if directive in ("ruleorder", "localrules"):
             return _rule_locations(result, node.id)
+        function = imported_function(result, node.id)
+        if function is not None:   # into the Python file, at its `def`
+            line = max(function.line, 1)
+            return [Location(function.file, Span(line, 1, line, 1))] if os.path.isfile(function.file) else []
         assignment = assignment_for(result, node.id, node.pos.line)
         if assignment is not None:
             return [Location(result.path, span_of(assignment.pos))]
@@ -44,6 +50,9 @@ def definition(result: Analysis, line: int, column: int) -> list[Location]:
     if not (isinstance(node, s.Const) and isinstance(node.value, str)):
         return []
     value = node.value
+    if isinstance(place.statement, s.ImportFrom):
+        target = import_target(result, place.statement)
+        return [Location(target, Span(1, 1, 1, 1))] if os.path.isfile(target) else []
     if directive in ("include", "script"):
         base = os.path.dirname(os.path.abspath(result.path))
         target = os.path.join(base, value)

@@ -3,6 +3,7 @@ wildcard in a pattern or a command, or a field of a command. Layer 2.
 """
 from __future__ import annotations
 
+import os
 import re
 from typing import NamedTuple
 
@@ -12,6 +13,7 @@ from fileflow.editor.lookup import (
     Place,
     assignment_for,
     contains,
+    imported_function,
     named_entry,
     place_at,
     rule_decl,
@@ -68,6 +70,13 @@ def _name_hover(result: Analysis, place: Place, node: s.Name) -> HoverText | Non
     assignment = assignment_for(result, name, node.pos.line)
     if assignment is not None:
         return HoverText(_variable_text(result, assignment), span_of(node.pos))
+    function = imported_function(result, name)
+    if function is not None:
+        where = os.path.relpath(function.file, os.path.dirname(os.path.abspath(result.path)))
+        line = f", line {function.line}" if function.line else ""
+        doc = f"\n\n{function.doc}" if function.doc else ""
+        return HoverText(f"**`{function.signature}`** (Python function, {where}{line}){doc}",
+                         span_of(node.pos))
     if name in BUILTIN_DOCS:
         return HoverText(f"**`{name}`** (builtin)\n\n{BUILTIN_DOCS[name]}", span_of(node.pos))
     return None

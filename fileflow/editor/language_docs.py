@@ -31,6 +31,9 @@ DIRECTIVE_DOCS = {
               "(`from fileflow.script import job`), anything else with bash.",
     "configfile": "A YAML mapping merged into `config`; the path is relative to the working "
                   "directory.",
+    "configschema": "A JSON Schema (YAML or JSON) the configuration so far (config files and "
+                    "`--config`) must satisfy; its defaults are filled in. The path is relative "
+                    "to the working directory.",
     "include": "Loads another Flowfile here, into the same namespace; the path is relative to "
                "this file's directory.",
     "localrules": "Rule names whose jobs run on this machine even with a cluster executor.",
@@ -50,6 +53,11 @@ BUILTIN_DOCS = {
     "glob_wildcards": "`glob_wildcards(pattern)`: the values of each wildcard in the existing "
                       "paths that match, read as `.name` (a list each).",
     "env": "`env(name)`, `env(name, default)`: an environment variable.",
+    "table": "`table(path, key=None, sep=None, na=false)`: a CSV or TSV sample sheet with a "
+             "header row: a list of rows, or a dict of rows by the column `key`; a row is read "
+             "as `row.col` or `row[\"col\"]`, its values strings (`\"\"` or, with `na=true`, "
+             "none for an empty cell).",
+    "load": "`load(path)`: the value of a YAML or JSON file (dicts read as `x.key`).",
     "range": "`range(stop)`, `range(start, stop[, step])`: a list of ints.",
     "len": "`len(x)`: the length of a string, list or dict.",
     "int": "`int(x)`: an integer.",
@@ -70,6 +78,8 @@ BUILTIN_DOCS = {
     "all": "`all(list)`: true if every value is true (and for an empty list).",
     "set": "`set(list)`: the distinct values, in the order they first occur, as a list; "
            "`sorted(set(...))` to sort them.",
+    "unpack": "`unpack(dict)` in `input:`: the dict's entries as named inputs (a list's as "
+              "unnamed ones), e.g. `input: unpack(get_inputs(wildcards))`.",
     "temp": "`temp(path)`, in `output:`: deleted once no job of the build needs it (kept when "
             "the targets name it).",
     "protected": "`protected(path)`, in `output:`: made read-only after the job succeeds.",

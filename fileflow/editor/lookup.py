@@ -3,6 +3,7 @@ a name, a field or a wildcard refers to. What hover, definition and completion s
 """
 from __future__ import annotations
 
+import os
 import re
 from typing import NamedTuple
 
@@ -12,7 +13,8 @@ from fileflow.lang import syntax as s
 from fileflow.lang.nodes import children
 
 __all__ = ["Place", "contains", "place_at", "string_field_at", "rule_decl", "assignment_for",
-           "named_entry", "rule_strings", "wildcards_of"]
+           "named_entry", "rule_strings", "wildcards_of", "ImportedName", "imported_function",
+           "import_target"]
 
 
 # ---------------------------------------------------------------- what is under the cursor
@@ -39,7 +41,13 @@ def place_at(result: Analysis, line: int, column: int) -> Place | None:
     directives = stmt.directives if isinstance(stmt, s.RuleDecl) else (
         (stmt,) if isinstance(stmt, s.Directive) else ())
     directive = next((d for d in directives if d.pos.line <= line <= node_end(d)[0]), None)
-    roots = directive.args if directive else ((stmt.value,) if isinstance(stmt, s.Assignment) else ())
+    roots: tuple[s.Expr | s.Keyword, ...] = ()
+    if directive is not None:
+        roots = directive.args
+    elif isinstance(stmt, s.Assignment):
+        roots = (stmt.value,)
+    elif isinstance(stmt, s.ImportFrom):
+        roots = (stmt.path, *stmt.names)
     best: tuple = ()
     stack: list[tuple[s.Expr | s.Keyword, tuple]] = [(root, (root,)) for root in roots]
     while stack:   # the smallest node whose extent holds the place
@@ -94,6 +102,43 @@ def assignment_for(result: Analysis, name: str, line: int) -> s.Assignment | Non
     found = [st for st in result.statements if isinstance(st, s.Assignment) and st.name == name]
     above = [st for st in found if st.pos.line < line]
     return above[-1] if above else (found[0] if found else None)
+
+
+class ImportedName(NamedTuple):
+    """A function imported with `from "file.py" import name`: where it is defined."""
+
+    file: str
+    line: int        # of its `def`, 0 when not found
+    signature: str
+    doc: str
+
+
+def import_target(result: Analysis, stmt: s.ImportFrom) -> str:
+    """The Python file an import statement names (relative to the Flowfile)."""
+    value = stmt.path.value
+    assert isinstance(value, str)  # the grammar takes a string
+    return os.path.join(os.path.dirname(os.path.abspath(result.path)), value)
+
+
+def imported_function(result: Analysis, name: str) -> ImportedName | None:
+    """The function `name` imported into the workflow: from the loaded workflow when there is
+    one, else from this file's import statements and a look at the Python file's text."""
+    if result.workflow is not None and name in result.workflow.functions:
+        info = result.workflow.functions[name]
+        return ImportedName(info.file, info.line, info.signature, info.doc)
+    for stmt in result.statements:
+        if isinstance(stmt, s.ImportFrom) and any(n.id == name for n in stmt.names):
+            target = import_target(result, stmt)
+            try:
+                with open(target, encoding="utf-8", errors="replace") as fh:
+                    text = fh.read(4 * 1024 * 1024)
+            except OSError:
+                return ImportedName(target, 0, f"{name}(...)", "")
+            m = re.search(rf"^(?:async\s+)?def\s+{re.escape(name)}\s*(\([^)]*\))?", text, re.M)
+            line = text.count("\n", 0, m.start()) + 1 if m else 0
+            signature = name + (" ".join(m.group(1).split()) if m and m.group(1) else "(...)")
+            return ImportedName(target, line, signature, "")
+    return None
 
 
 def named_entry(rule: s.RuleDecl | None, field: str) -> s.Keyword | None:

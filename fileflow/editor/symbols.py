@@ -13,7 +13,7 @@ __all__ = ["Symbol", "symbols"]
 
 class Symbol(NamedTuple):
     name: str
-    kind: str              # "rule" | "directive" | "variable"
+    kind: str              # "rule" | "directive" | "variable" | "function"
     detail: str
     span: Span             # the whole statement
     name_span: Span        # the name in it
@@ -21,7 +21,8 @@ class Symbol(NamedTuple):
 
 
 def symbols(result: Analysis) -> list[Symbol]:
-    """The outline: rules with their directives, top-level assignments and directives."""
+    """The outline: rules with their directives, top-level assignments, directives and
+    imported functions."""
     out = []
     for stmt in result.statements:
         if isinstance(stmt, s.RuleDecl):
@@ -32,6 +33,9 @@ def symbols(result: Analysis) -> list[Symbol]:
         elif isinstance(stmt, s.Assignment):
             out.append(Symbol(stmt.name, "variable", source_text(result, stmt.value, 60),
                               _statement_span(stmt), span_of(stmt.pos)))
+        elif isinstance(stmt, s.ImportFrom):
+            out.extend(Symbol(n.id, "function", f"from {source_text(result, stmt.path)}",
+                              _statement_span(stmt), span_of(n.pos)) for n in stmt.names)
         elif isinstance(stmt, s.Directive):
             out.append(Symbol(stmt.name, "directive", source_text(result, stmt, 60),
                               _statement_span(stmt), span_of(stmt.pos)))

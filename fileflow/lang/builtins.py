@@ -6,10 +6,12 @@ from __future__ import annotations
 import math
 import os
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from itertools import repeat
 
-from fileflow.lang.values import FILE_FLAGS, MAX_ITEMS, Flagged, Record, a_type, text_size
+from fileflow.errors import FlowfileError
+from fileflow.lang.tables import TableRefused, read_data, read_table
+from fileflow.lang.values import FILE_FLAGS, MAX_ITEMS, Flagged, Record, Unpacked, a_type, text_size
 from fileflow.patterns import PatternError, parse_pattern
 from fileflow.patterns import expand as expand_patterns
 
@@ -18,9 +20,12 @@ __all__ = ["BuiltinError", "EvalContext", "make_builtins", "BUILTIN_NAMES"]
 
 @dataclass(frozen=True, slots=True)
 class EvalContext:
-    """What builtins need beyond their arguments: where relative globs start."""
+    """What builtins need beyond their arguments: where relative paths start, and the
+    files table() and load() read (each read once per load, then watched as config files are)."""
 
     workdir: str = "."
+    read_files: list[str] = field(default_factory=list)
+    read_cache: dict[tuple, object] = field(default_factory=dict)
 
 
 class BuiltinError(Exception):
@@ -181,6 +186,51 @@ def _set(items=()):
         return list(dict.fromkeys(values))
     except TypeError:
         raise BuiltinError("set() takes values that are strings, numbers or booleans") from None
+def _unpack(value=None, *extra) -> Unpacked:
+    _want(not extra and isinstance(value, (dict, list, tuple)),
+          f"unpack() takes one dict (named inputs) or list, not {a_type(value)}")
+    if isinstance(value, dict):
+        for key in value:
+            _want(isinstance(key, str) and key.isidentifier(),
+                  f"unpack(): input names must be names, not {key!r}")
+        return Unpacked(tuple(value.items()))
+    return Unpacked(tuple((None, v) for v in value))
+
+
+def _file_reader(ctx: EvalContext, name: str, read: Callable, keywords: tuple[str, ...]) -> Callable:
+    """table() or load(): the file read once per load (per-job calls share the value) and
+    added to the files the load read."""
+    def call(*args, **kwargs):
+        unknown = sorted(set(kwargs) - set(keywords))
+        if unknown:
+            takes = ", ".join(f"{k}=" for k in keywords) or "none"
+            raise BuiltinError(f"{name}() got an unknown keyword argument '{unknown[0]}' "
+                               f"(it takes {takes})")
+        _want(len(args) == 1, f"{name}() takes one file path")
+        memo = (name, args[0], tuple(sorted(kwargs.items(), key=lambda kv: kv[0])))
+        try:
+            hash(memo)
+        except TypeError:
+            memo = None  # an argument of the wrong type: the reader says which
+        if memo is not None and memo in ctx.read_cache:
+            return ctx.read_cache[memo]
+        try:
+            value = read(ctx.workdir, *args, **kwargs)
+        except TableRefused as exc:
+            raise BuiltinError(str(exc)) from None
+        except FlowfileError as exc:
+            if exc.pos is None:
+                raise BuiltinError(exc.message) from None
+            raise
+        finally:
+            if isinstance(args[0], str) and "\x00" not in args[0]:
+                full = os.path.join(ctx.workdir, args[0])
+                if full not in ctx.read_files:
+                    ctx.read_files.append(full)
+        if memo is not None:
+            ctx.read_cache[memo] = value
+        return value
+    return call
 
 
 def make_builtins(ctx: EvalContext) -> dict[str, Callable]:
@@ -206,6 +256,9 @@ def make_builtins(ctx: EvalContext) -> dict[str, Callable]:
         "any": _typed(_any, "any", "one list"),
         "all": _typed(_all, "all", "one list"),
         "set": _typed(_set, "set", "one list"),
+        "unpack": _unpack,
+        "table": _file_reader(ctx, "table", read_table, ("sep", "key", "na")),
+        "load": _file_reader(ctx, "load", read_data, ()),
     }
     for flag in FILE_FLAGS:
         table[flag] = _flag(flag)

@@ -9,7 +9,7 @@ from fileflow.errors import FlowfileError, Position
 from fileflow.lang.source_files import MAX_CONFIG_BYTES, FileRefused, read_bytes
 from fileflow.lang.values import a_type, expanded_size
 
-__all__ = ["load_config_file", "parse_config_overrides", "merge_config", "shown_path",
+__all__ = ["load_config_file", "load_yaml_file", "parse_config_overrides", "merge_config", "shown_path",
            "MAX_CONFIG_VALUES"]
 
 # The most values config may hold, every YAML alias counted where it is used.
@@ -18,24 +18,36 @@ MAX_CONFIG_VALUES = 1_000_000
 
 def load_config_file(path: str, pos: Position | None = None, shown: str | None = None) -> dict:
     """Read a YAML mapping. `shown` is the name used in messages (the path as the user wrote it)."""
+    shown = shown or path
+    data = load_yaml_file(path, pos, shown, "config file")
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise FlowfileError(f"config file {shown} must hold a mapping (key: value), "
+                            f"not {a_type(data)}", pos)
+    return data
+
+
+def load_yaml_file(path: str, pos: Position | None, shown: str, what: str) -> object:
+    """Any YAML value (a config file, a file `load()` reads), within the limits of a
+    config file; errors name `what` and the file as `shown`, at the YAML's own line."""
     import yaml
 
-    shown = shown or path
     if "\x00" in path:
-        raise FlowfileError(f"config file path {shown!r} contains a NUL byte; no file name can "
+        raise FlowfileError(f"{what} path {shown!r} contains a NUL byte; no file name can "
                             "hold one", pos)
     try:
-        data = yaml.safe_load(read_bytes(path, MAX_CONFIG_BYTES, "a config file").decode("utf-8"))
+        data = yaml.safe_load(read_bytes(path, MAX_CONFIG_BYTES, "a " + what).decode("utf-8"))
     except FileNotFoundError:
-        raise FlowfileError(f"config file not found: {shown}", pos) from None
+        raise FlowfileError(f"{what} not found: {shown}", pos) from None
     except OSError as exc:
-        raise FlowfileError(f"cannot read config file {shown}: {exc.strerror}", pos) from None
+        raise FlowfileError(f"cannot read {what} {shown}: {exc.strerror}", pos) from None
     except FileRefused as exc:
-        raise FlowfileError(f"cannot read config file {shown}: {exc}", pos) from None
+        raise FlowfileError(f"cannot read {what} {shown}: {exc}", pos) from None
     except UnicodeDecodeError:
-        raise FlowfileError(f"config file {shown} is not UTF-8 text", pos) from None
+        raise FlowfileError(f"{what} {shown} is not UTF-8 text", pos) from None
     except RecursionError:
-        raise FlowfileError(f"config file {shown} is nested too deeply to read", pos) from None
+        raise FlowfileError(f"{what} {shown} is nested too deeply to read", pos) from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = Position(shown_path(path), mark.line + 1, mark.column + 1) if mark else pos
@@ -43,13 +55,8 @@ def load_config_file(path: str, pos: Position | None = None, shown: str | None =
         context, start = getattr(exc, "context", None), getattr(exc, "context_mark", None)
         if context and start is not None and (mark is None or start.line != mark.line):
             problem += f" ({context} that starts at line {start.line + 1}, column {start.column + 1})"
-        raise FlowfileError(f"invalid YAML in config file: {problem}", where) from None
-    if data is None:
-        return {}
-    if not isinstance(data, dict):
-        raise FlowfileError(f"config file {shown} must hold a mapping (key: value), "
-                            f"not {a_type(data)}", pos)
-    _check_size(data, f"config file {shown}", pos)
+        raise FlowfileError(f"invalid YAML in {what}: {problem}", where) from None
+    _check_size(data, f"{what} {shown}", pos)
     return data
 
 

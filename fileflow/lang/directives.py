@@ -9,17 +9,17 @@ from itertools import repeat
 
 from fileflow.errors import FlowfileError, Position
 from fileflow.lang import syntax as s
-from fileflow.lang.values import Flagged, a_type
+from fileflow.lang.values import Flagged, Unpacked, a_type
 from fileflow.patterns import regex_problem
 
 __all__ = ["RULE_DIRECTIVES", "TOP_DIRECTIVES", "RULE_DIRECTIVE_ORDER", "ACTIONS", "JOB_NAMES",
-           "JOB_NAMES_DEFAULT", "flatten_files", "check_int", "check_resource", "check_constraints",
-           "check_no_nul"]
+           "JOB_NAMES_DEFAULT", "flatten_files", "unpacked", "check_int", "check_resource",
+           "check_constraints", "check_no_nul"]
 
 RULE_DIRECTIVES = ("input", "output", "params", "log", "threads", "resources", "retries",
                    "priority", "message", "wildcard_constraints", "shell", "script")
-TOP_DIRECTIVES = ("configfile", "include", "localrules", "ruleorder", "wildcard_constraints",
-                  "default", "storage")
+TOP_DIRECTIVES = ("configfile", "configschema", "include", "localrules", "ruleorder",
+                  "wildcard_constraints", "default", "storage")
 # The order of docs/language.md's "Rule directives": fmt writes a rule's directives in it.
 RULE_DIRECTIVE_ORDER = ("input", "output", "log", "params", "threads", "resources", "retries",
                         "priority", "message", "wildcard_constraints", "shell", "script")
@@ -30,6 +30,22 @@ JOB_NAMES_DEFAULT = ("wildcards",)
 
 
 _NO_FLAGS: frozenset[str] = frozenset()
+
+
+def unpacked(pairs, pos: Position) -> list[tuple[str | None, object]]:
+    """A directive's (name, value) pairs with each `unpack(...)` replaced by its entries."""
+    if not any(isinstance(v, Unpacked) for _, v in pairs):
+        return pairs
+    out: list[tuple[str | None, object]] = []
+    for name, value in pairs:
+        if not isinstance(value, Unpacked):
+            out.append((name, value))
+        elif name is not None:
+            raise FlowfileError(f"'{name} = unpack(...)': unpack() gives the names itself", pos,
+                                "write it without a name: input: unpack(...)")
+        else:
+            out.extend(value.items)
+    return out
 
 
 def flatten_files(value, pos: Position, directive: str):
@@ -69,7 +85,7 @@ def check_int(value, directive: str, minimum: int | None, pos: Position) -> None
         raise FlowfileError(f"'{directive}:' must be at least {minimum}, got {value}", pos)
 
 
-def check_resource(name: str, value, pos: Position) -> None:
+def check_resource(name: str, value, pos: Position | None) -> None:
     if name in ("mem_mb", "runtime", "disk_mb", "mem_mb_per_cpu"):
         if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
             raise FlowfileError(f"resource '{name}' must be a non-negative number, got {value!r}", pos)

@@ -18,6 +18,7 @@ from __future__ import annotations
 from functools import partial
 
 from fileflow.errors import Position
+from fileflow.lang.fast_parser_forms import ExpressionForms, Fallback, token_end
 from fileflow.lang.nodes import (
     Assignment,
     Attribute,
@@ -26,14 +27,11 @@ from fileflow.lang.nodes import (
     BoolOp,
     Call,
     Compare,
-    CompFor,
     Conditional,
-    Const,
     DictComp,
     DictExpr,
     Directive,
-    FormattedValue,
-    FString,
+    ImportFrom,
     Index,
     Keyword,
     ListComp,
@@ -41,11 +39,8 @@ from fileflow.lang.nodes import (
     Module,
     Not,
     RuleDecl,
-    Slice,
-    TupleExpr,
     Unary,
     build_assignment_at,
-    build_const,
     build_const_at,
     build_directive_at,
     build_keyword,
@@ -55,22 +50,10 @@ from fileflow.lang.nodes import (
     build_rule_at,
     decode_number,
     decode_string,
-    split_fstring,
 )
 from fileflow.lang.tokenizer import TokenizerStop, tokenize
 
 __all__ = ["Fallback", "parse_fast", "parse_tokens"]
-
-
-class Fallback(Exception):
-    """This text is not for the fast path: parse it with Lark (which also reports errors).
-
-    When the text was tokenized and the parse stopped inside a top-level statement, `line`
-    is the line that statement starts on and `before` the statements parsed before it:
-    they are valid, so Lark need only parse from that line on."""
-
-    line = 0
-    before: tuple = ()
 
 
 # After a complete operand, these tokens end the expression: a plain string, name or
@@ -81,14 +64,7 @@ _CONSTANTS = {"true": True, "True": True, "false": False, "False": False,
 _COMPARISONS = frozenset({"==", "!=", "<", "<=", ">", ">="})
 
 
-def _token_end(tok: tuple) -> tuple[int, int]:
-    kind, text, line, column = tok
-    if kind == "S" and "\n" in text:
-        return line + text.count("\n"), len(text) - text.rindex("\n")
-    return line, column + len(text)
-
-
-class _Parser:
+class _Parser(ExpressionForms):
     def __init__(self, tokens: list[tuple], path: str):
         self.toks = tokens
         self.i = 0
@@ -133,7 +109,7 @@ class _Parser:
     def tok_pos(self, tok: tuple) -> Position:
         kind, text, line, column = tok
         if kind == "S" and "\n" in text:
-            return self.position(line, column, *_token_end(tok))
+            return self.position(line, column, *token_end(tok))
         return self.position(line, column, line, column + len(text))
 
     # -- statements
@@ -159,13 +135,15 @@ class _Parser:
             elif kind == "N":
                 if tok[1] == "rule":
                     statements.append(self.rule())
+                elif tok[1] == "from":
+                    statements.append(self.import_from())
                 elif toks[self.i + 1][0] == "=":
                     statements.append(self.assignment())
                 else:
                     statements.append(self.directive())
             elif kind == "C":
                 _, sep, line, column, name, value_kind, value, value_column = tok
-                if name == "rule":  # `rule` starts a statement: Lark says what is wrong
+                if name in ("rule", "from"):  # a keyword starts a statement: Lark says what is wrong
                     raise Fallback
                 if sep == ":":
                     statements.append(self.directive())
@@ -186,6 +164,22 @@ class _Parser:
         value = self.expr()
         self.expect("NL")
         return Assignment(self.tok_pos(name), name[1], value)
+
+    def import_from(self) -> ImportFrom:
+        """FROM STRING IMPORT NAME ("," NAME)* [","] _NL"""
+        toks, i = self.toks, self.i
+        path, word = toks[i + 1], toks[i + 2]
+        if path[0] != "S" or path[1].lstrip("rR")[:3] in ('"""', "'''") or word[:2] != ("N", "import"):
+            raise Fallback
+        self.i += 3
+        names = [self.expect("N")]
+        while toks[self.i][0] == ",":
+            self.i += 1
+            if toks[self.i][0] != "NL":  # not a trailing comma
+                names.append(self.expect("N"))
+        self.expect("NL")
+        made = [build_name_at(self.path, n[2], n[3], n[2], n[3] + len(n[1]), n[1]) for n in names]
+        return ImportFrom(self.tok_pos(toks[i]), self.strings([path]), tuple(made))
 
     def rule(self) -> RuleDecl:
         toks = self.toks
@@ -454,14 +448,14 @@ class _Parser:
                 if name[0] != "N":
                     raise Fallback
                 self.i += 2
-                node = Attribute(self.span(node, _token_end(name)), node, name[1])
+                node = Attribute(self.span(node, token_end(name)), node, name[1])
             elif kind == "[":
                 self.i += 1
                 key = self.expr() if toks[self.i][0] != ":" else None
                 if key is None or toks[self.i][0] == ":":
                     key = self.slice(key)
                 close = self.expect("]")
-                node = Index(self.span(node, _token_end(close)), node, key)
+                node = Index(self.span(node, token_end(close)), node, key)
             elif kind == "(":
                 self.i += 1
                 args = self.arguments() if toks[self.i][0] != ")" else []
@@ -474,7 +468,7 @@ class _Parser:
                         raise Fallback  # positional after keyword: Lark words the error
                     else:
                         positional.append(arg)
-                node = Call(self.span(node, _token_end(close)), node, tuple(positional),
+                node = Call(self.span(node, token_end(close)), node, tuple(positional),
                             tuple(keywords))
             else:
                 return node
@@ -518,13 +512,13 @@ class _Parser:
                 if len(items) == 1 and self.at_word("for"):
                     clauses = self.comp_fors()
                     close = self.expect("]")
-                    return ListComp(self.position(tok[2], tok[3], *_token_end(close)), items[0],
+                    return ListComp(self.position(tok[2], tok[3], *token_end(close)), items[0],
                                     clauses)
                 if toks[self.i][0] != ",":
                     break
                 self.i += 1
             close = self.expect("]")
-            return ListExpr(self.position(tok[2], tok[3], *_token_end(close)), tuple(items))
+            return ListExpr(self.position(tok[2], tok[3], *token_end(close)), tuple(items))
         if kind == "{":
             self.i += 1
             pairs = []
@@ -535,131 +529,18 @@ class _Parser:
                 if len(pairs) == 1 and self.at_word("for"):
                     clauses = self.comp_fors()
                     close = self.expect("}")
-                    return DictComp(self.position(tok[2], tok[3], *_token_end(close)), key,
+                    return DictComp(self.position(tok[2], tok[3], *token_end(close)), key,
                                     pairs[0][1], clauses)
                 if toks[self.i][0] != ",":
                     break
                 self.i += 1
             close = self.expect("}")
-            return DictExpr(self.position(tok[2], tok[3], *_token_end(close)), tuple(pairs))
+            return DictExpr(self.position(tok[2], tok[3], *token_end(close)), tuple(pairs))
         if kind == "F":
             self.i += 1
             return self.fstring(tok)
         raise Fallback
 
-    def at_word(self, word: str) -> bool:
-        tok = self.toks[self.i]
-        return tok[0] == "N" and tok[1] == word
-
-    def parenthesised(self, tok: tuple):
-        """`(expr)`, or a tuple: `()`, `(a,)`, `(a, b)`."""
-        toks = self.toks
-        self.i += 1
-        if toks[self.i][0] == ")":
-            close = self.expect(")")
-            return TupleExpr(self.position(tok[2], tok[3], *_token_end(close)), ())
-        inner = self.expr()
-        if toks[self.i][0] != ",":
-            close = self.expect(")")
-            self.extent[id(inner)] = (tok[2], tok[3], *_token_end(close))
-            return inner
-        items = [inner]
-        while toks[self.i][0] == ",":
-            self.i += 1
-            if toks[self.i][0] == ")":
-                break
-            items.append(self.expr())
-        close = self.expect(")")
-        return TupleExpr(self.position(tok[2], tok[3], *_token_end(close)), tuple(items))
-
-    def slice(self, lower):
-        """`[lower] ':' [upper] [':' [step]]` inside an index's brackets, at the first ':'."""
-        toks = self.toks
-        colon = self.expect(":")
-        start = self.start_of(lower) if lower is not None else (colon[2], colon[3])
-        end = _token_end(colon)
-        upper = step = None
-        if toks[self.i][0] not in (":", "]"):
-            upper = self.expr()
-            end = self.end_of(upper)
-        if toks[self.i][0] == ":":
-            end = _token_end(self.expect(":"))
-            if toks[self.i][0] != "]":
-                step = self.expr()
-                end = self.end_of(step)
-        return Slice(self.position(*start, *end), lower, upper, step)
-
-    def comp_fors(self) -> tuple:
-        """(`for NAME ("," NAME)* in or_test (if or_test)*`)+"""
-        toks = self.toks
-        clauses = []
-        while self.at_word("for"):
-            first = toks[self.i]
-            self.i += 1
-            names = [self.expect("N")[1]]
-            while toks[self.i][0] == ",":
-                self.i += 1
-                names.append(self.expect("N")[1])
-            if not self.at_word("in"):
-                raise Fallback
-            self.i += 1
-            iterable = self.or_test()
-            conditions = []
-            while self.at_word("if"):
-                self.i += 1
-                conditions.append(self.or_test())
-            last = conditions[-1] if conditions else iterable
-            clauses.append(CompFor(self.position(first[2], first[3], *self.end_of(last)),
-                                   tuple(names), iterable, tuple(conditions)))
-        return tuple(clauses)
-
-    def fstring(self, tok: tuple) -> FString:
-        """An f-string: its text split, each field's expression parsed on its own."""
-        pos = self.tok_pos(tok)
-        try:
-            pieces = split_fstring(tok[1])
-        except BadLiteral:
-            raise Fallback from None
-        parts: list = []
-        for piece in pieces:
-            if isinstance(piece, str):
-                parts.append(build_const(pos, piece))
-                continue
-            column = tok[3] + piece.offset
-            try:
-                tokens = tokenize(piece.expr + "\n")
-            except TokenizerStop:
-                raise Fallback from None
-            shifted = [t if t[0] in ("NL", "END") else (t[0], t[1], tok[2], t[3] + column - 1)
-                       for t in tokens]
-            if any(len(t) != 4 or t[0] in ("IN", "DE") for t in shifted):
-                raise Fallback
-            field = _Parser(shifted, self.path)
-            value = field.expr()
-            field.expect("NL")
-            field.expect("END")
-            parts.append(FormattedValue(
-                self.position(tok[2], tok[3] + piece.start, tok[2], tok[3] + piece.end),
-                value, piece.spec))
-        return FString(pos, tuple(parts))
-
-    def strings(self, run: list[tuple]) -> Const:
-        """`string+`: adjacent literals on separate lines are joined (on one line, a comma is
-        missing: Lark's path reports it)."""
-        parts = []
-        prev_end_line = 0
-        for tok in run:
-            if tok[2] == prev_end_line:
-                raise Fallback
-            try:
-                parts.append(decode_string(tok[1]))
-            except BadLiteral:
-                raise Fallback from None
-            prev_end_line = _token_end(tok)[0]
-        end_line, end_column = _token_end(run[-1])
-        first = run[0]
-        return build_const(self.position(first[2], first[3], end_line, end_column),
-                     parts[0] if len(parts) == 1 else "".join(parts))
 
 
 def parse_fast(text: str, source: str, path: str, tokens_out: list | None = None) -> Module:

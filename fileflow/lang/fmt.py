@@ -30,6 +30,7 @@ from fileflow.lang.nodes import (
     DictExpr,
     Directive,
     FString,
+    ImportFrom,
     Index,
     Keyword,
     ListComp,
@@ -85,6 +86,9 @@ def _start(node) -> tuple[int, int]:
 
 def _end(node) -> tuple[int, int]:
     kind = type(node)
+    if kind is ImportFrom:
+        node = node.names[-1]
+        kind = type(node)
     while kind is Keyword or kind is Directive or kind is RuleDecl or kind is Assignment:
         if kind is Keyword or kind is Assignment:
             node = node.value
@@ -442,6 +446,9 @@ class _Formatter:
             return self.rule(node, next_start)
         if isinstance(node, Assignment):
             lines = self.layout(node.value, "", node.name + " = ")
+        elif isinstance(node, ImportFrom):
+            lines = self.layout(node.path, "", "from ")
+            lines[-1] += " import " + ", ".join(name.id for name in node.names)
         else:
             lines = self.directive(node, "")
         lines[-1] += self.trailing(node)

@@ -7,7 +7,7 @@ from collections.abc import Mapping, Sequence
 from typing import cast
 
 from fileflow.errors import FlowfileError
-from fileflow.lang.directives import check_int, check_resource, flatten_files
+from fileflow.lang.directives import check_int, check_resource, flatten_files, unpacked
 from fileflow.lang.model import FileItem, JobValues, Lazy, Rule
 from fileflow.lang.values import Record
 from fileflow.patterns import PatternError, parse_pattern
@@ -59,7 +59,7 @@ def _job_files(rule: Rule, spec: tuple[FileItem, ...] | Lazy, directive: str, wc
                 flags[path] = item.flags
         return items
     values, names = [], []
-    for name, value in spec(wildcards=wc):
+    for name, value in unpacked(spec(wildcards=wc), spec.pos):
         for path, item_flags in flatten_files(value, spec.pos, directive):
             try:
                 if "{" in path or "}" in path:

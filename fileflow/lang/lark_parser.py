@@ -32,6 +32,7 @@ from fileflow.lang.nodes import (
     Directive,
     FormattedValue,
     FString,
+    ImportFrom,
     Index,
     Keyword,
     ListComp,
@@ -172,6 +173,15 @@ class TreeToNodes(Transformer):
     def rule(self, meta, children):
         _kw, name, *directives = children
         return RuleDecl(self._tok_pos(name), str(name), tuple(directives), meta.end_line)
+
+    def import_from(self, meta, children):
+        keyword, path, _import, *names = children
+        try:
+            value = decode_string(str(path))
+        except BadLiteral as exc:
+            raise FlowfileError(str(exc), self._tok_pos(path)) from None
+        return ImportFrom(self._tok_pos(keyword), Const(self._tok_pos(path), value),
+                          tuple(Name(self._tok_pos(n), str(n)) for n in names if n is not None))
 
     def directive(self, meta, children):
         name, *groups = children

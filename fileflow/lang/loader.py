@@ -8,6 +8,7 @@ resources and threads), to be evaluated per job (job_values.py).
 """
 from __future__ import annotations
 
+import copy
 import os
 from bisect import bisect_left
 from collections.abc import Mapping, Sequence
@@ -19,6 +20,7 @@ from fileflow.lang.config import load_config_file, merge_config, shown_path
 from fileflow.lang.directives import RULE_DIRECTIVES, TOP_DIRECTIVES, check_constraints, check_no_nul
 from fileflow.lang.evaluate import UndefinedName, compile_expr
 from fileflow.lang.model import Rule, Workflow
+from fileflow.lang.python_imports import FunctionInfo, PythonModule, import_module_file, imported_function
 from fileflow.lang.rule_builder import RuleBuilder
 from fileflow.lang.source_files import MAX_FLOWFILE_BYTES, MAX_LOAD_BYTES, FileRefused, read_bytes
 from fileflow.lang.values import Flagged, a_type, closest, record_from
@@ -38,7 +40,12 @@ class _Loader:
     def __init__(self, workdir: str, overrides: dict):
         self.workdir = workdir
         self.overrides = overrides
-        self.builtins = make_builtins(EvalContext(workdir))
+        # Where config values came from, for the positions of configschema: errors.
+        self.config_files: list[tuple[str, str]] = []
+        self.command_line_config: dict = {}
+        self.command_line_configfiles: list[tuple[str, str]] = []
+        self.read_files: list[str] = []  # besides the Flowfiles: what else loading read
+        self.builtins = make_builtins(EvalContext(workdir, self.read_files))
         self.config: dict = dict(overrides)
         self.scope: dict[str, object] = {"config": record_from(self.config, "config")}
         self.names: dict[str, Position] = {}
@@ -57,10 +64,11 @@ class _Loader:
         self.including: list[tuple[str, str]] = []   # (real path, path as shown), outermost first
         self.sources: dict[str, str] = {}
         self.texts: Mapping[str, str] = {}   # real path -> text read instead of the file's
-        self.read_files: list[str] = []  # besides the Flowfiles: what else loading read
         self.default_resources: Mapping[str, object] | None = None  # None: not known
         self.bytes_read = 0   # of Flowfiles: an include read many times adds up
         self.storage: dict[str, dict[str, object]] = {}
+        self.python_modules: dict[str, PythonModule] = {}   # real path -> the module, run once
+        self.functions: dict[str, tuple[Position, FunctionInfo]] = {}  # imported, by name
 
     # -- files
 
@@ -107,6 +115,8 @@ class _Loader:
                         self.add_rule(stmt, path)
                     elif isinstance(stmt, s.Assignment):
                         self.assign(stmt)
+                    elif isinstance(stmt, s.ImportFrom):
+                        self.import_from(stmt, path)
                     else:
                         self.top_directive(stmt, path)
                 except RecursionError:
@@ -135,8 +145,45 @@ class _Loader:
             raise FlowfileError(f"cannot assign to '{stmt.name}': it is a built-in name", stmt.pos)
         if stmt.name in KEYWORDS:
             raise FlowfileError(f"cannot assign to '{stmt.name}': it is a keyword", stmt.pos)
+        if stmt.name in self.functions:
+            raise FlowfileError(f"cannot assign to '{stmt.name}': it is a function imported on "
+                                f"{_line_of(self.functions[stmt.name][0], stmt.pos)}", stmt.pos)
         self.scope[stmt.name] = self.evaluate(stmt.value)
         self.names[stmt.name] = stmt.pos
+
+    def import_from(self, stmt: s.ImportFrom, path: str) -> None:
+        """`from "workflow/common.py" import get_fastq`: the file, relative to the Flowfile,
+        runs once per load; each name becomes a function expressions can call."""
+        target = stmt.path.value
+        assert isinstance(target, str)  # the grammar takes a string
+        check_no_nul(target, "import", stmt.path.pos)
+        full = target if os.path.isabs(target) else os.path.normpath(
+            os.path.join(os.path.dirname(path), target))
+        real = os.path.realpath(full)
+        module = self.python_modules.get(real)
+        if module is None:
+            self.read_files.append(full)
+            module = self.python_modules[real] = import_module_file(full, target, stmt.path.pos)
+        for name in stmt.names:
+            self.check_import_name(name, real)
+            fn, info = imported_function(module, name.id, name.pos)
+            self.builtins[name.id] = fn
+            self.functions[name.id] = (name.pos, info)
+
+    def check_import_name(self, name: s.Name, module: str) -> None:
+        ident = name.id
+        if ident in ("config", "wildcards", "attempt") or ident in BUILTIN_NAMES:
+            raise FlowfileError(f"cannot import '{ident}': it is a built-in name", name.pos)
+        if ident in KEYWORDS:
+            raise FlowfileError(f"cannot import '{ident}': it is a keyword", name.pos)
+        if ident in self.names:
+            raise FlowfileError(f"cannot import '{ident}': it is assigned on "
+                                f"{_line_of(self.names[ident], name.pos)}", name.pos)
+        first = self.functions.get(ident)
+        if first is not None and os.path.realpath(first[1].file) != module:
+            raise FlowfileError(f"'{ident}' is imported from two files (first on "
+                                f"{_line_of(first[0], name.pos)})", name.pos,
+                                "give one of the functions another name")
 
     def top_directive(self, d: s.Directive, path: str) -> None:
         name = d.name
@@ -166,8 +213,25 @@ class _Loader:
         full = target if os.path.isabs(target) else os.path.join(self.workdir, target)
         self.read_files.append(full)
         data = load_config_file(full, d.args[0].pos, shown=target)
+        self.config_files.append((full, target))
         # The Flowfile's config files come first; the command line's overrides always win.
         self.config = merge_config(merge_config(self.config, data), self.overrides)
+        self.scope["config"] = record_from(self.config, "config")
+
+    def top_configschema(self, d: s.Directive, path: str) -> None:
+        """Validate the configuration so far (files and --config) with a JSON Schema and
+        fill its defaults in: expressions below see them."""
+        from fileflow.lang.config_schema import ConfigSources, validate_config
+
+        target = self._one_string(d)
+        check_no_nul(target, "configschema", d.args[0].pos)
+        full = target if os.path.isabs(target) else os.path.join(self.workdir, target)
+        self.read_files.append(full)
+        sources = ConfigSources([*self.config_files, *self.command_line_configfiles],
+                                self.command_line_config)
+        self.config = copy.deepcopy(self.config)  # defaults go in: nothing shared with the files'
+        for err in validate_config(self.config, full, target, d.args[0].pos, sources):
+            self.fail(err)
         self.scope["config"] = record_from(self.config, "config")
 
     def top_include(self, d: s.Directive, path: str) -> None:
@@ -274,7 +338,13 @@ class _Loader:
         order = tuple(dict.fromkeys(self.ruleorder))
         return Workflow(rules, {r.name: r for r in rules}, default, order, local,
                         dict(self.constraints), self.config, tuple(self.flowfiles), self.workdir,
-                        dict(self.names), tuple(self.read_files), self.storage)
+                        dict(self.names), self.read_files, self.storage,
+                        {name: info for name, (_, info) in self.functions.items()})
+
+
+def _line_of(pos: Position, here: Position) -> str:
+    """`line 3`, or `line 3 of rules/common.flow` when `pos` is in another file than `here`."""
+    return f"line {pos.line}" + (f" of {shown_path(pos.path)}" if pos.path != here.path else "")
 
 
 def _inside_directory_outputs(rules: Sequence[Rule]) -> list[FlowfileError]:
@@ -342,6 +412,8 @@ def load_workflow(path: str, *, workdir: str | None = None, config: Mapping | No
         overrides = merge_config(overrides, load_config_file(extra))
     overrides = merge_config(overrides, dict(config or {}))
     loader = _Loader(workdir, overrides)
+    loader.command_line_config = dict(config or {})
+    loader.command_line_configfiles = [(extra, extra) for extra in configfiles]
     loader.texts = texts or {}
     loader.default_resources = None if default_resources is None else dict(default_resources)
     with s.collector_paused():  # the rule model, like the tree, is built without GC passes

@@ -3,11 +3,12 @@ Lazy to evaluate per job, and JobValues, what one job's directives evaluate to. 
 """
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
 from fileflow.errors import FlowfileError, Position
+from fileflow.lang.python_imports import FunctionInfo
 from fileflow.patterns import Pattern
 from fileflow.template import Items, Template
 
@@ -107,9 +108,13 @@ class Workflow:
     flowfiles: tuple[str, ...]
     workdir: str
     names: Mapping[str, Position] = field(default_factory=dict)  # top-level assignments
-    read_files: tuple[str, ...] = ()             # config files and scripts read while loading
+    # Config files, scripts, sheets and data files read while loading; table() and load()
+    # called per job (with wildcards) add theirs when the job's values are evaluated.
+    read_files: Sequence[str] = ()
     # `storage:` protocol -> options of its remote store (fileflow.storage_options)
     storage: Mapping[str, Mapping[str, object]] = field(default_factory=dict)
+    # functions imported with `from "file.py" import name`: where each is defined
+    functions: Mapping[str, FunctionInfo] = field(default_factory=dict)
 
 
 class JobValues(NamedTuple):

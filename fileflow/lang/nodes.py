@@ -16,8 +16,9 @@ __all__ = [
     "Node", "Const", "Name", "Attribute", "Index", "Call", "Binary", "Unary", "Compare",
     "BoolOp", "Not", "Conditional", "ListExpr", "DictExpr", "TupleExpr", "Slice", "CompFor",
     "ListComp", "DictComp", "FString", "FormattedValue", "Keyword", "Assignment",
-    "Directive", "RuleDecl", "Module", "Expr", "Argument", "children", "BadLiteral",
-    "decode_string", "decode_number", "decode_with_offsets", "split_fstring", "FStringField",
+    "Directive", "RuleDecl", "ImportFrom", "Module", "Statement", "Expr", "Argument", "children",
+    "BadLiteral", "decode_string", "decode_number", "decode_with_offsets", "split_fstring",
+    "FStringField",
 ]
 
 
@@ -181,7 +182,7 @@ class FString:
 Expr = (Const | Name | Attribute | Index | Call | Binary | Unary | Compare | BoolOp | Not
         | Conditional | ListExpr | DictExpr | TupleExpr | Slice | ListComp | DictComp | FString)
 Argument = Expr | Keyword
-Node = Union[Expr, Keyword, "Assignment", "Directive", "RuleDecl"]  # noqa: UP007 (names defined below)
+Node = Union[Expr, Keyword, "Assignment", "Directive", "RuleDecl", "ImportFrom"]  # noqa: UP007 (names defined below)
 
 
 @dataclass(frozen=True, slots=True)
@@ -207,10 +208,22 @@ class RuleDecl:
 
 
 @dataclass(frozen=True, slots=True)
+class ImportFrom:
+    """`from "workflow/common.py" import get_fastq, sample_groups`."""
+
+    pos: Position        # of the word 'from'
+    path: Const          # the Python file, relative to the Flowfile
+    names: tuple[Name, ...]
+
+
+Statement = Assignment | Directive | RuleDecl | ImportFrom
+
+
+@dataclass(frozen=True, slots=True)
 class Module:
     path: str
     source: str
-    statements: tuple[Assignment | Directive | RuleDecl, ...]
+    statements: tuple[Statement, ...]
 
 
 # ---------------------------------------------------------------- literals
@@ -225,6 +238,8 @@ def children(node) -> tuple:
         return node.args
     if kind is Assignment or kind is Keyword:
         return (node.value,)
+    if kind is ImportFrom:
+        return (node.path, *node.names)
     if kind is Call:
         return (node.func, *node.args, *node.kwargs)
     if kind is Attribute:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Mapping, Sequence
-from typing import Protocol
+from typing import Protocol, cast
 
 from fileflow.errors import FlowfileError, Position
 from fileflow.lang import syntax as s
@@ -18,11 +18,12 @@ from fileflow.lang.directives import (
     check_constraints,
     check_int,
     check_no_nul,
-    check_resource,
     flatten_files,
+    unpacked,
 )
 from fileflow.lang.evaluate import UndefinedName, attribute_uses, compile_expr, free_names, walk
 from fileflow.lang.model import Action, FileItem, Lazy, Rule
+from fileflow.lang.units import DERIVED, with_units
 from fileflow.lang.values import a_type, closest
 from fileflow.patterns import PatternError, parse_pattern
 from fileflow.template import Items, Template, TemplateError, lookup, parse_template
@@ -148,6 +149,13 @@ class RuleBuilder:
                 if attr not in wildcards:
                     raise FlowfileError(f"rule '{self.decl.name}' has no wildcard '{attr}' "
                                         f"(its outputs define: {', '.join(wildcards) or 'none'})", pos)
+        if directive != "input":
+            for arg in d.args:
+                value = arg.value if isinstance(arg, s.Keyword) else arg
+                if isinstance(value, s.Call) and isinstance(value.func, s.Name) \
+                        and value.func.id == "unpack":
+                    raise FlowfileError("unpack() belongs in 'input:'", value.pos,
+                                        "it turns a dict into named inputs")
         names = [a.name if isinstance(a, s.Keyword) else None for a in d.args]
         for i, arg in enumerate(d.args):
             if isinstance(arg, s.Keyword) and arg.name in names[:i]:
@@ -223,13 +231,14 @@ class RuleBuilder:
 
     def file_items(self, d: s.Directive, values: list, directive: str) -> tuple[FileItem, ...]:
         items = []
-        for arg, (name, value) in zip(d.args, values):
-            for path, flags in flatten_files(value, arg.pos, directive):
-                try:
-                    pattern = parse_pattern(path)
-                except PatternError as exc:
-                    raise FlowfileError(str(exc), arg.pos) from None
-                items.append(FileItem(pattern, name, flags, arg.pos))
+        for arg, pair in zip(d.args, values):
+            for name, value in unpacked([pair], arg.pos):
+                for path, flags in flatten_files(value, arg.pos, directive):
+                    try:
+                        pattern = parse_pattern(path)
+                    except PatternError as exc:
+                        raise FlowfileError(str(exc), arg.pos) from None
+                    items.append(FileItem(pattern, name, flags, arg.pos))
         return tuple(items)
 
     def params(self, wildcards) -> Items | Lazy:
@@ -279,11 +288,9 @@ class RuleBuilder:
             keywords.append(arg)
         value = self.compile_args(d, "resources", wildcards)
         if isinstance(value, Lazy):
-            return _over_defaults(value, defaults) if defaults else value
-        out = dict(value)
-        for keyword in keywords:
-            check_resource(keyword.name, out[keyword.name], keyword.value.pos)
-        return {**defaults, **out}
+            return _over_defaults(value, defaults)
+        positions = {keyword.name: keyword.value.pos for keyword in keywords}
+        return with_units(dict(value).items(), positions.__getitem__, defaults)
 
     def template(self, directive: str) -> Template | None:
         d = self.directives.get(directive)
@@ -342,6 +349,7 @@ class RuleBuilder:
         defaults = self.loader.default_resources
         d = self.directives.get("resources")
         own = {arg.name for arg in d.args if isinstance(arg, s.Keyword)} if d else set()
+        own.update(DERIVED[name] for name in list(own) if name in DERIVED)
         return frozenset(own.union(RESOURCES_MAYBE_DEFAULT if defaults is None else defaults))
 
     def _offset_pos(self, node, offset: int, length: int) -> Position:
@@ -349,9 +357,12 @@ class RuleBuilder:
 
 
 def _over_defaults(resources: Lazy, defaults: Mapping[str, object]) -> Lazy:
-    """Per-job resources with the default ones under them."""
-    fn, below = resources.fn, list(defaults.items())
-    return Lazy(lambda scope: [*below, *fn(scope)], resources.scope, resources.pos)
+    """Per-job resources, read with their units, over the default ones."""
+    fn, pos = resources.fn, resources.pos
+    def evaluate(scope):  # every argument is a keyword: resources() checked
+        pairs = cast("list[tuple[str, object]]", fn(scope))
+        return list(with_units(pairs, lambda _: pos, defaults).items())
+    return Lazy(evaluate, resources.scope, pos)
 
 
 # Resources a job may have without its rule setting them, when the command line's

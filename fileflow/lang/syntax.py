@@ -30,6 +30,7 @@ from fileflow.lang.nodes import (  # noqa: F401  (re-exported: the tree's public
     Expr,
     FormattedValue,
     FString,
+    ImportFrom,
     Index,
     Keyword,
     ListComp,
@@ -40,6 +41,7 @@ from fileflow.lang.nodes import (  # noqa: F401  (re-exported: the tree's public
     Not,
     RuleDecl,
     Slice,
+    Statement,
     TupleExpr,
     Unary,
     decode_with_offsets,
@@ -49,7 +51,8 @@ __all__ = [
     "Node", "Const", "Name", "Attribute", "Index", "Call", "Binary", "Unary", "Compare",
     "BoolOp", "Not", "Conditional", "ListExpr", "DictExpr", "TupleExpr", "Slice", "CompFor",
     "ListComp", "DictComp", "FString", "FormattedValue", "Keyword", "Assignment",
-    "Directive", "RuleDecl", "Module", "Expr", "Argument", "parse_flowfile", "parse_with_lark",
+    "Directive", "RuleDecl", "ImportFrom", "Statement", "Module", "Expr", "Argument",
+    "parse_flowfile", "parse_with_lark",
 ]
 
 

@@ -24,7 +24,8 @@ WORDS = {
     "COLON": "':'", "EQUAL": "'='", "COMMA": "','", "DOT": "'.'",
     "LPAR": "'('", "RPAR": "')'", "LSQB": "'['", "RSQB": "']'", "LBRACE": "'{'", "RBRACE": "'}'",
     "_NL": "the end of the line", "_INDENT": "an indented block", "_DEDENT": "the end of the block",
-    "$END": "the end of the file", "RULE": "'rule'", "IF": "'if'", "ELSE": "'else'",
+    "$END": "the end of the file", "RULE": "'rule'", "FROM": "'from'", "IMPORT": "'import'",
+    "IF": "'if'", "ELSE": "'else'",
     "AND": "'and'", "OR": "'or'", "NOT": "'not'", "IN": "'in'", "TRUE": "true", "FALSE": "false",
     "NONE": "none", "SUM_OP": "'+' or '-'", "TERM_OP": "'*', '/', '//' or '%'",
     "EQEQUAL": "'=='", "NOTEQUAL": "'!='", "LESSTHAN": "'<'", "MORETHAN": "'>'",
@@ -226,6 +227,12 @@ def _misplaced_rule_or_directive(site: _Site) -> tuple[str, Position, str] | Non
         return (f"'{last}:' is indented more than the line above it",
                 _pos(path, last.line, last.column, len(str(last))),
                 "the directives of a rule line up under each other")
+    # `from "file.py" import names` with a part missing.
+    if last is not None and (last.type == "FROM" or before_last is not None and before_last.type == "FROM"
+                             or last.type == "IMPORT"):
+        return ("expected 'from \"FILE.py\" import NAME, ...'", here,
+                "write it as: from \"workflow/common.py\" import get_fastq, sample_groups"
+                + (" ('from' starts an import: it cannot be a name here)" if last.type == "FROM" else ""))
     # `rule` with no name, or a name with no colon.
     if last is not None and last.type == "RULE" and token.type != "NAME":
         return ("expected a rule name after 'rule'", here, "write it as: rule NAME:")
@@ -272,12 +279,13 @@ def _python_construct(site: _Site, source: str) -> tuple[str, Position, str] | N
                 "a directive's value that reads 'wildcards' is evaluated for each job: write "
                 "the expression itself, e.g. input: f\"data/{wildcards.sample}.txt\" (or call "
                 "a function imported from a Python file)")
-    if not statement or statement[0].type != "NAME":
+    if not statement or statement[0].type not in ("NAME", "FROM", "IMPORT"):
         return None
     first, word = statement[0], str(statement[0])
     at_first = _pos(path, first.line, first.column, len(word))
     if len(statement) == 1 and word == "def" and site.token.type == "NAME":
         return ("functions are not defined in a Flowfile ('def')", at_first, _HELPER_HINT)
+    # `import os`, `from os import path`; `from "helpers.py" import NAME` is the Flowfile's own.
     if len(statement) == 1 and word in ("import", "from") and site.token.type == "NAME":
         return (f"Python's '{word}' statement is not Flowfile syntax", at_first, _HELPER_HINT)
     if len(statement) == 1 and site.token.type == "COMMA":

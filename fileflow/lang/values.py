@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from itertools import repeat
 
-__all__ = ["Record", "Flagged", "FILE_FLAGS", "MAX_ITEMS", "closest", "type_name", "a_type",
+__all__ = ["Record", "Flagged", "Unpacked", "FILE_FLAGS", "MAX_ITEMS", "closest", "type_name", "a_type",
            "record_from", "expanded_size", "text_size"]
 
 # The largest list or string a value may hold (range(), expand(), '+', '*', a config file
@@ -41,6 +41,13 @@ class Flagged:
     flags: frozenset[str]
 
 
+@dataclass(frozen=True, slots=True)
+class Unpacked:
+    """`unpack(VALUE)` in `input:`: a dict's entries as named inputs, a list's as unnamed ones."""
+
+    items: tuple[tuple[str | None, object], ...]
+
+
 def closest(word: str, options: Iterable[str]) -> str:
     import difflib  # only on an error: not worth its import time on every run
 
@@ -57,6 +64,8 @@ def type_name(value: object) -> str:
         return "dict"
     if isinstance(value, Flagged):
         return "file"
+    if isinstance(value, Unpacked):
+        return "unpack(...)"
     return {str: "string", int: "int", float: "float", list: "list", tuple: "tuple",
             dict: "dict"}.get(type(value), type(value).__name__)
 

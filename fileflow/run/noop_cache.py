@@ -5,8 +5,9 @@ A build that decides "nothing to do" (no forcing, no warning, nothing newly hash
 `.fileflow/noop-cache`: a key (fileflow's version, the working directory, the Flowfile,
 targets, config and run log named on the command line) and the state of every path the
 decision depended on: each path of the plan (every output, the inputs compared with the
-record, the sources looked up), every Flowfile, config file and script read while loading,
-the run log's files (`runlog.db` and its `-wal`) and fileflow's own modules. The next build
+record, the sources looked up), every Flowfile, config file, script, sample sheet and
+data file read while loading or evaluating a job's values, the run log's files
+(`runlog.db` and its `-wal`) and fileflow's own modules. The next build
 with the same key finds nothing to do when every one of those paths shows the same state:
 missing, or the same size, mtime_ns, ctime_ns and symlink target (for a directory, the
 summary of its tree that `FileStore` makes). Anything else, and any doubt, falls back to

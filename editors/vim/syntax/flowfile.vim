@@ -21,13 +21,20 @@ syn match flowfileComment "#.*$" contains=flowfileTodo,@Spell
 syn keyword flowfileRuleKeyword rule nextgroup=flowfileRuleName skipwhite
 syn match flowfileRuleName "\h\w*" contained
 
-" Top-level statements: include:, configfile:, default:, wildcard_constraints:, storage: (column 1);
+" Top-level statements: include:, configfile:, configschema:, default:, wildcard_constraints:, storage: (column 1);
 " localrules: and ruleorder: name rules.
-syn match flowfileTopDirective "^\%(include\|configfile\|default\|wildcard_constraints\|storage\)\ze\s*:"
+syn match flowfileTopDirective "^\%(include\|configfile\|configschema\|default\|wildcard_constraints\|storage\)\ze\s*:"
 syn region flowfileRuleList matchgroup=flowfileTopDirective
       \ start="^\%(localrules\|ruleorder\)\ze\s*:" end="$" keepend
       \ contains=flowfileRuleRef,flowfileOperator,flowfileComment
 syn match flowfileRuleRef "\<\h\w*\>" contained
+
+" from "workflow/common.py" import get_fastq, sample_groups (column 1): Python functions.
+syn match flowfileImportKeyword "^from\ze\s*[rR]\=[\"']"
+syn match flowfileImportKeyword "\%(^from\s*[rR]\=\%(\"[^\"]*\"\|'[^']*'\)\s*\)\@<=import\>"
+      \ nextgroup=flowfileImportedNames skipwhite
+syn match flowfileImportedNames "\h\w*\%(\s*,\s*\h\w*\)*" contained contains=flowfileImportedName
+syn match flowfileImportedName "\h\w*" contained
 
 " Rule directives (indented).
 syn match flowfileDirective "^\s\+\%(input\|output\|params\|log\|threads\|resources\|retries\|priority\|message\|wildcard_constraints\|shell\|script\)\ze\s*:"
@@ -38,6 +45,7 @@ syn keyword flowfileConstant true false none True False None
 syn keyword flowfileKeyword if else for and or not in
 syn keyword flowfileBuiltin expand glob_wildcards temp protected directory ancient range len
       \ int str float bool list min max sum abs round sorted env zip enumerate any all set
+      \ unpack table load
 syn keyword flowfileSpecialVar config wildcards attempt
 syn match flowfileNumber "\%(\w\|\.\)\@<!\%(\d[0-9_]*\%(\.[0-9_]*\)\=\|\.\d[0-9_]*\)\%([eE][+-]\=\d\+\)\="
 syn match flowfileOperator "==\|!=\|<=\|>=\|[<>]\|//\|[-+*/%=]"
@@ -75,6 +83,8 @@ hi def link flowfileTodo         Todo
 hi def link flowfileRuleKeyword  Keyword
 hi def link flowfileRuleName     Function
 hi def link flowfileRuleRef      Function
+hi def link flowfileImportKeyword Include
+hi def link flowfileImportedName Function
 hi def link flowfileTopDirective PreProc
 hi def link flowfileDirective    Statement
 hi def link flowfileError        Error

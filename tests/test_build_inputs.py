@@ -1,0 +1,117 @@
+"""End to end: what a Flowfile reads beyond itself to make its jobs: sample sheets
+(`table()`), data files (`load()`), and resources written in units. Real builds on real
+files: an edited sheet makes exactly the jobs it changes run again."""
+from __future__ import annotations
+
+import time
+
+from buildkit import Project
+
+SHEET_FLOW = """
+    SAMPLES = table("samples.tsv", key="sample")
+    rule all:
+        input: expand("out/{s}.txt", s=list(SAMPLES))
+    rule copy:
+        input: SAMPLES[wildcards.s].fq1
+        output: "out/{s}.txt"
+        params: lane = SAMPLES[wildcards.s].lane
+        shell: "cat {input} > {output}; echo {params.lane} >> {output}"
+    """
+
+
+def test_an_edited_sample_sheet_runs_the_jobs_it_changes(tmp_path):
+    p = Project(tmp_path)
+    p.flowfile(SHEET_FLOW)
+    for name in ("a", "b", "c"):
+        p.write(f"{name}.fq", f"{name}\n")
+    p.write("samples.tsv", "sample\tfq1\tlane\nA\ta.fq\t1\nB\tb.fq\t1\n")
+    assert p.build().ran == ["copy[s=A]", "copy[s=B]"]
+    time.sleep(0.02)
+    assert "nothing to do" in p.build(log=False).out  # and the no-op shortcut is written
+    time.sleep(0.02)
+    # B's lane changes, C is new, A is as it was.
+    p.write("samples.tsv", "sample\tfq1\tlane\nA\ta.fq\t1\nB\tb.fq\t2\nC\tc.fq\t1\n")
+    again = p.build()
+    assert again.code == 0, again
+    assert again.ran == ["copy[s=B]", "copy[s=C]"]
+    assert p.read("out/B.txt") == "b\n2\n"
+
+
+def test_an_error_in_a_sample_sheet_names_its_line(tmp_path):
+    p = Project(tmp_path)
+    p.flowfile(SHEET_FLOW)
+    p.write("samples.tsv", "sample\tfq1\tlane\nA\ta.fq\t1\nB\tb.fq\n")
+    result = p.build()
+    assert result.code == 2
+    assert "samples.tsv:3:1: error: this row of samples.tsv has 2 fields, the header has 3" in result.err
+    assert "Traceback" not in result.err
+
+
+# ---------------------------------------------------------------- resources in units
+
+def test_sizes_and_times_with_units_reach_the_command_as_mb_and_minutes(tmp_path):
+    p = Project(tmp_path)
+    p.flowfile("""
+        rule a:
+            output: "a.txt"
+            resources: mem = "8G", disk = "2TiB", runtime = "2h30m"
+            shell: "echo {resources.mem_mb} {resources.disk_mb} {resources.runtime} {resources.mem} >{output}"
+        rule b:
+            output: "b.txt"
+            shell: "echo {resources.mem_mb} > {output}"
+        """)
+    r = p.build("a.txt", "b.txt", "--default-resources", "mem=1GiB")
+    assert r.code == 0, r
+    assert p.read("a.txt") == "8000 2199024 150 8G\n"
+    assert p.read("b.txt") == "1074\n"
+
+
+# A job that writes when it started and ended, taking a while.
+SPAN = ('mkdir -p spans; date +%s.%N > spans/{wildcards.x}.start; sleep 0.3; '
+        'date +%s.%N > spans/{wildcards.x}.end; touch {output}')
+
+
+def test_a_limit_on_memory_counts_the_mb_of_sizes_with_units(tmp_path):
+    p = Project(tmp_path)
+    p.flowfile(f"""
+        rule all:
+            input: "out/a", "out/b"
+        rule heavy:
+            output: "out/{{x}}"
+            resources: mem = "600M"
+            shell: "{SPAN}"
+        """)
+    r = p.build("-j", "2", "--resources", "mem=1G")
+    assert r.code == 0, r
+    (a0, a1), (b0, b1) = ((float(p.read(f"spans/{n}.start")), float(p.read(f"spans/{n}.end")))
+                          for n in "ab")
+    assert not (a0 < b1 and b0 < a1), "the two jobs ran together"
+
+
+# ---------------------------------------------------------------- configschema:
+
+def test_a_schema_default_reaches_the_job_and_an_edited_schema_is_read_again(tmp_path):
+    p = Project(tmp_path)
+    p.flowfile("""
+        configfile: "config.yaml"
+        configschema: "config.schema.yaml"
+        rule a:
+            output: "a.txt"
+            params: level = config.level
+            shell: "echo {params.level} > {output}"
+        """)
+    p.write("config.yaml", "name: x\n")
+    p.write("config.schema.yaml", "properties:\n  level: {type: integer, default: 3}\n")
+    assert p.build().ran == ["a"]
+    assert p.read("a.txt") == "3\n"
+    time.sleep(0.02)
+    assert "nothing to do" in p.build(log=False).out  # and the no-op shortcut is written
+    time.sleep(0.02)
+    p.write("config.schema.yaml", "properties:\n  level: {type: integer, default: 5}\n")
+    assert p.build().ran == ["a"]
+    assert p.read("a.txt") == "5\n"
+    p.write("config.yaml", "level: high\n")
+    bad = p.build()
+    assert bad.code == 2
+    assert ("config.yaml:1:8: error: config.level: 'high' is not of type 'integer' "
+            "(config.schema.yaml: properties.level.type)") in bad.err
