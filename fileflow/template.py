@@ -98,6 +98,11 @@ def parse_template(text: str) -> Template:
                 raise TemplateError(f"'{{{body}}}' is not a valid field", i,
                                     "write '{{' and '}}' for literal braces (e.g. '${{HOME}}')", width)
             name, path, spec = m.group(1), m.group(2), m.group(3) or ""
+            if name == "config":
+                raise TemplateError(
+                    f"a command cannot read config: '{{{body}}}'", i,
+                    "pass the value as a parameter and use that: 'params: x=config.x', "
+                    "then '{params.x}' in the command", width)
             if name not in FIELD_NAMES:
                 import difflib  # only on an error
 

@@ -1259,3 +1259,31 @@ def test_a_workflow_with_rule_references_and_rules_chosen_without_ruleorder(tmp_
     # multiqc, not fastqc, makes qc/multiqc.txt; trim, not trim_gz (no raw/*.fq.gz), makes the rest
     assert p.read("qc/multiqc.txt") == "5\n3\n"
     assert p.read("trimmed/b.fq") == "CC\n"
+
+
+# ---------------------------------------------------------------- expressions that drive jobs
+
+def test_fstrings_and_comprehensions_name_the_files_and_values_of_each_job(tmp_path):
+    p = Project(tmp_path)
+    for name in ("s1", "s2", "ctrl"):
+        p.write(f"data/{name}.txt", name + "\n")
+    p.flowfile("""
+        REF = "GRCh38"
+        SAMPLES = [s for s in glob_wildcards("data/{sample}.txt").sample if s != "ctrl"]
+        FILES = {s: f"data/{s}.txt" for s in SAMPLES}
+
+        rule all:
+            input: [f"results/{REF}/{s}.out" for s, _ in zip(SAMPLES, range(9))]
+
+        rule copy:
+            input: FILES[wildcards.sample]
+            output: f"results/{REF}/{{sample}}.out"
+            params: tag=f"{wildcards.sample.upper()}-{len(SAMPLES):03d}", first=SAMPLES[:1]
+            shell: "cat {input} > {output}; echo {params.tag} {params.first} >> {output}"
+        """)
+    r = p.build("-j", "1")
+    assert r.code == 0, r
+    assert sorted(r.ran) == ["copy[sample=s1]", "copy[sample=s2]"]
+    assert p.read("results/GRCh38/s1.out") == "s1\nS1-002 s1\n"
+    assert p.read("results/GRCh38/s2.out") == "s2\nS2-002 s1\n"
+    assert not p.exists("results/GRCh38/ctrl.out")

@@ -70,6 +70,7 @@ rule copy:
     script: "scripts/copy.py"
 
 storage: s3 = {"region": "eu-west-1"}
+REFS = [f"ref/{s}/{{sample}}.fa" for s in SAMPLES if s] + [rf'\d{x}' for x in zip(SIZES)]
 SHEET = table("samples.tsv", key="sample")
 META = load("meta.yaml")
 configschema: "schemas/config.schema.yaml"
@@ -166,16 +167,21 @@ EXPECTED = [
     (38, "storage", "keyword.control.directive", "flowfileTopDirective"),
     (38, "s3", "variable.parameter", None),
     (38, '"region"', "string.quoted.double", "flowfileString"),
-    (39, "table", "support.function.builtin", "flowfileBuiltin"),
-    (40, "load", "support.function.builtin", "flowfileBuiltin"),
-    (41, "configschema", "keyword.control.directive", "flowfileTopDirective"),
-    (42, "from", "keyword.control.import", "flowfileImportKeyword"),
-    (42, '"workflow/common.py"', "string.quoted.double", "flowfileString"),
-    (42, "import", "keyword.control.import", "flowfileImportKeyword"),
-    (42, "get_fastq", "entity.name.function.imported", "flowfileImportedName"),
-    (42, "groups", "entity.name.function.imported", "flowfileImportedName"),
-    (42, "# Python", "comment.line.number-sign", "flowfileComment"),
-    (43, "unpack", "support.function.builtin", "flowfileBuiltin"),
+    (39, 'f"ref/', "string.quoted.double", "flowfileString"),
+    (39, "{{", "constant.character.escape.brace", "flowfileBraceEscape"),
+    (39, "for", "keyword.control", "flowfileKeyword"),
+    (39, "rf'", "string.quoted.single.raw", "flowfileRawString"),
+    (39, "zip", "support.function.builtin", "flowfileBuiltin"),
+    (40, "table", "support.function.builtin", "flowfileBuiltin"),
+    (41, "load", "support.function.builtin", "flowfileBuiltin"),
+    (42, "configschema", "keyword.control.directive", "flowfileTopDirective"),
+    (43, "from", "keyword.control.import", "flowfileImportKeyword"),
+    (43, '"workflow/common.py"', "string.quoted.double", "flowfileString"),
+    (43, "import", "keyword.control.import", "flowfileImportKeyword"),
+    (43, "get_fastq", "entity.name.function.imported", "flowfileImportedName"),
+    (43, "groups", "entity.name.function.imported", "flowfileImportedName"),
+    (43, "# Python", "comment.line.number-sign", "flowfileComment"),
+    (44, "unpack", "support.function.builtin", "flowfileBuiltin"),
 ]
 
 
@@ -353,8 +359,9 @@ def test_textmate_agrees_with_fileflow_tokenizer_on_strings_comments_numbers(rep
         except tokenizer.TokenizerStop:  # mixed tabs and spaces: left to Lark
             continue
         want = {"string": set(), "comment": set(), "constant.numeric": set()}
-        for kind, token_text, line, column in (t for t in tokens if t[0] in ("S", "D")):
-            want["string" if kind == "S" else "constant.numeric"].update(_spans(token_text, line, column))
+        for kind, token_text, line, column in (t for t in tokens if t[0] in ("S", "F", "D")):
+            want["constant.numeric" if kind == "D" else "string"].update(
+                _spans(token_text, line, column))
         starts = [0]
         for text_line in text.splitlines(keepends=True):
             starts.append(starts[-1] + len(text_line))

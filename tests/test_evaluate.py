@@ -181,7 +181,9 @@ def test_file_flags_wrap_paths():
     ("1 % 0", "division by zero", ""),
     ('-"a"', "cannot apply '-' to a string", ""),
     ('1 < "a"', "cannot compare an int and a string with '<'", ""),
-    ('1 in 2', "cannot compare an int and an int with 'in'", ""),
+    ('1 in 2', "'in' needs a list, dict or string on its right, got an int", ""),
+    ('1 not in 2.5', "'not in' needs a list, dict or string on its right, got a float", ""),
+    ('1 in "a1"', "'in' a string needs a string on its left, got an int", ""),
     ("[1][5]", "index 5 is out of range (the list has 1 items)", ""),
     ('[1]["a"]', "cannot index a list with a string", ""),
     ("(5).x", "an int has no attribute 'x'", ""),
@@ -220,6 +222,105 @@ def test_errors_name_the_problem(text, message, hint):
     assert err.pos.path == "Flowfile" and err.pos.line == 1 and err.pos.column >= 5
 
 
+# ---------------------------------------------------------------- f-strings, comprehensions
+
+CONFIG = {"ref": "GRCh38", "n": 7, "units": [{"sample": "a", "fq1": "a.fq"},
+                                             {"sample": "b", "fq1": "b.fq"}]}
+
+
+@pytest.mark.parametrize("text, value", [
+    ('f"results/{config.ref}/{{sample}}.bam"', "results/GRCh38/{sample}.bam"),
+    ('f"{config.n:03d}|{config.n:>4}|{2.5:.2f}"', "007|   7|2.50"),
+    ("f'{1 + 2} {true} {none} {[1, 2]}'", "3 true None [1, 2]"),
+    ("f'{temp(\"a\")} {temp(\"b\"):>3}'", "a   b"),
+    ('rf"\\d{config.n}\\t"', "\\d7\\t"),
+    ('f"tab\\t{{}}"', "tab\t{}"),
+    ("f'{\"x\" if config.n > 5 else \"y\"}{config.units[0].sample}'", "xa"),
+    ('[s for s in S if s != "ctrl"]', ["a", "b"]),
+    ("{r.sample: r.fq1 for r in config.units}", {"a": "a.fq", "b": "b.fq"}),
+    ("[a + b for a in ['x', 'y'] for b in ['1', '2'] if a != 'y' or b != '2']",
+     ["x1", "x2", "y1"]),
+    ("[k + v for k, v in {'a': 'b', 'c': 'd'}.items()]", ["ab", "cd"]),
+    ("[i * x for i, x in enumerate([5, 6], start=1)]", [5, 12]),
+    ("[c for c in 'ab']", ["a", "b"]),
+    ("[k for k in {'a': 1, 'b': 2, 'c': 3} if k in S]", ["a", "b"]),
+    ("[[x for x in range(y)] for y in range(3)]", [[], [0], [0, 1]]),
+    ("[s for s in S] + [s for s in S]", ["a", "ctrl", "b", "a", "ctrl", "b"]),
+    ("'a' if 'c' in 'abc' else 'b'", "a"),
+    ("'ctrl' not in S", False),
+    ("(1, 'a')", (1, "a")),
+    ("()", ()),
+    ("(1,)", (1,)),
+    ("(1, 2)[1]", 2),
+    ("S[1:]", ["ctrl", "b"]),
+    ("S[:-1]", ["a", "ctrl"]),
+    ("S[::2]", ["a", "b"]),
+    ("S[::-1]", ["b", "ctrl", "a"]),
+    ('"sample.fastq"[:-6]', "sample"),
+    ("S[:]", ["a", "ctrl", "b"]),
+    ("zip(S, [1, 2, 3])", [("a", 1), ("ctrl", 2), ("b", 3)]),
+    ("{a: b for a, b in zip(S, range(3))}", {"a": 0, "ctrl": 1, "b": 2}),
+    ("enumerate(['x'])", [(0, "x")]),
+    ("any([0, 1])", True), ("all([1, 0])", False), ("all([])", True),
+    ("sorted(set(['b', 'a', 'b']))", ["a", "b"]),
+    ("set(['b', 'a', 'b'])", ["b", "a"]),
+    ("'-'.join([s.upper() for s in S if s.startswith('c') or s.endswith('b')])", "CTRL-B"),
+    ("' a.b '.strip().split('.')", ["a", "b"]),
+    ("'{} {x}'.format(1, x=2)", "1 2"),
+    ("{'a': 1}.get('b', 3)", 3),
+    ("[k for k in {'a': 1}.keys()] + [v for v in {'a': 1}.values()]", ["a", 1]),
+])
+def test_fstrings_comprehensions_tuples_slices_and_their_builtins(text, value):
+    assert ev(text, S=["a", "ctrl", "b"], config=record_from(CONFIG, "config")) == value
+
+
+@pytest.mark.parametrize("text, message, column", [
+    ("[x for x in 5]", "'for' needs a list, dict or string to loop over, got an int", 17),
+    ("[a for a, b in [[1, 2, 3]]]", "cannot unpack 3 values into 2 names (a, b)", 8),
+    ("[a for a, b in ['ab']]", "cannot unpack a string into 2 names (a, b)", 8),
+    ("{x: 1 for x in [[1]]}", "a dict key must be a string or a number, not a list", 6),
+    ("[y for x in S]", "name 'y' is not defined", 6),
+    ("[x for x in range(4000) for y in range(4000)]",
+     "this comprehension would take more than 10000000 steps", 5),
+    ("[R for x in range(2)]",
+     "this list would hold more than 10000000 values once the lists and dicts inside it are "
+     "counted", 5),
+    ("5[1:]", "cannot slice an int: slices take a list or a string", 5),
+    ("S['a':]", "a slice's bounds and step are whole numbers, not a string", 7),
+    ("S[::0]", "a slice's step cannot be zero", 7),
+    ("f'a{1:>5000}'", "the width in '{...:>5000}' is too large", 8),
+    ("f'a{S:03d}'", "cannot format a list with '03d': unsupported format string passed to "
+                    "list.__format__", 8),
+    ("f'{undefined}'", "name 'undefined' is not defined", 8),
+    ("f'{R}'", "str() would make a string of more than 10000000 characters", 7),
+    ("'a'.foo()", "a string has no method 'foo'", 5),
+    ("(1, 2).foo()", "a tuple has no method 'foo'", 5),
+    ("zip(1)", "zip() takes a list, a dict or a string, not an int", 5),
+    ("enumerate(S, start='a')", "enumerate() takes a whole number as start, not a string", 5),
+    ("set([[1]])", "set() takes values that are strings, numbers or booleans", 5),
+    ("any(3)", "any() takes a list, a dict or a string, not an int", 5),
+])
+def test_errors_of_the_newer_forms_name_the_problem_at_its_place(text, message, column):
+    nested = [list(range(1000))] * 6000
+    err = ev_error(text, S=["a"], R=nested)
+    assert err.message == message
+    assert (err.pos.line, err.pos.column) == (1, column)
+
+
+def test_an_unknown_method_lists_the_methods_there_are():
+    err = ev_error("'a'.foo()")
+    assert err.hint == ("methods: endswith, format, join, lower, lstrip, removeprefix, "
+                        "removesuffix, replace, rstrip, split, startswith, strip, upper")
+
+
+def test_a_comprehension_s_own_names_are_not_free():
+    (stmt,) = s.parse_flowfile(
+        'X = [f"{s}{t}" for s in S if s != c for t in T[s]] + [s]\n').statements
+    assert free_names(stmt.value) == {"S", "c", "T", "s"}
+    (stmt,) = s.parse_flowfile("X = {k: v for k, v in d.items() if k}\n").statements
+    assert free_names(stmt.value) == {"d"}
+
+
 def test_error_positions_point_at_the_sub_expression():
     err = ev_error('"a" + (1 + undefined)')
     assert (err.pos.column, err.pos.end_column) == (16, 25)
@@ -253,12 +354,14 @@ def test_free_names_and_a_type():
      "join() would make a string of 14998000 characters (at most 10000000)"),
     ('("a" * 400000).replace("a", "b" * 30)',
      "replace() would make a string of 12000000 characters (at most 10000000)"),
+    ("(1,) * 100000000", "'*' would make a tuple of 100000000 items (at most 10000000)"),
+    ("tuple_ + tuple_", "'+' would make a tuple of 12000000 items (at most 10000000)"),
     ('"{}{}".format("a" * 6000000, "b" * 6000000)',
      "format() would make a string of more than 10000000 characters"),
 ])
 def test_what_an_expression_builds_is_bounded_before_it_is_built(text, message):
     nested = [list(range(1000))] * 6000   # 6,006,000 values: within the limit, twice is not
-    err = ev_error(text, R=nested)
+    err = ev_error(text, R=nested, tuple_=(0,) * 6000000)
     assert err.message == message
     assert err.pos.line == 1
 

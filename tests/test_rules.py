@@ -1019,12 +1019,30 @@ def test_imported_functions_are_called_at_load_time_and_per_job(tmp_path):
     v = job_values(wf.by_name["align"], {"sample": "b"})
     assert v.inputs.values == ("raw/b.fq",)
     assert dict(zip(v.params.names, v.params.values)) == {
-        "rg": {"id": "b", "platform": "changed", "keys": ["sample"]}, "id": "b", "nil": None}
+        "rg": {"id": "b", "platform": "changed", "keys": ("sample",)}, "id": "b", "nil": None}
     assert wf.config == {"platform": "illumina"}
     assert str(tmp_path / "workflow" / "common.py") in wf.read_files
     info = wf.functions["get_fastq"]
     assert (info.file, info.line, info.signature, info.doc) == (
         str(tmp_path / "workflow" / "common.py"), 4, "get_fastq(wildcards)", "The reads of one sample.")
+
+
+def test_imported_functions_work_in_comprehensions_and_f_strings_and_keep_tuples(tmp_path):
+    module = "def pair(x):\n    return (x, x.upper())\n\ndef kind(t):\n    return type(t).__name__\n"
+    wf = load(tmp_path, """\
+        from "w.py" import pair, kind
+        NAMES = {s: pair(s)[1] for s in ["a", "b"]}
+        rule all:
+            input: [f"out/{NAMES[s]}.txt" for s in NAMES]
+        rule one:
+            output: "out/{name}.txt"
+            params: p = pair(wildcards.name), k = kind((1, 2)), label = f"{pair('x')[1]}-{kind([])}"
+            shell: "x"
+        """, {"w.py": module})
+    assert [i.pattern.text for i in wf.by_name["all"].inputs] == ["out/A.txt", "out/B.txt"]
+    v = job_values(wf.by_name["one"], {"name": "A"})
+    assert dict(zip(v.params.names, v.params.values)) == {
+        "p": ("A", "A"), "k": "tuple", "label": "X-list"}
 
 
 def test_a_module_runs_once_per_load_and_paths_are_relative_to_the_flowfile(tmp_path):
@@ -1067,14 +1085,14 @@ def test_a_module_runs_once_per_load_and_paths_are_relative_to_the_flowfile(tmp_
      "'f' is a function; call it as f(...)", (2, 5)),
     ('from "w.py" import f\nX = f(1)\n', "def f(x):\n    return {1, 2}\n",
      "f() returned a Python set; an imported function must return a string, a number, a bool, "
-     "a list, a dict or None", (2, 5)),
+     "a list, a tuple, a dict or None", (2, 5)),
     ('from "w.py" import f\nX = f(1, 2)\n', "def f(x):\n    return x\n",
      "f() raised TypeError: f() takes 1 positional argument but 2 were given", (2, 5)),
     ('from "w.py" import f\nX = f(1)\n', "def f(x):\n    return {(1, 2): x}\n",
      "f() returned a dict with a Python tuple as a key; keys must be strings or numbers", (2, 5)),
     ('from "w.py" import f\nX = f()\n', "import pathlib\ndef f():\n    return pathlib.Path('a')\n",
      "f() returned a Python PosixPath; an imported function must return a string, a number, "
-     "a bool, a list, a dict or None; convert it with str(...)", (2, 5)),
+     "a bool, a list, a tuple, a dict or None; convert it with str(...)", (2, 5)),
 ])
 def test_errors_of_imported_functions(tmp_path, flowfile, module, message, where):
     (tmp_path / "v.py").write_text("def f():\n    pass\n")

@@ -276,6 +276,16 @@ def test_parse_is_reentrant_and_the_parser_is_built_once():
     ("X = 1\n    Y = 2\n", 2, 5, "unexpected indentation"),
     ("rule a:", 1, 8, "expected an indented block of directives after 'rule a:'"),
     ("rule a:\n    output:", 2, 12, "expected a value after 'output:'"),
+    ("X = f'{a'\n", 1, 7, "'{' in an f-string is never closed (write '{{' for a literal brace)"),
+    ("X = f'a}'\n", 1, 8, "single '}' in an f-string (write '}}' for a literal brace)"),
+    ("X = f'{}'\n", 1, 7, "empty expression in an f-string's braces"),
+    ("X = f'{a!r}'\n", 1, 9, "conversions such as '!r' are not supported in f-strings"),
+    ("X = f'{a:{b}}'\n", 1, 10, "a format spec cannot hold '{' in an f-string"),
+    ("X = f'{a +}'\n", 1, 11, "in an f-string's braces: the expression 'a +' is incomplete"),
+    ("X = f'{a b}'\n", 1, 10, "in an f-string's braces: 'a b' is not an expression"),
+    ("X = f'{a #}'\n", 1, 10, "'#' cannot appear inside an f-string field"),
+    ("X = [a for a in b if c else d]\n", 1, 24, "unexpected"),
+    ("X = x[1:2:3:4]\n", 1, 12, "unexpected"),
 ])
 def test_syntax_errors_have_positions_and_words(text, line, column, message):
     with pytest.raises(FlowfileError) as info:
@@ -290,6 +300,35 @@ def test_syntax_errors_have_positions_and_words(text, line, column, message):
         assert token_name not in rendered  # words, not Lark's token names
 
 
+@pytest.mark.parametrize("text, line, column, message, hint", [
+    ("rule a:\n    input: lambda wildcards: 'x'\n", 2, 12, "'lambda' is not Flowfile syntax",
+     "write the expression itself, e.g. input: f\"data/{wildcards.sample}.txt\""),
+    ("X = lambda: 1\n", 1, 5, "'lambda' is not Flowfile syntax", "evaluated for each job"),
+    ("def helper(w):\n    return 1\n", 1, 1, "functions are not defined in a Flowfile ('def')",
+     'from "helpers.py" import NAME'),
+    ("import os\n", 1, 1, "Python's 'import' statement is not Flowfile syntax",
+     'from "helpers.py" import NAME'),
+    ("from os import path\n", 1, 1, "Python's 'from' statement is not Flowfile syntax",
+     'from "helpers.py" import NAME'),
+    ("S, = glob_wildcards('data/{sample}.txt')\n", 1, 2,
+     "unpacking several names ('A, B = ...') is not Flowfile syntax",
+     "assign one name: S = glob_wildcards(...).sample"),
+    ("X = any(x > 0 for x in V)\n", 1, 15, "generator expressions are not Flowfile syntax",
+     "write a list comprehension, in brackets: any([x > 0 for x in VALUES])"),
+    ("X = sorted({x for x in V})\n", 1, 15, "set comprehensions are not Flowfile syntax",
+     "set([x for x in VALUES])"),
+    ('X = f"""a{b}"""\n', 1, 5, "f-strings are written on one line", "join one-line f-strings"),
+    ("A, B = glob_wildcards('{a}/{b}.txt')\n", 1, 2,
+     "unpacking several names ('A, B = ...') is not Flowfile syntax",
+     "assign one name: W = glob_wildcards(...), then W.NAME for each wildcard's values"),
+])
+def test_python_constructs_say_what_to_write_instead(text, line, column, message, hint):
+    with pytest.raises(FlowfileError) as info:
+        parse(text)
+    err = info.value
+    assert err.message == message
+    assert hint in err.hint
+    assert (err.pos.line, err.pos.column) == (line, column)
 # ---------------------------------------------------------------- imports of Python functions
 
 def test_from_file_import_names_with_positions():
@@ -310,7 +349,7 @@ def test_from_is_a_keyword_only_where_a_statement_starts():
 
 @pytest.mark.parametrize(("text", "column"), [
     ("from: 'x'\n", 5), ("from 'a.py'\n", 12), ("from 'a.py' import\n", 19),
-    ("from x import y\n", 6), ("from '''a.py''' import x\n", 6),
+    ("from '''a.py''' import x\n", 6),
 ])
 def test_an_incomplete_import_says_how_it_is_written(text, column):
     with pytest.raises(FlowfileError) as info:

@@ -121,6 +121,23 @@ CORNERS = [
     "X = 'open\nrule b:\n\toutput: 'x'\n", "rule b:\n\toutput: 'x\n", "Y = 1 ; 2\n",
     "rule b:\n    output: 'x'\n  shell: 'y'\n", "rule b:\n    output: [1,\n\t2]\n    shell: `\n",
     "rule b:\n  \toutput: 'x'\n", 'X = """never closed\n\nY = 2\n', "X = (\n\t1 +\n",
+    # comprehensions, tuples, slices
+    "X = [s for s in S if s != 'c']\n", "X = {r.a: r.b for r in U}\n", "X = [(a) for (a) in b]\n",
+    "X = [k + v for k, v in d.items() for q in range(3) if q if k]\n", "X = [a for a in b if c else d]\n",
+    "X = [a if b else c for a in (d) if (e)]\n", "X = [for for for in in]\n", "X = [a for a in]\n",
+    "X = [a for a, in b]\n", "X = [a for in b]\n", "X = {a: b for a in c if d, e: f}\n",
+    "X = [a, b for a in c]\n", "X = ()\n", "X = (a,)\n", "X = (a, b)\n", "X = (a, b,)\n",
+    "X = (a,,)\n", "X = ((a), (b))\n", "X = x[1:]\n", "X = x[:-1]\n", "X = x[::2]\n",
+    "X = x[:]\n", "X = x[::]\n", "X = x[(a):(b):(c)]\n", "X = x[1:2:]\n", "X = x[a:b:c:d]\n",
+    "X = x[,]\n", "X = [x for x in a][1:]\n",
+    # f-strings
+    "X = f'a{b}c'\n", 'X = f"results/{config.ref}/{{sample}}.bam"\n', "X = f'{x:03d}'\n",
+    "X = rf'a\\d{b}' + Fr'{c}' + F'{d}'\n", "X = f'{a if b else c} {d[\"k\"]} {e[1:]}'\n",
+    "X = f'{}'\n", "X = f'{'\n", "X = f'}'\n", "X = f'{a!r}'\n", "X = f'{a #}'\n",
+    "X = f'{a b}'\n", "X = f'{ (a) }'\n", "X = f'{[x for x in y]}{ {a: b} }'\n",
+    "X = f'{a:{b}}'\n", "X = f'\\q{a}'\n", "X = f'a' 'b'\n", "X = f'a'\n'b'\n", "input: f'{a}'\n",
+    "X = f + fx + rf + fr_ + f'{f}'\n", 'X = f"""{a}"""\n', "X = f'{a = 1}'\n",
+    "X = f'{x}' f'{y}'\n",
     # `from "file.py" import names`: 'from' is a keyword only where a statement starts
     'from "w/common.py" import get_fastq, groups\n', "from 'a.py' import x,\n",
     "from r'a\\b.py' import rule, true, from, import\n", "from 'a.py' import x  # c\nY = 1\n",
@@ -176,6 +193,16 @@ def _expressions():
             st.lists(inner, max_size=3).map(lambda items: "[" + ", ".join(items) + "]"),
             st.lists(st.tuples(inner, inner), max_size=2).map(
                 lambda pairs: "{" + ", ".join(f"{k}: {v}" for k, v in pairs) + "}"),
+            st.tuples(inner, NAMES, inner, st.lists(inner, max_size=2)).map(
+                lambda t: f"[{t[0]} for {t[1]} in {t[2]}" + "".join(f" if {c}" for c in t[3]) + "]"),
+            st.tuples(inner, inner, NAMES, NAMES, inner).map(
+                lambda t: f"{{{t[0]}: {t[1]} for {t[2]}, {t[3]} in {t[4]}}}"),
+            st.lists(inner, max_size=3).map(lambda items: "(" + ", ".join(items) + ",)"),
+            st.tuples(st.one_of(NAMES, wrapped), st.lists(st.one_of(inner, st.just("")),
+                                                          min_size=2, max_size=3)).map(
+                lambda t: f"{t[0]}[{':'.join(t[1])}]"),
+            st.tuples(NAMES, st.lists(inner, max_size=2)).map(
+                lambda t: "f'" + t[0] + "".join("{" + e.replace("'", '"') + "}" for e in t[1]) + "'"),
         )
 
     return st.recursive(atoms, grow, max_leaves=10)

@@ -71,6 +71,13 @@ BUILTIN_DOCS = {
     "abs": "`abs(x)`.",
     "round": "`round(x[, digits])`.",
     "sorted": "`sorted(list, reverse=false)`: a sorted copy.",
+    "zip": "`zip(a, b, ...)`: the lists' values paired by position, as a list of tuples "
+           "(as long as the shortest list).",
+    "enumerate": "`enumerate(list, start=0)`: a list of `(index, value)` tuples.",
+    "any": "`any(list)`: true if any value is true.",
+    "all": "`all(list)`: true if every value is true (and for an empty list).",
+    "set": "`set(list)`: the distinct values, in the order they first occur, as a list; "
+           "`sorted(set(...))` to sort them.",
     "unpack": "`unpack(dict)` in `input:`: the dict's entries as named inputs (a list's as "
               "unnamed ones), e.g. `input: unpack(get_inputs(wildcards))`.",
     "temp": "`temp(path)`, in `output:`: deleted once no job of the build needs it (kept when "

@@ -150,6 +150,42 @@ def _str(value=""):
     return str(value) if not isinstance(value, bool) else ("true" if value else "false")
 
 
+def _sequence(name: str, value: object) -> list | tuple | str:
+    """A list, string or dict's keys, for the builtins that go through one."""
+    if isinstance(value, dict):
+        return list(value)
+    _want(isinstance(value, (list, tuple, str)),
+          f"{name}() takes a list, a dict or a string, not {a_type(value)}")
+    return value  # type: ignore[return-value]
+
+
+def _zip(*lists):
+    _want(len(lists) >= 1, "zip() takes one list or more: zip(a, b)")
+    return list(zip(*(_sequence("zip", x) for x in lists)))
+
+
+def _enumerate(items=None, start=0):
+    _want(isinstance(start, int) and not isinstance(start, bool),
+          f"enumerate() takes a whole number as start, not {a_type(start)}")
+    return list(enumerate(_sequence("enumerate", items), start))
+
+
+def _any(items=None):
+    return any(_sequence("any", items))
+
+
+def _all(items=None):
+    return all(_sequence("all", items))
+
+
+def _set(items=()):
+    """The distinct values, in the order they first occur (a list: a build's order stays
+    the same from run to run)."""
+    values = _sequence("set", items)
+    try:
+        return list(dict.fromkeys(values))
+    except TypeError:
+        raise BuiltinError("set() takes values that are strings, numbers or booleans") from None
 def _unpack(value=None, *extra) -> Unpacked:
     _want(not extra and isinstance(value, (dict, list, tuple)),
           f"unpack() takes one dict (named inputs) or list, not {a_type(value)}")
@@ -214,6 +250,12 @@ def make_builtins(ctx: EvalContext) -> dict[str, Callable]:
         "abs": _typed(abs, "abs", "a number"),
         "round": _typed(round, "round", "a finite number and an optional number of digits"),
         "sorted": _typed(sorted, "sorted", "a list of values of one kind", ("reverse",)),
+        "zip": _typed(_zip, "zip", "lists: zip(a, b)"),
+        "enumerate": _typed(_enumerate, "enumerate", "a list and an optional start",
+                            ("start",)),
+        "any": _typed(_any, "any", "one list"),
+        "all": _typed(_all, "all", "one list"),
+        "set": _typed(_set, "set", "one list"),
         "unpack": _unpack,
         "table": _file_reader(ctx, "table", read_table, ("sep", "key", "na")),
         "load": _file_reader(ctx, "load", read_data, ()),

@@ -18,6 +18,7 @@ from fileflow.lang.nodes import children
 from fileflow.lang.values import (
     MAX_ITEMS,
     Attributed,
+    Flagged,
     Record,
     a_type,
     closest,
@@ -38,6 +39,7 @@ METHODS = {
     Record: {"get", "keys", "values", "items"},
     dict: {"get", "keys", "values", "items"},
     list: {"index", "count"},
+    tuple: {"index", "count"},
 }
 
 # ---------------------------------------------------------------- compiler
@@ -73,7 +75,8 @@ def walk(node) -> Iterable:
 
 
 def free_names(node) -> set[str]:
-    """Every name an expression reads (function names in calls included)."""
+    """Every name an expression reads (function names in calls included); a comprehension's
+    own names (`s` in `[s for s in SAMPLES]`) are not read from outside."""
     kind = type(node)
     if kind is s.Keyword:
         node = node.value
@@ -82,7 +85,32 @@ def free_names(node) -> set[str]:
         return set()
     if kind is s.Name:
         return {node.id}
-    return {n.id for n in walk(node) if type(n) is s.Name}
+    names = set()
+    stack = [node]
+    while stack:
+        n = stack.pop()
+        kind = type(n)
+        if kind is s.Name:
+            names.add(n.id)
+        elif kind is s.ListComp or kind is s.DictComp:
+            names |= _comprehension_free_names(n)
+        else:
+            stack.extend(children(n))
+    return names
+
+
+def _comprehension_free_names(node: s.ListComp | s.DictComp) -> set[str]:
+    names: set[str] = set()
+    bound: set[str] = set()
+    for clause in node.clauses:
+        names |= free_names(clause.iterable) - bound
+        bound |= set(clause.targets)
+        for condition in clause.conditions:
+            names |= free_names(condition) - bound
+    parts = (node.element,) if isinstance(node, s.ListComp) else (node.key, node.value)
+    for part in parts:
+        names |= free_names(part) - bound
+    return names
 
 
 def attribute_uses(node, base: str) -> list[tuple[str, Position]]:
@@ -137,6 +165,8 @@ def _compile_attribute(node: s.Attribute, builtins: Mapping[str, Callable]) -> C
 
 
 def _compile_index(node: s.Index, builtins: Mapping[str, Callable]) -> Compiled:
+    if type(node.key) is s.Slice:
+        return _compile_slice(node, node.key, builtins)
     obj_fn, key_fn = compile_expr(node.obj, builtins), compile_expr(node.key, builtins)
     pos = node.pos
 
@@ -154,6 +184,27 @@ def _compile_index(node: s.Index, builtins: Mapping[str, Callable]) -> Compiled:
         except TypeError:
             raise _error(f"cannot index {a_type(obj)} with {a_type(key)}", pos) from None
     return index
+
+
+def _compile_slice(node: s.Index, key: s.Slice, builtins: Mapping[str, Callable]) -> Compiled:
+    obj_fn = compile_expr(node.obj, builtins)
+    part_fns = [None if part is None else compile_expr(part, builtins)
+                for part in (key.lower, key.upper, key.step)]
+    pos = node.pos
+
+    def slice_(scope):
+        obj = obj_fn(scope)
+        if not isinstance(obj, (list, tuple, str)):
+            raise _error(f"cannot slice {a_type(obj)}: slices take a list or a string", pos)
+        bounds = [None if fn is None else fn(scope) for fn in part_fns]
+        for value in bounds:
+            if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
+                raise _error(f"a slice's bounds and step are whole numbers, not {a_type(value)}",
+                             key.pos)
+        if bounds[2] == 0:
+            raise _error("a slice's step cannot be zero", key.pos)
+        return obj[bounds[0]:bounds[1]:bounds[2]]
+    return slice_
 
 
 def _compile_binary(node: s.Binary, builtins: Mapping[str, Callable]) -> Compiled:
@@ -224,6 +275,8 @@ def _compile_compare(node: s.Compare, builtins: Mapping[str, Callable]) -> Compi
         a = left_fn(scope)
         for op, op_fn, right_fn in steps:
             b = right_fn(scope)
+            if op == "in" or op == "not in":
+                _check_membership(op, a, b, pos)
             try:
                 if not op_fn(a, b):
                     return False
@@ -233,6 +286,13 @@ def _compile_compare(node: s.Compare, builtins: Mapping[str, Callable]) -> Compi
             a = b
         return True
     return compare
+
+
+def _check_membership(op: str, a: object, b: object, pos: Position) -> None:
+    if not isinstance(b, (list, tuple, dict, str)):
+        raise _error(f"'{op}' needs a list, dict or string on its right, got {a_type(b)}", pos)
+    if isinstance(b, str) and not isinstance(a, str):
+        raise _error(f"'{op}' a string needs a string on its left, got {a_type(a)}", pos)
 
 
 def _compile_conditional(node: s.Conditional, builtins: Mapping[str, Callable]) -> Compiled:
@@ -253,7 +313,7 @@ def _compile_list(node: s.ListExpr, builtins: Mapping[str, Callable]) -> Compile
     return list_
 
 
-def _check_nested(value: list | dict, pos: Position) -> None:
+def _check_nested(value: list | tuple | dict, pos: Position) -> None:
     """A list or dict written with others inside holds them all: `[X, X, X]` over a few
     lines could otherwise hold more values than any machine can show."""
     size = expanded_size(value)
@@ -278,6 +338,124 @@ def _compile_dict(node: s.DictExpr, builtins: Mapping[str, Callable]) -> Compile
     return dict_
 
 
+def _compile_tuple(node: s.TupleExpr, builtins: Mapping[str, Callable]) -> Compiled:
+    fns = [compile_expr(i, builtins) for i in node.items]
+    pos = node.pos
+
+    def tuple_(scope):
+        out = tuple(fn(scope) for fn in fns)
+        _check_nested(out, pos)
+        return out
+    return tuple_
+
+
+def _compile_comprehension(node: s.ListComp | s.DictComp, builtins: Mapping[str, Callable]) -> Compiled:
+    """A list or dict comprehension: the clauses' loops nested, the first outermost, each
+    name bound in a scope of the comprehension's own. Every step of every loop counts
+    towards MAX_ITEMS, as the items a list holds do."""
+    clauses = [(c.targets, compile_expr(c.iterable, builtins),
+                [compile_expr(x, builtins) for x in c.conditions], c) for c in node.clauses]
+    is_dict = isinstance(node, s.DictComp)
+    if isinstance(node, s.DictComp):
+        key_fn, value_fn = compile_expr(node.key, builtins), compile_expr(node.value, builtins)
+        key_pos = node.key.pos
+    else:
+        element_fn = compile_expr(node.element, builtins)
+    pos = node.pos
+
+    def comprehension(scope):
+        inner = dict(scope)
+        out: list | Record = Record(label="dict") if is_dict else []
+        steps = [0]
+
+        def loop(depth: int) -> None:
+            targets, iterable_fn, condition_fns, clause = clauses[depth]
+            for item in _iterable(iterable_fn(inner), clause.iterable.pos):
+                steps[0] += 1
+                if steps[0] > MAX_ITEMS:
+                    raise _error(f"this comprehension would take more than {MAX_ITEMS} steps", pos)
+                _bind(inner, targets, item, clause.pos)
+                if not all(fn(inner) for fn in condition_fns):
+                    continue
+                if depth + 1 < len(clauses):
+                    loop(depth + 1)
+                elif is_dict:
+                    key = key_fn(inner)
+                    if not isinstance(key, (str, int, float, bool)):
+                        raise _error(f"a dict key must be a string or a number, not {a_type(key)}",
+                                     key_pos)
+                    out[key] = value_fn(inner)  # type: ignore[index]
+                else:
+                    out.append(element_fn(inner))  # type: ignore[union-attr]
+        loop(0)
+        _check_nested(out, pos)
+        return out
+    return comprehension
+
+
+def _iterable(value: object, pos: Position) -> Iterable:
+    if isinstance(value, (list, tuple, str)):
+        return value
+    if isinstance(value, dict):
+        return list(value)
+    raise _error(f"'for' needs a list, dict or string to loop over, got {a_type(value)}", pos)
+
+
+def _bind(scope: dict, targets: tuple[str, ...], item: object, pos: Position) -> None:
+    if len(targets) == 1:
+        scope[targets[0]] = item
+        return
+    names = ", ".join(targets)
+    if not isinstance(item, (list, tuple)):
+        raise _error(f"cannot unpack {a_type(item)} into {len(targets)} names ({names})", pos)
+    if len(item) != len(targets):
+        raise _error(f"cannot unpack {len(item)} values into {len(targets)} names ({names})", pos)
+    scope.update(zip(targets, item))
+
+
+def _compile_fstring(node: s.FString, builtins: Mapping[str, Callable]) -> Compiled:
+    to_text = builtins["str"]
+    parts: list = []
+    for part in node.parts:
+        if isinstance(part, s.Const):
+            parts.append(part.value)
+        else:
+            if any(int(n) > 1000 for n in re.findall(r"\d+", part.spec)):
+                raise _error(f"the width in '{{...:{part.spec}}}' is too large", part.pos)
+            parts.append((compile_expr(part.value, builtins), part.spec, part.pos))
+    pos = node.pos
+
+    def fstring(scope):
+        out = []
+        size = 0
+        for part in parts:
+            if type(part) is str:
+                out.append(part)
+                size += len(part)
+                continue
+            fn, spec, part_pos = part
+            value = fn(scope)
+            if spec:
+                if isinstance(value, Flagged):
+                    value = value.path
+                try:
+                    text = format(value, spec)
+                except (TypeError, ValueError) as exc:
+                    raise _error(f"cannot format {a_type(value)} with '{spec}': {exc}",
+                                 part_pos) from None
+            else:
+                try:
+                    text = to_text(value)
+                except BuiltinError as exc:
+                    raise _error(str(exc), part_pos) from None
+            out.append(text)
+            size += len(text)
+            if size > MAX_ITEMS:
+                raise _error(f"this f-string would make more than {MAX_ITEMS} characters", pos)
+        return "".join(out)
+    return fstring
+
+
 def _compile_call(node: s.Call, builtins: Mapping[str, Callable]) -> Compiled:
     pos = node.pos
     arg_fns = [compile_expr(a, builtins) for a in node.args]
@@ -295,6 +473,8 @@ def _compile_call(node: s.Call, builtins: Mapping[str, Callable]) -> Compiled:
                          ("available functions: " + ", ".join(sorted(builtins)))
                          if not closest(fname, builtins) else closest(fname, builtins)[2:])
         fn = builtins[fname]
+        if fname == "expand":
+            _check_expand_arguments(node)
 
         if len(arg_fns) == 1 and not kw_fns:  # the common case, kept cheap for per-job calls
             only = arg_fns[0]
@@ -354,8 +534,18 @@ _COMPILERS: dict[type, Callable[..., Compiled]] = {
     s.Index: _compile_index, s.Binary: _compile_binary, s.Unary: _compile_unary,
     s.Not: _compile_not, s.BoolOp: _compile_bool_op, s.Compare: _compile_compare,
     s.Conditional: _compile_conditional, s.ListExpr: _compile_list, s.DictExpr: _compile_dict,
-    s.Call: _compile_call,
+    s.Call: _compile_call, s.TupleExpr: _compile_tuple, s.ListComp: _compile_comprehension,
+    s.DictComp: _compile_comprehension, s.FString: _compile_fstring,
 }
+
+
+def _check_expand_arguments(node: s.Call) -> None:
+    """Snakemake's positional `zip` (`expand(pattern, zip, a=A, b=B)`) is a keyword here."""
+    for arg in node.args:
+        if type(arg) is s.Name and arg.id in ("zip", "product"):
+            raise _error(f"expand() takes '{arg.id}' as a keyword, not as a value", arg.pos,
+                         "write zip=true to pair the lists' values one by one (the default "
+                         "combines every value with every other)")
 
 
 def _check_operands(op: str, a: object, b: object, pos: Position) -> None:
@@ -365,20 +555,21 @@ def _check_operands(op: str, a: object, b: object, pos: Position) -> None:
         raise _error(f"cannot take the remainder of {a_type(a)} and {a_type(b)} with '%'", pos,
                      "'%' is for numbers; build strings with '+' or \"...{}\".format(...)")
     if op == "*":
-        seq, count = (a, b) if isinstance(a, (str, list)) else (b, a)
-        if isinstance(seq, (str, list)) and isinstance(count, int) and not isinstance(count, bool):
+        seq, count = (a, b) if isinstance(a, (str, list, tuple)) else (b, a)
+        if isinstance(seq, (str, list, tuple)) and isinstance(count, int) and not isinstance(count, bool):
             _check_size(op, seq, _items(seq) * count, pos)
     elif op == "+" and (isinstance(a, str) and isinstance(b, str)
-                        or isinstance(a, list) and isinstance(b, list)):
+                        or isinstance(a, list) and isinstance(b, list)
+                        or isinstance(a, tuple) and isinstance(b, tuple)):
         _check_size(op, a, _items(a) + _items(b), pos)
 
 
-def _items(seq: str | list) -> int:
-    """A string's characters, or the values a list holds (nested lists' included)."""
+def _items(seq: str | list | tuple) -> int:
+    """A string's characters, or the values a list or tuple holds (nested lists' included)."""
     return len(seq) if isinstance(seq, str) else expanded_size(seq) - 1
 
 
-def _check_size(op: str, seq: str | list, size: int, pos: Position) -> None:
+def _check_size(op: str, seq: str | list | tuple, size: int, pos: Position) -> None:
     if size > MAX_ITEMS:
         unit = "characters" if isinstance(seq, str) else "items"
         raise _error(f"'{op}' would make {a_type(seq)} of {size} {unit} (at most {MAX_ITEMS})", pos)

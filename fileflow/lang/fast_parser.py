@@ -18,6 +18,7 @@ from __future__ import annotations
 from functools import partial
 
 from fileflow.errors import Position
+from fileflow.lang.fast_parser_forms import ExpressionForms, Fallback, token_end
 from fileflow.lang.nodes import (
     Assignment,
     Attribute,
@@ -27,19 +28,19 @@ from fileflow.lang.nodes import (
     Call,
     Compare,
     Conditional,
-    Const,
+    DictComp,
     DictExpr,
     Directive,
     ImportFrom,
     Index,
     Keyword,
+    ListComp,
     ListExpr,
     Module,
     Not,
     RuleDecl,
     Unary,
     build_assignment_at,
-    build_const,
     build_const_at,
     build_directive_at,
     build_keyword,
@@ -55,17 +56,6 @@ from fileflow.lang.tokenizer import TokenizerStop, tokenize
 __all__ = ["Fallback", "parse_fast", "parse_tokens"]
 
 
-class Fallback(Exception):
-    """This text is not for the fast path: parse it with Lark (which also reports errors).
-
-    When the text was tokenized and the parse stopped inside a top-level statement, `line`
-    is the line that statement starts on and `before` the statements parsed before it:
-    they are valid, so Lark need only parse from that line on."""
-
-    line = 0
-    before: tuple = ()
-
-
 # After a complete operand, these tokens end the expression: a plain string, name or
 # number followed by one of them is a node at once, without the precedence levels.
 _ENDS_EXPR = frozenset({",", "NL", ")", "]", "}", ":"})
@@ -74,14 +64,7 @@ _CONSTANTS = {"true": True, "True": True, "false": False, "False": False,
 _COMPARISONS = frozenset({"==", "!=", "<", "<=", ">", ">="})
 
 
-def _token_end(tok: tuple) -> tuple[int, int]:
-    kind, text, line, column = tok
-    if kind == "S" and "\n" in text:
-        return line + text.count("\n"), len(text) - text.rindex("\n")
-    return line, column + len(text)
-
-
-class _Parser:
+class _Parser(ExpressionForms):
     def __init__(self, tokens: list[tuple], path: str):
         self.toks = tokens
         self.i = 0
@@ -126,7 +109,7 @@ class _Parser:
     def tok_pos(self, tok: tuple) -> Position:
         kind, text, line, column = tok
         if kind == "S" and "\n" in text:
-            return self.position(line, column, *_token_end(tok))
+            return self.position(line, column, *token_end(tok))
         return self.position(line, column, line, column + len(text))
 
     # -- statements
@@ -465,12 +448,14 @@ class _Parser:
                 if name[0] != "N":
                     raise Fallback
                 self.i += 2
-                node = Attribute(self.span(node, _token_end(name)), node, name[1])
+                node = Attribute(self.span(node, token_end(name)), node, name[1])
             elif kind == "[":
                 self.i += 1
-                key = self.expr()
+                key = self.expr() if toks[self.i][0] != ":" else None
+                if key is None or toks[self.i][0] == ":":
+                    key = self.slice(key)
                 close = self.expect("]")
-                node = Index(self.span(node, _token_end(close)), node, key)
+                node = Index(self.span(node, token_end(close)), node, key)
             elif kind == "(":
                 self.i += 1
                 args = self.arguments() if toks[self.i][0] != ")" else []
@@ -483,7 +468,7 @@ class _Parser:
                         raise Fallback  # positional after keyword: Lark words the error
                     else:
                         positional.append(arg)
-                node = Call(self.span(node, _token_end(close)), node, tuple(positional),
+                node = Call(self.span(node, token_end(close)), node, tuple(positional),
                             tuple(keywords))
             else:
                 return node
@@ -518,21 +503,22 @@ class _Parser:
             except BadLiteral:
                 raise Fallback from None
         if kind == "(":
-            self.i += 1
-            inner = self.expr()
-            close = self.expect(")")
-            self.extent[id(inner)] = (tok[2], tok[3], *_token_end(close))
-            return inner
+            return self.parenthesised(tok)
         if kind == "[":
             self.i += 1
             items = []
             while toks[self.i][0] != "]":
                 items.append(self.expr())
+                if len(items) == 1 and self.at_word("for"):
+                    clauses = self.comp_fors()
+                    close = self.expect("]")
+                    return ListComp(self.position(tok[2], tok[3], *token_end(close)), items[0],
+                                    clauses)
                 if toks[self.i][0] != ",":
                     break
                 self.i += 1
             close = self.expect("]")
-            return ListExpr(self.position(tok[2], tok[3], *_token_end(close)), tuple(items))
+            return ListExpr(self.position(tok[2], tok[3], *token_end(close)), tuple(items))
         if kind == "{":
             self.i += 1
             pairs = []
@@ -540,30 +526,21 @@ class _Parser:
                 key = self.expr()
                 self.expect(":")
                 pairs.append((key, self.expr()))
+                if len(pairs) == 1 and self.at_word("for"):
+                    clauses = self.comp_fors()
+                    close = self.expect("}")
+                    return DictComp(self.position(tok[2], tok[3], *token_end(close)), key,
+                                    pairs[0][1], clauses)
                 if toks[self.i][0] != ",":
                     break
                 self.i += 1
             close = self.expect("}")
-            return DictExpr(self.position(tok[2], tok[3], *_token_end(close)), tuple(pairs))
+            return DictExpr(self.position(tok[2], tok[3], *token_end(close)), tuple(pairs))
+        if kind == "F":
+            self.i += 1
+            return self.fstring(tok)
         raise Fallback
 
-    def strings(self, run: list[tuple]) -> Const:
-        """`string+`: adjacent literals on separate lines are joined (on one line, a comma is
-        missing: Lark's path reports it)."""
-        parts = []
-        prev_end_line = 0
-        for tok in run:
-            if tok[2] == prev_end_line:
-                raise Fallback
-            try:
-                parts.append(decode_string(tok[1]))
-            except BadLiteral:
-                raise Fallback from None
-            prev_end_line = _token_end(tok)[0]
-        end_line, end_column = _token_end(run[-1])
-        first = run[0]
-        return build_const(self.position(first[2], first[3], end_line, end_column),
-                     parts[0] if len(parts) == 1 else "".join(parts))
 
 
 def parse_fast(text: str, source: str, path: str, tokens_out: list | None = None) -> Module:

@@ -23,18 +23,24 @@ from fileflow.lang.nodes import (
     BoolOp,
     Call,
     Compare,
+    CompFor,
     Conditional,
     Const,
+    DictComp,
     DictExpr,
     Directive,
+    FString,
     ImportFrom,
     Index,
     Keyword,
+    ListComp,
     ListExpr,
     Module,
     Name,
     Not,
     RuleDecl,
+    Slice,
+    TupleExpr,
     Unary,
 )
 
@@ -226,6 +232,20 @@ class _Formatter:
             return obj + "." + node.attr
         if isinstance(node, Index):
             return flat(node.obj, _POSTFIX) + "[" + flat(node.key) + "]"
+        if isinstance(node, Slice):
+            bounds = [node.lower, node.upper] + ([node.step] if node.step is not None else [])
+            return ":".join("" if bound is None else flat(bound) for bound in bounds)
+        if isinstance(node, TupleExpr):
+            items = [flat(i) for i in node.items]
+            return "(" + ", ".join(items) + ("," if len(items) == 1 else "") + ")"
+        if isinstance(node, ListComp):
+            return "[" + flat(node.element) + self.clauses(node.clauses) + "]"
+        if isinstance(node, DictComp):
+            return ("{" + flat(node.key) + ": " + flat(node.value) + self.clauses(node.clauses)
+                    + "}")
+        if isinstance(node, FString):  # one line, kept as written
+            pos = node.pos
+            return self.lines[pos.line - 1][pos.column - 1:pos.end_column - 1]
         if isinstance(node, Call):
             args = [flat(a) for a in node.args] + [k.name + "=" + flat(k.value) for k in node.kwargs]
             return flat(node.func, _POSTFIX) + "(" + ", ".join(args) + ")"
@@ -253,6 +273,15 @@ class _Formatter:
         if isinstance(node, DictExpr):
             return "{" + ", ".join(flat(k) + ": " + flat(v) for k, v in node.pairs) + "}"
         raise TypeError(f"cannot format {type(node).__name__}")
+
+    def clauses(self, clauses: tuple[CompFor, ...]) -> str:
+        """A comprehension's `for ... in ... if ...` clauses: the iterable and conditions are
+        or_tests (a conditional there is parenthesised)."""
+        text = ""
+        for clause in clauses:
+            text += " for " + ", ".join(clause.targets) + " in " + self.flat(clause.iterable, _OR)
+            text += "".join(" if " + self.flat(c, _OR) for c in clause.conditions)
+        return text
 
     # -- expressions over lines
 

@@ -10,9 +10,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 from functools import lru_cache
 from importlib.resources import files
-from typing import Protocol
+from typing import Protocol, cast
 
-from lark import Lark, Token, Transformer, v_args
+from lark import Lark, Token, Transformer, Tree, v_args
 from lark.indenter import Indenter
 
 from fileflow.errors import FlowfileError, Position
@@ -24,20 +24,28 @@ from fileflow.lang.nodes import (
     BoolOp,
     Call,
     Compare,
+    CompFor,
     Conditional,
     Const,
+    DictComp,
     DictExpr,
     Directive,
+    FormattedValue,
+    FString,
     ImportFrom,
     Index,
     Keyword,
+    ListComp,
     ListExpr,
     Name,
     Not,
     RuleDecl,
+    Slice,
+    TupleExpr,
     Unary,
     decode_number,
     decode_string,
+    split_fstring,
 )
 
 __all__ = ["BadIndentation", "FlowIndenter", "LexedToken", "lark_parser", "TreeToNodes"]
@@ -136,15 +144,24 @@ class TreeToNodes(Transformer):
     """Lark's tree of one Flowfile -> the syntax nodes: a method per grammar rule, given the
     rule's position (meta) and its children, already transformed."""
 
-    def __init__(self, path: str):
+    def __init__(self, path: str, line: int = 1, column: int = 1):
         super().__init__()
         self.path = path
+        # Where the text starts in its file: an f-string's field is parsed on its own.
+        self.lines, self.columns = line - 1, column - 1
 
     def _pos_of(self, meta) -> Position:
-        return Position(self.path, meta.line, meta.column, meta.end_line, meta.end_column)
+        return self._shifted(meta.line, meta.column, meta.end_line, meta.end_column)
 
     def _tok_pos(self, tok: LexedToken) -> Position:
-        return Position(self.path, tok.line, tok.column, tok.end_line, tok.end_column)
+        return self._shifted(tok.line, tok.column, tok.end_line, tok.end_column)
+
+    def _shifted(self, line: int, column: int, end_line: int, end_column: int) -> Position:
+        if self.lines or self.columns:
+            column += self.columns if line == 1 else 0
+            end_column += self.columns if end_line == 1 else 0
+            line, end_line = line + self.lines, end_line + self.lines
+        return Position(self.path, line, column, end_line, end_column)
 
     def start(self, meta, children):
         return tuple(children)
@@ -270,3 +287,71 @@ class TreeToNodes(Transformer):
 
     def pair(self, meta, children):
         return (children[0], children[1])
+
+    def tuple(self, meta, children):
+        return TupleExpr(self._pos_of(meta), tuple(c for c in children if c is not None))
+
+    def slice(self, meta, children):
+        lower, upper, step = children
+        return Slice(self._pos_of(meta), lower, upper, step)
+
+    def list_comp(self, meta, children):
+        return ListComp(self._pos_of(meta), children[0], tuple(children[1:]))
+
+    def dict_comp(self, meta, children):
+        key, value = children[0]
+        return DictComp(self._pos_of(meta), key, value, tuple(children[1:]))
+
+    def comp_for(self, meta, children):
+        names = []
+        rest = iter(children[1:])
+        for tok in rest:
+            if tok.type == "IN":
+                break
+            names.append(str(tok))
+        iterable, *conditions = [c for c in rest if not isinstance(c, Token)]
+        return CompFor(self._pos_of(meta), tuple(names), iterable, tuple(conditions))
+
+    def fstring(self, meta, children):
+        tok = children[0]
+        pos = self._tok_pos(tok)
+        text = str(tok)
+        try:
+            pieces = split_fstring(text)
+        except BadLiteral as exc:
+            column = pos.column + exc.offset
+            raise FlowfileError(str(exc), Position(self.path, pos.line, column, pos.line,
+                                                   column + 1)) from None
+        parts: list = []
+        for piece in pieces:
+            if isinstance(piece, str):
+                parts.append(Const(pos, piece))
+                continue
+            value = parse_field(piece.expr, self.path, pos.line, pos.column + piece.offset)
+            parts.append(FormattedValue(
+                Position(self.path, pos.line, pos.column + piece.start, pos.line,
+                         pos.column + piece.end), value, piece.spec))
+        return FString(pos, tuple(parts))
+
+
+def parse_field(text: str, path: str, line: int, column: int):
+    """The expression of an f-string's field, at its place in the file."""
+    from lark.exceptions import UnexpectedInput
+
+    # Read as the value of an assignment `_=EXPR` (two characters before the field's text):
+    # one start symbol keeps the parser's tables as small as they were.
+    try:
+        tree = lark_parser().parse("_=" + text + "\n")
+    except UnexpectedInput as exc:
+        if getattr(getattr(exc, "token", None), "type", "") in ("$END", "_NL"):
+            end = column + len(text.rstrip())
+            raise FlowfileError(f"in an f-string's braces: the expression '{text.strip()}' is "
+                                "incomplete", Position(path, line, end, line, end + 1)) from None
+        at = column + max(1, exc.column - 2) - 1
+        raise FlowfileError(f"in an f-string's braces: '{text.strip()}' is not an expression",
+                            Position(path, line, at, line, at + 1)) from None
+    except BadIndentation as exc:
+        raise FlowfileError(str(exc), Position(path, line, column, line, column + 1)) from None
+    (assignment,) = tree.children
+    value = cast("Tree", assignment).children[1]
+    return TreeToNodes(path, line, column - 2).transform(cast("Tree", value))

@@ -14,9 +14,11 @@ from fileflow.errors import Position
 
 __all__ = [
     "Node", "Const", "Name", "Attribute", "Index", "Call", "Binary", "Unary", "Compare",
-    "BoolOp", "Not", "Conditional", "ListExpr", "DictExpr", "Keyword", "Assignment",
+    "BoolOp", "Not", "Conditional", "ListExpr", "DictExpr", "TupleExpr", "Slice", "CompFor",
+    "ListComp", "DictComp", "FString", "FormattedValue", "Keyword", "Assignment",
     "Directive", "RuleDecl", "ImportFrom", "Module", "Statement", "Expr", "Argument", "children",
-    "BadLiteral", "decode_string", "decode_number", "decode_with_offsets",
+    "BadLiteral", "decode_string", "decode_number", "decode_with_offsets", "split_fstring",
+    "FStringField",
 ]
 
 
@@ -119,8 +121,66 @@ class DictExpr:
     pairs: tuple[tuple[Expr, Expr], ...]
 
 
+@dataclass(frozen=True, slots=True)
+class TupleExpr:
+    pos: Position
+    items: tuple[Expr, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Slice:
+    """The key of `x[lower:upper:step]` (an Index's key); absent parts are None."""
+
+    pos: Position
+    lower: Expr | None
+    upper: Expr | None
+    step: Expr | None
+
+
+@dataclass(frozen=True, slots=True)
+class CompFor:
+    """`for a, b in iterable if cond if cond` in a comprehension."""
+
+    pos: Position
+    targets: tuple[str, ...]
+    iterable: Expr
+    conditions: tuple[Expr, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class ListComp:
+    pos: Position
+    element: Expr
+    clauses: tuple[CompFor, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class DictComp:
+    pos: Position
+    key: Expr
+    value: Expr
+    clauses: tuple[CompFor, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class FormattedValue:
+    """`{expr}` or `{expr:spec}` inside an f-string; pos spans the braces."""
+
+    pos: Position
+    value: Expr
+    spec: str
+
+
+@dataclass(frozen=True, slots=True)
+class FString:
+    """`f"text {expr} {{literal braces}}"`: text parts (Const) and fields, in order."""
+
+    pos: Position
+    parts: tuple[Const | FormattedValue, ...]
+
+
 Expr = (Const | Name | Attribute | Index | Call | Binary | Unary | Compare | BoolOp | Not
-        | Conditional | ListExpr | DictExpr)
+        | Conditional | ListExpr | DictExpr | TupleExpr | Slice | ListComp | DictComp | FString)
 Argument = Expr | Keyword
 Node = Union[Expr, Keyword, "Assignment", "Directive", "RuleDecl", "ImportFrom"]  # noqa: UP007 (names defined below)
 
@@ -200,11 +260,30 @@ def children(node) -> tuple:
         return node.items
     if kind is DictExpr:
         return tuple(x for pair in node.pairs for x in pair)
+    if kind is TupleExpr:
+        return node.items
+    if kind is Slice:
+        return tuple(x for x in (node.lower, node.upper, node.step) if x is not None)
+    if kind is ListComp:
+        return (node.element, *node.clauses)
+    if kind is DictComp:
+        return (node.key, node.value, *node.clauses)
+    if kind is CompFor:
+        return (node.iterable, *node.conditions)
+    if kind is FString:
+        return node.parts
+    if kind is FormattedValue:
+        return (node.value,)
     return ()
 
 
 class BadLiteral(ValueError):
-    """A string or number literal that cannot be decoded; the caller adds the position."""
+    """A string or number literal that cannot be decoded; the caller adds the position.
+    `offset`: where in the literal as written, when known."""
+
+    def __init__(self, message: str, offset: int = 0):
+        super().__init__(message)
+        self.offset = offset
 
 
 def decode_string(text: str) -> str:
@@ -307,6 +386,118 @@ def decode_with_offsets(text: str) -> tuple[str, list[int]]:
         value.append(c)
         offsets.append(i)
     return "".join(value), offsets
+
+
+@dataclass(frozen=True, slots=True)
+class FStringField:
+    """A `{...}` of an f-string as split_fstring finds it: the expression's text, its offset
+    in the literal as written, the format spec, and the offsets of the braces."""
+
+    expr: str
+    offset: int
+    spec: str
+    start: int
+    end: int
+
+
+def split_fstring(text: str) -> list[str | FStringField]:
+    """The parts of an f-string literal as written (`f"..."`, `rf'...'`): decoded text and
+    fields, in order. `{{` and `}}` are literal braces. BadLiteral(message, offset) for a
+    brace left open or alone, an empty field, or a bad escape."""
+    prefix = 0
+    while text[prefix] not in "\"'":
+        prefix += 1
+    raw = "r" in text[:prefix].lower()
+    quote = text[prefix]
+    body_start, body_end = prefix + 1, len(text) - 1
+    parts: list[str | FStringField] = []
+    literal: list[str] = []
+    i = body_start
+
+    def flush() -> None:
+        if literal:
+            chunk = "".join(literal)
+            parts.append(chunk if raw or "\\" not in chunk else decode_string(quote + chunk + quote))
+            literal.clear()
+
+    while i < body_end:
+        c = text[i]
+        if c == "\\" and not raw:
+            literal.append(text[i:i + 2])
+            i += 2
+            continue
+        if c == "}":
+            if text[i + 1:i + 2] != "}":
+                raise BadLiteral("single '}' in an f-string (write '}}' for a literal brace)", i)
+            literal.append("}")
+            i += 2
+            continue
+        if c != "{":
+            literal.append(c)
+            i += 1
+            continue
+        if text[i + 1:i + 2] == "{":
+            literal.append("{")
+            i += 2
+            continue
+        flush()
+        field = _fstring_field(text, i, body_end)
+        parts.append(field)
+        i = field.end
+    flush()
+    return parts
+
+
+def _fstring_field(text: str, start: int, body_end: int) -> FStringField:
+    """The field whose '{' is at `start`: up to its '}' at bracket depth 0, a ':' there
+    starting the format spec (strings inside the expression skipped)."""
+    depth = 0
+    i = start + 1
+    colon = -1
+    while i < body_end:
+        c = text[i]
+        if c in "\"'":
+            close = text.find(c, i + 1, body_end)
+            if close < 0:
+                raise BadLiteral("unterminated string inside an f-string field", i)
+            i = close + 1
+            continue
+        if c in "([{":
+            depth += 1
+        elif c in ")]" or c == "}" and depth:
+            depth -= 1
+        elif c == "}":
+            break
+        elif c == ":" and not depth:
+            colon = i
+            break
+        elif c == "!" and not depth and text[i + 1:i + 2] != "=":
+            raise BadLiteral("conversions such as '!r' are not supported in f-strings "
+                             "(call str(...) inside the braces)", i)
+        elif c == "\\":
+            raise BadLiteral("a backslash cannot appear inside an f-string field", i)
+        elif c == "#":
+            raise BadLiteral("'#' cannot appear inside an f-string field", i)
+        i += 1
+    if colon >= 0:
+        close = text.find("}", colon, body_end)
+        if close < 0:
+            raise BadLiteral("'{' in an f-string is never closed (write '{{' for a literal brace)",
+                             start)
+        spec = text[colon + 1:close]
+        if "{" in spec:
+            raise BadLiteral("a format spec cannot hold '{' in an f-string", colon + 1)
+        end_expr = colon
+    else:
+        if i >= body_end:
+            raise BadLiteral("'{' in an f-string is never closed (write '{{' for a literal brace)",
+                             start)
+        close, spec, end_expr = i, "", i
+    expr = text[start + 1:end_expr]
+    if not expr.strip():
+        raise BadLiteral("empty expression in an f-string's braces (write '{{' and '}}' for "
+                         "literal braces)", start)
+    return FStringField(expr, start + 1, spec, start, close + 1)
 
 
 def decode_number(text: str) -> int | float:

@@ -24,7 +24,7 @@ from fileflow.lang.values import MAX_ITEMS, Flagged, Record, closest, expanded_s
 __all__ = ["Wildcards", "PythonModule", "FunctionInfo", "ImportedFunction", "import_module_file",
            "imported_function"]
 
-_RETURNS = "a string, a number, a bool, a list, a dict or None"
+_RETURNS = "a string, a number, a bool, a list, a tuple, a dict or None"
 
 
 class Wildcards(Mapping[str, str]):
@@ -198,8 +198,10 @@ class ImportedFunction:
 def _from_python(value: object, name: str) -> object:
     if value is None or isinstance(value, (str, bool, int, float)):
         return value
-    if isinstance(value, (list, tuple)):
+    if isinstance(value, list):
         return [_from_python(v, name) for v in value]
+    if isinstance(value, tuple):
+        return tuple(_from_python(v, name) for v in value)
     if isinstance(value, dict):
         out = Record(label="dict")
         for key, item in value.items():
@@ -225,8 +227,10 @@ def to_python(value: object) -> object:
         return Wildcards(value)
     if isinstance(value, dict):
         return {k: to_python(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
+    if isinstance(value, list):
         return [to_python(v) for v in value]
+    if isinstance(value, tuple):
+        return tuple(to_python(v) for v in value)
     if isinstance(value, Flagged):
         return value.path
     return value

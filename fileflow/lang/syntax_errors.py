@@ -5,6 +5,7 @@ the error to say what the user most likely meant ("expected ':' after the rule n
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, cast
 
@@ -18,7 +19,8 @@ if TYPE_CHECKING:  # the module imports Lark: loaded only to read the tokens bef
 __all__ = ["describe"]
 
 WORDS = {
-    "NAME": "a name", "STRING": "a string", "LONG_STRING": "a string", "NUMBER": "a number",
+    "NAME": "a name", "STRING": "a string", "LONG_STRING": "a string", "FSTRING": "an f-string",
+    "NUMBER": "a number", "FOR": "'for'",
     "COLON": "':'", "EQUAL": "'='", "COMMA": "','", "DOT": "'.'",
     "LPAR": "'('", "RPAR": "')'", "LSQB": "'['", "RSQB": "']'", "LBRACE": "'{'", "RBRACE": "'}'",
     "_NL": "the end of the line", "_INDENT": "an indented block", "_DEDENT": "the end of the block",
@@ -29,7 +31,7 @@ WORDS = {
     "EQEQUAL": "'=='", "NOTEQUAL": "'!='", "LESSTHAN": "'<'", "MORETHAN": "'>'",
     "LESSEQUAL": "'<='", "MOREEQUAL": "'>='",
 }
-VALUE_START = {"NAME", "STRING", "LONG_STRING", "NUMBER", "LSQB", "LBRACE", "LPAR", "TRUE",
+VALUE_START = {"NAME", "STRING", "LONG_STRING", "FSTRING", "NUMBER", "LSQB", "LBRACE", "LPAR", "TRUE",
                "FALSE", "NONE", "SUM_OP", "NOT"}
 OPERATORS = {"SUM_OP", "TERM_OP", "EQEQUAL", "NOTEQUAL", "LESSTHAN", "MORETHAN", "LESSEQUAL",
              "MOREEQUAL", "IN", "NOT", "IF", "AND", "OR", "DOT", "LPAR", "LSQB"}
@@ -46,7 +48,7 @@ def _what(token) -> str:
         return "indentation"
     if kind == "_DEDENT":
         return "end of the indented block"
-    if kind in ("STRING", "LONG_STRING"):
+    if kind in ("STRING", "LONG_STRING", "FSTRING"):
         return f"string {_short(token)}"
     if kind == "NAME":
         return f"name '{token}'"
@@ -140,7 +142,8 @@ def describe(exc, source: str, path: str) -> tuple[str, Position, str]:
     site = _site(exc, source, path)
     if site.token.type == "$END":
         return _at_end_of_file(site)
-    return (_bracket_or_empty_block(site) or _misplaced_rule_or_directive(site)
+    return (_python_construct(site, source) or _bracket_or_empty_block(site)
+            or _misplaced_rule_or_directive(site)
             or _missing_piece(site)
             or (f"unexpected {_what(site.token)}; expected {_expected_words(site.expected)}",
                 site.here, ""))
@@ -240,6 +243,60 @@ def _misplaced_rule_or_directive(site: _Site) -> tuple[str, Position, str] | Non
             and len(site.significant) >= 3 and site.significant[-3].type == "RULE"):
         return (f"the directives of rule '{before_last}' go on the lines below 'rule {before_last}:', "
                 "indented", here, "")
+    return None
+
+
+_HELPER_HINT = ("put the function in a Python file next to the Flowfile and import it: "
+                "from \"helpers.py\" import NAME")
+
+
+def _python_construct(site: _Site, source: str) -> tuple[str, Position, str] | None:
+    """Python (and Snakemake) written where a Flowfile has its own way: a lambda, def,
+    import, or unpacking glob_wildcards; each said with what to write instead."""
+    path, significant, token = site.path, site.significant, site.token
+    if str(token) == "for" and token.type in ("FOR", "NAME"):
+        opened = _unclosed_bracket(site.prev)
+        if opened is not None and opened.type == "LPAR":
+            return ("generator expressions are not Flowfile syntax", site.here,
+                    "write a list comprehension, in brackets: any([x > 0 for x in VALUES])")
+        if opened is not None and opened.type == "LBRACE":
+            return ("set comprehensions are not Flowfile syntax", site.here,
+                    "a dict comprehension has 'key: value'; for distinct values write "
+                    "set([x for x in VALUES])")
+    prefix = site.last
+    if (token.type == "LONG_STRING" and prefix is not None and prefix.type == "NAME"
+            and str(prefix).lower() in ("f", "rf", "fr")):
+        return ("f-strings are written on one line", _pos(path, prefix.line, prefix.column),
+                "join one-line f-strings with '+', or use a triple-quoted string's "
+                "\"...{}\".format(...)")
+    start = len(significant)
+    while start and significant[start - 1].type != "_NL":
+        start -= 1
+    statement = significant[start:]
+    last = site.last
+    if last is not None and last.type == "NAME" and str(last) == "lambda" and statement:
+        return ("'lambda' is not Flowfile syntax", _pos(path, last.line, last.column, 6),
+                "a directive's value that reads 'wildcards' is evaluated for each job: write "
+                "the expression itself, e.g. input: f\"data/{wildcards.sample}.txt\" (or call "
+                "a function imported from a Python file)")
+    if not statement or statement[0].type not in ("NAME", "FROM", "IMPORT"):
+        return None
+    first, word = statement[0], str(statement[0])
+    at_first = _pos(path, first.line, first.column, len(word))
+    if len(statement) == 1 and word == "def" and site.token.type == "NAME":
+        return ("functions are not defined in a Flowfile ('def')", at_first, _HELPER_HINT)
+    # `import os`, `from os import path`; `from "helpers.py" import NAME` is the Flowfile's own.
+    if len(statement) == 1 and word in ("import", "from") and site.token.type == "NAME":
+        return (f"Python's '{word}' statement is not Flowfile syntax", at_first, _HELPER_HINT)
+    if len(statement) == 1 and site.token.type == "COMMA":
+        line = source.splitlines()[first.line - 1] if first.line <= source.count("\n") + 1 else ""
+        names = re.findall(r"\{(\w+)", line.split("glob_wildcards", 1)[1]) if "glob_wildcards" in line else []
+        if len(names) == 1:
+            instead = f"{word} = glob_wildcards(...).{names[0]}"
+        else:
+            instead = "W = glob_wildcards(...), then W.NAME for each wildcard's values"
+        return ("unpacking several names ('A, B = ...') is not Flowfile syntax", site.here,
+                f"assign one name: {instead}")
     return None
 
 

@@ -16,7 +16,8 @@ __all__ = ["TokenizerStop", "tokenize", "comment_offsets"]
 # The terminals of grammar/fileflow.lark, each one capturing group, in an order that gives
 # Lark's choice: LONG_STRING before STRING (its priority), STRING before NAME for r"..."
 # (NAME refuses an r or R that a quote follows), NUMBER before '.' for ".5". Blanks before
-# a token are skipped as Lark's %ignore does; anything else is group 12, a Fallback.
+# a token are skipped as Lark's %ignore does; group 12 is an f-string (NAME refuses an f
+# that a quote follows, as r); anything else is group 13, a Fallback.
 # A NAME followed on its line by ':' or '=' and one plain string, name or integer (the most
 # common line shape, `name: value` or `name = value`) is read as one combined token: fewer
 # matches and tuples. `m.lastindex` is the token's kind: 1 for _NL (newlines, blank lines
@@ -24,7 +25,8 @@ __all__ = ["TokenizerStop", "tokenize", "comment_offsets"]
 # and for a combined token its value's group (4, 5 or 6). _NL, the most common token, comes
 # first (no other terminal starts with its characters). The possessive `*+` spare the regex
 # engine backtracking that could never lead to a match: this regex is half the tokenizer.
-_NAME = r"(?:[rR](?![\"'])|[A-QS-Za-qs-z_])[A-Za-z0-9_]*+"
+_NAME = (r"(?:[rR](?![\"']|[fF][\"'])|[fF](?![\"']|[rR][\"'])|[A-EG-QS-Za-eg-qs-z_])"
+         r"[A-Za-z0-9_]*+")
 _STRING = r"""(?:"(?!"")[^"\\\n]*+(?:\\.[^"\\\n]*+)*+"|'(?!'')[^'\\\n]*+(?:\\.[^'\\\n]*+)*+')"""
 _TOKEN = re.compile(r"""[\t ]*+(?:
  (?:\#[^\n]*+)?\r?\n(?:[\t ]*+(?:\#[^\n]*+)?\r?\n)*+([\t ]*+)                     # 1 _NL
@@ -36,13 +38,14 @@ _TOKEN = re.compile(r"""[\t ]*+(?:
 |([rR]?STRING)                                                                      # 9 STRING
 |([rR]?(?:\"\"\"(?s:.*?)(?<!\\)(?:\\\\)*?\"\"\"|'''(?s:.*?)(?<!\\)(?:\\\\)*?'''))   # 10 LONG_STRING
 |(\\[\t ]*\r?\n)                                                                   # 11 LINE_CONTINUATION
-|(.)                                                                               # 12 not ours
+|((?:[fF][rR]?|[rR][fF])STRING)                                                    # 12 FSTRING
+|(.)                                                                               # 13 not ours
 )""".replace("NAME", _NAME).replace("STRING", _STRING), re.VERBOSE)
 _VALUE_KIND = (None, None, None, None, "S", "N", "D")  # by the combined token's lastindex
 
 _TAB_SIZE = 8  # as FlowIndenter.tab_len
 
-# Tokens are tuples (kind, text, line, column). Kinds: "S" string, "N" name (keywords are
+# Tokens are tuples (kind, text, line, column). Kinds: "S" string, "F" f-string, "N" name (keywords are
 # names, told apart by where they occur, as Lark's contextual lexer does), "D" number, an
 # operator's own text, "NL" (always the tuple _NEWLINE: nothing reads a newline's line),
 # "IN" (indent), "DE" (dedent; its line is the end line of the newline it follows, which is
@@ -133,6 +136,8 @@ def tokenize(source: str) -> list[tuple]:
         elif kind == 11:
             line += 1
             line_start = m.end()
+        elif kind == 12:
+            append(("F", m.group(12), line, m.start(12) - line_start + 1))
         else:
             raise TokenizerStop(tokens[:boundary], boundary_line, indent_char, False)
     for _ in levels[1:]:

@@ -82,7 +82,7 @@ def type_name(value: object) -> str:
         return "list"
     if isinstance(value, Attributed):
         return "rule reference"
-    return {str: "string", int: "int", float: "float", list: "list", tuple: "list",
+    return {str: "string", int: "int", float: "float", list: "list", tuple: "tuple",
             dict: "dict"}.get(type(value), type(value).__name__)
 
 

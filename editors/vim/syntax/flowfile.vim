@@ -42,9 +42,10 @@ syn match flowfileError "^\s\+run\ze\s*:"
 
 " Expressions.
 syn keyword flowfileConstant true false none True False None
-syn keyword flowfileKeyword if else and or not in
+syn keyword flowfileKeyword if else for and or not in
 syn keyword flowfileBuiltin expand glob_wildcards temp protected directory ancient range len
-      \ int str float bool list min max sum abs round sorted env unpack table load
+      \ int str float bool list min max sum abs round sorted env zip enumerate any all set
+      \ unpack table load
 syn keyword flowfileSpecialVar config wildcards attempt
 syn match flowfileNumber "\%(\w\|\.\)\@<!\%(\d[0-9_]*\%(\.[0-9_]*\)\=\|\.\d[0-9_]*\)\%([eE][+-]\=\d\+\)\="
 syn match flowfileOperator "==\|!=\|<=\|>=\|[<>]\|//\|[-+*/%=]"
@@ -59,13 +60,13 @@ syn match flowfilePlaceholder contained
 syn match flowfileBraceEscape "{{\|}}" contained
 syn cluster flowfileStringContents contains=flowfilePlaceholder,flowfileBraceEscape,@Spell
 
-syn region flowfileString start=+\%(\w\)\@<!"+ skip=+\\\\\|\\"+ end=+"+ end=+$+
+syn region flowfileString start=+\%(\w\)\@<![fF]\="+ skip=+\\\\\|\\"+ end=+"+ end=+$+
       \ contains=@flowfileStringContents,flowfileEscape
-syn region flowfileString start=+\%(\w\)\@<!'+ skip=+\\\\\|\\'+ end=+'+ end=+$+
+syn region flowfileString start=+\%(\w\)\@<![fF]\='+ skip=+\\\\\|\\'+ end=+'+ end=+$+
       \ contains=@flowfileStringContents,flowfileEscape
-syn region flowfileRawString start=+\%(\w\)\@<![rR]"+ skip=+\\\\\|\\"+ end=+"+ end=+$+
+syn region flowfileRawString start=+\%(\w\)\@<!\%([rR][fF]\=\|[fF][rR]\)"+ skip=+\\\\\|\\"+ end=+"+ end=+$+
       \ contains=@flowfileStringContents
-syn region flowfileRawString start=+\%(\w\)\@<![rR]'+ skip=+\\\\\|\\'+ end=+'+ end=+$+
+syn region flowfileRawString start=+\%(\w\)\@<!\%([rR][fF]\=\|[fF][rR]\)'+ skip=+\\\\\|\\'+ end=+'+ end=+$+
       \ contains=@flowfileStringContents
 " Defined after the one-line strings, so that at a """ these win.
 syn region flowfileTripleString start=+\%(\w\)\@<!"""+ skip=+\\\\\|\\"+ end=+"""+

@@ -1,0 +1,177 @@
+"""The fast parser's forms beyond operators and calls: tuples, slices, comprehension
+clauses, f-strings and adjacent string literals, as methods that fast_parser.py's parser
+inherits; and the `Fallback` it raises where Lark is to parse instead. Layer 1.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from fileflow.errors import Position
+from fileflow.lang.nodes import (
+    BadLiteral,
+    CompFor,
+    Const,
+    FormattedValue,
+    FString,
+    Slice,
+    TupleExpr,
+    build_const,
+    decode_string,
+    split_fstring,
+)
+from fileflow.lang.tokenizer import TokenizerStop, tokenize
+
+__all__ = ["ExpressionForms", "Fallback", "token_end"]
+
+
+class Fallback(Exception):
+    """This text is not for the fast path: parse it with Lark (which also reports errors).
+
+    When the text was tokenized and the parse stopped inside a top-level statement, `line`
+    is the line that statement starts on and `before` the statements parsed before it:
+    they are valid, so Lark need only parse from that line on."""
+
+    line = 0
+    before: tuple = ()
+
+
+def token_end(tok: tuple) -> tuple[int, int]:
+    kind, text, line, column = tok
+    if kind == "S" and "\n" in text:
+        return line + text.count("\n"), len(text) - text.rindex("\n")
+    return line, column + len(text)
+
+
+class ExpressionForms:
+    """Tuples, slices, comprehension clauses and string literals, for the parser class of
+    fast_parser.py (which provides the state and the expression levels declared here)."""
+
+    toks: list[tuple]
+    i: int
+    path: str
+    extent: dict[int, tuple[int, int, int, int]]
+    position: Callable[..., Position]
+
+    if TYPE_CHECKING:
+        def __init__(self, tokens: list[tuple], path: str) -> None: ...
+        def expect(self, kind: str) -> tuple: ...
+        def start_of(self, node: Any) -> tuple[int, int]: ...
+        def end_of(self, node: Any) -> tuple[int, int]: ...
+        def tok_pos(self, tok: tuple) -> Position: ...
+        def expr(self) -> Any: ...
+        def or_test(self) -> Any: ...
+
+    def at_word(self, word: str) -> bool:
+        tok = self.toks[self.i]
+        return tok[0] == "N" and tok[1] == word
+
+    def parenthesised(self, tok: tuple):
+        """`(expr)`, or a tuple: `()`, `(a,)`, `(a, b)`."""
+        toks = self.toks
+        self.i += 1
+        if toks[self.i][0] == ")":
+            close = self.expect(")")
+            return TupleExpr(self.position(tok[2], tok[3], *token_end(close)), ())
+        inner = self.expr()
+        if toks[self.i][0] != ",":
+            close = self.expect(")")
+            self.extent[id(inner)] = (tok[2], tok[3], *token_end(close))
+            return inner
+        items = [inner]
+        while toks[self.i][0] == ",":
+            self.i += 1
+            if toks[self.i][0] == ")":
+                break
+            items.append(self.expr())
+        close = self.expect(")")
+        return TupleExpr(self.position(tok[2], tok[3], *token_end(close)), tuple(items))
+
+    def slice(self, lower):
+        """`[lower] ':' [upper] [':' [step]]` inside an index's brackets, at the first ':'."""
+        toks = self.toks
+        colon = self.expect(":")
+        start = self.start_of(lower) if lower is not None else (colon[2], colon[3])
+        end = token_end(colon)
+        upper = step = None
+        if toks[self.i][0] not in (":", "]"):
+            upper = self.expr()
+            end = self.end_of(upper)
+        if toks[self.i][0] == ":":
+            end = token_end(self.expect(":"))
+            if toks[self.i][0] != "]":
+                step = self.expr()
+                end = self.end_of(step)
+        return Slice(self.position(*start, *end), lower, upper, step)
+
+    def comp_fors(self) -> tuple:
+        """(`for NAME ("," NAME)* in or_test (if or_test)*`)+"""
+        toks = self.toks
+        clauses = []
+        while self.at_word("for"):
+            first = toks[self.i]
+            self.i += 1
+            names = [self.expect("N")[1]]
+            while toks[self.i][0] == ",":
+                self.i += 1
+                names.append(self.expect("N")[1])
+            if not self.at_word("in"):
+                raise Fallback
+            self.i += 1
+            iterable = self.or_test()
+            conditions = []
+            while self.at_word("if"):
+                self.i += 1
+                conditions.append(self.or_test())
+            last = conditions[-1] if conditions else iterable
+            clauses.append(CompFor(self.position(first[2], first[3], *self.end_of(last)),
+                                   tuple(names), iterable, tuple(conditions)))
+        return tuple(clauses)
+
+    def fstring(self, tok: tuple) -> FString:
+        """An f-string: its text split, each field's expression parsed on its own."""
+        pos = self.tok_pos(tok)
+        try:
+            pieces = split_fstring(tok[1])
+        except BadLiteral:
+            raise Fallback from None
+        parts: list = []
+        for piece in pieces:
+            if isinstance(piece, str):
+                parts.append(build_const(pos, piece))
+                continue
+            column = tok[3] + piece.offset
+            try:
+                tokens = tokenize(piece.expr + "\n")
+            except TokenizerStop:
+                raise Fallback from None
+            shifted = [t if t[0] in ("NL", "END") else (t[0], t[1], tok[2], t[3] + column - 1)
+                       for t in tokens]
+            if any(len(t) != 4 or t[0] in ("IN", "DE") for t in shifted):
+                raise Fallback
+            field = type(self)(shifted, self.path)
+            value = field.expr()
+            field.expect("NL")
+            field.expect("END")
+            parts.append(FormattedValue(
+                self.position(tok[2], tok[3] + piece.start, tok[2], tok[3] + piece.end),
+                value, piece.spec))
+        return FString(pos, tuple(parts))
+
+    def strings(self, run: list[tuple]) -> Const:
+        """`string+`: adjacent literals on separate lines are joined (on one line, a comma is
+        missing: Lark's path reports it)."""
+        parts = []
+        prev_end_line = 0
+        for tok in run:
+            if tok[2] == prev_end_line:
+                raise Fallback
+            try:
+                parts.append(decode_string(tok[1]))
+            except BadLiteral:
+                raise Fallback from None
+            prev_end_line = token_end(tok)[0]
+        end_line, end_column = token_end(run[-1])
+        first = run[0]
+        return build_const(self.position(first[2], first[3], end_line, end_column),
+                     parts[0] if len(parts) == 1 else "".join(parts))
