@@ -15,6 +15,14 @@ from fileflow.errors import FlowfileError, Position
 from fileflow.lang import syntax as s
 from fileflow.lang.builtins import BuiltinError
 from fileflow.lang.nodes import children
+from fileflow.lang.value_checks import (
+    check_format,
+    check_membership,
+    check_method_size,
+    check_nested,
+    check_operands,
+    clean_type_error,
+)
 from fileflow.lang.values import (
     MAX_ITEMS,
     Attributed,
@@ -22,9 +30,6 @@ from fileflow.lang.values import (
     Record,
     a_type,
     closest,
-    expanded_size,
-    text_size,
-    type_name,
 )
 
 __all__ = ["compile_expr", "free_names", "attribute_uses", "walk", "get_attribute",
@@ -214,7 +219,7 @@ def _compile_binary(node: s.Binary, builtins: Mapping[str, Callable]) -> Compile
 
     def binary(scope):
         a, b = left_fn(scope), right_fn(scope)
-        _check_operands(op, a, b, pos)
+        check_operands(op, a, b, pos)
         try:
             return op_fn(a, b)
         except ZeroDivisionError:
@@ -276,7 +281,7 @@ def _compile_compare(node: s.Compare, builtins: Mapping[str, Callable]) -> Compi
         for op, op_fn, right_fn in steps:
             b = right_fn(scope)
             if op == "in" or op == "not in":
-                _check_membership(op, a, b, pos)
+                check_membership(op, a, b, pos)
             try:
                 if not op_fn(a, b):
                     return False
@@ -286,13 +291,6 @@ def _compile_compare(node: s.Compare, builtins: Mapping[str, Callable]) -> Compi
             a = b
         return True
     return compare
-
-
-def _check_membership(op: str, a: object, b: object, pos: Position) -> None:
-    if not isinstance(b, (list, tuple, dict, str)):
-        raise _error(f"'{op}' needs a list, dict or string on its right, got {a_type(b)}", pos)
-    if isinstance(b, str) and not isinstance(a, str):
-        raise _error(f"'{op}' a string needs a string on its left, got {a_type(a)}", pos)
 
 
 def _compile_conditional(node: s.Conditional, builtins: Mapping[str, Callable]) -> Compiled:
@@ -308,18 +306,9 @@ def _compile_list(node: s.ListExpr, builtins: Mapping[str, Callable]) -> Compile
 
     def list_(scope):
         out = [fn(scope) for fn in fns]
-        _check_nested(out, pos)
+        check_nested(out, pos)
         return out
     return list_
-
-
-def _check_nested(value: list | tuple | dict, pos: Position) -> None:
-    """A list or dict written with others inside holds them all: `[X, X, X]` over a few
-    lines could otherwise hold more values than any machine can show."""
-    size = expanded_size(value)
-    if size > MAX_ITEMS:
-        raise _error(f"this {type_name(value)} would hold more than {MAX_ITEMS} values once "
-                     "the lists and dicts inside it are counted", pos)
 
 
 def _compile_dict(node: s.DictExpr, builtins: Mapping[str, Callable]) -> Compiled:
@@ -333,7 +322,7 @@ def _compile_dict(node: s.DictExpr, builtins: Mapping[str, Callable]) -> Compile
             if not isinstance(key, (str, int, float, bool)):
                 raise _error(f"a dict key must be a string or a number, not {a_type(key)}", pos)
             out[key] = vf(scope)
-        _check_nested(out, pos)
+        check_nested(out, pos)
         return out
     return dict_
 
@@ -344,7 +333,7 @@ def _compile_tuple(node: s.TupleExpr, builtins: Mapping[str, Callable]) -> Compi
 
     def tuple_(scope):
         out = tuple(fn(scope) for fn in fns)
-        _check_nested(out, pos)
+        check_nested(out, pos)
         return out
     return tuple_
 
@@ -388,7 +377,7 @@ def _compile_comprehension(node: s.ListComp | s.DictComp, builtins: Mapping[str,
                 else:
                     out.append(element_fn(inner))  # type: ignore[union-attr]
         loop(0)
-        _check_nested(out, pos)
+        check_nested(out, pos)
         return out
     return comprehension
 
@@ -486,7 +475,7 @@ def _compile_call(node: s.Call, builtins: Mapping[str, Callable]) -> Compiled:
                 except BuiltinError as exc:
                     raise _error(str(exc), pos) from None
                 except TypeError as exc:
-                    raise _error(f"{fname}(): {_clean_type_error(exc)}", pos) from None
+                    raise _error(f"{fname}(): {clean_type_error(exc)}", pos) from None
             return call
 
         def call(scope):
@@ -497,7 +486,7 @@ def _compile_call(node: s.Call, builtins: Mapping[str, Callable]) -> Compiled:
             except BuiltinError as exc:
                 raise _error(str(exc), pos) from None
             except TypeError as exc:  # wrong keywords for a builtin
-                raise _error(f"{fname}(): {_clean_type_error(exc)}", pos) from None
+                raise _error(f"{fname}(): {clean_type_error(exc)}", pos) from None
         return call
 
     if isinstance(node.func, s.Attribute):
@@ -513,13 +502,13 @@ def _compile_call(node: s.Call, builtins: Mapping[str, Callable]) -> Compiled:
             args = [f(scope) for f in arg_fns]
             kwargs = {k: f(scope) for k, f in kw_fns}
             if method == "format":
-                _check_format(obj, pos)
+                check_format(obj, pos)
             if method in ("join", "replace", "format"):
-                _check_method_size(obj, method, args, kwargs, pos)
+                check_method_size(obj, method, args, kwargs, pos)
             try:
                 result = getattr(obj, method)(*args, **kwargs)
             except (TypeError, ValueError, IndexError, KeyError) as exc:
-                raise _error(f"{method}(): {_clean_type_error(exc)}", pos) from None
+                raise _error(f"{method}(): {clean_type_error(exc)}", pos) from None
             if isinstance(result, str) and len(result) > MAX_ITEMS:
                 raise _error(f"{method}() would make a string of {len(result)} characters "
                              f"(at most {MAX_ITEMS})", pos)
@@ -546,76 +535,6 @@ def _check_expand_arguments(node: s.Call) -> None:
             raise _error(f"expand() takes '{arg.id}' as a keyword, not as a value", arg.pos,
                          "write zip=true to pair the lists' values one by one (the default "
                          "combines every value with every other)")
-
-
-def _check_operands(op: str, a: object, b: object, pos: Position) -> None:
-    """Refuse what Python would allow but a Flowfile should not: printf-style '%' on strings,
-    and '+' or '*' making a gigantic string or list (counted before it is made)."""
-    if op == "%" and (isinstance(a, str) or isinstance(b, str)):
-        raise _error(f"cannot take the remainder of {a_type(a)} and {a_type(b)} with '%'", pos,
-                     "'%' is for numbers; build strings with '+' or \"...{}\".format(...)")
-    if op == "*":
-        seq, count = (a, b) if isinstance(a, (str, list, tuple)) else (b, a)
-        if isinstance(seq, (str, list, tuple)) and isinstance(count, int) and not isinstance(count, bool):
-            _check_size(op, seq, _items(seq) * count, pos)
-    elif op == "+" and (isinstance(a, str) and isinstance(b, str)
-                        or isinstance(a, list) and isinstance(b, list)
-                        or isinstance(a, tuple) and isinstance(b, tuple)):
-        _check_size(op, a, _items(a) + _items(b), pos)
-
-
-def _items(seq: str | list | tuple) -> int:
-    """A string's characters, or the values a list or tuple holds (nested lists' included)."""
-    return len(seq) if isinstance(seq, str) else expanded_size(seq) - 1
-
-
-def _check_size(op: str, seq: str | list | tuple, size: int, pos: Position) -> None:
-    if size > MAX_ITEMS:
-        unit = "characters" if isinstance(seq, str) else "items"
-        raise _error(f"'{op}' would make {a_type(seq)} of {size} {unit} (at most {MAX_ITEMS})", pos)
-
-
-def _check_method_size(obj: str, method: str, args: list, kwargs: dict, pos: Position) -> None:
-    """join(), replace() and format() counted before they run: each can make a gigantic
-    string."""
-    size = 0
-    if method == "join" and len(args) == 1 and isinstance(args[0], (list, tuple)):
-        parts = args[0]
-        size = sum(len(p) if isinstance(p, str) else 0 for p in parts) + len(obj) * max(0, len(parts) - 1)
-    elif method == "replace" and len(args) >= 2 and all(isinstance(x, str) for x in args[:2]):
-        old, new = args[0], args[1]
-        count = obj.count(old) if old else len(obj) + 1
-        if len(args) > 2 and isinstance(args[2], int) and args[2] >= 0:
-            count = min(count, args[2])
-        size = len(obj) + count * (len(new) - len(old))
-    elif method == "format":  # str() of each value, about: a value as text is counted once
-        if len(obj) + sum(text_size(a, MAX_ITEMS) for a in [*args, *kwargs.values()]) > MAX_ITEMS:
-            raise _error(f"format() would make a string of more than {MAX_ITEMS} characters", pos)
-    if size > MAX_ITEMS:
-        raise _error(f"{method}() would make a string of {size} characters (at most {MAX_ITEMS})", pos)
-
-
-def _check_format(text: str, pos: Position) -> None:
-    """str.format with plain fields only: `{}`, `{0}`, `{name}`, `{:>5}`; no attribute or
-    index lookups (they reach into Python objects) and no huge widths."""
-    import string
-
-    try:
-        fields = list(string.Formatter().parse(text))
-    except ValueError as exc:
-        raise _error(f"format(): {exc}", pos, "write '{{' and '}}' for literal braces") from None
-    for _literal, field, spec, _conversion in fields:
-        if field is None:
-            continue
-        if "." in field or "[" in field or "{" in (spec or ""):
-            raise _error(f"format(): the field '{{{field}}}' is not allowed", pos,
-                         "use plain fields: {}, {0} or {name}, with an optional format like {:>5}")
-        if any(int(n) > 1000 for n in re.findall(r"\d+", spec or "")):
-            raise _error(f"format(): the width in '{{{field}:{spec}}}' is too large", pos)
-
-
-def _clean_type_error(exc: Exception) -> str:
-    return re.sub(r"^\w+\(\) ", "", str(exc)).replace("_expand", "expand")
 
 
 def get_attribute(obj: object, attr: str, pos: Position) -> object:
