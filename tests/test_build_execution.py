@@ -1278,12 +1278,14 @@ def test_fstrings_and_comprehensions_name_the_files_and_values_of_each_job(tmp_p
         rule copy:
             input: FILES[wildcards.sample]
             output: f"results/{REF}/{{sample}}.out"
-            params: tag=f"{wildcards.sample.upper()}-{len(SAMPLES):03d}", first=SAMPLES[:1]
-            shell: "cat {input} > {output}; echo {params.tag} {params.first} >> {output}"
+            params: tag=f"{wildcards.sample.upper()}-{len(SAMPLES):03d}", first=SAMPLES[:1],
+                    # a comprehension per job reads the Flowfile's names and the job's alike
+                    others=[s for s in SAMPLES if s != wildcards.sample]
+            shell: "cat {input} > {output}; echo {params.tag} {params.first} {params.others} >> {output}"
         """)
     r = p.build("-j", "1")
     assert r.code == 0, r
     assert sorted(r.ran) == ["copy[sample=s1]", "copy[sample=s2]"]
-    assert p.read("results/GRCh38/s1.out") == "s1\nS1-002 s1\n"
-    assert p.read("results/GRCh38/s2.out") == "s2\nS2-002 s1\n"
+    assert p.read("results/GRCh38/s1.out") == "s1\nS1-002 s1 s2\n"
+    assert p.read("results/GRCh38/s2.out") == "s2\nS2-002 s1 s1\n"
     assert not p.exists("results/GRCh38/ctrl.out")

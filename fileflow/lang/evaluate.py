@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import operator
 import re
+from collections import ChainMap
 from collections.abc import Callable, Iterable, Mapping
 
 from fileflow.errors import FlowfileError, Position
@@ -353,7 +354,9 @@ def _compile_comprehension(node: s.ListComp | s.DictComp, builtins: Mapping[str,
     pos = node.pos
 
     def comprehension(scope):
-        inner = dict(scope)
+        # The loop's names over the enclosing ones, which are read through, not copied: a
+        # job's scope holds only its own names over the Flowfile's (model.Lazy)
+        inner = ChainMap({}, scope)
         out: list | Record = Record(label="dict") if is_dict else []
         steps = [0]
 
