@@ -29,6 +29,7 @@ E2E_MODULES = (
     "test_viz_*.py",           # builds, then graph/summary/runs/log/report in real processes
     "test_editor_syntax.py",   # the grammars in node's TextMate tokenizer and in vim
     "test_quickstart.py",      # the README's quickstart, as a user runs it
+    "test_example_samplesheet.py",  # examples/samplesheet, as its README runs it
     "test_completion.py",      # the completion scripts in real bash, zsh and fish
     "test_schedule_ahead.py",  # whole builds watching the run log as jobs start
     "test_noop_cache.py",      # whole builds, then the no-op shortcut
