@@ -60,9 +60,7 @@ def drmaa_backend(options, graph, plan):
     from fileflow.executors.base import JobSpec
     from fileflow.executors.drmaa import DrmaaBackend, open_session
 
-    backend = DrmaaBackend(open_session(), options.drmaa_native,
-                           default_resources=options.default_resources,
-                           set_resources=options.set_resources)
+    backend = DrmaaBackend(open_session(), options.drmaa_native)
     try:
         for job_id in plan.reasons:
             job = graph.jobs[job_id]
@@ -94,8 +92,7 @@ def cluster_executor(options, graph, run_id: int, adoptable, tags, backend=None)
             raise FileflowError(f"--cluster slurm: {', '.join(missing)} not found on PATH "
                                 "(run fileflow on a machine that can submit Slurm jobs)")
 
-        backend = SlurmBackend(workdir=workdir, default_resources=options.default_resources,
-                               set_resources=options.set_resources)
+        backend = SlurmBackend(workdir=workdir)
     else:
         raise FileflowError(f"--cluster {options.cluster} is not available in this version")
     local_rules = {job.rule.name for job in graph.jobs if job.rule.local}

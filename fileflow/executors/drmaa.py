@@ -66,14 +66,12 @@ def map_state(drmaa_state: str) -> str:
 
 # ---------------------------------------------------------------- native specification
 
-def render_native(spec: JobSpec, template: str, resources: Mapping[str, object] | None = None,
-                  threads: object = None) -> str:
+def render_native(spec: JobSpec, template: str) -> str:
     """The native specification of one job: the --drmaa-native template, then the rule's
     own `drmaa_native` resource (also a template), filled with the job's threads,
-    resources, rule, wildcards and attempt (`resources`/`threads`: the job's own, with
-    --default-resources and --set-resources applied)."""
-    resources = spec.resources if resources is None else resources
-    threads = spec.threads if threads is None else threads
+    resources, rule, wildcards and attempt (--default-resources and --set-resources are in
+    the job's values already: lang/overrides.py)."""
+    resources, threads = spec.resources, spec.threads
     parts = []
     rule_native = resources.get("drmaa_native")
     for source, text in (("--drmaa-native", template),
@@ -232,14 +230,10 @@ class DrmaaBackend:
     name = "drmaa"
 
     def __init__(self, session: DrmaaSession, native: str = "", *,
-                 default_resources: Mapping[str, object] | None = None,
-                 set_resources: Mapping[str, Mapping[str, object]] | None = None,
                  max_status_calls_per_second: float = MAX_STATUS_CALLS_PER_SECOND,
                  clock=time.monotonic):
         self.session = session
         self.native = native
-        self.default_resources = dict(default_resources or {})
-        self.set_resources = {k: dict(v) for k, v in (set_resources or {}).items()}
         self.job_id_shell, self.array_index_shell = job_id_and_index_shell(session.drms)
         self.max_calls = max_status_calls_per_second
         self.clock = clock
@@ -256,10 +250,7 @@ class DrmaaBackend:
         return MAX_BULK_TASKS if self.array_index_shell else 1
 
     def request(self, spec: JobSpec) -> tuple:
-        override = self.set_resources.get(spec.rule, {})
-        resources = {**self.default_resources, **spec.resources, **override}
-        threads = override.get("threads", spec.threads)
-        return (spec.rule, render_native(spec, self.native, resources, threads))
+        return (spec.rule, render_native(spec, self.native))
 
     def submit(self, scripts: Sequence[str], request: tuple, tag: str,
                array_script: str | None) -> list[str]:

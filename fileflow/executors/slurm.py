@@ -192,13 +192,9 @@ class SlurmBackend:
                     'else echo "$SLURM_JOB_ID"; fi)')
     array_index_shell = "$SLURM_ARRAY_TASK_ID"
 
-    def __init__(self, *, workdir: str, default_resources: Mapping[str, object] | None = None,
-                 set_resources: Mapping[str, Mapping[str, object]] | None = None,
-                 accounting: bool | None = None,
+    def __init__(self, *, workdir: str, accounting: bool | None = None,
                  run: Callable[..., subprocess.CompletedProcess] | None = None):
         self.workdir = os.path.abspath(workdir)
-        self.default_resources = dict(default_resources or {})
-        self.set_resources = {k: dict(v) for k, v in (set_resources or {}).items()}
         self.accounting = accounting          # None: find out on the first round
         self._run = run or subprocess.run
         self.excluded: set[str] = set()
@@ -236,11 +232,10 @@ class SlurmBackend:
         return self._max_array
 
     def request(self, spec: JobSpec) -> tuple:
-        resources = {**self.default_resources, **spec.resources}
-        override = self.set_resources.get(spec.rule, {})
-        resources.update(override)
-        threads = override.get("threads", spec.threads)
-        return sbatch_flags(spec.rule, int(_number(threads, "threads", spec.rule)), resources)
+        # --default-resources and --set-resources are in the job's values already
+        # (lang/overrides.py), as for local jobs.
+        return sbatch_flags(spec.rule, int(_number(spec.threads, "threads", spec.rule)),
+                            spec.resources)
 
     def submit(self, scripts: Sequence[str], request: tuple, tag: str,
                array_script: str | None) -> list[str]:
