@@ -789,6 +789,43 @@ def test_clean_removes_the_folders_its_deletions_emptied_and_no_other(tmp_path):
     assert p.path(".").is_dir()
 
 
+def test_outputs_no_job_makes_any_more_are_listed_as_orphaned_and_clean_orphans_removes_them(tmp_path):
+    """guarantees.md: What clean may delete. A sample dropped from the list leaves outputs
+    that no job makes: `summary` lists them as orphaned (not as stale parts of the
+    workflow), `clean --orphans` deletes those fileflow made and that are unchanged since,
+    and nothing else."""
+    p = Project(tmp_path)
+    p.flowfile("""
+        S = ["a", "b", "c"]
+        rule all:
+            input: expand("out/{s}.txt", s=S)
+        rule make:
+            output: "out/{s}.txt"
+            shell: "echo {wildcards.s} > {output}"
+        """)
+    assert p.build().code == 0
+    p.write("Flowfile", p.read("Flowfile").replace('["a", "b", "c"]', '["a"]'))
+    p.write("out/c.txt", "by hand\n")
+    p.write("out/mine.txt", "not made by fileflow\n")
+    summary = p.build("summary", log=False)
+    assert summary.code == 0, summary
+    orphaned = [line.split()[0] for line in summary.out.splitlines() if "orphaned:" in line]
+    assert orphaned == ["out/b.txt", "out/c.txt"], summary.out
+    assert "out/a.txt  up to date" in summary.out
+    assert "orphaned" not in p.build("summary", "out/a.txt", log=False).out  # a part: unknown
+    dry = p.build("clean", "--orphans", "-n", log=False)
+    assert dry.code == 0, dry
+    assert "would remove out/b.txt" in dry.out and "out/c.txt: changed since" in dry.out
+    assert p.exists("out/b.txt")
+    r = p.build("clean", "--orphans", log=False)
+    assert r.code == 0, r
+    assert not p.exists("out/b.txt") and p.read("out/c.txt") == "by hand\n"
+    assert p.exists("out/a.txt") and p.exists("out/mine.txt")
+    assert "out/b.txt" not in p.recorded() and "out/a.txt" in p.recorded()
+    refused = p.build("clean", "--orphans", "make", log=False)
+    assert refused.code == 2 and "clean --orphans takes no rule names" in refused.err, refused
+
+
 def test_lock_wait_that_times_out_exits_3(tmp_path):
     p = Project(tmp_path)
     p.flowfile(GATED)

@@ -37,23 +37,20 @@ class Sorted(NamedTuple):
 
 
 def clean(options: BuildOptions, rules: Sequence[str], dry_run: bool,
-          force: bool = False) -> int:
+          force: bool = False, orphans: bool = False) -> int:
     """Delete the outputs of the selected rules' jobs that fileflow made and that are
     unchanged since (with `force`, every existing output), forget them, and remove the
-    folders that became empty by it."""
+    folders that became empty by it. With `orphans`, the outputs fileflow made that no job
+    of the workflow makes any more, instead of the rules' outputs."""
+    if orphans and rules:
+        raise FileflowError("clean --orphans takes no rule names: it removes what no rule "
+                            "makes any more")
     store = open_store()
     workflow, graph = load_graph(options, store)
     unknown = [r for r in rules if r not in workflow.by_name]
     if unknown:
         raise FileflowError(f"clean: no rule named {unknown[0]!r}")
-    chosen = set(rules) or set(workflow.by_name)
-    outputs: dict[str, bool] = {}        # path -> protected
-    for job in graph.jobs:
-        if job.rule.name in chosen:
-            protected = set(job.flagged("protected")) if job.values.flags else set()
-            for path in job.outputs:
-                if "://" not in path and os.path.lexists(path):
-                    outputs[path] = path in protected
+    outputs = _orphans(options, graph) if orphans else _outputs_of(workflow, graph, rules)
     if dry_run:
         runlog, recorded = read_recorded(options.db_url, write=False)
         if runlog is not None:
@@ -72,6 +69,30 @@ def clean(options: BuildOptions, rules: Sequence[str], dry_run: bool,
     finally:
         lock.release()
     return EXIT_OK
+
+
+def _outputs_of(workflow, graph, rules: Sequence[str]) -> dict[str, bool]:
+    """The existing local outputs of the rules' jobs (all rules when none is named):
+    path -> protected."""
+    chosen = set(rules) or set(workflow.by_name)
+    outputs: dict[str, bool] = {}
+    for job in graph.jobs:
+        if job.rule.name in chosen:
+            protected = set(job.flagged("protected")) if job.values.flags else set()
+            for path in job.outputs:
+                if "://" not in path and os.path.lexists(path):
+                    outputs[path] = path in protected
+    return outputs
+
+
+def _orphans(options: BuildOptions, graph) -> dict[str, bool]:
+    """The orphaned outputs (views/summary.py), none protected: no rule says so any more."""
+    from fileflow.views.summary import orphaned_outputs
+
+    runlog, recorded = read_recorded(options.db_url, write=False)
+    if runlog is not None:
+        runlog.close()
+    return dict.fromkeys(orphaned_outputs(graph, recorded), False)
 
 
 def _delete(found: Sorted, options: BuildOptions, force: bool) -> None:

@@ -138,10 +138,13 @@ def graph(options: BuildOptions, level: str = "jobs", fmt: str | None = None,
 
 def summary(options: BuildOptions) -> int:
     """`fileflow summary` / `build --summary`: one row per output."""
-    from fileflow.views.summary import format_rows, output_rows
+    from fileflow.views.summary import format_rows, orphan_rows, orphaned_outputs, output_rows
 
-    _, _, plan, _ = _looked(options)
-    print_line(format_rows(output_rows(plan)).rstrip("\n"))
+    _, graph, plan, _ = _looked(options)
+    rows = output_rows(plan)
+    if not options.targets:  # the whole workflow: what no job makes any more is orphaned
+        rows += orphan_rows(orphaned_outputs(graph, plan.recorded), plan.recorded)
+    print_line(format_rows(rows).rstrip("\n"))
     return EXIT_OK
 
 

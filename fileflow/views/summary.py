@@ -1,13 +1,19 @@
 """`fileflow summary`: one row per output of the job graph: its path, state (up to date,
 missing, incomplete, stale and why), the job that makes it, when it was last built, its
-size, and the run-log job that made it. Layer 4: formatting only; the plan decides.
+size, and the run-log job that made it; then the orphaned outputs, which a job of fileflow
+made and no job of the workflow makes any more. Layer 4: formatting only; the plan decides.
 """
 from __future__ import annotations
 
+import os
 import time
+from collections.abc import Mapping
 from typing import NamedTuple
 
-__all__ = ["OutputRow", "output_rows", "format_rows", "human_size", "when"]
+__all__ = ["OutputRow", "output_rows", "orphaned_outputs", "orphan_rows", "format_rows",
+           "human_size", "when", "ORPHANED"]
+
+ORPHANED = "orphaned: no job of the workflow makes it any more (fileflow clean --orphans)"
 
 
 class OutputRow(NamedTuple):
@@ -65,6 +71,29 @@ def output_rows(plan) -> list[OutputRow]:
                                   rec.built_at if rec is not None and rec.built_at else None,
                                   st.size if exists else None,
                                   rec.job_id if rec is not None else None))
+    return rows
+
+
+def orphaned_outputs(graph, recorded: Mapping) -> list[str]:
+    """The local paths the run log says a job of fileflow made and that no job of `graph`
+    makes (a rule renamed or removed, a sample gone from the sheet, a checkpoint that now
+    finds fewer parts), still on disk; sorted. Meaningful for the graph of the whole
+    workflow (its default targets), not of a part of it."""
+    producer = graph.producer
+    return sorted(path for path, rec in recorded.items()
+                  if rec.job_id is not None and path not in producer and "://" not in path
+                  and os.path.lexists(path))
+
+
+def orphan_rows(paths: list[str], recorded: Mapping) -> list[OutputRow]:
+    rows = []
+    for path in paths:
+        rec = recorded[path]
+        try:
+            size: int | None = os.lstat(path).st_size
+        except OSError:
+            size = None  # gone since it was listed
+        rows.append(OutputRow(path, ORPHANED, "-", rec.built_at or None, size, rec.job_id))
     return rows
 
 
