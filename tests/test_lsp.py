@@ -160,6 +160,15 @@ def test_an_error_in_an_included_file_shows_at_the_include(tmp_path):
     assert "more.flow:1:10: expected ':' after the rule name 'more'" in found[0].message
 
 
+def test_an_error_in_a_sample_sheet_shows_at_the_table_call_that_reads_it(tmp_path):
+    (tmp_path / "samples.tsv").write_text("sample\tfq\na\tx\nb\ty\tz\n")
+    text = CLEAN + 'SHEET = table("samples.tsv", key="sample")\n'
+    found = diagnostics(analysis(tmp_path, text))
+    assert len(found) == 1
+    assert found[0].span == Span(14, 15, 14, 28)
+    assert "samples.tsv:3:1: this row of samples.tsv has 3 fields, the header has 2" in found[0].message
+
+
 def test_symbols_are_rules_with_their_directives(tmp_path):
     outline = symbols(analysis(tmp_path, RICH))
     trim = next(sym for sym in outline if sym.name == "trim")

@@ -309,16 +309,45 @@ def source_text(result: Analysis, node, limit: int = 0) -> str:
     return text
 
 
+# Calls whose first argument names a file the Flowfile reads, relative to the working
+# directory (as the loader reads them).
+_READING_CALLS = frozenset({"table", "load"})
+
+
 def include_argument(result: Analysis, path: str):
-    """The path argument of this file's `include:`, `configfile:` or `configschema:` that
-    names `path`."""
+    """The argument of this file that names `path`: the path of an `include:`,
+    `configfile:` or `configschema:`, of a `from "x.py" import`, or of a `table()` or
+    `load()` call with a constant path; None if none does."""
     target = os.path.realpath(path)
+    here = os.path.dirname(result.path)
+
+    def names_target(arg, base: str) -> bool:
+        return (isinstance(arg, s.Const) and isinstance(arg.value, str)
+                and os.path.realpath(os.path.join(base, arg.value)) == target)
+
     for stmt in result.statements:
         if isinstance(stmt, s.Directive) and stmt.name in ("include", "configfile", "configschema") \
                 and stmt.args:
-            arg = stmt.args[0]
-            if isinstance(arg, s.Const) and isinstance(arg.value, str):
-                base = os.path.dirname(result.path) if stmt.name == "include" else result.workdir
-                if os.path.realpath(os.path.join(base, arg.value)) == target:
-                    return arg
+            if names_target(stmt.args[0], here if stmt.name == "include" else result.workdir):
+                return stmt.args[0]
+        elif isinstance(stmt, s.ImportFrom):
+            if names_target(stmt.path, here):
+                return stmt.path
+        else:
+            found = _reading_call_argument(stmt, result.workdir, names_target)
+            if found is not None:
+                return found
+    return None
+
+
+def _reading_call_argument(stmt, workdir: str, names_target):
+    """The constant path of a `table()`/`load()` call inside `stmt` that names the target."""
+    work = [stmt]
+    while work:
+        node = work.pop()
+        if (isinstance(node, s.Call) and isinstance(node.func, s.Name)
+                and node.func.id in _READING_CALLS and node.args
+                and names_target(node.args[0], workdir)):
+            return node.args[0]
+        work.extend(children(node))
     return None
