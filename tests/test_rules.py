@@ -1060,6 +1060,21 @@ def test_a_module_runs_once_per_load_and_paths_are_relative_to_the_flowfile(tmp_
     assert (tmp_path / "rules" / "runs").read_text() == "xx"  # each load runs it anew
 
 
+def test_a_helper_module_imports_its_sibling_modules_at_load_time_and_per_job(tmp_path):
+    sibling = "def prefix():\n    return 'raw'\n"
+    module = "import fileflow_test_sibling\n\n\ndef fastq(w):\n" \
+             "    import fileflow_test_sibling as late\n" \
+             "    return late.prefix() + '/' + w.sample + '.fq'\n"
+    wf = load(tmp_path, """\
+        from "workflow/common.py" import fastq
+        rule align:
+            input: fastq(wildcards)
+            output: "out/{sample}.txt"
+            shell: "x"
+        """, {"workflow/common.py": module, "workflow/fileflow_test_sibling.py": sibling})
+    assert job_values(wf.by_name["align"], {"sample": "b"}).inputs.values == ("raw/b.fq",)
+
+
 @pytest.mark.parametrize(("flowfile", "module", "message", "where"), [
     ('from "w.py" import get_fq\n', "def get_fastq(w):\n    pass\ndef samples():\n    pass\nX = 1\n",
      "w.py has no function 'get_fq'; it has: get_fastq, samples", (1, 20)),

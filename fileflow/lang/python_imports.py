@@ -106,6 +106,11 @@ def import_module_file(path: str, shown: str, pos: Position) -> PythonModule:
     module = importlib.util.module_from_spec(spec)
     module.__file__ = path
     lines = tuple(source.splitlines())
+    # Its folder is searched for the modules it imports (as Python does for a script), after
+    # the installed ones, so that a sibling file never hides a module fileflow uses.
+    folder = os.path.dirname(os.path.abspath(path))
+    if folder not in sys.path:
+        sys.path.append(folder)
     # Registered while it runs only: dataclasses and typing look a module up by name.
     sys.modules[name] = module
     try:
