@@ -218,13 +218,27 @@ CASES = {
                     n = int(wildcards.name), other = config.get(wildcards.name, "1")
             shell: "echo {params.label:q} {params.fixed} {params.depth} {params.n} {params.other} 2> {log}"
         '''),
+    "FF112": ('''\
+        from "w.py" import out, unused
+        rule make:
+            output: out()
+            log: "b.log"
+            shell: "touch {output}"
+        ''', '''\
+        from "w.py" import out
+        rule make:
+            output: out()
+            log: "b.log"
+            shell: "touch {output}"
+        '''),
 }
 
 
 @pytest.mark.parametrize("code", sorted(CASES))
 def test_code_positive_and_negative(tmp_path: Path, code: str) -> None:
     bad, good = CASES[code]
-    files = {"data/table.csv": "x\n", "config.yaml": "used: 1\nunused: 2\n"}
+    files = {"data/table.csv": "x\n", "config.yaml": "used: 1\nunused: 2\n",
+             "w.py": "def out():\n    return 'b.txt'\n\n\ndef unused():\n    pass\n"}
     (tmp_path / "bad").mkdir()
     (tmp_path / "good").mkdir()
     found = codes(lint_text(tmp_path / "bad", bad, files), code)
@@ -237,6 +251,9 @@ def test_positions_and_messages(tmp_path: Path) -> None:
         "2:12 absolute path '/etc/hostname' in input of rule 'make'"]
     assert codes(lint_text(tmp_path, CASES["FF105"][0]), "FF105") == [
         "2:1 variable 'UNUSED' is assigned but never read"]
+    (tmp_path / "w.py").write_text("def out():\n    return 'b.txt'\n\n\ndef unused():\n    pass\n")
+    assert codes(lint_text(tmp_path, CASES["FF112"][0]), "FF112") == [
+        "1:25 function 'unused' is imported but never called"]
     (indexed,) = [f for f in lint_text(tmp_path, CASES["FF103"][0]) if f.code == "FF103"]
     assert (indexed.pos.line, indexed.pos.column, indexed.fix) == (5, 16, "write {input.src}")
 

@@ -31,6 +31,7 @@ CODES = {
     "FF109": ("warning", "params value is an existing file"),
     "FF110": ("warning", "config key that no Flowfile reads"),
     "FF111": ("warning", "params value made from wildcards in the shell command without :q"),
+    "FF112": ("warning", "imported function never called"),
 }
 
 
@@ -265,6 +266,7 @@ def _unused_names(workflow, modules) -> Iterable[Finding]:
     from fileflow.lang.evaluate import walk
 
     read: set[str] = set()
+    imported: list[s.Name] = []
     for module in modules:
         for stmt in module.statements:
             stack = [stmt]
@@ -276,6 +278,8 @@ def _unused_names(workflow, modules) -> Iterable[Finding]:
                     stack.extend(node.args)
                 elif isinstance(node, s.Assignment):
                     stack.append(node.value)
+                elif isinstance(node, s.ImportFrom):
+                    imported.extend(node.names)  # naming a function is not calling it
                 else:
                     read.update(n.id for n in walk(node) if type(n) is s.Name)
     for rule in workflow.rules:  # `{NAME}` in a command or message reads it too
@@ -286,6 +290,10 @@ def _unused_names(workflow, modules) -> Iterable[Finding]:
         if name not in read and not name.startswith("_"):
             yield Finding(pos, "FF105", f"variable '{name}' is assigned but never read",
                           "remove the assignment (or prefix the name with '_')")
+    for name in imported:
+        if name.id not in read:
+            yield Finding(name.pos, "FF112", f"function '{name.id}' is imported but never called",
+                          "remove it from the import")
 
 
 def _config_step(node, s):
