@@ -15,8 +15,8 @@ from fileflow.engine.graph import Job
 from fileflow.errors import FlowfileError
 from fileflow.template import Template, TemplateError, render
 
-__all__ = ["render_command", "render_message", "signed_template", "job_signature", "default_log_path",
-           "cluster_log_path"]
+__all__ = ["render_command", "render_message", "signed_template", "job_signature",
+           "signature_parts", "default_log_path", "cluster_log_path"]
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._=-]+")
 
@@ -82,6 +82,25 @@ def job_signature(job: Job, command: str) -> str:
     ]
     text = "\x1e".join(parts)
     return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:32]
+
+
+def signature_parts(job: Job) -> tuple[str, str]:
+    """The parts of the signature apart, recorded beside it so that `--rerun-triggers` and
+    `--list-changes` can tell which changed: the code (the action as written: its kind, the
+    command template or the script's path and content digest) and the params' values. The
+    rendered command reads params and inputs, so the signature can change with either; a
+    change in it that neither part shows (inputs in another order, other outputs) counts
+    as code."""
+    action = job.rule.action
+    code = (f"{action.kind}\x1e{action.text}\x1e{job.rule.source_hash}" if action else "")
+    params = job.values.params
+    values = (json.dumps([[n, _plain(v)] for n, v in zip(params.names, params.values)],
+                         sort_keys=True, default=str) if params.values else "")
+    return _digest(code), _digest(values)
+
+
+def _digest(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:16]
 
 
 def _plain(value: object) -> object:

@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from typing import Protocol, cast
 
 from fileflow.engine.graph import Job
-from fileflow.engine.plan import Plan, job_facts
+from fileflow.engine.plan import Plan
 from fileflow.engine.staleness import KIND_UPSTREAM, Reason, decide
 from fileflow.engine.store import FileStore
 from fileflow.executors.base import JobOutcome, JobSpec
@@ -391,9 +391,9 @@ class Scheduler:
             ran = [self.graph.jobs[d].name for d in self.graph.deps[job.id] if d in self.ran]
             return tuple(r for r in reasons if r.kind != KIND_UPSTREAM or r.detail in ran)
         forced = self.plan.force.why(job)
-        fresh = decide(job_facts(job, self.plan.signature(job.id)), self.plan.observed,
+        fresh = decide(self.plan.facts(job.id), self.plan.observed,
                        self.plan.recorded, forced=forced,
-                       granularity_ns=self.store.granularity_ns)
+                       granularity_ns=self.store.granularity_ns, triggers=self.plan.triggers)
         return fresh
 
     def _gather(self, job: Job) -> None:
