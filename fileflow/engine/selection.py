@@ -224,6 +224,6 @@ def _subgraph(graph: Graph, keep: list[int], until: list[int] | None, loose: lis
         out.target_paths = list(graph.target_paths)
         out.keeps_own_temp = {new_id[t] for t in graph.keeps_own_temp if t in new_id}
     else:
-        out.targets = [new_id[t] for t in until]
+        out.targets = [new_id[t] for t in until if t in new_id]
         out.keeps_own_temp = set(out.targets)
     return out

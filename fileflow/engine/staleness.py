@@ -67,7 +67,7 @@ __all__ = [
     "KIND_SIGNATURE_CHANGED",
     "KIND_INPUTS_CHANGED_SET", "KIND_INPUT_CHANGED", "KIND_INPUT_NEWER", "KIND_UPSTREAM",
     "KIND_TEMP_NEEDED", "KIND_NO_OUTPUT",
-    "KINDS", "TRIGGERS", "ALL_TRIGGERS", "signature_changes",
+    "KINDS", "TRIGGERS", "ALL_TRIGGERS", "CONTENT_KINDS", "signature_changes",
 ]
 
 KIND_FORCED = "forced"
@@ -92,6 +92,7 @@ TRIGGERS = ("mtime", "content", "params", "code", "input", "software-env")
 ALL_TRIGGERS = frozenset(TRIGGERS)
 _TRIGGER_OF = {KIND_INPUT_NEWER: "mtime", KIND_INPUT_CHANGED: "content",
                KIND_OUTPUT_CHANGED: "content", KIND_INPUTS_CHANGED_SET: "input"}
+CONTENT_KINDS = frozenset({KIND_INPUT_CHANGED, KIND_OUTPUT_CHANGED})  # the "content" trigger's
 _BOTH_PARTS = frozenset({"code", "params"})
 _CODE = frozenset({"code"})
 
