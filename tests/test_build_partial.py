@@ -194,6 +194,7 @@ def test_list_changes_of_params_code_and_input(built):
 # ---------------------------------------------------------------- --rerun-triggers
 
 def test_rerun_triggers_choose_what_reruns(built):
+    """guarantees.md: Early cutoff (the triggers never stop a rerun from reaching below)."""
     p = built
     edit(p, 'k = "x"', 'k = "y"')
     ignored = p.build("--rerun-triggers", "code", "content", "input", "mtime")
