@@ -69,7 +69,7 @@ def list_changes(options, part: str) -> int:
         print_line,
         read_recorded,
     )
-    from fileflow.engine.plan import Plan
+    from fileflow.engine.plan import Plan, job_facts
     from fileflow.engine.staleness import signature_changes
     from fileflow.errors import EXIT_OK
 
@@ -87,7 +87,7 @@ def list_changes(options, part: str) -> int:
                        if (r := recorded.get(o)) is not None and r.complete]
             if not records:
                 continue
-            facts = plan.facts(job.id)
+            facts = job_facts(job, plan.signature(job.id), plan.parts(job.id))
             for path, rec in records:
                 if part == "input":
                     changed = set(job.inputs) != set(rec.input_digests)

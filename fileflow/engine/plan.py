@@ -11,7 +11,13 @@ import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
-from fileflow.engine.command import job_signature, render_command, signature_parts, signed_template
+from fileflow.engine.command import (
+    code_digest,
+    job_signature,
+    render_command,
+    signature_parts,
+    signed_template,
+)
 from fileflow.engine.graph import Graph, Job
 from fileflow.engine.staleness import (
     ALL_TRIGGERS,
@@ -67,6 +73,7 @@ class Plan:
     _commands: dict[int, str] = field(default_factory=dict)
     _signatures: dict[int, str] = field(default_factory=dict)
     _signed: dict[str, Template | None] = field(default_factory=dict)  # rule -> signed_template
+    _codes: dict[str, str] = field(default_factory=dict)               # rule -> code_digest
 
     def command(self, job_id: int) -> str:
         """The job's command at attempt 1, rendered on first use (a dry run of jobs
@@ -97,14 +104,21 @@ class Plan:
 
     def parts(self, job_id: int) -> tuple[str, str]:
         """The signature's parts apart (code, params), recorded beside it."""
-        return signature_parts(self.graph.jobs[job_id])
+        job = self.graph.jobs[job_id]
+        name = job.rule.name
+        code = self._codes.get(name)
+        if code is None:
+            code = self._codes[name] = code_digest(job.rule)
+        return signature_parts(job, code)
 
     def facts(self, job_id: int, signed: bool = True) -> JobFacts:
-        """What the decision needs of a job; `signed`: with its signature and parts (only a
-        job with a record to compare them with needs them)."""
+        """What the decision needs of a job; `signed`: with its signature (only a job with a
+        record to compare it with needs it), and its parts when the triggers are not all."""
         job = self.graph.jobs[job_id]
         if not signed:
             return job_facts(job, "")
+        if self.triggers is ALL_TRIGGERS:  # the parts matter only to fewer triggers
+            return job_facts(job, self.signature(job_id))
         return job_facts(job, self.signature(job_id), self.parts(job_id))
 
     def runs(self, job_id: int) -> bool:

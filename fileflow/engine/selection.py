@@ -100,15 +100,18 @@ def select(graph: Graph, selection: Selection, rules: Collection[str],
             omitted.extend(batch_jobs)
     roots = until if selection.until else graph.targets
     live = _reachable(graph, roots, cut)
-    for job_id in _downstream(graph, [j for j in omitted if j in live], live):
-        live.discard(job_id)
+    gone = _downstream(graph, [j for j in omitted if j in live], live)
+    live -= gone
+    # As in Snakemake, the jobs a left-out job needed become targets themselves.
+    roots = [*roots, *(d for j in sorted(gone) for d in graph.deps[j] if d in live)]
     if selection.batch is not None and selection.batch.final:
         # made by no job of this build (one another branch needs still runs): from disk
         loose = [p for p in dict.fromkeys(loose) if graph.producer[p] not in live]
         _check_earlier_batches(selection.batch, loose, missing)
     else:
         loose = []
-    return _subgraph(graph, sorted(live), until if selection.until else None, loose)
+    return _subgraph(graph, sorted(live), list(dict.fromkeys(roots)), bool(selection.until),
+                     loose)
 
 
 def _named_jobs(graph: Graph, names: Sequence[str], flag: str, rules: Collection[str]) -> list[int]:
@@ -127,8 +130,8 @@ def _named_jobs(graph: Graph, names: Sequence[str], flag: str, rules: Collection
                 raise FileflowError(f"{flag} {name}: no job of rule '{name}' is part of this build")
             found.extend(ids)
             continue
-        producer = graph.producer.get(os.path.normpath(name))
-        if producer is None or os.path.normpath(name) in graph.logs:
+        producer = graph.producer.get(name if "://" in name else os.path.normpath(name))
+        if producer is None:
             raise FileflowError(f"{flag} {name}: no rule has that name and no job of this "
                                 "build makes that file")
         found.append(producer)
@@ -196,7 +199,8 @@ def _downstream(graph: Graph, roots: list[int], within: set[int]) -> set[int]:
     return seen
 
 
-def _subgraph(graph: Graph, keep: list[int], until: list[int] | None, loose: list[str]) -> Graph:
+def _subgraph(graph: Graph, keep: list[int], targets: list[int], until: bool,
+              loose: list[str]) -> Graph:
     """A new graph of the kept jobs (renumbered), with their edges, producers, targets, logs
     and temp bookkeeping. An output that a left-out job reads is kept (not a temp file to
     delete); the inputs of earlier batches become sources."""
@@ -219,11 +223,10 @@ def _subgraph(graph: Graph, keep: list[int], until: list[int] | None, loose: lis
     for old, job in enumerate(graph.jobs):
         if old not in new_id:
             out.kept_temp.update(p for p in job.inputs if p in out.producer)
-    if until is None:
-        out.targets = [new_id[t] for t in graph.targets if t in new_id]
+    out.targets = [new_id[t] for t in targets if t in new_id]
+    if until:  # the jobs asked for by --until keep their own temp outputs, as targets do
+        out.keeps_own_temp = {new_id[t] for t in targets if t in new_id}
+    else:
         out.target_paths = list(graph.target_paths)
         out.keeps_own_temp = {new_id[t] for t in graph.keeps_own_temp if t in new_id}
-    else:
-        out.targets = [new_id[t] for t in until if t in new_id]
-        out.keeps_own_temp = set(out.targets)
     return out
