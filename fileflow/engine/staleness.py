@@ -243,9 +243,8 @@ def _triggered(reasons: list[Reason], job: JobFacts, recorded: Mapping[str, Reco
     kept = []
     for reason in reasons:
         if reason.kind == KIND_SIGNATURE_CHANGED:
-            rec = next(r for o in job.outputs if (r := recorded.get(o)) is not None
-                       and r.complete and r.signature != job.signature)
-            if signature_changes(job, rec) & triggers:
+            if any(signature_changes(job, r) & triggers for o in job.outputs
+                   if (r := recorded.get(o)) is not None and r.complete):
                 kept.append(reason)
         elif _TRIGGER_OF.get(reason.kind, "") in triggers or reason.kind not in _TRIGGER_OF:
             kept.append(reason)
