@@ -124,6 +124,8 @@ def test_omit_from_a_rule(p):
 def test_batches_build_the_aggregate_s_inputs_in_parts(p):
     one = p.build("--batch", "gather=1/3")
     assert one.code == 0, one
+    assert one.err == ("--batch gather=1/3: only the jobs of this part are considered; gather "
+                       "and the jobs below it run with the last batch (3/3)\n")
     assert one.ran_set == {"side"} | jobs("make", "12") | jobs("sq", "12")
     two = p.build("--batch", "gather=2/3")
     assert two.ran_set == jobs("make", "34") | jobs("sq", "34")

@@ -130,8 +130,13 @@ def _selected(options: BuildOptions, workflow, graph, store):
     from fileflow.engine.selection import Selection, parse_batch, select
 
     batch = parse_batch(options.batch) if options.batch else None
-    return select(graph, Selection(tuple(options.until), tuple(options.omit_from), batch),
-                  workflow.by_name, store.missing)
+    graph = select(graph, Selection(tuple(options.until), tuple(options.omit_from), batch),
+                   workflow.by_name, store.missing)
+    if batch is not None and not batch.final and not options.quiet:
+        print(f"--batch {batch}: only the jobs of this part are considered; {batch.rule} and "
+              f"the jobs below it run with the last batch ({batch.count}/{batch.count})",
+              file=sys.stderr)
+    return graph
 
 
 def local_cores(options: BuildOptions) -> int:
