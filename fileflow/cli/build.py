@@ -78,8 +78,10 @@ def _planned_command(plan, job_id: int) -> list[str]:
 
 def _noop_key(options: BuildOptions):
     """The key of the no-op shortcut (fileflow.run.noop_cache), or None where it does not apply:
-    forced jobs, or a run log that is not a SQLite file."""
-    if options.forceall or options.forcerun or options.force_targets:
+    forced jobs, part of the workflow (--until, --omit-from, --batch), other rerun
+    triggers, or a run log that is not a SQLite file."""
+    if (options.forceall or options.forcerun or options.force_targets or options.until
+            or options.omit_from or options.batch or options.rerun_triggers is not None):
         return None
     from fileflow.run.noop_cache import cache_key
 
@@ -401,6 +403,7 @@ def _record_touched(plan, runlog, store, options) -> int:
     for job_id in plan.to_run:
         job = jobs[job_id]
         inputs = {p: digests[p].digest for p in job.inputs if digests[p].digest}
+        parts = plan.parts(job_id)
         for path in job.outputs:
             st = states[path]
             if not st.exists:
@@ -412,7 +415,8 @@ def _record_touched(plan, runlog, store, options) -> int:
                                           signature=plan.signature(job_id), input_digests=inputs,
                                           job_id=made_by, built_at=now, changed_at=now,
                                           ctime_ns=st.ctime_ns, seen_ns=st.seen_ns,
-                                          link=st.link))
+                                          link=st.link, code_digest=parts[0],
+                                          params_digest=parts[1]))
     runlog.mark_complete(targets)
     if missing:
         shown = ", ".join(missing[:5]) + (f" and {len(missing) - 5} more" if len(missing) > 5 else "")

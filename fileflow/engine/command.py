@@ -15,8 +15,8 @@ from fileflow.engine.graph import Job
 from fileflow.errors import FlowfileError
 from fileflow.template import Template, TemplateError, render
 
-__all__ = ["render_command", "render_message", "signed_template", "job_signature", "default_log_path",
-           "cluster_log_path"]
+__all__ = ["render_command", "render_message", "signed_template", "job_signature",
+           "signature_parts", "code_digest", "default_log_path", "cluster_log_path"]
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._=-]+")
 
@@ -82,6 +82,35 @@ def job_signature(job: Job, command: str) -> str:
     ]
     text = "\x1e".join(parts)
     return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:32]
+
+
+def signature_parts(job: Job, code: str | None = None) -> tuple[str, str]:
+    """The parts of the signature apart, recorded beside it so that `--rerun-triggers` and
+    `--list-changes` can tell which changed: the code (the action as written: its kind, the
+    command template or the script's path and content digest; `code_digest`, the same for
+    every job of a rule, may be given) and the params' values. The rendered command reads
+    params and inputs, so the signature can change with either; a change in it that
+    neither part shows (inputs in another order, other outputs) counts as code."""
+    params = job.values.params
+    if not params.values:
+        values = _NO_PARAMS
+    else:
+        values = _digest(json.dumps([[n, _plain(v)] for n, v in zip(params.names, params.values)],
+                                    sort_keys=True, default=str))
+    return code_digest(job.rule) if code is None else code, values
+
+
+def code_digest(rule) -> str:
+    """The digest of a rule's action as written (the code part of its jobs' signatures)."""
+    action = rule.action
+    return _digest(f"{action.kind}\x1e{action.text}\x1e{rule.source_hash}" if action else "")
+
+
+def _digest(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:16]
+
+
+_NO_PARAMS = _digest("")
 
 
 def _plain(value: object) -> object:

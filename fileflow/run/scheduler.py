@@ -30,8 +30,14 @@ from dataclasses import dataclass, field
 from typing import Protocol, cast
 
 from fileflow.engine.graph import Job
-from fileflow.engine.plan import Plan, job_facts
-from fileflow.engine.staleness import KIND_UPSTREAM, Reason, decide
+from fileflow.engine.plan import Plan
+from fileflow.engine.staleness import (
+    CONTENT_KINDS,
+    KIND_INPUT_CHANGED,
+    KIND_UPSTREAM,
+    Reason,
+    decide,
+)
 from fileflow.engine.store import FileStore
 from fileflow.executors.base import JobOutcome, JobSpec
 from fileflow.fs import remove_path
@@ -391,9 +397,16 @@ class Scheduler:
             ran = [self.graph.jobs[d].name for d in self.graph.deps[job.id] if d in self.ran]
             return tuple(r for r in reasons if r.kind != KIND_UPSTREAM or r.detail in ran)
         forced = self.plan.force.why(job)
-        fresh = decide(job_facts(job, self.plan.signature(job.id)), self.plan.observed,
+        triggers = self.plan.triggers
+        by_content = "content" in triggers
+        fresh = decide(self.plan.facts(job.id), self.plan.observed,
                        self.plan.recorded, forced=forced,
-                       granularity_ns=self.store.granularity_ns)
+                       granularity_ns=self.store.granularity_ns,
+                       triggers=triggers if by_content else triggers | {"content"})
+        if not by_content:  # whatever the triggers, an input an upstream job remade counts
+            made = self.graph.producer
+            fresh = tuple(r for r in fresh if r.kind not in CONTENT_KINDS
+                          or (r.kind == KIND_INPUT_CHANGED and r.path in made))
         return fresh
 
     def _gather(self, job: Job) -> None:
