@@ -678,6 +678,13 @@ def test_script_of_an_unknown_language_is_an_error_at_its_position(tmp_path, scr
                         ".ipynb (Jupyter notebook), .sh (bash)")
 
 
+def test_notebook_directive_is_an_error_saying_script_runs_notebooks(tmp_path):
+    err = load_error(tmp_path, 'rule a:\n    output: "a"\n    notebook: "n.ipynb"\n')
+    assert err.message == "unknown directive 'notebook' in rule 'a'"
+    assert err.hint == ("a notebook is a script: 'script: \"NAME.ipynb\"' runs it, and "
+                        "'log: notebook = \"PATH.ipynb\"' keeps the executed copy")
+
+
 def test_rmarkdown_script_needs_an_output_to_render_to(tmp_path):
     err = load_error(tmp_path, 'rule a:\n    input: "x"\n    script: "r.Rmd"\n', {"r.Rmd": ""})
     assert err.message == ("rule 'a' runs the R Markdown script 'r.Rmd' but has no output to "

@@ -76,6 +76,10 @@ class RuleBuilder:
                 if d.name == "run":
                     raise FlowfileError("'run:' blocks of Python are not supported", d.pos,
                                         "use 'shell:' for a command or 'script:' for a Python script")
+                if d.name == "notebook":
+                    raise FlowfileError(f"unknown directive 'notebook' in rule '{decl.name}'", d.pos,
+                                        "a notebook is a script: 'script: \"NAME.ipynb\"' runs it, "
+                                        "and 'log: notebook = \"PATH.ipynb\"' keeps the executed copy")
                 raise FlowfileError(f"unknown directive '{d.name}' in rule '{decl.name}'", d.pos,
                                     closest(d.name, RULE_DIRECTIVES)[2:]
                                     or "directives: " + ", ".join(RULE_DIRECTIVES))
