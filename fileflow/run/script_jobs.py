@@ -47,7 +47,7 @@ def _items(items: Items) -> dict:
 
 
 def job_data(job: Job, attempt: int, config: Mapping[str, object]) -> dict:
-    """The job's values as plain JSON data (what every kind of script is given)."""
+    """The job's values, as the job file holds them (what every kind of script is given)."""
     v = job.values
     data = {
         "rule": job.rule.name, "attempt": attempt, "threads": v.threads,
@@ -55,9 +55,7 @@ def job_data(job: Job, attempt: int, config: Mapping[str, object]) -> dict:
         "params": _items(v.params), "wildcards": dict(job.wildcards),
         "resources": dict(v.resources), "config": config,
     }
-    # Through JSON once, so that every kind sees the same plain values (a tuple is a list,
-    # a value JSON has no form for is its text).
-    return json.loads(json.dumps(data, default=str))
+    return data
 
 
 # ---------------------------------------------------------------- R
@@ -106,7 +104,7 @@ def r_value(value: object) -> str:
         return "list(" + ", ".join(f"{_r_string(str(k))} = {r_value(v)}"
                                    for k, v in value.items()) + ")"
     if isinstance(value, list):
-        if value and value[0] is not None and _one_scalar_type(value):
+        if value and _one_scalar_type(value):
             return "c(" + ", ".join(r_value(v) for v in value) + ")"
         return "list(" + ", ".join(r_value(v) for v in value) + ")"
     return _r_string(str(value))
@@ -256,16 +254,18 @@ def script_command(job: Job, attempt: int, script: str, run_id: int, python: str
                    config: Mapping[str, object]) -> tuple[str, dict[str, str]]:
     """The command that runs a `script:` and its environment; the job's values are written
     to .fileflow/jobs/RUN/JOB.json (and JOB.R or JOB.sh for those kinds)."""
-    data = job_data(job, attempt, config)
+    text = json.dumps(job_data(job, attempt, config), default=str)
     folder = os.path.join(".fileflow", "jobs", str(run_id))
     os.makedirs(folder, exist_ok=True)
     base = os.path.abspath(os.path.join(folder, str(job.id)))
-    _write(base + ".json", json.dumps(data))
+    _write(base + ".json", text)
     env = {"FILEFLOW_JOB": base + ".json", **_variables(job)}
     kind = script_kind(script)
     quoted = shlex.quote(script)
+    # R and bash are given the values as read back from the JSON, so that every kind sees
+    # the same plain values (a tuple is a list, a value JSON has no form for is its text).
     if kind in ("r", "rmarkdown"):
-        _write(base + ".R", r_preamble(data))
+        _write(base + ".R", r_preamble(json.loads(text)))
         if kind == "r":
             run = f"Rscript {_R_OPTIONS} {quoted}"
         else:
@@ -276,7 +276,7 @@ def script_command(job: Job, attempt: int, script: str, run_id: int, python: str
             run = f"Rscript {_R_OPTIONS} -e {shlex.quote(render)}"
         return f"R_PROFILE_USER={shlex.quote(base + '.R')} exec {run}", env
     if kind == "bash":
-        _write(base + ".sh", bash_preamble(data))
+        _write(base + ".sh", bash_preamble(json.loads(text)))
         return f"BASH_ENV={shlex.quote(base + '.sh')} exec bash {quoted}", env
     if kind == "notebook":
         copy = notebook_copy(job)
