@@ -285,6 +285,7 @@ def with_a_shell_job(p: Project) -> None:
 
 
 def test_without_rscript_an_r_job_is_an_error_before_anything_runs(tmp_path):
+    """guarantees.md: Errors in words, never a traceback."""
     p = project(tmp_path, "show.R", R_SHOW)
     with_a_shell_job(p)
     r = p.run("out/s1.txt", env=p.env(PATH=restricted_path(tmp_path, "Rscript")))
@@ -295,6 +296,7 @@ def test_without_rscript_an_r_job_is_an_error_before_anything_runs(tmp_path):
 
 
 def test_without_pandoc_an_rmarkdown_job_is_an_error_before_anything_runs(tmp_path, needs_r):
+    """guarantees.md: Errors in words, never a traceback."""
     p = project(tmp_path, "report.Rmd", RMD, output='data = "out/{sample}.txt", '
                                                     'report = "reports/{sample}.html"')
     with_a_shell_job(p)
@@ -305,6 +307,7 @@ def test_without_pandoc_an_rmarkdown_job_is_an_error_before_anything_runs(tmp_pa
 
 
 def test_without_nbclient_a_notebook_job_is_an_error_before_anything_runs(tmp_path):
+    """guarantees.md: Errors in words, never a traceback."""
     p = project(tmp_path, "show.ipynb", '{"cells": [], "metadata": {}, "nbformat": 4, '
                                         '"nbformat_minor": 5}')
     with_a_shell_job(p)
@@ -330,6 +333,7 @@ def test_an_up_to_date_r_job_needs_no_r(tmp_path, needs_r):
 
 
 def test_r_reads_back_every_value_of_its_job_exactly(tmp_path, needs_r):
+    """guarantees.md: Quoting (in the C locale too)."""
     from fileflow.run.script_jobs import r_preamble
 
     nasty = ["a b;rm -rf x", "it's \"quoted\"", "back\\slash", "line\nbreak", "ünïcødé 😀", "$(x)"]

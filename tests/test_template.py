@@ -193,6 +193,7 @@ def script_job(**values) -> dict:
 
 
 def test_bash_preamble_gives_every_value_back_exactly_to_a_real_bash(tmp_path):
+    """guarantees.md: Quoting."""
     from fileflow.run.script_jobs import bash_preamble
 
     files = {"values": NASTY, "names": ["odd"] * 3 + [None] * (len(NASTY) - 3)}
