@@ -176,7 +176,7 @@ def build(options: BuildOptions) -> int:
                                     workflow, graph, plan)
         if options.touch:
             return _touch(plan, runlog, store, options, generation)
-        return _run(options, graph, plan, runlog, store, started, generation)
+        return _run(options, graph, plan, runlog, store, started, generation, workflow.config)
     finally:
         if runlog is not None:
             runlog.close()
@@ -187,11 +187,12 @@ def _nothing_to_do(graph) -> int:
     return EXIT_OK
 
 
-def _run(options, graph, plan, runlog, store, started, generation) -> int:
+def _run(options, graph, plan, runlog, store, started, generation, config) -> int:
     from fileflow import __version__
     from fileflow.executors.local import LocalExecutor, process_run_tag
     from fileflow.run.progress import make_reporter, progress_mode
     from fileflow.run.scheduler import Scheduler
+    from fileflow.run.script_jobs import check_runtimes
 
     _interrupt_on_termination()
     backend = None
@@ -208,8 +209,9 @@ def _run(options, graph, plan, runlog, store, started, generation) -> int:
             from fileflow.cli.cluster_setup import cluster_orphans
             adoptable, tags = cluster_orphans(runlog, options.cluster, os.getcwd())
         stop_orphans(runlog)
-        settings = _settings(options)
+        settings = _settings(options, config)
         _check_resources(graph, plan, settings)
+        check_runtimes((graph.jobs[j] for j in plan.reasons), settings.python)
         check_protected(plan)  # planned again under the lock
         run_id = runlog.start_run(list(options.argv), os.getcwd(), __version__)
         executor = LocalExecutor(tag=process_run_tag(run_id, os.getcwd()))
@@ -247,7 +249,7 @@ def _run(options, graph, plan, runlog, store, started, generation) -> int:
     return _report_result(result, started)
 
 
-def _settings(options: BuildOptions):
+def _settings(options: BuildOptions, config):
     """The run loop's settings: how many jobs at once (all cores here, or as many queued on
     a cluster), resource limits, failure handling."""
     from fileflow.run.settings import Settings
@@ -258,7 +260,7 @@ def _settings(options: BuildOptions):
     return Settings(jobs=jobs, resources=options.resources,
                     keep_going=options.keep_going, latency_wait=options.latency_wait,
                     executor_name=options.cluster or "local", workdir=os.getcwd(),
-                    cluster=bool(options.cluster))
+                    cluster=bool(options.cluster), config=config)
 
 
 def _report_result(result, started: float) -> int:

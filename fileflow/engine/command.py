@@ -121,19 +121,20 @@ def _plain(value: object) -> object:
     return value
 
 
-def default_log_path(job: Job) -> str:
-    """Where a job's stdout and stderr go when its rule has no `log:`."""
-    if job.values.log.values:
+def default_log_path(job: Job, use_log: bool = True) -> str:
+    """Where a job's stdout and stderr go: its first log (unless `use_log` is false), else
+    a file of its own under .fileflow/logs."""
+    if use_log and job.values.log.values:
         return job.values.log.values[0]
     if not job.wildcards:
         return f".fileflow/logs/{job.rule.name}.log"
     return f".fileflow/logs/{job.rule.name}/{','.join(map(_log_name, job.wildcards.items()))}.log"
 
 
-def cluster_log_path(job: Job, executor: str) -> str:
-    """Where a cluster job's log goes when its rule has no `log:`:
+def cluster_log_path(job: Job, executor: str, use_log: bool = True) -> str:
+    """Where a cluster job's log goes when its rule has no `log:` (or `use_log` is false):
     `.fileflow/<executor>/<rule>/<wildcards>/%j.log`, %j being the cluster's job id."""
-    if job.values.log.values:
+    if use_log and job.values.log.values:
         return job.values.log.values[0]
     parts = [".fileflow", executor, job.rule.name]
     if job.wildcards:

@@ -49,6 +49,7 @@ from fileflow.run.preparing import JobPreparer
 from fileflow.run.recorder import RunRecorder
 from fileflow.run.recording_ahead import RecordedAhead
 from fileflow.run.resources import ResourcePool
+from fileflow.run.script_jobs import remove_job_files
 from fileflow.run.settings import Settings
 from fileflow.runlog.log import JobResult
 from fileflow.state import FileState
@@ -506,7 +507,7 @@ class Scheduler:
             if local is job and path in states:  # chmod sets the ctime: record the new one
                 states[path] = states[path]._replace(ctime_ns=os.stat(path).st_ctime_ns)
         if "FILEFLOW_JOB" in spec.env:  # a script's job file; kept after a failure
-            remove_path(spec.env["FILEFLOW_JOB"])
+            remove_job_files(spec.env["FILEFLOW_JOB"])
         self._check_clock(job, states if local is job else {})  # a store's clock is its own
         self.plan.observed.update(states)
         needed_logs = self.graph.needed_logs
