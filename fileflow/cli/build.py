@@ -238,7 +238,8 @@ def _run(options, graph, plan, runlog, store, started, generation) -> int:
                 adoptable, tags = [], []
                 _add_result(total, result)
                 if result.interrupted or not (plan.held or graph.waiting) or (
-                        not result.ok and not options.keep_going):
+                        not result.ok and not options.keep_going) or (
+                        total.failed and not _ran_checkpoint(plan, total.failures)):
                     break
                 lock.release()
                 graph, plan, lock = _extended(options, graph, plan, runlog, store, total.failures)
@@ -255,7 +256,7 @@ def _run(options, graph, plan, runlog, store, started, generation) -> int:
     return _report_result(total, started)
 
 
-def _round(options, graph, plan, runlog, store, run_id, settings, cluster) -> object:
+def _round(options, graph, plan, runlog, store, run_id, settings, cluster):
     """Run the jobs the plan runs (one round of a build: all of it, unless checkpoints
     decide more); the scheduler's result."""
     from fileflow.executors.local import LocalExecutor, process_run_tag
@@ -310,7 +311,7 @@ def _extended(options, graph, plan, runlog, store, failed: list[str]):
     checkpoint while jobs still wait is an error naming one."""
     from fileflow.errors import WorkflowError
 
-    if not any(graph.jobs[j].rule.checkpoint for j in plan.reasons):
+    if not _ran_checkpoint(plan, failed):
         waiting = graph.waiting[0].name if graph.waiting else graph.jobs[min(plan.held)].name
         raise WorkflowError(f"job {waiting} waits for a checkpoint job that this build cannot run")
     before = len(graph)
@@ -324,6 +325,12 @@ def _extended(options, graph, plan, runlog, store, failed: list[str]):
         print_line(f"checkpoints done: the graph has {len(graph)} jobs ({len(graph) - before:+d}); "
                    f"{len(plan.reasons)} to run")
     return graph, plan, lock
+
+
+def _ran_checkpoint(plan, failed: list[str]) -> bool:
+    """Whether the plan ran a checkpoint job that did not fail."""
+    jobs = plan.graph.jobs
+    return any(jobs[j].rule.checkpoint and jobs[j].name not in failed for j in plan.reasons)
 
 
 def _without(plan, failed: frozenset[str]):

@@ -143,7 +143,8 @@ class _Parser(ExpressionForms):
                     statements.append(self.directive())
             elif kind == "C":
                 _, sep, line, column, name, value_kind, value, value_column = tok
-                if name in ("rule", "checkpoint", "from"):  # a keyword starts a statement: Lark says what is wrong
+                # a keyword starts a statement: Lark says what is wrong
+                if name in ("rule", "checkpoint", "from"):
                     raise Fallback
                 if sep == ":":
                     statements.append(self.directive())

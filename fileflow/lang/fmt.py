@@ -532,7 +532,8 @@ def comparable(module: Module):
         if kind is Directive:
             return (":", node.name, many(node.args))
         if kind is RuleDecl:
-            return ("rule", node.checkpoint, node.name, tuple(sorted([(d.name, strip(d)) for d in node.directives],
+            keyword = "checkpoint" if node.checkpoint else "rule"
+            return (keyword, node.name, tuple(sorted([(d.name, strip(d)) for d in node.directives],
                                                      key=lambda pair: pair[0])))
         names = fields.get(kind)
         if names is None:

@@ -16,13 +16,13 @@ from collections.abc import Callable, Mapping, Sequence
 from fileflow.errors import FlowfileError, FlowfileErrors, Position
 from fileflow.lang import syntax as s
 from fileflow.lang.builtins import BUILTIN_NAMES, EvalContext, make_builtins
+from fileflow.lang.checkpoints import check_checkpoint_uses, checkpoint_uses
 from fileflow.lang.config import load_config_file, merge_config, shown_path
 from fileflow.lang.directives import RULE_DIRECTIVES, TOP_DIRECTIVES, check_constraints, check_no_nul
 from fileflow.lang.evaluate import UndefinedName, compile_expr
 from fileflow.lang.model import Rule, Workflow
 from fileflow.lang.python_imports import FunctionInfo, PythonModule, import_module_file, imported_function
 from fileflow.lang.rule_builder import RuleBuilder
-from fileflow.lang.checkpoints import check_checkpoint_uses, checkpoint_uses
 from fileflow.lang.rule_refs import ReferredRuleFailed, RuleRefs, mentions_rules
 from fileflow.lang.source_files import MAX_FLOWFILE_BYTES, MAX_LOAD_BYTES, FileRefused, read_bytes
 from fileflow.lang.values import Flagged, a_type, closest, record_from
@@ -150,7 +150,8 @@ class _Loader:
     # -- top level
 
     def assign(self, stmt: s.Assignment) -> None:
-        if stmt.name in ("config", "rules", "checkpoints", "wildcards", "attempt") or stmt.name in BUILTIN_NAMES:
+        if (stmt.name in ("config", "rules", "checkpoints", "wildcards", "attempt")
+                or stmt.name in BUILTIN_NAMES):
             raise FlowfileError(f"cannot assign to '{stmt.name}': it is a built-in name", stmt.pos)
         if stmt.name in KEYWORDS:
             raise FlowfileError(f"cannot assign to '{stmt.name}': it is a keyword", stmt.pos)
