@@ -269,3 +269,30 @@ def test_get_on_a_rule_that_is_not_a_checkpoint_is_an_error(tmp_path):
     assert r.code == 2, r
     assert "Flowfile:15:39: error: checkpoints.split: rule 'split' is not a checkpoint" in r.err
     assert "write 'checkpoint split:' instead of 'rule split:'" in r.err
+
+
+def test_graph_marks_checkpoints_and_the_jobs_decided_after_them(tmp_path):
+    p = split_project(tmp_path, 3)
+    assert p.build().code == 0
+    p.write("data/a.txt", _lines(4))                  # the checkpoint runs again
+    dot = p.build("graph")
+    assert dot.code == 0, dot
+    assert 'n1 [label="split\\nsample=a", fillcolor="#fff1bf", color="#b7791f", shape=hexagon, ' \
+           'tooltip="will run"];' in dot.out
+    assert 'label="gather\\nsample=a", fillcolor="#e3ecfa", color="#3b6bb5", ' \
+           'tooltip="after a checkpoint"]' in dot.out
+    text = p.build("graph", "--format", "text")
+    assert "├─ split[sample=a] (checkpoint)  [will run]: input 'data/a.txt' changed" in text.out
+    why = p.build("why", "totals/a.n")
+    assert why.out == ("totals/a.n: decided after checkpoint split[sample=a] runs (what it "
+                       "writes decides the jobs that make this file)\n")
+    summary = p.build("summary")
+    assert "totals/a.n     decided after a checkpoint job runs  gather[sample=a]" in summary.out
+
+
+def test_a_file_inside_a_checkpoints_folder_asked_for_alone(tmp_path):
+    p = split_project(tmp_path, 3)
+    r = p.build("counts/a/ab.n")
+    assert r.code == 0, r
+    assert r.ran == ["split[sample=a]", "count[sample=a,part=ab]"]
+    assert p.read("counts/a/ab.n") == "1\n"

@@ -33,6 +33,9 @@ class CheckpointOracle:
         # directory() outputs of the complete checkpoint jobs read -> their job's name
         self.folders: dict[str, tuple[str, dict[str, str]]] = {}
         self.checkpoints = Checkpoints(workflow.by_name, self.complete)
+        # checkpoints with a directory() output: a file inside one is made by its job
+        self.folder_rules = {r.name for r in workflow.rules
+                             if r.checkpoint and any("directory" in i.flags for i in r.outputs)}
 
     def complete(self, rule: Rule, wildcards: dict[str, str], outputs: list[str]) -> bool:
         key = job_name(rule.name, wildcards)
@@ -46,18 +49,24 @@ class CheckpointOracle:
                     self.folders[path.rstrip("/")] = (rule.name, wildcards)
         return done
 
-    def folder_of(self, path: str) -> tuple[str, dict[str, str]] | None:
-        """The complete checkpoint job whose directory() output holds `path`, if any: what
-        it wrote there is read as its output (a file of `split`'s folder needs `split`)."""
-        folders = self.folders
-        if not folders:
+    def folder_of(self, path: str, candidates: Callable[[str], list[tuple[Rule, dict[str, str]]]]
+                  ) -> tuple[str, dict[str, str]] | None:
+        """The checkpoint job whose directory() output holds `path`, if any: what it wrote
+        there is read as its output (a file of `split`'s folder needs `split`)."""
+        if not self.folder_rules:
             return None
+        folders = self.folders
         head = path
         while "/" in head:
             head = head.rsplit("/", 1)[0]
             found = folders.get(head)
             if found is not None:
                 return found
+            for rule, wildcards in candidates(head):
+                if rule.name in self.folder_rules and any(
+                        "directory" in item.flags and item.pattern.fmt.format_map(wildcards) == head
+                        for item in rule.outputs):
+                    return rule.name, wildcards
         return None
 
     def link_readers(self, graph: Graph, reader: int, read: list[tuple[str, dict[str, str]]],

@@ -460,7 +460,7 @@ def resolve(workflow: Workflow, targets: Sequence[str],
                 if consumer < 0:
                     graph.target_paths.append(path)
                 continue
-            inside = oracle.folder_of(path)
+            inside = oracle.folder_of(path, candidates)
             if inside is not None and consumer >= 0:
                 oracle.link_readers(graph, consumer, [inside], add_job)
                 sources.add(path)
