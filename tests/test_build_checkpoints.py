@@ -4,8 +4,10 @@ runs up to each checkpoint and names the jobs decided after it."""
 from __future__ import annotations
 
 import os
+import signal
 
 import psutil
+import pytest
 from buildkit import Project, kill_tree, wait_for
 
 SPLIT = """
@@ -223,7 +225,8 @@ def test_a_failing_checkpoint_with_keep_going_lets_the_other_branches_finish(tmp
     assert r.code == 1, r
 
 
-def test_kill_9_while_a_checkpoint_runs_then_the_next_build_finishes(tmp_path):
+@pytest.mark.parametrize("how", ["kill -9", "Ctrl-C"])
+def test_stopped_while_a_checkpoint_runs_then_the_next_build_finishes(tmp_path, how):
     p = Project(tmp_path)
     p.flowfile(SPLIT.replace(
         'shell: "mkdir -p {output} && split -l 2 {input} {output}/part_"',
@@ -235,15 +238,20 @@ def test_kill_9_while_a_checkpoint_runs_then_the_next_build_finishes(tmp_path):
     try:
         wait_for(lambda: p.exists("split.pid") and p.read("split.pid").strip() != "",
                  what="the checkpoint job to start")
-        proc.kill()                                    # kill -9: no cleanup of any kind
-        proc.communicate(timeout=30)
-        job = psutil.Process(int(p.read("split.pid")))
-        for child in job.children(recursive=True):
-            child.kill()
-        job.kill()
+        if how == "kill -9":
+            proc.kill()                                # no cleanup of any kind
+            proc.communicate(timeout=30)
+            job = psutil.Process(int(p.read("split.pid")))
+            for child in job.children(recursive=True):
+                child.kill()
+            job.kill()
+            assert p.exists("chunks/a/part_aa")        # looks complete, is not
+        else:
+            proc.send_signal(signal.SIGINT)
+            proc.communicate(timeout=30)
+            assert proc.returncode == 130
     finally:
         kill_tree(proc)
-    assert p.exists("chunks/a/part_aa")               # looks complete, is not
     os.unlink(p.path("slow"))
     r = p.build()
     assert r.code == 0, r
