@@ -51,6 +51,12 @@ def test_split_into_an_unknown_number_of_chunks_then_gather(tmp_path):
     assert sorted(r.ran[1:-1]) == [f"count[sample=a,part=a{c}]" for c in "abcde"]
     assert r.ran[-1] == "gather[sample=a]"
     assert p.read("totals/a.n") == "9\n"
+    assert "checkpoints done: the graph has 7 jobs (6 new); 6 to run" in r.out
+    runs = p.runs()
+    assert len(runs) == 1 and runs[0]["status"] == "success" and runs[0]["jobs_done"] == 7
+    with p.runlog() as log:
+        grown = log.extensions(runs[0]["id"])
+    assert [(g["checkpoints"], g["jobs_added"]) for g in grown] == [(["split[sample=a]"], 6)]
     again = p.build()
     assert again.code == 0 and again.ran == [], again
     assert "nothing to do: all 7 jobs are up to date" in again.out

@@ -229,6 +229,7 @@ def _run(options, graph, plan, runlog, store, started, generation) -> int:
         stop_orphans(runlog)
         settings = _settings(options)
         run_id = runlog.start_run(list(options.argv), os.getcwd(), __version__)
+        extensions = 0
         try:
             while True:
                 _check_resources(graph, plan, settings)
@@ -242,7 +243,9 @@ def _run(options, graph, plan, runlog, store, started, generation) -> int:
                         total.failed and not _ran_checkpoint(plan, total.failures)):
                     break
                 lock.release()
-                graph, plan, lock = _extended(options, graph, plan, runlog, store, total.failures)
+                extensions += 1
+                graph, plan, lock = _extended(options, graph, plan, runlog, store, total.failures,
+                                              (run_id, extensions))
                 if not plan.reasons:
                     break
         except BaseException:
@@ -304,25 +307,30 @@ def _add_result(total, result) -> None:
     total.failures.extend(result.failures)
 
 
-def _extended(options, graph, plan, runlog, store, failed: list[str]):
+def _extended(options, graph, plan, runlog, store, failed: list[str], extension):
     """After a round that ran checkpoint jobs: the graph resolved again (what they wrote
-    now decides the jobs that waited for them), planned, and locked. Jobs that failed in
-    this build, and those below them, do not run again (-k). A round that ran no
+    now decides the jobs that waited for them), planned, and locked; the run log records
+    the extension (`extension`: run id and how many times the graph grew). Jobs that
+    failed in this build, and those below them, do not run again (-k). A round that ran no
     checkpoint while jobs still wait is an error naming one."""
     from fileflow.errors import WorkflowError
 
     if not _ran_checkpoint(plan, failed):
         waiting = graph.waiting[0].name if graph.waiting else graph.jobs[min(plan.held)].name
         raise WorkflowError(f"job {waiting} waits for a checkpoint job that this build cannot run")
-    before = len(graph)
+    known = {job.name for job in graph.jobs}
+    ran = [graph.jobs[j].name for j in plan.to_run
+           if graph.jobs[j].rule.checkpoint and graph.jobs[j].name not in failed]
     with no_gc_pauses():
         _, graph = load_graph(options, store)
         plan = plan_build(options, graph, runlog.load_targets(), store)
+    added = sum(1 for job in graph.jobs if job.name not in known)
+    runlog.graph_extended(*extension, ran, added)
     skip = frozenset(failed)
     lock, plan = locked_plan(options, graph, _without(plan, skip), runlog, store,
                              runlog.generation(), skip)
     if not options.quiet:
-        print_line(f"checkpoints done: the graph has {len(graph)} jobs ({len(graph) - before:+d}); "
+        print_line(f"checkpoints done: the graph has {len(graph)} jobs ({added} new); "
                    f"{len(plan.reasons)} to run")
     return graph, plan, lock
 
