@@ -310,3 +310,24 @@ def test_a_file_inside_a_checkpoints_folder_asked_for_alone(tmp_path):
     assert r.code == 0, r
     assert r.ran == ["split[sample=a]", "count[sample=a,part=ab]"]
     assert p.read("counts/a/ab.n") == "1\n"
+
+
+def test_the_vanished_chunks_outputs_are_orphans_that_clean_orphans_deletes(tmp_path):
+    p = split_project(tmp_path, 9)                    # 5 chunks
+    assert p.build().code == 0
+    p.write("data/a.txt", _lines(5))                  # 3 chunks
+    assert p.build().code == 0
+    summary = p.build("summary")
+    assert summary.code == 0, summary
+    orphaned = [line.split()[0] for line in summary.out.splitlines() if "orphaned" in line]
+    assert orphaned == ["counts/a/ad.n", "counts/a/ae.n"]
+    assert "counts/a/ad.n  orphaned: no job makes it now (clean --orphans deletes it)" in summary.out
+    dry = p.build("clean", "--orphans", "-n")
+    assert dry.out.splitlines() == ["would remove counts/a/ad.n", "would remove counts/a/ae.n"]
+    assert p.exists("counts/a/ad.n")
+    r = p.build("clean", "--orphans")
+    assert r.code == 0, r
+    assert r.out.splitlines() == ["removed counts/a/ad.n", "removed counts/a/ae.n"]
+    assert not p.exists("counts/a/ad.n") and p.exists("counts/a/ac.n")
+    assert "orphaned" not in p.build("summary").out
+    assert p.build("clean", "--orphans").out == "nothing to clean\n"

@@ -321,11 +321,14 @@ def _extended(options, graph, plan, runlog, store, failed: list[str], extension)
     known = {job.name for job in graph.jobs}
     ran = [graph.jobs[j].name for j in plan.to_run
            if graph.jobs[j].rule.checkpoint and graph.jobs[j].name not in failed]
+    from fileflow.engine.checkpoint_wait import orphaned_outputs
+
     with no_gc_pauses():
         _, graph = load_graph(options, store)
-        plan = plan_build(options, graph, runlog.load_targets(), store)
+        recorded = runlog.load_targets()
+        plan = plan_build(options, graph, recorded, store)
     added = sum(1 for job in graph.jobs if job.name not in known)
-    runlog.graph_extended(*extension, ran, added)
+    runlog.graph_extended(*extension, ran, added, orphaned_outputs(graph, recorded))
     skip = frozenset(failed)
     lock, plan = locked_plan(options, graph, _without(plan, skip), runlog, store,
                              runlog.generation(), skip)

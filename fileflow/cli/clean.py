@@ -18,7 +18,7 @@ from fileflow.cli.steps import BuildOptions, load_graph, open_store, print_line,
 from fileflow.errors import EXIT_OK, FileflowError
 from fileflow.state import FileState, RecordedTarget, vouches
 
-__all__ = ["clean", "sort_outputs", "emptied_folders", "Sorted"]
+__all__ = ["clean", "sort_outputs", "emptied_folders", "Sorted", "orphaned_paths"]
 
 NOT_MADE = "not made by fileflow"
 CHANGED = "changed since fileflow made it"
@@ -37,18 +37,23 @@ class Sorted(NamedTuple):
 
 
 def clean(options: BuildOptions, rules: Sequence[str], dry_run: bool,
-          force: bool = False) -> int:
+          force: bool = False, orphans: bool = False) -> int:
     """Delete the outputs of the selected rules' jobs that fileflow made and that are
     unchanged since (with `force`, every existing output), forget them, and remove the
-    folders that became empty by it."""
+    folders that became empty by it. With `orphans`, the orphaned outputs instead: those
+    whose jobs a checkpoint's new outputs left out of the workflow."""
     store = open_store()
     workflow, graph = load_graph(options, store)
     unknown = [r for r in rules if r not in workflow.by_name]
     if unknown:
         raise FileflowError(f"clean: no rule named {unknown[0]!r}")
+    if orphans and rules:
+        raise FileflowError("clean --orphans takes no rule names: it deletes every orphaned output")
     chosen = set(rules) or set(workflow.by_name)
     outputs: dict[str, bool] = {}        # path -> protected
-    for job in graph.jobs:
+    if orphans:
+        outputs = {p: False for p in orphaned_paths(options.db_url, graph)}
+    for job in graph.jobs if not orphans else ():
         if job.rule.name in chosen:
             protected = set(job.flagged("protected")) if job.values.flags else set()
             for path in job.outputs:
@@ -72,6 +77,20 @@ def clean(options: BuildOptions, rules: Sequence[str], dry_run: bool,
     finally:
         lock.release()
     return EXIT_OK
+
+
+def orphaned_paths(db_url: str | None, graph) -> list[str]:
+    """The orphaned outputs the run log records that exist and that no job of `graph`
+    makes (a checkpoint's outputs may have brought their job back)."""
+    from fileflow.cli.show import open_history
+
+    runlog = open_history(db_url)
+    if runlog is None:
+        return []
+    try:
+        return [p for p in runlog.orphaned() if p not in graph.producer and os.path.lexists(p)]
+    finally:
+        runlog.close()
 
 
 def _delete(found: Sorted, options: BuildOptions, force: bool) -> None:

@@ -320,6 +320,9 @@ def configure_clean(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--force", dest="force_clean", action="store_true",
                         help="delete also outputs fileflow did not make or that changed since, "
                              "protected ones and those outside the working directory")
+    parser.add_argument("--orphans", action="store_true",
+                        help="delete the orphaned outputs instead: those whose jobs a "
+                             "checkpoint's new outputs left out of the workflow")
     parser.add_argument("--db", default=None, metavar="URL", help="run log database URL")
 
 
@@ -328,7 +331,8 @@ def cmd_clean(args) -> int:
 
     dry = args.dry_run
     args.dry_run = False
-    return clean(_build_options(args), args.rules, dry, force=args.force_clean)
+    return clean(_build_options(args), args.rules, dry, force=args.force_clean,
+                 orphans=args.orphans)
 
 
 def configure_unlock(parser: argparse.ArgumentParser) -> None:

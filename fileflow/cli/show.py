@@ -138,10 +138,12 @@ def graph(options: BuildOptions, level: str = "jobs", fmt: str | None = None,
 
 def summary(options: BuildOptions) -> int:
     """`fileflow summary` / `build --summary`: one row per output."""
-    from fileflow.views.summary import format_rows, output_rows
+    from fileflow.cli.clean import orphaned_paths
+    from fileflow.views.summary import format_rows, orphan_rows, output_rows
 
-    _, _, plan, _ = _looked(options)
-    print_line(format_rows(output_rows(plan)).rstrip("\n"))
+    _, graph, plan, _ = _looked(options)
+    rows = output_rows(plan) + orphan_rows(orphaned_paths(options.db_url, graph), plan.recorded)
+    print_line(format_rows(rows).rstrip("\n"))
     return EXIT_OK
 
 

@@ -16,8 +16,9 @@ from fileflow.engine.graph import Graph, Waiting, job_name
 from fileflow.errors import WorkflowError
 from fileflow.lang.checkpoints import CheckpointPending, Checkpoints
 from fileflow.lang.model import Rule, Workflow
+from fileflow.state import RecordedTarget
 
-__all__ = ["CheckpointOracle"]
+__all__ = ["CheckpointOracle", "orphaned_outputs"]
 
 
 class CheckpointOracle:
@@ -102,3 +103,33 @@ class CheckpointOracle:
         graph.waiting.append(Waiting(waiting, consumer, path, checkpoint))
         if consumer >= 0 and consumer != checkpoint:
             graph.add_edge(checkpoint, consumer)
+
+
+def orphaned_outputs(graph: Graph, recorded: Mapping[str, RecordedTarget]) -> list[str]:
+    """The outputs a checkpoint's new outputs left without a job: inputs that a reader of
+    a checkpoint had when its outputs were recorded and has no longer (the 2 vanished
+    chunks' counts when the split makes 3 instead of 5), and, in turn, their own recorded
+    inputs, as long as each is an output fileflow made that no job of the graph makes."""
+    made = graph.producer
+    stack: list[str] = []
+    for readers in graph.readers.values():
+        for reader in readers:
+            job = graph.jobs[reader]
+            now = set(job.inputs)
+            for out in job.outputs:
+                rec = recorded.get(out)
+                if rec is not None and rec.input_digests:
+                    stack.extend(p for p in rec.input_digests if p not in now and p not in made)
+    seen: set[str] = set()
+    found = []
+    while stack:
+        path = stack.pop()
+        if path in seen:
+            continue
+        seen.add(path)
+        rec = recorded.get(path)
+        if rec is None or rec.job_id is None:
+            continue  # a source, or nothing fileflow made
+        found.append(path)
+        stack.extend(p for p in rec.input_digests if p not in made)
+    return sorted(found)

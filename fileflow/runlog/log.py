@@ -124,10 +124,21 @@ class RunLog:
         self.writer.finish_run(run_id, status, jobs_done, jobs_failed)
 
     def graph_extended(self, run_id: int, number: int, checkpoints: list[str],
-                       jobs_added: int) -> None:
+                       jobs_added: int, orphaned: Sequence[str] = ()) -> None:
         """Record that a run's graph grew, the `number`-th time: the checkpoint jobs that
-        ran before, and how many jobs it gained."""
-        self.writer.graph_extended(run_id, number, checkpoints, jobs_added)
+        ran before, how many jobs it gained, and the outputs whose jobs it lost (orphaned:
+        `summary` lists them, `clean --orphans` deletes them)."""
+        self.writer.graph_extended(run_id, number, checkpoints, jobs_added, orphaned)
+
+    def orphaned(self) -> list[str]:
+        """The outputs recorded as orphaned (whose jobs a checkpoint left out), sorted."""
+        from fileflow.runlog.writes import ORPHAN_KEY
+
+        if self.sqlite_path is not None and not os.path.exists(self.sqlite_path):
+            return []
+        rows = self.query("SELECT key FROM meta WHERE key LIKE :prefix",
+                          {"prefix": ORPHAN_KEY + "%"})
+        return sorted(r["key"][len(ORPHAN_KEY):] for r in rows)
 
     def extensions(self, run_id: int) -> list[dict[str, Any]]:
         """Each time the run's graph grew, in order: checkpoints, jobs_added, at."""

@@ -32,7 +32,8 @@ from fileflow.runlog.records import (
 )
 from fileflow.state import HASH_ALGORITHM, REMOTE_TOKEN, FileState, RecordedTarget
 
-__all__ = ["BuildWrites", "CursorWrites", "STATEMENTS", "ABANDONED_MESSAGE", "EXTENSION_KEY", "next_delay",
+__all__ = ["BuildWrites", "CursorWrites", "STATEMENTS", "ABANDONED_MESSAGE", "EXTENSION_KEY",
+           "ORPHAN_KEY", "next_delay",
            "RETRIES", "RETRY_BASE", "run_log_error", "busy_error", "GENERATION_KEY",
            "full_disk_error", "lost_error", "reconnect_seconds", "RECONNECT_SECONDS"]
 
@@ -60,6 +61,7 @@ _KEEP_CHANGED_AT = (
     "THEN files.changed_at")
 
 EXTENSION_KEY = "graph extended:"  # + "RUN:N": the N-th time a run's graph grew
+ORPHAN_KEY = "orphaned output:"    # + the path
 
 STATEMENTS = {
     "start_run": (
@@ -71,6 +73,10 @@ STATEMENTS = {
         "jobs_failed = :jobs_failed WHERE id = :id"),
     # A build whose graph grew after checkpoint jobs ran: one `meta` row per time it grew.
     "graph_extended": "INSERT INTO meta (key, value) VALUES (:key, :value)",
+    # An output whose job a checkpoint's new outputs left out of the workflow; `clean` drops it.
+    "orphaned": ("INSERT INTO meta (key, value) VALUES (:key, :value) "
+                 "ON CONFLICT (key) DO UPDATE SET value = excluded.value"),
+    "forget_orphaned": "DELETE FROM meta WHERE key = :key",
     "interrupt_run": (
         "UPDATE runs SET status = 'interrupted', ended_at = :ended_at WHERE id = :id"),
     "insert_job": (
@@ -160,7 +166,7 @@ class BuildWrites(Protocol):
     def finish_run(self, run_id: int, status: str, jobs_done: int, jobs_failed: int) -> None: ...
 
     def graph_extended(self, run_id: int, number: int, checkpoints: list[str],
-                       jobs_added: int) -> None: ...
+                       jobs_added: int, orphaned: Sequence[str] = ()) -> None: ...
 
     def unfinished_jobs(self, host: str) -> list[dict[str, Any]]: ...
 
@@ -345,10 +351,16 @@ class CursorWrites(BuildWrites):
         self._transaction(fn)
 
     def graph_extended(self, run_id: int, number: int, checkpoints: list[str],
-                       jobs_added: int) -> None:
+                       jobs_added: int, orphaned: Sequence[str] = ()) -> None:
         row = dict(key=f"{EXTENSION_KEY}{run_id}:{number}", value=_dumps(
             {"checkpoints": checkpoints, "jobs_added": jobs_added, "at": time.time()}))
-        self._transaction(lambda cursor: self._many(cursor, "graph_extended", [row]))
+        orphans = [dict(key=ORPHAN_KEY + p, value=str(run_id)) for p in orphaned]
+
+        def fn(cursor: Any) -> None:
+            self._many(cursor, "graph_extended", [row])
+            self._many(cursor, "orphaned", orphans)
+
+        self._transaction(fn)
 
     def _bump_generation(self, cursor: Any) -> None:
         """What the log records of jobs changed: say so to builds that planned before
@@ -553,6 +565,7 @@ class CursorWrites(BuildWrites):
         if rows:
             def fn(cursor: Any) -> None:
                 self._many(cursor, "forget", rows)
+                self._many(cursor, "forget_orphaned", [{"key": ORPHAN_KEY + r["path"]} for r in rows])
                 self._bump_generation(cursor)
 
             self._transaction(fn)

@@ -70,6 +70,23 @@ def output_rows(plan) -> list[OutputRow]:
     return rows
 
 
+ORPHANED = "orphaned: no job makes it now (clean --orphans deletes it)"
+
+
+def orphan_rows(paths: list[str], recorded) -> list[OutputRow]:
+    """A row for each orphaned output: its job left the workflow when a checkpoint's
+    outputs changed (the run log says which)."""
+    import os
+
+    rows = []
+    for path in paths:
+        rec = recorded.get(path)
+        size = os.path.getsize(path) if os.path.isfile(path) else None
+        rows.append(OutputRow(path, ORPHANED, "-", rec.built_at if rec is not None else None,
+                              size, rec.job_id if rec is not None else None))
+    return rows
+
+
 def format_rows(rows: list[OutputRow]) -> str:
     table = [("path", "state", "job", "last built", "size", "made by")]
     for r in rows:
