@@ -331,3 +331,17 @@ def test_the_vanished_chunks_outputs_are_orphans_that_clean_orphans_deletes(tmp_
     assert not p.exists("counts/a/ad.n") and p.exists("counts/a/ac.n")
     assert "orphaned" not in p.build("summary").out
     assert p.build("clean", "--orphans").out == "nothing to clean\n"
+
+
+def test_a_job_that_read_a_checkpoint_is_retried_with_its_next_attempts_resources(tmp_path):
+    p = split_project(tmp_path, 3)
+    p.flowfile(SPLIT.replace('''        output: "totals/{sample}.n"
+        shell: "cat {input} | paste -sd+ - | bc > {output}"''', '''        output: "totals/{sample}.n"
+        retries: 1
+        resources: mem_mb = 100 * attempt
+        shell: ("if [ ! -e tried ]; then touch tried; exit 1; fi; "
+                "echo {resources.mem_mb} > {output}")'''))
+    r = p.build()
+    assert r.code == 0, r
+    assert r.ran.count("gather[sample=a]") == 2
+    assert p.read("totals/a.n") == "200\n"

@@ -235,9 +235,8 @@ def _run(options, graph, plan, runlog, store, started, generation) -> int:
                 _check_resources(graph, plan, settings)
                 check_protected(plan)  # planned again under the lock
                 result = _round(options, graph, plan, runlog, store, run_id, settings,
-                                (adoptable, tags, backend))
+                                (adoptable, tags, backend), total)
                 adoptable, tags = [], []
-                _add_result(total, result)
                 if result.interrupted or not (plan.held or graph.waiting) or (
                         not result.ok and not options.keep_going) or (
                         total.failed and not _ran_checkpoint(plan, total.failures)):
@@ -259,9 +258,9 @@ def _run(options, graph, plan, runlog, store, started, generation) -> int:
     return _report_result(total, started)
 
 
-def _round(options, graph, plan, runlog, store, run_id, settings, cluster):
+def _round(options, graph, plan, runlog, store, run_id, settings, cluster, total):
     """Run the jobs the plan runs (one round of a build: all of it, unless checkpoints
-    decide more); the scheduler's result."""
+    decide more); the scheduler's result, also added to `total` (even when it raises)."""
     from fileflow.executors.local import LocalExecutor, process_run_tag
     from fileflow.run.progress import make_reporter, progress_mode
     from fileflow.run.scheduler import Scheduler
@@ -282,10 +281,8 @@ def _round(options, graph, plan, runlog, store, run_id, settings, cluster):
     scheduler = Scheduler(plan, executor, runlog, run_id, store, settings, reporter, staging)
     try:
         return scheduler.run()
-    except BaseException:
-        _add_result(scheduler.result, scheduler.result)  # noqa: B018 (the counts, as they are)
-        raise
     finally:
+        _add_result(total, scheduler.result)
         reporter.close()
         if staging is not None:
             staging.cleanup()
@@ -297,8 +294,6 @@ def _round(options, graph, plan, runlog, store, run_id, settings, cluster):
 
 
 def _add_result(total, result) -> None:
-    if total is result:
-        return
     total.done += result.done
     total.failed += result.failed
     total.skipped += result.skipped

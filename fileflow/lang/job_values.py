@@ -14,7 +14,7 @@ from fileflow.lang.values import Record
 from fileflow.patterns import PatternError, parse_pattern
 from fileflow.template import Items
 
-__all__ = ["job_values"]
+__all__ = ["job_values", "retry_values"]
 
 
 def job_values(rule: Rule, wildcards: Mapping[str, str], attempt: int = 1,
@@ -35,6 +35,21 @@ def job_values(rule: Rule, wildcards: Mapping[str, str], attempt: int = 1,
     if isinstance(params, Lazy):
         pairs = params(wildcards=wc, checkpoints=cps)
         params = Items(tuple(v for _, v in pairs), tuple(n for n, _ in pairs))
+    threads, resources = _attempt_values(rule, wc, attempt)
+    return JobValues(inputs, outputs, log, params, threads, resources, flags)
+
+
+def retry_values(values: JobValues, rule: Rule, wildcards: Mapping[str, str],
+                 attempt: int) -> JobValues:
+    """A job's values for another attempt: only `threads:` and `resources:` may read
+    `attempt`; the files and params stay as they were (also those read from checkpoints)."""
+    wc = Record(wildcards, "wildcards") if rule.lazy else wildcards
+    threads, resources = _attempt_values(rule, wc, attempt)
+    return values._replace(threads=threads, resources=resources)
+
+
+def _attempt_values(rule: Rule, wc: Mapping[str, str], attempt: int
+                    ) -> tuple[int, Mapping[str, object]]:
     threads = rule.threads
     if isinstance(threads, Lazy):
         value = threads(wildcards=wc, attempt=attempt)[0][1]
@@ -46,7 +61,7 @@ def job_values(rule: Rule, wildcards: Mapping[str, str], attempt: int = 1,
         resources = cast("dict[str, object]", dict(resources(wildcards=wc, attempt=attempt, threads=threads)))
         for key, value in resources.items():
             check_resource(key, value, rule.directive_pos["resources"])
-    return JobValues(inputs, outputs, log, params, threads, resources, flags)
+    return threads, resources
 
 
 def _format_items(items: Sequence[FileItem], wildcards: Mapping[str, str], rule: Rule) -> Items:
