@@ -291,3 +291,13 @@ def test_a_formatter_bug_that_changes_meaning_is_refused_before_writing(monkeypa
     assert format_paths([str(path)]) == 2
     assert path.read_text() == text  # left as it was
     assert format_paths([str(path)], check=True) == 1
+
+
+def test_a_checkpoint_keeps_its_keyword():
+    text = "checkpoint   split :\n  output: directory('c/{s}')\n  shell: 'x'\n"
+    assert format_text(text) == ('checkpoint split:\n    output: directory("c/{s}")\n'
+                                 '    shell: "x"\n')
+    # a rule and a checkpoint of one body differ: fmt never turns one into the other
+    rule = parse_flowfile("rule split:\n    output: 'x'\n")
+    checkpoint = parse_flowfile("checkpoint split:\n    output: 'x'\n")
+    assert comparable(rule) != comparable(checkpoint)

@@ -251,7 +251,7 @@ def test_completion(tmp_path):
     assert "log" in inside_rule and "shell" not in inside_rule and "input" not in inside_rule
     assert set(labels(*line_col(text, "ruleorder: ", 11))) == {"all", "trim", "report"}
     assert labels(*line_col(text, "config.", 7, nth=1)) == ["samples", "quality", "ref"]
-    assert labels(22, 1) == ["rule", "from", *TOP_DIRECTIVES]
+    assert labels(22, 1) == ["rule", "checkpoint", "from", *TOP_DIRECTIVES]
 
 
 def test_completion_of_rule_references(tmp_path):

@@ -1318,3 +1318,73 @@ def test_a_bad_schema_is_an_error(tmp_path, monkeypatch, schema, message):
     assert err.message == message
     err = load_error(tmp_path, 'configschema: "none.yaml"\n')
     assert (err.message, err.pos.line, err.pos.column) == ("config schema not found: none.yaml", 1, 15)
+
+
+# ---------------------------------------------------------------- checkpoints
+
+CHECKPOINTED = """
+checkpoint split:
+    input: "data/{s}.txt"
+    output: directory("chunks/{s}"), listing = "chunks/{s}.list"
+    shell: "x"
+
+rule gather:
+    input: checkpoints.split.get(s=wildcards.s).output.listing
+    params: n = len(read_text(checkpoints.split.get(s=wildcards.s).output[1]).split())
+    output: "out/{s}.txt"
+    shell: "y"
+"""
+
+
+def test_a_checkpoint_is_a_rule_marked_as_one(tmp_path):
+    wf = load(tmp_path, CHECKPOINTED)
+    assert wf.by_name["split"].checkpoint and not wf.by_name["gather"].checkpoint
+    assert isinstance(wf.by_name["gather"].inputs, Lazy)  # read per job, as wildcards are
+
+
+def test_checkpoints_get_is_pending_until_the_oracle_says_complete(tmp_path):
+    from fileflow.lang.checkpoints import CheckpointPending, Checkpoints
+
+    wf = load(tmp_path, CHECKPOINTED)
+    gather = wf.by_name["gather"]
+    with pytest.raises(CheckpointPending) as info:
+        job_values(gather, {"s": "a"})                    # no oracle: every checkpoint waits
+    assert (info.value.rule, info.value.wildcards) == ("split", {"s": "a"})
+    asked = []
+
+    def complete(rule, wildcards, outputs):
+        asked.append(outputs)
+        return True
+
+    write(tmp_path, {"chunks/a.list": "p1\np2\np3\n"})
+    values = job_values(gather, {"s": "a"}, checkpoints=Checkpoints(wf.by_name, complete))
+    assert values.inputs.values == ("chunks/a.list",)
+    assert values.params.values == (3,)
+    assert asked[0] == ["chunks/a", "chunks/a.list"]
+    never = Checkpoints(wf.by_name, lambda rule, wildcards, outputs: False)
+    with pytest.raises(CheckpointPending):
+        job_values(gather, {"s": "a"}, checkpoints=never)
+
+
+def test_checkpoints_get_needs_exactly_the_checkpoints_wildcards(tmp_path):
+    from fileflow.lang.checkpoints import Checkpoints
+
+    wf = load(tmp_path, CHECKPOINTED.replace("get(s=wildcards.s).output.listing",
+                                             "get(sample=wildcards.s).output.listing"))
+    with pytest.raises(FlowfileError) as info:
+        job_values(wf.by_name["gather"], {"s": "a"},
+                   checkpoints=Checkpoints(wf.by_name, lambda *a: True))
+    assert info.value.message == ("get(): checkpoint 'split' has the wildcards s; give exactly "
+                                  "those (given: sample)")
+
+
+def test_checkpoints_errors_at_load_time(tmp_path):
+    err = load_error(tmp_path, CHECKPOINTED.replace("checkpoints.split.get(s=wildcards.s).output.listing",
+                                                    "checkpoints.gather.get(s=wildcards.s).output[0]"))
+    assert err.message == "checkpoints.gather: rule 'gather' is not a checkpoint"
+    assert (err.pos.line, err.pos.column) == (8, 12)
+    err = load_error(tmp_path, CHECKPOINTED.replace("threads", "x").replace(
+        '    shell: "y"', '    threads: len(checkpoints.split.get(s="a").output)\n    shell: "y"'))
+    assert err.message == "'checkpoints' cannot be used in 'threads:'"
+    err = load_error(tmp_path, "checkpoints = 1\n")
+    assert err.message == "cannot assign to 'checkpoints': it is a built-in name"

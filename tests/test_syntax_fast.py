@@ -76,6 +76,11 @@ def test_the_benchmark_flowfile(tmp_path):
 
 
 CORNERS = [
+    # checkpoints: a rule written `checkpoint NAME:`, read through `checkpoints.NAME.get(...)`
+    "checkpoint split:\n    output: directory('c/{s}')\n    shell: 'x'\n",
+    "rule g:\n    input: checkpoints.split.get(s=wildcards.s).output[0]\n",
+    "checkpoint = 1\n", "X = checkpoint\n", "checkpoint: x\n", "checkpoint a\n    output: 'x'\n",
+    "rule checkpoint:\n    output: 'x'\n",
     # rule references: attributes and an index after a name
     "rule a:\n    input: rules.b.output.bam, rules.b.output[0], rules.rule.log\n",
     # keywords are names where Lark's contextual lexer does not expect the keyword

@@ -134,7 +134,9 @@ def test_json_follows_the_documented_schema(diamond):
     assert data["schema"] == "fileflow-graph/1" and data["level"] == "jobs"
     assert data["total_jobs"] == 5
     for i, node in enumerate(data["nodes"]):
-        assert set(node) == {"id", "name", "rule", "wildcards", "state", "reasons", "outputs"}
+        assert set(node) == {"id", "name", "rule", "wildcards", "state", "reasons", "outputs",
+                             "checkpoint"}
+        assert node["checkpoint"] is False
         assert node["id"] == i and node["state"] == "will run" and node["reasons"]
     names = {n["id"]: n["name"] for n in data["nodes"]}
     assert {(names[a], names[b]) for a, b in data["edges"]} == DIAMOND_EDGES

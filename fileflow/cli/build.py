@@ -33,9 +33,12 @@ def print_dry_run(plan, quiet: bool = False, print_commands: bool = False) -> No
     its command), a per-rule count table and a one-line summary; with `quiet`, the summary
     line alone."""
     jobs = plan.graph.jobs
+    later = _decided_later(plan)
+    more = (f"; more once {len({w for _, w in later})} checkpoint job(s) have run"
+            if later else "")
     if quiet:
         n = len(plan.reasons)
-        print_line(f"dry run: {n} of {len(jobs)} jobs would run" if n else
+        print_line(f"dry run: {n} of {len(jobs)} jobs would run{more}" if n else
              f"nothing to do: all {len(jobs)} jobs are up to date")
         return
     lines = []
@@ -48,6 +51,7 @@ def print_dry_run(plan, quiet: bool = False, print_commands: bool = False) -> No
         lines.append("    reason: " + "; ".join(str(r) for r in reasons))
         if print_commands:
             lines.extend(_planned_command(plan, job_id))
+    lines.extend(f"job {name}: decided after checkpoint {waits} runs" for name, waits in later)
     counts = Counter(jobs[j].rule for j in plan.reasons)
     if counts:
         width = max(len("total"), *(len(rule.name) for rule in counts)) + 2
@@ -57,10 +61,23 @@ def print_dry_run(plan, quiet: bool = False, print_commands: bool = False) -> No
             lines.append(f"{rule.name:<{width}}{n}")
         lines.append(f"{'total':<{width}}{sum(counts.values())}")
         lines.append("")
-        lines.append(f"dry run: {sum(counts.values())} of {len(jobs)} jobs would run")
+        lines.append(f"dry run: {sum(counts.values())} of {len(jobs)} jobs would run{more}")
     else:
         lines.append(f"nothing to do: all {len(jobs)} jobs are up to date")
     print_line("\n".join(lines))
+
+
+def _decided_later(plan) -> list[tuple[str, str]]:
+    """(job, checkpoint job) for each job a dry run cannot decide: one that waits for a
+    checkpoint job, or a job that reads one which runs again (its outputs will change)."""
+    graph = plan.graph
+    jobs = graph.jobs
+    found = {w.name: jobs[w.checkpoint].name for w in graph.waiting}
+    for checkpoint, readers in graph.readers.items():
+        if checkpoint in plan.reasons:
+            for reader in readers:
+                found.setdefault(jobs[reader].name, jobs[checkpoint].name)
+    return list(found.items())
 
 
 def _planned_command(plan, job_id: int) -> list[str]:
@@ -118,7 +135,9 @@ def _planned_nothing(options, noop_key, clock, runlog_before, runlog, store, wor
     """Say so; record what was hashed; leave the no-op cache for the next build."""
     from fileflow.run.noop_cache import runlog_after_write, runlog_states
 
-    cacheable = noop_key is not None and not plan.warnings
+    # A graph that read a checkpoint's outputs may change with them: no shortcut then.
+    cacheable = (noop_key is not None and not plan.warnings and not graph.readers
+                 and not graph.waiting)
     runlog_clock = None
     if plan.fresh_states:
         cacheable = cacheable and _only_settled_again(plan)
@@ -188,10 +207,11 @@ def _nothing_to_do(graph) -> int:
 
 
 def _run(options, graph, plan, runlog, store, started, generation, config) -> int:
+    """Run the plan under the build lock; while jobs wait for checkpoints that ran, resolve
+    and plan again (their outputs now decide the graph) and run the new part, until nothing
+    waits. One run in the run log, however many times the graph grew."""
     from fileflow import __version__
-    from fileflow.executors.local import LocalExecutor, process_run_tag
-    from fileflow.run.progress import make_reporter, progress_mode
-    from fileflow.run.scheduler import Scheduler
+    from fileflow.run.scheduler import RunResult
     from fileflow.run.script_jobs import check_runtimes
 
     _interrupt_on_termination()
@@ -203,6 +223,7 @@ def _run(options, graph, plan, runlog, store, started, generation, config) -> in
     if not plan.reasons:  # another build made it all meanwhile
         lock.release()
         return _nothing_to_do(graph)
+    total = RunResult()
     try:
         adoptable, tags = [], []
         if options.cluster:  # before stop_orphans, which would close their records
@@ -210,43 +231,124 @@ def _run(options, graph, plan, runlog, store, started, generation, config) -> in
             adoptable, tags = cluster_orphans(runlog, options.cluster, os.getcwd())
         stop_orphans(runlog)
         settings = _settings(options, config)
-        _check_resources(graph, plan, settings)
-        check_runtimes((graph.jobs[j] for j in plan.reasons), settings.python)
-        check_protected(plan)  # planned again under the lock
         run_id = runlog.start_run(list(options.argv), os.getcwd(), __version__)
-        executor = LocalExecutor(tag=process_run_tag(run_id, os.getcwd()))
-        if options.cluster:
-            from fileflow.cli.cluster_setup import cluster_executor
-            executor = cluster_executor(options, graph, run_id, adoptable, tags, backend)
-        reporter = make_reporter(len(plan.reasons), progress_mode(options.progress, options.quiet),
-                                 options.print_commands)
-        staging = None
-        # Remote inputs are downloaded before their jobs, outputs uploaded after.
-        if names_remote_files(graph):
-            from fileflow.remote.staging import Staging
-            staging = Staging(store.remote, options.keep_remote, store.stage_root,
-                              in_job=options.remote_staging == "job")
-        scheduler = Scheduler(plan, executor, runlog, run_id, store, settings, reporter, staging)
+        extensions = 0
         try:
-            result = scheduler.run()
+            while True:
+                _check_resources(graph, plan, settings)
+                check_runtimes((graph.jobs[j] for j in plan.reasons), settings.python)
+                check_protected(plan)  # planned again under the lock
+                result = _round(options, graph, plan, runlog, store, run_id, settings,
+                                (adoptable, tags, backend), total)
+                adoptable, tags = [], []
+                if result.interrupted or not (plan.held or graph.waiting) or (
+                        not result.ok and not options.keep_going) or (
+                        total.failed and not _ran_checkpoint(plan, total.failures)):
+                    break
+                lock.release()
+                extensions += 1
+                graph, plan, lock = _extended(options, graph, plan, runlog, store, total.failures,
+                                              (run_id, extensions))
+                if not plan.reasons:
+                    break
         except BaseException:
             with contextlib.suppress(Exception):  # the run log may be what failed
-                runlog.finish_run(run_id, "failed", scheduler.result.done, scheduler.result.failed)
+                runlog.finish_run(run_id, "failed", total.done, total.failed)
             raise
-        finally:
-            reporter.close()
-            if staging is not None:
-                staging.cleanup()
-                if staging.summary() and not options.quiet:
-                    print_line(staging.summary())
-            if options.cluster:
-                from fileflow.cli.cluster_setup import release_unclaimed
-                release_unclaimed(executor, scheduler.result)
-        status = "interrupted" if result.interrupted else ("success" if result.ok else "failed")
-        runlog.finish_run(run_id, status, result.done, result.failed)
+        status = "interrupted" if total.interrupted else ("success" if total.ok else "failed")
+        runlog.finish_run(run_id, status, total.done, total.failed)
     finally:
         lock.release()
-    return _report_result(result, started)
+    return _report_result(total, started)
+
+
+def _round(options, graph, plan, runlog, store, run_id, settings, cluster, total):
+    """Run the jobs the plan runs (one round of a build: all of it, unless checkpoints
+    decide more); the scheduler's result, also added to `total` (even when it raises)."""
+    from fileflow.executors.local import LocalExecutor, process_run_tag
+    from fileflow.run.progress import make_reporter, progress_mode
+    from fileflow.run.scheduler import Scheduler
+
+    adoptable, tags, backend = cluster
+    executor = LocalExecutor(tag=process_run_tag(run_id, os.getcwd()))
+    if options.cluster:
+        from fileflow.cli.cluster_setup import cluster_executor
+        executor = cluster_executor(options, graph, run_id, adoptable, tags, backend)
+    reporter = make_reporter(len(plan.reasons), progress_mode(options.progress, options.quiet),
+                             options.print_commands)
+    staging = None
+    # Remote inputs are downloaded before their jobs, outputs uploaded after.
+    if names_remote_files(graph):
+        from fileflow.remote.staging import Staging
+        staging = Staging(store.remote, options.keep_remote, store.stage_root,
+                          in_job=options.remote_staging == "job")
+    scheduler = Scheduler(plan, executor, runlog, run_id, store, settings, reporter, staging)
+    try:
+        return scheduler.run()
+    finally:
+        _add_result(total, scheduler.result)
+        reporter.close()
+        if staging is not None:
+            staging.cleanup()
+            if staging.summary() and not options.quiet:
+                print_line(staging.summary())
+        if options.cluster:
+            from fileflow.cli.cluster_setup import release_unclaimed
+            release_unclaimed(executor, scheduler.result)
+
+
+def _add_result(total, result) -> None:
+    total.done += result.done
+    total.failed += result.failed
+    total.skipped += result.skipped
+    total.not_run += result.not_run
+    total.interrupted = total.interrupted or result.interrupted
+    total.failures.extend(result.failures)
+
+
+def _extended(options, graph, plan, runlog, store, failed: list[str], extension):
+    """After a round that ran checkpoint jobs: the graph resolved again (what they wrote
+    now decides the jobs that waited for them), planned, and locked; the run log records
+    the extension (`extension`: run id and how many times the graph grew). Jobs that
+    failed in this build, and those below them, do not run again (-k). A round that ran no
+    checkpoint while jobs still wait is an error naming one."""
+    from fileflow.errors import WorkflowError
+
+    if not _ran_checkpoint(plan, failed):
+        waiting = graph.waiting[0].name if graph.waiting else graph.jobs[min(plan.held)].name
+        raise WorkflowError(f"job {waiting} waits for a checkpoint job that this build cannot run")
+    known = {job.name for job in graph.jobs}
+    ran = [graph.jobs[j].name for j in plan.to_run
+           if graph.jobs[j].rule.checkpoint and graph.jobs[j].name not in failed]
+    with no_gc_pauses():
+        _, graph = load_graph(options, store)
+        recorded = runlog.load_targets()
+        plan = plan_build(options, graph, recorded, store)
+    added = sum(1 for job in graph.jobs if job.name not in known)
+    runlog.graph_extended(*extension, ran, added)
+    skip = frozenset(failed)
+    lock, plan = locked_plan(options, graph, _without(plan, skip), runlog, store,
+                             runlog.generation(), skip)
+    if not options.quiet:
+        print_line(f"checkpoints done: the graph has {len(graph)} jobs ({added} new); "
+                   f"{len(plan.reasons)} to run")
+    return graph, plan, lock
+
+
+def _ran_checkpoint(plan, failed: list[str]) -> bool:
+    """Whether the plan ran a checkpoint job that did not fail."""
+    jobs = plan.graph.jobs
+    return any(jobs[j].rule.checkpoint and jobs[j].name not in failed for j in plan.reasons)
+
+
+def _without(plan, failed: frozenset[str]):
+    """The plan without the jobs named in `failed` and those below them."""
+    if failed:
+        graph = plan.graph
+        for job_id in graph.downstream_of([j.id for j in graph.jobs if j.name in failed]):
+            plan.reasons.pop(job_id, None)
+            plan.held.add(job_id)
+    return plan
 
 
 def _settings(options: BuildOptions, config):
@@ -283,7 +385,8 @@ def _report_result(result, started: float) -> int:
     return EXIT_OK
 
 
-def locked_plan(options, graph, plan, runlog, store, generation: int):
+def locked_plan(options, graph, plan, runlog, store, generation: int,
+                skip: frozenset[str] = frozenset()):
     """The build lock over what the jobs that run write and read, and the plan it covers.
     `generation` is the run log's when `plan` was made. When the lock had to wait, or the run
     log changed since (another build recorded jobs, perhaps finishing just before this one
@@ -300,7 +403,7 @@ def locked_plan(options, graph, plan, runlog, store, generation: int):
                 return lock, plan
             generation = now
             store.forget_remote()  # what the other build uploaded is seen anew
-            plan = plan_build(options, graph, runlog.load_targets(), store)
+            plan = _without(plan_build(options, graph, runlog.load_targets(), store), skip)
         except BaseException:
             lock.release()
             raise

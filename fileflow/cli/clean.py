@@ -89,6 +89,10 @@ def _orphans(options: BuildOptions, graph) -> dict[str, bool]:
     """The orphaned outputs (views/summary.py), none protected: no rule says so any more."""
     from fileflow.views.summary import orphaned_outputs
 
+    if graph.waiting:
+        raise FileflowError(f"clean --orphans: the workflow's jobs are not all known until "
+                            f"checkpoint jobs have run ({graph.waiting[0].name} waits for "
+                            "one); build first")
     runlog, recorded = read_recorded(options.db_url, write=False)
     if runlog is not None:
         runlog.close()

@@ -142,7 +142,8 @@ def summary(options: BuildOptions) -> int:
 
     _, graph, plan, _ = _looked(options)
     rows = output_rows(plan)
-    if not options.targets:  # the whole workflow: what no job makes any more is orphaned
+    # The whole workflow, fully known: what no job makes any more is orphaned.
+    if not options.targets and not graph.waiting:
         rows += orphan_rows(orphaned_outputs(graph, plan.recorded), plan.recorded)
     print_line(format_rows(rows).rstrip("\n"))
     return EXIT_OK
@@ -161,6 +162,11 @@ def why(options: BuildOptions, path: str) -> int:
             runlog.close()
     target = path if "://" in path else os.path.normpath(path)
     producer = graph.producer.get(target)
+    later = _decided_later(graph, plan, target, producer)
+    if later:
+        print_line(f"{path}: decided after checkpoint {later} runs (what it writes decides "
+                   "the jobs that make this file)")
+        return EXIT_OK
     if producer is None:
         print_line(f"{path}: a source file (no rule makes it); it is never rebuilt")
         return EXIT_OK
@@ -188,6 +194,22 @@ def why(options: BuildOptions, path: str) -> int:
                 seen.add(d)
                 stack.append(d)
     return EXIT_OK
+
+
+def _decided_later(graph, plan, path: str, producer: int | None) -> str:
+    """The checkpoint job `path` waits for ("" if none): its job waits for one, or is held
+    behind one that runs."""
+    jobs = graph.jobs
+    for waiting in graph.waiting:
+        if waiting.path == path or (producer is not None and waiting.consumer == producer):
+            return jobs[waiting.checkpoint].name
+    if producer is None or producer not in plan.held:
+        return ""
+    upstream = set(graph.upstream_of([producer]))
+    for checkpoint in (*graph.readers, *(w.checkpoint for w in graph.waiting)):
+        if checkpoint in upstream and checkpoint in plan.reasons:
+            return jobs[checkpoint].name
+    return "a checkpoint job"  # never: a held job is below one
 
 
 # ---------------------------------------------------------------- history

@@ -58,6 +58,8 @@ def completion(result: Analysis, line: int, column: int) -> list[Completion]:
                     for d in RULE_DIRECTIVES if d not in present]
         if not before[:1].isspace():
             return ([Completion("rule", "keyword", "rule NAME: and its directives", "rule "),
+                     Completion("checkpoint", "keyword", "checkpoint NAME: a rule whose outputs "
+                                "decide the jobs below it", "checkpoint "),
                      Completion("from", "keyword", 'from "FILE.py" import NAME, ...: Python functions',
                                 "from ")]
                     + [Completion(d, "directive", DIRECTIVE_DOCS[d], f"{d}: ") for d in TOP_DIRECTIVES])

@@ -90,6 +90,11 @@ BUILTIN_DOCS = {
                "file does not rerun the job.",
     "config": "`config`: the merged configuration (`config.key` or `config[\"key\"]`).",
     "wildcards": "`wildcards`: inside a rule, the job's wildcard values (`wildcards.sample`).",
+    "checkpoints": "`checkpoints.NAME.get(WILDCARD=value)`: in `input:`, `params:` or `log:`, a "
+                   "checkpoint's job once it has run; `.output[0]`, `.output.NAME` are its "
+                   "outputs (jobs that read it are decided after it runs).",
+    "read_text": "`read_text(path)`: a text file's content, blanks around it removed, e.g. "
+                 "`read_text(checkpoints.qc.get(sample=wildcards.sample).output[0]) == \"pass\"`.",
     "attempt": "`attempt`: in `threads:` and `resources:`, 1 for the first try, 2 for the "
                "first retry, ...",
 }

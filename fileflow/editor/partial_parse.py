@@ -19,7 +19,7 @@ _LONG_STRING = re.compile(
     r'''[rR]?(?:"""(?s:.*?)(?<!\\)(?:\\\\)*?"""|\'\'\'(?s:.*?)(?<!\\)(?:\\\\)*?\'\'\')''')  # noqa: E501 (one regular expression)
 _OPEN_END = re.compile(r"[,(\[{\\]\s*(?:#.*)?$")   # a line that ends inside brackets, or with '\\'
 _OPERATOR_END = re.compile(r"(?:[+\-*/%=<>]|\b(?:and|or|not|if|else|in))\s*(?:#.*)?$")
-_HEAD = re.compile(r"rule\s|[A-Za-z_]\w*\s*(?:=(?!=)|:)")
+_HEAD = re.compile(r"(?:rule|checkpoint)\s|[A-Za-z_]\w*\s*(?:=(?!=)|:)")
 
 
 def statement_starts(lines: Sequence[str]) -> list[int]:
@@ -39,7 +39,7 @@ def statement_starts(lines: Sequence[str]) -> list[int]:
     for number, line in enumerate(lines, 1):
         if number > 1 and number not in inside and line[:1] not in ("", " ", "\t", "#", ")", "]", "}", "\r"):
             head = _HEAD.match(line)
-            if (head and line.startswith("rule")) or not (
+            if (head and line.startswith(("rule", "checkpoint"))) or not (
                     _OPEN_END.search(previous) or (_OPERATOR_END.search(previous) and not head)):
                 starts.append(number)
         if line.strip() and not line.lstrip().startswith("#"):

@@ -5,11 +5,22 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from fileflow.errors import CycleError, Position
 from fileflow.lang.model import JobValues, Rule
 
-__all__ = ["Job", "Graph", "job_name", "input_pos"]
+__all__ = ["Job", "Graph", "Waiting", "job_name", "input_pos"]
+
+
+class Waiting(NamedTuple):
+    """A job whose values read a checkpoint job that has not run: it is decided once that
+    job has run. `consumer` is the job that needs it (-1: the command line) for `path`."""
+
+    name: str          # the waiting job, e.g. "gather[sample=a]"
+    consumer: int
+    path: str
+    checkpoint: int    # the checkpoint job it waits for
 
 
 def job_name(rule_name: str, wildcards: Mapping[str, str]) -> str:
@@ -80,6 +91,10 @@ class Graph:
     # outputs when no job needs them (all but those of a default target rule).
     kept_temp: set[str] = field(default_factory=set)
     keeps_own_temp: set[int] = field(default_factory=set)
+    # Checkpoints: the jobs that wait for a checkpoint job to run, and for each checkpoint
+    # job that was complete, the jobs whose values read its outputs.
+    waiting: list[Waiting] = field(default_factory=list)
+    readers: dict[int, list[int]] = field(default_factory=dict)
     _edges: set[tuple[int, int]] = field(default_factory=set)
 
     def add_job(self, job: Job) -> None:
@@ -132,6 +147,17 @@ class Graph:
         job = self.jobs[consumer]
         made = next((p for p in job.inputs if self.producer.get(p) == producer), "")
         return input_pos(job, made)
+
+    def downstream_of(self, roots: list[int]) -> set[int]:
+        """Every job that depends on the roots, the roots included."""
+        seen = set(roots)
+        stack = list(roots)
+        while stack:
+            for d in self.dependents[stack.pop()]:
+                if d not in seen:
+                    seen.add(d)
+                    stack.append(d)
+        return seen
 
     def upstream_of(self, roots: list[int]) -> Iterator[int]:
         """Every job the roots depend on, the roots included."""

@@ -70,6 +70,9 @@ class Plan:
     # (fileflow.remote.staging); None when the graph has no remote path.
     local_view: Callable[[Job], Job] | None = None
     triggers: frozenset[str] = ALL_TRIGGERS           # --rerun-triggers (staleness.TRIGGERS)
+    # Jobs that wait for a checkpoint job to run (graph.waiting, graph.readers): not run,
+    # nor counted, until the graph is resolved again after it.
+    held: set[int] = field(default_factory=set)
     _commands: dict[int, str] = field(default_factory=dict)
     _signatures: dict[int, str] = field(default_factory=dict)
     _signed: dict[str, Template | None] = field(default_factory=dict)  # rule -> signed_template
@@ -191,8 +194,22 @@ def make_plan(graph: Graph, store: FileStore, recorded: Mapping[str, RecordedTar
 
     _decide_each(plan, has_record, force, granularity)
     _remake_needed_temp(graph, order, plan.reasons, plan.virtual_temp)
+    if graph.waiting or graph.readers:
+        _hold(plan)
     plan.warnings.extend(_future_mtimes(observed, graph, now_ns))
     return plan
+
+
+def _hold(plan: Plan) -> None:
+    """The jobs that cannot run before a checkpoint job has: those that need a job waiting
+    for one, and the readers of a checkpoint job that runs again (what they read will
+    change), with everything below them."""
+    graph = plan.graph
+    roots = [w.consumer for w in graph.waiting if w.consumer >= 0]
+    roots += [r for job, readers in graph.readers.items() if job in plan.reasons for r in readers]
+    plan.held = graph.downstream_of(roots) if roots else set()
+    for job_id in plan.held:
+        plan.reasons.pop(job_id, None)
 
 
 def _deleted_temp_as_recorded(graph: Graph, observed: dict[str, FileState],

@@ -16,6 +16,7 @@ from itertools import repeat
 from types import MappingProxyType
 from typing import NamedTuple
 
+from fileflow.engine.checkpoint_wait import CheckpointOracle
 from fileflow.engine.graph import Graph, Job, input_pos, job_name
 from fileflow.errors import (
     AmbiguousRuleError,
@@ -25,6 +26,7 @@ from fileflow.errors import (
     WorkflowError,
     shorten,
 )
+from fileflow.lang.checkpoints import CheckpointPending, Checkpoints
 from fileflow.lang.job_values import job_values
 from fileflow.lang.model import FileItem, JobValues, Lazy, Rule, Workflow
 from fileflow.template import Items
@@ -162,8 +164,8 @@ def ruleorder_closure(pairs) -> set[tuple[str, str]]:
 
 
 def choose(index: RuleIndex, graph: Graph, found: list[tuple[Rule, dict[str, str]]], path: str,
-           missing: Callable[[list[str]], Collection[str]], needed: bool
-           ) -> list[tuple[Rule, dict[str, str]]]:
+           missing: Callable[[list[str]], Collection[str]], needed: bool,
+           checkpoints: Checkpoints | None = None) -> list[tuple[Rule, dict[str, str]]]:
     """The rules to choose from among several that can make `path`, as Snakemake chooses:
     a rule that needs a file no rule makes and that is not on disk is out, and so is one
     that needs `path` itself (a cycle through it); `ruleorder`, then having no wildcards,
@@ -173,7 +175,7 @@ def choose(index: RuleIndex, graph: Graph, found: list[tuple[Rule, dict[str, str
     A rule whose inputs cannot be evaluated for this job is out too (it is kept for the
     error when no rule is left). Asked only when several rules match: the common single
     match costs nothing."""
-    inputs = [_inputs(rule, wildcards) for rule, wildcards in found]
+    inputs = [_inputs(rule, wildcards, checkpoints) for rule, wildcards in found]
     cyclic = [values is not None and path in values for values in inputs]
     producer = graph.producer
     unmade = sorted({p for values, cycle in zip(inputs, cyclic) if values and not cycle
@@ -188,11 +190,12 @@ def choose(index: RuleIndex, graph: Graph, found: list[tuple[Rule, dict[str, str
     return preferred_rules(viable, index.preferred)
 
 
-def _inputs(rule: Rule, wildcards: dict[str, str]) -> tuple[str, ...] | None:
-    """The inputs of a candidate's job, or None if they cannot be evaluated for it."""
+def _inputs(rule: Rule, wildcards: dict[str, str], checkpoints: Checkpoints | None
+            ) -> tuple[str, ...] | None:
+    """The inputs of a candidate's job, or None if they cannot be evaluated for it (yet)."""
     try:
-        return _normalized(job_values(rule, wildcards)).inputs.values
-    except FlowfileError:
+        return _normalized(job_values(rule, wildcards, checkpoints=checkpoints)).inputs.values
+    except (FlowfileError, CheckpointPending):
         return None
 
 
@@ -258,14 +261,15 @@ def _normalized(values: JobValues) -> JobValues:
 _NO_FLAGS: Mapping[str, frozenset[str]] = MappingProxyType({})
 
 
-def values_maker(rule: Rule) -> Callable[[dict[str, str]], JobValues]:
+def values_maker(rule: Rule, checkpoints: Checkpoints | None = None
+                 ) -> Callable[[dict[str, str]], JobValues]:
     """`wildcards -> normalised JobValues` for one rule. When no directive depends on the
     job, every path of a job is filled by one `str.format_map` call over the rule's paths
     joined by NUL (which no path holds) and the directives' other values are shared by all
     its jobs: the common case, and most of the time of resolving 100,000 jobs. Rules with
     per-job expressions, and any path that needs normalising, take `job_values`."""
     def generic(wildcards: dict[str, str]) -> JobValues:
-        return _normalized(job_values(rule, wildcards))
+        return _normalized(job_values(rule, wildcards, checkpoints=checkpoints))
 
     inputs, log = rule.inputs, rule.log
     if (isinstance(inputs, Lazy) or isinstance(log, Lazy)
@@ -329,11 +333,12 @@ def _needer(jobs: list[Job], consumer: int) -> str:
     return jobs[consumer].name if consumer >= 0 else "the command line"
 
 
-def _job_adder(graph: Graph, work: list[tuple[str, int]]
+def _job_adder(graph: Graph, work: list[tuple[str, int]], oracle: CheckpointOracle
                ) -> Callable[..., int]:
     """`add_job(rule, wildcards, consumer, path) -> job id`: the job of `rule` for `wildcards`,
     added to `graph` with its inputs appended to `work`, unless it is there already.
-    `consumer` is the job that needs it (-1 for the command line), for its input `path`."""
+    `consumer` is the job that needs it (-1 for the command line), for its input `path`.
+    Raises CheckpointPending when the job's values read a checkpoint job not yet complete."""
     jobs, producer_of = graph.jobs, graph.producer
     without_outputs: dict[str, int] = {}  # rule name -> its job, for rules with no output
     makers: dict[str, tuple[Callable[[dict[str, str]], JobValues], Callable[[dict], str]]] = {}
@@ -345,9 +350,12 @@ def _job_adder(graph: Graph, work: list[tuple[str, int]]
             grew = _growth(rule, wildcards, jobs[consumer], growth.get(consumer, 0), path)
         maker = makers.get(rule.name)
         if maker is None:
-            maker = makers[rule.name] = (values_maker(rule), _namer(rule))
+            maker = makers[rule.name] = (values_maker(rule, oracle.checkpoints), _namer(rule))
+        reads = oracle.reads
+        reads.clear()
         try:
             values = maker[0](wildcards)
+            read = reads[:] if reads else None
         except FlowfileError as err:
             raise FlowfileError(f"{err.message} (evaluating job {job_name(rule.name, wildcards)}, "
                                 f"needed by {_needer(jobs, consumer)})", err.pos, err.hint) from None
@@ -378,6 +386,8 @@ def _job_adder(graph: Graph, work: list[tuple[str, int]]
             work.append((inputs[0], job_id))
         else:
             work.extend(zip(inputs, repeat(job_id)))
+        if read:
+            oracle.link_readers(graph, job_id, read, add_job)
         return job_id
 
     return add_job
@@ -423,7 +433,8 @@ def resolve(workflow: Workflow, targets: Sequence[str],
     # Work list of (path, id of the job that needs it or -1 for the command line).
     work: list[tuple[str, int]] = []
     first_needer: dict[str, int] = {}  # path no rule makes -> the first job that needs it
-    add_job = _job_adder(graph, work)
+    oracle = CheckpointOracle(workflow, missing)
+    add_job = _job_adder(graph, work, oracle)
 
     for target in targets:
         rule = workflow.by_name.get(target)
@@ -431,7 +442,10 @@ def resolve(workflow: Workflow, targets: Sequence[str],
             if rule.wildcards:
                 raise WorkflowError(f"rule '{target}' has wildcards ({', '.join(rule.wildcards)}); "
                                     "ask for one of its output files instead")
-            graph.targets.append(add_job(rule, {}, -1))
+            try:
+                graph.targets.append(add_job(rule, {}, -1))
+            except CheckpointPending as pending:
+                oracle.wait(graph, add_job, pending, rule.name, -1, "")
         else:
             work.append((_normalize(target), -1))
 
@@ -446,9 +460,15 @@ def resolve(workflow: Workflow, targets: Sequence[str],
                 if consumer < 0:
                     graph.target_paths.append(path)
                 continue
+            inside = oracle.folder_of(path, candidates)
+            if inside is not None and consumer >= 0:
+                oracle.link_readers(graph, consumer, [inside], add_job)
+                sources.add(path)
+                continue
             found = candidates(path)
             if len(found) > 1:
-                found = choose(index, graph, found, path, missing, consumer >= 0)
+                found = choose(index, graph, found, path, missing, consumer >= 0,
+                               oracle.checkpoints)
                 if len(found) > 1:
                     raise AmbiguousRuleError(
                         path, [r.name for r, _ in found],
@@ -457,7 +477,12 @@ def resolve(workflow: Workflow, targets: Sequence[str],
             if found:
                 rule, wildcards = found[0]
                 _check_wildcards(rule, wildcards, path)
-                producer = add_job(rule, wildcards, consumer, path)
+                try:
+                    producer = add_job(rule, wildcards, consumer, path)
+                except CheckpointPending as pending:
+                    oracle.wait(graph, add_job, pending, job_name(rule.name, wildcards), consumer,
+                                path)
+                    continue
                 if producer < 0:
                     needs_itself(rule, wildcards, path, missing)
                     sources.add(path)

@@ -233,6 +233,23 @@ def _file_reader(ctx: EvalContext, name: str, read: Callable, keywords: tuple[st
     return call
 
 
+def _read_text_file(workdir: str, path: object) -> str:
+    """`read_text(path)`: a text file's content, its surrounding blanks removed (a job that
+    writes one word to decide a branch usually ends it with a newline)."""
+    if not isinstance(path, str) or "\x00" in path:
+        raise BuiltinError(f"read_text() takes a file path, not {a_type(path)}")
+    full = path if os.path.isabs(path) else os.path.join(workdir, path)
+    try:
+        with open(full, encoding="utf-8") as f:
+            text = f.read(MAX_ITEMS + 1)
+    except (OSError, UnicodeDecodeError) as exc:
+        raise BuiltinError(f"read_text({path!r}): cannot read it ({exc.__class__.__name__}: "
+                           f"{getattr(exc, 'strerror', None) or exc})") from None
+    _want(len(text) <= MAX_ITEMS, f"read_text({path!r}): the file holds more than {MAX_ITEMS} "
+          "characters")
+    return text.strip()
+
+
 def make_builtins(ctx: EvalContext) -> dict[str, Callable]:
     table: dict[str, Callable] = {
         "expand": _expand, "glob_wildcards": _glob_wildcards(ctx), "env": _env,
@@ -259,6 +276,7 @@ def make_builtins(ctx: EvalContext) -> dict[str, Callable]:
         "unpack": _unpack,
         "table": _file_reader(ctx, "table", read_table, ("sep", "key", "na")),
         "load": _file_reader(ctx, "load", read_data, ()),
+        "read_text": _file_reader(ctx, "read_text", _read_text_file, ()),
     }
     for flag in FILE_FLAGS:
         table[flag] = _flag(flag)

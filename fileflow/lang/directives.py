@@ -26,7 +26,7 @@ RULE_DIRECTIVE_ORDER = ("input", "output", "log", "params", "threads", "resource
 ACTIONS = ("shell", "script")
 # Names a per-job expression may read, by directive.
 JOB_NAMES = {"resources": ("wildcards", "attempt", "threads"), "threads": ("wildcards", "attempt")}
-JOB_NAMES_DEFAULT = ("wildcards",)
+JOB_NAMES_DEFAULT = ("wildcards", "checkpoints")
 
 
 _NO_FLAGS: frozenset[str] = frozenset()

@@ -498,7 +498,8 @@ def _compile_call(node: s.Call, builtins: Mapping[str, Callable]) -> Compiled:
 
         def method_call(scope):
             obj = obj_fn(scope)
-            allowed = next((names for t, names in METHODS.items() if isinstance(obj, t)), set())
+            allowed = (obj.methods if isinstance(obj, Attributed) else
+                       next((names for t, names in METHODS.items() if isinstance(obj, t)), set()))
             if method not in allowed:
                 raise _error(f"{a_type(obj)} has no method '{method}'", node.func.pos,
                              ("methods: " + ", ".join(sorted(allowed))) if allowed else "")

@@ -133,7 +133,7 @@ class _Parser(ExpressionForms):
             if kind == "NL":
                 self.i += 1
             elif kind == "N":
-                if tok[1] == "rule":
+                if tok[1] == "rule" or tok[1] == "checkpoint":
                     statements.append(self.rule())
                 elif tok[1] == "from":
                     statements.append(self.import_from())
@@ -143,7 +143,8 @@ class _Parser(ExpressionForms):
                     statements.append(self.directive())
             elif kind == "C":
                 _, sep, line, column, name, value_kind, value, value_column = tok
-                if name in ("rule", "from"):  # a keyword starts a statement: Lark says what is wrong
+                # a keyword starts a statement: Lark says what is wrong
+                if name in ("rule", "checkpoint", "from"):
                     raise Fallback
                 if sep == ":":
                     statements.append(self.directive())
@@ -202,7 +203,7 @@ class _Parser(ExpressionForms):
                 self.i += 1
                 line, column = name[2], name[3]
                 return build_rule_at(self.path, line, column, line, column + len(name[1]), name[1],
-                                     tuple(directives), tok[2])
+                                     tuple(directives), tok[2], toks[i][1] == "checkpoint")
             else:
                 raise Fallback
 

@@ -417,7 +417,7 @@ class _Formatter:
         return lines
 
     def rule(self, node: RuleDecl, tail_end: tuple[int, int]) -> list[str]:
-        header = "rule " + node.name + ":" + "".join(
+        header = ("checkpoint " if node.checkpoint else "rule ") + node.name + ":" + "".join(
             "  " + c.text for c in self.take(_start(node), (node.pos.line + 1, 0)))
         placed = []  # (order key, lines) in source order
         for d in node.directives:
@@ -532,7 +532,8 @@ def comparable(module: Module):
         if kind is Directive:
             return (":", node.name, many(node.args))
         if kind is RuleDecl:
-            return ("rule", node.name, tuple(sorted([(d.name, strip(d)) for d in node.directives],
+            keyword = "checkpoint" if node.checkpoint else "rule"
+            return (keyword, node.name, tuple(sorted([(d.name, strip(d)) for d in node.directives],
                                                      key=lambda pair: pair[0])))
         names = fields.get(kind)
         if names is None:

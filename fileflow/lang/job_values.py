@@ -7,30 +7,49 @@ from collections.abc import Mapping, Sequence
 from typing import cast
 
 from fileflow.errors import FlowfileError
+from fileflow.lang.checkpoints import Checkpoints
 from fileflow.lang.directives import check_int, check_resource, flatten_files, unpacked
 from fileflow.lang.model import FileItem, JobValues, Lazy, Rule
 from fileflow.lang.values import Record
 from fileflow.patterns import PatternError, parse_pattern
 from fileflow.template import Items
 
-__all__ = ["job_values"]
+__all__ = ["job_values", "retry_values"]
 
 
-def job_values(rule: Rule, wildcards: Mapping[str, str], attempt: int = 1) -> JobValues:
+def job_values(rule: Rule, wildcards: Mapping[str, str], attempt: int = 1,
+               checkpoints: Checkpoints | None = None) -> JobValues:
     """Evaluate every directive of a rule for one job. Raises FlowfileError (with the
-    directive's position) when a per-job expression fails."""
+    directive's position) when a per-job expression fails, and CheckpointPending when one
+    reads a checkpoint job that `checkpoints` does not know complete (without it: any)."""
     wc = Record(wildcards, "wildcards") if rule.lazy else wildcards
+    cps = checkpoints if checkpoints is not None else Checkpoints()
     outputs = _format_items(rule.outputs, wildcards, rule)
     flags: dict[str, frozenset[str]] = {}
     for item, path in zip(rule.outputs, outputs.values):
         if item.flags:
             flags[path] = item.flags
-    inputs = _job_files(rule, rule.inputs, "input", wc, flags)
-    log = _job_files(rule, rule.log, "log", wc, flags)
+    inputs = _job_files(rule, rule.inputs, "input", wc, flags, cps)
+    log = _job_files(rule, rule.log, "log", wc, flags, cps)
     params = rule.params
     if isinstance(params, Lazy):
-        pairs = params(wildcards=wc)
+        pairs = params(wildcards=wc, checkpoints=cps)
         params = Items(tuple(v for _, v in pairs), tuple(n for n, _ in pairs))
+    threads, resources = _attempt_values(rule, wc, attempt)
+    return JobValues(inputs, outputs, log, params, threads, resources, flags)
+
+
+def retry_values(values: JobValues, rule: Rule, wildcards: Mapping[str, str],
+                 attempt: int) -> JobValues:
+    """A job's values for another attempt: only `threads:` and `resources:` may read
+    `attempt`; the files and params stay as they were (also those read from checkpoints)."""
+    wc = Record(wildcards, "wildcards") if rule.lazy else wildcards
+    threads, resources = _attempt_values(rule, wc, attempt)
+    return values._replace(threads=threads, resources=resources)
+
+
+def _attempt_values(rule: Rule, wc: Mapping[str, str], attempt: int
+                    ) -> tuple[int, Mapping[str, object]]:
     threads = rule.threads
     if isinstance(threads, Lazy):
         value = threads(wildcards=wc, attempt=attempt)[0][1]
@@ -42,7 +61,7 @@ def job_values(rule: Rule, wildcards: Mapping[str, str], attempt: int = 1) -> Jo
         resources = cast("dict[str, object]", dict(resources(wildcards=wc, attempt=attempt, threads=threads)))
         for key, value in resources.items():
             check_resource(key, value, rule.directive_pos["resources"])
-    return JobValues(inputs, outputs, log, params, threads, resources, flags)
+    return threads, resources
 
 
 def _format_items(items: Sequence[FileItem], wildcards: Mapping[str, str], rule: Rule) -> Items:
@@ -51,7 +70,7 @@ def _format_items(items: Sequence[FileItem], wildcards: Mapping[str, str], rule:
 
 
 def _job_files(rule: Rule, spec: tuple[FileItem, ...] | Lazy, directive: str, wc: Mapping[str, str],
-               flags: dict[str, frozenset[str]]) -> Items:
+               flags: dict[str, frozenset[str]], checkpoints: Checkpoints) -> Items:
     if not isinstance(spec, Lazy):
         items = _format_items(spec, wc, rule)
         for item, path in zip(spec, items.values):
@@ -59,7 +78,7 @@ def _job_files(rule: Rule, spec: tuple[FileItem, ...] | Lazy, directive: str, wc
                 flags[path] = item.flags
         return items
     values, names = [], []
-    for name, value in unpacked(spec(wildcards=wc), spec.pos):
+    for name, value in unpacked(spec(wildcards=wc, checkpoints=checkpoints), spec.pos):
         for path, item_flags in flatten_files(value, spec.pos, directive):
             try:
                 if "{" in path or "}" in path:

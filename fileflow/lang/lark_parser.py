@@ -171,8 +171,9 @@ class TreeToNodes(Transformer):
         return Assignment(self._tok_pos(name), str(name), value)
 
     def rule(self, meta, children):
-        _kw, name, *directives = children
-        return RuleDecl(self._tok_pos(name), str(name), tuple(directives), meta.end_line)
+        keyword, name, *directives = children
+        return RuleDecl(self._tok_pos(name), str(name), tuple(directives), meta.end_line,
+                        str(keyword) == "checkpoint")
 
     def import_from(self, meta, children):
         keyword, path, _import, *names = children

@@ -16,6 +16,7 @@ from collections.abc import Callable, Mapping, Sequence
 from fileflow.errors import FlowfileError, FlowfileErrors, Position
 from fileflow.lang import syntax as s
 from fileflow.lang.builtins import BUILTIN_NAMES, EvalContext, make_builtins
+from fileflow.lang.checkpoints import check_checkpoint_uses, checkpoint_uses
 from fileflow.lang.config import load_config_file, merge_config, shown_path
 from fileflow.lang.directives import RULE_DIRECTIVES, TOP_DIRECTIVES, check_constraints, check_no_nul
 from fileflow.lang.evaluate import UndefinedName, compile_expr
@@ -30,7 +31,7 @@ from fileflow.storage_options import check_storage, merge_storage
 __all__ = ["load_workflow"]
 
 # Words the grammar reads as keywords inside expressions (so a variable of that name could never be read).
-KEYWORDS = frozenset({"rule", "if", "else", "and", "or", "not", "in", "true", "false", "none",
+KEYWORDS = frozenset({"rule", "checkpoint", "if", "else", "and", "or", "not", "in", "true", "false", "none",
                       "True", "False", "None"})
 
 
@@ -52,6 +53,7 @@ class _Loader:
         self.built: dict[str, Rule] = {}
         # rules whose directives read `rules`: built last, in the scope of their place
         self.deferred: dict[str, tuple[s.RuleDecl, str, int, dict[str, object]]] = {}
+        self.checkpoint_uses: list[tuple[str, Position]] = []  # checkpoints.NAME read by rules
         self.building: list[str] = []  # deferred rules being built, outermost first
         self.refs = RuleRefs(self.rule_named, self.rule_decls.keys)
         self.scope: dict[str, object] = {"config": record_from(self.config, "config"),
@@ -148,7 +150,8 @@ class _Loader:
     # -- top level
 
     def assign(self, stmt: s.Assignment) -> None:
-        if stmt.name in ("config", "rules", "wildcards", "attempt") or stmt.name in BUILTIN_NAMES:
+        if (stmt.name in ("config", "rules", "checkpoints", "wildcards", "attempt")
+                or stmt.name in BUILTIN_NAMES):
             raise FlowfileError(f"cannot assign to '{stmt.name}': it is a built-in name", stmt.pos)
         if stmt.name in KEYWORDS:
             raise FlowfileError(f"cannot assign to '{stmt.name}': it is a keyword", stmt.pos)
@@ -317,6 +320,7 @@ class _Loader:
             # As in Snakemake, a rule from an included file is never the default target.
             self.first_main_rule = decl.name
         index = len(self.rule_decls) - 1
+        self.checkpoint_uses.extend(checkpoint_uses(decl))
         if mentions_rules(decl):
             self.deferred[decl.name] = (decl, path, index, dict(self.scope))
         else:
@@ -370,6 +374,10 @@ class _Loader:
             if name not in names:
                 self.fail(FlowfileError(f"ruleorder: no rule named '{name}'", pos, closest(name, names)[2:]))
         for err in _inside_directory_outputs(self.rules):
+            self.fail(err)
+        # a rule with errors of its own is not reported again as "no checkpoint"
+        uses = [(n, p) for n, p in self.checkpoint_uses if n in self.built or n not in names]
+        for err in check_checkpoint_uses(uses, self.built):
             self.fail(err)
         if self.errors:
             # Keep one error per place, in file order.

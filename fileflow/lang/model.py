@@ -30,7 +30,8 @@ class FileItem(NamedTuple):
 
 @dataclass(frozen=True, slots=True)
 class Lazy:
-    """A directive value that is evaluated per job (it reads `wildcards` or `attempt`)."""
+    """A directive value that is evaluated per job (it reads `wildcards`, `attempt` or
+    `checkpoints`)."""
 
     fn: Callable[[Mapping[str, object]], Arguments]
     scope: Mapping[str, object]
@@ -87,6 +88,7 @@ class Rule:
     local: bool
     directive_pos: Mapping[str, Position]
     source_hash: str = ""                        # script content digest, for the signature
+    checkpoint: bool = False                     # `checkpoint NAME:`: its outputs may decide the graph
 
     @property
     def lazy(self) -> bool:

@@ -205,6 +205,7 @@ class RuleDecl:
     name: str
     directives: tuple[Directive, ...]
     end_line: int
+    checkpoint: bool = False  # written `checkpoint NAME:`
 
 
 @dataclass(frozen=True, slots=True)

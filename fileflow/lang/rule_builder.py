@@ -128,7 +128,8 @@ class RuleBuilder:
             self.loader.read_files.append(os.path.join(self.loader.workdir, action.text))
         rule = Rule(decl.name, decl.pos, self.index, outputs, wildcards, inputs, log, params,
                     threads, resources, retries, priority, message, action, constraints, False,
-                    {name: d.pos for name, d in self.directives.items()}, script_digest)
+                    {name: d.pos for name, d in self.directives.items()}, script_digest,
+                    decl.checkpoint)
         self.check_templates(rule)
         return rule
 
@@ -149,7 +150,7 @@ class RuleBuilder:
         # (not `reads - set(scope) - ...`: a set of the whole scope for every directive)
         unknown = {n for n in reads if n not in scope and n not in builtins and n not in job_names}
         for name in unknown:
-            if name in ("wildcards", "attempt", "threads"):
+            if name in ("wildcards", "attempt", "threads", "checkpoints"):
                 where = (", ".join(k for k, v in JOB_NAMES.items() if name in v)
                          or "input, output, params, log")
                 raise FlowfileError(f"'{name}' cannot be used in '{directive}:'", d.pos,

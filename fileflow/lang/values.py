@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from itertools import repeat
+from typing import ClassVar
 
 from fileflow.errors import Position
 
@@ -40,6 +41,7 @@ class Attributed:
     gives one or raises a FlowfileError at `pos`."""
 
     __slots__ = ()
+    methods: ClassVar[frozenset[str]] = frozenset()  # the methods an expression may call on it
 
     def attribute(self, name: str, pos: Position) -> object:
         raise NotImplementedError

@@ -41,7 +41,7 @@ from fileflow.engine.staleness import (
 from fileflow.engine.store import FileStore
 from fileflow.executors.base import JobOutcome, JobSpec
 from fileflow.fs import remove_path
-from fileflow.lang.job_values import job_values
+from fileflow.lang.job_values import retry_values
 from fileflow.run.background_hashing import INLINE_BYTES
 from fileflow.run.file_waits import FileWaits
 from fileflow.run.job_records import PreparedJob, ReadyJob, RunningJob, StartedJob
@@ -256,7 +256,7 @@ class Scheduler:
             job = self.graph.jobs[entry.job_id]
             attempt = self.attempts.get(job.id, 1)
             if attempt > 1:  # resources and threads may depend on the attempt
-                job = job.with_values(job_values(job.rule, job.wildcards, attempt))
+                job = job.with_values(retry_values(job.values, job.rule, job.wildcards, attempt))
             reasons = self._redecide(job)
             if not reasons:
                 self._skip(job, "its inputs came out unchanged (early cutoff)")

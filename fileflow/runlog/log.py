@@ -123,6 +123,25 @@ class RunLog:
         """Record how a run ended: one of RUN_STATUSES, and its counts of jobs."""
         self.writer.finish_run(run_id, status, jobs_done, jobs_failed)
 
+    def graph_extended(self, run_id: int, number: int, checkpoints: list[str],
+                       jobs_added: int) -> None:
+        """Record that a run's graph grew, the `number`-th time: the checkpoint jobs that
+        ran before, and how many jobs it gained."""
+        self.writer.graph_extended(run_id, number, checkpoints, jobs_added)
+
+    def extensions(self, run_id: int) -> list[dict[str, Any]]:
+        """Each time the run's graph grew, in order: checkpoints, jobs_added, at."""
+        import json
+
+        from fileflow.runlog.writes import EXTENSION_KEY
+
+        prefix = f"{EXTENSION_KEY}{run_id}:"
+        rows = self.query("SELECT key, value FROM meta WHERE key LIKE :prefix",
+                          {"prefix": prefix + "%"})
+        found = [(int(r["key"][len(prefix):]), json.loads(r["value"])) for r in rows
+                 if r["key"][len(prefix):].isdigit()]
+        return [value for _, value in sorted(found, key=lambda kv: kv[0])]
+
     def unfinished_jobs(self, host: str) -> list[dict[str, Any]]:
         """Jobs still 'running' in runs of this host still 'running' (their fileflow may have
         died), each a dict of job and run columns."""

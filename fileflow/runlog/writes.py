@@ -32,7 +32,8 @@ from fileflow.runlog.records import (
 )
 from fileflow.state import HASH_ALGORITHM, REMOTE_TOKEN, FileState, RecordedTarget
 
-__all__ = ["BuildWrites", "CursorWrites", "STATEMENTS", "ABANDONED_MESSAGE", "next_delay",
+__all__ = ["BuildWrites", "CursorWrites", "STATEMENTS", "ABANDONED_MESSAGE", "EXTENSION_KEY",
+           "next_delay",
            "RETRIES", "RETRY_BASE", "run_log_error", "busy_error", "GENERATION_KEY",
            "full_disk_error", "lost_error", "reconnect_seconds", "RECONNECT_SECONDS"]
 
@@ -59,6 +60,8 @@ _KEEP_CHANGED_AT = (
     "files.algorithm = excluded.algorithm AND files.changed_at IS NOT NULL "
     "THEN files.changed_at")
 
+EXTENSION_KEY = "graph extended:"  # + "RUN:N": the N-th time a run's graph grew
+
 STATEMENTS = {
     "start_run": (
         'INSERT INTO runs (started_at, argv, workdir, "user", host, pid, fileflow_version, '
@@ -67,6 +70,8 @@ STATEMENTS = {
     "finish_run": (
         "UPDATE runs SET status = :status, ended_at = :ended_at, jobs_done = :jobs_done, "
         "jobs_failed = :jobs_failed WHERE id = :id"),
+    # A build whose graph grew after checkpoint jobs ran: one `meta` row per time it grew.
+    "graph_extended": "INSERT INTO meta (key, value) VALUES (:key, :value)",
     "interrupt_run": (
         "UPDATE runs SET status = 'interrupted', ended_at = :ended_at WHERE id = :id"),
     "insert_job": (
@@ -157,6 +162,9 @@ class BuildWrites(Protocol):
     def start_run(self, argv: list[str], workdir: str, version: str) -> int: ...
 
     def finish_run(self, run_id: int, status: str, jobs_done: int, jobs_failed: int) -> None: ...
+
+    def graph_extended(self, run_id: int, number: int, checkpoints: list[str],
+                       jobs_added: int) -> None: ...
 
     def unfinished_jobs(self, host: str) -> list[dict[str, Any]]: ...
 
@@ -339,6 +347,12 @@ class CursorWrites(BuildWrites):
             self._bump_generation(cursor)
 
         self._transaction(fn)
+
+    def graph_extended(self, run_id: int, number: int, checkpoints: list[str],
+                       jobs_added: int) -> None:
+        row = dict(key=f"{EXTENSION_KEY}{run_id}:{number}", value=_dumps(
+            {"checkpoints": checkpoints, "jobs_added": jobs_added, "at": time.time()}))
+        self._transaction(lambda cursor: self._many(cursor, "graph_extended", [row]))
 
     def _bump_generation(self, cursor: Any) -> None:
         """What the log records of jobs changed: say so to builds that planned before

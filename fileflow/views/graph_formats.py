@@ -8,7 +8,16 @@ from collections.abc import Callable
 
 from fileflow.chunks import chunked
 from fileflow.errors import FileflowError
-from fileflow.views.graph_view import FAILED, SOURCE, UP_TO_DATE, WILL_RUN, Node, View, collapse_by_rule
+from fileflow.views.graph_view import (
+    FAILED,
+    SOURCE,
+    UP_TO_DATE,
+    WAITING,
+    WILL_RUN,
+    Node,
+    View,
+    collapse_by_rule,
+)
 
 __all__ = ["FORMATS", "IMAGE_FORMATS", "COLOURS", "render", "to_dot", "to_mermaid", "to_json",
            "to_text", "format_for_path", "render_image", "JSON_SCHEMA", "TEXT_LIMIT"]
@@ -25,10 +34,11 @@ COLOURS = {
     WILL_RUN: ("#fff1bf", "#b7791f"),
     FAILED: ("#f7c9c9", "#c62828"),
     SOURCE: ("#eeeeee", "#777777"),
+    WAITING: ("#e3ecfa", "#3b6bb5"),
     "": ("#ffffff", "#555555"),
 }
 _CLASS = {UP_TO_DATE: "uptodate", WILL_RUN: "willrun", FAILED: "failed", SOURCE: "source",
-          "": "plain"}
+          WAITING: "waiting", "": "plain"}
 _EXTENSIONS = {".dot": "dot", ".gv": "dot", ".mmd": "mermaid", ".mermaid": "mermaid",
                ".json": "json", ".txt": "text", ".svg": "svg", ".png": "png", ".pdf": "pdf"}
 
@@ -64,7 +74,8 @@ def to_dot(view: View) -> str:
     for i, node in enumerate(view.nodes):
         fill, border = COLOURS.get(node.state, COLOURS[""])
         label = "\n".join(_label_lines(node, view.level))
-        shape = ", shape=note" if node.kind == "source" else ""
+        shape = (", shape=note" if node.kind == "source" else
+                 ", shape=hexagon" if node.checkpoint else "")
         tip = f", tooltip={_dot_quote(node.state)}" if node.state else ""
         lines.append(f"    n{i} [label={_dot_quote(label)}, fillcolor=\"{fill}\", "
                      f"color=\"{border}\"{shape}{tip}];")
@@ -85,7 +96,7 @@ def to_mermaid(view: View) -> str:
     lines = ["flowchart TB"]
     for i, node in enumerate(view.nodes):
         label = "<br/>".join(_mermaid_text(t) for t in _label_lines(node, view.level))
-        lines.append(f'    n{i}["{label}"]')
+        lines.append(f'    n{i}{{{{"{label}"}}}}' if node.checkpoint else f'    n{i}["{label}"]')
     lines.extend(f"    n{a} --> n{b}" for a, b in view.edges)
     by_class: dict[str, list[str]] = {}
     for i, node in enumerate(view.nodes):
@@ -106,10 +117,11 @@ def _json_node(i: int, node: Node, level: str) -> dict:
     if level == "jobs":
         return {"id": i, "name": node.name, "rule": node.rule, "wildcards": dict(node.wildcards),
                 "state": node.state or None, "reasons": list(node.reasons),
-                "outputs": list(node.outputs)}
+                "outputs": list(node.outputs), "checkpoint": node.checkpoint}
     if level == "rules":
         return {"id": i, "name": node.name, "jobs": node.jobs, "jobs_to_run": node.running,
-                "state": node.state or None, "examples": list(node.examples)}
+                "state": node.state or None, "examples": list(node.examples),
+                "checkpoint": node.checkpoint}
     return {"id": i, "path": node.name, "kind": "source" if node.kind == "source" else "output",
             "rule": node.rule or None, "state": node.state or None}
 
@@ -128,7 +140,8 @@ def to_json(view: View) -> str:
 def _text_label(node: Node, hide_state: str = "") -> str:
     if node.kind == "rule" or (node.kind == "source" and node.jobs > 1):
         what = "file" if node.kind == "source" else "job"
-        head = f"{node.name}  {node.jobs:,} {what}{'s' if node.jobs != 1 else ''}"
+        mark = " (checkpoint)" if node.checkpoint else ""
+        head = f"{node.name}{mark}  {node.jobs:,} {what}{'s' if node.jobs != 1 else ''}"
         if node.running:
             head += f", {node.running:,} to run"
         elif node.state == UP_TO_DATE:
@@ -139,7 +152,7 @@ def _text_label(node: Node, hide_state: str = "") -> str:
         if node.reasons:
             head += f"  (e.g. {node.reasons[0]})" if node.jobs > 1 else f": {node.reasons[0]}"
         return head
-    text = node.name
+    text = node.name + (" (checkpoint)" if node.checkpoint else "")
     if node.kind == "file" and node.rule:
         text += f"  <- {node.rule}"
     if node.state and node.state != hide_state:

@@ -12,14 +12,15 @@ from typing import NamedTuple
 
 from fileflow.engine.graph import Graph
 
-__all__ = ["UP_TO_DATE", "WILL_RUN", "FAILED", "SOURCE", "STATES", "LEVELS", "Node", "View",
+__all__ = ["UP_TO_DATE", "WILL_RUN", "FAILED", "SOURCE", "WAITING", "STATES", "LEVELS", "Node", "View",
            "jobs_view", "rules_view", "files_view", "collapse_by_rule", "failed_jobs", "EXAMPLES"]
 
 UP_TO_DATE = "up to date"
 WILL_RUN = "will run"
 FAILED = "failed last time"     # will run again; its last attempt failed
 SOURCE = "source"               # a file no rule makes
-STATES = (UP_TO_DATE, WILL_RUN, FAILED, SOURCE)
+WAITING = "after a checkpoint"  # decided once a checkpoint job has run
+STATES = (UP_TO_DATE, WILL_RUN, FAILED, SOURCE, WAITING)
 LEVELS = ("jobs", "rules", "files")
 EXAMPLES = 3                    # job names kept per rule for summaries
 
@@ -35,6 +36,7 @@ class Node(NamedTuple):
     jobs: int = 1                              # rules: how many jobs
     running: int = 0                           # rules: how many of them run
     examples: tuple[str, ...] = ()             # rules: the first few job names
+    checkpoint: bool = False                   # a job or rule written `checkpoint NAME:`
 
 
 @dataclass(slots=True)
@@ -71,6 +73,8 @@ def failed_jobs(plan, failed_run_ids: Collection[int]) -> set[int]:
 def _job_state(job_id: int, plan, failed: Collection[int]) -> str:
     if plan is None:
         return ""
+    if job_id in plan.held:
+        return WAITING
     if job_id not in plan.reasons:
         return UP_TO_DATE
     return FAILED if job_id in failed else WILL_RUN
@@ -92,7 +96,8 @@ def jobs_view(graph: Graph, plan=None, failed: Collection[int] = (),
         job = jobs[j]
         why = reasons.get(j)
         nodes.append(Node(job.name, "job", job.rule.name, _job_state(j, plan, failed),
-                          tuple(str(r) for r in why) if why else (), job.wildcards, job.outputs))
+                          tuple(str(r) for r in why) if why else (), job.wildcards, job.outputs,
+                          checkpoint=job.rule.checkpoint))
     edges = []
     for j in chosen:
         for d in graph.deps[j]:
@@ -143,7 +148,7 @@ def rules_view(graph: Graph, plan=None, failed: Collection[int] = ()) -> View:
         rule, n, running, n_failed, examples, why = counts[old]
         state = "" if plan is None else (FAILED if n_failed else WILL_RUN if running else UP_TO_DATE)
         nodes.append(Node(rule.name, "rule", rule.name, state, why, {}, (), n, running,
-                          tuple(examples)))
+                          tuple(examples), rule.checkpoint))
     edges: dict[tuple[int, int], None] = {}
     for j, deps in enumerate(graph.deps):
         b = renumber[job_slot[j]]
@@ -198,6 +203,7 @@ def collapse_by_rule(view: View) -> View:
     slot: dict[str, int] = {}
     groups: list[list] = []      # [rule, count, running, failed, examples, first reasons]
     node_slot = []
+    checkpoints = {node.rule for node in view.nodes if node.checkpoint}
     for node in view.nodes:
         key = node.rule
         i = slot.get(key)
@@ -220,7 +226,7 @@ def collapse_by_rule(view: View) -> View:
         state = (SOURCE if not rule else "" if not planned else FAILED if n_failed
                  else WILL_RUN if running else UP_TO_DATE)
         nodes.append(Node(rule or "(source files)", "rule" if rule else "source", rule, state,
-                          why, {}, (), n, running, tuple(examples)))
+                          why, {}, (), n, running, tuple(examples), rule in checkpoints))
     edges = list(dict.fromkeys((node_slot[a], node_slot[b]) for a, b in view.edges
                                if node_slot[a] != node_slot[b]))
     roots = list(dict.fromkeys(node_slot[r] for r in view.roots))

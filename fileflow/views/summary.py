@@ -49,6 +49,8 @@ def _state(path: str, job_id: int, plan) -> str:
         return "up to date (temp: deleted after use)"
     if rec is not None and not rec.complete:
         return "incomplete (its job started and did not finish)"
+    if job_id in plan.held:
+        return "decided after a checkpoint job runs"
     if st is None or not st.exists:
         return "missing"
     reasons = plan.reasons.get(job_id)

@@ -17,8 +17,8 @@ syn sync fromstart
 syn keyword flowfileTodo contained TODO FIXME XXX NOTE
 syn match flowfileComment "#.*$" contains=flowfileTodo,@Spell
 
-" rule NAME:
-syn keyword flowfileRuleKeyword rule nextgroup=flowfileRuleName skipwhite
+" rule NAME:, checkpoint NAME:
+syn keyword flowfileRuleKeyword rule checkpoint nextgroup=flowfileRuleName skipwhite
 syn match flowfileRuleName "\h\w*" contained
 
 " Top-level statements: include:, configfile:, configschema:, default:, wildcard_constraints:, storage: (column 1);
@@ -45,8 +45,8 @@ syn keyword flowfileConstant true false none True False None
 syn keyword flowfileKeyword if else for and or not in
 syn keyword flowfileBuiltin expand glob_wildcards temp protected directory ancient range len
       \ int str float bool list min max sum abs round sorted env zip enumerate any all set
-      \ unpack table load
-syn keyword flowfileSpecialVar config wildcards attempt
+      \ unpack table load read_text
+syn keyword flowfileSpecialVar config wildcards attempt checkpoints
 syn match flowfileNumber "\%(\w\|\.\)\@<!\%(\d[0-9_]*\%(\.[0-9_]*\)\=\|\.\d[0-9_]*\)\%([eE][+-]\=\d\+\)\="
 syn match flowfileOperator "==\|!=\|<=\|>=\|[<>]\|//\|[-+*/%=]"
 syn match flowfileAssignment "^\h\w*\ze\s*=[^=]"
