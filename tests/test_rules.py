@@ -1281,3 +1281,44 @@ def test_a_bad_schema_is_an_error(tmp_path, monkeypatch, schema, message):
     assert err.message == message
     err = load_error(tmp_path, 'configschema: "none.yaml"\n')
     assert (err.message, err.pos.line, err.pos.column) == ("config schema not found: none.yaml", 1, 15)
+
+
+def test_conda_and_envmodules_are_the_rules_software(tmp_path):
+    wf = load(tmp_path, """\
+        rule a:
+            output: "a"
+            conda: "envs/a.yaml"
+            envmodules: "bwa/0.7.17", ["samtools/1.19"]
+            shell: "x"
+        rule b:
+            output: "b"
+            conda: "/opt/envs/tools"
+            shell: "x"
+        rule c:
+            output: "c"
+            conda: "tools"
+            shell: "x"
+        rule d:
+            output: "d"
+            shell: "x"
+        """, {"rules/../envs/a.yaml": "dependencies: [python]\n"})
+    a = wf.by_name["a"].software
+    assert (a.conda.kind, a.conda.value) == ("file", "envs/a.yaml")
+    assert a.modules == ("bwa/0.7.17", "samtools/1.19")
+    assert str(tmp_path / "envs" / "a.yaml") in wf.read_files   # its edits reload the Flowfile
+    b, c = wf.by_name["b"].software.conda, wf.by_name["c"].software.conda
+    assert (b.kind, b.value, c.kind, c.value) == ("prefix", "/opt/envs/tools", "name", "tools")
+    assert wf.by_name["d"].software is None
+
+
+@pytest.mark.parametrize("body, message", [
+    ('conda: "envs/missing.yaml"', "conda environment file not found"),
+    ('conda: 3', "'conda:' takes a string, not an int"),
+    ('conda: "a.yaml", "b.yaml"', "'conda:' takes one string"),
+    ('envmodules: 1', "'envmodules:' takes module names (strings), not an int"),
+    ('envmodules: "bwa; rm -rf x"', "is not a module name"),
+])
+def test_software_errors_are_located(tmp_path, body, message):
+    err = load_error(tmp_path, f'rule a:\n    output: "a"\n    {body}\n    shell: "x"\n')
+    assert message in str(err)
+    assert err.pos.line == 3
