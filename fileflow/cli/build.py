@@ -10,6 +10,7 @@ import sys
 import time
 from collections import Counter
 
+from fileflow.cli.conda_envs import with_software
 from fileflow.cli.orphans import stop_orphans
 from fileflow.cli.steps import (
     BuildOptions,
@@ -206,7 +207,7 @@ def _run(options, graph, plan, runlog, store, started, generation) -> int:
             from fileflow.cli.cluster_setup import cluster_orphans
             adoptable, tags = cluster_orphans(runlog, options.cluster, os.getcwd())
         stop_orphans(runlog)
-        settings = _settings(options)
+        settings = with_software(_settings(options), options, graph, plan)
         _check_resources(graph, plan, settings)
         check_protected(plan)  # planned again under the lock
         run_id = runlog.start_run(list(options.argv), os.getcwd(), __version__)

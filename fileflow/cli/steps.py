@@ -52,6 +52,9 @@ class BuildOptions:
     progress: str | None = None                    # --progress live|plain|none; None: chosen
     # --storage and a profile's storage: protocol -> options (fileflow.storage_options)
     storage: Mapping[str, Mapping[str, object]] = field(default_factory=dict)
+    use_conda: bool = False                        # --use-conda
+    conda_prefix: str | None = None               # --conda-prefix DIR (None: .fileflow/conda)
+    use_envmodules: bool = False                   # --use-envmodules
 
 
 def print_line(text: str = "") -> None:

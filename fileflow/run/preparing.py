@@ -80,11 +80,16 @@ class JobPreparer:
                                 f"{exc.filename!r}: {exc.strerror}") from None
         env: dict[str, str] = {}
         action = job.rule.action
+        software = self.settings.software.get(job.rule.name)
         if action is not None and action.kind == "script":
             command, env = script_command(local, attempt, action.text, self.run_id,
-                                          self.settings.python)
+                                          software and software.python or self.settings.python)
         elif action is None:
             command = ":"
+        if software is not None and action is not None:
+            command = software.wrap(command)
+            if action.kind == "script":
+                env.update(software.script_env())
         log_path = (cluster_log_path(job, self.settings.executor_name)
                     if self.settings.cluster and not job.rule.local else default_log_path(job))
         stage = ""
