@@ -76,9 +76,9 @@ def read_env_file(path: str) -> EnvFile:
 
 def platform_name() -> str:
     """The conda platform of this machine (linux-64, osx-arm64, ...)."""
-    from rattler import Platform
+    from rattler import Subdir
 
-    return str(Platform.current())
+    return str(Subdir.current())
 
 
 def env_prefix(env: EnvFile, root: str) -> str:
@@ -133,10 +133,14 @@ def _install(env: EnvFile, temporary: str, prefix: str, cache: str) -> None:
     from rattler import exceptions as rx
 
     specs = ", ".join(env.specs) or "(none)"
+    try:  # leniently, as conda reads environment files ("bwa 0.7.17", "bwa=0.7.17")
+        matchspecs = [rattler.MatchSpec(spec, strict=False) for spec in env.specs]
+    except Exception as exc:
+        raise FileflowError(f"conda environment {env.path}: bad package spec: {exc}") from None
 
     async def solve_and_install() -> None:
-        records = await rattler.solve(list(env.channels), list(env.specs),
-                                      platforms=[rattler.Platform.current(), "noarch"],
+        records = await rattler.solve(list(env.channels), matchspecs,
+                                      platforms=[rattler.Subdir.current(), "noarch"],
                                       virtual_packages=rattler.VirtualPackage.detect())
         await rattler.install(records, temporary, cache_dir=Path(cache), show_progress=False,
                               alternative_target_prefix=prefix)
@@ -153,9 +157,6 @@ def _install(env: EnvFile, temporary: str, prefix: str, cache: str) -> None:
             f"conda environment {env.path}: cannot reach channel(s) {', '.join(env.channels)}: "
             f"{exc}\nhint: run 'fileflow conda create' where there is a network, with the same "
             "--conda-prefix on a shared file system") from None
-    except (rx.InvalidMatchSpecError, rx.InvalidPackageNameError, rx.InvalidVersionSpecError) as exc:
-        shutil.rmtree(temporary, ignore_errors=True)
-        raise FileflowError(f"conda environment {env.path}: bad package spec: {exc}") from None
     except Exception as exc:  # rattler's other errors: installing, linking, I/O
         shutil.rmtree(temporary, ignore_errors=True)
         raise FileflowError(f"cannot create conda environment {env.path}: "

@@ -1,0 +1,301 @@
+"""End to end: software per rule. `conda:` environments created with py-rattler from a
+local channel the tests build (real package archives, indexed by rattler), and
+`envmodules:` loaded by Lmod from modulefiles the tests write. No network."""
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+import signal
+import sys
+import tarfile
+import time
+
+import pytest
+from buildkit import Project
+from conftest import need_service
+
+LMOD_INIT = "/usr/share/lmod/lmod/init/bash"
+
+
+def _rattler():
+    try:
+        import rattler
+    except ImportError:
+        rattler = None
+    need_service(rattler is not None, "py-rattler (pip install 'fileflow[conda]')")
+    return rattler
+
+
+def write_package(channel, name: str, version: str, depends: list[str], script: str) -> None:
+    """A real noarch conda package (.tar.bz2): info/index.json, info/paths.json and bin/NAME."""
+    subdir = channel / "noarch"
+    subdir.mkdir(parents=True, exist_ok=True)
+    files = {f"bin/{name}": script.encode()}
+    index = {"name": name, "version": version, "build": "0", "build_number": 0,
+             "depends": depends, "noarch": "generic", "subdir": "noarch", "license": "MIT",
+             "timestamp": 1700000000000}
+    paths = {"paths_version": 1, "paths": [
+        {"_path": p, "path_type": "hardlink", "sha256": hashlib.sha256(d).hexdigest(),
+         "size_in_bytes": len(d)} for p, d in files.items()]}
+    members = {**files, "info/index.json": json.dumps(index).encode(),
+               "info/paths.json": json.dumps(paths).encode(),
+               "info/files": ("\n".join(files) + "\n").encode()}
+    with tarfile.open(subdir / f"{name}-{version}-0.tar.bz2", "w:bz2") as tar:
+        for member, data in members.items():
+            info = tarfile.TarInfo(member)
+            info.size, info.mtime = len(data), 1700000000
+            info.mode = 0o755 if member.startswith("bin/") else 0o644
+            tar.addfile(info, io.BytesIO(data))
+
+
+@pytest.fixture(scope="session")
+def channel(tmp_path_factory) -> str:
+    """A local channel: ffgreet 1.0 and 1.1, and fftool 2.0, which depends on ffgreet."""
+    rattler = _rattler()
+    from rattler.index import index_fs
+
+    root = tmp_path_factory.mktemp("channel")
+    for version in ("1.0", "1.1"):
+        write_package(root, "ffgreet", version, [], f"#!/bin/sh\necho greet {version}\n")
+    write_package(root, "fftool", "2.0", ["ffgreet >=1.0"],
+                  "#!/bin/sh\nffgreet\necho tool 2.0\n")
+    done = index_fs(root)
+    if done is not None and hasattr(done, "__await__"):
+        import asyncio
+        asyncio.run(done)
+    assert (root / "noarch" / "repodata.json").exists(), rattler
+    return f"file://{root}"
+
+
+def env_file(channel: str, *specs: str) -> str:
+    return "channels:\n  - " + channel + "\ndependencies:\n" + "".join(f"  - {s}\n" for s in specs)
+
+
+def conda_project(tmp_path, channel, *specs, shell="fftool > {output}; echo $CONDA_PREFIX >> {output}"):
+    p = Project(tmp_path)
+    p.write("envs/tool.yaml", env_file(channel, *specs or ("fftool",)))
+    p.flowfile(f"""
+        rule all:
+            output: "out.txt"
+            conda: "envs/tool.yaml"
+            shell: "{shell}"
+        """)
+    return p
+
+
+def environments(p: Project, root: str = ".fileflow/conda") -> list[str]:
+    folder = p.path(root)
+    return sorted(e for e in os.listdir(folder) if "." not in e) if folder.is_dir() else []
+
+
+def test_jobs_run_in_the_environment_the_build_creates(tmp_path, channel):
+    p = conda_project(tmp_path, channel)
+    r = p.build("--use-conda")
+    assert r.code == 0, r
+    [env] = environments(p)
+    prefix = str(p.path(f".fileflow/conda/{env}"))
+    assert "created conda environment" in r.out
+    # the package's command and its dependency's, from the environment's bin, CONDA_PREFIX set
+    assert p.read("out.txt").split("\n")[:3] == ["greet 1.1", "tool 2.0", prefix]
+    again = p.build("--use-conda")
+    assert again.code == 0 and again.ran == [] and "created" not in again.out
+
+
+def test_a_script_runs_in_the_environment_too(tmp_path, channel):
+    p = Project(tmp_path)
+    p.write("envs/tool.yaml", env_file(channel, "ffgreet 1.0"))
+    p.write("scripts/run.sh", 'ffgreet > "$FILEFLOW_OUTPUT"\n')
+    p.flowfile("""
+        rule all:
+            output: "out.txt"
+            conda: "envs/tool.yaml"
+            script: "scripts/run.sh"
+        """)
+    r = p.build("--use-conda")
+    assert r.code == 0, r
+    assert p.read("out.txt") == "greet 1.0\n"
+
+
+def test_a_changed_environment_file_makes_a_new_environment_and_reruns(tmp_path, channel):
+    p = conda_project(tmp_path, channel, "ffgreet 1.0", shell="ffgreet > {output}")
+    assert p.build("--use-conda").code == 0
+    assert p.read("out.txt") == "greet 1.0\n"
+    p.write("envs/tool.yaml", env_file(channel, "ffgreet 1.1"))
+    r = p.build("--use-conda")
+    assert r.code == 0 and r.ran == ["all"], r
+    assert p.read("out.txt") == "greet 1.1\n"
+    assert len(environments(p)) == 2          # the first one stays for who still uses it
+    assert p.build("--use-conda").ran == []
+
+
+def test_parallel_builds_create_a_shared_environment_once(tmp_path, channel):
+    """Two builds at once, one --conda-prefix: the hook, run once per creation, counts them."""
+    shared = tmp_path / "shared-envs"
+    projects = [conda_project(tmp_path / name, channel) for name in ("one", "two")]
+    count = tmp_path / "created"
+    env = projects[0].env(FILEFLOW_CONDA_CREATE_HOOK=f"echo x >> {count}; sleep 1")
+    procs = [p.popen("--use-conda", "--conda-prefix", str(shared), env=env) for p in projects]
+    for proc in procs:
+        out, err = proc.communicate(timeout=60)
+        assert proc.returncode == 0, out + err
+    assert count.read_text() == "x\n"
+    for p in projects:
+        assert p.read("out.txt").startswith("greet 1.1\ntool 2.0\n")
+    assert len([e for e in os.listdir(shared) if "." not in e]) == 1
+
+
+def test_a_creation_killed_half_way_is_never_taken_as_complete(tmp_path, channel):
+    p = conda_project(tmp_path, channel)
+    started = tmp_path / "creating"
+    proc = p.popen("--use-conda", start_new_session=True,
+                   env=p.env(FILEFLOW_CONDA_CREATE_HOOK=f"touch {started}; sleep 60"))
+    deadline = time.monotonic() + 30
+    while not started.exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert started.exists()
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.communicate()
+    assert environments(p) == []                      # only a temporary folder is left
+    # a folder in the environment's place without the completion marker: made half-way
+    from fileflow.envs.conda import env_prefix, read_env_file
+    prefix = env_prefix(read_env_file(str(p.path("envs/tool.yaml"))), str(p.path(".fileflow/conda")))
+    os.makedirs(os.path.join(prefix, "bin"))
+    with open(os.path.join(prefix, "bin", "fftool"), "w") as fh:
+        fh.write("#!/bin/sh\necho half-made\n")
+    os.chmod(os.path.join(prefix, "bin", "fftool"), 0o755)
+    r = p.build("--use-conda")
+    assert r.code == 0, r
+    assert p.read("out.txt").startswith("greet 1.1\ntool 2.0\n")
+    assert [e for e in os.listdir(p.path(".fileflow/conda")) if ".tmp-" in e] == []
+
+
+def test_conda_without_use_conda_says_once_that_environments_are_ignored(tmp_path, channel):
+    p = Project(tmp_path)
+    p.write("envs/tool.yaml", env_file(channel, "fftool"))
+    p.flowfile("""
+        rule all:
+            input: "a.txt", "b.txt"
+        rule make:
+            output: "{x}.txt"
+            conda: "envs/tool.yaml"
+            shell: "echo plain > {output}"
+        """)
+    r = p.build()
+    assert r.code == 0, r
+    assert r.err.count("ignored without --use-conda") == 1
+    assert not p.path(".fileflow/conda").exists()
+
+
+def test_a_prefix_path_is_used_as_it_is(tmp_path, channel):
+    made = conda_project(tmp_path / "made", channel)
+    assert made.build("--use-conda").code == 0
+    [env] = environments(made)
+    prefix = made.path(f".fileflow/conda/{env}")
+    p = Project(tmp_path / "user")
+    p.flowfile(f"""
+        rule all:
+            output: "out.txt"
+            conda: "{prefix}"
+            shell: "fftool > {{output}}"
+        """)
+    r = p.build("--use-conda")
+    assert r.code == 0, r
+    assert p.read("out.txt") == "greet 1.1\ntool 2.0\n"
+
+
+@pytest.mark.parametrize("specs, channel_url, words", [
+    (("nosuchpkg >=1",), None, ["cannot solve conda environment envs/tool.yaml", "nosuchpkg >=1"]),
+    (("fftool",), "file:///nonexistent/channel",
+     ["cannot reach channel(s) file:///nonexistent/channel", "fileflow conda create"]),
+])
+def test_environment_errors_name_the_file(tmp_path, channel, specs, channel_url, words):
+    p = conda_project(tmp_path, channel_url or channel, *specs)
+    r = p.build("--use-conda")
+    assert r.code == 2, r
+    for word in words:
+        assert word in r.err
+    assert "Traceback" not in r.err and not p.exists("out.txt")
+    assert environments(p) == []
+
+
+def test_use_conda_without_the_extra_names_the_package(tmp_path, channel):
+    p = conda_project(tmp_path, channel)
+    hide = tmp_path / "hide"
+    hide.mkdir()
+    (hide / "rattler").mkdir()
+    (hide / "rattler" / "__init__.py").write_text("raise ImportError('no rattler here')\n")
+    path = os.pathsep.join([str(hide), *[x for x in sys.path if x]])
+    r = p.run("--use-conda", env=p.env(PYTHONPATH=path))
+    assert r.code == 2, r
+    assert "pip install 'fileflow[conda]'" in r.err and "py-rattler" in r.err
+
+
+def test_fileflow_conda_create_list_and_clean(tmp_path, channel):
+    p = conda_project(tmp_path, channel)
+    listed = p.build("conda", "list")
+    assert listed.code == 0 and "not created" in listed.out, listed
+    created = p.build("conda", "create")
+    assert created.code == 0, created
+    [env] = environments(p)
+    assert p.build("conda", "list").out.strip().endswith("\tcreated")
+    r = p.build("--use-conda")                    # the build finds it made
+    assert r.code == 0 and "created conda environment" not in r.out, r
+    p.write("envs/tool.yaml", env_file(channel, "ffgreet"))   # the old one is now unused
+    assert p.build("conda", "clean", "-n").code == 0
+    assert environments(p) == [env]
+    cleaned = p.build("conda", "clean")
+    assert cleaned.code == 0 and env in cleaned.out, cleaned
+    assert environments(p) == []
+
+
+# ---------------------------------------------------------------- environment modules
+
+def _lmod() -> None:
+    need_service(os.path.exists(LMOD_INIT), "Lmod (apt-get install lmod)")
+
+
+def module_project(tmp_path, modules: str) -> Project:
+    p = Project(tmp_path)
+    tools = tmp_path / "tools"
+    p.write("tools/hello", "#!/bin/sh\necho hello from a module\n", mode=0o755)
+    p.write("modulefiles/hello/1.0.lua",
+            f'setenv("HELLO_VERSION", "1.0")\nprepend_path("PATH", "{tools}")\n')
+    p.flowfile(f"""
+        rule all:
+            output: "out.txt"
+            envmodules: {modules}
+            shell: "hello > {{output}}; echo $HELLO_VERSION >> {{output}}"
+        """)
+    return p
+
+
+def test_envmodules_are_loaded_before_the_command(tmp_path):
+    _lmod()
+    p = module_project(tmp_path, '"hello/1.0"')
+    env = p.env(MODULEPATH=str(tmp_path / "modulefiles"))
+    r = p.run("--use-envmodules", env=env)
+    assert r.code == 0, r
+    assert p.read("out.txt") == "hello from a module\n1.0\n"
+    # the module list is part of the signature: another list reruns the job
+    p.flowfile(p.read("Flowfile").replace('"hello/1.0"', '"hello"'))
+    again = p.run("--use-envmodules", env=env)
+    assert again.code == 0 and again.ran == ["all"], again
+
+
+def test_a_missing_module_fails_the_job_with_the_module_commands_message(tmp_path):
+    _lmod()
+    p = module_project(tmp_path, '"nosuch/2.0"')
+    r = p.run("--use-envmodules", env=p.env(MODULEPATH=str(tmp_path / "modulefiles")))
+    assert r.code == 1, r
+    assert "nosuch/2.0" in r.err and "unknown" in r.err
+    assert not p.exists("out.txt")
+
+
+def test_envmodules_without_the_flag_leave_the_command_alone(tmp_path):
+    p = module_project(tmp_path, '"nosuch/2.0"')
+    r = p.build()
+    assert r.code == 1, r                   # no module loaded: `hello` is not on PATH
+    assert "hello: command not found" in r.err and "nosuch" not in r.err
+
