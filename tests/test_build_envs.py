@@ -7,7 +7,9 @@ import hashlib
 import io
 import json
 import os
+import shutil
 import signal
+import subprocess
 import sys
 import tarfile
 import time
@@ -205,6 +207,40 @@ def test_a_prefix_path_is_used_as_it_is(tmp_path, channel):
     assert p.read("out.txt") == "greet 1.1\ntool 2.0\n"
 
 
+def test_a_named_environment_and_the_profile_key(tmp_path, channel):
+    made = conda_project(tmp_path / "made", channel)
+    assert made.build("--use-conda").code == 0
+    [env] = environments(made)
+    envs = tmp_path / "envs"
+    envs.mkdir()
+    (envs / "tools").symlink_to(made.path(f".fileflow/conda/{env}"))
+    p = Project(tmp_path / "user")
+    p.write("profiles/conda/config.yaml", "use-conda: true\n")
+    p.flowfile("""
+        rule all:
+            output: "out.txt"
+            conda: "tools"
+            shell: "fftool > {output}"
+        """)
+    r = p.run("--profile", "conda", env=p.env(CONDA_ENVS_PATH=str(envs)))
+    assert r.code == 0, r
+    assert p.read("out.txt") == "greet 1.1\ntool 2.0\n"
+    missing = p.run("--profile", "conda", "-F", env=p.env(CONDA_ENVS_PATH=str(tmp_path)))
+    assert missing.code == 2 and "no conda environment named 'tools'" in missing.err, missing
+
+
+def test_a_pip_list_needs_uv_and_python_in_the_environment(tmp_path, channel):
+    p = conda_project(tmp_path, channel, "fftool", "{pip: [requests]}")
+    plain = os.pathsep.join([os.path.dirname(sys.executable), "/usr/bin", "/bin"])
+    if shutil.which("uv", path=plain) is None:
+        r = p.run("--use-conda", env=p.env(PATH=plain))
+        assert r.code == 2 and "needs 'uv' on PATH" in r.err, r
+    p.write("fakebin/uv", "#!/bin/sh\necho uv ran >&2\nexit 1\n", mode=0o755)
+    r = p.run("--use-conda", env=p.env(PATH=f"{p.path('fakebin')}{os.pathsep}{plain}"))
+    assert r.code == 2 and "has a 'pip:' list but no Python" in r.err, r
+    assert environments(p) == [] and not p.exists("out.txt")
+
+
 @pytest.mark.parametrize("specs, channel_url, words", [
     (("nosuchpkg >=1",), None, ["cannot solve conda environment envs/tool.yaml", "nosuchpkg >=1"]),
     (("fftool",), "file:///nonexistent/channel",
@@ -299,3 +335,33 @@ def test_envmodules_without_the_flag_leave_the_command_alone(tmp_path):
     assert r.code == 1, r                   # no module loaded: `hello` is not on PATH
     assert "hello: command not found" in r.err and "nosuch" not in r.err
 
+
+
+# ---------------------------------------------------------------- on a real Slurm
+
+def _slurm() -> None:
+    up = bool(os.environ.get("FILEFLOW_TEST_SLURM")) and shutil.which("sbatch") is not None
+    if up:
+        try:
+            up = subprocess.run(["sinfo", "-h"], capture_output=True, timeout=20).returncode == 0
+        except (OSError, subprocess.TimeoutExpired):
+            up = False
+    need_service(up, "Slurm (run .ci/slurm-up.sh; it sets FILEFLOW_TEST_SLURM=1)")
+
+
+def test_a_slurm_job_runs_in_its_environment_with_its_modules(tmp_path, channel):
+    _slurm()
+    _lmod()
+    p = module_project(tmp_path, '"hello/1.0"')
+    p.write("envs/tool.yaml", env_file(channel, "fftool"))
+    p.flowfile(p.read("Flowfile").replace(
+        "    shell:", '    conda: "envs/tool.yaml"\n    shell:').replace(
+        "hello > {output};", "hello > {output}; fftool >> {output}; echo $CONDA_PREFIX >> {output};"))
+    r = p.run("--cluster", "slurm", "--use-conda", "--use-envmodules",
+              env=p.env(MODULEPATH=str(tmp_path / "modulefiles")))
+    assert r.code == 0, r
+    assert [j["executor"] for j in r.jobs] == ["slurm"], r.jobs
+    [env] = environments(p)
+    assert p.read("out.txt").split("\n") == [
+        "hello from a module", "greet 1.1", "tool 2.0", str(p.path(f".fileflow/conda/{env}")),
+        "1.0", ""]

@@ -105,14 +105,23 @@ def create_env(env: EnvFile, root: str) -> tuple[str, bool]:
             return prefix, False
         for stale in _partial(prefix):
             shutil.rmtree(stale, ignore_errors=True)
+        uv = _uv(env) if env.pip else ""
         temporary = f"{prefix}.tmp-{os.getpid()}"
         _install(env, temporary, prefix, os.path.join(os.path.abspath(root), ".pkgs"))
+        if env.pip and not os.path.exists(os.path.join(temporary, "bin", "python")):
+            shutil.rmtree(temporary, ignore_errors=True)
+            raise FileflowError(f"conda environment {env.path} has a 'pip:' list but no Python; "
+                                "add python to its dependencies")
         hook = os.environ.get(ENV_HOOK)
         if hook:
             subprocess.run(["sh", "-c", hook], check=False)
         os.rename(temporary, prefix)
         if env.pip:
-            _pip_install(env, prefix)
+            try:  # in place: the scripts pip writes name the environment's own Python
+                _pip_install(env, prefix, uv)
+            except BaseException:
+                shutil.rmtree(prefix, ignore_errors=True)
+                raise
         with open(os.path.join(prefix, COMPLETE), "w", encoding="utf-8") as fh:
             fh.write(env.path + "\n")
     return prefix, True
@@ -163,15 +172,16 @@ def _install(env: EnvFile, temporary: str, prefix: str, cache: str) -> None:
                             f"{type(exc).__name__}: {exc}") from None
 
 
-def _pip_install(env: EnvFile, prefix: str) -> None:
-    python = os.path.join(prefix, "bin", "python")
-    if not os.path.exists(python):
-        raise FileflowError(f"conda environment {env.path} has a 'pip:' list but no Python; "
-                            "add python to its dependencies")
+def _uv(env: EnvFile) -> str:
     uv = shutil.which("uv")
     if uv is None:
         raise FileflowError(f"conda environment {env.path}: installing its 'pip:' list needs "
                             "'uv' on PATH (pip install uv)")
+    return uv
+
+
+def _pip_install(env: EnvFile, prefix: str, uv: str) -> None:
+    python = os.path.join(prefix, "bin", "python")
     done = subprocess.run([uv, "pip", "install", "--python", python, *env.pip],
                           capture_output=True, text=True)
     if done.returncode != 0:
