@@ -3,19 +3,16 @@ local channel the tests build (real package archives, indexed by rattler), and
 `envmodules:` loaded by Lmod from modulefiles the tests write. No network."""
 from __future__ import annotations
 
-import hashlib
-import io
-import json
 import os
 import shutil
 import signal
 import subprocess
 import sys
-import tarfile
 import time
 
 import pytest
 from buildkit import Project
+from condachannel import env_file, make_channel
 from conftest import need_service
 
 LMOD_INIT = "/usr/share/lmod/lmod/init/bash"
@@ -30,49 +27,11 @@ def _rattler():
     return rattler
 
 
-def write_package(channel, name: str, version: str, depends: list[str], script: str) -> None:
-    """A real noarch conda package (.tar.bz2): info/index.json, info/paths.json and bin/NAME."""
-    subdir = channel / "noarch"
-    subdir.mkdir(parents=True, exist_ok=True)
-    files = {f"bin/{name}": script.encode()}
-    index = {"name": name, "version": version, "build": "0", "build_number": 0,
-             "depends": depends, "noarch": "generic", "subdir": "noarch", "license": "MIT",
-             "timestamp": 1700000000000}
-    paths = {"paths_version": 1, "paths": [
-        {"_path": p, "path_type": "hardlink", "sha256": hashlib.sha256(d).hexdigest(),
-         "size_in_bytes": len(d)} for p, d in files.items()]}
-    members = {**files, "info/index.json": json.dumps(index).encode(),
-               "info/paths.json": json.dumps(paths).encode(),
-               "info/files": ("\n".join(files) + "\n").encode()}
-    with tarfile.open(subdir / f"{name}-{version}-0.tar.bz2", "w:bz2") as tar:
-        for member, data in members.items():
-            info = tarfile.TarInfo(member)
-            info.size, info.mtime = len(data), 1700000000
-            info.mode = 0o755 if member.startswith("bin/") else 0o644
-            tar.addfile(info, io.BytesIO(data))
-
-
 @pytest.fixture(scope="session")
 def channel(tmp_path_factory) -> str:
     """A local channel: ffgreet 1.0 and 1.1, and fftool 2.0, which depends on ffgreet."""
-    rattler = _rattler()
-    from rattler.index import index_fs
-
-    root = tmp_path_factory.mktemp("channel")
-    for version in ("1.0", "1.1"):
-        write_package(root, "ffgreet", version, [], f"#!/bin/sh\necho greet {version}\n")
-    write_package(root, "fftool", "2.0", ["ffgreet >=1.0"],
-                  "#!/bin/sh\nffgreet\necho tool 2.0\n")
-    done = index_fs(root)
-    if done is not None and hasattr(done, "__await__"):
-        import asyncio
-        asyncio.run(done)
-    assert (root / "noarch" / "repodata.json").exists(), rattler
-    return f"file://{root}"
-
-
-def env_file(channel: str, *specs: str) -> str:
-    return "channels:\n  - " + channel + "\ndependencies:\n" + "".join(f"  - {s}\n" for s in specs)
+    _rattler()
+    return make_channel(tmp_path_factory.mktemp("channel"))
 
 
 def conda_project(tmp_path, channel, *specs, shell="fftool > {output}; echo $CONDA_PREFIX >> {output}"):
@@ -103,6 +62,28 @@ def test_jobs_run_in_the_environment_the_build_creates(tmp_path, channel):
     assert p.read("out.txt").split("\n")[:3] == ["greet 1.1", "tool 2.0", prefix]
     again = p.build("--use-conda")
     assert again.code == 0 and again.ran == [] and "created" not in again.out
+
+
+def test_a_plain_command_finds_the_environments_program_first(tmp_path, channel):
+    """A one-program command starts without bash, looked up on the job's own PATH: the
+    environment's program, not one of the same name on the build's PATH."""
+    p = Project(tmp_path)
+    p.write("envs/tool.yaml", env_file(channel, "ffgreet"))
+    p.write("system/ffgreet", "#!/bin/sh\necho system greet\n", mode=0o755)
+    p.flowfile("""
+        rule all:
+            input: "in_env.txt", "plain.txt"
+        rule in_env:
+            output: "in_env.txt"
+            conda: "envs/tool.yaml"
+            shell: "ffgreet > {output}"
+        rule plain:
+            output: "plain.txt"
+            shell: "ffgreet > {output}"
+        """)
+    r = p.run("--use-conda", env=p.env(PATH=f"{p.path('system')}{os.pathsep}{os.environ['PATH']}"))
+    assert r.code == 0, r
+    assert (p.read("in_env.txt"), p.read("plain.txt")) == ("greet 1.1\n", "system greet\n")
 
 
 def test_a_script_runs_in_the_environment_too(tmp_path, channel):
@@ -256,7 +237,7 @@ def test_environment_errors_name_the_file(tmp_path, channel, specs, channel_url,
     assert environments(p) == []
 
 
-def test_use_conda_without_the_extra_names_the_package(tmp_path, channel):
+def test_use_conda_without_the_extra_names_the_package_unless_the_environment_exists(tmp_path, channel):
     p = conda_project(tmp_path, channel)
     hide = tmp_path / "hide"
     hide.mkdir()
@@ -266,6 +247,11 @@ def test_use_conda_without_the_extra_names_the_package(tmp_path, channel):
     r = p.run("--use-conda", env=p.env(PYTHONPATH=path))
     assert r.code == 2, r
     assert "pip install 'fileflow[conda]'" in r.err and "py-rattler" in r.err
+    # an environment that exists is used without py-rattler (a node without the extra)
+    assert p.build("conda", "create").code == 0
+    r = p.run("--use-conda", env=p.env(PYTHONPATH=path))
+    assert r.code == 0, r
+    assert p.read("out.txt").startswith("greet 1.1\ntool 2.0\n")
 
 
 def test_fileflow_conda_create_list_and_clean(tmp_path, channel):

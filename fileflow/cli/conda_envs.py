@@ -10,7 +10,6 @@ import shutil
 import sys
 
 from fileflow.cli.steps import BuildOptions, print_line
-from fileflow.errors import FileflowError
 
 __all__ = ["DEFAULT_CONDA_PREFIX", "with_software", "configure", "conda_command"]
 
@@ -53,7 +52,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
                         help="where conda environments are created (default .fileflow/conda)")
     parser.add_argument("-n", "--dry-run", action="store_true",
                         help="clean: only list what would be removed")
-    parser.add_argument("--db", default=None, metavar="URL", help=argparse.SUPPRESS)
+    parser.add_argument("--db", default=None, metavar="URL",
+                        help="accepted as the other commands accept it; environments are not "
+                             "in the run log")
 
 
 def conda_command(options: BuildOptions, action: str, dry_run: bool) -> int:
@@ -70,12 +71,6 @@ def conda_command(options: BuildOptions, action: str, dry_run: bool) -> int:
             envs.setdefault(rule.software.conda.value, rule.software.conda)
     root = conda_root(options)
     if action == "create":
-        if any(env.kind == "file" for env in envs.values()):
-            try:
-                import rattler  # noqa: F401
-            except ImportError:
-                raise FileflowError("creating conda environments needs the package py-rattler, "
-                                    "which is not installed: pip install 'fileflow[conda]'") from None
         for value, env in envs.items():
             prefix = conda_prefix_of(env, root, True)
             print_line(f"{value}\t{prefix}")

@@ -1,23 +1,24 @@
-"""A rule's software made ready before its jobs run: conda environments created (or found)
-and the shell lines that activate them and load its environment modules. Layer 3.
+"""A rule's software made ready before its jobs run: conda environments created (or found),
+the variables that activate one, and the shell lines that load environment modules. Layer 3.
 
-The lines go before the job's command in the script its executor runs (locally and in a
-cluster job alike), so a job sees the same software wherever it runs.
+The variables go into the job's environment and the lines before its command, in what its
+executor runs (locally and in a cluster job alike), so a job sees the same software
+wherever it runs.
 """
 from __future__ import annotations
 
 import hashlib
 import os
 import shlex
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
 
 from fileflow.errors import FileflowError
 from fileflow.lang.model import Rule
 from fileflow.lang.software import CondaEnv
 
 __all__ = ["Activation", "prepare_rules", "conda_prefix_of", "module_lines", "conda_lines",
-           "MODULE_INITS"]
+           "conda_env", "MODULE_INITS", "SOFTWARE_DIR"]
 
 SOFTWARE_DIR = os.path.join(".fileflow", "software")
 # Where Lmod or Environment Modules define the `module` function for a non-login bash.
@@ -28,11 +29,12 @@ MODULE_INITS = ("/usr/share/lmod/lmod/init/bash", "/etc/profile.d/lmod.sh",
 
 @dataclass(frozen=True, slots=True)
 class Activation:
-    prelude: str                # shell lines run before the job's command
+    prelude: str = ""           # shell lines run before the job's command (modules)
+    env: Mapping[str, str] = field(default_factory=dict)   # a conda environment activated
     python: str | None = None   # the environment's Python, for `.py` scripts
 
     def wrap(self, command: str) -> str:
-        return f"{self.prelude}\n{command}"
+        return f"{self.prelude}\n{command}" if self.prelude else command
 
     def script_env(self) -> dict[str, str]:
         """For a `.py` script run by the environment's Python: fileflow.script importable."""
@@ -57,11 +59,20 @@ def module_lines(modules: Iterable[str]) -> str:
             + "; set -u")
 
 
+def conda_env(prefix: str) -> dict[str, str]:
+    """The environment activated: its bin first on PATH, CONDA_PREFIX set. As variables of
+    the job (not shell lines): a plain command still starts without a shell in between."""
+    path = os.path.join(prefix, "bin")
+    rest = os.environ.get("PATH")
+    return {"CONDA_PREFIX": prefix, "CONDA_DEFAULT_ENV": prefix,
+            "PATH": path + (os.pathsep + rest if rest else "")}
+
+
 def conda_lines(prefix: str) -> str:
-    """The environment activated: its bin first on PATH, CONDA_PREFIX set."""
-    q = shlex.quote(prefix)
-    return (f"export CONDA_PREFIX={q} CONDA_DEFAULT_ENV={q} "
-            f"PATH={shlex.quote(os.path.join(prefix, 'bin'))}:\"$PATH\"")
+    """The same as shell lines, for after `module load` (which may put its own first)."""
+    return " ".join(["export", *(f"{k}={shlex.quote(v)}" for k, v in conda_env(prefix).items()
+                                 if k != "PATH"),
+                     f"PATH={shlex.quote(os.path.join(prefix, 'bin'))}:\"$PATH\""])
 
 
 def conda_prefix_of(env: CondaEnv, root: str, create: bool,
@@ -95,21 +106,15 @@ def prepare_rules(rules: Iterable[Rule], use_conda: bool, conda_root: str, use_m
                   created: Callable[[str, str], None] | None = None) -> dict[str, Activation]:
     """Each rule's activation (rules without software, or whose software is not asked for,
     have none); conda environments are created here, before any job starts."""
-    rules = list(rules)
-    if use_conda and any(r.software and r.software.conda and r.software.conda.kind == "file"
-                         for r in rules):
-        try:
-            import rattler  # noqa: F401
-        except ImportError:
-            raise FileflowError("--use-conda creates environments with the package py-rattler, "
-                                "which is not installed: pip install 'fileflow[conda]'") from None
     out: dict[str, Activation] = {}
     prefixes: dict[CondaEnv, str] = {}
     for rule in rules:
         software = rule.software
         if software is None:
             continue
-        lines, python = [], None
+        lines: list[str] = []
+        env: dict[str, str] = {}
+        python = None
         if use_modules and software.modules:
             lines.append(module_lines(software.modules))
         if use_conda and software.conda is not None:
@@ -117,11 +122,14 @@ def prepare_rules(rules: Iterable[Rule], use_conda: bool, conda_root: str, use_m
                 prefixes[software.conda] = conda_prefix_of(software.conda, conda_root, True,
                                                             created)
             prefix = prefixes[software.conda]
-            lines.append(conda_lines(prefix))
+            if lines:
+                lines.append(conda_lines(prefix))
+            else:
+                env = conda_env(prefix)
             if os.path.exists(os.path.join(prefix, "bin", "python")):
                 python = os.path.join(prefix, "bin", "python")
-        if lines:
-            out[rule.name] = Activation(_sourced("\n".join(lines)), python)
+        if lines or env:
+            out[rule.name] = Activation(_sourced("\n".join(lines)) if lines else "", env, python)
     return out
 
 

@@ -13,8 +13,10 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import os
+import platform
 import shutil
 import subprocess
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -74,11 +76,21 @@ def read_env_file(path: str) -> EnvFile:
     return EnvFile(path, content, tuple(channels or ["conda-forge"]), tuple(specs), tuple(pip))
 
 
-def platform_name() -> str:
-    """The conda platform of this machine (linux-64, osx-arm64, ...)."""
-    from rattler import Subdir
+_MACHINES = {"x86_64": "64", "amd64": "64", "i686": "32", "aarch64": "aarch64", "arm64": "arm64",
+             "ppc64le": "ppc64le", "s390x": "s390x"}
+_SYSTEMS = {"linux": "linux", "darwin": "osx", "win32": "win", "freebsd": "freebsd"}
 
-    return str(Subdir.current())
+
+def platform_name() -> str:
+    """The conda platform of this machine (linux-64, osx-arm64, ...), as rattler names it;
+    worked out here, so that using an existing environment never imports rattler."""
+    system = _SYSTEMS.get(sys.platform.rstrip("0123456789"), sys.platform)
+    machine = platform.machine().lower()
+    if system == "osx" and machine == "aarch64":
+        machine = "arm64"
+    if system == "linux" and machine == "arm64":
+        machine = "aarch64"
+    return f"{system}-{_MACHINES.get(machine, machine)}"
 
 
 def env_prefix(env: EnvFile, root: str) -> str:
@@ -99,6 +111,11 @@ def create_env(env: EnvFile, root: str) -> tuple[str, bool]:
     prefix = env_prefix(env, root)
     if is_complete(prefix):
         return prefix, False
+    try:
+        import rattler  # noqa: F401
+    except ImportError:
+        raise FileflowError("creating conda environments needs the package py-rattler, which "
+                            "is not installed: pip install 'fileflow[conda]'") from None
     os.makedirs(root, exist_ok=True)
     with FileLock(prefix + ".lock"):
         if is_complete(prefix):  # another job or build made it meanwhile

@@ -88,6 +88,7 @@ class JobPreparer:
             command = ":"
         if software is not None and action is not None:
             command = software.wrap(command)
+            env.update(software.env)
             if action.kind == "script":
                 env.update(software.script_env())
         log_path = (cluster_log_path(job, self.settings.executor_name)
