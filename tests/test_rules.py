@@ -1317,6 +1317,8 @@ def test_conda_and_envmodules_are_the_rules_software(tmp_path):
     ('conda: "a.yaml", "b.yaml"', "'conda:' takes one string"),
     ('envmodules: 1', "'envmodules:' takes module names (strings), not an int"),
     ('envmodules: "bwa; rm -rf x"', "is not a module name"),
+    ('conda: f"envs/{wildcards.x}.yaml"', "'conda:' cannot depend on wildcards"),
+    ('envmodules: "a", "b/" + str(attempt)', "'envmodules:' cannot depend on wildcards or attempt"),
 ])
 def test_software_errors_are_located(tmp_path, body, message):
     err = load_error(tmp_path, f'rule a:\n    output: "a"\n    {body}\n    shell: "x"\n')

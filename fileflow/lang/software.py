@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from fileflow.errors import FlowfileError, Position
 from fileflow.lang import syntax as s
 from fileflow.lang.directives import check_no_nul
+from fileflow.lang.evaluate import free_names
 from fileflow.lang.values import a_type
 
 __all__ = ["CondaEnv", "Software", "read_software"]
@@ -52,6 +53,12 @@ def read_software(conda: s.Directive | None, modules: s.Directive | None,
     """The rule's Software from its `conda:` and `envmodules:` directives (None without both)."""
     if conda is None and modules is None:
         return None
+    for d in (conda, modules):
+        for arg in d.args if d is not None else ():
+            if free_names(arg.value if isinstance(arg, s.Keyword) else arg) & {"wildcards",
+                                                                                "attempt"}:
+                raise FlowfileError(f"'{d.name}:' cannot depend on wildcards or attempt: the "
+                                    "software is the same for every job of the rule", arg.pos)
     env = _conda_env(conda, evaluate, flowfile, workdir) if conda is not None else None
     names: list[str] = []
     if modules is not None:
