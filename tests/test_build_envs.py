@@ -114,7 +114,8 @@ def test_a_changed_environment_file_makes_a_new_environment_and_reruns(tmp_path,
 
 
 def test_parallel_builds_create_a_shared_environment_once(tmp_path, channel):
-    """Two builds at once, one --conda-prefix: the hook, run once per creation, counts them."""
+    """Two builds at once, one --conda-prefix: the hook, run once per creation, counts them
+    (guarantees.md: A conda environment is created once and never used half-made)."""
     shared = tmp_path / "shared-envs"
     projects = [conda_project(tmp_path / name, channel) for name in ("one", "two")]
     count = tmp_path / "created"
@@ -130,6 +131,7 @@ def test_parallel_builds_create_a_shared_environment_once(tmp_path, channel):
 
 
 def test_a_creation_killed_half_way_is_never_taken_as_complete(tmp_path, channel):
+    """(guarantees.md: A conda environment is created once and never used half-made)"""
     p = conda_project(tmp_path, channel)
     started = tmp_path / "creating"
     proc = p.popen("--use-conda", start_new_session=True,
