@@ -5,17 +5,20 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import sys
 import tarfile
 from pathlib import Path
 
 __all__ = ["write_package", "make_channel", "env_file"]
 
 
-def write_package(channel, name: str, version: str, depends: list[str], script: str) -> None:
-    """A real noarch conda package (.tar.bz2): info/index.json, info/paths.json and bin/NAME."""
+def write_package(channel, name: str, version: str, depends: list[str], script: str,
+                  command: str = "") -> None:
+    """A real noarch conda package (.tar.bz2): info/index.json, info/paths.json and
+    bin/COMMAND (default: the package's name)."""
     subdir = channel / "noarch"
     subdir.mkdir(parents=True, exist_ok=True)
-    files = {f"bin/{name}": script.encode()}
+    files = {f"bin/{command or name}": script.encode()}
     index = {"name": name, "version": version, "build": "0", "build_number": 0,
              "depends": depends, "noarch": "generic", "subdir": "noarch", "license": "MIT",
              "timestamp": 1700000000000}
@@ -34,12 +37,16 @@ def write_package(channel, name: str, version: str, depends: list[str], script: 
 
 
 def make_channel(root: Path) -> str:
-    """ffgreet 1.0 and 1.1, and fftool 2.0, which depends on ffgreet; its file:// URL."""
+    """ffgreet 1.0 and 1.1, fftool 2.0, which depends on ffgreet, and ffpython (bin/python);
+    its file:// URL."""
     from rattler.index import index_fs
 
     for version in ("1.0", "1.1"):
         write_package(root, "ffgreet", version, [], f"#!/bin/sh\necho greet {version}\n")
     write_package(root, "fftool", "2.0", ["ffgreet >=1.0"], "#!/bin/sh\nffgreet\necho tool 2.0\n")
+    # a "python" that is this interpreter, marked: which Python ran a script is seen
+    write_package(root, "ffpython", "3.0", [],
+                  f'#!/bin/sh\nFFPYTHON_WRAPPED=1 exec {sys.executable} "$@"\n', command="python")
     done = index_fs(root)
     if done is not None and hasattr(done, "__await__"):  # a coroutine in some releases
         import asyncio

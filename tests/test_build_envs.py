@@ -101,6 +101,26 @@ def test_a_script_runs_in_the_environment_too(tmp_path, channel):
     assert p.read("out.txt") == "greet 1.0\n"
 
 
+def test_a_python_script_runs_with_the_environments_python(tmp_path, channel):
+    p = Project(tmp_path)
+    p.write("envs/py.yaml", env_file(channel, "ffpython"))
+    p.write("scripts/run.py", "import os\nfrom fileflow.script import job\n"
+            "with open(job.output[0], 'w') as fh:\n"
+            "    fh.write(os.environ.get('FFPYTHON_WRAPPED', 'not the environment') + '\\n')\n"
+            "    fh.write(os.environ['PYTHONPATH'].split(os.pathsep)[0] + '\\n')\n")
+    p.flowfile("""
+        rule all:
+            output: "out.txt"
+            conda: "envs/py.yaml"
+            script: "scripts/run.py"
+        """)
+    r = p.build("--use-conda")
+    assert r.code == 0, r
+    import fileflow
+    here = os.path.dirname(os.path.dirname(os.path.abspath(fileflow.__file__)))
+    assert p.read("out.txt") == f"1\n{here}\n"    # and fileflow.script importable from it
+
+
 def test_a_changed_environment_file_makes_a_new_environment_and_reruns(tmp_path, channel):
     p = conda_project(tmp_path, channel, "ffgreet 1.0", shell="ffgreet > {output}")
     assert p.build("--use-conda").code == 0
