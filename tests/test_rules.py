@@ -1316,7 +1316,7 @@ def test_conda_and_envmodules_are_the_rules_software(tmp_path):
     ('conda: 3', "'conda:' takes a string, not an int"),
     ('conda: "a.yaml", "b.yaml"', "'conda:' takes one string"),
     ('envmodules: 1', "'envmodules:' takes module names (strings), not an int"),
-    ('envmodules: "bwa; rm -rf x"', "is not a module name"),
+    ('envmodules: "bwa; rm -rf x"', "takes module names; 'bwa; rm -rf x' is not one"),
     ('conda: f"envs/{wildcards.x}.yaml"', "'conda:' cannot depend on wildcards"),
     ('envmodules: "a", "b/" + str(attempt)', "'envmodules:' cannot depend on wildcards or attempt"),
 ])

@@ -74,7 +74,7 @@ def read_software(conda: s.Directive | None, modules: s.Directive | None,
                     raise FlowfileError(f"'envmodules:' takes module names (strings), not "
                                         f"{a_type(name)}", arg.pos)
                 if not _MODULE.fullmatch(name):
-                    raise FlowfileError(f"'envmodules:' {name!r} is not a module name", arg.pos,
+                    raise FlowfileError(f"'envmodules:' takes module names; {name!r} is not one", arg.pos,
                                         "a module name has no spaces or shell characters")
                 names.append(name)
     return Software(env, tuple(names))
