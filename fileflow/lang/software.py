@@ -54,7 +54,9 @@ def read_software(conda: s.Directive | None, modules: s.Directive | None,
     if conda is None and modules is None:
         return None
     for d in (conda, modules):
-        for arg in d.args if d is not None else ():
+        if d is None:
+            continue
+        for arg in d.args:
             if free_names(arg.value if isinstance(arg, s.Keyword) else arg) & {"wildcards",
                                                                                 "attempt"}:
                 raise FlowfileError(f"'{d.name}:' cannot depend on wildcards or attempt: the "
