@@ -76,6 +76,10 @@ META = load("meta.yaml")
 configschema: "schemas/config.schema.yaml"
 from "workflow/common.py" import get_fastq, groups  # Python functions
 X = unpack(get_fastq(wildcards))
+
+rule align:
+    conda: "envs/align.yaml"
+    envmodules: "bwa/0.7.17", "samtools/1.19"
 '''
 
 # (line, text, TextMate scope every character of the text has, Vim syntax group at each
@@ -182,6 +186,9 @@ EXPECTED = [
     (43, "groups", "entity.name.function.imported", "flowfileImportedName"),
     (43, "# Python", "comment.line.number-sign", "flowfileComment"),
     (44, "unpack", "support.function.builtin", "flowfileBuiltin"),
+    (47, "conda", "keyword.other.directive", "flowfileDirective"),
+    (47, '"envs/align.yaml"', "string.quoted.double", "flowfileString"),
+    (48, "envmodules", "keyword.other.directive", "flowfileDirective"),
 ]
 
 

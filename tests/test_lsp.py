@@ -239,6 +239,19 @@ def test_definition(tmp_path):
     assert definition(result, *line_col(RICH, '"data/{sample}.fq"', 3)) == []
 
 
+def test_definition_of_a_conda_environment_file(tmp_path):
+    text = ('rule a:\n    output: "a"\n    conda: "envs/a.yaml"\n'
+            '    envmodules: "a.txt"\n    shell: "x"\n'
+            'rule b:\n    output: "a.txt"\n    shell: "x"\n')
+    (tmp_path / "envs").mkdir()
+    (tmp_path / "envs" / "a.yaml").write_text("dependencies: []\n")
+    result = analysis(tmp_path, text)
+    assert definition(result, *line_col(text, '"envs/a.yaml"', 3)) == [
+        Location(str(tmp_path / "envs" / "a.yaml"), Span(1, 1, 1, 1))]
+    # a module name is no file a rule makes
+    assert definition(result, *line_col(text, '"a.txt"', 3)) == []
+
+
 def test_completion(tmp_path):
     text = (RICH.replace("    log: \"logs/report.log\"\n", "    lo\n")
             .replace("REF = \"ref/genome.fa\"", "REF = config."))

@@ -1388,3 +1388,46 @@ def test_checkpoints_errors_at_load_time(tmp_path):
     assert err.message == "'checkpoints' cannot be used in 'threads:'"
     err = load_error(tmp_path, "checkpoints = 1\n")
     assert err.message == "cannot assign to 'checkpoints': it is a built-in name"
+
+
+def test_conda_and_envmodules_are_the_rules_software(tmp_path):
+    wf = load(tmp_path, """\
+        rule a:
+            output: "a"
+            conda: "envs/a.yaml"
+            envmodules: "bwa/0.7.17", ["samtools/1.19"]
+            shell: "x"
+        rule b:
+            output: "b"
+            conda: "/opt/envs/tools"
+            shell: "x"
+        rule c:
+            output: "c"
+            conda: "tools"
+            shell: "x"
+        rule d:
+            output: "d"
+            shell: "x"
+        """, {"rules/../envs/a.yaml": "dependencies: [python]\n"})
+    a = wf.by_name["a"].software
+    assert (a.conda.kind, a.conda.value) == ("file", "envs/a.yaml")
+    assert a.modules == ("bwa/0.7.17", "samtools/1.19")
+    assert str(tmp_path / "envs" / "a.yaml") in wf.read_files   # its edits reload the Flowfile
+    b, c = wf.by_name["b"].software.conda, wf.by_name["c"].software.conda
+    assert (b.kind, b.value, c.kind, c.value) == ("prefix", "/opt/envs/tools", "name", "tools")
+    assert wf.by_name["d"].software is None
+
+
+@pytest.mark.parametrize("body, message", [
+    ('conda: "envs/missing.yaml"', "conda environment file not found"),
+    ('conda: 3', "'conda:' takes a string, not an int"),
+    ('conda: "a.yaml", "b.yaml"', "'conda:' takes one string"),
+    ('envmodules: 1', "'envmodules:' takes module names (strings), not an int"),
+    ('envmodules: "bwa; rm -rf x"', "takes module names; 'bwa; rm -rf x' is not one"),
+    ('conda: f"envs/{wildcards.x}.yaml"', "'conda:' cannot depend on wildcards"),
+    ('envmodules: "a", "b/" + str(attempt)', "'envmodules:' cannot depend on wildcards or attempt"),
+])
+def test_software_errors_are_located(tmp_path, body, message):
+    err = load_error(tmp_path, f'rule a:\n    output: "a"\n    {body}\n    shell: "x"\n')
+    assert message in str(err)
+    assert err.pos.line == 3

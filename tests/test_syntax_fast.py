@@ -81,6 +81,9 @@ CORNERS = [
     "rule g:\n    input: checkpoints.split.get(s=wildcards.s).output[0]\n",
     "checkpoint = 1\n", "X = checkpoint\n", "checkpoint: x\n", "checkpoint a\n    output: 'x'\n",
     "rule checkpoint:\n    output: 'x'\n",
+    # software directives: one string, several strings, a list
+    "rule a:\n    conda: 'envs/a.yaml'\n    envmodules: 'bwa/0.7.17', \"samtools/1.19\"\n",
+    "rule a:\n    envmodules: ['a/1', 'b']\n    conda: \"name\"\n",
     # rule references: attributes and an index after a name
     "rule a:\n    input: rules.b.output.bam, rules.b.output[0], rules.rule.log\n",
     # keywords are names where Lark's contextual lexer does not expect the keyword

@@ -10,6 +10,7 @@ import sys
 import time
 from collections import Counter
 
+from fileflow.cli.conda_envs import with_software
 from fileflow.cli.orphans import stop_orphans
 from fileflow.cli.steps import (
     BuildOptions,
@@ -230,11 +231,13 @@ def _run(options, graph, plan, runlog, store, started, generation, config) -> in
             from fileflow.cli.cluster_setup import cluster_orphans
             adoptable, tags = cluster_orphans(runlog, options.cluster, os.getcwd())
         stop_orphans(runlog)
-        settings = _settings(options, config)
+        base_settings = _settings(options, config)
         run_id = runlog.start_run(list(options.argv), os.getcwd(), __version__)
         extensions = 0
         try:
             while True:
+                # Environments of the rules this round runs, made before any of its jobs.
+                settings = with_software(base_settings, options, graph, plan)
                 _check_resources(graph, plan, settings)
                 check_runtimes((graph.jobs[j] for j in plan.reasons), settings.python)
                 check_protected(plan)  # planned again under the lock

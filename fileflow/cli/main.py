@@ -239,6 +239,15 @@ def configure_build(parser: argparse.ArgumentParser) -> None:
                              "node (job); see docs/remote.md")
     add_selection_options(parser)
     add_change_options(parser)
+    parser.add_argument("--use-conda", action="store_true",
+                        help="run jobs in their rule's conda: environment, created first "
+                             "(needs the extra: pip install 'fileflow[conda]')")
+    parser.add_argument("--conda-prefix", default=None, metavar="DIR",
+                        help="where conda environments are created (default .fileflow/conda); "
+                             "on a cluster, a folder of the shared file system")
+    parser.add_argument("--use-envmodules", action="store_true",
+                        help="load each rule's envmodules: (module purge && module load ...) "
+                             "before its jobs' commands")
     parser.add_argument("--graph", action="store_true",
                         help="with -n: show the jobs that would run as a tree (implies -n)")
     parser.add_argument("--summary", action="store_true",
@@ -275,7 +284,9 @@ def _build_options(args, **extra):
         keep_remote=getattr(args, "keep_remote", False),
         remote_staging=getattr(args, "remote_staging", "head"),
         progress=getattr(args, "progress", None), storage=_storage(args),
-        **selection_values(args), **extra)
+        use_conda=getattr(args, "use_conda", False),
+        conda_prefix=getattr(args, "conda_prefix", None),
+        use_envmodules=getattr(args, "use_envmodules", False), **selection_values(args), **extra)
 
 
 def _storage(args) -> dict:
@@ -308,6 +319,18 @@ def cmd_build(args) -> int:
         return (show.summary if args.summary else show.dry_run_graph)(
             _build_options(args, default_resources=_default_resources(args)))
     return build(_build_options(args, **cluster_options(args)))
+
+
+def configure_conda(parser: argparse.ArgumentParser) -> None:
+    from fileflow.cli.conda_envs import configure
+
+    configure(parser)
+
+
+def cmd_conda(args) -> int:
+    from fileflow.cli.conda_envs import conda_command
+
+    return conda_command(_build_options(args), args.action, args.dry_run)
 
 
 def configure_why(parser: argparse.ArgumentParser) -> None:
@@ -467,6 +490,8 @@ COMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None] | None,
     "lsp": ("cmd_lsp", configure_lsp, "the language server for editors, over stdio (see docs/cli.md)"),
     "why": ("cmd_why", configure_why, "explain why a file is (or is not) out of date"),
     "clean": ("cmd_clean", configure_clean, "delete the outputs of rules fileflow made, unchanged since"),
+    "conda": ("cmd_conda", configure_conda,
+              "create, list or clean the conda environments of the workflow's rules"),
     "unlock": ("cmd_unlock", configure_unlock,
                "remove the build locks of builds that are gone (works even if the Flowfile is broken)"),
     "graph": ("cmd_graph", configure_graph, "print the job, rule or file graph (dot, mermaid, json, text)"),

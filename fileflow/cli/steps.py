@@ -57,6 +57,9 @@ class BuildOptions:
     omit_from: Sequence[str] = ()
     batch: str | None = None                       # RULE=i/n, checked when the graph is made
     rerun_triggers: frozenset[str] | None = None   # --rerun-triggers; None: all
+    use_conda: bool = False                        # --use-conda
+    conda_prefix: str | None = None               # --conda-prefix DIR (None: .fileflow/conda)
+    use_envmodules: bool = False                   # --use-envmodules
 
 
 def print_line(text: str = "") -> None:

@@ -53,7 +53,7 @@ def definition(result: Analysis, line: int, column: int) -> list[Location]:
     if isinstance(place.statement, s.ImportFrom):
         target = import_target(result, place.statement)
         return [Location(target, Span(1, 1, 1, 1))] if os.path.isfile(target) else []
-    if directive in ("include", "script"):
+    if directive in ("include", "script", "conda"):  # conda: an environment file
         base = os.path.dirname(os.path.abspath(result.path))
         target = os.path.join(base, value)
         return [Location(target, Span(1, 1, 1, 1))] if os.path.isfile(target) else []
@@ -64,7 +64,8 @@ def definition(result: Analysis, line: int, column: int) -> list[Location]:
         found = string_field_at(result, node, line, column)   # {input.reads} -> reads = ...
         entry = named_entry(place.statement, found[0].split(":")[0]) if found else None
         return [Location(result.path, span_of(entry.pos))] if entry is not None else []
-    if directive in ("output", "shell", "message", "params", "wildcard_constraints"):
+    if directive in ("output", "shell", "message", "params", "wildcard_constraints",
+                     "envmodules"):
         return []
     if directive == "default" and _rule_locations(result, value):
         return _rule_locations(result, value)

@@ -24,6 +24,11 @@ DIRECTIVE_DOCS = {
     "message": "A line shown when the job starts, with the same `{...}` fields as `shell:`.",
     "wildcard_constraints": "Regexes for wildcards, `name = \"regex\"`: in a rule, for its own "
                             "wildcards; at the top level, for every rule.",
+    "conda": "A conda environment for the job, used with `--use-conda`: an environment file "
+             "(`.yaml`, relative to this Flowfile; its content is part of the job's signature), "
+             "a prefix path or a named environment. The job runs with it activated.",
+    "envmodules": "Environment modules loaded for the job with `--use-envmodules` "
+                  "(`module purge && module load ...`), e.g. `\"bwa/0.7.17\", \"samtools/1.19\"`.",
     "shell": "The command, run by the shell. Fields: `{input}`, `{output}`, `{log}`, `{params.x}`, "
              "`{wildcards.x}`, `{threads}`, `{resources.x}`, `{rule}`, `{attempt}`; files and "
              "wildcards are shell-quoted (`:raw` to insert as is).",

@@ -80,6 +80,8 @@ def job_signature(job: Job, command: str) -> str:
                    sort_keys=True, default=str) if params.values else "",
         "\x00".join(job.outputs),
     ]
+    if job.rule.software is not None:  # only then: other jobs keep the signatures they had
+        parts.append(job.rule.software.signature)
     text = "\x1e".join(parts)
     return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:32]
 

@@ -127,7 +127,9 @@ class LocalExecutor:
         self.poller = select.poll()
         self.by_fd: dict[int, int] = {}
         self.use_pidfd = hasattr(os, "pidfd_open")
-        self.programs: dict[str, str] = {}  # command name -> path, found once per build
+        # (command name, PATH) -> path, found once per build (a job's own PATH: a conda
+        # environment's bin first)
+        self.programs: dict[tuple[str, str | None], str] = {}
         self.log_dirs: set[str] = set()     # log folders made (or found) during this build
         self.logs_made: set[str] = set()    # log files made ahead of their jobs (prepare_logs)
         self.logs_used: set[str] = set()    # ... and the ones a job then opened
@@ -282,7 +284,8 @@ class LocalExecutor:
                    (os.POSIX_SPAWN_DUP2, fd, 1), (os.POSIX_SPAWN_DUP2, fd, 2)]
         try:
             pid = None
-            direct = self._direct(spec.command) if self.direct_allowed else None
+            direct = (self._direct(spec.command, spec.env.get("PATH"))
+                      if self.direct_allowed else None)
             if direct is not None:
                 program, argv, stdout = direct
                 if stdout is not None:  # `> file` / `>> file`, opened as bash would
@@ -335,7 +338,8 @@ class LocalExecutor:
             self.env_here = {**self.base_env, "PWD": pwd if same else here}
         return self.env_here
 
-    def _direct(self, command: str) -> tuple[str, list[str], tuple[str, int] | None] | None:
+    def _direct(self, command: str, path: str | None = None
+                ) -> tuple[str, list[str], tuple[str, int] | None] | None:
         """A command that is one plain program call (no expansions, pipes, globs or builtins),
         optionally with its output sent to a file (`> file`, `>> file`), runs without bash in
         between, as make does for a plain call: same argv, same file, same exit code, one exec
@@ -367,13 +371,13 @@ class LocalExecutor:
             return None
         if f"BASH_FUNC_{argv[0]}%%" in self.base_env:
             return None  # an exported bash function of that name (Lmod's `module`) wins in bash
-        program = self.programs.get(argv[0])
+        program = self.programs.get((argv[0], path))
         if program is None:
             program = (argv[0] if "/" in argv[0]  # looked up on the job's PATH, as bash does
-                       else shutil.which(argv[0], path=self.base_env.get("PATH")))
+                       else shutil.which(argv[0], path=path or self.base_env.get("PATH")))
             if program is None:
                 return None  # bash says "command not found" (exit 127) the usual way
-            self.programs[argv[0]] = program
+            self.programs[(argv[0], path)] = program
         return program, argv, stdout
 
     def wait(self, timeout: float) -> list[JobOutcome]:

@@ -9,6 +9,7 @@ from typing import NamedTuple
 
 from fileflow.errors import FlowfileError, Position
 from fileflow.lang.python_imports import FunctionInfo
+from fileflow.lang.software import Software
 from fileflow.patterns import Pattern
 from fileflow.template import Items, Template
 
@@ -89,6 +90,7 @@ class Rule:
     directive_pos: Mapping[str, Position]
     source_hash: str = ""                        # script content digest, for the signature
     checkpoint: bool = False                     # `checkpoint NAME:`: its outputs may decide the graph
+    software: Software | None = None             # conda: and envmodules:
 
     @property
     def lazy(self) -> bool:

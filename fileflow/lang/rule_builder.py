@@ -24,6 +24,7 @@ from fileflow.lang.directives import (
 from fileflow.lang.evaluate import UndefinedName, attribute_uses, compile_expr, free_names, walk
 from fileflow.lang.model import Action, FileItem, Lazy, Rule
 from fileflow.lang.script_kinds import REPORT_NAME, SUPPORTED, script_kind
+from fileflow.lang.software import read_software
 from fileflow.lang.units import DERIVED, with_units
 from fileflow.lang.values import a_type, closest
 from fileflow.patterns import PatternError, parse_pattern
@@ -126,10 +127,14 @@ class RuleBuilder:
                                     f'output: {REPORT_NAME} = "reports/{{sample}}.html"')
             script_digest = _file_digest(action.text, self.loader.workdir)
             self.loader.read_files.append(os.path.join(self.loader.workdir, action.text))
+        software = read_software(self.directives.get("conda"), self.directives.get("envmodules"),
+                                 self.loader.evaluate, self.path, self.loader.workdir)
+        if software and software.conda and software.conda.kind == "file":
+            self.loader.read_files.append(os.path.join(self.loader.workdir, software.conda.value))
         rule = Rule(decl.name, decl.pos, self.index, outputs, wildcards, inputs, log, params,
                     threads, resources, retries, priority, message, action, constraints, False,
                     {name: d.pos for name, d in self.directives.items()}, script_digest,
-                    decl.checkpoint)
+                    decl.checkpoint, software)
         self.check_templates(rule)
         return rule
 

@@ -79,11 +79,18 @@ class JobPreparer:
                                 f"{exc.filename!r}: {exc.strerror}") from None
         env: dict[str, str] = {}
         action = job.rule.action
+        software = self.settings.software.get(job.rule.name)
         if action is not None and action.kind == "script":
             command, env = script_command(local, attempt, action.text, self.run_id,
-                                          self.settings.python, self.settings.config)
+                                          software and software.python or self.settings.python,
+                                          self.settings.config)
         elif action is None:
             command = ":"
+        if software is not None and action is not None:
+            command = software.wrap(command)
+            env.update(software.env)
+            if action.kind == "script":
+                env.update(software.script_env())
         log_path = self.log_path(job)
         stage = ""
         if local is not job and self.stages_in_job(job):

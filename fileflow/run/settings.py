@@ -6,6 +6,8 @@ import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from fileflow.envs.activation import Activation
+
 __all__ = ["Settings"]
 
 
@@ -19,4 +21,7 @@ class Settings:
     workdir: str = "."
     python: str = sys.executable
     config: Mapping[str, object] = field(default_factory=dict)  # the workflow's, for scripts
+    # rule name -> the shell lines that activate its conda environment and load its
+    # environment modules, for the rules that have them (--use-conda, --use-envmodules)
+    software: Mapping[str, Activation] = field(default_factory=dict)
     cluster: bool = False     # -j counts queued cluster jobs, not cores; logs named by job id

@@ -1,0 +1,1 @@
+"""Software for jobs: conda environments and environment modules. Layer 3."""
