@@ -59,7 +59,8 @@ QUERIES = {
              "jobs_done AS n FROM runs WHERE id = :id "
              "UNION ALL SELECT 'count', NULL, state, NULL, COUNT(*) FROM jobs "
              "WHERE run_id = :id GROUP BY state "
-             "UNION ALL SELECT * FROM (SELECT 'running' AS kind, id, name, started_at, NULL AS n "
+             "UNION ALL SELECT * FROM (SELECT 'running' AS kind, id, name, started_at, "
+             "CAST(NULL AS BIGINT) AS n "
              "FROM jobs WHERE run_id = :id AND state = 'running' ORDER BY id LIMIT :limit) AS r"),
     "file_records": ("SELECT path, complete, size, digest, job_id, built_at, changed_at "
                      "FROM files WHERE path IN ({values})"),

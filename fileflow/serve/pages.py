@@ -37,7 +37,8 @@ def page(title: str, body: str, **data: Any) -> str:
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<title>{esc(title)}</title><link rel="stylesheet" href="/static/dashboard.css"></head>
+<title>{esc(title)}</title><link rel="icon" href="data:,">
+<link rel="stylesheet" href="/static/dashboard.css"></head>
 <body{attrs}><header><a class="home" href="/">fileflow runs</a>
 <form action="/files" method="get"><input type="search" name="q" placeholder="find a file by path"
 aria-label="find a file by path"></form></header>
