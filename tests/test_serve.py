@@ -273,6 +273,10 @@ def test_the_live_run_page_reaches_the_final_counts_without_a_reload(tmp_path):
                 wait_for(lambda: page.evaluate(
                     "document.querySelectorAll('#running-jobs tr').length") >= 1,
                     timeout=20, what="running jobs on the page")
+                rule_state = "document.querySelector('g.rule[data-rule=slow]').getAttribute('data-state')"
+                wait_for(lambda: page.evaluate(rule_state) == "running", timeout=10,
+                         what="the rule graph coloured live")
+                assert page.evaluate("document.querySelectorAll('g.rule').length") == 2
                 p.write("go")
                 wait_for(lambda: page.evaluate("document.body.getAttribute('data-live')") == "ended",
                          timeout=30, what="the page to see the run end")
@@ -281,6 +285,7 @@ def test_the_live_run_page_reaches_the_final_counts_without_a_reload(tmp_path):
                 assert page.evaluate("document.querySelector('[data-count=running]').textContent") == "0"
                 assert page.evaluate("document.getElementById('run-status').textContent") == "success"
                 assert page.evaluate("document.querySelectorAll('#running-jobs tr').length") == 0
+                assert page.evaluate(rule_state) == "done"
                 assert page.problems == []
                 assert all(u.startswith(base) for u in page.requests), page.requests
             assert build.wait(timeout=60) == 0

@@ -437,7 +437,11 @@ def configure_serve(parser: argparse.ArgumentParser) -> None:
 def cmd_serve(args) -> int:
     from fileflow.cli.serve import serve_dashboard
 
-    return serve_dashboard(args.db, args.host, args.port)
+    try:
+        options = _build_options(args)
+    except FileflowError:
+        options = None   # no Flowfile here: the dashboard shows no rule graph
+    return serve_dashboard(args.db, args.host, args.port, options)
 
 
 def configure_completion(parser: argparse.ArgumentParser) -> None:

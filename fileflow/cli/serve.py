@@ -9,23 +9,25 @@ import os
 import secrets
 import sys
 
-from fileflow.cli.steps import print_line
+from fileflow.cli.steps import BuildOptions, print_line
 from fileflow.errors import EXIT_OK, FileflowError
+from fileflow.printable import printable
 
 __all__ = ["serve_dashboard", "TOKEN_ENV"]
 
 TOKEN_ENV = "FILEFLOW_SERVE_TOKEN"
 
 
-def serve_dashboard(db_url: str | None, host: str, port: int) -> int:
+def serve_dashboard(db_url: str | None, host: str, port: int, options: BuildOptions | None) -> int:
     """Serve the dashboard until Ctrl-C. On a loopback address no token is needed; on any
-    other, FILEFLOW_SERVE_TOKEN or one made now, printed with the address."""
+    other, FILEFLOW_SERVE_TOKEN or one made now, printed with the address. With the options
+    of a Flowfile here, the runs made here show its rule graph."""
     missing = [m for m in ("starlette", "uvicorn") if importlib.util.find_spec(m) is None]
     if missing:
         raise FileflowError(f"fileflow serve needs {' and '.join(missing)}: "
                             "pip install 'fileflow[serve]'")
-    from fileflow.cli.show import open_history
-    from fileflow.serve.app import is_loopback, serve
+    from fileflow.cli.show import flowfile_rule_graph, open_history
+    from fileflow.serve.app import RuleGraph, is_loopback, serve
 
     log = open_history(db_url)
     if log is None:
@@ -35,7 +37,14 @@ def serve_dashboard(db_url: str | None, host: str, port: int) -> int:
         token = os.environ.get(TOKEN_ENV) or secrets.token_urlsafe(24)
     try:
         log.query("SELECT id FROM runs WHERE id = 0")   # a run log that cannot be read: now
-        serve(log, host, port, token, _announce)
+        rules = None
+        if options is not None:
+            view, note = flowfile_rule_graph(options)
+            if view is None:
+                print(printable(note), file=sys.stderr)
+            else:
+                rules = RuleGraph(os.getcwd(), view)
+        serve(log, host, port, token, _announce, rules)
     finally:
         log.close()
     return EXIT_OK

@@ -53,14 +53,14 @@ QUERIES = {
                      "WHERE path = :path) AND id < :before ORDER BY id DESC LIMIT :limit"),
     "find_paths": ("SELECT path, size, built_at, job_id FROM files WHERE path LIKE :pattern "
                    "ESCAPE '!' ORDER BY path LIMIT :limit"),
-    # One statement for a live page: the run's row, its count of jobs per state and its
-    # running jobs, told apart by `kind`.
+    # One statement for a live page: the run's row, its count of jobs per rule and state,
+    # and its running jobs, told apart by `kind`.
     "live": ("SELECT 'run' AS kind, id, status AS name, ended_at AS started_at, "
-             "jobs_done AS n FROM runs WHERE id = :id "
-             "UNION ALL SELECT 'count', NULL, state, NULL, COUNT(*) FROM jobs "
-             "WHERE run_id = :id GROUP BY state "
+             "jobs_done AS n, NULL AS rule FROM runs WHERE id = :id "
+             "UNION ALL SELECT 'count', NULL, state, NULL, COUNT(*), rule FROM jobs "
+             "WHERE run_id = :id GROUP BY rule, state "
              "UNION ALL SELECT * FROM (SELECT 'running' AS kind, id, name, started_at, "
-             "CAST(NULL AS BIGINT) AS n "
+             "CAST(NULL AS BIGINT) AS n, rule "
              "FROM jobs WHERE run_id = :id AND state = 'running' ORDER BY id LIMIT :limit) AS r"),
     "file_records": ("SELECT path, complete, size, digest, job_id, built_at, changed_at "
                      "FROM files WHERE path IN ({values})"),
@@ -215,14 +215,21 @@ def failed_jobs(log: RowSource, run_id: int, limit: int = 20) -> list[dict]:
 
 
 def live_state(log: RowSource, run_id: int, running: int = 50) -> dict | None:
-    """A run's status, its counts per state and its first `running` running jobs, read in
-    one statement (what a live page asks for at every interval); None for no such run."""
+    """A run's status, its counts per state and per rule and state, and its first `running`
+    running jobs, read in one statement (what a live page asks for at every interval);
+    None for no such run."""
     rows = log.query(QUERIES["live"], {"id": run_id, "limit": running})
     run = next((r for r in rows if r["kind"] == "run"), None)
     if run is None:
         return None
-    return {"status": run["name"], "ended_at": run["started_at"],
-            "counts": {r["name"]: int(r["n"]) for r in rows if r["kind"] == "count"},
+    counts: dict[str, int] = {}
+    by_rule: list[dict] = []
+    for r in rows:
+        if r["kind"] == "count":
+            counts[r["name"]] = counts.get(r["name"], 0) + int(r["n"])
+            by_rule.append({"rule": r["rule"], "state": r["name"], "n": int(r["n"])})
+    return {"status": run["name"], "ended_at": run["started_at"], "counts": counts,
+            "rule_counts": by_rule,
             "running": [{"id": r["id"], "name": r["name"], "started_at": r["started_at"]}
                         for r in rows if r["kind"] == "running"]}
 

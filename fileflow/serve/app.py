@@ -16,9 +16,11 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import json
+import os
 import secrets
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from http.cookies import SimpleCookie
 from pathlib import Path
 from typing import Any
@@ -38,7 +40,7 @@ from fileflow.runlog import history
 from fileflow.serve import data, pages
 from fileflow.views.runs import job_log_tail
 
-__all__ = ["create_app", "is_loopback", "TOKEN_COOKIE", "LIVE_INTERVAL"]
+__all__ = ["create_app", "serve", "RuleGraph", "is_loopback", "TOKEN_COOKIE", "LIVE_INTERVAL"]
 
 STATIC = Path(__file__).resolve().parent / "static"
 TOKEN_COOKIE = "fileflow_token"
@@ -138,9 +140,18 @@ def _run_id(request: Request, name: str = "run_id") -> int:
     return data.number({"id": request.path_params[name]}, "id", 0)
 
 
-def create_app(log: Any, token: str | None) -> ASGIApp:
+@dataclass(frozen=True)
+class RuleGraph:
+    """The rule graph (a fileflow.views.graph_view View of rules) of the Flowfile in
+    `workdir`: shown on the pages of the runs made there."""
+
+    workdir: str
+    view: Any
+
+
+def create_app(log: Any, token: str | None, rules: RuleGraph | None = None) -> ASGIApp:
     """The dashboard over an open run log (fileflow.runlog.log.RunLog, look-only); with a
-    token, every request must carry it."""
+    token, every request must carry it; with `rules`, the runs in its directory show it."""
     params = dict
 
     def api_runs(request: Request) -> Response:
@@ -184,8 +195,12 @@ def create_app(log: Any, token: str | None) -> ASGIApp:
         listed = data.jobs(log, run_id, params(request.query_params))
         failures = [(j, job_log_tail({**j, "log_path": _log_or_none(run, j)}, 15)[0])
                     for j in history.failed_jobs(log, run_id)]
-        return HTMLResponse(pages.run_page(run, data.live(log, run_id), listed["jobs"], failures,
-                                           listed["next"], time.time()))
+        live = data.live(log, run_id)
+        graph = ""
+        if rules is not None and _same_place(rules.workdir, run["workdir"]):
+            graph = pages.rule_graph(rules.view, live["rules"])
+        return HTMLResponse(pages.run_page(run, live, listed["jobs"], failures, listed["next"],
+                                           time.time(), graph))
 
     def job_html(request: Request) -> Response:
         job = data.job(log, _run_id(request, "job_id"))
@@ -221,6 +236,10 @@ def create_app(log: Any, token: str | None) -> ASGIApp:
     }
     app = Starlette(routes=routes, exception_handlers=handlers)
     return Guard(app, token)
+
+
+def _same_place(a: str, b: str) -> bool:
+    return os.path.realpath(a) == os.path.realpath(b)
 
 
 def _log_or_none(run: dict, job: dict) -> str | None:
@@ -263,7 +282,7 @@ async def _events(log: Any, run_id: int, request: Request):
         except (FileflowError, data.NotFound):
             now = None   # a moment when the log cannot be read: the next interval tries again
         if now is not None:
-            shown = {k: now[k] for k in ("status", "ended_at", "counts", "running")}
+            shown = {k: now[k] for k in ("status", "ended_at", "counts", "running", "rules")}
             if shown != last:
                 last, quiet = shown, 0.0
                 yield f"data: {json.dumps(now)}\n\n"
@@ -280,11 +299,11 @@ async def _events(log: Any, run_id: int, request: Request):
 
 
 def serve(log: Any, host: str, port: int, token: str | None,
-          announce: Callable[[str], None]) -> None:
+          announce: Callable[[str], None], rules: RuleGraph | None = None) -> None:
     """Serve the dashboard until interrupted (Ctrl-C)."""
     import uvicorn
 
-    app = create_app(log, token)
+    app = create_app(log, token, rules)
     shown = f"[{host}]" if ":" in host else host
     url = f"http://{shown}:{port}/" + (f"?token={token}" if token else "")
     announce(f"fileflow serve: {url} (Ctrl-C stops)")

@@ -15,6 +15,7 @@ from typing import Any
 
 from fileflow.runlog import history
 from fileflow.runlog.history import LARGEST_ID
+from fileflow.views.html_report import rule_states
 
 __all__ = ["BadRequest", "NotFound", "Forbidden", "runs", "run", "jobs", "job", "job_log",
            "file_history", "find_files", "live", "inside", "PAGE", "LOG_CHUNK", "RUN_FILTER_NAMES"]
@@ -167,9 +168,11 @@ def find_files(log: Any, params: Mapping[str, str]) -> dict:
 
 
 def live(log: Any, run_id: int) -> dict:
-    """What a live run page shows, in one query."""
+    """What a live run page shows, in one query: status, counts per state, running jobs,
+    and each rule's state (failed beats cancelled beats running beats done)."""
     found = history.live_state(log, run_id)
     if found is None:
         raise NotFound(f"no run {run_id} in the run log")
     found["now"] = time.time()
+    found["rules"] = rule_states(found.pop("rule_counts"))
     return found

@@ -5,15 +5,17 @@ paths, commands, hosts, log lines) goes through `esc`; the pages hold no inline 
 """
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Mapping
 from html import escape
 from typing import Any
 from urllib.parse import urlencode
 
+from fileflow.views.html_report import JOB_COLOURS, rule_graph_svg
 from fileflow.views.runs import command_line, duration
 from fileflow.views.summary import human_size, when
 
-__all__ = ["esc", "page", "runs_page", "run_page", "job_page", "file_page", "search_page",
+__all__ = ["esc", "page", "rule_graph", "runs_page", "run_page", "job_page", "file_page", "search_page",
            "STATES"]
 
 # The job states of the run log, in the order the counts are shown.
@@ -114,13 +116,26 @@ def _failure(job: dict, tail: list[str]) -> str:
             f"<pre>{shown}</pre></div>")
 
 
+def rule_graph(view: Any, states: Mapping[str, str]) -> str:
+    """The rule graph of `fileflow report`, coloured by each rule's state in the run; the
+    colours ride along for dashboard.js, which recolours it as the run goes on."""
+    colours = json.dumps(JOB_COLOURS)
+    legend = "".join(
+        f'<span><svg width="12" height="12"><rect width="12" height="12" fill="{esc(fill)}" '
+        f'stroke="{esc(border)}"/></svg> {esc(state)}</span>'
+        for state, (fill, border) in JOB_COLOURS.items())
+    return (f'<p class="legend">{legend}</p><div id="rule-graph-box" data-colours="{esc(colours)}">'
+            f"{rule_graph_svg(view, dict(states))}</div>")
+
+
 def run_page(run: dict, live: dict, jobs: list[dict], failures: list[tuple[dict, list[str]]],
-             next_after: int | None, now: float) -> str:
+             next_after: int | None, now: float, graph: str = "") -> str:
     running = table(("running job", "elapsed"), _running_rows(live["running"], now), "running-jobs")
     failed = "".join(_failure(j, tail) for j, tail in failures)
     more = ('<p class="more">' + link(f"/runs/{run['id']}", "more jobs", after=next_after)
             + "</p>" if next_after is not None else "")
-    body = (_run_meta(run) + _counts(live["counts"]) + "<h2>Running</h2>" + running
+    body = (_run_meta(run) + _counts(live["counts"])
+            + (f"<h2>Rule graph</h2>{graph}" if graph else "") + "<h2>Running</h2>" + running
             + "<h2>Failures</h2>" + (failed or "<p>none</p>") + "<h2>Jobs</h2>"
             + table(("job", "name", "state", "attempt", "exit", "duration", "peak memory", "host"),
                     _job_rows(jobs)) + more)

@@ -37,6 +37,7 @@
       status.className = "state-" + state.status;
     }
     body.setAttribute("data-status", state.status);
+    showRules(state.rules || {});
     var rows = document.getElementById("running-jobs");
     if (!rows) return;
     while (rows.firstChild) rows.removeChild(rows.firstChild);
@@ -45,6 +46,20 @@
       cell(tr, job.name, "/jobs/" + encodeURIComponent(job.id));
       cell(tr, elapsed(state.now - job.started_at));
       rows.appendChild(tr);
+    });
+  }
+
+  function showRules(rules) {
+    var box = document.getElementById("rule-graph-box");
+    if (!box) return;
+    var colours = JSON.parse(box.getAttribute("data-colours"));
+    box.querySelectorAll("g.rule").forEach(function (g) {
+      var state = rules[g.getAttribute("data-rule")] || "";
+      var colour = colours[state] || ["#ffffff", "#90a4ae"];
+      var rect = g.querySelector("rect");
+      rect.setAttribute("fill", colour[0]);
+      rect.setAttribute("stroke", colour[1]);
+      g.setAttribute("data-state", state);
     });
   }
 
