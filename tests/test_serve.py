@@ -171,6 +171,19 @@ def test_what_a_flowfile_or_a_file_name_holds_is_escaped(built, server):
     assert "script-src 'self'" in headers["content-security-policy"]
 
 
+def test_two_runs_compared(server):
+    _, found = get_json(f"{server}/api/compare?a=1&b=2")
+    assert found["a"]["id"] == 1 and found["b"]["id"] == 2
+    assert found["only_a"] == sorted(f"make[s={s}]" for s in ("b", "c", EVIL))
+    assert found["only_b"] == []
+    assert [c["name"] for c in found["duration"]] in ([], ["make[s=a]"])
+    status, _, html = get(f"{server}/compare?a=1&b=2")
+    assert status == 200 and "Only in run 1" in html and "&lt;script&gt;boom()" in html
+    assert "<script>boom" not in html
+    assert get_json(f"{server}/api/compare?a=1")[0] == 400
+    assert get_json(f"{server}/api/compare?a=1&b=77")[0] == 404
+
+
 def test_a_job_log_outside_the_run_directory_is_refused(built, tmp_path):
     """A crafted run log (a copy) whose rows point a job's log outside the working directory:
     by a relative path, an absolute one, and a link inside pointing out."""
@@ -246,7 +259,8 @@ rule first:
 
 rule slow:
     output: "out/{n}.txt"
-    shell: "while [ ! -e go ]; do sleep 0.1; done; echo {wildcards.n} > {output}"
+    shell: ("echo waiting {wildcards.n}; while [ ! -e go ]; do sleep 0.1; done; "
+            "echo finished {wildcards.n}; echo {wildcards.n} > {output}")
 """
 
 
@@ -277,6 +291,10 @@ def test_the_live_run_page_reaches_the_final_counts_without_a_reload(tmp_path):
                 wait_for(lambda: page.evaluate(rule_state) == "running", timeout=10,
                          what="the rule graph coloured live")
                 assert page.evaluate("document.querySelectorAll('g.rule').length") == 2
+                _, running = get_json(f"{base}/api/runs/{run_id}/jobs?state=running&limit=1")
+                followed = browser.open(f"{base}/jobs/{running['jobs'][0]['id']}")
+                assert followed.evaluate("document.getElementById('follow').checked") is True
+                assert "waiting" in followed.evaluate("document.getElementById('job-log').textContent")
                 p.write("go")
                 wait_for(lambda: page.evaluate("document.body.getAttribute('data-live')") == "ended",
                          timeout=30, what="the page to see the run end")
@@ -286,7 +304,12 @@ def test_the_live_run_page_reaches_the_final_counts_without_a_reload(tmp_path):
                 assert page.evaluate("document.getElementById('run-status').textContent") == "success"
                 assert page.evaluate("document.querySelectorAll('#running-jobs tr').length") == 0
                 assert page.evaluate(rule_state) == "done"
-                assert page.problems == []
+                wait_for(lambda: "finished" in followed.evaluate(
+                    "document.getElementById('job-log').textContent"), timeout=20,
+                    what="the job's log followed")
+                log_text = followed.evaluate("document.getElementById('job-log').textContent")
+                assert log_text.count("waiting") == 1 and log_text.count("finished") == 1
+                assert page.problems == [] and followed.problems == []
                 assert all(u.startswith(base) for u in page.requests), page.requests
             assert build.wait(timeout=60) == 0
         finally:

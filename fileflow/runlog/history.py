@@ -19,7 +19,8 @@ from fileflow.runlog.records import IN_CLAUSE_SIZE
 __all__ = ["list_runs", "get_run", "latest_run_id", "run_jobs", "get_job", "jobs_named",
            "jobs_for_path", "job_states", "file_records", "QUERIES", "RUN_COLUMNS", "JOB_COLUMNS",
            "LARGEST_ID", "runs_page", "run_counts", "jobs_page", "attempts_of", "failed_jobs",
-           "live_state", "path_history", "find_paths"]
+           "live_state", "path_history", "find_paths",
+           "run_outcomes"]
 
 # Every column of `runs` and of `jobs`, in the tables' order.
 RUN_COLUMNS = ("id", "started_at", "ended_at", "argv", "workdir", "user", "host", "pid",
@@ -62,6 +63,8 @@ QUERIES = {
              "UNION ALL SELECT * FROM (SELECT 'running' AS kind, id, name, started_at, "
              "CAST(NULL AS BIGINT) AS n, rule "
              "FROM jobs WHERE run_id = :id AND state = 'running' ORDER BY id LIMIT :limit) AS r"),
+    "run_outcomes": ("SELECT id, name, state, started_at, ended_at, peak_rss_bytes FROM jobs "
+                     "WHERE run_id = :id ORDER BY id LIMIT :limit"),
     "file_records": ("SELECT path, complete, size, digest, job_id, built_at, changed_at "
                      "FROM files WHERE path IN ({values})"),
 }
@@ -246,3 +249,10 @@ def find_paths(log: RowSource, text: str, limit: int = 50) -> list[dict]:
     """Recorded files whose path contains `text`, in path order."""
     pattern = "%" + text.replace("!", "!!").replace("%", "!%").replace("_", "!_") + "%"
     return log.query(QUERIES["find_paths"], {"pattern": pattern, "limit": min(limit, LARGEST_ID)})
+
+
+def run_outcomes(log: RowSource, run_id: int, limit: int) -> dict[str, dict]:
+    """job name -> its last attempt in the run (id, state, started_at, ended_at,
+    peak_rss_bytes), of the run's first `limit` job rows."""
+    rows = log.query(QUERIES["run_outcomes"], {"id": run_id, "limit": min(limit, LARGEST_ID)})
+    return {r["name"]: r for r in rows}

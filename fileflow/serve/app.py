@@ -1,6 +1,6 @@
 """The dashboard's web application (Starlette) and its server (uvicorn). Layer 4.
 
-Routes: the pages /, /runs/{id}, /jobs/{id}, /files; the JSON API under /api/ (docs/seeing.md);
+Routes: the pages /, /runs/{id}, /jobs/{id}, /files, /compare; the JSON API under /api/ (docs/seeing.md);
 the live feed of a run, /api/runs/{id}/events (server-sent events); the scripts and styles
 under /static/. Everything reads the run log, opened look-only; nothing writes.
 
@@ -132,12 +132,86 @@ async def _refuse(send: Send, status: int, message: str) -> None:
     await send({"type": "http.response.body", "body": body})
 
 
-def _json(value: Any) -> JSONResponse:
-    return JSONResponse(value)
+def _id(request: Request) -> int:
+    return data.number({"id": request.path_params["id"]}, "id", 0)
 
 
-def _run_id(request: Request, name: str = "run_id") -> int:
-    return data.number({"id": request.path_params[name]}, "id", 0)
+def _query(request: Request) -> dict[str, str]:
+    return dict(request.query_params)
+
+
+def _api_routes(log: Any) -> list[Route]:
+    """The JSON API: each path and what it answers (docs/seeing.md)."""
+    answers: dict[str, Callable[[Request], Any]] = {
+        "/api/runs": lambda r: data.runs(log, _query(r)),
+        "/api/runs/{id}": lambda r: data.run(log, _id(r)),
+        "/api/runs/{id}/jobs": lambda r: data.jobs(log, _id(r), _query(r)),
+        "/api/jobs/{id}": lambda r: data.job(log, _id(r)),
+        "/api/jobs/{id}/log": lambda r: data.job_log(log, _id(r), _query(r)),
+        "/api/file": lambda r: data.file_history(log, _query(r)),
+        "/api/files": lambda r: data.find_files(log, _query(r)),
+        "/api/compare": lambda r: data.compare(log, _query(r)),
+    }
+
+    def route(path: str, answer: Callable[[Request], Any]) -> Route:
+        def endpoint(request: Request) -> Response:
+            return JSONResponse(answer(request))
+        return Route(path, endpoint)
+
+    async def events(request: Request) -> Response:
+        run_id = _id(request)
+        await run_in_threadpool(data.live, log, run_id)   # 404 before the stream starts
+        return StreamingResponse(_events(log, run_id, request), media_type="text/event-stream",
+                                 headers={"cache-control": "no-store"})
+
+    return [*(route(p, a) for p, a in answers.items()), Route("/api/runs/{id}/events", events)]
+
+
+def _page_routes(log: Any, rules: RuleGraph | None) -> list[Route]:
+    """The HTML pages."""
+    def runs_html(request: Request) -> Response:
+        query = _query(request)
+        found = data.runs(log, query)
+        shown = {k: query[k] for k in data.RUN_FILTER_NAMES if query.get(k)}
+        return HTMLResponse(pages.runs_page(found["runs"], shown, found["next"]))
+
+    def run_html(request: Request) -> Response:
+        run_id = _id(request)
+        run = data.run(log, run_id)
+        listed = data.jobs(log, run_id, _query(request))
+        failures = [(j, job_log_tail({**j, "log_path": _log_or_none(run, j)}, 15)[0])
+                    for j in history.failed_jobs(log, run_id)]
+        live = data.live(log, run_id)
+        graph = ""
+        if rules is not None and _same_place(rules.workdir, run["workdir"]):
+            graph = pages.rule_graph(rules.view, live["rules"])
+        return HTMLResponse(pages.run_page(run, live, listed["jobs"], failures, listed["next"],
+                                           time.time(), graph))
+
+    def job_html(request: Request) -> Response:
+        job = data.job(log, _id(request))
+        shown: dict | None = None
+        if job["log_path"]:
+            try:
+                shown = data.job_log(log, job["id"], {})
+            except (data.Forbidden, data.NotFound) as exc:
+                shown = {"error": str(exc)}
+        return HTMLResponse(pages.job_page(job, job["attempts"], shown))
+
+    def files_html(request: Request) -> Response:
+        query = _query(request)
+        if query.get("path"):
+            found = data.file_history(log, query)
+            return HTMLResponse(pages.file_page(found["path"], found["file"], found["jobs"],
+                                                found["next"]))
+        return HTMLResponse(pages.search_page(query.get("q", ""),
+                                              data.find_files(log, query)["files"]))
+
+    def compare_html(request: Request) -> Response:
+        return HTMLResponse(pages.compare_page(data.compare(log, _query(request))))
+
+    return [Route("/", runs_html), Route("/runs/{id}", run_html), Route("/jobs/{id}", job_html),
+            Route("/files", files_html), Route("/compare", compare_html)]
 
 
 @dataclass(frozen=True)
@@ -152,84 +226,8 @@ class RuleGraph:
 def create_app(log: Any, token: str | None, rules: RuleGraph | None = None) -> ASGIApp:
     """The dashboard over an open run log (fileflow.runlog.log.RunLog, look-only); with a
     token, every request must carry it; with `rules`, the runs in its directory show it."""
-    params = dict
-
-    def api_runs(request: Request) -> Response:
-        return _json(data.runs(log, params(request.query_params)))
-
-    def api_run(request: Request) -> Response:
-        return _json(data.run(log, _run_id(request)))
-
-    def api_jobs(request: Request) -> Response:
-        run_id = _run_id(request)
-        data.run(log, run_id)
-        return _json(data.jobs(log, run_id, params(request.query_params)))
-
-    def api_job(request: Request) -> Response:
-        return _json(data.job(log, _run_id(request, "job_id")))
-
-    def api_job_log(request: Request) -> Response:
-        return _json(data.job_log(log, _run_id(request, "job_id"), params(request.query_params)))
-
-    def api_file(request: Request) -> Response:
-        return _json(data.file_history(log, params(request.query_params)))
-
-    def api_files(request: Request) -> Response:
-        return _json(data.find_files(log, params(request.query_params)))
-
-    async def api_events(request: Request) -> Response:
-        run_id = _run_id(request)
-        await run_in_threadpool(data.live, log, run_id)   # 404 before the stream starts
-        return StreamingResponse(_events(log, run_id, request), media_type="text/event-stream",
-                                 headers={"cache-control": "no-store"})
-
-    def runs_html(request: Request) -> Response:
-        query = params(request.query_params)
-        found = data.runs(log, query)
-        shown = {k: query[k] for k in data.RUN_FILTER_NAMES if query.get(k)}
-        return HTMLResponse(pages.runs_page(found["runs"], shown, found["next"]))
-
-    def run_html(request: Request) -> Response:
-        run_id = _run_id(request)
-        run = data.run(log, run_id)
-        listed = data.jobs(log, run_id, params(request.query_params))
-        failures = [(j, job_log_tail({**j, "log_path": _log_or_none(run, j)}, 15)[0])
-                    for j in history.failed_jobs(log, run_id)]
-        live = data.live(log, run_id)
-        graph = ""
-        if rules is not None and _same_place(rules.workdir, run["workdir"]):
-            graph = pages.rule_graph(rules.view, live["rules"])
-        return HTMLResponse(pages.run_page(run, live, listed["jobs"], failures, listed["next"],
-                                           time.time(), graph))
-
-    def job_html(request: Request) -> Response:
-        job = data.job(log, _run_id(request, "job_id"))
-        shown: dict | None = None
-        if job["log_path"]:
-            try:
-                shown = data.job_log(log, job["id"], {})
-            except (data.Forbidden, data.NotFound) as exc:
-                shown = {"error": str(exc)}
-        return HTMLResponse(pages.job_page(job, job["attempts"], shown))
-
-    def files_html(request: Request) -> Response:
-        query = params(request.query_params)
-        if query.get("path"):
-            found = data.file_history(log, query)
-            return HTMLResponse(pages.file_page(found["path"], found["file"], found["jobs"],
-                                                found["next"]))
-        return HTMLResponse(pages.search_page(query.get("q", ""),
-                                              data.find_files(log, query)["files"]))
-
-    routes = [
-        Route("/", runs_html), Route("/runs/{run_id}", run_html),
-        Route("/jobs/{job_id}", job_html), Route("/files", files_html),
-        Route("/api/runs", api_runs), Route("/api/runs/{run_id}", api_run),
-        Route("/api/runs/{run_id}/jobs", api_jobs), Route("/api/runs/{run_id}/events", api_events),
-        Route("/api/jobs/{job_id}", api_job), Route("/api/jobs/{job_id}/log", api_job_log),
-        Route("/api/file", api_file), Route("/api/files", api_files),
-        Mount("/static", StaticFiles(directory=STATIC), name="static"),
-    ]
+    routes = [*_page_routes(log, rules), *_api_routes(log),
+              Mount("/static", StaticFiles(directory=STATIC), name="static")]
     handlers: dict[Any, Callable] = {
         data.BadRequest: _error(400), data.Forbidden: _error(403), data.NotFound: _error(404),
         FileflowError: _error(503), HTTPException: _http_error, Exception: _error(500),

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from fileflow.runlog import history
@@ -18,11 +18,12 @@ from fileflow.runlog.history import LARGEST_ID
 from fileflow.views.html_report import rule_states
 
 __all__ = ["BadRequest", "NotFound", "Forbidden", "runs", "run", "jobs", "job", "job_log",
-           "file_history", "find_files", "live", "inside", "PAGE", "LOG_CHUNK", "RUN_FILTER_NAMES"]
+           "file_history", "find_files", "live", "compare", "inside", "PAGE", "LOG_CHUNK", "RUN_FILTER_NAMES"]
 
 PAGE = 50            # rows of a page unless ?limit= says otherwise
 MAX_PAGE = 1000      # the most rows one request may ask for
 LOG_CHUNK = 64 * 1024  # bytes of a job's log one request returns
+COMPARED_JOBS = 200_000  # job rows of each run that `compare` reads
 RUN_FILTER_NAMES = ("status", "user", "host", "workdir", "since", "until")
 
 
@@ -91,6 +92,8 @@ def run(log: Any, run_id: int) -> dict:
 
 def jobs(log: Any, run_id: int, params: Mapping[str, str]) -> dict:
     """A page of a run's jobs in start order; `next` is the `after` of the next page."""
+    if history.get_run(log, run_id) is None:
+        raise NotFound(f"no run {run_id} in the run log")
     limit = number(params, "limit", PAGE, 1, MAX_PAGE)
     after = number(params, "after", 0)
     state = params.get("state") or None
@@ -176,3 +179,36 @@ def live(log: Any, run_id: int) -> dict:
     found["now"] = time.time()
     found["rules"] = rule_states(found.pop("rule_counts"))
     return found
+
+
+def _took(job: Mapping[str, Any]) -> float | None:
+    if job["started_at"] is None or job["ended_at"] is None:
+        return None
+    return job["ended_at"] - job["started_at"]
+
+
+def compare(log: Any, params: Mapping[str, str]) -> dict:
+    """Two runs side by side: the jobs (by name, each its last attempt) that ran in one and
+    not the other, and those both ran whose duration or peak memory changed most."""
+    a, b = number(params, "a", -1), number(params, "b", -1)
+    if a < 0 or b < 0:
+        raise BadRequest("two runs are needed: /api/compare?a=RUN&b=RUN")
+    limit = number(params, "limit", PAGE, 1, MAX_PAGE)
+    runs_ = [run(log, a), run(log, b)]
+    first, second = (history.run_outcomes(log, r, COMPARED_JOBS) for r in (a, b))
+    both = [(first[n], second[n]) for n in first.keys() & second.keys()]
+
+    def change(key: Callable[[Mapping[str, Any]], float | None]) -> list[dict]:
+        out = []
+        for x, y in both:
+            kx, ky = key(x), key(y)
+            if kx is not None and ky is not None and kx != ky:
+                out.append({"name": x["name"], "a": kx, "b": ky, "change": ky - kx,
+                            "a_job": x["id"], "b_job": y["id"]})
+        out.sort(key=lambda c: (-abs(c["change"]), c["name"]))
+        return out[:limit]
+
+    return {"a": runs_[0], "b": runs_[1],
+            "only_a": sorted(first.keys() - second.keys())[:limit],
+            "only_b": sorted(second.keys() - first.keys())[:limit],
+            "duration": change(_took), "memory": change(lambda j: j["peak_rss_bytes"])}

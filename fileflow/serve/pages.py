@@ -6,7 +6,7 @@ paths, commands, hosts, log lines) goes through `esc`; the pages hold no inline 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from html import escape
 from typing import Any
 from urllib.parse import urlencode
@@ -15,7 +15,8 @@ from fileflow.views.html_report import JOB_COLOURS, rule_graph_svg
 from fileflow.views.runs import command_line, duration
 from fileflow.views.summary import human_size, when
 
-__all__ = ["esc", "page", "rule_graph", "runs_page", "run_page", "job_page", "file_page", "search_page",
+__all__ = ["esc", "page", "rule_graph", "runs_page", "run_page", "job_page", "file_page",
+           "search_page", "compare_page",
            "STATES"]
 
 # The job states of the run log, in the order the counts are shown.
@@ -71,7 +72,10 @@ def runs_page(runs: list[dict], filters: Mapping[str, str], next_before: int | N
     inputs = "".join(f'<label>{esc(name)} <input name="{esc(name)}" value="{esc(filters.get(name, ""))}"'
                      f'{" placeholder=YYYY-MM-DD" if name in ("since", "until") else ""}></label>'
                      for name in ("status", "user", "host", "workdir", "since", "until"))
-    form = f'<form class="filters" method="get">{inputs}<button>filter</button></form>'
+    form = (f'<form class="filters" method="get">{inputs}<button>filter</button></form>'
+            '<form class="filters" action="/compare" method="get"><label>compare run '
+            '<input name="a"></label><label>with run <input name="b"></label>'
+            '<button>compare</button></form>')
     more = (f'<p class="more">{link("/", "older runs", **filters, before=next_before)}</p>'
             if next_before is not None else "")
     listed = table(("run", "started", "duration", "status", "done", "failed", "user", "host",
@@ -202,3 +206,27 @@ def search_page(text: str, found: list[dict]) -> str:
              esc(when(f["built_at"]))] for f in found]
     return page(f"Files matching {text}", table(("path", "size", "built"), rows)
                 if rows else "<p>no recorded file matches</p>")
+
+
+def compare_page(found: dict) -> str:
+    a, b = found["a"], found["b"]
+    head = "<p>run {} ({}, {}) against run {} ({}, {})</p>".format(
+        link(f"/runs/{a['id']}", a["id"]), esc(when(a["started_at"])), esc(a["status"]),
+        link(f"/runs/{b['id']}", b["id"]), esc(when(b["started_at"])), esc(b["status"]))
+
+    def names(title: str, listed: list[str]) -> str:
+        return f"<h2>{esc(title)}</h2>" + ("<p>" + ", ".join(esc(n) for n in listed) + "</p>"
+                                           if listed else "<p>none</p>")
+
+    def changes(title: str, rows: list[dict], shown: Callable[[Any], str]) -> str:
+        cells = [[esc(c["name"]), link(f"/jobs/{c['a_job']}", shown(c["a"])),
+                  link(f"/jobs/{c['b_job']}", shown(c["b"]))] for c in rows]
+        return f"<h2>{esc(title)}</h2>" + (table(("job", f"run {a['id']}", f"run {b['id']}"),
+                                                 cells) if cells else "<p>none</p>")
+
+    return page(f"Run {a['id']} and run {b['id']}", head
+                + names(f"Only in run {a['id']}", found["only_a"])
+                + names(f"Only in run {b['id']}", found["only_b"])
+                + changes("Largest changes in duration", found["duration"],
+                          lambda v: duration(0.000001, 0.000001 + v))
+                + changes("Largest changes in peak memory", found["memory"], human_size))
