@@ -40,7 +40,7 @@ from fileflow.runlog import history
 from fileflow.serve import data, pages
 from fileflow.views.runs import job_log_tail
 
-__all__ = ["create_app", "serve", "RuleGraph", "is_loopback", "TOKEN_COOKIE", "LIVE_INTERVAL"]
+__all__ = ["create_app", "serve", "RuleGraph", "LiveReads", "is_loopback", "TOKEN_COOKIE", "LIVE_INTERVAL"]
 
 STATIC = Path(__file__).resolve().parent / "static"
 TOKEN_COOKIE = "fileflow_token"
@@ -158,10 +158,12 @@ def _api_routes(log: Any) -> list[Route]:
             return JSONResponse(answer(request))
         return Route(path, endpoint)
 
+    reads = LiveReads(log)
+
     async def events(request: Request) -> Response:
         run_id = _id(request)
-        await run_in_threadpool(data.live, log, run_id)   # 404 before the stream starts
-        return StreamingResponse(_events(log, run_id, request), media_type="text/event-stream",
+        await reads.get(run_id)   # 404 before the stream starts
+        return StreamingResponse(_events(reads, run_id, request), media_type="text/event-stream",
                                  headers={"cache-control": "no-store"})
 
     return [*(route(p, a) for p, a in answers.items()), Route("/api/runs/{id}/events", events)]
@@ -177,11 +179,11 @@ def _page_routes(log: Any, rules: RuleGraph | None) -> list[Route]:
 
     def run_html(request: Request) -> Response:
         run_id = _id(request)
-        run = data.run(log, run_id)
+        live = data.live(log, run_id)    # counts and all: before the jobs, so 404 comes first
+        run = history.get_run(log, run_id) or {}
         listed = data.jobs(log, run_id, _query(request))
         failures = [(j, job_log_tail({**j, "log_path": _log_or_none(run, j)}, 15)[0])
                     for j in history.failed_jobs(log, run_id)]
-        live = data.live(log, run_id)
         graph = ""
         if rules is not None and _same_place(rules.workdir, run["workdir"]):
             graph = pages.rule_graph(rules.view, live["rules"])
@@ -270,13 +272,36 @@ def _answer(request: Request, status: int, message: str) -> Response:
     return HTMLResponse(pages.page(f"{status}", f"<p>{pages.esc(message)}</p>"), status_code=status)
 
 
-async def _events(log: Any, run_id: int, request: Request):
-    """The live feed of a run: an event whenever what the page shows changed (one query per
-    interval), a comment now and then on a quiet feed, and an `end` event once the run is over."""
+class LiveReads:
+    """What the live pages of each run show, read at most once per interval however many
+    pages watch the run: ten open browsers cost the run log what one does."""
+
+    def __init__(self, log: Any):
+        self.log = log
+        self.read: dict[int, tuple[float, dict]] = {}   # run id -> (when read, what)
+        self.lock = asyncio.Lock()
+
+    async def get(self, run_id: int) -> dict:
+        async with self.lock:
+            now = time.monotonic()
+            for old in [r for r, (at, _) in self.read.items() if now - at > 60]:
+                del self.read[old]
+            last = self.read.get(run_id)
+            if last is not None and now - last[0] < LIVE_INTERVAL * 0.9:
+                return last[1]
+            state = await run_in_threadpool(data.live, self.log, run_id)
+            self.read[run_id] = (time.monotonic(), state)
+            return state
+
+
+async def _events(reads: LiveReads, run_id: int, request: Request):
+    """The live feed of a run: an event whenever what the page shows changed (read once per
+    interval for all its pages), a comment now and then on a quiet feed, and an `end` event
+    once the run is over."""
     last, quiet = None, 0.0
     while True:
         try:
-            now = await run_in_threadpool(data.live, log, run_id)
+            now = await reads.get(run_id)
         except (FileflowError, data.NotFound):
             now = None   # a moment when the log cannot be read: the next interval tries again
         if now is not None:
