@@ -115,9 +115,8 @@ def _run_meta(run: dict) -> str:
 def _failure(job: dict, tail: list[str]) -> str:
     shown = esc("\n".join(tail)) or "(no log)"
     named = link(f"/jobs/{job['id']}", job["name"])
-    return (f"<div class=\"failure\"><p>{named}: exit "
-            f"{esc(_exit(job['exit_code']))} {esc(job['message'] or '')}</p>"
-            f"<pre>{shown}</pre></div>")
+    what = job["message"] or f"exit code {_exit(job['exit_code'])}"
+    return f'<div class="failure"><p>{named}: {esc(what)}</p><pre>{shown}</pre></div>'
 
 
 def rule_graph(view: Any, states: Mapping[str, str]) -> str:
