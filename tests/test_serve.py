@@ -286,18 +286,20 @@ def test_the_live_run_page_reaches_the_final_counts_without_a_reload(tmp_path):
                 page.evaluate("window.sameDocument = true")
                 wait_for(lambda: page.evaluate(
                     "document.querySelectorAll('#running-jobs tr').length") >= 1,
-                    timeout=20, what="running jobs on the page")
+                    timeout=60, what="running jobs on the page")
                 rule_state = "document.querySelector('g.rule[data-rule=slow]').getAttribute('data-state')"
-                wait_for(lambda: page.evaluate(rule_state) == "running", timeout=10,
+                wait_for(lambda: page.evaluate(rule_state) == "running", timeout=60,
                          what="the rule graph coloured live")
                 assert page.evaluate("document.querySelectorAll('g.rule').length") == 2
                 _, running = get_json(f"{base}/api/runs/{run_id}/jobs?state=running&limit=1")
                 followed = browser.open(f"{base}/jobs/{running['jobs'][0]['id']}")
                 assert followed.evaluate("document.getElementById('follow').checked") is True
-                assert "waiting" in followed.evaluate("document.getElementById('job-log').textContent")
+                wait_for(lambda: "waiting" in followed.evaluate(
+                    "document.getElementById('job-log').textContent"), timeout=60,
+                    what="the running job's first line")
                 p.write("go")
                 wait_for(lambda: page.evaluate("document.body.getAttribute('data-live')") == "ended",
-                         timeout=30, what="the page to see the run end")
+                         timeout=60, what="the page to see the run end")
                 assert page.evaluate("window.sameDocument") is True     # never reloaded
                 assert page.evaluate("document.querySelector('[data-count=done]').textContent") == "6"
                 assert page.evaluate("document.querySelector('[data-count=running]').textContent") == "0"
@@ -305,7 +307,7 @@ def test_the_live_run_page_reaches_the_final_counts_without_a_reload(tmp_path):
                 assert page.evaluate("document.querySelectorAll('#running-jobs tr').length") == 0
                 assert page.evaluate(rule_state) == "done"
                 wait_for(lambda: "finished" in followed.evaluate(
-                    "document.getElementById('job-log').textContent"), timeout=20,
+                    "document.getElementById('job-log').textContent"), timeout=60,
                     what="the job's log followed")
                 log_text = followed.evaluate("document.getElementById('job-log').textContent")
                 assert log_text.count("waiting") == 1 and log_text.count("finished") == 1
