@@ -2,7 +2,8 @@
 
 fileflow writes the job's values to a JSON file and names it in FILEFLOW_JOB; this module
 reads it on import. `job.input[0]`, `job.input.reads`, `job.output`, `job.log`,
-`job.params.x`, `job.wildcards.sample`, `job.threads`, `job.resources.mem_mb`, `job.rule`,
+`job.params.x`, `job.wildcards.sample`, `job.threads`, `job.resources.mem_mb`,
+`job.config.x` (the workflow's config; nested mappings read as attributes too), `job.rule`,
 `job.attempt`.
 """
 from __future__ import annotations
@@ -44,6 +45,15 @@ class _Record(dict):
             raise AttributeError(f"no {name!r} (has: {', '.join(self) or 'none'})") from None
 
 
+def _records(value):
+    """Mappings at any depth as _Record (`job.config.qc.min_quality`)."""
+    if isinstance(value, dict):
+        return _Record({k: _records(v) for k, v in value.items()})
+    if isinstance(value, list):
+        return [_records(v) for v in value]
+    return value
+
+
 class Job:
     def __init__(self, data: dict):
         self.rule = data["rule"]
@@ -53,6 +63,7 @@ class Job:
             setattr(self, key, Named(data[key]["values"], data[key]["names"]))
         self.wildcards = _Record(data["wildcards"])
         self.resources = _Record(data["resources"])
+        self.config = _records(data.get("config", {}))
 
 
 def load(path: str | None = None) -> Job:

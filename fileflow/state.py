@@ -70,6 +70,10 @@ class RecordedTarget(NamedTuple):
     ctime_ns: int = -1             # st_ctime_ns when observed; -1 for records that lack it
     seen_ns: int = -1              # FileState.seen_ns of that observation; -1: not known
     link: str = ""                 # FileState.link of that observation
+    # The parts of the signature, apart (fileflow.engine.command.signature_parts): what
+    # `--rerun-triggers` and `--list-changes` compare; "" for records that lack them.
+    code_digest: str = ""
+    params_digest: str = ""
 
 
 def settled(mtime_ns: int, ctime_ns: int, seen_ns: int, granularity_ns: int) -> bool:

@@ -225,6 +225,12 @@ def test_a_mistyped_target_names_the_closest_output_or_rule(project, capsys):
     (["--resources", "a=1", "--resources", "b=2"], ("resources", ["a=1", "b=2"]), []),
     (["a.txt", "-n", "b.txt"], ("dry_run", True), ["a.txt", "b.txt"]),
     (["-R", "summary", "--", "other"], ("forcerun", ["summary"]), ["other"]),
+    (["--rerun-triggers", "content", "code", "out.txt"], ("rerun_triggers", ["content", "code"]),
+     ["out.txt"]),
+    (["out.txt", "--until", "summary", "counts/a.txt"], ("until", ["summary", "counts/a.txt"]),
+     ["out.txt"]),
+    (["--omit-from", "count", "--", "out.txt"], ("omit_from", ["count"]), ["out.txt"]),
+    (["--batch", "count=1/2", "out.txt"], ("batch", "count=1/2"), ["out.txt"]),
 ])
 def test_an_option_of_several_values_stops_at_a_word_of_another_form(argv, values, targets):
     args = parser_for("build").parse_args(argv)
@@ -238,6 +244,21 @@ def test_a_target_after_resources_is_built(project, capsys):
     assert "other" in out and "summary" not in out  # out.txt's job, not the default target's
     code, _, err = run(capsys, "-n", "--resources", "out.txt")
     assert_one_line_error(code, err, "argument --resources: expected NAME=N, got 'out.txt'")
+
+
+@pytest.mark.parametrize("argv, needle", [
+    (["--rerun-triggers", "hash"], "argument --rerun-triggers: expected "
+                                   "mtime|content|params|code|input|software-env, got 'hash'"),
+    (["--list-changes", "all"], "argument --list-changes: invalid choice: 'all'"),
+    (["--batch", "count=2/1"], "--batch count=2/1: the batch must be from 1 to 1, got 2"),
+    (["--until", "nothing.txt"], "--until nothing.txt: no rule has that name and no job of "
+                                 "this build makes that file"),
+    (["graph", "--omit-from", "nothing"], "--omit-from nothing: no rule has that name"),
+    (["summary", "--batch", "other"], "--batch expects RULE=i/n"),
+])
+def test_bad_values_of_the_partial_build_options_are_one_line(project, capsys, argv, needle):
+    code, _, err = run(capsys, *argv)
+    assert_one_line_error(code, err, needle)
 
 
 # ---------------------------------------------------------------- the command's place

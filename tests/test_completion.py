@@ -161,6 +161,21 @@ def test_bash_rule_names_and_targets(project: Path) -> None:
     assert profile == ["hpc"]  # ./profiles/hpc/config.yaml
 
 
+def test_bash_partial_build_options(project: Path) -> None:
+    proj = project / "proj"
+    (until, omit, batch, triggers, more, changes) = bash_complete(
+        project, proj, "fileflow build --until ", "fileflow graph --omit-from results/s",
+        "fileflow --batch su", "fileflow --rerun-triggers c", "fileflow --rerun-triggers code p",
+        "fileflow --list-changes ")
+    assert until[:3] == ["all", "count", "summary"]  # rules, then targets and files
+    assert {"results/summary.txt", "Flowfile", "data/"} <= set(until)
+    assert sorted(omit) == ["results/summary.json", "results/summary.txt"]
+    assert batch == ["summary="]
+    assert triggers == ["content", "code"]
+    assert more == ["params"]  # several triggers
+    assert changes == ["params", "code", "input"]
+
+
 def test_bash_follows_directory_and_file_options(project: Path) -> None:
     (by_dir, dir_name, by_file, after_c_file) = bash_complete(
         project, project, "fileflow -C proj build a", "fileflow -C pr",

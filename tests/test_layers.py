@@ -31,6 +31,7 @@ LAYERS = {
     "fileflow.engine": 2, "fileflow.remote.files": 2, "fileflow.editor": 2,
     "fileflow.remote.tokens": 2, "fileflow.remote.staged_copies": 2, "fileflow.remote.failures": 2,
     "fileflow.runlog": 3, "fileflow.executors": 3, "fileflow.remote": 3, "fileflow.script": 3,
+    "fileflow.notebook": 3,
     "fileflow.run": 4, "fileflow.views": 4, "fileflow.serve": 4,
     "fileflow.cli": 5, "fileflow.__main__": 5,
 }

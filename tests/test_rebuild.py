@@ -22,9 +22,11 @@ from fileflow.engine.staleness import (
     KIND_SIGNATURE_CHANGED,
     KIND_UPSTREAM,
     KINDS,
+    TRIGGERS,
     JobFacts,
     Reason,
     decide,
+    signature_changes,
 )
 from fileflow.state import FileState, RecordedTarget
 
@@ -466,6 +468,101 @@ def test_a_changed_non_ancient_input_always_reruns(world, data):
     observed = dict(observed)
     observed[victim] = FileState(victim, True, 1, 1, "sha256:something-else")
     assert Reason(KIND_INPUT_CHANGED, victim) in decide(job, observed, recorded)
+
+
+# ---- rerun triggers -------------------------------------------------------------------------
+
+PARTED = JOB._replace(code_digest="code-1", params_digest="params-1")
+
+
+def parted(**changes) -> JobFacts:
+    """JOB with its signature's parts; `changes` say which differ from the record."""
+    return PARTED._replace(**changes)
+
+
+def parted_world(**changes):
+    observed, recorded = up_to_date_world(**changes)
+    recorded["b.txt"] = recorded["b.txt"]._replace(code_digest="code-1",
+                                                   params_digest="params-1")
+    return observed, recorded
+
+
+def triggered(job, world, *triggers):
+    return kinds(decide(job, *world, triggers=frozenset(triggers)))
+
+
+def test_every_trigger_is_the_default():
+    job = parted(signature="other", params_digest="params-2")
+    world = parted_world(**{"a.txt": f("a.txt", "B")})
+    assert decide(job, *world) == decide(job, *world, triggers=frozenset(TRIGGERS))
+    assert kinds(decide(job, *world)) == [KIND_SIGNATURE_CHANGED, KIND_INPUT_CHANGED]
+
+
+def test_a_params_change_triggers_only_with_params():
+    job = parted(signature="other", params_digest="params-2")
+    assert triggered(job, parted_world(), "params") == [KIND_SIGNATURE_CHANGED]
+    assert triggered(job, parted_world(), "code", "content", "input", "mtime") == []
+
+
+def test_a_code_change_triggers_only_with_code():
+    job = parted(signature="other", code_digest="code-2")
+    assert triggered(job, parted_world(), "code") == [KIND_SIGNATURE_CHANGED]
+    assert triggered(job, parted_world(), "params", "content", "input", "mtime") == []
+
+
+def test_a_command_change_that_neither_part_shows_counts_as_code():
+    job = parted(signature="other")
+    assert signature_changes(job, parted_world()[1]["b.txt"]) == {"code"}
+    assert triggered(job, parted_world(), "code") == [KIND_SIGNATURE_CHANGED]
+    assert triggered(job, parted_world(), "params") == []
+
+
+def test_a_record_without_parts_counts_as_both():
+    job = parted(signature="other")
+    world = up_to_date_world()  # recorded by an older fileflow: no parts
+    assert signature_changes(job, world[1]["b.txt"]) == {"code", "params"}
+    assert triggered(job, world, "params") == [KIND_SIGNATURE_CHANGED]
+    assert triggered(job, world, "code") == [KIND_SIGNATURE_CHANGED]
+    assert triggered(job, world, "content") == []
+
+
+def test_the_same_signature_has_no_changes():
+    assert signature_changes(PARTED, parted_world()[1]["b.txt"]) == frozenset()
+
+
+def test_content_triggers_on_changed_inputs_and_outputs():
+    world = parted_world(**{"a.txt": f("a.txt", "B")})
+    assert triggered(PARTED, world, "content") == [KIND_INPUT_CHANGED]
+    assert triggered(PARTED, world, "code", "params", "input", "mtime", "software-env") == []
+    edited = parted_world(**{"b.txt": f("b.txt", "edited", 200)})
+    assert triggered(PARTED, edited, "content") == [KIND_OUTPUT_CHANGED]
+    assert triggered(PARTED, edited, "mtime", "input") == []
+
+
+def test_input_triggers_on_a_changed_set_of_inputs():
+    job = parted(inputs=("a.txt", "c.txt"))
+    world = parted_world(**{"c.txt": f("c.txt", "C")})
+    assert triggered(job, world, "input") == [KIND_INPUTS_CHANGED_SET]
+    assert triggered(job, world, "content", "code", "params", "mtime") == []
+
+
+def test_mtime_triggers_make_s_rule_for_outputs_without_record():
+    observed = {"a.txt": f("a.txt", "A", 300), "b.txt": f("b.txt", "out", 200)}
+    assert triggered(JOB, (observed, {}), "mtime") == [KIND_INPUT_NEWER]
+    assert triggered(JOB, (observed, {}), "content", "code", "params", "input") == []
+
+
+@pytest.mark.parametrize("trigger", TRIGGERS)
+def test_missing_and_incomplete_outputs_and_upstream_jobs_always_trigger(trigger):
+    triggers = frozenset({trigger})
+    missing = parted_world(**{"b.txt": f("b.txt", None)})
+    assert kinds(decide(PARTED, *missing, triggers=triggers)) == [KIND_MISSING_OUTPUT]
+    observed, recorded = parted_world()
+    recorded["b.txt"] = recorded["b.txt"]._replace(complete=False)
+    assert kinds(decide(PARTED, observed, recorded, triggers=triggers)) == [KIND_INCOMPLETE_OUTPUT]
+    assert kinds(decide(PARTED, *parted_world(), upstream=["make"], triggers=triggers)) == [
+        KIND_UPSTREAM]
+    assert kinds(decide(PARTED, *parted_world(), forced="-F", triggers=triggers)) == [KIND_FORCED]
 
 
 # ---- purity ---------------------------------------------------------------------------------

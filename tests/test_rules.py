@@ -13,6 +13,7 @@ from fileflow.lang.directives import RULE_DIRECTIVES
 from fileflow.lang.job_values import job_values
 from fileflow.lang.loader import load_workflow
 from fileflow.lang.model import Lazy, Workflow
+from fileflow.lang.script_kinds import script_kind
 from fileflow.template import render
 
 FULL = Path(__file__).resolve().parent / "flowfiles" / "valid" / "full"
@@ -654,6 +655,42 @@ def test_script_action_path_is_relative_to_its_flowfile(tmp_path):
     assert wf.by_name["a"].action.text == "rules/scripts/make.py"
     err = load_error(tmp_path, 'rule a:\n    output: "a"\n    script: "nope.py"\n')
     assert err.message == f"script not found: {tmp_path / 'nope.py'}"
+
+
+@pytest.mark.parametrize("script, kind", [
+    ("s.py", "python"), ("plot.R", "r"), ("plot.r", "r"), ("report.Rmd", "rmarkdown"),
+    ("report.rmd", "rmarkdown"), ("explore.ipynb", "notebook"), ("run.sh", "bash"),
+    ("run.bash", "bash")])
+def test_script_kinds_by_extension(tmp_path, script, kind):
+    wf = load(tmp_path, f'rule a:\n    output: "a"\n    script: "{script}"\n', {script: ""})
+    assert script_kind(wf.by_name["a"].action.text) == kind
+
+
+@pytest.mark.parametrize("script, what", [
+    ("plot.jl", "unknown extension '.jl'"), ("run", "no extension"),
+    ("scripts.d/run", "no extension"), ("notes.txt", "unknown extension '.txt'")])
+def test_script_of_an_unknown_language_is_an_error_at_its_position(tmp_path, script, what):
+    err = load_error(tmp_path, f'rule a:\n    output: "a"\n    script: "{script}"\n',
+                     {script: "echo hi\n"})
+    assert err.message == f"cannot run script {script!r}: {what}"
+    assert (err.pos.line, err.pos.column) == (3, 13)
+    assert err.hint == ("a script ends in .py (Python), .R (R), .Rmd (R Markdown), "
+                        ".ipynb (Jupyter notebook), .sh (bash)")
+
+
+def test_notebook_directive_is_an_error_saying_script_runs_notebooks(tmp_path):
+    err = load_error(tmp_path, 'rule a:\n    output: "a"\n    notebook: "n.ipynb"\n')
+    assert err.message == "unknown directive 'notebook' in rule 'a'"
+    assert err.hint == ("a notebook is a script: 'script: \"NAME.ipynb\"' runs it, and "
+                        "'log: notebook = \"PATH.ipynb\"' keeps the executed copy")
+
+
+def test_rmarkdown_script_needs_an_output_to_render_to(tmp_path):
+    err = load_error(tmp_path, 'rule a:\n    input: "x"\n    script: "r.Rmd"\n', {"r.Rmd": ""})
+    assert err.message == ("rule 'a' runs the R Markdown script 'r.Rmd' but has no output to "
+                           "render it to")
+    assert err.pos.line == 3
+    assert err.hint == 'give the rule the output document, e.g. output: report = "reports/{sample}.html"'
 
 
 def test_directive_blocks_and_one_line_forms_are_equal(tmp_path):

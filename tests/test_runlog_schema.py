@@ -63,11 +63,12 @@ def test_v1_log_is_migrated_in_place(db):
         for stmt in V1_DDL:
             conn.execute(text(stmt.format(id=id_type)))
     with db.open() as log:
-        assert log.schema_version() == SCHEMA_VERSION == 3
+        assert log.schema_version() == SCHEMA_VERSION == 4
         old = log.load_targets()["old.txt"]               # nothing wiped
         assert old.complete and old.digest == "d-old" and old.changed_at == 90.0
         assert dict(old.input_digests) == {"i": "x"} and old.ctime_ns == -1
         assert old.seen_ns == -1 and old.link == ""       # observed at an unknown time
+        assert old.code_digest == old.params_digest == ""  # which part changed: not known
         assert [r["argv"] for r in log.runs()] == [["fileflow"]]
         assert log.job(1)["message"] is None and log.job(1)["outputs"] == []
         run_id = log.start_run([], "/", "0")              # v2 features work on the old log

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import shlex
 import shutil
 import subprocess
 import sys
@@ -180,3 +181,58 @@ def test_indexing_a_param_that_holds_no_such_thing_is_an_error(text, message):
     with pytest.raises(TemplateError) as info:
         render(parse_template(text), ns)
     assert str(info.value) == message
+
+
+# ---------------------------------------------------------------- a script's job, in bash and R
+
+def script_job(**values) -> dict:
+    data = {"rule": "r", "attempt": 1, "threads": 1, "wildcards": {}, "resources": {},
+            "config": {}, **{k: {"values": [], "names": []} for k in ("input", "output", "log", "params")}}
+    data.update(values)
+    return data
+
+
+def test_bash_preamble_gives_every_value_back_exactly_to_a_real_bash(tmp_path):
+    """guarantees.md: Quoting."""
+    from fileflow.run.script_jobs import bash_preamble
+
+    files = {"values": NASTY, "names": ["odd"] * 3 + [None] * (len(NASTY) - 3)}
+    data = script_job(input=files, params={"values": [NASTY[1], NASTY, {"a": {"b": NASTY[2]}}],
+                                           "names": ["one", "many", "nested"]},
+                      wildcards={"w": NASTY[4]}, config={"k": NASTY[0], "q": {"m": [1, 2]},
+                                                         NASTY[1]: True})
+    path = tmp_path / "job.sh"
+    path.write_text(bash_preamble(data))
+    show = ('for v in "${job_input[@]}" "${job_input_odd[@]}" "$job_params_one" '
+            '"${job_params_many[@]}" "${job_params_nested[a.b]}" "$job_wildcards_w" '
+            '"${job_config[k]}" "${job_config[q.m]}" "${job_config[' + shlex.quote(NASTY[1]) + ']}"; '
+            'do printf "%s\\0" "$v"; done')
+    out = subprocess.run(["bash", "-c", show], env={"BASH_ENV": str(path), "PATH": "/usr/bin:/bin"},
+                         capture_output=True, text=True, check=True).stdout
+    assert out.split("\0")[:-1] == [*NASTY, *NASTY[:3], NASTY[1], *NASTY, NASTY[2], NASTY[4],
+                                    NASTY[0], "1 2", "true"]
+
+
+@pytest.mark.parametrize("value, source", [
+    (None, "NULL"), (True, "TRUE"), (3, "3L"), (2**40, "1099511627776.0"), (0.5, "0.5"),
+    (float("nan"), "NaN"), (float("-inf"), "-Inf"),
+    ('it\'s "q"\\\n\tü€😀', r'"it' + "'" + r's \"q\"\\\n\t\u{fc}\u{20ac}\U{1f600}"'),
+    (["a", "b"], 'c("a", "b")'), ([1, 2.5], "c(1L, 2.5)"), ([1, "a"], 'list(1L, "a")'),
+    ([], "list()"), ([None, None], "list(NULL, NULL)"), ([[1]], "list(c(1L))"),
+    ({"a b": {"c": [True]}}, 'list("a b" = list("c" = c(TRUE)))'), ({}, "list()"),
+])
+def test_r_value_writes_json_values_as_r_source(value, source):
+    from fileflow.run.script_jobs import r_value
+
+    assert r_value(value) == source
+
+
+def test_r_preamble_defines_job_with_named_files_and_plain_lists():
+    from fileflow.run.script_jobs import r_preamble
+
+    text = r_preamble(script_job(input={"values": ["a", "b", "c"], "names": ["reads", "reads", None]},
+                                 wildcards={"sample": "s1"}, threads=4))
+    assert 'input = fileflow_items(list("a", "b", "c"), c("reads", "reads", ""))' in text
+    assert 'output = fileflow_items(list(), character(0))' in text
+    assert 'wildcards = list("sample" = "s1")' in text and "threads = 4L" in text
+    assert text.startswith("# This job's values") and 'Sys.unsetenv("R_PROFILE_USER")' in text

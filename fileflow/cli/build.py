@@ -78,8 +78,10 @@ def _planned_command(plan, job_id: int) -> list[str]:
 
 def _noop_key(options: BuildOptions):
     """The key of the no-op shortcut (fileflow.run.noop_cache), or None where it does not apply:
-    forced jobs, or a run log that is not a SQLite file."""
-    if options.forceall or options.forcerun or options.force_targets:
+    forced jobs, part of the workflow (--until, --omit-from, --batch), other rerun
+    triggers, or a run log that is not a SQLite file."""
+    if (options.forceall or options.forcerun or options.force_targets or options.until
+            or options.omit_from or options.batch or options.rerun_triggers is not None):
         return None
     from fileflow.run.noop_cache import cache_key
 
@@ -174,7 +176,7 @@ def build(options: BuildOptions) -> int:
                                     workflow, graph, plan)
         if options.touch:
             return _touch(plan, runlog, store, options, generation)
-        return _run(options, graph, plan, runlog, store, started, generation)
+        return _run(options, graph, plan, runlog, store, started, generation, workflow.config)
     finally:
         if runlog is not None:
             runlog.close()
@@ -185,11 +187,12 @@ def _nothing_to_do(graph) -> int:
     return EXIT_OK
 
 
-def _run(options, graph, plan, runlog, store, started, generation) -> int:
+def _run(options, graph, plan, runlog, store, started, generation, config) -> int:
     from fileflow import __version__
     from fileflow.executors.local import LocalExecutor, process_run_tag
     from fileflow.run.progress import make_reporter, progress_mode
     from fileflow.run.scheduler import Scheduler
+    from fileflow.run.script_jobs import check_runtimes
 
     _interrupt_on_termination()
     backend = None
@@ -206,8 +209,9 @@ def _run(options, graph, plan, runlog, store, started, generation) -> int:
             from fileflow.cli.cluster_setup import cluster_orphans
             adoptable, tags = cluster_orphans(runlog, options.cluster, os.getcwd())
         stop_orphans(runlog)
-        settings = _settings(options)
+        settings = _settings(options, config)
         _check_resources(graph, plan, settings)
+        check_runtimes((graph.jobs[j] for j in plan.reasons), settings.python)
         check_protected(plan)  # planned again under the lock
         run_id = runlog.start_run(list(options.argv), os.getcwd(), __version__)
         executor = LocalExecutor(tag=process_run_tag(run_id, os.getcwd()))
@@ -245,7 +249,7 @@ def _run(options, graph, plan, runlog, store, started, generation) -> int:
     return _report_result(result, started)
 
 
-def _settings(options: BuildOptions):
+def _settings(options: BuildOptions, config):
     """The run loop's settings: how many jobs at once (all cores here, or as many queued on
     a cluster), resource limits, failure handling."""
     from fileflow.run.settings import Settings
@@ -256,7 +260,7 @@ def _settings(options: BuildOptions):
     return Settings(jobs=jobs, resources=options.resources,
                     keep_going=options.keep_going, latency_wait=options.latency_wait,
                     executor_name=options.cluster or "local", workdir=os.getcwd(),
-                    cluster=bool(options.cluster))
+                    cluster=bool(options.cluster), config=config)
 
 
 def _report_result(result, started: float) -> int:
@@ -401,6 +405,7 @@ def _record_touched(plan, runlog, store, options) -> int:
     for job_id in plan.to_run:
         job = jobs[job_id]
         inputs = {p: digests[p].digest for p in job.inputs if digests[p].digest}
+        parts = plan.parts(job_id)
         for path in job.outputs:
             st = states[path]
             if not st.exists:
@@ -412,7 +417,8 @@ def _record_touched(plan, runlog, store, options) -> int:
                                           signature=plan.signature(job_id), input_digests=inputs,
                                           job_id=made_by, built_at=now, changed_at=now,
                                           ctime_ns=st.ctime_ns, seen_ns=st.seen_ns,
-                                          link=st.link))
+                                          link=st.link, code_digest=parts[0],
+                                          params_digest=parts[1]))
     runlog.mark_complete(targets)
     if missing:
         shown = ", ".join(missing[:5]) + (f" and {len(missing) - 5} more" if len(missing) > 5 else "")

@@ -22,6 +22,7 @@ from fileflow.cli.arguments import (
     seconds,
     whole_number,
 )
+from fileflow.cli.partial import add_change_options, add_selection_options, selection_values
 from fileflow.errors import EXIT_INTERRUPTED, EXIT_USAGE, FileflowError
 from fileflow.fs import FULL_DISK_HINT, no_space
 from fileflow.printable import printable
@@ -236,6 +237,8 @@ def configure_build(parser: argparse.ArgumentParser) -> None:
                         help="cluster: where remote files are downloaded and uploaded: on "
                              "this machine (head, the default) or by each cluster job on its "
                              "node (job); see docs/remote.md")
+    add_selection_options(parser)
+    add_change_options(parser)
     parser.add_argument("--graph", action="store_true",
                         help="with -n: show the jobs that would run as a tree (implies -n)")
     parser.add_argument("--summary", action="store_true",
@@ -271,7 +274,8 @@ def _build_options(args, **extra):
         touch=getattr(args, "touch", False), argv=sys.argv[:1] + list(args.argv),
         keep_remote=getattr(args, "keep_remote", False),
         remote_staging=getattr(args, "remote_staging", "head"),
-        progress=getattr(args, "progress", None), storage=_storage(args), **extra)
+        progress=getattr(args, "progress", None), storage=_storage(args),
+        **selection_values(args), **extra)
 
 
 def _storage(args) -> dict:
@@ -295,6 +299,10 @@ def cmd_build(args) -> int:
 
     if args.profile:
         apply_profile(args, build_command_parser)
+    if args.list_changes:
+        from fileflow.cli.partial import list_changes
+        return list_changes(_build_options(args, default_resources=_default_resources(args)),
+                            args.list_changes)
     if args.graph or args.summary:
         from fileflow.cli import show
         return (show.summary if args.summary else show.dry_run_graph)(
@@ -353,6 +361,7 @@ def configure_graph(parser: argparse.ArgumentParser) -> None:
                         help="files or rule names (default: the Flowfile's default target)")
     parser.add_argument("--format", choices=["dot", "mermaid", "json", "text"], default=None,
                         help="output format (default: from -o's extension, else dot)")
+    add_selection_options(parser)
     parser.add_argument("--level", choices=["jobs", "rules", "files"], default="jobs",
                         help="one node per job (default), per rule, or per file")
     parser.add_argument("-o", "--output", default=None, metavar="FILE",
@@ -370,6 +379,7 @@ def cmd_graph(args) -> int:
 def configure_summary(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("targets", nargs="*", metavar="TARGET",
                         help="files or rule names (default: the Flowfile's default target)")
+    add_selection_options(parser)
     parser.add_argument("--db", default=None, metavar="URL", help="run log database URL")
 
 

@@ -281,9 +281,17 @@ def _values(action: argparse.Action, prefix: str, flow: _Flow) -> list[Candidate
     """What may follow a flag or stand in a positional place."""
     if action.choices:
         return [Candidate(str(c)) for c in action.choices]
-    metavar = str(action.metavar or action.dest).upper()
+    written = str(action.metavar or action.dest)
+    metavar = written.upper()
     if metavar.startswith("RULE:"):  # --set-resources RULE:NAME=VALUE
         return [Candidate(c.value + ":", c.help) for c in flow.rules()]
+    if metavar == "RULE|FILE":  # --until, --omit-from
+        return flow.rules() + flow.targets() + _paths(flow.base, prefix)
+    if metavar == "RULE=I/N":  # --batch
+        return [Candidate(c.value + "=", c.help) for c in flow.rules()]
+    words = written.split("|")
+    if len(words) > 1 and all(w.islower() for w in words):  # words to choose: --rerun-triggers
+        return [Candidate(word) for word in words]
     if metavar.startswith("RULE"):
         return flow.rules()
     if metavar.startswith("TARGET"):

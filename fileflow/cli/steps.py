@@ -52,6 +52,11 @@ class BuildOptions:
     progress: str | None = None                    # --progress live|plain|none; None: chosen
     # --storage and a profile's storage: protocol -> options (fileflow.storage_options)
     storage: Mapping[str, Mapping[str, object]] = field(default_factory=dict)
+    # Running part of the workflow (fileflow.engine.selection): --until, --omit-from, --batch
+    until: Sequence[str] = ()
+    omit_from: Sequence[str] = ()
+    batch: str | None = None                       # RULE=i/n, checked when the graph is made
+    rerun_triggers: frozenset[str] | None = None   # --rerun-triggers; None: all
 
 
 def print_line(text: str = "") -> None:
@@ -113,8 +118,25 @@ def load_graph(options: BuildOptions, store):
                 "'include:' is never the default target: name a target, or add 'default:'")
         raise NothingToDo(f"nothing to do: {options.flowfile} has no rules and no 'default:'")
     graph = resolve(workflow, targets, store.missing)
+    graph = _selected(options, workflow, graph, store)
     _check_force_targets(options.force_targets, graph)
     return workflow, graph
+
+
+def _selected(options: BuildOptions, workflow, graph, store):
+    """The part of the graph --until, --omit-from and --batch select (all of it without)."""
+    if not (options.until or options.omit_from or options.batch):
+        return graph
+    from fileflow.engine.selection import Selection, parse_batch, select
+
+    batch = parse_batch(options.batch) if options.batch else None
+    graph = select(graph, Selection(tuple(options.until), tuple(options.omit_from), batch),
+                   workflow.by_name, store.missing)
+    if batch is not None and not batch.final and not options.quiet:
+        print(f"--batch {batch}: only the jobs of this part are considered; {batch.rule} and "
+              f"the jobs below it run with the last batch ({batch.count}/{batch.count})",
+              file=sys.stderr)
+    return graph
 
 
 def local_cores(options: BuildOptions) -> int:
@@ -179,4 +201,7 @@ def plan_build(options: BuildOptions, graph, recorded, store):
     if names_remote_files(graph):  # commands see remote files at their staged local paths
         from fileflow.remote.staging import LocalPaths
         local_view = LocalPaths(store.stage_root).job
+    if options.rerun_triggers is not None:
+        return make_plan(graph, store, recorded, force, local_view=local_view,
+                         triggers=options.rerun_triggers)
     return make_plan(graph, store, recorded, force, local_view=local_view)

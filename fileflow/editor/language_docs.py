@@ -27,8 +27,10 @@ DIRECTIVE_DOCS = {
     "shell": "The command, run by the shell. Fields: `{input}`, `{output}`, `{log}`, `{params.x}`, "
              "`{wildcards.x}`, `{threads}`, `{resources.x}`, `{rule}`, `{attempt}`; files and "
              "wildcards are shell-quoted (`:raw` to insert as is).",
-    "script": "A script path relative to this Flowfile: `.py` runs with Python "
-              "(`from fileflow.script import job`), anything else with bash.",
+    "script": "A script path relative to this Flowfile, run with its job: `.py` with Python "
+              "(`from fileflow.script import job`), `.R` with Rscript (`job$input[[1]]`), "
+              "`.Rmd` rendered to the output named `report` or the first, `.ipynb` executed "
+              "(the copy kept in the log named `notebook`), `.sh` with bash (`\"${job_input[@]}\"`).",
     "configfile": "A YAML mapping merged into `config`; the path is relative to the working "
                   "directory.",
     "configschema": "A JSON Schema (YAML or JSON) the configuration so far (config files and "

@@ -15,8 +15,8 @@ from fileflow.engine.graph import Job
 from fileflow.errors import FlowfileError
 from fileflow.template import Template, TemplateError, render
 
-__all__ = ["render_command", "render_message", "signed_template", "job_signature", "default_log_path",
-           "cluster_log_path"]
+__all__ = ["render_command", "render_message", "signed_template", "job_signature",
+           "signature_parts", "code_digest", "default_log_path", "cluster_log_path"]
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._=-]+")
 
@@ -84,6 +84,35 @@ def job_signature(job: Job, command: str) -> str:
     return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:32]
 
 
+def signature_parts(job: Job, code: str | None = None) -> tuple[str, str]:
+    """The parts of the signature apart, recorded beside it so that `--rerun-triggers` and
+    `--list-changes` can tell which changed: the code (the action as written: its kind, the
+    command template or the script's path and content digest; `code_digest`, the same for
+    every job of a rule, may be given) and the params' values. The rendered command reads
+    params and inputs, so the signature can change with either; a change in it that
+    neither part shows (inputs in another order, other outputs) counts as code."""
+    params = job.values.params
+    if not params.values:
+        values = _NO_PARAMS
+    else:
+        values = _digest(json.dumps([[n, _plain(v)] for n, v in zip(params.names, params.values)],
+                                    sort_keys=True, default=str))
+    return code_digest(job.rule) if code is None else code, values
+
+
+def code_digest(rule) -> str:
+    """The digest of a rule's action as written (the code part of its jobs' signatures)."""
+    action = rule.action
+    return _digest(f"{action.kind}\x1e{action.text}\x1e{rule.source_hash}" if action else "")
+
+
+def _digest(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:16]
+
+
+_NO_PARAMS = _digest("")
+
+
 def _plain(value: object) -> object:
     if isinstance(value, dict):
         return {str(k): _plain(v) for k, v in value.items()}
@@ -92,19 +121,20 @@ def _plain(value: object) -> object:
     return value
 
 
-def default_log_path(job: Job) -> str:
-    """Where a job's stdout and stderr go when its rule has no `log:`."""
-    if job.values.log.values:
+def default_log_path(job: Job, use_log: bool = True) -> str:
+    """Where a job's stdout and stderr go: its first log (unless `use_log` is false), else
+    a file of its own under .fileflow/logs."""
+    if use_log and job.values.log.values:
         return job.values.log.values[0]
     if not job.wildcards:
         return f".fileflow/logs/{job.rule.name}.log"
     return f".fileflow/logs/{job.rule.name}/{','.join(map(_log_name, job.wildcards.items()))}.log"
 
 
-def cluster_log_path(job: Job, executor: str) -> str:
-    """Where a cluster job's log goes when its rule has no `log:`:
+def cluster_log_path(job: Job, executor: str, use_log: bool = True) -> str:
+    """Where a cluster job's log goes when its rule has no `log:` (or `use_log` is false):
     `.fileflow/<executor>/<rule>/<wildcards>/%j.log`, %j being the cluster's job id."""
-    if job.values.log.values:
+    if use_log and job.values.log.values:
         return job.values.log.values[0]
     parts = [".fileflow", executor, job.rule.name]
     if job.wildcards:

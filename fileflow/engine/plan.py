@@ -11,9 +11,16 @@ import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
-from fileflow.engine.command import job_signature, render_command, signed_template
+from fileflow.engine.command import (
+    code_digest,
+    job_signature,
+    render_command,
+    signature_parts,
+    signed_template,
+)
 from fileflow.engine.graph import Graph, Job
 from fileflow.engine.staleness import (
+    ALL_TRIGGERS,
     KIND_FORCED,
     KIND_MISSING_OUTPUT,
     KIND_NO_OUTPUT,
@@ -62,9 +69,11 @@ class Plan:
     # The job as its command sees it: remote paths replaced by their local staged copies
     # (fileflow.remote.staging); None when the graph has no remote path.
     local_view: Callable[[Job], Job] | None = None
+    triggers: frozenset[str] = ALL_TRIGGERS           # --rerun-triggers (staleness.TRIGGERS)
     _commands: dict[int, str] = field(default_factory=dict)
     _signatures: dict[int, str] = field(default_factory=dict)
     _signed: dict[str, Template | None] = field(default_factory=dict)  # rule -> signed_template
+    _codes: dict[str, str] = field(default_factory=dict)               # rule -> code_digest
 
     def command(self, job_id: int) -> str:
         """The job's command at attempt 1, rendered on first use (a dry run of jobs
@@ -93,6 +102,25 @@ class Plan:
             found = self._signatures[job_id] = job_signature(job, command)
         return found
 
+    def parts(self, job_id: int) -> tuple[str, str]:
+        """The signature's parts apart (code, params), recorded beside it."""
+        job = self.graph.jobs[job_id]
+        name = job.rule.name
+        code = self._codes.get(name)
+        if code is None:
+            code = self._codes[name] = code_digest(job.rule)
+        return signature_parts(job, code)
+
+    def facts(self, job_id: int, signed: bool = True) -> JobFacts:
+        """What the decision needs of a job; `signed`: with its signature (only a job with a
+        record to compare it with needs it), and its parts when the triggers are not all."""
+        job = self.graph.jobs[job_id]
+        if not signed:
+            return job_facts(job, "")
+        if self.triggers is ALL_TRIGGERS:  # the parts matter only to fewer triggers
+            return job_facts(job, self.signature(job_id))
+        return job_facts(job, self.signature(job_id), self.parts(job_id))
+
     def runs(self, job_id: int) -> bool:
         return job_id in self.reasons
 
@@ -105,12 +133,12 @@ _NONE: frozenset[str] = frozenset()
 _NO_OUTPUT = Reason(KIND_NO_OUTPUT)
 
 
-def job_facts(job: Job, signature: str) -> JobFacts:
+def job_facts(job: Job, signature: str, parts: tuple[str, str] = ("", "")) -> JobFacts:
     values = job.values
     ancient = frozenset(job.flagged("ancient")) if values.flags else _NONE
     # tuple.__new__: a named tuple's own __new__ is a Python frame, and this runs per job
     return _new(JobFacts, (job.name, values.outputs.values, values.inputs.values, ancient,
-                           signature))
+                           signature, *parts))
 
 
 _new = tuple.__new__
@@ -119,15 +147,18 @@ _new = tuple.__new__
 def make_plan(graph: Graph, store: FileStore, recorded: Mapping[str, RecordedTarget],
               force: Force = Force(),
               now_ns: int | None = None,
-              local_view: Callable[[Job], Job] | None = None) -> Plan:
+              local_view: Callable[[Job], Job] | None = None,
+              triggers: frozenset[str] = ALL_TRIGGERS) -> Plan:
     """Decide every job. `plan.observed` holds every output, and the inputs of every job with
-    an output on disk or on record (what decide and the digests look at)."""
+    an output on disk or on record (what decide and the digests look at); `triggers`: which
+    kinds of change rerun a job (fileflow.engine.staleness.TRIGGERS)."""
     order = graph.topological_order()
     jobs = graph.jobs
     if now_ns is None:
         import time
         now_ns = time.time_ns()
-    plan = Plan(graph, order, {}, {}, recorded, force=force, local_view=local_view)
+    plan = Plan(graph, order, {}, {}, recorded, force=force, local_view=local_view,
+                triggers=triggers)
 
     # Outputs first: every one is needed. An input matters only to a job with an output on
     # disk (decide compares such a job's inputs with the record, or by Make's rule); a job
@@ -218,9 +249,9 @@ def _decide_each(plan: Plan, has_record: list[bool], force: Force, granularity: 
     for job_id in plan.order:
         job = jobs[job_id]
         upstream = [jobs[d].name for d in deps[job_id] if d in reasons] if deps[job_id] else ()
-        signature = plan.signature(job_id) if has_record[job_id] else ""
-        why = decide(job_facts(job, signature), observed, recorded, upstream=upstream,
-                     forced=force.why(job) if forcing else None, granularity_ns=granularity)
+        why = decide(plan.facts(job_id, has_record[job_id]), observed, recorded,
+                     upstream=upstream, forced=force.why(job) if forcing else None,
+                     granularity_ns=granularity, triggers=plan.triggers)
         if job_id in missing_logs and not any(r.kind == KIND_FORCED for r in why):
             why = (Reason(KIND_MISSING_OUTPUT, missing_logs[job_id]), *why)
         elif job_id in asked_without_outputs and not any(r.kind == KIND_FORCED for r in why):

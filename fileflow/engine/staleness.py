@@ -41,6 +41,14 @@ target, and recorded at least one timestamp tick (`granularity_ns`, measured by 
 the file system) after the file last changed; a same-size write in that tick could leave the
 stat as it was.
 
+Which changes trigger a rerun (`--rerun-triggers`, as in Snakemake): `triggers` holds some of
+TRIGGERS, all by default. ``mtime`` gives input-newer, ``content`` input-changed and
+output-changed, ``input`` inputs-changed-set, ``code`` and ``params`` signature-changed when
+that part of the signature differs from its record (`signature_changes`); ``software-env``
+is accepted for Snakemake's sake and triggers nothing (no directive declares a software
+environment). The other reasons (forced, missing or incomplete outputs, upstream) always
+hold.
+
 Missing inputs are not decide's business: an input no rule makes is an error of the resolver,
 one a job makes shows up as an ``upstream`` reason. Early cutoff: the scheduler re-decides a
 job once its upstream jobs finished, with `upstream=()`; if their outputs came out
@@ -59,7 +67,7 @@ __all__ = [
     "KIND_SIGNATURE_CHANGED",
     "KIND_INPUTS_CHANGED_SET", "KIND_INPUT_CHANGED", "KIND_INPUT_NEWER", "KIND_UPSTREAM",
     "KIND_TEMP_NEEDED", "KIND_NO_OUTPUT",
-    "KINDS",
+    "KINDS", "TRIGGERS", "ALL_TRIGGERS", "CONTENT_KINDS", "signature_changes",
 ]
 
 KIND_FORCED = "forced"
@@ -80,6 +88,15 @@ KINDS = frozenset({
 })
 
 
+TRIGGERS = ("mtime", "content", "params", "code", "input", "software-env")
+ALL_TRIGGERS = frozenset(TRIGGERS)
+_TRIGGER_OF = {KIND_INPUT_NEWER: "mtime", KIND_INPUT_CHANGED: "content",
+               KIND_OUTPUT_CHANGED: "content", KIND_INPUTS_CHANGED_SET: "input"}
+CONTENT_KINDS = frozenset({KIND_INPUT_CHANGED, KIND_OUTPUT_CHANGED})  # the "content" trigger's
+_BOTH_PARTS = frozenset({"code", "params"})
+_CODE = frozenset({"code"})
+
+
 class JobFacts(NamedTuple):
     """What decide needs to know of one job (a named tuple: one is made per job per build)."""
 
@@ -88,6 +105,8 @@ class JobFacts(NamedTuple):
     inputs: tuple[str, ...]
     ancient_inputs: frozenset[str] = frozenset()  # never trigger a run
     signature: str = ""
+    code_digest: str = ""          # the signature's parts (fileflow.engine.command)
+    params_digest: str = ""
 
 
 class Reason(NamedTuple):
@@ -132,13 +151,15 @@ _new = tuple.__new__
 
 def decide(job: JobFacts, observed: Mapping[str, FileState],
            recorded: Mapping[str, RecordedTarget], *, upstream: Sequence[str] = (),
-           forced: str | None = None, granularity_ns: int = 1) -> tuple[Reason, ...]:
+           forced: str | None = None, granularity_ns: int = 1,
+           triggers: frozenset[str] = ALL_TRIGGERS) -> tuple[Reason, ...]:
     """The reasons `job` must run, in a fixed order; () when it is up to date.
 
     `observed` must hold every input and output of the job (a KeyError is a caller's bug);
     `recorded` holds the run log's record of any path it knows; `upstream` names the jobs
     that will run and produce inputs of this one; `forced` says how the user forced it;
-    `granularity_ns` is the file system's timestamp granularity (fileflow.state.settled)."""
+    `granularity_ns` is the file system's timestamp granularity (fileflow.state.settled);
+    `triggers` which kinds of change count (TRIGGERS)."""
     if forced is not None:
         return (Reason(KIND_FORCED, detail=forced),)
     # Reasons are made with tuple.__new__: decide runs once per job of a build.
@@ -166,6 +187,8 @@ def decide(job: JobFacts, observed: Mapping[str, FileState],
             reasons.extend(_trace_reasons(job, rec, observed, recorded, granularity_ns))
     if unrecorded:
         reasons.extend(_make_reasons(job, unrecorded, observed))
+    if triggers is not ALL_TRIGGERS and triggers != ALL_TRIGGERS:
+        reasons = _triggered(reasons, job, recorded, triggers)
     reasons.extend(later)
     # Outputs of one job share a trace, so the same reason may come from each: keep one.
     return tuple(dict.fromkeys(reasons)) if len(reasons) > 1 else tuple(reasons)
@@ -196,6 +219,36 @@ def _trace_reasons(job: JobFacts, rec: RecordedTarget, observed: Mapping[str, Fi
             if why:
                 reasons.append(Reason(KIND_INPUT_CHANGED, inp, why))
     return reasons
+
+
+def signature_changes(job: JobFacts, rec: RecordedTarget) -> frozenset[str]:
+    """Which parts of the signature differ from the record: "code", "params", both, or none.
+    A record without its parts (an older run log) whose signature differs says both; a
+    change that neither part shows (the rendered command only) counts as code."""
+    if rec.signature == job.signature:
+        return frozenset()
+    if not rec.code_digest or not job.code_digest:
+        return _BOTH_PARTS
+    parts = set()
+    if rec.code_digest != job.code_digest:
+        parts.add("code")
+    if rec.params_digest != job.params_digest:
+        parts.add("params")
+    return frozenset(parts) if parts else _CODE
+
+
+def _triggered(reasons: list[Reason], job: JobFacts, recorded: Mapping[str, RecordedTarget],
+               triggers: frozenset[str]) -> list[Reason]:
+    """The reasons whose kind of change is among `triggers`."""
+    kept = []
+    for reason in reasons:
+        if reason.kind == KIND_SIGNATURE_CHANGED:
+            if any(signature_changes(job, r) & triggers for o in job.outputs
+                   if (r := recorded.get(o)) is not None and r.complete):
+                kept.append(reason)
+        elif _TRIGGER_OF.get(reason.kind, "") in triggers or reason.kind not in _TRIGGER_OF:
+            kept.append(reason)
+    return kept
 
 
 def _output_changed(state: FileState, recorded_digest: str) -> str | None:

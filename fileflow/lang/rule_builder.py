@@ -23,6 +23,7 @@ from fileflow.lang.directives import (
 )
 from fileflow.lang.evaluate import UndefinedName, attribute_uses, compile_expr, free_names, walk
 from fileflow.lang.model import Action, FileItem, Lazy, Rule
+from fileflow.lang.script_kinds import REPORT_NAME, SUPPORTED, script_kind
 from fileflow.lang.units import DERIVED, with_units
 from fileflow.lang.values import a_type, closest
 from fileflow.patterns import PatternError, parse_pattern
@@ -75,6 +76,10 @@ class RuleBuilder:
                 if d.name == "run":
                     raise FlowfileError("'run:' blocks of Python are not supported", d.pos,
                                         "use 'shell:' for a command or 'script:' for a Python script")
+                if d.name == "notebook":
+                    raise FlowfileError(f"unknown directive 'notebook' in rule '{decl.name}'", d.pos,
+                                        "a notebook is a script: 'script: \"NAME.ipynb\"' runs it, "
+                                        "and 'log: notebook = \"PATH.ipynb\"' keeps the executed copy")
                 raise FlowfileError(f"unknown directive '{d.name}' in rule '{decl.name}'", d.pos,
                                     closest(d.name, RULE_DIRECTIVES)[2:]
                                     or "directives: " + ", ".join(RULE_DIRECTIVES))
@@ -113,6 +118,12 @@ class RuleBuilder:
         action = self.action()
         script_digest = ""
         if action and action.kind == "script":
+            if script_kind(action.text) == "rmarkdown" and not outputs:
+                raise FlowfileError(f"rule '{decl.name}' runs the R Markdown script "
+                                    f"{action.text!r} but has no output to render it to",
+                                    self.directives["script"].pos,
+                                    "give the rule the output document, e.g. "
+                                    f'output: {REPORT_NAME} = "reports/{{sample}}.html"')
             script_digest = _file_digest(action.text, self.loader.workdir)
             self.loader.read_files.append(os.path.join(self.loader.workdir, action.text))
         rule = Rule(decl.name, decl.pos, self.index, outputs, wildcards, inputs, log, params,
@@ -323,6 +334,11 @@ class RuleBuilder:
             d = self.directives["script"]
             rel = self._one_string(d)
             check_no_nul(rel, "script", d.args[0].pos)
+            if script_kind(rel) is None:
+                ext = os.path.splitext(rel)[1]
+                raise FlowfileError(f"cannot run script {rel!r}: "
+                                    + (f"unknown extension {ext!r}" if ext else "no extension"),
+                                    d.args[0].pos, f"a script ends in {SUPPORTED}")
             full = rel if os.path.isabs(rel) else os.path.join(os.path.dirname(self.path), rel)
             if not os.path.isfile(full):
                 raise FlowfileError(f"script not found: {full}", d.args[0].pos,

@@ -7,9 +7,7 @@ or is judged by, an old output) and the folders of its outputs and logs made.
 """
 from __future__ import annotations
 
-import json
 import os
-import shlex
 from collections.abc import Mapping
 
 from fileflow.engine.command import cluster_log_path, default_log_path, render_command
@@ -20,14 +18,15 @@ from fileflow.engine.store import FileStore
 from fileflow.errors import FileflowError
 from fileflow.executors.base import JobSpec
 from fileflow.fs import remove_path
+from fileflow.lang.script_kinds import script_kind
 from fileflow.run.file_waits import FileWaits
 from fileflow.run.job_records import PreparedJob
 from fileflow.run.recorder import RunRecorder
+from fileflow.run.script_jobs import notebook_copy, script_command
 from fileflow.run.settings import Settings
 from fileflow.state import FileState
-from fileflow.template import value_text
 
-__all__ = ["JobPreparer", "script_command"]
+__all__ = ["JobPreparer"]
 
 
 class JobPreparer:
@@ -49,8 +48,8 @@ class JobPreparer:
         if prepare is None or self.settings.cluster:
             return
         jobs = self.plan.graph.jobs
-        prepare(default_log_path(jobs[j]) for j in self.plan.to_run
-                if jobs[j].rule.action is not None and not jobs[j].values.log.values)
+        prepare(default_log_path(jobs[j], use_log=False) for j in self.plan.to_run
+                if jobs[j].rule.action is not None and not _streams_to_log(jobs[j]))
 
     def local(self, job: Job) -> Job:
         """The job as its command sees it: remote paths are their local staged copies."""
@@ -82,19 +81,25 @@ class JobPreparer:
         action = job.rule.action
         if action is not None and action.kind == "script":
             command, env = script_command(local, attempt, action.text, self.run_id,
-                                          self.settings.python)
+                                          self.settings.python, self.settings.config)
         elif action is None:
             command = ":"
-        log_path = (cluster_log_path(job, self.settings.executor_name)
-                    if self.settings.cluster and not job.rule.local else default_log_path(job))
+        log_path = self.log_path(job)
         stage = ""
         if local is not job and self.stages_in_job(job):
             stage = self.staging.job_manifest(job, inputs, attempt, adopted)
         spec = JobSpec(job.id, job.name, job.rule.name, command, log_path,
                        local.outputs, job.values.threads, job.values.resources, attempt, env,
                        job.wildcards, stage,
-                       log_on_demand=not self.settings.cluster and not job.values.log.values)
+                       log_on_demand=not self.settings.cluster and not _streams_to_log(job))
         return PreparedJob(job, spec, reasons, inputs)
+
+    def log_path(self, job: Job) -> str:
+        """Where the job's stdout and stderr go: its first log, else a default one."""
+        own = _streams_to_log(job)
+        if self.settings.cluster and not job.rule.local:
+            return cluster_log_path(job, self.settings.executor_name, use_log=own)
+        return default_log_path(job, use_log=own)
 
     def stages_in_job(self, job: Job) -> bool:
         """--remote-staging job: a cluster job moves its own remote files on its node; a
@@ -120,37 +125,15 @@ class JobPreparer:
         self.recorder.sources_hashed(hashed)
 
 
-def script_command(job: Job, attempt: int, script: str, run_id: int,
-                   python: str) -> tuple[str, dict[str, str]]:
-    """The command that runs a `script:` and its environment; what the script sees of its
-    job (fileflow.script) is written to .fileflow/jobs/RUN/JOB.json."""
-    v = job.values
-    data = {
-        "rule": job.rule.name, "attempt": attempt, "threads": v.threads,
-        "input": {"values": list(v.inputs.values), "names": list(v.inputs.names)},
-        "output": {"values": list(v.outputs.values), "names": list(v.outputs.names)},
-        "log": {"values": list(v.log.values), "names": list(v.log.names)},
-        "params": {"values": list(v.params.values), "names": list(v.params.names)},
-        "wildcards": dict(job.wildcards), "resources": dict(v.resources),
-    }
-    folder = os.path.join(".fileflow", "jobs", str(run_id))
-    os.makedirs(folder, exist_ok=True)
-    path = os.path.join(folder, f"{job.id}.json")
-    with open(path, "w", encoding="utf-8") as fh:
-        json.dump(data, fh, default=str)
-    env = {"FILEFLOW_JOB": os.path.abspath(path), "FILEFLOW_THREADS": str(v.threads)}
-    for kind, items in (("INPUT", v.inputs), ("OUTPUT", v.outputs), ("LOG", v.log)):
-        env[f"FILEFLOW_{kind}"] = " ".join(shlex.quote(str(x)) for x in items.values)
-        for name in dict.fromkeys(n for n in items.names if n):
-            env[f"FILEFLOW_{kind}_{name}"] = " ".join(shlex.quote(str(x))
-                                                      for x in items.named(name))
-    for name, value in zip(v.params.names, v.params.values):
-        if name:
-            env[f"FILEFLOW_PARAMS_{name}"] = value_text(value, quote=False)
-    for name, value in job.wildcards.items():
-        env[f"FILEFLOW_WILDCARDS_{name}"] = str(value)
-    runner = shlex.quote(python) if script.endswith(".py") else "bash"
-    return f"exec {runner} {shlex.quote(script)}", env
+def _streams_to_log(job: Job) -> bool:
+    """Whether the job's stdout and stderr go to its first log: when it has one that is not
+    where its notebook's executed copy is written."""
+    logs = job.values.log.values
+    if not logs:
+        return False
+    action = job.rule.action
+    return not (action is not None and action.kind == "script"
+                and script_kind(action.text) == "notebook" and logs[0] == notebook_copy(job))
 
 
 def _make_parent(path: str) -> None:

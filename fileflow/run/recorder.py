@@ -108,7 +108,8 @@ class RunRecorder:
         return JobResult(running.log_id, "done", 0, outcome.started_at, outcome.ended_at,
                          outcome.host, outcome.peak_rss_bytes, outcome.cpu_seconds,
                          list(states.values()), running.inputs, self.plan.signature(job.id),
-                         outcome.message, outcome.external_id, list(job.outputs))
+                         outcome.message, outcome.external_id, list(job.outputs),
+                         *self.plan.parts(job.id))
 
     def failed(self, job: Job, running: RunningJob, outcome: JobOutcome, state: str,
                message: str) -> JobResult:

@@ -30,8 +30,14 @@ from dataclasses import dataclass, field
 from typing import Protocol, cast
 
 from fileflow.engine.graph import Job
-from fileflow.engine.plan import Plan, job_facts
-from fileflow.engine.staleness import KIND_UPSTREAM, Reason, decide
+from fileflow.engine.plan import Plan
+from fileflow.engine.staleness import (
+    CONTENT_KINDS,
+    KIND_INPUT_CHANGED,
+    KIND_UPSTREAM,
+    Reason,
+    decide,
+)
 from fileflow.engine.store import FileStore
 from fileflow.executors.base import JobOutcome, JobSpec
 from fileflow.fs import remove_path
@@ -43,6 +49,7 @@ from fileflow.run.preparing import JobPreparer
 from fileflow.run.recorder import RunRecorder
 from fileflow.run.recording_ahead import RecordedAhead
 from fileflow.run.resources import ResourcePool
+from fileflow.run.script_jobs import remove_job_files
 from fileflow.run.settings import Settings
 from fileflow.runlog.log import JobResult
 from fileflow.state import FileState
@@ -391,9 +398,16 @@ class Scheduler:
             ran = [self.graph.jobs[d].name for d in self.graph.deps[job.id] if d in self.ran]
             return tuple(r for r in reasons if r.kind != KIND_UPSTREAM or r.detail in ran)
         forced = self.plan.force.why(job)
-        fresh = decide(job_facts(job, self.plan.signature(job.id)), self.plan.observed,
+        triggers = self.plan.triggers
+        by_content = "content" in triggers
+        fresh = decide(self.plan.facts(job.id), self.plan.observed,
                        self.plan.recorded, forced=forced,
-                       granularity_ns=self.store.granularity_ns)
+                       granularity_ns=self.store.granularity_ns,
+                       triggers=triggers if by_content else triggers | {"content"})
+        if not by_content:  # whatever the triggers, an input an upstream job remade counts
+            made = self.graph.producer
+            fresh = tuple(r for r in fresh if r.kind not in CONTENT_KINDS
+                          or (r.kind == KIND_INPUT_CHANGED and r.path in made))
         return fresh
 
     def _gather(self, job: Job) -> None:
@@ -493,7 +507,7 @@ class Scheduler:
             if local is job and path in states:  # chmod sets the ctime: record the new one
                 states[path] = states[path]._replace(ctime_ns=os.stat(path).st_ctime_ns)
         if "FILEFLOW_JOB" in spec.env:  # a script's job file; kept after a failure
-            remove_path(spec.env["FILEFLOW_JOB"])
+            remove_job_files(spec.env["FILEFLOW_JOB"])
         self._check_clock(job, states if local is job else {})  # a store's clock is its own
         self.plan.observed.update(states)
         needed_logs = self.graph.needed_logs

@@ -18,4 +18,5 @@ class Settings:
     executor_name: str = "local"
     workdir: str = "."
     python: str = sys.executable
+    config: Mapping[str, object] = field(default_factory=dict)  # the workflow's, for scripts
     cluster: bool = False     # -j counts queued cluster jobs, not cores; logs named by job id

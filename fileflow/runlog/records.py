@@ -23,7 +23,7 @@ __all__ = [
     "target_rows_to_records", "TARGET_COLUMN_NAMES", "sqlite_journal_mode", "configure_sqlite",
 ]
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 RUN_STATUSES = frozenset({"running", "success", "failed", "interrupted"})
 JOB_STATES = frozenset({"running", "done", "failed", "cancelled", "skipped"})
 BUSY_TIMEOUT = 30.0          # seconds SQLite waits for a lock before reporting "locked"
@@ -106,6 +106,8 @@ class JobResult:
     message: str = ""
     external_id: str | None = None
     output_paths: Sequence[str] = ()  # the declared outputs (marked incomplete on failure)
+    code_digest: str = ""            # the signature's parts (fileflow.engine.command)
+    params_digest: str = ""
 
 
 
@@ -115,7 +117,7 @@ def target_rows_to_records(rows: Iterable[Any], out: dict[str, RecordedTarget]) 
     cache: dict[str | None, Mapping[str, str]] = {None: _EMPTY, "{}": _EMPTY}
     new = tuple.__new__
     for (path, complete, size, mtime, digest, alg, sig, inputs, job, built, changed,
-         ctime, seen, link) in rows:
+         ctime, seen, link, code, params) in rows:
         mapping = cache.get(inputs)
         if mapping is None:
             mapping = cache[inputs] = MappingProxyType(_decode(inputs)[0])
@@ -123,7 +125,7 @@ def target_rows_to_records(rows: Iterable[Any], out: dict[str, RecordedTarget]) 
             path, bool(complete), -1 if size is None else size,
             -1 if mtime is None else mtime, digest, alg or HASH_ALGORITHM, sig or "",
             mapping, job, built or 0.0, changed or 0.0, -1 if ctime is None else ctime,
-            -1 if seen is None else seen, link or ""))
+            -1 if seen is None else seen, link or "", code or "", params or ""))
 
 
 def is_network_fs(path: str, partitions: Iterable[Any] | None = None) -> bool:

@@ -130,8 +130,10 @@ files = Table("files", metadata,
               Column("built_at", Float),
               Column("changed_at", Float),
               Column("ctime_ns", BigInteger),    # where the v2 migration adds it
-              Column("seen_ns", BigInteger),     # the v3 migration adds these two last
-              Column("link", Text))
+              Column("seen_ns", BigInteger),     # the v3 migration adds these two
+              Column("link", Text),
+              Column("code_digest", Text),       # the v4 migration adds these two last
+              Column("params_digest", Text))
 
 
 def _migrate_to_2(conn: Connection) -> None:
@@ -150,10 +152,18 @@ def _migrate_to_3(conn: Connection) -> None:
     conn.execute(text("ALTER TABLE files ADD COLUMN link TEXT"))
 
 
+def _migrate_to_4(conn: Connection) -> None:
+    """v4: the signature's parts apart (code, params), for --rerun-triggers and
+    --list-changes. Older rows keep NULL: which part changed is not known."""
+    conn.execute(text("ALTER TABLE files ADD COLUMN code_digest TEXT"))
+    conn.execute(text("ALTER TABLE files ADD COLUMN params_digest TEXT"))
+
+
 # (version reached, step). Steps are written as plain DDL of their time, never from the
 # current Table objects, so an old log always goes through the same path.
 MIGRATIONS: list[tuple[int, Callable[[Connection], None]]] = [(2, _migrate_to_2),
-                                                              (3, _migrate_to_3)]
+                                                              (3, _migrate_to_3),
+                                                              (4, _migrate_to_4)]
 
 
 # --------------------------------------------------------------------------- helpers

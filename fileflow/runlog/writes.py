@@ -97,10 +97,13 @@ STATEMENTS = {
     # A finished job's output, or one marked up to date by --touch.
     "built": (
         "INSERT INTO files (path, complete, size, mtime_ns, ctime_ns, digest, algorithm, "
-        "signature, input_digests, job_id, built_at, changed_at, seen_ns, link) VALUES (:path, "
+        "signature, input_digests, job_id, built_at, changed_at, seen_ns, link, code_digest, "
+        "params_digest) VALUES (:path, "
         ":complete, :size, :mtime_ns, :ctime_ns, :digest, :algorithm, :signature, "
-        ":input_digests, :job_id, :built_at, :changed_at, :seen_ns, :link) ON CONFLICT (path) "
+        ":input_digests, :job_id, :built_at, :changed_at, :seen_ns, :link, :code_digest, "
+        ":params_digest) ON CONFLICT (path) "
         "DO UPDATE SET "
+        "code_digest = excluded.code_digest, params_digest = excluded.params_digest, "
         "complete = excluded.complete, size = excluded.size, mtime_ns = excluded.mtime_ns, "
         "ctime_ns = excluded.ctime_ns, digest = excluded.digest, algorithm = excluded.algorithm, "
         "seen_ns = excluded.seen_ns, link = excluded.link, "
@@ -430,7 +433,8 @@ class CursorWrites(BuildWrites):
                         ctime_ns=_opt(fs.ctime_ns), digest=fs.digest, algorithm=_algorithm(fs.path),
                         seen_ns=_opt(fs.seen_ns), link=fs.link,
                         signature=r.signature, input_digests=inputs, job_id=r.job_id,
-                        built_at=now, changed_at=now)
+                        built_at=now, changed_at=now, code_digest=r.code_digest,
+                        params_digest=r.params_digest)
             elif r.state in ("failed", "cancelled"):
                 for path in [*r.output_paths, *(fs.path for fs in r.outputs)]:
                     failed[path] = r.job_id
@@ -523,7 +527,8 @@ class CursorWrites(BuildWrites):
                              seen_ns=_opt(t.seen_ns), link=t.link,
                              algorithm=_algorithm(t.path, t.algorithm), signature=t.signature,
                              input_digests=_dumps(dict(t.input_digests)), job_id=t.job_id,
-                             built_at=t.built_at or now, changed_at=t.changed_at or now)
+                             built_at=t.built_at or now, changed_at=t.changed_at or now,
+                             code_digest=t.code_digest, params_digest=t.params_digest)
                 for t in targets}
         if rows:
             ordered = [rows[p] for p in sorted(rows)]
