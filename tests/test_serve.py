@@ -312,6 +312,7 @@ def test_the_live_run_page_reaches_the_final_counts_without_a_reload(tmp_path):
                 log_text = followed.evaluate("document.getElementById('job-log').textContent")
                 assert log_text.count("waiting") == 1 and log_text.count("finished") == 1
                 assert page.problems == [] and followed.problems == []
+                page.send("Page.bringToFront")   # a tab behind another draws nothing
                 png = page.screenshot()     # as docs/images/serve-run.png was taken
                 assert png.startswith(b"\x89PNG") and len(png) > 10_000
                 assert all(u.startswith(base) for u in page.requests), page.requests
