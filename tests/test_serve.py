@@ -249,6 +249,15 @@ def test_serve_without_a_run_log_says_so(tmp_path):
     assert r.code == 2 and "no run log here" in r.err and "Traceback" not in r.err
 
 
+def test_a_port_in_use_is_said_before_anything_is_announced(built):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        r = built.run("serve", "--port", str(taken.getsockname()[1]), log=False, timeout=60)
+    assert r.code == 2 and "cannot listen on 127.0.0.1:" in r.err, r
+    assert r.out == "" and "Traceback" not in r.err
+
+
 SLOW_FLOW = """
 rule all:
     input: expand("out/{n}.txt", n=range(6))

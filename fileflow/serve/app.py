@@ -323,17 +323,22 @@ async def _events(reads: LiveReads, run_id: int, request: Request):
 
 def serve(log: Any, host: str, port: int, token: str | None,
           announce: Callable[[str], None], rules: RuleGraph | None = None) -> None:
-    """Serve the dashboard until interrupted (Ctrl-C)."""
+    """Serve the dashboard until interrupted (Ctrl-C). The address is taken first, so a
+    port in use is said before anything is announced."""
+    import socket
+
     import uvicorn
 
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    try:
+        listening = socket.create_server((host, port), family=family)
+    except OSError as exc:
+        raise FileflowError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
     app = create_app(log, token, rules)
     shown = f"[{host}]" if ":" in host else host
-    url = f"http://{shown}:{port}/" + (f"?token={token}" if token else "")
-    announce(f"fileflow serve: {url} (Ctrl-C stops)")
-    config = uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False,
-                            lifespan="off", timeout_graceful_shutdown=2)
-    try:
-        uvicorn.Server(config).run()
-    except SystemExit:
-        raise FileflowError(f"cannot listen on {host}:{port} (in use, or not an address of "
-                            "this machine)") from None
+    announce(f"fileflow serve: http://{shown}:{port}/" + (f"?token={token}" if token else "")
+             + " (Ctrl-C stops)")
+    config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off",
+                            timeout_graceful_shutdown=2)
+    with listening:
+        uvicorn.Server(config).run(sockets=[listening])
