@@ -167,6 +167,7 @@ def test_what_a_flowfile_or_a_file_name_holds_is_escaped(built, server):
         assert "<script>boom" not in html and "<script>tail" not in html
         assert html.count("<script") == 1    # only the dashboard's own, from /static/
     assert "&lt;script&gt;boom()" in shown[0] and "&lt;script&gt;tail()&lt;/script&gt;" in shown[0]
+    assert shown[0].count('<g class="job"') == 4    # the timeline of the run's jobs
     headers = get(server + "/runs/1")[1]
     assert "script-src 'self'" in headers["content-security-policy"]
 

@@ -11,7 +11,7 @@ from html import escape
 from typing import Any
 from urllib.parse import urlencode
 
-from fileflow.views.html_report import JOB_COLOURS, rule_graph_svg
+from fileflow.views.html_report import JOB_COLOURS, rule_graph_svg, timeline_svg
 from fileflow.views.runs import command_line, duration
 from fileflow.views.summary import human_size, when
 
@@ -131,6 +131,14 @@ def rule_graph(view: Any, states: Mapping[str, str]) -> str:
             f"{rule_graph_svg(view, dict(states))}</div>")
 
 
+def _timeline(run: dict, jobs: list[dict]) -> str:
+    """The timeline of `fileflow report`, of the jobs on this page."""
+    if not any(j["started_at"] for j in jobs):
+        return ""
+    return ('<h2>Timeline of these jobs</h2><div class="scroll" id="timeline">'
+            + timeline_svg(run, jobs) + "</div>")
+
+
 def run_page(run: dict, live: dict, jobs: list[dict], failures: list[tuple[dict, list[str]]],
              next_after: int | None, now: float, graph: str = "") -> str:
     running = table(("running job", "elapsed"), _running_rows(live["running"], now), "running-jobs")
@@ -141,7 +149,7 @@ def run_page(run: dict, live: dict, jobs: list[dict], failures: list[tuple[dict,
             + (f"<h2>Rule graph</h2>{graph}" if graph else "") + "<h2>Running</h2>" + running
             + "<h2>Failures</h2>" + (failed or "<p>none</p>") + "<h2>Jobs</h2>"
             + table(("job", "name", "state", "attempt", "exit", "duration", "peak memory", "host"),
-                    _job_rows(jobs)) + more)
+                    _job_rows(jobs)) + more + _timeline(run, jobs))
     return page(f"Run {run['id']}", body, run=run["id"], status=run["status"])
 
 

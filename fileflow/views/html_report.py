@@ -16,7 +16,8 @@ from fileflow.views.graph_view import FAILED, SOURCE, UP_TO_DATE, WILL_RUN, View
 from fileflow.views.runs import command_line, duration, job_log_tail
 from fileflow.views.summary import human_size, when
 
-__all__ = ["ReportData", "render_report", "rule_graph_svg", "rule_states", "JOB_COLOURS", "MAX_BARS",
+__all__ = ["ReportData", "render_report", "rule_graph_svg", "rule_states", "timeline_svg",
+           "JOB_COLOURS", "MAX_BARS",
            "MAX_OUTPUT_ROWS"]
 
 MAX_BARS = 2000          # timeline rows; a larger run shows its first jobs and says so
@@ -218,7 +219,7 @@ def _tick_label(seconds: float) -> str:
     return f"{seconds / 3600:g} h"
 
 
-def _timeline_svg(run: dict, jobs: list[dict]) -> str:
+def timeline_svg(run: dict, jobs: list[dict]) -> str:
     timed = [j for j in jobs if j["started_at"]]
     timed.sort(key=lambda j: (j["started_at"], j["id"]))
     timed = timed[:MAX_BARS]
@@ -352,7 +353,7 @@ took {escape(duration(run['started_at'], run['ended_at']))}; in {escape(run['wor
 <p>Each job from its start to its end, with its duration and peak memory.
 <input id="filter" type="search" placeholder="filter jobs by name" aria-label="filter jobs">
 <span><b id="shown-count">{bars}</b> shown</span></p>{capped}
-<div class="scroll">{_timeline_svg(run, jobs) if bars else '<p class="note">no jobs ran</p>'}</div></section>
+<div class="scroll">{timeline_svg(run, jobs) if bars else '<p class="note">no jobs ran</p>'}</div></section>
 <section id="failures"><h2>Failures</h2>{_failures(jobs)}</section>
 <section id="outputs"><h2>Outputs</h2>{_outputs(jobs, data.files)}</section>
 <script type="application/json" id="fileflow-data">{payload}</script>
