@@ -5,6 +5,12 @@ straight into the log after one real build made its schema.
 
     python benchmarks/bench_serve.py                   # 10,000 runs, 100,000 jobs
     python benchmarks/bench_serve.py --runs 1000 --jobs 10000
+
+With --watch N, it times instead a real build of --build-jobs trivial jobs twice: alone, and
+with `fileflow serve` running and N browsers' live feeds open on the build's run page (each a
+thread reading /api/runs/ID/events), and prints how much slower the watched build was.
+
+    python benchmarks/bench_serve.py --watch 10 --build-jobs 2000
 """
 from __future__ import annotations
 
@@ -16,6 +22,7 @@ import sqlite3
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.request
 
@@ -66,11 +73,76 @@ def _timed(url: str, first_line: bool = False, repeat: int = 3) -> float:
     return best
 
 
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _watch(base: str, stop: threading.Event) -> None:
+    """One browser on the live page of the build that is running: its feed read to the end."""
+    while not stop.is_set():
+        with urllib.request.urlopen(base + "/api/runs", timeout=60) as answer:
+            runs = json.loads(answer.read())["runs"]
+        running = [r["id"] for r in runs if r["status"] == "running"]
+        if running:
+            with urllib.request.urlopen(f"{base}/api/runs/{running[0]}/events", timeout=600) as feed:
+                for _ in feed:
+                    pass
+            return
+        time.sleep(0.05)
+
+
+def _build(root: str, jobs: int) -> float:
+    for name in os.listdir(os.path.join(root, "out")):
+        os.unlink(os.path.join(root, "out", name))
+    start = time.perf_counter()
+    subprocess.run([sys.executable, "-m", "fileflow", "-q", "-j", "4"], cwd=root, check=True,
+                   stdout=subprocess.DEVNULL)
+    return time.perf_counter() - start
+
+
+def watched(watchers: int, jobs: int) -> int:
+    """A build alone, then watched by `watchers` live pages: how much slower."""
+    with tempfile.TemporaryDirectory() as root:
+        os.makedirs(os.path.join(root, "out"))
+        with open(os.path.join(root, "Flowfile"), "w") as fh:
+            fh.write(f'rule all:\n    input: expand("out/{{n}}.txt", n=range({jobs}))\n'
+                     'rule one:\n    output: "out/{n}.txt"\n    shell: "echo {wildcards.n} > {output}"\n')
+        alone = _build(root, jobs)
+        port = _free_port()
+        server = subprocess.Popen([sys.executable, "-m", "fileflow", "serve", "--port", str(port)],
+                                  cwd=root, stdout=subprocess.DEVNULL)
+        base = f"http://127.0.0.1:{port}"
+        stop = threading.Event()
+        try:
+            time.sleep(2)
+            threads = [threading.Thread(target=_watch, args=(base, stop), daemon=True)
+                       for _ in range(watchers)]
+            for t in threads:
+                t.start()
+            seen = _build(root, jobs)
+            stop.set()
+            for t in threads:
+                t.join(timeout=30)
+        finally:
+            server.terminate()
+            server.wait(timeout=10)
+    slower = (seen - alone) / alone * 100
+    print(f"{jobs} jobs alone {alone:.2f} s; watched by {watchers} live pages {seen:.2f} s "
+          f"({slower:+.1f}%)")
+    return 0 if slower < 5 else 1
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=10_000)
     parser.add_argument("--jobs", type=int, default=100_000)
+    parser.add_argument("--watch", type=int, default=0, metavar="N")
+    parser.add_argument("--build-jobs", type=int, default=2000)
     args = parser.parse_args()
+    if args.watch:
+        return watched(args.watch, args.build_jobs)
     with tempfile.TemporaryDirectory() as root:
         os.chdir(root)
         with open("Flowfile", "w") as fh:
