@@ -35,7 +35,7 @@ rule make:
     input: "in/{{s}}.txt"
     output: "out/{{s}}.txt"
     shell: ("if [ -e in/{{wildcards.s}}.bad ]; then echo '<script>tail()</script> broke' >&2; "
-            "exit 3; fi; cat {{input}} > {{output}}")
+            "exit 3; fi; echo made {{wildcards.s}}; cat {{input}} > {{output}}")
 """
 
 
@@ -170,6 +170,16 @@ def test_what_a_flowfile_or_a_file_name_holds_is_escaped(built, server):
     assert shown[0].count('<g class="job"') == 4    # the timeline of the run's jobs
     headers = get(server + "/runs/1")[1]
     assert "script-src 'self'" in headers["content-security-policy"]
+
+
+def test_a_log_written_again_after_its_attempt_says_so(built, server):
+    _, first = get_json(f"{server}/api/file?path=out/a.txt")
+    older, newer = first["jobs"][1], first["jobs"][0]     # run 1's attempt, then run 2's
+    assert get_json(f"{server}/api/jobs/{older['id']}/log")[1]["rewritten"] is False
+    later = newer["ended_at"] + 100
+    os.utime(built.path(older["log_path"]), (later, later))
+    assert get_json(f"{server}/api/jobs/{older['id']}/log")[1]["rewritten"] is True
+    assert "written again since this attempt ended" in get(f"{server}/jobs/{older['id']}")[2]
 
 
 def test_two_runs_compared(server):

@@ -133,17 +133,22 @@ def job_log(log: Any, job_id: int, params: Mapping[str, str]) -> dict:
     offset = number(params, "offset", -1, -1)
     try:
         with open(real, "rb") as fh:
-            size = os.fstat(fh.fileno()).st_size
+            stat = os.fstat(fh.fileno())
+            size = stat.st_size
             start = max(0, size - LOG_CHUNK) if offset < 0 else min(offset, size)
             fh.seek(start)
             data = fh.read(LOG_CHUNK)
     except FileNotFoundError:
         return {"path": found["log_path"], "offset": 0, "next_offset": 0, "size": 0, "text": "",
-                "state": found["state"], "note": "the job wrote nothing, or the file was removed"}
+                "state": found["state"], "rewritten": False,
+                "note": "the job wrote nothing, or the file was removed"}
     except OSError as exc:
         raise Forbidden(f"cannot read the log {found['log_path']}: {exc.strerror}") from None
+    # A later attempt writes the same file: what it holds now may not be this attempt's.
+    rewritten = found["ended_at"] is not None and stat.st_mtime > found["ended_at"] + 2
     return {"path": found["log_path"], "offset": start, "next_offset": start + len(data),
-            "size": size, "text": data.decode("utf-8", "replace"), "state": found["state"]}
+            "size": size, "text": data.decode("utf-8", "replace"), "state": found["state"],
+            "rewritten": rewritten}
 
 
 def file_history(log: Any, params: Mapping[str, str]) -> dict:

@@ -181,7 +181,9 @@ def job_page(job: dict, attempts: list[dict], log: dict | None) -> str:
     elif "error" in log:
         shown = f'<p class="note">{esc(job["log_path"])}: {esc(log["error"])}</p>'
     else:
-        shown = (f'<p>{esc(job["log_path"])} <label><input type="checkbox" id="follow"'
+        note = ('<p class="note">written again since this attempt ended (by a later one): '
+                'its lines may not be this attempt\'s</p>' if log.get("rewritten") else "")
+        shown = note + (f'<p>{esc(job["log_path"])} <label><input type="checkbox" id="follow"'
                  f'{" checked" if job["state"] == "running" else ""}> follow</label></p>'
                  f'<pre id="job-log" data-offset="{esc(log["next_offset"])}">{esc(log["text"])}</pre>')
     return page(f"Job #{job['id']} {job['name']}", dl + "<h2>Attempts</h2>" + tries

@@ -41,11 +41,22 @@
     var rows = document.getElementById("running-jobs");
     if (!rows) return;
     while (rows.firstChild) rows.removeChild(rows.firstChild);
+    skew = state.now - Date.now() / 1000;
     state.running.forEach(function (job) {
       var tr = document.createElement("tr");
       cell(tr, job.name, "/jobs/" + encodeURIComponent(job.id));
       cell(tr, elapsed(state.now - job.started_at));
+      tr.lastChild.setAttribute("data-started", String(job.started_at));
       rows.appendChild(tr);
+    });
+  }
+
+  // The running jobs' elapsed times go on between two events (the server's clock).
+  var skew = 0;
+  function tick() {
+    var now = Date.now() / 1000 + skew;
+    document.querySelectorAll("#running-jobs [data-started]").forEach(function (td) {
+      td.textContent = elapsed(now - Number(td.getAttribute("data-started")));
     });
   }
 
@@ -94,7 +105,10 @@
   }
 
   var run = body.getAttribute("data-run");
-  if (run && body.getAttribute("data-status") === "running") followRun(run);
+  if (run && body.getAttribute("data-status") === "running") {
+    followRun(run);
+    setInterval(tick, 1000);
+  }
   var job = body.getAttribute("data-job");
   if (job) followLog(job);
   body.setAttribute("data-ready", "1");
