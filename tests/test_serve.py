@@ -120,7 +120,7 @@ def test_the_api_lists_runs_newest_first_in_pages(server):
 
 def test_the_api_shows_a_run_its_jobs_a_job_and_a_file(server):
     _, run = get_json(f"{server}/api/runs/1")
-    assert run["counts"] == {"done": 3, "failed": 1}
+    assert run["counts"] == {"done": 3, "failed": 1, "waiting": 0}
     jobs, after = [], 0
     while after is not None:   # pages of two, each from where the last ended
         _, page = get_json(f"{server}/api/runs/1/jobs?limit=2&after={after}")
@@ -300,6 +300,8 @@ def test_the_live_run_page_reaches_the_final_counts_without_a_reload(tmp_path):
             run_id = running_run()
             wait_for(lambda: get_json(f"{base}/api/runs/{run_id}")[1]["counts"].get("running"),
                      timeout=30, what="running jobs")
+            counts = get_json(f"{base}/api/runs/{run_id}")[1]["counts"]
+            assert counts["running"] + counts["waiting"] == 6 and counts["waiting"] >= 1, counts
             with Chromium(str(tmp_path / "profile")) as browser:
                 page = browser.open(f"{base}/runs/{run_id}")
                 assert page.evaluate("document.body.getAttribute('data-ready')") == "1"
@@ -323,6 +325,7 @@ def test_the_live_run_page_reaches_the_final_counts_without_a_reload(tmp_path):
                 assert page.evaluate("window.sameDocument") is True     # never reloaded
                 assert page.evaluate("document.querySelector('[data-count=done]').textContent") == "6"
                 assert page.evaluate("document.querySelector('[data-count=running]').textContent") == "0"
+                assert page.evaluate("document.querySelector('[data-count=waiting]').textContent") == "0"
                 assert page.evaluate("document.getElementById('run-status').textContent") == "success"
                 assert page.evaluate("document.querySelectorAll('#running-jobs tr').length") == 0
                 assert page.evaluate(rule_state) == "done"
@@ -351,7 +354,7 @@ def test_the_api_over_postgresql(pg_url, tmp_path):
         _, runs = get_json(f"{base}/api/runs")
         run_id = runs["runs"][0]["id"]
         _, run = get_json(f"{base}/api/runs/{run_id}")
-        assert run["counts"] == {"done": 4}
+        assert run["counts"] == {"done": 4, "waiting": 0}
         _, page = get_json(f"{base}/api/runs/{run_id}/jobs?limit=3")
         assert len(page["jobs"]) == 3 and page["next"] is not None
         _, found = get_json(f"{base}/api/files?q=out/")

@@ -187,6 +187,13 @@ def _nothing_to_do(graph) -> int:
     return EXIT_OK
 
 
+def _recorded_jobs(graph, plan) -> int:
+    """How many of the planned jobs the run log will record: all but target rules such as
+    `all`, which have nothing to run."""
+    return sum(1 for j in plan.reasons
+               if graph.jobs[j].outputs or graph.jobs[j].rule.action is not None)
+
+
 def _run(options, graph, plan, runlog, store, started, generation, config) -> int:
     from fileflow import __version__
     from fileflow.executors.local import LocalExecutor, process_run_tag
@@ -213,7 +220,8 @@ def _run(options, graph, plan, runlog, store, started, generation, config) -> in
         _check_resources(graph, plan, settings)
         check_runtimes((graph.jobs[j] for j in plan.reasons), settings.python)
         check_protected(plan)  # planned again under the lock
-        run_id = runlog.start_run(list(options.argv), os.getcwd(), __version__)
+        run_id = runlog.start_run(list(options.argv), os.getcwd(), __version__,
+                                  _recorded_jobs(graph, plan))
         executor = LocalExecutor(tag=process_run_tag(run_id, os.getcwd()))
         if options.cluster:
             from fileflow.cli.cluster_setup import cluster_executor

@@ -15,10 +15,11 @@ from typing import Any, Protocol
 
 from fileflow.chunks import chunked
 from fileflow.runlog.records import IN_CLAUSE_SIZE
+from fileflow.runlog.writes import PLANNED_KEY
 
 __all__ = ["list_runs", "get_run", "latest_run_id", "run_jobs", "get_job", "jobs_named",
            "jobs_for_path", "job_states", "file_records", "QUERIES", "RUN_COLUMNS", "JOB_COLUMNS",
-           "LARGEST_ID", "runs_page", "run_counts", "jobs_page", "attempts_of", "failed_jobs",
+           "LARGEST_ID", "runs_page", "jobs_page", "attempts_of", "failed_jobs",
            "live_state", "path_history", "find_paths",
            "run_outcomes"]
 
@@ -45,7 +46,6 @@ QUERIES = {
                       "WHERE path = :path) ORDER BY id DESC LIMIT :limit"),
     "job_states": "SELECT id, state FROM jobs WHERE id IN ({values})",
     "runs_page": f"SELECT {_RUNS} FROM runs WHERE {{where}} ORDER BY id DESC LIMIT :limit",
-    "run_counts": "SELECT state, COUNT(*) AS n FROM jobs WHERE run_id = :id GROUP BY state",
     "jobs_page": (f"SELECT {_JOBS} FROM jobs WHERE run_id = :id AND id > :after{{state}} "
                   "ORDER BY id LIMIT :limit"),
     "attempts": (f"SELECT {_JOBS} FROM jobs WHERE run_id = :run_id AND name = :name "
@@ -54,12 +54,15 @@ QUERIES = {
                      "WHERE path = :path) AND id < :before ORDER BY id DESC LIMIT :limit"),
     "find_paths": ("SELECT path, size, built_at, job_id FROM files WHERE path LIKE :pattern "
                    "ESCAPE '!' ORDER BY path LIMIT :limit"),
-    # One statement for a live page: the run's row, its count of jobs per rule and state,
-    # and its running jobs, told apart by `kind`.
+    # One statement for a live page, its rows told apart by `kind`: the run's row; its count
+    # of jobs per rule and state (in `id`: how many of them are first attempts); how many
+    # jobs it planned (`name`, from meta); its running jobs.
     "live": ("SELECT 'run' AS kind, id, status AS name, ended_at AS started_at, "
              "jobs_done AS n, NULL AS rule FROM runs WHERE id = :id "
-             "UNION ALL SELECT 'count', NULL, state, NULL, COUNT(*), rule FROM jobs "
-             "WHERE run_id = :id GROUP BY rule, state "
+             "UNION ALL SELECT 'count', SUM(CASE WHEN attempt = 1 THEN 1 ELSE 0 END), state, "
+             "NULL, COUNT(*), rule FROM jobs WHERE run_id = :id GROUP BY rule, state "
+             "UNION ALL SELECT 'planned', NULL, value, NULL, NULL, NULL FROM meta "
+             "WHERE key = :planned "
              "UNION ALL SELECT * FROM (SELECT 'running' AS kind, id, name, started_at, "
              "CAST(NULL AS BIGINT) AS n, rule "
              "FROM jobs WHERE run_id = :id AND state = 'running' ORDER BY id LIMIT :limit) AS r"),
@@ -190,11 +193,6 @@ def runs_page(log: RowSource, limit: int = 50, **filters: Any) -> list[dict]:
     return [_run(r) for r in log.query(QUERIES["runs_page"].format(where=where), params)]
 
 
-def run_counts(log: RowSource, run_id: int) -> dict[str, int]:
-    """state -> how many of the run's job rows are in it (a retried job counts each attempt)."""
-    return {r["state"]: int(r["n"]) for r in log.query(QUERIES["run_counts"], {"id": run_id})}
-
-
 def jobs_page(log: RowSource, run_id: int, after: int = 0, limit: int = 100,
               state: str | None = None) -> list[dict]:
     """A page of a run's jobs in the order they started: those with an id above `after`."""
@@ -218,19 +216,26 @@ def failed_jobs(log: RowSource, run_id: int, limit: int = 20) -> list[dict]:
 
 
 def live_state(log: RowSource, run_id: int, running: int = 50) -> dict | None:
-    """A run's status, its counts per state and per rule and state, and its first `running`
-    running jobs, read in one statement (what a live page asks for at every interval);
-    None for no such run."""
-    rows = log.query(QUERIES["live"], {"id": run_id, "limit": running})
+    """A run's status, its counts per state (with `waiting`: jobs planned and not started,
+    when the run recorded how many it planned) and per rule and state, and its first
+    `running` running jobs, read in one statement (what a live page asks for at every
+    interval); None for no such run."""
+    rows = log.query(QUERIES["live"], {"id": run_id, "limit": running,
+                                       "planned": PLANNED_KEY.format(run=run_id)})
     run = next((r for r in rows if r["kind"] == "run"), None)
     if run is None:
         return None
     counts: dict[str, int] = {}
     by_rule: list[dict] = []
+    started = 0
     for r in rows:
         if r["kind"] == "count":
             counts[r["name"]] = counts.get(r["name"], 0) + int(r["n"])
             by_rule.append({"rule": r["rule"], "state": r["name"], "n": int(r["n"])})
+            started += int(r["id"] or 0)
+    planned = next((r["name"] for r in rows if r["kind"] == "planned"), None)
+    if planned is not None and str(planned).isdigit():
+        counts["waiting"] = max(0, int(planned) - started)
     return {"status": run["name"], "ended_at": run["started_at"], "counts": counts,
             "rule_counts": by_rule,
             "running": [{"id": r["id"], "name": r["name"], "started_at": r["started_at"]}

@@ -33,7 +33,7 @@ from fileflow.runlog.records import (
 from fileflow.state import HASH_ALGORITHM, REMOTE_TOKEN, FileState, RecordedTarget
 
 __all__ = ["BuildWrites", "CursorWrites", "STATEMENTS", "ABANDONED_MESSAGE", "next_delay",
-           "RETRIES", "RETRY_BASE", "run_log_error", "busy_error", "GENERATION_KEY",
+           "RETRIES", "RETRY_BASE", "run_log_error", "busy_error", "GENERATION_KEY", "PLANNED_KEY",
            "full_disk_error", "lost_error", "reconnect_seconds", "RECONNECT_SECONDS"]
 
 T = TypeVar("T")
@@ -50,6 +50,7 @@ RECONNECT_SECONDS = 60.0
 
 # The `meta` row counting the changes to what the log records of jobs' outcomes.
 GENERATION_KEY = "generation"
+PLANNED_KEY = "planned_jobs:{run}"   # a run's planned job count, in `meta`
 
 _dumps = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode
 
@@ -133,6 +134,7 @@ STATEMENTS = {
     "forget": "DELETE FROM files WHERE path = :path",
     # One more change to what the log records of jobs and their outputs: a build that planned
     # before it, and takes the build lock after, plans again (fileflow.cli.build.locked_plan).
+    "planned": "INSERT INTO meta (key, value) VALUES (:key, :value)",
     "bump_generation": (
         f"INSERT INTO meta (key, value) VALUES ('{GENERATION_KEY}', '1') ON CONFLICT (key) DO "
         "UPDATE SET value = CAST(CAST(meta.value AS BIGINT) + 1 AS TEXT)"),
@@ -154,7 +156,7 @@ class BuildWrites(Protocol):
     call is one transaction. fileflow.runlog.log's RunLog sends these to the sqlite3 writer
     on a SQLite log and to the SQL half elsewhere; CursorWrites carries them out for both."""
 
-    def start_run(self, argv: list[str], workdir: str, version: str) -> int: ...
+    def start_run(self, argv: list[str], workdir: str, version: str, planned: int = 0) -> int: ...
 
     def finish_run(self, run_id: int, status: str, jobs_done: int, jobs_failed: int) -> None: ...
 
@@ -313,7 +315,9 @@ class CursorWrites(BuildWrites):
             cursor.executemany(self._statement(key), rows)
 
     # -- runs
-    def start_run(self, argv: list[str], workdir: str, version: str) -> int:
+    def start_run(self, argv: list[str], workdir: str, version: str, planned: int = 0) -> int:
+        """A new run; with `planned`, how many jobs it means to run, kept in `meta` under
+        PLANNED_KEY (what a live view counts the jobs not started yet from)."""
         row = dict(started_at=time.time(), argv=_dumps(hide_passwords(argv)), workdir=workdir,
                    user=_user(), host=socket.gethostname(), pid=os.getpid(),
                    fileflow_version=version)
@@ -322,9 +326,14 @@ class CursorWrites(BuildWrites):
         def fn(cursor: Any) -> int:
             if self.is_sqlite:
                 cursor.execute(sql, row)
-                return cursor.lastrowid
-            cursor.execute(sql + " RETURNING id", row)
-            return cursor.fetchone()[0]
+                run_id = cursor.lastrowid
+            else:
+                cursor.execute(sql + " RETURNING id", row)
+                run_id = cursor.fetchone()[0]
+            if planned:
+                cursor.execute(self._statement("planned"),
+                               {"key": PLANNED_KEY.format(run=run_id), "value": str(planned)})
+            return run_id
 
         return self._transaction(fn)
 

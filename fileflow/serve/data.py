@@ -86,7 +86,8 @@ def run(log: Any, run_id: int) -> dict:
     found = history.get_run(log, run_id)
     if found is None:
         raise NotFound(f"no run {run_id} in the run log")
-    found["counts"] = history.run_counts(log, run_id)
+    live_now = history.live_state(log, run_id, running=0)
+    found["counts"] = live_now["counts"] if live_now else {}
     return found
 
 

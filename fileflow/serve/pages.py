@@ -20,7 +20,7 @@ __all__ = ["esc", "page", "rule_graph", "runs_page", "run_page", "job_page", "fi
            "STATES"]
 
 # The job states of the run log, in the order the counts are shown.
-STATES = ("done", "running", "failed", "cancelled", "skipped")
+STATES = ("done", "running", "waiting", "failed", "cancelled", "skipped")
 
 
 def esc(value: Any) -> str:
