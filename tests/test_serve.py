@@ -335,6 +335,11 @@ def test_the_live_run_page_reaches_the_final_counts_without_a_reload(tmp_path):
                 log_text = followed.evaluate("document.getElementById('job-log').textContent")
                 assert log_text.count("waiting") == 1 and log_text.count("finished") == 1
                 assert page.problems == [] and followed.problems == []
+                for path in ("/", "/files?q=out", "/files?path=out/0.txt",
+                             f"/compare?a={run_id - 1}&b={run_id}"):
+                    other = browser.open(base + path)     # every page, whole and quiet
+                    assert other.evaluate("document.body.getAttribute('data-ready')") == "1"
+                    assert other.problems == [], path
                 page.send("Page.bringToFront")   # a tab behind another draws nothing
                 png = page.screenshot()     # as docs/images/serve-run.png was taken
                 assert png.startswith(b"\x89PNG") and len(png) > 10_000
