@@ -205,7 +205,7 @@ def test_python_m_fileflow_help_and_check(tree):
 def test_importing_the_cli_stays_light():
     done = python("-c", "import sys, fileflow.cli.main; "
                         "print(sorted({m.split('.')[0] for m in sys.modules} & "
-                        "{'lark', 'sqlalchemy', 'rich'}))")
+                        "{'lark', 'sqlalchemy', 'rich', 'starlette', 'uvicorn'}))")
     assert (done.returncode, done.stdout.strip()) == (0, "[]"), done.stderr
 
 

@@ -119,9 +119,10 @@ def test_tables_without_a_version_are_refused(db):
 # statement names, and what is put into or compared with each column. A word it does not
 # know is taken for a column, so a keyword new to the run log's SQL must be added here.
 KEYWORDS = frozenset("""SELECT FROM WHERE AND OR NOT NULL IS IN AS INSERT INTO VALUES UPDATE SET
-    DELETE ON CONFLICT DO CASE WHEN THEN ELSE END JOIN ORDER BY DESC ASC LIMIT""".split())
+    DELETE ON CONFLICT DO CASE WHEN THEN ELSE END JOIN ORDER BY DESC ASC LIMIT UNION ALL GROUP
+    LIKE ESCAPE""".split())
 FUNCTIONS = frozenset({"COALESCE", "CAST", "MAX", "NEXTVAL", "PG_GET_SERIAL_SEQUENCE",
-                       "GENERATE_SERIES"})
+                       "GENERATE_SERIES", "COUNT", "SUM"})
 SQL_TYPES = {"DOUBLE PRECISION": float, "FLOAT": float, "TEXT": str, "BIGINT": int,
              "INTEGER": int, "BOOLEAN": bool}
 _TOKEN = re.compile(r"""(?P<string>'(?:[^']|'')*') | (?P<quoted>"[^"]+") | (?P<param>:\w+)
@@ -335,7 +336,9 @@ def every_statement() -> dict[str, str]:
     found = {f"writes.{key}": sql for key, sql in STATEMENTS.items()}
     found["log.VERSION_QUERY"] = VERSION_QUERY
     found["log.TARGETS_QUERY"] = TARGETS_QUERY + " WHERE path IN (:p0)"
-    found.update((f"history.{key}", sql.format(values=":p0"))
+    every_filter = " AND ".join(history.RUN_FILTERS.values())
+    found.update((f"history.{key}", sql.format(values=":p0", where=every_filter,
+                                               state=" AND state = :state"))
                  for key, sql in history.QUERIES.items())
     return found
 
@@ -412,7 +415,7 @@ class RecordingCursor:
 
 
 def _write_one_of_each(log) -> None:
-    run = log.start_run(["fileflow", "build"], "/w", "1.0")
+    run = log.start_run(["fileflow", "build"], "/w", "1.0", planned=3)
     a, b = log.jobs_started(run, [start("r:a", ["a.txt"]), start("r:b", ["b.txt"])])
     log.set_external_ids([(a, "4711")])
     started = log.record_tick(run, [done(a, [fstate("a.txt", "da")], started_at=1.5,

@@ -207,6 +207,13 @@ def _nothing_to_do(graph) -> int:
     return EXIT_OK
 
 
+def _recorded_jobs(graph, plan) -> int:
+    """How many of the planned jobs the run log will record: all but target rules such as
+    `all`, which have nothing to run."""
+    return sum(1 for j in plan.reasons
+               if graph.jobs[j].outputs or graph.jobs[j].rule.action is not None)
+
+
 def _run(options, graph, plan, runlog, store, started, generation, config) -> int:
     """Run the plan under the build lock; while jobs wait for checkpoints that ran, resolve
     and plan again (their outputs now decide the graph) and run the new part, until nothing
@@ -232,7 +239,8 @@ def _run(options, graph, plan, runlog, store, started, generation, config) -> in
             adoptable, tags = cluster_orphans(runlog, options.cluster, os.getcwd())
         stop_orphans(runlog)
         base_settings = _settings(options, config)
-        run_id = runlog.start_run(list(options.argv), os.getcwd(), __version__)
+        run_id = runlog.start_run(list(options.argv), os.getcwd(), __version__,
+                                  _recorded_jobs(graph, plan))
         extensions = 0
         try:
             while True:

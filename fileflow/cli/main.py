@@ -457,6 +457,26 @@ def cmd_report(args) -> int:
     return report(_build_options(args), args.db, args.run, args.output)
 
 
+def configure_serve(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--db", default=None, metavar="URL",
+                        help="run log database (default: FILEFLOW_DB, else .fileflow/runlog.db)")
+    parser.add_argument("--host", default="127.0.0.1", metavar="ADDRESS",
+                        help="the address to listen on (default 127.0.0.1: this machine only; "
+                             "any other needs a token, FILEFLOW_SERVE_TOKEN or one printed)")
+    parser.add_argument("--port", type=whole_number(1, 65535), default=8765, metavar="PORT",
+                        help="the port to listen on (default 8765)")
+
+
+def cmd_serve(args) -> int:
+    from fileflow.cli.serve import serve_dashboard
+
+    try:
+        options = _build_options(args)
+    except FileflowError:
+        options = None   # no Flowfile here: the dashboard shows no rule graph
+    return serve_dashboard(args.db, args.host, args.port, options)
+
+
 def configure_completion(parser: argparse.ArgumentParser) -> None:
     from fileflow.cli.shell_completion import SHELLS
 
@@ -499,6 +519,8 @@ COMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None] | None,
     "runs": ("cmd_runs", configure_runs, "list the latest runs from the run log"),
     "log": ("cmd_log", configure_log, "show a run, a job or the job that made a file"),
     "report": ("cmd_report", configure_report, "write a self-contained HTML report of a run"),
+    "serve": ("cmd_serve", configure_serve,
+              "a live dashboard of the run log in a browser, and its JSON API (needs fileflow[serve])"),
     "completion": ("cmd_completion", configure_completion,
                    "print a bash, zsh or fish script: Tab completes commands, flags, rules, targets"),
 }

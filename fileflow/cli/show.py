@@ -23,7 +23,8 @@ from fileflow.cli.steps import (
 from fileflow.errors import EXIT_OK, FileflowError
 from fileflow.printable import printable
 
-__all__ = ["dry_run_graph", "graph", "summary", "why", "runs", "show_log", "report", "open_history"]
+__all__ = ["dry_run_graph", "graph", "summary", "why", "runs", "show_log", "report", "open_history",
+           "flowfile_rule_graph"]
 
 
 def _looked(options: BuildOptions, want_plan: bool = True):
@@ -317,6 +318,12 @@ def report(options: BuildOptions | None, db_url: str | None, run: str, out: str)
     _write(out, render_report(ReportData(found, jobs, files, rules, note)))
     print(f"fileflow: wrote {out} (run {run_id}, {len(jobs)} jobs)", file=sys.stderr)
     return EXIT_OK
+
+
+def flowfile_rule_graph(options: BuildOptions | None):
+    """The rule graph of the Flowfile for its default targets (a View of rules), or None
+    and why not."""
+    return _run_rule_graph(options, [])
 
 
 def _run_rule_graph(options: BuildOptions | None, jobs: list[dict]):

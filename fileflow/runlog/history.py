@@ -15,10 +15,13 @@ from typing import Any, Protocol
 
 from fileflow.chunks import chunked
 from fileflow.runlog.records import IN_CLAUSE_SIZE
+from fileflow.runlog.writes import PLANNED_KEY
 
 __all__ = ["list_runs", "get_run", "latest_run_id", "run_jobs", "get_job", "jobs_named",
            "jobs_for_path", "job_states", "file_records", "QUERIES", "RUN_COLUMNS", "JOB_COLUMNS",
-           "LARGEST_ID"]
+           "LARGEST_ID", "runs_page", "jobs_page", "attempts_of", "failed_jobs",
+           "live_state", "path_history", "find_paths",
+           "run_outcomes"]
 
 # Every column of `runs` and of `jobs`, in the tables' order.
 RUN_COLUMNS = ("id", "started_at", "ended_at", "argv", "workdir", "user", "host", "pid",
@@ -42,6 +45,29 @@ QUERIES = {
     "jobs_for_path": (f"SELECT {_JOBS} FROM jobs WHERE id IN (SELECT job_id FROM job_outputs "
                       "WHERE path = :path) ORDER BY id DESC LIMIT :limit"),
     "job_states": "SELECT id, state FROM jobs WHERE id IN ({values})",
+    "runs_page": f"SELECT {_RUNS} FROM runs WHERE {{where}} ORDER BY id DESC LIMIT :limit",
+    "jobs_page": (f"SELECT {_JOBS} FROM jobs WHERE run_id = :id AND id > :after{{state}} "
+                  "ORDER BY id LIMIT :limit"),
+    "attempts": (f"SELECT {_JOBS} FROM jobs WHERE run_id = :run_id AND name = :name "
+                 "ORDER BY id LIMIT :limit"),
+    "path_history": (f"SELECT {_JOBS} FROM jobs WHERE id IN (SELECT job_id FROM job_outputs "
+                     "WHERE path = :path) AND id < :before ORDER BY id DESC LIMIT :limit"),
+    "find_paths": ("SELECT path, size, built_at, job_id FROM files WHERE path LIKE :pattern "
+                   "ESCAPE '!' ORDER BY path LIMIT :limit"),
+    # One statement for a live page, its rows told apart by `kind`: the run's row; its count
+    # of jobs per rule and state (in `id`: how many of them are first attempts); how many
+    # jobs it planned (`name`, from meta); its running jobs.
+    "live": ("SELECT 'run' AS kind, id, status AS name, ended_at AS started_at, "
+             "jobs_done AS n, NULL AS rule FROM runs WHERE id = :id "
+             "UNION ALL SELECT 'count', SUM(CASE WHEN attempt = 1 THEN 1 ELSE 0 END), state, "
+             "NULL, COUNT(*), rule FROM jobs WHERE run_id = :id GROUP BY rule, state "
+             "UNION ALL SELECT 'planned', NULL, value, NULL, NULL, NULL FROM meta "
+             "WHERE key = :planned "
+             "UNION ALL SELECT * FROM (SELECT 'running' AS kind, id, name, started_at, "
+             "CAST(NULL AS BIGINT) AS n, rule "
+             "FROM jobs WHERE run_id = :id AND state = 'running' ORDER BY id LIMIT :limit) AS r"),
+    "run_outcomes": ("SELECT id, name, state, started_at, ended_at, peak_rss_bytes FROM jobs "
+                     "WHERE run_id = :id ORDER BY id LIMIT :limit"),
     "file_records": ("SELECT path, complete, size, digest, job_id, built_at, changed_at "
                      "FROM files WHERE path IN ({values})"),
 }
@@ -146,3 +172,92 @@ def file_records(log: RowSource, paths: Iterable[str]) -> dict[str, dict]:
     for chunk in chunked(wanted, IN_CLAUSE_SIZE):
         out.update((r["path"], r) for r in log.query(*_in("file_records", chunk)))
     return out
+
+
+# The filters of runs_page: a column and how it compares with the value given.
+RUN_FILTERS = {"status": "status = :status", "user": '"user" = :user', "host": "host = :host",
+               "workdir": "workdir = :workdir", "since": "started_at >= :since",
+               "until": "started_at < :until", "before": "id < :before"}
+
+
+def runs_page(log: RowSource, limit: int = 50, **filters: Any) -> list[dict]:
+    """Runs newest first, at most `limit`, matching every filter given (RUN_FILTERS: status,
+    user, host, workdir equal; started since/until, seconds since the epoch; `before` a run
+    id, for the next page)."""
+    given = {k: v for k, v in filters.items() if v is not None}
+    unknown = set(given) - set(RUN_FILTERS)
+    if unknown:
+        raise ValueError(f"unknown filter {sorted(unknown)[0]!r}")
+    where = " AND ".join(RUN_FILTERS[k] for k in sorted(given)) or "1 = 1"
+    params = {**given, "limit": min(limit, LARGEST_ID)}
+    return [_run(r) for r in log.query(QUERIES["runs_page"].format(where=where), params)]
+
+
+def jobs_page(log: RowSource, run_id: int, after: int = 0, limit: int = 100,
+              state: str | None = None) -> list[dict]:
+    """A page of a run's jobs in the order they started: those with an id above `after`."""
+    sql = QUERIES["jobs_page"].format(state=" AND state = :state" if state else "")
+    params: dict[str, Any] = {"id": run_id, "after": after, "limit": min(limit, LARGEST_ID)}
+    if state:
+        params["state"] = state
+    return _with_outputs(log, [_job(r) for r in log.query(sql, params)])
+
+
+def attempts_of(log: RowSource, job: Mapping[str, Any], limit: int = 100) -> list[dict]:
+    """Every attempt of a job in its run, first first (the job itself among them)."""
+    rows = log.query(QUERIES["attempts"], {"run_id": job["run_id"], "name": job["name"],
+                                           "limit": limit})
+    return [_job(r) for r in rows]
+
+
+def failed_jobs(log: RowSource, run_id: int, limit: int = 20) -> list[dict]:
+    """The first failed jobs of a run."""
+    return jobs_page(log, run_id, 0, limit, "failed")
+
+
+def live_state(log: RowSource, run_id: int, running: int = 50) -> dict | None:
+    """A run's status, its counts per state (with `waiting`: jobs planned and not started,
+    when the run recorded how many it planned) and per rule and state, and its first
+    `running` running jobs, read in one statement (what a live page asks for at every
+    interval); None for no such run."""
+    rows = log.query(QUERIES["live"], {"id": run_id, "limit": running,
+                                       "planned": PLANNED_KEY.format(run=run_id)})
+    run = next((r for r in rows if r["kind"] == "run"), None)
+    if run is None:
+        return None
+    counts: dict[str, int] = {}
+    by_rule: list[dict] = []
+    started = 0
+    for r in rows:
+        if r["kind"] == "count":
+            counts[r["name"]] = counts.get(r["name"], 0) + int(r["n"])
+            by_rule.append({"rule": r["rule"], "state": r["name"], "n": int(r["n"])})
+            started += int(r["id"] or 0)
+    planned = next((r["name"] for r in rows if r["kind"] == "planned"), None)
+    if planned is not None and str(planned).isdigit():
+        counts["waiting"] = max(0, int(planned) - started)
+    return {"status": run["name"], "ended_at": run["started_at"], "counts": counts,
+            "rule_counts": by_rule,
+            "running": [{"id": r["id"], "name": r["name"], "started_at": r["started_at"]}
+                        for r in rows if r["kind"] == "running"]}
+
+
+def path_history(log: RowSource, path: str, before: int = LARGEST_ID,
+                 limit: int = 50) -> list[dict]:
+    """The jobs started to make `path` with an id below `before`, newest first."""
+    rows = log.query(QUERIES["path_history"], {"path": path, "before": before,
+                                               "limit": min(limit, LARGEST_ID)})
+    return [_job(r) for r in rows]
+
+
+def find_paths(log: RowSource, text: str, limit: int = 50) -> list[dict]:
+    """Recorded files whose path contains `text`, in path order."""
+    pattern = "%" + text.replace("!", "!!").replace("%", "!%").replace("_", "!_") + "%"
+    return log.query(QUERIES["find_paths"], {"pattern": pattern, "limit": min(limit, LARGEST_ID)})
+
+
+def run_outcomes(log: RowSource, run_id: int, limit: int) -> dict[str, dict]:
+    """job name -> its last attempt in the run (id, state, started_at, ended_at,
+    peak_rss_bytes), of the run's first `limit` job rows."""
+    rows = log.query(QUERIES["run_outcomes"], {"id": run_id, "limit": min(limit, LARGEST_ID)})
+    return {r["name"]: r for r in rows}

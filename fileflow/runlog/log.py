@@ -115,9 +115,10 @@ class RunLog:
         return self.sqlite_path is not None and self._sql is None
 
     # -- a build's writes: each one transaction, carried out by `writer`
-    def start_run(self, argv: list[str], workdir: str, version: str) -> int:
-        """Record a new run as running (argv without passwords); its id."""
-        return self.writer.start_run(argv, workdir, version)
+    def start_run(self, argv: list[str], workdir: str, version: str, planned: int = 0) -> int:
+        """Record a new run as running (argv without passwords), meaning to run `planned`
+        jobs; its id."""
+        return self.writer.start_run(argv, workdir, version, planned)
 
     def finish_run(self, run_id: int, status: str, jobs_done: int, jobs_failed: int) -> None:
         """Record how a run ended: one of RUN_STATUSES, and its counts of jobs."""

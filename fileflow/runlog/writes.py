@@ -33,7 +33,7 @@ from fileflow.runlog.records import (
 from fileflow.state import HASH_ALGORITHM, REMOTE_TOKEN, FileState, RecordedTarget
 
 __all__ = ["BuildWrites", "CursorWrites", "STATEMENTS", "ABANDONED_MESSAGE", "EXTENSION_KEY",
-           "next_delay",
+           "next_delay", "PLANNED_KEY",
            "RETRIES", "RETRY_BASE", "run_log_error", "busy_error", "GENERATION_KEY",
            "full_disk_error", "lost_error", "reconnect_seconds", "RECONNECT_SECONDS"]
 
@@ -51,6 +51,7 @@ RECONNECT_SECONDS = 60.0
 
 # The `meta` row counting the changes to what the log records of jobs' outcomes.
 GENERATION_KEY = "generation"
+PLANNED_KEY = "planned_jobs:{run}"   # a run's planned job count, in `meta`
 
 _dumps = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode
 
@@ -70,8 +71,9 @@ STATEMENTS = {
     "finish_run": (
         "UPDATE runs SET status = :status, ended_at = :ended_at, jobs_done = :jobs_done, "
         "jobs_failed = :jobs_failed WHERE id = :id"),
-    # A build whose graph grew after checkpoint jobs ran: one `meta` row per time it grew.
-    "graph_extended": "INSERT INTO meta (key, value) VALUES (:key, :value)",
+    # A run's note in `meta`: its planned job count (PLANNED_KEY), each time its graph grew
+    # after checkpoint jobs ran (EXTENSION_KEY).
+    "run_note": "INSERT INTO meta (key, value) VALUES (:key, :value)",
     "interrupt_run": (
         "UPDATE runs SET status = 'interrupted', ended_at = :ended_at WHERE id = :id"),
     "insert_job": (
@@ -159,7 +161,7 @@ class BuildWrites(Protocol):
     call is one transaction. fileflow.runlog.log's RunLog sends these to the sqlite3 writer
     on a SQLite log and to the SQL half elsewhere; CursorWrites carries them out for both."""
 
-    def start_run(self, argv: list[str], workdir: str, version: str) -> int: ...
+    def start_run(self, argv: list[str], workdir: str, version: str, planned: int = 0) -> int: ...
 
     def finish_run(self, run_id: int, status: str, jobs_done: int, jobs_failed: int) -> None: ...
 
@@ -321,7 +323,9 @@ class CursorWrites(BuildWrites):
             cursor.executemany(self._statement(key), rows)
 
     # -- runs
-    def start_run(self, argv: list[str], workdir: str, version: str) -> int:
+    def start_run(self, argv: list[str], workdir: str, version: str, planned: int = 0) -> int:
+        """A new run; with `planned`, how many jobs it means to run, kept in `meta` under
+        PLANNED_KEY (what a live view counts the jobs not started yet from)."""
         row = dict(started_at=time.time(), argv=_dumps(hide_passwords(argv)), workdir=workdir,
                    user=_user(), host=socket.gethostname(), pid=os.getpid(),
                    fileflow_version=version)
@@ -330,9 +334,14 @@ class CursorWrites(BuildWrites):
         def fn(cursor: Any) -> int:
             if self.is_sqlite:
                 cursor.execute(sql, row)
-                return cursor.lastrowid
-            cursor.execute(sql + " RETURNING id", row)
-            return cursor.fetchone()[0]
+                run_id = cursor.lastrowid
+            else:
+                cursor.execute(sql + " RETURNING id", row)
+                run_id = cursor.fetchone()[0]
+            if planned:
+                cursor.execute(self._statement("run_note"),
+                               {"key": PLANNED_KEY.format(run=run_id), "value": str(planned)})
+            return run_id
 
         return self._transaction(fn)
 
@@ -352,7 +361,7 @@ class CursorWrites(BuildWrites):
                        jobs_added: int) -> None:
         row = dict(key=f"{EXTENSION_KEY}{run_id}:{number}", value=_dumps(
             {"checkpoints": checkpoints, "jobs_added": jobs_added, "at": time.time()}))
-        self._transaction(lambda cursor: self._many(cursor, "graph_extended", [row]))
+        self._transaction(lambda cursor: self._many(cursor, "run_note", [row]))
 
     def _bump_generation(self, cursor: Any) -> None:
         """What the log records of jobs changed: say so to builds that planned before

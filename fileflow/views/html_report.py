@@ -6,6 +6,7 @@ Layer 4: formatting only; fileflow.cli.show gathers the rows.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from html import escape
 from typing import Any
@@ -15,14 +16,16 @@ from fileflow.views.graph_view import FAILED, SOURCE, UP_TO_DATE, WILL_RUN, View
 from fileflow.views.runs import command_line, duration, job_log_tail
 from fileflow.views.summary import human_size, when
 
-__all__ = ["ReportData", "render_report", "MAX_BARS", "MAX_OUTPUT_ROWS"]
+__all__ = ["ReportData", "render_report", "rule_graph_svg", "rule_states", "timeline_svg",
+           "JOB_COLOURS", "MAX_BARS",
+           "MAX_OUTPUT_ROWS"]
 
 MAX_BARS = 2000          # timeline rows; a larger run shows its first jobs and says so
 MAX_OUTPUT_ROWS = 5000
 TAIL_LINES = 30
 
 # A job's state in the run -> the colour of its bar (the graph's state colours).
-_JOB_COLOUR = {"done": COLOURS[UP_TO_DATE], "failed": COLOURS[FAILED],
+JOB_COLOURS = {"done": COLOURS[UP_TO_DATE], "failed": COLOURS[FAILED],
                "cancelled": ("#e0e0e0", "#9e9e9e"), "skipped": COLOURS[SOURCE],
                "running": COLOURS[WILL_RUN]}
 
@@ -135,7 +138,7 @@ def _layers(view: View) -> list[int]:
     return [layer[i] if i in placed else bottom for i in range(n)]
 
 
-def _rule_graph_svg(view: View, run_states: dict[str, str]) -> str:
+def rule_graph_svg(view: View, run_states: dict[str, str]) -> str:
     layer = _layers(view)
     rows: dict[int, list[int]] = {}
     for i, lv in enumerate(layer):
@@ -171,7 +174,7 @@ def _rule_graph_svg(view: View, run_states: dict[str, str]) -> str:
     for i, node in enumerate(view.nodes):
         x, y = pos[i]
         state = run_states.get(node.name, "")
-        fill, border = _JOB_COLOUR.get(state, ("#ffffff", "#90a4ae"))
+        fill, border = JOB_COLOURS.get(state, ("#ffffff", "#90a4ae"))
         sub = f"{node.jobs:,} job{'s' if node.jobs != 1 else ''}"
         parts.append(
             f'<g class="rule" data-rule="{_attr(node.name)}"><title>{escape(node.name)}: {sub}'
@@ -186,8 +189,9 @@ def _rule_graph_svg(view: View, run_states: dict[str, str]) -> str:
     return "".join(parts)
 
 
-def _rule_states(jobs: list[dict]) -> dict[str, str]:
-    """rule -> how its jobs ended in this run: failed beats cancelled beats done."""
+def rule_states(jobs: Iterable[Mapping[str, Any]]) -> dict[str, str]:
+    """rule -> how its jobs ended in this run: failed beats cancelled beats done (`jobs`:
+    rows with a `rule` and a `state`, a job each or a group of them)."""
     rank = {"failed": 4, "cancelled": 3, "running": 2, "done": 1, "skipped": 0}
     out: dict[str, str] = {}
     for j in jobs:
@@ -215,7 +219,7 @@ def _tick_label(seconds: float) -> str:
     return f"{seconds / 3600:g} h"
 
 
-def _timeline_svg(run: dict, jobs: list[dict]) -> str:
+def timeline_svg(run: dict, jobs: list[dict]) -> str:
     timed = [j for j in jobs if j["started_at"]]
     timed.sort(key=lambda j: (j["started_at"], j["id"]))
     timed = timed[:MAX_BARS]
@@ -238,7 +242,7 @@ def _timeline_svg(run: dict, jobs: list[dict]) -> str:
         y = top + row * row_h
         x = label_w + (j["started_at"] - start) * scale
         w = max(2.0, ((j["ended_at"] or j["started_at"]) - j["started_at"]) * scale)
-        fill, border = _JOB_COLOUR.get(j["state"], ("#ffffff", "#90a4ae"))
+        fill, border = JOB_COLOURS.get(j["state"], ("#ffffff", "#90a4ae"))
         took = duration(j["started_at"], j["ended_at"])
         mem = human_size(j["peak_rss_bytes"])
         name = j["name"] if len(j["name"]) <= 38 else j["name"][:36] + "…"
@@ -308,7 +312,7 @@ def _legend() -> str:
     items = [("done", "done"), ("failed", "failed"), ("cancelled", "cancelled"),
              ("skipped", "skipped (inputs unchanged)")]
     return '<p class="legend">' + "".join(
-        f'<span><i style="background:{_JOB_COLOUR[k][0]};border-color:{_JOB_COLOUR[k][1]}"></i>'
+        f'<span><i style="background:{JOB_COLOURS[k][0]};border-color:{JOB_COLOURS[k][1]}"></i>'
         f'{escape(text)}</span>' for k, text in items) + "</p>"
 
 
@@ -320,7 +324,7 @@ def render_report(data: ReportData) -> str:
     peak = max((j["peak_rss_bytes"] or 0 for j in jobs), default=0)
     counts = "".join(f"<span>{escape(k)}: <b>{v:,}</b></span>" for k, v in sorted(states.items()))
     if data.rules is not None and data.rules.nodes:
-        graph = _legend() + _rule_graph_svg(data.rules, _rule_states(jobs))
+        graph = _legend() + rule_graph_svg(data.rules, rule_states(jobs))
     else:
         graph = f'<p class="note">{escape(data.note or "no rule graph")}</p>'
     bars = min(len([j for j in jobs if j["started_at"]]), MAX_BARS)
@@ -349,7 +353,7 @@ took {escape(duration(run['started_at'], run['ended_at']))}; in {escape(run['wor
 <p>Each job from its start to its end, with its duration and peak memory.
 <input id="filter" type="search" placeholder="filter jobs by name" aria-label="filter jobs">
 <span><b id="shown-count">{bars}</b> shown</span></p>{capped}
-<div class="scroll">{_timeline_svg(run, jobs) if bars else '<p class="note">no jobs ran</p>'}</div></section>
+<div class="scroll">{timeline_svg(run, jobs) if bars else '<p class="note">no jobs ran</p>'}</div></section>
 <section id="failures"><h2>Failures</h2>{_failures(jobs)}</section>
 <section id="outputs"><h2>Outputs</h2>{_outputs(jobs, data.files)}</section>
 <script type="application/json" id="fileflow-data">{payload}</script>
