@@ -10,7 +10,7 @@ from __future__ import annotations
 import operator
 import re
 from collections import ChainMap
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 
 from fileflow.errors import FlowfileError, Position
 from fileflow.lang import syntax as s
@@ -123,8 +123,14 @@ def attribute_uses(node, base: str) -> list[tuple[str, Position]]:
     """Every `base.attr` in an expression (e.g. which wildcards an input expression reads)."""
     if type(node) is s.Const or type(node) is s.Name:
         return []
-    return [(n.attr, n.pos) for n in walk(node)
-            if type(n) is s.Attribute and type(n.obj) is s.Name and n.obj.id == base]
+    uses = []
+    stack = [node]  # walk's order, without its generator: this runs for every argument
+    while stack:
+        n = stack.pop()
+        if type(n) is s.Attribute and type(n.obj) is s.Name and n.obj.id == base:
+            uses.append((n.attr, n.pos))
+        stack.extend(children(n))
+    return uses
 
 
 def compile_expr(node, builtins: Mapping[str, Callable]) -> Compiled:
@@ -379,13 +385,42 @@ def _compile_comprehension(node: s.ListComp | s.DictComp, builtins: Mapping[str,
                     out[key] = value_fn(inner)  # type: ignore[index]
                 else:
                     out.append(element_fn(inner))  # type: ignore[union-attr]
-        loop(0)
+        if simple:
+            simple_loop(inner, out)
+        else:
+            loop(0)
         check_nested(out, pos)
         return out
+
+    # One clause with one name, the common case: the loop of `loop` flattened.
+    simple = len(clauses) == 1 and len(clauses[0][0]) == 1
+    targets, iterable_fn, condition_fns, clause = clauses[0]
+    target = targets[0]
+
+    def simple_loop(inner: ChainMap, out) -> None:
+        iterable_pos = clause.iterable.pos
+        items = _iterable(iterable_fn(inner), iterable_pos)
+        own = inner.maps[0]
+        for item in items[:MAX_ITEMS] if len(items) > MAX_ITEMS else items:
+            own[target] = item
+            for fn in condition_fns:
+                if not fn(inner):
+                    break
+            else:
+                if is_dict:
+                    key = key_fn(inner)
+                    if not isinstance(key, (str, int, float, bool)):
+                        raise _error(f"a dict key must be a string or a number, not {a_type(key)}",
+                                     key_pos)
+                    out[key] = value_fn(inner)
+                else:
+                    out.append(element_fn(inner))
+        if len(items) > MAX_ITEMS:  # as `loop`: after the steps allowed
+            raise _error(f"this comprehension would take more than {MAX_ITEMS} steps", pos)
     return comprehension
 
 
-def _iterable(value: object, pos: Position) -> Iterable:
+def _iterable(value: object, pos: Position) -> Sequence:
     if isinstance(value, (list, tuple, str)):
         return value
     if isinstance(value, dict):
@@ -496,17 +531,22 @@ def _compile_call(node: s.Call, builtins: Mapping[str, Callable]) -> Compiled:
         obj_fn = compile_expr(node.func.obj, builtins)
         method = node.func.attr
 
+        sized = method in ("join", "replace", "format")
+        listed = method in ("keys", "values", "items", "split")
+
         def method_call(scope):
             obj = obj_fn(scope)
-            allowed = next((names for t, names in METHODS.items() if isinstance(obj, t)), set())
+            allowed = METHODS.get(type(obj))  # the value's own type: most are plain ones
+            if allowed is None:
+                allowed = next((names for t, names in METHODS.items() if isinstance(obj, t)), set())
             if method not in allowed:
                 raise _error(f"{a_type(obj)} has no method '{method}'", node.func.pos,
                              ("methods: " + ", ".join(sorted(allowed))) if allowed else "")
             args = [f(scope) for f in arg_fns]
-            kwargs = {k: f(scope) for k, f in kw_fns}
-            if method == "format":
-                check_format(obj, pos)
-            if method in ("join", "replace", "format"):
+            kwargs = {k: f(scope) for k, f in kw_fns} if kw_fns else {}
+            if sized:
+                if method == "format":
+                    check_format(obj, pos)
                 check_method_size(obj, method, args, kwargs, pos)
             try:
                 result = getattr(obj, method)(*args, **kwargs)
@@ -515,7 +555,7 @@ def _compile_call(node: s.Call, builtins: Mapping[str, Callable]) -> Compiled:
             if isinstance(result, str) and len(result) > MAX_ITEMS:
                 raise _error(f"{method}() would make a string of {len(result)} characters "
                              f"(at most {MAX_ITEMS})", pos)
-            return list(result) if method in ("keys", "values", "items", "split") else result
+            return list(result) if listed else result
         return method_call
 
     raise _error("only functions and methods can be called", pos)

@@ -18,7 +18,7 @@ from __future__ import annotations
 from functools import partial
 
 from fileflow.errors import Position
-from fileflow.lang.fast_parser_forms import ExpressionForms, Fallback, token_end
+from fileflow.lang.fast_parser_forms import CONSTANT_WORDS, ExpressionForms, Fallback, token_end
 from fileflow.lang.nodes import (
     Assignment,
     Attribute,
@@ -59,8 +59,8 @@ __all__ = ["Fallback", "parse_fast", "parse_tokens"]
 # After a complete operand, these tokens end the expression: a plain string, name or
 # number followed by one of them is a node at once, without the precedence levels.
 _ENDS_EXPR = frozenset({",", "NL", ")", "]", "}", ":"})
-_CONSTANTS = {"true": True, "True": True, "false": False, "False": False,
-              "none": None, "None": None}
+_POSTFIX_STARTS = frozenset({"(", ".", "["})
+_CONSTANTS = CONSTANT_WORDS
 _COMPARISONS = frozenset({"==", "!=", "<", "<=", ">", ">="})
 
 
@@ -74,6 +74,9 @@ class _Parser(ExpressionForms):
         # id(node) -> (line, column, end_line, end_column) where the extent Lark gives the
         # node as a child differs from node.pos (parentheses; a binary chain's ends).
         self.extent: dict[int, tuple[int, int, int, int]] = {}
+        # Nodes built and then parsed again (see expr): kept so that no new node gets
+        # the id of one that `extent` may hold.
+        self.discarded: list = []
 
     # -- helpers
 
@@ -335,6 +338,18 @@ class _Parser(ExpressionForms):
                 return build_name_at(self.path, line, column, line, column + len(text), text)
             if kind == "D":
                 return self.atom()
+            if kind == "F":
+                self.i = i + 1
+                return self.fstring(tok)
+        elif tok[0] == "N" and toks[i + 1][0] in _POSTFIX_STARTS and tok[1] != "not":
+            # `f(x)`, `a.b`, `a[k]` alone (the next most common case): the postfix chain,
+            # kept if the expression ends after it; else parsed again from its start.
+            node = self.postfix()
+            after = toks[self.i]
+            if after[0] in _ENDS_EXPR or after[0] == "N" and after[1] == "for":
+                return node
+            self.discarded.append(node)  # alive: its id stays out of reach of new nodes
+            self.i = i
         return self.test()
 
     def test(self):

@@ -4,6 +4,7 @@ inherits; and the `Fallback` it raises where Lark is to parse instead. Layer 1.
 """
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -17,12 +18,20 @@ from fileflow.lang.nodes import (
     Slice,
     TupleExpr,
     build_const,
+    build_name_at,
     decode_string,
     split_fstring,
 )
 from fileflow.lang.tokenizer import TokenizerStop, tokenize
 
-__all__ = ["ExpressionForms", "Fallback", "token_end"]
+__all__ = ["ExpressionForms", "Fallback", "token_end", "CONSTANT_WORDS"]
+
+# The words that are values, not names (Lark's constants).
+CONSTANT_WORDS = {"true": True, "True": True, "false": False, "False": False,
+                  "none": None, "None": None}
+# An f-string field that is one name, and the words that are not names there.
+_LONE_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_WORDS = frozenset({*CONSTANT_WORDS, "not"})
 
 
 class Fallback(Exception):
@@ -141,8 +150,15 @@ class ExpressionForms:
                 parts.append(build_const(pos, piece))
                 continue
             column = tok[3] + piece.offset
+            expr = piece.expr
+            if _LONE_NAME.fullmatch(expr) and expr not in _WORDS:  # `{name}`: the common field
+                value = build_name_at(self.path, tok[2], column, tok[2], column + len(expr), expr)
+                parts.append(FormattedValue(
+                    self.position(tok[2], tok[3] + piece.start, tok[2], tok[3] + piece.end),
+                    value, piece.spec))
+                continue
             try:
-                tokens = tokenize(piece.expr + "\n")
+                tokens = tokenize(expr + "\n")
             except TokenizerStop:
                 raise Fallback from None
             shifted = [t if t[0] in ("NL", "END") else (t[0], t[1], tok[2], t[3] + column - 1)

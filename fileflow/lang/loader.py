@@ -115,11 +115,12 @@ class _Loader:
         self.flowfiles.append(path)
         self.sources[path] = text
         self.including.append((real or os.path.realpath(path), path))
+        may_refer = "rules" in text  # without the word, no rule reads `rules`: no walk for it
         try:
             for stmt in module.statements:
                 try:
                     if isinstance(stmt, s.RuleDecl):
-                        self.add_rule(stmt, path)
+                        self.add_rule(stmt, path, may_refer)
                     elif isinstance(stmt, s.Assignment):
                         self.assign(stmt)
                     elif isinstance(stmt, s.ImportFrom):
@@ -307,7 +308,7 @@ class _Loader:
 
     # -- rules
 
-    def add_rule(self, decl: s.RuleDecl, path: str) -> None:
+    def add_rule(self, decl: s.RuleDecl, path: str, may_refer: bool = True) -> None:
         if decl.name in self.rule_decls:
             self.fail(FlowfileError(f"duplicate rule name '{decl.name}'", decl.pos,
                                     f"first defined at {self.rule_decls[decl.name]}"))
@@ -317,7 +318,7 @@ class _Loader:
             # As in Snakemake, a rule from an included file is never the default target.
             self.first_main_rule = decl.name
         index = len(self.rule_decls) - 1
-        if mentions_rules(decl):
+        if may_refer and mentions_rules(decl):
             self.deferred[decl.name] = (decl, path, index, dict(self.scope))
         else:
             self.build_rule(RuleBuilder(self, decl, path, index))

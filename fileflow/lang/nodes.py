@@ -400,6 +400,9 @@ class FStringField:
     end: int
 
 
+_FSTRING_PLAIN = re.compile(r"[^{}\\]+")
+
+
 def split_fstring(text: str) -> list[str | FStringField]:
     """The parts of an f-string literal as written (`f"..."`, `rf'...'`): decoded text and
     fields, in order. `{{` and `}}` are literal braces. BadLiteral(message, offset) for a
@@ -433,8 +436,9 @@ def split_fstring(text: str) -> list[str | FStringField]:
             i += 2
             continue
         if c != "{":
-            literal.append(c)
-            i += 1
+            plain = _FSTRING_PLAIN.match(text, i, body_end)  # the run of ordinary characters
+            literal.append(plain.group() if plain else c)
+            i = plain.end() if plain else i + 1
             continue
         if text[i + 1:i + 2] == "{":
             literal.append("{")
