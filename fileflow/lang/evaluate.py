@@ -470,6 +470,8 @@ def _compile_fstring(node: s.FString, builtins: Mapping[str, Callable]) -> Compi
                 except (TypeError, ValueError) as exc:
                     raise _error(f"cannot format {a_type(value)} with '{spec}': {exc}",
                                  part_pos) from None
+            elif type(value) is str:  # as str() gives it back
+                text = value
             else:
                 try:
                     text = to_text(value)
@@ -518,7 +520,7 @@ def _compile_call(node: s.Call, builtins: Mapping[str, Callable]) -> Compiled:
 
         def call(scope):
             args = [f(scope) for f in arg_fns]
-            kwargs = {k: f(scope) for k, f in kw_fns}
+            kwargs = {k: f(scope) for k, f in kw_fns} if kw_fns else {}
             try:
                 return fn(*args, **kwargs)
             except BuiltinError as exc:
