@@ -60,6 +60,8 @@ __all__ = ["Fallback", "parse_fast", "parse_tokens"]
 # number followed by one of them is a node at once, without the precedence levels.
 _ENDS_EXPR = frozenset({",", "NL", ")", "]", "}", ":"})
 _POSTFIX_STARTS = frozenset({"(", ".", "["})
+# Words after which a `test` has ended (a comprehension's element).
+_ENDS_TEST = frozenset({"for"})
 _CONSTANTS = CONSTANT_WORDS
 _COMPARISONS = frozenset({"==", "!=", "<", "<=", ">", ">="})
 
@@ -319,10 +321,18 @@ class _Parser(ExpressionForms):
 
     def expr(self):
         """A `test`; a lone string, name or number (the common case) is built at once."""
+        return self.quick(self.test, _ENDS_TEST)
+
+    def quick(self, parse, end_words: frozenset[str]):
+        """What `parse` (test or or_test) reads, built at once when it is a lone string, name,
+        number or f-string, or a lone postfix chain (`f(x)`, `a.b`, `a[k]`): when the token
+        after it ends the expression (an _ENDS_EXPR token or one of `end_words`)."""
         toks = self.toks
         i = self.i
         tok = toks[i]
-        if toks[i + 1][0] in _ENDS_EXPR and tok[0] != "C":
+        after = toks[i + 1]
+        if (after[0] in _ENDS_EXPR or after[0] == "N" and after[1] in end_words) \
+                and tok[0] != "C":
             kind, text, line, column = tok
             if kind == "S":
                 self.i = i + 1
@@ -341,16 +351,15 @@ class _Parser(ExpressionForms):
             if kind == "F":
                 self.i = i + 1
                 return self.fstring(tok)
-        elif tok[0] == "N" and toks[i + 1][0] in _POSTFIX_STARTS and tok[1] != "not":
-            # `f(x)`, `a.b`, `a[k]` alone (the next most common case): the postfix chain,
-            # kept if the expression ends after it; else parsed again from its start.
+        elif tok[0] == "N" and after[0] in _POSTFIX_STARTS and tok[1] != "not":
+            # The postfix chain, kept if the expression ends after it; else parsed again.
             node = self.postfix()
             after = toks[self.i]
-            if after[0] in _ENDS_EXPR or after[0] == "N" and after[1] == "for":
+            if after[0] in _ENDS_EXPR or after[0] == "N" and after[1] in end_words:
                 return node
             self.discarded.append(node)  # alive: its id stays out of reach of new nodes
             self.i = i
-        return self.test()
+        return parse()
 
     def test(self):
         then = self.or_test()

@@ -32,6 +32,8 @@ CONSTANT_WORDS = {"true": True, "True": True, "false": False, "False": False,
 # An f-string field that is one name, and the words that are not names there.
 _LONE_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _WORDS = frozenset({*CONSTANT_WORDS, "not"})
+# Words after which a comprehension's iterable or condition (an `or_test`) has ended.
+_ENDS_OR_TEST = frozenset({"for", "if"})
 
 
 class Fallback(Exception):
@@ -70,6 +72,7 @@ class ExpressionForms:
         def tok_pos(self, tok: tuple) -> Position: ...
         def expr(self) -> Any: ...
         def or_test(self) -> Any: ...
+        def quick(self, parse: Callable[[], Any], end_words: frozenset[str]) -> Any: ...
 
     def at_word(self, word: str) -> bool:
         tok = self.toks[self.i]
@@ -127,11 +130,11 @@ class ExpressionForms:
             if not self.at_word("in"):
                 raise Fallback
             self.i += 1
-            iterable = self.or_test()
+            iterable = self.quick(self.or_test, _ENDS_OR_TEST)
             conditions = []
             while self.at_word("if"):
                 self.i += 1
-                conditions.append(self.or_test())
+                conditions.append(self.quick(self.or_test, _ENDS_OR_TEST))
             last = conditions[-1] if conditions else iterable
             clauses.append(CompFor(self.position(first[2], first[3], *self.end_of(last)),
                                    tuple(names), iterable, tuple(conditions)))

@@ -232,7 +232,7 @@ def to_python(value: object) -> object:
     if isinstance(value, dict):  # a table's row: strings, copied without a call for each
         return {k: v if type(v) is str else to_python(v) for k, v in value.items()}
     if isinstance(value, list):
-        return [to_python(v) for v in value]
+        return [v if type(v) is str else to_python(v) for v in value]
     if isinstance(value, tuple):
         return tuple(to_python(v) for v in value)
     if isinstance(value, Flagged):
