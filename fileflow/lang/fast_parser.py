@@ -325,8 +325,8 @@ class _Parser(ExpressionForms):
 
     def quick(self, parse, end_words: frozenset[str]):
         """What `parse` (test or or_test) reads, built at once when it is a lone string, name,
-        number or f-string, or a lone postfix chain (`f(x)`, `a.b`, `a[k]`): when the token
-        after it ends the expression (an _ENDS_EXPR token or one of `end_words`)."""
+        number or f-string, or a lone postfix chain (`f(x)`, `a.b`, `a[k]`, `[...]`): when the
+        token after it ends the expression (an _ENDS_EXPR token or one of `end_words`)."""
         toks = self.toks
         i = self.i
         tok = toks[i]
@@ -351,8 +351,10 @@ class _Parser(ExpressionForms):
             if kind == "F":
                 self.i = i + 1
                 return self.fstring(tok)
-        elif tok[0] == "N" and after[0] in _POSTFIX_STARTS and tok[1] != "not":
-            # The postfix chain, kept if the expression ends after it; else parsed again.
+        elif tok[0] == "N" and after[0] in _POSTFIX_STARTS and tok[1] != "not" \
+                or tok[0] == "[" or tok[0] == "{":
+            # The postfix chain (a list or dict is one too), kept if the expression ends
+            # after it; else parsed again.
             node = self.postfix()
             after = toks[self.i]
             if after[0] in _ENDS_EXPR or after[0] == "N" and after[1] in end_words:

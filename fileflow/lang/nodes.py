@@ -413,6 +413,11 @@ def split_fstring(text: str) -> list[str | FStringField]:
     raw = "r" in text[:prefix].lower()
     quote = text[prefix]
     body_start, body_end = prefix + 1, len(text) - 1
+    body = text[body_start:body_end]
+    unpaired = body.replace("{{", "\x00").replace("}}", "\x00")  # pairs as the scan pairs them
+    if "{" not in unpaired and "}" not in unpaired and "\\" not in body:  # no field, nothing to decode
+        body = body.replace("{{", "{").replace("}}", "}")
+        return [body] if body else []
     parts: list[str | FStringField] = []
     literal: list[str] = []
     i = body_start

@@ -338,8 +338,9 @@ class RuleBuilder:
             if template is None:
                 continue
             d = self.directives[directive]
+            resources = self.resource_names()
             for f in template.fields:
-                problem = _field_problem(rule, f, self.resource_names())
+                problem = _field_problem(rule, f, resources)
                 if problem:
                     raise FlowfileError(problem, self._offset_pos(d.args[0], f.offset, len(f.text)))
 
