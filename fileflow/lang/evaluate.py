@@ -568,9 +568,9 @@ def _compile_call(node: s.Call, builtins: Mapping[str, Callable]) -> Compiled:
 
         def call(scope):
             args = [f(scope) for f in arg_fns]
-            kwargs = {k: f(scope) for k, f in kw_fns} if kw_fns else {}
+            kwargs = {k: f(scope) for k, f in kw_fns} if kw_fns else None
             try:
-                return fn(*args, **kwargs)
+                return fn(*args, **kwargs) if kwargs is not None else fn(*args)
             except BuiltinError as exc:
                 raise _error(str(exc), pos) from None
             except TypeError as exc:  # wrong keywords for a builtin

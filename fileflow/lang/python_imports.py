@@ -164,11 +164,15 @@ class ImportedFunction:
         self.configs: dict[int, tuple[object, object]] = {}
 
     def plain(self, value: object) -> object:
-        if isinstance(value, Record) and value.label.startswith("config"):
-            known = self.configs.get(id(value))
-            if known is None:
-                known = self.configs[id(value)] = (value, to_python(value))
-            return known[1]
+        if isinstance(value, Record):
+            label = value.label
+            if label == "wildcards":  # a job's: as to_python gives them
+                return Wildcards(value)
+            if label.startswith("config"):
+                known = self.configs.get(id(value))
+                if known is None:
+                    known = self.configs[id(value)] = (value, to_python(value))
+                return known[1]
         return to_python(value)
 
     def __call__(self, *args: object, **kwargs: object) -> object:
