@@ -18,6 +18,7 @@ they share the machine's load; the table shows medians and the ratio new / curre
     python benchmarks/bench_samplesheet.py                 # 5,000 rules, 10,000 jobs, 5 runs
     python benchmarks/bench_samplesheet.py --runs 3 --parts dry
     python benchmarks/bench_samplesheet.py --keep          # keep the generated directories
+    python benchmarks/bench_samplesheet.py --before /tmp/fileflow-before   # also an older checkout
 """
 from __future__ import annotations
 
@@ -187,13 +188,21 @@ def write_fanout(directory: str, jobs: int, sheet: bool) -> None:
 # ---------------------------------------------------------------- measuring
 
 def interleaved(pairs: list[tuple[str, list[str], str]], runs: int, scratch: str,
-                expect_rc: int = 0) -> dict[str, list[dict]]:
-    """Run each (label, argv, cwd) once per round, `runs` rounds; an empty parse cache each."""
-    results: dict[str, list[dict]] = {label: [] for label, _, _ in pairs}
+                before: str | None = None, expect_rc: int = 0) -> dict[str, list[dict]]:
+    """Run each (label, argv, cwd) once per round, `runs` rounds; an empty parse cache each.
+    With `before` (a checkout's directory), each also with that checkout's fileflow package,
+    as "LABEL, before"."""
+    runs_of = [(label, argv, cwd, None) for label, argv, cwd in pairs]
+    if before:
+        runs_of += [(f"{label}, before", argv, cwd, os.path.abspath(before))
+                    for label, argv, cwd in pairs]
+    results: dict[str, list[dict]] = {label: [] for label, _, _, _ in runs_of}
     for _ in range(runs):
-        for label, argv, cwd in pairs:
-            results[label].append(run_child(argv, cwd=cwd, env=cold_env(scratch),
-                                            expect_rc=expect_rc))
+        for label, argv, cwd, path in runs_of:
+            env = cold_env(scratch)
+            if path:
+                env["PYTHONPATH"] = path
+            results[label].append(run_child(argv, cwd=cwd, env=env, expect_rc=expect_rc))
     return results
 
 
@@ -204,6 +213,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--runs", type=int, default=5, help="runs per row; medians shown (5)")
     ap.add_argument("--parts", default="parse,dry", help="parse, dry or both (default)")
     ap.add_argument("--keep", action="store_true", help="keep the generated directories")
+    ap.add_argument("--before", metavar="DIR",
+                    help="also run every row with the fileflow package of this checkout "
+                         "(`git archive COMMIT | tar -x -C DIR`), interleaved")
     args = ap.parse_args(argv)
     parts = set(args.parts.split(","))
     root = tempfile.mkdtemp(prefix="fileflow-bench-sheet-")
@@ -223,7 +235,8 @@ def main(argv: list[str] | None = None) -> int:
             check = fileflow_exe(None) + ["check"]
             got = interleaved([("load, current", load, current), ("load, new forms", load, new),
                                ("check, current", check, current),
-                               ("check, new forms", check, new)], args.runs, scratch)
+                               ("check, new forms", check, new)], args.runs, scratch,
+                              args.before)
             for label in ("load, current", "load, new forms"):
                 if got[label][0]["rules"] != args.rules:
                     raise SystemExit(f"{label}: expected {args.rules} rules, "
@@ -235,16 +248,31 @@ def main(argv: list[str] | None = None) -> int:
                      (f"fileflow check, current {n}", got["check, current"], ""),
                      (f"fileflow check, new forms {n}", got["check, new forms"],
                       f"fileflow check, current {n}")]
+            if args.before:  # each against the current file with the checkout's package
+                rows += [(f"parse + rule model (load call), {what} {n}, before",
+                          got[f"load, {what}, before"],
+                          f"parse + rule model (load call), current {n}, before")
+                         for what in ("current", "new forms")]
+                rows += [(f"fileflow check, {what} {n}, before", got[f"check, {what}, before"],
+                          f"fileflow check, current {n}, before")
+                         for what in ("current", "new forms")]
+                rows += [(f"parse + rule model (load call), new forms {n}, against before",
+                          got["load, new forms"],
+                          f"parse + rule model (load call), current {n}, before")]
         if "dry" in parts:
             fanout, sheet = os.path.join(root, "dry-fanout"), os.path.join(root, "dry-sheet")
             write_fanout(fanout, args.jobs, sheet=False)
             write_fanout(sheet, args.jobs, sheet=True)
             dry = fileflow_exe(None) + ["-n", "-q"]
             got = interleaved([("fanout", dry, fanout), ("sheet", dry, sheet)], args.runs,
-                              scratch)
+                              scratch, args.before)
             n = f"{args.jobs:,}-job dry run"
             rows += [(f"{n}, fan-out (bench_engine.py)", got["fanout"], ""),
                      (f"{n}, sheet + helper", got["sheet"], f"{n}, fan-out (bench_engine.py)")]
+            if args.before:
+                rows += [(f"{n}, fan-out, before", got["fanout, before"], ""),
+                         (f"{n}, sheet + helper, before", got["sheet, before"],
+                          f"{n}, fan-out, before")]
         report(rows)
         print(f"\nload average after: {load_average()}")
     finally:

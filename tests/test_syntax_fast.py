@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import sys
 from pathlib import Path
 
 import pytest
@@ -72,6 +73,21 @@ def test_the_benchmark_flowfile(tmp_path):
     bench = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(bench)
     path = bench.generate(str(tmp_path), 120)
+    assert_equivalent(Path(path).read_text(encoding="utf-8"), path, must_be_fast=True)
+
+
+def test_the_sample_sheet_benchmark_flowfile(tmp_path):
+    """f-strings, comprehensions and helper calls in every rule, as bench_samplesheet.py
+    writes them."""
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    try:
+        spec = importlib.util.spec_from_file_location(
+            "bench_samplesheet", ROOT / "benchmarks" / "bench_samplesheet.py")
+        bench = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(bench)
+    finally:
+        sys.path.remove(str(ROOT / "benchmarks"))
+    path = bench.generate_new(str(tmp_path), 120)
     assert_equivalent(Path(path).read_text(encoding="utf-8"), path, must_be_fast=True)
 
 
@@ -146,6 +162,14 @@ CORNERS = [
     "X = f'{a:{b}}'\n", "X = f'\\q{a}'\n", "X = f'a' 'b'\n", "X = f'a'\n'b'\n", "input: f'{a}'\n",
     "X = f + fx + rf + fr_ + f'{f}'\n", 'X = f"""{a}"""\n', "X = f'{a = 1}'\n",
     "X = f'{x}' f'{y}'\n",
+    "X = f'}{{}'\n", "X = f'{{}}}'\n", "X = f'a{{b}}c' + f'{true}' + f'{not}' + f'{x_1}'\n",
+    "X = f'{ x}{x }{x.y}'\n", "X = rf'{{\\d}}'\n", "X = f'{{{x}}}'\n",
+    # a lone call, attribute, index, list or dict, and what continues after one
+    "X = [a] + [b]\n", "X = {a: 1}[k] + 1\n", "X = f(x) + g(y)\n", "X = a.b if c else d\n",
+    "X = [f(s) for s in g(t) if h(s)]\n", "X = [s.x for s in a.b if c[d] or e]\n",
+    "X = [s for s in S if not s.endswith('1')]\n", "X = [{a: b}[c] for c in d]\n",
+    "X = [[a] for a in b if [a]]\n", "X = [not (a) for a in b]\n", "X = [a for a in b.c() if d]\n",
+    "rule a:\n    params: b = [s for s in S if s.endswith('1')], c = f'{X} {t(1, S)}'\n",
     # `from "file.py" import names`: 'from' is a keyword only where a statement starts
     'from "w/common.py" import get_fastq, groups\n', "from 'a.py' import x,\n",
     "from r'a\\b.py' import rule, true, from, import\n", "from 'a.py' import x  # c\nY = 1\n",

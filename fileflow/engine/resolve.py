@@ -14,7 +14,7 @@ import re
 from collections.abc import Callable, Collection, Mapping, Sequence
 from itertools import repeat
 from types import MappingProxyType
-from typing import NamedTuple
+from typing import NamedTuple, cast
 
 from fileflow.engine.checkpoint_wait import CheckpointOracle
 from fileflow.engine.graph import Graph, Job, input_pos, job_name
@@ -27,7 +27,7 @@ from fileflow.errors import (
     shorten,
 )
 from fileflow.lang.checkpoints import CheckpointPending, Checkpoints
-from fileflow.lang.job_values import job_values
+from fileflow.lang.job_values import job_values, lazy_inputs
 from fileflow.lang.model import FileItem, JobValues, Lazy, Rule, Workflow
 from fileflow.template import Items
 
@@ -272,9 +272,11 @@ def values_maker(rule: Rule, checkpoints: Checkpoints | None = None
         return _normalized(job_values(rule, wildcards, checkpoints=checkpoints))
 
     inputs, log = rule.inputs, rule.log
-    if (isinstance(inputs, Lazy) or isinstance(log, Lazy)
-            or any(isinstance(v, Lazy) for v in (rule.params, rule.threads, rule.resources))):
+    if isinstance(log, Lazy) or any(isinstance(v, Lazy)
+                                    for v in (rule.params, rule.threads, rule.resources)):
         return generic
+    if isinstance(inputs, Lazy):
+        return _lazy_inputs_maker(rule, inputs, checkpoints)
     items = (*rule.outputs, *inputs, *log)
     if not items:
         return generic
@@ -309,6 +311,44 @@ def values_maker(rule: Rule, checkpoints: Checkpoints | None = None
                                no_log or new(Items, (parts[end_in:], log_names)),
                                params, threads, resources, flags))
 
+    return make
+
+
+def _lazy_inputs_maker(rule: Rule, inputs: Lazy, checkpoints: Checkpoints | None
+                       ) -> Callable[[dict[str, str]], JobValues]:
+    """values_maker's `wildcards -> JobValues` for a rule whose only per-job directive is
+    'input:' (a helper function's paths, a sheet's row): the outputs and logs are filled by
+    one `str.format_map`, as for other rules, and only the inputs evaluated for the job."""
+    def generic(wildcards: dict[str, str]) -> JobValues:
+        return _normalized(job_values(rule, wildcards, checkpoints=checkpoints))
+
+    outputs, log = rule.outputs, cast("tuple[FileItem, ...]", rule.log)  # not a Lazy: the caller saw
+    fmt = "\x00".join(i.pattern.fmt if i.pattern.wildcards else
+                      i.pattern.text.replace("{", "{{").replace("}", "}}") for i in (*outputs, *log))
+    count, n_out = len(outputs) + len(log), len(outputs)
+    out_names, log_names = tuple(i.name for i in outputs), tuple(i.name for i in log)
+    out_flagged = tuple((k, i.flags) for k, i in enumerate(outputs) if i.flags)
+    log_flagged = tuple((k + n_out, i.flags) for k, i in enumerate(log) if i.flags)
+    params, threads, resources = rule.params, rule.threads, rule.resources
+    new = tuple.__new__
+
+    def make(wildcards: dict[str, str]) -> JobValues:
+        parts: tuple[str, ...] = ()
+        if count:
+            try:
+                parts = tuple(fmt.format_map(wildcards).split("\x00"))
+            except (KeyError, IndexError, ValueError):
+                return generic(wildcards)  # it raises the error with the directive's position
+            if len(parts) != count:
+                return generic(wildcards)  # a NUL in a wildcard value: the slow path judges
+        # Flags in job_values' order: the outputs', the inputs', the logs'.
+        flags = {parts[k]: f for k, f in out_flagged}
+        job_inputs = lazy_inputs(rule, inputs, wildcards, flags, checkpoints)
+        for k, f in log_flagged:
+            flags[parts[k]] = f
+        return _normalized(new(JobValues, (job_inputs, new(Items, (parts[:n_out], out_names)),
+                                           new(Items, (parts[n_out:], log_names)),
+                                           params, threads, resources, flags)))
     return make
 
 

@@ -52,6 +52,9 @@ def unpacked(pairs, pos: Position) -> list[tuple[str | None, object]]:
 
 def flatten_files(value, pos: Position, directive: str):
     """Nested lists of paths -> [(path, flags)] in order (a stack, reversed: no recursion)."""
+    if type(value) is str:  # one path, as a helper function returns it
+        check_no_nul(value, directive, pos)
+        return [(value, _NO_FLAGS)]
     if type(value) is list and all([type(v) is str for v in value]):
         if any(map(operator.contains, value, repeat("\x00"))):  # one scan in C
             check_no_nul(next(v for v in value if "\x00" in v), directive, pos)

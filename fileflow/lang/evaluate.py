@@ -9,8 +9,7 @@ from __future__ import annotations
 
 import operator
 import re
-from collections import ChainMap
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 
 from fileflow.errors import FlowfileError, Position
 from fileflow.lang import syntax as s
@@ -33,7 +32,7 @@ from fileflow.lang.values import (
     closest,
 )
 
-__all__ = ["compile_expr", "free_names", "attribute_uses", "walk", "get_attribute",
+__all__ = ["compile_expr", "free_names", "attribute_uses", "names_and_uses", "walk", "get_attribute",
            "UndefinedName", "METHODS"]
 
 Compiled = Callable[[Mapping[str, object]], object]
@@ -119,12 +118,48 @@ def _comprehension_free_names(node: s.ListComp | s.DictComp) -> set[str]:
     return names
 
 
+def names_and_uses(node, base: str) -> tuple[set[str], list[tuple[str, Position]]]:
+    """free_names(node) and attribute_uses(node, base) (of a Keyword's value) in one walk,
+    in their orders: what the rule builder asks of every argument of every directive."""
+    kind = type(node)
+    if kind is s.Keyword:
+        node = node.value
+        kind = type(node)
+    if kind is s.Const:
+        return set(), []
+    if kind is s.Name:
+        return {node.id}, []
+    names: set[str] = set()
+    uses: list[tuple[str, Position]] = []
+    stack = [node]
+    while stack:
+        n = stack.pop()
+        kind = type(n)
+        if kind is s.Name:
+            names.add(n.id)
+            continue
+        if kind is s.ListComp or kind is s.DictComp:  # its own names are not read from outside
+            names |= _comprehension_free_names(n)
+            uses += attribute_uses(n, base)  # the walk's order: its subtree now
+            continue
+        if kind is s.Attribute and type(n.obj) is s.Name and n.obj.id == base:
+            uses.append((n.attr, n.pos))
+        stack.extend(children(n))
+    return names, uses
+
+
 def attribute_uses(node, base: str) -> list[tuple[str, Position]]:
     """Every `base.attr` in an expression (e.g. which wildcards an input expression reads)."""
     if type(node) is s.Const or type(node) is s.Name:
         return []
-    return [(n.attr, n.pos) for n in walk(node)
-            if type(n) is s.Attribute and type(n.obj) is s.Name and n.obj.id == base]
+    uses = []
+    stack = [node]  # walk's order, without its generator: this runs for every argument
+    while stack:
+        n = stack.pop()
+        if type(n) is s.Attribute and type(n.obj) is s.Name and n.obj.id == base:
+            uses.append((n.attr, n.pos))
+        stack.extend(children(n))
+    return uses
 
 
 def compile_expr(node, builtins: Mapping[str, Callable]) -> Compiled:
@@ -356,7 +391,7 @@ def _compile_comprehension(node: s.ListComp | s.DictComp, builtins: Mapping[str,
     def comprehension(scope):
         # The loop's names over the enclosing ones, which are read through, not copied: a
         # job's scope holds only its own names over the Flowfile's (model.Lazy)
-        inner = ChainMap({}, scope)
+        inner = _LoopScope(scope)
         out: list | Record = Record(label="dict") if is_dict else []
         steps = [0]
 
@@ -379,13 +414,61 @@ def _compile_comprehension(node: s.ListComp | s.DictComp, builtins: Mapping[str,
                     out[key] = value_fn(inner)  # type: ignore[index]
                 else:
                     out.append(element_fn(inner))  # type: ignore[union-attr]
-        loop(0)
+        if simple:
+            simple_loop(inner, out)
+        else:
+            loop(0)
         check_nested(out, pos)
         return out
+
+    # One clause with one name, the common case: the loop of `loop` flattened.
+    simple = len(clauses) == 1 and len(clauses[0][0]) == 1
+    targets, iterable_fn, condition_fns, clause = clauses[0]
+    target = targets[0]
+
+    def simple_loop(inner: _LoopScope, out) -> None:
+        iterable_pos = clause.iterable.pos
+        items = _iterable(iterable_fn(inner), iterable_pos)
+        for item in items[:MAX_ITEMS] if len(items) > MAX_ITEMS else items:
+            inner[target] = item
+            for fn in condition_fns:
+                if not fn(inner):
+                    break
+            else:
+                if is_dict:
+                    key = key_fn(inner)
+                    if not isinstance(key, (str, int, float, bool)):
+                        raise _error(f"a dict key must be a string or a number, not {a_type(key)}",
+                                     key_pos)
+                    out[key] = value_fn(inner)
+                else:
+                    out.append(element_fn(inner))
+        if len(items) > MAX_ITEMS:  # as `loop`: after the steps allowed
+            raise _error(f"this comprehension would take more than {MAX_ITEMS} steps", pos)
     return comprehension
 
 
-def _iterable(value: object, pos: Position) -> Iterable:
+class _LoopScope(dict):
+    """A comprehension's own names over the enclosing scope, which is read through, not
+    copied: ChainMap({}, outer), at a dict's speed for the loop's names."""
+
+    __slots__ = ("outer",)
+
+    def __init__(self, outer: Mapping[str, object]):
+        super().__init__()
+        self.outer = outer
+
+    def __missing__(self, key: str) -> object:
+        return self.outer[key]
+
+    def __contains__(self, key: object) -> bool:
+        return dict.__contains__(self, key) or key in self.outer
+
+    def __iter__(self) -> Iterator[str]:  # ChainMap's order: the outer names, then the own
+        return iter({**dict.fromkeys(self.outer), **dict.fromkeys(dict.keys(self))})
+
+
+def _iterable(value: object, pos: Position) -> Sequence:
     if isinstance(value, (list, tuple, str)):
         return value
     if isinstance(value, dict):
@@ -412,7 +495,7 @@ def _compile_fstring(node: s.FString, builtins: Mapping[str, Callable]) -> Compi
         if isinstance(part, s.Const):
             parts.append(part.value)
         else:
-            if any(int(n) > 1000 for n in re.findall(r"\d+", part.spec)):
+            if part.spec and any(int(n) > 1000 for n in re.findall(r"\d+", part.spec)):
                 raise _error(f"the width in '{{...:{part.spec}}}' is too large", part.pos)
             parts.append((compile_expr(part.value, builtins), part.spec, part.pos))
     pos = node.pos
@@ -435,6 +518,8 @@ def _compile_fstring(node: s.FString, builtins: Mapping[str, Callable]) -> Compi
                 except (TypeError, ValueError) as exc:
                     raise _error(f"cannot format {a_type(value)} with '{spec}': {exc}",
                                  part_pos) from None
+            elif type(value) is str:  # as str() gives it back
+                text = value
             else:
                 try:
                     text = to_text(value)
@@ -483,9 +568,9 @@ def _compile_call(node: s.Call, builtins: Mapping[str, Callable]) -> Compiled:
 
         def call(scope):
             args = [f(scope) for f in arg_fns]
-            kwargs = {k: f(scope) for k, f in kw_fns}
+            kwargs = {k: f(scope) for k, f in kw_fns} if kw_fns else None
             try:
-                return fn(*args, **kwargs)
+                return fn(*args, **kwargs) if kwargs is not None else fn(*args)
             except BuiltinError as exc:
                 raise _error(str(exc), pos) from None
             except TypeError as exc:  # wrong keywords for a builtin
@@ -496,18 +581,25 @@ def _compile_call(node: s.Call, builtins: Mapping[str, Callable]) -> Compiled:
         obj_fn = compile_expr(node.func.obj, builtins)
         method = node.func.attr
 
+        sized = method in ("join", "replace", "format")
+        listed = method in ("keys", "values", "items", "split")
+
         def method_call(scope):
             obj = obj_fn(scope)
-            allowed = (obj.methods if isinstance(obj, Attributed) else
-                       next((names for t, names in METHODS.items() if isinstance(obj, t)), set()))
+            if isinstance(obj, Attributed):
+                allowed = obj.methods
+            else:
+                allowed = METHODS.get(type(obj))  # the value's own type: most are plain ones
+                if allowed is None:
+                    allowed = next((names for t, names in METHODS.items() if isinstance(obj, t)), set())
             if method not in allowed:
                 raise _error(f"{a_type(obj)} has no method '{method}'", node.func.pos,
                              ("methods: " + ", ".join(sorted(allowed))) if allowed else "")
             args = [f(scope) for f in arg_fns]
-            kwargs = {k: f(scope) for k, f in kw_fns}
-            if method == "format":
-                check_format(obj, pos)
-            if method in ("join", "replace", "format"):
+            kwargs = {k: f(scope) for k, f in kw_fns} if kw_fns else {}
+            if sized:
+                if method == "format":
+                    check_format(obj, pos)
                 check_method_size(obj, method, args, kwargs, pos)
             try:
                 result = getattr(obj, method)(*args, **kwargs)
@@ -516,7 +608,7 @@ def _compile_call(node: s.Call, builtins: Mapping[str, Callable]) -> Compiled:
             if isinstance(result, str) and len(result) > MAX_ITEMS:
                 raise _error(f"{method}() would make a string of {len(result)} characters "
                              f"(at most {MAX_ITEMS})", pos)
-            return list(result) if method in ("keys", "values", "items", "split") else result
+            return list(result) if listed else result
         return method_call
 
     raise _error("only functions and methods can be called", pos)

@@ -18,7 +18,7 @@ from __future__ import annotations
 from functools import partial
 
 from fileflow.errors import Position
-from fileflow.lang.fast_parser_forms import ExpressionForms, Fallback, token_end
+from fileflow.lang.fast_parser_forms import CONSTANT_WORDS, ExpressionForms, Fallback, token_end
 from fileflow.lang.nodes import (
     Assignment,
     Attribute,
@@ -59,8 +59,10 @@ __all__ = ["Fallback", "parse_fast", "parse_tokens"]
 # After a complete operand, these tokens end the expression: a plain string, name or
 # number followed by one of them is a node at once, without the precedence levels.
 _ENDS_EXPR = frozenset({",", "NL", ")", "]", "}", ":"})
-_CONSTANTS = {"true": True, "True": True, "false": False, "False": False,
-              "none": None, "None": None}
+_POSTFIX_STARTS = frozenset({"(", ".", "["})
+# Words after which a `test` has ended (a comprehension's element).
+_ENDS_TEST = frozenset({"for"})
+_CONSTANTS = CONSTANT_WORDS
 _COMPARISONS = frozenset({"==", "!=", "<", "<=", ">", ">="})
 
 
@@ -74,6 +76,9 @@ class _Parser(ExpressionForms):
         # id(node) -> (line, column, end_line, end_column) where the extent Lark gives the
         # node as a child differs from node.pos (parentheses; a binary chain's ends).
         self.extent: dict[int, tuple[int, int, int, int]] = {}
+        # Nodes built and then parsed again (see expr): kept so that no new node gets
+        # the id of one that `extent` may hold.
+        self.discarded: list = []
 
     # -- helpers
 
@@ -317,10 +322,18 @@ class _Parser(ExpressionForms):
 
     def expr(self):
         """A `test`; a lone string, name or number (the common case) is built at once."""
+        return self.quick(self.test, _ENDS_TEST)
+
+    def quick(self, parse, end_words: frozenset[str]):
+        """What `parse` (test or or_test) reads, built at once when it is a lone string, name,
+        number or f-string, or a lone postfix chain (`f(x)`, `a.b`, `a[k]`, `[...]`): when the
+        token after it ends the expression (an _ENDS_EXPR token or one of `end_words`)."""
         toks = self.toks
         i = self.i
         tok = toks[i]
-        if toks[i + 1][0] in _ENDS_EXPR and tok[0] != "C":
+        after = toks[i + 1]
+        if (after[0] in _ENDS_EXPR or after[0] == "N" and after[1] in end_words) \
+                and tok[0] != "C":
             kind, text, line, column = tok
             if kind == "S":
                 self.i = i + 1
@@ -336,7 +349,20 @@ class _Parser(ExpressionForms):
                 return build_name_at(self.path, line, column, line, column + len(text), text)
             if kind == "D":
                 return self.atom()
-        return self.test()
+            if kind == "F":
+                self.i = i + 1
+                return self.fstring(tok)
+        elif tok[0] == "N" and after[0] in _POSTFIX_STARTS and tok[1] != "not" \
+                or tok[0] == "[" or tok[0] == "{":
+            # The postfix chain (a list or dict is one too), kept if the expression ends
+            # after it; else parsed again.
+            node = self.postfix()
+            after = toks[self.i]
+            if after[0] in _ENDS_EXPR or after[0] == "N" and after[1] in end_words:
+                return node
+            self.discarded.append(node)  # alive: its id stays out of reach of new nodes
+            self.i = i
+        return parse()
 
     def test(self):
         then = self.or_test()

@@ -4,6 +4,7 @@ inherits; and the `Fallback` it raises where Lark is to parse instead. Layer 1.
 """
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -17,12 +18,22 @@ from fileflow.lang.nodes import (
     Slice,
     TupleExpr,
     build_const,
+    build_name_at,
     decode_string,
     split_fstring,
 )
 from fileflow.lang.tokenizer import TokenizerStop, tokenize
 
-__all__ = ["ExpressionForms", "Fallback", "token_end"]
+__all__ = ["ExpressionForms", "Fallback", "token_end", "CONSTANT_WORDS"]
+
+# The words that are values, not names (Lark's constants).
+CONSTANT_WORDS = {"true": True, "True": True, "false": False, "False": False,
+                  "none": None, "None": None}
+# An f-string field that is one name, and the words that are not names there.
+_LONE_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_WORDS = frozenset({*CONSTANT_WORDS, "not"})
+# Words after which a comprehension's iterable or condition (an `or_test`) has ended.
+_ENDS_OR_TEST = frozenset({"for", "if"})
 
 
 class Fallback(Exception):
@@ -61,6 +72,7 @@ class ExpressionForms:
         def tok_pos(self, tok: tuple) -> Position: ...
         def expr(self) -> Any: ...
         def or_test(self) -> Any: ...
+        def quick(self, parse: Callable[[], Any], end_words: frozenset[str]) -> Any: ...
 
     def at_word(self, word: str) -> bool:
         tok = self.toks[self.i]
@@ -118,11 +130,11 @@ class ExpressionForms:
             if not self.at_word("in"):
                 raise Fallback
             self.i += 1
-            iterable = self.or_test()
+            iterable = self.quick(self.or_test, _ENDS_OR_TEST)
             conditions = []
             while self.at_word("if"):
                 self.i += 1
-                conditions.append(self.or_test())
+                conditions.append(self.quick(self.or_test, _ENDS_OR_TEST))
             last = conditions[-1] if conditions else iterable
             clauses.append(CompFor(self.position(first[2], first[3], *self.end_of(last)),
                                    tuple(names), iterable, tuple(conditions)))
@@ -141,8 +153,15 @@ class ExpressionForms:
                 parts.append(build_const(pos, piece))
                 continue
             column = tok[3] + piece.offset
+            expr = piece.expr
+            if _LONE_NAME.fullmatch(expr) and expr not in _WORDS:  # `{name}`: the common field
+                value = build_name_at(self.path, tok[2], column, tok[2], column + len(expr), expr)
+                parts.append(FormattedValue(
+                    self.position(tok[2], tok[3] + piece.start, tok[2], tok[3] + piece.end),
+                    value, piece.spec))
+                continue
             try:
-                tokens = tokenize(piece.expr + "\n")
+                tokens = tokenize(expr + "\n")
             except TokenizerStop:
                 raise Fallback from None
             shifted = [t if t[0] in ("NL", "END") else (t[0], t[1], tok[2], t[3] + column - 1)

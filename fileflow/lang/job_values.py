@@ -14,7 +14,7 @@ from fileflow.lang.values import Record
 from fileflow.patterns import PatternError, parse_pattern
 from fileflow.template import Items
 
-__all__ = ["job_values", "retry_values"]
+__all__ = ["job_values", "retry_values", "lazy_inputs"]
 
 
 def job_values(rule: Rule, wildcards: Mapping[str, str], attempt: int = 1,
@@ -77,6 +77,19 @@ def _job_files(rule: Rule, spec: tuple[FileItem, ...] | Lazy, directive: str, wc
             if item.flags:
                 flags[path] = item.flags
         return items
+    return _lazy_files(rule, spec, directive, wc, flags, checkpoints)
+
+
+def lazy_inputs(rule: Rule, inputs: Lazy, wildcards: Mapping[str, str],
+                flags: dict[str, frozenset[str]], checkpoints: Checkpoints | None = None) -> Items:
+    """The inputs of one job of a rule whose 'input:' is evaluated per job (`inputs`, the
+    rule's), as job_values gives them; the flags of flagged ones are added to `flags`."""
+    return _lazy_files(rule, inputs, "input", Record(wildcards, "wildcards"), flags,
+                       checkpoints if checkpoints is not None else Checkpoints())
+
+
+def _lazy_files(rule: Rule, spec: Lazy, directive: str, wc: Mapping[str, str],
+                flags: dict[str, frozenset[str]], checkpoints: Checkpoints) -> Items:
     values, names = [], []
     for name, value in unpacked(spec(wildcards=wc, checkpoints=checkpoints), spec.pos):
         for path, item_flags in flatten_files(value, spec.pos, directive):

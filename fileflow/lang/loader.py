@@ -12,6 +12,7 @@ import copy
 import os
 from bisect import bisect_left
 from collections.abc import Callable, Mapping, Sequence
+from itertools import accumulate
 
 from fileflow.errors import FlowfileError, FlowfileErrors, Position
 from fileflow.lang import syntax as s
@@ -117,11 +118,12 @@ class _Loader:
         self.flowfiles.append(path)
         self.sources[path] = text
         self.including.append((real or os.path.realpath(path), path))
+        may_refer = _lines_holding("rules", text)
         try:
             for stmt in module.statements:
                 try:
                     if isinstance(stmt, s.RuleDecl):
-                        self.add_rule(stmt, path)
+                        self.add_rule(stmt, path, may_refer)
                     elif isinstance(stmt, s.Assignment):
                         self.assign(stmt)
                     elif isinstance(stmt, s.ImportFrom):
@@ -310,7 +312,8 @@ class _Loader:
 
     # -- rules
 
-    def add_rule(self, decl: s.RuleDecl, path: str) -> None:
+    def add_rule(self, decl: s.RuleDecl, path: str,
+                 may_refer: Callable[[int, int], bool] = lambda first, last: True) -> None:
         if decl.name in self.rule_decls:
             self.fail(FlowfileError(f"duplicate rule name '{decl.name}'", decl.pos,
                                     f"first defined at {self.rule_decls[decl.name]}"))
@@ -321,7 +324,7 @@ class _Loader:
             self.first_main_rule = decl.name
         index = len(self.rule_decls) - 1
         self.checkpoint_uses.extend(checkpoint_uses(decl))
-        if mentions_rules(decl):
+        if may_refer(decl.pos.line, decl.end_line) and mentions_rules(decl):
             self.deferred[decl.name] = (decl, path, index, dict(self.scope))
         else:
             self.build_rule(RuleBuilder(self, decl, path, index))
@@ -479,6 +482,16 @@ def _with_local(rule: Rule, local: bool) -> Rule:
         return rule
     import dataclasses
     return dataclasses.replace(rule, local=local)
+
+
+def _lines_holding(word: str, text: str) -> Callable[[int, int], bool]:
+    """`(first, last) -> whether lines first..last of text hold `word``: a rule whose lines
+    do not hold `rules` reads no rule references, and needs no walk to tell."""
+    if word not in text:
+        return lambda first, last: False
+    starts = list(accumulate((len(line) + 1 for line in text.split("\n")), initial=0))
+    end = len(starts) - 1
+    return lambda first, last: word in text[starts[min(first - 1, end)]:starts[min(last, end)]]
 
 
 def load_workflow(path: str, *, workdir: str | None = None, config: Mapping | None = None,

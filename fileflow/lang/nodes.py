@@ -401,6 +401,9 @@ class FStringField:
     end: int
 
 
+_FSTRING_PLAIN = re.compile(r"[^{}\\]+")
+
+
 def split_fstring(text: str) -> list[str | FStringField]:
     """The parts of an f-string literal as written (`f"..."`, `rf'...'`): decoded text and
     fields, in order. `{{` and `}}` are literal braces. BadLiteral(message, offset) for a
@@ -411,6 +414,11 @@ def split_fstring(text: str) -> list[str | FStringField]:
     raw = "r" in text[:prefix].lower()
     quote = text[prefix]
     body_start, body_end = prefix + 1, len(text) - 1
+    body = text[body_start:body_end]
+    unpaired = body.replace("{{", "\x00").replace("}}", "\x00")  # pairs as the scan pairs them
+    if "{" not in unpaired and "}" not in unpaired and "\\" not in body:  # no field, nothing to decode
+        body = body.replace("{{", "{").replace("}}", "}")
+        return [body] if body else []
     parts: list[str | FStringField] = []
     literal: list[str] = []
     i = body_start
@@ -434,8 +442,9 @@ def split_fstring(text: str) -> list[str | FStringField]:
             i += 2
             continue
         if c != "{":
-            literal.append(c)
-            i += 1
+            plain = _FSTRING_PLAIN.match(text, i, body_end)  # the run of ordinary characters
+            literal.append(plain.group() if plain else c)
+            i = plain.end() if plain else i + 1
             continue
         if text[i + 1:i + 2] == "{":
             literal.append("{")

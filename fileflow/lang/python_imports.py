@@ -169,16 +169,20 @@ class ImportedFunction:
         self.configs: dict[int, tuple[object, object]] = {}
 
     def plain(self, value: object) -> object:
-        if isinstance(value, Record) and value.label.startswith("config"):
-            known = self.configs.get(id(value))
-            if known is None:
-                known = self.configs[id(value)] = (value, to_python(value))
-            return known[1]
+        if isinstance(value, Record):
+            label = value.label
+            if label == "wildcards":  # a job's: as to_python gives them
+                return Wildcards(value)
+            if label.startswith("config"):
+                known = self.configs.get(id(value))
+                if known is None:
+                    known = self.configs[id(value)] = (value, to_python(value))
+                return known[1]
         return to_python(value)
 
     def __call__(self, *args: object, **kwargs: object) -> object:
         plain_args = [self.plain(a) for a in args]
-        plain_kwargs = {k: self.plain(v) for k, v in kwargs.items()}
+        plain_kwargs = {k: self.plain(v) for k, v in kwargs.items()} if kwargs else kwargs
         try:
             result = self.fn(*plain_args, **plain_kwargs)
         except (Exception, SystemExit) as exc:
@@ -191,6 +195,8 @@ class ImportedFunction:
     def returned(self, value: object) -> object:
         """The result as a Flowfile value: tuples as lists, dicts as dicts readable by
         attribute; anything else is an error."""
+        if type(value) is str:  # a path, the common result
+            return value
         if expanded_size(value) > MAX_ITEMS:
             raise BuiltinError(f"{self.name}() returned a value holding more than {MAX_ITEMS} "
                                "values (or holding itself)")
@@ -228,12 +234,14 @@ def _python_type(value: object) -> str:
 def to_python(value: object) -> object:
     """A Flowfile value as an imported function receives it: wildcards as a Wildcards,
     other dicts (config, a table's rows) as plain dicts (copies), a flagged path as its path."""
+    if type(value) is str:
+        return value
     if isinstance(value, Record) and value.label == "wildcards":
         return Wildcards(value)
-    if isinstance(value, dict):
-        return {k: to_python(v) for k, v in value.items()}
+    if isinstance(value, dict):  # a table's row: strings, copied without a call for each
+        return {k: v if type(v) is str else to_python(v) for k, v in value.items()}
     if isinstance(value, list):
-        return [to_python(v) for v in value]
+        return [v if type(v) is str else to_python(v) for v in value]
     if isinstance(value, tuple):
         return tuple(to_python(v) for v in value)
     if isinstance(value, Flagged):

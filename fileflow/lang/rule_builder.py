@@ -21,7 +21,7 @@ from fileflow.lang.directives import (
     flatten_files,
     unpacked,
 )
-from fileflow.lang.evaluate import UndefinedName, attribute_uses, compile_expr, free_names, walk
+from fileflow.lang.evaluate import UndefinedName, compile_expr, free_names, names_and_uses, walk
 from fileflow.lang.model import Action, FileItem, Lazy, Rule
 from fileflow.lang.script_kinds import REPORT_NAME, SUPPORTED, script_kind
 from fileflow.lang.software import read_software
@@ -146,9 +146,12 @@ class RuleBuilder:
     def compile_args(self, d: s.Directive, directive: str, wildcards: Sequence[str]):
         """Evaluate the directive's arguments now, or return a Lazy if they read job names."""
         builtins = self.loader.builtins
-        reads = set()
+        reads: set[str] = set()
+        uses: list[tuple[str, Position]] = []  # every `wildcards.NAME`, in order
         for arg in d.args:
-            reads |= free_names(arg)
+            arg_reads, arg_uses = names_and_uses(arg, "wildcards")
+            reads |= arg_reads
+            uses += arg_uses
         job_names = self.job_names(directive)
         lazy_names = reads & set(job_names)
         scope = self.loader.scope
@@ -160,12 +163,10 @@ class RuleBuilder:
                          or "input, output, params, log")
                 raise FlowfileError(f"'{name}' cannot be used in '{directive}:'", d.pos,
                                     f"it is available in: {where}")
-        for arg in d.args:
-            value = arg.value if isinstance(arg, s.Keyword) else arg
-            for attr, pos in attribute_uses(value, "wildcards"):
-                if attr not in wildcards:
-                    raise FlowfileError(f"rule '{self.decl.name}' has no wildcard '{attr}' "
-                                        f"(its outputs define: {', '.join(wildcards) or 'none'})", pos)
+        for attr, pos in uses:
+            if attr not in wildcards:
+                raise FlowfileError(f"rule '{self.decl.name}' has no wildcard '{attr}' "
+                                    f"(its outputs define: {', '.join(wildcards) or 'none'})", pos)
         if directive != "input":
             for arg in d.args:
                 value = arg.value if isinstance(arg, s.Keyword) else arg
@@ -359,8 +360,9 @@ class RuleBuilder:
             if template is None:
                 continue
             d = self.directives[directive]
+            resources = self.resource_names()
             for f in template.fields:
-                problem = _field_problem(rule, f, self.resource_names())
+                problem = _field_problem(rule, f, resources)
                 if problem:
                     raise FlowfileError(problem, self._offset_pos(d.args[0], f.offset, len(f.text)))
 

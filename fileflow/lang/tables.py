@@ -114,8 +114,11 @@ def read_table(workdir: str, path: object, sep: object = None, key: object = Non
     header, body = _rows(_read_text(full, path, "a sample sheet"), delimiter, full, path)
     where = shown_path(full)
     empty = None if na else ""
-    rows = [(line, Record({h: (v if v or not na else empty) for h, v in zip(header, row)},
-                          f"{path}:{line}")) for line, row in body]
+    if na:
+        rows = [(line, Record({h: (v if v else empty) for h, v in zip(header, row)},
+                              f"{path}:{line}")) for line, row in body]
+    else:  # the cells as they are: each row's dict made in one call
+        rows = [(line, Record(zip(header, row), f"{path}:{line}")) for line, row in body]
     if key is None:
         return [row for _, row in rows]
     if key not in header:
