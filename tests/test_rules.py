@@ -1318,3 +1318,35 @@ def test_a_bad_schema_is_an_error(tmp_path, monkeypatch, schema, message):
     assert err.message == message
     err = load_error(tmp_path, 'configschema: "none.yaml"\n')
     assert (err.message, err.pos.line, err.pos.column) == ("config schema not found: none.yaml", 1, 15)
+
+
+def test_output_helpers_in_a_rule(tmp_path):
+    wf = load(tmp_path, """
+        rule index:
+            output: multiext("ref/{name}", ".amb", ".bwt"), touch("flags/{name}.done"),
+                    ensure("ref/{name}.fa", non_empty=true)
+            shell: "x"
+        """)
+    v = job_values(wf.by_name["index"], {"name": "g"})
+    assert v.outputs.values == ("ref/g.amb", "ref/g.bwt", "flags/g.done", "ref/g.fa")
+    assert v.flags == {"flags/g.done": frozenset({"touch"}),
+                       "ref/g.fa": frozenset({"ensure_non_empty"})}
+
+
+@pytest.mark.parametrize("directive, value, words", [
+    ("input", 'touch("a")', "touch() applies to outputs, not to input"),
+    ("input", 'ensure("a", non_empty=true)', "ensure() applies to outputs, not to input"),
+    ("output", 'repeat("a", 2)', "repeat() applies to a 'benchmark:' file"),
+])
+def test_output_helpers_in_the_wrong_place(tmp_path, directive, value, words):
+    err = load_error(tmp_path, f"""
+        rule r:
+            {directive}: {value}
+            output: "o"
+            shell: "x"
+        """ if directive == "input" else f"""
+        rule r:
+            {directive}: {value}
+            shell: "x"
+        """)
+    assert words in err.message

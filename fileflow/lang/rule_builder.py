@@ -25,7 +25,7 @@ from fileflow.lang.evaluate import UndefinedName, attribute_uses, compile_expr, 
 from fileflow.lang.model import Action, FileItem, Lazy, Rule
 from fileflow.lang.script_kinds import REPORT_NAME, SUPPORTED, script_kind
 from fileflow.lang.units import DERIVED, with_units
-from fileflow.lang.values import a_type, closest
+from fileflow.lang.values import REPEAT, a_type, closest, flag_function
 from fileflow.patterns import PatternError, parse_pattern
 from fileflow.template import Items, Template, TemplateError, lookup, parse_template
 
@@ -212,6 +212,9 @@ class RuleBuilder:
         for item in items:
             if "ancient" in item.flags:
                 raise FlowfileError("ancient() applies to inputs, not outputs", item.pos)
+            if any(f.startswith(REPEAT) for f in item.flags):
+                raise FlowfileError("repeat() applies to a 'benchmark:' file, not to outputs",
+                                    item.pos)
             seen = first.setdefault(item.pattern.text, item)
             if seen is not item:
                 raise FlowfileError(f"output {item.pattern.text!r} is given twice in rule "
@@ -237,7 +240,8 @@ class RuleBuilder:
             bad = item.flags and item.flags - ({"ancient", "directory"} if directive == "input"
                                                else {"directory"})
             if bad:
-                raise FlowfileError(f"{sorted(bad)[0]}() applies to outputs, not to {directive}", item.pos)
+                raise FlowfileError(f"{flag_function(sorted(bad)[0])}() applies to outputs, not to "
+                                    f"{directive}", item.pos)
         return items
 
     def file_items(self, d: s.Directive, values: list, directive: str) -> tuple[FileItem, ...]:

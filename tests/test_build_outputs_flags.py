@@ -1,0 +1,130 @@
+"""End to end: the output helpers (multiext, touch, ensure), the run hooks (onstart,
+onsuccess, onerror) and benchmark files, with real processes on real files."""
+from __future__ import annotations
+
+import hashlib
+
+from buildkit import Project
+
+# ---------------------------------------------------------------- multiext
+
+
+def test_multiext_outputs_and_inputs_with_a_wildcard_prefix(tmp_path):
+    p = Project(tmp_path)
+    p.flowfile("""
+        rule all:
+            input: "done.txt"
+
+        rule index:
+            output: multiext("ref/{name}", ".amb", ".bwt")
+            shell: "touch {output}"
+
+        rule use:
+            input: multiext("ref/genome", ".amb", ".bwt")
+            output: "done.txt"
+            shell: "ls {input} > {output}"
+        """)
+    r = p.build("-j1")
+    assert r.code == 0, r
+    assert p.read("done.txt").split() == ["ref/genome.amb", "ref/genome.bwt"]
+
+
+def test_multiext_with_names_gives_named_outputs(tmp_path):
+    p = Project(tmp_path)
+    p.flowfile("""
+        rule index:
+            output: multiext("ref/genome", amb=".amb", bwt=".bwt")
+            shell: "echo a > {output.amb}; echo b > {output.bwt}"
+        """)
+    r = p.build("-j1", "ref/genome.bwt")
+    assert r.code == 0, r
+    assert (p.read("ref/genome.amb"), p.read("ref/genome.bwt")) == ("a\n", "b\n")
+
+
+# ---------------------------------------------------------------- touch
+
+
+def test_touch_output_is_made_after_the_job_and_tracked(tmp_path):
+    p = Project(tmp_path)
+    p.write("in.txt", "x\n")
+    p.flowfile("""
+        rule flag:
+            input: "in.txt"
+            output: touch("flags/a.done")
+            shell: "test ! -e flags/a.done"
+        """)
+    r = p.build("-j1", "flags/a.done")
+    assert r.code == 0, r
+    assert p.exists("flags/a.done") and p.read("flags/a.done") == ""
+    assert r.ran == ["flag"]
+    assert any(str(k).endswith("flags/a.done") for k in p.recorded()), p.recorded()
+    again = p.build("-j1", "flags/a.done")
+    assert again.code == 0 and again.ran == [], again
+
+
+def test_touch_output_the_command_made_gets_a_new_time(tmp_path):
+    p = Project(tmp_path)
+    p.flowfile("""
+        rule flag:
+            output: touch("a.done")
+            shell: "echo kept > a.done && touch -d 2001-01-01 a.done"
+        """)
+    r = p.build("-j1", "a.done")
+    assert r.code == 0, r
+    assert p.read("a.done") == "kept\n"
+    assert p.mtime_ns("a.done") > 1_500_000_000 * 10**9
+
+
+def test_touch_output_is_not_made_when_the_job_fails(tmp_path):
+    p = Project(tmp_path)
+    p.flowfile("""
+        rule flag:
+            output: touch("a.done")
+            shell: "exit 3"
+        """)
+    r = p.build("-j1", "a.done")
+    assert r.code != 0
+    assert not p.exists("a.done")
+
+
+# ---------------------------------------------------------------- ensure
+
+
+def test_ensure_non_empty_fails_the_job_naming_the_check(tmp_path):
+    p = Project(tmp_path)
+    p.flowfile("""
+        rule empty:
+            output: ensure("x.txt", non_empty=true)
+            shell: "touch {output}"
+        """)
+    r = p.build("-j1", "x.txt")
+    assert r.code != 0, r
+    assert "ensure(non_empty=true) failed: output 'x.txt' is empty" in r.text
+    assert not p.exists("x.txt")  # a failed job's outputs are not kept as done
+    assert "ensure(non_empty=true)" in r.jobs[-1]["message"]
+    p.flowfile("""
+        rule empty:
+            output: ensure("x.txt", non_empty=true)
+            shell: "echo data > {output}"
+        """)
+    assert p.build("-j1", "x.txt").code == 0
+
+
+def test_ensure_sha256_checks_the_digest(tmp_path):
+    good = hashlib.sha256(b"hello\n").hexdigest()
+    p = Project(tmp_path)
+    p.flowfile(f"""
+        rule good:
+            output: ensure("good.txt", sha256="{good.upper()}")
+            shell: "echo hello > {{output}}"
+
+        rule bad:
+            output: ensure("bad.txt", sha256="{good}")
+            shell: "echo bye > {{output}}"
+        """)
+    assert p.build("-j1", "good.txt").code == 0
+    r = p.build("-j1", "bad.txt")
+    assert r.code != 0, r
+    assert "ensure(sha256=...) failed: output 'bad.txt' has SHA-256" in r.text
+    assert f"not {good}" in r.text
+    assert not p.exists("bad.txt")
