@@ -128,3 +128,67 @@ def test_ensure_sha256_checks_the_digest(tmp_path):
     assert "ensure(sha256=...) failed: output 'bad.txt' has SHA-256" in r.text
     assert f"not {good}" in r.text
     assert not p.exists("bad.txt")
+
+
+# ---------------------------------------------------------------- hooks
+
+HOOKS = """
+onstart: shell="echo {run_id} > started.txt"
+onsuccess: shell="cp {log} success.txt"
+onerror: shell="cp {log} error.txt"
+
+rule a:
+    output: "a.txt"
+    shell: "COMMAND"
+"""
+
+
+def test_onstart_and_onsuccess_run_with_the_summary_and_are_recorded(tmp_path):
+    p = Project(tmp_path)
+    p.flowfile(HOOKS.replace("COMMAND", "echo a > {output}"))
+    r = p.build("-j1", "a.txt")
+    assert r.code == 0, r
+    run_id = p.runs()[-1]["id"]
+    assert p.read("started.txt").strip() == str(run_id)
+    summary = p.read("success.txt")
+    assert f"fileflow run {run_id}: success" in summary
+    assert "1 done, 0 failed" in summary and " a in " in summary
+    assert not p.exists("error.txt")
+    assert [(j["name"], j["state"]) for j in r.jobs] == [
+        ("onstart", "done"), ("a", "done"), ("onsuccess", "done")]
+
+
+def test_onerror_runs_when_a_job_fails_and_names_it(tmp_path):
+    p = Project(tmp_path)
+    p.flowfile(HOOKS.replace("COMMAND", "echo broken >&2; exit 4"))
+    r = p.build("-j1", "a.txt")
+    assert r.code != 0
+    summary = p.read("error.txt")
+    assert "failed" in summary and "exit code 4" in summary
+    assert not p.exists("success.txt")
+
+
+def test_a_failing_hook_is_reported_and_recorded_but_the_build_succeeds(tmp_path):
+    p = Project(tmp_path)
+    p.flowfile("""
+        onsuccess: shell="echo mail is down; exit 7"
+
+        rule a:
+            output: "a.txt"
+            shell: "echo a > {output}"
+        """)
+    r = p.build("-j1", "a.txt")
+    assert r.code == 0, r
+    assert "the onsuccess hook failed (exit code 7)" in r.err
+    hook = [j for j in r.jobs if j["name"] == "onsuccess"]
+    assert hook and hook[0]["state"] == "failed" and "exit code 7" in hook[0]["message"]
+    assert p.runs()[-1]["status"] == "success"
+    assert "mail is down" in p.read(hook[0]["log_path"])
+
+
+def test_hooks_do_not_run_for_a_dry_run(tmp_path):
+    p = Project(tmp_path)
+    p.flowfile(HOOKS.replace("COMMAND", "echo a > {output}"))
+    r = p.build("-n", "a.txt")
+    assert r.code == 0, r
+    assert not p.exists("started.txt") and not p.exists("success.txt")

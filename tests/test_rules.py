@@ -1350,3 +1350,22 @@ def test_output_helpers_in_the_wrong_place(tmp_path, directive, value, words):
             shell: "x"
         """)
     assert words in err.message
+
+
+def test_hooks_are_loaded_with_their_commands(tmp_path):
+    wf = load(tmp_path, """
+        onstart: shell="echo {run_id}"
+        onsuccess: shell="mail -s done me < {log}"
+        """)
+    assert sorted(wf.hooks) == ["onstart", "onsuccess"]
+    assert wf.hooks["onsuccess"].text == "mail -s done me < {log}"
+
+
+@pytest.mark.parametrize("text, words", [
+    ('onerror: "echo"', "'onerror:' takes one shell command: onerror: shell=\"...\""),
+    ('onsuccess: shell="echo {output}"', "unknown field '{output}'"),
+    ('onstart: shell=3', "takes a command string, not an int"),
+    ('onstart: shell="a"\nonstart: shell="b"', "'onstart:' is given twice"),
+])
+def test_hook_errors(tmp_path, text, words):
+    assert words in load_error(tmp_path, text + "\n").message

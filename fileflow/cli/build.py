@@ -176,7 +176,8 @@ def build(options: BuildOptions) -> int:
                                     workflow, graph, plan)
         if options.touch:
             return _touch(plan, runlog, store, options, generation)
-        return _run(options, graph, plan, runlog, store, started, generation, workflow.config)
+        return _run(options, graph, plan, runlog, store, started, generation, workflow.config,
+                    workflow.hooks)
     finally:
         if runlog is not None:
             runlog.close()
@@ -187,7 +188,7 @@ def _nothing_to_do(graph) -> int:
     return EXIT_OK
 
 
-def _run(options, graph, plan, runlog, store, started, generation, config) -> int:
+def _run(options, graph, plan, runlog, store, started, generation, config, hooks) -> int:
     from fileflow import __version__
     from fileflow.executors.local import LocalExecutor, process_run_tag
     from fileflow.run.progress import make_reporter, progress_mode
@@ -227,6 +228,8 @@ def _run(options, graph, plan, runlog, store, started, generation, config) -> in
             staging = Staging(store.remote, options.keep_remote, store.stage_root,
                               in_job=options.remote_staging == "job")
         scheduler = Scheduler(plan, executor, runlog, run_id, store, settings, reporter, staging)
+        _hook("onstart", hooks, runlog, run_id, options, "running",
+              f"{len(plan.reasons)} to run")
         try:
             result = scheduler.run()
         except BaseException:
@@ -243,10 +246,26 @@ def _run(options, graph, plan, runlog, store, started, generation, config) -> in
                 from fileflow.cli.cluster_setup import release_unclaimed
                 release_unclaimed(executor, scheduler.result)
         status = "interrupted" if result.interrupted else ("success" if result.ok else "failed")
+        if status != "interrupted":
+            _hook("onsuccess" if result.ok else "onerror", hooks, runlog, run_id, options,
+                  status, f"{result.done} done, {result.failed} failed, "
+                          f"{result.skipped} skipped, {result.not_run} not run")
         runlog.finish_run(run_id, status, result.done, result.failed)
     finally:
         lock.release()
     return _report_result(result, started)
+
+
+def _hook(name: str, hooks, runlog, run_id: int, options, status: str, counts: str) -> None:
+    """Run a hook of the Flowfile, if it has it; its failure is only reported."""
+    if name not in hooks:
+        return
+    from fileflow.run.hooks import run_hook, write_summary
+
+    summary = write_summary(runlog, run_id, status, options.argv, counts)
+    warning = run_hook(name, hooks, runlog, run_id, summary)
+    if warning:
+        print(printable(warning), file=sys.stderr)
 
 
 def _settings(options: BuildOptions, config):

@@ -115,6 +115,8 @@ class Workflow:
     storage: Mapping[str, Mapping[str, object]] = field(default_factory=dict)
     # functions imported with `from "file.py" import name`: where each is defined
     functions: Mapping[str, FunctionInfo] = field(default_factory=dict)
+    # `onstart:`, `onsuccess:`, `onerror:` -> the shell command run then ({log}, {run_id})
+    hooks: Mapping[str, Action] = field(default_factory=dict)
 
 
 class JobValues(NamedTuple):
