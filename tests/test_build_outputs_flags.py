@@ -192,3 +192,66 @@ def test_hooks_do_not_run_for_a_dry_run(tmp_path):
     r = p.build("-n", "a.txt")
     assert r.code == 0, r
     assert not p.exists("started.txt") and not p.exists("success.txt")
+
+
+# ---------------------------------------------------------------- benchmark
+
+COLUMNS = ["s", "h:m:s", "max_rss", "max_vms", "max_uss", "max_pss", "io_in", "io_out",
+           "mean_load", "cpu_time"]
+
+
+def test_benchmark_file_has_snakemakes_columns_and_is_a_tracked_output(tmp_path):
+    p = Project(tmp_path)
+    p.flowfile("""
+        rule all:
+            input: "out/a.txt"
+
+        rule grow:
+            output: "out/{x}.txt"
+            benchmark: "benchmarks/{x}.tsv"
+            shell: "python3 -c 'b = bytearray(40_000_000); import time; time.sleep(0.3)'; "
+                   "echo {output} > {output}"
+        """)
+    r = p.build("-j1", "out/a.txt")
+    assert r.code == 0, r
+    assert p.read("out/a.txt") == "out/a.txt\n"  # {output} is not given the benchmark file
+    header, *rows = [line.split("\t") for line in p.read("benchmarks/a.tsv").splitlines()]
+    assert header == COLUMNS and len(rows) == 1
+    row = dict(zip(header, rows[0]))
+    assert float(row["s"]) >= 0.3 and row["h:m:s"].startswith("0:00:0")
+    assert float(row["max_rss"]) >= 38  # MiB: the bytearray, seen by sampling the tree
+    assert float(row["cpu_time"]) > 0
+    assert any(str(k).endswith("benchmarks/a.tsv") for k in p.recorded())
+    assert p.build("-j1", "out/a.txt").ran == []
+    p.path("benchmarks/a.tsv").unlink()
+    assert p.build("-j1", "out/a.txt").ran == ["grow[x=a]"]  # a missing benchmark remakes it
+    assert p.build("clean", log=False).code == 0
+    assert not p.exists("benchmarks/a.tsv")
+
+
+def test_repeat_runs_the_job_that_many_times_one_row_each(tmp_path):
+    p = Project(tmp_path)
+    p.flowfile("""
+        rule count:
+            output: "out.txt"
+            benchmark: repeat("bench.tsv", 3)
+            shell: "echo run >> runs.txt; echo done > {output}"
+        """)
+    r = p.build("-j1", "out.txt")
+    assert r.code == 0, r
+    assert p.read("runs.txt") == "run\n" * 3
+    lines = p.read("bench.tsv").splitlines()
+    assert lines[0].split("\t") == COLUMNS and len(lines) == 4
+
+
+def test_a_failing_benchmarked_job_fails_and_writes_no_benchmark(tmp_path):
+    p = Project(tmp_path)
+    p.flowfile("""
+        rule bad:
+            output: "out.txt"
+            benchmark: "bench.tsv"
+            shell: "exit 5"
+        """)
+    r = p.build("-j1", "out.txt")
+    assert r.code != 0 and "exit code 5" in r.text, r
+    assert not p.exists("bench.tsv")

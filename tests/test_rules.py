@@ -1369,3 +1369,34 @@ def test_hooks_are_loaded_with_their_commands(tmp_path):
 ])
 def test_hook_errors(tmp_path, text, words):
     assert words in load_error(tmp_path, text + "\n").message
+
+
+def test_benchmark_is_an_output_the_command_is_not_given(tmp_path):
+    from fileflow.lang.job_values import benchmark_file, command_outputs
+
+    wf = load(tmp_path, """
+        rule r:
+            output: "o/{s}.txt"
+            benchmark: repeat("b/{s}.tsv", 3)
+            shell: "cat {output}"
+        """)
+    v = job_values(wf.by_name["r"], {"s": "x"})
+    assert v.outputs.values == ("o/x.txt", "b/x.tsv")
+    assert command_outputs(v).values == ("o/x.txt",)
+    assert benchmark_file(v) == ("b/x.tsv", 3)
+
+
+@pytest.mark.parametrize("value, words", [
+    ('"b.tsv", "c.tsv"', "'benchmark:' takes one file path"),
+    ('"b/{other}.tsv"', "must use the outputs' wildcards: {s}"),
+    ('temp("b/{s}.tsv")', "temp() does not apply to a benchmark file"),
+    ('"o/{s}.txt"', "is both an output and the benchmark file"),
+])
+def test_benchmark_errors(tmp_path, value, words):
+    err = load_error(tmp_path, f"""
+        rule r:
+            output: "o/{{s}}.txt"
+            benchmark: {value}
+            shell: "x"
+        """)
+    assert words in err.message

@@ -19,7 +19,7 @@ __all__ = ["RULE_DIRECTIVES", "TOP_DIRECTIVES", "RULE_DIRECTIVE_ORDER", "ACTIONS
            "check_constraints", "check_no_nul", "HOOKS", "HOOK_FIELDS", "hook_action"]
 
 RULE_DIRECTIVES = ("input", "output", "params", "log", "threads", "resources", "retries",
-                   "priority", "message", "wildcard_constraints", "shell", "script")
+                   "priority", "message", "wildcard_constraints", "shell", "script", "benchmark")
 TOP_DIRECTIVES = ("configfile", "configschema", "include", "localrules", "ruleorder",
                   "wildcard_constraints", "default", "storage", "onstart", "onsuccess",
                   "onerror")
@@ -27,7 +27,8 @@ HOOKS = ("onstart", "onsuccess", "onerror")
 # The fields a hook's command may use: the run's summary file and the run's id.
 HOOK_FIELDS = ("log", "run_id")
 # The order of docs/language.md's "Rule directives": fmt writes a rule's directives in it.
-RULE_DIRECTIVE_ORDER = ("input", "output", "log", "params", "threads", "resources", "retries",
+RULE_DIRECTIVE_ORDER = ("input", "output", "log", "benchmark", "params", "threads", "resources",
+                        "retries",
                         "priority", "message", "wildcard_constraints", "shell", "script")
 ACTIONS = ("shell", "script")
 # Names a per-job expression may read, by directive.

@@ -14,7 +14,7 @@ from itertools import repeat
 from fileflow.errors import Position
 
 __all__ = ["Record", "Flagged", "Unpacked", "Attributed", "FILE_FLAGS", "ENSURE_NON_EMPTY",
-           "ENSURE_SHA256", "REPEAT", "flag_function", "MAX_ITEMS", "closest",
+           "ENSURE_SHA256", "REPEAT", "BENCHMARK", "flag_function", "MAX_ITEMS", "closest",
            "type_name", "a_type", "record_from", "expanded_size", "text_size"]
 
 # The largest list or string a value may hold (range(), expand(), '+', '*', a config file
@@ -29,6 +29,8 @@ ENSURE_NON_EMPTY = "ensure_non_empty"
 ENSURE_SHA256 = "ensure_sha256="
 # repeat()'s number of runs, as a flag of a benchmark file: "repeat=3".
 REPEAT = "repeat="
+# The flag of a rule's `benchmark:` file among its outputs: not one of {output}'s.
+BENCHMARK = "benchmark"
 
 
 def flag_function(flag: str) -> str:
