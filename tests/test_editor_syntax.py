@@ -76,11 +76,23 @@ META = load("meta.yaml")
 configschema: "schemas/config.schema.yaml"
 from "workflow/common.py" import get_fastq, groups  # Python functions
 X = unpack(get_fastq(wildcards))
+onsuccess: shell="mail -s done me < {log}"
+
+rule index:
+    output: multiext("ref/g", ".amb"), touch("flags/done"), ensure("x", non_empty=true)
+    benchmark: repeat("bench/index.tsv", 3)
+    shell: "bwa index ref/g"
 '''
 
 # (line, text, TextMate scope every character of the text has, Vim syntax group at each
 # of its columns or None). The text is looked up on that line, first occurrence.
 EXPECTED = [
+    (45, "onsuccess", "keyword.control.directive", "flowfileTopDirective"),
+    (48, "multiext", "support.function.builtin", "flowfileBuiltin"),
+    (48, "touch", "support.function.builtin", "flowfileBuiltin"),
+    (48, "ensure", "support.function.builtin", "flowfileBuiltin"),
+    (49, "benchmark", "keyword.other.directive", "flowfileDirective"),
+    (49, "repeat", "support.function.builtin", "flowfileBuiltin"),
     (1, "#", "comment.line.number-sign", "flowfileComment"),
     (1, "TODO", "comment.line.number-sign", "flowfileTodo"),
     (2, "configfile", "keyword.control.directive", "flowfileTopDirective"),

@@ -58,7 +58,7 @@ def full() -> Workflow:
 
 def test_full_example_top_level(full):
     assert [r.name for r in full.rules] == ["all", "align", "align_special", "align_fallback",
-                                            "step", "summary", "continued"]
+                                            "step", "summary", "continued", "index"]
     assert full.flowfiles == (str(FULL / "Flowfile"), str(FULL / "rules" / "common.flow"),
                               str(FULL / "rules" / "deeper" / "paths.flow"))
     assert full.default_targets == ("results/summary.json",)
@@ -72,6 +72,11 @@ def test_full_example_top_level(full):
     assert full.names["READS"].path.endswith("paths.flow")  # defined in a nested include
     assert full.storage == {"s3": {"region": "eu-west-1", "anonymous": False},
                             "https": {"headers": {"User-Agent": "fileflow-test"}}}
+    assert sorted(full.hooks) == ["onerror", "onstart", "onsuccess"]
+    index = full.by_name["index"]
+    assert [(o.pattern.text, o.name) for o in index.outputs] == [
+        ("index/{name}.amb", "amb"), ("index/{name}.bwt", "bwt"), ("flags/{name}.done", None),
+        ("index/{name}.sum", None), ("benchmarks/index/{name}.tsv", None)]
 
 
 def test_full_example_align_rule(full):
@@ -91,7 +96,7 @@ def test_full_example_align_rule(full):
     assert align.action.kind == "shell"
     assert align.action.text.splitlines()[1:] == ["index {output.bam:q} {output.bai}",
                                                   "echo ${{HOME}} {params.label:raw}"]
-    assert set(align.directive_pos) == set(RULE_DIRECTIVES) - {"script"}
+    assert set(align.directive_pos) == set(RULE_DIRECTIVES) - {"script", "benchmark"}
     assert align.directive_pos["threads"].line == 37
 
 
