@@ -83,7 +83,7 @@ def test_touch_output_is_not_made_when_the_job_fails(tmp_path):
             shell: "exit 3"
         """)
     r = p.build("-j1", "a.done")
-    assert r.code != 0
+    assert r.code != 0 and "exit code 3" in r.text, r
     assert not p.exists("a.done")
 
 
