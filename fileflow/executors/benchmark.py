@@ -2,9 +2,9 @@
 this wrapper, which measures the command's process tree with psutil while it runs and
 writes Snakemake's benchmark table, one row per run. Layer 3.
 
-The wrapper is the job's command (`python -m fileflow.executors.benchmark FILE TIMES`, the
-real command in FILEFLOW_BENCHMARK_COMMAND), so it runs wherever the job runs: here or on a
-cluster node.
+The wrapper is the job's command (`python -m fileflow.executors.benchmark FILE TIMES --
+COMMAND`), so it runs wherever the job runs: here or on a cluster node, and the command
+shown and recorded is the real one inside it.
 
 Columns: s (wall seconds), h:m:s, max_rss, max_vms, max_uss, max_pss (MiB, the largest sum
 over the tree seen), io_in, io_out (MiB read and written by the tree), mean_load (CPU
@@ -18,22 +18,18 @@ import shlex
 import subprocess
 import sys
 import time
-from collections.abc import Mapping
 
 __all__ = ["COLUMNS", "benchmark_command", "measure", "main"]
 
 COLUMNS = ("s", "h:m:s", "max_rss", "max_vms", "max_uss", "max_pss", "io_in", "io_out",
            "mean_load", "cpu_time")
-COMMAND_VARIABLE = "FILEFLOW_BENCHMARK_COMMAND"
 _MIB = 1024 * 1024
 
 
-def benchmark_command(command: str, env: Mapping[str, str], path: str, times: int,
-                      python: str) -> tuple[str, dict[str, str]]:
-    """The job's command and environment with its benchmark wrapper around the command."""
-    wrapped = (f"exec {shlex.quote(python)} -m fileflow.executors.benchmark "
-               f"{shlex.quote(path)} {times}")
-    return wrapped, {**env, COMMAND_VARIABLE: command}
+def benchmark_command(command: str, path: str, times: int, python: str) -> str:
+    """The job's command with its benchmark wrapper around it."""
+    return (f"exec {shlex.quote(python)} -m fileflow.executors.benchmark {shlex.quote(path)} "
+            f"{times} -- {shlex.quote(command)}")
 
 
 def measure(command: str) -> tuple[int, list[object]]:
@@ -92,8 +88,7 @@ def _cell(value: object) -> str:
 
 
 def main(argv: list[str]) -> int:
-    path, times = argv[0], int(argv[1])
-    command = os.environ.pop(COMMAND_VARIABLE)
+    path, times, command = argv[0], int(argv[1]), argv[3]
     rows = []
     for _ in range(times):
         code, row = measure(command)

@@ -17,6 +17,7 @@ from collections.abc import Mapping, Sequence
 from fileflow.lang.model import Action
 from fileflow.runlog.records import JobResult, JobStart
 from fileflow.template import Items, render
+from fileflow.views.runs import command_line
 
 __all__ = ["HOOKS_DIR", "write_summary", "run_hook"]
 
@@ -25,7 +26,7 @@ HOOKS_DIR = os.path.join(".fileflow", "hooks")
 
 def write_summary(runlog, run_id: int, status: str, argv: Sequence[str], counts: str) -> str:
     """The run in words, from the run log: what each hook gets as {log}. Returns its path."""
-    lines = [f"fileflow run {run_id}: {status}", f"command: {' '.join(argv)}",
+    lines = [f"fileflow run {run_id}: {status}", f"command: {command_line(list(argv))}",
              f"directory: {os.getcwd()}", f"jobs: {counts}"]
     rows = runlog.jobs_of_run(run_id) if status != "running" else []
     for row in rows:

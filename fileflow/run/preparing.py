@@ -88,7 +88,7 @@ class JobPreparer:
             command = ":"
         bench = benchmark_file(local.values) if local.values.flags else None
         if bench is not None:
-            command, env = benchmark_command(command, env, *bench, self.settings.python)
+            command = benchmark_command(command, *bench, self.settings.python)
         log_path = self.log_path(job)
         stage = ""
         if local is not job and self.stages_in_job(job):
