@@ -91,6 +91,7 @@ def test_touch_output_is_not_made_when_the_job_fails(tmp_path):
 
 
 def test_ensure_non_empty_fails_the_job_naming_the_check(tmp_path):
+    """guarantees.md: A failed job leaves no output."""
     p = Project(tmp_path)
     p.flowfile("""
         rule empty:
@@ -111,6 +112,7 @@ def test_ensure_non_empty_fails_the_job_naming_the_check(tmp_path):
 
 
 def test_ensure_sha256_checks_the_digest(tmp_path):
+    """guarantees.md: A failed job leaves no output."""
     good = hashlib.sha256(b"hello\n").hexdigest()
     p = Project(tmp_path)
     p.flowfile(f"""
@@ -169,6 +171,7 @@ def test_onerror_runs_when_a_job_fails_and_names_it(tmp_path):
 
 
 def test_a_failing_hook_is_reported_and_recorded_but_the_build_succeeds(tmp_path):
+    """guarantees.md: A hook never changes a build's outcome."""
     p = Project(tmp_path)
     p.flowfile("""
         onsuccess: shell="echo mail is down; exit 7"
@@ -187,6 +190,7 @@ def test_a_failing_hook_is_reported_and_recorded_but_the_build_succeeds(tmp_path
 
 
 def test_hooks_do_not_run_for_a_dry_run(tmp_path):
+    """guarantees.md: A hook never changes a build's outcome."""
     p = Project(tmp_path)
     p.flowfile(HOOKS.replace("COMMAND", "echo a > {output}"))
     r = p.build("-n", "a.txt")
