@@ -1405,3 +1405,13 @@ def test_benchmark_errors(tmp_path, value, words):
             shell: "x"
         """)
     assert words in err.message
+
+
+def test_output_index_in_the_command_does_not_reach_the_benchmark_file(tmp_path):
+    err = load_error(tmp_path, """
+        rule r:
+            output: "o.txt"
+            benchmark: "b.tsv"
+            shell: "cat {output[1]}"
+        """)
+    assert "output of rule 'r' has only 1 entries" in err.message

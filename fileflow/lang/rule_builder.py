@@ -433,7 +433,8 @@ def _field_problem(rule: Rule, f, resources: frozenset[str] | None = None) -> st
                 f"(its outputs define: {', '.join(rule.wildcards) or 'none'})")
     if f.name == "log" and not isinstance(rule.log, Lazy) and not rule.log:
         return f"{f.text}: rule '{rule.name}' has no 'log:'"
-    sources = {"input": rule.inputs, "output": rule.outputs, "log": rule.log}
+    outputs = tuple(o for o in rule.outputs if BENCHMARK not in o.flags)  # as {output} has them
+    sources = {"input": rule.inputs, "output": outputs, "log": rule.log}
     items = sources.get(f.name)
     if items is not None and not isinstance(items, Lazy):
         names = [i.name for i in items if i.name]
