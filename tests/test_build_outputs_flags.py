@@ -258,3 +258,19 @@ def test_a_failing_benchmarked_job_fails_and_writes_no_benchmark(tmp_path):
     r = p.build("-j1", "out.txt")
     assert r.code != 0 and "exit code 5" in r.text, r
     assert not p.exists("bench.tsv")
+
+
+def test_a_benchmarked_script_is_given_its_outputs_without_the_benchmark_file(tmp_path):
+    p = Project(tmp_path)
+    p.write("write.py", "from fileflow.script import job\n"
+                        "open(job.output[0], 'w').write(repr(list(job.output)))\n")
+    p.flowfile("""
+        rule write:
+            output: "out.txt"
+            benchmark: "bench.tsv"
+            script: "write.py"
+        """)
+    r = p.build("-j1", "out.txt")
+    assert r.code == 0, r
+    assert p.read("out.txt") == "['out.txt']"
+    assert p.read("bench.tsv").startswith("s\th:m:s\t")
