@@ -262,7 +262,12 @@ def _hook(name: str, hooks, runlog, run_id: int, options, status: str, counts: s
         return
     from fileflow.run.hooks import run_hook, write_summary
 
-    summary = write_summary(runlog, run_id, status, options.argv, counts)
+    try:
+        summary = write_summary(runlog, run_id, status, options.argv, counts)
+    except OSError as exc:
+        print(printable(f"warning: the {name} hook did not run: cannot write the run's summary "
+                        f"{exc.filename!r}: {exc.strerror}"), file=sys.stderr)
+        return
     warning = run_hook(name, hooks, runlog, run_id, summary)
     if warning:
         print(printable(warning), file=sys.stderr)
