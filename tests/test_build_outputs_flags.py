@@ -274,3 +274,20 @@ def test_a_benchmarked_script_is_given_its_outputs_without_the_benchmark_file(tm
     assert r.code == 0, r
     assert p.read("out.txt") == "['out.txt']"
     assert p.read("bench.tsv").startswith("s\th:m:s\t")
+
+
+def test_a_hook_whose_summary_cannot_be_written_is_skipped_with_a_warning(tmp_path):
+    """guarantees.md: A hook never changes a build's outcome."""
+    p = Project(tmp_path)
+    p.write(".fileflow/hooks", "a file where the folder of summaries goes")
+    p.flowfile("""
+        onsuccess: shell="touch hooked"
+
+        rule a:
+            output: "a.txt"
+            shell: "echo a > {output}"
+        """)
+    r = p.build("-j1", "a.txt")
+    assert r.code == 0, r
+    assert "warning: the onsuccess hook did not run: cannot write the run's summary" in r.err
+    assert "Traceback" not in r.text and not p.exists("hooked")
