@@ -72,7 +72,8 @@ class Template:
         return tuple(p for p in self.parts if isinstance(p, Field))
 
 
-def parse_template(text: str) -> Template:
+def parse_template(text: str, names: tuple[str, ...] = FIELD_NAMES) -> Template:
+    """A command's text and fields; `names` are the field names it may use."""
     parts: list = []
     literal: list[str] = []
     i, n = 0, len(text)
@@ -103,14 +104,14 @@ def parse_template(text: str) -> Template:
                     f"a command cannot read config: '{{{body}}}'", i,
                     "pass the value as a parameter and use that: 'params: x=config.x', "
                     "then '{params.x}' in the command", width)
-            if name not in FIELD_NAMES:
+            if name not in names:
                 import difflib  # only on an error
 
-                guess = difflib.get_close_matches(name, FIELD_NAMES, n=1, cutoff=0.6)
+                guess = difflib.get_close_matches(name, names, n=1, cutoff=0.6)
                 raise TemplateError(
                     f"unknown field '{{{body}}}' in the command"
                     + (f"; did you mean '{{{guess[0]}{path}}}'?" if guess else ""), i,
-                    f"fields are {', '.join(FIELD_NAMES)}; write '{{{{' and '}}}}' "
+                    f"fields are {', '.join(names)}; write '{{{{' and '}}}}' "
                     "for literal braces (e.g. '${{HOME}}')", width)
             if spec not in ("", "raw", "q"):
                 raise TemplateError(f"unknown format ':{spec}' in '{{{body}}}' (use ':raw' or ':q')",

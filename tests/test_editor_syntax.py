@@ -80,11 +80,23 @@ X = unpack(get_fastq(wildcards))
 rule align:
     conda: "envs/align.yaml"
     envmodules: "bwa/0.7.17", "samtools/1.19"
+onsuccess: shell="mail -s done me < {log}"
+
+rule index:
+    output: multiext("ref/g", ".amb"), touch("flags/done"), ensure("x", non_empty=true)
+    benchmark: repeat("bench/index.tsv", 3)
+    shell: "bwa index ref/g"
 '''
 
 # (line, text, TextMate scope every character of the text has, Vim syntax group at each
 # of its columns or None). The text is looked up on that line, first occurrence.
 EXPECTED = [
+    (49, "onsuccess", "keyword.control.directive", "flowfileTopDirective"),
+    (52, "multiext", "support.function.builtin", "flowfileBuiltin"),
+    (52, "touch", "support.function.builtin", "flowfileBuiltin"),
+    (52, "ensure", "support.function.builtin", "flowfileBuiltin"),
+    (53, "benchmark", "keyword.other.directive", "flowfileDirective"),
+    (53, "repeat", "support.function.builtin", "flowfileBuiltin"),
     (1, "#", "comment.line.number-sign", "flowfileComment"),
     (1, "TODO", "comment.line.number-sign", "flowfileTodo"),
     (2, "configfile", "keyword.control.directive", "flowfileTopDirective"),

@@ -508,3 +508,27 @@ def test_a_sheet_larger_than_a_config_file_may_be_is_refused(tmp_path, monkeypat
         sheet_ev(tmp_path, monkeypatch, 'table("big.csv")', {"big.csv": big})
     assert info.value.message == ("cannot read big.csv: it is larger than 16 MiB, the most a "
                                   "sample sheet may hold")
+
+
+def test_multiext_touch_ensure_and_repeat():
+    assert ev('multiext("ref/{s}", ".amb", ".bwt")') == ["ref/{s}.amb", "ref/{s}.bwt"]
+    named = ev('multiext("ref/g", amb=".amb", bwt=".bwt")')
+    assert named.items == (("amb", "ref/g.amb"), ("bwt", "ref/g.bwt"))
+    assert ev('touch("a.done")') == Flagged("a.done", frozenset({"touch"}))
+    digest = "AB" * 32
+    assert ev(f'ensure(temp("x"), non_empty=true, sha256="{digest}")') == Flagged(
+        "x", frozenset({"temp", "ensure_non_empty", "ensure_sha256=" + "ab" * 32}))
+    assert ev('repeat("b.tsv", 3)') == Flagged("b.tsv", frozenset({"repeat=3"}))
+
+
+@pytest.mark.parametrize("text, words", [
+    ('multiext("a")', "either extensions"),
+    ('multiext("a", ".x", y=".y")', "not both"),
+    ('multiext("a", 3)', "extensions are non-empty strings, not the number 3"),
+    ('ensure("x")', "ensure() needs a check"),
+    ('ensure("x", sha256="abc")', "64 hexadecimal digits"),
+    ('ensure("x", size=3)', "size"),
+    ('repeat("b.tsv", 0)', "from 1 to 1000"),
+])
+def test_output_helper_errors(text, words):
+    assert words in ev_error(text).message

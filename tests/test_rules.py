@@ -58,7 +58,7 @@ def full() -> Workflow:
 
 def test_full_example_top_level(full):
     assert [r.name for r in full.rules] == ["all", "align", "align_special", "align_fallback",
-                                            "step", "summary", "continued"]
+                                            "step", "summary", "continued", "index"]
     assert full.flowfiles == (str(FULL / "Flowfile"), str(FULL / "rules" / "common.flow"),
                               str(FULL / "rules" / "deeper" / "paths.flow"))
     assert full.default_targets == ("results/summary.json",)
@@ -72,6 +72,11 @@ def test_full_example_top_level(full):
     assert full.names["READS"].path.endswith("paths.flow")  # defined in a nested include
     assert full.storage == {"s3": {"region": "eu-west-1", "anonymous": False},
                             "https": {"headers": {"User-Agent": "fileflow-test"}}}
+    assert sorted(full.hooks) == ["onerror", "onstart", "onsuccess"]
+    index = full.by_name["index"]
+    assert [(o.pattern.text, o.name) for o in index.outputs] == [
+        ("index/{name}.amb", "amb"), ("index/{name}.bwt", "bwt"), ("flags/{name}.done", None),
+        ("index/{name}.sum", None), ("benchmarks/index/{name}.tsv", None)]
 
 
 def test_full_example_align_rule(full):
@@ -91,7 +96,7 @@ def test_full_example_align_rule(full):
     assert align.action.kind == "shell"
     assert align.action.text.splitlines()[1:] == ["index {output.bam:q} {output.bai}",
                                                   "echo ${{HOME}} {params.label:raw}"]
-    assert set(align.directive_pos) == set(RULE_DIRECTIVES) - {"script"}
+    assert set(align.directive_pos) == set(RULE_DIRECTIVES) - {"script", "benchmark"}
     assert align.directive_pos["threads"].line == 37
 
 
@@ -1431,3 +1436,95 @@ def test_software_errors_are_located(tmp_path, body, message):
     err = load_error(tmp_path, f'rule a:\n    output: "a"\n    {body}\n    shell: "x"\n')
     assert message in str(err)
     assert err.pos.line == 3
+
+
+def test_output_helpers_in_a_rule(tmp_path):
+    wf = load(tmp_path, """
+        rule index:
+            output: multiext("ref/{name}", ".amb", ".bwt"), touch("flags/{name}.done"),
+                    ensure("ref/{name}.fa", non_empty=true)
+            shell: "x"
+        """)
+    v = job_values(wf.by_name["index"], {"name": "g"})
+    assert v.outputs.values == ("ref/g.amb", "ref/g.bwt", "flags/g.done", "ref/g.fa")
+    assert v.flags == {"flags/g.done": frozenset({"touch"}),
+                       "ref/g.fa": frozenset({"ensure_non_empty"})}
+
+
+@pytest.mark.parametrize("directive, value, words", [
+    ("input", 'touch("a")', "touch() applies to outputs, not to input"),
+    ("input", 'ensure("a", non_empty=true)', "ensure() applies to outputs, not to input"),
+    ("output", 'repeat("a", 2)', "repeat() applies to a 'benchmark:' file"),
+])
+def test_output_helpers_in_the_wrong_place(tmp_path, directive, value, words):
+    err = load_error(tmp_path, f"""
+        rule r:
+            {directive}: {value}
+            output: "o"
+            shell: "x"
+        """ if directive == "input" else f"""
+        rule r:
+            {directive}: {value}
+            shell: "x"
+        """)
+    assert words in err.message
+
+
+def test_hooks_are_loaded_with_their_commands(tmp_path):
+    wf = load(tmp_path, """
+        onstart: shell="echo {run_id}"
+        onsuccess: shell="mail -s done me < {log}"
+        """)
+    assert sorted(wf.hooks) == ["onstart", "onsuccess"]
+    assert wf.hooks["onsuccess"].text == "mail -s done me < {log}"
+
+
+@pytest.mark.parametrize("text, words", [
+    ('onerror: "echo"', "'onerror:' takes one shell command: onerror: shell=\"...\""),
+    ('onsuccess: shell="echo {output}"', "unknown field '{output}'"),
+    ('onstart: shell=3', "takes a command string, not an int"),
+    ('onstart: shell="a"\nonstart: shell="b"', "'onstart:' is given twice"),
+])
+def test_hook_errors(tmp_path, text, words):
+    assert words in load_error(tmp_path, text + "\n").message
+
+
+def test_benchmark_is_an_output_the_command_is_not_given(tmp_path):
+    from fileflow.lang.job_values import benchmark_file, command_outputs
+
+    wf = load(tmp_path, """
+        rule r:
+            output: "o/{s}.txt"
+            benchmark: repeat("b/{s}.tsv", 3)
+            shell: "cat {output}"
+        """)
+    v = job_values(wf.by_name["r"], {"s": "x"})
+    assert v.outputs.values == ("o/x.txt", "b/x.tsv")
+    assert command_outputs(v).values == ("o/x.txt",)
+    assert benchmark_file(v) == ("b/x.tsv", 3)
+
+
+@pytest.mark.parametrize("value, words", [
+    ('"b.tsv", "c.tsv"', "'benchmark:' takes one file path"),
+    ('"b/{other}.tsv"', "must use the outputs' wildcards: {s}"),
+    ('temp("b/{s}.tsv")', "temp() does not apply to a benchmark file"),
+    ('"o/{s}.txt"', "is both an output and the benchmark file"),
+])
+def test_benchmark_errors(tmp_path, value, words):
+    err = load_error(tmp_path, f"""
+        rule r:
+            output: "o/{{s}}.txt"
+            benchmark: {value}
+            shell: "x"
+        """)
+    assert words in err.message
+
+
+def test_output_index_in_the_command_does_not_reach_the_benchmark_file(tmp_path):
+    err = load_error(tmp_path, """
+        rule r:
+            output: "o.txt"
+            benchmark: "b.tsv"
+            shell: "cat {output[1]}"
+        """)
+    assert "output of rule 'r' has only 1 entries" in err.message

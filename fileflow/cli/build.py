@@ -196,7 +196,8 @@ def build(options: BuildOptions) -> int:
                                     workflow, graph, plan)
         if options.touch:
             return _touch(plan, runlog, store, options, generation)
-        return _run(options, graph, plan, runlog, store, started, generation, workflow.config)
+        return _run(options, graph, plan, runlog, store, started, generation, workflow.config,
+                    workflow.hooks)
     finally:
         if runlog is not None:
             runlog.close()
@@ -214,7 +215,7 @@ def _recorded_jobs(graph, plan) -> int:
                if graph.jobs[j].outputs or graph.jobs[j].rule.action is not None)
 
 
-def _run(options, graph, plan, runlog, store, started, generation, config) -> int:
+def _run(options, graph, plan, runlog, store, started, generation, config, hooks) -> int:
     """Run the plan under the build lock; while jobs wait for checkpoints that ran, resolve
     and plan again (their outputs now decide the graph) and run the new part, until nothing
     waits. One run in the run log, however many times the graph grew."""
@@ -242,6 +243,8 @@ def _run(options, graph, plan, runlog, store, started, generation, config) -> in
         run_id = runlog.start_run(list(options.argv), os.getcwd(), __version__,
                                   _recorded_jobs(graph, plan))
         extensions = 0
+        _hook("onstart", hooks, runlog, run_id, options, "running",
+              f"{len(plan.reasons)} to run")
         try:
             while True:
                 # Environments of the rules this round runs, made before any of its jobs.
@@ -267,6 +270,10 @@ def _run(options, graph, plan, runlog, store, started, generation, config) -> in
                 runlog.finish_run(run_id, "failed", total.done, total.failed)
             raise
         status = "interrupted" if total.interrupted else ("success" if total.ok else "failed")
+        if status != "interrupted":
+            _hook("onsuccess" if total.ok else "onerror", hooks, runlog, run_id, options,
+                  status, f"{total.done} done, {total.failed} failed, "
+                          f"{total.skipped} skipped, {total.not_run} not run")
         runlog.finish_run(run_id, status, total.done, total.failed)
     finally:
         lock.release()
@@ -360,6 +367,23 @@ def _without(plan, failed: frozenset[str]):
             plan.reasons.pop(job_id, None)
             plan.held.add(job_id)
     return plan
+
+
+def _hook(name: str, hooks, runlog, run_id: int, options, status: str, counts: str) -> None:
+    """Run a hook of the Flowfile, if it has it; its failure is only reported."""
+    if name not in hooks:
+        return
+    from fileflow.run.hooks import run_hook, write_summary
+
+    try:
+        summary = write_summary(runlog, run_id, status, options.argv, counts)
+    except OSError as exc:
+        print(printable(f"warning: the {name} hook did not run: cannot write the run's summary "
+                        f"{exc.filename!r}: {exc.strerror}"), file=sys.stderr)
+        return
+    warning = run_hook(name, hooks, runlog, run_id, summary)
+    if warning:
+        print(printable(warning), file=sys.stderr)
 
 
 def _settings(options: BuildOptions, config):

@@ -61,7 +61,7 @@ def conda_command(options: BuildOptions, action: str, dry_run: bool) -> int:
     from fileflow.envs import conda
     from fileflow.envs.activation import conda_prefix_of
     from fileflow.lang.loader import load_workflow
-    from fileflow.lang.software import CondaEnv
+    from fileflow.lang.model import CondaEnv
 
     workflow = load_workflow(options.flowfile, workdir=os.getcwd(), config=options.config,
                              configfiles=options.configfiles)

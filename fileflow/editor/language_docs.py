@@ -36,6 +36,17 @@ DIRECTIVE_DOCS = {
               "(`from fileflow.script import job`), `.R` with Rscript (`job$input[[1]]`), "
               "`.Rmd` rendered to the output named `report` or the first, `.ipynb` executed "
               "(the copy kept in the log named `notebook`), `.sh` with bash (`\"${job_input[@]}\"`).",
+    "benchmark": "A file fileflow writes with the job's time, memory, I/O and CPU "
+                 "(Snakemake's columns, one row per run), measured while it runs; an output "
+                 "of the job, not one of `{output}`'s. `repeat(path, n)` runs the job n times.",
+    "onstart": "`onstart: shell=\"...\"`: a command run on this machine when a build starts "
+               "running jobs; `{log}` is a summary of the run, `{run_id}` its number. Not run "
+               "for `-n`; its failure is reported, never the build's.",
+    "onsuccess": "`onsuccess: shell=\"...\"`: a command run on this machine when a build's "
+                 "jobs all succeeded; `{log}` is a summary of the run, `{run_id}` its number.",
+    "onerror": "`onerror: shell=\"...\"`: a command run on this machine when a job of the "
+               "build failed; `{log}` is a summary of the run (the failed jobs, their "
+               "messages and logs), `{run_id}` its number.",
     "configfile": "A YAML mapping merged into `config`; the path is relative to the working "
                   "directory.",
     "configschema": "A JSON Schema (YAML or JSON) the configuration so far (config files and "
@@ -93,6 +104,13 @@ BUILTIN_DOCS = {
     "directory": "`directory(path)`, in `output:`, `input:` or `log:`: the path is a directory.",
     "ancient": "`ancient(path)`, in `input:`: only its existence matters; a newer or changed "
                "file does not rerun the job.",
+    "touch": "`touch(path)`, in `output:`: a flag file fileflow makes (or dates now) after "
+             "the job succeeds; the command need not write it.",
+    "ensure": "`ensure(path, non_empty=true, sha256=\"...\")`, in `output:`: checked after "
+              "the job; a failed check fails the job.",
+    "multiext": "`multiext(prefix, \".a\", \".b\")`: the prefix with each extension; with "
+                "names, `multiext(prefix, a=\".a\")`, named files.",
+    "repeat": "`repeat(path, n)`, in `benchmark:`: the job runs n times, one row each.",
     "config": "`config`: the merged configuration (`config.key` or `config[\"key\"]`).",
     "wildcards": "`wildcards`: inside a rule, the job's wildcard values (`wildcards.sample`).",
     "checkpoints": "`checkpoints.NAME.get(WILDCARD=value)`: in `input:`, `params:` or `log:`, a "

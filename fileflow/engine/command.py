@@ -13,6 +13,7 @@ import re
 
 from fileflow.engine.graph import Job
 from fileflow.errors import FlowfileError
+from fileflow.lang.job_values import command_outputs
 from fileflow.template import Template, TemplateError, render
 
 __all__ = ["render_command", "render_message", "signed_template", "job_signature",
@@ -23,7 +24,7 @@ _UNSAFE = re.compile(r"[^A-Za-z0-9._=-]+")
 
 def _namespaces(job: Job, attempt: int) -> dict:
     v = job.values
-    return {"input": v.inputs, "output": v.outputs, "log": v.log, "params": v.params,
+    return {"input": v.inputs, "output": command_outputs(v), "log": v.log, "params": v.params,
             "wildcards": job.wildcards, "threads": v.threads, "resources": v.resources,
             "rule": job.rule.name, "attempt": attempt}
 

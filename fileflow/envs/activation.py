@@ -14,8 +14,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 
 from fileflow.errors import FileflowError
-from fileflow.lang.model import Rule
-from fileflow.lang.software import CondaEnv
+from fileflow.lang.model import CondaEnv, Rule
 
 __all__ = ["Activation", "prepare_rules", "conda_prefix_of", "module_lines", "conda_lines",
            "conda_env", "MODULE_INITS", "SOFTWARE_DIR"]

@@ -11,7 +11,18 @@ from itertools import repeat
 
 from fileflow.errors import FlowfileError
 from fileflow.lang.tables import TableRefused, read_data, read_table
-from fileflow.lang.values import FILE_FLAGS, MAX_ITEMS, Flagged, Record, Unpacked, a_type, text_size
+from fileflow.lang.values import (
+    ENSURE_NON_EMPTY,
+    ENSURE_SHA256,
+    FILE_FLAGS,
+    MAX_ITEMS,
+    REPEAT,
+    Flagged,
+    Record,
+    Unpacked,
+    a_type,
+    text_size,
+)
 from fileflow.patterns import PatternError, parse_pattern
 from fileflow.patterns import expand as expand_patterns
 
@@ -197,6 +208,49 @@ def _unpack(value=None, *extra) -> Unpacked:
     return Unpacked(tuple((None, v) for v in value))
 
 
+def _multiext(prefix=None, *extensions, **named):
+    """`multiext("ref/genome", ".amb", ".bwt")`: one path per extension; with names
+    (`multiext("ref/genome", amb=".amb")`) named entries, as unpack() gives them."""
+    _want(isinstance(prefix, str), f"multiext() takes a path prefix first, not {a_type(prefix)}")
+    _want(bool(extensions) != bool(named), "multiext() takes a prefix and either extensions "
+          "(multiext(\"ref/genome\", \".amb\", \".bwt\")) or named ones "
+          "(multiext(\"ref/genome\", amb=\".amb\")), not both nor neither")
+    for ext in (*extensions, *named.values()):
+        _want(isinstance(ext, str) and ext != "",
+              f"multiext() extensions are non-empty strings, not {_describe(ext)}")
+    if named:
+        return Unpacked(tuple((name, prefix + ext) for name, ext in named.items()))
+    return [prefix + ext for ext in extensions]
+
+
+def _ensure(path=None, *extra, non_empty=False, sha256=None):
+    """`ensure("x.txt", non_empty=true, sha256="...")`: checks of an output after its job."""
+    _want(not extra and isinstance(path, (str, Flagged)),
+          f"ensure() takes one file path and the checks, not {a_type(path)}")
+    flags: set[str] = set()
+    _want(isinstance(non_empty, bool), "ensure(): non_empty= takes true or false")
+    if non_empty:
+        flags.add(ENSURE_NON_EMPTY)
+    if sha256 is not None:
+        digest = sha256.lower() if isinstance(sha256, str) else ""
+        _want(len(digest) == 64 and all(c in "0123456789abcdef" for c in digest),
+              f"ensure(): sha256= takes 64 hexadecimal digits, not {_describe(sha256)}")
+        flags.add(ENSURE_SHA256 + digest)
+    _want(bool(flags), "ensure() needs a check: non_empty=true or sha256=\"...\"")
+    if isinstance(path, Flagged):
+        return Flagged(path.path, path.flags | flags)
+    return Flagged(path, frozenset(flags))
+
+
+def _repeat(path=None, times=None, *extra):
+    """`repeat("benchmarks/a.tsv", 3)`: a benchmark file whose job runs 3 times."""
+    _want(not extra and isinstance(path, str),
+          "repeat() takes a benchmark file path and a number of runs: repeat(\"b.tsv\", 3)")
+    _want(isinstance(times, int) and not isinstance(times, bool) and 1 <= times <= 1000,
+          f"repeat() takes a number of runs from 1 to 1000, not {_describe(times)}")
+    return Flagged(path, frozenset((REPEAT + str(times),)))
+
+
 def _file_reader(ctx: EvalContext, name: str, read: Callable, keywords: tuple[str, ...]) -> Callable:
     """table() or load(): the file read once per load (per-job calls share the value) and
     added to the files the load read."""
@@ -274,6 +328,9 @@ def make_builtins(ctx: EvalContext) -> dict[str, Callable]:
         "all": _typed(_all, "all", "one list"),
         "set": _typed(_set, "set", "one list"),
         "unpack": _unpack,
+        "multiext": _multiext,
+        "ensure": _ensure,
+        "repeat": _repeat,
         "table": _file_reader(ctx, "table", read_table, ("sep", "key", "na")),
         "load": _file_reader(ctx, "load", read_data, ()),
         "read_text": _file_reader(ctx, "read_text", _read_text_file, ()),

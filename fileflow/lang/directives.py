@@ -9,22 +9,28 @@ from itertools import repeat
 
 from fileflow.errors import FlowfileError, Position
 from fileflow.lang import syntax as s
+from fileflow.lang.model import Action
 from fileflow.lang.values import Flagged, Unpacked, a_type
 from fileflow.patterns import regex_problem
+from fileflow.template import TemplateError, parse_template
 
 __all__ = ["RULE_DIRECTIVES", "TOP_DIRECTIVES", "RULE_DIRECTIVE_ORDER", "ACTIONS", "JOB_NAMES",
            "JOB_NAMES_DEFAULT", "flatten_files", "unpacked", "check_int", "check_resource",
-           "check_constraints", "check_no_nul"]
+           "check_constraints", "check_no_nul", "HOOKS", "HOOK_FIELDS", "hook_action"]
 
 RULE_DIRECTIVES = ("input", "output", "params", "log", "threads", "resources", "retries",
                    "priority", "message", "wildcard_constraints", "conda", "envmodules", "shell",
-                   "script")
+                   "script", "benchmark")
 TOP_DIRECTIVES = ("configfile", "configschema", "include", "localrules", "ruleorder",
-                  "wildcard_constraints", "default", "storage")
+                  "wildcard_constraints", "default", "storage", "onstart", "onsuccess",
+                  "onerror")
+HOOKS = ("onstart", "onsuccess", "onerror")
+# The fields a hook's command may use: the run's summary file and the run's id.
+HOOK_FIELDS = ("log", "run_id")
 # The order of docs/language.md's "Rule directives": fmt writes a rule's directives in it.
-RULE_DIRECTIVE_ORDER = ("input", "output", "log", "params", "threads", "resources", "retries",
-                        "priority", "message", "wildcard_constraints", "conda", "envmodules",
-                        "shell", "script")
+RULE_DIRECTIVE_ORDER = ("input", "output", "log", "benchmark", "params", "threads", "resources",
+                        "retries", "priority", "message", "wildcard_constraints", "conda",
+                        "envmodules", "shell", "script")
 ACTIONS = ("shell", "script")
 # Names a per-job expression may read, by directive.
 JOB_NAMES = {"resources": ("wildcards", "attempt", "threads"), "threads": ("wildcards", "attempt")}
@@ -96,6 +102,27 @@ def check_resource(name: str, value, pos: Position | None) -> None:
             raise FlowfileError(f"resource '{name}' must be a non-negative number, got {value!r}", pos)
     elif not isinstance(value, (str, int, float, bool)) and value is not None:
         raise FlowfileError(f"resource '{name}' must be a number or a string, not {a_type(value)}", pos)
+
+
+def hook_action(d: s.Directive, evaluate, earlier) -> Action:
+    """`onsuccess: shell="mail -s done me < {log}"`: the hook's command, its fields checked."""
+    arg = d.args[0] if len(d.args) == 1 else None
+    if not isinstance(arg, s.Keyword) or arg.name != "shell":
+        raise FlowfileError(f"'{d.name}:' takes one shell command: {d.name}: shell=\"...\"",
+                            d.pos, "the command may use {log} (the run's summary file) and "
+                                   "{run_id}")
+    if earlier is not None:
+        raise FlowfileError(f"'{d.name}:' is given twice", d.pos,
+                            f"first given at line {earlier.pos.line}")
+    text = evaluate(arg.value)
+    if not isinstance(text, str):
+        raise FlowfileError(f"'{d.name}:' takes a command string, not {a_type(text)}",
+                            arg.value.pos)
+    try:
+        template = parse_template(text, HOOK_FIELDS)
+    except TemplateError as exc:
+        raise FlowfileError(f"in '{d.name}:': {exc.args[0]}", arg.value.pos, exc.hint) from None
+    return Action("shell", text, template, d.pos)
 
 
 def check_constraints(d: s.Directive, evaluate) -> dict[str, str]:

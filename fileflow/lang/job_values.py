@@ -10,11 +10,11 @@ from fileflow.errors import FlowfileError
 from fileflow.lang.checkpoints import Checkpoints
 from fileflow.lang.directives import check_int, check_resource, flatten_files, unpacked
 from fileflow.lang.model import FileItem, JobValues, Lazy, Rule
-from fileflow.lang.values import Record
+from fileflow.lang.values import BENCHMARK, REPEAT, Record
 from fileflow.patterns import PatternError, parse_pattern
 from fileflow.template import Items
 
-__all__ = ["job_values", "retry_values", "lazy_inputs"]
+__all__ = ["job_values", "retry_values", "lazy_inputs", "command_outputs", "benchmark_file"]
 
 
 def job_values(rule: Rule, wildcards: Mapping[str, str], attempt: int = 1,
@@ -104,3 +104,23 @@ def _lazy_files(rule: Rule, spec: Lazy, directive: str, wc: Mapping[str, str],
             if item_flags:
                 flags[path] = item_flags
     return Items(tuple(values), tuple(names))
+
+
+def command_outputs(values: JobValues) -> Items:
+    """The outputs a job's command is given ({output}, a script's outputs): all but its
+    benchmark file, which fileflow writes."""
+    flags = values.flags
+    if not flags or not any(BENCHMARK in f for f in flags.values()):
+        return values.outputs
+    outputs = values.outputs
+    kept = [i for i, path in enumerate(outputs.values) if BENCHMARK not in flags.get(path, ())]
+    return Items(tuple(outputs.values[i] for i in kept), tuple(outputs.names[i] for i in kept))
+
+
+def benchmark_file(values: JobValues) -> tuple[str, int] | None:
+    """The job's benchmark file and how many times the job runs, if it has one."""
+    for path, flags in values.flags.items():
+        if BENCHMARK in flags:
+            times = [int(f[len(REPEAT):]) for f in flags if f.startswith(REPEAT)]
+            return path, times[0] if times else 1
+    return None

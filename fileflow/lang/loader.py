@@ -19,9 +19,15 @@ from fileflow.lang import syntax as s
 from fileflow.lang.builtins import BUILTIN_NAMES, EvalContext, make_builtins
 from fileflow.lang.checkpoints import check_checkpoint_uses, checkpoint_uses
 from fileflow.lang.config import load_config_file, merge_config, shown_path
-from fileflow.lang.directives import RULE_DIRECTIVES, TOP_DIRECTIVES, check_constraints, check_no_nul
+from fileflow.lang.directives import (
+    RULE_DIRECTIVES,
+    TOP_DIRECTIVES,
+    check_constraints,
+    check_no_nul,
+    hook_action,
+)
 from fileflow.lang.evaluate import UndefinedName, compile_expr
-from fileflow.lang.model import Rule, Workflow
+from fileflow.lang.model import Action, Rule, Workflow
 from fileflow.lang.python_imports import FunctionInfo, PythonModule, import_module_file, imported_function
 from fileflow.lang.rule_builder import RuleBuilder
 from fileflow.lang.rule_refs import ReferredRuleFailed, RuleRefs, mentions_rules
@@ -77,6 +83,7 @@ class _Loader:
         self.default_resources: Mapping[str, object] | None = None  # None: not known
         self.bytes_read = 0   # of Flowfiles: an include read many times adds up
         self.storage: dict[str, dict[str, object]] = {}
+        self.hooks: dict[str, Action] = {}  # onstart/onsuccess/onerror -> its shell command
         self.python_modules: dict[str, PythonModule] = {}   # real path -> the module, run once
         self.functions: dict[str, tuple[Position, FunctionInfo]] = {}  # imported, by name
 
@@ -285,6 +292,15 @@ class _Loader:
                 raise FlowfileError(str(exc).removeprefix("storage: "), arg.value.pos) from None
             self.storage = merge_storage(self.storage, checked)
 
+    def top_onstart(self, d: s.Directive, path: str) -> None:
+        self.hooks["onstart"] = hook_action(d, self.evaluate, self.hooks.get("onstart"))
+
+    def top_onsuccess(self, d: s.Directive, path: str) -> None:
+        self.hooks["onsuccess"] = hook_action(d, self.evaluate, self.hooks.get("onsuccess"))
+
+    def top_onerror(self, d: s.Directive, path: str) -> None:
+        self.hooks["onerror"] = hook_action(d, self.evaluate, self.hooks.get("onerror"))
+
     def top_wildcard_constraints(self, d: s.Directive, path: str) -> None:
         self.constraints.update(check_constraints(d, self.evaluate))
 
@@ -396,7 +412,8 @@ class _Loader:
         return Workflow(rules, {r.name: r for r in rules}, default, order, local,
                         dict(self.constraints), self.config, tuple(self.flowfiles), self.workdir,
                         dict(self.names), self.read_files, self.storage,
-                        {name: info for name, (_, info) in self.functions.items()})
+                        {name: info for name, (_, info) in self.functions.items()},
+                        dict(self.hooks))
 
 
 def _line_of(pos: Position, here: Position) -> str:

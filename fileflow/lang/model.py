@@ -9,11 +9,10 @@ from typing import NamedTuple
 
 from fileflow.errors import FlowfileError, Position
 from fileflow.lang.python_imports import FunctionInfo
-from fileflow.lang.software import Software
 from fileflow.patterns import Pattern
 from fileflow.template import Items, Template
 
-__all__ = ["FileItem", "Arguments", "Lazy", "Action", "Rule", "Workflow", "JobValues"]
+__all__ = ["FileItem", "Arguments", "Lazy", "Action", "CondaEnv", "Software", "Rule", "Workflow", "JobValues"]
 
 # A directive's evaluated arguments, in order: (keyword or None, value).
 Arguments = list[tuple[str | None, object]]
@@ -69,6 +68,30 @@ class Action:
     pos: Position
 
 
+# A rule's software (lang/software.py reads it): its conda: environment, its envmodules:.
+@dataclass(frozen=True, slots=True)
+class CondaEnv:
+    kind: str           # "file" | "prefix" | "name"
+    value: str          # file: path relative to the working directory; prefix: absolute; name
+    digest: str         # file: sha256 of its content; else ""
+    pos: Position
+
+
+@dataclass(frozen=True, slots=True)
+class Software:
+    conda: CondaEnv | None
+    modules: tuple[str, ...]
+
+    @property
+    def signature(self) -> str:
+        """What a job's signature takes from its software: the environment file's content
+        digest (or the prefix or name) and the module list."""
+        conda = ""
+        if self.conda is not None:
+            conda = f"{self.conda.kind}:{self.conda.digest or self.conda.value}"
+        return f"{conda}\x00{' '.join(self.modules)}"
+
+
 @dataclass(frozen=True, slots=True, eq=False)
 class Rule:
     name: str
@@ -119,6 +142,8 @@ class Workflow:
     storage: Mapping[str, Mapping[str, object]] = field(default_factory=dict)
     # functions imported with `from "file.py" import name`: where each is defined
     functions: Mapping[str, FunctionInfo] = field(default_factory=dict)
+    # `onstart:`, `onsuccess:`, `onerror:` -> the shell command run then ({log}, {run_id})
+    hooks: Mapping[str, Action] = field(default_factory=dict)
 
 
 class JobValues(NamedTuple):

@@ -26,7 +26,7 @@ from fileflow.lang.model import Action, FileItem, Lazy, Rule
 from fileflow.lang.script_kinds import REPORT_NAME, SUPPORTED, script_kind
 from fileflow.lang.software import read_software
 from fileflow.lang.units import DERIVED, with_units
-from fileflow.lang.values import a_type, closest
+from fileflow.lang.values import BENCHMARK, REPEAT, a_type, closest, flag_function
 from fileflow.patterns import PatternError, parse_pattern
 from fileflow.template import Items, Template, TemplateError, lookup, parse_template
 
@@ -110,6 +110,7 @@ class RuleBuilder:
                     f"{{{first}}} vs {{{this}}}", item.pos)
         inputs = self.files("input", wildcards)
         log = self.files("log", wildcards)
+        outputs += self.benchmark(outputs, wildcards)  # an output, but not {output}'s
         params = self.params(wildcards)
         threads = self.integer("threads", 1, minimum=0, wildcards=wildcards)  # 0: needs no core
         resources = self.resources(wildcards)
@@ -219,12 +220,46 @@ class RuleBuilder:
         for item in items:
             if "ancient" in item.flags:
                 raise FlowfileError("ancient() applies to inputs, not outputs", item.pos)
+            if any(f.startswith(REPEAT) for f in item.flags):
+                raise FlowfileError("repeat() applies to a 'benchmark:' file, not to outputs",
+                                    item.pos)
             seen = first.setdefault(item.pattern.text, item)
             if seen is not item:
                 raise FlowfileError(f"output {item.pattern.text!r} is given twice in rule "
                                     f"'{self.decl.name}'", item.pos,
                                     f"first given at line {seen.pos.line}, column {seen.pos.column}")
         return items
+
+    def benchmark(self, outputs: tuple[FileItem, ...], wildcards: Sequence[str]
+                  ) -> tuple[FileItem, ...]:
+        """`benchmark: "b/{sample}.tsv"` or `repeat("b/{sample}.tsv", 3)`: an output flagged
+        "benchmark" (and "repeat=N"), with the outputs' wildcards."""
+        d = self.directives.get("benchmark")
+        if d is None:
+            return ()
+        if len(d.args) != 1 or isinstance(d.args[0], s.Keyword):
+            raise FlowfileError("'benchmark:' takes one file path", d.pos,
+                                'e.g. benchmark: "benchmarks/{sample}.tsv"')
+        value = self.compile_args(d, "benchmark", ())
+        if isinstance(value, Lazy):
+            raise FlowfileError("'benchmark:' cannot depend on wildcards; write the wildcards "
+                                "in the path", d.pos)
+        items = self.file_items(d, value, "benchmark")
+        if len(items) != 1:
+            raise FlowfileError("'benchmark:' takes one file path", d.pos)
+        item = items[0]
+        if set(item.pattern.wildcards) != set(wildcards):
+            raise FlowfileError(f"the benchmark file of rule '{self.decl.name}' must use the "
+                                f"outputs' wildcards: {{{', '.join(wildcards) or 'none'}}}",
+                                item.pos)
+        bad = {f for f in item.flags if not f.startswith(REPEAT)}
+        if bad:
+            raise FlowfileError(f"{flag_function(sorted(bad)[0])}() does not apply to a "
+                                "benchmark file", item.pos)
+        if any(o.pattern.text == item.pattern.text for o in outputs):
+            raise FlowfileError(f"{item.pattern.text!r} is both an output and the benchmark file",
+                                item.pos)
+        return (item._replace(flags=item.flags | {BENCHMARK}),)
 
     def files(self, directive: str, wildcards: Sequence[str]) -> tuple[FileItem, ...] | Lazy:
         d = self.directives.get(directive)
@@ -244,7 +279,8 @@ class RuleBuilder:
             bad = item.flags and item.flags - ({"ancient", "directory"} if directive == "input"
                                                else {"directory"})
             if bad:
-                raise FlowfileError(f"{sorted(bad)[0]}() applies to outputs, not to {directive}", item.pos)
+                raise FlowfileError(f"{flag_function(sorted(bad)[0])}() applies to outputs, not to "
+                                    f"{directive}", item.pos)
         return items
 
     def file_items(self, d: s.Directive, values: list, directive: str) -> tuple[FileItem, ...]:
@@ -405,7 +441,8 @@ def _field_problem(rule: Rule, f, resources: frozenset[str] | None = None) -> st
                 f"(its outputs define: {', '.join(rule.wildcards) or 'none'})")
     if f.name == "log" and not isinstance(rule.log, Lazy) and not rule.log:
         return f"{f.text}: rule '{rule.name}' has no 'log:'"
-    sources = {"input": rule.inputs, "output": rule.outputs, "log": rule.log}
+    outputs = tuple(o for o in rule.outputs if BENCHMARK not in o.flags)  # as {output} has them
+    sources = {"input": rule.inputs, "output": outputs, "log": rule.log}
     items = sources.get(f.name)
     if items is not None and not isinstance(items, Lazy):
         names = [i.name for i in items if i.name]

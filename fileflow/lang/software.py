@@ -11,40 +11,17 @@ import hashlib
 import os
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
 
-from fileflow.errors import FlowfileError, Position
+from fileflow.errors import FlowfileError
 from fileflow.lang import syntax as s
 from fileflow.lang.directives import check_no_nul
 from fileflow.lang.evaluate import free_names
+from fileflow.lang.model import CondaEnv, Software
 from fileflow.lang.values import a_type
 
-__all__ = ["CondaEnv", "Software", "read_software"]
+__all__ = ["read_software"]
 
 _MODULE = re.compile(r"[^\s;&|`$<>()'\"\\]+")
-
-
-@dataclass(frozen=True, slots=True)
-class CondaEnv:
-    kind: str           # "file" | "prefix" | "name"
-    value: str          # file: path relative to the working directory; prefix: absolute; name
-    digest: str         # file: sha256 of its content; else ""
-    pos: Position
-
-
-@dataclass(frozen=True, slots=True)
-class Software:
-    conda: CondaEnv | None
-    modules: tuple[str, ...]
-
-    @property
-    def signature(self) -> str:
-        """What a job's signature takes from its software: the environment file's content
-        digest (or the prefix or name) and the module list."""
-        conda = ""
-        if self.conda is not None:
-            conda = f"{self.conda.kind}:{self.conda.digest or self.conda.value}"
-        return f"{conda}\x00{' '.join(self.modules)}"
 
 
 def read_software(conda: s.Directive | None, modules: s.Directive | None,

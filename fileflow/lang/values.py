@@ -14,7 +14,8 @@ from typing import ClassVar
 
 from fileflow.errors import Position
 
-__all__ = ["Record", "Flagged", "Unpacked", "Attributed", "FILE_FLAGS", "MAX_ITEMS", "closest",
+__all__ = ["Record", "Flagged", "Unpacked", "Attributed", "FILE_FLAGS", "ENSURE_NON_EMPTY",
+           "ENSURE_SHA256", "REPEAT", "BENCHMARK", "flag_function", "MAX_ITEMS", "closest",
            "type_name", "a_type", "record_from", "expanded_size", "text_size"]
 
 # The largest list or string a value may hold (range(), expand(), '+', '*', a config file
@@ -22,7 +23,20 @@ __all__ = ["Record", "Flagged", "Unpacked", "Attributed", "FILE_FLAGS", "MAX_ITE
 # an exhausted machine. Lists count every value they hold, nested lists' included.
 MAX_ITEMS = 10_000_000
 _CONTAINERS = (list, tuple, dict)
-FILE_FLAGS = ("temp", "protected", "directory", "ancient")
+FILE_FLAGS = ("temp", "protected", "directory", "ancient", "touch")
+# ensure()'s checks, as flags of the output they check: "ensure_non_empty" and
+# "ensure_sha256=HEX" (the digest it must have).
+ENSURE_NON_EMPTY = "ensure_non_empty"
+ENSURE_SHA256 = "ensure_sha256="
+# repeat()'s number of runs, as a flag of a benchmark file: "repeat=3".
+REPEAT = "repeat="
+# The flag of a rule's `benchmark:` file among its outputs: not one of {output}'s.
+BENCHMARK = "benchmark"
+
+
+def flag_function(flag: str) -> str:
+    """The builtin that sets a flag, for messages: ensure() for ensure's checks."""
+    return "ensure" if flag.startswith("ensure_") else flag.partition("=")[0]
 
 
 class Record(dict):
@@ -49,7 +63,7 @@ class Attributed:
 
 @dataclass(frozen=True, slots=True)
 class Flagged:
-    """A file path wrapped in temp()/protected()/directory()/ancient()."""
+    """A file path wrapped in temp()/protected()/directory()/ancient()/touch()/ensure()."""
 
     path: str
     flags: frozenset[str]

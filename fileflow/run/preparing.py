@@ -17,7 +17,9 @@ from fileflow.engine.staleness import Reason
 from fileflow.engine.store import FileStore
 from fileflow.errors import FileflowError
 from fileflow.executors.base import JobSpec
+from fileflow.executors.benchmark import benchmark_command
 from fileflow.fs import remove_path
+from fileflow.lang.job_values import benchmark_file
 from fileflow.lang.script_kinds import script_kind
 from fileflow.run.file_waits import FileWaits
 from fileflow.run.job_records import PreparedJob
@@ -91,6 +93,9 @@ class JobPreparer:
             env.update(software.env)
             if action.kind == "script":
                 env.update(software.script_env())
+        bench = benchmark_file(local.values) if local.values.flags else None
+        if bench is not None:
+            command = benchmark_command(command, *bench, self.settings.python)
         log_path = self.log_path(job)
         stage = ""
         if local is not job and self.stages_in_job(job):

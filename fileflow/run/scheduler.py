@@ -45,6 +45,7 @@ from fileflow.lang.job_values import retry_values
 from fileflow.run.background_hashing import INLINE_BYTES
 from fileflow.run.file_waits import FileWaits
 from fileflow.run.job_records import PreparedJob, ReadyJob, RunningJob, StartedJob
+from fileflow.run.output_checks import failed_check, touch_outputs
 from fileflow.run.preparing import JobPreparer
 from fileflow.run.recorder import RunRecorder
 from fileflow.run.recording_ahead import RecordedAhead
@@ -437,6 +438,7 @@ class Scheduler:
             message = outcome.message
             if outcome.ok and not cancelled:
                 local = self.preparer.local(job)
+                touch_outputs(local)
                 missing = [] if seen else self._await_outputs(local)
                 if missing and self.signalled:  # stopped while waiting: the build is interrupted
                     results.append(self._failed(job, running, outcome, "cancelled while its "
@@ -445,6 +447,8 @@ class Scheduler:
                 if missing:
                     message = (f"the command exited 0 but output {missing[0]!r} is missing "
                                f"(after waiting {self.settings.latency_wait:g} s)")
+                elif problem := failed_check(local):
+                    message = problem
                 else:
                     # Files over the inline size come back unhashed (digest None).
                     states = self.store.observe(local.outputs, INLINE_BYTES)

@@ -31,6 +31,7 @@ from collections.abc import Iterable, Mapping
 from fileflow.engine.graph import Job
 from fileflow.errors import FileflowError
 from fileflow.fs import remove_path
+from fileflow.lang.job_values import command_outputs
 from fileflow.lang.script_kinds import LANGUAGE, NOTEBOOK_NAME, REPORT_NAME, script_kind
 from fileflow.template import Items, value_text
 
@@ -51,7 +52,7 @@ def job_data(job: Job, attempt: int, config: Mapping[str, object]) -> dict:
     v = job.values
     data = {
         "rule": job.rule.name, "attempt": attempt, "threads": v.threads,
-        "input": _items(v.inputs), "output": _items(v.outputs), "log": _items(v.log),
+        "input": _items(v.inputs), "output": _items(command_outputs(v)), "log": _items(v.log),
         "params": _items(v.params), "wildcards": dict(job.wildcards),
         "resources": dict(v.resources), "config": config,
     }
@@ -302,7 +303,7 @@ def _variables(job: Job) -> dict[str, str]:
     FILEFLOW_THREADS: the job's values as environment variables, for any kind of script."""
     v = job.values
     env = {"FILEFLOW_THREADS": str(v.threads)}
-    for kind, items in (("INPUT", v.inputs), ("OUTPUT", v.outputs), ("LOG", v.log)):
+    for kind, items in (("INPUT", v.inputs), ("OUTPUT", command_outputs(v)), ("LOG", v.log)):
         env[f"FILEFLOW_{kind}"] = " ".join(shlex.quote(str(x)) for x in items.values)
         for name in dict.fromkeys(n for n in items.names if n):
             env[f"FILEFLOW_{kind}_{name}"] = " ".join(shlex.quote(str(x))

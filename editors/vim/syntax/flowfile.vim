@@ -21,9 +21,9 @@ syn match flowfileComment "#.*$" contains=flowfileTodo,@Spell
 syn keyword flowfileRuleKeyword rule checkpoint nextgroup=flowfileRuleName skipwhite
 syn match flowfileRuleName "\h\w*" contained
 
-" Top-level statements: include:, configfile:, configschema:, default:, wildcard_constraints:, storage: (column 1);
+" Top-level statements: include:, configfile:, configschema:, default:, wildcard_constraints:, storage:, onstart:, onsuccess:, onerror: (column 1);
 " localrules: and ruleorder: name rules.
-syn match flowfileTopDirective "^\%(include\|configfile\|configschema\|default\|wildcard_constraints\|storage\)\ze\s*:"
+syn match flowfileTopDirective "^\%(include\|configfile\|configschema\|default\|wildcard_constraints\|storage\|onstart\|onsuccess\|onerror\)\ze\s*:"
 syn region flowfileRuleList matchgroup=flowfileTopDirective
       \ start="^\%(localrules\|ruleorder\)\ze\s*:" end="$" keepend
       \ contains=flowfileRuleRef,flowfileOperator,flowfileComment
@@ -37,7 +37,7 @@ syn match flowfileImportedNames "\h\w*\%(\s*,\s*\h\w*\)*" contained contains=flo
 syn match flowfileImportedName "\h\w*" contained
 
 " Rule directives (indented).
-syn match flowfileDirective "^\s\+\%(input\|output\|params\|log\|threads\|resources\|retries\|priority\|message\|wildcard_constraints\|conda\|envmodules\|shell\|script\)\ze\s*:"
+syn match flowfileDirective "^\s\+\%(input\|output\|params\|log\|threads\|resources\|retries\|priority\|message\|wildcard_constraints\|conda\|envmodules\|shell\|script\|benchmark\)\ze\s*:"
 syn match flowfileError "^\s\+run\ze\s*:"
 
 " Expressions.
@@ -45,7 +45,7 @@ syn keyword flowfileConstant true false none True False None
 syn keyword flowfileKeyword if else for and or not in
 syn keyword flowfileBuiltin expand glob_wildcards temp protected directory ancient range len
       \ int str float bool list min max sum abs round sorted env zip enumerate any all set
-      \ unpack table load read_text
+      \ unpack table load read_text multiext touch ensure repeat
 syn keyword flowfileSpecialVar config wildcards attempt checkpoints
 syn match flowfileNumber "\%(\w\|\.\)\@<!\%(\d[0-9_]*\%(\.[0-9_]*\)\=\|\.\d[0-9_]*\)\%([eE][+-]\=\d\+\)\="
 syn match flowfileOperator "==\|!=\|<=\|>=\|[<>]\|//\|[-+*/%=]"
