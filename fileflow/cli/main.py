@@ -447,6 +447,18 @@ def cmd_completion(args) -> int:
     return 0
 
 
+def configure_test_job(parser: argparse.ArgumentParser) -> None:
+    from fileflow.cli.job_tests import configure_test_job as configure
+
+    configure(parser)
+
+
+def cmd_test_job(args) -> int:
+    from fileflow.cli.job_tests import test_job
+
+    return test_job(args, load(args))
+
+
 def parser_for(command: str | None) -> argparse.ArgumentParser:
     """The top-level parser (None) or a command's, as main() builds them: what completion reads."""
     if command is None:
@@ -474,6 +486,8 @@ COMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None] | None,
     "runs": ("cmd_runs", configure_runs, "list the latest runs from the run log"),
     "log": ("cmd_log", configure_log, "show a run, a job or the job that made a file"),
     "report": ("cmd_report", configure_report, "write a self-contained HTML report of a run"),
+    "test-job": ("cmd_test_job", configure_test_job,
+                 "run one job in a temporary folder, leaving outputs and run log alone"),
     "completion": ("cmd_completion", configure_completion,
                    "print a bash, zsh or fish script: Tab completes commands, flags, rules, targets"),
 }
