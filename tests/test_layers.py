@@ -33,7 +33,7 @@ LAYERS = {
     "fileflow.runlog": 3, "fileflow.executors": 3, "fileflow.remote": 3, "fileflow.script": 3,
     "fileflow.notebook": 3,
     "fileflow.run": 4, "fileflow.views": 4,
-    "fileflow.cli": 5, "fileflow.__main__": 5,
+    "fileflow.cli": 5, "fileflow.__main__": 5, "fileflow.testing": 5,
 }
 
 

@@ -13,7 +13,7 @@ import contextlib
 import os
 import shutil
 import sys
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from fileflow.engine.command import render_command
@@ -26,7 +26,7 @@ from fileflow.lang.model import Workflow
 from fileflow.run.preparing import JobPreparer, check_protected
 from fileflow.run.settings import Settings
 
-__all__ = ["JobRun", "find_job", "stage_job", "run_job"]
+__all__ = ["JobRun", "find_job", "stage_job", "run_job", "working_in"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,9 +45,11 @@ class JobRun:
         return self.exit_code == 0
 
 
-def find_job(workflow: Workflow, target: str) -> Job:
+def find_job(workflow: Workflow, target: str,
+             exists: Callable[[str], bool] = os.path.exists) -> Job:
     """The job a target names: a file some job makes, or a job's name (`count[sample=a]`,
-    a rule's name for a rule without wildcards)."""
+    a rule's name for a rule without wildcards). `exists` says which files are there (a
+    test gives the inputs it names)."""
     rule_name, _, rest = target.partition("[")
     rule = workflow.by_name.get(rule_name)
     if rule is not None and (rest.endswith("]") or not rest):
@@ -61,16 +63,13 @@ def find_job(workflow: Workflow, target: str) -> Job:
             raise FileflowError(f"test-job {target}: rule {rule_name} has no outputs to name it by")
         target = outputs[0]
     path = os.path.normpath(target)
-    graph = resolve(workflow, [path], missing)
+    graph = resolve(workflow, [path],
+                    lambda paths: [p for p in paths if not exists(p)])
     job_id = graph.producer.get(path)
     if job_id is None:
         raise FileflowError(f"test-job {target}: no rule makes it (name a file a rule makes, "
                             "or a job such as count[sample=a])")
     return graph.jobs[job_id]
-
-
-def missing(paths: list[str]) -> list[str]:
-    return [p for p in paths if not os.path.exists(p)]
 
 
 def _wildcards(target: str, text: str) -> dict[str, str]:
@@ -141,7 +140,7 @@ def _place(source: str, target: str, copy: bool) -> None:
 
 
 @contextlib.contextmanager
-def _working_in(folder: str):
+def working_in(folder: str):
     before = os.getcwd()
     os.chdir(folder)
     try:
@@ -153,7 +152,7 @@ def _working_in(folder: str):
 def run_job(workflow: Workflow, job: Job, folder: str, python: str = "") -> JobRun:
     """Run the job with `folder` (made ready by stage_job) as its working directory; the
     process's own working directory is back where it was afterwards."""
-    with _working_in(folder):
+    with working_in(folder):
         check_protected(job)
         settings = Settings(workdir=".", config=workflow.config, python=python or sys.executable)
         executor = LocalExecutor()
