@@ -72,15 +72,17 @@ class JobResult:
 def run_flowfile_job(flowfile: str | os.PathLike[str], job: str, folder: str | os.PathLike[str],
                      inputs: Mapping[str, Given] | None = None,
                      config: Mapping[str, object] | None = None,
-                     configfiles: Sequence[str] = (), check: bool = True) -> JobResult:
-    """Load `flowfile` (its folder is the working directory), and run the job `job` names
-    (`rule[wildcard=value,...]`, a rule's name, or a file it makes) in the empty folder
-    `folder`, with `inputs` given by the test. With `check`, a failed job raises JobFailed."""
+                     configfiles: Sequence[str] = (), check: bool = True,
+                     workdir: str | os.PathLike[str] | None = None) -> JobResult:
+    """Load `flowfile` (its paths are read from `workdir`, by default its folder), and run
+    the job `job` names (`rule[wildcard=value,...]`, a rule's name, or a file it makes) in
+    the empty folder `folder`, with `inputs` given by the test. With `check`, a failed job
+    raises JobFailed."""
     from fileflow.lang.loader import load_workflow
     from fileflow.run.one_job import find_job, run_job, stage_job, working_in
 
     flowfile = os.path.abspath(flowfile)
-    workdir = os.path.dirname(flowfile)
+    workdir = os.path.abspath(workdir) if workdir is not None else os.path.dirname(flowfile)
     folder = os.path.abspath(folder)
     work = os.path.join(folder, "work")
     given_dir = os.path.join(folder, "given")
@@ -132,13 +134,14 @@ def _given_files(job, inputs: Mapping[str, Given], folder: str) -> dict[str, str
 
 @pytest.fixture
 def fileflow_job(tmp_path_factory) -> Callable[..., JobResult]:
-    """`fileflow_job(FLOWFILE, JOB, inputs={...}, config={...}, check=True)`: run one job
-    in a new temporary folder; returns a JobResult (see run_flowfile_job)."""
+    """`fileflow_job(FLOWFILE, JOB, inputs={...}, config={...}, check=True, workdir=None)`:
+    run one job in a new temporary folder; returns a JobResult (see run_flowfile_job)."""
     def run(flowfile, job: str, inputs: Mapping[str, Given] | None = None,
             config: Mapping[str, object] | None = None, configfiles: Sequence[str] = (),
-            check: bool = True) -> JobResult:
+            check: bool = True, workdir: str | os.PathLike[str] | None = None) -> JobResult:
         folder = tmp_path_factory.mktemp("fileflow-job")
-        return run_flowfile_job(flowfile, job, folder, inputs, config, configfiles, check)
+        return run_flowfile_job(flowfile, job, folder, inputs, config, configfiles, check,
+                                workdir)
 
     return run
 
@@ -227,7 +230,9 @@ def assert_same_output(got: str | os.PathLike[str], expected: str | os.PathLike[
     trailing whitespace, anything else byte for byte."""
     name = str(expected).lower()
     want = Path(expected)
-    if name.endswith(".json"):
+    if want.is_dir():
+        _assert_same_tree(Path(got), want)
+    elif name.endswith(".json"):
         assert_same_json(got, want)
     elif name.endswith(TABLE_SUFFIXES):
         assert_same_table(got, want)
@@ -235,6 +240,19 @@ def assert_same_output(got: str | os.PathLike[str], expected: str | os.PathLike[
         assert_same_text(got, want)
     else:
         assert_same_bytes(got, want)
+
+
+def _assert_same_tree(got: Path, want: Path) -> None:
+    """Two folders holding the same files, each compared as assert_same_output does."""
+    def files(root: Path) -> list[str]:
+        return sorted(str(p.relative_to(root)) for p in root.rglob("*") if p.is_file())
+
+    have, expected = (files(got) if got.is_dir() else []), files(want)
+    if have != expected:
+        raise AssertionError(f"{got} holds other files: missing {sorted(set(expected) - set(have))}, "
+                             f"not expected {sorted(set(have) - set(expected))}")
+    for rel in expected:
+        assert_same_output(got / rel, want / rel)
 
 
 def _is_text(data: bytes) -> bool:

@@ -22,7 +22,9 @@ from fileflow.cli.arguments import (
     seconds,
     whole_number,
 )
+from fileflow.cli.job_tests import configure_test_job
 from fileflow.cli.partial import add_change_options, add_selection_options, selection_values
+from fileflow.cli.unit_tests import configure_generate_tests
 from fileflow.errors import EXIT_INTERRUPTED, EXIT_USAGE, FileflowError
 from fileflow.fs import FULL_DISK_HINT, no_space
 from fileflow.printable import printable
@@ -447,16 +449,16 @@ def cmd_completion(args) -> int:
     return 0
 
 
-def configure_test_job(parser: argparse.ArgumentParser) -> None:
-    from fileflow.cli.job_tests import configure_test_job as configure
-
-    configure(parser)
-
-
 def cmd_test_job(args) -> int:
     from fileflow.cli.job_tests import test_job
 
     return test_job(args, load(args))
+
+
+def cmd_generate_tests(args) -> int:
+    from fileflow.cli.unit_tests import generate_tests
+
+    return generate_tests(args, load(args), find_flowfile(args))
 
 
 def parser_for(command: str | None) -> argparse.ArgumentParser:
@@ -488,6 +490,8 @@ COMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None] | None,
     "report": ("cmd_report", configure_report, "write a self-contained HTML report of a run"),
     "test-job": ("cmd_test_job", configure_test_job,
                  "run one job in a temporary folder, leaving outputs and run log alone"),
+    "generate-tests": ("cmd_generate_tests", configure_generate_tests,
+                       "write pytest unit tests of rules from jobs that succeeded"),
     "completion": ("cmd_completion", configure_completion,
                    "print a bash, zsh or fish script: Tab completes commands, flags, rules, targets"),
 }
