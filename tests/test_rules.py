@@ -1318,3 +1318,15 @@ def test_a_bad_schema_is_an_error(tmp_path, monkeypatch, schema, message):
     assert err.message == message
     err = load_error(tmp_path, 'configschema: "none.yaml"\n')
     assert (err.message, err.pos.line, err.pos.column) == ("config schema not found: none.yaml", 1, 15)
+
+
+def test_timeout_is_seconds_from_a_time_span_or_a_number(tmp_path):
+    from fileflow.lang.units import span
+
+    w = load(tmp_path, 'rule a:\n    output: "a"\n    timeout: "1h 30m"\n    shell: "x"\n'
+                       'rule b:\n    output: "b"\n    timeout: 2.5\n    shell: "x"\n'
+                       'rule c:\n    output: "c"\n    shell: "x"\n')
+    assert [w.by_name[r].timeout for r in "abc"] == [5400.0, 2.5, 0.0]
+    assert [span(t) for t in (5400, 7200, 2.5, 1, 90061)] == ["1h30m", "2h", "2.5s", "1s", "1d1h1m1s"]
+    err = load_error(tmp_path, 'rule a:\n    output: "a"\n    timeout: ["1h"]\n    shell: "x"\n')
+    assert "'timeout:' takes a time span such as \"2h\", not a list" in err.message

@@ -93,6 +93,21 @@ def seconds(text: str) -> float:
     return value
 
 
+def time_span(text: str) -> float:
+    """A time span as a rule's `timeout:` takes it ("2h", "90s", "1h30m"; digits alone are
+    seconds), longer than 0."""
+    from fileflow.lang.units import UnitError
+    from fileflow.lang.units import seconds as span_seconds
+
+    try:
+        value = span_seconds(text)
+    except UnitError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    if not 0 < value < math.inf:
+        raise argparse.ArgumentTypeError(f"expected a time longer than 0, got {text!r}")
+    return value
+
+
 def resource_limits(pairs: Sequence[str]) -> dict[str, float]:
     """--resources NAME=N...: each N a finite number >= 0. `mem` and `disk` limit `mem_mb`
     and `disk_mb`, and may have a unit (`mem=16G`), as in a rule's resources."""

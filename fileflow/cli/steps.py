@@ -31,6 +31,7 @@ class BuildOptions:
     force_targets: Sequence[str] = ()
     keep_going: bool = False
     latency_wait: float = 5.0
+    default_timeout: float = 0.0                   # --default-timeout: seconds; 0: none
     resources: Mapping[str, float] = field(default_factory=dict)
     db_url: str | None = None
     lock_timeout: float = 0.0

@@ -20,6 +20,9 @@ DIRECTIVE_DOCS = {
                  "`{resources.mem_mb}`. May read `wildcards`, `attempt` and `threads`.",
     "retries": "How many times a failed job is retried (default 0); each retry has `attempt` "
                "one higher.",
+    "timeout": "How long a job may run, e.g. `\"2h\"` or `\"90s\"` (a number: seconds): "
+               "past it the job's processes are stopped and it fails (retried if `retries:` "
+               "allow).",
     "priority": "A whole number (default 0): among ready jobs, higher runs first.",
     "message": "A line shown when the job starts, with the same `{...}` fields as `shell:`.",
     "wildcard_constraints": "Regexes for wildcards, `name = \"regex\"`: in a rule, for its own "

@@ -87,6 +87,7 @@ class Rule:
     local: bool
     directive_pos: Mapping[str, Position]
     source_hash: str = ""                        # script content digest, for the signature
+    timeout: float = 0.0                         # seconds a job may run (`timeout:`); 0: no limit
 
     @property
     def lazy(self) -> bool:

@@ -24,7 +24,7 @@ from fileflow.lang.directives import (
 from fileflow.lang.evaluate import UndefinedName, attribute_uses, compile_expr, free_names, walk
 from fileflow.lang.model import Action, FileItem, Lazy, Rule
 from fileflow.lang.script_kinds import REPORT_NAME, SUPPORTED, script_kind
-from fileflow.lang.units import DERIVED, with_units
+from fileflow.lang.units import DERIVED, UnitError, seconds, with_units
 from fileflow.lang.values import a_type, closest
 from fileflow.patterns import PatternError, parse_pattern
 from fileflow.template import Items, Template, TemplateError, lookup, parse_template
@@ -128,7 +128,8 @@ class RuleBuilder:
             self.loader.read_files.append(os.path.join(self.loader.workdir, action.text))
         rule = Rule(decl.name, decl.pos, self.index, outputs, wildcards, inputs, log, params,
                     threads, resources, retries, priority, message, action, constraints, False,
-                    {name: d.pos for name, d in self.directives.items()}, script_digest)
+                    {name: d.pos for name, d in self.directives.items()}, script_digest,
+                    timeout=self.timeout())
         self.check_templates(rule)
         return rule
 
@@ -313,6 +314,31 @@ class RuleBuilder:
         except TemplateError as exc:
             raise FlowfileError(str(exc), self._offset_pos(d.args[0], exc.offset, exc.length),
                                 hint=exc.hint) from None
+
+    def timeout(self) -> float:
+        """`timeout: "2h"`: seconds a job may run (a number alone is seconds); 0: no limit."""
+        d = self.directives.get("timeout")
+        if d is None:
+            return 0.0
+        if len(d.args) != 1 or isinstance(d.args[0], s.Keyword):
+            raise FlowfileError("'timeout:' takes one time span, e.g. \"2h\" or \"90s\"", d.pos)
+        if free_names(d.args[0]) & {"wildcards", "attempt"}:
+            raise FlowfileError("'timeout:' cannot depend on wildcards or attempt; give a time "
+                                "span", d.args[0].pos)
+        value = self.loader.evaluate(d.args[0])
+        try:
+            if isinstance(value, str):
+                limit = seconds(value)
+            elif isinstance(value, (int, float)) and not isinstance(value, bool):
+                limit = float(value)
+            else:
+                raise UnitError(f"'timeout:' takes a time span such as \"2h\", not {a_type(value)}")
+        except UnitError as exc:
+            raise FlowfileError(str(exc), d.args[0].pos) from None
+        if not limit > 0 or limit == float("inf"):
+            raise FlowfileError(f"'timeout:' must be a time longer than 0, not {value!r}",
+                                d.args[0].pos)
+        return limit
 
     def _one_string(self, d: s.Directive) -> str:
         if len(d.args) != 1 or isinstance(d.args[0], s.Keyword):

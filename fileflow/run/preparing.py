@@ -95,7 +95,8 @@ class JobPreparer:
         return JobSpec(job.id, job.name, job.rule.name, command, self.log_path(job),
                        local.outputs, job.values.threads, job.values.resources, attempt, env,
                        job.wildcards, "",
-                       log_on_demand=not self.settings.cluster and not _streams_to_log(job))
+                       log_on_demand=not self.settings.cluster and not _streams_to_log(job),
+                       timeout=job.rule.timeout or self.settings.default_timeout)
 
     def log_path(self, job: Job) -> str:
         """Where the job's stdout and stderr go: its first log, else a default one."""

@@ -1,0 +1,114 @@
+"""End to end: job timeouts (`timeout:` in a rule, --default-timeout). A local job running
+past its limit has its whole process tree stopped (SIGTERM, then SIGKILL after a grace
+period), fails with "timed out after SPAN" in the console and the run log, and is retried
+while retries remain (docs/language.md#timeout)."""
+from __future__ import annotations
+
+import os
+import time
+
+import psutil
+from buildkit import Project, wait_for
+
+
+def _gone(pid_file) -> None:
+    """The process whose pid the job wrote is gone (not even a zombie of ours)."""
+    pid = int(pid_file.read_text().split()[0])
+
+    def dead() -> bool:
+        try:
+            return psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
+        except psutil.NoSuchProcess:
+            return True
+
+    wait_for(dead, 10, f"process {pid} of the timed-out job to end")
+
+
+def test_a_job_past_its_timeout_is_stopped_with_its_tree_and_retried(tmp_path):
+    p = Project(tmp_path)
+    p.flowfile("""
+        rule slow:
+            output: "slow.txt"
+            timeout: "1s"
+            retries: 1
+            shell: "echo attempt {attempt}; sleep 60 & echo $! > child{attempt}.pid; wait; touch {output}"
+        """)
+    started = time.monotonic()
+    r = p.build("slow.txt")
+    assert r.code == 1, r
+    assert time.monotonic() - started < 20
+    assert "job slow failed (attempt 1): timed out after 1s; retrying" in r.err
+    assert "error: job slow failed: timed out after 1s" in r.err
+    assert [(j["attempt"], j["state"], j["message"]) for j in r.jobs] == [
+        (1, "failed", "timed out after 1s (will retry)"), (2, "failed", "timed out after 1s")]
+    assert not p.exists("slow.txt")
+    for attempt in (1, 2):  # the child in the background went with its shell
+        _gone(p.path(f"child{attempt}.pid"))
+
+
+def test_default_timeout_kills_a_job_that_ignores_sigterm(tmp_path):
+    p = Project(tmp_path)
+    p.flowfile("""
+        rule stubborn:
+            output: "stubborn.txt"
+            shell: "trap '' TERM; echo $$ > shell.pid; sleep 60 & echo $! > child.pid; wait; touch {output}"
+        """)
+    r = p.build("--default-timeout", "1", "stubborn.txt")
+    assert r.code == 1, r
+    assert "error: job stubborn failed: timed out after 1s" in r.err
+    assert r.jobs[0]["message"] == "timed out after 1s"
+    assert r.jobs[0]["exit_code"] == -9  # SIGTERM was ignored: SIGKILL after the grace period
+    _gone(p.path("shell.pid"))
+    _gone(p.path("child.pid"))
+
+
+def test_a_rules_timeout_wins_over_the_default_and_a_quick_job_is_left_alone(tmp_path):
+    p = Project(tmp_path)
+    p.flowfile("""
+        rule all:
+            input: "a.txt", "b.txt"
+
+        rule a:
+            output: "a.txt"
+            timeout: "1m"
+            shell: "sleep 1.5; echo a > {output}"
+
+        rule b:
+            output: "b.txt"
+            shell: "echo b > {output}"
+        """)
+    r = p.build("--default-timeout", "1s")
+    assert r.code == 0, r
+    assert p.read("a.txt") == "a\n" and p.read("b.txt") == "b\n"
+
+
+def test_bad_timeouts_are_refused_with_where_they_are(tmp_path):
+    p = Project(tmp_path)
+    p.flowfile("""
+        rule a:
+            output: "a.txt"
+            timeout: "soon"
+            shell: "touch {output}"
+        """)
+    r = p.build("check")
+    assert r.code == 2, r
+    assert "Flowfile:3:14: error: 'soon' is not a time span" in r.text
+    p.flowfile("""
+        rule a:
+            output: "a.txt"
+            timeout: 0
+            shell: "touch {output}"
+        """)
+    r = p.build("check")
+    assert r.code == 2 and "'timeout:' must be a time longer than 0, not 0" in r.text, r
+    p.flowfile("""
+        rule a:
+            output: "{x}.txt"
+            timeout: wildcards.x
+            shell: "touch {output}"
+        """)
+    r = p.build("check")
+    assert r.code == 2 and "'timeout:' cannot depend on wildcards" in r.text, r
+    r = p.build("--default-timeout", "later", "a.txt")
+    assert r.code == 2 and "'later' is not a time span" in r.text, r
+    assert not os.path.exists(p.path("a.txt"))
