@@ -112,3 +112,61 @@ def test_bad_timeouts_are_refused_with_where_they_are(tmp_path):
     r = p.build("--default-timeout", "later", "a.txt")
     assert r.code == 2 and "'later' is not a time span" in r.text, r
     assert not os.path.exists(p.path("a.txt"))
+
+
+def test_retry_delay_grows_by_the_backoff_and_a_waiting_job_holds_no_core(tmp_path):
+    p = Project(tmp_path)
+    p.flowfile("""
+        rule all:
+            input: "flaky.txt", "other.txt"
+
+        rule flaky:
+            output: "flaky.txt"
+            retries: 2
+            retry_delay: "1s"
+            retry_backoff: 2
+            shell: "date +%s.%N >> tries.log; test {attempt} -ge 3; touch {output}"
+
+        rule other:
+            input: "flaky.started"
+            output: "other.txt"
+            shell: "date +%s.%N > {output}"
+
+        rule start:
+            output: "flaky.started"
+            shell: "sleep 0.3; touch {output}"
+        """)
+    r = p.build("-j", "1")
+    assert r.code == 0, r
+    tries = [float(t) for t in p.read("tries.log").split()]
+    assert len(tries) == 3
+    assert tries[1] - tries[0] >= 1.0 and tries[2] - tries[1] >= 2.0  # 1s, then 1s x 2
+    assert "job flaky failed (attempt 1): exit code 1 (next attempt in 1s); retrying" in r.err
+    assert "(next attempt in 2s)" in r.err
+    assert [j["message"] for j in r.jobs if j["rule"] == "flaky"][:2] == [
+        "exit code 1 (will retry in 1s)", "exit code 1 (will retry in 2s)"]
+    # with one core, the other jobs ran while flaky waited for its next attempt
+    assert float(p.read("other.txt")) < tries[2]
+
+
+def test_retry_delay_from_the_command_line_and_a_failure_stops_the_waits(tmp_path):
+    p = Project(tmp_path)
+    p.flowfile("""
+        rule all:
+            input: "a.txt", "b.txt"
+
+        rule a:
+            output: "a.txt"
+            retries: 5
+            shell: "echo try >> tries.log; exit 1"
+
+        rule b:
+            output: "b.txt"
+            shell: "sleep 0.5; exit 3"
+        """)
+    started = time.monotonic()
+    r = p.build("--retry-delay", "30s", "-j", "2")
+    assert r.code == 1, r
+    assert time.monotonic() - started < 20  # b failed: a's next attempt is not waited for
+    assert p.read("tries.log") == "try\n"
+    assert "(will retry in 30s)" in r.jobs[0]["message"] or "(will retry in 30s)" in r.jobs[1]["message"]

@@ -16,11 +16,11 @@ from fileflow.cli.arguments import (
     CoresAction,
     FlowParser,
     FormedValues,
+    add_time_limits,
     cores,
     parse_quietly,
     resource_limits,
     seconds,
-    time_span,
     whole_number,
 )
 from fileflow.cli.job_tests import configure_test_job
@@ -191,9 +191,7 @@ def configure_build(parser: argparse.ArgumentParser) -> None:
                         help="run the job that makes TARGET even if it is up to date")
     parser.add_argument("--touch", action="store_true",
                         help="record out-of-date outputs as up to date without running anything")
-    parser.add_argument("--default-timeout", type=time_span, default=0.0, metavar="SPAN",
-                        help="stop a job running longer than this (\"2h\", \"90s\") unless "
-                             "its rule has timeout:")
+    add_time_limits(parser)
     parser.add_argument("--latency-wait", type=seconds, default=5.0, metavar="SECONDS",
                         help="wait this long for outputs to appear (shared file systems; default 5)")
     parser.add_argument("--resources", action=FormedValues, form=NAME_VALUE, default=[], metavar="NAME=N",
@@ -275,6 +273,7 @@ def _build_options(args, **extra):
         keep_going=getattr(args, "keep_going", False),
         latency_wait=getattr(args, "latency_wait", 5.0),
         default_timeout=getattr(args, "default_timeout", 0.0),
+        retry_delay=getattr(args, "retry_delay", 0.0),
         resources=resource_limits(getattr(args, "resources", ())),
         db_url=getattr(args, "db", None), lock_timeout=getattr(args, "lock_timeout", 0.0),
         quiet=getattr(args, "quiet", False), print_commands=getattr(args, "print_commands", False),

@@ -17,12 +17,14 @@ __all__ = ["RULE_DIRECTIVES", "TOP_DIRECTIVES", "RULE_DIRECTIVE_ORDER", "ACTIONS
            "check_constraints", "check_no_nul"]
 
 RULE_DIRECTIVES = ("input", "output", "params", "log", "threads", "resources", "retries",
-                   "timeout", "priority", "message", "wildcard_constraints", "shell", "script")
+                   "timeout", "retry_delay", "retry_backoff", "priority", "message",
+                   "wildcard_constraints", "shell", "script")
 TOP_DIRECTIVES = ("configfile", "configschema", "include", "localrules", "ruleorder",
                   "wildcard_constraints", "default", "storage")
 # The order of docs/language.md's "Rule directives": fmt writes a rule's directives in it.
 RULE_DIRECTIVE_ORDER = ("input", "output", "log", "params", "threads", "resources", "retries",
-                        "timeout", "priority", "message", "wildcard_constraints", "shell", "script")
+                        "timeout", "retry_delay", "retry_backoff", "priority", "message",
+                        "wildcard_constraints", "shell", "script")
 ACTIONS = ("shell", "script")
 # Names a per-job expression may read, by directive.
 JOB_NAMES = {"resources": ("wildcards", "attempt", "threads"), "threads": ("wildcards", "attempt")}

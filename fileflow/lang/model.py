@@ -88,6 +88,8 @@ class Rule:
     directive_pos: Mapping[str, Position]
     source_hash: str = ""                        # script content digest, for the signature
     timeout: float = 0.0                         # seconds a job may run (`timeout:`); 0: no limit
+    retry_delay: float = 0.0                     # seconds before a retry (`retry_delay:`); 0: unset
+    retry_backoff: float = 1.0                   # each retry waits this many times longer
 
     @property
     def lazy(self) -> bool:

@@ -129,7 +129,8 @@ class RuleBuilder:
         rule = Rule(decl.name, decl.pos, self.index, outputs, wildcards, inputs, log, params,
                     threads, resources, retries, priority, message, action, constraints, False,
                     {name: d.pos for name, d in self.directives.items()}, script_digest,
-                    timeout=self.timeout())
+                    timeout=self.time_span("timeout"), retry_delay=self.time_span("retry_delay"),
+                    retry_backoff=self.backoff())
         self.check_templates(rule)
         return rule
 
@@ -315,30 +316,49 @@ class RuleBuilder:
             raise FlowfileError(str(exc), self._offset_pos(d.args[0], exc.offset, exc.length),
                                 hint=exc.hint) from None
 
-    def timeout(self) -> float:
-        """`timeout: "2h"`: seconds a job may run (a number alone is seconds); 0: no limit."""
-        d = self.directives.get("timeout")
-        if d is None:
+    def time_span(self, directive: str) -> float:
+        """`timeout: "2h"`, `retry_delay: "30s"`: seconds (a number alone is seconds),
+        longer than 0, the same for every job; 0 when the rule does not set it."""
+        value, pos = self._one_fixed_value(directive, "time span", "\"2h\" or \"90s\"")
+        if pos is None:
             return 0.0
-        if len(d.args) != 1 or isinstance(d.args[0], s.Keyword):
-            raise FlowfileError("'timeout:' takes one time span, e.g. \"2h\" or \"90s\"", d.pos)
-        if free_names(d.args[0]) & {"wildcards", "attempt"}:
-            raise FlowfileError("'timeout:' cannot depend on wildcards or attempt; give a time "
-                                "span", d.args[0].pos)
-        value = self.loader.evaluate(d.args[0])
         try:
             if isinstance(value, str):
                 limit = seconds(value)
             elif isinstance(value, (int, float)) and not isinstance(value, bool):
                 limit = float(value)
             else:
-                raise UnitError(f"'timeout:' takes a time span such as \"2h\", not {a_type(value)}")
+                raise UnitError(f"'{directive}:' takes a time span such as \"2h\", not "
+                                f"{a_type(value)}")
         except UnitError as exc:
-            raise FlowfileError(str(exc), d.args[0].pos) from None
+            raise FlowfileError(str(exc), pos) from None
         if not limit > 0 or limit == float("inf"):
-            raise FlowfileError(f"'timeout:' must be a time longer than 0, not {value!r}",
-                                d.args[0].pos)
+            raise FlowfileError(f"'{directive}:' must be a time longer than 0, not {value!r}", pos)
         return limit
+
+    def backoff(self) -> float:
+        """`retry_backoff: 2`: each retry waits this many times longer than the one before."""
+        value, pos = self._one_fixed_value("retry_backoff", "number", "2")
+        if pos is None:
+            return 1.0
+        if (isinstance(value, bool) or not isinstance(value, (int, float))
+                or not 1 <= value < float("inf")):
+            raise FlowfileError(f"'retry_backoff:' takes a number >= 1 (each retry waits that "
+                                f"many times longer), not {value!r}", pos)
+        return float(value)
+
+    def _one_fixed_value(self, directive: str, what: str, example: str):
+        """The value of a directive that takes one value decided before any job exists,
+        and its position; (None, None) when the rule does not set it."""
+        d = self.directives.get(directive)
+        if d is None:
+            return None, None
+        if len(d.args) != 1 or isinstance(d.args[0], s.Keyword):
+            raise FlowfileError(f"'{directive}:' takes one {what}, e.g. {example}", d.pos)
+        if free_names(d.args[0]) & {"wildcards", "attempt"}:
+            raise FlowfileError(f"'{directive}:' cannot depend on wildcards or attempt; give a "
+                                f"{what}", d.args[0].pos)
+        return self.loader.evaluate(d.args[0]), d.args[0].pos
 
     def _one_string(self, d: s.Directive) -> str:
         if len(d.args) != 1 or isinstance(d.args[0], s.Keyword):
