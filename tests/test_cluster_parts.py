@@ -270,7 +270,8 @@ def test_the_timeout_state_says_timed_out_after_the_jobs_limit(tmp_path, monkeyp
                        resources={"runtime": 90}),
                JobSpec(3, "c", "c", "true", ".fileflow/proc/c/%j.log")])
     got = _drain(ex)
-    assert got[1].message.startswith("timed out after 2h (proc job 1_0 ended TIMEOUT: ")
+    assert got[1].message.startswith("timed out after 2h (proc job 1_0 ended TIMEOUT: it ran "
+                                     "out of the time limit its timeout gave it (raise timeout:)")
     assert got[2].message.startswith("timed out after 1h30m (proc job ")
     assert got[3].message.startswith("proc job ") and "ended TIMEOUT" in got[3].message
     assert not any(o.ok for o in got.values())

@@ -548,6 +548,8 @@ class ClusterExecutor:
         message = ""
         if state != "COMPLETED" or code != 0:
             meaning = STATE_MEANING.get(state, "")
+            if state == "TIMEOUT" and job.spec.timeout and not job.spec.resources.get("runtime"):
+                meaning = "it ran out of the time limit its timeout gave it (raise timeout:)"
             if state == "FAILED":
                 if code > 0:
                     meaning = f"exit code {code}"
