@@ -101,3 +101,16 @@ def test_test_job_names_what_is_wrong_with_the_target(tmp_path):
     assert r.code == 2 and "data/zz.txt" in r.text, r
     r = p.build("test-job", "report.txt")  # its input was never made
     assert r.code == 2 and "input results/a.n does not exist" in r.text, r
+
+
+def test_test_job_keeps_the_rules_timeout(tmp_path):
+    p = Project(tmp_path)
+    p.flowfile("""
+        rule slow:
+            output: "slow.txt"
+            timeout: "1s"
+            shell: "sleep 30; touch {output}"
+        """)
+    r = p.build("test-job", "slow")
+    assert r.code == 1, r
+    assert "failed (exit -15, timed out after 1s)" in r.out
