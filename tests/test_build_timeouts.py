@@ -170,3 +170,21 @@ def test_retry_delay_from_the_command_line_and_a_failure_stops_the_waits(tmp_pat
     assert time.monotonic() - started < 20  # b failed: a's next attempt is not waited for
     assert p.read("tries.log") == "try\n"
     assert "(will retry in 30s)" in r.jobs[0]["message"] or "(will retry in 30s)" in r.jobs[1]["message"]
+
+
+def test_on_a_terminal_a_job_waiting_for_its_retry_shows_as_waiting(tmp_path):
+    from test_build_execution import on_a_terminal
+
+    p = Project(tmp_path)
+    p.flowfile("""
+        rule flaky:
+            output: "flaky.txt"
+            retries: 1
+            retry_delay: "2s"
+            shell: "test {attempt} -ge 2; touch {output}"
+        """)
+    code, text = on_a_terminal(p, "build", "flaky.txt")
+    assert code == 0, text
+    assert "0 running, 1 waiting" in text
+    assert "waiting flaky (next attempt in " in text
+    assert "exit code 1 (next attempt in 2s); retrying" in text
