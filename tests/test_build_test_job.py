@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 
 from buildkit import Project
 
@@ -59,7 +60,6 @@ def test_test_job_runs_a_named_job_apart_and_leaves_the_workdir_alone(tmp_path):
         with open(log) as fh:
             assert fh.read() == "counted a\n"
     finally:
-        import shutil
         shutil.rmtree(folder)
     assert p.snapshot() == before  # no output, no run log, no .fileflow made here
     assert not p.exists(".fileflow")
@@ -71,8 +71,11 @@ def test_test_job_by_file_runs_a_script_with_its_config_and_removes_its_folder(t
     r = p.build("test-job", "report.txt", "--keep")
     assert r.code == 0, r
     folder = _folder(r.out)
-    with open(os.path.join(folder, "report.txt")) as fh:
-        assert fh.read() == f"3 lines, genome hg38, in {os.path.basename(folder)}\n"
+    try:
+        with open(os.path.join(folder, "report.txt")) as fh:
+            assert fh.read() == f"3 lines, genome hg38, in {os.path.basename(folder)}\n"
+    finally:
+        shutil.rmtree(folder)
     assert not p.exists("report.txt")
     r = p.build("test-job", "report.txt")
     assert r.code == 0, r
