@@ -245,3 +245,33 @@ def test_local_rules_run_on_this_machine_within_local_cores(tmp_path, monkeypatc
     got = _drain(ex)
     assert {i: got[i].exit_code for i in range(3)} == {0: 0, 1: 0, 2: 0}
     assert backend.submits == 0  # nothing went to the cluster
+
+
+def test_a_timeout_is_slurms_time_unless_runtime_is_given():
+    assert sbatch_flags("r", 1, {}, timeout=7200) == ("--cpus-per-task=1", "--time=120")
+    assert sbatch_flags("r", 1, {}, timeout=1) == ("--cpus-per-task=1", "--time=1")
+    assert sbatch_flags("r", 1, {"runtime": 30}, timeout=7200) == (
+        "--cpus-per-task=1", "--time=30")
+
+
+class TimeoutBackend(ProcessBackend):
+    """Every job that ends is reported as Slurm reports one past its time limit."""
+
+    def poll(self, ids, tags):
+        return {i: (JobStatus("TIMEOUT", -15) if s.state != "RUNNING" else s)
+                for i, s in super().poll(ids, tags).items()}
+
+
+def test_the_timeout_state_says_timed_out_after_the_jobs_limit(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    ex = ClusterExecutor(TimeoutBackend(), LocalExecutor(), workdir=".", tag="t")
+    ex.submit([JobSpec(1, "a", "a", "true", ".fileflow/proc/a/%j.log", timeout=7200),
+               JobSpec(2, "b", "b", "true", ".fileflow/proc/b/%j.log", timeout=7200,
+                       resources={"runtime": 90}),
+               JobSpec(3, "c", "c", "true", ".fileflow/proc/c/%j.log")])
+    got = _drain(ex)
+    assert got[1].message.startswith("timed out after 2h (proc job 1_0 ended TIMEOUT: it ran "
+                                     "out of the time limit its timeout gave it (raise timeout:)")
+    assert got[2].message.startswith("timed out after 1h30m (proc job ")
+    assert got[3].message.startswith("proc job ") and "ended TIMEOUT" in got[3].message
+    assert not any(o.ok for o in got.values())

@@ -393,6 +393,7 @@ def test_timeout_then_a_retry_with_more_runtime(slurm, timeout_build):
     jobs = p.jobs_since(0)
     assert [(j["attempt"], j["state"]) for j in jobs] == [(1, "failed"), (2, "done")], jobs
     assert "ended TIMEOUT" in jobs[0]["message"] and "runtime" in jobs[0]["message"], jobs[0]
+    assert jobs[0]["message"].startswith("timed out after 1m ("), jobs[0]  # as a local timeout says
     # Accounting may lag a moment behind the job's end.
     wait_for(lambda: _sacct(jobs[1]["external_id"], "Timelimit") == ["00:02:00"], timeout=30,
              what="sacct to show the retry's 2-minute limit")

@@ -34,7 +34,7 @@ LAYERS = {
     "fileflow.notebook": 3,
     "fileflow.envs": 3,
     "fileflow.run": 4, "fileflow.views": 4, "fileflow.serve": 4,
-    "fileflow.cli": 5, "fileflow.__main__": 5,
+    "fileflow.cli": 5, "fileflow.__main__": 5, "fileflow.testing": 5,
 }
 
 

@@ -108,3 +108,17 @@ def test_the_readme_says_how_long_the_tests_take_as_developing_md_does():
     for command in ('python -m pytest -m "not e2e"', "python -m pytest"):
         assert readme.get(command) == developing[command], command
         assert re.search(r"about [\d,]+ (s|minutes)\b", readme[command]), readme[command]
+
+
+def test_quickstart_unit_tests_pass_through_the_pytest_plugin(quickstart):
+    """examples/quickstart/tests runs each rule's job on its own (docs/testing.md); the
+    workflow's folder gains no output and no run log by it."""
+    import subprocess
+    import sys
+
+    proc = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
+                           "-p", "fileflow.testing", "tests"], cwd=quickstart.root,
+                          capture_output=True, text=True, timeout=120, env=quickstart.env())
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "2 passed" in proc.stdout
+    assert not quickstart.exists("results") and not quickstart.exists(".fileflow")

@@ -1528,3 +1528,32 @@ def test_output_index_in_the_command_does_not_reach_the_benchmark_file(tmp_path)
             shell: "cat {output[1]}"
         """)
     assert "output of rule 'r' has only 1 entries" in err.message
+
+
+def test_timeout_is_seconds_from_a_time_span_or_a_number(tmp_path):
+    from fileflow.lang.units import span
+
+    w = load(tmp_path, 'rule a:\n    output: "a"\n    timeout: "1h 30m"\n    shell: "x"\n'
+                       'rule b:\n    output: "b"\n    timeout: 2.5\n    shell: "x"\n'
+                       'rule c:\n    output: "c"\n    shell: "x"\n')
+    assert [w.by_name[r].timeout for r in "abc"] == [5400.0, 2.5, 0.0]
+    assert [span(t) for t in (5400, 7200, 2.5, 1, 90061)] == ["1h30m", "2h", "2.5s", "1s", "1d1h1m1s"]
+    err = load_error(tmp_path, 'rule a:\n    output: "a"\n    timeout: ["1h"]\n    shell: "x"\n')
+    assert "'timeout:' takes a time span such as \"2h\", not a list" in err.message
+
+
+def test_retry_delay_and_backoff(tmp_path):
+    from fileflow.run.retry_waits import RETRY_DELAY_CAP, retry_delay
+
+    w = load(tmp_path, 'rule a:\n    output: "a"\n    retry_delay: "30s"\n    retry_backoff: 2\n'
+                       '    shell: "x"\nrule b:\n    output: "b"\n    shell: "x"\n')
+    a, b = w.by_name["a"], w.by_name["b"]
+    assert (a.retry_delay, a.retry_backoff, b.retry_delay, b.retry_backoff) == (30.0, 2.0, 0.0, 1.0)
+    assert [retry_delay(a, 5, n) for n in (1, 2, 3)] == [30.0, 60.0, 120.0]
+    assert retry_delay(a, 5, 40) == RETRY_DELAY_CAP      # capped
+    assert [retry_delay(b, 5, n) for n in (1, 2)] == [5.0, 5.0]  # --retry-delay, no backoff
+    assert retry_delay(b, 0, 1) == 0.0
+    err = load_error(tmp_path, 'rule a:\n    output: "a"\n    retry_backoff: 0.5\n    shell: "x"\n')
+    assert "'retry_backoff:' takes a number >= 1" in err.message
+    err = load_error(tmp_path, 'rule a:\n    output: "a"\n    retry_delay: "later"\n    shell: "x"\n')
+    assert "'later' is not a time span" in err.message

@@ -23,8 +23,8 @@ from typing import Any, NoReturn
 from fileflow.errors import EXIT_USAGE, FileflowError
 
 __all__ = ["FlowParser", "FormedValues", "CoresAction", "whole_number", "cores", "seconds",
-           "resource_limits", "parse_quietly", "ALL_CORES", "LARGEST_COUNT", "NAME_VALUE", "RULE_NAME",
-           "RULE_NAME_VALUE", "SNAKEMAKE_SPELLINGS"]
+           "resource_limits", "time_span", "add_time_limits", "parse_quietly", "ALL_CORES",
+           "LARGEST_COUNT", "NAME_VALUE", "RULE_NAME", "RULE_NAME_VALUE", "SNAKEMAKE_SPELLINGS"]
 
 ALL_CORES = 0            # what -j/--cores stores for `all` (and when not given)
 LARGEST_COUNT = 2 ** 63 - 1   # SQL's largest integer: a count the run log can be asked for
@@ -91,6 +91,31 @@ def seconds(text: str) -> float:
     if not math.isfinite(value) or value < 0:
         raise argparse.ArgumentTypeError(f"expected a number of seconds >= 0, got {text!r}")
     return value
+
+
+def time_span(text: str) -> float:
+    """A time span as a rule's `timeout:` takes it ("2h", "90s", "1h30m"; digits alone are
+    seconds), longer than 0."""
+    from fileflow.lang.units import UnitError
+    from fileflow.lang.units import seconds as span_seconds
+
+    try:
+        value = span_seconds(text)
+    except UnitError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    if not 0 < value < math.inf:
+        raise argparse.ArgumentTypeError(f"expected a time longer than 0, got {text!r}")
+    return value
+
+
+def add_time_limits(parser: argparse.ArgumentParser) -> None:
+    """The build's --default-timeout and --retry-delay (a rule's timeout: and retry_delay:
+    win over them)."""
+    parser.add_argument("--default-timeout", type=time_span, default=0.0, metavar="SPAN",
+                        help="stop a job running longer than this (\"2h\", \"90s\") unless "
+                             "its rule has timeout:")
+    parser.add_argument("--retry-delay", type=time_span, default=0.0, metavar="SPAN",
+                        help="wait this long before retrying a job whose rule has no retry_delay:")
 
 
 def resource_limits(pairs: Sequence[str]) -> dict[str, float]:

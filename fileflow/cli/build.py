@@ -396,6 +396,7 @@ def _settings(options: BuildOptions, config):
         from fileflow.cli.cluster_setup import DEFAULT_CLUSTER_JOBS as jobs
     return Settings(jobs=jobs, resources=options.resources,
                     keep_going=options.keep_going, latency_wait=options.latency_wait,
+                    default_timeout=options.default_timeout, retry_delay=options.retry_delay,
                     executor_name=options.cluster or "local", workdir=os.getcwd(),
                     cluster=bool(options.cluster), config=config)
 

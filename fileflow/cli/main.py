@@ -16,13 +16,16 @@ from fileflow.cli.arguments import (
     CoresAction,
     FlowParser,
     FormedValues,
+    add_time_limits,
     cores,
     parse_quietly,
     resource_limits,
     seconds,
     whole_number,
 )
+from fileflow.cli.job_tests import configure_test_job
 from fileflow.cli.partial import add_change_options, add_selection_options, selection_values
+from fileflow.cli.unit_tests import configure_generate_tests
 from fileflow.errors import EXIT_INTERRUPTED, EXIT_USAGE, FileflowError
 from fileflow.fs import FULL_DISK_HINT, no_space
 from fileflow.printable import printable
@@ -188,6 +191,7 @@ def configure_build(parser: argparse.ArgumentParser) -> None:
                         help="run the job that makes TARGET even if it is up to date")
     parser.add_argument("--touch", action="store_true",
                         help="record out-of-date outputs as up to date without running anything")
+    add_time_limits(parser)
     parser.add_argument("--latency-wait", type=seconds, default=5.0, metavar="SECONDS",
                         help="wait this long for outputs to appear (shared file systems; default 5)")
     parser.add_argument("--resources", action=FormedValues, form=NAME_VALUE, default=[], metavar="NAME=N",
@@ -277,6 +281,8 @@ def _build_options(args, **extra):
         force_targets=_paths(getattr(args, "force", ()), "--force"),
         keep_going=getattr(args, "keep_going", False),
         latency_wait=getattr(args, "latency_wait", 5.0),
+        default_timeout=getattr(args, "default_timeout", 0.0),
+        retry_delay=getattr(args, "retry_delay", 0.0),
         resources=resource_limits(getattr(args, "resources", ())),
         db_url=getattr(args, "db", None), lock_timeout=getattr(args, "lock_timeout", 0.0),
         quiet=getattr(args, "quiet", False), print_commands=getattr(args, "print_commands", False),
@@ -490,6 +496,18 @@ def cmd_completion(args) -> int:
     return 0
 
 
+def cmd_test_job(args) -> int:
+    from fileflow.cli.job_tests import test_job
+
+    return test_job(args, load(args))
+
+
+def cmd_generate_tests(args) -> int:
+    from fileflow.cli.unit_tests import generate_tests
+
+    return generate_tests(args, load(args), find_flowfile(args))
+
+
 def parser_for(command: str | None) -> argparse.ArgumentParser:
     """The top-level parser (None) or a command's, as main() builds them: what completion reads."""
     if command is None:
@@ -521,6 +539,10 @@ COMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None] | None,
     "report": ("cmd_report", configure_report, "write a self-contained HTML report of a run"),
     "serve": ("cmd_serve", configure_serve,
               "a live dashboard of the run log in a browser, and its JSON API (needs fileflow[serve])"),
+    "test-job": ("cmd_test_job", configure_test_job,
+                 "run one job in a temporary folder, leaving outputs and run log alone"),
+    "generate-tests": ("cmd_generate_tests", configure_generate_tests,
+                       "write pytest unit tests of rules from jobs that succeeded"),
     "completion": ("cmd_completion", configure_completion,
                    "print a bash, zsh or fish script: Tab completes commands, flags, rules, targets"),
 }

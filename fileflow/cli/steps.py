@@ -31,6 +31,8 @@ class BuildOptions:
     force_targets: Sequence[str] = ()
     keep_going: bool = False
     latency_wait: float = 5.0
+    default_timeout: float = 0.0                   # --default-timeout: seconds; 0: none
+    retry_delay: float = 0.0                       # --retry-delay: seconds; 0: retry at once
     resources: Mapping[str, float] = field(default_factory=dict)
     db_url: str | None = None
     lock_timeout: float = 0.0

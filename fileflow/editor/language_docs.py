@@ -20,6 +20,13 @@ DIRECTIVE_DOCS = {
                  "`{resources.mem_mb}`. May read `wildcards`, `attempt` and `threads`.",
     "retries": "How many times a failed job is retried (default 0); each retry has `attempt` "
                "one higher.",
+    "timeout": "How long a job may run, e.g. `\"2h\"` or `\"90s\"` (a number: seconds): "
+               "past it the job's processes are stopped and it fails (retried if `retries:` "
+               "allow).",
+    "retry_delay": "How long a failed job waits before its next attempt, e.g. `\"30s\"` (a "
+                   "number: seconds); it holds no core meanwhile.",
+    "retry_backoff": "A number >= 1 (default 1): each retry waits this many times longer than "
+                     "the one before (at most one hour).",
     "priority": "A whole number (default 0): among ready jobs, higher runs first.",
     "message": "A line shown when the job starts, with the same `{...}` fields as `shell:`.",
     "wildcard_constraints": "Regexes for wildcards, `name = \"regex\"`: in a rule, for its own "

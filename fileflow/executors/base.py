@@ -27,6 +27,8 @@ class JobSpec:
     stage: str = ""
     # fileflow's own default log (the rule declares none): made only if the job writes to it.
     log_on_demand: bool = False
+    # Seconds the job may run (`timeout:`, --default-timeout); 0: no limit.
+    timeout: float = 0.0
 
 
 @dataclass(frozen=True, slots=True)

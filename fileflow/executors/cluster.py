@@ -19,6 +19,7 @@ row does the build stop with an error.
 """
 from __future__ import annotations
 
+import math
 import os
 import shlex
 import sys
@@ -31,6 +32,7 @@ from fileflow.chunks import chunked
 from fileflow.errors import FileflowError
 from fileflow.executors.base import JobOutcome, JobSpec
 from fileflow.fs import remove_file
+from fileflow.lang.units import span
 
 __all__ = [
     "POLL_MIN", "POLL_MAX", "POLL_GROWTH", "GIVE_UP_SECONDS", "FINAL_STATES", "STATE_MEANING",
@@ -60,6 +62,19 @@ STATE_MEANING = {
     "DEADLINE": "it missed its deadline",
     "LOST": "the scheduler no longer knows the job and it left no exit status",
 }
+
+
+def time_limit(spec: JobSpec) -> str:
+    """The time limit a cluster job was given, as a time span ("2h"): resources' runtime
+    (minutes), else its timeout; "" when neither is known."""
+    runtime = spec.resources.get("runtime")
+    try:
+        minutes = float(runtime) if runtime not in (None, "") else 0.0  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        minutes = 0.0
+    if minutes > 0:
+        return span(max(1, math.ceil(minutes)) * 60)
+    return span(max(1, math.ceil(spec.timeout / 60)) * 60) if spec.timeout > 0 else ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -533,6 +548,8 @@ class ClusterExecutor:
         message = ""
         if state != "COMPLETED" or code != 0:
             meaning = STATE_MEANING.get(state, "")
+            if state == "TIMEOUT" and job.spec.timeout and not job.spec.resources.get("runtime"):
+                meaning = "it ran out of the time limit its timeout gave it (raise timeout:)"
             if state == "FAILED":
                 if code > 0:
                     meaning = f"exit code {code}"
@@ -543,6 +560,9 @@ class ClusterExecutor:
             said = status.reason and status.reason not in ("None", state)
             reason = f"; {self.backend.name} says: {status.reason}" if said else ""
             message = f"{self.backend.name} job {job.external_id} ended {state}: {meaning}{reason}"
+            limit = time_limit(job.spec) if state == "TIMEOUT" else ""
+            if limit:  # the words of a local job past its timeout, the scheduler's after them
+                message = f"timed out after {limit} ({message})"
             if status.host:
                 self.backend.job_failed_on(status.host, state)
         else:  # for the run log: Slurm's view of the job's life

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import itertools
+import math
 import os
 import re
 import resource
@@ -23,6 +24,7 @@ from collections.abc import Iterable
 
 from fileflow.executors.base import JobOutcome, JobSpec
 from fileflow.fs import remove_file
+from fileflow.lang.units import span
 
 __all__ = ["LocalExecutor", "RUN_TAG", "process_run_tag", "tagged_processes"]
 
@@ -142,6 +144,10 @@ class LocalExecutor:
         self.spools: dict[str, list[tuple[int, str]]] = {}  # folder -> free (fd, name)
         self.spooled: dict[int, tuple[int, str]] = {}       # pid -> the spool its log is in
         self.spool_count = itertools.count()
+        # Timeouts: pid -> when (monotonic) the job has run too long; then, once its tree
+        # was sent SIGTERM, pid -> (when to send SIGKILL, the failure's words, the tree).
+        self.deadlines: dict[int, float] = {}
+        self.stopping: dict[int, tuple[float, str, list]] = {}
 
     def active(self) -> int:
         return len(self.running)
@@ -320,6 +326,8 @@ class LocalExecutor:
                 self.use_pidfd = False
         own_peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
         self.running[pid] = (spec, time.time(), pidfd, own_peak)
+        if spec.timeout > 0:
+            self.deadlines[pid] = time.monotonic() + spec.timeout
         return pid
 
     def _env_here(self) -> dict[str, str]:
@@ -383,6 +391,8 @@ class LocalExecutor:
     def wait(self, timeout: float) -> list[JobOutcome]:
         if not self.running:
             return []
+        if self.deadlines or self.stopping:
+            timeout = min(timeout, self._stop_overdue())
         if time.monotonic() >= self.next_sample:  # once a second: the long jobs
             self._name_long_logs(time.time() - SAMPLE_AFTER_SECONDS)
             self._sample_memory()
@@ -418,6 +428,10 @@ class LocalExecutor:
 
     def _outcome(self, pid: int, status: int, usage, message: str = "") -> JobOutcome:
         spec, started, pidfd, own_peak = self.running.pop(pid)
+        self.deadlines.pop(pid, None)
+        stopped = self.stopping.pop(pid, None)
+        if stopped is not None and not message:
+            message = stopped[1]
         self._settle_log(pid, spec.log_path)
         if pidfd >= 0:
             self.poller.unregister(pidfd)
@@ -462,6 +476,29 @@ class LocalExecutor:
             if peak > self.sampled_peaks.get(pid, -1):
                 self.sampled_peaks[pid] = peak
 
+    def _stop_overdue(self) -> float:
+        """Jobs past their timeout get SIGTERM, their whole tree; those still running a
+        grace period later get SIGKILL. Returns the seconds until the next such moment."""
+        import psutil
+
+        now = time.monotonic()
+        for pid, deadline in list(self.deadlines.items()):
+            if now >= deadline:
+                del self.deadlines[pid]
+                try:
+                    tree = psutil.Process(pid).children(recursive=True)
+                except psutil.Error:
+                    tree = []
+                self._signal_tree(pid, signal.SIGTERM, tree)
+                words = f"timed out after {span(self.running[pid][0].timeout)}"
+                self.stopping[pid] = (now + TERM_GRACE_SECONDS, words, tree)
+        for pid, (kill_at, words, tree) in list(self.stopping.items()):
+            if now >= kill_at:
+                self._signal_tree(pid, signal.SIGKILL, tree)
+                self.stopping[pid] = (math.inf, words, tree)
+        upcoming = [*self.deadlines.values(), *(s[0] for s in self.stopping.values())]
+        return max(0.0, min(upcoming, default=math.inf) - now)
+
     def cancel(self) -> list[JobOutcome]:
         """Terminate every job's process tree: SIGTERM, a grace period, then SIGKILL."""
         import psutil
@@ -493,9 +530,19 @@ class LocalExecutor:
     def _signal_all(self, sig: int, descendants: list) -> None:
         """Signal each job's process group, and descendants that left it (never reaped here:
         they are not our children)."""
+        for pid in self.running:
+            try:
+                os.killpg(pid, sig)
+            except (ProcessLookupError, PermissionError):
+                pass
+        self._signal_tree(0, sig, descendants)
+
+    @staticmethod
+    def _signal_tree(pid: int, sig: int, descendants: list) -> None:
+        """Signal a job's process group (pid 0: none) and these descendants of it."""
         import psutil
 
-        for pid in self.running:
+        if pid:
             try:
                 os.killpg(pid, sig)
             except (ProcessLookupError, PermissionError):

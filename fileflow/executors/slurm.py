@@ -41,8 +41,10 @@ def _number(value: object, what: str, rule: str) -> float:
     return number
 
 
-def sbatch_flags(rule: str, threads: int, resources: Mapping[str, object]) -> tuple[str, ...]:
-    """A job's resources as sbatch flags (see docs/cluster.md for the table)."""
+def sbatch_flags(rule: str, threads: int, resources: Mapping[str, object],
+                 timeout: float = 0.0) -> tuple[str, ...]:
+    """A job's resources as sbatch flags (see docs/cluster.md for the table); its timeout
+    (seconds) is its --time when resources give no runtime."""
     flags = [f"--cpus-per-task={max(1, int(threads))}"]
     r = resources
     if r.get("mem_mb_per_cpu") not in (None, ""):
@@ -51,6 +53,8 @@ def sbatch_flags(rule: str, threads: int, resources: Mapping[str, object]) -> tu
         flags.append(f"--mem={math.ceil(_number(r['mem_mb'], 'mem_mb', rule))}M")
     if r.get("runtime") not in (None, ""):
         flags.append(f"--time={max(1, math.ceil(_number(r['runtime'], 'runtime', rule)))}")
+    elif timeout > 0:
+        flags.append(f"--time={max(1, math.ceil(timeout / 60))}")
     for key, flag in (("slurm_partition", "--partition"), ("slurm_account", "--account"),
                       ("nodes", "--nodes"), ("constraint", "--constraint"), ("gres", "--gres"),
                       ("qos", "--qos")):
@@ -235,7 +239,7 @@ class SlurmBackend:
         # --default-resources and --set-resources are in the job's values already
         # (lang/overrides.py), as for local jobs.
         return sbatch_flags(spec.rule, int(_number(spec.threads, "threads", spec.rule)),
-                            spec.resources)
+                            spec.resources, spec.timeout)
 
     def submit(self, scripts: Sequence[str], request: tuple, tag: str,
                array_script: str | None) -> list[str]:

@@ -19,8 +19,8 @@ __all__ = ["RULE_DIRECTIVES", "TOP_DIRECTIVES", "RULE_DIRECTIVE_ORDER", "ACTIONS
            "check_constraints", "check_no_nul", "HOOKS", "HOOK_FIELDS", "hook_action"]
 
 RULE_DIRECTIVES = ("input", "output", "params", "log", "threads", "resources", "retries",
-                   "priority", "message", "wildcard_constraints", "conda", "envmodules", "shell",
-                   "script", "benchmark")
+                   "timeout", "retry_delay", "retry_backoff", "priority", "message",
+                   "wildcard_constraints", "conda", "envmodules", "shell", "script", "benchmark")
 TOP_DIRECTIVES = ("configfile", "configschema", "include", "localrules", "ruleorder",
                   "wildcard_constraints", "default", "storage", "onstart", "onsuccess",
                   "onerror")
@@ -29,8 +29,8 @@ HOOKS = ("onstart", "onsuccess", "onerror")
 HOOK_FIELDS = ("log", "run_id")
 # The order of docs/language.md's "Rule directives": fmt writes a rule's directives in it.
 RULE_DIRECTIVE_ORDER = ("input", "output", "log", "benchmark", "params", "threads", "resources",
-                        "retries", "priority", "message", "wildcard_constraints", "conda",
-                        "envmodules", "shell", "script")
+                        "retries", "timeout", "retry_delay", "retry_backoff", "priority",
+                        "message", "wildcard_constraints", "conda", "envmodules", "shell", "script")
 ACTIONS = ("shell", "script")
 # Names a per-job expression may read, by directive.
 JOB_NAMES = {"resources": ("wildcards", "attempt", "threads"), "threads": ("wildcards", "attempt")}

@@ -114,6 +114,9 @@ class Rule:
     source_hash: str = ""                        # script content digest, for the signature
     checkpoint: bool = False                     # `checkpoint NAME:`: its outputs may decide the graph
     software: Software | None = None             # conda: and envmodules:
+    timeout: float = 0.0                         # seconds a job may run (`timeout:`); 0: no limit
+    retry_delay: float = 0.0                     # seconds before a retry (`retry_delay:`); 0: unset
+    retry_backoff: float = 1.0                   # each retry waits this many times longer
 
     @property
     def lazy(self) -> bool:

@@ -25,7 +25,7 @@ from fileflow.lang.evaluate import UndefinedName, compile_expr, free_names, name
 from fileflow.lang.model import Action, FileItem, Lazy, Rule
 from fileflow.lang.script_kinds import REPORT_NAME, SUPPORTED, script_kind
 from fileflow.lang.software import read_software
-from fileflow.lang.units import DERIVED, with_units
+from fileflow.lang.units import DERIVED, UnitError, seconds, with_units
 from fileflow.lang.values import BENCHMARK, REPEAT, a_type, closest, flag_function
 from fileflow.patterns import PatternError, parse_pattern
 from fileflow.template import Items, Template, TemplateError, lookup, parse_template
@@ -135,7 +135,9 @@ class RuleBuilder:
         rule = Rule(decl.name, decl.pos, self.index, outputs, wildcards, inputs, log, params,
                     threads, resources, retries, priority, message, action, constraints, False,
                     {name: d.pos for name, d in self.directives.items()}, script_digest,
-                    decl.checkpoint, software)
+                    decl.checkpoint, software,
+                    timeout=self.time_span("timeout"), retry_delay=self.time_span("retry_delay"),
+                    retry_backoff=self.backoff())
         self.check_templates(rule)
         return rule
 
@@ -356,6 +358,50 @@ class RuleBuilder:
         except TemplateError as exc:
             raise FlowfileError(str(exc), self._offset_pos(d.args[0], exc.offset, exc.length),
                                 hint=exc.hint) from None
+
+    def time_span(self, directive: str) -> float:
+        """`timeout: "2h"`, `retry_delay: "30s"`: seconds (a number alone is seconds),
+        longer than 0, the same for every job; 0 when the rule does not set it."""
+        value, pos = self._one_fixed_value(directive, "time span", "\"2h\" or \"90s\"")
+        if pos is None:
+            return 0.0
+        try:
+            if isinstance(value, str):
+                limit = seconds(value)
+            elif isinstance(value, (int, float)) and not isinstance(value, bool):
+                limit = float(value)
+            else:
+                raise UnitError(f"'{directive}:' takes a time span such as \"2h\", not "
+                                f"{a_type(value)}")
+        except UnitError as exc:
+            raise FlowfileError(str(exc), pos) from None
+        if not limit > 0 or limit == float("inf"):
+            raise FlowfileError(f"'{directive}:' must be a time longer than 0, not {value!r}", pos)
+        return limit
+
+    def backoff(self) -> float:
+        """`retry_backoff: 2`: each retry waits this many times longer than the one before."""
+        value, pos = self._one_fixed_value("retry_backoff", "number", "2")
+        if pos is None:
+            return 1.0
+        if (isinstance(value, bool) or not isinstance(value, (int, float))
+                or not 1 <= value < float("inf")):
+            raise FlowfileError(f"'retry_backoff:' takes a number >= 1 (each retry waits that "
+                                f"many times longer), not {value!r}", pos)
+        return float(value)
+
+    def _one_fixed_value(self, directive: str, what: str, example: str):
+        """The value of a directive that takes one value decided before any job exists,
+        and its position; (None, None) when the rule does not set it."""
+        d = self.directives.get(directive)
+        if d is None:
+            return None, None
+        if len(d.args) != 1 or isinstance(d.args[0], s.Keyword):
+            raise FlowfileError(f"'{directive}:' takes one {what}, e.g. {example}", d.pos)
+        if free_names(d.args[0]) & {"wildcards", "attempt"}:
+            raise FlowfileError(f"'{directive}:' cannot depend on wildcards or attempt; give a "
+                                f"{what}", d.args[0].pos)
+        return self.loader.evaluate(d.args[0]), d.args[0].pos
 
     def _one_string(self, d: s.Directive) -> str:
         if len(d.args) != 1 or isinstance(d.args[0], s.Keyword):

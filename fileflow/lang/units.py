@@ -11,7 +11,8 @@ from collections.abc import Callable, Iterable, Mapping
 from fileflow.errors import FlowfileError, Position
 from fileflow.lang.directives import check_resource
 
-__all__ = ["UnitError", "size_mb", "minutes", "with_units", "given_resources", "SIZED", "DERIVED"]
+__all__ = ["UnitError", "size_mb", "minutes", "seconds", "span", "with_units", "given_resources",
+           "SIZED", "DERIVED"]
 
 # Sized resources: the name with a unit, in MiB, and the number of MB every consumer reads.
 SIZED = ("mem", "disk")
@@ -58,18 +59,46 @@ def minutes(text: str) -> int:
     body = text.strip()
     if body.isdecimal():
         return int(body)
-    seconds, at = 0.0, 0
+    return max(int(round(_span_seconds(text)) / 60), 1)
+
+
+def seconds(text: str) -> float:
+    """Seconds of a time span such as "2h", "90s", "1h 30m", "0.5s" (a job's timeout); a
+    string of digits alone is already seconds."""
+    body = text.strip()
+    if body.isdecimal():
+        return float(body)
+    return _span_seconds(text)
+
+
+def _span_seconds(text: str) -> float:
+    body = text.strip()
+    total, at = 0.0, 0
     for m in _NUMBER_UNIT.finditer(body):
         unit = m.group(2).lower()
         if m.start() != at or unit not in _TIME_UNITS:
             break
-        seconds += float(m.group(1)) * _TIME_UNITS[unit]
+        total += float(m.group(1)) * _TIME_UNITS[unit]
         at = m.end()
     else:
         if at and not body[at:].strip():
-            return max(int(round(seconds) / 60), 1)
+            return total
     raise UnitError(f"{text!r} is not a time span: write numbers with units, e.g. \"90m\", "
                     "\"2h30m\" or \"1d\" (s, m, h, d, w)")
+
+
+def span(total: float) -> str:
+    """A number of seconds as a time span is written: 7200 -> "2h", 90 -> "1m30s",
+    0.5 -> "0.5s"."""
+    whole = int(total)
+    if total != whole or whole == 0:
+        return f"{total:g}s"
+    parts = []
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60), ("s", 1)):
+        if whole >= size:
+            parts.append(f"{whole // size}{unit}")
+            whole %= size
+    return "".join(parts)
 
 
 def with_units(pairs: Iterable[tuple[str, object]], pos_of: Callable[[str], Position | None],

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
+from dataclasses import replace
 
 from fileflow.engine.command import cluster_log_path, default_log_path, render_command
 from fileflow.engine.graph import Job
@@ -28,7 +29,7 @@ from fileflow.run.script_jobs import notebook_copy, script_command
 from fileflow.run.settings import Settings
 from fileflow.state import FileState
 
-__all__ = ["JobPreparer"]
+__all__ = ["JobPreparer", "check_protected"]
 
 
 class JobPreparer:
@@ -61,15 +62,22 @@ class JobPreparer:
         """`job` carries the values of this attempt."""
         local = self.local(job)
         command = render_command(local, attempt) if attempt > 1 else self.plan.command(job.id)
-        for path in job.flagged("protected"):
-            if os.path.exists(path):
-                raise FileflowError(f"job {job.name} would overwrite protected output {path!r}; "
-                                    "delete it first if it must be remade")
+        check_protected(job)
         inputs = self.input_digests(job)
         # A cluster job a dead fileflow left running is taken over, not run again: its
         # outputs are its own to write.
         adopts = getattr(self.executor, "adopts", None)
         adopted = attempt == 1 and adopts is not None and adopts(job.name)
+        spec = self.spec(job, attempt, command, adopted)
+        if local is not job and self.stages_in_job(job):
+            spec = replace(spec, stage=self.staging.job_manifest(job, inputs, attempt, adopted))
+        return PreparedJob(job, spec, reasons, inputs)
+
+    def spec(self, job: Job, attempt: int, command: str, adopted: bool = False) -> JobSpec:
+        """What the executor runs for the job: its old outputs removed (unless `adopted`),
+        the folders of its outputs and logs made, a script's job file written. Needs no
+        plan: a job run on its own (fileflow test-job) is made ready here too."""
+        local = self.local(job)
         try:
             for path in () if adopted else local.outputs:
                 remove_path(path)  # never let a job append to, or be judged by, an old output
@@ -96,15 +104,11 @@ class JobPreparer:
         bench = benchmark_file(local.values) if local.values.flags else None
         if bench is not None:
             command = benchmark_command(command, *bench, self.settings.python)
-        log_path = self.log_path(job)
-        stage = ""
-        if local is not job and self.stages_in_job(job):
-            stage = self.staging.job_manifest(job, inputs, attempt, adopted)
-        spec = JobSpec(job.id, job.name, job.rule.name, command, log_path,
+        return JobSpec(job.id, job.name, job.rule.name, command, self.log_path(job),
                        local.outputs, job.values.threads, job.values.resources, attempt, env,
-                       job.wildcards, stage,
-                       log_on_demand=not self.settings.cluster and not _streams_to_log(job))
-        return PreparedJob(job, spec, reasons, inputs)
+                       job.wildcards, "",
+                       log_on_demand=not self.settings.cluster and not _streams_to_log(job),
+                       timeout=job.rule.timeout or self.settings.default_timeout)
 
     def log_path(self, job: Job) -> str:
         """Where the job's stdout and stderr go: its first log, else a default one."""
@@ -135,6 +139,14 @@ class JobPreparer:
     def observe_inputs(self, hashed: Mapping[str, FileState]) -> None:
         self.plan.observed.update(hashed)
         self.recorder.sources_hashed(hashed)
+
+
+def check_protected(job: Job) -> None:
+    """A protected output is never overwritten: its job stops before it starts."""
+    for path in job.flagged("protected"):
+        if os.path.exists(path):
+            raise FileflowError(f"job {job.name} would overwrite protected output {path!r}; "
+                                "delete it first if it must be remade")
 
 
 def _streams_to_log(job: Job) -> bool:

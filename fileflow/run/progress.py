@@ -102,6 +102,9 @@ class PlainReporter:
             return  # a warning, not an error: -q shows the final failure only
         self._say(_failure_text(job, spec, outcome, message, retrying), self.err)
 
+    def job_waiting(self, job, seconds: float) -> None:
+        pass  # the failure's line said when the next attempt comes
+
     def job_skipped(self, job, why: str) -> None:
         if not self.quiet:
             self._say(f"skip {job.name}: {why}")
@@ -130,6 +133,7 @@ class LiveReporter(PlainReporter):
         self.total = total
         self.started = time.monotonic()
         self.running: dict[int, str] = {}
+        self.waiting: dict[int, tuple[str, float]] = {}  # retries to come: name, when (monotonic)
         self.counts = (0, 0)
         # Drawn anew at each refresh (8 a second, in rich's thread) from the counts and the
         # running jobs as they are then.
@@ -147,11 +151,16 @@ class LiveReporter(PlainReporter):
         rate = done / elapsed if elapsed > 0 else 0.0
         left = self.total - done - failed
         eta = f"{left / rate:.0f} s" if rate > 0 and left > 0 else "-"
-        lines = [f"[{done}/{self.total}] done, {running} running, {failed} failed, "
+        waiting = list(self.waiting.values())
+        counted = f", {len(waiting)} waiting" if waiting else ""
+        lines = [f"[{done}/{self.total}] done, {running} running{counted}, {failed} failed, "
                  f"{rate:.1f} jobs/s, ETA {eta}"]
         lines.extend(f"  running {n}" for n in names[:8])
         if len(names) > 8:
             lines.append(f"  ... and {len(names) - 8} more")
+        now = time.monotonic()
+        lines.extend(f"  waiting {n} (next attempt in {max(0.0, due - now):.0f} s)"
+                     for n, due in waiting[:4])
         return Text(printable("\n".join(lines)))
 
     def _say(self, text: str, stream=None) -> None:
@@ -162,6 +171,7 @@ class LiveReporter(PlainReporter):
 
     def job_started(self, job, spec, reasons) -> None:
         self.running[job.id] = job.name
+        self.waiting.pop(job.id, None)
         super().job_started(job, spec, reasons)
 
     def job_finished(self, job, outcome) -> None:
@@ -171,6 +181,9 @@ class LiveReporter(PlainReporter):
     def job_failed(self, job, spec, outcome, message: str, retrying: bool) -> None:
         self.running.pop(job.id, None)
         super().job_failed(job, spec, outcome, message, retrying)
+
+    def job_waiting(self, job, seconds: float) -> None:
+        self.waiting[job.id] = (job.name, time.monotonic() + seconds)
 
     def tick(self, done: int, failed: int, running: int, total: int) -> None:
         self.counts = (done, failed)

@@ -42,6 +42,7 @@ from fileflow.engine.store import FileStore
 from fileflow.executors.base import JobOutcome, JobSpec
 from fileflow.fs import remove_path
 from fileflow.lang.job_values import retry_values
+from fileflow.lang.units import span
 from fileflow.run.background_hashing import INLINE_BYTES
 from fileflow.run.file_waits import FileWaits
 from fileflow.run.job_records import PreparedJob, ReadyJob, RunningJob, StartedJob
@@ -50,6 +51,7 @@ from fileflow.run.preparing import JobPreparer
 from fileflow.run.recorder import RunRecorder
 from fileflow.run.recording_ahead import RecordedAhead
 from fileflow.run.resources import ResourcePool
+from fileflow.run.retry_waits import RetryWaits, retry_delay
 from fileflow.run.script_jobs import remove_job_files
 from fileflow.run.settings import Settings
 from fileflow.runlog.log import JobResult
@@ -64,6 +66,7 @@ class Reporter(Protocol):
     def job_failed(self, job: Job, spec: JobSpec, outcome: JobOutcome, message: str,
                    retrying: bool) -> None: ...
     def job_skipped(self, job: Job, why: str) -> None: ...
+    def job_waiting(self, job: Job, seconds: float) -> None: ...
     def tick(self, done: int, failed: int, running: int, total: int) -> None: ...
     def line(self, text: str, error: bool = False) -> None: ...
 
@@ -101,6 +104,7 @@ class Scheduler:
                                for j in range(len(self.graph.jobs))}
         self.ready: list[ReadyJob] = []  # a heap
         self.attempts: dict[int, int] = {}
+        self.retry_waits = RetryWaits()  # failed jobs waiting for their next attempt
         self.active: dict[int, RunningJob] = {}
         # Remote files are moved and large files hashed off the loop: jobs wait there for
         # their inputs before they start, and for their outputs before they count as done.
@@ -127,17 +131,22 @@ class Scheduler:
         self.preparer.prepare_logs()
         try:
             waits = self.waits
-            while self.ready or self.active or self.ahead or waits:
+            while self.ready or self.active or self.ahead or waits or self.retry_waits:
                 if self.signalled:
                     raise KeyboardInterrupt
+                self._retries_due()
                 self._submit_ready()
                 if not self.active and not waits:
                     if (self.ready or self.ahead) and not self.stopping:
+                        continue
+                    if self.retry_waits and not self.stopping:
+                        time.sleep(min(self.retry_waits.next_in(), 0.5))
                         continue
                     break
                 self._prepare_next()
                 transferring = waits.transferring
                 timeout = 0.02 if waits.hashing else 0.05 if transferring else 0.5
+                timeout = min(timeout, self.retry_waits.next_in())
                 if self.executor.active():
                     outcomes = self.executor.wait(timeout)
                 else:  # no process: only files being hashed (or transferred) are left
@@ -180,6 +189,13 @@ class Scheduler:
         r.not_run = total - r.done - r.failed - r.skipped
         self.recorder.record_files()
         return self.result
+
+    def _retries_due(self) -> None:
+        """Jobs whose retry delay is over are ready again; none waits once the build stops."""
+        if self.stopping:
+            self.retry_waits.clear()
+        for job_id in self.retry_waits.due():
+            self._push(job_id)
 
     def _tick(self, total: int) -> None:
         r = self.result
@@ -536,13 +552,20 @@ class Scheduler:
             message = f"exit code {outcome.exit_code}"
         retrying = (not cancelled and not self.stopping
                     and spec.attempt <= job.rule.retries)
+        delay = retry_delay(job.rule, self.settings.retry_delay, spec.attempt) if retrying else 0
+        later = f" in {span(round(delay, 1))}" if delay else ""
         result = self.recorder.failed(job, running, outcome,
                                       "cancelled" if cancelled else "failed",
-                                      message + (" (will retry)" if retrying else ""))
-        self.reporter.job_failed(job, spec, outcome, message, retrying)
+                                      message + (f" (will retry{later})" if retrying else ""))
+        self.reporter.job_failed(job, spec, outcome,
+                                 message + (f" (next attempt{later})" if later else ""), retrying)
         if retrying:
             self.attempts[job.id] = spec.attempt + 1
-            self._push(job.id)
+            if delay:
+                self.retry_waits.add(job.id, delay)  # holds no core while it waits
+                self.reporter.job_waiting(job, delay)
+            else:
+                self._push(job.id)
             return result
         self.result.failed += 1
         self.result.failures.append(job.name)

@@ -17,6 +17,8 @@ class Settings:
     resources: Mapping[str, float] = field(default_factory=dict)   # --resources limits
     keep_going: bool = False
     latency_wait: float = 5.0
+    default_timeout: float = 0.0  # seconds a job whose rule sets no timeout: may run; 0: no limit
+    retry_delay: float = 0.0      # seconds before a retry of a job whose rule sets no retry_delay:
     executor_name: str = "local"
     workdir: str = "."
     python: str = sys.executable
