@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 from conftest import need_service
 
-from fileflow.cli.main import FLOWFILE_NAMES
+from fileflow.cli.build_args import FLOWFILE_NAMES
 from fileflow.lang import tokenizer
 
 REPO = Path(__file__).resolve().parent.parent

@@ -10,30 +10,25 @@ from collections.abc import Callable, Sequence
 
 from fileflow.cli.arguments import (
     LARGEST_COUNT,
-    NAME_VALUE,
-    RULE_NAME,
-    RULE_NAME_VALUE,
-    CoresAction,
     FlowParser,
-    FormedValues,
-    add_time_limits,
-    cores,
     parse_quietly,
-    resource_limits,
-    seconds,
     whole_number,
 )
+from fileflow.cli.build_args import (
+    FLOWFILE_NAMES,
+    build_options,
+    configure_build,
+    find_flowfile,
+    paths,
+)
 from fileflow.cli.job_tests import configure_test_job
-from fileflow.cli.partial import add_change_options, add_selection_options, selection_values
+from fileflow.cli.partial import add_selection_options
 from fileflow.cli.unit_tests import configure_generate_tests
 from fileflow.errors import EXIT_INTERRUPTED, EXIT_USAGE, FileflowError
 from fileflow.fs import FULL_DISK_HINT, no_space
 from fileflow.printable import printable
 
 __all__ = ["main", "COMMANDS", "parser_for", "build_command_parser"]
-
-FLOWFILE_NAMES = ("Flowfile", os.path.join("workflow", "Flowfile"))
-
 
 def _global_options(parser: argparse.ArgumentParser, suppress: bool) -> None:
     default = argparse.SUPPRESS if suppress else None
@@ -74,18 +69,6 @@ def _print_shown(text: str) -> None:
     """_print for text that quotes the user's files (findings, paths): control characters
     shown escaped, never sent to the terminal."""
     _print(printable(text))
-
-
-def find_flowfile(args) -> str:
-    if args.file:
-        if not os.path.isfile(args.file):
-            raise FileflowError(f"no Flowfile at {args.file}")
-        return args.file
-    for name in FLOWFILE_NAMES:
-        if os.path.isfile(name):
-            return name
-    raise FileflowError(f"no Flowfile found in {os.getcwd()} (looked for {', '.join(FLOWFILE_NAMES)}; "
-                        "use -f FILE or -C DIR)")
 
 
 def load(args, default_resources=None):
@@ -138,8 +121,8 @@ def configure_fmt(parser: argparse.ArgumentParser) -> None:
 def cmd_fmt(args) -> int:
     from fileflow.cli.fmt_files import flowfile_and_includes, format_paths
 
-    paths = args.files or flowfile_and_includes(find_flowfile(args))
-    return format_paths(paths, check=args.check, diff=args.diff)
+    files = args.files or flowfile_and_includes(find_flowfile(args))
+    return format_paths(files, check=args.check, diff=args.diff)
 
 
 def configure_lint(parser: argparse.ArgumentParser) -> None:
@@ -155,8 +138,8 @@ def configure_lint(parser: argparse.ArgumentParser) -> None:
 def cmd_lint(args) -> int:
     from fileflow.editor.lint import run_lint
 
-    paths = args.files or [find_flowfile(args)]
-    return run_lint(paths, select=args.select, ignore=args.ignore, fail_on=args.fail_on,
+    files = args.files or [find_flowfile(args)]
+    return run_lint(files, select=args.select, ignore=args.ignore, fail_on=args.fail_on,
                     config=args.config, configfiles=args.configfile, print_line=_print_shown,
                     workdir=None if args.files else os.getcwd())
 
@@ -171,136 +154,6 @@ def cmd_lsp(args) -> int:
     from fileflow.cli.lsp import serve
 
     return serve()
-
-
-def configure_build(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("targets", nargs="*", metavar="TARGET",
-                        help="files or rule names to build (default: the Flowfile's default target)")
-    parser.add_argument("-j", "--jobs", "--cores", action=CoresAction, default=0, metavar="N|all",
-                        help="run at most N jobs (cores) at once (default, 'all' or no value: "
-                             "the number of cores)")
-    parser.add_argument("-n", "--dry-run", action="store_true",
-                        help="print the jobs that would run and why; change nothing")
-    parser.add_argument("-p", "--print-commands", action="store_true", help="print each command")
-    parser.add_argument("-k", "--keep-going", action="store_true",
-                        help="after a failure, go on with jobs that do not depend on it")
-    parser.add_argument("-F", "--forceall", action="store_true", help="run every job")
-    parser.add_argument("-R", "--forcerun", action=FormedValues, form=RULE_NAME, default=[], metavar="RULE",
-                        help="run every job of these rules (and what depends on them)")
-    parser.add_argument("--force", action="append", default=[], metavar="TARGET",
-                        help="run the job that makes TARGET even if it is up to date")
-    parser.add_argument("--touch", action="store_true",
-                        help="record out-of-date outputs as up to date without running anything")
-    add_time_limits(parser)
-    parser.add_argument("--latency-wait", type=seconds, default=5.0, metavar="SECONDS",
-                        help="wait this long for outputs to appear (shared file systems; default 5)")
-    parser.add_argument("--resources", action=FormedValues, form=NAME_VALUE, default=[], metavar="NAME=N",
-                        help="limits on the sum of running jobs' resources, e.g. mem_mb=16000")
-    parser.add_argument("--db", default=None, metavar="URL",
-                        help="run log database (default: FILEFLOW_DB, else .fileflow/runlog.db)")
-    parser.add_argument("--lock-timeout", type=seconds, default=0.0, metavar="SECONDS",
-                        help="wait this long for another build writing the same files, or "
-                             "files this build reads (default 0)")
-    parser.add_argument("-q", "--quiet", action="store_true",
-                        help="print only errors and the final summary")
-    parser.add_argument("--progress", choices=["live", "plain", "none"], default=None,
-                        help="while jobs run: a live status line under the job lines (live), the "
-                             "job lines alone (plain), or neither (none); default: live on a "
-                             "terminal, plain otherwise, none with -q")
-    parser.add_argument("--cluster", default=None, choices=["slurm", "drmaa"],
-                        help="run jobs on a cluster (-j then bounds jobs queued or running "
-                             "there; default 100); see docs/cluster.md")
-    parser.add_argument("--drmaa-native", default="", metavar="TEMPLATE",
-                        help="--cluster drmaa: native specification of every job, a template "
-                             "with {threads}, {resources.mem_mb}, {rule}, {wildcards.x}, e.g. "
-                             "'-pe smp {threads} -l h_vmem={resources.mem_mb}M'")
-    parser.add_argument("--default-resources", action=FormedValues, form=NAME_VALUE, default=[],
-                        metavar="NAME=VALUE",
-                        help="resources of jobs whose rule does not set them (locally and on "
-                             "a cluster), e.g. mem_mb=2000 slurm_partition=short")
-    parser.add_argument("--set-resources", action=FormedValues, form=RULE_NAME_VALUE, default=[],
-                        metavar="RULE:NAME=VALUE",
-                        help="override a rule's resource (or threads), e.g. align:mem_mb=8000")
-    parser.add_argument("--set-threads", action=FormedValues, form=NAME_VALUE, default=[],
-                        metavar="RULE=N", help="override a rule's threads, e.g. align=8")
-    parser.add_argument("--local-cores", type=cores, default=0, metavar="N|all",
-                        help="cluster: cores for localrules jobs on this machine (default: all)")
-    parser.add_argument("--no-job-arrays", dest="job_arrays", action="store_false",
-                        help="cluster: one submission per job instead of job arrays")
-    parser.add_argument("--profile", default=None, metavar="NAME|PATH",
-                        help="read options from a YAML profile (./profiles/NAME/config.yaml, "
-                             "~/.config/fileflow/NAME/config.yaml); flags given here win")
-    parser.add_argument("--keep-remote", action="store_true",
-                        help="keep the local copies of remote files (.fileflow/remote/) after "
-                             "the run; a later run reuses a copy while its version is unchanged")
-    parser.add_argument("--storage", nargs="+", default=[], metavar="PROTOCOL:KEY=VALUE",
-                        help="an option of a remote store, over the Flowfile's storage:, e.g. "
-                             "s3:endpoint=http://127.0.0.1:9000 s3:anonymous=true; see "
-                             "docs/remote.md")
-    parser.add_argument("--remote-staging", choices=["head", "job"], default="head",
-                        help="cluster: where remote files are downloaded and uploaded: on "
-                             "this machine (head, the default) or by each cluster job on its "
-                             "node (job); see docs/remote.md")
-    add_selection_options(parser)
-    add_change_options(parser)
-    parser.add_argument("--use-conda", action="store_true",
-                        help="run jobs in their rule's conda: environment, created first "
-                             "(needs the extra: pip install 'fileflow[conda]')")
-    parser.add_argument("--conda-prefix", default=None, metavar="DIR",
-                        help="where conda environments are created (default .fileflow/conda); "
-                             "on a cluster, a folder of the shared file system")
-    parser.add_argument("--use-envmodules", action="store_true",
-                        help="load each rule's envmodules: (module purge && module load ...) "
-                             "before its jobs' commands")
-    parser.add_argument("--graph", action="store_true",
-                        help="with -n: show the jobs that would run as a tree (implies -n)")
-    parser.add_argument("--summary", action="store_true",
-                        help="show every output's state instead of building (as 'fileflow summary')")
-
-
-def _paths(values: Sequence[str], what: str) -> list[str]:
-    """Targets as given, refused when one has a NUL byte: no file name can hold one."""
-    for value in values:
-        if "\x00" in value:
-            raise FileflowError(f"{what} {value!r} contains a NUL byte; no file name can hold one")
-    return list(values)
-
-
-def _build_options(args, **extra):
-    from fileflow.cli.steps import BuildOptions
-
-    config = {}
-    if args.config:  # the rule model's module is a slow import, not needed without --config
-        from fileflow.lang.config import parse_config_overrides
-        config = parse_config_overrides(args.config)
-    return BuildOptions(
-        flowfile=find_flowfile(args), targets=_paths(getattr(args, "targets", ()), "target"),
-        config=config, configfiles=args.configfile,
-        jobs=getattr(args, "jobs", 0), dry_run=getattr(args, "dry_run", False),
-        forceall=getattr(args, "forceall", False), forcerun=getattr(args, "forcerun", ()),
-        force_targets=_paths(getattr(args, "force", ()), "--force"),
-        keep_going=getattr(args, "keep_going", False),
-        latency_wait=getattr(args, "latency_wait", 5.0),
-        default_timeout=getattr(args, "default_timeout", 0.0),
-        retry_delay=getattr(args, "retry_delay", 0.0),
-        resources=resource_limits(getattr(args, "resources", ())),
-        db_url=getattr(args, "db", None), lock_timeout=getattr(args, "lock_timeout", 0.0),
-        quiet=getattr(args, "quiet", False), print_commands=getattr(args, "print_commands", False),
-        touch=getattr(args, "touch", False), argv=sys.argv[:1] + list(args.argv),
-        keep_remote=getattr(args, "keep_remote", False),
-        remote_staging=getattr(args, "remote_staging", "head"),
-        progress=getattr(args, "progress", None), storage=_storage(args),
-        use_conda=getattr(args, "use_conda", False),
-        conda_prefix=getattr(args, "conda_prefix", None),
-        use_envmodules=getattr(args, "use_envmodules", False), **selection_values(args), **extra)
-
-
-def _storage(args) -> dict:
-    if not getattr(args, "storage", None) and not getattr(args, "profile_storage", None):
-        return {}
-    from fileflow.cli.profiles import storage_options
-
-    return storage_options(args)
 
 
 def build_command_parser() -> argparse.ArgumentParser:
@@ -318,13 +171,13 @@ def cmd_build(args) -> int:
         apply_profile(args, build_command_parser)
     if args.list_changes:
         from fileflow.cli.partial import list_changes
-        return list_changes(_build_options(args, default_resources=_default_resources(args)),
+        return list_changes(build_options(args, default_resources=_default_resources(args)),
                             args.list_changes)
     if args.graph or args.summary:
         from fileflow.cli import show
         return (show.summary if args.summary else show.dry_run_graph)(
-            _build_options(args, default_resources=_default_resources(args)))
-    return build(_build_options(args, **cluster_options(args)))
+            build_options(args, default_resources=_default_resources(args)))
+    return build(build_options(args, **cluster_options(args)))
 
 
 def configure_conda(parser: argparse.ArgumentParser) -> None:
@@ -336,7 +189,7 @@ def configure_conda(parser: argparse.ArgumentParser) -> None:
 def cmd_conda(args) -> int:
     from fileflow.cli.conda_envs import conda_command
 
-    return conda_command(_build_options(args), args.action, args.dry_run)
+    return conda_command(build_options(args), args.action, args.dry_run)
 
 
 def configure_why(parser: argparse.ArgumentParser) -> None:
@@ -347,7 +200,7 @@ def configure_why(parser: argparse.ArgumentParser) -> None:
 def cmd_why(args) -> int:
     from fileflow.cli.show import why
 
-    return why(_build_options(args), _paths([args.path], "why")[0])
+    return why(build_options(args), paths([args.path], "why")[0])
 
 
 def configure_clean(parser: argparse.ArgumentParser) -> None:
@@ -368,7 +221,7 @@ def cmd_clean(args) -> int:
 
     dry = args.dry_run
     args.dry_run = False
-    return clean(_build_options(args), args.rules, dry, force=args.force_clean,
+    return clean(build_options(args), args.rules, dry, force=args.force_clean,
                  orphans=args.orphans)
 
 
@@ -402,7 +255,7 @@ def configure_graph(parser: argparse.ArgumentParser) -> None:
 def cmd_graph(args) -> int:
     from fileflow.cli.show import graph
 
-    return graph(_build_options(args), args.level, args.format, args.output)
+    return graph(build_options(args), args.level, args.format, args.output)
 
 
 def configure_summary(parser: argparse.ArgumentParser) -> None:
@@ -415,7 +268,7 @@ def configure_summary(parser: argparse.ArgumentParser) -> None:
 def cmd_summary(args) -> int:
     from fileflow.cli.show import summary
 
-    return summary(_build_options(args))
+    return summary(build_options(args))
 
 
 def configure_runs(parser: argparse.ArgumentParser) -> None:
@@ -460,7 +313,7 @@ def cmd_report(args) -> int:
         find_flowfile(args)
     except FileflowError:
         return report(None, args.db, args.run, args.output)  # no Flowfile: no rule graph
-    return report(_build_options(args), args.db, args.run, args.output)
+    return report(build_options(args), args.db, args.run, args.output)
 
 
 def configure_serve(parser: argparse.ArgumentParser) -> None:
@@ -477,7 +330,7 @@ def cmd_serve(args) -> int:
     from fileflow.cli.serve import serve_dashboard
 
     try:
-        options = _build_options(args)
+        options = build_options(args)
     except FileflowError:
         options = None   # no Flowfile here: the dashboard shows no rule graph
     return serve_dashboard(args.db, args.host, args.port, options)
