@@ -13,6 +13,7 @@ On a developer machine without the service they skip; with FILEFLOW_STRICT_SERVI
 """
 from __future__ import annotations
 
+import gc
 import os
 from fnmatch import fnmatch
 
@@ -44,6 +45,18 @@ def pytest_collection_modifyitems(config, items) -> None:
         if (any(fnmatch(item.path.name, pattern) for pattern in E2E_MODULES)
                 or SERVICE_FIXTURES.intersection(getattr(item, "fixturenames", ()))):
             item.add_marker(pytest.mark.e2e)
+
+
+@pytest.fixture(autouse=True)
+def _collector_thawed():
+    """A command run in the test process (buildkit's `Project.build`, `main([...])`) leaves
+    what it built frozen out of the garbage collector's sight (cli/steps.py: no_gc_pauses),
+    as a fileflow process does until it exits. Thawed after each test, so the next one
+    starts as a fresh process would: frozen objects piling up over hundreds of in-process
+    builds made every later parse slow (gc.get_freeze_count walks them all) and were never
+    freed."""
+    yield
+    gc.unfreeze()
 
 
 def need_service(available: bool, what: str) -> None:

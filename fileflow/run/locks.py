@@ -32,6 +32,7 @@ __all__ = ["BuildLock", "Clash", "Holder", "LOCK_DIR", "clash", "remove_all_lock
 LOCK_DIR = os.path.join(".fileflow", "locks")
 HEARTBEAT_SECONDS = 20.0
 STALE_AFTER_SECONDS = 120.0   # for locks of other hosts, judged by heartbeat alone
+RECHECK_SECONDS = 0.2         # a build waiting for a lock looks again this often
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,7 +129,7 @@ class BuildLock:
                 print(printable(f"fileflow: {_explain(holder, why)}; waiting up to {timeout:g} s "
                                 "(--lock-timeout)"), file=sys.stderr)
             waited = True
-            time.sleep(min(1.0, max(0.05, deadline - time.monotonic())))
+            time.sleep(min(RECHECK_SECONDS, max(0.05, deadline - time.monotonic())))
         self._thread = threading.Thread(target=self._heartbeat, name="fileflow-lock", daemon=True)
         self._thread.start()
         return waited
