@@ -6,7 +6,8 @@ import pytest
 from fileflow.errors import FlowfileError
 from fileflow.lang import syntax as s
 from fileflow.lang.builtins import EvalContext, make_builtins
-from fileflow.lang.evaluate import compile_expr, free_names
+from fileflow.lang.evaluate import compile_expr
+from fileflow.lang.expr_names import free_names
 from fileflow.lang.values import Flagged, Record, a_type, record_from
 
 

@@ -263,7 +263,7 @@ def _file_params(workflow) -> Iterable[Finding]:
 
 def _unused_names(workflow, modules) -> Iterable[Finding]:
     from fileflow.lang import syntax as s
-    from fileflow.lang.evaluate import walk
+    from fileflow.lang.expr_names import walk
 
     read: set[str] = set()
     imported: list[s.Name] = []
@@ -328,7 +328,7 @@ def _config_reads(modules) -> set[tuple]:
     and all below it; `config.a[wildcards.x]`, `config.a.keys()` or `f(config.a)` use ("a",);
     a bare `config` uses () (everything)."""
     from fileflow.lang import syntax as s
-    from fileflow.lang.evaluate import walk
+    from fileflow.lang.expr_names import walk
 
     roots: list = []
     for module in modules:

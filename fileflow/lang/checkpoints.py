@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable, Mapping
 
 from fileflow.errors import FlowfileError, Position
 from fileflow.lang import syntax as s
-from fileflow.lang.evaluate import walk
+from fileflow.lang.expr_names import walk
 from fileflow.lang.model import Rule
 from fileflow.lang.values import Attributed, closest
 

@@ -9,12 +9,11 @@ from __future__ import annotations
 
 import operator
 import re
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 
 from fileflow.errors import FlowfileError, Position
 from fileflow.lang import syntax as s
 from fileflow.lang.builtins import BuiltinError
-from fileflow.lang.nodes import children
 from fileflow.lang.value_checks import (
     check_format,
     check_membership,
@@ -32,8 +31,7 @@ from fileflow.lang.values import (
     closest,
 )
 
-__all__ = ["compile_expr", "free_names", "attribute_uses", "names_and_uses", "walk", "get_attribute",
-           "UndefinedName", "METHODS"]
+__all__ = ["compile_expr", "get_attribute", "UndefinedName", "METHODS"]
 
 Compiled = Callable[[Mapping[str, object]], object]
 
@@ -68,98 +66,6 @@ class UndefinedName(FlowfileError):
 
 def _error(message: str, pos: Position, hint: str = "") -> FlowfileError:
     return FlowfileError(message, pos, hint=hint)
-
-
-def walk(node) -> Iterable:
-    """The node and every sub-expression below it (no recursion)."""
-    stack = [node]
-    while stack:
-        n = stack.pop()
-        yield n
-        stack.extend(children(n))
-
-
-def free_names(node) -> set[str]:
-    """Every name an expression reads (function names in calls included); a comprehension's
-    own names (`s` in `[s for s in SAMPLES]`) are not read from outside."""
-    kind = type(node)
-    if kind is s.Keyword:
-        node = node.value
-        kind = type(node)
-    if kind is s.Const:  # most arguments are plain values: no walk
-        return set()
-    if kind is s.Name:
-        return {node.id}
-    names = set()
-    stack = [node]
-    while stack:
-        n = stack.pop()
-        kind = type(n)
-        if kind is s.Name:
-            names.add(n.id)
-        elif kind is s.ListComp or kind is s.DictComp:
-            names |= _comprehension_free_names(n)
-        else:
-            stack.extend(children(n))
-    return names
-
-
-def _comprehension_free_names(node: s.ListComp | s.DictComp) -> set[str]:
-    names: set[str] = set()
-    bound: set[str] = set()
-    for clause in node.clauses:
-        names |= free_names(clause.iterable) - bound
-        bound |= set(clause.targets)
-        for condition in clause.conditions:
-            names |= free_names(condition) - bound
-    parts = (node.element,) if isinstance(node, s.ListComp) else (node.key, node.value)
-    for part in parts:
-        names |= free_names(part) - bound
-    return names
-
-
-def names_and_uses(node, base: str) -> tuple[set[str], list[tuple[str, Position]]]:
-    """free_names(node) and attribute_uses(node, base) (of a Keyword's value) in one walk,
-    in their orders: what the rule builder asks of every argument of every directive."""
-    kind = type(node)
-    if kind is s.Keyword:
-        node = node.value
-        kind = type(node)
-    if kind is s.Const:
-        return set(), []
-    if kind is s.Name:
-        return {node.id}, []
-    names: set[str] = set()
-    uses: list[tuple[str, Position]] = []
-    stack = [node]
-    while stack:
-        n = stack.pop()
-        kind = type(n)
-        if kind is s.Name:
-            names.add(n.id)
-            continue
-        if kind is s.ListComp or kind is s.DictComp:  # its own names are not read from outside
-            names |= _comprehension_free_names(n)
-            uses += attribute_uses(n, base)  # the walk's order: its subtree now
-            continue
-        if kind is s.Attribute and type(n.obj) is s.Name and n.obj.id == base:
-            uses.append((n.attr, n.pos))
-        stack.extend(children(n))
-    return names, uses
-
-
-def attribute_uses(node, base: str) -> list[tuple[str, Position]]:
-    """Every `base.attr` in an expression (e.g. which wildcards an input expression reads)."""
-    if type(node) is s.Const or type(node) is s.Name:
-        return []
-    uses = []
-    stack = [node]  # walk's order, without its generator: this runs for every argument
-    while stack:
-        n = stack.pop()
-        if type(n) is s.Attribute and type(n.obj) is s.Name and n.obj.id == base:
-            uses.append((n.attr, n.pos))
-        stack.extend(children(n))
-    return uses
 
 
 def compile_expr(node, builtins: Mapping[str, Callable]) -> Compiled:

@@ -21,7 +21,8 @@ from fileflow.lang.directives import (
     flatten_files,
     unpacked,
 )
-from fileflow.lang.evaluate import UndefinedName, compile_expr, free_names, names_and_uses, walk
+from fileflow.lang.evaluate import UndefinedName, compile_expr
+from fileflow.lang.expr_names import free_names, names_and_uses, walk
 from fileflow.lang.model import Action, FileItem, Lazy, Rule
 from fileflow.lang.script_kinds import REPORT_NAME, SUPPORTED, script_kind
 from fileflow.lang.software import read_software

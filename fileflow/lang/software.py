@@ -15,7 +15,7 @@ from collections.abc import Callable
 from fileflow.errors import FlowfileError
 from fileflow.lang import syntax as s
 from fileflow.lang.directives import check_no_nul
-from fileflow.lang.evaluate import free_names
+from fileflow.lang.expr_names import free_names
 from fileflow.lang.model import CondaEnv, Software
 from fileflow.lang.values import a_type
 
