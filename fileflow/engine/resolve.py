@@ -9,15 +9,13 @@ fine.
 """
 from __future__ import annotations
 
-import os
-import re
-from collections.abc import Callable, Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Sequence
 from itertools import repeat
-from types import MappingProxyType
-from typing import NamedTuple, cast
+from typing import NamedTuple
 
 from fileflow.engine.checkpoint_wait import CheckpointOracle
 from fileflow.engine.graph import Graph, Job, input_pos, job_name
+from fileflow.engine.job_makers import namer, normalize, normalize_prefix, normalized, values_maker
 from fileflow.errors import (
     AmbiguousRuleError,
     CycleError,
@@ -27,9 +25,8 @@ from fileflow.errors import (
     shorten,
 )
 from fileflow.lang.checkpoints import CheckpointPending, Checkpoints
-from fileflow.lang.job_values import job_values, lazy_inputs
+from fileflow.lang.job_values import job_values
 from fileflow.lang.model import FileItem, JobValues, Lazy, Rule, Workflow
-from fileflow.template import Items
 
 __all__ = ["resolve", "RuleIndex", "choose", "preferred_rules", "ruleorder_closure"]
 
@@ -66,12 +63,12 @@ class RuleIndex:
             for item in (*rule.outputs, *_products(rule.log, rule.wildcards)):
                 pattern = item.pattern
                 if pattern.is_constant:
-                    self.constant.setdefault(_normalize(pattern.text), []).append(rule)
+                    self.constant.setdefault(normalize(pattern.text), []).append(rule)
                 else:
                     last = pattern.parts[-1]
                     suffix = last if isinstance(last, str) else ""
                     self.patterns.append(_Candidate(
-                        rule, _normalize_prefix(pattern.literal_prefix), suffix,
+                        rule, normalize_prefix(pattern.literal_prefix), suffix,
                         pattern.regex(rule.constraints).fullmatch,
                         pattern.wildcards != rule.wildcards))
         self.preferred = ruleorder_closure(workflow.ruleorder)
@@ -194,30 +191,9 @@ def _inputs(rule: Rule, wildcards: dict[str, str], checkpoints: Checkpoints | No
             ) -> tuple[str, ...] | None:
     """The inputs of a candidate's job, or None if they cannot be evaluated for it (yet)."""
     try:
-        return _normalized(job_values(rule, wildcards, checkpoints=checkpoints)).inputs.values
+        return normalized(job_values(rule, wildcards, checkpoints=checkpoints)).inputs.values
     except (FlowfileError, CheckpointPending):
         return None
-
-
-def _needs_normalizing(path: str) -> bool:
-    return path.startswith("./") or "//" in path or "/./" in path or path.endswith("/")
-
-
-# A URL (s3://bucket/key, https://host/path): an object store's keys are names, not paths
-# ("a//b" and "a/b" are two objects), so a URL is taken exactly as written.
-_URL = re.compile(r"[A-Za-z][A-Za-z0-9+.-]+://")
-
-
-def _normalize(path: str) -> str:
-    if not _needs_normalizing(path) or _URL.match(path):
-        return path
-    return os.path.normpath(path)
-
-
-def _normalize_prefix(prefix: str) -> str:
-    while prefix.startswith("./"):
-        prefix = prefix[2:]
-    return prefix
 
 
 MAX_GROWTH = 100
@@ -241,123 +217,6 @@ def _growth(rule: Rule, wildcards: dict[str, str], consumer: Job, so_far: int, p
                     input_pos(consumer, path))
             return so_far + 1
     return 0
-
-
-def _normalized(values: JobValues) -> JobValues:
-    """Spell every path of a job one way ('./a.txt' and 'a.txt' are one file)."""
-    def fix(items):
-        joined = "\x00".join(items.values) + "\x00"  # one scan in C for the rare odd path
-        if "./" not in joined and "//" not in joined and "/\x00" not in joined:
-            return items
-        return items._replace(values=tuple(_normalize(p) for p in items.values))
-
-    inputs, outputs, log = fix(values.inputs), fix(values.outputs), fix(values.log)
-    if inputs is values.inputs and outputs is values.outputs and log is values.log:
-        return values
-    flags = {_normalize(p): f for p, f in values.flags.items()}
-    return values._replace(inputs=inputs, outputs=outputs, log=log, flags=flags)
-
-
-_NO_FLAGS: Mapping[str, frozenset[str]] = MappingProxyType({})
-
-
-def values_maker(rule: Rule, checkpoints: Checkpoints | None = None
-                 ) -> Callable[[dict[str, str]], JobValues]:
-    """`wildcards -> normalised JobValues` for one rule. When no directive depends on the
-    job, every path of a job is filled by one `str.format_map` call over the rule's paths
-    joined by NUL (which no path holds) and the directives' other values are shared by all
-    its jobs: the common case, and most of the time of resolving 100,000 jobs. Rules with
-    per-job expressions, and any path that needs normalising, take `job_values`."""
-    def generic(wildcards: dict[str, str]) -> JobValues:
-        return _normalized(job_values(rule, wildcards, checkpoints=checkpoints))
-
-    inputs, log = rule.inputs, rule.log
-    if isinstance(log, Lazy) or any(isinstance(v, Lazy)
-                                    for v in (rule.params, rule.threads, rule.resources)):
-        return generic
-    if isinstance(inputs, Lazy):
-        return _lazy_inputs_maker(rule, inputs, checkpoints)
-    items = (*rule.outputs, *inputs, *log)
-    if not items:
-        return generic
-    fmt = "\x00".join(i.pattern.fmt if i.pattern.wildcards else
-                      i.pattern.text.replace("{", "{{").replace("}", "}}") for i in items)
-    count, n_out, n_in = len(items), len(rule.outputs), len(inputs)
-    end_in = n_out + n_in
-    out_names = tuple(i.name for i in rule.outputs)
-    in_names = tuple(i.name for i in inputs)
-    log_names = tuple(i.name for i in log)
-    flagged = tuple((k, i.flags) for k, i in enumerate(items) if i.flags)
-    params, threads, resources = rule.params, rule.threads, rule.resources
-
-    no_log = Items((), log_names) if not log else None
-    new = tuple.__new__  # a named tuple's own __new__ is a Python function: skip it
-    urls = "://" in fmt  # remote paths: their "//" needs no normalizing
-
-    def make(wildcards: dict[str, str]) -> JobValues:
-        try:
-            joined = fmt.format_map(wildcards)
-        except (KeyError, IndexError, ValueError):
-            return generic(wildcards)  # it raises the error with the directive's position
-        if ("./" in joined or "/\x00" in joined or joined[-1:] == "/"
-                or ("//" in joined and (not urls or "//" in joined.replace("://", ":")))):
-            return generic(wildcards)
-        parts = tuple(joined.split("\x00"))
-        if len(parts) != count:
-            return generic(wildcards)  # a NUL in a wildcard value: let the slow path judge
-        flags = {parts[k]: f for k, f in flagged} if flagged else _NO_FLAGS
-        return new(JobValues, (new(Items, (parts[n_out:end_in], in_names)),
-                               new(Items, (parts[:n_out], out_names)),
-                               no_log or new(Items, (parts[end_in:], log_names)),
-                               params, threads, resources, flags))
-
-    return make
-
-
-def _lazy_inputs_maker(rule: Rule, inputs: Lazy, checkpoints: Checkpoints | None
-                       ) -> Callable[[dict[str, str]], JobValues]:
-    """values_maker's `wildcards -> JobValues` for a rule whose only per-job directive is
-    'input:' (a helper function's paths, a sheet's row): the outputs and logs are filled by
-    one `str.format_map`, as for other rules, and only the inputs evaluated for the job."""
-    def generic(wildcards: dict[str, str]) -> JobValues:
-        return _normalized(job_values(rule, wildcards, checkpoints=checkpoints))
-
-    outputs, log = rule.outputs, cast("tuple[FileItem, ...]", rule.log)  # not a Lazy: the caller saw
-    fmt = "\x00".join(i.pattern.fmt if i.pattern.wildcards else
-                      i.pattern.text.replace("{", "{{").replace("}", "}}") for i in (*outputs, *log))
-    count, n_out = len(outputs) + len(log), len(outputs)
-    out_names, log_names = tuple(i.name for i in outputs), tuple(i.name for i in log)
-    out_flagged = tuple((k, i.flags) for k, i in enumerate(outputs) if i.flags)
-    log_flagged = tuple((k + n_out, i.flags) for k, i in enumerate(log) if i.flags)
-    params, threads, resources = rule.params, rule.threads, rule.resources
-    new = tuple.__new__
-
-    def make(wildcards: dict[str, str]) -> JobValues:
-        parts: tuple[str, ...] = ()
-        if count:
-            try:
-                parts = tuple(fmt.format_map(wildcards).split("\x00"))
-            except (KeyError, IndexError, ValueError):
-                return generic(wildcards)  # it raises the error with the directive's position
-            if len(parts) != count:
-                return generic(wildcards)  # a NUL in a wildcard value: the slow path judges
-        # Flags in job_values' order: the outputs', the inputs', the logs'.
-        flags = {parts[k]: f for k, f in out_flagged}
-        job_inputs = lazy_inputs(rule, inputs, wildcards, flags, checkpoints)
-        for k, f in log_flagged:
-            flags[parts[k]] = f
-        return _normalized(new(JobValues, (job_inputs, new(Items, (parts[:n_out], out_names)),
-                                           new(Items, (parts[n_out:], log_names)),
-                                           params, threads, resources, flags)))
-    return make
-
-
-def _namer(rule: Rule) -> Callable[[dict[str, str]], str]:
-    """`wildcards -> job name` ("count[sample=a]", as graph.job_name spells it) by one
-    str.format_map; the wildcards come in the rule's order (RuleIndex.candidates)."""
-    if not rule.wildcards:
-        return lambda wildcards: rule.name
-    return (rule.name + "[" + ",".join(f"{w}={{{w}}}" for w in rule.wildcards) + "]").format_map
 
 
 def _check_wildcards(rule: Rule, wildcards: dict[str, str], path: str) -> None:
@@ -390,7 +249,7 @@ def _job_adder(graph: Graph, work: list[tuple[str, int]], oracle: CheckpointOrac
             grew = _growth(rule, wildcards, jobs[consumer], growth.get(consumer, 0), path)
         maker = makers.get(rule.name)
         if maker is None:
-            maker = makers[rule.name] = (values_maker(rule, oracle.checkpoints), _namer(rule))
+            maker = makers[rule.name] = (values_maker(rule, oracle.checkpoints), namer(rule))
         reads = oracle.reads
         reads.clear()
         try:
@@ -476,19 +335,7 @@ def resolve(workflow: Workflow, targets: Sequence[str],
     oracle = CheckpointOracle(workflow, missing)
     add_job = _job_adder(graph, work, oracle)
 
-    for target in targets:
-        rule = workflow.by_name.get(target)
-        if rule is not None:
-            if rule.wildcards:
-                raise WorkflowError(f"rule '{target}' has wildcards ({', '.join(rule.wildcards)}); "
-                                    "ask for one of its output files instead")
-            try:
-                graph.targets.append(add_job(rule, {}, -1))
-            except CheckpointPending as pending:
-                oracle.wait(graph, add_job, pending, rule.name, -1, "")
-        else:
-            work.append((_normalize(target), -1))
-
+    _add_targets(workflow, targets, graph, work, add_job, oracle)
     candidates, add_edge = index.candidates, graph.add_edge
     head = 0
     while head < len(work):
@@ -507,13 +354,7 @@ def resolve(workflow: Workflow, targets: Sequence[str],
                 continue
             found = candidates(path)
             if len(found) > 1:
-                found = choose(index, graph, found, path, missing, consumer >= 0,
-                               oracle.checkpoints)
-                if len(found) > 1:
-                    raise AmbiguousRuleError(
-                        path, [r.name for r, _ in found],
-                        input_pos(jobs[consumer], path) if consumer >= 0 else None,
-                        [r.pos for r, _ in found])
+                found = _the_one(index, graph, found, path, missing, consumer, oracle)
             if found:
                 rule, wildcards = found[0]
                 _check_wildcards(rule, wildcards, path)
@@ -554,12 +395,43 @@ def resolve(workflow: Workflow, targets: Sequence[str],
     return graph
 
 
+def _add_targets(workflow: Workflow, targets: Sequence[str], graph: Graph,
+                 work: list[tuple[str, int]], add_job, oracle: CheckpointOracle) -> None:
+    """The command line's targets: a rule's job (a rule without wildcards), else a path
+    put on the work list."""
+    for target in targets:
+        rule = workflow.by_name.get(target)
+        if rule is None:
+            work.append((normalize(target), -1))
+            continue
+        if rule.wildcards:
+            raise WorkflowError(f"rule '{target}' has wildcards ({', '.join(rule.wildcards)}); "
+                                "ask for one of its output files instead")
+        try:
+            graph.targets.append(add_job(rule, {}, -1))
+        except CheckpointPending as pending:
+            oracle.wait(graph, add_job, pending, rule.name, -1, "")
+
+
+def _the_one(index: RuleIndex, graph: Graph, found: list[tuple[Rule, dict[str, str]]], path: str,
+             missing: Callable[[list[str]], Collection[str]], consumer: int,
+             oracle: CheckpointOracle) -> list[tuple[Rule, dict[str, str]]]:
+    """Of several rules that can make `path`, the one `choose` keeps (or none: a source);
+    more than one left is an ambiguity naming them all."""
+    found = choose(index, graph, found, path, missing, consumer >= 0, oracle.checkpoints)
+    if len(found) > 1:
+        raise AmbiguousRuleError(path, [r.name for r, _ in found],
+                                 input_pos(graph.jobs[consumer], path) if consumer >= 0 else None,
+                                 [r.pos for r, _ in found])
+    return found
+
+
 def needs_itself(rule: Rule, wildcards: dict[str, str], path: str,
                  missing: Callable[[list[str]], Collection[str]]) -> None:
     """The only rule that makes `path` needs `path` itself: a cycle, unless the file is on
     disk, when it is a source (as in Snakemake; `choose` does the same among several)."""
     if missing([path]):
-        job = Job(-1, rule, wildcards, _normalized(job_values(rule, wildcards)),
+        job = Job(-1, rule, wildcards, normalized(job_values(rule, wildcards)),
                   job_name(rule.name, wildcards))
         raise CycleError([job.name, job.name], input_pos(job, path))
 

@@ -18,7 +18,8 @@ from dataclasses import dataclass
 
 from fileflow.engine.command import render_command
 from fileflow.engine.graph import Job
-from fileflow.engine.resolve import resolve, values_maker
+from fileflow.engine.job_makers import values_maker
+from fileflow.engine.resolve import resolve
 from fileflow.errors import FileflowError
 from fileflow.executors.base import JobOutcome
 from fileflow.executors.local import LocalExecutor
