@@ -130,3 +130,25 @@ def test_included_files_are_cached_one_by_one(cache, tmp_path):
     again = load_workflow(str(project / "Flowfile"))
     assert [r.name for r in first.rules] == [r.name for r in again.rules] == ["other", "main"]
     assert len(entries(cache)) == 2
+
+
+def test_every_module_that_shapes_the_tokens_is_part_of_the_cache_key():
+    """A cached entry is tokens that the fast parser turns into a tree: any fileflow.lang
+    module the parser imports, directly or through another, can change what an entry means,
+    so an edit to it must be a miss."""
+    import ast
+
+    here = Path(syntax_cache.__file__).parent
+    seen, todo = set(), ["fast_parser.py", "tokenizer.py", "syntax.py"]
+    while todo:
+        name = todo.pop()
+        if name in seen:
+            continue
+        seen.add(name)
+        for node in ast.walk(ast.parse((here / name).read_text())):
+            if isinstance(node, ast.ImportFrom) and node.module:
+                if node.module.startswith("fileflow.lang."):
+                    todo.append(node.module.rsplit(".", 1)[1] + ".py")
+                elif node.module == "fileflow.lang":
+                    todo.extend(alias.name + ".py" for alias in node.names)
+    assert seen - set(syntax_cache.TREE_MODULES) == set()

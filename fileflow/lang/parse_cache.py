@@ -25,7 +25,7 @@ from pathlib import Path
 from fileflow import __version__
 from fileflow.lang.nodes import Module
 
-__all__ = ["MIN_SIZE", "cache_dir", "load", "store"]
+__all__ = ["MIN_SIZE", "TREE_MODULES", "cache_dir", "load", "store"]
 
 MIN_SIZE = 32 * 1024  # smaller texts parse in a few milliseconds: a file would cost more
 FORMAT = 2            # the layout of an entry: 1 held encoded trees, 2 holds tokens
@@ -40,6 +40,12 @@ def cache_dir() -> Path:
     return Path(base) / "fileflow"
 
 
+# The modules whose code decides the cached tokens and the tree made of them: an edit to
+# any is a miss (tests/test_syntax_cache.py checks that the fast parser imports no other).
+TREE_MODULES = ("syntax.py", "syntax_errors.py", "lark_parser.py", "tokenizer.py",
+                "fast_parser.py", "fast_parser_forms.py", "nodes.py", "parse_cache.py")
+
+
 @lru_cache(maxsize=1)
 def _parser_fingerprint() -> bytes:
     """The grammar and the source of the modules that shape the tree."""
@@ -48,8 +54,7 @@ def _parser_fingerprint() -> bytes:
     digest = hashlib.blake2b(f"{__version__}/{FORMAT}".encode())
     digest.update(files("fileflow.grammar").joinpath("fileflow.lark").read_bytes())
     here = Path(__file__).resolve().parent
-    for name in ("syntax.py", "lark_parser.py", "tokenizer.py", "fast_parser.py", "nodes.py",
-                 "parse_cache.py"):
+    for name in TREE_MODULES:
         digest.update((here / name).read_bytes())
     return digest.digest()
 
