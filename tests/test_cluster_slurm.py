@@ -398,3 +398,48 @@ def test_timeout_then_a_retry_with_more_runtime(slurm, timeout_build):
     wait_for(lambda: _sacct(jobs[1]["external_id"], "Timelimit") == ["00:02:00"], timeout=30,
              what="sacct to show the retry's 2-minute limit")
     assert _sacct(jobs[0]["external_id"], "Timelimit") == ["00:01:00"]
+
+
+CHECKPOINTED = """
+rule all:
+    input: "totals/a.n", "totals/b.n"
+
+checkpoint split:
+    input: "data/{sample}.txt"
+    output: directory("chunks/{sample}")
+    shell: "mkdir -p {output} && split -l 2 {input} {output}/part_"
+
+rule count:
+    input: "chunks/{sample}/part_{part}"
+    output: "counts/{sample}/{part}.n"
+    shell: "wc -l < {input} | tr -d ' ' > {output}"
+
+rule gather:
+    input: expand("counts/{sample}/{part}.n", sample=wildcards.sample,
+                  part=glob_wildcards(checkpoints.split.get(sample=wildcards.sample).output[0]
+                                      + "/part_{part}").part)
+    output: "totals/{sample}.n"
+    shell: "cat {input} | paste -sd+ - | bc > {output}"
+"""
+
+
+def test_checkpoints_on_slurm_decide_the_jobs_submitted_after_them(slurm, tmp_path):
+    """The graph grows after checkpoint jobs on a cluster as locally: the split jobs run on
+    Slurm, then the chunks they made decide the count jobs submitted."""
+    p = Project(tmp_path / "p")
+    p.flowfile(CHECKPOINTED)
+    p.write("data/a.txt", "".join(f"{i}\n" for i in range(5)))   # 3 chunks
+    p.write("data/b.txt", "".join(f"{i}\n" for i in range(8)))   # 4 chunks
+    r = p.run("build", "--cluster", "slurm", "-j", "20", timeout=300)
+    assert r.code == 0, r
+    assert (p.read("totals/a.n"), p.read("totals/b.n")) == ("5\n", "8\n")
+    names = sorted(j["name"] for j in r.jobs)
+    assert names.count("split[sample=a]") == 1 and names.count("split[sample=b]") == 1
+    assert sum(1 for n in names if n.startswith("count[")) == 7
+    assert {j["executor"] for j in r.jobs} == {"slurm"} and {j["state"] for j in r.jobs} == {"done"}
+    with p.runlog() as log:
+        grown = log.extensions(p.runs()[0]["id"])
+    assert [(sorted(g["checkpoints"]), g["jobs_added"]) for g in grown] == [
+        (["split[sample=a]", "split[sample=b]"], 9)]
+    again = p.run("build", "--cluster", "slurm", "-j", "20")
+    assert again.code == 0 and "nothing to do" in again.out, again

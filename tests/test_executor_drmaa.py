@@ -242,3 +242,36 @@ def test_missing_library_is_a_clear_error_before_anything_runs(tmp_path, sge):
     assert r.code == 2, r
     assert "GLIBC_TUNABLES=glibc.rtld.optional_static_tls" in r.err
     assert not p.exists("made.txt") and p.runs() == []
+
+
+def test_checkpoints_on_grid_engine_decide_the_jobs_submitted_after_them(tmp_path, sge):
+    """The graph grows after checkpoint jobs, through DRMAA as locally."""
+    p = Project(tmp_path)
+    p.flowfile("""
+        rule all:
+            input: "totals/a.n"
+        checkpoint split:
+            input: "data/{sample}.txt"
+            output: directory("chunks/{sample}")
+            shell: "mkdir -p {output} && split -l 2 {input} {output}/part_"
+        rule count:
+            input: "chunks/{sample}/part_{part}"
+            output: "counts/{sample}/{part}.n"
+            shell: "wc -l < {input} | tr -d ' ' > {output}"
+        rule gather:
+            input: expand("counts/{sample}/{part}.n", sample=wildcards.sample,
+                          part=glob_wildcards(checkpoints.split.get(sample=wildcards.sample).output[0]
+                                              + "/part_{part}").part)
+            output: "totals/{sample}.n"
+            shell: "cat {input} | paste -sd+ - | bc > {output}"
+        """)
+    p.write("data/a.txt", "".join(f"{i}\n" for i in range(5)))   # 3 chunks
+    r = _build(p, sge, "-j", "8", timeout=240)
+    assert r.code == 0, r
+    assert p.read("totals/a.n") == "5\n"
+    assert sorted(j["name"] for j in r.jobs if j["rule"] != "all") == [
+        "count[sample=a,part=aa]", "count[sample=a,part=ab]", "count[sample=a,part=ac]",
+        "gather[sample=a]", "split[sample=a]"]
+    assert {j["executor"] for j in r.jobs if j["rule"] != "all"} == {"drmaa"}
+    again = _build(p, sge)
+    assert again.code == 0 and again.jobs == [] and "nothing to do" in again.out, again
