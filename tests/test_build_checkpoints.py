@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import signal
+import time
 
 import psutil
 import pytest
@@ -350,3 +351,32 @@ def test_a_job_that_read_a_checkpoint_is_retried_with_its_next_attempts_resource
     assert r.code == 0, r
     assert r.ran.count("gather[sample=a]") == 2
     assert p.read("totals/a.n") == "200\n"
+
+
+def test_a_noop_after_the_checkpoints_ran_takes_the_shortcut_and_sees_a_new_chunk(tmp_path,
+                                                                                  monkeypatch):
+    """With every checkpoint done the graph is known: the next no-op is answered from the
+    no-op cache, which watches the folders glob_wildcards() listed in the checkpoint's
+    output, so a chunk added there by hand sends the build back to the full decision (which
+    remakes the checkpoint's output: it changed since its job made it)."""
+    import fileflow.cli.build
+
+    p = split_project(tmp_path)
+    assert p.build().code == 0
+    time.sleep(0.02)  # past the file system's timestamp tick
+    assert "nothing to do" in p.build(log=False).out
+
+    def loaded(*args, **kwargs):
+        raise LookupError("the Flowfile was loaded")
+
+    with monkeypatch.context() as m:
+        m.setattr(fileflow.cli.build, "load_graph", loaded)
+        assert "nothing to do" in p.build(log=False).out   # from the cache alone
+        time.sleep(0.02)
+        p.write("chunks/a/part_zz", "extra\n")
+        with pytest.raises(LookupError):
+            p.build(log=False)
+    r = p.build()
+    assert r.code == 0, r
+    assert r.ran == ["split[sample=a]"]      # the same chunks again: nothing below reruns
+    assert not p.exists("chunks/a/part_zz") and p.read("totals/a.n") == "9\n"

@@ -141,7 +141,20 @@ def _explode(*args, **kwargs):
     raise _Loaded
 
 
-def test_env_and_glob_wildcards_keep_the_full_decision(tmp_path):
+def _answered_from_cache(p: Project, monkeypatch) -> bool:
+    with monkeypatch.context() as m:
+        m.setattr(fileflow.cli.build, "load_graph", _explode)
+        try:
+            result = p.build(log=False)
+        except _Loaded:
+            return False
+    assert result.code == 0 and "nothing to do" in result.out, result
+    return True
+
+
+def test_the_folders_glob_wildcards_listed_are_watched(tmp_path, monkeypatch):
+    """A file added or removed where glob_wildcards() looked, at any depth, changes the
+    graph: the shortcut watches every folder it listed, and answers while none changed."""
     p = Project(tmp_path)
     p.flowfile("""
         NAMES = glob_wildcards("in/{n}.txt").n
@@ -153,11 +166,36 @@ def test_env_and_glob_wildcards_keep_the_full_decision(tmp_path):
             shell: "cp {input} {output}"
         """)
     p.write("in/x.txt", "x\n")
-    assert p.build().ran == ["copy[n=x]"]
+    p.write("in/deep/er/z.txt", "z\n")
+    assert sorted(p.build().ran) == ["copy[n=deep/er/z]", "copy[n=x]"]
+    time.sleep(0.02)
+    assert "nothing to do" in p.build(log=False).out
+    assert _answered_from_cache(p, monkeypatch)
+    for change, runs in ((lambda: p.write("in/y.txt", "y\n"), ["copy[n=y]"]),
+                         (lambda: p.write("in/deep/er/w.txt", "w\n"), ["copy[n=deep/er/w]"]),
+                         (lambda: os.unlink(p.path("in/x.txt")), [])):
+        time.sleep(0.02)  # past the file system's timestamp tick
+        change()
+        assert not _answered_from_cache(p, monkeypatch)
+        assert p.build().ran == runs
+        time.sleep(0.02)
+        assert "nothing to do" in p.build(log=False).out
+        assert _answered_from_cache(p, monkeypatch)
+
+
+def test_env_keeps_the_full_decision(tmp_path):
+    p = Project(tmp_path)
+    p.flowfile("""
+        rule all:
+            input: "out.txt"
+        rule copy:
+            output: "out.txt"
+            params: who = env("FILEFLOW_TEST_WHO", "nobody")
+            shell: "echo {params.who} > {output}"
+        """)
+    assert p.build().ran == ["copy"]
     assert "nothing to do" in p.build(log=False).out
     assert not p.exists(".fileflow/noop-cache")
-    p.write("in/y.txt", "y\n")  # a new input the cache could not have known of
-    assert p.build().ran == ["copy[n=y]"]
 
 
 def test_an_edited_sample_sheet_or_data_file_goes_back_to_the_full_decision(tmp_path, monkeypatch):

@@ -118,7 +118,7 @@ def _save_noop(key, clock, runlog_before, workflow, graph, plan, options,
     observed.update((p, st) for p, st in plan.observed.items() if p in made and p not in virtual)
     fresh = [*virtual, *(p for p in graph.sources if p not in observed)]
     save(key, len(graph), observed, fresh, workflow.flowfiles, workflow.read_files,
-         options.configfiles, runlog_before, clock, runlog_clock)
+         options.configfiles, runlog_before, clock, runlog_clock, workflow.listed_dirs)
 
 
 def _only_settled_again(plan) -> bool:
@@ -136,9 +136,10 @@ def _planned_nothing(options, noop_key, clock, runlog_before, runlog, store, wor
     """Say so; record what was hashed; leave the no-op cache for the next build."""
     from fileflow.run.noop_cache import runlog_after_write, runlog_states
 
-    # A graph that read a checkpoint's outputs may change with them: no shortcut then.
-    cacheable = (noop_key is not None and not plan.warnings and not graph.readers
-                 and not graph.waiting)
+    # A graph waiting for a checkpoint is not known yet: no shortcut then. One that read
+    # complete checkpoints' outputs is watched through them: their states are the plan's, and
+    # the folders glob_wildcards() listed in them and the files read_text() read are watched.
+    cacheable = noop_key is not None and not plan.warnings and not graph.waiting
     runlog_clock = None
     if plan.fresh_states:
         cacheable = cacheable and _only_settled_again(plan)

@@ -31,11 +31,13 @@ __all__ = ["BuiltinError", "EvalContext", "make_builtins", "BUILTIN_NAMES"]
 
 @dataclass(frozen=True, slots=True)
 class EvalContext:
-    """What builtins need beyond their arguments: where relative paths start, and the
-    files table() and load() read (each read once per load, then watched as config files are)."""
+    """What builtins need beyond their arguments: where relative paths start, the files
+    table() and load() read (each read once per load, then watched as config files are),
+    and the folders glob_wildcards() listed (watched for entries added or removed)."""
 
     workdir: str = "."
     read_files: list[str] = field(default_factory=list)
+    listed_dirs: dict[str, None] = field(default_factory=dict)  # an ordered set
     read_cache: dict[tuple, object] = field(default_factory=dict)
 
 
@@ -96,8 +98,10 @@ def _glob_wildcards(ctx: EvalContext):
         absolute = os.path.isabs(pattern)
         root = base if absolute else os.path.join(ctx.workdir, base) if base else ctx.workdir
         paths: list[str] = []
+        listed = ctx.listed_dirs
         for dirpath, dirnames, filenames in os.walk(root):
             dirnames.sort()
+            listed[dirpath] = None  # its entries decide the result: the no-op shortcut watches it
             # Paths as the pattern spells them: absolute, or relative to the working directory.
             rel_dir = dirpath if absolute else os.path.relpath(dirpath, ctx.workdir)
             for name in filenames + dirnames:

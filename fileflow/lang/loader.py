@@ -54,7 +54,8 @@ class _Loader:
         self.command_line_config: dict = {}
         self.command_line_configfiles: list[tuple[str, str]] = []
         self.read_files: list[str] = []  # besides the Flowfiles: what else loading read
-        self.builtins = make_builtins(EvalContext(workdir, self.read_files))
+        self.listed_dirs: dict[str, None] = {}  # the folders glob_wildcards() listed, in order
+        self.builtins = make_builtins(EvalContext(workdir, self.read_files, self.listed_dirs))
         self.config: dict = dict(overrides)
         self.rule_decls: dict[str, Position] = {}
         self.built: dict[str, Rule] = {}
@@ -413,7 +414,7 @@ class _Loader:
                         dict(self.constraints), self.config, tuple(self.flowfiles), self.workdir,
                         dict(self.names), self.read_files, self.storage,
                         {name: info for name, (_, info) in self.functions.items()},
-                        dict(self.hooks))
+                        dict(self.hooks), listed_dirs=self.listed_dirs)
 
 
 def _line_of(pos: Position, here: Position) -> str:

@@ -3,7 +3,7 @@ Lazy to evaluate per job, and JobValues, what one job's directives evaluate to. 
 """
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
@@ -147,6 +147,9 @@ class Workflow:
     functions: Mapping[str, FunctionInfo] = field(default_factory=dict)
     # `onstart:`, `onsuccess:`, `onerror:` -> the shell command run then ({log}, {run_id})
     hooks: Mapping[str, Action] = field(default_factory=dict)
+    # The folders glob_wildcards() listed, while loading and (called per job) while the
+    # jobs' values were evaluated: a file added or removed in one can change the graph.
+    listed_dirs: Collection[str] = ()
 
 
 class JobValues(NamedTuple):

@@ -22,11 +22,12 @@ file system itself (fileflow.engine.fs_clock, fileflow.state.settled; git's "rac
 files): a later change then shows a newer ctime. A build that found nothing to do but
 recorded files it had to hash again only because their records were taken within a tick of
 their last change (their content and stat unchanged) still writes the cache, with the run
-log's state after that write, when nobody else wrote the run log meanwhile. Never cached:
-a Flowfile that uses `env()` or `glob_wildcards()` (its graph depends on more than these
-paths), a graph with a path that is a URL (a remote file has no local stat), a run log
-other than a SQLite file, and a working directory on a network file system (the server's
-clock stamps the files). Deleting the cache file is always safe.
+log's state after that write, when nobody else wrote the run log meanwhile. The folders
+`glob_wildcards()` listed are watched too: a file added, removed or renamed in one changes
+its mtime and ctime. Never cached: a Flowfile that uses `env()` (its graph depends on the
+environment), a graph with a path that is a URL (a remote file has no local stat), a run
+log other than a SQLite file, and a working directory on a network file system (the
+server's clock stamps the files). Deleting the cache file is always safe.
 """
 from __future__ import annotations
 
@@ -50,9 +51,10 @@ FORMAT = 2
 # How long a build that wrote the run log itself waits, at most, for the file system's
 # clock to pass the tick of that write (a fine-grained file system's tick is a few ms).
 SETTLE_WAIT_NS = 20_000_000
-# Names whose use makes the graph depend on more than the files read (the environment, a
-# directory's listing). Found in the text: a false alarm only costs the shortcut.
-_VOLATILE = re.compile(r"\b(?:env|glob_wildcards)\b")
+# A name whose use makes the graph depend on more than the files read: the environment.
+# Found in the text: a false alarm only costs the shortcut. (The folders glob_wildcards()
+# lists are watched: a file added or removed there changes the folder's mtime and ctime.)
+_VOLATILE = re.compile(r"\benv\b")
 # A path's state: None when missing, False when it cannot be told, else
 # (size, mtime_ns, ctime_ns, is_dir, symlink target or "").
 PathState = tuple[int, int, int, bool, str] | Literal[False] | None
@@ -151,7 +153,8 @@ def nothing_to_do(key: tuple | None) -> int | None:
 def save(key: tuple | None, jobs: int, observed: Mapping[str, FileState],
          fresh: Iterable[str], flowfiles: Sequence[str], read_files: Sequence[str],
          configfiles: Sequence[str], runlog_states: Sequence[PathState],
-         clock: FsClock, runlog_clock: FsClock | None = None) -> bool:
+         clock: FsClock, runlog_clock: FsClock | None = None,
+         listed_dirs: Iterable[str] = ()) -> bool:
     """Record a decision of "nothing to do". `observed` holds the FileStates the decision
     read (the plan's; sources first), `fresh` the paths to stat now (taken from the record, or
     only looked up), `runlog_states` the state of the run log's files before it was read (or
@@ -181,7 +184,7 @@ def save(key: tuple | None, jobs: int, observed: Mapping[str, FileState],
         return False  # a remote file: only its own store can tell whether it changed
     paths: list[str] = _runlog_paths(key)
     states: list[PathState] = list(runlog_states)
-    for path in [*flowfiles, *read_files, *configfiles, *fresh, *_own_modules()]:
+    for path in [*flowfiles, *read_files, *configfiles, *listed_dirs, *fresh, *_own_modules()]:
         paths.append(path)
         states.append(_state(path))
     for path, st in observed.items():
