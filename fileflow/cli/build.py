@@ -266,6 +266,9 @@ def _run(options, graph, plan, runlog, store, started, generation, config, hooks
                                               (run_id, extensions))
                 if not plan.reasons:
                     break
+                if options.cluster == "drmaa":  # the last round closed its session
+                    from fileflow.cli.cluster_setup import drmaa_backend
+                    backend = drmaa_backend(options, graph, plan)
         except BaseException:
             with contextlib.suppress(Exception):  # the run log may be what failed
                 runlog.finish_run(run_id, "failed", total.done, total.failed)
