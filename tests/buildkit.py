@@ -27,6 +27,30 @@ __all__ = ["Project", "Result", "snapshot", "wait_for", "PRINT_ARGV"]
 PRINT_ARGV = "import sys\nfor a in sys.argv[1:]:\n    print(repr(a))\n"
 
 
+# The usual checkpoint idiom (docs/language.md, Data-dependent graphs): a split into an
+# unknown number of chunks, a job per chunk, and a gather of what the split made.
+SPLIT = """
+    default: "totals/a.n"
+
+    checkpoint split:
+        input: "data/{sample}.txt"
+        output: directory("chunks/{sample}")
+        shell: "mkdir -p {output} && split -l 2 {input} {output}/part_"
+
+    rule count:
+        input: "chunks/{sample}/part_{part}"
+        output: "counts/{sample}/{part}.n"
+        shell: "wc -l < {input} | tr -d ' ' > {output}"
+
+    rule gather:
+        input: expand("counts/{sample}/{part}.n", sample=wildcards.sample,
+                      part=glob_wildcards(checkpoints.split.get(sample=wildcards.sample).output[0]
+                                          + "/part_{part}").part)
+        output: "totals/{sample}.n"
+        shell: "cat {input} | paste -sd+ - | bc > {output}"
+    """
+
+
 @dataclass(repr=False)
 class Result:
     """What one fileflow invocation did."""

@@ -13,8 +13,11 @@ On a developer machine without the service they skip; with FILEFLOW_STRICT_SERVI
 """
 from __future__ import annotations
 
+import functools
 import gc
 import os
+import shutil
+import subprocess
 from fnmatch import fnmatch
 
 import pytest
@@ -65,6 +68,23 @@ def need_service(available: bool, what: str) -> None:
     if STRICT:
         pytest.fail(f"{what} is not available but FILEFLOW_STRICT_SERVICES=1 requires it")
     pytest.skip(f"{what} is not available")
+
+
+@functools.lru_cache(maxsize=1)
+def slurm_up() -> bool:
+    """A real Slurm answers here (.ci/slurm-up.sh starts one and sets FILEFLOW_TEST_SLURM=1)."""
+    if not os.environ.get("FILEFLOW_TEST_SLURM") or shutil.which("sbatch") is None:
+        return False
+    try:
+        return subprocess.run(["sinfo", "-h"], capture_output=True, timeout=20).returncode == 0
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+
+
+@pytest.fixture(scope="module")
+def slurm() -> None:
+    """For tests that submit to the real Slurm."""
+    need_service(slurm_up(), "Slurm (run .ci/slurm-up.sh; it sets FILEFLOW_TEST_SLURM=1)")
 
 
 @pytest.fixture

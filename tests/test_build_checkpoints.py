@@ -9,28 +9,7 @@ import time
 
 import psutil
 import pytest
-from buildkit import Project, kill_tree, wait_for
-
-SPLIT = """
-    default: "totals/a.n"
-
-    checkpoint split:
-        input: "data/{sample}.txt"
-        output: directory("chunks/{sample}")
-        shell: "mkdir -p {output} && split -l 2 {input} {output}/part_"
-
-    rule count:
-        input: "chunks/{sample}/part_{part}"
-        output: "counts/{sample}/{part}.n"
-        shell: "wc -l < {input} | tr -d ' ' > {output}"
-
-    rule gather:
-        input: expand("counts/{sample}/{part}.n", sample=wildcards.sample,
-                      part=glob_wildcards(checkpoints.split.get(sample=wildcards.sample).output[0]
-                                          + "/part_{part}").part)
-        output: "totals/{sample}.n"
-        shell: "cat {input} | paste -sd+ - | bc > {output}"
-    """
+from buildkit import SPLIT, Project, kill_tree, wait_for
 
 
 def _lines(n: int) -> str:

@@ -6,7 +6,6 @@ from __future__ import annotations
 import os
 import shutil
 import signal
-import subprocess
 import sys
 import time
 
@@ -347,18 +346,7 @@ def test_envmodules_without_the_flag_leave_the_command_alone(tmp_path):
 
 # ---------------------------------------------------------------- on a real Slurm
 
-def _slurm() -> None:
-    up = bool(os.environ.get("FILEFLOW_TEST_SLURM")) and shutil.which("sbatch") is not None
-    if up:
-        try:
-            up = subprocess.run(["sinfo", "-h"], capture_output=True, timeout=20).returncode == 0
-        except (OSError, subprocess.TimeoutExpired):
-            up = False
-    need_service(up, "Slurm (run .ci/slurm-up.sh; it sets FILEFLOW_TEST_SLURM=1)")
-
-
-def test_a_slurm_job_runs_in_its_environment_with_its_modules(tmp_path, channel):
-    _slurm()
+def test_a_slurm_job_runs_in_its_environment_with_its_modules(tmp_path, channel, slurm):
     _lmod()
     p = module_project(tmp_path, '"hello/1.0"')
     p.write("envs/tool.yaml", env_file(channel, "fftool"))

@@ -14,15 +14,8 @@ import signal
 import subprocess
 
 import pytest
-from buildkit import Project, kill_tree, wait_for
-from conftest import need_service
-
-SLURM_UP = bool(os.environ.get("FILEFLOW_TEST_SLURM")) and shutil.which("sbatch") is not None
-if SLURM_UP:
-    try:
-        SLURM_UP = subprocess.run(["sinfo", "-h"], capture_output=True, timeout=20).returncode == 0
-    except (OSError, subprocess.TimeoutExpired):
-        SLURM_UP = False
+from buildkit import SPLIT, Project, kill_tree, wait_for
+from conftest import slurm_up
 
 WRAPPED = ("sbatch", "sacct", "squeue", "scancel")
 
@@ -69,11 +62,6 @@ def _active(ids) -> set[str]:
     return set(out.split()) & set(ids)
 
 
-@pytest.fixture(scope="module")
-def slurm() -> None:
-    need_service(SLURM_UP, "Slurm (run .ci/slurm-up.sh; it sets FILEFLOW_TEST_SLURM=1)")
-
-
 TIMEOUT_FLOW = """
 rule slow:
     output: "slow.txt"
@@ -87,7 +75,7 @@ rule slow:
 def timeout_build(tmp_path_factory):
     """A build whose first attempt runs out of its 1-minute limit and whose retry (2
     minutes) succeeds: started at once, checked by the last test."""
-    if not SLURM_UP:
+    if not slurm_up():
         yield None
         return
     p = Project(tmp_path_factory.mktemp("timeout"))
@@ -400,37 +388,16 @@ def test_timeout_then_a_retry_with_more_runtime(slurm, timeout_build):
     assert _sacct(jobs[0]["external_id"], "Timelimit") == ["00:01:00"]
 
 
-CHECKPOINTED = """
-rule all:
-    input: "totals/a.n", "totals/b.n"
-
-checkpoint split:
-    input: "data/{sample}.txt"
-    output: directory("chunks/{sample}")
-    shell: "mkdir -p {output} && split -l 2 {input} {output}/part_"
-
-rule count:
-    input: "chunks/{sample}/part_{part}"
-    output: "counts/{sample}/{part}.n"
-    shell: "wc -l < {input} | tr -d ' ' > {output}"
-
-rule gather:
-    input: expand("counts/{sample}/{part}.n", sample=wildcards.sample,
-                  part=glob_wildcards(checkpoints.split.get(sample=wildcards.sample).output[0]
-                                      + "/part_{part}").part)
-    output: "totals/{sample}.n"
-    shell: "cat {input} | paste -sd+ - | bc > {output}"
-"""
 
 
 def test_checkpoints_on_slurm_decide_the_jobs_submitted_after_them(slurm, tmp_path):
     """The graph grows after checkpoint jobs on a cluster as locally: the split jobs run on
     Slurm, then the chunks they made decide the count jobs submitted."""
     p = Project(tmp_path / "p")
-    p.flowfile(CHECKPOINTED)
+    p.flowfile(SPLIT)
     p.write("data/a.txt", "".join(f"{i}\n" for i in range(5)))   # 3 chunks
     p.write("data/b.txt", "".join(f"{i}\n" for i in range(8)))   # 4 chunks
-    r = p.run("build", "--cluster", "slurm", "-j", "20", timeout=300)
+    r = p.run("build", "--cluster", "slurm", "-j", "20", "totals/a.n", "totals/b.n", timeout=300)
     assert r.code == 0, r
     assert (p.read("totals/a.n"), p.read("totals/b.n")) == ("5\n", "8\n")
     names = sorted(j["name"] for j in r.jobs)
@@ -441,5 +408,5 @@ def test_checkpoints_on_slurm_decide_the_jobs_submitted_after_them(slurm, tmp_pa
         grown = log.extensions(p.runs()[0]["id"])
     assert [(sorted(g["checkpoints"]), g["jobs_added"]) for g in grown] == [
         (["split[sample=a]", "split[sample=b]"], 9)]
-    again = p.run("build", "--cluster", "slurm", "-j", "20")
+    again = p.run("build", "--cluster", "slurm", "-j", "20", "totals/a.n", "totals/b.n")
     assert again.code == 0 and "nothing to do" in again.out, again

@@ -11,7 +11,7 @@ import signal
 import subprocess
 
 import pytest
-from buildkit import Project, kill_tree, wait_for
+from buildkit import SPLIT, Project, kill_tree, wait_for
 from conftest import need_service
 
 SGE_ROOT = os.environ.get("SGE_ROOT", "/var/lib/gridengine")
@@ -247,24 +247,7 @@ def test_missing_library_is_a_clear_error_before_anything_runs(tmp_path, sge):
 def test_checkpoints_on_grid_engine_decide_the_jobs_submitted_after_them(tmp_path, sge):
     """The graph grows after checkpoint jobs, through DRMAA as locally."""
     p = Project(tmp_path)
-    p.flowfile("""
-        rule all:
-            input: "totals/a.n"
-        checkpoint split:
-            input: "data/{sample}.txt"
-            output: directory("chunks/{sample}")
-            shell: "mkdir -p {output} && split -l 2 {input} {output}/part_"
-        rule count:
-            input: "chunks/{sample}/part_{part}"
-            output: "counts/{sample}/{part}.n"
-            shell: "wc -l < {input} | tr -d ' ' > {output}"
-        rule gather:
-            input: expand("counts/{sample}/{part}.n", sample=wildcards.sample,
-                          part=glob_wildcards(checkpoints.split.get(sample=wildcards.sample).output[0]
-                                              + "/part_{part}").part)
-            output: "totals/{sample}.n"
-            shell: "cat {input} | paste -sd+ - | bc > {output}"
-        """)
+    p.flowfile(SPLIT)
     p.write("data/a.txt", "".join(f"{i}\n" for i in range(5)))   # 3 chunks
     r = _build(p, sge, "-j", "8", timeout=240)
     assert r.code == 0, r

@@ -7,26 +7,10 @@ through the environment sbatch passes on (AWS_ENDPOINT_URL_S3 and the test crede
 from __future__ import annotations
 
 import os
-import shutil
-import subprocess
 
-import pytest
 from buildkit import Project
 from conftest import need_service
 from s3server import s3_bucket, s3_server  # noqa: F401  (pytest fixtures)
-
-SLURM_UP = bool(os.environ.get("FILEFLOW_TEST_SLURM")) and shutil.which("sbatch") is not None
-if SLURM_UP:
-    try:
-        SLURM_UP = subprocess.run(["sinfo", "-h"], capture_output=True, timeout=20).returncode == 0
-    except (OSError, subprocess.TimeoutExpired):
-        SLURM_UP = False
-
-
-@pytest.fixture
-def slurm() -> None:
-    need_service(SLURM_UP, "Slurm (run .ci/slurm-up.sh; it sets FILEFLOW_TEST_SLURM=1)")
-
 
 FLOW = """
 localrules: all, length

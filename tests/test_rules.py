@@ -1557,3 +1557,11 @@ def test_retry_delay_and_backoff(tmp_path):
     assert "'retry_backoff:' takes a number >= 1" in err.message
     err = load_error(tmp_path, 'rule a:\n    output: "a"\n    retry_delay: "later"\n    shell: "x"\n')
     assert "'later' is not a time span" in err.message
+
+
+def test_use_rule_of_a_taken_module_rule_points_at_the_module(tmp_path):
+    err = load_error(tmp_path, 'module qc:\n    flowfile: "modules/qc/Flowfile"\n'
+                     "use rule * from qc as qc_*\nuse rule qc_lazy as again\n", MODULE_FILES)
+    assert (err.message, err.hint) == (
+        "use rule: no rule named 'qc_lazy' above",
+        "a module's rule is reused from its module: 'use rule NAME from MODULE as NEW with:'")
