@@ -28,6 +28,7 @@ from fileflow.lang.directives import (
 )
 from fileflow.lang.evaluate import UndefinedName, compile_expr
 from fileflow.lang.model import Action, Rule, Workflow
+from fileflow.lang.modules import LoadedModule, derived_decl, load_module, module_settings, use_module_rules
 from fileflow.lang.python_imports import FunctionInfo, PythonModule, import_module_file, imported_function
 from fileflow.lang.rule_builder import RuleBuilder
 from fileflow.lang.rule_refs import ReferredRuleFailed, RuleRefs, mentions_rules
@@ -46,15 +47,16 @@ class _Loader:
     """One load: the statements of the Flowfile and its includes run in order, with the names,
     rules and settings they make so far (what a RuleBuilder reads: rule_builder.LoadingState)."""
 
-    def __init__(self, workdir: str, overrides: dict):
+    def __init__(self, workdir: str, overrides: dict, files_dir: str | None = None):
         self.workdir = workdir
+        self.files_dir = files_dir or workdir  # configfile:, sample sheets: a module's own folder
         self.overrides = overrides
         # Where config values came from, for the positions of configschema: errors.
         self.config_files: list[tuple[str, str]] = []
         self.command_line_config: dict = {}
         self.command_line_configfiles: list[tuple[str, str]] = []
         self.read_files: list[str] = []  # besides the Flowfiles: what else loading read
-        self.builtins = make_builtins(EvalContext(workdir, self.read_files))
+        self.builtins = make_builtins(EvalContext(self.files_dir, self.read_files))
         self.config: dict = dict(overrides)
         self.rule_decls: dict[str, Position] = {}
         self.built: dict[str, Rule] = {}
@@ -86,6 +88,8 @@ class _Loader:
         self.hooks: dict[str, Action] = {}  # onstart/onsuccess/onerror -> its shell command
         self.python_modules: dict[str, PythonModule] = {}   # real path -> the module, run once
         self.functions: dict[str, tuple[Position, FunctionInfo]] = {}  # imported, by name
+        self.decls: dict[str, tuple[s.RuleDecl, str]] = {}  # what `use rule` copies
+        self.modules: dict[str, LoadedModule] = {}
 
     # -- files
 
@@ -135,7 +139,11 @@ class _Loader:
                         self.assign(stmt)
                     elif isinstance(stmt, s.ImportFrom):
                         self.import_from(stmt, path)
-                    else:
+                    elif isinstance(stmt, s.UseRule):
+                        self.use_rule(stmt, path)
+                    elif isinstance(stmt, s.ModuleDecl):
+                        self.module(stmt, path)
+                    elif isinstance(stmt, s.Directive):
                         self.top_directive(stmt, path)
                 except RecursionError:
                     raise FlowfileError("expression nested too deeply", stmt.pos) from None
@@ -229,7 +237,7 @@ class _Loader:
     def top_configfile(self, d: s.Directive, path: str) -> None:
         target = self._one_string(d)
         check_no_nul(target, "configfile", d.args[0].pos)
-        full = target if os.path.isabs(target) else os.path.join(self.workdir, target)
+        full = target if os.path.isabs(target) else os.path.join(self.files_dir, target)
         self.read_files.append(full)
         data = load_config_file(full, d.args[0].pos, shown=target)
         self.config_files.append((full, target))
@@ -244,7 +252,7 @@ class _Loader:
 
         target = self._one_string(d)
         check_no_nul(target, "configschema", d.args[0].pos)
-        full = target if os.path.isabs(target) else os.path.join(self.workdir, target)
+        full = target if os.path.isabs(target) else os.path.join(self.files_dir, target)
         self.read_files.append(full)
         sources = ConfigSources([*self.config_files, *self.command_line_configfiles],
                                 self.command_line_config)
@@ -335,6 +343,7 @@ class _Loader:
                                     f"first defined at {self.rule_decls[decl.name]}"))
             return
         self.rule_decls[decl.name] = decl.pos
+        self.decls[decl.name] = (decl, path)
         if self.first_main_rule is None and len(self.including) == 1:
             # As in Snakemake, a rule from an included file is never the default target.
             self.first_main_rule = decl.name
@@ -344,6 +353,39 @@ class _Loader:
             self.deferred[decl.name] = (decl, path, index, dict(self.scope))
         else:
             self.build_rule(RuleBuilder(self, decl, path, index))
+
+    def use_rule(self, use: s.UseRule, path: str) -> None:
+        """`use rule NAME as NEW [with: ...]`: a copy of a rule above, its directives replaced;
+        with `from MODULE`, rules of a module."""
+        if use.module is not None:
+            use_module_rules(self, use)
+            return
+        if len(use.names) != 1 or use.names[0].id == "*":
+            raise FlowfileError("'use rule' takes one rule of this workflow (several, or '*', only "
+                                "'from' a module)", use.names[0].pos)
+        old = use.names[0]
+        if use.new_name is None or "*" in use.new_name.id:
+            raise FlowfileError(f"'use rule {old.id}' needs a new name: 'use rule {old.id} as NEW'",
+                                use.new_name.pos if use.new_name else old.pos)
+        if old.id not in self.decls:
+            raise FlowfileError(f"use rule: no rule named '{old.id}' above", old.pos,
+                                closest(old.id, self.decls)[2:])
+        decl, _ = self.decls[old.id]
+        self.add_rule(derived_decl(decl, use, use.new_name.id, use.new_name.pos), path)
+
+    def module(self, decl: s.ModuleDecl, path: str) -> None:
+        """`module qc:`: the module's Flowfile loaded now, with its own config and names (a
+        loader of its own, its files relative to its folder)."""
+        if decl.name in self.modules:
+            raise FlowfileError(f"a second module named '{decl.name}'", decl.pos,
+                                f"the first is at {self.modules[decl.name].settings.pos}")
+        settings = module_settings(decl, path, self.evaluate)
+        self.modules[decl.name] = LoadedModule(settings, None, None)
+        sub = _Loader(self.workdir, settings.config,
+                      os.path.dirname(os.path.abspath(settings.flowfile)))
+        sub.texts, sub.default_resources, sub.including = (
+            self.texts, self.default_resources, list(self.including))
+        self.modules[decl.name] = load_module(self, sub, settings)
 
     def build_rule(self, builder: RuleBuilder) -> Rule | None:
         try:
