@@ -191,7 +191,10 @@ CORNERS = [
     "module qc:\n    config: config.qc\n    replace_prefix: {'data/': 'raw/'}\n",
     "modul qc:\n    flowfile: 'x'\n", "module qc\n", "module qc:\n", "module: 'x'\n",
     "use rule a as b  # c\nmodule m:  # c\n    flowfile: 'f'  # c\n",
-    "use rule a \\\n    as b\n",
+    "use rule a \\\n    as b\n", "module = 1\nmodule: 'x'\n", "module qc: 'x'\n",
+    "module \\\n  qc:\n    flowfile: 'f'\n", "module\tqc :\n    flowfile: 'f'\n",
+    "rule a:\n    module qc:\n        flowfile: 'f'\n", "def f(x):\n    return 1\n",
+    "if x:\n    y = 1\n",
 ]
 
 

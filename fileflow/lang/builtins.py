@@ -37,6 +37,8 @@ class EvalContext:
     workdir: str = "."
     read_files: list[str] = field(default_factory=list)
     read_cache: dict[tuple, object] = field(default_factory=dict)
+    # where table(), load() and read_text() start: a module's own folder ("": workdir)
+    files_dir: str = ""
 
 
 class BuiltinError(Exception):
@@ -269,7 +271,7 @@ def _file_reader(ctx: EvalContext, name: str, read: Callable, keywords: tuple[st
         if memo is not None and memo in ctx.read_cache:
             return ctx.read_cache[memo]
         try:
-            value = read(ctx.workdir, *args, **kwargs)
+            value = read(ctx.files_dir or ctx.workdir, *args, **kwargs)
         except TableRefused as exc:
             raise BuiltinError(str(exc)) from None
         except FlowfileError as exc:
@@ -278,7 +280,7 @@ def _file_reader(ctx: EvalContext, name: str, read: Callable, keywords: tuple[st
             raise
         finally:
             if isinstance(args[0], str) and "\x00" not in args[0]:
-                full = os.path.join(ctx.workdir, args[0])
+                full = os.path.join(ctx.files_dir or ctx.workdir, args[0])
                 if full not in ctx.read_files:
                     ctx.read_files.append(full)
         if memo is not None:

@@ -147,7 +147,8 @@ class _Parser(ExpressionForms):
                     statements.append(self.import_from())
                 elif tok[1] == "use" and toks[self.i + 1][:2] == ("N", "rule"):
                     statements.append(self.use_rule())
-                elif tok[1] == "module" and toks[self.i + 1][0] == "N":
+                elif tok[1] == "module" and toks[self.i + 1][0] == "N" \
+                        and toks[self.i + 1][2] == tok[2] and toks[self.i + 2][0] == ":":
                     statements.append(self.module_decl())
                 elif toks[self.i + 1][0] == "=":
                     statements.append(self.assignment())

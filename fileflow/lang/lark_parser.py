@@ -207,8 +207,7 @@ class TreeToNodes(Transformer):
         return tuple(Name(self._tok_pos(c), str(c)) for c in children)
 
     def module(self, meta, children):
-        word, name, *directives = children
-        self._word(word, "module", "a statement starts with a name and ':' or '=', or with 'rule'")
+        _module, name, *directives = children
         return ModuleDecl(self._tok_pos(name), str(name), tuple(directives), meta.end_line)
 
     def _word(self, tok, word: str, hint: str) -> None:

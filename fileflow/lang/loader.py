@@ -56,7 +56,7 @@ class _Loader:
         self.command_line_config: dict = {}
         self.command_line_configfiles: list[tuple[str, str]] = []
         self.read_files: list[str] = []  # besides the Flowfiles: what else loading read
-        self.builtins = make_builtins(EvalContext(self.files_dir, self.read_files))
+        self.builtins = make_builtins(EvalContext(workdir, self.read_files, files_dir=self.files_dir))
         self.config: dict = dict(overrides)
         self.rule_decls: dict[str, Position] = {}
         self.built: dict[str, Rule] = {}
