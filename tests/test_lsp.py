@@ -313,6 +313,15 @@ def test_hover_outline_and_completion_of_use_rule_and_module(tmp_path):
     assert labels(*line_col(REUSE, "from qc", 5)) == ["qc"]
 
 
+def test_an_error_in_a_module_shows_at_its_flowfile_setting(tmp_path):
+    (tmp_path / "m").mkdir()
+    (tmp_path / "m" / "Flowfile").write_text('rule count:\n    output: "x.txt"\n    shel: "x"\n')
+    text = 'module qc:\n    flowfile: "m/Flowfile"\n\nuse rule * from qc\n'
+    (found,) = diagnostics(analysis(tmp_path, text))
+    assert found.span == Span(2, 15, 2, 27) and found.severity == "error"
+    assert "m/Flowfile:3:5: unknown directive 'shel' in rule 'count'" in found.message
+
+
 def test_completion_of_rule_references(tmp_path):
     text = RICH.replace('"report.txt"\n', '"report.txt", rules.\n', 1).replace(
         'output: "report.txt"', 'output: table="report.txt"')
