@@ -135,3 +135,47 @@ def test_an_error_in_a_module_names_the_modules_file_and_line(tmp_path):
     assert r.code == 2, r
     assert "modules/qc/Flowfile:3:5: error: unknown directive 'shel' in rule 'count'" in r.err
     assert "Traceback" not in r.err
+
+
+CHECKPOINT_MODULE = """
+checkpoint split:
+    output: directory("parts")
+    shell: "mkdir -p {output}; echo 1 > {output}/a.txt; echo 2 > {output}/b.txt"
+
+rule gather:
+    input: expand("parts/{p}.txt", p=glob_wildcards(checkpoints.split.get().output[0] + "/{p}.txt").p)
+    output: "all.txt"
+    shell: "cat {input} > {output}"
+"""
+
+
+def test_a_renamed_modules_checkpoint_decides_its_rules_jobs(tmp_path):
+    p = Project(tmp_path)
+    p.write("m/Flowfile", CHECKPOINT_MODULE)
+    p.flowfile("""
+        module m:
+            flowfile: "m/Flowfile"
+            prefix: "r"
+
+        use rule * from m as m_*
+        """)
+    r = p.build("-j1", "r/all.txt")
+    assert r.code == 0, r
+    assert p.read("r/all.txt") == "1\n2\n"
+    assert r.ran == ["m_split", "m_gather"]
+
+
+def test_a_modules_rule_whose_checkpoint_is_not_taken_is_an_error(tmp_path):
+    p = Project(tmp_path)
+    p.write("m/Flowfile", CHECKPOINT_MODULE)
+    p.flowfile("""
+        module m:
+            flowfile: "m/Flowfile"
+
+        use rule gather from m
+        """)
+    r = p.build("-j1")
+    assert r.code == 2, r
+    assert ("m/Flowfile:7:53: error: rule 'gather' of module 'm' reads checkpoints.split, which "
+            "no 'use rule' takes") in r.err
+    assert "hint: take it too: use rule split from m" in r.err

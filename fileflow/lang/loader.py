@@ -28,7 +28,14 @@ from fileflow.lang.directives import (
 )
 from fileflow.lang.evaluate import UndefinedName, compile_expr
 from fileflow.lang.model import Action, Rule, Workflow
-from fileflow.lang.modules import LoadedModule, derived_decl, load_module, module_settings, use_module_rules
+from fileflow.lang.modules import (
+    LoadedModule,
+    derived_decl,
+    load_module,
+    module_settings,
+    untaken_checkpoints,
+    use_module_rules,
+)
 from fileflow.lang.python_imports import FunctionInfo, PythonModule, import_module_file, imported_function
 from fileflow.lang.rule_builder import RuleBuilder
 from fileflow.lang.rule_refs import ReferredRuleFailed, RuleRefs, mentions_rules
@@ -438,7 +445,7 @@ class _Loader:
             self.fail(err)
         # a rule with errors of its own is not reported again as "no checkpoint"
         uses = [(n, p) for n, p in self.checkpoint_uses if n in self.built or n not in names]
-        for err in check_checkpoint_uses(uses, self.built):
+        for err in check_checkpoint_uses(uses, self.built) + untaken_checkpoints(self.modules.values()):
             self.fail(err)
         if self.errors:
             # Keep one error per place, in file order.

@@ -10,20 +10,22 @@ from __future__ import annotations
 import dataclasses
 import os
 import posixpath
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from fileflow.errors import FlowfileError, FlowfileErrors, Position
 from fileflow.lang import syntax as s
+from fileflow.lang.checkpoints import checkpoint_uses
 from fileflow.lang.directives import RULE_DIRECTIVES
 from fileflow.lang.model import FileItem, Lazy, Rule, Workflow
 from fileflow.lang.rule_builder import RuleBuilder
-from fileflow.lang.values import Flagged, Record, Unpacked, a_type, closest
+from fileflow.lang.values import Attributed, Flagged, Record, Unpacked, a_type, closest
 from fileflow.patterns import PatternError, parse_pattern
 
 __all__ = ["MODULE_SETTINGS", "ModuleSettings", "LoadedModule", "derived_decl", "module_settings",
-           "new_rule_name", "moved_rule", "PathMove", "load_module", "use_module_rules"]
+           "new_rule_name", "moved_rule", "PathMove", "load_module", "use_module_rules",
+           "untaken_checkpoints"]
 
 MODULE_SETTINGS = ("flowfile", "config", "prefix", "replace_prefix")
 
@@ -68,6 +70,8 @@ class PathMove:
     def __call__(self, path: str) -> str:
         if os.path.isabs(path) or "://" in path:
             return path
+        if self.prefix and (path + "/").startswith(self.prefix.rstrip("/") + "/"):
+            return path  # already under it: a checkpoint's output, as the module's rules read it
         for old, new in self.replace:
             if path.startswith(old):
                 return new + path[len(old):]
@@ -135,11 +139,59 @@ def _plain(value: object) -> object:
     return value
 
 
-def moved_rule(rule: Rule, name: str, index: int, move: PathMove) -> Rule:
-    """A module's rule under its new name, its inputs, outputs, log and benchmark moved."""
+def moved_rule(rule: Rule, name: str, index: int, move: PathMove, taken: Mapping[str, str]
+               ) -> Rule:
+    """A module's rule under its new name, its inputs, outputs, log and benchmark moved; its
+    per-job expressions read `checkpoints.NAME` by the module's names (`taken`: the module's
+    rule names -> this workflow's)."""
+    def renamed(value):
+        return _renamed_checkpoints(value, taken) if isinstance(value, Lazy) else value
+
     return dataclasses.replace(rule, name=name, index=index, outputs=_moved_items(rule.outputs, move),
-                               inputs=_moved_files(rule.inputs, move),
-                               log=_moved_files(rule.log, move))
+                               inputs=_moved_files(renamed(rule.inputs), move),
+                               log=_moved_files(renamed(rule.log), move),
+                               params=renamed(rule.params), threads=renamed(rule.threads),
+                               resources=renamed(rule.resources))
+
+
+class _RenamedCheckpoints(Attributed):
+    """`checkpoints` in a module's expression: `checkpoints.split` is the module's `split`,
+    whatever name `use rule` gave it."""
+
+    __slots__ = ("inner", "taken")
+
+    def __init__(self, inner: Attributed, taken: Mapping[str, str]):
+        self.inner, self.taken = inner, taken
+
+    def attribute(self, name: str, pos: Position) -> object:
+        return self.inner.attribute(self.taken.get(name, name), pos)
+
+
+class _Overlay(dict):
+    """A job's scope with `checkpoints` replaced, the rest read from the scope below."""
+
+    __slots__ = ("below",)
+
+    def __init__(self, own: Mapping[str, object], below: Mapping[str, object]):
+        super().__init__(own)
+        self.below = below
+
+    def __missing__(self, key: str) -> object:
+        return self.below[key]
+
+    def __contains__(self, key: object) -> bool:
+        return dict.__contains__(self, key) or key in self.below
+
+
+def _renamed_checkpoints(spec: Lazy, taken: Mapping[str, str]) -> Lazy:
+    fn = spec.fn
+
+    def evaluate(scope):
+        given = scope["checkpoints"] if "checkpoints" in scope else None
+        if isinstance(given, Attributed):
+            scope = _Overlay({"checkpoints": _RenamedCheckpoints(given, taken)}, scope)
+        return fn(scope)
+    return dataclasses.replace(spec, fn=evaluate)
 
 
 def _moved_files(spec: tuple[FileItem, ...] | Lazy, move: PathMove) -> tuple[FileItem, ...] | Lazy:
@@ -184,6 +236,9 @@ class LoadedModule:
     settings: ModuleSettings
     loader: Any
     workflow: Workflow | None
+    taken: dict[str, str] = dataclasses.field(default_factory=dict)  # its rule -> name here
+    # (checkpoint, where it is read, the rule reading it) for each rule taken
+    reads: list[tuple[str, Position, str]] = dataclasses.field(default_factory=list)
 
 
 def load_module(loader: Any, sub: Any, settings: ModuleSettings) -> LoadedModule:
@@ -247,7 +302,11 @@ def use_module_rules(loader: Any, use: s.UseRule) -> None:
             loader.first_main_rule = new
         if old in module.workflow.localrules:
             loader.localrules.append((new, where))
-        moved = moved_rule(rule, new, len(loader.rule_decls) - 1, module.settings.move)
+        module.taken[old] = new
+        decl = module.loader.decls[old][0]
+        module.reads.extend((cp, pos, old) for cp, pos in checkpoint_uses(decl))
+        moved = moved_rule(rule, new, len(loader.rule_decls) - 1, module.settings.move,
+                           module.taken)
         loader.rules.append(moved)
         loader.built[new] = moved
 
@@ -260,3 +319,16 @@ def _rebuilt(module: LoadedModule, use: s.UseRule, rule: Rule) -> Rule:
                         rule.index).build()
     return dataclasses.replace(built, local=rule.local,
                                constraints={**module.workflow.constraints, **built.constraints})
+
+
+def untaken_checkpoints(modules: Iterable[LoadedModule]) -> list[FlowfileError]:
+    """An error for each checkpoint a module's rule reads that no `use rule` took."""
+    errors = []
+    for module in modules:
+        for name, pos, rule in module.reads:
+            if name not in module.taken:
+                errors.append(FlowfileError(
+                    f"rule '{rule}' of module '{module.settings.name}' reads checkpoints.{name}, "
+                    f"which no 'use rule' takes", pos,
+                    f"take it too: use rule {name} from {module.settings.name}"))
+    return errors
