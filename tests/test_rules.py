@@ -1668,3 +1668,11 @@ def test_use_rule_from_a_module_by_name_and_its_errors(tmp_path):
     err = load_error(tmp_path, head + "    prefx: 'r'\n", MODULE_FILES)
     assert (err.message, err.hint) == ("unknown setting 'prefx' in module 'qc'",
                                        "did you mean 'prefix'?")
+
+
+def test_use_rule_of_a_taken_module_rule_points_at_the_module(tmp_path):
+    err = load_error(tmp_path, 'module qc:\n    flowfile: "modules/qc/Flowfile"\n'
+                     "use rule * from qc as qc_*\nuse rule qc_lazy as again\n", MODULE_FILES)
+    assert (err.message, err.hint) == (
+        "use rule: no rule named 'qc_lazy' above",
+        "a module's rule is reused from its module: 'use rule NAME from MODULE as NEW with:'")

@@ -375,8 +375,10 @@ class _Loader:
             raise FlowfileError(f"'use rule {old.id}' needs a new name: 'use rule {old.id} as NEW'",
                                 use.new_name.pos if use.new_name else old.pos)
         if old.id not in self.decls:
+            taken = old.id in self.rule_decls  # a module's rule, taken by a `use rule ... from`
             raise FlowfileError(f"use rule: no rule named '{old.id}' above", old.pos,
-                                closest(old.id, self.decls)[2:])
+                                "a module's rule is reused from its module: 'use rule NAME from "
+                                "MODULE as NEW with:'" if taken else closest(old.id, self.decls)[2:])
         decl, _ = self.decls[old.id]
         self.add_rule(derived_decl(decl, use, use.new_name.id, use.new_name.pos), path)
 
