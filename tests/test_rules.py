@@ -1676,3 +1676,14 @@ def test_use_rule_of_a_taken_module_rule_points_at_the_module(tmp_path):
     assert (err.message, err.hint) == (
         "use rule: no rule named 'qc_lazy' above",
         "a module's rule is reused from its module: 'use rule NAME from MODULE as NEW with:'")
+
+
+def test_an_error_in_an_inherited_directive_names_the_use_rule_line(tmp_path):
+    with pytest.raises(FlowfileErrors) as info:
+        load(tmp_path, COPY_RULE + 'use rule copy as other with:\n    output: "o/{x}.txt"\n')
+    (err,) = [e for e in info.value.errors if "'other'" in e.message]
+    assert err.message == ("wildcard '{s}' in input of rule 'other' is not defined by any output "
+                           "(outputs define: x)")
+    assert err.pos.line == 3  # the inherited input
+    assert err.hint.endswith("; rule 'other' inherits this directive from rule 'copy' "
+                             "('use rule' on line 8)")

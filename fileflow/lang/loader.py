@@ -30,10 +30,11 @@ from fileflow.lang.evaluate import UndefinedName, compile_expr
 from fileflow.lang.model import Action, Rule, Workflow
 from fileflow.lang.modules import (
     LoadedModule,
-    derived_decl,
+    line_of,
     load_module,
     module_settings,
     untaken_checkpoints,
+    use_local_rule,
     use_module_rules,
 )
 from fileflow.lang.python_imports import FunctionInfo, PythonModule, import_module_file, imported_function
@@ -181,7 +182,7 @@ class _Loader:
             raise FlowfileError(f"cannot assign to '{stmt.name}': it is a keyword", stmt.pos)
         if stmt.name in self.functions:
             raise FlowfileError(f"cannot assign to '{stmt.name}': it is a function imported on "
-                                f"{_line_of(self.functions[stmt.name][0], stmt.pos)}", stmt.pos)
+                                f"{line_of(self.functions[stmt.name][0], stmt.pos)}", stmt.pos)
         self.scope[stmt.name] = self.evaluate(stmt.value)
         self.names[stmt.name] = stmt.pos
 
@@ -212,11 +213,11 @@ class _Loader:
             raise FlowfileError(f"cannot import '{ident}': it is a keyword", name.pos)
         if ident in self.names:
             raise FlowfileError(f"cannot import '{ident}': it is assigned on "
-                                f"{_line_of(self.names[ident], name.pos)}", name.pos)
+                                f"{line_of(self.names[ident], name.pos)}", name.pos)
         first = self.functions.get(ident)
         if first is not None and os.path.realpath(first[1].file) != module:
             raise FlowfileError(f"'{ident}' is imported from two files (first on "
-                                f"{_line_of(first[0], name.pos)})", name.pos,
+                                f"{line_of(first[0], name.pos)})", name.pos,
                                 "give one of the functions another name")
 
     def top_directive(self, d: s.Directive, path: str) -> None:
@@ -367,20 +368,7 @@ class _Loader:
         if use.module is not None:
             use_module_rules(self, use)
             return
-        if len(use.names) != 1 or use.names[0].id == "*":
-            raise FlowfileError("'use rule' takes one rule of this workflow (several, or '*', only "
-                                "'from' a module)", use.names[0].pos)
-        old = use.names[0]
-        if use.new_name is None or "*" in use.new_name.id:
-            raise FlowfileError(f"'use rule {old.id}' needs a new name: 'use rule {old.id} as NEW'",
-                                use.new_name.pos if use.new_name else old.pos)
-        if old.id not in self.decls:
-            taken = old.id in self.rule_decls  # a module's rule, taken by a `use rule ... from`
-            raise FlowfileError(f"use rule: no rule named '{old.id}' above", old.pos,
-                                "a module's rule is reused from its module: 'use rule NAME from "
-                                "MODULE as NEW with:'" if taken else closest(old.id, self.decls)[2:])
-        decl, _ = self.decls[old.id]
-        self.add_rule(derived_decl(decl, use, use.new_name.id, use.new_name.pos), path)
+        use_local_rule(self, use, path)
 
     def module(self, decl: s.ModuleDecl, path: str) -> None:
         """`module qc:`: the module's Flowfile loaded now, with its own config and names (a
@@ -465,11 +453,6 @@ class _Loader:
                         dict(self.names), self.read_files, self.storage,
                         {name: info for name, (_, info) in self.functions.items()},
                         dict(self.hooks))
-
-
-def _line_of(pos: Position, here: Position) -> str:
-    """`line 3`, or `line 3 of rules/common.flow` when `pos` is in another file than `here`."""
-    return f"line {pos.line}" + (f" of {shown_path(pos.path)}" if pos.path != here.path else "")
 
 
 class AtRule:

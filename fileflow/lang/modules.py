@@ -17,6 +17,7 @@ from typing import Any
 from fileflow.errors import FlowfileError, FlowfileErrors, Position
 from fileflow.lang import syntax as s
 from fileflow.lang.checkpoints import checkpoint_uses
+from fileflow.lang.config import shown_path
 from fileflow.lang.directives import RULE_DIRECTIVES
 from fileflow.lang.model import FileItem, Lazy, Rule, Workflow
 from fileflow.lang.rule_builder import RuleBuilder
@@ -25,7 +26,7 @@ from fileflow.patterns import PatternError, parse_pattern
 
 __all__ = ["MODULE_SETTINGS", "ModuleSettings", "LoadedModule", "derived_decl", "module_settings",
            "new_rule_name", "moved_rule", "PathMove", "load_module", "use_module_rules",
-           "untaken_checkpoints"]
+           "untaken_checkpoints", "use_local_rule", "line_of"]
 
 MODULE_SETTINGS = ("flowfile", "config", "prefix", "replace_prefix")
 
@@ -332,3 +333,33 @@ def untaken_checkpoints(modules: Iterable[LoadedModule]) -> list[FlowfileError]:
                     f"which no 'use rule' takes", pos,
                     f"take it too: use rule {name} from {module.settings.name}"))
     return errors
+
+
+def use_local_rule(loader: Any, use: s.UseRule, path: str) -> None:
+    """`use rule NAME as NEW [with: ...]`: a rule of this workflow, written above, copied."""
+    if len(use.names) != 1 or use.names[0].id == "*":
+        raise FlowfileError("'use rule' takes one rule of this workflow (several, or '*', only "
+                            "'from' a module)", use.names[0].pos)
+    old = use.names[0]
+    if use.new_name is None or "*" in use.new_name.id:
+        raise FlowfileError(f"'use rule {old.id}' needs a new name: 'use rule {old.id} as NEW'",
+                            use.new_name.pos if use.new_name else old.pos)
+    if old.id not in loader.decls:
+        taken = old.id in loader.rule_decls  # a module's rule, taken by a `use rule ... from`
+        raise FlowfileError(f"use rule: no rule named '{old.id}' above", old.pos,
+                            "a module's rule is reused from its module: 'use rule NAME from "
+                            "MODULE as NEW with:'" if taken else closest(old.id, loader.decls)[2:])
+    decl, _ = loader.decls[old.id]
+    before = len(loader.errors)
+    loader.add_rule(derived_decl(decl, use, use.new_name.id, use.new_name.pos), path)
+    for err in loader.errors[before:]:  # an error in a directive the new rule inherits
+        if err.pos is not None and not (err.pos.path == use.pos.path
+                                        and use.pos.line <= err.pos.line <= use.end_line):
+            note = (f"rule '{use.new_name.id}' inherits this directive from rule '{old.id}' "
+                    f"('use rule' on {line_of(use.pos, err.pos)})")
+            err.hint = f"{err.hint}; {note}" if err.hint else note
+
+
+def line_of(pos: Position, here: Position) -> str:
+    """`line 3`, or `line 3 of rules/common.flow` when `pos` is in another file than `here`."""
+    return f"line {pos.line}" + (f" of {shown_path(pos.path)}" if pos.path != here.path else "")
