@@ -86,11 +86,30 @@ rule index:
     output: multiext("ref/g", ".amb"), touch("flags/done"), ensure("x", non_empty=true)
     benchmark: repeat("bench/index.tsv", 3)
     shell: "bwa index ref/g"
+
+module qc:
+    flowfile: "modules/qc/Flowfile"
+
+use rule * from qc as qc_*
+use rule copy as copy2 with:
+    output: "out2/{sample}.txt"
 '''
 
 # (line, text, TextMate scope every character of the text has, Vim syntax group at each
 # of its columns or None). The text is looked up on that line, first occurrence.
 EXPECTED = [
+    (56, "module", "keyword.control.rule", "flowfileRuleKeyword"),
+    (56, "qc", "entity.name.namespace.module", "flowfileRuleName"),
+    (57, "flowfile", "keyword.other.directive", "flowfileDirective"),
+    (59, "use", "keyword.control.rule", "flowfileRuleKeyword"),
+    (59, "from", "keyword.control.rule", "flowfileRuleKeyword"),
+    (59, "qc_*", "entity.name.function.rule", None),
+    (60, "rule", "keyword.control.rule", "flowfileRuleKeyword"),
+    (60, "copy2", "entity.name.function.rule", None),
+    (60, " as ", "meta.rule", None),
+    (60, "with", "keyword.control.rule", "flowfileRuleKeyword"),
+    (61, "output", "keyword.other.directive", "flowfileDirective"),
+    (61, "{sample}", "meta.placeholder", "flowfilePlaceholder"),
     (49, "onsuccess", "keyword.control.directive", "flowfileTopDirective"),
     (52, "multiext", "support.function.builtin", "flowfileBuiltin"),
     (52, "touch", "support.function.builtin", "flowfileBuiltin"),

@@ -18,7 +18,7 @@ from test_syntax_fast import CORNERS, FLOWFILES, flowfiles
 from fileflow.errors import FlowfileError
 from fileflow.lang.directives import RULE_DIRECTIVE_ORDER, RULE_DIRECTIVES
 from fileflow.lang.fmt import comparable, format_text
-from fileflow.lang.syntax import RuleDecl, parse_flowfile
+from fileflow.lang.syntax import RuleDecl, UseRule, parse_flowfile
 from fileflow.lang.tokenizer import comment_offsets
 
 GOLDEN = Path(__file__).resolve().parent / "flowfiles" / "fmt"
@@ -35,7 +35,7 @@ def comments(text: str) -> list[str]:
 def reorders_directives(text: str) -> bool:
     """Whether fmt moves a rule's directives (and so their comments) into the docs' order."""
     for node in parse_flowfile(text).statements:
-        if isinstance(node, RuleDecl):
+        if isinstance(node, RuleDecl | UseRule):
             keys = [RULE_DIRECTIVE_ORDER.index(d.name) if d.name in RULE_DIRECTIVE_ORDER
                     else len(RULE_DIRECTIVE_ORDER) for d in node.directives]
             if keys != sorted(keys):

@@ -629,3 +629,26 @@ def test_a_literal_output_beside_a_pattern_is_no_overlap_finding(tmp_path):
             shell: "cat {input} > {output}"
         '''
     assert codes(lint_text(tmp_path, text), "FF108") == []
+
+
+def test_config_and_variables_read_by_a_module_or_use_rule_count_as_read(tmp_path: Path) -> None:
+    text = '''\
+        configfile: "config.yaml"
+        TAG = "x"
+        rule make:
+            output: "o/{sample,[a-z]+}.txt"
+            log: "l/{sample}.log"
+            shell: "echo > {output}"
+        use rule make as make2 with:
+            output: "p/{sample,[a-z]+}.txt"
+            params: tag = TAG
+        module qc:
+            flowfile: "qc.flow"
+            config: config.qc
+        use rule * from qc as qc_*
+        '''
+    files = {"config.yaml": "qc:\n  n: 1\nstale: 1\n",
+             "qc.flow": 'rule count:\n    output: "c.txt"\n    log: "c.log"\n    shell: "touch c.txt"\n'}
+    found = [(f.code, f.message) for f in lint_text(tmp_path, text, files)
+             if f.code in ("FF105", "FF110")]
+    assert found == [("FF110", "config key 'stale' is not read by any Flowfile")]

@@ -264,7 +264,62 @@ def test_completion(tmp_path):
     assert "log" in inside_rule and "shell" not in inside_rule and "input" not in inside_rule
     assert set(labels(*line_col(text, "ruleorder: ", 11))) == {"all", "trim", "report"}
     assert labels(*line_col(text, "config.", 7, nth=1)) == ["samples", "quality", "ref"]
-    assert labels(22, 1) == ["rule", "checkpoint", "from", *TOP_DIRECTIVES]
+    assert labels(22, 1) == ["rule", "checkpoint", "from", "use rule", "module", *TOP_DIRECTIVES]
+
+
+REUSE = """\
+rule copy:
+    input: "in/{s}.txt"
+    output: "out/{s}.txt"
+    shell: "cp {input} {output}"
+
+use rule copy as loud with:
+    output: "loud/{s}.txt"
+    pa
+
+module qc:
+    flowfile: "qc.flow"
+    pre
+
+use rule * from qc as qc_*
+"""
+
+
+def test_hover_outline_and_completion_of_use_rule_and_module(tmp_path):
+    (tmp_path / "qc.flow").write_text('rule count:\n    output: "c.txt"\n    shell: "touch c.txt"\n')
+    text = REUSE.replace("    pa\n", "").replace("    pre\n", "")
+    result = analysis(tmp_path, text)
+    assert hover(result, *line_col(text, "copy as")).markdown.startswith("**rule `copy`** (line 1)")
+    assert hover(result, *line_col(text, "use rule")).markdown.startswith("**`use rule`**")
+    assert hover(result, *line_col(text, "qc_*")).markdown == "**rules `qc_*`**\n\n`qc_count`"
+    assert hover(result, *line_col(text, "from qc", 5)).markdown.startswith("**module `qc`**")
+    setting = hover(result, *line_col(text, "flowfile:"))
+    assert "**`flowfile:`** (module setting)" in setting.markdown
+    directive = hover(result, *line_col(text, "output:", nth=1))
+    assert "**`output:`** (rule directive)" in directive.markdown
+    outline = {sym.name: sym for sym in symbols(result)}
+    assert outline["loud"].kind == "rule" and outline["loud"].detail == "use rule copy"
+    assert [c.name for c in outline["loud"].children] == ["output"]
+    assert outline["qc"].detail == "module"
+
+    typing = analysis(tmp_path, REUSE)
+
+    def labels(line, column):
+        return [c.label for c in completion(typing, line, column)]
+
+    assert "params" in labels(*line_col(REUSE, "    pa\n", 6))
+    assert "prefix" in labels(*line_col(REUSE, "    pre\n", 7))
+    assert "copy" in labels(*line_col(REUSE, "use rule copy", 9))
+    assert labels(*line_col(REUSE, "from qc", 5)) == ["qc"]
+
+
+def test_an_error_in_a_module_shows_at_its_flowfile_setting(tmp_path):
+    (tmp_path / "m").mkdir()
+    (tmp_path / "m" / "Flowfile").write_text('rule count:\n    output: "x.txt"\n    shel: "x"\n')
+    text = 'module qc:\n    flowfile: "m/Flowfile"\n\nuse rule * from qc\n'
+    (found,) = diagnostics(analysis(tmp_path, text))
+    assert found.span == Span(2, 15, 2, 27) and found.severity == "error"
+    assert "m/Flowfile:3:5: unknown directive 'shel' in rule 'count'" in found.message
 
 
 def test_completion_of_rule_references(tmp_path):

@@ -275,3 +275,34 @@ def test_a_plan_with_a_remote_path_is_not_cached(tmp_path, monkeypatch):
     assert not save(key, 1, {"s3://bucket/in.txt": local, "out.txt": local}, [], [], [], [],
                     [None, None], FsClock(time.time_ns(), 1))
     assert not os.path.exists(".fileflow/noop-cache")
+
+
+def test_what_a_modules_rules_list_and_read_is_watched_too(tmp_path, monkeypatch):
+    """A module's folders listed by glob_wildcards() and files read by table() are the
+    workflow's: a sample added to the module's folder goes back to the full decision."""
+    p = Project(tmp_path)
+    p.write("modules/qc/Flowfile", """\
+NAMES = glob_wildcards("data/{n}.txt").n
+rule all:
+    input: expand("out/{n}.txt", n=NAMES)
+rule copy:
+    input: "data/{n}.txt"
+    output: "out/{n}.txt"
+    shell: "cp {input} {output}"
+""")
+    p.flowfile("""
+        module qc:
+            flowfile: "modules/qc/Flowfile"
+        use rule * from qc as qc_*
+        rule all:
+            input: rules.qc_all.input
+        """)
+    p.write("data/x.txt", "x\n")
+    assert p.build().ran == ["qc_copy[n=x]"]
+    time.sleep(0.02)
+    assert "nothing to do" in p.build(log=False).out
+    assert _answered_from_cache(p, monkeypatch)
+    time.sleep(0.02)  # past the file system's timestamp tick
+    p.write("data/y.txt", "y\n")
+    assert not _answered_from_cache(p, monkeypatch)
+    assert p.build().ran == ["qc_copy[n=y]"]

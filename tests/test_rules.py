@@ -1559,9 +1559,131 @@ def test_retry_delay_and_backoff(tmp_path):
     assert "'later' is not a time span" in err.message
 
 
+# ---------------------------------------------------------------- use rule and modules
+
+COPY_RULE = """
+rule copy:
+    input: "in/{s}.txt"
+    output: "out/{s}.txt"
+    params: tag = "a"
+    threads: 2
+    shell: "cp {input} {output}"
+"""
+
+
+def test_use_rule_alone_copies_every_directive(tmp_path):
+    wf = load(tmp_path, COPY_RULE + "use rule copy as copy2\n")
+    copy, copy2 = wf.by_name["copy"], wf.by_name["copy2"]
+    assert [i.pattern.text for i in copy2.outputs] == ["out/{s}.txt"]
+    assert (copy2.params, copy2.threads, copy2.action.text) == (copy.params, 2, copy.action.text)
+    assert copy2.pos.line == 8 and copy2.index == 1
+
+
+def test_use_rule_with_replaces_the_directives_it_gives_and_keeps_the_rest(tmp_path):
+    wf = load(tmp_path, COPY_RULE + """
+use rule copy as copy2 with:
+    output: "two/{s}.txt"
+    params: tag = "b"
+    script: "s.py"
+""", {"s.py": ""})
+    copy2 = wf.by_name["copy2"]
+    assert [i.pattern.text for i in copy2.outputs] == ["two/{s}.txt"]
+    assert [i.pattern.text for i in copy2.inputs] == ["in/{s}.txt"]
+    assert copy2.params.named("tag") == ["b"] and copy2.threads == 2
+    assert copy2.action.kind == "script"  # the script replaces the shell command
+
+
+def test_use_rule_errors(tmp_path):
+    err = load_error(tmp_path, COPY_RULE + "use rule cpoy as c2\n")
+    assert (err.message, err.hint, err.pos.line) == (
+        "use rule: no rule named 'cpoy' above", "did you mean 'copy'?", 8)
+    err = load_error(tmp_path, COPY_RULE + "use rule copy as copy\n")
+    assert err.message == "duplicate rule name 'copy'"
+    err = load_error(tmp_path, COPY_RULE + "use rule copy as c2 with:\n    parms: k = 1\n")
+    assert (err.message, err.hint) == ("unknown directive 'parms' in 'use rule ... with:'",
+                                       "did you mean 'params'?")
+    err = load_error(tmp_path, COPY_RULE + "use rule copy\n")
+    assert err.message == "'use rule copy' needs a new name: 'use rule copy as NEW'"
+    err = load_error(tmp_path, COPY_RULE + "use rule * from qc\n")
+    assert err.message == "use rule: no module named 'qc' above"
+
+
+MODULE_FILES = {
+    "modules/qc/Flowfile": """
+        configfile: "defaults.yaml"
+        SAMPLES = [r.sample for r in table("samples.tsv")]
+        rule count:
+            input: "data/{s}.txt", "/abs/ref.txt", "https://example.org/x.txt"
+            output: "counts/{s}.txt"
+            log: "logs/{s}.log"
+            benchmark: "bench/{s}.tsv"
+            params: n = config.n, samples = SAMPLES
+            script: "scripts/count.py"
+        rule lazy:
+            input: f"lazy/{wildcards.s}.in"
+            output: "lazy/{s}.out"
+            shell: "cp {input} {output}"
+        """,
+    "modules/qc/defaults.yaml": "n: 1\n",
+    "modules/qc/samples.tsv": "sample\nx\n",
+    "modules/qc/scripts/count.py": "",
+}
+
+
+def test_module_rules_are_renamed_and_their_relative_paths_prefixed(tmp_path):
+    wf = load(tmp_path, """
+module qc:
+    flowfile: "modules/qc/Flowfile"
+    config: {"n": 5}
+    prefix: "results/qc"
+    replace_prefix: {"data/": "raw/"}
+
+use rule * from qc as qc_*
+""", MODULE_FILES)
+    count = wf.by_name["qc_count"]
+    assert [r.name for r in wf.rules] == ["qc_count", "qc_lazy"]
+    assert [i.pattern.text for i in count.inputs] == [
+        "raw/{s}.txt", "/abs/ref.txt", "https://example.org/x.txt"]
+    assert [i.pattern.text for i in count.outputs] == ["results/qc/counts/{s}.txt",
+                                                       "results/qc/bench/{s}.tsv"]
+    assert [i.pattern.text for i in count.log] == ["results/qc/logs/{s}.log"]
+    assert count.params.named("n") == [5] and count.params.named("samples") == [["x"]]
+    assert count.action.text == "modules/qc/scripts/count.py"
+    assert count.pos.path.endswith("modules/qc/Flowfile")
+    values = job_values(wf.by_name["qc_lazy"], {"s": "a"})
+    assert values.inputs.values == ("results/qc/lazy/a.in",)
+    assert wf.default_targets == ("qc_count",)
+
+
+def test_use_rule_from_a_module_by_name_and_its_errors(tmp_path):
+    head = 'module qc:\n    flowfile: "modules/qc/Flowfile"\n'
+    wf = load(tmp_path, head + "use rule count, lazy from qc\n", MODULE_FILES)
+    assert [r.name for r in wf.rules] == ["count", "lazy"]
+    assert wf.by_name["count"].outputs[0].pattern.text == "counts/{s}.txt"
+    err = load_error(tmp_path, head + "use rule cont from qc\n", MODULE_FILES)
+    assert (err.message, err.hint) == ("use rule: module 'qc' has no rule 'cont'",
+                                       "did you mean 'count'?")
+    err = load_error(tmp_path, head + "use rule * from qc as x\n", MODULE_FILES)
+    assert err.message.startswith("'as NEW' names one rule")
+    err = load_error(tmp_path, head + "    prefx: 'r'\n", MODULE_FILES)
+    assert (err.message, err.hint) == ("unknown setting 'prefx' in module 'qc'",
+                                       "did you mean 'prefix'?")
+
+
 def test_use_rule_of_a_taken_module_rule_points_at_the_module(tmp_path):
     err = load_error(tmp_path, 'module qc:\n    flowfile: "modules/qc/Flowfile"\n'
                      "use rule * from qc as qc_*\nuse rule qc_lazy as again\n", MODULE_FILES)
     assert (err.message, err.hint) == (
         "use rule: no rule named 'qc_lazy' above",
         "a module's rule is reused from its module: 'use rule NAME from MODULE as NEW with:'")
+
+
+def test_an_error_in_an_inherited_directive_names_the_use_rule_line(tmp_path):
+    with pytest.raises(FlowfileErrors) as info:
+        load(tmp_path, COPY_RULE + 'use rule copy as other with:\n    output: "o/{x}.txt"\n')
+    (err,) = [e for e in info.value.errors if "'other'" in e.message]
+    assert err.message == ("wildcard '{s}' in input of rule 'other' is not defined by any output "
+                           "(outputs define: x)")
+    assert err.pos.line == 3  # the inherited input
+    assert err.hint.endswith("; rule 'other' inherits this directive from rule 'copy' "
+                             "('use rule' on line 8)")

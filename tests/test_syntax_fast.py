@@ -179,6 +179,22 @@ CORNERS = [
     "from 'a.py' import x.y\n", "from 'a.py' import x: 1\n", "import x\n",
     "rule from:\n    output: 'x'\n", "from 'a\\q.py' import x\n", "  from 'a.py' import x\n",
     "from 'a.py' import x = 1\n", "X = 1\nfrom 'a.py' import x\nrule a:\n    output: 'x'\n",
+    # `use rule` and `module`: use, as, with and module are names where no statement starts
+    "use rule a as b\n", "use rule a as b with:\n    output: 'y'\n    params: k = 1\n",
+    "use rule a as b with:\n    output: 'y'\n\n# c\nrule c:\n    output: 'z'\n",
+    "use rule * from qc\n", "use rule * from qc as qc_*\n", "use rule a, b from qc\n",
+    "use rule a from qc as b with:\n    shell: 'x'\n", "use rule a, b, from qc\n",
+    "use rule a as\n", "use rule a with\n", "use rule a as b with\n", "use rule / from qc\n",
+    "use rule a as b /\n", "use rule a as b c:\n    shell: 'x'\n", "use rule a as rule\n",
+    "usage rule a as b\n", "use = 1\nas = use\nwith = as\nmodule = with\n", "use: 'x'\n",
+    "module qc:\n    flowfile: 'modules/qc/Flowfile'\n    prefix: 'r/qc'\n",
+    "module qc:\n    config: config.qc\n    replace_prefix: {'data/': 'raw/'}\n",
+    "modul qc:\n    flowfile: 'x'\n", "module qc\n", "module qc:\n", "module: 'x'\n",
+    "use rule a as b  # c\nmodule m:  # c\n    flowfile: 'f'  # c\n",
+    "use rule a \\\n    as b\n", "module = 1\nmodule: 'x'\n", "module qc: 'x'\n",
+    "module \\\n  qc:\n    flowfile: 'f'\n", "module\tqc :\n    flowfile: 'f'\n",
+    "rule a:\n    module qc:\n        flowfile: 'f'\n", "def f(x):\n    return 1\n",
+    "if x:\n    y = 1\n",
 ]
 
 

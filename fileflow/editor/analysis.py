@@ -316,8 +316,8 @@ _READING_CALLS = frozenset({"table", "load"})
 
 def include_argument(result: Analysis, path: str):
     """The argument of this file that names `path`: the path of an `include:`,
-    `configfile:` or `configschema:`, of a `from "x.py" import`, or of a `table()` or
-    `load()` call with a constant path; None if none does."""
+    `configfile:` or `configschema:`, of a module's `flowfile:`, of a `from "x.py" import`,
+    or of a `table()` or `load()` call with a constant path; None if none does."""
     target = os.path.realpath(path)
     here = os.path.dirname(result.path)
 
@@ -333,6 +333,10 @@ def include_argument(result: Analysis, path: str):
         elif isinstance(stmt, s.ImportFrom):
             if names_target(stmt.path, here):
                 return stmt.path
+        elif isinstance(stmt, s.ModuleDecl):
+            flowfile = next((d for d in stmt.directives if d.name == "flowfile" and d.args), None)
+            if flowfile is not None and names_target(flowfile.args[0], here):
+                return flowfile.args[0]
         else:
             found = _reading_call_argument(stmt, result.workdir, names_target)
             if found is not None:

@@ -8,7 +8,14 @@ import re
 from typing import NamedTuple
 
 from fileflow.editor.analysis import Analysis, source_text
-from fileflow.editor.language_docs import BUILTIN_DOCS, DIRECTIVE_DOCS, FIELD_DOCS
+from fileflow.editor.language_docs import (
+    BUILTIN_DOCS,
+    DIRECTIVE_DOCS,
+    FIELD_DOCS,
+    MODULE_DOC,
+    MODULE_DOCS,
+    USE_RULE_DOC,
+)
 from fileflow.editor.lookup import rule_decl, rule_strings, wildcards_of
 from fileflow.errors import FlowfileError
 from fileflow.lang import syntax as s
@@ -48,6 +55,15 @@ def completion(result: Analysis, line: int, column: int) -> list[Completion]:
     field = re.search(r"(?<!\{)\{\s*(?:(wildcards|input|output|log|params|resources)\.)?(\w*)$", before)
     if field and rule_name and re.search(r"""["']""", before):
         return _field_completions(result, rule_name, field.group(1))
+    use = re.match(r"use\s+rule\s+(?:[\w*,\s]*?\s(from)\s+)?[\w*]*$", before)
+    if use:  # `use rule ` then rule names; `use rule * from ` then module names
+        if use.group(1):
+            modules = dict.fromkeys(re.findall(r"(?m)^module\s+([A-Za-z_]\w*)\s*:", result.text))
+            return [Completion(name, "keyword", "module", name) for name in modules]
+        return [Completion(name, "rule", "rule", name) for name in _rule_names(result)]
+    if before[:1] in (" ", "\t") and _module_around(result, line):
+        if re.fullmatch(r"\s*[A-Za-z_]*", before):
+            return [Completion(k, "directive", doc, f"{k}: ") for k, doc in MODULE_DOCS.items()]
     head = re.match(r"\s*(ruleorder|localrules)\s*:", text)
     if head and column - 1 >= head.end():
         return [Completion(name, "rule", "rule", name) for name in _rule_names(result)]
@@ -61,7 +77,9 @@ def completion(result: Analysis, line: int, column: int) -> list[Completion]:
                      Completion("checkpoint", "keyword", "checkpoint NAME: a rule whose outputs "
                                 "decide the jobs below it", "checkpoint "),
                      Completion("from", "keyword", 'from "FILE.py" import NAME, ...: Python functions',
-                                "from ")]
+                                "from "),
+                     Completion("use rule", "keyword", USE_RULE_DOC, "use rule "),
+                     Completion("module", "keyword", MODULE_DOC, "module ")]
                     + [Completion(d, "directive", DIRECTIVE_DOCS[d], f"{d}: ") for d in TOP_DIRECTIVES])
     if re.search(r"""["']""", before) and before.count('"') % 2 + before.count("'") % 2:
         return []   # inside a string
@@ -119,9 +137,18 @@ def _rule_around(result: Analysis, line: int) -> str | None:
     for number in range(min(line, len(result.lines)) - 1, 0, -1):
         text = result.lines[number - 1]
         if text[:1] not in ("", " ", "\t", "#", "\r"):
-            m = re.match(r"rule\s+([A-Za-z_]\w*)", text)
-            return m.group(1) if m else None
+            m = re.match(r"rule\s+([A-Za-z_]\w*)|use\s+rule\s.*\bas\s+(\w+)\s+with\b", text)
+            return (m.group(1) or m.group(2)) if m else None
     return None
+
+
+def _module_around(result: Analysis, line: int) -> bool:
+    """Whether a line is indented under `module NAME:` (read from the text)."""
+    for number in range(min(line, len(result.lines)) - 1, 0, -1):
+        text = result.lines[number - 1]
+        if text[:1] not in ("", " ", "\t", "#", "\r"):
+            return re.match(r"module\s+\w+\s*:", text) is not None
+    return False
 
 
 def _directives_written(result: Analysis, line: int) -> set[str]:

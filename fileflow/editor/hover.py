@@ -8,7 +8,14 @@ import re
 from typing import NamedTuple
 
 from fileflow.editor.analysis import Analysis, Span, node_end, source_text, span_of, statement_at
-from fileflow.editor.language_docs import BUILTIN_DOCS, DIRECTIVE_DOCS, FIELD_DOCS
+from fileflow.editor.language_docs import (
+    BUILTIN_DOCS,
+    DIRECTIVE_DOCS,
+    FIELD_DOCS,
+    MODULE_DOC,
+    MODULE_DOCS,
+    USE_RULE_DOC,
+)
 from fileflow.editor.lookup import (
     Place,
     assignment_for,
@@ -39,6 +46,8 @@ def hover(result: Analysis, line: int, column: int) -> HoverText | None:
         return None
     if isinstance(stmt, s.RuleDecl) and contains(stmt.pos, line, column):
         return HoverText(_rule_text(result, stmt.name), span_of(stmt.pos))
+    if isinstance(stmt, s.UseRule | s.ModuleDecl) and line == stmt.pos.line:
+        return _reuse_hover(result, stmt, column)
     if isinstance(stmt, s.Assignment) and contains(stmt.pos, line, column):
         return HoverText(_variable_text(result, stmt), span_of(stmt.pos))
     place = place_at(result, line, column)
@@ -46,8 +55,10 @@ def hover(result: Analysis, line: int, column: int) -> HoverText | None:
         return None
     if place.directive is not None and contains(place.directive.pos, line, column):
         name = place.directive.name
-        where = "rule directive" if isinstance(stmt, s.RuleDecl) else "top-level directive"
+        where = "rule directive" if isinstance(stmt, s.RuleDecl | s.UseRule) else "top-level directive"
         doc = DIRECTIVE_DOCS.get(name, "not a fileflow directive")
+        if isinstance(stmt, s.ModuleDecl):
+            where, doc = "module setting", MODULE_DOCS.get(name, "not a module setting")
         return HoverText(f"**`{name}:`** ({where})\n\n{doc}", span_of(place.directive.pos))
     if not place.chain:
         return None
@@ -63,6 +74,31 @@ def hover(result: Analysis, line: int, column: int) -> HoverText | None:
             text = _field_text(result, place, found[0])
             return HoverText(text, found[1]) if text else None
     return None
+
+
+def _reuse_hover(result: Analysis, stmt: s.UseRule | s.ModuleDecl, column: int
+                 ) -> HoverText | None:
+    """On a `use rule` line: the rule a name names, else what `use rule` does; on a
+    `module NAME:` line, what a module is."""
+    if isinstance(stmt, s.ModuleDecl):
+        return HoverText(f"**module `{stmt.name}`**\n\n{MODULE_DOC}", span_of(stmt.pos))
+    line = stmt.pos.line
+    for name in (*stmt.names, stmt.new_name):
+        if name is not None and contains(name.pos, line, column):
+            text = _rule_text(result, name.id) if "*" not in name.id else _rules_named(result, name.id)
+            if text:
+                return HoverText(text, span_of(name.pos))
+    if stmt.module is not None and contains(stmt.module.pos, line, column):
+        return HoverText(f"**module `{stmt.module.id}`**\n\n{MODULE_DOC}", span_of(stmt.module.pos))
+    return HoverText(f"**`use rule`**\n\n{USE_RULE_DOC}", span_of(stmt.pos))
+
+
+def _rules_named(result: Analysis, pattern: str) -> str:
+    """`qc_*`: the rules whose names the pattern gives."""
+    head, _, tail = pattern.partition("*")
+    rules = result.workflow.rules if result.workflow is not None else ()
+    names = [r.name for r in rules if r.name.startswith(head) and r.name.endswith(tail)]
+    return f"**rules `{pattern}`**\n\n" + (", ".join(f"`{n}`" for n in names) or "none")
 
 
 def _name_hover(result: Analysis, place: Place, node: s.Name) -> HoverText | None:

@@ -3,7 +3,25 @@ editor shows it on hover and in completion. Layer 2.
 """
 from __future__ import annotations
 
-__all__ = ["DIRECTIVE_DOCS", "BUILTIN_DOCS", "FIELD_DOCS"]
+__all__ = ["DIRECTIVE_DOCS", "BUILTIN_DOCS", "FIELD_DOCS", "MODULE_DOCS", "USE_RULE_DOC", "MODULE_DOC"]
+
+
+USE_RULE_DOC = ("`use rule NAME as NEW with:` makes rule NEW from rule NAME: the directives "
+                "indented under `with:` replace NAME's own, the rest are NAME's. "
+                "`use rule * from MODULE as PREFIX_*` (or `use rule a, b from MODULE`) takes "
+                "rules of a module.")
+MODULE_DOC = ("`module NAME:` loads another Flowfile (`flowfile:`) with its own `config:` and "
+              "names; its relative paths go under `prefix:`. `use rule ... from NAME` takes "
+              "its rules.")
+MODULE_DOCS = {
+    "flowfile": "The module's Flowfile, relative to this file's directory; its includes, "
+                "imports, sample sheets and scripts are relative to its own directory.",
+    "config": "The module's `config` (e.g. `config.qc`): wins over the module's own configfile.",
+    "prefix": "A folder the module's relative input, output, log and benchmark paths are put "
+              "under (absolute paths and URLs stay as they are).",
+    "replace_prefix": "`{\"data/\": \"raw/\"}`: a module's relative path that starts with a key "
+                      "starts with its value instead (and is not put under `prefix`).",
+}
 
 
 DIRECTIVE_DOCS = {

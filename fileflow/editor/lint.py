@@ -272,7 +272,7 @@ def _unused_names(workflow, modules) -> Iterable[Finding]:
             stack = [stmt]
             while stack:  # statements -> directives -> expressions
                 node = stack.pop()
-                if isinstance(node, s.RuleDecl):
+                if isinstance(node, s.RuleDecl | s.UseRule | s.ModuleDecl):
                     stack.extend(node.directives)
                 elif isinstance(node, s.Directive):
                     stack.extend(node.args)
@@ -333,7 +333,7 @@ def _config_reads(modules) -> set[tuple]:
     roots: list = []
     for module in modules:
         for stmt in module.statements:
-            if isinstance(stmt, s.RuleDecl):
+            if isinstance(stmt, s.RuleDecl | s.UseRule | s.ModuleDecl):
                 roots.extend(a for d in stmt.directives for a in d.args)
             elif isinstance(stmt, s.Directive):
                 roots.extend(stmt.args)

@@ -38,7 +38,7 @@ def place_at(result: Analysis, line: int, column: int) -> Place | None:
     stmt = statement_at(result, line)
     if stmt is None:
         return None
-    directives = stmt.directives if isinstance(stmt, s.RuleDecl) else (
+    directives = stmt.directives if isinstance(stmt, s.RuleDecl | s.UseRule | s.ModuleDecl) else (
         (stmt,) if isinstance(stmt, s.Directive) else ())
     directive = next((d for d in directives if d.pos.line <= line <= node_end(d)[0]), None)
     roots: tuple[s.Expr | s.Keyword, ...] = ()

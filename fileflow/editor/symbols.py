@@ -30,6 +30,16 @@ def symbols(result: Analysis) -> list[Symbol]:
                                     _statement_span(d), span_of(d.pos)) for d in stmt.directives)
             out.append(Symbol(stmt.name, "rule", "rule", _statement_span(stmt), span_of(stmt.pos),
                               directives))
+        elif isinstance(stmt, s.UseRule) and stmt.new_name is not None:
+            directives = tuple(Symbol(d.name, "directive", source_text(result, d, 60),
+                                    _statement_span(d), span_of(d.pos)) for d in stmt.directives)
+            used = ", ".join(n.id for n in stmt.names)
+            origin = f"use rule {used}" + (f" from {stmt.module.id}" if stmt.module else "")
+            out.append(Symbol(stmt.new_name.id, "rule", origin, _statement_span(stmt),
+                              span_of(stmt.new_name.pos), directives))
+        elif isinstance(stmt, s.ModuleDecl):
+            out.append(Symbol(stmt.name, "variable", "module", _statement_span(stmt),
+                              span_of(stmt.pos)))
         elif isinstance(stmt, s.Assignment):
             out.append(Symbol(stmt.name, "variable", source_text(result, stmt.value, 60),
                               _statement_span(stmt), span_of(stmt.pos)))

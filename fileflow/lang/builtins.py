@@ -39,6 +39,8 @@ class EvalContext:
     read_files: list[str] = field(default_factory=list)
     listed_dirs: dict[str, None] = field(default_factory=dict)  # an ordered set
     read_cache: dict[tuple, object] = field(default_factory=dict)
+    # where table(), load() and read_text() start: a module's own folder ("": workdir)
+    files_dir: str = ""
 
 
 class BuiltinError(Exception):
@@ -273,7 +275,7 @@ def _file_reader(ctx: EvalContext, name: str, read: Callable, keywords: tuple[st
         if memo is not None and memo in ctx.read_cache:
             return ctx.read_cache[memo]
         try:
-            value = read(ctx.workdir, *args, **kwargs)
+            value = read(ctx.files_dir or ctx.workdir, *args, **kwargs)
         except TableRefused as exc:
             raise BuiltinError(str(exc)) from None
         except FlowfileError as exc:
@@ -282,7 +284,7 @@ def _file_reader(ctx: EvalContext, name: str, read: Callable, keywords: tuple[st
             raise
         finally:
             if isinstance(args[0], str) and "\x00" not in args[0]:
-                full = os.path.join(ctx.workdir, args[0])
+                full = os.path.join(ctx.files_dir or ctx.workdir, args[0])
                 if full not in ctx.read_files:
                     ctx.read_files.append(full)
         if memo is not None:

@@ -37,9 +37,12 @@ from fileflow.lang.nodes import (
     ListComp,
     ListExpr,
     Module,
+    ModuleDecl,
+    Name,
     Not,
     RuleDecl,
     Unary,
+    UseRule,
     build_assignment_at,
     build_const_at,
     build_directive_at,
@@ -142,6 +145,11 @@ class _Parser(ExpressionForms):
                     statements.append(self.rule())
                 elif tok[1] == "from":
                     statements.append(self.import_from())
+                elif tok[1] == "use" and toks[self.i + 1][:2] == ("N", "rule"):
+                    statements.append(self.use_rule())
+                elif tok[1] == "module" and toks[self.i + 1][0] == "N" \
+                        and toks[self.i + 1][2] == tok[2] and toks[self.i + 2][0] == ":":
+                    statements.append(self.module_decl())
                 elif toks[self.i + 1][0] == "=":
                     statements.append(self.assignment())
                 else:
@@ -186,6 +194,75 @@ class _Parser(ExpressionForms):
         self.expect("NL")
         made = [build_name_at(self.path, n[2], n[3], n[2], n[3] + len(n[1]), n[1]) for n in names]
         return ImportFrom(self.tok_pos(toks[i]), self.strings([path]), tuple(made))
+
+    def name_node(self, tok: tuple) -> Name:
+        return build_name_at(self.path, tok[2], tok[3], tok[2], tok[3] + len(tok[1]), tok[1])
+
+    def use_rule(self) -> UseRule:
+        """use rule NAMES [from MODULE] [as NEW[*]] (NL | with: block)"""
+        toks = self.toks
+        use = toks[self.i]
+        self.i += 2
+        names: tuple[Name, ...]
+        if toks[self.i][:2] == ("*", "*"):
+            names = (self.name_node(toks[self.i]),)
+            self.i += 1
+        else:
+            names = (self.name_node(self.expect("N")),)
+            while toks[self.i][0] == ",":
+                self.i += 1
+                names += (self.name_node(self.expect("N")),)
+        module = None
+        if toks[self.i][:2] == ("N", "from"):
+            self.i += 1
+            module = self.name_node(self.expect("N"))
+        new_name = None
+        if toks[self.i][:2] == ("N", "as"):
+            new = toks[self.i + 1]
+            if new[0] != "N" or new[1] in ("rule", "checkpoint", "from"):
+                raise Fallback
+            self.i += 2
+            new_name = self.name_node(new)
+            if toks[self.i][:2] == ("*", "*"):
+                end = toks[self.i]
+                self.i += 1
+                new_name = build_name_at(self.path, new[2], new[3], end[2], end[3] + 1, new[1] + "*")
+        directives: tuple = ()
+        end_line = toks[self.i - 1][2]
+        if toks[self.i][:2] == ("N", "with"):
+            self.i += 1
+            self.expect(":")
+            directives, end_line = self.block_directives()
+        else:
+            self.expect("NL")
+        return UseRule(self.tok_pos(use), names, module, new_name, directives, end_line)
+
+    def module_decl(self) -> ModuleDecl:
+        """module NAME: block"""
+        name = self.toks[self.i + 1]
+        self.i += 2
+        self.expect(":")
+        directives, end_line = self.block_directives()
+        return ModuleDecl(self.tok_pos(name), name[1], directives, end_line)
+
+    def block_directives(self) -> tuple[tuple[Directive, ...], int]:
+        """_NL _INDENT (directive | _NL)+ _DEDENT: the directives and the block's end line."""
+        toks = self.toks
+        self.expect("NL")
+        self.expect("IN")
+        directives: list[Directive] = []
+        while True:
+            tok = toks[self.i]
+            kind = tok[0]
+            if kind == "C" and tok[1] == ":" or kind == "N":
+                directives.append(self.directive())
+            elif kind == "NL":
+                self.i += 1
+            elif kind == "DE" and directives:
+                self.i += 1
+                return tuple(directives), tok[2]
+            else:
+                raise Fallback
 
     def rule(self) -> RuleDecl:
         toks = self.toks

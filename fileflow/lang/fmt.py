@@ -36,12 +36,14 @@ from fileflow.lang.nodes import (
     ListComp,
     ListExpr,
     Module,
+    ModuleDecl,
     Name,
     Not,
     RuleDecl,
     Slice,
     TupleExpr,
     Unary,
+    UseRule,
 )
 
 __all__ = ["format_text", "format_module", "comparable"]
@@ -84,12 +86,26 @@ def _start(node) -> tuple[int, int]:
     return node.pos.line, node.pos.column
 
 
+def _use_rule_head(node: UseRule) -> str:
+    """`use rule a, b from qc as qc_* with:`, the `with:` only when directives follow."""
+    head = "use rule " + ", ".join(n.id for n in node.names)
+    if node.module is not None:
+        head += " from " + node.module.id
+    if node.new_name is not None:
+        head += " as " + node.new_name.id
+    return head + (" with:" if node.directives else "")
+
+
 def _end(node) -> tuple[int, int]:
     kind = type(node)
     if kind is ImportFrom:
         node = node.names[-1]
         kind = type(node)
-    while kind is Keyword or kind is Directive or kind is RuleDecl or kind is Assignment:
+    if kind is UseRule and not node.directives:
+        node = node.new_name or node.module or node.names[-1]
+        kind = type(node)
+    while (kind is Keyword or kind is Directive or kind is RuleDecl or kind is Assignment
+           or kind is UseRule or kind is ModuleDecl):
         if kind is Keyword or kind is Assignment:
             node = node.value
         elif kind is Directive:
@@ -416,8 +432,15 @@ class _Formatter:
             lines[-1] += self.trailing(arg)
         return lines
 
-    def rule(self, node: RuleDecl, tail_end: tuple[int, int]) -> list[str]:
-        header = ("checkpoint " if node.checkpoint else "rule ") + node.name + ":" + "".join(
+    def rule(self, node: RuleDecl | UseRule | ModuleDecl, tail_end: tuple[int, int]) -> list[str]:
+        """A rule, a `use rule ... with:` or a module: a header, then its directives."""
+        if isinstance(node, RuleDecl):
+            head = ("checkpoint " if node.checkpoint else "rule ") + node.name + ":"
+        elif isinstance(node, ModuleDecl):
+            head = "module " + node.name + ":"
+        else:
+            head = _use_rule_head(node)
+        header = head + "".join(
             "  " + c.text for c in self.take(_start(node), (node.pos.line + 1, 0)))
         placed = []  # (order key, lines) in source order
         for d in node.directives:
@@ -425,7 +448,8 @@ class _Formatter:
             body = self.directive(d, INDENT)
             body[-1] += self.trailing(d)
             body = self.with_leftovers(body, d, INDENT)
-            known = d.name in RULE_DIRECTIVE_ORDER  # unknown names go last, as written
+            # unknown names go last, as written; a module's settings stay in their order
+            known = d.name in RULE_DIRECTIVE_ORDER and not isinstance(node, ModuleDecl)
             key = (RULE_DIRECTIVE_ORDER.index(d.name) if known else len(RULE_DIRECTIVE_ORDER))
             placed.append((key, leading + body))
         placed.sort(key=lambda p: p[0])  # stable: unknown names keep their order
@@ -442,9 +466,11 @@ class _Formatter:
         return lines
 
     def statement(self, node, next_start: tuple[int, int]) -> list[str]:
-        if isinstance(node, RuleDecl):
+        if isinstance(node, RuleDecl | ModuleDecl) or isinstance(node, UseRule) and node.directives:
             return self.rule(node, next_start)
-        if isinstance(node, Assignment):
+        if isinstance(node, UseRule):
+            lines = [_use_rule_head(node)]
+        elif isinstance(node, Assignment):
             lines = self.layout(node.value, "", node.name + " = ")
         elif isinstance(node, ImportFrom):
             lines = self.layout(node.path, "", "from ")
@@ -462,7 +488,8 @@ class _Formatter:
         for i, node in enumerate(statements):
             start = (node.pos.line, 0)
             next_start = (statements[i + 1].pos.line, 0) if i + 1 < len(statements) else (10 ** 9, 0)
-            is_rule = isinstance(node, RuleDecl)
+            is_rule = isinstance(node, RuleDecl | ModuleDecl) or (
+                isinstance(node, UseRule) and bool(node.directives))
             prev_line = self.gap(out, self.take((0, 0), start), prev_line, node.pos.line,
                                  force_blank=is_rule or prev_rule)
             # every comment before the statement is placed now: any left in it?
@@ -535,6 +562,10 @@ def comparable(module: Module):
             keyword = "checkpoint" if node.checkpoint else "rule"
             return (keyword, node.name, tuple(sorted([(d.name, strip(d)) for d in node.directives],
                                                      key=lambda pair: pair[0])))
+        if kind is UseRule:
+            return ("use", many(node.names), strip(node.module), strip(node.new_name),
+                    tuple(sorted([(d.name, strip(d)) for d in node.directives],
+                                 key=lambda pair: pair[0])))
         names = fields.get(kind)
         if names is None:
             if not hasattr(node, "__dataclass_fields__"):

@@ -37,12 +37,14 @@ from fileflow.lang.nodes import (
     Keyword,
     ListComp,
     ListExpr,
+    ModuleDecl,
     Name,
     Not,
     RuleDecl,
     Slice,
     TupleExpr,
     Unary,
+    UseRule,
     decode_number,
     decode_string,
     split_fstring,
@@ -174,6 +176,43 @@ class TreeToNodes(Transformer):
         keyword, name, *directives = children
         return RuleDecl(self._tok_pos(name), str(name), tuple(directives), meta.end_line,
                         str(keyword) == "checkpoint")
+
+    def use_rule(self, meta, children):
+        use, _rule, names, _from, module, as_word, new, star, *rest = children
+        self._word(use, "use", "a statement starts with a name and ':' or '=', or with 'rule'")
+        new_name = None
+        if as_word is not None:
+            self._word(as_word, "as", "after the rules used: 'as NEW' or 'with:'")
+            if star is not None and str(star) != "*":
+                raise FlowfileError(f"unexpected '{star}' after the new name", self._tok_pos(star))
+            pos = self._tok_pos(new)
+            if star is not None:
+                end = self._tok_pos(star)
+                pos = Position(pos.path, pos.line, pos.column, end.end_line, end.end_column)
+            new_name = Name(pos, str(new) + ("*" if star is not None else ""))
+        directives: tuple = ()
+        last = star or new or module
+        end_line = last.end_line if last is not None else names[-1].pos.end_line
+        if rest:
+            self._word(rest[0], "with", "after the rules used: 'as NEW' or 'with:'")
+            directives, end_line = tuple(rest[1:]), meta.end_line
+        return UseRule(self._tok_pos(use), names,
+                       Name(self._tok_pos(module), str(module)) if module is not None else None,
+                       new_name, directives, end_line)
+
+    def use_names(self, meta, children):
+        if len(children) == 1 and children[0].type == "TERM_OP" and str(children[0]) != "*":
+            raise FlowfileError(f"unexpected '{children[0]}' after 'use rule'",
+                                self._tok_pos(children[0]), "name the rules, or '*' for all")
+        return tuple(Name(self._tok_pos(c), str(c)) for c in children)
+
+    def module(self, meta, children):
+        _module, name, *directives = children
+        return ModuleDecl(self._tok_pos(name), str(name), tuple(directives), meta.end_line)
+
+    def _word(self, tok, word: str, hint: str) -> None:
+        if str(tok) != word:
+            raise FlowfileError(f"unexpected '{tok}': expected '{word}'", self._tok_pos(tok), hint)
 
     def import_from(self, meta, children):
         keyword, path, _import, *names = children

@@ -28,6 +28,15 @@ from fileflow.lang.directives import (
 )
 from fileflow.lang.evaluate import UndefinedName, compile_expr
 from fileflow.lang.model import Action, Rule, Workflow
+from fileflow.lang.modules import (
+    LoadedModule,
+    line_of,
+    load_module,
+    module_settings,
+    untaken_checkpoints,
+    use_local_rule,
+    use_module_rules,
+)
 from fileflow.lang.python_imports import FunctionInfo, PythonModule, import_module_file, imported_function
 from fileflow.lang.rule_builder import RuleBuilder
 from fileflow.lang.rule_refs import ReferredRuleFailed, RuleRefs, mentions_rules
@@ -46,16 +55,22 @@ class _Loader:
     """One load: the statements of the Flowfile and its includes run in order, with the names,
     rules and settings they make so far (what a RuleBuilder reads: rule_builder.LoadingState)."""
 
-    def __init__(self, workdir: str, overrides: dict):
+    def __init__(self, workdir: str, overrides: dict, files_dir: str | None = None,
+                 parent: _Loader | None = None):
         self.workdir = workdir
+        self.files_dir = files_dir or workdir  # configfile:, sample sheets: a module's own folder
         self.overrides = overrides
         # Where config values came from, for the positions of configschema: errors.
         self.config_files: list[tuple[str, str]] = []
         self.command_line_config: dict = {}
         self.command_line_configfiles: list[tuple[str, str]] = []
-        self.read_files: list[str] = []  # besides the Flowfiles: what else loading read
-        self.listed_dirs: dict[str, None] = {}  # the folders glob_wildcards() listed, in order
-        self.builtins = make_builtins(EvalContext(workdir, self.read_files, self.listed_dirs))
+        # Besides the Flowfiles, what loading (and later the jobs' values) read, and the
+        # folders glob_wildcards() listed: a module's loader adds to its parent's, so that
+        # what its rules read per job is watched too.
+        self.read_files: list[str] = parent.read_files if parent else []
+        self.listed_dirs: dict[str, None] = parent.listed_dirs if parent else {}
+        self.builtins = make_builtins(EvalContext(workdir, self.read_files, self.listed_dirs,
+                                                  files_dir=self.files_dir))
         self.config: dict = dict(overrides)
         self.rule_decls: dict[str, Position] = {}
         self.built: dict[str, Rule] = {}
@@ -87,6 +102,8 @@ class _Loader:
         self.hooks: dict[str, Action] = {}  # onstart/onsuccess/onerror -> its shell command
         self.python_modules: dict[str, PythonModule] = {}   # real path -> the module, run once
         self.functions: dict[str, tuple[Position, FunctionInfo]] = {}  # imported, by name
+        self.decls: dict[str, tuple[s.RuleDecl, str]] = {}  # what `use rule` copies
+        self.modules: dict[str, LoadedModule] = {}
 
     # -- files
 
@@ -136,7 +153,11 @@ class _Loader:
                         self.assign(stmt)
                     elif isinstance(stmt, s.ImportFrom):
                         self.import_from(stmt, path)
-                    else:
+                    elif isinstance(stmt, s.UseRule):
+                        self.use_rule(stmt, path)
+                    elif isinstance(stmt, s.ModuleDecl):
+                        self.module(stmt, path)
+                    elif isinstance(stmt, s.Directive):
                         self.top_directive(stmt, path)
                 except RecursionError:
                     raise FlowfileError("expression nested too deeply", stmt.pos) from None
@@ -167,7 +188,7 @@ class _Loader:
             raise FlowfileError(f"cannot assign to '{stmt.name}': it is a keyword", stmt.pos)
         if stmt.name in self.functions:
             raise FlowfileError(f"cannot assign to '{stmt.name}': it is a function imported on "
-                                f"{_line_of(self.functions[stmt.name][0], stmt.pos)}", stmt.pos)
+                                f"{line_of(self.functions[stmt.name][0], stmt.pos)}", stmt.pos)
         self.scope[stmt.name] = self.evaluate(stmt.value)
         self.names[stmt.name] = stmt.pos
 
@@ -198,11 +219,11 @@ class _Loader:
             raise FlowfileError(f"cannot import '{ident}': it is a keyword", name.pos)
         if ident in self.names:
             raise FlowfileError(f"cannot import '{ident}': it is assigned on "
-                                f"{_line_of(self.names[ident], name.pos)}", name.pos)
+                                f"{line_of(self.names[ident], name.pos)}", name.pos)
         first = self.functions.get(ident)
         if first is not None and os.path.realpath(first[1].file) != module:
             raise FlowfileError(f"'{ident}' is imported from two files (first on "
-                                f"{_line_of(first[0], name.pos)})", name.pos,
+                                f"{line_of(first[0], name.pos)})", name.pos,
                                 "give one of the functions another name")
 
     def top_directive(self, d: s.Directive, path: str) -> None:
@@ -230,7 +251,7 @@ class _Loader:
     def top_configfile(self, d: s.Directive, path: str) -> None:
         target = self._one_string(d)
         check_no_nul(target, "configfile", d.args[0].pos)
-        full = target if os.path.isabs(target) else os.path.join(self.workdir, target)
+        full = target if os.path.isabs(target) else os.path.join(self.files_dir, target)
         self.read_files.append(full)
         data = load_config_file(full, d.args[0].pos, shown=target)
         self.config_files.append((full, target))
@@ -245,7 +266,7 @@ class _Loader:
 
         target = self._one_string(d)
         check_no_nul(target, "configschema", d.args[0].pos)
-        full = target if os.path.isabs(target) else os.path.join(self.workdir, target)
+        full = target if os.path.isabs(target) else os.path.join(self.files_dir, target)
         self.read_files.append(full)
         sources = ConfigSources([*self.config_files, *self.command_line_configfiles],
                                 self.command_line_config)
@@ -336,6 +357,7 @@ class _Loader:
                                     f"first defined at {self.rule_decls[decl.name]}"))
             return
         self.rule_decls[decl.name] = decl.pos
+        self.decls[decl.name] = (decl, path)
         if self.first_main_rule is None and len(self.including) == 1:
             # As in Snakemake, a rule from an included file is never the default target.
             self.first_main_rule = decl.name
@@ -345,6 +367,28 @@ class _Loader:
             self.deferred[decl.name] = (decl, path, index, dict(self.scope))
         else:
             self.build_rule(RuleBuilder(self, decl, path, index))
+
+    def use_rule(self, use: s.UseRule, path: str) -> None:
+        """`use rule NAME as NEW [with: ...]`: a copy of a rule above, its directives replaced;
+        with `from MODULE`, rules of a module."""
+        if use.module is not None:
+            use_module_rules(self, use)
+            return
+        use_local_rule(self, use, path)
+
+    def module(self, decl: s.ModuleDecl, path: str) -> None:
+        """`module qc:`: the module's Flowfile loaded now, with its own config and names (a
+        loader of its own, its files relative to its folder)."""
+        if decl.name in self.modules:
+            raise FlowfileError(f"a second module named '{decl.name}'", decl.pos,
+                                f"the first is at {self.modules[decl.name].settings.pos}")
+        settings = module_settings(decl, path, self.evaluate)
+        self.modules[decl.name] = LoadedModule(settings, None, None)
+        sub = _Loader(self.workdir, settings.config,
+                      os.path.dirname(os.path.abspath(settings.flowfile)), parent=self)
+        sub.texts, sub.default_resources, sub.including = (
+            self.texts, self.default_resources, list(self.including))
+        self.modules[decl.name] = load_module(self, sub, settings)
 
     def build_rule(self, builder: RuleBuilder) -> Rule | None:
         try:
@@ -397,7 +441,7 @@ class _Loader:
             self.fail(err)
         # a rule with errors of its own is not reported again as "no checkpoint"
         uses = [(n, p) for n, p in self.checkpoint_uses if n in self.built or n not in names]
-        for err in check_checkpoint_uses(uses, self.built):
+        for err in check_checkpoint_uses(uses, self.built) + untaken_checkpoints(self.modules.values()):
             self.fail(err)
         if self.errors:
             # Keep one error per place, in file order.
@@ -415,11 +459,6 @@ class _Loader:
                         dict(self.names), self.read_files, self.storage,
                         {name: info for name, (_, info) in self.functions.items()},
                         dict(self.hooks), listed_dirs=self.listed_dirs)
-
-
-def _line_of(pos: Position, here: Position) -> str:
-    """`line 3`, or `line 3 of rules/common.flow` when `pos` is in another file than `here`."""
-    return f"line {pos.line}" + (f" of {shown_path(pos.path)}" if pos.path != here.path else "")
 
 
 class AtRule:

@@ -16,7 +16,8 @@ __all__ = [
     "Node", "Const", "Name", "Attribute", "Index", "Call", "Binary", "Unary", "Compare",
     "BoolOp", "Not", "Conditional", "ListExpr", "DictExpr", "TupleExpr", "Slice", "CompFor",
     "ListComp", "DictComp", "FString", "FormattedValue", "Keyword", "Assignment",
-    "Directive", "RuleDecl", "ImportFrom", "Module", "Statement", "Expr", "Argument", "children",
+    "Directive", "RuleDecl", "ImportFrom", "UseRule", "ModuleDecl", "Module", "Statement", "Expr",
+    "Argument", "children",
     "BadLiteral", "decode_string", "decode_number", "decode_with_offsets", "split_fstring",
     "FStringField",
 ]
@@ -182,7 +183,7 @@ class FString:
 Expr = (Const | Name | Attribute | Index | Call | Binary | Unary | Compare | BoolOp | Not
         | Conditional | ListExpr | DictExpr | TupleExpr | Slice | ListComp | DictComp | FString)
 Argument = Expr | Keyword
-Node = Union[Expr, Keyword, "Assignment", "Directive", "RuleDecl", "ImportFrom"]  # noqa: UP007 (names defined below)
+Node = Union[Expr, Keyword, "Assignment", "Directive", "RuleDecl", "ImportFrom", "UseRule", "ModuleDecl"]  # noqa: UP007 (names defined below)
 
 
 @dataclass(frozen=True, slots=True)
@@ -217,7 +218,30 @@ class ImportFrom:
     names: tuple[Name, ...]
 
 
-Statement = Assignment | Directive | RuleDecl | ImportFrom
+@dataclass(frozen=True, slots=True)
+class UseRule:
+    """`use rule NAME as NEW with:` and its directives; `use rule * from MODULE as PREFIX_*`;
+    `use rule a, b from MODULE`."""
+
+    pos: Position                    # of the word 'use'
+    names: tuple[Name, ...]          # the rules used; a lone Name '*' for all of a module's
+    module: Name | None              # `from MODULE`
+    new_name: Name | None            # `as NEW` (or `as PREFIX_*`, the '*' in its id)
+    directives: tuple[Directive, ...]  # `with:`'s, replacing the rule's own
+    end_line: int
+
+
+@dataclass(frozen=True, slots=True)
+class ModuleDecl:
+    """`module NAME:` and its settings: another Flowfile whose rules `use rule` takes."""
+
+    pos: Position        # of the module's name
+    name: str
+    directives: tuple[Directive, ...]
+    end_line: int
+
+
+Statement = Assignment | Directive | RuleDecl | ImportFrom | UseRule | ModuleDecl
 
 
 @dataclass(frozen=True, slots=True)
@@ -233,8 +257,11 @@ def children(node) -> tuple:
     """The nodes directly below `node`, in source order: a rule's directives, a directive's
     arguments, an expression's operands (a call's keyword arguments as Keyword nodes)."""
     kind = type(node)
-    if kind is RuleDecl:
+    if kind is RuleDecl or kind is ModuleDecl:
         return node.directives
+    if kind is UseRule:
+        return (*node.names, *((node.module,) if node.module else ()),
+                *((node.new_name,) if node.new_name else ()), *node.directives)
     if kind is Directive:
         return node.args
     if kind is Assignment or kind is Keyword:

@@ -36,6 +36,7 @@ from fileflow.lang.nodes import (  # noqa: F401  (re-exported: the tree's public
     ListComp,
     ListExpr,
     Module,
+    ModuleDecl,
     Name,
     Node,
     Not,
@@ -44,6 +45,7 @@ from fileflow.lang.nodes import (  # noqa: F401  (re-exported: the tree's public
     Statement,
     TupleExpr,
     Unary,
+    UseRule,
     decode_with_offsets,
 )
 
@@ -51,7 +53,7 @@ __all__ = [
     "Node", "Const", "Name", "Attribute", "Index", "Call", "Binary", "Unary", "Compare",
     "BoolOp", "Not", "Conditional", "ListExpr", "DictExpr", "TupleExpr", "Slice", "CompFor",
     "ListComp", "DictComp", "FString", "FormattedValue", "Keyword", "Assignment",
-    "Directive", "RuleDecl", "ImportFrom", "Statement", "Module", "Expr", "Argument",
+    "Directive", "RuleDecl", "UseRule", "ModuleDecl", "ImportFrom", "Statement", "Module", "Expr", "Argument",
     "parse_flowfile", "parse_with_lark",
 ]
 

@@ -21,6 +21,12 @@ syn match flowfileComment "#.*$" contains=flowfileTodo,@Spell
 syn keyword flowfileRuleKeyword rule checkpoint nextgroup=flowfileRuleName skipwhite
 syn match flowfileRuleName "\h\w*" contained
 
+" use rule NAME as NEW with:, use rule * from MODULE as PREFIX_*; module NAME: and its settings
+syn match flowfileRuleKeyword "^use\ze\s\+rule\>"
+syn match flowfileRuleKeyword "\%(^use\s\+rule\>.*\)\@<=\<\%(from\|as\|with\)\>"
+syn match flowfileRuleKeyword "^module\ze\s\+\h\w*\s*:" nextgroup=flowfileRuleName skipwhite
+syn match flowfileDirective "^\s\+\%(flowfile\|prefix\|replace_prefix\)\ze\s*:"
+
 " Top-level statements: include:, configfile:, configschema:, default:, wildcard_constraints:, storage:, onstart:, onsuccess:, onerror: (column 1);
 " localrules: and ruleorder: name rules.
 syn match flowfileTopDirective "^\%(include\|configfile\|configschema\|default\|wildcard_constraints\|storage\|onstart\|onsuccess\|onerror\)\ze\s*:"
