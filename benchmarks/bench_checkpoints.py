@@ -120,7 +120,8 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     root = tempfile.mkdtemp(prefix="fileflow-bench-checkpoints-", dir=args.tmp)
     # A command with arguments ("python -m fileflow") is split as a shell would.
-    exe = shlex.split(args.fileflow) if args.fileflow and " " in args.fileflow else fileflow_exe(args.fileflow)
+    exe = (shlex.split(args.fileflow) if args.fileflow and " " in args.fileflow
+           else fileflow_exe(args.fileflow))
     total = args.checkpoints * (args.fanout + 2) + 1
     print(f"Python {platform.python_version()}, {os.cpu_count()} CPUs, {args.runs} runs per row")
     print(f"{args.checkpoints:,} checkpoints x {args.fanout:,} jobs = {total:,} jobs; "

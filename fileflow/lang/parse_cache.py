@@ -43,7 +43,8 @@ def cache_dir() -> Path:
 # The modules whose code decides the cached tokens and the tree made of them: an edit to
 # any is a miss (tests/test_syntax_cache.py checks that the fast parser imports no other).
 TREE_MODULES = ("syntax.py", "syntax_errors.py", "lark_parser.py", "tokenizer.py",
-                "fast_parser.py", "fast_parser_forms.py", "nodes.py", "parse_cache.py")
+                "fast_parser.py", "fast_parser_forms.py", "fast_parser_statements.py", "nodes.py",
+                "parse_cache.py")
 
 
 @lru_cache(maxsize=1)
