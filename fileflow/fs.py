@@ -10,10 +10,11 @@ import contextlib
 import errno
 import os
 import shutil
+import stat
 from collections.abc import Iterable
 
-__all__ = ["remove_file", "remove_path", "no_space", "full_disk", "FULL_DISK_HINT",
-           "NO_SPACE_TEXTS"]
+__all__ = ["remove_file", "remove_path", "make_read_only", "no_space", "full_disk",
+           "FULL_DISK_HINT", "NO_SPACE_TEXTS"]
 
 # What a program says when the disk (or the user's quota) is full, as strerror gives it.
 NO_SPACE_TEXTS = (os.strerror(errno.ENOSPC), os.strerror(errno.EDQUOT))
@@ -63,3 +64,9 @@ def remove_path(path: str) -> None:
             raise
         with contextlib.suppress(FileNotFoundError):
             shutil.rmtree(path)
+
+
+def make_read_only(path: str) -> None:
+    """Take every write permission off `path` (a protected() output, once made)."""
+    mode = os.stat(path).st_mode
+    os.chmod(path, mode & ~(stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH))

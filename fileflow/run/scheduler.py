@@ -22,7 +22,6 @@ from __future__ import annotations
 import heapq
 import os
 import signal
-import stat
 import threading
 import time
 from collections.abc import Mapping
@@ -40,7 +39,7 @@ from fileflow.engine.staleness import (
 )
 from fileflow.engine.store import FileStore
 from fileflow.executors.base import JobOutcome, JobSpec
-from fileflow.fs import remove_path
+from fileflow.fs import make_read_only, remove_path
 from fileflow.lang.job_values import retry_values
 from fileflow.lang.units import span
 from fileflow.run.background_hashing import INLINE_BYTES
@@ -523,7 +522,7 @@ class Scheduler:
         spec = running.spec
         local = self.preparer.local(job)
         for path in local.flagged("protected"):
-            _protect(path)
+            make_read_only(path)
             if local is job and path in states:  # chmod sets the ctime: record the new one
                 states[path] = states[path]._replace(ctime_ns=os.stat(path).st_ctime_ns)
         if "FILEFLOW_JOB" in spec.env:  # a script's job file; kept after a failure
@@ -598,7 +597,3 @@ class Scheduler:
             missing = [p for p in missing if not os.path.lexists(p)]
         return missing
 
-
-def _protect(path: str) -> None:
-    mode = os.stat(path).st_mode
-    os.chmod(path, mode & ~(stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH))
