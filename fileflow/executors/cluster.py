@@ -25,12 +25,21 @@ import shlex
 import sys
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Protocol
 
 from fileflow.chunks import chunked
 from fileflow.errors import FileflowError
 from fileflow.executors.base import JobOutcome, JobSpec
+from fileflow.executors.cluster_groups import (
+    GroupForming,
+    GroupJob,
+    cancelled_members,
+    group_spec,
+    member_outcomes,
+    runner_command,
+    write_manifest,
+)
 from fileflow.fs import remove_file
 from fileflow.lang.units import span
 
@@ -143,6 +152,7 @@ class ClusterJob:
     state: str = "PENDING"
     exit_seen_at: float | None = None
     unknown_since: float | None = None
+    group: GroupJob | None = None    # a group job: the members it runs
 
 
 def retry_transient(call: Callable[[], object], what: str, give_up: float = GIVE_UP_SECONDS,
@@ -173,7 +183,8 @@ class ClusterExecutor:
 
     def __init__(self, backend: Backend, local, *, workdir: str, tag: str,
                  local_rules: Iterable[str] = (), local_cores: int = 1,
-                 use_arrays: bool = True, clock: Callable[[], float] = time.monotonic):
+                 use_arrays: bool = True, clock: Callable[[], float] = time.monotonic,
+                 group_cores: int = 0, group_limits: Mapping[str, float] | None = None):
         self.backend = backend
         self.local = local
         self.workdir = os.path.abspath(workdir)
@@ -199,17 +210,30 @@ class ClusterExecutor:
         self.remote = True                             # the scheduler records ids at once
         self.refused: list[JobOutcome] = []            # jobs the scheduler would not take
         self.made_dirs: set[str] = set()               # log folders known to exist
+        self.forming = GroupForming()                  # members of groups not all handed over
+        self.group_cores = group_cores                 # --group-cores: a group job's cores at most
+        self.group_limits = dict(group_limits or {})   # --resources: what a group's layer may use
+        self.groups: dict[int, GroupJob] = {}          # a group's own (negative) id -> the group
+        self.group_count = 0                           # group jobs made in this run
 
     # ---------------------------------------------------------------- Executor contract
 
     def active(self) -> int:
-        return len(self.jobs) + self.local.active() + len(self.local_waiting) + len(self.refused)
+        return (len(self.jobs) + self.local.active() + len(self.local_waiting)
+                + len(self.refused) + len(self.forming)
+                + sum(len(job.group.members) - 1 for job in self.jobs.values() if job.group))
 
     def submit(self, specs: list[JobSpec]) -> list[str]:
         ids: dict[int, str] = {}
         remote: list[JobSpec] = []
         for spec in specs:
-            if spec.rule in self.local_rules:
+            if spec.group:
+                if spec.name in self.adoptable:  # a group job is never taken over
+                    self._adopt(replace(spec, attempt=0))
+                members = self.forming.add(spec)
+                if members is not None:
+                    remote.append(self._group_job(members))
+            elif spec.rule in self.local_rules:
                 self.local_waiting.append(spec)
                 ids[spec.job_id] = ""
             elif spec.name in self.adoptable:
@@ -222,8 +246,9 @@ class ClusterExecutor:
                 remote.append(spec)
         ids.update(self._start_local())
         for spec, external_id in self._submit_remote(remote):
-            ids[spec.job_id] = external_id
-        return [ids[spec.job_id] for spec in specs]
+            for member in self.groups[spec.job_id].members if spec.job_id < 0 else (spec,):
+                ids[member.job_id] = external_id
+        return [ids.get(spec.job_id, "") for spec in specs]
 
     def wait(self, timeout: float) -> list[JobOutcome]:
         deadline = self.clock() + max(0.0, timeout)
@@ -256,7 +281,12 @@ class ClusterExecutor:
         out = [JobOutcome(job.spec.job_id, -15, job.submitted_at, now, message=(
                    f"cancelled: {self.backend.name} job {job.external_id} was cancelled"),
                           external_id=job.external_id, log_path=self._log_of(job))
-               for job in self.jobs.values()]
+               for job in self.jobs.values() if job.group is None]
+        for job in self.jobs.values():
+            if job.group is not None:
+                out += cancelled_members(job.group, job.external_id, job.submitted_at)
+        out += [JobOutcome(spec.job_id, -15, now, now, message="cancelled before it started")
+                for spec in self.forming.drop()]
         self.jobs.clear()
         self.adoptable.clear()
         out += [JobOutcome(spec.job_id, -15, now, now, message="cancelled before it started")
@@ -356,7 +386,8 @@ class ClusterExecutor:
         done: list[tuple[JobSpec, str]] = []
         size = max(1, self.backend.max_array_size()) if self.use_arrays else 1
         for (_rule, request), members in groups.items():
-            scripts = [self._write_script(spec) for spec in members]
+            scripts = [self._write_script(spec) if spec.job_id >= 0 else self._write_group(spec)
+                       for spec in members]
             chunks: list[Sequence[int]]
             if len(members) < ARRAY_MIN or size == 1:
                 chunks = [[i] for i in range(len(members))]
@@ -370,7 +401,8 @@ class ClusterExecutor:
                 for i, external_id in zip(chunk, ids):
                     spec = members[i]
                     if external_id:
-                        self.jobs[external_id] = ClusterJob(spec, external_id, now)
+                        self.jobs[external_id] = ClusterJob(spec, external_id, now,
+                                                            group=self.groups.get(spec.job_id))
                     done.append((spec, external_id))
         self.interval = POLL_MIN
         soon = self.clock() + POLL_MIN
@@ -386,17 +418,21 @@ class ClusterExecutor:
             # Refused (a bad partition, an impossible request): these jobs fail, clearly,
             # and the build goes on as with any failed job (--keep-going, retries).
             now = time.time()
-            self.refused.extend(JobOutcome(spec.job_id, 1, now, now, message=str(exc))
-                                for spec in members)
+            self.refused.extend(JobOutcome(member.job_id, 1, now, now, message=str(exc))
+                                for spec in members
+                                for member in (self.groups.pop(spec.job_id).members
+                                               if spec.job_id < 0 else (spec,)))
             return [""] * len(scripts)
         if len(ids) != len(scripts):
             raise FileflowError(f"{self.backend.name} returned {len(ids)} job ids for "
                                 f"{len(scripts)} jobs ({members[0].name} ...)")
         return ids
 
-    def _write_script(self, spec: JobSpec) -> str:
+    def _write_script(self, spec: JobSpec, run: str = "") -> str:
         """The job's script: working directory, log, environment, the command under
-        `bash -euo pipefail`, then its exit status to the exit file (written atomically)."""
+        `bash -euo pipefail` (or `run`, a group's), then its exit status to the exit file
+        (written atomically); a member of a group leaves its exit status to its group's
+        runner."""
         name = f"{spec.job_id}-{spec.attempt}"
         path = os.path.join(self.script_dir, name + ".sh")
         id_shell = self.backend.job_id_shell
@@ -405,7 +441,9 @@ class ClusterExecutor:
         if log_dir not in self.made_dirs:
             os.makedirs(log_dir, exist_ok=True)
             self.made_dirs.add(log_dir)
-        if len(spec.command) > self.MAX_INLINE_COMMAND:
+        if run:
+            pass
+        elif len(spec.command) > self.MAX_INLINE_COMMAND:
             command_file = os.path.join(self.script_dir, name + ".cmd")
             with open(command_file, "w", encoding="utf-8", errors="surrogateescape") as fh:
                 fh.write(spec.command + "\n")
@@ -414,6 +452,10 @@ class ClusterExecutor:
             run = f"bash -euo pipefail -c {shlex.quote(spec.command)}"
         if spec.stage:
             run = self._staged_run(spec.stage, run)
+        ending = (['exit "$ff_status"'] if spec.group else [
+            f"ff_exit={_shell_path(os.path.join(self.exit_dir, '%j'), '$ff_id')}",
+            'printf "%s\\n" "$ff_status" >"$ff_exit.tmp" && mv -f "$ff_exit.tmp" "$ff_exit"',
+            'exit "$ff_status"'])
         lines = [
             "#!/bin/bash",
             f"# fileflow job {spec.name}, attempt {spec.attempt}",
@@ -424,14 +466,31 @@ class ClusterExecutor:
             f"export FILEFLOW_ATTEMPT={spec.attempt}",
             run,
             "ff_status=$?",
-            f"ff_exit={_shell_path(os.path.join(self.exit_dir, '%j'), '$ff_id')}",
-            'printf "%s\\n" "$ff_status" >"$ff_exit.tmp" && mv -f "$ff_exit.tmp" "$ff_exit"',
-            'exit "$ff_status"',
+            *ending,
             "",
         ]
         with open(path, "w", encoding="utf-8", errors="surrogateescape") as fh:
             fh.write("\n".join(lines))
         return path
+
+    def _group_job(self, members: list[JobSpec]) -> JobSpec:
+        """A group whose members are all here, as one job of its own (a negative id)."""
+        key = members[0].group
+        self.group_count += 1
+        job_id = -self.group_count
+        log = os.path.join(".fileflow", self.backend.name, "groups", f"{_safe(key)}-%j.log")
+        spec = group_spec(job_id, key, members, log, self.group_cores, self.group_limits)
+        results = os.path.join(self.script_dir, f"group-{_safe(key)}.results")
+        self.groups[job_id] = GroupJob(key, tuple(members), results)
+        return spec
+
+    def _write_group(self, spec: JobSpec) -> str:
+        """A group's member scripts, its manifest, and its own script: the runner."""
+        group = self.groups[spec.job_id]
+        scripts = [self._write_script(member) for member in group.members]
+        manifest = os.path.join(self.script_dir, f"group-{_safe(group.key)}.json")
+        write_manifest(manifest, group, scripts, spec.threads)
+        return self._write_script(spec, run=runner_command(manifest))
 
     @staticmethod
     def _staged_run(manifest: str, run: str) -> str:
@@ -508,9 +567,16 @@ class ClusterExecutor:
                     job.unknown_since = now
                 elif now - job.unknown_since >= LOST_AFTER:
                     out.append(self._outcome(job, JobStatus("LOST"), None))
+        ended = []
         for outcome in out:
-            del self.jobs[outcome.external_id]
+            job = self.jobs.pop(outcome.external_id)
             remove_file(os.path.join(self.exit_dir, outcome.external_id))
+            if job.group is None:
+                ended.append(outcome)
+            else:
+                del self.groups[job.spec.job_id]
+                ended += member_outcomes(job.group, outcome, self.backend.name)
+        out = ended
         if out or changed:
             self.interval = POLL_MIN
         else:
@@ -575,6 +641,11 @@ class ClusterExecutor:
         return JobOutcome(job.spec.job_id, code, status.started_at or job.submitted_at, ended,
                           status.host, status.peak_rss_bytes, status.cpu_seconds, message,
                           job.external_id, log_path=self._log_of(job))
+
+
+def _safe(key: str) -> str:
+    """A group's key as part of a file name."""
+    return "".join(c if c.isalnum() or c in "._-" else "_" for c in key)[:100]
 
 
 def _clock(when: float) -> str:

@@ -25,10 +25,11 @@ import signal
 import threading
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Protocol, cast
 
 from fileflow.engine.graph import Job
+from fileflow.engine.groups import Grouping
 from fileflow.engine.plan import Plan
 from fileflow.engine.staleness import (
     CONTENT_KINDS,
@@ -44,8 +45,9 @@ from fileflow.lang.job_values import retry_values
 from fileflow.lang.units import span
 from fileflow.run.background_hashing import INLINE_BYTES
 from fileflow.run.file_waits import FileWaits
+from fileflow.run.group_runs import GroupRuns, fill_group_inputs
 from fileflow.run.job_records import PreparedJob, ReadyJob, RunningJob, StartedJob
-from fileflow.run.output_checks import failed_check, touch_outputs
+from fileflow.run.output_checks import clock_skew, failed_check, touch_outputs
 from fileflow.run.preparing import JobPreparer
 from fileflow.run.recorder import RunRecorder
 from fileflow.run.recording_ahead import RecordedAhead
@@ -86,7 +88,8 @@ class RunResult:
 
 class Scheduler:
     def __init__(self, plan: Plan, executor, runlog, run_id: int, store: FileStore,
-                 settings: Settings, reporter: Reporter, staging=None):
+                 settings: Settings, reporter: Reporter, staging=None,
+                 grouping: Grouping | None = None):
         self.plan = plan
         # fileflow.remote.staging.Staging when the graph has remote files: it downloads their
         # inputs before they start and uploads their outputs before they count as done.
@@ -118,8 +121,10 @@ class Scheduler:
         self.preparer = JobPreparer(plan, store, settings, run_id, executor, staging,
                                     self.waits, self.recorder)
         self.clock_warned = False
+        # Group jobs on a cluster (engine/groups.py): a group starts as a whole.
+        self.groups = GroupRuns(grouping, self.graph, self.waiting, plan.reasons) if grouping else None
         for job_id, count in self.waiting.items():
-            if count == 0:
+            if count == 0 and (self.groups is None or self.groups.pushable(job_id)):
                 self._push(job_id)
 
     # ---------------------------------------------------------------- public
@@ -234,10 +239,14 @@ class Scheduler:
 
     def _release(self, job_id: int) -> None:
         """A job is done (ran or skipped): dependents may become ready; temp files may go."""
+        groups = self.groups
         for child in self.graph.dependents[job_id]:
             if child in self.waiting:
-                self.waiting[child] -= 1
-                if self.waiting[child] == 0:
+                left = self.waiting[child] = self.waiting[child] - 1
+                if groups is not None and child in groups.group_of:
+                    if (ready := groups.released(child, left)) >= 0:
+                        self._push(ready)
+                elif left == 0:
                     self._push(child)
         for dep in self.graph.deps[job_id]:
             left = self.consumers_left[dep] - 1
@@ -269,6 +278,12 @@ class Scheduler:
         pool = self.pool
         while self.ready and pool.free_cores > 0:
             entry = heapq.heappop(self.ready)
+            if self.groups is not None and self.groups.waits_to_launch(entry.job_id):
+                if not pool.fits(self.graph.jobs[entry.job_id]):
+                    deferred.append(entry)
+                else:
+                    batch.extend(self._launch_group(entry.job_id))
+                continue
             job = self.graph.jobs[entry.job_id]
             attempt = self.attempts.get(job.id, 1)
             if attempt > 1:  # resources and threads may depend on the attempt
@@ -301,6 +316,18 @@ class Scheduler:
         self.ahead.add(ahead, log_ids[len(batch):])
         if batch:
             self._start(batch, log_ids[:len(batch)])
+
+    def _launch_group(self, first: int) -> list[PreparedJob]:
+        """A group starts as one cluster job: its members, prepared, holding one slot."""
+        assert self.groups is not None
+        key, members = self.groups.launch(first, self._redecide, lambda job: self._skip(
+            job, "its inputs came out unchanged (early cutoff)"))
+        if members:
+            self.pool.hold_group([job.id for job, _, _ in members], members[0][0])
+        return [prepared._replace(spec=replace(prepared.spec, group=key, after=after,
+                                               group_size=len(members)))
+                for job, reasons, after in members
+                for prepared in [self.preparer.prepare(job, reasons, 1)]]
 
     def _start_ahead(self) -> None:
         """Jobs recorded ahead start first, in order, with no run-log write: their rows and
@@ -451,6 +478,8 @@ class Scheduler:
                 self.ahead.last_duration = outcome.ended_at - outcome.started_at
             seen = self.pool.hand_back_ended(outcome.job_id, spec)  # outputs checked already?
             message = outcome.message
+            if spec.group and self._group_member_ended(job, running, outcome, cancelled):
+                continue
             if outcome.ok and not cancelled:
                 local = self.preparer.local(job)
                 touch_outputs(local)
@@ -485,6 +514,23 @@ class Scheduler:
                 message = self.staging.job_error(spec.stage) or message
             results.append(self._failed(job, running, outcome, message, cancelled))
         self.recorder.unrecorded.extend(results)  # written with the next tick's starts
+
+    def _group_member_ended(self, job: Job, running: RunningJob, outcome: JobOutcome,
+                            cancelled: bool) -> bool:
+        """A member of a group job ended. True when it never started (a member it reads
+        failed): recorded cancelled, not counted as failed; it runs alone once what it
+        waits for is done."""
+        assert self.groups is not None
+        if not outcome.not_run or cancelled:
+            self.groups.ended(job.id)
+            fill_group_inputs(job, running.inputs, self.plan.observed)
+            return False
+        self.recorder.unrecorded.append(self.recorder.failed(
+            job, running, outcome, "cancelled", f"not started: job {outcome.not_run} of its "
+            "group failed"))
+        if self.groups.waits_after_not_run(job.id) and not self.stopping:
+            self._push(job.id)
+        return True
 
     def _hashes_ended(self) -> None:
         """Jobs whose large outputs are hashed are done; jobs whose large inputs are hashed
@@ -573,20 +619,10 @@ class Scheduler:
         return result
 
     def _check_clock(self, job: Job, states: Mapping[str, FileState]) -> None:
-        """An output dated before its inputs right after its job ran means the file system's
-        clock and this machine's disagree. Contents decide, so it causes no rebuild loop,
-        but say it once."""
-        if self.clock_warned or not states:
-            return
-        newest_input = max((self.plan.observed[p].mtime_ns for p in job.inputs
-                            if p in self.plan.observed and self.plan.observed[p].exists), default=-1)
-        oldest_output = min(st.mtime_ns for st in states.values())
-        if oldest_output < newest_input - 1_000_000_000:
+        """Say it once when outputs come out dated before their inputs (output_checks)."""
+        if not self.clock_warned and (warning := clock_skew(job, states, self.plan.observed)):
             self.clock_warned = True
-            self.reporter.line(f"warning: job {job.name} made outputs dated before its inputs "
-                               "(clock skew between this machine and the file system?); "
-                               "fileflow decides by content, so nothing reruns because of it",
-                               error=True)
+            self.reporter.line(warning, error=True)
 
     def _await_outputs(self, job: Job) -> list[str]:
         """Outputs may appear late on shared file systems: wait up to --latency-wait."""
