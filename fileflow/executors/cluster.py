@@ -6,10 +6,14 @@ A backend (SlurmBackend, a DRMAA one) only answers four calls (see `Backend`): s
 group of job scripts with one resource request, poll jobs by id, cancel jobs by id, and
 describe itself. Everything else lives here, so all cluster executors behave alike.
 
-Each job script runs the command with `bash -euo pipefail`, in the working directory, with
-stdout and stderr to the job's log, and then writes the command's exit status to
-`.fileflow/<executor>/exit/<external id>`: the head can judge a job even when the
-scheduler keeps no accounting (or forgot the job already).
+Each job script (fileflow.executors.job_scripts) runs the command with `bash -euo
+pipefail`, in the working directory, with stdout and stderr to the job's log, and then
+writes the command's exit status to `.fileflow/<executor>/exit/<external id>`: the head
+can judge a job even when the scheduler keeps no accounting (or forgot the job already).
+
+Group jobs (fileflow.executors.cluster_groups): the members of a group are gathered as the
+run loop hands them over, then go as one cluster job of their own, with the group's
+request; once it ends, its outcome becomes one outcome per member.
 
 Status rounds: the first round comes POLL_MIN seconds after a submission; while nothing
 changes, the gap grows by POLL_GROWTH up to POLL_MAX; any change (a job started, ended, or
@@ -21,8 +25,6 @@ from __future__ import annotations
 
 import math
 import os
-import shlex
-import sys
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -35,11 +37,10 @@ from fileflow.executors.cluster_groups import (
     GroupForming,
     GroupJob,
     cancelled_members,
-    group_spec,
     member_outcomes,
-    runner_command,
-    write_manifest,
+    new_group,
 )
+from fileflow.executors.job_scripts import JobScripts
 from fileflow.fs import remove_file
 from fileflow.lang.units import span
 
@@ -170,16 +171,9 @@ def retry_transient(call: Callable[[], object], what: str, give_up: float = GIVE
             delay = min(POLL_MAX, delay * 2)
 
 
-def _shell_path(pattern: str, id_shell: str) -> str:
-    """A path pattern with %j as a shell word: quoted parts joined by the id expression."""
-    return f'"{id_shell}"'.join(shlex.quote(p) for p in pattern.split("%j"))
-
-
 class ClusterExecutor:
     """The executor for `--cluster NAME`: cluster jobs through `backend`, jobs of
     `local_rules` on this machine through `local` (at most `local_cores` threads at once)."""
-
-    MAX_INLINE_COMMAND = 100_000     # longer commands go to a file (argument size limit)
 
     def __init__(self, backend: Backend, local, *, workdir: str, tag: str,
                  local_rules: Iterable[str] = (), local_cores: int = 1,
@@ -209,7 +203,8 @@ class ClusterExecutor:
         self.rounds = 0
         self.remote = True                             # the scheduler records ids at once
         self.refused: list[JobOutcome] = []            # jobs the scheduler would not take
-        self.made_dirs: set[str] = set()               # log folders known to exist
+        self.scripts = JobScripts(self.workdir, self.script_dir, self.exit_dir,
+                                  backend.job_id_shell, backend.array_index_shell)
         self.forming = GroupForming()                  # members of groups not all handed over
         self.group_cores = group_cores                 # --group-cores: a group job's cores at most
         self.group_limits = dict(group_limits or {})   # --resources: what a group's layer may use
@@ -232,7 +227,11 @@ class ClusterExecutor:
                     self._adopt(replace(spec, attempt=0))
                 members = self.forming.add(spec)
                 if members is not None:
-                    remote.append(self._group_job(members))
+                    self.group_count += 1
+                    spec, group = new_group(-self.group_count, members, self.backend.name,
+                                            self.script_dir, self.group_cores, self.group_limits)
+                    self.groups[spec.job_id] = group
+                    remote.append(spec)
             elif spec.rule in self.local_rules:
                 self.local_waiting.append(spec)
                 ids[spec.job_id] = ""
@@ -386,8 +385,8 @@ class ClusterExecutor:
         done: list[tuple[JobSpec, str]] = []
         size = max(1, self.backend.max_array_size()) if self.use_arrays else 1
         for (_rule, request), members in groups.items():
-            scripts = [self._write_script(spec) if spec.job_id >= 0 else self._write_group(spec)
-                       for spec in members]
+            scripts = [self.scripts.job(spec) if spec.job_id >= 0 else
+                       self.scripts.group(spec, self.groups[spec.job_id]) for spec in members]
             chunks: list[Sequence[int]]
             if len(members) < ARRAY_MIN or size == 1:
                 chunks = [[i] for i in range(len(members))]
@@ -395,7 +394,7 @@ class ClusterExecutor:
                 chunks = list(chunked(range(len(members)), size))
             for chunk in chunks:
                 chosen = [scripts[i] for i in chunk]
-                array = self._write_array(chosen) if len(chunk) > 1 else None
+                array = self.scripts.array(chosen) if len(chunk) > 1 else None
                 ids = self._submit_chunk(chosen, request, array, [members[i] for i in chunk])
                 now = time.time()
                 for i, external_id in zip(chunk, ids):
@@ -427,97 +426,6 @@ class ClusterExecutor:
             raise FileflowError(f"{self.backend.name} returned {len(ids)} job ids for "
                                 f"{len(scripts)} jobs ({members[0].name} ...)")
         return ids
-
-    def _write_script(self, spec: JobSpec, run: str = "") -> str:
-        """The job's script: working directory, log, environment, the command under
-        `bash -euo pipefail` (or `run`, a group's), then its exit status to the exit file
-        (written atomically); a member of a group leaves its exit status to its group's
-        runner."""
-        name = f"{spec.job_id}-{spec.attempt}"
-        path = os.path.join(self.script_dir, name + ".sh")
-        id_shell = self.backend.job_id_shell
-        log = spec.log_path if os.path.isabs(spec.log_path) else os.path.join(self.workdir, spec.log_path)
-        log_dir = os.path.dirname(log.split("%j")[0] + "x")
-        if log_dir not in self.made_dirs:
-            os.makedirs(log_dir, exist_ok=True)
-            self.made_dirs.add(log_dir)
-        if run:
-            pass
-        elif len(spec.command) > self.MAX_INLINE_COMMAND:
-            command_file = os.path.join(self.script_dir, name + ".cmd")
-            with open(command_file, "w", encoding="utf-8", errors="surrogateescape") as fh:
-                fh.write(spec.command + "\n")
-            run = f"bash -euo pipefail {shlex.quote(command_file)}"
-        else:
-            run = f"bash -euo pipefail -c {shlex.quote(spec.command)}"
-        if spec.stage:
-            run = self._staged_run(spec.stage, run)
-        ending = (['exit "$ff_status"'] if spec.group else [
-            f"ff_exit={_shell_path(os.path.join(self.exit_dir, '%j'), '$ff_id')}",
-            'printf "%s\\n" "$ff_status" >"$ff_exit.tmp" && mv -f "$ff_exit.tmp" "$ff_exit"',
-            'exit "$ff_status"'])
-        lines = [
-            "#!/bin/bash",
-            f"# fileflow job {spec.name}, attempt {spec.attempt}",
-            f"ff_id={id_shell}",
-            f"cd {shlex.quote(self.workdir)} || exit 1",
-            f"exec >{_shell_path(log, '$ff_id')} 2>&1 </dev/null",
-            *(f"export {k}={shlex.quote(str(v))}" for k, v in spec.env.items()),
-            f"export FILEFLOW_ATTEMPT={spec.attempt}",
-            run,
-            "ff_status=$?",
-            *ending,
-            "",
-        ]
-        with open(path, "w", encoding="utf-8", errors="surrogateescape") as fh:
-            fh.write("\n".join(lines))
-        return path
-
-    def _group_job(self, members: list[JobSpec]) -> JobSpec:
-        """A group whose members are all here, as one job of its own (a negative id)."""
-        key = members[0].group
-        self.group_count += 1
-        job_id = -self.group_count
-        log = os.path.join(".fileflow", self.backend.name, "groups", f"{_safe(key)}-%j.log")
-        spec = group_spec(job_id, key, members, log, self.group_cores, self.group_limits)
-        results = os.path.join(self.script_dir, f"group-{_safe(key)}.results")
-        self.groups[job_id] = GroupJob(key, tuple(members), results)
-        return spec
-
-    def _write_group(self, spec: JobSpec) -> str:
-        """A group's member scripts, its manifest, and its own script: the runner."""
-        group = self.groups[spec.job_id]
-        scripts = [self._write_script(member) for member in group.members]
-        manifest = os.path.join(self.script_dir, f"group-{_safe(group.key)}.json")
-        write_manifest(manifest, group, scripts, spec.threads)
-        return self._write_script(spec, run=runner_command(manifest))
-
-    @staticmethod
-    def _staged_run(manifest: str, run: str) -> str:
-        """`run` between the job's own download of its remote inputs and upload of its
-        remote outputs (fileflow.remote.job_stager, by this Python and this fileflow: the package's
-        folder leads PYTHONPATH, so the job runs the code the head runs)."""
-        package_root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-        stage = (f'PYTHONPATH={shlex.quote(package_root)}"${{PYTHONPATH:+:$PYTHONPATH}}" '
-                 f"{shlex.quote(sys.executable)} -m fileflow.remote.job_stager")
-        manifest = shlex.quote(manifest)
-        return f"{stage} download {manifest} && {run} && {stage} upload {manifest}"
-
-    def _write_array(self, scripts: Sequence[str]) -> str:
-        """The array's task list (one script per line) and the script every task runs:
-        it picks its line by the task's index."""
-        first = os.path.splitext(os.path.basename(scripts[0]))[0]
-        tasks = os.path.join(self.script_dir, f"array-{first}.tasks")
-        with open(tasks, "w", encoding="utf-8", errors="surrogateescape") as fh:
-            fh.write("\n".join(scripts) + "\n")
-        path = os.path.join(self.script_dir, f"array-{first}.sh")
-        with open(path, "w", encoding="utf-8") as fh:
-            fh.write("#!/bin/bash\n"
-                     f"ff_index=$(( {self.backend.array_index_shell} + 1 ))\n"
-                     f'ff_script=$(sed -n "${{ff_index}}p" {shlex.quote(tasks)})\n'
-                     '[ -n "$ff_script" ] || { echo "fileflow: no task $ff_index" >&2; exit 1; }\n'
-                     'exec bash "$ff_script"\n')
-        return path
 
     # ---------------------------------------------------------------- status rounds
 
@@ -641,11 +549,6 @@ class ClusterExecutor:
         return JobOutcome(job.spec.job_id, code, status.started_at or job.submitted_at, ended,
                           status.host, status.peak_rss_bytes, status.cpu_seconds, message,
                           job.external_id, log_path=self._log_of(job))
-
-
-def _safe(key: str) -> str:
-    """A group's key as part of a file name."""
-    return "".join(c if c.isalnum() or c in "._-" else "_" for c in key)[:100]
 
 
 def _clock(when: float) -> str:

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from fileflow.engine.groups import GroupMember, group_request
 from fileflow.executors.base import JobOutcome, JobSpec
 
-__all__ = ["GroupJob", "GroupForming", "group_spec", "runner_command", "write_manifest",
+__all__ = ["GroupJob", "GroupForming", "new_group", "runner_command", "write_manifest",
            "member_outcomes", "cancelled_members"]
 
 
@@ -57,19 +57,24 @@ class GroupForming:
         return out
 
 
-def group_spec(job_id: int, key: str, members: Sequence[JobSpec], log_path: str,
-               max_threads: int, limits: Mapping[str, float]) -> JobSpec:
-    """The group's cluster job as a job of its own: its request made of its members'
-    (fileflow.engine.groups.group_request), its time limit their summed runtime."""
+def new_group(job_id: int, members: Sequence[JobSpec], backend: str, script_dir: str,
+              max_threads: int, limits: Mapping[str, float]) -> tuple[JobSpec, GroupJob]:
+    """A group whose members are all here, as a job of its own (`job_id`, negative): its
+    request made of its members' (fileflow.engine.groups.group_request), its time limit
+    their summed runtime; its log in .fileflow/<backend>/groups/."""
+    key = members[0].group
+    safe = "".join(c if c.isalnum() or c in "._-" else "_" for c in key)[:100]
     index = {spec.job_id: i for i, spec in enumerate(members)}
     request = group_request(
         [GroupMember(spec.threads, spec.resources, tuple(index[a] for a in spec.after
                                                           if a in index), spec.timeout)
          for spec in members], max_threads, limits, what=f"group {key}")
     rules = sorted({spec.rule for spec in members})
-    return JobSpec(job_id, f"group {key}", "+".join(rules), "", log_path,
+    log = os.path.join(".fileflow", backend, "groups", f"{safe}-%j.log")
+    spec = JobSpec(job_id, f"group {key}", "+".join(rules), "", log,
                    tuple(p for spec in members for p in spec.outputs), request.threads,
                    request.resources)
+    return spec, GroupJob(key, tuple(members), os.path.join(script_dir, f"group-{safe}.results"))
 
 
 def runner_command(manifest: str) -> str:

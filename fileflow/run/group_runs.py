@@ -13,19 +13,26 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, MutableMapping
 
-from fileflow.engine.graph import Graph, Job
+from fileflow.engine.graph import Job
 from fileflow.engine.groups import Grouping
+from fileflow.engine.plan import Plan
 from fileflow.engine.staleness import Reason
+from fileflow.executors.base import JobOutcome
+from fileflow.run.job_records import RunningJob
+from fileflow.run.recorder import RunRecorder
 from fileflow.state import FileState
 
 __all__ = ["GroupRuns", "fill_group_inputs"]
 
 
 class GroupRuns:
-    def __init__(self, grouping: Grouping, graph: Graph, waiting: MutableMapping[int, int],
-                 reasons: Mapping[int, tuple[Reason, ...]]):
+    def __init__(self, grouping: Grouping, plan: Plan, waiting: MutableMapping[int, int],
+                 recorder: RunRecorder):
+        graph = plan.graph
         self.grouping = grouping
-        self.reasons = reasons
+        self.plan = plan
+        self.reasons = plan.reasons
+        self.recorder = recorder
         self.group_of = grouping.group_of
         self.graph = graph
         self.waiting = waiting
@@ -91,13 +98,20 @@ class GroupRuns:
             out.append((job, reasons, after))
         return f"{self.grouping.names[g]}.{g + 1}", out
 
-    def ended(self, job_id: int) -> None:
-        self.in_flight.discard(job_id)
+    def ended(self, job: Job, running: RunningJob, outcome: JobOutcome, cancelled: bool) -> bool:
+        """A member ended. True when it never started (a member it reads failed): recorded
+        cancelled here, not counted as failed; it runs alone once what it waits for is
+        done (may_run_alone). False: the run loop judges and records it as any job."""
+        self.in_flight.discard(job.id)
+        if not outcome.not_run or cancelled:
+            fill_group_inputs(job, running.inputs, self.plan.observed)
+            return False
+        self.recorder.unrecorded.append(self.recorder.failed(
+            job, running, outcome, "cancelled", f"not started: job {outcome.not_run} of its "
+            "group failed"))
+        return True
 
-    def waits_after_not_run(self, job_id: int) -> bool:
-        """A member did not run (a member it reads failed): True when it waits for nothing
-        now, so it may run alone."""
-        self.in_flight.discard(job_id)
+    def may_run_alone(self, job_id: int) -> bool:
         return self.waiting.get(job_id) == 0
 
 

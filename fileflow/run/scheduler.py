@@ -32,11 +32,8 @@ from fileflow.engine.graph import Job
 from fileflow.engine.groups import Grouping
 from fileflow.engine.plan import Plan
 from fileflow.engine.staleness import (
-    CONTENT_KINDS,
-    KIND_INPUT_CHANGED,
     KIND_UPSTREAM,
     Reason,
-    decide,
 )
 from fileflow.engine.store import FileStore
 from fileflow.executors.base import JobOutcome, JobSpec
@@ -45,7 +42,7 @@ from fileflow.lang.job_values import retry_values
 from fileflow.lang.units import span
 from fileflow.run.background_hashing import INLINE_BYTES
 from fileflow.run.file_waits import FileWaits
-from fileflow.run.group_runs import GroupRuns, fill_group_inputs
+from fileflow.run.group_runs import GroupRuns
 from fileflow.run.job_records import PreparedJob, ReadyJob, RunningJob, StartedJob
 from fileflow.run.output_checks import clock_skew, failed_check, touch_outputs
 from fileflow.run.preparing import JobPreparer
@@ -122,7 +119,7 @@ class Scheduler:
                                     self.waits, self.recorder)
         self.clock_warned = False
         # Group jobs on a cluster (engine/groups.py): a group starts as a whole.
-        self.groups = GroupRuns(grouping, self.graph, self.waiting, plan.reasons) if grouping else None
+        self.groups = GroupRuns(grouping, plan, self.waiting, self.recorder) if grouping else None
         for job_id, count in self.waiting.items():
             if count == 0 and (self.groups is None or self.groups.pushable(job_id)):
                 self._push(job_id)
@@ -432,26 +429,11 @@ class Scheduler:
                 "cancelled while its remote outputs were uploading", True))
 
     def _redecide(self, job: Job) -> tuple[Reason, ...]:
-        """Once upstream jobs are done, decide again: if their outputs came out identical,
-        no reason may remain (early cutoff)."""
+        """Once upstream jobs are done, decide again (early cutoff: Plan.decide_again)."""
         reasons = self.plan.reasons[job.id]
         if job.id in self.attempts or not any(r.kind == KIND_UPSTREAM for r in reasons):
             return reasons
-        if not job.outputs:  # nothing recorded to compare: run when an upstream job ran
-            ran = [self.graph.jobs[d].name for d in self.graph.deps[job.id] if d in self.ran]
-            return tuple(r for r in reasons if r.kind != KIND_UPSTREAM or r.detail in ran)
-        forced = self.plan.force.why(job)
-        triggers = self.plan.triggers
-        by_content = "content" in triggers
-        fresh = decide(self.plan.facts(job.id), self.plan.observed,
-                       self.plan.recorded, forced=forced,
-                       granularity_ns=self.store.granularity_ns,
-                       triggers=triggers if by_content else triggers | {"content"})
-        if not by_content:  # whatever the triggers, an input an upstream job remade counts
-            made = self.graph.producer
-            fresh = tuple(r for r in fresh if r.kind not in CONTENT_KINDS
-                          or (r.kind == KIND_INPUT_CHANGED and r.path in made))
-        return fresh
+        return self.plan.decide_again(job, self.ran, self.store.granularity_ns)
 
     def _gather(self, job: Job) -> None:
         """A target-only job (inputs, no outputs, no action: `all`) is done once its inputs
@@ -478,7 +460,9 @@ class Scheduler:
                 self.ahead.last_duration = outcome.ended_at - outcome.started_at
             seen = self.pool.hand_back_ended(outcome.job_id, spec)  # outputs checked already?
             message = outcome.message
-            if spec.group and self._group_member_ended(job, running, outcome, cancelled):
+            if spec.group and self.groups and self.groups.ended(job, running, outcome, cancelled):
+                if self.groups.may_run_alone(job.id) and not self.stopping:
+                    self._push(job.id)  # it waited for a member that failed
                 continue
             if outcome.ok and not cancelled:
                 local = self.preparer.local(job)
@@ -514,23 +498,6 @@ class Scheduler:
                 message = self.staging.job_error(spec.stage) or message
             results.append(self._failed(job, running, outcome, message, cancelled))
         self.recorder.unrecorded.extend(results)  # written with the next tick's starts
-
-    def _group_member_ended(self, job: Job, running: RunningJob, outcome: JobOutcome,
-                            cancelled: bool) -> bool:
-        """A member of a group job ended. True when it never started (a member it reads
-        failed): recorded cancelled, not counted as failed; it runs alone once what it
-        waits for is done."""
-        assert self.groups is not None
-        if not outcome.not_run or cancelled:
-            self.groups.ended(job.id)
-            fill_group_inputs(job, running.inputs, self.plan.observed)
-            return False
-        self.recorder.unrecorded.append(self.recorder.failed(
-            job, running, outcome, "cancelled", f"not started: job {outcome.not_run} of its "
-            "group failed"))
-        if self.groups.waits_after_not_run(job.id) and not self.stopping:
-            self._push(job.id)
-        return True
 
     def _hashes_ended(self) -> None:
         """Jobs whose large outputs are hashed are done; jobs whose large inputs are hashed
