@@ -471,9 +471,10 @@ def test_group_components_put_independent_jobs_in_one_job_with_summed_resources(
             shell: "echo $SLURM_CPUS_PER_TASK > {output}"
         """)
     calls = tmp_path / "bin"
-    r = p.run("build", "--cluster", "slurm", "-j", "10", "--groups", "mk=batch",
-              "--group-components", "batch=5", "--group-cores", "2",
-              env=_env(p, _wrappers(calls)))
+    # The group options from a profile, as any build option.
+    p.write("profiles/g/config.yaml", "cluster: slurm\njobs: 10\ngroups: {mk: batch}\n"
+            "group-components: {batch: 5}\ngroup-cores: 2\n")
+    r = p.run("build", "--profile", "g", env=_env(p, _wrappers(calls)))
     assert r.code == 0, r
     ids = sorted({j["external_id"] for j in r.jobs})
     assert len(r.jobs) == 10 and len(ids) == 2, r.jobs
