@@ -228,8 +228,15 @@ class ClusterExecutor:
                 members = self.forming.add(spec)
                 if members is not None:
                     self.group_count += 1
-                    spec, group = new_group(-self.group_count, members, self.backend.name,
-                                            self.script_dir, self.group_cores, self.group_limits)
+                    try:
+                        spec, group = new_group(-self.group_count, members, self.backend.name,
+                                                self.script_dir, self.group_cores,
+                                                self.group_limits)
+                    except FileflowError as exc:  # its members cannot share one request
+                        now = time.time()
+                        self.refused += [JobOutcome(m.job_id, 1, now, now, message=str(exc))
+                                         for m in members]
+                        continue
                     self.groups[spec.job_id] = group
                     remote.append(spec)
             elif spec.rule in self.local_rules:

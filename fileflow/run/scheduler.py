@@ -481,8 +481,8 @@ class Scheduler:
                     # Files over the inline size come back unhashed (digest None).
                     states = self.store.observe(local.outputs, INLINE_BYTES)
                     if any(st.exists and st.digest is None for st in states.values()):
-                        if local is job and self.waits.hash_outputs_apart(states, job.id,
-                                                                          running, outcome):
+                        if local is job and not spec.group and self.waits.hash_outputs_apart(
+                                states, job.id, running, outcome):
                             continue  # done when hashed (_hashes_ended); its core goes on
                         states = self.store.with_digests(states, {})
                     why = ""
