@@ -12,9 +12,9 @@ Three measurements, each in its own temporary directory:
   submit   M ready jobs (default 10,000): time from the start of `fileflow build` until
            all M are submitted (every job's Slurm id in the run log), then Ctrl-C (which
            cancels them all, timed too). Nothing of them runs to completion.
-  grouped  G one-second jobs (`sleep 1`) of one group, `--group-components group=S`
-           (default 100) and `--group-cores C` (default 4): wall time, fileflow's own CPU
-           time per job and the Slurm calls, as for `run`
+  grouped  G one-second jobs (`sleep 1`; --group-sleep) of one group,
+           `--group-components group=S` (default 100) and `--group-cores C` (default 4):
+           wall time, fileflow's own CPU time per job and the Slurm calls, as for `run`
 
     python benchmarks/bench_slurm.py                       # run + array with 1,000 jobs, submit 10,000
     python benchmarks/bench_slurm.py --jobs 200 --submit 0 # quicker
@@ -154,6 +154,8 @@ def main() -> None:
                         help="one-second jobs of one group for the grouped row (0: skip)")
     parser.add_argument("--group-size", type=int, default=100, help="--group-components of it")
     parser.add_argument("--group-cores", type=int, default=4, help="--group-cores of it")
+    parser.add_argument("--group-sleep", type=float, default=1.0,
+                        help="seconds each job of the grouped row sleeps (0: trivial jobs)")
     parser.add_argument("--keep", action="store_true", help="keep the temporary directory")
     args = parser.parse_args()
     base = tempfile.mkdtemp(prefix="bench-slurm-")
@@ -174,12 +176,13 @@ def main() -> None:
         if args.grouped:
             g = args.grouped
             run = bench_run(base, g, "grouped", '    group: "batch"\n',
-                            "sleep 1; echo {wildcards.i} > {output}",
+                            f"sleep {args.group_sleep:g}; echo {{wildcards.i}} > {{output}}",
                             ("--group-components", f"batch={args.group_size}",
                              "--group-cores", str(args.group_cores)))
             c = run["calls"]
-            print(f"{g} one-second jobs in groups of {args.group_size} ({args.group_cores} cores "
-                  f"each): {run['wall']:.1f} s wall; fileflow CPU {run['cpu']:.2f} s = "
+            print(f"{g} jobs of {args.group_sleep:g} s in groups of {args.group_size} "
+                  f"({args.group_cores} cores each): {run['wall']:.1f} s wall; "
+                  f"fileflow CPU {run['cpu']:.2f} s = "
                   f"{1000 * run['cpu'] / g:.2f} ms per job; calls: sbatch {c['sbatch']}, "
                   f"sacct {c['sacct']}, squeue {c['squeue']}, scancel {c['scancel']}")
         if args.submit:
