@@ -4,7 +4,9 @@ job asks for, and the runner that runs a group's members on a node
 from __future__ import annotations
 
 import json
+import os
 import textwrap
+import time
 
 import pytest
 
@@ -145,3 +147,21 @@ def test_the_runner_runs_members_in_order_and_a_failure_stops_only_its_dependent
     assert lines[3]["not_run"] == "b" and "exit" not in lines[3]
     assert lines[1]["ended"] <= lines[4]["started"]
 
+
+
+def test_the_runner_stops_a_member_past_its_timeout_and_runs_the_others(tmp_path):
+    members = [
+        {"id": 1, "name": "slow", "after": [], "timeout": 0.5,
+         "script": _script(tmp_path, "slow", f"sleep 30 & echo $! > {tmp_path}/child; wait")},
+        {"id": 2, "name": "next", "after": [1], "script": _script(tmp_path, "next", "true")},
+        {"id": 3, "name": "other", "after": [], "script": _script(tmp_path, "other", "sleep 1")},
+    ]
+    results = tmp_path / "results"
+    started = time.monotonic()
+    assert run_group({"cores": 2, "results": str(results), "members": members}) == 1
+    assert time.monotonic() - started < 10
+    lines = {r["id"]: r for r in map(json.loads, results.read_text().splitlines())}
+    assert lines[1]["timed_out"] and lines[1]["exit"] != 0
+    assert lines[2]["not_run"] == "slow" and lines[3]["exit"] == 0
+    child = int((tmp_path / "child").read_text())
+    assert not os.path.exists(f"/proc/{child}") or "Z" in open(f"/proc/{child}/stat").read().split()[2]

@@ -232,6 +232,7 @@ class ClusterExecutor:
                         spec, group = new_group(-self.group_count, members, self.backend.name,
                                                 self.script_dir, self.group_cores,
                                                 self.group_limits)
+                        self.backend.request(spec)  # its request can be made
                     except FileflowError as exc:  # its members cannot share one request
                         now = time.time()
                         self.refused += [JobOutcome(m.job_id, 1, now, now, message=str(exc))

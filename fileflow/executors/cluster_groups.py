@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 from fileflow.engine.groups import GroupMember, group_request
 from fileflow.executors.base import JobOutcome, JobSpec
+from fileflow.lang.units import span
 
 __all__ = ["GroupJob", "GroupForming", "new_group", "runner_command", "write_manifest",
            "member_outcomes", "cancelled_members"]
@@ -71,9 +72,12 @@ def new_group(job_id: int, members: Sequence[JobSpec], backend: str, script_dir:
          for spec in members], max_threads, limits, what=f"group {key}")
     rules = sorted({spec.rule for spec in members})
     log = os.path.join(".fileflow", backend, "groups", f"{safe}-%j.log")
+    # The wildcards its members share (a group per sample: the sample), for a native template.
+    shared = {k: v for k, v in members[0].wildcards.items()
+              if all(m.wildcards.get(k) == v for m in members)}
     spec = JobSpec(job_id, f"group {key}", "+".join(rules), "", log,
                    tuple(p for spec in members for p in spec.outputs), request.threads,
-                   request.resources)
+                   request.resources, wildcards=shared)
     return spec, GroupJob(key, tuple(members), os.path.join(script_dir, f"group-{safe}.results"))
 
 
@@ -88,7 +92,8 @@ def runner_command(manifest: str) -> str:
 
 def write_manifest(path: str, group: GroupJob, scripts: Sequence[str], cores: int) -> None:
     members = [{"id": spec.job_id, "name": spec.name, "script": script,
-                "threads": max(1, int(spec.threads)), "after": list(spec.after)}
+                "threads": max(1, int(spec.threads)), "after": list(spec.after),
+                "timeout": spec.timeout}
                for spec, script in zip(group.members, scripts)]
     with open(path, "w", encoding="utf-8", errors="surrogateescape") as fh:
         json.dump({"cores": cores, "results": group.results, "members": members}, fh)
@@ -133,6 +138,8 @@ def member_outcomes(group: GroupJob, ended: JobOutcome, backend: str) -> list[Jo
         code = int(r["exit"])
         said = (f"{where} on {r['host']}" if code == 0 else
                 f"{where}: exit code {code}" if code > 0 else f"{where}: killed by signal {-code}")
+        if r.get("timed_out"):
+            said = f"timed out after {span(spec.timeout)} ({where})"
         out.append(JobOutcome(spec.job_id, code, float(r["started"]), float(r["ended"]),
                               str(r["host"]), int(r["rss"]), float(r["cpu"]), said,
                               ended.external_id, log_path=log))

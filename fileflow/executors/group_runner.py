@@ -7,8 +7,9 @@ side by side while their threads fit the group's cores (one always may run). A m
 fails keeps the members that wait for it (directly or not) from starting; the others go on.
 Each member's result is one JSON line appended to the results file as it ends (exit
 status, start and end times, host, peak memory and CPU time of its processes), so that
-the head records each member on its own, even when the group job is killed later. The
-exit status is 0 when every member succeeded, else 1.
+the head records each member on its own, even when the group job is killed later. A
+member past its `timeout:` is stopped, its process group and all, and fails. The exit
+status is 0 when every member succeeded, else 1.
 """
 from __future__ import annotations
 
@@ -43,11 +44,15 @@ def run_group(manifest: dict) -> int:
     used = 0
     failed = False
     stop = {"now": False}
+    timed_out: set[int] = set()
 
     def terminate(signum, frame):
         stop["now"] = True
-        for proc, _, _ in running.values():
-            proc.terminate()
+        for pid in running:
+            try:
+                os.killpg(pid, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
 
     signal.signal(signal.SIGTERM, terminate)
     with open(manifest["results"], "a", encoding="utf-8") as out:
@@ -60,20 +65,24 @@ def run_group(manifest: dict) -> int:
                 if waiting[job_id] or (running and used + threads > cores):
                     continue
                 order.remove(job_id)
-                proc = subprocess.Popen(["bash", m["script"]], stdin=subprocess.DEVNULL)
+                proc = subprocess.Popen(["bash", m["script"]], stdin=subprocess.DEVNULL,
+                                        start_new_session=True)
                 running[proc.pid] = (proc, time.time(), job_id)
                 used += threads
             if not running:
                 break  # what is left waits for members that failed
-            pid, status, usage = os.wait4(-1, 0)
+            pid, status, usage = _next_ended(running, by_id, timed_out)
             if pid not in running:
                 continue
             _, started, job_id = running.pop(pid)
             used -= max(1, int(by_id[job_id].get("threads", 1)))
             code = os.waitstatus_to_exitcode(status)
-            _line(out, {"id": job_id, "exit": code, "started": started, "ended": time.time(),
-                        "host": host, "rss": usage.ru_maxrss * 1024,
-                        "cpu": usage.ru_utime + usage.ru_stime})
+            record = {"id": job_id, "exit": code, "started": started, "ended": time.time(),
+                      "host": host, "rss": usage.ru_maxrss * 1024,
+                      "cpu": usage.ru_utime + usage.ru_stime}
+            if job_id in timed_out:
+                record["timed_out"] = True
+            _line(out, record)
             if code == 0:
                 for d in dependents.get(job_id, ()):
                     waiting[d].discard(job_id)
@@ -83,6 +92,31 @@ def run_group(manifest: dict) -> int:
     if stop["now"]:
         return 143
     return 1 if failed or order else 0
+
+
+def _next_ended(running: dict, by_id: dict, timed_out: set[int]):
+    """Wait for a member to end; one past its `timeout:` (seconds) is stopped, its process
+    group and all (SIGTERM, then SIGKILL 5 s later)."""
+    limits = {pid: started + by_id[job_id]["timeout"]
+              for pid, (_, started, job_id) in running.items() if by_id[job_id].get("timeout")}
+    if not limits:
+        return os.wait4(-1, 0)
+    while True:
+        pid, status, usage = os.wait4(-1, os.WNOHANG)
+        if pid:
+            return pid, status, usage
+        now = time.time()
+        for pid, limit in limits.items():
+            job_id = running[pid][2]
+            if now >= limit:
+                signum = signal.SIGKILL if job_id in timed_out and now >= limit + 5 else signal.SIGTERM
+                if job_id not in timed_out or signum == signal.SIGKILL:
+                    try:
+                        os.killpg(pid, signum)
+                    except ProcessLookupError:
+                        pass
+                timed_out.add(job_id)
+        time.sleep(0.05)
 
 
 def _not_run(out, failed_id: int, by_id: dict, dependents: dict, order: list[int]) -> None:
