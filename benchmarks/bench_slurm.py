@@ -12,9 +12,13 @@ Three measurements, each in its own temporary directory:
   submit   M ready jobs (default 10,000): time from the start of `fileflow build` until
            all M are submitted (every job's Slurm id in the run log), then Ctrl-C (which
            cancels them all, timed too). Nothing of them runs to completion.
+  grouped  G one-second jobs (`sleep 1`; --group-sleep) of one group,
+           `--group-components group=S` (default 100) and `--group-cores C` (default 4):
+           wall time, fileflow's own CPU time per job and the Slurm calls, as for `run`
 
     python benchmarks/bench_slurm.py                       # run + array with 1,000 jobs, submit 10,000
     python benchmarks/bench_slurm.py --jobs 200 --submit 0 # quicker
+    python benchmarks/bench_slurm.py --jobs 0 --submit 0 --grouped 2000   # grouped only
 """
 from __future__ import annotations
 
@@ -64,11 +68,11 @@ def calls(folder: str) -> dict[str, int]:
     return counts
 
 
-def project(root: str, n: int) -> None:
+def project(root: str, n: int, extra: str = "", command: str = "echo {wildcards.i} > {output}") -> None:
     os.makedirs(root)
     with open(os.path.join(root, "Flowfile"), "w") as fh:
         fh.write(f'rule all:\n    input: expand("o/{{i}}.txt", i=range({n}))\n'
-                 'rule mk:\n    output: "o/{i}.txt"\n    shell: "echo {wildcards.i} > {output}"\n')
+                 f'rule mk:\n    output: "o/{{i}}.txt"\n{extra}    shell: "{command}"\n')
 
 
 def env_with(folder: str) -> dict[str, str]:
@@ -78,13 +82,14 @@ def env_with(folder: str) -> dict[str, str]:
     return env
 
 
-def bench_run(base: str, n: int) -> dict:
-    root = os.path.join(base, "run")
-    project(root, n)
-    bin_dir = wrappers(os.path.join(base, "run-bin"))
+def bench_run(base: str, n: int, name: str = "run", extra: str = "", command: str = "",
+              options: tuple[str, ...] = ()) -> dict:
+    root = os.path.join(base, name)
+    project(root, n, extra, command) if command else project(root, n)
+    bin_dir = wrappers(os.path.join(base, f"{name}-bin"))
     start = time.monotonic()
     done = subprocess.run([sys.executable, "-c", LAUNCHER, "build", "--cluster", "slurm",
-                           "-j", str(n), "-q"], cwd=root, env=env_with(bin_dir),
+                           "-j", str(n), "-q", *options], cwd=root, env=env_with(bin_dir),
                           capture_output=True, text=True)
     wall = time.monotonic() - start
     if done.returncode != 0:
@@ -145,6 +150,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--jobs", type=int, default=1000, help="jobs for the run and array rows")
     parser.add_argument("--submit", type=int, default=10_000, help="jobs for the submit row (0: skip)")
+    parser.add_argument("--grouped", type=int, default=0,
+                        help="one-second jobs of one group for the grouped row (0: skip)")
+    parser.add_argument("--group-size", type=int, default=100, help="--group-components of it")
+    parser.add_argument("--group-cores", type=int, default=4, help="--group-cores of it")
+    parser.add_argument("--group-sleep", type=float, default=1.0,
+                        help="seconds each job of the grouped row sleeps (0: trivial jobs)")
     parser.add_argument("--keep", action="store_true", help="keep the temporary directory")
     args = parser.parse_args()
     base = tempfile.mkdtemp(prefix="bench-slurm-")
@@ -162,6 +173,18 @@ def main() -> None:
                   f"sbatch {c['sbatch']}, sacct {c['sacct']}, squeue {c['squeue']}, scancel {c['scancel']}")
             print(f"{n} jobs as one hand-written array: {array:.1f} s wall; "
                   f"fileflow / array = {run['wall'] / array:.2f}")
+        if args.grouped:
+            g = args.grouped
+            run = bench_run(base, g, "grouped", '    group: "batch"\n',
+                            f"sleep {args.group_sleep:g}; echo {{wildcards.i}} > {{output}}",
+                            ("--group-components", f"batch={args.group_size}",
+                             "--group-cores", str(args.group_cores)))
+            c = run["calls"]
+            print(f"{g} jobs of {args.group_sleep:g} s in groups of {args.group_size} "
+                  f"({args.group_cores} cores each): {run['wall']:.1f} s wall; "
+                  f"fileflow CPU {run['cpu']:.2f} s = "
+                  f"{1000 * run['cpu'] / g:.2f} ms per job; calls: sbatch {c['sbatch']}, "
+                  f"sacct {c['sacct']}, squeue {c['squeue']}, scancel {c['scancel']}")
         if args.submit:
             s = bench_submit(base, args.submit)
             print(f"{args.submit} ready jobs: all submitted {s['submitted']:.1f} s after the start "

@@ -1289,3 +1289,28 @@ def test_fstrings_and_comprehensions_name_the_files_and_values_of_each_job(tmp_p
     assert p.read("results/GRCh38/s1.out") == "s1\nS1-002 s1 s2\n"
     assert p.read("results/GRCh38/s2.out") == "s2\nS2-002 s1 s1\n"
     assert not p.exists("results/GRCh38/ctrl.out")
+
+
+def test_groups_are_ignored_in_a_local_build(tmp_path):
+    # As Snakemake does: group:, --groups and --group-components only matter on a cluster.
+    p = Project(tmp_path)
+    p.flowfile("""
+        rule all:
+            input: expand("b/{s}.txt", s=["x", "y"])
+        rule a:
+            output: "a/{s}.txt"
+            group: "per_{s}"
+            shell: "echo {wildcards.s} > {output}"
+        rule b:
+            input: "a/{s}.txt"
+            output: "b/{s}.txt"
+            shell: "cat {input} > {output}"
+        """)
+    r = p.build("-j", "2", "--groups", "b=per_{s}", "--group-components", "per_x=2")
+    assert r.code == 0, r
+    assert p.read("b/y.txt") == "y\n"
+    assert {j["executor"] for j in r.jobs} == {"local"} and len(r.jobs) == 4
+    bad = p.build("--groups", "nosuch=g")
+    assert bad.code == 2 and "--groups names no rule of this workflow: nosuch" in bad.err, bad
+    bad = p.build("--group-components", "g=0")
+    assert bad.code == 2 and "--group-components expects GROUP=N" in bad.err, bad

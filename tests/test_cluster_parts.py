@@ -275,3 +275,30 @@ def test_the_timeout_state_says_timed_out_after_the_jobs_limit(tmp_path, monkeyp
     assert got[2].message.startswith("timed out after 1h30m (proc job ")
     assert got[3].message.startswith("proc job ") and "ended TIMEOUT" in got[3].message
     assert not any(o.ok for o in got.values())
+
+
+def test_a_group_waits_for_all_its_members_then_runs_as_one_job(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    backend = ProcessBackend()
+    ex = ClusterExecutor(backend, LocalExecutor(), workdir=".", tag="t")
+
+    def member(i, command, after=(), resources=None, group="g.1", size=3):
+        return JobSpec(i, f"m{i}", "m", command, f".fileflow/proc/m/{i}/%j.log",
+                       resources=resources or {}, group=group, group_size=size, after=after)
+
+    # A member handed over later (its inputs were being hashed) completes the group.
+    first = ex.submit([member(1, "echo one > one.txt"), member(2, "cat one.txt > two.txt", (1,))])
+    assert first == ["", ""] and backend.submits == 0 and ex.active() == 2
+    ids = ex.submit([member(3, "exit 4", (1,)),
+                     # two members that cannot share one request: refused, not submitted
+                     member(7, "true", resources={"slurm_partition": "a"}, group="h.2", size=2),
+                     member(8, "true", resources={"slurm_partition": "b"}, group="h.2", size=2)])
+    assert ids[0] == "1_0" and backend.submits == 1
+    got = _drain(ex)
+    assert (got[1].exit_code, got[2].exit_code, got[3].exit_code) == (0, 0, 4)
+    assert open("two.txt").read() == "one\n"
+    assert {got[i].external_id for i in (1, 2, 3)} == {"1_0"}
+    assert got[2].started_at >= got[1].ended_at and "(group g.1)" in got[3].message
+    assert got[1].log_path == ".fileflow/proc/m/1/1_0.log"
+    assert got[7].exit_code == 1 and "different values of resource 'slurm_partition'" in got[8].message
+    assert not os.listdir(".fileflow/proc/exit")

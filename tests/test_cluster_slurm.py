@@ -410,3 +410,114 @@ def test_checkpoints_on_slurm_decide_the_jobs_submitted_after_them(slurm, tmp_pa
         (["split[sample=a]", "split[sample=b]"], 9)]
     again = p.run("build", "--cluster", "slurm", "-j", "20", "totals/a.n", "totals/b.n")
     assert again.code == 0 and "nothing to do" in again.out, again
+
+
+GROUP_CHAIN = """
+rule all:
+    input: expand("c/{s}.txt", s=["x", "y", "z"])
+rule a:
+    output: "a/{s}.txt"
+    group: "per_{s}"
+    shell: "echo a {wildcards.s}; sleep 1; echo {wildcards.s} > {output}"
+rule b:
+    input: "a/{s}.txt"
+    output: "b/{s}.txt"
+    shell: "echo b; cat {input} > {output}"
+rule c:
+    input: "b/{s}.txt"
+    output: "c/{s}.txt"
+    group: "per_{s}"
+    shell: "cat {input} > {output}; echo c >> {output}"
+"""
+
+
+def test_a_group_runs_as_one_slurm_job_in_order_and_each_member_is_recorded(slurm, tmp_path):
+    p = Project(tmp_path / "p")
+    p.flowfile(GROUP_CHAIN)
+    calls = tmp_path / "bin"
+    # `b` joins the group from the command line: a -> b -> c of one sample are connected.
+    r = p.run("build", "--cluster", "slurm", "-j", "10", "--groups", "b=per_{s}",
+              env=_env(p, _wrappers(calls)))
+    assert r.code == 0, r
+    assert p.read("c/y.txt") == "y\nc\n"
+    jobs = {j["name"]: j for j in r.jobs}
+    assert {j["state"] for j in jobs.values()} == {"done"} and len(jobs) == 9, jobs
+    # The three groups were ready together: one sbatch (an array of three group jobs).
+    sbatch = _calls(calls, "sbatch")
+    assert len(sbatch) == 1 and "--array=0-2" in sbatch[0], sbatch
+    for s in "xyz":
+        a, b, c = (jobs[f"{rule}[s={s}]"] for rule in "abc")
+        assert a["external_id"] == b["external_id"] == c["external_id"] != "", (a, b, c)
+        assert f"(group per_{s}." in a["message"] and a["host"], a
+        # In dependency order on the node, each with its own times and log.
+        assert a["started_at"] <= a["ended_at"] <= b["started_at"] <= b["ended_at"] <= c["started_at"]
+        assert a["ended_at"] - a["started_at"] >= 1.0
+        log = a["log_path"].replace("%j", a["external_id"])
+        assert p.read(log).startswith(f"a {s}\n"), log
+    assert len({jobs[f"a[s={s}]"]["external_id"] for s in "xyz"}) == 3
+    again = p.run("build", "--cluster", "slurm", "-j", "10", "--groups", "b=per_{s}",
+                  env=_env(p, calls))
+    assert again.code == 0 and "nothing to do" in again.out, again
+
+
+def test_group_components_put_independent_jobs_in_one_job_with_summed_resources(slurm, tmp_path):
+    p = Project(tmp_path / "p")
+    p.flowfile("""
+        rule all:
+            input: expand("o/{i}.txt", i=range(10))
+        rule mk:
+            output: "o/{i}.txt"
+            resources: mem_mb = 100, runtime = 1
+            shell: "echo $SLURM_CPUS_PER_TASK > {output}"
+        """)
+    calls = tmp_path / "bin"
+    # The group options from a profile, as any build option.
+    p.write("profiles/g/config.yaml", "cluster: slurm\njobs: 10\ngroups: {mk: batch}\n"
+            "group-components: {batch: 5}\ngroup-cores: 2\n")
+    r = p.run("build", "--profile", "g", env=_env(p, _wrappers(calls)))
+    assert r.code == 0, r
+    ids = sorted({j["external_id"] for j in r.jobs})
+    assert len(r.jobs) == 10 and len(ids) == 2, r.jobs
+    assert len(_calls(calls, "sbatch")) == 1
+    # Five one-core jobs on two cores: three layers one after the other (2, 2, 1). Memory
+    # is that of the largest layer, runtime the sum of the layers'.
+    info = _scontrol(ids[0])
+    assert "CPUs/Task=2" in info or "MinCPUsNode=2" in info, info
+    assert "mem=200M" in info and "TimeLimit=00:03:00" in info, info
+    assert {p.read(f"o/{i}.txt").strip() for i in range(10)} == {"2"}
+
+
+def test_a_failure_inside_a_group_fails_only_that_job_and_what_depends_on_it(slurm, tmp_path):
+    p = Project(tmp_path / "p")
+    p.flowfile("""
+        rule all:
+            input: expand("b/{s}.txt", s=["x", "y"]), expand("c/{s}.txt", s=["x", "y"])
+        rule a:
+            output: "a/{s}.txt"
+            shell: "echo partial > {output}; test ! -e fail_{wildcards.s}; echo ok > {output}"
+        rule b:
+            input: "a/{s}.txt"
+            output: "b/{s}.txt"
+            shell: "cat {input} > {output}"
+        rule c:
+            output: "c/{s}.txt"
+            shell: "sleep 1; echo c > {output}"
+        """)
+    p.write("fail_y")
+    r = p.run("build", "--cluster", "slurm", "-j", "4", "-k", "--groups", "a=g", "b=g", "c=g",
+              "--group-components", "g=10")
+    assert r.code == 1, r
+    jobs = {j["name"]: j for j in r.jobs}
+    assert len({j["external_id"] for j in jobs.values()}) == 1, jobs  # one group job
+    assert jobs["a[s=y]"]["state"] == "failed" and jobs["a[s=y]"]["exit_code"] == 1
+    assert not p.exists("a/y.txt")  # its partial output is not kept
+    assert jobs["b[s=y]"]["state"] == "cancelled", jobs["b[s=y]"]
+    assert "not started: job a[s=y] of its group failed" in jobs["b[s=y]"]["message"]
+    for name in ("a[s=x]", "b[s=x]", "c[s=x]", "c[s=y]"):
+        assert jobs[name]["state"] == "done", jobs[name]
+    assert "1 failed" in r.err and "failed: a[s=y]" in r.err, r
+    # Fixed, the next build runs only what did not succeed.
+    os.remove(p.path("fail_y"))
+    again = p.run("build", "--cluster", "slurm", "-j", "4", "--groups", "a=g", "b=g", "c=g")
+    assert again.code == 0, again
+    assert sorted(j["name"] for j in again.jobs) == ["a[s=y]", "b[s=y]"]

@@ -93,6 +93,7 @@ module qc:
 use rule * from qc as qc_*
 use rule copy as copy2 with:
     output: "out2/{sample}.txt"
+    group: "per_{sample}"
 '''
 
 # (line, text, TextMate scope every character of the text has, Vim syntax group at each
@@ -110,6 +111,7 @@ EXPECTED = [
     (60, "with", "keyword.control.rule", "flowfileRuleKeyword"),
     (61, "output", "keyword.other.directive", "flowfileDirective"),
     (61, "{sample}", "meta.placeholder", "flowfilePlaceholder"),
+    (62, "group", "keyword.other.directive", "flowfileDirective"),
     (49, "onsuccess", "keyword.control.directive", "flowfileTopDirective"),
     (52, "multiext", "support.function.builtin", "flowfileBuiltin"),
     (52, "touch", "support.function.builtin", "flowfileBuiltin"),

@@ -258,3 +258,40 @@ def test_checkpoints_on_grid_engine_decide_the_jobs_submitted_after_them(tmp_pat
     assert {j["executor"] for j in r.jobs if j["rule"] != "all"} == {"drmaa"}
     again = _build(p, sge)
     assert again.code == 0 and again.jobs == [] and "nothing to do" in again.out, again
+
+
+def test_a_group_runs_as_one_grid_engine_job_and_each_member_is_recorded(tmp_path, sge):
+    p = Project(tmp_path)
+    p.flowfile("""
+        rule all:
+            input: expand("b/{s}.txt", s=["x", "y", "z"])
+        rule a:
+            output: "a/{s}.txt"
+            group: "per_{s}"
+            shell: "echo a {wildcards.s}; test ! -e fail_{wildcards.s}; echo {wildcards.s} > {output}"
+        rule b:
+            input: "a/{s}.txt"
+            output: "b/{s}.txt"
+            group: "per_{s}"
+            shell: "cat {input} > {output}"
+        """)
+    p.write("fail_z")
+    r = _build(p, sge, "-k", "--group-components", "per_x=2")
+    assert r.code == 1, r
+    jobs = {j["name"]: j for j in r.jobs}
+    assert {j["executor"] for j in jobs.values()} == {"drmaa"}
+    for s in "xy":
+        a, b = jobs[f"a[s={s}]"], jobs[f"b[s={s}]"]
+        assert a["state"] == b["state"] == "done", (a, b)
+        assert a["external_id"] == b["external_id"] and a["ended_at"] <= b["started_at"]
+        log = a["log_path"].replace("%j", a["external_id"])
+        assert p.read(log) == f"a {s}\n", log
+        assert p.read(f"b/{s}.txt") == f"{s}\n"
+    # x and y are groups of their own (their names differ); z's failure stops only b[s=z].
+    assert jobs["a[s=x]"]["external_id"] != jobs["a[s=y]"]["external_id"]
+    assert jobs["a[s=z]"]["state"] == "failed" and jobs["b[s=z]"]["state"] == "cancelled"
+    assert "not started: job a[s=z] of its group failed" in jobs["b[s=z]"]["message"]
+    os.remove(p.path("fail_z"))
+    again = _build(p, sge)
+    assert again.code == 0, again
+    assert sorted(j["name"] for j in again.jobs) == ["a[s=z]", "b[s=z]"]

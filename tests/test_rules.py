@@ -1687,3 +1687,15 @@ def test_an_error_in_an_inherited_directive_names_the_use_rule_line(tmp_path):
     assert err.pos.line == 3  # the inherited input
     assert err.hint.endswith("; rule 'other' inherits this directive from rule 'copy' "
                              "('use rule' on line 8)")
+
+
+def test_group_is_a_name_that_may_hold_the_rules_wildcards(tmp_path):
+    w = load(tmp_path, 'rule a:\n    output: "a/{s}"\n    group: "per_{s}"\n    shell: "x"\n'
+                       'rule b:\n    output: "b"\n    shell: "x"\n')
+    assert (w.by_name["a"].group, w.by_name["b"].group) == ("per_{s}", "")
+    err = load_error(tmp_path, 'rule a:\n    output: "a/{s}"\n    group: "g_{x}"\n    shell: "x"\n')
+    assert "'group:' 'g_{x}' names {x}, which is not a wildcard of rule 'a'" in err.message
+    err = load_error(tmp_path, 'rule a:\n    output: "a"\n    group: 3\n    shell: "x"\n')
+    assert "'group:' takes a string, not" in err.message
+    err = load_error(tmp_path, 'rule a:\n    output: "a"\n    group: ""\n    shell: "x"\n')
+    assert "'group:' takes a group name, not an empty string" in err.message

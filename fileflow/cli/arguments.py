@@ -24,13 +24,14 @@ from fileflow.errors import EXIT_USAGE, FileflowError
 
 __all__ = ["FlowParser", "FormedValues", "CoresAction", "whole_number", "cores", "seconds",
            "resource_limits", "time_span", "add_time_limits", "parse_quietly", "ALL_CORES",
-           "LARGEST_COUNT", "NAME_VALUE", "RULE_NAME", "RULE_NAME_VALUE", "SNAKEMAKE_SPELLINGS"]
+           "LARGEST_COUNT", "NAME_VALUE", "RULE_GROUP", "RULE_NAME", "RULE_NAME_VALUE", "SNAKEMAKE_SPELLINGS"]
 
 ALL_CORES = 0            # what -j/--cores stores for `all` (and when not given)
 LARGEST_COUNT = 2 ** 63 - 1   # SQL's largest integer: a count the run log can be asked for
 
 NAME_VALUE = re.compile(r"[A-Za-z_][\w.-]*=.*", re.DOTALL)        # --resources mem_mb=100
 RULE_NAME = re.compile(r"[A-Za-z_]\w*")                            # -R align
+RULE_GROUP = re.compile(r"[A-Za-z_]\w*=\S.*", re.DOTALL)                # trim=per_sample
 RULE_NAME_VALUE = re.compile(r"[A-Za-z_]\w*:[A-Za-z_]\w*=.*", re.DOTALL)  # align:mem_mb=8000
 _COUNT_LIKE = re.compile(r"[-+.\d]|all$|inf|nan", re.IGNORECASE)  # a value -j reads, not a target
 

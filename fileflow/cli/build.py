@@ -304,7 +304,13 @@ def _round(options, graph, plan, runlog, store, run_id, settings, cluster, total
         from fileflow.remote.staging import Staging
         staging = Staging(store.remote, options.keep_remote, store.stage_root,
                           in_job=options.remote_staging == "job")
-    scheduler = Scheduler(plan, executor, runlog, run_id, store, settings, reporter, staging)
+    grouping = None
+    if options.cluster and staging is None and any(job.rule.group for job in graph.jobs):
+        from fileflow.engine.groups import make_groups
+        grouping = make_groups(graph.jobs, graph.deps, plan.order, plan.reasons,
+                               options.group_components)
+    scheduler = Scheduler(plan, executor, runlog, run_id, store, settings, reporter, staging,
+                          grouping)
     try:
         return scheduler.run()
     finally:

@@ -10,6 +10,7 @@ from collections.abc import Sequence
 
 from fileflow.cli.arguments import (
     NAME_VALUE,
+    RULE_GROUP,
     RULE_NAME,
     RULE_NAME_VALUE,
     CoresAction,
@@ -111,6 +112,17 @@ def _where_it_runs(parser: argparse.ArgumentParser) -> None:
                         help="cluster: cores for localrules jobs on this machine (default: all)")
     parser.add_argument("--no-job-arrays", dest="job_arrays", action="store_false",
                         help="cluster: one submission per job instead of job arrays")
+    parser.add_argument("--groups", action=FormedValues, form=RULE_GROUP, default=[],
+                        metavar="RULE=GROUP",
+                        help="cluster: put a rule's jobs in a group (over its group:), e.g. "
+                             "trim=per_sample; connected jobs of a group run as one cluster job")
+    parser.add_argument("--group-components", action=FormedValues, form=RULE_GROUP, default=[],
+                        metavar="GROUP=N",
+                        help="cluster: up to N unconnected pieces of a group in one cluster "
+                             "job, e.g. per_sample=10")
+    parser.add_argument("--group-cores", type=cores, default=0, metavar="N",
+                        help="cluster: most cores one group job asks for; jobs of a group "
+                             "beyond it run one after the other (default: no limit)")
     parser.add_argument("--profile", default=None, metavar="NAME|PATH",
                         help="read options from a YAML profile (./profiles/NAME/config.yaml, "
                              "~/.config/fileflow/NAME/config.yaml); flags given here win")

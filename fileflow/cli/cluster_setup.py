@@ -103,7 +103,8 @@ def cluster_executor(options, graph, run_id: int, adoptable, tags, backend=None)
     executor = ClusterExecutor(backend, LocalExecutor(), workdir=workdir,
                                tag=cluster_job_name(run_id, workdir), local_rules=local_rules,
                                local_cores=options.local_cores or os.cpu_count() or 1,
-                               use_arrays=options.job_arrays)
+                               use_arrays=options.job_arrays, group_cores=options.group_cores,
+                               group_limits=options.resources)
     executor.adopt(adoptable, tags)
     strays = executor.cancel_strays()
     if strays:

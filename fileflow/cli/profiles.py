@@ -19,8 +19,8 @@ from collections.abc import Callable
 
 from fileflow.errors import FileflowError
 
-__all__ = ["find_profile", "apply_profile", "cluster_options", "parse_assignments", "default_resources",
-           "storage_options"]
+__all__ = ["find_profile", "apply_profile", "cluster_options", "group_options", "parse_assignments",
+           "default_resources", "storage_options"]
 
 
 def find_profile(name: str) -> str:
@@ -132,6 +132,26 @@ def parse_assignments(pairs, option: str) -> dict[str, object]:
     return out
 
 
+def group_options(args: argparse.Namespace) -> dict:
+    """The BuildOptions fields of --groups, --group-components and --group-cores."""
+    groups: dict[str, str] = {}
+    for pair in getattr(args, "groups", ()):
+        rule, _, group = pair.partition("=")
+        groups[rule.strip()] = group.strip()
+    components: dict[str, int] = {}
+    for pair in getattr(args, "group_components", ()):
+        group, _, count = pair.partition("=")
+        try:
+            components[group.strip()] = int(count)
+        except ValueError:
+            components[group.strip()] = 0
+        if components[group.strip()] < 1:
+            raise FileflowError(f"--group-components expects GROUP=N with N a whole number "
+                                f">= 1, got {pair!r}")
+    return {"groups": groups, "group_components": components,
+            "group_cores": getattr(args, "group_cores", 0)}
+
+
 def _check_threads(set_threads: dict, per_rule: dict) -> None:
     """Threads given on the command line are whole numbers >= 0: said before
     anything else, even when the build turns out to have nothing to do."""
@@ -196,7 +216,7 @@ def cluster_options(args: argparse.Namespace) -> dict:
         raise FileflowError("--local-cores must be at least 1")
     set_threads = parse_assignments(getattr(args, "set_threads", ()), "--set-threads")
     _check_threads(set_threads, per_rule)
-    return {"cluster": getattr(args, "cluster", None),
+    return {"cluster": getattr(args, "cluster", None), **group_options(args),
             "default_resources": default_resources(args),
             "set_resources": per_rule, "local_cores": getattr(args, "local_cores", 0),
             "set_threads": set_threads,

@@ -47,6 +47,9 @@ class BuildOptions:
     set_resources: Mapping[str, Mapping[str, object]] = field(default_factory=dict)
     set_threads: Mapping[str, object] = field(default_factory=dict)   # --set-threads RULE=N
     local_cores: int = 0                           # head-node jobs (localrules); 0: all cores
+    groups: Mapping[str, str] = field(default_factory=dict)          # --groups RULE=GROUP
+    group_components: Mapping[str, int] = field(default_factory=dict)  # --group-components GROUP=N
+    group_cores: int = 0                           # --group-cores N: a group job's cores at most
     job_arrays: bool = True
     drmaa_native: str = ""                         # --drmaa-native TEMPLATE
     keep_remote: bool = False                      # keep .fileflow/remote/ across runs
@@ -156,7 +159,7 @@ def _with_overrides(workflow, options: BuildOptions):
 
     return with_overrides(workflow, RunOverrides(
         options.default_resources or {}, options.set_resources, options.set_threads,
-        0 if options.cluster else local_cores(options)))
+        0 if options.cluster else local_cores(options), options.groups))
 
 
 def _check_force_targets(force_targets, graph) -> None:

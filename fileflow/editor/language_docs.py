@@ -46,6 +46,9 @@ DIRECTIVE_DOCS = {
     "retry_backoff": "A number >= 1 (default 1): each retry waits this many times longer than "
                      "the one before (at most one hour).",
     "priority": "A whole number (default 0): among ready jobs, higher runs first.",
+    "group": "A group name, e.g. `\"per_sample\"` (`{sample}` in it: the job's wildcard): "
+             "on a cluster, connected jobs of one group run as one cluster job (see "
+             "`--groups`, `--group-components`); ignored in a local build.",
     "message": "A line shown when the job starts, with the same `{...}` fields as `shell:`.",
     "wildcard_constraints": "Regexes for wildcards, `name = \"regex\"`: in a rule, for its own "
                             "wildcards; at the top level, for every rule.",

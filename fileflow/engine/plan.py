@@ -8,7 +8,7 @@ topological order, so a job knows whether its upstream jobs run.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 
 from fileflow.engine.command import (
@@ -21,10 +21,13 @@ from fileflow.engine.command import (
 from fileflow.engine.graph import Graph, Job
 from fileflow.engine.staleness import (
     ALL_TRIGGERS,
+    CONTENT_KINDS,
     KIND_FORCED,
+    KIND_INPUT_CHANGED,
     KIND_MISSING_OUTPUT,
     KIND_NO_OUTPUT,
     KIND_TEMP_NEEDED,
+    KIND_UPSTREAM,
     JobFacts,
     Reason,
     decide,
@@ -123,6 +126,24 @@ class Plan:
         if self.triggers is ALL_TRIGGERS:  # the parts matter only to fewer triggers
             return job_facts(job, self.signature(job_id))
         return job_facts(job, self.signature(job_id), self.parts(job_id))
+
+    def decide_again(self, job: Job, ran: Collection[int], granularity_ns: int) -> tuple[Reason, ...]:
+        """Once a job's upstream jobs are done, its decision made again: if their outputs
+        came out identical, no reason may remain (early cutoff). `ran`: the jobs that ran."""
+        reasons = self.reasons[job.id]
+        if not job.outputs:  # nothing recorded to compare: run when an upstream job ran
+            names = [self.graph.jobs[d].name for d in self.graph.deps[job.id] if d in ran]
+            return tuple(r for r in reasons if r.kind != KIND_UPSTREAM or r.detail in names)
+        triggers = self.triggers
+        by_content = "content" in triggers
+        fresh = decide(self.facts(job.id), self.observed, self.recorded,
+                       forced=self.force.why(job), granularity_ns=granularity_ns,
+                       triggers=triggers if by_content else triggers | {"content"})
+        if not by_content:  # whatever the triggers, an input an upstream job remade counts
+            made = self.graph.producer
+            fresh = tuple(r for r in fresh if r.kind not in CONTENT_KINDS
+                          or (r.kind == KIND_INPUT_CHANGED and r.path in made))
+        return fresh
 
     def runs(self, job_id: int) -> bool:
         return job_id in self.reasons

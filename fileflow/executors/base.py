@@ -29,6 +29,11 @@ class JobSpec:
     log_on_demand: bool = False
     # Seconds the job may run (`timeout:`, --default-timeout); 0: no limit.
     timeout: float = 0.0
+    # A member of a group job (on a cluster): the group's key, how many members it starts
+    # with, and the members (job ids) this one waits for inside the group.
+    group: str = ""
+    group_size: int = 0
+    after: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,6 +48,7 @@ class JobOutcome:
     message: str = ""                 # the executor's own words (e.g. "cancelled", "TIMEOUT")
     external_id: str = ""
     log_path: str = ""                # where the log really is, when not spec.log_path (%j filled)
+    not_run: str = ""                 # a group member that never started: the member whose failure kept it
 
     @property
     def ok(self) -> bool:

@@ -6,10 +6,14 @@ A backend (SlurmBackend, a DRMAA one) only answers four calls (see `Backend`): s
 group of job scripts with one resource request, poll jobs by id, cancel jobs by id, and
 describe itself. Everything else lives here, so all cluster executors behave alike.
 
-Each job script runs the command with `bash -euo pipefail`, in the working directory, with
-stdout and stderr to the job's log, and then writes the command's exit status to
-`.fileflow/<executor>/exit/<external id>`: the head can judge a job even when the
-scheduler keeps no accounting (or forgot the job already).
+Each job script (fileflow.executors.job_scripts) runs the command with `bash -euo
+pipefail`, in the working directory, with stdout and stderr to the job's log, and then
+writes the command's exit status to `.fileflow/<executor>/exit/<external id>`: the head
+can judge a job even when the scheduler keeps no accounting (or forgot the job already).
+
+Group jobs (fileflow.executors.cluster_groups): the members of a group are gathered as the
+run loop hands them over, then go as one cluster job of their own, with the group's
+request; once it ends, its outcome becomes one outcome per member.
 
 Status rounds: the first round comes POLL_MIN seconds after a submission; while nothing
 changes, the gap grows by POLL_GROWTH up to POLL_MAX; any change (a job started, ended, or
@@ -21,16 +25,22 @@ from __future__ import annotations
 
 import math
 import os
-import shlex
-import sys
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Protocol
 
 from fileflow.chunks import chunked
 from fileflow.errors import FileflowError
 from fileflow.executors.base import JobOutcome, JobSpec
+from fileflow.executors.cluster_groups import (
+    GroupForming,
+    GroupJob,
+    cancelled_members,
+    member_outcomes,
+    new_group,
+)
+from fileflow.executors.job_scripts import JobScripts
 from fileflow.fs import remove_file
 from fileflow.lang.units import span
 
@@ -143,6 +153,7 @@ class ClusterJob:
     state: str = "PENDING"
     exit_seen_at: float | None = None
     unknown_since: float | None = None
+    group: GroupJob | None = None    # a group job: the members it runs
 
 
 def retry_transient(call: Callable[[], object], what: str, give_up: float = GIVE_UP_SECONDS,
@@ -160,20 +171,14 @@ def retry_transient(call: Callable[[], object], what: str, give_up: float = GIVE
             delay = min(POLL_MAX, delay * 2)
 
 
-def _shell_path(pattern: str, id_shell: str) -> str:
-    """A path pattern with %j as a shell word: quoted parts joined by the id expression."""
-    return f'"{id_shell}"'.join(shlex.quote(p) for p in pattern.split("%j"))
-
-
 class ClusterExecutor:
     """The executor for `--cluster NAME`: cluster jobs through `backend`, jobs of
     `local_rules` on this machine through `local` (at most `local_cores` threads at once)."""
 
-    MAX_INLINE_COMMAND = 100_000     # longer commands go to a file (argument size limit)
-
     def __init__(self, backend: Backend, local, *, workdir: str, tag: str,
                  local_rules: Iterable[str] = (), local_cores: int = 1,
-                 use_arrays: bool = True, clock: Callable[[], float] = time.monotonic):
+                 use_arrays: bool = True, clock: Callable[[], float] = time.monotonic,
+                 group_cores: int = 0, group_limits: Mapping[str, float] | None = None):
         self.backend = backend
         self.local = local
         self.workdir = os.path.abspath(workdir)
@@ -198,18 +203,44 @@ class ClusterExecutor:
         self.rounds = 0
         self.remote = True                             # the scheduler records ids at once
         self.refused: list[JobOutcome] = []            # jobs the scheduler would not take
-        self.made_dirs: set[str] = set()               # log folders known to exist
+        self.scripts = JobScripts(self.workdir, self.script_dir, self.exit_dir,
+                                  backend.job_id_shell, backend.array_index_shell)
+        self.forming = GroupForming()                  # members of groups not all handed over
+        self.group_cores = group_cores                 # --group-cores: a group job's cores at most
+        self.group_limits = dict(group_limits or {})   # --resources: what a group's layer may use
+        self.groups: dict[int, GroupJob] = {}          # a group's own (negative) id -> the group
+        self.group_count = 0                           # group jobs made in this run
 
     # ---------------------------------------------------------------- Executor contract
 
     def active(self) -> int:
-        return len(self.jobs) + self.local.active() + len(self.local_waiting) + len(self.refused)
+        return (len(self.jobs) + self.local.active() + len(self.local_waiting)
+                + len(self.refused) + len(self.forming)
+                + sum(len(job.group.members) - 1 for job in self.jobs.values() if job.group))
 
     def submit(self, specs: list[JobSpec]) -> list[str]:
         ids: dict[int, str] = {}
         remote: list[JobSpec] = []
         for spec in specs:
-            if spec.rule in self.local_rules:
+            if spec.group:
+                if spec.name in self.adoptable:  # a group job is never taken over
+                    self._adopt(replace(spec, attempt=0))
+                members = self.forming.add(spec)
+                if members is not None:
+                    self.group_count += 1
+                    try:
+                        spec, group = new_group(-self.group_count, members, self.backend.name,
+                                                self.script_dir, self.group_cores,
+                                                self.group_limits)
+                        self.backend.request(spec)  # its request can be made
+                    except FileflowError as exc:  # its members cannot share one request
+                        now = time.time()
+                        self.refused += [JobOutcome(m.job_id, 1, now, now, message=str(exc))
+                                         for m in members]
+                        continue
+                    self.groups[spec.job_id] = group
+                    remote.append(spec)
+            elif spec.rule in self.local_rules:
                 self.local_waiting.append(spec)
                 ids[spec.job_id] = ""
             elif spec.name in self.adoptable:
@@ -222,8 +253,9 @@ class ClusterExecutor:
                 remote.append(spec)
         ids.update(self._start_local())
         for spec, external_id in self._submit_remote(remote):
-            ids[spec.job_id] = external_id
-        return [ids[spec.job_id] for spec in specs]
+            for member in self.groups[spec.job_id].members if spec.job_id < 0 else (spec,):
+                ids[member.job_id] = external_id
+        return [ids.get(spec.job_id, "") for spec in specs]
 
     def wait(self, timeout: float) -> list[JobOutcome]:
         deadline = self.clock() + max(0.0, timeout)
@@ -256,7 +288,12 @@ class ClusterExecutor:
         out = [JobOutcome(job.spec.job_id, -15, job.submitted_at, now, message=(
                    f"cancelled: {self.backend.name} job {job.external_id} was cancelled"),
                           external_id=job.external_id, log_path=self._log_of(job))
-               for job in self.jobs.values()]
+               for job in self.jobs.values() if job.group is None]
+        for job in self.jobs.values():
+            if job.group is not None:
+                out += cancelled_members(job.group, job.external_id, job.submitted_at)
+        out += [JobOutcome(spec.job_id, -15, now, now, message="cancelled before it started")
+                for spec in self.forming.drop()]
         self.jobs.clear()
         self.adoptable.clear()
         out += [JobOutcome(spec.job_id, -15, now, now, message="cancelled before it started")
@@ -356,7 +393,8 @@ class ClusterExecutor:
         done: list[tuple[JobSpec, str]] = []
         size = max(1, self.backend.max_array_size()) if self.use_arrays else 1
         for (_rule, request), members in groups.items():
-            scripts = [self._write_script(spec) for spec in members]
+            scripts = [self.scripts.job(spec) if spec.job_id >= 0 else
+                       self.scripts.group(spec, self.groups[spec.job_id]) for spec in members]
             chunks: list[Sequence[int]]
             if len(members) < ARRAY_MIN or size == 1:
                 chunks = [[i] for i in range(len(members))]
@@ -364,13 +402,14 @@ class ClusterExecutor:
                 chunks = list(chunked(range(len(members)), size))
             for chunk in chunks:
                 chosen = [scripts[i] for i in chunk]
-                array = self._write_array(chosen) if len(chunk) > 1 else None
+                array = self.scripts.array(chosen) if len(chunk) > 1 else None
                 ids = self._submit_chunk(chosen, request, array, [members[i] for i in chunk])
                 now = time.time()
                 for i, external_id in zip(chunk, ids):
                     spec = members[i]
                     if external_id:
-                        self.jobs[external_id] = ClusterJob(spec, external_id, now)
+                        self.jobs[external_id] = ClusterJob(spec, external_id, now,
+                                                            group=self.groups.get(spec.job_id))
                     done.append((spec, external_id))
         self.interval = POLL_MIN
         soon = self.clock() + POLL_MIN
@@ -386,79 +425,15 @@ class ClusterExecutor:
             # Refused (a bad partition, an impossible request): these jobs fail, clearly,
             # and the build goes on as with any failed job (--keep-going, retries).
             now = time.time()
-            self.refused.extend(JobOutcome(spec.job_id, 1, now, now, message=str(exc))
-                                for spec in members)
+            self.refused.extend(JobOutcome(member.job_id, 1, now, now, message=str(exc))
+                                for spec in members
+                                for member in (self.groups.pop(spec.job_id).members
+                                               if spec.job_id < 0 else (spec,)))
             return [""] * len(scripts)
         if len(ids) != len(scripts):
             raise FileflowError(f"{self.backend.name} returned {len(ids)} job ids for "
                                 f"{len(scripts)} jobs ({members[0].name} ...)")
         return ids
-
-    def _write_script(self, spec: JobSpec) -> str:
-        """The job's script: working directory, log, environment, the command under
-        `bash -euo pipefail`, then its exit status to the exit file (written atomically)."""
-        name = f"{spec.job_id}-{spec.attempt}"
-        path = os.path.join(self.script_dir, name + ".sh")
-        id_shell = self.backend.job_id_shell
-        log = spec.log_path if os.path.isabs(spec.log_path) else os.path.join(self.workdir, spec.log_path)
-        log_dir = os.path.dirname(log.split("%j")[0] + "x")
-        if log_dir not in self.made_dirs:
-            os.makedirs(log_dir, exist_ok=True)
-            self.made_dirs.add(log_dir)
-        if len(spec.command) > self.MAX_INLINE_COMMAND:
-            command_file = os.path.join(self.script_dir, name + ".cmd")
-            with open(command_file, "w", encoding="utf-8", errors="surrogateescape") as fh:
-                fh.write(spec.command + "\n")
-            run = f"bash -euo pipefail {shlex.quote(command_file)}"
-        else:
-            run = f"bash -euo pipefail -c {shlex.quote(spec.command)}"
-        if spec.stage:
-            run = self._staged_run(spec.stage, run)
-        lines = [
-            "#!/bin/bash",
-            f"# fileflow job {spec.name}, attempt {spec.attempt}",
-            f"ff_id={id_shell}",
-            f"cd {shlex.quote(self.workdir)} || exit 1",
-            f"exec >{_shell_path(log, '$ff_id')} 2>&1 </dev/null",
-            *(f"export {k}={shlex.quote(str(v))}" for k, v in spec.env.items()),
-            f"export FILEFLOW_ATTEMPT={spec.attempt}",
-            run,
-            "ff_status=$?",
-            f"ff_exit={_shell_path(os.path.join(self.exit_dir, '%j'), '$ff_id')}",
-            'printf "%s\\n" "$ff_status" >"$ff_exit.tmp" && mv -f "$ff_exit.tmp" "$ff_exit"',
-            'exit "$ff_status"',
-            "",
-        ]
-        with open(path, "w", encoding="utf-8", errors="surrogateescape") as fh:
-            fh.write("\n".join(lines))
-        return path
-
-    @staticmethod
-    def _staged_run(manifest: str, run: str) -> str:
-        """`run` between the job's own download of its remote inputs and upload of its
-        remote outputs (fileflow.remote.job_stager, by this Python and this fileflow: the package's
-        folder leads PYTHONPATH, so the job runs the code the head runs)."""
-        package_root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-        stage = (f'PYTHONPATH={shlex.quote(package_root)}"${{PYTHONPATH:+:$PYTHONPATH}}" '
-                 f"{shlex.quote(sys.executable)} -m fileflow.remote.job_stager")
-        manifest = shlex.quote(manifest)
-        return f"{stage} download {manifest} && {run} && {stage} upload {manifest}"
-
-    def _write_array(self, scripts: Sequence[str]) -> str:
-        """The array's task list (one script per line) and the script every task runs:
-        it picks its line by the task's index."""
-        first = os.path.splitext(os.path.basename(scripts[0]))[0]
-        tasks = os.path.join(self.script_dir, f"array-{first}.tasks")
-        with open(tasks, "w", encoding="utf-8", errors="surrogateescape") as fh:
-            fh.write("\n".join(scripts) + "\n")
-        path = os.path.join(self.script_dir, f"array-{first}.sh")
-        with open(path, "w", encoding="utf-8") as fh:
-            fh.write("#!/bin/bash\n"
-                     f"ff_index=$(( {self.backend.array_index_shell} + 1 ))\n"
-                     f'ff_script=$(sed -n "${{ff_index}}p" {shlex.quote(tasks)})\n'
-                     '[ -n "$ff_script" ] || { echo "fileflow: no task $ff_index" >&2; exit 1; }\n'
-                     'exec bash "$ff_script"\n')
-        return path
 
     # ---------------------------------------------------------------- status rounds
 
@@ -508,9 +483,16 @@ class ClusterExecutor:
                     job.unknown_since = now
                 elif now - job.unknown_since >= LOST_AFTER:
                     out.append(self._outcome(job, JobStatus("LOST"), None))
+        ended = []
         for outcome in out:
-            del self.jobs[outcome.external_id]
+            job = self.jobs.pop(outcome.external_id)
             remove_file(os.path.join(self.exit_dir, outcome.external_id))
+            if job.group is None:
+                ended.append(outcome)
+            else:
+                del self.groups[job.spec.job_id]
+                ended += member_outcomes(job.group, outcome, self.backend.name)
+        out = ended
         if out or changed:
             self.interval = POLL_MIN
         else:

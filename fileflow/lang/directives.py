@@ -20,7 +20,8 @@ __all__ = ["RULE_DIRECTIVES", "TOP_DIRECTIVES", "RULE_DIRECTIVE_ORDER", "ACTIONS
 
 RULE_DIRECTIVES = ("input", "output", "params", "log", "threads", "resources", "retries",
                    "timeout", "retry_delay", "retry_backoff", "priority", "message",
-                   "wildcard_constraints", "conda", "envmodules", "shell", "script", "benchmark")
+                   "wildcard_constraints", "group", "conda", "envmodules", "shell", "script",
+                   "benchmark")
 TOP_DIRECTIVES = ("configfile", "configschema", "include", "localrules", "ruleorder",
                   "wildcard_constraints", "default", "storage", "onstart", "onsuccess",
                   "onerror")
@@ -30,7 +31,8 @@ HOOK_FIELDS = ("log", "run_id")
 # The order of docs/language.md's "Rule directives": fmt writes a rule's directives in it.
 RULE_DIRECTIVE_ORDER = ("input", "output", "log", "benchmark", "params", "threads", "resources",
                         "retries", "timeout", "retry_delay", "retry_backoff", "priority",
-                        "message", "wildcard_constraints", "conda", "envmodules", "shell", "script")
+                        "message", "wildcard_constraints", "group", "conda", "envmodules", "shell",
+                        "script")
 ACTIONS = ("shell", "script")
 # Names a per-job expression may read, by directive.
 JOB_NAMES = {"resources": ("wildcards", "attempt", "threads"), "threads": ("wildcards", "attempt")}

@@ -117,6 +117,7 @@ class Rule:
     timeout: float = 0.0                         # seconds a job may run (`timeout:`); 0: no limit
     retry_delay: float = 0.0                     # seconds before a retry (`retry_delay:`); 0: unset
     retry_backoff: float = 1.0                   # each retry waits this many times longer
+    group: str = ""                              # `group:` (or --groups): its jobs run together on a cluster
 
     @property
     def lazy(self) -> bool:

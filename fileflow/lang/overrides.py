@@ -1,6 +1,6 @@
 """What the command line sets of the rules for one build: `--default-resources`,
-`--set-resources`, `--set-threads`, and the cap of `threads` at the cores of a local build.
-Layer 1.
+`--set-resources`, `--set-threads`, `--groups`, and the cap of `threads` at the cores of a
+local build. Layer 1.
 
 They are applied to the rule model, as Snakemake applies them to its rules, so that every
 job sees the values it runs with, wherever it runs: the local scheduler's core and
@@ -24,16 +24,20 @@ class RunOverrides:
     set_resources: Mapping[str, Mapping[str, object]] = dataclasses.field(default_factory=dict)
     set_threads: Mapping[str, object] = dataclasses.field(default_factory=dict)
     max_threads: int = 0   # the cores of a local build; 0: no cap (a cluster's nodes decide)
+    groups: Mapping[str, str] = dataclasses.field(default_factory=dict)   # --groups RULE=GROUP
 
     def __bool__(self) -> bool:
         return bool(self.default_resources or self.set_resources or self.set_threads
-                    or self.max_threads)
+                    or self.max_threads or self.groups)
 
 
 def with_overrides(workflow: Workflow, overrides: RunOverrides) -> Workflow:
     """The workflow with the command line's threads and resources in its rules."""
     if not overrides:
         return workflow
+    unknown = sorted(set(overrides.groups) - set(workflow.by_name))
+    if unknown:
+        raise FileflowError(f"--groups names no rule of this workflow: {', '.join(unknown)}")
     rules = tuple(_rule(rule, overrides) for rule in workflow.rules)
     return dataclasses.replace(workflow, rules=rules, by_name={r.name: r for r in rules})
 
@@ -55,9 +59,10 @@ def _rule(rule: Rule, overrides: RunOverrides) -> Rule:
             resources = _merged_lazy(resources, defaults, own)
         else:
             resources = {**defaults, **resources, **own}
-    if threads is rule.threads and resources is rule.resources:
+    group = overrides.groups.get(rule.name, rule.group)
+    if threads is rule.threads and resources is rule.resources and group == rule.group:
         return rule
-    return dataclasses.replace(rule, threads=threads, resources=resources)
+    return dataclasses.replace(rule, threads=threads, resources=resources, group=group)
 
 
 def check_threads(value: object, option: str) -> int:

@@ -5,6 +5,7 @@ resources, the action and the command's fields checked. Layer 1.
 from __future__ import annotations
 
 import os
+import string
 from collections.abc import Callable, Mapping, Sequence
 from typing import Protocol, cast
 
@@ -138,7 +139,7 @@ class RuleBuilder:
                     {name: d.pos for name, d in self.directives.items()}, script_digest,
                     decl.checkpoint, software,
                     timeout=self.time_span("timeout"), retry_delay=self.time_span("retry_delay"),
-                    retry_backoff=self.backoff())
+                    retry_backoff=self.backoff(), group=self.group(wildcards))
         self.check_templates(rule)
         return rule
 
@@ -379,6 +380,27 @@ class RuleBuilder:
         if not limit > 0 or limit == float("inf"):
             raise FlowfileError(f"'{directive}:' must be a time longer than 0, not {value!r}", pos)
         return limit
+
+    def group(self, wildcards: Sequence[str]) -> str:
+        """`group: "per_sample"`: the group its jobs run in on a cluster; `{NAME}` in it is
+        the job's wildcard NAME (one group per sample: `group: "s_{sample}"`)."""
+        d = self.directives.get("group")
+        if d is None:
+            return ""
+        name = self._one_string(d)
+        try:
+            fields = [f for _, f, _, _ in string.Formatter().parse(name) if f is not None]
+        except ValueError as exc:
+            raise FlowfileError(f"'group:' {name!r}: {exc}", d.args[0].pos) from None
+        for field_name in fields:
+            if field_name not in wildcards:
+                known = ", ".join(wildcards) or "none"
+                raise FlowfileError(f"'group:' {name!r} names {{{field_name}}}, which is not a "
+                                    f"wildcard of rule '{self.decl.name}' (its wildcards: {known})",
+                                    d.args[0].pos)
+        if not name.strip():
+            raise FlowfileError("'group:' takes a group name, not an empty string", d.args[0].pos)
+        return name
 
     def backoff(self) -> float:
         """`retry_backoff: 2`: each retry waits this many times longer than the one before."""

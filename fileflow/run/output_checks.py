@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import hashlib
 import os
+from collections.abc import Mapping
 
 from fileflow.engine.graph import Job
 from fileflow.lang.values import ENSURE_NON_EMPTY, ENSURE_SHA256
+from fileflow.state import FileState
 
-__all__ = ["touch_outputs", "failed_check"]
+__all__ = ["touch_outputs", "failed_check", "clock_skew"]
 
 
 def touch_outputs(job: Job) -> None:
@@ -35,6 +37,23 @@ def failed_check(job: Job) -> str:
                 if got != want:
                     return (f"ensure(sha256=...) failed: output {path!r} has SHA-256 {got}, "
                             f"not {want}")
+    return ""
+
+
+def clock_skew(job: Job, states: Mapping[str, FileState],
+               observed: Mapping[str, FileState]) -> str:
+    """An output dated before its inputs right after its job ran means the file system's
+    clock and this machine's disagree. Contents decide, so it causes no rebuild loop, but
+    it is worth a warning: its words, or ""."""
+    if not states:
+        return ""
+    newest_input = max((observed[p].mtime_ns for p in job.inputs
+                        if p in observed and observed[p].exists), default=-1)
+    oldest_output = min(st.mtime_ns for st in states.values())
+    if oldest_output < newest_input - 1_000_000_000:
+        return (f"warning: job {job.name} made outputs dated before its inputs "
+                "(clock skew between this machine and the file system?); "
+                "fileflow decides by content, so nothing reruns because of it")
     return ""
 
 

@@ -18,6 +18,9 @@ class ResourcePool:
         self.free_cores = max(1, settings.jobs)
         self.free = dict(settings.resources)
         self.handed_back_early: set[int] = set()  # ended jobs whose cores went on at once
+        # The members of a group job share what its first member holds, handed back with
+        # the last of them: member job id -> [members not ended yet, the first's job].
+        self.shared: dict[int, list] = {}
 
     def needs(self, threads: int, resources: Mapping[str, object]) -> tuple[int, dict]:
         """What a job holds while it runs, for the attempt it is at. Threads are capped at
@@ -43,8 +46,22 @@ class ResourcePool:
         for key, need in held.items():
             self.free[key] -= need
 
-    def hand_back(self, spec: JobSpec) -> None:
-        threads, held = self.needs(spec.threads, spec.resources)
+    def hold_group(self, members: list[int], first: Job) -> None:
+        """A group job starts: one cluster job, holding what its first member would."""
+        self.hold(first)
+        share = [len(members), first]
+        for job_id in members:
+            self.shared[job_id] = share
+
+    def hand_back(self, spec: JobSpec, job_id: int = -1) -> None:
+        share = self.shared.pop(job_id, None)
+        if share is not None:
+            share[0] -= 1
+            if share[0]:
+                return
+            threads, held = self.needs(share[1].values.threads, share[1].values.resources)
+        else:
+            threads, held = self.needs(spec.threads, spec.resources)
         self.free_cores += threads
         for key, need in held.items():
             self.free[key] += need
@@ -52,7 +69,7 @@ class ResourcePool:
     def hand_back_early(self, job_id: int, spec: JobSpec) -> None:
         """A job that ended well gives its cores on before its outputs are hashed and its
         result recorded (hand_back_ended then hands back nothing more)."""
-        self.hand_back(spec)
+        self.hand_back(spec, job_id)
         self.handed_back_early.add(job_id)
 
     def hand_back_ended(self, job_id: int, spec: JobSpec) -> bool:
@@ -61,5 +78,5 @@ class ResourcePool:
         if job_id in self.handed_back_early:
             self.handed_back_early.discard(job_id)
             return True
-        self.hand_back(spec)
+        self.hand_back(spec, job_id)
         return False

@@ -25,17 +25,15 @@ import signal
 import threading
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Protocol, cast
 
 from fileflow.engine.graph import Job
+from fileflow.engine.groups import Grouping
 from fileflow.engine.plan import Plan
 from fileflow.engine.staleness import (
-    CONTENT_KINDS,
-    KIND_INPUT_CHANGED,
     KIND_UPSTREAM,
     Reason,
-    decide,
 )
 from fileflow.engine.store import FileStore
 from fileflow.executors.base import JobOutcome, JobSpec
@@ -44,8 +42,9 @@ from fileflow.lang.job_values import retry_values
 from fileflow.lang.units import span
 from fileflow.run.background_hashing import INLINE_BYTES
 from fileflow.run.file_waits import FileWaits
+from fileflow.run.group_runs import GroupRuns
 from fileflow.run.job_records import PreparedJob, ReadyJob, RunningJob, StartedJob
-from fileflow.run.output_checks import failed_check, touch_outputs
+from fileflow.run.output_checks import clock_skew, failed_check, touch_outputs
 from fileflow.run.preparing import JobPreparer
 from fileflow.run.recorder import RunRecorder
 from fileflow.run.recording_ahead import RecordedAhead
@@ -86,7 +85,8 @@ class RunResult:
 
 class Scheduler:
     def __init__(self, plan: Plan, executor, runlog, run_id: int, store: FileStore,
-                 settings: Settings, reporter: Reporter, staging=None):
+                 settings: Settings, reporter: Reporter, staging=None,
+                 grouping: Grouping | None = None):
         self.plan = plan
         # fileflow.remote.staging.Staging when the graph has remote files: it downloads their
         # inputs before they start and uploads their outputs before they count as done.
@@ -118,8 +118,10 @@ class Scheduler:
         self.preparer = JobPreparer(plan, store, settings, run_id, executor, staging,
                                     self.waits, self.recorder)
         self.clock_warned = False
+        # Group jobs on a cluster (engine/groups.py): a group starts as a whole.
+        self.groups = GroupRuns(grouping, plan, self.waiting, self.recorder) if grouping else None
         for job_id, count in self.waiting.items():
-            if count == 0:
+            if count == 0 and (self.groups is None or self.groups.pushable(job_id)):
                 self._push(job_id)
 
     # ---------------------------------------------------------------- public
@@ -234,10 +236,14 @@ class Scheduler:
 
     def _release(self, job_id: int) -> None:
         """A job is done (ran or skipped): dependents may become ready; temp files may go."""
+        groups = self.groups
         for child in self.graph.dependents[job_id]:
             if child in self.waiting:
-                self.waiting[child] -= 1
-                if self.waiting[child] == 0:
+                left = self.waiting[child] = self.waiting[child] - 1
+                if groups is not None and child in groups.group_of:
+                    if (ready := groups.released(child, left)) >= 0:
+                        self._push(ready)
+                elif left == 0:
                     self._push(child)
         for dep in self.graph.deps[job_id]:
             left = self.consumers_left[dep] - 1
@@ -269,6 +275,12 @@ class Scheduler:
         pool = self.pool
         while self.ready and pool.free_cores > 0:
             entry = heapq.heappop(self.ready)
+            if self.groups is not None and self.groups.waits_to_launch(entry.job_id):
+                if not pool.fits(self.graph.jobs[entry.job_id]):
+                    deferred.append(entry)
+                else:
+                    batch.extend(self._launch_group(entry.job_id))
+                continue
             job = self.graph.jobs[entry.job_id]
             attempt = self.attempts.get(job.id, 1)
             if attempt > 1:  # resources and threads may depend on the attempt
@@ -301,6 +313,18 @@ class Scheduler:
         self.ahead.add(ahead, log_ids[len(batch):])
         if batch:
             self._start(batch, log_ids[:len(batch)])
+
+    def _launch_group(self, first: int) -> list[PreparedJob]:
+        """A group starts as one cluster job: its members, prepared, holding one slot."""
+        assert self.groups is not None
+        key, members = self.groups.launch(first, self._redecide, lambda job: self._skip(
+            job, "its inputs came out unchanged (early cutoff)"))
+        if members:
+            self.pool.hold_group([job.id for job, _, _ in members], members[0][0])
+        return [prepared._replace(spec=replace(prepared.spec, group=key, after=after,
+                                               group_size=len(members)))
+                for job, reasons, after in members
+                for prepared in [self.preparer.prepare(job, reasons, 1)]]
 
     def _start_ahead(self) -> None:
         """Jobs recorded ahead start first, in order, with no run-log write: their rows and
@@ -405,26 +429,11 @@ class Scheduler:
                 "cancelled while its remote outputs were uploading", True))
 
     def _redecide(self, job: Job) -> tuple[Reason, ...]:
-        """Once upstream jobs are done, decide again: if their outputs came out identical,
-        no reason may remain (early cutoff)."""
+        """Once upstream jobs are done, decide again (early cutoff: Plan.decide_again)."""
         reasons = self.plan.reasons[job.id]
         if job.id in self.attempts or not any(r.kind == KIND_UPSTREAM for r in reasons):
             return reasons
-        if not job.outputs:  # nothing recorded to compare: run when an upstream job ran
-            ran = [self.graph.jobs[d].name for d in self.graph.deps[job.id] if d in self.ran]
-            return tuple(r for r in reasons if r.kind != KIND_UPSTREAM or r.detail in ran)
-        forced = self.plan.force.why(job)
-        triggers = self.plan.triggers
-        by_content = "content" in triggers
-        fresh = decide(self.plan.facts(job.id), self.plan.observed,
-                       self.plan.recorded, forced=forced,
-                       granularity_ns=self.store.granularity_ns,
-                       triggers=triggers if by_content else triggers | {"content"})
-        if not by_content:  # whatever the triggers, an input an upstream job remade counts
-            made = self.graph.producer
-            fresh = tuple(r for r in fresh if r.kind not in CONTENT_KINDS
-                          or (r.kind == KIND_INPUT_CHANGED and r.path in made))
-        return fresh
+        return self.plan.decide_again(job, self.ran, self.store.granularity_ns)
 
     def _gather(self, job: Job) -> None:
         """A target-only job (inputs, no outputs, no action: `all`) is done once its inputs
@@ -451,6 +460,10 @@ class Scheduler:
                 self.ahead.last_duration = outcome.ended_at - outcome.started_at
             seen = self.pool.hand_back_ended(outcome.job_id, spec)  # outputs checked already?
             message = outcome.message
+            if spec.group and self.groups and self.groups.ended(job, running, outcome, cancelled):
+                if self.groups.may_run_alone(job.id) and not self.stopping:
+                    self._push(job.id)  # it waited for a member that failed
+                continue
             if outcome.ok and not cancelled:
                 local = self.preparer.local(job)
                 touch_outputs(local)
@@ -468,8 +481,8 @@ class Scheduler:
                     # Files over the inline size come back unhashed (digest None).
                     states = self.store.observe(local.outputs, INLINE_BYTES)
                     if any(st.exists and st.digest is None for st in states.values()):
-                        if local is job and self.waits.hash_outputs_apart(states, job.id,
-                                                                          running, outcome):
+                        if local is job and not spec.group and self.waits.hash_outputs_apart(
+                                states, job.id, running, outcome):
                             continue  # done when hashed (_hashes_ended); its core goes on
                         states = self.store.with_digests(states, {})
                     why = ""
@@ -573,20 +586,10 @@ class Scheduler:
         return result
 
     def _check_clock(self, job: Job, states: Mapping[str, FileState]) -> None:
-        """An output dated before its inputs right after its job ran means the file system's
-        clock and this machine's disagree. Contents decide, so it causes no rebuild loop,
-        but say it once."""
-        if self.clock_warned or not states:
-            return
-        newest_input = max((self.plan.observed[p].mtime_ns for p in job.inputs
-                            if p in self.plan.observed and self.plan.observed[p].exists), default=-1)
-        oldest_output = min(st.mtime_ns for st in states.values())
-        if oldest_output < newest_input - 1_000_000_000:
+        """Say it once when outputs come out dated before their inputs (output_checks)."""
+        if not self.clock_warned and (warning := clock_skew(job, states, self.plan.observed)):
             self.clock_warned = True
-            self.reporter.line(f"warning: job {job.name} made outputs dated before its inputs "
-                               "(clock skew between this machine and the file system?); "
-                               "fileflow decides by content, so nothing reruns because of it",
-                               error=True)
+            self.reporter.line(warning, error=True)
 
     def _await_outputs(self, job: Job) -> list[str]:
         """Outputs may appear late on shared file systems: wait up to --latency-wait."""

@@ -43,7 +43,7 @@ syn match flowfileImportedNames "\h\w*\%(\s*,\s*\h\w*\)*" contained contains=flo
 syn match flowfileImportedName "\h\w*" contained
 
 " Rule directives (indented).
-syn match flowfileDirective "^\s\+\%(input\|output\|params\|log\|threads\|resources\|retries\|timeout\|retry_delay\|retry_backoff\|priority\|message\|wildcard_constraints\|conda\|envmodules\|shell\|script\|benchmark\)\ze\s*:"
+syn match flowfileDirective "^\s\+\%(input\|output\|params\|log\|threads\|resources\|retries\|timeout\|retry_delay\|retry_backoff\|priority\|message\|wildcard_constraints\|group\|conda\|envmodules\|shell\|script\|benchmark\)\ze\s*:"
 syn match flowfileError "^\s\+run\ze\s*:"
 
 " Expressions.
