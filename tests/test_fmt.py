@@ -17,9 +17,10 @@ from test_syntax_fast import CORNERS, FLOWFILES, flowfiles
 
 from fileflow.errors import FlowfileError
 from fileflow.lang.directives import RULE_DIRECTIVE_ORDER, RULE_DIRECTIVES
-from fileflow.lang.fmt import comparable, format_text
+from fileflow.lang.fmt import format_text
 from fileflow.lang.syntax import RuleDecl, UseRule, parse_flowfile
 from fileflow.lang.tokenizer import comment_offsets
+from fileflow.lang.tree_meaning import comparable
 
 GOLDEN = Path(__file__).resolve().parent / "flowfiles" / "fmt"
 INPUTS = sorted(GOLDEN.glob("*.in.flow"))
