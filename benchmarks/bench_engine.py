@@ -101,14 +101,29 @@ def plain_commands(text: str) -> str:
                 .replace("\tcat $< > $@\n", "\tcp $< $@\n"))
 
 
+def write_sources(folder: str, sources: range) -> None:
+    """data/{i}.txt holding "i\n" for every i: raw os calls, no file objects (a million
+    files take a minute or more here; the file system, not Python, is most of it)."""
+    os.makedirs(folder)
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL
+    for i in sources:
+        fd = os.open(os.path.join(folder, f"{i}.txt"), flags, 0o644)
+        try:
+            os.write(fd, b"%d\n" % i)
+        finally:
+            os.close(fd)
+
+
 def generate(root: str, shape: str, n: int, width: int, tools: list[str],
-             plain: bool = False) -> dict[str, str]:
-    """Write the workflow for every tool under root/<tool>/; return tool -> directory."""
+             plain: bool = False, share_data: bool = False) -> dict[str, str]:
+    """Write the workflow for every tool under root/<tool>/; return tool -> directory.
+    share_data (the dry run, which writes nothing): the input files are written once, in
+    root/data, and every tool's data/ is a symbolic link to it."""
     dirs = {}
     jobs, layers = _jobs_in(shape, n, width)
     for tool in tools:
         d = os.path.join(root, tool)
-        os.makedirs(os.path.join(d, "data"))
+        os.makedirs(d)
         if shape == "fanout":
             sources = range(n - 1)
             os.makedirs(os.path.join(d, "o"))
@@ -119,9 +134,12 @@ def generate(root: str, shape: str, n: int, width: int, tools: list[str],
             sources = range(width)
             for layer in range(layers):
                 os.makedirs(os.path.join(d, "d", str(layer)))
-        for i in sources:
-            with open(os.path.join(d, "data", f"{i}.txt"), "w") as fh:
-                fh.write(f"{i}\n")
+        if not share_data:
+            write_sources(os.path.join(d, "data"), sources)
+        else:
+            if not os.path.isdir(os.path.join(root, "data")):
+                write_sources(os.path.join(root, "data"), sources)
+            os.symlink(os.path.join("..", "data"), os.path.join(d, "data"))
         text = WRITERS[tool](shape, n, width, layers)
         if plain and shape != "diamond":
             text = plain_commands(text)
@@ -382,7 +400,7 @@ def measure_cell(phase: str, shape: str, n: int, args, exes, tools: list[str], r
     logdir = os.path.join(base, "logs")
     os.makedirs(logdir)
     t0 = time.perf_counter()
-    dirs = generate(base, shape, n, args.width, tools, args.plain)
+    dirs = generate(base, shape, n, args.width, tools, args.plain, share_data=phase == "dry")
     gen = time.perf_counter() - t0
     jobs, _ = _jobs_in(shape, n, args.width)
     result = {"phase": phase, "shape": shape, "n": n, "jobs": jobs + 1, "load_before": load(),
