@@ -91,17 +91,29 @@ def values_maker(rule: Rule, checkpoints: Checkpoints | None = None
     new = tuple.__new__  # a named tuple's own __new__ is a Python function: skip it
     urls = "://" in fmt  # remote paths: their "//" needs no normalizing
 
+    def odd(joined: str) -> bool:
+        """A path to normalise: the slow path spells it."""
+        return ("./" in joined or "/\x00" in joined or joined[-1:] == "/"
+                or ("//" in joined and (not urls or "//" in joined.replace("://", ":"))))
+
+    # No wildcards in any path (an aggregate over a million expand()ed inputs): the paths
+    # as written, the very strings of the rule, neither formatted nor split per job.
+    texts = tuple(i.pattern.text for i in items)
+    fixed = None if any(i.pattern.wildcards for i in items) or odd("\x00".join(texts)) else texts
+
     def make(wildcards: dict[str, str]) -> JobValues:
-        try:
-            joined = fmt.format_map(wildcards)
-        except (KeyError, IndexError, ValueError):
-            return generic(wildcards)  # it raises the error with the directive's position
-        if ("./" in joined or "/\x00" in joined or joined[-1:] == "/"
-                or ("//" in joined and (not urls or "//" in joined.replace("://", ":")))):
-            return generic(wildcards)
-        parts = tuple(joined.split("\x00"))
-        if len(parts) != count:
-            return generic(wildcards)  # a NUL in a wildcard value: let the slow path judge
+        if fixed is not None:
+            parts = fixed
+        else:
+            try:
+                joined = fmt.format_map(wildcards)
+            except (KeyError, IndexError, ValueError):
+                return generic(wildcards)  # it raises the error with the directive's position
+            if odd(joined):
+                return generic(wildcards)
+            parts = tuple(joined.split("\x00"))
+            if len(parts) != count:
+                return generic(wildcards)  # a NUL in a wildcard value: let the slow path judge
         flags = {parts[k]: f for k, f in flagged} if flagged else _NO_FLAGS
         return new(JobValues, (new(Items, (parts[n_out:end_in], in_names)),
                                new(Items, (parts[:n_out], out_names)),
