@@ -166,11 +166,14 @@ class FileStore:
         a small part of stat'ing each."""
         gone: set[str] = set()
         for group, listing in self._listed(paths):
-            cut = group[0].rfind("/") + 1
-            for path in group:
-                kind = listing.get(path[cut:]) if listing is not None else True
-                if kind is None or (kind and not self.stat(path).exists):
-                    gone.add(path)
+            if listing is None:
+                gone.update([path for path in group if not self.stat(path).exists])
+                continue
+            cut = group[0].rfind("/") + 1  # one folder: every name starts there
+            gone.update([path for path in group if path[cut:] not in listing])
+            if any(listing.values()):  # symbolic links: stat'ed, to follow them
+                gone.update([path for path in group
+                             if listing.get(path[cut:]) and not self.stat(path).exists])
         return gone
 
     def _drop_unlisted(self, paths: Iterable[str], out: dict[str, FileState]) -> list[str]:
