@@ -109,7 +109,8 @@ def values_maker(rule: Rule, checkpoints: Checkpoints | None = None
                 joined = fmt.format_map(wildcards)
             except (KeyError, IndexError, ValueError):
                 return generic(wildcards)  # it raises the error with the directive's position
-            if odd(joined):
+            if ("./" in joined or "/\x00" in joined or joined[-1:] == "/"  # odd(), inline
+                    or ("//" in joined and (not urls or "//" in joined.replace("://", ":")))):
                 return generic(wildcards)
             parts = tuple(joined.split("\x00"))
             if len(parts) != count:

@@ -339,7 +339,7 @@ def resolve(workflow: Workflow, targets: Sequence[str],
     add_job = _job_adder(graph, work, oracle)
 
     _add_targets(workflow, targets, graph, work, add_job, oracle)
-    candidates, add_edge = index.candidates, graph.add_edge
+    candidates, add_edge, logs = index.candidates, graph.add_edge, graph.logs
     folder_of = oracle.folder_of if oracle.folder_rules else None
     head = 0
     while head < len(work):
@@ -384,7 +384,7 @@ def resolve(workflow: Workflow, targets: Sequence[str],
                 if consumer < 0:
                     graph.target_paths.append(path)
                 continue
-        if path in graph.logs and path not in graph.needed_logs:
+        if path in logs and path not in graph.needed_logs:
             _need_log(graph, index, path, jobs[producer])
         if consumer >= 0:
             if producer == consumer:
