@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import NamedTuple, cast
+from typing import NamedTuple
 
 from fileflow.errors import CycleError, Position
 from fileflow.lang.model import JobValues, Rule
@@ -119,13 +119,13 @@ class Graph:
             if producer in seen:
                 return
             seen.add(producer)
-        if deps:
-            cast("list[int]", deps).append(producer)
+        if deps:  # a list once it has an edge
+            deps.append(producer)  # type: ignore[attr-defined]
         else:
             self.deps[consumer] = [producer]
         dependents = self.dependents[producer]
         if dependents:
-            cast("list[int]", dependents).append(consumer)
+            dependents.append(consumer)  # type: ignore[attr-defined]
         else:
             self.dependents[producer] = [consumer]
 

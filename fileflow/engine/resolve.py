@@ -242,6 +242,7 @@ def _job_adder(graph: Graph, work: list[tuple[str, int]], oracle: CheckpointOrac
     without_outputs: dict[str, int] = {}  # rule name -> its job, for rules with no output
     makers: dict[str, tuple[Callable[[dict[str, str]], JobValues], Callable[[dict], str]]] = {}
     growth: dict[int, int] = {}  # job -> how many times in a row its rule fed itself a longer value
+    reads = oracle.reads  # the checkpoint jobs read by the values being made (cleared per job)
 
     def add_job(rule: Rule, wildcards: dict[str, str], consumer: int, path: str = "") -> int:
         grew = 0
@@ -250,8 +251,8 @@ def _job_adder(graph: Graph, work: list[tuple[str, int]], oracle: CheckpointOrac
         maker = makers.get(rule.name)
         if maker is None:
             maker = makers[rule.name] = (values_maker(rule, oracle.checkpoints), namer(rule))
-        reads = oracle.reads
-        reads.clear()
+        if reads:
+            reads.clear()
         try:
             values = maker[0](wildcards)
             read = reads[:] if reads else None
