@@ -77,8 +77,18 @@ def values_maker(rule: Rule, checkpoints: Checkpoints | None = None
     items = (*rule.outputs, *inputs, *log)
     if not items:
         return generic
-    fmt = "\x00".join(i.pattern.fmt if i.pattern.wildcards else
-                      i.pattern.text.replace("{", "{{").replace("}", "}}") for i in items)
+    # No wildcards in any path (an aggregate over a million expand()ed inputs): the paths
+    # as written, the very strings of the rule, neither formatted nor split per job.
+    constant = not any(i.pattern.wildcards for i in items)
+    texts = "\x00".join([i.pattern.text for i in items]) if constant else ""
+    # remote paths: their "//" needs no normalizing (escaping braces keeps "://" as it is)
+    urls = "://" in texts
+    fixed = (tuple([i.pattern.text for i in items]) if constant and not _odd(texts, urls)
+             else None)
+    fmt = "" if fixed is not None else "\x00".join(
+        i.pattern.fmt if i.pattern.wildcards else i.pattern.text.replace("{", "{{").replace("}", "}}")
+        for i in items)
+    urls = urls or "://" in fmt
     count, n_out, n_in = len(items), len(rule.outputs), len(inputs)
     end_in = n_out + n_in
     out_names = tuple(i.name for i in rule.outputs)
@@ -89,17 +99,6 @@ def values_maker(rule: Rule, checkpoints: Checkpoints | None = None
 
     no_log = Items((), log_names) if not log else None
     new = tuple.__new__  # a named tuple's own __new__ is a Python function: skip it
-    urls = "://" in fmt  # remote paths: their "//" needs no normalizing
-
-    def odd(joined: str) -> bool:
-        """A path to normalise: the slow path spells it."""
-        return ("./" in joined or "/\x00" in joined or joined[-1:] == "/"
-                or ("//" in joined and (not urls or "//" in joined.replace("://", ":"))))
-
-    # No wildcards in any path (an aggregate over a million expand()ed inputs): the paths
-    # as written, the very strings of the rule, neither formatted nor split per job.
-    texts = tuple(i.pattern.text for i in items)
-    fixed = None if any(i.pattern.wildcards for i in items) or odd("\x00".join(texts)) else texts
 
     def make(wildcards: dict[str, str]) -> JobValues:
         if fixed is not None:
@@ -109,7 +108,7 @@ def values_maker(rule: Rule, checkpoints: Checkpoints | None = None
                 joined = fmt.format_map(wildcards)
             except (KeyError, IndexError, ValueError):
                 return generic(wildcards)  # it raises the error with the directive's position
-            if ("./" in joined or "/\x00" in joined or joined[-1:] == "/"  # odd(), inline
+            if ("./" in joined or "/\x00" in joined or joined[-1:] == "/"  # _odd(), inline
                     or ("//" in joined and (not urls or "//" in joined.replace("://", ":")))):
                 return generic(wildcards)
             parts = tuple(joined.split("\x00"))
@@ -122,6 +121,12 @@ def values_maker(rule: Rule, checkpoints: Checkpoints | None = None
                                params, threads, resources, flags))
 
     return make
+
+
+def _odd(joined: str, urls: bool) -> bool:
+    """Paths joined by NUL of which one needs normalising: the slow path spells it."""
+    return ("./" in joined or "/\x00" in joined or joined[-1:] == "/"
+            or ("//" in joined and (not urls or "//" in joined.replace("://", ":"))))
 
 
 def _lazy_inputs_maker(rule: Rule, inputs: Lazy, checkpoints: Checkpoints | None
