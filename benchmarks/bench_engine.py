@@ -27,6 +27,11 @@ the machine's load; the table shows medians):
   full     full build from scratch with 2 parallel jobs (fileflow -j 2; make -j 2;
            snakemake -c 2), outputs and run log/metadata removed before each run
 
+The dry run writes its input files once per cell, in a folder every tool's data/ links to
+(nothing writes them); a million of them take one to two minutes to write and 4 GiB of
+disk (one block each). make copes with a million-job dry run: about 2 GiB and twice
+fileflow's time.
+
 noop, changed and full run at --build-size (default 10,000). Wall time is measured around
 the child process; peak memory is the child's maximum resident set size from wait4 (the
 largest single process of its tree). A run that exceeds --timeout is killed (its process
@@ -36,6 +41,8 @@ run again in that cell.
     python benchmarks/bench_engine.py                                  # everything (long)
     python benchmarks/bench_engine.py --sizes 1000 --repeat 1          # quick check
     python benchmarks/bench_engine.py --phases dry --shapes chain --sizes 50000
+    python benchmarks/bench_engine.py --phases dry --shapes fanout --sizes 1000000 \
+        --tools fileflow,make --repeat 1 --timeout 1800   # a million jobs; see below
     python benchmarks/bench_engine.py --tools fileflow,make --phases full
     python benchmarks/bench_engine.py --profile /tmp/prof             # + cProfile of fileflow
 """
@@ -77,9 +84,10 @@ TARGETS = {
     ("dry", "fanout", 10000): (0.5, None, None),
     ("dry", "fanout", 50000): (1.5, 300, None),
     ("dry", "fanout", 100000): (3.0, 500, None),
+    ("dry", "fanout", 1000000): (15.0, 2560, None),
     ("noop", "fanout", 10000): (0.5, None, None),
     ("changed", "fanout", 10000): (0.7, None, None),
-    ("full", "fanout", 10000): (None, None, 1.3),
+    ("full", "fanout", 10000): (None, None, 1.15),
     ("dry", "chain", 50000): (3.0, None, None),
 }
 
@@ -101,14 +109,29 @@ def plain_commands(text: str) -> str:
                 .replace("\tcat $< > $@\n", "\tcp $< $@\n"))
 
 
+def write_sources(folder: str, sources: range) -> None:
+    """data/{i}.txt holding "i\n" for every i: raw os calls, no file objects (a million
+    files take a minute or more here; the file system, not Python, is most of it)."""
+    os.makedirs(folder)
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL
+    for i in sources:
+        fd = os.open(os.path.join(folder, f"{i}.txt"), flags, 0o644)
+        try:
+            os.write(fd, b"%d\n" % i)
+        finally:
+            os.close(fd)
+
+
 def generate(root: str, shape: str, n: int, width: int, tools: list[str],
-             plain: bool = False) -> dict[str, str]:
-    """Write the workflow for every tool under root/<tool>/; return tool -> directory."""
+             plain: bool = False, share_data: bool = False) -> dict[str, str]:
+    """Write the workflow for every tool under root/<tool>/; return tool -> directory.
+    share_data (the dry run, which writes nothing): the input files are written once, in
+    root/data, and every tool's data/ is a symbolic link to it."""
     dirs = {}
     jobs, layers = _jobs_in(shape, n, width)
     for tool in tools:
         d = os.path.join(root, tool)
-        os.makedirs(os.path.join(d, "data"))
+        os.makedirs(d)
         if shape == "fanout":
             sources = range(n - 1)
             os.makedirs(os.path.join(d, "o"))
@@ -119,9 +142,12 @@ def generate(root: str, shape: str, n: int, width: int, tools: list[str],
             sources = range(width)
             for layer in range(layers):
                 os.makedirs(os.path.join(d, "d", str(layer)))
-        for i in sources:
-            with open(os.path.join(d, "data", f"{i}.txt"), "w") as fh:
-                fh.write(f"{i}\n")
+        if not share_data:
+            write_sources(os.path.join(d, "data"), sources)
+        else:
+            if not os.path.isdir(os.path.join(root, "data")):
+                write_sources(os.path.join(root, "data"), sources)
+            os.symlink(os.path.join("..", "data"), os.path.join(d, "data"))
         text = WRITERS[tool](shape, n, width, layers)
         if plain and shape != "diamond":
             text = plain_commands(text)
@@ -330,7 +356,10 @@ def run(argv: list[str], cwd: str, timeout: float, log: str) -> dict:
     with open(log, "rb") as fh:
         fh.seek(max(0, os.path.getsize(log) - 4000))
         tail = fh.read().decode(errors="replace")
-    return {"wall": wall, "rss_mib": usage.ru_maxrss / 1024, "status": state, "tail": tail}
+    # cpu: user + system time of the process and the children it waited for (a build's
+    # jobs), which a shared machine's load inflates far less than the wall time
+    return {"wall": wall, "cpu": usage.ru_utime + usage.ru_stime, "rss_mib": usage.ru_maxrss / 1024,
+            "status": state, "tail": tail}
 
 
 def jobs_run(tool: str, phase: str, tail: str, log: str) -> int | None:
@@ -382,7 +411,7 @@ def measure_cell(phase: str, shape: str, n: int, args, exes, tools: list[str], r
     logdir = os.path.join(base, "logs")
     os.makedirs(logdir)
     t0 = time.perf_counter()
-    dirs = generate(base, shape, n, args.width, tools, args.plain)
+    dirs = generate(base, shape, n, args.width, tools, args.plain, share_data=phase == "dry")
     gen = time.perf_counter() - t0
     jobs, _ = _jobs_in(shape, n, args.width)
     result = {"phase": phase, "shape": shape, "n": n, "jobs": jobs + 1, "load_before": load(),
@@ -416,7 +445,8 @@ def measure_cell(phase: str, shape: str, n: int, args, exes, tools: list[str], r
             r = run(command(tool, phase, exes), d, args.timeout, log)
             r["jobs_run"] = jobs_run(tool, phase, r["tail"], log)
             entry["runs"].append({k: v for k, v in r.items() if k != "tail"})
-            print(f"   {tool:<9} rep {rep}: {r['status']:<16} {r['wall']:8.3f} s {r['rss_mib']:7.0f} MiB"
+            print(f"   {tool:<9} rep {rep}: {r['status']:<16} {r['wall']:8.3f} s (cpu {r['cpu']:7.2f} s)"
+                  f" {r['rss_mib']:7.0f} MiB"
                   f"  jobs {r['jobs_run']}  (load {load()})", flush=True)
             if r["status"] != "ok":
                 entry["failed"] = r["status"]
@@ -432,6 +462,7 @@ def measure_cell(phase: str, shape: str, n: int, args, exes, tools: list[str], r
         if ok:
             entry["median_s"] = statistics.median(r["wall"] for r in ok)
             entry["median_rss_mib"] = statistics.median(r["rss_mib"] for r in ok)
+            entry["median_cpu_s"] = statistics.median(r["cpu"] for r in ok)
             entry["min_s"] = min(r["wall"] for r in ok)
             entry["max_s"] = max(r["wall"] for r in ok)
     ff = result["tools"].get("fileflow", {})
@@ -442,6 +473,7 @@ def measure_cell(phase: str, shape: str, n: int, args, exes, tools: list[str], r
             pairs = [a["wall"] / b["wall"] for a, b in zip(ff["runs"], o["runs"])
                      if a["status"] == b["status"] == "ok"]
             result[f"ratio_{other}_paired_median"] = statistics.median(pairs) if pairs else None
+            result[f"ratio_{other}_cpu"] = ff["median_cpu_s"] / max(o["median_cpu_s"], 1e-9)
     result["load_after"] = load()
     result["verdict"] = verdict(result)
     scaled = scaled_target(result)
@@ -634,11 +666,11 @@ def table(results: list[dict], tools: list[str]) -> str:
     for r in results:
         row = [r["phase"], r["shape"], f"{r['jobs']:,}"]
         row += [fmt_tool(r["tools"].get(t)) for t in tools]
-        row.append(f"{r['ratio_make']:.2f}" if "ratio_make" in r else "")
+        row.append(f"{r['ratio_make']:.2f} (cpu {r['ratio_make_cpu']:.2f})" if "ratio_make" in r else "")
         row.append(f"{r['ratio_snakemake']:.3f}" if "ratio_snakemake" in r else "")
         if "ratio_baseline" in r:
             row[-1] += f" (ff/baseline {r['ratio_baseline']:.2f}, paired "
-            row[-1] += f"{r['ratio_baseline_paired_median']:.2f})"
+            row[-1] += f"{r['ratio_baseline_paired_median']:.2f}, cpu {r['ratio_baseline_cpu']:.2f})"
         row.append(target_text(r["phase"], r["shape"], r["n"]))
         row.append(r["verdict"])
         row.append(f"<= {r['target_scaled_s']:.2f} s" if "target_scaled_s" in r else "")

@@ -88,10 +88,20 @@ def _compile(pattern: Pattern, constraints: tuple[tuple[str, str], ...]) -> re.P
         return re.compile("".join(out), re.DOTALL)
 
 
-@lru_cache(maxsize=65536)
+_new = tuple.__new__  # a named tuple without its Python-level __new__
+
+
 def parse_pattern(text: str) -> Pattern:
-    if "{" not in text and "}" not in text:  # a plain path: the common case, kept cheap
-        return Pattern(text, (text,) if text else (), ())
+    """A plain path (the common case: `expand()` may give a rule a million of them) is made
+    at once, outside the cache, which it would only churn; a pattern with fields is parsed
+    once per text."""
+    if "{" not in text and "}" not in text:
+        return _new(Pattern, (text, (text,) if text else (), (), ""))
+    return _parse_fields(text)
+
+
+@lru_cache(maxsize=65536)
+def _parse_fields(text: str) -> Pattern:
     parts: list[str | tuple[str, str | None]] = []
     names: list[str] = []
     literal: list[str] = []

@@ -3,7 +3,7 @@ edges between jobs. Data only, built by resolve.py; no recursion anywhere. Layer
 """
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
@@ -11,6 +11,8 @@ from fileflow.errors import CycleError, Position
 from fileflow.lang.model import JobValues, Rule
 
 __all__ = ["Job", "Graph", "Waiting", "job_name", "input_pos"]
+
+_FEW = 16  # producers of one job looked through in its list; beyond, kept in a set too
 
 
 class Waiting(NamedTuple):
@@ -79,8 +81,10 @@ class Job:
 class Graph:
     jobs: list[Job] = field(default_factory=list)
     producer: dict[str, int] = field(default_factory=dict)   # output path -> job id
-    deps: list[list[int]] = field(default_factory=list)      # job id -> producer job ids
-    dependents: list[list[int]] = field(default_factory=list)
+    # job id -> producer job ids, and -> consumer job ids: an empty tuple until the first
+    # edge (a million jobs of a fan-out have no producer: no list each)
+    deps: list[Sequence[int]] = field(default_factory=list)
+    dependents: list[Sequence[int]] = field(default_factory=list)
     sources: set[str] = field(default_factory=set)           # inputs no rule makes
     targets: list[int] = field(default_factory=list)         # the requested jobs
     target_paths: list[str] = field(default_factory=list)    # requested source files, if any
@@ -95,19 +99,35 @@ class Graph:
     # job that was complete, the jobs whose values read its outputs.
     waiting: list[Waiting] = field(default_factory=list)
     readers: dict[int, list[int]] = field(default_factory=dict)
-    _edges: set[tuple[int, int]] = field(default_factory=set)
+    # the producers of each job with many, as a set: a job with 100,000 inputs stays linear
+    _many_deps: dict[int, set[int]] = field(default_factory=dict)
 
     def add_job(self, job: Job) -> None:
         self.jobs.append(job)
-        self.deps.append([])
-        self.dependents.append([])
+        self.deps.append(())
+        self.dependents.append(())
 
     def add_edge(self, producer: int, consumer: int) -> None:
-        edge = (producer, consumer)
-        if edge not in self._edges:  # a set: a job with 100,000 inputs stays linear
-            self._edges.add(edge)
-            self.deps[consumer].append(producer)
-            self.dependents[producer].append(consumer)
+        deps = self.deps[consumer]
+        if len(deps) < _FEW:
+            if producer in deps:
+                return
+        else:
+            seen = self._many_deps.get(consumer)
+            if seen is None:
+                seen = self._many_deps[consumer] = set(deps)
+            if producer in seen:
+                return
+            seen.add(producer)
+        if deps:  # a list once it has an edge
+            deps.append(producer)  # type: ignore[attr-defined]
+        else:
+            self.deps[consumer] = [producer]
+        dependents = self.dependents[producer]
+        if dependents:
+            dependents.append(consumer)  # type: ignore[attr-defined]
+        else:
+            self.dependents[producer] = [consumer]
 
     def __len__(self) -> int:
         return len(self.jobs)

@@ -77,8 +77,18 @@ def values_maker(rule: Rule, checkpoints: Checkpoints | None = None
     items = (*rule.outputs, *inputs, *log)
     if not items:
         return generic
-    fmt = "\x00".join(i.pattern.fmt if i.pattern.wildcards else
-                      i.pattern.text.replace("{", "{{").replace("}", "}}") for i in items)
+    # No wildcards in any path (an aggregate over a million expand()ed inputs): the paths
+    # as written, the very strings of the rule, neither formatted nor split per job.
+    constant = not any(i.pattern.wildcards for i in items)
+    texts = "\x00".join([i.pattern.text for i in items]) if constant else ""
+    # remote paths: their "//" needs no normalizing (escaping braces keeps "://" as it is)
+    urls = "://" in texts
+    fixed = (tuple([i.pattern.text for i in items]) if constant and not _odd(texts, urls)
+             else None)
+    fmt = "" if fixed is not None else "\x00".join(
+        i.pattern.fmt if i.pattern.wildcards else i.pattern.text.replace("{", "{{").replace("}", "}}")
+        for i in items)
+    urls = urls or "://" in fmt
     count, n_out, n_in = len(items), len(rule.outputs), len(inputs)
     end_in = n_out + n_in
     out_names = tuple(i.name for i in rule.outputs)
@@ -89,19 +99,21 @@ def values_maker(rule: Rule, checkpoints: Checkpoints | None = None
 
     no_log = Items((), log_names) if not log else None
     new = tuple.__new__  # a named tuple's own __new__ is a Python function: skip it
-    urls = "://" in fmt  # remote paths: their "//" needs no normalizing
 
     def make(wildcards: dict[str, str]) -> JobValues:
-        try:
-            joined = fmt.format_map(wildcards)
-        except (KeyError, IndexError, ValueError):
-            return generic(wildcards)  # it raises the error with the directive's position
-        if ("./" in joined or "/\x00" in joined or joined[-1:] == "/"
-                or ("//" in joined and (not urls or "//" in joined.replace("://", ":")))):
-            return generic(wildcards)
-        parts = tuple(joined.split("\x00"))
-        if len(parts) != count:
-            return generic(wildcards)  # a NUL in a wildcard value: let the slow path judge
+        if fixed is not None:
+            parts = fixed
+        else:
+            try:
+                joined = fmt.format_map(wildcards)
+            except (KeyError, IndexError, ValueError):
+                return generic(wildcards)  # it raises the error with the directive's position
+            if ("./" in joined or "/\x00" in joined or joined[-1:] == "/"  # _odd(), inline
+                    or ("//" in joined and (not urls or "//" in joined.replace("://", ":")))):
+                return generic(wildcards)
+            parts = tuple(joined.split("\x00"))
+            if len(parts) != count:
+                return generic(wildcards)  # a NUL in a wildcard value: let the slow path judge
         flags = {parts[k]: f for k, f in flagged} if flagged else _NO_FLAGS
         return new(JobValues, (new(Items, (parts[n_out:end_in], in_names)),
                                new(Items, (parts[:n_out], out_names)),
@@ -109,6 +121,12 @@ def values_maker(rule: Rule, checkpoints: Checkpoints | None = None
                                params, threads, resources, flags))
 
     return make
+
+
+def _odd(joined: str, urls: bool) -> bool:
+    """Paths joined by NUL of which one needs normalising: the slow path spells it."""
+    return ("./" in joined or "/\x00" in joined or joined[-1:] == "/"
+            or ("//" in joined and (not urls or "//" in joined.replace("://", ":"))))
 
 
 def _lazy_inputs_maker(rule: Rule, inputs: Lazy, checkpoints: Checkpoints | None

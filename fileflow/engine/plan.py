@@ -287,7 +287,8 @@ def _decide_each(plan: Plan, has_record: list[bool], force: Force, granularity: 
     for job_id in plan.order:
         job = jobs[job_id]
         upstream = [jobs[d].name for d in deps[job_id] if d in reasons] if deps[job_id] else ()
-        why = decide(plan.facts(job_id, has_record[job_id]), observed, recorded,
+        facts = plan.facts(job_id) if has_record[job_id] else job_facts(job, "")
+        why = decide(facts, observed, recorded,
                      upstream=upstream, forced=force.why(job) if forcing else None,
                      granularity_ns=granularity, triggers=plan.triggers)
         if job_id in missing_logs and not any(r.kind == KIND_FORCED for r in why):

@@ -242,6 +242,7 @@ def _job_adder(graph: Graph, work: list[tuple[str, int]], oracle: CheckpointOrac
     without_outputs: dict[str, int] = {}  # rule name -> its job, for rules with no output
     makers: dict[str, tuple[Callable[[dict[str, str]], JobValues], Callable[[dict], str]]] = {}
     growth: dict[int, int] = {}  # job -> how many times in a row its rule fed itself a longer value
+    reads = oracle.reads  # the checkpoint jobs read by the values being made (cleared per job)
 
     def add_job(rule: Rule, wildcards: dict[str, str], consumer: int, path: str = "") -> int:
         grew = 0
@@ -250,8 +251,8 @@ def _job_adder(graph: Graph, work: list[tuple[str, int]], oracle: CheckpointOrac
         maker = makers.get(rule.name)
         if maker is None:
             maker = makers[rule.name] = (values_maker(rule, oracle.checkpoints), namer(rule))
-        reads = oracle.reads
-        reads.clear()
+        if reads:
+            reads.clear()
         try:
             values = maker[0](wildcards)
             read = reads[:] if reads else None
@@ -331,12 +332,16 @@ def resolve(workflow: Workflow, targets: Sequence[str],
     jobs, producer_of, sources = graph.jobs, graph.producer, graph.sources
     # Work list of (path, id of the job that needs it or -1 for the command line).
     work: list[tuple[str, int]] = []
-    first_needer: dict[str, int] = {}  # path no rule makes -> the first job that needs it
+    # paths no rule makes, in the order met, and the first job that needs each (-1: the
+    # command line): two lists, not a dict, as a fan-out has a million of them
+    unmade: list[str] = []
+    needers: list[int] = []
     oracle = CheckpointOracle(workflow, missing)
     add_job = _job_adder(graph, work, oracle)
 
     _add_targets(workflow, targets, graph, work, add_job, oracle)
-    candidates, add_edge = index.candidates, graph.add_edge
+    candidates, add_edge, logs = index.candidates, graph.add_edge, graph.logs
+    folder_of = oracle.folder_of if oracle.folder_rules else None
     head = 0
     while head < len(work):
         path, consumer = work[head]
@@ -347,7 +352,7 @@ def resolve(workflow: Workflow, targets: Sequence[str],
                 if consumer < 0:
                     graph.target_paths.append(path)
                 continue
-            inside = oracle.folder_of(path, candidates)
+            inside = folder_of(path, candidates) if folder_of is not None else None
             if inside is not None and consumer >= 0:
                 oracle.link_readers(graph, consumer, [inside], add_job)
                 sources.add(path)
@@ -357,7 +362,9 @@ def resolve(workflow: Workflow, targets: Sequence[str],
                 found = _the_one(index, graph, found, path, missing, consumer, oracle)
             if found:
                 rule, wildcards = found[0]
-                _check_wildcards(rule, wildcards, path)
+                for value in wildcards.values():
+                    if value[:1] == "/" or ".." in value:
+                        _check_wildcards(rule, wildcards, path)
                 try:
                     producer = add_job(rule, wildcards, consumer, path)
                 except CheckpointPending as pending:
@@ -373,11 +380,12 @@ def resolve(workflow: Workflow, targets: Sequence[str],
                     producer_of[path] = producer
             else:
                 sources.add(path)
-                first_needer[path] = consumer
+                unmade.append(path)
+                needers.append(consumer)
                 if consumer < 0:
                     graph.target_paths.append(path)
                 continue
-        if path in graph.logs and path not in graph.needed_logs:
+        if path in logs and path not in graph.needed_logs:
             _need_log(graph, index, path, jobs[producer])
         if consumer >= 0:
             if producer == consumer:
@@ -390,8 +398,8 @@ def resolve(workflow: Workflow, targets: Sequence[str],
                 graph.targets.append(producer)
 
     _kept_temp(workflow, graph)
-    if first_needer:
-        _check_sources_exist(graph, index, first_needer, missing)
+    if unmade:
+        _check_sources_exist(graph, index, unmade, needers, missing)
     return graph
 
 
@@ -448,15 +456,15 @@ def _need_log(graph: Graph, index: RuleIndex, path: str, producer: Job) -> None:
                             f"job {producer.name}")
 
 
-def _check_sources_exist(graph: Graph, index: RuleIndex, first_needer: dict[str, int],
+def _check_sources_exist(graph: Graph, index: RuleIndex, unmade: list[str], needers: list[int],
                          missing: Callable[[list[str]], Collection[str]]) -> None:
     """Raise for the first path met that no rule makes and that is not on disk."""
-    absent = missing(list(first_needer))
+    absent = missing(unmade)
     if not absent:
         return
     jobs = graph.jobs
-    path = next(p for p in first_needer if p in absent)  # the first one met
-    needer = first_needer[path]
+    at = next(i for i, p in enumerate(unmade) if p in absent)  # the first one met
+    path, needer = unmade[at], needers[at]
     raise MissingInputError(path, _needer(jobs, needer), index.near_misses(path),
                             input_pos(jobs[needer], path) if needer >= 0 else None,
                             jobs[needer].rule.pos if needer >= 0 else None,

@@ -189,9 +189,10 @@ def decide(job: JobFacts, observed: Mapping[str, FileState],
         reasons.extend(_make_reasons(job, unrecorded, observed))
     if triggers is not ALL_TRIGGERS and triggers != ALL_TRIGGERS:
         reasons = _triggered(reasons, job, recorded, triggers)
-    reasons.extend(later)
     # Outputs of one job share a trace, so the same reason may come from each: keep one.
-    return tuple(dict.fromkeys(reasons)) if len(reasons) > 1 else tuple(reasons)
+    # The upstream reasons are one per job already, and of their own kind: not compared (an
+    # aggregate over a million jobs has a million).
+    return (tuple(dict.fromkeys(reasons)) if len(reasons) > 1 else tuple(reasons)) + later
 
 
 def _trace_reasons(job: JobFacts, rec: RecordedTarget, observed: Mapping[str, FileState],

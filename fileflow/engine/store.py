@@ -166,11 +166,14 @@ class FileStore:
         a small part of stat'ing each."""
         gone: set[str] = set()
         for group, listing in self._listed(paths):
-            cut = group[0].rfind("/") + 1
-            for path in group:
-                kind = listing.get(path[cut:]) if listing is not None else True
-                if kind is None or (kind and not self.stat(path).exists):
-                    gone.add(path)
+            if listing is None:
+                gone.update([path for path in group if not self.stat(path).exists])
+                continue
+            cut = group[0].rfind("/") + 1  # one folder: every name starts there
+            gone.update([path for path in group if path[cut:] not in listing])
+            if any(listing.values()):  # symbolic links: stat'ed, to follow them
+                gone.update([path for path in group
+                             if listing.get(path[cut:]) and not self.stat(path).exists])
         return gone
 
     def _drop_unlisted(self, paths: Iterable[str], out: dict[str, FileState]) -> list[str]:
@@ -178,7 +181,7 @@ class FileStore:
         returned to be stat'ed. A failed stat raises an exception in Python, which costs
         many times a listing entry, and a planned build's outputs are mostly missing."""
         rest: list[str] = []
-        new, missing_tail = tuple.__new__, (False, -1, -1, None, False, -1, "", -1)
+        new = tuple.__new__
         for group, listing in self._listed(paths, _mostly_missing):
             if listing is None:
                 rest.extend(group)
@@ -186,7 +189,7 @@ class FileStore:
             cut = group[0].rfind("/") + 1  # one folder: every name starts there
             listed = [path for path in group if path[cut:] in listing]
             if len(listed) < len(group):  # FileState(path, False), without a frame per path
-                out.update({path: new(FileState, (path,) + missing_tail)
+                out.update({path: new(FileState, (path, False, -1, -1, None, False, -1, "", -1))
                             for path in group if path[cut:] not in listing})
             rest.extend(listed)
         return rest
@@ -198,14 +201,20 @@ class FileStore:
         or is not trusted: few paths, a directory far larger than what is asked of it (its
         size in bytes estimates its entries), a platform whose names may compare
         case-insensitively, or a root other than the working directory."""
+        asked = paths if isinstance(paths, (list, tuple)) else list(paths)
+        # "" for a name in the working directory
+        folders = [path[:path.rfind("/") + 1] for path in asked]
+        distinct = dict.fromkeys(folders)
         by_dir: dict[str, list[str]] = {}
-        for path in paths:
-            folder = path[:path.rfind("/") + 1]  # "" for a name in the working directory
-            group = by_dir.get(folder)
-            if group is None:
-                by_dir[folder] = [path]
-            else:
-                group.append(path)
+        if len(distinct) == 1:  # one folder (a fan-out's inputs): no dictionary lookups
+            by_dir[folders[0]] = list(asked)
+        else:
+            for folder, path in zip(folders, asked):
+                group = by_dir.get(folder)
+                if group is None:
+                    by_dir[folder] = [path]
+                else:
+                    group.append(path)
         usable = _LISTING_WORKS and self.root in ("", ".")
         for folder, group in by_dir.items():
             yield group, (_listing(folder[:-1] or ("/" if folder else "."), len(group))

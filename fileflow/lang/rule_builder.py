@@ -289,14 +289,16 @@ class RuleBuilder:
 
     def file_items(self, d: s.Directive, values: list, directive: str) -> tuple[FileItem, ...]:
         items = []
+        new = tuple.__new__  # FileItem's own __new__ is a Python frame: a million per expand()
         for arg, pair in zip(d.args, values):
-            for name, value in unpacked([pair], arg.pos):
-                for path, flags in flatten_files(value, arg.pos, directive):
+            pos = arg.pos
+            for name, value in unpacked([pair], pos):
+                for path, flags in flatten_files(value, pos, directive):
                     try:
                         pattern = parse_pattern(path)
                     except PatternError as exc:
-                        raise FlowfileError(str(exc), arg.pos) from None
-                    items.append(FileItem(pattern, name, flags, arg.pos))
+                        raise FlowfileError(str(exc), pos) from None
+                    items.append(new(FileItem, (pattern, name, flags, pos)))
         return tuple(items)
 
     def params(self, wildcards) -> Items | Lazy:
