@@ -242,11 +242,16 @@ def _job_adder(graph: Graph, work: list[tuple[str, int]], oracle: CheckpointOrac
     without_outputs: dict[str, int] = {}  # rule name -> its job, for rules with no output
     makers: dict[str, tuple[Callable[[dict[str, str]], JobValues], Callable[[dict], str]]] = {}
     growth: dict[int, int] = {}  # job -> how many times in a row its rule fed itself a longer value
+    by_key: dict[tuple, int] = {}  # (rule name, *wildcard items) -> its job
 
     def add_job(rule: Rule, wildcards: dict[str, str], consumer: int, path: str = "") -> int:
         grew = 0
         if consumer >= 0 and jobs[consumer].rule is rule:
             grew = _growth(rule, wildcards, jobs[consumer], growth.get(consumer, 0), path)
+        key = (rule.name, *wildcards.items())
+        known = by_key.get(key)
+        if known is not None:  # asked again (a file of a checkpoint's folder): not evaluated
+            return known
         maker = makers.get(rule.name)
         if maker is None:
             maker = makers[rule.name] = (values_maker(rule, oracle.checkpoints), namer(rule))
@@ -263,12 +268,14 @@ def _job_adder(graph: Graph, work: list[tuple[str, int]], oracle: CheckpointOrac
         outputs = values.outputs.values
         same = producer_of.get(outputs[0]) if outputs else without_outputs.get(rule.name)
         if same is not None and jobs[same].rule is rule and jobs[same].wildcards == wildcards:
+            by_key[key] = same
             return same
         if consumer >= 0 and path and path in values.inputs.values:
             return -1  # it would need the very file it is asked for: no job (`needs_itself`)
         job_id = len(jobs)
         job = Job(job_id, rule, wildcards, values, maker[1](wildcards))
         graph.add_job(job)
+        by_key[key] = job_id
         if grew:
             growth[job_id] = grew
         if not outputs:
@@ -347,7 +354,7 @@ def resolve(workflow: Workflow, targets: Sequence[str],
                 if consumer < 0:
                     graph.target_paths.append(path)
                 continue
-            inside = oracle.folder_of(path, candidates)
+            inside = oracle.folder_of(path)
             if inside is not None and consumer >= 0:
                 oracle.link_readers(graph, consumer, [inside], add_job)
                 sources.add(path)

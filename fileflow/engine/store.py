@@ -169,9 +169,18 @@ class FileStore:
             cut = group[0].rfind("/") + 1
             for path in group:
                 kind = listing.get(path[cut:]) if listing is not None else True
-                if kind is None or (kind and not self.stat(path).exists):
+                if kind is None or (kind and not self._exists(path)):
                     gone.add(path)
         return gone
+
+    def _exists(self, path: str) -> bool:
+        """Whether `path` exists, symlinks followed: one `stat`, a folder not summed up
+        (a checkpoint's directory() output is asked whether it is there, not what it holds)."""
+        try:
+            os.stat(path if self.root in ("", ".") else self._abs(path))
+        except OSError as exc:
+            return self._stat_failed(path, exc).exists
+        return True
 
     def _drop_unlisted(self, paths: Iterable[str], out: dict[str, FileState]) -> list[str]:
         """Paths a directory listing shows absent go into `out` as missing; the rest are
