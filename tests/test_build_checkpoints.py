@@ -42,6 +42,18 @@ def test_split_into_an_unknown_number_of_chunks_then_gather(tmp_path):
     assert "nothing to do: all 7 jobs are up to date" in again.out
 
 
+def test_the_runs_planned_count_takes_in_the_jobs_planned_after_each_checkpoint(tmp_path):
+    """The run's `planned_jobs` (what a live view counts the jobs not started yet from)
+    counts the jobs of every round: the split, then its five counts and the gather."""
+    p = split_project(tmp_path)
+    assert p.build().code == 0
+    run_id = p.runs()[0]["id"]
+    with p.runlog() as log:
+        rows = log.query("SELECT value FROM meta WHERE key = :key",
+                         {"key": f"planned_jobs:{run_id}"})
+    assert [r["value"] for r in rows] == ["7"]
+
+
 def test_dry_run_names_the_jobs_decided_after_each_checkpoint(tmp_path):
     p = split_project(tmp_path)
     r = p.build("-n")

@@ -241,8 +241,8 @@ def _run(options, graph, plan, runlog, store, started, generation, config, hooks
             adoptable, tags = cluster_orphans(runlog, options.cluster, os.getcwd())
         stop_orphans(runlog)
         base_settings = _settings(options, config)
-        run_id = runlog.start_run(list(options.argv), os.getcwd(), __version__,
-                                  _recorded_jobs(graph, plan))
+        planned = _recorded_jobs(graph, plan)
+        run_id = runlog.start_run(list(options.argv), os.getcwd(), __version__, planned)
         extensions = 0
         _hook("onstart", hooks, runlog, run_id, options, "running",
               f"{len(plan.reasons)} to run")
@@ -262,8 +262,9 @@ def _run(options, graph, plan, runlog, store, started, generation, config, hooks
                     break
                 lock.release()
                 extensions += 1
-                graph, plan, lock = _extended(options, graph, plan, runlog, store, total.failures,
-                                              (run_id, extensions))
+                graph, plan, lock, planned = _extended(options, graph, plan, runlog, store,
+                                                       total.failures,
+                                                       (run_id, extensions, planned))
                 if not plan.reasons:
                     break
                 if options.cluster == "drmaa":  # the last round closed its session
@@ -331,9 +332,11 @@ def _add_result(total, result) -> None:
 def _extended(options, graph, plan, runlog, store, failed: list[str], extension):
     """After a round that ran checkpoint jobs: the graph resolved again (what they wrote
     now decides the jobs that waited for them), planned, and locked; the run log records
-    the extension (`extension`: run id and how many times the graph grew). Jobs that
-    failed in this build, and those below them, do not run again (-k). A round that ran no
-    checkpoint while jobs still wait is an error naming one."""
+    the extension (`extension`: run id, how many times the graph grew, and how many jobs
+    the run planned before), with the jobs planned in all rounds as the run's planned
+    count. Jobs that failed in this build, and those below them, do not run again (-k). A
+    round that ran no checkpoint while jobs still wait is an error naming one. Returns the
+    graph, plan, lock and the new planned count."""
     from fileflow.errors import WorkflowError
 
     if not _ran_checkpoint(plan, failed):
@@ -347,14 +350,16 @@ def _extended(options, graph, plan, runlog, store, failed: list[str], extension)
         recorded = runlog.load_targets()
         plan = plan_build(options, graph, recorded, store)
     added = sum(1 for job in graph.jobs if job.name not in known)
-    runlog.graph_extended(*extension, ran, added)
     skip = frozenset(failed)
     lock, plan = locked_plan(options, graph, _without(plan, skip), runlog, store,
                              runlog.generation(), skip)
+    run_id, number, planned = extension
+    planned += _recorded_jobs(graph, plan)
+    runlog.graph_extended(run_id, number, ran, added, planned)
     if not options.quiet:
         print_line(f"checkpoints done: the graph has {len(graph)} jobs ({added} new); "
                    f"{len(plan.reasons)} to run")
-    return graph, plan, lock
+    return graph, plan, lock, planned
 
 
 def _ran_checkpoint(plan, failed: list[str]) -> bool:

@@ -47,7 +47,7 @@ if TYPE_CHECKING:
 __all__ = ["cache_key", "nothing_to_do", "save", "runlog_states", "runlog_after_write"]
 
 CACHE_PATH = os.path.join(".fileflow", "noop-cache")
-FORMAT = 2
+FORMAT = 3
 # How long a build that wrote the run log itself waits, at most, for the file system's
 # clock to pass the tick of that write (a fine-grained file system's tick is a few ms).
 SETTLE_WAIT_NS = 20_000_000
@@ -124,10 +124,12 @@ def nothing_to_do(key: tuple | None) -> int | None:
     try:
         with open(CACHE_PATH, "rb") as fh:
             found = marshal.loads(fh.read())  # marshal.load(fh) reads it object by object
-        saved_key, jobs, paths, states = found
+        saved_key, jobs, paths, states, listed, listed_states = found
     except (OSError, EOFError, ValueError, TypeError):
         return None
-    if saved_key != key or len(paths) != len(states):
+    if saved_key != key or len(paths) != len(states) or len(listed) != len(listed_states):
+        return None
+    if any(_listing_state(d) != want for d, want in zip(listed, listed_states)):
         return None
     os_lstat, isreg = os.lstat, stat_mod.S_ISREG
     for path, want in zip(paths, states):
@@ -184,20 +186,25 @@ def save(key: tuple | None, jobs: int, observed: Mapping[str, FileState],
         return False  # a remote file: only its own store can tell whether it changed
     paths: list[str] = _runlog_paths(key)
     states: list[PathState] = list(runlog_states)
-    for path in [*flowfiles, *read_files, *configfiles, *listed_dirs, *fresh, *_own_modules()]:
+    summed = {p for p, st in observed.items() if st.exists and st.is_dir}
+    for path in [*flowfiles, *read_files, *configfiles, *fresh, *_own_modules()]:
         paths.append(path)
         states.append(_state(path))
     for path, st in observed.items():
         paths.append(path)
         states.append((st.size, st.mtime_ns, st.ctime_ns, st.is_dir, st.link) if st.exists
                       else None)
-    if not (_old_enough(states[2:], clock)
+    kept = _not_summed(paths[2:], states[2:], summed)  # the run log's files come first
+    paths, states = paths[:2] + kept[0], states[:2] + kept[1]
+    listed = [d for d in dict.fromkeys(map(_relative, listed_dirs)) if not _inside(d, summed)]
+    listed_states = [_listing_state(d) for d in listed]
+    if not (_old_enough(states[2:], clock) and _old_enough(listed_states, clock)
             and _old_enough(states[:2], runlog_clock or clock)):
         return False
     tmp = f"{CACHE_PATH}.{os.getpid()}.tmp"
     try:
         with open(tmp, "wb") as fh:
-            fh.write(marshal.dumps((key, jobs, paths, states)))
+            fh.write(marshal.dumps((key, jobs, paths, states, listed, listed_states)))
         os.replace(tmp, CACHE_PATH)
     except OSError:
         try:
@@ -206,6 +213,59 @@ def save(key: tuple | None, jobs: int, observed: Mapping[str, FileState],
             pass
         return False
     return True
+
+
+def _listing_state(path: str) -> PathState:
+    """A folder glob_wildcards() listed, as its own stat shows it: an entry added, removed
+    or renamed changes its mtime and ctime (what is inside the entries does not matter)."""
+    try:
+        st = os.lstat(path)
+        link = ""
+        if stat_mod.S_ISLNK(st.st_mode):
+            link = os.readlink(path)
+            st = os.stat(path)
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+    except OSError:
+        return False
+    return (st.st_size, st.st_mtime_ns, st.st_ctime_ns, True, link)
+
+
+def _relative(path: str) -> str:
+    """A path inside the working directory as the plan spells it: relative."""
+    cwd = os.getcwd()
+    return os.path.relpath(path, cwd) if path.startswith(cwd + os.sep) else path
+
+
+def _inside(path: str, summed: set[str]) -> bool:
+    """Whether `path` is one of the folders in `summed`, or a folder below one: a folder's
+    summary (FileStore) takes in the stat of every folder beneath it."""
+    head = path
+    while True:
+        if head in summed:
+            return True
+        if "/" not in head:
+            return False
+        head = head.rsplit("/", 1)[0]
+
+
+def _not_summed(paths: list[str], states: list[PathState], summed: set[str]
+                ) -> tuple[list[str], list[PathState]]:
+    """Without the plain files (and missing paths) directly inside a folder whose summary
+    is watched: any write to one of them, or an entry added or removed there, changes the
+    summary's ctime (a checkpoint's directory() output and the chunks read from it)."""
+    if not summed:
+        return paths, states
+    kept_paths: list[str] = []
+    kept_states: list[PathState] = []
+    for path, state in zip(paths, states):
+        cut = path.rfind("/")
+        if (cut > 0 and path[:cut] in summed and path not in summed
+                and (state is None or (state and not state[3] and not state[4]))):
+            continue
+        kept_paths.append(path)
+        kept_states.append(state)
+    return kept_paths, kept_states
 
 
 def _old_enough(states: Sequence[PathState], clock: FsClock) -> bool:
