@@ -23,8 +23,11 @@ files): a later change then shows a newer ctime. A build that found nothing to d
 recorded files it had to hash again only because their records were taken within a tick of
 their last change (their content and stat unchanged) still writes the cache, with the run
 log's state after that write, when nobody else wrote the run log meanwhile. The folders
-`glob_wildcards()` listed are watched too: a file added, removed or renamed in one changes
-its mtime and ctime. Never cached: a Flowfile that uses `env()` (its graph depends on the
+`glob_wildcards()` listed are watched too, each by its own stat: a file added, removed or
+renamed in one changes its mtime and ctime. A folder the plan observed (a directory()
+output, such as a checkpoint's) is watched by the summary of its tree, whose ctime any
+write beneath it advances: the plain files directly inside it, and the folders listed in
+it, are not watched again one by one. Never cached: a Flowfile that uses `env()` (its graph depends on the
 environment), a graph with a path that is a URL (a remote file has no local stat), a run
 log other than a SQLite file, and a working directory on a network file system (the
 server's clock stamps the files). Deleting the cache file is always safe.
