@@ -42,6 +42,39 @@ def test_split_into_an_unknown_number_of_chunks_then_gather(tmp_path):
     assert "nothing to do: all 7 jobs are up to date" in again.out
 
 
+def test_the_graph_grows_where_it_waited_without_resolving_it_again(tmp_path, monkeypatch):
+    """After the checkpoint jobs ran the walk resumes where jobs waited and only the jobs
+    it adds (and those held) are planned: the Flowfile is loaded and the graph resolved
+    once per build, and the jobs known before are not decided again."""
+    import fileflow.cli.build
+    import fileflow.engine.extend
+
+    p = split_project(tmp_path)
+    p.write("data/b.txt", _lines(3))
+    p.flowfile(SPLIT.replace('default: "totals/a.n"', 'default: ["totals/a.n", "totals/b.n"]'))
+    loads, decided = [], []
+    real_load, real_extend = fileflow.cli.build.load_resolution, fileflow.engine.extend.extend_plan
+
+    def load(*args, **kwargs):
+        loads.append(1)
+        return real_load(*args, **kwargs)
+
+    def extend(plan, job_ids, *args):
+        decided.extend(plan.graph.jobs[j].name for j in job_ids)
+        return real_extend(plan, job_ids, *args)
+
+    monkeypatch.setattr(fileflow.cli.build, "load_resolution", load)
+    monkeypatch.setattr(fileflow.engine.extend, "extend_plan", extend)
+    r = p.build()
+    assert r.code == 0, r
+    assert loads == [1]
+    assert sorted(decided) == sorted([*(f"count[sample=a,part=a{c}]" for c in "abcde"),
+                                      "count[sample=b,part=aa]", "count[sample=b,part=ab]",
+                                      "gather[sample=a]", "gather[sample=b]"])
+    assert p.read("totals/a.n") == "9\n" and p.read("totals/b.n") == "3\n"
+    assert "checkpoints done: the graph has 11 jobs (9 new); 9 to run" in r.out
+
+
 def test_the_runs_planned_count_takes_in_the_jobs_planned_after_each_checkpoint(tmp_path):
     """The run's `planned_jobs` (what a live view counts the jobs not started yet from)
     counts the jobs of every round: the split, then its five counts and the gather."""
@@ -361,7 +394,7 @@ def test_a_noop_after_the_checkpoints_ran_takes_the_shortcut_and_sees_a_new_chun
         raise LookupError("the Flowfile was loaded")
 
     with monkeypatch.context() as m:
-        m.setattr(fileflow.cli.build, "load_graph", loaded)
+        m.setattr(fileflow.cli.build, "load_resolution", loaded)
         assert "nothing to do" in p.build(log=False).out   # from the cache alone
         time.sleep(0.02)
         p.write("chunks/a/part_zz", "extra\n")

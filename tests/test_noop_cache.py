@@ -57,7 +57,7 @@ def from_cache(p: Project, monkeypatch,
         raise AssertionError("the Flowfile was loaded")
 
     with monkeypatch.context() as m:
-        m.setattr(fileflow.cli.build, "load_graph", refuse)
+        m.setattr(fileflow.cli.build, "load_resolution", refuse)
         try:
             result = p.build(log=False)
         except AssertionError:
@@ -127,7 +127,7 @@ def test_a_job_marked_started_in_the_run_log_reruns(project, monkeypatch):
 def test_other_targets_forcing_and_config_overrides_are_not_answered(project, monkeypatch):
     for args in (["a.txt"], ["-F"], ["-R", "b"], ["--config", "level=1"]):
         with monkeypatch.context() as m:
-            m.setattr(fileflow.cli.build, "load_graph", _explode)
+            m.setattr(fileflow.cli.build, "load_resolution", _explode)
             with pytest.raises(_Loaded):
                 project.build(*args, log=False)
     forced = project.build("-F")
@@ -240,7 +240,7 @@ def test_an_edited_sample_sheet_or_data_file_goes_back_to_the_full_decision(tmp_
         time.sleep(0.02)  # past the file system's timestamp tick
         edit()
         with monkeypatch.context() as m:
-            m.setattr(fileflow.cli.build, "load_graph", _explode)
+            m.setattr(fileflow.cli.build, "load_resolution", _explode)
             with pytest.raises(_Loaded):
                 p.build(log=False)
         assert p.build().ran == runs

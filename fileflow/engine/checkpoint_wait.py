@@ -37,6 +37,7 @@ class CheckpointOracle:
         # the directory() outputs of checkpoints: a file inside one is made by its job
         self.folder_outputs = folder_outputs(workflow)
         self.heads: dict[str, tuple[str, dict[str, str]] | None] = {}  # folder -> its job
+        self.retries: list[tuple] = []  # how to ask again for each of graph.waiting
 
     def complete(self, rule: Rule, wildcards: dict[str, str], outputs: list[str]) -> bool:
         key = job_name(rule.name, wildcards)
@@ -79,16 +80,18 @@ class CheckpointOracle:
             try:
                 checkpoint = add_job(rule, wildcards, -1)
             except CheckpointPending as pending:
-                self.wait(graph, add_job, pending, job_name(name, wildcards), reader, "")
+                self.wait(graph, add_job, pending, job_name(name, wildcards), reader, "",
+                          ("read", reader, (name, wildcards)))
                 continue
             if checkpoint != reader:
                 graph.add_edge(checkpoint, reader)
                 graph.readers.setdefault(checkpoint, []).append(reader)
 
     def wait(self, graph: Graph, add_job: Callable[..., int], pending: CheckpointPending,
-             waiting: str, consumer: int, path: str) -> None:
+             waiting: str, consumer: int, path: str, retry: tuple) -> None:
         """The job named `waiting` read a checkpoint job that is not complete: add that job
-        (or the one it waits for in turn) and hold `consumer` behind it."""
+        (or the one it waits for in turn) and hold `consumer` behind it. `retry` says how
+        to ask again once it has run (beside graph.waiting, in `retries`)."""
         seen = [waiting]
         while True:
             name = job_name(pending.rule, pending.wildcards)
@@ -102,6 +105,7 @@ class CheckpointOracle:
             except CheckpointPending as deeper:
                 pending = deeper
         graph.waiting.append(Waiting(waiting, consumer, path, checkpoint))
+        self.retries.append(retry)
         if consumer >= 0 and consumer != checkpoint:
             graph.add_edge(checkpoint, consumer)
 

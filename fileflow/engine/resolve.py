@@ -28,7 +28,8 @@ from fileflow.lang.checkpoints import CheckpointPending, Checkpoints
 from fileflow.lang.job_values import job_values
 from fileflow.lang.model import FileItem, JobValues, Lazy, Rule, Workflow
 
-__all__ = ["resolve", "RuleIndex", "choose", "preferred_rules", "ruleorder_closure"]
+__all__ = ["resolve", "resolution", "walk", "Resolution", "RuleIndex", "choose", "preferred_rules",
+           "ruleorder_closure"]
 
 
 class _Candidate(NamedTuple):
@@ -328,23 +329,63 @@ def _kept_temp(workflow: Workflow, graph: Graph) -> None:
             graph.keeps_own_temp.add(t)
 
 
+class Resolution:
+    """A walk's state, kept after it: the graph, the work list and the oracle of its
+    checkpoints, so that once checkpoint jobs have run the walk resumes where it waited
+    (fileflow.engine.extend) instead of starting over."""
+
+    def __init__(self, workflow: Workflow, missing: Callable[[list[str]], Collection[str]]):
+        self.workflow, self.missing = workflow, missing
+        self.index = RuleIndex(workflow)
+        self.graph = Graph()
+        # Work list of (path, id of the job that needs it or -1 for the command line).
+        self.work: list[tuple[str, int]] = []
+        self.head = 0  # how far the walk has gone
+        self.first_needer: dict[str, int] = {}  # path no rule makes -> the first job needing it
+        self.oracle = CheckpointOracle(workflow, missing)
+        self.add_job = _job_adder(self.graph, self.work, self.oracle)
+
+    def retry(self, retry: tuple) -> None:
+        """Ask again for what waited for a checkpoint job (`CheckpointOracle.wait`)."""
+        kind = retry[0]
+        if kind == "path":
+            self.work.append((retry[1], retry[2]))
+        elif kind == "rule":
+            rule = retry[1]
+            try:
+                self.graph.targets.append(self.add_job(rule, {}, -1))
+            except CheckpointPending as pending:
+                self.oracle.wait(self.graph, self.add_job, pending, rule.name, -1, "", retry)
+        else:
+            self.oracle.link_readers(self.graph, retry[1], [retry[2]], self.add_job)
+
+
 def resolve(workflow: Workflow, targets: Sequence[str],
             missing: Callable[[list[str]], Collection[str]]) -> Graph:
     """Build the graph of jobs needed for `targets` (file paths or names of rules without
     wildcards). `missing(paths)` says which paths are not on disk; it is asked once, for
     every path no rule makes, after the walk (injected for tests)."""
-    index = RuleIndex(workflow)
-    graph = Graph()
-    jobs, producer_of, sources = graph.jobs, graph.producer, graph.sources
-    # Work list of (path, id of the job that needs it or -1 for the command line).
-    work: list[tuple[str, int]] = []
-    first_needer: dict[str, int] = {}  # path no rule makes -> the first job that needs it
-    oracle = CheckpointOracle(workflow, missing)
-    add_job = _job_adder(graph, work, oracle)
+    return resolution(workflow, targets, missing).graph
 
-    _add_targets(workflow, targets, graph, work, add_job, oracle)
+
+def resolution(workflow: Workflow, targets: Sequence[str],
+               missing: Callable[[list[str]], Collection[str]]) -> Resolution:
+    """`resolve`, with the walk's state kept (to resume once checkpoint jobs have run)."""
+    state = Resolution(workflow, missing)
+    _add_targets(workflow, targets, state.graph, state.work, state.add_job, state.oracle)
+    walk(state)
+    return state
+
+
+def walk(state: Resolution) -> None:
+    """Resolve every path on the work list from where the walk stopped, then check the
+    sources found meanwhile."""
+    index, graph, work, oracle, add_job = (state.index, state.graph, state.work, state.oracle,
+                                           state.add_job)
+    missing, first_needer = state.missing, state.first_needer
+    jobs, producer_of, sources = graph.jobs, graph.producer, graph.sources
     candidates, add_edge = index.candidates, graph.add_edge
-    head = 0
+    head = state.head
     while head < len(work):
         path, consumer = work[head]
         head += 1
@@ -369,7 +410,7 @@ def resolve(workflow: Workflow, targets: Sequence[str],
                     producer = add_job(rule, wildcards, consumer, path)
                 except CheckpointPending as pending:
                     oracle.wait(graph, add_job, pending, job_name(rule.name, wildcards), consumer,
-                                path)
+                                path, ("path", path, consumer))
                     continue
                 if producer < 0:
                     needs_itself(rule, wildcards, path, missing)
@@ -395,11 +436,11 @@ def resolve(workflow: Workflow, targets: Sequence[str],
             graph.kept_temp.add(path)
             if producer not in graph.targets:
                 graph.targets.append(producer)
-
-    _kept_temp(workflow, graph)
+    state.head = head
+    _kept_temp(state.workflow, graph)
     if first_needer:
         _check_sources_exist(graph, index, first_needer, missing)
-    return graph
+        first_needer.clear()  # checked: a resumed walk checks only the sources it finds
 
 
 def _add_targets(workflow: Workflow, targets: Sequence[str], graph: Graph,
@@ -417,7 +458,7 @@ def _add_targets(workflow: Workflow, targets: Sequence[str], graph: Graph,
         try:
             graph.targets.append(add_job(rule, {}, -1))
         except CheckpointPending as pending:
-            oracle.wait(graph, add_job, pending, rule.name, -1, "")
+            oracle.wait(graph, add_job, pending, rule.name, -1, "", ("rule", rule))
 
 
 def _the_one(index: RuleIndex, graph: Graph, found: list[tuple[Rule, dict[str, str]]], path: str,
