@@ -92,8 +92,9 @@ def _own_modules() -> list[str]:
                   for n in names if n.endswith(".py"))
 
 
-def _state(path: str) -> PathState:
-    """None: missing; False: cannot tell; else (size, mtime_ns, ctime_ns, is_dir, link)."""
+def _state(path: str, store: FileStore | None = None) -> PathState:
+    """None: missing; False: cannot tell; else (size, mtime_ns, ctime_ns, is_dir, link).
+    A folder is summed up by `store` (one is made if not given)."""
     try:
         st = os.lstat(path)
         link = ""
@@ -105,16 +106,16 @@ def _state(path: str) -> PathState:
     except OSError:
         return False
     if stat_mod.S_ISDIR(st.st_mode):
-        return _dir_state(path)
+        return _dir_state(path, store)
     return (st.st_size, st.st_mtime_ns, st.st_ctime_ns, False, link)
 
 
-def _dir_state(path: str) -> PathState:
+def _dir_state(path: str, store: FileStore | None) -> PathState:
     from fileflow.engine.store import FileStore
     from fileflow.errors import WorkflowError
 
     try:
-        st = FileStore(".").stat_many([path])[path]
+        st = (store or FileStore(".")).stat_many([path])[path]
     except WorkflowError:
         return False
     return (st.size, st.mtime_ns, st.ctime_ns, True, st.link) if st.exists else None
@@ -134,7 +135,10 @@ def nothing_to_do(key: tuple | None) -> int | None:
         return None
     if any(_listing_state(d) != want for d, want in zip(listed, listed_states)):
         return None
+    from fileflow.engine.store import FileStore
+
     os_lstat, isreg = os.lstat, stat_mod.S_ISREG
+    store = FileStore(".")  # one for every folder summed up: its clock is read once
     for path, want in zip(paths, states):
         try:
             st = os_lstat(path)
@@ -150,7 +154,7 @@ def nothing_to_do(key: tuple | None) -> int | None:
             if (st.st_ctime_ns != want[2] or st.st_mtime_ns != want[1]
                     or st.st_size != want[0] or want[3] or want[4]):
                 return None
-        elif _state(path) != want:  # a directory or a symlink
+        elif _state(path, store) != want:  # a directory or a symlink
             return None
     return jobs
 
@@ -201,6 +205,15 @@ def save(key: tuple | None, jobs: int, observed: Mapping[str, FileState],
     paths, states = paths[:2] + kept[0], states[:2] + kept[1]
     listed = [d for d in dict.fromkeys(map(_relative, listed_dirs)) if not _inside(d, summed)]
     listed_states = [_listing_state(d) for d in listed]
+    flat = {d: files for d in summed if (files := _flat_files(d, observed[d])) is not None}
+    if flat:  # each such folder watched by its own stat and each file's: no listing needed
+        at = [i for i, p in enumerate(paths) if p not in flat]
+        paths, states = [paths[i] for i in at], [states[i] for i in at]
+        for folder, files in flat.items():
+            listed.append(folder)
+            listed_states.append(_listing_state(folder))
+            paths.extend(files)
+            states.extend(files.values())
     if not (_old_enough(states[2:], clock) and _old_enough(listed_states, clock)
             and _old_enough(states[:2], runlog_clock or clock)):
         return False
@@ -232,6 +245,30 @@ def _listing_state(path: str) -> PathState:
     except OSError:
         return False
     return (st.st_size, st.st_mtime_ns, st.st_ctime_ns, True, link)
+
+
+def _flat_files(folder: str, summary: FileState) -> dict[str, PathState] | None:
+    """The states of the files in a folder that holds plain files only (a checkpoint's
+    chunks), when they add up to the `summary` the plan saw (FileStore sums a folder up:
+    the files' sizes, the newest mtime and ctime of it and them); else None."""
+    try:
+        own = os.stat(folder)
+        found: dict[str, PathState] = {}
+        size, mtime, ctime = 0, own.st_mtime_ns, own.st_ctime_ns
+        with os.scandir(folder) as entries:
+            for entry in entries:
+                if not entry.is_file(follow_symlinks=False):
+                    return None
+                st = entry.stat(follow_symlinks=False)
+                found[f"{folder}/{entry.name}"] = (st.st_size, st.st_mtime_ns, st.st_ctime_ns,
+                                                   False, "")
+                size += st.st_size
+                mtime, ctime = max(mtime, st.st_mtime_ns), max(ctime, st.st_ctime_ns)
+    except OSError:
+        return None
+    if (size, mtime, ctime) != (summary.size, summary.mtime_ns, summary.ctime_ns):
+        return None  # changed since the plan looked: not vouched for
+    return found
 
 
 def _relative(path: str) -> str:
