@@ -58,14 +58,17 @@ def to_decide(plan: Plan, before: int, skip: Collection[int]) -> list[int]:
 
 
 def paths_of(graph: Graph, job_ids: list[int]) -> list[str]:
-    """Every path the decision of these jobs looks at: outputs, logs and inputs."""
+    """Every path whose record the decision of these jobs may read: outputs, logs, and the
+    inputs of jobs with outputs (a job without, such as `all`, compares no input with a
+    record: the inputs of one that gathers the whole graph are not read)."""
     jobs = graph.jobs
     found: dict[str, None] = {}
     for j in job_ids:
         values = jobs[j].values
         found.update(dict.fromkeys(values.outputs.values))
         found.update(dict.fromkeys(values.log.values))
-        found.update(dict.fromkeys(values.inputs.values))
+        if values.outputs.values:
+            found.update(dict.fromkeys(values.inputs.values))
     return list(found)
 
 
