@@ -75,6 +75,18 @@ def test_the_graph_grows_where_it_waited_without_resolving_it_again(tmp_path, mo
     assert "checkpoints done: the graph has 11 jobs (9 new); 9 to run" in r.out
 
 
+@pytest.mark.parametrize("force", [("-F",), ("-R", "split"), ("--force", "chunks/a")])
+def test_a_forced_checkpoint_runs_once_and_the_build_ends(tmp_path, force):
+    """A forced checkpoint job runs once: the round after it forces it no more (it would
+    run again and again, each round holding the jobs that read it)."""
+    p = split_project(tmp_path)
+    assert p.build().code == 0
+    r = p.run(*force, timeout=30)
+    assert r.code == 0, r
+    assert r.ran.count("split[sample=a]") == 1, r
+    assert p.read("totals/a.n") == "9\n"
+
+
 def test_the_runs_planned_count_takes_in_the_jobs_planned_after_each_checkpoint(tmp_path):
     """The run's `planned_jobs` (what a live view counts the jobs not started yet from)
     counts the jobs of every round: the split, then its five counts and the gather."""

@@ -9,6 +9,7 @@ import os
 import sys
 import time
 from collections import Counter
+from dataclasses import replace
 
 from fileflow.cli.conda_envs import with_software
 from fileflow.cli.orphans import stop_orphans
@@ -347,12 +348,15 @@ def _extended(options, graph, plan, runlog, store, failed: list[str], extension,
     ran = [j for j in plan.to_run if graph.jobs[j].rule.checkpoint
            and graph.jobs[j].name not in failed]
     names = [graph.jobs[j].name for j in ran]
+    # What this build ran is not forced again (-F, -R, --force): it would run in every round.
+    plan.force = replace(plan.force, ran=plan.force.ran.union(graph.jobs[j].name
+                                                              for j in plan.reasons))
     grown = _grown(plan, ran, runlog, store, state) if state is not None else None
     if grown is None:  # resolved and planned again, whole
         known = {job.name for job in graph.jobs}
         with no_gc_pauses():
             _, graph, state = load_resolution(options, store)
-            plan = plan_build(options, graph, runlog.load_targets(), store)
+            plan = plan_build(options, graph, runlog.load_targets(), store, plan.force.ran)
         added = sum(1 for job in graph.jobs if job.name not in known)
     else:
         plan, added = grown
@@ -473,7 +477,8 @@ def locked_plan(options, graph, plan, runlog, store, generation: int,
                 return lock, plan
             generation = now
             store.forget_remote()  # what the other build uploaded is seen anew
-            plan = _without(plan_build(options, graph, runlog.load_targets(), store), skip)
+            plan = _without(plan_build(options, graph, runlog.load_targets(), store,
+                                       plan.force.ran), skip)
         except BaseException:
             lock.release()
             raise

@@ -203,13 +203,14 @@ def read_recorded_at(db_url: str | None, write: bool):
     return runlog, runlog.load_targets(), generation
 
 
-def plan_build(options: BuildOptions, graph, recorded, store):
+def plan_build(options: BuildOptions, graph, recorded, store, ran: frozenset[str] = frozenset()):
     """What of the graph runs and why, against what the run log records; the forcing
-    options taken into account."""
+    options taken into account, except for the jobs this build `ran` already (a graph
+    grown after checkpoints: a forced checkpoint job runs once, not in every round)."""
     from fileflow.engine.plan import Force, make_plan
 
     force = Force(options.forceall, frozenset(options.forcerun),
-                  frozenset(os.path.normpath(t) for t in options.force_targets))
+                  frozenset(os.path.normpath(t) for t in options.force_targets), ran)
     local_view = None
     if names_remote_files(graph):  # commands see remote files at their staged local paths
         from fileflow.remote.staging import LocalPaths

@@ -44,8 +44,12 @@ class Force:
     all: bool = False
     rules: frozenset[str] = frozenset()
     targets: frozenset[str] = frozenset()
+    # Jobs this build has run already (before its graph grew after checkpoints): forced once.
+    ran: frozenset[str] = frozenset()
 
     def why(self, job: Job) -> str | None:
+        if self.ran and job.name in self.ran:
+            return None
         if self.all:
             return "-F/--forceall"
         if job.rule.name in self.rules:
