@@ -75,6 +75,19 @@ def test_the_graph_grows_where_it_waited_without_resolving_it_again(tmp_path, mo
     assert "checkpoints done: the graph has 11 jobs (9 new); 9 to run" in r.out
 
 
+def test_temp_outputs_after_a_checkpoint_are_made_and_deleted_as_usual(tmp_path):
+    """Jobs with temp() outputs below a checkpoint: the whole graph is decided again once
+    it has run (a temp() file's record may stand in for it), and the count is right."""
+    p = split_project(tmp_path)
+    p.flowfile(SPLIT.replace('output: "counts/{sample}/{part}.n"',
+                             'output: temp("counts/{sample}/{part}.n")'))
+    r = p.build()
+    assert r.code == 0, r
+    assert "checkpoints done: the graph has 7 jobs (6 new); 6 to run" in r.out
+    assert p.read("totals/a.n") == "9\n" and not p.exists("counts/a/aa.n")
+    assert "nothing to do" in p.build().out
+
+
 @pytest.mark.parametrize("force", [("-F",), ("-R", "split"), ("--force", "chunks/a")])
 def test_a_forced_checkpoint_runs_once_and_the_build_ends(tmp_path, force):
     """A forced checkpoint job runs once: the round after it forces it no more (it would

@@ -351,9 +351,9 @@ def _extended(options, graph, plan, runlog, store, failed: list[str], extension,
     # What this build ran is not forced again (-F, -R, --force): it would run in every round.
     plan.force = replace(plan.force, ran=plan.force.ran.union(graph.jobs[j].name
                                                               for j in plan.reasons))
+    known = {job.name for job in graph.jobs}  # before the walk resumes and adds to it
     grown = _grown(plan, ran, runlog, store, state) if state is not None else None
     if grown is None:  # resolved and planned again, whole
-        known = {job.name for job in graph.jobs}
         with no_gc_pauses():
             _, graph, state = load_resolution(options, store)
             plan = plan_build(options, graph, runlog.load_targets(), store, plan.force.ran)
