@@ -42,6 +42,76 @@ def test_split_into_an_unknown_number_of_chunks_then_gather(tmp_path):
     assert "nothing to do: all 7 jobs are up to date" in again.out
 
 
+def test_the_graph_grows_where_it_waited_without_resolving_it_again(tmp_path, monkeypatch):
+    """After the checkpoint jobs ran the walk resumes where jobs waited and only the jobs
+    it adds (and those held) are planned: the Flowfile is loaded and the graph resolved
+    once per build, and the jobs known before are not decided again."""
+    import fileflow.cli.build
+    import fileflow.engine.extend
+
+    p = split_project(tmp_path)
+    p.write("data/b.txt", _lines(3))
+    p.flowfile(SPLIT.replace('default: "totals/a.n"', 'default: ["totals/a.n", "totals/b.n"]'))
+    loads, decided = [], []
+    real_load, real_extend = fileflow.cli.build.load_resolution, fileflow.engine.extend.extend_plan
+
+    def load(*args, **kwargs):
+        loads.append(1)
+        return real_load(*args, **kwargs)
+
+    def extend(plan, job_ids, *args):
+        decided.extend(plan.graph.jobs[j].name for j in job_ids)
+        return real_extend(plan, job_ids, *args)
+
+    monkeypatch.setattr(fileflow.cli.build, "load_resolution", load)
+    monkeypatch.setattr(fileflow.engine.extend, "extend_plan", extend)
+    r = p.build()
+    assert r.code == 0, r
+    assert loads == [1]
+    assert sorted(decided) == sorted([*(f"count[sample=a,part=a{c}]" for c in "abcde"),
+                                      "count[sample=b,part=aa]", "count[sample=b,part=ab]",
+                                      "gather[sample=a]", "gather[sample=b]"])
+    assert p.read("totals/a.n") == "9\n" and p.read("totals/b.n") == "3\n"
+    assert "checkpoints done: the graph has 11 jobs (9 new); 9 to run" in r.out
+
+
+def test_temp_outputs_after_a_checkpoint_are_made_and_deleted_as_usual(tmp_path):
+    """Jobs with temp() outputs below a checkpoint: the whole graph is decided again once
+    it has run (a temp() file's record may stand in for it), and the count is right."""
+    p = split_project(tmp_path)
+    p.flowfile(SPLIT.replace('output: "counts/{sample}/{part}.n"',
+                             'output: temp("counts/{sample}/{part}.n")'))
+    r = p.build()
+    assert r.code == 0, r
+    assert "checkpoints done: the graph has 7 jobs (6 new); 6 to run" in r.out
+    assert p.read("totals/a.n") == "9\n" and not p.exists("counts/a/aa.n")
+    assert "nothing to do" in p.build().out
+
+
+@pytest.mark.parametrize("force", [("-F",), ("-R", "split"), ("--force", "chunks/a")])
+def test_a_forced_checkpoint_runs_once_and_the_build_ends(tmp_path, force):
+    """A forced checkpoint job runs once: the round after it forces it no more (it would
+    run again and again, each round holding the jobs that read it)."""
+    p = split_project(tmp_path)
+    assert p.build().code == 0
+    r = p.run(*force, timeout=30)
+    assert r.code == 0, r
+    assert r.ran.count("split[sample=a]") == 1, r
+    assert p.read("totals/a.n") == "9\n"
+
+
+def test_the_runs_planned_count_takes_in_the_jobs_planned_after_each_checkpoint(tmp_path):
+    """The run's `planned_jobs` (what a live view counts the jobs not started yet from)
+    counts the jobs of every round: the split, then its five counts and the gather."""
+    p = split_project(tmp_path)
+    assert p.build().code == 0
+    run_id = p.runs()[0]["id"]
+    with p.runlog() as log:
+        rows = log.query("SELECT value FROM meta WHERE key = :key",
+                         {"key": f"planned_jobs:{run_id}"})
+    assert [r["value"] for r in rows] == ["7"]
+
+
 def test_dry_run_names_the_jobs_decided_after_each_checkpoint(tmp_path):
     p = split_project(tmp_path)
     r = p.build("-n")
@@ -349,7 +419,7 @@ def test_a_noop_after_the_checkpoints_ran_takes_the_shortcut_and_sees_a_new_chun
         raise LookupError("the Flowfile was loaded")
 
     with monkeypatch.context() as m:
-        m.setattr(fileflow.cli.build, "load_graph", loaded)
+        m.setattr(fileflow.cli.build, "load_resolution", loaded)
         assert "nothing to do" in p.build(log=False).out   # from the cache alone
         time.sleep(0.02)
         p.write("chunks/a/part_zz", "extra\n")

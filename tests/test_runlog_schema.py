@@ -428,7 +428,7 @@ def _write_one_of_each(log) -> None:
     log.forget(["t.txt"])
     assert log.unfinished_jobs(socket.gethostname())
     log.close_abandoned([run], started)
-    log.graph_extended(run, 1, ["split[sample=a]"], 6)
+    log.graph_extended(run, 1, ["split[sample=a]"], 6, planned=9)
     log.finish_run(run, "interrupted", 1, 1)
 
 

@@ -9,12 +9,13 @@ import os
 import sys
 import time
 from collections import Counter
+from dataclasses import replace
 
 from fileflow.cli.conda_envs import with_software
 from fileflow.cli.orphans import stop_orphans
 from fileflow.cli.steps import (
     BuildOptions,
-    load_graph,
+    load_resolution,
     local_cores,
     names_remote_files,
     no_gc_pauses,
@@ -179,7 +180,7 @@ def build(options: BuildOptions) -> int:
     if noop_key is not None:
         runlog_before = runlog_states(noop_key)  # before the run log is read
     with no_gc_pauses():
-        workflow, graph = load_graph(options, store)
+        workflow, graph, state = load_resolution(options, store)
         runlog, recorded, generation = read_recorded_at(options.db_url, write=not options.dry_run)
     try:
         with no_gc_pauses():
@@ -198,7 +199,7 @@ def build(options: BuildOptions) -> int:
         if options.touch:
             return _touch(plan, runlog, store, options, generation)
         return _run(options, graph, plan, runlog, store, started, generation, workflow.config,
-                    workflow.hooks)
+                    workflow.hooks, state)
     finally:
         if runlog is not None:
             runlog.close()
@@ -216,10 +217,12 @@ def _recorded_jobs(graph, plan) -> int:
                if graph.jobs[j].outputs or graph.jobs[j].rule.action is not None)
 
 
-def _run(options, graph, plan, runlog, store, started, generation, config, hooks) -> int:
-    """Run the plan under the build lock; while jobs wait for checkpoints that ran, resolve
-    and plan again (their outputs now decide the graph) and run the new part, until nothing
-    waits. One run in the run log, however many times the graph grew."""
+def _run(options, graph, plan, runlog, store, started, generation, config, hooks,
+         state=None) -> int:
+    """Run the plan under the build lock; while jobs wait for checkpoints that ran, grow
+    the graph (their outputs now decide it: `state`, the walk that resolved it, resumes)
+    and run the new part, until nothing waits. One run in the run log, however many times
+    the graph grew."""
     from fileflow import __version__
     from fileflow.run.scheduler import RunResult
     from fileflow.run.script_jobs import check_runtimes
@@ -241,8 +244,8 @@ def _run(options, graph, plan, runlog, store, started, generation, config, hooks
             adoptable, tags = cluster_orphans(runlog, options.cluster, os.getcwd())
         stop_orphans(runlog)
         base_settings = _settings(options, config)
-        run_id = runlog.start_run(list(options.argv), os.getcwd(), __version__,
-                                  _recorded_jobs(graph, plan))
+        planned = _recorded_jobs(graph, plan)
+        run_id = runlog.start_run(list(options.argv), os.getcwd(), __version__, planned)
         extensions = 0
         _hook("onstart", hooks, runlog, run_id, options, "running",
               f"{len(plan.reasons)} to run")
@@ -262,8 +265,9 @@ def _run(options, graph, plan, runlog, store, started, generation, config, hooks
                     break
                 lock.release()
                 extensions += 1
-                graph, plan, lock = _extended(options, graph, plan, runlog, store, total.failures,
-                                              (run_id, extensions))
+                graph, plan, lock, planned, state = _extended(
+                    options, graph, plan, runlog, store, total.failures,
+                    (run_id, extensions, planned), state)
                 if not plan.reasons:
                     break
                 if options.cluster == "drmaa":  # the last round closed its session
@@ -334,33 +338,63 @@ def _add_result(total, result) -> None:
     total.failures.extend(result.failures)
 
 
-def _extended(options, graph, plan, runlog, store, failed: list[str], extension):
-    """After a round that ran checkpoint jobs: the graph resolved again (what they wrote
-    now decides the jobs that waited for them), planned, and locked; the run log records
-    the extension (`extension`: run id and how many times the graph grew). Jobs that
+def _extended(options, graph, plan, runlog, store, failed: list[str], extension, state):
+    """After a round that ran checkpoint jobs: the graph grown (what they wrote now decides
+    the jobs that waited for them), planned, and locked; the run log records the extension
+    (`extension`: run id, how many times the graph grew, and how many jobs the run planned
+    before), with the jobs planned in all rounds as the run's planned count. Jobs that
     failed in this build, and those below them, do not run again (-k). A round that ran no
-    checkpoint while jobs still wait is an error naming one."""
+    checkpoint while jobs still wait is an error naming one. Returns the graph, plan, lock,
+    the new planned count and the walk's state."""
     from fileflow.errors import WorkflowError
 
     if not _ran_checkpoint(plan, failed):
         waiting = graph.waiting[0].name if graph.waiting else graph.jobs[min(plan.held)].name
         raise WorkflowError(f"job {waiting} waits for a checkpoint job that this build cannot run")
-    known = {job.name for job in graph.jobs}
-    ran = [graph.jobs[j].name for j in plan.to_run
-           if graph.jobs[j].rule.checkpoint and graph.jobs[j].name not in failed]
-    with no_gc_pauses():
-        _, graph = load_graph(options, store)
-        recorded = runlog.load_targets()
-        plan = plan_build(options, graph, recorded, store)
-    added = sum(1 for job in graph.jobs if job.name not in known)
-    runlog.graph_extended(*extension, ran, added)
+    ran = [j for j in plan.to_run if graph.jobs[j].rule.checkpoint
+           and graph.jobs[j].name not in failed]
+    names = [graph.jobs[j].name for j in ran]
+    # What this build ran is not forced again (-F, -R, --force): it would run in every round.
+    plan.force = replace(plan.force, ran=plan.force.ran.union(graph.jobs[j].name
+                                                              for j in plan.reasons))
+    known = {job.name for job in graph.jobs}  # before the walk resumes and adds to it
+    grown = _grown(plan, ran, runlog, store, state) if state is not None else None
+    if grown is None:  # resolved and planned again, whole
+        with no_gc_pauses():
+            _, graph, state = load_resolution(options, store)
+            plan = plan_build(options, graph, runlog.load_targets(), store, plan.force.ran)
+        added = sum(1 for job in graph.jobs if job.name not in known)
+    else:
+        plan, added = grown
     skip = frozenset(failed)
     lock, plan = locked_plan(options, graph, _without(plan, skip), runlog, store,
                              runlog.generation(), skip)
+    run_id, number, planned = extension
+    planned += _recorded_jobs(graph, plan)
+    runlog.graph_extended(run_id, number, names, added, planned)
     if not options.quiet:
         print_line(f"checkpoints done: the graph has {len(graph)} jobs ({added} new); "
                    f"{len(plan.reasons)} to run")
-    return graph, plan, lock
+    return graph, plan, lock, planned, state
+
+
+def _grown(plan, ran: list[int], runlog, store, state):
+    """The graph grown where it waited (fileflow.engine.extend): (the plan of the jobs
+    added and of those held, how many jobs were added); None when the checkpoint jobs that
+    ran change jobs already known, which only resolving and planning again settles."""
+    from fileflow.engine import extend
+
+    if not extend.resumable(plan, ran):
+        return None
+    graph = plan.graph
+    before = len(graph.jobs)
+    with no_gc_pauses():
+        added = extend.resume(state)
+        job_ids = extend.to_decide(plan, before, ())
+        if not extend.plain(graph, job_ids):
+            return None
+        recorded = runlog.load_targets(extend.paths_of(graph, job_ids))
+        return extend.extend_plan(plan, job_ids, store, recorded), added
 
 
 def _ran_checkpoint(plan, failed: list[str]) -> bool:
@@ -449,7 +483,8 @@ def locked_plan(options, graph, plan, runlog, store, generation: int,
                 return lock, plan
             generation = now
             store.forget_remote()  # what the other build uploaded is seen anew
-            plan = _without(plan_build(options, graph, runlog.load_targets(), store), skip)
+            plan = _without(plan_build(options, graph, runlog.load_targets(), store,
+                                       plan.force.ran), skip)
         except BaseException:
             lock.release()
             raise

@@ -12,8 +12,8 @@ from dataclasses import dataclass, field
 from fileflow.errors import FileflowError, NothingToDo
 from fileflow.printable import printable
 
-__all__ = ["BuildOptions", "print_line", "no_gc_pauses", "open_store", "load_graph", "local_cores",
-           "names_remote_files", "read_recorded", "read_recorded_at", "plan_build"]
+__all__ = ["BuildOptions", "print_line", "no_gc_pauses", "open_store", "load_graph", "load_resolution",
+           "local_cores", "names_remote_files", "read_recorded", "read_recorded_at", "plan_build"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,7 +103,15 @@ def open_store():
 
 def load_graph(options: BuildOptions, store):
     """The workflow and its job graph for the targets."""
-    from fileflow.engine.resolve import resolve
+    workflow, graph, _ = load_resolution(options, store)
+    return workflow, graph
+
+
+def load_resolution(options: BuildOptions, store):
+    """`load_graph`, with the state of the walk that resolved the graph (resumed once
+    checkpoint jobs have run: fileflow.engine.extend), or None where the graph is a part
+    of it (--until, --omit-from, --batch)."""
+    from fileflow.engine.resolve import resolution
     from fileflow.lang.loader import load_workflow
     from fileflow.remote.staging import check_local_logs
 
@@ -125,10 +133,10 @@ def load_graph(options: BuildOptions, store):
                 f"{options.flowfile} has no rule of its own and no 'default:'; a rule from an "
                 "'include:' is never the default target: name a target, or add 'default:'")
         raise NothingToDo(f"nothing to do: {options.flowfile} has no rules and no 'default:'")
-    graph = resolve(workflow, targets, store.missing)
-    graph = _selected(options, workflow, graph, store)
+    state = resolution(workflow, targets, store.missing)
+    graph = _selected(options, workflow, state.graph, store)
     _check_force_targets(options.force_targets, graph)
-    return workflow, graph
+    return workflow, graph, state if graph is state.graph else None
 
 
 def _selected(options: BuildOptions, workflow, graph, store):
@@ -198,13 +206,14 @@ def read_recorded_at(db_url: str | None, write: bool):
     return runlog, runlog.load_targets(), generation
 
 
-def plan_build(options: BuildOptions, graph, recorded, store):
+def plan_build(options: BuildOptions, graph, recorded, store, ran: frozenset[str] = frozenset()):
     """What of the graph runs and why, against what the run log records; the forcing
-    options taken into account."""
+    options taken into account, except for the jobs this build `ran` already (a graph
+    grown after checkpoints: a forced checkpoint job runs once, not in every round)."""
     from fileflow.engine.plan import Force, make_plan
 
     force = Force(options.forceall, frozenset(options.forcerun),
-                  frozenset(os.path.normpath(t) for t in options.force_targets))
+                  frozenset(os.path.normpath(t) for t in options.force_targets), ran)
     local_view = None
     if names_remote_files(graph):  # commands see remote files at their staged local paths
         from fileflow.remote.staging import LocalPaths

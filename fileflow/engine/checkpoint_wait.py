@@ -11,11 +11,12 @@ is held too if the plan runs the checkpoint again (its outputs will change).
 from __future__ import annotations
 
 from collections.abc import Callable, Collection, Mapping
+from typing import NamedTuple
 
 from fileflow.engine.graph import Graph, Waiting, job_name
 from fileflow.errors import WorkflowError
 from fileflow.lang.checkpoints import CheckpointPending, Checkpoints
-from fileflow.lang.model import Rule, Workflow
+from fileflow.lang.model import FileItem, Rule, Workflow
 
 __all__ = ["CheckpointOracle"]
 
@@ -33,9 +34,10 @@ class CheckpointOracle:
         # directory() outputs of the complete checkpoint jobs read -> their job's name
         self.folders: dict[str, tuple[str, dict[str, str]]] = {}
         self.checkpoints = Checkpoints(workflow.by_name, self.complete)
-        # checkpoints with a directory() output: a file inside one is made by its job
-        self.folder_rules = {r.name for r in workflow.rules
-                             if r.checkpoint and any("directory" in i.flags for i in r.outputs)}
+        # the directory() outputs of checkpoints: a file inside one is made by its job
+        self.folder_outputs = folder_outputs(workflow)
+        self.heads: dict[str, tuple[str, dict[str, str]] | None] = {}  # folder -> its job
+        self.retries: list[tuple] = []  # how to ask again for each of graph.waiting
 
     def complete(self, rule: Rule, wildcards: dict[str, str], outputs: list[str]) -> bool:
         key = job_name(rule.name, wildcards)
@@ -49,24 +51,25 @@ class CheckpointOracle:
                     self.folders[path.rstrip("/")] = (rule.name, wildcards)
         return done
 
-    def folder_of(self, path: str, candidates: Callable[[str], list[tuple[Rule, dict[str, str]]]]
-                  ) -> tuple[str, dict[str, str]] | None:
+    def folder_of(self, path: str) -> tuple[str, dict[str, str]] | None:
         """The checkpoint job whose directory() output holds `path`, if any: what it wrote
-        there is read as its output (a file of `split`'s folder needs `split`)."""
-        if not self.folder_rules:
+        there is read as its output (a file of `split`'s folder needs `split`). Each folder
+        is matched against the checkpoints' directory() outputs once per resolve."""
+        if not self.folder_outputs:
             return None
-        folders = self.folders
+        folders, heads = self.folders, self.heads
         head = path
         while "/" in head:
             head = head.rsplit("/", 1)[0]
             found = folders.get(head)
             if found is not None:
                 return found
-            for rule, wildcards in candidates(head):
-                if rule.name in self.folder_rules and any(
-                        "directory" in item.flags and item.pattern.fmt.format_map(wildcards) == head
-                        for item in rule.outputs):
-                    return rule.name, wildcards
+            if head in heads:
+                found = heads[head]
+            else:
+                found = heads[head] = _folder_job(self.folder_outputs, head)
+            if found is not None:
+                return found
         return None
 
     def link_readers(self, graph: Graph, reader: int, read: list[tuple[str, dict[str, str]]],
@@ -77,16 +80,18 @@ class CheckpointOracle:
             try:
                 checkpoint = add_job(rule, wildcards, -1)
             except CheckpointPending as pending:
-                self.wait(graph, add_job, pending, job_name(name, wildcards), reader, "")
+                self.wait(graph, add_job, pending, job_name(name, wildcards), reader, "",
+                          ("read", reader, (name, wildcards)))
                 continue
             if checkpoint != reader:
                 graph.add_edge(checkpoint, reader)
                 graph.readers.setdefault(checkpoint, []).append(reader)
 
     def wait(self, graph: Graph, add_job: Callable[..., int], pending: CheckpointPending,
-             waiting: str, consumer: int, path: str) -> None:
+             waiting: str, consumer: int, path: str, retry: tuple) -> None:
         """The job named `waiting` read a checkpoint job that is not complete: add that job
-        (or the one it waits for in turn) and hold `consumer` behind it."""
+        (or the one it waits for in turn) and hold `consumer` behind it. `retry` says how
+        to ask again once it has run (beside graph.waiting, in `retries`)."""
         seen = [waiting]
         while True:
             name = job_name(pending.rule, pending.wildcards)
@@ -100,5 +105,39 @@ class CheckpointOracle:
             except CheckpointPending as deeper:
                 pending = deeper
         graph.waiting.append(Waiting(waiting, consumer, path, checkpoint))
+        self.retries.append(retry)
         if consumer >= 0 and consumer != checkpoint:
             graph.add_edge(checkpoint, consumer)
+
+
+class _FolderOutput(NamedTuple):
+    rule: Rule
+    item: FileItem
+    prefix: str
+    fullmatch: Callable
+
+
+def folder_outputs(workflow: Workflow) -> list[_FolderOutput]:
+    """The directory() outputs of the workflow's checkpoints, in rule order, each with its
+    literal prefix and compiled pattern."""
+    return [_FolderOutput(rule, item, item.pattern.literal_prefix,
+                          item.pattern.regex(rule.constraints).fullmatch)
+            for rule in workflow.rules if rule.checkpoint
+            for item in rule.outputs if "directory" in item.flags]
+
+
+def _folder_job(outputs: list[_FolderOutput], folder: str) -> tuple[str, dict[str, str]] | None:
+    """The checkpoint job (rule name, wildcards) whose directory() output is `folder`."""
+    for rule, item, prefix, fullmatch in outputs:
+        if not folder.startswith(prefix):
+            continue
+        m = fullmatch(folder)
+        if m is None:
+            continue
+        found = m.groupdict()
+        wildcards = {name: found[name] for name in rule.wildcards if name in found}
+        if len(wildcards) == len(rule.wildcards) and (
+                item.pattern.fmt.format_map(wildcards) if wildcards else item.pattern.text
+                ).rstrip("/") == folder:
+            return rule.name, wildcards
+    return None

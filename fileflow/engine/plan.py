@@ -8,7 +8,7 @@ topological order, so a job knows whether its upstream jobs run.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from fileflow.engine.command import (
@@ -36,7 +36,8 @@ from fileflow.engine.store import FileStore
 from fileflow.state import FileState, RecordedTarget, vouches
 from fileflow.template import Template
 
-__all__ = ["Force", "Plan", "make_plan", "job_facts", "protected_in_the_way"]
+__all__ = ["Force", "Plan", "make_plan", "job_facts", "protected_in_the_way", "hold_for_checkpoints",
+           "states_to_digest", "decide_each"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,8 +47,12 @@ class Force:
     all: bool = False
     rules: frozenset[str] = frozenset()
     targets: frozenset[str] = frozenset()
+    # Jobs this build has run already (before its graph grew after checkpoints): forced once.
+    ran: frozenset[str] = frozenset()
 
     def why(self, job: Job) -> str | None:
+        if self.ran and job.name in self.ran:
+            return None
         if self.all:
             return "-F/--forceall"
         if job.rule.name in self.rules:
@@ -206,22 +211,22 @@ def make_plan(graph: Graph, store: FileStore, recorded: Mapping[str, RecordedTar
     has_record = ([any((r := recorded.get(o)) is not None and r.complete for o in job.outputs)
                    for job in jobs] if recorded else [False] * len(jobs))
     granularity = store.granularity_ns
-    want = _states_to_digest(jobs, has_record, observed, recorded, granularity)
+    want = states_to_digest(jobs, has_record, observed, recorded, granularity)
     digested = store.with_digests(want, recorded)
     plan.fresh_states = [st for p, st in digested.items()
                          if (r := recorded.get(p)) is None or r.digest != st.digest
                          or not vouches(r, st, granularity)]
     observed.update(digested)
 
-    _decide_each(plan, has_record, force, granularity)
+    decide_each(plan, has_record, force, granularity)
     _remake_needed_temp(graph, order, plan.reasons, plan.virtual_temp)
     if graph.waiting or graph.readers:
-        _hold(plan)
+        hold_for_checkpoints(plan)
     plan.warnings.extend(_future_mtimes(observed, graph, now_ns))
     return plan
 
 
-def _hold(plan: Plan) -> None:
+def hold_for_checkpoints(plan: Plan) -> None:
     """The jobs that cannot run before a checkpoint job has: those that need a job waiting
     for one, and the readers of a checkpoint job that runs again (what they read will
     change), with everything below them."""
@@ -251,7 +256,7 @@ def _deleted_temp_as_recorded(graph: Graph, observed: dict[str, FileState],
                 virtual.add(path)
 
 
-def _states_to_digest(jobs, has_record: list[bool], observed: dict[str, FileState],
+def states_to_digest(jobs, has_record: Sequence[bool], observed: dict[str, FileState],
                       recorded: Mapping[str, RecordedTarget], granularity: int
                       ) -> dict[str, FileState]:
     """The inputs of jobs with a record, and their outputs where the record does not vouch
@@ -274,7 +279,8 @@ def _states_to_digest(jobs, has_record: list[bool], observed: dict[str, FileStat
     return want
 
 
-def _decide_each(plan: Plan, has_record: list[bool], force: Force, granularity: int) -> None:
+def decide_each(plan: Plan, has_record: Sequence[bool] | Mapping[int, bool], force: Force,
+                granularity: int) -> None:
     """Every job's reasons to run, in topological order (a job's upstream decided first)."""
     graph, observed, recorded = plan.graph, plan.observed, plan.recorded
     jobs, producer, reasons, deps = graph.jobs, graph.producer, plan.reasons, graph.deps

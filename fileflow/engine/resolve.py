@@ -28,7 +28,8 @@ from fileflow.lang.checkpoints import CheckpointPending, Checkpoints
 from fileflow.lang.job_values import job_values
 from fileflow.lang.model import FileItem, JobValues, Lazy, Rule, Workflow
 
-__all__ = ["resolve", "RuleIndex", "choose", "preferred_rules", "ruleorder_closure"]
+__all__ = ["resolve", "resolution", "walk", "Resolution", "RuleIndex", "choose", "preferred_rules",
+           "ruleorder_closure"]
 
 
 class _Candidate(NamedTuple):
@@ -242,12 +243,17 @@ def _job_adder(graph: Graph, work: list[tuple[str, int]], oracle: CheckpointOrac
     without_outputs: dict[str, int] = {}  # rule name -> its job, for rules with no output
     makers: dict[str, tuple[Callable[[dict[str, str]], JobValues], Callable[[dict], str]]] = {}
     growth: dict[int, int] = {}  # job -> how many times in a row its rule fed itself a longer value
+    by_key: dict[tuple, int] = {}  # (rule name, *wildcard items) -> its job
     reads = oracle.reads  # the checkpoint jobs read by the values being made (cleared per job)
 
     def add_job(rule: Rule, wildcards: dict[str, str], consumer: int, path: str = "") -> int:
         grew = 0
         if consumer >= 0 and jobs[consumer].rule is rule:
             grew = _growth(rule, wildcards, jobs[consumer], growth.get(consumer, 0), path)
+        key = (rule.name, *wildcards.items())
+        known = by_key.get(key)
+        if known is not None:  # asked again (a file of a checkpoint's folder): not evaluated
+            return known
         maker = makers.get(rule.name)
         if maker is None:
             maker = makers[rule.name] = (values_maker(rule, oracle.checkpoints), namer(rule))
@@ -264,12 +270,14 @@ def _job_adder(graph: Graph, work: list[tuple[str, int]], oracle: CheckpointOrac
         outputs = values.outputs.values
         same = producer_of.get(outputs[0]) if outputs else without_outputs.get(rule.name)
         if same is not None and jobs[same].rule is rule and jobs[same].wildcards == wildcards:
+            by_key[key] = same
             return same
         if consumer >= 0 and path and path in values.inputs.values:
             return -1  # it would need the very file it is asked for: no job (`needs_itself`)
         job_id = len(jobs)
         job = Job(job_id, rule, wildcards, values, maker[1](wildcards))
         graph.add_job(job)
+        by_key[key] = job_id
         if grew:
             growth[job_id] = grew
         if not outputs:
@@ -322,27 +330,67 @@ def _kept_temp(workflow: Workflow, graph: Graph) -> None:
             graph.keeps_own_temp.add(t)
 
 
+class Resolution:
+    """A walk's state, kept after it: the graph, the work list and the oracle of its
+    checkpoints, so that once checkpoint jobs have run the walk resumes where it waited
+    (fileflow.engine.extend) instead of starting over."""
+
+    def __init__(self, workflow: Workflow, missing: Callable[[list[str]], Collection[str]]):
+        self.workflow, self.missing = workflow, missing
+        self.index = RuleIndex(workflow)
+        self.graph = Graph()
+        # Work list of (path, id of the job that needs it or -1 for the command line).
+        self.work: list[tuple[str, int]] = []
+        self.head = 0  # how far the walk has gone
+        # paths no rule makes, in the order met, and the first job that needs each (-1: the
+        # command line): two lists, not a dict, as a fan-out has a million of them
+        self.unmade: list[str] = []
+        self.needers: list[int] = []
+        self.oracle = CheckpointOracle(workflow, missing)
+        self.add_job = _job_adder(self.graph, self.work, self.oracle)
+
+    def retry(self, retry: tuple) -> None:
+        """Ask again for what waited for a checkpoint job (`CheckpointOracle.wait`)."""
+        kind = retry[0]
+        if kind == "path":
+            self.work.append((retry[1], retry[2]))
+        elif kind == "rule":
+            rule = retry[1]
+            try:
+                self.graph.targets.append(self.add_job(rule, {}, -1))
+            except CheckpointPending as pending:
+                self.oracle.wait(self.graph, self.add_job, pending, rule.name, -1, "", retry)
+        else:
+            self.oracle.link_readers(self.graph, retry[1], [retry[2]], self.add_job)
+
+
 def resolve(workflow: Workflow, targets: Sequence[str],
             missing: Callable[[list[str]], Collection[str]]) -> Graph:
     """Build the graph of jobs needed for `targets` (file paths or names of rules without
     wildcards). `missing(paths)` says which paths are not on disk; it is asked once, for
     every path no rule makes, after the walk (injected for tests)."""
-    index = RuleIndex(workflow)
-    graph = Graph()
-    jobs, producer_of, sources = graph.jobs, graph.producer, graph.sources
-    # Work list of (path, id of the job that needs it or -1 for the command line).
-    work: list[tuple[str, int]] = []
-    # paths no rule makes, in the order met, and the first job that needs each (-1: the
-    # command line): two lists, not a dict, as a fan-out has a million of them
-    unmade: list[str] = []
-    needers: list[int] = []
-    oracle = CheckpointOracle(workflow, missing)
-    add_job = _job_adder(graph, work, oracle)
+    return resolution(workflow, targets, missing).graph
 
-    _add_targets(workflow, targets, graph, work, add_job, oracle)
+
+def resolution(workflow: Workflow, targets: Sequence[str],
+               missing: Callable[[list[str]], Collection[str]]) -> Resolution:
+    """`resolve`, with the walk's state kept (to resume once checkpoint jobs have run)."""
+    state = Resolution(workflow, missing)
+    _add_targets(workflow, targets, state.graph, state.work, state.add_job, state.oracle)
+    walk(state)
+    return state
+
+
+def walk(state: Resolution) -> None:
+    """Resolve every path on the work list from where the walk stopped, then check the
+    sources found meanwhile."""
+    index, graph, work, oracle, add_job = (state.index, state.graph, state.work, state.oracle,
+                                           state.add_job)
+    missing, unmade, needers = state.missing, state.unmade, state.needers
+    jobs, producer_of, sources = graph.jobs, graph.producer, graph.sources
     candidates, add_edge, logs = index.candidates, graph.add_edge, graph.logs
-    folder_of = oracle.folder_of if oracle.folder_rules else None
-    head = 0
+    folder_of = oracle.folder_of if oracle.folder_outputs else None
+    head = state.head
     while head < len(work):
         path, consumer = work[head]
         head += 1
@@ -352,7 +400,7 @@ def resolve(workflow: Workflow, targets: Sequence[str],
                 if consumer < 0:
                     graph.target_paths.append(path)
                 continue
-            inside = folder_of(path, candidates) if folder_of is not None else None
+            inside = folder_of(path) if folder_of is not None else None
             if inside is not None and consumer >= 0:
                 oracle.link_readers(graph, consumer, [inside], add_job)
                 sources.add(path)
@@ -369,7 +417,7 @@ def resolve(workflow: Workflow, targets: Sequence[str],
                     producer = add_job(rule, wildcards, consumer, path)
                 except CheckpointPending as pending:
                     oracle.wait(graph, add_job, pending, job_name(rule.name, wildcards), consumer,
-                                path)
+                                path, ("path", path, consumer))
                     continue
                 if producer < 0:
                     needs_itself(rule, wildcards, path, missing)
@@ -396,11 +444,12 @@ def resolve(workflow: Workflow, targets: Sequence[str],
             graph.kept_temp.add(path)
             if producer not in graph.targets:
                 graph.targets.append(producer)
-
-    _kept_temp(workflow, graph)
+    state.head = head
+    _kept_temp(state.workflow, graph)
     if unmade:
         _check_sources_exist(graph, index, unmade, needers, missing)
-    return graph
+        unmade.clear()  # checked: a resumed walk checks only the sources it finds
+        needers.clear()
 
 
 def _add_targets(workflow: Workflow, targets: Sequence[str], graph: Graph,
@@ -418,7 +467,7 @@ def _add_targets(workflow: Workflow, targets: Sequence[str], graph: Graph,
         try:
             graph.targets.append(add_job(rule, {}, -1))
         except CheckpointPending as pending:
-            oracle.wait(graph, add_job, pending, rule.name, -1, "")
+            oracle.wait(graph, add_job, pending, rule.name, -1, "", ("rule", rule))
 
 
 def _the_one(index: RuleIndex, graph: Graph, found: list[tuple[Rule, dict[str, str]]], path: str,

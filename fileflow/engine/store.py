@@ -167,14 +167,23 @@ class FileStore:
         gone: set[str] = set()
         for group, listing in self._listed(paths):
             if listing is None:
-                gone.update([path for path in group if not self.stat(path).exists])
+                gone.update([path for path in group if not self._exists(path)])
                 continue
             cut = group[0].rfind("/") + 1  # one folder: every name starts there
             gone.update([path for path in group if path[cut:] not in listing])
-            if any(listing.values()):  # symbolic links: stat'ed, to follow them
+            if any(listing.values()):  # symbolic links: checked, to follow them
                 gone.update([path for path in group
-                             if listing.get(path[cut:]) and not self.stat(path).exists])
+                             if listing.get(path[cut:]) and not self._exists(path)])
         return gone
+
+    def _exists(self, path: str) -> bool:
+        """Whether `path` exists, symlinks followed: one `stat`, a folder not summed up
+        (a checkpoint's directory() output is asked whether it is there, not what it holds)."""
+        try:
+            os.stat(path if self.root in ("", ".") else self._abs(path))
+        except OSError as exc:
+            return self._stat_failed(path, exc).exists
+        return True
 
     def _drop_unlisted(self, paths: Iterable[str], out: dict[str, FileState]) -> list[str]:
         """Paths a directory listing shows absent go into `out` as missing; the rest are

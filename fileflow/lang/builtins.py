@@ -93,8 +93,11 @@ def _glob_wildcards(ctx: EvalContext):
             parsed = parse_pattern(pattern)
         except PatternError as exc:
             raise BuiltinError(str(exc)) from None
-        regex = parsed.regex()
         prefix = parsed.literal_prefix
+        # The text after the literal prefix, matched from the prefix's end: its regex is the
+        # same for every job that globs another folder of one shape (compiled once).
+        regex = parsed._replace(text="", parts=parsed.parts[1:] if prefix else parsed.parts,
+                                fmt="").regex()
         base = os.path.dirname(prefix)
         found: dict[str, list[str]] = {name: [] for name in parsed.wildcards}
         absolute = os.path.isabs(pattern)
@@ -106,11 +109,11 @@ def _glob_wildcards(ctx: EvalContext):
             listed[dirpath] = None  # its entries decide the result: the no-op shortcut watches it
             # Paths as the pattern spells them: absolute, or relative to the working directory.
             rel_dir = dirpath if absolute else os.path.relpath(dirpath, ctx.workdir)
-            for name in filenames + dirnames:
-                rel = name if rel_dir == "." else os.path.join(rel_dir, name)
-                paths.append(rel)
+            lead = "" if rel_dir == "." else rel_dir.rstrip("/") + "/"
+            paths.extend([lead + name for name in filenames + dirnames])
+        start, fullmatch = len(prefix), regex.fullmatch
         for rel in sorted(paths):
-            m = regex.fullmatch(rel)
+            m = fullmatch(rel, start) if rel.startswith(prefix) else None
             if m:
                 for key, value in m.groupdict().items():
                     found[key].append(value)

@@ -23,8 +23,11 @@ files): a later change then shows a newer ctime. A build that found nothing to d
 recorded files it had to hash again only because their records were taken within a tick of
 their last change (their content and stat unchanged) still writes the cache, with the run
 log's state after that write, when nobody else wrote the run log meanwhile. The folders
-`glob_wildcards()` listed are watched too: a file added, removed or renamed in one changes
-its mtime and ctime. Never cached: a Flowfile that uses `env()` (its graph depends on the
+`glob_wildcards()` listed are watched too, each by its own stat: a file added, removed or
+renamed in one changes its mtime and ctime. A folder the plan observed (a directory()
+output, such as a checkpoint's) is watched by the summary of its tree, whose ctime any
+write beneath it advances: the plain files directly inside it, and the folders listed in
+it, are not watched again one by one. Never cached: a Flowfile that uses `env()` (its graph depends on the
 environment), a graph with a path that is a URL (a remote file has no local stat), a run
 log other than a SQLite file, and a working directory on a network file system (the
 server's clock stamps the files). Deleting the cache file is always safe.
@@ -47,7 +50,7 @@ if TYPE_CHECKING:
 __all__ = ["cache_key", "nothing_to_do", "save", "runlog_states", "runlog_after_write"]
 
 CACHE_PATH = os.path.join(".fileflow", "noop-cache")
-FORMAT = 2
+FORMAT = 3
 # How long a build that wrote the run log itself waits, at most, for the file system's
 # clock to pass the tick of that write (a fine-grained file system's tick is a few ms).
 SETTLE_WAIT_NS = 20_000_000
@@ -89,8 +92,9 @@ def _own_modules() -> list[str]:
                   for n in names if n.endswith(".py"))
 
 
-def _state(path: str) -> PathState:
-    """None: missing; False: cannot tell; else (size, mtime_ns, ctime_ns, is_dir, link)."""
+def _state(path: str, store: FileStore | None = None) -> PathState:
+    """None: missing; False: cannot tell; else (size, mtime_ns, ctime_ns, is_dir, link).
+    A folder is summed up by `store` (one is made if not given)."""
     try:
         st = os.lstat(path)
         link = ""
@@ -102,16 +106,16 @@ def _state(path: str) -> PathState:
     except OSError:
         return False
     if stat_mod.S_ISDIR(st.st_mode):
-        return _dir_state(path)
+        return _dir_state(path, store)
     return (st.st_size, st.st_mtime_ns, st.st_ctime_ns, False, link)
 
 
-def _dir_state(path: str) -> PathState:
+def _dir_state(path: str, store: FileStore | None) -> PathState:
     from fileflow.engine.store import FileStore
     from fileflow.errors import WorkflowError
 
     try:
-        st = FileStore(".").stat_many([path])[path]
+        st = (store or FileStore(".")).stat_many([path])[path]
     except WorkflowError:
         return False
     return (st.size, st.mtime_ns, st.ctime_ns, True, st.link) if st.exists else None
@@ -124,12 +128,17 @@ def nothing_to_do(key: tuple | None) -> int | None:
     try:
         with open(CACHE_PATH, "rb") as fh:
             found = marshal.loads(fh.read())  # marshal.load(fh) reads it object by object
-        saved_key, jobs, paths, states = found
+        saved_key, jobs, paths, states, listed, listed_states = found
     except (OSError, EOFError, ValueError, TypeError):
         return None
-    if saved_key != key or len(paths) != len(states):
+    if saved_key != key or len(paths) != len(states) or len(listed) != len(listed_states):
         return None
+    if any(_listing_state(d) != want for d, want in zip(listed, listed_states)):
+        return None
+    from fileflow.engine.store import FileStore
+
     os_lstat, isreg = os.lstat, stat_mod.S_ISREG
+    store = FileStore(".")  # one for every folder summed up: its clock is read once
     for path, want in zip(paths, states):
         try:
             st = os_lstat(path)
@@ -145,7 +154,7 @@ def nothing_to_do(key: tuple | None) -> int | None:
             if (st.st_ctime_ns != want[2] or st.st_mtime_ns != want[1]
                     or st.st_size != want[0] or want[3] or want[4]):
                 return None
-        elif _state(path) != want:  # a directory or a symlink
+        elif _state(path, store) != want:  # a directory or a symlink
             return None
     return jobs
 
@@ -184,20 +193,34 @@ def save(key: tuple | None, jobs: int, observed: Mapping[str, FileState],
         return False  # a remote file: only its own store can tell whether it changed
     paths: list[str] = _runlog_paths(key)
     states: list[PathState] = list(runlog_states)
-    for path in [*flowfiles, *read_files, *configfiles, *listed_dirs, *fresh, *_own_modules()]:
+    summed = {p for p, st in observed.items() if st.exists and st.is_dir}
+    for path in [*flowfiles, *read_files, *configfiles, *fresh, *_own_modules()]:
         paths.append(path)
         states.append(_state(path))
     for path, st in observed.items():
         paths.append(path)
         states.append((st.size, st.mtime_ns, st.ctime_ns, st.is_dir, st.link) if st.exists
                       else None)
-    if not (_old_enough(states[2:], clock)
+    kept = _not_summed(paths[2:], states[2:], summed)  # the run log's files come first
+    paths, states = paths[:2] + kept[0], states[:2] + kept[1]
+    listed = [d for d in dict.fromkeys(map(_relative, listed_dirs)) if not _inside(d, summed)]
+    listed_states = [_listing_state(d) for d in listed]
+    flat = {d: files for d in summed if (files := _flat_files(d, observed[d])) is not None}
+    if flat:  # each such folder watched by its own stat and each file's: no listing needed
+        at = [i for i, p in enumerate(paths) if p not in flat]
+        paths, states = [paths[i] for i in at], [states[i] for i in at]
+        for folder, files in flat.items():
+            listed.append(folder)
+            listed_states.append(_listing_state(folder))
+            paths.extend(files)
+            states.extend(files.values())
+    if not (_old_enough(states[2:], clock) and _old_enough(listed_states, clock)
             and _old_enough(states[:2], runlog_clock or clock)):
         return False
     tmp = f"{CACHE_PATH}.{os.getpid()}.tmp"
     try:
         with open(tmp, "wb") as fh:
-            fh.write(marshal.dumps((key, jobs, paths, states)))
+            fh.write(marshal.dumps((key, jobs, paths, states, listed, listed_states)))
         os.replace(tmp, CACHE_PATH)
     except OSError:
         try:
@@ -206,6 +229,83 @@ def save(key: tuple | None, jobs: int, observed: Mapping[str, FileState],
             pass
         return False
     return True
+
+
+def _listing_state(path: str) -> PathState:
+    """A folder glob_wildcards() listed, as its own stat shows it: an entry added, removed
+    or renamed changes its mtime and ctime (what is inside the entries does not matter)."""
+    try:
+        st = os.lstat(path)
+        link = ""
+        if stat_mod.S_ISLNK(st.st_mode):
+            link = os.readlink(path)
+            st = os.stat(path)
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+    except OSError:
+        return False
+    return (st.st_size, st.st_mtime_ns, st.st_ctime_ns, True, link)
+
+
+def _flat_files(folder: str, summary: FileState) -> dict[str, PathState] | None:
+    """The states of the files in a folder that holds plain files only (a checkpoint's
+    chunks), when they add up to the `summary` the plan saw (FileStore sums a folder up:
+    the files' sizes, the newest mtime and ctime of it and them); else None."""
+    try:
+        own = os.stat(folder)
+        found: dict[str, PathState] = {}
+        size, mtime, ctime = 0, own.st_mtime_ns, own.st_ctime_ns
+        with os.scandir(folder) as entries:
+            for entry in entries:
+                if not entry.is_file(follow_symlinks=False):
+                    return None
+                st = entry.stat(follow_symlinks=False)
+                found[f"{folder}/{entry.name}"] = (st.st_size, st.st_mtime_ns, st.st_ctime_ns,
+                                                   False, "")
+                size += st.st_size
+                mtime, ctime = max(mtime, st.st_mtime_ns), max(ctime, st.st_ctime_ns)
+    except OSError:
+        return None
+    if (size, mtime, ctime) != (summary.size, summary.mtime_ns, summary.ctime_ns):
+        return None  # changed since the plan looked: not vouched for
+    return found
+
+
+def _relative(path: str) -> str:
+    """A path inside the working directory as the plan spells it: relative."""
+    cwd = os.getcwd()
+    return os.path.relpath(path, cwd) if path.startswith(cwd + os.sep) else path
+
+
+def _inside(path: str, summed: set[str]) -> bool:
+    """Whether `path` is one of the folders in `summed`, or a folder below one: a folder's
+    summary (FileStore) takes in the stat of every folder beneath it."""
+    head = path
+    while True:
+        if head in summed:
+            return True
+        if "/" not in head:
+            return False
+        head = head.rsplit("/", 1)[0]
+
+
+def _not_summed(paths: list[str], states: list[PathState], summed: set[str]
+                ) -> tuple[list[str], list[PathState]]:
+    """Without the plain files (and missing paths) directly inside a folder whose summary
+    is watched: any write to one of them, or an entry added or removed there, changes the
+    summary's ctime (a checkpoint's directory() output and the chunks read from it)."""
+    if not summed:
+        return paths, states
+    kept_paths: list[str] = []
+    kept_states: list[PathState] = []
+    for path, state in zip(paths, states):
+        cut = path.rfind("/")
+        if (cut > 0 and path[:cut] in summed and path not in summed
+                and (state is None or (state and not state[3] and not state[4]))):
+            continue
+        kept_paths.append(path)
+        kept_states.append(state)
+    return kept_paths, kept_states
 
 
 def _old_enough(states: Sequence[PathState], clock: FsClock) -> bool:

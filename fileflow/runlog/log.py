@@ -125,10 +125,11 @@ class RunLog:
         self.writer.finish_run(run_id, status, jobs_done, jobs_failed)
 
     def graph_extended(self, run_id: int, number: int, checkpoints: list[str],
-                       jobs_added: int) -> None:
+                       jobs_added: int, planned: int | None = None) -> None:
         """Record that a run's graph grew, the `number`-th time: the checkpoint jobs that
-        ran before, and how many jobs it gained."""
-        self.writer.graph_extended(run_id, number, checkpoints, jobs_added)
+        ran before, and how many jobs it gained; with `planned`, how many jobs the run has
+        planned in all since it started (its `planned_jobs` count)."""
+        self.writer.graph_extended(run_id, number, checkpoints, jobs_added, planned)
 
     def extensions(self, run_id: int) -> list[dict[str, Any]]:
         """Each time the run's graph grew, in order: checkpoints, jobs_added, at."""

@@ -74,6 +74,7 @@ STATEMENTS = {
     # A run's note in `meta`: its planned job count (PLANNED_KEY), each time its graph grew
     # after checkpoint jobs ran (EXTENSION_KEY).
     "run_note": "INSERT INTO meta (key, value) VALUES (:key, :value)",
+    "forget_note": "DELETE FROM meta WHERE key = :key",
     "interrupt_run": (
         "UPDATE runs SET status = 'interrupted', ended_at = :ended_at WHERE id = :id"),
     "insert_job": (
@@ -166,7 +167,7 @@ class BuildWrites(Protocol):
     def finish_run(self, run_id: int, status: str, jobs_done: int, jobs_failed: int) -> None: ...
 
     def graph_extended(self, run_id: int, number: int, checkpoints: list[str],
-                       jobs_added: int) -> None: ...
+                       jobs_added: int, planned: int | None = None) -> None: ...
 
     def unfinished_jobs(self, host: str) -> list[dict[str, Any]]: ...
 
@@ -358,10 +359,20 @@ class CursorWrites(BuildWrites):
         self._transaction(fn)
 
     def graph_extended(self, run_id: int, number: int, checkpoints: list[str],
-                       jobs_added: int) -> None:
+                       jobs_added: int, planned: int | None = None) -> None:
+        """The note of the `number`-th extension; with `planned`, the run's planned job
+        count (PLANNED_KEY) becomes that: every job planned so far, in every round."""
         row = dict(key=f"{EXTENSION_KEY}{run_id}:{number}", value=_dumps(
             {"checkpoints": checkpoints, "jobs_added": jobs_added, "at": time.time()}))
-        self._transaction(lambda cursor: self._many(cursor, "run_note", [row]))
+        count = dict(key=PLANNED_KEY.format(run=run_id), value=str(planned))
+
+        def fn(cursor: Any) -> None:
+            self._many(cursor, "run_note", [row])
+            if planned is not None:
+                self._many(cursor, "forget_note", [{"key": count["key"]}])
+                self._many(cursor, "run_note", [count])
+
+        self._transaction(fn)
 
     def _bump_generation(self, cursor: Any) -> None:
         """What the log records of jobs changed: say so to builds that planned before
