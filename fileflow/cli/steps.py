@@ -100,7 +100,6 @@ def open_store():
 
 def load_graph(options: BuildOptions, store):
     """The workflow and its job graph for the targets."""
-    from fileflow.engine.resolve import resolve
     from fileflow.lang.loader import load_workflow
     from fileflow.remote.staging import check_local_logs
 
@@ -122,10 +121,49 @@ def load_graph(options: BuildOptions, store):
                 f"{options.flowfile} has no rule of its own and no 'default:'; a rule from an "
                 "'include:' is never the default target: name a target, or add 'default:'")
         raise NothingToDo(f"nothing to do: {options.flowfile} has no rules and no 'default:'")
-    graph = resolve(workflow, targets, store.missing)
+    graph = _resolved(options, workflow, targets, store)
     graph = _selected(options, workflow, graph, store)
     _check_force_targets(options.force_targets, graph)
     return workflow, graph
+
+
+def _resolved(options: BuildOptions, workflow, targets: list[str], store):
+    """The job graph for the targets: the one the last build kept, when nothing it was
+    resolved from changed (fileflow.run.graph_cache), else resolved now and kept."""
+    from fileflow.engine.resolve import resolve
+
+    key = _graph_key(options, targets)
+    if key is None:
+        return resolve(workflow, targets, store.missing)
+    from fileflow.run import graph_cache
+
+    graph = graph_cache.load(key, workflow, store.missing)
+    if graph is not None:
+        return graph
+    lookups = graph_cache.Lookups(store.missing)
+    graph = resolve(workflow, targets, lookups.missing)
+    if not options.dry_run:  # a dry run writes nothing
+        graph_cache.save(key, workflow, graph, lookups, store.clock)
+    return graph
+
+
+def _graph_key(options: BuildOptions, targets: list[str]):
+    """The key of the kept job graph (fileflow.run.graph_cache): what of the command line
+    shapes the graph; None where no graph is kept (a run log that is not a SQLite file)."""
+    from fileflow.runlog.log import sqlite_file
+
+    if sqlite_file(options.db_url or os.environ.get("FILEFLOW_DB") or None, os.getcwd()) is None:
+        return None
+    from fileflow.run.graph_cache import cache_key
+
+    def shown(mapping) -> str:
+        return repr(sorted((mapping or {}).items(), key=repr))
+
+    return cache_key((options.flowfile, os.path.abspath(options.flowfile), tuple(targets),
+                      shown(options.config), tuple(options.configfiles),
+                      shown(options.default_resources), shown(options.set_resources),
+                      shown(options.set_threads), options.cluster,
+                      0 if options.cluster else local_cores(options), shown(options.storage)))
 
 
 def _selected(options: BuildOptions, workflow, graph, store):
