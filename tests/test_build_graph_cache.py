@@ -89,10 +89,12 @@ def test_a_touched_config_file_with_the_same_content_keeps_the_graph(project, mo
     (lambda p: p.write("functions.py", "def suffix():\n    return 'out'\n"),
      ["copy[s=a,x=out]", "copy[s=b,x=out]"]),                      # a helper module
     (lambda p: p.write("samples.tsv", "sample\twho\nX\tx\nY\ty\n"), ["sheet[t=Y]"]),
-    (lambda p: p.flowfile(FLOW.replace("echo {params.who}", "echo who={params.who}")),
+    (lambda p: p.flowfile(FLOW.replace("who = SHEET", "who = 'a ' + SHEET")),
      ["sheet[t=X]"]),                                              # the Flowfile
+    (lambda p: p.flowfile(FLOW.replace('input: "ref.txt"', 'input: "in/a.txt"')),
+     ["sheet[t=X]"]),
 ], ids=["new-source-globbed", "source-removed", "configfile", "helper-module", "sample-sheet",
-        "flowfile"])
+        "flowfile-params", "flowfile-input"])
 def test_a_change_that_can_change_the_graph_resolves_afresh(project, monkeypatch, change, runs):
     change(project)
     again, resolved = build(project, monkeypatch)
@@ -100,6 +102,17 @@ def test_a_change_that_can_change_the_graph_resolves_afresh(project, monkeypatch
     assert sorted(again.ran) == runs
     after, resolved = build(project, monkeypatch)  # kept again: the next build loads it
     assert after.code == 0 and not resolved and after.ran == [], after
+
+
+def test_an_edited_command_keeps_the_graph_and_reruns_its_jobs(project, monkeypatch):
+    """A rule's command decides no job, path or edge: the kept graph serves, bound to the
+    rules loaded now, and the jobs of that rule rerun by their signatures."""
+    project.flowfile(FLOW.replace("echo {params.who}", "echo who={params.who}").replace(
+        "    rule sheet:", "\n    # layout and comments do not count\n    rule sheet:"))
+    again, resolved = build(project, monkeypatch)
+    assert again.code == 0 and not resolved, again
+    assert again.ran == ["sheet[t=X]"]
+    assert project.read("sheet/X.txt") == "who=x\nref\n"
 
 
 def test_a_source_resolution_looked_up_that_disappears_resolves_afresh(project, monkeypatch):

@@ -6,7 +6,9 @@ and what the command line gives that shapes the graph: Flowfile, targets, config
 files, default and set resources and threads, the cores threads are capped at, storage
 options) and for everything resolution read, each compared as follows:
 
-- every Flowfile loaded (includes and modules too): its content (a digest);
+- every Flowfile loaded (includes and modules too): what in it can shape the graph (its
+  syntax tree without positions and without the rules' `shell:` commands: an edited
+  command reruns its jobs by their signatures; fileflow.lang.graph_shape);
 - every file read while loading or while evaluating the jobs' values (helper modules,
   config files, sample sheets, `read_text()`): its stat, when that was taken a whole
   timestamp tick after the file last changed (fileflow.run.path_states), else its content;
@@ -176,7 +178,18 @@ def _digest(path: str) -> str | None:
 
 
 def _flowfile_digests(flowfiles: Sequence[str]) -> list[tuple[str, str | None]]:
-    return [(p, _digest(p)) for p in flowfiles]
+    """Each Flowfile's digest of what can shape the graph: its rules' commands left out."""
+    from fileflow.errors import FlowfileError
+    from fileflow.lang.graph_shape import shape_digest
+
+    found: list[tuple[str, str | None]] = []
+    for path in flowfiles:
+        try:
+            with open(path, encoding="utf-8-sig") as fh:
+                found.append((path, shape_digest(fh.read(), path)))
+        except (OSError, UnicodeDecodeError, FlowfileError):
+            found.append((path, None))
+    return found
 
 
 def _file_record(path: str, clock: FsClock) -> tuple[str, PathState, bool, str | None]:
