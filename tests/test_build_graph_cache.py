@@ -5,6 +5,7 @@ change the graph did. Real builds in this process, real files, the real run log.
 from __future__ import annotations
 
 import os
+import time
 
 import pytest
 from buildkit import SPLIT, Project
@@ -171,3 +172,73 @@ def test_a_graph_with_checkpoints_is_not_kept(tmp_path, monkeypatch):
     again, resolved = build(p, monkeypatch)
     assert again.code == 0 and resolved and "gather[sample=a]" in again.ran, again
     assert not p.exists(".fileflow/graph-cache")
+
+
+def decided(p: Project, monkeypatch, *args: str):
+    """A build, and the jobs its plan decided (by name)."""
+    import fileflow.engine.plan
+
+    names = []
+    real = fileflow.engine.plan.decide
+
+    def counting(facts, *a, **kw):
+        names.append(facts.name)
+        return real(facts, *a, **kw)
+
+    with monkeypatch.context() as m:
+        m.setattr(fileflow.engine.plan, "decide", counting)
+        result = p.build(*args)
+    return result, names
+
+
+def test_the_next_plan_decides_only_what_may_have_changed(project, monkeypatch):
+    """After a build that ran all it planned, the next one decides again only the jobs
+    whose paths show another state, and those below a changed decision; the others keep
+    theirs (what the last plan knew is in .fileflow/plan-state)."""
+    assert project.exists(".fileflow/plan-state")
+    time.sleep(0.02)  # past the file system's timestamp tick
+    nothing, names = decided(project, monkeypatch)
+    assert nothing.ran == [] and len(names) == 4  # what the first build's jobs wrote: decided
+    time.sleep(0.02)  # outputs it recorded again (within a tick of their writing) are too
+    assert project.build().ran == []
+    time.sleep(0.02)
+    project.write("in/a.txt", "a changed\n")
+    again, names = decided(project, monkeypatch)
+    assert again.code == 0 and again.ran == ["copy[s=a,x=txt]"], again
+    assert sorted(names) == ["all", "copy[s=a,x=txt]"]
+    time.sleep(0.02)
+    project.write("sheet/X.txt", "edited by hand\n")  # an output: its job is decided
+    again, names = decided(project, monkeypatch)
+    assert again.code == 0 and again.ran == ["sheet[t=X]"], again
+    assert "copy[s=b,x=txt]" not in names and "sheet[t=X]" in names
+    time.sleep(0.02)
+    nothing, names = decided(project, monkeypatch)
+    assert nothing.code == 0 and nothing.ran == [] and "nothing to do" in nothing.out, nothing
+
+
+def test_another_write_to_the_run_log_or_forcing_decides_every_job(project, monkeypatch):
+    time.sleep(0.02)
+    project.write("in/a.txt", "a changed\n")
+    forced, names = decided(project, monkeypatch, "-R", "sheet")
+    assert sorted(forced.ran) == ["copy[s=a,x=txt]", "sheet[t=X]"], forced
+    assert len(names) == 4  # forcing: every job decided, and no plan kept
+    assert not project.exists(".fileflow/plan-state")
+    assert project.build().ran == []  # kept again
+    project.write("in/b.txt", "b changed\n")
+    assert project.build("out/b.txt").ran == ["copy[s=b,x=txt]"]  # other targets
+    time.sleep(0.02)
+    project.write("ref.txt", "ref 2\n")
+    again, names = decided(project, monkeypatch)  # the run log changed since the kept plan
+    assert again.ran == ["sheet[t=X]"], again
+    assert len(names) == 4
+
+
+def test_a_failed_build_keeps_no_plan_for_the_next(project, monkeypatch):
+    time.sleep(0.02)
+    project.write("conf.yaml", "level: 1; exit 3\n")
+    failed = project.build()
+    assert failed.code != 0, failed
+    project.write("conf.yaml", "level: 1\n")
+    again, names = decided(project, monkeypatch)
+    assert again.code == 0 and sorted(again.ran) == ["copy[s=a,x=txt]", "copy[s=b,x=txt]"], again
+    assert len(names) == 4

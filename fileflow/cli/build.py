@@ -14,6 +14,7 @@ from fileflow.cli.conda_envs import with_software
 from fileflow.cli.orphans import stop_orphans
 from fileflow.cli.steps import (
     BuildOptions,
+    incremental,
     load_graph,
     local_cores,
     names_remote_files,
@@ -141,6 +142,7 @@ def _planned_nothing(options, noop_key, clock, runlog_before, runlog, store, wor
     # the folders glob_wildcards() listed in them and the files read_text() read are watched.
     cacheable = noop_key is not None and not plan.warnings and not graph.waiting
     runlog_clock = None
+    _keep_plan(options, plan, runlog, store)
     if plan.fresh_states:
         cacheable = cacheable and _only_settled_again(plan)
         before_write = runlog_states(noop_key) if cacheable else []
@@ -183,7 +185,7 @@ def build(options: BuildOptions) -> int:
         runlog, recorded, generation = read_recorded_at(options.db_url, write=not options.dry_run)
     try:
         with no_gc_pauses():
-            plan = plan_build(options, graph, recorded, store)
+            plan = plan_build(options, graph, recorded, store, _previous(options, graph, generation))
         if not options.quiet:  # -q: errors and the summary line only
             for warning in plan.warnings:
                 print(printable(warning), file=sys.stderr)
@@ -202,6 +204,26 @@ def build(options: BuildOptions) -> int:
     finally:
         if runlog is not None:
             runlog.close()
+
+
+def _previous(options, graph, generation: int):
+    """What the last plan of this graph knew (fileflow.run.plan_cache), or None."""
+    if not incremental(options):
+        return None
+    from fileflow.run import plan_cache
+
+    return plan_cache.load(graph.origin, generation)
+
+
+def _keep_plan(options, plan, runlog, store) -> None:
+    """After a build that ran all it planned, or found nothing to do: what its plan knew,
+    for the next build's (fileflow.run.plan_cache)."""
+    from fileflow.run import plan_cache
+
+    if incremental(options):
+        plan_cache.save(plan, runlog.generation(), store.granularity_ns)
+    else:
+        plan_cache.discard()
 
 
 def _nothing_to_do(graph) -> int:
@@ -279,6 +301,8 @@ def _run(options, graph, plan, runlog, store, started, generation, config, hooks
                   status, f"{total.done} done, {total.failed} failed, "
                           f"{total.skipped} skipped, {total.not_run} not run")
         runlog.finish_run(run_id, status, total.done, total.failed)
+        if status == "success" and not extensions:
+            _keep_plan(options, plan, runlog, store)
     finally:
         lock.release()
     return _report_result(total, started)

@@ -13,7 +13,8 @@ from fileflow.errors import FileflowError, NothingToDo
 from fileflow.printable import printable
 
 __all__ = ["BuildOptions", "print_line", "no_gc_pauses", "open_store", "load_graph", "local_cores",
-           "names_remote_files", "read_recorded", "read_recorded_at", "plan_build"]
+           "names_remote_files", "read_recorded", "read_recorded_at", "plan_build",
+           "incremental"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -147,6 +148,15 @@ def _resolved(options: BuildOptions, workflow, targets: list[str], store):
     return graph
 
 
+def incremental(options: BuildOptions) -> bool:
+    """Whether a build plans from what the last plan knew (fileflow.run.plan_cache) and keeps
+    what its own plan knew: not with forcing, other rerun triggers, part of the workflow
+    (--until, --omit-from, --batch: another graph) or in a dry run (which writes nothing)."""
+    return not (options.dry_run or options.forceall or options.forcerun or options.force_targets
+                or options.rerun_triggers is not None or options.until or options.omit_from
+                or options.batch)
+
+
 def _graph_key(options: BuildOptions, targets: list[str]):
     """The key of the kept job graph (fileflow.run.graph_cache): what of the command line
     shapes the graph; None where no graph is kept (a run log that is not a SQLite file)."""
@@ -233,9 +243,10 @@ def read_recorded_at(db_url: str | None, write: bool):
     return runlog, runlog.load_targets(), generation
 
 
-def plan_build(options: BuildOptions, graph, recorded, store):
+def plan_build(options: BuildOptions, graph, recorded, store, previous=None):
     """What of the graph runs and why, against what the run log records; the forcing
-    options taken into account."""
+    options taken into account. `previous`: what the last plan of this graph knew
+    (fileflow.run.plan_cache), for deciding only what may have changed."""
     from fileflow.engine.plan import Force, make_plan
 
     force = Force(options.forceall, frozenset(options.forcerun),
@@ -247,4 +258,4 @@ def plan_build(options: BuildOptions, graph, recorded, store):
     if options.rerun_triggers is not None:
         return make_plan(graph, store, recorded, force, local_view=local_view,
                          triggers=options.rerun_triggers)
-    return make_plan(graph, store, recorded, force, local_view=local_view)
+    return make_plan(graph, store, recorded, force, local_view=local_view, previous=previous)

@@ -95,6 +95,9 @@ class Graph:
     # job that was complete, the jobs whose values read its outputs.
     waiting: list[Waiting] = field(default_factory=list)
     readers: dict[int, list[int]] = field(default_factory=dict)
+    # The kept graph this one is (fileflow.run.graph_cache): a token naming it; "" for a
+    # graph not kept. What a plan of it knew serves a later plan of the same (incremental).
+    origin: str = ""
     _edges: set[tuple[int, int]] = field(default_factory=set)
 
     def add_job(self, job: Job) -> None:

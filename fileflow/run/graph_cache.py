@@ -50,7 +50,7 @@ if TYPE_CHECKING:
 __all__ = ["CACHE_PATH", "cache_key", "Lookups", "load", "save"]
 
 CACHE_PATH = os.path.join(".fileflow", "graph-cache")
-FORMAT = 1
+FORMAT = 2
 
 
 def cache_key(shape: tuple) -> tuple:
@@ -83,7 +83,7 @@ def load(key: tuple, workflow: Workflow, missing: Callable[[list[str]], Collecti
     try:
         with open(CACHE_PATH, "rb") as fh:
             found = marshal.loads(fh.read())
-        saved_key, flowfiles, modules, read, listed, asked, absent, data = found
+        saved_key, token, flowfiles, modules, read, listed, asked, absent, data = found
     except (OSError, EOFError, ValueError, TypeError):
         return None
     if (saved_key != key or flowfiles != _flowfile_digests(workflow.flowfiles)
@@ -99,6 +99,7 @@ def load(key: tuple, workflow: Workflow, missing: Callable[[list[str]], Collecti
     graph = graph_store.load(data, workflow.rules)
     if graph is None:
         return None
+    graph.origin = token
     if isinstance(workflow.read_files, list):  # the loader's own list, shared with the jobs
         known = set(workflow.read_files)
         workflow.read_files.extend(p for p, *_ in read if p not in known)
@@ -129,7 +130,8 @@ def _write(key: tuple, workflow: Workflow, graph: Graph, lookups: Lookups, clock
     asked = tuple(lookups.asked)
     try:
         gone = set(lookups.missing_of(list(asked))) if asked else set()
-        found = (key, _flowfile_digests(workflow.flowfiles),
+        token = os.urandom(12).hex()
+        found = (key, token, _flowfile_digests(workflow.flowfiles),
                  [(p, state(p)) for p in own_modules()],
                  [_file_record(p, clock) for p in dict.fromkeys(workflow.read_files)],
                  [(d, _listing(d)) for d in workflow.listed_dirs],
@@ -137,7 +139,7 @@ def _write(key: tuple, workflow: Workflow, graph: Graph, lookups: Lookups, clock
         blob = marshal.dumps(found)
     except (OSError, ValueError):
         return False
-    if not old_enough([s for _, s in found[2]], clock):
+    if not old_enough([s for _, s in found[3]], clock):
         return False
     tmp = f"{CACHE_PATH}.{os.getpid()}.tmp"
     try:
@@ -151,6 +153,7 @@ def _write(key: tuple, workflow: Workflow, graph: Graph, lookups: Lookups, clock
         except OSError:
             pass
         return False
+    graph.origin = token
     return True
 
 
