@@ -181,7 +181,7 @@ def build(options: BuildOptions) -> int:
     if noop_key is not None:
         runlog_before = runlog_states(noop_key)  # before the run log is read
     with no_gc_pauses():
-        workflow, graph = load_graph(options, store)
+        workflow, graph = load_graph(options, store, keep=True)
         runlog, recorded, generation = read_recorded_at(options.db_url, write=not options.dry_run)
     try:
         with no_gc_pauses():

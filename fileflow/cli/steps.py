@@ -99,8 +99,10 @@ def open_store():
     return RemoteAwareStore(".")
 
 
-def load_graph(options: BuildOptions, store):
-    """The workflow and its job graph for the targets."""
+def load_graph(options: BuildOptions, store, keep: bool = False):
+    """The workflow and its job graph for the targets. A graph resolved now is kept for the
+    next build (fileflow.run.graph_cache) where `.fileflow` exists, or with `keep` (a
+    build, which makes `.fileflow` for its run log anyway), but never by a dry run."""
     from fileflow.lang.loader import load_workflow
     from fileflow.remote.staging import check_local_logs
 
@@ -122,13 +124,13 @@ def load_graph(options: BuildOptions, store):
                 f"{options.flowfile} has no rule of its own and no 'default:'; a rule from an "
                 "'include:' is never the default target: name a target, or add 'default:'")
         raise NothingToDo(f"nothing to do: {options.flowfile} has no rules and no 'default:'")
-    graph = _resolved(options, workflow, targets, store)
+    graph = _resolved(options, workflow, targets, store, keep)
     graph = _selected(options, workflow, graph, store)
     _check_force_targets(options.force_targets, graph)
     return workflow, graph
 
 
-def _resolved(options: BuildOptions, workflow, targets: list[str], store):
+def _resolved(options: BuildOptions, workflow, targets: list[str], store, keep: bool):
     """The job graph for the targets: the one the last build kept, when nothing it was
     resolved from changed (fileflow.run.graph_cache), else resolved now and kept."""
     from fileflow.engine.resolve import resolve
@@ -144,6 +146,9 @@ def _resolved(options: BuildOptions, workflow, targets: list[str], store):
     lookups = graph_cache.Lookups(store.missing)
     graph = resolve(workflow, targets, lookups.missing)
     if not options.dry_run:  # a dry run writes nothing
+        if keep:
+            with contextlib.suppress(OSError):
+                os.makedirs(".fileflow", exist_ok=True)
         graph_cache.save(key, workflow, graph, lookups, store.clock)
     return graph
 

@@ -120,8 +120,8 @@ def save(key: tuple, workflow: Workflow, graph: Graph, lookups: Lookups, clock: 
 
 
 def _write(key: tuple, workflow: Workflow, graph: Graph, lookups: Lookups, clock: FsClock) -> bool:
-    if uses_environment(workflow.flowfiles) or on_network_fs():
-        return False
+    if not os.path.isdir(".fileflow") or uses_environment(workflow.flowfiles) or on_network_fs():
+        return False  # a project never built (a command that only looks) gets no .fileflow
     if _names_remote(graph) or any("://" in p for p in lookups.asked):
         return False
     data = graph_store.dump(graph, workflow.rules)
@@ -143,7 +143,6 @@ def _write(key: tuple, workflow: Workflow, graph: Graph, lookups: Lookups, clock
         return False
     tmp = f"{CACHE_PATH}.{os.getpid()}.tmp"
     try:
-        os.makedirs(".fileflow", exist_ok=True)  # a first build makes it for its run log too
         with open(tmp, "wb") as fh:
             fh.write(blob)
         os.replace(tmp, CACHE_PATH)
