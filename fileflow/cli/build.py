@@ -142,11 +142,12 @@ def _planned_nothing(options, noop_key, clock, runlog_before, runlog, store, wor
     # the folders glob_wildcards() listed in them and the files read_text() read are watched.
     cacheable = noop_key is not None and not plan.warnings and not graph.waiting
     runlog_clock = None
-    _keep_plan(options, plan, runlog, store)
     if plan.fresh_states:
         cacheable = cacheable and _only_settled_again(plan)
         before_write = runlog_states(noop_key) if cacheable else []
         runlog.record_files(plan.fresh_states)
+    _keep_plan(options, plan, runlog, store)
+    if plan.fresh_states:
         runlog.close()  # closing the last connection may write the run log again
         after = (runlog_after_write(noop_key, runlog_before, before_write, store)
                  if cacheable else None)
@@ -220,8 +221,9 @@ def _keep_plan(options, plan, runlog, store) -> None:
     for the next build's (fileflow.run.plan_cache)."""
     from fileflow.run import plan_cache
 
-    if incremental(options):
-        plan_cache.save(plan, runlog.generation(), store.granularity_ns)
+    if incremental(options):  # the records of the files it recorded again, as they are now
+        again = runlog.load_targets([st.path for st in plan.fresh_states])
+        plan_cache.save(plan, runlog.generation(), store.granularity_ns, again)
     else:
         plan_cache.discard()
 

@@ -7,11 +7,12 @@ observed states, their records, its signature), the forcing, the triggers and wh
 upstream jobs run. A `Previous` holds, for the same graph, the decisions of a plan and the
 observed state of every path that plan could vouch for (a state taken a whole timestamp
 tick after the path last changed, of a path no job of that plan was to write). A job all of
-whose paths show the same state now, whose rule signs its jobs as it did (the same action,
+whose paths show the same state now, with the same records, whose rule signs its jobs as
+it did (the same action,
 so the same signatures for the same values), and whose upstream decisions are unchanged,
-keeps its previous decision; every other job is decided as a full plan would. The records
-must be those the previous plan saw: the caller checks that the run log was not written
-since (its generation) and gives every job whose records the last build wrote as `dirty`.
+keeps its previous decision; every other job is decided as a full plan would. The caller
+gives every job the last build ran as `dirty`, and checks that no build wrote the run log
+since (its generation).
 """
 from __future__ import annotations
 
@@ -22,21 +23,22 @@ from fileflow.engine.staleness import Reason
 
 __all__ = ["Previous", "stale_jobs", "replan"]
 
-# A path's state as compared: (exists, size, mtime_ns, ctime_ns, symlink target).
-StatKey = tuple[bool, int, int, int, str]
+# What of a path is compared: its observed state and its record (fileflow.engine.plan's
+# `path_key`); opaque here, compared for equality.
+PathKey = tuple
 
 
 class Previous(NamedTuple):
     """What a previous plan of the same graph knew."""
 
-    states: Mapping[str, StatKey]                    # the paths it vouches for
+    states: Mapping[str, PathKey]                    # the paths it vouches for: state, record
     reasons: Mapping[int, tuple[Reason, ...]]        # its decisions (absent: up to date)
     rule_keys: Mapping[str, str]                     # rule name -> how its jobs were signed
     dirty: Collection[int] = ()                      # jobs to decide whatever their paths say
 
 
 def stale_jobs(paths_of: Sequence[Sequence[str]], rules: Sequence[str],
-               now: Callable[[str], StatKey | None], previous: Previous,
+               now: Callable[[str], PathKey | None], previous: Previous,
                rule_keys: Mapping[str, str]) -> set[int]:
     """The jobs whose facts may have changed: one of their paths shows another state than
     the previous plan vouched for (or none), their rule signs otherwise, or `previous` names

@@ -35,7 +35,7 @@ from fileflow.state import FileState, RecordedTarget, vouches
 from fileflow.template import Template
 
 __all__ = ["Force", "Plan", "make_plan", "job_facts", "protected_in_the_way", "rule_keys",
-           "stat_key"]
+           "path_key"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -320,17 +320,24 @@ def rule_keys(graph: Graph) -> dict[str, str]:
     return keys
 
 
-def stat_key(state: FileState) -> tuple[bool, int, int, int, str]:
-    """What of an observed state `Previous.states` compares."""
-    return (state.exists, state.size, state.mtime_ns, state.ctime_ns, state.link)
+def path_key(state: FileState, record: RecordedTarget | None) -> tuple:
+    """What `Previous.states` compares of a path: its observed state, and its record but
+    the input digests (which change only with a job's outcome, which the run log's
+    generation counts)."""
+    if record is None:
+        return (state.exists, state.size, state.mtime_ns, state.ctime_ns, state.link)
+    return (state.exists, state.size, state.mtime_ns, state.ctime_ns, state.link,
+            record.complete, record.size, record.mtime_ns, record.digest, record.signature,
+            record.job_id, record.ctime_ns, record.seen_ns, record.link, record.code_digest,
+            record.params_digest, len(record.input_digests))
 
 
 def _stale(plan: Plan, previous: Previous) -> set[int]:
-    jobs, observed = plan.graph.jobs, plan.observed
+    jobs, observed, get = plan.graph.jobs, plan.observed, plan.recorded.get
 
     def now(path: str):
         state = observed.get(path)
-        return None if state is None else stat_key(state)
+        return None if state is None else path_key(state, get(path))
 
     return stale_jobs([job.inputs + job.outputs for job in jobs], [job.rule.name for job in jobs],
                       now, previous, rule_keys(plan.graph))
