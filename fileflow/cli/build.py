@@ -21,6 +21,7 @@ from fileflow.cli.steps import (
     no_gc_pauses,
     open_store,
     plan_build,
+    previous_plan,
     print_line,
     read_recorded_at,
 )
@@ -186,7 +187,7 @@ def build(options: BuildOptions) -> int:
         runlog, recorded, generation = read_recorded_at(options.db_url, write=not options.dry_run)
     try:
         with no_gc_pauses():
-            plan = plan_build(options, graph, recorded, store, _previous(options, graph, generation))
+            plan = plan_build(options, graph, recorded, store, previous_plan(options, graph, generation))
         if not options.quiet:  # -q: errors and the summary line only
             for warning in plan.warnings:
                 print(printable(warning), file=sys.stderr)
@@ -207,23 +208,13 @@ def build(options: BuildOptions) -> int:
             runlog.close()
 
 
-def _previous(options, graph, generation: int):
-    """What the last plan of this graph knew (fileflow.run.plan_cache), or None."""
-    if not incremental(options):
-        return None
-    from fileflow.run import plan_cache
-
-    return plan_cache.load(graph.origin, generation)
-
-
 def _keep_plan(options, plan, runlog, store) -> None:
     """After a build that ran all it planned, or found nothing to do: what its plan knew,
     for the next build's (fileflow.run.plan_cache)."""
     from fileflow.run import plan_cache
 
-    if incremental(options):  # the records of the files it recorded again, as they are now
-        again = runlog.load_targets([st.path for st in plan.fresh_states])
-        plan_cache.save(plan, runlog.generation(), store.granularity_ns, again)
+    if incremental(options):
+        plan_cache.keep(plan, runlog, store.granularity_ns)
     else:
         plan_cache.discard()
 

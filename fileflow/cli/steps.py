@@ -14,7 +14,7 @@ from fileflow.printable import printable
 
 __all__ = ["BuildOptions", "print_line", "no_gc_pauses", "open_store", "load_graph", "local_cores",
            "names_remote_files", "read_recorded", "read_recorded_at", "plan_build",
-           "incremental"]
+           "incremental", "previous_plan"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -160,6 +160,15 @@ def incremental(options: BuildOptions) -> bool:
     return not (options.dry_run or options.forceall or options.forcerun or options.force_targets
                 or options.rerun_triggers is not None or options.until or options.omit_from
                 or options.batch)
+
+
+def previous_plan(options: BuildOptions, graph, generation: int):
+    """What the last plan of this graph knew (fileflow.run.plan_cache), or None."""
+    if not incremental(options):
+        return None
+    from fileflow.run import plan_cache
+
+    return plan_cache.load(graph.origin, generation)
 
 
 def _graph_key(options: BuildOptions, targets: list[str]):

@@ -29,7 +29,7 @@ if TYPE_CHECKING:
     from fileflow.engine.plan import Plan
     from fileflow.state import RecordedTarget
 
-__all__ = ["CACHE_PATH", "load", "save", "discard"]
+__all__ = ["CACHE_PATH", "load", "keep", "save", "discard"]
 
 CACHE_PATH = os.path.join(".fileflow", "plan-state")
 FORMAT = 1
@@ -90,6 +90,13 @@ def save(plan: Plan, generation: int, granularity_ns: int,
             pass
         return False
     return True
+
+
+def keep(plan: Plan, runlog, granularity_ns: int) -> bool:
+    """`save` at the end of a build, with the run log's generation now and the records of
+    the files the build recorded again, as they are now."""
+    again = runlog.load_targets([st.path for st in plan.fresh_states])
+    return save(plan, runlog.generation(), granularity_ns, again)
 
 
 def discard() -> None:
