@@ -134,6 +134,16 @@ def test_other_targets_and_config_overrides_resolve_afresh(project, monkeypatch)
         assert again.code == 0 and not resolved, (args, again)
 
 
+def test_an_edited_configfile_named_on_the_command_line_resolves_afresh(project, monkeypatch):
+    project.write("more.yaml", "level: 1\n")
+    first, resolved = build(project, monkeypatch, "--configfile", "more.yaml")
+    assert first.code == 0 and resolved, first
+    project.write("more.yaml", "level: 3\n")
+    again, resolved = build(project, monkeypatch, "--configfile", "more.yaml")
+    assert again.code == 0 and resolved, again
+    assert sorted(again.ran) == ["copy[s=a,x=txt]", "copy[s=b,x=txt]"]
+
+
 def test_a_corrupt_or_deleted_cache_resolves_afresh(project, monkeypatch):
     project.write(".fileflow/graph-cache", "not marshal data")
     project.write("in/a.txt", "a 2\n")

@@ -149,7 +149,7 @@ def _resolved(options: BuildOptions, workflow, targets: list[str], store, keep: 
         if keep:
             with contextlib.suppress(OSError):
                 os.makedirs(".fileflow", exist_ok=True)
-        graph_cache.save(key, workflow, graph, lookups, store.clock)
+        graph_cache.save(key, workflow, graph, lookups, store.clock, options.configfiles)
     return graph
 
 

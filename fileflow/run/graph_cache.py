@@ -108,18 +108,20 @@ def load(key: tuple, workflow: Workflow, missing: Callable[[list[str]], Collecti
     return graph
 
 
-def save(key: tuple, workflow: Workflow, graph: Graph, lookups: Lookups, clock: FsClock) -> bool:
+def save(key: tuple, workflow: Workflow, graph: Graph, lookups: Lookups, clock: FsClock,
+         configfiles: Sequence[str] = ()) -> bool:
     """Keep the graph just resolved, with what it was resolved from (`lookups`: the
     existence questions resolution asked; `clock`: the file system's clock read before
-    the files were), or remove the kept one when this graph cannot be kept. Returns
-    whether it was written; never raises OSError."""
-    written = _write(key, workflow, graph, lookups, clock)
+    the files were; `configfiles`: those the command line named), or remove the kept one
+    when this graph cannot be kept. Returns whether it was written; never raises OSError."""
+    written = _write(key, workflow, graph, lookups, clock, configfiles)
     if not written:
         discard()
     return written
 
 
-def _write(key: tuple, workflow: Workflow, graph: Graph, lookups: Lookups, clock: FsClock) -> bool:
+def _write(key: tuple, workflow: Workflow, graph: Graph, lookups: Lookups, clock: FsClock,
+           configfiles: Sequence[str]) -> bool:
     if not os.path.isdir(".fileflow") or uses_environment(workflow.flowfiles) or on_network_fs():
         return False  # a project never built (a command that only looks) gets no .fileflow
     if _names_remote(graph) or any("://" in p for p in lookups.asked):
@@ -133,7 +135,8 @@ def _write(key: tuple, workflow: Workflow, graph: Graph, lookups: Lookups, clock
         token = os.urandom(12).hex()
         found = (key, token, _flowfile_digests(workflow.flowfiles),
                  [(p, state(p)) for p in own_modules()],
-                 [_file_record(p, clock) for p in dict.fromkeys(workflow.read_files)],
+                 [_file_record(p, clock)
+                  for p in dict.fromkeys([*configfiles, *workflow.read_files])],
                  [(d, _listing(d)) for d in workflow.listed_dirs],
                  asked, tuple(i for i, p in enumerate(asked) if p in gone), data)
         blob = marshal.dumps(found)
