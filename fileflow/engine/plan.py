@@ -339,7 +339,15 @@ def _stale(plan: Plan, previous: Previous) -> set[int]:
         state = observed.get(path)
         return None if state is None else path_key(state, get(path))
 
-    return stale_jobs([job.inputs + job.outputs for job in jobs], [job.rule.name for job in jobs],
+    needed_logs = plan.graph.needed_logs  # a log a job reads or a target names must be there
+
+    def paths_of(job: Job) -> tuple[str, ...]:
+        logs = job.values.log.values
+        if logs and needed_logs:
+            return job.inputs + job.outputs + tuple(p for p in logs if p in needed_logs)
+        return job.inputs + job.outputs
+
+    return stale_jobs([paths_of(job) for job in jobs], [job.rule.name for job in jobs],
                       now, previous, rule_keys(plan.graph))
 
 
