@@ -116,6 +116,24 @@ def test_an_edited_command_keeps_the_graph_and_reruns_its_jobs(project, monkeypa
     assert project.read("sheet/X.txt") == "who=x\nref\n"
 
 
+def test_a_folder_glob_wildcards_found_missing_is_watched(tmp_path, monkeypatch):
+    p = Project(tmp_path)
+    p.flowfile("""
+        rule all:
+            input: expand("out/{s}.txt", s=glob_wildcards("in/{s}.txt").s)
+        rule copy:
+            input: "in/{s}.txt"
+            output: "out/{s}.txt"
+            shell: "cp {input} {output}"
+        """)
+    first, resolved = build(p, monkeypatch)
+    assert first.code == 0 and resolved, first
+    assert build(p, monkeypatch)[1] is False  # kept
+    p.write("in/a.txt", "a\n")
+    again, resolved = build(p, monkeypatch)
+    assert again.code == 0 and resolved and again.ran == ["copy[s=a]"], again
+
+
 def test_a_source_resolution_looked_up_that_disappears_resolves_afresh(project, monkeypatch):
     os.unlink(project.path("ref.txt"))
     again, resolved = build(project, monkeypatch)
