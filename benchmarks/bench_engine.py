@@ -24,6 +24,10 @@ the machine's load; the table shows medians):
            at every --sizes
   noop     everything up to date: one full build (not timed), then a second build timed
   changed  one input's content changed (data/0.txt), then a build timed
+  command  (fan-out, fileflow only) the rule of 1,000 of the jobs (`o/0.txt`..`o/999.txt`,
+           a rule of their own) gets another command, then a build timed; also the time
+           to the first job's start (each of those jobs appends `date +%s%N` to
+           starts.txt): the planning before anything runs
   full     full build from scratch with 2 parallel jobs (fileflow -j 2; make -j 2;
            snakemake -c 2), outputs and run log/metadata removed before each run
 
@@ -64,7 +68,7 @@ import time
 
 TOOLS = ("fileflow", "make", "snakemake")
 SHAPES = ("fanout", "chain", "diamond")
-PHASES = ("dry", "noop", "changed", "full")
+PHASES = ("dry", "noop", "changed", "command", "full")
 DEFAULT_SNAKEMAKE = "/opt/bench-snakemake/bin/snakemake"
 JOBS = 2  # parallel jobs for every build (-j 2 / -c 2)
 
@@ -86,7 +90,9 @@ TARGETS = {
     ("dry", "fanout", 100000): (3.0, 500, None),
     ("dry", "fanout", 1000000): (15.0, 2560, None),
     ("noop", "fanout", 10000): (0.5, None, None),
-    ("changed", "fanout", 10000): (0.7, None, None),
+    ("changed", "fanout", 10000): (0.3, None, None),
+    ("noop", "fanout", 100000): (0.8, None, None),
+    ("changed", "fanout", 100000): (1.5, None, None),
     ("full", "fanout", 10000): (None, None, 1.15),
     ("dry", "chain", 50000): (3.0, None, None),
 }
@@ -390,6 +396,46 @@ def change_input(d: str, rep: int) -> None:
         fh.write(f"0 changed {rep} {time.time_ns()}\n")
 
 
+SPLIT_RULES = '''rule work:
+    input: "data/{i}.txt"
+    output: "o/{i}.txt"
+    wildcard_constraints: i = "[0-9]{4,}"
+    shell: "cat {input} > {output}"
+rule part:
+    input: "data/{i}.txt"
+    output: "o/{i}.txt"
+    wildcard_constraints: i = "[0-9]{1,3}"
+    shell: "COMMAND"
+'''
+
+
+def split_rule(d: str, version: int) -> None:
+    """The command phase's Flowfile: the fan-out's jobs 0..999 made by a rule of their own,
+    `part`, whose command is version `version` (0: as the other jobs'; later ones also
+    append the time they start to starts.txt)."""
+    path = os.path.join(d, "Flowfile")
+    with open(path) as fh:
+        text = fh.read()
+    head = text[:text.index("rule work:")]
+    cmd = ("cat {input} > {output}" if version == 0 else
+           f"date +%s%N >> starts.txt; cat {{input}} > {{output}} # v{version}")
+    with open(path, "w") as fh:
+        fh.write(head + SPLIT_RULES.replace("COMMAND", cmd))
+    starts = os.path.join(d, "starts.txt")
+    if os.path.exists(starts):
+        os.unlink(starts)
+
+
+def first_job_start(d: str, started_ns: int) -> float | None:
+    """Seconds from the build's start to the first job's (from starts.txt)."""
+    try:
+        with open(os.path.join(d, "starts.txt")) as fh:
+            stamps = [int(line) for line in fh if line.strip().isdigit()]
+    except OSError:
+        return None
+    return (min(stamps) - started_ns) / 1e9 if stamps else None
+
+
 def prebuild(tool: str, d: str, exes, args, logdir: str) -> dict:
     """Build everything once. Snakemake needs minutes for 10,000 jobs (see the full phase), so
     by default its files are made by make from the same commands; Snakemake then finds the
@@ -420,7 +466,12 @@ def measure_cell(phase: str, shape: str, n: int, args, exes, tools: list[str], r
               "generate_s": round(gen, 2)}
     print(f"\n== {cell}: {jobs + 1} jobs (incl. the 'all' target), load {load()}", flush=True)
 
-    if phase in ("noop", "changed"):
+    if phase == "command":  # fileflow and baseline only: make has no notion of a changed command
+        tools = [t for t in tools if t in ("fileflow", "baseline")]
+        result["tools"] = {t: e for t, e in result["tools"].items() if t in tools}
+        for tool in tools:
+            split_rule(dirs[tool], 0)
+    if phase in ("noop", "changed", "command"):
         for tool in tools:
             pre = prebuild(tool, dirs[tool], exes, args, logdir)
             result["tools"][tool]["prebuild"] = {k: v for k, v in pre.items() if k != "tail"}
@@ -441,13 +492,19 @@ def measure_cell(phase: str, shape: str, n: int, args, exes, tools: list[str], r
                 clean_dir(d)
             elif phase == "changed":
                 change_input(d, rep)
+            elif phase == "command":
+                split_rule(d, rep + 1)
             log = os.path.join(logdir, f"{tool}-{rep}.log")
+            started_ns = time.time_ns()
             r = run(command(tool, phase, exes), d, args.timeout, log)
+            if phase == "command":
+                r["first_job_s"] = first_job_start(d, started_ns)
             r["jobs_run"] = jobs_run(tool, phase, r["tail"], log)
             entry["runs"].append({k: v for k, v in r.items() if k != "tail"})
+            first = f"  first job at {r['first_job_s']:.3f} s" if r.get("first_job_s") else ""
             print(f"   {tool:<9} rep {rep}: {r['status']:<16} {r['wall']:8.3f} s (cpu {r['cpu']:7.2f} s)"
                   f" {r['rss_mib']:7.0f} MiB"
-                  f"  jobs {r['jobs_run']}  (load {load()})", flush=True)
+                  f"  jobs {r['jobs_run']}{first}  (load {load()})", flush=True)
             if r["status"] != "ok":
                 entry["failed"] = r["status"]
                 entry["tail"] = r["tail"][-1500:]
@@ -465,6 +522,9 @@ def measure_cell(phase: str, shape: str, n: int, args, exes, tools: list[str], r
             entry["median_cpu_s"] = statistics.median(r["cpu"] for r in ok)
             entry["min_s"] = min(r["wall"] for r in ok)
             entry["max_s"] = max(r["wall"] for r in ok)
+            firsts = [r["first_job_s"] for r in ok if r.get("first_job_s") is not None]
+            if firsts:
+                entry["median_first_job_s"] = statistics.median(firsts)
     ff = result["tools"].get("fileflow", {})
     for other in ("make", "snakemake", "baseline"):
         o = result["tools"].get(other, {})

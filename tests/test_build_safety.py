@@ -887,8 +887,8 @@ def test_a_build_that_planned_before_another_finished_plans_again(tmp_path, monk
     first = p.popen("build", "shared.txt")
     real_plan = api.plan_build
 
-    def plan_then_let_the_first_finish(*args):
-        plan = real_plan(*args)
+    def plan_then_let_the_first_finish(*args, **kwargs):
+        plan = real_plan(*args, **kwargs)
         if not p.exists("release"):
             p.write("release", "")
             first.communicate(timeout=60)

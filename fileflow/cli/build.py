@@ -15,12 +15,14 @@ from fileflow.cli.conda_envs import with_software
 from fileflow.cli.orphans import stop_orphans
 from fileflow.cli.steps import (
     BuildOptions,
+    incremental,
     load_resolution,
     local_cores,
     names_remote_files,
     no_gc_pauses,
     open_store,
     plan_build,
+    previous_plan,
     print_line,
     read_recorded_at,
 )
@@ -146,6 +148,8 @@ def _planned_nothing(options, noop_key, clock, runlog_before, runlog, store, wor
         cacheable = cacheable and _only_settled_again(plan)
         before_write = runlog_states(noop_key) if cacheable else []
         runlog.record_files(plan.fresh_states)
+    _keep_plan(options, plan, runlog, store)
+    if plan.fresh_states:
         runlog.close()  # closing the last connection may write the run log again
         after = (runlog_after_write(noop_key, runlog_before, before_write, store)
                  if cacheable else None)
@@ -180,11 +184,12 @@ def build(options: BuildOptions) -> int:
     if noop_key is not None:
         runlog_before = runlog_states(noop_key)  # before the run log is read
     with no_gc_pauses():
-        workflow, graph, state = load_resolution(options, store)
+        workflow, graph, state = load_resolution(options, store, keep=True)
         runlog, recorded, generation = read_recorded_at(options.db_url, write=not options.dry_run)
     try:
         with no_gc_pauses():
-            plan = plan_build(options, graph, recorded, store)
+            plan = plan_build(options, graph, recorded, store,
+                              previous=previous_plan(options, graph, generation))
         if not options.quiet:  # -q: errors and the summary line only
             for warning in plan.warnings:
                 print(printable(warning), file=sys.stderr)
@@ -203,6 +208,17 @@ def build(options: BuildOptions) -> int:
     finally:
         if runlog is not None:
             runlog.close()
+
+
+def _keep_plan(options, plan, runlog, store) -> None:
+    """After a build that ran all it planned, or found nothing to do: what its plan knew,
+    for the next build's (fileflow.run.plan_cache)."""
+    from fileflow.run import plan_cache
+
+    if incremental(options):
+        plan_cache.keep(plan, runlog, store.granularity_ns)
+    else:
+        plan_cache.discard()
 
 
 def _nothing_to_do(graph) -> int:
@@ -283,6 +299,8 @@ def _run(options, graph, plan, runlog, store, started, generation, config, hooks
                   status, f"{total.done} done, {total.failed} failed, "
                           f"{total.skipped} skipped, {total.not_run} not run")
         runlog.finish_run(run_id, status, total.done, total.failed)
+        if status == "success" and not extensions:
+            _keep_plan(options, plan, runlog, store)
     finally:
         lock.release()
     return _report_result(total, started)

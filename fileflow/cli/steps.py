@@ -13,7 +13,8 @@ from fileflow.errors import FileflowError, NothingToDo
 from fileflow.printable import printable
 
 __all__ = ["BuildOptions", "print_line", "no_gc_pauses", "open_store", "load_graph", "load_resolution",
-           "local_cores", "names_remote_files", "read_recorded", "read_recorded_at", "plan_build"]
+           "local_cores", "names_remote_files", "read_recorded", "read_recorded_at", "plan_build",
+           "incremental", "previous_plan"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,17 +102,18 @@ def open_store():
     return RemoteAwareStore(".")
 
 
-def load_graph(options: BuildOptions, store):
-    """The workflow and its job graph for the targets."""
-    workflow, graph, _ = load_resolution(options, store)
+def load_graph(options: BuildOptions, store, keep: bool = False):
+    """The workflow and its job graph for the targets. A graph resolved now is kept for the
+    next build (fileflow.run.graph_cache) where `.fileflow` exists, or with `keep` (a
+    build, which makes `.fileflow` for its run log anyway), but never by a dry run."""
+    workflow, graph, _ = load_resolution(options, store, keep)
     return workflow, graph
 
 
-def load_resolution(options: BuildOptions, store):
+def load_resolution(options: BuildOptions, store, keep: bool = False):
     """`load_graph`, with the state of the walk that resolved the graph (resumed once
     checkpoint jobs have run: fileflow.engine.extend), or None where the graph is a part
-    of it (--until, --omit-from, --batch)."""
-    from fileflow.engine.resolve import resolution
+    of it (--until, --omit-from, --batch) or is the one the last build kept."""
     from fileflow.lang.loader import load_workflow
     from fileflow.remote.staging import check_local_logs
 
@@ -133,10 +135,72 @@ def load_resolution(options: BuildOptions, store):
                 f"{options.flowfile} has no rule of its own and no 'default:'; a rule from an "
                 "'include:' is never the default target: name a target, or add 'default:'")
         raise NothingToDo(f"nothing to do: {options.flowfile} has no rules and no 'default:'")
-    state = resolution(workflow, targets, store.missing)
-    graph = _selected(options, workflow, state.graph, store)
+    resolved, state = _resolved(options, workflow, targets, store, keep)
+    graph = _selected(options, workflow, resolved, store)
     _check_force_targets(options.force_targets, graph)
-    return workflow, graph, state if graph is state.graph else None
+    return workflow, graph, state if state is not None and graph is state.graph else None
+
+
+def _resolved(options: BuildOptions, workflow, targets: list[str], store, keep: bool):
+    """The job graph for the targets and the state of the walk that resolved it: the graph
+    the last build kept (no walk: None), when nothing it was resolved from changed
+    (fileflow.run.graph_cache), else resolved now and kept."""
+    from fileflow.engine.resolve import resolution
+
+    key = _graph_key(options, targets)
+    if key is None:
+        state = resolution(workflow, targets, store.missing)
+        return state.graph, state
+    from fileflow.run import graph_cache
+
+    graph = graph_cache.load(key, workflow, store.missing)
+    if graph is not None:
+        return graph, None
+    lookups = graph_cache.Lookups(store.missing)
+    state = resolution(workflow, targets, lookups.missing)
+    if not options.dry_run:  # a dry run writes nothing
+        if keep:
+            with contextlib.suppress(OSError):
+                os.makedirs(".fileflow", exist_ok=True)
+        graph_cache.save(key, workflow, state.graph, lookups, store.clock, options.configfiles)
+    return state.graph, state
+
+
+def incremental(options: BuildOptions) -> bool:
+    """Whether a build plans from what the last plan knew (fileflow.run.plan_cache) and keeps
+    what its own plan knew: not with forcing, other rerun triggers, part of the workflow
+    (--until, --omit-from, --batch: another graph) or in a dry run (which writes nothing)."""
+    return not (options.dry_run or options.forceall or options.forcerun or options.force_targets
+                or options.rerun_triggers is not None or options.until or options.omit_from
+                or options.batch)
+
+
+def previous_plan(options: BuildOptions, graph, generation: int):
+    """What the last plan of this graph knew (fileflow.run.plan_cache), or None."""
+    if not incremental(options):
+        return None
+    from fileflow.run import plan_cache
+
+    return plan_cache.load(graph.origin, generation)
+
+
+def _graph_key(options: BuildOptions, targets: list[str]):
+    """The key of the kept job graph (fileflow.run.graph_cache): what of the command line
+    shapes the graph; None where no graph is kept (a run log that is not a SQLite file)."""
+    from fileflow.runlog.log import sqlite_file
+
+    if sqlite_file(options.db_url or os.environ.get("FILEFLOW_DB") or None, os.getcwd()) is None:
+        return None
+    from fileflow.run.graph_cache import cache_key
+
+    def shown(mapping) -> str:
+        return repr(sorted((mapping or {}).items(), key=repr))
+
+    return cache_key((options.flowfile, os.path.abspath(options.flowfile), tuple(targets),
+                      shown(options.config), tuple(options.configfiles),
+                      shown(options.default_resources), shown(options.set_resources),
+                      shown(options.set_threads), options.cluster,
+                      0 if options.cluster else local_cores(options), shown(options.storage)))
 
 
 def _selected(options: BuildOptions, workflow, graph, store):
@@ -206,10 +270,13 @@ def read_recorded_at(db_url: str | None, write: bool):
     return runlog, runlog.load_targets(), generation
 
 
-def plan_build(options: BuildOptions, graph, recorded, store, ran: frozenset[str] = frozenset()):
+def plan_build(options: BuildOptions, graph, recorded, store, ran: frozenset[str] = frozenset(),
+               previous=None):
     """What of the graph runs and why, against what the run log records; the forcing
     options taken into account, except for the jobs this build `ran` already (a graph
-    grown after checkpoints: a forced checkpoint job runs once, not in every round)."""
+    grown after checkpoints: a forced checkpoint job runs once, not in every round).
+    `previous`: what the last plan of this graph knew (fileflow.run.plan_cache), for
+    deciding only what may have changed."""
     from fileflow.engine.plan import Force, make_plan
 
     force = Force(options.forceall, frozenset(options.forcerun),
@@ -221,4 +288,4 @@ def plan_build(options: BuildOptions, graph, recorded, store, ran: frozenset[str
     if options.rerun_triggers is not None:
         return make_plan(graph, store, recorded, force, local_view=local_view,
                          triggers=options.rerun_triggers)
-    return make_plan(graph, store, recorded, force, local_view=local_view)
+    return make_plan(graph, store, recorded, force, local_view=local_view, previous=previous)

@@ -101,6 +101,9 @@ class Graph:
     readers: dict[int, list[int]] = field(default_factory=dict)
     # the producers of each job with many, as a set: a job with 100,000 inputs stays linear
     _many_deps: dict[int, set[int]] = field(default_factory=dict)
+    # The kept graph this one is (fileflow.run.graph_cache): a token naming it; "" for a
+    # graph not kept. What a plan of it knew serves a later plan of the same (incremental).
+    origin: str = ""
 
     def add_job(self, job: Job) -> None:
         self.jobs.append(job)

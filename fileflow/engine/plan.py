@@ -19,6 +19,7 @@ from fileflow.engine.command import (
     signed_template,
 )
 from fileflow.engine.graph import Graph, Job
+from fileflow.engine.incremental import Previous, replan, stale_jobs
 from fileflow.engine.staleness import (
     ALL_TRIGGERS,
     CONTENT_KINDS,
@@ -37,7 +38,7 @@ from fileflow.state import FileState, RecordedTarget, vouches
 from fileflow.template import Template
 
 __all__ = ["Force", "Plan", "make_plan", "job_facts", "protected_in_the_way", "hold_for_checkpoints",
-           "states_to_digest", "decide_each"]
+           "states_to_digest", "decide_each", "rule_keys", "path_key"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -177,10 +178,14 @@ def make_plan(graph: Graph, store: FileStore, recorded: Mapping[str, RecordedTar
               force: Force = Force(),
               now_ns: int | None = None,
               local_view: Callable[[Job], Job] | None = None,
-              triggers: frozenset[str] = ALL_TRIGGERS) -> Plan:
+              triggers: frozenset[str] = ALL_TRIGGERS,
+              previous: Previous | None = None) -> Plan:
     """Decide every job. `plan.observed` holds every output, and the inputs of every job with
     an output on disk or on record (what decide and the digests look at); `triggers`: which
-    kinds of change rerun a job (fileflow.engine.staleness.TRIGGERS)."""
+    kinds of change rerun a job (fileflow.engine.staleness.TRIGGERS). With `previous`, what
+    an earlier plan of this graph knew, against the same records: only the jobs whose facts
+    may have changed, and those below a changed decision, are decided again
+    (fileflow.engine.incremental); the others keep their decision."""
     order = graph.topological_order()
     jobs = graph.jobs
     if now_ns is None:
@@ -207,9 +212,20 @@ def make_plan(graph: Graph, store: FileStore, recorded: Mapping[str, RecordedTar
     wanted = {p: None for j in sorted(looked_at) for p in jobs[j].inputs if p not in observed}
     observed.update(store.stat_many(wanted))
 
-    # Digests (and signatures) are needed only where there is a record to compare with.
-    has_record = ([any((r := recorded.get(o)) is not None and r.complete for o in job.outputs)
-                   for job in jobs] if recorded else [False] * len(jobs))
+    # Digests (and signatures) are needed only where there is a record to compare with, and
+    # with what an earlier plan knew, only for the jobs that may be decided again: the stale
+    # ones and those below them.
+    stale = _stale(plan, previous) if previous is not None else None
+    if not recorded:
+        has_record = [False] * len(jobs)
+    elif stale is None:
+        has_record = [any((r := recorded.get(o)) is not None and r.complete for o in job.outputs)
+                      for job in jobs]
+    else:
+        has_record = [False] * len(jobs)
+        for j in graph.downstream_of(sorted(stale)):
+            has_record[j] = any((r := recorded.get(o)) is not None and r.complete
+                                for o in jobs[j].outputs)
     granularity = store.granularity_ns
     want = states_to_digest(jobs, has_record, observed, recorded, granularity)
     digested = store.with_digests(want, recorded)
@@ -218,7 +234,8 @@ def make_plan(graph: Graph, store: FileStore, recorded: Mapping[str, RecordedTar
                          or not vouches(r, st, granularity)]
     observed.update(digested)
 
-    decide_each(plan, has_record, force, granularity)
+    decide_each(plan, has_record, force, granularity,
+                None if previous is None or stale is None else (stale, previous.reasons))
     _remake_needed_temp(graph, order, plan.reasons, plan.virtual_temp)
     if graph.waiting or graph.readers:
         hold_for_checkpoints(plan)
@@ -280,17 +297,22 @@ def states_to_digest(jobs, has_record: Sequence[bool], observed: dict[str, FileS
 
 
 def decide_each(plan: Plan, has_record: Sequence[bool] | Mapping[int, bool], force: Force,
-                granularity: int) -> None:
-    """Every job's reasons to run, in topological order (a job's upstream decided first)."""
+                granularity: int,
+                previous: tuple[set[int], Mapping[int, tuple[Reason, ...]]] | None = None
+                ) -> None:
+    """Every job's reasons to run, in topological order (a job's upstream decided first);
+    with `previous` (the stale jobs, and an earlier plan's decisions), only the stale jobs
+    and those below a changed decision are decided, the others keep theirs."""
     graph, observed, recorded = plan.graph, plan.observed, plan.recorded
-    jobs, producer, reasons, deps = graph.jobs, graph.producer, plan.reasons, graph.deps
+    jobs, producer, deps = graph.jobs, graph.producer, graph.deps
     forcing = force.all or bool(force.rules) or bool(force.targets)
     # A log file another job reads, or a target names, must be there: its job runs if not.
     missing_logs = {producer[p]: p for p in sorted(graph.needed_logs) if not observed[p].exists}
     # A target with a command and no outputs has nothing to check: it runs every time.
     asked_without_outputs = {t for t in graph.targets
                              if not jobs[t].outputs and jobs[t].rule.action is not None}
-    for job_id in plan.order:
+
+    def decide_one(job_id: int, reasons: Mapping[int, tuple[Reason, ...]]) -> tuple[Reason, ...]:
         job = jobs[job_id]
         upstream = [jobs[d].name for d in deps[job_id] if d in reasons] if deps[job_id] else ()
         facts = plan.facts(job_id) if has_record[job_id] else job_facts(job, "")
@@ -301,8 +323,59 @@ def decide_each(plan: Plan, has_record: Sequence[bool] | Mapping[int, bool], for
             why = (Reason(KIND_MISSING_OUTPUT, missing_logs[job_id]), *why)
         elif job_id in asked_without_outputs and not any(r.kind == KIND_FORCED for r in why):
             why = (_NO_OUTPUT, *why)
+        return why
+
+    if previous is not None:
+        plan.reasons = replan(plan.order, deps, previous[0], previous[1], decide_one)
+        return
+    reasons = plan.reasons
+    for job_id in plan.order:
+        why = decide_one(job_id, reasons)
         if why:
             reasons[job_id] = why
+
+
+def rule_keys(graph: Graph) -> dict[str, str]:
+    """How each rule of the graph signs its jobs (fileflow.engine.incremental): the same
+    key, the same signature for the same job values."""
+    keys: dict[str, str] = {}
+    for job in graph.jobs:
+        rule = job.rule
+        if rule.name not in keys:
+            software = rule.software.signature if rule.software is not None else ""
+            keys[rule.name] = f"{code_digest(rule)}/{software}"
+    return keys
+
+
+def path_key(state: FileState, record: RecordedTarget | None) -> tuple:
+    """What `Previous.states` compares of a path: its observed state, and its record but
+    the input digests (which change only with a job's outcome, which the run log's
+    generation counts)."""
+    if record is None:
+        return (state.exists, state.size, state.mtime_ns, state.ctime_ns, state.link)
+    return (state.exists, state.size, state.mtime_ns, state.ctime_ns, state.link,
+            record.complete, record.size, record.mtime_ns, record.digest, record.signature,
+            record.job_id, record.ctime_ns, record.seen_ns, record.link, record.code_digest,
+            record.params_digest, len(record.input_digests))
+
+
+def _stale(plan: Plan, previous: Previous) -> set[int]:
+    jobs, observed, get = plan.graph.jobs, plan.observed, plan.recorded.get
+
+    def now(path: str):
+        state = observed.get(path)
+        return None if state is None else path_key(state, get(path))
+
+    needed_logs = plan.graph.needed_logs  # a log a job reads or a target names must be there
+
+    def paths_of(job: Job) -> tuple[str, ...]:
+        logs = job.values.log.values
+        if logs and needed_logs:
+            return job.inputs + job.outputs + tuple(p for p in logs if p in needed_logs)
+        return job.inputs + job.outputs
+
+    return stale_jobs([paths_of(job) for job in jobs], [job.rule.name for job in jobs],
+                      now, previous, rule_keys(plan.graph))
 
 
 def protected_in_the_way(plan: Plan) -> list[tuple[int, str]]:

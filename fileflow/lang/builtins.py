@@ -104,6 +104,7 @@ def _glob_wildcards(ctx: EvalContext):
         root = base if absolute else os.path.join(ctx.workdir, base) if base else ctx.workdir
         paths: list[str] = []
         listed = ctx.listed_dirs
+        listed[root] = None  # watched even while missing: a folder made later holds files
         for dirpath, dirnames, filenames in os.walk(root):
             dirnames.sort()
             listed[dirpath] = None  # its entries decide the result: the no-op shortcut watches it

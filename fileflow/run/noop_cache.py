@@ -36,11 +36,19 @@ from __future__ import annotations
 
 import marshal
 import os
-import re
 import stat as stat_mod
 import sys
 from collections.abc import Iterable, Mapping, Sequence
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING
+
+from fileflow.run.path_states import (
+    PathState,
+    old_enough,
+    on_network_fs,
+    own_modules,
+    state,
+    uses_environment,
+)
 
 if TYPE_CHECKING:
     from fileflow.engine.fs_clock import FsClock
@@ -54,13 +62,6 @@ FORMAT = 3
 # How long a build that wrote the run log itself waits, at most, for the file system's
 # clock to pass the tick of that write (a fine-grained file system's tick is a few ms).
 SETTLE_WAIT_NS = 20_000_000
-# A name whose use makes the graph depend on more than the files read: the environment.
-# Found in the text: a false alarm only costs the shortcut. (The folders glob_wildcards()
-# lists are watched: a file added or removed there changes the folder's mtime and ctime.)
-_VOLATILE = re.compile(r"\benv\b")
-# A path's state: None when missing, False when it cannot be told, else
-# (size, mtime_ns, ctime_ns, is_dir, symlink target or "").
-PathState = tuple[int, int, int, bool, str] | Literal[False] | None
 
 
 def cache_key(flowfile: str, targets: Sequence[str], config: Mapping[str, object],
@@ -83,42 +84,6 @@ def cache_key(flowfile: str, targets: Sequence[str], config: Mapping[str, object
 def _runlog_paths(key: tuple) -> list[str]:
     db = key[-1]
     return [db, db + "-wal"]
-
-
-def _own_modules() -> list[str]:
-    """fileflow's own source: an edited or reinstalled fileflow decides afresh."""
-    package = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    return sorted(os.path.join(folder, n) for folder, _, names in os.walk(package)
-                  for n in names if n.endswith(".py"))
-
-
-def _state(path: str, store: FileStore | None = None) -> PathState:
-    """None: missing; False: cannot tell; else (size, mtime_ns, ctime_ns, is_dir, link).
-    A folder is summed up by `store` (one is made if not given)."""
-    try:
-        st = os.lstat(path)
-        link = ""
-        if stat_mod.S_ISLNK(st.st_mode):
-            link = os.readlink(path)
-            st = os.stat(path)
-    except (FileNotFoundError, NotADirectoryError):
-        return None
-    except OSError:
-        return False
-    if stat_mod.S_ISDIR(st.st_mode):
-        return _dir_state(path, store)
-    return (st.st_size, st.st_mtime_ns, st.st_ctime_ns, False, link)
-
-
-def _dir_state(path: str, store: FileStore | None) -> PathState:
-    from fileflow.engine.store import FileStore
-    from fileflow.errors import WorkflowError
-
-    try:
-        st = (store or FileStore(".")).stat_many([path])[path]
-    except WorkflowError:
-        return False
-    return (st.size, st.mtime_ns, st.ctime_ns, True, st.link) if st.exists else None
 
 
 def nothing_to_do(key: tuple | None) -> int | None:
@@ -154,7 +119,7 @@ def nothing_to_do(key: tuple | None) -> int | None:
             if (st.st_ctime_ns != want[2] or st.st_mtime_ns != want[1]
                     or st.st_size != want[0] or want[3] or want[4]):
                 return None
-        elif _state(path, store) != want:  # a directory or a symlink
+        elif state(path, store) != want:  # a directory or a symlink
             return None
     return jobs
 
@@ -172,19 +137,10 @@ def save(key: tuple | None, jobs: int, observed: Mapping[str, FileState],
     written; never raises OSError."""
     if key is None or not os.path.isdir(".fileflow"):
         return False
-    for name in flowfiles:
-        try:
-            with open(name, encoding="utf-8-sig", errors="replace") as fh:
-                if _VOLATILE.search(fh.read()):
-                    _discard()
-                    return False
-        except OSError:
-            return False
-    try:
-        from fileflow.runlog.records import is_network_fs
-        if is_network_fs("."):
-            return False
-    except Exception:
+    if uses_environment(flowfiles):
+        _discard()
+        return False
+    if on_network_fs():
         return False
     # In the order a later build checks them: what changes most often first, so that a
     # changed build stops looking early. Any build that ran leaves the run log changed;
@@ -194,9 +150,9 @@ def save(key: tuple | None, jobs: int, observed: Mapping[str, FileState],
     paths: list[str] = _runlog_paths(key)
     states: list[PathState] = list(runlog_states)
     summed = {p for p, st in observed.items() if st.exists and st.is_dir}
-    for path in [*flowfiles, *read_files, *configfiles, *fresh, *_own_modules()]:
+    for path in [*flowfiles, *read_files, *configfiles, *fresh, *own_modules()]:
         paths.append(path)
-        states.append(_state(path))
+        states.append(state(path))
     for path, st in observed.items():
         paths.append(path)
         states.append((st.size, st.mtime_ns, st.ctime_ns, st.is_dir, st.link) if st.exists
@@ -214,8 +170,8 @@ def save(key: tuple | None, jobs: int, observed: Mapping[str, FileState],
             listed_states.append(_listing_state(folder))
             paths.extend(files)
             states.extend(files.values())
-    if not (_old_enough(states[2:], clock) and _old_enough(listed_states, clock)
-            and _old_enough(states[:2], runlog_clock or clock)):
+    if not (old_enough(states[2:], clock) and old_enough(listed_states, clock)
+            and old_enough(states[:2], runlog_clock or clock)):
         return False
     tmp = f"{CACHE_PATH}.{os.getpid()}.tmp"
     try:
@@ -298,33 +254,19 @@ def _not_summed(paths: list[str], states: list[PathState], summed: set[str]
         return paths, states
     kept_paths: list[str] = []
     kept_states: list[PathState] = []
-    for path, state in zip(paths, states):
+    for path, found in zip(paths, states):
         cut = path.rfind("/")
         if (cut > 0 and path[:cut] in summed and path not in summed
-                and (state is None or (state and not state[3] and not state[4]))):
+                and (found is None or (found and not found[3] and not found[4]))):
             continue
         kept_paths.append(path)
-        kept_states.append(state)
+        kept_states.append(found)
     return kept_paths, kept_states
-
-
-def _old_enough(states: Sequence[PathState], clock: FsClock) -> bool:
-    """Every state readable, and written at least one timestamp tick before `clock` was
-    read, so that any later write shows a newer mtime or ctime (fileflow.state.settled)."""
-    from fileflow.state import settled
-
-    now, granularity = clock.now_ns, clock.granularity_ns
-    for state in states:
-        if state is None:
-            continue
-        if state is False or not settled(state[1], state[2], now, granularity):
-            return False
-    return True
 
 
 def runlog_states(key: tuple | None) -> list[PathState]:
     """The state of the run log's files, taken before the run log is read."""
-    return [_state(p) for p in _runlog_paths(key)] if key is not None else []
+    return [state(p) for p in _runlog_paths(key)] if key is not None else []
 
 
 def runlog_after_write(key: tuple | None, before: Sequence[PathState],
@@ -344,7 +286,7 @@ def runlog_after_write(key: tuple | None, before: Sequence[PathState],
     while True:
         clock = store.tick()
         after = runlog_states(key)
-        if _old_enough(after, clock):
+        if old_enough(after, clock):
             return after, clock
         if time.monotonic_ns() >= deadline:
             return None
