@@ -160,22 +160,32 @@ class ExpressionForms:
                     self.position(tok[2], tok[3] + piece.start, tok[2], tok[3] + piece.end),
                     value, piece.spec))
                 continue
-            try:
-                tokens = tokenize(expr + "\n")
-            except TokenizerStop:
-                raise Fallback from None
-            shifted = [t if t[0] in ("NL", "END") else (t[0], t[1], tok[2], t[3] + column - 1)
-                       for t in tokens]
-            if any(len(t) != 4 or t[0] in ("IN", "DE") for t in shifted):
-                raise Fallback
-            field = type(self)(shifted, self.path)
-            value = field.expr()
-            field.expect("NL")
-            field.expect("END")
+            value = self.field(expr, tok[2], column)
             parts.append(FormattedValue(
                 self.position(tok[2], tok[3] + piece.start, tok[2], tok[3] + piece.end),
                 value, piece.spec))
         return FString(pos, tuple(parts))
+
+    def field(self, expr: str, line: int, column: int):
+        """The expression of an f-string's field, which starts at (line, column): tokenized
+        where it stands and parsed by this parser, its tokens in place of the text's for
+        the while."""
+        try:
+            tokens = tokenize(expr + "\n", line, column)
+        except TokenizerStop:
+            raise Fallback from None
+        for t in tokens:
+            if len(t) != 4 or t[0] == "IN" or t[0] == "DE":  # `name = value`; lines
+                raise Fallback
+        toks, i = self.toks, self.i
+        self.toks, self.i = tokens, 0
+        try:
+            value = self.expr()
+            self.expect("NL")
+            self.expect("END")
+        finally:
+            self.toks, self.i = toks, i
+        return value
 
     def strings(self, run: list[tuple]) -> Const:
         """`string+`: adjacent literals on separate lines are joined (on one line, a comma is
