@@ -429,6 +429,12 @@ class FStringField:
 
 
 _FSTRING_PLAIN = re.compile(r"[^{}\\]+")
+# A field with no string, format spec, '!', '#' or backslash in it, and brackets at most one
+# deep (`{name}`, `{config.ref}`, `{f(a, b)}`, `{d[k]}`): read in one match, as _fstring_field
+# would read it character by character.
+_FIELD_CHARS = r"[^{}()\[\]\"'!:\\#]"
+_FSTRING_SIMPLE_FIELD = re.compile(
+    r"\{((?:C|\(C*+\)|\[C*+\])++)\}".replace("C", _FIELD_CHARS))
 
 
 def split_fstring(text: str) -> list[str | FStringField]:
@@ -478,7 +484,11 @@ def split_fstring(text: str) -> list[str | FStringField]:
             i += 2
             continue
         flush()
-        field = _fstring_field(text, i, body_end)
+        simple = _FSTRING_SIMPLE_FIELD.match(text, i, body_end)
+        if simple and not simple.group(1).isspace():
+            field = build_fstring_field(simple.group(1), i + 1, "", i, simple.end())
+        else:
+            field = _fstring_field(text, i, body_end)
         parts.append(field)
         i = field.end
     flush()
@@ -534,7 +544,7 @@ def _fstring_field(text: str, start: int, body_end: int) -> FStringField:
     if not expr.strip():
         raise BadLiteral("empty expression in an f-string's braces (write '{{' and '}}' for "
                          "literal braces)", start)
-    return FStringField(expr, start + 1, spec, start, close + 1)
+    return build_fstring_field(expr, start + 1, spec, start, close + 1)
 
 
 def decode_number(text: str) -> int | float:
@@ -576,8 +586,8 @@ def _slot_builder(cls, with_position: bool = False):
         body = ("    pos = _PositionDraft()\n"
                 + "".join(f"    pos.{name} = p_{name}\n" for name in position_names)
                 + "    pos.__class__ = _Position\n")
-    body += "    obj = _Draft()\n" + "".join(f"    obj.{name} = {name}\n" for name in names)
-    exec(f"def build({', '.join(params)}):\n{body}    obj.__class__ = _cls\n    return obj\n",
+    body += "    _built = _Draft()\n" + "".join(f"    _built.{name} = {name}\n" for name in names)
+    exec(f"def build({', '.join(params)}):\n{body}    _built.__class__ = _cls\n    return _built\n",
          scope)
     build = scope["build"]
     build.__qualname__ = build.__name__ = f"build_{cls.__name__}{'_at' if with_position else ''}"
@@ -587,6 +597,26 @@ def _slot_builder(cls, with_position: bool = False):
 build_position = _slot_builder(Position)
 build_const = _slot_builder(Const)
 build_keyword = _slot_builder(Keyword)
+build_attribute = _slot_builder(Attribute)
+build_index = _slot_builder(Index)
+build_call = _slot_builder(Call)
+build_binary = _slot_builder(Binary)
+build_unary = _slot_builder(Unary)
+build_compare = _slot_builder(Compare)
+build_bool_op = _slot_builder(BoolOp)
+build_not = _slot_builder(Not)
+build_conditional = _slot_builder(Conditional)
+build_list = _slot_builder(ListExpr)
+build_dict = _slot_builder(DictExpr)
+build_tuple = _slot_builder(TupleExpr)
+build_slice = _slot_builder(Slice)
+build_comp_for = _slot_builder(CompFor)
+build_list_comp = _slot_builder(ListComp)
+build_dict_comp = _slot_builder(DictComp)
+build_formatted_value = _slot_builder(FormattedValue)
+build_fstring = _slot_builder(FString)
+build_assignment = _slot_builder(Assignment)
+build_fstring_field = _slot_builder(FStringField)
 # (path, line, column, end_line, end_column, fields after pos...) -> the node
 build_const_at = _slot_builder(Const, with_position=True)
 build_name_at = _slot_builder(Name, with_position=True)
