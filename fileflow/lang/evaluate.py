@@ -496,7 +496,7 @@ def _compile_call(node: s.Call, builtins: Mapping[str, Callable]) -> Compiled:
         # condition, run for every item): called without the general path's steps.
         plain_str = method in METHODS[str] and not sized and not listed and not kw_fns
         # Arguments written as literals are passed as they are, not evaluated each time.
-        fixed_args = tuple(a.value for a in node.args) \
+        fixed_args = tuple(a.value for a in node.args if isinstance(a, s.Const)) \
             if all(type(a) is s.Const for a in node.args) else None
 
         def method_call(scope):

@@ -192,7 +192,7 @@ class RuleBuilder:
                 values.append(arg)
         if not lazy_names:  # evaluated now: a literal is its value, nothing to compile
             fixed = [None if type(v) is s.Const else compile_expr(v, builtins) for v in values]
-            return [(n, v.value if fn is None else fn(scope))
+            return [(n, v.value if isinstance(v, s.Const) else cast("Callable", fn)(scope))
                     for n, v, fn in zip(names, values, fixed)]
         fns = [compile_expr(v, builtins) for v in values]
 
