@@ -17,6 +17,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
+from fileflow.slots import slot_builder
+
 __all__ = ["Items", "Field", "Template", "TemplateError", "parse_template", "render", "value_text",
            "lookup", "FIELD_NAMES", "QUOTED_BY_DEFAULT"]
 
@@ -26,7 +28,10 @@ QUOTED_BY_DEFAULT = frozenset({"input", "output", "log", "wildcards"})
 _FILE_FIELDS = frozenset({"input", "output", "log"})
 _FIELD = re.compile(r"([A-Za-z_]\w*)((?:\.[A-Za-z_]\w*|\[[^\[\]]+\])*)(?::(\w+))?\Z")
 _STEP = re.compile(r"\.([A-Za-z_]\w*)|\[([^\[\]]+)\]")
-_PLAIN = re.compile(r"[^{}]+")
+# A run without braces (group 1), or a field as _FIELD reads it, written without blanks
+# (name, steps and format: groups 2, 3 and 4)
+_PIECE = re.compile(r"([^{}]+)|\{(?!\{)([A-Za-z_]\w*)((?:\.[A-Za-z_]\w*|\[[^\[\]}]+\])*)"
+                    r"(?::(\w+))?\}")
 
 
 class TemplateError(ValueError):
@@ -62,6 +67,9 @@ class Field:
     text: str
 
 
+_build_field = slot_builder(Field)  # Field(...) made faster: one per field of every command
+
+
 @dataclass(frozen=True, slots=True)
 class Template:
     text: str
@@ -78,27 +86,34 @@ def parse_template(text: str, names: tuple[str, ...] = FIELD_NAMES) -> Template:
     literal: list[str] = []
     i, n = 0, len(text)
     while i < n:
-        plain = _PLAIN.match(text, i)  # a run without braces, in one step
-        if plain:
-            literal.append(plain.group())
-            i = plain.end()
+        piece = _PIECE.match(text, i)  # a run without braces, or a field without blanks
+        if piece and piece.lastindex == 1:
+            literal.append(piece.group(1))
+            i = piece.end()
             continue
         c = text[i]
         if c == "{":
-            if text.startswith("{{", i):
-                literal.append("{")
-                i += 2
-                continue
-            end = text.find("}", i)
-            if end < 0:
-                raise TemplateError("unclosed '{' in command", i, "write '{{' for a literal brace")
-            body = text[i + 1:end].strip()
+            if piece:
+                end = piece.end() - 1
+                body = text[i + 1:end]
+                name, path, spec = piece.group(2), piece.group(3), piece.group(4) or ""
+            else:
+                if text.startswith("{{", i):
+                    literal.append("{")
+                    i += 2
+                    continue
+                end = text.find("}", i)
+                if end < 0:
+                    raise TemplateError("unclosed '{' in command", i,
+                                        "write '{{' for a literal brace")
+                body = text[i + 1:end].strip()
+                m = _FIELD.match(body)
+                if not m:
+                    raise TemplateError(f"'{{{body}}}' is not a valid field", i,
+                                        "write '{{' and '}}' for literal braces (e.g. '${{HOME}}')",
+                                        end + 1 - i)
+                name, path, spec = m.group(1), m.group(2), m.group(3) or ""
             width = end + 1 - i
-            m = _FIELD.match(body)
-            if not m:
-                raise TemplateError(f"'{{{body}}}' is not a valid field", i,
-                                    "write '{{' and '}}' for literal braces (e.g. '${{HOME}}')", width)
-            name, path, spec = m.group(1), m.group(2), m.group(3) or ""
             if name == "config":
                 raise TemplateError(
                     f"a command cannot read config: '{{{body}}}'", i,
@@ -116,12 +131,17 @@ def parse_template(text: str, names: tuple[str, ...] = FIELD_NAMES) -> Template:
             if spec not in ("", "raw", "q"):
                 raise TemplateError(f"unknown format ':{spec}' in '{{{body}}}' (use ':raw' or ':q')",
                                     i, "", width)
-            steps = tuple(a or (int(b) if b.isdigit() and b.isascii() else b)
-                          for a, b in _STEP.findall(path))
+            if not path:
+                steps: tuple = ()
+            elif path.count(".") == 1 and "[" not in path:  # `.name`, the usual step
+                steps = (path[1:],)
+            else:
+                steps = tuple(a or (int(b) if b.isdigit() and b.isascii() else b)
+                              for a, b in _STEP.findall(path))
             if literal:
                 parts.append("".join(literal))
                 literal = []
-            parts.append(Field(name, steps, spec, i, text[i:end + 1]))
+            parts.append(_build_field(name, steps, spec, i, text[i:end + 1]))
             i = end + 1
         elif c == "}":
             if text.startswith("}}", i):

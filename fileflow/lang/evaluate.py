@@ -331,6 +331,9 @@ def _compile_comprehension(node: s.ListComp | s.DictComp, builtins: Mapping[str,
     simple = len(clauses) == 1 and len(clauses[0][0]) == 1
     targets, iterable_fn, condition_fns, clause = clauses[0]
     target = targets[0]
+    # `[s for s in ...]`: the element is the item itself
+    element_is_target = (isinstance(node, s.ListComp) and type(node.element) is s.Name
+                         and node.element.id == target)
 
     def simple_loop(inner: _LoopScope, out) -> None:
         iterable_pos = clause.iterable.pos
@@ -348,7 +351,7 @@ def _compile_comprehension(node: s.ListComp | s.DictComp, builtins: Mapping[str,
                                      key_pos)
                     out[key] = value_fn(inner)
                 else:
-                    out.append(element_fn(inner))
+                    out.append(item if element_is_target else element_fn(inner))
         if len(items) > MAX_ITEMS:  # as `loop`: after the steps allowed
             raise _error(f"this comprehension would take more than {MAX_ITEMS} steps", pos)
     return comprehension
@@ -489,9 +492,25 @@ def _compile_call(node: s.Call, builtins: Mapping[str, Callable]) -> Compiled:
 
         sized = method in ("join", "replace", "format")
         listed = method in ("keys", "values", "items", "split")
+        # A string's method that makes nothing large (`s.endswith("1")` in a comprehension's
+        # condition, run for every item): called without the general path's steps.
+        plain_str = method in METHODS[str] and not sized and not listed and not kw_fns
+        # Arguments written as literals are passed as they are, not evaluated each time.
+        fixed_args = tuple(a.value for a in node.args if isinstance(a, s.Const)) \
+            if all(type(a) is s.Const for a in node.args) else None
 
         def method_call(scope):
             obj = obj_fn(scope)
+            if plain_str and type(obj) is str:
+                try:
+                    result = getattr(obj, method)(
+                        *(fixed_args if fixed_args is not None else [f(scope) for f in arg_fns]))
+                except (TypeError, ValueError, IndexError, KeyError) as exc:
+                    raise _error(f"{method}(): {clean_type_error(exc)}", pos) from None
+                if type(result) is str and len(result) > MAX_ITEMS:
+                    raise _error(f"{method}() would make a string of {len(result)} characters "
+                                 f"(at most {MAX_ITEMS})", pos)
+                return result
             if isinstance(obj, Attributed):
                 allowed = obj.methods
             else:

@@ -22,32 +22,33 @@ from fileflow.lang.fast_parser_forms import CONSTANT_WORDS, ExpressionForms, Fal
 from fileflow.lang.fast_parser_statements import StatementForms
 from fileflow.lang.nodes import (
     Assignment,
-    Attribute,
     BadLiteral,
-    Binary,
-    BoolOp,
-    Call,
-    Compare,
-    Conditional,
-    DictComp,
-    DictExpr,
     Directive,
-    Index,
     Keyword,
-    ListComp,
-    ListExpr,
     Module,
-    Not,
     RuleDecl,
-    Unary,
+    build_assignment,
     build_assignment_at,
+    build_attribute,
+    build_binary,
+    build_bool_op,
+    build_call,
+    build_compare,
+    build_conditional,
     build_const_at,
+    build_dict,
+    build_dict_comp,
     build_directive_at,
+    build_index,
     build_keyword,
     build_keyword_at,
+    build_list,
+    build_list_comp,
     build_name_at,
+    build_not,
     build_position,
     build_rule_at,
+    build_unary,
     decode_number,
     decode_string,
 )
@@ -174,7 +175,7 @@ class _Parser(StatementForms, ExpressionForms):
         self.i += 2
         value = self.expr()
         self.expect("NL")
-        return Assignment(self.tok_pos(name), name[1], value)
+        return build_assignment(self.tok_pos(name), name[1], value)
 
     def rule(self) -> RuleDecl:
         toks = self.toks
@@ -364,7 +365,7 @@ class _Parser(StatementForms, ExpressionForms):
                 raise Fallback
             self.i += 1
             otherwise = self.test()
-            return Conditional(self.span(then, self.end_of(otherwise)), cond, then, otherwise)
+            return build_conditional(self.span(then, self.end_of(otherwise)), cond, then, otherwise)
         return then
 
     def _bool_op(self, word: str, operand):
@@ -377,7 +378,7 @@ class _Parser(StatementForms, ExpressionForms):
             self.i += 1
             values.append(operand())
             tok = self.toks[self.i]
-        return BoolOp(self.span(first, self.end_of(values[-1])), word, tuple(values))
+        return build_bool_op(self.span(first, self.end_of(values[-1])), word, tuple(values))
 
     def or_test(self):
         return self._bool_op("or", self.and_test)
@@ -391,7 +392,7 @@ class _Parser(StatementForms, ExpressionForms):
             self.i += 1
             operand = self.not_test()
             end_line, end_column = self.end_of(operand)
-            return Not(self.position(tok[2], tok[3], end_line, end_column), operand)
+            return build_not(self.position(tok[2], tok[3], end_line, end_column), operand)
         return self.comparison()
 
     def comparison(self):
@@ -417,7 +418,7 @@ class _Parser(StatementForms, ExpressionForms):
             rights.append(self.sum())
         if not ops:
             return first
-        return Compare(self.span(first, self.end_of(rights[-1])), first, tuple(ops), tuple(rights))
+        return build_compare(self.span(first, self.end_of(rights[-1])), first, tuple(ops), tuple(rights))
 
     def _binary(self, ops, operand):
         """`operand (OP operand)+ -> binary`: folded to the left; Lark gives the whole
@@ -429,7 +430,7 @@ class _Parser(StatementForms, ExpressionForms):
             self.i += 1
             right = operand()
             pos, rpos = node.pos, right.pos
-            node = Binary(self.position(pos.line, pos.column, rpos.end_line, rpos.end_column),
+            node = build_binary(self.position(pos.line, pos.column, rpos.end_line, rpos.end_column),
                           op, node, right)
         if node is not first:
             start, end = self.start_of(first), self.end_of(right)
@@ -450,7 +451,7 @@ class _Parser(StatementForms, ExpressionForms):
             self.i += 1
             operand = self.factor()
             end_line, end_column = self.end_of(operand)
-            return Unary(self.position(tok[2], tok[3], end_line, end_column), tok[0], operand)
+            return build_unary(self.position(tok[2], tok[3], end_line, end_column), tok[0], operand)
         return self.postfix()
 
     def postfix(self):
@@ -464,14 +465,14 @@ class _Parser(StatementForms, ExpressionForms):
                 if name[0] != "N":
                     raise Fallback
                 self.i += 2
-                node = Attribute(self.span(node, token_end(name)), node, name[1])
+                node = build_attribute(self.span(node, token_end(name)), node, name[1])
             elif kind == "[":
                 self.i += 1
                 key = self.expr() if toks[self.i][0] != ":" else None
                 if key is None or toks[self.i][0] == ":":
                     key = self.slice(key)
                 close = self.expect("]")
-                node = Index(self.span(node, token_end(close)), node, key)
+                node = build_index(self.span(node, token_end(close)), node, key)
             elif kind == "(":
                 self.i += 1
                 args = self.arguments() if toks[self.i][0] != ")" else []
@@ -484,7 +485,7 @@ class _Parser(StatementForms, ExpressionForms):
                         raise Fallback  # positional after keyword: Lark words the error
                     else:
                         positional.append(arg)
-                node = Call(self.span(node, token_end(close)), node, tuple(positional),
+                node = build_call(self.span(node, token_end(close)), node, tuple(positional),
                             tuple(keywords))
             else:
                 return node
@@ -528,13 +529,13 @@ class _Parser(StatementForms, ExpressionForms):
                 if len(items) == 1 and self.at_word("for"):
                     clauses = self.comp_fors()
                     close = self.expect("]")
-                    return ListComp(self.position(tok[2], tok[3], *token_end(close)), items[0],
+                    return build_list_comp(self.position(tok[2], tok[3], *token_end(close)), items[0],
                                     clauses)
                 if toks[self.i][0] != ",":
                     break
                 self.i += 1
             close = self.expect("]")
-            return ListExpr(self.position(tok[2], tok[3], *token_end(close)), tuple(items))
+            return build_list(self.position(tok[2], tok[3], *token_end(close)), tuple(items))
         if kind == "{":
             self.i += 1
             pairs = []
@@ -545,13 +546,13 @@ class _Parser(StatementForms, ExpressionForms):
                 if len(pairs) == 1 and self.at_word("for"):
                     clauses = self.comp_fors()
                     close = self.expect("}")
-                    return DictComp(self.position(tok[2], tok[3], *token_end(close)), key,
+                    return build_dict_comp(self.position(tok[2], tok[3], *token_end(close)), key,
                                     pairs[0][1], clauses)
                 if toks[self.i][0] != ",":
                     break
                 self.i += 1
             close = self.expect("}")
-            return DictExpr(self.position(tok[2], tok[3], *token_end(close)), tuple(pairs))
+            return build_dict(self.position(tok[2], tok[3], *token_end(close)), tuple(pairs))
         if kind == "F":
             self.i += 1
             return self.fstring(tok)

@@ -11,14 +11,15 @@ from typing import TYPE_CHECKING, Any
 from fileflow.errors import Position
 from fileflow.lang.nodes import (
     BadLiteral,
-    CompFor,
     Const,
-    FormattedValue,
     FString,
-    Slice,
-    TupleExpr,
+    build_comp_for,
     build_const,
+    build_formatted_value,
+    build_fstring,
     build_name_at,
+    build_slice,
+    build_tuple,
     decode_string,
     split_fstring,
 )
@@ -84,7 +85,7 @@ class ExpressionForms:
         self.i += 1
         if toks[self.i][0] == ")":
             close = self.expect(")")
-            return TupleExpr(self.position(tok[2], tok[3], *token_end(close)), ())
+            return build_tuple(self.position(tok[2], tok[3], *token_end(close)), ())
         inner = self.expr()
         if toks[self.i][0] != ",":
             close = self.expect(")")
@@ -97,7 +98,7 @@ class ExpressionForms:
                 break
             items.append(self.expr())
         close = self.expect(")")
-        return TupleExpr(self.position(tok[2], tok[3], *token_end(close)), tuple(items))
+        return build_tuple(self.position(tok[2], tok[3], *token_end(close)), tuple(items))
 
     def slice(self, lower):
         """`[lower] ':' [upper] [':' [step]]` inside an index's brackets, at the first ':'."""
@@ -114,7 +115,7 @@ class ExpressionForms:
             if toks[self.i][0] != "]":
                 step = self.expr()
                 end = self.end_of(step)
-        return Slice(self.position(*start, *end), lower, upper, step)
+        return build_slice(self.position(*start, *end), lower, upper, step)
 
     def comp_fors(self) -> tuple:
         """(`for NAME ("," NAME)* in or_test (if or_test)*`)+"""
@@ -136,7 +137,7 @@ class ExpressionForms:
                 self.i += 1
                 conditions.append(self.quick(self.or_test, _ENDS_OR_TEST))
             last = conditions[-1] if conditions else iterable
-            clauses.append(CompFor(self.position(first[2], first[3], *self.end_of(last)),
+            clauses.append(build_comp_for(self.position(first[2], first[3], *self.end_of(last)),
                                    tuple(names), iterable, tuple(conditions)))
         return tuple(clauses)
 
@@ -156,26 +157,36 @@ class ExpressionForms:
             expr = piece.expr
             if _LONE_NAME.fullmatch(expr) and expr not in _WORDS:  # `{name}`: the common field
                 value = build_name_at(self.path, tok[2], column, tok[2], column + len(expr), expr)
-                parts.append(FormattedValue(
+                parts.append(build_formatted_value(
                     self.position(tok[2], tok[3] + piece.start, tok[2], tok[3] + piece.end),
                     value, piece.spec))
                 continue
-            try:
-                tokens = tokenize(expr + "\n")
-            except TokenizerStop:
-                raise Fallback from None
-            shifted = [t if t[0] in ("NL", "END") else (t[0], t[1], tok[2], t[3] + column - 1)
-                       for t in tokens]
-            if any(len(t) != 4 or t[0] in ("IN", "DE") for t in shifted):
-                raise Fallback
-            field = type(self)(shifted, self.path)
-            value = field.expr()
-            field.expect("NL")
-            field.expect("END")
-            parts.append(FormattedValue(
+            value = self.field(expr, tok[2], column)
+            parts.append(build_formatted_value(
                 self.position(tok[2], tok[3] + piece.start, tok[2], tok[3] + piece.end),
                 value, piece.spec))
-        return FString(pos, tuple(parts))
+        return build_fstring(pos, tuple(parts))
+
+    def field(self, expr: str, line: int, column: int):
+        """The expression of an f-string's field, which starts at (line, column): tokenized
+        where it stands and parsed by this parser, its tokens in place of the text's for
+        the while."""
+        try:
+            tokens = tokenize(expr + "\n", line, column)
+        except TokenizerStop:
+            raise Fallback from None
+        for t in tokens:
+            if len(t) != 4 or t[0] == "IN" or t[0] == "DE":  # `name = value`; lines
+                raise Fallback
+        toks, i = self.toks, self.i
+        self.toks, self.i = tokens, 0
+        try:
+            value = self.expr()
+            self.expect("NL")
+            self.expect("END")
+        finally:
+            self.toks, self.i = toks, i
+        return value
 
     def strings(self, run: list[tuple]) -> Const:
         """`string+`: adjacent literals on separate lines are joined (on one line, a comma is

@@ -144,11 +144,12 @@ class _Loader:
         self.sources[path] = text
         self.including.append((real or os.path.realpath(path), path))
         may_refer = _lines_holding("rules", text)
+        may_read_checkpoints = _lines_holding("checkpoints", text)
         try:
             for stmt in module.statements:
                 try:
                     if isinstance(stmt, s.RuleDecl):
-                        self.add_rule(stmt, path, may_refer)
+                        self.add_rule(stmt, path, may_refer, may_read_checkpoints)
                     elif isinstance(stmt, s.Assignment):
                         self.assign(stmt)
                     elif isinstance(stmt, s.ImportFrom):
@@ -351,7 +352,11 @@ class _Loader:
     # -- rules
 
     def add_rule(self, decl: s.RuleDecl, path: str,
-                 may_refer: Callable[[int, int], bool] = lambda first, last: True) -> None:
+                 may_refer: Callable[[int, int], bool] = lambda first, last: True,
+                 may_read_checkpoints: Callable[[int, int], bool] = lambda first, last: True
+                 ) -> None:
+        """`may_refer` and `may_read_checkpoints`: whether the rule's lines may hold `rules`
+        and `checkpoints` (False: no walk of its directives looks for them)."""
         if decl.name in self.rule_decls:
             self.fail(FlowfileError(f"duplicate rule name '{decl.name}'", decl.pos,
                                     f"first defined at {self.rule_decls[decl.name]}"))
@@ -362,7 +367,8 @@ class _Loader:
             # As in Snakemake, a rule from an included file is never the default target.
             self.first_main_rule = decl.name
         index = len(self.rule_decls) - 1
-        self.checkpoint_uses.extend(checkpoint_uses(decl))
+        if may_read_checkpoints(decl.pos.line, decl.end_line):
+            self.checkpoint_uses.extend(checkpoint_uses(decl))
         if may_refer(decl.pos.line, decl.end_line) and mentions_rules(decl):
             self.deferred[decl.name] = (decl, path, index, dict(self.scope))
         else:
@@ -543,7 +549,8 @@ def _with_local(rule: Rule, local: bool) -> Rule:
 
 def _lines_holding(word: str, text: str) -> Callable[[int, int], bool]:
     """`(first, last) -> whether lines first..last of text hold `word``: a rule whose lines
-    do not hold `rules` reads no rule references, and needs no walk to tell."""
+    do not hold `rules` (or `checkpoints`) reads no rule references (or checkpoints), and
+    needs no walk to tell."""
     if word not in text:
         return lambda first, last: False
     starts = list(accumulate((len(line) + 1 for line in text.split("\n")), initial=0))

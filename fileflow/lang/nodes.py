@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Union
 
 from fileflow.errors import Position
+from fileflow.slots import slot_builder
 
 __all__ = [
     "Node", "Const", "Name", "Attribute", "Index", "Call", "Binary", "Unary", "Compare",
@@ -257,25 +258,35 @@ def children(node) -> tuple:
     """The nodes directly below `node`, in source order: a rule's directives, a directive's
     arguments, an expression's operands (a call's keyword arguments as Keyword nodes)."""
     kind = type(node)
-    if kind is RuleDecl or kind is ModuleDecl:
-        return node.directives
-    if kind is UseRule:
-        return (*node.names, *((node.module,) if node.module else ()),
-                *((node.new_name,) if node.new_name else ()), *node.directives)
+    # the most common kinds first: leaves (most nodes) and what the rule builder walks
+    if kind is Const or kind is Name:
+        return ()
     if kind is Directive:
         return node.args
-    if kind is Assignment or kind is Keyword:
+    if kind is Keyword or kind is Assignment or kind is FormattedValue:
         return (node.value,)
-    if kind is ImportFrom:
-        return (node.path, *node.names)
     if kind is Call:
         return (node.func, *node.args, *node.kwargs)
     if kind is Attribute:
         return (node.obj,)
+    if kind is FString:
+        return node.parts
+    if kind is RuleDecl or kind is ModuleDecl:
+        return node.directives
     if kind is Index:
         return (node.obj, node.key)
     if kind is Binary:
         return (node.left, node.right)
+    if kind is ListExpr or kind is TupleExpr:
+        return node.items
+    if kind is ListComp:
+        return (node.element, *node.clauses)
+    if kind is CompFor:
+        return (node.iterable, *node.conditions)
+    if kind is DictExpr:
+        return tuple(x for pair in node.pairs for x in pair)
+    if kind is DictComp:
+        return (node.key, node.value, *node.clauses)
     if kind is Unary or kind is Not:
         return (node.operand,)
     if kind is Compare:
@@ -284,24 +295,13 @@ def children(node) -> tuple:
         return node.values
     if kind is Conditional:
         return (node.cond, node.then, node.otherwise)
-    if kind is ListExpr:
-        return node.items
-    if kind is DictExpr:
-        return tuple(x for pair in node.pairs for x in pair)
-    if kind is TupleExpr:
-        return node.items
     if kind is Slice:
         return tuple(x for x in (node.lower, node.upper, node.step) if x is not None)
-    if kind is ListComp:
-        return (node.element, *node.clauses)
-    if kind is DictComp:
-        return (node.key, node.value, *node.clauses)
-    if kind is CompFor:
-        return (node.iterable, *node.conditions)
-    if kind is FString:
-        return node.parts
-    if kind is FormattedValue:
-        return (node.value,)
+    if kind is UseRule:
+        return (*node.names, *((node.module,) if node.module else ()),
+                *((node.new_name,) if node.new_name else ()), *node.directives)
+    if kind is ImportFrom:
+        return (node.path, *node.names)
     return ()
 
 
@@ -429,6 +429,12 @@ class FStringField:
 
 
 _FSTRING_PLAIN = re.compile(r"[^{}\\]+")
+# A field with no string, format spec, '!', '#' or backslash in it, and brackets at most one
+# deep (`{name}`, `{config.ref}`, `{f(a, b)}`, `{d[k]}`): read in one match, as _fstring_field
+# would read it character by character.
+_FIELD_CHARS = r"[^{}()\[\]\"'!:\\#]"
+_FSTRING_SIMPLE_FIELD = re.compile(
+    r"\{((?:C|\(C*+\)|\[C*+\])++)\}".replace("C", _FIELD_CHARS))
 
 
 def split_fstring(text: str) -> list[str | FStringField]:
@@ -478,7 +484,11 @@ def split_fstring(text: str) -> list[str | FStringField]:
             i += 2
             continue
         flush()
-        field = _fstring_field(text, i, body_end)
+        simple = _FSTRING_SIMPLE_FIELD.match(text, i, body_end)
+        if simple and not simple.group(1).isspace():
+            field = build_fstring_field(simple.group(1), i + 1, "", i, simple.end())
+        else:
+            field = _fstring_field(text, i, body_end)
         parts.append(field)
         i = field.end
     flush()
@@ -534,7 +544,7 @@ def _fstring_field(text: str, start: int, body_end: int) -> FStringField:
     if not expr.strip():
         raise BadLiteral("empty expression in an f-string's braces (write '{{' and '}}' for "
                          "literal braces)", start)
-    return FStringField(expr, start + 1, spec, start, close + 1)
+    return build_fstring_field(expr, start + 1, spec, start, close + 1)
 
 
 def decode_number(text: str) -> int | float:
@@ -551,46 +561,34 @@ def decode_number(text: str) -> int | float:
 
 # ---------------------------------------------------------------- fast construction
 
-def _draft_class(cls):
-    """A plain class with `cls`'s slots: an instance of it can be filled with ordinary
-    (fast, specialised) attribute stores and then turned into a `cls` by assigning
-    __class__, which Python allows between classes of the same layout."""
-    return type(f"_{cls.__name__}Draft", (), {"__slots__": cls.__slots__})
-
-
-def _slot_builder(cls, with_position: bool = False):
-    """A function equal to `cls(*fields)` for a frozen slotted dataclass, several times
-    faster than the generated __init__ (one object.__setattr__ call per field): the fields
-    are stored on a draft of the same layout, which then becomes a `cls`. The fast parser
-    builds hundreds of thousands of nodes and positions with these.
-    `with_position`: the function takes the node's Position as (path, line, column,
-    end_line, end_column) and builds both, one Python call instead of two."""
-    names = list(cls.__slots__)
-    position_names = list(Position.__slots__)
-    scope = {"_cls": cls, "_Draft": _draft_class(cls),
-             "_Position": Position, "_PositionDraft": _draft_class(Position)}
-    params = names
-    body = ""
-    if with_position:
-        params = [f"p_{name}" for name in position_names] + names[1:]
-        body = ("    pos = _PositionDraft()\n"
-                + "".join(f"    pos.{name} = p_{name}\n" for name in position_names)
-                + "    pos.__class__ = _Position\n")
-    body += "    obj = _Draft()\n" + "".join(f"    obj.{name} = {name}\n" for name in names)
-    exec(f"def build({', '.join(params)}):\n{body}    obj.__class__ = _cls\n    return obj\n",
-         scope)
-    build = scope["build"]
-    build.__qualname__ = build.__name__ = f"build_{cls.__name__}{'_at' if with_position else ''}"
-    return build
-
-
-build_position = _slot_builder(Position)
-build_const = _slot_builder(Const)
-build_keyword = _slot_builder(Keyword)
+# The fast parser builds hundreds of thousands of nodes and positions with these.
+build_position = slot_builder(Position)
+build_const = slot_builder(Const)
+build_keyword = slot_builder(Keyword)
+build_attribute = slot_builder(Attribute)
+build_index = slot_builder(Index)
+build_call = slot_builder(Call)
+build_binary = slot_builder(Binary)
+build_unary = slot_builder(Unary)
+build_compare = slot_builder(Compare)
+build_bool_op = slot_builder(BoolOp)
+build_not = slot_builder(Not)
+build_conditional = slot_builder(Conditional)
+build_list = slot_builder(ListExpr)
+build_dict = slot_builder(DictExpr)
+build_tuple = slot_builder(TupleExpr)
+build_slice = slot_builder(Slice)
+build_comp_for = slot_builder(CompFor)
+build_list_comp = slot_builder(ListComp)
+build_dict_comp = slot_builder(DictComp)
+build_formatted_value = slot_builder(FormattedValue)
+build_fstring = slot_builder(FString)
+build_assignment = slot_builder(Assignment)
+build_fstring_field = slot_builder(FStringField)
 # (path, line, column, end_line, end_column, fields after pos...) -> the node
-build_const_at = _slot_builder(Const, with_position=True)
-build_name_at = _slot_builder(Name, with_position=True)
-build_keyword_at = _slot_builder(Keyword, with_position=True)
-build_directive_at = _slot_builder(Directive, with_position=True)
-build_assignment_at = _slot_builder(Assignment, with_position=True)
-build_rule_at = _slot_builder(RuleDecl, with_position=True)
+build_const_at = slot_builder(Const, with_position=True)
+build_name_at = slot_builder(Name, with_position=True)
+build_keyword_at = slot_builder(Keyword, with_position=True)
+build_directive_at = slot_builder(Directive, with_position=True)
+build_assignment_at = slot_builder(Assignment, with_position=True)
+build_rule_at = slot_builder(RuleDecl, with_position=True)

@@ -179,25 +179,34 @@ class RuleBuilder:
                         and value.func.id == "unpack":
                     raise FlowfileError("unpack() belongs in 'input:'", value.pos,
                                         "it turns a dict into named inputs")
-        names = [a.name if isinstance(a, s.Keyword) else None for a in d.args]
-        for i, arg in enumerate(d.args):
-            if isinstance(arg, s.Keyword) and arg.name in names[:i]:
-                raise FlowfileError(f"'{arg.name}' given twice in '{directive}:' of rule "
-                                    f"'{self.decl.name}'", arg.pos)
-        fns = [compile_expr(a.value if isinstance(a, s.Keyword) else a, builtins) for a in d.args]
+        names: list[str | None] = []
+        values = []
+        for arg in d.args:
+            if isinstance(arg, s.Keyword):
+                if arg.name in names:
+                    raise FlowfileError(f"'{arg.name}' given twice in '{directive}:' of rule "
+                                        f"'{self.decl.name}'", arg.pos)
+                names.append(arg.name)
+                values.append(arg.value)
+            else:
+                names.append(None)
+                values.append(arg)
+        if not lazy_names:  # evaluated now: a literal is its value, nothing to compile
+            fixed = [None if type(v) is s.Const else compile_expr(v, builtins) for v in values]
+            return [(n, v.value if isinstance(v, s.Const) else cast("Callable", fn)(scope))
+                    for n, v, fn in zip(names, values, fixed)]
+        fns = [compile_expr(v, builtins) for v in values]
 
         def evaluate(scope):
             return [(n, fn(scope)) for n, fn in zip(names, fns)]
 
-        if lazy_names:
-            # Undefined names still fail now, at load time, not per job.
-            if unknown:
-                name = sorted(unknown)[0]
-                raise UndefinedName(name, self._name_pos(d, name),
-                                    closest(name, self.loader.scope)[2:] or
-                                    "define it above this rule (names are defined in order)")
-            return Lazy(evaluate, dict(self.loader.scope), d.pos)
-        return evaluate(self.loader.scope)
+        # Undefined names still fail now, at load time, not per job.
+        if unknown:
+            name = sorted(unknown)[0]
+            raise UndefinedName(name, self._name_pos(d, name),
+                                closest(name, self.loader.scope)[2:] or
+                                "define it above this rule (names are defined in order)")
+        return Lazy(evaluate, dict(self.loader.scope), d.pos)
 
     def _name_pos(self, d: s.Directive, name: str) -> Position:
         for arg in d.args:
@@ -356,7 +365,9 @@ class RuleBuilder:
         d = self.directives.get(directive)
         if d is None:
             return None
-        text = self._one_string(d)
+        return self._template_of(d, self._one_string(d))
+
+    def _template_of(self, d: s.Directive, text: str) -> Template:
         try:
             return parse_template(text)
         except TemplateError as exc:
@@ -443,7 +454,8 @@ class RuleBuilder:
     def action(self) -> Action | None:
         if "shell" in self.directives:
             d = self.directives["shell"]
-            return Action("shell", self._one_string(d), self.template("shell"), d.pos)
+            text = self._one_string(d)
+            return Action("shell", text, self._template_of(d, text), d.pos)
         if "script" in self.directives:
             d = self.directives["script"]
             rel = self._one_string(d)
@@ -504,17 +516,21 @@ RESOURCES_MAYBE_DEFAULT = ("mem_mb", "runtime", "disk_mb")
 def _field_problem(rule: Rule, f, resources: frozenset[str] | None = None) -> str:
     """What is wrong with a command's field, or "". `resources` are the resource names every
     job of the rule has (None: not checked)."""
-    step = f.steps[0] if f.steps else None
-    if f.name in ("threads", "rule", "attempt") and f.steps:
+    if not f.steps:  # `{input}`, `{threads}`: only a missing log to tell
+        if f.name == "log" and not isinstance(rule.log, Lazy) and not rule.log:
+            return f"{f.text}: rule '{rule.name}' has no 'log:'"
+        return ""
+    step = f.steps[0]
+    if f.name in ("threads", "rule", "attempt"):
         return f"{f.text}: '{f.name}' is a single value; write {{{f.name}}}"
     if f.name == "wildcards" and isinstance(step, str) and step not in rule.wildcards:
         return (f"{f.text}: rule '{rule.name}' has no wildcard '{step}' "
                 f"(its outputs define: {', '.join(rule.wildcards) or 'none'})")
     if f.name == "log" and not isinstance(rule.log, Lazy) and not rule.log:
         return f"{f.text}: rule '{rule.name}' has no 'log:'"
-    outputs = tuple(o for o in rule.outputs if BENCHMARK not in o.flags)  # as {output} has them
-    sources = {"input": rule.inputs, "output": outputs, "log": rule.log}
-    items = sources.get(f.name)
+    items = (rule.inputs if f.name == "input" else rule.log if f.name == "log"
+             else tuple(o for o in rule.outputs if BENCHMARK not in o.flags)  # as {output} has them
+             if f.name == "output" else None)
     if items is not None and not isinstance(items, Lazy):
         names = [i.name for i in items if i.name]
         if isinstance(step, str) and step not in names:

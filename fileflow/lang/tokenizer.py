@@ -64,19 +64,20 @@ class TokenizerStop(Exception):
         self.tokens, self.line, self.indent_char, self.mixed = tokens, line, indent_char, mixed
 
 
-def tokenize(source: str) -> list[tuple]:
+def tokenize(source: str, line: int = 1, column: int = 1) -> list[tuple]:
     """Tokens of `source` (which ends with a newline), with FlowIndenter's indent, dedent
-    and bracket rules applied; TokenizerStop where Lark must take over."""
+    and bracket rules applied; TokenizerStop where Lark must take over. `line` and `column`:
+    where `source` starts (an f-string's field is tokenized where it stands)."""
     tokens: list[tuple] = []
     append = tokens.append
     count = source.count
-    line, line_start = 1, 0
+    line_start = 1 - column  # a token's column is its offset - line_start + 1
     levels = [0]
     level = 0
     depth = 0  # open brackets: newlines inside them are not tokens
     indent_char = ""
     widths = {"": 0}  # indentation text -> its width
-    boundary, boundary_line = 0, 1  # tokens before the top-level statement being read
+    boundary, boundary_line = 0, line  # tokens before the top-level statement being read
     for m in _TOKEN.finditer(source):
         kind: int = m.lastindex  # type: ignore[assignment]  # every alternative of _TOKEN is a group
         if kind == 1:  # the most common token first
