@@ -167,7 +167,8 @@ def test_a_plan_reading_outside_the_lock_after_a_wait_is_locked_again(tmp_path, 
     monkeypatch.chdir(tmp_path)
     graph = NS(jobs=[NS(outputs=("res/a.up",), inputs=("mid/a.txt",)),
                      NS(outputs=(), inputs=("mid/b.txt",))])      # e.g. a check
-    first, second = NS(reasons={0: ()}), NS(reasons={0: (), 1: ()})
+    unforced = NS(ran=frozenset())  # the forcing options (Plan.force): none
+    first, second = NS(reasons={0: ()}, force=unforced), NS(reasons={0: (), 1: ()}, force=unforced)
     monkeypatch.setattr(api, "plan_build", lambda *args: second)   # what the other build changed
     holder = _holder_file(tmp_path, ["mid/a.txt", "mid/b.txt"])
     done = threading.Timer(0.3, os.unlink, [holder])          # the other build finishes
@@ -199,7 +200,8 @@ def test_a_run_log_changed_since_the_plan_means_planning_again(tmp_path, monkeyp
 
     monkeypatch.chdir(tmp_path)
     graph = NS(jobs=[NS(outputs=("a.txt",), inputs=())])
-    first, second = NS(reasons={0: ()}), NS(reasons={})
+    unforced = NS(ran=frozenset())  # the forcing options (Plan.force): none
+    first, second = NS(reasons={0: ()}, force=unforced), NS(reasons={}, force=unforced)
     monkeypatch.setattr(api, "plan_build", lambda *args: second)
     options = NS(lock_timeout=0, quiet=False)
     store = NS(forget_remote=lambda: None)

@@ -103,9 +103,10 @@ def open_store():
 
 
 def load_graph(options: BuildOptions, store, keep: bool = False):
-    """The workflow and its job graph for the targets. A graph resolved now is kept for the
-    next build (fileflow.run.graph_cache) where `.fileflow` exists, or with `keep` (a
-    build, which makes `.fileflow` for its run log anyway), but never by a dry run."""
+    """The workflow and its job graph for the targets. With `keep` (a build, which makes
+    `.fileflow` for its run log anyway) a graph resolved now is kept for the next build
+    (fileflow.run.graph_cache), but never by a dry run; a command that only looks (graph,
+    summary, why) may load a kept graph but writes none."""
     workflow, graph, _ = load_resolution(options, store, keep)
     return workflow, graph
 
@@ -158,10 +159,9 @@ def _resolved(options: BuildOptions, workflow, targets: list[str], store, keep: 
         return graph, None
     lookups = graph_cache.Lookups(store.missing)
     state = resolution(workflow, targets, lookups.missing)
-    if not options.dry_run:  # a dry run writes nothing
-        if keep:
-            with contextlib.suppress(OSError):
-                os.makedirs(".fileflow", exist_ok=True)
+    if keep and not options.dry_run:  # a dry run, and a command that looks, write nothing
+        with contextlib.suppress(OSError):
+            os.makedirs(".fileflow", exist_ok=True)
         graph_cache.save(key, workflow, state.graph, lookups, store.clock, options.configfiles)
     return state.graph, state
 
