@@ -22,7 +22,18 @@ file system itself (fileflow.engine.fs_clock, fileflow.state.settled; git's "rac
 files): a later change then shows a newer ctime. A build that found nothing to do but
 recorded files it had to hash again only because their records were taken within a tick of
 their last change (their content and stat unchanged) still writes the cache, with the run
-log's state after that write, when nobody else wrote the run log meanwhile. The folders
+log's state after that write, when nobody else wrote the run log meanwhile.
+
+A build that ran, in one round, all it planned (no failure, no forcing: when the plan state
+is kept) writes the cache at its end (fileflow.cli.noop_saves.save_after_build), so the
+first no-op after it answers from it: each path as the build last observed it (an output
+as its job's record holds it, taken by the scheduler for that record), only when every
+path still shows that state (`as_observed`: an output a later job changed in place, or a
+file edited during the build, does not), a state recorded within a tick of its file's last
+change hashes to the recorded digest, nobody else wrote the run log during the build, and
+the run log's state is taken after the build's last write (`runlog_settled`). What the
+build wrote is vouched for from the clock read then; what the graph was made from, from the
+clock read before it was loaded (`made`). The folders
 `glob_wildcards()` listed are watched too, each by its own stat: a file added, removed or
 renamed in one changes its mtime and ctime. A folder the plan observed (a directory()
 output, such as a checkpoint's) is watched by the summary of its tree, whose ctime any
