@@ -70,8 +70,8 @@ def save_after_build(key, clock, workflow, graph, plan, options, runlog, store) 
         return False
     runlog_now, runlog_clock = settled
     observed = _observed(plan, graph)
-    if not as_observed(observed, store):
-        return False
+    if any("://" in p for p in observed) or not as_observed(observed, store):
+        return False  # a remote file: only its own store can tell whether it changed
     jobs = graph.jobs
     made = {p for j in plan.reasons for p in jobs[j].outputs}
     fresh = [*plan.virtual_temp, *(p for p in graph.sources if p not in observed)]
