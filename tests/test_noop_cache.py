@@ -324,3 +324,82 @@ rule copy:
     p.write("data/y.txt", "y\n")
     assert not from_cache(p, monkeypatch, said="nothing to do")
     assert p.build().ran == ["qc_copy[n=y]"]
+
+
+def _built_once(tmp_path, flow: str = FLOW, *args: str):
+    """A project whose files are a few clock ticks old, and its first build's result."""
+    p = Project(tmp_path)
+    p.flowfile(flow)
+    p.write("in.txt", "one\n")
+    p.write("conf.yaml", "level: 1\n")
+    p.write("functions.py", "def mode():\n    return 1\n")
+    time.sleep(0.02)  # past the file system's timestamp tick
+    return p, p.build(*args)
+
+
+def test_the_noop_right_after_a_build_is_answered_from_the_cache(tmp_path, monkeypatch):
+    """A build that ran all it planned leaves the shortcut: the first no-op after it is as
+    fast as the later ones, after a first build and after one that remade part of it."""
+    p, first = _built_once(tmp_path)
+    assert first.code == 0 and first.ran == ["a", "b"], first
+    assert p.exists(".fileflow/noop-cache")
+    assert from_cache(p, monkeypatch)
+    time.sleep(0.02)
+    p.write("conf.yaml", "level: 2\n")
+    assert p.build().ran == ["a", "b"]
+    assert from_cache(p, monkeypatch)
+    time.sleep(0.02)
+    os.unlink(p.path("b.txt"))
+    assert p.build().ran == ["b"]
+    assert from_cache(p, monkeypatch)
+
+
+@pytest.mark.parametrize("after_copy, runs", [
+    ("echo more >> a.txt", ["a"]),             # an earlier job's output changed in place
+    ("echo two > in.txt", ["a", "b"]),         # a source edited while the build runs
+    ("echo '# edited' >> Flowfile", []),       # the Flowfile too
+    ("echo level: 2 > conf.yaml", ["a", "b"]),  # and a config file the graph was made from
+], ids=["output-in-place", "source", "flowfile", "configfile"])
+def test_a_file_changed_during_the_build_is_not_vouched_for(tmp_path, monkeypatch, after_copy,
+                                                            runs):
+    """Each path's state is vouched for only as its job's record, or the plan, holds it:
+    a file written after that during the build (by a later job, or by hand) leaves no
+    shortcut, and the next build decides, and runs, what it must."""
+    p, first = _built_once(tmp_path, FLOW.replace("cp {input} {output}",
+                                                  f"cp {{input}} {{output}}; {after_copy}"))
+    assert first.code == 0 and first.ran == ["a", "b"], first
+    assert not p.exists(".fileflow/noop-cache")
+    assert not from_cache(p, monkeypatch)
+    assert p.build().ran == runs
+
+
+def test_a_run_log_written_by_another_during_the_build_is_not_vouched_for(tmp_path,
+                                                                          monkeypatch):
+    """What another build (or anyone) wrote to the run log meanwhile is not what this build
+    decided on: here a record marked incomplete, as a build killed after starting a job
+    leaves it."""
+    import sys
+
+    Project(tmp_path).write("mark.py", "import sqlite3\n"
+                            "c = sqlite3.connect('.fileflow/runlog.db')\n"
+                            "c.execute(\"UPDATE files SET complete = 0 WHERE path = 'a.txt'\")\n"
+                            "c.commit()\n")
+    p, first = _built_once(tmp_path, FLOW.replace(
+        "cp {input} {output}", f"cp {{input}} {{output}}; {sys.executable} mark.py"))
+    assert first.code == 0 and first.ran == ["a", "b"], first
+    assert not p.exists(".fileflow/noop-cache")
+    assert p.build().ran == ["a"]  # remade byte-identical: b is cut off
+
+
+def test_a_build_that_failed_leaves_no_shortcut(tmp_path, monkeypatch):
+    """A failed build saves nothing, with -k neither; once it succeeds, the shortcut."""
+    p, first = _built_once(tmp_path, FLOW.replace("cp {input} {output}",
+                                                  "cp {input} {output}; test -e ok.txt"))
+    assert first.code != 0 and first.ran == ["a", "b"], first
+    assert not p.exists(".fileflow/noop-cache")
+    assert p.build("-k").code != 0
+    assert not p.exists(".fileflow/noop-cache")
+    p.write("ok.txt")
+    time.sleep(0.02)
+    assert p.build().ran == ["b"]
+    assert from_cache(p, monkeypatch)

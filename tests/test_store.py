@@ -504,3 +504,22 @@ def test_the_granularity_is_measured_once_per_device_and_kept_in_the_probe(tmp_p
     assert again.granularity_ns == 1000 and again.now_ns >= clock.now_ns
     (folder / "clock").write_text("12345 1000\n")      # another device: measured again
     assert read_clock(str(folder)).granularity_ns == clock.granularity_ns
+
+
+def test_a_new_state_folder_is_measured_with_the_working_directorys_entries(tmp_path):
+    """A project's first build finds `.fileflow` empty: too few timestamps of its own, so
+    the ctimes of the working directory's files (which only the kernel sets) tell the step,
+    not the coarsest guess."""
+    from fileflow.engine.fs_clock import read_clock
+    from fileflow.state import COARSE_NS
+
+    for name in ("Flowfile", "in.txt", "conf.yaml", "functions.py"):
+        (tmp_path / name).write_text(name)
+        os.utime(tmp_path / name, ns=(10**18, 10**18))  # whole seconds: mtimes tell nothing
+    folder = tmp_path / ".fileflow"
+    folder.mkdir()
+    clock = read_clock(str(folder))
+    stamps = [os.stat(tmp_path / n).st_ctime_ns for n in ("Flowfile", "in.txt", "conf.yaml")]
+    if all(t % 1_000_000_000 == 0 for t in stamps):
+        pytest.skip("a file system of whole seconds")
+    assert clock.granularity_ns < COARSE_NS and clock.device == os.stat(folder).st_dev

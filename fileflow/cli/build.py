@@ -111,32 +111,10 @@ def _noop_key(options: BuildOptions):
                      options.default_resources)
 
 
-def _save_noop(key, clock, runlog_before, workflow, graph, plan, options,
-               runlog_clock=None) -> None:
-    from fileflow.run.noop_cache import save
-
-    virtual, made = plan.virtual_temp, graph.producer
-    # Sources first: a later build checks them before the outputs, and users edit sources.
-    observed = {p: st for p, st in plan.observed.items() if p not in made}
-    observed.update((p, st) for p, st in plan.observed.items() if p in made and p not in virtual)
-    fresh = [*virtual, *(p for p in graph.sources if p not in observed)]
-    save(key, len(graph), observed, fresh, workflow.flowfiles, workflow.read_files,
-         options.configfiles, runlog_before, clock, runlog_clock, workflow.listed_dirs)
-
-
-def _only_settled_again(plan) -> bool:
-    """Every file the plan offers for recording has the content and stat its record says:
-    hashed only because that record was taken within a timestamp tick of the file's last
-    change (fileflow.state.vouches). Recording them changes no decision."""
-    recorded = plan.recorded
-    return all((r := recorded.get(st.path)) is not None and r.digest == st.digest
-               and st.same_stat(r.size, r.mtime_ns, r.ctime_ns) and st.link == r.link
-               for st in plan.fresh_states)
-
-
 def _planned_nothing(options, noop_key, clock, runlog_before, runlog, store, workflow, graph,
                      plan) -> int:
     """Say so; record what was hashed; leave the no-op cache for the next build."""
+    from fileflow.cli.noop_saves import only_settled_again, save_after_noop
     from fileflow.run.noop_cache import runlog_after_write, runlog_states
 
     # A graph waiting for a checkpoint is not known yet: no shortcut then. One that read
@@ -145,7 +123,7 @@ def _planned_nothing(options, noop_key, clock, runlog_before, runlog, store, wor
     cacheable = noop_key is not None and not plan.warnings and not graph.waiting
     runlog_clock = None
     if plan.fresh_states:
-        cacheable = cacheable and _only_settled_again(plan)
+        cacheable = cacheable and only_settled_again(plan)
         before_write = runlog_states(noop_key) if cacheable else []
         runlog.record_files(plan.fresh_states)
     _keep_plan(options, plan, runlog, store)
@@ -158,7 +136,8 @@ def _planned_nothing(options, noop_key, clock, runlog_before, runlog, store, wor
             runlog_before, runlog_clock = after
     _nothing_to_do(graph)
     if cacheable:
-        _save_noop(noop_key, clock, runlog_before, workflow, graph, plan, options, runlog_clock)
+        save_after_noop(noop_key, clock, runlog_before, workflow, graph, plan, options,
+                        runlog_clock)
     return EXIT_OK
 
 
@@ -178,6 +157,9 @@ def build(options: BuildOptions) -> int:
             print_line(f"nothing to do: all {jobs} jobs are up to date")
             return EXIT_OK
     store = open_store()
+    if not options.dry_run:  # its run log's folder, where the file system's clock is read
+        with contextlib.suppress(OSError):
+            os.makedirs(".fileflow", exist_ok=True)
     # The file system's time, before any state of this build is taken (a dry run writes
     # nothing, not even the probe: it records nothing, and an older reading is still true).
     clock = store.clock if options.dry_run else store.tick()
@@ -203,8 +185,8 @@ def build(options: BuildOptions) -> int:
                                     workflow, graph, plan)
         if options.touch:
             return _touch(plan, runlog, store, options, generation)
-        return _run(options, graph, plan, runlog, store, started, generation, workflow.config,
-                    workflow.hooks, state)
+        return _run(options, graph, plan, runlog, store, started, generation, workflow, state,
+                    (noop_key, clock))
     finally:
         if runlog is not None:
             runlog.close()
@@ -233,12 +215,13 @@ def _recorded_jobs(graph, plan) -> int:
                if graph.jobs[j].outputs or graph.jobs[j].rule.action is not None)
 
 
-def _run(options, graph, plan, runlog, store, started, generation, config, hooks,
-         state=None) -> int:
+def _run(options, graph, plan, runlog, store, started, generation, workflow, state=None,
+         noop=(None, None)) -> int:
     """Run the plan under the build lock; while jobs wait for checkpoints that ran, grow
     the graph (their outputs now decide it: `state`, the walk that resolved it, resumes)
     and run the new part, until nothing waits. One run in the run log, however many times
-    the graph grew."""
+    the graph grew. A run of all it planned, in one round, leaves the plan state and the
+    no-op shortcut (`noop`: its key, and the clock read before the graph was loaded)."""
     from fileflow import __version__
     from fileflow.run.scheduler import RunResult
     from fileflow.run.script_jobs import check_runtimes
@@ -253,6 +236,8 @@ def _run(options, graph, plan, runlog, store, started, generation, config, hooks
         lock.release()
         return _nothing_to_do(graph)
     total = RunResult()
+    config, hooks = workflow.config, workflow.hooks
+    kept = False
     try:
         adoptable, tags = [], []
         if options.cluster:  # before stop_orphans, which would close their records
@@ -301,8 +286,14 @@ def _run(options, graph, plan, runlog, store, started, generation, config, hooks
         runlog.finish_run(run_id, status, total.done, total.failed)
         if status == "success" and not extensions:
             _keep_plan(options, plan, runlog, store)
+            kept = incremental(options)
     finally:
         lock.release()
+    if kept:
+        from fileflow.cli.noop_saves import save_after_build
+
+        noop_key, clock = noop
+        save_after_build(noop_key, clock, workflow, graph, plan, options, runlog, store)
     return _report_result(total, started)
 
 

@@ -12,7 +12,8 @@ before it (fileflow.state.settled).
 
 The granularity is the largest step that divides the timestamps the kernel wrote on the
 entries of `.fileflow` (the probe, the run log, the no-op cache: a fine-grained file system
-gives them arbitrary nanoseconds), and is kept in the probe file itself with the device it
+gives them arbitrary nanoseconds), with the ctimes of the working directory's entries while
+`.fileflow` is new (a project's first build), and is kept in the probe file itself with the device it
 was measured on, so later builds read it instead of measuring again.
 """
 from __future__ import annotations
@@ -30,6 +31,7 @@ PROBE_NAME = "clock"
 # exFAT's 10 ms, milliseconds, microseconds, NTFS's 100 ns, nanoseconds.
 _STEPS = (COARSE_NS, 1_000_000_000, 10_000_000, 1_000_000, 1_000, 100, 1)
 _SAMPLES = 3  # timestamps needed before a step is believed (one is a whole second once in 1e9)
+_ENOUGH = 16  # timestamps below which a new `.fileflow` is measured with its neighbours'
 
 
 class FsClock(NamedTuple):
@@ -105,11 +107,30 @@ def _measure(folder: str, probe: str) -> tuple[int | None, os.stat_result]:
                 stamps.update((est.st_mtime_ns, est.st_ctime_ns))
     fst = os.stat(folder)
     stamps.add(fst.st_ctime_ns)  # the folder's own: changed by the writes above
+    if len(stamps) < _ENOUGH:  # a new folder: the ctimes beside it, which only the kernel sets
+        stamps.update(_ctimes_beside(folder, device))
     step = granularity(sorted(stamps)) if len(stamps) >= _SAMPLES else None
     with open(tmp, "w", encoding="ascii") as fh:  # too few to tell: measured again next time
         fh.write(f"{device} {step}\n" if step is not None else "unknown\n")
     os.replace(tmp, probe)
     return step, os.stat(probe)
+
+
+def _ctimes_beside(folder: str, device: int) -> set[int]:
+    """The ctimes of up to _ENOUGH entries of the folder that holds `folder` (the working
+    directory: the Flowfile, the inputs) on the same device."""
+    found: set[int] = set()
+    try:
+        with os.scandir(os.path.dirname(os.path.abspath(folder))) as it:
+            for entry in it:
+                est = entry.stat(follow_symlinks=False)
+                if est.st_dev == device:
+                    found.add(est.st_ctime_ns)
+                    if len(found) >= _ENOUGH:
+                        break
+    except OSError:
+        pass
+    return found
 
 
 def _wall_clock() -> FsClock:

@@ -22,7 +22,18 @@ file system itself (fileflow.engine.fs_clock, fileflow.state.settled; git's "rac
 files): a later change then shows a newer ctime. A build that found nothing to do but
 recorded files it had to hash again only because their records were taken within a tick of
 their last change (their content and stat unchanged) still writes the cache, with the run
-log's state after that write, when nobody else wrote the run log meanwhile. The folders
+log's state after that write, when nobody else wrote the run log meanwhile.
+
+A build that ran, in one round, all it planned (no failure, no forcing: when the plan state
+is kept) writes the cache at its end (fileflow.cli.noop_saves.save_after_build), so the
+first no-op after it answers from it: each path as the build last observed it (an output
+as its job's record holds it, taken by the scheduler for that record), only when every
+path still shows that state (`as_observed`: an output a later job changed in place, or a
+file edited during the build, does not), a state recorded within a tick of its file's last
+change hashes to the recorded digest, nobody else wrote the run log during the build, and
+the run log's state is taken after the build's last write (`runlog_settled`). What the
+build wrote is vouched for from the clock read then; what the graph was made from, from the
+clock read before it was loaded (`made`). The folders
 `glob_wildcards()` listed are watched too, each by its own stat: a file added, removed or
 renamed in one changes its mtime and ctime. A folder the plan observed (a directory()
 output, such as a checkpoint's) is watched by the summary of its tree, whose ctime any
@@ -38,7 +49,7 @@ import marshal
 import os
 import stat as stat_mod
 import sys
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING
 
 from fileflow.run.path_states import (
@@ -55,7 +66,8 @@ if TYPE_CHECKING:
     from fileflow.engine.store import FileStore
     from fileflow.state import FileState
 
-__all__ = ["cache_key", "nothing_to_do", "save", "runlog_states", "runlog_after_write"]
+__all__ = ["cache_key", "nothing_to_do", "save", "runlog_states", "runlog_after_write",
+           "runlog_settled", "as_observed"]
 
 CACHE_PATH = os.path.join(".fileflow", "noop-cache")
 FORMAT = 3
@@ -128,13 +140,15 @@ def save(key: tuple | None, jobs: int, observed: Mapping[str, FileState],
          fresh: Iterable[str], flowfiles: Sequence[str], read_files: Sequence[str],
          configfiles: Sequence[str], runlog_states: Sequence[PathState],
          clock: FsClock, runlog_clock: FsClock | None = None,
-         listed_dirs: Iterable[str] = ()) -> bool:
+         listed_dirs: Iterable[str] = (), made: Collection[str] = ()) -> bool:
     """Record a decision of "nothing to do". `observed` holds the FileStates the decision
     read (the plan's; sources first), `fresh` the paths to stat now (taken from the record, or
     only looked up), `runlog_states` the state of the run log's files before it was read (or
     after the build's own write: `runlog_after_write`, with `runlog_clock`), `clock` the file
-    system's clock read before any of these states was taken. Returns whether the cache was
-    written; never raises OSError."""
+    system's clock read before any of these states was taken. `made`: paths of `observed`
+    the build wrote after `clock` (its jobs' outputs), whose states, and those of the
+    files directly inside such a folder, count as taken when `runlog_clock` was read.
+    Returns whether the cache was written; never raises OSError."""
     if key is None or not os.path.isdir(".fileflow"):
         return False
     if uses_environment(flowfiles):
@@ -159,8 +173,14 @@ def save(key: tuple | None, jobs: int, observed: Mapping[str, FileState],
                       else None)
     kept = _not_summed(paths[2:], states[2:], summed)  # the run log's files come first
     paths, states = paths[:2] + kept[0], states[:2] + kept[1]
-    listed = [d for d in dict.fromkeys(map(_relative, listed_dirs)) if not _inside(d, summed)]
+    globbed = list(dict.fromkeys(map(_relative, listed_dirs)))
+    young = set(made)
+    if young and any(_inside(_relative(p), young)
+                     for p in [*flowfiles, *read_files, *configfiles, *globbed]):
+        return False  # the graph was made from what the build then wrote
+    listed = [d for d in globbed if not _inside(d, summed)]
     listed_states = [_listing_state(d) for d in listed]
+    n_globbed = len(listed)
     flat = {d: files for d in summed if (files := _flat_files(d, observed[d])) is not None}
     if flat:  # each such folder watched by its own stat and each file's: no listing needed
         at = [i for i, p in enumerate(paths) if p not in flat]
@@ -170,8 +190,16 @@ def save(key: tuple | None, jobs: int, observed: Mapping[str, FileState],
             listed_states.append(_listing_state(folder))
             paths.extend(files)
             states.extend(files.values())
-    if not (old_enough(states[2:], clock) and old_enough(listed_states, clock)
-            and old_enough(states[:2], runlog_clock or clock)):
+    # What the build wrote counts from `runlog_clock`; all else, from before it was loaded.
+    early_at = [i for i in range(2, len(paths)) if not _made(paths[i], young)]
+    late_at = [i for i in range(2, len(paths)) if _made(paths[i], young)]
+    flat_at = range(n_globbed, len(listed))
+    listed_late = {i for i in flat_at if _made(listed[i], young)}
+    listed_early = [i for i in range(len(listed)) if i not in listed_late]
+    if not (old_enough([states[i] for i in early_at], clock)
+            and old_enough([listed_states[i] for i in listed_early], clock)
+            and old_enough([*states[:2], *(states[i] for i in late_at),
+                            *(listed_states[i] for i in listed_late)], runlog_clock or clock)):
         return False
     tmp = f"{CACHE_PATH}.{os.getpid()}.tmp"
     try:
@@ -185,6 +213,12 @@ def save(key: tuple | None, jobs: int, observed: Mapping[str, FileState],
             pass
         return False
     return True
+
+
+def _made(path: str, made: set[str]) -> bool:
+    """Whether a build wrote `path`: it is in `made`, or a file directly inside a folder
+    there (a directory() output's files)."""
+    return bool(made) and (path in made or path.rpartition("/")[0] in made)
 
 
 def _listing_state(path: str) -> PathState:
@@ -273,12 +307,20 @@ def runlog_after_write(key: tuple | None, before: Sequence[PathState],
                        before_write: Sequence[PathState],
                        store: FileStore) -> tuple[list[PathState], FsClock] | None:
     """For a build that found nothing to do and then wrote the run log itself (files
-    recorded again, unchanged): the run log's state after that write and the clock read
-    before it was taken, once the file system's clock has passed the write's tick (waiting
-    up to SETTLE_WAIT_NS). None when someone else wrote the run log since it was read
-    (`before_write`, taken just before the write, differs from `before`) or the tick does
-    not pass soon enough (a file system of whole seconds)."""
+    recorded again, unchanged): `runlog_settled`. None when someone else wrote the run log
+    since it was read (`before_write`, taken just before the write, differs from `before`)."""
     if key is None or list(before_write) != list(before):
+        return None
+    return runlog_settled(key, store)
+
+
+def runlog_settled(key: tuple | None, store: FileStore
+                   ) -> tuple[list[PathState], FsClock] | None:
+    """The run log's state after the build's last write and the clock read before it was
+    taken, once the file system's clock has passed the write's tick (waiting up to
+    SETTLE_WAIT_NS); None when it does not pass soon enough (a file system of whole
+    seconds)."""
+    if key is None:
         return None
     import time
 
@@ -291,6 +333,38 @@ def runlog_after_write(key: tuple | None, before: Sequence[PathState],
         if time.monotonic_ns() >= deadline:
             return None
         time.sleep(max(1_000_000, min(clock.granularity_ns, SETTLE_WAIT_NS)) / 1e9)
+
+
+def as_observed(observed: Mapping[str, FileState], store: FileStore) -> bool:
+    """Whether every path shows now the state `observed` holds of it (for an output a
+    build wrote, the state its job's record holds): the same size, mtime, ctime, kind and
+    symlink target, or missing alike. A state taken within a timestamp tick of the path's
+    last change (fileflow.state.settled) cannot vouch for the content: such a file is
+    hashed again and must have the digest observed. The caller reads the file system's
+    clock (`store.tick`) before, once the paths' last writes are a tick old."""
+    from fileflow.state import settled
+
+    now = store.stat_many(observed)
+    granularity = store.granularity_ns
+    again: dict[str, FileState] = {}
+    for path, was in observed.items():
+        found = now[path]
+        if not was.exists:
+            if found.exists:
+                return False
+            continue
+        if (not found.exists or found.size != was.size or found.mtime_ns != was.mtime_ns
+                or found.ctime_ns != was.ctime_ns or found.is_dir != was.is_dir
+                or found.link != was.link):
+            return False
+        if was.seen_ns < 0 or not settled(was.mtime_ns, was.ctime_ns, was.seen_ns, granularity):
+            if was.digest is None:
+                return False
+            again[path] = found
+    if again:
+        hashed = store.with_digests(again, {})
+        return all(hashed[p].digest == observed[p].digest for p in again)
+    return True
 
 
 def _discard() -> None:

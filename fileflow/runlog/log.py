@@ -114,6 +114,13 @@ class RunLog:
         half is not open (once it is, it has the log migrated and reads through it)."""
         return self.sqlite_path is not None and self._sql is None
 
+    def others_wrote(self) -> bool:
+        """Whether anyone but this build's writer wrote the log since the writer's first
+        transaction (another build, another connection); True when that cannot be told: the
+        writer is not sqlite3's, or has not written yet."""
+        writer = self._writer
+        return writer is None or writer.others_committed()
+
     # -- a build's writes: each one transaction, carried out by `writer`
     def start_run(self, argv: list[str], workdir: str, version: str, planned: int = 0) -> int:
         """Record a new run as running (argv without passwords), meaning to run `planned`

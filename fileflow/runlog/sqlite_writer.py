@@ -32,6 +32,7 @@ class SqliteWriter(CursorWrites):
         self.journal_mode = sqlite_journal_mode(path)
         self._conn: sqlite3.Connection | None = None
         self._prepared: dict[str, str] = {}
+        self._data_version: int | None = None  # SQLite's, when the connection opened
 
     def _connection(self) -> sqlite3.Connection:
         if self._conn is None:
@@ -42,11 +43,23 @@ class SqliteWriter(CursorWrites):
                 raise RunLogError(f"cannot open the run log {self.where}: {exc}") from None
             try:
                 configure_sqlite(conn, self.busy_timeout, self.journal_mode)
+                self._data_version = _data_version(conn)
             except BaseException:
                 conn.close()
                 raise
             self._conn = conn
         return self._conn
+
+    def others_committed(self) -> bool:
+        """Whether another connection, of this process or another, committed to the log
+        since this writer's connection opened (SQLite's `data_version`, which this
+        connection's own commits leave alone); True when that cannot be told (not open)."""
+        if self._conn is None or self._data_version is None:
+            return True
+        try:
+            return _data_version(self._conn) != self._data_version
+        except sqlite3.Error:
+            return True
 
     def _transaction(self, fn: Callable[[Any], T], write: bool = True) -> T:
         delay = RETRY_BASE
@@ -84,3 +97,8 @@ class SqliteWriter(CursorWrites):
         if self._conn is not None:
             self._conn.close()
             self._conn = None
+            self._data_version = None
+
+
+def _data_version(conn: sqlite3.Connection) -> int:
+    return int(conn.execute("PRAGMA data_version").fetchone()[0])

@@ -1,0 +1,80 @@
+"""Leaving the no-op shortcut (fileflow.run.noop_cache) for the next build: after a build
+that found nothing to do, and after one that ran all it planned. Layer 5.
+"""
+from __future__ import annotations
+
+__all__ = ["save_after_noop", "only_settled_again", "save_after_build"]
+
+
+def _observed(plan, graph) -> dict:
+    """What the plan observed, sources first (a later build checks them before the
+    outputs, and users edit sources); temp() outputs taken from their record left out."""
+    virtual, made = plan.virtual_temp, graph.producer
+    observed = {p: st for p, st in plan.observed.items() if p not in made}
+    observed.update((p, st) for p, st in plan.observed.items() if p in made and p not in virtual)
+    return observed
+
+
+def save_after_noop(key, clock, runlog_before, workflow, graph, plan, options,
+                    runlog_clock=None) -> bool:
+    """After a decision of "nothing to do": every path as the plan observed it."""
+    from fileflow.run.noop_cache import save
+
+    observed = _observed(plan, graph)
+    fresh = [*plan.virtual_temp, *(p for p in graph.sources if p not in observed)]
+    return save(key, len(graph), observed, fresh, workflow.flowfiles, workflow.read_files,
+                options.configfiles, runlog_before, clock, runlog_clock, workflow.listed_dirs)
+
+
+def only_settled_again(plan) -> bool:
+    """Every file the plan offers for recording has the content and stat its record says:
+    hashed only because that record was taken within a timestamp tick of the file's last
+    change (fileflow.state.vouches). Recording them changes no decision."""
+    recorded = plan.recorded
+    return all((r := recorded.get(st.path)) is not None and r.digest == st.digest
+               and st.same_stat(r.size, r.mtime_ns, r.ctime_ns) and st.link == r.link
+               for st in plan.fresh_states)
+
+
+def _runs_again(graph, plan) -> bool:
+    """Whether the next plan runs a job whatever its files say: a target with a command
+    and no outputs to check, or the job of a log that another job or a target needs and
+    that is missing (fileflow.engine.plan)."""
+    jobs, observed = graph.jobs, plan.observed
+    return (any(not jobs[t].outputs and jobs[t].rule.action is not None for t in graph.targets)
+            or any((st := observed.get(p)) is None or not st.exists for p in graph.needed_logs))
+
+
+def save_after_build(key, clock, workflow, graph, plan, options, runlog, store) -> bool:
+    """After a build that ran, in one round, all it planned (none failed, no forcing: the
+    conditions under which the plan state is kept): the next build finds nothing to do
+    unless something changed, so it may say so from the shortcut. The plan's observations
+    are, by then, what the build knows of each path: an output its job wrote as that job's
+    record holds it (the scheduler observes it for the record), a source as observed or as
+    hashed before a job read it, anything else as the plan saw it. Saved only when no one
+    else wrote the run log during the build, every path shows that state still (an output
+    a later job changed in place, or a file edited meanwhile, does not), and a state
+    recorded within a timestamp tick of its file's last change hashes to the digest
+    recorded; the run log's state is taken after the build's last write (`runlog`,
+    closed here). `clock` is the file system's clock read before the graph was loaded:
+    what the graph was made from must be older. Returns whether the cache was written."""
+    from fileflow.run.noop_cache import as_observed, runlog_settled, save
+
+    if key is None or plan.warnings or plan.held or graph.waiting or _runs_again(graph, plan):
+        return False
+    if runlog.others_wrote():
+        return False
+    runlog.close()  # closing the last connection may write the run log again
+    settled = runlog_settled(key, store)
+    if settled is None:
+        return False
+    runlog_now, runlog_clock = settled
+    observed = _observed(plan, graph)
+    if any("://" in p for p in observed) or not as_observed(observed, store):
+        return False  # a remote file: only its own store can tell whether it changed
+    jobs = graph.jobs
+    made = {p for j in plan.reasons for p in jobs[j].outputs}
+    fresh = [*plan.virtual_temp, *(p for p in graph.sources if p not in observed)]
+    return save(key, len(graph), observed, fresh, workflow.flowfiles, workflow.read_files,
+                options.configfiles, runlog_now, clock, runlog_clock, workflow.listed_dirs,
+                made)
