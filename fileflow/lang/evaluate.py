@@ -453,90 +453,103 @@ def _compile_call(node: s.Call, builtins: Mapping[str, Callable]) -> Compiled:
         seen.add(k.name)
 
     if isinstance(node.func, s.Name):
-        fname = node.func.id
-        if fname not in builtins:
-            raise _error(f"unknown function '{fname}'", node.func.pos,
-                         ("available functions: " + ", ".join(sorted(builtins)))
-                         if not closest(fname, builtins) else closest(fname, builtins)[2:])
-        fn = builtins[fname]
-        if fname == "expand":
-            _check_expand_arguments(node)
+        return _compile_function_call(node, node.func.id, arg_fns, kw_fns, builtins)
+    if isinstance(node.func, s.Attribute):
+        return _compile_method_call(node, node.func, arg_fns, kw_fns, builtins)
+    raise _error("only functions and methods can be called", pos)
 
-        if len(arg_fns) == 1 and not kw_fns:  # the common case, kept cheap for per-job calls
-            only = arg_fns[0]
 
-            def call(scope):
-                arg = only(scope)
-                try:
-                    return fn(arg)
-                except BuiltinError as exc:
-                    raise _error(str(exc), pos) from None
-                except TypeError as exc:
-                    raise _error(f"{fname}(): {clean_type_error(exc)}", pos) from None
-            return call
+def _compile_function_call(node: s.Call, fname: str, arg_fns: list[Compiled],
+                           kw_fns: list[tuple[str, Compiled]],
+                           builtins: Mapping[str, Callable]) -> Compiled:
+    """A call of a builtin or helper function by name: `f(a, k=b)`."""
+    pos = node.pos
+    if fname not in builtins:
+        raise _error(f"unknown function '{fname}'", node.func.pos,
+                     ("available functions: " + ", ".join(sorted(builtins)))
+                     if not closest(fname, builtins) else closest(fname, builtins)[2:])
+    fn = builtins[fname]
+    if fname == "expand":
+        _check_expand_arguments(node)
+
+    if len(arg_fns) == 1 and not kw_fns:  # the common case, kept cheap for per-job calls
+        only = arg_fns[0]
 
         def call(scope):
-            args = [f(scope) for f in arg_fns]
-            kwargs = {k: f(scope) for k, f in kw_fns} if kw_fns else None
+            arg = only(scope)
             try:
-                return fn(*args, **kwargs) if kwargs is not None else fn(*args)
+                return fn(arg)
             except BuiltinError as exc:
                 raise _error(str(exc), pos) from None
-            except TypeError as exc:  # wrong keywords for a builtin
+            except TypeError as exc:
                 raise _error(f"{fname}(): {clean_type_error(exc)}", pos) from None
         return call
 
-    if isinstance(node.func, s.Attribute):
-        obj_fn = compile_expr(node.func.obj, builtins)
-        method = node.func.attr
+    def call_many(scope):
+        args = [f(scope) for f in arg_fns]
+        kwargs = {k: f(scope) for k, f in kw_fns} if kw_fns else None
+        try:
+            return fn(*args, **kwargs) if kwargs is not None else fn(*args)
+        except BuiltinError as exc:
+            raise _error(str(exc), pos) from None
+        except TypeError as exc:  # wrong keywords for a builtin
+            raise _error(f"{fname}(): {clean_type_error(exc)}", pos) from None
+    return call_many
 
-        sized = method in ("join", "replace", "format")
-        listed = method in ("keys", "values", "items", "split")
-        # A string's method that makes nothing large (`s.endswith("1")` in a comprehension's
-        # condition, run for every item): called without the general path's steps.
-        plain_str = method in METHODS[str] and not sized and not listed and not kw_fns
-        # Arguments written as literals are passed as they are, not evaluated each time.
-        fixed_args = tuple(a.value for a in node.args if isinstance(a, s.Const)) \
-            if all(type(a) is s.Const for a in node.args) else None
 
-        def method_call(scope):
-            obj = obj_fn(scope)
-            if plain_str and type(obj) is str:
-                try:
-                    result = getattr(obj, method)(
-                        *(fixed_args if fixed_args is not None else [f(scope) for f in arg_fns]))
-                except (TypeError, ValueError, IndexError, KeyError) as exc:
-                    raise _error(f"{method}(): {clean_type_error(exc)}", pos) from None
-                if type(result) is str and len(result) > MAX_ITEMS:
-                    raise _error(f"{method}() would make a string of {len(result)} characters "
-                                 f"(at most {MAX_ITEMS})", pos)
-                return result
-            if isinstance(obj, Attributed):
-                allowed = obj.methods
-            else:
-                allowed = METHODS.get(type(obj))  # the value's own type: most are plain ones
-                if allowed is None:
-                    allowed = next((names for t, names in METHODS.items() if isinstance(obj, t)), set())
-            if method not in allowed:
-                raise _error(f"{a_type(obj)} has no method '{method}'", node.func.pos,
-                             ("methods: " + ", ".join(sorted(allowed))) if allowed else "")
-            args = [f(scope) for f in arg_fns]
-            kwargs = {k: f(scope) for k, f in kw_fns} if kw_fns else {}
-            if sized:
-                if method == "format":
-                    check_format(obj, pos)
-                check_method_size(obj, method, args, kwargs, pos)
+def _compile_method_call(node: s.Call, func: s.Attribute, arg_fns: list[Compiled],
+                         kw_fns: list[tuple[str, Compiled]],
+                         builtins: Mapping[str, Callable]) -> Compiled:
+    """A call of a value's method: `x.m(a)`, among the methods its type allows."""
+    pos = node.pos
+    obj_fn = compile_expr(func.obj, builtins)
+    method = func.attr
+
+    sized = method in ("join", "replace", "format")
+    listed = method in ("keys", "values", "items", "split")
+    # A string's method that makes nothing large (`s.endswith("1")` in a comprehension's
+    # condition, run for every item): called without the general path's steps.
+    plain_str = method in METHODS[str] and not sized and not listed and not kw_fns
+    # Arguments written as literals are passed as they are, not evaluated each time.
+    fixed_args = tuple(a.value for a in node.args if isinstance(a, s.Const)) \
+        if all(type(a) is s.Const for a in node.args) else None
+
+    def method_call(scope):
+        obj = obj_fn(scope)
+        if plain_str and type(obj) is str:
             try:
-                result = getattr(obj, method)(*args, **kwargs)
+                result = getattr(obj, method)(
+                    *(fixed_args if fixed_args is not None else [f(scope) for f in arg_fns]))
             except (TypeError, ValueError, IndexError, KeyError) as exc:
                 raise _error(f"{method}(): {clean_type_error(exc)}", pos) from None
-            if isinstance(result, str) and len(result) > MAX_ITEMS:
+            if type(result) is str and len(result) > MAX_ITEMS:
                 raise _error(f"{method}() would make a string of {len(result)} characters "
                              f"(at most {MAX_ITEMS})", pos)
-            return list(result) if listed else result
-        return method_call
-
-    raise _error("only functions and methods can be called", pos)
+            return result
+        if isinstance(obj, Attributed):
+            allowed = obj.methods
+        else:
+            allowed = METHODS.get(type(obj))  # the value's own type: most are plain ones
+            if allowed is None:
+                allowed = next((names for t, names in METHODS.items() if isinstance(obj, t)), set())
+        if method not in allowed:
+            raise _error(f"{a_type(obj)} has no method '{method}'", func.pos,
+                         ("methods: " + ", ".join(sorted(allowed))) if allowed else "")
+        args = [f(scope) for f in arg_fns]
+        kwargs = {k: f(scope) for k, f in kw_fns} if kw_fns else {}
+        if sized:
+            if method == "format":
+                check_format(obj, pos)
+            check_method_size(obj, method, args, kwargs, pos)
+        try:
+            result = getattr(obj, method)(*args, **kwargs)
+        except (TypeError, ValueError, IndexError, KeyError) as exc:
+            raise _error(f"{method}(): {clean_type_error(exc)}", pos) from None
+        if isinstance(result, str) and len(result) > MAX_ITEMS:
+            raise _error(f"{method}() would make a string of {len(result)} characters "
+                         f"(at most {MAX_ITEMS})", pos)
+        return list(result) if listed else result
+    return method_call
 
 
 _COMPILERS: dict[type, Callable[..., Compiled]] = {
