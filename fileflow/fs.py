@@ -14,7 +14,7 @@ import stat
 from collections.abc import Iterable
 
 __all__ = ["remove_file", "remove_path", "make_read_only", "no_space", "full_disk",
-           "FULL_DISK_HINT", "NO_SPACE_TEXTS"]
+           "replace_file", "FULL_DISK_HINT", "NO_SPACE_TEXTS"]
 
 # What a program says when the disk (or the user's quota) is full, as strerror gives it.
 NO_SPACE_TEXTS = (os.strerror(errno.ENOSPC), os.strerror(errno.EDQUOT))
@@ -70,3 +70,18 @@ def make_read_only(path: str) -> None:
     """Take every write permission off `path` (a protected() output, once made)."""
     mode = os.stat(path).st_mode
     os.chmod(path, mode & ~(stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH))
+
+
+def replace_file(path: str, data: bytes) -> bool:
+    """Write `data` to `path` whole or not at all (a file beside it, then renamed over it):
+    a reader never sees half of it. Returns whether it was written; never raises OSError."""
+    tmp = f"{path}.{os.getpid()}.tmp"
+    try:
+        with open(tmp, "wb") as fh:
+            fh.write(data)
+        os.replace(tmp, path)
+    except OSError:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        return False
+    return True

@@ -33,6 +33,7 @@ from collections.abc import Callable, Collection, Iterable, Sequence
 from typing import TYPE_CHECKING
 
 from fileflow.engine import graph_store
+from fileflow.fs import replace_file
 from fileflow.run.path_states import (
     PathState,
     old_enough,
@@ -144,16 +145,7 @@ def _write(key: tuple, workflow: Workflow, graph: Graph, lookups: Lookups, clock
         return False
     if not old_enough([s for _, s in found[3]], clock):
         return False
-    tmp = f"{CACHE_PATH}.{os.getpid()}.tmp"
-    try:
-        with open(tmp, "wb") as fh:
-            fh.write(blob)
-        os.replace(tmp, CACHE_PATH)
-    except OSError:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
+    if not replace_file(CACHE_PATH, blob):
         return False
     graph.origin = token
     return True

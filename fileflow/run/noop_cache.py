@@ -52,11 +52,13 @@ import sys
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING
 
+from fileflow.fs import replace_file
 from fileflow.run.path_states import (
     PathState,
     old_enough,
     on_network_fs,
     own_modules,
+    own_state,
     state,
     uses_environment,
 )
@@ -201,18 +203,7 @@ def save(key: tuple | None, jobs: int, observed: Mapping[str, FileState],
             and old_enough([*states[:2], *(states[i] for i in late_at),
                             *(listed_states[i] for i in listed_late)], runlog_clock or clock)):
         return False
-    tmp = f"{CACHE_PATH}.{os.getpid()}.tmp"
-    try:
-        with open(tmp, "wb") as fh:
-            fh.write(marshal.dumps((key, jobs, paths, states, listed, listed_states)))
-        os.replace(tmp, CACHE_PATH)
-    except OSError:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        return False
-    return True
+    return replace_file(CACHE_PATH, marshal.dumps((key, jobs, paths, states, listed, listed_states)))
 
 
 def _made(path: str, made: set[str]) -> bool:
@@ -224,17 +215,8 @@ def _made(path: str, made: set[str]) -> bool:
 def _listing_state(path: str) -> PathState:
     """A folder glob_wildcards() listed, as its own stat shows it: an entry added, removed
     or renamed changes its mtime and ctime (what is inside the entries does not matter)."""
-    try:
-        st = os.lstat(path)
-        link = ""
-        if stat_mod.S_ISLNK(st.st_mode):
-            link = os.readlink(path)
-            st = os.stat(path)
-    except (FileNotFoundError, NotADirectoryError):
-        return None
-    except OSError:
-        return False
-    return (st.st_size, st.st_mtime_ns, st.st_ctime_ns, True, link)
+    found = own_state(path)
+    return found if not found else (*found[:3], True, found[4])
 
 
 def _flat_files(folder: str, summary: FileState) -> dict[str, PathState] | None:

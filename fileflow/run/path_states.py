@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from fileflow.engine.fs_clock import FsClock
     from fileflow.engine.store import FileStore
 
-__all__ = ["PathState", "state", "own_modules", "old_enough", "uses_environment",
+__all__ = ["PathState", "state", "own_state", "own_modules", "old_enough", "uses_environment",
            "on_network_fs"]
 
 PathState = tuple[int, int, int, bool, str] | Literal[False] | None
@@ -32,6 +32,15 @@ _VOLATILE = re.compile(r"\benv\b")
 def state(path: str, store: FileStore | None = None) -> PathState:
     """None: missing; False: cannot tell; else (size, mtime_ns, ctime_ns, is_dir, link).
     A folder is summed up by `store` (one is made if not given)."""
+    found = own_state(path)
+    if found and found[3]:
+        return _dir_state(path, store)
+    return found
+
+
+def own_state(path: str) -> PathState:
+    """`state`, but a folder's is its own stat (an entry added, removed or renamed changes
+    its mtime and ctime), not the summary of its tree."""
     try:
         st = os.lstat(path)
         link = ""
@@ -42,9 +51,7 @@ def state(path: str, store: FileStore | None = None) -> PathState:
         return None
     except OSError:
         return False
-    if stat_mod.S_ISDIR(st.st_mode):
-        return _dir_state(path, store)
-    return (st.st_size, st.st_mtime_ns, st.st_ctime_ns, False, link)
+    return (st.st_size, st.st_mtime_ns, st.st_ctime_ns, stat_mod.S_ISDIR(st.st_mode), link)
 
 
 def _dir_state(path: str, store: FileStore | None) -> PathState:

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING
 
 from fileflow.engine.incremental import Previous
 from fileflow.engine.plan import path_key, rule_keys
+from fileflow.fs import replace_file
 from fileflow.state import settled
 
 if TYPE_CHECKING:
@@ -77,19 +78,12 @@ def save(plan: Plan, generation: int, granularity_ns: int,
             continue
         paths.append(path)
         states.append(path_key(st, get(path)))
-    tmp = f"{CACHE_PATH}.{os.getpid()}.tmp"
     try:
-        with open(tmp, "wb") as fh:
-            fh.write(marshal.dumps((FORMAT, graph.origin, generation, rule_keys(graph), paths,
-                                    states, dirty)))
-        os.replace(tmp, CACHE_PATH)
-    except (OSError, ValueError):
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
+        data = marshal.dumps((FORMAT, graph.origin, generation, rule_keys(graph), paths, states,
+                              dirty))
+    except ValueError:  # a value marshal cannot write: nothing kept
         return False
-    return True
+    return replace_file(CACHE_PATH, data)
 
 
 def keep(plan: Plan, runlog, granularity_ns: int) -> bool:
