@@ -27,6 +27,17 @@ __all__ = ["Project", "Result", "snapshot", "wait_for", "PRINT_ARGV"]
 PRINT_ARGV = "import sys\nfor a in sys.argv[1:]:\n    print(repr(a))\n"
 
 
+# A workflow whose job depends on the environment (`env()`): what the caches of .fileflow
+# never vouch for.
+READS_ENV = """
+rule all:
+    input: "out.txt"
+rule copy:
+    output: "out.txt"
+    params: who = env("FILEFLOW_TEST_WHO", "nobody")
+    shell: "echo {params.who} > {output}"
+"""
+
 # The usual checkpoint idiom (docs/language.md, Data-dependent graphs): a split into an
 # unknown number of chunks, a job per chunk, and a gather of what the split made.
 SPLIT = """

@@ -8,7 +8,7 @@ import os
 import time
 
 import pytest
-from buildkit import SPLIT, Project
+from buildkit import READS_ENV, SPLIT, Project
 
 import fileflow.engine.resolve
 
@@ -175,14 +175,7 @@ def test_a_corrupt_or_deleted_cache_resolves_afresh(project, monkeypatch):
 
 def test_env_and_dry_runs_keep_no_graph(tmp_path, monkeypatch):
     p = Project(tmp_path)
-    p.flowfile("""
-        rule all:
-            input: "out.txt"
-        rule copy:
-            output: "out.txt"
-            params: who = env("FILEFLOW_TEST_WHO", "nobody")
-            shell: "echo {params.who} > {output}"
-        """)
+    p.flowfile(READS_ENV)
     assert p.build("-n").code == 0
     assert not p.exists(".fileflow/graph-cache")
     assert p.build().ran == ["copy"]

@@ -8,7 +8,7 @@ import sqlite3
 import time
 
 import pytest
-from buildkit import Project
+from buildkit import READS_ENV, Project
 
 import fileflow.cli.build
 
@@ -203,14 +203,7 @@ def test_a_checkpoints_folder_is_watched_once_and_a_chunk_edited_in_place_is_see
 
 def test_env_keeps_the_full_decision(tmp_path):
     p = Project(tmp_path)
-    p.flowfile("""
-        rule all:
-            input: "out.txt"
-        rule copy:
-            output: "out.txt"
-            params: who = env("FILEFLOW_TEST_WHO", "nobody")
-            shell: "echo {params.who} > {output}"
-        """)
+    p.flowfile(READS_ENV)
     assert p.build().ran == ["copy"]
     assert "nothing to do" in p.build(log=False).out
     assert not p.exists(".fileflow/noop-cache")
