@@ -239,6 +239,33 @@ def test_the_next_plan_decides_only_what_may_have_changed(project, monkeypatch):
     assert nothing.code == 0 and nothing.ran == [] and "nothing to do" in nothing.out, nothing
 
 
+def test_the_next_plan_reads_only_the_records_of_the_jobs_it_decides(project, monkeypatch):
+    """With what the last plan knew, the run log's records are read for the paths of the
+    jobs decided again, not for every path of the graph."""
+    import fileflow.runlog.log
+
+    asked: list = []
+    real = fileflow.runlog.log.RunLog.load_targets
+
+    def counting(self, paths=None):
+        asked.append(None if paths is None else sorted(paths))
+        return real(self, paths)
+
+    time.sleep(0.02)  # the first build's jobs and what they wrote: decided once more
+    os.unlink(project.path(".fileflow/noop-cache"))  # (planned, not answered from the shortcut)
+    assert project.build().ran == []
+    time.sleep(0.02)
+    project.write("in/a.txt", "a changed\n")
+    with monkeypatch.context() as m:
+        m.setattr(fileflow.runlog.log.RunLog, "load_targets", counting)
+        again = project.build()
+    assert again.code == 0 and again.ran == ["copy[s=a,x=txt]"], again
+    assert None not in asked, asked
+    read = {p for paths in asked for p in paths}
+    assert read and read <= {"in/a.txt", "out/a.txt", "out/b.txt", "sheet/X.txt"}, read
+    assert "in/b.txt" not in read and "ref.txt" not in read
+
+
 def test_another_write_to_the_run_log_or_forcing_decides_every_job(project, monkeypatch):
     time.sleep(0.02)
     project.write("in/a.txt", "a changed\n")

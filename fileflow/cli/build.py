@@ -20,11 +20,11 @@ from fileflow.cli.steps import (
     local_cores,
     names_remote_files,
     no_gc_pauses,
+    open_runlog_at,
     open_store,
     plan_build,
     previous_plan,
     print_line,
-    read_recorded_at,
 )
 from fileflow.errors import EXIT_INTERRUPTED, EXIT_JOB_FAILED, EXIT_OK, FileflowError, FlowfileError
 from fileflow.printable import printable
@@ -102,11 +102,17 @@ def build(options: BuildOptions) -> int:
         runlog_before = runlog_states(noop_key)  # before the run log is read
     with no_gc_pauses():
         workflow, graph, state = load_resolution(options, store, keep=True)
-        runlog, recorded, generation = read_recorded_at(options.db_url, write=not options.dry_run)
+        runlog, generation = open_runlog_at(options.db_url, write=not options.dry_run)
     try:
         with no_gc_pauses():
-            plan = plan_build(options, graph, recorded, store,
-                              previous=previous_plan(options, graph, generation))
+            previous = previous_plan(options, graph, generation)
+            # With what the last plan knew, only the records of the jobs decided again
+            # are read; else all of them.
+            partial = previous is not None and runlog is not None and not (
+                graph.waiting or graph.readers)
+            recorded = {} if partial or runlog is None else runlog.load_targets()
+            plan = plan_build(options, graph, recorded, store, previous=previous,
+                              load_records=runlog.load_targets if partial else None)
         if not options.quiet:  # -q: errors and the summary line only
             for warning in plan.warnings:
                 print(printable(warning), file=sys.stderr)

@@ -52,12 +52,13 @@ def save_after_build(key, clock, workflow, graph, plan, options, runlog, store) 
     are, by then, what the build knows of each path: an output its job wrote as that job's
     record holds it (the scheduler observes it for the record), a source as observed or as
     hashed before a job read it, anything else as the plan saw it. Saved only when no one
-    else wrote the run log during the build, every path shows that state still (an output
-    a later job changed in place, or a file edited meanwhile, does not), and a state
-    recorded within a timestamp tick of its file's last change hashes to the digest
-    recorded; the run log's state is taken after the build's last write (`runlog`,
-    closed here). `clock` is the file system's clock read before the graph was loaded:
-    what the graph was made from must be older. Returns whether the cache was written."""
+    else wrote the run log during the build, every output the build wrote shows that state
+    still (not one a later job changed in place), and such a state recorded within a
+    timestamp tick of its file's last change hashes to the digest recorded (a file edited
+    meanwhile that the build did not write shows a newer ctime than the one saved); the
+    run log's state is taken after the build's last write (`runlog`, closed here). `clock` is
+    the file system's clock read before the graph was loaded: what the graph was made from
+    must be older. Returns whether the cache was written."""
     from fileflow.run.noop_cache import as_observed, runlog_settled, save
 
     if key is None or plan.warnings or plan.held or graph.waiting or _runs_again(graph, plan):
@@ -70,10 +71,14 @@ def save_after_build(key, clock, workflow, graph, plan, options, runlog, store) 
         return False
     runlog_now, runlog_clock = settled
     observed = _observed(plan, graph)
-    if any("://" in p for p in observed) or not as_observed(observed, store):
+    if any("://" in p for p in observed):
         return False  # a remote file: only its own store can tell whether it changed
     jobs = graph.jobs
     made = {p for j in plan.reasons for p in jobs[j].outputs}
+    # Only what the build wrote is looked at again: any other path must be a tick older
+    # than `clock` (save checks it), so a write to it since shows a newer ctime anyway.
+    if not as_observed({p: observed[p] for p in made if p in observed}, store):
+        return False
     fresh = [*plan.virtual_temp, *(p for p in graph.sources if p not in observed)]
     return save(key, len(graph), observed, fresh, workflow.flowfiles, workflow.read_files,
                 options.configfiles, runlog_now, clock, runlog_clock, workflow.listed_dirs,

@@ -17,12 +17,14 @@ def stop_orphans(runlog) -> None:
     which also finds a job killed before its pid was recorded, and daemons it started."""
     import socket
 
+    rows = runlog.unfinished_jobs(socket.gethostname())
+    if not rows:  # the usual case: psutil (tens of ms to import) is not needed
+        return
     import psutil
 
     from fileflow.executors.local import process_run_tag, tagged_processes
     from fileflow.processes import live_process
 
-    rows = runlog.unfinished_jobs(socket.gethostname())
     dead_runs = {r["run_id"] for r in rows
                  if live_process(r["pid"], started_by=r["run_started"]) is None}
     abandoned = [r for r in rows if r["run_id"] in dead_runs]

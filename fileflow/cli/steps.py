@@ -13,7 +13,8 @@ from fileflow.errors import FileflowError, NothingToDo
 from fileflow.printable import printable
 
 __all__ = ["BuildOptions", "print_line", "no_gc_pauses", "open_store", "load_graph", "load_resolution",
-           "local_cores", "names_remote_files", "read_recorded", "read_recorded_at", "plan_build",
+           "local_cores", "names_remote_files", "read_recorded", "read_recorded_at", "open_runlog_at",
+           "plan_build",
            "incremental", "previous_plan"]
 
 
@@ -257,26 +258,34 @@ def read_recorded(db_url: str | None, write: bool):
     return runlog, recorded
 
 
-def read_recorded_at(db_url: str | None, write: bool):
-    """The run log, what it records, and its generation read just before (a build that
-    finds it changed once it holds the build lock plans again); a dry run never creates one."""
+def open_runlog_at(db_url: str | None, write: bool):
+    """The run log and its generation read now, before any of its records (a build that
+    finds it changed once it holds the build lock plans again); (None, 0) for a dry run
+    where there is none: a dry run never creates one."""
     from fileflow.runlog.log import open_runlog
 
     db_url = db_url or os.environ.get("FILEFLOW_DB") or None
     if not write and db_url is None and not os.path.exists(os.path.join(".fileflow", "runlog.db")):
-        return None, {}, 0
+        return None, 0
     runlog = open_runlog(db_url, os.getcwd(), look_only=not write)
-    generation = runlog.generation() if write else 0
-    return runlog, runlog.load_targets(), generation
+    return runlog, runlog.generation() if write else 0
+
+
+def read_recorded_at(db_url: str | None, write: bool):
+    """The run log, what it records, and its generation read just before."""
+    runlog, generation = open_runlog_at(db_url, write)
+    return runlog, ({} if runlog is None else runlog.load_targets()), generation
 
 
 def plan_build(options: BuildOptions, graph, recorded, store, ran: frozenset[str] = frozenset(),
-               previous=None):
+               previous=None, load_records=None):
     """What of the graph runs and why, against what the run log records; the forcing
     options taken into account, except for the jobs this build `ran` already (a graph
     grown after checkpoints: a forced checkpoint job runs once, not in every round).
     `previous`: what the last plan of this graph knew (fileflow.run.plan_cache), for
-    deciding only what may have changed."""
+    deciding only what may have changed; with `load_records` (the run log's
+    `load_targets`), `recorded` is left unread and only the records of the jobs decided
+    again are loaded."""
     from fileflow.engine.plan import Force, make_plan
 
     force = Force(options.forceall, frozenset(options.forcerun),
@@ -288,4 +297,5 @@ def plan_build(options: BuildOptions, graph, recorded, store, ran: frozenset[str
     if options.rerun_triggers is not None:
         return make_plan(graph, store, recorded, force, local_view=local_view,
                          triggers=options.rerun_triggers)
-    return make_plan(graph, store, recorded, force, local_view=local_view, previous=previous)
+    return make_plan(graph, store, recorded, force, local_view=local_view, previous=previous,
+                     load_records=load_records)

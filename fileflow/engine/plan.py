@@ -38,7 +38,7 @@ from fileflow.state import FileState, RecordedTarget, vouches
 from fileflow.template import Template
 
 __all__ = ["Force", "Plan", "make_plan", "job_facts", "protected_in_the_way", "hold_for_checkpoints",
-           "states_to_digest", "decide_each", "rule_keys", "path_key"]
+           "states_to_digest", "decide_each", "rule_keys", "state_key"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -179,18 +179,26 @@ def make_plan(graph: Graph, store: FileStore, recorded: Mapping[str, RecordedTar
               now_ns: int | None = None,
               local_view: Callable[[Job], Job] | None = None,
               triggers: frozenset[str] = ALL_TRIGGERS,
-              previous: Previous | None = None) -> Plan:
+              previous: Previous | None = None,
+              load_records: Callable[[Collection[str]], Mapping[str, RecordedTarget]] | None = None
+              ) -> Plan:
     """Decide every job. `plan.observed` holds every output, and the inputs of every job with
     an output on disk or on record (what decide and the digests look at); `triggers`: which
     kinds of change rerun a job (fileflow.engine.staleness.TRIGGERS). With `previous`, what
     an earlier plan of this graph knew, against the same records: only the jobs whose facts
     may have changed, and those below a changed decision, are decided again
-    (fileflow.engine.incremental); the others keep their decision."""
+    (fileflow.engine.incremental); the others keep their decision. With `previous` and
+    `load_records` (the run log's records of some paths), `recorded` is not read: only the
+    records of the paths of the jobs decided again are loaded, and `plan.recorded` holds
+    those alone (the run log is the one `previous` was kept for: its records are the same)."""
     order = graph.topological_order()
     jobs = graph.jobs
     if now_ns is None:
         import time
         now_ns = time.time_ns()
+    partial = previous is not None and load_records is not None
+    if partial:
+        recorded = dict(load_records(_temp_outputs(graph)))
     plan = Plan(graph, order, {}, {}, recorded, force=force, local_view=local_view,
                 triggers=triggers)
 
@@ -216,6 +224,8 @@ def make_plan(graph: Graph, store: FileStore, recorded: Mapping[str, RecordedTar
     # with what an earlier plan knew, only for the jobs that may be decided again: the stale
     # ones and those below them.
     stale = _stale(plan, previous) if previous is not None else None
+    if partial and stale:
+        _observe_decided(plan, store, graph.downstream_of(sorted(stale)), load_records)
     if not recorded:
         has_record = [False] * len(jobs)
     elif stale is None:
@@ -241,6 +251,24 @@ def make_plan(graph: Graph, store: FileStore, recorded: Mapping[str, RecordedTar
         hold_for_checkpoints(plan)
     plan.warnings.extend(_future_mtimes(observed, graph, now_ns))
     return plan
+
+
+def _temp_outputs(graph: Graph) -> list[str]:
+    return [p for job in graph.jobs if job.values.flags for p in job.flagged("temp")]
+
+
+def _observe_decided(plan: Plan, store: FileStore, decided: Collection[int],
+                     load_records: Callable[[Collection[str]], Mapping[str, RecordedTarget]]
+                     ) -> None:
+    """What deciding these jobs again needs beside what was observed: their inputs' states
+    (an input of a job whose outputs are all missing was not looked at) and the records of
+    their paths (an input's record lets an unchanged stat stand for its digest)."""
+    jobs, observed = plan.graph.jobs, plan.observed
+    paths = {p: None for j in decided for p in (*jobs[j].inputs, *jobs[j].outputs)}
+    observed.update(store.stat_many([p for p in paths if p not in observed]))
+    recorded = plan.recorded
+    assert isinstance(recorded, dict)
+    recorded.update(load_records([p for p in paths if p not in recorded]))
 
 
 def hold_for_checkpoints(plan: Plan) -> None:
@@ -347,24 +375,19 @@ def rule_keys(graph: Graph) -> dict[str, str]:
     return keys
 
 
-def path_key(state: FileState, record: RecordedTarget | None) -> tuple:
-    """What `Previous.states` compares of a path: its observed state, and its record but
-    the input digests (which change only with a job's outcome, which the run log's
-    generation counts)."""
-    if record is None:
-        return (state.exists, state.size, state.mtime_ns, state.ctime_ns, state.link)
-    return (state.exists, state.size, state.mtime_ns, state.ctime_ns, state.link,
-            record.complete, record.size, record.mtime_ns, record.digest, record.signature,
-            record.job_id, record.ctime_ns, record.seen_ns, record.link, record.code_digest,
-            record.params_digest, len(record.input_digests))
+def state_key(state: FileState) -> tuple:
+    """What `Previous.states` compares of a path: its observed state. Its record is not
+    compared: a previous plan is used only against the run log it was kept for (the same
+    generation), whose records are the same."""
+    return (state.exists, state.size, state.mtime_ns, state.ctime_ns, state.link)
 
 
 def _stale(plan: Plan, previous: Previous) -> set[int]:
-    jobs, observed, get = plan.graph.jobs, plan.observed, plan.recorded.get
+    jobs, observed = plan.graph.jobs, plan.observed
 
     def now(path: str):
         state = observed.get(path)
-        return None if state is None else path_key(state, get(path))
+        return None if state is None else state_key(state)
 
     needed_logs = plan.graph.needed_logs  # a log a job reads or a target names must be there
 

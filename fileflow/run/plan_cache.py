@@ -5,35 +5,35 @@ Layer 4.
 Written at the end of a build that ran everything it planned (or found nothing to do),
 for a kept graph (fileflow.run.graph_cache) and with no forcing, no `--rerun-triggers`,
 no `--until`/`--omit-from`/`--batch`: the graph's token, the run log's generation after
-the build's last write, how each rule signs its jobs, and the observed state and the
-record (but its input digests) of every path the plan can vouch for: taken a whole
-timestamp tick after the path last changed (fileflow.state.settled), and not written by a
-job of the build (for a file it recorded again, the record as read back after). The jobs
-the build ran are named dirty: the next plan decides them again whatever their paths say.
-The next build uses it only for the same graph (the same token) and the same run log
-generation: any other build's write to the run log, or a graph resolved afresh, and every
-job is decided. Deleting the file is always safe.
+the build's last write, how each rule signs its jobs, and the observed state of every
+path the plan can vouch for: taken a whole timestamp tick after the path last changed
+(fileflow.state.settled), and not written by a job of the build. The jobs the build ran
+are named dirty: the next plan decides them again whatever their paths say. The next
+build uses it only for the same graph (the same token) and the same run log generation:
+any other build's record of a job's outcome, or a graph resolved afresh, and every job is
+decided. So the records need not be kept: they are the run log's, and the next build
+reads only those of the jobs it decides again. (A file recorded again by another build
+without a job, its stat and digest, changes no decision: it shows another state than
+the one vouched for, or has the content recorded.) Deleting the file is always safe.
 """
 from __future__ import annotations
 
 import marshal
 import os
-from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 from fileflow.engine.incremental import Previous
-from fileflow.engine.plan import path_key, rule_keys
+from fileflow.engine.plan import rule_keys, state_key
 from fileflow.fs import replace_file
 from fileflow.state import settled
 
 if TYPE_CHECKING:
     from fileflow.engine.plan import Plan
-    from fileflow.state import RecordedTarget
 
 __all__ = ["CACHE_PATH", "load", "keep", "save", "discard"]
 
 CACHE_PATH = os.path.join(".fileflow", "plan-state")
-FORMAT = 1
+FORMAT = 2
 
 
 def load(origin: str, generation: int) -> Previous | None:
@@ -51,11 +51,9 @@ def load(origin: str, generation: int) -> Previous | None:
     return Previous(dict(zip(paths, states)), {}, keys, frozenset(dirty))
 
 
-def save(plan: Plan, generation: int, granularity_ns: int,
-         recorded_again: Mapping[str, RecordedTarget]) -> bool:
+def save(plan: Plan, generation: int, granularity_ns: int) -> bool:
     """Keep what `plan` knew once the build ran all it planned (`generation`: the run log's
-    after the build's last write; `recorded_again`: the records of the files the build
-    recorded again, as they are now). Returns whether it was written; never raises OSError."""
+    after the build's last write). Returns whether it was written; never raises OSError."""
     graph = plan.graph
     if not graph.origin or plan.held or graph.waiting:
         discard()
@@ -65,11 +63,6 @@ def save(plan: Plan, generation: int, granularity_ns: int,
     gone = {p for j in dirty for p in jobs[j].outputs}
     gone.update(plan.virtual_temp)
     paths, states = [], []
-    recorded = plan.recorded
-
-    def get(path: str) -> RecordedTarget | None:
-        found = recorded_again.get(path)
-        return recorded.get(path) if found is None else found
     for path, st in plan.observed.items():
         if path in gone or (st.exists and not settled(st.mtime_ns, st.ctime_ns, st.seen_ns,
                                                        granularity_ns)):
@@ -77,7 +70,7 @@ def save(plan: Plan, generation: int, granularity_ns: int,
         if st.exists and st.seen_ns < 0:  # seen at an unknown time: cannot vouch
             continue
         paths.append(path)
-        states.append(path_key(st, get(path)))
+        states.append(state_key(st))
     try:
         data = marshal.dumps((FORMAT, graph.origin, generation, rule_keys(graph), paths, states,
                               dirty))
@@ -87,10 +80,8 @@ def save(plan: Plan, generation: int, granularity_ns: int,
 
 
 def keep(plan: Plan, runlog, granularity_ns: int) -> bool:
-    """`save` at the end of a build, with the run log's generation now and the records of
-    the files the build recorded again, as they are now."""
-    again = runlog.load_targets([st.path for st in plan.fresh_states])
-    return save(plan, runlog.generation(), granularity_ns, again)
+    """`save` at the end of a build, with the run log's generation now."""
+    return save(plan, runlog.generation(), granularity_ns)
 
 
 def discard() -> None:
