@@ -266,6 +266,45 @@ def test_the_next_plan_reads_only_the_records_of_the_jobs_it_decides(project, mo
     assert "in/b.txt" not in read and "ref.txt" not in read
 
 
+def test_an_unchanged_input_of_a_job_decided_again_is_taken_at_the_digest_last_known(
+        tmp_path, monkeypatch):
+    """The kept plan state holds the digests the plan knew: a job decided again reads no
+    record of an input whose state is the one vouched for, and still sees a change."""
+    import fileflow.runlog.log
+
+    p = Project(tmp_path)
+    p.flowfile("""
+        rule all:
+            input: "c.txt"
+        rule c:
+            input: "a.txt", "b.txt"
+            output: "c.txt"
+            shell: "cat {input} > {output}"
+        """)
+    p.write("a.txt", "a\n")
+    p.write("b.txt", "b\n")
+    assert p.build().ran == ["c"]
+    time.sleep(0.02)
+    os.unlink(p.path(".fileflow/noop-cache"))
+    assert p.build().ran == []  # decides c against its record: the inputs' digests known
+    asked: list = []
+    real = fileflow.runlog.log.RunLog.load_targets
+
+    def counting(self, paths=None):
+        asked.append(None if paths is None else sorted(paths))
+        return real(self, paths)
+
+    time.sleep(0.02)
+    p.write("a.txt", "a changed\n")
+    with monkeypatch.context() as m:
+        m.setattr(fileflow.runlog.log.RunLog, "load_targets", counting)
+        again = p.build()
+    assert again.code == 0 and again.ran == ["c"], again
+    read = {path for paths in asked if paths is not None for path in paths}
+    assert None not in asked and "c.txt" in read and "b.txt" not in read, asked
+    assert p.read("c.txt") == "a changed\nb\n"
+
+
 def test_another_write_to_the_run_log_or_forcing_decides_every_job(project, monkeypatch):
     time.sleep(0.02)
     project.write("in/a.txt", "a changed\n")

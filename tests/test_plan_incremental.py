@@ -147,7 +147,7 @@ def test_incremental_planning_decides_as_the_full_plan_does():
         # (the graph it belongs to was resolved again).
         changed_values = {j for j, p in enumerate(world.params) if p != param_keys[j]}
         stale = stale_jobs([world.inputs[j] + world.outputs[j] for j in world.order()],
-                           world.rules, now.get,
+                           world.rules, now,
                            previous._replace(dirty=dirty | changed_values), world.rule_keys())
         got = replan(world.order(), world.deps, stale, before, world.decide_one(world.observed()))
         assert got == want, (case, before, want, got, stale)

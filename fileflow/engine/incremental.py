@@ -17,37 +17,41 @@ since (its generation).
 from __future__ import annotations
 
 from collections.abc import Callable, Collection, Mapping, Sequence
+from types import MappingProxyType
 from typing import NamedTuple
 
 from fileflow.engine.staleness import Reason
 
 __all__ = ["Previous", "stale_jobs", "replan"]
 
-# What of a path is compared: its observed state and its record (fileflow.engine.plan's
-# `path_key`); opaque here, compared for equality.
+# What of a path is compared: its observed state (fileflow.engine.plan's `state_key`);
+# opaque here, compared for equality.
 PathKey = tuple
 
 
 class Previous(NamedTuple):
     """What a previous plan of the same graph knew."""
 
-    states: Mapping[str, PathKey]                    # the paths it vouches for: state, record
+    states: Mapping[str, PathKey]                    # the paths it vouches for: their state
     reasons: Mapping[int, tuple[Reason, ...]]        # its decisions (absent: up to date)
     rule_keys: Mapping[str, str]                     # rule name -> how its jobs were signed
     dirty: Collection[int] = ()                      # jobs to decide whatever their paths say
+    # The content digests it knew of paths it vouches for: a path whose state is the same
+    # has the same content.
+    digests: Mapping[str, str] = MappingProxyType({})
 
 
 def stale_jobs(paths_of: Sequence[Sequence[str]], rules: Sequence[str],
-               now: Callable[[str], PathKey | None], previous: Previous,
+               now: Mapping[str, PathKey], previous: Previous,
                rule_keys: Mapping[str, str]) -> set[int]:
     """The jobs whose facts may have changed: one of their paths shows another state than
     the previous plan vouched for (or none), their rule signs otherwise, or `previous` names
     them dirty. `paths_of[j]` are job j's inputs and outputs, `rules[j]` its rule's name,
-    `now(path)` the state observed now (None: not observed)."""
+    `now[path]` the state observed now (absent: not observed)."""
     states, keys = previous.states, previous.rule_keys
     stale = set(previous.dirty)
     changed_rules = {r for r, k in rule_keys.items() if keys.get(r) != k}
-    get = states.get
+    get, now_get = states.get, now.get
     for job, paths in enumerate(paths_of):
         if job in stale:
             continue
@@ -56,7 +60,7 @@ def stale_jobs(paths_of: Sequence[Sequence[str]], rules: Sequence[str],
             continue
         for path in paths:
             was = get(path)
-            if was is None or now(path) != was:
+            if was is None or now_get(path) != was:
                 stale.add(job)
                 break
     return stale

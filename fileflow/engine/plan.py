@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
+from operator import itemgetter
 
 from fileflow.engine.command import (
     code_digest,
@@ -82,6 +83,9 @@ class Plan:
     # Jobs that wait for a checkpoint job to run (graph.waiting, graph.readers): not run,
     # nor counted, until the graph is resolved again after it.
     held: set[int] = field(default_factory=set)
+    # What an earlier plan of the graph knew (fileflow.engine.incremental), when this one
+    # was made from it.
+    previous: Previous | None = None
     _commands: dict[int, str] = field(default_factory=dict)
     _signatures: dict[int, str] = field(default_factory=dict)
     _signed: dict[str, Template | None] = field(default_factory=dict)  # rule -> signed_template
@@ -173,6 +177,11 @@ def job_facts(job: Job, signature: str, parts: tuple[str, str] = ("", "")) -> Jo
 
 _new = tuple.__new__
 
+# What `Previous.states` compares of a path: its observed state (exists, size, mtime_ns,
+# ctime_ns, link), taken in C. Its record is not compared: a previous plan is used only
+# against the run log it was kept for (the same generation), whose records are the same.
+state_key: Callable[[FileState], tuple] = itemgetter(1, 2, 3, 6, 7)
+
 
 def make_plan(graph: Graph, store: FileStore, recorded: Mapping[str, RecordedTarget],
               force: Force = Force(),
@@ -180,8 +189,8 @@ def make_plan(graph: Graph, store: FileStore, recorded: Mapping[str, RecordedTar
               local_view: Callable[[Job], Job] | None = None,
               triggers: frozenset[str] = ALL_TRIGGERS,
               previous: Previous | None = None,
-              load_records: Callable[[Collection[str]], Mapping[str, RecordedTarget]] | None = None
-              ) -> Plan:
+              load_records: Callable[[Collection[str] | None],
+                                     Mapping[str, RecordedTarget]] | None = None) -> Plan:
     """Decide every job. `plan.observed` holds every output, and the inputs of every job with
     an output on disk or on record (what decide and the digests look at); `triggers`: which
     kinds of change rerun a job (fileflow.engine.staleness.TRIGGERS). With `previous`, what
@@ -196,11 +205,10 @@ def make_plan(graph: Graph, store: FileStore, recorded: Mapping[str, RecordedTar
     if now_ns is None:
         import time
         now_ns = time.time_ns()
-    partial = previous is not None and load_records is not None
-    if partial:
+    if previous is not None and load_records is not None:
         recorded = dict(load_records(_temp_outputs(graph)))
     plan = Plan(graph, order, {}, {}, recorded, force=force, local_view=local_view,
-                triggers=triggers)
+                triggers=triggers, previous=previous)
 
     # Outputs first: every one is needed. An input matters only to a job with an output on
     # disk (decide compares such a job's inputs with the record, or by Make's rule); a job
@@ -224,8 +232,9 @@ def make_plan(graph: Graph, store: FileStore, recorded: Mapping[str, RecordedTar
     # with what an earlier plan knew, only for the jobs that may be decided again: the stale
     # ones and those below them.
     stale = _stale(plan, previous) if previous is not None else None
-    if partial and stale:
-        _observe_decided(plan, store, graph.downstream_of(sorted(stale)), load_records)
+    if previous is not None and load_records is not None and stale:
+        _observe_decided(plan, store, graph.downstream_of(sorted(stale)), previous,
+                         load_records)
     if not recorded:
         has_record = [False] * len(jobs)
     elif stale is None:
@@ -257,18 +266,31 @@ def _temp_outputs(graph: Graph) -> list[str]:
     return [p for job in graph.jobs if job.values.flags for p in job.flagged("temp")]
 
 
-def _observe_decided(plan: Plan, store: FileStore, decided: Collection[int],
-                     load_records: Callable[[Collection[str]], Mapping[str, RecordedTarget]]
-                     ) -> None:
+def _observe_decided(plan: Plan, store: FileStore, decided: Collection[int], previous: Previous,
+                     load_records: Callable[[Collection[str] | None],
+                                            Mapping[str, RecordedTarget]]) -> None:
     """What deciding these jobs again needs beside what was observed: their inputs' states
-    (an input of a job whose outputs are all missing was not looked at) and the records of
-    their paths (an input's record lets an unchanged stat stand for its digest)."""
+    (an input of a job whose outputs are all missing was not looked at), the digest the
+    previous plan knew of a path that shows the same state, and the records of their
+    outputs and of the inputs without a digest (an unchanged stat stands for the recorded
+    digest). Most records wanted: all are read, in one scan."""
     jobs, observed = plan.graph.jobs, plan.observed
-    paths = {p: None for j in decided for p in (*jobs[j].inputs, *jobs[j].outputs)}
+    outputs = {p: None for j in decided for p in jobs[j].outputs}
+    paths = {p: None for j in decided for p in jobs[j].inputs}
+    paths.update(outputs)
     observed.update(store.stat_many([p for p in paths if p not in observed]))
+    known, vouched = previous.digests, previous.states
+    for path in paths:
+        state = observed[path]
+        if (state.digest is None and state.exists and (digest := known.get(path)) is not None
+                and vouched.get(path) == state_key(state)):
+            observed[path] = state._replace(digest=digest)
     recorded = plan.recorded
     assert isinstance(recorded, dict)
-    recorded.update(load_records([p for p in paths if p not in recorded]))
+    wanted = [p for p in paths if p not in recorded
+              and (p in outputs or observed[p].digest is None)]
+    most = len(wanted) > 5000 and len(wanted) * 2 > len(observed)
+    recorded.update(load_records(None if most else wanted))
 
 
 def hold_for_checkpoints(plan: Plan) -> None:
@@ -375,19 +397,9 @@ def rule_keys(graph: Graph) -> dict[str, str]:
     return keys
 
 
-def state_key(state: FileState) -> tuple:
-    """What `Previous.states` compares of a path: its observed state. Its record is not
-    compared: a previous plan is used only against the run log it was kept for (the same
-    generation), whose records are the same."""
-    return (state.exists, state.size, state.mtime_ns, state.ctime_ns, state.link)
-
-
 def _stale(plan: Plan, previous: Previous) -> set[int]:
     jobs, observed = plan.graph.jobs, plan.observed
-
-    def now(path: str):
-        state = observed.get(path)
-        return None if state is None else state_key(state)
+    now = dict(zip(observed.keys(), map(state_key, observed.values())))  # in C
 
     needed_logs = plan.graph.needed_logs  # a log a job reads or a target names must be there
 

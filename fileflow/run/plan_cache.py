@@ -7,7 +7,9 @@ for a kept graph (fileflow.run.graph_cache) and with no forcing, no `--rerun-tri
 no `--until`/`--omit-from`/`--batch`: the graph's token, the run log's generation after
 the build's last write, how each rule signs its jobs, and the observed state of every
 path the plan can vouch for: taken a whole timestamp tick after the path last changed
-(fileflow.state.settled), and not written by a job of the build. The jobs the build ran
+(fileflow.state.settled), and not written by a job of the build; with its content digest
+where the plan knew it (or the plan before, for the same state), so that the next build
+need not read its record. The jobs the build ran
 are named dirty: the next plan decides them again whatever their paths say. The next
 build uses it only for the same graph (the same token) and the same run log generation:
 any other build's record of a job's outcome, or a graph resolved afresh, and every job is
@@ -33,7 +35,7 @@ if TYPE_CHECKING:
 __all__ = ["CACHE_PATH", "load", "keep", "save", "discard"]
 
 CACHE_PATH = os.path.join(".fileflow", "plan-state")
-FORMAT = 2
+FORMAT = 3
 
 
 def load(origin: str, generation: int) -> Previous | None:
@@ -43,12 +45,14 @@ def load(origin: str, generation: int) -> Previous | None:
         return None
     try:
         with open(CACHE_PATH, "rb") as fh:
-            form, token, saved_generation, keys, paths, states, dirty = marshal.loads(fh.read())
+            (form, token, saved_generation, keys, paths, states, dirty,
+             digests) = marshal.loads(fh.read())
     except (OSError, EOFError, ValueError, TypeError):
         return None
     if form != FORMAT or token != origin or saved_generation != generation:
         return None
-    return Previous(dict(zip(paths, states)), {}, keys, frozenset(dirty))
+    return Previous(dict(zip(paths, states)), {}, keys, frozenset(dirty),
+                    {p: d for p, d in zip(paths, digests) if d is not None})
 
 
 def save(plan: Plan, generation: int, granularity_ns: int) -> bool:
@@ -62,18 +66,25 @@ def save(plan: Plan, generation: int, granularity_ns: int) -> bool:
     dirty = sorted(plan.reasons)
     gone = {p for j in dirty for p in jobs[j].outputs}
     gone.update(plan.virtual_temp)
-    paths, states = [], []
+    paths, states, digests = [], [], []
+    before = plan.previous or Previous({}, {}, {})
+    known, vouched = before.digests, before.states
     for path, st in plan.observed.items():
         if path in gone or (st.exists and not settled(st.mtime_ns, st.ctime_ns, st.seen_ns,
                                                        granularity_ns)):
             continue
         if st.exists and st.seen_ns < 0:  # seen at an unknown time: cannot vouch
             continue
+        key = state_key(st)
+        digest = st.digest
+        if digest is None and st.exists and vouched.get(path) == key:
+            digest = known.get(path)  # the same state as then: the same content
         paths.append(path)
-        states.append(state_key(st))
+        states.append(key)
+        digests.append(digest)
     try:
         data = marshal.dumps((FORMAT, graph.origin, generation, rule_keys(graph), paths, states,
-                              dirty))
+                              dirty, digests))
     except ValueError:  # a value marshal cannot write: nothing kept
         return False
     return replace_file(CACHE_PATH, data)
