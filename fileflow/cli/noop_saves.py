@@ -71,7 +71,7 @@ def save_after_build(key, clock, workflow, graph, plan, options, runlog, store) 
         return False
     runlog_now, runlog_clock = settled
     observed = _observed(plan, graph)
-    if any("://" in p for p in observed):
+    if "://" in "\x00".join(observed):  # one scan in C
         return False  # a remote file: only its own store can tell whether it changed
     jobs = graph.jobs
     made = {p for j in plan.reasons for p in jobs[j].outputs}

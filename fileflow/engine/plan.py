@@ -86,6 +86,9 @@ class Plan:
     # What an earlier plan of the graph knew (fileflow.engine.incremental), when this one
     # was made from it.
     previous: Previous | None = None
+    # With `previous`: the jobs that may have been decided again (the stale ones and those
+    # below them); every other job kept its decision, and its paths their vouched state.
+    decided: set[int] | None = None
     _commands: dict[int, str] = field(default_factory=dict)
     _signatures: dict[int, str] = field(default_factory=dict)
     _signed: dict[str, Template | None] = field(default_factory=dict)  # rule -> signed_template
@@ -232,17 +235,18 @@ def make_plan(graph: Graph, store: FileStore, recorded: Mapping[str, RecordedTar
     # with what an earlier plan knew, only for the jobs that may be decided again: the stale
     # ones and those below them.
     stale = _stale(plan, previous) if previous is not None else None
-    if previous is not None and load_records is not None and stale:
-        _observe_decided(plan, store, graph.downstream_of(sorted(stale)), previous,
-                         load_records)
+    decided = None if stale is None else graph.downstream_of(sorted(stale))
+    plan.decided = decided
+    if previous is not None and load_records is not None and decided:
+        _observe_decided(plan, store, decided, previous, load_records)
     if not recorded:
         has_record = [False] * len(jobs)
-    elif stale is None:
+    elif decided is None:
         has_record = [any((r := recorded.get(o)) is not None and r.complete for o in job.outputs)
                       for job in jobs]
     else:
         has_record = [False] * len(jobs)
-        for j in graph.downstream_of(sorted(stale)):
+        for j in decided:
             has_record[j] = any((r := recorded.get(o)) is not None and r.complete
                                 for o in jobs[j].outputs)
     granularity = store.granularity_ns

@@ -50,6 +50,7 @@ import os
 import stat as stat_mod
 import sys
 from collections.abc import Collection, Iterable, Mapping, Sequence
+from operator import itemgetter
 from typing import TYPE_CHECKING
 
 from fileflow.fs import replace_file
@@ -72,6 +73,8 @@ __all__ = ["cache_key", "nothing_to_do", "save", "runlog_states", "runlog_after_
            "runlog_settled", "as_observed"]
 
 CACHE_PATH = os.path.join(".fileflow", "noop-cache")
+# An existing FileState as a PathState (size, mtime_ns, ctime_ns, is_dir, link), in C.
+_PATH_STATE = itemgetter(2, 3, 6, 5, 7)
 FORMAT = 3
 # How long a build that wrote the run log itself waits, at most, for the file system's
 # clock to pass the tick of that write (a fine-grained file system's tick is a few ms).
@@ -161,7 +164,7 @@ def save(key: tuple | None, jobs: int, observed: Mapping[str, FileState],
     # In the order a later build checks them: what changes most often first, so that a
     # changed build stops looking early. Any build that ran leaves the run log changed;
     # users edit Flowfiles and sources (`observed` lists those first); outputs come last.
-    if any("://" in p for p in observed) or any("://" in p for p in fresh):
+    if "://" in "\x00".join(observed) or "://" in "\x00".join(fresh):  # one scan in C
         return False  # a remote file: only its own store can tell whether it changed
     paths: list[str] = _runlog_paths(key)
     states: list[PathState] = list(runlog_states)
@@ -169,10 +172,8 @@ def save(key: tuple | None, jobs: int, observed: Mapping[str, FileState],
     for path in [*flowfiles, *read_files, *configfiles, *fresh, *own_modules()]:
         paths.append(path)
         states.append(state(path))
-    for path, st in observed.items():
-        paths.append(path)
-        states.append((st.size, st.mtime_ns, st.ctime_ns, st.is_dir, st.link) if st.exists
-                      else None)
+    paths.extend(observed)
+    states.extend([_PATH_STATE(st) if st.exists else None for st in observed.values()])
     kept = _not_summed(paths[2:], states[2:], summed)  # the run log's files come first
     paths, states = paths[:2] + kept[0], states[:2] + kept[1]
     globbed = list(dict.fromkeys(map(_relative, listed_dirs)))
@@ -193,8 +194,13 @@ def save(key: tuple | None, jobs: int, observed: Mapping[str, FileState],
             paths.extend(files)
             states.extend(files.values())
     # What the build wrote counts from `runlog_clock`; all else, from before it was loaded.
-    early_at = [i for i in range(2, len(paths)) if not _made(paths[i], young)]
-    late_at = [i for i in range(2, len(paths)) if _made(paths[i], young)]
+    if young:  # (_made, inline: this runs for every path)
+        late_at = [i for i in range(2, len(paths))
+                   if paths[i] in young or paths[i].rpartition("/")[0] in young]
+        late = set(late_at)
+        early_at = [i for i in range(2, len(paths)) if i not in late]
+    else:
+        early_at, late_at = list(range(2, len(paths))), []
     flat_at = range(n_globbed, len(listed))
     listed_late = {i for i in flat_at if _made(listed[i], young)}
     listed_early = [i for i in range(len(listed)) if i not in listed_late]

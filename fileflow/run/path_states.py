@@ -14,11 +14,14 @@ import os
 import re
 import stat as stat_mod
 from collections.abc import Sequence
+from operator import itemgetter
 from typing import TYPE_CHECKING, Literal
 
 if TYPE_CHECKING:
     from fileflow.engine.fs_clock import FsClock
     from fileflow.engine.store import FileStore
+
+_MTIME, _CTIME = itemgetter(1), itemgetter(2)  # of a state tuple
 
 __all__ = ["PathState", "state", "own_state", "own_modules", "old_enough", "uses_environment",
            "on_network_fs"]
@@ -75,14 +78,19 @@ def own_modules() -> list[str]:
 def old_enough(states: Sequence[PathState], clock: FsClock) -> bool:
     """Every state readable, and written at least one timestamp tick before `clock` was
     read, so that any later write shows a newer mtime or ctime (fileflow.state.settled)."""
-    from fileflow.state import settled
+    from fileflow.state import COARSE_NS, settled
 
+    if False in states:  # (no state tuple equals False, and None does not)
+        return False
+    live = [found for found in states if found]  # None: missing
+    if not live:
+        return True
     now, granularity = clock.now_ns, clock.granularity_ns
-    for found in states:
-        if found is None:
-            continue
-        if found is False or not settled(found[1], found[2], now, granularity):
-            return False
+    # Most paths are far older than the clock: only the others are looked at one by one.
+    limit = now - max(granularity, COARSE_NS)
+    if max(max(map(_MTIME, live)), max(map(_CTIME, live))) > limit:  # in C
+        live = [found for found in live if found[1] > limit or found[2] > limit]
+        return all(settled(found[1], found[2], now, granularity) for found in live)
     return True
 
 

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import marshal
 import os
+from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
 from fileflow.engine.incremental import Previous
@@ -35,7 +36,7 @@ if TYPE_CHECKING:
 __all__ = ["CACHE_PATH", "load", "keep", "save", "discard"]
 
 CACHE_PATH = os.path.join(".fileflow", "plan-state")
-FORMAT = 3
+FORMAT = 4
 
 
 def load(origin: str, generation: int) -> Previous | None:
@@ -45,14 +46,13 @@ def load(origin: str, generation: int) -> Previous | None:
         return None
     try:
         with open(CACHE_PATH, "rb") as fh:
-            (form, token, saved_generation, keys, paths, states, dirty,
-             digests) = marshal.loads(fh.read())
+            form, token, saved_generation, keys, states, dirty, digests = marshal.loads(fh.read())
     except (OSError, EOFError, ValueError, TypeError):
         return None
-    if form != FORMAT or token != origin or saved_generation != generation:
+    if (form != FORMAT or token != origin or saved_generation != generation
+            or type(states) is not dict or type(digests) is not dict):
         return None
-    return Previous(dict(zip(paths, states)), {}, keys, frozenset(dirty),
-                    {p: d for p, d in zip(paths, digests) if d is not None})
+    return Previous(states, {}, keys, frozenset(dirty), digests)
 
 
 def save(plan: Plan, generation: int, granularity_ns: int) -> bool:
@@ -66,28 +66,53 @@ def save(plan: Plan, generation: int, granularity_ns: int) -> bool:
     dirty = sorted(plan.reasons)
     gone = {p for j in dirty for p in jobs[j].outputs}
     gone.update(plan.virtual_temp)
-    paths, states, digests = [], [], []
     before = plan.previous or Previous({}, {}, {})
-    known, vouched = before.digests, before.states
-    for path, st in plan.observed.items():
-        if path in gone or (st.exists and not settled(st.mtime_ns, st.ctime_ns, st.seen_ns,
-                                                       granularity_ns)):
-            continue
-        if st.exists and st.seen_ns < 0:  # seen at an unknown time: cannot vouch
-            continue
-        key = state_key(st)
-        digest = st.digest
-        if digest is None and st.exists and vouched.get(path) == key:
-            digest = known.get(path)  # the same state as then: the same content
-        paths.append(path)
-        states.append(key)
-        digests.append(digest)
+    if plan.decided is None:  # every path as this plan saw it
+        states: dict[str, tuple] = {}
+        digests: dict[str, str] = {}
+        _vouch(plan, plan.observed, gone, granularity_ns, before, (states, digests))
+    else:  # the paths of the jobs not decided again show the state vouched for: kept
+        states, digests = dict(before.states), dict(before.digests)
+        decided, producer = plan.decided, graph.producer
+        # Taken again: the paths of the jobs decided, but the outputs of jobs that were not
+        # (an aggregate's thousands of inputs), which showed the state vouched for.
+        looked = {p for j in decided
+                  for p in (*jobs[j].inputs, *jobs[j].outputs, *jobs[j].values.log.values)
+                  if producer.get(p, -1) in decided or p not in producer}
+        looked.update(gone)
+        for path in looked:
+            states.pop(path, None)
+            digests.pop(path, None)
+        _vouch(plan, looked, gone, granularity_ns, before, (states, digests))
     try:
-        data = marshal.dumps((FORMAT, graph.origin, generation, rule_keys(graph), paths, states,
+        data = marshal.dumps((FORMAT, graph.origin, generation, rule_keys(graph), states,
                               dirty, digests))
     except ValueError:  # a value marshal cannot write: nothing kept
         return False
     return replace_file(CACHE_PATH, data)
+
+
+def _vouch(plan: Plan, paths: Iterable[str], gone: set[str], granularity_ns: int, before: Previous,
+           into: tuple[dict[str, tuple], dict[str, str]]) -> None:
+    """The states (and digests) of these paths that the plan can vouch for, put `into`
+    the plan state's tables: seen a whole timestamp tick after their last change, not
+    written by a job of the build (`gone`)."""
+    states, digests = into
+    observed = plan.observed
+    known, vouched = before.digests, before.states
+    for path in paths:
+        st = observed.get(path)
+        if st is None or path in gone:
+            continue
+        if st.exists and (st.seen_ns < 0  # seen at an unknown time: cannot vouch
+                          or not settled(st.mtime_ns, st.ctime_ns, st.seen_ns, granularity_ns)):
+            continue
+        key = states[path] = state_key(st)
+        digest = st.digest
+        if digest is None and st.exists and vouched.get(path) == key:
+            digest = known.get(path)  # the same state as then: the same content
+        if digest is not None:
+            digests[path] = digest
 
 
 def keep(plan: Plan, runlog, granularity_ns: int) -> bool:
