@@ -114,10 +114,12 @@ def _value(text: str) -> object:
 def default_resources(args: argparse.Namespace) -> dict[str, object]:
     """--default-resources (and a profile's default-resources:), sizes and times with units
     read as a rule's are."""
+    given = parse_assignments(getattr(args, "default_resources", ()), "--default-resources")
+    if not given:  # the usual case: the rule language's units are not needed
+        return {}
     from fileflow.lang.units import given_resources
 
-    return given_resources(parse_assignments(getattr(args, "default_resources", ()),
-                                             "--default-resources"), "--default-resources")
+    return given_resources(given, "--default-resources")
 
 
 def parse_assignments(pairs, option: str) -> dict[str, object]:
@@ -206,10 +208,11 @@ def cluster_options(args: argparse.Namespace) -> dict:
         if not sep or not rule.strip():
             raise FileflowError(f"--set-resources expects RULE:NAME=VALUE, got {item!r}")
         per_rule.setdefault(rule.strip(), {}).update(parse_assignments([rest], "--set-resources"))
-    from fileflow.lang.units import given_resources
+    if per_rule:
+        from fileflow.lang.units import given_resources
 
-    per_rule = {rule: given_resources(values, f"--set-resources {rule}")
-                for rule, values in per_rule.items()}
+        per_rule = {rule: given_resources(values, f"--set-resources {rule}")
+                    for rule, values in per_rule.items()}
     if getattr(args, "drmaa_native", "") and getattr(args, "cluster", None) != "drmaa":
         raise FileflowError("--drmaa-native applies only with --cluster drmaa")
     if getattr(args, "local_cores", 0) < 0:

@@ -188,7 +188,7 @@ def previous_plan(options: BuildOptions, graph, generation: int):
 def _graph_key(options: BuildOptions, targets: list[str]):
     """The key of the kept job graph (fileflow.run.graph_cache): what of the command line
     shapes the graph; None where no graph is kept (a run log that is not a SQLite file)."""
-    from fileflow.runlog.log import sqlite_file
+    from fileflow.runlog.location import sqlite_file
 
     if sqlite_file(options.db_url or os.environ.get("FILEFLOW_DB") or None, os.getcwd()) is None:
         return None

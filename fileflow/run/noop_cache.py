@@ -87,7 +87,7 @@ def cache_key(flowfile: str, targets: Sequence[str], config: Mapping[str, object
     """What a cached answer is valid for; None when the run log is not a SQLite file.
     `default_resources` count: a command may show them (`{resources.runtime}`)."""
     from fileflow import __version__
-    from fileflow.runlog.log import sqlite_file
+    from fileflow.runlog.location import sqlite_file
 
     cwd = os.getcwd()
     db = sqlite_file(db_url, cwd)

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from fileflow.chunks import chunked
 from fileflow.runlog import history
+from fileflow.runlog.location import sqlite_file
 from fileflow.runlog.records import (
     BUSY_TIMEOUT,
     IN_CLAUSE_SIZE,
@@ -46,7 +47,7 @@ if TYPE_CHECKING:
 __all__ = [
     "SCHEMA_VERSION", "RUN_STATUSES", "JOB_STATES", "NETWORK_FS_TYPES",
     "JobStart", "JobResult", "RunLog", "RunLogError", "open_runlog", "is_network_fs",
-    "sqlite_file", "VERSION_QUERY", "TARGETS_QUERY", "GENERATION_QUERY",
+    "VERSION_QUERY", "TARGETS_QUERY", "GENERATION_QUERY",
 ]
 
 # The plain SQL of the sqlite3 reads; the targets' query takes `WHERE path IN (...)` for a
@@ -54,17 +55,6 @@ __all__ = [
 VERSION_QUERY = "SELECT value FROM meta WHERE key = 'schema_version'"
 TARGETS_QUERY = f"SELECT {', '.join(TARGET_COLUMN_NAMES)} FROM files"
 GENERATION_QUERY = f"SELECT value FROM meta WHERE key = '{GENERATION_KEY}'"
-
-
-def sqlite_file(url: str | None, workdir: str) -> str | None:
-    """The database file of a SQLite log (None for a server URL)."""
-    if url is None:
-        return os.path.join(os.path.abspath(workdir), ".fileflow", "runlog.db")
-    if url.startswith("sqlite:///") and "?" not in url:
-        path = url[len("sqlite:///"):]
-        if path and path != ":memory:":
-            return os.path.join(os.path.abspath(workdir), path)
-    return None
 
 
 class RunLog:
