@@ -108,21 +108,23 @@ def test_run_lifecycle(db, log):
 
 def test_the_generation_counts_changes_to_what_jobs_did(db, log):
     """A build that planned at one generation and sees another once it holds the build lock
-    plans again: every write of jobs' outcomes, of a run's end, --touch and clean count."""
+    plans again: every write of jobs' outcomes, of outputs marked incomplete when their jobs
+    start (a build killed then leaves them so), of a run's end, --touch and clean count."""
     assert log.generation() == 0
     run_id = log.start_run([], "/", "0")
-    (job,) = log.jobs_started(run_id, [start("a", ["a.txt"])])
     log.record_files([fstate("src.txt", "s")])     # observations change nothing a plan runs
     assert log.generation() == 0
-    log.record_tick(run_id, [done(job, [fstate("a.txt", "d")])], [])
+    (job,) = log.jobs_started(run_id, [start("a", ["a.txt"])])
     assert log.generation() == 1
+    log.record_tick(run_id, [done(job, [fstate("a.txt", "d")])], [])
+    assert log.generation() == 2
     log.finish_run(run_id, "success", 1, 0)
     log.mark_complete([RecordedTarget("b.txt", True, 1, 1, "d")])
     log.forget(["b.txt"])
     log.close_abandoned([run_id], [])
-    assert log.generation() == 5
+    assert log.generation() == 6
     with db.open(look_only=True) as other:       # what another process reads
-        assert other.generation() == 5
+        assert other.generation() == 6
 
 
 def test_a_runs_counts_grow_as_its_jobs_end(db, log):

@@ -61,7 +61,7 @@ def _planned_nothing(options, noop_key, clock, runlog_before, runlog, store, wor
         cacheable = cacheable and only_settled_again(plan)
         before_write = runlog_states(noop_key) if cacheable else []
         runlog.record_files(plan.fresh_states)
-    _keep_plan(options, plan, runlog, store)
+    _keep_plan(options, plan, runlog.generation(), store)
     if plan.fresh_states:
         runlog.close()  # closing the last connection may write the run log again
         after = (runlog_after_write(noop_key, runlog_before, before_write, store)
@@ -133,13 +133,14 @@ def build(options: BuildOptions) -> int:
             runlog.close()
 
 
-def _keep_plan(options, plan, runlog, store) -> None:
+def _keep_plan(options, plan, generation: int | None, store, written=None) -> None:
     """After a build that ran all it planned, or found nothing to do: what its plan knew,
-    for the next build's (fileflow.run.plan_cache)."""
+    for the next build's (fileflow.run.plan_cache); `generation`: the run log's after the
+    build's last write; `written`: the outputs it wrote, found as recorded after it."""
     from fileflow.run import plan_cache
 
-    if incremental(options):
-        plan_cache.keep(plan, runlog, store.granularity_ns)
+    if incremental(options) and generation is not None:
+        plan_cache.save(plan, generation, store.granularity_ns, written or {})
     else:
         plan_cache.discard()
 
@@ -225,16 +226,19 @@ def _run(options, graph, plan, runlog, store, started, generation, workflow, sta
                   status, f"{total.done} done, {total.failed} failed, "
                           f"{total.skipped} skipped, {total.not_run} not run")
         runlog.finish_run(run_id, status, total.done, total.failed)
-        if status == "success" and not extensions:
-            _keep_plan(options, plan, runlog, store)
-            kept = incremental(options)
+        kept = status == "success" and not extensions and incremental(options)
+        # Read under the lock, before the no-op shortcut takes the run log's state.
+        generation_after = runlog.generation() if kept else None
+        if not kept:
+            _keep_plan(options, plan, None, store)
     finally:
         lock.release()
     if kept:
         from fileflow.cli.noop_saves import save_after_build
 
         noop_key, clock = noop
-        save_after_build(noop_key, clock, workflow, graph, plan, options, runlog, store)
+        written = save_after_build(noop_key, clock, workflow, graph, plan, options, runlog, store)
+        _keep_plan(options, plan, generation_after, store, written)
     return _report_result(total, started)
 
 

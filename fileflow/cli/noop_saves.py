@@ -45,7 +45,7 @@ def _runs_again(graph, plan) -> bool:
             or any((st := observed.get(p)) is None or not st.exists for p in graph.needed_logs))
 
 
-def save_after_build(key, clock, workflow, graph, plan, options, runlog, store) -> bool:
+def save_after_build(key, clock, workflow, graph, plan, options, runlog, store) -> dict:
     """After a build that ran, in one round, all it planned (none failed, no forcing: the
     conditions under which the plan state is kept): the next build finds nothing to do
     unless something changed, so it may say so from the shortcut. The plan's observations
@@ -58,28 +58,31 @@ def save_after_build(key, clock, workflow, graph, plan, options, runlog, store) 
     meanwhile that the build did not write shows a newer ctime than the one saved); the
     run log's state is taken after the build's last write (`runlog`, closed here). `clock` is
     the file system's clock read before the graph was loaded: what the graph was made from
-    must be older. Returns whether the cache was written."""
+    must be older. Returns the outputs the build wrote as found then (state and digest,
+    settled), when every one still showed its record's state (whether or not the cache was
+    written then); else {}."""
     from fileflow.run.noop_cache import as_observed, runlog_settled, save
 
     if key is None or plan.warnings or plan.held or graph.waiting or _runs_again(graph, plan):
-        return False
+        return {}
     if runlog.others_wrote():
-        return False
+        return {}
     runlog.close()  # closing the last connection may write the run log again
     settled = runlog_settled(key, store)
     if settled is None:
-        return False
+        return {}
     runlog_now, runlog_clock = settled
     observed = _observed(plan, graph)
     if "://" in "\x00".join(observed):  # one scan in C
-        return False  # a remote file: only its own store can tell whether it changed
+        return {}  # a remote file: only its own store can tell whether it changed
     jobs = graph.jobs
     made = {p for j in plan.reasons for p in jobs[j].outputs}
     # Only what the build wrote is looked at again: any other path must be a tick older
     # than `clock` (save checks it), so a write to it since shows a newer ctime anyway.
-    if not as_observed({p: observed[p] for p in made if p in observed}, store):
-        return False
+    written = as_observed({p: observed[p] for p in made if p in observed}, store)
+    if written is None:
+        return {}
     fresh = [*plan.virtual_temp, *(p for p in graph.sources if p not in observed)]
-    return save(key, len(graph), observed, fresh, workflow.flowfiles, workflow.read_files,
-                options.configfiles, runlog_now, clock, runlog_clock, workflow.listed_dirs,
-                made)
+    save(key, len(graph), observed, fresh, workflow.flowfiles, workflow.read_files,
+         options.configfiles, runlog_now, clock, runlog_clock, workflow.listed_dirs, made)
+    return written

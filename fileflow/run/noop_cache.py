@@ -323,13 +323,16 @@ def runlog_settled(key: tuple | None, store: FileStore
         time.sleep(max(1_000_000, min(clock.granularity_ns, SETTLE_WAIT_NS)) / 1e9)
 
 
-def as_observed(observed: Mapping[str, FileState], store: FileStore) -> bool:
-    """Whether every path shows now the state `observed` holds of it (for an output a
-    build wrote, the state its job's record holds): the same size, mtime, ctime, kind and
-    symlink target, or missing alike. A state taken within a timestamp tick of the path's
-    last change (fileflow.state.settled) cannot vouch for the content: such a file is
-    hashed again and must have the digest observed. The caller reads the file system's
-    clock (`store.tick`) before, once the paths' last writes are a tick old."""
+def as_observed(observed: Mapping[str, FileState], store: FileStore
+                ) -> dict[str, FileState] | None:
+    """The states of these paths now, when every one shows the state `observed` holds of it
+    (for an output a build wrote, the state its job's record holds): the same size, mtime,
+    ctime, kind and symlink target, or missing alike; else None. A state taken within a
+    timestamp tick of the path's last change (fileflow.state.settled) cannot vouch for the
+    content: such a file is hashed again and must have the digest observed. The states
+    returned carry the digests observed. The caller reads the file system's clock
+    (`store.tick`) before, once the paths' last writes are a tick old: the states taken now
+    are then settled."""
     from fileflow.state import settled
 
     now = store.stat_many(observed)
@@ -339,20 +342,22 @@ def as_observed(observed: Mapping[str, FileState], store: FileStore) -> bool:
         found = now[path]
         if not was.exists:
             if found.exists:
-                return False
+                return None
             continue
         if (not found.exists or found.size != was.size or found.mtime_ns != was.mtime_ns
                 or found.ctime_ns != was.ctime_ns or found.is_dir != was.is_dir
                 or found.link != was.link):
-            return False
+            return None
         if was.seen_ns < 0 or not settled(was.mtime_ns, was.ctime_ns, was.seen_ns, granularity):
             if was.digest is None:
-                return False
+                return None
             again[path] = found
+        now[path] = found._replace(digest=was.digest)
     if again:
         hashed = store.with_digests(again, {})
-        return all(hashed[p].digest == observed[p].digest for p in again)
-    return True
+        if any(hashed[p].digest != observed[p].digest for p in again):
+            return None
+    return now
 
 
 def _discard() -> None:

@@ -22,7 +22,8 @@ from __future__ import annotations
 
 import marshal
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from types import MappingProxyType
 from typing import TYPE_CHECKING
 
 from fileflow.engine.incremental import Previous
@@ -32,8 +33,9 @@ from fileflow.state import settled
 
 if TYPE_CHECKING:
     from fileflow.engine.plan import Plan
+    from fileflow.state import FileState
 
-__all__ = ["CACHE_PATH", "load", "keep", "save", "discard"]
+__all__ = ["CACHE_PATH", "load", "save", "discard"]
 
 CACHE_PATH = os.path.join(".fileflow", "plan-state")
 FORMAT = 4
@@ -55,22 +57,29 @@ def load(origin: str, generation: int) -> Previous | None:
     return Previous(states, {}, keys, frozenset(dirty), digests)
 
 
-def save(plan: Plan, generation: int, granularity_ns: int) -> bool:
+def save(plan: Plan, generation: int, granularity_ns: int,
+         written: Mapping[str, FileState] = MappingProxyType({})) -> bool:
     """Keep what `plan` knew once the build ran all it planned (`generation`: the run log's
-    after the build's last write). Returns whether it was written; never raises OSError."""
+    after the build's last write). `written`: outputs the build wrote, found after it with
+    the state and digest of their records, settled (fileflow.cli.noop_saves): vouched for,
+    so a job all of whose outputs are there is not decided again for having run. Returns
+    whether it was written; never raises OSError."""
     graph = plan.graph
     if not graph.origin or plan.held or graph.waiting:
         discard()
         return False
     jobs = graph.jobs
-    dirty = sorted(plan.reasons)
+    # A job with no outputs, or one whose outputs are not all vouched for, is decided again.
+    dirty = sorted(j for j in plan.reasons if not jobs[j].outputs or not all(
+        (w := written.get(p)) is not None and w.exists for p in jobs[j].outputs))
     gone = {p for j in dirty for p in jobs[j].outputs}
     gone.update(plan.virtual_temp)
     before = plan.previous or Previous({}, {}, {})
+    seen = {**plan.observed, **written} if written else plan.observed
     if plan.decided is None:  # every path as this plan saw it
         states: dict[str, tuple] = {}
         digests: dict[str, str] = {}
-        _vouch(plan, plan.observed, gone, granularity_ns, before, (states, digests))
+        _vouch(seen, seen, gone, granularity_ns, before, (states, digests))
     else:  # the paths of the jobs not decided again show the state vouched for: kept
         states, digests = dict(before.states), dict(before.digests)
         decided, producer = plan.decided, graph.producer
@@ -83,7 +92,7 @@ def save(plan: Plan, generation: int, granularity_ns: int) -> bool:
         for path in looked:
             states.pop(path, None)
             digests.pop(path, None)
-        _vouch(plan, looked, gone, granularity_ns, before, (states, digests))
+        _vouch(seen, looked, gone, granularity_ns, before, (states, digests))
     try:
         data = marshal.dumps((FORMAT, graph.origin, generation, rule_keys(graph), states,
                               dirty, digests))
@@ -92,13 +101,13 @@ def save(plan: Plan, generation: int, granularity_ns: int) -> bool:
     return replace_file(CACHE_PATH, data)
 
 
-def _vouch(plan: Plan, paths: Iterable[str], gone: set[str], granularity_ns: int, before: Previous,
+def _vouch(observed: Mapping[str, FileState], paths: Iterable[str], gone: set[str],
+           granularity_ns: int, before: Previous,
            into: tuple[dict[str, tuple], dict[str, str]]) -> None:
-    """The states (and digests) of these paths that the plan can vouch for, put `into`
-    the plan state's tables: seen a whole timestamp tick after their last change, not
-    written by a job of the build (`gone`)."""
+    """The states (and digests) of these paths that can be vouched for, put `into` the
+    plan state's tables: seen a whole timestamp tick after their last change, not written
+    by a job of the build that is decided again (`gone`)."""
     states, digests = into
-    observed = plan.observed
     known, vouched = before.digests, before.states
     for path in paths:
         st = observed.get(path)
@@ -113,11 +122,6 @@ def _vouch(plan: Plan, paths: Iterable[str], gone: set[str], granularity_ns: int
             digest = known.get(path)  # the same state as then: the same content
         if digest is not None:
             digests[path] = digest
-
-
-def keep(plan: Plan, runlog, granularity_ns: int) -> bool:
-    """`save` at the end of a build, with the run log's generation now."""
-    return save(plan, runlog.generation(), granularity_ns)
 
 
 def discard() -> None:

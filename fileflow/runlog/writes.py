@@ -436,6 +436,8 @@ class CursorWrites(BuildWrites):
                 owners[path] = job_id
         self._many(cursor, "insert_output", [{"job_id": j, "path": p} for p, j in owners.items()])
         self._mark_incomplete(cursor, owners)
+        if owners:  # outputs marked incomplete change what a plan decides
+            self._bump_generation(cursor)
         return ids
 
     def _mark_incomplete(self, cursor: Any, owners: dict[str, int]) -> None:
@@ -519,10 +521,9 @@ class CursorWrites(BuildWrites):
             self._many(cursor, "external_id", id_rows)
             if done_rows is not None:
                 self._update_finished(cursor, done_rows)
-            ids = self._insert_started(cursor, start_rows, started) if start_rows else []
             if done_rows is not None:
                 self._bump_generation(cursor)
-            return ids
+            return self._insert_started(cursor, start_rows, started) if start_rows else []
 
         return self._transaction(fn)
 
