@@ -234,12 +234,19 @@ def _run(options, graph, plan, runlog, store, started, generation, workflow, sta
     finally:
         lock.release()
     if kept:
-        from fileflow.cli.noop_saves import save_after_build
-
-        noop_key, clock = noop
-        written = save_after_build(noop_key, clock, workflow, graph, plan, options, runlog, store)
-        _keep_plan(options, plan, generation_after, store, written)
+        _leave_caches(options, noop, workflow, plan, runlog, store, generation_after)
     return _report_result(total, started)
+
+
+def _leave_caches(options, noop, workflow, plan, runlog, store, generation: int | None) -> None:
+    """After a build that ran all it planned, in one round: the no-op shortcut, then the
+    plan state, which vouches for the outputs the shortcut's check found as recorded."""
+    from fileflow.cli.noop_saves import save_after_build
+
+    noop_key, clock = noop
+    written = save_after_build(noop_key, clock, workflow, plan.graph, plan, options, runlog,
+                               store)
+    _keep_plan(options, plan, generation, store, written)
 
 
 def _round(options, graph, plan, runlog, store, run_id, settings, cluster, total):
