@@ -241,9 +241,9 @@ def test_the_next_plan_decides_only_what_may_have_changed(project, monkeypatch):
     assert nothing.code == 0 and nothing.ran == [] and "nothing to do" in nothing.out, nothing
 
 
-def test_the_next_plan_reads_only_the_records_of_the_jobs_it_decides(project, monkeypatch):
-    """With what the last plan knew, the run log's records are read for the paths of the
-    jobs decided again, not for every path of the graph."""
+def records_read(p: Project, monkeypatch, *args: str):
+    """A build, and the paths whose records it read from the run log, each call's (None:
+    every record)."""
     import fileflow.runlog.log
 
     asked: list = []
@@ -253,14 +253,21 @@ def test_the_next_plan_reads_only_the_records_of_the_jobs_it_decides(project, mo
         asked.append(None if paths is None else sorted(paths))
         return real(self, paths)
 
+    with monkeypatch.context() as m:
+        m.setattr(fileflow.runlog.log.RunLog, "load_targets", counting)
+        result = p.build(*args)
+    return result, asked
+
+
+def test_the_next_plan_reads_only_the_records_of_the_jobs_it_decides(project, monkeypatch):
+    """With what the last plan knew, the run log's records are read for the paths of the
+    jobs decided again, not for every path of the graph."""
     time.sleep(0.02)  # the first build's jobs and what they wrote: decided once more
     os.unlink(project.path(".fileflow/noop-cache"))  # (planned, not answered from the shortcut)
     assert project.build().ran == []
     time.sleep(0.02)
     project.write("in/a.txt", "a changed\n")
-    with monkeypatch.context() as m:
-        m.setattr(fileflow.runlog.log.RunLog, "load_targets", counting)
-        again = project.build()
+    again, asked = records_read(project, monkeypatch)
     assert again.code == 0 and again.ran == ["copy[s=a,x=txt]"], again
     assert None not in asked, asked
     read = {p for paths in asked for p in paths}
@@ -272,8 +279,6 @@ def test_an_unchanged_input_of_a_job_decided_again_is_taken_at_the_digest_last_k
         tmp_path, monkeypatch):
     """The kept plan state holds the digests the plan knew: a job decided again reads no
     record of an input whose state is the one vouched for, and still sees a change."""
-    import fileflow.runlog.log
-
     p = Project(tmp_path)
     p.flowfile("""
         rule all:
@@ -289,18 +294,9 @@ def test_an_unchanged_input_of_a_job_decided_again_is_taken_at_the_digest_last_k
     time.sleep(0.02)
     os.unlink(p.path(".fileflow/noop-cache"))
     assert p.build().ran == []  # decides c against its record: the inputs' digests known
-    asked: list = []
-    real = fileflow.runlog.log.RunLog.load_targets
-
-    def counting(self, paths=None):
-        asked.append(None if paths is None else sorted(paths))
-        return real(self, paths)
-
     time.sleep(0.02)
     p.write("a.txt", "a changed\n")
-    with monkeypatch.context() as m:
-        m.setattr(fileflow.runlog.log.RunLog, "load_targets", counting)
-        again = p.build()
+    again, asked = records_read(p, monkeypatch)
     assert again.code == 0 and again.ran == ["c"], again
     read = {path for paths in asked if paths is not None for path in paths}
     assert None not in asked and "c.txt" in read and "b.txt" not in read, asked
