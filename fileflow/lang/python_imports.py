@@ -97,10 +97,9 @@ def import_module_file(path: str, shown: str, pos: Position) -> PythonModule:
         raise FlowfileError(f"cannot import {shown}: {exc.msg} (line {exc.lineno})", pos) from None
     except (UnicodeDecodeError, ValueError) as exc:
         raise FlowfileError(f"cannot import {shown}: {exc}", pos) from None
-    import uuid  # only where a Flowfile imports: inspect, traceback and uuid take 17 ms
-
     stem = re.sub(r"\W", "_", os.path.splitext(os.path.basename(path))[0])
-    name = f"fileflow_flowfile_{stem}_{uuid.uuid4().hex[:12]}"
+    # 12 random hex digits, as a uuid's would be, without importing uuid (and platform)
+    name = f"fileflow_flowfile_{stem}_{os.urandom(6).hex()}"
     spec = importlib.util.spec_from_loader(name, loader=None, origin=path)
     assert spec is not None  # spec_from_loader returns None only without a loader and origin
     module = importlib.util.module_from_spec(spec)
