@@ -16,32 +16,35 @@ __all__ = ["TokenizerStop", "tokenize", "comment_offsets"]
 # The terminals of grammar/fileflow.lark, each one capturing group, in an order that gives
 # Lark's choice: LONG_STRING before STRING (its priority), STRING before NAME for r"..."
 # (NAME refuses an r or R that a quote follows), NUMBER before '.' for ".5". Blanks before
-# a token are skipped as Lark's %ignore does; group 12 is an f-string (NAME refuses an f
-# that a quote follows, as r); anything else is group 13, a Fallback.
-# A NAME followed on its line by ':' or '=' and one plain string, name or integer (the most
-# common line shape, `name: value` or `name = value`) is read as one combined token: fewer
-# matches and tuples. `m.lastindex` is the token's kind: 1 for _NL (newlines, blank lines
-# and comments; the group is the indentation of the line after them), 2 for a lone NAME,
-# and for a combined token its value's group (4, 5 or 6). _NL, the most common token, comes
-# first (no other terminal starts with its characters). The possessive `*+` spare the regex
-# engine backtracking that could never lead to a match: this regex is half the tokenizer.
+# a token are skipped as Lark's %ignore does; group 13 is an f-string (NAME refuses an f
+# that a quote follows, as r); anything else is group 14, a Fallback.
+# A NAME followed on its line by ':' or '=' and one plain string, name, integer or f-string
+# (the most common line shape, `name: value` or `name = value`) is read as one combined
+# token: fewer matches and tuples. `m.lastindex` is the token's kind: 1 for _NL (newlines,
+# blank lines and comments; the group is the indentation of the line after them), 2 for a
+# lone NAME, and for a combined token its value's group (4 to 7). _NL, the most common
+# token, comes first (no other terminal starts with its characters). The possessive `*+`
+# spare the regex engine backtracking that could never lead to a match: this regex is half
+# the tokenizer.
 _NAME = (r"(?:[rR](?![\"']|[fF][\"'])|[fF](?![\"']|[rR][\"'])|[A-EG-QS-Za-eg-qs-z_])"
          r"[A-Za-z0-9_]*+")
 _STRING = r"""(?:"(?!"")[^"\\\n]*+(?:\\.[^"\\\n]*+)*+"|'(?!'')[^'\\\n]*+(?:\\.[^'\\\n]*+)*+')"""
 _TOKEN = re.compile(r"""[\t ]*+(?:
  (?:\#[^\n]*+)?\r?\n(?:[\t ]*+(?:\#[^\n]*+)?\r?\n)*+([\t ]*+)                     # 1 _NL
 |(NAME)(?:[\t ]*+([:=])(?!=)[\t ]*+                                                 # 2 NAME, 3 ':' or '=',
-   (?:(STRING)|(NAME)|(\d[\d_]*+))  # 4 string, 5 name, 6 integer
+   (?:(STRING)|(NAME)|(\d[\d_]*+)|(FSTRING))  # 4 string, 5 name, 6 integer, 7 f-string
    (?=[\t ]*+(?:[,)\]}\#]|\r?\n)))?                                                 #   then an end
-|((?:\d[\d_]*(?:\.[\d_]*)?|\.\d[\d_]*)(?:[eE][+-]?\d+)?)                           # 7 NUMBER
-|(==|!=|<=|>=|//|[-+*/%<>=:,.()\[\]{}])                                            # 8 operators
-|([rR]?STRING)                                                                      # 9 STRING
-|([rR]?(?:\"\"\"(?s:.*?)(?<!\\)(?:\\\\)*?\"\"\"|'''(?s:.*?)(?<!\\)(?:\\\\)*?'''))   # 10 LONG_STRING
-|(\\[\t ]*\r?\n)                                                                   # 11 LINE_CONTINUATION
-|((?:[fF][rR]?|[rR][fF])STRING)                                                    # 12 FSTRING
-|(.)                                                                               # 13 not ours
-)""".replace("NAME", _NAME).replace("STRING", _STRING), re.VERBOSE)
-_VALUE_KIND = (None, None, None, None, "S", "N", "D")  # by the combined token's lastindex
+|((?:\d[\d_]*(?:\.[\d_]*)?|\.\d[\d_]*)(?:[eE][+-]?\d+)?)                           # 8 NUMBER
+|(==|!=|<=|>=|//|[-+*/%<>=:,.()\[\]{}])                                            # 9 operators
+|([rR]?STRING)                                                                      # 10 STRING
+|([rR]?(?:\"\"\"(?s:.*?)(?<!\\)(?:\\\\)*?\"\"\"|'''(?s:.*?)(?<!\\)(?:\\\\)*?'''))   # 11 LONG_STRING
+|(\\[\t ]*\r?\n)                                                                   # 12 LINE_CONTINUATION
+|(FSTRING)                                                                          # 13 FSTRING
+|(.)                                                                               # 14 not ours
+)""".replace("FSTRING", r"(?:[fF][rR]?|[rR][fF])STRING").replace("NAME", _NAME)
+                    .replace("STRING", _STRING), re.VERBOSE)
+_VALUE_KIND = (None, None, None, None, "S", "N", "D", "F")  # by the combined token's lastindex
+_ONE_LINE = {8: "D", 10: "S", 13: "F"}  # by lastindex: a number, string or f-string on one line
 
 _TAB_SIZE = 8  # as FlowIndenter.tab_len
 
@@ -107,14 +110,14 @@ def tokenize(source: str, line: int = 1, column: int = 1) -> list[tuple]:
                 boundary, boundary_line = len(tokens), line
         elif kind == 2:
             append(("N", m.group(2), line, m.start(2) - line_start + 1))
-        elif kind == 8:
-            text = m.group(8)
+        elif kind == 9:
+            text = m.group(9)
             if text in "([{":
                 depth += 1
             elif depth and text in ")]}":
                 depth -= 1
-            append((text, text, line, m.start(8) - line_start + 1))
-        elif kind <= 6:  # name ':' or '=' value
+            append((text, text, line, m.start(9) - line_start + 1))
+        elif kind <= 7:  # name ':' or '=' value
             name, sep, value = m.group(2, 3, kind)
             name_column = m.start(2) - line_start + 1
             value_column = m.start(kind) - line_start + 1
@@ -124,21 +127,17 @@ def tokenize(source: str, line: int = 1, column: int = 1) -> list[tuple]:
                 append((_VALUE_KIND[kind], value, line, value_column))
             else:
                 append(("C", sep, line, name_column, name, _VALUE_KIND[kind], value, value_column))
-        elif kind == 9:
-            append(("S", m.group(9), line, m.start(9) - line_start + 1))
-        elif kind == 7:
-            append(("D", m.group(7), line, m.start(7) - line_start + 1))
-        elif kind == 10:  # a triple-quoted string, which may span lines
-            text = m.group(10)
-            append(("S", text, line, m.start(10) - line_start + 1))
+        elif kind in _ONE_LINE:
+            append((_ONE_LINE[kind], m.group(kind), line, m.start(kind) - line_start + 1))
+        elif kind == 11:  # a triple-quoted string, which may span lines
+            text = m.group(11)
+            append(("S", text, line, m.start(11) - line_start + 1))
             if "\n" in text:
                 line += text.count("\n")
-                line_start = m.start(10) + text.rindex("\n") + 1
-        elif kind == 11:
+                line_start = m.start(11) + text.rindex("\n") + 1
+        elif kind == 12:
             line += 1
             line_start = m.end()
-        elif kind == 12:
-            append(("F", m.group(12), line, m.start(12) - line_start + 1))
         else:
             raise TokenizerStop(tokens[:boundary], boundary_line, indent_char, False)
     for _ in levels[1:]:
