@@ -74,7 +74,7 @@ def tokenize(source: str, line: int = 1, column: int = 1) -> list[tuple]:
     tokens: list[tuple] = []
     append = tokens.append
     count = source.count
-    line_start = 1 - column  # a token's column is its offset - line_start + 1
+    base = -column  # a token's column is its offset - base (base: its line's offset - 1)
     levels = [0]
     level = 0
     depth = 0  # open brackets: newlines inside them are not tokens
@@ -84,12 +84,12 @@ def tokenize(source: str, line: int = 1, column: int = 1) -> list[tuple]:
     for m in _TOKEN.finditer(source):
         kind: int = m.lastindex  # type: ignore[assignment]  # every alternative of _TOKEN is a group
         if kind == 1:  # the most common token first
-            line_start = m.start(1)
-            line += count("\n", m.start(), line_start)
+            indent_str, end = m[1], m.end()
+            base = end - len(indent_str) - 1
+            line += count("\n", m.start(), end)
             if depth:
                 continue
             append(_NEWLINE)
-            indent_str = m.group(1)
             indent = widths.get(indent_str)
             if indent is None:  # a new indentation (never ""): tabs mixed with spaces stop us
                 if len(set(indent_str)) > 1 or indent_char and indent_str[0] != indent_char:
@@ -109,35 +109,35 @@ def tokenize(source: str, line: int = 1, column: int = 1) -> list[tuple]:
             if not level:
                 boundary, boundary_line = len(tokens), line
         elif kind == 2:
-            append(("N", m.group(2), line, m.start(2) - line_start + 1))
+            append(("N", m[2], line, m.start(2) - base))
         elif kind == 9:
-            text = m.group(9)
+            text = m[9]
             if text in "([{":
                 depth += 1
             elif depth and text in ")]}":
                 depth -= 1
-            append((text, text, line, m.start(9) - line_start + 1))
+            append((text, text, line, m.start(9) - base))
         elif kind <= 7:  # name ':' or '=' value
             name, sep, value = m.group(2, 3, kind)
-            name_column = m.start(2) - line_start + 1
-            value_column = m.start(kind) - line_start + 1
+            name_column = m.start(2) - base
+            value_column = m.start(kind) - base
             if depth:  # inside brackets, a dict entry or a keyword argument: plain tokens
                 append(("N", name, line, name_column))
-                append((sep, sep, line, m.start(3) - line_start + 1))
+                append((sep, sep, line, m.start(3) - base))
                 append((_VALUE_KIND[kind], value, line, value_column))
             else:
                 append(("C", sep, line, name_column, name, _VALUE_KIND[kind], value, value_column))
         elif kind in _ONE_LINE:
-            append((_ONE_LINE[kind], m.group(kind), line, m.start(kind) - line_start + 1))
+            append((_ONE_LINE[kind], m[kind], line, m.start(kind) - base))
         elif kind == 11:  # a triple-quoted string, which may span lines
-            text = m.group(11)
-            append(("S", text, line, m.start(11) - line_start + 1))
+            text = m[11]
+            append(("S", text, line, m.start(11) - base))
             if "\n" in text:
                 line += text.count("\n")
-                line_start = m.start(11) + text.rindex("\n") + 1
+                base = m.start(11) + text.rindex("\n")
         elif kind == 12:
             line += 1
-            line_start = m.end()
+            base = m.end() - 1
         else:
             raise TokenizerStop(tokens[:boundary], boundary_line, indent_char, False)
     for _ in levels[1:]:
