@@ -137,8 +137,9 @@ _RULE_FIELDS = frozenset(Rule.__slots__)
 
 def replaced(rule: Rule, **changes: object) -> Rule:
     """`dataclasses.replace(rule, **changes)`, several times faster (slot_builder's, not the
-    generated __init__ with its object.__setattr__ for each field): the loader gives every
-    rule of a Flowfile with top-level wildcard_constraints a copy."""
+    generated __init__ with its object.__setattr__ for each field): every rule of a
+    Flowfile with top-level wildcard_constraints is copied, and a module's rules, and the
+    rules the command line's resources and threads change."""
     unknown = changes.keys() - _RULE_FIELDS
     if unknown:
         raise TypeError(f"Rule has no field {sorted(unknown)[0]!r}")
