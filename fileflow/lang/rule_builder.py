@@ -150,6 +150,9 @@ class RuleBuilder:
 
     def compile_args(self, d: s.Directive, directive: str, wildcards: Sequence[str]):
         """Evaluate the directive's arguments now, or return a Lazy if they read job names."""
+        if all(type(a.value if type(a) is s.Keyword else a) is s.Const for a in d.args):
+            names, values = self._named_args(d, directive)  # literals: no name to read or check
+            return [(n, v.value) for n, v in zip(names, values)]
         builtins = self.loader.builtins
         reads: set[str] = set()
         uses: list[tuple[str, Position]] = []  # every `wildcards.NAME`, in order
@@ -179,18 +182,7 @@ class RuleBuilder:
                         and value.func.id == "unpack":
                     raise FlowfileError("unpack() belongs in 'input:'", value.pos,
                                         "it turns a dict into named inputs")
-        names: list[str | None] = []
-        values = []
-        for arg in d.args:
-            if isinstance(arg, s.Keyword):
-                if arg.name in names:
-                    raise FlowfileError(f"'{arg.name}' given twice in '{directive}:' of rule "
-                                        f"'{self.decl.name}'", arg.pos)
-                names.append(arg.name)
-                values.append(arg.value)
-            else:
-                names.append(None)
-                values.append(arg)
+        names, values = self._named_args(d, directive)
         if not lazy_names:  # evaluated now: a literal is its value, nothing to compile
             fixed = [None if type(v) is s.Const else compile_expr(v, builtins) for v in values]
             return [(n, v.value if isinstance(v, s.Const) else cast("Callable", fn)(scope))
@@ -207,6 +199,23 @@ class RuleBuilder:
                                 closest(name, self.loader.scope)[2:] or
                                 "define it above this rule (names are defined in order)")
         return Lazy(evaluate, dict(self.loader.scope), d.pos)
+
+    def _named_args(self, d: s.Directive, directive: str) -> tuple[list[str | None], list]:
+        """The arguments' keywords (None for a positional one) and values, in order; an
+        error for a keyword given twice."""
+        names: list[str | None] = []
+        values = []
+        for arg in d.args:
+            if isinstance(arg, s.Keyword):
+                if arg.name in names:
+                    raise FlowfileError(f"'{arg.name}' given twice in '{directive}:' of rule "
+                                        f"'{self.decl.name}'", arg.pos)
+                names.append(arg.name)
+                values.append(arg.value)
+            else:
+                names.append(None)
+                values.append(arg)
+        return names, values
 
     def _name_pos(self, d: s.Directive, name: str) -> Position:
         for arg in d.args:
