@@ -168,6 +168,8 @@ class ImportedFunction:
         self.configs: dict[int, tuple[object, object]] = {}
 
     def plain(self, value: object) -> object:
+        if type(value) in _PLAIN:  # a number, string, boolean or none: as it is
+            return value
         if isinstance(value, Record):
             label = value.label
             if label == "wildcards":  # a job's: as to_python gives them
@@ -194,7 +196,7 @@ class ImportedFunction:
     def returned(self, value: object) -> object:
         """The result as a Flowfile value: tuples as lists, dicts as dicts readable by
         attribute; anything else is an error."""
-        if type(value) is str:  # a path, the common result
+        if type(value) in _PLAIN:  # a path (the common result), a number, a boolean or none
             return value
         if expanded_size(value) > MAX_ITEMS:
             raise BuiltinError(f"{self.name}() returned a value holding more than {MAX_ITEMS} "
@@ -203,6 +205,9 @@ class ImportedFunction:
             return _from_python(value, self.name)
         except RecursionError:
             raise BuiltinError(f"{self.name}() returned a value nested too deeply") from None
+
+
+_PLAIN = frozenset({str, int, float, bool, type(None)})  # values passed and returned as they are
 
 
 def _from_python(value: object, name: str) -> object:
