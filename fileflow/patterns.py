@@ -89,6 +89,7 @@ def _compile(pattern: Pattern, constraints: tuple[tuple[str, str], ...]) -> re.P
 
 
 _new = tuple.__new__  # a named tuple without its Python-level __new__
+_PLAIN = re.compile(r"[^{}]+")
 
 
 def parse_pattern(text: str) -> Pattern:
@@ -135,9 +136,11 @@ def _parse_fields(text: str) -> Pattern:
                 i += 2
                 continue
             raise PatternError(f"single '}}' in pattern {text!r} (write '}}}}' for a literal brace)")
-        else:
-            literal.append(c)
-            i += 1
+        else:  # the run of characters up to the next brace, in one step
+            plain = _PLAIN.match(text, i)
+            assert plain is not None  # text[i] is not a brace
+            literal.append(plain.group())
+            i = plain.end()
     if literal:
         parts.append("".join(literal))
     fmt = "".join(p.replace("{", "{{").replace("}", "}}") if isinstance(p, str) else "{" + p[0] + "}"

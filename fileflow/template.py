@@ -32,6 +32,9 @@ _STEP = re.compile(r"\.([A-Za-z_]\w*)|\[([^\[\]]+)\]")
 # (name, steps and format: groups 2, 3 and 4)
 _PIECE = re.compile(r"([^{}]+)|\{(?!\{)([A-Za-z_]\w*)((?:\.[A-Za-z_]\w*|\[[^\[\]}]+\])*)"
                     r"(?::(\w+))?\}")
+# At a brace: `{{`, `}}`, a field as _PIECE reads it (groups 1, 2 and 3), or a brace that
+# starts anything else (a field with blanks, or a mistake), which _PIECE's loop then reads
+_BRACE = re.compile(r"\{\{|\}\}|\{([A-Za-z_]\w*)((?:\.[A-Za-z_]\w*|\[[^\[\]}]+\])*)(?::(\w+))?\}|[{}]")
 
 
 class TemplateError(ValueError):
@@ -85,7 +88,24 @@ def parse_template(text: str, names: tuple[str, ...] = FIELD_NAMES) -> Template:
     parts: list = []
     literal: list[str] = []
     i, n = 0, len(text)
-    while i < n:
+    for m in _BRACE.finditer(text):  # the text between two matches is literal
+        start = m.start()
+        if start > i:
+            literal.append(text[i:start])
+        i = m.end()
+        if m.lastindex:  # a field without blanks
+            field = _field(text, start, i - 1, m.group(1), m.group(2), m.group(3) or "",
+                           text[start + 1:i - 1], names)
+            if literal:
+                parts.append("".join(literal))
+                literal = []
+            parts.append(field)
+        elif i - start == 2:  # `{{` or `}}`
+            literal.append(text[start])
+        else:  # a field with blanks, or a brace alone: read from here on as below
+            i = start
+            break
+    while i < n:  # what follows the last match, and all from a brace the loop above left
         piece = _PIECE.match(text, i)  # a run without braces, or a field without blanks
         if piece and piece.lastindex == 1:
             literal.append(piece.group(1))
@@ -95,8 +115,8 @@ def parse_template(text: str, names: tuple[str, ...] = FIELD_NAMES) -> Template:
         if c == "{":
             if piece:
                 end = piece.end() - 1
-                body = text[i + 1:end]
-                name, path, spec = piece.group(2), piece.group(3), piece.group(4) or ""
+                field = _field(text, i, end, piece.group(2), piece.group(3), piece.group(4) or "",
+                               text[i + 1:end], names)
             else:
                 if text.startswith("{{", i):
                     literal.append("{")
@@ -107,41 +127,17 @@ def parse_template(text: str, names: tuple[str, ...] = FIELD_NAMES) -> Template:
                     raise TemplateError("unclosed '{' in command", i,
                                         "write '{{' for a literal brace")
                 body = text[i + 1:end].strip()
-                m = _FIELD.match(body)
-                if not m:
+                full = _FIELD.match(body)
+                if not full:
                     raise TemplateError(f"'{{{body}}}' is not a valid field", i,
                                         "write '{{' and '}}' for literal braces (e.g. '${{HOME}}')",
                                         end + 1 - i)
-                name, path, spec = m.group(1), m.group(2), m.group(3) or ""
-            width = end + 1 - i
-            if name == "config":
-                raise TemplateError(
-                    f"a command cannot read config: '{{{body}}}'", i,
-                    "pass the value as a parameter and use that: 'params: x=config.x', "
-                    "then '{params.x}' in the command", width)
-            if name not in names:
-                import difflib  # only on an error
-
-                guess = difflib.get_close_matches(name, names, n=1, cutoff=0.6)
-                raise TemplateError(
-                    f"unknown field '{{{body}}}' in the command"
-                    + (f"; did you mean '{{{guess[0]}{path}}}'?" if guess else ""), i,
-                    f"fields are {', '.join(names)}; write '{{{{' and '}}}}' "
-                    "for literal braces (e.g. '${{HOME}}')", width)
-            if spec not in ("", "raw", "q"):
-                raise TemplateError(f"unknown format ':{spec}' in '{{{body}}}' (use ':raw' or ':q')",
-                                    i, "", width)
-            if not path:
-                steps: tuple = ()
-            elif path.count(".") == 1 and "[" not in path:  # `.name`, the usual step
-                steps = (path[1:],)
-            else:
-                steps = tuple(a or (int(b) if b.isdigit() and b.isascii() else b)
-                              for a, b in _STEP.findall(path))
+                field = _field(text, i, end, full.group(1), full.group(2), full.group(3) or "",
+                               body, names)
             if literal:
                 parts.append("".join(literal))
                 literal = []
-            parts.append(_build_field(name, steps, spec, i, text[i:end + 1]))
+            parts.append(field)
             i = end + 1
         elif c == "}":
             if text.startswith("}}", i):
@@ -152,6 +148,38 @@ def parse_template(text: str, names: tuple[str, ...] = FIELD_NAMES) -> Template:
     if literal:
         parts.append("".join(literal))
     return Template(text, tuple(parts))
+
+
+def _field(text: str, i: int, end: int, name: str, path: str, spec: str, body: str,
+           names: tuple[str, ...]) -> Field:
+    """The field written text[i:end + 1] (`body` is what is between its braces, stripped),
+    read as name, steps and format; a TemplateError for a name or format it cannot have."""
+    width = end + 1 - i
+    if name == "config":
+        raise TemplateError(
+            f"a command cannot read config: '{{{body}}}'", i,
+            "pass the value as a parameter and use that: 'params: x=config.x', "
+            "then '{params.x}' in the command", width)
+    if name not in names:
+        import difflib  # only on an error
+
+        guess = difflib.get_close_matches(name, names, n=1, cutoff=0.6)
+        raise TemplateError(
+            f"unknown field '{{{body}}}' in the command"
+            + (f"; did you mean '{{{guess[0]}{path}}}'?" if guess else ""), i,
+            f"fields are {', '.join(names)}; write '{{{{' and '}}}}' "
+            "for literal braces (e.g. '${{HOME}}')", width)
+    if spec not in ("", "raw", "q"):
+        raise TemplateError(f"unknown format ':{spec}' in '{{{body}}}' (use ':raw' or ':q')",
+                            i, "", width)
+    if not path:
+        steps: tuple = ()
+    elif path.count(".") == 1 and "[" not in path:  # `.name`, the usual step
+        steps = (path[1:],)
+    else:
+        steps = tuple(a or (int(b) if b.isdigit() and b.isascii() else b)
+                      for a, b in _STEP.findall(path))
+    return _build_field(name, steps, spec, i, text[i:end + 1])
 
 
 def lookup(field: Field, namespaces: Mapping[str, object]) -> object:

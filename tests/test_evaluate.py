@@ -308,6 +308,40 @@ def test_errors_of_the_newer_forms_name_the_problem_at_its_place(text, message, 
     assert (err.pos.line, err.pos.column) == (1, column)
 
 
+@pytest.mark.parametrize("text, value", [
+    ('[s for s in S if s.endswith("1")]', ["a1", "c1"]),
+    ('[s for s in S if s.startswith("b")]', ["b2"]),
+    ('[s for s in S if s.endswith(("2", "3"))]', ["b2"]),
+    ('[s for s in S if s.startswith("1", 1)]', ["a1", "c1"]),
+    ('[s for s in S if s.endswith("")]', ["a1", "b2", "c1"]),
+    ('[c for c in "a1b" if c.endswith("1")]', ["1"]),
+    ('[s for s in [] if s.endswith("1")]', []),
+    ('[s for s in {"a1": 1, "b2": 2} if s.endswith("1")]', ["a1"]),
+    ('[s + "!" for s in S if s.endswith("1")]', ["a1!", "c1!"]),
+    ('[t for s in S if s.endswith("1")]', ["T", "T"]),
+    ('{s: 1 for s in S if s.endswith("1")}', {"a1": 1, "c1": 1}),
+])
+def test_a_comprehension_filtering_strings_by_their_start_or_end(text, value):
+    assert ev(text, S=["a1", "b2", "c1"], t="T") == value
+
+
+@pytest.mark.parametrize("items, message, column", [
+    (["a1", 1], "an int has no method 'endswith'", 22),
+    ([1, "a1"], "an int has no method 'endswith'", 22),
+    (["a1", ["b"]], "a list has no method 'endswith'", 22),
+])
+def test_a_string_filter_meets_an_item_that_is_not_a_string(items, message, column):
+    err = ev_error('[s for s in S if s.endswith("1")]', S=items)
+    assert (err.message, err.pos.column) == (message, column)
+
+
+def test_a_string_filter_with_a_wrong_argument_fails_at_the_call():
+    err = ev_error("[s for s in S if s.endswith(1)]", S=["a1"])
+    assert err.message == "endswith(): endswith first arg must be str or a tuple of str, not int"
+    assert err.pos.column == 22
+    assert ev("[s for s in S if s.endswith(1)]", S=[]) == []
+
+
 def test_an_unknown_method_lists_the_methods_there_are():
     err = ev_error("'a'.foo()")
     assert err.hint == ("methods: endswith, format, join, lower, lstrip, removeprefix, "

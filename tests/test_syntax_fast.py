@@ -164,6 +164,11 @@ CORNERS = [
     "X = f'{x}' f'{y}'\n",
     "X = f'}{{}'\n", "X = f'{{}}}'\n", "X = f'a{{b}}c' + f'{true}' + f'{not}' + f'{x_1}'\n",
     "X = f'{ x}{x }{x.y}'\n", "X = rf'{{\\d}}'\n", "X = f'{{{x}}}'\n",
+    # an f-string as the one value of `name: value` or `name = value`, read as one token
+    "X = rf'{a}\\d'\n", "X = Fr'{a}'  # c\n", "X = f'{a'\n", "X = f'a' f'b'\n", "X = f'{a}' + b\n",
+    "rule a:\n    output: f'o/{X}', fR'b'\n    input:\n        a = f'{x}',\n        b = F'{y}'\n",
+    "rule a:\n    params: k = f'{t(1, S)}', m = f'{x:>3}'\n    shell: f'{c}'\n",
+    "X = d(k = f'{a}', m = [f'{b}'])\n", "X: f'{a}'\n", "X = f'{a}',\n", "X = f'}'\n",
     # a lone call, attribute, index, list or dict, and what continues after one
     "X = [a] + [b]\n", "X = {a: 1}[k] + 1\n", "X = f(x) + g(y)\n", "X = a.b if c else d\n",
     "X = [f(s) for s in g(t) if h(s)]\n", "X = [s.x for s in a.b if c[d] or e]\n",
@@ -201,6 +206,12 @@ CORNERS = [
 @pytest.mark.parametrize("text", CORNERS)
 def test_corners(text):
     assert_equivalent(text)
+
+
+def test_an_f_string_as_a_directive_s_or_an_assignment_s_value_takes_the_fast_path():
+    for text in ("X = f'{a}'\n", "rule a:\n    output: f'o/{X}'\n    input:\n        a = f'{x}',\n"
+                 "        b = rf'{y}'\n    params: k = f'{t(1, S)}'\n"):
+        assert_equivalent(text, must_be_fast=True)
 
 
 def test_the_fast_path_is_taken_and_errors_come_from_lark():

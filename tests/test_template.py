@@ -236,3 +236,34 @@ def test_r_preamble_defines_job_with_named_files_and_plain_lists():
     assert 'output = fileflow_items(list(), character(0))' in text
     assert 'wildcards = list("sample" = "s1")' in text and "threads = 4L" in text
     assert text.startswith("# This job's values") and 'Sys.unsetenv("R_PROFILE_USER")' in text
+
+
+@pytest.mark.parametrize("text, parts", [
+    ("a {input} b", ["a ", ("input", (), "", 2), " b"]),
+    ("{{{input}}}", ["{", ("input", (), "", 2), "}"]),
+    ("x }} {threads} {{y", ["x } ", ("threads", (), "", 5), " {y"]),
+    ("{input.reads} { output } {log:q}", [("input", ("reads",), "", 0), " ",
+                                          ("output", (), "", 14), " ", ("log", (), "q", 25)]),
+    ("{ input }{params.flags[1]}{{", [("input", (), "", 0), ("params", ("flags", 1), "", 9), "{"]),
+    ("no fields at all", ["no fields at all"]),
+    ("", []),
+])
+def test_fields_and_literal_text_where_blanks_and_braces_mix(text, parts):
+    got = [p if isinstance(p, str) else (p.name, p.steps, p.spec, p.offset)
+           for p in parse_template(text).parts]
+    assert got == parts
+
+
+@pytest.mark.parametrize("text, message, offset", [
+    ("{input} }", "single '}' in command", 8),
+    ("{input} {nope}", "unknown field '{nope}' in the command", 8),
+    ("{input} { nope }", "unknown field '{nope}' in the command", 8),
+    ("{input} {input", "unclosed '{' in command", 8),
+    ("{input} {config.x}", "a command cannot read config: '{config.x}'", 8),
+    ("{input:z} {log}", "unknown format ':z' in '{input:z}' (use ':raw' or ':q')", 0),
+    ("a {input} {in put}", "'{in put}' is not a valid field", 10),
+])
+def test_a_bad_field_after_good_ones_is_reported_at_its_place(text, message, offset):
+    with pytest.raises(TemplateError) as info:
+        parse_template(text)
+    assert (str(info.value), info.value.offset) == (message, offset)

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import operator
 import re
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping
 
 from fileflow.errors import FlowfileError, Position
 from fileflow.lang import syntax as s
 from fileflow.lang.builtins import BuiltinError
+from fileflow.lang.comprehension_loop import LoopScope, bind, loop_items, string_test, strings_passing
 from fileflow.lang.value_checks import (
     check_format,
     check_membership,
@@ -297,17 +298,17 @@ def _compile_comprehension(node: s.ListComp | s.DictComp, builtins: Mapping[str,
     def comprehension(scope):
         # The loop's names over the enclosing ones, which are read through, not copied: a
         # job's scope holds only its own names over the Flowfile's (model.Lazy)
-        inner = _LoopScope(scope)
+        inner = LoopScope(scope)
         out: list | Record = Record(label="dict") if is_dict else []
         steps = [0]
 
         def loop(depth: int) -> None:
             targets, iterable_fn, condition_fns, clause = clauses[depth]
-            for item in _iterable(iterable_fn(inner), clause.iterable.pos):
+            for item in loop_items(iterable_fn(inner), clause.iterable.pos):
                 steps[0] += 1
                 if steps[0] > MAX_ITEMS:
                     raise _error(f"this comprehension would take more than {MAX_ITEMS} steps", pos)
-                _bind(inner, targets, item, clause.pos)
+                bind(inner, targets, item, clause.pos)
                 if not all(fn(inner) for fn in condition_fns):
                     continue
                 if depth + 1 < len(clauses):
@@ -335,10 +336,19 @@ def _compile_comprehension(node: s.ListComp | s.DictComp, builtins: Mapping[str,
     element_is_target = (isinstance(node, s.ListComp) and type(node.element) is s.Name
                          and node.element.id == target)
 
-    def simple_loop(inner: _LoopScope, out) -> None:
+    # `[s for s in S if s.endswith("1")]`: the items filtered in C when they are strings
+    test = (string_test(clause.conditions[0], target)
+            if element_is_target and len(condition_fns) == 1 else None)
+
+    def simple_loop(inner: LoopScope, out) -> None:
         iterable_pos = clause.iterable.pos
-        items = _iterable(iterable_fn(inner), iterable_pos)
-        for item in items[:MAX_ITEMS] if len(items) > MAX_ITEMS else items:
+        items = loop_items(iterable_fn(inner), iterable_pos)
+        head = items[:MAX_ITEMS] if len(items) > MAX_ITEMS else items
+        kept = strings_passing(test, head) if test is not None else None
+        if kept is not None:
+            out += kept
+            head = ()
+        for item in head:
             inner[target] = item
             for fn in condition_fns:
                 if not fn(inner):
@@ -355,46 +365,6 @@ def _compile_comprehension(node: s.ListComp | s.DictComp, builtins: Mapping[str,
         if len(items) > MAX_ITEMS:  # as `loop`: after the steps allowed
             raise _error(f"this comprehension would take more than {MAX_ITEMS} steps", pos)
     return comprehension
-
-
-class _LoopScope(dict):
-    """A comprehension's own names over the enclosing scope, which is read through, not
-    copied: ChainMap({}, outer), at a dict's speed for the loop's names."""
-
-    __slots__ = ("outer",)
-
-    def __init__(self, outer: Mapping[str, object]):
-        super().__init__()
-        self.outer = outer
-
-    def __missing__(self, key: str) -> object:
-        return self.outer[key]
-
-    def __contains__(self, key: object) -> bool:
-        return dict.__contains__(self, key) or key in self.outer
-
-    def __iter__(self) -> Iterator[str]:  # ChainMap's order: the outer names, then the own
-        return iter({**dict.fromkeys(self.outer), **dict.fromkeys(dict.keys(self))})
-
-
-def _iterable(value: object, pos: Position) -> Sequence:
-    if isinstance(value, (list, tuple, str)):
-        return value
-    if isinstance(value, dict):
-        return list(value)
-    raise _error(f"'for' needs a list, dict or string to loop over, got {a_type(value)}", pos)
-
-
-def _bind(scope: dict, targets: tuple[str, ...], item: object, pos: Position) -> None:
-    if len(targets) == 1:
-        scope[targets[0]] = item
-        return
-    names = ", ".join(targets)
-    if not isinstance(item, (list, tuple)):
-        raise _error(f"cannot unpack {a_type(item)} into {len(targets)} names ({names})", pos)
-    if len(item) != len(targets):
-        raise _error(f"cannot unpack {len(item)} values into {len(targets)} names ({names})", pos)
-    scope.update(zip(targets, item))
 
 
 def _compile_fstring(node: s.FString, builtins: Mapping[str, Callable]) -> Compiled:

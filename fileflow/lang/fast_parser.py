@@ -287,8 +287,9 @@ class _Parser(StatementForms, ExpressionForms):
     # -- expressions
 
     def leaf(self, kind: str, text: str, line: int, column: int):
-        """The node of a lone string, name or number (the value of a "C" token: a string
-        there is never triple-quoted nor raw)."""
+        """A lone string, name, number or f-string: a "C" token's value (never raw or long)."""
+        if kind == "F":
+            return self.fstring((kind, text, line, column))
         end = column + len(text)
         if kind == "S":
             if "\\" in text:

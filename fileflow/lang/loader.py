@@ -27,7 +27,7 @@ from fileflow.lang.directives import (
     hook_action,
 )
 from fileflow.lang.evaluate import UndefinedName, compile_expr
-from fileflow.lang.model import Action, Rule, Workflow
+from fileflow.lang.model import Action, Rule, Workflow, replaced
 from fileflow.lang.modules import (
     LoadedModule,
     line_of,
@@ -535,16 +535,13 @@ def _with_constraints(rule: Rule, flowfile_wide: Mapping[str, str]) -> Rule:
     Snakemake); a rule's own constraint for a wildcard wins."""
     if not flowfile_wide:
         return rule
-    import dataclasses
-
-    return dataclasses.replace(rule, constraints={**flowfile_wide, **rule.constraints})
+    return replaced(rule, constraints={**flowfile_wide, **rule.constraints})
 
 
 def _with_local(rule: Rule, local: bool) -> Rule:
     if rule.local == local:
         return rule
-    import dataclasses
-    return dataclasses.replace(rule, local=local)
+    return replaced(rule, local=local)
 
 
 def _lines_holding(word: str, text: str) -> Callable[[int, int], bool]:

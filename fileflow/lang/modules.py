@@ -19,7 +19,7 @@ from fileflow.lang import syntax as s
 from fileflow.lang.checkpoints import checkpoint_uses
 from fileflow.lang.config import shown_path
 from fileflow.lang.directives import RULE_DIRECTIVES
-from fileflow.lang.model import FileItem, Lazy, Rule, Workflow
+from fileflow.lang.model import FileItem, Lazy, Rule, Workflow, replaced
 from fileflow.lang.rule_builder import RuleBuilder
 from fileflow.lang.values import Attributed, Flagged, Record, Unpacked, a_type, closest
 from fileflow.patterns import PatternError, parse_pattern
@@ -148,11 +148,11 @@ def moved_rule(rule: Rule, name: str, index: int, move: PathMove, taken: Mapping
     def renamed(value):
         return _renamed_checkpoints(value, taken) if isinstance(value, Lazy) else value
 
-    return dataclasses.replace(rule, name=name, index=index, outputs=_moved_items(rule.outputs, move),
-                               inputs=_moved_files(renamed(rule.inputs), move),
-                               log=_moved_files(renamed(rule.log), move),
-                               params=renamed(rule.params), threads=renamed(rule.threads),
-                               resources=renamed(rule.resources))
+    return replaced(rule, name=name, index=index, outputs=_moved_items(rule.outputs, move),
+                    inputs=_moved_files(renamed(rule.inputs), move),
+                    log=_moved_files(renamed(rule.log), move),
+                    params=renamed(rule.params), threads=renamed(rule.threads),
+                    resources=renamed(rule.resources))
 
 
 class _RenamedCheckpoints(Attributed):
@@ -317,8 +317,8 @@ def _rebuilt(module: LoadedModule, use: s.UseRule, rule: Rule) -> Rule:
     decl, path = module.loader.decls[rule.name]
     built = RuleBuilder(module.loader, derived_decl(decl, use, rule.name, decl.pos), path,
                         rule.index).build()
-    return dataclasses.replace(built, local=rule.local,
-                               constraints={**module.workflow.constraints, **built.constraints})
+    return replaced(built, local=rule.local,
+                    constraints={**module.workflow.constraints, **built.constraints})
 
 
 def untaken_checkpoints(modules: Iterable[LoadedModule]) -> list[FlowfileError]:

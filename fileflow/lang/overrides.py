@@ -13,7 +13,7 @@ import dataclasses
 from collections.abc import Mapping
 
 from fileflow.errors import FileflowError
-from fileflow.lang.model import Arguments, Lazy, Rule, Workflow
+from fileflow.lang.model import Arguments, Lazy, Rule, Workflow, replaced
 
 __all__ = ["RunOverrides", "with_overrides", "check_threads"]
 
@@ -62,7 +62,7 @@ def _rule(rule: Rule, overrides: RunOverrides) -> Rule:
     group = overrides.groups.get(rule.name, rule.group)
     if threads is rule.threads and resources is rule.resources and group == rule.group:
         return rule
-    return dataclasses.replace(rule, threads=threads, resources=resources, group=group)
+    return replaced(rule, threads=threads, resources=resources, group=group)
 
 
 def check_threads(value: object, option: str) -> int:

@@ -97,10 +97,9 @@ def import_module_file(path: str, shown: str, pos: Position) -> PythonModule:
         raise FlowfileError(f"cannot import {shown}: {exc.msg} (line {exc.lineno})", pos) from None
     except (UnicodeDecodeError, ValueError) as exc:
         raise FlowfileError(f"cannot import {shown}: {exc}", pos) from None
-    import uuid  # only where a Flowfile imports: inspect, traceback and uuid take 17 ms
-
     stem = re.sub(r"\W", "_", os.path.splitext(os.path.basename(path))[0])
-    name = f"fileflow_flowfile_{stem}_{uuid.uuid4().hex[:12]}"
+    # 12 random hex digits, as a uuid's would be, without importing uuid (and platform)
+    name = f"fileflow_flowfile_{stem}_{os.urandom(6).hex()}"
     spec = importlib.util.spec_from_loader(name, loader=None, origin=path)
     assert spec is not None  # spec_from_loader returns None only without a loader and origin
     module = importlib.util.module_from_spec(spec)
@@ -169,6 +168,8 @@ class ImportedFunction:
         self.configs: dict[int, tuple[object, object]] = {}
 
     def plain(self, value: object) -> object:
+        if type(value) in _PLAIN:  # a number, string, boolean or none: as it is
+            return value
         if isinstance(value, Record):
             label = value.label
             if label == "wildcards":  # a job's: as to_python gives them
@@ -195,7 +196,7 @@ class ImportedFunction:
     def returned(self, value: object) -> object:
         """The result as a Flowfile value: tuples as lists, dicts as dicts readable by
         attribute; anything else is an error."""
-        if type(value) is str:  # a path, the common result
+        if type(value) in _PLAIN:  # a path (the common result), a number, a boolean or none
             return value
         if expanded_size(value) > MAX_ITEMS:
             raise BuiltinError(f"{self.name}() returned a value holding more than {MAX_ITEMS} "
@@ -204,6 +205,9 @@ class ImportedFunction:
             return _from_python(value, self.name)
         except RecursionError:
             raise BuiltinError(f"{self.name}() returned a value nested too deeply") from None
+
+
+_PLAIN = frozenset({str, int, float, bool, type(None)})  # values passed and returned as they are
 
 
 def _from_python(value: object, name: str) -> object:

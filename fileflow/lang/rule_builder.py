@@ -24,7 +24,8 @@ from fileflow.lang.directives import (
 )
 from fileflow.lang.evaluate import UndefinedName, compile_expr
 from fileflow.lang.expr_names import free_names, names_and_uses, walk
-from fileflow.lang.model import Action, FileItem, Lazy, Rule
+from fileflow.lang.literal_positions import position_in_literal
+from fileflow.lang.model import Action, FileItem, Lazy, Rule, build_rule
 from fileflow.lang.script_kinds import REPORT_NAME, SUPPORTED, script_kind
 from fileflow.lang.software import read_software
 from fileflow.lang.units import DERIVED, UnitError, seconds, with_units
@@ -134,12 +135,11 @@ class RuleBuilder:
                                  self.loader.evaluate, self.path, self.loader.workdir)
         if software and software.conda and software.conda.kind == "file":
             self.loader.read_files.append(os.path.join(self.loader.workdir, software.conda.value))
-        rule = Rule(decl.name, decl.pos, self.index, outputs, wildcards, inputs, log, params,
-                    threads, resources, retries, priority, message, action, constraints, False,
-                    {name: d.pos for name, d in self.directives.items()}, script_digest,
-                    decl.checkpoint, software,
-                    timeout=self.time_span("timeout"), retry_delay=self.time_span("retry_delay"),
-                    retry_backoff=self.backoff(), group=self.group(wildcards))
+        rule = build_rule(decl.name, decl.pos, self.index, outputs, wildcards, inputs, log, params,
+                          threads, resources, retries, priority, message, action, constraints, False,
+                          {name: d.pos for name, d in self.directives.items()}, script_digest,
+                          decl.checkpoint, software, self.time_span("timeout"),
+                          self.time_span("retry_delay"), self.backoff(), self.group(wildcards))
         self.check_templates(rule)
         return rule
 
@@ -150,6 +150,9 @@ class RuleBuilder:
 
     def compile_args(self, d: s.Directive, directive: str, wildcards: Sequence[str]):
         """Evaluate the directive's arguments now, or return a Lazy if they read job names."""
+        if all(type(a.value if type(a) is s.Keyword else a) is s.Const for a in d.args):
+            names, values = self._named_args(d, directive)  # literals: no name to read or check
+            return [(n, v.value) for n, v in zip(names, values)]
         builtins = self.loader.builtins
         reads: set[str] = set()
         uses: list[tuple[str, Position]] = []  # every `wildcards.NAME`, in order
@@ -179,18 +182,7 @@ class RuleBuilder:
                         and value.func.id == "unpack":
                     raise FlowfileError("unpack() belongs in 'input:'", value.pos,
                                         "it turns a dict into named inputs")
-        names: list[str | None] = []
-        values = []
-        for arg in d.args:
-            if isinstance(arg, s.Keyword):
-                if arg.name in names:
-                    raise FlowfileError(f"'{arg.name}' given twice in '{directive}:' of rule "
-                                        f"'{self.decl.name}'", arg.pos)
-                names.append(arg.name)
-                values.append(arg.value)
-            else:
-                names.append(None)
-                values.append(arg)
+        names, values = self._named_args(d, directive)
         if not lazy_names:  # evaluated now: a literal is its value, nothing to compile
             fixed = [None if type(v) is s.Const else compile_expr(v, builtins) for v in values]
             return [(n, v.value if isinstance(v, s.Const) else cast("Callable", fn)(scope))
@@ -207,6 +199,23 @@ class RuleBuilder:
                                 closest(name, self.loader.scope)[2:] or
                                 "define it above this rule (names are defined in order)")
         return Lazy(evaluate, dict(self.loader.scope), d.pos)
+
+    def _named_args(self, d: s.Directive, directive: str) -> tuple[list[str | None], list]:
+        """The arguments' keywords (None for a positional one) and values, in order; an
+        error for a keyword given twice."""
+        names: list[str | None] = []
+        values = []
+        for arg in d.args:
+            if isinstance(arg, s.Keyword):
+                if arg.name in names:
+                    raise FlowfileError(f"'{arg.name}' given twice in '{directive}:' of rule "
+                                        f"'{self.decl.name}'", arg.pos)
+                names.append(arg.name)
+                values.append(arg.value)
+            else:
+                names.append(None)
+                values.append(arg)
+        return names, values
 
     def _name_pos(self, d: s.Directive, name: str) -> Position:
         for arg in d.args:
@@ -496,7 +505,7 @@ class RuleBuilder:
         return frozenset(own.union(RESOURCES_MAYBE_DEFAULT if defaults is None else defaults))
 
     def _offset_pos(self, node, offset: int, length: int) -> Position:
-        return _offset_pos(node, offset, length, self.loader.sources.get(node.pos.path))
+        return position_in_literal(node, offset, length, self.loader.sources.get(node.pos.path))
 
 
 def _over_defaults(resources: Lazy, defaults: Mapping[str, object]) -> Lazy:
@@ -558,40 +567,6 @@ def _field_problem(rule: Rule, f, resources: frozenset[str] | None = None) -> st
             return (f"{f.text}: rule '{rule.name}' has no resource '{step}' (set it in its "
                     f"'resources:', or give every job one: --default-resources {step}=VALUE)")
     return ""
-
-
-def _offset_pos(node, offset: int, length: int = 1, source: str | None = None) -> Position:
-    """Where characters [offset, offset + length) of a string literal's value are in the source,
-    through dedenting and escapes. The literal's own position when the value is not one
-    literal's (strings joined over lines, or a computed value)."""
-    pos = node.pos
-    if not (isinstance(node, s.Const) and isinstance(node.value, str) and source is not None):
-        return pos
-    lines = source.split("\n")
-    if not 1 <= pos.line <= pos.end_line <= len(lines):
-        return pos
-    if pos.line == pos.end_line:
-        text = lines[pos.line - 1][pos.column - 1:pos.end_column - 1]
-    else:
-        text = "\n".join([lines[pos.line - 1][pos.column - 1:], *lines[pos.line:pos.end_line - 1],
-                          lines[pos.end_line - 1][:pos.end_column - 1]])
-    try:
-        value, offsets = s.decode_with_offsets(text)
-    except Exception:  # not a single literal after all
-        return pos
-    if value != node.value or not 0 <= offset < len(offsets):
-        return pos
-
-    def where(index: int) -> tuple[int, int]:
-        before = text[:index]
-        if "\n" not in before:
-            return pos.line, pos.column + index
-        return pos.line + before.count("\n"), index - before.rindex("\n")
-
-    line, column = where(offsets[offset])
-    end_line, end_column = where(offsets[min(offset + length, len(offsets)) - 1])
-    width = end_column - column + 1 if end_line == line and end_column >= column else 1
-    return Position(pos.path, line, column, line, column + width)
 
 
 def _file_digest(rel: str, workdir: str) -> str:

@@ -16,32 +16,35 @@ __all__ = ["TokenizerStop", "tokenize", "comment_offsets"]
 # The terminals of grammar/fileflow.lark, each one capturing group, in an order that gives
 # Lark's choice: LONG_STRING before STRING (its priority), STRING before NAME for r"..."
 # (NAME refuses an r or R that a quote follows), NUMBER before '.' for ".5". Blanks before
-# a token are skipped as Lark's %ignore does; group 12 is an f-string (NAME refuses an f
-# that a quote follows, as r); anything else is group 13, a Fallback.
-# A NAME followed on its line by ':' or '=' and one plain string, name or integer (the most
-# common line shape, `name: value` or `name = value`) is read as one combined token: fewer
-# matches and tuples. `m.lastindex` is the token's kind: 1 for _NL (newlines, blank lines
-# and comments; the group is the indentation of the line after them), 2 for a lone NAME,
-# and for a combined token its value's group (4, 5 or 6). _NL, the most common token, comes
-# first (no other terminal starts with its characters). The possessive `*+` spare the regex
-# engine backtracking that could never lead to a match: this regex is half the tokenizer.
+# a token are skipped as Lark's %ignore does; group 13 is an f-string (NAME refuses an f
+# that a quote follows, as r); anything else is group 14, a Fallback.
+# A NAME followed on its line by ':' or '=' and one plain string, name, integer or f-string
+# (the most common line shape, `name: value` or `name = value`) is read as one combined
+# token: fewer matches and tuples. `m.lastindex` is the token's kind: 1 for _NL (newlines,
+# blank lines and comments; the group is the indentation of the line after them), 2 for a
+# lone NAME, and for a combined token its value's group (4 to 7). _NL, the most common
+# token, comes first (no other terminal starts with its characters). The possessive `*+`
+# spare the regex engine backtracking that could never lead to a match: this regex is half
+# the tokenizer.
 _NAME = (r"(?:[rR](?![\"']|[fF][\"'])|[fF](?![\"']|[rR][\"'])|[A-EG-QS-Za-eg-qs-z_])"
          r"[A-Za-z0-9_]*+")
 _STRING = r"""(?:"(?!"")[^"\\\n]*+(?:\\.[^"\\\n]*+)*+"|'(?!'')[^'\\\n]*+(?:\\.[^'\\\n]*+)*+')"""
 _TOKEN = re.compile(r"""[\t ]*+(?:
  (?:\#[^\n]*+)?\r?\n(?:[\t ]*+(?:\#[^\n]*+)?\r?\n)*+([\t ]*+)                     # 1 _NL
 |(NAME)(?:[\t ]*+([:=])(?!=)[\t ]*+                                                 # 2 NAME, 3 ':' or '=',
-   (?:(STRING)|(NAME)|(\d[\d_]*+))  # 4 string, 5 name, 6 integer
+   (?:(STRING)|(NAME)|(\d[\d_]*+)|(FSTRING))  # 4 string, 5 name, 6 integer, 7 f-string
    (?=[\t ]*+(?:[,)\]}\#]|\r?\n)))?                                                 #   then an end
-|((?:\d[\d_]*(?:\.[\d_]*)?|\.\d[\d_]*)(?:[eE][+-]?\d+)?)                           # 7 NUMBER
-|(==|!=|<=|>=|//|[-+*/%<>=:,.()\[\]{}])                                            # 8 operators
-|([rR]?STRING)                                                                      # 9 STRING
-|([rR]?(?:\"\"\"(?s:.*?)(?<!\\)(?:\\\\)*?\"\"\"|'''(?s:.*?)(?<!\\)(?:\\\\)*?'''))   # 10 LONG_STRING
-|(\\[\t ]*\r?\n)                                                                   # 11 LINE_CONTINUATION
-|((?:[fF][rR]?|[rR][fF])STRING)                                                    # 12 FSTRING
-|(.)                                                                               # 13 not ours
-)""".replace("NAME", _NAME).replace("STRING", _STRING), re.VERBOSE)
-_VALUE_KIND = (None, None, None, None, "S", "N", "D")  # by the combined token's lastindex
+|((?:\d[\d_]*(?:\.[\d_]*)?|\.\d[\d_]*)(?:[eE][+-]?\d+)?)                           # 8 NUMBER
+|(==|!=|<=|>=|//|[-+*/%<>=:,.()\[\]{}])                                            # 9 operators
+|([rR]?STRING)                                                                      # 10 STRING
+|([rR]?(?:\"\"\"(?s:.*?)(?<!\\)(?:\\\\)*?\"\"\"|'''(?s:.*?)(?<!\\)(?:\\\\)*?'''))   # 11 LONG_STRING
+|(\\[\t ]*\r?\n)                                                                   # 12 LINE_CONTINUATION
+|(FSTRING)                                                                          # 13 FSTRING
+|(.)                                                                               # 14 not ours
+)""".replace("FSTRING", r"(?:[fF][rR]?|[rR][fF])STRING").replace("NAME", _NAME)
+                    .replace("STRING", _STRING), re.VERBOSE)
+_VALUE_KIND = (None, None, None, None, "S", "N", "D", "F")  # by the combined token's lastindex
+_ONE_LINE = {8: "D", 10: "S", 13: "F"}  # by lastindex: a number, string or f-string on one line
 
 _TAB_SIZE = 8  # as FlowIndenter.tab_len
 
@@ -71,7 +74,7 @@ def tokenize(source: str, line: int = 1, column: int = 1) -> list[tuple]:
     tokens: list[tuple] = []
     append = tokens.append
     count = source.count
-    line_start = 1 - column  # a token's column is its offset - line_start + 1
+    base = -column  # a token's column is its offset - base (base: its line's offset - 1)
     levels = [0]
     level = 0
     depth = 0  # open brackets: newlines inside them are not tokens
@@ -81,12 +84,12 @@ def tokenize(source: str, line: int = 1, column: int = 1) -> list[tuple]:
     for m in _TOKEN.finditer(source):
         kind: int = m.lastindex  # type: ignore[assignment]  # every alternative of _TOKEN is a group
         if kind == 1:  # the most common token first
-            line_start = m.start(1)
-            line += count("\n", m.start(), line_start)
+            indent_str, end = m[1], m.end()
+            base = end - len(indent_str) - 1
+            line += count("\n", m.start(), end)
             if depth:
                 continue
             append(_NEWLINE)
-            indent_str = m.group(1)
             indent = widths.get(indent_str)
             if indent is None:  # a new indentation (never ""): tabs mixed with spaces stop us
                 if len(set(indent_str)) > 1 or indent_char and indent_str[0] != indent_char:
@@ -106,39 +109,35 @@ def tokenize(source: str, line: int = 1, column: int = 1) -> list[tuple]:
             if not level:
                 boundary, boundary_line = len(tokens), line
         elif kind == 2:
-            append(("N", m.group(2), line, m.start(2) - line_start + 1))
-        elif kind == 8:
-            text = m.group(8)
+            append(("N", m[2], line, m.start(2) - base))
+        elif kind == 9:
+            text = m[9]
             if text in "([{":
                 depth += 1
             elif depth and text in ")]}":
                 depth -= 1
-            append((text, text, line, m.start(8) - line_start + 1))
-        elif kind <= 6:  # name ':' or '=' value
+            append((text, text, line, m.start(9) - base))
+        elif kind <= 7:  # name ':' or '=' value
             name, sep, value = m.group(2, 3, kind)
-            name_column = m.start(2) - line_start + 1
-            value_column = m.start(kind) - line_start + 1
+            name_column = m.start(2) - base
+            value_column = m.start(kind) - base
             if depth:  # inside brackets, a dict entry or a keyword argument: plain tokens
                 append(("N", name, line, name_column))
-                append((sep, sep, line, m.start(3) - line_start + 1))
+                append((sep, sep, line, m.start(3) - base))
                 append((_VALUE_KIND[kind], value, line, value_column))
             else:
                 append(("C", sep, line, name_column, name, _VALUE_KIND[kind], value, value_column))
-        elif kind == 9:
-            append(("S", m.group(9), line, m.start(9) - line_start + 1))
-        elif kind == 7:
-            append(("D", m.group(7), line, m.start(7) - line_start + 1))
-        elif kind == 10:  # a triple-quoted string, which may span lines
-            text = m.group(10)
-            append(("S", text, line, m.start(10) - line_start + 1))
+        elif kind in _ONE_LINE:
+            append((_ONE_LINE[kind], m[kind], line, m.start(kind) - base))
+        elif kind == 11:  # a triple-quoted string, which may span lines
+            text = m[11]
+            append(("S", text, line, m.start(11) - base))
             if "\n" in text:
                 line += text.count("\n")
-                line_start = m.start(10) + text.rindex("\n") + 1
-        elif kind == 11:
-            line += 1
-            line_start = m.end()
+                base = m.start(11) + text.rindex("\n")
         elif kind == 12:
-            append(("F", m.group(12), line, m.start(12) - line_start + 1))
+            line += 1
+            base = m.end() - 1
         else:
             raise TokenizerStop(tokens[:boundary], boundary_line, indent_char, False)
     for _ in levels[1:]:

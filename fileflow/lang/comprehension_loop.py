@@ -1,0 +1,84 @@
+"""The loop of a comprehension: the scope its names are bound in, what it may loop over,
+and its conditions that are a string test of the loop's name, run without the general
+path's steps. Layer 1; evaluate.py compiles comprehensions with these.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from operator import methodcaller
+
+from fileflow.errors import FlowfileError, Position
+from fileflow.lang import syntax as s
+from fileflow.lang.values import a_type
+
+__all__ = ["LoopScope", "loop_items", "bind", "string_test", "strings_passing"]
+
+
+class LoopScope(dict):
+    """A comprehension's own names over the enclosing scope, which is read through, not
+    copied: ChainMap({}, outer), at a dict's speed for the loop's names."""
+
+    __slots__ = ("outer",)
+
+    def __init__(self, outer: Mapping[str, object]):
+        super().__init__()
+        self.outer = outer
+
+    def __missing__(self, key: str) -> object:
+        return self.outer[key]
+
+    def __contains__(self, key: object) -> bool:
+        return dict.__contains__(self, key) or key in self.outer
+
+    def __iter__(self) -> Iterator[str]:  # ChainMap's order: the outer names, then the own
+        return iter({**dict.fromkeys(self.outer), **dict.fromkeys(dict.keys(self))})
+
+
+def loop_items(value: object, pos: Position) -> Sequence:
+    """What a comprehension's `for` loops over: a list, tuple or string as it is, a dict's keys."""
+    if isinstance(value, (list, tuple, str)):
+        return value
+    if isinstance(value, dict):
+        return list(value)
+    raise FlowfileError(f"'for' needs a list, dict or string to loop over, got {a_type(value)}", pos)
+
+
+def bind(scope: dict, targets: tuple[str, ...], item: object, pos: Position) -> None:
+    """Bind the loop's names to one item (unpacked when there are several names)."""
+    if len(targets) == 1:
+        scope[targets[0]] = item
+        return
+    names = ", ".join(targets)
+    if not isinstance(item, (list, tuple)):
+        raise FlowfileError(f"cannot unpack {a_type(item)} into {len(targets)} names ({names})", pos)
+    if len(item) != len(targets):
+        raise FlowfileError(f"cannot unpack {len(item)} values into {len(targets)} names ({names})",
+                            pos)
+    scope.update(zip(targets, item))
+
+
+def string_test(condition: object, target: str) -> Callable[[str], object] | None:
+    """For a condition `TARGET.startswith(...)` or `TARGET.endswith(...)` with literal
+    arguments (`if s.endswith("1")`, the common filter): the test of a string item, a call
+    in C with no scope to read (see strings_passing). None for any other condition."""
+    if type(condition) is not s.Call or condition.kwargs:
+        return None
+    func, args = condition.func, condition.args
+    if not (type(func) is s.Attribute and func.attr in ("startswith", "endswith")
+            and type(func.obj) is s.Name and func.obj.id == target):
+        return None
+    values = [a.value for a in args if type(a) is s.Const]
+    return methodcaller(func.attr, *values) if len(values) == len(args) else None
+
+
+def strings_passing(test: Callable[[str], object], items: Sequence) -> list | None:
+    """The items that pass `test` (string_test's), in order, filtered in C, when every
+    item is a string; None when one is not or the test raises: the comprehension's
+    general loop then evaluates the condition for each item (and raises the error at its
+    position)."""
+    if set(map(type, items)) != {str}:
+        return None
+    try:
+        return list(filter(test, items))
+    except Exception:
+        return None
