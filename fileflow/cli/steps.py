@@ -158,12 +158,14 @@ def _resolved(options: BuildOptions, workflow, targets: list[str], store, keep: 
     graph = graph_cache.load(key, workflow, store.missing)
     if graph is not None:
         return graph, None
-    lookups = graph_cache.Lookups(store.missing)
+    if not keep or options.dry_run:  # a dry run, and a command that looks, write nothing
+        state = resolution(workflow, targets, store.missing)
+        return state.graph, state
+    lookups = graph_cache.Lookups(store.missing)  # what resolution looked up, for the key
     state = resolution(workflow, targets, lookups.missing)
-    if keep and not options.dry_run:  # a dry run, and a command that looks, write nothing
-        with contextlib.suppress(OSError):
-            os.makedirs(".fileflow", exist_ok=True)
-        graph_cache.save(key, workflow, state.graph, lookups, store.clock, options.configfiles)
+    with contextlib.suppress(OSError):
+        os.makedirs(".fileflow", exist_ok=True)
+    graph_cache.save(key, workflow, state.graph, lookups, store.clock, options.configfiles)
     return state.graph, state
 
 
