@@ -350,6 +350,35 @@ def test_the_noop_right_after_a_build_is_answered_from_the_cache(tmp_path, monke
     assert from_cache(p, monkeypatch)
 
 
+def test_the_noop_after_a_build_that_deleted_its_temp_outputs_is_answered_from_the_cache(
+        tmp_path, monkeypatch):
+    """A temp() output the build deleted once its consumer had run is watched as missing:
+    the first no-op after the build answers from the shortcut, and a changed input still
+    reruns both jobs."""
+    p = Project(tmp_path)
+    p.flowfile("""
+        rule all:
+            input: "c.txt"
+        rule a:
+            input: "in.txt"
+            output: temp("b.txt")
+            shell: "cp {input} {output}"
+        rule c:
+            input: "b.txt"
+            output: "c.txt"
+            shell: "cp {input} {output}"
+        """)
+    p.write("in.txt", "x\n")
+    first = p.build()
+    assert first.code == 0 and first.ran == ["a", "c"] and not p.exists("b.txt"), first
+    assert from_cache(p, monkeypatch)
+    time.sleep(0.02)
+    p.write("in.txt", "y\n")
+    assert p.build().ran == ["a", "c"]
+    assert p.read("c.txt") == "y\n" and not p.exists("b.txt")
+    assert from_cache(p, monkeypatch)
+
+
 @pytest.mark.parametrize("after_copy, runs", [
     ("echo more >> a.txt", ["a"]),             # an earlier job's output changed in place
     ("echo two > in.txt", ["a", "b"]),         # a source edited while the build runs

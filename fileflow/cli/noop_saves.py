@@ -3,6 +3,8 @@ that found nothing to do, and after one that ran all it planned. Layer 5.
 """
 from __future__ import annotations
 
+import os
+
 __all__ = ["save_after_noop", "only_settled_again", "save_after_build"]
 
 
@@ -77,12 +79,18 @@ def save_after_build(key, clock, workflow, graph, plan, options, runlog, store) 
         return {}  # a remote file: only its own store can tell whether it changed
     jobs = graph.jobs
     made = {p for j in plan.reasons for p in jobs[j].outputs}
+    # temp() outputs the build deleted once their consumers had run: the next plan takes
+    # them from their records, as any deleted temp() output; watched as missing.
+    removed = [p for j in plan.reasons if jobs[j].values.flags for p in jobs[j].flagged("temp")
+               if not os.path.lexists(p)]
+    for path in removed:
+        observed.pop(path, None)
     # Only what the build wrote is looked at again: any other path must be a tick older
     # than `clock` (save checks it), so a write to it since shows a newer ctime anyway.
     written = as_observed({p: observed[p] for p in made if p in observed}, store)
     if written is None:
         return {}
-    fresh = [*plan.virtual_temp, *(p for p in graph.sources if p not in observed)]
+    fresh = [*plan.virtual_temp, *removed, *(p for p in graph.sources if p not in observed)]
     save(key, len(graph), observed, fresh, workflow.flowfiles, workflow.read_files,
          options.configfiles, runlog_now, clock, runlog_clock, workflow.listed_dirs, made)
     return written
