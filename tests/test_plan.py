@@ -85,6 +85,15 @@ def test_after_a_build_nothing_runs_though_a_temp_file_is_gone(project):
     assert store.hashed_count == 0        # every stat matched its record: nothing was read
 
 
+def test_a_build_leaves_what_it_wrote_recorded_as_settled(project):
+    """A build's end finds its outputs as recorded once the clock has passed their writing,
+    and records them so: a later plan (a dry run, `why`) reads none of them again."""
+    assert project.build().code == 0
+    plan, store = plan_of(project)
+    assert plan.reasons == {}
+    assert store.hashed_count == 0
+
+
 def test_touched_input_is_hashed_once_and_offered_for_recording(project):
     settled_build(project)
     project.set_mtime_ns("in.txt", project.mtime_ns("in.txt") + 10**9)

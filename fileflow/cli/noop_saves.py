@@ -90,7 +90,30 @@ def save_after_build(key, clock, workflow, graph, plan, options, runlog, store) 
     written = as_observed({p: observed[p] for p in made if p in observed}, store)
     if written is None:
         return {}
+    if _record_settled(observed, written, runlog, store):  # the run log written again
+        settled = runlog_settled(key, store)
+        if settled is None:
+            return written
+        runlog_now, runlog_clock = settled
     fresh = [*plan.virtual_temp, *removed, *(p for p in graph.sources if p not in observed)]
     save(key, len(graph), observed, fresh, workflow.flowfiles, workflow.read_files,
          options.configfiles, runlog_now, clock, runlog_clock, workflow.listed_dirs, made)
     return written
+
+
+def _record_settled(observed, written, runlog, store) -> bool:
+    """Record the outputs whose records were taken within a timestamp tick of their writing
+    as found now (settled; the same content, `as_observed` checked it), as a later planned
+    build would: no plan then hashes them again. Returns whether it wrote the run log
+    (closed again here)."""
+    from fileflow.state import settled
+
+    granularity = store.granularity_ns
+    young = [found for path, found in written.items() if found.exists and (
+        (was := observed[path]).seen_ns < 0
+        or not settled(was.mtime_ns, was.ctime_ns, was.seen_ns, granularity))]
+    if not young:
+        return False
+    runlog.record_files(young)
+    runlog.close()  # closing the last connection may write the run log again
+    return True
