@@ -348,3 +348,56 @@ def test_a_failed_build_keeps_no_plan_for_the_next(project, monkeypatch):
     again, names = decided(project, monkeypatch)
     assert again.code == 0 and sorted(again.ran) == ["copy[s=a,x=txt]", "copy[s=b,x=txt]"], again
     assert len(names) == 4
+
+
+HELPER_READS = """
+    from "common.py" import samples, note
+    rule all:
+        input: expand("out/{s}.txt", s=samples())
+    rule mk:
+        output: "out/{s}.txt"
+        params: note = note(wildcards)
+        shell: "echo {params.note} > {output}"
+    """
+
+HELPER = """\
+import csv, os
+from pathlib import Path
+
+with open("samples.tsv") as fh:
+    SAMPLES = [r["sample"] for r in csv.DictReader(fh, delimiter="\\t")]
+EXTRA = sorted(os.listdir("extra"))
+
+def samples():
+    return SAMPLES + EXTRA
+
+def note(wildcards):
+    return Path("notes.txt").read_text().strip() + "-" + wildcards.s
+"""
+
+
+@pytest.mark.parametrize("change, runs", [
+    (lambda p: p.write("samples.tsv", "sample\nA\nB\n"), ["mk[s=B]"]),  # read on import
+    (lambda p: p.write("extra/e2", ""), ["mk[s=e2]"]),                     # listed on import
+    (lambda p: p.write("notes.txt", "other\n"), ["mk[s=A]", "mk[s=e1]"]),  # read per job
+], ids=["sheet-read-by-helper", "folder-listed-by-helper", "file-read-per-job"])
+def test_files_a_helper_module_reads_are_watched(tmp_path, monkeypatch, change, runs):
+    """A sample sheet that the helper module reads itself (csv, pandas) is watched as one
+    read with table() is: the no-op shortcut and the kept graph see it edited."""
+    p = Project(tmp_path)
+    p.flowfile(HELPER_READS)
+    p.write("common.py", HELPER)
+    p.write("samples.tsv", "sample\nA\n")
+    p.write("extra/e1", "")
+    p.write("notes.txt", "note\n")
+    first, _ = build(p, monkeypatch)
+    assert first.code == 0 and sorted(first.ran) == ["mk[s=A]", "mk[s=e1]"], first
+    time.sleep(0.02)
+    assert "nothing to do" in build(p, monkeypatch)[0].out
+    time.sleep(0.02)  # past the file system's timestamp tick
+    change(p)
+    again, resolved = build(p, monkeypatch)
+    assert again.code == 0 and resolved, again
+    assert sorted(again.ran) == runs
+    if "note" in str(runs):
+        assert p.read("out/A.txt") == "other-A\n"

@@ -27,6 +27,7 @@ from fileflow.lang.directives import (
     hook_action,
 )
 from fileflow.lang.evaluate import UndefinedName, compile_expr
+from fileflow.lang.file_reads import Reads
 from fileflow.lang.model import Action, Rule, Workflow, replaced
 from fileflow.lang.modules import (
     LoadedModule,
@@ -69,6 +70,8 @@ class _Loader:
         # what its rules read per job is watched too.
         self.read_files: list[str] = parent.read_files if parent else []
         self.listed_dirs: dict[str, None] = parent.listed_dirs if parent else {}
+        # what helper modules read, importing and called: watched too
+        self.reads: Reads = parent.reads if parent else Reads(self.read_files, self.listed_dirs)
         self.builtins = make_builtins(EvalContext(workdir, self.read_files, self.listed_dirs,
                                                   files_dir=self.files_dir))
         self.config: dict = dict(overrides)
@@ -205,7 +208,8 @@ class _Loader:
         module = self.python_modules.get(real)
         if module is None:
             self.read_files.append(full)
-            module = self.python_modules[real] = import_module_file(full, target, stmt.path.pos)
+            module = self.python_modules[real] = import_module_file(full, target, stmt.path.pos,
+                                                                           self.reads)
         for name in stmt.names:
             self.check_import_name(name, real)
             fn, info = imported_function(module, name.id, name.pos)

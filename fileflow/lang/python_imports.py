@@ -18,6 +18,7 @@ from typing import NamedTuple
 
 from fileflow.errors import FlowfileError, Position
 from fileflow.lang.builtins import BuiltinError
+from fileflow.lang.file_reads import Reads, call_recording, watch_reads
 from fileflow.lang.source_files import MAX_FLOWFILE_BYTES, FileRefused, read_bytes
 from fileflow.lang.values import MAX_ITEMS, Flagged, Record, closest, expanded_size
 
@@ -76,10 +77,12 @@ class PythonModule(NamedTuple):
     shown: str           # the file, as the Flowfile writes it
     namespace: dict      # the module's names after it ran
     lines: tuple[str, ...]
+    reads: Reads         # where what it reads, importing and called, is recorded (watched)
 
 
-def import_module_file(path: str, shown: str, pos: Position) -> PythonModule:
-    """Run the Python file `path` as a module of its own; errors at `pos` (the path's string)."""
+def import_module_file(path: str, shown: str, pos: Position, reads: Reads) -> PythonModule:
+    """Run the Python file `path` as a module of its own; errors at `pos` (the path's string).
+    The files it reads, then and when its functions are called, go into `reads`."""
     try:
         data = read_bytes(path, MAX_FLOWFILE_BYTES, "a Python file")
     except FileNotFoundError:
@@ -112,15 +115,16 @@ def import_module_file(path: str, shown: str, pos: Position) -> PythonModule:
         sys.path.append(folder)
     # Registered while it runs only: dataclasses and typing look a module up by name.
     sys.modules[name] = module
+    watch_reads()
     try:
-        exec(code, module.__dict__)
+        call_recording(reads, exec, code, module.__dict__)
     except (Exception, SystemExit) as exc:
         where = _where(exc, path, shown, lines)
         raise FlowfileError(f"importing {shown} raised {_exception_text(exc)}"
                             + (f" at {where}" if where else ""), pos) from None
     finally:
         sys.modules.pop(name, None)
-    return PythonModule(path, shown, module.__dict__, lines)
+    return PythonModule(path, shown, module.__dict__, lines, reads)
 
 
 def _functions(module: PythonModule) -> list[str]:
@@ -185,7 +189,7 @@ class ImportedFunction:
         plain_args = [self.plain(a) for a in args]
         plain_kwargs = {k: self.plain(v) for k, v in kwargs.items()} if kwargs else kwargs
         try:
-            result = self.fn(*plain_args, **plain_kwargs)
+            result = call_recording(self.module.reads, self.fn, *plain_args, **plain_kwargs)
         except (Exception, SystemExit) as exc:
             module = self.module
             where = _where(exc, module.path, module.shown, module.lines)

@@ -10,9 +10,10 @@ options) and for everything resolution read, each compared as follows:
   syntax tree without positions and without the rules' `shell:` commands: an edited
   command reruns its jobs by their signatures; fileflow.lang.graph_shape);
 - every file read while loading or while evaluating the jobs' values (helper modules,
-  config files, sample sheets, `read_text()`): its stat, when that was taken a whole
+  config files, sample sheets, `read_text()`, the files helper modules read themselves:
+  fileflow.lang.file_reads): its stat, when that was taken a whole
   timestamp tick after the file last changed (fileflow.run.path_states), else its content;
-- every folder `glob_wildcards()` listed: its entries, by name;
+- every folder `glob_wildcards()` or a helper module listed: its entries, by name;
 - every path resolution asked the existence of (the sources, and the files that decided
   between rules): which of them are missing;
 - fileflow's own modules: their stat.
