@@ -266,6 +266,18 @@ def wait_for(predicate, timeout: float = 30.0, what: str = "condition") -> None:
         time.sleep(0.02)
 
 
+def group_results(p: Project) -> str:
+    """What the cluster nodes of a project's group jobs wrote of their members' ends (the
+    group-*.results files under .fileflow)."""
+    text = ""
+    for root, _, names in os.walk(p.path(".fileflow")):
+        for name in names:
+            if name.endswith(".results"):
+                with open(os.path.join(root, name)) as fh:
+                    text += fh.read()
+    return text
+
+
 def kill_tree(proc: subprocess.Popen) -> None:
     """Clean up a fileflow process a test started (and anything it left running)."""
     import psutil

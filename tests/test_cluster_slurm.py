@@ -14,7 +14,7 @@ import signal
 import subprocess
 
 import pytest
-from buildkit import SPLIT, Project, kill_tree, wait_for
+from buildkit import SPLIT, Project, group_results, kill_tree, wait_for
 from conftest import slurm_up
 
 WRAPPED = ("sbatch", "sacct", "squeue", "scancel")
@@ -485,6 +485,39 @@ def test_group_components_put_independent_jobs_in_one_job_with_summed_resources(
     assert "CPUs/Task=2" in info or "MinCPUsNode=2" in info, info
     assert "mem=200M" in info and "TimeLimit=00:03:00" in info, info
     assert {p.read(f"o/{i}.txt").strip() for i in range(10)} == {"2"}
+
+
+def test_ctrl_c_keeps_the_group_members_that_had_ended(slurm, tmp_path):
+    """guarantees.md: Ctrl-C. Cancelling a group job cancels the members still to run or
+    running; a member that had ended on the node is recorded done, and the next build runs
+    only the others."""
+    p = Project(tmp_path / "p")
+    p.flowfile("""
+        rule all:
+            input: "b.txt"
+        rule a:
+            output: "a.txt"
+            shell: "echo a > {output}"
+        rule b:
+            input: "a.txt"
+            output: "b.txt"
+            shell: "sleep 600; cat {input} > {output}"
+        """)
+    proc = p.popen("build", "--cluster", "slurm", "-j", "2", "--groups", "a=g", "b=g")
+    try:
+        wait_for(lambda: '"exit": 0' in group_results(p), timeout=60,
+                 what="member a to end on the node")
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=60)
+    finally:
+        kill_tree(proc)
+    assert proc.returncode == 130, err
+    jobs = {j["name"]: j for j in p.jobs_since(0)}
+    assert jobs["a"]["state"] == "done", jobs["a"]
+    assert jobs["b"]["state"] == "cancelled", jobs["b"]
+    assert p.read("a.txt") == "a\n"
+    dry = p.run("build", "-n", "--cluster", "slurm", "--groups", "a=g", "b=g")
+    assert dry.code == 0 and "job b\n" in dry.out and "job a\n" not in dry.out, dry
 
 
 def test_a_failure_inside_a_group_fails_only_that_job_and_what_depends_on_it(slurm, tmp_path):

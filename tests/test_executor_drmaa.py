@@ -11,7 +11,7 @@ import signal
 import subprocess
 
 import pytest
-from buildkit import SPLIT, Project, kill_tree, wait_for
+from buildkit import SPLIT, Project, group_results, kill_tree, wait_for
 from conftest import need_service
 
 SGE_ROOT = os.environ.get("SGE_ROOT", "/var/lib/gridengine")
@@ -197,6 +197,36 @@ def test_ctrl_c_terminates_the_runs_jobs(tmp_path, sge):
     (job,) = p.jobs_since(0)
     assert job["state"] == "cancelled" and job["external_id"] == external_id
     assert not p.exists("slow.txt")
+
+
+def test_ctrl_c_keeps_the_group_members_that_had_ended(tmp_path, sge):
+    """guarantees.md: Ctrl-C. Cancelling a group job: the member that had ended on the node is
+    recorded done."""
+    p = Project(tmp_path)
+    p.flowfile("""
+        rule all:
+            input: "b.txt"
+        rule a:
+            output: "a.txt"
+            shell: "echo a > {output}"
+        rule b:
+            input: "a.txt"
+            output: "b.txt"
+            shell: "sleep 300; cat {input} > {output}"
+        """)
+    proc = p.popen("build", "--cluster", "drmaa", "--groups", "a=g", "b=g", env=sge)
+    try:
+        wait_for(lambda: '"exit": 0' in group_results(p), timeout=120,
+                 what="member a to end on the node")
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=60)
+        assert proc.returncode == 130, err
+    finally:
+        kill_tree(proc)
+    jobs = {j["name"]: j for j in p.jobs_since(0)}
+    assert jobs["a"]["state"] == "done" and jobs["b"]["state"] == "cancelled", jobs
+    dry = p.run("build", "-n", "--cluster", "drmaa", "--groups", "a=g", "b=g", env=sge)
+    assert dry.code == 0 and "job b\n" in dry.out and "job a\n" not in dry.out, dry
 
 
 def test_head_killed_then_next_build_adopts_the_job_without_resubmitting(tmp_path, sge):

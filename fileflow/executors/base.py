@@ -49,6 +49,9 @@ class JobOutcome:
     external_id: str = ""
     log_path: str = ""                # where the log really is, when not spec.log_path (%j filled)
     not_run: str = ""                 # a group member that never started: the member whose failure kept it
+    # From cancel(): the job had ended on its own before it was cancelled (a group member
+    # whose node wrote its result), so it is judged as any job that ended, not cancelled.
+    ended_before_cancel: bool = False
 
     @property
     def ok(self) -> bool:
@@ -63,7 +66,8 @@ class Executor(Protocol):
         """The jobs that finished, waiting up to `timeout` seconds for at least one."""
 
     def cancel(self) -> list[JobOutcome]:
-        """Stop every active job (process trees included); return their outcomes."""
+        """Stop every active job (process trees included); return their outcomes (those of
+        jobs that had ended on their own marked `ended_before_cancel`)."""
 
     def active(self) -> int:
         """How many jobs are submitted and not yet reported."""

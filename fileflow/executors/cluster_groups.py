@@ -147,9 +147,22 @@ def member_outcomes(group: GroupJob, ended: JobOutcome, backend: str) -> list[Jo
 
 
 def cancelled_members(group: GroupJob, external_id: str, submitted: float) -> list[JobOutcome]:
-    """Ctrl-C: the group job was cancelled, and its members with it."""
+    """Ctrl-C: the group job was cancelled, and its members with it; a member that its node
+    had seen end with exit status 0 before the group job was told to stop keeps that outcome
+    (ended_before_cancel: its outputs are judged as any job's), so its work is not lost."""
+    found = _results(group.results)
     now = time.time()
-    return [JobOutcome(spec.job_id, -15, submitted, now, message=(
-                f"cancelled: group job {external_id} ({group.key}) was cancelled"),
-                       external_id=external_id, log_path=spec.log_path.replace("%j", external_id))
-            for spec in group.members]
+    out = []
+    for spec in group.members:
+        log = spec.log_path.replace("%j", external_id)
+        r = found.get(spec.job_id)
+        if r is not None and not r.get("not_run") and not r.get("stopped") and r.get("exit") == 0:
+            out.append(JobOutcome(spec.job_id, 0, float(r["started"]), float(r["ended"]),
+                                  str(r["host"]), int(r["rss"]), float(r["cpu"]),
+                                  f"group job {external_id} ({group.key}) on {r['host']}",
+                                  external_id, log_path=log, ended_before_cancel=True))
+            continue
+        out.append(JobOutcome(spec.job_id, -15, submitted, now, message=(
+            f"cancelled: group job {external_id} ({group.key}) was cancelled"),
+            external_id=external_id, log_path=log))
+    return out

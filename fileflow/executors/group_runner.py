@@ -7,7 +7,8 @@ side by side while their threads fit the group's cores (one always may run). A m
 fails keeps the members that wait for it (directly or not) from starting; the others go on.
 Each member's result is one JSON line appended to the results file as it ends (exit
 status, start and end times, host, peak memory and CPU time of its processes), so that
-the head records each member on its own, even when the group job is killed later. A
+the head records each member on its own, even when the group job is killed or cancelled
+later (a member that ends once the group job is told to stop is marked so). A
 member past its `timeout:` is stopped, its process group and all, and fails. The exit
 status is 0 when every member succeeded, else 1.
 """
@@ -82,6 +83,8 @@ def run_group(manifest: dict) -> int:
                       "cpu": usage.ru_utime + usage.ru_stime}
             if job_id in timed_out:
                 record["timed_out"] = True
+            if stop["now"]:  # ended as the group job was cancelled: whatever its exit status
+                record["stopped"] = True
             _line(out, record)
             if code == 0:
                 for d in dependents.get(job_id, ()):

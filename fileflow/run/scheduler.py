@@ -169,7 +169,9 @@ class Scheduler:
             self._tick(total)  # the target-only jobs reached last (such as `all`) count too
         except KeyboardInterrupt:
             self.result.interrupted = True
-            self._finish(self.executor.cancel(), cancelled=True)
+            stopped = self.executor.cancel()
+            self._finish([o for o in stopped if o.ended_before_cancel])
+            self._finish([o for o in stopped if not o.ended_before_cancel], cancelled=True)
             self._stop_hashes()
             self._stop_transfers()
             self._drop_ahead()
