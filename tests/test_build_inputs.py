@@ -3,6 +3,7 @@
 files: an edited sheet makes exactly the jobs it changes run again."""
 from __future__ import annotations
 
+import os
 import time
 
 from buildkit import Project
@@ -89,6 +90,40 @@ def test_a_limit_on_memory_counts_the_mb_of_sizes_with_units(tmp_path):
 
 
 # ---------------------------------------------------------------- configschema:
+
+def test_a_schema_file_a_ref_names_is_read_and_watched_like_the_schema(tmp_path):
+    p = Project(tmp_path)
+    p.flowfile("""
+        configfile: "config.yaml"
+        configschema: "schemas/config.schema.yaml"
+        rule a:
+            output: "a.txt"
+            params: level = config.opts.level
+            shell: "echo {params.level} > {output}"
+        """)
+    p.write("config.yaml", "opts: {}\n")
+    p.write("schemas/config.schema.yaml", "properties:\n  opts: {$ref: 'opts.schema.json'}\n")
+    p.write("schemas/opts.schema.json", '{"properties": {"level": {"type": "integer", "default": 3}}}')
+    assert p.build().ran == ["a"]
+    assert p.read("a.txt") == "3\n"
+    time.sleep(0.02)
+    assert "nothing to do" in p.build(log=False).out  # and the no-op shortcut is written
+    time.sleep(0.02)
+    p.write("schemas/opts.schema.json", '{"properties": {"level": {"type": "integer", "default": 5}}}')
+    assert p.build().ran == ["a"]
+    assert p.read("a.txt") == "5\n"
+    p.write("config.yaml", "opts: {level: high}\n")
+    bad = p.build()
+    assert bad.code == 2
+    assert ("config.yaml:1:15: error: config.opts.level: 'high' is not of type 'integer' "
+            "(schemas/opts.schema.json: properties.level.type)") in bad.err
+    p.write("config.yaml", "opts: {}\n")
+    os.remove(tmp_path / "schemas/opts.schema.json")
+    gone = p.build()
+    assert gone.code == 2
+    assert ("Flowfile:2:15: error: config schema not found: schemas/opts.schema.json (a $ref of "
+            "config schema schemas/config.schema.yaml)") in gone.err
+
 
 def test_a_schema_default_reaches_the_job_and_an_edited_schema_is_read_again(tmp_path):
     p = Project(tmp_path)

@@ -272,7 +272,8 @@ class _Loader:
         sources = ConfigSources([*self.config_files, *self.command_line_configfiles],
                                 self.command_line_config)
         self.config = copy.deepcopy(self.config)  # defaults go in: nothing shared with the files'
-        for err in validate_config(self.config, full, target, d.args[0].pos, sources):
+        for err in validate_config(self.config, full, target, d.args[0].pos, sources,
+                                   self.read_files):
             self.fail(err)
         self.scope["config"] = record_from(self.config, "config")
 
