@@ -67,6 +67,46 @@ def test_sizes_and_times_with_units_reach_the_command_as_mb_and_minutes(tmp_path
     assert p.read("b.txt") == "1074\n"
 
 
+def test_command_line_sizes_and_times_with_units_override_the_rules_consistently(tmp_path):
+    p = Project(tmp_path)
+    p.flowfile("""
+        rule align:
+            output: "align.txt"
+            resources: mem = "8G", runtime = "2h30m"
+            shell: "echo {resources.mem} {resources.mem_mb} {resources.runtime} > {output}"
+        rule plain:
+            output: "plain.txt"
+            shell: "echo {resources.mem_mb} {resources.runtime} > {output}"
+        """)
+    targets = ("align.txt", "plain.txt")
+    r = p.build(*targets, "--set-resources", "align:mem=16G", "align:runtime=2h",
+                "plain:mem=2GiB", "plain:runtime=1h30m")
+    assert r.code == 0, r
+    assert (p.read("align.txt"), p.read("plain.txt")) == ("16G 16000 120\n", "2148 90\n")
+    for target in targets:  # a resource changed by the command line reruns nothing
+        os.remove(tmp_path / target)
+    r = p.build(*targets, "--set-resources", "align:mem_mb=2000", "--default-resources", "mem=4GB",
+                "runtime=1h")
+    assert r.code == 0, r  # mem and the mem_mb derived from it agree: one size
+    assert (p.read("align.txt"), p.read("plain.txt")) == ("2000MB 2000 150\n", "4000 60\n")
+    p.write("profiles/big/config.yaml", "set-resources: {align: {mem: 32G}}\n"
+                                        "default-resources: {mem: 1G, runtime: 5m}\n")
+    for target in targets:
+        os.remove(tmp_path / target)
+    r = p.build(*targets, "--profile", "big")
+    assert r.code == 0, r
+    assert (p.read("align.txt"), p.read("plain.txt")) == ("32G 32000 150\n", "1000 5\n")
+    for flag, value, said in (
+            ("--set-resources", "align:mem=16X", "--set-resources align: resource 'mem': '16X' is "
+                                                 "not a size"),
+            ("--set-resources", "align:runtime=2hours30", "--set-resources align: resource "
+                                                          "'runtime': '2hours30' is not a time span"),
+            ("--default-resources", "mem=lots", "--default-resources: resource 'mem': 'lots' is "
+                                                "not a size")):
+        bad = p.build(*targets, flag, value)
+        assert bad.code == 2 and said in bad.err and "Traceback" not in bad.err, bad
+
+
 # A job that writes when it started and ended, taking a while.
 SPAN = ('mkdir -p spans; date +%s.%N > spans/{wildcards.x}.start; sleep 0.3; '
         'date +%s.%N > spans/{wildcards.x}.end; touch {output}')

@@ -219,8 +219,9 @@ def test_resources_with_units_give_mb_and_minutes(tmp_path, text, resources):
 
 def test_a_size_the_rule_gives_replaces_every_spelling_of_it_in_the_defaults(tmp_path):
     defaults = {"mem_mb": 1000, "disk": "1G", "disk_mb": 1000, "runtime": 5}
+    # `disk` of the defaults stays, restating the rule's size: a command reading it agrees
     assert rule_resources(tmp_path, 'mem = "2G", disk_mb = 7', defaults) == {
-        "runtime": 5, "mem": "2G", "mem_mb": 2000, "disk_mb": 7}
+        "runtime": 5, "mem": "2G", "mem_mb": 2000, "disk": "7MB", "disk_mb": 7}
     assert rule_resources(tmp_path, 'mem = "2G" if wildcards.x else "1G"', defaults) == {
         "disk": "1G", "disk_mb": 1000, "runtime": 5, "mem": "2G", "mem_mb": 2000}
 
@@ -1018,6 +1019,29 @@ def test_command_line_threads_and_resources_go_into_the_rules(tmp_path):
     with pytest.raises(FileflowError, match="threads must be a whole number >= 0"):
         with_overrides(wf, RunOverrides(set_threads={"b": -1}))
     assert with_overrides(wf, RunOverrides(set_threads={"b": 0})).by_name["b"].threads == 0
+
+
+def test_a_size_the_command_line_sets_replaces_every_spelling_of_it_in_the_rule(tmp_path):
+    from fileflow.lang.overrides import RunOverrides, with_overrides
+    from fileflow.lang.units import given_resources
+
+    wf = load(tmp_path, 'rule a:\n    output: "{x}.txt"\n    resources: mem = "8G", runtime = "1h"\n'
+                        '    shell: "x"\n'
+                        'rule b:\n    output: "b{x}"\n    resources: mem_mib = 1000 + len(wildcards.x)\n'
+                        '    shell: "x"\n')
+    assert wf.by_name["a"].resources == {"mem": "8G", "mem_mb": 8000, "runtime": 60}
+
+    def resources(rule, **given):
+        over = with_overrides(wf, RunOverrides(set_resources={rule: given_resources(given, "x")}))
+        return job_values(over.by_name[rule], {"x": "y"}).resources
+
+    assert resources("a", mem="16G", runtime="2h30m") == {"mem": "16G", "mem_mb": 16000,
+                                                          "runtime": 150}
+    assert resources("a", mem_mb=2000) == {"mem": "2000MB", "mem_mb": 2000, "runtime": 60}
+    assert resources("a", mem_mib=1000) == {"mem": "1048MB", "mem_mib": 1000, "mem_mb": 1048,
+                                            "runtime": 60}
+    assert resources("b", mem="1G") == {"mem": "1G", "mem_mib": 953, "mem_mb": 1000}  # per job
+    assert resources("b", mem_mb=3000) == {"mem_mib": 2861, "mem_mb": 3000}
 
 
 # ---------------------------------------------------------------- Python functions
