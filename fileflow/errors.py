@@ -9,7 +9,7 @@ from dataclasses import dataclass
 __all__ = [
     "EXIT_OK", "EXIT_JOB_FAILED", "EXIT_USAGE", "EXIT_LOCKED", "EXIT_INTERRUPTED",
     "Position", "FileflowError", "FlowfileError", "FlowfileErrors",
-    "WorkflowError", "CycleError", "AmbiguousRuleError", "MissingInputError",
+    "WorkflowError", "CycleError", "AmbiguousRuleError", "MissingInputError", "NoRuleCanRunError",
     "JobFailed", "LockError", "NothingToDo", "render_at", "shorten",
 ]
 
@@ -183,6 +183,54 @@ class MissingInputError(WorkflowError):
         super().__init__(
             f"missing input {shorten(path)!r} needed by {shorten(needed_by)}{rule}: the file does "
             f"not exist and no rule can make it (rules tried: {tried_text})", pos)
+
+
+class NoRuleCanRunError(MissingInputError):
+    """Several rules can make `path`, a file that does not exist, and none can run: each
+    needs a file that does not exist and that no rule makes (or needs `path` itself).
+    `candidates` are (rule name, its place, the files it lacks; empty: it needs `path`);
+    `chain` the jobs that want `path`, from a target down to the one needing it."""
+
+    def __init__(self, path: str, candidates: list[tuple[str, Position | None, list[str]]],
+                 needed_by: str = "", pos: Position | None = None,
+                 rule_pos: Position | None = None, chain: list[str] | tuple = ()):
+        self.path = path
+        self.needed_by = needed_by
+        self.candidates = candidates
+        self.tried = [name for name, _, _ in candidates]
+        self.chain = list(chain)
+        lacks = "; ".join(
+            f"rule {_rule_at(name, place)} needs " + (
+                _and(lacking) if lacking else f"{shorten(path)!r} itself")
+            for name, place, lacking in candidates)
+        if needed_by and needed_by != "the command line":
+            rule = f" (rule at {rule_pos})" if rule_pos else ""
+            head = (f"missing input {shorten(path)!r} needed by {shorten(needed_by)}{rule}: "
+                    "the file does not exist and")
+        else:
+            head = f"no rule can make {shorten(path)!r} and there is no such file:"
+        through = ""
+        if len(self.chain) > 1:
+            through = f"; wanted through {_chain(self.chain)}"
+        WorkflowError.__init__(
+            self, f"{head} none of the rules that could make it can run ({lacks}: files that "
+            f"do not exist and that no rule makes){through}", pos,
+            "add the missing files, or a rule that makes one of them")
+
+
+def _and(paths: list[str]) -> str:
+    named = [repr(shorten(p)) for p in paths[:5]]
+    if len(paths) > 5:
+        named[-1] = f"{len(paths) - 4} more"
+    return named[0] if len(named) == 1 else ", ".join(named[:-1]) + " and " + named[-1]
+
+
+def _chain(jobs: list[str], most: int = 8) -> str:
+    """`a -> b -> c`, a long chain with its middle left out."""
+    named = [shorten(j, 60) for j in jobs]
+    if len(named) > most:
+        named = [*named[:2], f"({len(named) - most + 1} more)", *named[-(most - 3):]]
+    return " -> ".join(named)
 
 
 class JobFailed(FileflowError):

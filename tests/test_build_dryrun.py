@@ -168,6 +168,42 @@ def test_why_explains_out_of_date_and_up_to_date_files(built):
     assert "source" in r.out
 
 
+def test_looking_with_a_profile_shows_what_a_build_with_it_would_do(tmp_path):
+    p = Project(tmp_path)
+    p.flowfile("""
+        configfile: "config.yaml"
+        rule make:
+            input: config["source"]
+            output: "out.txt"
+            shell: "cp {input} {output}"
+        """)
+    p.write("config.yaml", "source: a.csv\n")
+    p.write("a.csv", "a\n")
+    p.write("b.csv", "b\n")
+    p.write("profiles/alt/config.yaml", "config: {source: b.csv}\n")
+    assert p.build().code == 0
+    assert "up to date" in p.build("why", "out.txt", log=False).out
+    r = p.build("why", "--profile", "alt", "out.txt", log=False)
+    assert r.code == 0, r
+    assert "out.txt: out of date; job make would run" in r.out
+    assert "the set of inputs changed (added: 'b.csv'; removed: 'a.csv')" in r.out
+    r = p.build("graph", "--format", "text", "--level", "files", "--profile", "alt", log=False)
+    assert r.code == 0, r
+    assert "└─ b.csv  [source]" in r.out and "a.csv" not in r.out.replace("removed: 'a.csv'", "")
+    plain = p.build("graph", "--format", "text", "--level", "files", log=False)
+    assert "└─ a.csv  [source]" in plain.out and "[up to date]" in plain.out
+    r = p.build("summary", "--profile", "alt", log=False)
+    assert r.code == 0 and "stale" in r.out, r
+    # the command line wins over the profile, as for build
+    assert "up to date" in p.build("why", "--profile", "alt", "--config", "source=a.csv",
+                                   "out.txt", log=False).out
+    r = p.build("clean", "-n", "--profile", "alt", log=False)
+    assert r.code == 0 and "out.txt" in r.out, r
+    missing = p.build("why", "--profile", "nope", "out.txt", log=False)
+    assert missing.code == 2 and "--profile nope: no profile found" in missing.err
+    assert p.read("out.txt") == "a\n"
+
+
 def test_dry_run_in_a_real_process_touches_nothing(built):
     before = built.snapshot()
     r = built.run("-n", log=False)

@@ -49,6 +49,27 @@ def test_missing_input_lists_the_rules_tried(tmp_path):
     assert_usage_error(r, "missing input 'src/a.csv'", "mid[name=a]")
 
 
+def test_every_rule_that_could_make_an_input_lacking_files_is_a_missing_input(tmp_path):
+    p = Project(tmp_path)
+    p.flowfile("""
+        rule all:
+            input: "out/a.txt"
+        rule from_raw:
+            input: "raw/{name}.txt"
+            output: "out/{name}.txt"
+            shell: "cp {input} {output}"
+        rule from_sra:
+            input: "sra/{name}.sra"
+            output: "out/{name}.txt"
+            shell: "cp {input} {output}"
+        """)
+    r = p.build()
+    assert_usage_error(r, "Flowfile:2:12: error: missing input 'out/a.txt' needed by all (rule at "
+                          "Flowfile:1:6)", "rule 'from_raw' (Flowfile:3:6) needs 'raw/a.txt'",
+                       "rule 'from_sra' (Flowfile:7:6) needs 'sra/a.sra'")
+    assert "ruleorder" not in r.err and "can both make" not in r.err
+
+
 def test_missing_target_on_the_command_line(tmp_path):
     p = Project(tmp_path)
     p.flowfile("""

@@ -3,6 +3,7 @@
 files: an edited sheet makes exactly the jobs it changes run again."""
 from __future__ import annotations
 
+import os
 import time
 
 from buildkit import Project
@@ -66,6 +67,46 @@ def test_sizes_and_times_with_units_reach_the_command_as_mb_and_minutes(tmp_path
     assert p.read("b.txt") == "1074\n"
 
 
+def test_command_line_sizes_and_times_with_units_override_the_rules_consistently(tmp_path):
+    p = Project(tmp_path)
+    p.flowfile("""
+        rule align:
+            output: "align.txt"
+            resources: mem = "8G", runtime = "2h30m"
+            shell: "echo {resources.mem} {resources.mem_mb} {resources.runtime} > {output}"
+        rule plain:
+            output: "plain.txt"
+            shell: "echo {resources.mem_mb} {resources.runtime} > {output}"
+        """)
+    targets = ("align.txt", "plain.txt")
+    r = p.build(*targets, "--set-resources", "align:mem=16G", "align:runtime=2h",
+                "plain:mem=2GiB", "plain:runtime=1h30m")
+    assert r.code == 0, r
+    assert (p.read("align.txt"), p.read("plain.txt")) == ("16G 16000 120\n", "2148 90\n")
+    for target in targets:  # a resource changed by the command line reruns nothing
+        os.remove(tmp_path / target)
+    r = p.build(*targets, "--set-resources", "align:mem_mb=2000", "--default-resources", "mem=4GB",
+                "runtime=1h")
+    assert r.code == 0, r  # mem and the mem_mb derived from it agree: one size
+    assert (p.read("align.txt"), p.read("plain.txt")) == ("2000MB 2000 150\n", "4000 60\n")
+    p.write("profiles/big/config.yaml", "set-resources: {align: {mem: 32G}}\n"
+                                        "default-resources: {mem: 1G, runtime: 5m}\n")
+    for target in targets:
+        os.remove(tmp_path / target)
+    r = p.build(*targets, "--profile", "big")
+    assert r.code == 0, r
+    assert (p.read("align.txt"), p.read("plain.txt")) == ("32G 32000 150\n", "1000 5\n")
+    for flag, value, said in (
+            ("--set-resources", "align:mem=16X", "--set-resources align: resource 'mem': '16X' is "
+                                                 "not a size"),
+            ("--set-resources", "align:runtime=2hours30", "--set-resources align: resource "
+                                                          "'runtime': '2hours30' is not a time span"),
+            ("--default-resources", "mem=lots", "--default-resources: resource 'mem': 'lots' is "
+                                                "not a size")):
+        bad = p.build(*targets, flag, value)
+        assert bad.code == 2 and said in bad.err and "Traceback" not in bad.err, bad
+
+
 # A job that writes when it started and ended, taking a while.
 SPAN = ('mkdir -p spans; date +%s.%N > spans/{wildcards.x}.start; sleep 0.3; '
         'date +%s.%N > spans/{wildcards.x}.end; touch {output}')
@@ -89,6 +130,40 @@ def test_a_limit_on_memory_counts_the_mb_of_sizes_with_units(tmp_path):
 
 
 # ---------------------------------------------------------------- configschema:
+
+def test_a_schema_file_a_ref_names_is_read_and_watched_like_the_schema(tmp_path):
+    p = Project(tmp_path)
+    p.flowfile("""
+        configfile: "config.yaml"
+        configschema: "schemas/config.schema.yaml"
+        rule a:
+            output: "a.txt"
+            params: level = config.opts.level
+            shell: "echo {params.level} > {output}"
+        """)
+    p.write("config.yaml", "opts: {}\n")
+    p.write("schemas/config.schema.yaml", "properties:\n  opts: {$ref: 'opts.schema.json'}\n")
+    p.write("schemas/opts.schema.json", '{"properties": {"level": {"type": "integer", "default": 3}}}')
+    assert p.build().ran == ["a"]
+    assert p.read("a.txt") == "3\n"
+    time.sleep(0.02)
+    assert "nothing to do" in p.build(log=False).out  # and the no-op shortcut is written
+    time.sleep(0.02)
+    p.write("schemas/opts.schema.json", '{"properties": {"level": {"type": "integer", "default": 5}}}')
+    assert p.build().ran == ["a"]
+    assert p.read("a.txt") == "5\n"
+    p.write("config.yaml", "opts: {level: high}\n")
+    bad = p.build()
+    assert bad.code == 2
+    assert ("config.yaml:1:15: error: config.opts.level: 'high' is not of type 'integer' "
+            "(schemas/opts.schema.json: properties.level.type)") in bad.err
+    p.write("config.yaml", "opts: {}\n")
+    os.remove(tmp_path / "schemas/opts.schema.json")
+    gone = p.build()
+    assert gone.code == 2
+    assert ("Flowfile:2:15: error: config schema not found: schemas/opts.schema.json (a $ref of "
+            "config schema schemas/config.schema.yaml)") in gone.err
+
 
 def test_a_schema_default_reaches_the_job_and_an_edited_schema_is_read_again(tmp_path):
     p = Project(tmp_path)

@@ -11,7 +11,13 @@ import textwrap
 import pytest
 
 from fileflow.engine.resolve import resolve
-from fileflow.errors import AmbiguousRuleError, CycleError, MissingInputError, WorkflowError
+from fileflow.errors import (
+    AmbiguousRuleError,
+    CycleError,
+    MissingInputError,
+    NoRuleCanRunError,
+    WorkflowError,
+)
 from fileflow.lang.loader import load_workflow
 
 
@@ -150,8 +156,46 @@ def test_a_rule_whose_input_cannot_exist_is_no_candidate(tmp_path):
     with pytest.raises(AmbiguousRuleError) as err:
         graph_on(tmp_path, TWO_WAYS, ["out/x.txt"], existing={"sra/x.sra", "raw/x.txt"})
     assert err.value.rules == ["from_raw", "from_sra"]
-    with pytest.raises(AmbiguousRuleError):  # none can run: still two to choose from
+    with pytest.raises(NoRuleCanRunError) as lacking:  # none can run: a missing input
         graph_on(tmp_path, TWO_WAYS, ["out/x.txt"], existing=set())
+    assert [(name, lacks) for name, _, lacks in lacking.value.candidates] == [
+        ("from_raw", ["raw/x.txt"]), ("from_sra", ["sra/x.sra"])]
+
+
+def test_every_rule_dropped_for_lacking_inputs_is_a_missing_input_naming_each(tmp_path):
+    text = """
+    rule all:
+        input: "final/x.txt"
+    rule final:
+        input: "out/{n}.txt"
+        output: "final/{n}.txt"
+        shell: "cp {input} {output}"
+    """ + TWO_WAYS.replace('input: "sra/{n}.sra"', 'input: "sra/{n}.sra", "meta/{n}.json"')
+    for order in ("", "ruleorder: from_raw > from_sra\n"):
+        with pytest.raises(MissingInputError) as err:
+            graph_on(tmp_path, text + order, ["all"], existing={"meta/x.json"})
+        assert not isinstance(err.value, AmbiguousRuleError)
+        assert err.value.path == "out/x.txt" and err.value.needed_by == "final[n=x]"
+        assert (err.value.pos.line, err.value.pos.column) == (4, 12)
+        assert str(err.value).replace(f"{tmp_path}{os.sep}", "") == (
+            "missing input 'out/x.txt' needed by final[n=x] (rule at "
+            "Flowfile:3:6): the file does not exist and none of the rules that could make it "
+            "can run (rule 'from_raw' (Flowfile:8:6) needs 'raw/x.txt'; rule 'from_sra' "
+            "(Flowfile:12:6) needs 'sra/x.sra': files that do not exist and that no rule "
+            "makes); wanted through all -> final[n=x]")
+    # a rule needing the file itself is named too; asked for on the command line
+    with pytest.raises(NoRuleCanRunError) as err:
+        graph_on(tmp_path, TWO_WAYS + """
+    rule fill:
+        input: "out/{n}.txt"
+        output: "out/{n}.txt"
+        shell: "touch {output}"
+    """, ["out/x.txt"], existing=set())
+    assert str(err.value).replace(f"{tmp_path}{os.sep}", "").startswith(
+        "no rule can make 'out/x.txt' and there is no such file: none of the rules that could "
+        "make it can run (rule 'from_raw' (Flowfile:1:6) needs 'raw/x.txt'; rule 'from_sra' "
+        "(Flowfile:5:6) needs 'sra/x.sra'; rule 'fill' (Flowfile:10:6) needs 'out/x.txt' "
+        "itself: ")
 
 
 def test_a_rule_whose_inputs_fail_for_the_job_is_no_candidate(tmp_path):

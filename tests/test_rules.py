@@ -219,8 +219,9 @@ def test_resources_with_units_give_mb_and_minutes(tmp_path, text, resources):
 
 def test_a_size_the_rule_gives_replaces_every_spelling_of_it_in_the_defaults(tmp_path):
     defaults = {"mem_mb": 1000, "disk": "1G", "disk_mb": 1000, "runtime": 5}
+    # `disk` of the defaults stays, restating the rule's size: a command reading it agrees
     assert rule_resources(tmp_path, 'mem = "2G", disk_mb = 7', defaults) == {
-        "runtime": 5, "mem": "2G", "mem_mb": 2000, "disk_mb": 7}
+        "runtime": 5, "mem": "2G", "mem_mb": 2000, "disk": "7MB", "disk_mb": 7}
     assert rule_resources(tmp_path, 'mem = "2G" if wildcards.x else "1G"', defaults) == {
         "disk": "1G", "disk_mb": 1000, "runtime": 5, "mem": "2G", "mem_mb": 2000}
 
@@ -1020,6 +1021,29 @@ def test_command_line_threads_and_resources_go_into_the_rules(tmp_path):
     assert with_overrides(wf, RunOverrides(set_threads={"b": 0})).by_name["b"].threads == 0
 
 
+def test_a_size_the_command_line_sets_replaces_every_spelling_of_it_in_the_rule(tmp_path):
+    from fileflow.lang.overrides import RunOverrides, with_overrides
+    from fileflow.lang.units import given_resources
+
+    wf = load(tmp_path, 'rule a:\n    output: "{x}.txt"\n    resources: mem = "8G", runtime = "1h"\n'
+                        '    shell: "x"\n'
+                        'rule b:\n    output: "b{x}"\n    resources: mem_mib = 1000 + len(wildcards.x)\n'
+                        '    shell: "x"\n')
+    assert wf.by_name["a"].resources == {"mem": "8G", "mem_mb": 8000, "runtime": 60}
+
+    def resources(rule, **given):
+        over = with_overrides(wf, RunOverrides(set_resources={rule: given_resources(given, "x")}))
+        return job_values(over.by_name[rule], {"x": "y"}).resources
+
+    assert resources("a", mem="16G", runtime="2h30m") == {"mem": "16G", "mem_mb": 16000,
+                                                          "runtime": 150}
+    assert resources("a", mem_mb=2000) == {"mem": "2000MB", "mem_mb": 2000, "runtime": 60}
+    assert resources("a", mem_mib=1000) == {"mem": "1048MB", "mem_mib": 1000, "mem_mb": 1048,
+                                            "runtime": 60}
+    assert resources("b", mem="1G") == {"mem": "1G", "mem_mib": 953, "mem_mb": 1000}  # per job
+    assert resources("b", mem_mb=3000) == {"mem_mib": 2861, "mem_mb": 3000}
+
+
 # ---------------------------------------------------------------- Python functions
 
 COMMON = '''\
@@ -1323,6 +1347,76 @@ def test_a_bad_schema_is_an_error(tmp_path, monkeypatch, schema, message):
     assert err.message == message
     err = load_error(tmp_path, 'configschema: "none.yaml"\n')
     assert (err.message, err.pos.line, err.pos.column) == ("config schema not found: none.yaml", 1, 15)
+
+
+REFERRING = r"""
+type: object
+properties:
+  units: {$ref: "units.schema.yaml"}
+  samples:
+    type: array
+    items: {$ref: "defs/defs.schema.json#/definitions/sample"}
+"""
+REFERRED = {
+    "schemas/units.schema.yaml": "type: array\nitems:\n  type: object\n  required: [unit]\n"
+                                 "  properties:\n    kind: {type: string, default: lane}\n",
+    "schemas/defs/defs.schema.json": '{"definitions": {"sample": {"type": "object", '
+                                     '"required": ["name"], "properties": {"fq1": '
+                                     '{"$ref": "#/definitions/fastq"}}}, '
+                                     '"fastq": {"type": "string", "pattern": "^.+\\\\.fq\\\\.gz$"}}}',
+}
+
+
+def test_configschema_follows_a_ref_to_another_schema_file(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    files = {"config.yaml": "units: [{unit: u1}]\nsamples:\n  - name: a\n    fq1: a.fq.gz\n",
+             "schemas/config.schema.yaml": REFERRING, **REFERRED}
+    flowfile = SCHEMED.replace("t = config.threads, m = config.opts.mode",
+                               "k = config.units[0].kind")
+    wf = load(tmp_path, flowfile, files)
+    assert wf.by_name["a"].params.values == ("lane",)  # a default inside the referred schema
+    for name in ("schemas/config.schema.yaml", "schemas/units.schema.yaml",
+                 "schemas/defs/defs.schema.json"):
+        assert str(tmp_path / name) in wf.read_files
+    config = "units: [{kind: x}]\nsamples:\n  - name: a\n    fq1: a.fq\n  - fq1: b.fq.gz\n"
+    (tmp_path / "config.yaml").write_text(config)
+    with pytest.raises(FlowfileErrors) as info:
+        load(tmp_path, flowfile)
+    assert [(str(e.pos).replace(str(tmp_path) + "/", ""), e.message) for e in info.value.errors] == [
+        ("config.yaml:1:9", "config.units[0]: 'unit' is a required property "
+                            "(schemas/units.schema.yaml: items.required)"),
+        ("config.yaml:4:10", "config.samples[0].fq1: 'a.fq' does not match '^.+\\.fq\\.gz$' "
+                             "(schemas/defs/defs.schema.json: definitions.fastq.pattern)"),
+        ("config.yaml:5:5", "config.samples[1]: 'name' is a required property "
+                            "(schemas/defs/defs.schema.json: definitions.sample.required)"),
+    ]
+
+
+@pytest.mark.parametrize("referred, message", [
+    ({}, "config schema not found: schemas/units.schema.yaml (a $ref of config schema "
+         "schemas/config.schema.yaml)"),
+    ({"schemas/units.schema.yaml/x": ""}, "cannot read config schema schemas/units.schema.yaml: "
+                                          "it is a directory, not a regular file (a $ref of config schema "
+                                          "schemas/config.schema.yaml)"),
+    ({"schemas/units.schema.yaml": "type: objekt\n"},
+     "config schema schemas/units.schema.yaml is not a valid JSON Schema: 'objekt' is not valid "
+     "under any of the given schemas (at type) (a $ref of config schema "
+     "schemas/config.schema.yaml)"),
+    ({"schemas/units.schema.yaml": "items: {$ref: 'defs/defs.schema.json#/definitions/unit'}\n"},
+     "config schema schemas/units.schema.yaml: $ref 'defs/defs.schema.json#/definitions/unit' "
+     "names no place in schemas/defs/defs.schema.json: it has no '/definitions/unit'"),
+    ({"schemas/units.schema.yaml": "items: {$ref: 'https://example.com/unit.json'}\n"},
+     "config schema schemas/config.schema.yaml refers to 'https://example.com/unit.json' (a "
+     "$ref): only schema files are read, by a path relative to the schema that names them"),
+])
+def test_a_ref_to_a_schema_file_that_cannot_be_used_is_an_error_naming_it(
+        tmp_path, monkeypatch, referred, message):
+    monkeypatch.chdir(tmp_path)
+    files = {"config.yaml": "samples: []\n", "schemas/config.schema.yaml": REFERRING,
+             "schemas/defs/defs.schema.json": REFERRED["schemas/defs/defs.schema.json"],
+             **referred}
+    err = load_error(tmp_path, SCHEMED, files)  # whether or not the config has units
+    assert (err.message, err.pos.line) == (message, 2)
 
 
 # ---------------------------------------------------------------- checkpoints

@@ -123,9 +123,8 @@ def _where_it_runs(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--group-cores", type=cores, default=0, metavar="N",
                         help="cluster: most cores one group job asks for; jobs of a group "
                              "beyond it run one after the other (default: no limit)")
-    parser.add_argument("--profile", default=None, metavar="NAME|PATH",
-                        help="read options from a YAML profile (./profiles/NAME/config.yaml, "
-                             "~/.config/fileflow/NAME/config.yaml); flags given here win")
+    profile_option(parser, "read options from a YAML profile (./profiles/NAME/config.yaml, "
+                           "~/.config/fileflow/NAME/config.yaml); flags given here win")
 
 
 def _files_and_software(parser: argparse.ArgumentParser) -> None:
@@ -149,6 +148,11 @@ def _files_and_software(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--use-envmodules", action="store_true",
                         help="load each rule's envmodules: (module purge && module load ...) "
                              "before its jobs' commands")
+
+
+def profile_option(parser: argparse.ArgumentParser, help_text: str) -> None:
+    """--profile NAME|PATH, as every command that reads one takes it (fileflow.cli.profiles)."""
+    parser.add_argument("--profile", default=None, metavar="NAME|PATH", help=help_text)
 
 
 def paths(values: Sequence[str], what: str) -> list[str]:

@@ -9,6 +9,7 @@ import os
 import shutil
 import sys
 
+from fileflow.cli.build_args import profile_option
 from fileflow.cli.steps import BuildOptions, print_line
 
 __all__ = ["DEFAULT_CONDA_PREFIX", "with_software", "configure", "conda_command"]
@@ -55,6 +56,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--db", default=None, metavar="URL",
                         help="accepted as the other commands accept it; environments are not "
                              "in the run log")
+    profile_option(parser, "as for build: read options from a YAML profile (its "
+                           "conda-prefix, config...)")
 
 
 def conda_command(options: BuildOptions, action: str, dry_run: bool) -> int:

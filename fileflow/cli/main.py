@@ -20,6 +20,7 @@ from fileflow.cli.build_args import (
     configure_build,
     find_flowfile,
     paths,
+    profile_option,
 )
 from fileflow.cli.job_tests import configure_test_job
 from fileflow.cli.partial import add_selection_options
@@ -81,6 +82,19 @@ def load(args, default_resources=None):
                          default_resources=default_resources)
 
 
+# --profile of the commands that resolve or plan as a build would, without running it
+AS_A_BUILD = ("as for build: read options from a YAML profile (its config, resources, "
+              "groups...), to show what a build with it would do")
+
+
+def _planned(args):
+    """The BuildOptions of a command that resolves or plans as a build with the same
+    options and --profile would."""
+    from fileflow.cli.profiles import planning_options
+
+    return build_options(args, **planning_options(args, build_command_parser))
+
+
 def _default_resources(args) -> dict[str, object]:
     """--default-resources (after --profile's), as build and check both read it."""
     from fileflow.cli.profiles import default_resources
@@ -94,9 +108,8 @@ def configure_check(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--default-resources", nargs="+", default=[], metavar="NAME=VALUE",
                         help="as for build: resources of jobs whose rule does not set them "
                              "(a command may use {resources.NAME} for these)")
-    parser.add_argument("--profile", default=None, metavar="NAME|PATH",
-                        help="as for build: read options from a YAML profile; its "
-                             "default-resources count")
+    profile_option(parser, "as for build: read options from a YAML profile; its "
+                           "default-resources count")
 
 
 def cmd_check(args) -> int:
@@ -169,15 +182,14 @@ def cmd_build(args) -> int:
 
     if args.profile:
         apply_profile(args, build_command_parser)
+    options = build_options(args, **cluster_options(args))
     if args.list_changes:
         from fileflow.cli.partial import list_changes
-        return list_changes(build_options(args, default_resources=_default_resources(args)),
-                            args.list_changes)
+        return list_changes(options, args.list_changes)
     if args.graph or args.summary:
         from fileflow.cli import show
-        return (show.summary if args.summary else show.dry_run_graph)(
-            build_options(args, default_resources=_default_resources(args)))
-    return build(build_options(args, **cluster_options(args)))
+        return (show.summary if args.summary else show.dry_run_graph)(options)
+    return build(options)
 
 
 def configure_conda(parser: argparse.ArgumentParser) -> None:
@@ -189,18 +201,19 @@ def configure_conda(parser: argparse.ArgumentParser) -> None:
 def cmd_conda(args) -> int:
     from fileflow.cli.conda_envs import conda_command
 
-    return conda_command(build_options(args), args.action, args.dry_run)
+    return conda_command(_planned(args), args.action, args.dry_run)
 
 
 def configure_why(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("path", metavar="FILE", help="the file to explain")
     parser.add_argument("--db", default=None, metavar="URL", help="run log database URL")
+    profile_option(parser, AS_A_BUILD)
 
 
 def cmd_why(args) -> int:
     from fileflow.cli.show import why
 
-    return why(build_options(args), paths([args.path], "why")[0])
+    return why(_planned(args), paths([args.path], "why")[0])
 
 
 def configure_clean(parser: argparse.ArgumentParser) -> None:
@@ -214,6 +227,7 @@ def configure_clean(parser: argparse.ArgumentParser) -> None:
                         help="delete instead the outputs fileflow made that no job of the "
                              "workflow makes any more (as 'fileflow summary' lists them)")
     parser.add_argument("--db", default=None, metavar="URL", help="run log database URL")
+    profile_option(parser, AS_A_BUILD)
 
 
 def cmd_clean(args) -> int:
@@ -221,7 +235,7 @@ def cmd_clean(args) -> int:
 
     dry = args.dry_run
     args.dry_run = False
-    return clean(build_options(args), args.rules, dry, force=args.force_clean,
+    return clean(_planned(args), args.rules, dry, force=args.force_clean,
                  orphans=args.orphans)
 
 
@@ -250,12 +264,13 @@ def configure_graph(parser: argparse.ArgumentParser) -> None:
                         help="write to FILE (.dot .mmd .json .txt; .svg .png .pdf through "
                              "Graphviz's dot) instead of stdout")
     parser.add_argument("--db", default=None, metavar="URL", help="run log database URL")
+    profile_option(parser, AS_A_BUILD)
 
 
 def cmd_graph(args) -> int:
     from fileflow.cli.show import graph
 
-    return graph(build_options(args), args.level, args.format, args.output)
+    return graph(_planned(args), args.level, args.format, args.output)
 
 
 def configure_summary(parser: argparse.ArgumentParser) -> None:
@@ -263,12 +278,13 @@ def configure_summary(parser: argparse.ArgumentParser) -> None:
                         help="files or rule names (default: the Flowfile's default target)")
     add_selection_options(parser)
     parser.add_argument("--db", default=None, metavar="URL", help="run log database URL")
+    profile_option(parser, AS_A_BUILD)
 
 
 def cmd_summary(args) -> int:
     from fileflow.cli.show import summary
 
-    return summary(build_options(args))
+    return summary(_planned(args))
 
 
 def configure_runs(parser: argparse.ArgumentParser) -> None:
@@ -304,6 +320,7 @@ def configure_report(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-o", "--output", default="report.html", metavar="FILE",
                         help="the HTML file to write (default report.html)")
     parser.add_argument("--db", default=None, metavar="URL", help="run log database URL")
+    profile_option(parser, AS_A_BUILD)
 
 
 def cmd_report(args) -> int:
@@ -313,7 +330,7 @@ def cmd_report(args) -> int:
         find_flowfile(args)
     except FileflowError:
         return report(None, args.db, args.run, args.output)  # no Flowfile: no rule graph
-    return report(build_options(args), args.db, args.run, args.output)
+    return report(_planned(args), args.db, args.run, args.output)
 
 
 def configure_serve(parser: argparse.ArgumentParser) -> None:

@@ -20,7 +20,7 @@ from collections.abc import Callable
 from fileflow.errors import FileflowError
 
 __all__ = ["find_profile", "apply_profile", "cluster_options", "group_options", "parse_assignments",
-           "default_resources", "storage_options"]
+           "default_resources", "storage_options", "planning_options"]
 
 
 def find_profile(name: str) -> str:
@@ -225,3 +225,17 @@ def cluster_options(args: argparse.Namespace) -> dict:
             "set_threads": set_threads,
             "job_arrays": getattr(args, "job_arrays", True),
             "drmaa_native": getattr(args, "drmaa_native", "") or ""}
+
+
+def planning_options(args: argparse.Namespace,
+                     make_parser: Callable[[], argparse.ArgumentParser]) -> dict:
+    """The BuildOptions fields a command that resolves or plans as a build would (why,
+    graph, summary, clean, ...) takes from --profile and the options a build reads: the
+    profile's options put into `args` first (its config, resources, groups, threads...),
+    then the cluster options. Without any default resources, None: the commands that do
+    not run check `{resources.KEY}` as lint does."""
+    if getattr(args, "profile", None):
+        apply_profile(args, make_parser)
+    options = cluster_options(args)
+    options["default_resources"] = options["default_resources"] or None
+    return options

@@ -121,7 +121,8 @@ def load_resolution(options: BuildOptions, store, keep: bool = False):
 
     workflow = load_workflow(options.flowfile, workdir=os.getcwd(), config=options.config,
                              configfiles=options.configfiles,
-                             default_resources=options.default_resources)
+                             default_resources=options.default_resources,
+                             set_resources=options.set_resources)
     workflow = _with_overrides(workflow, options)
     for rule in options.forcerun:
         if rule not in workflow.by_name:

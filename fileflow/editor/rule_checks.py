@@ -11,6 +11,8 @@ of the jobs involved is needed:
 - rules that need each other's literal outputs in a ring: a cycle. A rule's literal inputs
   are the same for each of its jobs, and a literal path is made by one job, so a ring of
   rules through literal paths is a ring of jobs;
+- a literal path that several rules can make, none of which can run with the files on disk
+  now (each lacks a file no rule makes): a warning naming each rule and what it lacks;
 - a literal input that no rule makes and that is not on disk now: a warning, not an error,
   as the file may be there by the time of the build (one `stat` per such path; a URL is
   not looked up). One warning per path, at its first use.
@@ -26,7 +28,14 @@ from collections.abc import Iterable
 from fileflow.editor.output_index import OutputIndex
 from fileflow.engine.graph import Graph, job_name
 from fileflow.engine.resolve import RuleIndex, choose, preferred_rules, ruleorder_closure
-from fileflow.errors import AmbiguousRuleError, CycleError, Position, WorkflowError, shorten
+from fileflow.errors import (
+    AmbiguousRuleError,
+    CycleError,
+    NoRuleCanRunError,
+    Position,
+    WorkflowError,
+    shorten,
+)
 from fileflow.lang.model import Rule, Workflow
 
 __all__ = ["rule_problems"]
@@ -42,6 +51,7 @@ def rule_problems(workflow: Workflow) -> tuple[list[WorkflowError], list[Workflo
     errors: list[WorkflowError] = []
     seen: dict[str, list] = {}  # path -> the rules that can make it
     made: list[RuleIndex] = []
+    blocked: dict[str, WorkflowError] = {}  # paths whose rules all lack files now: warnings
 
     def index() -> RuleIndex:
         if not made:
@@ -60,7 +70,11 @@ def rule_problems(workflow: Workflow) -> tuple[list[WorkflowError], list[Workflo
             matches.sort(key=lambda match: match[0].index)
             found = seen[path] = preferred_rules(matches, preferred)
             if len(found) > 1:  # as a build would choose with the files on disk now
-                found = seen[path] = choose(index(), Graph(), found, path, on_disk_not, True)
+                try:
+                    found = seen[path] = choose(index(), Graph(), found, path, on_disk_not, True)
+                except NoRuleCanRunError as err:  # none can run now: the files may come
+                    found = seen[path] = []
+                    blocked[path] = NoRuleCanRunError(path, err.candidates, pos=pos)
             if len(found) > 1:
                 errors.append(AmbiguousRuleError(path, [r.name for r, _ in found], pos,
                                                  [r.pos for r, _ in found]))
@@ -84,10 +98,10 @@ def rule_problems(workflow: Workflow) -> tuple[list[WorkflowError], list[Workflo
                 maker, wildcards = found[0]
                 edges.setdefault(rule.name, []).append(
                     (maker.name, job_name(maker.name, wildcards), item.pos))
-            elif not found:
+            elif not found and path not in blocked:
                 first = absent.get(path)
                 absent[path] = (rule, item.pos, 1) if first is None else (*first[:2], first[2] + 1)
-    warnings = _absent_warnings(workflow.workdir, absent)
+    warnings = list(blocked.values()) + _absent_warnings(workflow.workdir, absent)
     cycle = _find_cycle(workflow.rules, edges)
     if cycle is not None:
         errors.append(cycle)

@@ -21,6 +21,7 @@ from fileflow.errors import (
     CycleError,
     FlowfileError,
     MissingInputError,
+    NoRuleCanRunError,
     WorkflowError,
     shorten,
 )
@@ -29,7 +30,7 @@ from fileflow.lang.job_values import job_values
 from fileflow.lang.model import FileItem, JobValues, Lazy, Rule, Workflow
 
 __all__ = ["resolve", "resolution", "walk", "Resolution", "RuleIndex", "choose", "preferred_rules",
-           "ruleorder_closure"]
+           "ruleorder_closure", "wanted_through"]
 
 
 class _Candidate(NamedTuple):
@@ -171,8 +172,10 @@ def choose(index: RuleIndex, graph: Graph, found: list[tuple[Rule, dict[str, str
     no rule is left and `path` is on disk and `needed` by a job, it is a source: [] (a
     target is not, as in Snakemake: its candidates are kept, to fail as they would alone).
     A rule whose inputs cannot be evaluated for this job is out too (it is kept for the
-    error when no rule is left). Asked only when several rules match: the common single
-    match costs nothing."""
+    error when no rule is left). When every rule is out for lacking files (or needing
+    `path` itself) and `path` is no source, no rule can run: NoRuleCanRunError names each
+    with the files it lacks (as Snakemake reports each candidate's missing input). Asked
+    only when several rules match: the common single match costs nothing."""
     inputs = [_inputs(rule, wildcards, checkpoints) for rule, wildcards in found]
     cyclic = [values is not None and path in values for values in inputs]
     producer = graph.producer
@@ -184,6 +187,11 @@ def choose(index: RuleIndex, graph: Graph, found: list[tuple[Rule, dict[str, str
     if not viable:
         if needed and not missing([path]):
             return []
+        if None not in inputs and not all(cyclic):
+            raise NoRuleCanRunError(path, [
+                (rule.name, rule.pos, [] if cycle else list(dict.fromkeys(
+                    p for p in values if p in absent)))
+                for (rule, _), values, cycle in zip(found, inputs, cyclic) if values is not None])
         viable = [f for f, cycle in zip(found, cyclic) if not cycle] or found
     return preferred_rules(viable, index.preferred)
 
@@ -227,6 +235,20 @@ def _check_wildcards(rule: Rule, wildcards: dict[str, str], path: str) -> None:
                 f"refusing {shorten(path)!r}: wildcard {{{name}}} of rule '{rule.name}' would be "
                 f"{shorten(value)!r}, "
                 "which leaves the working directory")
+
+
+def wanted_through(graph: Graph, job: int) -> list[str]:
+    """The names of the jobs that want `job`, from a target down to it: each job's first
+    consumer in turn (-1, the command line: none)."""
+    chain: list[str] = []
+    seen: set[int] = set()
+    while job >= 0 and job not in seen:
+        seen.add(job)
+        chain.append(graph.jobs[job].name)
+        dependents = graph.dependents[job]
+        job = dependents[0] if dependents else -1
+    chain.reverse()
+    return chain
 
 
 def _needer(jobs: list[Job], consumer: int) -> str:
@@ -475,7 +497,15 @@ def _the_one(index: RuleIndex, graph: Graph, found: list[tuple[Rule, dict[str, s
              oracle: CheckpointOracle) -> list[tuple[Rule, dict[str, str]]]:
     """Of several rules that can make `path`, the one `choose` keeps (or none: a source);
     more than one left is an ambiguity naming them all."""
-    found = choose(index, graph, found, path, missing, consumer >= 0, oracle.checkpoints)
+    try:
+        found = choose(index, graph, found, path, missing, consumer >= 0, oracle.checkpoints)
+    except NoRuleCanRunError as err:
+        jobs = graph.jobs
+        raise NoRuleCanRunError(
+            path, err.candidates, _needer(jobs, consumer),
+            input_pos(jobs[consumer], path) if consumer >= 0 else None,
+            jobs[consumer].rule.pos if consumer >= 0 else None,
+            wanted_through(graph, consumer)) from None
     if len(found) > 1:
         raise AmbiguousRuleError(path, [r.name for r, _ in found],
                                  input_pos(graph.jobs[consumer], path) if consumer >= 0 else None,

@@ -5,14 +5,16 @@ violation reported at the value's line in the config file it came from. Layer 1.
 from __future__ import annotations
 
 import copy
+import os
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from urllib.parse import unquote, urljoin, urlsplit
 
 from fileflow.errors import FlowfileError, Position
 from fileflow.lang.config import load_yaml_file, shown_path
 from fileflow.lang.values import a_type
 
-__all__ = ["ConfigSources", "validate_config"]
+__all__ = ["ConfigSources", "Referred", "validate_config"]
 
 
 @dataclass(frozen=True)
@@ -25,26 +27,26 @@ class ConfigSources:
 
 
 def validate_config(config: dict, schema_path: str, shown: str, pos: Position,
-                    sources: ConfigSources) -> list[FlowfileError]:
+                    sources: ConfigSources, read: list[str] | None = None) -> list[FlowfileError]:
     """Fill the schema's defaults into `config` (in place) and return its violations, one
-    error each, in key order. Raises FlowfileError when the schema cannot be used."""
-    schema = load_yaml_file(schema_path, pos, shown, "config schema")
-    if not isinstance(schema, dict):
-        raise FlowfileError(f"config schema {shown} must hold a mapping (a JSON Schema), "
-                            f"not {a_type(schema)}", pos)
-    import jsonschema  # only for a Flowfile with a schema: a slow import
-    from jsonschema import validators
+    error each, in key order. Raises FlowfileError when the schema cannot be used. A `$ref`
+    to another schema file (YAML or JSON, relative to the folder of the schema that names
+    it) is read as the validation needs it, and its full path appended to `read`."""
+    schema = _load_schema(schema_path, shown, pos)
+    from jsonschema import validators  # only for a Flowfile with a schema: a slow import
 
     base = validators.validator_for(schema)
-    try:
-        base.check_schema(schema)
-    except jsonschema.SchemaError as exc:
-        raise FlowfileError(f"config schema {shown} is not a valid JSON Schema: {exc.message} "
-                            f"(at {_dotted(exc.absolute_path) or 'its top'})", pos) from None
-    validator = validators.extend(base, {"properties": _with_defaults(base)})(schema)
+    _check_schema(base, schema, shown, pos)
+    referred = Referred(schema_path, shown, pos, base, read)
+    rooted = referred.rooted(schema)
+    referred.read_all()
+    validator = validators.extend(base, {"properties": _with_defaults(base)})(
+        rooted, registry=referred.registry())
     try:
         found = sorted(validator.iter_errors(config), key=lambda e: [str(p) for p in e.absolute_path])
-    except Exception as exc:  # an unresolvable $ref, a regex Python cannot read, ...
+    except Exception as exc:  # a $ref that cannot be followed, a regex Python cannot read, ...
+        if referred.failure is not None:
+            raise referred.failure from None
         raise FlowfileError(f"config schema {shown} cannot be applied: {exc}", pos) from None
     errors = []
     for err in found:
@@ -53,10 +55,170 @@ def validate_config(config: dict, schema_path: str, shown: str, pos: Position,
         said = err.message
         if err.validator == "pattern":  # the pattern as written, not as a Python repr
             said = f"{err.instance!r} does not match '{err.validator_value}'"
-        message = (f"{_key_path(path)}{origin}: {said} "
-                   f"({shown}: {_dotted(err.absolute_schema_path)})")
-        errors.append(FlowfileError(message, where or pos))
+        errors.append(FlowfileError(f"{_key_path(path)}{origin}: {said} ({referred.place(err)})",
+                                    where or pos))
     return errors
+
+
+def _load_schema(full: str, shown: str, pos: Position) -> dict:
+    schema = load_yaml_file(full, pos, shown, "config schema")
+    if not isinstance(schema, dict):
+        raise FlowfileError(f"config schema {shown} must hold a mapping (a JSON Schema), "
+                            f"not {a_type(schema)}", pos)
+    return schema
+
+
+def _check_schema(base, schema: dict, shown: str, pos: Position) -> None:
+    import jsonschema
+
+    try:
+        base.check_schema(schema)
+    except jsonschema.SchemaError as exc:
+        raise FlowfileError(f"config schema {shown} is not a valid JSON Schema: {exc.message} "
+                            f"(at {_dotted(exc.absolute_path) or 'its top'})", pos) from None
+
+
+class Referred:
+    """The schema files that `$ref`s name, read when the validation first follows one,
+    through the `referencing` library's registry (as jsonschema >= 4.18 resolves
+    references). The main schema's URI is its file's, whatever `$id` it states (as in
+    Snakemake), so a relative reference is relative to the folder of the schema that
+    writes it; only files are read, never the network."""
+
+    def __init__(self, schema_path: str, shown: str, pos: Position, base, read: list[str] | None):
+        from pathlib import Path
+
+        self.folder, self.shown_folder = os.path.dirname(schema_path), os.path.dirname(shown)
+        self.uri = Path(os.path.abspath(schema_path)).as_uri()
+        self.shown, self.pos, self.base, self.read = shown, pos, base, read
+        self.documents: dict[str, tuple[str, dict]] = {}  # URI -> (shown path, schema)
+        self.failure: FlowfileError | None = None
+
+    def rooted(self, schema: dict) -> dict:
+        """The main schema with its file's URI as its id (a copy: the file's text stays)."""
+        key = "id" if self.base.ID_OF({"id": "x", "$id": ""}) == "x" else "$id"  # drafts 3, 4
+        rooted = {**schema, key: self.uri}
+        self.documents[self.uri] = (self.shown, rooted)
+        return rooted
+
+    def read_all(self) -> None:
+        """Read every schema file a `$ref` names, from the main schema on, and check that
+        each place a reference names is there: a missing, unreadable or invalid file, or a
+        reference to nowhere, is an error before any value is checked (and every file read
+        is watched, whichever values the configuration has)."""
+        from referencing.exceptions import NoSuchResource
+
+        todo = [self.uri]
+        while todo:
+            uri = todo.pop()
+            shown, document = self.documents[uri]
+            for ref in _refs(document):
+                target, _, fragment = urljoin(uri, ref).partition("#")
+                if target not in self.documents:
+                    try:
+                        self.retrieve(target)
+                    except NoSuchResource:
+                        raise self.failure or FlowfileError(
+                            f"config schema {shown}: cannot read $ref {ref!r}", self.pos) from None
+                    todo.append(target)
+                node: object = self.documents[target][1]
+                for part in fragment.split("/")[1:] if fragment.startswith("/") else ():
+                    node = _step(node, unquote(part).replace("~1", "/").replace("~0", "~"))
+                if node is None:
+                    raise FlowfileError(
+                        f"config schema {shown}: $ref {ref!r} names no place in "
+                        f"{self.documents[target][0]}: it has no {fragment!r}", self.pos)
+
+    def registry(self):
+        from referencing import Registry
+
+        return Registry(retrieve=self.retrieve)
+
+    def retrieve(self, uri: str):
+        from urllib.request import url2pathname
+
+        from referencing import Resource
+        from referencing.exceptions import NoSuchResource
+        from referencing.jsonschema import DRAFT202012, specification_with
+
+        dialect = specification_with(self.base.ID_OF(self.base.META_SCHEMA) or "",
+                                     default=DRAFT202012)
+        known = self.documents.get(uri)
+        if known is not None:
+            return Resource.from_contents(known[1], default_specification=dialect)
+        parts = urlsplit(uri)
+        if parts.scheme != "file" or parts.netloc not in ("", "localhost"):
+            self.failure = FlowfileError(
+                f"config schema {self.shown} refers to {uri!r} (a $ref): only schema files "
+                "are read, by a path relative to the schema that names them", self.pos)
+            raise NoSuchResource(uri)
+        full = url2pathname(parts.path)
+        shown = os.path.normpath(os.path.join(self.shown_folder, os.path.relpath(full, self.folder)))
+        try:
+            contents = _load_schema(full, shown, self.pos)
+            _check_schema(self.base, contents, shown, self.pos)
+        except FlowfileError as err:
+            self.failure = FlowfileError(f"{err.message} (a $ref of config schema {self.shown})",
+                                         err.pos)
+            raise NoSuchResource(uri) from None
+        self.documents[uri] = (shown, contents)
+        if self.read is not None:
+            self.read.append(full)
+        return Resource.from_contents(contents, default_specification=dialect)
+
+    def place(self, err) -> str:
+        """`file: dotted.path` of the schema rule an error broke: the error's path in the
+        main schema when it leads to the rule there, else where the rule is found in the
+        schema files read (a `$ref` is not on the error's path)."""
+        path = list(err.absolute_schema_path)
+        node: object = self.documents[self.uri][1]
+        for part in path[:-1]:
+            node = _step(node, part)
+        if node is err.schema:
+            return f"{self.shown}: {_dotted(path)}"
+        for shown, document in self.documents.values():
+            inside = _path_to(document, err.schema)
+            if inside is not None:
+                return f"{shown}: {_dotted([*inside, path[-1]])}"
+        return f"{self.shown}: {_dotted(path)}"
+
+
+def _step(node: object, part) -> object:
+    if isinstance(node, dict):
+        return node.get(part)
+    if isinstance(part, str) and part.isdigit():
+        part = int(part)
+    if isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node):
+        return node[part]
+    return None
+
+
+def _refs(document: object) -> Iterator[str]:
+    """The `$ref` strings of a schema, anywhere in it."""
+    stack = [document]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, dict):
+            ref = node.get("$ref")
+            if isinstance(ref, str):
+                yield ref
+            stack.extend(node.values())
+        elif isinstance(node, list):
+            stack.extend(node)
+
+
+def _path_to(document: object, wanted: object) -> list | None:
+    """The keys from `document` to the very object `wanted` (depth first, no recursion)."""
+    stack: list[tuple[object, list]] = [(document, [])]
+    while stack:
+        node, path = stack.pop()
+        if node is wanted:
+            return path
+        if isinstance(node, dict):
+            stack.extend((v, [*path, k]) for k, v in node.items())
+        elif isinstance(node, list):
+            stack.extend((v, [*path, i]) for i, v in enumerate(node))
+    return None
 
 
 def _with_defaults(base):

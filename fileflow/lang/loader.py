@@ -100,6 +100,7 @@ class _Loader:
         self.sources: dict[str, str] = {}
         self.texts: Mapping[str, str] = {}   # real path -> text read instead of the file's
         self.default_resources: Mapping[str, object] | None = None  # None: not known
+        self.set_resources: Mapping[str, Mapping[str, object]] = {}  # --set-resources, by rule
         self.bytes_read = 0   # of Flowfiles: an include read many times adds up
         self.storage: dict[str, dict[str, object]] = {}
         self.hooks: dict[str, Action] = {}  # onstart/onsuccess/onerror -> its shell command
@@ -276,7 +277,8 @@ class _Loader:
         sources = ConfigSources([*self.config_files, *self.command_line_configfiles],
                                 self.command_line_config)
         self.config = copy.deepcopy(self.config)  # defaults go in: nothing shared with the files'
-        for err in validate_config(self.config, full, target, d.args[0].pos, sources):
+        for err in validate_config(self.config, full, target, d.args[0].pos, sources,
+                                   self.read_files):
             self.fail(err)
         self.scope["config"] = record_from(self.config, "config")
 
@@ -398,6 +400,7 @@ class _Loader:
                       os.path.dirname(os.path.abspath(settings.flowfile)), parent=self)
         sub.texts, sub.default_resources, sub.including = (
             self.texts, self.default_resources, list(self.including))
+        sub.set_resources = self.set_resources
         self.modules[decl.name] = load_module(self, sub, settings)
 
     def build_rule(self, builder: RuleBuilder) -> Rule | None:
@@ -498,6 +501,10 @@ class AtRule:
     def default_resources(self) -> Mapping[str, object] | None:
         return self.loader.default_resources
 
+    @property
+    def set_resources(self) -> Mapping[str, Mapping[str, object]]:
+        return self.loader.set_resources
+
     def evaluate(self, node) -> object:
         return compile_expr(node, self.loader.builtins)(self.scope)
 
@@ -562,13 +569,16 @@ def _lines_holding(word: str, text: str) -> Callable[[int, int], bool]:
 def load_workflow(path: str, *, workdir: str | None = None, config: Mapping | None = None,
                   configfiles: Sequence[str] = (), text: str | None = None,
                   texts: Mapping[str, str] | None = None,
-                  default_resources: Mapping[str, object] | None = None) -> Workflow:
+                  default_resources: Mapping[str, object] | None = None,
+                  set_resources: Mapping[str, Mapping[str, object]] | None = None) -> Workflow:
     """Load and check a Flowfile (and its includes). Raises FlowfileError(s). `text` is the
     Flowfile's text, and `texts` that of included files by real path, when they are not to be
     read from disk (the language server's unsaved documents). `default_resources` (the
     command line's --default-resources) are every job's resources unless its rule sets them;
     None when they cannot be known (lint, the editor): `{resources.KEY}` is then checked
-    less strictly (rule_builder.RESOURCES_MAYBE_DEFAULT)."""
+    less strictly (rule_builder.RESOURCES_MAYBE_DEFAULT). `set_resources` (--set-resources,
+    by rule) are only the names a rule's jobs will have too: they are applied later
+    (fileflow.lang.overrides)."""
     workdir = workdir or os.path.dirname(os.path.abspath(path)) or "."
     overrides: dict = {}
     for extra in configfiles:
@@ -579,6 +589,7 @@ def load_workflow(path: str, *, workdir: str | None = None, config: Mapping | No
     loader.command_line_configfiles = [(extra, extra) for extra in configfiles]
     loader.texts = texts or {}
     loader.default_resources = None if default_resources is None else dict(default_resources)
+    loader.set_resources = set_resources or {}
     with s.collector_paused():  # the rule model, like the tree, is built without GC passes
         try:
             if text is None:

@@ -6,14 +6,19 @@ They are applied to the rule model, as Snakemake applies them to its rules, so t
 job sees the values it runs with, wherever it runs: the local scheduler's core and
 `--resources` accounting, a cluster's request, `{threads}` and `{resources.x}` in a command,
 and `job.threads` in a script. Resources that read `threads` read the value after the cap.
+A size set in any spelling (`mem`, `mem_mib`, `mem_mb`) replaces every spelling of it
+below (fileflow.lang.units.layered): `--set-resources align:mem=16G` over a rule's
+`mem = "8G"` gives `mem` 16G and `mem_mb` 16000, as in Snakemake.
 """
 from __future__ import annotations
 
 import dataclasses
 from collections.abc import Mapping
+from typing import cast
 
 from fileflow.errors import FileflowError
 from fileflow.lang.model import Arguments, Lazy, Rule, Workflow, replaced
+from fileflow.lang.units import layered
 
 __all__ = ["RunOverrides", "with_overrides", "check_threads"]
 
@@ -58,7 +63,7 @@ def _rule(rule: Rule, overrides: RunOverrides) -> Rule:
         if isinstance(resources, Lazy):
             resources = _merged_lazy(resources, defaults, own)
         else:
-            resources = {**defaults, **resources, **own}
+            resources = layered(layered(defaults, resources), own)
     group = overrides.groups.get(rule.name, rule.group)
     if threads is rule.threads and resources is rule.resources and group == rule.group:
         return rule
@@ -96,10 +101,7 @@ def _merged_lazy(resources: Lazy, defaults: Mapping[str, object],
     inner = resources.fn
 
     def merged(scope: Mapping[str, object]) -> Arguments:
-        values: dict[str | None, object] = {}
-        values.update(defaults)
-        values.update(inner(scope))   # every argument of 'resources:' is a keyword
-        values.update(own)
-        return list(values.items())
+        values = cast("list[tuple[str, object]]", inner(scope))  # every one is a keyword
+        return list(layered(layered(defaults, dict(values)), own).items())
 
     return Lazy(merged, resources.scope, resources.pos)

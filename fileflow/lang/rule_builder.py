@@ -62,6 +62,10 @@ class LoadingState(Protocol):
         """--default-resources: every job's resources unless its rule sets them (None: not
         known, as in the editor)."""
 
+    @property
+    def set_resources(self) -> Mapping[str, Mapping[str, object]]:
+        """--set-resources, by rule name: what the command line gives a rule's jobs."""
+
     def evaluate(self, node) -> object: ...
 
 
@@ -488,19 +492,20 @@ class RuleBuilder:
             if template is None:
                 continue
             d = self.directives[directive]
-            resources = self.resource_names()
+            resources = self.resource_names(rule.name)
             for f in template.fields:
                 problem = _field_problem(rule, f, resources)
                 if problem:
                     raise FlowfileError(problem, self._offset_pos(d.args[0], f.offset, len(f.text)))
 
-    def resource_names(self) -> frozenset[str]:
-        """The resources every job of the rule has: its own (their values may be per job,
-        their names are not) and the default ones (RESOURCES_MAYBE_DEFAULT when those are
-        not known)."""
+    def resource_names(self, name: str) -> frozenset[str]:
+        """The resources every job of rule `name` has: its own (their values may be per
+        job, their names are not), those --set-resources gives it, and the default ones
+        (RESOURCES_MAYBE_DEFAULT when those are not known)."""
         defaults = self.loader.default_resources
         d = self.directives.get("resources")
         own = {arg.name for arg in d.args if isinstance(arg, s.Keyword)} if d else set()
+        own.update(self.loader.set_resources.get(name, ()))
         own.update(DERIVED[name] for name in list(own) if name in DERIVED)
         return frozenset(own.union(RESOURCES_MAYBE_DEFAULT if defaults is None else defaults))
 

@@ -12,6 +12,7 @@ from fileflow.errors import FlowfileError, Position
 from fileflow.lang.directives import check_resource
 
 __all__ = ["UnitError", "size_mb", "minutes", "seconds", "span", "with_units", "given_resources",
+           "layered",
            "SIZED", "DERIVED"]
 
 # Sized resources: the name with a unit, in MiB, and the number of MB every consumer reads.
@@ -123,10 +124,29 @@ def with_units(pairs: Iterable[tuple[str, object]], pos_of: Callable[[str], Posi
         else:
             check_resource(name, value, pos)
         own[name] = value
-    out = {k: v for k, v in (below or {}).items()
-           if DERIVED.get(k) not in derived}
-    out.update(own)
-    out.update(derived)
+    own.update(derived)
+    return layered(below or {}, own)
+
+
+def layered(below: Mapping[str, object], above: Mapping[str, object]) -> dict[str, object]:
+    """Resources read with their units, `above` over `below`: a size `above` sets in any
+    spelling (`mem`, `mem_mib`, `mem_mb`) replaces every spelling of it below, so that
+    `mem` and the `mem_mb` derived from it never disagree. A spelling only `below` has is
+    kept, restating the new size in its own unit (`mem` "2000MB" under `mem_mb=2000`):
+    a command reading `{resources.mem}` still finds it."""
+    sizes = {DERIVED[name] for name in above if name in DERIVED}
+    out = dict(below)
+    for name in below:
+        mb_name = DERIVED.get(name)
+        if mb_name in sizes and name not in above:
+            mb = above.get(mb_name)
+            if name in SIZED and isinstance(mb, int | float):
+                out[name] = f"{int(mb) if float(mb).is_integer() else mb}MB"
+            elif name.endswith("_mib") and isinstance(mb, int | float):
+                out[name] = math.floor(mb / _MIB_IN_MB)
+            else:
+                del out[name]
+    out.update(above)
     return out
 
 
