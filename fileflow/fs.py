@@ -53,17 +53,19 @@ def remove_file(path: str) -> None:
 
 
 def remove_path(path: str) -> None:
-    """Remove a file, a symlink or a directory tree; nothing there is fine. One unlink in
-    the usual case (a file, or nothing: a full build's outputs)."""
+    """Remove a file, a symlink or a directory tree; nothing there is fine. Looked at first:
+    unlinking a name that is not there takes its folder's lock, which the jobs writing
+    their outputs there hold in turn, and a full build's outputs are all missing."""
     try:
-        os.unlink(path)
+        st = os.lstat(path)
     except FileNotFoundError:
-        pass
-    except OSError:
-        if not os.path.isdir(path) or os.path.islink(path):
-            raise
+        return
+    if stat.S_ISDIR(st.st_mode):
         with contextlib.suppress(FileNotFoundError):
             shutil.rmtree(path)
+        return
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(path)
 
 
 def make_read_only(path: str) -> None:
