@@ -10,6 +10,7 @@ import shutil
 import sys
 from collections.abc import Iterable
 
+from fileflow.cli.build_args import profile_option
 from fileflow.cli.steps import print_line
 from fileflow.errors import EXIT_OK, FileflowError
 
@@ -54,6 +55,8 @@ def configure_generate_tests(parser: argparse.ArgumentParser) -> None:
                         help="copy no input or output larger than this (default: 1 MiB; "
                              "units k, M, G)")
     parser.add_argument("--db", default=None, metavar="URL", help="run log database URL")
+    profile_option(parser, "as for build: read options from a YAML profile (its config, "
+                           "configfile...), to find the jobs a build with it has")
 
 
 def _size(text: str) -> int:
