@@ -139,3 +139,12 @@ def test_generate_tests_takes_a_profile_as_build_does(tmp_path):
     assert "wrote tests for 1 of 1 rules in tests/unit" in r.out
     assert p.read("tests/unit/copy/inputs/b.csv") == "b\n"
     assert p.read("tests/unit/copy/expected/out.txt") == "b\n"
+    assert "CONFIG = {'source': 'b.csv'}" in p.read("tests/unit/copy/test_copy.py")
+    proc = _pytest(p, "tests/unit")  # the test loads the Flowfile with the profile's config
+    assert proc.returncode == 0 and "1 passed" in proc.stdout, proc.stdout + proc.stderr
+    # --config as well, a value Python cannot write as a literal (a date) included
+    r = p.build("generate-tests", "--config", "source=b.csv", "--config", "day=2024-01-02")
+    assert r.code == 0, r
+    assert "yaml.safe_load(" in p.read("tests/unit/copy/test_copy.py")
+    proc = _pytest(p, "tests/unit")
+    assert proc.returncode == 0 and "1 passed" in proc.stdout, proc.stdout + proc.stderr

@@ -97,7 +97,7 @@ def _planned(args):
 
 def _planned_workflow(args):
     """The workflow of a command that runs its jobs as a build with the same options and
-    --profile would (test-job, generate-tests)."""
+    --profile would (test-job)."""
     from fileflow.cli.steps import workflow_of
 
     return workflow_of(_planned(args))
@@ -387,7 +387,7 @@ def cmd_test_job(args) -> int:
 def cmd_generate_tests(args) -> int:
     from fileflow.cli.unit_tests import generate_tests
 
-    return generate_tests(args, _planned_workflow(args), find_flowfile(args))
+    return generate_tests(args, _planned(args))
 
 
 def parser_for(command: str | None) -> argparse.ArgumentParser:
