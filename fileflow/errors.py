@@ -165,14 +165,17 @@ class AmbiguousRuleError(WorkflowError):
 
 class MissingInputError(WorkflowError):
     """An input that is no file and that no rule makes. For a `target` asked for on the
-    command line, the closest literal output or rule name (`suggestion`) if any."""
+    command line, the closest literal output or rule name (`suggestion`) if any; `chain`
+    the jobs that want `path`, from a target down to the one needing it (named at the end
+    when the one needing it is no target itself)."""
 
     def __init__(self, path: str, needed_by: str, tried: list[str], pos: Position | None = None,
                  rule_pos: Position | None = None, *, target: bool = False,
-                 suggestion: str | None = None):
+                 suggestion: str | None = None, chain: list[str] | tuple = ()):
         self.path = path
         self.needed_by = needed_by
         self.tried = tried
+        self.chain = list(chain)
         if target:
             tried_text = f" (rules tried: {', '.join(tried)})" if tried else ""
             guess = f"; did you mean {suggestion!r}?" if suggestion is not None else ""
@@ -182,7 +185,8 @@ class MissingInputError(WorkflowError):
         rule = f" (rule at {rule_pos})" if rule_pos else ""
         super().__init__(
             f"missing input {shorten(path)!r} needed by {shorten(needed_by)}{rule}: the file does "
-            f"not exist and no rule can make it (rules tried: {tried_text})", pos)
+            f"not exist and no rule can make it (rules tried: {tried_text})"
+            f"{_wanted_through(self.chain)}", pos)
 
 
 class NoRuleCanRunError(MissingInputError):
@@ -209,12 +213,9 @@ class NoRuleCanRunError(MissingInputError):
                     "the file does not exist and")
         else:
             head = f"no rule can make {shorten(path)!r} and there is no such file:"
-        through = ""
-        if len(self.chain) > 1:
-            through = f"; wanted through {_chain(self.chain)}"
         WorkflowError.__init__(
             self, f"{head} none of the rules that could make it can run ({lacks}: files that "
-            f"do not exist and that no rule makes){through}", pos,
+            f"do not exist and that no rule makes){_wanted_through(self.chain)}", pos,
             "add the missing files, or a rule that makes one of them")
 
 
@@ -225,12 +226,16 @@ def _and(paths: list[str]) -> str:
     return named[0] if len(named) == 1 else ", ".join(named[:-1]) + " and " + named[-1]
 
 
-def _chain(jobs: list[str], most: int = 8) -> str:
-    """`a -> b -> c`, a long chain with its middle left out."""
-    named = [shorten(j, 60) for j in jobs]
+def _wanted_through(chain: list[str], most: int = 8) -> str:
+    """`; wanted through a -> b -> c`, the end of a missing-input message naming the jobs
+    that want the file, a long chain with its middle left out; "" when the job needing the
+    file is a target itself (a chain of one job, or none)."""
+    if len(chain) < 2:
+        return ""
+    named = [shorten(j, 60) for j in chain]
     if len(named) > most:
         named = [*named[:2], f"({len(named) - most + 1} more)", *named[-(most - 3):]]
-    return " -> ".join(named)
+    return "; wanted through " + " -> ".join(named)
 
 
 class JobFailed(FileflowError):

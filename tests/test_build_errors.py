@@ -27,7 +27,8 @@ def test_missing_input_names_the_job_and_the_file(tmp_path):
             shell: "cp {input} {output}"
         """)
     r = p.build()
-    assert_usage_error(r, "missing input 'data/a.csv'", "copy[name=a]")
+    assert_usage_error(r, "missing input 'data/a.csv'", "copy[name=a]",
+                       "; wanted through all -> copy[name=a]")
     assert not p.exists(".fileflow/runlog.db")
 
 
@@ -46,7 +47,36 @@ def test_missing_input_lists_the_rules_tried(tmp_path):
             shell: "cp {input} {output}"
         """)
     r = p.build()
-    assert_usage_error(r, "missing input 'src/a.csv'", "mid[name=a]")
+    assert_usage_error(r, "missing input 'src/a.csv'", "mid[name=a]",
+                       "wanted through all -> copy[name=a] -> mid[name=a]\n")
+
+
+def test_a_missing_input_names_the_jobs_that_want_it(tmp_path):
+    p = Project(tmp_path)
+    p.flowfile("""
+        rule all:
+            input: "final/x.txt"
+        rule final:
+            input: "mid/{n}.txt"
+            output: "final/{n}.txt"
+            shell: "cp {input} {output}"
+        rule mid:
+            input: "raw/{n}.txt"
+            output: "mid/{n}.txt"
+            shell: "cp {input} {output}"
+        """)
+    r = p.build()
+    assert_usage_error(r)
+    assert r.err.splitlines()[0] == (
+        "Flowfile:8:12: error: missing input 'raw/x.txt' needed by mid[n=x] (rule at "
+        "Flowfile:7:6): the file does not exist and no rule can make it (rules tried: no rule "
+        "has a matching output); wanted through all -> final[n=x] -> mid[n=x]")
+    assert '    8 |     input: "raw/{n}.txt"' in r.err
+    # the job wanting the file is a target itself: no chain to name
+    r = p.build("mid/x.txt")
+    assert_usage_error(r, "missing input 'raw/x.txt' needed by mid[n=x]")
+    assert r.err.splitlines()[0].endswith("(rules tried: no rule has a matching output)")
+    assert "wanted through" not in r.err
 
 
 def test_every_rule_that_could_make_an_input_lacking_files_is_a_missing_input(tmp_path):
@@ -464,6 +494,7 @@ def test_a_missing_input_points_at_the_input_and_the_rule(tmp_path):
     r = p.build()
     assert_usage_error(r, "Flowfile:4:31: error: missing input 'extra.txt' needed by copy[name=a] "
                           "(rule at Flowfile:3:6)")
+    assert r.err.splitlines()[0].endswith("; wanted through all -> copy[name=a]")
     assert '    4 |     input: "data/{name}.csv", "extra.txt"' in r.err
     assert r.err.splitlines()[2].endswith("^^^^^^^^^^^")  # the caret under the input
 

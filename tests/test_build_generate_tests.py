@@ -119,3 +119,32 @@ def test_generate_tests_without_a_run_log_says_to_build_first(tmp_path):
     p.write("scripts/report.py", REPORT)
     r = p.build("generate-tests")
     assert r.code == 2 and "no runs recorded yet: build first" in r.text, r
+
+
+def test_generate_tests_takes_a_profile_as_build_does(tmp_path):
+    p = Project(tmp_path)
+    p.flowfile("""
+        rule copy:
+            input: config["source"]
+            output: "out.txt"
+            shell: "cp {input} {output}"
+        """)
+    p.write("b.csv", "b\n")
+    p.write("profiles/alt/config.yaml", "config: {source: b.csv}\n")
+    assert p.build("--profile", "alt", "-q").code == 0
+    r = p.build("generate-tests")  # without the profile the Flowfile lacks its config
+    assert r.code == 2 and "source" in r.err, r
+    r = p.build("generate-tests", "--profile", "alt")
+    assert r.code == 0, r
+    assert "wrote tests for 1 of 1 rules in tests/unit" in r.out
+    assert p.read("tests/unit/copy/inputs/b.csv") == "b\n"
+    assert p.read("tests/unit/copy/expected/out.txt") == "b\n"
+    assert "CONFIG = {'source': 'b.csv'}" in p.read("tests/unit/copy/test_copy.py")
+    proc = _pytest(p, "tests/unit")  # the test loads the Flowfile with the profile's config
+    assert proc.returncode == 0 and "1 passed" in proc.stdout, proc.stdout + proc.stderr
+    # --config as well, a value Python cannot write as a literal (a date) included
+    r = p.build("generate-tests", "--config", "source=b.csv", "--config", "day=2024-01-02")
+    assert r.code == 0, r
+    assert "yaml.safe_load(" in p.read("tests/unit/copy/test_copy.py")
+    proc = _pytest(p, "tests/unit")
+    assert proc.returncode == 0 and "1 passed" in proc.stdout, proc.stdout + proc.stderr

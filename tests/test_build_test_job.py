@@ -117,3 +117,29 @@ def test_test_job_keeps_the_rules_timeout(tmp_path):
     r = p.build("test-job", "slow")
     assert r.code == 1, r
     assert "failed (exit -15, timed out after 1s)" in r.out
+
+
+def test_test_job_takes_a_profile_as_build_does(tmp_path):
+    p = _project(tmp_path)
+    p.write("results/a.n", "3\n")
+    p.write("profiles/t2t/config.yaml", "config: {genome: t2t}\n")
+    r = p.build("test-job", "report.txt", "--keep", "--profile", "t2t")
+    assert r.code == 0, r
+    folder = _folder(r.out)
+    try:
+        with open(os.path.join(folder, "report.txt")) as fh:
+            assert fh.read() == f"3 lines, genome t2t, in {os.path.basename(folder)}\n"
+    finally:
+        shutil.rmtree(folder)
+    # the command line wins over the profile, as for build
+    r = p.build("test-job", "report.txt", "--keep", "--profile", "t2t", "--config", "genome=hs1")
+    assert r.code == 0, r
+    folder = _folder(r.out)
+    try:
+        with open(os.path.join(folder, "report.txt")) as fh:
+            assert "genome hs1," in fh.read()
+    finally:
+        shutil.rmtree(folder)
+    r = p.build("test-job", "report.txt", "--profile", "nope")
+    assert r.code == 2 and "--profile nope: no profile found" in r.err, r
+    assert not p.exists("report.txt")

@@ -127,6 +127,21 @@ def graph_on(tmp_path, text: str, targets, existing=()):
     return resolve(workflow, list(targets), lambda paths: [p for p in paths if p not in existing])
 
 
+def test_a_missing_input_names_the_jobs_that_want_it_a_long_chain_cut_short(tmp_path):
+    text = 'rule all:\n    input: "s12.txt"\n' + "".join(
+        f'rule s{n}:\n    input: "{f"s{n - 1}" if n else "raw"}.txt"\n    output: "s{n}.txt"\n'
+        '    shell: "cp {input} {output}"\n' for n in range(13))
+    with pytest.raises(MissingInputError) as err:
+        graph_on(tmp_path, text, ["all"])
+    assert err.value.needed_by == "s0"
+    assert err.value.chain == ["all", *(f"s{n}" for n in range(12, -1, -1))]
+    assert str(err.value).endswith(
+        "; wanted through all -> s12 -> (7 more) -> s4 -> s3 -> s2 -> s1 -> s0")
+    with pytest.raises(MissingInputError) as err:  # the target needs it: no chain
+        graph_on(tmp_path, text, ["s0"])
+    assert err.value.chain == ["s0"] and "wanted through" not in str(err.value)
+
+
 TWO_WAYS = """
     rule from_raw:
         input: "raw/{n}.txt"

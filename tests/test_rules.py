@@ -1419,6 +1419,59 @@ def test_a_ref_to_a_schema_file_that_cannot_be_used_is_an_error_naming_it(
     assert (err.message, err.pos.line) == (message, 2)
 
 
+DRAFT4 = "$schema: 'http://json-schema.org/draft-04/schema#'\n"
+DRAFT2020 = "$schema: 'https://json-schema.org/draft/2020-12/schema'\n"
+
+
+@pytest.mark.parametrize("main, referred, defs", [
+    # a draft-04 schema referring to 2020-12 files: exclusiveMinimum is a number there
+    (DRAFT4, DRAFT2020 + "type: integer\nexclusiveMinimum: 0\n",
+     DRAFT2020 + "$defs:\n  batch: {type: integer, exclusiveMaximum: 100}\n"
+                 "  opts: {type: object, properties: {mode: {type: string, default: fast}}}\n"),
+    # and the other way round: a boolean beside minimum there
+    (DRAFT2020, DRAFT4 + "type: integer\nminimum: 0\nexclusiveMinimum: true\n",
+     DRAFT4 + "definitions:\n  batch: {type: integer, maximum: 100, exclusiveMaximum: true}\n"
+              "  opts: {type: object, properties: {mode: {type: string, default: fast}}}\n"),
+])
+def test_a_referred_schema_is_read_under_its_own_draft(tmp_path, monkeypatch, main, referred,
+                                                       defs):
+    monkeypatch.chdir(tmp_path)
+    place = "$defs" if "$defs" in defs else "definitions"
+    files = {"config.yaml": "threads: 2\nbatch: 5\nopts: {}\n",
+             "schemas/config.schema.yaml": main + (
+                 "type: object\nproperties:\n  threads: {$ref: 'threads.schema.yaml'}\n"
+                 f"  batch: {{$ref: 'defs.schema.yaml#/{place}/batch'}}\n"
+                 f"  opts: {{$ref: 'defs.schema.yaml#/{place}/opts'}}\n"),
+             "schemas/threads.schema.yaml": referred, "schemas/defs.schema.yaml": defs}
+    wf = load(tmp_path, SCHEMED, files)
+    assert wf.by_name["a"].params.values == (2, "fast")  # a default in a file of another draft
+    (tmp_path / "config.yaml").write_text("threads: 0\nbatch: 100\nopts: {}\n")
+    with pytest.raises(FlowfileErrors) as info:
+        load(tmp_path, SCHEMED)
+    assert [(str(e.pos).replace(str(tmp_path) + "/", ""), e.message) for e in info.value.errors] == [
+        ("config.yaml:1:10", "config.threads: 0 is less than or equal to the minimum of 0 "
+                             "(schemas/threads.schema.yaml: "
+                             f"{'exclusiveMinimum' if place == '$defs' else 'minimum'})"),
+        ("config.yaml:2:8", "config.batch: 100 is greater than or equal to the maximum of 100 "
+                            f"(schemas/defs.schema.yaml: {place}.batch."
+                            f"{'exclusiveMaximum' if place == '$defs' else 'maximum'})"),
+    ]
+
+
+def test_a_referred_schema_invalid_under_its_own_draft_is_an_error_naming_it(tmp_path,
+                                                                              monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    files = {"config.yaml": "samples: []\n",
+             "schemas/config.schema.yaml": REFERRING,   # no $schema: the latest draft
+             "schemas/defs/defs.schema.json": REFERRED["schemas/defs/defs.schema.json"],
+             "schemas/units.schema.yaml": DRAFT4 + "type: array\nminItems: 1\n"
+                                                   "exclusiveMinimum: 1\n"}
+    err = load_error(tmp_path, SCHEMED, files)
+    assert (err.message, err.pos.line) == (
+        "config schema schemas/units.schema.yaml is not a valid JSON Schema: 1 is not of type "
+        "'boolean' (at exclusiveMinimum) (a $ref of config schema schemas/config.schema.yaml)", 2)
+
+
 # ---------------------------------------------------------------- checkpoints
 
 CHECKPOINTED = """

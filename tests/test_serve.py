@@ -260,6 +260,27 @@ def test_serve_without_a_run_log_says_so(tmp_path):
     assert r.code == 2 and "no run log here" in r.err and "Traceback" not in r.err
 
 
+def test_serve_takes_a_profile_for_the_rule_graph(tmp_path):
+    p = Project(tmp_path)
+    p.flowfile("""
+        rule all:
+            input: expand("out/{s}.txt", s=config["samples"])
+        rule make:
+            output: "out/{s}.txt"
+            shell: "echo {wildcards.s} > {output}"
+        """)
+    p.write("profiles/alt/config.yaml", "config: {samples: [a, b]}\n")
+    assert p.run("--profile", "alt", "-q").code == 0
+    with serving(p, "--profile", "alt") as (base, _):
+        status, _, page = get(f"{base}/runs/1")
+        assert status == 200 and 'data-rule="make"' in page and 'data-rule="all"' in page
+    with serving(p) as (base, proc):  # without its config the Flowfile has no rule graph
+        status, _, page = get(f"{base}/runs/1")
+        assert status == 200 and 'data-rule="make"' not in page
+    r = p.run("serve", "--profile", "nope", log=False)
+    assert r.code == 2 and "--profile nope: no profile found" in r.err, r
+
+
 def test_a_port_in_use_is_said_before_anything_is_announced(built):
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))

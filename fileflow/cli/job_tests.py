@@ -6,6 +6,7 @@ import os
 import shutil
 import tempfile
 
+from fileflow.cli.build_args import profile_option
 from fileflow.cli.steps import print_line
 from fileflow.errors import EXIT_JOB_FAILED, EXIT_OK
 
@@ -21,6 +22,8 @@ def configure_test_job(parser: argparse.ArgumentParser) -> None:
                         help="keep the temporary folder (its path is printed)")
     parser.add_argument("--copy", action="store_true",
                         help="copy the inputs into the folder instead of linking them")
+    profile_option(parser, "as for build: read options from a YAML profile (its config, "
+                           "resources, threads...), to run the job as a build with it would")
 
 
 def test_job(args, workflow) -> int:

@@ -95,6 +95,14 @@ def _planned(args):
     return build_options(args, **planning_options(args, build_command_parser))
 
 
+def _planned_workflow(args):
+    """The workflow of a command that runs its jobs as a build with the same options and
+    --profile would (test-job)."""
+    from fileflow.cli.steps import workflow_of
+
+    return workflow_of(_planned(args))
+
+
 def _default_resources(args) -> dict[str, object]:
     """--default-resources (after --profile's), as build and check both read it."""
     from fileflow.cli.profiles import default_resources
@@ -341,15 +349,19 @@ def configure_serve(parser: argparse.ArgumentParser) -> None:
                              "any other needs a token, FILEFLOW_SERVE_TOKEN or one printed)")
     parser.add_argument("--port", type=whole_number(1, 65535), default=8765, metavar="PORT",
                         help="the port to listen on (default 8765)")
+    profile_option(parser, "as for build: read options from a YAML profile (its config, "
+                           "configfile...), for the rule graph a build with it has")
 
 
 def cmd_serve(args) -> int:
     from fileflow.cli.serve import serve_dashboard
 
     try:
-        options = build_options(args)
+        find_flowfile(args)
     except FileflowError:
         options = None   # no Flowfile here: the dashboard shows no rule graph
+    else:
+        options = _planned(args)
     return serve_dashboard(args.db, args.host, args.port, options)
 
 
@@ -369,13 +381,13 @@ def cmd_completion(args) -> int:
 def cmd_test_job(args) -> int:
     from fileflow.cli.job_tests import test_job
 
-    return test_job(args, load(args))
+    return test_job(args, _planned_workflow(args))
 
 
 def cmd_generate_tests(args) -> int:
     from fileflow.cli.unit_tests import generate_tests
 
-    return generate_tests(args, load(args), find_flowfile(args))
+    return generate_tests(args, _planned(args))
 
 
 def parser_for(command: str | None) -> argparse.ArgumentParser:

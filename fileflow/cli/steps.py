@@ -13,8 +13,8 @@ from fileflow.errors import FileflowError, NothingToDo
 from fileflow.printable import printable
 
 __all__ = ["BuildOptions", "print_line", "no_gc_pauses", "open_store", "load_graph", "load_resolution",
-           "local_cores", "names_remote_files", "read_recorded", "read_recorded_at", "open_runlog_at",
-           "plan_build",
+           "workflow_of", "local_cores", "names_remote_files", "read_recorded", "read_recorded_at",
+           "open_runlog_at", "plan_build",
            "incremental", "previous_plan"]
 
 
@@ -116,14 +116,9 @@ def load_resolution(options: BuildOptions, store, keep: bool = False):
     """`load_graph`, with the state of the walk that resolved the graph (resumed once
     checkpoint jobs have run: fileflow.engine.extend), or None where the graph is a part
     of it (--until, --omit-from, --batch) or is the one the last build kept."""
-    from fileflow.lang.loader import load_workflow
     from fileflow.remote.staging import check_local_logs
 
-    workflow = load_workflow(options.flowfile, workdir=os.getcwd(), config=options.config,
-                             configfiles=options.configfiles,
-                             default_resources=options.default_resources,
-                             set_resources=options.set_resources)
-    workflow = _with_overrides(workflow, options)
+    workflow = workflow_of(options)
     for rule in options.forcerun:
         if rule not in workflow.by_name:
             raise FileflowError(f"-R/--forcerun: no rule named {rule!r}")
@@ -142,6 +137,18 @@ def load_resolution(options: BuildOptions, store, keep: bool = False):
     graph = _selected(options, workflow, resolved, store)
     _check_force_targets(options.force_targets, graph)
     return workflow, graph, state if state is not None and graph is state.graph else None
+
+
+def workflow_of(options: BuildOptions):
+    """The workflow as a build with `options` reads it: its config, config files and
+    resources, with the command line's threads and resources put into its rules."""
+    from fileflow.lang.loader import load_workflow
+
+    workflow = load_workflow(options.flowfile, workdir=os.getcwd(), config=options.config,
+                             configfiles=options.configfiles,
+                             default_resources=options.default_resources,
+                             set_resources=options.set_resources)
+    return _with_overrides(workflow, options)
 
 
 def _resolved(options: BuildOptions, workflow, targets: list[str], store, keep: bool):

@@ -548,4 +548,5 @@ def _check_sources_exist(graph: Graph, index: RuleIndex, unmade: list[str], need
                             input_pos(jobs[needer], path) if needer >= 0 else None,
                             jobs[needer].rule.pos if needer >= 0 else None,
                             target=needer < 0,
-                            suggestion=index.closest(path) if needer < 0 else None)
+                            suggestion=index.closest(path) if needer < 0 else None,
+                            chain=wanted_through(graph, needer))

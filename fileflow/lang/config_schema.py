@@ -40,8 +40,7 @@ def validate_config(config: dict, schema_path: str, shown: str, pos: Position,
     referred = Referred(schema_path, shown, pos, base, read)
     rooted = referred.rooted(schema)
     referred.read_all()
-    validator = validators.extend(base, {"properties": _with_defaults(base)})(
-        rooted, registry=referred.registry())
+    validator = referred.validator_class(referred.uri)(rooted, registry=referred.registry())
     try:
         found = sorted(validator.iter_errors(config), key=lambda e: [str(p) for p in e.absolute_path])
     except Exception as exc:  # a $ref that cannot be followed, a regex Python cannot read, ...
@@ -83,7 +82,9 @@ class Referred:
     through the `referencing` library's registry (as jsonschema >= 4.18 resolves
     references). The main schema's URI is its file's, whatever `$id` it states (as in
     Snakemake), so a relative reference is relative to the folder of the schema that
-    writes it; only files are read, never the network."""
+    writes it; only files are read, never the network. Each file is read under the draft
+    its own `$schema` names (the main schema's without one): checked against that draft's
+    meta-schema, and its rules applied as that draft means them, defaults filled in alike."""
 
     def __init__(self, schema_path: str, shown: str, pos: Position, base, read: list[str] | None):
         from pathlib import Path
@@ -92,14 +93,57 @@ class Referred:
         self.uri = Path(os.path.abspath(schema_path)).as_uri()
         self.shown, self.pos, self.base, self.read = shown, pos, base, read
         self.documents: dict[str, tuple[str, dict]] = {}  # URI -> (shown path, schema)
+        self.drafts: dict[str, type] = {}  # URI -> the validator class of its draft
+        self.classes: dict[type, type] = {}  # a draft's validator class -> it extended
+        self.ref_in: dict[int, str] = {}  # id of a schema node with a `$ref` -> its file's URI
         self.failure: FlowfileError | None = None
+        self._registry = None
 
     def rooted(self, schema: dict) -> dict:
         """The main schema with its file's URI as its id (a copy: the file's text stays)."""
         key = "id" if self.base.ID_OF({"id": "x", "$id": ""}) == "x" else "$id"  # drafts 3, 4
-        rooted = {**schema, key: self.uri}
-        self.documents[self.uri] = (self.shown, rooted)
+        rooted = _without_dialect({**schema, key: self.uri})
+        self._known(self.uri, self.shown, rooted, self.base)
         return rooted
+
+    def _known(self, uri: str, shown: str, document: dict, draft: type) -> None:
+        self.documents[uri] = (shown, document)
+        self.drafts[uri] = draft
+        for node in _with_refs(document):
+            self.ref_in.setdefault(id(node), uri)
+
+    def validator_class(self, uri: str) -> type:
+        """The validator class for the file at `uri`: its draft's, filling defaults in and
+        following each `$ref` under the draft of the file it leads to."""
+        draft = self.drafts[uri]
+        extended = self.classes.get(draft)
+        if extended is None:
+            from jsonschema import validators
+
+            extended = self.classes[draft] = validators.extend(
+                draft, {"properties": _with_defaults(draft), "$ref": self._follow(draft)})
+        return extended
+
+    def _follow(self, draft):
+        """The `$ref` check of `draft`, made absolute by the file the reference is written
+        in; one that leads into a file of another draft goes on under that file's draft."""
+        follow = draft.VALIDATORS["$ref"]
+
+        def ref(validator, ref: str, instance, schema) -> Iterator:
+            uri = self.ref_in.get(id(schema))
+            if uri is None:
+                yield from follow(validator, ref, instance, schema)
+                return
+            target = urljoin(uri, ref)
+            where = target.partition("#")[0]
+            other = self.validator_class(where) if where in self.drafts else type(validator)
+            if other is type(validator):
+                yield from follow(validator, target, instance, schema)
+                return
+            registry = self.registry()
+            node = registry.resolver().lookup(target).contents
+            yield from other(node, registry=registry).iter_errors(instance)
+        return ref
 
     def read_all(self) -> None:
         """Read every schema file a `$ref` names, from the main schema on, and check that
@@ -122,30 +166,29 @@ class Referred:
                             f"config schema {shown}: cannot read $ref {ref!r}", self.pos) from None
                     todo.append(target)
                 node: object = self.documents[target][1]
-                for part in fragment.split("/")[1:] if fragment.startswith("/") else ():
-                    node = _step(node, unquote(part).replace("~1", "/").replace("~0", "~"))
+                for part in _pointer(fragment):
+                    node = _step(node, part)
                 if node is None:
                     raise FlowfileError(
                         f"config schema {shown}: $ref {ref!r} names no place in "
                         f"{self.documents[target][0]}: it has no {fragment!r}", self.pos)
 
     def registry(self):
-        from referencing import Registry
+        if self._registry is None:
+            from referencing import Registry
 
-        return Registry(retrieve=self.retrieve)
+            self._registry = Registry(retrieve=self.retrieve)
+        return self._registry
 
     def retrieve(self, uri: str):
         from urllib.request import url2pathname
 
-        from referencing import Resource
+        from jsonschema import validators
         from referencing.exceptions import NoSuchResource
-        from referencing.jsonschema import DRAFT202012, specification_with
 
-        dialect = specification_with(self.base.ID_OF(self.base.META_SCHEMA) or "",
-                                     default=DRAFT202012)
         known = self.documents.get(uri)
         if known is not None:
-            return Resource.from_contents(known[1], default_specification=dialect)
+            return _resource(known[1], self.drafts[uri])
         parts = urlsplit(uri)
         if parts.scheme != "file" or parts.netloc not in ("", "localhost"):
             self.failure = FlowfileError(
@@ -156,15 +199,17 @@ class Referred:
         shown = os.path.normpath(os.path.join(self.shown_folder, os.path.relpath(full, self.folder)))
         try:
             contents = _load_schema(full, shown, self.pos)
-            _check_schema(self.base, contents, shown, self.pos)
+            draft = validators.validator_for(contents, default=self.base)
+            _check_schema(draft, contents, shown, self.pos)
         except FlowfileError as err:
             self.failure = FlowfileError(f"{err.message} (a $ref of config schema {self.shown})",
                                          err.pos)
             raise NoSuchResource(uri) from None
-        self.documents[uri] = (shown, contents)
+        contents = _without_dialect(contents)
+        self._known(uri, shown, contents, draft)
         if self.read is not None:
             self.read.append(full)
-        return Resource.from_contents(contents, default_specification=dialect)
+        return _resource(contents, draft)
 
     def place(self, err) -> str:
         """`file: dotted.path` of the schema rule an error broke: the error's path in the
@@ -183,6 +228,41 @@ class Referred:
         return f"{self.shown}: {_dotted(path)}"
 
 
+def _without_dialect(schema: dict) -> dict:
+    """A schema without its `$schema`: its draft is known (Referred.drafts), and jsonschema
+    would otherwise step out of the extended validator class where a `$ref` leads to it."""
+    return {k: v for k, v in schema.items() if k != "$schema"} if "$schema" in schema else schema
+
+
+def _resource(contents: dict, draft):
+    """`contents` as a resource of the registry, under `draft`."""
+    from referencing import Resource
+    from referencing.jsonschema import DRAFT202012, specification_with
+
+    dialect = specification_with(draft.ID_OF(draft.META_SCHEMA) or "", default=DRAFT202012)
+    return Resource.from_contents(contents, default_specification=dialect)
+
+
+def _pointer(fragment: str) -> list[str]:
+    """The steps of a JSON pointer fragment (`/definitions/a~1b`); none for an anchor."""
+    if not fragment.startswith("/"):
+        return []
+    return [unquote(part).replace("~1", "/").replace("~0", "~") for part in fragment.split("/")[1:]]
+
+
+def _with_refs(document: object) -> Iterator[dict]:
+    """The mappings of a schema that hold a `$ref`, anywhere in it."""
+    stack = [document]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, dict):
+            if isinstance(node.get("$ref"), str):
+                yield node
+            stack.extend(node.values())
+        elif isinstance(node, list):
+            stack.extend(node)
+
+
 def _step(node: object, part) -> object:
     if isinstance(node, dict):
         return node.get(part)
@@ -195,16 +275,8 @@ def _step(node: object, part) -> object:
 
 def _refs(document: object) -> Iterator[str]:
     """The `$ref` strings of a schema, anywhere in it."""
-    stack = [document]
-    while stack:
-        node = stack.pop()
-        if isinstance(node, dict):
-            ref = node.get("$ref")
-            if isinstance(ref, str):
-                yield ref
-            stack.extend(node.values())
-        elif isinstance(node, list):
-            stack.extend(node)
+    for node in _with_refs(document):
+        yield node["$ref"]
 
 
 def _path_to(document: object, wanted: object) -> list | None:
