@@ -48,6 +48,22 @@ def test_an_error_in_a_sample_sheet_names_its_line(tmp_path):
     assert "Traceback" not in result.err
 
 
+def test_a_sheet_with_a_very_wide_header_is_read_in_linear_time(tmp_path):
+    # 200,000 columns, one of them twice at the end: found at once, not in quadratic time.
+    p = Project(tmp_path)
+    p.flowfile(SHEET_FLOW)
+    header = "\t".join(f"c{i}" for i in range(200_000))
+    p.write("samples.tsv", f"{header}\tc7\n")
+    result = p.run("build", timeout=60)
+    assert result.code == 2, result
+    assert "samples.tsv:1:1: error: column 'c7' appears twice in the header of samples.tsv" in result.err
+    p.write("samples.tsv", header + "\n")
+    result = p.run("build", timeout=60)
+    assert result.code == 2, result
+    assert "samples.tsv has no column 'sample', the key of table()" in result.err
+    assert "hint: columns: c0, c1, c2, c3" in result.err and "c19 and 199980 more" in result.err
+
+
 # ---------------------------------------------------------------- resources in units
 
 def test_sizes_and_times_with_units_reach_the_command_as_mb_and_minutes(tmp_path):

@@ -83,13 +83,15 @@ def _rows(text: str, sep: str, full: str, shown: str) -> tuple[list[str], list[t
     if not rows:
         raise TableRefused(f"{shown} is empty: a sheet starts with a header row naming its columns")
     (_, header), body = rows[0], rows[1:]
+    seen: set[str] = set()  # a set: a header of many columns is checked in linear time
     for i, name in enumerate(header):
         if not name.strip():
             raise FlowfileError(f"column {i + 1} of the header of {shown} has no name",
                                 Position(where, rows[0][0], 1))
-        if name in header[:i]:
+        if name in seen:
             raise FlowfileError(f"column {name!r} appears twice in the header of {shown}",
                                 Position(where, rows[0][0], 1))
+        seen.add(name)
     for line, row in body:
         if len(row) != len(header):
             raise FlowfileError(
@@ -97,6 +99,11 @@ def _rows(text: str, sep: str, full: str, shown: str) -> tuple[list[str], list[t
                 f"the header has {len(header)}", Position(where, line, 1),
                 f"fields are separated by {sep!r}; a field holding it is written in double quotes")
     return header, body
+
+
+def _columns_hint(header: list[str], shown: int = 20) -> str:
+    more = f" and {len(header) - shown} more" if len(header) > shown else ""
+    return "columns: " + ", ".join(header[:shown]) + more
 
 
 def read_table(workdir: str, path: object, sep: object = None, key: object = None,
@@ -124,7 +131,7 @@ def read_table(workdir: str, path: object, sep: object = None, key: object = Non
     if key not in header:
         raise FlowfileError(f"{path} has no column {key!r}, the key of table()",
                             Position(where, 1, 1),
-                            closest(key, header)[2:] or "columns: " + ", ".join(header))
+                            closest(key, header)[2:] or _columns_hint(header))
     keyed = Record(label=f"table({path!r})")
     first: dict[str, int] = {}
     for line, row in rows:
