@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import time
 
+import pytest
 from buildkit import Project
 
 SHEET_FLOW = """
@@ -62,6 +63,35 @@ def test_a_sheet_with_a_very_wide_header_is_read_in_linear_time(tmp_path):
     assert result.code == 2, result
     assert "samples.tsv has no column 'sample', the key of table()" in result.err
     assert "hint: columns: c0, c1, c2, c3" in result.err and "c19 and 199980 more" in result.err
+
+
+BIG = "9" * 5000  # more digits than Python turns into a number
+
+
+@pytest.mark.parametrize("flowfile, files, args, needle", [
+    ('configfile: "c.yaml"\n', {"c.yaml": f"n: {BIG}\n"}, (),
+     "Flowfile:1:13: error: invalid YAML in config file c.yaml: a number has more than 4300 digits"),
+    ('configfile: "c.yaml"\n', {"c.yaml": "day: 2001-13-45\n"}, (),
+     "Flowfile:1:13: error: invalid YAML in config file c.yaml: a value cannot be read (month must "
+     "be in 1..12)"),
+    ("", {}, ("--config", f"n={BIG}"), "--config n=...: a number has more than 4300 digits"),
+    ('M = load("m.yaml")\n', {"m.yaml": f"n: {BIG}\n"}, (),
+     "Flowfile:1:5: error: invalid YAML in data file m.yaml: a number has more than 4300 digits"),
+    ('M = load("m.json")\n', {"m.json": f'{{"n": {BIG}}}'}, (),
+     "Flowfile:1:5: error: invalid JSON in m.json: a number has more than 4300 digits"),
+    ('from "h.py" import big\nN = big()\n', {"h.py": "def big():\n    return 10 ** 5000\n"}, (),
+     "Flowfile:2:5: error: big() returned an integer of more than 4300 digits"),
+])
+def test_a_value_python_cannot_read_is_an_error_at_its_place(tmp_path, flowfile, files, args, needle):
+    p = Project(tmp_path)
+    p.write("Flowfile", flowfile + 'rule a:\n    output: "a"\n    shell: "touch a"\n')
+    for name, text in files.items():
+        p.write(name, text)
+    result = p.run("build", *args)
+    assert result.code == 2, result
+    assert "Traceback" not in result.err
+    assert needle in result.err
+    assert not p.exists("a")
 
 
 # ---------------------------------------------------------------- resources in units

@@ -201,6 +201,8 @@ class ImportedFunction:
         """The result as a Flowfile value: tuples as lists, dicts as dicts readable by
         attribute; anything else is an error."""
         if type(value) in _PLAIN:  # a path (the common result), a number, a boolean or none
+            if type(value) is int and value.bit_length() > _DIGITS_BITS:
+                _check_digits(value, self.name)
             return value
         if expanded_size(value) > MAX_ITEMS:
             raise BuiltinError(f"{self.name}() returned a value holding more than {MAX_ITEMS} "
@@ -212,10 +214,26 @@ class ImportedFunction:
 
 
 _PLAIN = frozenset({str, int, float, bool, type(None)})  # values passed and returned as they are
+# An int of fewer bits has fewer digits than Python turns into text (4300 by default).
+_DIGITS_BITS = 14_000
+
+
+def _check_digits(value: int, name: str) -> None:
+    """An int with more digits than Python turns into text could be neither shown nor put in
+    a command: an error at the call, as the same number written in the Flowfile would be."""
+    try:
+        str(value)
+    except ValueError:
+        raise BuiltinError(f"{name}() returned an integer of more than "
+                           f"{sys.get_int_max_str_digits()} digits; return it as a string") from None
 
 
 def _from_python(value: object, name: str) -> object:
-    if value is None or isinstance(value, (str, bool, int, float)):
+    if value is None or isinstance(value, (str, bool, float)):
+        return value
+    if isinstance(value, int):
+        if value.bit_length() > _DIGITS_BITS:
+            _check_digits(value, name)
         return value
     if isinstance(value, list):
         return [_from_python(v, name) for v in value]

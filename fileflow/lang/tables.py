@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 
 from fileflow.errors import FlowfileError, Position
-from fileflow.lang.config import load_yaml_file, shown_path
+from fileflow.lang.config import load_yaml_file, shown_path, unreadable_value
 from fileflow.lang.source_files import MAX_CONFIG_BYTES, FileRefused, read_bytes
 from fileflow.lang.values import MAX_ITEMS, Record, a_type, closest, expanded_size, record_from
 
@@ -172,6 +172,8 @@ def _read_json(full: str, shown: str) -> object:
                             Position(shown_path(full), exc.lineno, exc.colno)) from None
     except RecursionError:
         raise FlowfileError(f"data file {shown} is nested too deeply to read") from None
+    except ValueError as exc:  # a number of more digits than Python reads
+        raise FlowfileError(f"invalid JSON in {shown}: {unreadable_value(exc)}") from None
     if expanded_size(data) > MAX_ITEMS:
         raise FlowfileError(f"data file {shown} holds more than {MAX_ITEMS} values")
     return data
