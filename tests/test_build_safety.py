@@ -1257,3 +1257,26 @@ def test_a_corrupt_run_log_is_a_clear_error_and_nothing_is_taken_as_done(tmp_pat
     assert "Traceback" not in r.text
     assert "corrupt" in r.err and "runlog.db" in r.err
     assert not p.exists("a.txt")
+
+
+def test_a_python_function_that_changes_the_working_directory_moves_no_output(tmp_path):
+    # os.chdir in an imported module and in a function it gives: the outputs, the run log
+    # and every later path stay in the workflow's folder.
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    p = Project(tmp_path / "wf")
+    p.write("h.py", f"import os\nos.chdir({str(elsewhere)!r})\n"
+                    f"def label(w):\n    os.chdir({str(elsewhere)!r})\n    return w.s.upper()\n")
+    p.flowfile("""
+        from "h.py" import label
+        rule all:
+            input: "out/a.txt", "out/b.txt"
+        rule one:
+            output: "out/{s}.txt"
+            params: l = label(wildcards)
+            shell: "echo {params.l} > {output}"
+        """)
+    r = p.run("build")
+    assert r.code == 0, r
+    assert p.read("out/a.txt") == "A\n" and p.read("out/b.txt") == "B\n"
+    assert list(elsewhere.iterdir()) == []
