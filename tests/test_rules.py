@@ -1372,6 +1372,8 @@ def test_configschema_names_the_command_line_for_what_it_set(tmp_path, monkeypat
               "not a list"),
     ("a: [\n", "invalid YAML in config schema: expected the node content, but found "
                "'<stream end>'"),
+    ("$schema: 4\ntype: object\n", "config schema schemas/config.schema.yaml is not a valid JSON "
+                                    "Schema: its $schema must be the URI of a draft, not an int"),
 ])
 def test_a_bad_schema_is_an_error(tmp_path, monkeypatch, schema, message):
     monkeypatch.chdir(tmp_path)
