@@ -115,6 +115,11 @@ def test_a_profile_yaml_that_cannot_be_read_is_one_line(project, capsys, content
     assert_one_line_error(code, err, needle)
 
 
+def test_a_storage_value_yaml_reads_as_a_number_python_cannot_hold_is_text(project, capsys):
+    code, _, err = run(capsys, "-n", "--storage", "s3:token=" + "9" * 5000)
+    assert code == EXIT_OK, err
+
+
 @pytest.mark.parametrize("argv, needle", [
     (["runs", "-n", "99999999999999999999"],
      "fileflow runs: argument -n/--limit: expected a whole number from 1 to 9223372036854775807"),
