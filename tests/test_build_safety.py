@@ -970,6 +970,15 @@ def test_unlock_in_a_real_process_with_a_broken_flowfile(tmp_path):
     assert [n for n in os.listdir(p.path(".fileflow/locks")) if n.endswith(".json")] == []
 
 
+def test_unlock_where_fileflows_folder_is_a_file_has_no_locks_to_remove(tmp_path):
+    p = Project(tmp_path)
+    p.flowfile('rule a:\n    output: "a"\n    shell: "touch a"\n')
+    p.write(".fileflow", "not a folder\n")
+    r = p.run("unlock", log=False)
+    assert (r.code, r.out.strip()) == (0, "no build locks to remove"), r
+    assert "Traceback" not in r.err
+
+
 def test_unlock_refuses_the_lock_of_a_running_build(tmp_path):
     """guarantees.md: Build locks. `fileflow unlock` while a build runs removes nothing and
     exits 2 naming it, so no second build runs the same job; --force removes it anyway."""
