@@ -104,6 +104,23 @@ def test_working_directory_with_spaces_quotes_and_non_ascii(tmp_path):
     assert again.ran == []
 
 
+def test_a_working_directory_and_an_argument_with_bytes_that_are_not_utf8(tmp_path):
+    # A folder named with the byte 0xff, and --config a=<0xff>: Python gives both as '\udcff'.
+    p = Project(tmp_path / "data\udcff")
+    p.flowfile("""
+        rule all:
+            output: "out.txt"
+            shell: "echo made > {output}"
+        """)
+    r = p.run("build", "--config", "note=x\udcff", log=False)
+    assert r.code == 0, r
+    assert p.read("out.txt") == "made\n"
+    for command in (["runs"], ["log", "last"], ["summary"], ["why", "out.txt"]):
+        r = p.run(*command, log=False)
+        assert r.code == 0 and "Traceback" not in r.err, r
+    assert "--config 'note=x\\xff'" in p.run("runs", log=False).out
+
+
 def test_dash_C_into_a_directory_with_spaces(tmp_path):
     p = Project(tmp_path / "sub dir ü")
     p.flowfile("""
