@@ -17,7 +17,8 @@ from fileflow.template import Items, TemplateError, parse_template, value_text
 
 __all__ = ["RULE_DIRECTIVES", "TOP_DIRECTIVES", "RULE_DIRECTIVE_ORDER", "ACTIONS", "JOB_NAMES",
            "JOB_NAMES_DEFAULT", "flatten_files", "unpacked", "check_int", "check_resource",
-           "check_constraints", "check_path_text", "check_script_params", "HOOKS", "HOOK_FIELDS", "hook_action"]
+           "check_constraints", "check_path_text", "check_script_params", "HOOKS", "HOOK_FIELDS",
+           "hook_action"]
 
 RULE_DIRECTIVES = ("input", "output", "params", "log", "threads", "resources", "retries",
                    "timeout", "retry_delay", "retry_backoff", "priority", "message",
