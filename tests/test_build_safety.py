@@ -104,6 +104,25 @@ def test_working_directory_with_spaces_quotes_and_non_ascii(tmp_path):
     assert again.ran == []
 
 
+def test_a_thread_a_python_function_leaves_running_does_not_keep_fileflow_alive(tmp_path):
+    p = Project(tmp_path)
+    p.write("h.py", "import threading\n"
+                    "def label():\n"
+                    "    threading.Thread(target=threading.Event().wait).start()  # never ends\n"
+                    "    return 'x'\n")
+    p.flowfile("""
+        from "h.py" import label
+        rule all:
+            output: "out.txt"
+            params: l = label()
+            shell: "echo {params.l} > {output}"
+        """)
+    r = p.run("build", timeout=60)  # before: waited for the thread forever after the build
+    assert r.code == 0, r
+    assert p.read("out.txt") == "x\n"
+    assert "Traceback" not in r.err
+
+
 def test_a_working_directory_and_an_argument_with_bytes_that_are_not_utf8(tmp_path):
     # A folder named with the byte 0xff, and --config a=<0xff>: Python gives both as '\udcff'.
     p = Project(tmp_path / "data\udcff")
