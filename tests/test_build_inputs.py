@@ -63,6 +63,19 @@ def test_a_sheet_with_a_very_wide_header_is_read_in_linear_time(tmp_path):
     assert result.code == 2, result
     assert "samples.tsv has no column 'sample', the key of table()" in result.err
     assert "hint: columns: c0, c1, c2, c3" in result.err and "c19 and 199980 more" in result.err
+    assert "c199999" not in result.err and len(result.err) < 1000  # the line is shown cut short
+
+
+def test_an_error_on_a_very_long_line_shows_the_part_around_its_place(tmp_path):
+    p = Project(tmp_path)
+    p.flowfile(SHEET_FLOW)
+    p.write("samples.tsv", "sample\tfq1\tlane\nA\t" + "x" * 100_000 + "\n")
+    result = p.run("build")
+    assert result.code == 2, result
+    assert "samples.tsv:2:1: error: this row of samples.tsv has 2 fields, the header has 3" in result.err
+    excerpt = next(line for line in result.err.splitlines() if line.startswith("    2 | "))
+    assert excerpt == "    2 | A " + "x" * 198 + "…"
+    assert len(result.err) < 2000
 
 
 BIG = "9" * 5000  # more digits than Python turns into a number
