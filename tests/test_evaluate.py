@@ -510,6 +510,14 @@ def test_errors_in_a_sheet_name_its_own_line(tmp_path, monkeypatch, text, conten
     assert (str(info.value.pos), info.value.message) == (where, message)
 
 
+def test_a_sheet_field_beyond_the_csv_limit_says_so_in_its_hint(tmp_path, monkeypatch):
+    with pytest.raises(FlowfileError) as info:
+        sheet_ev(tmp_path, monkeypatch, 'table("s.tsv")', {"s.tsv": "a\tb\n1\t" + "x" * 200_000 + "\n"})
+    assert (str(info.value.pos), info.value.message) == (
+        "s.tsv:2:1", "cannot read s.tsv: field larger than field limit (131072)")
+    assert info.value.hint.startswith("a field of a sheet holds at most 131072 characters")
+
+
 @pytest.mark.parametrize("text, message", [
     ('table("none.tsv")', "file not found: none.tsv"),
     ('table("s.dat")', "table() cannot tell the separator of 's.dat' from its name (.csv, .tsv "

@@ -72,8 +72,12 @@ def _rows(text: str, sep: str, full: str, shown: str) -> tuple[list[str], list[t
         except StopIteration:
             break
         except csv.Error as exc:
+            hint = ("a field that starts with a double quote ends with one"
+                    if "field limit" not in str(exc) else
+                    f"a field of a sheet holds at most {csv.field_size_limit()} characters; "
+                    "keep a longer value in a file of its own and give its path")
             raise FlowfileError(f"cannot read {shown}: {exc}", Position(where, start, 1),
-                                "a field that starts with a double quote ends with one") from None
+                                hint) from None
         if not any(row):
             continue  # a blank line
         cells += len(row)
