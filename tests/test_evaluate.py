@@ -502,6 +502,8 @@ def test_a_file_is_read_once_per_load(tmp_path, monkeypatch):
      "invalid JSON in m.json: Expecting value"),
     ('load("m.yaml")', "a: [1,\n", "m.yaml:2:1",
      "invalid YAML in data file: expected the node content, but found '<stream end>'"),
+    ('load("m.yaml")', "a: 1\nb: x\x01y\n", "m.yaml:2:5",
+     "invalid YAML in data file: the character '\\x01' is not allowed in YAML text"),
 ])
 def test_errors_in_a_sheet_name_its_own_line(tmp_path, monkeypatch, text, content, where, message):
     name = "m.json" if "m.json" in text else "m.yaml" if "m.yaml" in text else "s.tsv"

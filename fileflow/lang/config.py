@@ -37,8 +37,10 @@ def load_yaml_file(path: str, pos: Position | None, shown: str, what: str) -> ob
     if "\x00" in path:
         raise FlowfileError(f"{what} path {shown!r} contains a NUL byte; no file name can "
                             "hold one", pos)
+    text = ""
     try:
-        data = yaml.safe_load(read_bytes(path, MAX_CONFIG_BYTES, "a " + what).decode("utf-8"))
+        text = read_bytes(path, MAX_CONFIG_BYTES, "a " + what).decode("utf-8")
+        data = yaml.safe_load(text)
     except FileNotFoundError:
         raise FlowfileError(f"{what} not found: {shown}", pos) from None
     except OSError as exc:
@@ -49,6 +51,12 @@ def load_yaml_file(path: str, pos: Position | None, shown: str, what: str) -> ob
         raise FlowfileError(f"{what} {shown} is not UTF-8 text", pos) from None
     except RecursionError:
         raise FlowfileError(f"{what} {shown} is nested too deeply to read", pos) from None
+    except yaml.reader.ReaderError as exc:  # a character YAML does not allow, at its offset
+        before = text[:exc.position]
+        where = Position(shown_path(path), before.count("\n") + 1, len(before) - before.rfind("\n"))
+        character = chr(exc.character) if isinstance(exc.character, int) else exc.character
+        raise FlowfileError(f"invalid YAML in {what}: the character {character!r} is not allowed "
+                            "in YAML text", where) from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = Position(shown_path(path), mark.line + 1, mark.column + 1) if mark else pos
