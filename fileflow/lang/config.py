@@ -53,10 +53,10 @@ def load_yaml_file(path: str, pos: Position | None, shown: str, what: str) -> ob
         raise FlowfileError(f"{what} {shown} is nested too deeply to read", pos) from None
     except yaml.reader.ReaderError as exc:  # a character YAML does not allow, at its offset
         before = text[:exc.position]
-        where = Position(shown_path(path), before.count("\n") + 1, len(before) - before.rfind("\n"))
+        at = Position(shown_path(path), before.count("\n") + 1, len(before) - before.rfind("\n"))
         character = chr(exc.character) if isinstance(exc.character, int) else exc.character
         raise FlowfileError(f"invalid YAML in {what}: the character {character!r} is not allowed "
-                            "in YAML text", where) from None
+                            "in YAML text", at) from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = Position(shown_path(path), mark.line + 1, mark.column + 1) if mark else pos
