@@ -44,6 +44,10 @@ class FileflowError(Exception):
         return str(self)
 
 
+# The most characters of the offending line an error shows.
+MAX_EXCERPT = 200
+
+
 def _source_excerpt(pos: Position, source: str | None) -> str:
     """The offending line with a caret under the column (and a run of them to the end column)."""
     if source is None:
@@ -60,8 +64,16 @@ def _source_excerpt(pos: Position, source: str | None) -> str:
     if pos.end_line == pos.line and pos.end_column > pos.column:
         width = pos.end_column - pos.column
     width = max(1, min(width, len(text) - pos.column + 1))
+    column = pos.column
+    if len(text) > MAX_EXCERPT:  # a very long line (a sheet's huge field): the part around the place
+        start = max(0, min(column - 1 - MAX_EXCERPT // 4, len(text) - MAX_EXCERPT))
+        before = "…" if start else ""
+        after = "…" if start + MAX_EXCERPT < len(text) else ""
+        width = max(1, min(width, start + MAX_EXCERPT - column + 1))
+        column = column - start + len(before)
+        text = before + text[start:start + MAX_EXCERPT] + after
     gutter = f"{pos.line:>5} | "
-    return f"{gutter}{text}\n{' ' * (len(gutter) - 2)}| {' ' * (pos.column - 1)}{'^' * width}"
+    return f"{gutter}{text}\n{' ' * (len(gutter) - 2)}| {' ' * (column - 1)}{'^' * width}"
 
 
 def render_at(kind: str, message: str, pos: Position | None, hint: str = "",

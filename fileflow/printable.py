@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import re
 
-__all__ = ["printable"]
+__all__ = ["printable", "not_utf8"]
 
 # C0 controls but tab and newline, DEL, C1 controls; and the lone surrogates that stand for
 # the bytes of a file name that is not UTF-8 (os.fsdecode), which no terminal encoding takes.
@@ -25,3 +25,16 @@ def printable(text: str) -> str:
     `\\x1b` and the like; tabs and line breaks stay, so whole messages may pass through. Plain
     text comes back as it is."""
     return _UNPRINTABLE.sub(_escaped, text)
+
+
+def not_utf8(text: str) -> str | None:
+    """The first character of `text` that UTF-8 cannot encode (a lone surrogate: the byte of
+    a file name that is not UTF-8, or a `\\ud800` escape), or None. No process argument,
+    environment variable or run log row can hold one."""
+    if text.isascii():  # the usual case, answered without a scan
+        return None
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        return text[exc.start]
+    return None

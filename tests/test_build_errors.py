@@ -2,6 +2,7 @@
 things involved, never a traceback, and changes nothing on disk."""
 from __future__ import annotations
 
+import os
 import textwrap
 
 import pytest
@@ -161,6 +162,48 @@ def test_a_nul_byte_in_a_command_line_target_is_refused(tmp_path, args, needle):
             shell: "touch {output}"
         """)
     assert_usage_error(p.build(*args), needle)
+    assert not p.exists("a")
+
+
+def test_a_file_name_that_is_not_utf8_is_refused_before_anything_runs(tmp_path):
+    # A file of the data folder named with a byte that is not UTF-8 (os.fsdecode gives '\udcff').
+    p = Project(tmp_path)
+    p.flowfile("""
+        NAMES = glob_wildcards("data/{name}.txt").name
+        rule all:
+            input: expand("out/{name}.txt", name=NAMES)
+        rule copy:
+            input: "data/{name}.txt"
+            output: "out/{name}.txt"
+            shell: "cp {input} {output}"
+        """)
+    (tmp_path / "data").mkdir()
+    with open(os.path.join(os.fsencode(tmp_path), b"data", b"caf\xe9.txt"), "w") as fh:
+        fh.write("x\n")
+    r = p.run("build")
+    assert_usage_error(r, "Flowfile:3:12: error: input path 'out/caf\\udce9.txt' is not UTF-8 text")
+    assert not p.exists("out")
+    r = p.run("build", "out/caf\udce9.txt")  # the same name typed as a target
+    assert_usage_error(r, "target 'out/caf\\udce9.txt' is not UTF-8 text")
+
+
+@pytest.mark.parametrize("flowfile, env, needle", [
+    ('rule a:\n    output: "a"\n    params: p = env("WHO")\n    shell: "echo {params.p} > a"\n',
+     {"WHO": "caf\udce9"}, "Flowfile:4:5: error: the command of job a is not UTF-8 text"),
+    ('rule a:\n    output: "a"\n    params: p = "\\ud800"\n    shell: "echo {params.p} > a"\n',
+     {}, "Flowfile:4:5: error: the command of job a is not UTF-8 text (it holds '\\ud800')"),
+    ('rule a:\n    output: "a"\n    params: p = "x\\x00y"\n    script: "s.py"\n',
+     {}, "Flowfile:3:5: error: param 'p' of rule 'a' holds '\\x00', which a script cannot be given"),
+    ('default: "a.txt"\nrule a:\n    output: "{x}.txt"\n    params: p = [wildcards.x, "\\ud800"]\n'
+     '    script: "s.py"\n',
+     {}, "Flowfile:4:5: error: param 'p' of rule 'a' holds '\\ud800', which a script cannot be given"),
+])
+def test_a_command_or_script_param_no_process_can_take_is_refused(tmp_path, flowfile, env, needle):
+    p = Project(tmp_path)
+    p.write("Flowfile", flowfile)
+    p.write("s.py", "open('a', 'w').write('x')\n")
+    r = p.run("build", env=p.env(**env))
+    assert_usage_error(r, needle)
     assert not p.exists("a")
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import time
 
+import pytest
 from buildkit import Project
 
 SHEET_FLOW = """
@@ -46,6 +47,64 @@ def test_an_error_in_a_sample_sheet_names_its_line(tmp_path):
     assert result.code == 2
     assert "samples.tsv:3:1: error: this row of samples.tsv has 2 fields, the header has 3" in result.err
     assert "Traceback" not in result.err
+
+
+def test_a_sheet_with_a_very_wide_header_is_read_in_linear_time(tmp_path):
+    # 200,000 columns, one of them twice at the end: found at once, not in quadratic time.
+    p = Project(tmp_path)
+    p.flowfile(SHEET_FLOW)
+    header = "\t".join(f"c{i}" for i in range(200_000))
+    p.write("samples.tsv", f"{header}\tc7\n")
+    result = p.run("build", timeout=60)
+    assert result.code == 2, result
+    assert "samples.tsv:1:1: error: column 'c7' appears twice in the header of samples.tsv" in result.err
+    p.write("samples.tsv", header + "\n")
+    result = p.run("build", timeout=60)
+    assert result.code == 2, result
+    assert "samples.tsv has no column 'sample', the key of table()" in result.err
+    assert "hint: columns: c0, c1, c2, c3" in result.err and "c19 and 199980 more" in result.err
+    assert "c199999" not in result.err and len(result.err) < 1000  # the line is shown cut short
+
+
+def test_an_error_on_a_very_long_line_shows_the_part_around_its_place(tmp_path):
+    p = Project(tmp_path)
+    p.flowfile(SHEET_FLOW)
+    p.write("samples.tsv", "sample\tfq1\tlane\nA\t" + "x" * 100_000 + "\n")
+    result = p.run("build")
+    assert result.code == 2, result
+    assert "samples.tsv:2:1: error: this row of samples.tsv has 2 fields, the header has 3" in result.err
+    excerpt = next(line for line in result.err.splitlines() if line.startswith("    2 | "))
+    assert excerpt == "    2 | A " + "x" * 198 + "…"
+    assert len(result.err) < 2000
+
+
+BIG = "9" * 5000  # more digits than Python turns into a number
+
+
+@pytest.mark.parametrize("flowfile, files, args, needle", [
+    ('configfile: "c.yaml"\n', {"c.yaml": f"n: {BIG}\n"}, (),
+     "Flowfile:1:13: error: invalid YAML in config file c.yaml: a number has more than 4300 digits"),
+    ('configfile: "c.yaml"\n', {"c.yaml": "day: 2001-13-45\n"}, (),
+     "Flowfile:1:13: error: invalid YAML in config file c.yaml: a value cannot be read (month must "
+     "be in 1..12)"),
+    ("", {}, ("--config", f"n={BIG}"), "--config n=...: a number has more than 4300 digits"),
+    ('M = load("m.yaml")\n', {"m.yaml": f"n: {BIG}\n"}, (),
+     "Flowfile:1:5: error: invalid YAML in data file m.yaml: a number has more than 4300 digits"),
+    ('M = load("m.json")\n', {"m.json": f'{{"n": {BIG}}}'}, (),
+     "Flowfile:1:5: error: invalid JSON in m.json: a number has more than 4300 digits"),
+    ('from "h.py" import big\nN = big()\n', {"h.py": "def big():\n    return 10 ** 5000\n"}, (),
+     "Flowfile:2:5: error: big() returned an integer of more than 4300 digits"),
+])
+def test_a_value_python_cannot_read_is_an_error_at_its_place(tmp_path, flowfile, files, args, needle):
+    p = Project(tmp_path)
+    p.write("Flowfile", flowfile + 'rule a:\n    output: "a"\n    shell: "touch a"\n')
+    for name, text in files.items():
+        p.write(name, text)
+    result = p.run("build", *args)
+    assert result.code == 2, result
+    assert "Traceback" not in result.err
+    assert needle in result.err
+    assert not p.exists("a")
 
 
 # ---------------------------------------------------------------- resources in units

@@ -104,6 +104,42 @@ def test_working_directory_with_spaces_quotes_and_non_ascii(tmp_path):
     assert again.ran == []
 
 
+def test_a_thread_a_python_function_leaves_running_does_not_keep_fileflow_alive(tmp_path):
+    p = Project(tmp_path)
+    p.write("h.py", "import threading\n"
+                    "def label():\n"
+                    "    threading.Thread(target=threading.Event().wait).start()  # never ends\n"
+                    "    return 'x'\n")
+    p.flowfile("""
+        from "h.py" import label
+        rule all:
+            output: "out.txt"
+            params: l = label()
+            shell: "echo {params.l} > {output}"
+        """)
+    r = p.run("build", timeout=60)  # before: waited for the thread forever after the build
+    assert r.code == 0, r
+    assert p.read("out.txt") == "x\n"
+    assert "Traceback" not in r.err
+
+
+def test_a_working_directory_and_an_argument_with_bytes_that_are_not_utf8(tmp_path):
+    # A folder named with the byte 0xff, and --config a=<0xff>: Python gives both as '\udcff'.
+    p = Project(tmp_path / "data\udcff")
+    p.flowfile("""
+        rule all:
+            output: "out.txt"
+            shell: "echo made > {output}"
+        """)
+    r = p.run("build", "--config", "note=x\udcff", log=False)
+    assert r.code == 0, r
+    assert p.read("out.txt") == "made\n"
+    for command in (["runs"], ["log", "last"], ["summary"], ["why", "out.txt"]):
+        r = p.run(*command, log=False)
+        assert r.code == 0 and "Traceback" not in r.err, r
+    assert "--config 'note=x\\xff'" in p.run("runs", log=False).out
+
+
 def test_dash_C_into_a_directory_with_spaces(tmp_path):
     p = Project(tmp_path / "sub dir ü")
     p.flowfile("""
@@ -970,6 +1006,15 @@ def test_unlock_in_a_real_process_with_a_broken_flowfile(tmp_path):
     assert [n for n in os.listdir(p.path(".fileflow/locks")) if n.endswith(".json")] == []
 
 
+def test_unlock_where_fileflows_folder_is_a_file_has_no_locks_to_remove(tmp_path):
+    p = Project(tmp_path)
+    p.flowfile('rule a:\n    output: "a"\n    shell: "touch a"\n')
+    p.write(".fileflow", "not a folder\n")
+    r = p.run("unlock", log=False)
+    assert (r.code, r.out.strip()) == (0, "no build locks to remove"), r
+    assert "Traceback" not in r.err
+
+
 def test_unlock_refuses_the_lock_of_a_running_build(tmp_path):
     """guarantees.md: Build locks. `fileflow unlock` while a build runs removes nothing and
     exits 2 naming it, so no second build runs the same job; --force removes it anyway."""
@@ -1257,3 +1302,26 @@ def test_a_corrupt_run_log_is_a_clear_error_and_nothing_is_taken_as_done(tmp_pat
     assert "Traceback" not in r.text
     assert "corrupt" in r.err and "runlog.db" in r.err
     assert not p.exists("a.txt")
+
+
+def test_a_python_function_that_changes_the_working_directory_moves_no_output(tmp_path):
+    # os.chdir in an imported module and in a function it gives: the outputs, the run log
+    # and every later path stay in the workflow's folder.
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    p = Project(tmp_path / "wf")
+    p.write("h.py", f"import os\nos.chdir({str(elsewhere)!r})\n"
+                    f"def label(w):\n    os.chdir({str(elsewhere)!r})\n    return w.s.upper()\n")
+    p.flowfile("""
+        from "h.py" import label
+        rule all:
+            input: "out/a.txt", "out/b.txt"
+        rule one:
+            output: "out/{s}.txt"
+            params: l = label(wildcards)
+            shell: "echo {params.l} > {output}"
+        """)
+    r = p.run("build")
+    assert r.code == 0, r
+    assert p.read("out/a.txt") == "A\n" and p.read("out/b.txt") == "B\n"
+    assert list(elsewhere.iterdir()) == []

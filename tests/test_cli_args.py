@@ -102,6 +102,24 @@ def test_a_profile_with_a_bad_number_says_which(project, capsys):
     assert_one_line_error(code, err, "bad value for 'jobs': 0 (expected a whole number >= 1 or 'all'")
 
 
+@pytest.mark.parametrize("content, needle", [
+    (b"jobs: 2\xff\n", "profile profiles/p/config.yaml is not UTF-8 text"),
+    (b"jobs: " + b"9" * 5000 + b"\n",
+     "invalid YAML in profile profiles/p/config.yaml: a number has more than 4300 digits"),
+    (b"jobs: &x [*x]\n", "profile profiles/p/config.yaml is too large once its aliases"),
+])
+def test_a_profile_yaml_that_cannot_be_read_is_one_line(project, capsys, content, needle):
+    (project / "profiles" / "p").mkdir(parents=True)
+    (project / "profiles" / "p" / "config.yaml").write_bytes(content)
+    code, _, err = run(capsys, "-n", "--profile", "p")
+    assert_one_line_error(code, err, needle)
+
+
+def test_a_storage_value_yaml_reads_as_a_number_python_cannot_hold_is_text(project, capsys):
+    code, _, err = run(capsys, "-n", "--storage", "s3:token=" + "9" * 5000)
+    assert code == EXIT_OK, err
+
+
 @pytest.mark.parametrize("argv, needle", [
     (["runs", "-n", "99999999999999999999"],
      "fileflow runs: argument -n/--limit: expected a whole number from 1 to 9223372036854775807"),

@@ -502,12 +502,22 @@ def test_a_file_is_read_once_per_load(tmp_path, monkeypatch):
      "invalid JSON in m.json: Expecting value"),
     ('load("m.yaml")', "a: [1,\n", "m.yaml:2:1",
      "invalid YAML in data file: expected the node content, but found '<stream end>'"),
+    ('load("m.yaml")', "a: 1\nb: x\x01y\n", "m.yaml:2:5",
+     "invalid YAML in data file: the character '\\x01' is not allowed in YAML text"),
 ])
 def test_errors_in_a_sheet_name_its_own_line(tmp_path, monkeypatch, text, content, where, message):
     name = "m.json" if "m.json" in text else "m.yaml" if "m.yaml" in text else "s.tsv"
     with pytest.raises(FlowfileError) as info:
         sheet_ev(tmp_path, monkeypatch, text, {name: content})
     assert (str(info.value.pos), info.value.message) == (where, message)
+
+
+def test_a_sheet_field_beyond_the_csv_limit_says_so_in_its_hint(tmp_path, monkeypatch):
+    with pytest.raises(FlowfileError) as info:
+        sheet_ev(tmp_path, monkeypatch, 'table("s.tsv")', {"s.tsv": "a\tb\n1\t" + "x" * 200_000 + "\n"})
+    assert (str(info.value.pos), info.value.message) == (
+        "s.tsv:2:1", "cannot read s.tsv: field larger than field limit (131072)")
+    assert info.value.hint.startswith("a field of a sheet holds at most 131072 characters")
 
 
 @pytest.mark.parametrize("text, message", [

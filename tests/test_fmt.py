@@ -147,6 +147,15 @@ MESSY = "x=1\nrule a:\n  shell: 'touch {output}'  # act\n  output: 'a.txt'\n"
 TIDY = 'x = 1\n\nrule a:\n    output: "a.txt"\n    shell: "touch {output}"  # act\n'
 
 
+def test_cli_refuses_a_device_or_a_folder_without_reading_it(tmp_path):
+    (tmp_path / "folder").mkdir()
+    done = fmt("/dev/zero", "folder", "--check", cwd=tmp_path)
+    assert done.returncode == 2, done
+    assert done.stderr.splitlines() == [
+        "fileflow fmt: cannot read /dev/zero: it is a character device, not a regular file",
+        "fileflow fmt: cannot read folder: it is a directory, not a regular file"]
+
+
 def test_cli_formats_in_place_and_check_passes_after(tmp_path):
     flowfile = tmp_path / "Flowfile"
     flowfile.write_text(MESSY)

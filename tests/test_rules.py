@@ -1174,12 +1174,45 @@ def test_a_helper_module_imports_its_sibling_modules_at_load_time_and_per_job(tm
     ('from "w.py" import f\nX = f()\n', "import pathlib\ndef f():\n    return pathlib.Path('a')\n",
      "f() returned a Python PosixPath; an imported function must return a string, a number, "
      "a bool, a list, a tuple, a dict or None; convert it with str(...)", (2, 5)),
+    ('from "w.py" import f\nX = f()\n', "def f():\n    raise GeneratorExit\n",
+     "f() raised GeneratorExit at w.py:2 (raise GeneratorExit)", (2, 5)),
+    ('from "w.py" import f\n', "class Stop(BaseException):\n    pass\nraise Stop('early')\n",
+     "importing w.py raised Stop: early at w.py:3 (raise Stop('early'))", (1, 6)),
+    ('from "w.py" import f\nX = f()\n', "class E(Exception):\n    def __str__(self):\n"
+     "        raise RuntimeError\ndef f():\n    raise E()\n",
+     "f() raised E: (its text cannot be shown: RuntimeError in its __str__) at w.py:5 (raise E())",
+     (2, 5)),
+    ('from "w.py" import f\nX = f()\n', "class L(list):\n    def __iter__(self):\n"
+     "        raise RuntimeError('no')\n    def __len__(self):\n        raise RuntimeError('no')\n"
+     "def f():\n    return L([1])\n",
+     "f() returned a value that cannot be read: RuntimeError: no", (2, 5)),
 ])
 def test_errors_of_imported_functions(tmp_path, flowfile, module, message, where):
     (tmp_path / "v.py").write_text("def f():\n    pass\n")
     err = load_error(tmp_path, flowfile, {"w.py": module} if module else {})
     assert err.message == message
     assert (err.pos.line, err.pos.column) == where
+
+
+def test_a_subclass_an_imported_function_returns_is_read_as_its_base_type(tmp_path):
+    # Its overridden methods (__str__, __repr__, __eq__) never run, now or later.
+    module = ("class I(int):\n    def __str__(self):\n        raise RuntimeError\n"
+              "class S(str):\n    def __str__(self):\n        raise RuntimeError\n"
+              "    def __eq__(self, other):\n        raise RuntimeError\n"
+              "    __hash__ = str.__hash__\n"
+              "class L(list):\n    def __repr__(self):\n        raise RuntimeError\n"
+              "def f():\n    return {S('k'): L([I(3), S('x'), 1.5])}\n")
+    wf = load(tmp_path, """\
+        from "w.py" import f
+        X = f()
+        rule one:
+            output: "a"
+            params: p = X
+            shell: "echo {params.p} > {output}"
+        """, {"w.py": module})
+    value = job_values(wf.by_name["one"], {}).params.values[0]
+    assert value == {"k": [3, "x", 1.5]}
+    assert [type(v) for v in value["k"]] == [int, str, float] and type(next(iter(value))) is str
 
 
 def test_an_imported_function_that_raises_per_job_names_the_line_of_its_file(tmp_path):
@@ -1339,6 +1372,8 @@ def test_configschema_names_the_command_line_for_what_it_set(tmp_path, monkeypat
               "not a list"),
     ("a: [\n", "invalid YAML in config schema: expected the node content, but found "
                "'<stream end>'"),
+    ("$schema: 4\ntype: object\n", "config schema schemas/config.schema.yaml is not a valid JSON "
+                                    "Schema: its $schema must be the URI of a draft, not an int"),
 ])
 def test_a_bad_schema_is_an_error(tmp_path, monkeypatch, schema, message):
     monkeypatch.chdir(tmp_path)

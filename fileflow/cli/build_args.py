@@ -22,6 +22,7 @@ from fileflow.cli.arguments import (
 )
 from fileflow.cli.partial import add_change_options, add_selection_options, selection_values
 from fileflow.errors import FileflowError
+from fileflow.printable import not_utf8
 
 __all__ = ["FLOWFILE_NAMES", "find_flowfile", "configure_build", "paths", "build_options",
            "storage_of"]
@@ -156,10 +157,15 @@ def profile_option(parser: argparse.ArgumentParser, help_text: str) -> None:
 
 
 def paths(values: Sequence[str], what: str) -> list[str]:
-    """Targets as given, refused when one has a NUL byte: no file name can hold one."""
+    """Targets as given, refused when one has a NUL byte (no file name can hold one) or is
+    not UTF-8 text (bytes that are not UTF-8: fileflow records paths as UTF-8)."""
     for value in values:
         if "\x00" in value:
             raise FileflowError(f"{what} {value!r} contains a NUL byte; no file name can hold one")
+        bad = not_utf8(value)
+        if bad is not None:
+            raise FileflowError(f"{what} {value!r} is not UTF-8 text (it holds {bad!r}); fileflow "
+                                "reads and records paths as UTF-8")
     return list(values)
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from fileflow.errors import FileflowError
 from fileflow.lang.fmt import format_text
+from fileflow.lang.source_files import MAX_FLOWFILE_BYTES, FileRefused, read_bytes
 from fileflow.printable import printable
 
 __all__ = ["format_paths", "flowfile_and_includes"]
@@ -56,14 +57,17 @@ def format_paths(paths: list[str], check: bool = False, diff: bool = False) -> i
         try:
             if path == "-":
                 text = sys.stdin.read()
-            else:
-                with open(path, encoding="utf-8", newline="") as f:
-                    text = f.read()
+            else:  # a regular file within a Flowfile's limit: /dev/zero would never end
+                text = read_bytes(path, MAX_FLOWFILE_BYTES, "a Flowfile").decode("utf-8")
             # Only a rewrite needs the meaning check: --check and --diff write nothing.
             result = format_text(text, "<stdin>" if path == "-" else path,
                                  verify=not (check or diff))
         except OSError as exc:
             print(printable(f"fileflow fmt: cannot read {path}: {exc.strerror}"), file=sys.stderr)
+            status = 2
+            continue
+        except FileRefused as exc:
+            print(printable(f"fileflow fmt: cannot read {path}: {exc}"), file=sys.stderr)
             status = 2
             continue
         except UnicodeDecodeError as exc:

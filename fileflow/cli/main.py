@@ -482,7 +482,29 @@ def _attach_line_values(argv: list[str]) -> list[str]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    argv = list(sys.argv[1:] if argv is None else argv)
+    """The command line: `argv`, else the process's own arguments. Run as the program
+    (no `argv`), the process ends when the command does, whatever threads the workflow's
+    Python code started and left running."""
+    code = _command(list(sys.argv[1:] if argv is None else argv))
+    if argv is None:
+        _end_past_stray_threads(code)
+    return code
+
+
+def _end_past_stray_threads(code: int) -> None:
+    """fileflow's own threads are daemon threads; a thread that an imported Python function
+    started (not a daemon) would keep the process alive forever after the command ended,
+    as Python waits for such threads at exit. The process ends now instead."""
+    import threading
+
+    first = threading.main_thread()
+    if any(t is not first and not t.daemon and t.is_alive() for t in threading.enumerate()):
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+
+
+def _command(argv: list[str]) -> int:
     if argv[:1] == ["__complete"]:  # hidden: what the completion scripts run on every Tab
         from fileflow.cli.shell_completion import complete_command
         return complete_command(argv[1:], COMMANDS, parser_for, FLOWFILE_NAMES, _print)

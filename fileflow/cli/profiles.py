@@ -61,14 +61,12 @@ def _words(key: str, value: object, path: str) -> list[str]:
 
 
 def apply_profile(args: argparse.Namespace, make_parser: Callable[[], argparse.ArgumentParser]) -> None:
-    import yaml
+    from fileflow.lang.config import load_yaml_file
 
     path = find_profile(args.profile)
-    try:
-        with open(path, encoding="utf-8") as fh:
-            data = yaml.safe_load(fh) or {}
-    except (OSError, yaml.YAMLError) as exc:
-        raise FileflowError(f"profile {path}: cannot be read: {exc}") from None
+    # Read as a config file is: a regular file within its limits, UTF-8, YAML errors at
+    # their line, a number or date Python cannot hold an error.
+    data = load_yaml_file(path, None, path, "profile") or {}
     if not isinstance(data, dict):
         raise FileflowError(f"profile {path}: expected a mapping of option names to values")
     parser = make_parser()
@@ -193,7 +191,7 @@ def storage_options(args: argparse.Namespace) -> dict[str, dict[str, object]]:
             raise FileflowError(f"--storage expects PROTOCOL:KEY=VALUE, got {item!r}")
         try:
             value = yaml.safe_load(text) if text.strip() else ""
-        except yaml.YAMLError:
+        except (yaml.YAMLError, ValueError):  # not YAML, or a number Python cannot hold
             value = text
         given.setdefault(protocol.strip(), {})[key.strip()] = value
     return merge_storage(getattr(args, "profile_storage", {}),

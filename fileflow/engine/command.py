@@ -14,6 +14,7 @@ import re
 from fileflow.engine.graph import Job
 from fileflow.errors import FlowfileError
 from fileflow.lang.job_values import command_outputs
+from fileflow.printable import not_utf8
 from fileflow.template import Template, TemplateError, render
 
 __all__ = ["render_command", "render_message", "signed_template", "job_signature",
@@ -41,6 +42,10 @@ def render_command(job: Job, attempt: int = 1, template: Template | None = None)
         raise FlowfileError(f"cannot render the command of job {job.name}: {exc}", action.pos) from None
     if "\x00" in command:  # no process can be given one
         raise FlowfileError(f"the command of job {job.name} contains a NUL byte", action.pos)
+    bad = not_utf8(command)
+    if bad is not None:  # nor a character UTF-8 cannot encode, which no run log row holds
+        raise FlowfileError(f"the command of job {job.name} is not UTF-8 text (it holds {bad!r})",
+                            action.pos)
     return command
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Mapping, Sequence
 
 from fileflow.errors import FlowfileError, Position
@@ -10,7 +11,7 @@ from fileflow.lang.source_files import MAX_CONFIG_BYTES, FileRefused, read_bytes
 from fileflow.lang.values import a_type, expanded_size
 
 __all__ = ["load_config_file", "load_yaml_file", "parse_config_overrides", "merge_config", "shown_path",
-           "MAX_CONFIG_VALUES"]
+           "unreadable_value", "MAX_CONFIG_VALUES"]
 
 # The most values config may hold, every YAML alias counted where it is used.
 MAX_CONFIG_VALUES = 1_000_000
@@ -36,8 +37,10 @@ def load_yaml_file(path: str, pos: Position | None, shown: str, what: str) -> ob
     if "\x00" in path:
         raise FlowfileError(f"{what} path {shown!r} contains a NUL byte; no file name can "
                             "hold one", pos)
+    text = ""
     try:
-        data = yaml.safe_load(read_bytes(path, MAX_CONFIG_BYTES, "a " + what).decode("utf-8"))
+        text = read_bytes(path, MAX_CONFIG_BYTES, "a " + what).decode("utf-8")
+        data = yaml.safe_load(text)
     except FileNotFoundError:
         raise FlowfileError(f"{what} not found: {shown}", pos) from None
     except OSError as exc:
@@ -48,6 +51,12 @@ def load_yaml_file(path: str, pos: Position | None, shown: str, what: str) -> ob
         raise FlowfileError(f"{what} {shown} is not UTF-8 text", pos) from None
     except RecursionError:
         raise FlowfileError(f"{what} {shown} is nested too deeply to read", pos) from None
+    except yaml.reader.ReaderError as exc:  # a character YAML does not allow, at its offset
+        before = text[:exc.position]
+        at = Position(shown_path(path), before.count("\n") + 1, len(before) - before.rfind("\n"))
+        character = chr(exc.character) if isinstance(exc.character, int) else exc.character
+        raise FlowfileError(f"invalid YAML in {what}: the character {character!r} is not allowed "
+                            "in YAML text", at) from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = Position(shown_path(path), mark.line + 1, mark.column + 1) if mark else pos
@@ -56,8 +65,19 @@ def load_yaml_file(path: str, pos: Position | None, shown: str, what: str) -> ob
         if context and start is not None and (mark is None or start.line != mark.line):
             problem += f" ({context} that starts at line {start.line + 1}, column {start.column + 1})"
         raise FlowfileError(f"invalid YAML in {what}: {problem}", where) from None
+    except ValueError as exc:  # a value YAML reads but Python cannot hold (a number, a date)
+        raise FlowfileError(f"invalid YAML in {what} {shown}: {unreadable_value(exc)}", pos) from None
     _check_size(data, f"{what} {shown}", pos)
     return data
+
+
+def unreadable_value(exc: ValueError) -> str:
+    """What a ValueError of a YAML or JSON reader says, in the user's words: an integer with
+    more digits than Python reads, a date such as 2001-13-45."""
+    if "integer string conversion" in str(exc):
+        return (f"a number has more than {sys.get_int_max_str_digits()} digits; "
+                "write it in quotes, as a string")
+    return f"a value cannot be read ({exc}); write it in quotes, as a string"
 
 
 def _check_size(data: object, what: str, pos: Position | None) -> None:
@@ -97,6 +117,8 @@ def parse_config_overrides(pairs: Sequence[str]) -> dict:
             value = yaml.safe_load(raw) if raw else ""
         except yaml.YAMLError:
             value = raw
+        except ValueError as exc:
+            raise FlowfileError(f"--config {key.strip()}=...: {unreadable_value(exc)}") from None
         except RecursionError:
             raise FlowfileError(f"--config {key.strip()}=...: the value is nested too deeply "
                                 "to read") from None

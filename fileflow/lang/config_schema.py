@@ -35,6 +35,10 @@ def validate_config(config: dict, schema_path: str, shown: str, pos: Position,
     schema = _load_schema(schema_path, shown, pos)
     from jsonschema import validators  # only for a Flowfile with a schema: a slow import
 
+    dialect = schema.get("$schema")
+    if dialect is not None and not isinstance(dialect, str):
+        raise FlowfileError(f"config schema {shown} is not a valid JSON Schema: its $schema must "
+                            f"be the URI of a draft, not {a_type(dialect)}", pos)
     base = validators.validator_for(schema)
     _check_schema(base, schema, shown, pos)
     referred = Referred(schema_path, shown, pos, base, read)

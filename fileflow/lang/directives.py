@@ -9,14 +9,16 @@ from itertools import repeat
 
 from fileflow.errors import FlowfileError, Position
 from fileflow.lang import syntax as s
-from fileflow.lang.model import Action
+from fileflow.lang.model import Action, Rule
 from fileflow.lang.values import Flagged, Unpacked, a_type
 from fileflow.patterns import regex_problem
-from fileflow.template import TemplateError, parse_template
+from fileflow.printable import not_utf8
+from fileflow.template import Items, TemplateError, parse_template, value_text
 
 __all__ = ["RULE_DIRECTIVES", "TOP_DIRECTIVES", "RULE_DIRECTIVE_ORDER", "ACTIONS", "JOB_NAMES",
            "JOB_NAMES_DEFAULT", "flatten_files", "unpacked", "check_int", "check_resource",
-           "check_constraints", "check_no_nul", "HOOKS", "HOOK_FIELDS", "hook_action"]
+           "check_constraints", "check_path_text", "check_script_params", "HOOKS", "HOOK_FIELDS",
+           "hook_action"]
 
 RULE_DIRECTIVES = ("input", "output", "params", "log", "threads", "resources", "retries",
                    "timeout", "retry_delay", "retry_backoff", "priority", "message",
@@ -61,21 +63,24 @@ def unpacked(pairs, pos: Position) -> list[tuple[str | None, object]]:
 def flatten_files(value, pos: Position, directive: str):
     """Nested lists of paths -> [(path, flags)] in order (a stack, reversed: no recursion)."""
     if type(value) is str:  # one path, as a helper function returns it
-        check_no_nul(value, directive, pos)
+        check_path_text(value, directive, pos)
         return [(value, _NO_FLAGS)]
     if type(value) is list and all([type(v) is str for v in value]):
         if any(map(operator.contains, value, repeat("\x00"))):  # one scan in C
-            check_no_nul(next(v for v in value if "\x00" in v), directive, pos)
+            check_path_text(next(v for v in value if "\x00" in v), directive, pos)
+        if not all(map(str.isascii, value)):  # each answered without a scan
+            for v in value:
+                check_path_text(v, directive, pos)
         return [(v, _NO_FLAGS) for v in value]  # the usual expand() result, in one pass
     stack = [value]
     out = []
     while stack:
         v = stack.pop()
         if isinstance(v, str):
-            check_no_nul(v, directive, pos)
+            check_path_text(v, directive, pos)
             out.append((v, _NO_FLAGS))
         elif isinstance(v, Flagged):
-            check_no_nul(v.path, directive, pos)
+            check_path_text(v.path, directive, pos)
             out.append((v.path, v.flags))
         elif isinstance(v, (list, tuple)):
             stack.extend(reversed(v))
@@ -84,11 +89,31 @@ def flatten_files(value, pos: Position, directive: str):
     return out
 
 
-def check_no_nul(path: str, what: str, pos: Position | None) -> None:
-    """A path with a NUL byte names no file: no operating system call takes one."""
+def check_path_text(path: str, what: str, pos: Position | None) -> None:
+    """A path with a NUL byte names no file: no operating system call takes one. A path
+    that is not UTF-8 text (a lone surrogate) can be neither opened nor kept in the run log."""
     if "\x00" in path:
         raise FlowfileError(f"{what} path {path!r} contains a NUL byte; no file name can hold one",
                             pos)
+    bad = not_utf8(path)
+    if bad is not None:
+        raise FlowfileError(f"{what} path {path!r} is not UTF-8 text (it holds {bad!r}); "
+                            "fileflow reads and records paths as UTF-8", pos)
+
+
+def check_script_params(rule: Rule, params: Items) -> None:
+    """A script is given its params in environment variables (FILEFLOW_PARAMS_NAME) and a
+    job file: no text of them may hold a NUL byte or a character UTF-8 cannot encode."""
+    if not params.values or rule.action is None or rule.action.kind != "script":
+        return
+    for name, value in zip(params.names, params.values):
+        text = value_text(value, quote=False)
+        bad = "\x00" if "\x00" in text else not_utf8(text)
+        if bad is not None:
+            shown = f"param {name!r}" if name else "a param"
+            raise FlowfileError(f"{shown} of rule '{rule.name}' holds {bad!r}, which a script "
+                                "cannot be given (in an environment variable or its job file)",
+                                rule.directive_pos.get("params"))
 
 
 def check_int(value, directive: str, minimum: int | None, pos: Position) -> None:

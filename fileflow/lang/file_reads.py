@@ -55,12 +55,25 @@ _RECORDING: ContextVar[Reads | None] = ContextVar("fileflow_file_reads", default
 
 
 def call_recording(reads: Reads, fn: Callable[..., T], *args: object, **kwargs: object) -> T:
-    """`fn(*args, **kwargs)`, with what it reads recorded into `reads`."""
+    """`fn(*args, **kwargs)`, with what it reads recorded into `reads`. A working directory
+    the user's code changes (os.chdir) is changed back: every path of the workflow, and every
+    job, stays relative to the workflow's folder."""
     token = _RECORDING.set(reads)
+    cwd = os.getcwd()
     try:
         return fn(*args, **kwargs)
     finally:
         _RECORDING.reset(token)
+        _back_to(cwd)
+
+
+def _back_to(cwd: str) -> None:
+    try:
+        if os.getcwd() == cwd:
+            return
+    except OSError:  # the code removed the folder it moved to
+        pass
+    os.chdir(cwd)
 
 
 @functools.cache

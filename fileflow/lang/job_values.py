@@ -8,7 +8,13 @@ from typing import cast
 
 from fileflow.errors import FlowfileError
 from fileflow.lang.checkpoints import Checkpoints
-from fileflow.lang.directives import check_int, check_resource, flatten_files, unpacked
+from fileflow.lang.directives import (
+    check_int,
+    check_resource,
+    check_script_params,
+    flatten_files,
+    unpacked,
+)
 from fileflow.lang.model import FileItem, JobValues, Lazy, Rule
 from fileflow.lang.values import BENCHMARK, REPEAT, Record
 from fileflow.patterns import PatternError, parse_pattern
@@ -35,6 +41,7 @@ def job_values(rule: Rule, wildcards: Mapping[str, str], attempt: int = 1,
     if isinstance(params, Lazy):
         pairs = params(wildcards=wc, checkpoints=cps)
         params = Items(tuple(v for _, v in pairs), tuple(n for n, _ in pairs))
+        check_script_params(rule, params)  # fixed params are checked once, when the rule is built
     threads, resources = _attempt_values(rule, wc, attempt)
     return JobValues(inputs, outputs, log, params, threads, resources, flags)
 

@@ -23,7 +23,7 @@ from fileflow.lang.directives import (
     RULE_DIRECTIVES,
     TOP_DIRECTIVES,
     check_constraints,
-    check_no_nul,
+    check_path_text,
     hook_action,
 )
 from fileflow.lang.evaluate import UndefinedName, compile_expr
@@ -202,7 +202,7 @@ class _Loader:
         runs once per load; each name becomes a function expressions can call."""
         target = stmt.path.value
         assert isinstance(target, str)  # the grammar takes a string
-        check_no_nul(target, "import", stmt.path.pos)
+        check_path_text(target, "import", stmt.path.pos)
         full = target if os.path.isabs(target) else os.path.normpath(
             os.path.join(os.path.dirname(path), target))
         real = os.path.realpath(full)
@@ -256,7 +256,7 @@ class _Loader:
 
     def top_configfile(self, d: s.Directive, path: str) -> None:
         target = self._one_string(d)
-        check_no_nul(target, "configfile", d.args[0].pos)
+        check_path_text(target, "configfile", d.args[0].pos)
         full = target if os.path.isabs(target) else os.path.join(self.files_dir, target)
         self.read_files.append(full)
         data = load_config_file(full, d.args[0].pos, shown=target)
@@ -271,7 +271,7 @@ class _Loader:
         from fileflow.lang.config_schema import ConfigSources, validate_config
 
         target = self._one_string(d)
-        check_no_nul(target, "configschema", d.args[0].pos)
+        check_path_text(target, "configschema", d.args[0].pos)
         full = target if os.path.isabs(target) else os.path.join(self.files_dir, target)
         self.read_files.append(full)
         sources = ConfigSources([*self.config_files, *self.command_line_configfiles],
@@ -284,7 +284,7 @@ class _Loader:
 
     def top_include(self, d: s.Directive, path: str) -> None:
         target = self._one_string(d)
-        check_no_nul(target, "include", d.args[0].pos)
+        check_path_text(target, "include", d.args[0].pos)
         full = target if os.path.isabs(target) else os.path.normpath(
             os.path.join(os.path.dirname(path), target))
         self.load_file(full, d.args[0].pos)
@@ -344,7 +344,7 @@ class _Loader:
                     item = item.path
                 if not isinstance(item, str):
                     raise FlowfileError(f"'default:' takes strings, not {a_type(item)}", arg.pos)
-                check_no_nul(item, "default target", arg.pos)
+                check_path_text(item, "default target", arg.pos)
                 targets.append(item)
         if self.default is not None:
             first = self.default_pos

@@ -118,7 +118,9 @@ def import_module_file(path: str, shown: str, pos: Position, reads: Reads) -> Py
     watch_reads()
     try:
         call_recording(reads, exec, code, module.__dict__)
-    except (Exception, SystemExit) as exc:
+    except KeyboardInterrupt:  # Ctrl-C while the file runs: the build stops, as anywhere
+        raise
+    except BaseException as exc:  # SystemExit and any other the user's code raises
         where = _where(exc, path, shown, lines)
         raise FlowfileError(f"importing {shown} raised {_exception_text(exc)}"
                             + (f" at {where}" if where else ""), pos) from None
@@ -190,7 +192,9 @@ class ImportedFunction:
         plain_kwargs = {k: self.plain(v) for k, v in kwargs.items()} if kwargs else kwargs
         try:
             result = call_recording(self.module.reads, self.fn, *plain_args, **plain_kwargs)
-        except (Exception, SystemExit) as exc:
+        except KeyboardInterrupt:  # Ctrl-C in a slow function: the build stops, as anywhere
+            raise
+        except BaseException as exc:  # SystemExit, GeneratorExit, a class of the user's own
             module = self.module
             where = _where(exc, module.path, module.shown, module.lines)
             raise BuiltinError(f"{self.name}() raised {_exception_text(exc)}"
@@ -201,33 +205,64 @@ class ImportedFunction:
         """The result as a Flowfile value: tuples as lists, dicts as dicts readable by
         attribute; anything else is an error."""
         if type(value) in _PLAIN:  # a path (the common result), a number, a boolean or none
+            if type(value) is int and value.bit_length() > _DIGITS_BITS:
+                _check_digits(value, self.name)
             return value
-        if expanded_size(value) > MAX_ITEMS:
-            raise BuiltinError(f"{self.name}() returned a value holding more than {MAX_ITEMS} "
-                               "values (or holding itself)")
         try:
+            if expanded_size(value) > MAX_ITEMS:
+                raise BuiltinError(f"{self.name}() returned a value holding more than {MAX_ITEMS} "
+                                   "values (or holding itself)")
             return _from_python(value, self.name)
         except RecursionError:
             raise BuiltinError(f"{self.name}() returned a value nested too deeply") from None
+        except BuiltinError:
+            raise
+        except Exception as exc:  # the value's own code (a subclass's __len__, __iter__) failed
+            raise BuiltinError(f"{self.name}() returned a value that cannot be read: "
+                               f"{_exception_text(exc)}") from None
 
 
 _PLAIN = frozenset({str, int, float, bool, type(None)})  # values passed and returned as they are
+# An int of fewer bits has fewer digits than Python turns into text (4300 by default).
+_DIGITS_BITS = 14_000
+
+
+def _check_digits(value: int, name: str) -> None:
+    """An int with more digits than Python turns into text could be neither shown nor put in
+    a command: an error at the call, as the same number written in the Flowfile would be."""
+    try:
+        str(value)
+    except ValueError:
+        raise BuiltinError(f"{name}() returned an integer of more than "
+                           f"{sys.get_int_max_str_digits()} digits; return it as a string") from None
 
 
 def _from_python(value: object, name: str) -> object:
-    if value is None or isinstance(value, (str, bool, int, float)):
+    """The value as plain Flowfile values. A subclass (of str, int, list, dict ...) becomes
+    its base type through the base type's own methods: what the subclass overrides
+    (__str__, __iter__, __hash__) is never called, now or later."""
+    if value is None or isinstance(value, bool):
+        return value
+    if isinstance(value, str):
+        return str.__str__(value)
+    if isinstance(value, float):
+        return float.__float__(value)
+    if isinstance(value, int):
+        value = int.__int__(value)
+        if value.bit_length() > _DIGITS_BITS:
+            _check_digits(value, name)
         return value
     if isinstance(value, list):
-        return [_from_python(v, name) for v in value]
+        return [_from_python(v, name) for v in list.__iter__(value)]
     if isinstance(value, tuple):
-        return tuple(_from_python(v, name) for v in value)
+        return tuple(_from_python(v, name) for v in tuple.__iter__(value))
     if isinstance(value, dict):
         out = Record(label="dict")
-        for key, item in value.items():
+        for key, item in dict.items(value):
             if not isinstance(key, (str, int, float, bool)):
                 raise BuiltinError(f"{name}() returned a dict with {_python_type(key)} as a key; "
                                    "keys must be strings or numbers")
-            out[key] = _from_python(item, name)
+            out[_from_python(key, name)] = _from_python(item, name)
         return out
     hint = "; convert it with str(...)" if isinstance(value, os.PathLike) else ""
     raise BuiltinError(f"{name}() returned {_python_type(value)}; an imported function must return "
@@ -258,7 +293,10 @@ def to_python(value: object) -> object:
 
 
 def _exception_text(exc: BaseException) -> str:
-    text = str(exc)
+    try:
+        text = str(exc)
+    except Exception as inner:  # the exception's own __str__ failed
+        text = f"(its text cannot be shown: {type(inner).__name__} in its __str__)"
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 

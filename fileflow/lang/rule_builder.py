@@ -18,7 +18,8 @@ from fileflow.lang.directives import (
     RULE_DIRECTIVES,
     check_constraints,
     check_int,
-    check_no_nul,
+    check_path_text,
+    check_script_params,
     flatten_files,
     unpacked,
 )
@@ -145,6 +146,8 @@ class RuleBuilder:
                           decl.checkpoint, software, self.time_span("timeout"),
                           self.time_span("retry_delay"), self.backoff(), self.group(wildcards))
         self.check_templates(rule)
+        if isinstance(params, Items):
+            check_script_params(rule, params)
         return rule
 
     # -- helpers
@@ -472,7 +475,7 @@ class RuleBuilder:
         if "script" in self.directives:
             d = self.directives["script"]
             rel = self._one_string(d)
-            check_no_nul(rel, "script", d.args[0].pos)
+            check_path_text(rel, "script", d.args[0].pos)
             if script_kind(rel) is None:
                 ext = os.path.splitext(rel)[1]
                 raise FlowfileError(f"cannot run script {rel!r}: "

@@ -14,7 +14,7 @@ from collections.abc import Callable
 
 from fileflow.errors import FlowfileError
 from fileflow.lang import syntax as s
-from fileflow.lang.directives import check_no_nul
+from fileflow.lang.directives import check_path_text
 from fileflow.lang.expr_names import free_names
 from fileflow.lang.model import CondaEnv, Software
 from fileflow.lang.values import a_type
@@ -67,7 +67,7 @@ def _conda_env(d: s.Directive, evaluate, flowfile: str, workdir: str) -> CondaEn
     value = evaluate(d.args[0])
     if not isinstance(value, str) or not value:
         raise FlowfileError(f"'conda:' takes a string, not {a_type(value)}", pos)
-    check_no_nul(value, "conda", pos)
+    check_path_text(value, "conda", pos)
     if value.endswith((".yaml", ".yml")):
         full = value if os.path.isabs(value) else os.path.join(os.path.dirname(flowfile), value)
         try:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 
 from fileflow.errors import FlowfileError, Position
-from fileflow.lang.config import load_yaml_file, shown_path
+from fileflow.lang.config import load_yaml_file, shown_path, unreadable_value
 from fileflow.lang.source_files import MAX_CONFIG_BYTES, FileRefused, read_bytes
 from fileflow.lang.values import MAX_ITEMS, Record, a_type, closest, expanded_size, record_from
 
@@ -72,8 +72,12 @@ def _rows(text: str, sep: str, full: str, shown: str) -> tuple[list[str], list[t
         except StopIteration:
             break
         except csv.Error as exc:
+            hint = ("a field that starts with a double quote ends with one"
+                    if "field limit" not in str(exc) else
+                    f"a field of a sheet holds at most {csv.field_size_limit()} characters; "
+                    "keep a longer value in a file of its own and give its path")
             raise FlowfileError(f"cannot read {shown}: {exc}", Position(where, start, 1),
-                                "a field that starts with a double quote ends with one") from None
+                                hint) from None
         if not any(row):
             continue  # a blank line
         cells += len(row)
@@ -83,13 +87,15 @@ def _rows(text: str, sep: str, full: str, shown: str) -> tuple[list[str], list[t
     if not rows:
         raise TableRefused(f"{shown} is empty: a sheet starts with a header row naming its columns")
     (_, header), body = rows[0], rows[1:]
+    seen: set[str] = set()  # a set: a header of many columns is checked in linear time
     for i, name in enumerate(header):
         if not name.strip():
             raise FlowfileError(f"column {i + 1} of the header of {shown} has no name",
                                 Position(where, rows[0][0], 1))
-        if name in header[:i]:
+        if name in seen:
             raise FlowfileError(f"column {name!r} appears twice in the header of {shown}",
                                 Position(where, rows[0][0], 1))
+        seen.add(name)
     for line, row in body:
         if len(row) != len(header):
             raise FlowfileError(
@@ -97,6 +103,11 @@ def _rows(text: str, sep: str, full: str, shown: str) -> tuple[list[str], list[t
                 f"the header has {len(header)}", Position(where, line, 1),
                 f"fields are separated by {sep!r}; a field holding it is written in double quotes")
     return header, body
+
+
+def _columns_hint(header: list[str], shown: int = 20) -> str:
+    more = f" and {len(header) - shown} more" if len(header) > shown else ""
+    return "columns: " + ", ".join(header[:shown]) + more
 
 
 def read_table(workdir: str, path: object, sep: object = None, key: object = None,
@@ -124,7 +135,7 @@ def read_table(workdir: str, path: object, sep: object = None, key: object = Non
     if key not in header:
         raise FlowfileError(f"{path} has no column {key!r}, the key of table()",
                             Position(where, 1, 1),
-                            closest(key, header)[2:] or "columns: " + ", ".join(header))
+                            closest(key, header)[2:] or _columns_hint(header))
     keyed = Record(label=f"table({path!r})")
     first: dict[str, int] = {}
     for line, row in rows:
@@ -165,6 +176,8 @@ def _read_json(full: str, shown: str) -> object:
                             Position(shown_path(full), exc.lineno, exc.colno)) from None
     except RecursionError:
         raise FlowfileError(f"data file {shown} is nested too deeply to read") from None
+    except ValueError as exc:  # a number of more digits than Python reads
+        raise FlowfileError(f"invalid JSON in {shown}: {unreadable_value(exc)}") from None
     if expanded_size(data) > MAX_ITEMS:
         raise FlowfileError(f"data file {shown} holds more than {MAX_ITEMS} values")
     return data

@@ -226,8 +226,11 @@ def remove_all_locks(workdir: str, force: bool = False) -> int:
     folder = os.path.join(workdir, LOCK_DIR)
     try:
         names = os.listdir(folder)
-    except FileNotFoundError:
+    except (FileNotFoundError, NotADirectoryError):  # no folder of locks: .fileflow may be a file
         return 0
+    except OSError as exc:
+        raise FileflowError(f"cannot read the build locks in {os.path.relpath(folder)}: "
+                            f"{exc.strerror or exc}") from None
     removed = 0
     for name in names:
         if name.endswith(".json.tmp"):

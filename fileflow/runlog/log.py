@@ -287,7 +287,8 @@ class RunLog:
         try:
             if immutable:
                 from urllib.parse import quote
-                return sqlite3.connect(f"file:{quote(path)}?immutable=1", uri=True,
+                # The path's own bytes, quoted: a folder name that is not UTF-8 works too.
+                return sqlite3.connect(f"file:{quote(os.fsencode(path))}?immutable=1", uri=True,
                                        isolation_level=None)
             return sqlite3.connect(path, timeout=self.busy_timeout, isolation_level=None)
         except sqlite3.Error as exc:

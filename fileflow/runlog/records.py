@@ -16,7 +16,7 @@ from fileflow.errors import EXIT_LOCKED, FileflowError
 from fileflow.state import HASH_ALGORITHM, FileState, RecordedTarget
 
 __all__ = [
-    "hide_passwords", "shown_command",
+    "hide_passwords", "shown_command", "utf8_text",
     "SCHEMA_VERSION", "RUN_STATUSES", "JOB_STATES", "NETWORK_FS_TYPES", "BUSY_TIMEOUT",
     "IN_CLAUSE_SIZE",
     "JobStart", "JobResult", "RunLogError", "RunLogBusyError", "is_network_fs", "check_sqlite_file",
@@ -55,6 +55,17 @@ def hide_passwords(argv: Sequence[str]) -> list[str]:
     replaced by ***: the command line is recorded in the run log and shown by
     `fileflow runs`, and neither may carry a credential."""
     return [_URL_PASSWORD.sub(r"\1***@", a) for a in argv]
+
+
+def utf8_text(text: str) -> str:
+    """`text` as the run log can keep it: a byte that is not UTF-8 (a command-line argument
+    or a folder name holding one, which Python gives as a lone surrogate) written `\\xNN`."""
+    if text.isascii():
+        return text
+    try:
+        return text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+    except UnicodeEncodeError:  # a surrogate no byte stands for
+        return text.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 def shown_command(command: str) -> str:

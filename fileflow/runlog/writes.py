@@ -29,6 +29,7 @@ from fileflow.runlog.records import (
     RunLogBusyError,
     RunLogError,
     hide_passwords,
+    utf8_text,
 )
 from fileflow.state import HASH_ALGORITHM, REMOTE_TOKEN, FileState, RecordedTarget
 
@@ -327,7 +328,8 @@ class CursorWrites(BuildWrites):
     def start_run(self, argv: list[str], workdir: str, version: str, planned: int = 0) -> int:
         """A new run; with `planned`, how many jobs it means to run, kept in `meta` under
         PLANNED_KEY (what a live view counts the jobs not started yet from)."""
-        row = dict(started_at=time.time(), argv=_dumps(hide_passwords(argv)), workdir=workdir,
+        shown = [utf8_text(a) for a in hide_passwords(argv)]
+        row = dict(started_at=time.time(), argv=_dumps(shown), workdir=utf8_text(workdir),
                    user=_user(), host=socket.gethostname(), pid=os.getpid(),
                    fileflow_version=version)
         sql = self._statement("start_run")
