@@ -29,7 +29,7 @@ __all__ = ["Reads", "call_recording", "watch_reads"]
 
 T = TypeVar("T")
 
-_EVENTS = frozenset({"open", "os.listdir", "os.scandir"})
+_EVENTS = frozenset({"open", "os.listdir", "os.scandir", "os.chdir"})
 _WRITES = os.O_WRONLY | os.O_RDWR
 _SYSTEM = ("/proc/", "/sys/", "/dev/")
 _IMPORTS = "<frozen importlib."
@@ -37,13 +37,15 @@ _IMPORTS = "<frozen importlib."
 
 class Reads:
     """Where a recording goes: the loader's watched files (a list, in reading order) and
-    listed folders (an ordered set), each path once."""
+    listed folders (an ordered set), each path once; and the working directory the code
+    left by os.chdir during the call under way (None: it did not)."""
 
-    __slots__ = ("files", "folders", "seen")
+    __slots__ = ("files", "folders", "seen", "left")
 
     def __init__(self, files: list[str], folders: dict[str, None]):
         self.files, self.folders = files, folders
         self.seen = set(files)
+        self.left: str | None = None
 
     def file(self, path: str) -> None:
         if path not in self.seen:
@@ -58,22 +60,15 @@ def call_recording(reads: Reads, fn: Callable[..., T], *args: object, **kwargs: 
     """`fn(*args, **kwargs)`, with what it reads recorded into `reads`. A working directory
     the user's code changes (os.chdir) is changed back: every path of the workflow, and every
     job, stays relative to the workflow's folder."""
+    watch_reads()
     token = _RECORDING.set(reads)
-    cwd = os.getcwd()
     try:
         return fn(*args, **kwargs)
     finally:
         _RECORDING.reset(token)
-        _back_to(cwd)
-
-
-def _back_to(cwd: str) -> None:
-    try:
-        if os.getcwd() == cwd:
-            return
-    except OSError:  # the code removed the folder it moved to
-        pass
-    os.chdir(cwd)
+        if reads.left is not None:  # the hook saw an os.chdir: no getcwd() on every call
+            os.chdir(reads.left)
+            reads.left = None
 
 
 @functools.cache
@@ -108,6 +103,10 @@ def _hook(event: str, args: tuple) -> None:
 
 
 def _record(reads: Reads, event: str, args: tuple) -> None:
+    if event == "os.chdir":  # raised before the change: this is where to come back to
+        if reads.left is None:
+            reads.left = os.getcwd()
+        return
     path = args[0] if args else None
     if event != "open":  # a folder listed
         full = os.path.abspath(os.fsdecode(path if path is not None else "."))
