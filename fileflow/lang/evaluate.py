@@ -295,40 +295,30 @@ def _compile_comprehension(node: s.ListComp | s.DictComp, builtins: Mapping[str,
         element_fn = compile_expr(node.element, builtins)
     pos = node.pos
 
+    def store(inner: LoopScope, out) -> None:
+        """The innermost step: the element (or key and value) kept."""
+        if is_dict:
+            key = key_fn(inner)
+            if not isinstance(key, (str, int, float, bool)):
+                raise _error(f"a dict key must be a string or a number, not {a_type(key)}",
+                             key_pos)
+            out[key] = value_fn(inner)
+        else:
+            out.append(element_fn(inner))
+
     def comprehension(scope):
         # The loop's names over the enclosing ones, which are read through, not copied: a
         # job's scope holds only its own names over the Flowfile's (model.Lazy)
         inner = LoopScope(scope)
         out: list | Record = Record(label="dict") if is_dict else []
-        steps = [0]
-
-        def loop(depth: int) -> None:
-            targets, iterable_fn, condition_fns, clause = clauses[depth]
-            for item in loop_items(iterable_fn(inner), clause.iterable.pos):
-                steps[0] += 1
-                if steps[0] > MAX_ITEMS:
-                    raise _error(f"this comprehension would take more than {MAX_ITEMS} steps", pos)
-                bind(inner, targets, item, clause.pos)
-                if not all(fn(inner) for fn in condition_fns):
-                    continue
-                if depth + 1 < len(clauses):
-                    loop(depth + 1)
-                elif is_dict:
-                    key = key_fn(inner)
-                    if not isinstance(key, (str, int, float, bool)):
-                        raise _error(f"a dict key must be a string or a number, not {a_type(key)}",
-                                     key_pos)
-                    out[key] = value_fn(inner)  # type: ignore[index]
-                else:
-                    out.append(element_fn(inner))  # type: ignore[union-attr]
         if simple:
             simple_loop(inner, out)
         else:
-            loop(0)
+            _nested_loops(clauses, 0, inner, out, store, [0], pos)
         check_nested(out, pos)
         return out
 
-    # One clause with one name, the common case: the loop of `loop` flattened.
+    # One clause with one name, the common case: the loop of _nested_loops flattened.
     simple = len(clauses) == 1 and len(clauses[0][0]) == 1
     targets, iterable_fn, condition_fns, clause = clauses[0]
     target = targets[0]
@@ -354,17 +344,33 @@ def _compile_comprehension(node: s.ListComp | s.DictComp, builtins: Mapping[str,
                 if not fn(inner):
                     break
             else:
-                if is_dict:
-                    key = key_fn(inner)
-                    if not isinstance(key, (str, int, float, bool)):
-                        raise _error(f"a dict key must be a string or a number, not {a_type(key)}",
-                                     key_pos)
-                    out[key] = value_fn(inner)
+                if element_is_target:
+                    out.append(item)
                 else:
-                    out.append(item if element_is_target else element_fn(inner))
-        if len(items) > MAX_ITEMS:  # as `loop`: after the steps allowed
+                    store(inner, out)
+        if len(items) > MAX_ITEMS:  # as _nested_loops: after the steps allowed
             raise _error(f"this comprehension would take more than {MAX_ITEMS} steps", pos)
     return comprehension
+
+
+def _nested_loops(clauses: list, depth: int, inner: LoopScope, out, store: Callable,
+                  steps: list[int], pos: Position) -> None:
+    """The loop of clause `depth` of a comprehension, the next clause's inside it, `store`
+    at the innermost. A function of the module's, not a closure made per evaluation: a
+    closure that calls itself is a reference cycle, kept (with all it reads) until the
+    collector runs, which it does not while a Flowfile loads."""
+    targets, iterable_fn, condition_fns, clause = clauses[depth]
+    for item in loop_items(iterable_fn(inner), clause.iterable.pos):
+        steps[0] += 1
+        if steps[0] > MAX_ITEMS:
+            raise _error(f"this comprehension would take more than {MAX_ITEMS} steps", pos)
+        bind(inner, targets, item, clause.pos)
+        if not all(fn(inner) for fn in condition_fns):
+            continue
+        if depth + 1 < len(clauses):
+            _nested_loops(clauses, depth + 1, inner, out, store, steps, pos)
+        else:
+            store(inner, out)
 
 
 def _compile_fstring(node: s.FString, builtins: Mapping[str, Callable]) -> Compiled:
