@@ -40,6 +40,8 @@ def free_names(node) -> set[str]:
         kind = type(n)
         if kind is s.Name:
             names.add(n.id)
+        elif kind is s.Const:  # a leaf, the most common node: no children() call
+            continue
         elif kind is s.ListComp or kind is s.DictComp:
             names |= _comprehension_free_names(n)
         else:
@@ -75,18 +77,28 @@ def names_and_uses(node, base: str) -> tuple[set[str], list[tuple[str, Position]
     names: set[str] = set()
     uses: list[tuple[str, Position]] = []
     stack = [node]
+    # Leaves, and `name.attr` (its one child a leaf), are taken without a children() call:
+    # the walk meets them most, and leaves add nothing to the order of `uses`.
     while stack:
         n = stack.pop()
         kind = type(n)
         if kind is s.Name:
             names.add(n.id)
             continue
+        if kind is s.Const:
+            continue
+        if kind is s.Attribute and type(n.obj) is s.Name:
+            if n.obj.id == base:
+                uses.append((n.attr, n.pos))
+            names.add(n.obj.id)
+            continue
         if kind is s.ListComp or kind is s.DictComp:  # its own names are not read from outside
             names |= _comprehension_free_names(n)
             uses += attribute_uses(n, base)  # the walk's order: its subtree now
             continue
-        if kind is s.Attribute and type(n.obj) is s.Name and n.obj.id == base:
-            uses.append((n.attr, n.pos))
+        if kind is s.FString:  # its fields' expressions, in order (its text parts are leaves)
+            stack.extend([part.value for part in n.parts if type(part) is s.FormattedValue])
+            continue
         stack.extend(children(n))
     return names, uses
 
@@ -99,7 +111,12 @@ def attribute_uses(node, base: str) -> list[tuple[str, Position]]:
     stack = [node]  # walk's order, without its generator: this runs for every argument
     while stack:
         n = stack.pop()
-        if type(n) is s.Attribute and type(n.obj) is s.Name and n.obj.id == base:
-            uses.append((n.attr, n.pos))
+        kind = type(n)
+        if kind is s.Name or kind is s.Const:  # leaves: no children() call
+            continue
+        if kind is s.Attribute and type(n.obj) is s.Name:
+            if n.obj.id == base:
+                uses.append((n.attr, n.pos))
+            continue
         stack.extend(children(n))
     return uses

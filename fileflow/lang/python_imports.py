@@ -208,6 +208,7 @@ class ImportedFunction:
 
 
 _PLAIN = frozenset({str, int, float, bool, type(None)})  # values passed and returned as they are
+_STRINGS = {str}
 
 
 def _from_python(value: object, name: str) -> object:
@@ -245,6 +246,8 @@ def to_python(value: object) -> object:
     if isinstance(value, dict):  # a table's row: strings, copied without a call for each
         return {k: v if type(v) is str else to_python(v) for k, v in value.items()}
     if isinstance(value, list):
+        if set(map(type, value)) == _STRINGS:  # a list of names (SAMPLES): copied in C
+            return list(value)
         return [v if type(v) is str else to_python(v) for v in value]
     if isinstance(value, tuple):
         return tuple(to_python(v) for v in value)

@@ -22,7 +22,7 @@ from fileflow.lang.directives import (
     flatten_files,
     unpacked,
 )
-from fileflow.lang.evaluate import UndefinedName, compile_expr
+from fileflow.lang.evaluate import UndefinedName, compile_expr, fstring_text
 from fileflow.lang.expr_names import free_names, names_and_uses, walk
 from fileflow.lang.literal_positions import position_in_literal
 from fileflow.lang.model import Action, FileItem, Lazy, Rule, build_rule
@@ -150,9 +150,15 @@ class RuleBuilder:
 
     def compile_args(self, d: s.Directive, directive: str, wildcards: Sequence[str]):
         """Evaluate the directive's arguments now, or return a Lazy if they read job names."""
-        if all(type(a.value if type(a) is s.Keyword else a) is s.Const for a in d.args):
-            names, values = self._named_args(d, directive)  # literals: no name to read or check
-            return [(n, v.value) for n, v in zip(names, values)]
+        for arg in d.args:
+            value = arg.value if type(arg) is s.Keyword else arg
+            if type(value) is not s.Const and (type(value) is not s.FString
+                                               or fstring_text(value) is None):
+                break
+        else:  # literals (text-only f-strings too): no name to read or check
+            names, values = self._named_args(d, directive)
+            return [(n, v.value if type(v) is s.Const else fstring_text(v))
+                    for n, v in zip(names, values)]
         builtins = self.loader.builtins
         reads: set[str] = set()
         uses: list[tuple[str, Position]] = []  # every `wildcards.NAME`, in order
