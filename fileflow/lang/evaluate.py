@@ -398,9 +398,10 @@ def fstring_text(node: s.FString) -> str | None:
     """The value of an f-string without fields (`f"out/{{sample}}.txt"`): text only, known
     without evaluating it and never an error; None when it has a field."""
     parts = node.parts
-    if all(type(part) is s.Const for part in parts):
-        return "".join([part.value for part in parts])  # type: ignore[union-attr]
-    return None
+    for part in parts:
+        if type(part) is not s.Const:
+            return None
+    return "".join([part.value for part in parts])  # type: ignore[union-attr]
 
 
 def _compile_fstring(node: s.FString, builtins: Mapping[str, Callable]) -> Compiled:

@@ -50,20 +50,36 @@ def free_names(node) -> set[str]:
 
 
 def _comprehension_free_names(node: s.ListComp | s.DictComp) -> set[str]:
+    return _comprehension_reads(node, None)[0]
+
+
+def _comprehension_reads(node: s.ListComp | s.DictComp, base: str | None
+                         ) -> tuple[set[str], list[tuple[str, Position]]]:
+    """names_and_uses of a comprehension: a clause's names are bound from its conditions
+    on, and in the next clauses and the element; `uses` in the walk's order (the last
+    part's first, as `walk` pops them)."""
     names: set[str] = set()
     bound: set[str] = set()
+    found: list[list[tuple[str, Position]]] = []  # each part's uses, parts in source order
+    parts = (node.element,) if type(node) is s.ListComp else (node.key, node.value)
+    for part in parts:  # read last: `bound` is complete then
+        found.append([])
     for clause in node.clauses:
-        names |= free_names(clause.iterable) - bound
-        bound |= set(clause.targets)
+        reads, uses = names_and_uses(clause.iterable, base)
+        names |= reads - bound
+        found.append(uses)
+        bound.update(clause.targets)
         for condition in clause.conditions:
-            names |= free_names(condition) - bound
-    parts = (node.element,) if isinstance(node, s.ListComp) else (node.key, node.value)
-    for part in parts:
-        names |= free_names(part) - bound
-    return names
+            reads, uses = names_and_uses(condition, base)
+            names |= reads - bound
+            found.append(uses)
+    for i, part in enumerate(parts):
+        reads, found[i] = names_and_uses(part, base)
+        names |= reads - bound
+    return names, [use for uses in reversed(found) for use in uses]
 
 
-def names_and_uses(node, base: str) -> tuple[set[str], list[tuple[str, Position]]]:
+def names_and_uses(node, base: str | None) -> tuple[set[str], list[tuple[str, Position]]]:
     """free_names(node) and attribute_uses(node, base) (of a Keyword's value) in one walk,
     in their orders: what the rule builder asks of every argument of every directive."""
     kind = type(node)
@@ -93,8 +109,9 @@ def names_and_uses(node, base: str) -> tuple[set[str], list[tuple[str, Position]
             names.add(n.obj.id)
             continue
         if kind is s.ListComp or kind is s.DictComp:  # its own names are not read from outside
-            names |= _comprehension_free_names(n)
-            uses += attribute_uses(n, base)  # the walk's order: its subtree now
+            reads, comprehension_uses = _comprehension_reads(n, base)
+            names |= reads
+            uses += comprehension_uses  # the walk's order: its subtree now
             continue
         if kind is s.FString:  # its fields' expressions, in order (its text parts are leaves)
             stack.extend([part.value for part in n.parts if type(part) is s.FormattedValue])
