@@ -9,9 +9,10 @@ from itertools import compress, repeat
 
 from fileflow.errors import FlowfileError, Position
 from fileflow.lang import syntax as s
-from fileflow.lang.values import a_type
+from fileflow.lang.values import MAX_ITEMS, a_type
 
-__all__ = ["LoopScope", "loop_scope", "loop_items", "bind", "string_test", "strings_passing"]
+__all__ = ["LoopScope", "loop_scope", "loop_items", "nested_loops", "bind", "string_test",
+           "strings_passing"]
 
 
 class LoopScope(dict):
@@ -94,3 +95,24 @@ def strings_passing(test: Callable[[Sequence[str]], list], items: Sequence) -> l
         return test(items)
     except Exception:
         return None
+
+
+def nested_loops(clauses: list, depth: int, inner: LoopScope, out, store: Callable,
+                 steps: list[int], pos: Position) -> None:
+    """The loop of clause `depth` of a comprehension (its clauses as evaluate.py compiles
+    them: targets, iterable, conditions, node), the next clause's inside it, `store` at the
+    innermost. A function of the module's, not a closure made per evaluation: a closure
+    that calls itself is a reference cycle, kept (with all it reads) until the collector
+    runs, which it does not while a Flowfile loads."""
+    targets, iterable_fn, condition_fns, clause = clauses[depth]
+    for item in loop_items(iterable_fn(inner), clause.iterable.pos):
+        steps[0] += 1
+        if steps[0] > MAX_ITEMS:
+            raise FlowfileError(f"this comprehension would take more than {MAX_ITEMS} steps", pos)
+        bind(inner, targets, item, clause.pos)
+        if not all(fn(inner) for fn in condition_fns):
+            continue
+        if depth + 1 < len(clauses):
+            nested_loops(clauses, depth + 1, inner, out, store, steps, pos)
+        else:
+            store(inner, out)

@@ -16,9 +16,9 @@ from fileflow.lang import syntax as s
 from fileflow.lang.builtins import BuiltinError
 from fileflow.lang.comprehension_loop import (
     LoopScope,
-    bind,
     loop_items,
     loop_scope,
+    nested_loops,
     string_test,
     strings_passing,
 )
@@ -293,7 +293,7 @@ def _compile_comprehension(node: s.ListComp | s.DictComp, builtins: Mapping[str,
     name bound in a scope of the comprehension's own. Every step of every loop counts
     towards MAX_ITEMS, as the items a list holds do."""
     first = node.clauses[0]
-    # One clause with one name, the common case: the loop of _nested_loops flattened.
+    # One clause with one name, the common case: the loop of nested_loops flattened.
     simple = len(node.clauses) == 1 and len(first.targets) == 1
     # `[s for s in ...]`: the element is the item itself
     element_is_target = (type(node) is s.ListComp and type(node.element) is s.Name
@@ -332,7 +332,7 @@ def _compile_comprehension(node: s.ListComp | s.DictComp, builtins: Mapping[str,
         inner = loop_scope(scope)
         out: list | Record = Record(label="dict") if is_dict else []
         if not simple:
-            _nested_loops(clauses, 0, inner, out, store, [0], pos)
+            nested_loops(clauses, 0, inner, out, store, [0], pos)
         elif simple_loop(inner, out):
             return out  # strings only, fewer than MAX_ITEMS: nothing nested to count
         check_nested(out, pos)
@@ -368,30 +368,10 @@ def _simple_loop(clause: tuple, element_is_target: bool, test: Callable | None,
                     out.append(item)
                 else:
                     store(inner, out)
-        if len(items) > MAX_ITEMS:  # as _nested_loops: after the steps allowed
+        if len(items) > MAX_ITEMS:  # as nested_loops: after the steps allowed
             raise _error(f"this comprehension would take more than {MAX_ITEMS} steps", pos)
         return False
     return simple_loop
-
-
-def _nested_loops(clauses: list, depth: int, inner: LoopScope, out, store: Callable,
-                  steps: list[int], pos: Position) -> None:
-    """The loop of clause `depth` of a comprehension, the next clause's inside it, `store`
-    at the innermost. A function of the module's, not a closure made per evaluation: a
-    closure that calls itself is a reference cycle, kept (with all it reads) until the
-    collector runs, which it does not while a Flowfile loads."""
-    targets, iterable_fn, condition_fns, clause = clauses[depth]
-    for item in loop_items(iterable_fn(inner), clause.iterable.pos):
-        steps[0] += 1
-        if steps[0] > MAX_ITEMS:
-            raise _error(f"this comprehension would take more than {MAX_ITEMS} steps", pos)
-        bind(inner, targets, item, clause.pos)
-        if not all(fn(inner) for fn in condition_fns):
-            continue
-        if depth + 1 < len(clauses):
-            _nested_loops(clauses, depth + 1, inner, out, store, steps, pos)
-        else:
-            store(inner, out)
 
 
 def fstring_text(node: s.FString) -> str | None:
@@ -401,7 +381,7 @@ def fstring_text(node: s.FString) -> str | None:
     for part in parts:
         if type(part) is not s.Const:
             return None
-    return "".join([part.value for part in parts])  # type: ignore[union-attr]
+    return "".join([part.value for part in parts])  # type: ignore[misc]  # Const parts: text
 
 
 def _compile_fstring(node: s.FString, builtins: Mapping[str, Callable]) -> Compiled:

@@ -60,10 +60,9 @@ def _comprehension_reads(node: s.ListComp | s.DictComp, base: str | None
     part's first, as `walk` pops them)."""
     names: set[str] = set()
     bound: set[str] = set()
-    found: list[list[tuple[str, Position]]] = []  # each part's uses, parts in source order
-    parts = (node.element,) if type(node) is s.ListComp else (node.key, node.value)
-    for part in parts:  # read last: `bound` is complete then
-        found.append([])
+    parts = (node.element,) if isinstance(node, s.ListComp) else (node.key, node.value)
+    # each part's uses, in source order: the element (or key and value) first, read last
+    found: list[list[tuple[str, Position]]] = [[] for _ in parts]
     for clause in node.clauses:
         reads, uses = names_and_uses(clause.iterable, base)
         names |= reads - bound

@@ -81,6 +81,7 @@ class _Loader:
         self.refs = RuleRefs(self.rule_named, self.rule_decls.keys)
         self.scope: dict[str, object] = {"config": record_from(self.config, "config"),
                                          "rules": self.refs}
+        self.copied_scope: dict[str, object] | None = None  # scope_copy's, until scope changes
         self.names: dict[str, Position] = {}
         self.assigned: dict[str, Position] = {}   # every top-level assignment parsed so far
         self.rules: list[Rule] = []
@@ -179,6 +180,12 @@ class _Loader:
     def evaluate(self, node) -> object:
         return compile_expr(node, self.builtins)(self.scope)
 
+    def scope_copy(self) -> dict[str, object]:
+        """The scope now, copied once for all the rules until a name is set (which drops it)."""
+        if self.copied_scope is None:
+            self.copied_scope = dict(self.scope)
+        return self.copied_scope
+
     # -- top level
 
     def assign(self, stmt: s.Assignment) -> None:
@@ -190,7 +197,7 @@ class _Loader:
         if stmt.name in self.functions:
             raise FlowfileError(f"cannot assign to '{stmt.name}': it is a function imported on "
                                 f"{line_of(self.functions[stmt.name][0], stmt.pos)}", stmt.pos)
-        self.scope[stmt.name] = self.evaluate(stmt.value)
+        self.scope[stmt.name], self.copied_scope = self.evaluate(stmt.value), None
         self.names[stmt.name] = stmt.pos
 
     def import_from(self, stmt: s.ImportFrom, path: str) -> None:
@@ -258,7 +265,7 @@ class _Loader:
         self.config_files.append((full, target))
         # The Flowfile's config files come first; the command line's overrides always win.
         self.config = merge_config(merge_config(self.config, data), self.overrides)
-        self.scope["config"] = record_from(self.config, "config")
+        self.scope["config"], self.copied_scope = record_from(self.config, "config"), None
 
     def top_configschema(self, d: s.Directive, path: str) -> None:
         """Validate the configuration so far (files and --config) with a JSON Schema and
@@ -274,7 +281,7 @@ class _Loader:
         self.config = copy.deepcopy(self.config)  # defaults go in: nothing shared with the files'
         for err in validate_config(self.config, full, target, d.args[0].pos, sources):
             self.fail(err)
-        self.scope["config"] = record_from(self.config, "config")
+        self.scope["config"], self.copied_scope = record_from(self.config, "config"), None
 
     def top_include(self, d: s.Directive, path: str) -> None:
         target = self._one_string(d)
@@ -493,6 +500,9 @@ class AtRule:
     @property
     def default_resources(self) -> Mapping[str, object] | None:
         return self.loader.default_resources
+
+    def scope_copy(self) -> dict[str, object]:
+        return self.scope  # a copy already, made for this rule
 
     def evaluate(self, node) -> object:
         return compile_expr(node, self.loader.builtins)(self.scope)

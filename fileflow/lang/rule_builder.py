@@ -49,6 +49,10 @@ class LoadingState(Protocol):
     def scope(self) -> Mapping[str, object]:
         """The names assigned above the rule, and config."""
 
+    def scope_copy(self) -> Mapping[str, object]:
+        """A copy of `scope` as it is now, for per-job values to read later (the Flowfile's
+        later assignments are not theirs); never written to, so rules may share it."""
+
     @property
     def sources(self) -> Mapping[str, str]:
         """Flowfile path -> text, for positions inside strings."""
@@ -204,7 +208,7 @@ class RuleBuilder:
             raise UndefinedName(name, self._name_pos(d, name),
                                 closest(name, self.loader.scope)[2:] or
                                 "define it above this rule (names are defined in order)")
-        return Lazy(evaluate, dict(self.loader.scope), d.pos)
+        return Lazy(evaluate, self.loader.scope_copy(), d.pos)
 
     def _named_args(self, d: s.Directive, directive: str) -> tuple[list[str | None], list]:
         """The arguments' keywords (None for a positional one) and values, in order; an
