@@ -381,7 +381,9 @@ def fstring_text(node: s.FString) -> str | None:
     for part in parts:
         if type(part) is not s.Const:
             return None
-    return "".join([part.value for part in parts])  # type: ignore[misc]  # Const parts: text
+    if len(parts) == 1:  # `f"out/{{sample}}.txt"`: one part, without a comprehension's call
+        return parts[0].value  # type: ignore[return-value]  # Const parts: text
+    return "".join([part.value for part in parts])  # type: ignore[misc]
 
 
 def _compile_fstring(node: s.FString, builtins: Mapping[str, Callable]) -> Compiled:
@@ -435,12 +437,14 @@ def _compile_fstring(node: s.FString, builtins: Mapping[str, Callable]) -> Compi
 def _compile_call(node: s.Call, builtins: Mapping[str, Callable]) -> Compiled:
     pos = node.pos
     arg_fns = [compile_expr(a, builtins) for a in node.args]
-    kw_fns = [(k.name, compile_expr(k.value, builtins)) for k in node.kwargs]
-    seen = set()
-    for k in node.kwargs:
-        if k.name in seen:
-            raise _error(f"keyword argument '{k.name}' given twice", k.pos)
-        seen.add(k.name)
+    kw_fns: list[tuple[str, Compiled]] = []
+    if node.kwargs:  # (most calls have none: no comprehension, no set)
+        kw_fns = [(k.name, compile_expr(k.value, builtins)) for k in node.kwargs]
+        seen = set()
+        for k in node.kwargs:
+            if k.name in seen:
+                raise _error(f"keyword argument '{k.name}' given twice", k.pos)
+            seen.add(k.name)
 
     if isinstance(node.func, s.Name):
         return _compile_function_call(node, node.func.id, arg_fns, kw_fns, builtins)

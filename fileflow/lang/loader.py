@@ -574,7 +574,7 @@ def load_workflow(path: str, *, workdir: str | None = None, config: Mapping | No
     read from disk (the language server's unsaved documents). `default_resources` (the
     command line's --default-resources) are every job's resources unless its rule sets them;
     None when they cannot be known (lint, the editor): `{resources.KEY}` is then checked
-    less strictly (rule_builder.RESOURCES_MAYBE_DEFAULT)."""
+    less strictly (command_fields.RESOURCES_MAYBE_DEFAULT)."""
     workdir = workdir or os.path.dirname(os.path.abspath(path)) or "."
     overrides: dict = {}
     for extra in configfiles:
