@@ -436,7 +436,9 @@ def _compile_fstring(node: s.FString, builtins: Mapping[str, Callable]) -> Compi
 
 def _compile_call(node: s.Call, builtins: Mapping[str, Callable]) -> Compiled:
     pos = node.pos
-    arg_fns = [compile_expr(a, builtins) for a in node.args]
+    arg_fns = []
+    for a in node.args:  # (a loop, not a comprehension: a call saved, most calls have few)
+        arg_fns.append(compile_expr(a, builtins))
     kw_fns: list[tuple[str, Compiled]] = []
     if node.kwargs:  # (most calls have none: no comprehension, no set)
         kw_fns = [(k.name, compile_expr(k.value, builtins)) for k in node.kwargs]

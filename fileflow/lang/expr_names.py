@@ -113,7 +113,9 @@ def names_and_uses(node, base: str | None) -> tuple[set[str], list[tuple[str, Po
             uses += comprehension_uses  # the walk's order: its subtree now
             continue
         if kind is s.FString:  # its fields' expressions, in order (its text parts are leaves)
-            stack.extend([part.value for part in n.parts if type(part) is s.FormattedValue])
+            for part in n.parts:
+                if type(part) is s.FormattedValue:
+                    stack.append(part.value)
             continue
         stack.extend(children(n))
     return names, uses

@@ -182,7 +182,10 @@ class ImportedFunction:
         return to_python(value)
 
     def __call__(self, *args: object, **kwargs: object) -> object:
-        plain_args = [self.plain(a) for a in args]
+        plain = self.plain
+        plain_args = []
+        for a in args:  # (a loop, not a comprehension: a call saved on each call)
+            plain_args.append(plain(a))
         plain_kwargs = {k: self.plain(v) for k, v in kwargs.items()} if kwargs else kwargs
         try:
             result = self.fn(*plain_args, **plain_kwargs)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import string
 from collections.abc import Callable, Mapping, Sequence
+from operator import attrgetter
 from typing import Protocol, cast
 
 from fileflow.errors import FlowfileError, Position
@@ -35,6 +36,8 @@ from fileflow.patterns import PatternError, parse_pattern
 from fileflow.template import Items, Template, TemplateError, parse_template
 
 __all__ = ["LoadingState", "RuleBuilder"]
+
+_POS = attrgetter("pos")  # a node's position
 
 
 class LoadingState(Protocol):
@@ -142,7 +145,8 @@ class RuleBuilder:
             self.loader.read_files.append(os.path.join(self.loader.workdir, software.conda.value))
         rule = build_rule(decl.name, decl.pos, self.index, outputs, wildcards, inputs, log, params,
                           threads, resources, retries, priority, message, action, constraints, False,
-                          {name: d.pos for name, d in self.directives.items()}, script_digest,
+                          dict(zip(self.directives, map(_POS, self.directives.values()))),
+                          script_digest,
                           decl.checkpoint, software, self.time_span("timeout"),
                           self.time_span("retry_delay"), self.backoff(), self.group(wildcards))
         self.check_templates(rule)
@@ -348,7 +352,8 @@ class RuleBuilder:
         value = self.compile_args(d, "params", wildcards)
         if isinstance(value, Lazy):
             return value
-        return Items(tuple(v for _, v in value), tuple(n for n, _ in value))
+        names, values = zip(*value) if value else ((), ())  # (no generator per rule)
+        return Items(values, names)
 
     def integer(self, directive: str, default: int, minimum: int | None = None,
                 wildcards: Sequence[str] = ()) -> int | Lazy:
@@ -522,8 +527,12 @@ class RuleBuilder:
         not known)."""
         defaults = self.loader.default_resources
         d = self.directives.get("resources")
-        own = {arg.name for arg in d.args if isinstance(arg, s.Keyword)} if d else set()
-        own.update(DERIVED[name] for name in list(own) if name in DERIVED)
+        own = set()
+        for arg in d.args if d else ():  # (loops: no comprehension's call per rule)
+            if isinstance(arg, s.Keyword):
+                own.add(arg.name)
+                if arg.name in DERIVED:
+                    own.add(DERIVED[arg.name])
         return frozenset(own.union(RESOURCES_MAYBE_DEFAULT if defaults is None else defaults))
 
     def _offset_pos(self, node, offset: int, length: int) -> Position:
