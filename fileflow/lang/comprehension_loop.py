@@ -74,9 +74,11 @@ def string_test(condition: object, target: str) -> Callable[[Sequence[str]], lis
     if not (type(func) is s.Attribute and func.attr in ("startswith", "endswith")
             and type(func.obj) is s.Name and func.obj.id == target):
         return None
-    values = [a.value for a in args if type(a) is s.Const]
-    if len(values) != len(args):
-        return None
+    values = []
+    for a in args:
+        if type(a) is not s.Const:
+            return None
+        values.append(a.value)
     method = getattr(str, func.attr)
 
     def passing(items: Sequence[str]) -> list:

@@ -302,9 +302,13 @@ def _compile_comprehension(node: s.ListComp | s.DictComp, builtins: Mapping[str,
     # Such a condition cannot fail to compile: it is compiled only for items that are not.
     test = (string_test(first.conditions[0], first.targets[0])
             if simple and element_is_target and len(first.conditions) == 1 else None)
-    clauses = [(c.targets, compile_expr(c.iterable, builtins),
-                [] if test is not None else [compile_expr(x, builtins) for x in c.conditions],
-                c) for c in node.clauses]
+    clauses = []  # (loops, not comprehensions: a call each, and most have one clause)
+    for c in node.clauses:
+        iterable_fn, condition_fns = compile_expr(c.iterable, builtins), []
+        if test is None:
+            for x in c.conditions:
+                condition_fns.append(compile_expr(x, builtins))
+        clauses.append((c.targets, iterable_fn, condition_fns, c))
     is_dict = isinstance(node, s.DictComp)
     if isinstance(node, s.DictComp):
         key_fn, value_fn = compile_expr(node.key, builtins), compile_expr(node.value, builtins)
