@@ -143,10 +143,16 @@ def _parse_fields(text: str) -> Pattern:
             i = plain.end()
     if literal:
         parts.append("".join(literal))
-    fmt = "".join(p.replace("{", "{{").replace("}", "}}") if isinstance(p, str) else "{" + p[0] + "}"
-                  for p in parts)
-    pattern = Pattern(text, tuple(parts), tuple(names), fmt)
-    if not any(isinstance(p, tuple) and p[1] for p in parts):
+    pieces = []  # of the format string; and whether a field has its own regex
+    inline_regex = False
+    for p in parts:
+        if isinstance(p, str):
+            pieces.append(p.replace("{", "{{").replace("}", "}}"))
+        else:
+            pieces.append("{" + p[0] + "}")
+            inline_regex = inline_regex or bool(p[1])
+    pattern = Pattern(text, tuple(parts), tuple(names), "".join(pieces))
+    if not inline_regex:
         return pattern  # no inline regex: nothing that could fail to compile
     try:
         _compile(pattern, ())

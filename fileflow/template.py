@@ -80,7 +80,11 @@ class Template:
 
     @property
     def fields(self) -> tuple[Field, ...]:
-        return tuple(p for p in self.parts if isinstance(p, Field))
+        fields = []  # (a loop: no generator for each of a rule's checks)
+        for p in self.parts:
+            if isinstance(p, Field):
+                fields.append(p)
+        return tuple(fields)
 
 
 def parse_template(text: str, names: tuple[str, ...] = FIELD_NAMES) -> Template:

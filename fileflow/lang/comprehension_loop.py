@@ -5,24 +5,23 @@ path's steps. Layer 1; evaluate.py compiles comprehensions with these.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from operator import methodcaller
+from itertools import compress, repeat
 
 from fileflow.errors import FlowfileError, Position
 from fileflow.lang import syntax as s
-from fileflow.lang.values import a_type
+from fileflow.lang.values import MAX_ITEMS, a_type
 
-__all__ = ["LoopScope", "loop_items", "bind", "string_test", "strings_passing"]
+__all__ = ["LoopScope", "loop_scope", "loop_items", "nested_loops", "bind", "string_test",
+           "strings_passing"]
 
 
 class LoopScope(dict):
     """A comprehension's own names over the enclosing scope, which is read through, not
-    copied: ChainMap({}, outer), at a dict's speed for the loop's names."""
+    copied: ChainMap({}, outer), at a dict's speed for the loop's names. Made by
+    `loop_scope` (no __init__ of its own: dict's, in C, is cheaper for every evaluation)."""
 
     __slots__ = ("outer",)
-
-    def __init__(self, outer: Mapping[str, object]):
-        super().__init__()
-        self.outer = outer
+    outer: Mapping[str, object]
 
     def __missing__(self, key: str) -> object:
         return self.outer[key]
@@ -32,6 +31,13 @@ class LoopScope(dict):
 
     def __iter__(self) -> Iterator[str]:  # ChainMap's order: the outer names, then the own
         return iter({**dict.fromkeys(self.outer), **dict.fromkeys(dict.keys(self))})
+
+
+def loop_scope(outer: Mapping[str, object]) -> LoopScope:
+    """A new LoopScope over `outer`, with no names of its own yet."""
+    scope = LoopScope()
+    scope.outer = outer
+    return scope
 
 
 def loop_items(value: object, pos: Position) -> Sequence:
@@ -57,21 +63,30 @@ def bind(scope: dict, targets: tuple[str, ...], item: object, pos: Position) -> 
     scope.update(zip(targets, item))
 
 
-def string_test(condition: object, target: str) -> Callable[[str], object] | None:
+def string_test(condition: object, target: str) -> Callable[[Sequence[str]], list] | None:
     """For a condition `TARGET.startswith(...)` or `TARGET.endswith(...)` with literal
-    arguments (`if s.endswith("1")`, the common filter): the test of a string item, a call
-    in C with no scope to read (see strings_passing). None for any other condition."""
+    arguments (`if s.endswith("1")`, the common filter): the filter of a list of strings,
+    str's own method mapped over them in C with no scope to read (see strings_passing).
+    None for any other condition."""
     if type(condition) is not s.Call or condition.kwargs:
         return None
     func, args = condition.func, condition.args
     if not (type(func) is s.Attribute and func.attr in ("startswith", "endswith")
             and type(func.obj) is s.Name and func.obj.id == target):
         return None
-    values = [a.value for a in args if type(a) is s.Const]
-    return methodcaller(func.attr, *values) if len(values) == len(args) else None
+    values = []
+    for a in args:
+        if type(a) is not s.Const:
+            return None
+        values.append(a.value)
+    method = getattr(str, func.attr)
+
+    def passing(items: Sequence[str]) -> list:
+        return list(compress(items, map(method, items, *map(repeat, values))))
+    return passing
 
 
-def strings_passing(test: Callable[[str], object], items: Sequence) -> list | None:
+def strings_passing(test: Callable[[Sequence[str]], list], items: Sequence) -> list | None:
     """The items that pass `test` (string_test's), in order, filtered in C, when every
     item is a string; None when one is not or the test raises: the comprehension's
     general loop then evaluates the condition for each item (and raises the error at its
@@ -79,6 +94,27 @@ def strings_passing(test: Callable[[str], object], items: Sequence) -> list | No
     if set(map(type, items)) != {str}:
         return None
     try:
-        return list(filter(test, items))
+        return test(items)
     except Exception:
         return None
+
+
+def nested_loops(clauses: list, depth: int, inner: LoopScope, out, store: Callable,
+                 steps: list[int], pos: Position) -> None:
+    """The loop of clause `depth` of a comprehension (its clauses as evaluate.py compiles
+    them: targets, iterable, conditions, node), the next clause's inside it, `store` at the
+    innermost. A function of the module's, not a closure made per evaluation: a closure
+    that calls itself is a reference cycle, kept (with all it reads) until the collector
+    runs, which it does not while a Flowfile loads."""
+    targets, iterable_fn, condition_fns, clause = clauses[depth]
+    for item in loop_items(iterable_fn(inner), clause.iterable.pos):
+        steps[0] += 1
+        if steps[0] > MAX_ITEMS:
+            raise FlowfileError(f"this comprehension would take more than {MAX_ITEMS} steps", pos)
+        bind(inner, targets, item, clause.pos)
+        if not all(fn(inner) for fn in condition_fns):
+            continue
+        if depth + 1 < len(clauses):
+            nested_loops(clauses, depth + 1, inner, out, store, steps, pos)
+        else:
+            store(inner, out)

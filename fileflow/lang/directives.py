@@ -46,7 +46,10 @@ _NO_FLAGS: frozenset[str] = frozenset()
 
 def unpacked(pairs, pos: Position) -> list[tuple[str | None, object]]:
     """A directive's (name, value) pairs with each `unpack(...)` replaced by its entries."""
-    if not any(isinstance(v, Unpacked) for _, v in pairs):
+    for _, v in pairs:  # (a loop, not any(...): most hold one pair)
+        if isinstance(v, Unpacked):
+            break
+    else:
         return pairs
     out: list[tuple[str | None, object]] = []
     for name, value in pairs:

@@ -14,7 +14,14 @@ from collections.abc import Callable, Mapping
 from fileflow.errors import FlowfileError, Position
 from fileflow.lang import syntax as s
 from fileflow.lang.builtins import BuiltinError
-from fileflow.lang.comprehension_loop import LoopScope, bind, loop_items, string_test, strings_passing
+from fileflow.lang.comprehension_loop import (
+    LoopScope,
+    loop_items,
+    loop_scope,
+    nested_loops,
+    string_test,
+    strings_passing,
+)
 from fileflow.lang.value_checks import (
     check_format,
     check_membership,
@@ -32,7 +39,7 @@ from fileflow.lang.values import (
     closest,
 )
 
-__all__ = ["compile_expr", "get_attribute", "UndefinedName", "METHODS"]
+__all__ = ["compile_expr", "fstring_text", "get_attribute", "UndefinedName", "METHODS"]
 
 Compiled = Callable[[Mapping[str, object]], object]
 
@@ -285,8 +292,23 @@ def _compile_comprehension(node: s.ListComp | s.DictComp, builtins: Mapping[str,
     """A list or dict comprehension: the clauses' loops nested, the first outermost, each
     name bound in a scope of the comprehension's own. Every step of every loop counts
     towards MAX_ITEMS, as the items a list holds do."""
-    clauses = [(c.targets, compile_expr(c.iterable, builtins),
-                [compile_expr(x, builtins) for x in c.conditions], c) for c in node.clauses]
+    first = node.clauses[0]
+    # One clause with one name, the common case: the loop of nested_loops flattened.
+    simple = len(node.clauses) == 1 and len(first.targets) == 1
+    # `[s for s in ...]`: the element is the item itself
+    element_is_target = (type(node) is s.ListComp and type(node.element) is s.Name
+                         and node.element.id == first.targets[0])
+    # `[s for s in S if s.endswith("1")]`: the items filtered in C when they are strings.
+    # Such a condition cannot fail to compile: it is compiled only for items that are not.
+    test = (string_test(first.conditions[0], first.targets[0])
+            if simple and element_is_target and len(first.conditions) == 1 else None)
+    clauses = []  # (loops, not comprehensions: a call each, and most have one clause)
+    for c in node.clauses:
+        iterable_fn, condition_fns = compile_expr(c.iterable, builtins), []
+        if test is None:
+            for x in c.conditions:
+                condition_fns.append(compile_expr(x, builtins))
+        clauses.append((c.targets, iterable_fn, condition_fns, c))
     is_dict = isinstance(node, s.DictComp)
     if isinstance(node, s.DictComp):
         key_fn, value_fn = compile_expr(node.key, builtins), compile_expr(node.value, builtins)
@@ -295,79 +317,83 @@ def _compile_comprehension(node: s.ListComp | s.DictComp, builtins: Mapping[str,
         element_fn = compile_expr(node.element, builtins)
     pos = node.pos
 
+    def store(inner: LoopScope, out) -> None:
+        """The innermost step: the element (or key and value) kept."""
+        if is_dict:
+            key = key_fn(inner)
+            if not isinstance(key, (str, int, float, bool)):
+                raise _error(f"a dict key must be a string or a number, not {a_type(key)}",
+                             key_pos)
+            out[key] = value_fn(inner)
+        else:
+            out.append(element_fn(inner))
+
+    simple_loop = _simple_loop(clauses[0], element_is_target, test, store, pos, builtins)
+
     def comprehension(scope):
         # The loop's names over the enclosing ones, which are read through, not copied: a
         # job's scope holds only its own names over the Flowfile's (model.Lazy)
-        inner = LoopScope(scope)
+        inner = loop_scope(scope)
         out: list | Record = Record(label="dict") if is_dict else []
-        steps = [0]
-
-        def loop(depth: int) -> None:
-            targets, iterable_fn, condition_fns, clause = clauses[depth]
-            for item in loop_items(iterable_fn(inner), clause.iterable.pos):
-                steps[0] += 1
-                if steps[0] > MAX_ITEMS:
-                    raise _error(f"this comprehension would take more than {MAX_ITEMS} steps", pos)
-                bind(inner, targets, item, clause.pos)
-                if not all(fn(inner) for fn in condition_fns):
-                    continue
-                if depth + 1 < len(clauses):
-                    loop(depth + 1)
-                elif is_dict:
-                    key = key_fn(inner)
-                    if not isinstance(key, (str, int, float, bool)):
-                        raise _error(f"a dict key must be a string or a number, not {a_type(key)}",
-                                     key_pos)
-                    out[key] = value_fn(inner)  # type: ignore[index]
-                else:
-                    out.append(element_fn(inner))  # type: ignore[union-attr]
-        if simple:
-            simple_loop(inner, out)
-        else:
-            loop(0)
+        if not simple:
+            nested_loops(clauses, 0, inner, out, store, [0], pos)
+        elif simple_loop(inner, out):
+            return out  # strings only, fewer than MAX_ITEMS: nothing nested to count
         check_nested(out, pos)
         return out
+    return comprehension
 
-    # One clause with one name, the common case: the loop of `loop` flattened.
-    simple = len(clauses) == 1 and len(clauses[0][0]) == 1
-    targets, iterable_fn, condition_fns, clause = clauses[0]
+
+def _simple_loop(clause: tuple, element_is_target: bool, test: Callable | None,
+                 store: Callable, pos: Position, builtins: Mapping[str, Callable]) -> Callable:
+    """The loop of a comprehension of one clause with one name: `loop(inner, out)`, True
+    when its items were strings that `test` filtered (all of `out`)."""
+    targets, iterable_fn, condition_fns, node = clause
     target = targets[0]
-    # `[s for s in ...]`: the element is the item itself
-    element_is_target = (isinstance(node, s.ListComp) and type(node.element) is s.Name
-                         and node.element.id == target)
 
-    # `[s for s in S if s.endswith("1")]`: the items filtered in C when they are strings
-    test = (string_test(clause.conditions[0], target)
-            if element_is_target and len(condition_fns) == 1 else None)
-
-    def simple_loop(inner: LoopScope, out) -> None:
-        iterable_pos = clause.iterable.pos
-        items = loop_items(iterable_fn(inner), iterable_pos)
+    def simple_loop(inner: LoopScope, out) -> bool:
+        items = loop_items(iterable_fn(inner), node.iterable.pos)
         head = items[:MAX_ITEMS] if len(items) > MAX_ITEMS else items
         kept = strings_passing(test, head) if test is not None else None
         if kept is not None:
             out += kept
+            if len(items) < MAX_ITEMS:
+                return True
             head = ()
+        elif test is not None and head and not condition_fns:  # compiled once, if ever
+            condition_fns.append(compile_expr(node.conditions[0], builtins))
         for item in head:
             inner[target] = item
             for fn in condition_fns:
                 if not fn(inner):
                     break
             else:
-                if is_dict:
-                    key = key_fn(inner)
-                    if not isinstance(key, (str, int, float, bool)):
-                        raise _error(f"a dict key must be a string or a number, not {a_type(key)}",
-                                     key_pos)
-                    out[key] = value_fn(inner)
+                if element_is_target:
+                    out.append(item)
                 else:
-                    out.append(item if element_is_target else element_fn(inner))
-        if len(items) > MAX_ITEMS:  # as `loop`: after the steps allowed
+                    store(inner, out)
+        if len(items) > MAX_ITEMS:  # as nested_loops: after the steps allowed
             raise _error(f"this comprehension would take more than {MAX_ITEMS} steps", pos)
-    return comprehension
+        return False
+    return simple_loop
+
+
+def fstring_text(node: s.FString) -> str | None:
+    """The value of an f-string without fields (`f"out/{{sample}}.txt"`): text only, known
+    without evaluating it and never an error; None when it has a field."""
+    parts = node.parts
+    for part in parts:
+        if type(part) is not s.Const:
+            return None
+    if len(parts) == 1:  # `f"out/{{sample}}.txt"`: one part, without a comprehension's call
+        return parts[0].value  # type: ignore[return-value]  # Const parts: text
+    return "".join([part.value for part in parts])  # type: ignore[misc]
 
 
 def _compile_fstring(node: s.FString, builtins: Mapping[str, Callable]) -> Compiled:
+    text = fstring_text(node)
+    if text is not None:
+        return lambda scope: text
     to_text = builtins["str"]
     parts: list = []
     for part in node.parts:
@@ -414,13 +440,17 @@ def _compile_fstring(node: s.FString, builtins: Mapping[str, Callable]) -> Compi
 
 def _compile_call(node: s.Call, builtins: Mapping[str, Callable]) -> Compiled:
     pos = node.pos
-    arg_fns = [compile_expr(a, builtins) for a in node.args]
-    kw_fns = [(k.name, compile_expr(k.value, builtins)) for k in node.kwargs]
-    seen = set()
-    for k in node.kwargs:
-        if k.name in seen:
-            raise _error(f"keyword argument '{k.name}' given twice", k.pos)
-        seen.add(k.name)
+    arg_fns = []
+    for a in node.args:  # (a loop, not a comprehension: a call saved, most calls have few)
+        arg_fns.append(compile_expr(a, builtins))
+    kw_fns: list[tuple[str, Compiled]] = []
+    if node.kwargs:  # (most calls have none: no comprehension, no set)
+        kw_fns = [(k.name, compile_expr(k.value, builtins)) for k in node.kwargs]
+        seen = set()
+        for k in node.kwargs:
+            if k.name in seen:
+                raise _error(f"keyword argument '{k.name}' given twice", k.pos)
+            seen.add(k.name)
 
     if isinstance(node.func, s.Name):
         return _compile_function_call(node, node.func.id, arg_fns, kw_fns, builtins)
@@ -481,8 +511,8 @@ def _compile_method_call(node: s.Call, func: s.Attribute, arg_fns: list[Compiled
     # condition, run for every item): called without the general path's steps.
     plain_str = method in METHODS[str] and not sized and not listed and not kw_fns
     # Arguments written as literals are passed as they are, not evaluated each time.
-    fixed_args = tuple(a.value for a in node.args if isinstance(a, s.Const)) \
-        if all(type(a) is s.Const for a in node.args) else None
+    literals = [a.value for a in node.args if type(a) is s.Const]
+    fixed_args = tuple(literals) if len(literals) == len(node.args) else None
 
     def method_call(scope):
         obj = obj_fn(scope)

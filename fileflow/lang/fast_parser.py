@@ -1,5 +1,4 @@
-"""The fast path of the parse: a recursive-descent parser over the tokens of tokenizer.py
-(their shape is described there). Layer 1.
+"""The fast path of the parse: a recursive-descent parser over tokenizer.py's tokens. Layer 1.
 
 It builds exactly the tree that the Lark parser (lark_parser.py) builds from grammar/fileflow.lark
 (same node classes, same positions), at a fraction of the cost, for text it fully
@@ -82,9 +81,6 @@ class _Parser(StatementForms, ExpressionForms):
         self.discarded: list = []
 
     # -- helpers
-
-    def fail(self):
-        raise Fallback
 
     def expect(self, kind: str) -> tuple:
         tok = self.toks[self.i]
@@ -252,7 +248,9 @@ class _Parser(StatementForms, ExpressionForms):
         args = []
         while True:
             args += self.arguments()
-            self.expect("NL")
+            if toks[self.i][0] != "NL":  # self.expect("NL"), inline: a call saved on each line
+                raise Fallback
+            self.i += 1
             if toks[self.i][0] == "DE":
                 self.i += 1
                 return args
@@ -477,7 +475,10 @@ class _Parser(StatementForms, ExpressionForms):
             elif kind == "(":
                 self.i += 1
                 args = self.arguments() if toks[self.i][0] != ")" else []
-                close = self.expect(")")
+                close = toks[self.i]  # self.expect(")"), inline: the most common close
+                if close[0] != ")":
+                    raise Fallback
+                self.i += 1
                 positional, keywords = [], []
                 for arg in args:
                     if isinstance(arg, Keyword):
@@ -558,7 +559,6 @@ class _Parser(StatementForms, ExpressionForms):
             self.i += 1
             return self.fstring(tok)
         raise Fallback
-
 
 
 def parse_fast(text: str, source: str, path: str, tokens_out: list | None = None) -> Module:

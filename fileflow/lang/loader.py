@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import copy
 import os
-from bisect import bisect_left
 from collections.abc import Callable, Mapping, Sequence
 from itertools import accumulate
 
@@ -38,6 +37,7 @@ from fileflow.lang.modules import (
     use_local_rule,
     use_module_rules,
 )
+from fileflow.lang.output_overlaps import inside_directory_outputs
 from fileflow.lang.python_imports import FunctionInfo, PythonModule, import_module_file, imported_function
 from fileflow.lang.rule_builder import RuleBuilder
 from fileflow.lang.rule_refs import ReferredRuleFailed, RuleRefs, mentions_rules
@@ -84,6 +84,7 @@ class _Loader:
         self.refs = RuleRefs(self.rule_named, self.rule_decls.keys)
         self.scope: dict[str, object] = {"config": record_from(self.config, "config"),
                                          "rules": self.refs}
+        self.copied_scope: dict[str, object] | None = None  # scope_copy's, until scope changes
         self.names: dict[str, Position] = {}
         self.assigned: dict[str, Position] = {}   # every top-level assignment parsed so far
         self.rules: list[Rule] = []
@@ -183,6 +184,12 @@ class _Loader:
     def evaluate(self, node) -> object:
         return compile_expr(node, self.builtins)(self.scope)
 
+    def scope_copy(self) -> dict[str, object]:
+        """The scope now, copied once for all the rules until a name is set (which drops it)."""
+        if self.copied_scope is None:
+            self.copied_scope = dict(self.scope)
+        return self.copied_scope
+
     # -- top level
 
     def assign(self, stmt: s.Assignment) -> None:
@@ -194,7 +201,7 @@ class _Loader:
         if stmt.name in self.functions:
             raise FlowfileError(f"cannot assign to '{stmt.name}': it is a function imported on "
                                 f"{line_of(self.functions[stmt.name][0], stmt.pos)}", stmt.pos)
-        self.scope[stmt.name] = self.evaluate(stmt.value)
+        self.scope[stmt.name], self.copied_scope = self.evaluate(stmt.value), None
         self.names[stmt.name] = stmt.pos
 
     def import_from(self, stmt: s.ImportFrom, path: str) -> None:
@@ -263,7 +270,7 @@ class _Loader:
         self.config_files.append((full, target))
         # The Flowfile's config files come first; the command line's overrides always win.
         self.config = merge_config(merge_config(self.config, data), self.overrides)
-        self.scope["config"] = record_from(self.config, "config")
+        self.scope["config"], self.copied_scope = record_from(self.config, "config"), None
 
     def top_configschema(self, d: s.Directive, path: str) -> None:
         """Validate the configuration so far (files and --config) with a JSON Schema and
@@ -280,7 +287,7 @@ class _Loader:
         for err in validate_config(self.config, full, target, d.args[0].pos, sources,
                                    self.read_files):
             self.fail(err)
-        self.scope["config"] = record_from(self.config, "config")
+        self.scope["config"], self.copied_scope = record_from(self.config, "config"), None
 
     def top_include(self, d: s.Directive, path: str) -> None:
         target = self._one_string(d)
@@ -450,7 +457,7 @@ class _Loader:
         for name, pos in self.ruleorder_names:
             if name not in names:
                 self.fail(FlowfileError(f"ruleorder: no rule named '{name}'", pos, closest(name, names)[2:]))
-        for err in _inside_directory_outputs(self.rules):
+        for err in inside_directory_outputs(self.rules):
             self.fail(err)
         # a rule with errors of its own is not reported again as "no checkpoint"
         uses = [(n, p) for n, p in self.checkpoint_uses if n in self.built or n not in names]
@@ -505,40 +512,11 @@ class AtRule:
     def set_resources(self) -> Mapping[str, Mapping[str, object]]:
         return self.loader.set_resources
 
+    def scope_copy(self) -> dict[str, object]:
+        return self.scope  # a copy already, made for this rule
+
     def evaluate(self, node) -> object:
         return compile_expr(node, self.loader.builtins)(self.scope)
-
-
-def _inside_directory_outputs(rules: Sequence[Rule]) -> list[FlowfileError]:
-    """Outputs inside a directory() output without wildcards ("out/x.txt" in "out"): the
-    directory's job removes its old output, the whole folder, before it runs. Found by the
-    outputs' literal prefixes, sorted, so each directory looks only at those under it."""
-    folders = [(rule, item) for rule in rules for item in rule.outputs
-               if "directory" in item.flags and item.pattern.is_constant]
-    if not folders:
-        return []
-    entries = sorted((_plain(item.pattern.literal_prefix), i, rule.name, item)
-                     for rule in rules for i, item in enumerate(rule.outputs))
-    prefixes = [e[0] for e in entries]
-    errors = []
-    for rule, folder in folders:
-        under = _plain(folder.pattern.text).rstrip("/") + "/"
-        for k in range(bisect_left(prefixes, under), len(entries)):
-            prefix, _, name, item = entries[k]
-            if not prefix.startswith(under):
-                break
-            if item is folder:  # "out/" itself
-                continue
-            errors.append(FlowfileError(
-                f"output {item.pattern.text!r} of rule '{name}' is inside the directory() output "
-                f"{folder.pattern.text!r} of rule '{rule.name}'", item.pos,
-                f"a directory() output is removed as a whole before rule '{rule.name}' runs; "
-                f"write {item.pattern.text!r} outside it"))
-    return errors
-
-
-def _plain(path: str) -> str:
-    return path[2:] if path.startswith("./") else path
 
 
 def _with_constraints(rule: Rule, flowfile_wide: Mapping[str, str]) -> Rule:
@@ -576,7 +554,7 @@ def load_workflow(path: str, *, workdir: str | None = None, config: Mapping | No
     read from disk (the language server's unsaved documents). `default_resources` (the
     command line's --default-resources) are every job's resources unless its rule sets them;
     None when they cannot be known (lint, the editor): `{resources.KEY}` is then checked
-    less strictly (rule_builder.RESOURCES_MAYBE_DEFAULT). `set_resources` (--set-resources,
+    less strictly (command_fields.RESOURCES_MAYBE_DEFAULT). `set_resources` (--set-resources,
     by rule) are only the names a rule's jobs will have too: they are applied later
     (fileflow.lang.overrides)."""
     workdir = workdir or os.path.dirname(os.path.abspath(path)) or "."

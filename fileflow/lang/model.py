@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
+from operator import attrgetter
 from typing import NamedTuple
 
 from fileflow.errors import FlowfileError, Position
@@ -133,6 +134,8 @@ class Rule:
 # __init__ (one object.__setattr__ per field): one per rule.
 build_rule = slot_builder(Rule)
 _RULE_FIELDS = frozenset(Rule.__slots__)
+_RULE_VALUES = attrgetter(*Rule.__slots__)  # a rule's fields, in order, read in C
+_RULE_INDEX = {name: i for i, name in enumerate(Rule.__slots__)}
 
 
 def replaced(rule: Rule, **changes: object) -> Rule:
@@ -143,8 +146,10 @@ def replaced(rule: Rule, **changes: object) -> Rule:
     unknown = changes.keys() - _RULE_FIELDS
     if unknown:
         raise TypeError(f"Rule has no field {sorted(unknown)[0]!r}")
-    return build_rule(*[changes[name] if name in changes else getattr(rule, name)
-                         for name in Rule.__slots__])
+    values = list(_RULE_VALUES(rule))
+    for name, value in changes.items():
+        values[_RULE_INDEX[name]] = value
+    return build_rule(*values)
 
 
 @dataclass(frozen=True, slots=True)

@@ -188,7 +188,10 @@ class ImportedFunction:
         return to_python(value)
 
     def __call__(self, *args: object, **kwargs: object) -> object:
-        plain_args = [self.plain(a) for a in args]
+        plain = self.plain
+        plain_args = []
+        for a in args:  # (a loop, not a comprehension: a call saved on each call)
+            plain_args.append(plain(a))
         plain_kwargs = {k: self.plain(v) for k, v in kwargs.items()} if kwargs else kwargs
         try:
             result = call_recording(self.module.reads, self.fn, *plain_args, **plain_kwargs)
@@ -223,6 +226,7 @@ class ImportedFunction:
 
 
 _PLAIN = frozenset({str, int, float, bool, type(None)})  # values passed and returned as they are
+_STRINGS = {str}
 # An int of fewer bits has fewer digits than Python turns into text (4300 by default).
 _DIGITS_BITS = 14_000
 
@@ -284,6 +288,8 @@ def to_python(value: object) -> object:
     if isinstance(value, dict):  # a table's row: strings, copied without a call for each
         return {k: v if type(v) is str else to_python(v) for k, v in value.items()}
     if isinstance(value, list):
+        if set(map(type, value)) == _STRINGS:  # a list of names (SAMPLES): copied in C
+            return list(value)
         return [v if type(v) is str else to_python(v) for v in value]
     if isinstance(value, tuple):
         return tuple(to_python(v) for v in value)

@@ -7,10 +7,12 @@ from __future__ import annotations
 import os
 import string
 from collections.abc import Callable, Mapping, Sequence
+from operator import attrgetter
 from typing import Protocol, cast
 
 from fileflow.errors import FlowfileError, Position
 from fileflow.lang import syntax as s
+from fileflow.lang.command_fields import RESOURCES_MAYBE_DEFAULT, field_problem
 from fileflow.lang.directives import (
     ACTIONS,
     JOB_NAMES,
@@ -23,7 +25,7 @@ from fileflow.lang.directives import (
     flatten_files,
     unpacked,
 )
-from fileflow.lang.evaluate import UndefinedName, compile_expr
+from fileflow.lang.evaluate import UndefinedName, compile_expr, fstring_text
 from fileflow.lang.expr_names import free_names, names_and_uses, walk
 from fileflow.lang.literal_positions import position_in_literal
 from fileflow.lang.model import Action, FileItem, Lazy, Rule, build_rule
@@ -32,9 +34,11 @@ from fileflow.lang.software import read_software
 from fileflow.lang.units import DERIVED, UnitError, seconds, with_units
 from fileflow.lang.values import BENCHMARK, REPEAT, a_type, closest, flag_function
 from fileflow.patterns import PatternError, parse_pattern
-from fileflow.template import Items, Template, TemplateError, lookup, parse_template
+from fileflow.template import Items, Template, TemplateError, parse_template
 
 __all__ = ["LoadingState", "RuleBuilder"]
+
+_POS = attrgetter("pos")  # a node's position
 
 
 class LoadingState(Protocol):
@@ -49,6 +53,10 @@ class LoadingState(Protocol):
     @property
     def scope(self) -> Mapping[str, object]:
         """The names assigned above the rule, and config."""
+
+    def scope_copy(self) -> Mapping[str, object]:
+        """A copy of `scope` as it is now, for per-job values to read later (the Flowfile's
+        later assignments are not theirs); never written to, so rules may share it."""
 
     @property
     def sources(self) -> Mapping[str, str]:
@@ -142,7 +150,8 @@ class RuleBuilder:
             self.loader.read_files.append(os.path.join(self.loader.workdir, software.conda.value))
         rule = build_rule(decl.name, decl.pos, self.index, outputs, wildcards, inputs, log, params,
                           threads, resources, retries, priority, message, action, constraints, False,
-                          {name: d.pos for name, d in self.directives.items()}, script_digest,
+                          dict(zip(self.directives, map(_POS, self.directives.values()))),
+                          script_digest,
                           decl.checkpoint, software, self.time_span("timeout"),
                           self.time_span("retry_delay"), self.backoff(), self.group(wildcards))
         self.check_templates(rule)
@@ -157,9 +166,17 @@ class RuleBuilder:
 
     def compile_args(self, d: s.Directive, directive: str, wildcards: Sequence[str]):
         """Evaluate the directive's arguments now, or return a Lazy if they read job names."""
-        if all(type(a.value if type(a) is s.Keyword else a) is s.Const for a in d.args):
-            names, values = self._named_args(d, directive)  # literals: no name to read or check
-            return [(n, v.value) for n, v in zip(names, values)]
+        for arg in d.args:
+            value = arg.value if type(arg) is s.Keyword else arg
+            if type(value) is not s.Const and (type(value) is not s.FString
+                                               or fstring_text(value) is None):
+                break
+        else:  # literals (text-only f-strings too): no name to read or check
+            names, values = self._named_args(d, directive)
+            literals = []  # (a loop: a comprehension is a call, and most directives hold one)
+            for n, v in zip(names, values):
+                literals.append((n, v.value if type(v) is s.Const else fstring_text(v)))
+            return literals
         builtins = self.loader.builtins
         reads: set[str] = set()
         uses: list[tuple[str, Position]] = []  # every `wildcards.NAME`, in order
@@ -171,7 +188,10 @@ class RuleBuilder:
         lazy_names = reads & set(job_names)
         scope = self.loader.scope
         # (not `reads - set(scope) - ...`: a set of the whole scope for every directive)
-        unknown = {n for n in reads if n not in scope and n not in builtins and n not in job_names}
+        unknown = set()
+        for name in reads:  # (a loop, not a set comprehension: most directives read one name)
+            if name not in scope and name not in builtins and name not in job_names:
+                unknown.add(name)
         for name in unknown:
             if name in ("wildcards", "attempt", "threads", "checkpoints"):
                 where = (", ".join(k for k, v in JOB_NAMES.items() if name in v)
@@ -191,9 +211,15 @@ class RuleBuilder:
                                         "it turns a dict into named inputs")
         names, values = self._named_args(d, directive)
         if not lazy_names:  # evaluated now: a literal is its value, nothing to compile
-            fixed = [None if type(v) is s.Const else compile_expr(v, builtins) for v in values]
-            return [(n, v.value if isinstance(v, s.Const) else cast("Callable", fn)(scope))
-                    for n, v, fn in zip(names, values, fixed)]
+            # All compiled, then all evaluated; loops, not comprehensions (a call each), as
+            # a directive has a few arguments
+            fixed = []
+            for v in values:
+                fixed.append(None if type(v) is s.Const else compile_expr(v, builtins))
+            now = []
+            for n, v, fn in zip(names, values, fixed):
+                now.append((n, v.value if fn is None else cast("Callable", fn)(scope)))
+            return now
         fns = [compile_expr(v, builtins) for v in values]
 
         def evaluate(scope):
@@ -205,7 +231,7 @@ class RuleBuilder:
             raise UndefinedName(name, self._name_pos(d, name),
                                 closest(name, self.loader.scope)[2:] or
                                 "define it above this rule (names are defined in order)")
-        return Lazy(evaluate, dict(self.loader.scope), d.pos)
+        return Lazy(evaluate, self.loader.scope_copy(), d.pos)
 
     def _named_args(self, d: s.Directive, directive: str) -> tuple[list[str | None], list]:
         """The arguments' keywords (None for a positional one) and values, in order; an
@@ -333,7 +359,8 @@ class RuleBuilder:
         value = self.compile_args(d, "params", wildcards)
         if isinstance(value, Lazy):
             return value
-        return Items(tuple(v for _, v in value), tuple(n for n, _ in value))
+        names, values = zip(*value) if value else ((), ())  # (no generator per rule)
+        return Items(values, names)
 
     def integer(self, directive: str, default: int, minimum: int | None = None,
                 wildcards: Sequence[str] = ()) -> int | Lazy:
@@ -497,7 +524,7 @@ class RuleBuilder:
             d = self.directives[directive]
             resources = self.resource_names(rule.name)
             for f in template.fields:
-                problem = _field_problem(rule, f, resources)
+                problem = field_problem(rule, f, resources)
                 if problem:
                     raise FlowfileError(problem, self._offset_pos(d.args[0], f.offset, len(f.text)))
 
@@ -507,9 +534,12 @@ class RuleBuilder:
         (RESOURCES_MAYBE_DEFAULT when those are not known)."""
         defaults = self.loader.default_resources
         d = self.directives.get("resources")
-        own = {arg.name for arg in d.args if isinstance(arg, s.Keyword)} if d else set()
+        own = set()
+        for arg in d.args if d else ():  # (loops: no comprehension's call per rule)
+            if isinstance(arg, s.Keyword):
+                own.add(arg.name)
         own.update(self.loader.set_resources.get(name, ()))
-        own.update(DERIVED[name] for name in list(own) if name in DERIVED)
+        own.update([DERIVED[n] for n in own if n in DERIVED])
         return frozenset(own.union(RESOURCES_MAYBE_DEFAULT if defaults is None else defaults))
 
     def _offset_pos(self, node, offset: int, length: int) -> Position:
@@ -523,58 +553,6 @@ def _over_defaults(resources: Lazy, defaults: Mapping[str, object]) -> Lazy:
         pairs = cast("list[tuple[str, object]]", fn(scope))
         return list(with_units(pairs, lambda _: pos, defaults).items())
     return Lazy(evaluate, resources.scope, pos)
-
-
-# Resources a job may have without its rule setting them, when the command line's
-# --default-resources cannot be known (lint and the editor load without them).
-RESOURCES_MAYBE_DEFAULT = ("mem_mb", "runtime", "disk_mb")
-
-
-def _field_problem(rule: Rule, f, resources: frozenset[str] | None = None) -> str:
-    """What is wrong with a command's field, or "". `resources` are the resource names every
-    job of the rule has (None: not checked)."""
-    if not f.steps:  # `{input}`, `{threads}`: only a missing log to tell
-        if f.name == "log" and not isinstance(rule.log, Lazy) and not rule.log:
-            return f"{f.text}: rule '{rule.name}' has no 'log:'"
-        return ""
-    step = f.steps[0]
-    if f.name in ("threads", "rule", "attempt"):
-        return f"{f.text}: '{f.name}' is a single value; write {{{f.name}}}"
-    if f.name == "wildcards" and isinstance(step, str) and step not in rule.wildcards:
-        return (f"{f.text}: rule '{rule.name}' has no wildcard '{step}' "
-                f"(its outputs define: {', '.join(rule.wildcards) or 'none'})")
-    if f.name == "log" and not isinstance(rule.log, Lazy) and not rule.log:
-        return f"{f.text}: rule '{rule.name}' has no 'log:'"
-    items = (rule.inputs if f.name == "input" else rule.log if f.name == "log"
-             else tuple(o for o in rule.outputs if BENCHMARK not in o.flags)  # as {output} has them
-             if f.name == "output" else None)
-    if items is not None and not isinstance(items, Lazy):
-        names = [i.name for i in items if i.name]
-        if isinstance(step, str) and step not in names:
-            return (f"{f.text}: {f.name} of rule '{rule.name}' has no entry named '{step}'"
-                    f"{closest(step, names) or ' (named entries: ' + (', '.join(names) or 'none') + ')'}")
-        if isinstance(step, int) and step >= len(items):
-            return f"{f.text}: {f.name} of rule '{rule.name}' has only {len(items)} entries"
-    if f.name == "params" and isinstance(rule.params, Items) and isinstance(step, str):
-        names = [n for n in rule.params.names if n]
-        if step not in names:
-            return (f"{f.text}: rule '{rule.name}' has no param '{step}'"
-                    f"{closest(step, names) or ' (params: ' + (', '.join(names) or 'none') + ')'}")
-    if f.name == "params" and isinstance(rule.params, Items) and isinstance(step, int):
-        if step >= len(rule.params.values):
-            return f"{f.text}: rule '{rule.name}' has only {len(rule.params.values)} params"
-    if f.name == "params" and isinstance(rule.params, Items) and len(f.steps) > 1:
-        try:  # {params.p[key]}, {params.p[0]}: the value is known now
-            lookup(f, {"params": rule.params})
-        except TemplateError as exc:
-            return str(exc)
-    if f.name == "wildcards" and isinstance(step, int):
-        return f"{f.text}: wildcards are taken by name, e.g. {{wildcards.NAME}}"
-    if f.name == "resources" and isinstance(step, str) and resources is not None:
-        if step not in resources:
-            return (f"{f.text}: rule '{rule.name}' has no resource '{step}' (set it in its "
-                    f"'resources:', or give every job one: --default-resources {step}=VALUE)")
-    return ""
 
 
 def _file_digest(rel: str, workdir: str) -> str:
