@@ -165,7 +165,7 @@ def _run(options, graph, plan, runlog, store, started, generation, workflow, sta
     the graph grew. A run of all it planned, in one round, leaves the plan state and the
     no-op shortcut (`noop`: its key, and the clock read before the graph was loaded)."""
     from fileflow import __version__
-    from fileflow.run.scheduler import RunResult
+    from fileflow.run.run_result import RunResult
     from fileflow.run.script_jobs import check_runtimes
 
     _interrupt_on_termination()

@@ -10,6 +10,7 @@ done) and Ctrl-C, and composes the parts that hold the rest:
     file_waits.py        jobs waiting for their files to be hashed, downloaded, uploaded
     preparing.py         a job about to start made into what its executor runs
     recorder.py          what each tick writes to the run log
+    run_result.py        what the loop reports as it goes, and returns
 
 Work per finished job is proportional to its dependents. A scheduler tick writes the run log
 in one transaction (jobs that ended, jobs about to start); a job's outputs are marked
@@ -25,8 +26,8 @@ import signal
 import threading
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
-from typing import Protocol, cast
+from dataclasses import replace
+from typing import cast
 
 from fileflow.engine.graph import Job
 from fileflow.engine.groups import Grouping
@@ -36,7 +37,7 @@ from fileflow.engine.staleness import (
     Reason,
 )
 from fileflow.engine.store import FileStore
-from fileflow.executors.base import JobOutcome, JobSpec
+from fileflow.executors.base import JobOutcome
 from fileflow.fs import make_read_only, remove_path
 from fileflow.lang.job_values import retry_values
 from fileflow.lang.units import span
@@ -50,37 +51,13 @@ from fileflow.run.recorder import RunRecorder
 from fileflow.run.recording_ahead import RecordedAhead
 from fileflow.run.resources import ResourcePool
 from fileflow.run.retry_waits import RetryWaits, retry_delay
+from fileflow.run.run_result import Reporter, RunResult
 from fileflow.run.script_jobs import remove_job_files
 from fileflow.run.settings import Settings
 from fileflow.runlog.log import JobResult
 from fileflow.state import FileState
 
-__all__ = ["Reporter", "RunResult", "Scheduler"]
-
-
-class Reporter(Protocol):
-    def job_started(self, job: Job, spec: JobSpec, reasons: tuple[Reason, ...]) -> None: ...
-    def job_finished(self, job: Job, outcome: JobOutcome) -> None: ...
-    def job_failed(self, job: Job, spec: JobSpec, outcome: JobOutcome, message: str,
-                   retrying: bool) -> None: ...
-    def job_skipped(self, job: Job, why: str) -> None: ...
-    def job_waiting(self, job: Job, seconds: float) -> None: ...
-    def tick(self, done: int, failed: int, running: int, total: int) -> None: ...
-    def line(self, text: str, error: bool = False) -> None: ...
-
-
-@dataclass(slots=True)
-class RunResult:
-    done: int = 0            # jobs that ran, and target-only jobs (such as `all`) reached
-    failed: int = 0
-    skipped: int = 0
-    not_run: int = 0
-    interrupted: bool = False
-    failures: list[str] = field(default_factory=list)
-
-    @property
-    def ok(self) -> bool:
-        return not self.failed and not self.interrupted and not self.not_run
+__all__ = ["Scheduler"]
 
 
 class Scheduler:
