@@ -102,3 +102,23 @@ def test_a_file_read_twice_is_watched_once(workflow_dir):
 
     call_recording(reads, twice)
     assert len(reads.files) == 1
+
+
+def test_a_project_below_pythons_installation_prefix_is_watched(tmp_path, monkeypatch):
+    """Python in /usr/local and the project in /usr/local/app: only Python's library and the
+    installed packages are left out, not everything below the prefix."""
+    import sys
+
+    from fileflow.lang import file_reads
+
+    monkeypatch.chdir(tmp_path)
+    write("samples.tsv", "sample\nA\n")
+    for name in ("prefix", "base_prefix", "exec_prefix", "base_exec_prefix"):
+        monkeypatch.setattr(sys, name, str(tmp_path.parent))
+    file_reads.library_folders.cache_clear()
+    try:
+        reads = Reads([], {})
+        call_recording(reads, lambda: open("samples.tsv").read())
+    finally:
+        file_reads.library_folders.cache_clear()
+    assert reads.files == [str(tmp_path / "samples.tsv")]

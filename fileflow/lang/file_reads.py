@@ -25,7 +25,7 @@ from collections.abc import Callable
 from contextvars import ContextVar
 from typing import TypeVar
 
-__all__ = ["Reads", "call_recording", "watch_reads"]
+__all__ = ["Reads", "call_recording", "watch_reads", "library_folders"]
 
 T = TypeVar("T")
 
@@ -78,10 +78,14 @@ def watch_reads() -> None:
 
 
 @functools.cache
-def _installed_prefixes() -> tuple[str, ...]:
-    """Folders of Python and of installed packages: what an import reads there is not the
-    user's workflow."""
-    found = {sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix}
+def library_folders() -> tuple[str, ...]:
+    """Python's library and the folders of installed packages: what an import reads there is
+    not the user's workflow. (Not the whole installation prefix: a project may live below
+    it, as /usr/local/app does below a Python in /usr/local.)"""
+    import sysconfig
+
+    paths = sysconfig.get_paths()
+    found = {paths.get(key) for key in ("stdlib", "platstdlib", "purelib", "platlib")}
     try:
         found.update(site.getsitepackages())
         found.add(site.getusersitepackages())
@@ -134,4 +138,4 @@ def _importing() -> bool:
 
 
 def _left_out(full: str) -> bool:
-    return full.startswith(_SYSTEM) or os.path.realpath(full).startswith(_installed_prefixes())
+    return full.startswith(_SYSTEM) or os.path.realpath(full).startswith(library_folders())
