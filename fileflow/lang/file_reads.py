@@ -9,7 +9,7 @@ hook, added to the process the first time a helper module is imported (an audit 
 cannot be removed), hands each event to the recording under way in the running thread, if
 any, and returns at once otherwise. Recorded: a file opened for reading only; a folder
 listed by the code (`os.listdir`, `os.scandir`, `glob`, `pathlib`); a module of the user's
-that the code imports (its `.py` source). Left out: Python's own installation and installed
+that the code imports (its `.py` source). Left out: Python's own library and installed
 packages (the modules an import reads), the folders the import system lists, cached
 bytecode, and /proc, /sys and /dev, whose contents change by themselves. Not seen: a file
 only stat()ed (`os.path.exists`), and files that compiled code opens itself (C's fopen).
