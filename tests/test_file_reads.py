@@ -9,7 +9,7 @@ import textwrap
 import pytest
 
 from fileflow.errors import Position
-from fileflow.lang.file_reads import Reads, call_recording, watch_reads
+from fileflow.lang.file_reads import Reads, call_recording
 from fileflow.lang.loader import load_workflow
 from fileflow.lang.python_imports import import_module_file, imported_function
 from fileflow.lang.values import Record
@@ -82,7 +82,6 @@ def test_what_a_helper_function_reads_when_called_is_watched(workflow_dir):
 def test_reading_outside_a_recording_records_nothing(workflow_dir):
     root, _ = workflow_dir
     reads = Reads([], {})
-    watch_reads()
     call_recording(reads, lambda: None)
     with open("notes.txt") as fh:
         fh.read()
@@ -92,7 +91,6 @@ def test_reading_outside_a_recording_records_nothing(workflow_dir):
 
 def test_a_file_read_twice_is_watched_once(workflow_dir):
     reads = Reads([], {})
-    watch_reads()
 
     def twice():
         for _ in range(2):

@@ -14,7 +14,7 @@ import shlex
 import sys
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from fileflow.engine.groups import GroupMember, group_request
 from fileflow.executors.base import JobOutcome, JobSpec
@@ -135,15 +135,19 @@ def member_outcomes(group: GroupJob, ended: JobOutcome, backend: str) -> list[Jo
                                   message=f"{where}: not started", external_id=ended.external_id,
                                   log_path=log, not_run=str(r["not_run"])))
             continue
-        code = int(r["exit"])
-        said = (f"{where} on {r['host']}" if code == 0 else
-                f"{where}: exit code {code}" if code > 0 else f"{where}: killed by signal {-code}")
-        if r.get("timed_out"):
-            said = f"timed out after {span(spec.timeout)} ({where})"
-        out.append(JobOutcome(spec.job_id, code, float(r["started"]), float(r["ended"]),
-                              str(r["host"]), int(r["rss"]), float(r["cpu"]), said,
-                              ended.external_id, log_path=log))
+        out.append(_ran(spec, r, where, ended.external_id, log))
     return out
+
+
+def _ran(spec: JobSpec, r: dict, where: str, external_id: str, log: str) -> JobOutcome:
+    """The outcome of a member that ran, as its node's result line says."""
+    code = int(r["exit"])
+    said = (f"{where} on {r['host']}" if code == 0 else
+            f"{where}: exit code {code}" if code > 0 else f"{where}: killed by signal {-code}")
+    if r.get("timed_out"):
+        said = f"timed out after {span(spec.timeout)} ({where})"
+    return JobOutcome(spec.job_id, code, float(r["started"]), float(r["ended"]), str(r["host"]),
+                      int(r["rss"]), float(r["cpu"]), said, external_id, log_path=log)
 
 
 def cancelled_members(group: GroupJob, external_id: str, submitted: float) -> list[JobOutcome]:
@@ -157,10 +161,8 @@ def cancelled_members(group: GroupJob, external_id: str, submitted: float) -> li
         log = spec.log_path.replace("%j", external_id)
         r = found.get(spec.job_id)
         if r is not None and not r.get("not_run") and not r.get("stopped") and r.get("exit") == 0:
-            out.append(JobOutcome(spec.job_id, 0, float(r["started"]), float(r["ended"]),
-                                  str(r["host"]), int(r["rss"]), float(r["cpu"]),
-                                  f"group job {external_id} ({group.key}) on {r['host']}",
-                                  external_id, log_path=log, ended_before_cancel=True))
+            out.append(replace(_ran(spec, r, f"group job {external_id} ({group.key})",
+                                    external_id, log), ended_before_cancel=True))
             continue
         out.append(JobOutcome(spec.job_id, -15, submitted, now, message=(
             f"cancelled: group job {external_id} ({group.key}) was cancelled"),

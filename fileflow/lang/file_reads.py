@@ -25,7 +25,7 @@ from collections.abc import Callable
 from contextvars import ContextVar
 from typing import TypeVar
 
-__all__ = ["Reads", "call_recording", "watch_reads", "library_folders"]
+__all__ = ["Reads", "call_recording", "library_folders"]
 
 T = TypeVar("T")
 
@@ -60,7 +60,7 @@ def call_recording(reads: Reads, fn: Callable[..., T], *args: object, **kwargs: 
     """`fn(*args, **kwargs)`, with what it reads recorded into `reads`. A working directory
     the user's code changes (os.chdir) is changed back: every path of the workflow, and every
     job, stays relative to the workflow's folder."""
-    watch_reads()
+    _watch_reads()
     token = _RECORDING.set(reads)
     try:
         return fn(*args, **kwargs)
@@ -72,7 +72,7 @@ def call_recording(reads: Reads, fn: Callable[..., T], *args: object, **kwargs: 
 
 
 @functools.cache
-def watch_reads() -> None:
+def _watch_reads() -> None:
     """Add the audit hook to this process, once."""
     sys.addaudithook(_hook)
 

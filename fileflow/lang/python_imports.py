@@ -18,7 +18,7 @@ from typing import NamedTuple
 
 from fileflow.errors import FlowfileError, Position
 from fileflow.lang.builtins import BuiltinError
-from fileflow.lang.file_reads import Reads, call_recording, watch_reads
+from fileflow.lang.file_reads import Reads, call_recording
 from fileflow.lang.source_files import MAX_FLOWFILE_BYTES, FileRefused, read_bytes
 from fileflow.lang.values import MAX_ITEMS, Flagged, Record, closest, expanded_size
 
@@ -115,7 +115,6 @@ def import_module_file(path: str, shown: str, pos: Position, reads: Reads) -> Py
         sys.path.append(folder)
     # Registered while it runs only: dataclasses and typing look a module up by name.
     sys.modules[name] = module
-    watch_reads()
     try:
         call_recording(reads, exec, code, module.__dict__)
     except KeyboardInterrupt:  # Ctrl-C while the file runs: the build stops, as anywhere

@@ -427,7 +427,8 @@ class CursorWrites(BuildWrites):
                 for s in starts]
 
     def _insert_started(self, cursor: Any, rows: list[dict[str, Any]],
-                        starts: list[JobStart]) -> list[int]:
+                        starts: list[JobStart], bumped: bool = False) -> list[int]:
+        """`bumped`: the transaction has bumped the generation already (once is enough)."""
         ids = self._new_job_ids(cursor, len(rows))
         for row, job_id in zip(rows, ids):
             row["id"] = job_id
@@ -438,7 +439,7 @@ class CursorWrites(BuildWrites):
                 owners[path] = job_id
         self._many(cursor, "insert_output", [{"job_id": j, "path": p} for p, j in owners.items()])
         self._mark_incomplete(cursor, owners)
-        if owners:  # outputs marked incomplete change what a plan decides
+        if owners and not bumped:  # outputs marked incomplete change what a plan decides
             self._bump_generation(cursor)
         return ids
 
@@ -523,9 +524,10 @@ class CursorWrites(BuildWrites):
             self._many(cursor, "external_id", id_rows)
             if done_rows is not None:
                 self._update_finished(cursor, done_rows)
-            if done_rows is not None:
                 self._bump_generation(cursor)
-            return self._insert_started(cursor, start_rows, started) if start_rows else []
+            if not start_rows:
+                return []
+            return self._insert_started(cursor, start_rows, started, bumped=done_rows is not None)
 
         return self._transaction(fn)
 
