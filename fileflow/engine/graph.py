@@ -82,7 +82,8 @@ class Graph:
     jobs: list[Job] = field(default_factory=list)
     producer: dict[str, int] = field(default_factory=dict)   # output path -> job id
     # job id -> producer job ids, and -> consumer job ids: an empty tuple until the first
-    # edge (a million jobs of a fan-out have no producer: no list each)
+    # edge, a tuple of one until the second, then a list (a million jobs of a fan-out have
+    # no producer and one consumer, the aggregate: no list each, and one shared tuple)
     deps: list[Sequence[int]] = field(default_factory=list)
     dependents: list[Sequence[int]] = field(default_factory=list)
     sources: set[str] = field(default_factory=set)           # inputs no rule makes
@@ -101,6 +102,7 @@ class Graph:
     readers: dict[int, list[int]] = field(default_factory=dict)
     # the producers of each job with many, as a set: a job with 100,000 inputs stays linear
     _many_deps: dict[int, set[int]] = field(default_factory=dict)
+    _one_dependent: tuple[int, ...] = ()  # the last (consumer,) made: shared while it repeats
     # The kept graph this one is (fileflow.run.graph_cache): a token naming it; "" for a
     # graph not kept. What a plan of it knew serves a later plan of the same (incremental).
     origin: str = ""
@@ -122,15 +124,20 @@ class Graph:
             if producer in seen:
                 return
             seen.add(producer)
-        if deps:  # a list once it has an edge
+        if len(deps) > 1:  # a list from the second edge on
             deps.append(producer)  # type: ignore[attr-defined]
         else:
-            self.deps[consumer] = [producer]
+            self.deps[consumer] = [deps[0], producer] if deps else (producer,)
         dependents = self.dependents[producer]
-        if dependents:
+        if len(dependents) > 1:
             dependents.append(consumer)  # type: ignore[attr-defined]
+        elif dependents:
+            self.dependents[producer] = [dependents[0], consumer]
         else:
-            self.dependents[producer] = [consumer]
+            one = self._one_dependent
+            if not one or one[0] != consumer:
+                one = self._one_dependent = (consumer,)
+            self.dependents[producer] = one
 
     def __len__(self) -> int:
         return len(self.jobs)

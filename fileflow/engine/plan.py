@@ -365,18 +365,31 @@ def decide_each(plan: Plan, has_record: Sequence[bool] | Mapping[int, bool], for
     # A target with a command and no outputs has nothing to check: it runs every time.
     asked_without_outputs = {t for t in graph.targets
                              if not jobs[t].outputs and jobs[t].rule.action is not None}
+    special = missing_logs.keys() | asked_without_outputs
+
+    triggers = plan.triggers
 
     def decide_one(job_id: int, reasons: Mapping[int, tuple[Reason, ...]]) -> tuple[Reason, ...]:
         job = jobs[job_id]
-        upstream = [jobs[d].name for d in deps[job_id] if d in reasons] if deps[job_id] else ()
-        facts = plan.facts(job_id) if has_record[job_id] else job_facts(job, "")
+        upstream = deps[job_id]
+        if upstream:
+            upstream = [jobs[d].name for d in upstream if d in reasons]
+        if has_record[job_id]:
+            facts = plan.facts(job_id)
+        elif job.values.flags:
+            facts = job_facts(job, "")
+        else:  # job_facts, without a frame: this runs for each of a million new jobs
+            values = job.values
+            facts = _new(JobFacts, (job.name, values.outputs.values, values.inputs.values,
+                                    _NONE, "", "", ""))
         why = decide(facts, observed, recorded,
                      upstream=upstream, forced=force.why(job) if forcing else None,
-                     granularity_ns=granularity, triggers=plan.triggers)
-        if job_id in missing_logs and not any(r.kind == KIND_FORCED for r in why):
-            why = (Reason(KIND_MISSING_OUTPUT, missing_logs[job_id]), *why)
-        elif job_id in asked_without_outputs and not any(r.kind == KIND_FORCED for r in why):
-            why = (_NO_OUTPUT, *why)
+                     granularity_ns=granularity, triggers=triggers)
+        if special and job_id in special:
+            if job_id in missing_logs and not any(r.kind == KIND_FORCED for r in why):
+                why = (Reason(KIND_MISSING_OUTPUT, missing_logs[job_id]), *why)
+            elif job_id in asked_without_outputs and not any(r.kind == KIND_FORCED for r in why):
+                why = (_NO_OUTPUT, *why)
         return why
 
     if previous is not None:
