@@ -303,7 +303,10 @@ def _job_adder(graph: Graph, work: list[tuple[Sequence[str], int]], oracle: Chec
         # The job may exist already (asked for by another spelling of one of its paths): its
         # first output is then on record, made by the same rule with the same wildcards.
         outputs = values.outputs.values
-        same = producer_of.get(outputs[0]) if outputs else without_outputs.get(rule.name)
+        if not outputs:
+            same = without_outputs.get(rule.name)
+        else:  # the walk asks for a path no job makes: made first, it is new
+            same = None if outputs[0] == path else producer_of.get(outputs[0])
         if same is not None and jobs[same].rule is rule and jobs[same].wildcards == wildcards:
             if not path:
                 by_name[name] = same
