@@ -114,9 +114,14 @@ class Graph:
 
     def add_edge(self, producer: int, consumer: int) -> None:
         deps = self.deps[consumer]
-        if len(deps) < _FEW:
+        n = len(deps)
+        if n < _FEW:
             if producer in deps:
                 return
+            if n < 2:
+                self.deps[consumer] = [deps[0], producer] if n else (producer,)
+            else:
+                deps.append(producer)  # type: ignore[attr-defined]
         else:
             seen = self._many_deps.get(consumer)
             if seen is None:
@@ -124,20 +129,17 @@ class Graph:
             if producer in seen:
                 return
             seen.add(producer)
-        if len(deps) > 1:  # a list from the second edge on
             deps.append(producer)  # type: ignore[attr-defined]
-        else:
-            self.deps[consumer] = [deps[0], producer] if deps else (producer,)
         dependents = self.dependents[producer]
-        if len(dependents) > 1:
-            dependents.append(consumer)  # type: ignore[attr-defined]
-        elif dependents:
-            self.dependents[producer] = [dependents[0], consumer]
-        else:
+        if not dependents:
             one = self._one_dependent
             if not one or one[0] != consumer:
                 one = self._one_dependent = (consumer,)
             self.dependents[producer] = one
+        elif len(dependents) == 1:
+            self.dependents[producer] = [dependents[0], consumer]
+        else:
+            dependents.append(consumer)  # type: ignore[attr-defined]
 
     def __len__(self) -> int:
         return len(self.jobs)

@@ -441,11 +441,12 @@ def walk(state: Resolution) -> None:
                     if consumer < 0:
                         graph.target_paths.append(path)
                     continue
-                inside = folder_of(path) if folder_of is not None else None
-                if inside is not None and consumer >= 0:
-                    oracle.link_readers(graph, consumer, [inside], add_job)
-                    sources.add(path)
-                    continue
+                if folder_of is not None and consumer >= 0:
+                    inside = folder_of(path)
+                    if inside is not None:
+                        oracle.link_readers(graph, consumer, [inside], add_job)
+                        sources.add(path)
+                        continue
                 # no rule's output starts as the path does: a source, without asking each
                 found = candidates(path) if path in constant or path.startswith(prefixes) else ()
                 if len(found) > 1:

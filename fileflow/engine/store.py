@@ -36,7 +36,6 @@ import stat as stat_mod
 import sys
 import threading
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from itertools import repeat
 
 from fileflow.engine.fs_clock import FsClock, read_clock
 from fileflow.errors import WorkflowError
@@ -400,14 +399,15 @@ _new = tuple.__new__  # a named tuple without its Python-level __new__: made per
 
 
 def _one_folder(paths: Sequence[str]) -> bool:
-    """Whether every path is in the folder of the first (none in a folder below it): each
-    starts with that folder and has its last "/" where the first has, asked in C."""
+    """Whether every path is in the folder of the first (none in a folder below it), asked
+    in C: the first and last in sorted order start with that folder (so all between them
+    do), and the paths hold no "/" beyond those of the folder."""
     if not paths:
         return False
-    cut = paths[0].rfind("/")
-    folder = paths[0][:cut + 1]
-    return (max(map(str.rfind, paths, repeat("/"))) == cut
-            and all(map(str.startswith, paths, repeat(folder))))
+    first = paths[0]
+    folder = first[:first.rfind("/") + 1]
+    return (min(paths).startswith(folder) and max(paths).startswith(folder)
+            and "\x00".join(paths).count("/") == len(paths) * folder.count("/"))
 
 
 def _mostly_missing(group: list[str]) -> bool:
