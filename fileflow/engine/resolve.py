@@ -262,7 +262,10 @@ def _job_adder(graph: Graph, work: list[tuple[Sequence[str], int]], oracle: Chec
     """`add_job(rule, wildcards, consumer, path) -> job id`: the job of `rule` for `wildcards`,
     added to `graph` with its inputs appended to `work`, unless it is there already.
     `consumer` is the job that needs it (-1 for the command line), for its input `path`.
-    Raises CheckpointPending when the job's values read a checkpoint job not yet complete."""
+    Raises CheckpointPending when the job's values read a checkpoint job not yet complete.
+    With a `path` (the walk's: no job makes it yet), the job is recorded as its producer;
+    -1 when the job would need `path` itself, which is then a source (on disk, else a
+    cycle is raised)."""
     jobs, producer_of = graph.jobs, graph.producer
     without_outputs: dict[str, int] = {}  # rule name -> its job, for rules with no output
     makers: dict[str, tuple[Callable[[dict[str, str]], JobValues], Callable[[dict], str]]] = {}
@@ -277,6 +280,10 @@ def _job_adder(graph: Graph, work: list[tuple[Sequence[str], int]], oracle: Chec
     reads = oracle.reads  # the checkpoint jobs read by the values being made (cleared per job)
 
     def add_job(rule: Rule, wildcards: dict[str, str], consumer: int, path: str = "") -> int:
+        if path:
+            for value in wildcards.values():
+                if value[:1] == "/" or ".." in value:
+                    _check_wildcards(rule, wildcards, path)
         grew = 0
         if consumer >= 0 and jobs[consumer].rule is rule:
             grew = _growth(rule, wildcards, jobs[consumer], growth.get(consumer, 0), path)
@@ -310,9 +317,13 @@ def _job_adder(graph: Graph, work: list[tuple[Sequence[str], int]], oracle: Chec
         if same is not None and jobs[same].rule is rule and jobs[same].wildcards == wildcards:
             if not path:
                 by_name[name] = same
+            elif path not in producer_of:  # another spelling of its output (e.g. "./a", "a")
+                producer_of[path] = same
             return same
         if consumer >= 0 and path and path in values.inputs.values:
-            return -1  # it would need the very file it is asked for: no job (`needs_itself`)
+            needs_itself(rule, wildcards, path, oracle.missing)  # no job: a source, or a cycle
+            graph.sources.add(path)
+            return -1
         job_id = len(jobs)
         job = Job(job_id, rule, wildcards, values, name)
         graph.add_job(job)
@@ -333,6 +344,8 @@ def _job_adder(graph: Graph, work: list[tuple[Sequence[str], int]], oracle: Chec
             work.append((values.inputs.values, job_id))
         if read:
             oracle.link_readers(graph, job_id, read, add_job)
+        if path and not (outputs and outputs[0] == path) and path not in producer_of:
+            producer_of[path] = job_id  # its pattern matched, its output is spelled otherwise
         return job_id
 
     return add_job
@@ -458,8 +471,14 @@ def walk(state: Resolution) -> None:
                     if consumer < 0:
                         graph.target_paths.append(path)
                     continue
-                producer = _made_by(state, found[0], path, consumer)
-                if producer < 0:
+                rule, wildcards = found[0]
+                try:
+                    producer = add_job(rule, wildcards, consumer, path)
+                except CheckpointPending as pending:
+                    oracle.wait(graph, add_job, pending, job_name(rule.name, wildcards),
+                                consumer, path, ("path", path, consumer))
+                    continue
+                if producer < 0:  # it would need `path` itself: a source on disk
                     continue
             if path in logs and path not in graph.needed_logs:
                 _need_log(graph, index, path, jobs[producer])
@@ -478,31 +497,6 @@ def walk(state: Resolution) -> None:
         _check_sources_exist(graph, index, unmade, needers, missing)
         unmade.clear()  # checked: a resumed walk checks only the sources it finds
         needers.clear()
-
-
-def _made_by(state: Resolution, found: tuple[Rule, dict[str, str]], path: str, consumer: int
-             ) -> int:
-    """The job of the rule `found` for `path`, added if new; -1 when there is none: it
-    waits for a checkpoint job, or it would need `path` itself (then a source on disk)."""
-    rule, wildcards = found
-    for value in wildcards.values():
-        if value[:1] == "/" or ".." in value:
-            _check_wildcards(rule, wildcards, path)
-    graph, oracle, add_job = state.graph, state.oracle, state.add_job
-    try:
-        producer = add_job(rule, wildcards, consumer, path)
-    except CheckpointPending as pending:
-        oracle.wait(graph, add_job, pending, job_name(rule.name, wildcards), consumer,
-                    path, ("path", path, consumer))
-        return -1
-    if producer < 0:
-        needs_itself(rule, wildcards, path, state.missing)
-        graph.sources.add(path)
-        return -1
-    if path not in graph.producer:
-        # The pattern matched but the rendered outputs differ (e.g. "./a" vs "a").
-        graph.producer[path] = producer
-    return producer
 
 
 def _add_targets(workflow: Workflow, targets: Sequence[str], graph: Graph,
