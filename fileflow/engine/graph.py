@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from itertools import compress
+from operator import not_
 from typing import NamedTuple
 
 from fileflow.errors import CycleError, Position
@@ -146,15 +148,13 @@ class Graph:
 
     def topological_order(self) -> list[int]:
         """Producers before consumers (Kahn's algorithm); raises CycleError on a cycle."""
-        indegree = [len(d) for d in self.deps]
-        order = [i for i, n in enumerate(indegree) if n == 0]
-        head = 0
-        while head < len(order):
-            job = order[head]
-            head += 1
-            for child in self.dependents[job]:
+        indegree = list(map(len, self.deps))
+        order = list(compress(range(len(indegree)), map(not_, indegree)))  # no producers
+        dependents = self.dependents
+        for job in order:  # a list's iterator takes what is appended meanwhile too
+            for child in dependents[job]:
                 indegree[child] -= 1
-                if indegree[child] == 0:
+                if not indegree[child]:
                     order.append(child)
         if len(order) != len(self.jobs):
             cycle = self._find_cycle({i for i, n in enumerate(indegree) if n > 0})

@@ -309,7 +309,7 @@ def _job_adder(graph: Graph, work: list[tuple[Sequence[str], int]], oracle: Chec
                                 f"needed by {_needer(jobs, consumer)})", err.pos, err.hint) from None
         # The job may exist already (asked for by another spelling of one of its paths): its
         # first output is then on record, made by the same rule with the same wildcards.
-        outputs = values.outputs.values
+        inputs, outputs = values.inputs.values, values.outputs.values
         if not outputs:
             same = without_outputs.get(rule.name)
         else:  # the walk asks for a path no job makes: made first, it is new
@@ -320,7 +320,7 @@ def _job_adder(graph: Graph, work: list[tuple[Sequence[str], int]], oracle: Chec
             elif path not in producer_of:  # another spelling of its output (e.g. "./a", "a")
                 producer_of[path] = same
             return same
-        if consumer >= 0 and path and path in values.inputs.values:
+        if consumer >= 0 and path and path in inputs:
             needs_itself(rule, wildcards, path, oracle.missing)  # no job: a source, or a cycle
             graph.sources.add(path)
             return -1
@@ -340,8 +340,8 @@ def _job_adder(graph: Graph, work: list[tuple[Sequence[str], int]], oracle: Chec
                                     f"make {shorten(out)!r}", rule.pos)
         if values.log.values:
             _add_logs(graph, job)
-        if values.inputs.values:
-            work.append((values.inputs.values, job_id))
+        if inputs:
+            work.append((inputs, job_id))
         if read:
             oracle.link_readers(graph, job_id, read, add_job)
         if path and not (outputs and outputs[0] == path) and path not in producer_of:
