@@ -375,9 +375,8 @@ def decide_each(plan: Plan, has_record: Sequence[bool] | Mapping[int, bool], for
 
     def decide_one(job_id: int, reasons: Mapping[int, tuple[Reason, ...]]) -> tuple[Reason, ...]:
         job = jobs[job_id]
-        upstream = deps[job_id]
-        if upstream:
-            upstream = [jobs[d].name for d in upstream if d in reasons]
+        producers = deps[job_id]
+        upstream = [jobs[d].name for d in producers if d in reasons] if producers else ()
         if has_record[job_id]:
             facts = plan.facts(job_id)
         elif job.values.flags:
