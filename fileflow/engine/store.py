@@ -400,14 +400,16 @@ _new = tuple.__new__  # a named tuple without its Python-level __new__: made per
 
 def _one_folder(paths: Sequence[str]) -> bool:
     """Whether every path is in the folder of the first (none in a folder below it), asked
-    in C: the first and last in sorted order start with that folder (so all between them
-    do), and the paths hold no "/" beyond those of the folder."""
+    in C of the paths joined by NUL (which no path holds): each but the first follows a
+    NUL with that folder, and the paths hold no "/" beyond those of the folder. One pass
+    over the paths themselves (a million of them lie all over memory), then scans."""
     if not paths:
         return False
     first = paths[0]
     folder = first[:first.rfind("/") + 1]
-    return (min(paths).startswith(folder) and max(paths).startswith(folder)
-            and "\x00".join(paths).count("/") == len(paths) * folder.count("/"))
+    joined, n = "\x00".join(paths), len(paths)
+    return (joined.count("\x00") == n - 1 and joined.count("\x00" + folder) == n - 1
+            and joined.count("/") == n * folder.count("/"))
 
 
 def _mostly_missing(group: list[str]) -> bool:
