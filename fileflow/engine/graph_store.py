@@ -57,8 +57,7 @@ def dump(graph: Graph, rules: Sequence[Rule]) -> tuple | None:
                  tuple((same(p, p), tuple(sorted(f))) for p, f in v.flags.items()))
         jobs.append((rule, tuple(job.wildcards.values()), job.name, inputs, outputs, log,
                      (tuple(v.params.values), tuple(v.params.names), tuple(v.params.empty)),
-                     v.threads,
-                     v.resources, flags))
+                     v.threads, v.resources, flags))
     return (FORMAT, tuple(r.name for r in rules), tuple(jobs),
             tuple(map(tuple, graph.deps)), tuple(map(tuple, graph.dependents)),
             tuple(same(p, p) for p in sorted(graph.sources)), tuple(graph.targets),
