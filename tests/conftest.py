@@ -18,11 +18,15 @@ import gc
 import os
 import shutil
 import subprocess
+import tempfile
 from fnmatch import fnmatch
 
 import pytest
 
 STRICT = os.environ.get("FILEFLOW_STRICT_SERVICES") == "1"
+# A build daemon the developer runs (`fileflow daemon start`) never serves the tests' commands:
+# they look for one in a folder of their own (tests/test_daemon.py starts its own).
+os.environ["FILEFLOW_DAEMON_DIR"] = tempfile.mkdtemp(prefix="ffd-tests-", dir="/tmp")
 
 # Modules whose every test is end-to-end (file name patterns).
 E2E_MODULES = (
@@ -37,6 +41,7 @@ E2E_MODULES = (
     "test_completion.py",      # the completion scripts in real bash, zsh and fish
     "test_schedule_ahead.py",  # whole builds watching the run log as jobs start
     "test_noop_cache.py",      # whole builds, then the no-op shortcut
+    "test_daemon.py",          # a real build daemon, commands handed to it
 )
 
 # Fixtures that start a real service (a loopback S3 or HTTP server) or need one (PostgreSQL).
