@@ -887,7 +887,8 @@ def main(argv: list[str] | None = None) -> int:
     cells = []
     if args.daemon:  # a daemon of the benchmark's own, in a private folder
         os.environ["FILEFLOW_DAEMON_DIR"] = tempfile.mkdtemp(prefix="ffd-", dir="/tmp")
-        subprocess.run(exes["fileflow"] + ["daemon", "start"], check=True)
+        # (from the benchmark's folder: `python -m fileflow` in a source tree would find that one)
+        subprocess.run(exes["fileflow"] + ["daemon", "start"], check=True, cwd=root)
     for phase in phases:
         for shape in shapes:
             for n in (sizes if phase == "dry" else [args.build_size]):
@@ -906,7 +907,7 @@ def main(argv: list[str] | None = None) -> int:
                           fh, indent=1)
     finally:
         if args.daemon:
-            subprocess.run(exes["fileflow"] + ["daemon", "stop"], check=False)
+            subprocess.run(exes["fileflow"] + ["daemon", "stop"], check=False, cwd=root)
             shutil.rmtree(os.environ["FILEFLOW_DAEMON_DIR"], ignore_errors=True)
         if not args.keep:
             for name in os.listdir(root):
