@@ -255,6 +255,27 @@ def test_a_folder_others_may_write_is_refused(tmp_path):
         d.stop()
 
 
+def test_a_socket_in_a_folder_others_may_write_is_never_used(daemon, tmp_path):
+    p = Project(tmp_path)
+    p.flowfile('rule all:\n    input: "out.txt"\nrule make:\n    output: "out.txt"\n'
+               '    shell: "echo here > {output}"\n')
+    os.chmod(daemon.folder, 0o777)
+    try:
+        result = daemon.fileflow("build", "-q", cwd=tmp_path)
+    finally:
+        os.chmod(daemon.folder, 0o700)
+    assert result.returncode == 0, result.stderr
+    assert p.read("out.txt") == "here\n"
+    assert daemon.commands_served() == 0  # run in the caller's own process
+
+
+def test_standard_input_reaches_the_command(daemon, tmp_path):
+    result = daemon.fileflow("fmt", "-", cwd=tmp_path, input='rule  a:\n  output:   "x"\n  shell: "true"\n')
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith('rule a:\n    output: "x"'), result.stdout
+    assert daemon.commands_served() == 1
+
+
 def test_many_commands_at_once_each_get_their_own_answer(daemon, tmp_path):
     projects = []
     for n in range(6):
@@ -267,6 +288,8 @@ def test_many_commands_at_once_each_get_their_own_answer(daemon, tmp_path):
     for n, (p, proc) in enumerate(projects):
         proc.communicate(timeout=60)
         assert proc.returncode == n % 2
-        assert p.read("out.txt") == f"{n}\n"
+        assert p.exists("out.txt") == (n % 2 == 0)  # a failed job's output is never kept
+        if n % 2 == 0:
+            assert p.read("out.txt") == f"{n}\n"
     time.sleep(0.1)
     assert daemon.commands_served() == 6

@@ -26,7 +26,7 @@ import subprocess
 import sys
 import time
 
-from fileflow.cli.daemon_client import DAEMON_DIR_VARIABLE, socket_path
+from fileflow.cli.daemon_client import DAEMON_DIR_VARIABLE, peer_uid, private_folder, socket_path
 from fileflow.errors import FileflowError
 
 __all__ = ["configure_daemon", "daemon_command", "run_daemon"]
@@ -90,11 +90,10 @@ def _own_folder(folder: str) -> None:
     others may write there."""
     try:
         os.makedirs(folder, mode=0o700, exist_ok=True)
-        info = os.stat(folder)
     except OSError as exc:
         raise FileflowError(f"daemon: cannot make the folder {folder}: {exc.strerror}; "
                             f"set {DAEMON_DIR_VARIABLE} to a folder of yours") from None
-    if info.st_uid != os.getuid() or info.st_mode & 0o022:
+    if not private_folder(folder):
         raise FileflowError(f"daemon: {folder} is not a private folder of this user; "
                             f"set {DAEMON_DIR_VARIABLE} to a folder of yours")
 
@@ -299,7 +298,7 @@ def _fork_command(listener: socket.socket, selector, running):
         conn, _ = listener.accept()
     except OSError:
         return None
-    uid = _peer_uid(conn)
+    uid = peer_uid(conn)
     if uid != os.getuid():
         _log(f"refused a command of user {uid}")
         conn.close()
@@ -316,16 +315,6 @@ def _fork_command(listener: socket.socket, selector, running):
     pidfd = os.pidfd_open(pid)
     selector.register(pidfd, selectors.EVENT_READ)
     return pidfd, pid, conn
-
-
-def _peer_uid(conn: socket.socket) -> int | None:
-    import struct
-
-    try:
-        creds = conn.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
-    except OSError:
-        return None
-    return struct.unpack("3i", creds)[2]
 
 
 def _report_end(pidfd: int, entry: tuple[int, socket.socket], selector) -> None:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import os
 import sys
 
-__all__ = ["main", "socket_path", "request_of_this_process", "LOCAL_COMMANDS",
+__all__ = ["main", "socket_path", "request_of_this_process", "private_folder", "peer_uid", "LOCAL_COMMANDS",
            "FORWARDED_SIGNALS", "NO_DAEMON_VARIABLE", "DAEMON_DIR_VARIABLE"]
 
 # Commands that always run here: the daemon's own, and those that serve for long over
@@ -65,6 +65,8 @@ def _through_daemon(argv: list[str]) -> int | None:
     path = socket_path()
     try:
         os.stat(path)
+        if not private_folder(os.path.dirname(path)):
+            return None  # a socket others could have put there: never handed our terminal
     except (OSError, ValueError):
         return None
     import json
@@ -73,6 +75,8 @@ def _through_daemon(argv: list[str]) -> int | None:
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     try:
         sock.connect(path)
+        if peer_uid(sock) != os.getuid():
+            raise OSError("the daemon's socket belongs to another user")
         body = json.dumps(request_of_this_process(argv)).encode("utf-8", "surrogatepass")
         streams = _open_streams()
         socket.send_fds(sock, [len(body).to_bytes(8, "big")], streams)
@@ -81,6 +85,25 @@ def _through_daemon(argv: list[str]) -> int | None:
         sock.close()
         return None
     return _wait_for_end(sock)
+
+
+def private_folder(folder: str) -> bool:
+    """Whether `folder` is this user's and nobody else may write there (what the daemon's
+    socket folder must be: nobody else can then put a socket in it)."""
+    info = os.stat(folder)
+    return info.st_uid == os.getuid() and not info.st_mode & 0o022
+
+
+def peer_uid(sock) -> int | None:
+    """The user id of the process at the other end of a Unix socket (SO_PEERCRED)."""
+    import socket
+    import struct
+
+    try:
+        creds = sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
+    except OSError:
+        return None
+    return struct.unpack("3i", creds)[2]
 
 
 def _open_streams() -> list[int]:
