@@ -36,6 +36,9 @@ from fileflow.executors.base import JobOutcome, JobSpec
 from fileflow.executors.cluster_groups import (
     GroupForming,
     GroupJob,
+    MemberNote,
+    adoptable_as_one,
+    adopted_group,
     cancelled_members,
     member_outcomes,
     new_group,
@@ -139,10 +142,12 @@ class Backend(Protocol):
 
 @dataclass(frozen=True, slots=True)
 class Adoptable:
-    """A job a dead fileflow left queued or running on the cluster, from the run log."""
+    """A job a dead fileflow left queued or running on the cluster, from the run log: a
+    member of a group job has its member note (external_id is then the group job's)."""
     name: str
     command: str
     external_id: str
+    note: MemberNote | None = None
 
 
 @dataclass(slots=True)
@@ -210,6 +215,7 @@ class ClusterExecutor:
         self.group_limits = dict(group_limits or {})   # --resources: what a group's layer may use
         self.groups: dict[int, GroupJob] = {}          # a group's own (negative) id -> the group
         self.group_count = 0                           # group jobs made in this run
+        self.adopted_groups: set[str] = set()          # ids of group jobs taken over
 
     # ---------------------------------------------------------------- Executor contract
 
@@ -223,14 +229,14 @@ class ClusterExecutor:
         remote: list[JobSpec] = []
         for spec in specs:
             if spec.group:
-                if spec.name in self.adoptable:  # a group job is never taken over
-                    self._adopt(replace(spec, attempt=0))
                 members = self.forming.add(spec)
-                if members is not None:
+                if members is not None and (found := self._adopt_group(members)):
+                    ids.update((member.job_id, found) for member in members)
+                elif members is not None:
                     self.group_count += 1
                     try:
                         spec, group = new_group(-self.group_count, members, self.backend.name,
-                                                self.script_dir, self.group_cores,
+                                                self.workdir, self.group_cores,
                                                 self.group_limits)
                         self.backend.request(spec)  # its request can be made
                     except FileflowError as exc:  # its members cannot share one request
@@ -244,7 +250,8 @@ class ClusterExecutor:
                 self.local_waiting.append(spec)
                 ids[spec.job_id] = ""
             elif spec.name in self.adoptable:
-                found = self._adopt(spec)
+                old = self.adoptable[spec.name]
+                found = self._adopt_group([spec]) if old.note else self._adopt(spec)
                 if found:
                     ids[spec.job_id] = found
                 else:
@@ -277,7 +284,7 @@ class ClusterExecutor:
 
     def cancel(self) -> list[JobOutcome]:
         """Cancel every job of this run (one scheduler call), stop the head-node ones."""
-        ids = list(self.jobs) + [a.external_id for a in self.adoptable.values()]
+        ids = list(dict.fromkeys([*self.jobs, *(a.external_id for a in self.adoptable.values())]))
         if ids:
             try:
                 retry_transient(lambda: self.backend.cancel(ids), f"cancelling {len(ids)} "
@@ -329,8 +336,10 @@ class ClusterExecutor:
         return name in self.adoptable
 
     def release_unclaimed(self) -> list[str]:
-        """Cancel adopted jobs this build did not need; their ids."""
-        ids = [a.external_id for a in self.adoptable.values()]
+        """Cancel adopted jobs this build did not need; their ids. A group job this build
+        took over for some of its members is not cancelled for the others."""
+        ids = list(dict.fromkeys(a.external_id for a in self.adoptable.values()
+                                 if a.external_id not in self.adopted_groups))
         self.adoptable.clear()
         if ids:
             try:
@@ -346,19 +355,59 @@ class ClusterExecutor:
             import shutil
             shutil.rmtree(self.script_dir, ignore_errors=True)
 
+    def _adopt_group(self, members: list[JobSpec]) -> str:
+        """Members of this build that a group job a dead fileflow left runs: taken over as
+        a whole (their outcomes come from its results), or, when it does not run them all
+        with these commands, it is cancelled and their old outputs go. Its id, or ""."""
+        olds = [self.adoptable.get(m.name) for m in members]
+        external_id = adoptable_as_one(members, olds)
+        made = None
+        try:
+            if external_id:
+                made = adopted_group(-self.group_count - 1, members,
+                                     [o.note for o in olds if o and o.note], self.backend.name,
+                                     self.workdir, self.group_cores, self.group_limits)
+        except FileflowError:
+            pass  # its members cannot share a request now: submitted anew
+        if made is None:
+            old_ids = {o.external_id for o in olds if o is not None}
+            for name in [n for n, a in self.adoptable.items() if a.external_id in old_ids]:
+                del self.adoptable[name]
+            self._cancel_old(sorted(old_ids), [m for m, o in zip(members, olds) if o])
+            return ""
+        spec, group = made
+        self.group_count += 1
+        for m in members:
+            del self.adoptable[m.name]
+        self.adopted_groups.add(external_id)
+        job = self.jobs.get(external_id)
+        if job is not None and job.group is not None:  # another part of it, taken over before
+            job.group = replace(job.group, members=job.group.members + group.members)
+            self.groups[job.spec.job_id] = job.group
+            return external_id
+        self.groups[spec.job_id] = group
+        self.jobs[external_id] = ClusterJob(spec, external_id, time.time(), group=group)
+        self.next_round = self.clock()  # learn its state now: it may be done already
+        return external_id
+
     def _adopt(self, spec: JobSpec) -> str:
         old = self.adoptable.pop(spec.name)
         if old.command == spec.command and spec.attempt == 1:
             self.jobs[old.external_id] = ClusterJob(spec, old.external_id, time.time())
             self.next_round = self.clock()  # learn its state now: it may be done already
             return old.external_id
-        # The job changed meanwhile: the old one must not write its outputs any more.
-        retry_transient(lambda: self.backend.cancel([old.external_id]), "cancelling an old job",
-                        give_up=30.0)
-        for path in spec.outputs:
-            if os.path.isfile(path) or os.path.islink(path):
-                os.unlink(path)
+        self._cancel_old([old.external_id], [spec])
         return ""
+
+    def _cancel_old(self, ids: list[str], specs: list[JobSpec]) -> None:
+        """Old jobs that changed meanwhile: they must not write these outputs any more."""
+        if ids:
+            retry_transient(lambda: self.backend.cancel(ids), "cancelling an old job",
+                            give_up=30.0)
+        for spec in specs:
+            for path in spec.outputs:
+                if os.path.isfile(path) or os.path.islink(path):
+                    os.unlink(path)
 
     # ---------------------------------------------------------------- local jobs
 
