@@ -615,7 +615,8 @@ def test_a_group_job_left_by_a_killed_fileflow_is_adopted_not_submitted_again(sl
         assert j["state"] == "done" and j["external_id"] == group_id, j
         assert f"slurm job {group_id} (group g.1) on " in j["message"], j
     # In the order the node ran them, each with its own times.
-    assert jobs["a"]["ended_at"] <= jobs["b"]["started_at"] <= jobs["b"]["ended_at"] <= jobs["c"]["started_at"]
+    a, b, c = (jobs[n] for n in "abc")
+    assert a["ended_at"] <= b["started_at"] <= b["ended_at"] <= c["started_at"]
     assert jobs["b"]["ended_at"] - jobs["b"]["started_at"] >= 5
     assert sorted(p.read("ran.log").split()) == ["a", "b", "c", "d"]  # each member ran once
     assert p.read("c.txt") == "a\nc\n" and p.read("d.txt") == "d\n"

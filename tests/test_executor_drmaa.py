@@ -381,7 +381,8 @@ def test_a_group_job_left_by_a_killed_fileflow_is_adopted_not_submitted_again(tm
     for j in jobs.values():
         assert j["state"] == "done" and j["external_id"] == group_id, j
     assert {j["external_id"] for j in p.jobs_since(0)} == {group_id}  # no job submitted again
-    assert jobs["a"]["ended_at"] <= jobs["b"]["started_at"] <= jobs["b"]["ended_at"] <= jobs["c"]["started_at"]
+    a, b, c = (jobs[n] for n in "abc")
+    assert a["ended_at"] <= b["started_at"] <= b["ended_at"] <= c["started_at"]
     assert sorted(p.read("ran.log").split()) == ["a", "b", "c", "d"]  # each member ran once
     assert p.read("c.txt") == "a\nc\n" and p.read("d.txt") == "d\n"
     again = _build(p, sge, *GROUPED)

@@ -13,7 +13,8 @@ can judge a job even when the scheduler keeps no accounting (or forgot the job a
 
 Group jobs (fileflow.executors.cluster_groups): the members of a group are gathered as the
 run loop hands them over, then go as one cluster job of their own, with the group's
-request; once it ends, its outcome becomes one outcome per member.
+request; once it ends, its outcome becomes one outcome per member. A group job a dead
+fileflow left is taken over for the members of this build it runs, unchanged.
 
 Status rounds: the first round comes POLL_MIN seconds after a submission; while nothing
 changes, the gap grows by POLL_GROWTH up to POLL_MAX; any change (a job started, ended, or
@@ -23,6 +24,7 @@ row does the build stop with an error.
 """
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import time
@@ -360,15 +362,12 @@ class ClusterExecutor:
         a whole (their outcomes come from its results), or, when it does not run them all
         with these commands, it is cancelled and their old outputs go. Its id, or ""."""
         olds = [self.adoptable.get(m.name) for m in members]
-        external_id = adoptable_as_one(members, olds)
         made = None
-        try:
-            if external_id:
+        if external_id := adoptable_as_one(members, olds):
+            with contextlib.suppress(FileflowError):  # cannot share a request now: submitted anew
                 made = adopted_group(-self.group_count - 1, members,
                                      [o.note for o in olds if o and o.note], self.backend.name,
                                      self.workdir, self.group_cores, self.group_limits)
-        except FileflowError:
-            pass  # its members cannot share a request now: submitted anew
         if made is None:
             old_ids = {o.external_id for o in olds if o is not None}
             for name in [n for n, a in self.adoptable.items() if a.external_id in old_ids]:

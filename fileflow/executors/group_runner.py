@@ -57,7 +57,7 @@ def run_group(manifest: dict) -> int:
                 pass
 
     signal.signal(signal.SIGTERM, terminate)
-    with open(manifest["results"], "a", encoding="utf-8") as out:
+    with open(manifest["results"], "w", encoding="utf-8") as out:
         while order or running:
             if stop["now"]:
                 break
