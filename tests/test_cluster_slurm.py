@@ -656,3 +656,38 @@ def test_a_member_that_failed_inside_an_adopted_group_job_fails_alone(slurm, tmp
     assert again.code == 0, again
     assert sorted(j["name"] for j in again.jobs) == ["b", "c"]
     assert len(_calls(calls, "sbatch")) == submitted + 1
+
+
+def test_a_build_needing_only_some_members_of_an_adopted_group_job_waits_for_it(slurm, tmp_path):
+    """The targets changed after the head crash: the group job is taken over for the
+    members the build needs (the others run along, unrecorded, and run again when needed);
+    it is not cancelled as a left-over job."""
+    p = Project(tmp_path / "p")
+    p.flowfile(ADOPTED_GROUP)
+    calls = tmp_path / "bin"
+    env = _env(p, _wrappers(calls))
+    group_id = _kill_head_while_its_group_runs(p, env)
+    submitted = len(_calls(calls, "sbatch"))
+    r = p.run("build", "--cluster", "slurm", "-j", "2", *GROUPED, "d.txt", env=env)
+    assert r.code == 0, r
+    assert "left-over" not in r.err and len(_calls(calls, "sbatch")) == submitted, r
+    assert {j["name"]: (j["state"], j["external_id"]) for j in r.jobs} == {
+        "a": ("done", group_id), "d": ("done", group_id)}
+    assert p.read("d.txt") == "d\n" and p.read("c.txt") == "a\nc\n"  # c ran along
+    again = p.run("build", "--cluster", "slurm", "-j", "2", *GROUPED, env=env)
+    assert again.code == 0, again
+    assert sorted(j["name"] for j in again.jobs) == ["b", "c"], again.jobs
+    assert p.read("c.txt") == "a\nc\n" and len(_calls(calls, "sbatch")) == submitted + 1
+
+
+def test_a_stale_file_a_group_member_makes_again_is_no_error_for_the_member_reading_it(
+        slurm, tmp_path):
+    """b.txt lies there, unrecorded: b runs and makes it anew, and c, in b's group, reads
+    the new one (its old copy, removed as b was prepared, is not hashed for c)."""
+    p = Project(tmp_path / "p")
+    p.flowfile(ADOPTED_GROUP)
+    p.write("b.txt", "stale\n")
+    r = p.run("build", "--cluster", "slurm", "-j", "2", *GROUPED)
+    assert r.code == 0, r
+    assert p.read("c.txt") == "a\nc\n"
+    assert {j["name"]: j["state"] for j in r.jobs} == dict.fromkeys("abcd", "done")
