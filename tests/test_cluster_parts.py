@@ -7,6 +7,7 @@ from __future__ import annotations
 import argparse
 import os
 import subprocess
+from dataclasses import replace
 
 import pytest
 
@@ -314,10 +315,10 @@ def test_a_group_job_a_dead_fileflow_left_is_taken_over_for_the_members_still_ne
     first = ClusterExecutor(backend, LocalExecutor(), workdir=".", tag="t1")
 
     def member(i, command):
-        return JobSpec(i, f"m{i}", "m", command, f".fileflow/proc/m/{i}/%j.log", group="g.1",
-                       group_size=2)
+        return JobSpec(i, f"m{i}", "m", command, f".fileflow/proc/m/{i}/%j.log",
+                       (["one.txt", "two.txt"][i - 1],), group="g.1", group_size=2)
 
-    specs = [member(1, "sleep 0.5; echo one > one.txt"), member(2, "echo two > two.txt; exit 3")]
+    specs = [member(1, "sleep 0.5; echo one > one.txt"), member(2, "echo two >> two.txt; exit 3")]
     notes = [read_member_note(member_note("g.1", i, 2, "proc")) for i in range(2)]
 
     def left_by(old_id, commands=("", "")):
@@ -349,3 +350,14 @@ def test_a_group_job_a_dead_fileflow_left_is_taken_over_for_the_members_still_ne
     assert new_id != old_id and backend.procs[old_id].returncode is not None
     got = _drain(fourth)
     assert (got[1].exit_code, got[2].exit_code) == (0, 3) and got[1].external_id == new_id
+    # Two groups of this build from one old group job, the first not taken over (a command
+    # changed): the old job is cancelled, and the member of the second, prepared to be
+    # taken over with its old output kept, loses that output before it runs anew.
+    with open("two.txt", "w") as fh:
+        fh.write("partial\n")
+    fifth = ClusterExecutor(backend, LocalExecutor(), workdir=".", tag="t5")
+    fifth.adopt(left_by("9_9", ("echo changed > one.txt", "")), ["t1"])
+    apart = [replace(s, group=f"n.{i}", group_size=1) for i, s in enumerate(specs)]
+    assert "9_9" not in fifth.submit(apart) and backend.submits == 5
+    got = _drain(fifth)
+    assert open("two.txt").read() == "two\n"

@@ -218,6 +218,7 @@ class ClusterExecutor:
         self.groups: dict[int, GroupJob] = {}          # a group's own (negative) id -> the group
         self.group_count = 0                           # group jobs made in this run
         self.adopted_groups: set[str] = set()          # ids of group jobs taken over
+        self.superseded: set[str] = set()              # jobs whose old group job was cancelled
 
     # ---------------------------------------------------------------- Executor contract
 
@@ -230,6 +231,9 @@ class ClusterExecutor:
         ids: dict[int, str] = {}
         remote: list[JobSpec] = []
         for spec in specs:
+            if spec.name in self.superseded:  # prepared to be taken over, then its old job went
+                self.superseded.discard(spec.name)
+                self._cancel_old([], [spec])
             if spec.group:
                 members = self.forming.add(spec)
                 if members is not None and (found := self._adopt_group(members)):
@@ -372,7 +376,10 @@ class ClusterExecutor:
             old_ids = {o.external_id for o in olds if o is not None}
             for name in [n for n, a in self.adoptable.items() if a.external_id in old_ids]:
                 del self.adoptable[name]
-            self._cancel_old(sorted(old_ids), [m for m, o in zip(members, olds) if o])
+                self.superseded.add(name)
+            stale = [m for m, o in zip(members, olds) if o or m.name in self.superseded]
+            self.superseded.difference_update(m.name for m in members)
+            self._cancel_old(sorted(old_ids), stale)
             return ""
         spec, group = made
         self.group_count += 1
