@@ -170,7 +170,7 @@ def test_cluster_executor_scripts_arrays_exit_files_and_local_rules(tmp_path, mo
 
 
 def test_cluster_executor_adopts_a_job_instead_of_submitting_it(tmp_path, monkeypatch):
-    from fileflow.executors.cluster import Adoptable
+    from fileflow.executors.cluster_adopting import Adoptable
 
     monkeypatch.chdir(tmp_path)
     backend = ProcessBackend()
@@ -307,7 +307,7 @@ def test_a_group_waits_for_all_its_members_then_runs_as_one_job(tmp_path, monkey
 
 def test_a_group_job_a_dead_fileflow_left_is_taken_over_for_the_members_still_needed(
         tmp_path, monkeypatch):
-    from fileflow.executors.cluster import Adoptable
+    from fileflow.executors.cluster_adopting import Adoptable
     from fileflow.executors.cluster_groups import member_note, read_member_note
 
     monkeypatch.chdir(tmp_path)

@@ -33,7 +33,7 @@ def cluster_orphans(runlog, executor_name: str, workdir: str):
     """Jobs of `executor_name` still 'running' in runs whose fileflow is gone: returned as
     Adoptable (this build takes them over) with those runs' tags; their rows are closed
     now (the new run records them again under its own id)."""
-    from fileflow.executors.cluster import Adoptable
+    from fileflow.executors.cluster_adopting import Adoptable
     from fileflow.executors.cluster_groups import read_member_note
 
     rows = [r for r in runlog.unfinished_jobs(socket.gethostname())

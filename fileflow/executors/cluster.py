@@ -35,11 +35,10 @@ from typing import Protocol
 from fileflow.chunks import chunked
 from fileflow.errors import FileflowError
 from fileflow.executors.base import JobOutcome, JobSpec
+from fileflow.executors.cluster_adopting import Adoptable, LeftJobs
 from fileflow.executors.cluster_groups import (
     GroupForming,
     GroupJob,
-    MemberNote,
-    adoptable_as_one,
     adopted_group,
     cancelled_members,
     member_outcomes,
@@ -51,7 +50,7 @@ from fileflow.lang.units import span
 
 __all__ = [
     "POLL_MIN", "POLL_MAX", "POLL_GROWTH", "GIVE_UP_SECONDS", "FINAL_STATES", "STATE_MEANING",
-    "JobStatus", "TransientError", "Backend", "Adoptable", "ClusterJob", "ClusterExecutor",
+    "JobStatus", "TransientError", "Backend", "ClusterJob", "ClusterExecutor",
     "retry_transient",
 ]
 
@@ -142,16 +141,6 @@ class Backend(Protocol):
         """A job ended in `state` on `host` (e.g. NODE_FAIL: avoid that node from now on)."""
 
 
-@dataclass(frozen=True, slots=True)
-class Adoptable:
-    """A job a dead fileflow left queued or running on the cluster, from the run log: a
-    member of a group job has its member note (external_id is then the group job's)."""
-    name: str
-    command: str
-    external_id: str
-    note: MemberNote | None = None
-
-
 @dataclass(slots=True)
 class ClusterJob:
     spec: JobSpec
@@ -202,7 +191,7 @@ class ClusterExecutor:
         self.local_waiting: list[JobSpec] = []         # head-node jobs beyond --local-cores
         self.local_threads = 0                         # threads of head-node jobs running
         self.local_held: dict[int, int] = {}           # graph job id -> its threads
-        self.adoptable: dict[str, Adoptable] = {}      # job name -> job a dead fileflow left
+        self.left = LeftJobs()                         # jobs a dead fileflow left
         self.next_round = 0.0
         self.interval = POLL_MIN
         self.failing_since: float | None = None
@@ -217,8 +206,6 @@ class ClusterExecutor:
         self.group_limits = dict(group_limits or {})   # --resources: what a group's layer may use
         self.groups: dict[int, GroupJob] = {}          # a group's own (negative) id -> the group
         self.group_count = 0                           # group jobs made in this run
-        self.adopted_groups: set[str] = set()          # ids of group jobs taken over
-        self.superseded: set[str] = set()              # jobs whose old group job was cancelled
 
     # ---------------------------------------------------------------- Executor contract
 
@@ -231,8 +218,7 @@ class ClusterExecutor:
         ids: dict[int, str] = {}
         remote: list[JobSpec] = []
         for spec in specs:
-            if spec.name in self.superseded:  # prepared to be taken over, then its old job went
-                self.superseded.discard(spec.name)
+            if self.left.was_superseded(spec):
                 self._cancel_old([], [spec])
             if spec.group:
                 members = self.forming.add(spec)
@@ -255,9 +241,9 @@ class ClusterExecutor:
             elif spec.rule in self.local_rules:
                 self.local_waiting.append(spec)
                 ids[spec.job_id] = ""
-            elif spec.name in self.adoptable:
-                old = self.adoptable[spec.name]
-                found = self._adopt_group([spec]) if old.note else self._adopt(spec)
+            elif spec.name in self.left.by_name:
+                grouped = self.left.by_name[spec.name].note
+                found = self._adopt_group([spec]) if grouped else self._adopt(spec)
                 if found:
                     ids[spec.job_id] = found
                 else:
@@ -290,7 +276,7 @@ class ClusterExecutor:
 
     def cancel(self) -> list[JobOutcome]:
         """Cancel every job of this run (one scheduler call), stop the head-node ones."""
-        ids = list(dict.fromkeys([*self.jobs, *(a.external_id for a in self.adoptable.values())]))
+        ids = list(dict.fromkeys([*self.jobs, *self.left.ids()]))
         if ids:
             try:
                 retry_transient(lambda: self.backend.cancel(ids), f"cancelling {len(ids)} "
@@ -308,7 +294,7 @@ class ClusterExecutor:
         out += [JobOutcome(spec.job_id, -15, now, now, message="cancelled before it started")
                 for spec in self.forming.drop()]
         self.jobs.clear()
-        self.adoptable.clear()
+        self.left.by_name.clear()
         out += [JobOutcome(spec.job_id, -15, now, now, message="cancelled before it started")
                 for spec in self.local_waiting]
         self.local_waiting.clear()
@@ -319,8 +305,7 @@ class ClusterExecutor:
     def adopt(self, jobs: Iterable[Adoptable], tags: Iterable[str] = ()) -> None:
         """Jobs a dead fileflow left on the cluster: a job of this build with the same name
         and command takes over the running one instead of being submitted again."""
-        for job in jobs:
-            self.adoptable[job.name] = job
+        self.left.add(jobs)
         self.tags.extend(t for t in tags if t not in self.tags)
 
     def cancel_strays(self) -> list[str]:
@@ -330,7 +315,7 @@ class ClusterExecutor:
         active_ids = getattr(self.backend, "active_ids", None)
         if active_ids is None or len(self.tags) < 2:
             return []
-        known = {a.external_id for a in self.adoptable.values()}
+        known = set(self.left.ids())
         strays = [i for i in retry_transient(lambda: active_ids(self.tags[1:]), "listing old jobs",
                                              give_up=30.0) if i not in known]
         if strays:
@@ -339,14 +324,12 @@ class ClusterExecutor:
 
     def adopts(self, name: str) -> bool:
         """Will this job be taken over (so its outputs must not be deleted first)?"""
-        return name in self.adoptable
+        return name in self.left.by_name
 
     def release_unclaimed(self) -> list[str]:
         """Cancel adopted jobs this build did not need; their ids. A group job this build
         took over for some of its members is not cancelled for the others."""
-        ids = list(dict.fromkeys(a.external_id for a in self.adoptable.values()
-                                 if a.external_id not in self.adopted_groups))
-        self.adoptable.clear()
+        ids = self.left.unclaimed()
         if ids:
             try:
                 retry_transient(lambda: self.backend.cancel(ids), "cancelling left-over jobs",
@@ -365,27 +348,18 @@ class ClusterExecutor:
         """Members of this build that a group job a dead fileflow left runs: taken over as
         a whole (their outcomes come from its results), or, when it does not run them all
         with these commands, it is cancelled and their old outputs go. Its id, or ""."""
-        olds = [self.adoptable.get(m.name) for m in members]
+        external_id, notes = self.left.group_of(members)
         made = None
-        if external_id := adoptable_as_one(members, olds):
+        if external_id:
             with contextlib.suppress(FileflowError):  # cannot share a request now: submitted anew
-                made = adopted_group(-self.group_count - 1, members,
-                                     [o.note for o in olds if o and o.note], self.backend.name,
+                made = adopted_group(-self.group_count - 1, members, notes, self.backend.name,
                                      self.workdir, self.group_cores, self.group_limits)
         if made is None:
-            old_ids = {o.external_id for o in olds if o is not None}
-            for name in [n for n, a in self.adoptable.items() if a.external_id in old_ids]:
-                del self.adoptable[name]
-                self.superseded.add(name)
-            stale = [m for m, o in zip(members, olds) if o or m.name in self.superseded]
-            self.superseded.difference_update(m.name for m in members)
-            self._cancel_old(sorted(old_ids), stale)
+            self._cancel_old(*self.left.drop(members))
             return ""
         spec, group = made
         self.group_count += 1
-        for m in members:
-            del self.adoptable[m.name]
-        self.adopted_groups.add(external_id)
+        self.left.take(members, external_id)
         job = self.jobs.get(external_id)
         if job is not None and job.group is not None:  # another part of it, taken over before
             job.group = replace(job.group, members=job.group.members + group.members)
@@ -397,16 +371,16 @@ class ClusterExecutor:
         return external_id
 
     def _adopt(self, spec: JobSpec) -> str:
-        old = self.adoptable.pop(spec.name)
-        if old.command == spec.command and spec.attempt == 1:
-            self.jobs[old.external_id] = ClusterJob(spec, old.external_id, time.time())
+        external_id, cancel = self.left.single(spec)
+        if external_id:
+            self.jobs[external_id] = ClusterJob(spec, external_id, time.time())
             self.next_round = self.clock()  # learn its state now: it may be done already
-            return old.external_id
-        self._cancel_old([old.external_id], [spec])
-        return ""
+        else:  # the job changed meanwhile: the old one must not write its outputs any more
+            self._cancel_old([cancel], [spec])
+        return external_id
 
     def _cancel_old(self, ids: list[str], specs: list[JobSpec]) -> None:
-        """Old jobs that changed meanwhile: they must not write these outputs any more."""
+        """Cancel these old jobs and remove these jobs' old outputs."""
         if ids:
             retry_transient(lambda: self.backend.cancel(ids), "cancelling an old job",
                             give_up=30.0)

@@ -30,7 +30,7 @@ from fileflow.lang.units import span
 
 __all__ = ["GroupJob", "GroupForming", "MemberNote", "new_group", "runner_command",
            "write_manifest", "member_outcomes", "cancelled_members", "results_template",
-           "member_note", "read_member_note", "adoptable_as_one", "adopted_group"]
+           "member_note", "read_member_note", "adopted_group"]
 
 NOTE_PREFIX = "in group job: "   # a running member's message in the run log, then its note
 
@@ -65,19 +65,6 @@ def read_member_note(message: str | None) -> MemberNote | None:
         return MemberNote(str(d["group"]), int(d["index"]), int(d["size"]), str(d["results"]))
     except (ValueError, KeyError, TypeError):
         return None
-
-
-def adoptable_as_one(members: Sequence[JobSpec], olds: Sequence) -> str:
-    """The id of the group job a dead fileflow left that runs all of `members` (each one's
-    old row, an Adoptable or None, in `olds`) with their commands unchanged: this build
-    waits for it. "" when they are not all in one such group job."""
-    if not olds or any(o is None or o.note is None for o in olds):
-        return ""
-    ids = {o.external_id for o in olds}
-    if len(ids) != 1 or any(o.command != m.command or m.attempt != 1
-                            for o, m in zip(olds, members)):
-        return ""
-    return ids.pop()
 
 
 @dataclass(frozen=True, slots=True)
