@@ -323,9 +323,18 @@ def clean_dir(d: str) -> None:
 
 # ---------------------------------------------------------------- running one process
 
-def run(argv: list[str], cwd: str, timeout: float, log: str) -> dict:
+def tool_env(tool: str, args) -> dict[str, str]:
+    """What a tool's runs add to the environment: fileflow runs in its own process, except
+    the `fileflow` tool with --daemon, which a build daemon started for the benchmark runs."""
+    if tool == "fileflow" and getattr(args, "daemon", False):
+        return {}
+    return {"FILEFLOW_NO_DAEMON": "1"}
+
+
+def run(argv: list[str], cwd: str, timeout: float, log: str, extra_env: dict | None = None) -> dict:
     """Run argv in cwd with stdout+stderr to the file log; wall time, peak RSS, status."""
     env = {k: v for k, v in os.environ.items() if k not in ("FILEFLOW_DB", "MAKEFLAGS", "MFLAGS")}
+    env.update(extra_env or {})
     with open(log, "wb") as out:
         start = time.perf_counter()
         proc = subprocess.Popen(argv, cwd=cwd, stdout=out, stderr=subprocess.STDOUT, env=env,
@@ -444,7 +453,7 @@ def prebuild(tool: str, d: str, exes, args, logdir: str) -> dict:
     log = os.path.join(logdir, f"prebuild-{tool}.log")
     if tool == "snakemake" and args.snakemake_prebuild == "make":
         return run(["make", "-f", "Makefile.prebuild", "-j", str(JOBS)], d, args.timeout, log)
-    return run(command(tool, "build", exes), d, args.timeout, log)
+    return run(command(tool, "build", exes), d, args.timeout, log, tool_env(tool, args))
 
 
 def load() -> str:
@@ -496,7 +505,7 @@ def measure_cell(phase: str, shape: str, n: int, args, exes, tools: list[str], r
                 split_rule(d, rep + 1)
             log = os.path.join(logdir, f"{tool}-{rep}.log")
             started_ns = time.time_ns()
-            r = run(command(tool, phase, exes), d, args.timeout, log)
+            r = run(command(tool, phase, exes), d, args.timeout, log, tool_env(tool, args))
             if phase == "command":
                 r["first_job_s"] = first_job_start(d, started_ns)
             r["jobs_run"] = jobs_run(tool, phase, r["tail"], log)
@@ -815,6 +824,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--baseline", default=None, metavar="PATH",
                     help="another fileflow executable (say, a snapshot of main) run as one more "
                          "tool, interleaved, for an A/B comparison: ff/baseline in the table")
+    ap.add_argument("--daemon", action="store_true",
+                    help="run the fileflow tool's commands through a build daemon (`fileflow daemon "
+                         "start`) started for the benchmark; --baseline and the rest run in their own "
+                         "process. Its CPU figures are then the caller's alone")
     ap.add_argument("--snakemake", default=None, metavar="PATH",
                     help=f"the snakemake executable (default {DEFAULT_SNAKEMAKE} if present)")
     ap.add_argument("--snakemake-max", type=int, default=50000,
@@ -872,6 +885,10 @@ def main(argv: list[str] | None = None) -> int:
     out_json = args.json or os.path.join(root, f"bench_engine-{time.strftime('%Y%m%d-%H%M%S')}.json")
     results = []
     cells = []
+    if args.daemon:  # a daemon of the benchmark's own, in a private folder
+        os.environ["FILEFLOW_DAEMON_DIR"] = tempfile.mkdtemp(prefix="ffd-", dir="/tmp")
+        # (from the benchmark's folder: `python -m fileflow` in a source tree would find that one)
+        subprocess.run(exes["fileflow"] + ["daemon", "start"], check=True, cwd=root)
     for phase in phases:
         for shape in shapes:
             for n in (sizes if phase == "dry" else [args.build_size]):
@@ -889,6 +906,9 @@ def main(argv: list[str] | None = None) -> int:
                 json.dump({"machine": info, "argv": sys.argv, "notes": notes, "results": results},
                           fh, indent=1)
     finally:
+        if args.daemon:
+            subprocess.run(exes["fileflow"] + ["daemon", "stop"], check=False, cwd=root)
+            shutil.rmtree(os.environ["FILEFLOW_DAEMON_DIR"], ignore_errors=True)
         if not args.keep:
             for name in os.listdir(root):
                 if not name.startswith("bench_engine-"):

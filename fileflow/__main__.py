@@ -1,5 +1,5 @@
 import sys
 
-from fileflow.cli.main import main
+from fileflow.cli.daemon_client import main
 
 sys.exit(main())

@@ -16,14 +16,18 @@ __all__ = ["Named", "Job", "load", "job"]  # noqa: F822 (job: loaded on first us
 
 
 class Named(list):
-    """A list whose named entries also read as attributes (`job.input.reads`)."""
+    """A list whose named entries also read as attributes (`job.input.reads`); `empty`: the
+    names given an empty list, which read as [] (`job.input.groups`)."""
 
-    def __init__(self, values: Sequence[object] = (), names: Sequence[str | None] = ()) -> None:
+    def __init__(self, values: Sequence[object] = (), names: Sequence[str | None] = (),
+                 empty: Sequence[str] = ()) -> None:
         super().__init__(values)
         self._names: dict[str, list] = {}
         for name, value in zip(names, values):
             if name:
                 self._names.setdefault(name, []).append(value)
+        for name in empty:
+            self._names.setdefault(name, [])
 
     def __getattr__(self, name: str):
         try:
@@ -60,7 +64,8 @@ class Job:
         self.attempt = data["attempt"]
         self.threads = data["threads"]
         for key in ("input", "output", "log", "params"):
-            setattr(self, key, Named(data[key]["values"], data[key]["names"]))
+            items = data[key]
+            setattr(self, key, Named(items["values"], items["names"], items.get("empty", ())))
         self.wildcards = _Record(data["wildcards"])
         self.resources = _Record(data["resources"])
         self.config = _records(data.get("config", {}))

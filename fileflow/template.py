@@ -49,16 +49,23 @@ class TemplateError(ValueError):
 
 class Items(NamedTuple):
     """An ordered list of values, some with names (input, output, log, params). A named
-    tuple: one is made per directive per job."""
+    tuple: one is made per directive per job. A name given an empty list (`groups =
+    expand(...)` over no values) holds no value but is still a name: `empty` lists it, and
+    `named()` gives it as [] (`{input.groups}` is then empty text)."""
 
     values: tuple = ()
     names: tuple = ()  # same length as values; None for unnamed entries
+    empty: tuple = ()  # the names that hold no value
 
     def named(self, name: str) -> list:
         return [v for v, n in zip(self.values, self.names) if n == name]
 
     def has(self, name: str) -> bool:
-        return name in self.names
+        return name in self.names or name in self.empty
+
+    def all_names(self) -> list[str]:
+        """Every name, once each, in order (those of empty lists last)."""
+        return [n for n in dict.fromkeys((*self.names, *self.empty)) if n]
 
 
 @dataclass(frozen=True, slots=True)
@@ -204,7 +211,7 @@ def lookup(field: Field, namespaces: Mapping[str, object]) -> object:
                 value = value.values[step]
             else:
                 if not value.has(step):
-                    known = ", ".join(n for n in dict.fromkeys(value.names) if n) or "none"
+                    known = ", ".join(value.all_names()) or "none"
                     raise error(f"{shown} has no entry named '{step}' (named entries: {known})")
                 found = value.named(step)
                 # A named file entry is a list of files ({input.reads[0]}: its first file);

@@ -268,7 +268,7 @@ def wait_for(predicate, timeout: float = 30.0, what: str = "condition") -> None:
 
 def group_results(p: Project) -> str:
     """What the cluster nodes of a project's group jobs wrote of their members' ends (the
-    group-*.results files under .fileflow)."""
+    <group job id>.results files under .fileflow/<cluster>/groups)."""
     text = ""
     for root, _, names in os.walk(p.path(".fileflow")):
         for name in names:

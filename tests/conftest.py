@@ -18,11 +18,15 @@ import gc
 import os
 import shutil
 import subprocess
+import tempfile
 from fnmatch import fnmatch
 
 import pytest
 
 STRICT = os.environ.get("FILEFLOW_STRICT_SERVICES") == "1"
+# A build daemon the developer runs (`fileflow daemon start`) never serves the tests' commands:
+# they look for one in a folder of their own (tests/test_daemon.py starts its own).
+os.environ["FILEFLOW_DAEMON_DIR"] = tempfile.mkdtemp(prefix="ffd-tests-", dir="/tmp")
 
 # Modules whose every test is end-to-end (file name patterns).
 E2E_MODULES = (
@@ -37,10 +41,40 @@ E2E_MODULES = (
     "test_completion.py",      # the completion scripts in real bash, zsh and fish
     "test_schedule_ahead.py",  # whole builds watching the run log as jobs start
     "test_noop_cache.py",      # whole builds, then the no-op shortcut
+    "test_daemon.py",          # a real build daemon, commands handed to it
 )
 
 # Fixtures that start a real service (a loopback S3 or HTTP server) or need one (PostgreSQL).
 SERVICE_FIXTURES = frozenset({"s3_server", "s3_bucket", "http_server", "postgres_url"})
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _commands_through_a_daemon():
+    """With FILEFLOW_TEST_THROUGH_DAEMON=1, every `python -m fileflow` a test runs is handed to
+    a build daemon started for the session: the tests then check that a command behaves the
+    same through the daemon as in its own process."""
+    if os.environ.get("FILEFLOW_TEST_THROUGH_DAEMON") != "1":
+        yield
+        return
+    import sys
+
+    started = subprocess.run([sys.executable, "-m", "fileflow", "daemon", "start"],
+                             capture_output=True, text=True, timeout=60)
+    assert started.returncode == 0, started.stderr
+    yield
+    subprocess.run([sys.executable, "-m", "fileflow", "daemon", "stop"], capture_output=True, timeout=60)
+
+
+@pytest.fixture(autouse=True)
+def _own_process(request, monkeypatch):
+    """A test marked `own_process` kills, signals or inspects the fileflow process it starts
+    (its pid, its children, its wait channel): that process must be the build's own."""
+    if request.node.get_closest_marker("own_process"):
+        monkeypatch.setenv("FILEFLOW_NO_DAEMON", "1")
+
+
+def pytest_unconfigure(config) -> None:
+    shutil.rmtree(os.environ["FILEFLOW_DAEMON_DIR"], ignore_errors=True)
 
 
 def pytest_collection_modifyitems(config, items) -> None:

@@ -283,6 +283,7 @@ def test_a_failing_checkpoint_with_keep_going_lets_the_other_branches_finish(tmp
     assert r.code == 1, r
 
 
+@pytest.mark.own_process
 @pytest.mark.parametrize("how", ["kill -9", "Ctrl-C"])
 def test_stopped_while_a_checkpoint_runs_then_the_next_build_finishes(tmp_path, how):
     p = Project(tmp_path)

@@ -1314,3 +1314,20 @@ def test_groups_are_ignored_in_a_local_build(tmp_path):
     assert bad.code == 2 and "--groups names no rule of this workflow: nosuch" in bad.err, bad
     bad = p.build("--group-components", "g=0")
     assert bad.code == 2 and "--group-components expects GROUP=N" in bad.err, bad
+
+
+def test_a_name_given_an_empty_list_is_empty_in_the_command_and_left_out_of_the_whole_list(tmp_path):
+    p = Project(tmp_path)
+    p.write("a.txt", "a\n")
+    p.flowfile("""
+        rule all:
+            input: "out.txt"
+        rule merge:
+            input: groups = expand("g/{g}.txt", g=[]), main = "a.txt"
+            output: "out.txt"
+            log: notes = []
+            shell: "echo [{input.groups}] [{log.notes}] [{input}] > {output}; cat {input.main} >> {output}"
+        """)
+    r = p.build()
+    assert r.code == 0, r
+    assert p.read("out.txt") == "[] [] [a.txt]\na\n"

@@ -401,3 +401,44 @@ def test_files_a_helper_module_reads_are_watched(tmp_path, monkeypatch, change, 
     assert sorted(again.ran) == runs
     if "note" in str(runs):
         assert p.read("out/A.txt") == "other-A\n"
+
+
+EMPTY_GROUP = """
+    rule all:
+        input: "shell.txt", "script.txt"
+    rule by_shell:
+        input: groups = expand("g/{g}.txt", g=[]), main = "a.txt"
+        output: "shell.txt"
+        log: notes = []
+        shell: "echo [{input.groups}] [{log.notes}] [{input}] > {output}"
+    rule by_script:
+        input: groups = expand("g/{g}.txt", g=[]), main = "a.txt"
+        output: "script.txt"
+        script: "show.py"
+    """
+
+
+def test_a_kept_graph_keeps_the_names_given_an_empty_list(tmp_path, monkeypatch):
+    import marshal
+
+    p = Project(tmp_path)
+    p.flowfile(EMPTY_GROUP)
+    p.write("a.txt", "a\n")
+    p.write("show.py", "from fileflow.script import job\n"
+                       "open(job.output[0], 'w').write(f'{job.input.groups!r} {job.input.main}')\n")
+    first, resolved = build(p, monkeypatch)
+    assert first.code == 0 and resolved, first
+    p.write("a.txt", "a 2\n")
+    again, resolved = build(p, monkeypatch)
+    assert again.code == 0 and not resolved and sorted(again.ran) == ["by_script", "by_shell"], again
+    assert (p.read("shell.txt"), p.read("script.txt")) == ("[] [] [a.txt]\n", "[] a.txt")
+    # A graph kept in the form that had no room for those names is resolved afresh.
+    with open(p.path(".fileflow/graph-cache"), "rb") as fh:
+        *head, data = marshal.loads(fh.read())
+    jobs = tuple((*row[:3], *(items[:2] for items in row[3:7]), *row[7:]) for row in data[2])
+    with open(p.path(".fileflow/graph-cache"), "wb") as fh:
+        fh.write(marshal.dumps((*head, (1, data[1], jobs, *data[3:]))))
+    p.write("a.txt", "a 3\n")
+    again, resolved = build(p, monkeypatch)
+    assert again.code == 0 and resolved and sorted(again.ran) == ["by_script", "by_shell"], again
+    assert p.read("script.txt") == "[] a.txt"

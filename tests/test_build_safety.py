@@ -439,6 +439,7 @@ def test_stdout_closed_by_its_reader_is_no_traceback(tmp_path, args):
 
 # ---------------------------------------------------------------- kill -9 of fileflow
 
+@pytest.mark.own_process
 def test_kill_9_mid_job_then_the_next_run_reruns_exactly_the_interrupted_jobs(tmp_path):
     p = Project(tmp_path)
     flow = """
@@ -488,6 +489,7 @@ def test_kill_9_mid_job_then_the_next_run_reruns_exactly_the_interrupted_jobs(tm
     assert p.build().ran == []
 
 
+@pytest.mark.own_process
 def test_jobs_left_running_by_a_killed_fileflow_are_stopped_by_the_next_build(tmp_path):
     """After kill -9 of fileflow its job lives on; the next build must not race it for the
     same output: it stops the orphan's tree, reruns the job, and closes the dead run."""
@@ -529,6 +531,7 @@ def test_jobs_left_running_by_a_killed_fileflow_are_stopped_by_the_next_build(tm
             psutil.Process(orphan).kill()
 
 
+@pytest.mark.own_process
 def test_a_job_killed_before_its_pid_was_recorded_and_its_daemon_are_stopped(tmp_path):
     """kill -9 of fileflow in the moment between a job's start and the tick that records its
     pid, and a daemon the job started that left its tree: the next build finds both by the
@@ -602,6 +605,7 @@ GATED = """
     """
 
 
+@pytest.mark.own_process
 def test_second_overlapping_build_exits_3_naming_the_holder(tmp_path):
     p = Project(tmp_path)
     p.flowfile(GATED)
@@ -641,6 +645,7 @@ def _waiting_for_lock(proc: subprocess.Popen) -> bool:
     return time.time() - psutil.Process(proc.pid).create_time() > 5
 
 
+@pytest.mark.own_process
 def test_second_overlapping_build_waits_with_a_lock_timeout(tmp_path):
     p = Project(tmp_path)
     p.flowfile(GATED)
@@ -662,6 +667,7 @@ def test_second_overlapping_build_waits_with_a_lock_timeout(tmp_path):
     assert [j["name"] for j in p.jobs_since(0)] == ["shared"]
 
 
+@pytest.mark.own_process
 def test_ctrl_c_while_waiting_for_the_lock(tmp_path):
     p = Project(tmp_path)
     p.flowfile(GATED)
@@ -684,6 +690,7 @@ def test_ctrl_c_while_waiting_for_the_lock(tmp_path):
     assert first.returncode == 0, err1
 
 
+@pytest.mark.own_process
 def test_touch_never_marks_the_outputs_of_a_running_build_done(tmp_path):
     p = Project(tmp_path)
     p.flowfile(GATED.replace("touch started;", "echo partial > {output}; touch started;"))
@@ -1015,6 +1022,7 @@ def test_unlock_where_fileflows_folder_is_a_file_has_no_locks_to_remove(tmp_path
     assert "Traceback" not in r.err
 
 
+@pytest.mark.own_process
 def test_unlock_refuses_the_lock_of_a_running_build(tmp_path):
     """guarantees.md: Build locks. `fileflow unlock` while a build runs removes nothing and
     exits 2 naming it, so no second build runs the same job; --force removes it anyway."""
@@ -1123,6 +1131,7 @@ def _live_holder() -> subprocess.Popen:
     return subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
 
 
+@pytest.mark.own_process
 def test_a_build_never_rewrites_a_file_a_running_build_reads(tmp_path):
     p = _reads_project(tmp_path)
     reader = p.popen("res/a.up")
@@ -1156,6 +1165,7 @@ def test_a_build_never_rewrites_a_file_a_running_build_reads(tmp_path):
     assert p.build("res/a.up").ran == []
 
 
+@pytest.mark.own_process
 def test_a_build_never_reads_a_file_a_running_build_writes(tmp_path):
     p = _reads_project(tmp_path)
     writer = p.popen(*REWRITE)

@@ -261,6 +261,44 @@ def test_bash_script_gets_arrays_of_its_files_and_variables_of_its_values(tmp_pa
         "BASH_ENV=unset child=none"]
 
 
+# ---------------------------------------------------------------- a name given an empty list
+
+EMPTY_GROUP = """
+rule merge:
+    input: groups = expand("g/{g}.txt", g=[]), main = "a.txt"
+    output: "out.txt"
+    log: notes = [], main = "merge.log"
+    script: SCRIPT
+"""
+
+EMPTY_GROUP_SCRIPTS = {
+    "show.py": "import os\nfrom fileflow.script import job\n"
+               "open(job.output[0], 'w').write(f'{job.input.groups!r} {job.log.notes!r} '\n"
+               "    f'{list(job.input)!r} {job.input.main} '\n"
+               "    f'[{os.environ[\"FILEFLOW_INPUT_groups\"]}]\\n')\n",
+    "show.R": 'writeLines(paste(length(job$input$groups), length(job$log$notes),\n'
+              '                 length(job$input), job$input$main), job$output[[1]])\n',
+    "show.sh": 'set -eu\ndeclare -p job_input_groups job_log_notes > /dev/null  # each defined\n'
+               'echo "${#job_input_groups[@]} ${#job_log_notes[@]} ${#job_input[@]} '
+               '${job_input_main[0]}" > "${job_output[0]}"\n',
+}
+
+
+@pytest.mark.parametrize("script, expected", [
+    ("show.py", "[] [] ['a.txt'] a.txt []\n"), ("show.R", "0 0 1 a.txt\n"), ("show.sh", "0 0 1 a.txt\n"),
+])
+def test_a_name_given_an_empty_list_reaches_the_script_as_an_empty_list(tmp_path, script, expected):
+    if script.endswith(".R"):
+        need_service(has_r(), "R (Rscript; apt install r-base-core)")
+    p = Project(tmp_path)
+    p.write("a.txt", "a\n")
+    p.write(f"scripts/{script}", EMPTY_GROUP_SCRIPTS[script])
+    p.flowfile(EMPTY_GROUP.replace("SCRIPT", json.dumps(f"scripts/{script}")))
+    r = p.build()
+    assert r.code == 0, r
+    assert p.read("out.txt") == expected
+
+
 # ---------------------------------------------------------------- what must be installed
 
 def restricted_path(tmp_path, *without: str) -> str:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import argparse
 import os
 import subprocess
+from dataclasses import replace
 
 import pytest
 
@@ -169,7 +170,7 @@ def test_cluster_executor_scripts_arrays_exit_files_and_local_rules(tmp_path, mo
 
 
 def test_cluster_executor_adopts_a_job_instead_of_submitting_it(tmp_path, monkeypatch):
-    from fileflow.executors.cluster import Adoptable
+    from fileflow.executors.cluster_adopting import Adoptable
 
     monkeypatch.chdir(tmp_path)
     backend = ProcessBackend()
@@ -302,3 +303,61 @@ def test_a_group_waits_for_all_its_members_then_runs_as_one_job(tmp_path, monkey
     assert got[1].log_path == ".fileflow/proc/m/1/1_0.log"
     assert got[7].exit_code == 1 and "different values of resource 'slurm_partition'" in got[8].message
     assert not os.listdir(".fileflow/proc/exit")
+
+
+def test_a_group_job_a_dead_fileflow_left_is_taken_over_for_the_members_still_needed(
+        tmp_path, monkeypatch):
+    from fileflow.executors.cluster_adopting import Adoptable
+    from fileflow.executors.cluster_groups import member_note, read_member_note
+
+    monkeypatch.chdir(tmp_path)
+    backend = ProcessBackend()
+    first = ClusterExecutor(backend, LocalExecutor(), workdir=".", tag="t1")
+
+    def member(i, command):
+        return JobSpec(i, f"m{i}", "m", command, f".fileflow/proc/m/{i}/%j.log",
+                       (["one.txt", "two.txt"][i - 1],), group="g.1", group_size=2)
+
+    specs = [member(1, "sleep 0.5; echo one > one.txt"), member(2, "echo two >> two.txt; exit 3")]
+    notes = [read_member_note(member_note("g.1", i, 2, "proc")) for i in range(2)]
+
+    def left_by(old_id, commands=("", "")):
+        return [Adoptable(s.name, c or s.command, old_id, n)
+                for s, c, n in zip(specs, commands, notes)]
+
+    # The next build needs m2 only (the targets changed), as a job of its own and with
+    # another job id: it waits for the group job and takes m2's result from it.
+    (old_id,) = set(first.submit(specs))
+    second = ClusterExecutor(backend, LocalExecutor(), workdir=".", tag="t2")
+    second.adopt(left_by(old_id), ["t1"])
+    alone = JobSpec(5, "m2", "m", specs[1].command, ".fileflow/proc/m/2/%j.log")
+    assert second.submit([alone]) == [old_id] and backend.submits == 1
+    got = _drain(second)
+    assert got[5].exit_code == 3 and f"proc job {old_id} (group g.1): exit code 3" in got[5].message
+    assert got[5].log_path == f".fileflow/proc/m/2/{old_id}.log"
+    assert second.release_unclaimed() == []  # taken over: not cancelled for m1's sake
+    assert open("one.txt").read() == "one\n"
+    # A build that needs none of its members cancels it at its end, as any left-over job.
+    (old_id,) = set(first.submit(specs))
+    third = ClusterExecutor(backend, LocalExecutor(), workdir=".", tag="t3")
+    third.adopt(left_by(old_id), ["t1"])
+    assert third.release_unclaimed() == [old_id] and backend.procs[old_id].returncode is not None
+    # A member whose command changed: the old group job is cancelled, a new one submitted.
+    (old_id,) = set(first.submit(specs))
+    fourth = ClusterExecutor(backend, LocalExecutor(), workdir=".", tag="t4")
+    fourth.adopt(left_by(old_id, ("echo changed > one.txt", "")), ["t1"])
+    (new_id,) = set(fourth.submit(specs))
+    assert new_id != old_id and backend.procs[old_id].returncode is not None
+    got = _drain(fourth)
+    assert (got[1].exit_code, got[2].exit_code) == (0, 3) and got[1].external_id == new_id
+    # Two groups of this build from one old group job, the first not taken over (a command
+    # changed): the old job is cancelled, and the member of the second, prepared to be
+    # taken over with its old output kept, loses that output before it runs anew.
+    with open("two.txt", "w") as fh:
+        fh.write("partial\n")
+    fifth = ClusterExecutor(backend, LocalExecutor(), workdir=".", tag="t5")
+    fifth.adopt(left_by("9_9", ("echo changed > one.txt", "")), ["t1"])
+    apart = [replace(s, group=f"n.{i}", group_size=1) for i, s in enumerate(specs)]
+    assert "9_9" not in fifth.submit(apart) and backend.submits == 5
+    got = _drain(fifth)
+    assert open("two.txt").read() == "two\n"

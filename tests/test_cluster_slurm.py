@@ -554,3 +554,140 @@ def test_a_failure_inside_a_group_fails_only_that_job_and_what_depends_on_it(slu
     again = p.run("build", "--cluster", "slurm", "-j", "4", "--groups", "a=g", "b=g", "c=g")
     assert again.code == 0, again
     assert sorted(j["name"] for j in again.jobs) == ["a[s=y]", "b[s=y]"]
+
+
+ADOPTED_GROUP = """
+rule all:
+    input: "c.txt", "d.txt"
+rule a:
+    output: "a.txt"
+    shell: "echo a >> ran.log; echo a > {output}"
+rule b:
+    input: "a.txt"
+    output: "b.txt"
+    shell: "echo b >> ran.log; sleep 6; test ! -e fail_b; cat {input} > {output}"
+rule c:
+    input: "b.txt"
+    output: "c.txt"
+    shell: "echo c >> ran.log; cat {input} > {output}; echo c >> {output}"
+rule d:
+    input: "a.txt"
+    output: "d.txt"
+    shell: "echo d >> ran.log; sleep 6; echo d > {output}"
+"""
+GROUPED = ("--groups", "a=g", "b=g", "c=g", "d=g")
+
+
+def _kill_head_while_its_group_runs(p: Project, env) -> str:
+    """Build the group, kill -9 fileflow once member a has ended on the node (b and d run);
+    the group job's id."""
+    proc = p.popen("build", "--cluster", "slurm", "-j", "2", "-k", *GROUPED, env=env)
+    try:
+        wait_for(lambda: len({j["external_id"] for j in p.jobs_since(0)} - {None, ""}) == 1
+                 and '"exit": 0' in group_results(p), timeout=60,
+                 what="the group job to be recorded and member a to end on the node")
+        proc.kill()  # kill -9: no cleanup at all
+        proc.wait(timeout=30)
+    finally:
+        kill_tree(proc)
+    (group_id,) = {j["external_id"] for j in p.jobs_since(0)}
+    assert _active([group_id]), "the group job outlives its fileflow"
+    return group_id
+
+
+def test_a_group_job_left_by_a_killed_fileflow_is_adopted_not_submitted_again(slurm, tmp_path):
+    """guarantees.md: A restarted fileflow never submits a job twice. The next build waits
+    for the group job and records each member as its node ran it."""
+    p = Project(tmp_path / "p")
+    p.flowfile(ADOPTED_GROUP)
+    calls = tmp_path / "bin"
+    env = _env(p, _wrappers(calls))
+    group_id = _kill_head_while_its_group_runs(p, env)
+    submitted = len(_calls(calls, "sbatch"))
+    r = p.run("build", "--cluster", "slurm", "-j", "2", *GROUPED, env=env)
+    assert r.code == 0, r
+    assert "left by a fileflow that is gone" in r.err, r
+    assert "submitted without recording" not in r.err, r
+    assert len(_calls(calls, "sbatch")) == submitted, "a member was submitted again"
+    jobs = {j["name"]: j for j in r.jobs}
+    assert sorted(jobs) == ["a", "b", "c", "d"], jobs
+    for j in jobs.values():
+        assert j["state"] == "done" and j["external_id"] == group_id, j
+        assert f"slurm job {group_id} (group g.1) on " in j["message"], j
+    # In the order the node ran them, each with its own times.
+    a, b, c = (jobs[n] for n in "abc")
+    assert a["ended_at"] <= b["started_at"] <= b["ended_at"] <= c["started_at"]
+    assert jobs["b"]["ended_at"] - jobs["b"]["started_at"] >= 5
+    assert sorted(p.read("ran.log").split()) == ["a", "b", "c", "d"]  # each member ran once
+    assert p.read("c.txt") == "a\nc\n" and p.read("d.txt") == "d\n"
+    old = [j for j in p.jobs_since(0) if j["run_id"] == p.runs()[0]["id"]]
+    assert {j["state"] for j in old} == {"cancelled"}, old
+    assert all("took the job over" in j["message"] for j in old), old
+    again = p.run("build", "--cluster", "slurm", "-j", "2", *GROUPED, env=env)
+    assert again.code == 0 and "nothing to do" in again.out, again
+    assert len(_calls(calls, "sbatch")) == submitted
+
+
+def test_a_member_that_failed_inside_an_adopted_group_job_fails_alone(slurm, tmp_path):
+    """A member that fails in a group job taken over after a head crash fails with its exit
+    code, the member reading its output is not started, the others are done; the build
+    after the fix runs only those two."""
+    p = Project(tmp_path / "p")
+    p.flowfile(ADOPTED_GROUP)
+    p.write("fail_b")
+    calls = tmp_path / "bin"
+    env = _env(p, _wrappers(calls))
+    group_id = _kill_head_while_its_group_runs(p, env)
+    submitted = len(_calls(calls, "sbatch"))
+    r = p.run("build", "--cluster", "slurm", "-j", "2", "-k", *GROUPED, env=env)
+    assert r.code == 1, r
+    assert len(_calls(calls, "sbatch")) == submitted, "a member was submitted again"
+    jobs = {j["name"]: j for j in r.jobs}
+    assert {n: j["external_id"] for n, j in jobs.items()} == dict.fromkeys("abcd", group_id)
+    assert jobs["a"]["state"] == jobs["d"]["state"] == "done", jobs
+    assert jobs["b"]["state"] == "failed" and jobs["b"]["exit_code"] == 1, jobs["b"]
+    assert f"slurm job {group_id} (group g.1): exit code 1" in jobs["b"]["message"]
+    assert jobs["c"]["state"] == "cancelled", jobs["c"]
+    assert "not started: job b of its group failed" in jobs["c"]["message"]
+    assert sorted(p.read("ran.log").split()) == ["a", "b", "d"]
+    assert not p.exists("b.txt") and not p.exists("c.txt")
+    os.remove(p.path("fail_b"))
+    again = p.run("build", "--cluster", "slurm", "-j", "2", *GROUPED, env=env)
+    assert again.code == 0, again
+    assert sorted(j["name"] for j in again.jobs) == ["b", "c"]
+    assert len(_calls(calls, "sbatch")) == submitted + 1
+
+
+def test_a_build_needing_only_some_members_of_an_adopted_group_job_waits_for_it(slurm, tmp_path):
+    """The targets changed after the head crash: the group job is taken over for the
+    members the build needs (the others run along, unrecorded, and run again when needed);
+    it is not cancelled as a left-over job."""
+    p = Project(tmp_path / "p")
+    p.flowfile(ADOPTED_GROUP)
+    calls = tmp_path / "bin"
+    env = _env(p, _wrappers(calls))
+    group_id = _kill_head_while_its_group_runs(p, env)
+    submitted = len(_calls(calls, "sbatch"))
+    r = p.run("build", "--cluster", "slurm", "-j", "2", *GROUPED, "d.txt", env=env)
+    assert r.code == 0, r
+    assert "left-over" not in r.err and len(_calls(calls, "sbatch")) == submitted, r
+    assert {j["name"]: (j["state"], j["external_id"]) for j in r.jobs} == {
+        "a": ("done", group_id), "d": ("done", group_id)}
+    assert p.read("d.txt") == "d\n" and p.read("c.txt") == "a\nc\n"  # c ran along
+    again = p.run("build", "--cluster", "slurm", "-j", "2", *GROUPED, env=env)
+    assert again.code == 0, again
+    assert sorted(j["name"] for j in again.jobs) == ["b", "c"], again.jobs
+    assert p.read("c.txt") == "a\nc\n" and len(_calls(calls, "sbatch")) == submitted + 1
+
+
+def test_a_stale_file_a_group_member_makes_again_is_no_error_for_the_member_reading_it(
+        slurm, tmp_path):
+    """b.txt lies there, unrecorded: b runs and makes it anew, and c, in b's group, reads
+    the new one (its old copy, removed as b was prepared, is not hashed for c)."""
+    p = Project(tmp_path / "p")
+    p.flowfile(ADOPTED_GROUP)
+    p.write("b.txt", "stale\n")
+    r = p.run("build", "--cluster", "slurm", "-j", "2", *GROUPED)
+    assert r.code == 0, r
+    assert p.read("c.txt") == "a\nc\n"
+    assert {j["name"]: j["state"] for j in r.jobs} == dict.fromkeys("abcd", "done")

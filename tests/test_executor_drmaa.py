@@ -325,3 +325,86 @@ def test_a_group_runs_as_one_grid_engine_job_and_each_member_is_recorded(tmp_pat
     again = _build(p, sge)
     assert again.code == 0, again
     assert sorted(j["name"] for j in again.jobs) == ["a[s=z]", "b[s=z]"]
+
+
+ADOPTED_GROUP = """
+rule all:
+    input: "c.txt", "d.txt"
+rule a:
+    output: "a.txt"
+    shell: "echo a >> ran.log; echo a > {output}"
+rule b:
+    input: "a.txt"
+    output: "b.txt"
+    shell: "echo b >> ran.log; sleep 6; test ! -e fail_b; cat {input} > {output}"
+rule c:
+    input: "b.txt"
+    output: "c.txt"
+    shell: "echo c >> ran.log; cat {input} > {output}; echo c >> {output}"
+rule d:
+    input: "a.txt"
+    output: "d.txt"
+    shell: "echo d >> ran.log; sleep 6; echo d > {output}"
+"""
+GROUPED = ("-k", "--groups", "a=g", "b=g", "c=g", "d=g")
+
+
+def _kill_head_while_its_group_runs(p: Project, env) -> str:
+    """Build the group, kill -9 fileflow once member a has ended on the node (b and d run);
+    the group job's DRM id."""
+    proc = p.popen("build", "--cluster", "drmaa", *GROUPED, env=env)
+    try:
+        wait_for(lambda: p.exists(".fileflow/runlog.db")
+                 and len({j["external_id"] for j in p.jobs_since(0)} - {None, ""}) == 1
+                 and '"exit": 0' in group_results(p), timeout=120,
+                 what="the group job to be recorded and member a to end on the node")
+        proc.kill()  # kill -9: no cleanup at all
+        proc.communicate(timeout=30)
+    finally:
+        kill_tree(proc)
+    (group_id,) = {j["external_id"] for j in p.jobs_since(0)}
+    assert group_id.split(".")[0] in _qstat(env).split(), "the group job outlives its fileflow"
+    return group_id
+
+
+def test_a_group_job_left_by_a_killed_fileflow_is_adopted_not_submitted_again(tmp_path, sge):
+    """guarantees.md: A restarted fileflow never submits a job twice. The next build waits
+    for the group job (no new DRM job) and records each member as its node ran it."""
+    p = Project(tmp_path)
+    p.flowfile(ADOPTED_GROUP)
+    group_id = _kill_head_while_its_group_runs(p, sge)
+    r = _build(p, sge, *GROUPED)
+    assert r.code == 0, r
+    assert "left by a fileflow that is gone" in r.err, r
+    jobs = {j["name"]: j for j in r.jobs}
+    assert sorted(jobs) == ["a", "b", "c", "d"], jobs
+    for j in jobs.values():
+        assert j["state"] == "done" and j["external_id"] == group_id, j
+    assert {j["external_id"] for j in p.jobs_since(0)} == {group_id}  # no job submitted again
+    a, b, c = (jobs[n] for n in "abc")
+    assert a["ended_at"] <= b["started_at"] <= b["ended_at"] <= c["started_at"]
+    assert sorted(p.read("ran.log").split()) == ["a", "b", "c", "d"]  # each member ran once
+    assert p.read("c.txt") == "a\nc\n" and p.read("d.txt") == "d\n"
+    again = _build(p, sge, *GROUPED)
+    assert again.code == 0 and again.jobs == [] and "nothing to do" in again.out, again
+
+
+def test_a_member_that_failed_inside_an_adopted_group_job_fails_alone(tmp_path, sge):
+    p = Project(tmp_path)
+    p.flowfile(ADOPTED_GROUP)
+    p.write("fail_b")
+    group_id = _kill_head_while_its_group_runs(p, sge)
+    r = _build(p, sge, *GROUPED)
+    assert r.code == 1, r
+    jobs = {j["name"]: j for j in r.jobs}
+    assert {n: j["external_id"] for n, j in jobs.items()} == dict.fromkeys("abcd", group_id)
+    assert jobs["a"]["state"] == jobs["d"]["state"] == "done", jobs
+    assert jobs["b"]["state"] == "failed" and jobs["b"]["exit_code"] == 1, jobs["b"]
+    assert jobs["c"]["state"] == "cancelled", jobs["c"]
+    assert "not started: job b of its group failed" in jobs["c"]["message"]
+    assert sorted(p.read("ran.log").split()) == ["a", "b", "d"]
+    assert not p.exists("b.txt") and not p.exists("c.txt")
+    os.remove(p.path("fail_b"))
+    again = _build(p, sge, *GROUPED)
+    assert again.code == 0, again
+    assert sorted(j["name"] for j in again.jobs) == ["b", "c"]

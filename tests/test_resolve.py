@@ -435,6 +435,43 @@ def test_a_rule_that_feeds_itself_with_growing_wildcards_is_refused(tmp_path):
     assert "'x'" in proc.stderr or " x" in proc.stderr
 
 
+def test_every_way_of_making_a_rules_jobs_keeps_a_name_given_an_empty_list(tmp_path):
+    g = graph_of(tmp_path, """
+        rule all:
+            input: "fixed.txt", "w/s.txt", "lazy/s.txt", "params/s.txt", "nologs/s.txt"
+        rule fixed:
+            input: groups=expand("g/{g}.txt", g=[]), main="a.txt"
+            output: "fixed.txt"
+            log: notes=[], main="fixed.log"
+        rule formatted:
+            input: groups=expand("g/{g}.txt", g=[]), main="a.txt"
+            output: "w/{x}.txt"
+            log: notes=[], main="w/{x}.log"
+        rule lazy_inputs:
+            input: groups=[wildcards.x for g in []], main="a.txt"
+            output: "lazy/{x}.txt"
+            log: notes=[], main="lazy/{x}.log"
+        rule lazy_params:
+            input: groups=expand("g/{g}.txt", g=[]), main="a.txt"
+            output: "params/{x}.txt"
+            log: notes=[], main="params/{x}.log"
+            params: p=wildcards.x
+        rule no_logs:
+            input: groups=expand("g/{g}.txt", g=[]), main="a.txt"
+            output: "nologs/{x}.txt"
+            log: notes=[]
+        """, files=["a.txt"])
+    jobs = {j.rule.name: j.values for j in g.jobs}
+    assert set(jobs) == {"all", "fixed", "formatted", "lazy_inputs", "lazy_params", "no_logs"}
+    for name, v in jobs.items():
+        if name == "all":
+            continue
+        assert (v.inputs.values, v.inputs.names, v.inputs.empty) == (("a.txt",), ("main",), ("groups",))
+        assert v.log.empty == ("notes",) and v.log.has("notes") and v.log.named("notes") == []
+        assert v.outputs.empty == ()
+    assert jobs["no_logs"].log.values == ()
+
+
 def test_edges_of_one_and_of_many_jobs_are_kept_in_the_order_met(tmp_path):
     """A job's producers and consumers, however many (none, one, a few, more than a
     job's producers are looked through one by one), in the order the walk met them;

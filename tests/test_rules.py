@@ -302,6 +302,44 @@ def test_lazy_inputs_can_be_named_flagged_and_patterns(tmp_path):
     assert render(rule.action.template, namespaces(rule, {"x": "s"})) == "cat s.1 s.2 > s.out"
 
 
+def test_a_name_given_an_empty_list_keeps_its_name_in_the_rule_and_its_jobs(tmp_path):
+    workflow = load(tmp_path, '''\
+        rule a:
+            input: groups=expand("g/{g}.txt", g=[]), main="{x}.in", unpack({"none": []})
+            output: "{x}.out"
+            log: notes=[], main="{x}.log"
+            message: "{input.groups}{log.notes}"
+            shell: "echo {input.groups} {log.notes} {input.none} > {output}; cat {input} >> {output}"
+        rule b:
+            input: nothing=rules.a.input.groups, first=rules.a.input.main
+            output: "{x}.b"
+        ''')
+    rule = workflow.by_name["a"]
+    assert rule.empty_names == {"input": ("groups", "none"), "log": ("notes",)}
+    v = job_values(rule, {"x": "s"})
+    assert (v.inputs.values, v.inputs.names, v.inputs.empty) == (("s.in",), ("main",), ("groups", "none"))
+    assert v.inputs.named("groups") == [] and v.log.empty == ("notes",)
+    assert render(rule.action.template, namespaces(rule, {"x": "s"})) == (
+        "echo    > s.out; cat s.in >> s.out")
+    b = workflow.by_name["b"]
+    assert [(i.name, i.pattern.text) for i in b.inputs] == [("first", "{x}.in")]
+    assert b.empty_names == {"input": ("nothing",)}
+
+
+def test_a_name_given_an_empty_list_per_job_keeps_its_name(tmp_path):
+    rule = load(tmp_path, '''\
+        rule a:
+            input: groups=[wildcards.x + g for g in []], main="in/" + wildcards.x
+            output: "{x}.out"
+            log: notes=[wildcards.x for n in []], main="logs/" + wildcards.x
+            shell: "echo {input.groups} {log.notes} > {output}"
+        ''').by_name["a"]
+    v = job_values(rule, {"x": "s"})
+    assert (v.inputs.values, v.inputs.names, v.inputs.empty) == (("in/s",), ("main",), ("groups",))
+    assert (v.log.values, v.log.empty) == (("logs/s",), ("notes",))
+    assert render(rule.action.template, namespaces(rule, {"x": "s"})) == "echo   > s.out"
+
+
 # ---------------------------------------------------------------- top level
 
 def test_assignments_are_evaluated_in_order(tmp_path):
@@ -731,6 +769,8 @@ def test_directive_blocks_and_one_line_forms_are_equal(tmp_path):
     ('    output: "a"\n    resources: x=[1]\n', "resource 'x' must be a number or a string, not a list"),
     ('    output: "a"\n    params: p=1, p=2\n', "'p' given twice in 'params:' of rule 'a'"),
     ('    output: x="a", x="b"\n', "'x' given twice in 'output:' of rule 'a'"),
+    ('    output: x=[], y="a"\n',
+     "output 'x' of rule 'a' is an empty list: an output names the files a job makes"),
     ('    output: "a"\n    input: 3\n', "input entries must be file paths (strings), not an int"),
     ('    output: "a"\n    shell: 3\n', "'shell:' takes a string, not an int"),
     ('    output: "a"\n    shell: "x" + wildcards.y\n',

@@ -2,10 +2,12 @@
 from __future__ import annotations
 
 import json
+import os
 import shlex
 import shutil
 import subprocess
 import sys
+from types import SimpleNamespace
 
 import pytest
 
@@ -170,6 +172,19 @@ def test_a_dict_or_list_param_is_indexed_as_str_format_does():
     assert parse_template("{params.q[10]}").fields[0].steps == ("q", 10)
 
 
+def test_a_name_given_an_empty_list_is_empty_text_and_the_whole_list_leaves_it_out():
+    inputs = Items(("a b.txt",), ("main",), ("groups",))
+    ns = namespaces(input=inputs)
+    assert render(parse_template("x{input.groups}x|{input}|{input.main}"), ns) == "xx|'a b.txt'|'a b.txt'"
+    assert render(parse_template("x{input.groups:raw}x {input.groups:q}"), ns) == "xx "
+    with pytest.raises(TemplateError) as info:
+        render(parse_template("{input.groups[0]}"), ns)
+    assert str(info.value) == "{input.groups[0]}: index 0 is out of range (input.groups has 0 items)"
+    with pytest.raises(TemplateError) as info:
+        render(parse_template("{input.nope}"), ns)
+    assert str(info.value) == "{input.nope}: input has no entry named 'nope' (named entries: main, groups)"
+
+
 @pytest.mark.parametrize("text, message", [
     ("{params.p[nope]}", "{params.p[nope]}: no 'nope' in params.p (has: epsilon)"),
     ("{params.q[2]}", "{params.q[2]}: index 2 is out of range (params.q has 2 items)"),
@@ -236,6 +251,43 @@ def test_r_preamble_defines_job_with_named_files_and_plain_lists():
     assert 'output = fileflow_items(list(), character(0))' in text
     assert 'wildcards = list("sample" = "s1")' in text and "threads = 4L" in text
     assert text.startswith("# This job's values") and 'Sys.unsetenv("R_PROFILE_USER")' in text
+
+
+def test_a_name_given_an_empty_list_reaches_python_r_and_bash_scripts_as_an_empty_list(tmp_path):
+    from fileflow.engine.graph import Job
+    from fileflow.lang.model import JobValues
+    from fileflow.run.script_jobs import bash_preamble, job_data, r_preamble
+    from fileflow.script import Job as ScriptJob
+
+    values = JobValues(Items(("a.txt",), ("main",), ("groups",)), Items(("o.txt",), (None,)),
+                       Items((), (), ("notes",)), Items(), 1, {}, {})
+    rule = SimpleNamespace(name="merge")  # all job_data reads of the rule
+    data = json.loads(json.dumps(job_data(Job(0, rule, {}, values, "merge"), 1, {})))
+    seen = ScriptJob(data)
+    assert (seen.input.groups, seen.input.main, list(seen.input), seen.log.notes) == (
+        [], "a.txt", ["a.txt"], [])
+    sh = tmp_path / "job.sh"
+    sh.write_text(bash_preamble(data))
+    out = subprocess.run(["bash", "-c", 'echo "${#job_input_groups[@]} ${#job_log_notes[@]} '
+                          '${#job_input[@]} ${job_input_main[0]}"'],
+                         env={"BASH_ENV": str(sh), "PATH": "/usr/bin:/bin"},
+                         capture_output=True, text=True, check=True).stdout
+    assert out == "0 0 1 a.txt\n"
+    text = r_preamble(data)
+    assert 'input = fileflow_items(list("a.txt"), c("main"), c("groups"))' in text
+    assert 'log = fileflow_items(list(), character(0), c("notes"))' in text
+    if shutil.which("Rscript") is None:
+        return
+    profile = tmp_path / "job.R"
+    profile.write_text(text)
+    script = tmp_path / "s.R"
+    script.write_text('cat(length(job$input$groups), is.character(job$input[["groups"]]), '
+                      'length(job$log$notes), job$input$main, length(job$input), "\\n")\n'
+                      'tryCatch(job$input$nope, error = function(e) cat(conditionMessage(e)))\n')
+    out = subprocess.run(["Rscript", "--no-save", "--no-restore", "--no-site-file", "--no-environ",
+                          str(script)], env={**os.environ, "R_PROFILE_USER": str(profile)},
+                         capture_output=True, text=True, check=True).stdout
+    assert out == "0 TRUE 0 a.txt 1 \njob: no entry named 'nope' (named: main, groups)"
 
 
 @pytest.mark.parametrize("text, parts", [

@@ -33,7 +33,8 @@ def cluster_orphans(runlog, executor_name: str, workdir: str):
     """Jobs of `executor_name` still 'running' in runs whose fileflow is gone: returned as
     Adoptable (this build takes them over) with those runs' tags; their rows are closed
     now (the new run records them again under its own id)."""
-    from fileflow.executors.cluster import Adoptable
+    from fileflow.executors.cluster_adopting import Adoptable
+    from fileflow.executors.cluster_groups import read_member_note
 
     rows = [r for r in runlog.unfinished_jobs(socket.gethostname())
             if r["executor"] == executor_name]
@@ -44,7 +45,8 @@ def cluster_orphans(runlog, executor_name: str, workdir: str):
     found = [r for r in rows if r["run_id"] in dead and r["external_id"]]
     if not found:
         return [], tags
-    adoptable = [Adoptable(r["name"], r["command"] or "", str(r["external_id"])) for r in found]
+    adoptable = [Adoptable(r["name"], r["command"] or "", str(r["external_id"]),
+                           read_member_note(r.get("message"))) for r in found]
     runlog.close_abandoned(dead, [r["id"] for r in found],
                            message="fileflow stopped while the job was on the cluster; "
                                    "the next build took the job over")

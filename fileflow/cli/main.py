@@ -260,6 +260,18 @@ def cmd_unlock(args) -> int:
     return 0
 
 
+def configure_daemon(parser: argparse.ArgumentParser) -> None:
+    from fileflow.cli.daemon import configure_daemon as configure
+
+    configure(parser)
+
+
+def cmd_daemon(args) -> int:
+    from fileflow.cli.daemon import daemon_command
+
+    return daemon_command(args)
+
+
 def configure_graph(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("targets", nargs="*", metavar="TARGET",
                         help="files or rule names (default: the Flowfile's default target)")
@@ -419,6 +431,8 @@ COMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None] | None,
     "runs": ("cmd_runs", configure_runs, "list the latest runs from the run log"),
     "log": ("cmd_log", configure_log, "show a run, a job or the job that made a file"),
     "report": ("cmd_report", configure_report, "write a self-contained HTML report of a run"),
+    "daemon": ("cmd_daemon", configure_daemon,
+               "start, stop or show the build daemon, which runs commands without starting Python anew"),
     "serve": ("cmd_serve", configure_serve,
               "a live dashboard of the run log in a browser, and its JSON API (needs fileflow[serve])"),
     "test-job": ("cmd_test_job", configure_test_job,

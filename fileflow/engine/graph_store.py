@@ -19,7 +19,8 @@ from fileflow.template import Items
 
 __all__ = ["dump", "load", "FORMAT"]
 
-FORMAT = 1
+# 2: a directive's values are (values, names, names given an empty list)
+FORMAT = 2
 _FROZEN: Mapping[str, frozenset[str]] = MappingProxyType({})
 _MAPPINGS = (dict, MappingProxyType)  # the kinds of mapping a job's flags come in
 
@@ -40,7 +41,7 @@ def dump(graph: Graph, rules: Sequence[Rule]) -> tuple | None:
         values = found.values
         if not all(type(v) is str for v in values):
             return None
-        return tuple([same(v, v) for v in values]), tuple(found.names)
+        return tuple([same(v, v) for v in values]), tuple(found.names), tuple(found.empty)
 
     jobs = []
     for job in graph.jobs:
@@ -55,8 +56,8 @@ def dump(graph: Graph, rules: Sequence[Rule]) -> tuple | None:
         flags = (type(v.flags) is dict,
                  tuple((same(p, p), tuple(sorted(f))) for p, f in v.flags.items()))
         jobs.append((rule, tuple(job.wildcards.values()), job.name, inputs, outputs, log,
-                     (tuple(v.params.values), tuple(v.params.names)), v.threads,
-                     v.resources, flags))
+                     (tuple(v.params.values), tuple(v.params.names), tuple(v.params.empty)),
+                     v.threads, v.resources, flags))
     return (FORMAT, tuple(r.name for r in rules), tuple(jobs),
             tuple(map(tuple, graph.deps)), tuple(map(tuple, graph.dependents)),
             tuple(same(p, p) for p in sorted(graph.sources)), tuple(graph.targets),
@@ -103,7 +104,7 @@ def _jobs(rows: tuple, rules: Sequence[Rule]) -> list[Job]:
                  flags) in enumerate(rows):
         r = rules[rule]
         values = new(JobValues, (
-            new(Items, inputs), new(Items, outputs), new(Items, log) if log[0] else empty,
+            new(Items, inputs), new(Items, outputs), new(Items, log) if log[0] or log[2] else empty,
             new(Items, params) if params[0] else empty, threads, resources,
             _flags(*flags)))
         jobs.append(Job(job_id, r, dict(zip(r.wildcards, wildcards)) if wildcards else {},

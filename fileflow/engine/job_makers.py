@@ -97,10 +97,11 @@ def values_maker(rule: Rule, checkpoints: Checkpoints | None = None
     out_names = tuple(i.name for i in rule.outputs)
     in_names = tuple(i.name for i in inputs)
     log_names = tuple(i.name for i in log)
+    in_empty, log_empty = rule.empty_names.get("input", ()), rule.empty_names.get("log", ())
     flagged = tuple((k, items[k].flags) for k in compress(range(len(items)), map(_FLAGS, items)))
     params, threads, resources = rule.params, rule.threads, rule.resources
 
-    no_log = Items((), log_names) if not log else None
+    no_log = Items((), log_names, log_empty) if not log else None
     new = tuple.__new__  # a named tuple's own __new__ is a Python function: skip it
 
     def make(wildcards: dict[str, str]) -> JobValues:
@@ -118,9 +119,9 @@ def values_maker(rule: Rule, checkpoints: Checkpoints | None = None
             if len(parts) != count:
                 return generic(wildcards)  # a NUL in a wildcard value: let the slow path judge
         flags = {parts[k]: f for k, f in flagged} if flagged else _NO_FLAGS
-        return new(JobValues, (new(Items, (parts[n_out:end_in], in_names)),
-                               new(Items, (parts[:n_out], out_names)),
-                               no_log or new(Items, (parts[end_in:], log_names)),
+        return new(JobValues, (new(Items, (parts[n_out:end_in], in_names, in_empty)),
+                               new(Items, (parts[:n_out], out_names, ())),
+                               no_log or new(Items, (parts[end_in:], log_names, log_empty)),
                                params, threads, resources, flags))
 
     return make
@@ -145,6 +146,7 @@ def _lazy_inputs_maker(rule: Rule, inputs: Lazy, checkpoints: Checkpoints | None
                       i.pattern.text.replace("{", "{{").replace("}", "}}") for i in (*outputs, *log))
     count, n_out = len(outputs) + len(log), len(outputs)
     out_names, log_names = tuple(i.name for i in outputs), tuple(i.name for i in log)
+    log_empty = rule.empty_names.get("log", ())
     out_flagged = tuple((k, i.flags) for k, i in enumerate(outputs) if i.flags)
     log_flagged = tuple((k + n_out, i.flags) for k, i in enumerate(log) if i.flags)
     params, threads, resources = rule.params, rule.threads, rule.resources
@@ -164,8 +166,8 @@ def _lazy_inputs_maker(rule: Rule, inputs: Lazy, checkpoints: Checkpoints | None
         job_inputs = lazy_inputs(rule, inputs, wildcards, flags, checkpoints)
         for k, f in log_flagged:
             flags[parts[k]] = f
-        return normalized(new(JobValues, (job_inputs, new(Items, (parts[:n_out], out_names)),
-                                           new(Items, (parts[n_out:], log_names)),
+        return normalized(new(JobValues, (job_inputs, new(Items, (parts[:n_out], out_names, ())),
+                                           new(Items, (parts[n_out:], log_names, log_empty)),
                                            params, threads, resources, flags)))
     return make
 

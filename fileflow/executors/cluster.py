@@ -13,7 +13,8 @@ can judge a job even when the scheduler keeps no accounting (or forgot the job a
 
 Group jobs (fileflow.executors.cluster_groups): the members of a group are gathered as the
 run loop hands them over, then go as one cluster job of their own, with the group's
-request; once it ends, its outcome becomes one outcome per member.
+request; once it ends, its outcome becomes one outcome per member. A group job a dead
+fileflow left is taken over for the members of this build it runs, unchanged.
 
 Status rounds: the first round comes POLL_MIN seconds after a submission; while nothing
 changes, the gap grows by POLL_GROWTH up to POLL_MAX; any change (a job started, ended, or
@@ -23,6 +24,7 @@ row does the build stop with an error.
 """
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import time
@@ -33,9 +35,11 @@ from typing import Protocol
 from fileflow.chunks import chunked
 from fileflow.errors import FileflowError
 from fileflow.executors.base import JobOutcome, JobSpec
+from fileflow.executors.cluster_adopting import Adoptable, LeftJobs
 from fileflow.executors.cluster_groups import (
     GroupForming,
     GroupJob,
+    adopted_group,
     cancelled_members,
     member_outcomes,
     new_group,
@@ -46,7 +50,7 @@ from fileflow.lang.units import span
 
 __all__ = [
     "POLL_MIN", "POLL_MAX", "POLL_GROWTH", "GIVE_UP_SECONDS", "FINAL_STATES", "STATE_MEANING",
-    "JobStatus", "TransientError", "Backend", "Adoptable", "ClusterJob", "ClusterExecutor",
+    "JobStatus", "TransientError", "Backend", "ClusterJob", "ClusterExecutor",
     "retry_transient",
 ]
 
@@ -137,14 +141,6 @@ class Backend(Protocol):
         """A job ended in `state` on `host` (e.g. NODE_FAIL: avoid that node from now on)."""
 
 
-@dataclass(frozen=True, slots=True)
-class Adoptable:
-    """A job a dead fileflow left queued or running on the cluster, from the run log."""
-    name: str
-    command: str
-    external_id: str
-
-
 @dataclass(slots=True)
 class ClusterJob:
     spec: JobSpec
@@ -195,7 +191,7 @@ class ClusterExecutor:
         self.local_waiting: list[JobSpec] = []         # head-node jobs beyond --local-cores
         self.local_threads = 0                         # threads of head-node jobs running
         self.local_held: dict[int, int] = {}           # graph job id -> its threads
-        self.adoptable: dict[str, Adoptable] = {}      # job name -> job a dead fileflow left
+        self.left = LeftJobs()                         # jobs a dead fileflow left
         self.next_round = 0.0
         self.interval = POLL_MIN
         self.failing_since: float | None = None
@@ -222,15 +218,17 @@ class ClusterExecutor:
         ids: dict[int, str] = {}
         remote: list[JobSpec] = []
         for spec in specs:
+            if self.left.was_superseded(spec):
+                self._cancel_old([], [spec])
             if spec.group:
-                if spec.name in self.adoptable:  # a group job is never taken over
-                    self._adopt(replace(spec, attempt=0))
                 members = self.forming.add(spec)
-                if members is not None:
+                if members is not None and (found := self._adopt_group(members)):
+                    ids.update((member.job_id, found) for member in members)
+                elif members is not None:
                     self.group_count += 1
                     try:
                         spec, group = new_group(-self.group_count, members, self.backend.name,
-                                                self.script_dir, self.group_cores,
+                                                self.workdir, self.group_cores,
                                                 self.group_limits)
                         self.backend.request(spec)  # its request can be made
                     except FileflowError as exc:  # its members cannot share one request
@@ -243,8 +241,9 @@ class ClusterExecutor:
             elif spec.rule in self.local_rules:
                 self.local_waiting.append(spec)
                 ids[spec.job_id] = ""
-            elif spec.name in self.adoptable:
-                found = self._adopt(spec)
+            elif spec.name in self.left.by_name:
+                grouped = self.left.by_name[spec.name].note
+                found = self._adopt_group([spec]) if grouped else self._adopt(spec)
                 if found:
                     ids[spec.job_id] = found
                 else:
@@ -277,7 +276,7 @@ class ClusterExecutor:
 
     def cancel(self) -> list[JobOutcome]:
         """Cancel every job of this run (one scheduler call), stop the head-node ones."""
-        ids = list(self.jobs) + [a.external_id for a in self.adoptable.values()]
+        ids = list(dict.fromkeys([*self.jobs, *self.left.ids()]))
         if ids:
             try:
                 retry_transient(lambda: self.backend.cancel(ids), f"cancelling {len(ids)} "
@@ -295,7 +294,7 @@ class ClusterExecutor:
         out += [JobOutcome(spec.job_id, -15, now, now, message="cancelled before it started")
                 for spec in self.forming.drop()]
         self.jobs.clear()
-        self.adoptable.clear()
+        self.left.by_name.clear()
         out += [JobOutcome(spec.job_id, -15, now, now, message="cancelled before it started")
                 for spec in self.local_waiting]
         self.local_waiting.clear()
@@ -306,8 +305,7 @@ class ClusterExecutor:
     def adopt(self, jobs: Iterable[Adoptable], tags: Iterable[str] = ()) -> None:
         """Jobs a dead fileflow left on the cluster: a job of this build with the same name
         and command takes over the running one instead of being submitted again."""
-        for job in jobs:
-            self.adoptable[job.name] = job
+        self.left.add(jobs)
         self.tags.extend(t for t in tags if t not in self.tags)
 
     def cancel_strays(self) -> list[str]:
@@ -317,7 +315,7 @@ class ClusterExecutor:
         active_ids = getattr(self.backend, "active_ids", None)
         if active_ids is None or len(self.tags) < 2:
             return []
-        known = {a.external_id for a in self.adoptable.values()}
+        known = set(self.left.ids())
         strays = [i for i in retry_transient(lambda: active_ids(self.tags[1:]), "listing old jobs",
                                              give_up=30.0) if i not in known]
         if strays:
@@ -326,12 +324,12 @@ class ClusterExecutor:
 
     def adopts(self, name: str) -> bool:
         """Will this job be taken over (so its outputs must not be deleted first)?"""
-        return name in self.adoptable
+        return name in self.left.by_name
 
     def release_unclaimed(self) -> list[str]:
-        """Cancel adopted jobs this build did not need; their ids."""
-        ids = [a.external_id for a in self.adoptable.values()]
-        self.adoptable.clear()
+        """Cancel adopted jobs this build did not need; their ids. A group job this build
+        took over for some of its members is not cancelled for the others."""
+        ids = self.left.unclaimed()
         if ids:
             try:
                 retry_transient(lambda: self.backend.cancel(ids), "cancelling left-over jobs",
@@ -346,19 +344,50 @@ class ClusterExecutor:
             import shutil
             shutil.rmtree(self.script_dir, ignore_errors=True)
 
+    def _adopt_group(self, members: list[JobSpec]) -> str:
+        """Members of this build that a group job a dead fileflow left runs: taken over as
+        a whole (their outcomes come from its results), or, when it does not run them all
+        with these commands, it is cancelled and their old outputs go. Its id, or ""."""
+        external_id, notes = self.left.group_of(members)
+        made = None
+        if external_id:
+            with contextlib.suppress(FileflowError):  # cannot share a request now: submitted anew
+                made = adopted_group(-self.group_count - 1, members, notes, self.backend.name,
+                                     self.workdir, self.group_cores, self.group_limits)
+        if made is None:
+            self._cancel_old(*self.left.drop(members))
+            return ""
+        spec, group = made
+        self.group_count += 1
+        self.left.take(members, external_id)
+        job = self.jobs.get(external_id)
+        if job is not None and job.group is not None:  # another part of it, taken over before
+            job.group = replace(job.group, members=job.group.members + group.members)
+            self.groups[job.spec.job_id] = job.group
+            return external_id
+        self.groups[spec.job_id] = group
+        self.jobs[external_id] = ClusterJob(spec, external_id, time.time(), group=group)
+        self.next_round = self.clock()  # learn its state now: it may be done already
+        return external_id
+
     def _adopt(self, spec: JobSpec) -> str:
-        old = self.adoptable.pop(spec.name)
-        if old.command == spec.command and spec.attempt == 1:
-            self.jobs[old.external_id] = ClusterJob(spec, old.external_id, time.time())
+        external_id, cancel = self.left.single(spec)
+        if external_id:
+            self.jobs[external_id] = ClusterJob(spec, external_id, time.time())
             self.next_round = self.clock()  # learn its state now: it may be done already
-            return old.external_id
-        # The job changed meanwhile: the old one must not write its outputs any more.
-        retry_transient(lambda: self.backend.cancel([old.external_id]), "cancelling an old job",
-                        give_up=30.0)
-        for path in spec.outputs:
-            if os.path.isfile(path) or os.path.islink(path):
-                os.unlink(path)
-        return ""
+        else:  # the job changed meanwhile: the old one must not write its outputs any more
+            self._cancel_old([cancel], [spec])
+        return external_id
+
+    def _cancel_old(self, ids: list[str], specs: list[JobSpec]) -> None:
+        """Cancel these old jobs and remove these jobs' old outputs."""
+        if ids:
+            retry_transient(lambda: self.backend.cancel(ids), "cancelling an old job",
+                            give_up=30.0)
+        for spec in specs:
+            for path in spec.outputs:
+                if os.path.isfile(path) or os.path.islink(path):
+                    os.unlink(path)
 
     # ---------------------------------------------------------------- local jobs
 

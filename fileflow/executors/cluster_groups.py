@@ -5,6 +5,14 @@ member's outcome read back from the results it wrote. Layer 3.
 The cluster job of a group is an ordinary job to the shared machinery of .cluster (a
 request, a script, an external id, an exit file, status rounds, arrays of equal
 requests); only its outcome is turned into its members' outcomes here.
+
+A group job outlives a head that dies. What a later build needs to take it over is in the
+run log before the group job is submitted: each member's row (its name and command), and,
+in its message while it runs, its member note (`member_note`: the group, the member's place
+in it, the results file's path with %j for the group job's id); the group job's id
+follows right after the submission, as for any cluster job. The results file is named
+after the group job's id and its lines after the members' names, so that it is found
+again from the run log alone, by this build or any later one.
 """
 from __future__ import annotations
 
@@ -20,8 +28,43 @@ from fileflow.engine.groups import GroupMember, group_request
 from fileflow.executors.base import JobOutcome, JobSpec
 from fileflow.lang.units import span
 
-__all__ = ["GroupJob", "GroupForming", "new_group", "runner_command", "write_manifest",
-           "member_outcomes", "cancelled_members"]
+__all__ = ["GroupJob", "GroupForming", "MemberNote", "new_group", "runner_command",
+           "write_manifest", "member_outcomes", "cancelled_members", "results_template",
+           "member_note", "read_member_note", "adopted_group"]
+
+NOTE_PREFIX = "in group job: "   # a running member's message in the run log, then its note
+
+
+def results_template(backend: str) -> str:
+    """Where a group job's node writes its members' results, relative to the working
+    directory; %j is the group job's id."""
+    return os.path.join(".fileflow", backend, "groups", "%j.results")
+
+
+@dataclass(frozen=True, slots=True)
+class MemberNote:
+    """What the run log says of a member of a group job while it runs."""
+    group: str       # the group's key ("per_a.1")
+    index: int       # its place among the group's members (0: first)
+    size: int        # how many members the group started with
+    results: str     # the group's results file, %j for the group job's id
+
+
+def member_note(group: str, index: int, size: int, backend: str) -> str:
+    """The message a member's row carries while it runs (fileflow.run.recorder)."""
+    return NOTE_PREFIX + json.dumps({"group": group, "index": index, "size": size,
+                                     "results": results_template(backend)})
+
+
+def read_member_note(message: str | None) -> MemberNote | None:
+    """A running row's member note; None for a job that is no group's member."""
+    if not message or not message.startswith(NOTE_PREFIX):
+        return None
+    try:
+        d = json.loads(message[len(NOTE_PREFIX):])
+        return MemberNote(str(d["group"]), int(d["index"]), int(d["size"]), str(d["results"]))
+    except (ValueError, KeyError, TypeError):
+        return None
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,11 +101,11 @@ class GroupForming:
         return out
 
 
-def new_group(job_id: int, members: Sequence[JobSpec], backend: str, script_dir: str,
+def new_group(job_id: int, members: Sequence[JobSpec], backend: str, workdir: str,
               max_threads: int, limits: Mapping[str, float]) -> tuple[JobSpec, GroupJob]:
     """A group whose members are all here, as a job of its own (`job_id`, negative): its
     request made of its members' (fileflow.engine.groups.group_request), its time limit
-    their summed runtime; its log in .fileflow/<backend>/groups/."""
+    their summed runtime; its log and its results in .fileflow/<backend>/groups/."""
     key = members[0].group
     safe = "".join(c if c.isalnum() or c in "._-" else "_" for c in key)[:100]
     index = {spec.job_id: i for i, spec in enumerate(members)}
@@ -78,16 +121,29 @@ def new_group(job_id: int, members: Sequence[JobSpec], backend: str, script_dir:
     spec = JobSpec(job_id, f"group {key}", "+".join(rules), "", log,
                    tuple(p for spec in members for p in spec.outputs), request.threads,
                    request.resources, wildcards=shared)
-    return spec, GroupJob(key, tuple(members), os.path.join(script_dir, f"group-{safe}.results"))
+    return spec, GroupJob(key, tuple(members), os.path.join(workdir, results_template(backend)))
+
+
+def adopted_group(job_id: int, members: Sequence[JobSpec], notes: Sequence[MemberNote],
+                  backend: str, workdir: str, max_threads: int,
+                  limits: Mapping[str, float]) -> tuple[JobSpec, GroupJob]:
+    """The group job a dead fileflow left, as these members (each with its note) see it:
+    in the order it runs them, with its key and results file."""
+    place = {m.name: n.index for m, n in zip(members, notes)}
+    members = sorted(members, key=lambda m: place[m.name])
+    spec, group = new_group(job_id, members, backend, workdir, max_threads, limits)
+    return spec, replace(group, key=notes[0].group,
+                         results=os.path.join(workdir, notes[0].results))
 
 
 def runner_command(manifest: str) -> str:
     """The shell line that runs the group on its node, by this Python and this fileflow
-    (the package's folder leads PYTHONPATH, so the node runs the code the head runs)."""
+    (the package's folder leads PYTHONPATH, so the node runs the code the head runs); the
+    job script's $ff_id, the group job's id, names its results file."""
     package_root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     return (f'PYTHONPATH={shlex.quote(package_root)}"${{PYTHONPATH:+:$PYTHONPATH}}" '
             f"{shlex.quote(sys.executable)} -m fileflow.executors.group_runner "
-            f"{shlex.quote(manifest)}")
+            f'{shlex.quote(manifest)} "$ff_id"')
 
 
 def write_manifest(path: str, group: GroupJob, scripts: Sequence[str], cores: int) -> None:
@@ -99,8 +155,10 @@ def write_manifest(path: str, group: GroupJob, scripts: Sequence[str], cores: in
         json.dump({"cores": cores, "results": group.results, "members": members}, fh)
 
 
-def _results(path: str) -> dict[int, dict]:
-    found: dict[int, dict] = {}
+def _results(group: GroupJob, external_id: str) -> dict[str, dict]:
+    """The group's result lines, by member name."""
+    path = group.results.replace("%j", external_id)
+    found: dict[str, dict] = {}
     try:
         with open(path, encoding="utf-8", errors="surrogateescape") as fh:
             for line in fh:
@@ -108,8 +166,8 @@ def _results(path: str) -> dict[int, dict]:
                     record = json.loads(line)
                 except ValueError:
                     continue  # a line cut short when the group job was killed
-                if isinstance(record, dict) and isinstance(record.get("id"), int):
-                    found[record["id"]] = record
+                if isinstance(record, dict) and isinstance(record.get("name"), str):
+                    found[record["name"]] = record
     except FileNotFoundError:
         pass
     return found
@@ -118,12 +176,12 @@ def _results(path: str) -> dict[int, dict]:
 def member_outcomes(group: GroupJob, ended: JobOutcome, backend: str) -> list[JobOutcome]:
     """Each member's outcome, in the group's order, from the results its node wrote; a
     member with no result ended with its group (killed, out of time) and failed so."""
-    found = _results(group.results)
+    found = _results(group, ended.external_id)
     where = f"{backend} job {ended.external_id} (group {group.key})"
     out = []
     for spec in group.members:
         log = spec.log_path.replace("%j", ended.external_id)
-        r = found.get(spec.job_id)
+        r = found.get(spec.name)
         if r is None:
             why = ended.message if not ended.ok else "the group job ended before it did"
             out.append(JobOutcome(spec.job_id, ended.exit_code or 1, ended.started_at,
@@ -154,12 +212,12 @@ def cancelled_members(group: GroupJob, external_id: str, submitted: float) -> li
     """Ctrl-C: the group job was cancelled, and its members with it; a member that its node
     had seen end with exit status 0 before the group job was told to stop keeps that outcome
     (ended_before_cancel: its outputs are judged as any job's), so its work is not lost."""
-    found = _results(group.results)
+    found = _results(group, external_id)
     now = time.time()
     out = []
     for spec in group.members:
         log = spec.log_path.replace("%j", external_id)
-        r = found.get(spec.job_id)
+        r = found.get(spec.name)
         if r is not None and not r.get("not_run") and not r.get("stopped") and r.get("exit") == 0:
             out.append(replace(_ran(spec, r, f"group job {external_id} ({group.key})",
                                     external_id, log), ended_before_cancel=True))

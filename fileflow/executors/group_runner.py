@@ -1,12 +1,13 @@
-"""A group job on its cluster node: `python -m fileflow.executors.group_runner MANIFEST`.
+"""A group job on its cluster node: `python -m fileflow.executors.group_runner MANIFEST
+JOB_ID` (JOB_ID fills the %j of the manifest's results path).
 Layer 3; the standard library only, so that it starts fast on the node.
 
 The manifest (JSON, written by fileflow.executors.cluster) lists the group's members: each
 one's job script, its threads, and the members it waits for. They run in that order,
 side by side while their threads fit the group's cores (one always may run). A member that
 fails keeps the members that wait for it (directly or not) from starting; the others go on.
-Each member's result is one JSON line appended to the results file as it ends (exit
-status, start and end times, host, peak memory and CPU time of its processes), so that
+Each member's result is one JSON line appended to the results file as it ends (its id
+and name, exit status, start and end times, host, peak memory and CPU time of its processes), so that
 the head records each member on its own, even when the group job is killed or cancelled
 later (a member that ends once the group job is told to stop is marked so). A
 member past its `timeout:` is stopped, its process group and all, and fails. The exit
@@ -56,7 +57,7 @@ def run_group(manifest: dict) -> int:
                 pass
 
     signal.signal(signal.SIGTERM, terminate)
-    with open(manifest["results"], "a", encoding="utf-8") as out:
+    with open(manifest["results"], "w", encoding="utf-8") as out:
         while order or running:
             if stop["now"]:
                 break
@@ -78,8 +79,8 @@ def run_group(manifest: dict) -> int:
             _, started, job_id = running.pop(pid)
             used -= max(1, int(by_id[job_id].get("threads", 1)))
             code = os.waitstatus_to_exitcode(status)
-            record = {"id": job_id, "exit": code, "started": started, "ended": time.time(),
-                      "host": host, "rss": usage.ru_maxrss * 1024,
+            record = {"id": job_id, "name": by_id[job_id]["name"], "exit": code,
+                      "started": started, "ended": time.time(), "host": host, "rss": usage.ru_maxrss * 1024,
                       "cpu": usage.ru_utime + usage.ru_stime}
             if job_id in timed_out:
                 record["timed_out"] = True
@@ -131,17 +132,20 @@ def _not_run(out, failed_id: int, by_id: dict, dependents: dict, order: list[int
             continue
         order.remove(job_id)
         now = time.time()
-        _line(out, {"id": job_id, "not_run": by_id[failed_id]["name"], "started": now,
-                    "ended": now})
+        _line(out, {"id": job_id, "name": by_id[job_id]["name"],
+                    "not_run": by_id[failed_id]["name"], "started": now, "ended": now})
         stack.extend(dependents.get(job_id, ()))
 
 
 def main(argv: list[str]) -> int:
-    if len(argv) != 1:
-        print("usage: python -m fileflow.executors.group_runner MANIFEST", file=sys.stderr)
+    if len(argv) not in (1, 2):
+        print("usage: python -m fileflow.executors.group_runner MANIFEST [JOB_ID]",
+              file=sys.stderr)
         return 2
     with open(argv[0], encoding="utf-8") as fh:
         manifest = json.load(fh)
+    if len(argv) == 2:  # the results file is named after the group job's id (its %j)
+        manifest["results"] = manifest["results"].replace("%j", argv[1])
     return run_group(manifest)
 
 

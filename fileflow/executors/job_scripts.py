@@ -83,7 +83,7 @@ class JobScripts:
     def group(self, spec: JobSpec, group: GroupJob) -> str:
         """A group's member scripts, its manifest, and its own script: the runner."""
         scripts = [self.job(member) for member in group.members]
-        manifest = os.path.splitext(group.results)[0] + ".json"
+        manifest = os.path.join(self.script_dir, f"group{spec.job_id}.json")
         write_manifest(manifest, group, scripts, spec.threads)
         return self.job(spec, run=runner_command(manifest))
 

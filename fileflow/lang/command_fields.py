@@ -19,11 +19,17 @@ _ITEM_NAME = attrgetter("name")  # a FileItem's
 RESOURCES_MAYBE_DEFAULT = ("mem_mb", "runtime", "disk_mb")
 
 
+def _no_log(rule: Rule) -> bool:
+    """Whether the rule has no 'log:' (one of only names given an empty list is one:
+    `{log}` is then empty text)."""
+    return not isinstance(rule.log, Lazy) and not rule.log and "log" not in rule.empty_names
+
+
 def field_problem(rule: Rule, f, resources: frozenset[str] | None = None) -> str:
     """What is wrong with a command's field, or "". `resources` are the resource names every
     job of the rule has (None: not checked)."""
     if not f.steps:  # `{input}`, `{threads}`: only a missing log to tell
-        if f.name == "log" and not isinstance(rule.log, Lazy) and not rule.log:
+        if f.name == "log" and _no_log(rule):
             return f"{f.text}: rule '{rule.name}' has no 'log:'"
         return ""
     step = f.steps[0]
@@ -32,15 +38,17 @@ def field_problem(rule: Rule, f, resources: frozenset[str] | None = None) -> str
     if f.name == "wildcards" and isinstance(step, str) and step not in rule.wildcards:
         return (f"{f.text}: rule '{rule.name}' has no wildcard '{step}' "
                 f"(its outputs define: {', '.join(rule.wildcards) or 'none'})")
-    if f.name == "log" and not isinstance(rule.log, Lazy) and not rule.log:
+    if f.name == "log" and _no_log(rule):
         return f"{f.text}: rule '{rule.name}' has no 'log:'"
     items = (rule.inputs if f.name == "input" else rule.log if f.name == "log"
              else tuple(o for o in rule.outputs if BENCHMARK not in o.flags)  # as {output} has them
              if f.name == "output" else None)
     if items is not None and not isinstance(items, Lazy):
-        # (the names, read in C, listed only for the message: a name is never "")
-        if isinstance(step, str) and step not in map(_ITEM_NAME, items):
-            names = [i.name for i in items if i.name]
+        # (the names, read in C, listed only for the message: a name is never ""; a name
+        # given an empty list has no item, and is a name all the same)
+        empty = rule.empty_names.get(f.name, ())
+        if isinstance(step, str) and step not in map(_ITEM_NAME, items) and step not in empty:
+            names = list(dict.fromkeys([i.name for i in items if i.name] + list(empty)))
             return (f"{f.text}: {f.name} of rule '{rule.name}' has no entry named '{step}'"
                     f"{closest(step, names) or ' (named entries: ' + (', '.join(names) or 'none') + ')'}")
         if isinstance(step, int) and step >= len(items):

@@ -30,7 +30,7 @@ def job_values(rule: Rule, wildcards: Mapping[str, str], attempt: int = 1,
     reads a checkpoint job that `checkpoints` does not know complete (without it: any)."""
     wc = Record(wildcards, "wildcards") if rule.lazy else wildcards
     cps = checkpoints if checkpoints is not None else Checkpoints()
-    outputs = _format_items(rule.outputs, wildcards, rule)
+    outputs = _format_items(rule.outputs, wildcards)
     flags: dict[str, frozenset[str]] = {}
     for item, path in zip(rule.outputs, outputs.values):
         if item.flags:
@@ -71,15 +71,16 @@ def _attempt_values(rule: Rule, wc: Mapping[str, str], attempt: int
     return threads, resources
 
 
-def _format_items(items: Sequence[FileItem], wildcards: Mapping[str, str], rule: Rule) -> Items:
+def _format_items(items: Sequence[FileItem], wildcards: Mapping[str, str],
+                  empty: tuple[str, ...] = ()) -> Items:
     return Items(tuple([i.pattern.fmt.format_map(wildcards) if i.pattern.wildcards else i.pattern.text
-                        for i in items]), tuple([i.name for i in items]))
+                        for i in items]), tuple([i.name for i in items]), empty)
 
 
 def _job_files(rule: Rule, spec: tuple[FileItem, ...] | Lazy, directive: str, wc: Mapping[str, str],
                flags: dict[str, frozenset[str]], checkpoints: Checkpoints) -> Items:
     if not isinstance(spec, Lazy):
-        items = _format_items(spec, wc, rule)
+        items = _format_items(spec, wc, rule.empty_names.get(directive, ()))
         for item, path in zip(spec, items.values):
             if item.flags:
                 flags[path] = item.flags
@@ -97,9 +98,12 @@ def lazy_inputs(rule: Rule, inputs: Lazy, wildcards: Mapping[str, str],
 
 def _lazy_files(rule: Rule, spec: Lazy, directive: str, wc: Mapping[str, str],
                 flags: dict[str, frozenset[str]], checkpoints: Checkpoints) -> Items:
-    values, names = [], []
+    values, names, empty = [], [], []
     for name, value in unpacked(spec(wildcards=wc, checkpoints=checkpoints), spec.pos):
-        for path, item_flags in flatten_files(value, spec.pos, directive):
+        files = flatten_files(value, spec.pos, directive)
+        if not files and name is not None:
+            empty.append(name)  # a name given an empty list: still a name
+        for path, item_flags in files:
             try:
                 if "{" in path or "}" in path:
                     path = parse_pattern(path).format(wc)
@@ -110,7 +114,7 @@ def _lazy_files(rule: Rule, spec: Lazy, directive: str, wc: Mapping[str, str],
             names.append(name)
             if item_flags:
                 flags[path] = item_flags
-    return Items(tuple(values), tuple(names))
+    return Items(tuple(values), tuple(names), tuple(empty))
 
 
 def command_outputs(values: JobValues) -> Items:

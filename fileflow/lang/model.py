@@ -121,6 +121,9 @@ class Rule:
     retry_delay: float = 0.0                     # seconds before a retry (`retry_delay:`); 0: unset
     retry_backoff: float = 1.0                   # each retry waits this many times longer
     group: str = ""                              # `group:` (or --groups): its jobs run together on a cluster
+    # "input" and "log" -> the names given an empty list there (`groups = expand(...)` over
+    # no values): names with no FileItem, kept so that `{input.groups}` is an empty list
+    empty_names: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
     @property
     def lazy(self) -> bool:

@@ -84,6 +84,7 @@ class RuleBuilder:
     def __init__(self, loader: LoadingState, decl: s.RuleDecl, path: str, index: int):
         self.loader, self.decl, self.path, self.index = loader, decl, path, index
         self.directives: dict[str, s.Directive] = {}
+        self.empty_names: dict[str, tuple[str, ...]] = {}  # Rule.empty_names
 
     def build(self) -> Rule:
         decl = self.decl
@@ -153,7 +154,8 @@ class RuleBuilder:
                           dict(zip(self.directives, map(_POS, self.directives.values()))),
                           script_digest,
                           decl.checkpoint, software, self.time_span("timeout"),
-                          self.time_span("retry_delay"), self.backoff(), self.group(wildcards))
+                          self.time_span("retry_delay"), self.backoff(), self.group(wildcards),
+                          self.empty_names)
         self.check_templates(rule)
         if isinstance(params, Items):
             check_script_params(rule, params)
@@ -339,17 +341,30 @@ class RuleBuilder:
         return items
 
     def file_items(self, d: s.Directive, values: list, directive: str) -> tuple[FileItem, ...]:
+        """The directive's files; a name given an empty list is kept in self.empty_names
+        (an output's is an error: an output names a file the job makes)."""
         items = []
         new = tuple.__new__  # FileItem's own __new__ is a Python frame: a million per expand()
+        empty: list[str] = []
         for arg, pair in zip(d.args, values):
             pos = arg.pos
             for name, value in unpacked([pair], pos):
-                for path, flags in flatten_files(value, pos, directive):
+                files = flatten_files(value, pos, directive)
+                if not files and name is not None:
+                    if directive == "output":
+                        raise FlowfileError(
+                            f"output '{name}' of rule '{self.decl.name}' is an empty list: an "
+                            "output names the files a job makes", pos,
+                            "give it at least one path, or leave the name out of 'output:'")
+                    empty.append(name)
+                for path, flags in files:
                     try:
                         pattern = parse_pattern(path)
                     except PatternError as exc:
                         raise FlowfileError(str(exc), pos) from None
                     items.append(new(FileItem, (pattern, name, flags, pos)))
+        if empty:
+            self.empty_names[directive] = tuple(empty)
         return tuple(items)
 
     def params(self, wildcards) -> Items | Lazy:

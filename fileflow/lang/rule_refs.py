@@ -27,15 +27,19 @@ class ReferredRuleFailed(FlowfileError):
 
 
 class NamedList(list, Attributed):
-    """File patterns read by index or by name (a name given to several is a list of them)."""
+    """File patterns read by index or by name (a name given to several is a list of them,
+    a name given an empty list, in `empty`, is [])."""
 
-    def __init__(self, items: tuple[FileItem, ...], label: str, rule: str, kind: str):
+    def __init__(self, items: tuple[FileItem, ...], label: str, rule: str, kind: str,
+                 empty: tuple[str, ...] = ()):
         super().__init__(item.pattern.text for item in items)
         self.label, self.rule, self.kind = label, rule, kind
         self.names: dict[str, list[str]] = {}
         for item in items:
             if item.name is not None:
                 self.names.setdefault(item.name, []).append(item.pattern.text)
+        for name in empty:
+            self.names.setdefault(name, [])
 
     def attribute(self, name: str, pos: Position) -> object:
         found = self.names.get(name)
@@ -63,7 +67,8 @@ class RuleRef(Attributed):
         if isinstance(items, Lazy):
             raise FlowfileError(f"{label}: the {name} of rule '{rule.name}' is evaluated for each "
                                 "job (it reads wildcards), so it has no patterns to give", pos)
-        return NamedList(items, label, rule.name, "input" if name == "input" else name)
+        return NamedList(items, label, rule.name, "input" if name == "input" else name,
+                         rule.empty_names.get(name, ()))
 
 
 class RuleRefs(Attributed):

@@ -126,10 +126,11 @@ class JobPreparer:
         """Digests of the inputs as they are now, before the job starts (so an input edited
         while the job runs is seen as changed next time)."""
         observed = self.plan.observed
-        missing = {p: observed.get(p) or self.store.stat(p) for p in job.inputs
+        # Looked at again now: a file seen when the build planned may be gone since (the
+        # old output of a member of the same group, removed as that member was prepared).
+        missing = {p: self.store.stat(p) for p in job.inputs
                    if (observed.get(p) is None or observed[p].digest is None)}
         if missing:
-            missing = {p: (st if st.exists else self.store.stat(p)) for p, st in missing.items()}
             if self.waits.hash_inputs_apart(job.id, missing):
                 return {p: digest for p in job.inputs
                         if p not in missing and (digest := observed[p].digest) is not None}

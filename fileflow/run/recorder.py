@@ -14,7 +14,8 @@ from collections.abc import Mapping
 from fileflow.engine.command import default_log_path
 from fileflow.engine.graph import Job
 from fileflow.engine.plan import Plan
-from fileflow.executors.base import JobOutcome
+from fileflow.executors.base import JobOutcome, JobSpec
+from fileflow.executors.cluster_groups import member_note
 from fileflow.run.job_records import AheadJob, PreparedJob, RunningJob
 from fileflow.run.recording_ahead import AHEAD_IF_SHORTER, NOT_STARTED
 from fileflow.run.settings import Settings
@@ -84,10 +85,12 @@ class RunRecorder:
     def starts(self, batch: list[PreparedJob], ahead: list[AheadJob]) -> list[JobStart]:
         """The rows of the jobs starting now, then of those recorded ahead of their start."""
         plan = self.plan
+        places: dict[str, int] = {}  # a group's members so far, for their notes
         starts = [JobStart(job.rule.name, job.name, dict(job.wildcards),
                            shown_command(spec.command), [str(r) for r in reasons],
                            spec.attempt, self.executor_of(job), plan.signature(job.id),
-                           list(job.outputs), spec.log_path)
+                           list(job.outputs), spec.log_path,
+                           message=self.member_note(spec, places))
                   for job, spec, reasons, _ in batch]
         for entry in ahead:
             job = entry.job
@@ -97,6 +100,15 @@ class RunRecorder:
                                    plan.signature(job.id), list(job.outputs),
                                    default_log_path(job)))
         return starts
+
+    def member_note(self, spec: JobSpec, places: dict[str, int]) -> str:
+        """A group member's row says, while it runs, which group job it rides in and where
+        (fileflow.executors.cluster_groups), so a later build can take the group job over
+        after a crash; its members come in their group's order."""
+        if not spec.group:
+            return ""
+        index = places[spec.group] = places.get(spec.group, -1) + 1
+        return member_note(spec.group, index, spec.group_size, self.settings.executor_name)
 
     def executor_of(self, job: Job) -> str:
         """A cluster run's localrules jobs are local processes: recorded as such, so a later

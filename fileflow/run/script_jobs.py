@@ -44,7 +44,7 @@ _R_OPTIONS = "--no-save --no-restore --no-site-file --no-environ"
 
 
 def _items(items: Items) -> dict:
-    return {"values": list(items.values), "names": list(items.names)}
+    return {"values": list(items.values), "names": list(items.names), "empty": list(items.empty)}
 
 
 def job_data(job: Job, attempt: int, config: Mapping[str, object]) -> dict:
@@ -120,19 +120,23 @@ def _one_scalar_type(values: list) -> bool:
 def _r_items(items: dict) -> str:
     values = ", ".join(r_value(v) for v in items["values"])
     names = ", ".join(_r_string(n or "") for n in items["names"])
-    return f"fileflow_items(list({values}), c({names}))" if values else \
-        "fileflow_items(list(), character(0))"
+    empty = ", ".join(_r_string(n) for n in items.get("empty", ()))
+    return (f"fileflow_items(list({values}), c({names})" if values else
+            "fileflow_items(list(), character(0)") + (f", c({empty}))" if empty else ")")
 
 
 # `job$input$reads` is every file of that name (a vector when several), `job$input[[1]]`
 # the first file; the methods live where the script runs (the global environment).
-_R_HELPERS = r'''fileflow_items <- function(values, names)
-    structure(values, names = names, class = c("fileflow_items", "list"))
+_R_HELPERS = r'''fileflow_items <- function(values, names, empty = character(0))
+    structure(values, names = names, empty = if (length(empty)) empty,
+              class = c("fileflow_items", "list"))
 `$.fileflow_items` <- function(x, name) {
     hits <- unclass(x)[names(x) == name]
+    if (length(hits) == 0 && name %in% attr(x, "empty")) return(character(0))
     if (length(hits) == 0)
         stop(sprintf("job: no entry named '%s' (named: %s)", name,
-                     paste(unique(names(x)[names(x) != ""]), collapse = ", ")), call. = FALSE)
+                     paste(unique(c(names(x)[names(x) != ""], attr(x, "empty"))),
+                           collapse = ", ")), call. = FALSE)
     if (length(hits) == 1) return(hits[[1]])
     if (all(vapply(hits, function(h) is.atomic(h) && length(h) == 1, TRUE)))
         return(unlist(hits, use.names = FALSE))
@@ -140,7 +144,10 @@ _R_HELPERS = r'''fileflow_items <- function(values, names)
 }
 `[[.fileflow_items` <- function(x, i, ...)
     if (is.character(i)) `$.fileflow_items`(x, i) else unclass(x)[[i]]
-print.fileflow_items <- function(x, ...) print(unclass(x), ...)
+print.fileflow_items <- function(x, ...) {
+    attr(x, "empty") <- NULL
+    print(unclass(x), ...)
+}
 '''
 
 
@@ -211,7 +218,8 @@ def bash_preamble(data: dict) -> str:
     for kind in ("input", "output", "log"):
         items = data[kind]
         lines.append(_bash_variable(f"job_{kind}", items["values"]))
-        for name in dict.fromkeys(n for n in items["names"] if n and _NAME.match(n)):
+        names = (*items["names"], *items.get("empty", ()))
+        for name in dict.fromkeys(n for n in names if n and _NAME.match(n)):
             named = [v for v, n in zip(items["values"], items["names"]) if n == name]
             lines.append(_bash_variable(f"job_{kind}_{name}", named))
     params = data["params"]
@@ -305,7 +313,7 @@ def _variables(job: Job) -> dict[str, str]:
     env = {"FILEFLOW_THREADS": str(v.threads)}
     for kind, items in (("INPUT", v.inputs), ("OUTPUT", command_outputs(v)), ("LOG", v.log)):
         env[f"FILEFLOW_{kind}"] = " ".join(shlex.quote(str(x)) for x in items.values)
-        for name in dict.fromkeys(n for n in items.names if n):
+        for name in items.all_names():
             env[f"FILEFLOW_{kind}_{name}"] = " ".join(shlex.quote(str(x))
                                                       for x in items.named(name))
     for name, value in zip(v.params.names, v.params.values):

@@ -99,6 +99,7 @@ class JobStart:
     outputs: Sequence[str]
     log_path: str | None
     external_id: str | None = None
+    message: str = ""                # while it runs (a group member: its member note)
 
 
 @dataclass(frozen=True, slots=True)

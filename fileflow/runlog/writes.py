@@ -82,7 +82,7 @@ STATEMENTS = {
         "INSERT INTO jobs (id, run_id, rule, wildcards, name, command, reasons, state, attempt, "
         "started_at, executor, external_id, signature, log_path, message) VALUES (:id, :run_id, "
         ":rule, :wildcards, :name, :command, :reasons, 'running', :attempt, :started_at, "
-        ":executor, :external_id, :signature, :log_path, '')"),
+        ":executor, :external_id, :signature, :log_path, :message)"),
     "insert_output": "INSERT INTO job_outputs (job_id, path) VALUES (:job_id, :path)",
     "external_id": "UPDATE jobs SET external_id = :external_id WHERE id = :id",
     "cancel_job": (
@@ -97,8 +97,8 @@ STATEMENTS = {
     "unfinished_jobs": (
         "SELECT jobs.id, jobs.run_id, runs.pid, runs.started_at AS run_started, "
         "runs.workdir AS run_workdir, "
-        "jobs.external_id, jobs.executor, jobs.started_at, jobs.name, jobs.command "
-        "FROM jobs JOIN runs ON runs.id = jobs.run_id WHERE jobs.state = 'running' "
+        "jobs.external_id, jobs.executor, jobs.started_at, jobs.name, jobs.command, "
+        "jobs.message FROM jobs JOIN runs ON runs.id = jobs.run_id WHERE jobs.state = 'running' "
         "AND runs.status = 'running' AND runs.host = :host"),
     "mark_incomplete": (
         "INSERT INTO files (path, complete, job_id) VALUES (:path, :complete, :job_id) "
@@ -384,7 +384,8 @@ class CursorWrites(BuildWrites):
     def unfinished_jobs(self, host: str) -> list[dict[str, Any]]:
         """Jobs still 'running' in runs of this host that are still 'running': after a
         crash of fileflow, their processes may live on. Each: job id, run id, run pid,
-        run_started, run_workdir, job external_id, executor, started_at, name, command."""
+        run_started, run_workdir, job external_id, executor, started_at, name, command,
+        message (a group member's note)."""
         def fn(cursor: Any) -> list[dict[str, Any]]:
             cursor.execute(self._statement("unfinished_jobs"), {"host": host})
             names = [d[0] for d in cursor.description]
@@ -423,7 +424,8 @@ class CursorWrites(BuildWrites):
         return [dict(run_id=run_id, rule=s.rule, wildcards=_dumps(dict(s.wildcards)),
                      name=s.name, command=s.command, reasons=_dumps(list(s.reasons)),
                      attempt=s.attempt, started_at=now, executor=s.executor,
-                     external_id=s.external_id, signature=s.signature, log_path=s.log_path)
+                     external_id=s.external_id, signature=s.signature, log_path=s.log_path,
+                     message=s.message)
                 for s in starts]
 
     def _insert_started(self, cursor: Any, rows: list[dict[str, Any]],
