@@ -470,3 +470,52 @@ def test_every_way_of_making_a_rules_jobs_keeps_a_name_given_an_empty_list(tmp_p
         assert v.log.empty == ("notes",) and v.log.has("notes") and v.log.named("notes") == []
         assert v.outputs.empty == ()
     assert jobs["no_logs"].log.values == ()
+
+
+def test_edges_of_one_and_of_many_jobs_are_kept_in_the_order_met(tmp_path):
+    """A job's producers and consumers, however many (none, one, a few, more than a
+    job's producers are looked through one by one), in the order the walk met them;
+    an input asked twice is one edge."""
+    g = graph_of(tmp_path, """
+        rule all:
+            input: "agg.txt", "pair.txt"
+        rule agg:
+            input: expand("o/{i}.txt", i=range(40)), "o/3.txt"
+            output: "agg.txt"
+            shell: "cat {input} > {output}"
+        rule pair:
+            input: "o/1.txt", "o/2.txt"
+            output: "pair.txt"
+            shell: "cat {input} > {output}"
+        rule work:
+            input: "data/{i}.txt"
+            output: "o/{i}.txt"
+            shell: "cp {input} {output}"
+        """, files=[f"data/{i}.txt" for i in range(40)])
+    by_name = {j.name: j.id for j in g.jobs}
+    assert names(g, g.deps[by_name["agg"]]) == [f"work[i={i}]" for i in range(40)]
+    assert names(g, g.deps[by_name["pair"]]) == ["work[i=1]", "work[i=2]"]
+    assert names(g, g.deps[by_name["all"]]) == ["agg", "pair"]
+    assert names(g, g.dependents[by_name["work[i=0]"]]) == ["agg"]
+    assert names(g, g.dependents[by_name["work[i=1]"]]) == ["agg", "pair"]
+    assert names(g, g.dependents[by_name["agg"]]) == ["all"]
+    assert list(g.deps[by_name["work[i=5]"]]) == []
+    order = g.topological_order()
+    assert order.index(by_name["work[i=2]"]) < order.index(by_name["pair"]) < order.index(
+        by_name["all"])
+    g.add_edge(by_name["work[i=0]"], by_name["pair"])  # a third producer, a second consumer
+    assert names(g, g.deps[by_name["pair"]]) == ["work[i=1]", "work[i=2]", "work[i=0]"]
+    assert names(g, g.dependents[by_name["work[i=0]"]]) == ["agg", "pair"]
+    assert names(g, g.dependents[by_name["work[i=9]"]]) == ["agg"]
+
+
+def test_a_target_rule_asked_twice_is_one_job(tmp_path):
+    g = graph_of(tmp_path, """
+        rule all:
+            input: "a.txt"
+        rule a:
+            output: "a.txt"
+            shell: "touch {output}"
+        """, targets=["all", "all", "a"])
+    assert sorted(j.name for j in g.jobs) == ["a", "all"]
+    assert names(g, g.targets) == ["all", "all", "a"]  # each as asked, one job each

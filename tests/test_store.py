@@ -69,6 +69,38 @@ def test_stat_many_of_mostly_missing_paths_agrees_with_stat_one_by_one(tmp_path,
     assert store.missing(paths) == {p for p in paths if not many[p].exists}
 
 
+def test_paths_of_one_folder_are_answered_as_stat_answers_them_one_by_one(tmp_path, monkeypatch):
+    """A fan-out's paths all in one folder are answered from its listing without cutting
+    each path's folder out of it; a path one folder deeper, or in a folder whose name
+    starts the same, is not taken for a name of that folder; an empty folder's paths
+    (a first build's outputs) and a missing folder's are all missing."""
+    monkeypatch.chdir(tmp_path)
+    os.makedirs("data/sub")
+    os.mkdir("empty")
+    os.mkdir("datax")
+    for i in range(0, 60, 3):
+        (tmp_path / "data" / f"{i}.txt").write_text(str(i))
+    os.symlink("3.txt", "data/4.txt")            # a link to a file: exists
+    os.symlink("nowhere.txt", "data/5.txt")      # a broken link: missing
+    (tmp_path / "data" / "sub" / "1.txt").write_text("deeper")
+    (tmp_path / "datax" / "1.txt").write_text("beside")
+    (tmp_path / "t6.txt").write_text("six")
+    fanout = [f"data/{i}.txt" for i in range(60)]
+    store = FileStore(".")
+    for paths in (fanout, fanout + ["data/sub/1.txt"], ["data/sub/1.txt"] + fanout,
+                  fanout + ["datax/1.txt"], ["data/1.txt", "data/sub/1.txt"] * 20,
+                  [f"empty/{i}.txt" for i in range(60)], [f"none/{i}.txt" for i in range(60)],
+                  [f"t{i}.txt" for i in range(60)]):
+        many = store.stat_many(paths)
+        assert set(many) == set(paths)
+        for path in paths:
+            assert many[path] == store.stat(path), path
+        assert store.missing(paths) == {p for p in paths if not many[p].exists}
+    assert sorted(p for p, st in store.stat_many(fanout + ["data/sub/1.txt"]).items()
+                  if st.exists) == sorted([*(f"data/{i}.txt" for i in range(0, 60, 3)),
+                                           "data/4.txt", "data/sub/1.txt"])
+
+
 def test_stat_existing_file(store, tmp_path):
     (tmp_path / "a.txt").write_bytes(b"hello")
     st = os.stat(tmp_path / "a.txt")

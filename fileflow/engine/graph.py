@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from itertools import compress
+from operator import not_
 from typing import NamedTuple
 
 from fileflow.errors import CycleError, Position
@@ -82,7 +84,8 @@ class Graph:
     jobs: list[Job] = field(default_factory=list)
     producer: dict[str, int] = field(default_factory=dict)   # output path -> job id
     # job id -> producer job ids, and -> consumer job ids: an empty tuple until the first
-    # edge (a million jobs of a fan-out have no producer: no list each)
+    # edge, a tuple of one until the second, then a list (a million jobs of a fan-out have
+    # no producer and one consumer, the aggregate: no list each, and one shared tuple)
     deps: list[Sequence[int]] = field(default_factory=list)
     dependents: list[Sequence[int]] = field(default_factory=list)
     sources: set[str] = field(default_factory=set)           # inputs no rule makes
@@ -101,6 +104,7 @@ class Graph:
     readers: dict[int, list[int]] = field(default_factory=dict)
     # the producers of each job with many, as a set: a job with 100,000 inputs stays linear
     _many_deps: dict[int, set[int]] = field(default_factory=dict)
+    _one_dependent: tuple[int, ...] = ()  # the last (consumer,) made: shared while it repeats
     # The kept graph this one is (fileflow.run.graph_cache): a token naming it; "" for a
     # graph not kept. What a plan of it knew serves a later plan of the same (incremental).
     origin: str = ""
@@ -112,9 +116,14 @@ class Graph:
 
     def add_edge(self, producer: int, consumer: int) -> None:
         deps = self.deps[consumer]
-        if len(deps) < _FEW:
+        n = len(deps)
+        if n < _FEW:
             if producer in deps:
                 return
+            if n < 2:
+                self.deps[consumer] = [deps[0], producer] if n else (producer,)
+            else:
+                deps.append(producer)  # type: ignore[attr-defined]
         else:
             seen = self._many_deps.get(consumer)
             if seen is None:
@@ -122,30 +131,30 @@ class Graph:
             if producer in seen:
                 return
             seen.add(producer)
-        if deps:  # a list once it has an edge
             deps.append(producer)  # type: ignore[attr-defined]
-        else:
-            self.deps[consumer] = [producer]
         dependents = self.dependents[producer]
-        if dependents:
-            dependents.append(consumer)  # type: ignore[attr-defined]
+        if not dependents:
+            one = self._one_dependent
+            if not one or one[0] != consumer:
+                one = self._one_dependent = (consumer,)
+            self.dependents[producer] = one
+        elif len(dependents) == 1:
+            self.dependents[producer] = [dependents[0], consumer]
         else:
-            self.dependents[producer] = [consumer]
+            dependents.append(consumer)  # type: ignore[attr-defined]
 
     def __len__(self) -> int:
         return len(self.jobs)
 
     def topological_order(self) -> list[int]:
         """Producers before consumers (Kahn's algorithm); raises CycleError on a cycle."""
-        indegree = [len(d) for d in self.deps]
-        order = [i for i, n in enumerate(indegree) if n == 0]
-        head = 0
-        while head < len(order):
-            job = order[head]
-            head += 1
-            for child in self.dependents[job]:
+        indegree = list(map(len, self.deps))
+        order = list(compress(range(len(indegree)), map(not_, indegree)))  # no producers
+        dependents = self.dependents
+        for job in order:  # a list's iterator takes what is appended meanwhile too
+            for child in dependents[job]:
                 indegree[child] -= 1
-                if indegree[child] == 0:
+                if not indegree[child]:
                     order.append(child)
         if len(order) != len(self.jobs):
             cycle = self._find_cycle({i for i, n in enumerate(indegree) if n > 0})

@@ -8,6 +8,8 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Callable, Mapping
+from itertools import compress
+from operator import attrgetter
 from types import MappingProxyType
 from typing import cast
 
@@ -56,6 +58,7 @@ def normalized(values: JobValues) -> JobValues:
 
 
 _NO_FLAGS: Mapping[str, frozenset[str]] = MappingProxyType({})
+_WILDCARDS, _TEXT, _FLAGS = attrgetter("pattern.wildcards"), attrgetter("pattern.text"), attrgetter("flags")
 
 
 def values_maker(rule: Rule, checkpoints: Checkpoints | None = None
@@ -79,12 +82,12 @@ def values_maker(rule: Rule, checkpoints: Checkpoints | None = None
         return generic
     # No wildcards in any path (an aggregate over a million expand()ed inputs): the paths
     # as written, the very strings of the rule, neither formatted nor split per job.
-    constant = not any(i.pattern.wildcards for i in items)
-    texts = "\x00".join([i.pattern.text for i in items]) if constant else ""
+    # (each item looked at in C: an aggregate has a million)
+    constant = not any(map(_WILDCARDS, items))
+    texts = "\x00".join(map(_TEXT, items)) if constant else ""
     # remote paths: their "//" needs no normalizing (escaping braces keeps "://" as it is)
     urls = "://" in texts
-    fixed = (tuple([i.pattern.text for i in items]) if constant and not _odd(texts, urls)
-             else None)
+    fixed = tuple(map(_TEXT, items)) if constant and not _odd(texts, urls) else None
     fmt = "" if fixed is not None else "\x00".join(
         i.pattern.fmt if i.pattern.wildcards else i.pattern.text.replace("{", "{{").replace("}", "}}")
         for i in items)
@@ -95,7 +98,7 @@ def values_maker(rule: Rule, checkpoints: Checkpoints | None = None
     in_names = tuple(i.name for i in inputs)
     log_names = tuple(i.name for i in log)
     in_empty, log_empty = rule.empty_names.get("input", ()), rule.empty_names.get("log", ())
-    flagged = tuple((k, i.flags) for k, i in enumerate(items) if i.flags)
+    flagged = tuple((k, items[k].flags) for k in compress(range(len(items)), map(_FLAGS, items)))
     params, threads, resources = rule.params, rule.threads, rule.resources
 
     no_log = Items((), log_names, log_empty) if not log else None

@@ -8,9 +8,10 @@ topological order, so a job knows whether its upstream jobs run.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from operator import itemgetter
+from itertools import compress
+from operator import attrgetter, itemgetter
 
 from fileflow.engine.command import (
     code_digest,
@@ -163,7 +164,7 @@ class Plan:
 
     @property
     def to_run(self) -> list[int]:
-        return [j for j in self.order if j in self.reasons]
+        return list(filter(self.reasons.__contains__, self.order))  # in C: a million jobs
 
 
 _NONE: frozenset[str] = frozenset()
@@ -179,6 +180,13 @@ def job_facts(job: Job, signature: str, parts: tuple[str, str] = ("", "")) -> Jo
 
 
 _new = tuple.__new__
+_EXISTS = attrgetter("exists")
+_FLAGS = attrgetter("values.flags")
+
+
+def _with_flags(jobs: Sequence[Job]) -> Iterator[Job]:
+    """The jobs with a flagged path (temp, protected...), picked in C: most have none."""
+    return compress(jobs, map(_FLAGS, jobs))
 
 # What `Previous.states` compares of a path: its observed state (exists, size, mtime_ns,
 # ctime_ns, link), taken in C. Its record is not compared: a previous plan is used only
@@ -226,7 +234,7 @@ def make_plan(graph: Graph, store: FileStore, recorded: Mapping[str, RecordedTar
 
     # The jobs with an output on disk or on record (on a first build: none).
     producer = graph.producer
-    looked_at = {producer[p] for p, st in observed.items() if st.exists}
+    looked_at = set(map(producer.__getitem__, compress(observed, map(_EXISTS, observed.values()))))
     looked_at.update(producer[p] for p in recorded.keys() & producer.keys())
     wanted = {p: None for j in sorted(looked_at) for p in jobs[j].inputs if p not in observed}
     observed.update(store.stat_many(wanted))
@@ -267,7 +275,7 @@ def make_plan(graph: Graph, store: FileStore, recorded: Mapping[str, RecordedTar
 
 
 def _temp_outputs(graph: Graph) -> list[str]:
-    return [p for job in graph.jobs if job.values.flags for p in job.flagged("temp")]
+    return [p for job in _with_flags(graph.jobs) for p in job.flagged("temp")]
 
 
 def _observe_decided(plan: Plan, store: FileStore, decided: Collection[int], previous: Previous,
@@ -315,9 +323,7 @@ def _deleted_temp_as_recorded(graph: Graph, observed: dict[str, FileState],
     absence alone reruns nothing; it is remade only if a consumer has to run, or if the
     targets ask for it (graph.kept_temp: those are kept, so a missing one is made again)."""
     kept = graph.kept_temp
-    for job in graph.jobs:
-        if not job.values.flags:
-            continue
+    for job in _with_flags(graph.jobs):
         for path in job.flagged("temp"):
             rec = recorded.get(path)
             if (not observed[path].exists and rec is not None and rec.complete and rec.digest
@@ -334,9 +340,7 @@ def states_to_digest(jobs, has_record: Sequence[bool], observed: dict[str, FileS
     for them: edited by hand, touched, or recorded within a timestamp tick of their last
     change (fileflow.state.vouches)."""
     want: dict[str, FileState] = {}
-    for job, recorded_job in zip(jobs, has_record):
-        if not recorded_job:
-            continue
+    for job in compress(jobs, has_record):
         for inp in job.inputs:
             state = observed[inp]
             if state.exists and state.digest is None:
@@ -365,18 +369,30 @@ def decide_each(plan: Plan, has_record: Sequence[bool] | Mapping[int, bool], for
     # A target with a command and no outputs has nothing to check: it runs every time.
     asked_without_outputs = {t for t in graph.targets
                              if not jobs[t].outputs and jobs[t].rule.action is not None}
+    special = missing_logs.keys() | asked_without_outputs
+
+    triggers = plan.triggers
 
     def decide_one(job_id: int, reasons: Mapping[int, tuple[Reason, ...]]) -> tuple[Reason, ...]:
         job = jobs[job_id]
-        upstream = [jobs[d].name for d in deps[job_id] if d in reasons] if deps[job_id] else ()
-        facts = plan.facts(job_id) if has_record[job_id] else job_facts(job, "")
+        producers = deps[job_id]
+        upstream = [jobs[d].name for d in producers if d in reasons] if producers else ()
+        if has_record[job_id]:
+            facts = plan.facts(job_id)
+        elif job.values.flags:
+            facts = job_facts(job, "")
+        else:  # job_facts, without a frame: this runs for each of a million new jobs
+            values = job.values
+            facts = _new(JobFacts, (job.name, values.outputs.values, values.inputs.values,
+                                    _NONE, "", "", ""))
         why = decide(facts, observed, recorded,
                      upstream=upstream, forced=force.why(job) if forcing else None,
-                     granularity_ns=granularity, triggers=plan.triggers)
-        if job_id in missing_logs and not any(r.kind == KIND_FORCED for r in why):
-            why = (Reason(KIND_MISSING_OUTPUT, missing_logs[job_id]), *why)
-        elif job_id in asked_without_outputs and not any(r.kind == KIND_FORCED for r in why):
-            why = (_NO_OUTPUT, *why)
+                     granularity_ns=granularity, triggers=triggers)
+        if special and job_id in special:
+            if job_id in missing_logs and not any(r.kind == KIND_FORCED for r in why):
+                why = (Reason(KIND_MISSING_OUTPUT, missing_logs[job_id]), *why)
+            elif job_id in asked_without_outputs and not any(r.kind == KIND_FORCED for r in why):
+                why = (_NO_OUTPUT, *why)
         return why
 
     if previous is not None:
@@ -424,10 +440,9 @@ def protected_in_the_way(plan: Plan) -> list[tuple[int, str]]:
     before it starts)."""
     jobs = plan.graph.jobs
     found = []
-    for job_id in plan.to_run:
+    to_run = plan.to_run
+    for job_id in compress(to_run, map(_FLAGS, map(jobs.__getitem__, to_run))):  # flagged
         job = jobs[job_id]
-        if not job.values.flags:
-            continue
         for path in job.flagged("protected"):
             state = plan.observed.get(path)
             if (state is not None and state.exists and path not in plan.virtual_temp

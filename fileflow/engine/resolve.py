@@ -10,7 +10,6 @@ fine.
 from __future__ import annotations
 
 from collections.abc import Callable, Collection, Sequence
-from itertools import repeat
 from typing import NamedTuple
 
 from fileflow.engine.checkpoint_wait import CheckpointOracle
@@ -74,6 +73,9 @@ class RuleIndex:
                         pattern.regex(rule.constraints).fullmatch,
                         pattern.wildcards != rule.wildcards))
         self.preferred = ruleorder_closure(workflow.ruleorder)
+        # what every pattern's path starts with: a path that starts otherwise, and is no
+        # constant output, has no rule (one test in C for each of a million sources)
+        self.prefixes = tuple({c.prefix for c in self.patterns})
 
     def candidates(self, path: str) -> list[tuple[Rule, dict[str, str]]]:
         """The rules that can make `path`, with their wildcard values (in the rule's order,
@@ -255,30 +257,48 @@ def _needer(jobs: list[Job], consumer: int) -> str:
     return jobs[consumer].name if consumer >= 0 else "the command line"
 
 
-def _job_adder(graph: Graph, work: list[tuple[str, int]], oracle: CheckpointOracle
+def _job_adder(graph: Graph, work: list[tuple[Sequence[str], int]], oracle: CheckpointOracle
                ) -> Callable[..., int]:
     """`add_job(rule, wildcards, consumer, path) -> job id`: the job of `rule` for `wildcards`,
     added to `graph` with its inputs appended to `work`, unless it is there already.
     `consumer` is the job that needs it (-1 for the command line), for its input `path`.
-    Raises CheckpointPending when the job's values read a checkpoint job not yet complete."""
+    Raises CheckpointPending when the job's values read a checkpoint job not yet complete.
+    With a `path` (the walk's: no job makes it yet), the job is recorded as its producer;
+    -1 when the job would need `path` itself, which is then a source (on disk, else a
+    cycle is raised)."""
     jobs, producer_of = graph.jobs, graph.producer
     without_outputs: dict[str, int] = {}  # rule name -> its job, for rules with no output
     makers: dict[str, tuple[Callable[[dict[str, str]], JobValues], Callable[[dict], str]]] = {}
     growth: dict[int, int] = {}  # job -> how many times in a row its rule fed itself a longer value
-    by_key: dict[tuple, int] = {}  # (rule name, *wildcard items) -> its job
+    # job name -> its job, for the jobs asked for without a path (a target rule, a
+    # checkpoint job read): asked again, such a job is not evaluated again. The name is
+    # made anyway, and no key is made per job; a value holding "," or "=" could make two
+    # jobs' names equal, so a job found by name is taken only if its wildcards are the
+    # same. The walk asks for a path no job makes yet: the job, if it exists (another
+    # spelling of its path), is found by its first output once evaluated.
+    by_name: dict[str, int] = {}
     reads = oracle.reads  # the checkpoint jobs read by the values being made (cleared per job)
 
     def add_job(rule: Rule, wildcards: dict[str, str], consumer: int, path: str = "") -> int:
+        if path:
+            for value in wildcards.values():
+                if value[:1] == "/" or ".." in value:
+                    _check_wildcards(rule, wildcards, path)
         grew = 0
         if consumer >= 0 and jobs[consumer].rule is rule:
             grew = _growth(rule, wildcards, jobs[consumer], growth.get(consumer, 0), path)
-        key = (rule.name, *wildcards.items())
-        known = by_key.get(key)
-        if known is not None:  # asked again (a file of a checkpoint's folder): not evaluated
-            return known
         maker = makers.get(rule.name)
         if maker is None:
             maker = makers[rule.name] = (values_maker(rule, oracle.checkpoints), namer(rule))
+        try:
+            name = maker[1](wildcards)
+        except KeyError:  # a wildcard missing (a checkpoint asked for with too few): its
+            name = job_name(rule.name, wildcards)  # values say what is wrong, below
+        if not path:
+            known = by_name.get(name)
+            if (known is not None and jobs[known].rule is rule
+                    and jobs[known].wildcards == wildcards):
+                return known  # asked again (a file of a checkpoint's folder): not evaluated
         if reads:
             reads.clear()
         try:
@@ -289,17 +309,26 @@ def _job_adder(graph: Graph, work: list[tuple[str, int]], oracle: CheckpointOrac
                                 f"needed by {_needer(jobs, consumer)})", err.pos, err.hint) from None
         # The job may exist already (asked for by another spelling of one of its paths): its
         # first output is then on record, made by the same rule with the same wildcards.
-        outputs = values.outputs.values
-        same = producer_of.get(outputs[0]) if outputs else without_outputs.get(rule.name)
+        inputs, outputs = values.inputs.values, values.outputs.values
+        if not outputs:
+            same = without_outputs.get(rule.name)
+        else:  # the walk asks for a path no job makes: made first, it is new
+            same = None if outputs[0] == path else producer_of.get(outputs[0])
         if same is not None and jobs[same].rule is rule and jobs[same].wildcards == wildcards:
-            by_key[key] = same
+            if not path:
+                by_name[name] = same
+            elif path not in producer_of:  # another spelling of its output (e.g. "./a", "a")
+                producer_of[path] = same
             return same
-        if consumer >= 0 and path and path in values.inputs.values:
-            return -1  # it would need the very file it is asked for: no job (`needs_itself`)
+        if consumer >= 0 and path and path in inputs:
+            needs_itself(rule, wildcards, path, oracle.missing)  # no job: a source, or a cycle
+            graph.sources.add(path)
+            return -1
         job_id = len(jobs)
-        job = Job(job_id, rule, wildcards, values, maker[1](wildcards))
+        job = Job(job_id, rule, wildcards, values, name)
         graph.add_job(job)
-        by_key[key] = job_id
+        if not path:
+            by_name[name] = job_id
         if grew:
             growth[job_id] = grew
         if not outputs:
@@ -311,13 +340,12 @@ def _job_adder(graph: Graph, work: list[tuple[str, int]], oracle: CheckpointOrac
                                     f"make {shorten(out)!r}", rule.pos)
         if values.log.values:
             _add_logs(graph, job)
-        inputs = values.inputs.values
-        if len(inputs) == 1:
-            work.append((inputs[0], job_id))
-        else:
-            work.extend(zip(inputs, repeat(job_id)))
+        if inputs:
+            work.append((inputs, job_id))
         if read:
             oracle.link_readers(graph, job_id, read, add_job)
+        if path and not (outputs and outputs[0] == path) and path not in producer_of:
+            producer_of[path] = job_id  # its pattern matched, its output is spelled otherwise
         return job_id
 
     return add_job
@@ -361,8 +389,9 @@ class Resolution:
         self.workflow, self.missing = workflow, missing
         self.index = RuleIndex(workflow)
         self.graph = Graph()
-        # Work list of (path, id of the job that needs it or -1 for the command line).
-        self.work: list[tuple[str, int]] = []
+        # Work list of (paths, id of the job that needs them or -1 for the command line):
+        # one entry per job's inputs.
+        self.work: list[tuple[Sequence[str], int]] = []
         self.head = 0  # how far the walk has gone
         # paths no rule makes, in the order met, and the first job that needs each (-1: the
         # command line): two lists, not a dict, as a fan-out has a million of them
@@ -375,7 +404,7 @@ class Resolution:
         """Ask again for what waited for a checkpoint job (`CheckpointOracle.wait`)."""
         kind = retry[0]
         if kind == "path":
-            self.work.append((retry[1], retry[2]))
+            self.work.append(((retry[1],), retry[2]))
         elif kind == "rule":
             rule = retry[1]
             try:
@@ -405,67 +434,63 @@ def resolution(workflow: Workflow, targets: Sequence[str],
 
 def walk(state: Resolution) -> None:
     """Resolve every path on the work list from where the walk stopped, then check the
-    sources found meanwhile."""
+    sources found meanwhile. The work list holds one entry per job's inputs (all of an
+    aggregate's million at once), taken path by path in order."""
     index, graph, work, oracle, add_job = (state.index, state.graph, state.work, state.oracle,
                                            state.add_job)
     missing, unmade, needers = state.missing, state.unmade, state.needers
     jobs, producer_of, sources = graph.jobs, graph.producer, graph.sources
     candidates, add_edge, logs = index.candidates, graph.add_edge, graph.logs
+    constant, prefixes = index.constant, index.prefixes
     folder_of = oracle.folder_of if oracle.folder_outputs else None
     head = state.head
     while head < len(work):
-        path, consumer = work[head]
+        paths, consumer = work[head]
         head += 1
-        producer = producer_of.get(path)
-        if producer is None:
-            if path in sources:
-                if consumer < 0:
-                    graph.target_paths.append(path)
-                continue
-            inside = folder_of(path) if folder_of is not None else None
-            if inside is not None and consumer >= 0:
-                oracle.link_readers(graph, consumer, [inside], add_job)
-                sources.add(path)
-                continue
-            found = candidates(path)
-            if len(found) > 1:
-                found = _the_one(index, graph, found, path, missing, consumer, oracle)
-            if found:
+        for path in paths:
+            producer = producer_of.get(path)
+            if producer is None:
+                if path in sources:
+                    if consumer < 0:
+                        graph.target_paths.append(path)
+                    continue
+                if folder_of is not None and consumer >= 0:
+                    inside = folder_of(path)
+                    if inside is not None:
+                        oracle.link_readers(graph, consumer, [inside], add_job)
+                        sources.add(path)
+                        continue
+                # no rule's output starts as the path does: a source, without asking each
+                found = candidates(path) if path in constant or path.startswith(prefixes) else ()
+                if len(found) > 1:
+                    found = _the_one(index, graph, found, path, missing, consumer, oracle)
+                if not found:
+                    sources.add(path)
+                    unmade.append(path)
+                    needers.append(consumer)
+                    if consumer < 0:
+                        graph.target_paths.append(path)
+                    continue
                 rule, wildcards = found[0]
-                for value in wildcards.values():
-                    if value[:1] == "/" or ".." in value:
-                        _check_wildcards(rule, wildcards, path)
                 try:
                     producer = add_job(rule, wildcards, consumer, path)
                 except CheckpointPending as pending:
-                    oracle.wait(graph, add_job, pending, job_name(rule.name, wildcards), consumer,
-                                path, ("path", path, consumer))
+                    oracle.wait(graph, add_job, pending, job_name(rule.name, wildcards),
+                                consumer, path, ("path", path, consumer))
                     continue
-                if producer < 0:
-                    needs_itself(rule, wildcards, path, missing)
-                    sources.add(path)
+                if producer < 0:  # it would need `path` itself: a source on disk
                     continue
-                if path not in producer_of:
-                    # The pattern matched but the rendered outputs differ (e.g. "./a" vs "a").
-                    producer_of[path] = producer
+            if path in logs and path not in graph.needed_logs:
+                _need_log(graph, index, path, jobs[producer])
+            if consumer >= 0:
+                if producer == consumer:
+                    raise CycleError([jobs[consumer].name, jobs[consumer].name],
+                                     input_pos(jobs[consumer], path))
+                add_edge(producer, consumer)
             else:
-                sources.add(path)
-                unmade.append(path)
-                needers.append(consumer)
-                if consumer < 0:
-                    graph.target_paths.append(path)
-                continue
-        if path in logs and path not in graph.needed_logs:
-            _need_log(graph, index, path, jobs[producer])
-        if consumer >= 0:
-            if producer == consumer:
-                raise CycleError([jobs[consumer].name, jobs[consumer].name],
-                                 input_pos(jobs[consumer], path))
-            add_edge(producer, consumer)
-        else:
-            graph.kept_temp.add(path)
-            if producer not in graph.targets:
-                graph.targets.append(producer)
+                graph.kept_temp.add(path)
+                if producer not in graph.targets:
+                    graph.targets.append(producer)
     state.head = head
     _kept_temp(state.workflow, graph)
     if unmade:
@@ -475,13 +500,13 @@ def walk(state: Resolution) -> None:
 
 
 def _add_targets(workflow: Workflow, targets: Sequence[str], graph: Graph,
-                 work: list[tuple[str, int]], add_job, oracle: CheckpointOracle) -> None:
+                 work: list[tuple[Sequence[str], int]], add_job, oracle: CheckpointOracle) -> None:
     """The command line's targets: a rule's job (a rule without wildcards), else a path
     put on the work list."""
     for target in targets:
         rule = workflow.by_name.get(target)
         if rule is None:
-            work.append((normalize(target), -1))
+            work.append(((normalize(target),), -1))
             continue
         if rule.wildcards:
             raise WorkflowError(f"rule '{target}' has wildcards ({', '.join(rule.wildcards)}); "

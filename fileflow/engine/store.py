@@ -35,7 +35,7 @@ import os
 import stat as stat_mod
 import sys
 import threading
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 
 from fileflow.engine.fs_clock import FsClock, read_clock
 from fileflow.errors import WorkflowError
@@ -196,10 +196,11 @@ class FileStore:
                 rest.extend(group)
                 continue
             cut = group[0].rfind("/") + 1  # one folder: every name starts there
-            listed = [path for path in group if path[cut:] in listing]
+            # an empty folder (a first build's outputs): every path missing, none cut
+            listed = [path for path in group if path[cut:] in listing] if listing else []
             if len(listed) < len(group):  # FileState(path, False), without a frame per path
                 out.update({path: new(FileState, (path, False, -1, -1, None, False, -1, "", -1))
-                            for path in group if path[cut:] not in listing})
+                            for path in group if not listing or path[cut:] not in listing})
             rest.extend(listed)
         return rest
 
@@ -211,13 +212,12 @@ class FileStore:
         size in bytes estimates its entries), a platform whose names may compare
         case-insensitively, or a root other than the working directory."""
         asked = paths if isinstance(paths, (list, tuple)) else list(paths)
-        # "" for a name in the working directory
-        folders = [path[:path.rfind("/") + 1] for path in asked]
-        distinct = dict.fromkeys(folders)
         by_dir: dict[str, list[str]] = {}
-        if len(distinct) == 1:  # one folder (a fan-out's inputs): no dictionary lookups
-            by_dir[folders[0]] = list(asked)
+        if _one_folder(asked):  # a fan-out's inputs: no folder cut out of each path
+            by_dir[asked[0][:asked[0].rfind("/") + 1]] = list(asked)
         else:
+            # "" for a name in the working directory
+            folders = [path[:path.rfind("/") + 1] for path in asked]
             for folder, path in zip(folders, asked):
                 group = by_dir.get(folder)
                 if group is None:
@@ -396,6 +396,20 @@ class FileStore:
 
 
 _new = tuple.__new__  # a named tuple without its Python-level __new__: made per path
+
+
+def _one_folder(paths: Sequence[str]) -> bool:
+    """Whether every path is in the folder of the first (none in a folder below it), asked
+    in C of the paths joined by NUL (which no path holds): each but the first follows a
+    NUL with that folder, and the paths hold no "/" beyond those of the folder. One pass
+    over the paths themselves (a million of them lie all over memory), then scans."""
+    if not paths:
+        return False
+    first = paths[0]
+    folder = first[:first.rfind("/") + 1]
+    joined, n = "\x00".join(paths), len(paths)
+    return (joined.count("\x00") == n - 1 and joined.count("\x00" + folder) == n - 1
+            and joined.count("/") == n * folder.count("/"))
 
 
 def _mostly_missing(group: list[str]) -> bool:
