@@ -1,18 +1,19 @@
-"""Starting local jobs' processes, from a thread of their own when the C library allows it.
+"""Starting local jobs' processes, from threads of their own where the C library allows it.
 Layer 3.
 
 posix_spawn holds its caller until the child has started its program (the child shares the
-caller's memory until then): 0.6 ms on a quiet machine, 2 ms on a busy one, as long as a
-trivial job's whole bookkeeping. Python's os.posix_spawn holds the GIL all that time. The C
-library's posix_spawn called through ctypes releases it, so a thread that does nothing but
-spawn lets the run loop reap, record and prepare meanwhile, and a core no longer waits for it.
-Where the C library's posix_spawn cannot be used (no POSIX_SPAWN_SETSID), processes start in
-the caller's thread with os.posix_spawn, as before.
+caller's memory until then): from 0.2 ms on an idle machine to 2 ms when the cores are busy,
+longer than a trivial job's whole bookkeeping, and Python's os.posix_spawn holds the GIL all
+that time. The C library's posix_spawn called through ctypes releases it, so threads that
+do nothing but spawn let the run loop reap, record and prepare meanwhile; with one thread
+per job that may start at once (-j), jobs that become ready together start side by side.
+Where the C library's posix_spawn cannot serve (not Linux, no POSIX_SPAWN_SETSID),
+processes start in the caller's thread with os.posix_spawn.
 
 A process is started only from a Launch: the job's spec, what to run (a direct program call
-first, bash second when that cannot start), and the open log it writes to. The thread hands
+first, bash second when that cannot start), and the open log it writes to. The threads hand
 back each Launch with its pid (or the error); once stop() returns, no process starts any more
-and the launches it never reached are handed back unstarted, so a stopped build leaves no
+and the launches never reached are handed back unstarted, so a stopped build leaves no
 process behind that nobody knows of.
 """
 from __future__ import annotations
