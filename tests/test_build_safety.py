@@ -233,6 +233,23 @@ def _gone(pid: int) -> bool:
         return True
 
 
+def test_a_running_jobs_pid_reaches_the_run_log_while_it_runs(tmp_path):
+    """Processes start from threads of their own and submit() returns no pid: the pid still
+    reaches the run log with a tick while the job runs, so a kill -9 of fileflow leaves the
+    next build a pid to stop."""
+    p = Project(tmp_path)
+    p.flowfile(LONG_JOB)
+    proc = p.popen("build", "-j", "2")
+    try:
+        wait_for(lambda: _job_started(p), what="the long job to start")
+        job_pid = p.read("job.pid").strip()
+        wait_for(lambda: any(j["name"] == "long" and j["external_id"] == job_pid
+                             for j in p.jobs_since(0)), timeout=10,
+                 what="the long job's pid in the run log")
+    finally:
+        kill_tree(proc)
+
+
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
 def test_interrupt_kills_the_job_tree_removes_partial_output_and_records_it(tmp_path, sig):
     p = Project(tmp_path)

@@ -1,4 +1,5 @@
-"""The local executor's choice to run a plain command without bash in between."""
+"""The local executor: its choice to run a plain command without bash in between, logs,
+memory, and processes started from a thread of their own."""
 from __future__ import annotations
 
 import os
@@ -10,9 +11,11 @@ import pytest
 from fileflow.executors.local import LocalExecutor
 
 
-@pytest.fixture
-def executor() -> LocalExecutor:
-    return LocalExecutor(env={})
+@pytest.fixture(params=[False, True], ids=["spawned-inline", "spawned-by-thread"])
+def executor(request) -> LocalExecutor:
+    made = LocalExecutor(env={}, spawners=2 if request.param else 0)
+    assert made.threaded == request.param  # Linux: the C library's posix_spawn serves
+    return made
 
 
 def test_a_plain_program_call_runs_directly_with_the_same_argv(executor):
@@ -235,3 +238,82 @@ def _umask() -> int:
     mask = os.umask(0)
     os.umask(mask)
     return mask
+
+
+def _specs(tmp_path, commands: list[str]):
+    from fileflow.executors.base import JobSpec
+
+    return [JobSpec(i, f"j{i}", "r", command, str(tmp_path / f"j{i}.log"))
+            for i, command in enumerate(commands)]
+
+
+def test_jobs_started_by_the_thread_hand_over_their_pids_and_end_as_started_inline(tmp_path):
+    executor = LocalExecutor(env={"PATH": os.environ["PATH"]}, spawners=2)
+    commands = ["cat /dev/null", "echo $$ > pid.txt", "exit 3", "kill -TERM $$",
+                "yes | head -c 1 > /dev/null"]  # yes killed by SIGPIPE (141), not ignoring it (1)
+    os.chdir(tmp_path)
+    assert executor.submit(_specs(tmp_path, commands)) == [""] * len(commands)
+    assert executor.active() == len(commands)
+    pids, outcomes = {}, {}
+    deadline = time.monotonic() + 30
+    while len(outcomes) < len(commands) and time.monotonic() < deadline:
+        for outcome in executor.wait(1.0):
+            outcomes[outcome.job_id] = outcome
+        pids.update(executor.started())
+    assert sorted(outcomes) == list(range(len(commands))) and executor.active() == 0
+    assert pids == {i: outcomes[i].external_id for i in outcomes}
+    assert (tmp_path / "pid.txt").read_text().strip() == pids[1]
+    assert [outcomes[i].exit_code for i in range(len(commands))] == [0, 0, 3, -15, 141]
+    assert os.getsid(0) != int(pids[0]) and all(o.started_at > 0 for o in outcomes.values())
+
+
+def _tagged_alive(tag: str) -> list[int]:
+    from fileflow.executors.local import tagged_processes
+
+    return [p.pid for p in tagged_processes([tag]) if p.status() != "zombie"]
+
+
+def test_cancel_while_jobs_wait_for_the_spawning_thread_starts_none_of_them(tmp_path):
+    """Ctrl-C as jobs are queued for the spawning thread: the one starting is stopped with
+    the running ones, the queued ones never start and are reported cancelled, and no
+    process of the run is left."""
+    from fileflow.executors.local import NOT_STARTED
+
+    tag = f"cancel-queued-{os.getpid()}@{tmp_path}"
+    executor = LocalExecutor(env={"PATH": os.environ["PATH"]}, tag=tag, spawners=2)
+    spawn = executor.spawner.spawn
+
+    def slow_spawn(*args):  # each start takes long enough that the queue is never empty
+        time.sleep(0.05)
+        return spawn(*args)
+
+    executor.spawner.spawn = slow_spawn
+    os.chdir(tmp_path)
+    executor.submit(_specs(tmp_path, ["sleep 30"] * 40))
+    time.sleep(0.3)  # some started, most queued
+    outcomes = executor.cancel()
+    assert sorted(o.job_id for o in outcomes) == list(range(40))
+    never = [o for o in outcomes if o.message == NOT_STARTED]
+    stopped = [o for o in outcomes if o.message == "cancelled"]
+    assert len(never) + len(stopped) == 40 and never and stopped
+    assert all(o.external_id for o in stopped) and not any(o.external_id for o in never)
+    assert executor.active() == 0 and executor.wait(0.1) == []
+    time.sleep(0.2)
+    assert _tagged_alive(tag) == []
+
+
+def test_a_process_that_cannot_start_is_raised_by_wait_and_its_job_reported_by_cancel(
+        tmp_path):
+    from fileflow.executors.local import NOT_STARTED
+
+    executor = LocalExecutor(env={"PATH": os.environ["PATH"]}, spawners=2)
+    executor.bash = str(tmp_path / "no-such-bash")
+    os.chdir(tmp_path)
+    executor.submit(_specs(tmp_path, ["echo $HOME"]))
+    with pytest.raises(FileNotFoundError):
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            executor.wait(1.0)
+    outcomes = executor.cancel()
+    assert [(o.job_id, o.message) for o in outcomes] == [(0, NOT_STARTED)]
+    assert executor.active() == 0

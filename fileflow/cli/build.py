@@ -252,15 +252,17 @@ def _leave_caches(options, noop, workflow, plan, runlog, store, generation: int 
 def _round(options, graph, plan, runlog, store, run_id, settings, cluster, total):
     """Run the jobs the plan runs (one round of a build: all of it, unless checkpoints
     decide more); the scheduler's result, also added to `total` (even when it raises)."""
-    from fileflow.executors.local import LocalExecutor, process_run_tag
+    from fileflow.executors.local import MAX_SPAWNERS, LocalExecutor, process_run_tag
     from fileflow.run.progress import make_reporter, progress_mode
     from fileflow.run.scheduler import Scheduler
 
     adoptable, tags, backend = cluster
-    executor = LocalExecutor(tag=process_run_tag(run_id, os.getcwd()))
     if options.cluster:
         from fileflow.cli.cluster_setup import cluster_executor
         executor = cluster_executor(options, graph, run_id, adoptable, tags, backend)
+    else:  # processes start from threads of their own while the run loop goes on
+        executor = LocalExecutor(tag=process_run_tag(run_id, os.getcwd()),
+                                 spawners=min(settings.jobs, MAX_SPAWNERS))
     reporter = make_reporter(len(plan.reasons), progress_mode(options.progress, options.quiet),
                              options.print_commands)
     staging = None

@@ -1,9 +1,10 @@
 """Run jobs as local processes: `bash -euo pipefail -c COMMAND`, each in its own session so
 its whole process tree can be stopped. Layer 3.
 
-Processes start with posix_spawn (cheaper than fork for a large parent) and are waited for
-through pidfds, so `wait` blocks in the kernel instead of polling; wait4 reports the peak
-memory and CPU time of the job's tree at no extra cost.
+Processes start with posix_spawn (cheaper than fork for a large parent), in a build from
+threads of their own (spawning.py), and are waited for through pidfds, so `wait`
+blocks in the kernel instead of polling; wait4 reports the peak memory and CPU time of the
+job's tree at no extra cost.
 """
 from __future__ import annotations
 
@@ -12,7 +13,6 @@ import itertools
 import math
 import os
 import re
-import resource
 import select
 import shlex
 import shutil
@@ -23,10 +23,12 @@ import time
 from collections.abc import Iterable
 
 from fileflow.executors.base import JobOutcome, JobSpec
+from fileflow.executors.spawning import Attempt, Launch, Spawner, libc_spawn
 from fileflow.fs import remove_file
 from fileflow.lang.units import span
 
-__all__ = ["LocalExecutor", "RUN_TAG", "process_run_tag", "tagged_processes"]
+__all__ = ["LocalExecutor", "MAX_SPAWNERS", "NOT_STARTED", "RUN_TAG", "process_run_tag",
+           "tagged_processes"]
 
 TERM_GRACE_SECONDS = 3.0
 # A job's peak memory: wait4 cannot tell a job below fileflow's own peak (see _outcome), so
@@ -40,6 +42,11 @@ RUN_TAG = "FILEFLOW_RUN"
 # gives them (an ignored SIGPIPE makes `yes | head` report write errors instead of ending).
 RESTORED_SIGNALS = tuple(getattr(signal, name) for name in ("SIGPIPE", "SIGXFZ", "SIGXFSZ")
                          if hasattr(signal, name))
+# Threads that start a build's processes: one per job that may start at once (-j), up to
+# this many; two at -j 2 start two jobs that became ready together side by side.
+MAX_SPAWNERS = 4
+# The words of a job whose process never started because the build stopped first.
+NOT_STARTED = "cancelled before its process started"
 # Linux refuses a single argument over 128 KiB (MAX_ARG_STRLEN): a command that joins
 # thousands of inputs goes to a file instead of `bash -c`.
 MAX_INLINE_COMMAND = 100_000
@@ -110,7 +117,12 @@ def _own_peak(pid: int) -> int:
 
 
 class LocalExecutor:
-    def __init__(self, env: dict[str, str] | None = None, tag: str = ""):
+    """Local processes. With `spawners` (threads, one per job that may start at once),
+    submit() queues the jobs and returns no ids: those threads start them (spawning.py)
+    while the caller goes on, and started() hands over their pids; without, submit()
+    starts them before it returns their pids."""
+
+    def __init__(self, env: dict[str, str] | None = None, tag: str = "", spawners: int = 0):
         self.bash = shutil.which("bash") or "/bin/bash"
         self.base_env = dict(os.environ if env is None else env)
         self.tag = tag
@@ -126,9 +138,22 @@ class LocalExecutor:
         self.running: dict[int, tuple[JobSpec, float, int, int]] = {}
         self.sampled_peaks: dict[int, int] = {}   # pid -> peak bytes seen in /proc (long jobs)
         self.next_sample = time.monotonic() + SAMPLE_EVERY_SECONDS
-        self.poller = select.poll()
+        self.use_pidfd = hasattr(os, "pidfd_open") and hasattr(select, "epoll")
+        # epoll: the spawning thread adds a pidfd while `wait` may be waiting on the others
+        self.poller = select.epoll() if self.use_pidfd else None
         self.by_fd: dict[int, int] = {}
-        self.use_pidfd = hasattr(os, "pidfd_open")
+        spawn = libc_spawn(RESTORED_SIGNALS) if spawners > 0 else None
+        self.threaded = spawn is not None
+        self.spawner = Spawner(spawn, RESTORED_SIGNALS, self.use_pidfd, self._watch, spawners)
+        self.launching = 0                   # submitted, not yet taken from the spawner
+        self.not_launched: list[Launch] = []  # (threaded) could not start: reported cancelled
+        self.started_ids: list[tuple[int, str]] = []  # (job id, pid) not yet handed over
+        # Woken when a process could not start (the error is raised by `wait`).
+        self.wake = os.eventfd(0, os.EFD_CLOEXEC | os.EFD_NONBLOCK) if (
+            self.threaded and self.poller is not None) else -1
+        if self.wake >= 0:
+            assert self.poller is not None
+            self.poller.register(self.wake, select.EPOLLIN)
         # (command name, PATH) -> path, found once per build (a job's own PATH: a conda
         # environment's bin first)
         self.programs: dict[tuple[str, str | None], str] = {}
@@ -150,10 +175,24 @@ class LocalExecutor:
         self.stopping: dict[int, tuple[float, str, list]] = {}
 
     def active(self) -> int:
-        return len(self.running)
+        return len(self.running) + self.launching
 
     def submit(self, specs: list[JobSpec]) -> list[str]:
-        return [str(self._spawn(spec)) for spec in specs]
+        """Threaded: queued for the spawning thread, ids "" (started() has them later)."""
+        ids = []
+        for spec in specs:
+            self.spawner.put(self._launch(spec))
+            self.launching += 1
+            if not self.threaded:  # started already: its pid, or the error, now
+                self._take_started()
+                ids.append(self.started_ids.pop()[1])
+        return ids if not self.threaded else [""] * len(specs)
+
+    def started(self) -> list[tuple[int, str]]:
+        """(job id, pid) of the jobs started since the last call (threaded)."""
+        self._take_started()
+        started, self.started_ids = self.started_ids, []
+        return started
 
     def prepare_logs(self, paths: Iterable[str]) -> None:
         """Create the log files of jobs still to come, in a background thread, where logs
@@ -249,6 +288,8 @@ class LocalExecutor:
 
     def discard_unused_logs(self) -> None:
         """Stop making logs ahead, and remove those made for jobs that never started."""
+        for launch in self.spawner.stop():  # none is left once every job was waited for
+            self._unlaunch(launch.fd, launch.spool, os.path.dirname(launch.spec.log_path))
         self.stop_making_logs.set()
         if self.log_maker is not None:
             self.log_maker.join()
@@ -263,7 +304,8 @@ class LocalExecutor:
                     os.unlink(name)
         self.spools.clear()
 
-    def _spawn(self, spec: JobSpec) -> int:
+    def _launch(self, spec: JobSpec) -> Launch:
+        """What starts the job's process: its log opened, the program to run."""
         parent = os.path.dirname(spec.log_path)
         if parent and parent not in self.log_dirs:  # one makedirs per folder, not per job
             os.makedirs(parent, exist_ok=True)
@@ -282,53 +324,80 @@ class LocalExecutor:
             except FileNotFoundError:  # its folder went away during the build (a job removed it)
                 os.makedirs(parent, exist_ok=True)
                 fd = os.open(spec.log_path, flags, 0o644)
-        env = self._env_here()
-        if spec.env:
-            env = dict(env)
-            env.update(spec.env)
-        actions = [(os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDONLY, 0),
-                   (os.POSIX_SPAWN_DUP2, fd, 1), (os.POSIX_SPAWN_DUP2, fd, 2)]
         try:
-            pid = None
+            env = self._env_here()
+            if spec.env:
+                env = dict(env)
+                env.update(spec.env)
+            actions: list[tuple] = [(os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDONLY, 0),
+                                    (os.POSIX_SPAWN_DUP2, fd, 1), (os.POSIX_SPAWN_DUP2, fd, 2)]
+            attempts: list[Attempt] = []
             direct = (self._direct(spec.command, spec.env.get("PATH"))
                       if self.direct_allowed else None)
             if direct is not None:
                 program, argv, stdout = direct
-                if stdout is not None:  # `> file` / `>> file`, opened as bash would
-                    actions.append((os.POSIX_SPAWN_OPEN, 1, stdout[0], stdout[1], 0o666))
-                try:
-                    pid = os.posix_spawn(program, argv, env, file_actions=actions,
-                                         setsid=True, setsigdef=RESTORED_SIGNALS)
-                except OSError:
-                    del actions[3:]  # e.g. the redirect's folder is missing: bash says so
-            if pid is None:
-                argv = ["bash", "-euo", "pipefail", "-c", spec.command]
-                if len(spec.command) > MAX_INLINE_COMMAND:
-                    argv = ["bash", "-euo", "pipefail", _command_file(spec)]
-                pid = os.posix_spawn(self.bash, argv, env, file_actions=actions,
-                                     setsid=True, setsigdef=RESTORED_SIGNALS)
+                # `> file` / `>> file`, opened as bash would; when it cannot be (its folder
+                # is missing), bash starts instead and says so
+                redirect = [(os.POSIX_SPAWN_OPEN, 1, *stdout, 0o666)] if stdout else []
+                attempts.append((program, argv, actions + redirect))
+            argv = ["bash", "-euo", "pipefail", "-c", spec.command]
+            if len(spec.command) > MAX_INLINE_COMMAND:
+                argv = ["bash", "-euo", "pipefail", _command_file(spec)]
+            attempts.append((self.bash, argv, actions))
         except BaseException:
-            if spool is not None:
-                self.spools[parent].append(spool)  # still empty: it serves another job
+            self._unlaunch(fd, spool, parent)
             raise
-        finally:
-            if spool is None:
-                os.close(fd)
+        return Launch(spec, attempts, env, fd, spool)
+
+    def _unlaunch(self, fd: int, spool: tuple[int, str] | None, parent: str) -> None:
+        """A launch that never started gives back its log: a spool, still empty, serves
+        another job."""
         if spool is not None:
-            self.spooled[pid] = spool
-        pidfd = -1
-        if self.use_pidfd:
-            try:
-                pidfd = os.pidfd_open(pid)
-                self.poller.register(pidfd, select.POLLIN)
-                self.by_fd[pidfd] = pid
-            except OSError:
+            self.spools.setdefault(parent, []).append(spool)
+        else:
+            os.close(fd)
+
+    def _watch(self, launch: Launch) -> None:
+        """In the starting thread, once the launch is in the spawner's hands-back: a started
+        process's pidfd joins those `wait` waits on (also while it waits); a launch that
+        could not start wakes it."""
+        if launch.error is not None:
+            if self.wake >= 0:
+                os.eventfd_write(self.wake, 1)
+        elif launch.pidfd >= 0 and self.poller is not None:
+            self.poller.register(launch.pidfd, select.EPOLLIN)
+
+    def _take_started(self, raising: bool = True) -> None:
+        """The launches the spawner handed back become running jobs; the first error of one
+        that could not start is raised (after all are taken)."""
+        error = None
+        for launch in self.spawner.take():
+            self.launching -= 1
+            if launch.error is not None:
+                if self.threaded:  # its job is reported cancelled by cancel()
+                    self.not_launched.append(launch)
+                else:
+                    self._unlaunch(launch.fd, launch.spool, os.path.dirname(launch.spec.log_path))
+                error = error or launch.error
+                continue
+            spec, pid = launch.spec, launch.pid
+            if launch.spool is not None:
+                self.spooled[pid] = launch.spool
+            else:
+                os.close(launch.fd)
+            if launch.pidfd >= 0:
+                self.by_fd[launch.pidfd] = pid
+            else:
                 self.use_pidfd = False
-        own_peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-        self.running[pid] = (spec, time.time(), pidfd, own_peak)
-        if spec.timeout > 0:
-            self.deadlines[pid] = time.monotonic() + spec.timeout
-        return pid
+            self.running[pid] = (spec, launch.started, launch.pidfd, launch.own_peak)
+            if spec.timeout > 0:
+                self.deadlines[pid] = time.monotonic() + spec.timeout
+            self.started_ids.append((spec.job_id, str(pid)))
+        if error is not None and raising:
+            if self.wake >= 0:
+                with contextlib.suppress(BlockingIOError):
+                    os.eventfd_read(self.wake)
+            raise error
 
     def _env_here(self) -> dict[str, str]:
         """The jobs' environment with PWD as bash sets it in the working directory, so that a
@@ -389,7 +458,8 @@ class LocalExecutor:
         return program, argv, stdout
 
     def wait(self, timeout: float) -> list[JobOutcome]:
-        if not self.running:
+        self._take_started()
+        if not self.running and not self.launching:
             return []
         if self.deadlines or self.stopping:
             timeout = min(timeout, self._stop_overdue())
@@ -400,7 +470,9 @@ class LocalExecutor:
         if done:
             return done
         if self.use_pidfd:
-            events = self.poller.poll(max(0.0, timeout) * 1000)
+            assert self.poller is not None
+            events = self.poller.poll(max(0.0, timeout))
+            self._take_started()  # a pidfd the spawning thread added has its job now
             return self._reap([self.by_fd[fd] for fd, _ in events if fd in self.by_fd])
         deadline = time.monotonic() + timeout
         while not done and time.monotonic() < deadline:
@@ -410,7 +482,9 @@ class LocalExecutor:
 
     def _reap_ready(self) -> list[JobOutcome]:
         if self.use_pidfd:
+            assert self.poller is not None
             events = self.poller.poll(0)
+            self._take_started()
             return self._reap([self.by_fd[fd] for fd, _ in events if fd in self.by_fd])
         finished = []
         for pid in list(self.running):
@@ -434,7 +508,9 @@ class LocalExecutor:
             message = stopped[1]
         self._settle_log(pid, spec.log_path)
         if pidfd >= 0:
-            self.poller.unregister(pidfd)
+            assert self.poller is not None
+            with contextlib.suppress(OSError):  # never watched (use_pidfd turned off)
+                self.poller.unregister(pidfd)
             del self.by_fd[pidfd]
             os.close(pidfd)
         code = os.waitstatus_to_exitcode(status)
@@ -500,9 +576,22 @@ class LocalExecutor:
         return max(0.0, min(upcoming, default=math.inf) - now)
 
     def cancel(self) -> list[JobOutcome]:
-        """Terminate every job's process tree: SIGTERM, a grace period, then SIGKILL."""
+        """Terminate every job's process tree: SIGTERM, a grace period, then SIGKILL. Jobs
+        whose processes had not started never start: reported cancelled."""
         import psutil
 
+        unstarted = self.spawner.stop() + self.not_launched
+        self.not_launched = []
+        self._take_started(raising=False)
+        unstarted.extend(self.not_launched)
+        self.not_launched = []
+        now = time.time()
+        never: list[JobOutcome] = []
+        for launch in unstarted:
+            self.launching -= launch.error is None  # those that failed were taken already
+            self._unlaunch(launch.fd, launch.spool, os.path.dirname(launch.spec.log_path))
+            never.append(JobOutcome(launch.spec.job_id, -signal.SIGTERM, now, now,
+                                    self.host, message=NOT_STARTED))
         descendants = []
         for pid in self.running:
             try:
@@ -525,7 +614,7 @@ class LocalExecutor:
         for pid in list(self.running):
             _, status, usage = os.wait4(pid, 0)
             out.append(self._outcome(pid, status, usage, "cancelled"))
-        return out
+        return out + never
 
     def _signal_all(self, sig: int, descendants: list) -> None:
         """Signal each job's process group, and descendants that left it (never reaped here:

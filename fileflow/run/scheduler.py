@@ -70,6 +70,9 @@ class Scheduler:
         self.staging = staging
         self.graph = plan.graph
         self.executor = executor
+        # A local executor that starts processes from a thread of its own hands their pids
+        # over once they started (submit() returns none).
+        self.started_ids = getattr(executor, "started", None)
         self.store = store
         self.settings = settings
         self.reporter = reporter
@@ -127,6 +130,7 @@ class Scheduler:
                 timeout = min(timeout, self.retry_waits.next_in())
                 if self.executor.active():
                     outcomes = self.executor.wait(timeout)
+                    self._record_pids()
                 else:  # no process: only files being hashed (or transferred) are left
                     outcomes = []
                     waits.wait_for_hashes(timeout)
@@ -355,9 +359,22 @@ class Scheduler:
         if not batch:
             return
         ids = self.executor.submit([prepared.spec for prepared in batch])
-        self.recorder.launched(log_ids, ids)
+        if any(ids):  # else they follow once the processes started (_record_pids)
+            self.recorder.launched(log_ids, ids)
         if getattr(self.executor, "remote", False):
             self.recorder.flush()  # cluster jobs outlive a crash: their ids must be on record now
+
+    def _record_pids(self) -> None:
+        """The pids of jobs whose processes started since the last call, recorded with the
+        next tick, as submit()'s ids are; a job that ended meanwhile has its pid in its
+        result."""
+        if self.started_ids is None:
+            return
+        started = self.started_ids()
+        if started:
+            active = self.active
+            pairs = [(active[job_id].log_id, pid) for job_id, pid in started if job_id in active]
+            self.recorder.launched([log_id for log_id, _ in pairs], [pid for _, pid in pairs])
 
     def _drop_ahead(self) -> None:
         """The build stops: jobs recorded ahead whose processes never started are recorded
