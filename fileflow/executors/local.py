@@ -12,9 +12,7 @@ import contextlib
 import itertools
 import math
 import os
-import re
 import select
-import shlex
 import shutil
 import signal
 import socket
@@ -23,6 +21,7 @@ import time
 from collections.abc import Iterable
 
 from fileflow.executors.base import JobOutcome, JobSpec
+from fileflow.executors.plain_calls import plain_call
 from fileflow.executors.spawning import Attempt, Launch, Spawner, libc_spawn
 from fileflow.fs import remove_file
 from fileflow.lang.units import span
@@ -50,31 +49,6 @@ NOT_STARTED = "cancelled before its process started"
 # Linux refuses a single argument over 128 KiB (MAX_ARG_STRLEN): a command that joins
 # thousands of inputs goes to a file instead of `bash -c`.
 MAX_INLINE_COMMAND = 100_000
-# Characters that make a command more than one plain program call in bash: expansions,
-# globs, input redirections, pipes, lists, subshells, comments, escapes, newlines (an
-# output redirection, `>`, is allowed: _direct handles the one at the end).
-_PLAIN_COMMAND = re.compile(r"""[A-Za-z0-9_@%+=:,./' ">-]*""")
-_UNQUOTED_WORD = re.compile(r">+|[^\s>]+")  # a run of '>' is one token, as shlex makes it
-_FD_REDIRECT = re.compile(r"(?:^|\s)\d+>")  # `2>`: a redirect of another descriptor
-_SHELL_WORDS = frozenset({
-    "echo", "printf", "cd", "test", "true", "false", "export", "set", "unset", "exit",
-    "source", "read", "eval", "exec", "ulimit", "umask", "type", "command", "trap",
-    "wait", "kill", "pwd", "times", "alias", "builtin", "declare", "local", "let",
-    "shift", "hash", "if", "then", "for", "while", "until", "case", "function", "time",
-})
-
-
-def _words(command: str, punctuation: str) -> list[str]:
-    """The command's words as bash reads them (the caller allows no expansion characters),
-    `>`/`>>` apart when `punctuation` is ">". Without quotes a split by a regex does it;
-    shlex (about 0.1 ms a command) only reads quoted ones."""
-    if "'" not in command and '"' not in command:
-        return _UNQUOTED_WORD.findall(command) if punctuation else command.split()
-    lexer = shlex.shlex(command, posix=True, punctuation_chars=punctuation)
-    lexer.whitespace_split = True
-    return list(lexer)
-
-
 def _command_file(spec: JobSpec) -> str:
     folder = os.path.join(".fileflow", "commands")
     os.makedirs(folder, exist_ok=True)
@@ -417,35 +391,14 @@ class LocalExecutor:
 
     def _direct(self, command: str, path: str | None = None
                 ) -> tuple[str, list[str], tuple[str, int] | None] | None:
-        """A command that is one plain program call (no expansions, pipes, globs or builtins),
-        optionally with its output sent to a file (`> file`, `>> file`), runs without bash in
-        between, as make does for a plain call: same argv, same file, same exit code, one exec
-        instead of two. Returns (program, argv, (file, open flags) or None); anything else
-        goes to bash."""
-        if len(command) > 4096 or not _PLAIN_COMMAND.fullmatch(command):
+        """A command that is one plain program call (executors/plain_calls.py) runs without
+        bash in between, as make does for a plain call: same argv, same file, same exit
+        code, one exec instead of two. Returns (program, argv, (file, open flags) or None);
+        anything else goes to bash."""
+        call = plain_call(command)
+        if call is None:
             return None
-        stdout = None
-        try:
-            if ">" in command:
-                if _FD_REDIRECT.search(command) or "'" in command or '"' in command:
-                    # `2> file`, or quotes (a quoted '>' reads like the operator once the
-                    # quotes are gone): bash's business
-                    return None
-                argv = _words(command, ">")
-                operators = [i for i, word in enumerate(argv) if word[:1] == ">"
-                             and word.strip(">") == ""]
-                if operators != [len(argv) - 2] or len(argv) < 3 or argv[-2] not in (">", ">>"):
-                    return None  # one `>`/`>>` before the last word, and no other
-                append = argv[-2] == ">>"
-                stdout = (argv[-1], os.O_WRONLY | os.O_CREAT
-                          | (os.O_APPEND if append else os.O_TRUNC))
-                argv = argv[:-2]
-            else:
-                argv = _words(command, "")
-        except ValueError:
-            return None
-        if not argv or argv[0] in _SHELL_WORDS or "=" in argv[0]:
-            return None
+        argv, stdout = call
         if f"BASH_FUNC_{argv[0]}%%" in self.base_env:
             return None  # an exported bash function of that name (Lmod's `module`) wins in bash
         program = self.programs.get((argv[0], path))
