@@ -259,23 +259,17 @@ def _needer(jobs: list[Job], consumer: int) -> str:
 
 def _job_adder(graph: Graph, work: list[tuple[Sequence[str], int]], oracle: CheckpointOracle
                ) -> Callable[..., int]:
-    """`add_job(rule, wildcards, consumer, path) -> job id`: the job of `rule` for `wildcards`,
-    added to `graph` with its inputs appended to `work`, unless it is there already.
-    `consumer` is the job that needs it (-1 for the command line), for its input `path`.
-    Raises CheckpointPending when the job's values read a checkpoint job not yet complete.
-    With a `path` (the walk's: no job makes it yet), the job is recorded as its producer;
-    -1 when the job would need `path` itself, which is then a source (on disk, else a
-    cycle is raised)."""
+    """`add_job(rule, wildcards, consumer, path) -> job id`: the job of `rule` for `wildcards`
+    (added to `graph`, its inputs to `work`, unless there already) that `consumer` (-1: the
+    command line) needs for `path`, recorded as the producer of `path` (no job makes it yet);
+    -1 when it needs `path` itself (a source, else a cycle); CheckpointPending on a checkpoint."""
     jobs, producer_of = graph.jobs, graph.producer
     without_outputs: dict[str, int] = {}  # rule name -> its job, for rules with no output
     makers: dict[str, tuple[Callable[[dict[str, str]], JobValues], Callable[[dict], str]]] = {}
     growth: dict[int, int] = {}  # job -> how many times in a row its rule fed itself a longer value
-    # job name -> its job, for the jobs asked for without a path (a target rule, a
-    # checkpoint job read): asked again, such a job is not evaluated again. The name is
-    # made anyway, and no key is made per job; a value holding "," or "=" could make two
-    # jobs' names equal, so a job found by name is taken only if its wildcards are the
-    # same. The walk asks for a path no job makes yet: the job, if it exists (another
-    # spelling of its path), is found by its first output once evaluated.
+    # Jobs asked for without a path (a target rule, a checkpoint job read), by name, so as not
+    # to evaluate them again (taken only with the same wildcards: "," or "=" in values could
+    # make two names equal). A job asked for by a path is found by its first output instead.
     by_name: dict[str, int] = {}
     reads = oracle.reads  # the checkpoint jobs read by the values being made (cleared per job)
 
@@ -284,9 +278,8 @@ def _job_adder(graph: Graph, work: list[tuple[Sequence[str], int]], oracle: Chec
             for value in wildcards.values():
                 if value[:1] == "/" or ".." in value:
                     _check_wildcards(rule, wildcards, path)
-        grew = 0
-        if consumer >= 0 and jobs[consumer].rule is rule:
-            grew = _growth(rule, wildcards, jobs[consumer], growth.get(consumer, 0), path)
+        grew = (_growth(rule, wildcards, jobs[consumer], growth.get(consumer, 0), path)
+                if consumer >= 0 and jobs[consumer].rule is rule else 0)
         maker = makers.get(rule.name)
         if maker is None:
             maker = makers[rule.name] = (values_maker(rule, oracle.checkpoints), namer(rule))
@@ -299,21 +292,18 @@ def _job_adder(graph: Graph, work: list[tuple[Sequence[str], int]], oracle: Chec
             if (known is not None and jobs[known].rule is rule
                     and jobs[known].wildcards == wildcards):
                 return known  # asked again (a file of a checkpoint's folder): not evaluated
-        if reads:
-            reads.clear()
+        reads.clear()
         try:
             values = maker[0](wildcards)
             read = reads[:] if reads else None
         except FlowfileError as err:
             raise FlowfileError(f"{err.message} (evaluating job {job_name(rule.name, wildcards)}, "
                                 f"needed by {_needer(jobs, consumer)})", err.pos, err.hint) from None
-        # The job may exist already (asked for by another spelling of one of its paths): its
-        # first output is then on record, made by the same rule with the same wildcards.
+        # The job may exist (asked for by another spelling of a path): its first output is then
+        # on record; if that output is the walk's path, which no job makes yet, it is new.
         inputs, outputs = values.inputs.values, values.outputs.values
-        if not outputs:
-            same = without_outputs.get(rule.name)
-        else:  # the walk asks for a path no job makes: made first, it is new
-            same = None if outputs[0] == path else producer_of.get(outputs[0])
+        same = (without_outputs.get(rule.name) if not outputs
+                else None if outputs[0] == path else producer_of.get(outputs[0]))
         if same is not None and jobs[same].rule is rule and jobs[same].wildcards == wildcards:
             if not path:
                 by_name[name] = same
@@ -334,10 +324,8 @@ def _job_adder(graph: Graph, work: list[tuple[Sequence[str], int]], oracle: Chec
         if not outputs:
             without_outputs[rule.name] = job_id  # such a rule has no wildcards: one job
         for out in outputs:
-            other = producer_of.setdefault(out, job_id)
-            if other != job_id:
-                raise WorkflowError(f"jobs {shorten(jobs[other].name)} and {shorten(job.name)} both "
-                                    f"make {shorten(out)!r}", rule.pos)
+            if producer_of.setdefault(out, job_id) != job_id:
+                raise _both_make(jobs[producer_of[out]], job, out)
         if values.log.values:
             _add_logs(graph, job)
         if inputs:
@@ -349,6 +337,11 @@ def _job_adder(graph: Graph, work: list[tuple[Sequence[str], int]], oracle: Chec
         return job_id
 
     return add_job
+
+
+def _both_make(first: Job, second: Job, path: str) -> WorkflowError:
+    return WorkflowError(f"jobs {shorten(first.name)} and {shorten(second.name)} both make "
+                         f"{shorten(path)!r}", second.rule.pos)
 
 
 def _add_logs(graph: Graph, job: Job) -> None:
