@@ -79,6 +79,15 @@ def daemon(tmp_path):
     d.stop()
 
 
+def sleeping_build(daemon: Daemon, folder: Path) -> tuple[Project, subprocess.Popen, int]:
+    """A build through the daemon whose job sleeps: the project, the caller, the job's pid."""
+    p = Project(folder)
+    p.flowfile(SLEEPER)
+    proc = daemon.popen("build", cwd=folder)
+    wait_for(lambda: p.exists("started.pid") and p.read("started.pid").strip(), what="the job's start")
+    return p, proc, int(p.read("started.pid"))
+
+
 def alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
@@ -123,11 +132,7 @@ def test_exit_statuses_and_messages_reach_the_caller(daemon, tmp_path):
 
 
 def test_ctrl_c_at_the_caller_stops_the_build_and_its_jobs(daemon, tmp_path):
-    p = Project(tmp_path)
-    p.flowfile(SLEEPER)
-    proc = daemon.popen("build", cwd=tmp_path)
-    wait_for(lambda: p.exists("started.pid") and p.read("started.pid").strip(), what="the job's start")
-    job = int(p.read("started.pid"))
+    p, proc, job = sleeping_build(daemon, tmp_path)
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=30)
     assert proc.returncode == 130, err
@@ -137,11 +142,7 @@ def test_ctrl_c_at_the_caller_stops_the_build_and_its_jobs(daemon, tmp_path):
 
 
 def test_a_caller_that_is_killed_leaves_no_build_running(daemon, tmp_path):
-    p = Project(tmp_path)
-    p.flowfile(SLEEPER)
-    proc = daemon.popen("build", cwd=tmp_path)
-    wait_for(lambda: p.exists("started.pid") and p.read("started.pid").strip(), what="the job's start")
-    job = int(p.read("started.pid"))
+    p, proc, job = sleeping_build(daemon, tmp_path)
     proc.kill()
     proc.communicate(timeout=30)
     wait_for(lambda: not alive(job), timeout=15, what="the job's end after its caller was killed")
@@ -149,16 +150,13 @@ def test_a_caller_that_is_killed_leaves_no_build_running(daemon, tmp_path):
 
 
 def test_a_command_process_killed_by_a_signal_ends_its_caller_by_that_signal(daemon, tmp_path):
-    p = Project(tmp_path)
-    p.flowfile(SLEEPER)
-    proc = daemon.popen("build", cwd=tmp_path)
-    wait_for(lambda: p.exists("started.pid") and p.read("started.pid").strip(), what="the job's start")
+    p, proc, job = sleeping_build(daemon, tmp_path)
     line = next(li for li in daemon.log().splitlines() if " command " in li)
     command_pid = int(line.split(" command ")[1].split()[0])
     os.kill(command_pid, signal.SIGKILL)
     proc.communicate(timeout=30)
     assert proc.returncode == -signal.SIGKILL
-    os.kill(int(p.read("started.pid")), signal.SIGKILL)
+    os.kill(job, signal.SIGKILL)
 
 
 def test_without_the_daemon_variable_commands_run_in_their_own_process(daemon, tmp_path):
