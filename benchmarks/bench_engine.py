@@ -325,10 +325,17 @@ def clean_dir(d: str) -> None:
 
 def tool_env(tool: str, args) -> dict[str, str]:
     """What a tool's runs add to the environment: fileflow runs in its own process, except
-    the `fileflow` tool with --daemon, which a build daemon started for the benchmark runs."""
-    if tool == "fileflow" and getattr(args, "daemon", False):
+    the tools in daemon_tools(args), which build daemons started for the benchmark run."""
+    if tool in daemon_tools(args):
         return {}
     return {"FILEFLOW_NO_DAEMON": "1"}
+
+
+def daemon_tools(args) -> list[str]:
+    """The tools whose commands a build daemon runs: fileflow with --daemon, the baseline
+    too with --daemon-baseline (each installation has its own daemon)."""
+    return ((["fileflow"] if getattr(args, "daemon", False) else [])
+            + (["baseline"] if getattr(args, "daemon_baseline", False) else []))
 
 
 def run(argv: list[str], cwd: str, timeout: float, log: str, extra_env: dict | None = None) -> dict:
@@ -828,6 +835,9 @@ def main(argv: list[str] | None = None) -> int:
                     help="run the fileflow tool's commands through a build daemon (`fileflow daemon "
                          "start`) started for the benchmark; --baseline and the rest run in their own "
                          "process. Its CPU figures are then the caller's alone")
+    ap.add_argument("--daemon-baseline", action="store_true",
+                    help="run the --baseline tool's commands through a build daemon of its own "
+                         "too: an A/B comparison of two versions both through daemons")
     ap.add_argument("--snakemake", default=None, metavar="PATH",
                     help=f"the snakemake executable (default {DEFAULT_SNAKEMAKE} if present)")
     ap.add_argument("--snakemake-max", type=int, default=50000,
@@ -885,10 +895,12 @@ def main(argv: list[str] | None = None) -> int:
     out_json = args.json or os.path.join(root, f"bench_engine-{time.strftime('%Y%m%d-%H%M%S')}.json")
     results = []
     cells = []
-    if args.daemon:  # a daemon of the benchmark's own, in a private folder
+    daemons = [t for t in daemon_tools(args) if t in exes]
+    if daemons:  # daemons of the benchmark's own, in a private folder
         os.environ["FILEFLOW_DAEMON_DIR"] = tempfile.mkdtemp(prefix="ffd-", dir="/tmp")
         # (from the benchmark's folder: `python -m fileflow` in a source tree would find that one)
-        subprocess.run(exes["fileflow"] + ["daemon", "start"], check=True, cwd=root)
+        for tool in daemons:
+            subprocess.run(exes[tool] + ["daemon", "start"], check=True, cwd=root)
     for phase in phases:
         for shape in shapes:
             for n in (sizes if phase == "dry" else [args.build_size]):
@@ -906,8 +918,9 @@ def main(argv: list[str] | None = None) -> int:
                 json.dump({"machine": info, "argv": sys.argv, "notes": notes, "results": results},
                           fh, indent=1)
     finally:
-        if args.daemon:
-            subprocess.run(exes["fileflow"] + ["daemon", "stop"], check=False, cwd=root)
+        if daemons:
+            for tool in daemons:
+                subprocess.run(exes[tool] + ["daemon", "stop"], check=False, cwd=root)
             shutil.rmtree(os.environ["FILEFLOW_DAEMON_DIR"], ignore_errors=True)
         if not args.keep:
             for name in os.listdir(root):
