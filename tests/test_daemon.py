@@ -291,3 +291,45 @@ def test_many_commands_at_once_each_get_their_own_answer(daemon, tmp_path):
             assert p.read("out.txt") == f"{n}\n"
     time.sleep(0.1)
     assert daemon.commands_served() == 6
+
+
+FAN = """
+rule all:
+    input: "all.txt"
+rule gather:
+    input: expand("out/{s}.txt", s=["a", "b", "c"])
+    output: "all.txt"
+    shell: "cat {input} > {output}"
+rule work:
+    input: "in/{s}.txt"
+    output: "out/{s}.txt"
+    shell: "echo {wildcards.s} >> ran.txt; cat {input} > {output}"
+"""
+
+
+def test_builds_after_the_daemon_decoded_the_caches_run_what_changed_and_no_more(daemon, tmp_path):
+    p = Project(tmp_path)
+    p.flowfile(FAN)
+    for s in "abc":
+        p.write(f"in/{s}.txt", s)
+
+    def build_after_decoding(served: int) -> subprocess.CompletedProcess:
+        wait_for(lambda: daemon.log().count(f"decoded the caches of {tmp_path}:") >= served,
+                 what="the daemon's decoding of the caches")
+        result = daemon.fileflow("build", "-q", cwd=tmp_path)
+        assert result.returncode == 0, result.stderr
+        return result
+
+    assert daemon.fileflow("build", "-q", cwd=tmp_path).returncode == 0
+    assert sorted(p.read("ran.txt").split()) == ["a", "b", "c"]
+    time.sleep(0.05)
+    p.write("in/b.txt", "B")
+    build_after_decoding(1)
+    assert p.read("ran.txt").split()[3:] == ["b"]
+    assert p.read("all.txt") == "aBc"
+    p.flowfile(FAN.replace(">> ran.txt;", ">> ran.txt; true;"))  # the work rule's command
+    build_after_decoding(2)
+    assert sorted(p.read("ran.txt").split()[4:]) == ["a", "b", "c"]
+    assert "graph-cache" in daemon.log()
+    again = build_after_decoding(3)
+    assert again.stdout.startswith("nothing to do"), again.stdout
