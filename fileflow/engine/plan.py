@@ -296,7 +296,8 @@ def _observe_decided(plan: Plan, store: FileStore, decided: Collection[int], pre
         state = observed[path]
         if (state.digest is None and state.exists and (digest := known.get(path)) is not None
                 and vouched.get(path) == state_key(state)):
-            observed[path] = state._replace(digest=digest)
+            # state._replace(digest=digest), without its frames: a fan-in has every input here
+            observed[path] = _new(FileState, (*state[:4], digest, *state[5:]))
     recorded = plan.recorded
     assert isinstance(recorded, dict)
     wanted = [p for p in paths if p not in recorded

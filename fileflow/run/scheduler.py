@@ -76,11 +76,13 @@ class Scheduler:
         self.store = store
         self.settings = settings
         self.reporter = reporter
-        self.position = {job_id: i for i, job_id in enumerate(plan.order)}
+        self.position = dict(zip(plan.order, range(len(plan.order))))  # in C
         self.waiting = {j: sum(1 for d in self.graph.deps[j] if d in plan.reasons)
                         for j in plan.reasons}
+        # The planned consumers of each job, for its temp() outputs: none in most graphs.
         self.consumers_left = {j: sum(1 for c in self.graph.dependents[j] if c in plan.reasons)
-                               for j in range(len(self.graph.jobs))}
+                               for j in range(len(self.graph.jobs))} if any(
+            j.flagged("temp") for j in self.graph.jobs if j.values.flags) else {}
         self.ready: list[ReadyJob] = []  # a heap
         self.attempts: dict[int, int] = {}
         self.retry_waits = RetryWaits()  # failed jobs waiting for their next attempt
@@ -228,7 +230,7 @@ class Scheduler:
                         self._push(ready)
                 elif left == 0:
                     self._push(child)
-        for dep in self.graph.deps[job_id]:
+        for dep in self.graph.deps[job_id] if self.consumers_left else ():
             left = self.consumers_left[dep] - 1
             self.consumers_left[dep] = left
             if left == 0:
@@ -546,7 +548,7 @@ class Scheduler:
         self.ran.add(job.id)
         self.reporter.job_finished(job, outcome)
         self._release(job.id)
-        if not self.consumers_left[job.id] and job.id not in self.graph.keeps_own_temp:
+        if self.consumers_left.get(job.id) == 0 and job.id not in self.graph.keeps_own_temp:
             self._delete_temp(job.id)  # no job of this build needs its temp() outputs
         return self.recorder.done(job, running, outcome, states)
 
