@@ -361,8 +361,9 @@ def _report_end(pidfd: int, entry: tuple[int, socket.socket, int], selector) -> 
         conn.sendall(message)
     conn.close()
     folder = b""
-    with contextlib.suppress(OSError):
-        while chunk := os.read(folder_read, 4096):  # the process has ended: no wait
+    os.set_blocking(folder_read, False)  # a process the command forked may hold the pipe yet
+    with contextlib.suppress(OSError):  # (BlockingIOError: all it wrote is read)
+        while chunk := os.read(folder_read, 4096):
             folder += chunk
     os.close(folder_read)
     return os.fsdecode(folder)
