@@ -87,7 +87,7 @@ def build(options: BuildOptions) -> int:
     if noop_key is not None:  # nothing changed since a build found nothing to do: say so now
         from fileflow.run.noop_cache import nothing_to_do, runlog_states
 
-        jobs = nothing_to_do(noop_key, options.decoded_caches)
+        jobs = nothing_to_do(noop_key)
         if jobs is not None:
             print_line(f"nothing to do: all {jobs} jobs are up to date")
             return EXIT_OK

@@ -195,8 +195,7 @@ def build_options(args, **extra):
         progress=getattr(args, "progress", None), storage=storage_of(args),
         use_conda=getattr(args, "use_conda", False),
         conda_prefix=getattr(args, "conda_prefix", None),
-        use_envmodules=getattr(args, "use_envmodules", False),
-        decoded_caches=getattr(args, "decoded_caches", None), **selection_values(args), **extra)
+        use_envmodules=getattr(args, "use_envmodules", False), **selection_values(args), **extra)
 
 
 def storage_of(args) -> dict:

@@ -2,11 +2,9 @@
 uses imported, and forks a process for each command that fileflow.cli.daemon_client hands
 it. The forked process takes over the command's folder, environment, umask, module path
 and standard streams, and runs the command as `fileflow` would in the caller's process:
-nothing of one command's state is kept for the next (each is a new fork of the same idle
-daemon). What it saves is starting Python and importing fileflow and its libraries, for
-every command, and decoding a project's caches: it decodes them between commands
-(fileflow.run.cache_files), and a command takes a copy that stands for the very file.
-Layer 5.
+nothing of one command is kept for the next (each is a new fork of the same idle daemon).
+What it saves is starting Python and importing fileflow and its libraries, for every
+command. Layer 5.
 
 The daemon answers only its own user (the peer's credentials are checked), stops when its
 code changes on disk (the next command runs in its own process), and ends after an idle
@@ -27,14 +25,9 @@ import socket
 import subprocess
 import sys
 import time
-from typing import TYPE_CHECKING
 
 from fileflow.cli.daemon_client import DAEMON_DIR_VARIABLE, peer_uid, private_folder, socket_path
-from fileflow.cli.daemon_command import log_line
 from fileflow.errors import FileflowError
-
-if TYPE_CHECKING:
-    from fileflow.run.cache_files import DecodedCaches
 
 __all__ = ["configure_daemon", "daemon_command", "run_daemon"]
 
@@ -190,7 +183,7 @@ def run_daemon(path: str, idle_seconds: float) -> int:
 
 
 def _log(text: str) -> None:
-    log_line(f"daemon {os.getpid()}: {text}")
+    print(f"{time.strftime('%Y-%m-%d %H:%M:%S')} daemon {os.getpid()}: {text}", flush=True)
 
 
 def _preload() -> None:
@@ -254,16 +247,11 @@ def _remove_own(path: str, listener: socket.socket) -> None:
 
 
 def _serve(listener: socket.socket, wake_read: int, stamp, idle_seconds: float) -> None:
-    """Accept commands and report each one's end, until a signal, idleness or new code.
-    After a command, while waiting for the next, decode the caches of the project it ran in
-    (fileflow.run.cache_files): the next command there finds them decoded."""
-    from fileflow.run.cache_files import DecodedCaches
-
+    """Accept commands and report each one's end, until a signal, idleness or new code."""
     selector = selectors.DefaultSelector()
     selector.register(listener, selectors.EVENT_READ, "accept")
     selector.register(wake_read, selectors.EVENT_READ, "signal")
-    running: dict[int, tuple[int, socket.socket, int]] = {}  # pidfd -> (pid, connection, its folder's pipe)
-    decoded = DecodedCaches()
+    running: dict[int, tuple[int, socket.socket]] = {}  # pidfd -> (pid, connection)
     accepting = True
     idle_until = time.monotonic() + idle_seconds
     while accepting or running:
@@ -281,26 +269,12 @@ def _serve(listener: socket.socket, wake_read: int, stamp, idle_seconds: float) 
                     _refuse_stale(listener)
                     accepting = _stop_accepting(selector, listener, accepting)
                     continue
-                started = _fork_command(listener, selector, running, decoded)
+                started = _fork_command(listener, selector, running)
                 if started is not None:
                     running[started[0]] = started[1:]
             else:
-                folder = _report_end(key.fd, running.pop(key.fd), selector)
-                if folder and accepting:
-                    _decode_caches(decoded, folder)
+                _report_end(key.fd, running.pop(key.fd), selector)
         idle_until = time.monotonic() + idle_seconds
-
-
-def _decode_caches(decoded: DecodedCaches, folder: str) -> None:
-    """Decode the caches of the project in `folder` that changed; what was decoded stays
-    out of the collector's sight, as the imported modules do (the forks share its pages)."""
-    from fileflow.run import graph_cache, noop_cache, plan_cache
-
-    found = decoded.refresh(folder, (noop_cache.CACHE_PATH, graph_cache.CACHE_PATH,
-                                     plan_cache.CACHE_PATH))
-    if found:
-        gc.freeze()
-        _log(f"decoded the caches of {folder}: {', '.join(map(os.path.basename, found))}")
 
 
 def _stop_accepting(selector, listener, accepting: bool) -> bool:
@@ -318,9 +292,8 @@ def _refuse_stale(listener: socket.socket) -> None:
     _log("fileflow's code changed on disk: ending")
 
 
-def _fork_command(listener: socket.socket, selector, running, decoded: DecodedCaches):
-    """Accept one command and fork its process; (pidfd, pid, connection, the read end of the
-    pipe where the process leaves the folder the command ended in), or None."""
+def _fork_command(listener: socket.socket, selector, running):
+    """Accept one command and fork its process; (pidfd, pid, connection), or None."""
     try:
         conn, _ = listener.accept()
     except OSError:
@@ -330,28 +303,23 @@ def _fork_command(listener: socket.socket, selector, running, decoded: DecodedCa
         _log(f"refused a command of user {uid}")
         conn.close()
         return None
-    folder_read, folder_write = os.pipe()
     pid = os.fork()
     if pid == 0:
         from fileflow.cli.daemon_command import run_command
 
         selector.close()
         listener.close()
-        os.close(folder_read)
-        for _, other, other_folder in running.values():
+        for _, other in running.values():
             other.close()
-            os.close(other_folder)
-        os._exit(run_command(conn, decoded, folder_write))
-    os.close(folder_write)
+        os._exit(run_command(conn))
     pidfd = os.pidfd_open(pid)
     selector.register(pidfd, selectors.EVENT_READ)
-    return pidfd, pid, conn, folder_read
+    return pidfd, pid, conn
 
 
-def _report_end(pidfd: int, entry: tuple[int, socket.socket, int], selector) -> str:
-    """Tell the client how the command's process ended, as its own exit would have; the
-    folder the command ended in ("" when the process did not say)."""
-    pid, conn, folder_read = entry
+def _report_end(pidfd: int, entry: tuple[int, socket.socket], selector) -> None:
+    """Tell the client how the command's process ended, as its own exit would have."""
+    pid, conn = entry
     selector.unregister(pidfd)
     os.close(pidfd)
     _, status = os.waitpid(pid, 0)
@@ -360,10 +328,3 @@ def _report_end(pidfd: int, entry: tuple[int, socket.socket, int], selector) -> 
     with contextlib.suppress(OSError):
         conn.sendall(message)
     conn.close()
-    folder = b""
-    os.set_blocking(folder_read, False)  # a process the command forked may hold the pipe yet
-    with contextlib.suppress(OSError):  # (BlockingIOError: all it wrote is read)
-        while chunk := os.read(folder_read, 4096):
-            folder += chunk
-    os.close(folder_read)
-    return os.fsdecode(folder)

@@ -5,7 +5,6 @@ forwarded signals into its own. Layer 5.
 """
 from __future__ import annotations
 
-import contextlib
 import io
 import json
 import os
@@ -14,22 +13,14 @@ import socket
 import sys
 import threading
 import time
-from typing import TYPE_CHECKING
 
-from fileflow.errors import EXIT_INTERRUPTED
-
-if TYPE_CHECKING:
-    from fileflow.run.cache_files import DecodedCaches
-
-__all__ = ["run_command", "log_line"]
+__all__ = ["run_command"]
 
 REQUEST_TIMEOUT_SECONDS = 10.0
 
 
-def run_command(conn: socket.socket, decoded: DecodedCaches, folder_write: int) -> int:
-    """The exit status of the command the caller sent on `conn` (in the forked process).
-    `decoded`: the daemon's copies of cache files, for the command; the folder the command
-    ended in is written to `folder_write`, whose caches the daemon then decodes."""
+def run_command(conn: socket.socket) -> int:
+    """The exit status of the command the caller sent on `conn` (in the forked process)."""
     for name in ("SIGTERM", "SIGHUP", "SIGQUIT", "SIGCHLD"):
         signal.signal(getattr(signal, name), signal.SIG_DFL)
     signal.signal(signal.SIGINT, signal.default_int_handler)
@@ -40,7 +31,8 @@ def run_command(conn: socket.socket, decoded: DecodedCaches, folder_write: int) 
             return 0
         request, fds = received
         # Standard output is still the daemon's log here.
-        log_line(f"command {os.getpid()} in {request['cwd']}: fileflow {' '.join(request['argv'])}")
+        print(f"{time.strftime('%Y-%m-%d %H:%M:%S')} command {os.getpid()} in "
+              f"{request['cwd']}: fileflow {' '.join(request['argv'])}", flush=True)
         for target, fd in zip((0, 1, 2), fds):
             os.dup2(fd, target)
             os.close(fd)
@@ -52,24 +44,17 @@ def run_command(conn: socket.socket, decoded: DecodedCaches, folder_write: int) 
     from fileflow.cli.main import main
 
     try:
-        code = main(decoded=decoded)
+        code = main()
     except SystemExit as exc:
         code = exc.code if isinstance(exc.code, int) else 1
     except KeyboardInterrupt:
-        code = EXIT_INTERRUPTED
+        code = 130
     for stream in (sys.stdout, sys.stderr):
         try:
             stream.flush()
         except (OSError, ValueError):
             pass
-    with contextlib.suppress(OSError):  # a folder since removed: nothing to decode
-        os.write(folder_write, os.fsencode(os.getcwd()))
     return code
-
-
-def log_line(text: str) -> None:
-    """A line of the daemon's log (its standard output, a file), stamped with the time."""
-    print(f"{time.strftime('%Y-%m-%d %H:%M:%S')} {text}", flush=True)
 
 
 def _receive(conn: socket.socket) -> tuple[dict, list[int]] | None:

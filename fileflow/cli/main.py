@@ -7,7 +7,6 @@ import argparse
 import os
 import sys
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING
 
 from fileflow.cli.arguments import (
     LARGEST_COUNT,
@@ -29,9 +28,6 @@ from fileflow.cli.unit_tests import configure_generate_tests
 from fileflow.errors import EXIT_INTERRUPTED, EXIT_USAGE, FileflowError
 from fileflow.fs import FULL_DISK_HINT, no_space
 from fileflow.printable import printable
-
-if TYPE_CHECKING:
-    from fileflow.run.cache_files import DecodedCaches
 
 __all__ = ["main", "COMMANDS", "parser_for", "build_command_parser"]
 
@@ -499,12 +495,11 @@ def _attach_line_values(argv: list[str]) -> list[str]:
     return out
 
 
-def main(argv: Sequence[str] | None = None, decoded: DecodedCaches | None = None) -> int:
+def main(argv: Sequence[str] | None = None) -> int:
     """The command line: `argv`, else the process's own arguments. Run as the program
     (no `argv`), the process ends when the command does, whatever threads the workflow's
-    Python code started and left running. `decoded`: the build daemon's copies of the
-    cache files (fileflow.run.cache_files), for the command it forked."""
-    code = _command(list(sys.argv[1:] if argv is None else argv), decoded)
+    Python code started and left running."""
+    code = _command(list(sys.argv[1:] if argv is None else argv))
     if argv is None:
         _end_past_stray_threads(code)
     return code
@@ -523,7 +518,7 @@ def _end_past_stray_threads(code: int) -> None:
         os._exit(code)
 
 
-def _command(argv: list[str], decoded: DecodedCaches | None = None) -> int:
+def _command(argv: list[str]) -> int:
     if argv[:1] == ["__complete"]:  # hidden: what the completion scripts run on every Tab
         from fileflow.cli.shell_completion import complete_command
         return complete_command(argv[1:], COMMANDS, parser_for, FLOWFILE_NAMES, _print)
@@ -557,7 +552,6 @@ def _command(argv: list[str], decoded: DecodedCaches | None = None) -> int:
     try:
         args = parser.parse_args(rest, namespace=known)
         args.argv = argv
-        args.decoded_caches = decoded
     except SystemExit as exc:  # argparse already printed the message
         return EXIT_USAGE if exc.code else 0
     try:

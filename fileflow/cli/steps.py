@@ -8,13 +8,9 @@ import os
 import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
 from fileflow.errors import FileflowError, NothingToDo
 from fileflow.printable import printable
-
-if TYPE_CHECKING:
-    from fileflow.run.cache_files import DecodedCaches
 
 __all__ = ["BuildOptions", "print_line", "no_gc_pauses", "open_store", "load_graph", "load_resolution",
            "workflow_of", "local_cores", "names_remote_files", "read_recorded", "read_recorded_at",
@@ -71,9 +67,6 @@ class BuildOptions:
     use_conda: bool = False                        # --use-conda
     conda_prefix: str | None = None               # --conda-prefix DIR (None: .fileflow/conda)
     use_envmodules: bool = False                   # --use-envmodules
-    # The build daemon's decoded copies of the cache files (fileflow.run.cache_files);
-    # None in a process of its own
-    decoded_caches: DecodedCaches | None = None
 
 
 def print_line(text: str = "") -> None:
@@ -170,7 +163,7 @@ def _resolved(options: BuildOptions, workflow, targets: list[str], store, keep: 
         return state.graph, state
     from fileflow.run import graph_cache
 
-    graph = graph_cache.load(key, workflow, store.missing, options.decoded_caches)
+    graph = graph_cache.load(key, workflow, store.missing)
     if graph is not None:
         return graph, None
     if not keep or options.dry_run:  # a dry run, and a command that looks, write nothing
@@ -199,7 +192,7 @@ def previous_plan(options: BuildOptions, graph, generation: int):
         return None
     from fileflow.run import plan_cache
 
-    return plan_cache.load(graph.origin, generation, options.decoded_caches)
+    return plan_cache.load(graph.origin, generation)
 
 
 def _graph_key(options: BuildOptions, targets: list[str]):

@@ -35,7 +35,6 @@ from typing import TYPE_CHECKING
 
 from fileflow.engine import graph_store
 from fileflow.fs import replace_file
-from fileflow.run.cache_files import DecodedCaches, read_cache
 from fileflow.run.path_states import (
     PathState,
     old_enough,
@@ -78,14 +77,14 @@ class Lookups:
         return self.missing_of(paths)
 
 
-def load(key: tuple, workflow: Workflow, missing: Callable[[list[str]], Collection[str]],
-         decoded: DecodedCaches | None = None) -> Graph | None:
+def load(key: tuple, workflow: Workflow, missing: Callable[[list[str]], Collection[str]]
+         ) -> Graph | None:
     """The kept graph when it is valid for `key`, the workflow loaded now and the files it
     watches, bound to the workflow's rules; else None. The files the jobs' values read and
-    the folders they listed are added to the workflow's (as resolving would have).
-    `decoded`: the build daemon's copies of the cache files (fileflow.run.cache_files)."""
+    the folders they listed are added to the workflow's (as resolving would have)."""
     try:
-        found = read_cache(CACHE_PATH, decoded)
+        with open(CACHE_PATH, "rb") as fh:
+            found = marshal.loads(fh.read())
         saved_key, token, flowfiles, modules, read, listed, asked, absent, data = found
     except (OSError, EOFError, ValueError, TypeError):
         return None

@@ -55,7 +55,6 @@ from operator import and_, attrgetter, itemgetter
 from typing import TYPE_CHECKING
 
 from fileflow.fs import replace_file
-from fileflow.run.cache_files import DecodedCaches, read_cache
 from fileflow.run.path_states import (
     PathState,
     old_enough,
@@ -106,13 +105,13 @@ def _runlog_paths(key: tuple) -> list[str]:
     return [db, db + "-wal"]
 
 
-def nothing_to_do(key: tuple | None, decoded: DecodedCaches | None = None) -> int | None:
-    """The number of jobs when the cache vouches that all are up to date, else None.
-    `decoded`: the build daemon's copies of the cache files (fileflow.run.cache_files)."""
+def nothing_to_do(key: tuple | None) -> int | None:
+    """The number of jobs when the cache vouches that all are up to date, else None."""
     if key is None:
         return None
     try:
-        found = read_cache(CACHE_PATH, decoded)
+        with open(CACHE_PATH, "rb") as fh:
+            found = marshal.loads(fh.read())  # marshal.load(fh) reads it object by object
         saved_key, jobs, paths, states, listed, listed_states = found
     except (OSError, EOFError, ValueError, TypeError):
         return None

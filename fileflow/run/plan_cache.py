@@ -29,7 +29,6 @@ from typing import TYPE_CHECKING
 from fileflow.engine.incremental import Previous
 from fileflow.engine.plan import rule_keys, state_key
 from fileflow.fs import replace_file
-from fileflow.run.cache_files import DecodedCaches, read_cache
 from fileflow.state import settled
 
 if TYPE_CHECKING:
@@ -42,14 +41,14 @@ CACHE_PATH = os.path.join(".fileflow", "plan-state")
 FORMAT = 4
 
 
-def load(origin: str, generation: int, decoded: DecodedCaches | None = None) -> Previous | None:
+def load(origin: str, generation: int) -> Previous | None:
     """What the last plan of the kept graph `origin` knew, when the run log's generation
-    is still `generation`; else None. `decoded`: the build daemon's copies of the cache
-    files (fileflow.run.cache_files)."""
+    is still `generation`; else None."""
     if not origin:
         return None
     try:
-        form, token, saved_generation, keys, states, dirty, digests = read_cache(CACHE_PATH, decoded)
+        with open(CACHE_PATH, "rb") as fh:
+            form, token, saved_generation, keys, states, dirty, digests = marshal.loads(fh.read())
     except (OSError, EOFError, ValueError, TypeError):
         return None
     if (form != FORMAT or token != origin or saved_generation != generation
