@@ -27,6 +27,7 @@ import sys
 import time
 
 from fileflow.cli.daemon_client import DAEMON_DIR_VARIABLE, peer_uid, private_folder, socket_path
+from fileflow.cli.daemon_command import log_line
 from fileflow.errors import FileflowError
 
 __all__ = ["configure_daemon", "daemon_command", "run_daemon"]
@@ -183,7 +184,7 @@ def run_daemon(path: str, idle_seconds: float) -> int:
 
 
 def _log(text: str) -> None:
-    print(f"{time.strftime('%Y-%m-%d %H:%M:%S')} daemon {os.getpid()}: {text}", flush=True)
+    log_line(f"daemon {os.getpid()}: {text}")
 
 
 def _preload() -> None:

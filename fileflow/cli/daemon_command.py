@@ -14,7 +14,9 @@ import sys
 import threading
 import time
 
-__all__ = ["run_command"]
+from fileflow.errors import EXIT_INTERRUPTED
+
+__all__ = ["run_command", "log_line"]
 
 REQUEST_TIMEOUT_SECONDS = 10.0
 
@@ -31,8 +33,7 @@ def run_command(conn: socket.socket) -> int:
             return 0
         request, fds = received
         # Standard output is still the daemon's log here.
-        print(f"{time.strftime('%Y-%m-%d %H:%M:%S')} command {os.getpid()} in "
-              f"{request['cwd']}: fileflow {' '.join(request['argv'])}", flush=True)
+        log_line(f"command {os.getpid()} in {request['cwd']}: fileflow {' '.join(request['argv'])}")
         for target, fd in zip((0, 1, 2), fds):
             os.dup2(fd, target)
             os.close(fd)
@@ -48,13 +49,18 @@ def run_command(conn: socket.socket) -> int:
     except SystemExit as exc:
         code = exc.code if isinstance(exc.code, int) else 1
     except KeyboardInterrupt:
-        code = 130
+        code = EXIT_INTERRUPTED
     for stream in (sys.stdout, sys.stderr):
         try:
             stream.flush()
         except (OSError, ValueError):
             pass
     return code
+
+
+def log_line(text: str) -> None:
+    """A line of the daemon's log (its standard output, a file), stamped with the time."""
+    print(f"{time.strftime('%Y-%m-%d %H:%M:%S')} {text}", flush=True)
 
 
 def _receive(conn: socket.socket) -> tuple[dict, list[int]] | None:
