@@ -575,8 +575,7 @@ def test_rebuild_imports_only_pure_modules():
             imported.update(a.name for a in node.names)
         elif isinstance(node, ast.ImportFrom):
             imported.add(node.module or "")
-    # operator: its functions compare values in C, with no state and no I/O
-    assert imported <= {"__future__", "collections.abc", "dataclasses", "operator", "typing",
+    assert imported <= {"__future__", "collections.abc", "dataclasses", "typing",
                         "fileflow.state"}, imported
 
 

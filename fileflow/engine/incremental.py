@@ -17,8 +17,6 @@ since (its generation).
 from __future__ import annotations
 
 from collections.abc import Callable, Collection, Mapping, Sequence
-from itertools import compress
-from operator import eq, not_
 from types import MappingProxyType
 from typing import NamedTuple
 
@@ -53,12 +51,18 @@ def stale_jobs(paths_of: Sequence[Sequence[str]], rules: Sequence[str],
     states, keys = previous.states, previous.rule_keys
     stale = set(previous.dirty)
     changed_rules = {r for r, k in rule_keys.items() if keys.get(r) != k}
-    if changed_rules:
-        stale.update(compress(range(len(rules)), map(changed_rules.__contains__, rules)))
-    # The paths that show the state vouched for (a key is never None); a job with any other
-    # path is stale. Picked in C, as the jobs below: this runs on every path and job.
-    same = set(compress(now, map(eq, now.values(), map(states.get, now))))
-    stale.update(compress(range(len(paths_of)), map(not_, map(same.issuperset, paths_of))))
+    get, now_get = states.get, now.get
+    for job, paths in enumerate(paths_of):
+        if job in stale:
+            continue
+        if rules[job] in changed_rules:
+            stale.add(job)
+            continue
+        for path in paths:
+            was = get(path)
+            if was is None or now_get(path) != was:
+                stale.add(job)
+                break
     return stale
 
 

@@ -57,7 +57,6 @@ byte-identical to the recorded input digests, no reason remains and the job is s
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from operator import attrgetter, eq
 from typing import NamedTuple
 
 from fileflow.state import FileState, RecordedTarget, vouches
@@ -148,7 +147,6 @@ class Reason(NamedTuple):
 
 
 _new = tuple.__new__
-_DIGEST = attrgetter("digest")
 
 
 def decide(job: JobFacts, observed: Mapping[str, FileState],
@@ -207,8 +205,6 @@ def _trace_reasons(job: JobFacts, rec: RecordedTarget, observed: Mapping[str, Fi
     now, then = set(job.inputs), set(rec.input_digests)
     if now != then:
         reasons.append(Reason(KIND_INPUTS_CHANGED_SET, detail=_set_change(now, then)))
-    elif _same_digests(job.inputs, observed, rec.input_digests):
-        return reasons  # every input hashed to its recorded digest: none changed
     for inp in job.inputs:
         if inp in job.ancient_inputs or inp not in rec.input_digests:
             continue  # ancient never triggers; a new input is already an inputs-changed-set
@@ -224,17 +220,6 @@ def _trace_reasons(job: JobFacts, rec: RecordedTarget, observed: Mapping[str, Fi
             if why:
                 reasons.append(Reason(KIND_INPUT_CHANGED, inp, why))
     return reasons
-
-
-def _same_digests(inputs: Sequence[str], observed: Mapping[str, FileState],
-                  digests: Mapping[str, str]) -> bool:
-    """Whether every input has a digest now, the one recorded: compared in C, as an
-    aggregate's inputs number as many as the jobs."""
-    try:
-        return all(map(eq, map(_DIGEST, map(observed.__getitem__, inputs)),
-                       map(digests.__getitem__, inputs)))
-    except KeyError:
-        return False
 
 
 def signature_changes(job: JobFacts, rec: RecordedTarget) -> frozenset[str]:
