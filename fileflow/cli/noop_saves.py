@@ -4,8 +4,6 @@ that found nothing to do, and after one that ran all it planned. Layer 5.
 from __future__ import annotations
 
 import os
-from itertools import compress
-from operator import not_
 
 __all__ = ["save_after_noop", "only_settled_again", "save_after_build"]
 
@@ -13,11 +11,9 @@ __all__ = ["save_after_noop", "only_settled_again", "save_after_build"]
 def _observed(plan, graph) -> dict:
     """What the plan observed, sources first (a later build checks them before the
     outputs, and users edit sources); temp() outputs taken from their record left out."""
-    virtual, made, seen = plan.virtual_temp, graph.producer, plan.observed
-    is_made = list(map(made.__contains__, seen))  # picked in C: this runs on every path
-    observed = dict(compress(seen.items(), map(not_, is_made)))
-    outputs = compress(seen.items(), is_made)
-    observed.update(((p, st) for p, st in outputs if p not in virtual) if virtual else outputs)
+    virtual, made = plan.virtual_temp, graph.producer
+    observed = {p: st for p, st in plan.observed.items() if p not in made}
+    observed.update((p, st) for p, st in plan.observed.items() if p in made and p not in virtual)
     return observed
 
 

@@ -11,7 +11,7 @@ import os
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from itertools import compress
-from operator import add, attrgetter, itemgetter
+from operator import attrgetter, itemgetter
 
 from fileflow.engine.command import (
     code_digest,
@@ -182,8 +182,6 @@ def job_facts(job: Job, signature: str, parts: tuple[str, str] = ("", "")) -> Jo
 _new = tuple.__new__
 _EXISTS = attrgetter("exists")
 _FLAGS = attrgetter("values.flags")
-_INPUTS, _OUTPUTS = attrgetter("values.inputs.values"), attrgetter("values.outputs.values")
-_RULE_NAME = attrgetter("rule.name")
 
 
 def _with_flags(jobs: Sequence[Job]) -> Iterator[Job]:
@@ -432,10 +430,8 @@ def _stale(plan: Plan, previous: Previous) -> set[int]:
             return job.inputs + job.outputs + tuple(p for p in logs if p in needed_logs)
         return job.inputs + job.outputs
 
-    # Without needed logs, each job's inputs and outputs joined in C: this runs for every job.
-    paths = (list(map(add, map(_INPUTS, jobs), map(_OUTPUTS, jobs))) if not needed_logs
-             else [paths_of(job) for job in jobs])
-    return stale_jobs(paths, list(map(_RULE_NAME, jobs)), now, previous, rule_keys(plan.graph))
+    return stale_jobs([paths_of(job) for job in jobs], [job.rule.name for job in jobs],
+                      now, previous, rule_keys(plan.graph))
 
 
 def protected_in_the_way(plan: Plan) -> list[tuple[int, str]]:

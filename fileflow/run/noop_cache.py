@@ -50,8 +50,7 @@ import os
 import stat as stat_mod
 import sys
 from collections.abc import Collection, Iterable, Mapping, Sequence
-from itertools import compress, filterfalse, islice
-from operator import and_, attrgetter, itemgetter
+from operator import itemgetter
 from typing import TYPE_CHECKING
 
 from fileflow.fs import replace_file
@@ -76,7 +75,6 @@ __all__ = ["cache_key", "nothing_to_do", "save", "runlog_states", "runlog_after_
 CACHE_PATH = os.path.join(".fileflow", "noop-cache")
 # An existing FileState as a PathState (size, mtime_ns, ctime_ns, is_dir, link), in C.
 _PATH_STATE = itemgetter(2, 3, 6, 5, 7)
-_EXISTS, _IS_DIR = attrgetter("exists"), attrgetter("is_dir")
 FORMAT = 3
 # How long a build that wrote the run log itself waits, at most, for the file system's
 # clock to pass the tick of that write (a fine-grained file system's tick is a few ms).
@@ -170,15 +168,12 @@ def save(key: tuple | None, jobs: int, observed: Mapping[str, FileState],
         return False  # a remote file: only its own store can tell whether it changed
     paths: list[str] = _runlog_paths(key)
     states: list[PathState] = list(runlog_states)
-    seen = observed.values()
-    exists = list(map(_EXISTS, seen))  # in C, as below: this runs for every path
-    summed = set(compress(observed, map(and_, exists, map(_IS_DIR, seen))))
+    summed = {p for p, st in observed.items() if st.exists and st.is_dir}
     for path in [*flowfiles, *read_files, *configfiles, *fresh, *own_modules()]:
         paths.append(path)
         states.append(state(path))
     paths.extend(observed)
-    states.extend(map(_PATH_STATE, seen) if all(exists)
-                  else [_PATH_STATE(st) if st.exists else None for st in seen])
+    states.extend([_PATH_STATE(st) if st.exists else None for st in observed.values()])
     kept = _not_summed(paths[2:], states[2:], summed)  # the run log's files come first
     paths, states = paths[:2] + kept[0], states[:2] + kept[1]
     globbed = list(dict.fromkeys(map(_relative, listed_dirs)))
@@ -199,16 +194,11 @@ def save(key: tuple | None, jobs: int, observed: Mapping[str, FileState],
             paths.extend(files)
             states.extend(files.values())
     # What the build wrote counts from `runlog_clock`; all else, from before it was loaded.
-    if young:  # (_made, in C where it can be: this runs for every path)
-        rest = range(2, len(paths))
-        joined = "\x00" + "\x00".join(paths)
-        if any(f"\x00{p}/" in joined for p in young):  # a file inside a folder the build wrote
-            late_at = [i for i in rest
-                       if paths[i] in young or paths[i].rpartition("/")[0] in young]
-        else:
-            late_at = list(compress(rest, map(young.__contains__, islice(paths, 2, None))))
+    if young:  # (_made, inline: this runs for every path)
+        late_at = [i for i in range(2, len(paths))
+                   if paths[i] in young or paths[i].rpartition("/")[0] in young]
         late = set(late_at)
-        early_at = list(filterfalse(late.__contains__, rest))
+        early_at = [i for i in range(2, len(paths)) if i not in late]
     else:
         early_at, late_at = list(range(2, len(paths))), []
     flat_at = range(n_globbed, len(listed))

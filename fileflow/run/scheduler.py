@@ -76,7 +76,7 @@ class Scheduler:
         self.store = store
         self.settings = settings
         self.reporter = reporter
-        self.position = dict(zip(plan.order, range(len(plan.order))))  # in C
+        self.position = {job_id: i for i, job_id in enumerate(plan.order)}
         self.waiting = {j: sum(1 for d in self.graph.deps[j] if d in plan.reasons)
                         for j in plan.reasons}
         # The planned consumers of each job, for its temp() outputs: none in most graphs.
