@@ -266,6 +266,30 @@ def wait_for(predicate, timeout: float = 30.0, what: str = "condition") -> None:
         time.sleep(0.02)
 
 
+# A group whose members b and d each run for 6 s after a has ended: time enough to kill the
+# fileflow that submitted the group job while the job runs (the group-adoption tests of
+# each cluster). A file `fail_b` makes b fail.
+GROUP_LEFT_RUNNING = """
+rule all:
+    input: "c.txt", "d.txt"
+rule a:
+    output: "a.txt"
+    shell: "echo a >> ran.log; echo a > {output}"
+rule b:
+    input: "a.txt"
+    output: "b.txt"
+    shell: "echo b >> ran.log; sleep 6; test ! -e fail_b; cat {input} > {output}"
+rule c:
+    input: "b.txt"
+    output: "c.txt"
+    shell: "echo c >> ran.log; cat {input} > {output}; echo c >> {output}"
+rule d:
+    input: "a.txt"
+    output: "d.txt"
+    shell: "echo d >> ran.log; sleep 6; echo d > {output}"
+"""
+
+
 def group_results(p: Project) -> str:
     """What the cluster nodes of a project's group jobs wrote of their members' ends (the
     <group job id>.results files under .fileflow/<cluster>/groups)."""

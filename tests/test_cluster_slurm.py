@@ -14,7 +14,7 @@ import signal
 import subprocess
 
 import pytest
-from buildkit import SPLIT, Project, group_results, kill_tree, wait_for
+from buildkit import GROUP_LEFT_RUNNING, SPLIT, Project, group_results, kill_tree, wait_for
 from conftest import slurm_up
 
 WRAPPED = ("sbatch", "sacct", "squeue", "scancel")
@@ -556,31 +556,20 @@ def test_a_failure_inside_a_group_fails_only_that_job_and_what_depends_on_it(slu
     assert sorted(j["name"] for j in again.jobs) == ["a[s=y]", "b[s=y]"]
 
 
-ADOPTED_GROUP = """
-rule all:
-    input: "c.txt", "d.txt"
-rule a:
-    output: "a.txt"
-    shell: "echo a >> ran.log; echo a > {output}"
-rule b:
-    input: "a.txt"
-    output: "b.txt"
-    shell: "echo b >> ran.log; sleep 6; test ! -e fail_b; cat {input} > {output}"
-rule c:
-    input: "b.txt"
-    output: "c.txt"
-    shell: "echo c >> ran.log; cat {input} > {output}; echo c >> {output}"
-rule d:
-    input: "a.txt"
-    output: "d.txt"
-    shell: "echo d >> ran.log; sleep 6; echo d > {output}"
-"""
 GROUPED = ("--groups", "a=g", "b=g", "c=g", "d=g")
 
 
-def _kill_head_while_its_group_runs(p: Project, env) -> str:
-    """Build the group, kill -9 fileflow once member a has ended on the node (b and d run);
-    the group job's id."""
+def _group_left_by_a_killed_head(tmp_path, *files: str):
+    """A project of GROUP_LEFT_RUNNING (with `files` written) whose build was killed (kill
+    -9) once member a had ended on the node, while b and d run: the project, the folder
+    logging the scheduler calls, the environment, the group job's id and the number of
+    sbatch calls so far."""
+    p = Project(tmp_path / "p")
+    p.flowfile(GROUP_LEFT_RUNNING)
+    for name in files:
+        p.write(name)
+    calls = tmp_path / "bin"
+    env = _env(p, _wrappers(calls))
     proc = p.popen("build", "--cluster", "slurm", "-j", "2", "-k", *GROUPED, env=env)
     try:
         wait_for(lambda: len({j["external_id"] for j in p.jobs_since(0)} - {None, ""}) == 1
@@ -592,18 +581,13 @@ def _kill_head_while_its_group_runs(p: Project, env) -> str:
         kill_tree(proc)
     (group_id,) = {j["external_id"] for j in p.jobs_since(0)}
     assert _active([group_id]), "the group job outlives its fileflow"
-    return group_id
+    return p, calls, env, group_id, len(_calls(calls, "sbatch"))
 
 
 def test_a_group_job_left_by_a_killed_fileflow_is_adopted_not_submitted_again(slurm, tmp_path):
     """guarantees.md: A restarted fileflow never submits a job twice. The next build waits
     for the group job and records each member as its node ran it."""
-    p = Project(tmp_path / "p")
-    p.flowfile(ADOPTED_GROUP)
-    calls = tmp_path / "bin"
-    env = _env(p, _wrappers(calls))
-    group_id = _kill_head_while_its_group_runs(p, env)
-    submitted = len(_calls(calls, "sbatch"))
+    p, calls, env, group_id, submitted = _group_left_by_a_killed_head(tmp_path)
     r = p.run("build", "--cluster", "slurm", "-j", "2", *GROUPED, env=env)
     assert r.code == 0, r
     assert "left by a fileflow that is gone" in r.err, r
@@ -632,13 +616,7 @@ def test_a_member_that_failed_inside_an_adopted_group_job_fails_alone(slurm, tmp
     """A member that fails in a group job taken over after a head crash fails with its exit
     code, the member reading its output is not started, the others are done; the build
     after the fix runs only those two."""
-    p = Project(tmp_path / "p")
-    p.flowfile(ADOPTED_GROUP)
-    p.write("fail_b")
-    calls = tmp_path / "bin"
-    env = _env(p, _wrappers(calls))
-    group_id = _kill_head_while_its_group_runs(p, env)
-    submitted = len(_calls(calls, "sbatch"))
+    p, calls, env, group_id, submitted = _group_left_by_a_killed_head(tmp_path, "fail_b")
     r = p.run("build", "--cluster", "slurm", "-j", "2", "-k", *GROUPED, env=env)
     assert r.code == 1, r
     assert len(_calls(calls, "sbatch")) == submitted, "a member was submitted again"
@@ -662,12 +640,7 @@ def test_a_build_needing_only_some_members_of_an_adopted_group_job_waits_for_it(
     """The targets changed after the head crash: the group job is taken over for the
     members the build needs (the others run along, unrecorded, and run again when needed);
     it is not cancelled as a left-over job."""
-    p = Project(tmp_path / "p")
-    p.flowfile(ADOPTED_GROUP)
-    calls = tmp_path / "bin"
-    env = _env(p, _wrappers(calls))
-    group_id = _kill_head_while_its_group_runs(p, env)
-    submitted = len(_calls(calls, "sbatch"))
+    p, calls, env, group_id, submitted = _group_left_by_a_killed_head(tmp_path)
     r = p.run("build", "--cluster", "slurm", "-j", "2", *GROUPED, "d.txt", env=env)
     assert r.code == 0, r
     assert "left-over" not in r.err and len(_calls(calls, "sbatch")) == submitted, r
@@ -685,7 +658,7 @@ def test_a_stale_file_a_group_member_makes_again_is_no_error_for_the_member_read
     """b.txt lies there, unrecorded: b runs and makes it anew, and c, in b's group, reads
     the new one (its old copy, removed as b was prepared, is not hashed for c)."""
     p = Project(tmp_path / "p")
-    p.flowfile(ADOPTED_GROUP)
+    p.flowfile(GROUP_LEFT_RUNNING)
     p.write("b.txt", "stale\n")
     r = p.run("build", "--cluster", "slurm", "-j", "2", *GROUPED)
     assert r.code == 0, r

@@ -11,7 +11,7 @@ import signal
 import subprocess
 
 import pytest
-from buildkit import SPLIT, Project, group_results, kill_tree, wait_for
+from buildkit import GROUP_LEFT_RUNNING, SPLIT, Project, group_results, kill_tree, wait_for
 from conftest import need_service
 
 SGE_ROOT = os.environ.get("SGE_ROOT", "/var/lib/gridengine")
@@ -327,25 +327,6 @@ def test_a_group_runs_as_one_grid_engine_job_and_each_member_is_recorded(tmp_pat
     assert sorted(j["name"] for j in again.jobs) == ["a[s=z]", "b[s=z]"]
 
 
-ADOPTED_GROUP = """
-rule all:
-    input: "c.txt", "d.txt"
-rule a:
-    output: "a.txt"
-    shell: "echo a >> ran.log; echo a > {output}"
-rule b:
-    input: "a.txt"
-    output: "b.txt"
-    shell: "echo b >> ran.log; sleep 6; test ! -e fail_b; cat {input} > {output}"
-rule c:
-    input: "b.txt"
-    output: "c.txt"
-    shell: "echo c >> ran.log; cat {input} > {output}; echo c >> {output}"
-rule d:
-    input: "a.txt"
-    output: "d.txt"
-    shell: "echo d >> ran.log; sleep 6; echo d > {output}"
-"""
 GROUPED = ("-k", "--groups", "a=g", "b=g", "c=g", "d=g")
 
 
@@ -371,7 +352,7 @@ def test_a_group_job_left_by_a_killed_fileflow_is_adopted_not_submitted_again(tm
     """guarantees.md: A restarted fileflow never submits a job twice. The next build waits
     for the group job (no new DRM job) and records each member as its node ran it."""
     p = Project(tmp_path)
-    p.flowfile(ADOPTED_GROUP)
+    p.flowfile(GROUP_LEFT_RUNNING)
     group_id = _kill_head_while_its_group_runs(p, sge)
     r = _build(p, sge, *GROUPED)
     assert r.code == 0, r
@@ -391,7 +372,7 @@ def test_a_group_job_left_by_a_killed_fileflow_is_adopted_not_submitted_again(tm
 
 def test_a_member_that_failed_inside_an_adopted_group_job_fails_alone(tmp_path, sge):
     p = Project(tmp_path)
-    p.flowfile(ADOPTED_GROUP)
+    p.flowfile(GROUP_LEFT_RUNNING)
     p.write("fail_b")
     group_id = _kill_head_while_its_group_runs(p, sge)
     r = _build(p, sge, *GROUPED)
