@@ -474,6 +474,7 @@ def measure_cell(phase: str, shape: str, n: int, args, exes, tools: list[str], r
     os.makedirs(logdir)
     t0 = time.perf_counter()
     dirs = generate(base, shape, n, args.width, tools, args.plain, share_data=phase == "dry")
+    os.sync()  # the inputs written out now: else the first timed run pays for their writeback
     gen = time.perf_counter() - t0
     jobs, _ = _jobs_in(shape, n, args.width)
     result = {"phase": phase, "shape": shape, "n": n, "jobs": jobs + 1, "load_before": load(),

@@ -344,6 +344,7 @@ def test_head_killed_then_next_build_adopts_its_jobs_without_resubmitting(slurm,
     assert {j["state"] for j in r.jobs} == {"done"}
     assert sorted(p.read("ran.log").split()) == ["0", "1", "2"]  # each job ran once
     assert all(p.read(f"r/{i}.txt") == "done\n" for i in range(3))
+    assert group_results(p) == ""  # the adopted group job's results, read, are removed
     old = [j for j in p.jobs_since(0) if j["run_id"] == p.runs()[0]["id"]]
     assert {j["state"] for j in old} == {"cancelled"} and "took the job over" in old[0]["message"]
     assert p.runs()[0]["status"] == "interrupted"
@@ -455,6 +456,7 @@ def test_a_group_runs_as_one_slurm_job_in_order_and_each_member_is_recorded(slur
         log = a["log_path"].replace("%j", a["external_id"])
         assert p.read(log).startswith(f"a {s}\n"), log
     assert len({jobs[f"a[s={s}]"]["external_id"] for s in "xyz"}) == 3
+    assert group_results(p) == ""  # each results file removed once read; the logs stay
     again = p.run("build", "--cluster", "slurm", "-j", "10", "--groups", "b=per_{s}",
                   env=_env(p, calls))
     assert again.code == 0 and "nothing to do" in again.out, again
@@ -604,6 +606,7 @@ def test_a_group_job_left_by_a_killed_fileflow_is_adopted_not_submitted_again(sl
     assert jobs["b"]["ended_at"] - jobs["b"]["started_at"] >= 5
     assert sorted(p.read("ran.log").split()) == ["a", "b", "c", "d"]  # each member ran once
     assert p.read("c.txt") == "a\nc\n" and p.read("d.txt") == "d\n"
+    assert group_results(p) == ""  # the adopted group job's results, read, are removed
     old = [j for j in p.jobs_since(0) if j["run_id"] == p.runs()[0]["id"]]
     assert {j["state"] for j in old} == {"cancelled"}, old
     assert all("took the job over" in j["message"] for j in old), old

@@ -317,6 +317,7 @@ def test_a_group_runs_as_one_grid_engine_job_and_each_member_is_recorded(tmp_pat
         log = a["log_path"].replace("%j", a["external_id"])
         assert p.read(log) == f"a {s}\n", log
         assert p.read(f"b/{s}.txt") == f"{s}\n"
+    assert group_results(p) == ""  # each results file removed once read
     # x and y are groups of their own (their names differ); z's failure stops only b[s=z].
     assert jobs["a[s=x]"]["external_id"] != jobs["a[s=y]"]["external_id"]
     assert jobs["a[s=z]"]["state"] == "failed" and jobs["b[s=z]"]["state"] == "cancelled"

@@ -521,6 +521,7 @@ class ClusterExecutor:
             else:
                 del self.groups[job.spec.job_id]
                 ended += member_outcomes(job.group, outcome, self.backend.name)
+                remove_file(job.group.results.replace("%j", outcome.external_id))  # read: done
         out = ended
         if out or changed:
             self.interval = POLL_MIN
