@@ -290,6 +290,23 @@ rule d:
 """
 
 
+def kill_head_mid_group(p: Project, proc: subprocess.Popen, timeout: float) -> str:
+    """Once `proc`, a build of GROUP_LEFT_RUNNING on a cluster, has recorded its group job
+    and member a has ended on the node (b and d run), kill it (kill -9: no cleanup at all);
+    the group job's id."""
+    try:
+        wait_for(lambda: p.exists(".fileflow/runlog.db")
+                 and len({j["external_id"] for j in p.jobs_since(0)} - {None, ""}) == 1
+                 and '"exit": 0' in group_results(p), timeout=timeout,
+                 what="the group job to be recorded and member a to end on the node")
+        proc.kill()
+        proc.communicate(timeout=30)
+    finally:
+        kill_tree(proc)
+    (group_id,) = {j["external_id"] for j in p.jobs_since(0)}
+    return group_id
+
+
 def group_results(p: Project) -> str:
     """What the cluster nodes of a project's group jobs wrote of their members' ends (the
     <group job id>.results files under .fileflow/<cluster>/groups)."""

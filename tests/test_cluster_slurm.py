@@ -14,7 +14,15 @@ import signal
 import subprocess
 
 import pytest
-from buildkit import GROUP_LEFT_RUNNING, SPLIT, Project, group_results, kill_tree, wait_for
+from buildkit import (
+    GROUP_LEFT_RUNNING,
+    SPLIT,
+    Project,
+    group_results,
+    kill_head_mid_group,
+    kill_tree,
+    wait_for,
+)
 from conftest import slurm_up
 
 WRAPPED = ("sbatch", "sacct", "squeue", "scancel")
@@ -573,15 +581,7 @@ def _group_left_by_a_killed_head(tmp_path, *files: str):
     calls = tmp_path / "bin"
     env = _env(p, _wrappers(calls))
     proc = p.popen("build", "--cluster", "slurm", "-j", "2", "-k", *GROUPED, env=env)
-    try:
-        wait_for(lambda: len({j["external_id"] for j in p.jobs_since(0)} - {None, ""}) == 1
-                 and '"exit": 0' in group_results(p), timeout=60,
-                 what="the group job to be recorded and member a to end on the node")
-        proc.kill()  # kill -9: no cleanup at all
-        proc.wait(timeout=30)
-    finally:
-        kill_tree(proc)
-    (group_id,) = {j["external_id"] for j in p.jobs_since(0)}
+    group_id = kill_head_mid_group(p, proc, timeout=60)
     assert _active([group_id]), "the group job outlives its fileflow"
     return p, calls, env, group_id, len(_calls(calls, "sbatch"))
 

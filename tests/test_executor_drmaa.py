@@ -11,7 +11,15 @@ import signal
 import subprocess
 
 import pytest
-from buildkit import GROUP_LEFT_RUNNING, SPLIT, Project, group_results, kill_tree, wait_for
+from buildkit import (
+    GROUP_LEFT_RUNNING,
+    SPLIT,
+    Project,
+    group_results,
+    kill_head_mid_group,
+    kill_tree,
+    wait_for,
+)
 from conftest import need_service
 
 SGE_ROOT = os.environ.get("SGE_ROOT", "/var/lib/gridengine")
@@ -335,16 +343,7 @@ def _kill_head_while_its_group_runs(p: Project, env) -> str:
     """Build the group, kill -9 fileflow once member a has ended on the node (b and d run);
     the group job's DRM id."""
     proc = p.popen("build", "--cluster", "drmaa", *GROUPED, env=env)
-    try:
-        wait_for(lambda: p.exists(".fileflow/runlog.db")
-                 and len({j["external_id"] for j in p.jobs_since(0)} - {None, ""}) == 1
-                 and '"exit": 0' in group_results(p), timeout=120,
-                 what="the group job to be recorded and member a to end on the node")
-        proc.kill()  # kill -9: no cleanup at all
-        proc.communicate(timeout=30)
-    finally:
-        kill_tree(proc)
-    (group_id,) = {j["external_id"] for j in p.jobs_since(0)}
+    group_id = kill_head_mid_group(p, proc, timeout=120)
     assert group_id.split(".")[0] in _qstat(env).split(), "the group job outlives its fileflow"
     return group_id
 
