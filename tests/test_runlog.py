@@ -106,6 +106,35 @@ def test_run_lifecycle(db, log):
         assert log.sql.engine.dialect.driver == "psycopg" and "***" in log.sql.where
 
 
+def test_unfinished_jobs_are_the_running_jobs_of_running_runs_of_this_host(db, log):
+    import socket
+
+    here = socket.gethostname()
+    ended = log.start_run(["fileflow"], "/d", "1.2.3")
+    log.jobs_started(ended, [start("a", ["a.txt"])])
+    log.finish_run(ended, "failed", 0, 0)
+    live = log.start_run(["fileflow"], "/d", "1.2.3")
+    running, finished = log.jobs_started(live, [start("b", ["b.txt"]), start("c", ["c.txt"])])
+    log.jobs_finished([done(finished, [fstate("c.txt", "d-c")])])
+    assert [(j["id"], j["run_id"], j["name"]) for j in log.unfinished_jobs(here)] == [
+        (running, live, "b")]
+    assert log.unfinished_jobs(here + ".elsewhere") == []
+
+
+def test_finding_unfinished_jobs_reads_the_jobs_of_running_runs_only(sqlite_db):
+    """Each build asks at its start; the jobs table holds every job ever recorded."""
+    from fileflow.runlog.writes import STATEMENTS
+
+    with sqlite_db.open() as log:
+        log.start_run(["fileflow"], "/d", "1.2.3")
+    with sqlite3.connect(sqlite_db.sqlite_path) as con:
+        plan = con.execute("EXPLAIN QUERY PLAN " + STATEMENTS["unfinished_jobs"],
+                           {"host": "h"}).fetchall()
+    steps = [row[-1] for row in plan]
+    assert not any(step.startswith("SCAN jobs") for step in steps), steps
+    assert any("jobs USING INDEX ix_jobs_run_id" in step for step in steps), steps
+
+
 def test_the_generation_counts_changes_to_what_jobs_did(db, log):
     """A build that planned at one generation and sees another once it holds the build lock
     plans again: every write of jobs' outcomes, of outputs marked incomplete when their jobs

@@ -94,12 +94,14 @@ STATEMENTS = {
         "ended_at = :ended_at, host = :host, peak_rss_bytes = :rss, cpu_seconds = :cpu, "
         "signature = :signature, message = :message, "
         "external_id = COALESCE(CAST(:external_id AS TEXT), external_id) WHERE id = :id"),
+    # From the runs still running to their jobs (by ix_jobs_run_id): not a scan of every
+    # job ever recorded, at the start of each build. SQLite keeps a CROSS JOIN's order.
     "unfinished_jobs": (
         "SELECT jobs.id, jobs.run_id, runs.pid, runs.started_at AS run_started, "
         "runs.workdir AS run_workdir, "
         "jobs.external_id, jobs.executor, jobs.started_at, jobs.name, jobs.command, "
-        "jobs.message FROM jobs JOIN runs ON runs.id = jobs.run_id WHERE jobs.state = 'running' "
-        "AND runs.status = 'running' AND runs.host = :host"),
+        "jobs.message FROM runs CROSS JOIN jobs WHERE runs.id = jobs.run_id "
+        "AND jobs.state = 'running' AND runs.status = 'running' AND runs.host = :host"),
     "mark_incomplete": (
         "INSERT INTO files (path, complete, job_id) VALUES (:path, :complete, :job_id) "
         "ON CONFLICT (path) DO UPDATE SET complete = excluded.complete, job_id = excluded.job_id"),
