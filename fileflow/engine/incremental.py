@@ -78,7 +78,7 @@ def replan(order: Sequence[int], deps: Sequence[Sequence[int]], stale: Collectio
     none: tuple[Reason, ...] = ()
     for job in order:
         before = previous.get(job, none)
-        if job in stale or (changed and any(d in changed for d in deps[job])):
+        if job in stale or (changed and (up := deps[job]) and not changed.isdisjoint(up)):
             why = decide_one(job, reasons)
             if why != before:
                 changed.add(job)
