@@ -125,6 +125,8 @@ class FileStore:
         of the root instead of joining strings, where the platform allows it."""
         out: dict[str, FileState] = {}
         os_lstat, isreg, new_state = os.lstat, stat_mod.S_ISREG, FileState
+        # FileState(...) without the named tuple's own __new__, a Python frame per path
+        new_tuple = tuple.__new__
         root, join = self.root, os.path.join
         seen = self.clock.now_ns  # read before any of these stats: a lower bound for each
         here = root in ("", ".")  # the usual case: paths are relative to the cwd already
@@ -138,8 +140,9 @@ class FileStore:
                 try:
                     st = os_lstat(where, dir_fd=root_fd)
                     if isreg(st.st_mode):  # the usual case: one lstat
-                        out[path] = new_state(path, True, st.st_size, st.st_mtime_ns, None,
-                                              False, st.st_ctime_ns, "", seen)
+                        out[path] = new_tuple(new_state, (path, True, st.st_size,
+                                                          st.st_mtime_ns, None, False,
+                                                          st.st_ctime_ns, "", seen))
                         continue
                     link = ""
                     if stat_mod.S_ISLNK(st.st_mode):
