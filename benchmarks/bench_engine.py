@@ -27,7 +27,7 @@ the machine's load; the table shows medians):
   command  (fan-out, fileflow only) the rule of 1,000 of the jobs (`o/0.txt`..`o/999.txt`,
            a rule of their own) gets another command, then a build timed; also the time
            to the first job's start (each of those jobs appends `date +%s%N` to
-           starts.txt): the planning before anything runs
+           starts.txt): the planning before anything runs, which the target is for
   full     full build from scratch with 2 parallel jobs (fileflow -j 2; make -j 2;
            snakemake -c 2), outputs and run log/metadata removed before each run
 
@@ -91,6 +91,7 @@ TARGETS = {
     ("dry", "fanout", 1000000): (15.0, 2560, None),
     ("noop", "fanout", 10000): (0.5, None, None),
     ("changed", "fanout", 10000): (0.3, None, None),
+    ("command", "fanout", 10000): (0.3, None, None),  # to the first job's start
     ("noop", "fanout", 100000): (0.8, None, None),
     ("changed", "fanout", 100000): (1.5, None, None),
     ("full", "fanout", 10000): (None, None, 1.15),
@@ -581,8 +582,10 @@ def verdict(result: dict) -> str:
     if "median_s" not in ff:
         return "missed (" + ff.get("failed", "not run") + ")"
     misses = []
-    if seconds is not None and ff["median_s"] > seconds:
-        misses.append(f"{ff['median_s']:.2f} s > {seconds} s")
+    timed = _timed(result["phase"], ff)
+    if seconds is not None and (timed is None or timed > seconds):
+        misses.append(f"{timed:.2f} s > {seconds} s" if timed is not None
+                      else "no first job's start seen")
     if mib is not None and ff["median_rss_mib"] > mib:
         misses.append(f"{ff['median_rss_mib']:.0f} MiB > {mib} MiB")
     if times_make is not None:
@@ -592,6 +595,12 @@ def verdict(result: dict) -> str:
         if ratio > times_make:
             misses.append(f"{ratio:.2f} x make > {times_make} x")
     return "missed: " + "; ".join(misses) if misses else "met"
+
+
+def _timed(phase: str, entry: dict) -> float | None:
+    """The median a time target is for: the command phase's is the time to the first
+    job's start (the planning), every other phase's the whole run."""
+    return entry.get("median_first_job_s") if phase == "command" else entry.get("median_s")
 
 
 def scaled_target(result: dict) -> float | None:
@@ -732,7 +741,9 @@ def fmt_tool(entry: dict | None) -> str:
     if entry is None:
         return "-"
     if "median_s" in entry:
-        return f"{entry['median_s']:.3g} s, {entry['median_rss_mib']:.0f} MiB"
+        first = (f", first job {entry['median_first_job_s']:.3g} s"
+                 if "median_first_job_s" in entry else "")
+        return f"{entry['median_s']:.3g} s{first}, {entry['median_rss_mib']:.0f} MiB"
     return entry.get("failed", "-")
 
 
@@ -776,7 +787,7 @@ def markdown(paths: list[str]) -> str:
             if e is None:
                 return "not run"
             if "median_s" in e:
-                return f"{e['median_s']:.3g} s, {e['median_rss_mib']:.0f} MiB"
+                return fmt_tool(e)
             text = e.get("failed", "-")
             if "RecursionError" in e.get("tail", ""):
                 text = f"RecursionError ({text})"
