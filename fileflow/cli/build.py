@@ -18,7 +18,7 @@ from fileflow.cli.steps import (
     incremental,
     load_resolution,
     local_cores,
-    names_remote_files,
+    local_view_of,
     no_gc_pauses,
     open_runlog_at,
     open_store,
@@ -267,7 +267,7 @@ def _round(options, graph, plan, runlog, store, run_id, settings, cluster, total
                              options.print_commands)
     staging = None
     # Remote inputs are downloaded before their jobs, outputs uploaded after.
-    if names_remote_files(graph):
+    if plan.local_view is not None:  # the graph names remote files (local_view_of)
         from fileflow.remote.staging import Staging
         staging = Staging(store.remote, options.keep_remote, store.stage_root,
                           in_job=options.remote_staging == "job")
@@ -357,7 +357,11 @@ def _grown(plan, ran: list[int], runlog, store, state):
         if not extend.plain(graph, job_ids):
             return None
         recorded = runlog.load_targets(extend.paths_of(graph, job_ids))
-        return extend.extend_plan(plan, job_ids, store, recorded), added
+        grown = extend.extend_plan(plan, job_ids, store, recorded)
+        # The jobs added may name the graph's first remote files: their commands see
+        # them at their staged local paths.
+        grown.local_view = local_view_of(graph, store)
+        return grown, added
 
 
 def _ran_checkpoint(plan, failed: list[str]) -> bool:

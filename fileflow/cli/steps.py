@@ -13,8 +13,8 @@ from fileflow.errors import FileflowError, NothingToDo
 from fileflow.printable import printable
 
 __all__ = ["BuildOptions", "print_line", "no_gc_pauses", "open_store", "load_graph", "load_resolution",
-           "workflow_of", "local_cores", "names_remote_files", "read_recorded", "read_recorded_at",
-           "open_runlog_at", "plan_build",
+           "workflow_of", "local_cores", "names_remote_files", "local_view_of", "read_recorded",
+           "read_recorded_at", "open_runlog_at", "plan_build",
            "incremental", "previous_plan"]
 
 
@@ -262,6 +262,16 @@ def names_remote_files(graph) -> bool:
     return "://" in "\x00".join(graph.producer) or "://" in "\x00".join(graph.sources)
 
 
+def local_view_of(graph, store):
+    """The jobs as their commands see them, remote files at their staged local paths
+    (fileflow.remote.staging), when the graph names one; else None (Plan.local_view)."""
+    if not names_remote_files(graph):
+        return None
+    from fileflow.remote.staging import LocalPaths
+
+    return LocalPaths(store.stage_root).job
+
+
 def read_recorded(db_url: str | None, write: bool):
     """The run log and what it records; a dry run never creates one."""
     runlog, recorded, _ = read_recorded_at(db_url, write)
@@ -300,10 +310,7 @@ def plan_build(options: BuildOptions, graph, recorded, store, ran: frozenset[str
 
     force = Force(options.forceall, frozenset(options.forcerun),
                   frozenset(os.path.normpath(t) for t in options.force_targets), ran)
-    local_view = None
-    if names_remote_files(graph):  # commands see remote files at their staged local paths
-        from fileflow.remote.staging import LocalPaths
-        local_view = LocalPaths(store.stage_root).job
+    local_view = local_view_of(graph, store)
     if options.rerun_triggers is not None:
         return make_plan(graph, store, recorded, force, local_view=local_view,
                          triggers=options.rerun_triggers)
