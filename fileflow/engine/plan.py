@@ -456,11 +456,11 @@ def protected_in_the_way(plan: Plan) -> list[tuple[int, str]]:
 def _future_mtimes(observed: Mapping[str, FileState], graph: Graph, now_ns: int) -> list[str]:
     """Inputs dated in the future (a clock ahead on another machine, a bad `touch -d`): the
     decision does not depend on it (contents decide), but the user should know."""
-    looked = graph.sources & observed.keys()  # the sources looked at
     limit = now_ns + 1_000_000_000
-    # The newest first, in C: almost always none is ahead, and this runs for every source.
-    if max(map(_MTIME, map(observed.__getitem__, looked)), default=0) <= limit:
+    # The newest of every path observed first, in C: almost always none is ahead.
+    if max(map(_MTIME, observed.values()), default=0) <= limit:
         return []
+    looked = graph.sources & observed.keys()  # the sources looked at
     ahead = sorted(p for p in looked if (st := observed[p]).exists and st.mtime_ns > limit
                    and "://" not in p)  # a remote file's time is its store's clock: not ours
     if not ahead:
