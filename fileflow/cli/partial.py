@@ -64,7 +64,7 @@ def list_changes(options, part: str) -> int:
     differs."""
     from fileflow.cli.steps import (
         load_graph,
-        names_remote_files,
+        local_view_of,
         open_store,
         print_line,
         read_recorded,
@@ -77,11 +77,8 @@ def list_changes(options, part: str) -> int:
     _, graph = load_graph(options, store)
     runlog, recorded = read_recorded(options.db_url, write=False)
     try:
-        local_view = None
-        if names_remote_files(graph):  # signed as its command sees it, as a build does
-            from fileflow.remote.staging import LocalPaths
-            local_view = LocalPaths(store.stage_root).job
-        plan = Plan(graph, [], {}, {}, recorded, local_view=local_view)
+        # signed as its command sees it, as a build does
+        plan = Plan(graph, [], {}, {}, recorded, local_view=local_view_of(graph, store))
         for job in graph.jobs:
             records = [(o, r) for o in job.outputs
                        if (r := recorded.get(o)) is not None and r.complete]

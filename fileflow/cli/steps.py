@@ -13,7 +13,7 @@ from fileflow.errors import FileflowError, NothingToDo
 from fileflow.printable import printable
 
 __all__ = ["BuildOptions", "print_line", "no_gc_pauses", "open_store", "load_graph", "load_resolution",
-           "workflow_of", "local_cores", "names_remote_files", "local_view_of", "read_recorded",
+           "workflow_of", "local_cores", "local_view_of", "read_recorded",
            "read_recorded_at", "open_runlog_at", "plan_build",
            "incremental", "previous_plan"]
 
@@ -257,15 +257,10 @@ def _check_force_targets(force_targets, graph) -> None:
                                 "a file the targets need, or ask for it as a target too)")
 
 
-def names_remote_files(graph) -> bool:
-    """Does the graph name a remote file (a URL)? One scan in C of all its paths."""
-    return "://" in "\x00".join(graph.producer) or "://" in "\x00".join(graph.sources)
-
-
 def local_view_of(graph, store):
     """The jobs as their commands see them, remote files at their staged local paths
     (fileflow.remote.staging), when the graph names one; else None (Plan.local_view)."""
-    if not names_remote_files(graph):
+    if not graph.names_remote_files():
         return None
     from fileflow.remote.staging import LocalPaths
 

@@ -146,6 +146,10 @@ class Graph:
     def __len__(self) -> int:
         return len(self.jobs)
 
+    def names_remote_files(self) -> bool:
+        """Does the graph name a remote file (a URL)? One scan in C of all its paths."""
+        return "://" in "\x00".join(self.producer) or "://" in "\x00".join(self.sources)
+
     def topological_order(self) -> list[int]:
         """Producers before consumers (Kahn's algorithm); raises CycleError on a cycle."""
         indegree = list(map(len, self.deps))

@@ -126,7 +126,7 @@ def _write(key: tuple, workflow: Workflow, graph: Graph, lookups: Lookups, clock
            configfiles: Sequence[str]) -> bool:
     if not os.path.isdir(".fileflow") or uses_environment(workflow.flowfiles) or on_network_fs():
         return False  # a project never built (a command that only looks) gets no .fileflow
-    if _names_remote(graph) or any("://" in p for p in lookups.asked):
+    if graph.names_remote_files() or any("://" in p for p in lookups.asked):
         return False
     data = graph_store.dump(graph, workflow.rules)
     if data is None:
@@ -158,10 +158,6 @@ def discard() -> None:
         os.unlink(CACHE_PATH)
     except OSError:
         pass
-
-
-def _names_remote(graph: Graph) -> bool:
-    return "://" in "\x00".join(graph.producer) or "://" in "\x00".join(graph.sources)
 
 
 def _digest(path: str) -> str | None:
