@@ -17,7 +17,7 @@ import uuid
 
 import fsspec
 import pytest
-from buildkit import Project, wait_for
+from buildkit import SPLIT, Project, wait_for
 from conftest import need_service
 from s3server import s3_bucket, s3_server  # noqa: F401  (pytest fixtures)
 
@@ -145,34 +145,13 @@ def test_memory_missing_remote_input_names_url_and_job(tmp_path, mem):
     assert result.ran == []
 
 
-CHECKPOINT_TO_MEMORY = """
-default: "totals/a.n"
-
-checkpoint split:
-    input: "data/{{sample}}.txt"
-    output: directory("chunks/{{sample}}")
-    shell: "mkdir -p {{output}} && split -l 2 {{input}} {{output}}/part_"
-
-rule count:
-    input: "chunks/{{sample}}/part_{{part}}"
-    output: "memory://{root}/counts/{{sample}}/{{part}}.n"
-    shell: "wc -l < {{input}} | tr -d ' ' > {{output}}"
-
-rule gather:
-    input: expand("memory://{root}/counts/{{sample}}/{{part}}.n", sample=wildcards.sample,
-                  part=glob_wildcards(checkpoints.split.get(sample=wildcards.sample).output[0]
-                                      + "/part_{{part}}").part)
-    output: "totals/{{sample}}.n"
-    shell: "cat {{input}} | paste -sd+ - | bc > {{output}}"
-"""
-
-
 def test_remote_files_first_named_by_the_jobs_a_checkpoint_adds_are_staged(tmp_path, mem):
     """Before the checkpoint runs the graph names no URL; the jobs it adds write and read
     memory:// files, which their commands see at staged local paths."""
     fs, root = mem
     project = Project(tmp_path)
-    project.flowfile(CHECKPOINT_TO_MEMORY.format(root=root))
+    # buildkit.SPLIT with its counts on memory://
+    project.flowfile(SPLIT.replace('"counts/', f'"memory://{root}/counts/'))
     project.write("data/a.txt", "".join(f"{i}\n" for i in range(9)))
     first = project.build("build")
     assert first.code == 0, first
