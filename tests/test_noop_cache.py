@@ -128,13 +128,20 @@ def test_a_job_marked_started_in_the_run_log_reruns(project, monkeypatch):
 
 
 def test_other_targets_forcing_and_config_overrides_are_not_answered(project, monkeypatch):
-    for args in (["a.txt"], ["-F"], ["-R", "b"], ["--config", "level=1"]):
+    for args in (["a.txt"], ["-F"], ["-R", "b"], ["--config", "level=1"], ["--groups", "a=g"]):
         with monkeypatch.context() as m:
             m.setattr(fileflow.cli.build, "load_resolution", _explode)
             with pytest.raises(_Loaded):
                 project.build(*args, log=False)
     forced = project.build("-F")
     assert forced.ran == ["a", "b"]
+
+
+def test_groups_naming_no_rule_are_refused_though_nothing_is_to_do(project, monkeypatch):
+    """--groups names rules, which only the workflow knows: never answered from the cache."""
+    assert from_cache(project, monkeypatch)
+    bad = project.build("--groups", "nosuch=g", log=False)
+    assert bad.code == 2 and "--groups names no rule of this workflow: nosuch" in bad.err, bad
 
 
 class _Loaded(Exception):

@@ -43,7 +43,7 @@ def _noop_key(options: BuildOptions):
 
     return cache_key(options.flowfile, options.targets, options.config, options.configfiles,
                      options.db_url or os.environ.get("FILEFLOW_DB") or None,
-                     options.default_resources)
+                     options.default_resources, options.groups)
 
 
 def _planned_nothing(options, noop_key, clock, runlog_before, runlog, store, workflow, graph,

@@ -3,7 +3,8 @@ one `stat` per path: no Flowfile loaded, no graph resolved, no run log read. Lay
 
 A build that decides "nothing to do" (no forcing, no warning, nothing newly hashed) writes
 `.fileflow/noop-cache`: a key (fileflow's version, the working directory, the Flowfile,
-targets, config and run log named on the command line) and the state of every path the
+targets, config, default resources, --groups and run log named on the command line) and
+the state of every path the
 decision depended on: each path of the plan (every output, the inputs compared with the
 record, the sources looked up), every Flowfile, config file, script, sample sheet and
 data file read while loading or evaluating a job's values, the run log's files
@@ -83,9 +84,12 @@ SETTLE_WAIT_NS = 20_000_000
 
 def cache_key(flowfile: str, targets: Sequence[str], config: Mapping[str, object],
               configfiles: Sequence[str], db_url: str | None,
-              default_resources: Mapping[str, object] | None = None) -> tuple | None:
+              default_resources: Mapping[str, object] | None = None,
+              groups: Mapping[str, str] | None = None) -> tuple | None:
     """What a cached answer is valid for; None when the run log is not a SQLite file.
-    `default_resources` count: a command may show them (`{resources.runtime}`)."""
+    `default_resources` count: a command may show them (`{resources.runtime}`); `groups`
+    (--groups) too: the rules they name are checked against the workflow, which the
+    shortcut does not load."""
     from fileflow import __version__
     from fileflow.runlog.location import sqlite_file
 
@@ -95,7 +99,8 @@ def cache_key(flowfile: str, targets: Sequence[str], config: Mapping[str, object
         return None
     return (FORMAT, __version__, sys.version, cwd, flowfile, os.path.abspath(flowfile),
             tuple(targets), repr(sorted(config.items(), key=repr)), tuple(configfiles),
-            repr(sorted((default_resources or {}).items(), key=repr)), db)
+            repr(sorted((default_resources or {}).items(), key=repr)),
+            repr(sorted((groups or {}).items())), db)
 
 
 def _runlog_paths(key: tuple) -> list[str]:
