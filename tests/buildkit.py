@@ -307,6 +307,48 @@ def kill_head_mid_group(p: Project, proc: subprocess.Popen, timeout: float) -> s
     return group_id
 
 
+GROUP_WITH_A_LATE_MEMBER = """
+rule all:
+    input: "a.txt", "b.txt"
+rule a:
+    input: "big.bin"
+    output: "a.txt"
+    group: "g"
+    shell: "sleep 8; wc -c < {input} > {output}"
+rule b:
+    output: "b.txt"
+    group: "g"
+    shell: "sleep 8; echo b > {output}"
+"""
+LATE_MEMBER_GROUPED = ("--group-components", "g=2")  # a and b: one group job
+# Over the 16 MiB that a job's inputs are hashed apart from: a is handed over after b.
+LATE_MEMBER_INPUT_BYTES = 20 << 20
+
+
+def write_group_with_a_late_member(p: Project) -> None:
+    """A project of GROUP_WITH_A_LATE_MEMBER: b has nothing to hash and is handed to the
+    executor at once; a waits until its large input is hashed (run with
+    LATE_MEMBER_GROUPED)."""
+    p.flowfile(GROUP_WITH_A_LATE_MEMBER)
+    with open(p.path("big.bin"), "wb") as fh:
+        fh.write(b"x" * LATE_MEMBER_INPUT_BYTES)
+
+
+def kill_head_once_its_members_run(p: Project, proc: subprocess.Popen, timeout: float) -> str:
+    """Once `proc`, a build of GROUP_WITH_A_LATE_MEMBER on a cluster, has both members on
+    record as running with their group job's id, kill it (kill -9); that id."""
+    try:
+        wait_for(lambda: p.exists(".fileflow/runlog.db") and len(jobs := p.jobs_since(0)) == 2
+                 and all(j["external_id"] and j["state"] == "running" for j in jobs),
+                 timeout=timeout, what="both members on record, running, with their group job's id")
+        proc.kill()
+        proc.communicate(timeout=30)
+    finally:
+        kill_tree(proc)
+    (group_id,) = {j["external_id"] for j in p.jobs_since(0)}
+    return group_id
+
+
 def group_results(p: Project) -> str:
     """What the cluster nodes of a project's group jobs wrote of their members' ends (the
     <group job id>.results files under .fileflow/<cluster>/groups)."""

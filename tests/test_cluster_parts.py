@@ -295,6 +295,7 @@ def test_a_group_waits_for_all_its_members_then_runs_as_one_job(tmp_path, monkey
                      member(7, "true", resources={"slurm_partition": "a"}, group="h.2", size=2),
                      member(8, "true", resources={"slurm_partition": "b"}, group="h.2", size=2)])
     assert ids[0] == "1_0" and backend.submits == 1
+    assert ex.started() == [(1, "1_0"), (2, "1_0")] and ex.started() == []  # theirs too
     got = _drain(ex)
     assert (got[1].exit_code, got[2].exit_code, got[3].exit_code) == (0, 0, 4)
     assert open("two.txt").read() == "one\n"

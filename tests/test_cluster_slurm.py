@@ -16,12 +16,16 @@ import subprocess
 import pytest
 from buildkit import (
     GROUP_LEFT_RUNNING,
+    LATE_MEMBER_GROUPED,
+    LATE_MEMBER_INPUT_BYTES,
     SPLIT,
     Project,
     group_results,
     kill_head_mid_group,
+    kill_head_once_its_members_run,
     kill_tree,
     wait_for,
+    write_group_with_a_late_member,
 )
 from conftest import slurm_up
 
@@ -654,6 +658,25 @@ def test_a_build_needing_only_some_members_of_an_adopted_group_job_waits_for_it(
     assert again.code == 0, again
     assert sorted(j["name"] for j in again.jobs) == ["b", "c"], again.jobs
     assert p.read("c.txt") == "a\nc\n" and len(_calls(calls, "sbatch")) == submitted + 1
+
+
+def test_a_member_handed_over_before_the_rest_of_its_group_has_the_group_jobs_id(
+        slurm, tmp_path):
+    """buildkit.GROUP_WITH_A_LATE_MEMBER: b goes to the executor at once, a once its large
+    input is hashed, and their group job then. b's row holds that job's id from then on
+    too, so a build killed meanwhile leaves a group job the next build takes over whole."""
+    p = Project(tmp_path / "p")
+    write_group_with_a_late_member(p)
+    calls = tmp_path / "bin"
+    env = _env(p, _wrappers(calls))
+    proc = p.popen("build", "--cluster", "slurm", "-j", "2", *LATE_MEMBER_GROUPED, env=env)
+    group_id = kill_head_once_its_members_run(p, proc, timeout=60)
+    assert len(_calls(calls, "sbatch")) == 1
+    r = p.run("build", "--cluster", "slurm", "-j", "2", *LATE_MEMBER_GROUPED, env=env)
+    assert r.code == 0, r
+    assert len(_calls(calls, "sbatch")) == 1, "the group job was submitted again"
+    assert {j["name"]: j["external_id"] for j in r.jobs} == {"a": group_id, "b": group_id}, r
+    assert p.read("a.txt").strip() == str(LATE_MEMBER_INPUT_BYTES) and p.read("b.txt") == "b\n"
 
 
 def test_a_stale_file_a_group_member_makes_again_is_no_error_for_the_member_reading_it(

@@ -13,12 +13,16 @@ import subprocess
 import pytest
 from buildkit import (
     GROUP_LEFT_RUNNING,
+    LATE_MEMBER_GROUPED,
+    LATE_MEMBER_INPUT_BYTES,
     SPLIT,
     Project,
     group_results,
     kill_head_mid_group,
+    kill_head_once_its_members_run,
     kill_tree,
     wait_for,
+    write_group_with_a_late_member,
 )
 from conftest import need_service
 
@@ -368,6 +372,21 @@ def test_a_group_job_left_by_a_killed_fileflow_is_adopted_not_submitted_again(tm
     assert p.read("c.txt") == "a\nc\n" and p.read("d.txt") == "d\n"
     again = _build(p, sge, *GROUPED)
     assert again.code == 0 and again.jobs == [] and "nothing to do" in again.out, again
+
+
+def test_a_member_handed_over_before_the_rest_of_its_group_has_the_group_jobs_id(tmp_path, sge):
+    """buildkit.GROUP_WITH_A_LATE_MEMBER: b's row holds the group job's id from its
+    submission on, so a build killed while the group runs leaves it to the next build,
+    which submits nothing."""
+    p = Project(tmp_path)
+    write_group_with_a_late_member(p)
+    proc = p.popen("build", "--cluster", "drmaa", *LATE_MEMBER_GROUPED, env=sge)
+    group_id = kill_head_once_its_members_run(p, proc, timeout=120)
+    r = _build(p, sge, *LATE_MEMBER_GROUPED)
+    assert r.code == 0, r
+    assert {j["name"]: j["external_id"] for j in r.jobs} == {"a": group_id, "b": group_id}, r
+    assert {j["external_id"] for j in p.jobs_since(0)} == {group_id}  # no job submitted again
+    assert p.read("a.txt").strip() == str(LATE_MEMBER_INPUT_BYTES) and p.read("b.txt") == "b\n"
 
 
 def test_a_member_that_failed_inside_an_adopted_group_job_fails_alone(tmp_path, sge):

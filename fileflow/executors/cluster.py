@@ -202,6 +202,8 @@ class ClusterExecutor:
         self.scripts = JobScripts(self.workdir, self.script_dir, self.exit_dir,
                                   backend.job_id_shell, backend.array_index_shell)
         self.forming = GroupForming()                  # members of groups not all handed over
+        # (job id, group job id) of members handed over before their group's job went
+        self.late_ids: list[tuple[int, str]] = []
         self.group_cores = group_cores                 # --group-cores: a group job's cores at most
         self.group_limits = dict(group_limits or {})   # --resources: what a group's layer may use
         self.groups: dict[int, GroupJob] = {}          # a group's own (negative) id -> the group
@@ -254,7 +256,18 @@ class ClusterExecutor:
         for spec, external_id in self._submit_remote(remote):
             for member in self.groups[spec.job_id].members if spec.job_id < 0 else (spec,):
                 ids[member.job_id] = external_id
+        handed = {spec.job_id for spec in specs}
+        self.late_ids += [(job_id, found) for job_id, found in ids.items()
+                          if found and job_id not in handed]
         return [ids.get(spec.job_id, "") for spec in specs]
+
+    def started(self) -> list[tuple[int, str]]:
+        """(job id, cluster job id) of group members that were handed over before the rest
+        of their group, whose group job was submitted (or taken over) since the last call:
+        their id goes on record as any cluster job's, so that a later build finds the group
+        job from every member's row should this one die."""
+        late, self.late_ids = self.late_ids, []
+        return late
 
     def wait(self, timeout: float) -> list[JobOutcome]:
         deadline = self.clock() + max(0.0, timeout)

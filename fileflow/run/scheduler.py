@@ -364,6 +364,7 @@ class Scheduler:
         if any(ids):  # else they follow once the processes started (_record_pids)
             self.recorder.launched(log_ids, ids)
         if getattr(self.executor, "remote", False):
+            self._record_pids()  # members of a group handed over before: its job's id
             self.recorder.flush()  # cluster jobs outlive a crash: their ids must be on record now
 
     def _record_pids(self) -> None:
