@@ -4,11 +4,10 @@ one `stat` per path: no Flowfile loaded, no graph resolved, no run log read. Lay
 A build that decides "nothing to do" (no forcing, no warning, nothing newly hashed) writes
 `.fileflow/noop-cache`: a key (fileflow's version, the working directory, the Flowfile,
 targets, config, default resources, --groups and run log named on the command line) and
-the state of every path the
-decision depended on: each path of the plan (every output, the inputs compared with the
-record, the sources looked up), every Flowfile, config file, script, sample sheet and
-data file read while loading or evaluating a job's values, the run log's files
-(`runlog.db` and its `-wal`) and fileflow's own modules. The next build
+the state of every path the decision depended on: each path of the plan (every output, the
+inputs compared with the record, the sources looked up), every Flowfile, config file,
+script, sample sheet and data file read while loading or evaluating a job's values, the run
+log's files (`runlog.db` and its `-wal`) and fileflow's own modules. The next build
 with the same key finds nothing to do when every one of those paths shows the same state:
 missing, or the same size, mtime_ns, ctime_ns and symlink target (for a directory, the
 summary of its tree that `FileStore` makes). Anything else, and any doubt, falls back to
