@@ -294,11 +294,17 @@ def kill_head_mid_group(p: Project, proc: subprocess.Popen, timeout: float) -> s
     """Once `proc`, a build of GROUP_LEFT_RUNNING on a cluster, has recorded its group job
     and member a has ended on the node (b and d run), kill it (kill -9: no cleanup at all);
     the group job's id."""
+    return _kill_head_once(
+        p, proc, lambda: len({j["external_id"] for j in p.jobs_since(0)} - {None, ""}) == 1
+        and '"exit": 0' in group_results(p),
+        timeout, "the group job to be recorded and member a to end on the node")
+
+
+def _kill_head_once(p: Project, proc: subprocess.Popen, ready, timeout: float, what: str) -> str:
+    """Kill -9 the build `proc` once its run log is there and `ready()`; the one cluster
+    job id its jobs' rows name then."""
     try:
-        wait_for(lambda: p.exists(".fileflow/runlog.db")
-                 and len({j["external_id"] for j in p.jobs_since(0)} - {None, ""}) == 1
-                 and '"exit": 0' in group_results(p), timeout=timeout,
-                 what="the group job to be recorded and member a to end on the node")
+        wait_for(lambda: p.exists(".fileflow/runlog.db") and ready(), timeout=timeout, what=what)
         proc.kill()
         proc.communicate(timeout=30)
     finally:
@@ -337,16 +343,10 @@ def write_group_with_a_late_member(p: Project) -> None:
 def kill_head_once_its_members_run(p: Project, proc: subprocess.Popen, timeout: float) -> str:
     """Once `proc`, a build of GROUP_WITH_A_LATE_MEMBER on a cluster, has both members on
     record as running with their group job's id, kill it (kill -9); that id."""
-    try:
-        wait_for(lambda: p.exists(".fileflow/runlog.db") and len(jobs := p.jobs_since(0)) == 2
-                 and all(j["external_id"] and j["state"] == "running" for j in jobs),
-                 timeout=timeout, what="both members on record, running, with their group job's id")
-        proc.kill()
-        proc.communicate(timeout=30)
-    finally:
-        kill_tree(proc)
-    (group_id,) = {j["external_id"] for j in p.jobs_since(0)}
-    return group_id
+    return _kill_head_once(
+        p, proc, lambda: len(jobs := p.jobs_since(0)) == 2
+        and all(j["external_id"] and j["state"] == "running" for j in jobs),
+        timeout, "both members on record, running, with their group job's id")
 
 
 def group_results(p: Project) -> str:
