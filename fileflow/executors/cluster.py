@@ -202,8 +202,7 @@ class ClusterExecutor:
         self.scripts = JobScripts(self.workdir, self.script_dir, self.exit_dir,
                                   backend.job_id_shell, backend.array_index_shell)
         self.forming = GroupForming()                  # members of groups not all handed over
-        # (job id, group job id) of members handed over before their group's job went
-        self.late_ids: list[tuple[int, str]] = []
+        self.late_ids: list[tuple[int, str]] = []      # started(): members handed over early
         self.group_cores = group_cores                 # --group-cores: a group job's cores at most
         self.group_limits = dict(group_limits or {})   # --resources: what a group's layer may use
         self.groups: dict[int, GroupJob] = {}          # a group's own (negative) id -> the group
@@ -262,10 +261,8 @@ class ClusterExecutor:
         return [ids.get(spec.job_id, "") for spec in specs]
 
     def started(self) -> list[tuple[int, str]]:
-        """(job id, cluster job id) of group members that were handed over before the rest
-        of their group, whose group job was submitted (or taken over) since the last call:
-        their id goes on record as any cluster job's, so that a later build finds the group
-        job from every member's row should this one die."""
+        """(job id, group job id) of members handed over before the rest of their group,
+        whose group job went since the last call: on record, as any cluster job's id."""
         late, self.late_ids = self.late_ids, []
         return late
 
