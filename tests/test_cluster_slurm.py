@@ -131,7 +131,7 @@ rule count:
 rule report:
     input: expand("counts/{name} count.txt", name=["a b", "c"])
     output: "report/all words.txt"
-    shell: "cat {input} > {output}"
+    shell: "cat {input} > {output}; echo run tag $FILEFLOW_RUN"
 """
 
 
@@ -149,8 +149,9 @@ def test_three_rule_workflow_runs_on_slurm_with_spaces_in_names(slurm, tmp_path)
                          "report"}
     for name, job in jobs.items():
         assert job["state"] == "done", job
-        if name == "report":  # a localrule: a process on this machine
+        if name == "report":  # a localrule: a process on this machine, tagged as the run's
             assert job["executor"] == "local"
+            assert f"run tag {job['run_id']}@{p.root}\n" in p.read(job["log_path"]), job
             continue
         assert job["executor"] == "slurm"
         assert job["external_id"] and job["host"], job

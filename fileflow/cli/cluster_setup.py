@@ -79,7 +79,7 @@ def drmaa_backend(options, graph, plan):
 
 def cluster_executor(options, graph, run_id: int, adoptable, tags, backend=None):
     from fileflow.executors.cluster import ClusterExecutor
-    from fileflow.executors.local import LocalExecutor
+    from fileflow.executors.local import LocalExecutor, process_run_tag
 
     workdir = os.getcwd()
     if backend is not None:
@@ -102,7 +102,10 @@ def cluster_executor(options, graph, run_id: int, adoptable, tags, backend=None)
     if unused:
         print(f"fileflow: warning: --set-resources names rule(s) with no job in this build: "
               f"{', '.join(unused)}", file=sys.stderr)
-    executor = ClusterExecutor(backend, LocalExecutor(), workdir=workdir,
+    # localrules run here: tagged as a local build's jobs, so that a later build finds them
+    # by the tag too should this one die before their pids are on record (cli/orphans.py)
+    executor = ClusterExecutor(backend, LocalExecutor(tag=process_run_tag(run_id, workdir)),
+                               workdir=workdir,
                                tag=cluster_job_name(run_id, workdir), local_rules=local_rules,
                                local_cores=options.local_cores or os.cpu_count() or 1,
                                use_arrays=options.job_arrays, group_cores=options.group_cores,
