@@ -13,7 +13,8 @@ import pytest
 
 from fileflow.errors import FileflowError
 from fileflow.executors.base import JobSpec
-from fileflow.executors.cluster import ClusterExecutor, JobStatus, TransientError, retry_transient
+from fileflow.executors.cluster import ClusterExecutor, retry_transient
+from fileflow.executors.cluster_backend import JobStatus, TransientError
 from fileflow.executors.local import LocalExecutor
 from fileflow.executors.slurm import expand_array_ids, parse_sacct, parse_squeue, sbatch_flags
 

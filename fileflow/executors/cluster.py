@@ -2,9 +2,10 @@
 status rounds with backoff, retries of failed scheduler calls, Ctrl-C cancelling, head-node
 (local) jobs, and adopting the jobs of a fileflow that died. Layer 3.
 
-A backend (SlurmBackend, a DRMAA one) only answers four calls (see `Backend`): submit a
-group of job scripts with one resource request, poll jobs by id, cancel jobs by id, and
-describe itself. Everything else lives here, so all cluster executors behave alike.
+A backend (SlurmBackend, a DRMAA one) only answers the calls of
+fileflow.executors.cluster_backend: submit a group of job scripts with one resource
+request, poll jobs by id, cancel jobs by id, and describe itself. Everything else lives
+here, so all cluster executors behave alike.
 
 Each job script (fileflow.executors.job_scripts) runs the command with `bash -euo
 pipefail`, in the working directory, with stdout and stderr to the job's log, and then
@@ -30,12 +31,12 @@ import os
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
-from typing import Protocol
 
 from fileflow.chunks import chunked
 from fileflow.errors import FileflowError
 from fileflow.executors.base import JobOutcome, JobSpec
 from fileflow.executors.cluster_adopting import Adoptable, LeftJobs
+from fileflow.executors.cluster_backend import STATE_MEANING, Backend, JobStatus, TransientError
 from fileflow.executors.cluster_groups import (
     GroupForming,
     GroupJob,
@@ -48,11 +49,8 @@ from fileflow.executors.job_scripts import JobScripts
 from fileflow.fs import remove_file
 from fileflow.lang.units import span
 
-__all__ = [
-    "POLL_MIN", "POLL_MAX", "POLL_GROWTH", "GIVE_UP_SECONDS", "FINAL_STATES", "STATE_MEANING",
-    "JobStatus", "TransientError", "Backend", "ClusterJob", "ClusterExecutor",
-    "retry_transient",
-]
+__all__ = ["POLL_MIN", "POLL_MAX", "POLL_GROWTH", "GIVE_UP_SECONDS", "ClusterJob",
+           "ClusterExecutor", "retry_transient"]
 
 POLL_MIN = 1.0          # seconds between status rounds while jobs change
 POLL_MAX = 30.0         # ... at most, when nothing changes for a while
@@ -61,22 +59,6 @@ GIVE_UP_SECONDS = 300.0  # scheduler commands failing this long in a row end the
 EXIT_FILE_GRACE = 10.0   # an exit file seen, the scheduler still says running: trust the file after this
 LOST_AFTER = 120.0       # a job neither the scheduler nor an exit file knows of for this long is lost
 ARRAY_MIN = 2            # this many ready jobs with one request go as an array
-
-# States a backend reports, in Slurm's words (a DRMAA backend maps its states to these).
-FINAL_STATES = frozenset({"COMPLETED", "FAILED", "TIMEOUT", "OUT_OF_MEMORY", "NODE_FAIL",
-                          "CANCELLED", "PREEMPTED", "BOOT_FAIL", "DEADLINE", "LOST"})
-STATE_MEANING = {
-    "FAILED": "the command failed",
-    "TIMEOUT": "it ran out of its time limit (raise resources 'runtime', in minutes)",
-    "OUT_OF_MEMORY": "it ran out of memory (raise resources 'mem_mb')",
-    "NODE_FAIL": "its node failed; the node is left out of later submissions",
-    "CANCELLED": "it was cancelled outside fileflow (scancel, an administrator, a limit)",
-    "PREEMPTED": "a higher-priority job preempted it",
-    "BOOT_FAIL": "its node failed to boot",
-    "DEADLINE": "it missed its deadline",
-    "LOST": "the scheduler no longer knows the job and it left no exit status",
-}
-
 
 def time_limit(spec: JobSpec) -> str:
     """The time limit a cluster job was given, as a time span ("2h"): resources' runtime
@@ -89,56 +71,6 @@ def time_limit(spec: JobSpec) -> str:
     if minutes > 0:
         return span(max(1, math.ceil(minutes)) * 60)
     return span(max(1, math.ceil(spec.timeout / 60)) * 60) if spec.timeout > 0 else ""
-
-
-@dataclass(frozen=True, slots=True)
-class JobStatus:
-    """One job as the scheduler sees it in one round."""
-    state: str                       # PENDING, RUNNING, ... or one of FINAL_STATES
-    exit_code: int | None = None     # negative: killed by that signal
-    host: str = ""
-    started_at: float | None = None
-    ended_at: float | None = None
-    peak_rss_bytes: int = -1
-    cpu_seconds: float = -1.0
-    reason: str = ""                 # the scheduler's own words (Slurm's Reason)
-
-    @property
-    def final(self) -> bool:
-        return self.state in FINAL_STATES
-
-
-class TransientError(Exception):
-    """A scheduler command failed in a way worth retrying (controller down, timeout)."""
-
-
-class Backend(Protocol):
-    name: str                        # "slurm": log and exit-file folders, messages
-    job_id_shell: str                # shell expression for the external id inside a job
-    array_index_shell: str           # shell expression for a task's 0-based index ("" if none)
-
-    def max_array_size(self) -> int:
-        """Most tasks in one array (1: no arrays)."""
-
-    def request(self, spec: JobSpec) -> tuple:
-        """The job's resource request (e.g. sbatch flags), hashable: jobs of one rule with
-        equal requests may share an array."""
-
-    def submit(self, scripts: Sequence[str], request: tuple, tag: str,
-               array_script: str | None) -> list[str]:
-        """Submit these job scripts with this request under this run tag; one array running
-        `array_script` when it is given (its tasks pick scripts by index). Returns one
-        external id per script. Raises TransientError (worth retrying) or FileflowError."""
-
-    def poll(self, ids: Sequence[str], tags: Sequence[str]) -> Mapping[str, JobStatus]:
-        """Statuses of these jobs in one round (ids the scheduler does not know are left
-        out). Raises TransientError when the scheduler cannot answer now."""
-
-    def cancel(self, ids: Sequence[str]) -> None:
-        """Cancel these jobs (one call where the scheduler allows)."""
-
-    def job_failed_on(self, host: str, state: str) -> None:
-        """A job ended in `state` on `host` (e.g. NODE_FAIL: avoid that node from now on)."""
 
 
 @dataclass(slots=True)

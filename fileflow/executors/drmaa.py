@@ -25,7 +25,7 @@ from typing import Any
 
 from fileflow.errors import FileflowError
 from fileflow.executors.base import JobSpec
-from fileflow.executors.cluster import JobStatus, TransientError
+from fileflow.executors.cluster_backend import JobStatus, TransientError
 from fileflow.template import TemplateError, parse_template, render
 
 __all__ = ["DrmaaBackend", "DrmaaSession", "open_session", "render_native", "map_state",

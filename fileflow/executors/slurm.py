@@ -16,7 +16,7 @@ from collections.abc import Callable, Mapping, Sequence
 from fileflow.chunks import chunked
 from fileflow.errors import FileflowError
 from fileflow.executors.base import JobSpec
-from fileflow.executors.cluster import JobStatus, TransientError
+from fileflow.executors.cluster_backend import JobStatus, TransientError
 
 __all__ = ["SlurmBackend", "sbatch_flags", "parse_sacct", "parse_squeue", "expand_array_ids"]
 
